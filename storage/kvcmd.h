@@ -1,0 +1,44 @@
+/* kvcmd.h -- the data commands: a table (name, arity, flags, key
+ * positions) and for each command a state-independent check that the
+ * server runs before a write goes to the log. The execution itself lives
+ * behind kvstate_apply() / kvstate_read().
+ *
+ * Connection and server commands (PING, HELLO, AUTH, CLIENT, CONFIG, INFO,
+ * MULTI, ...) are not here: server/ has them.
+ */
+#ifndef RAFTKV_KVCMD_H
+#define RAFTKV_KVCMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "resp/resp.h"
+
+enum {
+    KV_CMD_WRITE = 1 << 0,    /* goes through the log */
+    KV_CMD_READONLY = 1 << 1, /* served by kvstate_read() */
+    KV_CMD_FAST = 1 << 2,
+    KV_CMD_DENYOOM = 1 << 3, /* refused above the high-water mark */
+};
+
+typedef struct kv_command {
+    const char *name; /* lower case */
+    int arity;        /* Redis convention: -N means at least N */
+    uint32_t flags;
+    int firstkey, lastkey, keystep; /* Redis convention */
+    /* Checks that do not depend on the data: syntax, option combinations,
+     * integer syntax, ranges. Arity was already checked by the caller.
+     * Returns 0 when the command may be proposed; otherwise appends Redis's
+     * exact error reply to err and returns -1. NULL means nothing to check. */
+    int (*check)(int argc, char **argv, size_t *argvlen, resp_buf *err);
+    const char *group;   /* "string", "keyspace", "bitmap", "server" */
+    const char *since;   /* Redis version that added it, e.g. "1.0.0" */
+    const char *summary; /* one line, for COMMAND DOCS */
+} kv_command;
+
+/* Case-insensitive lookup; NULL when unknown. */
+const kv_command *kv_command_lookup(const char *name, size_t len);
+/* The whole table, for COMMAND COUNT / INFO / DOCS. */
+const kv_command *kv_command_table(size_t *count);
+
+#endif

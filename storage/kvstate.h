@@ -1,0 +1,66 @@
+/* kvstate.h -- the state environment: the key space as of an applied log
+ * index, and the state machine that applies entries to it.
+ *
+ * Layout (DESIGN.md): an LMDB environment in <dir>/state with
+ *   kv0, kv1:   key -> value record (type, absolute expiry in ms or 0, bytes)
+ *   exp0, exp1: (expiry ms big-endian, key) -> empty   (the expiry index)
+ *   meta:       which pair is live, applied index, applied tau.
+ * Applied entries go into a write transaction that stays open across calls
+ * (reads go through it) and is committed by kvstate_commit(), which the
+ * server calls every 10-50 ms and at shutdown (MDB_NOMETASYNC). After a
+ * crash the state may lag the log; the server replays the log from
+ * kvstate_applied_index() + 1. The applied index and the key space always
+ * change in the same transaction.
+ *
+ * Time: the state's time is tau, the time of the last applied entry. Keys
+ * whose expiry <= tau do not exist, for reads as for writes.
+ */
+#ifndef RAFTKV_KVSTATE_H
+#define RAFTKV_KVSTATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "resp/resp.h"
+
+typedef struct kvstate kvstate;
+
+int kvstate_open(kvstate **out, const char *dir, uint64_t mapsize, char *err, size_t errlen);
+void kvstate_close(kvstate *s); /* commits; NULL is a no-op */
+
+uint64_t kvstate_applied_index(kvstate *s); /* including uncommitted applies */
+uint64_t kvstate_durable_index(kvstate *s); /* applied index as last committed */
+int64_t kvstate_tau(kvstate *s);
+
+/* Applies the entry at index (must be applied_index + 1; an index <=
+ * applied_index is ignored and returns 0, for replay). payload is an entry
+ * as made by kventry.h, or empty (a no-op entry: the index still advances).
+ * When reply is not NULL the entry's reply is appended to it in reply->proto:
+ * one reply for a command, an array for a MULTI, nothing for an expire or
+ * no-op entry. Data-dependent outcomes (WRONGTYPE, not an integer, NX/XX)
+ * are decided here. Returns 0, or a KV_E* code for a storage failure, after
+ * which the node must stop (an entry is never skipped). */
+int kvstate_apply(kvstate *s, uint64_t index, const void *payload, size_t len, resp_buf *reply);
+
+/* Runs one read-only command (a kv_command with KV_CMD_READONLY) against
+ * the state at its tau. wall_ms is the node's wall clock, used only where
+ * Redis reports time relative to now (TTL, PTTL). Returns 0 or KV_E*. */
+int kvstate_read(kvstate *s, int argc, char **argv, size_t *argvlen, int64_t wall_ms,
+                 resp_buf *reply);
+
+/* Commits the open write transaction (MDB_NOMETASYNC). No-op if none. */
+int kvstate_commit(kvstate *s);
+
+/* Earliest expiry in the expiry index (ms), or -1 when no key expires. */
+int64_t kvstate_next_expiry(kvstate *s);
+/* Appends to out an expire entry (kventry.h) holding up to max (key,
+ * expiry) pairs whose expiry <= now_ms; returns how many (0: out is
+ * untouched). */
+int kvstate_collect_expired(kvstate *s, int64_t now_ms, int max, resp_buf *out);
+
+/* Statistics for INFO and DBSIZE. */
+uint64_t kvstate_dbsize(kvstate *s);
+uint64_t kvstate_expires(kvstate *s);
+int kvstate_used_pct(kvstate *s);
+
+#endif
