@@ -1,0 +1,815 @@
+/* commands.c -- the command table of the server (connection and server
+ * commands) beside storage/'s table of data commands, and dispatch: the
+ * checks Redis makes before running a command, MULTI queueing, and the
+ * route of each command (run here, read from the state, or go through the
+ * log). */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+
+#include "server/log.h"
+#include "server/server.h"
+#include "storage/kverr.h"
+
+typedef void scmd_proc(client *c, int argc, char **argv, size_t *lens);
+
+enum { SC_NOAUTH = 1, SC_NOMULTI = 2, SC_MULTICTL = 4 };
+
+typedef struct scmd {
+    const char *name;
+    int arity;
+    int flags;
+    const char *info_flags; /* COMMAND INFO flags, space separated */
+    scmd_proc *proc;
+    const char *group, *since, *summary;
+} scmd;
+
+/* A resolved command: exactly one of s and k is set. */
+typedef struct cmdref {
+    const scmd *s;
+    const kv_command *k;
+} cmdref;
+
+#define PROC(n) static void n(client *c, int argc, char **argv, size_t *lens)
+
+PROC(ping_cmd);
+PROC(echo_cmd);
+PROC(hello_cmd);
+PROC(auth_cmd);
+PROC(select_cmd);
+PROC(client_cmd);
+PROC(command_cmd);
+PROC(config_cmd);
+PROC(info_cmd);
+PROC(multi_cmd);
+PROC(exec_cmd);
+PROC(discard_cmd);
+PROC(shutdown_cmd);
+PROC(time_cmd);
+PROC(function_cmd);
+PROC(save_cmd);
+PROC(lastsave_cmd);
+PROC(reset_cmd);
+PROC(quit_cmd);
+
+static const scmd server_commands[] = {
+    {"ping", -1, 0, "fast", ping_cmd, "connection", "1.0.0", "Returns the server's liveliness response."},
+    {"echo", 2, 0, "fast", echo_cmd, "connection", "1.0.0", "Returns the given string."},
+    {"quit", -1, SC_NOAUTH | SC_MULTICTL, "noscript loading stale fast no_auth allow_busy", quit_cmd, "connection", "1.0.0", "Closes the connection."},
+    {"hello", -1, SC_NOAUTH | SC_NOMULTI, "noscript loading stale fast no_auth sentinel allow_busy", hello_cmd, "connection", "6.0.0", "Handshakes with the Redis server."},
+    {"auth", -2, SC_NOAUTH | SC_NOMULTI, "noscript loading stale fast no_auth sentinel allow_busy", auth_cmd, "connection", "1.0.0", "Authenticates the connection."},
+    {"select", 2, SC_NOMULTI, "loading stale fast", select_cmd, "connection", "1.0.0", "Changes the selected database."},
+    {"client", -2, SC_NOMULTI, "", client_cmd, "connection", "2.4.0", "A container for client connection commands."},
+    {"command", -1, SC_NOMULTI, "loading stale", command_cmd, "server", "2.8.13", "Returns detailed information about all commands."},
+    {"config", -2, SC_NOMULTI, "", config_cmd, "server", "2.0.0", "A container for server configuration commands."},
+    {"info", -1, SC_NOMULTI, "loading stale", info_cmd, "server", "1.0.0", "Returns information and statistics about the server."},
+    {"multi", 1, SC_MULTICTL, "noscript loading stale fast allow_busy", multi_cmd, "transactions", "1.2.0", "Starts a transaction."},
+    {"exec", 1, SC_MULTICTL, "noscript loading stale skip_slowlog", exec_cmd, "transactions", "1.2.0", "Executes all commands in a transaction."},
+    {"discard", 1, SC_MULTICTL, "noscript loading stale fast allow_busy", discard_cmd, "transactions", "2.0.0", "Discards a transaction."},
+    {"shutdown", -1, SC_NOMULTI, "admin noscript loading stale no_multi sentinel allow_busy", shutdown_cmd, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server."},
+    {"time", 1, SC_NOMULTI, "loading stale fast", time_cmd, "server", "2.6.0", "Returns the server time."},
+    {"function", -2, SC_NOMULTI, "", function_cmd, "scripting", "7.0.0", "A container for function commands."},
+    {"save", 1, SC_NOMULTI, "admin noscript no_async_loading no_multi", save_cmd, "server", "1.0.0", "Synchronously saves the database(s) to disk."},
+    {"bgsave", -1, SC_NOMULTI, "admin noscript no_async_loading", save_cmd, "server", "1.0.0", "Asynchronously saves the database(s) to disk."},
+    {"lastsave", 1, SC_NOMULTI, "loading stale fast", lastsave_cmd, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk."},
+    {"reset", 1, SC_NOAUTH | SC_MULTICTL, "noscript loading stale fast no_auth allow_busy", reset_cmd, "connection", "6.2.0", "Resets the connection."},
+};
+#define NSERVER (sizeof(server_commands) / sizeof(server_commands[0]))
+
+/* -------------------------------------------------------------- lookup */
+
+#define LOOKUP_SLOTS 512
+static cmdref lookup_table[LOOKUP_SLOTS];
+static const char *lookup_names[LOOKUP_SLOTS];
+
+static unsigned name_hash(const char *s, size_t n)
+{
+    unsigned h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned)tolower((unsigned char)s[i])) * 16777619u;
+    return h;
+}
+
+static void lookup_add(const char *name, cmdref r)
+{
+    unsigned i = name_hash(name, strlen(name)) % LOOKUP_SLOTS;
+    while (lookup_names[i]) i = (i + 1) % LOOKUP_SLOTS;
+    lookup_names[i] = name;
+    lookup_table[i] = r;
+}
+
+void commands_init(void)
+{
+    for (size_t i = 0; i < NSERVER; i++) lookup_add(server_commands[i].name, (cmdref){&server_commands[i], NULL});
+    size_t n;
+    const kv_command *t = kv_command_table(&n);
+    for (size_t i = 0; i < n; i++) lookup_add(t[i].name, (cmdref){NULL, &t[i]});
+}
+
+static cmdref lookup(const char *name, size_t n)
+{
+    cmdref none = {NULL, NULL};
+    if (n > 64) return none;
+    unsigned i = name_hash(name, n) % LOOKUP_SLOTS;
+    while (lookup_names[i]) {
+        if (strlen(lookup_names[i]) == n && !strncasecmp(lookup_names[i], name, n))
+            return lookup_table[i];
+        i = (i + 1) % LOOKUP_SLOTS;
+    }
+    return none;
+}
+
+static const char *ref_name(cmdref r)
+{
+    return r.s ? r.s->name : r.k->name;
+}
+
+static int ref_arity(cmdref r)
+{
+    return r.s ? r.s->arity : r.k->arity;
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+/* A command refused before it ran; inside MULTI it also dooms EXEC. */
+static void reject(client *c, const char *msg)
+{
+    if (c->flags & CF_MULTI) c->flags |= CF_DIRTY_EXEC;
+    resp_add_error(client_reply_buf(c), msg);
+}
+
+/* Copies argv into one allocation: the pointer array, the lengths and the
+ * bytes (each NUL terminated). Returns the argv array (free() it alone). */
+static char **argv_copy(int argc, char **argv, size_t *lens, size_t **lens_out)
+{
+    size_t total = (size_t)argc * (sizeof(char *) + sizeof(size_t));
+    for (int i = 0; i < argc; i++) total += lens[i] + 1;
+    char *mem = malloc(total ? total : 1);
+    if (!mem) {
+        serverLog(LL_WARNING, "Out of memory copying a command");
+        exit(1);
+    }
+    char **av = (char **)mem;
+    size_t *al = (size_t *)(mem + (size_t)argc * sizeof(char *));
+    char *p = (char *)(al + argc);
+    for (int i = 0; i < argc; i++) {
+        memcpy(p, argv[i], lens[i]);
+        p[lens[i]] = '\0';
+        av[i] = p;
+        al[i] = lens[i];
+        p += lens[i] + 1;
+    }
+    *lens_out = al;
+    return av;
+}
+
+static int over_high_water(void)
+{
+    return kvstate_used_pct(srv.state) >= cfg.high_water_pct ||
+           kvlog_used_pct(srv.log) >= cfg.high_water_pct;
+}
+
+static void fatal_storage(int rc, const char *what)
+{
+    serverLog(LL_WARNING, "Storage error while %s: %s. Stopping.", what, kv_strerror(rc));
+    exit(1);
+}
+
+static void run_read(client *c, int argc, char **argv, size_t *lens)
+{
+    if (c->npending) {
+        /* Wait behind this client's pending write so it reads its own write. */
+        slot *s = client_new_slot(c, SLOT_READ);
+        s->index = c->last_write;
+        s->argc = argc;
+        s->argv = argv_copy(argc, argv, lens, &s->argvlen);
+        return;
+    }
+    int rc = kvstate_read(srv.state, argc, argv, lens, mstime(), client_reply_buf(c));
+    if (rc) fatal_storage(rc, "reading");
+}
+
+void dispatch(client *c, int argc, char **argv, size_t *lens)
+{
+    char msg[1024];
+    srv.stats.commands++;
+    if (argc == 0) return;
+    cmdref r = lookup(argv[0], lens[0]);
+    if (!r.s && !r.k) {
+        char args[160] = "";
+        size_t off = 0;
+        for (int i = 1; i < argc && off < 128; i++) {
+            int room = 128 - (int)off;
+            int w = snprintf(args + off, sizeof(args) - off, "'%.*s' ",
+                             (int)(lens[i] < (size_t)room ? lens[i] : (size_t)room), argv[i]);
+            if (w < 0) break;
+            off += (size_t)w;
+            if (off >= sizeof(args)) off = sizeof(args) - 1;
+        }
+        snprintf(msg, sizeof(msg), "ERR unknown command '%.128s', with args beginning with: %s",
+                 argv[0], args);
+        reject(c, msg);
+        return;
+    }
+    int arity = ref_arity(r);
+    if ((arity > 0 && argc != arity) || (arity < 0 && argc < -arity)) {
+        snprintf(msg, sizeof(msg), "ERR wrong number of arguments for '%s' command", ref_name(r));
+        reject(c, msg);
+        return;
+    }
+    c->last_cmd = ref_name(r);
+    if (!c->authenticated && !(r.s && (r.s->flags & SC_NOAUTH))) {
+        reject(c, "NOAUTH Authentication required.");
+        return;
+    }
+    if (r.k && (r.k->flags & KV_CMD_DENYOOM) && over_high_water()) {
+        reject(c, "OOM command not allowed when used memory > 'maxmemory'.");
+        return;
+    }
+    if ((c->flags & CF_MULTI) && !(r.s && (r.s->flags & SC_MULTICTL))) {
+        if (r.s) {
+            reject(c, "ERR Command not allowed inside a transaction");
+            return;
+        }
+        if (c->mq_len == c->mq_cap) {
+            int cap = c->mq_cap ? c->mq_cap * 2 : 8;
+            mcmd *q = realloc(c->mq, (size_t)cap * sizeof(*q));
+            if (!q) {
+                serverLog(LL_WARNING, "Out of memory queueing a MULTI command");
+                exit(1);
+            }
+            c->mq = q;
+            c->mq_cap = cap;
+        }
+        mcmd *m = &c->mq[c->mq_len++];
+        m->argc = argc;
+        m->argv = argv_copy(argc, argv, lens, &m->argvlen);
+        resp_add_simple(client_reply_buf(c), "QUEUED");
+        return;
+    }
+    if (r.s) {
+        r.s->proc(c, argc, argv, lens);
+        return;
+    }
+    if (r.k->flags & KV_CMD_WRITE) {
+        resp_buf *b = client_reply_buf(c);
+        if (r.k->check && r.k->check(argc, argv, lens, b)) return;
+        write_propose(c, argc, argv, lens);
+        return;
+    }
+    run_read(c, argc, argv, lens);
+}
+
+/* ---------------------------------------------------- connection commands */
+
+PROC(ping_cmd)
+{
+    (void)lens;
+    resp_buf *b = client_reply_buf(c);
+    if (argc > 2) {
+        resp_add_error(b, "ERR wrong number of arguments for 'ping' command");
+        return;
+    }
+    if (argc == 1) resp_add_simple(b, "PONG");
+    else resp_add_bulk(b, argv[1], lens[1]);
+}
+
+PROC(echo_cmd)
+{
+    (void)argc;
+    resp_add_bulk(client_reply_buf(c), argv[1], lens[1]);
+}
+
+PROC(quit_cmd)
+{
+    (void)argc, (void)argv, (void)lens;
+    resp_add_ok(client_reply_buf(c));
+    c->flags |= CF_CLOSE_AFTER_REPLY;
+}
+
+static int password_ok(const char *user, size_t ulen, const char *pass, size_t plen)
+{
+    if (user && !(ulen == 7 && !memcmp(user, "default", 7))) return 0;
+    size_t n = strlen(cfg.requirepass);
+    if (!n) return 1; /* no password: default user is nopass */
+    /* constant time over the configured password's length */
+    unsigned diff = (unsigned)(plen != n);
+    for (size_t i = 0; i < n; i++) diff |= (unsigned)(i < plen ? pass[i] : 0) ^ (unsigned)cfg.requirepass[i];
+    return diff == 0;
+}
+
+PROC(auth_cmd)
+{
+    resp_buf *b = client_reply_buf(c);
+    if (argc > 3) {
+        resp_add_error(b, "ERR syntax error");
+        return;
+    }
+    if (argc == 2 && !cfg.requirepass[0]) {
+        resp_add_error(b, "ERR AUTH <password> called without any password configured for the "
+                          "default user. Are you sure your configuration is correct?");
+        return;
+    }
+    int ok = argc == 2 ? password_ok(NULL, 0, argv[1], lens[1])
+                       : password_ok(argv[1], lens[1], argv[2], lens[2]);
+    if (!ok) {
+        resp_add_error(b, "WRONGPASS invalid username-password pair or user is disabled.");
+        return;
+    }
+    c->authenticated = 1;
+    resp_add_ok(b);
+}
+
+static int valid_client_name(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '!' || s[i] > '~') return 0;
+    return 1;
+}
+
+static void set_str(char **dst, const char *s, size_t n)
+{
+    free(*dst);
+    *dst = NULL;
+    if (!n) return;
+    *dst = malloc(n + 1);
+    if (!*dst) {
+        serverLog(LL_WARNING, "Out of memory");
+        exit(1);
+    }
+    memcpy(*dst, s, n);
+    (*dst)[n] = '\0';
+}
+
+PROC(hello_cmd)
+{
+    resp_buf *b = client_reply_buf(c);
+    int ver = c->proto;
+    int i = 1;
+    if (argc >= 2) {
+        char *end;
+        long v = strtol(argv[1], &end, 10);
+        if (*end || !lens[1] || v < 0 || v > 1000000) {
+            resp_add_error(b, "ERR Protocol version is not an integer or out of range");
+            return;
+        }
+        if (v < 2 || v > 3) {
+            resp_add_error(b, "NOPROTO unsupported protocol version");
+            return;
+        }
+        ver = (int)v;
+        i = 2;
+    }
+    const char *setname = NULL;
+    size_t setname_len = 0;
+    int authed = c->authenticated;
+    for (; i < argc; i++) {
+        int more = argc - i - 1;
+        if (!strcasecmp(argv[i], "AUTH") && more >= 2) {
+            if (!password_ok(argv[i + 1], lens[i + 1], argv[i + 2], lens[i + 2])) {
+                resp_add_error(b, "WRONGPASS invalid username-password pair or user is disabled.");
+                return;
+            }
+            authed = 1;
+            i += 2;
+        } else if (!strcasecmp(argv[i], "SETNAME") && more >= 1) {
+            setname = argv[i + 1];
+            setname_len = lens[i + 1];
+            if (!valid_client_name(setname, setname_len)) {
+                resp_add_error(b, "ERR Client names cannot contain spaces, newlines or special "
+                                  "characters.");
+                return;
+            }
+            i++;
+        } else {
+            resp_add_errorf(b, "ERR Syntax error in HELLO option '%s'", argv[i]);
+            return;
+        }
+    }
+    if (!authed) {
+        resp_add_error(b, "NOAUTH HELLO must be called with the client already authenticated, "
+                          "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                          "authenticate the client and select the RESP protocol version at the "
+                          "same time");
+        return;
+    }
+    c->authenticated = 1;
+    if (setname) set_str(&c->name, setname, setname_len);
+    c->proto = ver;
+    b = client_reply_buf(c); /* in the new protocol */
+    resp_add_map(b, 7);
+    resp_add_bulk_str(b, "server");
+    resp_add_bulk_str(b, "redis");
+    resp_add_bulk_str(b, "version");
+    resp_add_bulk_str(b, REDIS_COMPAT_VERSION);
+    resp_add_bulk_str(b, "proto");
+    resp_add_int(b, ver);
+    resp_add_bulk_str(b, "id");
+    resp_add_int(b, (int64_t)c->id);
+    resp_add_bulk_str(b, "mode");
+    resp_add_bulk_str(b, "standalone");
+    resp_add_bulk_str(b, "role");
+    resp_add_bulk_str(b, "master");
+    resp_add_bulk_str(b, "modules");
+    resp_add_array(b, 0);
+}
+
+PROC(select_cmd)
+{
+    (void)argc;
+    resp_buf *b = client_reply_buf(c);
+    char *end;
+    long long v = strtoll(argv[1], &end, 10);
+    if (!lens[1] || *end || (lens[1] > 1 && argv[1][0] == '0') || lens[1] > 20) {
+        resp_add_error(b, "ERR value is not an integer or out of range");
+        return;
+    }
+    if (v != 0) {
+        resp_add_error(b, "ERR DB index is out of range");
+        return;
+    }
+    resp_add_ok(b);
+}
+
+PROC(reset_cmd)
+{
+    (void)argc, (void)argv, (void)lens;
+    for (int i = 0; i < c->mq_len; i++) free(c->mq[i].argv);
+    c->mq_len = 0;
+    c->flags &= ~(CF_MULTI | CF_DIRTY_EXEC);
+    c->proto = 2;
+    free(c->name);
+    c->name = NULL;
+    c->authenticated = cfg.requirepass[0] == '\0';
+    resp_add_simple(client_reply_buf(c), "RESET");
+}
+
+/* CLIENT LIST / CLIENT INFO line, in redis 7.0's field order. */
+static void client_line(client *c, char *buf, size_t n, int64_t now)
+{
+    size_t obl = c->out.len;
+    int oll = 0;
+    for (slot *s = c->head; s; s = s->next) oll++;
+    snprintf(buf, n,
+             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 sub=0 "
+             "psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=0 argv-mem=0 multi-mem=0 rbs=%d rbp=0 "
+             "obl=%zu oll=%d omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=%d\n",
+             (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
+             (long long)((now - c->ctime) / 1000), (long long)((now - c->last_interaction) / 1000),
+             (c->flags & CF_MULTI) ? "x" : "N", (c->flags & CF_MULTI) ? c->mq_len : -1,
+             resp_parser_pending(c->parser), 1024, obl, oll, c->last_cmd ? c->last_cmd : "NULL",
+             c->proto);
+}
+
+PROC(client_cmd)
+{
+    resp_buf *b = client_reply_buf(c);
+    const char *sub = argv[1];
+    char line[1024];
+    if (!strcasecmp(sub, "id") && argc == 2) {
+        resp_add_int(b, (int64_t)c->id);
+    } else if (!strcasecmp(sub, "getname") && argc == 2) {
+        if (c->name) resp_add_bulk_str(b, c->name);
+        else resp_add_null(b);
+    } else if (!strcasecmp(sub, "setname") && argc == 3) {
+        if (!valid_client_name(argv[2], lens[2])) {
+            resp_add_error(b, "ERR Client names cannot contain spaces, newlines or special "
+                              "characters.");
+            return;
+        }
+        set_str(&c->name, argv[2], lens[2]);
+        resp_add_ok(b);
+    } else if (!strcasecmp(sub, "setinfo") && argc == 4) {
+        if (!valid_client_name(argv[3], lens[3])) {
+            resp_add_errorf(b, "ERR %s cannot contain spaces, newlines or special characters.",
+                            argv[2]);
+            return;
+        }
+        if (!strcasecmp(argv[2], "lib-name")) set_str(&c->lib_name, argv[3], lens[3]);
+        else if (!strcasecmp(argv[2], "lib-ver")) set_str(&c->lib_ver, argv[3], lens[3]);
+        else {
+            resp_add_errorf(b, "ERR Unrecognized option '%s'", argv[2]);
+            return;
+        }
+        resp_add_ok(b);
+    } else if (!strcasecmp(sub, "info") && argc == 2) {
+        client_line(c, line, sizeof(line), mstime());
+        resp_add_verbatim(b, "txt", line, strlen(line));
+    } else if (!strcasecmp(sub, "list")) {
+        resp_buf tmp;
+        resp_buf_init(&tmp, 2);
+        int64_t now = mstime();
+        for (client *o = srv.clients; o; o = o->next) {
+            client_line(o, line, sizeof(line), now);
+            resp_add_raw(&tmp, line, strlen(line));
+        }
+        resp_add_verbatim(b, "txt", tmp.p, tmp.len);
+        resp_buf_free(&tmp);
+    } else if (!strcasecmp(sub, "no-evict") || !strcasecmp(sub, "no-touch")) {
+        resp_add_ok(b);
+    } else if (!strcasecmp(sub, "help")) {
+        static const char *help[] = {
+            "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "ID", "    Return the ID of the current connection.",
+            "GETNAME", "    Return the name of the current connection.",
+            "SETNAME <name>", "    Assign the name <name> to the current connection.",
+            "SETINFO <LIB-NAME|LIB-VER> <value>", "    Set client library name or version.",
+            "INFO", "    Return information about the current client connection.",
+            "LIST", "    Return information about client connections.",
+            "HELP", "    Print this help."};
+        resp_add_array(b, sizeof(help) / sizeof(help[0]));
+        for (size_t i = 0; i < sizeof(help) / sizeof(help[0]); i++) resp_add_simple(b, help[i]);
+    } else {
+        resp_add_errorf(b, "ERR unknown subcommand or wrong number of arguments for '%.128s'. Try CLIENT HELP.", sub);
+    }
+}
+
+/* ---------------------------------------------------------- COMMAND */
+
+static int flag_words(cmdref r, const char **out)
+{
+    int n = 0;
+    if (r.k) {
+        if (r.k->flags & KV_CMD_WRITE) out[n++] = "write";
+        if (r.k->flags & KV_CMD_READONLY) out[n++] = "readonly";
+        if (r.k->flags & KV_CMD_DENYOOM) out[n++] = "denyoom";
+        if (r.k->flags & KV_CMD_FAST) out[n++] = "fast";
+    }
+    return n;
+}
+
+static void command_info(resp_buf *b, cmdref r)
+{
+    const char *fl[8];
+    int nfl = flag_words(r, fl);
+    resp_add_array(b, 10);
+    resp_add_bulk_str(b, ref_name(r));
+    resp_add_int(b, ref_arity(r));
+    if (r.s) {
+        /* split the flag string */
+        char tmp[256];
+        snprintf(tmp, sizeof(tmp), "%s", r.s->info_flags);
+        const char *w[16];
+        int n = 0;
+        for (char *t = strtok(tmp, " "); t && n < 16; t = strtok(NULL, " ")) w[n++] = t;
+        resp_add_set(b, n);
+        for (int i = 0; i < n; i++) resp_add_status_len(b, w[i], strlen(w[i]));
+        resp_add_int(b, 0);
+        resp_add_int(b, 0);
+        resp_add_int(b, 0);
+    } else {
+        resp_add_set(b, nfl);
+        for (int i = 0; i < nfl; i++) resp_add_status_len(b, fl[i], strlen(fl[i]));
+        resp_add_int(b, r.k->firstkey);
+        resp_add_int(b, r.k->lastkey);
+        resp_add_int(b, r.k->keystep);
+    }
+    resp_add_set(b, 0); /* ACL categories */
+    resp_add_array(b, 0); /* tips */
+    resp_add_array(b, 0); /* key specs */
+    resp_add_array(b, 0); /* subcommands */
+}
+
+static void command_docs(resp_buf *b, cmdref r)
+{
+    const char *group = r.s ? r.s->group : r.k->group;
+    const char *since = r.s ? r.s->since : r.k->since;
+    const char *summary = r.s ? r.s->summary : r.k->summary;
+    resp_add_bulk_str(b, ref_name(r));
+    resp_add_map(b, 3);
+    resp_add_bulk_str(b, "summary");
+    resp_add_bulk_str(b, summary ? summary : "");
+    resp_add_bulk_str(b, "since");
+    resp_add_bulk_str(b, since ? since : "1.0.0");
+    resp_add_bulk_str(b, "group");
+    resp_add_bulk_str(b, group ? group : "generic");
+}
+
+static size_t all_commands(cmdref *out, size_t cap)
+{
+    size_t n = 0, nk;
+    for (size_t i = 0; i < NSERVER && n < cap; i++) out[n++] = (cmdref){&server_commands[i], NULL};
+    const kv_command *t = kv_command_table(&nk);
+    for (size_t i = 0; i < nk && n < cap; i++) out[n++] = (cmdref){NULL, &t[i]};
+    return n;
+}
+
+PROC(command_cmd)
+{
+    resp_buf *b = client_reply_buf(c);
+    cmdref all[256];
+    size_t n = all_commands(all, 256);
+    if (argc == 1) {
+        resp_add_array(b, (int64_t)n);
+        for (size_t i = 0; i < n; i++) command_info(b, all[i]);
+        return;
+    }
+    const char *sub = argv[1];
+    if (!strcasecmp(sub, "count") && argc == 2) {
+        resp_add_int(b, (int64_t)n);
+    } else if (!strcasecmp(sub, "info")) {
+        if (argc == 2) {
+            resp_add_array(b, (int64_t)n);
+            for (size_t i = 0; i < n; i++) command_info(b, all[i]);
+            return;
+        }
+        resp_add_array(b, argc - 2);
+        for (int i = 2; i < argc; i++) {
+            cmdref r = lookup(argv[i], lens[i]);
+            if (r.s || r.k) command_info(b, r);
+            else resp_add_null_array(b);
+        }
+    } else if (!strcasecmp(sub, "docs")) {
+        if (argc == 2) {
+            resp_add_map(b, (int64_t)n);
+            for (size_t i = 0; i < n; i++) command_docs(b, all[i]);
+            return;
+        }
+        size_t mark = resp_add_deferred(b);
+        int64_t k = 0;
+        for (int i = 2; i < argc; i++) {
+            cmdref r = lookup(argv[i], lens[i]);
+            if (r.s || r.k) {
+                command_docs(b, r);
+                k++;
+            }
+        }
+        resp_set_deferred_map(b, mark, k);
+    } else if (!strcasecmp(sub, "list") && argc == 2) {
+        resp_add_array(b, (int64_t)n);
+        for (size_t i = 0; i < n; i++) resp_add_bulk_str(b, ref_name(all[i]));
+    } else if (!strcasecmp(sub, "getkeys") && argc >= 3) {
+        cmdref r = lookup(argv[2], lens[2]);
+        if (!r.k) {
+            resp_add_error(b, r.s ? "ERR The command has no key arguments"
+                                  : "ERR Invalid command specified");
+            return;
+        }
+        int cargc = argc - 2;
+        char **cargv = argv + 2;
+        int ar = r.k->arity;
+        if ((ar > 0 && cargc != ar) || (ar < 0 && cargc < -ar)) {
+            resp_add_error(b, "ERR Invalid number of arguments specified for command");
+            return;
+        }
+        int last = r.k->lastkey < 0 ? cargc + r.k->lastkey : r.k->lastkey;
+        size_t mark = resp_add_deferred(b);
+        int64_t k = 0;
+        for (int i = r.k->firstkey; i > 0 && i <= last && i < cargc; i += r.k->keystep ? r.k->keystep : 1) {
+            resp_add_bulk(b, cargv[i], lens[i + 2]);
+            k++;
+        }
+        resp_set_deferred_array(b, mark, k);
+    } else {
+        resp_add_errorf(b, "ERR unknown subcommand or wrong number of arguments for '%.128s'. Try COMMAND HELP.", sub);
+    }
+}
+
+PROC(config_cmd)
+{
+    resp_buf *b = client_reply_buf(c);
+    const char *sub = argv[1];
+    if (!strcasecmp(sub, "get") && argc >= 3) {
+        config_get_reply(b, argc - 2, argv + 2);
+    } else if (!strcasecmp(sub, "set") && argc >= 4) {
+        config_set_reply(b, argc - 2, argv + 2, lens + 2);
+    } else if (!strcasecmp(sub, "resetstat") && argc == 2) {
+        memset(&srv.stats, 0, sizeof(srv.stats));
+        resp_add_ok(b);
+    } else if (!strcasecmp(sub, "rewrite") && argc == 2) {
+        resp_add_error(b, "ERR CONFIG REWRITE is not supported by RaftKV");
+    } else if ((!strcasecmp(sub, "get") || !strcasecmp(sub, "set")) ) {
+        resp_add_errorf(b, "ERR wrong number of arguments for 'config|%s' command", !strcasecmp(sub, "get") ? "get" : "set");
+    } else {
+        resp_add_errorf(b, "ERR unknown subcommand or wrong number of arguments for '%.128s'. Try CONFIG HELP.", sub);
+    }
+}
+
+PROC(info_cmd)
+{
+    (void)lens;
+    info_reply(c, client_reply_buf(c), argc, argv);
+}
+
+/* --------------------------------------------------------- MULTI/EXEC */
+
+static void multi_clear(client *c)
+{
+    for (int i = 0; i < c->mq_len; i++) free(c->mq[i].argv);
+    c->mq_len = 0;
+    c->flags &= ~(CF_MULTI | CF_DIRTY_EXEC);
+}
+
+PROC(multi_cmd)
+{
+    (void)argc, (void)argv, (void)lens;
+    if (c->flags & CF_MULTI) {
+        resp_add_error(client_reply_buf(c), "ERR MULTI calls can not be nested");
+        return;
+    }
+    c->flags |= CF_MULTI;
+    resp_add_ok(client_reply_buf(c));
+}
+
+PROC(discard_cmd)
+{
+    (void)argc, (void)argv, (void)lens;
+    if (!(c->flags & CF_MULTI)) {
+        resp_add_error(client_reply_buf(c), "ERR DISCARD without MULTI");
+        return;
+    }
+    multi_clear(c);
+    resp_add_ok(client_reply_buf(c));
+}
+
+PROC(exec_cmd)
+{
+    (void)argc, (void)argv, (void)lens;
+    if (!(c->flags & CF_MULTI)) {
+        resp_add_error(client_reply_buf(c), "ERR EXEC without MULTI");
+        return;
+    }
+    if (c->flags & CF_DIRTY_EXEC) {
+        multi_clear(c);
+        resp_add_error(client_reply_buf(c),
+                       "EXECABORT Transaction discarded because of previous errors.");
+        return;
+    }
+    if (c->mq_len == 0) {
+        multi_clear(c);
+        resp_add_array(client_reply_buf(c), 0);
+        return;
+    }
+    write_propose_multi(c);
+    multi_clear(c);
+}
+
+/* ---------------------------------------------------------- server */
+
+PROC(shutdown_cmd)
+{
+    (void)lens;
+    for (int i = 1; i < argc; i++) {
+        if (strcasecmp(argv[i], "nosave") && strcasecmp(argv[i], "save") &&
+            strcasecmp(argv[i], "now") && strcasecmp(argv[i], "force") &&
+            strcasecmp(argv[i], "abort")) {
+            resp_add_error(client_reply_buf(c), "ERR syntax error");
+            return;
+        }
+        if (!strcasecmp(argv[i], "abort")) {
+            resp_add_error(client_reply_buf(c), "ERR No shutdown in progress.");
+            return;
+        }
+    }
+    serverLog(LL_WARNING, "User requested shutdown...");
+    srv.shutdown_asap = 1;
+    c->flags |= CF_CLOSE_AFTER_REPLY;
+}
+
+PROC(time_cmd)
+{
+    (void)argc, (void)argv, (void)lens;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    resp_buf *b = client_reply_buf(c);
+    resp_add_array(b, 2);
+    resp_add_bulk_int(b, (int64_t)tv.tv_sec);
+    resp_add_bulk_int(b, (int64_t)tv.tv_usec);
+}
+
+PROC(function_cmd)
+{
+    (void)lens;
+    resp_buf *b = client_reply_buf(c);
+    if (!strcasecmp(argv[1], "flush") && argc <= 3) {
+        if (argc == 3 && strcasecmp(argv[2], "async") && strcasecmp(argv[2], "sync")) {
+            resp_add_error(b, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+            return;
+        }
+        resp_add_ok(b);
+    } else if (!strcasecmp(argv[1], "list")) {
+        resp_add_array(b, 0);
+    } else {
+        resp_add_errorf(b, "ERR unknown subcommand or wrong number of arguments for '%.128s'. Try FUNCTION HELP.", argv[1]);
+    }
+}
+
+static int64_t last_save_time;
+
+PROC(save_cmd)
+{
+    (void)argc, (void)lens;
+    int rc = kvstate_commit(srv.state);
+    if (rc) fatal_storage(rc, "committing the state");
+    last_save_time = mstime() / 1000;
+    if (!strcasecmp(argv[0], "bgsave")) resp_add_simple(client_reply_buf(c), "Background saving started");
+    else resp_add_ok(client_reply_buf(c));
+}
+
+PROC(lastsave_cmd)
+{
+    (void)argc, (void)argv, (void)lens;
+    resp_add_int(client_reply_buf(c), last_save_time ? last_save_time : srv.start_ms / 1000);
+}

@@ -1,0 +1,62 @@
+/* config.h -- configuration, as redis-server takes it: a file in redis.conf
+ * syntax and then "--key value ..." arguments, the same keys in both.
+ * CONFIG GET / CONFIG SET go through the same table. */
+#ifndef RAFTKV_CONFIG_H
+#define RAFTKV_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "resp/resp.h"
+
+typedef struct config {
+    /* network */
+    char *bind;
+    int port;
+    int protected_mode;
+    int tcp_keepalive;
+    int timeout; /* idle client timeout, seconds; 0 = never */
+    int maxclients;
+    long long proto_max_bulk_len;
+    long long obuf_hard, obuf_soft; /* client-output-buffer-limit normal */
+    int obuf_soft_seconds;
+    char *requirepass;
+    /* storage */
+    char *dir;
+    long long state_mapsize, log_mapsize;
+    int high_water_pct;
+    char *appendfsync;
+    /* raft and cluster */
+    int node_id;
+    char *cluster;
+    char *cluster_id;
+    char *cluster_secret;
+    int election_timeout;     /* ms */
+    int heartbeat_interval;   /* ms */
+    int raft_request_timeout; /* ms */
+    long long raft_log_keep;
+    char *follower_mode; /* proxy | redirect */
+    char *read_mode;     /* linearizable | lease */
+    /* logging */
+    char *loglevel;
+    char *logfile;
+    char *pidfile;
+    int daemonize;
+} config;
+
+extern config cfg;
+
+void config_init_defaults(void);
+/* Loads the file (NULL for none) then the --key value arguments. On error
+ * writes a message into err and returns -1. */
+int config_load(const char *file, int argc, char **argv, char *err, size_t errlen);
+
+/* CONFIG GET <pattern...>: appends the map reply. */
+void config_get_reply(resp_buf *b, int npat, char **pat);
+/* CONFIG SET k v [k v ...]: appends +OK or Redis's error. */
+void config_set_reply(resp_buf *b, int argc, char **argv, size_t *lens);
+
+/* Parses "1gb", "64mb", "100k"... like Redis's memtoull. -1 on error. */
+long long config_parse_mem(const char *s, int *err);
+
+#endif

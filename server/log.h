@@ -1,0 +1,22 @@
+/* log.h -- the server's log, in redis-server's line format:
+ *   <pid>:<role> <dd Mon yyyy hh:mm:ss.mmm> <level-char> <message>
+ * Levels as in redis.conf (debug, verbose, notice, warning). A call below
+ * the configured level costs one predictable branch. */
+#ifndef RAFTKV_LOG_H
+#define RAFTKV_LOG_H
+
+enum { LL_DEBUG = 0, LL_VERBOSE = 1, LL_NOTICE = 2, LL_WARNING = 3 };
+
+extern int log_level;
+
+/* path NULL or "" logs to stderr. Returns 0 or -1 (errno set). */
+int log_open(const char *path);
+void log_set_role(char role); /* 'M' leader/single, 'S' follower, 'C' candidate */
+void log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define serverLog(level, ...)                                                                      \
+    do {                                                                                           \
+        if ((level) >= log_level) log_write((level), __VA_ARGS__);                                 \
+    } while (0)
+
+#endif

@@ -1,0 +1,215 @@
+/* main.c -- raftkv-server: start-up, the event loop and shutdown. */
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/log.h"
+#include "server/server.h"
+#include "storage/kverr.h"
+
+server srv;
+
+#define CRON_MS 25 /* state commit, expiry; clients every 4th run */
+
+int64_t ustime(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+int64_t mstime(void)
+{
+    return ustime() / 1000;
+}
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "Usage: raftkv-server [/path/to/raftkv.conf] [--key value ...]\n"
+                "       raftkv-server --version\n"
+                "\n"
+                "Examples:\n"
+                "       raftkv-server                      (one node, port 6379, data in .)\n"
+                "       raftkv-server --port 7777 --dir /var/lib/raftkv\n"
+                "       raftkv-server /etc/raftkv/node1.conf --loglevel verbose\n");
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    serverLog(LL_WARNING, "Received %s scheduling shutdown...", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    srv.shutdown_asap = 1;
+    event_base_loopbreak(srv.base);
+}
+
+static void cron(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+    static unsigned runs;
+    int rc = kvstate_commit(srv.state);
+    if (rc) {
+        serverLog(LL_WARNING, "Committing the state failed: %s. Stopping.", kv_strerror(rc));
+        exit(1);
+    }
+    write_expire_cron();
+    if (++runs % 4 == 0) clients_cron();
+}
+
+static void end_of_pass(void)
+{
+    clients_process_pending();
+    write_end_of_pass();
+    clients_flush();
+}
+
+static int mkdir_p(const char *dir)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s", dir);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
+    return 0;
+}
+
+/* A data directory belongs to one node of one cluster for its life. */
+static int check_identity(char *err, size_t errlen)
+{
+    char want[256];
+    snprintf(want, sizeof(want), "%d/%s", cfg.node_id, cfg.cluster_id);
+    void *v = NULL;
+    size_t n = 0;
+    int rc = kvlog_get_meta(srv.log, "identity", &v, &n);
+    if (rc == KV_ENOTFOUND) {
+        rc = kvlog_set_meta(srv.log, "identity", want, strlen(want));
+        if (!rc) rc = kvlog_sync(srv.log);
+        if (rc) snprintf(err, errlen, "writing identity: %s", kv_strerror(rc));
+        return rc ? -1 : 0;
+    }
+    if (rc) {
+        snprintf(err, errlen, "reading identity: %s", kv_strerror(rc));
+        return -1;
+    }
+    int same = n == strlen(want) && !memcmp(v, want, n);
+    if (!same)
+        snprintf(err, errlen,
+                 "data directory '%s' belongs to node/cluster '%.*s', not '%s'; refusing to start",
+                 cfg.dir, (int)n, (char *)v, want);
+    free(v);
+    return same ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    char err[1024];
+    int first_opt = 1;
+
+    if (argc >= 2 && (!strcmp(argv[1], "-v") || !strcmp(argv[1], "--version"))) {
+        printf("RaftKV server v=%s (Redis protocol %s)\n", RAFTKV_VERSION, REDIS_COMPAT_VERSION);
+        return 0;
+    }
+    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        usage(stdout);
+        return 0;
+    }
+    config_init_defaults();
+    const char *file = NULL;
+    if (argc >= 2 && strncmp(argv[1], "--", 2)) {
+        file = argv[1];
+        first_opt = 2;
+    }
+    if (config_load(file, argc - first_opt, argv + first_opt, err, sizeof(err))) {
+        fprintf(stderr, "\n*** FATAL CONFIG FILE ERROR ***\n%s\n", err);
+        usage(stderr);
+        return 1;
+    }
+    if (log_open(cfg.logfile)) {
+        fprintf(stderr, "Can't open the log file %s: %s\n", cfg.logfile, strerror(errno));
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    srv.start_ms = mstime();
+    srand((unsigned)(ustime() ^ getpid()));
+    for (int i = 0; i < 40; i++) srv.run_id[i] = "0123456789abcdef"[rand() & 15];
+
+    if (mkdir_p(cfg.dir)) {
+        serverLog(LL_WARNING, "Can't create the data directory %s: %s", cfg.dir, strerror(errno));
+        return 1;
+    }
+    if (kvlog_open(&srv.log, cfg.dir, (uint64_t)cfg.log_mapsize, err, sizeof(err)) ||
+        kvstate_open(&srv.state, cfg.dir, (uint64_t)cfg.state_mapsize, err, sizeof(err))) {
+        serverLog(LL_WARNING, "Can't open the data in %s: %s", cfg.dir, err);
+        return 1;
+    }
+    if (check_identity(err, sizeof(err)) || write_replay(err, sizeof(err))) {
+        serverLog(LL_WARNING, "%s", err);
+        return 1;
+    }
+    srv.base = event_base_new();
+    if (!srv.base) {
+        serverLog(LL_WARNING, "Can't create the event loop");
+        return 1;
+    }
+    commands_init();
+    if (net_listen(err, sizeof(err))) {
+        serverLog(LL_WARNING, "%s", err);
+        return 1;
+    }
+    srv.sig_ev[0] = evsignal_new(srv.base, SIGTERM, on_signal, NULL);
+    srv.sig_ev[1] = evsignal_new(srv.base, SIGINT, on_signal, NULL);
+    event_add(srv.sig_ev[0], NULL);
+    event_add(srv.sig_ev[1], NULL);
+    srv.cron_ev = event_new(srv.base, -1, EV_PERSIST, cron, NULL);
+    struct timeval tv = {0, CRON_MS * 1000};
+    event_add(srv.cron_ev, &tv);
+    if (cfg.pidfile[0]) {
+        FILE *fp = fopen(cfg.pidfile, "w");
+        if (fp) {
+            fprintf(fp, "%d\n", (int)getpid());
+            fclose(fp);
+        }
+    }
+    serverLog(LL_NOTICE, "RaftKV %s, node %d, %llu keys, applied index %llu, data in %s",
+              RAFTKV_VERSION, cfg.node_id, (unsigned long long)kvstate_dbsize(srv.state),
+              (unsigned long long)kvstate_applied_index(srv.state), cfg.dir);
+    serverLog(LL_NOTICE, "Ready to accept connections tcp on port %d (redis-cli -p %d)", cfg.port,
+              cfg.port);
+
+    while (!srv.shutdown_asap) {
+        int flags = EVLOOP_ONCE;
+        if (srv.pending_input) flags |= EVLOOP_NONBLOCK;
+        event_base_loop(srv.base, flags);
+        end_of_pass();
+    }
+
+    serverLog(LL_WARNING, "Shutting down: syncing the log and committing the state...");
+    int rc = kvlog_sync(srv.log);
+    if (!rc) rc = kvstate_commit(srv.state);
+    while (srv.clients) client_free(srv.clients);
+    kvstate_close(srv.state);
+    kvlog_close(srv.log);
+    if (cfg.pidfile[0]) unlink(cfg.pidfile);
+    for (int i = 0; i < srv.nlisten; i++) {
+        event_free(srv.listen_evs[i]);
+        close(srv.listen_fds[i]);
+    }
+    event_free(srv.cron_ev);
+    event_free(srv.sig_ev[0]);
+    event_free(srv.sig_ev[1]);
+    event_base_free(srv.base);
+    serverLog(LL_WARNING, "RaftKV is now ready to exit, bye bye...");
+    return rc ? 1 : 0;
+}

@@ -1,0 +1,480 @@
+/* networking.c -- listening sockets, client connections, reading and
+ * parsing requests, the reply slots, and writing replies once per pass. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "server/log.h"
+#include "server/server.h"
+
+#define READ_CHUNK (64 * 1024)
+#define PASS_BUDGET 512 /* commands one client may run per pass */
+
+static void read_cb(evutil_socket_t fd, short what, void *arg);
+static void write_cb(evutil_socket_t fd, short what, void *arg);
+
+/* ------------------------------------------------------------ listening */
+
+static int listen_one(const char *addr, int optional, char *err, size_t errlen)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    char port[16];
+    int fd = -1;
+
+    snprintf(port, sizeof(port), "%d", cfg.port);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    int v6 = strchr(addr, ':') != NULL;
+    hints.ai_family = v6 ? AF_INET6 : AF_INET;
+    const char *host = addr;
+    if (!strcmp(addr, "*")) host = NULL;
+    if (!strcmp(addr, "::*")) host = NULL, hints.ai_family = AF_INET6;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc) {
+        snprintf(err, errlen, "bind %s: %s", addr, gai_strerror(rc));
+        return optional ? 0 : -1;
+    }
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) goto fail;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (res->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 511) < 0) goto fail;
+    freeaddrinfo(res);
+    srv.listen_fds[srv.nlisten++] = fd;
+    return 0;
+fail:
+    snprintf(err, errlen, "Could not create server TCP listening socket %s:%d: %s", addr,
+             cfg.port, strerror(errno));
+    if (fd >= 0) close(fd);
+    freeaddrinfo(res);
+    if (optional) {
+        serverLog(LL_VERBOSE, "%s (optional address, skipped)", err);
+        return 0;
+    }
+    return -1;
+}
+
+static void accept_cb(evutil_socket_t lfd, short what, void *arg);
+
+int net_listen(char *err, size_t errlen)
+{
+    char *copy = strdup(cfg.bind), *save = NULL;
+    if (!copy) return -1;
+    for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+        int optional = *w == '-';
+        if (srv.nlisten == 16) break;
+        if (listen_one(optional ? w + 1 : w, optional, err, errlen)) {
+            free(copy);
+            return -1;
+        }
+    }
+    free(copy);
+    if (srv.nlisten == 0) {
+        snprintf(err, errlen, "no address to listen on (bind '%s')", cfg.bind);
+        return -1;
+    }
+    for (int i = 0; i < srv.nlisten; i++) {
+        srv.listen_evs[i] = event_new(srv.base, srv.listen_fds[i], EV_READ | EV_PERSIST,
+                                      accept_cb, NULL);
+        event_add(srv.listen_evs[i], NULL);
+    }
+    return 0;
+}
+
+static void fmt_addr(const struct sockaddr_storage *ss, char *buf, size_t n)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *s = (const void *)ss;
+        inet_ntop(AF_INET, &s->sin_addr, host, sizeof(host));
+        port = ntohs(s->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s = (const void *)ss;
+        inet_ntop(AF_INET6, &s->sin6_addr, host, sizeof(host));
+        port = ntohs(s->sin6_port);
+    }
+    snprintf(buf, n, "%s:%d", host, port);
+}
+
+static int is_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+    if (ss->ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) ||
+               (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return 1;
+}
+
+static const char protected_msg[] =
+    "-DENIED Redis is running in protected mode because protected mode is enabled and no "
+    "password is set for the default user. In this mode connections are only accepted from the "
+    "loopback interface. If you want to connect from external computers to Redis you may adopt "
+    "one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG "
+    "SET protected-mode no' from the loopback interface by connecting to Redis from the same host "
+    "the server is running, however MAKE SURE Redis is not publicly accessible from internet if "
+    "you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just "
+    "disable the protected mode by editing the Redis configuration file, and setting the "
+    "protected mode option to 'no', and then restarting the server. 3) If you started the server "
+    "manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an "
+    "authentication password for the default user. NOTE: You only need to do one of the above "
+    "things in order for the server to start accepting connections from the outside.\r\n";
+
+static void accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                serverLog(LL_WARNING, "Accepting client connection: %s", strerror(errno));
+            return;
+        }
+        srv.stats.connections++;
+        if (srv.nclients >= cfg.maxclients) {
+            static const char msg[] = "-ERR max number of clients reached\r\n";
+            ssize_t w = write(fd, msg, sizeof(msg) - 1);
+            (void)w;
+            srv.stats.rejected_conn++;
+            close(fd);
+            continue;
+        }
+        if (cfg.protected_mode && !cfg.requirepass[0] && !is_loopback(&ss)) {
+            ssize_t w = write(fd, protected_msg, sizeof(protected_msg) - 1);
+            (void)w;
+            srv.stats.rejected_conn++;
+            close(fd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (cfg.tcp_keepalive > 0) setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+        client *c = calloc(1, sizeof(*c));
+        resp_limits lim;
+        resp_limits_default(&lim);
+        lim.max_bulk_len = (uint64_t)cfg.proto_max_bulk_len;
+        if (!c || !(c->parser = resp_parser_new(&lim))) {
+            free(c);
+            close(fd);
+            serverLog(LL_WARNING, "Out of memory accepting a client");
+            continue;
+        }
+        c->id = ++srv.next_client_id;
+        c->fd = fd;
+        c->proto = 2;
+        c->authenticated = cfg.requirepass[0] == '\0';
+        fmt_addr(&ss, c->addr, sizeof(c->addr));
+        struct sockaddr_storage ls;
+        socklen_t ll = sizeof(ls);
+        if (getsockname(fd, (struct sockaddr *)&ls, &ll) == 0) fmt_addr(&ls, c->laddr, sizeof(c->laddr));
+        resp_buf_init(&c->out, 2);
+        c->ctime = c->last_interaction = mstime();
+        c->rev = event_new(srv.base, fd, EV_READ | EV_PERSIST, read_cb, c);
+        c->wev = event_new(srv.base, fd, EV_WRITE | EV_PERSIST, write_cb, c);
+        event_add(c->rev, NULL);
+        c->next = srv.clients;
+        if (srv.clients) srv.clients->prev = c;
+        srv.clients = c;
+        srv.nclients++;
+        serverLog(LL_VERBOSE, "Accepted %s", c->addr);
+    }
+}
+
+/* ---------------------------------------------------------------- slots */
+
+static void slot_free(slot *s)
+{
+    resp_buf_free(&s->out);
+    free(s->argv); /* argv, argvlen and the bytes are one allocation */
+    free(s);
+}
+
+slot *client_new_slot(client *c, int state)
+{
+    slot *s = calloc(1, sizeof(*s));
+    if (!s) {
+        serverLog(LL_WARNING, "Out of memory allocating a reply slot");
+        exit(1);
+    }
+    s->state = state;
+    s->c = c;
+    resp_buf_init(&s->out, c->proto);
+    if (c->tail) c->tail->next = s;
+    else c->head = s;
+    c->tail = s;
+    if (state != SLOT_DONE) c->npending++;
+    return s;
+}
+
+resp_buf *client_reply_buf(client *c)
+{
+    if (!c->head) {
+        c->out.proto = c->proto;
+        return &c->out;
+    }
+    slot *t = c->tail;
+    if (t->state == SLOT_DONE && t->out.proto == c->proto) return &t->out;
+    return &client_new_slot(c, SLOT_DONE)->out;
+}
+
+void client_mark_dirty(client *c)
+{
+    if (c->on_dirty) return;
+    c->on_dirty = 1;
+    c->wnext_dirty = srv.dirty;
+    srv.dirty = c;
+}
+
+/* -------------------------------------------------------------- freeing */
+
+static void unlink_pending(client *c)
+{
+    if (!(c->flags & CF_PENDING_INPUT)) return;
+    for (client **pp = &srv.pending_input; *pp; pp = &(*pp)->pnext)
+        if (*pp == c) {
+            *pp = c->pnext;
+            break;
+        }
+    c->flags &= ~CF_PENDING_INPUT;
+}
+
+void client_free(client *c)
+{
+    serverLog(LL_VERBOSE, "Client closed connection id=%llu addr=%s", (unsigned long long)c->id,
+              c->addr);
+    unlink_pending(c);
+    if (c->on_dirty)
+        for (client **pp = &srv.dirty; *pp; pp = &(*pp)->wnext_dirty)
+            if (*pp == c) {
+                *pp = c->wnext_dirty;
+                break;
+            }
+    for (slot *s = c->head, *n; s; s = n) {
+        n = s->next;
+        if (s->state == SLOT_WRITE) {
+            s->c = NULL; /* the write path frees it once its entry applies */
+            s->next = NULL;
+        } else {
+            slot_free(s);
+        }
+    }
+    for (int i = 0; i < c->mq_len; i++) free(c->mq[i].argv);
+    free(c->mq);
+    event_free(c->rev);
+    event_free(c->wev);
+    close(c->fd);
+    resp_parser_free(c->parser);
+    resp_buf_free(&c->out);
+    free(c->name);
+    free(c->lib_name);
+    free(c->lib_ver);
+    if (c->prev) c->prev->next = c->next;
+    else srv.clients = c->next;
+    if (c->next) c->next->prev = c->prev;
+    srv.nclients--;
+    free(c);
+}
+
+/* -------------------------------------------------------------- reading */
+
+/* Runs up to PASS_BUDGET commands already fed to the parser. Returns -1
+ * when the client was freed. */
+static int process_input(client *c)
+{
+    resp_cmd cmd;
+    int budget = PASS_BUDGET;
+    while (!(c->flags & (CF_CLOSE_AFTER_REPLY | CF_CLOSE_ASAP))) {
+        if (budget-- == 0) {
+            if (!(c->flags & CF_PENDING_INPUT)) {
+                c->flags |= CF_PENDING_INPUT;
+                c->pnext = srv.pending_input;
+                srv.pending_input = c;
+            }
+            break;
+        }
+        int rc = resp_parser_next(c->parser, &cmd);
+        if (rc == RESP_NEED_MORE) break;
+        if (rc == RESP_CMD) {
+            dispatch(c, cmd.argc, cmd.argv, cmd.argvlen);
+            continue;
+        }
+        const char *msg = rc == RESP_NOMEM ? "Protocol error: out of memory"
+                                           : resp_parser_error(c->parser);
+        serverLog(LL_VERBOSE, "Protocol error (%s) from client: id=%llu addr=%s", msg,
+                  (unsigned long long)c->id, c->addr);
+        resp_add_errorf(client_reply_buf(c), "ERR %s", msg);
+        c->flags |= CF_CLOSE_AFTER_REPLY;
+        break;
+    }
+    client_mark_dirty(c);
+    return 0;
+}
+
+static void read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    client *c = arg;
+    char buf[READ_CHUNK];
+    if (c->flags & (CF_CLOSE_AFTER_REPLY | CF_CLOSE_ASAP)) {
+        /* Input after a fatal protocol error is ignored, as Redis does. */
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n == 0) client_free(c);
+        return;
+    }
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+        serverLog(LL_VERBOSE, "Reading from client: %s", strerror(errno));
+        client_free(c);
+        return;
+    }
+    if (n == 0) {
+        client_free(c);
+        return;
+    }
+    srv.stats.net_in += (uint64_t)n;
+    c->last_interaction = mstime();
+    if (resp_parser_feed(c->parser, buf, (size_t)n)) {
+        serverLog(LL_WARNING, "Out of memory buffering input from %s; closing it", c->addr);
+        client_free(c);
+        return;
+    }
+    if (c->flags & CF_PENDING_INPUT) return; /* end_of_pass runs it in turn */
+    process_input(c);
+}
+
+void clients_process_pending(void)
+{
+    client *list = srv.pending_input;
+    srv.pending_input = NULL;
+    while (list) {
+        client *c = list;
+        list = c->pnext;
+        c->flags &= ~CF_PENDING_INPUT;
+        process_input(c);
+    }
+}
+
+/* -------------------------------------------------------------- writing */
+
+static size_t client_obuf_size(client *c)
+{
+    size_t n = c->out.len;
+    for (slot *s = c->head; s; s = s->next) n += s->out.len;
+    return n;
+}
+
+static int check_obuf_limit(client *c, size_t size)
+{
+    int64_t now = mstime();
+    int over = 0;
+    if (cfg.obuf_hard && size >= (size_t)cfg.obuf_hard) over = 1;
+    if (cfg.obuf_soft && size >= (size_t)cfg.obuf_soft) {
+        if (!c->obuf_soft_since) c->obuf_soft_since = now;
+        else if (now - c->obuf_soft_since > (int64_t)cfg.obuf_soft_seconds * 1000) over = 1;
+    } else {
+        c->obuf_soft_since = 0;
+    }
+    if (over) {
+        serverLog(LL_WARNING,
+                  "Client id=%llu addr=%s scheduled to be closed ASAP for overcoming of output "
+                  "buffer limits.",
+                  (unsigned long long)c->id, c->addr);
+        c->flags |= CF_CLOSE_ASAP;
+    }
+    return over;
+}
+
+/* Moves done head slots to the output buffer and writes what it can.
+ * Returns -1 when the client was freed. */
+static int client_flush(client *c)
+{
+    while (c->head && c->head->state == SLOT_DONE) {
+        slot *s = c->head;
+        resp_add_raw(&c->out, s->out.p, s->out.len);
+        c->head = s->next;
+        if (!c->head) c->tail = NULL;
+        slot_free(s);
+    }
+    if (c->out.oom) c->flags |= CF_CLOSE_ASAP;
+    if (!(c->flags & CF_CLOSE_ASAP)) check_obuf_limit(c, client_obuf_size(c));
+    if (c->flags & CF_CLOSE_ASAP) {
+        client_free(c);
+        return -1;
+    }
+    while (c->out.len) {
+        ssize_t n = write(c->fd, c->out.p, c->out.len);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+            serverLog(LL_VERBOSE, "Error writing to client: %s", strerror(errno));
+            client_free(c);
+            return -1;
+        }
+        srv.stats.net_out += (uint64_t)n;
+        resp_buf_consume(&c->out, (size_t)n);
+    }
+    if (c->out.len) {
+        event_add(c->wev, NULL);
+        return 0;
+    }
+    event_del(c->wev);
+    if (c->out.cap > 1024 * 1024) { /* give back a buffer a big reply grew */
+        resp_buf_free(&c->out);
+        resp_buf_init(&c->out, c->proto);
+    }
+    if ((c->flags & CF_CLOSE_AFTER_REPLY) && !c->head) {
+        client_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+static void write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    client_flush(arg);
+}
+
+void clients_flush(void)
+{
+    client *list = srv.dirty;
+    srv.dirty = NULL;
+    while (list) {
+        client *c = list;
+        list = c->wnext_dirty;
+        c->on_dirty = 0;
+        client_flush(c);
+    }
+}
+
+void clients_cron(void)
+{
+    int64_t now = mstime();
+    for (client *c = srv.clients, *n; c; c = n) {
+        n = c->next;
+        if (cfg.timeout && !c->npending && now - c->last_interaction > (int64_t)cfg.timeout * 1000) {
+            serverLog(LL_VERBOSE, "Closing idle client");
+            client_free(c);
+            continue;
+        }
+        if (c->out.len || c->head) client_mark_dirty(c);
+    }
+}

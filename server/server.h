@@ -1,0 +1,147 @@
+/* server.h -- the process: the event loop, clients, the command dispatch
+ * and the write path. One thread (DESIGN.md "The event loop"):
+ *
+ *   for (;;) { event_base_loop(base, EVLOOP_ONCE); end_of_pass(); }
+ *
+ * I/O callbacks read and parse; commands run as they are parsed; writes
+ * become log entries; end_of_pass() makes the pass's entries durable with
+ * one fsync, applies them, serves the reads that waited for them, and
+ * writes each connection's replies with one write().
+ *
+ * Reply order. Each client has a queue of reply slots in request order. A
+ * reply that can be given at once goes to the tail; a write waits in a
+ * slot until its entry is applied; a read that comes after one of the
+ * client's pending writes waits (with a copy of its argv) until that write
+ * is applied, so a pipeline sees its own writes. Slots at the head that are
+ * done move to the output buffer.
+ */
+#ifndef RAFTKV_SERVER_H
+#define RAFTKV_SERVER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "resp/resp.h"
+#include "server/config.h"
+#include "storage/kvcmd.h"
+#include "storage/kvlog.h"
+#include "storage/kvstate.h"
+
+#define RAFTKV_VERSION "0.1.0"
+#define REDIS_COMPAT_VERSION "7.0.15"
+
+struct event;
+struct event_base;
+struct client;
+
+enum { SLOT_DONE = 0, SLOT_WRITE, SLOT_READ };
+
+typedef struct slot {
+    struct slot *next;
+    int state;
+    uint64_t index; /* SLOT_WRITE: the entry; SLOT_READ: the write it follows */
+    resp_buf out;   /* encoded reply (in the protocol the client had then) */
+    int argc;       /* SLOT_READ: an owned copy of the command */
+    char **argv;
+    size_t *argvlen;
+    struct client *c;
+    struct slot *wnext; /* SLOT_WRITE: the next waiter in index order */
+} slot;
+
+enum { CF_CLOSE_AFTER_REPLY = 1 << 0, CF_CLOSE_ASAP = 1 << 1, CF_MULTI = 1 << 2,
+       CF_DIRTY_EXEC = 1 << 3, CF_PENDING_INPUT = 1 << 4, CF_UNIX = 1 << 5 };
+
+typedef struct mcmd { /* a queued MULTI command: one allocation */
+    int argc;
+    char **argv;
+    size_t *argvlen;
+} mcmd;
+
+typedef struct client {
+    uint64_t id;
+    int fd;
+    int flags;
+    int proto;
+    int authenticated;
+    char addr[64], laddr[64];
+    char *name;
+    char *lib_name, *lib_ver;
+    struct event *rev, *wev;
+    resp_parser *parser;
+    resp_buf out;      /* bytes ready to write */
+    slot *head, *tail; /* reply slots, request order */
+    int npending;      /* slots not yet done */
+    uint64_t last_write; /* index of this client's newest pending write */
+    mcmd *mq;          /* MULTI queue */
+    int mq_len, mq_cap;
+    int64_t ctime, last_interaction; /* ms */
+    const char *last_cmd;
+    struct client *prev, *next;           /* all clients */
+    struct client *pnext;                 /* pending-input list */
+    struct client *wnext_dirty;           /* has output to flush this pass */
+    int on_dirty;
+    int64_t obuf_soft_since;
+} client;
+
+typedef struct server_stats {
+    uint64_t connections, commands, rejected_conn, net_in, net_out;
+    uint64_t entries, syncs, expired_keys;
+} server_stats;
+
+typedef struct server {
+    struct event_base *base;
+    int listen_fds[16];
+    struct event *listen_evs[16];
+    int nlisten;
+    kvlog *log;
+    kvstate *state;
+    client *clients;
+    int nclients;
+    uint64_t next_client_id;
+    client *pending_input; /* clients with parsed-but-unrun input */
+    client *dirty;         /* clients with output to flush */
+    slot *wait_head, *wait_tail; /* writes waiting for their entry, by index */
+    resp_buf entry;              /* scratch for encoding an entry */
+    int64_t last_tau;            /* tau of the newest proposed entry */
+    uint64_t pass_first;         /* first index appended this pass, 0 if none */
+    int expire_in_flight;
+    int shutdown_asap;
+    int exit_code;
+    int64_t start_ms;
+    char run_id[41];
+    server_stats stats;
+    struct event *cron_ev, *sig_ev[2];
+} server;
+
+extern server srv;
+
+int64_t mstime(void);
+int64_t ustime(void);
+
+/* networking.c */
+int net_listen(char *err, size_t errlen);
+void client_free(client *c);
+void client_add_reply_slot_done(client *c); /* internal */
+resp_buf *client_reply_buf(client *c);      /* where an immediate reply goes */
+slot *client_new_slot(client *c, int state);
+void client_mark_dirty(client *c);
+void clients_process_pending(void);
+void clients_flush(void);
+void clients_cron(void);
+
+/* commands.c */
+void dispatch(client *c, int argc, char **argv, size_t *argvlen);
+void commands_init(void);
+
+/* write.c: the write path */
+int write_propose(client *c, int argc, char **argv, size_t *argvlen);
+int write_propose_multi(client *c);
+void write_end_of_pass(void);
+void write_expire_cron(void);
+int write_replay(char *err, size_t errlen);
+void read_run_deferred(void);
+
+/* info.c */
+void info_reply(client *c, resp_buf *b, int argc, char **argv);
+
+#endif
