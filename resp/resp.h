@@ -80,10 +80,15 @@ size_t resp_parser_pending(const resp_parser *p);
 typedef struct resp_buf {
     char *p;
     size_t len, cap;
-    int proto; /* 2 or 3 */
-    int oom;   /* sticky: an append failed to allocate */
+    int proto;  /* 2 or 3 */
+    int oom;    /* sticky: an append failed to allocate */
+    size_t off; /* private: bytes consumed before p (trimmed lazily) */
 } resp_buf;
 
+/* The buffer owns p; p may change (and earlier values of p become invalid)
+ * on any add. p, len and cap describe the bytes still to be written and the
+ * room after p; resp_buf_consume() advances p without moving bytes, and the
+ * space is reclaimed when the buffer empties or next grows. */
 void resp_buf_init(resp_buf *b, int proto);
 void resp_buf_free(resp_buf *b);
 void resp_buf_reset(resp_buf *b); /* len = 0, oom = 0; keeps the memory */
@@ -95,26 +100,28 @@ void resp_add_raw(resp_buf *b, const void *p, size_t n);
 void resp_add_simple(resp_buf *b, const char *s); /* +s\r\n */
 void resp_add_status_len(resp_buf *b, const char *s, size_t n);
 /* -s\r\n: s is the whole error text with its prefix, e.g. "ERR syntax error"
- * or "WRONGTYPE Operation against ...". CR/LF inside s become spaces. */
+ * or "WRONGTYPE Operation against ...". CR/LF inside s become spaces. As in
+ * Redis's addReplyErrorFormat, CR/LF at either end are trimmed first, and a
+ * leading '-' in s is not doubled. */
 void resp_add_error(resp_buf *b, const char *s);
-void resp_add_errorf(resp_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void resp_add_ok(resp_buf *b); /* +OK */
-void resp_add_int(resp_buf *b, int64_t v); /* :v */
+void resp_add_errorf(resp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void resp_add_ok(resp_buf *b);                            /* +OK */
+void resp_add_int(resp_buf *b, int64_t v);                /* :v */
 void resp_add_bulk(resp_buf *b, const void *p, size_t n); /* $n\r\n...\r\n */
 void resp_add_bulk_str(resp_buf *b, const char *s);
 void resp_add_bulk_int(resp_buf *b, int64_t v); /* the integer as a bulk string */
-void resp_add_null(resp_buf *b);       /* RESP2 $-1, RESP3 _ */
-void resp_add_null_array(resp_buf *b); /* RESP2 *-1, RESP3 _ */
-void resp_add_array(resp_buf *b, int64_t n); /* *n */
-void resp_add_map(resp_buf *b, int64_t n);   /* RESP2 *2n, RESP3 %n */
-void resp_add_set(resp_buf *b, int64_t n);   /* RESP2 *n, RESP3 ~n */
-void resp_add_push(resp_buf *b, int64_t n);  /* RESP2 *n, RESP3 >n */
+void resp_add_null(resp_buf *b);                /* RESP2 $-1, RESP3 _ */
+void resp_add_null_array(resp_buf *b);          /* RESP2 *-1, RESP3 _ */
+void resp_add_array(resp_buf *b, int64_t n);    /* *n */
+void resp_add_map(resp_buf *b, int64_t n);      /* RESP2 *2n, RESP3 %n */
+void resp_add_set(resp_buf *b, int64_t n);      /* RESP2 *n, RESP3 ~n */
+void resp_add_push(resp_buf *b, int64_t n);     /* RESP2 *n, RESP3 >n */
 /* RESP3 ,d (inf, -inf, nan as Redis writes them); RESP2: a bulk string of
  * the same text. Formatted with %.17g, as Redis's addReplyDouble. */
 void resp_add_double(resp_buf *b, double d);
 void resp_add_bool(resp_buf *b, int v); /* RESP3 #t/#f, RESP2 :1/:0 */
-/* RESP3 =n\r\ntxt:...; RESP2 a bulk string. fmt is three letters ("txt"). */
+/* RESP3 =n\r\ntxt:...; RESP2 a bulk string. fmt is three letters ("txt"); a
+ * shorter fmt is padded with spaces, as Redis's addReplyVerbatim does. */
 void resp_add_verbatim(resp_buf *b, const char *fmt, const void *p, size_t n);
 
 /* Deferred aggregate length, for replies whose count is known only at the
@@ -126,5 +133,21 @@ size_t resp_add_deferred(resp_buf *b);
 void resp_set_deferred_array(resp_buf *b, size_t mark, int64_t n);
 void resp_set_deferred_map(resp_buf *b, size_t mark, int64_t n);
 void resp_set_deferred_set(resp_buf *b, size_t mark, int64_t n);
+/* Marks are byte offsets: fill nested deferred lengths innermost first (the
+ * reverse of the order they were added), and do not consume the buffer
+ * between resp_add_deferred() and the matching set. */
+
+/* ------------------------------------------------------------ allocation */
+
+/* Every allocation of the parser and the encoder goes through these (a
+ * test can make them fail). NULL restores malloc/realloc/free. Process-wide;
+ * set it before any parser or buffer exists, as buffers are freed with the
+ * free_fn in force when they are freed. */
+typedef struct resp_allocators {
+    void *(*malloc_fn)(size_t);
+    void *(*realloc_fn)(void *, size_t);
+    void (*free_fn)(void *);
+} resp_allocators;
+void resp_set_allocators(const resp_allocators *a);
 
 #endif
