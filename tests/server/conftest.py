@@ -353,9 +353,9 @@ class Server:
     def kill(self):
         """SIGKILL by pid and reap."""
         self.expect_dead = True
-        self._close_clients()
         if self.alive():
             os.kill(self.proc.pid, signal.SIGKILL)
+        self._close_clients()
         if self.proc is not None:
             self.proc.wait(timeout=STOP_DEADLINE)
 

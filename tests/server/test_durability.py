@@ -1,0 +1,152 @@
+"""Every acknowledged write survives SIGKILL right after its ack, a graceful
+SIGTERM, and SHUTDOWN; restarts are on the same dir and port."""
+import threading
+import time
+
+from conftest import STOP_DEADLINE, encode, wait_until
+
+
+def _check(server, expect_exact, expect_range, gone):
+    """expect_exact: key -> value; expect_range: key -> (lo, hi) integers
+    (the acked value, and what one unacknowledged in-flight write could have
+    added); gone: keys that were acknowledged deleted."""
+    c = server.raw()
+    keys = list(expect_exact)
+    missing = []
+    for i in range(0, len(keys), 500):
+        chunk = keys[i:i + 500]
+        got = c.call("MGET", *chunk)
+        missing += [(k, expect_exact[k], v) for k, v in zip(chunk, got) if v != expect_exact[k]]
+    assert not missing, "%d of %d acknowledged writes lost or wrong after restart, e.g. %r" % (
+        len(missing), len(keys), missing[:5])
+    for k, (lo, hi) in expect_range.items():
+        v = c.call("GET", k)
+        assert v is not None and lo <= int(v) <= hi, (k, v, lo, hi)
+    if gone:
+        assert c.call("EXISTS", *gone) == 0
+
+
+def test_sigkill_right_after_acks(server):
+    exact, ranges = {}, {}
+    r = server.client()
+    # one by one
+    for i in range(200):
+        assert r.set("seq:%d" % i, "v%d" % i) is True
+        exact[b"seq:%d" % i] = b"v%d" % i
+    # non-transactional pipelines
+    for b in range(4):
+        with r.pipeline(transaction=False) as p:
+            for i in range(500):
+                p.set("pipe:%d:%d" % (b, i), "p%d" % i)
+            assert p.execute() == [True] * 500
+        exact.update({b"pipe:%d:%d" % (b, i): b"p%d" % i for i in range(500)})
+    # MULTI/EXEC
+    with r.pipeline() as p:
+        for i in range(100):
+            p.set("tx:%d" % i, "t%d" % i)
+        p.incrby("txctr", 100)
+        assert p.execute() == [True] * 100 + [100]
+    exact.update({b"tx:%d" % i: b"t%d" % i for i in range(100)})
+    exact[b"txctr"] = b"100"
+    # acknowledged deletes and overwrites
+    assert r.delete("seq:0", "seq:1") == 2
+    del exact[b"seq:0"], exact[b"seq:1"]
+    assert r.set("pipe:0:0", "overwritten") is True
+    exact[b"pipe:0:0"] = b"overwritten"
+    assert r.set("withttl", "v", ex=1000) is True
+    exact[b"withttl"] = b"v"
+
+    # concurrent writers still running when the server is killed
+    nthreads = 8
+    acked = [dict() for _ in range(nthreads)]   # key -> value, per thread
+    counters = [0] * nthreads                   # last acknowledged INCR value
+    stop = threading.Event()
+
+    def writer(t):
+        c = server.raw()
+        j = 0
+        try:
+            while not stop.is_set():
+                key = b"w:%d:%d" % (t, j)
+                val = b"x%d" % j
+                if c.call("SET", key, val) != "OK":
+                    return
+                acked[t][key] = val
+                v = c.call("INCR", b"ctr:%d" % t)
+                if not isinstance(v, int):
+                    return
+                counters[t] = v
+                j += 1
+        except (OSError, EOFError):
+            return  # the server was killed
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(nthreads)]
+    for t in threads:
+        t.start()
+    try:
+        wait_until(lambda: sum(len(a) for a in acked) >= 2000, timeout=60,
+                   what="2000 concurrent acknowledged writes")
+        assert r.set("last", "acked") is True
+        server.kill()  # SIGKILL immediately after the last ack
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    exact[b"last"] = b"acked"
+    for t in range(nthreads):
+        exact.update(acked[t])
+        if counters[t]:
+            ranges[b"ctr:%d" % t] = (counters[t], counters[t] + 1)
+
+    server.restart()
+    _check(server, exact, ranges, [b"seq:0", b"seq:1"])
+    c = server.raw()
+    assert 990 <= c.call("TTL", "withttl") <= 1000
+
+    # write more after recovery, kill again: recovery of a recovered server
+    more = {b"more:%d" % i: b"m%d" % i for i in range(300)}
+    req = b"".join(encode("SET", k, v) for k, v in more.items())
+    c.send(req)
+    for _ in more:
+        assert c.read_reply() == "OK"
+    server.kill()
+    server.restart()
+    exact.update(more)
+    _check(server, exact, ranges, [b"seq:0", b"seq:1"])
+
+
+def test_sigterm_loses_nothing(server):
+    r = server.client()
+    expect = {}
+    with r.pipeline(transaction=False) as p:
+        for i in range(3000):
+            p.set("k:%d" % i, "v%d" % i)
+        p.execute()
+    expect.update({b"k:%d" % i: b"v%d" % i for i in range(3000)})
+    for i in range(100):
+        r.incr("ctr")
+    expect[b"ctr"] = b"100"
+    r.set("t", "v", px=3600000)
+    expect[b"t"] = b"v"
+    rc = server.stop()  # SIGTERM, waits with a deadline, SIGKILL if it must
+    assert rc == 0, "SIGTERM did not stop the server cleanly (rc=%r); log:\n%s" % (rc, server.log())
+    server.restart()
+    _check(server, expect, {}, [])
+    assert server.client().dbsize() == len(expect)
+    assert 3590 <= server.client().ttl("t") <= 3600
+
+
+def test_shutdown_command(server):
+    r = server.client()
+    r.set("a", "1")
+    r.incr("a")
+    c = server.raw()
+    c.send(encode("SHUTDOWN"))
+    assert c.expect_closed() == b""
+    server.expect_dead = True
+    deadline = time.monotonic() + STOP_DEADLINE
+    while server.proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.proc.poll() == 0, "SHUTDOWN did not stop the server (rc=%r)" % server.proc.poll()
+    server.restart()
+    assert server.client().get("a") == b"2"
