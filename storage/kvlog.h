@@ -59,6 +59,16 @@ int kvlog_term(kvlog *l, uint64_t index, uint64_t *term);
 int kvlog_set_meta(kvlog *l, const char *name, const void *v, size_t n);
 int kvlog_get_meta(kvlog *l, const char *name, void **v, size_t *n); /* malloc'ed */
 
+/* Added for compaction and snapshots. kvlog_truncate_prefix() deletes
+ * every entry below index (index <= last + 1), remembering the term of
+ * index - 1 as the snapshot term; kvlog_reset() empties the log so that it
+ * starts after a snapshot (first = snap_index + 1). Both are pending until
+ * kvlog_sync(). */
+int kvlog_truncate_prefix(kvlog *l, uint64_t index);
+int kvlog_reset(kvlog *l, uint64_t snap_index, uint64_t snap_term);
+uint64_t kvlog_snapshot_index(kvlog *l);
+uint64_t kvlog_snapshot_term(kvlog *l);
+
 /* Fraction of the map in use, 0..100, for the -OOM high-water mark. */
 int kvlog_used_pct(kvlog *l);
 

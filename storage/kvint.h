@@ -1,0 +1,117 @@
+/* kvint.h -- storage/ internals shared by its .c files. Not a contract for
+ * other modules. */
+#ifndef RAFTKV_KVINT_H
+#define RAFTKV_KVINT_H
+
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "resp/resp.h"
+
+struct kv_command;
+
+/* ------------------------------------------------------------ util */
+
+/* Redis's string2ll: no spaces, no '+', no leading zeros, no "-0". */
+int kv_string2ll(const char *s, size_t slen, long long *value);
+/* Redis's string2ld / ld2string(LD_STR_HUMAN). */
+int kv_string2ld(const char *s, size_t slen, long double *dp);
+int kv_ld2string(char *buf, size_t len, long double value);
+/* Redis's stringmatchlen (glob with ?, *, [a-z], [^x], \ escapes). */
+int kv_stringmatchlen(const char *pattern, size_t patlen, const char *s, size_t slen, int nocase);
+/* The key-space hash: FNV-1a 64 with a final mixer. Fixed and seedless:
+ * keys are stored under it, so it must never change. */
+uint64_t kv_keyhash(const void *key, size_t len);
+void kv_put_be64(unsigned char *p, uint64_t v);
+uint64_t kv_get_be64(const unsigned char *p);
+int kv_streqci(const char *a, size_t alen, const char *lit); /* ASCII case-insensitive */
+
+/* Keys longer than this cannot be stored: LMDB keys are at most 511 bytes
+ * and ours carry an 8-byte prefix. */
+#define KV_MAX_KEYLEN 500
+#define KV_PROTO_MAX_BULK_LEN (512ull * 1024 * 1024)
+
+/* ------------------------------------------------------------ entries */
+
+typedef struct kv_argv {
+    int argc;
+    char **argv; /* each NUL-terminated, malloc'ed */
+    size_t *argvlen;
+} kv_argv;
+
+typedef struct kv_expire_item {
+    char *key;
+    size_t keylen;
+    int64_t expiry;
+} kv_expire_item;
+
+typedef struct kv_entry {
+    int kind;
+    int64_t tau;
+    uint32_t count;        /* commands (CMD: 1) or expire items */
+    kv_argv *cmds;         /* CMD, MULTI */
+    kv_expire_item *items; /* EXPIRE */
+} kv_entry;
+
+/* Decodes a whole payload; every length is checked against what is left.
+ * Returns 0, KV_ECORRUPT or KV_ENOMEM. On success kventry_free() it. */
+int kventry_decode(const void *p, size_t n, kv_entry *e);
+void kventry_free(kv_entry *e);
+void kventry_begin_expire(resp_buf *out, int64_t tau, uint32_t count);
+void kventry_add_expire(resp_buf *out, const void *key, size_t keylen, int64_t expiry);
+/* Patches the count of an expire entry begun at offset start of out. */
+void kventry_set_expire_count(resp_buf *out, size_t start, uint32_t count);
+
+/* ------------------------------------------------------------ execution */
+
+typedef struct kv_ctx {
+    MDB_txn *txn;
+    MDB_dbi kv, exp;
+    int writable; /* txn is the write txn */
+    int64_t tau;  /* expiry is evaluated against this */
+    int64_t wall; /* TTL/PTTL report against this */
+    resp_buf *reply;
+    int rc;       /* first storage error (KV_E*), 0 if none */
+    uint64_t rng; /* RANDOMKEY: seeded from the entry when applying */
+} kv_ctx;
+
+typedef void kv_exec_fn(kv_ctx *c, int argc, char **argv, size_t *argvlen);
+
+/* Runs one data command (lookup, arity, check, exec). Unknown commands and
+ * arity errors are answered as Redis would. A read-only command may run
+ * with c->writable == 0. */
+void kv_exec(kv_ctx *c, int argc, char **argv, size_t *argvlen);
+kv_exec_fn *kv_command_exec(const struct kv_command *cmd);
+
+/* The value record: u8 type, i64 expiry (big-endian, 0 none), bytes. */
+#define KV_TYPE_STRING 0
+#define KV_REC_HDR 9
+
+typedef struct kv_val {
+    int found;
+    uint8_t type;
+    int64_t expiry; /* 0: none */
+    const char *p;  /* valid until the next write in the txn */
+    size_t len;
+} kv_val;
+
+/* Looks a key up at c->tau. For a write (c->writable), an expired key is
+ * deleted on the way (deterministic: every node does it at the same tau). */
+int kv_lookup(kv_ctx *c, const char *key, size_t keylen, kv_val *v);
+/* Stores a string with the given expiry (0: none), replacing what was
+ * there and keeping the expiry index in step. */
+int kv_store(kv_ctx *c, const char *key, size_t keylen, const void *val, size_t vlen,
+             int64_t expiry);
+/* Writes a value of vlen bytes and returns a pointer to fill (MDB_RESERVE). */
+int kv_store_reserve(kv_ctx *c, const char *key, size_t keylen, size_t vlen, int64_t expiry,
+                     char **dst);
+/* Deletes a key (and its expiry); returns 1 if it was there, 0 if not, <0. */
+int kv_delete(kv_ctx *c, const char *key, size_t keylen);
+/* Changes only the expiry of an existing key. */
+int kv_set_expiry(kv_ctx *c, const char *key, size_t keylen, int64_t expiry);
+int kv_flush(kv_ctx *c);
+int kv_map_err(int mdb_rc);
+int kv_env_used_pct(MDB_env *env);
+
+#endif

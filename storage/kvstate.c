@@ -1,0 +1,510 @@
+/* kvstate.c -- the state environment (kvstate.h): the key space, its
+ * expiry index, the applied index and tau, and the apply loop.
+ *
+ * Key layout. A key k lives in kvN as [u64 big-endian kv_keyhash(k)][k], so
+ * the key space is ordered by hash: SCAN's cursor is the next hash to visit
+ * (stateless, and every key present for the whole scan is returned even
+ * under inserts and deletes), and RANDOMKEY seeks to a random hash. The
+ * expiry index expN holds [u64 big-endian expiry ms][k] -> empty, changed in
+ * the same transaction as the record it indexes. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "storage/kvcmd.h"
+#include "storage/kventry.h"
+#include "storage/kverr.h"
+#include "storage/kvint.h"
+#include "storage/kvstate.h"
+
+struct kvstate {
+    MDB_env *env;
+    MDB_dbi kv[2], exp[2], meta;
+    MDB_txn *wtxn; /* stays open across applies; kvstate_commit() ends it */
+    int live;      /* which pair holds the key space */
+    uint64_t applied, durable;
+    int64_t tau, durable_tau;
+};
+
+#define META_LIVE "live"
+#define META_APPLIED "applied"
+#define META_TAU "tau"
+
+/* ------------------------------------------------------------ records */
+
+static int make_key(unsigned char *buf, const char *key, size_t keylen)
+{
+    if (keylen > KV_MAX_KEYLEN) return -1;
+    kv_put_be64(buf, kv_keyhash(key, keylen));
+    memcpy(buf + 8, key, keylen);
+    return 0;
+}
+
+/* The raw record, expired or not. 1 found, 0 not, <0 KV_E*. */
+static int raw_get(kv_ctx *c, const char *key, size_t keylen, kv_val *v)
+{
+    unsigned char kb[8 + KV_MAX_KEYLEN];
+    MDB_val k, d;
+    int rc;
+
+    memset(v, 0, sizeof(*v));
+    if (make_key(kb, key, keylen) != 0) return 0;
+    k.mv_size = 8 + keylen;
+    k.mv_data = kb;
+    rc = mdb_get(c->txn, c->kv, &k, &d);
+    if (rc == MDB_NOTFOUND) return 0;
+    if (rc != 0) return kv_map_err(rc);
+    if (d.mv_size < KV_REC_HDR) return KV_ECORRUPT;
+    const unsigned char *p = d.mv_data;
+    v->found = 1;
+    v->type = p[0];
+    v->expiry = (int64_t)kv_get_be64(p + 1);
+    v->p = (const char *)p + KV_REC_HDR;
+    v->len = d.mv_size - KV_REC_HDR;
+    return 1;
+}
+
+static int exp_put(kv_ctx *c, const char *key, size_t keylen, int64_t expiry, int del)
+{
+    unsigned char kb[8 + KV_MAX_KEYLEN];
+    if (keylen > KV_MAX_KEYLEN) return KV_EINVAL;
+    kv_put_be64(kb, (uint64_t)expiry);
+    memcpy(kb + 8, key, keylen);
+    MDB_val k = {8 + keylen, kb}, d = {0, NULL};
+    int rc = del ? mdb_del(c->txn, c->exp, &k, NULL) : mdb_put(c->txn, c->exp, &k, &d, 0);
+    if (del && rc == MDB_NOTFOUND) rc = 0;
+    return kv_map_err(rc);
+}
+
+static int set_err(kv_ctx *c, int rc)
+{
+    if (rc < 0 && c->rc == 0) c->rc = rc;
+    return rc;
+}
+
+int kv_delete(kv_ctx *c, const char *key, size_t keylen)
+{
+    unsigned char kb[8 + KV_MAX_KEYLEN];
+    kv_val v;
+    int rc = raw_get(c, key, keylen, &v);
+    if (rc <= 0) return set_err(c, rc);
+    if (v.expiry != 0 && (rc = exp_put(c, key, keylen, v.expiry, 1)) != 0) return set_err(c, rc);
+    make_key(kb, key, keylen);
+    MDB_val k = {8 + keylen, kb};
+    rc = mdb_del(c->txn, c->kv, &k, NULL);
+    if (rc != 0) return set_err(c, kv_map_err(rc));
+    return 1;
+}
+
+int kv_lookup(kv_ctx *c, const char *key, size_t keylen, kv_val *v)
+{
+    int rc = raw_get(c, key, keylen, v);
+    if (rc <= 0) return set_err(c, rc);
+    if (v->expiry != 0 && v->expiry <= c->tau) {
+        /* Expired at tau: it does not exist. A write removes it now, which
+         * every node does at the same tau. */
+        if (c->writable && (rc = kv_delete(c, key, keylen)) < 0) return rc;
+        memset(v, 0, sizeof(*v));
+        return 0;
+    }
+    return 1;
+}
+
+int kv_store_reserve(kv_ctx *c, const char *key, size_t keylen, size_t vlen, int64_t expiry,
+                     char **dst)
+{
+    unsigned char kb[8 + KV_MAX_KEYLEN];
+    kv_val old;
+    int rc;
+
+    *dst = NULL;
+    if (keylen > KV_MAX_KEYLEN) return set_err(c, KV_EINVAL);
+    rc = raw_get(c, key, keylen, &old);
+    if (rc < 0) return set_err(c, rc);
+    if (rc == 1 && old.expiry != 0 && old.expiry != expiry &&
+        (rc = exp_put(c, key, keylen, old.expiry, 1)) != 0)
+        return set_err(c, rc);
+    if (expiry != 0 && (!old.found || old.expiry != expiry) &&
+        (rc = exp_put(c, key, keylen, expiry, 0)) != 0)
+        return set_err(c, rc);
+    make_key(kb, key, keylen);
+    MDB_val k = {8 + keylen, kb}, d = {KV_REC_HDR + vlen, NULL};
+    rc = mdb_put(c->txn, c->kv, &k, &d, MDB_RESERVE);
+    if (rc != 0) return set_err(c, kv_map_err(rc));
+    unsigned char *p = d.mv_data;
+    p[0] = KV_TYPE_STRING;
+    kv_put_be64(p + 1, (uint64_t)expiry);
+    *dst = (char *)p + KV_REC_HDR;
+    return 0;
+}
+
+int kv_store(kv_ctx *c, const char *key, size_t keylen, const void *val, size_t vlen,
+             int64_t expiry)
+{
+    char *dst;
+    int rc = kv_store_reserve(c, key, keylen, vlen, expiry, &dst);
+    if (rc == 0 && vlen) memcpy(dst, val, vlen);
+    return rc;
+}
+
+int kv_set_expiry(kv_ctx *c, const char *key, size_t keylen, int64_t expiry)
+{
+    kv_val v;
+    int rc = raw_get(c, key, keylen, &v);
+    if (rc <= 0) return set_err(c, rc == 0 ? KV_EINVAL : rc);
+    if (v.expiry == expiry) return 0;
+    /* The record is rewritten in place: copy the value out first, as the
+     * put may move the page it lives on. */
+    char *copy = malloc(v.len ? v.len : 1);
+    if (!copy) return set_err(c, KV_ENOMEM);
+    memcpy(copy, v.p, v.len);
+    rc = kv_store(c, key, keylen, copy, v.len, expiry);
+    free(copy);
+    return rc;
+}
+
+int kv_flush(kv_ctx *c)
+{
+    int rc = mdb_drop(c->txn, c->kv, 0);
+    if (rc == 0) rc = mdb_drop(c->txn, c->exp, 0);
+    return set_err(c, kv_map_err(rc));
+}
+
+/* ------------------------------------------------------------ env */
+
+static int meta_put_u64(kvstate *s, const char *name, uint64_t v)
+{
+    unsigned char b[8];
+    kv_put_be64(b, v);
+    MDB_val k = {strlen(name), (void *)name}, d = {8, b};
+    return kv_map_err(mdb_put(s->wtxn, s->meta, &k, &d, 0));
+}
+
+static int meta_get_u64(kvstate *s, MDB_txn *txn, const char *name, uint64_t *v)
+{
+    MDB_val k = {strlen(name), (void *)name}, d;
+    int rc = mdb_get(txn, s->meta, &k, &d);
+    if (rc == MDB_NOTFOUND) {
+        *v = 0;
+        return 0;
+    }
+    if (rc != 0) return kv_map_err(rc);
+    if (d.mv_size != 8) return KV_ECORRUPT;
+    *v = kv_get_be64(d.mv_data);
+    return 0;
+}
+
+static int load_meta(kvstate *s, MDB_txn *txn)
+{
+    uint64_t live, applied, tau;
+    int rc;
+    if ((rc = meta_get_u64(s, txn, META_LIVE, &live)) != 0 ||
+        (rc = meta_get_u64(s, txn, META_APPLIED, &applied)) != 0 ||
+        (rc = meta_get_u64(s, txn, META_TAU, &tau)) != 0)
+        return rc;
+    if (live > 1) return KV_ECORRUPT;
+    s->live = (int)live;
+    s->applied = s->durable = applied;
+    s->tau = s->durable_tau = (int64_t)tau;
+    return 0;
+}
+
+int kvstate_open(kvstate **out, const char *dir, uint64_t mapsize, char *err, size_t errlen)
+{
+    char path[4096];
+    kvstate *s;
+    MDB_txn *txn = NULL;
+    int rc;
+
+    *out = NULL;
+    if (snprintf(path, sizeof(path), "%s/state", dir) >= (int)sizeof(path)) {
+        snprintf(err, errlen, "state path too long");
+        return KV_EINVAL;
+    }
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "mkdir %s: %s", path, strerror(errno));
+        return KV_EIO;
+    }
+    s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return KV_ENOMEM;
+    }
+    if ((rc = mdb_env_create(&s->env)) != 0) {
+        snprintf(err, errlen, "%s: %s", path, mdb_strerror(rc));
+        free(s);
+        return kv_map_err(rc);
+    }
+    if ((rc = mdb_env_set_mapsize(s->env, mapsize)) != 0 ||
+        (rc = mdb_env_set_maxdbs(s->env, 8)) != 0 ||
+        (rc = mdb_env_open(s->env, path, MDB_NOTLS | MDB_NOMETASYNC, 0644)) != 0 ||
+        (rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+        goto err_after_env;
+    if ((rc = mdb_dbi_open(txn, "kv0", MDB_CREATE, &s->kv[0])) != 0 ||
+        (rc = mdb_dbi_open(txn, "kv1", MDB_CREATE, &s->kv[1])) != 0 ||
+        (rc = mdb_dbi_open(txn, "exp0", MDB_CREATE, &s->exp[0])) != 0 ||
+        (rc = mdb_dbi_open(txn, "exp1", MDB_CREATE, &s->exp[1])) != 0 ||
+        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0)
+        goto err_after_txn;
+    if ((rc = load_meta(s, txn)) != 0) {
+        mdb_txn_abort(txn);
+        snprintf(err, errlen, "%s: %s", path, kv_strerror(rc));
+        mdb_env_close(s->env);
+        free(s);
+        return rc;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) goto err_after_env;
+    *out = s;
+    return 0;
+
+err_after_txn:
+    mdb_txn_abort(txn);
+err_after_env:
+    snprintf(err, errlen, "%s: %s", path, mdb_strerror(rc));
+    mdb_env_close(s->env);
+    free(s);
+    return kv_map_err(rc);
+}
+
+void kvstate_close(kvstate *s)
+{
+    if (!s) return;
+    kvstate_commit(s);
+    mdb_env_close(s->env);
+    free(s);
+}
+
+uint64_t kvstate_applied_index(kvstate *s)
+{
+    return s->applied;
+}
+
+uint64_t kvstate_durable_index(kvstate *s)
+{
+    return s->durable;
+}
+
+int64_t kvstate_tau(kvstate *s)
+{
+    return s->tau;
+}
+
+static void rollback(kvstate *s)
+{
+    if (s->wtxn) mdb_txn_abort(s->wtxn);
+    s->wtxn = NULL;
+    s->applied = s->durable;
+    s->tau = s->durable_tau;
+}
+
+int kvstate_commit(kvstate *s)
+{
+    if (!s->wtxn) return 0;
+    int rc = mdb_txn_commit(s->wtxn);
+    s->wtxn = NULL;
+    if (rc != 0) {
+        s->applied = s->durable;
+        s->tau = s->durable_tau;
+        return kv_map_err(rc);
+    }
+    s->durable = s->applied;
+    s->durable_tau = s->tau;
+    return 0;
+}
+
+static int begin_write(kvstate *s)
+{
+    if (s->wtxn) return 0;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &s->wtxn);
+    if (rc != 0) {
+        s->wtxn = NULL;
+        return kv_map_err(rc);
+    }
+    return 0;
+}
+
+/* A transaction for reading: the open write one, or a fresh read one. */
+static int begin_read(kvstate *s, MDB_txn **txn, int *owned)
+{
+    if (s->wtxn) {
+        *txn = s->wtxn;
+        *owned = 0;
+        return 0;
+    }
+    *owned = 1;
+    return kv_map_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn));
+}
+
+static void ctx_init(kvstate *s, kv_ctx *c, MDB_txn *txn, int writable, resp_buf *reply)
+{
+    memset(c, 0, sizeof(*c));
+    c->txn = txn;
+    c->kv = s->kv[s->live];
+    c->exp = s->exp[s->live];
+    c->writable = writable;
+    c->tau = s->tau;
+    c->wall = s->tau;
+    c->reply = reply;
+}
+
+static void apply_expire(kv_ctx *c, const kv_expire_item *it)
+{
+    kv_val v;
+    /* Only the exact expiry the leader saw, and only once it has passed at
+     * this entry's tau: a newer write (other value or expiry) survives. */
+    int rc = raw_get(c, it->key, it->keylen, &v);
+    if (rc < 0) {
+        set_err(c, rc);
+        return;
+    }
+    if (rc == 1 && v.expiry != 0 && v.expiry == it->expiry && v.expiry <= c->tau)
+        kv_delete(c, it->key, it->keylen);
+}
+
+int kvstate_apply(kvstate *s, uint64_t index, const void *payload, size_t len, resp_buf *reply)
+{
+    kv_entry e;
+    kv_ctx c;
+    resp_buf scratch;
+    int rc;
+
+    if (index <= s->applied) return 0;
+    if (index != s->applied + 1) return KV_EINVAL;
+    if (len > 0) {
+        rc = kventry_decode(payload, len, &e);
+        if (rc != 0) return rc;
+    } else {
+        memset(&e, 0, sizeof(e));
+    }
+    if ((rc = begin_write(s)) != 0) goto out;
+
+    resp_buf_init(&scratch, reply ? reply->proto : 2);
+    ctx_init(s, &c, s->wtxn, 1, reply ? reply : &scratch);
+    if (len > 0 && e.tau > c.tau) c.tau = e.tau;
+    c.wall = c.tau;
+    /* Deterministic randomness (RANDOMKEY inside MULTI). */
+    c.rng = kv_keyhash(&index, sizeof(index)) ^ (uint64_t)c.tau;
+
+    if (len > 0) {
+        switch (e.kind) {
+        case KV_ENTRY_CMD:
+            kv_exec(&c, e.cmds[0].argc, e.cmds[0].argv, e.cmds[0].argvlen);
+            break;
+        case KV_ENTRY_MULTI:
+            resp_add_array(c.reply, e.count);
+            for (uint32_t i = 0; i < e.count && c.rc == 0; i++)
+                kv_exec(&c, e.cmds[i].argc, e.cmds[i].argv, e.cmds[i].argvlen);
+            break;
+        case KV_ENTRY_EXPIRE:
+            for (uint32_t i = 0; i < e.count && c.rc == 0; i++)
+                apply_expire(&c, &e.items[i]);
+            break;
+        }
+    }
+    resp_buf_free(&scratch);
+    rc = c.rc;
+    if (rc == 0 && (rc = meta_put_u64(s, META_APPLIED, index)) == 0)
+        rc = meta_put_u64(s, META_TAU, (uint64_t)c.tau);
+    if (rc != 0) {
+        /* The transaction is unusable: drop it, the node stops. */
+        rollback(s);
+        goto out;
+    }
+    s->applied = index;
+    s->tau = c.tau;
+out:
+    if (len > 0) kventry_free(&e);
+    return rc;
+}
+
+int kvstate_read(kvstate *s, int argc, char **argv, size_t *argvlen, int64_t wall_ms,
+                 resp_buf *reply)
+{
+    MDB_txn *txn;
+    kv_ctx c;
+    int owned, rc;
+
+    if (argc < 1) return KV_EINVAL;
+    const kv_command *cmd = kv_command_lookup(argv[0], argvlen[0]);
+    if (!cmd || !(cmd->flags & KV_CMD_READONLY)) return KV_EINVAL;
+    if ((rc = begin_read(s, &txn, &owned)) != 0) return rc;
+    ctx_init(s, &c, txn, 0, reply);
+    c.wall = wall_ms;
+    c.rng = ((uint64_t)random() << 32) ^ (uint64_t)random();
+    kv_exec(&c, argc, argv, argvlen);
+    if (owned) mdb_txn_abort(txn);
+    return c.rc;
+}
+
+int64_t kvstate_next_expiry(kvstate *s)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, d;
+    int owned;
+    int64_t next = -1;
+
+    if (begin_read(s, &txn, &owned) != 0) return -1;
+    if (mdb_cursor_open(txn, s->exp[s->live], &cur) == 0) {
+        if (mdb_cursor_get(cur, &k, &d, MDB_FIRST) == 0 && k.mv_size >= 8)
+            next = (int64_t)kv_get_be64(k.mv_data);
+        mdb_cursor_close(cur);
+    }
+    if (owned) mdb_txn_abort(txn);
+    return next;
+}
+
+int kvstate_collect_expired(kvstate *s, int64_t now_ms, int max, resp_buf *out)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, d;
+    int owned, n = 0, rc;
+    size_t start = out->len;
+
+    if (max <= 0 || begin_read(s, &txn, &owned) != 0) return 0;
+    if (mdb_cursor_open(txn, s->exp[s->live], &cur) != 0) goto out;
+    rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
+    while (rc == 0 && n < max && k.mv_size >= 8) {
+        int64_t when = (int64_t)kv_get_be64(k.mv_data);
+        if (when > now_ms) break;
+        if (n == 0) kventry_begin_expire(out, now_ms > s->tau ? now_ms : s->tau, 0);
+        kventry_add_expire(out, (char *)k.mv_data + 8, k.mv_size - 8, when);
+        n++;
+        rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (n > 0) kventry_set_expire_count(out, start, (uint32_t)n);
+out:
+    if (owned) mdb_txn_abort(txn);
+    return n;
+}
+
+static uint64_t db_entries(kvstate *s, MDB_dbi dbi)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    int owned;
+    uint64_t n = 0;
+    if (begin_read(s, &txn, &owned) != 0) return 0;
+    if (mdb_stat(txn, dbi, &st) == 0) n = st.ms_entries;
+    if (owned) mdb_txn_abort(txn);
+    return n;
+}
+
+uint64_t kvstate_dbsize(kvstate *s)
+{
+    return db_entries(s, s->kv[s->live]);
+}
+
+uint64_t kvstate_expires(kvstate *s)
+{
+    return db_entries(s, s->exp[s->live]);
+}
+
+int kvstate_used_pct(kvstate *s)
+{
+    return kv_env_used_pct(s->env);
+}
