@@ -202,11 +202,13 @@ def test_client_disconnect_mid_command(server):
     # the server lives, the other client is fine, the data is intact
     assert other.call("PING") == "PONG"
     assert other.call("GET", "x") == b"orig"
-    wait_until(lambda: other.call("GET", "gone") in (None, b"100") and
-               int(dict(l.split(":", 1) for l in other.call("INFO", "clients").decode().split("\r\n")
-                        if ":" in l)["connected_clients"]) == 1,
-               what="the dropped connections to be gone")
-    assert other.call("GET", "gone") in (None, b"100")
+    def connected_clients():
+        info = other.call("INFO", "clients").decode()
+        return int(dict(l.split(":", 1) for l in info.split("\r\n") if ":" in l)["connected_clients"])
+    wait_until(lambda: connected_clients() == 1, what="the dropped connections to be gone")
+    # whole commands of a vanished client may or may not have run, each at most once
+    gone = other.call("GET", "gone")
+    assert gone is None or 1 <= int(gone) <= 100
     assert server.raw().call("GET", "x") == b"orig"
 
 
@@ -282,3 +284,31 @@ def test_hello_setname_and_auth(make_server):
     assert c.call_raw("HELLO", "2", "SETNAME", "bad name") == \
         b"-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
     assert c.call_raw("CLIENT", "GETNAME") == b"$6\r\nmyconn\r\n"
+
+
+def test_binary_junk_never_crashes(server):
+    import random
+    rng = random.Random(20260101)
+    keeper = server.raw()
+    keeper.call("SET", "k", "safe")
+    for i in range(40):
+        junk = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 3000)))
+        if i % 4 == 0:
+            junk = b"*" + junk  # junk that looks like a multibulk
+        elif i % 4 == 1:
+            junk = b"*2\r\n$3\r\nGET\r\n$" + junk
+        c = server.raw()
+        try:
+            c.send(junk)
+            c.sock.settimeout(0.2)
+            try:
+                while c.sock.recv(65536):
+                    pass
+            except (socket.timeout, ConnectionResetError):
+                pass
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        c.close()
+        assert server.alive(), "server died on junk #%d: %r" % (i, junk[:64])
+    assert keeper.call("GET", "k") == b"safe"
+    assert server.raw().call("PING") == "PONG"
