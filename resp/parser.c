@@ -70,7 +70,8 @@ struct resp_parser {
     char *arena; /* inline arguments, unescaped */
     size_t arena_cap;
 
-    int error; /* 0, RESP_ERROR or RESP_NOMEM; sticky */
+    int unauth; /* apply the limits of a client that has not authenticated */
+    int error;  /* 0, RESP_ERROR or RESP_NOMEM; sticky */
     char errmsg[64];
 };
 
@@ -126,6 +127,11 @@ void resp_parser_set_limits(resp_parser *p, const resp_limits *limits)
         resp_limits_default(&p->lim);
 }
 
+void resp_parser_set_unauthenticated(resp_parser *p, int on)
+{
+    p->unauth = on != 0;
+}
+
 const char *resp_parser_error(const resp_parser *p)
 {
     return p->error ? p->errmsg : NULL;
@@ -152,7 +158,7 @@ int resp_parser_feed(resp_parser *p, const void *data, size_t n)
 {
     const char *src = data;
     if (p->returned) free_bigs(p); /* the previous command's big arguments */
-    if (p->error) return 0;
+    if (p->error || n == 0) return 0;
 
     if (p->big) { /* fill the big bulk first: its one and only copy */
         size_t want = (size_t)p->bulklen + 2 - p->big_fill;
@@ -315,6 +321,8 @@ static int parse_multibulk(resp_parser *p)
         if (!strict_ll(p->buf + p->pos + 1, off - 1, &ll) || ll > INT_MAX ||
             (ll > 0 && (uint64_t)ll > p->lim.max_multibulk_len))
             return fail(p, RESP_ERROR, "Protocol error: invalid multibulk length");
+        if (ll > 10 && p->unauth)
+            return fail(p, RESP_ERROR, "Protocol error: unauthenticated multibulk length");
         advance(p, off + 2);
         if (ll <= 0) return STEP_EMPTY;
         if (!ensure_args(p, ll < 1024 ? (int)ll : 1024)) return nomem(p);
@@ -336,6 +344,8 @@ static int parse_multibulk(resp_parser *p)
             if (!strict_ll(p->buf + p->pos + 1, off - 1, &ll) || ll < 0 ||
                 (uint64_t)ll > p->lim.max_bulk_len || (uint64_t)ll > SIZE_MAX - 2)
                 return fail(p, RESP_ERROR, "Protocol error: invalid bulk length");
+            if (ll > 16384 && p->unauth)
+                return fail(p, RESP_ERROR, "Protocol error: unauthenticated bulk length");
             advance(p, off + 2);
             p->bulklen = ll;
             size_t avail = p->len - p->pos;

@@ -58,6 +58,14 @@ resp_parser *resp_parser_new(const resp_limits *limits);
 void resp_parser_free(resp_parser *p);
 void resp_parser_set_limits(resp_parser *p, const resp_limits *limits);
 
+/* While on, the parser applies redis-server's limits for a client that must
+ * still authenticate (requirepass set, no AUTH yet): more than 10 elements
+ * is "Protocol error: unauthenticated multibulk length", a bulk longer than
+ * 16384 bytes "Protocol error: unauthenticated bulk length". Off when the
+ * parser is created; the server turns it on for a new connection when a
+ * password is required and off after a successful AUTH / HELLO AUTH. */
+void resp_parser_set_unauthenticated(resp_parser *p, int on);
+
 /* Copies len bytes into the parser's buffer. Returns 0, or RESP_NOMEM. */
 int resp_parser_feed(resp_parser *p, const void *buf, size_t len);
 

@@ -7,5 +7,5 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
 mkdir "$work/corpus"
 cp "$corpus"/* "$work/corpus/"
-cd "$work"
-"$fuzzer" -max_total_time="$secs" -max_len=4096 -timeout=10 -print_final_stats=1 "$work/corpus"
+# Crash reproducers land in the build directory the test runs in.
+"$fuzzer" -artifact_prefix="$PWD/" -max_total_time="$secs" -max_len=4096 -timeout=10 -print_final_stats=1 "$work/corpus"

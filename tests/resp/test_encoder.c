@@ -130,7 +130,7 @@ static void integers_at_every_width(void **state)
      * random values. */
     char want[64];
     int64_t v = 1;
-    for (int e = 0; e < 19; e++, v *= 10) {
+    for (int e = 0; e < 19; e++, v = e < 19 ? v * 10 : v) {
         int64_t cases[] = {v - 1, v, v + 1, -v + 1, -v, -v - 1};
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
             int n = snprintf(want, sizeof(want), ":%" PRId64 "\r\n", cases[i]);

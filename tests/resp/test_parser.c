@@ -358,6 +358,41 @@ static void a_nul_in_an_inline_line_stalls_it(void **state)
 
 /* ------------------------------------------------------------ the state */
 
+static int parse_unauth(const char *in, size_t n, int on, const char **err)
+{
+    resp_parser *p = resp_parser_new(NULL);
+    resp_cmd c;
+    resp_parser_set_unauthenticated(p, on);
+    assert_int_equal(resp_parser_feed(p, in, n), 0);
+    int r;
+    while ((r = resp_parser_next(p, &c)) == RESP_CMD)
+        ;
+    static char msg[128];
+    snprintf(msg, sizeof(msg), "%s", r == RESP_ERROR ? resp_parser_error(p) : "");
+    *err = msg;
+    resp_parser_free(p);
+    return r;
+}
+
+static void an_unauthenticated_client_gets_redis_pre_auth_limits(void **state)
+{
+    (void)state;
+    const char *err;
+#define UNAUTH(lit, on) parse_unauth((lit), sizeof(lit) - 1, (on), &err)
+    assert_int_equal(UNAUTH("*10\r\n$16384\r\n", 1), RESP_NEED_MORE);
+    assert_int_equal(UNAUTH("*11\r\n", 1), RESP_ERROR);
+    assert_string_equal(err, "Protocol error: unauthenticated multibulk length");
+    assert_int_equal(UNAUTH("*11\r\n", 0), RESP_NEED_MORE);
+    assert_int_equal(UNAUTH("*1\r\n$16385\r\n", 1), RESP_ERROR);
+    assert_string_equal(err, "Protocol error: unauthenticated bulk length");
+    assert_int_equal(UNAUTH("*1\r\n$16385\r\n", 0), RESP_NEED_MORE);
+    /* The syntax checks come first, and empty requests still pass. */
+    assert_int_equal(UNAUTH("*01\r\n", 1), RESP_ERROR);
+    assert_string_equal(err, "Protocol error: invalid multibulk length");
+    assert_int_equal(UNAUTH("*-11\r\n", 1), RESP_NEED_MORE);
+#undef UNAUTH
+}
+
 static void errors_are_sticky(void **state)
 {
     (void)state;
@@ -616,6 +651,7 @@ int main(void)
         cmocka_unit_test(unbalanced_quotes_are_an_error),
         cmocka_unit_test(inline_length_limit),
         cmocka_unit_test(a_nul_in_an_inline_line_stalls_it),
+        cmocka_unit_test(an_unauthenticated_client_gets_redis_pre_auth_limits),
         cmocka_unit_test(errors_are_sticky),
         cmocka_unit_test(need_more_is_not_an_error),
         cmocka_unit_test(limits_can_change_between_commands),
