@@ -865,7 +865,7 @@ void kvx_memory(ARGS)
     if (v.len <= 20 && kv_string2ll(v.p, v.len, &ll))
         obj = 16;
     else if (v.len <= 44)
-        obj = v.len + 2 + 16;
+        obj = je_size(16 + 3 + v.len + 1); /* robj and sds in one allocation */
     else
         obj = je_size(sds_hdr(v.len, 0) + v.len + 1) + 16;
     uint64_t key = je_size(sds_hdr(argvlen[2], 1) + argvlen[2] + 1);
@@ -968,13 +968,17 @@ void kvx_bitcount(ARGS)
         }
         if (isbit) totlen <<= 3;
         bit_range(&start, &end, totlen);
+        if (start > end) {
+            resp_add_int(c->reply, 0);
+            return;
+        }
         if (!isbit) {
-            start <<= 3;
-            end = (end << 3) + 7;
+            start *= 8;
+            end = end * 8 + 7;
         }
     } else if (argc == 2) {
         start = 0;
-        end = (strlen << 3) - 1;
+        end = strlen * 8 - 1;
     } else {
         resp_add_error(c->reply, ERR_SYNTAX);
         return;
@@ -1034,13 +1038,17 @@ void kvx_bitpos(ARGS)
         }
         if (isbit) totlen <<= 3;
         bit_range(&start, &end, totlen);
+        if (start > end) {
+            resp_add_int(c->reply, -1);
+            return;
+        }
         if (!isbit) {
-            start <<= 3;
-            end = (end << 3) + 7;
+            start *= 8;
+            end = end * 8 + 7;
         }
     } else if (argc == 3) {
         start = 0;
-        end = (strlen << 3) - 1;
+        end = strlen * 8 - 1;
     } else {
         resp_add_error(c->reply, ERR_SYNTAX);
         return;
