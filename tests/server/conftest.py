@@ -262,7 +262,7 @@ class Server:
     """One server process. host, port, pid, dir (its data dir) are public;
     it unpacks as (host, port, pid, dir)."""
 
-    def __init__(self, args=()):
+    def __init__(self, args=(), conf=None):
         self.host = HOST
         self.port = None
         self.proc = None
@@ -270,6 +270,11 @@ class Server:
         self.root = tempfile.mkdtemp(prefix="raftkv-srv-")
         self.dir = os.path.join(self.root, "data")
         os.mkdir(self.dir)
+        self.conf = None
+        if conf is not None:  # a redis.conf-syntax file, passed first
+            self.conf = os.path.join(self.root, "server.conf")
+            with open(self.conf, "w") as f:
+                f.write(conf)
         self.logpath = os.path.join(self.root, "server.log")
         self._clients = []
         self._raws = []
@@ -283,7 +288,8 @@ class Server:
         return self.proc.pid if self.proc else None
 
     def argv(self):
-        a = [SERVER_BIN, "--port", str(self.port), "--bind", self.host, "--dir", self.dir]
+        a = [SERVER_BIN] + ([self.conf] if self.conf else [])
+        a += ["--port", str(self.port), "--bind", self.host, "--dir", self.dir]
         if IS_REDIS:
             a += ["--save", "", "--appendonly", "yes", "--appendfsync", "always", "--daemonize", "no"]
         return a + self.args
@@ -413,11 +419,12 @@ class Server:
 
 @pytest.fixture
 def make_server():
-    """make_server(*args) starts a server with extra '--key value' args."""
+    """make_server(*args, conf=None) starts a server with extra '--key value'
+    args, and with conf (text) as its config file when given."""
     servers = []
 
-    def make(*args):
-        s = Server(args)
+    def make(*args, conf=None):
+        s = Server(args, conf=conf)
         servers.append(s)
         return s.start()
 

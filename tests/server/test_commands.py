@@ -1,5 +1,6 @@
 """Commands, with Redis's exact replies and errors (raw bytes where the text
 matters), and redis-py where a client's view is what counts."""
+import os
 import time
 
 import pytest
@@ -179,6 +180,28 @@ def test_config_get_set(make_server):
         b"-ERR Unknown option or number of arguments for CONFIG SET - 'no-such-key'\r\n"
     assert c.call("CONFIG", "SET", "maxclients", "abc").startswith("ERR")
     assert c.call("CONFIG", "GET", "maxclients") == [b"maxclients", b"100"]
+
+
+def test_config_file_and_command_line(make_server, tmp_path):
+    logfile = str(tmp_path / "server.log")
+    conf = ("# a comment\n"
+            "maxclients 42\n"
+            "requirepass \"pass word\"\n"
+            "loglevel verbose\n"
+            "logfile %s\n"
+            "proto-max-bulk-len 2mb\n" % logfile)
+    # the command line wins over the file
+    s = make_server("--loglevel", "notice", conf=conf)
+    c = s.raw()
+    assert c.call_raw("PING") == b"-NOAUTH Authentication required.\r\n"
+    assert c.call_raw("AUTH", "pass word") == b"+OK\r\n"
+    assert c.call("CONFIG", "GET", "maxclients") == [b"maxclients", b"42"]
+    assert c.call("CONFIG", "GET", "loglevel") == [b"loglevel", b"notice"]
+    assert c.call("CONFIG", "GET", "proto-max-bulk-len") == [b"proto-max-bulk-len", b"2097152"]
+    assert c.call("CONFIG", "GET", "port") == [b"port", str(s.port).encode()]
+    assert c.call("CONFIG", "GET", "dir") == [b"dir", s.dir.encode()]
+    wait_until(lambda: os.path.exists(logfile) and os.path.getsize(logfile) > 0,
+               what="the server to write its logfile")
 
 
 def test_info_sections(server):
