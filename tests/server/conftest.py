@@ -12,7 +12,7 @@ teardown the server is stopped by pid (SIGTERM, then SIGKILL after a
 deadline), and a server that died during a test it did not kill itself fails
 that test.
 """
-import errno
+import ctypes
 import os
 import random
 import shutil
@@ -53,6 +53,15 @@ def wait_until(cond, timeout=10.0, interval=0.01, what="condition"):
         if time.monotonic() > deadline:
             raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
         time.sleep(interval)
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent():
+    """Runs in the child before exec: if the test process dies (ctest
+    timeout, kill -9), the server gets SIGKILL instead of living on."""
+    _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _port_is_free(port):
@@ -299,7 +308,7 @@ class Server:
         try:
             self.proc = subprocess.Popen(
                 self.argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                cwd=self.root, start_new_session=True)
+                cwd=self.root, start_new_session=True, preexec_fn=_die_with_parent)
         finally:
             log.close()
         deadline = time.monotonic() + START_DEADLINE
