@@ -312,3 +312,20 @@ def test_binary_junk_never_crashes(server):
         assert server.alive(), "server died on junk #%d: %r" % (i, junk[:64])
     assert keeper.call("GET", "k") == b"safe"
     assert server.raw().call("PING") == "PONG"
+
+
+def test_unauthenticated_limits(make_server):
+    """Before AUTH, Redis accepts at most 10 elements and 16 KB bulks."""
+    s = make_server("--requirepass", "pw")
+    for req, reply in ((b"*11\r\n", b"-ERR Protocol error: unauthenticated multibulk length\r\n"),
+                       (b"*1\r\n$16385\r\n", b"-ERR Protocol error: unauthenticated bulk length\r\n")):
+        c = s.raw()
+        c.send(req)
+        assert c.expect_closed() == reply
+    c = s.raw()
+    c.send(b"*2\r\n$4\r\nECHO\r\n$16384\r\n" + b"x" * 16384 + b"\r\n")
+    assert c.read_reply_raw() == b"-NOAUTH Authentication required.\r\n"
+    assert c.call_raw("AUTH", "pw") == b"+OK\r\n"
+    args = ["MSET"] + ["k"] * 20
+    assert c.call_raw(*args) == b"+OK\r\n"
+    assert c.call("ECHO", b"y" * 20000) == b"y" * 20000
