@@ -78,8 +78,8 @@ struct resp_parser {
 void resp_limits_default(resp_limits *l)
 {
     l->max_bulk_len = 512ULL * 1024 * 1024;
-    l->max_inline_len = 64 * 1024;
-    l->max_multibulk_len = 1024 * 1024;
+    l->max_inline_len = 64ULL * 1024;
+    l->max_multibulk_len = 1024ULL * 1024;
 }
 
 resp_parser *resp_parser_new(const resp_limits *limits)

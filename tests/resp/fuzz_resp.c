@@ -43,6 +43,7 @@ static void check_roundtrip(const uint8_t *in, size_t n, const resp_limits *lim)
     resp_parser_free(p);
     if (enc.oom) abort();
 
+    trace_unauth = 0;
     resp_limits big;
     resp_limits_default(&big);
     big.max_bulk_len = UINT64_MAX; /* inline arguments may exceed lim's */
@@ -65,6 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         lim.max_inline_len = 1 + (data[0] >> 1) % 32;
         lim.max_multibulk_len = 1 + data[0] % 8;
     }
+    trace_unauth = (data[0] & 3) == 2; /* the pre-auth limits, sometimes */
     const uint8_t *in = data + 3;
     size_t n = size - 3;
     size_t cuts[2] = {n ? data[1] * n / 256 : 0, n ? data[2] * n / 256 : 0};
@@ -86,6 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(whole.s);
     free(split.s);
 
+    trace_unauth = 0;
     check_roundtrip(in, n, &lim);
     return 0;
 }

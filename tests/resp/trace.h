@@ -15,6 +15,9 @@
 
 #include "resp/resp.h"
 
+/* New parsers get resp_parser_set_unauthenticated(p, trace_unauth). */
+static int trace_unauth;
+
 typedef struct trace {
     char *s;
     size_t len, cap;
@@ -91,6 +94,7 @@ static trace trace_run(const void *in, size_t n, const size_t *cuts, size_t ncut
     trace t = {0};
     resp_parser *p = resp_parser_new(lim);
     if (!p) abort();
+    resp_parser_set_unauthenticated(p, trace_unauth);
     const char *s = in;
     size_t at = 0;
     int r = RESP_NEED_MORE;
@@ -113,6 +117,7 @@ static trace trace_bytewise(const void *in, size_t n, const resp_limits *lim)
     trace t = {0};
     resp_parser *p = resp_parser_new(lim);
     if (!p) abort();
+    resp_parser_set_unauthenticated(p, trace_unauth);
     int r = RESP_NEED_MORE;
     if (n == 0) r = trace_drain(&t, p);
     for (size_t i = 0; i < n; i++) {
