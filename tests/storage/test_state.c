@@ -1,0 +1,582 @@
+/* test_state.c -- the state machine: time and expiry at tau boundaries,
+ * TTL against the wall clock, MULTI, expire entries, applied and durable
+ * indexes, SCAN completeness under concurrent writes, determinism, and
+ * what must never crash. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+#include <lmdb.h>
+
+#include "kvtest.h"
+#include "storage/kvint.h"
+
+typedef struct fx {
+    char *dir;
+    kvstate *s;
+    resp_buf r;
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof(*f));
+    f->dir = kvt_mkdtemp();
+    f->s = kvt_open_state(f->dir);
+    resp_buf_init(&f->r, 2);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    kvstate_close(f->s);
+    kvt_rmrf(f->dir);
+    resp_buf_free(&f->r);
+    free(f);
+    return 0;
+}
+
+/* Runs a command line at tau (writes) or at the state's tau with wall =
+ * tau (reads) and checks the exact reply. */
+#define RUN(f, tau, line, want)                                                                    \
+    do {                                                                                           \
+        resp_buf_reset(&(f)->r);                                                                   \
+        assert_int_equal(kvt_runs((f)->s, (tau), (line), &(f)->r), 0);                             \
+        if ((f)->r.len != strlen(want) || memcmp((f)->r.p, (want), (f)->r.len) != 0) {             \
+            fprintf(stderr, "%s => %.*s (want %s)\n", (line), (int)(f)->r.len, (f)->r.p, (want));  \
+            fail();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+static void read_at(fx *f, int64_t wall, const char *line, const char *want)
+{
+    char *copy = strdup(line), *save = NULL, *argv[16];
+    size_t argvlen[16];
+    int argc = 0;
+    for (char *t = strtok_r(copy, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        argv[argc] = t;
+        argvlen[argc++] = strlen(t);
+    }
+    resp_buf_reset(&f->r);
+    assert_int_equal(kvstate_read(f->s, argc, argv, argvlen, wall, &f->r), 0);
+    if (f->r.len != strlen(want) || memcmp(f->r.p, want, f->r.len) != 0) {
+        fprintf(stderr, "%s => %.*s (want %s)\n", line, (int)f->r.len, f->r.p, want);
+        fail();
+    }
+    free(copy);
+}
+
+static void noop(fx *f, int64_t tau)
+{
+    /* Advances tau: an expire entry with no items. */
+    resp_buf e;
+    resp_buf_init(&e, 2);
+    kventry_begin_expire(&e, tau, 0);
+    assert_int_equal(kvstate_apply(f->s, kvstate_applied_index(f->s) + 1, e.p, e.len, NULL), 0);
+    resp_buf_free(&e);
+}
+
+static void keys_expire_exactly_at_tau(void **state)
+{
+    fx *f = *state;
+    RUN(f, 1000, "SET k v PX 100", "+OK\r\n");
+    RUN(f, 1000, "PEXPIRETIME k", ":1100\r\n");
+    noop(f, 1099);
+    RUN(f, 0, "GET k", "$1\r\nv\r\n");
+    RUN(f, 0, "EXISTS k", ":1\r\n");
+    noop(f, 1100);
+    RUN(f, 0, "GET k", "$-1\r\n");
+    RUN(f, 0, "TTL k", ":-2\r\n");
+    RUN(f, 0, "KEYS *", "*0\r\n");
+    RUN(f, 0, "SCAN 0", "*2\r\n$1\r\n0\r\n*0\r\n");
+    RUN(f, 0, "RANDOMKEY", "$-1\r\n");
+    /* Still in the key space until a write touches it or an expire entry
+     * removes it; a write at tau treats it as absent and deletes it. */
+    assert_int_equal(kvstate_dbsize(f->s), 1);
+    assert_int_equal(kvstate_expires(f->s), 1);
+    RUN(f, 1100, "SET k w NX", "+OK\r\n");
+    RUN(f, 1100, "PTTL k", ":-1\r\n");
+    assert_int_equal(kvstate_expires(f->s), 0);
+    RUN(f, 1100, "INCR c", ":1\r\n");
+    RUN(f, 1100, "PEXPIRE c 1", ":1\r\n");
+    RUN(f, 1101, "INCR c", ":1\r\n"); /* expired at 1101: starts over */
+}
+
+static void relative_times_are_taken_against_the_entry_tau(void **state)
+{
+    fx *f = *state;
+    RUN(f, 5000, "SET a 1 EX 10", "+OK\r\n");
+    RUN(f, 5000, "PEXPIRETIME a", ":15000\r\n");
+    RUN(f, 6000, "EXPIRE a 1", ":1\r\n");
+    RUN(f, 6000, "PEXPIRETIME a", ":7000\r\n");
+    RUN(f, 6500, "GETEX a PX 100", "$1\r\n1\r\n");
+    RUN(f, 6500, "PEXPIRETIME a", ":6600\r\n");
+    RUN(f, 6500, "SETEX b 2 x", "+OK\r\n");
+    RUN(f, 6500, "PEXPIRETIME b", ":8500\r\n");
+    RUN(f, 6500, "PEXPIREAT b 6500", ":1\r\n"); /* at tau: deleted */
+    RUN(f, 6500, "EXISTS b", ":0\r\n");
+    RUN(f, 6500, "SET c x PXAT 6501", "+OK\r\n");
+    RUN(f, 6500, "EXISTS c", ":1\r\n");
+    RUN(f, 6500, "SET c x PXAT 6500", "+OK\r\n");
+    RUN(f, 6500, "EXISTS c", ":0\r\n");
+    /* tau + relative time overflowing is Redis's "invalid expire time". */
+    RUN(f, 6500, "PEXPIRE a 9223372036854775000",
+        "-ERR invalid expire time in 'pexpire' command\r\n");
+    RUN(f, 6500, "SET a 1 PX 9223372036854775000", "-ERR invalid expire time in 'set' command\r\n");
+}
+
+static void ttl_counts_from_the_wall_clock_and_never_goes_below_zero(void **state)
+{
+    fx *f = *state;
+    RUN(f, 10000, "SET k v PX 2000", "+OK\r\n");
+    read_at(f, 10000, "PTTL k", ":2000\r\n");
+    read_at(f, 10400, "TTL k", ":2\r\n");
+    read_at(f, 10600, "TTL k", ":1\r\n");
+    read_at(f, 11999, "PTTL k", ":1\r\n");
+    /* The wall clock is past the expiry but tau is not: the key still
+     * exists, with no time left. */
+    read_at(f, 12500, "PTTL k", ":0\r\n");
+    read_at(f, 12500, "TTL k", ":0\r\n");
+    read_at(f, 12500, "GET k", "$1\r\nv\r\n");
+    read_at(f, 9000, "EXPIRETIME k", ":12\r\n");
+}
+
+static void tau_never_goes_backwards(void **state)
+{
+    fx *f = *state;
+    RUN(f, 5000, "SET k v PX 100", "+OK\r\n");
+    assert_int_equal(kvstate_tau(f->s), 5000);
+    RUN(f, 4000, "SET j v", "+OK\r\n");
+    assert_int_equal(kvstate_tau(f->s), 5000);
+    RUN(f, 4000, "PEXPIRETIME k", ":5100\r\n");
+    assert_int_equal(kvstate_commit(f->s), 0);
+    kvstate_close(f->s);
+    f->s = kvt_open_state(f->dir);
+    assert_int_equal(kvstate_tau(f->s), 5000);
+    assert_int_equal(kvstate_applied_index(f->s), 2);
+}
+
+static void multi_replies_with_an_array_and_does_not_roll_back(void **state)
+{
+    fx *f = *state;
+    char *a1[] = {"SET", "s", "abc"}, *a2[] = {"INCR", "s"}, *a3[] = {"SET", "n", "1"},
+         *a4[] = {"INCRBY", "n", "x"}, *a5[] = {"GET", "n"}, *a6[] = {"NOSUCH", "a"},
+         *a7[] = {"GET"};
+    size_t l1[] = {3, 1, 3}, l2[] = {4, 1}, l3[] = {3, 1, 1}, l4[] = {6, 1, 1}, l5[] = {3, 1},
+           l6[] = {6, 1}, l7[] = {3};
+    resp_buf e;
+    resp_buf_init(&e, 2);
+    kventry_begin_multi(&e, 100, 7);
+    kventry_add_cmd(&e, 3, a1, l1);
+    kventry_add_cmd(&e, 2, a2, l2);
+    kventry_add_cmd(&e, 3, a3, l3);
+    kventry_add_cmd(&e, 3, a4, l4);
+    kventry_add_cmd(&e, 2, a5, l5);
+    kventry_add_cmd(&e, 2, a6, l6);
+    kventry_add_cmd(&e, 1, a7, l7);
+    resp_buf_reset(&f->r);
+    assert_int_equal(kvstate_apply(f->s, 1, e.p, e.len, &f->r), 0);
+    const char *want = "*7\r\n+OK\r\n-ERR value is not an integer or out of range\r\n+OK\r\n"
+                       "-ERR value is not an integer or out of range\r\n$1\r\n1\r\n"
+                       "-ERR unknown command 'NOSUCH', with args beginning with: 'a' \r\n"
+                       "-ERR wrong number of arguments for 'get' command\r\n";
+    assert_int_equal(f->r.len, strlen(want));
+    assert_memory_equal(f->r.p, want, f->r.len);
+    RUN(f, 100, "GET s", "$3\r\nabc\r\n");
+    resp_buf_reset(&e);
+    kventry_begin_multi(&e, 100, 0);
+    resp_buf_reset(&f->r);
+    assert_int_equal(kvstate_apply(f->s, 2, e.p, e.len, &f->r), 0);
+    assert_int_equal(f->r.len, 4);
+    assert_memory_equal(f->r.p, "*0\r\n", 4);
+    resp_buf_free(&e);
+}
+
+static void expire_entries_remove_only_the_expiry_they_saw(void **state)
+{
+    fx *f = *state;
+    RUN(f, 1000, "SET a 1 PX 10", "+OK\r\n");
+    RUN(f, 1000, "SET b 1 PX 20", "+OK\r\n");
+    RUN(f, 1000, "SET c 1 PX 5000", "+OK\r\n");
+    RUN(f, 1000, "SET d 1", "+OK\r\n");
+    assert_int_equal(kvstate_next_expiry(f->s), 1010);
+    resp_buf e;
+    resp_buf_init(&e, 2);
+    assert_int_equal(kvstate_collect_expired(f->s, 1000, 10, &e), 0);
+    assert_int_equal(e.len, 0);
+    assert_int_equal(kvstate_collect_expired(f->s, 1020, 10, &e), 2);
+    int kind;
+    int64_t tau;
+    assert_int_equal(kventry_peek(e.p, e.len, &kind, &tau), 0);
+    assert_int_equal(kind, KV_ENTRY_EXPIRE);
+    assert_int_equal(tau, 1020);
+    /* b is written again before the expire entry applies: it survives. */
+    RUN(f, 1005, "SET b 2 PX 100", "+OK\r\n");
+    resp_buf_reset(&f->r);
+    assert_int_equal(kvstate_apply(f->s, kvstate_applied_index(f->s) + 1, e.p, e.len, &f->r), 0);
+    assert_int_equal(f->r.len, 0);
+    assert_int_equal(kvstate_dbsize(f->s), 3);
+    RUN(f, 1020, "GET b", "$1\r\n2\r\n");
+    RUN(f, 1020, "EXISTS a", ":0\r\n");
+    assert_int_equal(kvstate_next_expiry(f->s), 1105);
+    resp_buf_reset(&e);
+    assert_int_equal(kvstate_collect_expired(f->s, 99999, 1, &e), 1);
+    resp_buf_free(&e);
+    RUN(f, 1020, "FLUSHALL", "+OK\r\n");
+    assert_int_equal(kvstate_next_expiry(f->s), -1);
+    assert_int_equal(kvstate_dbsize(f->s), 0);
+}
+
+static void indexes_advance_one_at_a_time_and_replay_is_ignored(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(kvstate_applied_index(f->s), 0);
+    assert_int_equal(kvstate_apply(f->s, 2, NULL, 0, NULL), KV_EINVAL);
+    assert_int_equal(kvstate_apply(f->s, 1, NULL, 0, NULL), 0); /* no-op entry */
+    assert_int_equal(kvstate_applied_index(f->s), 1);
+    RUN(f, 10, "SET a 1", "+OK\r\n");
+    assert_int_equal(kvstate_durable_index(f->s), 0);
+    resp_buf_reset(&f->r);
+    /* Replaying an applied index does nothing and answers nothing. */
+    assert_int_equal(kvstate_apply(f->s, 2, "garbage", 7, &f->r), 0);
+    assert_int_equal(f->r.len, 0);
+    assert_int_equal(kvstate_apply(f->s, 3, "garbage", 7, &f->r), KV_ECORRUPT);
+    assert_int_equal(kvstate_applied_index(f->s), 2);
+    assert_int_equal(kvstate_commit(f->s), 0);
+    assert_int_equal(kvstate_durable_index(f->s), 2);
+    assert_int_equal(kvstate_commit(f->s), 0);
+    int pct = kvstate_used_pct(f->s);
+    assert_true(pct >= 0 && pct <= 100);
+}
+
+static void uncommitted_applies_are_lost_on_abandon_but_close_commits(void **state)
+{
+    fx *f = *state;
+    RUN(f, 10, "SET a 1", "+OK\r\n");
+    kvstate_close(f->s);
+    f->s = kvt_open_state(f->dir);
+    assert_int_equal(kvstate_applied_index(f->s), 1);
+    assert_int_equal(kvstate_durable_index(f->s), 1);
+    RUN(f, 10, "GET a", "$1\r\n1\r\n");
+}
+
+/* A tiny RESP2 reader for SCAN replies. */
+static uint64_t scan_parse(const char *p, size_t n, char keys[][16], int *nkeys)
+{
+    const char *end = p + n;
+    assert_true(n > 4 && p[0] == '*');
+    p = strchr(p, '\n') + 1; /* *2 */
+    p = strchr(p, '\n') + 1; /* $len */
+    uint64_t cursor = strtoull(p, NULL, 10);
+    p = strchr(p, '\n') + 1;
+    int cnt = atoi(p + 1);
+    p = strchr(p, '\n') + 1;
+    for (int i = 0; i < cnt; i++) {
+        int len = atoi(p + 1);
+        p = strchr(p, '\n') + 1;
+        assert_true(len < 16);
+        memcpy(keys[*nkeys], p, (size_t)len);
+        keys[*nkeys][len] = 0;
+        (*nkeys)++;
+        p += len + 2;
+    }
+    assert_true(p == end);
+    return cursor;
+}
+
+static void scan_returns_every_key_present_throughout_under_writes(void **state)
+{
+    fx *f = *state;
+    char line[128];
+    static char seen[20000][16];
+    int nseen = 0;
+    for (int i = 0; i < 2000; i++) {
+        snprintf(line, sizeof(line), "SET stable%d v", i);
+        RUN(f, 10, line, "+OK\r\n");
+    }
+    for (int i = 0; i < 500; i++) {
+        snprintf(line, sizeof(line), "SET gone%d v", i);
+        RUN(f, 10, line, "+OK\r\n");
+    }
+    uint64_t cursor = 0;
+    int batches = 0, born = 0, killed = 0;
+    do {
+        snprintf(line, sizeof(line), "SCAN %llu COUNT 7", (unsigned long long)cursor);
+        resp_buf_reset(&f->r);
+        assert_int_equal(kvt_runs(f->s, 10, line, &f->r), 0);
+        cursor = scan_parse(f->r.p, f->r.len, seen, &nseen);
+        batches++;
+        /* Between batches: new keys appear and some of the others go. */
+        for (int j = 0; j < 3; j++) {
+            snprintf(line, sizeof(line), "SET new%d v", born++);
+            RUN(f, 10, line, "+OK\r\n");
+        }
+        if (killed < 500) {
+            snprintf(line, sizeof(line), "DEL gone%d", killed++);
+            RUN(f, 10, line, ":1\r\n");
+        }
+        assert_true(nseen < 19000);
+    } while (cursor != 0);
+    assert_true(batches > 100);
+    static char found[2000];
+    memset(found, 0, sizeof(found));
+    for (int i = 0; i < nseen; i++)
+        if (strncmp(seen[i], "stable", 6) == 0) found[atoi(seen[i] + 6)]++;
+    for (int i = 0; i < 2000; i++)
+        assert_int_equal(found[i], 1); /* every one, and only once */
+
+    /* MATCH and TYPE filter, the cursor still walks everything. */
+    cursor = 0;
+    nseen = 0;
+    do {
+        snprintf(line, sizeof(line), "SCAN %llu MATCH stable1?? COUNT 50 TYPE string",
+                 (unsigned long long)cursor);
+        resp_buf_reset(&f->r);
+        assert_int_equal(kvt_runs(f->s, 10, line, &f->r), 0);
+        cursor = scan_parse(f->r.p, f->r.len, seen, &nseen);
+    } while (cursor != 0);
+    assert_int_equal(nseen, 100);
+}
+
+static void randomkey_finds_a_live_key(void **state)
+{
+    fx *f = *state;
+    RUN(f, 10, "RANDOMKEY", "$-1\r\n");
+    RUN(f, 10, "SET only 1", "+OK\r\n");
+    RUN(f, 10, "SET dead 1 PX 5", "+OK\r\n");
+    noop(f, 20);
+    for (int i = 0; i < 50; i++)
+        RUN(f, 20, "RANDOMKEY", "$4\r\nonly\r\n");
+}
+
+static void long_keys_are_refused_before_the_log(void **state)
+{
+    fx *f = *state;
+    char key[KV_MAX_KEYLEN + 2];
+    memset(key, 'k', sizeof(key));
+    char *argv[] = {"SET", key, "v"};
+    size_t argvlen[] = {3, KV_MAX_KEYLEN, 1};
+    resp_buf err;
+    resp_buf_init(&err, 2);
+    const kv_command *set = kv_command_lookup("SET", 3);
+    assert_int_equal(set->check(3, argv, argvlen, &err), 0);
+    argvlen[1] = KV_MAX_KEYLEN + 1;
+    assert_int_equal(set->check(3, argv, argvlen, &err), -1);
+    assert_true(err.len > 0 && err.p[0] == '-');
+    resp_buf_reset(&f->r);
+    assert_int_equal(kvt_run(f->s, 1, 1, 3, argv, argvlen, &f->r), 0);
+    assert_memory_equal(f->r.p, err.p, err.len);
+    argv[0] = "GET";
+    resp_buf_reset(&f->r);
+    assert_int_equal(kvt_run(f->s, 1, 1, 2, argv, argvlen, &f->r), 0);
+    assert_memory_equal(f->r.p, "$-1\r\n", 5);
+    resp_buf_free(&err);
+}
+
+static void command_table_is_consistent(void **state)
+{
+    (void)state;
+    size_t n;
+    const kv_command *t = kv_command_table(&n);
+    assert_true(n >= 49);
+    for (size_t i = 0; i < n; i++) {
+        assert_ptr_equal(kv_command_lookup(t[i].name, strlen(t[i].name)), &t[i]);
+        assert_true(!!(t[i].flags & KV_CMD_WRITE) != !!(t[i].flags & KV_CMD_READONLY));
+        assert_non_null(t[i].group);
+        assert_non_null(t[i].since);
+        assert_non_null(t[i].summary);
+        assert_non_null(kv_command_exec(&t[i]));
+    }
+    assert_ptr_equal(kv_command_lookup("GeT", 3), kv_command_lookup("get", 3));
+    assert_null(kv_command_lookup("get", 2));
+    assert_null(kv_command_lookup("ping", 4));
+    const kv_command *c = kv_command_lookup("mset", 4);
+    assert_int_equal(c->arity, -3);
+    assert_int_equal(c->keystep, 2);
+    assert_int_equal(c->lastkey, -1);
+    assert_int_equal(kv_command_lookup("set", 3)->flags, KV_CMD_WRITE | KV_CMD_DENYOOM);
+}
+
+static void reads_refuse_write_commands(void **state)
+{
+    fx *f = *state;
+    char *argv[] = {"SET", "a", "b"};
+    size_t argvlen[] = {3, 1, 1};
+    assert_int_equal(kvstate_read(f->s, 3, argv, argvlen, 0, &f->r), KV_EINVAL);
+    assert_int_equal(kvstate_read(f->s, 0, argv, argvlen, 0, &f->r), KV_EINVAL);
+}
+
+/* Applies a seeded pseudo-random workload, the same on every call. */
+static void workload(kvstate *s, uint64_t seed, int n)
+{
+    static const char *cmds[] = {
+        "SET k%d v%d",      "SET k%d v%d PX 50", "INCR n%d",           "APPEND k%d x%d",
+        "DEL k%d",          "EXPIRE k%d 1",      "SETBIT b%d %d 1",    "INCRBYFLOAT f%d 1.5",
+        "GETSET k%d %d",    "RENAME k%d k%d",    "SETRANGE k%d %d ab", "PERSIST k%d",
+        "MSET k%d 1 k%d 2", "GETEX k%d PX 30",   "RANDOMKEY",          "FLUSHDB %d",
+    };
+    char line[128];
+    uint64_t x = seed;
+    resp_buf r;
+    resp_buf_init(&r, 2);
+    for (int i = 0; i < n; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        int which = (int)((x >> 33) % 16);
+        int a = (int)((x >> 20) % 40), b = (int)((x >> 8) % 97);
+        if (which == 15 && (x & 0xff) != 0)
+            which = 0; /* FLUSHDB rarely (and its argument makes it an error) */
+        snprintf(line, sizeof(line), cmds[which], a, b);
+        resp_buf_reset(&r);
+        assert_int_equal(kvt_runs(s, 1000 + i * 3, line, &r), 0);
+        if (i % 37 == 0) {
+            resp_buf e;
+            resp_buf_init(&e, 2);
+            if (kvstate_collect_expired(s, 1000 + i * 3, 5, &e) > 0)
+                assert_int_equal(kvstate_apply(s, kvstate_applied_index(s) + 1, e.p, e.len, &r), 0);
+            resp_buf_free(&e);
+        }
+        if (i % 101 == 0) assert_int_equal(kvstate_commit(s), 0);
+    }
+    resp_buf_free(&r);
+}
+
+/* Every database of an environment, byte for byte. */
+static void env_dump(const char *dir, resp_buf *out)
+{
+    char path[512];
+    MDB_env *env;
+    MDB_txn *txn;
+    snprintf(path, sizeof(path), "%s/state", dir);
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    assert_int_equal(mdb_env_open(env, path, MDB_RDONLY | MDB_NOTLS, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    const char *names[] = {"kv0", "kv1", "exp0", "exp1", "meta"};
+    for (int i = 0; i < 5; i++) {
+        MDB_dbi dbi;
+        MDB_cursor *cur;
+        MDB_val k, v;
+        assert_int_equal(mdb_dbi_open(txn, names[i], 0, &dbi), 0);
+        assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+        resp_add_raw(out, names[i], strlen(names[i]));
+        while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+            resp_add_raw(out, &k.mv_size, sizeof(size_t));
+            resp_add_raw(out, k.mv_data, k.mv_size);
+            resp_add_raw(out, &v.mv_size, sizeof(size_t));
+            resp_add_raw(out, v.mv_data, v.mv_size);
+        }
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+}
+
+static void same_entries_give_byte_identical_key_spaces(void **state)
+{
+    (void)state;
+    char *d1 = kvt_mkdtemp(), *d2 = kvt_mkdtemp();
+    kvstate *s1 = kvt_open_state(d1), *s2 = kvt_open_state(d2);
+    workload(s1, 42, 3000);
+    workload(s2, 42, 3000);
+    assert_int_equal(kvstate_applied_index(s1), kvstate_applied_index(s2));
+    assert_true(kvstate_dbsize(s1) > 0);
+    kvstate_close(s1);
+    kvstate_close(s2);
+    resp_buf a, b;
+    resp_buf_init(&a, 2);
+    resp_buf_init(&b, 2);
+    env_dump(d1, &a);
+    env_dump(d2, &b);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.p, b.p, a.len);
+    resp_buf_free(&a);
+    resp_buf_free(&b);
+    kvt_rmrf(d1);
+    kvt_rmrf(d2);
+}
+
+static void any_argv_is_answered_without_crashing(void **state)
+{
+    fx *f = *state;
+    size_t n;
+    const kv_command *t = kv_command_table(&n);
+    static const char *vals[] = {"",
+                                 "0",
+                                 "-1",
+                                 "1",
+                                 "9223372036854775807",
+                                 "x",
+                                 "EX",
+                                 "PX",
+                                 "NX",
+                                 "XX",
+                                 "GET",
+                                 "KEEPTTL",
+                                 "10",
+                                 "-9223372036854775808",
+                                 "BIT",
+                                 "IDX",
+                                 "LEN",
+                                 "MINMATCHLEN",
+                                 "COUNT",
+                                 "MATCH",
+                                 "*",
+                                 "1.5",
+                                 "inf",
+                                 "USAGE",
+                                 "SAMPLES",
+                                 "PERSIST",
+                                 "EXAT",
+                                 "PXAT"};
+    const int nv = sizeof(vals) / sizeof(vals[0]);
+    uint64_t x = 7;
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(t[i].name, "flushdb") || !strcmp(t[i].name, "flushall")) continue;
+        for (int rep = 0; rep < 300; rep++) {
+            char *argv[8];
+            size_t argvlen[8];
+            int argc = 1 + rep % 7;
+            argv[0] = (char *)t[i].name;
+            argvlen[0] = strlen(t[i].name);
+            for (int j = 1; j < argc; j++) {
+                x = x * 6364136223846793005ull + 1442695040888963407ull;
+                argv[j] = (char *)vals[(x >> 33) % nv];
+                argvlen[j] = strlen(argv[j]);
+            }
+            resp_buf_reset(&f->r);
+            /* Straight into the apply path (no server-side check). */
+            resp_buf e;
+            resp_buf_init(&e, 2);
+            kventry_encode_cmd(&e, 1000, argc, argv, argvlen);
+            assert_int_equal(
+                kvstate_apply(f->s, kvstate_applied_index(f->s) + 1, e.p, e.len, &f->r), 0);
+            assert_true(f->r.len > 0);
+            resp_buf_free(&e);
+        }
+    }
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(keys_expire_exactly_at_tau),
+        T(relative_times_are_taken_against_the_entry_tau),
+        T(ttl_counts_from_the_wall_clock_and_never_goes_below_zero),
+        T(tau_never_goes_backwards),
+        T(multi_replies_with_an_array_and_does_not_roll_back),
+        T(expire_entries_remove_only_the_expiry_they_saw),
+        T(indexes_advance_one_at_a_time_and_replay_is_ignored),
+        T(uncommitted_applies_are_lost_on_abandon_but_close_commits),
+        T(scan_returns_every_key_present_throughout_under_writes),
+        T(randomkey_finds_a_live_key),
+        T(long_keys_are_refused_before_the_log),
+        T(command_table_is_consistent),
+        T(reads_refuse_write_commands),
+        cmocka_unit_test(same_entries_give_byte_identical_key_spaces),
+        T(any_argv_is_answered_without_crashing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
