@@ -31,8 +31,10 @@
 #include "resp/alloc.h"
 #include "resp/resp.h"
 
-#define BIG_ARG (32 * 1024) /* Redis's PROTO_MBULK_BIG_ARG */
-#define LONG_STR_SIZE 21    /* string2ll refuses strings this long */
+#define BIG_ARG (32 * 1024)        /* Redis's PROTO_MBULK_BIG_ARG */
+#define LONG_STR_SIZE 21           /* string2ll refuses strings this long */
+#define SHRINK_ABOVE (1024 * 1024) /* an idle input buffer larger than this */
+#define SHRINK_TO (16 * 1024)      /* ... goes back to this size */
 
 enum { REQ_NONE = 0, REQ_INLINE, REQ_MULTIBULK };
 enum { STEP_NEED = 0, STEP_CMD, STEP_EMPTY, STEP_FAIL };
@@ -173,6 +175,15 @@ int resp_parser_feed(resp_parser *p, const void *data, size_t n)
     if (p->start == p->len) { /* everything consumed: restart at 0 */
         p->pos -= p->start;
         p->len = p->start = 0;
+        /* Give back what a burst grew, as Redis shrinks an idle query
+         * buffer; a failed shrink is harmless. */
+        if (p->cap > SHRINK_ABOVE && n <= SHRINK_TO) {
+            char *nb = resp_realloc(p->buf, SHRINK_TO);
+            if (nb) {
+                p->buf = nb;
+                p->cap = SHRINK_TO;
+            }
+        }
     }
     if (p->cap - p->len < n) {
         if (p->start > 0 && p->start >= p->len - p->start) {

@@ -506,7 +506,7 @@ static void byte_by_byte_equals_whole_on_a_varied_pipeline(void **state)
 
 /* ---------------------------------------------------- big arguments, OOM */
 
-static size_t n_allocs, n_alloc_bytes;
+static size_t n_allocs, n_alloc_bytes, last_alloc_size, max_alloc_size;
 static long fail_after = -1; /* the fail_after-th allocation fails */
 
 static void *count_malloc(size_t n)
@@ -521,6 +521,8 @@ static void *count_realloc(void *p, size_t n)
     if (fail_after >= 0 && (long)n_allocs >= fail_after) return NULL;
     n_allocs++;
     n_alloc_bytes += n;
+    last_alloc_size = n;
+    if (n > max_alloc_size) max_alloc_size = n;
     return realloc(p, n);
 }
 static const resp_allocators counting = {count_malloc, count_realloc, free};
@@ -579,6 +581,32 @@ static void feeding_a_stream_stays_linear(void **state)
     assert_true(n_allocs < 8);
     resp_parser_free(p);
     resp_set_allocators(NULL);
+}
+
+static void an_idle_parser_gives_back_a_burst_buffer(void **state)
+{
+    (void)state;
+    const char cmd[] = "*2\r\n$4\r\nECHO\r\n$3\r\nabc\r\n";
+    size_t one = sizeof(cmd) - 1, n = 200000;
+    char *in = malloc(one * n);
+    for (size_t i = 0; i < n; i++)
+        memcpy(in + i * one, cmd, one);
+    resp_set_allocators(&counting);
+    resp_parser *p = resp_parser_new(NULL);
+    resp_cmd c;
+    assert_int_equal(resp_parser_feed(p, in, one * n), 0);
+    size_t got = 0;
+    while (resp_parser_next(p, &c) == RESP_CMD)
+        got++;
+    assert_int_equal(got, n);
+    assert_true(max_alloc_size >= one * n);
+    assert_int_equal(resp_parser_feed(p, cmd, one), 0);
+    assert_int_equal(last_alloc_size, 16 * 1024);
+    assert_int_equal(resp_parser_next(p, &c), RESP_CMD);
+    assert_memory_equal(c.argv[1], "abc", 4);
+    resp_parser_free(p);
+    resp_set_allocators(NULL);
+    free(in);
 }
 
 static void out_of_memory_is_sticky_and_leaks_nothing(void **state)
@@ -658,6 +686,7 @@ int main(void)
         cmocka_unit_test(byte_by_byte_equals_whole_on_a_varied_pipeline),
         cmocka_unit_test(a_big_bulk_is_read_into_its_own_buffer_once),
         cmocka_unit_test(feeding_a_stream_stays_linear),
+        cmocka_unit_test(an_idle_parser_gives_back_a_burst_buffer),
         cmocka_unit_test(out_of_memory_is_sticky_and_leaks_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
