@@ -11,6 +11,22 @@ Each test gets its own server process on its own port and temp dir; at
 teardown the server is stopped by pid (SIGTERM, then SIGKILL after a
 deadline), and a server that died during a test it did not kill itself fails
 that test.
+
+What the suite assumes of raftkv-server (redis-server's names and behaviour):
+  argv      raftkv-server [file.conf] --port P --bind 127.0.0.1 --dir D [...]
+            (the command line wins over the file; a quoted value with spaces
+            in the file; one argv word may hold several words of a value)
+  keys      port, bind, dir, requirepass, maxclients, proto-max-bulk-len
+            (bytes or 2mb units, CONFIG GET answers in bytes), loglevel
+            (debug|verbose|notice|warning, CONFIG SET at run time), logfile,
+            client-output-buffer-limit "normal <hard> <soft> <secs>";
+            CONFIG GET save / appendonly / port / dir / maxclients
+  ready     answers an inline PING with +PONG (or -NOAUTH) once it serves
+  stop      SIGTERM and SHUTDOWN exit 0 with every acknowledged write kept;
+            after SIGKILL a restart on the same dir and port has them all
+Known, deliberate differences (marked per kind in the tests): SELECT 1 is an
+error on RaftKV (one database); CLIENT SETINFO exists only on RaftKV (Redis
+7.2 command, redis-server here is 7.0).
 """
 import ctypes
 import os
