@@ -86,7 +86,7 @@ static int get_meta_raw(kvlog *l, MDB_txn *txn, const char *name, MDB_val *v)
 
 static int put_meta_raw(kvlog *l, const char *name, const void *p, size_t n)
 {
-    MDB_txn *txn;
+    MDB_txn *txn = NULL;
     int rc = wtxn(l, &txn);
     if (rc != 0) return rc;
     MDB_val k = {strlen(name), (void *)name}, v = {n, (void *)p};
@@ -199,7 +199,7 @@ uint64_t kvlog_last_index(kvlog *l)
 int kvlog_append(kvlog *l, uint64_t index, uint64_t term, uint8_t type, const void *data,
                  size_t len)
 {
-    MDB_txn *txn;
+    MDB_txn *txn = NULL;
     unsigned char kb[8];
     int rc;
 
@@ -218,7 +218,7 @@ int kvlog_append(kvlog *l, uint64_t index, uint64_t term, uint8_t type, const vo
 
 int kvlog_truncate_suffix(kvlog *l, uint64_t index)
 {
-    MDB_txn *txn;
+    MDB_txn *txn = NULL;
     MDB_cursor *cur;
     unsigned char kb[8];
     int rc;
@@ -242,7 +242,7 @@ int kvlog_truncate_suffix(kvlog *l, uint64_t index)
 
 int kvlog_truncate_prefix(kvlog *l, uint64_t index)
 {
-    MDB_txn *txn;
+    MDB_txn *txn = NULL;
     MDB_cursor *cur;
     unsigned char buf[16];
     uint64_t term;
@@ -273,7 +273,7 @@ int kvlog_truncate_prefix(kvlog *l, uint64_t index)
 
 int kvlog_reset(kvlog *l, uint64_t snap_index, uint64_t snap_term)
 {
-    MDB_txn *txn;
+    MDB_txn *txn = NULL;
     unsigned char buf[16];
     int rc;
 
@@ -302,7 +302,7 @@ int kvlog_set_hardstate(kvlog *l, const kvlog_hardstate *hs)
 
 int kvlog_get_hardstate(kvlog *l, kvlog_hardstate *hs)
 {
-    MDB_txn *txn;
+    MDB_txn *txn = NULL;
     MDB_val v;
     int owned, rc;
 
@@ -346,7 +346,7 @@ int kvlog_sync(kvlog *l)
 
 int kvlog_get(kvlog *l, uint64_t index, uint64_t *term, uint8_t *type, void **data, size_t *len)
 {
-    MDB_txn *txn;
+    MDB_txn *txn = NULL;
     unsigned char kb[8];
     int owned, rc;
 
@@ -382,7 +382,7 @@ int kvlog_get(kvlog *l, uint64_t index, uint64_t *term, uint8_t *type, void **da
 
 int kvlog_term(kvlog *l, uint64_t index, uint64_t *term)
 {
-    MDB_txn *txn;
+    MDB_txn *txn = NULL;
     unsigned char kb[8];
     int owned, rc;
 
@@ -417,7 +417,7 @@ int kvlog_set_meta(kvlog *l, const char *name, const void *v, size_t n)
 int kvlog_get_meta(kvlog *l, const char *name, void **out, size_t *n)
 {
     char key[256];
-    MDB_txn *txn;
+    MDB_txn *txn = NULL;
     MDB_val v;
     int owned, rc;
 

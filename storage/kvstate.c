@@ -422,7 +422,7 @@ out:
 int kvstate_read(kvstate *s, int argc, char **argv, size_t *argvlen, int64_t wall_ms,
                  resp_buf *reply)
 {
-    MDB_txn *txn;
+    MDB_txn *txn = NULL;
     kv_ctx c;
     int owned, rc;
 
@@ -440,7 +440,7 @@ int kvstate_read(kvstate *s, int argc, char **argv, size_t *argvlen, int64_t wal
 
 int64_t kvstate_next_expiry(kvstate *s)
 {
-    MDB_txn *txn;
+    MDB_txn *txn = NULL;
     MDB_cursor *cur;
     MDB_val k, d;
     int owned;
@@ -458,7 +458,7 @@ int64_t kvstate_next_expiry(kvstate *s)
 
 int kvstate_collect_expired(kvstate *s, int64_t now_ms, int max, resp_buf *out)
 {
-    MDB_txn *txn;
+    MDB_txn *txn = NULL;
     MDB_cursor *cur;
     MDB_val k, d;
     int owned, n = 0, rc;
@@ -484,7 +484,7 @@ out:
 
 static uint64_t db_entries(kvstate *s, MDB_dbi dbi)
 {
-    MDB_txn *txn;
+    MDB_txn *txn = NULL;
     MDB_stat st;
     int owned;
     uint64_t n = 0;
