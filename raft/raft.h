@@ -1,0 +1,360 @@
+/* raft.h -- the Raft consensus core: the one public header of raft/.
+ *
+ * A pure library in the style of etcd raft and the seed's RawNode / Raft /
+ * RaftLog split: no clock, no random source, no socket, no file. Time enters
+ * as raft_tick(), randomness as cfg.seed, messages as raft_step(); what the
+ * node wants done comes out as a raft_ready_batch. Several nodes may live in
+ * one process: there is no global mutable state. A node is not thread-safe;
+ * one thread drives it.
+ *
+ * References: "paper" is Ongaro & Ousterhout, In Search of an Understandable
+ * Consensus Algorithm (2014); "thesis" is Ongaro, Consensus: Bridging Theory
+ * and Practice (2014). Comments in the sources cite the rule they implement.
+ *
+ * ---------------------------------------------------------------------------
+ * The driving loop (thesis §10.2.1, DESIGN.md "The write path"):
+ *
+ *   raft_tick / raft_step / raft_propose / raft_read_index ...   (any number)
+ *   if (raft_has_ready(n)) {
+ *       raft_ready(n, &rd);                       // borrow the batch
+ *       1. send rd.msgs                           // may precede the fsync
+ *       2. if rd.snapshot: install it (state and log) before anything else
+ *          append rd.entries to the log, truncating the stored log from
+ *          rd.entries[0].index first (a Raft conflict, §5.3);
+ *          store rd.hs if rd.hs_changed; make all of it durable (fsync)
+ *       3. send rd.msgs_after_persist             // only after step 2
+ *       4. apply rd.committed in order; serve rd.read_states whose index is
+ *          <= the applied index
+ *       raft_advance(n, &rd);                     // "all of rd is durable
+ *   }                                             //  and applied"
+ *
+ * rd.msgs holds what a leader may send before its own disk write (appends,
+ * heartbeats, snapshots, TimeoutNow, read-index forwarding), so the leader's
+ * fsync overlaps the followers'. rd.msgs_after_persist holds what depends on
+ * durable state: vote requests and responses, append and heartbeat
+ * responses. raft_advance() is how the driver tells raft what became
+ * durable: the leader counts its own match index (for commitment, §5.3/§5.4)
+ * only from then. Between raft_ready() and raft_advance() the driver must not
+ * call any mutating function on the node (they return RAFT_EBUSY).
+ *
+ * Ownership: everything a raft_ready_batch points to is owned by the node and valid
+ * until raft_advance(). Everything passed into raft (messages to raft_step,
+ * proposal data) is borrowed for the duration of the call and copied if kept.
+ * ---------------------------------------------------------------------------
+ */
+#ifndef RAFTKV_RAFT_H
+#define RAFTKV_RAFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------ errors */
+
+/* Every error a raft_ function returns; 0 is success, errors are negative. */
+#define RAFT_ERRORS(X)                                                                             \
+    X(RAFT_ENOMEM, -1, "out of memory")                                                            \
+    X(RAFT_ENOTLEADER, -2, "not the leader")                                                       \
+    X(RAFT_ETRANSFER, -3, "leadership transfer in progress")                                       \
+    X(RAFT_ETOOLARGE, -4, "proposal too large")                                                    \
+    X(RAFT_EINVAL, -5, "invalid argument")                                                         \
+    X(RAFT_EBUSY, -6, "a ready batch is outstanding; call raft_advance first")                     \
+    X(RAFT_ECOMPACTED, -7, "index compacted away")                                                 \
+    X(RAFT_EUNAVAILABLE, -8, "index not yet in the log")                                           \
+    X(RAFT_ESNAPTEMP, -9, "snapshot temporarily unavailable")                                      \
+    X(RAFT_ESTORAGE, -10, "storage failure")                                                       \
+    X(RAFT_ECORRUPT, -11, "malformed or truncated encoding")                                       \
+    X(RAFT_EVERSION, -12, "unknown encoding version")                                              \
+    X(RAFT_EUNKNOWNPEER, -13, "unknown peer id")                                                   \
+    X(RAFT_EDROPPED, -14, "request dropped (no leader known)")                                     \
+    X(RAFT_EUNCOMMITTED, -15, "too much uncommitted data")
+
+enum {
+#define RAFT_X_ENUM(name, val, msg) name = (val),
+    RAFT_ERRORS(RAFT_X_ENUM)
+#undef RAFT_X_ENUM
+};
+
+/* A static string for any code (unknown codes get a generic text). */
+const char *raft_strerror(int err);
+
+/* ------------------------------------------------------------- allocation */
+
+/* All allocation of raft/ goes through these hooks, so a test can make any
+ * allocation fail. NULL members (or a NULL pointer) mean libc. The hooks
+ * are per node (cfg.alloc) and copied; ctx is passed back unchanged. */
+typedef struct raft_alloc {
+    void *(*malloc)(void *ctx, size_t n);
+    void *(*realloc)(void *ctx, void *p, size_t n);
+    void (*free)(void *ctx, void *p);
+    void *ctx;
+} raft_alloc;
+
+/* ------------------------------------------------------------------ entries */
+
+enum raft_entry_type {
+    RAFT_ENTRY_NORMAL = 0, /* application data */
+    RAFT_ENTRY_EMPTY = 1,  /* a new leader's entry of its term (thesis §6.4); no data */
+    RAFT_ENTRY_CONF = 2    /* placeholder for membership change (thesis ch. 4) */
+};
+
+typedef struct raft_entry {
+    uint64_t index, term;
+    uint8_t type;
+    uint32_t len;
+    const uint8_t *data; /* len bytes; NULL when len == 0 */
+} raft_entry;
+
+/* ---------------------------------------------------------- persisted state */
+
+/* The state the paper's Figure 2 calls persistent on all servers (the log
+ * aside), plus commit so a restart can replay committed entries at once. */
+typedef struct raft_hard_state {
+    uint64_t term, vote, commit;
+} raft_hard_state;
+
+#define RAFT_MAX_VOTERS 16
+#define RAFT_SNAP_REF_MAX 64
+
+/* Snapshot metadata (paper §7). raft/ never sees snapshot contents: ref is
+ * an application-defined reference (an id, a hash, ...), carried as is. */
+typedef struct raft_snapshot_meta {
+    uint64_t index, term; /* the last entry the snapshot covers; 0,0 = none */
+    /* Membership at index. MEMBERSHIP HOOK: a configuration change will
+     * change this set as conf entries apply. */
+    uint32_t n_voters;
+    uint64_t voters[RAFT_MAX_VOTERS];
+    uint32_t ref_len;
+    uint8_t ref[RAFT_SNAP_REF_MAX];
+} raft_snapshot_meta;
+
+/* -------------------------------------------------------- storage interface */
+
+/* A sink raft hands to storage->entries; storage calls raft_sink_push once
+ * per entry, in index order. raft copies the data (so LMDB may give pointers
+ * into a read transaction). Returns 0 or RAFT_ENOMEM. */
+typedef struct raft_sink raft_sink;
+int raft_sink_push(raft_sink *s, uint64_t index, uint64_t term, uint8_t type, const void *data,
+                   uint32_t len);
+
+/* What raft/ reads stable (durable) state through. The driver writes to the
+ * same storage when it handles a Ready (raft/ never writes through this
+ * interface). Entries in storage are [first_index, last_index]; the entry at
+ * first_index - 1 is the last one covered by the snapshot (or index 0, term 0
+ * for a new log) and term() answers for it. Errors: RAFT_ECOMPACTED for an
+ * index below first_index - 1, RAFT_EUNAVAILABLE above last_index,
+ * RAFT_ESNAPTEMP from snapshot() when one is not ready yet (raft retries
+ * later), RAFT_ESTORAGE for an I/O failure (the node then stops making
+ * progress and raft_step returns it; the driver must treat it as fatal). */
+typedef struct raft_storage {
+    void *ctx;
+    /* Hard state and the metadata of the snapshot the log starts after
+     * (zeroes for a new node). Called once, by raft_new. */
+    int (*initial_state)(void *ctx, raft_hard_state *hs, raft_snapshot_meta *snap);
+    /* Pushes entries [lo, hi) into sink, stopping once their data total
+     * reaches max_bytes (but always at least one entry). lo >= first_index
+     * and hi <= last_index + 1 are guaranteed by raft. */
+    int (*entries)(void *ctx, uint64_t lo, uint64_t hi, uint64_t max_bytes, raft_sink *sink);
+    int (*term)(void *ctx, uint64_t index, uint64_t *term);
+    uint64_t (*first_index)(void *ctx);
+    uint64_t (*last_index)(void *ctx);
+    /* The most recent snapshot, to send to a follower that needs compacted
+     * entries (§7). */
+    int (*snapshot)(void *ctx, raft_snapshot_meta *out);
+} raft_storage;
+
+/* ------------------------------------------------------------------- config */
+
+typedef struct raft_config {
+    uint64_t id;           /* this node, nonzero */
+    const uint64_t *peers; /* every voter including id; ignored when storage
+                              has a snapshot with voters. MEMBERSHIP HOOK */
+    uint32_t n_peers;
+    uint32_t election_tick;   /* T: the timeout is drawn from [T, 2T) (§5.2); > heartbeat_tick */
+    uint32_t heartbeat_tick;  /* leader heartbeat every this many ticks */
+    uint64_t seed;            /* randomizes election timeouts (deterministic per seed) */
+    uint64_t applied;         /* the application's applied index at start (restart) */
+    int prevote;              /* thesis §9.6 */
+    int check_quorum;         /* thesis §6.2: leader steps down without a quorum */
+    uint32_t max_inflight;    /* append messages in flight per follower; 0 = 256 */
+    uint64_t max_msg_bytes;   /* entry data per append message; 0 = 1 MB */
+    uint64_t max_entry_bytes; /* a single proposal; 0 = 64 MB (RAFT_ETOOLARGE) */
+    uint64_t max_uncommitted_bytes; /* leader's uncommitted data; 0 = unlimited */
+    uint64_t max_committed_bytes;   /* committed entries per Ready; 0 = 64 MB */
+    const raft_storage *storage;    /* copied; must outlive the node */
+    const raft_alloc *alloc;        /* may be NULL: libc */
+} raft_config;
+
+/* ----------------------------------------------------------------- messages */
+
+enum raft_msg_type {
+    RAFT_MSG_APP = 1,      /* AppendEntries (§5.3) */
+    RAFT_MSG_APP_RESP = 2, /* reject + hint for fast backtracking */
+    RAFT_MSG_VOTE = 3,     /* RequestVote (§5.2) */
+    RAFT_MSG_VOTE_RESP = 4,
+    RAFT_MSG_PREVOTE = 5, /* thesis §9.6 */
+    RAFT_MSG_PREVOTE_RESP = 6,
+    RAFT_MSG_HEARTBEAT = 7,        /* commit = min(leader commit, follower match) */
+    RAFT_MSG_HEARTBEAT_RESP = 8,   /* echoes ctx: read-index round (thesis §6.4) */
+    RAFT_MSG_SNAP = 9,             /* InstallSnapshot metadata (§7) */
+    RAFT_MSG_TIMEOUT_NOW = 10,     /* leadership transfer (thesis §3.10) */
+    RAFT_MSG_TRANSFER_LEADER = 11, /* a follower forwards a transfer request */
+    RAFT_MSG_READ_INDEX = 12,      /* a follower forwards a read (ctx) */
+    RAFT_MSG_READ_INDEX_RESP = 13  /* index = read index, or reject */
+};
+#define RAFT_MSG_TYPE_MAX 13
+
+/* One message. Fields not used by a type are zero. For APP: index/log_term
+ * are the previous entry, entries follow it, commit is the leader's. For
+ * APP_RESP: index is the last index matched (or, when reject, the rejected
+ * previous index) and reject_hint/log_term the follower's hint (its last
+ * index with term <= log_term). For VOTE/PREVOTE: index/log_term describe the
+ * candidate's last entry; ctx = 1 marks a transfer campaign. For heartbeats
+ * and read index: ctx identifies the round or the read. */
+typedef struct raft_msg {
+    uint8_t type;
+    uint8_t reject;
+    uint64_t from, to, term;
+    uint64_t log_term, index, commit, reject_hint, ctx;
+    uint32_t n_entries;
+    raft_entry *entries;
+    raft_snapshot_meta *snap; /* RAFT_MSG_SNAP only */
+} raft_msg;
+
+const char *raft_msg_type_name(int type);
+
+/* ------------------------------------------------------------------- ready */
+
+enum raft_role { RAFT_FOLLOWER = 0, RAFT_CANDIDATE = 1, RAFT_LEADER = 2, RAFT_PRECANDIDATE = 3 };
+
+typedef struct raft_read_state {
+    uint64_t index; /* serve the read once applied >= index */
+    uint64_t ctx;   /* the caller's ctx from raft_read_index */
+} raft_read_state;
+
+typedef struct raft_ready_batch {
+    /* soft state: not persisted */
+    int soft_changed;
+    uint64_t leader; /* 0 = none known */
+    int role;
+    /* persisted */
+    int hs_changed;
+    raft_hard_state hs;
+    const raft_snapshot_meta *snapshot; /* to install, or NULL */
+    const raft_entry *entries;          /* to append durably */
+    size_t n_entries;
+    const raft_entry *committed; /* to apply, in order */
+    size_t n_committed;
+    const raft_msg *msgs; /* send at once */
+    size_t n_msgs;
+    const raft_msg *msgs_after_persist; /* send after the disk write */
+    size_t n_msgs_after_persist;
+    const raft_read_state *read_states;
+    size_t n_read_states;
+} raft_ready_batch;
+
+/* ---------------------------------------------------------------- the node */
+
+typedef struct raft_node raft_node;
+
+/* Creates a node from cfg and what storage holds (hard state, snapshot
+ * metadata, entries): a restart replays committed entries above cfg.applied
+ * through the Ready. Returns 0, RAFT_EINVAL (bad config: id 0, id not in
+ * peers, election_tick <= heartbeat_tick, too many peers, applied beyond
+ * commit), RAFT_ENOMEM or a storage error. */
+int raft_new(raft_node **out, const raft_config *cfg);
+/* Frees the node and anything it owns (an outstanding Ready included). */
+void raft_free(raft_node *n);
+
+/* One unit of logical time: election and heartbeat timeouts count ticks. */
+int raft_tick(raft_node *n);
+/* Delivers a message from a peer (borrowed). Messages from unknown peers or
+ * with a stale term are ignored (0). Returns 0, RAFT_EBUSY, RAFT_ENOMEM,
+ * RAFT_EINVAL (type out of range or local id mismatch) or a storage error. */
+int raft_step(raft_node *n, const raft_msg *m);
+/* Appends one normal entry on the leader (§5.3). On success *index and *term
+ * say where it lives; it is committed when that index is applied with that
+ * term. Errors: RAFT_ENOTLEADER, RAFT_ETRANSFER, RAFT_ETOOLARGE,
+ * RAFT_EUNCOMMITTED, RAFT_ENOMEM, RAFT_EBUSY. Proposals are not forwarded. */
+int raft_propose(raft_node *n, const void *data, uint32_t len, uint64_t *index, uint64_t *term);
+/* Requests a linearizable read point (thesis §6.4): a raft_read_state with
+ * this ctx appears in a later Ready once a quorum confirmed leadership after
+ * the call and an entry of the leader's term is committed. On a follower the
+ * request goes to the leader. Reads of one round share one heartbeat round.
+ * Errors: RAFT_EDROPPED (no leader known), RAFT_EBUSY, RAFT_ENOMEM. A lost
+ * read is never answered: the caller times it out. */
+int raft_read_index(raft_node *n, uint64_t ctx);
+/* Leadership transfer to id (thesis §3.10): the leader brings id up to date,
+ * then sends TimeoutNow; proposals fail with RAFT_ETRANSFER meanwhile; the
+ * transfer is abandoned after an election timeout. On a follower the request
+ * is forwarded to the leader. Errors: RAFT_EUNKNOWNPEER, RAFT_EDROPPED,
+ * RAFT_EBUSY, RAFT_ENOMEM. */
+int raft_transfer_leader(raft_node *n, uint64_t id);
+/* Starts an election now (with PreVote first when configured). */
+int raft_campaign(raft_node *n);
+/* The driver reports a snapshot it sent to id failed (ok = 0) or finished;
+ * on failure the leader probes again. */
+int raft_report_snapshot(raft_node *n, uint64_t id, int ok);
+/* The transport could not reach id: stop pipelining to it until it answers. */
+int raft_report_unreachable(raft_node *n, uint64_t id);
+
+int raft_has_ready(raft_node *n);
+/* Fills rd (see the loop above). Returns 0, RAFT_EBUSY (a Ready is already
+ * outstanding), RAFT_ENOMEM or a storage error. */
+int raft_ready(raft_node *n, raft_ready_batch *rd);
+/* Everything in rd is durable and applied. Frees rd's memory. */
+int raft_advance(raft_node *n, const raft_ready_batch *rd);
+
+/* -------------------------------------------------------------- inspection */
+
+typedef struct raft_status {
+    uint64_t id, term, vote, leader, commit, applied, first_index, last_index, snapshot_index;
+    int role;
+    uint64_t transferee; /* 0 = none */
+} raft_status;
+
+void raft_get_status(raft_node *n, raft_status *s);
+
+enum raft_progress_state { RAFT_PR_PROBE = 0, RAFT_PR_REPLICATE = 1, RAFT_PR_SNAPSHOT = 2 };
+typedef struct raft_peer_progress {
+    uint64_t id, match, next;
+    int state;
+    uint32_t inflight;
+} raft_peer_progress;
+/* On the leader: the progress of the i-th peer (0 <= i < count). Returns
+ * RAFT_ENOTLEADER off the leader, RAFT_EINVAL past the end. */
+int raft_get_progress(raft_node *n, uint32_t i, raft_peer_progress *p);
+/* Term of the entry at index in this node's log (unstable or stable). */
+int raft_log_term(raft_node *n, uint64_t index, uint64_t *term);
+
+/* Tracing: off unless a callback is set; costs one branch when off. */
+typedef void (*raft_trace_fn)(void *ctx, uint64_t id, const char *msg);
+void raft_set_trace(raft_node *n, raft_trace_fn fn, void *ctx);
+
+/* ------------------------------------------------------------------- codec */
+
+/* Binary encoding (codec.c). Little-endian, versioned (first byte is
+ * RAFT_CODEC_VERSION), length-checked: the decoder never reads past the
+ * buffer nor trusts a count before checking the bytes for it are there. */
+#define RAFT_CODEC_VERSION 1
+
+/* Bytes raft_msg_encode needs for m. */
+size_t raft_msg_encoded_size(const raft_msg *m);
+/* Encodes m into buf (cap bytes). Returns the bytes written, or 0 when cap
+ * is too small. */
+size_t raft_msg_encode(const raft_msg *m, uint8_t *buf, size_t cap);
+/* Decodes one message occupying exactly len bytes. On success *out is a
+ * heap block (one allocation, through alloc or libc) holding the message,
+ * its entries, their data copies and the snapshot metadata; release it with
+ * raft_msg_free. Errors: RAFT_ECORRUPT, RAFT_EVERSION, RAFT_ENOMEM. */
+int raft_msg_decode(const uint8_t *buf, size_t len, const raft_alloc *alloc, raft_msg **out);
+void raft_msg_free(raft_msg *m, const raft_alloc *alloc);
+
+/* One entry on its own (the form storage may keep): as in messages. */
+size_t raft_entry_encoded_size(const raft_entry *e);
+size_t raft_entry_encode(const raft_entry *e, uint8_t *buf, size_t cap);
+/* Decodes one entry from the start of buf; e->data points into buf
+ * (borrowed). *used gets the bytes consumed. Returns 0, RAFT_ECORRUPT or
+ * RAFT_EVERSION. */
+int raft_entry_decode(const uint8_t *buf, size_t len, raft_entry *e, size_t *used);
+
+#endif

@@ -1,0 +1,217 @@
+/* raft_int.h -- internals shared by the files of raft/. Not a contract:
+ * nothing outside raft/ includes it. */
+#ifndef RAFTKV_RAFT_INT_H
+#define RAFTKV_RAFT_INT_H
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "raft/raft.h"
+
+/* ------------------------------------------------------------ allocation */
+
+void *ra_malloc(const raft_alloc *a, size_t n);
+void *ra_realloc(const raft_alloc *a, void *p, size_t n);
+void ra_free(const raft_alloc *a, void *p);
+
+/* A bump arena for everything a Ready lends out (message entries, entries
+ * read from storage). Reset at raft_advance; chunks are kept for reuse, so
+ * steady state allocates nothing. */
+typedef struct arena_chunk {
+    struct arena_chunk *next;
+    size_t cap, used;
+    _Alignas(16) unsigned char mem[];
+} arena_chunk;
+
+typedef struct arena {
+    const raft_alloc *al;
+    arena_chunk *head; /* chunk being filled */
+    arena_chunk *full; /* filled chunks */
+    arena_chunk *spare;
+} arena;
+
+void *arena_alloc(arena *a, size_t n);
+void arena_reset(arena *a);
+void arena_destroy(arena *a);
+
+/* Growable array of entries (scratch). */
+typedef struct entvec {
+    raft_entry *v;
+    size_t n, cap;
+} entvec;
+
+struct raft_sink {
+    const raft_alloc *al;
+    arena *ar;
+    entvec *vec;
+    int err;
+};
+
+int entvec_push(const raft_alloc *al, entvec *v, const raft_entry *e);
+
+/* ------------------------------------------------------------- RaftLog */
+
+/* The log: storage holds durable entries [first_index, stabled]; memory
+ * holds entries [mem_first, last] where everything above stabled is
+ * unstable (not yet durable) and the rest is a cache of recent durable
+ * entries kept until applied. A snapshot received from the leader and not
+ * yet installed is pending (it replaces everything at or below its index).
+ * Pointers: committed <= last, applied <= committed (paper Figure 2). */
+typedef struct rlog {
+    const raft_alloc *al;
+    raft_storage st;
+    raft_entry *ents; /* memory entries: ents[0 .. n) has index mem_first + i */
+    size_t n, cap;
+    uint64_t mem_first;
+    uint64_t stabled;
+    uint64_t committed, applied;
+    bool has_pending_snap;
+    raft_snapshot_meta pending_snap;
+    int err; /* sticky storage error */
+} rlog;
+
+int log_init(rlog *l, const raft_alloc *al, const raft_storage *st, uint64_t commit,
+             uint64_t applied);
+void log_destroy(rlog *l);
+uint64_t log_first_index(rlog *l);
+uint64_t log_last_index(rlog *l);
+/* 0 on success; RAFT_ECOMPACTED / RAFT_EUNAVAILABLE / storage errors. */
+int log_term(rlog *l, uint64_t i, uint64_t *t);
+uint64_t log_term_or0(rlog *l, uint64_t i);
+uint64_t log_last_term(rlog *l);
+bool log_match_term(rlog *l, uint64_t i, uint64_t t);
+/* §5.4.1: candidate's log (last_index, last_term) at least as up to date. */
+bool log_is_up_to_date(rlog *l, uint64_t last_index, uint64_t last_term);
+/* Appends ents (copied) after truncating any conflicting suffix at
+ * ents[0].index. Returns 0 or RAFT_ENOMEM. */
+int log_append(rlog *l, const raft_entry *ents, size_t n);
+/* Appends one entry whose data is moved in (data allocated with l->al). */
+int log_append_owned(rlog *l, uint64_t term, uint8_t type, uint8_t *data, uint32_t len);
+/* Follower side of AppendEntries (Figure 2 receiver rules 2-5). Returns 1 and
+ * *last_new on a match, 0 on a mismatch, <0 on error. */
+int log_maybe_append(rlog *l, uint64_t prev_i, uint64_t prev_t, uint64_t commit,
+                     const raft_entry *ents, size_t n, uint64_t *last_new);
+void log_commit_to(rlog *l, uint64_t c);
+bool log_maybe_commit(rlog *l, uint64_t max_index, uint64_t term);
+/* Largest index <= index whose term <= term (fast backtracking hint). */
+uint64_t log_find_conflict_by_term(rlog *l, uint64_t index, uint64_t term, uint64_t *found_term);
+/* Entries [lo, hi) into out (entries) with data borrowed from memory (valid
+ * until the memory changes) or copied into ar from storage. max_bytes: at
+ * least one entry. Returns 0 or an error (RAFT_ECOMPACTED if lo is below
+ * the first index). */
+int log_slice(rlog *l, uint64_t lo, uint64_t hi, uint64_t max_bytes, arena *ar, entvec *out);
+/* Installs a snapshot from the leader (pending until the driver persists it). */
+int log_restore(rlog *l, const raft_snapshot_meta *s);
+void log_stable_to(rlog *l, uint64_t i, uint64_t t);
+void log_stable_snap_to(rlog *l, uint64_t i);
+void log_applied_to(rlog *l, uint64_t i);
+/* Drops memory entries that are durable and applied. */
+void log_trim(rlog *l);
+/* Memory entry at index i, or NULL. */
+static inline raft_entry *log_mem(rlog *l, uint64_t i)
+{
+    if (l->n == 0 || i < l->mem_first || i >= l->mem_first + l->n) return NULL;
+    return &l->ents[i - l->mem_first];
+}
+
+/* ------------------------------------------------------------- progress */
+
+/* A leader's view of one voter (thesis §3.5 nextIndex/matchIndex, plus
+ * etcd's flow control: probe sends one append and waits, replicate
+ * pipelines up to max_inflight appends, snapshot waits for the snapshot). */
+typedef struct progress {
+    uint64_t id, match, next;
+    int state;
+    bool probe_sent;
+    bool recent_active;
+    uint64_t pending_snap;
+    uint32_t snap_wait;
+    uint64_t read_ack; /* highest heartbeat round acknowledged */
+    int vote;          /* 0 none, 1 granted, -1 rejected */
+    uint64_t *infl;    /* ring of last indexes of in-flight appends */
+    uint32_t infl_start, infl_count;
+} progress;
+
+/* ----------------------------------------------------------------- node */
+
+typedef struct read_req {
+    uint64_t round; /* heartbeat round that confirms it */
+    uint64_t index, ctx, from;
+} read_req;
+
+typedef struct msgvec {
+    raft_msg *v;
+    size_t n, cap;
+} msgvec;
+
+struct raft_node {
+    raft_alloc alc;
+    uint64_t id, term, vote, lead;
+    int role;
+    rlog log;
+    progress *prs;
+    uint32_t npr, self;
+    uint32_t election_tick, heartbeat_tick, rand_timeout;
+    uint32_t election_elapsed, heartbeat_elapsed;
+    bool prevote, check_quorum;
+    uint32_t max_inflight;
+    uint64_t max_msg_bytes, max_entry_bytes, max_uncommitted, max_committed_bytes;
+    uint64_t uncommitted;
+    uint64_t rng;
+    uint64_t transferee;
+    bool campaign_transfer; /* current candidacy came from TimeoutNow */
+
+    /* ReadIndex (thesis §6.4) */
+    uint64_t round; /* next heartbeat round number */
+    bool need_round;
+    read_req *reads; /* FIFO waiting for a quorum */
+    size_t nreads, capreads, headreads;
+    read_req *pending_reads; /* waiting for an entry of this term to commit */
+    size_t npending, cappending;
+    raft_read_state *rstates;
+    size_t nrstates, caprstates;
+
+    /* output */
+    bool need_bcast; /* new entries or commit to send: batched until ready */
+    msgvec msgs, msgs_after;
+    arena ar;
+    entvec scratch;
+
+    /* ready bookkeeping */
+    bool ready_out;
+    uint64_t prev_lead;
+    int prev_role;
+    raft_hard_state prev_hs;
+
+    raft_trace_fn trace;
+    void *trace_ctx;
+    int err; /* sticky fatal error */
+};
+
+/* raft.c */
+int r_init(raft_node *r, const raft_config *c);
+void r_destroy(raft_node *r);
+int r_tick(raft_node *r);
+int r_step(raft_node *r, const raft_msg *m);
+int r_propose(raft_node *r, const void *data, uint32_t len, uint64_t *index, uint64_t *term);
+int r_read_index(raft_node *r, uint64_t ctx);
+int r_transfer(raft_node *r, uint64_t id);
+int r_campaign(raft_node *r);
+int r_report_snapshot(raft_node *r, uint64_t id, int ok);
+int r_report_unreachable(raft_node *r, uint64_t id);
+/* Sends what was batched (appends for new entries or commit, read rounds). */
+int r_flush(raft_node *r);
+/* The driver made entries up to i (term t) durable. */
+void r_on_stable(raft_node *r, uint64_t i, uint64_t t);
+progress *r_progress(raft_node *r, uint64_t id);
+void r_tracef(raft_node *r, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+#define TRACE(r, ...)                                                                              \
+    do {                                                                                           \
+        if ((r)->trace) r_tracef((r), __VA_ARGS__);                                                \
+    } while (0)
+
+#endif
