@@ -13,6 +13,7 @@
 #include "kvtest.h"
 
 static const char *cases_path;
+static int proto = 2;
 
 static size_t unesc(const char *s, size_t n, char *out)
 {
@@ -99,7 +100,7 @@ static void differential_replies_match_redis(void **state)
     size_t argvlen[128];
     int argc = 0;
     resp_buf got;
-    resp_buf_init(&got, 2);
+    resp_buf_init(&got, proto);
     char *cmdline = NULL;
 
     while ((n = getline(&line, &cap, f)) > 0) {
@@ -140,7 +141,7 @@ static void differential_replies_match_redis(void **state)
         resp_buf_reset(&got);
         const kv_command *cmd = kv_command_lookup(argv[0], argvlen[0]);
         resp_buf chk;
-        resp_buf_init(&chk, 2);
+        resp_buf_init(&chk, proto);
         int checked_out = 0;
         if (cmd && cmd->check && (cmd->flags & KV_CMD_WRITE) &&
             (cmd->arity > 0 ? argc == cmd->arity : argc >= -cmd->arity))
@@ -188,6 +189,7 @@ static void differential_replies_match_redis(void **state)
 int main(int argc, char **argv)
 {
     cases_path = argc > 1 ? argv[1] : "cases.expected";
+    proto = argc > 2 ? atoi(argv[2]) : 2;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(differential_replies_match_redis),
     };
