@@ -219,7 +219,11 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
         reject(c, msg);
         return;
     }
-    c->last_cmd = ref_name(r);
+    if (r.s && r.s->arity == -2 && argc >= 2) /* a container: name|sub */
+        snprintf(c->last_cmd, sizeof(c->last_cmd), "%s|%.*s", ref_name(r), (int)lens[1], argv[1]);
+    else
+        snprintf(c->last_cmd, sizeof(c->last_cmd), "%s", ref_name(r));
+    for (char *p = c->last_cmd; *p; p++) *p = (char)tolower((unsigned char)*p);
     if (!c->authenticated && !(r.s && (r.s->flags & SC_NOAUTH))) {
         reject(c, "NOAUTH Authentication required.");
         return;
@@ -319,6 +323,7 @@ PROC(auth_cmd)
         return;
     }
     c->authenticated = 1;
+    resp_parser_set_unauthenticated(c->parser, 0);
     resp_add_ok(b);
 }
 
@@ -390,12 +395,13 @@ PROC(hello_cmd)
     }
     if (!authed) {
         resp_add_error(b, "NOAUTH HELLO must be called with the client already authenticated, "
-                          "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                          "otherwise the HELLO AUTH <user> <pass> option can be used to "
                           "authenticate the client and select the RESP protocol version at the "
                           "same time");
         return;
     }
     c->authenticated = 1;
+    resp_parser_set_unauthenticated(c->parser, 0);
     if (setname) set_str(&c->name, setname, setname_len);
     c->proto = ver;
     b = client_reply_buf(c); /* in the new protocol */
@@ -443,6 +449,7 @@ PROC(reset_cmd)
     free(c->name);
     c->name = NULL;
     c->authenticated = cfg.requirepass[0] == '\0';
+    resp_parser_set_unauthenticated(c->parser, !c->authenticated);
     resp_add_simple(client_reply_buf(c), "RESET");
 }
 
@@ -455,12 +462,18 @@ static void client_line(client *c, char *buf, size_t n, int64_t now)
     snprintf(buf, n,
              "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 sub=0 "
              "psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=0 argv-mem=0 multi-mem=0 rbs=%d rbp=0 "
-             "obl=%zu oll=%d omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=%d\n",
+             "obl=%zu oll=%d omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=%d "
+             "lib-name=%s lib-ver=%s\n",
              (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
              (long long)((now - c->ctime) / 1000), (long long)((now - c->last_interaction) / 1000),
              (c->flags & CF_MULTI) ? "x" : "N", (c->flags & CF_MULTI) ? c->mq_len : -1,
-             resp_parser_pending(c->parser), 1024, obl, oll, c->last_cmd ? c->last_cmd : "NULL",
-             c->proto);
+             resp_parser_pending(c->parser), 1024, obl, oll, c->last_cmd[0] ? c->last_cmd : "NULL",
+             c->proto, c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
+}
+
+static void sub_arity(resp_buf *b, const char *cmd, const char *sub)
+{
+    resp_add_errorf(b, "ERR wrong number of arguments for '%s|%s' command", cmd, sub);
 }
 
 PROC(client_cmd)
@@ -468,12 +481,15 @@ PROC(client_cmd)
     resp_buf *b = client_reply_buf(c);
     const char *sub = argv[1];
     char line[1024];
-    if (!strcasecmp(sub, "id") && argc == 2) {
+    if (!strcasecmp(sub, "id")) {
+        if (argc != 2) return sub_arity(b, "client", "id");
         resp_add_int(b, (int64_t)c->id);
-    } else if (!strcasecmp(sub, "getname") && argc == 2) {
+    } else if (!strcasecmp(sub, "getname")) {
+        if (argc != 2) return sub_arity(b, "client", "getname");
         if (c->name) resp_add_bulk_str(b, c->name);
         else resp_add_null(b);
-    } else if (!strcasecmp(sub, "setname") && argc == 3) {
+    } else if (!strcasecmp(sub, "setname")) {
+        if (argc != 3) return sub_arity(b, "client", "setname");
         if (!valid_client_name(argv[2], lens[2])) {
             resp_add_error(b, "ERR Client names cannot contain spaces, newlines or special "
                               "characters.");
@@ -481,7 +497,8 @@ PROC(client_cmd)
         }
         set_str(&c->name, argv[2], lens[2]);
         resp_add_ok(b);
-    } else if (!strcasecmp(sub, "setinfo") && argc == 4) {
+    } else if (!strcasecmp(sub, "setinfo")) {
+        if (argc != 4) return sub_arity(b, "client", "setinfo");
         if (!valid_client_name(argv[3], lens[3])) {
             resp_add_errorf(b, "ERR %s cannot contain spaces, newlines or special characters.",
                             argv[2]);
@@ -494,7 +511,8 @@ PROC(client_cmd)
             return;
         }
         resp_add_ok(b);
-    } else if (!strcasecmp(sub, "info") && argc == 2) {
+    } else if (!strcasecmp(sub, "info")) {
+        if (argc != 2) return sub_arity(b, "client", "info");
         client_line(c, line, sizeof(line), mstime());
         resp_add_verbatim(b, "txt", line, strlen(line));
     } else if (!strcasecmp(sub, "list")) {
@@ -522,7 +540,7 @@ PROC(client_cmd)
         resp_add_array(b, sizeof(help) / sizeof(help[0]));
         for (size_t i = 0; i < sizeof(help) / sizeof(help[0]); i++) resp_add_simple(b, help[i]);
     } else {
-        resp_add_errorf(b, "ERR unknown subcommand or wrong number of arguments for '%.128s'. Try CLIENT HELP.", sub);
+        resp_add_errorf(b, "ERR unknown subcommand \'%.128s\'. Try CLIENT HELP.", sub);
     }
 }
 
@@ -663,7 +681,7 @@ PROC(command_cmd)
         }
         resp_set_deferred_array(b, mark, k);
     } else {
-        resp_add_errorf(b, "ERR unknown subcommand or wrong number of arguments for '%.128s'. Try COMMAND HELP.", sub);
+        resp_add_errorf(b, "ERR unknown subcommand \'%.128s\'. Try COMMAND HELP.", sub);
     }
 }
 
@@ -683,7 +701,7 @@ PROC(config_cmd)
     } else if ((!strcasecmp(sub, "get") || !strcasecmp(sub, "set")) ) {
         resp_add_errorf(b, "ERR wrong number of arguments for 'config|%s' command", !strcasecmp(sub, "get") ? "get" : "set");
     } else {
-        resp_add_errorf(b, "ERR unknown subcommand or wrong number of arguments for '%.128s'. Try CONFIG HELP.", sub);
+        resp_add_errorf(b, "ERR unknown subcommand \'%.128s\'. Try CONFIG HELP.", sub);
     }
 }
 
@@ -792,7 +810,7 @@ PROC(function_cmd)
     } else if (!strcasecmp(argv[1], "list")) {
         resp_add_array(b, 0);
     } else {
-        resp_add_errorf(b, "ERR unknown subcommand or wrong number of arguments for '%.128s'. Try FUNCTION HELP.", argv[1]);
+        resp_add_errorf(b, "ERR unknown subcommand \'%.128s\'. Try FUNCTION HELP.", argv[1]);
     }
 }
 

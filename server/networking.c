@@ -179,6 +179,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
         c->fd = fd;
         c->proto = 2;
         c->authenticated = cfg.requirepass[0] == '\0';
+        resp_parser_set_unauthenticated(c->parser, !c->authenticated);
         fmt_addr(&ss, c->addr, sizeof(c->addr));
         struct sockaddr_storage ls;
         socklen_t ll = sizeof(ls);

@@ -75,7 +75,7 @@ typedef struct client {
     mcmd *mq;          /* MULTI queue */
     int mq_len, mq_cap;
     int64_t ctime, last_interaction; /* ms */
-    const char *last_cmd;
+    char last_cmd[48]; /* "get", "client|info": CLIENT LIST's cmd= */
     struct client *prev, *next;           /* all clients */
     struct client *pnext;                 /* pending-input list */
     struct client *wnext_dirty;           /* has output to flush this pass */
