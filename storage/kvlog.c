@@ -17,6 +17,7 @@ struct kvlog {
     MDB_txn *wtxn; /* pending writes, committed by kvlog_sync() */
     uint64_t first, last;
     uint64_t snap_index, snap_term;
+    int used_pct; /* cached; -1 after a commit */
 };
 
 /* Meta keys. User metadata goes under "u:" so it cannot collide. */
@@ -160,6 +161,7 @@ int kvlog_open(kvlog **out, const char *dir, uint64_t mapsize, char *err, size_t
         goto err_after_env_code;
     }
     if ((rc = mdb_txn_commit(txn)) != 0) goto err_after_env;
+    l->used_pct = -1;
     *out = l;
     return 0;
 
@@ -331,6 +333,7 @@ int kvlog_sync(kvlog *l)
     if (!l->wtxn) return 0;
     int rc = mdb_txn_commit(l->wtxn);
     l->wtxn = NULL;
+    l->used_pct = -1;
     if (rc != 0) {
         /* The pending writes are gone: reload what is on disk so the cached
          * indexes do not lie (the caller stops the node anyway). */
@@ -452,18 +455,43 @@ uint64_t kvlog_snapshot_term(kvlog *l)
     return l->snap_term;
 }
 
+/* Pages in use: the last page number, less the pages on LMDB's freelist
+ * (freed pages are reused, so after a FLUSHALL or a compaction the map is
+ * not "full" any more even though the last page number never shrinks).
+ * The freelist is LMDB's database 0; each record is a page list whose
+ * first word is its length, as mdb_stat -f counts it. */
 int kv_env_used_pct(MDB_env *env)
 {
     MDB_envinfo info;
     MDB_stat st;
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    uint64_t freepages = 0;
+
     if (mdb_env_info(env, &info) != 0 || mdb_env_stat(env, &st) != 0 || info.me_mapsize == 0)
         return 0;
-    uint64_t used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
-    uint64_t pct = used * 100 / info.me_mapsize;
+    if (mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0) {
+        if (mdb_cursor_open(txn, 0, &cur) == 0) {
+            while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+                size_t n;
+                if (v.mv_size < sizeof(n)) continue;
+                memcpy(&n, v.mv_data, sizeof(n));
+                freepages += n;
+            }
+            mdb_cursor_close(cur);
+        }
+        mdb_txn_abort(txn);
+    }
+    uint64_t pages = (uint64_t)info.me_last_pgno + 1;
+    pages = freepages < pages ? pages - freepages : 0;
+    uint64_t pct = pages * st.ms_psize * 100 / info.me_mapsize;
     return pct > 100 ? 100 : (int)pct;
 }
 
 int kvlog_used_pct(kvlog *l)
 {
-    return kv_env_used_pct(l->env);
+    /* Only a commit changes it: computed once per sync. */
+    if (l->used_pct < 0) l->used_pct = kv_env_used_pct(l->env);
+    return l->used_pct;
 }

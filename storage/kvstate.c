@@ -26,6 +26,7 @@ struct kvstate {
     int live;      /* which pair holds the key space */
     uint64_t applied, durable;
     int64_t tau, durable_tau;
+    int used_pct; /* cached; -1 after a commit */
 };
 
 #define META_LIVE "live"
@@ -256,6 +257,7 @@ int kvstate_open(kvstate **out, const char *dir, uint64_t mapsize, char *err, si
         return rc;
     }
     if ((rc = mdb_txn_commit(txn)) != 0) goto err_after_env;
+    s->used_pct = -1;
     *out = s;
     return 0;
 
@@ -304,6 +306,7 @@ int kvstate_commit(kvstate *s)
     if (!s->wtxn) return 0;
     int rc = mdb_txn_commit(s->wtxn);
     s->wtxn = NULL;
+    s->used_pct = -1;
     if (rc != 0) {
         s->applied = s->durable;
         s->tau = s->durable_tau;
@@ -506,5 +509,7 @@ uint64_t kvstate_expires(kvstate *s)
 
 int kvstate_used_pct(kvstate *s)
 {
-    return kv_env_used_pct(s->env);
+    /* Only a commit changes it: computed once per commit. */
+    if (s->used_pct < 0) s->used_pct = kv_env_used_pct(s->env);
+    return s->used_pct;
 }
