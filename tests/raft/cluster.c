@@ -131,7 +131,10 @@ static int do_ready(tcluster *c, int i, bool crash_after_persist)
     if (rc) return rc;
     for (size_t k = 0; k < rd.n_msgs; k++)
         if ((rc = enqueue(c, &rd.msgs[k]))) return rc;
+    for (size_t k = 0; k < rd.n_read_states; k++)
+        nd->reads[nd->nreads++ % 64] = rd.read_states[k];
     if (rd.snapshot) {
+        nd->snaps_installed++;
         memstore_apply_snapshot(&nd->st, rd.snapshot);
         nd->app_index = rd.snapshot->index;
         memcpy(&nd->app_hash, rd.snapshot->ref + 8, 8);

@@ -22,6 +22,9 @@ typedef struct tc_node {
     memstore st;                  /* "disk": survives crashes */
     uint64_t app_index, app_hash; /* the state machine: a hash chain */
     raft_ready_batch last_rd;
+    raft_read_state reads[64]; /* read states seen (the last 64) */
+    int nreads;
+    uint64_t snaps_installed;
 } tc_node;
 
 struct tcluster;

@@ -144,6 +144,7 @@ typedef struct sim {
     u64vec prop_index, prop_term;
     uint64_t nprops, next_prop;
     uint64_t committed_props, failed_props;
+    uint64_t leaders, snaps;
 } sim;
 
 #define FAIL(S, ...)                                                                               \
@@ -198,6 +199,7 @@ static int note_leader(sim *s, int i)
         FAIL(s, "election safety: nodes %" PRIu64 " and %" PRIu64 " lead term %" PRIu64, prev,
              st.id, st.term);
     u64_set(&s->leader_of_term, st.term, st.id);
+    s->leaders++;
     /* leader completeness: it holds the highest known committed entry */
     if (s->max_commit) {
         uint64_t t;
@@ -345,22 +347,30 @@ static void sim_free(sim *s)
     free(s->prop_term.v);
 }
 
-static action gen_action(sim *s, uint64_t *g)
+/* Faults come in storms: steps alternate between stormy stretches (all
+ * faults) and calm ones (no drops, crashes or new partitions; partitions
+ * heal), so the cluster also makes progress between storms. */
+static action gen_action(sim *s, uint64_t *g, size_t step)
 {
     tcluster *c = &s->c;
     action a = {0};
     uint32_t n = (uint32_t)c->n;
+    bool calm = (step / 400) % 2 == 1;
     uint32_t x = rn(g, 1000);
     a.a = (uint8_t)rn(g, n);
     a.b = (uint8_t)rn(g, n);
-    if (x < 250) {
+    if (calm && ((x >= 560 && x < 605) || (x >= 780 && x < 783) || (x >= 850 && x < 856) ||
+                 (x >= 875 && x < 889))) {
+        x = (step % 400 == 0) ? 890 : 200 + rn(g, 360); /* heal once, else tick/deliver */
+    }
+    if (x < 200) {
         a.kind = A_TICK;
     } else if (x < 560) {
         a.kind = A_DELIVER;
         /* mostly in order; sometimes a later one first (reorder/delay) */
         uint32_t span = c->nnet ? (uint32_t)c->nnet : 1;
         a.k = rn(g, 4) ? 0 : rn(g, span);
-    } else if (x < 590) {
+    } else if (x < 585) {
         a.kind = A_DROP;
         a.k = rn(g, c->nnet ? (uint32_t)c->nnet : 1);
     } else if (x < 605) {
@@ -613,7 +623,7 @@ static int run(uint64_t seed, int nodes, int steps, const actvec *replay, actvec
     int bad = 0;
     size_t total = replay ? replay->n : (size_t)steps;
     for (size_t k = 0; k < total && !bad; k++) {
-        action a = replay ? replay->v[k] : gen_action(s, &g);
+        action a = replay ? replay->v[k] : gen_action(s, &g, k);
         if (trace) act_push(trace, a);
         bad = do_action(s, &a);
     }
@@ -624,7 +634,12 @@ static int run(uint64_t seed, int nodes, int steps, const actvec *replay, actvec
         out_stats->failed_props = s->failed_props;
         out_stats->reads_served = s->reads_served;
         out_stats->c.sent = s->c.sent;
+        out_stats->leaders = s->leaders;
+        out_stats->snaps = 0;
     }
+    if (out_stats)
+        for (int i = 0; i < s->c.n; i++)
+            out_stats->snaps += s->c.nodes[i].snaps_installed;
     sim_free(s);
     free(s);
     return bad;
@@ -693,7 +708,7 @@ int main(int argc, char **argv)
         }
     }
     clock_t t0 = clock();
-    uint64_t committed = 0, failed = 0, reads = 0, msgs = 0;
+    uint64_t committed = 0, failed = 0, reads = 0, msgs = 0, leaders = 0, snaps = 0;
     for (uint64_t sd = first; sd < first + seeds; sd++) {
         int nn = nodes ? nodes : (sd % 2 ? 3 : 5);
         actvec trace = {0};
@@ -722,6 +737,8 @@ int main(int argc, char **argv)
         failed += st.failed_props;
         reads += st.reads_served;
         msgs += st.c.sent;
+        leaders += st.leaders;
+        snaps += st.snaps;
         free(trace.v);
         if (verbose)
             printf("seed %" PRIu64 " ok: %" PRIu64 " committed, %" PRIu64 " failed proposals\n", sd,
@@ -732,7 +749,9 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("%" PRIu64 " seeds x %d steps ok in %.1fs cpu: %" PRIu64 " proposals committed, %" PRIu64
-           " failed, %" PRIu64 " reads served, %" PRIu64 " messages\n",
-           seeds, steps, (double)(clock() - t0) / CLOCKS_PER_SEC, committed, failed, reads, msgs);
+           " failed, %" PRIu64 " reads served, %" PRIu64 " messages, %" PRIu64 " leaders, %" PRIu64
+           " snapshots installed\n",
+           seeds, steps, (double)(clock() - t0) / CLOCKS_PER_SEC, committed, failed, reads, msgs,
+           leaders, snaps);
     return 0;
 }
