@@ -111,7 +111,7 @@ static int get_bytes(rd *r, char **out, size_t *outlen)
 {
     uint32_t len;
     if (get_u32(r, &len) != 0 || len > r->n) return KV_ECORRUPT;
-    char *b = malloc((size_t)len + 1);
+    char *b = kv_malloc((size_t)len + 1);
     if (!b) return KV_ENOMEM;
     memcpy(b, r->p, len);
     b[len] = '\0';
@@ -143,8 +143,8 @@ static int get_cmd(rd *r, kv_argv *a)
      * least its name. */
     if (get_u32(r, &argc) != 0 || argc == 0 || argc > r->n / 4 || argc > INT32_MAX)
         return KV_ECORRUPT;
-    a->argv = calloc(argc, sizeof(char *));
-    a->argvlen = calloc(argc, sizeof(size_t));
+    a->argv = kv_calloc(argc, sizeof(char *));
+    a->argvlen = kv_calloc(argc, sizeof(size_t));
     if (!a->argv || !a->argvlen) {
         argv_free(a);
         return KV_ENOMEM;
@@ -206,7 +206,7 @@ int kventry_decode(const void *p, size_t n, kv_entry *e)
 
     switch (e->kind) {
     case KV_ENTRY_CMD:
-        e->cmds = calloc(1, sizeof(kv_argv));
+        e->cmds = kv_calloc(1, sizeof(kv_argv));
         if (!e->cmds) return KV_ENOMEM;
         e->count = 1;
         rc = get_cmd(&r, &e->cmds[0]);
@@ -217,7 +217,7 @@ int kventry_decode(const void *p, size_t n, kv_entry *e)
             rc = KV_ECORRUPT;
             break;
         }
-        e->cmds = calloc(count ? count : 1, sizeof(kv_argv));
+        e->cmds = kv_calloc(count ? count : 1, sizeof(kv_argv));
         if (!e->cmds) {
             rc = KV_ENOMEM;
             break;
@@ -232,7 +232,7 @@ int kventry_decode(const void *p, size_t n, kv_entry *e)
             rc = KV_ECORRUPT;
             break;
         }
-        e->items = calloc(count ? count : 1, sizeof(kv_expire_item));
+        e->items = kv_calloc(count ? count : 1, sizeof(kv_expire_item));
         if (!e->items) {
             rc = KV_ENOMEM;
             break;

@@ -31,7 +31,7 @@ static void oom(kv_ctx *c)
 
 static char *dup_bytes(kv_ctx *c, const char *p, size_t n, size_t cap)
 {
-    char *b = malloc(cap ? cap : 1);
+    char *b = kv_malloc(cap ? cap : 1);
     if (!b) {
         oom(c);
         return NULL;
@@ -1135,7 +1135,7 @@ void kvx_lcs(ARGS)
                                  "proto-max-bulk-len");
         goto cleanup;
     }
-    lcs = malloc(lcsalloc);
+    lcs = kv_malloc(lcsalloc);
     if (!lcs) {
         resp_add_error(c->reply, "ERR Insufficient memory, failed allocating transient memory "
                                  "for LCS");
@@ -1158,7 +1158,7 @@ void kvx_lcs(ARGS)
     char *result = NULL;
     uint32_t arange_start = alen, arange_end = 0, brange_start = 0, brange_end = 0;
     int computelcs = getidx || !getlen;
-    if (computelcs && !(result = malloc(idx ? idx : 1))) {
+    if (computelcs && !(result = kv_malloc(idx ? idx : 1))) {
         oom(c);
         goto cleanup;
     }

@@ -11,6 +11,17 @@
 
 struct kv_command;
 
+/* ------------------------------------------------------------ memory */
+
+/* Every allocation of storage/ goes through these (kvutil.c), so a test
+ * can make any of them fail. Memory they return is released with free()
+ * (kvlog_get() and kvlog_get_meta() hand it to the caller). */
+void *kv_malloc(size_t n);
+void *kv_calloc(size_t n, size_t size);
+/* Test hook: the n-th allocation from now fails, and every one after it
+ * until the hook is reset; 0 turns failures off. */
+void kv_alloc_fail_after(long n);
+
 /* ------------------------------------------------------------ util */
 
 /* Redis's string2ll: no spaces, no '+', no leading zeros, no "-0". */

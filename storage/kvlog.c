@@ -141,7 +141,7 @@ int kvlog_open(kvlog **out, const char *dir, uint64_t mapsize, char *err, size_t
         snprintf(err, errlen, "mkdir %s: %s", path, strerror(errno));
         return KV_EIO;
     }
-    l = calloc(1, sizeof(*l));
+    l = kv_calloc(1, sizeof(*l));
     if (!l) {
         snprintf(err, errlen, "out of memory");
         return KV_ENOMEM;
@@ -365,7 +365,7 @@ int kvlog_get(kvlog *l, uint64_t index, uint64_t *term, uint8_t *type, void **da
             rc = KV_ECORRUPT;
         } else {
             size_t n = v.mv_size - ENTRY_HDR;
-            void *d = malloc(n ? n : 1);
+            void *d = kv_malloc(n ? n : 1);
             if (!d) {
                 rc = KV_ENOMEM;
             } else {
@@ -430,7 +430,7 @@ int kvlog_get_meta(kvlog *l, const char *name, void **out, size_t *n)
     if ((rc = rtxn(l, &txn, &owned)) != 0) return rc;
     rc = get_meta_raw(l, txn, key, &v);
     if (rc == 0) {
-        void *d = malloc(v.mv_size ? v.mv_size : 1);
+        void *d = kv_malloc(v.mv_size ? v.mv_size : 1);
         if (!d) {
             rc = KV_ENOMEM;
         } else {

@@ -158,7 +158,7 @@ int kv_set_expiry(kv_ctx *c, const char *key, size_t keylen, int64_t expiry)
     if (v.expiry == expiry) return 0;
     /* The record is rewritten in place: copy the value out first, as the
      * put may move the page it lives on. */
-    char *copy = malloc(v.len ? v.len : 1);
+    char *copy = kv_malloc(v.len ? v.len : 1);
     if (!copy) return set_err(c, KV_ENOMEM);
     memcpy(copy, v.p, v.len);
     rc = kv_store(c, key, keylen, copy, v.len, expiry);
@@ -228,7 +228,7 @@ int kvstate_open(kvstate **out, const char *dir, uint64_t mapsize, char *err, si
         snprintf(err, errlen, "mkdir %s: %s", path, strerror(errno));
         return KV_EIO;
     }
-    s = calloc(1, sizeof(*s));
+    s = kv_calloc(1, sizeof(*s));
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return KV_ENOMEM;

@@ -23,6 +23,31 @@ const char *kv_strerror(int code)
     return "unknown storage error";
 }
 
+static long fail_countdown; /* 0: never fail */
+
+void kv_alloc_fail_after(long n)
+{
+    fail_countdown = n;
+}
+
+static int should_fail(void)
+{
+    if (fail_countdown <= 0) return 0;
+    if (fail_countdown == 1) return 1; /* stays failing until reset */
+    fail_countdown--;
+    return 0;
+}
+
+void *kv_malloc(size_t n)
+{
+    return should_fail() ? NULL : malloc(n);
+}
+
+void *kv_calloc(size_t n, size_t size)
+{
+    return should_fail() ? NULL : calloc(n, size);
+}
+
 /* LONG_STR_SIZE in Redis: the longest long long plus sign fits in 20. */
 #define LONG_STR_SIZE 21
 

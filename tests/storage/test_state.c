@@ -412,6 +412,80 @@ static void used_pct_falls_again_after_a_flush(void **state)
     kvt_rmrf(dir);
 }
 
+static void fingerprint(kvstate *s, resp_buf *out)
+{
+    static const char *keys[] = {"a", "s", "b", "t", "f", "z", "n"};
+    resp_buf_reset(out);
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        char *g[] = {"GET", (char *)keys[i]}, *p[] = {"PEXPIRETIME", (char *)keys[i]};
+        size_t gl[] = {3, 1}, pl[] = {11, 1};
+        assert_int_equal(kvstate_read(s, 2, g, gl, 0, out), 0);
+        assert_int_equal(kvstate_read(s, 2, p, pl, 0, out), 0);
+    }
+    char *d[] = {"DBSIZE"};
+    size_t dl[] = {6};
+    assert_int_equal(kvstate_read(s, 1, d, dl, 0, out), 0);
+}
+
+static void out_of_memory_at_any_allocation_rolls_back_to_the_last_commit(void **state)
+{
+    fx *f = *state;
+    RUN(f, 100, "SET a 1", "+OK\r\n");
+    RUN(f, 100, "SET s hello PX 5000", "+OK\r\n");
+    RUN(f, 100, "SET n 10", "+OK\r\n");
+    assert_int_equal(kvstate_commit(f->s), 0);
+    const char *lines[] = {"APPEND s xyz",      "SETRANGE s 10 ab", "SETBIT b 100 1", "RENAME s t",
+                           "INCRBYFLOAT f 1.5", "LCS a t IDX",      "EXPIRE a 100",   "PERSIST a",
+                           "GETEX t PX 100",    "INCR n",           "SET z 1 EX 5",   "DEL n"};
+    const int nl = sizeof(lines) / sizeof(lines[0]);
+    resp_buf e, before, after, reply;
+    resp_buf_init(&e, 2);
+    resp_buf_init(&before, 2);
+    resp_buf_init(&after, 2);
+    resp_buf_init(&reply, 2);
+    kventry_begin_multi(&e, 200, (uint32_t)nl);
+    for (int i = 0; i < nl; i++) {
+        char *copy = strdup(lines[i]), *save = NULL, *argv[8];
+        size_t argvlen[8];
+        int argc = 0;
+        for (char *t = strtok_r(copy, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+            argv[argc] = t;
+            argvlen[argc++] = strlen(t);
+        }
+        kventry_add_cmd(&e, argc, argv, argvlen);
+        free(copy);
+    }
+    fingerprint(f->s, &before);
+    uint64_t index = kvstate_applied_index(f->s) + 1;
+    int failures = 0;
+    for (long n = 1;; n++) {
+        resp_buf_reset(&reply);
+        kv_alloc_fail_after(n);
+        int rc = kvstate_apply(f->s, index, e.p, e.len, &reply);
+        kv_alloc_fail_after(0);
+        if (rc == 0) break;
+        failures++;
+        assert_int_equal(rc, KV_ENOMEM);
+        /* Nothing of the failed transaction is visible; the index did not
+         * move; applying again works from the same point. */
+        assert_int_equal(kvstate_applied_index(f->s), index - 1);
+        assert_int_equal(kvstate_durable_index(f->s), index - 1);
+        fingerprint(f->s, &after);
+        assert_int_equal(after.len, before.len);
+        assert_memory_equal(after.p, before.p, after.len);
+        assert_true(n < 10000);
+    }
+    assert_true(failures > 10);
+    assert_int_equal(kvstate_applied_index(f->s), index);
+    RUN(f, 200, "STRLEN t", ":12\r\n");
+    RUN(f, 200, "GETRANGE t 10 11", "$2\r\nab\r\n");
+    RUN(f, 200, "EXISTS s n", ":0\r\n");
+    resp_buf_free(&e);
+    resp_buf_free(&before);
+    resp_buf_free(&after);
+    resp_buf_free(&reply);
+}
+
 static void command_table_is_consistent(void **state)
 {
     (void)state;
@@ -611,6 +685,7 @@ int main(void)
         T(randomkey_finds_a_live_key),
         T(long_keys_are_refused_before_the_log),
         T(command_table_is_consistent),
+        T(out_of_memory_at_any_allocation_rolls_back_to_the_last_commit),
         cmocka_unit_test(used_pct_falls_again_after_a_flush),
         T(reads_refuse_write_commands),
         cmocka_unit_test(same_entries_give_byte_identical_key_spaces),
