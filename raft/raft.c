@@ -808,7 +808,9 @@ static int step_leader(raft_node *r, const raft_msg *m)
             p->read_ack = m->ctx + 1;
             rc = advance_reads(r);
         }
-        if (!rc && p->match < log_last_index(&r->log)) rc = send_appends(r, p, false);
+        /* A follower behind us gets an append even if empty: in replicate state
+         * a lost append is only noticed through the rejection it provokes. */
+        if (!rc && p->match < log_last_index(&r->log)) rc = send_appends(r, p, true);
         return rc;
     case RAFT_MSG_TRANSFER_LEADER:
         return handle_transfer(r, m->ctx) == RAFT_EUNKNOWNPEER ? 0 : r->err;
@@ -909,7 +911,13 @@ int r_step(raft_node *r, const raft_msg *m)
             /* §5.1: a higher term makes any node a follower. */
             bool from_leader = m->type == RAFT_MSG_APP || m->type == RAFT_MSG_HEARTBEAT ||
                                m->type == RAFT_MSG_SNAP;
+            uint32_t elapsed = r->election_elapsed;
             become_follower(r, m->term, from_leader ? m->from : 0);
+            /* Figure 2: only a leader's append or a granted vote restart the
+             * election timer, not a higher term alone; otherwise candidates
+             * with stale logs could keep the best candidate from ever timing
+             * out. */
+            if (!from_leader) r->election_elapsed = elapsed;
         }
     } else if (m->term < r->term) {
         if ((r->check_quorum || r->prevote) &&

@@ -144,7 +144,7 @@ typedef struct sim {
     u64vec prop_index, prop_term;
     uint64_t nprops, next_prop;
     uint64_t committed_props, failed_props;
-    uint64_t leaders, snaps;
+    uint64_t leaders, snaps, max_live_ticks;
 } sim;
 
 #define FAIL(S, ...)                                                                               \
@@ -529,6 +529,16 @@ static int do_action(sim *s, const action *a)
     return 0;
 }
 
+static void dbg_trace(void *ctx, uint64_t id, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "[%" PRIu64 "] %s\n", id, msg);
+}
+
+/* Ticks (each followed by delivering everything) within which a healed
+ * cluster must elect a leader and commit everywhere: 20 election timeouts. */
+#define LIVENESS_TICKS 200
+
 /* Faults stop; the cluster must elect a leader, commit a final proposal
  * everywhere, and every proposal must then be decided. */
 static int liveness(sim *s)
@@ -540,11 +550,14 @@ static int liveness(sim *s)
             if (tc_start(c, i)) return -1;
             s->last_applied[i] = c->nodes[i].app_index;
         }
+    if (getenv("SIMDBG"))
+        for (int i = 0; i < c->n; i++)
+            raft_set_trace(c->nodes[i].r, dbg_trace, NULL);
     uint64_t final_idx = 0, final_term = 0, max_prop = 0;
     for (uint64_t p = 0; p < s->nprops; p++)
         if (s->prop_index.v[p] > max_prop) max_prop = s->prop_index.v[p];
     int ticks;
-    for (ticks = 0; ticks < 2000; ticks++) {
+    for (ticks = 0; ticks < LIVENESS_TICKS; ticks++) {
         for (int i = 0; i < c->n; i++) {
             int rc = raft_tick(c->nodes[i].r);
             if (rc) return -1;
@@ -574,7 +587,7 @@ static int liveness(sim *s)
             if (c->nodes[i].app_index < final_idx) done = 0;
         if (done) break;
     }
-    if (ticks == 2000 && getenv("SIMDBG")) {
+    if (ticks == LIVENESS_TICKS && getenv("SIMDBG")) {
         for (int i = 0; i < c->n; i++) {
             raft_status st;
             raft_get_status(c->nodes[i].r, &st);
@@ -590,11 +603,11 @@ static int liveness(sim *s)
                         pp.id, pp.match, pp.next, pp.state, pp.inflight);
         }
     }
-    if (ticks == 2000)
+    if ((uint64_t)ticks > s->max_live_ticks) s->max_live_ticks = (uint64_t)ticks;
+    if (ticks == LIVENESS_TICKS)
         FAIL(s,
-             "liveness: no progress within 2000 ticks after faults stopped (final index %" PRIu64
-             ")",
-             final_idx);
+             "liveness: no progress within %d ticks after faults stopped (final index %" PRIu64 ")",
+             LIVENESS_TICKS, final_idx);
     for (int i = 1; i < c->n; i++)
         if (c->nodes[i].app_index == c->nodes[0].app_index &&
             c->nodes[i].app_hash != c->nodes[0].app_hash)
@@ -635,6 +648,7 @@ static int run(uint64_t seed, int nodes, int steps, const actvec *replay, actvec
         out_stats->reads_served = s->reads_served;
         out_stats->c.sent = s->c.sent;
         out_stats->leaders = s->leaders;
+        out_stats->max_live_ticks = s->max_live_ticks;
         out_stats->snaps = 0;
     }
     if (out_stats)
@@ -708,7 +722,7 @@ int main(int argc, char **argv)
         }
     }
     clock_t t0 = clock();
-    uint64_t committed = 0, failed = 0, reads = 0, msgs = 0, leaders = 0, snaps = 0;
+    uint64_t committed = 0, failed = 0, reads = 0, msgs = 0, leaders = 0, snaps = 0, live = 0;
     for (uint64_t sd = first; sd < first + seeds; sd++) {
         int nn = nodes ? nodes : (sd % 2 ? 3 : 5);
         actvec trace = {0};
@@ -739,6 +753,7 @@ int main(int argc, char **argv)
         msgs += st.c.sent;
         leaders += st.leaders;
         snaps += st.snaps;
+        if (st.max_live_ticks > live) live = st.max_live_ticks;
         free(trace.v);
         if (verbose)
             printf("seed %" PRIu64 " ok: %" PRIu64 " committed, %" PRIu64 " failed proposals\n", sd,
@@ -750,8 +765,8 @@ int main(int argc, char **argv)
     }
     printf("%" PRIu64 " seeds x %d steps ok in %.1fs cpu: %" PRIu64 " proposals committed, %" PRIu64
            " failed, %" PRIu64 " reads served, %" PRIu64 " messages, %" PRIu64 " leaders, %" PRIu64
-           " snapshots installed\n",
+           " snapshots installed, liveness within %" PRIu64 " ticks\n",
            seeds, steps, (double)(clock() - t0) / CLOCKS_PER_SEC, committed, failed, reads, msgs,
-           leaders, snaps);
+           leaders, snaps, live);
     return 0;
 }
