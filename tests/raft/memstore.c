@@ -148,7 +148,7 @@ int memstore_compact(memstore *s, uint64_t index, const void *ref, uint32_t ref_
     s->snap.term = s->ents[k - 1].term;
     s->snap.index = index;
     s->snap.ref_len = ref_len;
-    memcpy(s->snap.ref, ref, ref_len);
+    if (ref_len) memcpy(s->snap.ref, ref, ref_len);
     uint64_t doff = k < s->n ? s->ents[k].off : s->dlen;
     memmove(s->ents, s->ents + k, (s->n - k) * sizeof(ms_ent));
     s->n -= k;
