@@ -10,6 +10,18 @@
 #include "storage/kvcmd_int.h"
 #include "storage/kvint.h"
 
+static uint64_t proto_max_bulk_len = 512ull * 1024 * 1024;
+
+void kv_set_proto_max_bulk_len(uint64_t n)
+{
+    proto_max_bulk_len = n;
+}
+
+uint64_t kv_proto_max_bulk_len(void)
+{
+    return proto_max_bulk_len;
+}
+
 /* ------------------------------------------------------------ parsers */
 
 int kv_getll(const char *s, size_t len, long long *v, resp_buf *err)
@@ -159,7 +171,7 @@ int kv_parse_expire(int argc, char **argv, size_t *argvlen, int seconds, const c
 int kv_parse_bitoffset(const char *s, size_t len, uint64_t *off, resp_buf *err)
 {
     long long v;
-    if (!kv_string2ll(s, len, &v) || v < 0 || (uint64_t)(v >> 3) >= KV_PROTO_MAX_BULK_LEN) {
+    if (!kv_string2ll(s, len, &v) || v < 0 || (uint64_t)(v >> 3) >= kv_proto_max_bulk_len()) {
         resp_add_error(err, "ERR bit offset is not an integer or out of range");
         return -1;
     }
@@ -272,7 +284,7 @@ CHECK(ck_setrange)
         resp_add_error(err, "ERR offset is out of range");
         return -1;
     }
-    if (argvlen[3] > 0 && (uint64_t)off + argvlen[3] > KV_PROTO_MAX_BULK_LEN) {
+    if (argvlen[3] > 0 && (uint64_t)off + argvlen[3] > kv_proto_max_bulk_len()) {
         resp_add_error(err, ERR_STRLEN);
         return -1;
     }

@@ -36,6 +36,13 @@ typedef struct kv_command {
     const char *summary; /* one line, for COMMAND DOCS */
 } kv_command;
 
+/* proto-max-bulk-len (added): the longest string APPEND, SETRANGE and
+ * SETBIT may build, as Redis reads the same setting, and the bound of
+ * LCS's work table. Process-wide, 512 MB until set. It decides what an
+ * entry does, so every node of a cluster must use the same value. */
+void kv_set_proto_max_bulk_len(uint64_t n);
+uint64_t kv_proto_max_bulk_len(void);
+
 /* Case-insensitive lookup; NULL when unknown. */
 const kv_command *kv_command_lookup(const char *name, size_t len);
 /* The whole table, for COMMAND COUNT / INFO / DOCS. */

@@ -41,7 +41,6 @@ int kv_streqci(const char *a, size_t alen, const char *lit); /* ASCII case-insen
 /* Keys longer than this cannot be stored: LMDB keys are at most 511 bytes
  * and ours carry an 8-byte prefix. */
 #define KV_MAX_KEYLEN 500
-#define KV_PROTO_MAX_BULK_LEN (512ull * 1024 * 1024)
 
 /* ------------------------------------------------------------ entries */
 
