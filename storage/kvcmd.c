@@ -33,16 +33,6 @@ int kv_getll(const char *s, size_t len, long long *v, resp_buf *err)
     return 0;
 }
 
-int kv_check_keylen(size_t len, resp_buf *err)
-{
-    if (len > KV_MAX_KEYLEN) {
-        resp_add_errorf(err, "ERR key is too long (RaftKV keys are at most %d bytes)",
-                        KV_MAX_KEYLEN);
-        return -1;
-    }
-    return 0;
-}
-
 static void expire_time_error(resp_buf *err, const char *cmdname)
 {
     resp_add_errorf(err, "ERR invalid expire time in '%s' command", cmdname);
@@ -183,17 +173,9 @@ int kv_parse_bitoffset(const char *s, size_t len, uint64_t *off, resp_buf *err)
 
 #define CHECK(name) static int name(int argc, char **argv, size_t *argvlen, resp_buf *err)
 
-CHECK(ck_key)
-{
-    (void)argc;
-    (void)argv;
-    return kv_check_keylen(argvlen[1], err);
-}
-
 CHECK(ck_set)
 {
     kv_setopts o;
-    if (kv_check_keylen(argvlen[1], err) != 0) return -1;
     return kv_parse_set(argc, argv, argvlen, 3, 0, "set", &o, err);
 }
 
@@ -207,7 +189,6 @@ CHECK(ck_setex)
 {
     long long ms;
     (void)argc;
-    if (kv_check_keylen(argvlen[1], err) != 0) return -1;
     return kv_parse_expire_value(argv[2], argvlen[2], 1, "setex", &ms, err);
 }
 
@@ -215,38 +196,36 @@ CHECK(ck_psetex)
 {
     long long ms;
     (void)argc;
-    if (kv_check_keylen(argvlen[1], err) != 0) return -1;
     return kv_parse_expire_value(argv[2], argvlen[2], 0, "psetex", &ms, err);
 }
 
-static int ck_mset_generic(int argc, size_t *argvlen, const char *name, resp_buf *err)
+static int ck_mset_generic(int argc, const char *name, resp_buf *err)
 {
     if (argc % 2 == 0) {
         resp_add_errorf(err, "ERR wrong number of arguments for '%s' command", name);
         return -1;
     }
-    for (int j = 1; j < argc; j += 2)
-        if (kv_check_keylen(argvlen[j], err) != 0) return -1;
     return 0;
 }
 
 CHECK(ck_mset)
 {
     (void)argv;
-    return ck_mset_generic(argc, argvlen, "mset", err);
+    (void)argvlen;
+    return ck_mset_generic(argc, "mset", err);
 }
 
 CHECK(ck_msetnx)
 {
     (void)argv;
-    return ck_mset_generic(argc, argvlen, "msetnx", err);
+    (void)argvlen;
+    return ck_mset_generic(argc, "msetnx", err);
 }
 
 CHECK(ck_incrby)
 {
     long long v;
     (void)argc;
-    if (kv_check_keylen(argvlen[1], err) != 0) return -1;
     return kv_getll(argv[2], argvlen[2], &v, err);
 }
 
@@ -266,7 +245,6 @@ CHECK(ck_incrbyfloat)
 {
     long double v;
     (void)argc;
-    if (kv_check_keylen(argvlen[1], err) != 0) return -1;
     if (!kv_string2ld(argv[2], argvlen[2], &v)) {
         resp_add_error(err, ERR_NOTFLOAT);
         return -1;
@@ -278,8 +256,7 @@ CHECK(ck_setrange)
 {
     long long off;
     (void)argc;
-    if (kv_check_keylen(argvlen[1], err) != 0 || kv_getll(argv[2], argvlen[2], &off, err) != 0)
-        return -1;
+    if (kv_getll(argv[2], argvlen[2], &off, err) != 0) return -1;
     if (off < 0) {
         resp_add_error(err, "ERR offset is out of range");
         return -1;
@@ -316,21 +293,12 @@ CHECK(ck_pexpireat)
     return ck_expire_generic(argc, argv, argvlen, 0, "pexpireat", err);
 }
 
-CHECK(ck_rename)
-{
-    (void)argc;
-    (void)argv;
-    return kv_check_keylen(argvlen[2], err);
-}
-
 CHECK(ck_setbit)
 {
     uint64_t off;
     long long bit;
     (void)argc;
-    if (kv_check_keylen(argvlen[1], err) != 0 ||
-        kv_parse_bitoffset(argv[2], argvlen[2], &off, err) != 0)
-        return -1;
+    if (kv_parse_bitoffset(argv[2], argvlen[2], &off, err) != 0) return -1;
     if (!kv_string2ll(argv[3], argvlen[3], &bit) || (bit & ~1)) {
         resp_add_error(err, "ERR bit is not an integer or out of range");
         return -1;
@@ -362,13 +330,13 @@ CHECK(ck_flush)
     X("get", 2, R | F, 1, 1, 1, NULL, kvx_get, "string", "1.0.0", "Get the value of a key")        \
     X("set", -3, W | D, 1, 1, 1, ck_set, kvx_set, "string", "1.0.0",                               \
       "Set the string value of a key")                                                             \
-    X("setnx", 3, W | F | D, 1, 1, 1, ck_key, kvx_setnx, "string", "1.0.0",                        \
+    X("setnx", 3, W | F | D, 1, 1, 1, NULL, kvx_setnx, "string", "1.0.0",                          \
       "Set the value of a key, only if the key does not exist")                                    \
     X("setex", 4, W | D, 1, 1, 1, ck_setex, kvx_setex, "string", "2.0.0",                          \
       "Set the value and expiration of a key")                                                     \
     X("psetex", 4, W | D, 1, 1, 1, ck_psetex, kvx_psetex, "string", "2.6.0",                       \
       "Set the value and expiration in milliseconds of a key")                                     \
-    X("getset", 3, W | F | D, 1, 1, 1, ck_key, kvx_getset, "string", "1.0.0",                      \
+    X("getset", 3, W | F | D, 1, 1, 1, NULL, kvx_getset, "string", "1.0.0",                        \
       "Set the string value of a key and return its old value")                                    \
     X("getdel", 2, W | F, 1, 1, 1, NULL, kvx_getdel, "string", "6.2.0",                            \
       "Get the value of a key and delete the key")                                                 \
@@ -386,9 +354,9 @@ CHECK(ck_flush)
       "blocking.")                                                                                 \
     X("exists", -2, R | F, 1, -1, 1, NULL, kvx_exists, "generic", "1.0.0",                         \
       "Determine if a key exists")                                                                 \
-    X("incr", 2, W | F | D, 1, 1, 1, ck_key, kvx_incr, "string", "1.0.0",                          \
+    X("incr", 2, W | F | D, 1, 1, 1, NULL, kvx_incr, "string", "1.0.0",                            \
       "Increment the integer value of a key by one")                                               \
-    X("decr", 2, W | F | D, 1, 1, 1, ck_key, kvx_decr, "string", "1.0.0",                          \
+    X("decr", 2, W | F | D, 1, 1, 1, NULL, kvx_decr, "string", "1.0.0",                            \
       "Decrement the integer value of a key by one")                                               \
     X("incrby", 3, W | F | D, 1, 1, 1, ck_incrby, kvx_incrby, "string", "1.0.0",                   \
       "Increment the integer value of a key by the given amount")                                  \
@@ -396,7 +364,7 @@ CHECK(ck_flush)
       "Decrement the integer value of a key by the given number")                                  \
     X("incrbyfloat", 3, W | F | D, 1, 1, 1, ck_incrbyfloat, kvx_incrbyfloat, "string", "2.6.0",    \
       "Increment the float value of a key by the given amount")                                    \
-    X("append", 3, W | F | D, 1, 1, 1, ck_key, kvx_append, "string", "2.0.0",                      \
+    X("append", 3, W | F | D, 1, 1, 1, NULL, kvx_append, "string", "2.0.0",                        \
       "Append a value to a key")                                                                   \
     X("strlen", 2, R | F, 1, 1, 1, NULL, kvx_strlen, "string", "2.2.0",                            \
       "Get the length of the value stored in a key")                                               \
@@ -432,8 +400,8 @@ CHECK(ck_flush)
       "Incrementally iterate the keys space")                                                      \
     X("randomkey", 1, R, 0, 0, 0, NULL, kvx_randomkey, "generic", "1.0.0",                         \
       "Return a random key from the keyspace")                                                     \
-    X("rename", 3, W, 1, 2, 1, ck_rename, kvx_rename, "generic", "1.0.0", "Rename a key")          \
-    X("renamenx", 3, W | F, 1, 2, 1, ck_rename, kvx_renamenx, "generic", "1.0.0",                  \
+    X("rename", 3, W, 1, 2, 1, NULL, kvx_rename, "generic", "1.0.0", "Rename a key")               \
+    X("renamenx", 3, W | F, 1, 2, 1, NULL, kvx_renamenx, "generic", "1.0.0",                       \
       "Rename a key, only if the new key does not exist")                                          \
     X("touch", -2, R | F, 1, -1, 1, NULL, kvx_exists, "generic", "3.2.1",                          \
       "Alters the last access time of a key(s). Returns the number of existing keys "              \

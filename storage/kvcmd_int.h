@@ -41,7 +41,6 @@ int kv_parse_expire(int argc, char **argv, size_t *argvlen, int seconds, const c
                     int *flags, long long *when, resp_buf *err);
 
 int kv_getll(const char *s, size_t len, long long *v, resp_buf *err);
-int kv_check_keylen(size_t len, resp_buf *err);
 int kv_parse_bitoffset(const char *s, size_t len, uint64_t *off, resp_buf *err);
 
 #define ERR_NOTINT "ERR value is not an integer or out of range"

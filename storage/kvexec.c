@@ -200,20 +200,18 @@ void kvx_mget(ARGS)
     }
 }
 
-static int mset_args_ok(kv_ctx *c, int argc, size_t *argvlen, const char *name)
+static int mset_args_ok(kv_ctx *c, int argc, const char *name)
 {
     if (argc % 2 == 0) {
         resp_add_errorf(c->reply, "ERR wrong number of arguments for '%s' command", name);
         return 0;
     }
-    for (int j = 1; j < argc; j += 2)
-        if (kv_check_keylen(argvlen[j], c->reply) != 0) return 0;
     return 1;
 }
 
 void kvx_mset(ARGS)
 {
-    if (!mset_args_ok(c, argc, argvlen, "mset")) return;
+    if (!mset_args_ok(c, argc, "mset")) return;
     for (int j = 1; j < argc && c->rc == 0; j += 2)
         kv_store(c, argv[j], argvlen[j], argv[j + 1], argvlen[j + 1], 0);
     if (c->rc == 0) resp_add_ok(c->reply);
@@ -222,7 +220,7 @@ void kvx_mset(ARGS)
 void kvx_msetnx(ARGS)
 {
     kv_val v;
-    if (!mset_args_ok(c, argc, argvlen, "msetnx")) return;
+    if (!mset_args_ok(c, argc, "msetnx")) return;
     for (int j = 1; j < argc; j += 2) {
         int found = kv_lookup(c, argv[j], argvlen[j], &v);
         if (found < 0) return;
@@ -242,7 +240,6 @@ static void incrdecr(kv_ctx *c, const char *key, size_t keylen, long long incr)
     long long value = 0;
     char buf[32];
 
-    if (kv_check_keylen(keylen, c->reply) != 0) return;
     int found = kv_lookup(c, key, keylen, &v);
     if (found < 0) return;
     if (found && !kv_string2ll(v.p, v.len, &value)) {
@@ -298,7 +295,6 @@ void kvx_incrbyfloat(ARGS)
     char buf[5 * 1024];
     UNUSED_ARGS;
 
-    if (kv_check_keylen(argvlen[1], c->reply) != 0) return;
     int found = kv_lookup(c, argv[1], argvlen[1], &v);
     if (found < 0) return;
     if ((found && !kv_string2ld(v.p, v.len, &value)) || !kv_string2ld(argv[2], argvlen[2], &incr)) {
@@ -323,7 +319,6 @@ void kvx_append(ARGS)
 {
     kv_val v;
     UNUSED_ARGS;
-    if (kv_check_keylen(argvlen[1], c->reply) != 0) return;
     int found = kv_lookup(c, argv[1], argvlen[1], &v);
     if (found < 0) return;
     if (!found) {
@@ -405,7 +400,6 @@ void kvx_setrange(ARGS)
         resp_add_error(c->reply, ERR_STRLEN);
         return;
     }
-    if (kv_check_keylen(argvlen[1], c->reply) != 0) return;
     size_t olen = found ? v.len : 0;
     size_t nlen = (size_t)off + vlen > olen ? (size_t)off + vlen : olen;
     char *b = dup_bytes(c, found ? v.p : NULL, olen, nlen);
@@ -551,27 +545,7 @@ void kvx_type(ARGS)
     if (found >= 0) resp_add_simple(c->reply, found ? "string" : "none");
 }
 
-/* A key space record as a cursor sees it. */
-typedef struct rec {
-    uint64_t hash;
-    const char *key;
-    size_t keylen;
-    int64_t expiry;
-    uint8_t type;
-} rec;
-
-static int rec_from(const MDB_val *k, const MDB_val *d, rec *r)
-{
-    if (k->mv_size < 8 || d->mv_size < KV_REC_HDR) return -1;
-    r->hash = kv_get_be64(k->mv_data);
-    r->key = (const char *)k->mv_data + 8;
-    r->keylen = k->mv_size - 8;
-    r->type = ((const unsigned char *)d->mv_data)[0];
-    r->expiry = (int64_t)kv_get_be64((const unsigned char *)d->mv_data + 1);
-    return 0;
-}
-
-static int rec_live(kv_ctx *c, const rec *r)
+static int rec_live(kv_ctx *c, const kv_rec *r)
 {
     return r->expiry == 0 || r->expiry > c->tau;
 }
@@ -596,7 +570,7 @@ void kvx_keys(ARGS)
 {
     MDB_cursor *cur;
     MDB_val k, d;
-    rec r;
+    kv_rec r;
     long long n = 0;
     int rc;
     UNUSED_ARGS;
@@ -605,7 +579,7 @@ void kvx_keys(ARGS)
     size_t mark = resp_add_deferred(c->reply);
     for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-        if (rec_from(&k, &d, &r) != 0 || !rec_live(c, &r)) continue;
+        if (kv_rec_parse(&k, &d, &r) != 0 || !rec_live(c, &r)) continue;
         if (!kv_stringmatchlen(argv[1], argvlen[1], r.key, r.keylen, 0)) continue;
         resp_add_bulk(c->reply, r.key, r.keylen);
         n++;
@@ -619,7 +593,7 @@ void kvx_scan(ARGS)
 {
     MDB_cursor *cur;
     MDB_val k, d;
-    rec r;
+    kv_rec r;
     unsigned long long cursor;
     long long count = 10;
     const char *pat = NULL, *type = NULL;
@@ -671,7 +645,7 @@ void kvx_scan(ARGS)
     resp_buf_init(&keys, c->reply->proto);
     for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-        if (rec_from(&k, &d, &r) != 0) continue;
+        if (kv_rec_parse(&k, &d, &r) != 0) continue;
         if (seen >= count && r.hash != last) {
             next = r.hash;
             break;
@@ -712,7 +686,7 @@ void kvx_randomkey(ARGS)
 {
     MDB_cursor *cur;
     MDB_val k, d;
-    rec r;
+    kv_rec r;
     unsigned char kb[8];
     int rc, wrapped = 0;
     UNUSED_ARGS;
@@ -730,7 +704,7 @@ void kvx_randomkey(ARGS)
             rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
         }
         if (rc != 0) break;
-        if (rec_from(&k, &d, &r) == 0 && rec_live(c, &r)) {
+        if (kv_rec_parse(&k, &d, &r) == 0 && rec_live(c, &r)) {
             resp_add_bulk(c->reply, r.key, r.keylen);
             mdb_cursor_close(cur);
             return;
@@ -759,7 +733,6 @@ static void rename_generic(ARGS, int nx)
             resp_add_ok(c->reply);
         return;
     }
-    if (kv_check_keylen(argvlen[2], c->reply) != 0) return;
     int64_t expiry = v.expiry;
     char *val = dup_bytes(c, v.p, v.len, v.len);
     size_t vlen = v.len;
@@ -886,7 +859,6 @@ void kvx_setbit(ARGS)
         resp_add_error(c->reply, "ERR bit is not an integer or out of range");
         return;
     }
-    if (kv_check_keylen(argvlen[1], c->reply) != 0) return;
     int found = kv_lookup(c, argv[1], argvlen[1], &v);
     if (found < 0) return;
     size_t byte = (size_t)(off >> 3);

@@ -34,13 +34,11 @@ int kv_stringmatchlen(const char *pattern, size_t patlen, const char *s, size_t 
 /* The key-space hash: FNV-1a 64 with a final mixer. Fixed and seedless:
  * keys are stored under it, so it must never change. */
 uint64_t kv_keyhash(const void *key, size_t len);
+/* A second, independent hash, for the stored form of long keys. */
+uint64_t kv_keyhash2(const void *key, size_t len);
 void kv_put_be64(unsigned char *p, uint64_t v);
 uint64_t kv_get_be64(const unsigned char *p);
 int kv_streqci(const char *a, size_t alen, const char *lit); /* ASCII case-insensitive */
-
-/* Keys longer than this cannot be stored: LMDB keys are at most 511 bytes
- * and ours carry an 8-byte prefix. */
-#define KV_MAX_KEYLEN 500
 
 /* ------------------------------------------------------------ entries */
 
@@ -105,6 +103,38 @@ typedef struct kv_val {
     const char *p;  /* valid until the next write in the txn */
     size_t len;
 } kv_val;
+
+/* The stored form of a key, as LMDB sees it (LMDB keys are at most 511
+ * bytes): [u64 BE hash][key] for a key of up to KV_INLINE_KEYLEN bytes;
+ * for a longer one, [u64 BE hash][first KV_LONG_PREFIX bytes][hash][hash2]
+ * [u64 BE length], the full key then being kept in the record (type flag
+ * KV_REC_LONGKEY, u32 BE length and the key before the value). The expiry
+ * index uses the same form after its 8-byte expiry. */
+#define KV_INLINE_KEYLEN 480
+#define KV_LONG_PREFIX 464
+#define KV_SKEY_LONG (KV_LONG_PREFIX + 24)
+#define KV_REC_LONGKEY 0x80
+
+typedef struct kv_skey {
+    unsigned char b[8 + KV_SKEY_LONG];
+    size_t len; /* of b in use */
+} kv_skey;
+
+void kv_skey_make(kv_skey *sk, const char *key, size_t keylen);
+
+/* A record of the key space as a cursor sees it. */
+typedef struct kv_rec {
+    uint64_t hash;
+    const char *key;
+    size_t keylen;
+    uint8_t type;
+    int64_t expiry;
+    const char *val;
+    size_t vlen;
+} kv_rec;
+
+/* Parses a key-space record; -1 when malformed. */
+int kv_rec_parse(const MDB_val *k, const MDB_val *d, kv_rec *r);
 
 /* Looks a key up at c->tau. For a write (c->writable), an expired key is
  * deleted on the way (deterministic: every node does it at the same tau). */

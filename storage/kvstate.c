@@ -35,45 +35,79 @@ struct kvstate {
 
 /* ------------------------------------------------------------ records */
 
-static int make_key(unsigned char *buf, const char *key, size_t keylen)
+void kv_skey_make(kv_skey *sk, const char *key, size_t keylen)
 {
-    if (keylen > KV_MAX_KEYLEN) return -1;
-    kv_put_be64(buf, kv_keyhash(key, keylen));
-    memcpy(buf + 8, key, keylen);
+    uint64_t h = kv_keyhash(key, keylen);
+    kv_put_be64(sk->b, h);
+    if (keylen <= KV_INLINE_KEYLEN) {
+        memcpy(sk->b + 8, key, keylen);
+        sk->len = 8 + keylen;
+        return;
+    }
+    /* A long key: its first bytes, both hashes and its length. The full
+     * key is kept in the record. Inline keys are never this long, so the
+     * two forms cannot meet. */
+    unsigned char *p = sk->b + 8;
+    memcpy(p, key, KV_LONG_PREFIX);
+    kv_put_be64(p + KV_LONG_PREFIX, h);
+    kv_put_be64(p + KV_LONG_PREFIX + 8, kv_keyhash2(key, keylen));
+    kv_put_be64(p + KV_LONG_PREFIX + 16, (uint64_t)keylen);
+    sk->len = 8 + KV_SKEY_LONG;
+}
+
+int kv_rec_parse(const MDB_val *k, const MDB_val *d, kv_rec *r)
+{
+    const unsigned char *p = d->mv_data;
+    size_t n = d->mv_size;
+    if (k->mv_size < 8 || n < KV_REC_HDR) return -1;
+    r->hash = kv_get_be64(k->mv_data);
+    r->type = p[0] & ~KV_REC_LONGKEY;
+    r->expiry = (int64_t)kv_get_be64(p + 1);
+    p += KV_REC_HDR;
+    n -= KV_REC_HDR;
+    if (((const unsigned char *)d->mv_data)[0] & KV_REC_LONGKEY) {
+        if (n < 4) return -1;
+        size_t kl = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+        if (kl > n - 4) return -1;
+        r->key = (const char *)p + 4;
+        r->keylen = kl;
+        p += 4 + kl;
+        n -= 4 + kl;
+    } else {
+        r->key = (const char *)k->mv_data + 8;
+        r->keylen = k->mv_size - 8;
+    }
+    r->val = (const char *)p;
+    r->vlen = n;
     return 0;
 }
 
 /* The raw record, expired or not. 1 found, 0 not, <0 KV_E*. */
-static int raw_get(kv_ctx *c, const char *key, size_t keylen, kv_val *v)
+static int raw_get(kv_ctx *c, const kv_skey *sk, kv_val *v)
 {
-    unsigned char kb[8 + KV_MAX_KEYLEN];
-    MDB_val k, d;
-    int rc;
+    MDB_val k = {sk->len, (void *)sk->b}, d;
+    kv_rec r;
 
     memset(v, 0, sizeof(*v));
-    if (make_key(kb, key, keylen) != 0) return 0;
-    k.mv_size = 8 + keylen;
-    k.mv_data = kb;
-    rc = mdb_get(c->txn, c->kv, &k, &d);
+    int rc = mdb_get(c->txn, c->kv, &k, &d);
     if (rc == MDB_NOTFOUND) return 0;
     if (rc != 0) return kv_map_err(rc);
-    if (d.mv_size < KV_REC_HDR) return KV_ECORRUPT;
-    const unsigned char *p = d.mv_data;
+    if (kv_rec_parse(&k, &d, &r) != 0) return KV_ECORRUPT;
     v->found = 1;
-    v->type = p[0];
-    v->expiry = (int64_t)kv_get_be64(p + 1);
-    v->p = (const char *)p + KV_REC_HDR;
-    v->len = d.mv_size - KV_REC_HDR;
+    v->type = r.type;
+    v->expiry = r.expiry;
+    v->p = r.val;
+    v->len = r.vlen;
     return 1;
 }
 
-static int exp_put(kv_ctx *c, const char *key, size_t keylen, int64_t expiry, int del)
+/* The expiry index key: [expiry][stored key]. */
+static int exp_put(kv_ctx *c, const kv_skey *sk, int64_t expiry, int del)
 {
-    unsigned char kb[8 + KV_MAX_KEYLEN];
-    if (keylen > KV_MAX_KEYLEN) return KV_EINVAL;
+    unsigned char kb[sizeof(sk->b)];
     kv_put_be64(kb, (uint64_t)expiry);
-    memcpy(kb + 8, key, keylen);
-    MDB_val k = {8 + keylen, kb}, d = {0, NULL};
+    memcpy(kb + 8, sk->b + 8, sk->len - 8);
+    MDB_val k = {sk->len, kb}, d = {0, NULL};
     int rc = del ? mdb_del(c->txn, c->exp, &k, NULL) : mdb_put(c->txn, c->exp, &k, &d, 0);
     if (del && rc == MDB_NOTFOUND) rc = 0;
     return kv_map_err(rc);
@@ -87,13 +121,13 @@ static int set_err(kv_ctx *c, int rc)
 
 int kv_delete(kv_ctx *c, const char *key, size_t keylen)
 {
-    unsigned char kb[8 + KV_MAX_KEYLEN];
+    kv_skey sk;
     kv_val v;
-    int rc = raw_get(c, key, keylen, &v);
+    kv_skey_make(&sk, key, keylen);
+    int rc = raw_get(c, &sk, &v);
     if (rc <= 0) return set_err(c, rc);
-    if (v.expiry != 0 && (rc = exp_put(c, key, keylen, v.expiry, 1)) != 0) return set_err(c, rc);
-    make_key(kb, key, keylen);
-    MDB_val k = {8 + keylen, kb};
+    if (v.expiry != 0 && (rc = exp_put(c, &sk, v.expiry, 1)) != 0) return set_err(c, rc);
+    MDB_val k = {sk.len, sk.b};
     rc = mdb_del(c->txn, c->kv, &k, NULL);
     if (rc != 0) return set_err(c, kv_map_err(rc));
     return 1;
@@ -101,7 +135,9 @@ int kv_delete(kv_ctx *c, const char *key, size_t keylen)
 
 int kv_lookup(kv_ctx *c, const char *key, size_t keylen, kv_val *v)
 {
-    int rc = raw_get(c, key, keylen, v);
+    kv_skey sk;
+    kv_skey_make(&sk, key, keylen);
+    int rc = raw_get(c, &sk, v);
     if (rc <= 0) return set_err(c, rc);
     if (v->expiry != 0 && v->expiry <= c->tau) {
         /* Expired at tau: it does not exist. A write removes it now, which
@@ -116,28 +152,36 @@ int kv_lookup(kv_ctx *c, const char *key, size_t keylen, kv_val *v)
 int kv_store_reserve(kv_ctx *c, const char *key, size_t keylen, size_t vlen, int64_t expiry,
                      char **dst)
 {
-    unsigned char kb[8 + KV_MAX_KEYLEN];
+    kv_skey sk;
     kv_val old;
     int rc;
 
     *dst = NULL;
-    if (keylen > KV_MAX_KEYLEN) return set_err(c, KV_EINVAL);
-    rc = raw_get(c, key, keylen, &old);
+    kv_skey_make(&sk, key, keylen);
+    int longkey = keylen > KV_INLINE_KEYLEN;
+    rc = raw_get(c, &sk, &old);
     if (rc < 0) return set_err(c, rc);
     if (rc == 1 && old.expiry != 0 && old.expiry != expiry &&
-        (rc = exp_put(c, key, keylen, old.expiry, 1)) != 0)
+        (rc = exp_put(c, &sk, old.expiry, 1)) != 0)
         return set_err(c, rc);
     if (expiry != 0 && (!old.found || old.expiry != expiry) &&
-        (rc = exp_put(c, key, keylen, expiry, 0)) != 0)
+        (rc = exp_put(c, &sk, expiry, 0)) != 0)
         return set_err(c, rc);
-    make_key(kb, key, keylen);
-    MDB_val k = {8 + keylen, kb}, d = {KV_REC_HDR + vlen, NULL};
+    size_t hdr = KV_REC_HDR + (longkey ? 4 + keylen : 0);
+    MDB_val k = {sk.len, sk.b}, d = {hdr + vlen, NULL};
     rc = mdb_put(c->txn, c->kv, &k, &d, MDB_RESERVE);
     if (rc != 0) return set_err(c, kv_map_err(rc));
     unsigned char *p = d.mv_data;
-    p[0] = KV_TYPE_STRING;
+    p[0] = KV_TYPE_STRING | (longkey ? KV_REC_LONGKEY : 0);
     kv_put_be64(p + 1, (uint64_t)expiry);
-    *dst = (char *)p + KV_REC_HDR;
+    if (longkey) {
+        p[9] = (unsigned char)(keylen >> 24);
+        p[10] = (unsigned char)(keylen >> 16);
+        p[11] = (unsigned char)(keylen >> 8);
+        p[12] = (unsigned char)keylen;
+        memcpy(p + 13, key, keylen);
+    }
+    *dst = (char *)p + hdr;
     return 0;
 }
 
@@ -153,7 +197,9 @@ int kv_store(kv_ctx *c, const char *key, size_t keylen, const void *val, size_t 
 int kv_set_expiry(kv_ctx *c, const char *key, size_t keylen, int64_t expiry)
 {
     kv_val v;
-    int rc = raw_get(c, key, keylen, &v);
+    kv_skey sk;
+    kv_skey_make(&sk, key, keylen);
+    int rc = raw_get(c, &sk, &v);
     if (rc <= 0) return set_err(c, rc == 0 ? KV_EINVAL : rc);
     if (v.expiry == expiry) return 0;
     /* The record is rewritten in place: copy the value out first, as the
@@ -355,9 +401,11 @@ static void ctx_init(kvstate *s, kv_ctx *c, MDB_txn *txn, int writable, resp_buf
 static void apply_expire(kv_ctx *c, const kv_expire_item *it)
 {
     kv_val v;
+    kv_skey sk;
     /* Only the exact expiry the leader saw, and only once it has passed at
      * this entry's tau: a newer write (other value or expiry) survives. */
-    int rc = raw_get(c, it->key, it->keylen, &v);
+    kv_skey_make(&sk, it->key, it->keylen);
+    int rc = raw_get(c, &sk, &v);
     if (rc < 0) {
         set_err(c, rc);
         return;
@@ -473,8 +521,26 @@ int kvstate_collect_expired(kvstate *s, int64_t now_ms, int max, resp_buf *out)
     while (rc == 0 && n < max && k.mv_size >= 8) {
         int64_t when = (int64_t)kv_get_be64(k.mv_data);
         if (when > now_ms) break;
+        const char *key = (char *)k.mv_data + 8;
+        size_t keylen = k.mv_size - 8;
+        if (keylen == KV_SKEY_LONG) {
+            /* A long key: its full form is in the record. */
+            kv_skey sk;
+            MDB_val rk, rd;
+            kv_rec r;
+            kv_put_be64(sk.b, kv_get_be64((unsigned char *)key + KV_LONG_PREFIX));
+            memcpy(sk.b + 8, key, keylen);
+            rk.mv_size = 8 + keylen;
+            rk.mv_data = sk.b;
+            if (mdb_get(txn, s->kv[s->live], &rk, &rd) != 0 || kv_rec_parse(&rk, &rd, &r) != 0) {
+                rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
+                continue;
+            }
+            key = r.key;
+            keylen = r.keylen;
+        }
         if (n == 0) kventry_begin_expire(out, now_ms > s->tau ? now_ms : s->tau, 0);
-        kventry_add_expire(out, (char *)k.mv_data + 8, k.mv_size - 8, when);
+        kventry_add_expire(out, key, keylen, when);
         n++;
         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
     }

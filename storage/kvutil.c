@@ -301,6 +301,24 @@ uint64_t kv_keyhash(const void *key, size_t len)
     return h;
 }
 
+uint64_t kv_keyhash2(const void *key, size_t len)
+{
+    /* FNV-1a with another basis, then murmur3's fmix64: independent enough
+     * of kv_keyhash that a long key is told apart by both. */
+    const unsigned char *p = key;
+    uint64_t h = 0x84222325cbf29ce4ull ^ (uint64_t)len;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
 void kv_put_be64(unsigned char *p, uint64_t v)
 {
     for (int i = 7; i >= 0; i--) {

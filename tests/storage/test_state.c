@@ -351,28 +351,103 @@ static void randomkey_finds_a_live_key(void **state)
         RUN(f, 20, "RANDOMKEY", "$4\r\nonly\r\n");
 }
 
-static void long_keys_are_refused_before_the_log(void **state)
+static void run_argv(fx *f, int64_t tau, int argc, char **argv, size_t *argvlen)
+{
+    resp_buf_reset(&f->r);
+    assert_int_equal(kvt_run(f->s, tau, tau, argc, argv, argvlen, &f->r), 0);
+}
+
+static void expect(fx *f, const char *want, size_t n)
+{
+    if (f->r.len != n || memcmp(f->r.p, want, n) != 0) {
+        fprintf(stderr, "got %.*s want %.*s\n", (int)f->r.len, f->r.p, (int)n, want);
+        fail();
+    }
+}
+
+static void long_keys_work_like_short_ones(void **state)
 {
     fx *f = *state;
-    char key[KV_MAX_KEYLEN + 2];
-    memset(key, 'k', sizeof(key));
-    char *argv[] = {"SET", key, "v"};
-    size_t argvlen[] = {3, KV_MAX_KEYLEN, 1};
-    resp_buf err;
-    resp_buf_init(&err, 2);
-    const kv_command *set = kv_command_lookup("SET", 3);
-    assert_int_equal(set->check(3, argv, argvlen, &err), 0);
-    argvlen[1] = KV_MAX_KEYLEN + 1;
-    assert_int_equal(set->check(3, argv, argvlen, &err), -1);
-    assert_true(err.len > 0 && err.p[0] == '-');
+    size_t lens[] = {KV_INLINE_KEYLEN, KV_INLINE_KEYLEN + 1, KV_SKEY_LONG, 1000, 100000};
+    const int nk = sizeof(lens) / sizeof(lens[0]);
+    char *keys[6];
+    size_t klen[6];
+    for (int i = 0; i < nk; i++) {
+        keys[i] = malloc(lens[i]);
+        memset(keys[i], 'a' + i, lens[i]);
+        klen[i] = lens[i];
+    }
+    /* Same length and the same first 999 bytes as keys[3]. */
+    keys[5] = malloc(1000);
+    memset(keys[5], 'a' + 3, 1000);
+    keys[5][999] = 'z';
+    klen[5] = 1000;
+    for (int i = 0; i < 6; i++) {
+        char val[16];
+        int vl = snprintf(val, sizeof(val), "v%d", i);
+        char *set[] = {"SET", keys[i], val, "PX", "100000"};
+        size_t setl[] = {3, klen[i], (size_t)vl, 2, 6};
+        run_argv(f, 1000, 5, set, setl);
+        expect(f, "+OK\r\n", 5);
+    }
+    for (int i = 0; i < 6; i++) {
+        char want[32];
+        int wl = snprintf(want, sizeof(want), "$2\r\nv%d\r\n", i);
+        char *get[] = {"GET", keys[i]};
+        size_t getl[] = {3, klen[i]};
+        run_argv(f, 1000, 2, get, getl);
+        expect(f, want, (size_t)wl);
+        char *pe[] = {"PEXPIRETIME", keys[i]};
+        size_t pel[] = {11, klen[i]};
+        run_argv(f, 1000, 2, pe, pel);
+        expect(f, ":101000\r\n", 9);
+        char *ap[] = {"APPEND", keys[i], "xyz"};
+        size_t apl[] = {6, klen[i], 3};
+        run_argv(f, 1000, 3, ap, apl);
+        expect(f, ":5\r\n", 4);
+    }
+    assert_int_equal(kvstate_dbsize(f->s), 6);
+    /* KEYS and SCAN answer the full keys. */
     resp_buf_reset(&f->r);
-    assert_int_equal(kvt_run(f->s, 1, 1, 3, argv, argvlen, &f->r), 0);
-    assert_memory_equal(f->r.p, err.p, err.len);
-    argv[0] = "GET";
-    resp_buf_reset(&f->r);
-    assert_int_equal(kvt_run(f->s, 1, 1, 2, argv, argvlen, &f->r), 0);
-    assert_memory_equal(f->r.p, "$-1\r\n", 5);
-    resp_buf_free(&err);
+    assert_int_equal(kvt_runs(f->s, 1000, "KEYS *", &f->r), 0);
+    assert_memory_equal(f->r.p, "*6\r\n", 4);
+    for (int i = 0; i < 6; i++) {
+        char hdr[32];
+        int hl = snprintf(hdr, sizeof(hdr), "$%zu\r\n", klen[i]);
+        assert_non_null(memmem(f->r.p, f->r.len, hdr, (size_t)hl));
+        assert_non_null(memmem(f->r.p, f->r.len, keys[i], klen[i]));
+    }
+    /* RENAME a long key to a short one and back. */
+    char *rn[] = {"RENAME", keys[4], "short"};
+    size_t rnl[] = {6, klen[4], 5};
+    run_argv(f, 1000, 3, rn, rnl);
+    expect(f, "+OK\r\n", 5);
+    char *rb[] = {"RENAME", "short", keys[4]};
+    size_t rbl[] = {6, 5, klen[4]};
+    run_argv(f, 1000, 3, rb, rbl);
+    expect(f, "+OK\r\n", 5);
+    RUN(f, 1000, "EXISTS short", ":0\r\n");
+    assert_int_equal(kvstate_expires(f->s), 6);
+    /* The expire cron hands out full keys, and applying removes them. */
+    resp_buf e;
+    resp_buf_init(&e, 2);
+    assert_int_equal(kvstate_collect_expired(f->s, 200000, 100, &e), 6);
+    kv_entry ent;
+    assert_int_equal(kventry_decode(e.p, e.len, &ent), 0);
+    for (uint32_t i = 0; i < ent.count; i++) {
+        int matched = 0;
+        for (int k = 0; k < 6; k++)
+            matched +=
+                ent.items[i].keylen == klen[k] && memcmp(ent.items[i].key, keys[k], klen[k]) == 0;
+        assert_int_equal(matched, 1);
+    }
+    kventry_free(&ent);
+    assert_int_equal(kvstate_apply(f->s, kvstate_applied_index(f->s) + 1, e.p, e.len, NULL), 0);
+    assert_int_equal(kvstate_dbsize(f->s), 0);
+    assert_int_equal(kvstate_expires(f->s), 0);
+    resp_buf_free(&e);
+    for (int i = 0; i < 6; i++)
+        free(keys[i]);
 }
 
 static void used_pct_falls_again_after_a_flush(void **state)
@@ -698,7 +773,7 @@ int main(void)
         T(uncommitted_applies_are_lost_on_abandon_but_close_commits),
         T(scan_returns_every_key_present_throughout_under_writes),
         T(randomkey_finds_a_live_key),
-        T(long_keys_are_refused_before_the_log),
+        T(long_keys_work_like_short_ones),
         T(command_table_is_consistent),
         T(proto_max_bulk_len_bounds_growing_strings),
         T(out_of_memory_at_any_allocation_rolls_back_to_the_last_commit),
