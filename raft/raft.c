@@ -399,7 +399,7 @@ static int bcast_heartbeat(raft_node *r)
 
 static uint64_t quorum_match(raft_node *r)
 {
-    uint64_t m[RAFT_MAX_VOTERS];
+    uint64_t m[RAFT_MAX_VOTERS] = {0};
     for (uint32_t i = 0; i < r->npr; i++)
         m[i] = r->prs[i].match;
     /* n <= 16: insertion sort, descending */

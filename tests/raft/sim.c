@@ -688,8 +688,8 @@ static void print_trace(const actvec *t)
 {
     for (size_t k = 0; k < t->n; k++) {
         const action *a = &t->v[k];
-        printf("  %4zu %-11s node=%u", k, act_names[a->kind], a->a + 1);
-        if (a->kind == A_CUT || a->kind == A_TRANSFER) printf(" other=%u", a->b + 1);
+        printf("  %4zu %-11s node=%d", k, act_names[a->kind], a->a + 1);
+        if (a->kind == A_CUT || a->kind == A_TRANSFER) printf(" other=%d", a->b + 1);
         if (a->kind == A_DELIVER || a->kind == A_DROP || a->kind == A_DUP) printf(" msg#%u", a->k);
         if (a->kind == A_SPLIT) printf(" side=0x%x", a->k);
         printf("\n");
