@@ -247,7 +247,7 @@ int kvlog_truncate_prefix(kvlog *l, uint64_t index)
     MDB_txn *txn = NULL;
     MDB_cursor *cur;
     unsigned char buf[16];
-    uint64_t term;
+    uint64_t term = 0;
     int rc;
 
     if (index <= l->first) return 0;
