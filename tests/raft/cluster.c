@@ -122,7 +122,9 @@ static void apply_entry(tc_node *nd, const raft_entry *e)
     nd->app_index = e->index;
 }
 
-static int do_ready(tcluster *c, int i, bool crash_after_persist)
+/* crash: 0 none, 1 after persisting, 2 after the early sends but before
+ * persisting (the leader's appends left, its own disk write never happened). */
+static int do_ready(tcluster *c, int i, int crash)
 {
     tc_node *nd = &c->nodes[i];
     if (!nd->r || !raft_has_ready(nd->r)) return 0;
@@ -131,6 +133,10 @@ static int do_ready(tcluster *c, int i, bool crash_after_persist)
     if (rc) return rc;
     for (size_t k = 0; k < rd.n_msgs; k++)
         if ((rc = enqueue(c, &rd.msgs[k]))) return rc;
+    if (crash == 2) {
+        tc_crash(c, i);
+        return 1;
+    }
     for (size_t k = 0; k < rd.n_read_states; k++)
         nd->reads[nd->nreads++ % 64] = rd.read_states[k];
     if (rd.snapshot) {
@@ -142,7 +148,7 @@ static int do_ready(tcluster *c, int i, bool crash_after_persist)
     if (rd.n_entries && (rc = memstore_append(&nd->st, rd.entries, rd.n_entries))) return rc;
     if (rd.hs_changed) memstore_set_hs(&nd->st, &rd.hs);
     if (c->on_ready && (rc = c->on_ready(c, i, &rd))) return rc;
-    if (crash_after_persist) {
+    if (crash == 1) {
         tc_crash(c, i);
         return 1;
     }
@@ -161,12 +167,17 @@ static int do_ready(tcluster *c, int i, bool crash_after_persist)
 
 int tc_ready(tcluster *c, int i)
 {
-    return do_ready(c, i, false);
+    return do_ready(c, i, 0);
 }
 
 int tc_ready_crash_after_persist(tcluster *c, int i)
 {
-    return do_ready(c, i, true);
+    return do_ready(c, i, 1);
+}
+
+int tc_ready_crash_before_persist(tcluster *c, int i)
+{
+    return do_ready(c, i, 2);
 }
 
 static void remove_at(tcluster *c, size_t k)

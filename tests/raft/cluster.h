@@ -59,6 +59,8 @@ void tc_crash(tcluster *c, int i);
 int tc_ready(tcluster *c, int i);
 /* Same, but crashes after persisting (messages after persist are lost). */
 int tc_ready_crash_after_persist(tcluster *c, int i);
+/* Sends rd.msgs, then crashes before the disk write. */
+int tc_ready_crash_before_persist(tcluster *c, int i);
 /* Delivers in-flight message k (removing it). Returns raft_step's code or
  * 0 when the target is down. */
 int tc_deliver(tcluster *c, size_t k);

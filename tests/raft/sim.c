@@ -54,6 +54,9 @@ enum act_kind {
     A_READ,
     A_TRANSFER,
     A_CAMPAIGN,
+    A_READY_CRASH_EARLY, /* sends rd.msgs, crashes before persisting */
+    A_REPORT_SNAP,       /* the leader is told a snapshot to b failed */
+    A_UNREACHABLE,       /* the leader is told b is unreachable */
     A_NKINDS
 };
 static const char *act_names[] = {
@@ -321,13 +324,14 @@ static void sim_init(sim *s, uint64_t seed, int nodes)
     uint64_t g = seed * 7919 + 17;
     raft_config cfg;
     tc_default_cfg(&cfg);
-    cfg.election_tick = 10;
-    cfg.heartbeat_tick = 2;
+    cfg.election_tick = 6 + rn(&g, 10);
+    cfg.heartbeat_tick = 1 + rn(&g, 3);
     cfg.seed = seed;
     cfg.prevote = rn(&g, 2);
     cfg.check_quorum = rn(&g, 2);
     cfg.max_inflight = 1 + rn(&g, 8);
     cfg.max_msg_bytes = 16 + rn(&g, 200);
+    cfg.max_uncommitted_bytes = rn(&g, 4) ? 0 : 200 + rn(&g, 400);
     if (tc_init(&s->c, nodes, &cfg)) abort();
     s->c.user = s;
     s->c.on_ready = on_ready;
@@ -378,8 +382,10 @@ static action gen_action(sim *s, uint64_t *g, size_t step)
         a.k = rn(g, c->nnet ? (uint32_t)c->nnet : 1);
     } else if (x < 780) {
         a.kind = A_READY;
-    } else if (x < 783) {
+    } else if (x < 782) {
         a.kind = A_READY_CRASH;
+    } else if (x < 783) {
+        a.kind = A_READY_CRASH_EARLY;
     } else if (x < 850) {
         a.kind = A_PROPOSE;
         /* prefer the leader */
@@ -404,6 +410,10 @@ static action gen_action(sim *s, uint64_t *g, size_t step)
         a.kind = A_READ;
     } else if (x < 970) {
         a.kind = A_TRANSFER;
+        int l = tc_leader(c);
+        if (l >= 0) a.a = (uint8_t)l;
+    } else if (x < 975) {
+        a.kind = rn(g, 2) ? A_REPORT_SNAP : A_UNREACHABLE;
         int l = tc_leader(c);
         if (l >= 0) a.a = (uint8_t)l;
     } else {
@@ -468,6 +478,16 @@ static int do_action(sim *s, const action *a)
                 s->nprops++;
             }
         }
+        break;
+    case A_READY_CRASH_EARLY:
+        rc = tc_ready_crash_before_persist(c, i);
+        if (rc > 0) rc = 0;
+        break;
+    case A_REPORT_SNAP:
+        if (r) rc = raft_report_snapshot(r, c->ids[a->b < c->n ? a->b : 0], 0);
+        break;
+    case A_UNREACHABLE:
+        if (r) rc = raft_report_unreachable(r, c->ids[a->b < c->n ? a->b : 0]);
         break;
     case A_CRASH:
         tc_crash(c, i);
@@ -537,7 +557,7 @@ static void dbg_trace(void *ctx, uint64_t id, const char *msg)
 
 /* Ticks (each followed by delivering everything) within which a healed
  * cluster must elect a leader and commit everywhere: 20 election timeouts. */
-#define LIVENESS_TICKS 200
+#define LIVENESS_TICKS ((int)(20 * s->c.cfg.election_tick))
 
 /* Faults stop; the cluster must elect a leader, commit a final proposal
  * everywhere, and every proposal must then be decided. */
