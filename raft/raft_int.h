@@ -188,7 +188,48 @@ struct raft_node {
     int err; /* sticky fatal error */
 };
 
+/* The protocol, by file (internal; prefixed to stay out of libc's way). */
+/* progress.c */
+void pr_infl_reset(progress *p);
+bool pr_paused(raft_node *r, progress *p);
+void pr_become_probe(progress *p);
+void pr_become_replicate(progress *p);
+void pr_become_snapshot(progress *p, uint64_t idx);
+bool pr_maybe_update(progress *p, uint64_t n);
+bool pr_maybe_decr(progress *p, uint64_t rejected, uint64_t hint);
+void pr_infl_add(raft_node *r, progress *p, uint64_t last);
+void pr_infl_free_le(raft_node *r, progress *p, uint64_t to);
+
+/* election.c */
+void r_abort_transfer(raft_node *r);
+void r_become_follower(raft_node *r, uint64_t term, uint64_t lead);
+int r_become_leader(raft_node *r);
+bool r_committed_in_term(raft_node *r);
+bool r_poll_won(raft_node *r, int *lost);
+int r_campaign_as(raft_node *r, bool pre, bool transfer);
+int r_hup(raft_node *r, bool transfer);
+int r_handle_transfer(raft_node *r, uint64_t target);
+
+/* replication.c */
+int r_send_appends(raft_node *r, progress *p, bool send_if_empty);
+int r_bcast_heartbeat(raft_node *r);
+bool r_maybe_commit(raft_node *r);
+int r_handle_append(raft_node *r, const raft_msg *m);
+int r_handle_heartbeat(raft_node *r, const raft_msg *m);
+int r_handle_snapshot(raft_node *r, const raft_msg *m);
+
+/* readindex.c */
+void r_add_read_state(raft_node *r, uint64_t index, uint64_t ctx);
+int r_handle_read(raft_node *r, uint64_t ctx, uint64_t from);
+void r_release_pending_reads(raft_node *r);
+int r_advance_reads(raft_node *r);
+
 /* raft.c */
+void r_reset_rand_timeout(raft_node *r);
+uint32_t r_quorum(raft_node *r);
+int r_send(raft_node *r, raft_msg *m);
+
+/* entry points used by rawnode.c */
 int r_init(raft_node *r, const raft_config *c);
 void r_destroy(raft_node *r);
 int r_tick(raft_node *r);
