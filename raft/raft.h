@@ -265,11 +265,22 @@ int raft_new(raft_node **out, const raft_config *cfg);
 /* Frees the node and anything it owns (an outstanding Ready included). */
 void raft_free(raft_node *n);
 
-/* One unit of logical time: election and heartbeat timeouts count ticks. */
+/* Failure model of every mutating call below: RAFT_ENOMEM, RAFT_ESTORAGE
+ * (or another storage error) and RAFT_ECORRUPT raised while the protocol runs
+ * leave the node failed: the call and every later one return that code, and
+ * raft_has_ready answers 0. Free the node and start a new one from storage
+ * (DESIGN.md: only main decides to abort). raft_propose's own RAFT_ENOMEM
+ * (copying the data) is not sticky. RAFT_EBUSY means a Ready is out. */
+
+/* One unit of logical time: election and heartbeat timeouts count ticks
+ * (§5.2); a leader sends heartbeats every heartbeat_tick and checks its
+ * quorum every election_tick. Errors: as above. */
 int raft_tick(raft_node *n);
 /* Delivers a message from a peer (borrowed). Messages from unknown peers or
- * with a stale term are ignored (0). Returns 0, RAFT_EBUSY, RAFT_ENOMEM,
- * RAFT_EINVAL (type out of range or local id mismatch) or a storage error. */
+ * with a stale term are ignored (0). Returns 0, RAFT_EBUSY, RAFT_EINVAL (type
+ * out of range or m->to is not this node), RAFT_ENOMEM, a storage error, or
+ * RAFT_ECORRUPT when a leader's append would overwrite a committed entry
+ * (impossible with correct peers: Log Matching, §5.3). */
 int raft_step(raft_node *n, const raft_msg *m);
 /* Appends one normal entry on the leader (§5.3). On success *index and *term
  * say where it lives; it is committed when that index is applied with that
@@ -297,11 +308,20 @@ int raft_report_snapshot(raft_node *n, uint64_t id, int ok);
 /* The transport could not reach id: stop pipelining to it until it answers. */
 int raft_report_unreachable(raft_node *n, uint64_t id);
 
+/* 1 when raft_ready would return something to do (including batched
+ * appends for new proposals, built at raft_ready). */
 int raft_has_ready(raft_node *n);
 /* Fills rd (see the loop above). Returns 0, RAFT_EBUSY (a Ready is already
- * outstanding), RAFT_ENOMEM or a storage error. */
+ * outstanding), RAFT_ENOMEM or a storage error. Read states are handed out
+ * once: the driver keeps those whose index is above its applied index until
+ * it gets there. A snapshot in rd sets the application's applied index to
+ * rd.snapshot->index. */
 int raft_ready(raft_node *n, raft_ready_batch *rd);
-/* Everything in rd is durable and applied. Frees rd's memory. */
+/* The driver's statement that everything in rd is durable (hard state,
+ * entries, snapshot: this is how raft learns what became durable, and the
+ * leader counts its own match index only from here) and that rd.committed
+ * was applied. Frees rd's memory; rd must be the batch of the last
+ * raft_ready (RAFT_EINVAL when none is out). */
 int raft_advance(raft_node *n, const raft_ready_batch *rd);
 
 /* -------------------------------------------------------------- inspection */
