@@ -256,6 +256,55 @@ static void check_quorum_leader_ignores_vote_in_lease(void **state)
     tc_free(&c);
 }
 
+static void vote_requests_leave_only_after_term_and_vote_are_persisted(void **state)
+{
+    (void)state;
+    tcluster c;
+    assert_int_equal(tc_init(&c, 3, NULL), 0);
+    assert_int_equal(raft_campaign(c.nodes[0].r), 0);
+    raft_ready_batch rd;
+    assert_int_equal(raft_ready(c.nodes[0].r, &rd), 0);
+    assert_true(rd.hs_changed);
+    assert_int_equal(rd.hs.term, 1);
+    assert_int_equal(rd.hs.vote, 1);
+    assert_int_equal(rd.n_msgs, 0);
+    assert_int_equal(rd.n_msgs_after_persist, 2);
+    assert_int_equal(rd.msgs_after_persist[0].type, RAFT_MSG_VOTE);
+    assert_int_equal(raft_advance(c.nodes[0].r, &rd), 0);
+    tc_free(&c);
+}
+
+static void persisted_vote_survives_restart_and_is_not_given_twice(void **state)
+{
+    (void)state;
+    tcluster c;
+    assert_int_equal(tc_init(&c, 3, NULL), 0);
+    raft_msg m = {.type = RAFT_MSG_VOTE, .from = 2, .to = 1, .term = 5};
+    assert_int_equal(raft_step(c.nodes[0].r, &m), 0);
+    assert_int_equal(tc_ready(&c, 0), 1);
+    tc_crash(&c, 0);
+    assert_int_equal(tc_start(&c, 0), 0);
+    raft_status s = st_of(&c, 0);
+    assert_int_equal(s.term, 5);
+    assert_int_equal(s.vote, 2);
+    /* another candidate of the same term is refused */
+    raft_msg m3 = {.type = RAFT_MSG_VOTE, .from = 3, .to = 1, .term = 5};
+    assert_int_equal(raft_step(c.nodes[0].r, &m3), 0);
+    raft_ready_batch rd;
+    assert_int_equal(raft_ready(c.nodes[0].r, &rd), 0);
+    assert_int_equal(rd.n_msgs_after_persist, 1);
+    assert_int_equal(rd.msgs_after_persist[0].type, RAFT_MSG_VOTE_RESP);
+    assert_int_equal(rd.msgs_after_persist[0].reject, 1);
+    assert_int_equal(raft_advance(c.nodes[0].r, &rd), 0);
+    /* a vote lost with an unpersisted Ready is not remembered: it was never sent */
+    raft_msg m9 = {.type = RAFT_MSG_VOTE, .from = 3, .to = 1, .term = 9};
+    assert_int_equal(raft_step(c.nodes[0].r, &m9), 0);
+    tc_crash(&c, 0);
+    assert_int_equal(tc_start(&c, 0), 0);
+    assert_int_equal(st_of(&c, 0).term, 5);
+    tc_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +315,8 @@ int main(void)
         cmocka_unit_test(any_role_steps_down_on_higher_term),
         cmocka_unit_test(vote_denied_to_candidate_with_stale_log),
         cmocka_unit_test(vote_is_sent_only_after_persist),
+        cmocka_unit_test(vote_requests_leave_only_after_term_and_vote_are_persisted),
+        cmocka_unit_test(persisted_vote_survives_restart_and_is_not_given_twice),
         cmocka_unit_test(stale_term_messages_ignored),
         cmocka_unit_test(leader_steps_down_on_higher_term_reply),
         cmocka_unit_test(prevote_keeps_rejoining_node_from_disrupting),
