@@ -23,7 +23,9 @@
  * with chunks removed while it still fails.
  *
  *   raft_sim [--seeds N] [--seed S] [--steps K] [--nodes 3|5] [--verbose]
- *            [--expect-violation]
+ *            [--oom RATE] [--expect-violation]
+ * --oom RATE: one of RATE allocations inside raft/ fails (nodes that report
+ * RAFT_ENOMEM are crashed and restarted; safety must hold regardless).
  * Soak: raft_sim --seeds 100000 --steps 2000
  */
 #include <inttypes.h>
@@ -82,6 +84,9 @@ static void act_push(actvec *t, action a)
     }
     t->v[t->n++] = a;
 }
+
+/* --oom: one of this many allocations inside raft/ fails (0: never) */
+static uint32_t g_oom_rate;
 
 /* --------------------------------------------------------------- rng */
 
@@ -148,7 +153,32 @@ typedef struct sim {
     uint64_t nprops, next_prop;
     uint64_t committed_props, failed_props;
     uint64_t leaders, snaps, max_live_ticks;
+    /* --oom: raft's allocations fail at random; a node that reports
+     * RAFT_ENOMEM is crashed and later restarted from its disk */
+    raft_alloc al;
+    uint32_t oom_rate; /* one allocation in oom_rate fails; 0 = never */
+    uint64_t oom_rng, ooms;
 } sim;
+
+static int oom_now(sim *s)
+{
+    return s->oom_rate && rn(&s->oom_rng, s->oom_rate) == 0;
+}
+static void *sim_malloc(void *ctx, size_t n)
+{
+    sim *s = ctx;
+    return oom_now(s) ? NULL : malloc(n);
+}
+static void *sim_realloc(void *ctx, void *p, size_t n)
+{
+    sim *s = ctx;
+    return oom_now(s) ? NULL : realloc(p, n);
+}
+static void sim_free_cb(void *ctx, void *p)
+{
+    (void)ctx;
+    free(p);
+}
 
 #define FAIL(S, ...)                                                                               \
     do {                                                                                           \
@@ -317,10 +347,13 @@ static int on_apply(tcluster *c, int i, const raft_entry *e)
 
 /* ------------------------------------------------------------- running */
 
-static void sim_init(sim *s, uint64_t seed, int nodes)
+static void sim_init(sim *s, uint64_t seed, int nodes, uint32_t oom_rate)
 {
     memset(s, 0, sizeof(*s));
     s->seed = seed;
+    s->al =
+        (raft_alloc){.malloc = sim_malloc, .realloc = sim_realloc, .free = sim_free_cb, .ctx = s};
+    s->oom_rng = seed ^ 0x00badbadULL;
     uint64_t g = seed * 7919 + 17;
     raft_config cfg;
     tc_default_cfg(&cfg);
@@ -332,7 +365,9 @@ static void sim_init(sim *s, uint64_t seed, int nodes)
     cfg.max_inflight = 1 + rn(&g, 8);
     cfg.max_msg_bytes = 16 + rn(&g, 200);
     cfg.max_uncommitted_bytes = rn(&g, 4) ? 0 : 200 + rn(&g, 400);
+    cfg.alloc = &s->al;
     if (tc_init(&s->c, nodes, &cfg)) abort();
+    s->oom_rate = oom_rate; /* after the start: the first nodes always come up */
     s->c.user = s;
     s->c.on_ready = on_ready;
     s->c.on_apply = on_apply;
@@ -435,6 +470,7 @@ static int do_action(sim *s, const action *a)
     tcluster *c = &s->c;
     int rc = 0;
     int i = a->a < c->n ? a->a : 0;
+    int victim = i; /* the node an error belongs to */
     raft_node *r = c->nodes[i].r;
     switch (a->kind) {
     case A_TICK:
@@ -443,6 +479,7 @@ static int do_action(sim *s, const action *a)
     case A_DELIVER:
         if (a->k < c->nnet) {
             int to = (int)c->net[a->k].m->to - 1;
+            victim = to;
             rc = tc_deliver(c, a->k);
             if (!rc && to >= 0 && to < c->n && note_leader(s, to)) return 1;
         }
@@ -540,6 +577,12 @@ static int do_action(sim *s, const action *a)
         break;
     }
     if (s->violation[0]) return 1;
+    if (rc == RAFT_ENOMEM && s->oom_rate) {
+        /* the failure model of raft.h: a failed node is freed and restarted */
+        s->ooms++;
+        if (victim >= 0 && victim < c->n) tc_crash(c, victim);
+        return 0;
+    }
     if (!ok_rc(rc)) {
         snprintf(s->violation, sizeof s->violation, "unexpected error %d (%s) in %s", rc,
                  raft_strerror(rc), act_names[a->kind]);
@@ -564,6 +607,7 @@ static void dbg_trace(void *ctx, uint64_t id, const char *msg)
 static int liveness(sim *s)
 {
     tcluster *c = &s->c;
+    s->oom_rate = 0;
     tc_heal(c);
     for (int i = 0; i < c->n; i++)
         if (!c->nodes[i].r) {
@@ -651,7 +695,7 @@ static int run(uint64_t seed, int nodes, int steps, const actvec *replay, actvec
 {
     sim *s = malloc(sizeof(sim));
     if (!s) abort();
-    sim_init(s, seed, nodes);
+    sim_init(s, seed, nodes, g_oom_rate);
     uint64_t g = seed ^ 0x5eed5eed5eedULL;
     int bad = 0;
     size_t total = replay ? replay->n : (size_t)steps;
@@ -668,6 +712,7 @@ static int run(uint64_t seed, int nodes, int steps, const actvec *replay, actvec
         out_stats->reads_served = s->reads_served;
         out_stats->c.sent = s->c.sent;
         out_stats->leaders = s->leaders;
+        out_stats->ooms = s->ooms;
         out_stats->max_live_ticks = s->max_live_ticks;
         out_stats->snaps = 0;
     }
@@ -731,18 +776,21 @@ int main(int argc, char **argv)
             nodes = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--verbose"))
             verbose = 1;
+        else if (!strcmp(argv[i], "--oom") && i + 1 < argc)
+            g_oom_rate = (uint32_t)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--expect-violation"))
             expect = 1;
         else {
             fprintf(stderr,
                     "usage: %s [--seeds N] [--seed S] [--steps K] [--nodes 3|5] [--verbose] "
-                    "[--expect-violation]\n",
+                    "[--oom RATE] [--expect-violation]\n",
                     argv[0]);
             return 2;
         }
     }
     clock_t t0 = clock();
-    uint64_t committed = 0, failed = 0, reads = 0, msgs = 0, leaders = 0, snaps = 0, live = 0;
+    uint64_t committed = 0, failed = 0, reads = 0, msgs = 0, leaders = 0, snaps = 0, live = 0,
+             ooms = 0;
     for (uint64_t sd = first; sd < first + seeds; sd++) {
         int nn = nodes ? nodes : (sd % 2 ? 3 : 5);
         actvec trace = {0};
@@ -763,7 +811,8 @@ int main(int argc, char **argv)
             printf("shrunk trace (%zu of %zu actions) still fails with: %s\n", trace.n, before,
                    why2);
             print_trace(&trace);
-            printf("replay: %s --seed %" PRIu64 " --nodes %d --steps %d\n", argv[0], sd, nn, steps);
+            printf("replay: %s --seed %" PRIu64 " --nodes %d --steps %d --oom %u\n", argv[0], sd,
+                   nn, steps, g_oom_rate);
             free(trace.v);
             return 1;
         }
@@ -773,6 +822,7 @@ int main(int argc, char **argv)
         msgs += st.c.sent;
         leaders += st.leaders;
         snaps += st.snaps;
+        ooms += st.ooms;
         if (st.max_live_ticks > live) live = st.max_live_ticks;
         free(trace.v);
         if (verbose)
@@ -785,8 +835,9 @@ int main(int argc, char **argv)
     }
     printf("%" PRIu64 " seeds x %d steps ok in %.1fs cpu: %" PRIu64 " proposals committed, %" PRIu64
            " failed, %" PRIu64 " reads served, %" PRIu64 " messages, %" PRIu64 " leaders, %" PRIu64
-           " snapshots installed, liveness within %" PRIu64 " ticks\n",
+           " snapshots installed, liveness within %" PRIu64 " ticks, %" PRIu64
+           " nodes failed on ENOMEM\n",
            seeds, steps, (double)(clock() - t0) / CLOCKS_PER_SEC, committed, failed, reads, msgs,
-           leaders, snaps, live);
+           leaders, snaps, live, ooms);
     return 0;
 }
