@@ -292,7 +292,9 @@ int raft_propose(raft_node *n, const void *data, uint32_t len, uint64_t *index, 
  * the call and an entry of the leader's term is committed. On a follower the
  * request goes to the leader. Reads of one round share one heartbeat round.
  * Errors: RAFT_EDROPPED (no leader known), RAFT_EBUSY, RAFT_ENOMEM. A lost
- * read is never answered: the caller times it out. */
+ * read is never answered: the caller times it out. (For DESIGN.md's lease
+ * reads, a completed round proves leadership as of the raft_read_index call;
+ * a RAFT_MSG_TIMEOUT_NOW in rd.msgs ends any lease.) */
 int raft_read_index(raft_node *n, uint64_t ctx);
 /* Leadership transfer to id (thesis §3.10): the leader brings id up to date,
  * then sends TimeoutNow; proposals fail with RAFT_ETRANSFER meanwhile; the
