@@ -459,9 +459,34 @@ def make_server():
         if not s.expect_dead and not s.alive():
             died.append("server pid %s exited (rc=%s) during the test; log:\n%s"
                         % (s.pid, s.proc.returncode, s.log()))
+        if s.alive():
+            rc = s.stop()
+            if IS_RAFTKV and rc != 0:
+                died.append("server pid %s did not stop cleanly on SIGTERM (rc=%s); log:\n%s"
+                            % (s.pid, rc, s.log()))
+        report = sanitizer_report(s.logpath)
+        if report:
+            died.append("sanitizer report from server pid %s:\n%s" % (s.pid, report))
         s.cleanup()
     if died:
         pytest.fail("\n".join(died))
+
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def sanitizer_report(path):
+    """The sanitizer output in a server's stderr, across its restarts."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    for mark in SANITIZER_MARKS:
+        i = text.find(mark)
+        if i >= 0:
+            return text[max(0, i - 200):i + 6000]
+    return ""
 
 
 @pytest.fixture
