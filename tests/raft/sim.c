@@ -87,6 +87,9 @@ static void act_push(actvec *t, action a)
 
 /* --oom: one of this many allocations inside raft/ fails (0: never) */
 static uint32_t g_oom_rate;
+/* print each action as it runs (for the final replay of a failing trace) */
+static int g_print;
+static size_t g_step;
 
 /* --------------------------------------------------------------- rng */
 
@@ -464,6 +467,31 @@ static int ok_rc(int rc)
            rc == RAFT_EUNCOMMITTED;
 }
 
+static void print_action(tcluster *c, const action *a, size_t step)
+{
+    printf("  %4zu %-11s", step, act_names[a->kind]);
+    if (a->kind == A_DELIVER || a->kind == A_DROP || a->kind == A_DUP) {
+        if (a->k < c->nnet) {
+            const raft_msg *m = c->net[a->k].m;
+            printf(" #%u %s %" PRIu64 "->%" PRIu64 " term %" PRIu64 " index %" PRIu64
+                   " logterm %" PRIu64 " commit %" PRIu64 " entries %u%s",
+                   a->k, raft_msg_type_name(m->type), m->from, m->to, m->term, m->index,
+                   m->log_term, m->commit, m->n_entries, m->reject ? " reject" : "");
+        } else {
+            printf(" (no message #%u: skipped)", a->k);
+        }
+    } else if (a->kind == A_SPLIT) {
+        printf(" side 0x%x", a->k);
+    } else if (a->kind == A_HEAL) {
+    } else {
+        printf(" node %d", a->a + 1);
+        if (a->kind == A_CUT || a->kind == A_TRANSFER || a->kind == A_REPORT_SNAP ||
+            a->kind == A_UNREACHABLE)
+            printf(" other %d", a->b + 1);
+    }
+    printf("\n");
+}
+
 /* Runs one action; returns 1 on a violation, -1 on an unexpected error. */
 static int do_action(sim *s, const action *a)
 {
@@ -472,6 +500,7 @@ static int do_action(sim *s, const action *a)
     int i = a->a < c->n ? a->a : 0;
     int victim = i; /* the node an error belongs to */
     raft_node *r = c->nodes[i].r;
+    if (g_print) print_action(c, a, g_step++);
     switch (a->kind) {
     case A_TICK:
         if (r) rc = raft_tick(r);
@@ -749,18 +778,6 @@ out:
     free(cand.v);
 }
 
-static void print_trace(const actvec *t)
-{
-    for (size_t k = 0; k < t->n; k++) {
-        const action *a = &t->v[k];
-        printf("  %4zu %-11s node=%d", k, act_names[a->kind], a->a + 1);
-        if (a->kind == A_CUT || a->kind == A_TRANSFER) printf(" other=%d", a->b + 1);
-        if (a->kind == A_DELIVER || a->kind == A_DROP || a->kind == A_DUP) printf(" msg#%u", a->k);
-        if (a->kind == A_SPLIT) printf(" side=0x%x", a->k);
-        printf("\n");
-    }
-}
-
 int main(int argc, char **argv)
 {
     uint64_t seeds = 100, first = 1;
@@ -810,7 +827,9 @@ int main(int argc, char **argv)
             run(sd, nn, 0, &trace, NULL, NULL, why2, sizeof why2);
             printf("shrunk trace (%zu of %zu actions) still fails with: %s\n", trace.n, before,
                    why2);
-            print_trace(&trace);
+            g_print = 1;
+            run(sd, nn, 0, &trace, NULL, NULL, why2, sizeof why2);
+            g_print = 0;
             printf("replay: %s --seed %" PRIu64 " --nodes %d --steps %d --oom %u\n", argv[0], sd,
                    nn, steps, g_oom_rate);
             free(trace.v);
