@@ -56,26 +56,46 @@ PROC(reset_cmd);
 PROC(quit_cmd);
 
 static const scmd server_commands[] = {
-    {"ping", -1, 0, "fast", ping_cmd, "connection", "1.0.0", "Returns the server's liveliness response."},
+    {"ping", -1, 0, "fast", ping_cmd, "connection", "1.0.0",
+     "Returns the server's liveliness response."},
     {"echo", 2, 0, "fast", echo_cmd, "connection", "1.0.0", "Returns the given string."},
-    {"quit", -1, SC_NOAUTH | SC_MULTICTL, "noscript loading stale fast no_auth allow_busy", quit_cmd, "connection", "1.0.0", "Closes the connection."},
-    {"hello", -1, SC_NOAUTH | SC_NOMULTI, "noscript loading stale fast no_auth sentinel allow_busy", hello_cmd, "connection", "6.0.0", "Handshakes with the Redis server."},
-    {"auth", -2, SC_NOAUTH | SC_NOMULTI, "noscript loading stale fast no_auth sentinel allow_busy", auth_cmd, "connection", "1.0.0", "Authenticates the connection."},
-    {"select", 2, SC_NOMULTI, "loading stale fast", select_cmd, "connection", "1.0.0", "Changes the selected database."},
-    {"client", -2, SC_NOMULTI, "", client_cmd, "connection", "2.4.0", "A container for client connection commands."},
-    {"command", -1, SC_NOMULTI, "loading stale", command_cmd, "server", "2.8.13", "Returns detailed information about all commands."},
-    {"config", -2, SC_NOMULTI, "", config_cmd, "server", "2.0.0", "A container for server configuration commands."},
-    {"info", -1, SC_NOMULTI, "loading stale", info_cmd, "server", "1.0.0", "Returns information and statistics about the server."},
-    {"multi", 1, SC_MULTICTL, "noscript loading stale fast allow_busy", multi_cmd, "transactions", "1.2.0", "Starts a transaction."},
-    {"exec", 1, SC_MULTICTL, "noscript loading stale skip_slowlog", exec_cmd, "transactions", "1.2.0", "Executes all commands in a transaction."},
-    {"discard", 1, SC_MULTICTL, "noscript loading stale fast allow_busy", discard_cmd, "transactions", "2.0.0", "Discards a transaction."},
-    {"shutdown", -1, SC_NOMULTI, "admin noscript loading stale no_multi sentinel allow_busy", shutdown_cmd, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server."},
-    {"time", 1, SC_NOMULTI, "loading stale fast", time_cmd, "server", "2.6.0", "Returns the server time."},
-    {"function", -2, SC_NOMULTI, "", function_cmd, "scripting", "7.0.0", "A container for function commands."},
-    {"save", 1, SC_NOMULTI, "admin noscript no_async_loading no_multi", save_cmd, "server", "1.0.0", "Synchronously saves the database(s) to disk."},
-    {"bgsave", -1, SC_NOMULTI, "admin noscript no_async_loading", save_cmd, "server", "1.0.0", "Asynchronously saves the database(s) to disk."},
-    {"lastsave", 1, SC_NOMULTI, "loading stale fast", lastsave_cmd, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk."},
-    {"reset", 1, SC_NOAUTH | SC_MULTICTL, "noscript loading stale fast no_auth allow_busy", reset_cmd, "connection", "6.2.0", "Resets the connection."},
+    {"quit", -1, SC_NOAUTH | SC_MULTICTL, "noscript loading stale fast no_auth allow_busy",
+     quit_cmd, "connection", "1.0.0", "Closes the connection."},
+    {"hello", -1, SC_NOAUTH | SC_NOMULTI, "noscript loading stale fast no_auth sentinel allow_busy",
+     hello_cmd, "connection", "6.0.0", "Handshakes with the Redis server."},
+    {"auth", -2, SC_NOAUTH | SC_NOMULTI, "noscript loading stale fast no_auth sentinel allow_busy",
+     auth_cmd, "connection", "1.0.0", "Authenticates the connection."},
+    {"select", 2, SC_NOMULTI, "loading stale fast", select_cmd, "connection", "1.0.0",
+     "Changes the selected database."},
+    {"client", -2, SC_NOMULTI, "", client_cmd, "connection", "2.4.0",
+     "A container for client connection commands."},
+    {"command", -1, SC_NOMULTI, "loading stale", command_cmd, "server", "2.8.13",
+     "Returns detailed information about all commands."},
+    {"config", -2, SC_NOMULTI, "", config_cmd, "server", "2.0.0",
+     "A container for server configuration commands."},
+    {"info", -1, SC_NOMULTI, "loading stale", info_cmd, "server", "1.0.0",
+     "Returns information and statistics about the server."},
+    {"multi", 1, SC_MULTICTL, "noscript loading stale fast allow_busy", multi_cmd, "transactions",
+     "1.2.0", "Starts a transaction."},
+    {"exec", 1, SC_MULTICTL, "noscript loading stale skip_slowlog", exec_cmd, "transactions",
+     "1.2.0", "Executes all commands in a transaction."},
+    {"discard", 1, SC_MULTICTL, "noscript loading stale fast allow_busy", discard_cmd,
+     "transactions", "2.0.0", "Discards a transaction."},
+    {"shutdown", -1, SC_NOMULTI, "admin noscript loading stale no_multi sentinel allow_busy",
+     shutdown_cmd, "server", "1.0.0",
+     "Synchronously saves the database(s) to disk and shuts down the Redis server."},
+    {"time", 1, SC_NOMULTI, "loading stale fast", time_cmd, "server", "2.6.0",
+     "Returns the server time."},
+    {"function", -2, SC_NOMULTI, "", function_cmd, "scripting", "7.0.0",
+     "A container for function commands."},
+    {"save", 1, SC_NOMULTI, "admin noscript no_async_loading no_multi", save_cmd, "server", "1.0.0",
+     "Synchronously saves the database(s) to disk."},
+    {"bgsave", -1, SC_NOMULTI, "admin noscript no_async_loading", save_cmd, "server", "1.0.0",
+     "Asynchronously saves the database(s) to disk."},
+    {"lastsave", 1, SC_NOMULTI, "loading stale fast", lastsave_cmd, "server", "1.0.0",
+     "Returns the Unix timestamp of the last successful save to disk."},
+    {"reset", 1, SC_NOAUTH | SC_MULTICTL, "noscript loading stale fast no_auth allow_busy",
+     reset_cmd, "connection", "6.2.0", "Resets the connection."},
 };
 #define NSERVER (sizeof(server_commands) / sizeof(server_commands[0]))
 
@@ -88,24 +108,28 @@ static const char *lookup_names[LOOKUP_SLOTS];
 static unsigned name_hash(const char *s, size_t n)
 {
     unsigned h = 2166136261u;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned)tolower((unsigned char)s[i])) * 16777619u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned)tolower((unsigned char)s[i])) * 16777619u;
     return h;
 }
 
 static void lookup_add(const char *name, cmdref r)
 {
     unsigned i = name_hash(name, strlen(name)) % LOOKUP_SLOTS;
-    while (lookup_names[i]) i = (i + 1) % LOOKUP_SLOTS;
+    while (lookup_names[i])
+        i = (i + 1) % LOOKUP_SLOTS;
     lookup_names[i] = name;
     lookup_table[i] = r;
 }
 
 void commands_init(void)
 {
-    for (size_t i = 0; i < NSERVER; i++) lookup_add(server_commands[i].name, (cmdref){&server_commands[i], NULL});
+    for (size_t i = 0; i < NSERVER; i++)
+        lookup_add(server_commands[i].name, (cmdref){&server_commands[i], NULL});
     size_t n;
     const kv_command *t = kv_command_table(&n);
-    for (size_t i = 0; i < n; i++) lookup_add(t[i].name, (cmdref){NULL, &t[i]});
+    for (size_t i = 0; i < n; i++)
+        lookup_add(t[i].name, (cmdref){NULL, &t[i]});
 }
 
 static cmdref lookup(const char *name, size_t n)
@@ -145,7 +169,8 @@ static void reject(client *c, const char *msg)
 static char **argv_copy(int argc, char **argv, size_t *lens, size_t **lens_out)
 {
     size_t total = (size_t)argc * (sizeof(char *) + sizeof(size_t));
-    for (int i = 0; i < argc; i++) total += lens[i] + 1;
+    for (int i = 0; i < argc; i++)
+        total += lens[i] + 1;
     char *mem = malloc(total ? total : 1);
     if (!mem) {
         serverLog(LL_WARNING, "Out of memory copying a command");
@@ -223,7 +248,8 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
         snprintf(c->last_cmd, sizeof(c->last_cmd), "%s|%.*s", ref_name(r), (int)lens[1], argv[1]);
     else
         snprintf(c->last_cmd, sizeof(c->last_cmd), "%s", ref_name(r));
-    for (char *p = c->last_cmd; *p; p++) *p = (char)tolower((unsigned char)*p);
+    for (char *p = c->last_cmd; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
     if (!c->authenticated && !(r.s && (r.s->flags & SC_NOAUTH))) {
         reject(c, "NOAUTH Authentication required.");
         return;
@@ -276,8 +302,10 @@ PROC(ping_cmd)
         resp_add_error(b, "ERR wrong number of arguments for 'ping' command");
         return;
     }
-    if (argc == 1) resp_add_simple(b, "PONG");
-    else resp_add_bulk(b, argv[1], lens[1]);
+    if (argc == 1)
+        resp_add_simple(b, "PONG");
+    else
+        resp_add_bulk(b, argv[1], lens[1]);
 }
 
 PROC(echo_cmd)
@@ -300,7 +328,8 @@ static int password_ok(const char *user, size_t ulen, const char *pass, size_t p
     if (!n) return 1; /* no password: default user is nopass */
     /* constant time over the configured password's length */
     unsigned diff = (unsigned)(plen != n);
-    for (size_t i = 0; i < n; i++) diff |= (unsigned)(i < plen ? pass[i] : 0) ^ (unsigned)cfg.requirepass[i];
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned)(i < plen ? pass[i] : 0) ^ (unsigned)cfg.requirepass[i];
     return diff == 0;
 }
 
@@ -442,7 +471,8 @@ PROC(select_cmd)
 PROC(reset_cmd)
 {
     (void)argc, (void)argv, (void)lens;
-    for (int i = 0; i < c->mq_len; i++) free(c->mq[i].argv);
+    for (int i = 0; i < c->mq_len; i++)
+        free(c->mq[i].argv);
     c->mq_len = 0;
     c->flags &= ~(CF_MULTI | CF_DIRTY_EXEC);
     c->proto = 2;
@@ -458,7 +488,8 @@ static void client_line(client *c, char *buf, size_t n, int64_t now)
 {
     size_t obl = c->out.len;
     int oll = 0;
-    for (slot *s = c->head; s; s = s->next) oll++;
+    for (slot *s = c->head; s; s = s->next)
+        oll++;
     snprintf(buf, n,
              "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 sub=0 "
              "psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=0 argv-mem=0 multi-mem=0 rbs=%d rbp=0 "
@@ -486,8 +517,10 @@ PROC(client_cmd)
         resp_add_int(b, (int64_t)c->id);
     } else if (!strcasecmp(sub, "getname")) {
         if (argc != 2) return sub_arity(b, "client", "getname");
-        if (c->name) resp_add_bulk_str(b, c->name);
-        else resp_add_null(b);
+        if (c->name)
+            resp_add_bulk_str(b, c->name);
+        else
+            resp_add_null(b);
     } else if (!strcasecmp(sub, "setname")) {
         if (argc != 3) return sub_arity(b, "client", "setname");
         if (!valid_client_name(argv[2], lens[2])) {
@@ -504,8 +537,10 @@ PROC(client_cmd)
                             argv[2]);
             return;
         }
-        if (!strcasecmp(argv[2], "lib-name")) set_str(&c->lib_name, argv[3], lens[3]);
-        else if (!strcasecmp(argv[2], "lib-ver")) set_str(&c->lib_ver, argv[3], lens[3]);
+        if (!strcasecmp(argv[2], "lib-name"))
+            set_str(&c->lib_name, argv[3], lens[3]);
+        else if (!strcasecmp(argv[2], "lib-ver"))
+            set_str(&c->lib_ver, argv[3], lens[3]);
         else {
             resp_add_errorf(b, "ERR Unrecognized option '%s'", argv[2]);
             return;
@@ -530,15 +565,23 @@ PROC(client_cmd)
     } else if (!strcasecmp(sub, "help")) {
         static const char *help[] = {
             "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "ID", "    Return the ID of the current connection.",
-            "GETNAME", "    Return the name of the current connection.",
-            "SETNAME <name>", "    Assign the name <name> to the current connection.",
-            "SETINFO <LIB-NAME|LIB-VER> <value>", "    Set client library name or version.",
-            "INFO", "    Return information about the current client connection.",
-            "LIST", "    Return information about client connections.",
-            "HELP", "    Print this help."};
+            "ID",
+            "    Return the ID of the current connection.",
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "SETINFO <LIB-NAME|LIB-VER> <value>",
+            "    Set client library name or version.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "LIST",
+            "    Return information about client connections.",
+            "HELP",
+            "    Print this help."};
         resp_add_array(b, sizeof(help) / sizeof(help[0]));
-        for (size_t i = 0; i < sizeof(help) / sizeof(help[0]); i++) resp_add_simple(b, help[i]);
+        for (size_t i = 0; i < sizeof(help) / sizeof(help[0]); i++)
+            resp_add_simple(b, help[i]);
     } else {
         resp_add_errorf(b, "ERR unknown subcommand \'%.128s\'. Try CLIENT HELP.", sub);
     }
@@ -571,20 +614,23 @@ static void command_info(resp_buf *b, cmdref r)
         snprintf(tmp, sizeof(tmp), "%s", r.s->info_flags);
         const char *w[16];
         int n = 0;
-        for (char *t = strtok(tmp, " "); t && n < 16; t = strtok(NULL, " ")) w[n++] = t;
+        for (char *t = strtok(tmp, " "); t && n < 16; t = strtok(NULL, " "))
+            w[n++] = t;
         resp_add_set(b, n);
-        for (int i = 0; i < n; i++) resp_add_status_len(b, w[i], strlen(w[i]));
+        for (int i = 0; i < n; i++)
+            resp_add_status_len(b, w[i], strlen(w[i]));
         resp_add_int(b, 0);
         resp_add_int(b, 0);
         resp_add_int(b, 0);
     } else {
         resp_add_set(b, nfl);
-        for (int i = 0; i < nfl; i++) resp_add_status_len(b, fl[i], strlen(fl[i]));
+        for (int i = 0; i < nfl; i++)
+            resp_add_status_len(b, fl[i], strlen(fl[i]));
         resp_add_int(b, r.k->firstkey);
         resp_add_int(b, r.k->lastkey);
         resp_add_int(b, r.k->keystep);
     }
-    resp_add_set(b, 0); /* ACL categories */
+    resp_add_set(b, 0);   /* ACL categories */
     resp_add_array(b, 0); /* tips */
     resp_add_array(b, 0); /* key specs */
     resp_add_array(b, 0); /* subcommands */
@@ -608,9 +654,11 @@ static void command_docs(resp_buf *b, cmdref r)
 static size_t all_commands(cmdref *out, size_t cap)
 {
     size_t n = 0, nk;
-    for (size_t i = 0; i < NSERVER && n < cap; i++) out[n++] = (cmdref){&server_commands[i], NULL};
+    for (size_t i = 0; i < NSERVER && n < cap; i++)
+        out[n++] = (cmdref){&server_commands[i], NULL};
     const kv_command *t = kv_command_table(&nk);
-    for (size_t i = 0; i < nk && n < cap; i++) out[n++] = (cmdref){NULL, &t[i]};
+    for (size_t i = 0; i < nk && n < cap; i++)
+        out[n++] = (cmdref){NULL, &t[i]};
     return n;
 }
 
@@ -621,7 +669,8 @@ PROC(command_cmd)
     size_t n = all_commands(all, 256);
     if (argc == 1) {
         resp_add_array(b, (int64_t)n);
-        for (size_t i = 0; i < n; i++) command_info(b, all[i]);
+        for (size_t i = 0; i < n; i++)
+            command_info(b, all[i]);
         return;
     }
     const char *sub = argv[1];
@@ -630,19 +679,23 @@ PROC(command_cmd)
     } else if (!strcasecmp(sub, "info")) {
         if (argc == 2) {
             resp_add_array(b, (int64_t)n);
-            for (size_t i = 0; i < n; i++) command_info(b, all[i]);
+            for (size_t i = 0; i < n; i++)
+                command_info(b, all[i]);
             return;
         }
         resp_add_array(b, argc - 2);
         for (int i = 2; i < argc; i++) {
             cmdref r = lookup(argv[i], lens[i]);
-            if (r.s || r.k) command_info(b, r);
-            else resp_add_null_array(b);
+            if (r.s || r.k)
+                command_info(b, r);
+            else
+                resp_add_null_array(b);
         }
     } else if (!strcasecmp(sub, "docs")) {
         if (argc == 2) {
             resp_add_map(b, (int64_t)n);
-            for (size_t i = 0; i < n; i++) command_docs(b, all[i]);
+            for (size_t i = 0; i < n; i++)
+                command_docs(b, all[i]);
             return;
         }
         size_t mark = resp_add_deferred(b);
@@ -657,7 +710,8 @@ PROC(command_cmd)
         resp_set_deferred_map(b, mark, k);
     } else if (!strcasecmp(sub, "list") && argc == 2) {
         resp_add_array(b, (int64_t)n);
-        for (size_t i = 0; i < n; i++) resp_add_bulk_str(b, ref_name(all[i]));
+        for (size_t i = 0; i < n; i++)
+            resp_add_bulk_str(b, ref_name(all[i]));
     } else if (!strcasecmp(sub, "getkeys") && argc >= 3) {
         cmdref r = lookup(argv[2], lens[2]);
         if (!r.k) {
@@ -675,7 +729,8 @@ PROC(command_cmd)
         int last = r.k->lastkey < 0 ? cargc + r.k->lastkey : r.k->lastkey;
         size_t mark = resp_add_deferred(b);
         int64_t k = 0;
-        for (int i = r.k->firstkey; i > 0 && i <= last && i < cargc; i += r.k->keystep ? r.k->keystep : 1) {
+        for (int i = r.k->firstkey; i > 0 && i <= last && i < cargc;
+             i += r.k->keystep ? r.k->keystep : 1) {
             resp_add_bulk(b, cargv[i], lens[i + 2]);
             k++;
         }
@@ -698,8 +753,9 @@ PROC(config_cmd)
         resp_add_ok(b);
     } else if (!strcasecmp(sub, "rewrite") && argc == 2) {
         resp_add_error(b, "ERR CONFIG REWRITE is not supported by RaftKV");
-    } else if ((!strcasecmp(sub, "get") || !strcasecmp(sub, "set")) ) {
-        resp_add_errorf(b, "ERR wrong number of arguments for 'config|%s' command", !strcasecmp(sub, "get") ? "get" : "set");
+    } else if ((!strcasecmp(sub, "get") || !strcasecmp(sub, "set"))) {
+        resp_add_errorf(b, "ERR wrong number of arguments for 'config|%s' command",
+                        !strcasecmp(sub, "get") ? "get" : "set");
     } else {
         resp_add_errorf(b, "ERR unknown subcommand \'%.128s\'. Try CONFIG HELP.", sub);
     }
@@ -715,7 +771,8 @@ PROC(info_cmd)
 
 static void multi_clear(client *c)
 {
-    for (int i = 0; i < c->mq_len; i++) free(c->mq[i].argv);
+    for (int i = 0; i < c->mq_len; i++)
+        free(c->mq[i].argv);
     c->mq_len = 0;
     c->flags &= ~(CF_MULTI | CF_DIRTY_EXEC);
 }
@@ -822,8 +879,10 @@ PROC(save_cmd)
     int rc = kvstate_commit(srv.state);
     if (rc) fatal_storage(rc, "committing the state");
     last_save_time = mstime() / 1000;
-    if (!strcasecmp(argv[0], "bgsave")) resp_add_simple(client_reply_buf(c), "Background saving started");
-    else resp_add_ok(client_reply_buf(c));
+    if (!strcasecmp(argv[0], "bgsave"))
+        resp_add_simple(client_reply_buf(c), "Background saving started");
+    else
+        resp_add_ok(client_reply_buf(c));
 }
 
 PROC(lastsave_cmd)

@@ -54,8 +54,7 @@ static config_item items[] = {
     {"cluster-id", CT_STRING, CF_IMMUTABLE, &cfg.cluster_id, 0, 0, "", NULL},
     {"cluster-secret", CT_STRING, CF_IMMUTABLE | CF_SECRET, &cfg.cluster_secret, 0, 0, "", NULL},
     {"election-timeout", CT_INT, CF_IMMUTABLE, &cfg.election_timeout, 10, INT_MAX, "1000", NULL},
-    {"heartbeat-interval", CT_INT, CF_IMMUTABLE, &cfg.heartbeat_interval, 1, INT_MAX, "100",
-     NULL},
+    {"heartbeat-interval", CT_INT, CF_IMMUTABLE, &cfg.heartbeat_interval, 1, INT_MAX, "100", NULL},
     {"raft-request-timeout", CT_INT, 0, &cfg.raft_request_timeout, 1, INT_MAX, "5000", NULL},
     {"raft-log-keep", CT_MEM, 0, &cfg.raft_log_keep, 0, LLONG_MAX, "10000", NULL},
     {"follower-mode", CT_ENUM, 0, &cfg.follower_mode, 0, 0, "proxy", "proxy|redirect"},
@@ -84,14 +83,22 @@ long long config_parse_mem(const char *s, int *err)
     long long v = strtoll(s, &end, 10);
     if (errno) goto bad;
     long long mul = 1;
-    if (!strcasecmp(end, "") || !strcasecmp(end, "b")) mul = 1;
-    else if (!strcasecmp(end, "k")) mul = 1000;
-    else if (!strcasecmp(end, "kb")) mul = KB;
-    else if (!strcasecmp(end, "m")) mul = 1000 * 1000;
-    else if (!strcasecmp(end, "mb")) mul = MB;
-    else if (!strcasecmp(end, "g")) mul = 1000LL * 1000 * 1000;
-    else if (!strcasecmp(end, "gb")) mul = GB;
-    else goto bad;
+    if (!strcasecmp(end, "") || !strcasecmp(end, "b"))
+        mul = 1;
+    else if (!strcasecmp(end, "k"))
+        mul = 1000;
+    else if (!strcasecmp(end, "kb"))
+        mul = KB;
+    else if (!strcasecmp(end, "m"))
+        mul = 1000 * 1000;
+    else if (!strcasecmp(end, "mb"))
+        mul = MB;
+    else if (!strcasecmp(end, "g"))
+        mul = 1000LL * 1000 * 1000;
+    else if (!strcasecmp(end, "gb"))
+        mul = GB;
+    else
+        goto bad;
     if (v < 0 || (v > 0 && mul > LLONG_MAX / v)) goto bad;
     return v * mul;
 bad:
@@ -123,7 +130,8 @@ static void apply_side_effects(config_item *it)
 {
     /* The string size limit decides what an entry does at apply: every node
      * must run with the same value. */
-    if (it->ptr == &cfg.proto_max_bulk_len) kv_set_proto_max_bulk_len((uint64_t)cfg.proto_max_bulk_len);
+    if (it->ptr == &cfg.proto_max_bulk_len)
+        kv_set_proto_max_bulk_len((uint64_t)cfg.proto_max_bulk_len);
     if (it->ptr == &cfg.loglevel) {
         static const char *lv[] = {"debug", "verbose", "notice", "warning"};
         for (int i = 0; i < 4; i++)
@@ -142,7 +150,8 @@ static const char *set_item(config_item *it, int argc, char **argv)
             static char copy[512];
             int n = 0;
             snprintf(copy, sizeof(copy), "%s", argv[0]);
-            for (char *t = strtok(copy, " "); t && n < 64; t = strtok(NULL, " ")) words[n++] = t;
+            for (char *t = strtok(copy, " "); t && n < 64; t = strtok(NULL, " "))
+                words[n++] = t;
             return set_item(it, n, words);
         }
         if (argc % 4) return "Wrong number of arguments in buffer limit configuration.";
@@ -152,7 +161,8 @@ static const char *set_item(config_item *it, int argc, char **argv)
             long long soft = config_parse_mem(argv[i + 2], &e2);
             char *end;
             long secs = strtol(argv[i + 3], &end, 10);
-            if (e1 || e2 || *end || secs < 0) return "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+            if (e1 || e2 || *end || secs < 0)
+                return "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
             if (!strcasecmp(argv[i], "normal")) {
                 cfg.obuf_hard = hard;
                 cfg.obuf_soft = soft;
@@ -185,9 +195,12 @@ static const char *set_item(config_item *it, int argc, char **argv)
         break;
     }
     case CT_BOOL:
-        if (!strcasecmp(v, "yes")) *(int *)it->ptr = 1;
-        else if (!strcasecmp(v, "no")) *(int *)it->ptr = 0;
-        else return "argument must be 'yes' or 'no'";
+        if (!strcasecmp(v, "yes"))
+            *(int *)it->ptr = 1;
+        else if (!strcasecmp(v, "no"))
+            *(int *)it->ptr = 0;
+        else
+            return "argument must be 'yes' or 'no'";
         break;
     case CT_ENUM:
         if (!enum_has(it->enums, v)) return "argument(s) must be one of the following";
@@ -226,7 +239,8 @@ static int split_line(char *line, char **words, int max)
     int n = 0;
     char *p = line, *w;
     while (*p) {
-        while (*p && isspace((unsigned char)*p)) p++;
+        while (*p && isspace((unsigned char)*p))
+            p++;
         if (!*p) break;
         if (n == max) return -1;
         if (*p == '"' || *p == '\'') {
@@ -242,7 +256,8 @@ static int split_line(char *line, char **words, int max)
             *o = '\0';
         } else {
             w = p;
-            while (*p && !isspace((unsigned char)*p)) p++;
+            while (*p && !isspace((unsigned char)*p))
+                p++;
             if (*p) *p++ = '\0';
         }
         words[n++] = w;
@@ -280,7 +295,8 @@ int config_load(const char *file, int argc, char **argv, char *err, size_t errle
             lineno++;
             line[strcspn(line, "\r\n")] = '\0';
             char *p = line;
-            while (isspace((unsigned char)*p)) p++;
+            while (isspace((unsigned char)*p))
+                p++;
             if (*p == '#' || !*p) continue;
             int n = split_line(p, words, 64);
             snprintf(where, sizeof(where), "%s:%d", file, lineno);
@@ -306,7 +322,8 @@ int config_load(const char *file, int argc, char **argv, char *err, size_t errle
         int n = 0;
         words[n++] = argv[i] + 2;
         i++;
-        while (i < argc && strncmp(argv[i], "--", 2) && n < 64) words[n++] = argv[i++];
+        while (i < argc && strncmp(argv[i], "--", 2) && n < 64)
+            words[n++] = argv[i++];
         if (apply_words(n, words, "command line", err, errlen)) return -1;
     }
     return 0;
@@ -317,8 +334,10 @@ static void item_value(const config_item *it, char *buf, size_t n)
     switch (it->type) {
     case CT_INT:
     case CT_BOOL:
-        if (it->type == CT_BOOL) snprintf(buf, n, "%s", *(int *)it->ptr ? "yes" : "no");
-        else snprintf(buf, n, "%d", *(int *)it->ptr);
+        if (it->type == CT_BOOL)
+            snprintf(buf, n, "%s", *(int *)it->ptr ? "yes" : "no");
+        else
+            snprintf(buf, n, "%d", *(int *)it->ptr);
         break;
     case CT_MEM:
         snprintf(buf, n, "%lld", *(long long *)it->ptr);

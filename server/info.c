@@ -31,8 +31,8 @@ static int wants(int argc, char **argv, const char *section, int is_default)
     return 0;
 }
 
-static int section(resp_buf *t, int *n, int argc, char **argv, const char *name,
-                   const char *title, int dflt)
+static int section(resp_buf *t, int *n, int argc, char **argv, const char *name, const char *title,
+                   int dflt)
 {
     if (!wants(argc, argv, name, dflt)) return 0;
     if ((*n)++) resp_add_raw(t, "\r\n", 2);
@@ -45,7 +45,8 @@ static int section(resp_buf *t, int *n, int argc, char **argv, const char *name,
 #define ADD(...)                                                                                   \
     do {                                                                                           \
         int w_ = snprintf(line, sizeof(line), __VA_ARGS__);                                        \
-        if (w_ > 0) resp_add_raw(&t, line, (size_t)w_ < sizeof(line) ? (size_t)w_ : sizeof(line) - 1); \
+        if (w_ > 0)                                                                                \
+            resp_add_raw(&t, line, (size_t)w_ < sizeof(line) ? (size_t)w_ : sizeof(line) - 1);     \
     } while (0)
 
 void info_reply(client *c, resp_buf *b, int argc, char **argv)
@@ -139,8 +140,7 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
         ADD("raft_applied_index:%llu\r\n", (unsigned long long)applied);
         ADD("raft_first_index:%llu\r\n", (unsigned long long)kvlog_first_index(srv.log));
         ADD("raft_last_index:%llu\r\n", (unsigned long long)kvlog_last_index(srv.log));
-        ADD("raft_snapshot_index:%llu\r\n",
-            (unsigned long long)(kvlog_first_index(srv.log) - 1));
+        ADD("raft_snapshot_index:%llu\r\n", (unsigned long long)(kvlog_first_index(srv.log) - 1));
     }
     SECTION("keyspace", "Keyspace", 1)
     {

@@ -46,7 +46,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
     (void)arg;
-    serverLog(LL_WARNING, "Received %s scheduling shutdown...", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    serverLog(LL_WARNING, "Received %s scheduling shutdown...",
+              sig == SIGINT ? "SIGINT" : "SIGTERM");
     srv.shutdown_asap = 1;
     event_base_loopbreak(srv.base);
 }
@@ -143,7 +144,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     srv.start_ms = mstime();
     srand((unsigned)(ustime() ^ getpid()));
-    for (int i = 0; i < 40; i++) srv.run_id[i] = "0123456789abcdef"[rand() & 15];
+    for (int i = 0; i < 40; i++)
+        srv.run_id[i] = "0123456789abcdef"[rand() & 15];
 
     if (mkdir_p(cfg.dir)) {
         serverLog(LL_WARNING, "Can't create the data directory %s: %s", cfg.dir, strerror(errno));
@@ -198,7 +200,8 @@ int main(int argc, char **argv)
     serverLog(LL_WARNING, "Shutting down: syncing the log and committing the state...");
     int rc = kvlog_sync(srv.log);
     if (!rc) rc = kvstate_commit(srv.state);
-    while (srv.clients) client_free(srv.clients);
+    while (srv.clients)
+        client_free(srv.clients);
     kvstate_close(srv.state);
     kvlog_close(srv.log);
     if (cfg.pidfile[0]) unlink(cfg.pidfile);

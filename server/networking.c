@@ -53,8 +53,8 @@ static int listen_one(const char *addr, int optional, char *err, size_t errlen)
     srv.listen_fds[srv.nlisten++] = fd;
     return 0;
 fail:
-    snprintf(err, errlen, "Could not create server TCP listening socket %s:%d: %s", addr,
-             cfg.port, strerror(errno));
+    snprintf(err, errlen, "Could not create server TCP listening socket %s:%d: %s", addr, cfg.port,
+             strerror(errno));
     if (fd >= 0) close(fd);
     freeaddrinfo(res);
     if (optional) {
@@ -84,8 +84,8 @@ int net_listen(char *err, size_t errlen)
         return -1;
     }
     for (int i = 0; i < srv.nlisten; i++) {
-        srv.listen_evs[i] = event_new(srv.base, srv.listen_fds[i], EV_READ | EV_PERSIST,
-                                      accept_cb, NULL);
+        srv.listen_evs[i] =
+            event_new(srv.base, srv.listen_fds[i], EV_READ | EV_PERSIST, accept_cb, NULL);
         event_add(srv.listen_evs[i], NULL);
     }
     return 0;
@@ -113,8 +113,7 @@ static int is_loopback(const struct sockaddr_storage *ss)
         return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
     if (ss->ss_family == AF_INET6) {
         const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
-        return IN6_IS_ADDR_LOOPBACK(a) ||
-               (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
     }
     return 1;
 }
@@ -183,7 +182,8 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
         fmt_addr(&ss, c->addr, sizeof(c->addr));
         struct sockaddr_storage ls;
         socklen_t ll = sizeof(ls);
-        if (getsockname(fd, (struct sockaddr *)&ls, &ll) == 0) fmt_addr(&ls, c->laddr, sizeof(c->laddr));
+        if (getsockname(fd, (struct sockaddr *)&ls, &ll) == 0)
+            fmt_addr(&ls, c->laddr, sizeof(c->laddr));
         resp_buf_init(&c->out, 2);
         c->ctime = c->last_interaction = mstime();
         c->rev = event_new(srv.base, fd, EV_READ | EV_PERSIST, read_cb, c);
@@ -216,8 +216,10 @@ slot *client_new_slot(client *c, int state)
     s->state = state;
     s->c = c;
     resp_buf_init(&s->out, c->proto);
-    if (c->tail) c->tail->next = s;
-    else c->head = s;
+    if (c->tail)
+        c->tail->next = s;
+    else
+        c->head = s;
     c->tail = s;
     if (state != SLOT_DONE) c->npending++;
     return s;
@@ -275,7 +277,8 @@ void client_free(client *c)
             slot_free(s);
         }
     }
-    for (int i = 0; i < c->mq_len; i++) free(c->mq[i].argv);
+    for (int i = 0; i < c->mq_len; i++)
+        free(c->mq[i].argv);
     free(c->mq);
     event_free(c->rev);
     event_free(c->wev);
@@ -285,8 +288,10 @@ void client_free(client *c)
     free(c->name);
     free(c->lib_name);
     free(c->lib_ver);
-    if (c->prev) c->prev->next = c->next;
-    else srv.clients = c->next;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv.clients = c->next;
     if (c->next) c->next->prev = c->prev;
     srv.nclients--;
     free(c);
@@ -315,8 +320,8 @@ static int process_input(client *c)
             dispatch(c, cmd.argc, cmd.argv, cmd.argvlen);
             continue;
         }
-        const char *msg = rc == RESP_NOMEM ? "Protocol error: out of memory"
-                                           : resp_parser_error(c->parser);
+        const char *msg =
+            rc == RESP_NOMEM ? "Protocol error: out of memory" : resp_parser_error(c->parser);
         serverLog(LL_VERBOSE, "Protocol error (%s) from client: id=%llu addr=%s", msg,
                   (unsigned long long)c->id, c->addr);
         resp_add_errorf(client_reply_buf(c), "ERR %s", msg);
@@ -377,7 +382,8 @@ void clients_process_pending(void)
 static size_t client_obuf_size(client *c)
 {
     size_t n = c->out.len;
-    for (slot *s = c->head; s; s = s->next) n += s->out.len;
+    for (slot *s = c->head; s; s = s->next)
+        n += s->out.len;
     return n;
 }
 
@@ -387,8 +393,10 @@ static int check_obuf_limit(client *c, size_t size)
     int over = 0;
     if (cfg.obuf_hard && size >= (size_t)cfg.obuf_hard) over = 1;
     if (cfg.obuf_soft && size >= (size_t)cfg.obuf_soft) {
-        if (!c->obuf_soft_since) c->obuf_soft_since = now;
-        else if (now - c->obuf_soft_since > (int64_t)cfg.obuf_soft_seconds * 1000) over = 1;
+        if (!c->obuf_soft_since)
+            c->obuf_soft_since = now;
+        else if (now - c->obuf_soft_since > (int64_t)cfg.obuf_soft_seconds * 1000)
+            over = 1;
     } else {
         c->obuf_soft_since = 0;
     }
@@ -471,7 +479,8 @@ void clients_cron(void)
     int64_t now = mstime();
     for (client *c = srv.clients, *n; c; c = n) {
         n = c->next;
-        if (cfg.timeout && !c->npending && now - c->last_interaction > (int64_t)cfg.timeout * 1000) {
+        if (cfg.timeout && !c->npending &&
+            now - c->last_interaction > (int64_t)cfg.timeout * 1000) {
             serverLog(LL_VERBOSE, "Closing idle client");
             client_free(c);
             continue;

@@ -48,8 +48,14 @@ typedef struct slot {
     struct slot *wnext; /* SLOT_WRITE: the next waiter in index order */
 } slot;
 
-enum { CF_CLOSE_AFTER_REPLY = 1 << 0, CF_CLOSE_ASAP = 1 << 1, CF_MULTI = 1 << 2,
-       CF_DIRTY_EXEC = 1 << 3, CF_PENDING_INPUT = 1 << 4, CF_UNIX = 1 << 5 };
+enum {
+    CF_CLOSE_AFTER_REPLY = 1 << 0,
+    CF_CLOSE_ASAP = 1 << 1,
+    CF_MULTI = 1 << 2,
+    CF_DIRTY_EXEC = 1 << 3,
+    CF_PENDING_INPUT = 1 << 4,
+    CF_UNIX = 1 << 5
+};
 
 typedef struct mcmd { /* a queued MULTI command: one allocation */
     int argc;
@@ -68,17 +74,17 @@ typedef struct client {
     char *lib_name, *lib_ver;
     struct event *rev, *wev;
     resp_parser *parser;
-    resp_buf out;      /* bytes ready to write */
-    slot *head, *tail; /* reply slots, request order */
-    int npending;      /* slots not yet done */
+    resp_buf out;        /* bytes ready to write */
+    slot *head, *tail;   /* reply slots, request order */
+    int npending;        /* slots not yet done */
     uint64_t last_write; /* index of this client's newest pending write */
-    mcmd *mq;          /* MULTI queue */
+    mcmd *mq;            /* MULTI queue */
     int mq_len, mq_cap;
     int64_t ctime, last_interaction; /* ms */
-    char last_cmd[48]; /* "get", "client|info": CLIENT LIST's cmd= */
-    struct client *prev, *next;           /* all clients */
-    struct client *pnext;                 /* pending-input list */
-    struct client *wnext_dirty;           /* has output to flush this pass */
+    char last_cmd[48];               /* "get", "client|info": CLIENT LIST's cmd= */
+    struct client *prev, *next;      /* all clients */
+    struct client *pnext;            /* pending-input list */
+    struct client *wnext_dirty;      /* has output to flush this pass */
     int on_dirty;
     int64_t obuf_soft_since;
 } client;
@@ -98,8 +104,8 @@ typedef struct server {
     client *clients;
     int nclients;
     uint64_t next_client_id;
-    client *pending_input; /* clients with parsed-but-unrun input */
-    client *dirty;         /* clients with output to flush */
+    client *pending_input;       /* clients with parsed-but-unrun input */
+    client *dirty;               /* clients with output to flush */
     slot *wait_head, *wait_tail; /* writes waiting for their entry, by index */
     resp_buf entry;              /* scratch for encoding an entry */
     int64_t last_tau;            /* tau of the newest proposed entry */

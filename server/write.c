@@ -80,8 +80,10 @@ static int propose(client *c, size_t off)
     slot *s = client_new_slot(c, SLOT_WRITE);
     s->index = index;
     c->last_write = index;
-    if (srv.wait_tail) srv.wait_tail->wnext = s;
-    else srv.wait_head = s;
+    if (srv.wait_tail)
+        srv.wait_tail->wnext = s;
+    else
+        srv.wait_head = s;
     srv.wait_tail = s;
     return 0;
 }
@@ -139,7 +141,8 @@ static void apply_one(uint64_t index, const void *p, size_t n)
             break;
         }
         /* A waiter for an index that was never applied as proposed. */
-        if (!h->c) slot_release(h);
+        if (!h->c)
+            slot_release(h);
         else {
             resp_add_error(&h->out, "TIMEOUT the outcome of this write is unknown");
             h->state = SLOT_DONE;
