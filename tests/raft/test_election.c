@@ -305,6 +305,58 @@ static void persisted_vote_survives_restart_and_is_not_given_twice(void **state)
     tc_free(&c);
 }
 
+static void candidate_becomes_follower_on_append_of_its_term(void **state)
+{
+    (void)state;
+    tcluster c;
+    assert_int_equal(tc_init(&c, 3, NULL), 0);
+    assert_int_equal(raft_campaign(c.nodes[2].r), 0);
+    assert_int_equal(st_of(&c, 2).role, RAFT_CANDIDATE);
+    /* §5.2: an AppendEntries from a leader of the candidate's term */
+    raft_msg m = {.type = RAFT_MSG_APP, .from = 2, .to = 3, .term = 1};
+    assert_int_equal(raft_step(c.nodes[2].r, &m), 0);
+    raft_status s = st_of(&c, 2);
+    assert_int_equal(s.role, RAFT_FOLLOWER);
+    assert_int_equal(s.leader, 2);
+    assert_int_equal(s.term, 1);
+    tc_free(&c);
+}
+
+static void precandidate_becomes_follower_on_heartbeat_and_keeps_its_term(void **state)
+{
+    (void)state;
+    tcluster c;
+    raft_config cfg;
+    tc_default_cfg(&cfg);
+    cfg.prevote = 1;
+    assert_int_equal(tc_init(&c, 3, &cfg), 0);
+    assert_int_equal(raft_campaign(c.nodes[2].r), 0);
+    raft_status s = st_of(&c, 2);
+    assert_int_equal(s.role, RAFT_PRECANDIDATE);
+    assert_int_equal(s.term, 0); /* PreVote does not raise the term */
+    raft_msg m = {.type = RAFT_MSG_HEARTBEAT, .from = 1, .to = 3, .term = 0};
+    assert_int_equal(raft_step(c.nodes[2].r, &m), 0);
+    s = st_of(&c, 2);
+    assert_int_equal(s.role, RAFT_FOLLOWER);
+    assert_int_equal(s.leader, 1);
+    tc_free(&c);
+}
+
+static void candidate_grants_vote_to_higher_term(void **state)
+{
+    (void)state;
+    tcluster c;
+    assert_int_equal(tc_init(&c, 3, NULL), 0);
+    assert_int_equal(raft_campaign(c.nodes[2].r), 0); /* candidate of term 1, voted for itself */
+    raft_msg m = {.type = RAFT_MSG_VOTE, .from = 1, .to = 3, .term = 2};
+    assert_int_equal(raft_step(c.nodes[2].r, &m), 0);
+    raft_status s = st_of(&c, 2);
+    assert_int_equal(s.role, RAFT_FOLLOWER);
+    assert_int_equal(s.term, 2);
+    assert_int_equal(s.vote, 1);
+    tc_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +365,9 @@ int main(void)
         cmocka_unit_test(split_votes_resolve_with_randomized_timeouts),
         cmocka_unit_test(candidate_falls_back_to_follower_on_leader_append),
         cmocka_unit_test(any_role_steps_down_on_higher_term),
+        cmocka_unit_test(candidate_becomes_follower_on_append_of_its_term),
+        cmocka_unit_test(precandidate_becomes_follower_on_heartbeat_and_keeps_its_term),
+        cmocka_unit_test(candidate_grants_vote_to_higher_term),
         cmocka_unit_test(vote_denied_to_candidate_with_stale_log),
         cmocka_unit_test(vote_is_sent_only_after_persist),
         cmocka_unit_test(vote_requests_leave_only_after_term_and_vote_are_persisted),
