@@ -62,7 +62,7 @@ const char *raft_msg_type_name(int type)
 
 /* ------------------------------------------------------------------ arena */
 
-#define ARENA_CHUNK (64 * 1024)
+#define ARENA_CHUNK ((size_t)64 * 1024)
 
 void *arena_alloc(arena *a, size_t n)
 {
