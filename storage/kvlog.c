@@ -383,6 +383,43 @@ int kvlog_get(kvlog *l, uint64_t index, uint64_t *term, uint8_t *type, void **da
     return rc;
 }
 
+int kvlog_range(kvlog *l, uint64_t lo, uint64_t hi, kvlog_entry_fn fn, void *ctx)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur;
+    unsigned char kb[8];
+    int owned, rc;
+
+    if (lo >= hi) return 0;
+    if (lo < l->first || hi > l->last + 1) return KV_ENOTFOUND;
+    if ((rc = rtxn(l, &txn, &owned)) != 0) return rc;
+    if ((rc = mdb_cursor_open(txn, l->entries, &cur)) != 0) {
+        if (owned) mdb_txn_abort(txn);
+        return kv_map_err(rc);
+    }
+    kv_put_be64(kb, lo);
+    MDB_val k = {8, kb}, v;
+    MDB_cursor_op op = MDB_SET_KEY;
+    for (uint64_t i = lo; i < hi; i++, op = MDB_NEXT) {
+        rc = mdb_cursor_get(cur, &k, &v, op);
+        if (rc != 0) {
+            /* [lo, hi) is inside [first, last]: a hole is corruption */
+            rc = rc == MDB_NOTFOUND ? KV_ECORRUPT : kv_map_err(rc);
+            break;
+        }
+        if (k.mv_size != 8 || kv_get_be64(k.mv_data) != i || v.mv_size < ENTRY_HDR) {
+            rc = KV_ECORRUPT;
+            break;
+        }
+        const unsigned char *p = v.mv_data;
+        rc = fn(ctx, i, kv_get_be64(p), p[8], p + ENTRY_HDR, v.mv_size - ENTRY_HDR);
+        if (rc != 0) break;
+    }
+    mdb_cursor_close(cur);
+    if (owned) mdb_txn_abort(txn);
+    return rc > 0 ? 0 : rc;
+}
+
 int kvlog_term(kvlog *l, uint64_t index, uint64_t *term)
 {
     MDB_txn *txn = NULL;

@@ -69,6 +69,18 @@ int kvlog_reset(kvlog *l, uint64_t snap_index, uint64_t snap_term);
 uint64_t kvlog_snapshot_index(kvlog *l);
 uint64_t kvlog_snapshot_term(kvlog *l);
 
+/* Added for raft/'s storage (storage/kvraft.c). Calls fn once per entry
+ * in [lo, hi), in index order, through one cursor in one transaction (the
+ * pending write transaction when there is one, so pending writes are seen).
+ * data points into the LMDB map and is valid only during the call. fn
+ * returns 0 to go on, > 0 to stop (kvlog_range then returns 0) or < 0 to
+ * stop and have kvlog_range return that code. Errors: KV_ENOTFOUND when
+ * [lo, hi) is not inside [first, last + 1], KV_ECORRUPT for a missing or
+ * malformed record, LMDB errors as KV_E*. lo >= hi is a no-op. */
+typedef int (*kvlog_entry_fn)(void *ctx, uint64_t index, uint64_t term, uint8_t type,
+                              const void *data, size_t len);
+int kvlog_range(kvlog *l, uint64_t lo, uint64_t hi, kvlog_entry_fn fn, void *ctx);
+
 /* Fraction of the map in use, 0..100, for the -OOM high-water mark. */
 int kvlog_used_pct(kvlog *l);
 
