@@ -76,10 +76,11 @@ lc_verdict lc_check(const lc_history *h, const lc_options *opt, lc_report **out)
     r->raw = lc_malloc((h->nkeys + 1) * sizeof *r->raw);
     r->rawlen = lc_malloc((h->nkeys + 1) * sizeof *r->rawlen);
     order = lc_malloc((h->nkeys + 1) * sizeof *order);
+    /* zeroed first, so that lc_report_free can run after any failure */
+    if (r->res) memset(r->res, 0, (h->nkeys + 1) * sizeof *r->res);
+    if (r->names) memset(r->names, 0, (h->nkeys + 1) * sizeof *r->names);
+    if (r->raw) memset(r->raw, 0, (h->nkeys + 1) * sizeof *r->raw);
     if (!r->res || !r->names || !r->raw || !r->rawlen || !order) goto oom;
-    memset(r->res, 0, (h->nkeys + 1) * sizeof *r->res);
-    memset(r->names, 0, (h->nkeys + 1) * sizeof *r->names);
-    memset(r->raw, 0, (h->nkeys + 1) * sizeof *r->raw);
     for (size_t i = 0; i < h->nkeys; i++) {
         const lc_key *k = &h->keys[i];
         size_t cap = (size_t)k->len * 6 + 8;

@@ -40,10 +40,12 @@ typedef struct frame {
 } frame;
 
 typedef struct centry {
-    uint64_t hash;
+    uint64_t hash; /* of the completed ops linearized and the state */
     lc_state state;
     uint32_t m;
-    uint64_t off; /* into words */
+    uint64_t off;     /* into words: completed ops' words, then info ops' */
+    uint32_t variant; /* next entry of the group, index+1 */
+    uint32_t head;    /* first of its group, the one in slots */
 } centry;
 
 typedef struct search {
@@ -62,7 +64,7 @@ typedef struct search {
     uint64_t *words;
     size_t nw, wcap;
     uint32_t *slots;
-    size_t scap;
+    size_t scap, ngroups;
     frame *fr;
     size_t nfr, frcap;
     lc_model *model;
@@ -76,7 +78,7 @@ typedef struct search {
     uint32_t rp; /* first of resets not linearized */
     /* the deepest failure */
     int have_best;
-    uint32_t best_depth, best_blocked;
+    uint32_t best_at, best_depth, best_blocked;
     lc_state best_state;
     uint32_t best_tail[TAIL_SHOWN];
     lc_state best_tail_state[TAIL_SHOWN];
@@ -137,25 +139,40 @@ static size_t nwords(const search *S, uint32_t m, size_t *w0)
     return (S->hi_ok[m] >> 6) - *w0 + 1 + (S->hi_info[m] + 63) / 64;
 }
 
-static bool same_words(const search *S, const centry *c, uint32_t m)
+static bool same_ok_words(const search *S, const centry *c, uint32_t m)
 {
-    size_t w0, nw = nwords(S, m, &w0), nok = (S->hi_ok[m] >> 6) - w0 + 1;
-    const uint64_t *w = S->words + c->off;
-    return memcmp(w, S->lin_ok + w0, nok * 8) == 0 &&
-           memcmp(w + nok, S->lin_info, (nw - nok) * 8) == 0;
+    size_t w0 = m >> 6, nok = (S->hi_ok[m] >> 6) - w0 + 1;
+    return memcmp(S->words + c->off, S->lin_ok + w0, nok * 8) == 0;
 }
 
-/* Records (current sets, state, m) unless present. 1 added, 0 present,
- * -1 out of memory. */
+/* Are the info ops linearized in c a subset of those linearized now? */
+static bool info_subset(const search *S, const centry *c, uint32_t m)
+{
+    size_t w0, nw = nwords(S, m, &w0), nok = (S->hi_ok[m] >> 6) - w0 + 1;
+    const uint64_t *w = S->words + c->off + nok;
+    for (size_t i = 0; i < nw - nok; i++)
+        if (w[i] & ~S->lin_info[i]) return false;
+    return true;
+}
+
+/* Records the current configuration (linearized sets, state; m and zh,
+ * the Zobrist hash of the completed ops linearized, follow from them)
+ * unless it is dominated: seen already with the same completed ops and
+ * state and a subset of its info ops. Such a configuration can do all that
+ * ours can, by leaving the extra info ops out (they have no return, so
+ * nothing must follow them). Configurations are grouped by (completed ops,
+ * state), with their info sets as variants. 1 added, 0 dominated, -1 out
+ * of memory. */
 static int cache_add(search *S, uint64_t zh, lc_state state, uint32_t m)
 {
     uint64_t hash = zh ^ lc_mix64(state);
-    if ((S->nce + 1) * 2 > S->scap) {
+    if ((S->ngroups + 1) * 2 > S->scap) {
         size_t ncap = S->scap ? S->scap * 2 : 4096;
         uint32_t *ns = lc_malloc(ncap * sizeof *ns);
         if (!ns) return -1;
         memset(ns, 0, ncap * sizeof *ns);
         for (size_t i = 0; i < S->nce; i++) {
+            if (!S->ce[i].head) continue;
             size_t j = S->ce[i].hash & (ncap - 1);
             while (ns[j])
                 j = (j + 1) & (ncap - 1);
@@ -166,11 +183,17 @@ static int cache_add(search *S, uint64_t zh, lc_state state, uint32_t m)
         S->scap = ncap;
     }
     size_t j = hash & (S->scap - 1);
+    uint32_t group = 0;
     while (S->slots[j]) {
         const centry *c = &S->ce[S->slots[j] - 1];
-        if (c->hash == hash && c->state == state && c->m == m && same_words(S, c, m)) return 0;
+        if (c->hash == hash && c->state == state && c->m == m && same_ok_words(S, c, m)) {
+            group = S->slots[j];
+            break;
+        }
         j = (j + 1) & (S->scap - 1);
     }
+    for (uint32_t v = group; v; v = S->ce[v - 1].variant)
+        if (info_subset(S, &S->ce[v - 1], m)) return 0;
     if (S->nce >= UINT32_MAX - 1) return -1;
     size_t w0, nw = nwords(S, m, &w0), nok = (S->hi_ok[m] >> 6) - w0 + 1;
     if (lc_grow((void **)&S->ce, &S->cecap, S->nce + 1, sizeof *S->ce) != 0 ||
@@ -184,7 +207,17 @@ static int cache_add(search *S, uint64_t zh, lc_state state, uint32_t m)
     memcpy(S->words + S->nw, S->lin_ok + w0, nok * 8);
     memcpy(S->words + S->nw + nok, S->lin_info, (nw - nok) * 8);
     S->nw += nw;
-    S->slots[j] = (uint32_t)++S->nce;
+    S->nce++;
+    if (group) {
+        c->head = 0;
+        c->variant = S->ce[group - 1].variant;
+        S->ce[group - 1].variant = (uint32_t)S->nce;
+    } else {
+        c->head = 1;
+        c->variant = 0;
+        S->slots[j] = (uint32_t)S->nce;
+        S->ngroups++;
+    }
     return 1;
 }
 
@@ -306,12 +339,17 @@ static int setup(search *S)
     return 0;
 }
 
-static void record_failure(search *S, uint32_t e, lc_state state, uint32_t nlin)
+/* Remembers the configuration when op x (local id) cannot return in time. */
+static void record_failure(search *S, uint32_t x, lc_state state, uint32_t nlin)
 {
-    if (S->have_best && nlin <= S->best_depth) return;
+    /* The most telling failure is the one furthest in time: some order
+     * gets everything before it through. Among those, the deepest. */
+    uint32_t at = ret_of(S, x);
+    if (S->have_best && (at < S->best_at || (at == S->best_at && nlin <= S->best_depth))) return;
+    S->best_at = at;
     S->have_best = 1;
     S->best_depth = nlin;
-    S->best_blocked = e - S->n;
+    S->best_blocked = x;
     S->best_state = state;
     size_t t = S->nfr < TAIL_SHOWN ? S->nfr : TAIL_SHOWN;
     S->nbest_tail = (uint32_t)t;
@@ -321,8 +359,8 @@ static void record_failure(search *S, uint32_t e, lc_state state, uint32_t nlin)
         S->best_tail_state[i] = f + 1 < S->nfr ? S->fr[f + 1].s : state;
     }
     S->nbest_pending = S->best_pending_total = 0;
-    for (uint32_t x = S->next[S->head]; x != e; x = S->next[x]) {
-        if (S->nbest_pending < PENDING_SHOWN) S->best_pending[S->nbest_pending++] = x;
+    for (uint32_t y = S->next[S->head]; y < S->n; y = S->next[y]) {
+        if (S->nbest_pending < PENDING_SHOWN) S->best_pending[S->nbest_pending++] = y;
         S->best_pending_total++;
     }
 }
@@ -412,7 +450,9 @@ static void explain(search *S, lc_key_result *r, int verbose)
     lc_sb_printf(b, "  key %s: not linearizable (%u completed and %u info operations)\n", kn,
                  S->nok, S->ninfo);
     if (!S->have_best) return;
-    lc_sb_printf(b, "    longest linearizable prefix found: %u of %u completed operations",
+    lc_sb_printf(b,
+                 "    linearizable up to here (the furthest the search got): %u of %u "
+                 "completed operations",
                  S->best_depth, S->nok);
     if (S->nbest_tail)
         lc_sb_printf(b, "; it ends with\n");
@@ -427,8 +467,8 @@ static void explain(search *S, lc_key_result *r, int verbose)
     }
     lc_sb_printf(b, "    value then: ");
     render_state(S, b, S->best_state, max);
-    lc_sb_printf(b,
-                 "\n    no order of the pending operations lets this one return in time:\n      ");
+    lc_sb_printf(b, "\n    no order of the operations called so far lets this one return its "
+                    "result in time:\n      ");
     lc_describe_op(b, S->h, S->op[S->best_blocked], max);
     lc_sb_printf(b, "\n    pending then (called, not linearized), with the effect each would "
                     "have next:\n");
@@ -500,7 +540,7 @@ static int try_op(search *S, uint32_t e, uint8_t dominant)
     } else {
         bset(S->lin_info, e - S->nok);
     }
-    int added = cache_add(S, S->zh ^ S->z[e], ns, nm);
+    int added = cache_add(S, ok ? S->zh ^ S->z[e] : S->zh, ns, nm);
     if (added == 1 && lc_grow((void **)&S->fr, &S->frcap, S->nfr + 1, sizeof *S->fr) != 0)
         added = -1;
     if (added != 1) {
@@ -515,7 +555,7 @@ static int try_op(search *S, uint32_t e, uint8_t dominant)
     S->m = nm;
     while (S->rp < S->nresets && is_lin(S, S->resets[S->rp]))
         S->rp++;
-    S->zh ^= S->z[e];
+    if (ok) S->zh ^= S->z[e];
     S->nlin += ok;
     lift(S, e);
     return 1;
@@ -585,14 +625,20 @@ static int scan_reads(search *S, uint32_t *g)
             return rc;
         }
         rc = read_dead(S, x);
-        if (rc != 0) return rc < 0 ? -1 : 2;
+        if (rc != 0) {
+            *g = x;
+            return rc < 0 ? -1 : 2;
+        }
     }
     /* Past the first return: GETs not called yet. */
     for (; x != S->tail && seen < LOOKAHEAD && gets < LOOKAHEAD_GETS; x = S->next[x], seen++) {
         if (x >= S->n || op_of(S, x)->f != LC_GET) continue;
         gets++;
         int rc = read_dead(S, x);
-        if (rc != 0) return rc < 0 ? -1 : 2;
+        if (rc != 0) {
+            *g = x;
+            return rc < 0 ? -1 : 2;
+        }
     }
     return 0;
 }
@@ -601,11 +647,14 @@ static lc_verdict run(search *S, lc_key_result *r, double deadline, size_t max_m
 {
     unsigned long iter = 0;
     uint32_t e;
-    int rc;
+    int rc, pass;
 enter: /* a new configuration */
     rc = scan_reads(S, &e);
     if (rc < 0) return LC_UNKNOWN;
-    if (rc == 2) goto fail;
+    if (rc == 2) {
+        record_failure(S, e, S->state, S->nlin);
+        goto fail;
+    }
     if (rc == 1) {
         rc = try_op(S, e, 1);
         if (rc < 0) return LC_UNKNOWN;
@@ -614,6 +663,7 @@ enter: /* a new configuration */
         goto fail; /* seen already, so this configuration fails too */
     }
     e = S->next[S->head];
+    pass = 1;
     for (;;) {
         if ((++iter & 4095) == 0) {
             if (deadline > 0 && lc_now() > deadline) {
@@ -626,8 +676,10 @@ enter: /* a new configuration */
             }
         }
         if (e < S->n) {
-            /* No pending GET fits this configuration (scan_reads). */
-            if (op_of(S, e)->f != LC_GET) {
+            /* No pending GET fits this configuration (scan_reads). Info
+             * ops come second (pass 2), so that configurations without them
+             * are seen first and dominate those with (cache_add). */
+            if (op_of(S, e)->f != LC_GET && (e < S->nok) == (pass == 1)) {
                 rc = try_op(S, e, 0);
                 if (rc < 0) return LC_UNKNOWN;
                 if (rc == 2) return LC_LINEARIZABLE;
@@ -639,13 +691,19 @@ enter: /* a new configuration */
         /* A return entry, the first one (the tail cannot be reached while
          * a completed operation is left): that operation cannot be
          * linearized in time. */
-        record_failure(S, e, S->state, S->nlin);
+        if (pass == 1 && S->ninfo) {
+            pass = 2;
+            e = S->next[S->head];
+            continue;
+        }
+        record_failure(S, e - S->n, S->state, S->nlin);
     fail:
         for (;;) {
             if (S->nfr == 0) return LC_NOT_LINEARIZABLE;
             frame f = pop(S);
             if (!f.dominant) {
                 e = S->next[f.e];
+                pass = f.e < S->nok ? 1 : 2;
                 break;
             }
         }

@@ -1,0 +1,446 @@
+/* test_lincheck.c -- the checker on histories made by hand, the reference
+ * histories, bad input, budgets and allocation failure. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "lc_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EV(p, t, f, k, v)                                                                          \
+    "{:process " #p ", :type :" #t ", :f :" #f ", :key \"" k "\", :value " v "}\n"
+#define INV(p, f, k, v) EV(p, invoke, f, k, v)
+#define OK(p, f, k, v) EV(p, ok, f, k, v)
+#define INFO(p, f, k, v) EV(p, info, f, k, v)
+#define FAIL(p, f, k, v) EV(p, fail, f, k, v)
+/* A whole operation, called and returned before the next. */
+#define SEQ(p, f, k, in, out) INV(p, f, k, in) OK(p, f, k, out)
+
+static lc_verdict check(const char *text)
+{
+    lc_history *h;
+    char err[256];
+    int rc = lc_history_parse(text, strlen(text), &h, err, sizeof err);
+    if (rc != 0) fail_msg("parse: %s", err);
+    lc_options opt = {10, 0, 0, 1};
+    lc_report *r;
+    lc_verdict v = lc_check(h, &opt, &r);
+    assert_non_null(r);
+    assert_int_equal(lc_report_verdict(r), v);
+    lc_report_free(r);
+    lc_history_free(h);
+    return v;
+}
+
+static int parse_error(const char *text, char *err, size_t errlen)
+{
+    lc_history *h = NULL;
+    int rc = lc_history_parse(text, strlen(text), &h, err, errlen);
+    assert_null(rc ? h : NULL);
+    lc_history_free(h);
+    return rc;
+}
+
+static void sequential_write_then_read_is_linearizable(void **s)
+{
+    (void)s;
+    assert_int_equal(check(SEQ(0, put, "k", "\"a\"", "\"a\"") SEQ(1, get, "k", "nil", "\"a\"")),
+                     LC_LINEARIZABLE);
+}
+
+static void stale_read_is_not_linearizable(void **s)
+{
+    (void)s;
+    assert_int_equal(check(SEQ(0, put, "k", "\"a\"", "\"OK\"") SEQ(0, put, "k", "\"b\"", "\"OK\"")
+                               SEQ(1, get, "k", "nil", "\"a\"")),
+                     LC_NOT_LINEARIZABLE);
+}
+
+static void lost_append_is_not_linearizable(void **s)
+{
+    (void)s;
+    assert_int_equal(check(SEQ(0, append, "k", "\"x\"", "1") SEQ(1, append, "k", "\"y\"", "2")
+                               SEQ(2, get, "k", "nil", "\"x\"")),
+                     LC_NOT_LINEARIZABLE);
+}
+
+static void read_of_a_value_never_written_is_not_linearizable(void **s)
+{
+    (void)s;
+    assert_int_equal(check(SEQ(0, put, "k", "\"a\"", "\"OK\"") SEQ(1, get, "k", "nil", "\"zz\"")),
+                     LC_NOT_LINEARIZABLE);
+}
+
+static void info_write_seen_later_is_linearizable(void **s)
+{
+    (void)s;
+    assert_int_equal(check(INV(0, put, "k", "\"a\"") INFO(0, put, "k", "\"a\"")
+                               SEQ(1, get, "k", "nil", "nil") SEQ(1, get, "k", "nil", "\"a\"")),
+                     LC_LINEARIZABLE);
+}
+
+static void info_write_never_seen_is_linearizable(void **s)
+{
+    (void)s;
+    assert_int_equal(check(INV(0, put, "k", "\"a\"") INFO(0, put, "k", "\"a\"")
+                               SEQ(1, get, "k", "nil", "nil") SEQ(1, get, "k", "nil", "nil")),
+                     LC_LINEARIZABLE);
+}
+
+static void invoke_never_completed_counts_as_info(void **s)
+{
+    (void)s;
+    assert_int_equal(check(INV(0, append, "k", "\"a\"") SEQ(1, get, "k", "nil", "\"a\"")
+                               SEQ(2, get, "k", "nil", "\"a\"")),
+                     LC_LINEARIZABLE);
+}
+
+static void info_write_cannot_take_effect_before_its_call(void **s)
+{
+    (void)s;
+    assert_int_equal(check(SEQ(1, get, "k", "nil", "\"a\"") INV(0, put, "k", "\"a\"")
+                               INFO(0, put, "k", "\"a\"")),
+                     LC_NOT_LINEARIZABLE);
+}
+
+static void info_write_seen_then_unseen_is_not_linearizable(void **s)
+{
+    (void)s;
+    assert_int_equal(check(SEQ(0, put, "k", "\"a\"", "\"OK\"") INV(2, append, "k", "\"b\"")
+                               SEQ(1, get, "k", "nil", "\"ab\"") SEQ(1, get, "k", "nil", "\"a\"")),
+                     LC_NOT_LINEARIZABLE);
+}
+
+static void read_is_ok_only_if_info_op_took_effect_before_it(void **s)
+{
+    (void)s;
+    assert_int_equal(check(SEQ(0, put, "k", "\"a\"", "\"OK\"") INV(2, append, "k", "\"b\"")
+                               INFO(2, append, "k", "\"b\"") SEQ(1, get, "k", "nil", "\"ab\"")
+                                   SEQ(1, get, "k", "nil", "\"ab\"")),
+                     LC_LINEARIZABLE);
+}
+
+static void failed_write_seen_is_not_linearizable(void **s)
+{
+    (void)s;
+    assert_int_equal(check(INV(0, put, "k", "\"a\"") FAIL(0, put, "k", "\"a\"")
+                               SEQ(1, get, "k", "nil", "\"a\"")),
+                     LC_NOT_LINEARIZABLE);
+}
+
+static void concurrent_writes_may_take_effect_in_either_order(void **s)
+{
+    (void)s;
+#define BOTH                                                                                       \
+    INV(0, put, "k", "\"a\"")                                                                      \
+    INV(1, put, "k", "\"b\"") OK(0, put, "k", "\"OK\"") OK(1, put, "k", "\"OK\"")
+    assert_int_equal(check(BOTH SEQ(2, get, "k", "nil", "\"a\"")), LC_LINEARIZABLE);
+    assert_int_equal(check(BOTH SEQ(2, get, "k", "nil", "\"b\"")), LC_LINEARIZABLE);
+    assert_int_equal(check(BOTH SEQ(2, get, "k", "nil", "\"a\"") SEQ(2, get, "k", "nil", "\"b\"")),
+                     LC_NOT_LINEARIZABLE);
+#undef BOTH
+}
+
+static void concurrent_read_sees_old_or_new_value(void **s)
+{
+    (void)s;
+    const char *pre = SEQ(0, put, "k", "\"a\"", "\"OK\"");
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s%s", pre,
+             INV(0, put, "k", "\"b\"") INV(1, get, "k", "nil") OK(1, get, "k", "\"a\"")
+                 INV(2, get, "k", "nil") OK(2, get, "k", "\"b\"") OK(0, put, "k", "\"OK\""));
+    assert_int_equal(check(buf), LC_LINEARIZABLE);
+    /* but not new then old, when the reads do not overlap */
+    snprintf(buf, sizeof buf, "%s%s", pre,
+             INV(0, put, "k", "\"b\"") SEQ(2, get, "k", "nil", "\"b\"")
+                 SEQ(1, get, "k", "nil", "\"a\"") OK(0, put, "k", "\"OK\""));
+    assert_int_equal(check(buf), LC_NOT_LINEARIZABLE);
+}
+
+static void incr_counts_from_a_missing_key(void **s)
+{
+    (void)s;
+    assert_int_equal(check(SEQ(0, incr, "c", "nil", "1") SEQ(1, incr, "c", "nil", "2")
+                               SEQ(2, get, "c", "nil", "\"2\"") SEQ(2, get, "c", "nil", "2")),
+                     LC_LINEARIZABLE);
+    assert_int_equal(check(SEQ(0, incr, "c", "nil", "1") SEQ(1, incr, "c", "nil", "1")),
+                     LC_NOT_LINEARIZABLE);
+    assert_int_equal(check(SEQ(0, put, "c", "\"41\"", "\"OK\"") SEQ(1, incr, "c", "nil", "42")
+                               SEQ(1, incr, "c", "5", "47")),
+                     LC_LINEARIZABLE);
+}
+
+static void ok_incr_of_a_non_integer_is_impossible(void **s)
+{
+    (void)s;
+    assert_int_equal(check(SEQ(0, put, "c", "\"x\"", "\"OK\"") SEQ(1, incr, "c", "nil", "nil")),
+                     LC_NOT_LINEARIZABLE);
+    assert_int_equal(check(SEQ(0, put, "c", "\"007\"", "\"OK\"") SEQ(1, incr, "c", "nil", "8")),
+                     LC_NOT_LINEARIZABLE);
+    /* an info one may have failed: no effect */
+    assert_int_equal(check(SEQ(0, put, "c", "\"x\"", "\"OK\"") INV(1, incr, "c", "nil")
+                               INFO(1, incr, "c", "nil") SEQ(2, get, "c", "nil", "\"x\"")),
+                     LC_LINEARIZABLE);
+    /* overflow */
+    assert_int_equal(check(SEQ(0, put, "c", "\"9223372036854775807\"", "\"OK\"")
+                               SEQ(1, incr, "c", "nil", "nil")),
+                     LC_NOT_LINEARIZABLE);
+}
+
+static void del_reports_whether_the_key_existed(void **s)
+{
+    (void)s;
+    assert_int_equal(check(SEQ(0, put, "k", "\"a\"", "\"OK\"") SEQ(1, del, "k", "nil", "1")
+                               SEQ(1, del, "k", "nil", "0") SEQ(2, get, "k", "nil", "nil")),
+                     LC_LINEARIZABLE);
+    assert_int_equal(check(SEQ(1, del, "k", "nil", "1")), LC_NOT_LINEARIZABLE);
+    assert_int_equal(check(SEQ(0, put, "k", "\"a\"", "\"OK\"") SEQ(1, del, "k", "nil", "1")
+                               SEQ(2, get, "k", "nil", "\"a\"")),
+                     LC_NOT_LINEARIZABLE);
+}
+
+static void missing_reads_as_nil_or_empty_string(void **s)
+{
+    (void)s;
+    assert_int_equal(check(SEQ(0, get, "k", "nil", "\"\"") SEQ(0, get, "k", "nil", "nil")),
+                     LC_LINEARIZABLE);
+    /* an empty string exists: nil is wrong, "" is right, DEL counts it */
+    assert_int_equal(check(SEQ(0, put, "k", "\"\"", "\"OK\"") SEQ(1, get, "k", "nil", "nil")),
+                     LC_NOT_LINEARIZABLE);
+    assert_int_equal(check(SEQ(0, append, "k", "\"\"", "0") SEQ(1, get, "k", "nil", "\"\"")
+                               SEQ(1, del, "k", "nil", "1")),
+                     LC_LINEARIZABLE);
+}
+
+static void append_length_is_checked(void **s)
+{
+    (void)s;
+    assert_int_equal(check(SEQ(0, append, "k", "\"ab\"", "2") SEQ(0, append, "k", "\"c\"", "3")),
+                     LC_LINEARIZABLE);
+    assert_int_equal(check(SEQ(0, append, "k", "\"ab\"", "2") SEQ(0, append, "k", "\"c\"", "2")),
+                     LC_NOT_LINEARIZABLE);
+}
+
+static void escapes_and_integer_values_are_read(void **s)
+{
+    (void)s;
+    assert_int_equal(check(SEQ(0, put, "k", "\"a\\\"b\\\\c\\n\"", "\"OK\"")
+                               SEQ(1, get, "k", "nil", "\"a\\\"b\\\\c\\u000a\"")),
+                     LC_LINEARIZABLE);
+    assert_int_equal(check(SEQ(0, put, "k", "12", "\"OK\"") SEQ(1, get, "k", "nil", "\"12\"")),
+                     LC_LINEARIZABLE);
+}
+
+static void liberal_syntax_is_accepted(void **s)
+{
+    (void)s;
+    const char *text =
+        "; a Jepsen-style history\n"
+        "[\n"
+        "{:type :invoke, :value \"v\", :time 1, :f :write, :process 0, :key 7}\n"
+        "\n"
+        "{:process :nemesis, :type :info, :f :start, :value [:isolate #{1 2}]}\n"
+        "{:process 0 :type :ok :f :write :key 7 :value \"v\" :index 2 :extra {:a [1 2.5]}}\n"
+        "  ,,  #_{:process 9 :type :invoke}\n"
+        "{\"process\" 1, \"type\" \"invoke\", \"f\" \"read\", \"key\" \"7\"}\n"
+        "{:process 1, :type :ok, :value \"v\"}\n"
+        "]\n";
+    assert_int_equal(check(text), LC_LINEARIZABLE);
+}
+
+static void keys_are_independent(void **s)
+{
+    (void)s;
+    assert_int_equal(check(SEQ(0, put, "a", "\"1\"", "\"OK\"") SEQ(0, put, "b", "\"2\"", "\"OK\"")
+                               SEQ(1, get, "a", "nil", "\"1\"") SEQ(1, get, "b", "nil", "\"2\"")),
+                     LC_LINEARIZABLE);
+}
+
+static void long_appended_values_are_compared_exactly(void **s)
+{
+    (void)s;
+    size_t n = 3000, cap = n * 256 + 8192;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(buf + o, cap - o,
+                              INV(0, append, "k", "\"xy\"") OK(0, append, "k", "%zu"), 2 * (i + 1));
+    o += (size_t)snprintf(buf + o, cap - o, "%s", INV(1, get, "k", "nil"));
+    o += (size_t)snprintf(buf + o, cap - o,
+                          "{:process 1, :type :ok, :f :get, :key \"k\", :value \"");
+    for (size_t i = 0; i < n; i++)
+        buf[o++] = 'x', buf[o++] = 'y';
+    memcpy(buf + o, "\"}\n", 4);
+    assert_int_equal(check(buf), LC_LINEARIZABLE);
+    buf[o - 1] = 'z'; /* the last byte differs */
+    assert_int_equal(check(buf), LC_NOT_LINEARIZABLE);
+    free(buf);
+}
+
+static void violation_report_names_the_key_and_window(void **s)
+{
+    (void)s;
+    const char *text = SEQ(0, put, "x", "\"1\"", "\"OK\"") SEQ(0, put, "k", "\"a\"", "\"OK\"")
+        SEQ(0, put, "k", "\"b\"", "\"OK\"") SEQ(1, get, "k", "nil", "\"a\"");
+    lc_history *h;
+    assert_int_equal(lc_history_parse(text, strlen(text), &h, NULL, 0), 0);
+    lc_report *r;
+    assert_int_equal(lc_check(h, NULL, &r), LC_NOT_LINEARIZABLE);
+    assert_string_equal(lc_report_failed_key(r), "k");
+    uint32_t a, b;
+    assert_true(lc_report_window(r, &a, &b));
+    assert_int_equal(a, 7);
+    assert_int_equal(b, 8);
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    lc_report_print(r, "t", f);
+    fclose(f);
+    assert_non_null(strstr(out, "t: not linearizable"));
+    assert_non_null(strstr(out, "line 7-8  p1 get -> \"a\""));
+    free(out);
+    lc_report_free(r);
+    lc_history_free(h);
+}
+
+static void bad_input_is_reported_with_its_line(void **s)
+{
+    (void)s;
+    char err[256];
+    assert_int_equal(parse_error("\n" OK(0, get, "k", "nil"), err, sizeof err), LC_BAD_INPUT);
+    assert_non_null(strstr(err, "line 2"));
+    assert_int_equal(parse_error(INV(0, cas, "k", "nil"), err, sizeof err), LC_BAD_INPUT);
+    assert_int_equal(parse_error("{:process 0, :type :invoke, :f :get, :key \"k", err, sizeof err),
+                     LC_BAD_INPUT);
+    assert_int_equal(
+        parse_error("{:process 0, :type :invoke, :f :put, :value \"\\q\"}", err, sizeof err),
+        LC_BAD_INPUT);
+    assert_int_equal(parse_error("{:type :invoke, :f :get}", err, sizeof err), LC_BAD_INPUT);
+    assert_int_equal(parse_error(INV(0, put, "k", "nil") OK(0, put, "k", "nil"), err, sizeof err),
+                     LC_BAD_INPUT);
+    assert_int_equal(parse_error(INV(0, get, "k", "nil") OK(0, put, "k", "nil"), err, sizeof err),
+                     LC_BAD_INPUT);
+    assert_int_equal(parse_error(SEQ(0, del, "k", "nil", "2"), err, sizeof err), LC_BAD_INPUT);
+    assert_int_equal(parse_error("(1 2)", err, sizeof err), LC_BAD_INPUT);
+    assert_int_equal(parse_error("{:process 0, :type :invoke, :process 1}", err, sizeof err),
+                     LC_BAD_INPUT);
+}
+
+#ifndef LC_HISTORY_DIR
+#define LC_HISTORY_DIR "histories"
+#endif
+
+static void reference_histories_get_porcupines_verdicts(void **s)
+{
+    (void)s;
+    static const char *const names[] = {"c01", "c10", "c50"};
+    for (int i = 0; i < 3; i++) {
+        for (int bad = 0; bad < 2; bad++) {
+            char path[512], err[256];
+            snprintf(path, sizeof path, "%s/%s-%s.txt", LC_HISTORY_DIR, names[i],
+                     bad ? "bad" : "ok");
+            lc_history *h;
+            if (lc_history_load(path, &h, err, sizeof err) != 0) fail_msg("%s: %s", path, err);
+            lc_options opt = {20, 0, 0, 0};
+            lc_verdict v = lc_check(h, &opt, NULL);
+            print_message("%s: %s\n", path, lc_verdict_str(v));
+            assert_int_equal(v, bad ? LC_NOT_LINEARIZABLE : LC_LINEARIZABLE);
+            lc_history_free(h);
+        }
+    }
+}
+
+static void check_respects_its_time_budget(void **s)
+{
+    (void)s;
+    /* A corrupted history with :info operations: hard for this search. */
+    lc_gen_options o;
+    lc_gen_defaults(&o);
+    o.ops = 20000;
+    o.seed = 7;
+    o.info_rate = 0.02;
+    o.corrupt = LC_CORRUPT_STALE;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_int_equal(lc_gen(&o, f), 0);
+    fclose(f);
+    lc_history *h;
+    assert_int_equal(lc_history_parse(text, len, &h, NULL, 0), 0);
+    lc_options opt = {0.5, 0, 0, 0};
+    double t0 = lc_now();
+    lc_verdict v = lc_check(h, &opt, NULL);
+    double dt = lc_now() - t0;
+    print_message("verdict %s in %.3f s\n", lc_verdict_str(v), dt);
+    assert_true(v == LC_UNKNOWN || v == LC_NOT_LINEARIZABLE);
+    assert_true(dt < 3.0);
+    lc_history_free(h);
+    free(text);
+}
+
+static void allocation_failure_gives_unknown_never_a_verdict(void **s)
+{
+    (void)s;
+    const char *text = SEQ(0, put, "k", "\"a\"", "\"OK\"") INV(1, append, "k", "\"b\"")
+        SEQ(2, get, "k", "nil", "\"ab\"") SEQ(2, incr, "c", "nil", "1")
+            SEQ(2, get, "k", "nil", "\"a\"");
+    int done = 0;
+    for (long n = 0; n < 100000 && !done; n++) {
+        lc_fail_alloc_after(n);
+        lc_history *h;
+        int rc = lc_history_parse(text, strlen(text), &h, NULL, 0);
+        if (rc != 0) {
+            lc_fail_alloc_after(-1);
+            assert_int_equal(rc, LC_UNKNOWN);
+            continue;
+        }
+        lc_report *r;
+        lc_verdict v = lc_check(h, NULL, &r);
+        lc_fail_alloc_after(-1);
+        assert_true(v == LC_UNKNOWN || v == LC_NOT_LINEARIZABLE);
+        if (r && v == LC_NOT_LINEARIZABLE) done = 1;
+        lc_report_free(r);
+        lc_history_free(h);
+    }
+    assert_true(done);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sequential_write_then_read_is_linearizable),
+        cmocka_unit_test(stale_read_is_not_linearizable),
+        cmocka_unit_test(lost_append_is_not_linearizable),
+        cmocka_unit_test(read_of_a_value_never_written_is_not_linearizable),
+        cmocka_unit_test(info_write_seen_later_is_linearizable),
+        cmocka_unit_test(info_write_never_seen_is_linearizable),
+        cmocka_unit_test(invoke_never_completed_counts_as_info),
+        cmocka_unit_test(info_write_cannot_take_effect_before_its_call),
+        cmocka_unit_test(info_write_seen_then_unseen_is_not_linearizable),
+        cmocka_unit_test(read_is_ok_only_if_info_op_took_effect_before_it),
+        cmocka_unit_test(failed_write_seen_is_not_linearizable),
+        cmocka_unit_test(concurrent_writes_may_take_effect_in_either_order),
+        cmocka_unit_test(concurrent_read_sees_old_or_new_value),
+        cmocka_unit_test(incr_counts_from_a_missing_key),
+        cmocka_unit_test(ok_incr_of_a_non_integer_is_impossible),
+        cmocka_unit_test(del_reports_whether_the_key_existed),
+        cmocka_unit_test(missing_reads_as_nil_or_empty_string),
+        cmocka_unit_test(append_length_is_checked),
+        cmocka_unit_test(escapes_and_integer_values_are_read),
+        cmocka_unit_test(liberal_syntax_is_accepted),
+        cmocka_unit_test(keys_are_independent),
+        cmocka_unit_test(long_appended_values_are_compared_exactly),
+        cmocka_unit_test(violation_report_names_the_key_and_window),
+        cmocka_unit_test(bad_input_is_reported_with_its_line),
+        cmocka_unit_test(reference_histories_get_porcupines_verdicts),
+        cmocka_unit_test(check_respects_its_time_budget),
+        cmocka_unit_test(allocation_failure_gives_unknown_never_a_verdict),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
