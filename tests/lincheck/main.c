@@ -21,6 +21,21 @@ static void usage(FILE *f)
           f);
 }
 
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 32)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
 static int worse(int a, int b)
 {
     static const int rank[] = {0, 2, 1, 3}; /* by exit code: 0, 1, 2, 3 */
@@ -75,10 +90,13 @@ int main(int argc, char **argv)
         lc_history *h;
         int rc = lc_history_load(a, &h, err, sizeof err);
         if (rc != 0) {
-            if (json)
-                printf("{\"file\":\"%s\",\"verdict\":\"%s\",\"why\":\"%s\"}\n", a,
-                       lc_verdict_str((lc_verdict)rc), err);
-            else
+            if (json) {
+                fputs("{\"file\":", stdout);
+                json_str(a);
+                printf(",\"verdict\":\"%s\",\"why\":", lc_verdict_str((lc_verdict)rc));
+                json_str(err);
+                puts("}");
+            } else
                 printf("%s: %s: %s\n", a, lc_verdict_str((lc_verdict)rc), err);
             status = worse(status, rc);
             continue;
