@@ -342,8 +342,9 @@ static int setup(search *S)
 /* Remembers the configuration when op x (local id) cannot return in time. */
 static void record_failure(search *S, uint32_t x, lc_state state, uint32_t nlin)
 {
-    /* The most telling failure is the one furthest in time: some order
-     * gets everything before it through. Among those, the deepest. */
+    /* The most telling failure is the one whose stuck operation returns
+     * latest: some order gets everything before it through. Among those,
+     * the deepest. */
     uint32_t at = ret_of(S, x);
     if (S->have_best && (at < S->best_at || (at == S->best_at && nlin <= S->best_depth))) return;
     S->best_at = at;
@@ -451,8 +452,8 @@ static void explain(search *S, lc_key_result *r, int verbose)
                  S->nok, S->ninfo);
     if (!S->have_best) return;
     lc_sb_printf(b,
-                 "    linearizable up to here (the furthest the search got): %u of %u "
-                 "completed operations",
+                 "    the search got furthest with %u of %u completed operations "
+                 "linearized",
                  S->best_depth, S->nok);
     if (S->nbest_tail)
         lc_sb_printf(b, "; it ends with\n");
