@@ -448,8 +448,12 @@ static void explain(search *S, lc_key_result *r, int verbose)
         lc_quote(kn, sizeof kn, k->name, k->len, 40);
     else
         snprintf(kn, sizeof kn, "nil");
-    lc_sb_printf(b, "  key %s: not linearizable (%u completed and %u info operations)\n", kn,
-                 S->nok, S->ninfo);
+    if (r->verdict == LC_NOT_LINEARIZABLE)
+        lc_sb_printf(b, "  key %s: not linearizable (%u completed and %u info operations)\n", kn,
+                     S->nok, S->ninfo);
+    else /* undecided, -v -v: where the search stood */
+        lc_sb_printf(b, "    deepest dead end so far (%u completed and %u info operations):\n",
+                     S->nok, S->ninfo);
     if (!S->have_best) return;
     lc_sb_printf(b,
                  "    the search got furthest with %u of %u completed operations "
