@@ -131,16 +131,17 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
     }
     SECTION("raft", "Raft", 1)
     {
-        uint64_t applied = kvstate_applied_index(srv.state);
+        driver_info di;
+        driver_status(&di);
         ADD("raft_node_id:%d\r\n", cfg.node_id);
-        ADD("raft_role:leader\r\n");
-        ADD("raft_term:1\r\n");
-        ADD("raft_leader_id:%d\r\n", cfg.node_id);
-        ADD("raft_commit_index:%llu\r\n", (unsigned long long)kvlog_last_index(srv.log));
-        ADD("raft_applied_index:%llu\r\n", (unsigned long long)applied);
-        ADD("raft_first_index:%llu\r\n", (unsigned long long)kvlog_first_index(srv.log));
-        ADD("raft_last_index:%llu\r\n", (unsigned long long)kvlog_last_index(srv.log));
-        ADD("raft_snapshot_index:%llu\r\n", (unsigned long long)(kvlog_first_index(srv.log) - 1));
+        ADD("raft_role:%s\r\n", di.role);
+        ADD("raft_term:%llu\r\n", (unsigned long long)di.term);
+        ADD("raft_leader_id:%llu\r\n", (unsigned long long)di.leader);
+        ADD("raft_commit_index:%llu\r\n", (unsigned long long)di.commit);
+        ADD("raft_applied_index:%llu\r\n", (unsigned long long)di.applied);
+        ADD("raft_first_index:%llu\r\n", (unsigned long long)di.first_index);
+        ADD("raft_last_index:%llu\r\n", (unsigned long long)di.last_index);
+        ADD("raft_snapshot_index:%llu\r\n", (unsigned long long)di.snapshot_index);
     }
     SECTION("keyspace", "Keyspace", 1)
     {

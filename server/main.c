@@ -65,6 +65,12 @@ static void cron(evutil_socket_t fd, short what, void *arg)
     if (++runs % 4 == 0) clients_cron();
 }
 
+static void tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+    driver_tick();
+}
+
 static void end_of_pass(void)
 {
     clients_process_pending();
@@ -156,7 +162,7 @@ int main(int argc, char **argv)
         serverLog(LL_WARNING, "Can't open the data in %s: %s", cfg.dir, err);
         return 1;
     }
-    if (check_identity(err, sizeof(err)) || write_replay(err, sizeof(err))) {
+    if (check_identity(err, sizeof(err)) || driver_init(err, sizeof(err))) {
         serverLog(LL_WARNING, "%s", err);
         return 1;
     }
@@ -177,6 +183,9 @@ int main(int argc, char **argv)
     srv.cron_ev = event_new(srv.base, -1, EV_PERSIST, cron, NULL);
     struct timeval tv = {0, CRON_MS * 1000};
     event_add(srv.cron_ev, &tv);
+    srv.tick_ev = event_new(srv.base, -1, EV_PERSIST, tick, NULL);
+    struct timeval ttv = {0, TICK_MS * 1000};
+    event_add(srv.tick_ev, &ttv);
     if (cfg.pidfile[0]) {
         FILE *fp = fopen(cfg.pidfile, "w");
         if (fp) {
@@ -210,6 +219,7 @@ int main(int argc, char **argv)
         close(srv.listen_fds[i]);
     }
     event_free(srv.cron_ev);
+    event_free(srv.tick_ev);
     event_free(srv.sig_ev[0]);
     event_free(srv.sig_ev[1]);
     event_base_free(srv.base);

@@ -39,9 +39,11 @@ enum { SLOT_DONE = 0, SLOT_WRITE, SLOT_READ };
 typedef struct slot {
     struct slot *next;
     int state;
-    uint64_t index; /* SLOT_WRITE: the entry; SLOT_READ: the write it follows */
-    resp_buf out;   /* encoded reply (in the protocol the client had then) */
-    int argc;       /* SLOT_READ: an owned copy of the command */
+    uint64_t index;   /* SLOT_WRITE: the entry; SLOT_READ: the write it follows */
+    uint64_t term;    /* SLOT_WRITE: the term it was proposed in */
+    int64_t deadline; /* SLOT_WRITE: -TIMEOUT after this (ms) */
+    resp_buf out;     /* encoded reply (in the protocol the client had then) */
+    int argc;         /* SLOT_READ: an owned copy of the command */
     char **argv;
     size_t *argvlen;
     struct client *c;
@@ -109,14 +111,13 @@ typedef struct server {
     slot *wait_head, *wait_tail; /* writes waiting for their entry, by index */
     resp_buf entry;              /* scratch for encoding an entry */
     int64_t last_tau;            /* tau of the newest proposed entry */
-    uint64_t pass_first;         /* first index appended this pass, 0 if none */
     int expire_in_flight;
     int shutdown_asap;
     int exit_code;
     int64_t start_ms;
     char run_id[41];
     server_stats stats;
-    struct event *cron_ev, *sig_ev[2];
+    struct event *cron_ev, *tick_ev, *sig_ev[2];
 } server;
 
 extern server srv;
@@ -139,13 +140,21 @@ void clients_cron(void);
 void dispatch(client *c, int argc, char **argv, size_t *argvlen);
 void commands_init(void);
 
-/* write.c: the write path */
+/* driver.c: the write path through raft/ */
+#define TICK_MS 10 /* one raft tick */
+typedef struct driver_info {
+    const char *role;
+    uint64_t term, leader, commit, applied, first_index, last_index, snapshot_index;
+} driver_info;
+int driver_init(char *err, size_t errlen); /* after storage is open */
+void driver_shutdown(void);
+void driver_tick(void);
+int driver_is_leader(void);
+void driver_status(driver_info *out);
 int write_propose(client *c, int argc, char **argv, size_t *argvlen);
 int write_propose_multi(client *c);
 void write_end_of_pass(void);
 void write_expire_cron(void);
-int write_replay(char *err, size_t errlen);
-void read_run_deferred(void);
 
 /* info.c */
 void info_reply(client *c, resp_buf *b, int argc, char **argv);

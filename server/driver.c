@@ -1,0 +1,434 @@
+/* driver.c -- the Raft driver: the write path of DESIGN.md through raft/.
+ *
+ * A write becomes an entry payload (kventry.h: argv and tau) proposed to
+ * the node; its client waits in a reply slot keyed by (index, term). At
+ * the end of each event-loop pass the driver runs raft.h's loop until the
+ * node has nothing more to do:
+ *
+ *   ready -> send msgs -> persist entries and hard state (one fsync)
+ *         -> send msgs_after_persist -> apply committed entries, answering
+ *            their waiters -> advance
+ *
+ * A one-member cluster (no peers) takes the same path: its entries are
+ * committed as soon as they are durable.
+ *
+ * Error rules (DESIGN.md "The write path"): a waiter whose index is applied
+ * with another term gets -TRYAGAIN (its entry certainly did not commit); a
+ * waiter still unanswered after raft-request-timeout gets -TIMEOUT (it may
+ * have committed); a proposal refused by raft gets an error that says it did
+ * not happen.
+ *
+ * Only term and vote changes are synced on their own. A Ready whose hard
+ * state differs only in commit is written into the log's pending
+ * transaction and becomes durable with the next sync: a stored commit that
+ * lags is safe (raft learns the commit again), and it saves an fsync per
+ * pass. The state machine never applies past what is committed, so at
+ * start-up a stored commit below the state's applied index is raised to it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "raft/raft.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "storage/kventry.h"
+#include "storage/kverr.h"
+#include "storage/kvraft.h"
+
+static raft_node *node;
+static raft_storage rstore;
+static raft_hard_state cur_hs;
+static resp_buf scratch; /* payload being encoded */
+static uint64_t peers[RAFT_MAX_VOTERS];
+static uint32_t npeers;
+static int cur_role = -1;
+static uint64_t cur_leader;
+
+static void fatal(const char *what, const char *why)
+{
+    serverLog(LL_WARNING, "%s: %s. Stopping.", what, why);
+    exit(1);
+}
+
+static int64_t next_tau(void)
+{
+    int64_t now = mstime();
+    if (now < srv.last_tau) now = srv.last_tau;
+    srv.last_tau = now;
+    return now;
+}
+
+static void wait_enqueue(slot *s)
+{
+    s->wnext = NULL;
+    if (srv.wait_tail)
+        srv.wait_tail->wnext = s;
+    else
+        srv.wait_head = s;
+    srv.wait_tail = s;
+}
+
+/* Proposes scratch; on success the client (if any) waits in a new slot. */
+static int propose(client *c)
+{
+    uint64_t index, term;
+    if (scratch.oom) fatal("Encoding a log entry", "out of memory");
+    if (scratch.len > UINT32_MAX) {
+        if (c) resp_add_error(client_reply_buf(c), "ERR request too large for one log entry");
+        return -1;
+    }
+    int rc = raft_propose(node, scratch.p, (uint32_t)scratch.len, &index, &term);
+    if (rc) {
+        const char *msg;
+        switch (rc) {
+        case RAFT_ENOTLEADER:
+            msg = "CLUSTERDOWN No raft leader";
+            break;
+        case RAFT_ETRANSFER:
+            msg = "TRYAGAIN leadership transfer in progress";
+            break;
+        case RAFT_ETOOLARGE:
+            msg = "ERR request too large for one log entry";
+            break;
+        case RAFT_EUNCOMMITTED:
+            msg = "TRYAGAIN too many uncommitted writes";
+            break;
+        case RAFT_ENOMEM:
+            msg = "OOM command not allowed when used memory > 'maxmemory'.";
+            break;
+        default:
+            fatal("Proposing to raft", raft_strerror(rc));
+            return -1;
+        }
+        if (c) resp_add_error(client_reply_buf(c), msg);
+        return -1;
+    }
+    srv.stats.entries++;
+    if (!c) return 0;
+    slot *s = client_new_slot(c, SLOT_WRITE);
+    s->index = index;
+    s->term = term;
+    s->deadline = mstime() + cfg.raft_request_timeout;
+    c->last_write = index;
+    wait_enqueue(s);
+    return 0;
+}
+
+int write_propose(client *c, int argc, char **argv, size_t *argvlen)
+{
+    resp_buf_reset(&scratch);
+    kventry_encode_cmd(&scratch, next_tau(), argc, argv, argvlen);
+    return propose(c);
+}
+
+int write_propose_multi(client *c)
+{
+    resp_buf_reset(&scratch);
+    kventry_begin_multi(&scratch, next_tau(), (uint32_t)c->mq_len);
+    for (int i = 0; i < c->mq_len; i++)
+        kventry_add_cmd(&scratch, c->mq[i].argc, c->mq[i].argv, c->mq[i].argvlen);
+    return propose(c);
+}
+
+int driver_is_leader(void)
+{
+    return cur_role == RAFT_LEADER;
+}
+
+void write_expire_cron(void)
+{
+    if (srv.expire_in_flight || !driver_is_leader()) return;
+    int64_t next = kvstate_next_expiry(srv.state);
+    if (next < 0 || next > mstime()) return;
+    resp_buf_reset(&scratch);
+    int n = kvstate_collect_expired(srv.state, next_tau(), 1000, &scratch);
+    if (n <= 0) return;
+    if (propose(NULL) == 0) {
+        srv.expire_in_flight = 1;
+        srv.stats.expired_keys += (uint64_t)n;
+    }
+}
+
+static void slot_release(slot *s)
+{
+    resp_buf_free(&s->out);
+    free(s->argv);
+    free(s);
+}
+
+/* A waiter leaves the queue with an error reply (or is freed if its client
+ * is gone). */
+static void fail_waiter(slot *h, const char *err)
+{
+    if (!h->c) {
+        slot_release(h);
+        return;
+    }
+    resp_add_error(&h->out, err);
+    h->state = SLOT_DONE;
+    h->c->npending--;
+    client_mark_dirty(h->c);
+}
+
+/* Runs the reads that waited behind w, which was just applied: they come
+ * before the client's next write, so they see w and nothing after it. */
+static void run_reads_after(client *c, slot *w)
+{
+    int64_t now = mstime();
+    for (slot *s = w->next; s && s->state != SLOT_WRITE; s = s->next) {
+        if (s->state != SLOT_READ) continue;
+        int rc = kvstate_read(srv.state, s->argc, s->argv, s->argvlen, now, &s->out);
+        if (rc) fatal("Reading the state", kv_strerror(rc));
+        free(s->argv);
+        s->argv = NULL;
+        s->state = SLOT_DONE;
+        c->npending--;
+    }
+}
+
+/* Applies one committed entry and answers whoever waits for it. */
+static void apply_entry(const raft_entry *e)
+{
+    slot *w = NULL;
+    while (srv.wait_head && srv.wait_head->index <= e->index) {
+        slot *h = srv.wait_head;
+        srv.wait_head = h->wnext;
+        if (!srv.wait_head) srv.wait_tail = NULL;
+        if (h->index == e->index) {
+            w = h;
+            break;
+        }
+        /* Its index was applied before without answering it: lost. */
+        fail_waiter(h, "TRYAGAIN the write was not committed");
+    }
+    if (w && w->term != e->term) {
+        fail_waiter(w, "TRYAGAIN the write was not committed");
+        w = NULL;
+    }
+    client *c = w ? w->c : NULL;
+    const void *data = e->type == RAFT_ENTRY_NORMAL ? e->data : NULL;
+    size_t len = e->type == RAFT_ENTRY_NORMAL ? e->len : 0;
+    int rc = kvstate_apply(srv.state, e->index, data, len, c ? &w->out : NULL);
+    if (rc) fatal("Applying a committed entry", kv_strerror(rc));
+    if (len) {
+        int kind;
+        int64_t tau;
+        if (kventry_peek(data, len, &kind, &tau) == 0) {
+            if (tau > srv.last_tau) srv.last_tau = tau;
+            if (kind == KV_ENTRY_EXPIRE) srv.expire_in_flight = 0;
+        }
+    }
+    if (!w) return;
+    if (!c) {
+        slot_release(w);
+        return;
+    }
+    w->state = SLOT_DONE;
+    c->npending--;
+    client_mark_dirty(c);
+    run_reads_after(c, w);
+}
+
+static const char *role_name(int role)
+{
+    switch (role) {
+    case RAFT_LEADER:
+        return "leader";
+    case RAFT_CANDIDATE:
+        return "candidate";
+    case RAFT_PRECANDIDATE:
+        return "pre-candidate";
+    default:
+        return "follower";
+    }
+}
+
+static void on_soft_state(const raft_ready_batch *rd)
+{
+    if (rd->role != cur_role) {
+        raft_status st;
+        raft_get_status(node, &st);
+        serverLog(LL_NOTICE, "Raft: node %d is now %s in term %llu (leader %llu)", cfg.node_id,
+                  role_name(rd->role), (unsigned long long)st.term, (unsigned long long)rd->leader);
+        log_set_role(rd->role == RAFT_LEADER ? 'M' : rd->role == RAFT_FOLLOWER ? 'S' : 'C');
+        if (cur_role == RAFT_LEADER) srv.expire_in_flight = 0;
+    } else if (rd->leader != cur_leader) {
+        serverLog(LL_NOTICE, "Raft: leader is now %llu", (unsigned long long)rd->leader);
+    }
+    cur_role = rd->role;
+    cur_leader = rd->leader;
+}
+
+static void persist(const raft_ready_batch *rd)
+{
+    int rc = 0;
+    int need_sync = rd->n_entries || rd->snapshot ||
+                    (rd->hs_changed && (rd->hs.term != cur_hs.term || rd->hs.vote != cur_hs.vote));
+    if (need_sync) {
+        rc = kvraft_persist(srv.log, rd);
+        srv.stats.syncs++;
+    } else if (rd->hs_changed) {
+        kvlog_hardstate hs = {rd->hs.term, rd->hs.vote, rd->hs.commit};
+        rc = kvlog_set_hardstate(srv.log, &hs); /* durable with the next sync */
+    }
+    if (rc) fatal("Persisting the raft log", kv_strerror(rc));
+    if (rd->hs_changed) cur_hs = rd->hs;
+}
+
+static void handle_ready(void)
+{
+    raft_ready_batch rd;
+    int rc = raft_ready(node, &rd);
+    if (rc) fatal("Raft ready", raft_strerror(rc));
+    if (rd.soft_changed) on_soft_state(&rd);
+    /* rd.msgs: no peers yet (the replicated server adds the transport). */
+    persist(&rd);
+    for (size_t i = 0; i < rd.n_committed; i++)
+        apply_entry(&rd.committed[i]);
+    rc = raft_advance(node, &rd);
+    if (rc) fatal("Raft advance", raft_strerror(rc));
+}
+
+void write_end_of_pass(void)
+{
+    while (raft_has_ready(node))
+        handle_ready();
+}
+
+void driver_tick(void)
+{
+    int rc = raft_tick(node);
+    if (rc) fatal("Raft tick", raft_strerror(rc));
+    /* Answer -TIMEOUT to writes whose outcome is still unknown. */
+    int64_t now = mstime();
+    while (srv.wait_head && srv.wait_head->deadline <= now) {
+        slot *h = srv.wait_head;
+        srv.wait_head = h->wnext;
+        if (!srv.wait_head) srv.wait_tail = NULL;
+        fail_waiter(h, "TIMEOUT the write may or may not have been committed");
+    }
+}
+
+/* "1=host:port,2=host:port": the voters. Empty: this node alone. */
+static int parse_cluster(char *err, size_t errlen)
+{
+    npeers = 0;
+    if (!cfg.cluster[0]) {
+        peers[npeers++] = (uint64_t)cfg.node_id;
+        return 0;
+    }
+    char *copy = strdup(cfg.cluster), *save = NULL;
+    if (!copy) return -1;
+    int self = 0;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        char *end;
+        unsigned long id = strtoul(t, &end, 10);
+        if (*end != '=' || id == 0 || npeers == RAFT_MAX_VOTERS) {
+            snprintf(err, errlen, "bad 'cluster' item '%s' (want id=host:port)", t);
+            free(copy);
+            return -1;
+        }
+        if (id == (unsigned long)cfg.node_id) self = 1;
+        peers[npeers++] = id;
+    }
+    free(copy);
+    if (!self) {
+        snprintf(err, errlen, "node-id %d is not in 'cluster'", cfg.node_id);
+        return -1;
+    }
+    if (npeers > 1) {
+        snprintf(err, errlen, "clusters of several nodes are not supported yet (use one node)");
+        return -1;
+    }
+    return 0;
+}
+
+int driver_init(char *err, size_t errlen)
+{
+    if (parse_cluster(err, errlen)) return -1;
+    resp_buf_init(&scratch, 2);
+    kvraft_storage(srv.log, &rstore);
+
+    /* The state applies only committed entries: its applied index is a
+     * lower bound of the commit index, which may be stored lagging. */
+    kvlog_hardstate hs;
+    int rc = kvlog_get_hardstate(srv.log, &hs);
+    uint64_t applied = kvstate_applied_index(srv.state);
+    if (!rc && hs.commit < applied) {
+        if (applied > kvlog_last_index(srv.log)) {
+            snprintf(err, errlen, "the state (applied %llu) is ahead of the log (last %llu)",
+                     (unsigned long long)applied, (unsigned long long)kvlog_last_index(srv.log));
+            return -1;
+        }
+        hs.commit = applied;
+        rc = kvlog_set_hardstate(srv.log, &hs);
+        if (!rc) rc = kvlog_sync(srv.log);
+    }
+    if (rc) {
+        snprintf(err, errlen, "reading the hard state: %s", kv_strerror(rc));
+        return -1;
+    }
+    cur_hs = (raft_hard_state){hs.term, hs.vote, hs.commit};
+
+    uint32_t tick = TICK_MS;
+    raft_config rc_ = {0};
+    rc_.id = (uint64_t)cfg.node_id;
+    rc_.peers = peers;
+    rc_.n_peers = npeers;
+    rc_.election_tick = (uint32_t)cfg.election_timeout / tick;
+    rc_.heartbeat_tick = (uint32_t)cfg.heartbeat_interval / tick;
+    if (rc_.heartbeat_tick == 0) rc_.heartbeat_tick = 1;
+    if (rc_.election_tick <= rc_.heartbeat_tick) rc_.election_tick = rc_.heartbeat_tick + 1;
+    rc_.seed = (uint64_t)ustime() ^ ((uint64_t)cfg.node_id << 32);
+    rc_.applied = applied;
+    rc_.prevote = 1;
+    rc_.check_quorum = 1;
+    rc_.storage = &rstore;
+    rc = raft_new(&node, &rc_);
+    if (rc) {
+        snprintf(err, errlen, "starting raft: %s", raft_strerror(rc));
+        return -1;
+    }
+    if (npeers == 1) {
+        rc = raft_campaign(node);
+        if (rc) {
+            snprintf(err, errlen, "raft campaign: %s", raft_strerror(rc));
+            return -1;
+        }
+    }
+    /* Replay what is committed and, alone, become leader before serving. */
+    uint64_t before = kvstate_applied_index(srv.state);
+    write_end_of_pass();
+    uint64_t after = kvstate_applied_index(srv.state);
+    if (after > before)
+        serverLog(LL_NOTICE, "Replayed log entries %llu..%llu", (unsigned long long)before + 1,
+                  (unsigned long long)after);
+    rc = kvstate_commit(srv.state);
+    if (rc) {
+        snprintf(err, errlen, "committing the state: %s", kv_strerror(rc));
+        return -1;
+    }
+    if (kvstate_tau(srv.state) > srv.last_tau) srv.last_tau = kvstate_tau(srv.state);
+    return 0;
+}
+
+void driver_shutdown(void)
+{
+    raft_free(node);
+    node = NULL;
+    resp_buf_free(&scratch);
+}
+
+void driver_status(driver_info *out)
+{
+    raft_status st;
+    raft_get_status(node, &st);
+    out->role = role_name(st.role);
+    out->term = st.term;
+    out->leader = st.leader;
+    out->commit = st.commit;
+    out->applied = kvstate_applied_index(srv.state);
+    out->first_index = kvlog_first_index(srv.log);
+    out->last_index = st.last_index;
+    out->snapshot_index = st.snapshot_index;
+}
