@@ -245,7 +245,7 @@ static int meta_get_u64(kvstate *s, MDB_txn *txn, const char *name, uint64_t *v)
 
 static int load_meta(kvstate *s, MDB_txn *txn)
 {
-    uint64_t live, applied, tau;
+    uint64_t live = 0, applied = 0, tau = 0; /* gcc -O3 cannot see meta_get_u64 sets them */
     int rc;
     if ((rc = meta_get_u64(s, txn, META_LIVE, &live)) != 0 ||
         (rc = meta_get_u64(s, txn, META_APPLIED, &applied)) != 0 ||
