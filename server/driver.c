@@ -397,12 +397,12 @@ int driver_init(char *err, size_t errlen)
         }
     }
     /* Replay what is committed and, alone, become leader before serving. */
-    uint64_t before = kvstate_applied_index(srv.state);
+    uint64_t before = kvstate_applied_index(srv.state), stored = kvlog_last_index(srv.log);
     write_end_of_pass();
-    uint64_t after = kvstate_applied_index(srv.state);
-    if (after > before)
-        serverLog(LL_NOTICE, "Replayed log entries %llu..%llu", (unsigned long long)before + 1,
-                  (unsigned long long)after);
+    if (stored > before)
+        serverLog(LL_NOTICE, "Replayed log entries %llu..%llu (applied now %llu)",
+                  (unsigned long long)before + 1, (unsigned long long)stored,
+                  (unsigned long long)kvstate_applied_index(srv.state));
     rc = kvstate_commit(srv.state);
     if (rc) {
         snprintf(err, errlen, "committing the state: %s", kv_strerror(rc));
