@@ -166,7 +166,7 @@ static void reject(client *c, const char *msg)
 
 /* Copies argv into one allocation: the pointer array, the lengths and the
  * bytes (each NUL terminated). Returns the argv array (free() it alone). */
-static char **argv_copy(int argc, char **argv, size_t *lens, size_t **lens_out)
+char **argv_copy(int argc, char **argv, size_t *lens, size_t **lens_out)
 {
     size_t total = (size_t)argc * (sizeof(char *) + sizeof(size_t));
     for (int i = 0; i < argc; i++)
@@ -200,20 +200,6 @@ static void fatal_storage(int rc, const char *what)
 {
     serverLog(LL_WARNING, "Storage error while %s: %s. Stopping.", what, kv_strerror(rc));
     exit(1);
-}
-
-static void run_read(client *c, int argc, char **argv, size_t *lens)
-{
-    if (c->npending) {
-        /* Wait behind this client's pending write so it reads its own write. */
-        slot *s = client_new_slot(c, SLOT_READ);
-        s->index = c->last_write;
-        s->argc = argc;
-        s->argv = argv_copy(argc, argv, lens, &s->argvlen);
-        return;
-    }
-    int rc = kvstate_read(srv.state, argc, argv, lens, mstime(), client_reply_buf(c));
-    if (rc) fatal_storage(rc, "reading");
 }
 
 void dispatch(client *c, int argc, char **argv, size_t *lens)
@@ -289,7 +275,7 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
         write_propose(c, argc, argv, lens);
         return;
     }
-    run_read(c, argc, argv, lens);
+    driver_read(c, argc, argv, lens);
 }
 
 /* ---------------------------------------------------- connection commands */

@@ -170,19 +170,152 @@ static void fail_waiter(slot *h, const char *err)
     client_mark_dirty(h->c);
 }
 
-/* Runs the reads that waited behind w, which was just applied: they come
- * before the client's next write, so they see w and nothing after it. */
-static void run_reads_after(client *c, slot *w)
+/* ------------------------------------------------------------ reads
+ *
+ * Reads are linearizable (thesis §6.4): the reads that arrive in one pass
+ * form a batch that shares one raft_read_index() round; the round's read
+ * index is the leader's commit index once a quorum confirmed leadership. A
+ * read runs when the state has applied that index and every earlier write
+ * of its client, and before that client's next write is applied (the read
+ * index of a round started at the end of a pass is below any write proposed
+ * in that pass, so this holds; the one exception is a round a new leader
+ * answers only once an entry of its term commits, with the commit index of
+ * that moment: a pipelined read may then see the client's next write, which
+ * is still linearizable as the two overlap). A one-member cluster needs no
+ * round: everything acknowledged is already applied. */
+
+typedef struct readbatch {
+    struct readbatch *next;
+    uint64_t ctx, index;
+    int known;
+    int64_t deadline;
+    slot **slots;
+    size_t n, cap;
+} readbatch;
+
+static readbatch *batch_open;              /* this pass's reads */
+static readbatch *batch_head, *batch_tail; /* rounds in flight */
+static uint64_t read_ctx;
+
+/* Runs c's confirmed reads that no pending write precedes, in order. */
+static void try_run_reads(client *c)
 {
     int64_t now = mstime();
-    for (slot *s = w->next; s && s->state != SLOT_WRITE; s = s->next) {
+    for (slot *s = c->head; s; s = s->next) {
+        if (s->state == SLOT_WRITE) break;
         if (s->state != SLOT_READ) continue;
+        if (!s->confirmed) break; /* later reads must not overtake it */
         int rc = kvstate_read(srv.state, s->argc, s->argv, s->argvlen, now, &s->out);
         if (rc) fatal("Reading the state", kv_strerror(rc));
         free(s->argv);
         s->argv = NULL;
         s->state = SLOT_DONE;
         c->npending--;
+        client_mark_dirty(c);
+    }
+}
+
+static void batch_free(readbatch *b)
+{
+    free(b->slots);
+    free(b);
+}
+
+/* Ends a round: each read is confirmed (or failed with err), and the
+ * batch lets go of its slots. */
+static void batch_finish(readbatch *b, const char *err)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        slot *s = b->slots[i];
+        s->batch = NULL;
+        if (!s->c) {
+            slot_release(s);
+            continue;
+        }
+        if (err) {
+            free(s->argv);
+            s->argv = NULL;
+            resp_add_error(&s->out, err);
+            s->state = SLOT_DONE;
+            s->c->npending--;
+            client_mark_dirty(s->c);
+        } else {
+            s->confirmed = 1;
+        }
+    }
+    for (size_t i = 0; i < b->n; i++)
+        if (!err && b->slots[i]->c) try_run_reads(b->slots[i]->c);
+    batch_free(b);
+}
+
+void driver_read(client *c, int argc, char **argv, size_t *argvlen)
+{
+    if (npeers == 1 && cur_role == RAFT_LEADER && !c->npending) {
+        int rc = kvstate_read(srv.state, argc, argv, argvlen, mstime(), client_reply_buf(c));
+        if (rc) fatal("Reading the state", kv_strerror(rc));
+        return;
+    }
+    slot *s = client_new_slot(c, SLOT_READ);
+    s->argc = argc;
+    s->argv = argv_copy(argc, argv, argvlen, &s->argvlen);
+    if (npeers == 1) { /* alone: only this client's pending writes matter */
+        s->confirmed = 1;
+        return;
+    }
+    if (!batch_open && !(batch_open = calloc(1, sizeof(*batch_open))))
+        fatal("Queueing a read", "out of memory");
+    readbatch *b = batch_open;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        slot **v = realloc(b->slots, cap * sizeof(*v));
+        if (!v) fatal("Queueing a read", "out of memory");
+        b->slots = v;
+        b->cap = cap;
+    }
+    b->slots[b->n++] = s;
+    s->batch = b;
+}
+
+/* Starts the round for this pass's reads. */
+static void start_read_round(void)
+{
+    readbatch *b = batch_open;
+    if (!b) return;
+    batch_open = NULL;
+    b->ctx = ++read_ctx;
+    b->deadline = mstime() + cfg.raft_request_timeout;
+    int rc = raft_read_index(node, b->ctx);
+    if (rc == RAFT_EDROPPED) {
+        batch_finish(b, "CLUSTERDOWN No raft leader");
+        return;
+    }
+    if (rc) fatal("Raft read index", raft_strerror(rc));
+    if (batch_tail)
+        batch_tail->next = b;
+    else
+        batch_head = b;
+    batch_tail = b;
+}
+
+static void on_read_state(const raft_read_state *rs)
+{
+    for (readbatch *b = batch_head; b; b = b->next)
+        if (b->ctx == rs->ctx) {
+            b->known = 1;
+            b->index = rs->index;
+            return;
+        }
+}
+
+/* Finishes the rounds whose read index is applied, oldest first. */
+static void finish_applied_rounds(void)
+{
+    uint64_t applied = kvstate_applied_index(srv.state);
+    while (batch_head && batch_head->known && batch_head->index <= applied) {
+        readbatch *b = batch_head;
+        batch_head = b->next;
+        if (!batch_head) batch_tail = NULL;
+        batch_finish(b, NULL);
     }
 }
 
@@ -226,7 +359,7 @@ static void apply_entry(const raft_entry *e)
     w->state = SLOT_DONE;
     c->npending--;
     client_mark_dirty(c);
-    run_reads_after(c, w);
+    try_run_reads(c);
 }
 
 static const char *role_name(int role)
@@ -283,14 +416,20 @@ static void handle_ready(void)
     if (rd.soft_changed) on_soft_state(&rd);
     /* rd.msgs: no peers yet (the replicated server adds the transport). */
     persist(&rd);
-    for (size_t i = 0; i < rd.n_committed; i++)
+    for (size_t i = 0; i < rd.n_read_states; i++)
+        on_read_state(&rd.read_states[i]);
+    finish_applied_rounds();
+    for (size_t i = 0; i < rd.n_committed; i++) {
         apply_entry(&rd.committed[i]);
+        finish_applied_rounds(); /* a read runs at its index, before later writes */
+    }
     rc = raft_advance(node, &rd);
     if (rc) fatal("Raft advance", raft_strerror(rc));
 }
 
 void write_end_of_pass(void)
 {
+    start_read_round();
     while (raft_has_ready(node))
         handle_ready();
 }
@@ -306,6 +445,13 @@ void driver_tick(void)
         srv.wait_head = h->wnext;
         if (!srv.wait_head) srv.wait_tail = NULL;
         fail_waiter(h, "TIMEOUT the write may or may not have been committed");
+    }
+    /* Reads whose round found no quorum in time. */
+    while (batch_head && !batch_head->known && batch_head->deadline <= now) {
+        readbatch *b = batch_head;
+        batch_head = b->next;
+        if (!batch_head) batch_tail = NULL;
+        batch_finish(b, "TIMEOUT no quorum confirmed the read");
     }
 }
 

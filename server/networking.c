@@ -270,8 +270,10 @@ void client_free(client *c)
             }
     for (slot *s = c->head, *n; s; s = n) {
         n = s->next;
-        if (s->state == SLOT_WRITE) {
-            s->c = NULL; /* the write path frees it once its entry applies */
+        if (s->state == SLOT_WRITE || (s->state == SLOT_READ && s->batch)) {
+            /* The write path frees it once its entry applies, or its
+             * ReadIndex round ends. */
+            s->c = NULL;
             s->next = NULL;
         } else {
             slot_free(s);

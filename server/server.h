@@ -47,7 +47,9 @@ typedef struct slot {
     char **argv;
     size_t *argvlen;
     struct client *c;
-    struct slot *wnext; /* SLOT_WRITE: the next waiter in index order */
+    struct slot *wnext;      /* SLOT_WRITE: the next waiter in index order */
+    struct readbatch *batch; /* SLOT_READ: its ReadIndex round, until confirmed */
+    int confirmed;           /* SLOT_READ: its read index is applied */
 } slot;
 
 enum {
@@ -137,6 +139,7 @@ void clients_flush(void);
 void clients_cron(void);
 
 /* commands.c */
+char **argv_copy(int argc, char **argv, size_t *lens, size_t **lens_out);
 void dispatch(client *c, int argc, char **argv, size_t *argvlen);
 void commands_init(void);
 
@@ -153,6 +156,9 @@ int driver_is_leader(void);
 void driver_status(driver_info *out);
 int write_propose(client *c, int argc, char **argv, size_t *argvlen);
 int write_propose_multi(client *c);
+/* A linearizable read: runs once a ReadIndex round confirms it and the
+ * state has applied its read index and the client's earlier writes. */
+void driver_read(client *c, int argc, char **argv, size_t *argvlen);
 void write_end_of_pass(void);
 void write_expire_cron(void);
 
