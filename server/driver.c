@@ -149,19 +149,12 @@ void write_expire_cron(void)
     }
 }
 
-static void slot_release(slot *s)
-{
-    resp_buf_free(&s->out);
-    free(s->argv);
-    free(s);
-}
-
 /* A waiter leaves the queue with an error reply (or is freed if its client
  * is gone). */
 static void fail_waiter(slot *h, const char *err)
 {
     if (!h->c) {
-        slot_release(h);
+        slot_free(h);
         return;
     }
     resp_add_error(&h->out, err);
@@ -229,7 +222,7 @@ static void batch_finish(readbatch *b, const char *err)
         slot *s = b->slots[i];
         s->batch = NULL;
         if (!s->c) {
-            slot_release(s);
+            slot_free(s);
             continue;
         }
         if (err) {
@@ -353,7 +346,7 @@ static void apply_entry(const raft_entry *e)
     }
     if (!w) return;
     if (!c) {
-        slot_release(w);
+        slot_free(w);
         return;
     }
     w->state = SLOT_DONE;

@@ -199,7 +199,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 
 /* ---------------------------------------------------------------- slots */
 
-static void slot_free(slot *s)
+void slot_free(slot *s)
 {
     resp_buf_free(&s->out);
     free(s->argv); /* argv, argvlen and the bytes are one allocation */

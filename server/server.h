@@ -133,6 +133,7 @@ void client_free(client *c);
 void client_add_reply_slot_done(client *c); /* internal */
 resp_buf *client_reply_buf(client *c);      /* where an immediate reply goes */
 slot *client_new_slot(client *c, int state);
+void slot_free(slot *s); /* frees its reply and argv copy too */
 void client_mark_dirty(client *c);
 void clients_process_pending(void);
 void clients_flush(void);
