@@ -1,0 +1,720 @@
+/* transport.c -- outgoing peer connections (see transport.h).
+ *
+ * hiredis 0.14's async API, and what this file does about it:
+ *
+ * - No timeouts, an unbounded output buffer: one libevent timer per peer
+ *   serves as the connect timer, the liveness timer or the backoff timer,
+ *   depending on the peer's state; the queue bound counts the bytes still in
+ *   hiredis's output buffer (c.obuf).
+ * - Commands are written on the next writable event: transport_flush()
+ *   calls redisAsyncHandleWrite() itself, once per peer per pass.
+ * - Freeing. redisAsyncFree() inside a reply callback is deferred until the
+ *   callback returns (REDIS_IN_CALLBACK), but the connect and disconnect
+ *   callbacks run without that flag: freeing the context there frees it
+ *   under hiredis's feet (it goes on writing to it after onConnect, and is
+ *   already freeing it in onDisconnect). So those two callbacks only detach
+ *   the peer; a connection that failed to send its HELLO from onConnect is
+ *   left to the connect timer. After a failed connect, hiredis frees the
+ *   context itself once onConnect(REDIS_ERR) returns.
+ * - Every connection the transport closes is detached first (ac->data =
+ *   NULL): the reply callbacks (run with a NULL reply for everything
+ *   pending) and onDisconnect that hiredis runs while freeing it then do
+ *   nothing.
+ * - A reply nobody asked for (no callback pending, not an error reply)
+ *   trips an assert() in redisProcessCallbacks, and Debian builds it without
+ *   NDEBUG: a peer could abort us with one "+OK\r\n". So the read event goes
+ *   through conn_on_read() below: with nothing outstanding, it reads the
+ *   socket itself and any byte is a protocol violation; and after the reply
+ *   to the last outstanding command, bytes left in the reader are one too.
+ *   Either way the connection is closed before hiredis parses them.
+ * - A write error inside redisAsyncHandleWrite() frees the context at once,
+ *   even inside a reply callback of that context (hiredis would then go on
+ *   using it): transport_flush() does not write directly from there.
+ * - redisAsyncDisconnect() waits for every pending reply, which a dead peer
+ *   never sends: connections are always closed with redisAsyncFree().
+ */
+#include "server/transport.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
+
+#define DEFAULT_CONNECT_MS 1000
+#define DEFAULT_LIVENESS_MS 1000
+#define DEFAULT_BACKOFF_START_MS 50
+#define DEFAULT_BACKOFF_MAX_MS 2000
+#define DEFAULT_QUEUE_BOUND ((size_t)64 << 20)
+
+typedef struct tpeer tpeer;
+
+/* The event-library side of one hiredis context (ac->ev.data). Freed by
+ * hiredis through conn_cleanup when the context is freed. */
+typedef struct conn {
+    redisAsyncContext *ac;
+    tpeer *p; /* NULL once detached */
+    struct event *rev, *wev;
+} conn;
+
+struct tpeer {
+    transport *t;
+    uint64_t id;
+    char *host;
+    int port;
+    int state;
+    redisAsyncContext *ac; /* NULL when IDLE */
+    struct event *timer;   /* connect / liveness / backoff, by state */
+    int backoff_ms;        /* delay before the next attempt after a failure */
+    int64_t since;         /* liveness: last reply, or first outstanding send */
+    uint64_t outstanding;  /* RAFT.MSG commands without a reply */
+    uint64_t attempts;
+    /* Messages waiting for transport_flush(): bytes in qbuf, message i at
+     * qoff[i], qlen[i] bytes long. */
+    char *qbuf;
+    size_t qused, qcap;
+    size_t *qoff, *qlen;
+    size_t qn, qncap;
+    uint64_t sent, dropped, unreachables;
+};
+
+struct transport {
+    struct event_base *base;
+    transport_config cfg; /* strings below are the copies */
+    char *bind_addr, *cluster_id, *secret;
+    char self_str[24];
+    tpeer *peers;
+    size_t npeers;
+    const char **argv; /* transport_flush() scratch */
+    size_t *argvlen;
+    size_t argcap;
+};
+
+/* Tags for the reply callbacks' privdata. */
+static int tag_hello, tag_msg;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void tlog(const transport *t, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void tlog(const transport *t, int level, const char *fmt, ...)
+{
+    if (!t->cfg.log) return;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    t->cfg.log(t->cfg.ctx, level, buf);
+}
+
+static void arm(tpeer *p, int64_t ms)
+{
+    if (ms < 0) ms = 0;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+    evtimer_add(p->timer, &tv);
+}
+
+static size_t obuf_len(const tpeer *p)
+{
+    return p->ac && p->ac->c.obuf ? sdslen(p->ac->c.obuf) : 0;
+}
+
+static void drop_queue(tpeer *p)
+{
+    p->dropped += p->qn;
+    p->qn = 0;
+    p->qused = 0;
+}
+
+/* Describes a reply for a log line. */
+static void describe(const redisReply *r, char *buf, size_t len)
+{
+    switch (r->type) {
+    case REDIS_REPLY_STATUS:
+        snprintf(buf, len, "+%.*s", (int)(r->len > 200 ? 200 : r->len), r->str);
+        break;
+    case REDIS_REPLY_ERROR:
+        snprintf(buf, len, "-%.*s", (int)(r->len > 200 ? 200 : r->len), r->str);
+        break;
+    case REDIS_REPLY_STRING:
+        snprintf(buf, len, "a bulk string of %zu bytes", r->len);
+        break;
+    case REDIS_REPLY_INTEGER:
+        snprintf(buf, len, "the integer %lld", r->integer);
+        break;
+    case REDIS_REPLY_ARRAY:
+        snprintf(buf, len, "an array of %zu elements", r->elements);
+        break;
+    case REDIS_REPLY_NIL:
+        snprintf(buf, len, "a nil");
+        break;
+    default:
+        snprintf(buf, len, "a reply of type %d", r->type);
+        break;
+    }
+}
+
+static int is_ok(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_STATUS && r->len == 2 && memcmp(r->str, "OK", 2) == 0;
+}
+
+/* ------------------------------------------------- connection lifecycle */
+
+/* Forgets p's context and frees it: at once, or (inside a reply callback)
+ * when the callback returns. Whatever hiredis then calls back sees a
+ * detached context and does nothing. */
+static void conn_close(tpeer *p)
+{
+    redisAsyncContext *ac = p->ac;
+    if (!ac) return;
+    p->ac = NULL;
+    ac->data = NULL;
+    if (ac->ev.data) ((conn *)ac->ev.data)->p = NULL;
+    redisAsyncFree(ac);
+}
+
+/* The connection is gone or must go: log why, close it if still open, drop
+ * what was queued, report a lost READY connection, and schedule the next
+ * attempt after the current backoff. The log line is written before the
+ * context is freed, so fmt's arguments may point into it. */
+static void peer_down(tpeer *p, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void peer_down(tpeer *p, int level, const char *fmt, ...)
+{
+    transport *t = p->t;
+    char why[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    int was_ready = p->state == TRANSPORT_READY;
+    tlog(t, level, "peer %" PRIu64 " (%s:%d): %s; next attempt in %d ms", p->id, p->host, p->port,
+         why, p->backoff_ms);
+    conn_close(p);
+    drop_queue(p);
+    p->outstanding = 0;
+    p->state = TRANSPORT_IDLE;
+    arm(p, p->backoff_ms);
+    p->backoff_ms =
+        p->backoff_ms > t->cfg.backoff_max_ms / 2 ? t->cfg.backoff_max_ms : p->backoff_ms * 2;
+    if (was_ready) {
+        p->unreachables++;
+        if (t->cfg.on_unreachable) t->cfg.on_unreachable(t->cfg.ctx, p->id);
+    }
+}
+
+/* The libevent hooks hiredis drives (as its adapters/libevent.h), except
+ * that reads go through conn_on_read. */
+static void conn_add_read(void *d)
+{
+    event_add(((conn *)d)->rev, NULL);
+}
+static void conn_del_read(void *d)
+{
+    event_del(((conn *)d)->rev);
+}
+static void conn_add_write(void *d)
+{
+    event_add(((conn *)d)->wev, NULL);
+}
+static void conn_del_write(void *d)
+{
+    event_del(((conn *)d)->wev);
+}
+static void conn_cleanup(void *d)
+{
+    conn *c = d;
+    /* Nothing may reach the hooks through this context any more. */
+    c->ac->ev.data = NULL;
+    c->ac->ev.addRead = c->ac->ev.delRead = NULL;
+    c->ac->ev.addWrite = c->ac->ev.delWrite = NULL;
+    c->ac->ev.cleanup = NULL;
+    event_free(c->rev);
+    event_free(c->wev);
+    free(c);
+}
+
+static void conn_on_read(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn *c = arg;
+    redisAsyncContext *ac = c->ac;
+    tpeer *p = c->p;
+    if (p && (ac->c.flags & REDIS_CONNECTED) && ac->replies.head == NULL) {
+        /* Nothing outstanding: EOF, an error, or bytes nobody asked for. */
+        if (redisBufferRead(&ac->c) == REDIS_ERR) {
+            peer_down(p, TRANSPORT_LOG_NOTICE, "connection lost: %s", ac->c.errstr);
+            return;
+        }
+        if (ac->c.reader->pos < ac->c.reader->len) {
+            peer_down(p, TRANSPORT_LOG_WARNING, "unsolicited reply from the peer; closing");
+            return;
+        }
+        event_add(c->rev, NULL);
+        return;
+    }
+    redisAsyncHandleRead(ac);
+}
+
+static void conn_on_write(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    redisAsyncHandleWrite(((conn *)arg)->ac);
+}
+
+/* In a reply callback, after the reply to the last outstanding command:
+ * anything left unparsed was not asked for (see the top of the file).
+ * Returns 1 when it closed the connection. */
+static int check_unsolicited(tpeer *p, redisAsyncContext *ac)
+{
+    if (ac->replies.head == NULL && ac->c.reader->pos < ac->c.reader->len) {
+        peer_down(p, TRANSPORT_LOG_WARNING, "unsolicited reply from the peer; closing");
+        return 1;
+    }
+    return 0;
+}
+
+static void on_hello_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)priv;
+    tpeer *p = ac->data;
+    redisReply *r = reply;
+    if (!p || !r) return; /* detached, or being freed */
+    transport *t = p->t;
+    if (!is_ok(r)) {
+        char d[256];
+        describe(r, d, sizeof(d));
+        peer_down(p, TRANSPORT_LOG_WARNING, "RAFT.HELLO refused: %s", d);
+        return;
+    }
+    /* Checked while still CONNECTING: a failed handshake, not a lost peer. */
+    if (check_unsolicited(p, ac)) return;
+    p->state = TRANSPORT_READY;
+    p->outstanding = 0;
+    evtimer_del(p->timer);
+    tlog(t, TRANSPORT_LOG_NOTICE, "peer %" PRIu64 " (%s:%d): connected", p->id, p->host, p->port);
+    if (t->cfg.on_connected) t->cfg.on_connected(t->cfg.ctx, p->id);
+}
+
+static void on_msg_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)priv;
+    tpeer *p = ac->data;
+    redisReply *r = reply;
+    if (!p || !r) return;
+    if (!is_ok(r)) {
+        char d[256];
+        describe(r, d, sizeof(d));
+        peer_down(p, TRANSPORT_LOG_WARNING, "RAFT.MSG answered %s; closing", d);
+        return;
+    }
+    if (p->outstanding > 0) p->outstanding--;
+    p->backoff_ms = p->t->cfg.backoff_start_ms; /* the peer takes our messages */
+    p->since = now_ms();
+    if (check_unsolicited(p, ac)) return;
+    if (p->outstanding > 0)
+        arm(p, p->t->cfg.liveness_timeout_ms);
+    else
+        evtimer_del(p->timer);
+}
+
+/* onConnect: never frees the context (see the top of the file). */
+static void on_connect(const redisAsyncContext *cac, int status)
+{
+    redisAsyncContext *ac = (redisAsyncContext *)cac; /* the same object p->ac points to */
+    tpeer *p = ac->data;
+    if (!p) return;
+    if (status != REDIS_OK) {
+        /* hiredis frees the context when this returns. */
+        char why[160];
+        snprintf(why, sizeof(why), "%s", ac->c.errstr[0] ? ac->c.errstr : "connect failed");
+        ac->data = NULL;
+        if (ac->ev.data) ((conn *)ac->ev.data)->p = NULL;
+        p->ac = NULL;
+        peer_down(p, TRANSPORT_LOG_VERBOSE, "connect failed: %s", why);
+        return;
+    }
+    transport *t = p->t;
+    const char *argv[4] = {"RAFT.HELLO", t->cluster_id, t->self_str, t->secret};
+    size_t argvlen[4];
+    for (int i = 0; i < 4; i++)
+        argvlen[i] = strlen(argv[i]);
+    if (redisAsyncCommandArgv(ac, on_hello_reply, &tag_hello, 4, argv, argvlen) != REDIS_OK)
+        tlog(t, TRANSPORT_LOG_WARNING,
+             "peer %" PRIu64 ": could not queue RAFT.HELLO; waiting for the connect timeout",
+             p->id);
+}
+
+/* onDisconnect: hiredis is freeing the context (EOF, I/O or protocol
+ * error); never frees it again. */
+static void on_disconnect(const redisAsyncContext *cac, int status)
+{
+    (void)status;
+    redisAsyncContext *ac = (redisAsyncContext *)cac;
+    tpeer *p = ac->data;
+    if (!p) return;
+    char why[160];
+    snprintf(why, sizeof(why), "%s", ac->c.errstr[0] ? ac->c.errstr : "disconnected");
+    ac->data = NULL;
+    p->ac = NULL;
+    peer_down(p, TRANSPORT_LOG_NOTICE, "connection lost: %s", why);
+}
+
+static void peer_connect(tpeer *p)
+{
+    transport *t = p->t;
+    p->attempts++;
+    p->state = TRANSPORT_CONNECTING;
+    p->outstanding = 0;
+    redisAsyncContext *ac = t->bind_addr ? redisAsyncConnectBind(p->host, p->port, t->bind_addr)
+                                         : redisAsyncConnect(p->host, p->port);
+    if (!ac) {
+        peer_down(p, TRANSPORT_LOG_WARNING, "connect: out of memory");
+        return;
+    }
+    if (ac->err) {
+        char why[160];
+        snprintf(why, sizeof(why), "%s", ac->errstr ? ac->errstr : "error");
+        redisAsyncFree(ac); /* nothing attached yet: no callback runs */
+        peer_down(p, TRANSPORT_LOG_VERBOSE, "connect failed: %s", why);
+        return;
+    }
+    conn *c = calloc(1, sizeof(*c));
+    if (c) {
+        c->ac = ac;
+        c->p = p;
+        c->rev = event_new(t->base, ac->c.fd, EV_READ, conn_on_read, c);
+        c->wev = event_new(t->base, ac->c.fd, EV_WRITE, conn_on_write, c);
+    }
+    if (!c || !c->rev || !c->wev) {
+        if (c) {
+            if (c->rev) event_free(c->rev);
+            if (c->wev) event_free(c->wev);
+            free(c);
+        }
+        redisAsyncFree(ac);
+        peer_down(p, TRANSPORT_LOG_WARNING, "connect: out of memory");
+        return;
+    }
+    ac->ev.data = c;
+    ac->ev.addRead = conn_add_read;
+    ac->ev.delRead = conn_del_read;
+    ac->ev.addWrite = conn_add_write;
+    ac->ev.delWrite = conn_del_write;
+    ac->ev.cleanup = conn_cleanup;
+    ac->data = p;
+    p->ac = ac;
+    event_add(c->rev, NULL);
+    /* Also arms the write event, whose firing completes the connect. */
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    arm(p, t->cfg.connect_timeout_ms);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    tpeer *p = arg;
+    transport *t = p->t;
+    switch (p->state) {
+    case TRANSPORT_IDLE:
+        peer_connect(p);
+        break;
+    case TRANSPORT_CONNECTING:
+        peer_down(p, TRANSPORT_LOG_VERBOSE, "not connected within %d ms",
+                  t->cfg.connect_timeout_ms);
+        break;
+    case TRANSPORT_READY: {
+        if (p->outstanding == 0) break;
+        int64_t idle = now_ms() - p->since;
+        if (idle >= t->cfg.liveness_timeout_ms)
+            peer_down(p, TRANSPORT_LOG_NOTICE, "no reply for %" PRId64 " ms; treating as dead",
+                      idle);
+        else
+            arm(p, t->cfg.liveness_timeout_ms - idle);
+        break;
+    }
+    }
+}
+
+/* ------------------------------------------------------------ public API */
+
+static char *dupstr(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+static int config_check(const transport_config *cfg, char *err, size_t errlen)
+{
+    if (!cfg->self_id) return snprintf(err, errlen, "the node id must be nonzero"), -1;
+    if (!cfg->cluster_id || !cfg->cluster_id[0])
+        return snprintf(err, errlen, "a cluster id is required"), -1;
+    if (!cfg->secret || !cfg->secret[0])
+        return snprintf(err, errlen, "a cluster secret is required"), -1;
+    if (cfg->npeers && !cfg->peers) return snprintf(err, errlen, "peers missing"), -1;
+    for (size_t i = 0; i < cfg->npeers; i++) {
+        const transport_peer_config *pc = &cfg->peers[i];
+        if (!pc->id || pc->id == cfg->self_id)
+            return snprintf(err, errlen, "peer %zu: bad id %" PRIu64, i, pc->id), -1;
+        if (!pc->host || !pc->host[0] || strlen(pc->host) > 255)
+            return snprintf(err, errlen, "peer %" PRIu64 ": bad host", pc->id), -1;
+        if (pc->port < 1 || pc->port > 65535)
+            return snprintf(err, errlen, "peer %" PRIu64 ": bad port %d", pc->id, pc->port), -1;
+        for (size_t j = 0; j < i; j++)
+            if (cfg->peers[j].id == pc->id)
+                return snprintf(err, errlen, "peer id %" PRIu64 " appears twice", pc->id), -1;
+    }
+    return 0;
+}
+
+transport *transport_new(struct event_base *base, const transport_config *cfg)
+{
+    char err[200];
+    if (!base || !cfg) return NULL;
+    if (config_check(cfg, err, sizeof(err)) != 0) {
+        if (cfg->log) {
+            char line[260];
+            snprintf(line, sizeof(line), "transport: %s", err);
+            cfg->log(cfg->ctx, TRANSPORT_LOG_WARNING, line);
+        }
+        return NULL;
+    }
+    transport *t = calloc(1, sizeof(*t));
+    if (!t) return NULL;
+    t->base = base;
+    t->cfg = *cfg;
+    t->cfg.peers = NULL;
+    if (t->cfg.connect_timeout_ms <= 0) t->cfg.connect_timeout_ms = DEFAULT_CONNECT_MS;
+    if (t->cfg.liveness_timeout_ms <= 0) t->cfg.liveness_timeout_ms = DEFAULT_LIVENESS_MS;
+    if (t->cfg.backoff_start_ms <= 0) t->cfg.backoff_start_ms = DEFAULT_BACKOFF_START_MS;
+    if (t->cfg.backoff_max_ms <= 0) t->cfg.backoff_max_ms = DEFAULT_BACKOFF_MAX_MS;
+    if (t->cfg.backoff_max_ms < t->cfg.backoff_start_ms)
+        t->cfg.backoff_max_ms = t->cfg.backoff_start_ms;
+    if (t->cfg.queue_bound == 0) t->cfg.queue_bound = DEFAULT_QUEUE_BOUND;
+    snprintf(t->self_str, sizeof(t->self_str), "%" PRIu64, cfg->self_id);
+    t->cluster_id = dupstr(cfg->cluster_id);
+    t->secret = dupstr(cfg->secret);
+    t->bind_addr = cfg->bind_addr && cfg->bind_addr[0] ? dupstr(cfg->bind_addr) : NULL;
+    t->peers = calloc(cfg->npeers ? cfg->npeers : 1, sizeof(*t->peers));
+    if (!t->cluster_id || !t->secret || (cfg->bind_addr && cfg->bind_addr[0] && !t->bind_addr) ||
+        !t->peers)
+        goto err_after_alloc;
+    t->npeers = cfg->npeers;
+    for (size_t i = 0; i < t->npeers; i++) {
+        tpeer *p = &t->peers[i];
+        p->t = t;
+        p->id = cfg->peers[i].id;
+        p->port = cfg->peers[i].port;
+        p->backoff_ms = t->cfg.backoff_start_ms;
+        p->host = dupstr(cfg->peers[i].host);
+        p->timer = evtimer_new(base, on_timer, p);
+        if (!p->host || !p->timer) goto err_after_alloc;
+    }
+    for (size_t i = 0; i < t->npeers; i++)
+        peer_connect(&t->peers[i]);
+    return t;
+
+err_after_alloc:
+    transport_free(t);
+    return NULL;
+}
+
+void transport_free(transport *t)
+{
+    if (!t) return;
+    /* Callbacks hiredis runs while freeing see detached contexts; the user's
+     * callbacks are not invoked. */
+    for (size_t i = 0; t->peers && i < t->npeers; i++) {
+        tpeer *p = &t->peers[i];
+        conn_close(p);
+        if (p->timer) event_free(p->timer);
+        free(p->host);
+        free(p->qbuf);
+        free(p->qoff);
+        free(p->qlen);
+    }
+    free(t->peers);
+    free(t->cluster_id);
+    free(t->secret);
+    free(t->bind_addr);
+    free(t->argv);
+    free(t->argvlen);
+    free(t);
+}
+
+static tpeer *find_peer(transport *t, uint64_t id)
+{
+    for (size_t i = 0; i < t->npeers; i++)
+        if (t->peers[i].id == id) return &t->peers[i];
+    return NULL;
+}
+
+int transport_send(transport *t, uint64_t to, const void *msg, size_t len)
+{
+    tpeer *p = find_peer(t, to);
+    if (!p) return TRANSPORT_ENOPEER;
+    if (p->state != TRANSPORT_READY) {
+        p->dropped++;
+        return TRANSPORT_ENOTCONN;
+    }
+    size_t queued = p->qused + obuf_len(p);
+    if (len > t->cfg.queue_bound || queued > t->cfg.queue_bound - len) {
+        p->dropped++;
+        return TRANSPORT_EFULL;
+    }
+    if (p->qn == p->qncap) {
+        size_t ncap = p->qncap ? p->qncap * 2 : 16;
+        size_t *off = realloc(p->qoff, ncap * sizeof(*off));
+        if (!off) goto err_nomem;
+        p->qoff = off;
+        size_t *ln = realloc(p->qlen, ncap * sizeof(*ln));
+        if (!ln) goto err_nomem;
+        p->qlen = ln;
+        p->qncap = ncap;
+    }
+    if (p->qcap - p->qused < len) {
+        size_t ncap = p->qcap ? p->qcap : 4096;
+        while (ncap - p->qused < len)
+            ncap *= 2;
+        char *b = realloc(p->qbuf, ncap);
+        if (!b) goto err_nomem;
+        p->qbuf = b;
+        p->qcap = ncap;
+    }
+    if (len) memcpy(p->qbuf + p->qused, msg, len);
+    p->qoff[p->qn] = p->qused;
+    p->qlen[p->qn] = len;
+    p->qn++;
+    p->qused += len;
+    return TRANSPORT_OK;
+
+err_nomem:
+    p->dropped++;
+    return TRANSPORT_ENOMEM;
+}
+
+static void flush_peer(transport *t, tpeer *p)
+{
+    size_t argc = p->qn + 1;
+    if (argc > (size_t)INT32_MAX) {
+        drop_queue(p);
+        return;
+    }
+    if (argc > t->argcap) {
+        size_t ncap = t->argcap ? t->argcap : 16;
+        while (ncap < argc)
+            ncap *= 2;
+        const char **av = realloc(t->argv, ncap * sizeof(*av));
+        if (av) t->argv = av;
+        size_t *al = av ? realloc(t->argvlen, ncap * sizeof(*al)) : NULL;
+        if (al) t->argvlen = al;
+        if (!av || !al) {
+            tlog(t, TRANSPORT_LOG_WARNING, "peer %" PRIu64 ": out of memory; %zu messages dropped",
+                 p->id, p->qn);
+            drop_queue(p);
+            return;
+        }
+        t->argcap = ncap;
+    }
+    t->argv[0] = "RAFT.MSG";
+    t->argvlen[0] = 8;
+    for (size_t i = 0; i < p->qn; i++) {
+        t->argv[i + 1] = p->qbuf + p->qoff[i];
+        t->argvlen[i + 1] = p->qlen[i];
+    }
+    if (redisAsyncCommandArgv(p->ac, on_msg_reply, &tag_msg, (int)argc, t->argv, t->argvlen) !=
+        REDIS_OK) {
+        tlog(t, TRANSPORT_LOG_WARNING, "peer %" PRIu64 ": could not queue RAFT.MSG; %zu dropped",
+             p->id, p->qn);
+        drop_queue(p);
+        return;
+    }
+    p->sent += p->qn;
+    p->qn = 0;
+    p->qused = 0;
+    if (p->outstanding++ == 0) {
+        p->since = now_ms();
+        arm(p, t->cfg.liveness_timeout_ms);
+    }
+    /* hiredis would write on the next writable event; write now. On a
+     * write error this frees the context (on_disconnect), which must not
+     * happen inside one of its reply callbacks (the caller is then in
+     * on_connected or on_unreachable): there the write event does it. */
+    if (!(p->ac->c.flags & REDIS_IN_CALLBACK)) redisAsyncHandleWrite(p->ac);
+}
+
+void transport_flush(transport *t)
+{
+    for (size_t i = 0; i < t->npeers; i++) {
+        tpeer *p = &t->peers[i];
+        if (p->qn == 0) continue;
+        if (p->state != TRANSPORT_READY || !p->ac) {
+            drop_queue(p);
+            continue;
+        }
+        flush_peer(t, p);
+    }
+}
+
+size_t transport_peer_count(const transport *t)
+{
+    return t->npeers;
+}
+
+int transport_peer_status(const transport *t, size_t i, transport_peer_stat *st)
+{
+    if (i >= t->npeers) return TRANSPORT_EINVAL;
+    const tpeer *p = &t->peers[i];
+    memset(st, 0, sizeof(*st));
+    st->id = p->id;
+    snprintf(st->addr, sizeof(st->addr), "%s:%d", p->host, p->port);
+    st->state = p->state;
+    st->connected = p->state == TRANSPORT_READY;
+    st->queued_bytes = p->qused + obuf_len(p);
+    st->outstanding = p->outstanding;
+    st->sent = p->sent;
+    st->dropped = p->dropped;
+    st->reconnects = p->attempts ? p->attempts - 1 : 0;
+    st->unreachables = p->unreachables;
+    return TRANSPORT_OK;
+}
+
+const char *transport_strerror(int code)
+{
+    switch (code) {
+    case TRANSPORT_OK:
+        return "ok";
+    case TRANSPORT_ENOTCONN:
+        return "peer not connected";
+    case TRANSPORT_EFULL:
+        return "peer queue full";
+    case TRANSPORT_ENOPEER:
+        return "no such peer";
+    case TRANSPORT_ENOMEM:
+        return "out of memory";
+    case TRANSPORT_EINVAL:
+        return "invalid argument";
+    default:
+        return "unknown transport error";
+    }
+}

@@ -1,0 +1,171 @@
+"""The replicated server: real raftkv-server processes on loopback."""
+import subprocess
+import threading
+import time
+
+import pytest
+import redis
+
+from conftest import wait_until
+
+
+@pytest.mark.parametrize("n", [3, 5])
+def test_write_on_leader_is_read_on_every_node(make_cluster, n):
+    c = make_cluster(n)
+    ld = c.leader()
+    assert ld.client().set("k", "v1") is True
+    for nd in c.nodes:  # followers serve linearizable reads (ReadIndex via the leader)
+        assert nd.client().get("k") == b"v1"
+    assert all(nd.client().dbsize() == 1 for nd in c.nodes)
+
+
+def test_follower_redirects_writes_to_the_leader(make_cluster):
+    c = make_cluster(3)
+    ld = c.leader()
+    f = c.followers()[0]
+    with pytest.raises(redis.ResponseError) as e:
+        f.client().set("foo", "bar")
+    # redis-cli -c and cluster clients follow MOVED <slot of the key> host:port
+    assert str(e.value) == "MOVED 12182 127.0.0.1:%d" % ld.port
+
+
+def test_leader_killed_new_leader_keeps_every_acknowledged_write(make_cluster):
+    c = make_cluster(3)
+    ld = c.leader()
+    r = ld.client()
+    acked = {}
+    for i in range(200):
+        assert r.set("key:%d" % i, "val:%d" % i)
+        acked["key:%d" % i] = "val:%d" % i
+    ld.kill()
+    survivors = [n for n in c.nodes if n.alive()]
+    nl = c.leader(among=survivors)
+    assert nl is not ld
+    assert nl.client().set("after", "failover")
+    for nd in survivors:
+        got = nd.client().mget(list(acked))
+        assert got == [v.encode() for v in acked.values()]
+    ld.start()  # the old leader rejoins as a follower and catches up
+    wait_until(lambda: ld.client().get("after") == b"failover", what="old leader to catch up")
+    assert c.leader() is nl
+
+
+def test_restarted_follower_catches_up(make_cluster):
+    c = make_cluster(3)
+    ld = c.leader()
+    f = c.followers()[0]
+    f.kill()
+    r = ld.client()
+    for i in range(500):
+        r.set("k%d" % i, i)
+    f.start()
+    wait_until(lambda: f.client().get("k499") == b"499", what="follower to catch up")
+    assert f.client().dbsize() == 500
+
+
+def test_minority_never_acknowledges_a_write(make_cluster):
+    c = make_cluster(3)
+    ld = c.leader()
+    others = [n for n in c.nodes if n is not ld]
+    for n in others:
+        n.pause()  # SIGSTOP: longer than an election timeout
+    try:
+        r = ld.client(socket_timeout=15)
+        for i in range(3):
+            with pytest.raises(redis.ResponseError) as e:
+                r.set("lost%d" % i, "x")
+            assert str(e.value).startswith(("TIMEOUT", "CLUSTERDOWN")), str(e.value)
+    finally:
+        for n in others:
+            n.resume()
+    nl = c.leader()
+    assert nl.client().set("healed", "1")
+    # a write answered -TIMEOUT may or may not have happened; none was acknowledged
+
+
+def test_node_with_wrong_secret_is_refused(make_cluster):
+    c = make_cluster(3, secrets={3: "not-the-secret"}, start=False)
+    c.node(1).start()
+    c.node(2).start()
+    c.node(3).start()
+    ld = c.leader(among=[c.node(1), c.node(2)])
+    assert ld.client().set("k", "v")
+    wait_until(lambda: "wrong secret" in c.node(1).log() + c.node(2).log(),
+               what="the refusal to be logged")
+    # node 3 never joins: it cannot read what the majority wrote
+    info = c.node(3).raft()
+    assert info["raft_role"] != "leader"
+    assert int(info["raft_commit_index"]) == 0
+    assert "wrong secret" in c.node(3).log()
+
+
+def test_all_nodes_killed_lose_no_acknowledged_write(make_cluster):
+    c = make_cluster(3)
+    ld = c.leader()
+    acked = {}
+    lock = threading.Lock()
+
+    def writer(w):
+        r = ld.client()
+        for i in range(100):
+            k = "w%d:%d" % (w, i)
+            if r.set(k, k):
+                with lock:
+                    acked[k] = k
+    ts = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    for n in c.nodes:
+        n.kill()
+    for n in c.nodes:
+        n.start()
+    nl = c.leader()
+    got = nl.client().mget(list(acked))
+    assert got == [k.encode() for k in acked]
+    assert len(acked) == 800
+
+
+def test_ttl_expires_on_every_node_alike(make_cluster):
+    c = make_cluster(3)
+    ld = c.leader()
+    r = ld.client()
+    assert r.set("t", "v", px=300)
+    assert r.set("keep", "v")
+    for nd in c.nodes:
+        assert nd.client().exists("keep") == 1
+    wait_until(lambda: all(nd.client().exists("t") == 0 for nd in c.nodes),
+               what="the key to expire everywhere")
+    # the leader's expire entry removed it from every key space, for good
+    wait_until(lambda: all(nd.client().dbsize() == 1 for nd in c.nodes), what="expire entries")
+    time.sleep(0.2)
+    assert all(nd.client().get("t") is None for nd in c.nodes)
+
+
+def test_multi_exec_and_resp3_on_the_leader(make_cluster):
+    c = make_cluster(3)
+    ld = c.leader()
+    p = ld.client().pipeline(transaction=True)
+    p.set("a", "1").incr("a").get("a")
+    assert p.execute() == [True, 2, b"2"]
+    r3 = ld.client(protocol=3) if "protocol" in redis.Redis.__init__.__code__.co_varnames else None
+    if r3 is not None:
+        assert r3.get("a") == b"2"
+    f = c.followers()[0]
+    assert f.client().get("a") == b"2"
+
+
+@pytest.mark.parametrize("pipeline", [1, 16])
+def test_redis_benchmark_through_the_leader(make_cluster, pipeline):
+    c = make_cluster(3)
+    ld = c.leader()
+    out = subprocess.run(["redis-benchmark", "-p", str(ld.port), "-t", "set,get,incr,mset",
+                          "-n", "4800", "-c", "20", "-P", str(pipeline), "-q"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = out.stdout.replace("\r", "\n")
+    assert "ERR" not in text and "Error" not in text, text
+    for t in ("SET", "GET", "INCR", "MSET"):
+        assert any(line.startswith(t) and "requests per second" in line for line in text.split("\n")), text
+    assert int(ld.client().get("counter:__rand_int__")) == 4800  # a multiple of 16: -P 16 sends whole batches

@@ -1,0 +1,857 @@
+/* test_transport.c -- server/transport.c against a fake peer in the same
+ * process: one event_base, a libevent listener on 127.0.0.1 that parses
+ * requests with resp/'s parser and answers what each test tells it to.
+ * Every wait runs the event loop against a deadline; nothing sleeps. Set
+ * TRANSPORT_TEST_VERBOSE=1 to see the transport's log lines. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "resp/resp.h"
+#include "server/transport.h"
+
+/* ------------------------------------------------------------ fake peer */
+
+typedef struct rec_cmd { /* a command the fake received: owned copies */
+    int argc;
+    char **argv;
+    size_t *argvlen;
+    int conn_no; /* which accepted connection it came on (1-based) */
+} rec_cmd;
+
+typedef struct fake fake;
+
+typedef struct fake_conn {
+    fake *f;
+    int no;
+    struct bufferevent *bev;
+    resp_parser *parser;
+    struct fake_conn *next;
+} fake_conn;
+
+struct fake {
+    struct event_base *base;
+    struct evconnlistener *lis;
+    int port;
+    int accepted;
+    /* Behaviour: raw bytes answered to RAFT.HELLO / RAFT.MSG (NULL: no
+     * answer), and what to do after answering. */
+    const char *hello_reply;
+    const char *msg_reply;
+    int stop_reading_after_hello;
+    int close_after_hello;
+    rec_cmd *cmds;
+    int ncmds, capcmds;
+    fake_conn *conns;
+};
+
+static void fake_conn_free(fake_conn *c)
+{
+    fake_conn **pp = &c->f->conns;
+    while (*pp != c)
+        pp = &(*pp)->next;
+    *pp = c->next;
+    bufferevent_free(c->bev);
+    resp_parser_free(c->parser);
+    free(c);
+}
+
+static void fake_record(fake *f, int conn_no, const resp_cmd *cmd)
+{
+    if (f->ncmds == f->capcmds) {
+        f->capcmds = f->capcmds ? f->capcmds * 2 : 16;
+        f->cmds = realloc(f->cmds, (size_t)f->capcmds * sizeof(*f->cmds));
+        assert_non_null(f->cmds);
+    }
+    rec_cmd *r = &f->cmds[f->ncmds++];
+    r->argc = cmd->argc;
+    r->conn_no = conn_no;
+    r->argv = calloc((size_t)cmd->argc, sizeof(char *));
+    r->argvlen = calloc((size_t)cmd->argc, sizeof(size_t));
+    for (int i = 0; i < cmd->argc; i++) {
+        r->argv[i] = malloc(cmd->argvlen[i] + 1);
+        memcpy(r->argv[i], cmd->argv[i], cmd->argvlen[i] + 1);
+        r->argvlen[i] = cmd->argvlen[i];
+    }
+}
+
+static void fake_on_read(struct bufferevent *bev, void *arg)
+{
+    fake_conn *c = arg;
+    fake *f = c->f;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    char buf[16384];
+    size_t n;
+    while ((n = evbuffer_remove(in, buf, sizeof(buf))) > 0 && n != (size_t)-1)
+        assert_int_equal(resp_parser_feed(c->parser, buf, n), 0);
+    resp_cmd cmd;
+    int rc;
+    while ((rc = resp_parser_next(c->parser, &cmd)) == RESP_CMD) {
+        fake_record(f, c->no, &cmd);
+        if (cmd.argvlen[0] == 10 && memcmp(cmd.argv[0], "RAFT.HELLO", 10) == 0) {
+            if (f->hello_reply) bufferevent_write(bev, f->hello_reply, strlen(f->hello_reply));
+            if (f->close_after_hello) {
+                /* The reply straight to the socket, then FIN (a socket
+                 * bufferevent cannot flush on demand). */
+                if (f->hello_reply) {
+                    evbuffer_drain(bufferevent_get_output(bev), strlen(f->hello_reply));
+                    assert_true(send(bufferevent_getfd(bev), f->hello_reply, strlen(f->hello_reply),
+                                     0) > 0);
+                }
+                shutdown(bufferevent_getfd(bev), SHUT_WR);
+                bufferevent_disable(bev, EV_READ);
+                return;
+            }
+            if (f->stop_reading_after_hello) {
+                bufferevent_disable(bev, EV_READ);
+                return;
+            }
+        } else if (f->msg_reply) {
+            bufferevent_write(bev, f->msg_reply, strlen(f->msg_reply));
+        }
+    }
+    assert_int_equal(rc, RESP_NEED_MORE);
+}
+
+static void fake_on_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) fake_conn_free(arg);
+}
+
+static void fake_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                           int salen, void *arg)
+{
+    (void)l;
+    (void)sa;
+    (void)salen;
+    fake *f = arg;
+    fake_conn *c = calloc(1, sizeof(*c));
+    assert_non_null(c);
+    c->f = f;
+    c->no = ++f->accepted;
+    c->parser = resp_parser_new(NULL);
+    c->bev = bufferevent_socket_new(f->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    bufferevent_setcb(c->bev, fake_on_read, NULL, fake_on_event, c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    c->next = f->conns;
+    f->conns = c;
+}
+
+static void fake_init(fake *f, struct event_base *base)
+{
+    memset(f, 0, sizeof(*f));
+    f->base = base;
+    f->hello_reply = "+OK\r\n";
+    f->msg_reply = "+OK\r\n";
+    struct sockaddr_in sin = {0};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sin.sin_port = 0;
+    f->lis =
+        evconnlistener_new_bind(base, fake_on_accept, f, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+                                16, (struct sockaddr *)&sin, sizeof(sin));
+    assert_non_null(f->lis);
+    socklen_t len = sizeof(sin);
+    assert_int_equal(getsockname(evconnlistener_get_fd(f->lis), (struct sockaddr *)&sin, &len), 0);
+    f->port = ntohs(sin.sin_port);
+}
+
+/* Sends raw bytes on every open connection (unasked-for replies). */
+static void fake_push(fake *f, const char *bytes)
+{
+    for (fake_conn *c = f->conns; c; c = c->next)
+        bufferevent_write(c->bev, bytes, strlen(bytes));
+}
+
+static void fake_done(fake *f)
+{
+    while (f->conns)
+        fake_conn_free(f->conns);
+    evconnlistener_free(f->lis);
+    for (int i = 0; i < f->ncmds; i++) {
+        for (int j = 0; j < f->cmds[i].argc; j++)
+            free(f->cmds[i].argv[j]);
+        free(f->cmds[i].argv);
+        free(f->cmds[i].argvlen);
+    }
+    free(f->cmds);
+}
+
+static int fake_count(const fake *f, const char *name)
+{
+    int n = 0;
+    for (int i = 0; i < f->ncmds; i++)
+        if (f->cmds[i].argvlen[0] == strlen(name) &&
+            memcmp(f->cmds[i].argv[0], name, strlen(name)) == 0)
+            n++;
+    return n;
+}
+
+/* A port nothing listens on: bound, then closed. */
+static int closed_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sin = {0};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    socklen_t len = sizeof(sin);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+    close(fd);
+    return ntohs(sin.sin_port);
+}
+
+/* ------------------------------------------------------------- harness */
+
+typedef struct env {
+    struct event_base *base;
+    transport *t;
+    int connected, unreachable;
+    uint64_t last_connected, last_unreachable;
+    int warnings;
+} env;
+
+static int verbose;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void cb_connected(void *ctx, uint64_t id)
+{
+    env *e = ctx;
+    e->connected++;
+    e->last_connected = id;
+}
+
+static void cb_unreachable(void *ctx, uint64_t id)
+{
+    env *e = ctx;
+    e->unreachable++;
+    e->last_unreachable = id;
+}
+
+static void cb_log(void *ctx, int level, const char *msg)
+{
+    env *e = ctx;
+    if (level >= TRANSPORT_LOG_WARNING) e->warnings++;
+    if (verbose) fprintf(stderr, "[%lld] transport(%d): %s\n", (long long)now_ms(), level, msg);
+}
+
+static void env_init(env *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->base = event_base_new();
+    assert_non_null(e->base);
+}
+
+static transport_config base_config(env *e, const transport_peer_config *peers, size_t n)
+{
+    transport_config cfg = {0};
+    cfg.self_id = 7;
+    cfg.bind_addr = "127.0.0.1";
+    cfg.cluster_id = "test-cluster";
+    cfg.secret = "s3cret";
+    cfg.peers = peers;
+    cfg.npeers = n;
+    cfg.connect_timeout_ms = 300;
+    cfg.liveness_timeout_ms = 300;
+    cfg.backoff_start_ms = 20;
+    cfg.backoff_max_ms = 400;
+    cfg.ctx = e;
+    cfg.on_connected = cb_connected;
+    cfg.on_unreachable = cb_unreachable;
+    cfg.log = cb_log;
+    return cfg;
+}
+
+static void env_start(env *e, const transport_config *cfg)
+{
+    e->t = transport_new(e->base, cfg);
+    assert_non_null(e->t);
+}
+
+static void env_done(env *e)
+{
+    transport_free(e->t);
+    e->t = NULL;
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    *(int *)arg = 1;
+}
+
+/* Runs passes (transport_flush, as at the end of a server pass, then one
+ * loop iteration) until cond(arg) holds or ms pass. Returns whether cond held. */
+static int run_until(env *e, int (*cond)(env *, void *), void *arg, int ms)
+{
+    int expired = 0;
+    struct event *ev = evtimer_new(e->base, on_deadline, &expired);
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(ev, &tv);
+    int ok = 0;
+    for (;;) {
+        if (e->t) transport_flush(e->t); /* the end of the previous pass */
+        if (cond && cond(e, arg)) {
+            ok = 1;
+            break;
+        }
+        if (expired) break;
+        event_base_loop(e->base, EVLOOP_ONCE);
+    }
+    event_free(ev);
+    return ok;
+}
+
+static void run_for(env *e, int ms)
+{
+    run_until(e, NULL, NULL, ms);
+}
+
+static transport_peer_stat stat_of(env *e, size_t i)
+{
+    transport_peer_stat st;
+    assert_int_equal(transport_peer_status(e->t, i, &st), TRANSPORT_OK);
+    return st;
+}
+
+static int cond_connected_n(env *e, void *arg)
+{
+    return e->connected >= *(int *)arg;
+}
+
+static int cond_unreachable_n(env *e, void *arg)
+{
+    return e->unreachable >= *(int *)arg;
+}
+
+static int cond_fake_cmds(env *e, void *arg)
+{
+    (void)e;
+    void **a = arg;
+    return ((fake *)a[0])->ncmds >= *(int *)a[1];
+}
+
+static int cond_no_outstanding(env *e, void *arg)
+{
+    (void)arg;
+    return stat_of(e, 0).outstanding == 0;
+}
+
+static int cond_accepted(env *e, void *arg)
+{
+    (void)e;
+    void **a = arg;
+    return ((fake *)a[0])->accepted >= *(int *)a[1];
+}
+
+static void wait_connected(env *e, int n)
+{
+    assert_true(run_until(e, cond_connected_n, &n, 3000));
+}
+
+static void wait_cmds(env *e, fake *f, int n)
+{
+    void *a[2] = {f, &n};
+    assert_true(run_until(e, cond_fake_cmds, a, 3000));
+}
+
+static void wait_accepted(env *e, fake *f, int n)
+{
+    void *a[2] = {f, &n};
+    assert_true(run_until(e, cond_accepted, a, 3000));
+}
+
+static void assert_arg(const rec_cmd *c, int i, const void *bytes, size_t len)
+{
+    assert_true(i < c->argc);
+    assert_int_equal(c->argvlen[i], len);
+    assert_memory_equal(c->argv[i], bytes, len);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void hello_is_the_first_command_with_cluster_id_node_id_and_secret(void **state)
+{
+    (void)state;
+    env e;
+    fake f;
+    env_init(&e);
+    fake_init(&f, e.base);
+    transport_peer_config peers[] = {{3, "127.0.0.1", f.port}};
+    transport_config cfg = base_config(&e, peers, 1);
+    env_start(&e, &cfg);
+    assert_int_equal(stat_of(&e, 0).connected, 0);
+
+    wait_connected(&e, 1);
+    assert_int_equal(e.last_connected, 3);
+    assert_int_equal(f.ncmds, 1);
+    assert_int_equal(f.cmds[0].argc, 4);
+    assert_arg(&f.cmds[0], 0, "RAFT.HELLO", 10);
+    assert_arg(&f.cmds[0], 1, "test-cluster", 12);
+    assert_arg(&f.cmds[0], 2, "7", 1);
+    assert_arg(&f.cmds[0], 3, "s3cret", 6);
+    transport_peer_stat st = stat_of(&e, 0);
+    assert_int_equal(st.id, 3);
+    assert_int_equal(st.connected, 1);
+    assert_int_equal(st.state, TRANSPORT_READY);
+    assert_int_equal(st.reconnects, 0);
+    char addr[64];
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", f.port);
+    assert_string_equal(st.addr, addr);
+    assert_int_equal(transport_peer_status(e.t, 1, &st), TRANSPORT_EINVAL);
+    assert_int_equal(transport_peer_count(e.t), 1);
+
+    env_done(&e);
+    fake_done(&f);
+    event_base_free(e.base);
+}
+
+static void messages_of_one_pass_arrive_as_one_raft_msg_with_bytes_intact(void **state)
+{
+    (void)state;
+    env e;
+    fake f;
+    env_init(&e);
+    fake_init(&f, e.base);
+    transport_peer_config peers[] = {{3, "127.0.0.1", f.port}};
+    transport_config cfg = base_config(&e, peers, 1);
+    env_start(&e, &cfg);
+    wait_connected(&e, 1);
+
+    static const char m1[] = {'a', 0, 'b', 0};
+    static const char m2[] = "\r\n*1\r\n$3\r\nSET\r\n";
+    size_t big_len = 200000;
+    char *big = malloc(big_len);
+    for (size_t i = 0; i < big_len; i++)
+        big[i] = (char)(i * 131 + 7);
+    assert_int_equal(transport_send(e.t, 3, m1, sizeof(m1)), TRANSPORT_OK);
+    assert_int_equal(transport_send(e.t, 3, m2, sizeof(m2) - 1), TRANSPORT_OK);
+    assert_int_equal(transport_send(e.t, 3, "", 0), TRANSPORT_OK);
+    assert_int_equal(transport_send(e.t, 3, big, big_len), TRANSPORT_OK);
+    assert_true(stat_of(&e, 0).queued_bytes >= big_len);
+    assert_int_equal(transport_send(e.t, 99, m1, sizeof(m1)), TRANSPORT_ENOPEER);
+    transport_flush(e.t);
+
+    wait_cmds(&e, &f, 2);
+    const rec_cmd *c = &f.cmds[1];
+    assert_int_equal(c->argc, 5);
+    assert_arg(c, 0, "RAFT.MSG", 8);
+    assert_arg(c, 1, m1, sizeof(m1));
+    assert_arg(c, 2, m2, sizeof(m2) - 1);
+    assert_arg(c, 3, "", 0);
+    assert_arg(c, 4, big, big_len);
+    assert_true(run_until(&e, cond_no_outstanding, NULL, 3000));
+    transport_peer_stat st = stat_of(&e, 0);
+    assert_int_equal(st.sent, 4);
+    assert_int_equal(st.dropped, 0);
+    assert_int_equal(st.queued_bytes, 0);
+
+    /* Next pass, next command: one per pass, never merged across passes. */
+    assert_int_equal(transport_send(e.t, 3, "x", 1), TRANSPORT_OK);
+    transport_flush(e.t);
+    assert_int_equal(transport_send(e.t, 3, "y", 1), TRANSPORT_OK);
+    transport_flush(e.t);
+    transport_flush(e.t); /* nothing queued: nothing sent */
+    wait_cmds(&e, &f, 4);
+    run_for(&e, 50);
+    assert_int_equal(f.ncmds, 4);
+    assert_int_equal(f.cmds[2].argc, 2);
+    assert_arg(&f.cmds[2], 1, "x", 1);
+    assert_int_equal(f.cmds[3].argc, 2);
+    assert_arg(&f.cmds[3], 1, "y", 1);
+    assert_int_equal(e.unreachable, 0);
+    assert_int_equal(e.warnings, 0);
+
+    free(big);
+    env_done(&e);
+    fake_done(&f);
+    event_base_free(e.base);
+}
+
+static void wrong_secret_is_logged_and_retried_with_backoff_not_spinning(void **state)
+{
+    (void)state;
+    env e;
+    fake f;
+    env_init(&e);
+    fake_init(&f, e.base);
+    f.hello_reply = "-ERR invalid cluster secret\r\n";
+    transport_peer_config peers[] = {{3, "127.0.0.1", f.port}};
+    transport_config cfg = base_config(&e, peers, 1);
+    env_start(&e, &cfg);
+
+    /* Backoff 20, 40, 80, 160, 320, 400, 400 ms: about 7 attempts in 1.5 s;
+     * without backoff it would be hundreds. */
+    run_for(&e, 1500);
+    assert_int_equal(e.connected, 0);
+    assert_int_equal(e.unreachable, 0);
+    assert_true(f.accepted >= 4);
+    assert_true(f.accepted <= 10);
+    assert_true(e.warnings >= f.accepted - 1);
+    assert_int_equal(fake_count(&f, "RAFT.MSG"), 0);
+    transport_peer_stat st = stat_of(&e, 0);
+    assert_int_equal(st.connected, 0);
+    assert_true(st.reconnects + 1 >= (uint64_t)f.accepted);
+    assert_int_equal(transport_send(e.t, 3, "m", 1), TRANSPORT_ENOTCONN);
+
+    /* The secret is fixed on the other side: the next attempt connects. */
+    f.hello_reply = "+OK\r\n";
+    wait_connected(&e, 1);
+
+    env_done(&e);
+    fake_done(&f);
+    event_base_free(e.base);
+}
+
+static void messages_to_an_unconnected_peer_are_dropped_and_counted(void **state)
+{
+    (void)state;
+    env e;
+    env_init(&e);
+    transport_peer_config peers[] = {{4, "127.0.0.1", closed_port()}};
+    transport_config cfg = base_config(&e, peers, 1);
+    env_start(&e, &cfg);
+    assert_int_equal(transport_send(e.t, 4, "m", 1), TRANSPORT_ENOTCONN);
+    run_for(&e, 300);
+    assert_int_equal(transport_send(e.t, 4, "m", 1), TRANSPORT_ENOTCONN);
+    assert_int_equal(transport_send(e.t, 4, "m", 1), TRANSPORT_ENOTCONN);
+    transport_flush(e.t);
+    transport_peer_stat st = stat_of(&e, 0);
+    assert_int_equal(st.dropped, 3);
+    assert_int_equal(st.sent, 0);
+    assert_int_equal(st.connected, 0);
+    assert_true(st.reconnects >= 2); /* refused, retried with backoff */
+    assert_true(st.reconnects <= 6);
+    assert_int_equal(e.connected, 0);
+    assert_int_equal(e.unreachable, 0);
+    env_done(&e);
+    event_base_free(e.base);
+}
+
+static void the_queue_bound_drops_what_does_not_fit(void **state)
+{
+    (void)state;
+    env e;
+    fake f;
+    env_init(&e);
+    fake_init(&f, e.base);
+    transport_peer_config peers[] = {{3, "127.0.0.1", f.port}};
+    transport_config cfg = base_config(&e, peers, 1);
+    cfg.queue_bound = 1000;
+    env_start(&e, &cfg);
+    wait_connected(&e, 1);
+
+    char buf[1001];
+    memset(buf, 'q', sizeof(buf));
+    assert_int_equal(transport_send(e.t, 3, buf, 600), TRANSPORT_OK);
+    assert_int_equal(transport_send(e.t, 3, buf, 600), TRANSPORT_EFULL);
+    assert_int_equal(transport_send(e.t, 3, buf, 400), TRANSPORT_OK);
+    assert_int_equal(transport_send(e.t, 3, buf, 1), TRANSPORT_EFULL);
+    assert_int_equal(transport_send(e.t, 3, buf, 1001), TRANSPORT_EFULL);
+    assert_int_equal(stat_of(&e, 0).queued_bytes, 1000);
+    assert_int_equal(stat_of(&e, 0).dropped, 3);
+    transport_flush(e.t);
+    wait_cmds(&e, &f, 2);
+    assert_int_equal(f.cmds[1].argc, 3);
+    assert_int_equal(stat_of(&e, 0).sent, 2);
+    /* Written to the socket: the room is back. */
+    assert_int_equal(transport_send(e.t, 3, buf, 1000), TRANSPORT_OK);
+
+    env_done(&e);
+    fake_done(&f);
+    event_base_free(e.base);
+}
+
+static void a_peer_that_stops_reading_is_unreachable_in_about_the_liveness_timeout(void **state)
+{
+    (void)state;
+    env e;
+    fake f;
+    env_init(&e);
+    fake_init(&f, e.base);
+    f.stop_reading_after_hello = 1;
+    transport_peer_config peers[] = {{3, "127.0.0.1", f.port}};
+    transport_config cfg = base_config(&e, peers, 1);
+    env_start(&e, &cfg);
+    wait_connected(&e, 1);
+
+    /* Heartbeat-like traffic every pass; no reply ever comes. */
+    int64_t t0 = now_ms();
+    int one = 1;
+    while (e.unreachable < 1 && now_ms() - t0 < 3000) {
+        transport_send(e.t, 3, "hb", 2);
+        run_until(&e, cond_unreachable_n, &one, 20);
+    }
+    int64_t took = now_ms() - t0;
+    assert_int_equal(e.unreachable, 1);
+    assert_int_equal(e.last_unreachable, 3);
+    assert_true(took >= 250);
+    assert_true(took <= 1000);
+    transport_peer_stat st = stat_of(&e, 0);
+    assert_int_equal(st.unreachables, 1);
+    assert_int_equal(st.outstanding, 0);
+    assert_int_equal(transport_send(e.t, 3, "m", 1), TRANSPORT_ENOTCONN);
+
+    /* The peer answers again: reconnected, and messages flow. */
+    f.stop_reading_after_hello = 0;
+    wait_connected(&e, 2);
+    assert_true(f.accepted >= 2);
+    int before = fake_count(&f, "RAFT.MSG");
+    assert_int_equal(transport_send(e.t, 3, "after", 5), TRANSPORT_OK);
+    transport_flush(e.t);
+    assert_true(run_until(&e, cond_no_outstanding, NULL, 3000));
+    assert_int_equal(fake_count(&f, "RAFT.MSG"), before + 1);
+    assert_int_equal(e.unreachable, 1);
+
+    env_done(&e);
+    fake_done(&f);
+    event_base_free(e.base);
+}
+
+static void a_peer_that_never_answers_hello_hits_the_connect_timeout(void **state)
+{
+    (void)state;
+    env e;
+    fake f;
+    env_init(&e);
+    fake_init(&f, e.base);
+    f.hello_reply = NULL;
+    transport_peer_config peers[] = {{3, "127.0.0.1", f.port}};
+    transport_config cfg = base_config(&e, peers, 1);
+    env_start(&e, &cfg);
+    int64_t t0 = now_ms();
+    wait_accepted(&e, &f, 2); /* the first attempt was given up on */
+    int64_t took = now_ms() - t0;
+    assert_true(took >= 280);
+    assert_true(took <= 1500);
+    assert_int_equal(e.connected, 0);
+    assert_int_equal(e.unreachable, 0);
+    assert_int_equal(stat_of(&e, 0).state, TRANSPORT_CONNECTING);
+    env_done(&e);
+    fake_done(&f);
+    event_base_free(e.base);
+}
+
+static void a_peer_closing_the_connection_is_reconnected_with_backoff(void **state)
+{
+    (void)state;
+    env e;
+    fake f;
+    env_init(&e);
+    fake_init(&f, e.base);
+    f.close_after_hello = 1;
+    transport_peer_config peers[] = {{3, "127.0.0.1", f.port}};
+    transport_config cfg = base_config(&e, peers, 1);
+    env_start(&e, &cfg);
+
+    run_for(&e, 1500);
+    /* Each connection came up and was lost (reported once each); the
+     * attempts back off as for any failure. */
+    assert_true(f.accepted >= 4);
+    assert_true(f.accepted <= 10);
+    assert_true(e.connected >= f.accepted - 1);
+    assert_true(e.unreachable >= e.connected - 1);
+    assert_true(e.unreachable <= e.connected);
+
+    f.close_after_hello = 0;
+    int n = e.connected + 1;
+    wait_connected(&e, n);
+    int lost = e.unreachable;
+    assert_int_equal(transport_send(e.t, 3, "m", 1), TRANSPORT_OK);
+    transport_flush(e.t);
+    assert_true(run_until(&e, cond_no_outstanding, NULL, 3000));
+    run_for(&e, 100);
+    assert_int_equal(e.unreachable, lost);
+    assert_int_equal(stat_of(&e, 0).connected, 1);
+
+    env_done(&e);
+    fake_done(&f);
+    event_base_free(e.base);
+}
+
+static void replies_nobody_asked_for_or_of_the_wrong_kind_close_the_connection(void **state)
+{
+    (void)state;
+    /* One row per way a peer can misbehave; none may crash us (hiredis
+     * 0.14 asserts on an unexpected reply), each closes the connection and
+     * the next attempt is made. */
+    static const struct {
+        const char *hello_reply, *msg_reply, *push;
+        int ready; /* the HELLO succeeds: the loss is reported */
+    } rows[] = {
+        {"+OK\r\n+OK\r\n", "+OK\r\n", NULL, 0},          /* extra reply with HELLO's */
+        {"+OK\r\n", "+OK\r\n", "+OK\r\n", 1},            /* extra reply later */
+        {"+OK\r\n", "+OK\r\n:1\r\n", NULL, 1},           /* extra reply with MSG's */
+        {"+OK\r\n", "*2\r\n$1\r\na\r\n:5\r\n", NULL, 1}, /* array for RAFT.MSG */
+        {"+OK\r\n", "-ERR unknown command\r\n", NULL, 1},
+        {"+OK\r\n", "%1\r\n+a\r\n+b\r\n", NULL, 1}, /* not RESP2: protocol error */
+        {"+OK\r\n", "!!!garbage\r\n", NULL, 1},
+        {"+OKAY\r\n", "+OK\r\n", NULL, 0},
+        {"$2\r\nOK\r\n", "+OK\r\n", NULL, 0}, /* bulk "OK" is not +OK */
+        {":1\r\n", "+OK\r\n", NULL, 0},
+        {"*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n", "+OK\r\n", NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        env e;
+        fake f;
+        env_init(&e);
+        fake_init(&f, e.base);
+        f.hello_reply = rows[i].hello_reply;
+        f.msg_reply = rows[i].msg_reply;
+        transport_peer_config peers[] = {{3, "127.0.0.1", f.port}};
+        transport_config cfg = base_config(&e, peers, 1);
+        env_start(&e, &cfg);
+        print_message("row %zu\n", i);
+        if (rows[i].ready) {
+            wait_connected(&e, 1);
+            if (rows[i].push)
+                fake_push(&f, rows[i].push);
+            else
+                assert_int_equal(transport_send(e.t, 3, "m", 1), TRANSPORT_OK);
+        }
+        wait_accepted(&e, &f, 2);
+        if (rows[i].ready) {
+            int one = 1;
+            assert_true(run_until(&e, cond_unreachable_n, &one, 1000));
+            assert_int_equal(e.unreachable, 1);
+        } else {
+            assert_int_equal(e.connected, 0);
+            assert_int_equal(e.unreachable, 0);
+        }
+        env_done(&e);
+        fake_done(&f);
+        event_base_free(e.base);
+    }
+}
+
+static void free_with_connections_in_every_state_leaks_nothing(void **state)
+{
+    (void)state;
+    env e;
+    fake ok, silent_msg, silent_hello, stopped;
+    env_init(&e);
+    fake_init(&ok, e.base);
+    fake_init(&silent_msg, e.base);
+    silent_msg.msg_reply = NULL;
+    fake_init(&silent_hello, e.base);
+    silent_hello.hello_reply = NULL;
+    fake_init(&stopped, e.base);
+    stopped.stop_reading_after_hello = 1;
+    transport_peer_config peers[] = {
+        {1, "127.0.0.1", ok.port},           /* READY, messages queued */
+        {2, "127.0.0.1", silent_msg.port},   /* READY, replies outstanding */
+        {3, "127.0.0.1", silent_hello.port}, /* CONNECTING: HELLO unanswered */
+        {4, "127.0.0.1", closed_port()},     /* IDLE: waiting out the backoff */
+        {5, "127.0.0.1", stopped.port},      /* READY, output stuck in hiredis */
+    };
+    transport_config cfg = base_config(&e, peers, 5);
+    cfg.liveness_timeout_ms = 5000;
+    cfg.connect_timeout_ms = 5000;
+    env_start(&e, &cfg);
+    wait_connected(&e, 3);
+    wait_accepted(&e, &silent_hello, 1);
+    size_t big_len = 1 << 20;
+    char *big = calloc(1, big_len);
+    for (int pass = 0; pass < 16; pass++) {
+        transport_send(e.t, 2, "m", 1);
+        transport_send(e.t, 5, big, big_len);
+        transport_flush(e.t);
+        event_base_loop(e.base, EVLOOP_NONBLOCK);
+    }
+    assert_true(stat_of(&e, 1).outstanding > 0);
+    assert_true(stat_of(&e, 4).queued_bytes > 0);
+    assert_int_equal(transport_send(e.t, 1, "queued", 6), TRANSPORT_OK);
+    assert_int_equal(stat_of(&e, 2).state, TRANSPORT_CONNECTING);
+    assert_int_equal(stat_of(&e, 3).state, TRANSPORT_IDLE);
+    env_done(&e);
+    assert_int_equal(e.unreachable, 0); /* freeing reports nothing */
+
+    /* And right after transport_new: every connect still in progress. */
+    env_start(&e, &cfg);
+    env_done(&e);
+
+    free(big);
+    fake_done(&ok);
+    fake_done(&silent_msg);
+    fake_done(&silent_hello);
+    fake_done(&stopped);
+    event_base_free(e.base);
+}
+
+static void invalid_configurations_are_refused(void **state)
+{
+    (void)state;
+    env e;
+    env_init(&e);
+    transport_peer_config dup[] = {{1, "127.0.0.1", 7001}, {1, "127.0.0.1", 7002}};
+    transport_peer_config self[] = {{7, "127.0.0.1", 7001}};
+    transport_peer_config port[] = {{1, "127.0.0.1", 0}};
+    transport_config cfg = base_config(&e, dup, 2);
+    assert_null(transport_new(e.base, &cfg));
+    cfg = base_config(&e, self, 1);
+    assert_null(transport_new(e.base, &cfg));
+    cfg = base_config(&e, port, 1);
+    assert_null(transport_new(e.base, &cfg));
+    cfg = base_config(&e, NULL, 0);
+    cfg.secret = "";
+    assert_null(transport_new(e.base, &cfg));
+    cfg = base_config(&e, NULL, 0);
+    cfg.cluster_id = NULL;
+    assert_null(transport_new(e.base, &cfg));
+    assert_int_equal(e.warnings, 5);
+    cfg = base_config(&e, NULL, 0); /* no peers: a one-node cluster */
+    transport *t = transport_new(e.base, &cfg);
+    assert_non_null(t);
+    transport_flush(t);
+    transport_free(t);
+    transport_free(NULL);
+    assert_string_equal(transport_strerror(TRANSPORT_EFULL), "peer queue full");
+    event_base_free(e.base);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN); /* as server/main.c: see transport.h */
+    const char *v = getenv("TRANSPORT_TEST_VERBOSE");
+    verbose = v && *v && *v != '0';
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(hello_is_the_first_command_with_cluster_id_node_id_and_secret),
+        cmocka_unit_test(messages_of_one_pass_arrive_as_one_raft_msg_with_bytes_intact),
+        cmocka_unit_test(wrong_secret_is_logged_and_retried_with_backoff_not_spinning),
+        cmocka_unit_test(messages_to_an_unconnected_peer_are_dropped_and_counted),
+        cmocka_unit_test(the_queue_bound_drops_what_does_not_fit),
+        cmocka_unit_test(a_peer_that_stops_reading_is_unreachable_in_about_the_liveness_timeout),
+        cmocka_unit_test(a_peer_that_never_answers_hello_hits_the_connect_timeout),
+        cmocka_unit_test(a_peer_closing_the_connection_is_reconnected_with_backoff),
+        cmocka_unit_test(replies_nobody_asked_for_or_of_the_wrong_kind_close_the_connection),
+        cmocka_unit_test(free_with_connections_in_every_state_leaks_nothing),
+        cmocka_unit_test(invalid_configurations_are_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
