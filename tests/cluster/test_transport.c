@@ -57,6 +57,7 @@ struct fake {
     const char *msg_reply;
     int stop_reading_after_hello;
     int close_after_hello;
+    int close_on_msg; /* close instead of answering RAFT.MSG */
     rec_cmd *cmds;
     int ncmds, capcmds;
     fake_conn *conns;
@@ -123,6 +124,9 @@ static void fake_on_read(struct bufferevent *bev, void *arg)
                 bufferevent_disable(bev, EV_READ);
                 return;
             }
+        } else if (f->close_on_msg) {
+            fake_conn_free(c);
+            return;
         } else if (f->msg_reply) {
             bufferevent_write(bev, f->msg_reply, strlen(f->msg_reply));
         }
@@ -228,6 +232,7 @@ typedef struct env {
     int connected, unreachable;
     uint64_t last_connected, last_unreachable;
     int warnings;
+    int send_on_connected; /* the callbacks use the transport themselves */
 } env;
 
 static int verbose;
@@ -244,6 +249,10 @@ static void cb_connected(void *ctx, uint64_t id)
     env *e = ctx;
     e->connected++;
     e->last_connected = id;
+    if (e->send_on_connected) {
+        assert_int_equal(transport_send(e->t, id, "hi", 2), TRANSPORT_OK);
+        transport_flush(e->t);
+    }
 }
 
 static void cb_unreachable(void *ctx, uint64_t id)
@@ -251,6 +260,10 @@ static void cb_unreachable(void *ctx, uint64_t id)
     env *e = ctx;
     e->unreachable++;
     e->last_unreachable = id;
+    if (e->send_on_connected) {
+        assert_int_equal(transport_send(e->t, id, "x", 1), TRANSPORT_ENOTCONN);
+        transport_flush(e->t);
+    }
 }
 
 static void cb_log(void *ctx, int level, const char *msg)
@@ -750,6 +763,103 @@ static void replies_nobody_asked_for_or_of_the_wrong_kind_close_the_connection(v
     }
 }
 
+static void a_peer_closing_with_replies_outstanding_is_reported_and_reconnected(void **state)
+{
+    (void)state;
+    env e;
+    fake f;
+    env_init(&e);
+    fake_init(&f, e.base);
+    f.close_on_msg = 1;
+    transport_peer_config peers[] = {{3, "127.0.0.1", f.port}};
+    transport_config cfg = base_config(&e, peers, 1);
+    env_start(&e, &cfg);
+    wait_connected(&e, 1);
+    assert_int_equal(transport_send(e.t, 3, "m1", 2), TRANSPORT_OK);
+    transport_flush(e.t);
+    int one = 1;
+    assert_true(run_until(&e, cond_unreachable_n, &one, 1000));
+    assert_int_equal(stat_of(&e, 0).outstanding, 0);
+    f.close_on_msg = 0;
+    wait_connected(&e, 2);
+    assert_int_equal(transport_send(e.t, 3, "m2", 2), TRANSPORT_OK);
+    transport_flush(e.t);
+    assert_true(run_until(&e, cond_no_outstanding, NULL, 3000));
+    assert_int_equal(fake_count(&f, "RAFT.MSG"), 2);
+    assert_int_equal(e.unreachable, 1);
+    env_done(&e);
+    fake_done(&f);
+    event_base_free(e.base);
+}
+
+static void callbacks_may_send_and_flush(void **state)
+{
+    (void)state;
+    /* on_connected runs inside a hiredis reply callback: the flush there
+     * must not write (and possibly free the context) under hiredis. */
+    env e;
+    fake f;
+    env_init(&e);
+    fake_init(&f, e.base);
+    e.send_on_connected = 1;
+    f.close_on_msg = 1;
+    transport_peer_config peers[] = {{3, "127.0.0.1", f.port}};
+    transport_config cfg = base_config(&e, peers, 1);
+    env_start(&e, &cfg);
+    int one = 1;
+    assert_true(run_until(&e, cond_unreachable_n, &one, 2000));
+    assert_int_equal(f.ncmds, 2);
+    assert_int_equal(f.cmds[1].argc, 2);
+    assert_arg(&f.cmds[1], 0, "RAFT.MSG", 8);
+    assert_arg(&f.cmds[1], 1, "hi", 2);
+    f.close_on_msg = 0;
+    wait_connected(&e, 2);
+    assert_true(run_until(&e, cond_no_outstanding, NULL, 3000));
+    assert_int_equal(fake_count(&f, "RAFT.MSG"), 2);
+    assert_int_equal(stat_of(&e, 0).sent, 2);
+    env_done(&e);
+    fake_done(&f);
+    event_base_free(e.base);
+}
+
+static void a_connect_that_never_completes_hits_the_connect_timeout(void **state)
+{
+    (void)state;
+    /* A listener that never accepts, its backlog filled: further SYNs are
+     * dropped and connect() stays in progress, as behind a dropped route. */
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(lfd >= 0);
+    struct sockaddr_in sin = {0};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    assert_int_equal(listen(lfd, 0), 0);
+    socklen_t len = sizeof(sin);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+    int fill[4];
+    for (int i = 0; i < 4; i++) {
+        fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        assert_true(fill[i] >= 0);
+        (void)connect(fill[i], (struct sockaddr *)&sin, sizeof(sin));
+    }
+    env e;
+    env_init(&e);
+    transport_peer_config peers[] = {{3, "127.0.0.1", ntohs(sin.sin_port)}};
+    transport_config cfg = base_config(&e, peers, 1);
+    env_start(&e, &cfg);
+    run_for(&e, 1000);
+    /* 300 ms per attempt plus the backoff: two to four attempts, no more. */
+    transport_peer_stat st = stat_of(&e, 0);
+    assert_true(st.reconnects >= 1);
+    assert_true(st.reconnects <= 4);
+    assert_int_equal(e.connected, 0);
+    env_done(&e);
+    event_base_free(e.base);
+    for (int i = 0; i < 4; i++)
+        close(fill[i]);
+    close(lfd);
+}
+
 static void free_with_connections_in_every_state_leaks_nothing(void **state)
 {
     (void)state;
@@ -850,6 +960,9 @@ int main(void)
         cmocka_unit_test(a_peer_that_never_answers_hello_hits_the_connect_timeout),
         cmocka_unit_test(a_peer_closing_the_connection_is_reconnected_with_backoff),
         cmocka_unit_test(replies_nobody_asked_for_or_of_the_wrong_kind_close_the_connection),
+        cmocka_unit_test(a_peer_closing_with_replies_outstanding_is_reported_and_reconnected),
+        cmocka_unit_test(callbacks_may_send_and_flush),
+        cmocka_unit_test(a_connect_that_never_completes_hits_the_connect_timeout),
         cmocka_unit_test(free_with_connections_in_every_state_leaks_nothing),
         cmocka_unit_test(invalid_configurations_are_refused),
     };
