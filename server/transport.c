@@ -76,6 +76,7 @@ struct tpeer {
     int64_t since;         /* liveness: last reply, or first outstanding send */
     uint64_t outstanding;  /* RAFT.MSG commands without a reply */
     uint64_t attempts;
+    int failures; /* attempts failed since the last READY (the first is logged louder) */
     /* Messages waiting for transport_flush(): bytes in qbuf, message i at
      * qoff[i], qlen[i] bytes long. */
     char *qbuf;
@@ -144,11 +145,15 @@ static void describe(const redisReply *r, char *buf, size_t len)
 {
     switch (r->type) {
     case REDIS_REPLY_STATUS:
-        snprintf(buf, len, "+%.*s", (int)(r->len > 200 ? 200 : r->len), r->str);
+    case REDIS_REPLY_ERROR: {
+        /* The peer's text, printable bytes only, into our log. */
+        size_t n = 0;
+        if (len > 1) buf[n++] = r->type == REDIS_REPLY_STATUS ? '+' : '-';
+        for (size_t i = 0; i < r->len && i < 200 && n + 1 < len; i++)
+            buf[n++] = r->str[i] >= 0x20 && r->str[i] < 0x7f ? r->str[i] : '?';
+        if (len) buf[n] = '\0';
         break;
-    case REDIS_REPLY_ERROR:
-        snprintf(buf, len, "-%.*s", (int)(r->len > 200 ? 200 : r->len), r->str);
-        break;
+    }
     case REDIS_REPLY_STRING:
         snprintf(buf, len, "a bulk string of %zu bytes", r->len);
         break;
@@ -215,6 +220,13 @@ static void peer_down(tpeer *p, int level, const char *fmt, ...)
         p->unreachables++;
         if (t->cfg.on_unreachable) t->cfg.on_unreachable(t->cfg.ctx, p->id);
     }
+}
+
+/* A peer that stays down would fill the log: the first failed attempt in
+ * a row is a notice, the rest are verbose. */
+static int fail_level(tpeer *p)
+{
+    return p->failures++ == 0 ? TRANSPORT_LOG_NOTICE : TRANSPORT_LOG_VERBOSE;
 }
 
 /* The libevent hooks hiredis drives (as its adapters/libevent.h), except
@@ -307,6 +319,7 @@ static void on_hello_reply(redisAsyncContext *ac, void *reply, void *priv)
     if (check_unsolicited(p, ac)) return;
     p->state = TRANSPORT_READY;
     p->outstanding = 0;
+    p->failures = 0;
     evtimer_del(p->timer);
     tlog(t, TRANSPORT_LOG_NOTICE, "peer %" PRIu64 " (%s:%d): connected", p->id, p->host, p->port);
     if (t->cfg.on_connected) t->cfg.on_connected(t->cfg.ctx, p->id);
@@ -347,7 +360,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
         ac->data = NULL;
         if (ac->ev.data) ((conn *)ac->ev.data)->p = NULL;
         p->ac = NULL;
-        peer_down(p, TRANSPORT_LOG_VERBOSE, "connect failed: %s", why);
+        peer_down(p, fail_level(p), "connect failed: %s", why);
         return;
     }
     transport *t = p->t;
@@ -392,7 +405,7 @@ static void peer_connect(tpeer *p)
         char why[160];
         snprintf(why, sizeof(why), "%s", ac->errstr ? ac->errstr : "error");
         redisAsyncFree(ac); /* nothing attached yet: no callback runs */
-        peer_down(p, TRANSPORT_LOG_VERBOSE, "connect failed: %s", why);
+        peer_down(p, fail_level(p), "connect failed: %s", why);
         return;
     }
     conn *c = calloc(1, sizeof(*c));
@@ -438,8 +451,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         peer_connect(p);
         break;
     case TRANSPORT_CONNECTING:
-        peer_down(p, TRANSPORT_LOG_VERBOSE, "not connected within %d ms",
-                  t->cfg.connect_timeout_ms);
+        peer_down(p, fail_level(p), "not connected within %d ms", t->cfg.connect_timeout_ms);
         break;
     case TRANSPORT_READY: {
         if (p->outstanding == 0) break;

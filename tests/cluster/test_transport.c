@@ -232,6 +232,7 @@ typedef struct env {
     int connected, unreachable;
     uint64_t last_connected, last_unreachable;
     int warnings;
+    char last_warning[600];
     int send_on_connected; /* the callbacks use the transport themselves */
 } env;
 
@@ -269,7 +270,10 @@ static void cb_unreachable(void *ctx, uint64_t id)
 static void cb_log(void *ctx, int level, const char *msg)
 {
     env *e = ctx;
-    if (level >= TRANSPORT_LOG_WARNING) e->warnings++;
+    if (level >= TRANSPORT_LOG_WARNING) {
+        e->warnings++;
+        snprintf(e->last_warning, sizeof(e->last_warning), "%s", msg);
+    }
     if (verbose) fprintf(stderr, "[%lld] transport(%d): %s\n", (long long)now_ms(), level, msg);
 }
 
@@ -514,7 +518,8 @@ static void wrong_secret_is_logged_and_retried_with_backoff_not_spinning(void **
     fake f;
     env_init(&e);
     fake_init(&f, e.base);
-    f.hello_reply = "-ERR invalid cluster secret\r\n";
+    f.hello_reply = "-ERR invalid\x01"
+                    "cluster secret\r\n";
     transport_peer_config peers[] = {{3, "127.0.0.1", f.port}};
     transport_config cfg = base_config(&e, peers, 1);
     env_start(&e, &cfg);
@@ -527,6 +532,8 @@ static void wrong_secret_is_logged_and_retried_with_backoff_not_spinning(void **
     assert_true(f.accepted >= 4);
     assert_true(f.accepted <= 10);
     assert_true(e.warnings >= f.accepted - 1);
+    /* The peer's text is logged, control bytes masked. */
+    assert_non_null(strstr(e.last_warning, "RAFT.HELLO refused: -ERR invalid?cluster secret"));
     assert_int_equal(fake_count(&f, "RAFT.MSG"), 0);
     transport_peer_stat st = stat_of(&e, 0);
     assert_int_equal(st.connected, 0);
