@@ -1,6 +1,7 @@
 # RaftKV -- the two commands of the README, and their parts.
 #
-#   make run    install what is missing, build, start the server in the foreground
+#   make run    install what is missing, build, start a local 3-node cluster in the foreground
+#   make run-single   the same for one node on port 6379
 #   make test   install what is missing, build with ASan+UBSan, run every test
 #
 # Installing needs root (or sudo) and Debian's package archive.
@@ -15,7 +16,7 @@ BUILD_TEST := build/asan
 ARGS ?=
 PORT ?= 6379
 
-.PHONY: all deps build build-test run test clean
+.PHONY: all deps build build-test run run-single test clean
 
 all: build
 
@@ -38,6 +39,9 @@ build-test: deps
 	cmake --build $(BUILD_TEST) -j$(JOBS)
 
 run: build
+	exec server/run-cluster $(BUILD_RELEASE)/server/raftkv-server $(ARGS)
+
+run-single: build
 	@mkdir -p data
 	@echo "RaftKV on port $(PORT), data in ./data. Connect with: redis-cli -p $(PORT)   (Ctrl-C stops it)"
 	exec $(BUILD_RELEASE)/server/raftkv-server --port $(PORT) --dir ./data $(ARGS)

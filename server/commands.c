@@ -54,6 +54,8 @@ PROC(save_cmd);
 PROC(lastsave_cmd);
 PROC(reset_cmd);
 PROC(quit_cmd);
+PROC(raft_hello_cmd);
+PROC(raft_msg_cmd);
 
 static const scmd server_commands[] = {
     {"ping", -1, 0, "fast", ping_cmd, "connection", "1.0.0",
@@ -94,6 +96,10 @@ static const scmd server_commands[] = {
      "Asynchronously saves the database(s) to disk."},
     {"lastsave", 1, SC_NOMULTI, "loading stale fast", lastsave_cmd, "server", "1.0.0",
      "Returns the Unix timestamp of the last successful save to disk."},
+    {"raft.hello", 4, SC_NOAUTH | SC_NOMULTI, "noscript loading stale fast no_auth", raft_hello_cmd,
+     "raft", "0.1.0", "Opens a peer connection (between RaftKV nodes)."},
+    {"raft.msg", -2, SC_NOAUTH | SC_NOMULTI, "noscript loading stale fast no_auth", raft_msg_cmd,
+     "raft", "0.1.0", "Carries Raft messages (between RaftKV nodes)."},
     {"reset", 1, SC_NOAUTH | SC_MULTICTL, "noscript loading stale fast no_auth allow_busy",
      reset_cmd, "connection", "6.2.0", "Resets the connection."},
 };
@@ -272,7 +278,7 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
     if (r.k->flags & KV_CMD_WRITE) {
         resp_buf *b = client_reply_buf(c);
         if (r.k->check && r.k->check(argc, argv, lens, b)) return;
-        write_propose(c, argc, argv, lens);
+        write_propose(c, argc, argv, lens, r.k->firstkey);
         return;
     }
     driver_read(c, argc, argv, lens);
@@ -875,4 +881,55 @@ PROC(lastsave_cmd)
 {
     (void)argc, (void)argv, (void)lens;
     resp_add_int(client_reply_buf(c), last_save_time ? last_save_time : srv.start_ms / 1000);
+}
+
+/* ---------------------------------------------------------- peers */
+
+static int same_secret(const char *a, size_t alen, const char *b)
+{
+    size_t n = strlen(b);
+    unsigned diff = (unsigned)(alen != n);
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned)(i < alen ? a[i] : 0) ^ (unsigned)b[i];
+    return diff == 0;
+}
+
+PROC(raft_hello_cmd)
+{
+    (void)argc;
+    char *end;
+    unsigned long long id = strtoull(argv[2], &end, 10);
+    const char *why = NULL;
+    if (!cfg.cluster_secret[0] || !cfg.cluster[0])
+        why = "this node has no peers";
+    else if (lens[1] != strlen(cfg.cluster_id) || memcmp(argv[1], cfg.cluster_id, lens[1]))
+        why = "wrong cluster id";
+    else if (*end || !driver_peer_known(id))
+        why = "unknown node id";
+    else if (!same_secret(argv[3], lens[3], cfg.cluster_secret))
+        why = "wrong secret";
+    if (why) {
+        serverLog(LL_WARNING, "Refused a peer connection from %s (node %.20s): %s", c->addr,
+                  argv[2], why);
+        resp_add_errorf(client_reply_buf(c), "ERR peer refused: %s", why);
+        c->flags |= CF_CLOSE_AFTER_REPLY;
+        return;
+    }
+    c->peer_id = id;
+    c->authenticated = 1;
+    resp_parser_set_unauthenticated(c->parser, 0);
+    serverLog(LL_VERBOSE, "Peer node %llu connected from %s", id, c->addr);
+    resp_add_ok(client_reply_buf(c));
+}
+
+PROC(raft_msg_cmd)
+{
+    if (!c->peer_id) {
+        resp_add_error(client_reply_buf(c), "ERR RAFT.MSG needs a RAFT.HELLO first");
+        c->flags |= CF_CLOSE_AFTER_REPLY;
+        return;
+    }
+    for (int i = 1; i < argc; i++)
+        driver_step(c->peer_id, argv[i], lens[i]);
+    resp_add_ok(client_reply_buf(c));
 }

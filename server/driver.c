@@ -31,6 +31,7 @@
 #include "raft/raft.h"
 #include "server/log.h"
 #include "server/server.h"
+#include "server/transport.h"
 #include "storage/kventry.h"
 #include "storage/kverr.h"
 #include "storage/kvraft.h"
@@ -41,6 +42,16 @@ static raft_hard_state cur_hs;
 static resp_buf scratch; /* payload being encoded */
 static uint64_t peers[RAFT_MAX_VOTERS];
 static uint32_t npeers;
+static struct member {
+    uint64_t id;
+    char host[256];
+    int port;
+} members[RAFT_MAX_VOTERS];
+static transport *tr;
+static const struct member *member_by_id(uint64_t id);
+static void send_msgs(const raft_msg *m, size_t n);
+static uint8_t *msgbuf; /* encoding scratch for outgoing messages */
+static size_t msgcap;
 static int cur_role = -1;
 static uint64_t cur_leader;
 
@@ -68,8 +79,40 @@ static void wait_enqueue(slot *s)
     srv.wait_tail = s;
 }
 
+/* Redis Cluster's key slot: CRC16 (XMODEM) of the key or of its {tag}. */
+static unsigned key_slot(const char *key, size_t len)
+{
+    size_t s = 0, e = len;
+    for (size_t i = 0; i < len; i++)
+        if (key[i] == '{') {
+            for (size_t j = i + 1; j < len; j++)
+                if (key[j] == '}') {
+                    if (j > i + 1) s = i + 1, e = j;
+                    break;
+                }
+            break;
+        }
+    uint16_t crc = 0;
+    for (size_t i = s; i < e; i++) {
+        crc ^= (uint16_t)((uint8_t)key[i] << 8);
+        for (int b = 0; b < 8; b++)
+            crc = (crc & 0x8000) ? (uint16_t)((crc << 1) ^ 0x1021) : (uint16_t)(crc << 1);
+    }
+    return crc & 16383;
+}
+
+/* The answer for a write that reached a follower: where the leader is. */
+static void not_leader_reply(client *c, unsigned keyslot)
+{
+    const struct member *m = cur_leader ? member_by_id(cur_leader) : NULL;
+    if (!m || cur_leader == (uint64_t)cfg.node_id)
+        resp_add_error(client_reply_buf(c), "CLUSTERDOWN No raft leader");
+    else
+        resp_add_errorf(client_reply_buf(c), "MOVED %u %s:%d", keyslot, m->host, m->port);
+}
+
 /* Proposes scratch; on success the client (if any) waits in a new slot. */
-static int propose(client *c)
+static int propose(client *c, unsigned keyslot)
 {
     uint64_t index, term;
     if (scratch.oom) fatal("Encoding a log entry", "out of memory");
@@ -82,8 +125,8 @@ static int propose(client *c)
         const char *msg;
         switch (rc) {
         case RAFT_ENOTLEADER:
-            msg = "CLUSTERDOWN No raft leader";
-            break;
+            if (c) not_leader_reply(c, keyslot);
+            return -1;
         case RAFT_ETRANSFER:
             msg = "TRYAGAIN leadership transfer in progress";
             break;
@@ -114,11 +157,12 @@ static int propose(client *c)
     return 0;
 }
 
-int write_propose(client *c, int argc, char **argv, size_t *argvlen)
+int write_propose(client *c, int argc, char **argv, size_t *argvlen, int firstkey)
 {
     resp_buf_reset(&scratch);
     kventry_encode_cmd(&scratch, next_tau(), argc, argv, argvlen);
-    return propose(c);
+    unsigned ks = firstkey > 0 && firstkey < argc ? key_slot(argv[firstkey], argvlen[firstkey]) : 0;
+    return propose(c, ks);
 }
 
 int write_propose_multi(client *c)
@@ -127,7 +171,8 @@ int write_propose_multi(client *c)
     kventry_begin_multi(&scratch, next_tau(), (uint32_t)c->mq_len);
     for (int i = 0; i < c->mq_len; i++)
         kventry_add_cmd(&scratch, c->mq[i].argc, c->mq[i].argv, c->mq[i].argvlen);
-    return propose(c);
+    const mcmd *m = &c->mq[0];
+    return propose(c, m->argc > 1 ? key_slot(m->argv[1], m->argvlen[1]) : 0);
 }
 
 int driver_is_leader(void)
@@ -143,7 +188,7 @@ void write_expire_cron(void)
     resp_buf_reset(&scratch);
     int n = kvstate_collect_expired(srv.state, next_tau(), 1000, &scratch);
     if (n <= 0) return;
-    if (propose(NULL) == 0) {
+    if (propose(NULL, 0) == 0) {
         srv.expire_in_flight = 1;
         srv.stats.expired_keys += (uint64_t)n;
     }
@@ -361,9 +406,8 @@ static const char *role_name(int role)
     case RAFT_LEADER:
         return "leader";
     case RAFT_CANDIDATE:
+    case RAFT_PRECANDIDATE: /* DESIGN.md's INFO roles: a pre-vote is candidacy */
         return "candidate";
-    case RAFT_PRECANDIDATE:
-        return "pre-candidate";
     default:
         return "follower";
     }
@@ -407,8 +451,9 @@ static void handle_ready(void)
     int rc = raft_ready(node, &rd);
     if (rc) fatal("Raft ready", raft_strerror(rc));
     if (rd.soft_changed) on_soft_state(&rd);
-    /* rd.msgs: no peers yet (the replicated server adds the transport). */
+    send_msgs(rd.msgs, rd.n_msgs); /* appends may leave before our own fsync */
     persist(&rd);
+    send_msgs(rd.msgs_after_persist, rd.n_msgs_after_persist);
     for (size_t i = 0; i < rd.n_read_states; i++)
         on_read_state(&rd.read_states[i]);
     finish_applied_rounds();
@@ -448,44 +493,178 @@ void driver_tick(void)
     }
 }
 
-/* "1=host:port,2=host:port": the voters. Empty: this node alone. */
-static int parse_cluster(char *err, size_t errlen)
+/* "1=host:port,2=host:port": the voters. Empty: this node alone. With
+ * peers, the node listens on its own entry's port, a cluster secret is
+ * required, and the cluster id defaults to a hash of the member list. */
+int driver_configure(char *err, size_t errlen)
 {
     npeers = 0;
     if (!cfg.cluster[0]) {
-        peers[npeers++] = (uint64_t)cfg.node_id;
+        peers[npeers] = (uint64_t)cfg.node_id;
+        members[npeers++].id = (uint64_t)cfg.node_id;
         return 0;
     }
     char *copy = strdup(cfg.cluster), *save = NULL;
     if (!copy) return -1;
-    int self = 0;
+    int self = -1;
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        char *end;
+        char *end, *colon;
         unsigned long id = strtoul(t, &end, 10);
-        if (*end != '=' || id == 0 || npeers == RAFT_MAX_VOTERS) {
+        colon = *end == '=' ? strrchr(end + 1, ':') : NULL;
+        long port = colon ? strtol(colon + 1, NULL, 10) : 0;
+        if (!colon || id == 0 || npeers == RAFT_MAX_VOTERS || port <= 0 || port > 65535 ||
+            (size_t)(colon - end - 1) >= sizeof(members[0].host) || colon == end + 1) {
             snprintf(err, errlen, "bad 'cluster' item '%s' (want id=host:port)", t);
             free(copy);
             return -1;
         }
-        if (id == (unsigned long)cfg.node_id) self = 1;
+        for (uint32_t i = 0; i < npeers; i++)
+            if (peers[i] == id) {
+                snprintf(err, errlen, "node id %lu appears twice in 'cluster'", id);
+                free(copy);
+                return -1;
+            }
+        struct member *m = &members[npeers];
+        m->id = id;
+        memcpy(m->host, end + 1, (size_t)(colon - end - 1));
+        m->host[colon - end - 1] = '\0';
+        m->port = (int)port;
+        if (id == (unsigned long)cfg.node_id) self = (int)npeers;
         peers[npeers++] = id;
     }
     free(copy);
-    if (!self) {
+    if (self < 0) {
         snprintf(err, errlen, "node-id %d is not in 'cluster'", cfg.node_id);
         return -1;
     }
-    if (npeers > 1) {
-        snprintf(err, errlen, "clusters of several nodes are not supported yet (use one node)");
+    cfg.port = members[self].port;
+    if (npeers == 1) return 0;
+    if (!cfg.cluster_secret[0]) {
+        snprintf(err, errlen, "a node with peers needs 'cluster-secret' (the same on every node)");
+        return -1;
+    }
+    if (!cfg.cluster_id[0]) {
+        uint64_t h = 1469598103934665603ULL;
+        for (const char *p = cfg.cluster; *p; p++)
+            h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+        char id[32];
+        snprintf(id, sizeof(id), "%016llx", (unsigned long long)h);
+        free(cfg.cluster_id);
+        cfg.cluster_id = strdup(id);
+        if (!cfg.cluster_id) return -1;
+    }
+    return 0;
+}
+
+static const struct member *member_by_id(uint64_t id)
+{
+    for (uint32_t i = 0; i < npeers; i++)
+        if (members[i].id == id) return &members[i];
+    return NULL;
+}
+
+int driver_peer_known(uint64_t id)
+{
+    return id != (uint64_t)cfg.node_id && member_by_id(id) != NULL;
+}
+
+static void send_msgs(const raft_msg *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t need = raft_msg_encoded_size(&m[i]);
+        if (need > msgcap) {
+            uint8_t *b = realloc(msgbuf, need);
+            if (!b) {
+                serverLog(LL_WARNING, "Out of memory encoding a raft message; dropped");
+                continue;
+            }
+            msgbuf = b;
+            msgcap = need;
+        }
+        size_t len = raft_msg_encode(&m[i], msgbuf, msgcap);
+        if (tr && len) transport_send(tr, m[i].to, msgbuf, len);
+    }
+}
+
+void driver_step(uint64_t from, const void *buf, size_t len)
+{
+    raft_msg *m = NULL;
+    int rc = raft_msg_decode(buf, len, NULL, &m);
+    if (rc) {
+        serverLog(LL_WARNING, "Dropped a malformed raft message from node %llu: %s",
+                  (unsigned long long)from, raft_strerror(rc));
+        return;
+    }
+    if (m->from != from || m->to != (uint64_t)cfg.node_id) {
+        serverLog(LL_WARNING, "Dropped a raft message from node %llu claiming to be %llu -> %llu",
+                  (unsigned long long)from, (unsigned long long)m->from, (unsigned long long)m->to);
+        raft_msg_free(m, NULL);
+        return;
+    }
+    rc = raft_step(node, m);
+    raft_msg_free(m, NULL);
+    if (rc == RAFT_EINVAL) return;
+    if (rc) fatal("Raft step", raft_strerror(rc));
+}
+
+static void on_unreachable(void *ctx, uint64_t id)
+{
+    (void)ctx;
+    serverLog(LL_NOTICE, "Raft: lost the connection to node %llu", (unsigned long long)id);
+    int rc = raft_report_unreachable(node, id);
+    if (rc && rc != RAFT_EBUSY) fatal("Raft report unreachable", raft_strerror(rc));
+}
+
+static void on_connected(void *ctx, uint64_t id)
+{
+    (void)ctx;
+    serverLog(LL_NOTICE, "Raft: connected to node %llu", (unsigned long long)id);
+}
+
+static void on_transport_log(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    serverLog(level, "transport: %s", msg);
+}
+
+static int start_transport(char *err, size_t errlen)
+{
+    if (npeers < 2) return 0;
+    transport_peer_config pc[RAFT_MAX_VOTERS];
+    size_t n = 0;
+    const struct member *self = member_by_id((uint64_t)cfg.node_id);
+    for (uint32_t i = 0; i < npeers; i++)
+        if (members[i].id != (uint64_t)cfg.node_id)
+            pc[n++] = (transport_peer_config){members[i].id, members[i].host, members[i].port};
+    transport_config tc = {0};
+    tc.self_id = (uint64_t)cfg.node_id;
+    tc.bind_addr = self->host;
+    tc.cluster_id = cfg.cluster_id;
+    tc.secret = cfg.cluster_secret;
+    tc.peers = pc;
+    tc.npeers = n;
+    tc.connect_timeout_ms = cfg.election_timeout;
+    tc.liveness_timeout_ms = cfg.election_timeout;
+    tc.on_unreachable = on_unreachable;
+    tc.on_connected = on_connected;
+    tc.log = on_transport_log;
+    tr = transport_new(srv.base, &tc);
+    if (!tr) {
+        snprintf(err, errlen, "could not start the peer transport (see the log)");
         return -1;
     }
     return 0;
 }
 
+void driver_flush(void)
+{
+    if (tr) transport_flush(tr);
+}
+
 int driver_init(char *err, size_t errlen)
 {
-    if (parse_cluster(err, errlen)) return -1;
     resp_buf_init(&scratch, 2);
+    if (start_transport(err, errlen)) return -1;
     kvraft_storage(srv.log, &rstore);
 
     /* The state applies only committed entries: its applied index is a
@@ -553,9 +732,53 @@ int driver_init(char *err, size_t errlen)
 
 void driver_shutdown(void)
 {
+    transport_free(tr);
+    tr = NULL;
+    free(msgbuf);
+    msgbuf = NULL;
     raft_free(node);
     node = NULL;
     resp_buf_free(&scratch);
+}
+
+size_t driver_peer_lines(char *buf, size_t n)
+{
+    size_t off = 0;
+    static const char *pr_state[] = {"probe", "replicate", "snapshot"};
+    for (uint32_t i = 0; i < npeers && off < n; i++) {
+        const struct member *m = &members[i];
+        if (m->id == (uint64_t)cfg.node_id) continue;
+        int connected = 0;
+        if (tr)
+            for (size_t j = 0; j < transport_peer_count(tr); j++) {
+                transport_peer_stat st;
+                if (transport_peer_status(tr, j, &st) == 0 && st.id == m->id)
+                    connected = st.connected;
+            }
+        raft_peer_progress pp = {0};
+        const char *state = "probe";
+        if (cur_role == RAFT_LEADER)
+            for (uint32_t j = 0; raft_get_progress(node, j, &pp) == 0; j++)
+                if (pp.id == m->id) {
+                    if (pp.state >= 0 && pp.state <= 2) state = pr_state[pp.state];
+                    break;
+                }
+        int w = snprintf(buf + off, n - off,
+                         "raft_peer%llu:addr=%s:%d,connected=%d,state=%s,match=%llu\r\n",
+                         (unsigned long long)m->id, m->host, m->port, connected, state,
+                         (unsigned long long)(pp.id == m->id ? pp.match : 0));
+        if (w < 0) break;
+        off += (size_t)w;
+    }
+    return off < n ? off : n - 1;
+}
+
+const char *driver_leader_addr(int *port)
+{
+    const struct member *m = cur_leader ? member_by_id(cur_leader) : NULL;
+    if (!m || !m->port) return NULL;
+    *port = m->port;
+    return m->host;
 }
 
 void driver_status(driver_info *out)

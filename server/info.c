@@ -117,8 +117,17 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
     }
     SECTION("replication", "Replication", 1)
     {
-        ADD("role:master\r\n");
-        ADD("connected_slaves:0\r\n");
+        int lport = 0;
+        const char *lhost = driver_leader_addr(&lport);
+        if (driver_is_leader() || !lhost) {
+            ADD("role:master\r\n");
+            ADD("connected_slaves:0\r\n");
+        } else {
+            ADD("role:slave\r\n");
+            ADD("master_host:%s\r\n", lhost);
+            ADD("master_port:%d\r\n", lport);
+            ADD("master_link_status:up\r\n");
+        }
         ADD("master_replid:%s\r\n", srv.run_id);
         ADD("master_repl_offset:%llu\r\n", (unsigned long long)kvstate_applied_index(srv.state));
     }
@@ -142,6 +151,9 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
         ADD("raft_first_index:%llu\r\n", (unsigned long long)di.first_index);
         ADD("raft_last_index:%llu\r\n", (unsigned long long)di.last_index);
         ADD("raft_snapshot_index:%llu\r\n", (unsigned long long)di.snapshot_index);
+        char peers[2048];
+        size_t n = driver_peer_lines(peers, sizeof(peers));
+        resp_add_raw(&t, peers, n);
     }
     SECTION("keyspace", "Keyspace", 1)
     {

@@ -75,6 +75,7 @@ static void end_of_pass(void)
 {
     clients_process_pending();
     write_end_of_pass();
+    driver_flush();
     clients_flush();
 }
 
@@ -153,6 +154,15 @@ int main(int argc, char **argv)
     for (int i = 0; i < 40; i++)
         srv.run_id[i] = "0123456789abcdef"[rand() & 15];
 
+    if (driver_configure(err, sizeof(err))) {
+        serverLog(LL_WARNING, "%s", err);
+        return 1;
+    }
+    srv.base = event_base_new();
+    if (!srv.base) {
+        serverLog(LL_WARNING, "Can't create the event loop");
+        return 1;
+    }
     if (mkdir_p(cfg.dir)) {
         serverLog(LL_WARNING, "Can't create the data directory %s: %s", cfg.dir, strerror(errno));
         return 1;
@@ -164,11 +174,6 @@ int main(int argc, char **argv)
     }
     if (check_identity(err, sizeof(err)) || driver_init(err, sizeof(err))) {
         serverLog(LL_WARNING, "%s", err);
-        return 1;
-    }
-    srv.base = event_base_new();
-    if (!srv.base) {
-        serverLog(LL_WARNING, "Can't create the event loop");
         return 1;
     }
     commands_init();

@@ -424,7 +424,7 @@ static int client_flush(client *c)
         slot_free(s);
     }
     if (c->out.oom) c->flags |= CF_CLOSE_ASAP;
-    if (!(c->flags & CF_CLOSE_ASAP)) check_obuf_limit(c, client_obuf_size(c));
+    if (!(c->flags & CF_CLOSE_ASAP) && !c->peer_id) check_obuf_limit(c, client_obuf_size(c));
     if (c->flags & CF_CLOSE_ASAP) {
         client_free(c);
         return -1;
@@ -481,7 +481,7 @@ void clients_cron(void)
     int64_t now = mstime();
     for (client *c = srv.clients, *n; c; c = n) {
         n = c->next;
-        if (cfg.timeout && !c->npending &&
+        if (cfg.timeout && !c->npending && !c->peer_id &&
             now - c->last_interaction > (int64_t)cfg.timeout * 1000) {
             serverLog(LL_VERBOSE, "Closing idle client");
             client_free(c);

@@ -73,6 +73,7 @@ typedef struct client {
     int flags;
     int proto;
     int authenticated;
+    uint64_t peer_id; /* a peer node after a valid RAFT.HELLO */
     char addr[64], laddr[64];
     char *name;
     char *lib_name, *lib_ver;
@@ -150,12 +151,18 @@ typedef struct driver_info {
     const char *role;
     uint64_t term, leader, commit, applied, first_index, last_index, snapshot_index;
 } driver_info;
-int driver_init(char *err, size_t errlen); /* after storage is open */
+int driver_configure(char *err, size_t errlen); /* parses 'cluster', before storage */
+int driver_init(char *err, size_t errlen);      /* after storage and base */
+void driver_flush(void);                        /* end of pass: peer writes */
+int driver_peer_known(uint64_t id);
+void driver_step(uint64_t from, const void *buf, size_t len);
+size_t driver_peer_lines(char *buf, size_t n); /* INFO raft's peer lines */
+const char *driver_leader_addr(int *port);     /* NULL when none known */
 void driver_shutdown(void);
 void driver_tick(void);
 int driver_is_leader(void);
 void driver_status(driver_info *out);
-int write_propose(client *c, int argc, char **argv, size_t *argvlen);
+int write_propose(client *c, int argc, char **argv, size_t *argvlen, int firstkey);
 int write_propose_multi(client *c);
 /* A linearizable read: runs once a ReadIndex round confirms it and the
  * state has applied its read index and the client's earlier writes. */
