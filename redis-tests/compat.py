@@ -1,0 +1,510 @@
+"""Shared harness of the compat_ tier: start redis-server and raftkv-server,
+a raw RESP reader that keeps the exact reply bytes, and the script format.
+
+  RAFTKV_SERVER   path to raftkv-server (set by CMake)
+  REDIS_SERVER    path to redis-server (default /usr/bin/redis-server)
+
+Every server runs on a free port in its own temp dir, is stopped by pid
+(SIGTERM, then SIGKILL after a deadline) and its temp dir removed; every
+wait is a poll with a deadline.
+
+Cluster hook: start_raftkv() starts the one-member cluster of today. When
+the replicated server lands, a start_raftkv_cluster(n) returning the leader
+(plus a follower in redirect mode) slots in here and the differential
+runners take the leader's address unchanged.
+"""
+import atexit
+import ctypes
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+HOST = "127.0.0.1"
+REDIS_SERVER = os.environ.get("REDIS_SERVER", "/usr/bin/redis-server")
+START_DEADLINE = float(os.environ.get("RAFTKV_START_DEADLINE", "30"))
+STOP_DEADLINE = 15.0
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent():
+    _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: no orphan servers
+
+
+def wait_until(cond, timeout, what, interval=0.01):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def _port_is_free(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((HOST, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def pick_port():
+    rng = random.Random(os.getpid() * 7919 + time.monotonic_ns())
+    for _ in range(1000):
+        port = rng.randrange(20000, 32000)
+        if _port_is_free(port):
+            return port
+    raise RuntimeError("no free port")
+
+
+_live = []
+
+
+def _stop_all():
+    for s in list(_live):
+        s.stop()
+
+
+atexit.register(_stop_all)
+# A SIGTERM from ctest's timeout still stops the servers (atexit runs on exit).
+signal.signal(signal.SIGTERM, lambda *_: (_stop_all(), os._exit(143)))
+
+
+class Server:
+    """kind is 'redis' or 'raftkv'. host, port, pid are public."""
+
+    def __init__(self, kind, extra_args=()):
+        assert kind in ("redis", "raftkv")
+        if kind == "raftkv" and not os.environ.get("RAFTKV_SERVER"):
+            raise RuntimeError("RAFTKV_SERVER is not set (path to raftkv-server)")
+        self.kind = kind
+        self.host = HOST
+        self.port = None
+        self.proc = None
+        self.extra = [str(a) for a in extra_args]
+        self.root = tempfile.mkdtemp(prefix="compat-%s-" % kind)
+        self.dir = os.path.join(self.root, "data")
+        os.mkdir(self.dir)
+        self.logpath = os.path.join(self.root, "server.log")
+
+    def argv(self):
+        if self.kind == "redis":
+            return [REDIS_SERVER, "--save", "", "--appendonly", "no", "--port", str(self.port),
+                    "--bind", HOST, "--daemonize", "no", "--dir", self.dir] + self.extra
+        return [os.environ["RAFTKV_SERVER"], "--port", str(self.port), "--bind", HOST, "--dir", self.dir] + self.extra
+
+    def _answers_ping(self):
+        try:
+            s = socket.create_connection((HOST, self.port), timeout=1)
+        except OSError:
+            return False
+        try:
+            s.settimeout(2)
+            s.sendall(b"PING\r\n")
+            data = b""
+            while not data.endswith(b"\r\n"):
+                chunk = s.recv(256)
+                if not chunk:
+                    return False
+                data += chunk
+            return data.startswith(b"+PONG") or data.startswith(b"-NOAUTH")
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    def start(self):
+        for _ in range(8):
+            self.port = pick_port()
+            log = open(self.logpath, "ab")
+            if self not in _live:
+                _live.append(self)  # from here on, stop() cleans up
+            try:
+                self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=log,
+                                             stderr=subprocess.STDOUT, cwd=self.root,
+                                             start_new_session=True, preexec_fn=_die_with_parent)
+            except OSError:
+                self.stop()
+                raise
+            finally:
+                log.close()
+            deadline = time.monotonic() + START_DEADLINE
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    break  # port clash, most likely: try another port
+                if self._answers_ping():
+                    return self
+                time.sleep(0.01)
+            else:
+                self.stop()
+                raise AssertionError("%s did not answer PING in %.0fs:\n%s" % (self.kind, START_DEADLINE, self.log()))
+        self.stop()
+        raise AssertionError("%s exited at start:\n%s" % (self.kind, self.log()))
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        """SIGTERM by pid, wait with a deadline, SIGKILL; removes the temp dir.
+        Returns the exit status (None if it had to be killed)."""
+        rc = None
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                os.kill(self.proc.pid, signal.SIGTERM)
+                try:
+                    rc = self.proc.wait(timeout=STOP_DEADLINE)
+                except subprocess.TimeoutExpired:
+                    os.kill(self.proc.pid, signal.SIGKILL)
+                    self.proc.wait(timeout=STOP_DEADLINE)
+            else:
+                rc = self.proc.returncode
+        if self in _live:
+            _live.remove(self)
+        self.saved_log = self.log()
+        shutil.rmtree(self.root, ignore_errors=True)
+        return rc
+
+    def log(self):
+        try:
+            with open(self.logpath, "rb") as f:
+                return f.read()[-8000:].decode("utf-8", "replace")
+        except OSError:
+            return getattr(self, "saved_log", "")
+
+    def sanitizer_report(self):
+        text = self.log()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if marker in text:
+                return text
+        return None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def start_redis():
+    return Server("redis").start()
+
+
+def start_raftkv(extra_args=()):
+    return Server("raftkv", extra_args).start()
+
+
+# ------------------------------------------------------------- RESP reader
+
+
+class Reply:
+    """One reply: raw holds its exact bytes; kind is its type byte ('+',
+    '-', ':', '$', '*', '%', '~', '>', '_', ',', '#', '(', '=', '!', '|');
+    value is bytes for scalars (None for nil) and a list of Reply for
+    aggregates (a map's keys and values interleaved)."""
+
+    __slots__ = ("raw", "kind", "value")
+
+    def __init__(self, raw, kind, value):
+        self.raw, self.kind, self.value = raw, kind, value
+
+    def is_aggregate(self):
+        return self.kind in "*%~>|" and self.value is not None
+
+    def shape(self):
+        """Type tree without scalar contents (for ignore-value)."""
+        if self.is_aggregate():
+            return (self.kind, tuple(x.shape() for x in self.value))
+        return (self.kind, self.value is None)
+
+    def __repr__(self):
+        return repr(self.raw)
+
+
+class Conn:
+    def __init__(self, host, port, timeout=20.0):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = bytearray()
+        self.pos = 0
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self):
+        chunk = self.sock.recv(1 << 16)
+        if not chunk:
+            raise EOFError("server closed the connection")
+        if self.pos:
+            del self.buf[:self.pos]
+            self.pos = 0
+        self.buf += chunk
+
+    def _line(self):
+        while True:
+            i = self.buf.find(b"\r\n", self.pos)
+            if i >= 0:
+                out = bytes(self.buf[self.pos:i])
+                self.pos = i + 2
+                return out
+            self._fill()
+
+    def _exact(self, n):
+        while len(self.buf) - self.pos < n:
+            self._fill()
+        out = bytes(self.buf[self.pos:self.pos + n])
+        self.pos += n
+        return out
+
+    def read(self):
+        return self._read(None)
+
+    def _read(self, parts):
+        line = self._line()
+        raw = [line + b"\r\n"]
+        kind = chr(line[0]) if line else "?"
+        rest = line[1:]
+        if kind in "$!=":
+            n = int(rest)
+            if n < 0:
+                return Reply(b"".join(raw), kind, None)
+            data = self._exact(n + 2)
+            raw.append(data)
+            return Reply(b"".join(raw), kind, data[:-2])
+        if kind in "*%~>|":
+            n = int(rest)
+            if n < 0:
+                return Reply(b"".join(raw), kind, None)
+            count = n * 2 if kind in "%|" else n
+            items = [self._read(parts) for _ in range(count)]
+            raw.extend(x.raw for x in items)
+            if kind == "|":  # an attribute precedes the real reply
+                real = self._read(parts)
+                raw.append(real.raw)
+                return Reply(b"".join(raw), real.kind, real.value)
+            return Reply(b"".join(raw), kind, items)
+        if kind == "_":
+            return Reply(b"".join(raw), kind, None)
+        if kind in "+-:,#(":
+            return Reply(b"".join(raw), kind, rest)
+        raise AssertionError("unparseable reply line %r" % line)
+
+    def call(self, *args):
+        self.send(encode(*args))
+        return self.read()
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def encode(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if isinstance(a, int):
+            a = str(a).encode()
+        elif isinstance(a, str):
+            a = a.encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+# ---------------------------------------------------------- script format
+
+
+class ScriptError(Exception):
+    pass
+
+
+def split_args(text):
+    """Splits one script line into (args, annotation). Arguments are
+    separated by blanks; "double quotes" take the escapes \\n \\r \\t \\\\
+    \\" and \\xHH (any byte, e.g. \\x00); 'single quotes' are literal (\\'
+    for a quote). An unquoted word beginning with #! starts the annotation,
+    which runs to the end of the line. Returns bytes arguments."""
+    args = []
+    i, n = 0, len(text)
+    while True:
+        while i < n and text[i] in " \t":
+            i += 1
+        if i >= n:
+            return args, None
+        if text.startswith("#!", i):
+            return args, text[i + 2:].strip()
+        cur = bytearray()
+        while i < n and text[i] not in " \t":
+            c = text[i]
+            if c == '"':
+                i += 1
+                while True:
+                    if i >= n:
+                        raise ScriptError("unbalanced double quote")
+                    c = text[i]
+                    if c == '"':
+                        i += 1
+                        break
+                    if c == "\\" and i + 1 < n:
+                        e = text[i + 1]
+                        if e == "x" and i + 3 < n:
+                            cur.append(int(text[i + 2:i + 4], 16))
+                            i += 4
+                            continue
+                        cur += {"n": b"\n", "r": b"\r", "t": b"\t", "0": b"\0"}.get(e, e.encode())
+                        i += 2
+                        continue
+                    cur += c.encode()
+                    i += 1
+            elif c == "'":
+                i += 1
+                while True:
+                    if i >= n:
+                        raise ScriptError("unbalanced single quote")
+                    c = text[i]
+                    if c == "\\" and i + 1 < n and text[i + 1] == "'":
+                        cur += b"'"
+                        i += 2
+                        continue
+                    if c == "'":
+                        i += 1
+                        break
+                    cur += c.encode()
+                    i += 1
+            else:
+                cur += c.encode()
+                i += 1
+        args.append(bytes(cur))
+
+
+def unescape(text):
+    """The bytes of a double-quoted-style escaped string (no quotes)."""
+    args, _ = split_args('"' + text.replace('"', '\\"') + '"')
+    return args[0]
+
+
+class Step:
+    """One unit of a script: a command, raw bytes, a pipeline, a scan.
+    op: 'cmd' (payload=args), 'inline' (payload=the text sent as is plus
+    CRLF), 'raw' (payload=(bytes, number of replies)), 'pipeline'
+    (payload=list of Step), 'scan' (payload=extra SCAN args), 'sleep'
+    (payload=seconds). note: the #! annotation or None."""
+
+    def __init__(self, op, payload, note, lineno, text):
+        self.op, self.payload, self.note, self.lineno, self.text = op, payload, note, lineno, text
+
+    def wire(self):
+        if self.op == "cmd":
+            return encode(*self.payload)
+        if self.op == "inline":
+            return self.payload + b"\r\n"
+        if self.op == "raw":
+            return self.payload[0]
+        raise AssertionError(self.op)
+
+    def nreplies(self):
+        return self.payload[1] if self.op == "raw" else 1
+
+
+ANNOTATIONS = ("differs", "raftkv-says", "unordered", "ignore-value", "known-bug", "only-resp2", "only-resp3", "approx")
+
+
+def parse_note(note):
+    """'differs: reason' -> {'differs': 'reason'}. Several annotations are
+    each introduced by #! (e.g. '#! only-resp3 #! differs: id')."""
+    if note is None:
+        return {}
+    out = {}
+    for part in note.split("#!"):
+        part = part.strip()
+        if not part:
+            continue
+        key, _, reason = part.partition(":")
+        key = key.strip()
+        if key not in ANNOTATIONS:
+            raise ScriptError("unknown annotation %r (known: %s)" % (key, ", ".join(ANNOTATIONS)))
+        out[key] = reason.strip()
+    return out
+
+
+def parse_script(path):
+    """Script lines: a command in inline syntax (see split_args), or a
+    directive:
+      @inline TEXT        TEXT is sent as an inline command, verbatim
+      @raw N "BYTES"      BYTES (escapes allowed) sent as is; N replies read
+      @pipeline ... @end  the lines between are written at once, then all
+                          replies are read and compared one by one
+      @scan [MATCH p] [COUNT n] [TYPE t]
+                          a full SCAN iteration on each server; the union
+                          of keys is compared, and each cursor's reply shape
+      @sleep SECONDS      both servers wait (expiry tests)
+      @reconnect          new connections (after QUIT or a protocol error)
+    Blank lines and lines starting with # are skipped; a trailing #! ...
+    annotates the line (see README.md)."""
+    steps = []
+    pipe = None
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    for lineno, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text or (text.startswith("#") and not text.startswith("#!")):
+            continue
+        try:
+            if text.startswith("@inline "):
+                body = text[len("@inline "):]
+                note = None
+                k = body.find(" #!")
+                if k >= 0:
+                    body, note = body[:k], body[k + 3:].strip()
+                step = Step("inline", body.encode(), note, lineno, text)
+            elif text.startswith("@raw "):
+                args, note = split_args(text[len("@raw "):])
+                if len(args) != 2:
+                    raise ScriptError("@raw N \"BYTES\"")
+                step = Step("raw", (args[1], int(args[0])), note, lineno, text)
+            elif text == "@pipeline":
+                if pipe is not None:
+                    raise ScriptError("nested @pipeline")
+                pipe = Step("pipeline", [], None, lineno, text)
+                continue
+            elif text == "@end":
+                if pipe is None:
+                    raise ScriptError("@end without @pipeline")
+                steps.append(pipe)
+                pipe = None
+                continue
+            elif text.startswith("@scan"):
+                args, note = split_args(text[len("@scan"):])
+                step = Step("scan", args, note, lineno, text)
+            elif text == "@reconnect":
+                step = Step("reconnect", None, None, lineno, text)
+            elif text.startswith("@sleep "):
+                step = Step("sleep", float(text.split()[1]), None, lineno, text)
+            elif text.startswith("@"):
+                raise ScriptError("unknown directive")
+            else:
+                args, note = split_args(text)
+                if not args:
+                    raise ScriptError("no command")
+                step = Step("cmd", args, note, lineno, text)
+            parse_note(step.note)
+        except (ScriptError, ValueError) as e:
+            raise ScriptError("%s:%d: %s: %s" % (path, lineno, e, text))
+        if pipe is not None:
+            if step.op not in ("cmd", "inline", "raw"):
+                raise ScriptError("%s:%d: only commands inside @pipeline" % (path, lineno))
+            pipe.payload.append(step)
+        else:
+            steps.append(step)
+    if pipe is not None:
+        raise ScriptError("%s: @pipeline without @end" % path)
+    return steps

@@ -1,0 +1,231 @@
+#!/usr/bin/python3
+"""Differential runner: sends every script of redis-tests/scripts/ to a
+redis-server and a raftkv-server and compares the replies byte for byte.
+
+  /usr/bin/python3 diff_scripts.py [--proto 2|3] [--verbose] [SCRIPT...]
+
+With --proto 3 each script's connection starts with HELLO 3. Exit status 0
+when every reply matches (or differs only where a #! annotation says so), 1
+otherwise. #! known-bug lines are compared and reported as warnings.
+"""
+import argparse
+import glob
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compat  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def canonical(r):
+    """A reply with every aggregate sorted (for #! unordered)."""
+    if r.is_aggregate():
+        return (r.kind, tuple(sorted(canonical(x) for x in r.value)))
+    return (r.kind, r.value if r.value is not None else b"\0nil")
+
+
+def approx_equal(a, b, tol):
+    if a.kind != b.kind:
+        return False
+    if a.is_aggregate():
+        return len(a.value) == len(b.value) and all(approx_equal(x, y, tol) for x, y in zip(a.value, b.value))
+    if a.kind == ":":
+        return abs(int(a.value) - int(b.value)) <= tol
+    return a.raw == b.raw
+
+
+def compare(notes, a, b):
+    """True when the two replies agree under the line's annotations."""
+    if "raftkv-says" in notes:  # a deliberate difference, RaftKV's reply pinned
+        want = compat.unescape(notes["raftkv-says"])
+        if want.endswith(b"..."):  # a prefix
+            return b.raw.startswith(want[:-3])
+        return b.raw == want + b"\r\n"
+    if "differs" in notes:
+        return a.kind == b.kind
+    if "ignore-value" in notes:
+        return a.shape() == b.shape()
+    if "approx" in notes:
+        return approx_equal(a, b, int(notes["approx"] or "1"))
+    if "unordered" in notes:
+        return canonical(a) == canonical(b)
+    return a.raw == b.raw
+
+
+def show(raw, limit=600):
+    s = repr(raw)
+    return s if len(s) <= limit else s[:limit] + "...(%d bytes)" % len(raw)
+
+
+class Pair:
+    """One connection to each server, in the same protocol."""
+
+    def __init__(self, servers, proto):
+        self.servers = servers
+        self.proto = proto
+        self.conns = None
+        self.connect()
+
+    def connect(self):
+        self.close()
+        self.conns = [compat.Conn(s.host, s.port) for s in self.servers]
+        hello = []
+        if self.proto == 3:
+            hello = [c.call("HELLO", "3") for c in self.conns]
+            # HELLO's map holds the server's version and the client id.
+            if hello[0].shape() != hello[1].shape():
+                raise AssertionError("HELLO 3 shapes differ: %s vs %s" % (show(hello[0].raw), show(hello[1].raw)))
+        return hello
+
+    def close(self):
+        for c in self.conns or []:
+            c.close()
+        self.conns = None
+
+    def exchange(self, wire, n):
+        """Sends wire to both servers and reads n replies from each."""
+        out = []
+        for c in self.conns:
+            c.send(wire)
+            out.append([c.read() for _ in range(n)])
+        return out
+
+    def scan_all(self, extra):
+        out = []
+        for c in self.conns:
+            cursor, keys, shapes, rounds = b"0", set(), set(), 0
+            while True:
+                r = c.call(b"SCAN", cursor, *extra)
+                if r.kind != "*" or len(r.value) != 2:
+                    return None, r
+                shapes.add((r.value[0].kind, r.value[1].kind))
+                cursor = r.value[0].value
+                keys.update(x.value for x in r.value[1].value)
+                rounds += 1
+                if cursor == b"0":
+                    break
+                if rounds > 100000:
+                    raise AssertionError("SCAN did not end after 100000 calls")
+            out.append((keys, shapes))
+        return out, None
+
+
+class Report:
+    def __init__(self):
+        self.compared = 0
+        self.failures = []
+        self.warnings = []
+        self.annotated = 0
+
+    def check(self, script, step, notes, a, b):
+        self.compared += 1
+        if any(k in notes for k in ("differs", "raftkv-says", "ignore-value", "unordered", "approx")):
+            self.annotated += 1
+        ok = compare(notes, a, b)
+        where = "%s:%d: %s" % (os.path.basename(script), step.lineno, step.text)
+        if "known-bug" in notes:
+            if ok:
+                self.warnings.append("%s\n    known-bug now matches (remove the annotation): %s" % (where, show(a.raw)))
+            else:
+                self.warnings.append("%s\n    KNOWN BUG (%s)\n    redis:  %s\n    raftkv: %s" %
+                                     (where, notes["known-bug"], show(a.raw), show(b.raw)))
+            return
+        if not ok:
+            self.failures.append("%s\n    redis:  %s\n    raftkv: %s" % (where, show(a.raw), show(b.raw)))
+
+
+def run_script(path, servers, proto, report, verbose):
+    steps = compat.parse_script(path)
+    pair = Pair(servers, proto)
+    try:
+        flush = pair.exchange(compat.encode("FLUSHALL"), 1)
+        if flush[0][0].raw != flush[1][0].raw:
+            raise AssertionError("FLUSHALL differs: %r %r" % (flush[0][0].raw, flush[1][0].raw))
+        for step in steps:
+            notes = compat.parse_note(step.note)
+            if ("only-resp2" in notes and proto != 2) or ("only-resp3" in notes and proto != 3):
+                continue
+            if step.op == "reconnect":
+                pair.connect()
+                continue
+            if step.op == "sleep":
+                time.sleep(step.payload)
+                continue
+            if verbose:
+                print("  %s:%d %s" % (os.path.basename(path), step.lineno, step.text))
+            if step.op == "scan":
+                res, bad = pair.scan_all(step.payload)
+                report.compared += 1
+                where = "%s:%d: %s" % (os.path.basename(path), step.lineno, step.text)
+                if bad is not None:
+                    report.failures.append("%s\n    SCAN answered %s" % (where, show(bad.raw)))
+                elif res[0] != res[1]:
+                    report.failures.append("%s\n    redis keys:  %s\n    raftkv keys: %s" %
+                                           (where, sorted(res[0][0]), sorted(res[1][0])))
+                continue
+            subs = step.payload if step.op == "pipeline" else [step]
+            wire = b"".join(s.wire() for s in subs)
+            n = sum(s.nreplies() for s in subs)
+            try:
+                replies = pair.exchange(wire, n)
+            except (EOFError, OSError) as e:
+                report.failures.append("%s:%d: %s\n    connection lost: %s" %
+                                       (os.path.basename(path), step.lineno, step.text, e))
+                pair.connect()
+                continue
+            k = 0
+            for s in subs:
+                sn = compat.parse_note(s.note)
+                for _ in range(s.nreplies()):
+                    report.check(path, s, sn, replies[0][k], replies[1][k])
+                    k += 1
+                if s.op == "cmd" and s.payload[0].upper() == b"QUIT":
+                    pair.connect()
+    finally:
+        pair.close()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--proto", type=int, choices=(2, 3), default=2)
+    ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("scripts", nargs="*")
+    opts = ap.parse_args()
+    scripts = opts.scripts or sorted(glob.glob(os.path.join(HERE, "scripts", "*.txt")))
+    if not scripts:
+        print("no scripts")
+        return 1
+    t0 = time.monotonic()
+    redis_srv = compat.start_redis()
+    raftkv_srv = compat.start_raftkv()
+    report = Report()
+    try:
+        for path in scripts:
+            before = (report.compared, len(report.failures))
+            run_script(path, [redis_srv, raftkv_srv], opts.proto, report, opts.verbose)
+            print("%-28s %4d replies compared, %d failing" %
+                  (os.path.basename(path), report.compared - before[0], len(report.failures) - before[1]))
+            if not raftkv_srv.alive():
+                report.failures.append("raftkv-server died during %s:\n%s" % (path, raftkv_srv.log()))
+                break
+    finally:
+        san = raftkv_srv.sanitizer_report()
+        raftkv_srv.stop()
+        redis_srv.stop()
+    if san:
+        report.failures.append("sanitizer report in raftkv-server's output:\n" + san)
+    for w in report.warnings:
+        print("WARNING " + w)
+    for f in report.failures:
+        print("FAIL " + f)
+    print("RESP%d: %d scripts, %d replies compared (%d with a value annotation), %d warnings, %d failures, %.1fs" %
+          (opts.proto, len(scripts), report.compared, report.annotated, len(report.warnings), len(report.failures),
+           time.monotonic() - t0))
+    return 1 if report.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
