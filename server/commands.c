@@ -56,6 +56,8 @@ PROC(reset_cmd);
 PROC(quit_cmd);
 PROC(raft_hello_cmd);
 PROC(raft_msg_cmd);
+PROC(raft_proxy_cmd);
+PROC(raft_proxyexec_cmd);
 
 static const scmd server_commands[] = {
     {"ping", -1, 0, "fast", ping_cmd, "connection", "1.0.0",
@@ -100,6 +102,11 @@ static const scmd server_commands[] = {
      "raft", "0.1.0", "Opens a peer connection (between RaftKV nodes)."},
     {"raft.msg", -2, SC_NOAUTH | SC_NOMULTI, "noscript loading stale fast no_auth", raft_msg_cmd,
      "raft", "0.1.0", "Carries Raft messages (between RaftKV nodes)."},
+    {"raft.proxy", -3, SC_NOAUTH | SC_NOMULTI, "noscript loading stale no_auth", raft_proxy_cmd,
+     "raft", "0.1.0", "Runs a client's command forwarded by a follower (between RaftKV nodes)."},
+    {"raft.proxyexec", -3, SC_NOAUTH | SC_NOMULTI, "noscript loading stale no_auth",
+     raft_proxyexec_cmd, "raft", "0.1.0",
+     "Runs a client's MULTI/EXEC forwarded by a follower (between RaftKV nodes)."},
     {"reset", 1, SC_NOAUTH | SC_MULTICTL, "noscript loading stale fast no_auth allow_busy",
      reset_cmd, "connection", "6.2.0", "Resets the connection."},
 };
@@ -162,6 +169,14 @@ static int ref_arity(cmdref r)
 }
 
 /* ------------------------------------------------------------ dispatch */
+
+/* A follower in proxy mode forwards its clients' writes to the leader (a
+ * peer's own RAFT.PROXY never goes further: no forwarding loops). */
+static int should_proxy(client *c)
+{
+    return !c->peer_id && !driver_is_leader() && driver_leader_known() &&
+           !strcmp(cfg.follower_mode, "proxy");
+}
 
 /* A command refused before it ran; inside MULTI it also dooms EXEC. */
 static void reject(client *c, const char *msg)
@@ -278,10 +293,16 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
     if (r.k->flags & KV_CMD_WRITE) {
         resp_buf *b = client_reply_buf(c);
         if (r.k->check && r.k->check(argc, argv, lens, b)) return;
-        write_propose(c, argc, argv, lens, r.k->firstkey);
+        if (should_proxy(c))
+            proxy_forward(c, argc, argv, lens);
+        else
+            write_propose(c, argc, argv, lens, r.k->firstkey);
         return;
     }
-    driver_read(c, argc, argv, lens);
+    if (c->nproxy) /* behind a forwarded write: the leader runs it after that write */
+        proxy_forward(c, argc, argv, lens);
+    else
+        driver_read(c, argc, argv, lens);
 }
 
 /* ---------------------------------------------------- connection commands */
@@ -809,7 +830,10 @@ PROC(exec_cmd)
         resp_add_array(client_reply_buf(c), 0);
         return;
     }
-    write_propose_multi(c);
+    if (should_proxy(c))
+        proxy_forward_multi(c);
+    else
+        write_propose_multi(c);
     multi_clear(c);
 }
 
@@ -932,4 +956,76 @@ PROC(raft_msg_cmd)
     for (int i = 1; i < argc; i++)
         driver_step(c->peer_id, argv[i], lens[i]);
     resp_add_ok(client_reply_buf(c));
+}
+
+/* RAFT.PROXY <proto> <argv...>: a follower's client command, run here as if
+ * the client were connected, its reply encoded in the client's protocol and
+ * sent back as one bulk string (DESIGN.md "Followers"). */
+static int proxy_begin(client *c, const char *proto_arg, int *saved)
+{
+    if (!c->peer_id) {
+        resp_add_error(client_reply_buf(c), "ERR RAFT.PROXY needs a RAFT.HELLO first");
+        c->flags |= CF_CLOSE_AFTER_REPLY;
+        return -1;
+    }
+    *saved = c->proto;
+    c->proto = proto_arg[0] == '3' ? 3 : 2;
+    c->force_slot = 1;
+    return 0;
+}
+
+static void proxy_end(client *c, slot *before, int saved)
+{
+    c->force_slot = 0;
+    if (c->tail == before) /* nothing replied: should not happen, answer anyway */
+        resp_add_error(&client_new_slot(c, SLOT_DONE)->out, "ERR no reply");
+    c->tail->wrap = 1;
+    c->proto = saved;
+}
+
+PROC(raft_proxy_cmd)
+{
+    int saved;
+    slot *before = c->tail;
+    if (proxy_begin(c, argv[1], &saved)) return;
+    dispatch(c, argc - 2, argv + 2, lens + 2);
+    proxy_end(c, before, saved);
+}
+
+/* RAFT.PROXYEXEC <proto> <count> then count x (<argc> <arg>...): a
+ * follower's MULTI...EXEC, queued there, run here as one entry. */
+PROC(raft_proxyexec_cmd)
+{
+    int saved;
+    slot *before = c->tail;
+    if (proxy_begin(c, argv[1], &saved)) return;
+    long count = strtol(argv[2], NULL, 10);
+    int i = 3, ok = count > 0;
+    for (long k = 0; ok && k < count; k++) {
+        long n = i < argc ? strtol(argv[i], NULL, 10) : 0;
+        if (n <= 0 || n > argc - i - 1) {
+            ok = 0;
+            break;
+        }
+        if (c->mq_len == c->mq_cap) {
+            int cap = c->mq_cap ? c->mq_cap * 2 : 8;
+            mcmd *q = realloc(c->mq, (size_t)cap * sizeof(*q));
+            if (!q) {
+                serverLog(LL_WARNING, "Out of memory queueing a MULTI command");
+                exit(1);
+            }
+            c->mq = q;
+            c->mq_cap = cap;
+        }
+        mcmd *m = &c->mq[c->mq_len++];
+        m->argc = (int)n;
+        m->argv = argv_copy((int)n, argv + i + 1, lens + i + 1, &m->argvlen);
+        i += (int)n + 1;
+    }
+    if (!ok || i != argc)
+        resp_add_error(client_reply_buf(c), "ERR malformed RAFT.PROXYEXEC");
+    else
+        write_propose_multi(c);
+    multi_clear(c);
+    proxy_end(c, before, saved);
 }

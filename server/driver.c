@@ -175,6 +175,11 @@ int write_propose_multi(client *c)
     return propose(c, m->argc > 1 ? key_slot(m->argv[1], m->argvlen[1]) : 0);
 }
 
+int driver_leader_known(void)
+{
+    return cur_leader != 0;
+}
+
 int driver_is_leader(void)
 {
     return cur_role == RAFT_LEADER;
@@ -451,7 +456,13 @@ static void handle_ready(void)
     int rc = raft_ready(node, &rd);
     if (rc) fatal("Raft ready", raft_strerror(rc));
     if (rd.soft_changed) on_soft_state(&rd);
-    send_msgs(rd.msgs, rd.n_msgs); /* appends may leave before our own fsync */
+    /* Appends and heartbeats leave before our own fsync, so the followers'
+     * disk writes overlap ours (thesis §10.2.1): flush them now, not at the
+     * end of the pass. */
+    if (rd.n_msgs) {
+        send_msgs(rd.msgs, rd.n_msgs);
+        driver_flush();
+    }
     persist(&rd);
     send_msgs(rd.msgs_after_persist, rd.n_msgs_after_persist);
     for (size_t i = 0; i < rd.n_read_states; i++)
@@ -771,6 +782,14 @@ size_t driver_peer_lines(char *buf, size_t n)
         off += (size_t)w;
     }
     return off < n ? off : n - 1;
+}
+
+const char *driver_self_addr(int *port)
+{
+    const struct member *m = member_by_id((uint64_t)cfg.node_id);
+    if (!m || !m->port) return NULL;
+    *port = m->port;
+    return m->host;
 }
 
 const char *driver_leader_addr(int *port)

@@ -62,7 +62,10 @@ static void cron(evutil_socket_t fd, short what, void *arg)
         exit(1);
     }
     write_expire_cron();
-    if (++runs % 4 == 0) clients_cron();
+    if (++runs % 4 == 0) {
+        clients_cron();
+        proxy_cron();
+    }
 }
 
 static void tick(evutil_socket_t fd, short what, void *arg)

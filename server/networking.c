@@ -215,6 +215,7 @@ slot *client_new_slot(client *c, int state)
     }
     s->state = state;
     s->c = c;
+    c->force_slot = 0;
     resp_buf_init(&s->out, c->proto);
     if (c->tail)
         c->tail->next = s;
@@ -227,6 +228,7 @@ slot *client_new_slot(client *c, int state)
 
 resp_buf *client_reply_buf(client *c)
 {
+    if (c->force_slot) return &client_new_slot(c, SLOT_DONE)->out;
     if (!c->head) {
         c->out.proto = c->proto;
         return &c->out;
@@ -270,7 +272,8 @@ void client_free(client *c)
             }
     for (slot *s = c->head, *n; s; s = n) {
         n = s->next;
-        if (s->state == SLOT_WRITE || (s->state == SLOT_READ && s->batch)) {
+        if (s->state == SLOT_WRITE || s->state == SLOT_PROXY ||
+            (s->state == SLOT_READ && s->batch)) {
             /* The write path frees it once its entry applies, or its
              * ReadIndex round ends. */
             s->c = NULL;
@@ -418,7 +421,15 @@ static int client_flush(client *c)
 {
     while (c->head && c->head->state == SLOT_DONE) {
         slot *s = c->head;
-        resp_add_raw(&c->out, s->out.p, s->out.len);
+        if (s->wrap) { /* a proxied reply travels encoded, as one bulk string */
+            char hdr[32];
+            int n = snprintf(hdr, sizeof(hdr), "$%zu\r\n", s->out.len);
+            resp_add_raw(&c->out, hdr, (size_t)n);
+            resp_add_raw(&c->out, s->out.p, s->out.len);
+            resp_add_raw(&c->out, "\r\n", 2);
+        } else {
+            resp_add_raw(&c->out, s->out.p, s->out.len);
+        }
         c->head = s->next;
         if (!c->head) c->tail = NULL;
         slot_free(s);

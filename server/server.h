@@ -34,7 +34,7 @@ struct event;
 struct event_base;
 struct client;
 
-enum { SLOT_DONE = 0, SLOT_WRITE, SLOT_READ };
+enum { SLOT_DONE = 0, SLOT_WRITE, SLOT_READ, SLOT_PROXY };
 
 typedef struct slot {
     struct slot *next;
@@ -50,6 +50,7 @@ typedef struct slot {
     struct slot *wnext;      /* SLOT_WRITE: the next waiter in index order */
     struct readbatch *batch; /* SLOT_READ: its ReadIndex round, until confirmed */
     int confirmed;           /* SLOT_READ: its read index is applied */
+    int wrap;                /* leader side of RAFT.PROXY: sent as one bulk string */
 } slot;
 
 enum {
@@ -74,6 +75,8 @@ typedef struct client {
     int proto;
     int authenticated;
     uint64_t peer_id; /* a peer node after a valid RAFT.HELLO */
+    int force_slot;   /* the next reply starts a slot of its own */
+    int nproxy;       /* SLOT_PROXY slots pending (follower side) */
     char addr[64], laddr[64];
     char *name;
     char *lib_name, *lib_ver;
@@ -143,6 +146,7 @@ void clients_cron(void);
 /* commands.c */
 char **argv_copy(int argc, char **argv, size_t *lens, size_t **lens_out);
 void dispatch(client *c, int argc, char **argv, size_t *argvlen);
+int driver_leader_known(void);
 void commands_init(void);
 
 /* driver.c: the write path through raft/ */
@@ -158,6 +162,7 @@ int driver_peer_known(uint64_t id);
 void driver_step(uint64_t from, const void *buf, size_t len);
 size_t driver_peer_lines(char *buf, size_t n); /* INFO raft's peer lines */
 const char *driver_leader_addr(int *port);     /* NULL when none known */
+const char *driver_self_addr(int *port);
 void driver_shutdown(void);
 void driver_tick(void);
 int driver_is_leader(void);
@@ -169,6 +174,12 @@ int write_propose_multi(client *c);
 void driver_read(client *c, int argc, char **argv, size_t *argvlen);
 void write_end_of_pass(void);
 void write_expire_cron(void);
+
+/* proxy.c: a follower forwards writes to the leader (follower-mode proxy) */
+void proxy_forward(client *c, int argc, char **argv, size_t *argvlen);
+void proxy_forward_multi(client *c);
+void proxy_cron(void);
+void proxy_shutdown(void);
 
 /* info.c */
 void info_reply(client *c, resp_buf *b, int argc, char **argv);

@@ -1,4 +1,5 @@
 """The replicated server: real raftkv-server processes on loopback."""
+import socket
 import subprocess
 import threading
 import time
@@ -20,13 +21,85 @@ def test_write_on_leader_is_read_on_every_node(make_cluster, n):
 
 
 def test_follower_redirects_writes_to_the_leader(make_cluster):
-    c = make_cluster(3)
+    c = make_cluster(3, args=["--follower-mode", "redirect"])
     ld = c.leader()
     f = c.followers()[0]
     with pytest.raises(redis.ResponseError) as e:
         f.client().set("foo", "bar")
     # redis-cli -c and cluster clients follow MOVED <slot of the key> host:port
     assert str(e.value) == "MOVED 12182 127.0.0.1:%d" % ld.port
+    out = subprocess.run(["redis-cli", "-c", "-p", str(f.port), "set", "foo", "bar"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "OK", out.stdout + out.stderr
+    assert ld.client().get("foo") == b"bar"
+
+
+def test_follower_proxies_writes_pipelines_and_transactions(make_cluster):
+    c = make_cluster(3)
+    c.leader()
+    f = c.followers()[0]
+    r = f.client()
+    assert r.set("p", "1") is True
+    assert r.incr("p") == 2
+    # a pipeline mixing writes and reads keeps its order and sees its writes
+    p = r.pipeline(transaction=False)
+    for i in range(50):
+        p.set("q", i).get("q").incr("n")
+    out = p.execute()
+    assert out[0::3] == [True] * 50
+    assert out[1::3] == [str(i).encode() for i in range(50)]
+    assert out[2::3] == list(range(1, 51))
+    # MULTI/EXEC forwarded as one call, applied as one entry
+    t = r.pipeline(transaction=True)
+    t.set("t", "a").append("t", "b").get("t")
+    assert t.execute() == [True, 2, b"ab"]
+    with pytest.raises(redis.ResponseError) as e:
+        r.incr("t")
+    assert str(e.value) == "value is not an integer or out of range"
+
+
+def test_resp3_client_through_a_follower(make_cluster):
+    c = make_cluster(3)
+    c.leader()
+    f = c.followers()[0]
+    s = socket.create_connection(("127.0.0.1", f.port), timeout=10)
+    try:
+        s.sendall(b"HELLO 3\r\nSET r3 v\r\nGET nokey\r\nSET r3 w GET\r\n")
+        want = b"+OK\r\n_\r\n$1\r\nv\r\n"
+        buf = b""
+        deadline = time.monotonic() + 10
+        while not buf.endswith(want) and time.monotonic() < deadline:
+            buf += s.recv(65536)
+        assert buf.startswith(b"%7\r\n") and buf.endswith(want), buf
+    finally:
+        s.close()
+
+
+def test_redis_benchmark_through_a_follower(make_cluster):
+    c = make_cluster(3)
+    ld = c.leader()
+    f = c.followers()[0]
+    for P in ("1", "16"):
+        out = subprocess.run(["redis-benchmark", "-p", str(f.port), "-t", "set,get,incr,mset",
+                              "-n", "3200", "-c", "20", "-P", P, "-q"],
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stdout + out.stderr
+        text = out.stdout.replace("\r", "\n")
+        assert "ERR" not in text and "Error" not in text, text
+    assert int(ld.client().get("counter:__rand_int__")) == 6400
+
+
+def test_data_dir_of_another_node_is_refused(make_cluster):
+    c = make_cluster(3)
+    c.leader()
+    n2 = c.node(2)
+    n2.stop()
+    n2.extra = ["--node-id", "1"]  # same dir, other identity
+    proc = subprocess.run(n2.argv(), capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0
+    assert "belongs to node/cluster" in proc.stdout + proc.stderr
+    n2.extra = []
+    n2.start()
 
 
 def test_leader_killed_new_leader_keeps_every_acknowledged_write(make_cluster):
