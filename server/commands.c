@@ -57,6 +57,7 @@ PROC(quit_cmd);
 PROC(raft_hello_cmd);
 PROC(raft_msg_cmd);
 PROC(raft_proxy_cmd);
+PROC(readonly_cmd);
 PROC(raft_proxyexec_cmd);
 
 static const scmd server_commands[] = {
@@ -107,6 +108,10 @@ static const scmd server_commands[] = {
     {"raft.proxyexec", -3, SC_NOAUTH | SC_NOMULTI, "noscript loading stale no_auth",
      raft_proxyexec_cmd, "raft", "0.1.0",
      "Runs a client's MULTI/EXEC forwarded by a follower (between RaftKV nodes)."},
+    {"readonly", 1, 0, "loading stale fast", readonly_cmd, "cluster", "3.0.0",
+     "Enables read-only queries for a connection to a Redis Cluster replica node."},
+    {"readwrite", 1, 0, "loading stale fast", readonly_cmd, "cluster", "3.0.0",
+     "Enables read-write queries for a connection to a Redis Cluster replica node."},
     {"reset", 1, SC_NOAUTH | SC_MULTICTL, "noscript loading stale fast no_auth allow_busy",
      reset_cmd, "connection", "6.2.0", "Resets the connection."},
 };
@@ -299,10 +304,16 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
             write_propose(c, argc, argv, lens, r.k->firstkey);
         return;
     }
-    if (c->nproxy) /* behind a forwarded write: the leader runs it after that write */
+    if (c->nproxy) { /* behind a forwarded write: the leader runs it after that write */
         proxy_forward(c, argc, argv, lens);
-    else
+    } else if (c->readonly && !c->npending && !driver_is_leader()) {
+        /* READONLY on a follower: this node's own state, possibly stale, as
+         * on a Redis Cluster replica. */
+        int rc = kvstate_read(srv.state, argc, argv, lens, mstime(), client_reply_buf(c));
+        if (rc) fatal_storage(rc, "reading");
+    } else {
         driver_read(c, argc, argv, lens);
+    }
 }
 
 /* ---------------------------------------------------- connection commands */
@@ -489,6 +500,7 @@ PROC(reset_cmd)
     c->mq_len = 0;
     c->flags &= ~(CF_MULTI | CF_DIRTY_EXEC);
     c->proto = 2;
+    c->readonly = 0;
     free(c->name);
     c->name = NULL;
     c->authenticated = cfg.requirepass[0] == '\0';
@@ -1028,4 +1040,11 @@ PROC(raft_proxyexec_cmd)
         write_propose_multi(c);
     multi_clear(c);
     proxy_end(c, before, saved);
+}
+
+PROC(readonly_cmd)
+{
+    (void)argc, (void)lens;
+    c->readonly = !strcasecmp(argv[0], "readonly");
+    resp_add_ok(client_reply_buf(c));
 }

@@ -77,6 +77,7 @@ typedef struct client {
     uint64_t peer_id; /* a peer node after a valid RAFT.HELLO */
     int force_slot;   /* the next reply starts a slot of its own */
     int nproxy;       /* SLOT_PROXY slots pending (follower side) */
+    int readonly;     /* READONLY: stale local reads on a follower */
     char addr[64], laddr[64];
     char *name;
     char *lib_name, *lib_ver;

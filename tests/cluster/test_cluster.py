@@ -242,3 +242,27 @@ def test_redis_benchmark_through_the_leader(make_cluster, pipeline):
     for t in ("SET", "GET", "INCR", "MSET"):
         assert any(line.startswith(t) and "requests per second" in line for line in text.split("\n")), text
     assert int(ld.client().get("counter:__rand_int__")) == 4800  # a multiple of 16: -P 16 sends whole batches
+
+
+def test_readonly_on_a_follower_reads_its_own_state(make_cluster):
+    c = make_cluster(3)
+    ld = c.leader()
+    assert ld.client().set("ro", "1")
+    f = c.followers()[0]
+    r = f.client(single_connection_client=True)
+    assert r.execute_command("READONLY") in (True, b"OK")
+    wait_until(lambda: r.get("ro") == b"1", what="the follower to apply the write")
+    # cut the follower off (SIGSTOP the others): READONLY reads still answer,
+    # from this node's possibly stale state, where a linearizable read cannot
+    others = [n for n in c.nodes if n is not f]
+    for n in others:
+        n.pause()
+    try:
+        assert r.get("ro") == b"1"
+        assert r.execute_command("READWRITE") in (True, b"OK")
+        with pytest.raises(redis.ResponseError) as e:
+            r.get("ro")
+        assert str(e.value).startswith(("TIMEOUT", "CLUSTERDOWN")), str(e.value)
+    finally:
+        for n in others:
+            n.resume()
