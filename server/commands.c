@@ -234,6 +234,14 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
     srv.stats.commands++;
     if (argc == 0) return;
     cmdref r = lookup(argv[0], lens[0]);
+    if (c->probation) {
+        if (!(r.s && r.s->proc == raft_hello_cmd)) {
+            resp_add_error(client_reply_buf(c), "ERR max number of clients reached");
+            c->flags |= CF_CLOSE_AFTER_REPLY;
+            return;
+        }
+        c->probation = 0;
+    }
     if (!r.s && !r.k) {
         char args[160] = "";
         size_t off = 0;
@@ -951,6 +959,7 @@ PROC(raft_hello_cmd)
         c->flags |= CF_CLOSE_AFTER_REPLY;
         return;
     }
+    if (!c->peer_id) srv.npeer_clients++;
     c->peer_id = id;
     c->authenticated = 1;
     resp_parser_set_unauthenticated(c->parser, 0);

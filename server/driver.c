@@ -784,6 +784,13 @@ size_t driver_peer_lines(char *buf, size_t n)
     return off < n ? off : n - 1;
 }
 
+int driver_member_host(const char *host)
+{
+    for (uint32_t i = 0; i < npeers; i++)
+        if (members[i].id != (uint64_t)cfg.node_id && !strcmp(members[i].host, host)) return 1;
+    return 0;
+}
+
 const char *driver_self_addr(int *port)
 {
     const struct member *m = member_by_id((uint64_t)cfg.node_id);

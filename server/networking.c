@@ -146,7 +146,17 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
             return;
         }
         srv.stats.connections++;
-        if (srv.nclients >= cfg.maxclients) {
+        /* Peers are exempt from maxclients, so a full node never cuts its
+         * quorum: past the limit, a connection from a member's address is
+         * let in on probation (its first command must be RAFT.HELLO). */
+        char host[64];
+        fmt_addr(&ss, host, sizeof(host));
+        *strrchr(host, ':') = '\0';
+        int probation = 0;
+        if (srv.nclients - srv.npeer_clients >= cfg.maxclients) {
+            probation = driver_member_host(host) && srv.nclients < cfg.maxclients + 64;
+        }
+        if (srv.nclients - srv.npeer_clients >= cfg.maxclients && !probation) {
             static const char msg[] = "-ERR max number of clients reached\r\n";
             ssize_t w = write(fd, msg, sizeof(msg) - 1);
             (void)w;
@@ -175,6 +185,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
             continue;
         }
         c->id = ++srv.next_client_id;
+        c->probation = probation;
         c->fd = fd;
         c->proto = 2;
         c->authenticated = cfg.requirepass[0] == '\0';
@@ -293,6 +304,7 @@ void client_free(client *c)
     free(c->name);
     free(c->lib_name);
     free(c->lib_ver);
+    if (c->peer_id) srv.npeer_clients--;
     if (c->prev)
         c->prev->next = c->next;
     else

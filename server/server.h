@@ -78,6 +78,7 @@ typedef struct client {
     int force_slot;   /* the next reply starts a slot of its own */
     int nproxy;       /* SLOT_PROXY slots pending (follower side) */
     int readonly;     /* READONLY: stale local reads on a follower */
+    int probation;    /* let in past maxclients only if it says RAFT.HELLO */
     char addr[64], laddr[64];
     char *name;
     char *lib_name, *lib_ver;
@@ -112,6 +113,7 @@ typedef struct server {
     kvstate *state;
     client *clients;
     int nclients;
+    int npeer_clients; /* connections that sent a valid RAFT.HELLO */
     uint64_t next_client_id;
     client *pending_input;       /* clients with parsed-but-unrun input */
     client *dirty;               /* clients with output to flush */
@@ -164,6 +166,7 @@ void driver_step(uint64_t from, const void *buf, size_t len);
 size_t driver_peer_lines(char *buf, size_t n); /* INFO raft's peer lines */
 const char *driver_leader_addr(int *port);     /* NULL when none known */
 const char *driver_self_addr(int *port);
+int driver_member_host(const char *host); /* a cluster member's address? */
 void driver_shutdown(void);
 void driver_tick(void);
 int driver_is_leader(void);

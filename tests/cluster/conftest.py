@@ -77,8 +77,12 @@ class Node:
             self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True,
                                          preexec_fn=_die_with_parent)
-        wait_until(lambda: self.alive() and self.client().ping(), what="node %d to answer" % self.id)
+        wait_until(lambda: self.alive() and self.ping(), what="node %d to answer" % self.id)
         return self
+
+    def ping(self):
+        with self.client() as r:
+            return r.ping()
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -110,8 +114,8 @@ class Node:
         return redis.Redis(host="127.0.0.1", port=self.port, **kw)
 
     def raft(self):
-        info = self.client().info("raft")
-        return info
+        with self.client() as r:  # closed at once: polling must not pile up connections
+            return r.info("raft")
 
     def role(self):
         return self.raft().get("raft_role")

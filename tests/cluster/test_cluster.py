@@ -266,3 +266,40 @@ def test_readonly_on_a_follower_reads_its_own_state(make_cluster):
     finally:
         for n in others:
             n.resume()
+
+
+def _raw_call(sock, data, want_prefix, timeout=10):
+    sock.sendall(data)
+    buf, deadline = b"", time.monotonic() + timeout
+    while not buf.endswith(b"\r\n") and time.monotonic() < deadline:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        buf += chunk
+    assert buf.startswith(want_prefix), buf
+    return buf
+
+
+def test_peers_are_exempt_from_maxclients(make_cluster):
+    c = make_cluster(3, args=["--maxclients", "2"])
+    ld = c.leader()
+    f = c.followers()[0]
+    f.kill()
+    held = [socket.create_connection(("127.0.0.1", ld.port), timeout=10) for _ in range(2)]
+    try:
+        for h in held:
+            _raw_call(h, b"PING\r\n", b"+PONG")
+        # from a member's address a connection is on probation: refused at its
+        # first command unless that is a valid RAFT.HELLO
+        extra = socket.create_connection(("127.0.0.1", ld.port), timeout=10)
+        _raw_call(extra, b"PING\r\n", b"-ERR max number of clients reached\r\n")
+        assert extra.recv(100) == b""
+        extra.close()
+        # the restarted follower's peer connections still get in, and it catches up
+        f.start()
+        _raw_call(held[0], b"SET full yes\r\n", b"+OK")
+        wait_until(lambda: f.client(single_connection_client=True).get("full") == b"yes",
+                   what="the follower to catch up through a full leader")
+    finally:
+        for h in held:
+            h.close()
