@@ -722,7 +722,7 @@ PROC(command_cmd)
             if (r.s || r.k)
                 command_info(b, r);
             else
-                resp_add_null_array(b);
+                resp_add_null(b);
         }
     } else if (!strcasecmp(sub, "docs")) {
         if (argc == 2) {
@@ -745,7 +745,9 @@ PROC(command_cmd)
         resp_add_array(b, (int64_t)n);
         for (size_t i = 0; i < n; i++)
             resp_add_bulk_str(b, ref_name(all[i]));
-    } else if (!strcasecmp(sub, "getkeys") && argc >= 3) {
+    } else if (!strcasecmp(sub, "getkeys") && argc < 4) {
+        resp_add_error(b, "ERR wrong number of arguments for 'command|getkeys' command");
+    } else if (!strcasecmp(sub, "getkeys")) {
         cmdref r = lookup(argv[2], lens[2]);
         if (!r.k) {
             resp_add_error(b, r.s ? "ERR The command has no key arguments"

@@ -383,6 +383,14 @@ void config_set_reply(resp_buf *b, int argc, char **argv, size_t *lens)
     }
     for (int i = 0; i < argc; i += 2) {
         config_item *it = lookup(argv[i]);
+        for (int j = 0; j < i; j += 2)
+            if (it && lookup(argv[j]) == it) {
+                resp_add_errorf(b,
+                                "ERR CONFIG SET failed (possibly related to argument '%s') - "
+                                "duplicate parameter",
+                                argv[i]);
+                return;
+            }
         if (!it) {
             resp_add_errorf(b, "ERR Unknown option or number of arguments for CONFIG SET - '%s'",
                             argv[i]);

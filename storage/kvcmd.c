@@ -109,7 +109,11 @@ int kv_parse_set(int argc, char **argv, size_t *argvlen, int first, int is_getex
         }
     }
     o->flags = f;
-    if (expire) {
+    if (expire && is_getex) {
+        o->has_expire = 1;
+        o->expire = expire;
+        o->expirelen = expirelen;
+    } else if (expire) {
         int seconds = (f & (SET_EX | SET_EXAT)) != 0;
         if (kv_parse_expire_value(expire, expirelen, seconds, cmdname, &o->when, err) != 0)
             return -1;

@@ -26,6 +26,10 @@ typedef struct kv_setopts {
     int flags;
     int has_expire;
     long long when; /* ms; relative for EX/PX (add tau), else absolute */
+    /* GETEX: the time's text, checked only once the key is known to exist
+     * (redis-server answers nil for a missing key whatever the time). */
+    const char *expire;
+    size_t expirelen;
 } kv_setopts;
 
 /* SET (is_getex 0) or GETEX (is_getex 1) options from argv[first]. */

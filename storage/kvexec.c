@@ -119,14 +119,14 @@ void kvx_set(ARGS)
 
 void kvx_setnx(ARGS)
 {
-    kv_setopts o = {SET_NX, 0, 0};
+    kv_setopts o = {.flags = SET_NX};
     UNUSED_ARGS;
     set_generic(c, argv[1], argvlen[1], argv[2], argvlen[2], &o, "setnx", 1);
 }
 
 static void setex_generic(ARGS, int seconds, const char *name)
 {
-    kv_setopts o = {seconds ? SET_EX : SET_PX, 1, 0};
+    kv_setopts o = {.flags = seconds ? SET_EX : SET_PX, .has_expire = 1};
     UNUSED_ARGS;
     if (kv_parse_expire_value(argv[2], argvlen[2], seconds, name, &o.when, c->reply) != 0) return;
     set_generic(c, argv[1], argvlen[1], argv[3], argvlen[3], &o, name, 0);
@@ -144,7 +144,7 @@ void kvx_psetex(ARGS)
 
 void kvx_getset(ARGS)
 {
-    kv_setopts o = {SET_GET, 0, 0};
+    kv_setopts o = {.flags = SET_GET};
     UNUSED_ARGS;
     set_generic(c, argv[1], argvlen[1], argv[2], argvlen[2], &o, "getset", 0);
 }
@@ -170,12 +170,17 @@ void kvx_getex(ARGS)
     long long when = 0;
 
     if (kv_parse_set(argc, argv, argvlen, 2, 1, "getex", &o, c->reply) != 0) return;
-    if (o.has_expire && abs_expire(c, &o, "getex", &when) != 0) return;
     int found = kv_lookup(c, argv[1], argvlen[1], &v);
     if (found < 0) return;
     if (!found) {
         resp_add_null(c->reply);
         return;
+    }
+    if (o.has_expire) {
+        int seconds = (o.flags & (SET_EX | SET_EXAT)) != 0;
+        if (kv_parse_expire_value(o.expire, o.expirelen, seconds, "getex", &o.when, c->reply))
+            return;
+        if (abs_expire(c, &o, "getex", &when) != 0) return;
     }
     resp_add_bulk(c->reply, v.p, v.len);
     if (o.has_expire) {
