@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "raft/raft.h"
 #include "server/log.h"
@@ -229,6 +230,7 @@ static void fail_waiter(slot *h, const char *err)
 
 typedef struct readbatch {
     struct readbatch *next;
+    int64_t started_us; /* CLOCK_MONOTONIC when the round was asked for */
     uint64_t ctx, index;
     int known;
     int64_t deadline;
@@ -239,6 +241,32 @@ typedef struct readbatch {
 static readbatch *batch_open;              /* this pass's reads */
 static readbatch *batch_head, *batch_tail; /* rounds in flight */
 static uint64_t read_ctx;
+static int64_t lease_until_us; /* read-mode lease: CLOCK_MONOTONIC */
+static int lease_renew;        /* start a round even with no reads */
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* DESIGN.md "read-mode lease": a round that a quorum confirmed proves this
+ * node led when the round was asked for; no other leader can be elected
+ * until the followers' election timeouts run out, so for a while after that
+ * moment the leader may read its own applied state without a round. The
+ * lease is shorter than the minimum election timeout by a drift bound of a
+ * fifth, starts at the round's start, and ends with leadership and when the
+ * leader hands over with TimeoutNow. */
+static int64_t lease_len_us(void)
+{
+    return (int64_t)cfg.election_timeout * 1000 * 4 / 5;
+}
+
+static int lease_valid(int64_t now)
+{
+    return !strcmp(cfg.read_mode, "lease") && cur_role == RAFT_LEADER && now < lease_until_us;
+}
 
 /* Runs c's confirmed reads that no pending write precedes, in order. */
 static void try_run_reads(client *c)
@@ -293,9 +321,14 @@ static void batch_finish(readbatch *b, const char *err)
 
 void driver_read(client *c, int argc, char **argv, size_t *argvlen)
 {
-    if (npeers == 1 && cur_role == RAFT_LEADER && !c->npending) {
+    int64_t now = npeers > 1 && !c->npending ? mono_us() : 0;
+    if (!c->npending && ((npeers == 1 && cur_role == RAFT_LEADER) || lease_valid(now))) {
         int rc = kvstate_read(srv.state, argc, argv, argvlen, mstime(), client_reply_buf(c));
         if (rc) fatal("Reading the state", kv_strerror(rc));
+        if (npeers > 1) {
+            srv.stats.lease_reads++;
+            if (lease_until_us - now < lease_len_us() / 2) lease_renew = 1;
+        }
         return;
     }
     slot *s = client_new_slot(c, SLOT_READ);
@@ -322,9 +355,14 @@ void driver_read(client *c, int argc, char **argv, size_t *argvlen)
 /* Starts the round for this pass's reads. */
 static void start_read_round(void)
 {
+    if (!batch_open && lease_renew && cur_role == RAFT_LEADER &&
+        !(batch_open = calloc(1, sizeof(*batch_open))))
+        fatal("Renewing the lease", "out of memory");
+    lease_renew = 0;
     readbatch *b = batch_open;
     if (!b) return;
     batch_open = NULL;
+    b->started_us = mono_us();
     b->ctx = ++read_ctx;
     b->deadline = mstime() + cfg.raft_request_timeout;
     int rc = raft_read_index(node, b->ctx);
@@ -346,6 +384,8 @@ static void on_read_state(const raft_read_state *rs)
         if (b->ctx == rs->ctx) {
             b->known = 1;
             b->index = rs->index;
+            if (cur_role == RAFT_LEADER && b->started_us + lease_len_us() > lease_until_us)
+                lease_until_us = b->started_us + lease_len_us();
             return;
         }
 }
@@ -430,6 +470,7 @@ static void on_soft_state(const raft_ready_batch *rd)
     } else if (rd->leader != cur_leader) {
         serverLog(LL_NOTICE, "Raft: leader is now %llu", (unsigned long long)rd->leader);
     }
+    if (rd->role != RAFT_LEADER) lease_until_us = 0;
     cur_role = rd->role;
     cur_leader = rd->leader;
 }
@@ -459,6 +500,8 @@ static void handle_ready(void)
     /* Appends and heartbeats leave before our own fsync, so the followers'
      * disk writes overlap ours (thesis §10.2.1): flush them now, not at the
      * end of the pass. */
+    for (size_t i = 0; i < rd.n_msgs; i++)
+        if (rd.msgs[i].type == RAFT_MSG_TIMEOUT_NOW) lease_until_us = 0; /* handing over */
     if (rd.n_msgs) {
         send_msgs(rd.msgs, rd.n_msgs);
         driver_flush();

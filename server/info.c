@@ -114,6 +114,7 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
         ADD("rejected_connections:%llu\r\n", (unsigned long long)srv.stats.rejected_conn);
         ADD("expired_keys:%llu\r\n", (unsigned long long)srv.stats.expired_keys);
         ADD("raft_entries_proposed:%llu\r\n", (unsigned long long)srv.stats.entries);
+        ADD("raft_lease_reads:%llu\r\n", (unsigned long long)srv.stats.lease_reads);
     }
     SECTION("replication", "Replication", 1)
     {

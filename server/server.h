@@ -101,7 +101,7 @@ typedef struct client {
 
 typedef struct server_stats {
     uint64_t connections, commands, rejected_conn, net_in, net_out;
-    uint64_t entries, syncs, expired_keys;
+    uint64_t entries, syncs, expired_keys, lease_reads;
 } server_stats;
 
 typedef struct server {

@@ -303,3 +303,33 @@ def test_peers_are_exempt_from_maxclients(make_cluster):
     finally:
         for h in held:
             h.close()
+
+
+def test_lease_reads_end_when_the_leader_loses_its_quorum(make_cluster):
+    c = make_cluster(3, args=["--read-mode", "lease"])
+    ld = c.leader()
+    r = ld.client(single_connection_client=True)
+    assert r.set("l", "1")
+    for _ in range(200):  # served from the lease, renewed by background rounds
+        assert r.get("l") == b"1"
+    assert int(r.info("stats")["raft_lease_reads"]) >= 150  # most were lease reads
+    f = c.followers()[0]
+    assert f.client().get("l") == b"1"  # followers still read through ReadIndex
+    others = [n for n in c.nodes if n is not ld]
+    for n in others:
+        n.pause()
+    try:
+        # once the lease (4/5 of the 500 ms election timeout) has run out, a
+        # leader cut off from its quorum must not serve a read
+        def refused():
+            try:
+                r.get("l")
+                return False
+            except redis.ResponseError as e:
+                assert str(e).startswith(("TIMEOUT", "CLUSTERDOWN")), str(e)
+                return True
+        wait_until(refused, timeout=15, what="reads to stop once the lease ended")
+    finally:
+        for n in others:
+            n.resume()
+    assert c.leader().client().get("l") == b"1"
