@@ -58,6 +58,7 @@ PROC(raft_hello_cmd);
 PROC(raft_msg_cmd);
 PROC(raft_proxy_cmd);
 PROC(readonly_cmd);
+PROC(cluster_cmd);
 PROC(raft_proxyexec_cmd);
 
 static const scmd server_commands[] = {
@@ -108,6 +109,8 @@ static const scmd server_commands[] = {
     {"raft.proxyexec", -3, SC_NOAUTH | SC_NOMULTI, "noscript loading stale no_auth",
      raft_proxyexec_cmd, "raft", "0.1.0",
      "Runs a client's MULTI/EXEC forwarded by a follower (between RaftKV nodes)."},
+    {"cluster", -2, SC_NOMULTI, "", cluster_cmd, "cluster", "3.0.0",
+     "A container for Redis Cluster commands."},
     {"readonly", 1, 0, "loading stale fast", readonly_cmd, "cluster", "3.0.0",
      "Enables read-only queries for a connection to a Redis Cluster replica node."},
     {"readwrite", 1, 0, "loading stale fast", readonly_cmd, "cluster", "3.0.0",
@@ -1058,4 +1061,9 @@ PROC(readonly_cmd)
     (void)argc, (void)lens;
     c->readonly = !strcasecmp(argv[0], "readonly");
     resp_add_ok(client_reply_buf(c));
+}
+
+PROC(cluster_cmd)
+{
+    cluster_command(c, argc, argv, lens);
 }

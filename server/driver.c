@@ -81,7 +81,7 @@ static void wait_enqueue(slot *s)
 }
 
 /* Redis Cluster's key slot: CRC16 (XMODEM) of the key or of its {tag}. */
-static unsigned key_slot(const char *key, size_t len)
+unsigned driver_key_slot(const char *key, size_t len)
 {
     size_t s = 0, e = len;
     for (size_t i = 0; i < len; i++)
@@ -162,7 +162,8 @@ int write_propose(client *c, int argc, char **argv, size_t *argvlen, int firstke
 {
     resp_buf_reset(&scratch);
     kventry_encode_cmd(&scratch, next_tau(), argc, argv, argvlen);
-    unsigned ks = firstkey > 0 && firstkey < argc ? key_slot(argv[firstkey], argvlen[firstkey]) : 0;
+    unsigned ks =
+        firstkey > 0 && firstkey < argc ? driver_key_slot(argv[firstkey], argvlen[firstkey]) : 0;
     return propose(c, ks);
 }
 
@@ -173,7 +174,7 @@ int write_propose_multi(client *c)
     for (int i = 0; i < c->mq_len; i++)
         kventry_add_cmd(&scratch, c->mq[i].argc, c->mq[i].argv, c->mq[i].argvlen);
     const mcmd *m = &c->mq[0];
-    return propose(c, m->argc > 1 ? key_slot(m->argv[1], m->argvlen[1]) : 0);
+    return propose(c, m->argc > 1 ? driver_key_slot(m->argv[1], m->argvlen[1]) : 0);
 }
 
 int driver_leader_known(void)
@@ -840,6 +841,20 @@ const char *driver_self_addr(int *port)
     if (!m || !m->port) return NULL;
     *port = m->port;
     return m->host;
+}
+
+int driver_member(size_t i, uint64_t *id, const char **host, int *port)
+{
+    if (i >= npeers) return -1;
+    *id = members[i].id;
+    *host = members[i].host;
+    *port = members[i].port;
+    return 0;
+}
+
+uint64_t driver_leader_id(void)
+{
+    return cur_leader;
 }
 
 const char *driver_leader_addr(int *port)

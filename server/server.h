@@ -167,6 +167,15 @@ size_t driver_peer_lines(char *buf, size_t n); /* INFO raft's peer lines */
 const char *driver_leader_addr(int *port);     /* NULL when none known */
 const char *driver_self_addr(int *port);
 int driver_member_host(const char *host); /* a cluster member's address? */
+/* The i-th voter (0 <= i < count); -1 past the end. host is "" and port 0
+ * for a node started without 'cluster'. */
+int driver_member(size_t i, uint64_t *id, const char **host, int *port);
+uint64_t driver_leader_id(void);
+unsigned driver_key_slot(const char *key, size_t len); /* Redis Cluster's CRC16 slot */
+#define RAFT_MAX_NODES 16
+
+/* cluster.c: CLUSTER SLOTS/SHARDS/NODES/INFO/MYID */
+void cluster_command(client *c, int argc, char **argv, size_t *argvlen);
 void driver_shutdown(void);
 void driver_tick(void);
 int driver_is_leader(void);

@@ -333,3 +333,36 @@ def test_lease_reads_end_when_the_leader_loses_its_quorum(make_cluster):
         for n in others:
             n.resume()
     assert c.leader().client().get("l") == b"1"
+
+
+def test_cluster_commands_describe_one_shard_led_by_the_leader(make_cluster):
+    c = make_cluster(3)
+    ld = c.leader()
+    f = c.followers()[0]
+    r = f.client()
+    slots = r.execute_command("CLUSTER SLOTS")
+    # redis-py parses CLUSTER SLOTS into {(start, end): {primary, replicas}}
+    if isinstance(slots, dict):
+        (rng, nodes), = slots.items()
+        assert rng == (0, 16383)
+        assert nodes["primary"][:2] == ("127.0.0.1", ld.port)
+        assert sorted(p for _, p, *rest in nodes["replicas"]) == sorted(
+            n.port for n in c.nodes if n is not ld)
+    else:
+        assert slots[0][0] == 0 and slots[0][1] == 16383
+        assert slots[0][2][1] == ld.port
+    def cli(*args):
+        out = subprocess.run(["redis-cli", "-p", str(f.port)] + list(args),
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+    lines = [l.split() for l in cli("CLUSTER", "NODES").strip().split("\n")]
+    masters = [l for l in lines if "master" in l[2]]
+    assert len(lines) == 3 and len(masters) == 1
+    assert masters[0][1].startswith("127.0.0.1:%d@" % ld.port) and masters[0][-1] == "0-16383"
+    assert sum("myself" in l[2] for l in lines) == 1
+    myid = cli("CLUSTER", "MYID").strip()
+    assert len(myid) == 40 and any(l[0] == myid and "myself" in l[2] for l in lines)
+    info = cli("CLUSTER", "INFO")
+    assert "cluster_state:ok" in info and "cluster_known_nodes:3" in info
+    assert r.execute_command("CLUSTER KEYSLOT", "foo") == 12182
