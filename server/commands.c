@@ -178,6 +178,24 @@ static int ref_arity(cmdref r)
 
 /* ------------------------------------------------------------ dispatch */
 
+/* Appends a copy of a command to the client's MULTI queue. */
+static void multi_queue(client *c, int argc, char **argv, size_t *lens)
+{
+    if (c->mq_len == c->mq_cap) {
+        int cap = c->mq_cap ? c->mq_cap * 2 : 8;
+        mcmd *q = realloc(c->mq, (size_t)cap * sizeof(*q));
+        if (!q) {
+            serverLog(LL_WARNING, "Out of memory queueing a MULTI command");
+            exit(1);
+        }
+        c->mq = q;
+        c->mq_cap = cap;
+    }
+    mcmd *m = &c->mq[c->mq_len++];
+    m->argc = argc;
+    m->argv = argv_copy(argc, argv, lens, &m->argvlen);
+}
+
 /* A follower in proxy mode forwards its clients' writes to the leader (a
  * peer's own RAFT.PROXY never goes further: no forwarding loops). */
 static int should_proxy(client *c)
@@ -286,19 +304,7 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
             reject(c, "ERR Command not allowed inside a transaction");
             return;
         }
-        if (c->mq_len == c->mq_cap) {
-            int cap = c->mq_cap ? c->mq_cap * 2 : 8;
-            mcmd *q = realloc(c->mq, (size_t)cap * sizeof(*q));
-            if (!q) {
-                serverLog(LL_WARNING, "Out of memory queueing a MULTI command");
-                exit(1);
-            }
-            c->mq = q;
-            c->mq_cap = cap;
-        }
-        mcmd *m = &c->mq[c->mq_len++];
-        m->argc = argc;
-        m->argv = argv_copy(argc, argv, lens, &m->argvlen);
+        multi_queue(c, argc, argv, lens);
         resp_add_simple(client_reply_buf(c), "QUEUED");
         return;
     }
@@ -1033,19 +1039,7 @@ PROC(raft_proxyexec_cmd)
             ok = 0;
             break;
         }
-        if (c->mq_len == c->mq_cap) {
-            int cap = c->mq_cap ? c->mq_cap * 2 : 8;
-            mcmd *q = realloc(c->mq, (size_t)cap * sizeof(*q));
-            if (!q) {
-                serverLog(LL_WARNING, "Out of memory queueing a MULTI command");
-                exit(1);
-            }
-            c->mq = q;
-            c->mq_cap = cap;
-        }
-        mcmd *m = &c->mq[c->mq_len++];
-        m->argc = (int)n;
-        m->argv = argv_copy((int)n, argv + i + 1, lens + i + 1, &m->argvlen);
+        multi_queue(c, (int)n, argv + i + 1, lens + i + 1);
         i += (int)n + 1;
     }
     if (!ok || i != argc)
