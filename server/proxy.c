@@ -93,10 +93,7 @@ static redisAsyncContext *leader_ctx(void)
 {
     int port = 0;
     const char *host = driver_leader_addr(&port);
-    uint64_t lid = 0;
-    driver_info di;
-    driver_status(&di);
-    lid = di.leader;
+    uint64_t lid = driver_leader_id();
     if (ctx && ctx_leader != lid) {
         serverLog(LL_NOTICE, "Proxy: the leader changed; reconnecting");
         redisAsyncContext *old = ctx;
@@ -144,8 +141,11 @@ static void send_argv(client *c, int n, const char **av, const size_t *al)
 
 void proxy_forward(client *c, int argc, char **argv, size_t *argvlen)
 {
-    const char **av = malloc((size_t)(argc + 2) * sizeof(*av));
-    size_t *al = malloc((size_t)(argc + 2) * sizeof(*al));
+    const char *sav[64];
+    size_t sal[64];
+    int n = argc + 2;
+    const char **av = n <= 64 ? sav : malloc((size_t)n * sizeof(*av));
+    size_t *al = n <= 64 ? sal : malloc((size_t)n * sizeof(*al));
     if (!av || !al) {
         serverLog(LL_WARNING, "Out of memory forwarding a command");
         exit(1);
@@ -158,9 +158,9 @@ void proxy_forward(client *c, int argc, char **argv, size_t *argvlen)
         av[i + 2] = argv[i];
         al[i + 2] = argvlen[i];
     }
-    send_argv(c, argc + 2, av, al);
-    free(av);
-    free(al);
+    send_argv(c, n, av, al);
+    if (av != sav) free(av);
+    if (al != sal) free(al);
 }
 
 void proxy_forward_multi(client *c)
