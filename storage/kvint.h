@@ -154,4 +154,30 @@ int kv_flush(kv_ctx *c);
 int kv_map_err(int mdb_rc);
 int kv_env_used_pct(MDB_env *env);
 
+/* ------------------------------------------------------------ state env */
+
+/* The state environment (kvstate.h), shared by kvstate.c and kvsnap.c. */
+struct kvstate {
+    MDB_env *env;
+    MDB_dbi kv[2], exp[2], meta;
+    MDB_txn *wtxn; /* stays open across applies; kvstate_commit() ends it */
+    int live;      /* which pair holds the key space */
+    uint64_t applied, durable;
+    int64_t tau, durable_tau;
+    uint64_t snap_index, snap_term; /* the last snapshot installed (kvsnap.h) */
+    int used_pct;                   /* cached; -1 after a commit */
+};
+
+#define META_LIVE "live"
+#define META_APPLIED "applied"
+#define META_TAU "tau"
+#define META_SNAP_INDEX "snap_index"
+#define META_SNAP_TERM "snap_term"
+
+/* Begins the long-lived write transaction if none is open. */
+int kvstate_begin_write(struct kvstate *s);
+/* u64 metadata in the write transaction / in txn (absent reads as 0). */
+int kvstate_meta_put(struct kvstate *s, const char *name, uint64_t v);
+int kvstate_meta_get(struct kvstate *s, MDB_txn *txn, const char *name, uint64_t *v);
+
 #endif

@@ -526,6 +526,19 @@ int kv_env_used_pct(MDB_env *env)
     return pct > 100 ? 100 : (int)pct;
 }
 
+uint64_t kvlog_bytes(kvlog *l)
+{
+    MDB_txn *txn = NULL;
+    MDB_stat st;
+    int owned;
+    uint64_t n = 0;
+    if (rtxn(l, &txn, &owned) != 0) return 0;
+    if (mdb_stat(txn, l->entries, &st) == 0)
+        n = (uint64_t)(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * st.ms_psize;
+    if (owned) mdb_txn_abort(txn);
+    return n;
+}
+
 int kvlog_used_pct(kvlog *l)
 {
     /* Only a commit changes it: computed once per sync. */

@@ -81,6 +81,10 @@ typedef int (*kvlog_entry_fn)(void *ctx, uint64_t index, uint64_t term, uint8_t 
                               const void *data, size_t len);
 int kvlog_range(kvlog *l, uint64_t lo, uint64_t hi, kvlog_entry_fn fn, void *ctx);
 
+/* Bytes of pages the entries take in the map (branch, leaf and overflow
+ * pages, pending writes included): what log GC bounds. */
+uint64_t kvlog_bytes(kvlog *l);
+
 /* Fraction of the map in use, 0..100, for the -OOM high-water mark. */
 int kvlog_used_pct(kvlog *l);
 

@@ -106,17 +106,25 @@ int kvraft_persist(kvlog *l, const raft_ready_batch *rd)
 {
     int rc = 0;
 
-    /* Installing a snapshot (state flip, then kvlog_reset) is a later
-     * issue; refusing it beats persisting entries after a missing base. */
-    if (rd->snapshot) return KV_EINVAL;
-    /* Validate first so a bad batch writes nothing. */
+    /* Validate first so a bad batch writes nothing. With a snapshot, the
+     * log restarts after it and entries (if any) follow it at once. */
+    const raft_snapshot_meta *snap = rd->snapshot;
+    if (snap && snap->index == 0) return KV_EINVAL;
     if (rd->n_entries) {
         uint64_t lo = rd->entries[0].index;
-        if (lo < kvlog_first_index(l) || lo > kvlog_last_index(l) + 1) return KV_EINVAL;
+        if (snap ? lo != snap->index + 1
+                 : lo < kvlog_first_index(l) || lo > kvlog_last_index(l) + 1)
+            return KV_EINVAL;
         for (size_t i = 0; i < rd->n_entries; i++) {
             const raft_entry *e = &rd->entries[i];
             if (e->index != lo + i || (e->len && !e->data)) return KV_EINVAL;
         }
+    }
+    /* The state already holds the snapshot (the driver installed it
+     * first): the log now starts after it. */
+    if (snap) rc = kvlog_reset(l, snap->index, snap->term);
+    if (rc == 0 && rd->n_entries) {
+        uint64_t lo = rd->entries[0].index;
         /* A conflict (§5.3): the new entries replace the stored tail. */
         if (lo <= kvlog_last_index(l)) rc = kvlog_truncate_suffix(l, lo);
         for (size_t i = 0; rc == 0 && i < rd->n_entries; i++) {

@@ -35,9 +35,11 @@ void kvraft_storage(kvlog *l, raft_storage *out);
  * is <= last_index (a conflict, paper §5.3), appends the entries, stores
  * rd->hs if rd->hs_changed, then commits and fsyncs once (kvlog_sync(),
  * which also commits any other pending kvlog writes). rd is borrowed.
- * Returns 0, KV_EINVAL (rd->snapshot is set: installing a snapshot is not
- * implemented yet; entries not contiguous, or starting below first_index
- * or above last_index + 1; checked before anything is written) or an LMDB
+ * With rd->snapshot set, the state must already hold it (kvsnap_install):
+ * the log is reset to start after it (kvlog_reset) and rd's entries, if
+ * any, must start right after it. Returns 0, KV_EINVAL (entries not
+ * contiguous, or starting below first_index or above last_index + 1, or
+ * not right after rd->snapshot; checked before anything is written) or an LMDB
  * error as KV_E* (KV_EFULL when the map is full). A failed write still
  * ends the transaction through kvlog_sync(): LMDB refuses to commit a
  * transaction in which a write failed, so nothing pending becomes durable

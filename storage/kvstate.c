@@ -19,20 +19,6 @@
 #include "storage/kvint.h"
 #include "storage/kvstate.h"
 
-struct kvstate {
-    MDB_env *env;
-    MDB_dbi kv[2], exp[2], meta;
-    MDB_txn *wtxn; /* stays open across applies; kvstate_commit() ends it */
-    int live;      /* which pair holds the key space */
-    uint64_t applied, durable;
-    int64_t tau, durable_tau;
-    int used_pct; /* cached; -1 after a commit */
-};
-
-#define META_LIVE "live"
-#define META_APPLIED "applied"
-#define META_TAU "tau"
-
 /* ------------------------------------------------------------ records */
 
 void kv_skey_make(kv_skey *sk, const char *key, size_t keylen)
@@ -221,7 +207,7 @@ int kv_flush(kv_ctx *c)
 
 /* ------------------------------------------------------------ env */
 
-static int meta_put_u64(kvstate *s, const char *name, uint64_t v)
+int kvstate_meta_put(kvstate *s, const char *name, uint64_t v)
 {
     unsigned char b[8];
     kv_put_be64(b, v);
@@ -229,7 +215,7 @@ static int meta_put_u64(kvstate *s, const char *name, uint64_t v)
     return kv_map_err(mdb_put(s->wtxn, s->meta, &k, &d, 0));
 }
 
-static int meta_get_u64(kvstate *s, MDB_txn *txn, const char *name, uint64_t *v)
+int kvstate_meta_get(kvstate *s, MDB_txn *txn, const char *name, uint64_t *v)
 {
     MDB_val k = {strlen(name), (void *)name}, d;
     int rc = mdb_get(txn, s->meta, &k, &d);
@@ -247,9 +233,11 @@ static int load_meta(kvstate *s, MDB_txn *txn)
 {
     uint64_t live = 0, applied = 0, tau = 0; /* gcc -O3 cannot see meta_get_u64 sets them */
     int rc;
-    if ((rc = meta_get_u64(s, txn, META_LIVE, &live)) != 0 ||
-        (rc = meta_get_u64(s, txn, META_APPLIED, &applied)) != 0 ||
-        (rc = meta_get_u64(s, txn, META_TAU, &tau)) != 0)
+    if ((rc = kvstate_meta_get(s, txn, META_LIVE, &live)) != 0 ||
+        (rc = kvstate_meta_get(s, txn, META_APPLIED, &applied)) != 0 ||
+        (rc = kvstate_meta_get(s, txn, META_TAU, &tau)) != 0 ||
+        (rc = kvstate_meta_get(s, txn, META_SNAP_INDEX, &s->snap_index)) != 0 ||
+        (rc = kvstate_meta_get(s, txn, META_SNAP_TERM, &s->snap_term)) != 0)
         return rc;
     if (live > 1) return KV_ECORRUPT;
     s->live = (int)live;
@@ -363,7 +351,7 @@ int kvstate_commit(kvstate *s)
     return 0;
 }
 
-static int begin_write(kvstate *s)
+int kvstate_begin_write(kvstate *s)
 {
     if (s->wtxn) return 0;
     int rc = mdb_txn_begin(s->env, NULL, 0, &s->wtxn);
@@ -429,7 +417,7 @@ int kvstate_apply(kvstate *s, uint64_t index, const void *payload, size_t len, r
     } else {
         memset(&e, 0, sizeof(e));
     }
-    if ((rc = begin_write(s)) != 0) goto out;
+    if ((rc = kvstate_begin_write(s)) != 0) goto out;
 
     resp_buf_init(&scratch, reply ? reply->proto : 2);
     ctx_init(s, &c, s->wtxn, 1, reply ? reply : &scratch);
@@ -456,8 +444,8 @@ int kvstate_apply(kvstate *s, uint64_t index, const void *payload, size_t len, r
     }
     resp_buf_free(&scratch);
     rc = c.rc;
-    if (rc == 0 && (rc = meta_put_u64(s, META_APPLIED, index)) == 0)
-        rc = meta_put_u64(s, META_TAU, (uint64_t)c.tau);
+    if (rc == 0 && (rc = kvstate_meta_put(s, META_APPLIED, index)) == 0)
+        rc = kvstate_meta_put(s, META_TAU, (uint64_t)c.tau);
     if (rc != 0) {
         /* The transaction is unusable: drop it, the node stops. */
         rollback(s);

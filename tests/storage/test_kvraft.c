@@ -710,7 +710,7 @@ static void persist_truncates_a_conflicting_tail(void **state)
     sm.index = 20;
     sm.term = 3;
     rd.n_entries = 1;
-    rd.snapshot = &sm; /* snapshot install is not implemented yet */
+    rd.snapshot = &sm; /* entries must follow the snapshot at once */
     assert_int_equal(kvraft_persist(f->l, &rd), KV_EINVAL);
     reopen(f);
     assert_int_equal(f->st.last_index(f->st.ctx), 2);
@@ -718,6 +718,46 @@ static void persist_truncates_a_conflicting_tail(void **state)
     raft_snapshot_meta snap;
     assert_int_equal(f->st.initial_state(f->st.ctx, &hs, &snap), 0);
     assert_memory_equal(&hs, &hs2, sizeof(hs));
+}
+
+/* A Ready with a snapshot: the log restarts after it, and entries that
+ * follow it are appended in the same sync. */
+static void persist_snapshot_resets_log(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(persist_ents(f->l, 1, 5, 1, 0, NULL), 0);
+    raft_entry es[2] = {{.index = 21, .term = 3}, {.index = 22, .term = 3}};
+    raft_snapshot_meta sm;
+    memset(&sm, 0, sizeof(sm));
+    sm.index = 20;
+    sm.term = 2;
+    raft_ready_batch rd;
+    memset(&rd, 0, sizeof(rd));
+    rd.snapshot = &sm;
+    rd.entries = es;
+    rd.n_entries = 2;
+    rd.hs_changed = 1;
+    rd.hs = (raft_hard_state){3, 1, 20};
+    assert_int_equal(kvraft_persist(f->l, &rd), 0);
+    reopen(f);
+    assert_int_equal(f->st.first_index(f->st.ctx), 21);
+    assert_int_equal(f->st.last_index(f->st.ctx), 22);
+    uint64_t t = 0;
+    assert_int_equal(f->st.term(f->st.ctx, 20, &t), 0);
+    assert_int_equal(t, 2);
+    assert_int_equal(f->st.term(f->st.ctx, 19, &t), RAFT_ECOMPACTED);
+    raft_hard_state hs;
+    raft_snapshot_meta snap;
+    assert_int_equal(f->st.initial_state(f->st.ctx, &hs, &snap), 0);
+    assert_int_equal(snap.index, 20);
+    assert_int_equal(snap.term, 2);
+    assert_int_equal(hs.commit, 20);
+    /* A snapshot alone: the log is empty after it. */
+    sm.index = 30;
+    rd.n_entries = 0;
+    assert_int_equal(kvraft_persist(f->l, &rd), 0);
+    assert_int_equal(f->st.first_index(f->st.ctx), 31);
+    assert_int_equal(f->st.last_index(f->st.ctx), 30);
 }
 
 static void hard_state_round_trips(void **state)
@@ -1025,6 +1065,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(entries_honour_ranges_and_max_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(compacted_and_unavailable_indexes, setup, teardown),
         cmocka_unit_test_setup_teardown(persist_truncates_a_conflicting_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(persist_snapshot_resets_log, setup, teardown),
         cmocka_unit_test_setup_teardown(hard_state_round_trips, setup, teardown),
         cmocka_unit_test(a_failed_persist_leaves_the_log_as_it_was),
         cmocka_unit_test(one_node_commits_and_replays_after_restart),

@@ -1,0 +1,99 @@
+/* kvsnap.h -- snapshots of the state environment (DESIGN.md "Storage
+ * layout", issue 5).
+ *
+ * The key space in LMDB is the state machine at its applied index, so a
+ * snapshot is a read transaction on the state environment: the live pair
+ * (kvN, expN), the applied index and tau, all read in that one transaction.
+ * No fork, no copy, no pause. The sender turns it into a byte stream of
+ * records, cut into chunks at record boundaries:
+ *
+ *   record := u8 tag (1 key space, 2 expiry index) | u32 LE klen | u32 LE dlen
+ *             | klen bytes stored key | dlen bytes stored data
+ *
+ * records of the key space first, then of the expiry index, each in LMDB's
+ * key order, so the receiver writes them with MDB_APPEND. The stored forms
+ * are copied as they are (storage/kvint.h): expiry times are absolute, so a
+ * key expires at the same tau on every node.
+ *
+ * The receiver stages chunks into the idle pair of its state environment
+ * inside the state's write transaction (durable with the state's next
+ * commit), recording (index, term, bytes staged) in the state's metadata in
+ * the same transaction. When the last chunk is in, kvsnap_install() flips
+ * the live pointer together with the applied index, tau and the snapshot's
+ * (index, term), and commits with a full sync; the caller then resets the
+ * log to start after the snapshot (kvlog_reset). A crash at any point leaves
+ * either the old state (the live pointer did not move) or the new one; a
+ * state whose snapshot index is past the log's snapshot index tells the
+ * restart that the log reset is still to do (kvsnap_state_snapshot()).
+ *
+ * Errors: 0 or a negative KV_E* code (storage/kverr.h).
+ */
+#ifndef RAFTKV_KVSNAP_H
+#define RAFTKV_KVSNAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/kvstate.h"
+
+#define KVSNAP_TAG_KV 1
+#define KVSNAP_TAG_EXP 2
+#define KVSNAP_REC_HDR 9
+
+/* ------------------------------------------------------------ sending */
+
+typedef struct kvsnap_reader kvsnap_reader;
+
+/* Opens a read transaction on s's last committed state (what survives a
+ * crash: its applied index is kvstate_durable_index() as of now). The
+ * transaction pins that version of the file until kvsnap_reader_close();
+ * a long-lived reader makes LMDB keep the pages it sees, so close it as
+ * soon as the transfer ends or is abandoned. */
+int kvsnap_reader_open(kvstate *s, kvsnap_reader **out);
+void kvsnap_reader_close(kvsnap_reader *r); /* NULL is a no-op */
+uint64_t kvsnap_reader_index(const kvsnap_reader *r);
+int64_t kvsnap_reader_tau(const kvsnap_reader *r);
+uint64_t kvsnap_reader_keys(const kvsnap_reader *r); /* records in the key space */
+
+/* The next chunk: whole records totalling about max_bytes (a record larger
+ * than that makes a chunk of its own). *data points into the reader and is
+ * valid until the next call. *last is 1 when this chunk ends the stream
+ * (it may be empty, for an empty key space). After the last chunk, further
+ * calls give empty last chunks. */
+int kvsnap_reader_next(kvsnap_reader *r, size_t max_bytes, const uint8_t **data, size_t *len,
+                       int *last);
+
+/* A 64-bit checksum of a chunk (not cryptographic: against corruption). */
+uint64_t kvsnap_checksum(const void *data, size_t len);
+
+/* ------------------------------------------------------------ receiving */
+
+/* Stages one chunk of the snapshot (index, term) at byte offset `offset`
+ * of its stream. offset 0 starts a new staging (the idle pair is emptied);
+ * any other offset must continue the staging of the same (index, term)
+ * exactly where it stands, else KV_EINVAL and nothing changes. Malformed
+ * records or keys out of order give KV_ECORRUPT (the staging is then
+ * unusable until a new offset-0 chunk). last marks the end of the stream.
+ * *staged gets the bytes staged after the call (also on KV_EINVAL, so the
+ * sender learns where the receiver stands). Writes go into the state's
+ * open write transaction. */
+int kvsnap_stage(kvstate *s, uint64_t index, uint64_t term, uint64_t offset, const void *data,
+                 size_t len, int last, uint64_t *staged);
+
+/* What is staged: (index, term, bytes, complete). Zeroes when nothing. */
+void kvsnap_staged(kvstate *s, uint64_t *index, uint64_t *term, uint64_t *bytes, int *complete);
+
+/* Installs the complete staging of (index, term) with state time tau:
+ * flips the live pair, sets the applied index to index, records the
+ * snapshot's (index, term), empties the old pair, and commits the state
+ * with a full fsync. KV_EINVAL when no complete staging of (index, term)
+ * is there. Afterwards the caller resets the log (kvlog_reset(index,
+ * term)) and syncs it. */
+int kvsnap_install(kvstate *s, uint64_t index, uint64_t term, int64_t tau);
+
+/* The last snapshot this state installed: its index and term (0, 0 for
+ * none). At start-up, an index above the log's snapshot index means the
+ * crash came between kvsnap_install() and the log reset: reset the log. */
+void kvsnap_state_snapshot(kvstate *s, uint64_t *index, uint64_t *term);
+
+#endif
