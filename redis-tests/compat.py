@@ -8,10 +8,11 @@ Every server runs on a free port in its own temp dir, is stopped by pid
 (SIGTERM, then SIGKILL after a deadline) and its temp dir removed; every
 wait is a poll with a deadline.
 
-Cluster hook: start_raftkv() starts the one-member cluster of today. When
-the replicated server lands, a start_raftkv_cluster(n) returning the leader
-(plus a follower in redirect mode) slots in here and the differential
-runners take the leader's address unchanged.
+start_raftkv() starts a one-member server; start_raftkv_cluster(n) starts n
+raftkv-server processes as one Raft cluster (each its own port and data dir
+under one temp dir) and waits for a leader every node agrees on. The
+differential runners take any object with host/port, so they run against
+cluster.leader() unchanged.
 """
 import atexit
 import ctypes
@@ -508,3 +509,226 @@ def parse_script(path):
     if pipe is not None:
         raise ScriptError("%s: @pipeline without @end" % path)
     return steps
+
+
+# ------------------------------------------------------------- a cluster
+
+CLUSTER_SECRET = "compat-secret"
+
+
+def pick_ports(n):
+    ports = []
+    while len(ports) < n:
+        p = pick_port()
+        if p not in ports:
+            ports.append(p)
+    return ports
+
+
+def info(host, port, section=None, timeout=2.0):
+    """INFO [section] as a dict (one short connection)."""
+    c = Conn(host, port, timeout=timeout)
+    try:
+        r = c.call("INFO", section) if section else c.call("INFO")
+    finally:
+        c.close()
+    if r.kind not in "$=" or r.value is None:
+        raise AssertionError("INFO answered %r" % r.raw)
+    out = {}
+    text = r.value.decode("utf-8", "replace")
+    if r.kind == "=":
+        text = text[4:]  # verbatim "txt:"
+    for line in text.split("\r\n"):
+        if ":" in line and not line.startswith("#"):
+            k, _, v = line.partition(":")
+            out[k] = v
+    return out
+
+
+class ClusterNode:
+    """One member: host, port, id, pid are public. start() may be called
+    again after kill() (same port, same data dir)."""
+
+    def __init__(self, cluster, nid, port):
+        self.cluster, self.id, self.host, self.port = cluster, nid, HOST, port
+        self.kind = "raftkv"
+        self.dir = os.path.join(cluster.root, "n%d" % nid)
+        self.logpath = os.path.join(cluster.root, "n%d.log" % nid)
+        self.proc = None
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def argv(self):
+        c = self.cluster
+        return [os.environ["RAFTKV_SERVER"], "--node-id", str(self.id), "--cluster", c.spec,
+                "--cluster-secret", CLUSTER_SECRET, "--bind", HOST, "--port", str(self.port),
+                "--dir", self.dir, "--election-timeout", str(c.election_timeout),
+                "--heartbeat-interval", str(c.heartbeat), "--raft-request-timeout",
+                str(c.request_timeout)] + c.extra
+
+    def start(self, wait=True):
+        log = open(self.logpath, "ab")
+        try:
+            self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, cwd=self.cluster.root,
+                                         start_new_session=True, preexec_fn=_die_with_parent)
+        finally:
+            log.close()
+        if wait:
+            wait_until(lambda: self._check_alive() and Server._answers_ping(self), START_DEADLINE,
+                       "node %d to answer PING" % self.id)
+        return self
+
+    def _check_alive(self):
+        if not self.alive():
+            raise AssertionError("node %d exited (rc=%s):\n%s" % (self.id, self.proc.returncode, self.log()))
+        return True
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self):
+        """SIGKILL by pid (kill -9), reaped."""
+        if self.alive():
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=STOP_DEADLINE)
+
+    def pause(self):
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self):
+        os.kill(self.proc.pid, signal.SIGCONT)
+
+    def stop(self):
+        rc = None
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                os.kill(self.proc.pid, signal.SIGCONT)
+                os.kill(self.proc.pid, signal.SIGTERM)
+                try:
+                    rc = self.proc.wait(timeout=STOP_DEADLINE)
+                except subprocess.TimeoutExpired:
+                    os.kill(self.proc.pid, signal.SIGKILL)
+                    self.proc.wait(timeout=STOP_DEADLINE)
+            else:
+                rc = self.proc.returncode
+        return rc
+
+    def raft(self):
+        return info(self.host, self.port, "raft")
+
+    def log(self):
+        try:
+            with open(self.logpath, "rb") as f:
+                return f.read()[-8000:].decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def sanitizer_report(self):
+        text = self.log()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if marker in text:
+                return text
+        return None
+
+
+class RaftkvCluster:
+    """n raftkv-server nodes on loopback. host/port/alive()/log()/
+    sanitizer_report() describe the leader found by start() (so a cluster
+    can stand in for a Server in the differential runners); stop() stops
+    every node by pid and removes the temp dir."""
+
+    kind = "raftkv"
+
+    def __init__(self, n=3, extra_args=(), election_timeout=500, heartbeat=50, request_timeout=2000):
+        if not os.environ.get("RAFTKV_SERVER"):
+            raise RuntimeError("RAFTKV_SERVER is not set (path to raftkv-server)")
+        self.root = tempfile.mkdtemp(prefix="compat-cluster-")
+        self.extra = [str(a) for a in extra_args]
+        self.election_timeout, self.heartbeat, self.request_timeout = election_timeout, heartbeat, request_timeout
+        self.nodes = [ClusterNode(self, i + 1, p) for i, p in enumerate(pick_ports(n))]
+        self.spec = ",".join("%d=%s:%d" % (nd.id, HOST, nd.port) for nd in self.nodes)
+        self.host, self.port = HOST, None
+        self._leader = None
+
+    def start(self):
+        _live.append(self)
+        for nd in self.nodes:
+            nd.start(wait=False)
+        for nd in self.nodes:
+            wait_until(lambda: nd._check_alive() and Server._answers_ping(nd), START_DEADLINE,
+                       "node %d to answer PING" % nd.id)
+        self._leader = self.leader()
+        self.port = self._leader.port
+        return self
+
+    def node(self, nid):
+        return self.nodes[nid - 1]
+
+    def leader(self, timeout=30.0):
+        """The one live node that says it leads, once every live node agrees."""
+        def find():
+            live = [n for n in self.nodes if n.alive()]
+            try:
+                views = [(n, n.raft()) for n in live]
+            except (OSError, EOFError, AssertionError):
+                return None
+            leaders = [n for n, v in views if v.get("raft_role") == "leader"]
+            if len(leaders) != 1:
+                return None
+            if all(v.get("raft_leader_id") == str(leaders[0].id) for _, v in views):
+                return leaders[0]
+            return None
+        return wait_until(find, timeout, "a leader all live nodes agree on", interval=0.02)
+
+    def followers(self):
+        ld = self.leader()
+        return [n for n in self.nodes if n is not ld and n.alive()]
+
+    # A Server look-alike (the leader found at start).
+    def alive(self):
+        return all(n.alive() for n in self.nodes)
+
+    def log(self):
+        if not os.path.isdir(self.root):
+            return getattr(self, "saved_log", "")
+        return "\n".join("--- node %d (port %d)%s\n%s" % (n.id, n.port, "" if n.alive() else " DEAD", n.log())
+                         for n in self.nodes)
+
+    def sanitizer_report(self):
+        reps = [r for r in (n.sanitizer_report() for n in self.nodes) if r]
+        return "\n".join(reps) if reps else None
+
+    def stop(self):
+        """Stops every node by pid; returns the list of nodes that did not
+        exit 0 (empty when all stopped cleanly)."""
+        bad = []
+        for n in self.nodes:
+            was_alive = n.alive()
+            rc = n.stop()
+            if was_alive and rc != 0:
+                bad.append(n.id)
+        if self in _live:
+            _live.remove(self)
+        self.saved_log = self.log()
+        shutil.rmtree(self.root, ignore_errors=True)
+        return bad
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def start_raftkv_cluster(n=3, extra_args=(), **kw):
+    """n nodes (follower-mode and more in extra_args), started, a leader
+    elected; stop() with .stop()."""
+    c = RaftkvCluster(n, extra_args, **kw)
+    try:
+        return c.start()
+    except BaseException:
+        c.stop()
+        raise

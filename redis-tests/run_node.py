@@ -4,7 +4,9 @@ installed, when missing, into a folder this test owns (COMPAT_NODE_DIR, set
 by CMake to the build dir; never global, never in the repository) under a
 lock, with a timeout. A failed install fails the test.
 
-  /usr/bin/python3 run_node.py SCRIPT.js
+  /usr/bin/python3 run_node.py SCRIPT.js             against one raftkv-server
+  /usr/bin/python3 run_node.py --cluster SCRIPT.js   against a 3-node cluster in
+      follower-mode redirect, with a leader kill -9 (cluster_failover.py)
 """
 import fcntl
 import os
@@ -14,6 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from with_server import run_with_server  # noqa: E402
+import cluster_failover  # noqa: E402
 
 PACKAGES = ["ioredis@6", "redis@6"]  # majors pinned; the cluster clients come with them
 NPM_TIMEOUT = 300
@@ -44,7 +47,11 @@ def ensure_packages(prefix):
 
 
 def main():
-    script = os.path.abspath(sys.argv[1])
+    args = sys.argv[1:]
+    cluster = args[:1] == ["--cluster"]
+    if cluster:
+        args = args[1:]
+    script = os.path.abspath(args[0])
     prefix = os.environ.get("COMPAT_NODE_DIR") or os.path.join(os.getcwd(), "compat-node")
     node = shutil.which("node")
     if not node:
@@ -53,6 +60,8 @@ def main():
     if not ensure_packages(prefix):
         return 1
     env = dict(os.environ, NODE_PATH=os.path.join(prefix, "node_modules"))
+    if cluster:
+        return cluster_failover.run([node, script, "{seeds}"], 120, env)
     srv_cmd = [node, script, "{host}", "{port}"]
     return run_with_server(srv_cmd, 120, env=env)
 
