@@ -1,0 +1,405 @@
+"""Real raftkv-server nodes on 127.0.0.11, .12, ... inside the run's network
+namespace, with what the faults need: kill -9 and restart, SIGSTOP/SIGCONT,
+a per-node fake clock, and the observations the checks need (INFO raft,
+the key space read locally with READONLY).
+
+Every process is started from the main thread (PR_SET_PDEATHSIG fires when
+the *thread* that forked the child exits, so a node started from a worker
+thread would die with it), stopped by pid, and the data dirs live in one temp
+dir that cleanup() removes. Waits poll with a deadline."""
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+import redis
+
+SERVER_BIN = os.environ.get("RAFTKV_SERVER")
+FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+SECRET = "fault-secret"
+PORT = 7379  # the same on every node: each has its own address
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+_libc = ctypes.CDLL("libc.so.6", use_errno=True)
+
+
+def _die_with_parent():
+    _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def host_of(nid):
+    return "127.0.0.%d" % (10 + nid)
+
+
+def wait_until(cond, timeout, what):
+    """cond() until it is truthy; redis and socket errors count as 'not yet'."""
+    assert threading.current_thread() is threading.main_thread() or timeout < 120
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            v = cond()
+            if v:
+                return v
+        except (redis.RedisError, OSError) as e:
+            last = e
+        if time.monotonic() >= deadline:
+            raise TimeoutError("timed out after %.1f s waiting for %s (last error: %r)"
+                               % (timeout, what, last))
+        time.sleep(0.05)
+
+
+class FakeClock:
+    """A node's clock under libfaketime, changed at run time through
+    FAKETIME_TIMESTAMP_FILE (re-read at every call: FAKETIME_NO_CACHE=1).
+
+    libfaketime reports start + offset + (now - start) * rate, where start is
+    when the process loaded it. Changing the rate alone would jump the clock
+    by (now - start) * (old - new), so set_rate() moves the offset by the same
+    amount and the clock stays continuous (to within the few ms between
+    Popen and the library's start).
+
+    mode "wall": FAKETIME_DONT_FAKE_MONOTONIC=1, only the wall clock is
+    faked (an NTP step or slew): tau, expiry and TTLs move, the Raft ticks
+    and the lease (CLOCK_MONOTONIC, and libevent's timers) do not.
+    mode "all": CLOCK_MONOTONIC too, as a drifting oscillator would; libevent
+    then runs the 10 ms tick at the faked rate (libfaketime also scales
+    epoll_wait's timeout), so election and heartbeat timers drift with it.
+    A backward jump in this mode would stall every timer until the faked
+    monotonic clock caught up, which no real clock does: "all" nodes only
+    get rate changes."""
+
+    def __init__(self, path, mode):
+        assert mode in ("wall", "all")
+        self.path, self.mode = path, mode
+        self.offset, self.rate = 0.0, 1.0
+        self.started = time.monotonic()
+        self._write()
+
+    def env(self):
+        env = {"LD_PRELOAD": FAKETIME_LIB, "FAKETIME_TIMESTAMP_FILE": self.path,
+               "FAKETIME_NO_CACHE": "1"}
+        if self.mode == "wall":
+            env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
+        return env
+
+    def process_started(self):
+        """The node (re)started: libfaketime starts again from the file's
+        offset; the rate's accumulated skew is gone, as after a reboot."""
+        self.started = time.monotonic()
+
+    def skew(self):
+        """Seconds this clock is ahead of the real one now."""
+        return self.offset + (time.monotonic() - self.started) * (self.rate - 1.0)
+
+    def jump(self, seconds):
+        assert self.mode == "wall", "a monotonic clock never jumps"
+        self.offset += seconds
+        self._write()
+
+    def set_rate(self, rate):
+        elapsed = time.monotonic() - self.started
+        self.offset += elapsed * (self.rate - rate)
+        self.rate = rate
+        self._write()
+
+    def reset(self):
+        """Back to real time: a jump for "wall" clocks; an "all" clock only
+        gets its rate back (its accumulated skew stays, as it would)."""
+        if self.mode == "wall":
+            self.offset, self.rate = 0.0, 1.0
+            self.started = time.monotonic()
+            self._write()
+        else:
+            self.set_rate(1.0)
+
+    def _write(self):
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%+.3f x%.4f\n" % (self.offset, self.rate))
+        os.replace(tmp, self.path)  # never a half-written spec
+
+
+class Node:
+    def __init__(self, cluster, nid):
+        self.cluster, self.id = cluster, nid
+        self.host, self.port = host_of(nid), PORT
+        self.dir = os.path.join(cluster.root, "n%d" % nid)
+        self.logpath = os.path.join(cluster.root, "n%d.out" % nid)
+        self.proc = None
+        self.paused = False
+        self.clock = None
+        if cluster.clock_mode:
+            self.clock = FakeClock(os.path.join(cluster.root, "n%d.clock" % nid), cluster.clock_mode)
+
+    def __repr__(self):
+        return "n%d" % self.id
+
+    def argv(self):
+        return [SERVER_BIN, "--node-id", str(self.id), "--cluster", self.cluster.spec,
+                "--cluster-secret", SECRET, "--bind", self.host, "--port", str(self.port),
+                "--dir", self.dir] + self.cluster.server_args
+
+    def env(self):
+        env = dict(os.environ)
+        if self.clock:
+            env.update(self.clock.env())
+            asan = env.get("ASAN_OPTIONS", "")
+            # ASan insists on being first in the link order; libfaketime is
+            # preloaded before it, which is harmless here.
+            env["ASAN_OPTIONS"] = (asan + ":" if asan else "") + "verify_asan_link_order=0"
+        return env
+
+    def start(self, wait=True):
+        assert threading.current_thread() is threading.main_thread()
+        assert not self.alive()
+        with open(self.logpath, "ab") as log:
+            log.write(b"=== start %.3f\n" % time.monotonic())
+            log.flush()
+            self.proc = subprocess.Popen(self.argv(), env=self.env(), stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True, preexec_fn=_die_with_parent)
+        if self.clock:
+            self.clock.process_started()
+        self.paused = False
+        if wait:
+            self.wait_up()
+        return self
+
+    def wait_up(self, timeout=30.0):
+        wait_until(lambda: self.alive() and self.ping(), timeout, "%r to answer" % self)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self):
+        if self.alive():
+            os.kill(self.proc.pid, signal.SIGKILL)  # also ends a stopped process
+            self.proc.wait(timeout=30)
+        self.paused = False
+
+    def pause(self):
+        if self.alive() and not self.paused:
+            os.kill(self.proc.pid, signal.SIGSTOP)
+            self.paused = True
+
+    def resume(self):
+        if self.alive() and self.paused:
+            os.kill(self.proc.pid, signal.SIGCONT)
+        self.paused = False
+
+    def stop(self):
+        """SIGTERM and wait: the exit code (0 is a clean stop), or None."""
+        if not self.alive():
+            return self.proc.returncode if self.proc else 0
+        self.resume()
+        os.kill(self.proc.pid, signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+            return None
+
+    def client(self, timeout=5.0):
+        return redis.Redis(host=self.host, port=self.port, socket_timeout=timeout,
+                           socket_connect_timeout=timeout)
+
+    def ping(self):
+        with self.client(2.0) as r:
+            return r.ping()
+
+    def raft(self, timeout=2.0):
+        with self.client(timeout) as r:  # closed at once: polling must not pile up connections
+            return r.info("raft")
+
+    def log_text(self):
+        try:
+            with open(self.logpath, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+
+class Cluster:
+    """n nodes; server_args are the flags every node gets; clock_mode None,
+    "wall" or "all" (see FakeClock)."""
+
+    def __init__(self, n, server_args, clock_mode=None, keep_root=None):
+        assert SERVER_BIN, "RAFTKV_SERVER must point at raftkv-server"
+        self.root = tempfile.mkdtemp(prefix="raftkv-fault-")
+        self.server_args = list(server_args)
+        self.clock_mode = clock_mode
+        self.spec = ",".join("%d=%s:%d" % (i, host_of(i), PORT) for i in range(1, n + 1))
+        self.nodes = [Node(self, i) for i in range(1, n + 1)]
+        self.crashes = []  # (node id, exit code) of exits no fault caused
+
+    def node(self, nid):
+        return self.nodes[nid - 1]
+
+    def ids(self):
+        return [nd.id for nd in self.nodes]
+
+    def start(self):
+        for nd in self.nodes:
+            nd.start(wait=False)
+        for nd in self.nodes:
+            nd.wait_up()
+        return self
+
+    def election_timeout_s(self):
+        return float(self._arg("--election-timeout", 1000)) / 1000.0
+
+    def _arg(self, name, default):
+        a = self.server_args
+        return a[a.index(name) + 1] if name in a else default
+
+    def check_alive(self, expected_down=()):
+        """Records every node that exited though no fault killed it."""
+        for nd in self.nodes:
+            if nd.id in expected_down or nd.proc is None:
+                continue
+            rc = nd.proc.poll()
+            if rc is not None and (nd.id, rc) not in self.crashes:
+                self.crashes.append((nd.id, rc))
+        return not self.crashes
+
+    def leader_now(self):
+        """The node that says it leads, if all live, reachable nodes agree."""
+        views = {}
+        for nd in self.nodes:
+            if not nd.alive() or nd.paused:
+                continue
+            try:
+                views[nd.id] = nd.raft(1.0)
+            except (redis.RedisError, OSError):
+                continue
+        leaders = [nid for nid, v in views.items() if v.get("raft_role") == "leader"]
+        if len(leaders) != 1:
+            return None
+        lid = leaders[0]
+        if all(int(v.get("raft_leader_id", 0)) == lid for v in views.values()):
+            return self.node(lid)
+        return None
+
+    def some_leader(self):
+        """Any node that says it leads now (for faults that target it)."""
+        for nd in self.nodes:
+            if nd.alive() and not nd.paused:
+                try:
+                    if nd.raft(1.0).get("raft_role") == "leader":
+                        return nd
+                except (redis.RedisError, OSError):
+                    pass
+        return None
+
+    def wait_leader(self, timeout):
+        return wait_until(self.leader_now, timeout, "a leader every live node agrees on")
+
+    def wait_writable(self, timeout):
+        """A leader is elected and a write through it is acknowledged; returns
+        the seconds it took (the liveness check after heal)."""
+        t0 = time.monotonic()
+
+        def write():
+            ld = self.leader_now()
+            if not ld:
+                return False
+            with ld.client(2.0) as r:
+                return r.set("__liveness__", str(t0))
+        wait_until(write, timeout, "a leader that acknowledges a write")
+        return time.monotonic() - t0
+
+    def wait_applied_converged(self, timeout):
+        """Every node has applied the same index, which is the leader's commit."""
+        def same():
+            infos = [nd.raft(2.0) for nd in self.nodes]
+            applied = {int(i["raft_applied_index"]) for i in infos}
+            commits = {int(i["raft_commit_index"]) for i in infos}
+            return len(applied) == 1 and applied == commits
+        wait_until(same, timeout, "every node to apply the same index")
+
+    def dump_node(self, nd):
+        """{key: (value, pexpiretime)} from nd's own state (READONLY), and the
+        applied index it was read at; None if the index moved meanwhile."""
+        with nd.client(5.0) as r:
+            before = int(r.info("raft")["raft_applied_index"])
+            conn = r.connection_pool.get_connection("READONLY")
+            try:
+                conn.send_command("READONLY")
+                assert conn.read_response() == b"OK"
+                conn.send_command("KEYS", "*")
+                keys = sorted(conn.read_response())
+                space = {}
+                for k in keys:
+                    conn.send_command("GET", k)
+                    v = conn.read_response()
+                    conn.send_command("PEXPIRETIME", k)
+                    space[k.decode()] = (v, conn.read_response())
+            finally:
+                r.connection_pool.release(conn)
+            after = int(r.info("raft")["raft_applied_index"])
+        return (space, before) if before == after else None
+
+    def dump_all(self, timeout):
+        """Every node's key space at one common applied index."""
+        def dumps():
+            self.wait_applied_converged(timeout)
+            out = {}
+            for nd in self.nodes:
+                d = self.dump_node(nd)
+                if d is None:
+                    return None
+                out[nd.id] = d
+            if len({idx for _, idx in out.values()}) != 1:
+                return None
+            return {nid: space for nid, (space, _) in out.items()}
+        return wait_until(dumps, timeout, "a key-space dump at one applied index on every node")
+
+    def heal_processes(self):
+        """SIGCONT the paused, restart the dead (the clock stays as it is)."""
+        for nd in self.nodes:
+            nd.resume()
+        for nd in self.nodes:
+            if not nd.alive():
+                nd.start(wait=False)
+        for nd in self.nodes:
+            nd.wait_up()
+
+    def sanitizer_reports(self):
+        out = []
+        for nd in self.nodes:
+            text = nd.log_text()
+            for mark in SANITIZER_MARKS:
+                i = text.find(mark)
+                if i >= 0:
+                    out.append("node %d sanitizer report:\n%s" % (nd.id, text[max(0, i - 200):i + 4000]))
+                    break
+        return out
+
+    def stop_all(self):
+        """Stops every node by pid; the problems seen (unclean exits)."""
+        problems = []
+        for nd in self.nodes:
+            if not nd.alive():
+                continue
+            rc = nd.stop()
+            if rc != 0:
+                problems.append("node %d did not stop cleanly on SIGTERM (rc=%s)" % (nd.id, rc))
+        return problems
+
+    def save_logs(self, dest):
+        os.makedirs(dest, exist_ok=True)
+        for nd in self.nodes:
+            if os.path.exists(nd.logpath):
+                shutil.copy(nd.logpath, os.path.join(dest, "n%d.out" % nd.id))
+
+    def cleanup(self):
+        for nd in self.nodes:
+            if nd.alive():
+                nd.resume()
+                nd.kill()
+        shutil.rmtree(self.root, ignore_errors=True)

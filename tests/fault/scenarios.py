@@ -1,0 +1,217 @@
+"""One fault run: a cluster in the namespace, clients, a seeded schedule of
+faults, heal, then every check of issue 6. run() returns a Result; the
+`run` and `soak` commands print it."""
+import os
+import random
+import shutil
+import sys
+import time
+
+import checks
+import faults
+import schedule
+import workload
+from cluster import Cluster, wait_until
+from history import FAIL, OK, History
+
+TIMING = ["--election-timeout", "400", "--heartbeat-interval", "50", "--raft-request-timeout", "1500"]
+CLIENT_TIMEOUT = 3.0  # s: above raft-request-timeout, so the server's -TIMEOUT comes first
+
+
+class Scenario:
+    def __init__(self, families, work="registers", clock=None, overlap=0.0,
+                 read_mode="linearizable", follower_mode="proxy", max_jump=10.0):
+        self.families, self.work, self.clock, self.overlap = families, work, clock, overlap
+        self.read_mode, self.follower_mode, self.max_jump = read_mode, follower_mode, max_jump
+
+
+SCENARIOS = {
+    # network faults only: isolate the leader, majority/minority, bridge, one-way
+    "partition": Scenario(["partition"]),
+    # kill -9 and restart: one, the leader, a majority, all
+    "kill": Scenario(["kill"], follower_mode="redirect"),
+    # SIGSTOP/SIGCONT past the election timeout, with lease reads on the
+    # leader: a paused leader must not serve a read when it wakes up
+    "pause": Scenario(["pause", "partition"], read_mode="lease", overlap=0.2),
+    # TTLs under wall-clock jumps and rate changes, with leadership moving
+    # (kills, partitions) between nodes whose clocks disagree
+    "clock-ttl": Scenario(["clock-jump", "clock-rate", "kill", "partition"], work="ttl",
+                          clock="wall", overlap=0.4),
+    # oscillator drift (wall and monotonic clocks, hence the ticks), with
+    # linearizable reads, and partitions/kills during it
+    "clock-rate": Scenario(["clock-rate", "partition", "kill"], clock="all", overlap=0.5),
+    # everything at once
+    "mixed": Scenario(["kill", "pause", "partition", "clock-rate"], clock="all", overlap=0.3),
+}
+
+
+class Result:
+    def __init__(self, name, seed, nodes):
+        self.name, self.seed, self.nodes = name, seed, nodes
+        self.problems, self.notes = [], []
+        self.faults, self.counts, self.reasons = {}, {}, {}
+        self.verdict, self.liveness_s, self.seconds = None, None, 0.0
+        self.history_path = None
+
+    @property
+    def ok(self):
+        return not self.problems
+
+    def summary(self):
+        lines = ["scenario %s, %d nodes, seed %d: %s in %.1f s"
+                 % (self.name, self.nodes, self.seed, "PASS" if self.ok else "FAIL", self.seconds),
+                 "  operations: %s" % ", ".join("%s %d" % kv for kv in sorted(self.counts.items())),
+                 "  fail/info: %s" % (", ".join("%s %d" % kv for kv in sorted(self.reasons.items())) or "none"),
+                 "  faults: %s" % (", ".join("%s %d" % kv for kv in sorted(self.faults.items())) or "none"),
+                 "  lincheck: %s" % (self.verdict or "not run"),
+                 "  liveness after heal: %s" % ("%.2f s" % self.liveness_s if self.liveness_s is not None else "-")]
+        lines += ["  note: " + n for n in self.notes]
+        lines += ["  PROBLEM: " + p for p in self.problems]
+        return "\n".join(lines)
+
+
+def replay_command(name, a):
+    return ("tests/fault/run --scenario %s --nodes %d --seed %d --duration %g --clients %d"
+            % (name, a.nodes, a.seed, a.duration, a.clients))
+
+
+def run(name, a, log=print):
+    """a: nodes, seed, duration, clients, lincheck, artifacts (dir or None),
+    read_mode/follower_mode overrides (or None)."""
+    sc = SCENARIOS[name]
+    res = Result(name, a.seed, a.nodes)
+    t_start = time.monotonic()
+    rng = random.Random(a.seed)
+    args = TIMING + ["--follower-mode", a.follower_mode or sc.follower_mode,
+                     "--read-mode", a.read_mode or sc.read_mode]
+    cl = Cluster(a.nodes, args, clock_mode=sc.clock)
+    steps = schedule.plan(rng, sc.families, a.nodes, a.duration, cl.election_timeout_s(), sc.overlap,
+                          sc.max_jump)
+    log("seed %d; replay: %s" % (a.seed, replay_command(name, a)))
+    for i, st in enumerate(steps):
+        log("  plan %d: %r" % (i, st))
+    hist = History()
+    try:
+        _run(cl, sc, steps, hist, a, res, log)
+    except Exception as e:  # a broken harness or a dead cluster: a failure, with context
+        res.problems.append("run aborted: %s: %s" % (type(e).__name__, e))
+    finally:
+        cl.check_alive()
+        res.problems += ["node %d exited by itself (rc=%s)" % c for c in cl.crashes]
+        res.problems += cl.stop_all()
+        res.problems += cl.sanitizer_reports()
+        res.counts, res.reasons = hist.counts(), hist.reasons()
+        res.seconds = time.monotonic() - t_start
+        _keep_artifacts(cl, hist, res, a, name, log)
+        cl.cleanup()
+    return res
+
+
+def _run(cl, sc, steps, hist, a, res, log):
+    cl.start()
+    cl.wait_leader(30)
+    wl = workload.Registers() if sc.work == "registers" else workload.Expiring()
+
+    def nemesis_log(kind, text):
+        hist.nemesis(kind, text)
+        log("  %s %s" % (kind, text))
+
+    clients, stop, errors = workload.start_clients(a.clients, cl, hist, wl, a.seed, CLIENT_TIMEOUT)
+    try:
+        res.faults = schedule.run(cl, steps, nemesis_log)
+        _heal_everything(cl)
+        nemesis_log("heal", "everything")
+        res.liveness_s = cl.wait_writable(max(10.0, 25 * cl.election_timeout_s()))
+        _watch_healthy(cl, 2.0)  # a healthy tail: operations after the heal
+    finally:
+        workload.stop_clients(clients, stop, CLIENT_TIMEOUT + 10)
+    res.problems += [e for e in errors if e.startswith("HARNESS")]
+    res.notes += [e for e in errors if not e.startswith("HARNESS")][:10]
+    if errors:
+        res.notes.append("%d unexpected error replies in all (recorded as info)" % len(errors))
+    _check_no_crash(cl, res)
+    finals = _final_reads(cl, hist, wl.keys)
+    if sc.work == "registers":
+        _check_registers(cl, hist, finals, a, res)
+    else:
+        res.problems += checks.no_going_back(hist.ops)
+    dumps = cl.dump_all(30)
+    res.problems += checks.same_keyspaces(dumps)
+    if sc.work == "registers":
+        leader_view = next(iter(dumps.values()))
+        for k, v in finals.items():
+            got = leader_view.get(k, (None, None))[0]
+            if (got.decode() if got is not None else None) != v:
+                res.problems.append("key %s: the final read said %r, the nodes' state %r" % (k, v, got))
+
+
+def _heal_everything(cl):
+    faults.heal_network()
+    cl.heal_processes()
+    for nd in cl.nodes:
+        if nd.clock:
+            nd.clock.reset()
+
+
+def _watch_healthy(cl, seconds):
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        cl.check_alive()
+        time.sleep(0.1)
+
+
+def _check_no_crash(cl, res):
+    cl.check_alive()
+    if cl.crashes:
+        raise RuntimeError("nodes exited on their own: %s" % cl.crashes)
+
+
+def _final_reads(cl, hist, keys):
+    """A linearizable GET of every key through the leader, recorded as one
+    more process after all others finished (so lincheck checks durability
+    too: a lost acknowledged write makes these reads impossible)."""
+    finals = {}
+    p = hist.new_process()
+    for k in keys:
+        def read():
+            ld = cl.leader_now()
+            if not ld:
+                return False
+            op = hist.invoke(p, "get", k)
+            try:
+                with ld.client(CLIENT_TIMEOUT) as r:
+                    v = r.get(k)
+            except Exception:
+                hist.complete(op, FAIL)
+                raise
+            hist.complete(op, OK, v.decode() if v is not None else None)
+            finals[k] = op.result
+            return True
+        wait_until(read, 20, "a final read of %s" % k)
+    return finals
+
+
+def _check_registers(cl, hist, finals, a, res):
+    res.problems += checks.durability(hist.ops, finals)
+    path = os.path.join(cl.root, "history.edn")
+    hist.write_edn(path)
+    res.history_path = path
+    verdict, out = checks.lincheck(a.lincheck, path, a.lincheck_timeout)
+    res.verdict = verdict
+    if verdict != "linearizable":
+        res.problems.append("lincheck: %s\n%s" % (verdict, out[-6000:]))
+
+
+def _keep_artifacts(cl, hist, res, a, name, log):
+    """On failure: the history, the node logs and the replay command."""
+    if res.ok or not a.artifacts:
+        return
+    dest = os.path.join(a.artifacts, "%s-n%d-seed%d" % (name, a.nodes, a.seed))
+    shutil.rmtree(dest, ignore_errors=True)
+    os.makedirs(dest)
+    hist.write_edn(os.path.join(dest, "history.edn"))
+    cl.save_logs(dest)
+    with open(os.path.join(dest, "summary.txt"), "w") as f:
+        f.write(replay_command(name, a) + "\n" + res.summary() + "\n")
+    log("artifacts (history, node logs, replay command) kept in %s" % dest)
+    sys.stdout.flush()

@@ -1,0 +1,284 @@
+"""Concurrent clients on a small set of keys, each a thread with its own
+connection to one node (a leader or a follower, re-chosen now and then),
+recording every operation in the History.
+
+How a reply is recorded (DESIGN.md "The write path", rule 6; README):
+  - a reply, or an error the command computed (INCR on a non-integer):
+    ok, or fail for such an error (the state did not change);
+  - -TRYAGAIN (the entry was not committed, or never proposed),
+    -CLUSTERDOWN (no leader: nothing proposed), -MOVED (redirect mode:
+    not run here), -OOM (refused at propose time): fail, it did not happen;
+  - -TIMEOUT, a socket timeout, a dropped connection, or an error this
+    table does not know: info, the outcome is unknown; the client then
+    continues as a new process on a new connection, as in Jepsen.
+A read's error is a fail (a read changes nothing)."""
+import random
+import threading
+import time
+
+import redis
+
+from history import FAIL, INFO, OK
+
+NOT_APPLIED = ("TRYAGAIN", "CLUSTERDOWN", "MOVED", "OOM", "value is not an integer")
+
+
+def classify(err):
+    """fail or info for an error reply of a write."""
+    msg = str(err)
+    oom = getattr(redis.exceptions, "OutOfMemoryError", None)  # redis-py >= 4.4
+    if oom and isinstance(err, oom):
+        return FAIL
+    if msg.startswith("TIMEOUT"):
+        return INFO
+    if msg.startswith(NOT_APPLIED):
+        return FAIL
+    return INFO
+
+
+class Conn:
+    """A raw redis-py connection to one node; connect() happens before any
+    operation is invoked, so a refused connection is no operation at all."""
+
+    def __init__(self, host, port, timeout):
+        self.c = redis.Connection(host=host, port=port, socket_timeout=timeout,
+                                  socket_connect_timeout=min(timeout, 1.0), retry_on_timeout=False)
+        self.c.connect()
+
+    def call(self, *args):
+        self.c.send_command(*args)
+        return self.c.read_response()
+
+    def close(self):
+        self.c.disconnect()
+
+
+def _text(v):
+    return v.decode() if isinstance(v, bytes) else v
+
+
+class Client(threading.Thread):
+    """Runs ops until stopped. pick_op(rng, key) returns (f, args, value,
+    extra) and read(f) says whether it is a read; run_op turns the reply
+    into the recorded result."""
+
+    def __init__(self, idx, cl, hist, workload, seed, stop, timeout, errors):
+        super().__init__(name="client-%d" % idx, daemon=True)
+        self.idx, self.cl, self.hist, self.wl = idx, cl, hist, workload
+        self.rng = random.Random(seed)
+        self.stop, self.timeout, self.errors = stop, timeout, errors
+        self.conn = None
+        self.target = (idx % len(cl.nodes)) + 1  # spread over leader and followers
+        self.process = hist.new_process()
+        self.ops_left = 0
+        self.died = False
+
+    def run(self):
+        try:
+            self._loop()
+        except Exception as e:  # a harness bug: the run must fail, not go on quietly
+            self.errors.append("HARNESS: client %d died: %s: %s" % (self.idx, type(e).__name__, e))
+            self.died = True
+            raise
+
+    def _loop(self):
+        while not self.stop.is_set():
+            if not self._connected():
+                time.sleep(0.05)
+                continue
+            self._one_op()
+            time.sleep(self.rng.uniform(0, 0.005))
+        if self.conn:
+            self.conn.close()
+
+    def _connected(self):
+        if self.conn and self.ops_left > 0:
+            return True
+        if self.conn:
+            self.conn.close()
+            self.conn = None
+            self.target = self.rng.randrange(1, len(self.cl.nodes) + 1)
+        nd = self.cl.node(self.target)
+        try:
+            self.conn = Conn(nd.host, nd.port, self.timeout)
+        except (redis.RedisError, OSError):
+            self.conn = None
+            self.target = self.rng.randrange(1, len(self.cl.nodes) + 1)
+            return False
+        self.ops_left = self.rng.randrange(20, 80)
+        return True
+
+    def _one_op(self):
+        self.ops_left -= 1
+        key = self.rng.choice(self.wl.keys)
+        f, args, value, extra = self.wl.pick_op(self.rng, key)
+        op = self.hist.invoke(self.process, f, key, value, extra)
+        try:
+            reply = self.conn.call(*args)
+        except redis.exceptions.ResponseError as e:
+            self._error(op, e)
+            return
+        except (redis.RedisError, OSError) as e:
+            self.hist.complete(op, INFO, reason=type(e).__name__)
+            self._new_process()
+            return
+        self.hist.complete(op, OK, self.wl.result(f, reply))
+
+    def _error(self, op, e):
+        msg = str(e)
+        reason = (msg.split() or ["?"])[0]
+        if self.wl.is_read(op.f):
+            self.hist.complete(op, FAIL, reason=reason)
+            time.sleep(self.rng.uniform(0.01, 0.05))
+            return
+        typ = classify(e)
+        self.hist.complete(op, typ, reason=reason)
+        if typ == FAIL:
+            time.sleep(self.rng.uniform(0.01, 0.05))  # no leader yet: do not spin
+        if typ == INFO:
+            if not msg.startswith("TIMEOUT"):
+                self.errors.append("%s: unexpected error %r (recorded as info)" % (op, msg))
+            self._new_process()
+        elif msg.startswith("MOVED"):
+            self._follow_moved(msg)
+
+    def _new_process(self):
+        self.process = self.hist.new_process()
+        self.ops_left = 0  # a new connection, maybe to another node
+
+    def _follow_moved(self, msg):
+        host = msg.split()[-1].rsplit(":", 1)[0]
+        for nd in self.cl.nodes:
+            if nd.host == host:
+                self.target = nd.id
+        self.ops_left = 0
+        if self.conn:
+            self.conn.close()
+        self.conn = None
+        nd = self.cl.node(self.target)
+        try:
+            self.conn = Conn(nd.host, nd.port, self.timeout)
+            self.ops_left = self.rng.randrange(5, 20)
+        except (redis.RedisError, OSError):
+            self.conn = None
+
+
+class Registers:
+    """GET/SET/DEL/APPEND on string keys r*, GET/INCR/DEL on counters c*.
+    Every written value is unique: a SET writes "S<n>;", an APPEND adds
+    "A<n>;", so the final value of a key says which writes it reflects."""
+
+    def __init__(self, nregisters=4, ncounters=2):
+        self.keys = ["r%d" % i for i in range(nregisters)] + ["c%d" % i for i in range(ncounters)]
+        self._lock = threading.Lock()
+        self._n = 0
+
+    def _unique(self):
+        with self._lock:
+            self._n += 1
+            return self._n
+
+    @staticmethod
+    def is_read(f):
+        return f == "get"
+
+    def pick_op(self, rng, key):
+        x = rng.random()
+        if key.startswith("c"):
+            if x < 0.4:
+                return "get", ("GET", key), None, None
+            if x < 0.96:
+                return "incr", ("INCR", key), None, None
+            return "del", ("DEL", key), None, None
+        if x < 0.4:
+            return "get", ("GET", key), None, None
+        if x < 0.65:
+            v = "S%d;" % self._unique()
+            return "put", ("SET", key, v), v, None
+        if x < 0.9:
+            v = "A%d;" % self._unique()
+            return "append", ("APPEND", key, v), v, None
+        return "del", ("DEL", key), None, None
+
+    @staticmethod
+    def result(f, reply):
+        if f == "get":
+            return _text(reply)
+        if f == "put":
+            assert reply in (b"OK", True), reply
+            return None
+        return int(reply)
+
+
+class Expiring:
+    """The TTL workload on keys t*: SET (plain, EX, PX), GET, EXPIRE,
+    PERSIST, GETEX (PX or PERSIST). Values are unique ("V<n>") and never
+    deleted by a client, so a key that disappears expired."""
+
+    def __init__(self, nkeys=5, max_ttl_ms=3000):
+        self.keys = ["t%d" % i for i in range(nkeys)]
+        self.max_ttl_ms = max_ttl_ms
+        self._lock = threading.Lock()
+        self._n = 0
+
+    def _unique(self):
+        with self._lock:
+            self._n += 1
+            return "V%d" % self._n
+
+    @staticmethod
+    def is_read(f):
+        return f == "get"
+
+    def pick_op(self, rng, key):
+        x = rng.random()
+        ms = rng.randrange(100, self.max_ttl_ms)
+        if x < 0.35:
+            return "get", ("GET", key), None, None
+        if x < 0.45:
+            v = self._unique()
+            return "set", ("SET", key, v), v, None
+        if x < 0.55:
+            v = self._unique()
+            return "set", ("SET", key, v, "PX", ms), v, {"px": ms}
+        if x < 0.62:
+            v = self._unique()
+            s = max(1, ms // 1000)
+            return "set", ("SET", key, v, "EX", s), v, {"ex": s}
+        if x < 0.74:
+            s = max(1, ms // 1000)
+            return "expire", ("EXPIRE", key, s), None, {"ex": s}
+        if x < 0.82:
+            return "persist", ("PERSIST", key), None, None
+        if x < 0.92:
+            return "getex", ("GETEX", key, "PX", ms), None, {"px": ms}
+        return "getex", ("GETEX", key, "PERSIST"), None, {"persist": 1}
+
+    @staticmethod
+    def result(f, reply):
+        if f in ("get", "getex"):
+            return _text(reply)
+        if f == "set":
+            assert reply in (b"OK", True), reply
+            return None
+        return int(reply)
+
+
+def start_clients(n, cl, hist, workload, seed, timeout):
+    stop = threading.Event()
+    errors = []
+    clients = [Client(i, cl, hist, workload, (seed * 1000003 + i) & 0xFFFFFFFF, stop, timeout, errors)
+               for i in range(n)]
+    for c in clients:
+        c.start()
+    return clients, stop, errors
+
+
+def stop_clients(clients, stop, timeout):
+    stop.set()
+    deadline = time.monotonic() + timeout
+    for c in clients:
+        c.join(max(0.1, deadline - time.monotonic()))
+    stuck = [c.name for c in clients if c.is_alive()]
+    if stuck:
+        raise RuntimeError("clients did not stop: %s" % stuck)
