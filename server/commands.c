@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <sys/time.h>
 
+#include "server/command_info.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "storage/kverr.h"
@@ -645,6 +646,7 @@ static int flag_words(cmdref r, const char **out)
 
 static void command_info(resp_buf *b, cmdref r)
 {
+    if (cmdinfo_info(b, ref_name(r), strlen(ref_name(r)))) return; /* as redis-server's */
     const char *fl[8];
     int nfl = flag_words(r, fl);
     resp_add_array(b, 10);
@@ -680,6 +682,7 @@ static void command_info(resp_buf *b, cmdref r)
 
 static void command_docs(resp_buf *b, cmdref r)
 {
+    if (cmdinfo_docs(b, ref_name(r), strlen(ref_name(r)))) return; /* as redis-server's */
     const char *group = r.s ? r.s->group : r.k->group;
     const char *since = r.s ? r.s->since : r.k->since;
     const char *summary = r.s ? r.s->summary : r.k->summary;
@@ -730,7 +733,7 @@ PROC(command_cmd)
             cmdref r = lookup(argv[i], lens[i]);
             if (r.s || r.k)
                 command_info(b, r);
-            else
+            else if (!cmdinfo_info(b, argv[i], lens[i])) /* "container|sub" */
                 resp_add_null(b);
         }
     } else if (!strcasecmp(sub, "docs")) {
@@ -746,6 +749,8 @@ PROC(command_cmd)
             cmdref r = lookup(argv[i], lens[i]);
             if (r.s || r.k) {
                 command_docs(b, r);
+                k++;
+            } else if (cmdinfo_docs(b, argv[i], lens[i])) { /* "container|sub" */
                 k++;
             }
         }
