@@ -57,6 +57,7 @@ PROC(reset_cmd);
 PROC(quit_cmd);
 PROC(raft_hello_cmd);
 PROC(raft_msg_cmd);
+PROC(raft_snap_cmd);
 PROC(raft_proxy_cmd);
 PROC(readonly_cmd);
 PROC(cluster_cmd);
@@ -105,6 +106,8 @@ static const scmd server_commands[] = {
      "raft", "0.1.0", "Opens a peer connection (between RaftKV nodes)."},
     {"raft.msg", -2, SC_NOAUTH | SC_NOMULTI, "noscript loading stale fast no_auth", raft_msg_cmd,
      "raft", "0.1.0", "Carries Raft messages (between RaftKV nodes)."},
+    {"raft.snap", -7, SC_NOAUTH | SC_NOMULTI, "noscript loading stale no_auth", raft_snap_cmd,
+     "raft", "0.1.0", "Carries a snapshot chunk (between RaftKV nodes)."},
     {"raft.proxy", -3, SC_NOAUTH | SC_NOMULTI, "noscript loading stale no_auth", raft_proxy_cmd,
      "raft", "0.1.0", "Runs a client's command forwarded by a follower (between RaftKV nodes)."},
     {"raft.proxyexec", -3, SC_NOAUTH | SC_NOMULTI, "noscript loading stale no_auth",
@@ -993,6 +996,11 @@ PROC(raft_msg_cmd)
     for (int i = 1; i < argc; i++)
         driver_step(c->peer_id, argv[i], lens[i]);
     resp_add_ok(client_reply_buf(c));
+}
+
+PROC(raft_snap_cmd)
+{
+    snapshot_receive(c, argc, argv, lens);
 }
 
 /* RAFT.PROXY <proto> <argv...>: a follower's client command, run here as if

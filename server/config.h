@@ -31,12 +31,14 @@ typedef struct config {
     char *cluster;
     char *cluster_id;
     char *cluster_secret;
-    int election_timeout;     /* ms */
-    int heartbeat_interval;   /* ms */
-    int raft_request_timeout; /* ms */
-    long long raft_log_keep;
-    char *follower_mode; /* proxy | redirect */
-    char *read_mode;     /* linearizable | lease */
+    int election_timeout;             /* ms */
+    int heartbeat_interval;           /* ms */
+    int raft_request_timeout;         /* ms */
+    int raft_log_keep;                /* entries kept below the state's durable index */
+    long long raft_log_keep_bytes;    /* ... and at most about this many bytes of log */
+    long long raft_snapshot_max_rate; /* bytes/s per snapshot stream; 0 = unlimited */
+    char *follower_mode;              /* proxy | redirect */
+    char *read_mode;                  /* linearizable | lease */
     /* logging */
     char *loglevel;
     char *logfile;

@@ -481,6 +481,7 @@ static void persist(const raft_ready_batch *rd)
     int rc = 0;
     int need_sync = rd->n_entries || rd->snapshot ||
                     (rd->hs_changed && (rd->hs.term != cur_hs.term || rd->hs.vote != cur_hs.vote));
+    if (rd->snapshot) snapshot_install(rd->snapshot); /* the state first, then the log */
     if (need_sync) {
         rc = kvraft_persist(srv.log, rd);
         srv.stats.syncs++;
@@ -522,6 +523,7 @@ static void handle_ready(void)
 
 void write_end_of_pass(void)
 {
+    snapshot_pump();
     start_read_round();
     while (raft_has_ready(node))
         handle_ready();
@@ -626,6 +628,7 @@ int driver_peer_known(uint64_t id)
 static void send_msgs(const raft_msg *m, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
+        if (snapshot_intercept(&m[i])) continue; /* streamed by snapshot.c */
         size_t need = raft_msg_encoded_size(&m[i]);
         if (need > msgcap) {
             uint8_t *b = realloc(msgbuf, need);
@@ -656,16 +659,40 @@ void driver_step(uint64_t from, const void *buf, size_t len)
         raft_msg_free(m, NULL);
         return;
     }
-    rc = raft_step(node, m);
+    if (m->type == RAFT_MSG_SNAP) {
+        /* A snapshot's metadata counts only after its data (RAFT.SNAP). */
+        serverLog(LL_WARNING, "Dropped a snapshot message from node %llu outside RAFT.SNAP",
+                  (unsigned long long)from);
+        raft_msg_free(m, NULL);
+        return;
+    }
+    driver_step_msg(from, m);
     raft_msg_free(m, NULL);
+}
+
+void driver_step_msg(uint64_t from, const raft_msg *m)
+{
+    (void)from;
+    int rc = raft_step(node, m);
     if (rc == RAFT_EINVAL) return;
     if (rc) fatal("Raft step", raft_strerror(rc));
+}
+
+raft_node *driver_raft(void)
+{
+    return node;
+}
+
+transport *driver_transport(void)
+{
+    return tr;
 }
 
 static void on_unreachable(void *ctx, uint64_t id)
 {
     (void)ctx;
     serverLog(LL_NOTICE, "Raft: lost the connection to node %llu", (unsigned long long)id);
+    snapshot_peer_lost(id);
     int rc = raft_report_unreachable(node, id);
     if (rc && rc != RAFT_EBUSY) fatal("Raft report unreachable", raft_strerror(rc));
 }
@@ -674,6 +701,13 @@ static void on_connected(void *ctx, uint64_t id)
 {
     (void)ctx;
     serverLog(LL_NOTICE, "Raft: connected to node %llu", (unsigned long long)id);
+}
+
+static void on_transport_reply(void *ctx, uint64_t id, uint64_t tag, long long v, const char *err,
+                               size_t errlen)
+{
+    (void)ctx;
+    snapshot_on_reply(id, tag, v, err, errlen);
 }
 
 static void on_transport_log(void *ctx, int level, const char *msg)
@@ -703,6 +737,7 @@ static int start_transport(char *err, size_t errlen)
     tc.on_unreachable = on_unreachable;
     tc.on_connected = on_connected;
     tc.log = on_transport_log;
+    tc.on_reply = on_transport_reply;
     tr = transport_new(srv.base, &tc);
     if (!tr) {
         snprintf(err, errlen, "could not start the peer transport (see the log)");
@@ -721,6 +756,8 @@ int driver_init(char *err, size_t errlen)
     resp_buf_init(&scratch, 2);
     if (start_transport(err, errlen)) return -1;
     kvraft_storage(srv.log, &rstore);
+    rstore.snapshot = snapshot_meta; /* the state, read by snapshot.c */
+    if (snapshot_startup(err, errlen)) return -1;
 
     /* The state applies only committed entries: its applied index is a
      * lower bound of the commit index, which may be stored lagging. */
@@ -787,6 +824,7 @@ int driver_init(char *err, size_t errlen)
 
 void driver_shutdown(void)
 {
+    snapshot_shutdown();
     transport_free(tr);
     tr = NULL;
     free(msgbuf);

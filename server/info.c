@@ -155,6 +155,8 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
         char peers[2048];
         size_t n = driver_peer_lines(peers, sizeof(peers));
         resp_add_raw(&t, peers, n);
+        n = snapshot_info(peers, sizeof(peers));
+        resp_add_raw(&t, peers, n);
     }
     SECTION("keyspace", "Keyspace", 1)
     {

@@ -71,6 +71,7 @@ static void cron(evutil_socket_t fd, short what, void *arg)
         exit(1);
     }
     write_expire_cron();
+    snapshot_gc();
     if (++runs % 4 == 0) {
         clients_cron();
         proxy_cron();

@@ -162,7 +162,14 @@ int driver_configure(char *err, size_t errlen); /* parses 'cluster', before stor
 int driver_init(char *err, size_t errlen);      /* after storage and base */
 void driver_flush(void);                        /* end of pass: peer writes */
 int driver_peer_known(uint64_t id);
-void driver_step(uint64_t from, const void *buf, size_t len);
+void driver_step(uint64_t from, const void *buf, size_t len); /* an encoded RAFT.MSG item */
+struct raft_msg;
+struct raft_node;
+struct raft_snapshot_meta;
+struct transport;
+void driver_step_msg(uint64_t from, const struct raft_msg *m); /* decoded; snapshots too */
+struct raft_node *driver_raft(void);
+struct transport *driver_transport(void);
 size_t driver_peer_lines(char *buf, size_t n); /* INFO raft's peer lines */
 const char *driver_leader_addr(int *port);     /* NULL when none known */
 const char *driver_self_addr(int *port);
@@ -193,6 +200,20 @@ void proxy_forward(client *c, int argc, char **argv, size_t *argvlen);
 void proxy_forward_multi(client *c);
 void proxy_cron(void);
 void proxy_shutdown(void);
+
+/* snapshot.c: snapshot transfers and log GC (issue 5) */
+int snapshot_meta(void *ctx, struct raft_snapshot_meta *out); /* raft storage->snapshot */
+int snapshot_intercept(const struct raft_msg *m);             /* 1: a RAFT_MSG_SNAP, taken */
+void snapshot_on_reply(uint64_t peer, uint64_t tag, long long value, const char *err,
+                       size_t errlen);
+void snapshot_peer_lost(uint64_t peer);
+void snapshot_pump(void); /* end of pass, outside any Ready */
+void snapshot_receive(client *c, int argc, char **argv, size_t *lens); /* RAFT.SNAP */
+void snapshot_install(const struct raft_snapshot_meta *m);
+int snapshot_startup(char *err, size_t errlen);
+void snapshot_gc(void); /* cron */
+size_t snapshot_info(char *buf, size_t n);
+void snapshot_shutdown(void);
 
 /* info.c */
 void info_reply(client *c, resp_buf *b, int argc, char **argv);

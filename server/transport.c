@@ -347,6 +347,34 @@ static void on_msg_reply(redisAsyncContext *ac, void *reply, void *priv)
         evtimer_del(p->timer);
 }
 
+static void on_call_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    tpeer *p = ac->data;
+    redisReply *r = reply;
+    if (!p || !r) return; /* detached or freed: on_unreachable told the owner */
+    transport *t = p->t;
+    if (r->type != REDIS_REPLY_INTEGER && r->type != REDIS_REPLY_ERROR) {
+        char d[256];
+        describe(r, d, sizeof(d));
+        peer_down(p, TRANSPORT_LOG_WARNING, "a call answered %s; closing", d);
+        return;
+    }
+    if (p->outstanding > 0) p->outstanding--;
+    p->since = now_ms();
+    if (p->outstanding > 0)
+        arm(p, t->cfg.liveness_timeout_ms);
+    else
+        evtimer_del(p->timer);
+    uint64_t tag = (uint64_t)(uintptr_t)priv;
+    if (t->cfg.on_reply) {
+        if (r->type == REDIS_REPLY_INTEGER)
+            t->cfg.on_reply(t->cfg.ctx, p->id, tag, r->integer, NULL, 0);
+        else
+            t->cfg.on_reply(t->cfg.ctx, p->id, tag, 0, r->str, r->len);
+    }
+    if (p->ac == ac) check_unsolicited(p, ac);
+}
+
 /* onConnect: never frees the context (see the top of the file). */
 static void on_connect(const redisAsyncContext *cac, int status)
 {
@@ -686,6 +714,37 @@ void transport_flush(transport *t)
         }
         flush_peer(t, p);
     }
+}
+
+int transport_call(transport *t, uint64_t to, int argc, const char **argv, const size_t *argvlen,
+                   uint64_t tag)
+{
+    tpeer *p = find_peer(t, to);
+    if (!p) return TRANSPORT_ENOPEER;
+    if (p->state != TRANSPORT_READY || !p->ac) return TRANSPORT_ENOTCONN;
+    size_t bytes = 0;
+    for (int i = 0; i < argc; i++)
+        bytes += argvlen[i] + 32;
+    size_t queued = p->qused + obuf_len(p);
+    if (bytes > t->cfg.queue_bound || queued > t->cfg.queue_bound - bytes) return TRANSPORT_EFULL;
+    if (redisAsyncCommandArgv(p->ac, on_call_reply, (void *)(uintptr_t)tag, argc, argv, argvlen) !=
+        REDIS_OK)
+        return TRANSPORT_ENOMEM;
+    if (p->outstanding++ == 0) {
+        p->since = now_ms();
+        arm(p, t->cfg.liveness_timeout_ms);
+    }
+    /* As flush_peer: write now unless inside one of this context's
+     * callbacks (the write event does it then). */
+    if (!(p->ac->c.flags & REDIS_IN_CALLBACK)) redisAsyncHandleWrite(p->ac);
+    return TRANSPORT_OK;
+}
+
+size_t transport_pending_bytes(const transport *t, uint64_t to)
+{
+    for (size_t i = 0; i < t->npeers; i++)
+        if (t->peers[i].id == to) return obuf_len(&t->peers[i]);
+    return 0;
 }
 
 size_t transport_peer_count(const transport *t)

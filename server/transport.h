@@ -4,10 +4,12 @@
  *
  *   RAFT.HELLO <cluster-id> <node-id> <secret>        once, first
  *   RAFT.MSG <msg> [<msg> ...]                        one per peer per pass
+ *   any command given to transport_call()             (snapshot chunks)
  *
- * Messages are one-way: the only reply expected to anything is +OK, and the
+ * Messages are one-way: the only reply expected to a RAFT.MSG is +OK, and the
  * peer's answers to our messages arrive on its own outgoing connection to us
- * (the server's RAFT.MSG handler, not this module).
+ * (the server's RAFT.MSG handler, not this module). transport_call()'s
+ * commands are answered on this connection, to cfg->on_reply.
  *
  * Peer connection states (transport_peer_status().state):
  *
@@ -108,6 +110,11 @@ typedef struct transport_config {
     void (*on_connected)(void *ctx, uint64_t peer_id);
     /* One line, no trailing newline; msg is valid during the call only. */
     void (*log)(void *ctx, int level, const char *msg);
+    /* The answer to a transport_call(): an integer reply (err NULL), or an
+     * error reply (err, errlen: the peer's text without the '-'). Calls
+     * lost with a connection get no answer: on_unreachable says so. */
+    void (*on_reply)(void *ctx, uint64_t peer_id, uint64_t tag, long long value, const char *err,
+                     size_t errlen);
 } transport_config;
 
 /* Creates the transport and starts connecting to every peer. cfg and every
@@ -139,6 +146,20 @@ int transport_send(transport *t, uint64_t to, const void *msg, size_t len);
  * closes the connection as described above, possibly invoking
  * on_unreachable before this returns. */
 void transport_flush(transport *t);
+
+/* Sends one command to peer `to` at once (before anything transport_send
+ * queued for the next flush), for requests that want an answer: snapshot
+ * chunks. Its reply goes to cfg->on_reply with tag; an integer or an error
+ * reply is expected, anything else closes the connection. The command
+ * counts for the liveness timer like a RAFT.MSG. Returns TRANSPORT_OK,
+ * TRANSPORT_ENOTCONN, TRANSPORT_EFULL (the bytes would pass the queue
+ * bound), TRANSPORT_ENOMEM or TRANSPORT_ENOPEER; nothing is sent then. */
+int transport_call(transport *t, uint64_t to, int argc, const char **argv, const size_t *argvlen,
+                   uint64_t tag);
+
+/* Bytes hiredis holds for peer `to` that the socket has not taken yet (0
+ * for an unknown or idle peer): senders of bulk data pace themselves by it. */
+size_t transport_pending_bytes(const transport *t, uint64_t to);
 
 typedef struct transport_peer_stat {
     uint64_t id;
