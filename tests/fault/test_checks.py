@@ -1,0 +1,180 @@
+"""The run's own checks on hand-made histories: each must pass what is
+legal and catch what is not, so a fault run can fail. Also the EDN a run
+writes is read by lincheck as intended (RAFTKV_LINCHECK)."""
+import os
+import sys
+import tempfile
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import checks  # noqa: E402
+from history import FAIL, INFO, OK, History, Op  # noqa: E402
+
+LINCHECK = os.environ.get("RAFTKV_LINCHECK")
+
+
+def op(f, key, t0, t1, typ=OK, value=None, result=None, process=1):
+    """An operation invoked at t0 and returned at t1 (None: info)."""
+    o = Op(process, f, key, value, None)
+    o.t_invoke, o.t_done = t0, (t1 if typ != INFO else None)
+    o.type, o.result = typ, result
+    return o
+
+
+# --- durability of string keys -------------------------------------------
+
+def test_last_set_is_durable():
+    ops = [op("put", "r0", 0, 1, value="S1;"), op("put", "r0", 2, 3, value="S2;")]
+    assert checks.durability(ops, {"r0": "S2;"}) == []
+
+
+def test_acknowledged_set_lost_is_caught():
+    ops = [op("put", "r0", 0, 1, value="S1;"), op("put", "r0", 2, 3, value="S2;")]
+    problems = checks.durability(ops, {"r0": "S1;"})
+    assert len(problems) == 1 and "S2" in problems[0] and "lost" in problems[0]
+
+
+def test_concurrent_sets_either_may_win():
+    ops = [op("put", "r0", 0, 5, value="S1;"), op("put", "r0", 1, 4, value="S2;")]
+    assert checks.durability(ops, {"r0": "S1;"}) == []
+    assert checks.durability(ops, {"r0": "S2;"}) == []
+
+
+def test_appends_after_set_are_reflected():
+    ops = [op("put", "r0", 0, 1, value="S1;"), op("append", "r0", 2, 3, value="A2;", result=6),
+           op("append", "r0", 4, 5, value="A3;", result=9)]
+    assert checks.durability(ops, {"r0": "S1;A2;A3;"}) == []
+    problems = checks.durability(ops, {"r0": "S1;A2;"})
+    assert len(problems) == 1 and "A3" in problems[0]
+
+
+def test_info_write_may_or_may_not_show():
+    ops = [op("put", "r0", 0, 1, value="S1;"), op("put", "r0", 2, None, typ=INFO, value="S2;")]
+    assert checks.durability(ops, {"r0": "S1;"}) == []
+    assert checks.durability(ops, {"r0": "S2;"}) == []
+
+
+def test_failed_write_must_not_show():
+    ops = [op("put", "r0", 0, 1, value="S1;"), op("put", "r0", 2, 3, typ=FAIL, value="S2;")]
+    problems = checks.durability(ops, {"r0": "S2;"})
+    assert problems and "no possibly-successful write" in problems[0]
+
+
+def test_missing_key_needs_a_del_that_could_come_last():
+    ops = [op("put", "r0", 0, 1, value="S1;")]
+    assert checks.durability(ops, {"r0": None})
+    ops.append(op("del", "r0", 2, 3, result=1))
+    assert checks.durability(ops, {"r0": None}) == []
+
+
+def test_set_after_del_is_lost_if_key_missing():
+    ops = [op("del", "r0", 0, 1, result=0), op("put", "r0", 2, 3, value="S1;")]
+    assert checks.durability(ops, {"r0": None})
+
+
+def test_acknowledged_del_lost_is_caught():
+    ops = [op("put", "r0", 0, 1, value="S1;"), op("del", "r0", 2, 3, result=1)]
+    problems = checks.durability(ops, {"r0": "S1;"})
+    assert problems and "del" in problems[0]
+
+
+# --- durability of counters ------------------------------------------------
+
+def test_counter_keeps_acknowledged_incr():
+    ops = [op("incr", "c0", 0, 1, result=1), op("incr", "c0", 2, 3, result=2)]
+    assert checks.durability(ops, {"c0": "2"}) == []
+    assert checks.durability(ops, {"c0": "3"}) == []  # an info INCR elsewhere may add
+    problems = checks.durability(ops, {"c0": "1"})
+    assert problems and "below 2" in problems[0]
+
+
+def test_counter_reset_by_a_concurrent_del_is_legal():
+    ops = [op("incr", "c0", 0, 1, result=5), op("del", "c0", 0, 9, result=1)]
+    assert checks.durability(ops, {"c0": None}) == []
+    ops.append(op("incr", "c0", 10, 11, result=1))
+    assert checks.durability(ops, {"c0": None})
+
+
+# --- TTL: nothing comes back -----------------------------------------------
+
+def ttl_history():
+    return [op("set", "t0", 0, 1, value="V1"),
+            op("get", "t0", 2, 3, result="V1"),
+            op("get", "t0", 4, 5, result=None)]  # expired
+
+
+def test_expired_key_staying_expired_passes():
+    ops = ttl_history() + [op("get", "t0", 6, 7, result=None)]
+    assert checks.no_going_back(ops) == []
+
+
+def test_expired_key_coming_back_is_caught():
+    ops = ttl_history() + [op("get", "t0", 6, 7, result="V1")]
+    problems = checks.no_going_back(ops)
+    assert len(problems) == 1 and "came back" in problems[0] and "expired" in problems[0]
+
+
+def test_rewritten_key_may_reappear():
+    ops = ttl_history() + [op("set", "t0", 6, 7, value="V2"), op("getex", "t0", 8, 9, result="V2")]
+    assert checks.no_going_back(ops) == []
+
+
+def test_write_concurrent_with_the_expired_read_may_appear():
+    ops = ttl_history() + [op("set", "t0", 3.5, 8, value="V2"), op("get", "t0", 9, 10, result="V2")]
+    assert checks.no_going_back(ops) == []
+
+
+def test_overwritten_value_coming_back_is_caught():
+    ops = [op("set", "t0", 0, 1, value="V1"), op("set", "t0", 2, 3, value="V2"),
+           op("get", "t0", 4, 5, result="V2"), op("get", "t0", 6, 7, result="V1")]
+    assert checks.no_going_back(ops)
+
+
+def test_value_never_written_is_caught():
+    ops = [op("get", "t0", 0, 1, result="V9")]
+    assert checks.no_going_back(ops)
+
+
+# --- key spaces ------------------------------------------------------------
+
+def test_keyspaces_must_match():
+    a = {"k": (b"v", -1), "t": (b"x", 123)}
+    assert checks.same_keyspaces({1: a, 2: dict(a), 3: dict(a)}) == []
+    b = dict(a, t=(b"x", 124))
+    problems = checks.same_keyspaces({1: a, 2: b})
+    assert len(problems) == 1 and "'t'" in problems[0]
+    assert checks.same_keyspaces({1: a, 2: {"k": (b"v", -1)}})
+
+
+# --- the EDN a run writes, read by lincheck ------------------------------
+
+def recorded(events):
+    """A History from (process, f, key, value, outcome, result) in order."""
+    h = History()
+    pending = {}
+    for p, what, f, key, value, result in events:
+        if what == "invoke":
+            pending[p] = h.invoke(p, f, key, value)
+        else:
+            h.complete(pending.pop(p), what, result)
+    return h
+
+
+@pytest.mark.skipif(not LINCHECK, reason="RAFTKV_LINCHECK not set")
+@pytest.mark.parametrize("final,verdict", [("S2;A3;", "linearizable"), ("S1;A3;", "not linearizable")])
+def test_lincheck_reads_what_a_run_writes(final, verdict):
+    h = recorded([(1, "invoke", "put", "r0", "S1;", None), (1, OK, "put", "r0", "S1;", None),
+                  (2, "invoke", "put", "r0", "S2;", None), (2, OK, "put", "r0", "S2;", None),
+                  (3, "invoke", "append", "r0", "A3;", None), (3, OK, "append", "r0", "A3;", 6),
+                  (4, "invoke", "incr", "c0", None, None), (4, INFO, "incr", "c0", None, None),
+                  (5, "invoke", "get", "c0", None, None), (5, OK, "get", "c0", None, "1"),
+                  (6, "invoke", "del", "r1", None, None), (6, OK, "del", "r1", None, 0),
+                  (7, "invoke", "get", "r0", None, None), (7, OK, "get", "r0", None, final)])
+    h.nemesis("start", 'a "quoted" fault')
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "h.edn")
+        h.write_edn(path)
+        got, out = checks.lincheck(LINCHECK, path, 30)
+    assert got == verdict, out
