@@ -246,8 +246,8 @@ def make_fault(family, rng, n, max_jump=10.0):
         return ClockRate(rng, n, rng.choice(("one", "leader", "all")))
     if family == "slow-leader-isolated":
         # outside lease mode's assumption (drift under a fifth): the leader's
-        # clock runs at 0.4x, then it is cut off; see README "Can it fail?"
-        return Both(ClockRate(rng, n, "leader", rates=(0.4,)), Partition(rng, n, "isolate-leader"))
+        # clock runs at 0.2x, then it is cut off; see README "Can it fail?"
+        return Both(ClockRate(rng, n, "leader", rates=(0.2,)), Partition(rng, n, "isolate-leader"))
     if family == "snapshot":
         return SnapshotTransfer(rng, n)
     raise ValueError("unknown fault family %r" % family)

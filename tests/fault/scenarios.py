@@ -41,7 +41,7 @@ SCENARIOS = {
     # linearizable reads, and partitions/kills during it
     "clock-rate": Scenario(["clock-rate", "partition", "kill"], clock="all", overlap=0.5),
     # a self-test of the bed, expected to FAIL: lease reads with a leader
-    # whose clock runs at 0.4x (lease mode assumes drift below a fifth),
+    # whose clock runs at 0.2x (lease mode assumes drift below a fifth),
     # isolated; lincheck should find a stale read. Not a ctest.
     "lease-drift": Scenario(["slow-leader-isolated"], clock="all", read_mode="lease"),
     # everything at once
