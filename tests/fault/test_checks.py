@@ -148,6 +148,33 @@ def test_keyspaces_must_match():
     assert checks.same_keyspaces({1: a, 2: {"k": (b"v", -1)}})
 
 
+# --- the fake clock's bookkeeping ------------------------------------------
+
+def test_rate_change_keeps_the_clock_continuous(tmp_path):
+    from cluster import FakeClock
+    c = FakeClock(str(tmp_path / "clock"), "all")
+    c.started -= 10.0  # as if the node had run 10 s
+    before = c.skew()
+    c.set_rate(2.0)
+    assert abs(c.skew() - before) < 0.01  # no jump at the change
+    assert open(tmp_path / "clock").read().startswith("-10.0")  # offset compensates 10 s x (1 - 2)
+    c.started -= 1.0
+    assert abs(c.skew() - (before + 1.0)) < 0.01  # then 1 s later it is 1 s ahead
+    c.set_rate(1.0)
+    assert abs(c.skew() - (before + 1.0)) < 0.01
+
+
+def test_wall_clock_jumps_and_resets(tmp_path):
+    from cluster import FakeClock
+    c = FakeClock(str(tmp_path / "clock"), "wall")
+    c.jump(-3.5)
+    assert open(tmp_path / "clock").read().strip() == "-3.500 x1.0000"
+    c.reset()
+    assert open(tmp_path / "clock").read().strip() == "+0.000 x1.0000"
+    with pytest.raises(AssertionError):
+        FakeClock(str(tmp_path / "mono"), "all").jump(1.0)
+
+
 # --- the EDN a run writes, read by lincheck ------------------------------
 
 def recorded(events):
