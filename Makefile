@@ -8,7 +8,7 @@
 
 DEPS := cmake make pkg-config gcc clang libclang-rt-14-dev clang-format cppcheck \
         libevent-dev liblmdb-dev libhiredis-dev libcmocka-dev \
-        redis-server redis-tools python3-pytest python3-redis
+        redis-server redis-tools python3-pytest python3-redis iptables faketime
 JOBS ?= 2
 BUILD_RELEASE := build/release
 BUILD_TEST := build/asan
