@@ -272,6 +272,9 @@ static int lease_valid(int64_t now)
 /* Runs c's confirmed reads that no pending write precedes, in order. */
 static void try_run_reads(client *c)
 {
+    /* Called for every applied entry of the client: a pipeline of writes
+     * has thousands of slots and no read, and must not be walked. */
+    if (!c->nreads) return;
     int64_t now = mstime();
     for (slot *s = c->head; s; s = s->next) {
         if (s->state == SLOT_WRITE) break;
@@ -283,6 +286,7 @@ static void try_run_reads(client *c)
         s->argv = NULL;
         s->state = SLOT_DONE;
         c->npending--;
+        c->nreads--;
         client_mark_dirty(c);
     }
 }
@@ -310,6 +314,7 @@ static void batch_finish(readbatch *b, const char *err)
             resp_add_error(&s->out, err);
             s->state = SLOT_DONE;
             s->c->npending--;
+            s->c->nreads--;
             client_mark_dirty(s->c);
         } else {
             s->confirmed = 1;
@@ -333,6 +338,7 @@ void driver_read(client *c, int argc, char **argv, size_t *argvlen)
         return;
     }
     slot *s = client_new_slot(c, SLOT_READ);
+    c->nreads++;
     s->argc = argc;
     s->argv = argv_copy(argc, argv, argvlen, &s->argvlen);
     if (npeers == 1) { /* alone: only this client's pending writes matter */

@@ -61,11 +61,25 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(srv.base);
 }
 
+/* A step of the loop that held it longer than this is logged: past an
+ * election timeout, peers start to see this node as gone. */
+#define SLOW_STEP_US 250000
+
+static void slow_check(const char *what, int64_t t0)
+{
+    int64_t us = ustime() - t0;
+    if (us >= SLOW_STEP_US)
+        serverLog(LL_NOTICE, "Slow: %s took %lld ms (the event loop waited)", what,
+                  (long long)(us / 1000));
+}
+
 static void cron(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
     static unsigned runs;
+    int64_t t0 = ustime();
     int rc = runs % STATE_COMMIT_RUNS == 0 ? kvstate_commit(srv.state) : 0;
+    slow_check("committing the state", t0);
     if (rc) {
         serverLog(LL_WARNING, "Committing the state failed: %s. Stopping.", kv_strerror(rc));
         exit(1);
@@ -86,11 +100,17 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 
 static void end_of_pass(void)
 {
+    int64_t t0 = ustime();
     clients_process_pending();
+    slow_check("running pending commands", t0);
+    t0 = ustime();
     write_end_of_pass();
+    slow_check("the raft pass (log fsync, apply)", t0);
     if (kvstate_applied_index(srv.state) - kvstate_durable_index(srv.state) >=
         STATE_COMMIT_ENTRIES) {
+        t0 = ustime();
         int rc = kvstate_commit(srv.state);
+        slow_check("committing the state", t0);
         if (rc) {
             serverLog(LL_WARNING, "Committing the state failed: %s. Stopping.", kv_strerror(rc));
             exit(1);
@@ -228,7 +248,9 @@ int main(int argc, char **argv)
     while (!srv.shutdown_asap) {
         int flags = EVLOOP_ONCE;
         if (srv.pending_input) flags |= EVLOOP_NONBLOCK;
+        int64_t t0 = ustime();
         event_base_loop(srv.base, flags);
+        slow_check("one round of I/O callbacks", t0);
         end_of_pass();
     }
 

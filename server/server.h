@@ -87,6 +87,7 @@ typedef struct client {
     resp_buf out;        /* bytes ready to write */
     slot *head, *tail;   /* reply slots, request order */
     int npending;        /* slots not yet done */
+    int nreads;          /* SLOT_READ slots not yet done (try_run_reads' shortcut) */
     uint64_t last_write; /* index of this client's newest pending write */
     mcmd *mq;            /* MULTI queue */
     int mq_len, mq_cap;
