@@ -732,3 +732,16 @@ def start_raftkv_cluster(n=3, extra_args=(), **kw):
     except BaseException:
         c.stop()
         raise
+
+
+# A known bug (redis-tests/README.md "Known bugs"): every state write
+# transaction in which LMDB spilled dirty pages (a value of hundreds of MB)
+# leaks its 1 MB spill list (mdb_midl_alloc), reported by LeakSanitizer at
+# exit. A stop that failed for that alone is a warning, not a failure.
+def only_known_leak(log_text):
+    if "ERROR: LeakSanitizer" not in log_text or "ERROR: AddressSanitizer:" in log_text:
+        return False
+    if "runtime error:" in log_text:
+        return False
+    blocks = log_text.split("leak of ")[1:]
+    return bool(blocks) and all("in mdb_midl_alloc" in b.split("\n\n")[0] for b in blocks)

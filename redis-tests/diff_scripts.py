@@ -226,8 +226,16 @@ def main():
                 break
     finally:
         san = raftkv_srv.sanitizer_report()
-        raftkv_srv.stop()
+        bad = raftkv_srv.stop()
         redis_srv.stop()
+    # a node must exit 0 (LeakSanitizer reports at exit)
+    if not opts.cluster:
+        bad = [] if bad == 0 else [1]
+    if bad and compat.only_known_leak(raftkv_srv.log()):
+        report.warnings.append("KNOWN BUG (README: LMDB spill list leaked per big write): raftkv-server "
+                               "exited %s with only that LeakSanitizer report" % bad)
+    elif bad:
+        report.failures.append("raftkv-server (nodes %s) did not stop cleanly:\n%s" % (bad, raftkv_srv.log()))
     if san:
         report.failures.append("sanitizer report in raftkv-server's output:\n" + san)
     for w in report.warnings:
