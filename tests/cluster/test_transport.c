@@ -234,6 +234,10 @@ typedef struct env {
     int warnings;
     char last_warning[600];
     int send_on_connected; /* the callbacks use the transport themselves */
+    int replies;           /* on_reply calls */
+    uint64_t reply_peer, reply_tag;
+    long long reply_value;
+    char reply_err[64];
 } env;
 
 static int verbose;
@@ -265,6 +269,17 @@ static void cb_unreachable(void *ctx, uint64_t id)
         assert_int_equal(transport_send(e->t, id, "x", 1), TRANSPORT_ENOTCONN);
         transport_flush(e->t);
     }
+}
+
+static void cb_reply(void *ctx, uint64_t id, uint64_t tag, long long value, const char *err,
+                     size_t errlen)
+{
+    env *e = ctx;
+    e->replies++;
+    e->reply_peer = id;
+    e->reply_tag = tag;
+    e->reply_value = value;
+    snprintf(e->reply_err, sizeof(e->reply_err), "%.*s", err ? (int)errlen : 0, err ? err : "");
 }
 
 static void cb_log(void *ctx, int level, const char *msg)
@@ -301,6 +316,7 @@ static transport_config base_config(env *e, const transport_peer_config *peers, 
     cfg.on_connected = cb_connected;
     cfg.on_unreachable = cb_unreachable;
     cfg.log = cb_log;
+    cfg.on_reply = cb_reply;
     return cfg;
 }
 
@@ -799,6 +815,58 @@ static void a_peer_closing_with_replies_outstanding_is_reported_and_reconnected(
     event_base_free(e.base);
 }
 
+static int cond_replies_n(env *e, void *arg)
+{
+    return e->replies >= *(int *)arg;
+}
+
+/* transport_call: the command goes out at once with its bytes intact; an
+ * integer or error reply reaches on_reply with the call's tag and keeps the
+ * connection; any other reply closes it; not READY, nothing is sent. */
+static void calls_are_answered_to_on_reply_with_their_tag(void **state)
+{
+    (void)state;
+    env e;
+    fake f;
+    env_init(&e);
+    fake_init(&f, e.base);
+    f.hello_reply = "+OK\r\n";
+    f.msg_reply = ":42\r\n";
+    transport_peer_config peers[] = {{3, "127.0.0.1", f.port}};
+    transport_config cfg = base_config(&e, peers, 1);
+    env_start(&e, &cfg);
+    const char *argv[3] = {"RAFT.SNAP", "1", "a\0b"};
+    size_t argvlen[3] = {9, 1, 3};
+    assert_int_equal(transport_call(e.t, 3, 3, argv, argvlen, 5), TRANSPORT_ENOTCONN);
+    assert_int_equal(transport_call(e.t, 9, 3, argv, argvlen, 5), TRANSPORT_ENOPEER);
+    wait_connected(&e, 1);
+    assert_int_equal(transport_call(e.t, 3, 3, argv, argvlen, 77), TRANSPORT_OK);
+    int one = 1, two = 2;
+    assert_true(run_until(&e, cond_replies_n, &one, 1000));
+    assert_int_equal(e.reply_peer, 3);
+    assert_int_equal(e.reply_tag, 77);
+    assert_int_equal(e.reply_value, 42);
+    assert_string_equal(e.reply_err, "");
+    const rec_cmd *c = &f.cmds[f.ncmds - 1];
+    assert_int_equal(c->argc, 3);
+    assert_arg(c, 0, "RAFT.SNAP", 9);
+    assert_arg(c, 2, "a\0b", 3);
+    f.msg_reply = "-ERR snapshot chunk corrupt\r\n";
+    assert_int_equal(transport_call(e.t, 3, 3, argv, argvlen, 78), TRANSPORT_OK);
+    assert_true(run_until(&e, cond_replies_n, &two, 1000));
+    assert_int_equal(e.reply_tag, 78);
+    assert_string_equal(e.reply_err, "ERR snapshot chunk corrupt");
+    run_for(&e, 50);
+    assert_int_equal(e.unreachable, 0); /* an error reply is an answer */
+    f.msg_reply = "+OK\r\n";            /* a call wants an integer or an error */
+    assert_int_equal(transport_call(e.t, 3, 3, argv, argvlen, 79), TRANSPORT_OK);
+    assert_true(run_until(&e, cond_unreachable_n, &one, 1000));
+    assert_int_equal(e.replies, 2);
+    env_done(&e);
+    fake_done(&f);
+    event_base_free(e.base);
+}
+
 static void callbacks_may_send_and_flush(void **state)
 {
     (void)state;
@@ -969,6 +1037,7 @@ int main(void)
         cmocka_unit_test(replies_nobody_asked_for_or_of_the_wrong_kind_close_the_connection),
         cmocka_unit_test(a_peer_closing_with_replies_outstanding_is_reported_and_reconnected),
         cmocka_unit_test(callbacks_may_send_and_flush),
+        cmocka_unit_test(calls_are_answered_to_on_reply_with_their_tag),
         cmocka_unit_test(a_connect_that_never_completes_hits_the_connect_timeout),
         cmocka_unit_test(free_with_connections_in_every_state_leaks_nothing),
         cmocka_unit_test(invalid_configurations_are_refused),
