@@ -37,6 +37,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -468,6 +469,12 @@ static void peer_connect(tpeer *p)
     arm(p, t->cfg.connect_timeout_ms);
 }
 
+static int readable(int fd)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLIN | POLLHUP | POLLERR));
+}
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -484,6 +491,13 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     case TRANSPORT_READY: {
         if (p->outstanding == 0) break;
         int64_t idle = now_ms() - p->since;
+        if (idle >= t->cfg.liveness_timeout_ms && p->ac && readable(p->ac->c.fd)) {
+            /* This process may have been the one stalled (a long fsync):
+             * replies already in the socket count before the verdict. */
+            redisAsyncHandleRead(p->ac);
+            if (p->state != TRANSPORT_READY || p->outstanding == 0) break;
+            idle = now_ms() - p->since;
+        }
         if (idle >= t->cfg.liveness_timeout_ms)
             peer_down(p, TRANSPORT_LOG_NOTICE, "no reply for %" PRId64 " ms; treating as dead",
                       idle);
