@@ -304,8 +304,9 @@ static void batch_finish(readbatch *b, const char *err)
     for (size_t i = 0; i < b->n; i++) {
         slot *s = b->slots[i];
         s->batch = NULL;
-        if (!s->c) {
+        if (!s->c) { /* its client is gone: nobody else holds it */
             slot_free(s);
+            b->slots[i] = NULL;
             continue;
         }
         if (err) {
@@ -321,7 +322,7 @@ static void batch_finish(readbatch *b, const char *err)
         }
     }
     for (size_t i = 0; i < b->n; i++)
-        if (!err && b->slots[i]->c) try_run_reads(b->slots[i]->c);
+        if (!err && b->slots[i]) try_run_reads(b->slots[i]->c);
     batch_free(b);
 }
 
