@@ -4,7 +4,8 @@
 // later restarts it. Every operation an application would retry is retried
 // here, RETRY_MS apart, at most MAX_ATTEMPTS times; each rejected promise
 // is an error the application saw. Bounds asserted: at most MAX_ERRORS
-// errors in all, within ERROR_WINDOW_MS, every operation succeeded, every
+// errors in all, within ERROR_WINDOW_MS, no successful call slower than
+// SLOWEST_MS (a retry hidden inside the client), every operation succeeded, every
 // acknowledged write reads back afterwards.
 //
 // Line protocol with the controller: prints KILL, waits for KILLED (writing
@@ -17,6 +18,7 @@ const MAX_ATTEMPTS = 40; // per operation: ~8 s, many election timeouts
 const RETRY_MS = 200;
 const MAX_ERRORS = 20;
 const ERROR_WINDOW_MS = 15000;
+const SLOWEST_MS = 10000; // a client retrying inside one call counts too
 const BEFORE = 150, AFTER_KILL = 150, AFTER_RESTART = 50;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -100,6 +102,7 @@ async function runFailoverApp(ops) {
   console.log(`ACKED ${st.acked}`);
   assert.ok(st.errors <= MAX_ERRORS, `${st.errors} errors > ${MAX_ERRORS}`);
   assert.ok(window <= ERROR_WINDOW_MS, `errors over ${window} ms`);
+  assert.ok(st.slowest <= SLOWEST_MS, `a call took ${st.slowest} ms`);
 }
 
 module.exports = {runFailoverApp};
