@@ -34,6 +34,30 @@ def host_of(nid):
     return "127.0.0.%d" % (10 + nid)
 
 
+def parse_raft_info(text):
+    """INFO raft text -> {field: str}, with the transfers in progress as
+    lists of dicts: "out" (raft_snapshot_out:peer=..,index=..,bytes_sent=..,
+    on a sender, one per peer) and "in" (raft_snapshot_in:from=..,index=..,
+    bytes=.., on a receiver). Numbers in those dicts are ints or floats."""
+    info = {"out": [], "in": []}
+    for line in text.splitlines():
+        if ":" not in line or line.startswith("#"):
+            continue
+        k, v = line.split(":", 1)
+        if k in ("raft_snapshot_out", "raft_snapshot_in"):
+            d = {}
+            for item in v.split(","):
+                kk, _, vv = item.partition("=")
+                try:
+                    d[kk] = int(vv)
+                except ValueError:
+                    d[kk] = float(vv)
+            info["out" if k.endswith("out") else "in"].append(d)
+        else:
+            info[k] = v.strip()
+    return info
+
+
 def wait_until(cond, timeout, what):
     """cond() until it is truthy; redis and socket errors count as 'not yet'."""
     deadline = time.monotonic() + timeout
@@ -215,6 +239,38 @@ class Node:
         with self.client(timeout) as r:  # closed at once: polling must not pile up connections
             return r.info("raft")
 
+    def raft_text(self, timeout=2.0):
+        """INFO raft as the node wrote it: redis-py's parsed dict keeps only
+        the last of several raft_snapshot_out lines (one per peer)."""
+        c = redis.Connection(host=self.host, port=self.port, socket_timeout=timeout,
+                             socket_connect_timeout=timeout)
+        try:
+            c.connect()
+            c.send_command("INFO", "raft")
+            v = c.read_response()
+        finally:
+            c.disconnect()
+        return v.decode() if isinstance(v, bytes) else v
+
+    def snapshots(self, timeout=2.0):
+        """parse_raft_info() of this node's INFO raft."""
+        return parse_raft_info(self.raft_text(timeout))
+
+    def log_size(self):
+        try:
+            return os.path.getsize(self.logpath)
+        except OSError:
+            return 0
+
+    def log_since(self, offset):
+        """The node's output from byte offset on (log_size() taken earlier)."""
+        try:
+            with open(self.logpath, "rb") as f:
+                f.seek(offset)
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
     def log_text(self):
         try:
             with open(self.logpath, "rb") as f:
@@ -333,11 +389,15 @@ class Cluster:
                 conn.send_command("KEYS", "*")
                 keys = sorted(conn.read_response())
                 space = {}
-                for k in keys:
-                    conn.send_command("GET", k)
-                    v = conn.read_response()
-                    conn.send_command("PEXPIRETIME", k)
-                    space[k.decode()] = (v, conn.read_response())
+                for i in range(0, len(keys), 500):  # pipelined: thousands of keys with a preload
+                    part = keys[i:i + 500]
+                    cmds = []
+                    for k in part:
+                        cmds += [("GET", k), ("PEXPIRETIME", k)]
+                    conn.send_packed_command(conn.pack_commands(cmds))
+                    for k in part:
+                        v = conn.read_response()
+                        space[k.decode()] = (v, conn.read_response())
             finally:
                 r.connection_pool.release(conn)
             after = int(r.info("raft")["raft_applied_index"])

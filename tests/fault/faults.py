@@ -6,20 +6,39 @@ schedule's seeded rng, so a seed replays the same faults in the same order;
 start() returns a one-line description for the log and the history.
 `down` is the set of node ids the fault keeps from running, so the run can
 tell a node it killed from one that crashed."""
+import random
 import subprocess
+import time
+
+import redis
 
 from cluster import host_of
+
+PRELOAD_KEYS = 3000  # p:00000.. written before the faults by scenarios with a preload
 
 
 class Fault:
     family = "?"
     down = frozenset()
+    phased = False  # drives itself through several phases (drive() below)
+    extra_s = 0.0   # seconds it takes beyond quiet + hold, for the schedule's plan
+    problems = ()   # what it found wrong (a phased fault checks as it goes)
+    notes = ()
 
     def start(self, cl):
         raise NotImplementedError
 
     def heal(self, cl):
         raise NotImplementedError
+
+    def drive(self, cl, hold, log, watch):
+        """The whole fault: start, hold (watch(seconds, down) sleeps while
+        noticing nodes that exit on their own), heal."""
+        what = self.start(cl)
+        log("start", what)
+        watch(hold, self.down)
+        self.heal(cl)
+        log("heal", what)
 
 
 def _pick(rng, ids, k):
@@ -213,20 +232,272 @@ class ClockRate(Fault):
 
 
 # --- snapshots (issue 5) --------------------------------------------------
-#
-# The place for snapshot faults once log compaction and snapshot transfer
-# land: a node killed while it stages an incoming snapshot (watch
-# raft_peer<id>:state=snapshot in INFO raft, then kill -9 the receiver or the
-# sender), a partition that cuts a transfer midway, and forced compaction
-# (raft-log-keep small, a follower kept down until the leader compacts past
-# its match index, then restarted). Add them here as Fault subclasses and
-# to FAMILIES below; the checks need no change.
+
+INSTALL_MARKS = ("Installed snapshot index ", "Finishing the install of snapshot index ")
+
+
+def installed_indexes(text):
+    """The indexes of the snapshots a node's output says it installed
+    (server/snapshot.c: "Installed snapshot index N term T ...", or, after a
+    crash between the state flip and the log reset, "Finishing the install
+    of snapshot index N" at start-up)."""
+    out = []
+    for line in text.splitlines():
+        for mark in INSTALL_MARKS:
+            i = line.find(mark)
+            if i >= 0:
+                out.append(int(line[i + len(mark):].split()[0].rstrip(":")))
+    return out
+
 
 class SnapshotTransfer(Fault):
-    family = "snapshot"
+    """Forced log compaction and crashes in the middle of a snapshot
+    transfer. Runs with a small raft-log-keep and raft-snapshot-max-rate
+    (the `snapshot` scenario), so a transfer lasts seconds:
 
-    def __init__(self, rng, n):
-        raise NotImplementedError("snapshot faults wait for issue 5 (snapshot transfer)")
+      1. a follower F is stopped (kill -9 or SIGSTOP, drawn);
+      2. forced compaction: filler writes through the leader until every
+         other node's raft_first_index is past the highest last index any
+         of them had when F stopped, so whoever leads must send F a
+         snapshot;
+      3. F is restarted (or SIGCONT) and, by kind:
+         catch-up            nothing more;
+         kill-receiver       kill -9 F once INFO raft shows raft_snapshot_in
+                             (a chunk staged, nothing installed), restart;
+         kill-sender         kill -9 the node whose INFO shows
+                             raft_snapshot_out:peer=F, restart it;
+         pause-receiver      SIGSTOP F mid-transfer, SIGCONT;
+         partition-receiver  cut F from every node mid-transfer, heal;
+         partition-sender    cut the sender from every node mid-transfer;
+         each held for the schedule's hold;
+      4. F must install a snapshot (its output says so, with an index past
+         its old last index) within 60 s: a fault run fails otherwise,
+         and also if a mid-transfer fault found the transfer already over.
+
+    Phased: it drives itself (drive()), so it is never combined with
+    another fault in one step."""
+    family = "snapshot"
+    phased = True
+    extra_s = 7.0
+    KINDS = ("catch-up", "kill-receiver", "kill-sender", "pause-receiver",
+             "partition-receiver", "partition-sender")
+    COMPACT_TIMEOUT = 30.0
+    TRANSFER_TIMEOUT = 30.0
+    INSTALL_TIMEOUT = 60.0
+
+    def __init__(self, rng, n, kind):
+        assert kind in self.KINDS
+        self.kind, self.n = kind, n
+        self.order = list(range(1, n + 1))
+        rng.shuffle(self.order)
+        self.stop_how = rng.choice(("kill", "pause"))
+        self.filler_seed = rng.randrange(1 << 30)
+        self.down = frozenset()
+        self.problems, self.notes = [], []
+        self._killed, self._paused, self._rules = set(), set(), []
+
+    # -- helpers
+
+    def _wait(self, cl, cond, timeout):
+        """Polls cond() (errors count as not yet) while watching for nodes
+        that exit on their own; its value, or None on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            cl.check_alive(self.down)
+            try:
+                v = cond()
+                if v:
+                    return v
+            except (redis.RedisError, OSError):
+                pass
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
+
+    def _kill(self, cl, nid):
+        cl.node(nid).kill()
+        self._killed.add(nid)
+        self.down = frozenset(self._killed)
+
+    def _restart(self, cl, nid):
+        cl.node(nid).start(wait=False)
+        self._killed.discard(nid)
+        self.down = frozenset(self._killed)
+
+    def _pause(self, cl, nid):
+        cl.node(nid).pause()
+        self._paused.add(nid)
+
+    def _resume(self, cl, nid):
+        cl.node(nid).resume()
+        self._paused.discard(nid)
+
+    def _isolate(self, nid):
+        rules = []
+        for o in range(1, self.n + 1):
+            if o != nid:
+                rules += [_rule(nid, o, False), _rule(o, nid, False)]
+        for r in rules:
+            iptables("-A", *r)
+        self._rules += rules
+
+    def _undo(self, cl):
+        """Whatever is still in force (after a timeout or an exception)."""
+        for r in self._rules:
+            iptables("-D", *r)
+        self._rules = []
+        for nid in list(self._paused):
+            self._resume(cl, nid)
+        killed = list(self._killed)
+        for nid in killed:
+            self._restart(cl, nid)
+        for nid in killed:
+            cl.node(nid).wait_up()
+
+    def _others_info(self, cl, f):
+        """INFO raft of every live, running node but f."""
+        out = {}
+        for nd in cl.nodes:
+            if nd.id != f and nd.alive() and not nd.paused:
+                out[nd.id] = nd.raft(1.0)
+        return out
+
+    def _fill(self, cl, rng, n):
+        """n filler writes through the leader (overwrites of the preloaded
+        p:* keys, some with an expiry an hour away, which the snapshot must
+        carry)."""
+        ld = cl.leader_now()
+        if not ld:
+            return
+        with ld.client(5.0) as r:
+            p = r.pipeline(transaction=False)
+            for _ in range(n):
+                k = "p:%05d" % rng.randrange(PRELOAD_KEYS)
+                v = "f%d-" % rng.randrange(1 << 30) + "x" * 100
+                if rng.random() < 0.2:
+                    p.set(k, v, px=3600000)
+                else:
+                    p.set(k, v)
+            p.execute(raise_on_error=False)
+
+    def _transfer(self, cl, f):
+        """(sender id or None, the receiver's raft_snapshot_in or None) while
+        a transfer to f is under way; None if none is."""
+        sender = None
+        for nd in cl.nodes:
+            if nd.id != f and nd.alive() and not nd.paused:
+                try:
+                    outs = nd.snapshots(1.0)["out"]
+                except (redis.RedisError, OSError):
+                    continue
+                if any(o["peer"] == f and o["bytes_sent"] > 0 for o in outs):
+                    sender = nd.id
+        rin = cl.node(f).snapshots(1.0)["in"]
+        rin = rin[0] if rin and rin[0]["bytes"] > 0 else None
+        if self.kind.endswith("sender"):
+            return (sender, rin) if sender else None
+        return (sender, rin) if rin else None
+
+    # -- the phases
+
+    def drive(self, cl, hold, log, watch):
+        try:
+            self._drive(cl, hold, log, watch)
+        finally:
+            self._undo(cl)
+
+    def _drive(self, cl, hold, log, watch):
+        rng = random.Random(self.filler_seed)
+        ld = self._wait(cl, cl.leader_now, 20)
+        if not ld:
+            self.problems.append("snapshot fault: no leader every node agrees on within 20 s")
+            return
+        f = next(i for i in self.order if i != ld.id)
+        # 1. stop the follower
+        if self.stop_how == "kill":
+            self._kill(cl, f)
+        else:
+            self._pause(cl, f)
+        bound = self._wait(cl, lambda: max(int(i["raft_last_index"])
+                                           for i in self._others_info(cl, f).values()), 10)
+        if not bound:
+            self.problems.append("snapshot fault: INFO raft of the nodes but n%d unanswered for 10 s" % f)
+            return
+        log("start", "snapshot %s: %s follower n%d (last index <= %d)"
+            % (self.kind, "kill -9" if self.stop_how == "kill" else "SIGSTOP", f, bound))
+        # 2. forced compaction past it, on every other node
+        t0 = time.monotonic()
+
+        def compacted():
+            firsts = {nid: int(i["raft_first_index"]) for nid, i in self._others_info(cl, f).items()}
+            if len(firsts) == self.n - 1 and min(firsts.values()) > bound + 1:
+                return firsts
+            self._fill(cl, rng, 200)
+            return None
+        firsts = self._wait(cl, compacted, self.COMPACT_TIMEOUT)
+        if not firsts:
+            self.problems.append("snapshot fault: the other nodes' logs were not compacted past n%d's "
+                                 "last index %d within %.0f s" % (f, bound, self.COMPACT_TIMEOUT))
+            return
+        log("snapshot", "forced compaction in %.1f s: first indexes %s > %d"
+            % (time.monotonic() - t0, firsts, bound))
+        if self.kind == "catch-up":
+            watch(hold, self.down)
+        # 3. F back: it can only catch up by a snapshot
+        off = cl.node(f).log_size()
+        if self.stop_how == "kill":
+            self._restart(cl, f)
+        else:
+            self._resume(cl, f)
+        t_back = time.monotonic()
+        log("snapshot", "n%d %s" % (f, "restarted" if self.stop_how == "kill" else "resumed"))
+        if self.kind != "catch-up":
+            if not self._mid_transfer(cl, f, off, hold, log, watch):
+                return
+        # 4. it must install a snapshot past its old log
+        got = self._wait(cl, lambda: [i for i in installed_indexes(cl.node(f).log_since(off))
+                                      if i > bound], self.INSTALL_TIMEOUT)
+        if not got:
+            self.problems.append("snapshot fault %s: n%d installed no snapshot past index %d within "
+                                 "%.0f s, though every other log starts at %s"
+                                 % (self.kind, f, bound, self.INSTALL_TIMEOUT, firsts))
+            return
+        log("snapshot", "n%d installed snapshot index %d, %.1f s after it came back"
+            % (f, got[-1], time.monotonic() - t_back))
+        self.notes.append("snapshot %s: n%d installed index %d" % (self.kind, f, got[-1]))
+
+    def _mid_transfer(self, cl, f, off, hold, log, watch):
+        tr = self._wait(cl, lambda: self._transfer(cl, f), self.TRANSFER_TIMEOUT)
+        done = installed_indexes(cl.node(f).log_since(off))
+        if not tr or done:
+            why = ("the transfer to n%d was over (installed %s) before the fault could hit it: raise "
+                   "the preload or lower raft-snapshot-max-rate" % (f, done) if done else
+                   "no snapshot transfer to n%d seen within %.0f s" % (f, self.TRANSFER_TIMEOUT))
+            self.problems.append("snapshot fault %s: %s" % (self.kind, why))
+            return False
+        sender, rin = tr
+        at = ("%d bytes staged from n%s" % (rin["bytes"], rin["from"]) if rin
+              else "sent by n%d" % sender)
+        if self.kind == "kill-receiver":
+            self._kill(cl, f)
+            what = "kill -9 receiver n%d mid-transfer (%s)" % (f, at)
+        elif self.kind == "pause-receiver":
+            self._pause(cl, f)
+            what = "SIGSTOP receiver n%d mid-transfer (%s)" % (f, at)
+        elif self.kind == "partition-receiver":
+            self._isolate(f)
+            what = "isolate receiver n%d mid-transfer (%s)" % (f, at)
+        elif self.kind == "kill-sender":
+            self._kill(cl, sender)
+            what = "kill -9 sender n%d mid-transfer to n%d (%s)" % (sender, f, at)
+        else:
+            self._isolate(sender)
+            what = "isolate sender n%d mid-transfer to n%d (%s)" % (sender, f, at)
+        log("snapshot", what)
+        watch(hold, self.down)
+        self._undo(cl)
+        log("snapshot", "healed: " + what)
+        return True
 
 
 # --- the families the schedule draws from ---------------------------------
@@ -249,7 +520,7 @@ def make_fault(family, rng, n, max_jump=10.0):
         # clock runs at 0.2x, then it is cut off; see README "Can it fail?"
         return Both(ClockRate(rng, n, "leader", rates=(0.2,)), Partition(rng, n, "isolate-leader"))
     if family == "snapshot":
-        return SnapshotTransfer(rng, n)
+        return SnapshotTransfer(rng, n, rng.choice(SnapshotTransfer.KINDS))
     raise ValueError("unknown fault family %r" % family)
 
 
@@ -257,6 +528,7 @@ class Both(Fault):
     """Two faults at once: started in order, healed in reverse."""
 
     def __init__(self, a, b):
+        assert not (a.phased or b.phased), "a phased fault runs alone"
         self.a, self.b = a, b
         self.family = "%s+%s" % (a.family, b.family)
 

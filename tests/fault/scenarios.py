@@ -20,9 +20,11 @@ CLIENT_TIMEOUT = 3.0  # s: above raft-request-timeout, so the server's -TIMEOUT 
 
 class Scenario:
     def __init__(self, families, work="registers", clock=None, overlap=0.0,
-                 read_mode="linearizable", follower_mode="proxy", max_jump=10.0):
+                 read_mode="linearizable", follower_mode="proxy", max_jump=10.0,
+                 server_args=(), preload=0):
         self.families, self.work, self.clock, self.overlap = families, work, clock, overlap
         self.read_mode, self.follower_mode, self.max_jump = read_mode, follower_mode, max_jump
+        self.server_args, self.preload = list(server_args), preload
 
 
 SCENARIOS = {
@@ -46,11 +48,19 @@ SCENARIOS = {
     "lease-drift": Scenario(["slow-leader-isolated"], clock="all", read_mode="lease"),
     # everything at once
     "mixed": Scenario(["kill", "pause", "partition", "clock-rate"], clock="all", overlap=0.3),
+    # forced log compaction and crashes in the middle of snapshot transfers
+    # (faults.SnapshotTransfer): a short log tail, so a follower kept down
+    # must catch up by a snapshot; transfers slowed to 256 KB/s and a
+    # preload of 3000 keys (~700 KB), so one lasts ~3 s and a kill or a
+    # partition lands in its middle
+    "snapshot": Scenario(["snapshot"],
+                         server_args=["--raft-log-keep", "300", "--raft-snapshot-max-rate", "256kb"],
+                         preload=faults.PRELOAD_KEYS),
 }
 
 
 # Every scenario that must pass (lease-drift is expected to fail).
-SOAK_DEFAULT = ["partition", "kill", "pause", "clock-ttl", "clock-rate", "mixed"]
+SOAK_DEFAULT = ["partition", "kill", "pause", "clock-ttl", "clock-rate", "mixed", "snapshot"]
 
 
 class Result:
@@ -96,7 +106,7 @@ def run(name, a, log=print):
     t_start = time.monotonic()
     rng = random.Random(a.seed)
     args = TIMING + ["--follower-mode", a.follower_mode or sc.follower_mode,
-                     "--read-mode", a.read_mode or sc.read_mode]
+                     "--read-mode", a.read_mode or sc.read_mode] + sc.server_args
     cl = Cluster(a.nodes, args, clock_mode=sc.clock)
     steps = schedule.plan(rng, sc.families, a.nodes, a.duration, cl.election_timeout_s(), sc.overlap,
                           sc.max_jump)
@@ -123,6 +133,8 @@ def run(name, a, log=print):
 def _run(cl, sc, steps, hist, a, res, log):
     cl.start()
     cl.wait_leader(30)
+    if sc.preload:
+        _preload(cl, sc.preload)
     wl = workload.Registers() if sc.work == "registers" else workload.Expiring()
 
     def nemesis_log(kind, text):
@@ -131,7 +143,12 @@ def _run(cl, sc, steps, hist, a, res, log):
 
     clients, stop, errors = workload.start_clients(a.clients, cl, hist, wl, a.seed, CLIENT_TIMEOUT)
     try:
-        res.faults = schedule.run(cl, steps, nemesis_log)
+        try:
+            res.faults = schedule.run(cl, steps, nemesis_log)
+        finally:
+            for st in steps:  # what phased faults found as they went
+                res.problems += st.fault.problems
+                res.notes += st.fault.notes
         _heal_everything(cl)
         nemesis_log("heal", "everything")
         res.liveness_s = cl.wait_writable(max(10.0, 25 * cl.election_timeout_s()))
@@ -159,6 +176,23 @@ def _run(cl, sc, steps, hist, a, res, log):
             got = leader_view.get(k, (None, None))[0]
             if (got.decode() if got is not None else None) != v:
                 res.problems.append("key %s: the final read said %r, the nodes' state %r" % (k, v, got))
+
+
+def _preload(cl, n):
+    """n keys p:00000.. of 200 bytes through the leader before the clients
+    start, so a snapshot is more than the workload's few keys."""
+    def load():
+        ld = cl.leader_now()
+        if not ld:
+            return False
+        with ld.client(10.0) as r:
+            for i in range(0, n, 1000):
+                p = r.pipeline(transaction=False)
+                for j in range(i, min(n, i + 1000)):
+                    p.set("p:%05d" % j, ("%05d" % j) * 40)
+                p.execute()
+        return True
+    wait_until(load, 30, "a preload of %d keys" % n)
 
 
 def _heal_everything(cl):

@@ -20,7 +20,8 @@ def plan(rng, families, n, duration, election_s, overlap=0.0, max_jump=10.0):
     """Steps filling about `duration` seconds. A fault is held for 2 to 6
     election timeouts (so pauses and partitions outlast an election), a
     quiet period lasts 1 to 4 of them; with probability `overlap` a step
-    runs two faults of different families at once."""
+    runs two faults of different families at once (never a phased fault,
+    which drives itself; its extra_s counts towards the duration)."""
     steps, t = [], 0.0
     while t < duration:
         quiet = rng.uniform(1.0, 4.0) * election_s
@@ -28,10 +29,12 @@ def plan(rng, families, n, duration, election_s, overlap=0.0, max_jump=10.0):
         fam = rng.choice(families)
         fault = make_fault(fam, rng, n, max_jump)
         others = [f for f in families if f != fam]
-        if others and rng.random() < overlap:
-            fault = Both(fault, make_fault(rng.choice(others), rng, n, max_jump))
+        if others and not fault.phased and rng.random() < overlap:
+            second = make_fault(rng.choice(others), rng, n, max_jump)
+            if not second.phased:
+                fault = Both(fault, second)
         steps.append(Step(quiet, fault, hold))
-        t += quiet + hold
+        t += quiet + hold + fault.extra_s
     return steps
 
 
@@ -45,12 +48,8 @@ def run(cl, steps, log, deadline_s=None):
         if end and time.monotonic() >= end:
             break
         _watch(cl, st.quiet, frozenset())
-        what = st.fault.start(cl)
         counts[st.fault.family] = counts.get(st.fault.family, 0) + 1
-        log("start", what)
-        _watch(cl, st.hold, st.fault.down)
-        st.fault.heal(cl)
-        log("heal", what)
+        st.fault.drive(cl, st.hold, log, lambda s, down: _watch(cl, s, down))
     return counts
 
 
