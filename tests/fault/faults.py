@@ -418,10 +418,25 @@ class SnapshotTransfer(Fault):
             self._kill(cl, f)
         else:
             self._pause(cl, f)
-        bound = self._wait(cl, lambda: max(int(i["raft_last_index"])
-                                           for i in self._others_info(cl, f).values()), 10)
+        # What F can still receive: a paused process's sockets take data
+        # (entries the leader sends it land in its buffers and are applied
+        # when it resumes), until the leader's transport gives up on it (no
+        # reply within the election timeout: connected=0; a connection is
+        # used again only after F answers a new RAFT.HELLO). Then F's log
+        # ends at or below the last index of every node now. (Followers
+        # send F nothing, so their idle connections stay "connected"; one
+        # that leads later starts at its own last index, past F's log.)
+        def cut_off():
+            infos = self._others_info(cl, f)
+            leaders = [i for i in infos.values() if i.get("raft_role") == "leader"]
+            if len(infos) == self.n - 1 and len(leaders) == 1 and \
+                    int(leaders[0]["raft_peer%d" % f]["connected"]) == 0:
+                return max(int(i["raft_last_index"]) for i in infos.values())
+            return None
+        bound = self._wait(cl, cut_off, 10)
         if not bound:
-            self.problems.append("snapshot fault: INFO raft of the nodes but n%d unanswered for 10 s" % f)
+            self.problems.append("snapshot fault: the other nodes did not see n%d %s within 10 s"
+                                 % (f, "die" if self.stop_how == "kill" else "stop answering"))
             return
         log("start", "snapshot %s: %s follower n%d (last index <= %d)"
             % (self.kind, "kill -9" if self.stop_how == "kill" else "SIGSTOP", f, bound))
