@@ -205,3 +205,104 @@ def test_lincheck_reads_what_a_run_writes(final, verdict):
         h.write_edn(path)
         got, out = checks.lincheck(LINCHECK, path, 30)
     assert got == verdict, out
+
+
+# --- snapshot faults (faults.SnapshotTransfer) ------------------------------
+
+import cluster  # noqa: E402
+import faults  # noqa: E402
+
+INFO_RAFT = ("# Raft\r\nraft_role:leader\r\nraft_first_index:901\r\n"
+             "raft_peer2:addr=127.0.0.12:7379,connected=0,state=snapshot,match=0\r\n"
+             "raft_snapshots_installed:0\r\n"
+             "raft_snapshot_out:peer=2,index=900,keys=3006,bytes_sent=262144,bytes_acked=0,seconds=0.4\r\n"
+             "raft_snapshot_out:peer=3,index=900,keys=3006,bytes_sent=524288,bytes_acked=262144,"
+             "seconds=1.2\r\n"
+             "raft_snapshot_in:from=1,index=800,bytes=262000,seconds=0.3\r\n")
+
+
+def test_info_raft_keeps_every_transfer():
+    i = cluster.parse_raft_info(INFO_RAFT)
+    assert i["raft_first_index"] == "901"
+    assert [(o["peer"], o["bytes_sent"]) for o in i["out"]] == [(2, 262144), (3, 524288)]
+    assert i["in"] == [{"from": 1, "index": 800, "bytes": 262000, "seconds": 0.3}]
+    assert cluster.parse_raft_info("# Raft\r\nraft_role:follower\r\n")["out"] == []
+
+
+def test_installed_indexes_from_a_node_log():
+    log = ("1:M * Snapshot from node 1: receiving index 900 term 2\n"
+           "1:M * Installed snapshot index 900 term 2 (3006 keys) in 0.020 s; the log restarts after it\n"
+           "=== start 12.5\n"
+           "1:M * Finishing the install of snapshot index 1200: resetting the log\n")
+    assert faults.installed_indexes(log) == [900, 1200]
+    assert faults.installed_indexes("1:M * Snapshot from node 1: receiving index 900 term 2\n") == []
+
+
+class FakeNode:
+    """Just enough of cluster.Node for SnapshotTransfer: a follower whose
+    log never says it installed anything (or says so, with `installs`)."""
+
+    def __init__(self, nid, role, installs=""):
+        self.id, self.role, self.installs = nid, role, installs
+        self.paused, self.running, self.out = False, True, ""
+
+    def alive(self):
+        return self.running
+
+    def kill(self):
+        self.running = False
+
+    def start(self, wait=True):
+        self.running = True
+        self.out += self.installs
+
+    def pause(self):
+        self.paused = True
+
+    def resume(self):
+        self.paused = False
+
+    def wait_up(self):
+        pass
+
+    def raft(self, timeout=2.0):
+        peers = {"raft_peer%d" % i: {"connected": 0} for i in (1, 2, 3)}
+        return dict(peers, raft_role=self.role, raft_last_index="100", raft_first_index="500")
+
+    def log_size(self):
+        return len(self.out)
+
+    def log_since(self, off):
+        return self.out[off:]
+
+
+class FakeCluster:
+    def __init__(self, installs):
+        self.nodes = [FakeNode(1, "leader"), FakeNode(2, "follower", installs),
+                      FakeNode(3, "follower", installs)]
+
+    def node(self, nid):
+        return self.nodes[nid - 1]
+
+    def leader_now(self):
+        return self.nodes[0]
+
+    def check_alive(self, down=()):
+        return True
+
+
+@pytest.mark.parametrize("installs,ok", [
+    ("", False),  # no snapshot installed: the fault must report it
+    ("x Installed snapshot index 50 term 1 (3 keys)\n", False),  # not past the old log's end
+    ("x Installed snapshot index 450 term 1 (3 keys)\n", True)])
+def test_catch_up_must_install_a_snapshot(monkeypatch, installs, ok):
+    import random
+    monkeypatch.setattr(faults.SnapshotTransfer, "INSTALL_TIMEOUT", 0.3)
+    f = faults.SnapshotTransfer(random.Random(1), 3, "catch-up")
+    f.stop_how = "kill"
+    cl = FakeCluster(installs)
+    f.drive(cl, 0.0, lambda kind, text: None, lambda s, down: None)
+    assert bool(f.problems) != ok, f.problems
+    if not ok:
+        assert "installed no snapshot past index 100" in f.problems[0]
+    assert all(nd.running for nd in cl.nodes)  # healed either way
