@@ -267,6 +267,9 @@ class SnapshotTransfer(Fault):
          kill-sender         kill -9 the node whose INFO shows
                              raft_snapshot_out:peer=F, restart it;
          pause-receiver      SIGSTOP F mid-transfer, SIGCONT;
+         kill-receiver-late  kill -9 F 1.2-2.8 s (drawn) after the first
+                             chunk: around the last chunk and the install,
+                             so maybe after it (not required mid-transfer);
          partition-receiver  cut F from every node mid-transfer, heal;
          partition-sender    cut the sender from every node mid-transfer;
          each held for the schedule's hold;
@@ -280,7 +283,7 @@ class SnapshotTransfer(Fault):
     phased = True
     extra_s = 7.0
     KINDS = ("catch-up", "kill-receiver", "kill-sender", "pause-receiver",
-             "partition-receiver", "partition-sender")
+             "partition-receiver", "partition-sender", "kill-receiver-late")
     COMPACT_TIMEOUT = 30.0
     TRANSFER_TIMEOUT = 30.0
     INSTALL_TIMEOUT = 60.0
@@ -292,6 +295,11 @@ class SnapshotTransfer(Fault):
         rng.shuffle(self.order)
         self.stop_how = rng.choice(("kill", "pause"))
         self.filler_seed = rng.randrange(1 << 30)
+        # kill-receiver-late: seconds after the first chunk is staged; the
+        # last chunk of a ~700 KB snapshot at 256 KB/s comes about 2 s
+        # after it, so the kill falls before, during or just after the
+        # install (the state flip, then the log reset)
+        self.late = round(rng.uniform(1.2, 2.8), 2) if kind == "kill-receiver-late" else None
         self.down = frozenset()
         self.problems, self.notes = [], []
         self._killed, self._paused, self._rules = set(), set(), []
@@ -496,6 +504,12 @@ class SnapshotTransfer(Fault):
         if self.kind == "kill-receiver":
             self._kill(cl, f)
             what = "kill -9 receiver n%d mid-transfer (%s)" % (f, at)
+        elif self.kind == "kill-receiver-late":
+            watch(self.late, self.down)
+            self._kill(cl, f)
+            done = installed_indexes(cl.node(f).log_since(off))
+            what = "kill -9 receiver n%d %.2f s after %s, %s" % (
+                f, self.late, at, "after it installed index %d" % done[-1] if done else "before the install")
         elif self.kind == "pause-receiver":
             self._pause(cl, f)
             what = "SIGSTOP receiver n%d mid-transfer (%s)" % (f, at)
