@@ -475,7 +475,7 @@ class SnapshotTransfer(Fault):
         t_back = time.monotonic()
         log("snapshot", "n%d %s" % (f, "restarted" if self.stop_how == "kill" else "resumed"))
         if self.kind != "catch-up":
-            if not self._mid_transfer(cl, f, off, hold, log, watch):
+            if not self._mid_transfer(cl, f, off, bound, hold, log, watch):
                 return
         # 4. it must install a snapshot past its old log
         got = self._wait(cl, lambda: [i for i in installed_indexes(cl.node(f).log_since(off))
@@ -489,7 +489,8 @@ class SnapshotTransfer(Fault):
             % (f, got[-1], time.monotonic() - t_back))
         self.notes.append("snapshot %s: n%d installed index %d" % (self.kind, f, got[-1]))
 
-    def _mid_transfer(self, cl, f, off, hold, log, watch):
+    def _mid_transfer(self, cl, f, off, bound, hold, log, watch):
+        """Returns whether the fault hit (step 5 follows)."""
         tr = self._wait(cl, lambda: self._transfer(cl, f), self.TRANSFER_TIMEOUT)
         done = installed_indexes(cl.node(f).log_since(off))
         if not tr or done:
@@ -501,13 +502,16 @@ class SnapshotTransfer(Fault):
         sender, rin = tr
         at = ("%d bytes staged from n%s" % (rin["bytes"], rin["from"]) if rin
               else "sent by n%d" % sender)
+        staging = False  # F killed before it installed anything
         if self.kind == "kill-receiver":
             self._kill(cl, f)
+            staging = True
             what = "kill -9 receiver n%d mid-transfer (%s)" % (f, at)
         elif self.kind == "kill-receiver-late":
             watch(self.late, self.down)
             self._kill(cl, f)
             done = installed_indexes(cl.node(f).log_since(off))
+            staging = not done
             what = "kill -9 receiver n%d %.2f s after %s, %s" % (
                 f, self.late, at, "after it installed index %d" % done[-1] if done else "before the install")
         elif self.kind == "pause-receiver":
@@ -526,7 +530,23 @@ class SnapshotTransfer(Fault):
         watch(hold, self.down)
         self._undo(cl)
         log("snapshot", "healed: " + what)
+        if staging:
+            self._check_old_state(cl, f, off, bound)
         return True
+
+    def _check_old_state(self, cl, f, off, bound):
+        """F was killed while staging: restarted, it has its old state (the
+        live key space did not move), so until it installs a snapshot its
+        applied index is within its old log (<= bound). INFO first, then
+        the log: the install logs in the same pass as it flips."""
+        try:
+            applied = int(cl.node(f).raft(2.0)["raft_applied_index"])
+        except (redis.RedisError, OSError):
+            return
+        if applied > bound and not installed_indexes(cl.node(f).log_since(off)):
+            self.problems.append("snapshot fault %s: n%d, killed while staging a snapshot, restarted "
+                                 "with applied index %d past its old log (<= %d) and no install logged"
+                                 % (self.kind, f, applied, bound))
 
 
 # --- the families the schedule draws from ---------------------------------
