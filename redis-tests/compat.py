@@ -15,57 +15,29 @@ differential runners take any object with host/port, so they run against
 cluster.leader() unchanged.
 """
 import atexit
-import ctypes
 import os
-import random
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "pylib"))
+import testproc  # noqa: E402  (tests/pylib)
+from testproc import pick_port, pick_ports  # noqa: E402
 
 HOST = "127.0.0.1"
 REDIS_SERVER = os.environ.get("REDIS_SERVER", "/usr/bin/redis-server")
 START_DEADLINE = float(os.environ.get("RAFTKV_START_DEADLINE", "30"))
 STOP_DEADLINE = 15.0
 
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _die_with_parent():
-    _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: no orphan servers
+_die_with_parent = testproc.die_with_parent  # cluster_failover.py uses it too
 
 
 def wait_until(cond, timeout, what, interval=0.01):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
-        time.sleep(interval)
-
-
-def _port_is_free(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind((HOST, port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def pick_port():
-    rng = random.Random(os.getpid() * 7919 + time.monotonic_ns())
-    for _ in range(1000):
-        port = rng.randrange(20000, 32000)
-        if _port_is_free(port):
-            return port
-    raise RuntimeError("no free port")
+    return testproc.wait_until(cond, timeout, what, interval)
 
 
 _live = []
@@ -105,24 +77,7 @@ class Server:
         return [os.environ["RAFTKV_SERVER"], "--port", str(self.port), "--bind", HOST, "--dir", self.dir] + self.extra
 
     def _answers_ping(self):
-        try:
-            s = socket.create_connection((HOST, self.port), timeout=1)
-        except OSError:
-            return False
-        try:
-            s.settimeout(2)
-            s.sendall(b"PING\r\n")
-            data = b""
-            while not data.endswith(b"\r\n"):
-                chunk = s.recv(256)
-                if not chunk:
-                    return False
-                data += chunk
-            return data.startswith(b"+PONG") or data.startswith(b"-NOAUTH")
-        except OSError:
-            return False
-        finally:
-            s.close()
+        return testproc.answers_ping(HOST, self.port)
 
     def start(self):
         for _ in range(8):
@@ -176,18 +131,11 @@ class Server:
         return rc
 
     def log(self):
-        try:
-            with open(self.logpath, "rb") as f:
-                return f.read()[-8000:].decode("utf-8", "replace")
-        except OSError:
-            return getattr(self, "saved_log", "")
+        return testproc.read_text(self.logpath, tail=8000, missing=getattr(self, "saved_log", ""))
 
     def sanitizer_report(self):
         text = self.log()
-        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
-            if marker in text:
-                return text
-        return None
+        return text if testproc.sanitizer_excerpt(text) else None
 
     def __enter__(self):
         return self.start()
@@ -516,15 +464,6 @@ def parse_script(path):
 CLUSTER_SECRET = "compat-secret"
 
 
-def pick_ports(n):
-    ports = []
-    while len(ports) < n:
-        p = pick_port()
-        if p not in ports:
-            ports.append(p)
-    return ports
-
-
 def info(host, port, section=None, timeout=2.0):
     """INFO [section] as a dict (one short connection)."""
     c = Conn(host, port, timeout=timeout)
@@ -620,18 +559,11 @@ class ClusterNode:
         return info(self.host, self.port, "raft")
 
     def log(self):
-        try:
-            with open(self.logpath, "rb") as f:
-                return f.read()[-8000:].decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return testproc.read_text(self.logpath, tail=8000)
 
     def sanitizer_report(self):
         text = self.log()
-        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
-            if marker in text:
-                return text
-        return None
+        return text if testproc.sanitizer_excerpt(text) else None
 
 
 class RaftkvCluster:

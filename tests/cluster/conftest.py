@@ -2,60 +2,27 @@
 cluster tier. Each node gets its own port and data dir; every process is
 stopped by pid at teardown and the temp dir removed. Waits poll with a
 deadline. A sanitizer report in any node's output fails the test."""
-import ctypes
 import os
 import shutil
 import signal
-import socket
 import subprocess
+import sys
 import tempfile
-import time
 
 import pytest
 import redis
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import testproc  # noqa: E402  (tests/pylib)
+
 SERVER_BIN = os.environ.get("RAFTKV_SERVER")
 SECRET = "test-secret"
-SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
-_libc = ctypes.CDLL("libc.so.6", use_errno=True)
-
-
-def _die_with_parent():
-    _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def wait_until(cond, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            v = cond()
-            if v:
-                return v
-        except (redis.RedisError, OSError) as e:
-            last = e
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for %s (last error: %r)" % (what, last))
-
-
-def free_ports(n):
-    """n ports that are free now, from one range the kernel does not hand out
-    for outgoing connections (below ip_local_port_range)."""
-    ports = []
-    rng = __import__("random").Random(os.getpid() ^ int(time.time() * 1000))
-    while len(ports) < n:
-        p = rng.randrange(20000, 31999)
-        if p in ports:
-            continue
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", p))
-            ports.append(p)
-        except OSError:
-            pass
-        finally:
-            s.close()
-    return ports
+    """cond() until truthy; redis and socket errors count as "not yet"."""
+    return testproc.wait_until(cond, timeout, what, interval=0.02,
+                               retry_on=(redis.RedisError, OSError))
 
 
 class Node:
@@ -76,7 +43,7 @@ class Node:
         with open(self.logpath, "ab") as log:
             self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True,
-                                         preexec_fn=_die_with_parent)
+                                         preexec_fn=testproc.die_with_parent)
         wait_until(lambda: self.alive() and self.ping(), what="node %d to answer" % self.id)
         return self
 
@@ -121,11 +88,7 @@ class Node:
         return self.raft().get("raft_role")
 
     def log(self):
-        try:
-            with open(self.logpath, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return testproc.read_text(self.logpath)
 
 
 class Cluster:
@@ -134,7 +97,7 @@ class Cluster:
         self.root = tempfile.mkdtemp(prefix="raftkv-cluster-")
         self.args = list(args)
         self.secrets = secrets or {}
-        ports = free_ports(n)
+        ports = testproc.pick_ports(n)
         self.nodes = [Node(self, i + 1, ports[i]) for i in range(n)]
         self.spec = ",".join("%d=127.0.0.1:%d" % (nd.id, nd.port) for nd in self.nodes)
 
@@ -178,12 +141,9 @@ class Cluster:
                 rc = nd.stop()
                 if rc != 0:
                     problems.append("node %d did not stop cleanly (rc=%s)" % (nd.id, rc))
-            text = nd.log()
-            for mark in SANITIZER_MARKS:
-                i = text.find(mark)
-                if i >= 0:
-                    problems.append("node %d sanitizer report:\n%s" % (nd.id, text[max(0, i - 200):i + 5000]))
-                    break
+            report = testproc.sanitizer_excerpt(nd.log())
+            if report:
+                problems.append("node %d sanitizer report:\n%s" % (nd.id, report))
         shutil.rmtree(self.root, ignore_errors=True)
         return problems
 

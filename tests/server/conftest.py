@@ -28,18 +28,21 @@ Known, deliberate differences (marked per kind in the tests): SELECT 1 is an
 error on RaftKV (one database); CLIENT SETINFO exists only on RaftKV (Redis
 7.2 command, redis-server here is 7.0).
 """
-import ctypes
 import os
-import random
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
 import pytest
 import redis
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import testproc  # noqa: E402  (tests/pylib)
+from testproc import pick_port  # noqa: E402
 
 SERVER_BIN = os.environ.get("RAFTKV_SERVER") or ""
 KIND = os.environ.get("RAFTKV_SERVER_KIND") or ("raftkv" if SERVER_BIN else "redis")
@@ -61,46 +64,7 @@ STOP_DEADLINE = 15.0
 
 def wait_until(cond, timeout=10.0, interval=0.01, what="condition"):
     """Polls cond() until it returns a true value or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
-        time.sleep(interval)
-
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _die_with_parent():
-    """Runs in the child before exec: if the test process dies (ctest
-    timeout, kill -9), the server gets SIGKILL instead of living on."""
-    _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def _port_is_free(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind((HOST, port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def pick_port():
-    """A free port below the ephemeral range (so outgoing client sockets never
-    hold it), randomised per process so parallel test processes rarely meet;
-    a collision is caught when the server fails to bind and start retries."""
-    rng = random.Random(os.getpid() * 7919 + time.monotonic_ns())
-    for _ in range(1000):
-        port = rng.randrange(20000, 32000)
-        if _port_is_free(port):
-            return port
-    raise RuntimeError("no free port found")
+    return testproc.wait_until(cond, timeout, what, interval)
 
 
 # --------------------------------------------------------------- RESP client
@@ -324,39 +288,18 @@ class Server:
         try:
             self.proc = subprocess.Popen(
                 self.argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                cwd=self.root, start_new_session=True, preexec_fn=_die_with_parent)
+                cwd=self.root, start_new_session=True, preexec_fn=testproc.die_with_parent)
         finally:
             log.close()
         deadline = time.monotonic() + START_DEADLINE
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return False
-            if self._answers_ping():
+            if testproc.answers_ping(self.host, self.port):
                 return True
             time.sleep(0.01)
         self.kill()
         raise AssertionError("server did not answer PING within %.0fs; log:\n%s" % (START_DEADLINE, self.log()))
-
-    def _answers_ping(self):
-        try:
-            s = socket.create_connection((self.host, self.port), timeout=1)
-        except OSError:
-            return False
-        try:
-            s.settimeout(2)
-            s.sendall(b"PING\r\n")
-            data = b""
-            while not data.endswith(b"\r\n"):
-                chunk = s.recv(256)
-                if not chunk:
-                    return False
-                data += chunk
-            # -NOAUTH: up, but a password is configured.
-            return data.startswith(b"+PONG") or data.startswith(b"-NOAUTH")
-        except OSError:
-            return False
-        finally:
-            s.close()
 
     def start(self):
         """Starts on a fresh port; retries on a port clash."""
@@ -472,21 +415,9 @@ def make_server():
         pytest.fail("\n".join(died))
 
 
-SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
-
-
 def sanitizer_report(path):
     """The sanitizer output in a server's stderr, across its restarts."""
-    try:
-        with open(path, "rb") as f:
-            text = f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-    for mark in SANITIZER_MARKS:
-        i = text.find(mark)
-        if i >= 0:
-            return text[max(0, i - 200):i + 6000]
-    return ""
+    return testproc.sanitizer_excerpt(testproc.read_text(path), after=6000)
 
 
 @pytest.fixture
