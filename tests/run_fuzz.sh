@@ -1,5 +1,6 @@
 #!/bin/sh
-# run_fuzz.sh FUZZER CORPUS SECONDS -- fuzz for a bounded time on a copy of
+# run_fuzz.sh FUZZER CORPUS SECONDS -- every fuzz test (resp_, raft_, storage_):
+# fuzz for a bounded time on a copy of
 # the seed corpus in a temporary directory, removed afterwards.
 set -eu
 fuzzer=$1 corpus=$2 secs=$3
