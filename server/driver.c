@@ -245,13 +245,6 @@ static uint64_t read_ctx;
 static int64_t lease_until_us; /* read-mode lease: CLOCK_MONOTONIC */
 static int lease_renew;        /* start a round even with no reads */
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* DESIGN.md "read-mode lease": a round that a quorum confirmed proves this
  * node led when the round was asked for; no other leader can be elected
  * until the followers' election timeouts run out, so for a while after that
@@ -673,13 +666,12 @@ void driver_step(uint64_t from, const void *buf, size_t len)
         raft_msg_free(m, NULL);
         return;
     }
-    driver_step_msg(from, m);
+    driver_step_msg(m);
     raft_msg_free(m, NULL);
 }
 
-void driver_step_msg(uint64_t from, const raft_msg *m)
+void driver_step_msg(const raft_msg *m)
 {
-    (void)from;
     int rc = raft_step(node, m);
     if (rc == RAFT_EINVAL) return;
     if (rc) fatal("Raft step", raft_strerror(rc));

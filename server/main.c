@@ -40,6 +40,13 @@ int64_t mstime(void)
     return ustime() / 1000;
 }
 
+int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void usage(FILE *fp)
 {
     fprintf(fp, "Usage: raftkv-server [/path/to/raftkv.conf] [--key value ...]\n"
@@ -67,7 +74,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 static void slow_check(const char *what, int64_t t0)
 {
-    int64_t us = ustime() - t0;
+    int64_t us = mono_us() - t0;
     if (us >= SLOW_STEP_US)
         serverLog(LL_NOTICE, "Slow: %s took %lld ms (the event loop waited)", what,
                   (long long)(us / 1000));
@@ -77,7 +84,7 @@ static void cron(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
     static unsigned runs;
-    int64_t t0 = ustime();
+    int64_t t0 = mono_us();
     int rc = runs % STATE_COMMIT_RUNS == 0 ? kvstate_commit(srv.state) : 0;
     slow_check("committing the state", t0);
     if (rc) {
@@ -100,15 +107,15 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 
 static void end_of_pass(void)
 {
-    int64_t t0 = ustime();
+    int64_t t0 = mono_us();
     clients_process_pending();
     slow_check("running pending commands", t0);
-    t0 = ustime();
+    t0 = mono_us();
     write_end_of_pass();
     slow_check("the raft pass (log fsync, apply)", t0);
     if (kvstate_applied_index(srv.state) - kvstate_durable_index(srv.state) >=
         STATE_COMMIT_ENTRIES) {
-        t0 = ustime();
+        t0 = mono_us();
         int rc = kvstate_commit(srv.state);
         slow_check("committing the state", t0);
         if (rc) {
@@ -248,7 +255,7 @@ int main(int argc, char **argv)
     while (!srv.shutdown_asap) {
         int flags = EVLOOP_ONCE;
         if (srv.pending_input) flags |= EVLOOP_NONBLOCK;
-        int64_t t0 = ustime();
+        int64_t t0 = mono_us();
         event_base_loop(srv.base, flags);
         slow_check("one round of I/O callbacks", t0);
         end_of_pass();

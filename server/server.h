@@ -134,6 +134,7 @@ extern server srv;
 
 int64_t mstime(void);
 int64_t ustime(void);
+int64_t mono_us(void); /* CLOCK_MONOTONIC: durations, leases */
 
 /* networking.c */
 int net_listen(char *err, size_t errlen);
@@ -168,7 +169,7 @@ struct raft_msg;
 struct raft_node;
 struct raft_snapshot_meta;
 struct transport;
-void driver_step_msg(uint64_t from, const struct raft_msg *m); /* decoded; snapshots too */
+void driver_step_msg(const struct raft_msg *m); /* decoded; snapshots too */
 struct raft_node *driver_raft(void);
 struct transport *driver_transport(void);
 size_t driver_peer_lines(char *buf, size_t n); /* INFO raft's peer lines */

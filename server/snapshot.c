@@ -75,6 +75,13 @@ static struct {
     int active;
 } in;
 
+/* Durations and rates are timed on CLOCK_MONOTONIC: a wall-clock jump
+ * must not stall a rate-limited stream. */
+static int64_t mono_ms(void)
+{
+    return mono_us() / 1000;
+}
+
 static double mb(uint64_t b)
 {
     return (double)b / (1024.0 * 1024.0);
@@ -131,7 +138,7 @@ int snapshot_intercept(const raft_msg *m)
         kvsnap_reader_close(rc ? NULL : r);
         /* Inside a Ready: the pump tells raft. */
         o->peer = m->to;
-        o->started_ms = mstime();
+        o->started_ms = mono_ms();
         out_fail(o, "the state could not be read");
         return 1;
     }
@@ -165,7 +172,7 @@ int snapshot_intercept(const raft_msg *m)
     o->keys = kvsnap_reader_keys(r);
     o->msg = buf;
     o->msglen = need;
-    o->started_ms = o->logged_ms = mstime();
+    o->started_ms = o->logged_ms = mono_ms();
     serverLog(LL_NOTICE,
               "Snapshot to node %" PRIu64 ": sending index %" PRIu64 " term %" PRIu64 " (%" PRIu64
               " keys)",
@@ -241,13 +248,17 @@ static int within_rate(const snap_out *o, int64_t now)
 /* Called at the end of every pass, outside any Ready. */
 void snapshot_pump(void)
 {
+    int any = 0;
+    for (int i = 0; i < RAFT_MAX_NODES && !any; i++)
+        any = outs[i].peer != 0;
+    if (!any) return; /* every pass: nothing to do unless a stream runs */
     raft_node *node = driver_raft();
-    int64_t now = mstime();
+    int64_t now = mono_ms();
+    raft_status st;
+    raft_get_status(node, &st);
     for (int i = 0; i < RAFT_MAX_NODES; i++) {
         snap_out *o = &outs[i];
         if (!o->peer) continue;
-        raft_status st;
-        raft_get_status(node, &st);
         if (!o->report && (st.role != RAFT_LEADER || st.term != o->raft_term))
             out_fail(o, "no longer the leader");
         if (!o->report) {
@@ -363,7 +374,7 @@ void snapshot_receive(client *c, int argc, char **argv, size_t *lens)
             return;
         }
     }
-    int64_t now = mstime();
+    int64_t now = mono_ms();
     if (offset == 0) {
         in.active = 1;
         in.from = c->peer_id;
@@ -409,7 +420,7 @@ void snapshot_receive(client *c, int argc, char **argv, size_t *lens)
                   ": all %.1f MB staged in %.2f s; handing it to raft",
                   c->peer_id, mb(staged), (double)(now - in.started_ms) / 1000.0);
         in.active = 0;
-        driver_step_msg(c->peer_id, m);
+        driver_step_msg(m); /* m->from was checked above */
         raft_msg_free(m, NULL);
     }
     resp_add_int(out, (int64_t)staged);
@@ -418,7 +429,7 @@ void snapshot_receive(client *c, int argc, char **argv, size_t *lens)
 /* The driver, handling a Ready with a snapshot, before the log part. */
 void snapshot_install(const raft_snapshot_meta *m)
 {
-    int64_t t0 = ustime();
+    int64_t t0 = mono_us();
     uint64_t tau = 0;
     for (int i = 0; i < 8 && i < (int)m->ref_len; i++)
         tau |= (uint64_t)m->ref[i] << (8 * i);
@@ -433,7 +444,7 @@ void snapshot_install(const raft_snapshot_meta *m)
     serverLog(LL_NOTICE,
               "Installed snapshot index %" PRIu64 " term %" PRIu64 " (%" PRIu64
               " keys) in %.3f s; the log restarts after it",
-              m->index, m->term, kvstate_dbsize(srv.state), (double)(ustime() - t0) / 1e6);
+              m->index, m->term, kvstate_dbsize(srv.state), (double)(mono_us() - t0) / 1e6);
 }
 
 /* driver_init: a crash between kvsnap_install and the log reset leaves a
@@ -497,7 +508,7 @@ size_t snapshot_info(char *buf, size_t n)
                      kvlog_bytes(srv.log), stat_sent, stat_aborted, stat_installed);
     if (w < 0 || (size_t)w >= n) return 0;
     off = (size_t)w;
-    int64_t now = mstime();
+    int64_t now = mono_ms();
     for (int i = 0; i < RAFT_MAX_NODES && off < n; i++) {
         const snap_out *o = &outs[i];
         if (!o->peer) continue;

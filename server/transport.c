@@ -326,6 +326,18 @@ static void on_hello_reply(redisAsyncContext *ac, void *reply, void *priv)
     if (t->cfg.on_connected) t->cfg.on_connected(t->cfg.ctx, p->id);
 }
 
+/* A command was answered: the liveness clock restarts, or stops when
+ * nothing is outstanding any more. */
+static void got_reply(tpeer *p)
+{
+    if (p->outstanding > 0) p->outstanding--;
+    p->since = now_ms();
+    if (p->outstanding > 0)
+        arm(p, p->t->cfg.liveness_timeout_ms);
+    else
+        evtimer_del(p->timer);
+}
+
 static void on_msg_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)priv;
@@ -338,14 +350,9 @@ static void on_msg_reply(redisAsyncContext *ac, void *reply, void *priv)
         peer_down(p, TRANSPORT_LOG_WARNING, "RAFT.MSG answered %s; closing", d);
         return;
     }
-    if (p->outstanding > 0) p->outstanding--;
     p->backoff_ms = p->t->cfg.backoff_start_ms; /* the peer takes our messages */
-    p->since = now_ms();
-    if (check_unsolicited(p, ac)) return;
-    if (p->outstanding > 0)
-        arm(p, p->t->cfg.liveness_timeout_ms);
-    else
-        evtimer_del(p->timer);
+    got_reply(p);
+    check_unsolicited(p, ac);
 }
 
 static void on_call_reply(redisAsyncContext *ac, void *reply, void *priv)
@@ -360,12 +367,7 @@ static void on_call_reply(redisAsyncContext *ac, void *reply, void *priv)
         peer_down(p, TRANSPORT_LOG_WARNING, "a call answered %s; closing", d);
         return;
     }
-    if (p->outstanding > 0) p->outstanding--;
-    p->since = now_ms();
-    if (p->outstanding > 0)
-        arm(p, t->cfg.liveness_timeout_ms);
-    else
-        evtimer_del(p->timer);
+    got_reply(p);
     uint64_t tag = (uint64_t)(uintptr_t)priv;
     if (t->cfg.on_reply) {
         if (r->type == REDIS_REPLY_INTEGER)
@@ -667,6 +669,21 @@ err_nomem:
     return TRANSPORT_ENOMEM;
 }
 
+/* A command was queued on p's connection: the liveness clock runs from the
+ * first unanswered one. hiredis would write on the next writable event;
+ * write now. On a write error that frees the context (on_disconnect),
+ * which must not happen inside one of its reply callbacks (the caller is
+ * then in on_connected, on_unreachable or on_reply): there the write event
+ * does it. */
+static void sent_command(tpeer *p)
+{
+    if (p->outstanding++ == 0) {
+        p->since = now_ms();
+        arm(p, p->t->cfg.liveness_timeout_ms);
+    }
+    if (!(p->ac->c.flags & REDIS_IN_CALLBACK)) redisAsyncHandleWrite(p->ac);
+}
+
 static void flush_peer(transport *t, tpeer *p)
 {
     size_t argc = p->qn + 1;
@@ -706,15 +723,7 @@ static void flush_peer(transport *t, tpeer *p)
     p->sent += p->qn;
     p->qn = 0;
     p->qused = 0;
-    if (p->outstanding++ == 0) {
-        p->since = now_ms();
-        arm(p, t->cfg.liveness_timeout_ms);
-    }
-    /* hiredis would write on the next writable event; write now. On a
-     * write error this frees the context (on_disconnect), which must not
-     * happen inside one of its reply callbacks (the caller is then in
-     * on_connected or on_unreachable): there the write event does it. */
-    if (!(p->ac->c.flags & REDIS_IN_CALLBACK)) redisAsyncHandleWrite(p->ac);
+    sent_command(p);
 }
 
 void transport_flush(transport *t)
@@ -744,13 +753,7 @@ int transport_call(transport *t, uint64_t to, int argc, const char **argv, const
     if (redisAsyncCommandArgv(p->ac, on_call_reply, (void *)(uintptr_t)tag, argc, argv, argvlen) !=
         REDIS_OK)
         return TRANSPORT_ENOMEM;
-    if (p->outstanding++ == 0) {
-        p->since = now_ms();
-        arm(p, t->cfg.liveness_timeout_ms);
-    }
-    /* As flush_peer: write now unless inside one of this context's
-     * callbacks (the write event does it then). */
-    if (!(p->ac->c.flags & REDIS_IN_CALLBACK)) redisAsyncHandleWrite(p->ac);
+    sent_command(p);
     return TRANSPORT_OK;
 }
 
