@@ -7,29 +7,24 @@ Every process is started from the main thread (PR_SET_PDEATHSIG fires when
 the *thread* that forked the child exits, so a node started from a worker
 thread would die with it), stopped by pid, and the data dirs live in one temp
 dir that cleanup() removes. Waits poll with a deadline."""
-import ctypes
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 
 import redis
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import testproc  # noqa: E402  (tests/pylib)
+
 SERVER_BIN = os.environ.get("RAFTKV_SERVER")
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 SECRET = "fault-secret"
 PORT = 7379  # the same on every node: each has its own address
-SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
-_libc = ctypes.CDLL("libc.so.6", use_errno=True)
-
-
-def _die_with_parent():
-    _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 def host_of(nid):
     return "127.0.0.%d" % (10 + nid)
 
@@ -60,19 +55,8 @@ def parse_raft_info(text):
 
 def wait_until(cond, timeout, what):
     """cond() until it is truthy; redis and socket errors count as 'not yet'."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        try:
-            v = cond()
-            if v:
-                return v
-        except (redis.RedisError, OSError) as e:
-            last = e
-        if time.monotonic() >= deadline:
-            raise TimeoutError("timed out after %.1f s waiting for %s (last error: %r)"
-                               % (timeout, what, last))
-        time.sleep(0.05)
+    return testproc.wait_until(cond, timeout, what, interval=0.05,
+                               retry_on=(redis.RedisError, OSError), error=TimeoutError)
 
 
 class FakeClock:
@@ -168,6 +152,10 @@ class Node:
 
     def env(self):
         env = dict(os.environ)
+        # A node that hangs gets SIGABRT from wait_up(); ASan then prints
+        # where it was.
+        asan = env.get("ASAN_OPTIONS", "")
+        env["ASAN_OPTIONS"] = (asan + ":" if asan else "") + "handle_abort=1"
         if self.clock:
             env.update(self.clock.env())
             asan = env.get("ASAN_OPTIONS", "")
@@ -184,7 +172,7 @@ class Node:
             log.flush()
             self.proc = subprocess.Popen(self.argv(), env=self.env(), stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True, preexec_fn=_die_with_parent)
+                                         start_new_session=True, preexec_fn=testproc.die_with_parent)
         if self.clock:
             self.clock.process_started()
         self.paused = False
@@ -193,7 +181,31 @@ class Node:
         return self
 
     def wait_up(self, timeout=30.0):
-        wait_until(lambda: self.alive() and self.ping(), timeout, "%r to answer" % self)
+        try:
+            wait_until(lambda: self.alive() and self.ping(), timeout, "%r to answer" % self)
+        except TimeoutError as e:
+            raise TimeoutError("%s; %s" % (e, self.hang_report())) from None
+
+    def hang_report(self):
+        """Where a live node that does not answer is stuck: its kernel state,
+        then SIGABRT (ASan prints the stack into the node's output)."""
+        if not self.alive():
+            return "the process exited with %s" % self.proc.returncode
+        pid, facts = self.proc.pid, []
+        for name in ("wchan", "stack"):
+            facts.append("%s: %s" % (name, testproc.read_text("/proc/%d/%s" % (pid, name),
+                                                               missing="?").strip()))
+        state = [l for l in testproc.read_text("/proc/%d/status" % pid).splitlines()
+                 if l.startswith(("State:", "Threads:"))]
+        exe = testproc.read_text("/proc/%d/cmdline" % pid).split("\0")[0]
+        try:
+            os.kill(pid, signal.SIGCONT)
+            os.kill(pid, signal.SIGABRT)
+            self.proc.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        return "hang report for %r (exe %s): %s; %s; its stack, if ASan printed one, is in %s" % (
+            self, exe, "; ".join(state), "; ".join(facts), self.logpath)
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -264,19 +276,10 @@ class Node:
 
     def log_since(self, offset):
         """The node's output from byte offset on (log_size() taken earlier)."""
-        try:
-            with open(self.logpath, "rb") as f:
-                f.seek(offset)
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return testproc.read_text(self.logpath, offset)
 
     def log_text(self):
-        try:
-            with open(self.logpath, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return testproc.read_text(self.logpath)
 
 
 class Cluster:
@@ -431,12 +434,9 @@ class Cluster:
     def sanitizer_reports(self):
         out = []
         for nd in self.nodes:
-            text = nd.log_text()
-            for mark in SANITIZER_MARKS:
-                i = text.find(mark)
-                if i >= 0:
-                    out.append("node %d sanitizer report:\n%s" % (nd.id, text[max(0, i - 200):i + 4000]))
-                    break
+            report = testproc.sanitizer_excerpt(nd.log_text(), after=4000)
+            if report:
+                out.append("node %d sanitizer report:\n%s" % (nd.id, report))
         return out
 
     def stop_all(self):
