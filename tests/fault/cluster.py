@@ -158,10 +158,18 @@ class Node:
         env["ASAN_OPTIONS"] = (asan + ":" if asan else "") + "handle_abort=1"
         if self.clock:
             env.update(self.clock.env())
-            asan = env.get("ASAN_OPTIONS", "")
             # ASan insists on being first in the link order; libfaketime is
-            # preloaded before it, which is harmless here.
-            env["ASAN_OPTIONS"] = (asan + ":" if asan else "") + "verify_asan_link_order=0"
+            # preloaded before it, which is harmless here. But libfaketime's
+            # constructor mallocs (dlsym's error path) before it is ready;
+            # when that malloc is the first of its size class, ASan's
+            # allocator, holding its lock, reads the clock for its
+            # release-to-OS timer, that clock_gettime re-enters libfaketime's
+            # initialisation, which mallocs again: a deadlock before main().
+            # Whether it happens depends on the binary's earlier allocations
+            # (a fresh clone in another directory hung at every start, this
+            # checkout never). Without the release-to-OS timer ASan never
+            # reads the clock there.
+            env["ASAN_OPTIONS"] += ":verify_asan_link_order=0:allocator_release_to_os_interval_ms=-1"
         return env
 
     def start(self, wait=True):
