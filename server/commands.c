@@ -291,8 +291,13 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
     }
     if (r.s && r.s->arity == -2 && argc >= 2) /* a container: name|sub */
         snprintf(c->last_cmd, sizeof(c->last_cmd), "%s|%.*s", ref_name(r), (int)lens[1], argv[1]);
-    else
-        snprintf(c->last_cmd, sizeof(c->last_cmd), "%s", ref_name(r));
+    else { /* every command pays for this: no snprintf */
+        const char *n = ref_name(r);
+        size_t i = 0;
+        for (; n[i] && i + 1 < sizeof(c->last_cmd); i++)
+            c->last_cmd[i] = n[i];
+        c->last_cmd[i] = '\0';
+    }
     for (char *p = c->last_cmd; *p; p++)
         *p = (char)tolower((unsigned char)*p);
     if (!c->authenticated && !(r.s && (r.s->flags & SC_NOAUTH))) {

@@ -112,8 +112,10 @@ static void not_leader_reply(client *c, unsigned keyslot)
         resp_add_errorf(client_reply_buf(c), "MOVED %u %s:%d", keyslot, m->host, m->port);
 }
 
-/* Proposes scratch; on success the client (if any) waits in a new slot. */
-static int propose(client *c, unsigned keyslot)
+/* Proposes scratch; on success the client (if any) waits in a new slot.
+ * key (may be NULL) is the first key, for -MOVED's slot: only computed when
+ * this node is not the leader. */
+static int propose(client *c, const char *key, size_t keylen)
 {
     uint64_t index, term;
     if (scratch.oom) fatal("Encoding a log entry", "out of memory");
@@ -126,7 +128,7 @@ static int propose(client *c, unsigned keyslot)
         const char *msg;
         switch (rc) {
         case RAFT_ENOTLEADER:
-            if (c) not_leader_reply(c, keyslot);
+            if (c) not_leader_reply(c, key ? driver_key_slot(key, keylen) : 0);
             return -1;
         case RAFT_ETRANSFER:
             msg = "TRYAGAIN leadership transfer in progress";
@@ -162,9 +164,8 @@ int write_propose(client *c, int argc, char **argv, size_t *argvlen, int firstke
 {
     resp_buf_reset(&scratch);
     kventry_encode_cmd(&scratch, next_tau(), argc, argv, argvlen);
-    unsigned ks =
-        firstkey > 0 && firstkey < argc ? driver_key_slot(argv[firstkey], argvlen[firstkey]) : 0;
-    return propose(c, ks);
+    if (firstkey > 0 && firstkey < argc) return propose(c, argv[firstkey], argvlen[firstkey]);
+    return propose(c, NULL, 0);
 }
 
 int write_propose_multi(client *c)
@@ -174,7 +175,8 @@ int write_propose_multi(client *c)
     for (int i = 0; i < c->mq_len; i++)
         kventry_add_cmd(&scratch, c->mq[i].argc, c->mq[i].argv, c->mq[i].argvlen);
     const mcmd *m = &c->mq[0];
-    return propose(c, m->argc > 1 ? driver_key_slot(m->argv[1], m->argvlen[1]) : 0);
+    if (m->argc > 1) return propose(c, m->argv[1], m->argvlen[1]);
+    return propose(c, NULL, 0);
 }
 
 int driver_leader_known(void)
@@ -195,7 +197,7 @@ void write_expire_cron(void)
     resp_buf_reset(&scratch);
     int n = kvstate_collect_expired(srv.state, next_tau(), 1000, &scratch);
     if (n <= 0) return;
-    if (propose(NULL, 0) == 0) {
+    if (propose(NULL, NULL, 0) == 0) {
         srv.expire_in_flight = 1;
         srv.stats.expired_keys += (uint64_t)n;
     }

@@ -122,41 +122,52 @@ static int get_bytes(rd *r, char **out, size_t *outlen)
     return 0;
 }
 
+/* argv, argvlen and the arguments (each followed by a NUL) are one block. */
 static void argv_free(kv_argv *a)
 {
-    for (int i = 0; i < a->argc; i++)
-        free(a->argv[i]);
     free(a->argv);
-    free(a->argvlen);
     a->argc = 0;
     a->argv = NULL;
     a->argvlen = NULL;
 }
 
+/* One allocation per command: a first pass checks every length against
+ * what is left and sums them, the second copies. Each argument is
+ * followed by a NUL, so commands may use it as a C string. */
 static int get_cmd(rd *r, kv_argv *a)
 {
-    uint32_t argc;
-    int rc;
+    uint32_t argc, len;
 
     memset(a, 0, sizeof(*a));
     /* Each argument takes at least its 4-byte length. A command has at
      * least its name. */
     if (get_u32(r, &argc) != 0 || argc == 0 || argc > r->n / 4 || argc > INT32_MAX)
         return KV_ECORRUPT;
-    a->argv = kv_calloc(argc, sizeof(char *));
-    a->argvlen = kv_calloc(argc, sizeof(size_t));
-    if (!a->argv || !a->argvlen) {
-        argv_free(a);
-        return KV_ENOMEM;
-    }
+    rd scan = *r;
+    size_t bytes = 0;
     for (uint32_t i = 0; i < argc; i++) {
-        rc = get_bytes(r, &a->argv[i], &a->argvlen[i]);
-        if (rc != 0) {
-            argv_free(a);
-            return rc;
-        }
-        a->argc = (int)i + 1;
+        if (get_u32(&scan, &len) != 0 || len > scan.n) return KV_ECORRUPT;
+        scan.p += len;
+        scan.n -= len;
+        bytes += (size_t)len + 1;
     }
+    size_t head = (size_t)argc * (sizeof(char *) + sizeof(size_t));
+    char *block = kv_malloc(head + bytes);
+    if (!block) return KV_ENOMEM;
+    a->argv = (char **)block;
+    a->argvlen = (size_t *)(block + (size_t)argc * sizeof(char *));
+    char *dst = block + head;
+    for (uint32_t i = 0; i < argc; i++) {
+        get_u32(r, &len); /* checked by the first pass */
+        memcpy(dst, r->p, len);
+        dst[len] = '\0';
+        a->argv[i] = dst;
+        a->argvlen[i] = len;
+        dst += (size_t)len + 1;
+        r->p += len;
+        r->n -= len;
+    }
+    a->argc = (int)argc;
     return 0;
 }
 
@@ -182,7 +193,7 @@ void kventry_free(kv_entry *e)
     if (e->cmds) {
         for (uint32_t i = 0; i < e->count; i++)
             argv_free(&e->cmds[i]);
-        free(e->cmds);
+        if (e->cmds != &e->one) free(e->cmds);
     }
     if (e->items) {
         for (uint32_t i = 0; i < e->count; i++)
@@ -206,8 +217,7 @@ int kventry_decode(const void *p, size_t n, kv_entry *e)
 
     switch (e->kind) {
     case KV_ENTRY_CMD:
-        e->cmds = kv_calloc(1, sizeof(kv_argv));
-        if (!e->cmds) return KV_ENOMEM;
+        e->cmds = &e->one;
         e->count = 1;
         rc = get_cmd(&r, &e->cmds[0]);
         break;

@@ -77,6 +77,17 @@ static void set_generic(kv_ctx *c, const char *key, size_t keylen, const char *v
     int found;
 
     if (o->has_expire && abs_expire(c, o, cmdname, &when) != 0) return;
+    if (!(o->flags & (SET_GET | SET_NX | SET_XX | SET_KEEPTTL)) &&
+        (!o->has_expire || when > c->tau)) {
+        /* A plain SET does not need the old value: kv_store() replaces the
+         * record (expired or not) and its expiry index entry in one search. */
+        if (kv_store(c, key, keylen, val, vlen, o->has_expire ? when : 0) != 0) return;
+        if (reply_int)
+            resp_add_int(c->reply, 1);
+        else
+            resp_add_ok(c->reply);
+        return;
+    }
     found = kv_lookup(c, key, keylen, &v);
     if (found < 0) return;
     if (o->flags & SET_GET) {

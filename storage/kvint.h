@@ -44,7 +44,7 @@ int kv_streqci(const char *a, size_t alen, const char *lit); /* ASCII case-insen
 
 typedef struct kv_argv {
     int argc;
-    char **argv; /* each NUL-terminated, malloc'ed */
+    char **argv; /* one malloc'ed block: argv, argvlen, the NUL-terminated args */
     size_t *argvlen;
 } kv_argv;
 
@@ -58,8 +58,9 @@ typedef struct kv_entry {
     int kind;
     int64_t tau;
     uint32_t count;        /* commands (CMD: 1) or expire items */
-    kv_argv *cmds;         /* CMD, MULTI */
+    kv_argv *cmds;         /* CMD (points at one), MULTI */
     kv_expire_item *items; /* EXPIRE */
+    kv_argv one;           /* a CMD entry's command, not allocated */
 } kv_entry;
 
 /* Decodes a whole payload; every length is checked against what is left.

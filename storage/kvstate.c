@@ -139,24 +139,47 @@ int kv_store_reserve(kv_ctx *c, const char *key, size_t keylen, size_t vlen, int
                      char **dst)
 {
     kv_skey sk;
-    kv_val old;
-    int rc;
+    MDB_cursor *cur;
+    int rc, found;
+    int64_t old_expiry = 0;
 
     *dst = NULL;
     kv_skey_make(&sk, key, keylen);
     int longkey = keylen > KV_INLINE_KEYLEN;
-    rc = raw_get(c, &sk, &old);
-    if (rc < 0) return set_err(c, rc);
-    if (rc == 1 && old.expiry != 0 && old.expiry != expiry &&
-        (rc = exp_put(c, &sk, old.expiry, 1)) != 0)
-        return set_err(c, rc);
-    if (expiry != 0 && (!old.found || old.expiry != expiry) &&
-        (rc = exp_put(c, &sk, expiry, 0)) != 0)
-        return set_err(c, rc);
+    /* One search: the cursor finds the old record, and an existing key is
+     * then replaced where it is (MDB_CURRENT: in place when the size is the
+     * same). The cursor is tracked by the write transaction, so the expiry
+     * index changes in between do not invalidate it. */
+    if ((rc = mdb_cursor_open(c->txn, c->kv, &cur)) != 0) return set_err(c, kv_map_err(rc));
+    MDB_val k = {sk.len, sk.b}, d;
+    rc = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY);
+    if (rc == 0) {
+        kv_rec r;
+        if (kv_rec_parse(&k, &d, &r) != 0) {
+            rc = KV_ECORRUPT;
+            goto out;
+        }
+        found = 1;
+        old_expiry = r.expiry;
+    } else if (rc == MDB_NOTFOUND) {
+        found = 0;
+    } else {
+        rc = kv_map_err(rc);
+        goto out;
+    }
+    if (found && old_expiry != 0 && old_expiry != expiry &&
+        (rc = exp_put(c, &sk, old_expiry, 1)) != 0)
+        goto out;
+    if (expiry != 0 && (!found || old_expiry != expiry) && (rc = exp_put(c, &sk, expiry, 0)) != 0)
+        goto out;
     size_t hdr = KV_REC_HDR + (longkey ? 4 + keylen : 0);
-    MDB_val k = {sk.len, sk.b}, d = {hdr + vlen, NULL};
-    rc = mdb_put(c->txn, c->kv, &k, &d, MDB_RESERVE);
-    if (rc != 0) return set_err(c, kv_map_err(rc));
+    k = (MDB_val){sk.len, sk.b};
+    d = (MDB_val){hdr + vlen, NULL};
+    rc = mdb_cursor_put(cur, &k, &d, MDB_RESERVE | (found ? MDB_CURRENT : 0));
+    if (rc != 0) {
+        rc = kv_map_err(rc);
+        goto out;
+    }
     unsigned char *p = d.mv_data;
     p[0] = KV_TYPE_STRING | (longkey ? KV_REC_LONGKEY : 0);
     kv_put_be64(p + 1, (uint64_t)expiry);
@@ -168,7 +191,9 @@ int kv_store_reserve(kv_ctx *c, const char *key, size_t keylen, size_t vlen, int
         memcpy(p + 13, key, keylen);
     }
     *dst = (char *)p + hdr;
-    return 0;
+out:
+    mdb_cursor_close(cur);
+    return rc ? set_err(c, rc) : 0;
 }
 
 int kv_store(kv_ctx *c, const char *key, size_t keylen, const void *val, size_t vlen,
@@ -338,7 +363,18 @@ static void rollback(kvstate *s)
 int kvstate_commit(kvstate *s)
 {
     if (!s->wtxn) return 0;
-    int rc = mdb_txn_commit(s->wtxn);
+    /* kvstate_apply() leaves the applied index and tau to here: two meta
+     * puts per commit instead of per entry. */
+    int rc = 0;
+    if (s->applied != s->durable || s->tau != s->durable_tau) {
+        if ((rc = kvstate_meta_put(s, META_APPLIED, s->applied)) == 0)
+            rc = kvstate_meta_put(s, META_TAU, (uint64_t)s->tau);
+        if (rc != 0) {
+            rollback(s);
+            return rc;
+        }
+    }
+    rc = mdb_txn_commit(s->wtxn);
     s->wtxn = NULL;
     s->used_pct = -1;
     if (rc != 0) {
@@ -443,9 +479,8 @@ int kvstate_apply(kvstate *s, uint64_t index, const void *payload, size_t len, r
         }
     }
     resp_buf_free(&scratch);
+    /* The applied index and tau go into meta once, at commit. */
     rc = c.rc;
-    if (rc == 0 && (rc = kvstate_meta_put(s, META_APPLIED, index)) == 0)
-        rc = kvstate_meta_put(s, META_TAU, (uint64_t)c.tau);
     if (rc != 0) {
         /* The transaction is unusable: drop it, the node stops. */
         rollback(s);
