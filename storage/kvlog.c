@@ -45,8 +45,8 @@
 
 #define MAGIC "RKVLOG\0\1"
 #define MAGIC_LEN 8
-#define REC_HDR 8      /* u32 body length, u32 CRC-32C(body) */
-#define BATCH_BODY 9   /* type, u64 bytes of records that follow */
+#define REC_HDR 8    /* u32 body length, u32 CRC-32C(body) */
+#define BATCH_BODY 9 /* type, u64 bytes of records that follow */
 #define BATCH_LEN (REC_HDR + BATCH_BODY)
 #define ENTRY_BODY 18  /* type, u64 index, u64 term, u8 entry type; data follows */
 #define CKPT_BODY 65   /* type, u64 seq, first, last, snap index, snap term, term, vote, commit */
@@ -466,8 +466,8 @@ static int seg_install(kvlog *l, int fd, uint64_t seq)
         return KV_EIO;
     }
     const seg *prev = l->nseg ? &l->segs[l->nseg - 1] : NULL;
-    l->segs[l->nseg++] = (seg){.seq = seq, .base = prev ? prev->base + prev->end : 0,
-                               .end = l->wlen};
+    l->segs[l->nseg++] =
+        (seg){.seq = seq, .base = prev ? prev->base + prev->end : 0, .end = l->wlen};
     l->used += l->wlen;
     l->wlen = 0;
     if (l->fd >= 0) close(l->fd);
@@ -1110,7 +1110,8 @@ int kvlog_sync(kvlog *l)
     gc_segments(l); /* c is invalid from here */
     const seg *cur = &l->segs[l->nseg - 1];
     if (cur->end >= l->seg_bytes) return roll(l);
-    if (cur->end >= l->seg_bytes / 2) prefill(l, wrote * 2 > PREFILL_STEP ? wrote * 2 : PREFILL_STEP);
+    if (cur->end >= l->seg_bytes / 2)
+        prefill(l, wrote * 2 > PREFILL_STEP ? wrote * 2 : PREFILL_STEP);
     return 0;
 }
 
