@@ -152,6 +152,8 @@ int kv_delete(kv_ctx *c, const char *key, size_t keylen);
 /* Changes only the expiry of an existing key. */
 int kv_set_expiry(kv_ctx *c, const char *key, size_t keylen, int64_t expiry);
 int kv_flush(kv_ctx *c);
+/* LMDB's codes as KV_E*, and the share of an environment's map in use
+ * (kvutil.c; for the state environment: the log is not in LMDB). */
 int kv_map_err(int mdb_rc);
 int kv_env_used_pct(MDB_env *env);
 

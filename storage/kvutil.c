@@ -334,3 +334,66 @@ uint64_t kv_get_be64(const unsigned char *p)
         v = (v << 8) | p[i];
     return v;
 }
+
+/* ------------------------------------------------------------ LMDB */
+
+/* LMDB's return codes as KV_E* (the state environment, kvstate.c and
+ * kvsnap.c). */
+int kv_map_err(int rc)
+{
+    switch (rc) {
+    case 0:
+        return 0;
+    case MDB_NOTFOUND:
+        return KV_ENOTFOUND;
+    case MDB_MAP_FULL:
+    case MDB_TXN_FULL:
+    case MDB_DBS_FULL:
+        return KV_EFULL;
+    case ENOMEM:
+        return KV_ENOMEM;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+        return KV_ECORRUPT;
+    case EINVAL:
+        return KV_EINVAL;
+    default:
+        return KV_EIO;
+    }
+}
+
+/* Pages in use: the last page number, less the pages on LMDB's freelist
+ * (freed pages are reused, so after a FLUSHALL or a compaction the map is
+ * not "full" any more even though the last page number never shrinks).
+ * The freelist is LMDB's database 0; each record is a page list whose
+ * first word is its length, as mdb_stat -f counts it. */
+int kv_env_used_pct(MDB_env *env)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    uint64_t freepages = 0;
+
+    if (mdb_env_info(env, &info) != 0 || mdb_env_stat(env, &st) != 0 || info.me_mapsize == 0)
+        return 0;
+    if (mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0) {
+        if (mdb_cursor_open(txn, 0, &cur) == 0) {
+            while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+                size_t n;
+                if (v.mv_size < sizeof(n)) continue;
+                memcpy(&n, v.mv_data, sizeof(n));
+                freepages += n;
+            }
+            mdb_cursor_close(cur);
+        }
+        mdb_txn_abort(txn);
+    }
+    uint64_t pages = (uint64_t)info.me_last_pgno + 1;
+    pages = freepages < pages ? pages - freepages : 0;
+    uint64_t pct = pages * st.ms_psize * 100 / info.me_mapsize;
+    return pct > 100 ? 100 : (int)pct;
+}
