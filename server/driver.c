@@ -511,7 +511,13 @@ static void handle_ready(void)
         driver_flush();
     }
     persist(&rd);
-    send_msgs(rd.msgs_after_persist, rd.n_msgs_after_persist);
+    if (rd.n_msgs_after_persist) {
+        /* A follower's acknowledgements (and votes) leave now, not after
+         * this pass's apply and the state commit: they are the leader's
+         * commit latency. */
+        send_msgs(rd.msgs_after_persist, rd.n_msgs_after_persist);
+        driver_flush();
+    }
     for (size_t i = 0; i < rd.n_read_states; i++)
         on_read_state(&rd.read_states[i]);
     finish_applied_rounds();

@@ -210,24 +210,51 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 
 /* ---------------------------------------------------------------- slots */
 
+/* Freed slots are kept (with their reply buffer) for the next ones: every
+ * write and deferred read takes a slot, and malloc per command showed in
+ * profiles. A slot whose buffer grew large is really freed. */
+#define SLOT_POOL_MAX 4096
+#define SLOT_POOL_BUF_MAX 4096
+static slot *slot_pool;
+static int slot_pool_n;
+
 void slot_free(slot *s)
 {
-    resp_buf_free(&s->out);
     free(s->argv); /* argv, argvlen and the bytes are one allocation */
+    s->argv = NULL;
+    if (slot_pool_n < SLOT_POOL_MAX && s->out.cap + s->out.off <= SLOT_POOL_BUF_MAX &&
+        !s->out.oom) {
+        resp_buf_reset(&s->out);
+        s->next = slot_pool;
+        slot_pool = s;
+        slot_pool_n++;
+        return;
+    }
+    resp_buf_free(&s->out);
     free(s);
 }
 
 slot *client_new_slot(client *c, int state)
 {
-    slot *s = calloc(1, sizeof(*s));
-    if (!s) {
-        serverLog(LL_WARNING, "Out of memory allocating a reply slot");
-        exit(1);
+    slot *s = slot_pool;
+    if (s) {
+        slot_pool = s->next;
+        slot_pool_n--;
+        resp_buf keep = s->out;
+        memset(s, 0, sizeof(*s));
+        s->out = keep;
+        s->out.proto = c->proto;
+    } else {
+        s = calloc(1, sizeof(*s));
+        if (!s) {
+            serverLog(LL_WARNING, "Out of memory allocating a reply slot");
+            exit(1);
+        }
+        resp_buf_init(&s->out, c->proto);
     }
     s->state = state;
     s->c = c;
     c->force_slot = 0;
-    resp_buf_init(&s->out, c->proto);
     if (c->tail)
         c->tail->next = s;
     else

@@ -169,6 +169,7 @@ struct kvstate {
     int64_t tau, durable_tau;
     uint64_t snap_index, snap_term; /* the last snapshot installed (kvsnap.h) */
     int used_pct;                   /* cached; -1 after a commit */
+    uint64_t pages_at_commit; /* kvstate_pages(); UINT64_MAX: not computed */
 };
 
 #define META_LIVE "live"

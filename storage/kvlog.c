@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -945,6 +946,14 @@ int kvlog_open(kvlog **out, const char *dir, uint64_t mapsize, char *err, size_t
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         rc = KV_EIO;
         goto err_after_alloc;
+    }
+    /* One process per log: a second server on the same data directory
+     * would interleave batches. The lock goes with dirfd. */
+    if (flock(l->dirfd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf(err, errlen, "%s: %s", path,
+                 errno == EWOULDBLOCK ? "in use by another process" : strerror(errno));
+        rc = errno == EWOULDBLOCK ? KV_EINVAL : KV_EIO;
+        goto err_after_dir;
     }
     if ((rc = load(l, err, errlen)) != 0) goto err_after_dir;
     *out = l;

@@ -325,6 +325,7 @@ int kvsnap_install(kvstate *s, uint64_t index, uint64_t term, int64_t tau)
         return rc;
     }
     s->live = now;
+    s->pages_at_commit = UINT64_MAX;
     s->snap_index = index;
     s->snap_term = term;
     /* The state env skips the meta page's fsync (MDB_NOMETASYNC); the flip

@@ -288,6 +288,7 @@ int kvstate_open(kvstate **out, const char *dir, uint64_t mapsize, char *err, si
         return KV_EIO;
     }
     s = kv_calloc(1, sizeof(*s));
+    if (s) s->pages_at_commit = UINT64_MAX;
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return KV_ENOMEM;
@@ -342,6 +343,24 @@ uint64_t kvstate_applied_index(kvstate *s)
     return s->applied;
 }
 
+static uint64_t db_pages(MDB_txn *txn, MDB_dbi dbi)
+{
+    MDB_stat st;
+    if (mdb_stat(txn, dbi, &st) != 0) return 0;
+    return (uint64_t)st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+}
+
+uint64_t kvstate_pages(kvstate *s)
+{
+    if (s->pages_at_commit == UINT64_MAX) {
+        MDB_txn *txn;
+        if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) return UINT64_MAX;
+        s->pages_at_commit = db_pages(txn, s->kv[s->live]) + db_pages(txn, s->exp[s->live]);
+        mdb_txn_abort(txn);
+    }
+    return s->pages_at_commit;
+}
+
 uint64_t kvstate_durable_index(kvstate *s)
 {
     return s->durable;
@@ -384,6 +403,7 @@ int kvstate_commit(kvstate *s)
     }
     s->durable = s->applied;
     s->durable_tau = s->tau;
+    s->pages_at_commit = UINT64_MAX; /* recomputed when asked */
     return 0;
 }
 

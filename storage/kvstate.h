@@ -30,6 +30,10 @@ void kvstate_close(kvstate *s); /* commits; NULL is a no-op */
 
 uint64_t kvstate_applied_index(kvstate *s); /* including uncommitted applies */
 uint64_t kvstate_durable_index(kvstate *s); /* applied index as last committed */
+/* Pages (branch, leaf, overflow) the live key space and its expiry index
+ * take, as of the last commit: a bound on the dirty pages (memory) a write
+ * transaction can hold, since a page is copied once per transaction. */
+uint64_t kvstate_pages(kvstate *s);
 int64_t kvstate_tau(kvstate *s);
 
 /* Applies the entry at index (must be applied_index + 1; an index <=

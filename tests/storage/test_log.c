@@ -628,6 +628,19 @@ static void an_old_lmdb_log_is_refused(void **state)
     kvt_rmrf(dir);
 }
 
+static void a_second_open_of_the_same_log_is_refused(void **state)
+{
+    fx *f = *state;
+    kvlog *l2 = NULL;
+    char err[256];
+    assert_int_equal(kvlog_open(&l2, f->dir, KVT_MAP, err, sizeof(err)), KV_EINVAL);
+    assert_null(l2);
+    assert_non_null(strstr(err, "in use by another process"));
+    /* Closing the first releases it. */
+    kvlog_close(f->l);
+    assert_int_equal(kvlog_open(&f->l, f->dir, KVT_MAP, err, sizeof(err)), 0);
+}
+
 static void a_crash_loses_exactly_the_unsynced_writes(void **state)
 {
     fx *f = *state;
@@ -788,6 +801,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(a_lost_segment_is_reported, setup_small, teardown_small),
         cmocka_unit_test(an_old_lmdb_log_is_refused),
+        cmocka_unit_test_setup_teardown(a_second_open_of_the_same_log_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(a_crash_loses_exactly_the_unsynced_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(random_operations_match_a_model_across_reopens, setup_small,
                                         teardown_small),
