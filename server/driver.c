@@ -524,6 +524,7 @@ static void handle_ready(void)
     for (size_t i = 0; i < rd.n_committed; i++) {
         apply_entry(&rd.committed[i]);
         finish_applied_rounds(); /* a read runs at its index, before later writes */
+        state_commit_if_due();
     }
     rc = raft_advance(node, &rd);
     if (rc) fatal("Raft advance", raft_strerror(rc));

@@ -91,6 +91,7 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
         ADD("maxmemory:0\r\n");
         ADD("maxmemory_policy:noeviction\r\n");
         ADD("lmdb_state_used_pct:%d\r\n", kvstate_used_pct(srv.state));
+        ADD("lmdb_state_pages:%llu\r\n", (unsigned long long)kvstate_pages(srv.state));
         ADD("lmdb_log_used_pct:%d\r\n", kvlog_used_pct(srv.log));
     }
     SECTION("persistence", "Persistence", 1)

@@ -195,6 +195,7 @@ int write_propose_multi(client *c);
  * state has applied its read index and the client's earlier writes. */
 void driver_read(client *c, int argc, char **argv, size_t *argvlen);
 void write_end_of_pass(void);
+void state_commit_if_due(void); /* main.c: commits the state when its bounds say so */
 void write_expire_cron(void);
 
 /* proxy.c: a follower forwards writes to the leader (follower-mode proxy) */

@@ -170,6 +170,7 @@ struct kvstate {
     uint64_t snap_index, snap_term; /* the last snapshot installed (kvsnap.h) */
     int used_pct;                   /* cached; -1 after a commit */
     uint64_t pages_at_commit; /* kvstate_pages(); UINT64_MAX: not computed */
+    uint64_t pending_bytes;   /* kvstate_pending_bytes() */
 };
 
 #define META_LIVE "live"

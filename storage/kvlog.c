@@ -1111,7 +1111,7 @@ int kvlog_sync(kvlog *l)
     c->end += wrote;
     l->used += wrote;
     l->wlen = 0;
-    if (l->wcap > (16u << 20)) { /* one huge batch: do not keep its buffer */
+    if (l->wcap > (1u << 20)) { /* a big batch: do not keep its buffer (anonymous memory) */
         free(l->wbuf);
         l->wbuf = NULL;
         l->wcap = 0;

@@ -350,6 +350,11 @@ static uint64_t db_pages(MDB_txn *txn, MDB_dbi dbi)
     return (uint64_t)st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
 }
 
+uint64_t kvstate_pending_bytes(kvstate *s)
+{
+    return s->pending_bytes;
+}
+
 uint64_t kvstate_pages(kvstate *s)
 {
     if (s->pages_at_commit == UINT64_MAX) {
@@ -376,6 +381,7 @@ static void rollback(kvstate *s)
     if (s->wtxn) mdb_txn_abort(s->wtxn);
     s->wtxn = NULL;
     s->applied = s->durable;
+    s->pending_bytes = 0;
     s->tau = s->durable_tau;
 }
 
@@ -404,6 +410,7 @@ int kvstate_commit(kvstate *s)
     s->durable = s->applied;
     s->durable_tau = s->tau;
     s->pages_at_commit = UINT64_MAX; /* recomputed when asked */
+    s->pending_bytes = 0;
     return 0;
 }
 
@@ -508,6 +515,7 @@ int kvstate_apply(kvstate *s, uint64_t index, const void *payload, size_t len, r
     }
     s->applied = index;
     s->tau = c.tau;
+    s->pending_bytes += len;
 out:
     if (len > 0) kventry_free(&e);
     return rc;

@@ -34,6 +34,9 @@ uint64_t kvstate_durable_index(kvstate *s); /* applied index as last committed *
  * take, as of the last commit: a bound on the dirty pages (memory) a write
  * transaction can hold, since a page is copied once per transaction. */
 uint64_t kvstate_pages(kvstate *s);
+/* Bytes of entry payloads applied since the last commit (what the open
+ * write transaction grew by, roughly). */
+uint64_t kvstate_pending_bytes(kvstate *s);
 int64_t kvstate_tau(kvstate *s);
 
 /* Applies the entry at index (must be applied_index + 1; an index <=
