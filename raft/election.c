@@ -77,7 +77,7 @@ int r_become_leader(raft_node *r)
     r->role = RAFT_LEADER;
     progress *self = &r->prs[r->self];
     /* The leader counts only what is durable as its own match (§10.2.1). */
-    self->match = r->log.stabled;
+    self->match = r->log.durable;
     pr_become_replicate(self);
     self->next = log_last_index(&r->log) + 1;
     self->recent_active = true;

@@ -17,6 +17,7 @@ int log_init(rlog *l, const raft_alloc *al, const raft_storage *st, uint64_t com
     if (applied < first - 1) applied = first - 1;
     if (applied > commit) return RAFT_EINVAL;
     l->stabled = last;
+    l->durable = last; /* storage holds it: it is on disk */
     l->mem_first = last + 1;
     l->committed = commit;
     l->applied = applied;
@@ -130,6 +131,7 @@ static void truncate_for(rlog *l, uint64_t after)
         l->mem_first = after;
     }
     if (l->stabled > after - 1) l->stabled = after - 1;
+    if (l->durable > after - 1) l->durable = after - 1;
 }
 
 int log_append(rlog *l, const raft_entry *ents, size_t n)
@@ -272,6 +274,7 @@ int log_restore(rlog *l, const raft_snapshot_meta *s)
     l->has_pending_snap = true;
     l->pending_snap = *s;
     l->stabled = s->index; /* entries above are unstable; the snapshot is pending */
+    l->durable = s->index; /* the snapshot is installed durably before raft_advance() */
     l->committed = s->index;
     return 0;
 }

@@ -357,6 +357,7 @@ int r_init(raft_node *r, const raft_config *c)
     r->heartbeat_tick = c->heartbeat_tick;
     r->prevote = c->prevote != 0;
     r->check_quorum = c->check_quorum != 0;
+    r->async_durable = c->async_durable != 0;
     r->max_inflight = c->max_inflight ? c->max_inflight : 256;
     r->max_msg_bytes = c->max_msg_bytes ? c->max_msg_bytes : (1u << 20);
     r->max_entry_bytes = c->max_entry_bytes ? c->max_entry_bytes : (64u << 20);

@@ -175,6 +175,9 @@ typedef struct raft_config {
     uint64_t applied;         /* the application's applied index at start (restart) */
     int prevote;              /* thesis §9.6 */
     int check_quorum;         /* thesis §6.2: leader steps down without a quorum */
+    int async_durable;        /* raft_advance() only says the entries were written (readable
+                                 from storage); raft_durable() says they are on disk. The
+                                 leader counts its own match index from the latter. */
     uint32_t max_inflight;    /* append messages in flight per follower; 0 = 256 */
     uint64_t max_msg_bytes;   /* entry data per append message; 0 = 1 MB */
     uint64_t max_entry_bytes; /* a single proposal; 0 = 64 MB (RAFT_ETOOLARGE) */
@@ -325,6 +328,12 @@ int raft_ready(raft_node *n, raft_ready_batch *rd);
  * was applied. Frees rd's memory; rd must be the batch of the last
  * raft_ready (RAFT_EINVAL when none is out). */
 int raft_advance(raft_node *n, const raft_ready_batch *rd);
+/* With cfg.async_durable: entries up to index (whose term is term) are on
+ * disk. Ignored when that entry was replaced meanwhile (term differs) or is
+ * not beyond what was already declared. May commit (the leader's own
+ * match), so a Ready may follow. Without async_durable, raft_advance()
+ * implies it. */
+void raft_durable(raft_node *n, uint64_t index, uint64_t term);
 
 /* -------------------------------------------------------------- inspection */
 

@@ -64,6 +64,7 @@ typedef struct rlog {
     size_t n, cap;
     uint64_t mem_first;
     uint64_t stabled;
+    uint64_t durable; /* <= stabled: on disk (cfg.async_durable; else = stabled) */
     uint64_t committed, applied;
     bool has_pending_snap;
     raft_snapshot_meta pending_snap;
@@ -153,7 +154,7 @@ struct raft_node {
     uint32_t npr, self;
     uint32_t election_tick, heartbeat_tick, rand_timeout;
     uint32_t election_elapsed, heartbeat_elapsed;
-    bool prevote, check_quorum;
+    bool prevote, check_quorum, async_durable;
     uint32_t max_inflight;
     uint64_t max_msg_bytes, max_entry_bytes, max_uncommitted, max_committed_bytes;
     uint64_t uncommitted;
@@ -244,6 +245,7 @@ int r_report_unreachable(raft_node *r, uint64_t id);
 int r_flush(raft_node *r);
 /* The driver made entries up to i (term t) durable. */
 void r_on_stable(raft_node *r, uint64_t i, uint64_t t);
+void r_on_durable(raft_node *r, uint64_t i, uint64_t t);
 progress *r_progress(raft_node *r, uint64_t id);
 void r_tracef(raft_node *r, const char *fmt, ...)
 #if defined(__GNUC__)

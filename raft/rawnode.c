@@ -207,6 +207,11 @@ int raft_advance(raft_node *n, const raft_ready_batch *rd)
     return n->err;
 }
 
+void raft_durable(raft_node *n, uint64_t index, uint64_t term)
+{
+    r_on_durable(n, index, term);
+}
+
 void raft_get_status(raft_node *n, raft_status *s)
 {
     s->id = n->id;

@@ -156,10 +156,20 @@ bool r_maybe_commit(raft_node *r)
 void r_on_stable(raft_node *r, uint64_t i, uint64_t t)
 {
     log_stable_to(&r->log, i, t);
+    if (!r->async_durable) r_on_durable(r, i, t);
+}
+
+/* Entries up to i (term t) are on disk: the leader's own match index moves
+ * only here, so an entry commits only once a majority holds it on disk. */
+void r_on_durable(raft_node *r, uint64_t i, uint64_t t)
+{
+    if (i <= r->log.durable || !log_match_term(&r->log, i, t)) return;
+    if (i > r->log.stabled) i = r->log.stabled; /* never beyond what storage holds */
+    r->log.durable = i;
     if (r->role == RAFT_LEADER) {
         progress *self = &r->prs[r->self];
-        if (r->log.stabled > self->match) {
-            self->match = r->log.stabled;
+        if (r->log.durable > self->match) {
+            self->match = r->log.durable;
             r_maybe_commit(r);
         }
     }

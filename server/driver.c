@@ -478,21 +478,119 @@ static void on_soft_state(const raft_ready_batch *rd)
     cur_leader = rd->leader;
 }
 
-static void persist(const raft_ready_batch *rd)
+/* Log writes whose fdatasync (logsync.c) has not been reported yet, in log
+ * order: the last entry each wrote, for raft_durable() (the leader counts
+ * its own copy only once it is on disk), and the messages raft said to send
+ * only after the disk write (a follower's acknowledgements, votes),
+ * encoded. Both wait for the log position that covers them. */
+typedef struct dmark {
+    struct dmark *next;
+    uint64_t pos, index, term;
+} dmark;
+typedef struct heldmsg {
+    struct heldmsg *next;
+    uint64_t pos, to;
+    size_t len;
+    uint8_t b[];
+} heldmsg;
+static dmark *marks_head, *marks_tail;
+static heldmsg *held_head, *held_tail;
+static int ready_out; /* between raft_ready and raft_advance: no raft_durable */
+static uint64_t pass_entries; /* entries written this pass */
+#define LOGSYNC_INLINE_ENTRIES 4
+
+static void hold_msgs(const raft_msg *m, size_t n, uint64_t pos)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (m[i].type == RAFT_MSG_SNAP) { /* not an acknowledgement: streamed now */
+            send_msgs(&m[i], 1);
+            continue;
+        }
+        size_t need = raft_msg_encoded_size(&m[i]);
+        heldmsg *h = malloc(sizeof(*h) + need);
+        if (!h) fatal("Holding a raft message", "out of memory");
+        h->len = raft_msg_encode(&m[i], h->b, need);
+        h->pos = pos;
+        h->to = m[i].to;
+        h->next = NULL;
+        if (held_tail)
+            held_tail->next = h;
+        else
+            held_head = h;
+        held_tail = h;
+    }
+}
+
+void driver_durable(void)
+{
+    if (ready_out || !node) return;
+    uint64_t d = logsync_durable_pos();
+    while (marks_head && marks_head->pos <= d) {
+        dmark *m = marks_head;
+        marks_head = m->next;
+        if (!marks_head) marks_tail = NULL;
+        raft_durable(node, m->index, m->term);
+        free(m);
+    }
+    int sent = 0;
+    while (held_head && held_head->pos <= d) {
+        heldmsg *h = held_head;
+        held_head = h->next;
+        if (!held_head) held_tail = NULL;
+        if (tr && h->len) transport_send(tr, h->to, h->b, h->len);
+        free(h);
+        sent = 1;
+    }
+    if (sent) driver_flush();
+}
+
+/* Writes rd's log part; returns the log position that covers it. The
+ * fdatasync runs on the sync thread (logsync.c) unless there is none yet
+ * (start-up) or rd carries a snapshot: then it is done here. */
+static uint64_t persist(const raft_ready_batch *rd)
 {
     int rc = 0;
-    int need_sync = rd->n_entries || rd->snapshot ||
-                    (rd->hs_changed && (rd->hs.term != cur_hs.term || rd->hs.vote != cur_hs.vote));
-    if (rd->snapshot) snapshot_install(rd->snapshot); /* the state first, then the log */
-    if (need_sync) {
-        rc = kvraft_persist(srv.log, rd);
+    int need_write = rd->n_entries || rd->snapshot ||
+                     (rd->hs_changed && (rd->hs.term != cur_hs.term || rd->hs.vote != cur_hs.vote));
+    if (rd->snapshot) {
+        logsync_drain();
+        snapshot_install(rd->snapshot); /* the state first, then the log */
+    }
+    if (need_write) {
+        if (rd->snapshot || !logsync_active()) {
+            rc = kvraft_persist(srv.log, rd);
+            if (!rc) logsync_note_synced();
+        } else {
+            rc = kvraft_stage(srv.log, rd);
+        }
         srv.stats.syncs++;
     } else if (rd->hs_changed) {
         kvlog_hardstate hs = {rd->hs.term, rd->hs.vote, rd->hs.commit};
         rc = kvlog_set_hardstate(srv.log, &hs); /* durable with the next sync */
     }
+    /* The position to wait for: the last write of entries, a term or a
+     * vote (a commit index alone needs no fsync, and nothing waits for it). */
+    static uint64_t needed_pos;
+    if (!rc && need_write) {
+        rc = kvlog_write(srv.log, &needed_pos);
+        logsync_want(needed_pos);
+    }
     if (rc) fatal("Persisting the raft log", kv_strerror(rc));
+    uint64_t pos = needed_pos;
     if (rd->hs_changed) cur_hs = rd->hs;
+    pass_entries += rd->n_entries;
+    if (rd->n_entries) {
+        dmark *m = malloc(sizeof(*m));
+        if (!m) fatal("Persisting the raft log", "out of memory");
+        *m = (dmark){NULL, pos, rd->entries[rd->n_entries - 1].index,
+                     rd->entries[rd->n_entries - 1].term};
+        if (marks_tail)
+            marks_tail->next = m;
+        else
+            marks_head = m;
+        marks_tail = m;
+    }
+    return pos;
 }
 
 static void handle_ready(void)
@@ -500,6 +598,7 @@ static void handle_ready(void)
     raft_ready_batch rd;
     int rc = raft_ready(node, &rd);
     if (rc) fatal("Raft ready", raft_strerror(rc));
+    ready_out = 1;
     if (rd.soft_changed) on_soft_state(&rd);
     /* Appends and heartbeats leave before our own fsync, so the followers'
      * disk writes overlap ours (thesis §10.2.1): flush them now, not at the
@@ -510,32 +609,52 @@ static void handle_ready(void)
         send_msgs(rd.msgs, rd.n_msgs);
         driver_flush();
     }
-    persist(&rd);
-    if (rd.n_msgs_after_persist) {
-        /* A follower's acknowledgements (and votes) leave now, not after
-         * this pass's apply and the state commit: they are the leader's
-         * commit latency. */
-        send_msgs(rd.msgs_after_persist, rd.n_msgs_after_persist);
-        driver_flush();
-    }
+    /* Committed entries already in the log (below this Ready's new ones)
+     * are applied and answered before this Ready's fsync: otherwise every
+     * write would wait for the fsync of the writes that arrived after it.
+     * Read states come first, so a read still runs before its client's
+     * later writes are applied. With a snapshot, everything waits. */
+    size_t applied = 0;
+    uint64_t unsynced_from = rd.n_entries ? rd.entries[0].index : UINT64_MAX;
     for (size_t i = 0; i < rd.n_read_states; i++)
         on_read_state(&rd.read_states[i]);
     finish_applied_rounds();
-    for (size_t i = 0; i < rd.n_committed; i++) {
+    if (!rd.snapshot) {
+        for (; applied < rd.n_committed && rd.committed[applied].index < unsynced_from; applied++) {
+            apply_entry(&rd.committed[applied]);
+            finish_applied_rounds(); /* a read runs at its index, before later writes */
+            state_commit_if_due();
+        }
+        if (applied && rd.n_entries) clients_flush();
+    }
+    uint64_t pos = persist(&rd);
+    /* A follower's acknowledgements (and votes) leave once the log holds
+     * everything written so far on disk, not after this pass's apply or
+     * the state commit: they are the leader's commit latency. */
+    hold_msgs(rd.msgs_after_persist, rd.n_msgs_after_persist, pos);
+    for (size_t i = applied; i < rd.n_committed; i++) {
         apply_entry(&rd.committed[i]);
         finish_applied_rounds(); /* a read runs at its index, before later writes */
         state_commit_if_due();
     }
     rc = raft_advance(node, &rd);
     if (rc) fatal("Raft advance", raft_strerror(rc));
+    ready_out = 0;
+    driver_durable(); /* what a synchronous write already made durable */
 }
 
 void write_end_of_pass(void)
 {
     snapshot_pump();
     start_read_round();
-    while (raft_has_ready(node))
-        handle_ready();
+    /* This pass's log writes go to disk on the sync thread while the loop
+     * goes on; a light pass syncs inline (lower latency), and what that
+     * made durable (commits, acknowledgements) is handled at once. */
+    do {
+        while (raft_has_ready(node))
+            handle_ready();
+    } while (logsync_kick(pass_entries <= LOGSYNC_INLINE_ENTRIES) && raft_has_ready(node));
+    pass_entries = 0;
 }
 
 void driver_tick(void)
@@ -801,6 +920,7 @@ int driver_init(char *err, size_t errlen)
     rc_.applied = applied;
     rc_.prevote = 1;
     rc_.check_quorum = 1;
+    rc_.async_durable = 1; /* logsync.c reports what is on disk */
     rc_.storage = &rstore;
     rc = raft_new(&node, &rc_);
     if (rc) {
@@ -837,6 +957,18 @@ void driver_shutdown(void)
     tr = NULL;
     free(msgbuf);
     msgbuf = NULL;
+    while (held_head) {
+        heldmsg *h = held_head;
+        held_head = h->next;
+        free(h);
+    }
+    held_tail = NULL;
+    while (marks_head) {
+        dmark *m = marks_head;
+        marks_head = m->next;
+        free(m);
+    }
+    marks_tail = NULL;
     raft_free(node);
     node = NULL;
     resp_buf_free(&scratch);

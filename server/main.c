@@ -250,6 +250,10 @@ int main(int argc, char **argv)
         serverLog(LL_WARNING, "%s", err);
         return 1;
     }
+    if (logsync_start()) {
+        serverLog(LL_WARNING, "Can't start the log sync thread: %s", strerror(errno));
+        return 1;
+    }
     commands_init();
     if (net_listen(err, sizeof(err))) {
         serverLog(LL_WARNING, "%s", err);
@@ -288,6 +292,7 @@ int main(int argc, char **argv)
     }
 
     serverLog(LL_WARNING, "Shutting down: syncing the log and committing the state...");
+    logsync_stop();
     int rc = kvlog_sync(srv.log);
     if (!rc) rc = kvstate_commit(srv.state);
     while (srv.clients)

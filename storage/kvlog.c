@@ -109,6 +109,16 @@ struct kvlog {
     size_t wlen, wcap;
     unsigned char *rbuf;
     size_t rcap;
+
+    /* Asynchronous durability (kvlog_write/kvlog_synced): each write's end
+     * position and the oldest segment its records still need; segments
+     * are deleted only below what a durable write needs. */
+    struct wmark {
+        uint64_t pos, keep_seq;
+    } * wm;
+    size_t wm_head, wm_n, wm_cap;
+    uint64_t durable_pos;  /* everything before is on disk */
+    uint64_t since_synced; /* bytes written since the last kvlog_synced() */
 };
 
 /* ------------------------------------------------------------ encoding */
@@ -886,8 +896,11 @@ err_out:
 static void reload(kvlog *l)
 {
     char err[256];
+    l->wm_head = l->wm_n = 0;
     int rc = load(l, err, sizeof(err));
     if (rc) l->broken = rc;
+    else
+        l->durable_pos = l->segs[l->nseg - 1].base + l->segs[l->nseg - 1].end;
 }
 
 /* ------------------------------------------------------------ API */
@@ -956,6 +969,7 @@ int kvlog_open(kvlog **out, const char *dir, uint64_t mapsize, char *err, size_t
         goto err_after_dir;
     }
     if ((rc = load(l, err, errlen)) != 0) goto err_after_dir;
+    l->durable_pos = l->segs[l->nseg - 1].base + l->segs[l->nseg - 1].end;
     *out = l;
     return 0;
 
@@ -975,6 +989,7 @@ void kvlog_close(kvlog *l)
     close(l->dirfd);
     free(l->wbuf);
     free(l->rbuf);
+    free(l->wm);
     free(l->path);
     free(l);
 }
@@ -1091,7 +1106,42 @@ int kvlog_get_hardstate(kvlog *l, kvlog_hardstate *hs)
     return 0;
 }
 
-int kvlog_sync(kvlog *l)
+static uint64_t written_pos(const kvlog *l)
+{
+    const seg *c = &l->segs[l->nseg - 1];
+    return c->base + c->end;
+}
+
+/* The oldest segment the log as it is now needs: the one holding the first
+ * entry, or the current one when the log is empty. */
+static uint64_t keep_seq_now(kvlog *l)
+{
+    return l->count ? l->segs[seg_find(l, l->ents[l->head].pos)].seq : l->segs[l->nseg - 1].seq;
+}
+
+/* Deletes the segments older than keep_seq (never the current one). */
+static void gc_segments_below(kvlog *l, uint64_t keep_seq)
+{
+    size_t keep = 0;
+    while (keep + 1 < l->nseg && l->segs[keep].seq < keep_seq)
+        keep++;
+    for (size_t i = 0; i < keep; i++) {
+        char name[64];
+        seg_name(name, sizeof(name), l->segs[i].seq, "wal");
+        if (l->rfd >= 0 && l->rseq == l->segs[i].seq) {
+            close(l->rfd);
+            l->rfd = -1;
+        }
+        unlinkat(l->dirfd, name, 0); /* a leftover is deleted at the next open */
+        l->used -= l->segs[i].end;
+    }
+    if (keep) {
+        memmove(l->segs, l->segs + keep, (l->nseg - keep) * sizeof(seg));
+        l->nseg -= keep;
+    }
+}
+
+int kvlog_write(kvlog *l, uint64_t *pos)
 {
     int rc;
     if (l->broken) return l->broken;
@@ -1100,28 +1150,91 @@ int kvlog_sync(kvlog *l)
         reload(l);
         return rc;
     }
-    if (l->wlen == 0) return 0;
+    if (l->wlen == 0) {
+        *pos = written_pos(l);
+        return 0;
+    }
+    if (l->wm_n == l->wm_cap || l->wm_head + l->wm_n == l->wm_cap) {
+        if (l->wm_head) { /* slide the live marks to the front */
+            memmove(l->wm, l->wm + l->wm_head, l->wm_n * sizeof(*l->wm));
+            l->wm_head = 0;
+        }
+        if (l->wm_n == l->wm_cap) {
+            size_t cap = l->wm_cap;
+            if (grow((void **)&l->wm, &cap, l->wm_n + 1, sizeof(*l->wm), l->wm_n))
+                return fail(l, KV_ENOMEM);
+            l->wm_cap = cap;
+        }
+    }
     seg *c = &l->segs[l->nseg - 1];
     seal_batch(l->wbuf, l->wlen - BATCH_LEN);
-    if (write_all(l->fd, l->wbuf, l->wlen, c->end) != 0 || fdatasync(l->fd) != 0) {
-        reload(l); /* what the files hold; a torn batch is cut off */
+    if (write_all(l->fd, l->wbuf, l->wlen, c->end) != 0) {
+        reload(l); /* what the files hold */
         return KV_EIO;
     }
     uint64_t wrote = l->wlen;
     c->end += wrote;
     l->used += wrote;
+    l->since_synced += wrote;
     l->wlen = 0;
     if (l->wcap > (1u << 20)) { /* a big batch: do not keep its buffer (anonymous memory) */
         free(l->wbuf);
         l->wbuf = NULL;
         l->wcap = 0;
     }
-    gc_segments(l); /* c is invalid from here */
-    const seg *cur = &l->segs[l->nseg - 1];
-    if (cur->end >= l->seg_bytes) return roll(l);
-    if (cur->end >= l->seg_bytes / 2)
-        prefill(l, wrote * 2 > PREFILL_STEP ? wrote * 2 : PREFILL_STEP);
+    l->wm[l->wm_head + l->wm_n++] = (struct wmark){written_pos(l), keep_seq_now(l)};
+    *pos = written_pos(l);
     return 0;
+}
+
+int kvlog_sync_fd(kvlog *l)
+{
+    return l->fd;
+}
+
+int kvlog_synced(kvlog *l, uint64_t done)
+{
+    if (l->broken) return l->broken;
+    if (done > l->durable_pos) l->durable_pos = done;
+    uint64_t keep = 0;
+    while (l->wm_n && l->wm[l->wm_head].pos <= l->durable_pos) {
+        keep = l->wm[l->wm_head].keep_seq;
+        l->wm_head++;
+        l->wm_n--;
+    }
+    if (!l->wm_n) l->wm_head = 0;
+    if (keep) gc_segments_below(l, keep);
+    const seg *cur = &l->segs[l->nseg - 1];
+    if (cur->end >= l->seg_bytes) {
+        /* Everything in this segment must be on disk before the next one
+         * is written to (a sync only covers the segment it was asked on). */
+        uint64_t pos;
+        int rc = kvlog_write(l, &pos);
+        if (rc) return rc;
+        if (written_pos(l) > l->durable_pos) {
+            if (fdatasync(l->fd) != 0) return KV_EIO;
+            return kvlog_synced(l, written_pos(l));
+        }
+        l->since_synced = 0;
+        return roll(l);
+    }
+    if (cur->end >= l->seg_bytes / 2 && l->since_synced)
+        prefill(l, l->since_synced * 2 > PREFILL_STEP ? l->since_synced * 2 : PREFILL_STEP);
+    l->since_synced = 0;
+    return 0;
+}
+
+int kvlog_sync(kvlog *l)
+{
+    uint64_t pos;
+    int rc = kvlog_write(l, &pos);
+    if (rc) return rc;
+    if (pos <= l->durable_pos) return 0; /* nothing new */
+    if (fdatasync(l->fd) != 0) {
+        reload(l); /* what the files hold; a torn batch is cut off */
+        return KV_EIO;
+    }
+    return kvlog_synced(l, pos);
 }
 
 /* Reads the records from pos to pos + n into rbuf. */

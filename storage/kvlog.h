@@ -66,6 +66,19 @@ int kvlog_get_hardstate(kvlog *l, kvlog_hardstate *hs); /* zeroes for a new log 
  * indexes do not lie) and the caller must treat the node as failed. */
 int kvlog_sync(kvlog *l);
 
+/* kvlog_sync() in two halves, so the fdatasync can run on another thread.
+ * kvlog_write() writes the pending batch (no fsync) and sets *pos to the
+ * log position after it (unchanged when nothing was pending); the entries
+ * are readable at once and durable once an fdatasync of kvlog_sync_fd()
+ * that began after the write has returned. kvlog_synced(done) then tells
+ * the log that everything before done is on disk: it deletes the segments
+ * that no durable record needs and rolls to the next segment when due
+ * (which changes kvlog_sync_fd()). The caller must not call kvlog_synced(),
+ * kvlog_sync() or kvlog_close() while an fdatasync of the fd is running. */
+int kvlog_write(kvlog *l, uint64_t *pos);
+int kvlog_sync_fd(kvlog *l);
+int kvlog_synced(kvlog *l, uint64_t done);
+
 /* Reads one entry. *data is malloc'ed (caller frees); KV_ENOTFOUND when the
  * index is outside [first, last]. */
 int kvlog_get(kvlog *l, uint64_t index, uint64_t *term, uint8_t *type, void **data, size_t *len);

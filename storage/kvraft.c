@@ -104,6 +104,15 @@ void kvraft_storage(kvlog *l, raft_storage *out)
 
 int kvraft_persist(kvlog *l, const raft_ready_batch *rd)
 {
+    int rc = kvraft_stage(l, rd);
+    /* One write and fsync for all of it. After a failed write the log
+     * drops the pending batch in kvlog_sync() and reloads from disk. */
+    int src = kvlog_sync(l);
+    return rc != 0 ? rc : src;
+}
+
+int kvraft_stage(kvlog *l, const raft_ready_batch *rd)
+{
     int rc = 0;
 
     /* Validate first so a bad batch writes nothing. With a snapshot, the
@@ -136,9 +145,5 @@ int kvraft_persist(kvlog *l, const raft_ready_batch *rd)
         kvlog_hardstate hs = {rd->hs.term, rd->hs.vote, rd->hs.commit};
         rc = kvlog_set_hardstate(l, &hs);
     }
-    /* One commit and fsync for all of it. After a failed write LMDB has
-     * marked the transaction failed: the commit in kvlog_sync() then drops
-     * it and reloads the cached indexes from disk. */
-    int src = kvlog_sync(l);
-    return rc != 0 ? rc : src;
+    return rc;
 }

@@ -47,5 +47,9 @@ void kvraft_storage(kvlog *l, raft_storage *out);
  * treated as failed (freed and recreated from storage, or the process
  * stops). */
 int kvraft_persist(kvlog *l, const raft_ready_batch *rd);
+/* kvraft_persist() without the sync: rd's log part is pending in l (a
+ * kvlog_write() or kvlog_sync() follows). A failure leaves l failed, as
+ * for the kvlog calls. */
+int kvraft_stage(kvlog *l, const raft_ready_batch *rd);
 
 #endif

@@ -160,8 +160,12 @@ static int do_ready(tcluster *c, int i, int crash)
         if (c->on_apply && (rc = c->on_apply(c, i, e))) return rc;
     }
     nd->last_rd = rd;
+    uint64_t di = rd.n_entries ? rd.entries[rd.n_entries - 1].index : 0;
+    uint64_t dt = rd.n_entries ? rd.entries[rd.n_entries - 1].term : 0;
     rc = raft_advance(nd->r, &rd);
     memset(&nd->last_rd, 0, sizeof(nd->last_rd));
+    /* The memstore's write is its disk write: on disk at once. */
+    if (!rc && di && c->cfg.async_durable) raft_durable(nd->r, di, dt);
     return rc ? rc : 1;
 }
 

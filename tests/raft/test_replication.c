@@ -244,6 +244,48 @@ static void leader_sends_appends_before_persisting_and_counts_itself_after(void 
     tc_free(&c);
 }
 
+/* cfg.async_durable: raft_advance() says "written", raft_durable() says
+ * "on disk"; the leader counts itself only from the latter. */
+static void async_durable_leader_counts_itself_only_once_on_disk(void **state)
+{
+    (void)state;
+    tcluster c;
+    raft_config cfg;
+    tc_default_cfg(&cfg);
+    cfg.async_durable = 1;
+    assert_int_equal(tc_init(&c, 3, &cfg), 0);
+    assert_int_equal(tc_elect(&c, 0), 0); /* tc_ready declares everything durable */
+    uint64_t base = st_of(&c, 0).commit;
+    assert_int_equal(tc_propose(&c, 0, "x", NULL), 0);
+    raft_ready_batch rd;
+    assert_int_equal(raft_ready(c.nodes[0].r, &rd), 0);
+    assert_int_equal(rd.n_entries, 1);
+    uint64_t idx = rd.entries[0].index, term = rd.entries[0].term;
+    assert_int_equal(raft_advance(c.nodes[0].r, &rd), 0);
+    /* One follower's ack: the leader's copy is written, not on disk: no quorum. */
+    raft_msg ack = {.type = RAFT_MSG_APP_RESP, .from = 2, .to = 1, .term = term, .index = idx};
+    assert_int_equal(raft_step(c.nodes[0].r, &ack), 0);
+    assert_int_equal(st_of(&c, 0).commit, base);
+    /* A stale durability report (another term) changes nothing. */
+    raft_durable(c.nodes[0].r, idx, term + 1);
+    assert_int_equal(st_of(&c, 0).commit, base);
+    /* On disk: leader + one follower is a quorum. */
+    raft_durable(c.nodes[0].r, idx, term);
+    assert_int_equal(st_of(&c, 0).commit, idx);
+    /* Two followers are a quorum without the leader's disk. */
+    assert_int_equal(tc_propose(&c, 0, "y", NULL), 0);
+    assert_int_equal(raft_ready(c.nodes[0].r, &rd), 0);
+    idx = rd.entries[0].index;
+    assert_int_equal(raft_advance(c.nodes[0].r, &rd), 0);
+    raft_msg a2 = {.type = RAFT_MSG_APP_RESP, .from = 2, .to = 1, .term = term, .index = idx};
+    raft_msg a3 = {.type = RAFT_MSG_APP_RESP, .from = 3, .to = 1, .term = term, .index = idx};
+    assert_int_equal(raft_step(c.nodes[0].r, &a2), 0);
+    assert_int_equal(st_of(&c, 0).commit, idx - 1);
+    assert_int_equal(raft_step(c.nodes[0].r, &a3), 0);
+    assert_int_equal(st_of(&c, 0).commit, idx);
+    tc_free(&c);
+}
+
 static void restart_replays_committed_entries(void **state)
 {
     (void)state;
@@ -291,6 +333,7 @@ int main(void)
         cmocka_unit_test(single_node_cluster_commits_its_proposals),
         cmocka_unit_test(propose_on_follower_is_refused),
         cmocka_unit_test(leader_sends_appends_before_persisting_and_counts_itself_after),
+        cmocka_unit_test(async_durable_leader_counts_itself_only_once_on_disk),
         cmocka_unit_test(restart_replays_committed_entries),
         cmocka_unit_test(unpersisted_entries_are_lost_on_crash),
     };

@@ -425,6 +425,47 @@ static void segments_roll_and_prefix_gc_deletes_their_files(void **state)
     check_entry(f->l, 2020, 3);
 }
 
+/* kvlog_write/kvlog_synced (the fdatasync on another thread): written
+ * entries are readable at once; segments go only once the record that
+ * frees them is declared durable; rolling happens in kvlog_synced. */
+static void async_write_then_synced(void **state)
+{
+    fx *f = *state;
+    char names[64][512];
+    uint64_t pos = 0, prev = 0;
+    for (uint64_t i = 1; i <= 2000; i += 10) {
+        append_n(f->l, i, i + 9, 2);
+        assert_int_equal(kvlog_write(f->l, &pos), 0);
+        assert_true(pos > prev);
+        prev = pos;
+        check_entry(f->l, i + 9, 2);
+        if (i % 100 == 1) { /* the other thread's fdatasync, then: */
+            assert_int_equal(fdatasync(kvlog_sync_fd(f->l)), 0);
+            assert_int_equal(kvlog_synced(f->l, pos), 0);
+        }
+    }
+    assert_int_equal(fdatasync(kvlog_sync_fd(f->l)), 0);
+    assert_int_equal(kvlog_synced(f->l, pos), 0);
+    int n = segments(f->dir, names, 64);
+    assert_true(n >= 5); /* rolled */
+    /* Nothing pending: a write changes nothing. */
+    uint64_t same = 0;
+    assert_int_equal(kvlog_write(f->l, &same), 0);
+    assert_true(same == pos);
+    /* A prefix truncation, written but not declared durable: files stay. */
+    assert_int_equal(kvlog_truncate_prefix(f->l, 1990), 0);
+    assert_int_equal(kvlog_write(f->l, &pos), 0);
+    assert_int_equal(kvlog_synced(f->l, same), 0); /* an older position */
+    assert_int_equal(segments(f->dir, names, 64), n);
+    assert_int_equal(fdatasync(kvlog_sync_fd(f->l)), 0);
+    assert_int_equal(kvlog_synced(f->l, pos), 0);
+    assert_true(segments(f->dir, names, 64) <= 2);
+    reopen(f);
+    assert_int_equal(kvlog_first_index(f->l), 1990);
+    assert_int_equal(kvlog_last_index(f->l), 2000);
+    check_range(f->l, 1990, 2001, 2);
+}
+
 static void reset_deletes_every_older_segment_and_survives_reopen(void **state)
 {
     fx *f = *state;
@@ -784,6 +825,7 @@ int main(void)
         cmocka_unit_test(a_full_map_is_reported),
         cmocka_unit_test_setup_teardown(segments_roll_and_prefix_gc_deletes_their_files,
                                         setup_small, teardown_small),
+        cmocka_unit_test_setup_teardown(async_write_then_synced, setup_small, teardown_small),
         cmocka_unit_test_setup_teardown(reset_deletes_every_older_segment_and_survives_reopen,
                                         setup_small, teardown_small),
         cmocka_unit_test_setup_teardown(suffix_truncation_into_an_older_segment_survives_reopen,

@@ -1,0 +1,203 @@
+/* logsync.c -- the log's fdatasync on its own thread.
+ *
+ * The event loop writes each pass's log batch (kvlog_write: page cache
+ * only) and goes on: it reads the next requests, steps peer messages,
+ * applies and answers what committed. One sync thread runs fdatasync on
+ * the log segment and reports the position it covered through an eventfd;
+ * the loop then tells the log (kvlog_synced: segment GC and roll happen
+ * there, never while an fdatasync runs) and the driver (driver_durable:
+ * the leader's own match index, and the acknowledgements held until their
+ * entries were on disk). One fdatasync is in flight at a time; what is
+ * written meanwhile goes with the next one (group commit).
+ *
+ * Threads: the sync thread touches nothing but the fd it was handed and
+ * the fields under mu. Everything else runs in the loop thread. */
+#include <errno.h>
+#include <event2/event.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "server/log.h"
+#include "server/server.h"
+#include "storage/kverr.h"
+#include "storage/kvlog.h"
+
+static pthread_t thread;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+/* under mu */
+static int req_fd = -1;     /* a request: fdatasync this fd ... */
+static uint64_t req_pos;    /* ... which makes everything before req_pos durable */
+static int done, done_err;  /* the thread finished the request */
+static uint64_t done_pos;
+static int quit;
+/* loop thread only */
+static int running;  /* the thread exists */
+static int inflight; /* a request is out and its completion not handled */
+static uint64_t durable_pos;
+static uint64_t wanted_pos; /* the log position something waits for */
+static int efd = -1;
+static struct event *ev;
+
+static void *sync_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&mu);
+    for (;;) {
+        while (req_fd < 0 && !quit)
+            pthread_cond_wait(&cv, &mu);
+        if (req_fd < 0) break; /* quit with nothing asked */
+        int fd = req_fd;
+        uint64_t pos = req_pos;
+        pthread_mutex_unlock(&mu);
+        int rc = fdatasync(fd) == 0 ? 0 : errno;
+        pthread_mutex_lock(&mu);
+        req_fd = -1;
+        done = 1;
+        done_err = rc;
+        done_pos = pos;
+        pthread_cond_broadcast(&cv);
+        uint64_t one = 1;
+        ssize_t w = write(efd, &one, sizeof(one)); /* wakes the loop */
+        (void)w;
+    }
+    pthread_mutex_unlock(&mu);
+    return NULL;
+}
+
+/* The loop's side of a finished request. */
+static void complete(void)
+{
+    pthread_mutex_lock(&mu);
+    int err = done_err;
+    uint64_t pos = done_pos;
+    done = 0;
+    pthread_mutex_unlock(&mu);
+    inflight = 0;
+    if (err) {
+        serverLog(LL_WARNING, "fdatasync of the log failed: %s. Stopping.", strerror(err));
+        exit(1);
+    }
+    if (pos > durable_pos) durable_pos = pos;
+    int rc = kvlog_synced(srv.log, pos);
+    if (rc) {
+        serverLog(LL_WARNING, "The log after a sync: %s. Stopping.", kv_strerror(rc));
+        exit(1);
+    }
+    driver_durable();
+}
+
+static void on_event(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what, (void)arg;
+    uint64_t n;
+    ssize_t r = read(fd, &n, sizeof(n));
+    (void)r;
+    pthread_mutex_lock(&mu);
+    int d = done;
+    pthread_mutex_unlock(&mu);
+    if (d) complete();
+    logsync_kick(0);
+}
+
+int logsync_start(void)
+{
+    uint64_t pos;
+    if (kvlog_write(srv.log, &pos) != 0) return -1;
+    durable_pos = pos; /* opened and replayed: what is there is on disk */
+    efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (efd < 0) return -1;
+    ev = event_new(srv.base, efd, EV_READ | EV_PERSIST, on_event, NULL);
+    if (!ev || event_add(ev, NULL) != 0) return -1;
+    if (pthread_create(&thread, NULL, sync_main, NULL) != 0) return -1;
+    running = 1;
+    return 0;
+}
+
+void logsync_want(uint64_t pos)
+{
+    if (pos > wanted_pos) wanted_pos = pos;
+}
+
+uint64_t logsync_durable_pos(void)
+{
+    return durable_pos;
+}
+
+int logsync_active(void)
+{
+    return running;
+}
+
+/* Starts an fdatasync of what was written, unless one runs. With inline
+ * set (a light pass) and none running, it is done here and now instead:
+ * handing it to the thread and being woken back costs more latency than a
+ * short fdatasync blocks the loop. Returns 1 when it synced inline (the
+ * caller handles what became durable), 0 otherwise. */
+int logsync_kick(int inline_ok)
+{
+    if (!running || inflight) return 0;
+    uint64_t pos;
+    int rc = kvlog_write(srv.log, &pos); /* anything pending goes too */
+    if (rc) {
+        serverLog(LL_WARNING, "Writing the log failed: %s. Stopping.", kv_strerror(rc));
+        exit(1);
+    }
+    if (wanted_pos <= durable_pos) return 0; /* e.g. only a commit index: no fsync for it */
+    if (inline_ok) {
+        if (fdatasync(kvlog_sync_fd(srv.log)) != 0) {
+            serverLog(LL_WARNING, "fdatasync of the log failed: %s. Stopping.", strerror(errno));
+            exit(1);
+        }
+        durable_pos = pos;
+        if ((rc = kvlog_synced(srv.log, pos)) != 0) {
+            serverLog(LL_WARNING, "The log after a sync: %s. Stopping.", kv_strerror(rc));
+            exit(1);
+        }
+        driver_durable();
+        return 1;
+    }
+    pthread_mutex_lock(&mu);
+    req_fd = kvlog_sync_fd(srv.log);
+    req_pos = pos;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+    inflight = 1;
+    return 0;
+}
+
+void logsync_drain(void)
+{
+    if (!running || !inflight) return;
+    pthread_mutex_lock(&mu);
+    while (!done)
+        pthread_cond_wait(&cv, &mu);
+    pthread_mutex_unlock(&mu);
+    complete();
+}
+
+void logsync_note_synced(void)
+{
+    uint64_t pos;
+    if (kvlog_write(srv.log, &pos) == 0 && pos > durable_pos) durable_pos = pos;
+}
+
+void logsync_stop(void)
+{
+    if (!running) return;
+    logsync_drain();
+    pthread_mutex_lock(&mu);
+    quit = 1;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+    pthread_join(thread, NULL);
+    running = 0;
+    if (ev) event_free(ev);
+    ev = NULL;
+    if (efd >= 0) close(efd);
+    efd = -1;
+}
