@@ -116,6 +116,8 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
         ADD("expired_keys:%llu\r\n", (unsigned long long)srv.stats.expired_keys);
         ADD("raft_entries_proposed:%llu\r\n", (unsigned long long)srv.stats.entries);
         ADD("raft_lease_reads:%llu\r\n", (unsigned long long)srv.stats.lease_reads);
+        ADD("raft_read_rounds:%llu\r\n", (unsigned long long)srv.stats.read_rounds);
+        ADD("raft_read_round_reads:%llu\r\n", (unsigned long long)srv.stats.round_reads);
     }
     SECTION("replication", "Replication", 1)
     {

@@ -102,7 +102,7 @@ typedef struct client {
 
 typedef struct server_stats {
     uint64_t connections, commands, rejected_conn, net_in, net_out;
-    uint64_t entries, syncs, expired_keys, lease_reads;
+    uint64_t entries, syncs, expired_keys, lease_reads, read_rounds, round_reads;
 } server_stats;
 
 typedef struct server {

@@ -63,6 +63,7 @@ typedef struct conn {
     redisAsyncContext *ac;
     tpeer *p; /* NULL once detached */
     struct event *rev, *wev;
+    int write_now; /* queue_command writes right after queuing */
 } conn;
 
 struct tpeer {
@@ -231,7 +232,10 @@ static int fail_level(tpeer *p)
 }
 
 /* The libevent hooks hiredis drives (as its adapters/libevent.h), except
- * that reads go through conn_on_read. */
+ * that reads go through conn_on_read, and the read event is persistent:
+ * hiredis re-adds it after every read, which for a one-shot event is an
+ * epoll_ctl pair per reply read,
+ * and a no-op for a persistent one. */
 static void conn_add_read(void *d)
 {
     event_add(((conn *)d)->rev, NULL);
@@ -242,7 +246,9 @@ static void conn_del_read(void *d)
 }
 static void conn_add_write(void *d)
 {
-    event_add(((conn *)d)->wev, NULL);
+    conn *c = d;
+    if (c->write_now) return; /* see queue_command */
+    event_add(c->wev, NULL);
 }
 static void conn_del_write(void *d)
 {
@@ -278,7 +284,6 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
             peer_down(p, TRANSPORT_LOG_WARNING, "unsolicited reply from the peer; closing");
             return;
         }
-        event_add(c->rev, NULL);
         return;
     }
     redisAsyncHandleRead(ac);
@@ -443,7 +448,7 @@ static void peer_connect(tpeer *p)
     if (c) {
         c->ac = ac;
         c->p = p;
-        c->rev = event_new(t->base, ac->c.fd, EV_READ, conn_on_read, c);
+        c->rev = event_new(t->base, ac->c.fd, EV_READ | EV_PERSIST, conn_on_read, c);
         c->wev = event_new(t->base, ac->c.fd, EV_WRITE, conn_on_write, c);
     }
     if (!c || !c->rev || !c->wev) {
@@ -684,6 +689,21 @@ static void sent_command(tpeer *p)
     if (!(p->ac->c.flags & REDIS_IN_CALLBACK)) redisAsyncHandleWrite(p->ac);
 }
 
+/* redisAsyncCommandArgv for a command that sent_command() writes next.
+ * hiredis arms the write event for every queued command; when sent_command
+ * writes at once that costs an epoll_ctl pair per message (one arm, one
+ * disarm) for nothing, so the arming is skipped then. If the write cannot
+ * finish, redisAsyncHandleWrite arms it. */
+static int queue_command(tpeer *p, redisCallbackFn *fn, void *privdata, int argc, const char **argv,
+                         const size_t *argvlen)
+{
+    conn *c = p->ac->ev.data;
+    if (c) c->write_now = !(p->ac->c.flags & REDIS_IN_CALLBACK);
+    int rc = redisAsyncCommandArgv(p->ac, fn, privdata, argc, argv, argvlen);
+    if (c) c->write_now = 0;
+    return rc;
+}
+
 static void flush_peer(transport *t, tpeer *p)
 {
     size_t argc = p->qn + 1;
@@ -713,8 +733,7 @@ static void flush_peer(transport *t, tpeer *p)
         t->argv[i + 1] = p->qbuf + p->qoff[i];
         t->argvlen[i + 1] = p->qlen[i];
     }
-    if (redisAsyncCommandArgv(p->ac, on_msg_reply, &tag_msg, (int)argc, t->argv, t->argvlen) !=
-        REDIS_OK) {
+    if (queue_command(p, on_msg_reply, &tag_msg, (int)argc, t->argv, t->argvlen) != REDIS_OK) {
         tlog(t, TRANSPORT_LOG_WARNING, "peer %" PRIu64 ": could not queue RAFT.MSG; %zu dropped",
              p->id, p->qn);
         drop_queue(p);
@@ -750,8 +769,7 @@ int transport_call(transport *t, uint64_t to, int argc, const char **argv, const
         bytes += argvlen[i] + 32;
     size_t queued = p->qused + obuf_len(p);
     if (bytes > t->cfg.queue_bound || queued > t->cfg.queue_bound - bytes) return TRANSPORT_EFULL;
-    if (redisAsyncCommandArgv(p->ac, on_call_reply, (void *)(uintptr_t)tag, argc, argv, argvlen) !=
-        REDIS_OK)
+    if (queue_command(p, on_call_reply, (void *)(uintptr_t)tag, argc, argv, argvlen) != REDIS_OK)
         return TRANSPORT_ENOMEM;
     sent_command(p);
     return TRANSPORT_OK;

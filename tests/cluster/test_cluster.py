@@ -305,6 +305,47 @@ def test_peers_are_exempt_from_maxclients(make_cluster):
             h.close()
 
 
+def test_concurrent_reads_share_rounds_and_keep_their_order(make_cluster):
+    # A leader keeps one ReadIndex round unconfirmed at a time: reads that
+    # arrive meanwhile share the next round, unless a write came in since,
+    # which must not be read by its client's earlier reads.
+    c = make_cluster(3)
+    ld = c.leader()
+    r = ld.client()
+    for i in range(16):
+        assert r.set("rk%d" % i, "v%d" % i)
+    before = r.info("stats")
+    errors = []
+
+    def worker(i):
+        try:
+            cl = ld.client(single_connection_client=True)
+            for j in range(150):
+                assert cl.get("rk%d" % i) == (b"v%d" % i if j == 0 else b"w%d:%d" % (i, j - 1))
+                p = cl.pipeline(transaction=False)
+                p.get("rk%d" % i)
+                p.set("rk%d" % i, "w%d:%d" % (i, j))
+                p.get("rk%d" % i)
+                got = p.execute()
+                prev = b"v%d" % i if j == 0 else b"w%d:%d" % (i, j - 1)
+                assert got == [prev, True, b"w%d:%d" % (i, j)], got
+        except Exception as e:  # reported below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
+    after = r.info("stats")
+    reads = int(after["raft_read_round_reads"]) - int(before["raft_read_round_reads"])
+    rounds = int(after["raft_read_rounds"]) - int(before["raft_read_rounds"])
+    assert reads >= 16 * 150 * 3  # every GET went through a round
+    assert 0 < rounds and rounds * 2 < reads  # shared: 16 clients, one round at a time
+
+
 def test_lease_reads_end_when_the_leader_loses_its_quorum(make_cluster):
     c = make_cluster(3, args=["--read-mode", "lease"])
     ld = c.leader()
