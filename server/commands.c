@@ -57,6 +57,7 @@ PROC(reset_cmd);
 PROC(quit_cmd);
 PROC(raft_hello_cmd);
 PROC(raft_msg_cmd);
+PROC(raft_msgq_cmd);
 PROC(raft_snap_cmd);
 PROC(raft_proxy_cmd);
 PROC(readonly_cmd);
@@ -106,6 +107,8 @@ static const scmd server_commands[] = {
      "raft", "0.1.0", "Opens a peer connection (between RaftKV nodes)."},
     {"raft.msg", -2, SC_NOAUTH | SC_NOMULTI, "noscript loading stale fast no_auth", raft_msg_cmd,
      "raft", "0.1.0", "Carries Raft messages (between RaftKV nodes)."},
+    {"raft.msgq", -2, SC_NOAUTH | SC_NOMULTI, "noscript loading stale fast no_auth", raft_msgq_cmd,
+     "raft", "0.1.0", "Carries Raft messages without a reply (between RaftKV nodes)."},
     {"raft.snap", -7, SC_NOAUTH | SC_NOMULTI, "noscript loading stale no_auth", raft_snap_cmd,
      "raft", "0.1.0", "Carries a snapshot chunk (between RaftKV nodes)."},
     {"raft.proxy", -3, SC_NOAUTH | SC_NOMULTI, "noscript loading stale no_auth", raft_proxy_cmd,
@@ -1001,6 +1004,19 @@ PROC(raft_msg_cmd)
     for (int i = 1; i < argc; i++)
         driver_step(c->peer_id, argv[i], lens[i]);
     resp_add_ok(client_reply_buf(c));
+}
+
+/* RAFT.MSGQ: RAFT.MSG without the reply; the sender asks for one now and
+ * then to know the peer is alive (transport.c). Errors still answer. */
+PROC(raft_msgq_cmd)
+{
+    if (!c->peer_id) {
+        resp_add_error(client_reply_buf(c), "ERR RAFT.MSGQ needs a RAFT.HELLO first");
+        c->flags |= CF_CLOSE_AFTER_REPLY;
+        return;
+    }
+    for (int i = 1; i < argc; i++)
+        driver_step(c->peer_id, argv[i], lens[i]);
 }
 
 PROC(raft_snap_cmd)

@@ -77,6 +77,7 @@ struct tpeer {
     int backoff_ms;        /* delay before the next attempt after a failure */
     int64_t since;         /* liveness: last reply, or first outstanding send */
     uint64_t outstanding;  /* RAFT.MSG commands without a reply */
+    int64_t acked_send;    /* when the last RAFT.MSG (not RAFT.MSGQ) went */
     uint64_t attempts;
     int failures; /* attempts failed since the last READY (the first is logged louder) */
     /* Messages waiting for transport_flush(): bytes in qbuf, message i at
@@ -325,6 +326,7 @@ static void on_hello_reply(redisAsyncContext *ac, void *reply, void *priv)
     if (check_unsolicited(p, ac)) return;
     p->state = TRANSPORT_READY;
     p->outstanding = 0;
+    p->acked_send = INT64_MIN / 2; /* the first RAFT.MSG is acknowledged */
     p->failures = 0;
     evtimer_del(p->timer);
     tlog(t, TRANSPORT_LOG_NOTICE, "peer %" PRIu64 " (%s:%d): connected", p->id, p->host, p->port);
@@ -704,6 +706,28 @@ static int queue_command(tpeer *p, redisCallbackFn *fn, void *privdata, int argc
     return rc;
 }
 
+/* A command that gets no reply goes straight into hiredis's output buffer:
+ * through redisAsyncCommand it would wait for one. */
+static int queue_quiet(tpeer *p, int argc, const char **argv, const size_t *argvlen)
+{
+    sds cmd;
+    long long len = redisFormatSdsCommandArgv(&cmd, argc, argv, argvlen);
+    if (len < 0) return REDIS_ERR;
+    int rc = redisAppendFormattedCommand(&p->ac->c, cmd, (size_t)len);
+    sdsfree(cmd);
+    return rc;
+}
+
+/* Writes what queue_quiet queued, as sent_command does; inside a reply
+ * callback the write event does it, armed here as hiredis did not. */
+static void sent_quiet(tpeer *p)
+{
+    if (!(p->ac->c.flags & REDIS_IN_CALLBACK))
+        redisAsyncHandleWrite(p->ac);
+    else if (p->ac->ev.data)
+        event_add(((conn *)p->ac->ev.data)->wev, NULL);
+}
+
 static void flush_peer(transport *t, tpeer *p)
 {
     size_t argc = p->qn + 1;
@@ -727,13 +751,22 @@ static void flush_peer(transport *t, tpeer *p)
         }
         t->argcap = ncap;
     }
-    t->argv[0] = "RAFT.MSG";
-    t->argvlen[0] = 8;
+    /* RAFT.MSGQ is RAFT.MSG without the acknowledgement: for each batch
+     * the acknowledgement cost a write and a wake-up of the peer, and a read
+     * here. Liveness needs only some: a RAFT.MSG goes whenever none is
+     * unanswered and the last went a quarter of the liveness timeout ago,
+     * so a silent peer is noticed within 1.25 liveness timeouts. */
+    int64_t now = now_ms();
+    int acked = p->outstanding == 0 && now - p->acked_send >= t->cfg.liveness_timeout_ms / 4;
+    t->argv[0] = acked ? "RAFT.MSG" : "RAFT.MSGQ";
+    t->argvlen[0] = acked ? 8 : 9;
     for (size_t i = 0; i < p->qn; i++) {
         t->argv[i + 1] = p->qbuf + p->qoff[i];
         t->argvlen[i + 1] = p->qlen[i];
     }
-    if (queue_command(p, on_msg_reply, &tag_msg, (int)argc, t->argv, t->argvlen) != REDIS_OK) {
+    int rc = acked ? queue_command(p, on_msg_reply, &tag_msg, (int)argc, t->argv, t->argvlen)
+                   : queue_quiet(p, (int)argc, t->argv, t->argvlen);
+    if (rc != REDIS_OK) {
         tlog(t, TRANSPORT_LOG_WARNING, "peer %" PRIu64 ": could not queue RAFT.MSG; %zu dropped",
              p->id, p->qn);
         drop_queue(p);
@@ -742,7 +775,12 @@ static void flush_peer(transport *t, tpeer *p)
     p->sent += p->qn;
     p->qn = 0;
     p->qused = 0;
-    sent_command(p);
+    if (acked) {
+        p->acked_send = now;
+        sent_command(p);
+    } else {
+        sent_quiet(p);
+    }
 }
 
 void transport_flush(transport *t)

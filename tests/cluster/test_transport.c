@@ -127,6 +127,8 @@ static void fake_on_read(struct bufferevent *bev, void *arg)
         } else if (f->close_on_msg) {
             fake_conn_free(c);
             return;
+        } else if (cmd.argvlen[0] == 9 && memcmp(cmd.argv[0], "RAFT.MSGQ", 9) == 0) {
+            /* no reply */
         } else if (f->msg_reply) {
             bufferevent_write(bev, f->msg_reply, strlen(f->msg_reply));
         }
@@ -897,6 +899,68 @@ static void callbacks_may_send_and_flush(void **state)
     event_base_free(e.base);
 }
 
+static void batches_between_acknowledged_ones_go_without_a_reply(void **state)
+{
+    (void)state;
+    /* RAFT.MSGQ gets no reply. A RAFT.MSG goes when none is unanswered and
+     * a quarter of the liveness timeout (75 ms here) has passed since the
+     * last; the first on a connection is one. */
+    env e;
+    fake f;
+    env_init(&e);
+    fake_init(&f, e.base);
+    transport_peer_config peers[] = {{3, "127.0.0.1", f.port}};
+    transport_config cfg = base_config(&e, peers, 1);
+    env_start(&e, &cfg);
+    wait_connected(&e, 1);
+    for (int i = 0; i < 10; i++) {
+        char m[8];
+        int n = snprintf(m, sizeof(m), "m%d", i);
+        assert_int_equal(transport_send(e.t, 3, m, (size_t)n), TRANSPORT_OK);
+        transport_flush(e.t);
+    }
+    wait_cmds(&e, &f, 11);
+    assert_int_equal(fake_count(&f, "RAFT.MSG"), 1);
+    assert_int_equal(fake_count(&f, "RAFT.MSGQ"), 9);
+    assert_arg(&f.cmds[1], 0, "RAFT.MSG", 8);
+    for (int i = 0; i < 10; i++) {
+        char m[8];
+        int n = snprintf(m, sizeof(m), "m%d", i);
+        assert_int_equal(f.cmds[1 + i].argc, 2);
+        assert_arg(&f.cmds[1 + i], 1, m, (size_t)n);
+    }
+    assert_true(run_until(&e, cond_no_outstanding, NULL, 3000));
+    run_for(&e, 100);
+    assert_int_equal(transport_send(e.t, 3, "late", 4), TRANSPORT_OK);
+    transport_flush(e.t);
+    wait_cmds(&e, &f, 12);
+    assert_arg(&f.cmds[11], 0, "RAFT.MSG", 8);
+    assert_true(run_until(&e, cond_no_outstanding, NULL, 3000));
+    assert_int_equal(stat_of(&e, 0).sent, 11);
+    assert_int_equal(e.unreachable, 0);
+    assert_int_equal(e.warnings, 0);
+
+    /* A peer that takes every message and never acknowledges one is found
+     * out all the same, within 1.25 liveness timeouts of steady traffic. */
+    f.msg_reply = NULL;
+    run_for(&e, 100);
+    int64_t t0 = now_ms();
+    int one = 1;
+    while (e.unreachable < 1 && now_ms() - t0 < 3000) {
+        transport_send(e.t, 3, "hb", 2);
+        transport_flush(e.t);
+        run_until(&e, cond_unreachable_n, &one, 20);
+    }
+    int64_t took = now_ms() - t0;
+    assert_int_equal(e.unreachable, 1);
+    assert_true(took >= 250);
+    assert_true(took <= 1000);
+    assert_true(fake_count(&f, "RAFT.MSGQ") > 9);
+    env_done(&e);
+    fake_done(&f);
+    event_base_free(e.base);
+}
+
 static void a_connect_that_never_completes_hits_the_connect_timeout(void **state)
 {
     (void)state;
@@ -1037,6 +1101,7 @@ int main(void)
         cmocka_unit_test(replies_nobody_asked_for_or_of_the_wrong_kind_close_the_connection),
         cmocka_unit_test(a_peer_closing_with_replies_outstanding_is_reported_and_reconnected),
         cmocka_unit_test(callbacks_may_send_and_flush),
+        cmocka_unit_test(batches_between_acknowledged_ones_go_without_a_reply),
         cmocka_unit_test(calls_are_answered_to_on_reply_with_their_tag),
         cmocka_unit_test(a_connect_that_never_completes_hits_the_connect_timeout),
         cmocka_unit_test(free_with_connections_in_every_state_leaks_nothing),
