@@ -163,14 +163,17 @@ int kv_env_used_pct(MDB_env *env);
 struct kvstate {
     MDB_env *env;
     MDB_dbi kv[2], exp[2], meta;
-    MDB_txn *wtxn; /* stays open across applies; kvstate_commit() ends it */
-    int live;      /* which pair holds the key space */
+    MDB_txn *wtxn;     /* stays open across applies; kvstate_commit() ends it */
+    MDB_txn *rtxn;     /* reads while no wtxn is open; reset when one begins */
+    int rtxn_live;     /* rtxn is begun (not reset) */
+    uint64_t read_rng; /* seeds a read's RANDOMKEY */
+    int live;          /* which pair holds the key space */
     uint64_t applied, durable;
     int64_t tau, durable_tau;
     uint64_t snap_index, snap_term; /* the last snapshot installed (kvsnap.h) */
     int used_pct;                   /* cached; -1 after a commit */
-    uint64_t pages_at_commit; /* kvstate_pages(); UINT64_MAX: not computed */
-    uint64_t pending_bytes;   /* kvstate_pending_bytes() */
+    uint64_t pages_at_commit;       /* kvstate_pages(); UINT64_MAX: not computed */
+    uint64_t pending_bytes;         /* kvstate_pending_bytes() */
 };
 
 #define META_LIVE "live"

@@ -262,6 +262,32 @@ static void uncommitted_applies_are_lost_on_abandon_but_close_commits(void **sta
     RUN(f, 10, "GET a", "$1\r\n1\r\n");
 }
 
+static void reads_between_commits_see_every_applied_write(void **state)
+{
+    /* Reads with no write transaction open share one read transaction;
+     * it must never serve a snapshot older than the last commit. */
+    fx *f = *state;
+    for (int i = 0; i < 50; i++) {
+        char line[64], want[64];
+        snprintf(line, sizeof(line), "SET k v%d", i);
+        RUN(f, 10 + i, line, "+OK\r\n");
+        snprintf(want, sizeof(want), "$%zu\r\nv%d\r\n", strlen("v") + (i < 10 ? 1 : 2), i);
+        read_at(f, 10 + i, "GET k", want); /* in the write transaction */
+        if (i % 3 == 0) {
+            assert_int_equal(kvstate_commit(f->s), 0);
+            read_at(f, 10 + i, "GET k", want); /* in the read transaction */
+            read_at(f, 10 + i, "GET k", want); /* the same one again */
+            read_at(f, 10 + i, "EXISTS nothing", ":0\r\n");
+        }
+    }
+    assert_int_equal(kvstate_commit(f->s), 0);
+    read_at(f, 100, "GET k", "$3\r\nv49\r\n");
+    RUN(f, 100, "DEL k", ":1\r\n");
+    read_at(f, 100, "GET k", "$-1\r\n");
+    assert_int_equal(kvstate_commit(f->s), 0);
+    read_at(f, 100, "GET k", "$-1\r\n");
+}
+
 /* A tiny RESP2 reader for SCAN replies. */
 static uint64_t scan_parse(const char *p, size_t n, char keys[][16], int *nkeys)
 {
@@ -771,6 +797,7 @@ int main(void)
         T(expire_entries_remove_only_the_expiry_they_saw),
         T(indexes_advance_one_at_a_time_and_replay_is_ignored),
         T(uncommitted_applies_are_lost_on_abandon_but_close_commits),
+        T(reads_between_commits_see_every_applied_write),
         T(scan_returns_every_key_present_throughout_under_writes),
         T(randomkey_finds_a_live_key),
         T(long_keys_work_like_short_ones),
