@@ -122,7 +122,15 @@ static void cron(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what, (void)arg;
     static unsigned runs;
     int64_t t0 = mono_us();
-    int rc = runs % STATE_COMMIT_RUNS == 0 ? kvstate_commit(srv.state) : 0;
+    /* Also as soon as writes pause for a run: reads then use a read
+     * transaction (in the write transaction every page they touch is
+     * looked up in its dirty list first), and the commit is off the path
+     * of the writes that follow. */
+    static uint64_t prev_applied;
+    uint64_t applied = kvstate_applied_index(srv.state);
+    int quiet = applied == prev_applied && applied != kvstate_durable_index(srv.state);
+    prev_applied = applied;
+    int rc = runs % STATE_COMMIT_RUNS == 0 || quiet ? kvstate_commit(srv.state) : 0;
     slow_check("committing the state", t0);
     if (rc) {
         serverLog(LL_WARNING, "Committing the state failed: %s. Stopping.", kv_strerror(rc));
