@@ -105,7 +105,7 @@ static int state_commit_due(void)
     if (n == 0) return 0;
     if (kvstate_pending_bytes(srv.state) >= STATE_COMMIT_BYTES) return 1;
     return n >= (kvstate_pages(srv.state) <= STATE_SMALL_PAGES ? STATE_COMMIT_ENTRIES_SMALL
-                                                                : STATE_COMMIT_ENTRIES);
+                                                               : STATE_COMMIT_ENTRIES);
 }
 
 /* Also called between applied entries: one pass can apply tens of
