@@ -30,9 +30,9 @@ static pthread_t thread;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 /* under mu */
-static int req_fd = -1;     /* a request: fdatasync this fd ... */
-static uint64_t req_pos;    /* ... which makes everything before req_pos durable */
-static int done, done_err;  /* the thread finished the request */
+static int req_fd = -1;    /* a request: fdatasync this fd ... */
+static uint64_t req_pos;   /* ... which makes everything before req_pos durable */
+static int done, done_err; /* the thread finished the request */
 static uint64_t done_pos;
 static int quit;
 /* loop thread only */

@@ -163,14 +163,14 @@ typedef struct driver_info {
 int driver_configure(char *err, size_t errlen); /* parses 'cluster', before storage */
 int driver_init(char *err, size_t errlen);      /* after storage and base */
 void driver_flush(void);                        /* end of pass: peer writes */
-void driver_durable(void); /* logsync.c: the log's durable position moved */
+void driver_durable(void);                      /* logsync.c: the log's durable position moved */
 /* logsync.c: the log's fdatasync on its own thread */
 int logsync_start(void);
 void logsync_stop(void);
 int logsync_active(void);
 int logsync_kick(int inline_ok); /* fdatasync what was written, unless one runs */
-void logsync_drain(void); /* waits for a running fdatasync and reports it */
-void logsync_note_synced(void); /* a kvlog_sync() made everything durable */
+void logsync_drain(void);        /* waits for a running fdatasync and reports it */
+void logsync_note_synced(void);  /* a kvlog_sync() made everything durable */
 uint64_t logsync_durable_pos(void);
 void logsync_want(uint64_t pos); /* something waits for the log up to pos */
 int driver_peer_known(uint64_t id);

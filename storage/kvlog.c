@@ -898,7 +898,8 @@ static void reload(kvlog *l)
     char err[256];
     l->wm_head = l->wm_n = 0;
     int rc = load(l, err, sizeof(err));
-    if (rc) l->broken = rc;
+    if (rc)
+        l->broken = rc;
     else
         l->durable_pos = l->segs[l->nseg - 1].base + l->segs[l->nseg - 1].end;
 }
