@@ -994,29 +994,30 @@ PROC(raft_hello_cmd)
     resp_add_ok(client_reply_buf(c));
 }
 
-PROC(raft_msg_cmd)
+/* Steps each message of a RAFT.MSG / RAFT.MSGQ into the node; 0 unless the
+ * connection has no valid hello (then answered and closed). */
+static int step_peer_messages(client *c, const char *name, int argc, char **argv, size_t *lens)
 {
     if (!c->peer_id) {
-        resp_add_error(client_reply_buf(c), "ERR RAFT.MSG needs a RAFT.HELLO first");
+        resp_add_errorf(client_reply_buf(c), "ERR %s needs a RAFT.HELLO first", name);
         c->flags |= CF_CLOSE_AFTER_REPLY;
-        return;
+        return -1;
     }
     for (int i = 1; i < argc; i++)
         driver_step(c->peer_id, argv[i], lens[i]);
-    resp_add_ok(client_reply_buf(c));
+    return 0;
+}
+
+PROC(raft_msg_cmd)
+{
+    if (step_peer_messages(c, "RAFT.MSG", argc, argv, lens) == 0) resp_add_ok(client_reply_buf(c));
 }
 
 /* RAFT.MSGQ: RAFT.MSG without the reply; the sender asks for one now and
  * then to know the peer is alive (transport.c). Errors still answer. */
 PROC(raft_msgq_cmd)
 {
-    if (!c->peer_id) {
-        resp_add_error(client_reply_buf(c), "ERR RAFT.MSGQ needs a RAFT.HELLO first");
-        c->flags |= CF_CLOSE_AFTER_REPLY;
-        return;
-    }
-    for (int i = 1; i < argc; i++)
-        driver_step(c->peer_id, argv[i], lens[i]);
+    step_peer_messages(c, "RAFT.MSGQ", argc, argv, lens);
 }
 
 PROC(raft_snap_cmd)

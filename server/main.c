@@ -21,8 +21,9 @@ server srv;
 #define CRON_MS 25 /* expiry; clients every 4th run; state commit every 40th */
 /* The state is committed (an fdatasync of its dirty pages, in this thread)
  * every STATE_COMMIT_RUNS cron runs (1 s), when writes pause, or sooner
- * when the open write transaction grew enough. The log is what makes writes durable; the state
- * only bounds the replay after a crash. A write transaction holds a
+ * when the open write transaction grew enough. The log is what makes
+ * writes durable; the state only bounds the replay after a crash. A write
+ * transaction holds a
  * malloc'ed copy of every page it changed, which is the node's anonymous
  * memory: at most one per page of the key space, plus the pages it grows
  * by. So: STATE_COMMIT_BYTES of applied payload bounds the growth; a key

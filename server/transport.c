@@ -63,7 +63,7 @@ typedef struct conn {
     redisAsyncContext *ac;
     tpeer *p; /* NULL once detached */
     struct event *rev, *wev;
-    int write_now; /* queue_command writes right after queuing */
+    int queuing; /* in queue_command: hiredis must not arm the write event */
 } conn;
 
 struct tpeer {
@@ -233,10 +233,10 @@ static int fail_level(tpeer *p)
 }
 
 /* The libevent hooks hiredis drives (as its adapters/libevent.h), except
- * that reads go through conn_on_read, and the read event is persistent:
- * hiredis re-adds it after every read, which for a one-shot event is an
- * epoll_ctl pair per reply read,
- * and a no-op for a persistent one. */
+ * that reads go through conn_on_read; the read event is persistent (hiredis
+ * re-adds it after every read: an epoll_ctl pair each time for a one-shot
+ * event, nothing for a persistent one); and queuing a command does not arm
+ * the write event (see write_or_arm). */
 static void conn_add_read(void *d)
 {
     event_add(((conn *)d)->rev, NULL);
@@ -248,7 +248,7 @@ static void conn_del_read(void *d)
 static void conn_add_write(void *d)
 {
     conn *c = d;
-    if (c->write_now) return; /* see queue_command */
+    if (c->queuing) return;
     event_add(c->wev, NULL);
 }
 static void conn_del_write(void *d)
@@ -676,33 +676,41 @@ err_nomem:
     return TRANSPORT_ENOMEM;
 }
 
-/* A command was queued on p's connection: the liveness clock runs from the
- * first unanswered one. hiredis would write on the next writable event;
- * write now. On a write error that frees the context (on_disconnect),
- * which must not happen inside one of its reply callbacks (the caller is
- * then in on_connected, on_unreachable or on_reply): there the write event
- * does it. */
+/* Writes what was queued on p's connection now, as one write per peer per
+ * pass; hiredis would wait for the next writable event. Inside one of the
+ * connection's reply callbacks (the caller is then in on_connected,
+ * on_unreachable or on_reply) a write error would free the context under
+ * hiredis, so there the write event does it. */
+static void write_or_arm(tpeer *p)
+{
+    if (!(p->ac->c.flags & REDIS_IN_CALLBACK))
+        redisAsyncHandleWrite(p->ac);
+    else if (p->ac->ev.data)
+        event_add(((conn *)p->ac->ev.data)->wev, NULL);
+}
+
+/* A command that expects a reply was queued: the liveness clock runs from
+ * the first unanswered one. */
 static void sent_command(tpeer *p)
 {
     if (p->outstanding++ == 0) {
         p->since = now_ms();
         arm(p, p->t->cfg.liveness_timeout_ms);
     }
-    if (!(p->ac->c.flags & REDIS_IN_CALLBACK)) redisAsyncHandleWrite(p->ac);
+    write_or_arm(p);
 }
 
-/* redisAsyncCommandArgv for a command that sent_command() writes next.
- * hiredis arms the write event for every queued command; when sent_command
- * writes at once that costs an epoll_ctl pair per message (one arm, one
- * disarm) for nothing, so the arming is skipped then. If the write cannot
- * finish, redisAsyncHandleWrite arms it. */
+/* redisAsyncCommandArgv without arming the write event (hiredis arms it for
+ * every command; write_or_arm follows, and an arm and a disarm per message
+ * were an epoll_ctl pair each). A write that cannot finish is armed by
+ * redisAsyncHandleWrite itself. */
 static int queue_command(tpeer *p, redisCallbackFn *fn, void *privdata, int argc, const char **argv,
                          const size_t *argvlen)
 {
     conn *c = p->ac->ev.data;
-    if (c) c->write_now = !(p->ac->c.flags & REDIS_IN_CALLBACK);
+    if (c) c->queuing = 1;
     int rc = redisAsyncCommandArgv(p->ac, fn, privdata, argc, argv, argvlen);
-    if (c) c->write_now = 0;
+    if (c) c->queuing = 0;
     return rc;
 }
 
@@ -716,16 +724,6 @@ static int queue_quiet(tpeer *p, int argc, const char **argv, const size_t *argv
     int rc = redisAppendFormattedCommand(&p->ac->c, cmd, (size_t)len);
     sdsfree(cmd);
     return rc;
-}
-
-/* Writes what queue_quiet queued, as sent_command does; inside a reply
- * callback the write event does it, armed here as hiredis did not. */
-static void sent_quiet(tpeer *p)
-{
-    if (!(p->ac->c.flags & REDIS_IN_CALLBACK))
-        redisAsyncHandleWrite(p->ac);
-    else if (p->ac->ev.data)
-        event_add(((conn *)p->ac->ev.data)->wev, NULL);
 }
 
 static void flush_peer(transport *t, tpeer *p)
@@ -779,7 +777,7 @@ static void flush_peer(transport *t, tpeer *p)
         p->acked_send = now;
         sent_command(p);
     } else {
-        sent_quiet(p);
+        write_or_arm(p);
     }
 }
 

@@ -435,10 +435,9 @@ int kvstate_begin_write(kvstate *s)
  * transaction kept from read to read (a begin and an abort per GET were a
  * tenth of a leader's time under pipelined reads), renewed after each
  * write transaction: only kvstate_begin_write() starts one, and it resets
- * this. *owned is always 0 now; kept for callers that end their own. */
-static int begin_read(kvstate *s, MDB_txn **txn, int *owned)
+ * this. Callers never end it. */
+static int begin_read(kvstate *s, MDB_txn **txn)
 {
-    *owned = 0;
     if (s->wtxn) {
         *txn = s->wtxn;
         return 0;
@@ -546,17 +545,16 @@ int kvstate_read(kvstate *s, int argc, char **argv, size_t *argvlen, int64_t wal
 {
     MDB_txn *txn = NULL;
     kv_ctx c;
-    int owned, rc;
+    int rc;
 
     if (argc < 1) return KV_EINVAL;
     const kv_command *cmd = kv_command_lookup(argv[0], argvlen[0]);
     if (!cmd || !(cmd->flags & KV_CMD_READONLY)) return KV_EINVAL;
-    if ((rc = begin_read(s, &txn, &owned)) != 0) return rc;
+    if ((rc = begin_read(s, &txn)) != 0) return rc;
     ctx_init(s, &c, txn, 0, reply);
     c.wall = wall_ms;
     c.rng = (s->read_rng += 0x9e3779b97f4a7c15ull);
     kv_exec(&c, argc, argv, argvlen);
-    if (owned) mdb_txn_abort(txn);
     return c.rc;
 }
 
@@ -565,16 +563,14 @@ int64_t kvstate_next_expiry(kvstate *s)
     MDB_txn *txn = NULL;
     MDB_cursor *cur;
     MDB_val k, d;
-    int owned;
     int64_t next = -1;
 
-    if (begin_read(s, &txn, &owned) != 0) return -1;
+    if (begin_read(s, &txn) != 0) return -1;
     if (mdb_cursor_open(txn, s->exp[s->live], &cur) == 0) {
         if (mdb_cursor_get(cur, &k, &d, MDB_FIRST) == 0 && k.mv_size >= 8)
             next = (int64_t)kv_get_be64(k.mv_data);
         mdb_cursor_close(cur);
     }
-    if (owned) mdb_txn_abort(txn);
     return next;
 }
 
@@ -583,10 +579,10 @@ int kvstate_collect_expired(kvstate *s, int64_t now_ms, int max, resp_buf *out)
     MDB_txn *txn = NULL;
     MDB_cursor *cur;
     MDB_val k, d;
-    int owned, n = 0, rc;
+    int n = 0, rc;
     size_t start = out->len;
 
-    if (max <= 0 || begin_read(s, &txn, &owned) != 0) return 0;
+    if (max <= 0 || begin_read(s, &txn) != 0) return 0;
     if (mdb_cursor_open(txn, s->exp[s->live], &cur) != 0) goto out;
     rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
     while (rc == 0 && n < max && k.mv_size >= 8) {
@@ -618,7 +614,6 @@ int kvstate_collect_expired(kvstate *s, int64_t now_ms, int max, resp_buf *out)
     mdb_cursor_close(cur);
     if (n > 0) kventry_set_expire_count(out, start, (uint32_t)n);
 out:
-    if (owned) mdb_txn_abort(txn);
     return n;
 }
 
@@ -626,11 +621,9 @@ static uint64_t db_entries(kvstate *s, MDB_dbi dbi)
 {
     MDB_txn *txn = NULL;
     MDB_stat st;
-    int owned;
     uint64_t n = 0;
-    if (begin_read(s, &txn, &owned) != 0) return 0;
+    if (begin_read(s, &txn) != 0) return 0;
     if (mdb_stat(txn, dbi, &st) == 0) n = st.ms_entries;
-    if (owned) mdb_txn_abort(txn);
     return n;
 }
 

@@ -626,6 +626,20 @@ static void the_queue_bound_drops_what_does_not_fit(void **state)
     event_base_free(e.base);
 }
 
+/* Sends "hb" to peer 3 every 20 ms (and flushes, if asked) until it is
+ * reported unreachable, at most 3 s; returns the milliseconds it took. */
+static int64_t ms_to_unreachable(env *e, int flush)
+{
+    int64_t t0 = now_ms();
+    int one = 1;
+    while (e->unreachable < 1 && now_ms() - t0 < 3000) {
+        transport_send(e->t, 3, "hb", 2);
+        if (flush) transport_flush(e->t);
+        run_until(e, cond_unreachable_n, &one, 20);
+    }
+    return now_ms() - t0;
+}
+
 static void a_peer_that_stops_reading_is_unreachable_in_about_the_liveness_timeout(void **state)
 {
     (void)state;
@@ -640,13 +654,7 @@ static void a_peer_that_stops_reading_is_unreachable_in_about_the_liveness_timeo
     wait_connected(&e, 1);
 
     /* Heartbeat-like traffic every pass; no reply ever comes. */
-    int64_t t0 = now_ms();
-    int one = 1;
-    while (e.unreachable < 1 && now_ms() - t0 < 3000) {
-        transport_send(e.t, 3, "hb", 2);
-        run_until(&e, cond_unreachable_n, &one, 20);
-    }
-    int64_t took = now_ms() - t0;
+    int64_t took = ms_to_unreachable(&e, 0);
     assert_int_equal(e.unreachable, 1);
     assert_int_equal(e.last_unreachable, 3);
     assert_true(took >= 250);
@@ -944,14 +952,7 @@ static void batches_between_acknowledged_ones_go_without_a_reply(void **state)
      * out all the same, within 1.25 liveness timeouts of steady traffic. */
     f.msg_reply = NULL;
     run_for(&e, 100);
-    int64_t t0 = now_ms();
-    int one = 1;
-    while (e.unreachable < 1 && now_ms() - t0 < 3000) {
-        transport_send(e.t, 3, "hb", 2);
-        transport_flush(e.t);
-        run_until(&e, cond_unreachable_n, &one, 20);
-    }
-    int64_t took = now_ms() - t0;
+    int64_t took = ms_to_unreachable(&e, 1);
     assert_int_equal(e.unreachable, 1);
     assert_true(took >= 250);
     assert_true(took <= 1000);
