@@ -162,126 +162,143 @@ int kv_streqci(const char *a, size_t alen, const char *lit)
     return 1;
 }
 
-/* Redis's stringmatchlen, with reads past the pattern's end answered as
- * NUL (Redis relies on sds's terminator there). */
-static int match_impl(const char *pattern, long patternLen, const char *string, long stringLen,
-                      int nocase, int *skipLonger)
-{
-#define PAT(i) ((i) < patternLen ? pattern[(i)] : '\0')
-    while (patternLen > 0 && stringLen > 0) {
-        switch (pattern[0]) {
-        case '*':
-            while (patternLen > 1 && pattern[1] == '*') {
-                pattern++;
-                patternLen--;
-            }
-            if (patternLen == 1) return 1;
-            while (stringLen) {
-                if (match_impl(pattern + 1, patternLen - 1, string, stringLen, nocase, skipLonger))
-                    return 1;
-                if (*skipLonger) return 0;
-                string++;
-                stringLen--;
-            }
-            *skipLonger = 1;
-            return 0;
-        case '?':
-            string++;
-            stringLen--;
-            break;
-        case '[': {
-            int not, match;
+/* Glob matching with Redis's stringmatchlen semantics (util.c), done
+ * iteratively: Redis recurses once per '*', and a pattern of many stars
+ * against a long key ran a node out of stack (CVE-2022-36021).
+ *
+ * Every element other than '*' -- a literal, '?', '\x' or a '[...]' class --
+ * matches exactly one byte, so the classic single-backtrack algorithm is
+ * exact: on a mismatch only the last star need absorb one more byte; the
+ * earlier stars' choices can never be what failed. Its cost is
+ * O(pattern x key) at worst, with no recursion.
+ *
+ * Redis 7.0.9 and later answer "no match" once a match would nest more than
+ * MATCH_MAX_NESTING stars; a star nests when pattern other than stars
+ * follows it (a trailing run of stars is matched without recursing), so that
+ * count alone decides it, and it is checked first. */
+#define MATCH_MAX_NESTING 1000
 
-            pattern++;
-            patternLen--;
-            not = PAT(0) == '^';
-            if (not ) {
-                pattern++;
-                patternLen--;
-            }
-            match = 0;
-            for (;;) {
-                if (PAT(0) == '\\' && patternLen >= 2) {
-                    pattern++;
-                    patternLen--;
-                    if (pattern[0] == string[0]) match = 1;
-                } else if (PAT(0) == ']') {
-                    break;
-                } else if (patternLen <= 0) {
-                    pattern--;
-                    patternLen++;
-                    break;
-                } else if (patternLen >= 3 && pattern[1] == '-') {
-                    /* Signed chars, as Redis on x86. */
-                    int start = (signed char)pattern[0];
-                    int end = (signed char)pattern[2];
-                    int ch = (signed char)string[0];
-                    if (start > end) {
-                        int t = start;
-                        start = end;
-                        end = t;
-                    }
-                    if (nocase) {
-                        start = tolower(start & 0xff);
-                        end = tolower(end & 0xff);
-                        ch = tolower(ch & 0xff);
-                    }
-                    pattern += 2;
-                    patternLen -= 2;
-                    if (ch >= start && ch <= end) match = 1;
-                } else {
-                    if (!nocase) {
-                        if (pattern[0] == string[0]) match = 1;
-                    } else {
-                        if (tolower((unsigned char)pattern[0]) == tolower((unsigned char)string[0]))
-                            match = 1;
-                    }
+/* Reads past the pattern's end are answered as NUL, as Redis relies on
+ * sds's terminator there. */
+#define PAT(i) ((i) < patlen ? pattern[(i)] : '\0')
+
+/* Length of the one-byte element at pattern[0] (not '*'), and whether it
+ * matches byte ch. Redis's class parsing, quirks included: an unterminated
+ * class ends with the pattern, '\' escapes inside it, ranges compare signed
+ * chars as on x86. */
+static long match_elem(const char *pattern, long patlen, char ch, int nocase, int *matched)
+{
+    long i = 0;
+    int m = 0;
+    switch (pattern[0]) {
+    case '?':
+        m = 1;
+        i = 1;
+        break;
+    case '[': {
+        i = 1;
+        int not = PAT(i) == '^';
+        if (not ) i++;
+        for (;;) {
+            if (PAT(i) == '\\' && patlen - i >= 2) {
+                i++;
+                if (pattern[i] == ch) m = 1;
+            } else if (PAT(i) == ']') {
+                break;
+            } else if (patlen - i <= 0) {
+                i--;
+                break;
+            } else if (patlen - i >= 3 && pattern[i + 1] == '-') {
+                int start = (signed char)pattern[i];
+                int end = (signed char)pattern[i + 2];
+                int c = (signed char)ch;
+                if (start > end) {
+                    int t = start;
+                    start = end;
+                    end = t;
                 }
-                pattern++;
-                patternLen--;
+                if (nocase) {
+                    start = tolower(start & 0xff);
+                    end = tolower(end & 0xff);
+                    c = tolower(c & 0xff);
+                }
+                i += 2;
+                if (c >= start && c <= end) m = 1;
+            } else if (!nocase) {
+                if (pattern[i] == ch) m = 1;
+            } else if (tolower((unsigned char)pattern[i]) == tolower((unsigned char)ch)) {
+                m = 1;
             }
-            if (not ) match = !match;
-            if (!match) return 0;
-            string++;
-            stringLen--;
-            break;
+            i++;
         }
-        case '\\':
-            if (patternLen >= 2) {
-                pattern++;
-                patternLen--;
-            }
-            /* fall through */
-        default:
-            if (!nocase) {
-                if (pattern[0] != string[0]) return 0;
-            } else {
-                if (tolower((unsigned char)pattern[0]) != tolower((unsigned char)string[0]))
-                    return 0;
-            }
-            string++;
-            stringLen--;
-            break;
+        if (not ) m = !m;
+        i++;
+        break;
+    }
+    case '\\':
+        if (patlen >= 2) i = 1;
+        /* fall through */
+    default:
+        if (!nocase)
+            m = pattern[i] == ch;
+        else
+            m = tolower((unsigned char)pattern[i]) == tolower((unsigned char)ch);
+        i++;
+        break;
+    }
+    *matched = m;
+    return i;
+}
+
+/* Stars that nest: runs of '*' with some other element after them. */
+static long nesting_stars(const char *pattern, long patlen)
+{
+    long n = 0, i = 0;
+    int dummy;
+    while (i < patlen) {
+        if (pattern[i] != '*') {
+            i += match_elem(pattern + i, patlen - i, 0, 0, &dummy);
+            continue;
         }
-        pattern++;
-        patternLen--;
-        if (stringLen == 0) {
-            while (patternLen > 0 && PAT(0) == '*') {
-                pattern++;
-                patternLen--;
-            }
-            break;
+        while (i < patlen && pattern[i] == '*')
+            i++;
+        if (i < patlen) n++;
+    }
+    return n;
+}
+
+int kv_stringmatchlen(const char *pattern, size_t plen, const char *s, size_t slen, int nocase)
+{
+    long patlen = (long)plen, p = 0, si = 0, n = (long)slen;
+    long star_p = -1, star_s = 0;   /* where to resume after the last star */
+    if (n == 0) return patlen == 0; /* Redis: even "*" does not match "" */
+    if (nesting_stars(pattern, patlen) > MATCH_MAX_NESTING) return 0;
+    while (si < n) {
+        if (p < patlen && pattern[p] == '*') {
+            while (p < patlen && pattern[p] == '*')
+                p++;
+            if (p == patlen) return 1;
+            star_p = p;
+            star_s = si;
+            continue;
+        }
+        int m = 0;
+        long len = p < patlen ? match_elem(pattern + p, patlen - p, s[si], nocase, &m) : 0;
+        if (m) {
+            p += len;
+            si++;
+        } else if (star_p >= 0) {
+            p = star_p;
+            si = ++star_s;
+        } else {
+            return 0;
         }
     }
+    while (p < patlen && pattern[p] == '*')
+        p++;
+    return p == patlen;
+}
 #undef PAT
-    return patternLen == 0 && stringLen == 0;
-}
-
-int kv_stringmatchlen(const char *pattern, size_t patlen, const char *s, size_t slen, int nocase)
-{
-    int skip = 0;
-    return match_impl(pattern, (long)patlen, s, (long)slen, nocase, &skip);
-}
 
 uint64_t kv_keyhash(const void *key, size_t len)
 {
