@@ -130,10 +130,6 @@ static int enum_has(const char *enums, const char *v)
 
 static void apply_side_effects(config_item *it)
 {
-    /* The string size limit decides what an entry does at apply: every node
-     * must run with the same value. */
-    if (it->ptr == &cfg.proto_max_bulk_len)
-        kv_set_proto_max_bulk_len((uint64_t)cfg.proto_max_bulk_len);
     if (it->ptr == &cfg.loglevel) {
         static const char *lv[] = {"debug", "verbose", "notice", "warning"};
         for (int i = 0; i < 4; i++)

@@ -10,18 +10,6 @@
 #include "storage/kvcmd_int.h"
 #include "storage/kvint.h"
 
-static uint64_t proto_max_bulk_len = 512ull * 1024 * 1024;
-
-void kv_set_proto_max_bulk_len(uint64_t n)
-{
-    proto_max_bulk_len = n;
-}
-
-uint64_t kv_proto_max_bulk_len(void)
-{
-    return proto_max_bulk_len;
-}
-
 /* ------------------------------------------------------------ parsers */
 
 int kv_getll(const char *s, size_t len, long long *v, resp_buf *err)
@@ -165,7 +153,7 @@ int kv_parse_expire(int argc, char **argv, size_t *argvlen, int seconds, const c
 int kv_parse_bitoffset(const char *s, size_t len, uint64_t *off, resp_buf *err)
 {
     long long v;
-    if (!kv_string2ll(s, len, &v) || v < 0 || (uint64_t)(v >> 3) >= kv_proto_max_bulk_len()) {
+    if (!kv_string2ll(s, len, &v) || v < 0 || (uint64_t)(v >> 3) >= KV_MAX_STRING_LEN) {
         resp_add_error(err, "ERR bit offset is not an integer or out of range");
         return -1;
     }
@@ -265,7 +253,7 @@ CHECK(ck_setrange)
         resp_add_error(err, "ERR offset is out of range");
         return -1;
     }
-    if (argvlen[3] > 0 && (uint64_t)off + argvlen[3] > kv_proto_max_bulk_len()) {
+    if (argvlen[3] > 0 && (uint64_t)off + argvlen[3] > KV_MAX_STRING_LEN) {
         resp_add_error(err, ERR_STRLEN);
         return -1;
     }

@@ -36,12 +36,12 @@ typedef struct kv_command {
     const char *summary; /* one line, for COMMAND DOCS */
 } kv_command;
 
-/* proto-max-bulk-len (added): the longest string APPEND, SETRANGE and
- * SETBIT may build, as Redis reads the same setting, and the bound of
- * LCS's work table. Process-wide, 512 MB until set. It decides what an
- * entry does, so every node of a cluster must use the same value. */
-void kv_set_proto_max_bulk_len(uint64_t n);
-uint64_t kv_proto_max_bulk_len(void);
+/* The longest string APPEND, SETRANGE and SETBIT may build, and the bound
+ * of LCS's work table: Redis's default proto-max-bulk-len. Redis reads the
+ * setting itself; here it decides what an entry does when applied, so it
+ * is a constant and no node's configuration can make replicas diverge
+ * (DESIGN.md "Determinism and trust"). */
+#define KV_MAX_STRING_LEN ((uint64_t)512 << 20)
 
 /* Case-insensitive lookup; NULL when unknown. */
 const kv_command *kv_command_lookup(const char *name, size_t len);

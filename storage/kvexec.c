@@ -343,7 +343,7 @@ void kvx_append(ARGS)
         return;
     }
     uint64_t total = (uint64_t)v.len + argvlen[2];
-    if (total > kv_proto_max_bulk_len()) {
+    if (total > KV_MAX_STRING_LEN) {
         resp_add_error(c->reply, ERR_STRLEN);
         return;
     }
@@ -412,7 +412,7 @@ void kvx_setrange(ARGS)
         resp_add_int(c->reply, found ? (int64_t)v.len : 0);
         return;
     }
-    if ((uint64_t)off + vlen > kv_proto_max_bulk_len()) {
+    if ((uint64_t)off + vlen > KV_MAX_STRING_LEN) {
         resp_add_error(c->reply, ERR_STRLEN);
         return;
     }
@@ -1118,7 +1118,7 @@ void kvx_lcs(ARGS)
     uint32_t alen = (uint32_t)alen0, blen = (uint32_t)blen0;
     unsigned long long lcssize = (unsigned long long)(alen + 1) * (blen + 1);
     unsigned long long lcsalloc = lcssize * sizeof(uint32_t);
-    if (lcsalloc > kv_proto_max_bulk_len()) {
+    if (lcsalloc > KV_MAX_STRING_LEN) {
         resp_add_error(c->reply, "ERR Insufficient memory, transient memory for LCS exceeds "
                                  "proto-max-bulk-len");
         goto cleanup;

@@ -32,6 +32,7 @@ class Node:
         self.logpath = os.path.join(cluster.root, "n%d.out" % nid)
         self.proc = None
         self.extra = []
+        self.password = None  # set when a test gives this node a requirepass
 
     def argv(self):
         return [SERVER_BIN, "--node-id", str(self.id), "--cluster", self.cluster.spec,
@@ -78,6 +79,8 @@ class Node:
 
     def client(self, **kw):
         kw.setdefault("socket_timeout", 10)
+        if self.password:
+            kw.setdefault("password", self.password)
         return redis.Redis(host="127.0.0.1", port=self.port, **kw)
 
     def raft(self):
