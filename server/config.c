@@ -41,6 +41,8 @@ static config_item items[] = {
     {"maxclients", CT_INT, 0, &cfg.maxclients, 1, INT_MAX, "10000", NULL},
     {"proto-max-bulk-len", CT_MEM, 0, &cfg.proto_max_bulk_len, 1024 * 1024, LLONG_MAX, "512mb",
      NULL},
+    {"client-query-buffer-limit", CT_MEM, 0, &cfg.client_query_buffer_limit, 1024 * 1024, LLONG_MAX,
+     "1gb", NULL},
     {"client-output-buffer-limit", CT_OBUF, 0, NULL, 0, 0, "normal 256mb 0 0", NULL},
     {"requirepass", CT_STRING, CF_SECRET, &cfg.requirepass, 0, 0, "", NULL},
     {"dir", CT_STRING, CF_IMMUTABLE, &cfg.dir, 0, 0, ".", NULL},

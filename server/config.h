@@ -18,6 +18,7 @@ typedef struct config {
     int timeout; /* idle client timeout, seconds; 0 = never */
     int maxclients;
     long long proto_max_bulk_len;
+    long long client_query_buffer_limit;
     long long obuf_hard, obuf_soft; /* client-output-buffer-limit normal */
     int obuf_soft_seconds;
     char *requirepass;

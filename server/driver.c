@@ -685,10 +685,29 @@ void write_end_of_pass(void)
     pass_entries = 0;
 }
 
+/* A follower whose loop was held by its own work on the log or the state
+ * lets as much time pass again before it counts towards an election: the
+ * leader is most likely held by the same entry (a 512 MB SETBIT applies in
+ * about a second, on every node at about the same time) and would
+ * otherwise be deposed for it. Delaying an election is always safe (and
+ * lengthens what a lease relies on); it costs at most that long of
+ * availability when the leader really failed, and it is capped. */
+static int64_t quiet_until_us;
+
+void driver_held(int64_t us)
+{
+    if (cur_role != RAFT_FOLLOWER || us < (int64_t)cfg.heartbeat_interval * 1000) return;
+    int64_t cap = 4LL * cfg.election_timeout * 1000;
+    int64_t until = mono_us() + (us < cap ? us : cap);
+    if (until > quiet_until_us) quiet_until_us = until;
+}
+
 void driver_tick(void)
 {
-    int rc = raft_tick(node);
-    if (rc) fatal("Raft tick", raft_strerror(rc));
+    if (cur_role != RAFT_FOLLOWER || mono_us() >= quiet_until_us) {
+        int rc = raft_tick(node);
+        if (rc) fatal("Raft tick", raft_strerror(rc));
+    }
     /* Answer -TIMEOUT to writes whose outcome is still unknown. */
     int64_t now = mstime();
     while (srv.wait_head && srv.wait_head->deadline <= now) {

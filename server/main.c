@@ -92,12 +92,13 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
  * election timeout, peers start to see this node as gone. */
 #define SLOW_STEP_US 250000
 
-static void slow_check(const char *what, int64_t t0)
+static int64_t slow_check(const char *what, int64_t t0)
 {
     int64_t us = mono_us() - t0;
     if (us >= SLOW_STEP_US)
         serverLog(LL_NOTICE, "Slow: %s took %lld ms (the event loop waited)", what,
                   (long long)(us / 1000));
+    return us;
 }
 
 static int state_commit_due(void)
@@ -116,7 +117,7 @@ void state_commit_if_due(void)
     if (!state_commit_due()) return;
     int64_t t0 = mono_us();
     int rc = kvstate_commit(srv.state);
-    slow_check("committing the state", t0);
+    driver_held(slow_check("committing the state", t0));
     if (rc) {
         serverLog(LL_WARNING, "Committing the state failed: %s. Stopping.", kv_strerror(rc));
         exit(1);
@@ -137,7 +138,7 @@ static void cron(evutil_socket_t fd, short what, void *arg)
     int quiet = applied == prev_applied && applied != kvstate_durable_index(srv.state);
     prev_applied = applied;
     int rc = runs % STATE_COMMIT_RUNS == 0 || quiet ? kvstate_commit(srv.state) : 0;
-    slow_check("committing the state", t0);
+    driver_held(slow_check("committing the state", t0));
     if (rc) {
         serverLog(LL_WARNING, "Committing the state failed: %s. Stopping.", kv_strerror(rc));
         exit(1);
@@ -167,7 +168,7 @@ static void end_of_pass(void)
     slow_check("running pending commands", t0);
     t0 = mono_us();
     write_end_of_pass();
-    slow_check("the raft pass (log fsync, apply)", t0);
+    driver_held(slow_check("the raft pass (log fsync, apply)", t0));
     /* Replies and peer messages first: a state commit is not on any
      * request's path (the log made the writes durable). */
     driver_flush();

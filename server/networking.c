@@ -405,6 +405,17 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
         client_free(c);
         return;
     }
+    /* One client's unparsed input is bounded, as in Redis. Peers are exempt:
+     * what they send is bounded by their transport's queue. */
+    size_t qbuf = resp_parser_pending(c->parser);
+    if (!c->peer_id && qbuf > (size_t)cfg.client_query_buffer_limit) {
+        serverLog(LL_WARNING,
+                  "Closing client that reached max query buffer length: id=%llu addr=%s "
+                  "(qbuf %zu bytes)",
+                  (unsigned long long)c->id, c->addr, qbuf);
+        client_free(c);
+        return;
+    }
     if (c->flags & CF_PENDING_INPUT) return; /* end_of_pass runs it in turn */
     process_input(c);
 }

@@ -197,6 +197,10 @@ unsigned driver_key_slot(const char *key, size_t len); /* Redis Cluster's CRC16 
 void cluster_command(client *c, int argc, char **argv, size_t *argvlen);
 void driver_shutdown(void);
 void driver_tick(void);
+/* This node's loop was just held us microseconds by its own log or state
+ * work: a follower then waits as long again before counting ticks towards
+ * an election (the leader is likely held by the same entry). */
+void driver_held(int64_t us);
 int driver_is_leader(void);
 void driver_status(driver_info *out);
 int write_propose(client *c, int argc, char **argv, size_t *argvlen, int firstkey);

@@ -17,6 +17,9 @@ import testproc  # noqa: E402  (tests/pylib)
 
 SERVER_BIN = os.environ.get("RAFTKV_SERVER")
 SECRET = "test-secret"
+# liblmdb's known leak (tests/lsan.supp) is not this project's.
+LSAN_OPTIONS = "suppressions=" + os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                              "lsan.supp")
 
 
 def wait_until(cond, timeout=20.0, what="condition"):
@@ -41,8 +44,9 @@ class Node:
                 "--raft-request-timeout", "2000"] + self.cluster.args + self.extra
 
     def start(self):
+        env = dict(os.environ, LSAN_OPTIONS=LSAN_OPTIONS)
         with open(self.logpath, "ab") as log:
-            self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=log,
+            self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=log, env=env,
                                          stderr=subprocess.STDOUT, start_new_session=True,
                                          preexec_fn=testproc.die_with_parent)
         wait_until(lambda: self.alive() and self.ping(), what="node %d to answer" % self.id)

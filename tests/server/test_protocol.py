@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import Error, Map, Verbatim, encode, wait_until
+from conftest import IS_REDIS, Error, Map, Verbatim, encode, wait_until
 
 # (request bytes, exact error reply). Each is sent on a fresh connection,
 # must be answered with exactly the reply, and the server must then close.
@@ -69,16 +69,46 @@ def test_proto_max_bulk_len_from_config(make_server):
     big = b"x" * limit
     assert c.call_raw("SET", "k", big) == b"+OK\r\n"
     assert c.call("STRLEN", "k") == limit
-    # growing a string past it is refused
-    assert c.call_raw("APPEND", "k", "y") == \
-        b"-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"
-    assert c.call_raw("SETRANGE", "k2", limit, "y") == \
-        b"-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"
-    assert c.call_raw("SETRANGE", "k2", limit - 1, "y") == b":1048576\r\n"
+    if IS_REDIS:  # growing a string past it is refused
+        assert c.call_raw("APPEND", "k", "y") == \
+            b"-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"
+        assert c.call_raw("SETRANGE", "k2", limit, "y") == \
+            b"-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"
+    else:  # on purpose: growth is bounded by a constant 512 MB, the same on every node
+        assert c.call_raw("APPEND", "k", "y") == b":1048577\r\n"
+        assert c.call_raw("SETRANGE", "k2", limit, "y") == b":1048577\r\n"
+    assert c.call_raw("SETRANGE", "k3", limit - 1, "y") == b":1048576\r\n"
     # one byte over in a request: protocol error, then close
     c.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%d\r\n" % (limit + 1))
     assert c.expect_closed() == b"-ERR Protocol error: invalid bulk length\r\n"
-    assert s.raw().call("STRLEN", "k") == limit
+    assert s.raw().call("STRLEN", "k") == (limit if IS_REDIS else limit + 1)
+
+
+def test_client_query_buffer_limit(make_server):
+    # 1 MB is the lowest value redis-server accepts for this key.
+    s = make_server("--client-query-buffer-limit", "1mb")
+    c = s.raw()
+    assert c.call("CONFIG", "GET", "client-query-buffer-limit") == \
+        [b"client-query-buffer-limit", b"1048576"]
+    assert c.call_raw("SET", "k", b"x" * 600000) == b"+OK\r\n"  # under the limit: served
+    # a bulk string announced at 2 MB, sent in part: past 1 MB pending, the
+    # connection is closed without a reply, and nothing is applied
+    c.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%d\r\n" % (2 << 20))
+    chunk = b"y" * 65536
+    closed = False
+    for _ in range(40):
+        try:
+            c.send(chunk)
+        except OSError:
+            closed = True
+            break
+    if not closed:
+        assert c.expect_closed() == b""
+    other = s.raw()
+    assert other.call("STRLEN", "k") == 600000
+    assert other.call("CONFIG", "SET", "client-query-buffer-limit", "1gb") == "OK"
+    assert other.call("CONFIG", "GET", "client-query-buffer-limit") == \
+        [b"client-query-buffer-limit", b"1073741824"]
 
 
 def test_inline_commands_and_quoting(server):
