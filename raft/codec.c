@@ -13,8 +13,8 @@
  * A standalone entry is u8 version followed by an entry-body. */
 #include "raft/raft_int.h"
 
-#define HDR_SIZE (4 + 8 * 8 + 4)
-#define ENT_HDR 21
+#define HDR_SIZE RAFT_MSG_HDR_BYTES
+#define ENT_HDR RAFT_ENTRY_HDR_BYTES
 
 static void put64(uint8_t *p, uint64_t v)
 {

@@ -253,15 +253,15 @@ int log_slice(rlog *l, uint64_t lo, uint64_t hi, uint64_t max_bytes, arena *ar, 
             return rc;
         }
         for (size_t i = 0; i < out->n; i++)
-            bytes += out->v[i].len;
+            bytes += out->v[i].len + RAFT_ENTRY_HDR_BYTES;
         if (out->n < shi - lo) return 0; /* storage stopped at max_bytes */
         lo = shi;
     }
     for (uint64_t i = lo; i < hi; i++) {
         raft_entry *e = log_mem(l, i);
-        if (out->n && bytes + e->len > max_bytes) break;
+        if (out->n && bytes + e->len + RAFT_ENTRY_HDR_BYTES > max_bytes) break;
         if (entvec_push(l->al, out, e)) return RAFT_ENOMEM;
-        bytes += e->len;
+        bytes += e->len + RAFT_ENTRY_HDR_BYTES;
     }
     return 0;
 }

@@ -179,7 +179,8 @@ typedef struct raft_config {
                                  from storage); raft_durable() says they are on disk. The
                                  leader counts its own match index from the latter. */
     uint32_t max_inflight;    /* append messages in flight per follower; 0 = 256 */
-    uint64_t max_msg_bytes;   /* entry data per append message; 0 = 1 MB */
+    uint64_t max_msg_bytes;   /* entries per append message, each counted as its data plus
+                                 RAFT_ENTRY_HDR_BYTES (one larger entry goes alone); 0 = 1 MB */
     uint64_t max_entry_bytes; /* a single proposal; 0 = 64 MB (RAFT_ETOOLARGE) */
     uint64_t max_uncommitted_bytes; /* leader's uncommitted data; 0 = unlimited */
     uint64_t max_committed_bytes;   /* committed entries per Ready; 0 = 64 MB */
@@ -367,6 +368,14 @@ void raft_set_trace(raft_node *n, raft_trace_fn fn, void *ctx);
  * RAFT_CODEC_VERSION), length-checked: the decoder never reads past the
  * buffer nor trusts a count before checking the bytes for it are there. */
 #define RAFT_CODEC_VERSION 1
+/* Encoded sizes (codec.c), for bounds by construction: a message's header,
+ * the most a snapshot's metadata adds, and each entry's header besides its
+ * data. max_msg_bytes counts an entry as its data plus RAFT_ENTRY_HDR_BYTES,
+ * so an append is at most RAFT_MSG_HDR_BYTES + max(max_msg_bytes,
+ * RAFT_ENTRY_HDR_BYTES + max_entry_bytes) encoded. */
+#define RAFT_MSG_HDR_BYTES (4 + 8 * 8 + 4)
+#define RAFT_ENTRY_HDR_BYTES 21
+#define RAFT_SNAP_META_MAX_BYTES (20 + 8 * RAFT_MAX_VOTERS + 4 + RAFT_SNAP_REF_MAX)
 
 /* Bytes raft_msg_encode needs for m. */
 size_t raft_msg_encoded_size(const raft_msg *m);

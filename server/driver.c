@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "raft/raft.h"
+#include "server/limits.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "server/transport.h"
@@ -527,6 +528,32 @@ static int ready_out;         /* between raft_ready and raft_advance: no raft_du
 static uint64_t pass_entries; /* entries written this pass */
 #define LOGSYNC_INLINE_ENTRIES 4
 
+/* Peers a message could not be queued for (the queue full), reported to
+ * raft once no Ready is out: the peer then goes back to probing and is
+ * sent what it missed again, instead of raft believing it in flight. */
+static uint64_t unsent[RAFT_MAX_VOTERS];
+static size_t n_unsent;
+
+static void report_unsent(void)
+{
+    for (size_t i = 0; i < n_unsent; i++) {
+        int rc = raft_report_unreachable(node, unsent[i]);
+        if (rc && rc != RAFT_EUNKNOWNPEER) fatal("Raft report unreachable", raft_strerror(rc));
+    }
+    n_unsent = 0;
+}
+
+static void send_or_report(uint64_t to, const void *msg, size_t len)
+{
+    int rc = transport_send(tr, to, msg, len);
+    if (rc != TRANSPORT_EFULL) return; /* ENOTCONN: on_unreachable reported it */
+    srv.stats.peer_msgs_unsent++;
+    for (size_t i = 0; i < n_unsent; i++)
+        if (unsent[i] == to) return;
+    if (n_unsent < RAFT_MAX_VOTERS) unsent[n_unsent++] = to;
+    if (!ready_out) report_unsent();
+}
+
 static void hold_msgs(const raft_msg *m, size_t n, uint64_t pos)
 {
     for (size_t i = 0; i < n; i++) {
@@ -565,7 +592,7 @@ void driver_durable(void)
         heldmsg *h = held_head;
         held_head = h->next;
         if (!held_head) held_tail = NULL;
-        if (tr && h->len) transport_send(tr, h->to, h->b, h->len);
+        if (tr && h->len) send_or_report(h->to, h->b, h->len);
         free(h);
         sent = 1;
     }
@@ -668,6 +695,7 @@ static void handle_ready(void)
     rc = raft_advance(node, &rd);
     if (rc) fatal("Raft advance", raft_strerror(rc));
     ready_out = 0;
+    report_unsent();
     driver_durable(); /* what a synchronous write already made durable */
 }
 
@@ -816,7 +844,7 @@ static void send_msgs(const raft_msg *m, size_t n)
             msgcap = need;
         }
         size_t len = raft_msg_encode(&m[i], msgbuf, msgcap);
-        if (tr && len) transport_send(tr, m[i].to, msgbuf, len);
+        if (tr && len) send_or_report(m[i].to, msgbuf, len);
     }
 }
 
@@ -825,11 +853,13 @@ void driver_step(uint64_t from, const void *buf, size_t len)
     raft_msg *m = NULL;
     int rc = raft_msg_decode(buf, len, NULL, &m);
     if (rc) {
+        srv.stats.peer_msgs_dropped++;
         serverLog(LL_WARNING, "Dropped a malformed raft message from node %llu: %s",
                   (unsigned long long)from, raft_strerror(rc));
         return;
     }
     if (m->from != from || m->to != (uint64_t)cfg.node_id) {
+        srv.stats.peer_msgs_dropped++;
         serverLog(LL_WARNING, "Dropped a raft message from node %llu claiming to be %llu -> %llu",
                   (unsigned long long)from, (unsigned long long)m->from, (unsigned long long)m->to);
         raft_msg_free(m, NULL);
@@ -837,6 +867,7 @@ void driver_step(uint64_t from, const void *buf, size_t len)
     }
     if (m->type == RAFT_MSG_SNAP) {
         /* A snapshot's metadata counts only after its data (RAFT.SNAP). */
+        srv.stats.peer_msgs_dropped++;
         serverLog(LL_WARNING, "Dropped a snapshot message from node %llu outside RAFT.SNAP",
                   (unsigned long long)from);
         raft_msg_free(m, NULL);
@@ -849,7 +880,10 @@ void driver_step(uint64_t from, const void *buf, size_t len)
 void driver_step_msg(const raft_msg *m)
 {
     int rc = raft_step(node, m);
-    if (rc == RAFT_EINVAL) return;
+    if (rc == RAFT_EINVAL) { /* raft refused it as impossible */
+        srv.stats.peer_msgs_dropped++;
+        return;
+    }
     if (rc) fatal("Raft step", raft_strerror(rc));
 }
 
@@ -907,6 +941,7 @@ static int start_transport(char *err, size_t errlen)
     tc.secret = cfg.cluster_secret;
     tc.peers = pc;
     tc.npeers = n;
+    tc.queue_bound = RAFTKV_PEER_QUEUE_BYTES;
     tc.connect_timeout_ms = cfg.election_timeout;
     tc.liveness_timeout_ms = cfg.election_timeout;
     tc.on_unreachable = on_unreachable;
@@ -968,6 +1003,8 @@ int driver_init(char *err, size_t errlen)
     rc_.applied = applied;
     rc_.prevote = 1;
     rc_.check_quorum = 1;
+    rc_.max_entry_bytes = RAFTKV_MAX_ENTRY_BYTES;
+    rc_.max_msg_bytes = RAFTKV_APPEND_BYTES;
     rc_.async_durable = 1; /* logsync.c reports what is on disk */
     rc_.storage = &rstore;
     rc = raft_new(&node, &rc_);

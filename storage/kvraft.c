@@ -48,11 +48,11 @@ static int push_one(void *ctx, uint64_t index, uint64_t term, uint8_t type, cons
     push_ctx *p = ctx;
     /* Stop before the entry that would pass the budget, but always give at
      * least one (as raft's own log does). */
-    if (index > p->lo && p->bytes + len > p->max_bytes) return 1;
+    if (index > p->lo && p->bytes + len + RAFT_ENTRY_HDR_BYTES > p->max_bytes) return 1;
     if (len > UINT32_MAX) return KV_ECORRUPT; /* raft entries are < 4 GB */
     int rc = raft_sink_push(p->sink, index, term, type, len ? data : NULL, (uint32_t)len);
     if (rc != 0) return rc == RAFT_ENOMEM ? KV_ENOMEM : KV_EIO;
-    p->bytes += len;
+    p->bytes += len + RAFT_ENTRY_HDR_BYTES;
     return 0;
 }
 

@@ -2,6 +2,7 @@
 the biggest things a client may ask for neither wedge the cluster nor cost
 it its leader."""
 import pytest
+import redis
 
 from conftest import wait_until
 
@@ -36,3 +37,35 @@ def test_a_512mb_setbit_keeps_the_leader(make_cluster):
             assert r.strlen("big") == 512 * 1024 * 1024
             assert r.getbit("big", 4294967295) == 1
             assert r.getbit("big", 4294967294) == 0
+
+
+def test_the_largest_write_commits_and_one_byte_more_is_refused(make_cluster):
+    """A SET whose entry is exactly the largest raft takes (64 MiB) used to
+    pass the entry check and then exceed the peer queue's bound by its
+    message header: dropped silently, resent forever, every later write
+    timed out. Now every limit is derived from the entry's, so it commits;
+    one byte more is refused where it enters, through a follower too. (The
+    election timeout is long enough for an ASan build to copy 64 MiB a few
+    times in one pass; what is tested here is the sizes.)"""
+    c = make_cluster(3, args=["--election-timeout", "3000", "--raft-request-timeout", "30000"])
+    ld = c.leader()
+    # SET big v: version, kind, tau, argc, and each argument with its length: 29 + 3 bytes
+    most = (64 << 20) - 32
+    with ld.client(socket_timeout=120) as r:
+        assert r.set("big", b"x" * most)
+        assert r.set("after", "1")
+        with pytest.raises(redis.ResponseError, match="too large for one log entry"):
+            r.set("bigger", b"y" * (most + 1))
+        last = int(ld.raft()["raft_last_index"])
+    with c.followers()[0].client(socket_timeout=120) as r:
+        with pytest.raises(redis.ResponseError, match="too large for one log entry"):
+            r.set("bigger", b"y" * (most + 1))
+        assert r.set("after2", "2")
+    assert int(ld.raft()["raft_last_index"]) <= last + 2  # the refused writes were never logged
+    wait_until(lambda: applied_everywhere(c, ld), 120, "every node to apply the writes")
+    for n in c.nodes:
+        with n.client(socket_timeout=60) as r:
+            r.execute_command("READONLY")
+            assert r.strlen("big") == most
+            assert r.exists("bigger") == 0
+            assert r.get("after2") == b"2"

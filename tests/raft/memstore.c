@@ -44,11 +44,11 @@ static int ms_entries(void *ctx, uint64_t lo, uint64_t hi, uint64_t max_bytes, r
     uint64_t bytes = 0;
     for (uint64_t i = lo; i < hi; i++) {
         const ms_ent *e = &s->ents[i - s->snap.index - 1];
-        if (i > lo && bytes + e->len > max_bytes) break;
+        if (i > lo && bytes + e->len + RAFT_ENTRY_HDR_BYTES > max_bytes) break;
         int rc =
             raft_sink_push(sink, i, e->term, e->type, e->len ? s->data + e->off : NULL, e->len);
         if (rc) return rc;
-        bytes += e->len;
+        bytes += e->len + RAFT_ENTRY_HDR_BYTES;
     }
     return 0;
 }

@@ -1,0 +1,49 @@
+/* limits.h -- the size limits along a write's path, each derived from the
+ * stage before it, so that whatever one stage accepts the next can carry
+ * (DESIGN.md, "Determinism and trust"). A write that is too large is
+ * refused where it enters, with an error to its client; no later stage
+ * ever has to drop it.
+ *
+ *   request        proto-max-bulk-len per argument (a node's setting) and
+ *                  client-query-buffer-limit per client; bytes a node has
+ *                  not parsed yet decide nothing
+ *   log entry      RAFTKV_MAX_ENTRY_BYTES of encoded entry (the argv and
+ *                  tau): raft_propose answers RAFT_ETOOLARGE past it, and
+ *                  the client gets -ERR before anything is logged
+ *   append         entries up to RAFTKV_APPEND_BYTES (data and per-entry
+ *                  codec overhead), or one larger entry alone (raft.h,
+ *                  max_msg_bytes)
+ *   peer message   RAFTKV_MAX_PEER_MSG_BYTES encoded: the larger of the two
+ *                  appends, with the message header
+ *   peer queue     RAFTKV_PEER_QUEUE_BYTES: room for two of the largest
+ *                  messages and their RESP framing, so a largest message
+ *                  fits whatever small ones are queued; a message refused
+ *                  for a full queue is reported to raft (the peer goes back
+ *                  to probing and is sent it again), never lost unnoticed
+ *   peer argument  RAFTKV_PEER_MAX_BULK: what a node's parser accepts in
+ *                  one argument from an authenticated peer, whatever its
+ *                  own proto-max-bulk-len: a peer message, a snapshot chunk
+ *                  or a forwarded client argument (a follower forwards
+ *                  nothing larger)
+ *   snapshot chunk records split to at most 256 KB (server/snapshot.c)
+ */
+#ifndef RAFTKV_LIMITS_H
+#define RAFTKV_LIMITS_H
+
+#include "raft/raft.h"
+#include "storage/kvcmd.h"
+
+#define RAFTKV_MAX_ENTRY_BYTES ((uint64_t)64 << 20)
+#define RAFTKV_APPEND_BYTES ((uint64_t)1 << 20)
+#define RAFTKV_MAX_PEER_MSG_BYTES                                                                  \
+    ((uint64_t)RAFT_MSG_HDR_BYTES + RAFT_SNAP_META_MAX_BYTES + RAFT_ENTRY_HDR_BYTES +              \
+     RAFTKV_MAX_ENTRY_BYTES)
+#define RAFTKV_PEER_QUEUE_BYTES (2 * (RAFTKV_MAX_PEER_MSG_BYTES + 64))
+#define RAFTKV_PEER_MAX_BULK (KV_MAX_STRING_LEN + ((uint64_t)1 << 20))
+
+_Static_assert(RAFTKV_APPEND_BYTES <= RAFTKV_MAX_ENTRY_BYTES,
+               "a batch of small entries must fit where one largest entry does");
+_Static_assert(RAFTKV_PEER_MAX_BULK >= RAFTKV_MAX_PEER_MSG_BYTES,
+               "a peer's parser must take any message the transport sends");
+
+#endif
