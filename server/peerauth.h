@@ -107,7 +107,13 @@ int peerauth_client_check(peerauth_client *pa, const struct redisReply *r, char 
  * within PEERAUTH_WINDOW_MS, every hello from that address is refused at
  * once, without any check, for PEERAUTH_BLOCK_MS. A success forgets the
  * address's failures. At most PEERAUTH_TRACKED addresses are tracked; the
- * least recently failed is forgotten first. */
+ * least recently failed is forgotten first.
+ * The price: whoever fails from a member's address (a misconfigured node
+ * on the same host, or anyone on it) keeps that member from opening new
+ * peer connections here until the block ends; connections already open
+ * are not touched, and the member's transport retries with its backoff.
+ * A node whose secret is wrong fails nothing here: the connecting side
+ * checks the answer's proof first and never sends its own. */
 #define PEERAUTH_MAX_FAILURES 5
 #define PEERAUTH_WINDOW_MS 10000
 #define PEERAUTH_BLOCK_MS 30000
