@@ -7,7 +7,7 @@
 # Installing needs root (or sudo) and Debian's package archive.
 
 DEPS := cmake make pkg-config gcc clang libclang-rt-14-dev clang-format cppcheck \
-        libevent-dev liblmdb-dev libhiredis-dev libcmocka-dev \
+        libevent-dev liblmdb-dev libhiredis-dev libcmocka-dev libssl-dev \
         redis-server redis-tools python3-pytest python3-redis iptables faketime
 JOBS ?= 2
 BUILD_RELEASE := build/release

@@ -12,6 +12,7 @@
 
 #include "server/command_info.h"
 #include "server/log.h"
+#include "server/peerauth.h"
 #include "server/server.h"
 #include "storage/kverr.h"
 
@@ -56,6 +57,7 @@ PROC(lastsave_cmd);
 PROC(reset_cmd);
 PROC(quit_cmd);
 PROC(raft_hello_cmd);
+PROC(raft_auth_cmd);
 PROC(raft_msg_cmd);
 PROC(raft_msgq_cmd);
 PROC(raft_snap_cmd);
@@ -105,6 +107,8 @@ static const scmd server_commands[] = {
      "Returns the Unix timestamp of the last successful save to disk."},
     {"raft.hello", 4, SC_NOAUTH | SC_NOMULTI, "noscript loading stale fast no_auth", raft_hello_cmd,
      "raft", "0.1.0", "Opens a peer connection (between RaftKV nodes)."},
+    {"raft.auth", 2, SC_NOAUTH | SC_NOMULTI, "noscript loading stale fast no_auth", raft_auth_cmd,
+     "raft", "0.1.0", "Completes a peer connection's handshake (between RaftKV nodes)."},
     {"raft.msg", -2, SC_NOAUTH | SC_NOMULTI, "noscript loading stale fast no_auth", raft_msg_cmd,
      "raft", "0.1.0", "Carries Raft messages (between RaftKV nodes)."},
     {"raft.msgq", -2, SC_NOAUTH | SC_NOMULTI, "noscript loading stale fast no_auth", raft_msgq_cmd,
@@ -262,13 +266,13 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
     srv.stats.commands++;
     if (argc == 0) return;
     cmdref r = lookup(argv[0], lens[0]);
-    if (c->probation) {
-        if (!(r.s && r.s->proc == raft_hello_cmd)) {
-            resp_add_error(client_reply_buf(c), "ERR max number of clients reached");
-            c->flags |= CF_CLOSE_AFTER_REPLY;
-            return;
-        }
-        c->probation = 0;
+    if (c->gate && !(r.s && (r.s->proc == raft_hello_cmd || r.s->proc == raft_auth_cmd))) {
+        /* Let in for the peer handshake only (networking.c). */
+        resp_add_error(client_reply_buf(c), c->gate == GATE_PROBATION
+                                                ? "ERR max number of clients reached"
+                                                : net_denied_text);
+        c->flags |= CF_CLOSE_AFTER_REPLY;
+        return;
     }
     if (!r.s && !r.k) {
         char args[160] = "";
@@ -956,41 +960,119 @@ PROC(lastsave_cmd)
 
 /* ---------------------------------------------------------- peers */
 
-static int same_secret(const char *a, size_t alen, const char *b)
+/* The peer handshake, answering side (peerauth.h). Whatever was wrong, the
+ * client hears one error and the connection closes; why goes to the log
+ * at verbose level, and the failure counts against the remote address. */
+static void hello_refuse(client *c, const char *host, const char *why)
 {
-    size_t n = strlen(b);
-    unsigned diff = (unsigned)(alen != n);
-    for (size_t i = 0; i < n; i++)
-        diff |= (unsigned)(i < alen ? a[i] : 0) ^ (unsigned)b[i];
-    return diff == 0;
+    if (why) {
+        serverLog(LL_VERBOSE, "Refused a peer handshake from %s: %s", c->addr, why);
+        if (peerauth_note_failure(host, mono_us() / 1000))
+            serverLog(LL_WARNING,
+                      "%d failed peer handshakes from %s: refusing its handshakes for %d s",
+                      PEERAUTH_MAX_FAILURES, host, PEERAUTH_BLOCK_MS / 1000);
+    }
+    free(c->hello);
+    c->hello = NULL;
+    resp_add_error(client_reply_buf(c), PEERAUTH_REFUSED);
+    c->flags |= CF_CLOSE_AFTER_REPLY;
 }
 
+static void client_host(const client *c, char *host, size_t n)
+{
+    snprintf(host, n, "%s", c->addr);
+    char *colon = strrchr(host, ':');
+    if (colon) *colon = '\0';
+}
+
+/* RAFT.HELLO <cluster-id> <node-id> <client-nonce>: answers this node's id,
+ * a fresh nonce and this node's proof; the connection is a peer only after
+ * RAFT.AUTH. An address blocked for failed handshakes is refused before
+ * anything is checked or computed. */
 PROC(raft_hello_cmd)
 {
     (void)argc;
-    char *end;
-    unsigned long long id = strtoull(argv[2], &end, 10);
+    char host[64];
+    client_host(c, host, sizeof(host));
+    if (peerauth_blocked(host, mono_us() / 1000)) {
+        hello_refuse(c, host, NULL);
+        return;
+    }
+    uint64_t id = 0;
     const char *why = NULL;
-    if (!cfg.cluster_secret[0] || !cfg.cluster[0])
+    if (c->peer_id)
+        why = "the connection is a peer already";
+    else if (!cfg.cluster_secret[0] || !cfg.cluster[0])
         why = "this node has no peers";
     else if (lens[1] != strlen(cfg.cluster_id) || memcmp(argv[1], cfg.cluster_id, lens[1]))
         why = "wrong cluster id";
-    else if (*end || !driver_peer_known(id))
-        why = "unknown node id";
-    else if (!same_secret(argv[3], lens[3], cfg.cluster_secret))
-        why = "wrong secret";
+    else if (peerauth_parse_id(argv[2], lens[2], &id) || !driver_peer_known(id))
+        why = "not a member's node id";
+    else if (!peerauth_is_hex(argv[3], lens[3]))
+        why = "malformed nonce";
     if (why) {
-        serverLog(LL_WARNING, "Refused a peer connection from %s (node %.20s): %s", c->addr,
-                  argv[2], why);
-        resp_add_errorf(client_reply_buf(c), "ERR peer refused: %s", why);
+        hello_refuse(c, host, why);
+        return;
+    }
+    peer_hello *h = c->hello ? c->hello : malloc(sizeof(*h));
+    if (!h) {
+        serverLog(LL_WARNING, "Out of memory answering a peer handshake");
+        exit(1);
+    }
+    c->hello = h;
+    h->id = id;
+    memcpy(h->client_nonce, argv[3], PEERAUTH_HEX_LEN + 1);
+    char proof[PEERAUTH_HEX_LEN + 1];
+    uint64_t self = (uint64_t)cfg.node_id;
+    if (peerauth_nonce(h->server_nonce) != 0 ||
+        peerauth_proof(cfg.cluster_secret, strlen(cfg.cluster_secret), PEERAUTH_SERVER,
+                       cfg.cluster_id, id, self, h->client_nonce, h->server_nonce, proof) != 0) {
+        serverLog(LL_WARNING, "Peer handshake from %s: no randomness or HMAC failed", c->addr);
+        free(c->hello);
+        c->hello = NULL;
+        resp_add_error(client_reply_buf(c), PEERAUTH_REFUSED);
         c->flags |= CF_CLOSE_AFTER_REPLY;
         return;
     }
-    if (!c->peer_id) srv.npeer_clients++;
+    resp_buf *b = client_reply_buf(c);
+    resp_add_array(b, 3);
+    resp_add_int(b, (int64_t)self);
+    resp_add_bulk(b, h->server_nonce, PEERAUTH_HEX_LEN);
+    resp_add_bulk(b, proof, PEERAUTH_HEX_LEN);
+}
+
+/* RAFT.AUTH <client-proof>: the connecting node's proof over both nonces;
+ * right, and the connection is the peer its hello named. */
+PROC(raft_auth_cmd)
+{
+    (void)argc;
+    char host[64];
+    client_host(c, host, sizeof(host));
+    if (peerauth_blocked(host, mono_us() / 1000)) {
+        hello_refuse(c, host, NULL);
+        return;
+    }
+    peer_hello *h = c->hello;
+    if (!h || c->peer_id) {
+        hello_refuse(c, host, "RAFT.AUTH without RAFT.HELLO");
+        return;
+    }
+    if (!peerauth_verify(cfg.cluster_secret, strlen(cfg.cluster_secret), PEERAUTH_CLIENT,
+                         cfg.cluster_id, h->id, (uint64_t)cfg.node_id, h->client_nonce,
+                         h->server_nonce, argv[1], lens[1])) {
+        hello_refuse(c, host, "wrong proof");
+        return;
+    }
+    uint64_t id = h->id;
+    free(c->hello);
+    c->hello = NULL;
+    peerauth_note_success(host);
+    srv.npeer_clients++;
     c->peer_id = id;
+    c->gate = 0;
     c->authenticated = 1;
     resp_parser_set_unauthenticated(c->parser, 0);
-    serverLog(LL_VERBOSE, "Peer node %llu connected from %s", id, c->addr);
+    serverLog(LL_VERBOSE, "Peer node %llu connected from %s", (unsigned long long)id, c->addr);
     resp_add_ok(client_reply_buf(c));
 }
 

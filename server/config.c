@@ -16,6 +16,9 @@
 config cfg;
 
 enum { CT_INT, CT_MEM, CT_BOOL, CT_STRING, CT_ENUM, CT_OBUF, CT_CONST };
+/* CF_SECRET: never shown (CONFIG GET, CONFIG GET *, anywhere else); the
+ * cluster secret is one. requirepass is not: Redis returns it, and a
+ * client that can run CONFIG GET is past it anyway. */
 enum { CF_IMMUTABLE = 1, CF_SECRET = 2 };
 
 typedef struct config_item {
@@ -44,7 +47,7 @@ static config_item items[] = {
     {"client-query-buffer-limit", CT_MEM, 0, &cfg.client_query_buffer_limit, 1024 * 1024, LLONG_MAX,
      "1gb", NULL},
     {"client-output-buffer-limit", CT_OBUF, 0, NULL, 0, 0, "normal 256mb 0 0", NULL},
-    {"requirepass", CT_STRING, CF_SECRET, &cfg.requirepass, 0, 0, "", NULL},
+    {"requirepass", CT_STRING, 0, &cfg.requirepass, 0, 0, "", NULL},
     {"dir", CT_STRING, CF_IMMUTABLE, &cfg.dir, 0, 0, ".", NULL},
     {"lmdb-state-mapsize", CT_MEM, CF_IMMUTABLE, &cfg.state_mapsize, 16 * MB, LLONG_MAX, "64gb",
      NULL},
@@ -362,6 +365,7 @@ void config_get_reply(resp_buf *b, int npat, char **pat)
     int64_t n = 0;
     char val[1024];
     for (size_t i = 0; i < NITEMS; i++) {
+        if (items[i].flags & CF_SECRET) continue;
         int hit = 0;
         for (int j = 0; j < npat && !hit; j++)
             hit = fnmatch(pat[j], items[i].name, FNM_CASEFOLD) == 0;

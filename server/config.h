@@ -31,7 +31,7 @@ typedef struct config {
     int node_id;
     char *cluster;
     char *cluster_id;
-    char *cluster_secret;
+    char *cluster_secret;             /* the peer handshake's HMAC key: never shown, never sent */
     int election_timeout;             /* ms */
     int heartbeat_interval;           /* ms */
     int raft_request_timeout;         /* ms */
@@ -54,7 +54,8 @@ void config_init_defaults(void);
  * writes a message into err and returns -1. */
 int config_load(const char *file, int argc, char **argv, char *err, size_t errlen);
 
-/* CONFIG GET <pattern...>: appends the map reply. */
+/* CONFIG GET <pattern...>: appends the map reply. The cluster secret is
+ * never in it, whatever the pattern (DESIGN.md "Determinism and trust"). */
 void config_get_reply(resp_buf *b, int npat, char **pat);
 /* CONFIG SET k v [k v ...]: appends +OK or Redis's error. */
 void config_set_reply(resp_buf *b, int argc, char **argv, size_t *lens);

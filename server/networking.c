@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "server/log.h"
@@ -66,6 +67,48 @@ fail:
 
 static void accept_cb(evutil_socket_t lfd, short what, void *arg);
 
+/* Redis's rule: protected mode applies only with the default bind and no
+ * password. */
+int net_protected_mode(void)
+{
+    return cfg.protected_mode && !strcmp(cfg.bind, "* -::*") && !cfg.requirepass[0];
+}
+
+int64_t net_hello_deadline_ms(void)
+{
+    return cfg.election_timeout > 1000 ? cfg.election_timeout : 1000;
+}
+
+static int host_is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, host, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6);
+    return !strcmp(host, "localhost");
+}
+
+/* Peers on other hosts get through protected mode for their handshake,
+ * but an operator who sees clients refused there should know why. */
+static void warn_protected_peers(void)
+{
+    if (!net_protected_mode()) return;
+    uint64_t id;
+    const char *host;
+    int port;
+    for (size_t i = 0; driver_member(i, &id, &host, &port) == 0; i++) {
+        if (id == (uint64_t)cfg.node_id || !host[0] || host_is_loopback(host)) continue;
+        serverLog(LL_WARNING,
+                  "WARNING: protected mode is on (protected-mode yes, the default bind, no "
+                  "requirepass) and peers are on other hosts (node %llu at %s): their peer "
+                  "handshake is let through, but every client command from a non-loopback "
+                  "address is answered -DENIED. Set requirepass, or bind, or protected-mode no "
+                  "to serve clients on other hosts.",
+                  (unsigned long long)id, host);
+        return;
+    }
+}
+
 int net_listen(char *err, size_t errlen)
 {
     char *copy = strdup(cfg.bind), *save = NULL;
@@ -88,6 +131,7 @@ int net_listen(char *err, size_t errlen)
             event_new(srv.base, srv.listen_fds[i], EV_READ | EV_PERSIST, accept_cb, NULL);
         event_add(srv.listen_evs[i], NULL);
     }
+    warn_protected_peers();
     return 0;
 }
 
@@ -118,8 +162,8 @@ static int is_loopback(const struct sockaddr_storage *ss)
     return 1;
 }
 
-static const char protected_msg[] =
-    "-DENIED Redis is running in protected mode because protected mode is enabled and no "
+const char net_denied_text[] =
+    "DENIED Redis is running in protected mode because protected mode is enabled and no "
     "password is set for the default user. In this mode connections are only accepted from the "
     "loopback interface. If you want to connect from external computers to Redis you may adopt "
     "one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG "
@@ -130,7 +174,17 @@ static const char protected_msg[] =
     "protected mode option to 'no', and then restarting the server. 3) If you started the server "
     "manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an "
     "authentication password for the default user. NOTE: You only need to do one of the above "
-    "things in order for the server to start accepting connections from the outside.\r\n";
+    "things in order for the server to start accepting connections from the outside.";
+
+/* The error a client of a protected node gets before it is closed. */
+static void write_denied(int fd)
+{
+    struct iovec iov[3] = {{(void *)"-", 1},
+                           {(void *)net_denied_text, sizeof(net_denied_text) - 1},
+                           {(void *)"\r\n", 2}};
+    ssize_t w = writev(fd, iov, 3);
+    (void)w;
+}
 
 static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
@@ -148,28 +202,32 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
         srv.stats.connections++;
         /* Peers are exempt from maxclients, so a full node never cuts its
          * quorum: past the limit, a connection from a member's address is
-         * let in on probation (its first command must be RAFT.HELLO). */
+         * let in on probation, for the peer handshake only and for a short
+         * time (GATE_PROBATION); likewise, in protected mode, one from a
+         * member's non-loopback address (GATE_PROTECTED). */
         char host[64];
         fmt_addr(&ss, host, sizeof(host));
         *strrchr(host, ':') = '\0';
-        int probation = 0;
+        int gate = GATE_NONE;
         if (srv.nclients - srv.npeer_clients >= cfg.maxclients) {
-            probation = driver_member_host(host) && srv.nclients < cfg.maxclients + 64;
+            if (!driver_member_host(host) || srv.nclients >= cfg.maxclients + 64) {
+                static const char msg[] = "-ERR max number of clients reached\r\n";
+                ssize_t w = write(fd, msg, sizeof(msg) - 1);
+                (void)w;
+                srv.stats.rejected_conn++;
+                close(fd);
+                continue;
+            }
+            gate = GATE_PROBATION;
         }
-        if (srv.nclients - srv.npeer_clients >= cfg.maxclients && !probation) {
-            static const char msg[] = "-ERR max number of clients reached\r\n";
-            ssize_t w = write(fd, msg, sizeof(msg) - 1);
-            (void)w;
-            srv.stats.rejected_conn++;
-            close(fd);
-            continue;
-        }
-        if (cfg.protected_mode && !cfg.requirepass[0] && !is_loopback(&ss)) {
-            ssize_t w = write(fd, protected_msg, sizeof(protected_msg) - 1);
-            (void)w;
-            srv.stats.rejected_conn++;
-            close(fd);
-            continue;
+        if (net_protected_mode() && !is_loopback(&ss)) {
+            if (!driver_member_host(host)) {
+                write_denied(fd);
+                srv.stats.rejected_conn++;
+                close(fd);
+                continue;
+            }
+            gate = GATE_PROTECTED;
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -185,7 +243,8 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
             continue;
         }
         c->id = ++srv.next_client_id;
-        c->probation = probation;
+        c->gate = gate;
+        if (gate) c->gate_deadline = mono_us() / 1000 + net_hello_deadline_ms();
         c->fd = fd;
         c->proto = 2;
         c->authenticated = cfg.requirepass[0] == '\0';
@@ -331,6 +390,7 @@ void client_free(client *c)
     free(c->name);
     free(c->lib_name);
     free(c->lib_ver);
+    free(c->hello);
     if (c->peer_id) srv.npeer_clients--;
     if (c->prev)
         c->prev->next = c->next;
@@ -539,9 +599,17 @@ void clients_flush(void)
 
 void clients_cron(void)
 {
-    int64_t now = mstime();
+    int64_t now = mstime(), mono = mono_us() / 1000;
     for (client *c = srv.clients, *n; c; c = n) {
         n = c->next;
+        if (c->gate && mono > c->gate_deadline) {
+            /* Probation slots are few (64): one that never speaks must not
+             * hold one for good. */
+            serverLog(LL_VERBOSE, "Closing %s: no peer handshake within %lld ms", c->addr,
+                      (long long)net_hello_deadline_ms());
+            client_free(c);
+            continue;
+        }
         if (cfg.timeout && !c->npending && !c->peer_id &&
             now - c->last_interaction > (int64_t)cfg.timeout * 1000) {
             serverLog(LL_VERBOSE, "Closing idle client");

@@ -1,7 +1,9 @@
 /* proxy.c -- follower-mode proxy (DESIGN.md "Followers"): a follower keeps
  * each client's connection state itself and forwards its writes (and a whole
  * MULTI...EXEC) to the leader as RAFT.PROXY / RAFT.PROXYEXEC over one hiredis
- * connection, opened with RAFT.HELLO like a peer's. The leader answers each
+ * connection, opened with the peer handshake (peerauth.h) like a peer's:
+ * commands given before the handshake completes wait in this node (in their
+ * slots, in order) and go out once RAFT.AUTH is answered. The leader answers each
  * with the reply already encoded in the client's protocol, as one bulk
  * string, which the follower relays unchanged in the client's pipeline
  * order (hiredis 0.14 cannot parse RESP3, which is why the reply travels
@@ -18,13 +20,17 @@
 #include <string.h>
 
 #include "server/log.h"
+#include "server/peerauth.h"
 #include "server/server.h"
 
 static redisAsyncContext *ctx;
 static uint64_t ctx_leader; /* the leader ctx talks to */
-static uint64_t pending;    /* commands sent, not answered */
-static int64_t oldest_sent; /* ms: when the oldest unanswered one was sent */
-static int64_t last_reply;  /* ms */
+static int ctx_ready;       /* the handshake on ctx completed */
+static peerauth_client auth;
+static slot *wait_head, *wait_tail; /* waiting for the handshake, linked by wnext */
+static uint64_t pending;            /* commands sent, not answered */
+static int64_t oldest_sent;         /* ms: when the oldest unanswered one was sent */
+static int64_t last_reply;          /* ms */
 
 static const char LOST[] = "TIMEOUT the connection to the leader was lost; the command may "
                            "or may not have been executed";
@@ -64,28 +70,96 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
     }
 }
 
+static void send_now(redisAsyncContext *ac, slot *s)
+{
+    if (redisAsyncCommandArgv(ac, on_reply, s, s->argc, (const char **)s->argv, s->argvlen) !=
+        REDIS_OK) {
+        if (pending) pending--;
+        finish(s, NULL, 0, LOST);
+    }
+}
+
+/* Commands that waited for a handshake that completed (ac) or failed
+ * (NULL: they are answered -TIMEOUT, unsent). */
+static void release_waiting(redisAsyncContext *ac)
+{
+    slot *s = wait_head;
+    wait_head = wait_tail = NULL;
+    while (s) {
+        slot *next = s->wnext;
+        s->wnext = NULL;
+        if (ac) {
+            send_now(ac, s);
+        } else {
+            if (pending) pending--;
+            finish(s, NULL, 0, LOST);
+        }
+        s = next;
+    }
+}
+
+/* Forgets ctx: at once, or (inside one of its callbacks) when the
+ * callback returns; commands sent on it are answered -TIMEOUT by hiredis,
+ * those waiting for its handshake here. */
+static void drop_ctx(void)
+{
+    redisAsyncContext *old = ctx;
+    ctx = NULL;
+    ctx_ready = 0;
+    if (old) redisAsyncFree(old);
+    release_waiting(NULL);
+}
+
+static void on_auth(redisAsyncContext *ac, void *r, void *priv)
+{
+    (void)priv;
+    redisReply *reply = r;
+    if (!reply || ac != ctx) return;
+    if (reply->type != REDIS_REPLY_STATUS || strcmp(reply->str, "OK")) {
+        serverLog(LL_WARNING, "Proxy: the leader refused RAFT.AUTH: %.200s",
+                  reply->type == REDIS_REPLY_ERROR ? reply->str : "(not an error reply)");
+        drop_ctx();
+        return;
+    }
+    ctx_ready = 1;
+    release_waiting(ac);
+}
+
 static void on_hello(redisAsyncContext *ac, void *r, void *priv)
 {
     (void)priv;
     redisReply *reply = r;
-    if (reply && reply->type == REDIS_REPLY_ERROR) {
-        serverLog(LL_WARNING, "Proxy: the leader refused RAFT.HELLO: %s", reply->str);
-        redisAsyncDisconnect(ac);
+    if (!reply || ac != ctx) return;
+    char why[256];
+    if (peerauth_client_check(&auth, reply, why, sizeof(why)) != 0) {
+        serverLog(LL_WARNING, "Proxy: the handshake with the leader failed: %s", why);
+        drop_ctx();
+        return;
     }
+    if (redisAsyncCommandArgv(ac, on_auth, NULL, 2, auth.argv, auth.argvlen) != REDIS_OK)
+        drop_ctx();
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
 {
     if (status != REDIS_OK) {
         serverLog(LL_NOTICE, "Proxy: connecting to the leader failed: %s", ac->errstr);
-        if (ac == ctx) ctx = NULL; /* hiredis frees it */
+        if (ac == ctx) {
+            ctx = NULL; /* hiredis frees it */
+            ctx_ready = 0;
+            release_waiting(NULL);
+        }
     }
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
     (void)status;
-    if (ac == ctx) ctx = NULL; /* hiredis frees it; pending callbacks get NULL */
+    if (ac == ctx) { /* hiredis frees it; pending callbacks get NULL */
+        ctx = NULL;
+        ctx_ready = 0;
+        release_waiting(NULL);
+    }
 }
 
 /* The connection to the current leader, opened (and hello'd) on demand. */
@@ -96,9 +170,7 @@ static redisAsyncContext *leader_ctx(void)
     uint64_t lid = driver_leader_id();
     if (ctx && ctx_leader != lid) {
         serverLog(LL_NOTICE, "Proxy: the leader changed; reconnecting");
-        redisAsyncContext *old = ctx;
-        ctx = NULL;
-        redisAsyncFree(old); /* pending commands are answered -TIMEOUT */
+        drop_ctx();
     }
     if (ctx || !host) return ctx;
     char self[256] = "";
@@ -115,12 +187,15 @@ static redisAsyncContext *leader_ctx(void)
     redisLibeventAttach(ac, srv.base);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    char nid[32];
-    snprintf(nid, sizeof(nid), "%d", cfg.node_id);
-    const char *hv[4] = {"RAFT.HELLO", cfg.cluster_id, nid, cfg.cluster_secret};
-    size_t hl[4] = {10, strlen(cfg.cluster_id), strlen(nid), strlen(cfg.cluster_secret)};
-    redisAsyncCommandArgv(ac, on_hello, NULL, 4, hv, hl);
+    if (peerauth_client_hello(&auth, cfg.cluster_secret, cfg.cluster_id, (uint64_t)cfg.node_id,
+                              lid) != 0 ||
+        redisAsyncCommandArgv(ac, on_hello, NULL, 4, auth.argv, auth.argvlen) != REDIS_OK) {
+        serverLog(LL_WARNING, "Proxy: could not start the handshake with the leader");
+        redisAsyncFree(ac);
+        return NULL;
+    }
     ctx = ac;
+    ctx_ready = 0;
     ctx_leader = lid;
     pending = 0;
     last_reply = mstime();
@@ -132,11 +207,26 @@ static void send_argv(client *c, int n, const char **av, const size_t *al)
     slot *s = client_new_slot(c, SLOT_PROXY);
     c->nproxy++;
     redisAsyncContext *ac = leader_ctx();
-    if (!ac || redisAsyncCommandArgv(ac, on_reply, s, n, av, al) != REDIS_OK) {
-        finish(s, NULL, 0, ac ? LOST : "CLUSTERDOWN No raft leader");
+    if (!ac) {
+        finish(s, NULL, 0, "CLUSTERDOWN No raft leader");
         return;
     }
     if (!pending++) oldest_sent = mstime();
+    if (!ctx_ready) { /* a copy waits for the handshake; the slot frees it */
+        s->argc = n;
+        s->argv = argv_copy(n, (char **)av, (size_t *)al, &s->argvlen);
+        s->wnext = NULL;
+        if (wait_tail)
+            wait_tail->wnext = s;
+        else
+            wait_head = s;
+        wait_tail = s;
+        return;
+    }
+    if (redisAsyncCommandArgv(ac, on_reply, s, n, av, al) != REDIS_OK) {
+        pending--;
+        finish(s, NULL, 0, LOST);
+    }
 }
 
 void proxy_forward(client *c, int argc, char **argv, size_t *argvlen)
@@ -205,17 +295,11 @@ void proxy_cron(void)
     if (ctx && pending && mstime() - oldest_sent > cfg.raft_request_timeout) {
         serverLog(LL_WARNING, "Proxy: the leader did not answer for %d ms; dropping the connection",
                   cfg.raft_request_timeout);
-        redisAsyncContext *old = ctx;
-        ctx = NULL;
-        redisAsyncFree(old);
+        drop_ctx();
     }
 }
 
 void proxy_shutdown(void)
 {
-    if (ctx) {
-        redisAsyncContext *old = ctx;
-        ctx = NULL;
-        redisAsyncFree(old);
-    }
+    drop_ctx();
 }

@@ -43,11 +43,12 @@ typedef struct slot {
     uint64_t term;    /* SLOT_WRITE: the term it was proposed in */
     int64_t deadline; /* SLOT_WRITE: -TIMEOUT after this (ms) */
     resp_buf out;     /* encoded reply (in the protocol the client had then) */
-    int argc;         /* SLOT_READ: an owned copy of the command */
+    int argc;         /* SLOT_READ, a waiting SLOT_PROXY: an owned copy of the command */
     char **argv;
     size_t *argvlen;
     struct client *c;
-    struct slot *wnext;      /* SLOT_WRITE: the next waiter in index order */
+    struct slot *wnext;      /* SLOT_WRITE: the next waiter in index order; SLOT_PROXY:
+                                the next waiting for the handshake (proxy.c) */
     struct readbatch *batch; /* SLOT_READ: its ReadIndex round, until confirmed */
     int confirmed;           /* SLOT_READ: its read index is applied */
     int wrap;                /* leader side of RAFT.PROXY: sent as one bulk string */
@@ -62,6 +63,20 @@ enum {
     CF_UNIX = 1 << 5
 };
 
+/* Connections let in for the peer handshake only (networking.c): any
+ * other command is answered an error and the connection closed, and one
+ * that is not a peer within net_hello_deadline_ms() is closed. */
+enum {
+    GATE_NONE = 0,
+    GATE_PROBATION, /* past maxclients, from a member's address */
+    GATE_PROTECTED  /* protected mode, from a member's non-loopback address */
+};
+
+typedef struct peer_hello { /* between RAFT.HELLO and RAFT.AUTH (peerauth.h) */
+    uint64_t id;            /* the node the hello named */
+    char client_nonce[65], server_nonce[65];
+} peer_hello;
+
 typedef struct mcmd { /* a queued MULTI command: one allocation */
     int argc;
     char **argv;
@@ -74,11 +89,13 @@ typedef struct client {
     int flags;
     int proto;
     int authenticated;
-    uint64_t peer_id; /* a peer node after a valid RAFT.HELLO */
-    int force_slot;   /* the next reply starts a slot of its own */
-    int nproxy;       /* SLOT_PROXY slots pending (follower side) */
-    int readonly;     /* READONLY: stale local reads on a follower */
-    int probation;    /* let in past maxclients only if it says RAFT.HELLO */
+    uint64_t peer_id;      /* a peer node after the handshake (RAFT.HELLO, RAFT.AUTH) */
+    peer_hello *hello;     /* a handshake in progress; owned */
+    int force_slot;        /* the next reply starts a slot of its own */
+    int nproxy;            /* SLOT_PROXY slots pending (follower side) */
+    int readonly;          /* READONLY: stale local reads on a follower */
+    int gate;              /* GATE_*: let in for the peer handshake only */
+    int64_t gate_deadline; /* ms (mono): closed unless a peer by then */
     char addr[64], laddr[64];
     char *name;
     char *lib_name, *lib_ver;
@@ -116,7 +133,7 @@ typedef struct server {
     kvstate *state;
     client *clients;
     int nclients;
-    int npeer_clients; /* connections that sent a valid RAFT.HELLO */
+    int npeer_clients; /* connections that completed the peer handshake */
     uint64_t next_client_id;
     client *pending_input;       /* clients with parsed-but-unrun input */
     client *dirty;               /* clients with output to flush */
@@ -140,6 +157,9 @@ int64_t mono_us(void); /* CLOCK_MONOTONIC: durations, leases */
 
 /* networking.c */
 int net_listen(char *err, size_t errlen);
+extern const char net_denied_text[]; /* protected mode's -DENIED error, without '-' */
+int net_protected_mode(void);        /* protected mode applies now (Redis's rule) */
+int64_t net_hello_deadline_ms(void); /* a gated connection's time to become a peer */
 void client_free(client *c);
 void client_add_reply_slot_done(client *c); /* internal */
 resp_buf *client_reply_buf(client *c);      /* where an immediate reply goes */

@@ -48,6 +48,9 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/sds.h>
+#include <openssl/crypto.h>
+
+#include "server/peerauth.h"
 
 #define DEFAULT_CONNECT_MS 1000
 #define DEFAULT_LIVENESS_MS 1000
@@ -78,6 +81,7 @@ struct tpeer {
     int64_t since;         /* liveness: last reply, or first outstanding send */
     uint64_t outstanding;  /* RAFT.MSG commands without a reply */
     int64_t acked_send;    /* when the last RAFT.MSG (not RAFT.MSGQ) went */
+    peerauth_client auth;  /* the handshake of the current connection */
     uint64_t attempts;
     int failures; /* attempts failed since the last READY (the first is logged louder) */
     /* Messages waiting for transport_flush(): bytes in qbuf, message i at
@@ -93,7 +97,6 @@ struct transport {
     struct event_base *base;
     transport_config cfg; /* strings below are the copies */
     char *bind_addr, *cluster_id, *secret;
-    char self_str[24];
     tpeer *peers;
     size_t npeers;
     const char **argv; /* transport_flush() scratch */
@@ -102,7 +105,7 @@ struct transport {
 };
 
 /* Tags for the reply callbacks' privdata. */
-static int tag_hello, tag_msg;
+static int tag_hello, tag_auth, tag_msg;
 
 static int64_t now_ms(void)
 {
@@ -309,17 +312,39 @@ static int check_unsolicited(tpeer *p, redisAsyncContext *ac)
     return 0;
 }
 
+static void on_auth_reply(redisAsyncContext *ac, void *reply, void *priv);
+
+/* The answer to RAFT.HELLO: the peer's proof is checked before ours goes
+ * out (peerauth.h), so a node that does not know the secret learns
+ * nothing it could use. */
 static void on_hello_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)priv;
     tpeer *p = ac->data;
     redisReply *r = reply;
     if (!p || !r) return; /* detached, or being freed */
+    char why[256];
+    if (peerauth_client_check(&p->auth, r, why, sizeof(why)) != 0) {
+        peer_down(p, TRANSPORT_LOG_WARNING, "RAFT.HELLO refused: %s", why);
+        return;
+    }
+    if (check_unsolicited(p, ac)) return;
+    if (redisAsyncCommandArgv(ac, on_auth_reply, &tag_auth, 2, p->auth.argv, p->auth.argvlen) !=
+        REDIS_OK)
+        peer_down(p, TRANSPORT_LOG_WARNING, "could not queue RAFT.AUTH");
+}
+
+static void on_auth_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)priv;
+    tpeer *p = ac->data;
+    redisReply *r = reply;
+    if (!p || !r) return;
     transport *t = p->t;
     if (!is_ok(r)) {
         char d[256];
         describe(r, d, sizeof(d));
-        peer_down(p, TRANSPORT_LOG_WARNING, "RAFT.HELLO refused: %s", d);
+        peer_down(p, TRANSPORT_LOG_WARNING, "RAFT.AUTH refused: %s", d);
         return;
     }
     /* Checked while still CONNECTING: a failed handshake, not a lost peer. */
@@ -402,13 +427,11 @@ static void on_connect(const redisAsyncContext *cac, int status)
         return;
     }
     transport *t = p->t;
-    const char *argv[4] = {"RAFT.HELLO", t->cluster_id, t->self_str, t->secret};
-    size_t argvlen[4];
-    for (int i = 0; i < 4; i++)
-        argvlen[i] = strlen(argv[i]);
-    if (redisAsyncCommandArgv(ac, on_hello_reply, &tag_hello, 4, argv, argvlen) != REDIS_OK)
+    if (peerauth_client_hello(&p->auth, t->secret, t->cluster_id, t->cfg.self_id, p->id) != 0 ||
+        redisAsyncCommandArgv(ac, on_hello_reply, &tag_hello, 4, p->auth.argv, p->auth.argvlen) !=
+            REDIS_OK)
         tlog(t, TRANSPORT_LOG_WARNING,
-             "peer %" PRIu64 ": could not queue RAFT.HELLO; waiting for the connect timeout",
+             "peer %" PRIu64 ": could not start RAFT.HELLO; waiting for the connect timeout",
              p->id);
 }
 
@@ -574,7 +597,6 @@ transport *transport_new(struct event_base *base, const transport_config *cfg)
     if (t->cfg.backoff_max_ms < t->cfg.backoff_start_ms)
         t->cfg.backoff_max_ms = t->cfg.backoff_start_ms;
     if (t->cfg.queue_bound == 0) t->cfg.queue_bound = DEFAULT_QUEUE_BOUND;
-    snprintf(t->self_str, sizeof(t->self_str), "%" PRIu64, cfg->self_id);
     t->cluster_id = dupstr(cfg->cluster_id);
     t->secret = dupstr(cfg->secret);
     t->bind_addr = cfg->bind_addr && cfg->bind_addr[0] ? dupstr(cfg->bind_addr) : NULL;
@@ -618,6 +640,7 @@ void transport_free(transport *t)
     }
     free(t->peers);
     free(t->cluster_id);
+    if (t->secret) OPENSSL_cleanse(t->secret, strlen(t->secret));
     free(t->secret);
     free(t->bind_addr);
     free(t->argv);

@@ -2,7 +2,8 @@
  * nodes"): one hiredis async connection per peer, on the caller's libevent
  * base, bound to this node's address, carrying
  *
- *   RAFT.HELLO <cluster-id> <node-id> <secret>        once, first
+ *   RAFT.HELLO <cluster-id> <node-id> <nonce>         once, first; then, if
+ *   RAFT.AUTH <proof>                                 the peer proved itself
  *   RAFT.MSG <msg> [<msg> ...]                        one per peer per pass
  *   any command given to transport_call()             (snapshot chunks)
  *
@@ -11,17 +12,24 @@
  * (the server's RAFT.MSG handler, not this module). transport_call()'s
  * commands are answered on this connection, to cfg->on_reply.
  *
+ * The handshake is server/peerauth.h's: the secret never goes on the wire;
+ * the peer's answer to RAFT.HELLO must carry its node id and a proof that
+ * it knows the secret, and only then does RAFT.AUTH carry ours. Nothing
+ * else is sent before RAFT.AUTH is answered +OK.
+ *
  * Peer connection states (transport_peer_status().state):
  *
  *   TRANSPORT_IDLE ---(backoff timer)---> TRANSPORT_CONNECTING
- *   TRANSPORT_CONNECTING --(TCP up, HELLO answered +OK)--> TRANSPORT_READY
- *   TRANSPORT_CONNECTING --(refused, error reply, connect timeout)--> IDLE
+ *   TRANSPORT_CONNECTING --(TCP up, HELLO answered with a right proof,
+ *                           AUTH answered +OK)--> TRANSPORT_READY
+ *   TRANSPORT_CONNECTING --(refused, error reply, wrong id or proof in
+ *                           the HELLO answer, connect timeout)--> IDLE
  *   TRANSPORT_READY --(EOF, I/O error, reply other than +OK, liveness
  *                      timeout, unsolicited bytes)--> IDLE, on_unreachable
  *
  * Timing. transport_new() starts a connection attempt to every peer at once.
  * A connection must be READY within connect_timeout_ms of its attempt (TCP
- * connect and the HELLO round trip), or it is closed. On a READY connection,
+ * connect and the HELLO and AUTH round trips), or it is closed. On a READY connection,
  * while at least one RAFT.MSG is unanswered, a reply must arrive at least
  * every liveness_timeout_ms: the clock starts when the first outstanding
  * command is sent and restarts at every reply; when it runs out the peer is
@@ -88,7 +96,7 @@ typedef struct transport_config {
     uint64_t self_id;       /* sent in HELLO; nonzero */
     const char *bind_addr;  /* local address outgoing sockets bind to; NULL: none */
     const char *cluster_id; /* sent in HELLO; non-empty, no NUL inside */
-    const char *secret;     /* sent in HELLO; non-empty */
+    const char *secret;     /* the HMAC key of the handshake, never sent; non-empty */
     const transport_peer_config *peers;
     size_t npeers;
     /* Milliseconds; 0 picks the default given. */
@@ -106,7 +114,7 @@ typedef struct transport_config {
     /* A READY connection was lost (for any reason listed above): what
      * raft_report_unreachable() is for. Once per lost connection. */
     void (*on_unreachable)(void *ctx, uint64_t peer_id);
-    /* A connection became READY (HELLO answered +OK). */
+    /* A connection became READY (the handshake completed). */
     void (*on_connected)(void *ctx, uint64_t peer_id);
     /* One line, no trailing newline; msg is valid during the call only. */
     void (*log)(void *ctx, int level, const char *msg);

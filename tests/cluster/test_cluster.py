@@ -1,4 +1,5 @@
 """The replicated server: real raftkv-server processes on loopback."""
+import select
 import socket
 import subprocess
 import threading
@@ -163,13 +164,14 @@ def test_node_with_wrong_secret_is_refused(make_cluster):
     c.node(3).start()
     ld = c.leader(among=[c.node(1), c.node(2)])
     assert ld.client().set("k", "v")
-    wait_until(lambda: "wrong secret" in c.node(1).log() + c.node(2).log(),
+    # each side finds the other's proof wrong: nobody sends a proof of its own
+    wait_until(lambda: "another cluster secret" in c.node(1).log() + c.node(2).log(),
                what="the refusal to be logged")
     # node 3 never joins: it cannot read what the majority wrote
     info = c.node(3).raft()
     assert info["raft_role"] != "leader"
     assert int(info["raft_commit_index"]) == 0
-    assert "wrong secret" in c.node(3).log()
+    assert "another cluster secret" in c.node(3).log()
 
 
 def test_all_nodes_killed_lose_no_acknowledged_write(make_cluster):
@@ -303,6 +305,47 @@ def test_peers_are_exempt_from_maxclients(make_cluster):
     finally:
         for h in held:
             h.close()
+
+
+def test_probation_connections_that_never_speak_are_closed(make_cluster):
+    # Past maxclients, a member's address gets a probation slot (64 at most)
+    # for the peer handshake; one that never speaks must not keep it.
+    c = make_cluster(3, args=["--maxclients", "1"])
+    ld = c.leader()
+    f = c.followers()[0]
+    f.kill()
+    held = socket.create_connection(("127.0.0.1", ld.port), timeout=10)
+    silent, refused = [], 0
+    try:
+        _raw_call(held, b"PING\r\n", b"+PONG")
+        # more than the slots, at once (well within the hello deadline); the
+        # ones past the limit are refused at once
+        opened = [socket.create_connection(("127.0.0.1", ld.port), timeout=10)
+                  for _ in range(80)]
+        ready, _, _ = select.select(opened, [], [], 0.3)
+        for s in opened:
+            if s in ready:
+                data = s.recv(100)
+                assert data.startswith(b"-ERR max number of clients reached"), data
+                s.close()
+                refused += 1
+            else:
+                silent.append(s)
+        assert len(silent) >= 50 and refused > 0, (len(silent), refused)
+        t0 = time.monotonic()
+        for s in silent:  # closed by the server, within the hello deadline
+            s.settimeout(max(0.1, t0 + 10 - time.monotonic()))
+            assert s.recv(100) == b"", "a probation connection got bytes"
+        assert time.monotonic() - t0 < 10
+        # the slots are free again: the follower's peer connections get in
+        f.start()
+        _raw_call(held, b"SET afterprobation yes\r\n", b"+OK")
+        wait_until(lambda: f.client(single_connection_client=True).get("afterprobation") == b"yes",
+                   what="the follower to catch up through a full leader")
+    finally:
+        held.close()
+        for s in silent:
+            s.close()
 
 
 def test_concurrent_reads_share_rounds_and_keep_their_order(make_cluster):

@@ -25,6 +25,7 @@
 #include <event2/listener.h>
 
 #include "resp/resp.h"
+#include "server/peerauth.h"
 #include "server/transport.h"
 
 /* ------------------------------------------------------------ fake peer */
@@ -43,21 +44,34 @@ typedef struct fake_conn {
     int no;
     struct bufferevent *bev;
     resp_parser *parser;
+    uint64_t client_id; /* from its RAFT.HELLO */
+    char client_nonce[PEERAUTH_HEX_LEN + 1], server_nonce[PEERAUTH_HEX_LEN + 1];
     struct fake_conn *next;
 } fake_conn;
+
+/* hello_reply / auth_reply: answer as a real node does (peerauth.h). */
+static const char PROPER[] = "(proper)";
 
 struct fake {
     struct event_base *base;
     struct evconnlistener *lis;
     int port;
     int accepted;
-    /* Behaviour: raw bytes answered to RAFT.HELLO / RAFT.MSG (NULL: no
-     * answer), and what to do after answering. */
+    /* Behaviour: raw bytes answered to RAFT.HELLO / RAFT.AUTH / RAFT.MSG
+     * (NULL: no answer; PROPER: a real node's answer, with id and secret
+     * below), and what to do once the handshake is answered. */
     const char *hello_reply;
+    const char *hello_extra; /* bytes sent right after the answer to HELLO */
+    const char *auth_reply;
     const char *msg_reply;
-    int stop_reading_after_hello;
-    int close_after_hello;
+    uint64_t id;        /* PROPER: the node id it answers with (3) */
+    const char *secret; /* PROPER: its cluster secret ("s3cret") */
+    int replay_hello;   /* answer HELLO with the first proper answer it gave */
+    char recorded[512];
+    int stop_reading_after_handshake;
+    int close_after_handshake;
     int close_on_msg; /* close instead of answering RAFT.MSG */
+    int auth_ok;      /* RAFT.AUTH proofs found right */
     rec_cmd *cmds;
     int ncmds, capcmds;
     fake_conn *conns;
@@ -93,6 +107,47 @@ static void fake_record(fake *f, int conn_no, const resp_cmd *cmd)
     }
 }
 
+/* A real node's answer to RAFT.HELLO, into out. */
+static void fake_proper_hello(fake_conn *c, const resp_cmd *cmd, char *out, size_t n)
+{
+    fake *f = c->f;
+    assert_int_equal(cmd->argc, 4);
+    assert_int_equal(peerauth_parse_id(cmd->argv[2], cmd->argvlen[2], &c->client_id), 0);
+    assert_true(peerauth_is_hex(cmd->argv[3], cmd->argvlen[3]));
+    memcpy(c->client_nonce, cmd->argv[3], PEERAUTH_HEX_LEN + 1);
+    assert_int_equal(peerauth_nonce(c->server_nonce), 0);
+    char proof[PEERAUTH_HEX_LEN + 1];
+    assert_int_equal(peerauth_proof(f->secret, strlen(f->secret), PEERAUTH_SERVER, "test-cluster",
+                                    c->client_id, f->id, c->client_nonce, c->server_nonce, proof),
+                     0);
+    snprintf(out, n, "*3\r\n:%llu\r\n$64\r\n%s\r\n$64\r\n%s\r\n", (unsigned long long)f->id,
+             c->server_nonce, proof);
+}
+
+/* The handshake is answered: what the test asked for next. Returns 1 when
+ * the connection no longer reads. */
+static int fake_after_handshake(fake_conn *c, const char *reply)
+{
+    fake *f = c->f;
+    struct bufferevent *bev = c->bev;
+    if (f->close_after_handshake) {
+        /* The reply straight to the socket, then FIN (a socket
+         * bufferevent cannot flush on demand). */
+        if (reply) {
+            evbuffer_drain(bufferevent_get_output(bev), strlen(reply));
+            assert_true(send(bufferevent_getfd(bev), reply, strlen(reply), 0) > 0);
+        }
+        shutdown(bufferevent_getfd(bev), SHUT_WR);
+        bufferevent_disable(bev, EV_READ);
+        return 1;
+    }
+    if (f->stop_reading_after_handshake) {
+        bufferevent_disable(bev, EV_READ);
+        return 1;
+    }
+    return 0;
+}
+
 static void fake_on_read(struct bufferevent *bev, void *arg)
 {
     fake_conn *c = arg;
@@ -107,23 +162,30 @@ static void fake_on_read(struct bufferevent *bev, void *arg)
     while ((rc = resp_parser_next(c->parser, &cmd)) == RESP_CMD) {
         fake_record(f, c->no, &cmd);
         if (cmd.argvlen[0] == 10 && memcmp(cmd.argv[0], "RAFT.HELLO", 10) == 0) {
-            if (f->hello_reply) bufferevent_write(bev, f->hello_reply, strlen(f->hello_reply));
-            if (f->close_after_hello) {
-                /* The reply straight to the socket, then FIN (a socket
-                 * bufferevent cannot flush on demand). */
-                if (f->hello_reply) {
-                    evbuffer_drain(bufferevent_get_output(bev), strlen(f->hello_reply));
-                    assert_true(send(bufferevent_getfd(bev), f->hello_reply, strlen(f->hello_reply),
-                                     0) > 0);
-                }
-                shutdown(bufferevent_getfd(bev), SHUT_WR);
-                bufferevent_disable(bev, EV_READ);
-                return;
+            char proper[512];
+            const char *reply = f->hello_reply;
+            if (reply == PROPER) {
+                fake_proper_hello(c, &cmd, proper, sizeof(proper));
+                reply = proper;
+                if (f->replay_hello && f->recorded[0])
+                    reply = f->recorded;
+                else
+                    snprintf(f->recorded, sizeof(f->recorded), "%s", proper);
             }
-            if (f->stop_reading_after_hello) {
-                bufferevent_disable(bev, EV_READ);
-                return;
+            if (reply) bufferevent_write(bev, reply, strlen(reply));
+            if (f->hello_extra) bufferevent_write(bev, f->hello_extra, strlen(f->hello_extra));
+        } else if (cmd.argvlen[0] == 9 && memcmp(cmd.argv[0], "RAFT.AUTH", 9) == 0) {
+            const char *reply = f->auth_reply;
+            if (reply == PROPER) {
+                int ok = cmd.argc == 2 &&
+                         peerauth_verify(f->secret, strlen(f->secret), PEERAUTH_CLIENT,
+                                         "test-cluster", c->client_id, f->id, c->client_nonce,
+                                         c->server_nonce, cmd.argv[1], cmd.argvlen[1]);
+                f->auth_ok += ok;
+                reply = ok ? "+OK\r\n" : "-" PEERAUTH_REFUSED "\r\n";
             }
+            if (reply) bufferevent_write(bev, reply, strlen(reply));
+            if (fake_after_handshake(c, reply)) return;
         } else if (f->close_on_msg) {
             fake_conn_free(c);
             return;
@@ -165,8 +227,11 @@ static void fake_init(fake *f, struct event_base *base)
 {
     memset(f, 0, sizeof(*f));
     f->base = base;
-    f->hello_reply = "+OK\r\n";
+    f->hello_reply = PROPER;
+    f->auth_reply = PROPER;
     f->msg_reply = "+OK\r\n";
+    f->id = 3;
+    f->secret = "s3cret";
     struct sockaddr_in sin = {0};
     sin.sin_family = AF_INET;
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -431,7 +496,15 @@ static void assert_arg(const rec_cmd *c, int i, const void *bytes, size_t len)
 
 /* ---------------------------------------------------------------- tests */
 
-static void hello_is_the_first_command_with_cluster_id_node_id_and_secret(void **state)
+static int bytes_contain(const char *hay, size_t n, const char *needle)
+{
+    size_t k = strlen(needle);
+    for (size_t i = 0; i + k <= n; i++)
+        if (memcmp(hay + i, needle, k) == 0) return 1;
+    return 0;
+}
+
+static void the_handshake_proves_the_secret_without_sending_it(void **state)
 {
     (void)state;
     env e;
@@ -445,12 +518,18 @@ static void hello_is_the_first_command_with_cluster_id_node_id_and_secret(void *
 
     wait_connected(&e, 1);
     assert_int_equal(e.last_connected, 3);
-    assert_int_equal(f.ncmds, 1);
+    assert_int_equal(f.ncmds, 2);
     assert_int_equal(f.cmds[0].argc, 4);
     assert_arg(&f.cmds[0], 0, "RAFT.HELLO", 10);
     assert_arg(&f.cmds[0], 1, "test-cluster", 12);
     assert_arg(&f.cmds[0], 2, "7", 1);
-    assert_arg(&f.cmds[0], 3, "s3cret", 6);
+    assert_true(peerauth_is_hex(f.cmds[0].argv[3], f.cmds[0].argvlen[3]));
+    assert_int_equal(f.cmds[1].argc, 2);
+    assert_arg(&f.cmds[1], 0, "RAFT.AUTH", 9);
+    assert_int_equal(f.auth_ok, 1);
+    for (int i = 0; i < f.ncmds; i++)
+        for (int j = 0; j < f.cmds[i].argc; j++)
+            assert_false(bytes_contain(f.cmds[i].argv[j], f.cmds[i].argvlen[j], "s3cret"));
     transport_peer_stat st = stat_of(&e, 0);
     assert_int_equal(st.id, 3);
     assert_int_equal(st.connected, 1);
@@ -462,9 +541,69 @@ static void hello_is_the_first_command_with_cluster_id_node_id_and_secret(void *
     assert_int_equal(transport_peer_status(e.t, 1, &st), TRANSPORT_EINVAL);
     assert_int_equal(transport_peer_count(e.t), 1);
 
+    /* Every connection draws a fresh nonce. */
+    f.close_on_msg = 1;
+    assert_int_equal(transport_send(e.t, 3, "m", 1), TRANSPORT_OK);
+    transport_flush(e.t);
+    int one = 1;
+    assert_true(run_until(&e, cond_unreachable_n, &one, 1000));
+    f.close_on_msg = 0;
+    wait_connected(&e, 2);
+    const rec_cmd *h2 = NULL;
+    for (int i = 1; i < f.ncmds; i++)
+        if (f.cmds[i].argvlen[0] == 10 && !memcmp(f.cmds[i].argv[0], "RAFT.HELLO", 10))
+            h2 = &f.cmds[i];
+    assert_non_null(h2);
+    assert_memory_not_equal(h2->argv[3], f.cmds[0].argv[3], PEERAUTH_HEX_LEN);
+
     env_done(&e);
     fake_done(&f);
     event_base_free(e.base);
+}
+
+/* Nothing but a right proof from the peer expected gets our RAFT.AUTH, and
+ * nothing is sent before the handshake completes. */
+static void a_peer_that_cannot_prove_the_secret_gets_no_auth_and_no_messages(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *secret;
+        uint64_t id;
+        int replay;
+        const char *why;
+    } rows[] = {
+        {"other", 3, 0, "the peer's proof is wrong"},
+        {"s3cret", 4, 0, "the peer says it is node 4"},
+        {"s3cret", 3, 1, "the peer's proof is wrong"}, /* a replayed answer */
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        print_message("row %zu\n", i);
+        env e;
+        fake f;
+        env_init(&e);
+        fake_init(&f, e.base);
+        f.secret = rows[i].secret;
+        f.id = rows[i].id;
+        f.replay_hello = rows[i].replay;
+        transport_peer_config peers[] = {{3, "127.0.0.1", f.port}};
+        transport_config cfg = base_config(&e, peers, 1);
+        env_start(&e, &cfg);
+        if (rows[i].replay) { /* one real handshake, recorded; then lose it */
+            wait_connected(&e, 1);
+            f.close_on_msg = 1;
+            assert_int_equal(transport_send(e.t, 3, "m", 1), TRANSPORT_OK);
+            transport_flush(e.t);
+        }
+        int before = e.connected;
+        wait_accepted(&e, &f, 3);
+        assert_int_equal(e.connected, before);
+        assert_non_null(strstr(e.last_warning, rows[i].why));
+        assert_int_equal(fake_count(&f, "RAFT.AUTH"), before);
+        assert_int_equal(transport_send(e.t, 3, "m", 1), TRANSPORT_ENOTCONN);
+        env_done(&e);
+        fake_done(&f);
+        event_base_free(e.base);
+    }
 }
 
 static void messages_of_one_pass_arrive_as_one_raft_msg_with_bytes_intact(void **state)
@@ -493,8 +632,8 @@ static void messages_of_one_pass_arrive_as_one_raft_msg_with_bytes_intact(void *
     assert_int_equal(transport_send(e.t, 99, m1, sizeof(m1)), TRANSPORT_ENOPEER);
     transport_flush(e.t);
 
-    wait_cmds(&e, &f, 2);
-    const rec_cmd *c = &f.cmds[1];
+    wait_cmds(&e, &f, 3);
+    const rec_cmd *c = &f.cmds[2];
     assert_int_equal(c->argc, 5);
     assert_arg(c, 0, "RAFT.MSG", 8);
     assert_arg(c, 1, m1, sizeof(m1));
@@ -513,13 +652,13 @@ static void messages_of_one_pass_arrive_as_one_raft_msg_with_bytes_intact(void *
     assert_int_equal(transport_send(e.t, 3, "y", 1), TRANSPORT_OK);
     transport_flush(e.t);
     transport_flush(e.t); /* nothing queued: nothing sent */
-    wait_cmds(&e, &f, 4);
+    wait_cmds(&e, &f, 5);
     run_for(&e, 50);
-    assert_int_equal(f.ncmds, 4);
-    assert_int_equal(f.cmds[2].argc, 2);
-    assert_arg(&f.cmds[2], 1, "x", 1);
+    assert_int_equal(f.ncmds, 5);
     assert_int_equal(f.cmds[3].argc, 2);
-    assert_arg(&f.cmds[3], 1, "y", 1);
+    assert_arg(&f.cmds[3], 1, "x", 1);
+    assert_int_equal(f.cmds[4].argc, 2);
+    assert_arg(&f.cmds[4], 1, "y", 1);
     assert_int_equal(e.unreachable, 0);
     assert_int_equal(e.warnings, 0);
 
@@ -559,7 +698,7 @@ static void wrong_secret_is_logged_and_retried_with_backoff_not_spinning(void **
     assert_int_equal(transport_send(e.t, 3, "m", 1), TRANSPORT_ENOTCONN);
 
     /* The secret is fixed on the other side: the next attempt connects. */
-    f.hello_reply = "+OK\r\n";
+    f.hello_reply = PROPER;
     wait_connected(&e, 1);
 
     env_done(&e);
@@ -615,8 +754,8 @@ static void the_queue_bound_drops_what_does_not_fit(void **state)
     assert_int_equal(stat_of(&e, 0).queued_bytes, 1000);
     assert_int_equal(stat_of(&e, 0).dropped, 3);
     transport_flush(e.t);
-    wait_cmds(&e, &f, 2);
-    assert_int_equal(f.cmds[1].argc, 3);
+    wait_cmds(&e, &f, 3);
+    assert_int_equal(f.cmds[2].argc, 3);
     assert_int_equal(stat_of(&e, 0).sent, 2);
     /* Written to the socket: the room is back. */
     assert_int_equal(transport_send(e.t, 3, buf, 1000), TRANSPORT_OK);
@@ -647,7 +786,7 @@ static void a_peer_that_stops_reading_is_unreachable_in_about_the_liveness_timeo
     fake f;
     env_init(&e);
     fake_init(&f, e.base);
-    f.stop_reading_after_hello = 1;
+    f.stop_reading_after_handshake = 1;
     transport_peer_config peers[] = {{3, "127.0.0.1", f.port}};
     transport_config cfg = base_config(&e, peers, 1);
     env_start(&e, &cfg);
@@ -665,7 +804,7 @@ static void a_peer_that_stops_reading_is_unreachable_in_about_the_liveness_timeo
     assert_int_equal(transport_send(e.t, 3, "m", 1), TRANSPORT_ENOTCONN);
 
     /* The peer answers again: reconnected, and messages flow. */
-    f.stop_reading_after_hello = 0;
+    f.stop_reading_after_handshake = 0;
     wait_connected(&e, 2);
     assert_true(f.accepted >= 2);
     int before = fake_count(&f, "RAFT.MSG");
@@ -711,7 +850,7 @@ static void a_peer_closing_the_connection_is_reconnected_with_backoff(void **sta
     fake f;
     env_init(&e);
     fake_init(&f, e.base);
-    f.close_after_hello = 1;
+    f.close_after_handshake = 1;
     transport_peer_config peers[] = {{3, "127.0.0.1", f.port}};
     transport_config cfg = base_config(&e, peers, 1);
     env_start(&e, &cfg);
@@ -725,7 +864,7 @@ static void a_peer_closing_the_connection_is_reconnected_with_backoff(void **sta
     assert_true(e.unreachable >= e.connected - 1);
     assert_true(e.unreachable <= e.connected);
 
-    f.close_after_hello = 0;
+    f.close_after_handshake = 0;
     int n = e.connected + 1;
     wait_connected(&e, n);
     int lost = e.unreachable;
@@ -748,20 +887,26 @@ static void replies_nobody_asked_for_or_of_the_wrong_kind_close_the_connection(v
      * 0.14 asserts on an unexpected reply), each closes the connection and
      * the next attempt is made. */
     static const struct {
-        const char *hello_reply, *msg_reply, *push;
-        int ready; /* the HELLO succeeds: the loss is reported */
+        const char *hello_reply, *hello_extra, *auth_reply, *msg_reply, *push;
+        int ready; /* the handshake succeeds: the loss is reported */
     } rows[] = {
-        {"+OK\r\n+OK\r\n", "+OK\r\n", NULL, 0},          /* extra reply with HELLO's */
-        {"+OK\r\n", "+OK\r\n", "+OK\r\n", 1},            /* extra reply later */
-        {"+OK\r\n", "+OK\r\n:1\r\n", NULL, 1},           /* extra reply with MSG's */
-        {"+OK\r\n", "*2\r\n$1\r\na\r\n:5\r\n", NULL, 1}, /* array for RAFT.MSG */
-        {"+OK\r\n", "-ERR unknown command\r\n", NULL, 1},
-        {"+OK\r\n", "%1\r\n+a\r\n+b\r\n", NULL, 1}, /* not RESP2: protocol error */
-        {"+OK\r\n", "!!!garbage\r\n", NULL, 1},
-        {"+OKAY\r\n", "+OK\r\n", NULL, 0},
-        {"$2\r\nOK\r\n", "+OK\r\n", NULL, 0}, /* bulk "OK" is not +OK */
-        {":1\r\n", "+OK\r\n", NULL, 0},
-        {"*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n", "+OK\r\n", NULL, 0},
+        {PROPER, "+OK\r\n", PROPER, "+OK\r\n", NULL, 0},            /* extra reply with HELLO's */
+        {PROPER, NULL, "+OK\r\n+OK\r\n", "+OK\r\n", NULL, 0},       /* extra reply with AUTH's */
+        {PROPER, NULL, PROPER, "+OK\r\n", "+OK\r\n", 1},            /* extra reply later */
+        {PROPER, NULL, PROPER, "+OK\r\n:1\r\n", NULL, 1},           /* extra reply with MSG's */
+        {PROPER, NULL, PROPER, "*2\r\n$1\r\na\r\n:5\r\n", NULL, 1}, /* array for RAFT.MSG */
+        {PROPER, NULL, PROPER, "-ERR unknown command\r\n", NULL, 1},
+        {PROPER, NULL, PROPER, "%1\r\n+a\r\n+b\r\n", NULL, 1}, /* not RESP2: protocol error */
+        {PROPER, NULL, PROPER, "!!!garbage\r\n", NULL, 1},
+        {"+OK\r\n", NULL, PROPER, "+OK\r\n", NULL, 0}, /* the old handshake's answer */
+        {PROPER, NULL, "+OKAY\r\n", "+OK\r\n", NULL, 0},
+        {PROPER, NULL, "$2\r\nOK\r\n", "+OK\r\n", NULL, 0}, /* bulk "OK" is not +OK */
+        {PROPER, NULL, ":1\r\n", "+OK\r\n", NULL, 0},
+        {":1\r\n", NULL, PROPER, "+OK\r\n", NULL, 0},
+        {"*3\r\n:3\r\n:1\r\n:2\r\n", NULL, PROPER, "+OK\r\n", NULL, 0},
+        {"*3\r\n:3\r\n$1\r\na\r\n$1\r\nb\r\n", NULL, PROPER, "+OK\r\n", NULL, 0},
+        {"*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n", NULL, PROPER,
+         "+OK\r\n", NULL, 0},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         env e;
@@ -769,6 +914,8 @@ static void replies_nobody_asked_for_or_of_the_wrong_kind_close_the_connection(v
         env_init(&e);
         fake_init(&f, e.base);
         f.hello_reply = rows[i].hello_reply;
+        f.hello_extra = rows[i].hello_extra;
+        f.auth_reply = rows[i].auth_reply;
         f.msg_reply = rows[i].msg_reply;
         transport_peer_config peers[] = {{3, "127.0.0.1", f.port}};
         transport_config cfg = base_config(&e, peers, 1);
@@ -840,7 +987,6 @@ static void calls_are_answered_to_on_reply_with_their_tag(void **state)
     fake f;
     env_init(&e);
     fake_init(&f, e.base);
-    f.hello_reply = "+OK\r\n";
     f.msg_reply = ":42\r\n";
     transport_peer_config peers[] = {{3, "127.0.0.1", f.port}};
     transport_config cfg = base_config(&e, peers, 1);
@@ -893,10 +1039,10 @@ static void callbacks_may_send_and_flush(void **state)
     env_start(&e, &cfg);
     int one = 1;
     assert_true(run_until(&e, cond_unreachable_n, &one, 2000));
-    assert_int_equal(f.ncmds, 2);
-    assert_int_equal(f.cmds[1].argc, 2);
-    assert_arg(&f.cmds[1], 0, "RAFT.MSG", 8);
-    assert_arg(&f.cmds[1], 1, "hi", 2);
+    assert_int_equal(f.ncmds, 3);
+    assert_int_equal(f.cmds[2].argc, 2);
+    assert_arg(&f.cmds[2], 0, "RAFT.MSG", 8);
+    assert_arg(&f.cmds[2], 1, "hi", 2);
     f.close_on_msg = 0;
     wait_connected(&e, 2);
     assert_true(run_until(&e, cond_no_outstanding, NULL, 3000));
@@ -927,22 +1073,22 @@ static void batches_between_acknowledged_ones_go_without_a_reply(void **state)
         assert_int_equal(transport_send(e.t, 3, m, (size_t)n), TRANSPORT_OK);
         transport_flush(e.t);
     }
-    wait_cmds(&e, &f, 11);
+    wait_cmds(&e, &f, 12);
     assert_int_equal(fake_count(&f, "RAFT.MSG"), 1);
     assert_int_equal(fake_count(&f, "RAFT.MSGQ"), 9);
-    assert_arg(&f.cmds[1], 0, "RAFT.MSG", 8);
+    assert_arg(&f.cmds[2], 0, "RAFT.MSG", 8);
     for (int i = 0; i < 10; i++) {
         char m[8];
         int n = snprintf(m, sizeof(m), "m%d", i);
-        assert_int_equal(f.cmds[1 + i].argc, 2);
-        assert_arg(&f.cmds[1 + i], 1, m, (size_t)n);
+        assert_int_equal(f.cmds[2 + i].argc, 2);
+        assert_arg(&f.cmds[2 + i], 1, m, (size_t)n);
     }
     assert_true(run_until(&e, cond_no_outstanding, NULL, 3000));
     run_for(&e, 100);
     assert_int_equal(transport_send(e.t, 3, "late", 4), TRANSPORT_OK);
     transport_flush(e.t);
-    wait_cmds(&e, &f, 12);
-    assert_arg(&f.cmds[11], 0, "RAFT.MSG", 8);
+    wait_cmds(&e, &f, 13);
+    assert_arg(&f.cmds[12], 0, "RAFT.MSG", 8);
     assert_true(run_until(&e, cond_no_outstanding, NULL, 3000));
     assert_int_equal(stat_of(&e, 0).sent, 11);
     assert_int_equal(e.unreachable, 0);
@@ -1007,12 +1153,15 @@ static void free_with_connections_in_every_state_leaks_nothing(void **state)
     fake ok, silent_msg, silent_hello, stopped;
     env_init(&e);
     fake_init(&ok, e.base);
+    ok.id = 1;
     fake_init(&silent_msg, e.base);
+    silent_msg.id = 2;
     silent_msg.msg_reply = NULL;
     fake_init(&silent_hello, e.base);
     silent_hello.hello_reply = NULL;
     fake_init(&stopped, e.base);
-    stopped.stop_reading_after_hello = 1;
+    stopped.id = 5;
+    stopped.stop_reading_after_handshake = 1;
     transport_peer_config peers[] = {
         {1, "127.0.0.1", ok.port},           /* READY, messages queued */
         {2, "127.0.0.1", silent_msg.port},   /* READY, replies outstanding */
@@ -1091,7 +1240,8 @@ int main(void)
     const char *v = getenv("TRANSPORT_TEST_VERBOSE");
     verbose = v && *v && *v != '0';
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(hello_is_the_first_command_with_cluster_id_node_id_and_secret),
+        cmocka_unit_test(the_handshake_proves_the_secret_without_sending_it),
+        cmocka_unit_test(a_peer_that_cannot_prove_the_secret_gets_no_auth_and_no_messages),
         cmocka_unit_test(messages_of_one_pass_arrive_as_one_raft_msg_with_bytes_intact),
         cmocka_unit_test(wrong_secret_is_logged_and_retried_with_backoff_not_spinning),
         cmocka_unit_test(messages_to_an_unconnected_peer_are_dropped_and_counted),
