@@ -13,6 +13,7 @@
 #include "server/command_info.h"
 #include "server/log.h"
 #include "server/peerauth.h"
+#include "server/limits.h"
 #include "server/server.h"
 #include "storage/kverr.h"
 
@@ -256,7 +257,8 @@ static int over_high_water(void)
 
 static void fatal_storage(int rc, const char *what)
 {
-    serverLog(LL_WARNING, "Storage error while %s: %s. Stopping.", what, kv_strerror(rc));
+    serverLog(LL_WARNING, "Storage error while %s: %s (%s). Stopping.", what, kv_strerror(rc),
+              kvstate_last_error(srv.state));
     exit(1);
 }
 
@@ -1072,6 +1074,13 @@ PROC(raft_auth_cmd)
     c->gate = 0;
     c->authenticated = 1;
     resp_parser_set_unauthenticated(c->parser, 0);
+    /* A peer's commands are bounded by the cluster's limits, never by this
+     * node's own proto-max-bulk-len (server/limits.h). */
+    resp_limits lim;
+    resp_limits_default(&lim);
+    lim.max_bulk_len = RAFTKV_PEER_MAX_BULK;
+    lim.max_multibulk_len = RAFTKV_PEER_MAX_ARGS;
+    resp_parser_set_limits(c->parser, &lim);
     serverLog(LL_VERBOSE, "Peer node %llu connected from %s", (unsigned long long)id, c->addr);
     resp_add_ok(client_reply_buf(c));
 }

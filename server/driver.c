@@ -630,7 +630,11 @@ static uint64_t persist(const raft_ready_batch *rd)
         rc = kvlog_write(srv.log, &needed_pos);
         logsync_want(needed_pos);
     }
-    if (rc) fatal("Persisting the raft log", kv_strerror(rc));
+    if (rc) {
+        serverLog(LL_WARNING, "Persisting the raft log: %s (%s). Stopping.", kv_strerror(rc),
+                  kvlog_last_error(srv.log));
+        exit(1);
+    }
     uint64_t pos = needed_pos;
     if (rd->hs_changed) cur_hs = rd->hs;
     pass_entries += rd->n_entries;

@@ -25,6 +25,7 @@
  *                  own proto-max-bulk-len: a peer message, a snapshot chunk
  *                  or a forwarded client argument (a follower forwards
  *                  nothing larger)
+ *   peer arguments RAFTKV_PEER_MAX_ARGS per command
  *   snapshot chunk records split to at most 256 KB (server/snapshot.c)
  */
 #ifndef RAFTKV_LIMITS_H
@@ -40,6 +41,10 @@
      RAFTKV_MAX_ENTRY_BYTES)
 #define RAFTKV_PEER_QUEUE_BYTES (2 * (RAFTKV_MAX_PEER_MSG_BYTES + 64))
 #define RAFTKV_PEER_MAX_BULK (KV_MAX_STRING_LEN + ((uint64_t)1 << 20))
+/* Arguments in one command from a peer: a RAFT.MSGQ of a full queue of the
+ * smallest messages, or a forwarded command (a follower forwards none with
+ * more). */
+#define RAFTKV_PEER_MAX_ARGS (RAFTKV_PEER_QUEUE_BYTES / RAFT_MSG_HDR_BYTES + 2)
 
 _Static_assert(RAFTKV_APPEND_BYTES <= RAFTKV_MAX_ENTRY_BYTES,
                "a batch of small entries must fit where one largest entry does");

@@ -79,13 +79,17 @@ static void complete(void)
     pthread_mutex_unlock(&mu);
     inflight = 0;
     if (err) {
-        serverLog(LL_WARNING, "fdatasync of the log failed: %s. Stopping.", strerror(err));
+        char file[512];
+        kvlog_sync_file(srv.log, file, sizeof(file));
+        serverLog(LL_WARNING, "fdatasync of the log (%s) failed: %s. Stopping.", file,
+                  strerror(err));
         exit(1);
     }
     if (pos > durable_pos) durable_pos = pos;
     int rc = kvlog_synced(srv.log, pos);
     if (rc) {
-        serverLog(LL_WARNING, "The log after a sync: %s. Stopping.", kv_strerror(rc));
+        serverLog(LL_WARNING, "The log after a sync: %s (%s). Stopping.", kv_strerror(rc),
+                  kvlog_last_error(srv.log));
         exit(1);
     }
     driver_durable();
@@ -144,18 +148,24 @@ int logsync_kick(int inline_ok)
     uint64_t pos;
     int rc = kvlog_write(srv.log, &pos); /* anything pending goes too */
     if (rc) {
-        serverLog(LL_WARNING, "Writing the log failed: %s. Stopping.", kv_strerror(rc));
+        serverLog(LL_WARNING, "Writing the log failed: %s (%s). Stopping.", kv_strerror(rc),
+                  kvlog_last_error(srv.log));
         exit(1);
     }
     if (wanted_pos <= durable_pos) return 0; /* e.g. only a commit index: no fsync for it */
     if (inline_ok) {
         if (fdatasync(kvlog_sync_fd(srv.log)) != 0) {
-            serverLog(LL_WARNING, "fdatasync of the log failed: %s. Stopping.", strerror(errno));
+            int e = errno;
+            char file[512];
+            kvlog_sync_file(srv.log, file, sizeof(file));
+            serverLog(LL_WARNING, "fdatasync of the log (%s) failed: %s. Stopping.", file,
+                      strerror(e));
             exit(1);
         }
         durable_pos = pos;
         if ((rc = kvlog_synced(srv.log, pos)) != 0) {
-            serverLog(LL_WARNING, "The log after a sync: %s. Stopping.", kv_strerror(rc));
+            serverLog(LL_WARNING, "The log after a sync: %s (%s). Stopping.", kv_strerror(rc),
+                      kvlog_last_error(srv.log));
             exit(1);
         }
         driver_durable();

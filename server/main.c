@@ -119,7 +119,8 @@ void state_commit_if_due(void)
     int rc = kvstate_commit(srv.state);
     driver_held(slow_check("committing the state", t0));
     if (rc) {
-        serverLog(LL_WARNING, "Committing the state failed: %s. Stopping.", kv_strerror(rc));
+        serverLog(LL_WARNING, "Committing the state failed: %s (%s). Stopping.", kv_strerror(rc),
+                  kvstate_last_error(srv.state));
         exit(1);
     }
 }
@@ -140,7 +141,8 @@ static void cron(evutil_socket_t fd, short what, void *arg)
     int rc = runs % STATE_COMMIT_RUNS == 0 || quiet ? kvstate_commit(srv.state) : 0;
     driver_held(slow_check("committing the state", t0));
     if (rc) {
-        serverLog(LL_WARNING, "Committing the state failed: %s. Stopping.", kv_strerror(rc));
+        serverLog(LL_WARNING, "Committing the state failed: %s (%s). Stopping.", kv_strerror(rc),
+                  kvstate_last_error(srv.state));
         exit(1);
     }
     write_expire_cron();
@@ -273,6 +275,13 @@ int main(int argc, char **argv)
         serverLog(LL_WARNING, "%s", err);
         return 1;
     }
+    /* Only now, with every check passed, is anything in the log mended. */
+    if (kvlog_settle(srv.log)) {
+        serverLog(LL_WARNING, "Can't open the log: %s", kvlog_last_error(srv.log));
+        return 1;
+    }
+    if (kvlog_open_notes(srv.log)[0])
+        serverLog(LL_WARNING, "The log needed mending at start: %s", kvlog_open_notes(srv.log));
     if (logsync_start()) {
         serverLog(LL_WARNING, "Can't start the log sync thread: %s", strerror(errno));
         return 1;

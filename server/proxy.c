@@ -21,6 +21,7 @@
 
 #include "server/log.h"
 #include "server/peerauth.h"
+#include "server/limits.h"
 #include "server/server.h"
 
 static redisAsyncContext *ctx;
@@ -229,8 +230,24 @@ static void send_argv(client *c, int n, const char **av, const size_t *al)
     }
 }
 
+/* What the leader's parser would refuse from a peer (server/limits.h)
+ * gets an error here instead; it could not be one log entry either. */
+static int refuse_too_large(client *c, int n, const size_t *lens, int count)
+{
+    uint64_t total = 0;
+    int over = n > (int)RAFTKV_PEER_MAX_ARGS;
+    for (int i = 0; i < count && !over; i++) {
+        over = lens[i] > RAFTKV_PEER_MAX_BULK;
+        total += lens[i];
+    }
+    if (!over && total <= RAFTKV_PEER_MAX_BULK) return 0;
+    resp_add_error(client_reply_buf(c), "ERR request too large for one log entry");
+    return 1;
+}
+
 void proxy_forward(client *c, int argc, char **argv, size_t *argvlen)
 {
+    if (refuse_too_large(c, argc + 2, argvlen, argc)) return;
     const char *sav[64];
     size_t sal[64];
     int n = argc + 2;
@@ -256,8 +273,14 @@ void proxy_forward(client *c, int argc, char **argv, size_t *argvlen)
 void proxy_forward_multi(client *c)
 {
     int n = 3;
-    for (int i = 0; i < c->mq_len; i++)
+    uint64_t total = 0;
+    for (int i = 0; i < c->mq_len; i++) {
         n += 1 + c->mq[i].argc;
+        for (int j = 0; j < c->mq[i].argc; j++)
+            total += c->mq[i].argvlen[j];
+    }
+    size_t tl = (size_t)(total < SIZE_MAX ? total : SIZE_MAX);
+    if (refuse_too_large(c, n, &tl, 1)) return;
     const char **av = malloc((size_t)n * sizeof(*av));
     size_t *al = malloc((size_t)n * sizeof(*al));
     char *nums = malloc((size_t)(c->mq_len + 1) * 16);

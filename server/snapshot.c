@@ -405,7 +405,8 @@ void snapshot_receive(client *c, int argc, char **argv, size_t *lens)
         in.since_commit = 0;
         rc = kvstate_commit(srv.state);
         if (rc) {
-            serverLog(LL_WARNING, "Committing the state failed: %s. Stopping.", kv_strerror(rc));
+            serverLog(LL_WARNING, "Committing the state failed: %s (%s). Stopping.",
+                      kv_strerror(rc), kvstate_last_error(srv.state));
             exit(1);
         }
     }

@@ -175,6 +175,8 @@ struct kvstate {
     int used_pct;                   /* cached; -1 after a commit */
     uint64_t pages_at_commit;       /* kvstate_pages(); UINT64_MAX: not computed */
     uint64_t pending_bytes;         /* kvstate_pending_bytes() */
+    char path[256];                 /* <dir>/state, for messages */
+    char errmsg[384];               /* kvstate_last_error() */
 };
 
 #define META_LIVE "live"

@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,8 +86,15 @@ struct kvlog {
     char *path; /* <dir>/log */
     int dirfd;
     uint64_t mapsize, seg_bytes;
-    int broken; /* reloading after an error failed: every call returns it */
-    int failed; /* a write failed: kvlog_sync() drops the batch and reloads */
+    int broken;       /* reloading after an error failed: every call returns it */
+    int failed;       /* a write failed: kvlog_sync() drops the batch and reloads */
+    char errmsg[320]; /* the last failed system call: its file and errno */
+    char notes[640];  /* what kvlog_settle() changed in the files, for the log */
+    /* What opening found to mend in the files, done by kvlog_settle(): the
+     * last segment's torn tail [cut_end, cut_nz) (truncated when it runs to
+     * the file's end), the segments below keep_seq and any *.tmp. */
+    int unsettled, cut_truncate;
+    uint64_t cut_end, cut_nz, keep_seq;
 
     /* What load() builds from the files and unload() frees. */
     uint64_t first, last, snap_index, snap_term;
@@ -350,6 +358,30 @@ static uint64_t wpos(kvlog *l)
 
 /* A write call that failed after the batch may have changed: LMDB's rule,
  * the whole batch is dropped at the next kvlog_sync(). */
+/* Records the failed call's file and errno (read at once, before any
+ * clean-up can change it) and returns KV_EIO. */
+static int io_err(kvlog *l, const char *what, uint64_t seq, const char *ext)
+{
+    int e = errno;
+    snprintf(l->errmsg, sizeof(l->errmsg), "%s %s/%016llx.%s: %s", what, l->path,
+             (unsigned long long)seq, ext, e ? strerror(e) : "short write");
+    return KV_EIO;
+}
+
+static void note(kvlog *l, const char *fmt, ...)
+{
+    size_t n = strlen(l->notes);
+    if (n + 3 >= sizeof(l->notes)) return;
+    if (n) {
+        l->notes[n++] = ';';
+        l->notes[n++] = ' ';
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(l->notes + n, sizeof(l->notes) - n, fmt, ap);
+    va_end(ap);
+}
+
 static int fail(kvlog *l, int rc)
 {
     if (!l->failed) l->failed = rc;
@@ -471,8 +503,17 @@ static int seg_install(kvlog *l, int fd, uint64_t seq)
     l->segcap = cap;
     seg_name(tmp, sizeof(tmp), seq, "tmp");
     seg_name(name, sizeof(name), seq, "wal");
-    if ((rc = write_all(fd, l->wbuf, l->wlen, 0)) != 0 || fdatasync(fd) != 0 ||
-        renameat(l->dirfd, tmp, l->dirfd, name) != 0 || fsync(l->dirfd) != 0) {
+    const char *what = NULL;
+    if ((rc = write_all(fd, l->wbuf, l->wlen, 0)) != 0)
+        what = "writing";
+    else if (fdatasync(fd) != 0)
+        what = "fdatasync of";
+    else if (renameat(l->dirfd, tmp, l->dirfd, name) != 0)
+        what = "renaming";
+    else if (fsync(l->dirfd) != 0)
+        what = "fsync of the directory of";
+    if (what) {
+        io_err(l, what, seq, "tmp");
         l->wlen = 0;
         return KV_EIO;
     }
@@ -497,7 +538,7 @@ static int spare_open(kvlog *l)
     seg_name(tmp, sizeof(tmp), l->segs[l->nseg - 1].seq + 1, "tmp");
     l->spare_fd = openat(l->dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     l->spare_zeroed = 0;
-    return l->spare_fd < 0 ? KV_EIO : 0;
+    return l->spare_fd < 0 ? io_err(l, "creating", l->segs[l->nseg - 1].seq + 1, "tmp") : 0;
 }
 
 /* Zero-fills up to n more bytes of the next segment. Page cache only:
@@ -517,8 +558,9 @@ static void prefill(kvlog *l, uint64_t n)
 static int roll(kvlog *l)
 {
     int rc = spare_open(l);
-    if (!rc && l->spare_zeroed < l->seg_bytes)
-        rc = zero_fill(l->spare_fd, l->spare_zeroed, l->seg_bytes);
+    if (!rc && l->spare_zeroed < l->seg_bytes &&
+        (rc = zero_fill(l->spare_fd, l->spare_zeroed, l->seg_bytes)) != 0)
+        io_err(l, "zero-filling", l->segs[l->nseg - 1].seq + 1, "tmp");
     if (!rc) rc = seg_install(l, l->spare_fd, l->segs[l->nseg - 1].seq + 1);
     if (rc) return rc; /* the spare stays; a later roll retries */
     l->spare_fd = -1;
@@ -715,18 +757,20 @@ static int replay_segment(kvlog *l, replay *r, const unsigned char *buf, uint64_
     return 0;
 }
 
-/* The segment's end was cut at `end`: zero what follows up to the last
- * non-zero byte (a pre-zeroed segment) or truncate there (a growing one),
- * so later batches are never followed by stale bytes. */
-static int fix_tail(int fd, const unsigned char *buf, uint64_t size, uint64_t end)
+/* The last segment's torn tail: zero it up to its last non-zero byte (a
+ * pre-zeroed segment) or truncate it (a growing one), so later batches are
+ * never followed by stale bytes. */
+static int cut_tail(kvlog *l)
 {
-    uint64_t nz = size;
-    while (nz > end && buf[nz - 1] == 0)
-        nz--;
-    if (nz == end) return 0;
-    int rc = nz == size ? (ftruncate(fd, (off_t)end) ? KV_EIO : 0) : zero_fill(fd, end, nz);
-    if (!rc && fdatasync(fd) != 0) rc = KV_EIO;
-    return rc;
+    if (l->cut_nz == l->cut_end) return 0;
+    int rc = l->cut_truncate ? (ftruncate(l->fd, (off_t)l->cut_end) ? KV_EIO : 0)
+                             : zero_fill(l->fd, l->cut_end, l->cut_nz);
+    if (!rc && fdatasync(l->fd) != 0) rc = KV_EIO;
+    if (rc) return io_err(l, "cutting the torn tail of", l->segs[l->nseg - 1].seq, "wal");
+    note(l, "cut %llu bytes of a torn write at offset %llu of %s/%016llx.wal",
+         (unsigned long long)(l->cut_nz - l->cut_end), (unsigned long long)l->cut_end, l->path,
+         (unsigned long long)l->segs[l->nseg - 1].seq);
+    return 0;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -735,8 +779,7 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The segments' sequence numbers, sorted; deletes *.tmp (an unfinished
- * roll or a spare). */
+/* The segments' sequence numbers, sorted. */
 static int list_segments(kvlog *l, uint64_t **out, size_t *n, char *err, size_t errlen)
 {
     size_t cap = 0;
@@ -755,11 +798,7 @@ static int list_segments(kvlog *l, uint64_t **out, size_t *n, char *err, size_t 
         const char *nm = de->d_name;
         size_t len = strlen(nm);
         if (len != 20 || strspn(nm, "0123456789abcdef") != 16) continue;
-        if (strcmp(nm + 16, ".tmp") == 0) {
-            unlinkat(l->dirfd, nm, 0);
-            continue;
-        }
-        if (strcmp(nm + 16, ".wal") != 0) continue;
+        if (strcmp(nm + 16, ".wal") != 0) continue; /* *.tmp: deleted once the log loaded */
         if (grow((void **)&v, &cap, *n + 1, sizeof(*v), *n)) {
             closedir(d);
             free(v);
@@ -772,6 +811,30 @@ static int list_segments(kvlog *l, uint64_t **out, size_t *n, char *err, size_t 
     if (*n) qsort(v, *n, sizeof(*v), cmp_u64);
     *out = v;
     return 0;
+}
+
+/* Deletes *.tmp (an unfinished roll or a spare) and the segments below
+ * keep_seq (left by a GC a crash interrupted). */
+static void delete_leftovers(kvlog *l)
+{
+    int fd = dup(l->dirfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0) close(fd);
+        return;
+    }
+    rewinddir(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *nm = de->d_name;
+        if (strlen(nm) != 20 || strspn(nm, "0123456789abcdef") != 16) continue;
+        int tmp = !strcmp(nm + 16, ".tmp");
+        int old = !strcmp(nm + 16, ".wal") && strtoull(nm, NULL, 16) < l->keep_seq;
+        if ((tmp || old) && unlinkat(l->dirfd, nm, 0) == 0)
+            note(l, "deleted %s/%s (%s)", l->path, nm,
+                 tmp ? "an unfinished segment" : "left by an interrupted log GC");
+    }
+    closedir(d);
 }
 
 static void unload(kvlog *l)
@@ -794,6 +857,7 @@ static void unload(kvlog *l)
     memset(&l->hs, 0, sizeof(l->hs));
     l->wlen = 0;
     l->failed = 0;
+    l->unsettled = 0;
 }
 
 /* Builds the in-memory state from the files (a new log gets its first
@@ -805,6 +869,7 @@ static int load(kvlog *l, char *err, size_t errlen)
     unsigned char *buf = NULL;
     int rc, fd = -1;
 
+    uint64_t last_size = 0, last_end = 0;
     unload(l);
     if ((rc = list_segments(l, &seqs, &n, err, errlen)) != 0) return rc;
     if (n == 0) {
@@ -846,8 +911,9 @@ static int load(kvlog *l, char *err, size_t errlen)
         if ((rc = replay_segment(l, &r, buf, size, last_seg, &end, &torn)) != 0) goto err_msg;
         l->segs[l->nseg++] = (seg){.seq = seqs[i], .base = r.base, .end = end};
         l->used += end;
-        if (last_seg) {
-            if ((rc = fix_tail(fd, buf, size, end)) != 0) goto err_io_rc;
+        if (last_seg) { /* its tail is fixed once the whole log checked out */
+            last_size = size;
+            last_end = end;
             l->fd = fd;
             fd = -1;
         } else {
@@ -861,12 +927,17 @@ static int load(kvlog *l, char *err, size_t errlen)
         rc = KV_ECORRUPT;
         goto err_out;
     }
-    for (size_t i = 0; i < start; i++) {
-        char name[64];
-        seg_name(name, sizeof(name), seqs[i], "wal");
-        unlinkat(l->dirfd, name, 0);
-    }
-    gc_segments(l); /* leftovers wholly below first */
+    /* Nothing in the files is changed here, so a log that is refused (now
+     * or by a later check at start-up) is left as it was found: the mending
+     * waits for kvlog_settle(). */
+    uint64_t nz = last_size;
+    while (nz > last_end && buf[nz - 1] == 0)
+        nz--;
+    l->cut_end = last_end;
+    l->cut_nz = nz;
+    l->cut_truncate = nz == last_size;
+    l->keep_seq = seqs[start];
+    l->unsettled = 1;
     free(seqs);
     free(buf);
     return 0;
@@ -898,6 +969,7 @@ static void reload(kvlog *l)
     char err[256];
     l->wm_head = l->wm_n = 0;
     int rc = load(l, err, sizeof(err));
+    if (!rc) rc = kvlog_settle(l);
     if (rc)
         l->broken = rc;
     else
@@ -1142,10 +1214,22 @@ static void gc_segments_below(kvlog *l, uint64_t keep_seq)
     }
 }
 
+int kvlog_settle(kvlog *l)
+{
+    if (!l->unsettled) return 0;
+    int rc = cut_tail(l);
+    if (rc) return rc;
+    delete_leftovers(l);
+    gc_segments(l); /* leftovers wholly below first */
+    l->unsettled = 0;
+    return 0;
+}
+
 int kvlog_write(kvlog *l, uint64_t *pos)
 {
     int rc;
     if (l->broken) return l->broken;
+    if (l->unsettled && (rc = kvlog_settle(l)) != 0) return rc;
     if (l->failed) {
         rc = l->failed;
         reload(l);
@@ -1170,6 +1254,7 @@ int kvlog_write(kvlog *l, uint64_t *pos)
     seg *c = &l->segs[l->nseg - 1];
     seal_batch(l->wbuf, l->wlen - BATCH_LEN);
     if (write_all(l->fd, l->wbuf, l->wlen, c->end) != 0) {
+        io_err(l, "writing", c->seq, "wal");
         reload(l); /* what the files hold */
         return KV_EIO;
     }
@@ -1213,7 +1298,8 @@ int kvlog_synced(kvlog *l, uint64_t done)
         int rc = kvlog_write(l, &pos);
         if (rc) return rc;
         if (written_pos(l) > l->durable_pos) {
-            if (fdatasync(l->fd) != 0) return KV_EIO;
+            if (fdatasync(l->fd) != 0)
+                return io_err(l, "fdatasync of", l->segs[l->nseg - 1].seq, "wal");
             return kvlog_synced(l, written_pos(l));
         }
         l->since_synced = 0;
@@ -1232,6 +1318,7 @@ int kvlog_sync(kvlog *l)
     if (rc) return rc;
     if (pos <= l->durable_pos) return 0; /* nothing new */
     if (fdatasync(l->fd) != 0) {
+        io_err(l, "fdatasync of", l->segs[l->nseg - 1].seq, "wal");
         reload(l); /* what the files hold; a torn batch is cut off */
         return KV_EIO;
     }
@@ -1249,7 +1336,7 @@ static int read_span(kvlog *l, size_t s, uint64_t pos, uint64_t n, const unsigne
             if (l->rfd >= 0) close(l->rfd);
             seg_name(name, sizeof(name), sg->seq, "wal");
             l->rfd = openat(l->dirfd, name, O_RDONLY | O_CLOEXEC);
-            if (l->rfd < 0) return KV_EIO;
+            if (l->rfd < 0) return io_err(l, "opening", sg->seq, "wal");
             l->rseq = sg->seq;
         }
         fd = l->rfd;
@@ -1261,7 +1348,9 @@ static int read_span(kvlog *l, size_t s, uint64_t pos, uint64_t n, const unsigne
         l->rcap = n;
     }
     *out = l->rbuf;
-    return read_all(fd, l->rbuf, n, pos - sg->base);
+    int rc = read_all(fd, l->rbuf, n, pos - sg->base);
+    if (rc == KV_EIO) io_err(l, "reading", sg->seq, "wal");
+    return rc;
 }
 
 /* Checks that the record at p is entry index as the index describes it. */
@@ -1402,4 +1491,19 @@ int kvlog_used_pct(kvlog *l)
 {
     double pct = l->mapsize ? (double)l->used * 100.0 / (double)l->mapsize : 100.0;
     return pct >= 100.0 ? 100 : (int)pct;
+}
+
+const char *kvlog_last_error(const kvlog *l)
+{
+    return l->errmsg;
+}
+
+const char *kvlog_open_notes(const kvlog *l)
+{
+    return l->notes;
+}
+
+void kvlog_sync_file(const kvlog *l, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s/%016llx.wal", l->path, (unsigned long long)l->segs[l->nseg - 1].seq);
 }

@@ -127,4 +127,21 @@ uint64_t kvlog_bytes(kvlog *l);
  * mark. Falls when log GC deletes whole segments. */
 int kvlog_used_pct(kvlog *l);
 
+/* The last failed system call: the file it was on and errno's text (e.g.
+ * "writing <dir>/log/0000000000000003.wal: No space left on device");
+ * "" if none. Valid until the next call on l. */
+const char *kvlog_last_error(const kvlog *l);
+/* kvlog_open() changes nothing in the files, so a log refused at start-up
+ * is left as it was found. What it found to mend -- a torn write at the end
+ * of the last segment, segments left below the first by an interrupted GC,
+ * unfinished *.tmp segments -- is mended by kvlog_settle(): call it once
+ * start-up checked everything; the first write does it otherwise. 0 or
+ * KV_EIO (kvlog_last_error() says where). */
+int kvlog_settle(kvlog *l);
+/* What kvlog_settle() changed (each torn write cut off with its size,
+ * offset and file; each file deleted), "; "-separated; "" if nothing. */
+const char *kvlog_open_notes(const kvlog *l);
+/* The segment file that kvlog_sync_fd() is, for messages. */
+void kvlog_sync_file(const kvlog *l, char *buf, size_t n);
+
 #endif

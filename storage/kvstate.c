@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "storage/kvcmd.h"
 #include "storage/kventry.h"
@@ -288,11 +289,12 @@ int kvstate_open(kvstate **out, const char *dir, uint64_t mapsize, char *err, si
         return KV_EIO;
     }
     s = kv_calloc(1, sizeof(*s));
-    if (s) s->pages_at_commit = UINT64_MAX;
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return KV_ENOMEM;
     }
+    s->pages_at_commit = UINT64_MAX;
+    snprintf(s->path, sizeof(s->path), "%s", path);
     if ((rc = mdb_env_create(&s->env)) != 0) {
         snprintf(err, errlen, "%s: %s", path, mdb_strerror(rc));
         free(s);
@@ -405,6 +407,12 @@ int kvstate_commit(kvstate *s)
     s->wtxn = NULL;
     s->used_pct = -1;
     if (rc != 0) {
+        /* LMDB answers a failed write or fsync with its errno, but a short
+         * write (a full disk, often) as EIO: say when the disk is full. */
+        struct statvfs fs;
+        int full = statvfs(s->path, &fs) == 0 && fs.f_bavail < 16;
+        snprintf(s->errmsg, sizeof(s->errmsg), "committing %s/data.mdb: %s%s", s->path,
+                 mdb_strerror(rc), full && rc != ENOSPC ? " (No space left on device)" : "");
         s->applied = s->durable;
         s->tau = s->durable_tau;
         return kv_map_err(rc);
@@ -642,4 +650,9 @@ int kvstate_used_pct(kvstate *s)
     /* Only a commit changes it: computed once per commit. */
     if (s->used_pct < 0) s->used_pct = kv_env_used_pct(s->env);
     return s->used_pct;
+}
+
+const char *kvstate_last_error(const kvstate *s)
+{
+    return s->errmsg;
 }

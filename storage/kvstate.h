@@ -57,6 +57,9 @@ int kvstate_read(kvstate *s, int argc, char **argv, size_t *argvlen, int64_t wal
 
 /* Commits the open write transaction (MDB_NOMETASYNC). No-op if none. */
 int kvstate_commit(kvstate *s);
+/* The last failed commit's file and the system's error (e.g. "committing
+ * <dir>/state/data.mdb: No space left on device"); "" if none. */
+const char *kvstate_last_error(const kvstate *s);
 
 /* Earliest expiry in the expiry index (ms), or -1 when no key expires. */
 int64_t kvstate_next_expiry(kvstate *s);

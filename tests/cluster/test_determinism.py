@@ -23,6 +23,7 @@ CHANGED = {
     "timeout": "3600",
     "maxclients": "64",
     "proto-max-bulk-len": "1mb",
+    "client-query-buffer-limit": "64mb",
     "client-output-buffer-limit": "normal 64mb 32mb 10",
     "requirepass": "determinism-pw",
     "lmdb-high-water": "99",

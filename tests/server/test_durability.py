@@ -1,9 +1,16 @@
 """Every acknowledged write survives SIGKILL right after its ack, a graceful
-SIGTERM, and SHUTDOWN; restarts are on the same dir and port."""
+SIGTERM, and SHUTDOWN; restarts are on the same dir and port. A full disk
+stops the node with the file and the error in its log."""
+import os
+import subprocess
+import tempfile
 import threading
 import time
 
-from conftest import STOP_DEADLINE, encode, wait_until
+import pytest
+import redis
+
+from conftest import IS_REDIS, STOP_DEADLINE, encode, wait_until
 
 
 def _check(server, expect_exact, expect_range, gone):
@@ -150,3 +157,35 @@ def test_shutdown_command(server):
     assert server.proc.poll() == 0, "SHUTDOWN did not stop the server (rc=%r)" % server.proc.poll()
     server.restart()
     assert server.client().get("a") == b"2"
+
+
+@pytest.mark.skipif(IS_REDIS or os.geteuid() != 0,
+                    reason="RaftKV's storage errors; mounting a small tmpfs needs root")
+def test_a_full_disk_stops_the_node_naming_the_file_and_the_error(make_server):
+    """The data dir on a 6 MB tmpfs, smaller than both maps: writes fill the
+    disk before the -OOM mark. The node stops (a storage error is never
+    skipped), and its log names the file and the system's error."""
+    mnt = tempfile.mkdtemp(prefix="raftkv-full-")
+    subprocess.check_call(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", mnt])
+    try:
+        s = make_server("--dir", mnt, "--lmdb-log-mapsize", "16mb", "--lmdb-state-mapsize", "64mb")
+        s.expect_dead = True
+        r = s.client(socket_timeout=20)
+        value = b"x" * 100000
+        for i in range(400):
+            try:
+                r.set("k%d" % i, value)
+            except redis.ConnectionError:
+                break
+            except redis.ResponseError:
+                pass  # -OOM or -TIMEOUT while it fails: the test is about what it logs
+        wait_until(lambda: not s.alive(), 30, what="the node to stop on the full disk")
+        log = s.log()
+        assert "No space left on device" in log, log[-2000:]
+        line = [ln for ln in log.splitlines() if "No space left on device" in ln][0]
+        assert mnt in line, line
+    finally:
+        if s.alive():
+            s.kill()
+        subprocess.call(["umount", "-l", mnt])
+        os.rmdir(mnt)

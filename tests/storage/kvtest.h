@@ -30,6 +30,24 @@ static inline char *kvt_mkdtemp(void)
     return d ? strdup(d) : NULL;
 }
 
+/* The whole file, malloc'd; *len gets its size (len may be NULL). */
+static inline char *kvt_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc(n > 0 ? (size_t)n : 1);
+    if (b && n > 0 && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    if (len) *len = n > 0 ? (size_t)n : 0;
+    return b;
+}
+
 static inline int kvt_rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;

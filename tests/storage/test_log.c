@@ -8,7 +8,10 @@
 
 #include <cmocka.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -557,6 +560,13 @@ static void a_torn_tail_is_cut_off_and_appends_continue(void **state)
     f->l = open_log(f->dir);
     assert_int_equal(kvlog_last_index(f->l), 9);
     check_range(f->l, 1, 10, 1);
+    /* Opening changes nothing; settling cuts the tail and says what it cut:
+     * its size, where, and in which file. */
+    assert_int_equal(file_size(names[0]), size - 5 + (long)sizeof(junk));
+    assert_int_equal(kvlog_settle(f->l), 0);
+    const char *notes = kvlog_open_notes(f->l);
+    assert_non_null(strstr(notes, "cut "));
+    assert_non_null(strstr(notes, strrchr(names[0], '/') + 1));
     assert_int_equal(file_size(names[0]), size - 5 - (long)(26 + strlen("entry-10-1")) - 17 + 5);
     append_synced(f->l, 10, 12, 2);
     reopen(f);
@@ -569,6 +579,7 @@ static void a_torn_tail_is_cut_off_and_appends_continue(void **state)
     size = file_size(names[0]);
     patch_file(names[0], size, junk, sizeof(junk));
     f->l = open_log(f->dir);
+    assert_int_equal(kvlog_settle(f->l), 0);
     assert_int_equal(kvlog_last_index(f->l), 12);
     assert_int_equal(file_size(names[0]), size);
 }
@@ -590,6 +601,7 @@ static void a_torn_batch_in_a_prezeroed_segment_is_zeroed(void **state)
     unsigned char c = read_byte(cur, end - 3) ^ 0x40; /* in the last entry's data */
     patch_file(cur, end - 3, &c, 1);
     f->l = open_log(f->dir);
+    assert_int_equal(kvlog_settle(f->l), 0);
     assert_int_equal(kvlog_last_index(f->l), last - 1);
     /* The torn batch is zeroed, not truncated: the space stays allocated. */
     assert_int_equal(file_size(cur), size);
@@ -637,6 +649,67 @@ static void corrupt_record_followed_by_good_batches_is_reported(void **state)
     kvlog *l = NULL;
     assert_int_equal(kvlog_open(&l, f->dir, KVT_MAP, err, sizeof(err)), KV_ECORRUPT);
     assert_non_null(strstr(err, "followed by valid"));
+}
+
+/* Start-up changes nothing in a log it then refuses: a torn last
+ * segment keeps its bytes and a leftover .tmp file stays. */
+static void a_refused_log_is_left_as_it_was(void **state)
+{
+    fx *f = *state;
+    char names[64][512], err[256], tmp[600];
+    append_synced(f->l, 1, 800, 1);
+    int n = segments(f->dir, names, 64);
+    assert_true(n >= 3);
+    kvlog_close(f->l);
+    f->l = NULL;
+    long size = file_size(names[n - 1]);
+    char junk[100];
+    memset(junk, 'j', sizeof(junk));
+    patch_file(names[n - 1], size - 200, junk, sizeof(junk)); /* a torn tail */
+    snprintf(tmp, sizeof(tmp), "%.*s/00000000000000ff.tmp",
+             (int)(strrchr(names[0], '/') - names[0]), names[0]);
+    FILE *t = fopen(tmp, "w");
+    assert_non_null(t);
+    fclose(t);
+    assert_int_equal(unlink(names[1]), 0); /* and a lost segment: refused */
+    struct stat before, after;
+    assert_int_equal(stat(names[n - 1], &before), 0);
+    char *image = kvt_read_file(names[n - 1], NULL);
+    kvlog *l = NULL;
+    assert_int_equal(kvlog_open(&l, f->dir, KVT_MAP, err, sizeof(err)), KV_ECORRUPT);
+    assert_int_equal(stat(names[n - 1], &after), 0);
+    assert_int_equal(after.st_size, before.st_size);
+    char *image2 = kvt_read_file(names[n - 1], NULL);
+    assert_memory_equal(image, image2, (size_t)before.st_size);
+    assert_int_equal(access(tmp, F_OK), 0);
+    free(image);
+    free(image2);
+}
+
+/* A failed write names its file and the system's error. */
+static void a_failed_write_names_the_file_and_errno(void **state)
+{
+    fx *f = *state;
+    append_synced(f->l, 1, 10, 1);
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 4096; /* below the segment's write position: EFBIG */
+    signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    for (uint64_t i = 11; i <= 2000; i++) {
+        char buf[64];
+        int len = snprintf(buf, sizeof(buf), "entry-%llu", (unsigned long long)i);
+        assert_int_equal(kvlog_append(f->l, i, 1, 0, buf, (size_t)len), 0);
+    }
+    int rc = kvlog_sync(f->l);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, SIG_DFL);
+    assert_int_equal(rc, KV_EIO);
+    const char *e = kvlog_last_error(f->l);
+    assert_non_null(strstr(e, ".wal"));
+    assert_non_null(strstr(e, strerror(EFBIG)));
+    assert_int_equal(kvlog_last_index(f->l), 10); /* what the files hold */
 }
 
 static void a_lost_segment_is_reported(void **state)
@@ -842,6 +915,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(corrupt_record_followed_by_good_batches_is_reported, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_lost_segment_is_reported, setup_small, teardown_small),
+        cmocka_unit_test_setup_teardown(a_refused_log_is_left_as_it_was, setup_small,
+                                        teardown_small),
+        cmocka_unit_test_setup_teardown(a_failed_write_names_the_file_and_errno, setup, teardown),
         cmocka_unit_test(an_old_lmdb_log_is_refused),
         cmocka_unit_test_setup_teardown(a_second_open_of_the_same_log_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(a_crash_loses_exactly_the_unsynced_writes, setup, teardown),
