@@ -5,7 +5,8 @@
  * emits a RAFT_MSG_SNAP holding only metadata. The driver hands it here
  * instead of to the transport: a stream starts for that peer from a read
  * transaction on the state (kvsnap_reader: the committed state, its index
- * and tau read together). Chunks of about CHUNK_BYTES go out as
+ * and tau read together). Chunks of at most CHUNK_BYTES, whatever the size
+ * of a value (kvsnap.h splits larger ones), go out as
  *
  *   RAFT.SNAP <index> <term> <offset> <last> <checksum> <data> [<snap msg>]
  *
@@ -386,10 +387,18 @@ void snapshot_receive(client *c, int argc, char **argv, size_t *lens)
                   c->peer_id, index, term);
     }
     int rc = kvsnap_stage(srv.state, index, term, offset, argv[6], lens[6], (int)last, &staged);
-    if (rc == KV_EINVAL || rc == KV_ECORRUPT) {
+    if (rc == KV_EINVAL || rc == KV_ECORRUPT || rc == KV_EFULL) {
         if (m) raft_msg_free(m, NULL);
+        if (rc == KV_EFULL)
+            serverLog(LL_WARNING,
+                      "Snapshot from node %" PRIu64 ": a value does not fit the state map "
+                      "(lmdb-state-mapsize); refused",
+                      c->peer_id);
         resp_add_errorf(out, "ERR snapshot chunk %s (staged %" PRIu64 " bytes)",
-                        rc == KV_EINVAL ? "out of sequence" : "corrupt", staged);
+                        rc == KV_EINVAL  ? "out of sequence"
+                        : rc == KV_EFULL ? "does not fit the state map"
+                                         : "corrupt",
+                        staged);
         return;
     }
     if (rc) {

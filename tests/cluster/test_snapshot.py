@@ -5,6 +5,7 @@ snapshot streamed out of LMDB and ends with exactly the leader's key space
 its old state and completes later; a leader killed while sending is
 replaced and the new leader completes the follower; the log stays bounded
 under load and a node restarts from a truncated log."""
+import hashlib
 import os
 import random
 import time
@@ -247,3 +248,40 @@ def test_log_gc_keeps_the_log_bounded_and_restart_works(make_cluster):
     c.leader()
     after = assert_same_keyspace(c)
     assert after == before
+
+
+def test_snapshot_carries_a_value_larger_than_the_transport_queue(make_cluster):
+    # Issue 14, defect 4: one value past the peer transport's 64 MiB queue
+    # bound, made from tiny entries (SETRANGE, APPEND), must still reach a
+    # follower that needs a snapshot: the stream splits it across chunks.
+    c = make_cluster(3, args=["--raft-log-keep", "10"])
+    ld = c.leader()
+    r = ld.client(socket_timeout=60)
+    r.set("small", "v")
+    settled(c)
+    f = [n for n in c.nodes if n is not ld][0]
+    f_last = int(info(f)["raft_last_index"])
+    f.stop()
+    size = 70000000
+    assert r.setrange("big", size - 1, "z") == size
+    for off, s in ((0, "head"), (1 << 20, "one-mb"), (33554431, "across-32mb"), (size - 7, "tail")):
+        r.setrange("big", off, s)
+    r.append("big", "+appended")
+    r.set("after", "big")
+    for i in range(50):
+        r.set("pad:%d" % i, i)
+    wait_until(lambda: int(info(ld)["raft_first_index"]) > f_last + 1, 60,
+               "the leader's log to be truncated past the stopped follower")
+    f.start()
+    wait_until(lambda: "Installed snapshot" in f.log(), 60, "the follower to install a snapshot")
+    settled(c)
+    fr = f.client(socket_timeout=60)
+    fr.execute_command("READONLY")
+    n = r.strlen("big")
+    assert n == size + len("+appended")
+    assert fr.strlen("big") == n
+    for off in (0, 1 << 20, 33554431, size - 7, n - 20):
+        assert fr.getrange("big", off, off + 15) == r.getrange("big", off, off + 15)
+    assert hashlib.sha256(fr.get("big")).digest() == hashlib.sha256(r.get("big")).digest()
+    assert fr.get("after") == b"big" and fr.get("small") == b"v"
+    assert "Snapshot to node %d: done" % f.id in ld.log()
