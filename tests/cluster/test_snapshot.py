@@ -8,6 +8,8 @@ under load and a node restarts from a truncated log."""
 import hashlib
 import os
 import random
+import re
+import socket
 import time
 
 import pytest
@@ -285,3 +287,101 @@ def test_snapshot_carries_a_value_larger_than_the_transport_queue(make_cluster):
     assert hashlib.sha256(fr.get("big")).digest() == hashlib.sha256(r.get("big")).digest()
     assert fr.get("after") == b"big" and fr.get("small") == b"v"
     assert "Snapshot to node %d: done" % f.id in ld.log()
+
+
+def snap_checksum(data):
+    """kvsnap_checksum (storage/kvsnap.c), which RAFT.SNAP carries."""
+    m = (1 << 64) - 1
+    h = 0x9e3779b97f4a7c15 ^ len(data)
+    i = 0
+    while i + 8 <= len(data):
+        h = ((h ^ int.from_bytes(data[i:i + 8], "little")) * 0xff51afd7ed558ccd) & m
+        h ^= h >> 32
+        i += 8
+    for b in data[i:]:
+        h = ((h ^ b) * 0xc4ceb9fe1a85ec53) & m
+        h ^= h >> 29
+    h ^= h >> 33
+    h = (h * 0xff51afd7ed558ccd) & m
+    return h ^ (h >> 33)
+
+
+class RawPeer:
+    """A raw RESP connection, for playing a peer."""
+
+    def __init__(self, node):
+        self.s = socket.create_connection(("127.0.0.1", node.port), timeout=10)
+        self.buf = b""
+
+    def close(self):
+        self.s.close()
+
+    def reply(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise EOFError("closed")
+            self.buf += chunk
+        ln, self.buf = self.buf.split(b"\r\n", 1)
+        return ln
+
+    def call(self, *args):
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            b = a if isinstance(a, bytes) else str(a).encode()
+            out += b"$%d\r\n%s\r\n" % (len(b), b)
+        self.s.sendall(out)
+        return self.reply()
+
+
+def peer_as(node, as_id):
+    """A connection to node that introduced itself as member as_id."""
+    with node.client() as r:
+        cid = r.config_get("cluster-id")["cluster-id"]
+    secret = node.cluster.secret_for(as_id)
+    try:
+        import test_peerauth  # the challenge-response handshake, where it exists
+    except ImportError:
+        test_peerauth = None
+    if test_peerauth is not None:
+        conn, _ = test_peerauth.handshake(node, "127.0.0.1", secret, cid, client_id=as_id,
+                                          server_id=node.id)
+        return conn
+    p = RawPeer(node)
+    assert p.call("RAFT.HELLO", cid, as_id, secret) == b"+OK"
+    return p
+
+
+def test_a_second_sender_cannot_disturb_a_staging(make_cluster):
+    # Issue 14, defect 8: a new stream from another peer started over a
+    # staging (and, racing an install, made the node exit); a chunk's
+    # sender was not checked against the stream's.
+    c = make_cluster(3, args=SLOW)
+    ld = c.leader()
+    write_load(ld.client(), 3000, 7)
+    ld, f = lag_follower(c, 60000, 8, value_size=100)
+    other = [n for n in c.nodes if n is not ld and n is not f][0]
+    f.start()
+    wait_receiving(f, 256 * 1024)
+    got = re.search(r"Snapshot to node %d: sending index (\d+) term (\d+)" % f.id, ld.log())
+    index, term = int(got.group(1)), int(got.group(2))
+    p = peer_as(f, other.id)
+    empty = snap_checksum(b"")
+    # A new stream from another member while one is staging.
+    rep = p.call("RAFT.SNAP", index + 1000, term, 0, 0, empty, b"")
+    assert rep.startswith(b"-ERR"), rep
+    # A chunk of the stream being staged, but from another member.
+    staged = int(info(f)["raft_snapshot_in"]["bytes"])
+    rep = p.call("RAFT.SNAP", index, term, staged, 0, empty, b"")
+    assert rep.startswith(b"-ERR"), rep
+    # A snapshot at or below what the follower has committed.
+    rep = p.call("RAFT.SNAP", 1, 1, 0, 0, empty, b"")
+    assert rep.startswith(b"-ERR"), rep
+    assert f.alive()
+    # The first stream goes on undisturbed and completes.
+    wait_until(lambda: "Installed snapshot" in f.log(), 180, "the follower to install a snapshot")
+    wait_until(lambda: "Snapshot to node %d: done" % f.id in ld.log(), 30,
+               "the leader to finish its transfer")
+    assert "Snapshot to node %d: abandoned" % f.id not in ld.log()
+    p.close()
+    assert_same_keyspace(c)
