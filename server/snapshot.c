@@ -430,9 +430,11 @@ void snapshot_receive(client *c, int argc, char **argv, size_t *lens)
     }
     in.bytes = staged;
     in.since_commit += lens[6];
-    if (in.since_commit >= STAGE_COMMIT_BYTES) {
+    if (in.since_commit >= STAGE_COMMIT_BYTES && !kvsnap_staging_mid_record(srv.state)) {
         /* Bounds the write transaction's dirty pages; part of a staging
-         * that is durable survives a crash but is restarted anyway. */
+         * that is durable survives a crash but is restarted anyway. Not
+         * inside a large value: its pages are dirty until its end anyway,
+         * and a commit would make the next piece copy what is staged. */
         in.since_commit = 0;
         rc = kvstate_commit(srv.state);
         if (rc) {

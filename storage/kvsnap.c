@@ -447,6 +447,16 @@ int kvsnap_stage(kvstate *s, uint64_t index, uint64_t term, uint64_t offset, con
     return 0;
 }
 
+int kvsnap_staging_mid_record(kvstate *s)
+{
+    uint64_t len = 0, off = 0;
+    if (!s->wtxn) return 0; /* committed since: nothing to save */
+    if (kvstate_meta_get(s, s->wtxn, META_STAGE_PART_LEN, &len) != 0 ||
+        kvstate_meta_get(s, s->wtxn, META_STAGE_PART_OFF, &off) != 0)
+        return 0;
+    return off < len;
+}
+
 void kvsnap_staged(kvstate *s, uint64_t *index, uint64_t *term, uint64_t *bytes, int *complete)
 {
     stage g;

@@ -108,6 +108,13 @@ uint64_t kvsnap_checksum(const void *data, size_t len);
 int kvsnap_stage(kvstate *s, uint64_t index, uint64_t term, uint64_t offset, const void *data,
                  size_t len, int last, uint64_t *staged);
 
+/* 1 while the staging stands inside a split record and the state's write
+ * transaction is open (0 without one: nothing to save). A commit makes
+ * the record's next piece copy the part staged so far into new pages, so
+ * a caller that commits to bound its transaction may wait for the end of
+ * the record (its pages are dirty either way). */
+int kvsnap_staging_mid_record(kvstate *s);
+
 /* What is staged: (index, term, bytes, complete). Zeroes when nothing. */
 void kvsnap_staged(kvstate *s, uint64_t *index, uint64_t *term, uint64_t *bytes, int *complete);
 

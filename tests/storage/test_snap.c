@@ -471,12 +471,15 @@ static void staging_refuses_pieces_that_do_not_continue_the_record(void **state)
     /* The right pieces, with a commit in the middle of the record, and a
      * record after it in the same chunk: staged and installed. */
     off = start_split(f, v);
+    assert_true(kvsnap_staging_mid_record(f->b));
     assert_int_equal(kvstate_commit(f->b), 0);
     n = piece(c, KVSNAP_DB_KV, "a", 1, v + 4000, 4000, 10000, 4000);
     assert_int_equal(stage_at(f, &off, c, n, 0), 0);
+    assert_true(kvsnap_staging_mid_record(f->b));
     n = piece(c, KVSNAP_DB_KV, "a", 1, v + 8000, 2000, 10000, 8000);
     n += piece(c + n, KVSNAP_DB_KV, "b", 1, "bee", 3, 3, 0);
     assert_int_equal(stage_at(f, &off, c, n, 1), 0);
+    assert_false(kvsnap_staging_mid_record(f->b));
     assert_int_equal(kvsnap_install(f->b, 9, 2, 1000), 0);
     size_t len;
     uint64_t idx;
