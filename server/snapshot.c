@@ -5,7 +5,8 @@
  * emits a RAFT_MSG_SNAP holding only metadata. The driver hands it here
  * instead of to the transport: a stream starts for that peer from a read
  * transaction on the state (kvsnap_reader: the committed state, its index
- * and tau read together). Chunks of about CHUNK_BYTES go out as
+ * and tau read together). Chunks of at most CHUNK_BYTES, whatever the size
+ * of a value (kvsnap.h splits larger ones), go out as
  *
  *   RAFT.SNAP <index> <term> <offset> <last> <checksum> <data> [<snap msg>]
  *
@@ -19,11 +20,14 @@
  * caught up by the log meanwhile. raft_report_snapshot() tells raft either
  * way, from snapshot_pump(), which runs outside any Ready.
  *
- * Receiving (a follower). RAFT.SNAP chunks are checked (sender, checksum,
- * offset) and staged into the idle pair of the state (kvsnap_stage); when
- * the last is in, the RAFT_MSG_SNAP is stepped; raft puts the snapshot in
- * the next Ready and the driver installs it before anything else
- * (snapshot_install: state flip, then log reset, DESIGN.md's order).
+ * Receiving (a follower). RAFT.SNAP chunks are checked (checksum, then
+ * snapin.h: one staging at a time, chunks only from the stream's sender,
+ * nothing at or below the commit index, no new stream while one is being
+ * installed) and staged into the idle pair of the state (kvsnap_stage);
+ * when the last is in, the RAFT_MSG_SNAP is stepped; raft puts the
+ * snapshot in the next Ready and the driver installs it before anything
+ * else (snapshot_install: state flip, then log reset, DESIGN.md's order).
+ * A refused or inconsistent chunk is an error answered to its sender.
  *
  * Log GC. Each node truncates its log below the state's durable applied
  * index, keeping raft-log-keep entries (fewer when the log is larger than
@@ -38,6 +42,7 @@
 #include "raft/raft.h"
 #include "server/log.h"
 #include "server/server.h"
+#include "server/snapin.h"
 #include "server/transport.h"
 #include "storage/kverr.h"
 #include "storage/kvsnap.h"
@@ -47,6 +52,10 @@
 #define GC_STEP 4096                   /* entries deleted per GC run (every cron run) */
 #define STAGE_COMMIT_BYTES (32u << 20) /* commit the state after this much staging */
 #define PROGRESS_LOG_MS 5000
+/* A stream that sent nothing for this long may be taken over by another
+ * sender (a leader's stream to a follower keeps a window of chunks in
+ * flight; one whose sender was deposed is taken over at once). */
+#define STAGE_IDLE_MS 10000
 
 typedef struct snap_out {
     uint64_t peer; /* 0: slot unused */
@@ -68,11 +77,11 @@ static snap_out outs[RAFT_MAX_NODES];
 static uint64_t next_tag;
 static uint64_t stat_sent, stat_installed, stat_aborted;
 
-/* The receiving side: one stream at a time (a new one replaces it). */
+/* The receiving side: one stream at a time (snapin.h). */
 static struct {
-    uint64_t from, index, term, bytes, since_commit;
-    int64_t started_ms, logged_ms, last_ms;
-    int active;
+    snapin s;
+    uint64_t bytes, since_commit;
+    int64_t started_ms, logged_ms;
 } in;
 
 /* Durations and rates are timed on CLOCK_MONOTONIC: a wall-clock jump
@@ -375,21 +384,44 @@ void snapshot_receive(client *c, int argc, char **argv, size_t *lens)
         }
     }
     int64_t now = mono_ms();
+    raft_status st;
+    raft_get_status(driver_raft(), &st);
+    uint64_t applied = kvstate_applied_index(srv.state);
+    snapin_node nd = {.committed = st.commit > applied ? st.commit : applied,
+                      .leader = st.leader,
+                      .now_ms = now,
+                      .idle_ms = STAGE_IDLE_MS};
+    const char *why = snapin_admit(&in.s, &nd, c->peer_id, index, term, offset);
+    if (why) {
+        if (m) raft_msg_free(m, NULL);
+        serverLog(offset == 0 ? LL_NOTICE : LL_VERBOSE,
+                  "Snapshot from node %" PRIu64 ": refused a chunk of index %" PRIu64
+                  " at offset %" PRIu64 ": %s",
+                  c->peer_id, index, offset, why);
+        resp_add_errorf(out, "ERR snapshot chunk refused: %s", why);
+        return;
+    }
     if (offset == 0) {
-        in.active = 1;
-        in.from = c->peer_id;
-        in.index = index;
-        in.term = term;
+        in.bytes = in.since_commit = 0;
         in.started_ms = in.logged_ms = now;
         serverLog(LL_NOTICE,
                   "Snapshot from node %" PRIu64 ": receiving index %" PRIu64 " term %" PRIu64,
                   c->peer_id, index, term);
     }
     int rc = kvsnap_stage(srv.state, index, term, offset, argv[6], lens[6], (int)last, &staged);
-    if (rc == KV_EINVAL || rc == KV_ECORRUPT) {
+    if (rc == KV_EINVAL || rc == KV_ECORRUPT || rc == KV_EFULL) {
+        snapin_failed(&in.s);
         if (m) raft_msg_free(m, NULL);
+        if (rc == KV_EFULL)
+            serverLog(LL_WARNING,
+                      "Snapshot from node %" PRIu64 ": a value does not fit the state map "
+                      "(lmdb-state-mapsize); refused",
+                      c->peer_id);
         resp_add_errorf(out, "ERR snapshot chunk %s (staged %" PRIu64 " bytes)",
-                        rc == KV_EINVAL ? "out of sequence" : "corrupt", staged);
+                        rc == KV_EINVAL  ? "out of sequence"
+                        : rc == KV_EFULL ? "does not fit the state map"
+                                         : "corrupt",
+                        staged);
         return;
     }
     if (rc) {
@@ -397,11 +429,12 @@ void snapshot_receive(client *c, int argc, char **argv, size_t *lens)
         exit(1);
     }
     in.bytes = staged;
-    in.last_ms = now;
     in.since_commit += lens[6];
-    if (in.since_commit >= STAGE_COMMIT_BYTES) {
+    if (in.since_commit >= STAGE_COMMIT_BYTES && !kvsnap_staging_mid_record(srv.state)) {
         /* Bounds the write transaction's dirty pages; part of a staging
-         * that is durable survives a crash but is restarted anyway. */
+         * that is durable survives a crash but is restarted anyway. Not
+         * inside a large value: its pages are dirty until its end anyway,
+         * and a commit would make the next piece copy what is staged. */
         in.since_commit = 0;
         rc = kvstate_commit(srv.state);
         if (rc) {
@@ -420,9 +453,17 @@ void snapshot_receive(client *c, int argc, char **argv, size_t *lens)
                   "Snapshot from node %" PRIu64
                   ": all %.1f MB staged in %.2f s; handing it to raft",
                   c->peer_id, mb(staged), (double)(now - in.started_ms) / 1000.0);
-        in.active = 0;
         driver_step_msg(m); /* m->from was checked above */
         raft_msg_free(m, NULL);
+        /* Accepted, raft holds it as pending, to install in the next Ready:
+         * its log now starts after it. */
+        raft_get_status(driver_raft(), &st);
+        snapin_handed(&in.s, st.snapshot_index == index);
+        if (st.snapshot_index != index)
+            serverLog(LL_NOTICE,
+                      "Snapshot from node %" PRIu64 ": raft did not take index %" PRIu64
+                      " (stale or already held)",
+                      c->peer_id, index);
     }
     resp_add_int(out, (int64_t)staged);
 }
@@ -441,6 +482,7 @@ void snapshot_install(const raft_snapshot_meta *m)
         exit(1);
     }
     if ((int64_t)tau > srv.last_tau) srv.last_tau = (int64_t)tau;
+    snapin_installed(&in.s);
     stat_installed++;
     serverLog(LL_NOTICE,
               "Installed snapshot index %" PRIu64 " term %" PRIu64 " (%" PRIu64
@@ -521,11 +563,11 @@ size_t snapshot_info(char *buf, size_t n)
         if (w < 0 || (size_t)w >= n - off) break;
         off += (size_t)w;
     }
-    if (in.active && now - in.last_ms < 10000 && off < n) {
+    if (in.s.state != SNAPIN_IDLE && now - in.s.last_ms < STAGE_IDLE_MS && off < n) {
         w = snprintf(buf + off, n - off,
                      "raft_snapshot_in:from=%" PRIu64 ",index=%" PRIu64 ",bytes=%" PRIu64
                      ",seconds=%.1f\r\n",
-                     in.from, in.index, in.bytes, (double)(now - in.started_ms) / 1000.0);
+                     in.s.from, in.s.index, in.bytes, (double)(now - in.started_ms) / 1000.0);
         if (w > 0 && (size_t)w < n - off) off += (size_t)w;
     }
     return off;

@@ -10,16 +10,43 @@
 #define META_STAGE_TERM "stage_term"
 #define META_STAGE_BYTES "stage_bytes"
 #define META_STAGE_DONE "stage_done"
+#define META_STAGE_DB "stage_db"         /* database of the last record staged */
+#define META_STAGE_PART_LEN "stage_plen" /* value length of the record in progress */
+#define META_STAGE_PART_OFF "stage_poff" /* bytes of it staged (== len: none in progress) */
+#define META_STAGE_PART_TXN "stage_ptxn" /* the write transaction that last wrote it */
+/* Bytes reserved for split values in one write transaction, which the
+ * map's room as of the last commit bounds; kept when a staging is
+ * forgotten, since its pages stay allocated until the commit. */
+#define META_RESERVED "stage_resv"
+#define META_RESERVED_TXN "stage_resv_txn"
+
+/* The databases a snapshot carries, in stream order: the live pair when
+ * sending, the idle pair when staging. */
+#define NDBS 2
+static const uint8_t db_ids[NDBS] = {KVSNAP_DB_KV, KVSNAP_DB_EXP};
+
+static MDB_dbi db_dbi(const kvstate *s, int pair, int i)
+{
+    return i == 0 ? s->kv[pair] : s->exp[pair];
+}
+
+/* The position of a database id in db_ids, or -1. */
+static int db_slot(uint8_t id)
+{
+    for (int i = 0; i < NDBS; i++)
+        if (db_ids[i] == id) return i;
+    return -1;
+}
 
 /* ------------------------------------------------------------ sending */
 
 struct kvsnap_reader {
     MDB_txn *txn;
     MDB_cursor *cur;
-    MDB_dbi dbi[2]; /* the live kv, then the live exp */
-    int phase;      /* 0: key space, 1: expiry index, 2: done */
-    int started;    /* cur positioned on a record not yet emitted */
-    int last_sent;
+    MDB_dbi dbi[NDBS];
+    int phase;     /* the database being read; NDBS: done */
+    int started;   /* cur positioned on a record not yet wholly emitted */
+    uint64_t voff; /* bytes of that record's value already emitted */
     uint64_t index, keys;
     int64_t tau;
     uint8_t *buf;
@@ -48,8 +75,8 @@ int kvsnap_reader_open(kvstate *s, kvsnap_reader **out)
         rc = KV_ECORRUPT;
         goto err;
     }
-    r->dbi[0] = s->kv[live];
-    r->dbi[1] = s->exp[live];
+    for (int i = 0; i < NDBS; i++)
+        r->dbi[i] = db_dbi(s, (int)live, i);
     r->index = applied;
     r->tau = (int64_t)tau;
     if ((rc = kv_map_err(mdb_stat(r->txn, r->dbi[0], &st))) != 0) goto err;
@@ -89,10 +116,14 @@ uint64_t kvsnap_reader_keys(const kvsnap_reader *r)
 
 static void put_le32(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 
 static uint32_t get_le32(const uint8_t *p)
@@ -100,17 +131,23 @@ static uint32_t get_le32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static int reserve(kvsnap_reader *r, size_t need)
+static uint64_t get_le64(const uint8_t *p)
 {
-    if (need <= r->cap) return 0;
-    size_t cap = r->cap ? r->cap : 64 * 1024;
-    while (cap < need)
-        cap *= 2;
-    uint8_t *b = realloc(r->buf, cap);
-    if (!b) return KV_ENOMEM;
-    r->buf = b;
-    r->cap = cap;
-    return 0;
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* The database being read is done: on to the next one. */
+static int next_db(kvsnap_reader *r)
+{
+    mdb_cursor_close(r->cur);
+    r->cur = NULL;
+    r->started = 0; /* MDB_GET_CURRENT would repeat the last record */
+    r->voff = 0;
+    if (++r->phase == NDBS) return 0;
+    return kv_map_err(mdb_cursor_open(r->txn, r->dbi[r->phase], &r->cur));
 }
 
 int kvsnap_reader_next(kvsnap_reader *r, size_t max_bytes, const uint8_t **data, size_t *len,
@@ -123,46 +160,54 @@ int kvsnap_reader_next(kvsnap_reader *r, size_t max_bytes, const uint8_t **data,
     *data = r->buf;
     *len = 0;
     *last = 0;
-    while (r->phase < 2) {
+    if (max_bytes < KVSNAP_MIN_CHUNK) return KV_EINVAL;
+    if (max_bytes > UINT32_MAX) max_bytes = UINT32_MAX; /* a piece's length is a u32 */
+    if (r->cap < max_bytes) {
+        uint8_t *b = realloc(r->buf, max_bytes);
+        if (!b) return KV_ENOMEM;
+        r->buf = b;
+        r->cap = max_bytes;
+        *data = r->buf;
+    }
+    while (r->phase < NDBS) {
         rc = mdb_cursor_get(r->cur, &k, &d, r->started ? MDB_GET_CURRENT : MDB_FIRST);
-        if (!r->started && rc == 0) r->started = 1;
         if (rc == MDB_NOTFOUND) {
-            /* This database is done: on to the next one. */
-            mdb_cursor_close(r->cur);
-            r->cur = NULL;
-            r->started = 0;
-            if (++r->phase == 2) break;
-            rc = mdb_cursor_open(r->txn, r->dbi[r->phase], &r->cur);
-            if (rc != 0) return kv_map_err(rc);
+            if ((rc = next_db(r)) != 0) return rc;
             continue;
         }
         if (rc != 0) return kv_map_err(rc);
-        size_t rec = KVSNAP_REC_HDR + k.mv_size + d.mv_size;
-        if (used && used + rec > max_bytes) break; /* the chunk is full */
-        if (k.mv_size > UINT32_MAX || d.mv_size > UINT32_MAX) return KV_ECORRUPT;
-        if ((rc = reserve(r, used + rec)) != 0) return rc;
+        r->started = 1;
+        if (k.mv_size == 0 || k.mv_size > KVSNAP_MAX_KEY || r->voff > d.mv_size) return KV_ECORRUPT;
+        size_t room = max_bytes - used, head = KVSNAP_PIECE_HDR + k.mv_size;
+        size_t rest = d.mv_size - (size_t)r->voff, piece = rest;
+        if (rest > room || head > room - rest) {
+            /* It does not fit what is left: a record that fits a chunk of
+             * its own starts the next one; a larger one fills this one. */
+            if (used && r->voff == 0 && d.mv_size <= max_bytes - head) break;
+            if (room <= head) break; /* not one byte of it: used > 0 here */
+            piece = room - head;
+        }
         uint8_t *p = r->buf + used;
-        p[0] = r->phase == 0 ? KVSNAP_TAG_KV : KVSNAP_TAG_EXP;
+        p[0] = db_ids[r->phase];
         put_le32(p + 1, (uint32_t)k.mv_size);
-        put_le32(p + 5, (uint32_t)d.mv_size);
-        memcpy(p + KVSNAP_REC_HDR, k.mv_data, k.mv_size);
-        if (d.mv_size) memcpy(p + KVSNAP_REC_HDR + k.mv_size, d.mv_data, d.mv_size);
-        used += rec;
+        put_le32(p + 5, (uint32_t)piece);
+        put_le64(p + 9, (uint64_t)d.mv_size);
+        put_le64(p + 17, r->voff);
+        memcpy(p + KVSNAP_PIECE_HDR, k.mv_data, k.mv_size);
+        if (piece) memcpy(p + head, (const uint8_t *)d.mv_data + r->voff, piece);
+        used += head + piece;
+        r->voff += piece;
+        if (r->voff < d.mv_size) break; /* the chunk is full */
+        r->voff = 0;
         rc = mdb_cursor_get(r->cur, &k, &d, MDB_NEXT);
         if (rc == MDB_NOTFOUND) {
-            r->started = 0; /* MDB_GET_CURRENT would repeat the last record */
-            mdb_cursor_close(r->cur);
-            r->cur = NULL;
-            if (++r->phase == 2) break;
-            rc = mdb_cursor_open(r->txn, r->dbi[r->phase], &r->cur);
-            if (rc != 0) return kv_map_err(rc);
+            if ((rc = next_db(r)) != 0) return rc;
         } else if (rc != 0) {
             return kv_map_err(rc);
         }
     }
-    *data = r->buf;
     *len = used;
-    *last = r->phase == 2;
+    *last = r->phase == NDBS;
     return 0;
 }
 
@@ -191,25 +236,39 @@ uint64_t kvsnap_checksum(const void *data, size_t len)
 
 /* ------------------------------------------------------------ receiving */
 
-static int read_stage(kvstate *s, MDB_txn *txn, uint64_t *index, uint64_t *term, uint64_t *bytes,
-                      uint64_t *done)
+/* What the state's metadata says about the staging. A record is in
+ * progress while part_off < part_len. */
+typedef struct stage {
+    uint64_t index, term, bytes, done, db, part_len, part_off, part_txn;
+} stage;
+
+static int read_stage(kvstate *s, MDB_txn *txn, stage *g)
 {
     int rc;
-    if ((rc = kvstate_meta_get(s, txn, META_STAGE_INDEX, index)) != 0 ||
-        (rc = kvstate_meta_get(s, txn, META_STAGE_TERM, term)) != 0 ||
-        (rc = kvstate_meta_get(s, txn, META_STAGE_BYTES, bytes)) != 0 ||
-        (rc = kvstate_meta_get(s, txn, META_STAGE_DONE, done)) != 0)
+    memset(g, 0, sizeof(*g));
+    if ((rc = kvstate_meta_get(s, txn, META_STAGE_INDEX, &g->index)) != 0 ||
+        (rc = kvstate_meta_get(s, txn, META_STAGE_TERM, &g->term)) != 0 ||
+        (rc = kvstate_meta_get(s, txn, META_STAGE_BYTES, &g->bytes)) != 0 ||
+        (rc = kvstate_meta_get(s, txn, META_STAGE_DONE, &g->done)) != 0 ||
+        (rc = kvstate_meta_get(s, txn, META_STAGE_DB, &g->db)) != 0 ||
+        (rc = kvstate_meta_get(s, txn, META_STAGE_PART_LEN, &g->part_len)) != 0 ||
+        (rc = kvstate_meta_get(s, txn, META_STAGE_PART_OFF, &g->part_off)) != 0 ||
+        (rc = kvstate_meta_get(s, txn, META_STAGE_PART_TXN, &g->part_txn)) != 0)
         return rc;
     return 0;
 }
 
-static int write_stage(kvstate *s, uint64_t index, uint64_t term, uint64_t bytes, uint64_t done)
+static int write_stage(kvstate *s, const stage *g)
 {
     int rc;
-    if ((rc = kvstate_meta_put(s, META_STAGE_INDEX, index)) != 0 ||
-        (rc = kvstate_meta_put(s, META_STAGE_TERM, term)) != 0 ||
-        (rc = kvstate_meta_put(s, META_STAGE_BYTES, bytes)) != 0 ||
-        (rc = kvstate_meta_put(s, META_STAGE_DONE, done)) != 0)
+    if ((rc = kvstate_meta_put(s, META_STAGE_INDEX, g->index)) != 0 ||
+        (rc = kvstate_meta_put(s, META_STAGE_TERM, g->term)) != 0 ||
+        (rc = kvstate_meta_put(s, META_STAGE_BYTES, g->bytes)) != 0 ||
+        (rc = kvstate_meta_put(s, META_STAGE_DONE, g->done)) != 0 ||
+        (rc = kvstate_meta_put(s, META_STAGE_DB, g->db)) != 0 ||
+        (rc = kvstate_meta_put(s, META_STAGE_PART_LEN, g->part_len)) != 0 ||
+        (rc = kvstate_meta_put(s, META_STAGE_PART_OFF, g->part_off)) != 0 ||
+        (rc = kvstate_meta_put(s, META_STAGE_PART_TXN, g->part_txn)) != 0)
         return rc;
     return 0;
 }
@@ -227,60 +286,180 @@ static int stage_err(int mdb_rc)
     }
 }
 
+/* Bytes the map can still grow by. A large value takes one run of
+ * contiguous pages, which LMDB finds at the end of the map in practice. */
+static uint64_t map_room(kvstate *s)
+{
+    MDB_envinfo ei;
+    MDB_stat st;
+    if (mdb_env_info(s->env, &ei) != 0 || mdb_env_stat(s->env, &st) != 0) return 0;
+    uint64_t used = ((uint64_t)ei.me_last_pgno + 1) * st.ms_psize;
+    return ei.me_mapsize > used ? ei.me_mapsize - used : 0;
+}
+
+/* Counts vlen bytes against the map's room; KV_EFULL when this write
+ * transaction's reservations would not fit. */
+static int reserve_room(kvstate *s, uint64_t vlen)
+{
+    uint64_t txn = mdb_txn_id(s->wtxn), rtxn = 0, sum = 0;
+    int rc;
+    if ((rc = kvstate_meta_get(s, s->wtxn, META_RESERVED_TXN, &rtxn)) != 0 ||
+        (rc = kvstate_meta_get(s, s->wtxn, META_RESERVED, &sum)) != 0)
+        return rc;
+    if (rtxn != txn) sum = 0;
+    uint64_t room = map_room(s);
+    if (sum > room || vlen > room - sum) return KV_EFULL;
+    if ((rc = kvstate_meta_put(s, META_RESERVED_TXN, txn)) != 0 ||
+        (rc = kvstate_meta_put(s, META_RESERVED, sum + vlen)) != 0)
+        return rc;
+    return 0;
+}
+
+/* Continues the record in progress (the last one of database dbi) with n
+ * bytes at g->part_off. The record's pages may have been committed since
+ * its last piece (the state commits between chunks): then LMDB gives the
+ * value new pages, and the part already staged is copied over from the
+ * committed ones, which stay mapped and unchanged until this transaction
+ * commits. Pages written in this transaction keep their contents. */
+static int continue_part(kvstate *s, MDB_dbi dbi, stage *g, const MDB_val *key, const uint8_t *src,
+                         size_t n)
+{
+    MDB_cursor *cur;
+    MDB_val k, d;
+    int rc = mdb_cursor_open(s->wtxn, dbi, &cur);
+    if (rc != 0) return kv_map_err(rc);
+    rc = mdb_cursor_get(cur, &k, &d, MDB_LAST);
+    if (rc == MDB_NOTFOUND ||
+        (rc == 0 && (k.mv_size != key->mv_size || memcmp(k.mv_data, key->mv_data, k.mv_size) != 0 ||
+                     d.mv_size != g->part_len))) {
+        rc = KV_ECORRUPT; /* not the record in progress */
+        goto out;
+    }
+    if (rc != 0) {
+        rc = kv_map_err(rc);
+        goto out;
+    }
+    const uint8_t *old = d.mv_data;
+    uint64_t txn = mdb_txn_id(s->wtxn);
+    d.mv_data = NULL;
+    if ((rc = mdb_cursor_put(cur, (MDB_val *)key, &d, MDB_CURRENT | MDB_RESERVE)) != 0) {
+        rc = stage_err(rc);
+        goto out;
+    }
+    uint8_t *dst = d.mv_data;
+    if (g->part_txn != txn && dst != old) memcpy(dst, old, (size_t)g->part_off);
+    memcpy(dst + g->part_off, src, n);
+    g->part_off += n;
+    g->part_txn = txn;
+out:
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/* Stages the pieces of one chunk; KV_ECORRUPT or KV_EFULL at the first
+ * that cannot be staged. */
+static int stage_pieces(kvstate *s, stage *g, const uint8_t *p, const uint8_t *end)
+{
+    int idle = !s->live, rc;
+    while (p < end) {
+        if ((size_t)(end - p) < KVSNAP_PIECE_HDR) return KV_ECORRUPT;
+        uint8_t db = p[0];
+        size_t kl = get_le32(p + 1), pl = get_le32(p + 5);
+        uint64_t vlen = get_le64(p + 9), voff = get_le64(p + 17);
+        p += KVSNAP_PIECE_HDR;
+        int slot = db_slot(db);
+        if (slot < 0 || db < g->db || kl == 0 || kl > KVSNAP_MAX_KEY || kl > (size_t)(end - p) ||
+            pl > (size_t)(end - p) - kl || voff > vlen || pl > vlen - voff ||
+            (uint64_t)(size_t)vlen != vlen)
+            return KV_ECORRUPT;
+        MDB_val k = {kl, (void *)p};
+        const uint8_t *src = p + kl;
+        MDB_dbi dbi = db_dbi(s, idle, slot);
+        p += kl + pl;
+        if (g->part_off < g->part_len) {
+            /* Only the next piece of the record in progress may come. */
+            if (db != g->db || vlen != g->part_len || voff != g->part_off || pl == 0)
+                return KV_ECORRUPT;
+            if ((rc = continue_part(s, dbi, g, &k, src, pl)) != 0) return rc;
+            continue;
+        }
+        if (voff != 0 || (pl == 0 && vlen != 0)) return KV_ECORRUPT;
+        g->db = db;
+        MDB_val d = {(size_t)vlen, (void *)src};
+        if (pl == vlen) {
+            if ((rc = mdb_put(s->wtxn, dbi, &k, &d, MDB_APPEND)) != 0) return stage_err(rc);
+            continue;
+        }
+        /* The first piece of a split record: the whole value is reserved
+         * now, then filled piece by piece. A length no map could hold is
+         * refused before LMDB sees it (a full map would end the node). */
+        if ((rc = reserve_room(s, vlen)) != 0) return rc;
+        d.mv_data = NULL;
+        if ((rc = mdb_put(s->wtxn, dbi, &k, &d, MDB_APPEND | MDB_RESERVE)) != 0)
+            return stage_err(rc);
+        memcpy(d.mv_data, src, pl);
+        g->part_len = vlen;
+        g->part_off = pl;
+        g->part_txn = mdb_txn_id(s->wtxn);
+    }
+    return 0;
+}
+
 int kvsnap_stage(kvstate *s, uint64_t index, uint64_t term, uint64_t offset, const void *data,
                  size_t len, int last, uint64_t *staged)
 {
-    uint64_t si = 0, st = 0, sb = 0, sd = 0;
+    stage g;
     int rc;
 
     *staged = 0;
     if (index == 0) return KV_EINVAL;
     if ((rc = kvstate_begin_write(s)) != 0) return rc;
-    if ((rc = read_stage(s, s->wtxn, &si, &st, &sb, &sd)) != 0) return rc;
+    if ((rc = read_stage(s, s->wtxn, &g)) != 0) return rc;
     int idle = !s->live;
     if (offset == 0) {
         /* A new staging: whatever the idle pair held goes. */
-        if ((rc = mdb_drop(s->wtxn, s->kv[idle], 0)) != 0 ||
-            (rc = mdb_drop(s->wtxn, s->exp[idle], 0)) != 0)
-            return kv_map_err(rc);
-        si = index, st = term, sb = 0, sd = 0;
-        if ((rc = write_stage(s, si, st, sb, sd)) != 0) return rc;
-    } else if (si != index || st != term || sb != offset || sd) {
-        *staged = si == index && st == term ? sb : 0;
+        for (int i = 0; i < NDBS; i++)
+            if ((rc = mdb_drop(s->wtxn, db_dbi(s, idle, i), 0)) != 0) return kv_map_err(rc);
+        memset(&g, 0, sizeof(g));
+        g.index = index;
+        g.term = term;
+        if ((rc = write_stage(s, &g)) != 0) return rc;
+    } else if (g.index != index || g.term != term || g.bytes != offset || g.done) {
+        *staged = g.index == index && g.term == term ? g.bytes : 0;
         return KV_EINVAL;
     }
-    const uint8_t *p = data, *end = len ? p + len : p;
-    while (p < end) {
-        if ((size_t)(end - p) < KVSNAP_REC_HDR) goto corrupt;
-        uint8_t tag = p[0];
-        size_t kl = get_le32(p + 1), dl = get_le32(p + 5);
-        p += KVSNAP_REC_HDR;
-        if (kl == 0 || kl > (size_t)(end - p) || dl > (size_t)(end - p) - kl) goto corrupt;
-        if (tag != KVSNAP_TAG_KV && tag != KVSNAP_TAG_EXP) goto corrupt;
-        MDB_val k = {kl, (void *)p}, d = {dl, (void *)(p + kl)};
-        MDB_dbi dbi = tag == KVSNAP_TAG_KV ? s->kv[idle] : s->exp[idle];
-        rc = mdb_put(s->wtxn, dbi, &k, &d, MDB_APPEND);
-        if (rc != 0) {
-            rc = stage_err(rc);
-            if (rc == KV_ECORRUPT) goto corrupt;
-            return rc;
-        }
-        p += kl + dl;
+    const uint8_t *p = data;
+    rc = stage_pieces(s, &g, p, len ? p + len : p);
+    if (rc == 0 && last && g.part_off < g.part_len) rc = KV_ECORRUPT; /* ends inside a record */
+    if (rc == KV_ECORRUPT || rc == KV_EFULL) {
+        /* Records already written stay in the idle pair; forgetting the
+         * staging makes the next one start from offset 0 and empty it. */
+        int wrc;
+        memset(&g, 0, sizeof(g));
+        if ((wrc = write_stage(s, &g)) != 0) return wrc;
+        return rc;
     }
-    sb += len;
-    if ((rc = write_stage(s, si, st, sb, last ? 1 : 0)) != 0) return rc;
-    *staged = sb;
+    if (rc != 0) return rc;
+    g.bytes += len;
+    g.done = last ? 1 : 0;
+    if ((rc = write_stage(s, &g)) != 0) return rc;
+    *staged = g.bytes;
     return 0;
-corrupt:
-    /* Records already written stay in the idle pair; forgetting the
-     * staging makes the next one start from offset 0 and empty it. */
-    if ((rc = write_stage(s, 0, 0, 0, 0)) != 0) return rc;
-    return KV_ECORRUPT;
+}
+
+int kvsnap_staging_mid_record(kvstate *s)
+{
+    uint64_t len = 0, off = 0;
+    if (!s->wtxn) return 0; /* committed since: nothing to save */
+    if (kvstate_meta_get(s, s->wtxn, META_STAGE_PART_LEN, &len) != 0 ||
+        kvstate_meta_get(s, s->wtxn, META_STAGE_PART_OFF, &off) != 0)
+        return 0;
+    return off < len;
 }
 
 void kvsnap_staged(kvstate *s, uint64_t *index, uint64_t *term, uint64_t *bytes, int *complete)
 {
-    uint64_t si = 0, st = 0, sb = 0, sd = 0;
+    stage g;
     MDB_txn *txn = s->wtxn;
     int owned = 0;
     *index = *term = *bytes = 0;
@@ -289,34 +468,33 @@ void kvsnap_staged(kvstate *s, uint64_t *index, uint64_t *term, uint64_t *bytes,
         if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) return;
         owned = 1;
     }
-    if (read_stage(s, txn, &si, &st, &sb, &sd) == 0) {
-        *index = si;
-        *term = st;
-        *bytes = sb;
-        *complete = sd != 0;
+    if (read_stage(s, txn, &g) == 0) {
+        *index = g.index;
+        *term = g.term;
+        *bytes = g.bytes;
+        *complete = g.done != 0;
     }
     if (owned) mdb_txn_abort(txn);
 }
 
 int kvsnap_install(kvstate *s, uint64_t index, uint64_t term, int64_t tau)
 {
-    uint64_t si = 0, st = 0, sb = 0, sd = 0;
+    stage g, none = {0};
     int rc;
 
     if ((rc = kvstate_begin_write(s)) != 0) return rc;
-    if ((rc = read_stage(s, s->wtxn, &si, &st, &sb, &sd)) != 0) return rc;
-    if (!sd || si != index || st != term) return KV_EINVAL;
+    if ((rc = read_stage(s, s->wtxn, &g)) != 0) return rc;
+    if (!g.done || g.index != index || g.term != term) return KV_EINVAL;
     int old = s->live, now = !old;
     /* One transaction: the new pair goes live with its index and time, the
      * staging is forgotten, the old pair is emptied for the next one. */
-    if ((rc = kv_map_err(mdb_drop(s->wtxn, s->kv[old], 0))) != 0 ||
-        (rc = kv_map_err(mdb_drop(s->wtxn, s->exp[old], 0))) != 0 ||
-        (rc = kvstate_meta_put(s, META_LIVE, (uint64_t)now)) != 0 ||
+    for (int i = 0; i < NDBS; i++)
+        if ((rc = kv_map_err(mdb_drop(s->wtxn, db_dbi(s, old, i), 0))) != 0) return rc;
+    if ((rc = kvstate_meta_put(s, META_LIVE, (uint64_t)now)) != 0 ||
         (rc = kvstate_meta_put(s, META_APPLIED, index)) != 0 ||
         (rc = kvstate_meta_put(s, META_TAU, (uint64_t)tau)) != 0 ||
         (rc = kvstate_meta_put(s, META_SNAP_INDEX, index)) != 0 ||
-        (rc = kvstate_meta_put(s, META_SNAP_TERM, term)) != 0 ||
-        (rc = write_stage(s, 0, 0, 0, 0)) != 0)
+        (rc = kvstate_meta_put(s, META_SNAP_TERM, term)) != 0 || (rc = write_stage(s, &none)) != 0)
         return rc;
     s->applied = index;
     s->tau = tau;

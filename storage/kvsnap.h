@@ -4,21 +4,36 @@
  * The key space in LMDB is the state machine at its applied index, so a
  * snapshot is a read transaction on the state environment: the live pair
  * (kvN, expN), the applied index and tau, all read in that one transaction.
- * No fork, no copy, no pause. The sender turns it into a byte stream of
- * records, cut into chunks at record boundaries:
+ * No fork, no copy, no pause. The sender turns it into a stream of pieces,
+ * cut into chunks of at most a given size whatever the size of a record:
  *
- *   record := u8 tag (1 key space, 2 expiry index) | u32 LE klen | u32 LE dlen
- *             | klen bytes stored key | dlen bytes stored data
+ *   piece := u8 db | u32 LE klen | u32 LE plen | u64 LE vlen | u64 LE voff
+ *            | klen bytes key | plen bytes: value[voff, voff + plen)
  *
- * records of the key space first, then of the expiry index, each in LMDB's
- * key order, so the receiver writes them with MDB_APPEND. The stored forms
- * are copied as they are (storage/kvint.h): expiry times are absolute, so a
- * key expires at the same tau on every node.
+ * A record is (database, key, value) as LMDB stores it; a value that does
+ * not fit what is left of a chunk is split into pieces, in order, each
+ * repeating the record's database, key and total length vlen, so every
+ * chunk is a whole number of pieces and at most max_bytes long (issue 14:
+ * a record larger than the peer transport's queue could never be sent).
+ * Databases (KVSNAP_DB_*) come in increasing order, each in LMDB's key
+ * order, so the receiver writes them with MDB_APPEND. The stored forms are
+ * copied as they are (storage/kvint.h): expiry times are absolute, so a key
+ * expires at the same tau on every node. The framing does not depend on
+ * what a database holds: a new one (one record per element of a
+ * collection, say) is a new database id in the table of kvsnap.c.
+ *
+ * Receiving is strict: a piece must continue the record in progress
+ * exactly (same database, key and vlen, voff where the last piece ended)
+ * and a new record starts at voff 0 only once the previous one is whole;
+ * the stream must not end inside a record. A large value is reserved at
+ * its full length by its first piece (MDB_RESERVE) and filled in place, so
+ * the receiver holds no copy of it beyond LMDB's own pages.
  *
  * The receiver stages chunks into the idle pair of its state environment
  * inside the state's write transaction (durable with the state's next
- * commit), recording (index, term, bytes staged) in the state's metadata in
- * the same transaction. When the last chunk is in, kvsnap_install() flips
+ * commit), recording (index, term, bytes staged, the record in progress)
+ * in the state's metadata in the same transaction. When the last chunk is
+ * in, kvsnap_install() flips
  * the live pointer together with the applied index, tau and the snapshot's
  * (index, term), and commits with a full sync; the caller then resets the
  * log to start after the snapshot (kvlog_reset). A crash at any point leaves
@@ -36,9 +51,12 @@
 
 #include "storage/kvstate.h"
 
-#define KVSNAP_TAG_KV 1
-#define KVSNAP_TAG_EXP 2
-#define KVSNAP_REC_HDR 9
+#define KVSNAP_DB_KV 1  /* the key space (kvN) */
+#define KVSNAP_DB_EXP 2 /* the expiry index (expN) */
+#define KVSNAP_PIECE_HDR 25
+#define KVSNAP_MAX_KEY 511 /* LMDB's key size limit */
+/* The smallest chunk bound: room for a piece of the longest key. */
+#define KVSNAP_MIN_CHUNK 1024
 
 /* ------------------------------------------------------------ sending */
 
@@ -55,11 +73,13 @@ uint64_t kvsnap_reader_index(const kvsnap_reader *r);
 int64_t kvsnap_reader_tau(const kvsnap_reader *r);
 uint64_t kvsnap_reader_keys(const kvsnap_reader *r); /* records in the key space */
 
-/* The next chunk: whole records totalling about max_bytes (a record larger
- * than that makes a chunk of its own). *data points into the reader and is
- * valid until the next call. *last is 1 when this chunk ends the stream
- * (it may be empty, for an empty key space). After the last chunk, further
- * calls give empty last chunks. */
+/* The next chunk: pieces totalling at most max_bytes (>= KVSNAP_MIN_CHUNK,
+ * else KV_EINVAL). A record that fits in a chunk is never split: it starts
+ * the next chunk instead; a larger one is split across as many as it
+ * takes. Only the piece being sent is read and copied, never a whole value.
+ * *data points into the reader and is valid until the next call. *last is
+ * 1 when this chunk ends the stream (it may be empty, for an empty key
+ * space). After the last chunk, further calls give empty last chunks. */
 int kvsnap_reader_next(kvsnap_reader *r, size_t max_bytes, const uint8_t **data, size_t *len,
                        int *last);
 
@@ -71,14 +91,29 @@ uint64_t kvsnap_checksum(const void *data, size_t len);
 /* Stages one chunk of the snapshot (index, term) at byte offset `offset`
  * of its stream. offset 0 starts a new staging (the idle pair is emptied);
  * any other offset must continue the staging of the same (index, term)
- * exactly where it stands, else KV_EINVAL and nothing changes. Malformed
- * records or keys out of order give KV_ECORRUPT (the staging is then
- * unusable until a new offset-0 chunk). last marks the end of the stream.
- * *staged gets the bytes staged after the call (also on KV_EINVAL, so the
- * sender learns where the receiver stands). Writes go into the state's
- * open write transaction. */
+ * exactly where it stands, else KV_EINVAL and nothing changes. A malformed
+ * piece (a length past the chunk, an unknown database, an empty or too
+ * long key), a piece that does not continue the record in progress, a new
+ * record before the previous one is whole, keys or databases out of order,
+ * or a last chunk that ends inside a record give KV_ECORRUPT; a value
+ * larger than the room left in the state's map gives KV_EFULL. After either
+ * the staging is forgotten (unusable until a new offset-0 chunk, and
+ * kvsnap_install() refuses it) and the transaction stays usable. last
+ * marks the end of the stream. *staged gets the bytes staged after the
+ * call (also on KV_EINVAL, so the sender learns where the receiver stands).
+ * Writes go into the state's open write transaction, which may be
+ * committed between chunks, also in the middle of a record: the record's
+ * part already staged is carried into the next transaction. Other errors
+ * (I/O, the map full) are the state's and end the node. */
 int kvsnap_stage(kvstate *s, uint64_t index, uint64_t term, uint64_t offset, const void *data,
                  size_t len, int last, uint64_t *staged);
+
+/* 1 while the staging stands inside a split record and the state's write
+ * transaction is open (0 without one: nothing to save). A commit makes
+ * the record's next piece copy the part staged so far into new pages, so
+ * a caller that commits to bound its transaction may wait for the end of
+ * the record (its pages are dirty either way). */
+int kvsnap_staging_mid_record(kvstate *s);
 
 /* What is staged: (index, term, bytes, complete). Zeroes when nothing. */
 void kvsnap_staged(kvstate *s, uint64_t *index, uint64_t *term, uint64_t *bytes, int *complete);
