@@ -348,6 +348,19 @@ static int on_apply(tcluster *c, int i, const raft_entry *e)
     return 0;
 }
 
+/* Honest peers never send a message raft drops as impossible: a drop here
+ * is a check that rejects a true message (raft.h, raft_step). */
+static int check_no_drops(sim *s, int i)
+{
+    raft_node *r = s->c.nodes[i].r;
+    if (!r) return 0;
+    raft_status st;
+    raft_get_status(r, &st);
+    if (st.dropped_msgs)
+        FAIL(s, "node %d dropped a message from an honest peer as impossible", i + 1);
+    return 0;
+}
+
 /* ------------------------------------------------------------- running */
 
 static void sim_init(sim *s, uint64_t seed, int nodes, uint32_t oom_rate)
@@ -511,6 +524,7 @@ static int do_action(sim *s, const action *a)
             victim = to;
             rc = tc_deliver(c, a->k);
             if (!rc && to >= 0 && to < c->n && note_leader(s, to)) return 1;
+            if (!rc && to >= 0 && to < c->n && check_no_drops(s, to)) return 1;
         }
         break;
     case A_DROP:
@@ -701,6 +715,8 @@ static int liveness(sim *s)
         FAIL(s,
              "liveness: no progress within %d ticks after faults stopped (final index %" PRIu64 ")",
              LIVENESS_TICKS, final_idx);
+    for (int i = 0; i < c->n; i++)
+        if (check_no_drops(s, i)) return 1;
     for (int i = 1; i < c->n; i++)
         if (c->nodes[i].app_index == c->nodes[0].app_index &&
             c->nodes[i].app_hash != c->nodes[0].app_hash)
