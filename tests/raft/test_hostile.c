@@ -376,6 +376,38 @@ static void terms_and_indexes_beyond_the_limits_are_dropped(void **state)
     tc_free(&c);
 }
 
+/* A rejection at or below what the follower already matched in our term is
+ * stale (or a lie): resending there would be rejected again at once, and
+ * a follower whose log was made to diverge kept the pair in a loop. */
+static void rejection_at_or_below_the_match_sends_nothing(void **state)
+{
+    (void)state;
+    tcluster c;
+    setup(&c);
+    raft_status s = st_of(&c, 0);
+    raft_peer_progress p;
+    assert_int_equal(raft_get_progress(c.nodes[0].r, 1, &p), 0);
+    assert_int_equal(p.match, s.last_index);
+    assert_int_equal(raft_report_unreachable(c.nodes[0].r, 2), 0); /* probe at match + 1 */
+    raft_msg m = msg(RAFT_MSG_APP_RESP, 2, 1, s.term);
+    m.reject = 1;
+    m.index = p.match;
+    m.reject_hint = p.match - 1;
+    m.log_term = 1;
+    assert_int_equal(raft_step(c.nodes[0].r, &m), 0);
+    raft_ready_batch rd;
+    if (raft_has_ready(c.nodes[0].r)) {
+        assert_int_equal(raft_ready(c.nodes[0].r, &rd), 0);
+        for (size_t k = 0; k < rd.n_msgs; k++)
+            assert_false(rd.msgs[k].type == RAFT_MSG_APP && rd.msgs[k].to == 2);
+        assert_int_equal(raft_advance(c.nodes[0].r, &rd), 0);
+    }
+    assert_int_equal(raft_get_progress(c.nodes[0].r, 1, &p), 0);
+    assert_int_equal(p.match, s.last_index);
+    assert_still_commits(&c);
+    tc_free(&c);
+}
+
 /* Ids that are not members, and messages for another node. */
 static void messages_from_or_to_non_members_are_dropped(void **state)
 {
@@ -416,6 +448,7 @@ int main(void)
         cmocka_unit_test(heartbeat_response_for_a_future_round_is_dropped),
         cmocka_unit_test(terms_and_indexes_beyond_the_limits_are_dropped),
         cmocka_unit_test(messages_from_or_to_non_members_are_dropped),
+        cmocka_unit_test(rejection_at_or_below_the_match_sends_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
