@@ -150,6 +150,7 @@ static const char *r_impossible(raft_node *r, const raft_msg *m)
     case RAFT_MSG_PREVOTE:
         if (m->log_term > m->term || (m->index == 0 && m->log_term != 0))
             return "last entry of a later term";
+        if (m->ctx > 1) return "campaign kind"; /* 1: a transfer's (raft.h) */
         return NULL;
     case RAFT_MSG_VOTE_RESP:
         /* a grant carries the term of our request; a refusal the voter's */
