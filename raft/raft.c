@@ -212,8 +212,8 @@ static const char *r_impossible_in_term(raft_node *r, const raft_msg *m)
         if (r->role != RAFT_LEADER) return NULL; /* we led this term and stepped down */
         if (m->type == RAFT_MSG_HEARTBEAT_RESP)
             return m->ctx >= r->round ? "heartbeat round not yet sent" : NULL;
-            /* Our log only grows while we lead: nothing we sent lies past it. */
 #if !defined(RAFT_TEST_BUG) || RAFT_TEST_BUG != 4 /* 4: the defect of issue 14 */
+        /* Our log only grows while we lead: nothing we sent lies past it. */
         if (m->index > log_last_index(&r->log)) return "index past our log";
 #endif
         if (m->reject && m->log_term > r->term) return "hint of a later term";
