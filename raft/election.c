@@ -147,6 +147,7 @@ int r_campaign_as(raft_node *r, bool pre, bool transfer)
 int r_hup(raft_node *r, bool transfer)
 {
     if (r->role == RAFT_LEADER) return 0;
+    if (r->term >= RAFT_TERM_MAX) return 0; /* raft.h: terms stop there */
     /* A pending snapshot not yet installed: wait (etcd does likewise with
      * unapplied configuration changes). MEMBERSHIP HOOK. */
     if (r->prevote && !transfer) return r_campaign_as(r, true, false);

@@ -180,6 +180,11 @@ static uint64_t find_conflict(rlog *l, const raft_entry *ents, size_t n, size_t 
 int log_maybe_append(rlog *l, uint64_t prev_i, uint64_t prev_t, uint64_t commit,
                      const raft_entry *ents, size_t n, uint64_t *last_new)
 {
+    /* Untrusted: the entries must follow prev_i one by one, or the log
+     * would get a gap or entries stored under the wrong index. */
+    if (prev_i > RAFT_INDEX_MAX || n > RAFT_INDEX_MAX - prev_i) return 2;
+    for (size_t i = 0; i < n; i++)
+        if (ents[i].index != prev_i + 1 + i) return 2;
     if (!log_match_term(l, prev_i, prev_t)) return 0;
     uint64_t ln = prev_i + n;
     size_t pos;
@@ -187,7 +192,7 @@ int log_maybe_append(rlog *l, uint64_t prev_i, uint64_t prev_t, uint64_t commit,
     if (ci) {
         /* Figure 2 receiver rule 3: delete the conflicting suffix. A
          * committed entry never conflicts (Log Matching, §5.3). */
-        if (ci <= l->committed) return RAFT_ECORRUPT;
+        if (ci <= l->committed) return 2;
         int rc = log_append(l, ents + pos, n - pos);
         if (rc) return rc;
     }

@@ -76,7 +76,10 @@ bool pr_maybe_decr(progress *p, uint64_t rejected, uint64_t hint)
         p->next = p->match + 1;
         return true;
     }
-    if (p->next - 1 != rejected) return false; /* stale */
+    /* Stale: not the probe in flight, or at or below what the follower
+     * already matched (its log there cannot change within our term). A
+     * resend there would be rejected again, at once, forever. */
+    if (p->next - 1 != rejected || rejected <= p->match) return false;
     uint64_t nx = rejected < hint + 1 ? rejected : hint + 1;
     if (nx < p->match + 1) nx = p->match + 1;
     if (nx < 1) nx = 1;

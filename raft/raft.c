@@ -85,6 +85,144 @@ int r_send(raft_node *r, raft_msg *m)
     return 0;
 }
 
+int r_drop(raft_node *r, const raft_msg *m, const char *why)
+{
+    r->dropped++;
+    TRACE(r, "dropped %s from %llu term %llu idx %llu: %s", raft_msg_type_name(m->type),
+          (unsigned long long)m->from, (unsigned long long)m->term, (unsigned long long)m->index,
+          why);
+    return 0;
+}
+
+/* ------------------------------------------------------- untrusted input */
+
+static bool r_is_member(raft_node *r, uint64_t id)
+{
+    return id != 0 && r_progress(r, id) != NULL;
+}
+
+/* The snapshot names no voters (the application keeps membership) or
+ * exactly ours. MEMBERSHIP HOOK: a configuration change changes this. */
+static bool r_voters_ok(raft_node *r, const raft_snapshot_meta *s)
+{
+    if (s->n_voters == 0) return true;
+    if (s->n_voters != r->npr) return false;
+    for (uint32_t i = 0; i < s->n_voters; i++) {
+        if (!r_is_member(r, s->voters[i])) return false;
+        for (uint32_t j = 0; j < i; j++)
+            if (s->voters[j] == s->voters[i]) return false;
+    }
+    return true;
+}
+
+/* Why m cannot be true whatever the term says, or NULL. Checked before the
+ * message can change anything (raft.h, raft_step). */
+static const char *r_impossible(raft_node *r, const raft_msg *m)
+{
+    bool local = m->type == RAFT_MSG_READ_INDEX || m->type == RAFT_MSG_TRANSFER_LEADER;
+    if (local ? m->term != 0 : m->term > RAFT_TERM_MAX) return "term";
+    if (m->log_term > RAFT_TERM_MAX || m->index > RAFT_INDEX_MAX || m->commit > RAFT_INDEX_MAX ||
+        m->reject_hint > RAFT_INDEX_MAX)
+        return "index or term beyond any log";
+    if (m->type != RAFT_MSG_APP && (m->n_entries || m->entries)) return "entries outside an append";
+    if ((m->type == RAFT_MSG_SNAP) != (m->snap != NULL)) return "snapshot metadata";
+    bool future = !local && m->term > r->term;
+    switch (m->type) {
+    case RAFT_MSG_APP:
+        if (m->n_entries && !m->entries) return "entries";
+        if (m->log_term > m->term || (m->index == 0 && m->log_term != 0))
+            return "previous entry of a later term";
+        for (uint32_t i = 0; i < m->n_entries; i++) {
+            const raft_entry *e = &m->entries[i];
+            uint64_t pt = i ? m->entries[i - 1].term : m->log_term;
+            if (e->index != m->index + 1 + i) return "entries not contiguous";
+            if (e->term == 0 || e->term < pt || e->term > m->term) return "entry terms";
+            if (e->type > RAFT_ENTRY_CONF || (e->len && !e->data)) return "entry";
+        }
+        return NULL;
+    case RAFT_MSG_APP_RESP:
+        if (m->reject && m->reject_hint > m->index) return "hint past the rejected index";
+        /* only the bare "your term is over" answer comes from a later term */
+        if (future && (m->reject || m->index || m->reject_hint || m->log_term || m->commit))
+            return "response from a later term";
+        return NULL;
+    case RAFT_MSG_VOTE:
+    case RAFT_MSG_PREVOTE:
+        if (m->log_term > m->term || (m->index == 0 && m->log_term != 0))
+            return "last entry of a later term";
+        if (m->ctx > 1) return "campaign kind"; /* 1: a transfer's (raft.h) */
+        return NULL;
+    case RAFT_MSG_VOTE_RESP:
+        /* a grant carries the term of our request; a refusal the voter's */
+        if (future && !m->reject) return "grant from a later term";
+        return NULL;
+    case RAFT_MSG_PREVOTE_RESP:
+        if (!m->reject && m->term > r->term + 1) return "grant from a later term";
+        return NULL;
+    case RAFT_MSG_HEARTBEAT:
+        /* min(leader commit, our match): our log holds it, even after a
+         * later leader cut our log (that only cuts uncommitted entries) */
+        if (m->commit > log_last_index(&r->log)) return "commit past our log";
+        return NULL;
+    case RAFT_MSG_HEARTBEAT_RESP:
+    case RAFT_MSG_TIMEOUT_NOW:
+        if (future) return "from a later term";
+        return NULL;
+    case RAFT_MSG_SNAP: {
+        const raft_snapshot_meta *sm = m->snap;
+        if (sm->index != m->index || sm->term != m->log_term) return "snapshot disagrees";
+        if (sm->index == 0 || sm->term == 0 || sm->term > m->term) return "snapshot term";
+        if (sm->n_voters > RAFT_MAX_VOTERS || sm->ref_len > RAFT_SNAP_REF_MAX ||
+            !r_voters_ok(r, sm))
+            return "snapshot voters";
+        return NULL;
+    }
+    case RAFT_MSG_TRANSFER_LEADER:
+        if (!r_is_member(r, m->ctx)) return "transfer to a non-member";
+        return NULL;
+    case RAFT_MSG_READ_INDEX_RESP:
+        if (m->reject) return "rejected read";
+        return NULL;
+    default:
+        return NULL;
+    }
+}
+
+/* Why m, of our term, cannot be true given our role and log, or NULL. */
+static const char *r_impossible_in_term(raft_node *r, const raft_msg *m)
+{
+    switch (m->type) {
+    case RAFT_MSG_HEARTBEAT:
+    case RAFT_MSG_APP:
+    case RAFT_MSG_SNAP:
+    case RAFT_MSG_TIMEOUT_NOW:
+    case RAFT_MSG_READ_INDEX_RESP:
+        /* Election safety (Figure 3): one leader per term. */
+        if (r->role == RAFT_LEADER) return "a second leader of our term";
+        if (r->role == RAFT_FOLLOWER && r->lead && r->lead != m->from)
+            return "a second leader of our term";
+        return NULL;
+    case RAFT_MSG_APP_RESP:
+    case RAFT_MSG_HEARTBEAT_RESP:
+        /* (the bare APP_RESP telling a stale leader its term is over can
+         * arrive after we adopted that term) */
+        if (r->role == RAFT_CANDIDATE && (m->type == RAFT_MSG_HEARTBEAT_RESP || m->index ||
+                                          m->reject || m->reject_hint || m->log_term))
+            return "response to a leader we never were";
+        if (r->role != RAFT_LEADER) return NULL; /* we led this term and stepped down */
+        if (m->type == RAFT_MSG_HEARTBEAT_RESP)
+            return m->ctx >= r->round ? "heartbeat round not yet sent" : NULL;
+#if !defined(RAFT_TEST_BUG) || RAFT_TEST_BUG != 4 /* 4: the defect of issue 14 */
+        /* Our log only grows while we lead: nothing we sent lies past it. */
+        if (m->index > log_last_index(&r->log)) return "index past our log";
+#endif
+        if (m->reject && m->log_term > r->term) return "hint of a later term";
+        return NULL;
+    default:
+        return NULL;
+    }
+}
+
 /* ----------------------------------------------------------------- ticks */
 
 int r_tick(raft_node *r)
@@ -260,9 +398,11 @@ static int step_follower(raft_node *r, const raft_msg *m)
 
 int r_step(raft_node *r, const raft_msg *m)
 {
-    if (m->type < 1 || m->type > RAFT_MSG_TYPE_MAX) return RAFT_EINVAL;
-    if (m->to != r->id) return RAFT_EINVAL;
-    if (!r_progress(r, m->from) || m->from == r->id) return 0; /* unknown peer */
+    if (m->type < 1 || m->type > RAFT_MSG_TYPE_MAX) return r_drop(r, m, "type");
+    if (m->to != r->id) return r_drop(r, m, "not for us");
+    if (!r_is_member(r, m->from) || m->from == r->id) return r_drop(r, m, "not from a member");
+    const char *why = r_impossible(r, m);
+    if (why) return r_drop(r, m, why);
     bool vote_req = m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PREVOTE;
     bool local = m->type == RAFT_MSG_READ_INDEX || m->type == RAFT_MSG_TRANSFER_LEADER;
     if (local) {
@@ -306,6 +446,9 @@ int r_step(raft_node *r, const raft_msg *m)
         }
         return 0; /* stale: ignored */
     }
+
+    if (!local && m->term == r->term && (why = r_impossible_in_term(r, m)))
+        return r_drop(r, m, why);
 
     if (vote_req) {
         bool pre = m->type == RAFT_MSG_PREVOTE;

@@ -113,6 +113,11 @@ typedef struct raft_hard_state {
 } raft_hard_state;
 
 #define RAFT_MAX_VOTERS 16
+/* No cluster reaches these (2^62 elections or entries): a message with a
+ * higher term or index is dropped, so arithmetic on them cannot wrap. A
+ * node does not campaign past RAFT_TERM_MAX. */
+#define RAFT_TERM_MAX (UINT64_C(1) << 62)
+#define RAFT_INDEX_MAX (UINT64_C(1) << 62)
 #define RAFT_SNAP_REF_MAX 64
 
 /* Snapshot metadata (paper §7). raft/ never sees snapshot contents: ref is
@@ -280,11 +285,26 @@ void raft_free(raft_node *n);
  * (§5.2); a leader sends heartbeats every heartbeat_tick and checks its
  * quorum every election_tick. Errors: as above. */
 int raft_tick(raft_node *n);
-/* Delivers a message from a peer (borrowed). Messages from unknown peers or
- * with a stale term are ignored (0). Returns 0, RAFT_EBUSY, RAFT_EINVAL (type
- * out of range or m->to is not this node), RAFT_ENOMEM, a storage error, or
- * RAFT_ECORRUPT when a leader's append would overwrite a committed entry
- * (impossible with correct peers: Log Matching, §5.3). */
+/* Delivers a message from a peer (borrowed). Every field of a message is
+ * untrusted input (DESIGN.md "Determinism and trust"). A message that cannot
+ * be true is dropped, counted in raft_status.dropped_msgs, and changes
+ * nothing: an id that is not a member (from, to, a transfer target), a type
+ * out of range or one no honest peer of the sender's standing could send
+ * (leader messages from a second leader of the term, a response from a
+ * later term, except the bare APP_RESP that tells a stale leader its term
+ * is over), fields a type does not carry (entries outside APP, a snapshot
+ * outside SNAP), a term above RAFT_TERM_MAX or an index above
+ * RAFT_INDEX_MAX, an append whose entries are not contiguous after its
+ * previous index or whose terms decrease or pass the message's term, an
+ * append that would overwrite a committed entry, a response (match, rejected
+ * index, hint) past the leader's log or a hint past the rejected index, a
+ * heartbeat commit past the follower's log, a heartbeat response for a round
+ * not yet sent, a vote request whose last entry is of a later term than the
+ * request, a snapshot whose index or term disagrees with the message, is of
+ * a later term or names other voters. Stale messages (a lower term, a role
+ * that changed since) are ignored as before, not counted. Returns 0 for all
+ * of these; otherwise 0, RAFT_EBUSY, RAFT_EINVAL (m is NULL), RAFT_ENOMEM or
+ * a storage error: never an error caused by what the message says. */
 int raft_step(raft_node *n, const raft_msg *m);
 /* Appends one normal entry on the leader (§5.3). On success *index and *term
  * say where it lives; it is committed when that index is applied with that
@@ -341,7 +361,8 @@ void raft_durable(raft_node *n, uint64_t index, uint64_t term);
 typedef struct raft_status {
     uint64_t id, term, vote, leader, commit, applied, first_index, last_index, snapshot_index;
     int role;
-    uint64_t transferee; /* 0 = none */
+    uint64_t transferee;   /* 0 = none */
+    uint64_t dropped_msgs; /* messages dropped as impossible since raft_new (raft_step) */
 } raft_status;
 
 void raft_get_status(raft_node *n, raft_status *s);

@@ -89,7 +89,9 @@ int log_append(rlog *l, const raft_entry *ents, size_t n);
 /* Appends one entry whose data is moved in (data allocated with l->al). */
 int log_append_owned(rlog *l, uint64_t term, uint8_t type, uint8_t *data, uint32_t len);
 /* Follower side of AppendEntries (Figure 2 receiver rules 2-5). Returns 1 and
- * *last_new on a match, 0 on a mismatch, <0 on error. */
+ * *last_new on a match, 0 on a mismatch, 2 when the append cannot be true
+ * (entries not contiguous after prev_i, or a conflict at or below the commit
+ * index: Log Matching, §5.3) and nothing changed, <0 on error. */
 int log_maybe_append(rlog *l, uint64_t prev_i, uint64_t prev_t, uint64_t commit,
                      const raft_entry *ents, size_t n, uint64_t *last_new);
 void log_commit_to(rlog *l, uint64_t c);
@@ -186,7 +188,8 @@ struct raft_node {
 
     raft_trace_fn trace;
     void *trace_ctx;
-    int err; /* sticky fatal error */
+    uint64_t dropped; /* messages dropped as impossible (raft_status.dropped_msgs) */
+    int err;          /* sticky fatal error */
 };
 
 /* The protocol, by file (internal; prefixed to stay out of libc's way). */
@@ -229,6 +232,8 @@ int r_advance_reads(raft_node *r);
 void r_reset_rand_timeout(raft_node *r);
 uint32_t r_quorum(raft_node *r);
 int r_send(raft_node *r, raft_msg *m);
+/* Drops m as impossible: counts it, traces why, returns 0 (raft.h). */
+int r_drop(raft_node *r, const raft_msg *m, const char *why);
 
 /* entry points used by rawnode.c */
 int r_init(raft_node *r, const raft_config *c);

@@ -225,6 +225,7 @@ void raft_get_status(raft_node *n, raft_status *s)
     s->snapshot_index = s->first_index - 1;
     s->role = n->role;
     s->transferee = n->transferee;
+    s->dropped_msgs = n->dropped;
 }
 
 int raft_get_progress(raft_node *n, uint32_t i, raft_peer_progress *p)

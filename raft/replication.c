@@ -215,6 +215,7 @@ int r_handle_append(raft_node *r, const raft_msg *m)
     int rc = log_maybe_append(&r->log, m->index, m->log_term, m->commit, m->entries, m->n_entries,
                               &last_new);
     if (rc < 0) return r->err = rc;
+    if (rc == 2) return r_drop(r, m, "append cannot be true");
     if (rc == 1) {
         resp.index = last_new;
         return r_send(r, &resp);

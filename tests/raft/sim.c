@@ -23,10 +23,38 @@
  * with chunks removed while it still fails.
  *
  *   raft_sim [--seeds N] [--seed S] [--steps K] [--nodes 3|5] [--verbose]
- *            [--oom RATE] [--expect-violation]
+ *            [--oom RATE] [--expect-violation] [--hostile voter|any]
  * --oom RATE: one of RATE allocations inside raft/ fails (nodes that report
  * RAFT_ENOMEM are crashed and restarted; safety must hold regardless).
- * Soak: raft_sim --seeds 100000 --steps 2000
+ *
+ * --hostile: three honest nodes and a fourth voter (id 4, quorum 3) that
+ * runs no raft: at one step in eight it sends an honest node one message,
+ * either one it saw on the network, mutated (terms, indexes, commit,
+ * reject, hints, ctx, type, entries dropped, swapped, renumbered or
+ * re-termed, snapshot metadata), or made up; through the codec (valid
+ * framing), from its own id or one that is not a member (never posing as
+ * another honest member: the transport authenticates peers). It does not
+ * stop during storms; it falls silent for the liveness phase. Raft is not
+ * Byzantine fault tolerant, so what is asserted depends on what it sends:
+ *   voter  only what a follower or candidate sends (vote requests and
+ *          answers at any term, append and heartbeat responses, forwarded
+ *          reads and transfers): it can vote twice and acknowledge entries
+ *          it does not hold, but with 3 honest of 4 voters and quorum 3 any
+ *          two quorums share an honest node, so every invariant above holds
+ *          for the honest nodes, and liveness once it falls silent.
+ *   any    leader messages too: as a leader it can hand honest nodes
+ *          different entries and commit indexes, so log matching, leader
+ *          completeness, state machine safety, read index and liveness are
+ *          not owed. Still asserted: election safety among honest leaders
+ *          (an honest node votes once per term), and for each honest node no
+ *          raft_ call fails, every Ready is well formed (entries contiguous,
+ *          appends whose entries follow their previous index, messages only
+ *          to members), commit <= last index, applied <= commit, and term
+ *          and commit never go back.
+ * In every mode an honest node must never drop an honest peer's message as
+ * impossible (raft_status.dropped_msgs), except in `any`, where a hostile
+ * leader's entries can make true messages look impossible.
+ * Soak: raft_sim --seeds 100000 --steps 2000 [--hostile voter]
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -59,15 +87,19 @@ enum act_kind {
     A_READY_CRASH_EARLY, /* sends rd.msgs, crashes before persisting */
     A_REPORT_SNAP,       /* the leader is told a snapshot to b failed */
     A_UNREACHABLE,       /* the leader is told b is unreachable */
+    A_HOSTILE,           /* --hostile: the hostile node sends node a one message */
     A_NKINDS
 };
 static const char *act_names[] = {
-    "tick", "deliver", "drop",  "dup",  "ready",   "ready+crash", "propose",  "crash",   "restart",
-    "cut",  "isolate", "split", "heal", "compact", "read",        "transfer", "campaign"};
+    "tick",        "deliver",     "drop",    "dup",      "ready",    "ready+crash",
+    "propose",     "crash",       "restart", "cut",      "isolate",  "split",
+    "heal",        "compact",     "read",    "transfer", "campaign", "ready+crash-early",
+    "report-snap", "unreachable", "hostile"};
 
 typedef struct action {
     uint8_t kind, a, b;
     uint32_t k;
+    uint64_t seed; /* A_HOSTILE: what the message is made of */
 } action;
 
 typedef struct actvec {
@@ -87,6 +119,9 @@ static void act_push(actvec *t, action a)
 
 /* --oom: one of this many allocations inside raft/ fails (0: never) */
 static uint32_t g_oom_rate;
+/* --hostile: 0 off, 1 voter (the hostile node sends only what a follower or
+ * a candidate sends), 2 any (it also sends leader messages) */
+static int g_hostile;
 /* print each action as it runs (for the final replay of a failing trace) */
 static int g_print;
 static size_t g_step;
@@ -106,6 +141,41 @@ static uint32_t rn(uint64_t *s, uint32_t n)
 }
 
 /* ------------------------------------------------------------ checker */
+
+/* term -> leader id; terms can be anything a hostile peer says, so a hash
+ * table rather than an array (open addressing, key 0 unused: term 0 has no
+ * leader). */
+typedef struct u64map {
+    uint64_t *k, *v;
+    size_t cap, n;
+} u64map;
+
+static uint64_t *map_slot(u64map *m, uint64_t key, int insert)
+{
+    if (insert && (m->n + 1) * 2 > m->cap) {
+        u64map o = *m;
+        m->cap = o.cap ? o.cap * 2 : 1024;
+        m->k = calloc(m->cap, sizeof(uint64_t));
+        m->v = calloc(m->cap, sizeof(uint64_t));
+        if (!m->k || !m->v) abort();
+        m->n = 0;
+        for (size_t i = 0; i < o.cap; i++)
+            if (o.k[i]) *map_slot(m, o.k[i], 1) = o.v[i];
+        free(o.k);
+        free(o.v);
+    }
+    if (!m->cap) return NULL;
+    for (size_t i = (size_t)(key * 0x9e3779b97f4a7c15ULL) & (m->cap - 1);;
+         i = (i + 1) & (m->cap - 1)) {
+        if (m->k[i] == key) return &m->v[i];
+        if (m->k[i] == 0) {
+            if (!insert) return NULL;
+            m->k[i] = key;
+            m->n++;
+            return &m->v[i];
+        }
+    }
+}
 
 typedef struct ekey {
     uint64_t index, term; /* term 0 = empty slot */
@@ -141,13 +211,19 @@ typedef struct sim {
     int verbose;
     char violation[512];
     /* checker */
-    u64vec leader_of_term;
+    u64map leader_of_term;
     u64vec committed_term; /* index -> term (known committed) */
     u64vec chain;          /* index -> state hash after applying index */
     uint64_t max_commit, max_commit_term;
     ekey *tab;
     size_t tabcap, tabn;
     uint64_t last_commit[TC_MAX];
+    /* per node lifetime: term and commit never go back */
+    raft_node *seen_r[TC_MAX];
+    uint64_t seen_term[TC_MAX], seen_commit[TC_MAX];
+    int honest;  /* nodes 0 .. honest-1 run raft; node `honest` is hostile */
+    int hostile; /* g_hostile for this run */
+    uint64_t hostile_sent, hostile_dropped;
     uint64_t last_applied[TC_MAX];
     u64vec read_floor; /* read ctx -> max commit at request time */
     uint64_t next_ctx, reads_served;
@@ -229,15 +305,16 @@ static int note_leader(sim *s, int i)
     raft_status st;
     raft_get_status(r, &st);
     if (st.role != RAFT_LEADER) return 0;
-    uint64_t prev = u64_get(&s->leader_of_term, st.term);
+    uint64_t *slot = st.term ? map_slot(&s->leader_of_term, st.term, 0) : NULL;
+    uint64_t prev = slot ? *slot : 0;
     if (prev == st.id) return 0;
     if (prev)
         FAIL(s, "election safety: nodes %" PRIu64 " and %" PRIu64 " lead term %" PRIu64, prev,
              st.id, st.term);
-    u64_set(&s->leader_of_term, st.term, st.id);
+    if (st.term) *map_slot(&s->leader_of_term, st.term, 1) = st.id;
     s->leaders++;
     /* leader completeness: it holds the highest known committed entry */
-    if (s->max_commit) {
+    if (s->max_commit && s->hostile != 2) {
         uint64_t t;
         int rc = raft_log_term(r, s->max_commit, &t);
         if (rc == RAFT_EUNAVAILABLE)
@@ -256,6 +333,7 @@ static int note_leader(sim *s, int i)
 
 static int note_committed(sim *s, uint64_t index, uint64_t term, const char *what)
 {
+    if (s->hostile == 2) return 0; /* a hostile leader can split the honest nodes */
     uint64_t k = u64_get(&s->committed_term, index);
     if (k && k != term)
         FAIL(s,
@@ -270,21 +348,83 @@ static int note_committed(sim *s, uint64_t index, uint64_t term, const char *wha
     return 0;
 }
 
+/* What every Ready of an honest node must look like, whatever it was told:
+ * entries contiguous with non-decreasing terms, committed entries in order,
+ * appends it sends contiguous after their previous entry and of terms no
+ * later than the message's, messages only to other members. */
+static int check_ready_shape(sim *s, int i, const raft_ready_batch *rd)
+{
+    tcluster *c = &s->c;
+    for (size_t k = 1; k < rd->n_entries; k++)
+        if (rd->entries[k].index != rd->entries[0].index + k ||
+            rd->entries[k].term < rd->entries[k - 1].term)
+            FAIL(s, "node %d: Ready entries out of order at %zu", i + 1, k);
+    for (size_t k = 1; k < rd->n_committed; k++)
+        if (rd->committed[k].index != rd->committed[0].index + k)
+            FAIL(s, "node %d: committed entries out of order at %zu", i + 1, k);
+    for (int pass = 0; pass < 2; pass++) {
+        const raft_msg *ms = pass ? rd->msgs_after_persist : rd->msgs;
+        size_t n = pass ? rd->n_msgs_after_persist : rd->n_msgs;
+        for (size_t k = 0; k < n; k++) {
+            const raft_msg *m = &ms[k];
+            bool member = false;
+            for (int j = 0; j < c->n; j++)
+                member |= m->to == c->ids[j];
+            if (!member || m->to == c->ids[i] || m->from != c->ids[i])
+                FAIL(s, "node %d sent %s to %" PRIu64, i + 1, raft_msg_type_name(m->type), m->to);
+            for (uint32_t e = 0; e < m->n_entries; e++)
+                if (m->entries[e].index != m->index + 1 + e || m->entries[e].term > m->term)
+                    FAIL(s, "node %d sent an append whose entries do not follow %" PRIu64, i + 1,
+                         m->index);
+        }
+    }
+    return 0;
+}
+
+/* After every step, for each live honest node: commit <= last index,
+ * applied <= commit, and (within one lifetime) term and commit never go
+ * back. */
+static int check_local(sim *s)
+{
+    for (int i = 0; i < s->honest; i++) {
+        raft_node *r = s->c.nodes[i].r;
+        if (!r) {
+            s->seen_r[i] = NULL;
+            continue;
+        }
+        raft_status st;
+        raft_get_status(r, &st);
+        if (st.commit > st.last_index || st.applied > st.commit ||
+            st.first_index > st.last_index + 1)
+            FAIL(s,
+                 "node %d: commit %" PRIu64 " applied %" PRIu64 " first %" PRIu64 " last %" PRIu64,
+                 i + 1, st.commit, st.applied, st.first_index, st.last_index);
+        if (s->seen_r[i] == r && (st.term < s->seen_term[i] || st.commit < s->seen_commit[i]))
+            FAIL(s, "node %d: term or commit went back", i + 1);
+        s->seen_r[i] = r;
+        s->seen_term[i] = st.term;
+        s->seen_commit[i] = st.commit;
+    }
+    return 0;
+}
+
 static int on_ready(tcluster *c, int i, const raft_ready_batch *rd)
 {
     sim *s = c->user;
     raft_node *r = c->nodes[i].r;
     tc_node *nd = &c->nodes[i];
+    if (check_ready_shape(s, i, rd)) return 1;
+    bool agree = s->hostile != 2; /* cross-node checks hold */
     if (rd->snapshot) {
         uint64_t ch = u64_get(&s->chain, rd->snapshot->index);
-        if (ch && ch != nd->app_hash)
+        if (agree && ch && ch != nd->app_hash)
             FAIL(s, "state machine safety: snapshot at %" PRIu64 " has a different state",
                  rd->snapshot->index);
         if (note_committed(s, rd->snapshot->index, rd->snapshot->term, "snapshot")) return 1;
         s->last_applied[i] = rd->snapshot->index;
     }
     /* log matching, for every entry this node makes durable */
-    for (size_t k = 0; k < rd->n_entries; k++) {
+    for (size_t k = 0; agree && k < rd->n_entries; k++) {
         const raft_entry *e = &rd->entries[k];
         uint64_t pt;
         if (k)
@@ -322,7 +462,7 @@ static int on_ready(tcluster *c, int i, const raft_ready_batch *rd)
     for (size_t k = 0; k < rd->n_read_states; k++) {
         const raft_read_state *q = &rd->read_states[k];
         uint64_t floor = u64_get(&s->read_floor, q->ctx);
-        if (q->index + 1 < floor)
+        if (agree && q->index + 1 < floor)
             FAIL(s,
                  "read index: read %" PRIu64 " got index %" PRIu64 " below commit %" PRIu64
                  " at request time",
@@ -341,6 +481,7 @@ static int on_apply(tcluster *c, int i, const raft_entry *e)
     s->last_applied[i] = e->index;
     if (note_committed(s, e->index, e->term, "apply")) return 1;
     uint64_t ch = u64_get(&s->chain, e->index);
+    if (s->hostile == 2) return 0;
     if (ch && ch != c->nodes[i].app_hash)
         FAIL(s, "state machine safety: node %d reached a different state at %" PRIu64, i + 1,
              e->index);
@@ -348,11 +489,235 @@ static int on_apply(tcluster *c, int i, const raft_entry *e)
     return 0;
 }
 
+/* Honest peers never send a message raft drops as impossible: a drop of
+ * one is a check that rejects a true message (raft.h, raft_step). */
+static uint64_t dropped_of(sim *s, int i)
+{
+    if (i < 0 || i >= s->c.n || !s->c.nodes[i].r) return 0;
+    raft_status st;
+    raft_get_status(s->c.nodes[i].r, &st);
+    return st.dropped_msgs;
+}
+
+/* ------------------------------------------------------- hostile peer */
+
+/* A value a hostile peer might put in a term or index field: near what it
+ * saw or near the target's own state, at the edges, or anything. */
+static uint64_t hostile_value(uint64_t *g, uint64_t seen, const raft_status *st)
+{
+    switch (rn(g, 20)) {
+    case 0:
+        return 0;
+    case 1:
+        return UINT64_MAX - rn(g, 2);
+    case 2:
+        return RAFT_INDEX_MAX + rn(g, 3); /* at and past the limit (terms: past) */
+    case 3:
+        return rnd(g);
+    case 4:
+    case 5:
+    case 6:
+        return st->last_index + rn(g, 5) - 2;
+    case 7:
+    case 8:
+        return st->commit + rn(g, 5) - 2;
+    case 9:
+    case 10:
+    case 11:
+        return st->term + rn(g, 4) - 1;
+    default:
+        return seen + rn(g, 7) - 3;
+    }
+}
+
+/* A term from hostile_value, kept off [RAFT_TERM_MAX - 2^20, RAFT_TERM_MAX]:
+ * a member can exhaust the terms (raft.h), which would end liveness. */
+static uint64_t hostile_term(uint64_t *g, uint64_t seen, const raft_status *st)
+{
+    uint64_t t = hostile_value(g, seen, st);
+    if (t <= RAFT_TERM_MAX && t > RAFT_TERM_MAX - (1u << 20)) t = RAFT_TERM_MAX + 1;
+    return t;
+}
+
+static bool leader_type(int t)
+{
+    return t == RAFT_MSG_APP || t == RAFT_MSG_HEARTBEAT || t == RAFT_MSG_SNAP ||
+           t == RAFT_MSG_TIMEOUT_NOW || t == RAFT_MSG_READ_INDEX_RESP;
+}
+
+/* The hostile node sends honest node a->a one message: a message it saw on
+ * the network, mutated, or a made-up one; valid framing (it goes through
+ * the codec), arbitrary fields. In voter mode it only sends what a
+ * follower or candidate sends. Returns raft_step's code. */
+static int hostile_step(sim *s, const action *a)
+{
+    tcluster *c = &s->c;
+    int ti = a->a < s->honest ? a->a : 0;
+    raft_node *r = c->nodes[ti].r;
+    if (!r) return 0;
+    uint64_t g = a->seed;
+    raft_status st;
+    raft_get_status(r, &st);
+    raft_msg m;
+    memset(&m, 0, sizeof m);
+    raft_entry ents[8];
+    uint8_t data[8][8];
+    raft_snapshot_meta sm;
+    memset(&sm, 0, sizeof sm);
+    memset(ents, 0, sizeof ents);
+    if (c->nnet && rn(&g, 4)) {
+        const raft_msg *b = c->net[rn(&g, (uint32_t)c->nnet)].m;
+        m = *b;
+        m.n_entries = b->n_entries < 8 ? b->n_entries : 8;
+        for (uint32_t k = 0; k < m.n_entries; k++)
+            ents[k] = b->entries[k];
+        if (b->snap) sm = *b->snap;
+    } else {
+        /* made up: fields a type does not carry mostly stay zero */
+        m.type = (uint8_t)(1 + rn(&g, RAFT_MSG_TYPE_MAX));
+        bool all = rn(&g, 4) == 0;
+        m.term = hostile_term(&g, st.term, &st);
+        m.index = hostile_value(&g, st.last_index, &st);
+        m.log_term = hostile_term(&g, st.term, &st);
+        if (all || m.type == RAFT_MSG_APP || m.type == RAFT_MSG_HEARTBEAT)
+            m.commit = hostile_value(&g, st.commit, &st);
+        m.ctx = rn(&g, 2) ? rn(&g, 4) : rnd(&g);
+        m.reject = (uint8_t)rn(&g, 2);
+        if (all || m.reject) m.reject_hint = hostile_value(&g, m.index, &st);
+        m.n_entries = (all || m.type == RAFT_MSG_APP) && rn(&g, 2) ? 1 + rn(&g, 4) : 0;
+        for (uint32_t k = 0; k < m.n_entries; k++)
+            ents[k] = (raft_entry){.index = m.index + 1 + k, .term = m.term};
+        sm.index = m.index;
+        sm.term = m.log_term;
+    }
+    int muts = (int)rn(&g, 4);
+    for (int k = 0; k < muts; k++) {
+        switch (rn(&g, 12)) {
+        case 0:
+            m.term = hostile_term(&g, m.term, &st);
+            break;
+        case 1:
+            m.log_term = hostile_term(&g, m.log_term, &st);
+            break;
+        case 2:
+            m.index = hostile_value(&g, m.index, &st);
+            break;
+        case 3:
+            m.commit = hostile_value(&g, m.commit, &st);
+            break;
+        case 4:
+            m.reject ^= 1;
+            m.reject_hint = hostile_value(&g, m.reject_hint, &st);
+            break;
+        case 5:
+            m.ctx = rn(&g, 2) ? m.ctx + rn(&g, 5) - 2 : rnd(&g);
+            break;
+        case 6:
+            m.type = (uint8_t)(1 + rn(&g, RAFT_MSG_TYPE_MAX));
+            break;
+        case 7:
+            if (m.n_entries) { /* drop, reorder or renumber an entry */
+                uint32_t x = rn(&g, m.n_entries), y = rn(&g, m.n_entries);
+                raft_entry t = ents[x];
+                ents[x] = ents[y];
+                ents[y] = t;
+                if (rn(&g, 2)) ents[x].index = hostile_value(&g, ents[x].index, &st);
+                if (rn(&g, 2)) m.n_entries--;
+            }
+            break;
+        case 8:
+            if (m.n_entries) {
+                uint32_t x = rn(&g, m.n_entries);
+                ents[x].term = hostile_term(&g, ents[x].term, &st);
+            } else if (m.n_entries < 8) {
+                ents[0] = (raft_entry){.index = m.index + 1, .term = m.term};
+                m.n_entries = 1;
+            }
+            break;
+        case 9:
+            if (m.n_entries && m.n_entries < 8) { /* one more, after the last */
+                ents[m.n_entries] = ents[m.n_entries - 1];
+                ents[m.n_entries].index++;
+                m.n_entries++;
+            }
+            break;
+        case 10:
+            sm.index = hostile_value(&g, sm.index, &st);
+            sm.term = hostile_term(&g, sm.term, &st);
+            break;
+        default:
+            sm.n_voters = rn(&g, 6);
+            for (uint32_t v = 0; v < sm.n_voters; v++)
+                sm.voters[v] = 1 + rn(&g, 6);
+            sm.ref_len = rn(&g, 17);
+            break;
+        }
+    }
+    if (s->hostile == 1 && leader_type(m.type)) {
+        static const uint8_t follower_types[] = {RAFT_MSG_APP_RESP,        RAFT_MSG_VOTE,
+                                                 RAFT_MSG_VOTE_RESP,       RAFT_MSG_PREVOTE,
+                                                 RAFT_MSG_PREVOTE_RESP,    RAFT_MSG_HEARTBEAT_RESP,
+                                                 RAFT_MSG_TRANSFER_LEADER, RAFT_MSG_READ_INDEX};
+        m.type = follower_types[rn(&g, sizeof follower_types)];
+    }
+    if (m.type != RAFT_MSG_APP && rn(&g, 10)) m.n_entries = 0;
+    if (rn(&g, 20) == 0 && !m.n_entries) { /* entries, where they may not go */
+        ents[0] = (raft_entry){.index = m.index + 1, .term = m.term};
+        m.n_entries = 1;
+    }
+    for (uint32_t k = 0; k < m.n_entries; k++) {
+        ents[k].type = (uint8_t)rn(&g, 3);
+        ents[k].len = rn(&g, 9);
+        for (uint32_t d = 0; d < ents[k].len; d++)
+            data[k][d] = (uint8_t)rnd(&g);
+        ents[k].data = ents[k].len ? data[k] : NULL;
+    }
+    m.entries = m.n_entries ? ents : NULL;
+    m.snap = (m.type == RAFT_MSG_SNAP || rn(&g, 20) == 0) ? &sm : NULL;
+    if (sm.n_voters > RAFT_MAX_VOTERS) sm.n_voters = RAFT_MAX_VOTERS;
+    if (sm.ref_len > RAFT_SNAP_REF_MAX) sm.ref_len = RAFT_SNAP_REF_MAX;
+    /* Its own id; sometimes one that is not a member, or the target's own.
+     * It cannot pose as another honest member: the transport authenticates
+     * the sender (RAFT.HELLO) and the driver checks m->from against it. */
+    uint32_t who = rn(&g, 30);
+    m.from = who == 0 ? 0 : who == 1 ? 99 : who == 2 ? c->ids[ti] : c->ids[s->honest];
+    m.to = rn(&g, 30) == 0 ? c->ids[rn(&g, (uint32_t)c->n)] : c->ids[ti];
+    /* valid framing: through the codec, as a peer's bytes would come */
+    size_t sz = raft_msg_encoded_size(&m);
+    uint8_t buf[1024];
+    if (sz > sizeof buf || raft_msg_encode(&m, buf, sizeof buf) != sz) return 0;
+    raft_msg *d = NULL;
+    if (raft_msg_decode(buf, sz, NULL, &d)) return 0;
+    s->hostile_sent++;
+    uint64_t before = st.dropped_msgs;
+    if (g_print)
+        printf("         hostile %s %" PRIu64 "->%" PRIu64 " term %" PRIu64 " index %" PRIu64
+               " logterm %" PRIu64 " commit %" PRIu64 " hint %" PRIu64 " ctx %" PRIu64
+               " entries %u%s%s\n",
+               raft_msg_type_name(d->type), d->from, d->to, d->term, d->index, d->log_term,
+               d->commit, d->reject_hint, d->ctx, d->n_entries, d->reject ? " reject" : "",
+               d->snap ? " snap" : "");
+    int rc = raft_step(r, d);
+    raft_msg_free(d, NULL);
+    raft_get_status(r, &st);
+    s->hostile_dropped += st.dropped_msgs - before;
+    return rc;
+}
+
 /* ------------------------------------------------------------- running */
+
+static void dbg_trace(void *ctx, uint64_t id, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "[%" PRIu64 "] %s\n", id, msg);
+}
 
 static void sim_init(sim *s, uint64_t seed, int nodes, uint32_t oom_rate)
 {
     memset(s, 0, sizeof(*s));
+    s->hostile = g_hostile;
+    s->honest = nodes;
+    if (s->hostile) nodes++; /* one more voter, the hostile one */
     s->seed = seed;
     s->al =
         (raft_alloc){.malloc = sim_malloc, .realloc = sim_realloc, .free = sim_free_cb, .ctx = s};
@@ -371,6 +736,10 @@ static void sim_init(sim *s, uint64_t seed, int nodes, uint32_t oom_rate)
     cfg.alloc = &s->al;
     if (tc_init(&s->c, nodes, &cfg)) abort();
     s->oom_rate = oom_rate; /* after the start: the first nodes always come up */
+    if (s->hostile) tc_crash(&s->c, s->honest); /* it runs no raft: it only sends */
+    if (getenv("SIMDBG_ALL"))
+        for (int i = 0; i < s->honest; i++)
+            raft_set_trace(s->c.nodes[i].r, dbg_trace, NULL);
     s->c.user = s;
     s->c.on_ready = on_ready;
     s->c.on_apply = on_apply;
@@ -380,6 +749,7 @@ static void sim_init(sim *s, uint64_t seed, int nodes, uint32_t oom_rate)
 static void sim_free(sim *s)
 {
     tc_free(&s->c);
+    free(s->leader_of_term.k);
     free(s->leader_of_term.v);
     free(s->committed_term.v);
     free(s->chain.v);
@@ -396,11 +766,17 @@ static action gen_action(sim *s, uint64_t *g, size_t step)
 {
     tcluster *c = &s->c;
     action a = {0};
-    uint32_t n = (uint32_t)c->n;
+    uint32_t n = (uint32_t)s->honest;
     bool calm = (step / 400) % 2 == 1;
     uint32_t x = rn(g, 1000);
     a.a = (uint8_t)rn(g, n);
     a.b = (uint8_t)rn(g, n);
+    if (s->hostile && rn(g, 8) == 0) {
+        /* storms or not: the hostile node never stops until liveness */
+        a.kind = A_HOSTILE;
+        a.seed = rnd(g);
+        return a;
+    }
     if (calm && ((x >= 560 && x < 605) || (x >= 780 && x < 783) || (x >= 850 && x < 856) ||
                  (x >= 875 && x < 889))) {
         x = (step % 400 == 0) ? 890 : 200 + rn(g, 360); /* heal once, else tick/deliver */
@@ -509,8 +885,12 @@ static int do_action(sim *s, const action *a)
         if (a->k < c->nnet) {
             int to = (int)c->net[a->k].m->to - 1;
             victim = to;
+            uint64_t d0 = dropped_of(s, to);
             rc = tc_deliver(c, a->k);
             if (!rc && to >= 0 && to < c->n && note_leader(s, to)) return 1;
+            /* a hostile leader can make honest messages look impossible */
+            if (!rc && s->hostile != 2 && dropped_of(s, to) != d0)
+                FAIL(s, "node %d dropped a message from an honest peer as impossible", to + 1);
         }
         break;
     case A_DROP:
@@ -604,6 +984,9 @@ static int do_action(sim *s, const action *a)
     case A_CAMPAIGN:
         if (r) rc = raft_campaign(r);
         break;
+    case A_HOSTILE:
+        rc = hostile_step(s, a);
+        break;
     }
     if (s->violation[0]) return 1;
     if (rc == RAFT_ENOMEM && s->oom_rate) {
@@ -618,13 +1001,7 @@ static int do_action(sim *s, const action *a)
         return 1;
     }
     if (r && c->nodes[i].r && note_leader(s, i)) return 1;
-    return 0;
-}
-
-static void dbg_trace(void *ctx, uint64_t id, const char *msg)
-{
-    (void)ctx;
-    fprintf(stderr, "[%" PRIu64 "] %s\n", id, msg);
+    return check_local(s);
 }
 
 /* Ticks (each followed by delivering everything) within which a healed
@@ -638,20 +1015,23 @@ static int liveness(sim *s)
     tcluster *c = &s->c;
     s->oom_rate = 0;
     tc_heal(c);
-    for (int i = 0; i < c->n; i++)
+    uint64_t d0[TC_MAX];
+    for (int i = 0; i < s->honest; i++) {
         if (!c->nodes[i].r) {
             if (tc_start(c, i)) return -1;
             s->last_applied[i] = c->nodes[i].app_index;
         }
+        d0[i] = dropped_of(s, i);
+    }
     if (getenv("SIMDBG"))
-        for (int i = 0; i < c->n; i++)
+        for (int i = 0; i < s->honest; i++)
             raft_set_trace(c->nodes[i].r, dbg_trace, NULL);
     uint64_t final_idx = 0, final_term = 0, max_prop = 0;
     for (uint64_t p = 0; p < s->nprops; p++)
         if (s->prop_index.v[p] > max_prop) max_prop = s->prop_index.v[p];
     int ticks;
     for (ticks = 0; ticks < LIVENESS_TICKS; ticks++) {
-        for (int i = 0; i < c->n; i++) {
+        for (int i = 0; i < s->honest; i++) {
             int rc = raft_tick(c->nodes[i].r);
             if (rc) return -1;
         }
@@ -675,13 +1055,14 @@ static int liveness(sim *s)
             }
             continue;
         }
+        if (check_local(s)) return 1;
         int done = 1;
-        for (int i = 0; i < c->n; i++)
+        for (int i = 0; i < s->honest; i++)
             if (c->nodes[i].app_index < final_idx) done = 0;
         if (done) break;
     }
     if (ticks == LIVENESS_TICKS && getenv("SIMDBG")) {
-        for (int i = 0; i < c->n; i++) {
+        for (int i = 0; i < s->honest; i++) {
             raft_status st;
             raft_get_status(c->nodes[i].r, &st);
             fprintf(stderr,
@@ -697,11 +1078,17 @@ static int liveness(sim *s)
         }
     }
     if ((uint64_t)ticks > s->max_live_ticks) s->max_live_ticks = (uint64_t)ticks;
+    /* A hostile leader can make the honest nodes commit different entries
+     * (Raft is not Byzantine fault tolerant): then nothing more is owed. */
+    if (s->hostile == 2) return 0;
     if (ticks == LIVENESS_TICKS)
         FAIL(s,
              "liveness: no progress within %d ticks after faults stopped (final index %" PRIu64 ")",
              LIVENESS_TICKS, final_idx);
-    for (int i = 1; i < c->n; i++)
+    for (int i = 0; i < s->honest; i++)
+        if (dropped_of(s, i) != d0[i])
+            FAIL(s, "node %d dropped a message from an honest peer as impossible", i + 1);
+    for (int i = 1; i < s->honest; i++)
         if (c->nodes[i].app_index == c->nodes[0].app_index &&
             c->nodes[i].app_hash != c->nodes[0].app_hash)
             FAIL(s, "state machine safety: final states differ");
@@ -743,6 +1130,8 @@ static int run(uint64_t seed, int nodes, int steps, const actvec *replay, actvec
         out_stats->leaders = s->leaders;
         out_stats->ooms = s->ooms;
         out_stats->max_live_ticks = s->max_live_ticks;
+        out_stats->hostile_sent = s->hostile_sent;
+        out_stats->hostile_dropped = s->hostile_dropped;
         out_stats->snaps = 0;
     }
     if (out_stats)
@@ -797,19 +1186,24 @@ int main(int argc, char **argv)
             g_oom_rate = (uint32_t)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--expect-violation"))
             expect = 1;
+        else if (!strcmp(argv[i], "--hostile") && i + 1 < argc && !strcmp(argv[i + 1], "voter"))
+            g_hostile = 1, i++;
+        else if (!strcmp(argv[i], "--hostile") && i + 1 < argc && !strcmp(argv[i + 1], "any"))
+            g_hostile = 2, i++;
         else {
             fprintf(stderr,
                     "usage: %s [--seeds N] [--seed S] [--steps K] [--nodes 3|5] [--verbose] "
-                    "[--oom RATE] [--expect-violation]\n",
+                    "[--oom RATE] [--expect-violation] [--hostile voter|any]\n",
                     argv[0]);
             return 2;
         }
     }
     clock_t t0 = clock();
     uint64_t committed = 0, failed = 0, reads = 0, msgs = 0, leaders = 0, snaps = 0, live = 0,
-             ooms = 0;
+             ooms = 0, hsent = 0, hdropped = 0;
     for (uint64_t sd = first; sd < first + seeds; sd++) {
-        int nn = nodes ? nodes : (sd % 2 ? 3 : 5);
+        /* hostile: 3 honest voters and the hostile fourth (quorum 3) */
+        int nn = g_hostile ? 3 : nodes ? nodes : (sd % 2 ? 3 : 5);
         actvec trace = {0};
         char why[512];
         sim st;
@@ -830,8 +1224,11 @@ int main(int argc, char **argv)
             g_print = 1;
             run(sd, nn, 0, &trace, NULL, NULL, why2, sizeof why2);
             g_print = 0;
-            printf("replay: %s --seed %" PRIu64 " --nodes %d --steps %d --oom %u\n", argv[0], sd,
-                   nn, steps, g_oom_rate);
+            printf("replay: %s --seed %" PRIu64 " --nodes %d --steps %d --oom %u%s\n", argv[0], sd,
+                   nn, steps, g_oom_rate,
+                   g_hostile == 1   ? " --hostile voter"
+                   : g_hostile == 2 ? " --hostile any"
+                                    : "");
             free(trace.v);
             return 1;
         }
@@ -842,6 +1239,8 @@ int main(int argc, char **argv)
         leaders += st.leaders;
         snaps += st.snaps;
         ooms += st.ooms;
+        hsent += st.hostile_sent;
+        hdropped += st.hostile_dropped;
         if (st.max_live_ticks > live) live = st.max_live_ticks;
         free(trace.v);
         if (verbose)
@@ -858,5 +1257,8 @@ int main(int argc, char **argv)
            " nodes failed on ENOMEM\n",
            seeds, steps, (double)(clock() - t0) / CLOCKS_PER_SEC, committed, failed, reads, msgs,
            leaders, snaps, live, ooms);
+    if (g_hostile)
+        printf("hostile (%s): %" PRIu64 " messages sent, %" PRIu64 " dropped as impossible\n",
+               g_hostile == 1 ? "voter" : "any", hsent, hdropped);
     return 0;
 }

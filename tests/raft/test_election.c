@@ -175,7 +175,8 @@ static void leader_steps_down_on_higher_term_reply(void **state)
     tcluster c;
     assert_int_equal(tc_init(&c, 3, NULL), 0);
     assert_int_equal(tc_elect(&c, 0), 0);
-    raft_msg m = {.type = RAFT_MSG_APP_RESP, .from = 2, .to = 1, .term = 7, .index = 1};
+    /* what a node of a later term answers a stale leader's append with */
+    raft_msg m = {.type = RAFT_MSG_APP_RESP, .from = 2, .to = 1, .term = 7};
     assert_int_equal(raft_step(c.nodes[0].r, &m), 0);
     assert_int_equal(st_of(&c, 0).role, RAFT_FOLLOWER);
     assert_int_equal(st_of(&c, 0).term, 7);

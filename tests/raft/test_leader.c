@@ -260,7 +260,8 @@ static void probe_state_sends_one_append_until_answered(void **state)
         assert_int_equal(tc_propose(&c, 0, "e", NULL), 0);
         assert_int_equal(ready_count(&c, 0, RAFT_MSG_APP, 3), 0);
     }
-    /* a heartbeat response unpauses the probe */
+    /* a heartbeat response (to round 0, sent at this tick) unpauses the probe */
+    assert_int_equal(raft_tick(c.nodes[0].r), 0);
     raft_msg hb = {.type = RAFT_MSG_HEARTBEAT_RESP, .from = 3, .to = 1, .term = 1};
     assert_int_equal(raft_step(c.nodes[0].r, &hb), 0);
     assert_int_equal(ready_count(&c, 0, RAFT_MSG_APP, 3), 1);
