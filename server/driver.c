@@ -1144,4 +1144,5 @@ void driver_status(driver_info *out)
     out->first_index = kvlog_first_index(srv.log);
     out->last_index = st.last_index;
     out->snapshot_index = st.snapshot_index;
+    out->dropped_msgs = st.dropped_msgs;
 }

@@ -119,7 +119,10 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
         ADD("raft_read_rounds:%llu\r\n", (unsigned long long)srv.stats.read_rounds);
         ADD("raft_read_round_reads:%llu\r\n", (unsigned long long)srv.stats.round_reads);
         ADD("raft_peer_msgs_unsent:%llu\r\n", (unsigned long long)srv.stats.peer_msgs_unsent);
-        ADD("raft_peer_msgs_dropped:%llu\r\n", (unsigned long long)srv.stats.peer_msgs_dropped);
+        driver_info dstat;
+        driver_status(&dstat); /* malformed (driver) and impossible (raft) messages */
+        ADD("raft_peer_msgs_dropped:%llu\r\n",
+            (unsigned long long)(srv.stats.peer_msgs_dropped + dstat.dropped_msgs));
     }
     SECTION("replication", "Replication", 1)
     {

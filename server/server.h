@@ -181,6 +181,7 @@ void commands_init(void);
 typedef struct driver_info {
     const char *role;
     uint64_t term, leader, commit, applied, first_index, last_index, snapshot_index;
+    uint64_t dropped_msgs; /* raft's: messages from peers that could not be true */
 } driver_info;
 int driver_configure(char *err, size_t errlen); /* parses 'cluster', before storage */
 int driver_init(char *err, size_t errlen);      /* after storage and base */
