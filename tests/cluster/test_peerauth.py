@@ -256,3 +256,39 @@ def test_node_ids_are_parsed_strictly(secret_cluster, bad_id):
     assert x.closed()
     # the same hello with id 2 spelt plainly is answered
     handshake(n1, "127.0.0.36", secret, cid)[0].close()
+
+
+def raft_msg(mtype, frm, to, term, log_term=0, index=0, commit=0, reject=0, hint=0, ctx=0):
+    """A raft message in the codec's format (raft/codec.c, version 1), no
+    entries and no snapshot."""
+    return (struct.pack("<BBBB", 1, mtype, reject, 0) +
+            struct.pack("<8Q", frm, to, term, log_term, index, commit, hint, ctx) +
+            struct.pack("<I", 0))
+
+
+def test_an_authenticated_peer_cannot_crash_the_leader(secret_cluster):
+    """The reviewer's attack once past the handshake: an append response for
+    an index beyond the leader's log made the leader exit. Now it, a
+    malformed message and one claiming another sender are dropped and
+    counted, and the cluster goes on."""
+    c, secret = secret_cluster
+    ld = c.leader()
+    f = c.followers()[0]
+    cid = cluster_id(ld)
+    term = int(ld.raft()["raft_term"])
+
+    def dropped():
+        with ld.client() as r:
+            return int(r.info("stats")["raft_peer_msgs_dropped"])
+    before = dropped()
+    conn, _ = handshake(ld, "127.0.0.33", secret, cid, client_id=f.id, server_id=ld.id)
+    conn.s.sendall(cmd("RAFT.MSGQ",
+                       raft_msg(2, f.id, ld.id, term, index=10 ** 12),  # APP_RESP past the log
+                       b"\x01\x02\x03",                                 # malformed
+                       raft_msg(2, 3 if f.id != 3 else 2, ld.id, term, index=1)))  # another sender
+    assert conn.call("RAFT.MSG", raft_msg(8, f.id, ld.id, term, ctx=10 ** 12)) == b"+OK\r\n"
+    wait_until(lambda: dropped() >= before + 3, 10, "the three messages to be counted as dropped")
+    conn.close()
+    assert ld.client().set("after", "1")
+    assert all(nd.alive() for nd in c.nodes)
+    assert c.leader() is ld
