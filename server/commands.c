@@ -987,6 +987,17 @@ static void client_host(const client *c, char *host, size_t n)
     if (colon) *colon = '\0';
 }
 
+/* Fills host with the connection's address; an address blocked for failed
+ * handshakes is refused (and the connection closed) before anything is
+ * checked or computed: returns 1 then. */
+static int handshake_blocked(client *c, char *host, size_t n)
+{
+    client_host(c, host, n);
+    if (!peerauth_blocked(host, mono_us() / 1000)) return 0;
+    hello_refuse(c, host, NULL);
+    return 1;
+}
+
 /* RAFT.HELLO <cluster-id> <node-id> <client-nonce>: answers this node's id,
  * a fresh nonce and this node's proof; the connection is a peer only after
  * RAFT.AUTH. An address blocked for failed handshakes is refused before
@@ -995,11 +1006,7 @@ PROC(raft_hello_cmd)
 {
     (void)argc;
     char host[64];
-    client_host(c, host, sizeof(host));
-    if (peerauth_blocked(host, mono_us() / 1000)) {
-        hello_refuse(c, host, NULL);
-        return;
-    }
+    if (handshake_blocked(c, host, sizeof(host))) return;
     uint64_t id = 0;
     const char *why = NULL;
     if (c->peer_id)
@@ -1049,11 +1056,7 @@ PROC(raft_auth_cmd)
 {
     (void)argc;
     char host[64];
-    client_host(c, host, sizeof(host));
-    if (peerauth_blocked(host, mono_us() / 1000)) {
-        hello_refuse(c, host, NULL);
-        return;
-    }
+    if (handshake_blocked(c, host, sizeof(host))) return;
     peer_hello *h = c->hello;
     if (!h || c->peer_id) {
         hello_refuse(c, host, "RAFT.AUTH without RAFT.HELLO");
