@@ -341,17 +341,16 @@ static void pfs_power_loss(void)
     for (pfs_file *f = pfs_files; f; f = f->next)
         ranges += pfs_file_restore(f, &bytes, &failed);
     while (pfs_ops_tail) {
-        if (pfs_nsop_undo(pfs_ops_tail) != 0) {
-            fprintf(stderr, "powerfs: cannot undo %s %s%s%s: %s\n",
-                    pfs_ops_tail->type == PFS_CREATE   ? "create"
-                    : pfs_ops_tail->type == PFS_REMOVE ? "remove"
-                                                       : "rename",
-                    pfs_ops_tail->a, pfs_ops_tail->b ? " -> " : "",
-                    pfs_ops_tail->b ? pfs_ops_tail->b : "", strerror(errno));
-            failed++;
-        }
+        pfs_nsop *op = pfs_ops_tail;
+        const char *what = op->type == PFS_CREATE   ? "create"
+                           : op->type == PFS_REMOVE ? "remove"
+                                                    : "rename";
+        int rc = pfs_nsop_undo(op);
+        fprintf(stderr, "powerfs: undo %s %s%s%s%s%s\n", what, op->a, op->b ? " -> " : "",
+                op->b ? op->b : "", rc ? ": FAILED: " : "", rc ? strerror(errno) : "");
+        failed += rc != 0;
         ops++;
-        pfs_nsop_free(pfs_ops_tail);
+        pfs_nsop_free(op);
     }
     DIR *d = opendir(pfs_stash);
     struct dirent *e;

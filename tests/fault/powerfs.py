@@ -2,12 +2,29 @@
 lose power (SIGUSR1: everything not fsynced is undone, the mount goes away,
 the process exits 0), mount again on what is left, or unmount cleanly.
 Every wait has a deadline; the process is stopped by pid."""
+import ctypes
 import os
 import signal
 import subprocess
 import time
 
 POWERFS_BIN = os.environ.get("RAFTKV_POWERFS")
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _term_with_parent():
+    """preexec_fn: if the test process dies, powerfs unmounts (SIGTERM).
+    PR_SET_PDEATHSIG fires when the forking *thread* exits: start it from
+    the main thread."""
+    _libc.prctl(1, signal.SIGTERM)
+
+
+def default_binary(server):
+    """powerfs next to a raftkv-server of the same build tree, if any."""
+    if not server:
+        return None
+    p = os.path.join(os.path.dirname(os.path.abspath(server)), "..", "tests", "fault", "powerfs")
+    return os.path.normpath(p) if os.access(p, os.X_OK) else None
 
 
 def available(binary=None):
@@ -41,7 +58,7 @@ class PowerFS:
         with open(self.logpath, "ab") as log:
             self.proc = subprocess.Popen([self.binary, self.backing, self.stash, self.mnt],
                                          stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+                                         start_new_session=True, preexec_fn=_term_with_parent)
         self._wait(lambda: self.mounted(), timeout, "powerfs to mount %s" % self.mnt)
         return self
 
