@@ -73,7 +73,8 @@ class Kill(Fault):
 
     def heal(self, cl):
         for nid in self.down:
-            cl.node(nid).start(wait=False)
+            if not cl.node(nid).alive():  # a fault beside it (Both) may have restarted it
+                cl.node(nid).start(wait=False)
         for nid in self.down:
             cl.node(nid).wait_up()
         self.down = frozenset()
@@ -110,7 +111,8 @@ class PowerLoss(Fault):
 
     def heal(self, cl):
         for nid in self.down:
-            cl.node(nid).start(wait=False)
+            if not cl.node(nid).alive():  # a fault beside it (Both) may have restarted it
+                cl.node(nid).start(wait=False)
         for nid in self.down:
             cl.node(nid).wait_up()
         self.down = frozenset()
