@@ -141,10 +141,14 @@ class Node:
         self.proc = None
         self.paused = False
         self.clock = None
-        self.fs = None  # powerfs: the data dir is its mount, backed by n<i>.disk
+        self.fs = None
         if cluster.powerfs:
+            # The mount is the node's disk (backed by n<i>.disk); the data
+            # dir is made in it by the server, so its own name in the mount
+            # must be made durable too.
             self.fs = powerfs.PowerFS(os.path.join(cluster.root, "n%d.disk" % nid), self.dir,
                                       logpath=os.path.join(cluster.root, "n%d.powerfs.out" % nid))
+            self.dir = os.path.join(self.dir, "data")
         if cluster.clock_mode:
             self.clock = FakeClock(os.path.join(cluster.root, "n%d.clock" % nid), cluster.clock_mode)
 
