@@ -178,17 +178,42 @@ static void end_of_pass(void)
     state_commit_if_due();
 }
 
+/* An fsync of path's parent directory, so path's name in it is durable.
+ * Only EIO fails: a directory this process may not open or a file system
+ * that does not fsync directories is no reason to refuse to start. */
+static int fsync_parent(const char *path)
+{
+    char parent[4096];
+    snprintf(parent, sizeof(parent), "%s", path);
+    char *slash = strrchr(parent, '/');
+    if (!slash)
+        snprintf(parent, sizeof(parent), ".");
+    else
+        slash[slash == parent ? 1 : 0] = '\0';
+    int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    int rc = fsync(fd) != 0 && errno == EIO ? -1 : 0;
+    close(fd);
+    return rc;
+}
+
+/* mkdir -p, and every component's name made durable (each time, not only
+ * when made here: a crash may have come between a mkdir and its fsync).
+ * Without it a power loss soon after the first start could take the whole
+ * data directory, votes and acknowledged entries with it. */
 static int mkdir_p(const char *dir)
 {
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s", dir);
+    for (size_t n = strlen(tmp); n > 1 && tmp[n - 1] == '/'; n--)
+        tmp[n - 1] = '\0';
     for (char *p = tmp + 1; *p; p++) {
         if (*p != '/') continue;
         *p = '\0';
-        if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
+        if ((mkdir(tmp, 0755) && errno != EEXIST) || fsync_parent(tmp)) return -1;
         *p = '/';
     }
-    if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
+    if ((mkdir(tmp, 0755) && errno != EEXIST) || fsync_parent(tmp)) return -1;
     return 0;
 }
 

@@ -8,11 +8,13 @@
  * expiry index expN holds [u64 big-endian expiry ms][k] -> empty, changed in
  * the same transaction as the record it indexes. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "storage/kvcmd.h"
 #include "storage/kventry.h"
@@ -272,6 +274,15 @@ static int load_meta(kvstate *s, MDB_txn *txn)
     return 0;
 }
 
+static int fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
 int kvstate_open(kvstate **out, const char *dir, uint64_t mapsize, char *err, size_t errlen)
 {
     char path[4096];
@@ -302,7 +313,10 @@ int kvstate_open(kvstate **out, const char *dir, uint64_t mapsize, char *err, si
     }
     if ((rc = mdb_env_set_mapsize(s->env, mapsize)) != 0 ||
         (rc = mdb_env_set_maxdbs(s->env, 8)) != 0 ||
-        (rc = mdb_env_open(s->env, path, MDB_NOTLS | MDB_NOMETASYNC, 0644)) != 0 ||
+        /* No MDB_NOMETASYNC: the log is compacted against
+         * kvstate_durable_index(), so the meta page holding it must be on
+         * disk when the commit returns, not at the next commit. */
+        (rc = mdb_env_open(s->env, path, MDB_NOTLS, 0644)) != 0 ||
         (rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
         goto err_after_env;
     if ((rc = mdb_dbi_open(txn, "kv0", MDB_CREATE, &s->kv[0])) != 0 ||
@@ -319,6 +333,16 @@ int kvstate_open(kvstate **out, const char *dir, uint64_t mapsize, char *err, si
         return rc;
     }
     if ((rc = mdb_txn_commit(txn)) != 0) goto err_after_env;
+    /* LMDB never fsyncs a directory: until state/ and its data.mdb are
+     * durable names, a power loss can take the whole state while the log,
+     * compacted against it, lives on. Every open, since a crash may have
+     * come between the mkdir and here. */
+    if (fsync_dir(path) != 0 || fsync_dir(dir) != 0) {
+        snprintf(err, errlen, "fsync of %s or its parent: %s", path, strerror(errno));
+        mdb_env_close(s->env);
+        free(s);
+        return KV_EIO;
+    }
     s->used_pct = -1;
     s->read_rng = ((uint64_t)random() << 32) ^ (uint64_t)random();
     *out = s;

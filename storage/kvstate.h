@@ -7,8 +7,12 @@
  *   meta:       which pair is live, applied index, applied tau.
  * Applied entries go into a write transaction that stays open across calls
  * (reads go through it) and is committed by kvstate_commit(), which the
- * server calls every 10-50 ms and at shutdown (MDB_NOMETASYNC). After a
- * crash the state may lag the log; the server replays the log from
+ * server calls periodically (server/main.c) and at shutdown. A
+ * commit syncs the data pages, then the meta page: when it returns, the
+ * state as of kvstate_durable_index() survives a power loss (the log is
+ * compacted against that index). kvstate_open() fsyncs state/ and <dir>
+ * so the files' names are durable too. After a crash the state may lag
+ * the log; the server replays the log from
  * kvstate_applied_index() + 1. The applied index and the key space always
  * change in the same transaction.
  *
@@ -55,7 +59,8 @@ int kvstate_apply(kvstate *s, uint64_t index, const void *payload, size_t len, r
 int kvstate_read(kvstate *s, int argc, char **argv, size_t *argvlen, int64_t wall_ms,
                  resp_buf *reply);
 
-/* Commits the open write transaction (MDB_NOMETASYNC). No-op if none. */
+/* Commits the open write transaction, durably (two fdatasyncs: the data
+ * pages, then the meta page). No-op if none. */
 int kvstate_commit(kvstate *s);
 /* The last failed commit's file and the system's error (e.g. "committing
  * <dir>/state/data.mdb: No space left on device"); "" if none. */

@@ -18,6 +18,8 @@ import time
 
 import redis
 
+import powerfs
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
 import testproc  # noqa: E402  (tests/pylib)
 
@@ -139,6 +141,14 @@ class Node:
         self.proc = None
         self.paused = False
         self.clock = None
+        self.fs = None
+        if cluster.powerfs:
+            # The mount is the node's disk (backed by n<i>.disk); the data
+            # dir is made in it by the server, so its own name in the mount
+            # must be made durable too.
+            self.fs = powerfs.PowerFS(os.path.join(cluster.root, "n%d.disk" % nid), self.dir,
+                                      logpath=os.path.join(cluster.root, "n%d.powerfs.out" % nid))
+            self.dir = os.path.join(self.dir, "data")
         if cluster.clock_mode:
             self.clock = FakeClock(os.path.join(cluster.root, "n%d.clock" % nid), cluster.clock_mode)
 
@@ -175,6 +185,8 @@ class Node:
     def start(self, wait=True):
         assert threading.current_thread() is threading.main_thread()
         assert not self.alive()
+        if self.fs and not self.fs.mounted():
+            self.fs.start()
         with open(self.logpath, "ab") as log:
             log.write(b"=== start %.3f\n" % time.monotonic())
             log.flush()
@@ -223,6 +235,13 @@ class Node:
             os.kill(self.proc.pid, signal.SIGKILL)  # also ends a stopped process
             self.proc.wait(timeout=30)
         self.paused = False
+
+    def power_loss(self):
+        """The node's machine loses power: kill -9, then its file system
+        forgets everything not fsynced (the page cache goes with the power).
+        Returns powerfs's report. start() mounts what is left."""
+        self.kill()
+        return self.fs.power_loss()
 
     def pause(self):
         if self.alive() and not self.paused:
@@ -292,11 +311,13 @@ class Node:
 
 class Cluster:
     """n nodes; server_args are the flags every node gets; clock_mode None,
-    "wall" or "all" (see FakeClock)."""
+    "wall" or "all" (see FakeClock); powerfs: every data dir is a powerfs
+    mount, so a node can lose power (Node.power_loss)."""
 
-    def __init__(self, n, server_args, clock_mode=None, keep_root=None):
+    def __init__(self, n, server_args, clock_mode=None, keep_root=None, powerfs=False):
         assert SERVER_BIN, "RAFTKV_SERVER must point at raftkv-server"
         self.root = tempfile.mkdtemp(prefix="raftkv-fault-")
+        self.powerfs = powerfs
         self.server_args = list(server_args)
         self.clock_mode = clock_mode
         self.spec = ",".join("%d=%s:%d" % (i, host_of(i), PORT) for i in range(1, n + 1))
@@ -463,10 +484,28 @@ class Cluster:
         for nd in self.nodes:
             if os.path.exists(nd.logpath):
                 shutil.copy(nd.logpath, os.path.join(dest, "n%d.out" % nd.id))
+            if nd.fs and os.path.exists(nd.fs.logpath):
+                shutil.copy(nd.fs.logpath, os.path.join(dest, "n%d.powerfs.out" % nd.id))
+
+    def unmount_all(self):
+        """Unmounts every powerfs (the nodes must be stopped); the problems."""
+        problems = []
+        for nd in self.nodes:
+            if not nd.fs:
+                continue
+            try:
+                nd.fs.stop()
+            except (RuntimeError, TimeoutError, OSError) as e:
+                problems.append("powerfs of node %d: %s" % (nd.id, e))
+            finally:
+                nd.fs.kill()
+        return problems
 
     def cleanup(self):
         for nd in self.nodes:
             if nd.alive():
                 nd.resume()
                 nd.kill()
-        shutil.rmtree(self.root, ignore_errors=True)
+        self.unmount_all()  # never rmtree through a mount
+        if not any(nd.fs and nd.fs.mounted() for nd in self.nodes):
+            shutil.rmtree(self.root, ignore_errors=True)

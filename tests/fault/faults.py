@@ -73,7 +73,46 @@ class Kill(Fault):
 
     def heal(self, cl):
         for nid in self.down:
-            cl.node(nid).start(wait=False)
+            if not cl.node(nid).alive():  # a fault beside it (Both) may have restarted it
+                cl.node(nid).start(wait=False)
+        for nid in self.down:
+            cl.node(nid).wait_up()
+        self.down = frozenset()
+
+
+class PowerLoss(Fault):
+    """A power loss of one node, the leader, a minority or all nodes at once:
+    kill -9, then each node's powerfs forgets everything not fsynced (file
+    bytes since the file's last fsync/fdatasync, names since their
+    directory's). heal restarts the nodes on what is left, and every one of
+    them must start (Node.start waits for it to answer)."""
+    family = "power-loss"
+
+    def __init__(self, rng, n, target):
+        assert target in ("one", "leader", "minority", "all")
+        self.target = target
+        self.fallback = rng.choice(range(1, n + 1))
+        self.chosen = {"one": [self.fallback], "all": list(range(1, n + 1)),
+                       "minority": _pick(rng, range(1, n + 1), (n - 1) // 2)}.get(target)
+        self.problems = []
+
+    def start(self, cl):
+        ids = self.chosen or [_resolve_leader(cl, self.fallback)]
+        self.down = frozenset(ids)
+        for nid in ids:  # every machine goes dark before any disk is rolled back
+            cl.node(nid).kill()
+        lost = []
+        for nid in ids:
+            line = cl.node(nid).power_loss()
+            lost.append("n%d %s" % (nid, line.split("power loss: ", 1)[-1]))
+            if " 0 failed" not in line:  # the disk is not what was durable: the test is void
+                self.problems.append("powerfs of n%d could not roll back: %s" % (nid, line))
+        return "power loss %s: %s (%s)" % (self.target, ids, "; ".join(lost))
+
+    def heal(self, cl):
+        for nid in self.down:
+            if not cl.node(nid).alive():  # a fault beside it (Both) may have restarted it
+                cl.node(nid).start(wait=False)
         for nid in self.down:
             cl.node(nid).wait_up()
         self.down = frozenset()
@@ -555,6 +594,8 @@ def make_fault(family, rng, n, max_jump=10.0):
     """A fault of a family, its kind drawn from rng."""
     if family == "kill":
         return Kill(rng, n, rng.choice(("one", "leader", "leader", "majority", "all")))
+    if family == "power-loss":
+        return PowerLoss(rng, n, rng.choice(("one", "leader", "minority", "all")))
     if family == "pause":
         return Pause(rng, n, rng.choice(("one", "leader", "leader", "majority")))
     if family == "partition":

@@ -21,8 +21,9 @@ CLIENT_TIMEOUT = 3.0  # s: above raft-request-timeout, so the server's -TIMEOUT 
 class Scenario:
     def __init__(self, families, work="registers", clock=None, overlap=0.0,
                  read_mode="linearizable", follower_mode="proxy", max_jump=10.0,
-                 server_args=(), preload=0):
+                 server_args=(), preload=0, powerfs=False):
         self.families, self.work, self.clock, self.overlap = families, work, clock, overlap
+        self.powerfs = powerfs
         self.read_mode, self.follower_mode, self.max_jump = read_mode, follower_mode, max_jump
         self.server_args, self.preload = list(server_args), preload
 
@@ -56,11 +57,21 @@ SCENARIOS = {
     "snapshot": Scenario(["snapshot"],
                          server_args=["--raft-log-keep", "300", "--raft-snapshot-max-rate", "256kb"],
                          preload=faults.PRELOAD_KEYS),
+    # power losses (faults.PowerLoss): every data dir is a powerfs mount
+    # (powerfs.c), which forgets what was not fsynced; one node, the leader,
+    # a minority or all at once. A short log tail, so logs are compacted and
+    # a state that lost its files could not be rebuilt from the log.
+    "power": Scenario(["power-loss"], powerfs=True, server_args=["--raft-log-keep", "300"]),
+    # power losses with partitions and kill -9 (the page cache survives
+    # that one) overlapping
+    "power-mixed": Scenario(["power-loss", "partition", "kill"], powerfs=True, overlap=0.3,
+                            server_args=["--raft-log-keep", "300"]),
 }
 
 
 # Every scenario that must pass (lease-drift is expected to fail).
-SOAK_DEFAULT = ["partition", "kill", "pause", "clock-ttl", "clock-rate", "mixed", "snapshot"]
+SOAK_DEFAULT = ["partition", "kill", "pause", "clock-ttl", "clock-rate", "mixed", "snapshot", "power",
+                "power-mixed"]
 
 
 class Result:
@@ -107,7 +118,7 @@ def run(name, a, log=print):
     rng = random.Random(a.seed)
     args = TIMING + ["--follower-mode", a.follower_mode or sc.follower_mode,
                      "--read-mode", a.read_mode or sc.read_mode] + sc.server_args
-    cl = Cluster(a.nodes, args, clock_mode=sc.clock)
+    cl = Cluster(a.nodes, args, clock_mode=sc.clock, powerfs=sc.powerfs)
     steps = schedule.plan(rng, sc.families, a.nodes, a.duration, cl.election_timeout_s(), sc.overlap,
                           sc.max_jump)
     log("seed %d; replay: %s" % (a.seed, replay_command(name, a)))
@@ -122,6 +133,7 @@ def run(name, a, log=print):
         cl.check_alive()
         res.problems += ["node %d exited by itself (rc=%s)" % c for c in cl.crashes]
         res.problems += cl.stop_all()
+        res.problems += cl.unmount_all()
         res.problems += cl.sanitizer_reports()
         res.counts, res.reasons = hist.counts(), hist.reasons()
         res.seconds = time.monotonic() - t_start
@@ -149,6 +161,9 @@ def _run(cl, sc, steps, hist, a, res, log):
             for st in steps:  # what phased faults found as they went
                 res.problems += st.fault.problems
                 res.notes += st.fault.notes
+                for f in (st.fault.a, st.fault.b) if isinstance(st.fault, faults.Both) else ():
+                    res.problems += f.problems
+                    res.notes += f.notes
         _heal_everything(cl)
         nemesis_log("heal", "everything")
         res.liveness_s = cl.wait_writable(max(10.0, 25 * cl.election_timeout_s()))
