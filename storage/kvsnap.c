@@ -506,8 +506,8 @@ int kvsnap_install(kvstate *s, uint64_t index, uint64_t term, int64_t tau)
     s->pages_at_commit = UINT64_MAX;
     s->snap_index = index;
     s->snap_term = term;
-    /* The state env skips the meta page's fsync (MDB_NOMETASYNC); the flip
-     * lives in it, and the log is reset only after this returns. */
+    /* The commit fsynced the meta page that holds the flip; the log is reset
+     * only after this returns, so make sure of it whatever the env's flags. */
     return kv_map_err(mdb_env_sync(s->env, 1));
 }
 
