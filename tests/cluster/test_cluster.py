@@ -331,12 +331,18 @@ def test_probation_connections_that_never_speak_are_closed(make_cluster):
                 refused += 1
             else:
                 silent.append(s)
-        assert len(silent) >= 50 and refused > 0, (len(silent), refused)
         t0 = time.monotonic()
+        closed = 0
         for s in silent:  # closed by the server, within the hello deadline
             s.settimeout(max(0.1, t0 + 10 - time.monotonic()))
-            assert s.recv(100) == b"", "a probation connection got bytes"
+            data = s.recv(100)
+            if data.startswith(b"-ERR max number of clients reached"):
+                refused += 1  # a refusal slower than the select above (a loaded machine)
+                continue
+            assert data == b"", "a probation connection got bytes"
+            closed += 1
         assert time.monotonic() - t0 < 10
+        assert closed >= 50 and refused > 0, (closed, refused)
         # the slots are free again: the follower's peer connections get in
         f.start()
         _raw_call(held, b"SET afterprobation yes\r\n", b"+OK")

@@ -169,9 +169,10 @@ def test_knowing_the_secret_is_not_enough_to_become_a_peer(secret_cluster):
     c, secret = secret_cluster
     ld = c.leader()
     cid = cluster_id(ld)
+    other = 1 if ld.id != 1 else 2  # a member's id that is not the leader's own
     # the old hello, secret in hand: refused and closed
     x = Conn(ld, "127.0.0.31")
-    assert x.call("RAFT.HELLO", cid, 2, secret) == REFUSED
+    assert x.call("RAFT.HELLO", cid, other, secret) == REFUSED
     assert x.closed()
     # no hello: no raft messages, no proof
     x = Conn(ld, "127.0.0.31")
@@ -181,7 +182,7 @@ def test_knowing_the_secret_is_not_enough_to_become_a_peer(secret_cluster):
     assert x.closed()
     # a hello without RAFT.AUTH is not a peer either
     x = Conn(ld, "127.0.0.31")
-    assert isinstance(x.call("RAFT.HELLO", cid, 2, os.urandom(32).hex()), list)
+    assert isinstance(x.call("RAFT.HELLO", cid, other, os.urandom(32).hex()), list)
     assert x.call("RAFT.MSG", b"\x01\x02").startswith(b"-ERR RAFT.MSG needs a RAFT.HELLO")
     x.close()
     # the cluster is unharmed and nobody left
