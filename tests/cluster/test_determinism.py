@@ -8,7 +8,6 @@ import os
 import random
 import sys
 
-import pytest
 
 from test_snapshot import assert_same_keyspace
 

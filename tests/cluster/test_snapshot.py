@@ -9,7 +9,6 @@ import hashlib
 import os
 import random
 import re
-import socket
 import time
 
 import pytest
@@ -306,50 +305,14 @@ def snap_checksum(data):
     return h ^ (h >> 33)
 
 
-class RawPeer:
-    """A raw RESP connection, for playing a peer."""
-
-    def __init__(self, node):
-        self.s = socket.create_connection(("127.0.0.1", node.port), timeout=10)
-        self.buf = b""
-
-    def close(self):
-        self.s.close()
-
-    def reply(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.s.recv(65536)
-            if not chunk:
-                raise EOFError("closed")
-            self.buf += chunk
-        ln, self.buf = self.buf.split(b"\r\n", 1)
-        return ln
-
-    def call(self, *args):
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            b = a if isinstance(a, bytes) else str(a).encode()
-            out += b"$%d\r\n%s\r\n" % (len(b), b)
-        self.s.sendall(out)
-        return self.reply()
-
-
 def peer_as(node, as_id):
-    """A connection to node that introduced itself as member as_id."""
+    """A connection to node that passed the peer handshake as member as_id."""
+    import test_peerauth  # the challenge-response handshake
     with node.client() as r:
         cid = r.config_get("cluster-id")["cluster-id"]
-    secret = node.cluster.secret_for(as_id)
-    try:
-        import test_peerauth  # the challenge-response handshake, where it exists
-    except ImportError:
-        test_peerauth = None
-    if test_peerauth is not None:
-        conn, _ = test_peerauth.handshake(node, "127.0.0.1", secret, cid, client_id=as_id,
-                                          server_id=node.id)
-        return conn
-    p = RawPeer(node)
-    assert p.call("RAFT.HELLO", cid, as_id, secret) == b"+OK"
-    return p
+    conn, _ = test_peerauth.handshake(node, "127.0.0.1", node.cluster.secret_for(as_id), cid,
+                                      client_id=as_id, server_id=node.id)
+    return conn
 
 
 def test_a_second_sender_cannot_disturb_a_staging(make_cluster):
