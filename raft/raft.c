@@ -159,11 +159,6 @@ static const char *r_impossible(raft_node *r, const raft_msg *m)
     case RAFT_MSG_PREVOTE_RESP:
         if (!m->reject && m->term > r->term + 1) return "grant from a later term";
         return NULL;
-    case RAFT_MSG_HEARTBEAT:
-        /* min(leader commit, our match): our log holds it, even after a
-         * later leader cut our log (that only cuts uncommitted entries) */
-        if (m->commit > log_last_index(&r->log)) return "commit past our log";
-        return NULL;
     case RAFT_MSG_HEARTBEAT_RESP:
     case RAFT_MSG_TIMEOUT_NOW:
         if (future) return "from a later term";

@@ -298,13 +298,14 @@ int raft_tick(raft_node *n);
  * previous index or whose terms decrease or pass the message's term, an
  * append that would overwrite a committed entry, a response (match, rejected
  * index, hint) past the leader's log or a hint past the rejected index, a
- * heartbeat commit past the follower's log, a heartbeat response for a round
- * not yet sent, a vote request whose last entry is of a later term than the
- * request, a snapshot whose index or term disagrees with the message, is of
- * a later term or names other voters. Stale messages (a lower term, a role
- * that changed since) are ignored as before, not counted. Returns 0 for all
- * of these; otherwise 0, RAFT_EBUSY, RAFT_EINVAL (m is NULL), RAFT_ENOMEM or
- * a storage error: never an error caused by what the message says. */
+ * heartbeat response for a round not yet sent (a heartbeat's commit past
+ * the follower's log is clamped, not dropped: a follower whose data
+ * directory was lost restarts empty), a vote request whose last entry is
+ * of a later term than the request, a snapshot whose index or term disagrees with the message, is
+ * of a later term or names other voters. Stale messages (a lower term, a role that changed since)
+ * are ignored as before, not counted. Returns 0 for all of these; otherwise 0, RAFT_EBUSY,
+ * RAFT_EINVAL (m is NULL), RAFT_ENOMEM or a storage error: never an error caused by what the
+ * message says. */
 int raft_step(raft_node *n, const raft_msg *m);
 /* Appends one normal entry on the leader (§5.3). On success *index and *term
  * say where it lives; it is committed when that index is applied with that

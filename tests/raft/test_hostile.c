@@ -280,15 +280,25 @@ static void rejection_past_the_log_or_with_a_hint_past_it_is_dropped(void **stat
 
 /* A heartbeat's commit is min(leader commit, follower match): never past the
  * follower's log. */
-static void heartbeat_commit_past_the_log_is_dropped(void **state)
+/* A heartbeat's commit past the follower's log is not impossible: it is
+ * min(leader commit, the follower's match), and a follower whose data
+ * directory was lost (a replaced disk) restarts with an empty log while the
+ * leader still holds its old match. Dropping such heartbeats kept a wiped
+ * follower from ever hearing its leader (bench_snapshot_smoke hung); the
+ * commit is clamped to the log instead, and the follower is caught up. */
+static void heartbeat_commit_past_the_log_is_clamped(void **state)
 {
     (void)state;
     tcluster c;
     setup(&c);
     raft_status s = st_of(&c, 1);
+    uint64_t before = dropped(&c, 1);
     raft_msg m = msg(RAFT_MSG_HEARTBEAT, 1, 2, s.term);
     m.commit = s.last_index + 50;
-    step_dropped(&c, 1, &m);
+    assert_int_equal(raft_step(c.nodes[1].r, &m), 0);
+    assert_int_equal(dropped(&c, 1), before);
+    assert_true(st_of(&c, 1).commit <= st_of(&c, 1).last_index);
+    assert_int_equal(tc_stabilize(&c), 0);
     assert_still_commits(&c);
     tc_free(&c);
 }
@@ -442,7 +452,7 @@ int main(void)
         cmocka_unit_test(snapshot_below_commit_changes_nothing),
         cmocka_unit_test(responses_from_a_future_term_are_dropped),
         cmocka_unit_test(rejection_past_the_log_or_with_a_hint_past_it_is_dropped),
-        cmocka_unit_test(heartbeat_commit_past_the_log_is_dropped),
+        cmocka_unit_test(heartbeat_commit_past_the_log_is_clamped),
         cmocka_unit_test(leader_messages_from_a_second_leader_of_the_term_are_dropped),
         cmocka_unit_test(vote_request_with_a_log_from_the_future_is_dropped),
         cmocka_unit_test(heartbeat_response_for_a_future_round_is_dropped),
