@@ -79,13 +79,30 @@ int64_t net_hello_deadline_ms(void)
     return cfg.election_timeout > 1000 ? cfg.election_timeout : 1000;
 }
 
+static int is_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+    if (ss->ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return 1;
+}
+
+/* A member's configured host, as is_loopback() sees an address. */
 static int host_is_loopback(const char *host)
 {
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (inet_pton(AF_INET, host, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, host, &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6);
-    return !strcmp(host, "localhost");
+    struct sockaddr_storage ss = {0};
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1)
+        ss.ss_family = AF_INET;
+    else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1)
+        ss.ss_family = AF_INET6;
+    else
+        return !strcmp(host, "localhost");
+    return is_loopback(&ss);
 }
 
 /* Peers on other hosts get through protected mode for their handshake,
@@ -149,17 +166,6 @@ static void fmt_addr(const struct sockaddr_storage *ss, char *buf, size_t n)
         port = ntohs(s->sin6_port);
     }
     snprintf(buf, n, "%s:%d", host, port);
-}
-
-static int is_loopback(const struct sockaddr_storage *ss)
-{
-    if (ss->ss_family == AF_INET)
-        return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
-    if (ss->ss_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
-        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-    }
-    return 1;
 }
 
 const char net_denied_text[] =
