@@ -134,7 +134,7 @@ static const scmd server_commands[] = {
 
 /* -------------------------------------------------------------- lookup */
 
-#define LOOKUP_SLOTS 512
+#define LOOKUP_SLOTS 1024
 static cmdref lookup_table[LOOKUP_SLOTS];
 static const char *lookup_names[LOOKUP_SLOTS];
 
@@ -159,10 +159,8 @@ void commands_init(void)
 {
     for (size_t i = 0; i < NSERVER; i++)
         lookup_add(server_commands[i].name, (cmdref){&server_commands[i], NULL});
-    size_t n;
-    const kv_command *t = kv_command_table(&n);
-    for (size_t i = 0; i < n; i++)
-        lookup_add(t[i].name, (cmdref){NULL, &t[i]});
+    for (size_t i = 0; i < kv_command_count(); i++)
+        lookup_add(kv_command_at(i)->name, (cmdref){NULL, kv_command_at(i)});
 }
 
 static cmdref lookup(const char *name, size_t n)
@@ -715,20 +713,19 @@ static void command_docs(resp_buf *b, cmdref r)
 
 static size_t all_commands(cmdref *out, size_t cap)
 {
-    size_t n = 0, nk;
+    size_t n = 0;
     for (size_t i = 0; i < NSERVER && n < cap; i++)
         out[n++] = (cmdref){&server_commands[i], NULL};
-    const kv_command *t = kv_command_table(&nk);
-    for (size_t i = 0; i < nk && n < cap; i++)
-        out[n++] = (cmdref){NULL, &t[i]};
+    for (size_t i = 0; i < kv_command_count() && n < cap; i++)
+        out[n++] = (cmdref){NULL, kv_command_at(i)};
     return n;
 }
 
 PROC(command_cmd)
 {
     resp_buf *b = client_reply_buf(c);
-    cmdref all[256];
-    size_t n = all_commands(all, 256);
+    cmdref all[512];
+    size_t n = all_commands(all, 512);
     if (argc == 1) {
         resp_add_array(b, (int64_t)n);
         for (size_t i = 0; i < n; i++)

@@ -161,295 +161,87 @@ int kv_parse_bitoffset(const char *s, size_t len, uint64_t *off, resp_buf *err)
     return 0;
 }
 
-/* ------------------------------------------------------------ checks */
+/* ------------------------------------------------------------ the table */
 
-#define CHECK(name) static int name(int argc, char **argv, size_t *argvlen, resp_buf *err)
+/* The families, in the order COMMAND lists them. A family is one file
+ * (kvx_<family>.c) exporting its rows. */
+static const struct {
+    const kv_command *rows;
+    const size_t *n;
+} families[] = {
+    {kvx_string_commands, &kvx_string_ncommands},
+    {kvx_keyspace_commands, &kvx_keyspace_ncommands},
+    {kvx_expire_commands, &kvx_expire_ncommands},
+    {kvx_bits_commands, &kvx_bits_ncommands},
+};
 
-CHECK(ck_set)
+#define NFAMILIES (sizeof(families) / sizeof(families[0]))
+#define INDEX_SLOTS 1024 /* a power of two, well above the number of commands */
+
+static const kv_command **all; /* every row, in family order */
+static size_t nall;
+static const kv_command *index_[INDEX_SLOTS]; /* open addressing on the lower-case name */
+
+static uint32_t name_hash(const char *s, size_t n)
 {
-    kv_setopts o;
-    return kv_parse_set(argc, argv, argvlen, 3, 0, "set", &o, err);
-}
-
-CHECK(ck_getex)
-{
-    kv_setopts o;
-    return kv_parse_set(argc, argv, argvlen, 2, 1, "getex", &o, err);
-}
-
-CHECK(ck_setex)
-{
-    long long ms;
-    (void)argc;
-    return kv_parse_expire_value(argv[2], argvlen[2], 1, "setex", &ms, err);
-}
-
-CHECK(ck_psetex)
-{
-    long long ms;
-    (void)argc;
-    return kv_parse_expire_value(argv[2], argvlen[2], 0, "psetex", &ms, err);
-}
-
-static int ck_mset_generic(int argc, const char *name, resp_buf *err)
-{
-    if (argc % 2 == 0) {
-        resp_add_errorf(err, "ERR wrong number of arguments for '%s' command", name);
-        return -1;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 'A' && ch <= 'Z') ch += 32;
+        h = (h ^ ch) * 16777619u;
     }
+    return h;
+}
+
+/* Built once, at the first lookup; the rows are static, so this cannot
+ * fail but for memory, and then every lookup says unknown. */
+static int build_index(void)
+{
+    if (all) return 0;
+    size_t n = 0;
+    for (size_t f = 0; f < NFAMILIES; f++)
+        n += *families[f].n;
+    const kv_command **a = kv_calloc(n ? n : 1, sizeof(*a));
+    if (!a) return -1;
+    for (size_t f = 0; f < NFAMILIES; f++)
+        for (size_t i = 0; i < *families[f].n; i++) {
+            const kv_command *cmd = &families[f].rows[i];
+            uint32_t h = name_hash(cmd->name, strlen(cmd->name)) & (INDEX_SLOTS - 1);
+            while (index_[h])
+                h = (h + 1) & (INDEX_SLOTS - 1);
+            index_[h] = cmd;
+            a[nall++] = cmd;
+        }
+    all = a;
     return 0;
 }
-
-CHECK(ck_mset)
-{
-    (void)argv;
-    (void)argvlen;
-    return ck_mset_generic(argc, "mset", err);
-}
-
-CHECK(ck_msetnx)
-{
-    (void)argv;
-    (void)argvlen;
-    return ck_mset_generic(argc, "msetnx", err);
-}
-
-CHECK(ck_incrby)
-{
-    long long v;
-    (void)argc;
-    return kv_getll(argv[2], argvlen[2], &v, err);
-}
-
-CHECK(ck_decrby)
-{
-    long long v;
-    if (ck_incrby(argc, argv, argvlen, err) != 0) return -1;
-    kv_string2ll(argv[2], argvlen[2], &v);
-    if (v == LLONG_MIN) {
-        resp_add_error(err, "ERR decrement would overflow");
-        return -1;
-    }
-    return 0;
-}
-
-CHECK(ck_incrbyfloat)
-{
-    long double v;
-    (void)argc;
-    if (!kv_string2ld(argv[2], argvlen[2], &v)) {
-        resp_add_error(err, ERR_NOTFLOAT);
-        return -1;
-    }
-    return 0;
-}
-
-CHECK(ck_setrange)
-{
-    long long off;
-    (void)argc;
-    if (kv_getll(argv[2], argvlen[2], &off, err) != 0) return -1;
-    if (off < 0) {
-        resp_add_error(err, "ERR offset is out of range");
-        return -1;
-    }
-    if (argvlen[3] > 0 && (uint64_t)off + argvlen[3] > KV_MAX_STRING_LEN) {
-        resp_add_error(err, ERR_STRLEN);
-        return -1;
-    }
-    return 0;
-}
-
-static int ck_expire_generic(int argc, char **argv, size_t *argvlen, int seconds, const char *name,
-                             resp_buf *err)
-{
-    int flags;
-    long long when;
-    return kv_parse_expire(argc, argv, argvlen, seconds, name, &flags, &when, err);
-}
-
-CHECK(ck_expire)
-{
-    return ck_expire_generic(argc, argv, argvlen, 1, "expire", err);
-}
-CHECK(ck_pexpire)
-{
-    return ck_expire_generic(argc, argv, argvlen, 0, "pexpire", err);
-}
-CHECK(ck_expireat)
-{
-    return ck_expire_generic(argc, argv, argvlen, 1, "expireat", err);
-}
-CHECK(ck_pexpireat)
-{
-    return ck_expire_generic(argc, argv, argvlen, 0, "pexpireat", err);
-}
-
-CHECK(ck_setbit)
-{
-    uint64_t off;
-    long long bit;
-    (void)argc;
-    if (kv_parse_bitoffset(argv[2], argvlen[2], &off, err) != 0) return -1;
-    if (!kv_string2ll(argv[3], argvlen[3], &bit) || (bit & ~1)) {
-        resp_add_error(err, "ERR bit is not an integer or out of range");
-        return -1;
-    }
-    return 0;
-}
-
-CHECK(ck_flush)
-{
-    if (argc == 2 &&
-        (kv_streqci(argv[1], argvlen[1], "sync") || kv_streqci(argv[1], argvlen[1], "async")))
-        return 0;
-    if (argc != 1) {
-        resp_add_error(err, ERR_SYNTAX);
-        return -1;
-    }
-    return 0;
-}
-
-/* ------------------------------------------------------------ table */
-
-#define W KV_CMD_WRITE
-#define R KV_CMD_READONLY
-#define F KV_CMD_FAST
-#define D KV_CMD_DENYOOM
-
-/* name, arity, flags, first, last, step, check, exec, group, since, summary */
-#define KV_COMMANDS(X)                                                                             \
-    X("get", 2, R | F, 1, 1, 1, NULL, kvx_get, "string", "1.0.0", "Get the value of a key")        \
-    X("set", -3, W | D, 1, 1, 1, ck_set, kvx_set, "string", "1.0.0",                               \
-      "Set the string value of a key")                                                             \
-    X("setnx", 3, W | F | D, 1, 1, 1, NULL, kvx_setnx, "string", "1.0.0",                          \
-      "Set the value of a key, only if the key does not exist")                                    \
-    X("setex", 4, W | D, 1, 1, 1, ck_setex, kvx_setex, "string", "2.0.0",                          \
-      "Set the value and expiration of a key")                                                     \
-    X("psetex", 4, W | D, 1, 1, 1, ck_psetex, kvx_psetex, "string", "2.6.0",                       \
-      "Set the value and expiration in milliseconds of a key")                                     \
-    X("getset", 3, W | F | D, 1, 1, 1, NULL, kvx_getset, "string", "1.0.0",                        \
-      "Set the string value of a key and return its old value")                                    \
-    X("getdel", 2, W | F, 1, 1, 1, NULL, kvx_getdel, "string", "6.2.0",                            \
-      "Get the value of a key and delete the key")                                                 \
-    X("getex", -2, W | F, 1, 1, 1, ck_getex, kvx_getex, "string", "6.2.0",                         \
-      "Get the value of a key and optionally set its expiration")                                  \
-    X("mget", -2, R | F, 1, -1, 1, NULL, kvx_mget, "string", "1.0.0",                              \
-      "Get the values of all the given keys")                                                      \
-    X("mset", -3, W | D, 1, -1, 2, ck_mset, kvx_mset, "string", "1.0.1",                           \
-      "Set multiple keys to multiple values")                                                      \
-    X("msetnx", -3, W | D, 1, -1, 2, ck_msetnx, kvx_msetnx, "string", "1.0.1",                     \
-      "Set multiple keys to multiple values, only if none of the keys exist")                      \
-    X("del", -2, W, 1, -1, 1, NULL, kvx_del, "generic", "1.0.0", "Delete a key")                   \
-    X("unlink", -2, W | F, 1, -1, 1, NULL, kvx_del, "generic", "4.0.0",                            \
-      "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non "       \
-      "blocking.")                                                                                 \
-    X("exists", -2, R | F, 1, -1, 1, NULL, kvx_exists, "generic", "1.0.0",                         \
-      "Determine if a key exists")                                                                 \
-    X("incr", 2, W | F | D, 1, 1, 1, NULL, kvx_incr, "string", "1.0.0",                            \
-      "Increment the integer value of a key by one")                                               \
-    X("decr", 2, W | F | D, 1, 1, 1, NULL, kvx_decr, "string", "1.0.0",                            \
-      "Decrement the integer value of a key by one")                                               \
-    X("incrby", 3, W | F | D, 1, 1, 1, ck_incrby, kvx_incrby, "string", "1.0.0",                   \
-      "Increment the integer value of a key by the given amount")                                  \
-    X("decrby", 3, W | F | D, 1, 1, 1, ck_decrby, kvx_decrby, "string", "1.0.0",                   \
-      "Decrement the integer value of a key by the given number")                                  \
-    X("incrbyfloat", 3, W | F | D, 1, 1, 1, ck_incrbyfloat, kvx_incrbyfloat, "string", "2.6.0",    \
-      "Increment the float value of a key by the given amount")                                    \
-    X("append", 3, W | F | D, 1, 1, 1, NULL, kvx_append, "string", "2.0.0",                        \
-      "Append a value to a key")                                                                   \
-    X("strlen", 2, R | F, 1, 1, 1, NULL, kvx_strlen, "string", "2.2.0",                            \
-      "Get the length of the value stored in a key")                                               \
-    X("getrange", 4, R, 1, 1, 1, NULL, kvx_getrange, "string", "2.4.0",                            \
-      "Get a substring of the string stored at a key")                                             \
-    X("substr", 4, R, 1, 1, 1, NULL, kvx_getrange, "string", "1.0.0",                              \
-      "Get a substring of the string stored at a key")                                             \
-    X("setrange", 4, W | D, 1, 1, 1, ck_setrange, kvx_setrange, "string", "2.2.0",                 \
-      "Overwrite part of a string at key starting at the specified offset")                        \
-    X("expire", -3, W | F, 1, 1, 1, ck_expire, kvx_expire, "generic", "1.0.0",                     \
-      "Set a key's time to live in seconds")                                                       \
-    X("pexpire", -3, W | F, 1, 1, 1, ck_pexpire, kvx_pexpire, "generic", "2.6.0",                  \
-      "Set a key's time to live in milliseconds")                                                  \
-    X("expireat", -3, W | F, 1, 1, 1, ck_expireat, kvx_expireat, "generic", "1.2.0",               \
-      "Set the expiration for a key as a UNIX timestamp")                                          \
-    X("pexpireat", -3, W | F, 1, 1, 1, ck_pexpireat, kvx_pexpireat, "generic", "2.6.0",            \
-      "Set the expiration for a key as a UNIX timestamp specified in milliseconds")                \
-    X("ttl", 2, R | F, 1, 1, 1, NULL, kvx_ttl, "generic", "1.0.0",                                 \
-      "Get the time to live for a key in seconds")                                                 \
-    X("pttl", 2, R | F, 1, 1, 1, NULL, kvx_pttl, "generic", "2.6.0",                               \
-      "Get the time to live for a key in milliseconds")                                            \
-    X("expiretime", 2, R | F, 1, 1, 1, NULL, kvx_expiretime, "generic", "7.0.0",                   \
-      "Get the expiration Unix timestamp for a key")                                               \
-    X("pexpiretime", 2, R | F, 1, 1, 1, NULL, kvx_pexpiretime, "generic", "7.0.0",                 \
-      "Get the expiration Unix timestamp for a key in milliseconds")                               \
-    X("persist", 2, W | F, 1, 1, 1, NULL, kvx_persist, "generic", "2.2.0",                         \
-      "Remove the expiration from a key")                                                          \
-    X("type", 2, R | F, 1, 1, 1, NULL, kvx_type, "generic", "1.0.0",                               \
-      "Determine the type stored at key")                                                          \
-    X("keys", 2, R, 0, 0, 0, NULL, kvx_keys, "generic", "1.0.0",                                   \
-      "Find all keys matching the given pattern")                                                  \
-    X("scan", -2, R, 0, 0, 0, NULL, kvx_scan, "generic", "2.8.0",                                  \
-      "Incrementally iterate the keys space")                                                      \
-    X("randomkey", 1, R, 0, 0, 0, NULL, kvx_randomkey, "generic", "1.0.0",                         \
-      "Return a random key from the keyspace")                                                     \
-    X("rename", 3, W, 1, 2, 1, NULL, kvx_rename, "generic", "1.0.0", "Rename a key")               \
-    X("renamenx", 3, W | F, 1, 2, 1, NULL, kvx_renamenx, "generic", "1.0.0",                       \
-      "Rename a key, only if the new key does not exist")                                          \
-    X("touch", -2, R | F, 1, -1, 1, NULL, kvx_exists, "generic", "3.2.1",                          \
-      "Alters the last access time of a key(s). Returns the number of existing keys "              \
-      "specified.")                                                                                \
-    X("setbit", 4, W | D, 1, 1, 1, ck_setbit, kvx_setbit, "bitmap", "2.2.0",                       \
-      "Sets or clears the bit at offset in the string value stored at key")                        \
-    X("getbit", 3, R | F, 1, 1, 1, NULL, kvx_getbit, "bitmap", "2.2.0",                            \
-      "Returns the bit value at offset in the string value stored at key")                         \
-    X("bitcount", -2, R, 1, 1, 1, NULL, kvx_bitcount, "bitmap", "2.6.0",                           \
-      "Count set bits in a string")                                                                \
-    X("bitpos", -3, R, 1, 1, 1, NULL, kvx_bitpos, "bitmap", "2.8.7",                               \
-      "Find first bit set or clear in a string")                                                   \
-    X("lcs", -3, R, 1, 2, 1, NULL, kvx_lcs, "string", "7.0.0", "Find longest common substring")    \
-    X("memory", -2, R, 2, 2, 1, NULL, kvx_memory, "server", "4.0.0",                               \
-      "A container for memory diagnostics commands (here: USAGE)")                                 \
-    X("dbsize", 1, R | F, 0, 0, 0, NULL, kvx_dbsize, "server", "1.0.0",                            \
-      "Return the number of keys in the selected database")                                        \
-    X("flushdb", -1, W, 0, 0, 0, ck_flush, kvx_flush, "server", "1.0.0",                           \
-      "Remove all keys from the current database")                                                 \
-    X("flushall", -1, W, 0, 0, 0, ck_flush, kvx_flush, "server", "1.0.0",                          \
-      "Remove all keys from all databases")
-
-#define KV_PUB(n, a, fl, fk, lk, st, ck, ex, g, si, su) {n, a, fl, fk, lk, st, ck, g, si, su},
-#define KV_EXEC(n, a, fl, fk, lk, st, ck, ex, g, si, su) ex,
-
-static const kv_command table[] = {KV_COMMANDS(KV_PUB)};
-static kv_exec_fn *const execs[] = {KV_COMMANDS(KV_EXEC)};
-
-#define NCMDS (sizeof(table) / sizeof(table[0]))
 
 const kv_command *kv_command_lookup(const char *name, size_t len)
 {
-    for (size_t i = 0; i < NCMDS; i++)
-        if (kv_streqci(name, len, table[i].name)) return &table[i];
+    if (build_index() != 0 || len == 0 || len > 64) return NULL;
+    uint32_t h = name_hash(name, len) & (INDEX_SLOTS - 1);
+    for (const kv_command *cmd; (cmd = index_[h]) != NULL; h = (h + 1) & (INDEX_SLOTS - 1))
+        if (kv_streqci(name, len, cmd->name)) return cmd;
     return NULL;
 }
 
-const kv_command *kv_command_table(size_t *count)
+size_t kv_command_count(void)
 {
-    *count = NCMDS;
-    return table;
+    return build_index() == 0 ? nall : 0;
 }
 
-kv_exec_fn *kv_command_exec(const struct kv_command *cmd)
+const kv_command *kv_command_at(size_t i)
 {
-    if (cmd < table || cmd >= table + NCMDS) return NULL;
-    return execs[cmd - table];
+    return build_index() == 0 && i < nall ? all[i] : NULL;
 }
 
-void kv_exec(kv_ctx *c, int argc, char **argv, size_t *argvlen)
+void kv_exec(kv_ctx *c, const kv_command *cmd, int argc, char **argv, size_t *argvlen)
 {
     if (argc < 1) {
         resp_add_error(c->reply, "ERR empty command");
         return;
     }
-    const kv_command *cmd = kv_command_lookup(argv[0], argvlen[0]);
+    if (!cmd) cmd = kv_command_lookup(argv[0], argvlen[0]);
     if (!cmd) {
         /* Redis: "unknown command '%.128s', with args beginning with: " and
          * each argument quoted, up to 128 characters in all. */
@@ -475,5 +267,5 @@ void kv_exec(kv_ctx *c, int argc, char **argv, size_t *argvlen)
     }
     /* The apply path re-runs the check: an entry is never trusted. */
     if (cmd->check && cmd->check(argc, argv, argvlen, c->reply) != 0) return;
-    execs[cmd - table](c, argc, argv, argvlen);
+    cmd->exec(c, argc, argv, argvlen);
 }

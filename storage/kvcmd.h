@@ -21,6 +21,8 @@ enum {
     KV_CMD_DENYOOM = 1 << 3, /* refused above the high-water mark */
 };
 
+struct kv_ctx;
+
 typedef struct kv_command {
     const char *name; /* lower case */
     int arity;        /* Redis convention: -N means at least N */
@@ -31,6 +33,9 @@ typedef struct kv_command {
      * Returns 0 when the command may be proposed; otherwise appends Redis's
      * exact error reply to err and returns -1. NULL means nothing to check. */
     int (*check)(int argc, char **argv, size_t *argvlen, resp_buf *err);
+    /* The execution against the state (storage/kvint.h), after arity and
+     * check; never NULL. */
+    void (*exec)(struct kv_ctx *c, int argc, char **argv, size_t *argvlen);
     const char *group;   /* "string", "keyspace", "bitmap", "server" */
     const char *since;   /* Redis version that added it, e.g. "1.0.0" */
     const char *summary; /* one line, for COMMAND DOCS */
@@ -43,9 +48,14 @@ typedef struct kv_command {
  * (DESIGN.md "Determinism and trust"). */
 #define KV_MAX_STRING_LEN ((uint64_t)512 << 20)
 
-/* Case-insensitive lookup; NULL when unknown. */
+/* Case-insensitive lookup (a hash index, built at the first call); NULL
+ * when unknown. The server resolves a command once, when it arrives, and
+ * passes the entry down (kvstate_read); only the apply of a log entry,
+ * which holds names, looks up again. */
 const kv_command *kv_command_lookup(const char *name, size_t len);
-/* The whole table, for COMMAND COUNT / INFO / DOCS. */
-const kv_command *kv_command_table(size_t *count);
+/* The whole table, for COMMAND COUNT / INFO / DOCS: the rows of every
+ * family (kvx_<family>.c), in family order. NULL past the end. */
+size_t kv_command_count(void);
+const kv_command *kv_command_at(size_t i);
 
 #endif

@@ -52,51 +52,31 @@ int kv_parse_bitoffset(const char *s, size_t len, uint64_t *off, resp_buf *err);
 #define ERR_NOTFLOAT "ERR value is not a valid float"
 #define ERR_STRLEN "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
 
-/* The implementations (kvexec.c). */
-kv_exec_fn kvx_get;
-kv_exec_fn kvx_set;
-kv_exec_fn kvx_setnx;
-kv_exec_fn kvx_setex;
-kv_exec_fn kvx_psetex;
-kv_exec_fn kvx_getset;
-kv_exec_fn kvx_getdel;
-kv_exec_fn kvx_getex;
-kv_exec_fn kvx_mget;
-kv_exec_fn kvx_mset;
-kv_exec_fn kvx_msetnx;
-kv_exec_fn kvx_del;
-kv_exec_fn kvx_exists;
-kv_exec_fn kvx_incr;
-kv_exec_fn kvx_decr;
-kv_exec_fn kvx_incrby;
-kv_exec_fn kvx_decrby;
-kv_exec_fn kvx_incrbyfloat;
-kv_exec_fn kvx_append;
-kv_exec_fn kvx_strlen;
-kv_exec_fn kvx_getrange;
-kv_exec_fn kvx_setrange;
-kv_exec_fn kvx_expire;
-kv_exec_fn kvx_pexpire;
-kv_exec_fn kvx_expireat;
-kv_exec_fn kvx_pexpireat;
-kv_exec_fn kvx_ttl;
-kv_exec_fn kvx_pttl;
-kv_exec_fn kvx_expiretime;
-kv_exec_fn kvx_pexpiretime;
-kv_exec_fn kvx_persist;
-kv_exec_fn kvx_type;
-kv_exec_fn kvx_keys;
-kv_exec_fn kvx_scan;
-kv_exec_fn kvx_randomkey;
-kv_exec_fn kvx_rename;
-kv_exec_fn kvx_renamenx;
-kv_exec_fn kvx_setbit;
-kv_exec_fn kvx_getbit;
-kv_exec_fn kvx_bitcount;
-kv_exec_fn kvx_bitpos;
-kv_exec_fn kvx_lcs;
-kv_exec_fn kvx_memory;
-kv_exec_fn kvx_dbsize;
-kv_exec_fn kvx_flush;
+/* ------------------------------------------------------------ families */
+
+/* What a family file (kvx_<family>.c) has in common: the signature of an
+ * implementation and of a check, and its rows of the command table. */
+#define ARGS kv_ctx *c, int argc, char **argv, size_t *argvlen
+#define UNUSED_ARGS                                                                                \
+    (void)argc;                                                                                    \
+    (void)argv;                                                                                    \
+    (void)argvlen
+#define KV_CHECK(name) static int name(int argc, char **argv, size_t *argvlen, resp_buf *err)
+
+#define KV_FAMILY(f)                                                                               \
+    extern const kv_command kvx_##f##_commands[];                                                  \
+    extern const size_t kvx_##f##_ncommands;
+KV_FAMILY(string)
+KV_FAMILY(keyspace)
+KV_FAMILY(expire)
+KV_FAMILY(bits)
+
+/* Shared by the families that write strings (kvx_string.c). */
+void kvx_oom(kv_ctx *c); /* sets KV_ENOMEM unless an error is set */
+char *kvx_dup(kv_ctx *c, const char *p, size_t n, size_t cap);
+/* Rewrites key's string as nlen bytes: the old value, then zeros; returns
+ * where the new value lives in the map (NULL: error set). */
+char *kvx_rewrite_string(kv_ctx *c, const char *key, size_t keylen, const kv_val *old, size_t nlen,
+                         int64_t expiry);
 
 #endif

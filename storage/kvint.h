@@ -88,11 +88,10 @@ typedef struct kv_ctx {
 
 typedef void kv_exec_fn(kv_ctx *c, int argc, char **argv, size_t *argvlen);
 
-/* Runs one data command (lookup, arity, check, exec). Unknown commands and
- * arity errors are answered as Redis would. A read-only command may run
- * with c->writable == 0. */
-void kv_exec(kv_ctx *c, int argc, char **argv, size_t *argvlen);
-kv_exec_fn *kv_command_exec(const struct kv_command *cmd);
+/* Runs one data command (arity, check, exec); cmd is argv[0]'s entry,
+ * or NULL to look it up. Unknown commands and arity errors are answered as
+ * Redis would. A read-only command may run with c->writable == 0. */
+void kv_exec(kv_ctx *c, const struct kv_command *cmd, int argc, char **argv, size_t *argvlen);
 
 /* The value record: u8 type, i64 expiry (big-endian, 0 none), bytes. */
 #define KV_TYPE_STRING 0

@@ -543,12 +543,12 @@ int kvstate_apply(kvstate *s, uint64_t index, const void *payload, size_t len, r
     if (len > 0) {
         switch (e.kind) {
         case KV_ENTRY_CMD:
-            kv_exec(&c, e.cmds[0].argc, e.cmds[0].argv, e.cmds[0].argvlen);
+            kv_exec(&c, NULL, e.cmds[0].argc, e.cmds[0].argv, e.cmds[0].argvlen);
             break;
         case KV_ENTRY_MULTI:
             resp_add_array(c.reply, e.count);
             for (uint32_t i = 0; i < e.count && c.rc == 0; i++)
-                kv_exec(&c, e.cmds[i].argc, e.cmds[i].argv, e.cmds[i].argvlen);
+                kv_exec(&c, NULL, e.cmds[i].argc, e.cmds[i].argv, e.cmds[i].argvlen);
             break;
         case KV_ENTRY_EXPIRE:
             for (uint32_t i = 0; i < e.count && c.rc == 0; i++)
@@ -586,7 +586,7 @@ int kvstate_read(kvstate *s, int argc, char **argv, size_t *argvlen, int64_t wal
     ctx_init(s, &c, txn, 0, reply);
     c.wall = wall_ms;
     c.rng = (s->read_rng += 0x9e3779b97f4a7c15ull);
-    kv_exec(&c, argc, argv, argvlen);
+    kv_exec(&c, cmd, argc, argv, argvlen);
     return c.rc;
 }
 

@@ -1,0 +1,391 @@
+/* kvx_keyspace.c -- the commands on keys whatever their type (Redis's db.c
+ * and object.c): DEL, EXISTS, TYPE, KEYS, SCAN, RANDOMKEY, RENAME, DBSIZE,
+ * FLUSHDB/FLUSHALL, MEMORY USAGE. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/kvcmd.h"
+#include "storage/kvcmd_int.h"
+#include "storage/kverr.h"
+#include "storage/kvint.h"
+
+static void kvx_del(ARGS)
+{
+    kv_val v;
+    long long n = 0;
+    for (int j = 1; j < argc && c->rc == 0; j++) {
+        int found = kv_lookup(c, argv[j], argvlen[j], &v);
+        if (found == 1 && kv_delete(c, argv[j], argvlen[j]) == 1) n++;
+    }
+    if (c->rc == 0) resp_add_int(c->reply, n);
+}
+
+static void kvx_exists(ARGS)
+{
+    kv_val v;
+    long long n = 0;
+    for (int j = 1; j < argc && c->rc == 0; j++)
+        if (kv_lookup(c, argv[j], argvlen[j], &v) == 1) n++;
+    if (c->rc == 0) resp_add_int(c->reply, n);
+}
+
+static void kvx_type(ARGS)
+{
+    kv_val v;
+    UNUSED_ARGS;
+    int found = kv_lookup(c, argv[1], argvlen[1], &v);
+    if (found >= 0) resp_add_simple(c->reply, found ? "string" : "none");
+}
+
+static int rec_live(kv_ctx *c, const kv_rec *r)
+{
+    return r->expiry == 0 || r->expiry > c->tau;
+}
+
+static int cursor_open(kv_ctx *c, MDB_cursor **cur)
+{
+    int rc = mdb_cursor_open(c->txn, c->kv, cur);
+    if (rc != 0) {
+        c->rc = kv_map_err(rc);
+        return -1;
+    }
+    return 0;
+}
+
+static int cursor_err(kv_ctx *c, int rc)
+{
+    if (rc != 0 && rc != MDB_NOTFOUND && c->rc == 0) c->rc = kv_map_err(rc);
+    return c->rc;
+}
+
+static void kvx_keys(ARGS)
+{
+    MDB_cursor *cur;
+    MDB_val k, d;
+    kv_rec r;
+    long long n = 0;
+    int rc;
+    UNUSED_ARGS;
+
+    if (cursor_open(c, &cur) != 0) return;
+    size_t mark = resp_add_deferred(c->reply);
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        if (kv_rec_parse(&k, &d, &r) != 0 || !rec_live(c, &r)) continue;
+        if (!kv_stringmatchlen(argv[1], argvlen[1], r.key, r.keylen, 0)) continue;
+        resp_add_bulk(c->reply, r.key, r.keylen);
+        n++;
+    }
+    mdb_cursor_close(cur);
+    resp_set_deferred_array(c->reply, mark, n);
+    cursor_err(c, rc);
+}
+
+static void kvx_scan(ARGS)
+{
+    MDB_cursor *cur;
+    MDB_val k, d;
+    kv_rec r;
+    unsigned long long cursor;
+    long long count = 10;
+    const char *pat = NULL, *type = NULL;
+    size_t patlen = 0, typelen = 0;
+    char *eptr;
+    int rc;
+
+    /* Redis's parseScanCursorOrReply: strtoul, whole argument, no space. */
+    errno = 0;
+    cursor = strtoull(argv[1], &eptr, 10);
+    if (argv[1][0] == ' ' || (argv[1][0] >= '\t' && argv[1][0] <= '\r') || eptr[0] != '\0' ||
+        errno == ERANGE) {
+        resp_add_error(c->reply, "ERR invalid cursor");
+        return;
+    }
+    for (int i = 2; i < argc;) {
+        int more = argc - i >= 2;
+        if (more && kv_streqci(argv[i], argvlen[i], "count")) {
+            if (kv_getll(argv[i + 1], argvlen[i + 1], &count, c->reply) != 0) return;
+            if (count < 1) {
+                resp_add_error(c->reply, ERR_SYNTAX);
+                return;
+            }
+        } else if (more && kv_streqci(argv[i], argvlen[i], "match")) {
+            pat = argv[i + 1];
+            patlen = argvlen[i + 1];
+            if (patlen == 1 && pat[0] == '*') pat = NULL;
+        } else if (more && kv_streqci(argv[i], argvlen[i], "type")) {
+            type = argv[i + 1];
+            typelen = argvlen[i + 1];
+        } else {
+            resp_add_error(c->reply, ERR_SYNTAX);
+            return;
+        }
+        i += 2;
+    }
+
+    if (cursor_open(c, &cur) != 0) return;
+    /* The cursor is the next hash to visit. A batch ends only at a hash
+     * boundary, so keys sharing a hash are never split across batches. */
+    unsigned char kb[8];
+    kv_put_be64(kb, cursor);
+    k.mv_size = 8;
+    k.mv_data = kb;
+    unsigned long long next = 0;
+    long long seen = 0, n = 0;
+    uint64_t last = 0;
+    resp_buf keys;
+    resp_buf_init(&keys, c->reply->proto);
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        if (kv_rec_parse(&k, &d, &r) != 0) continue;
+        if (seen >= count && r.hash != last) {
+            next = r.hash;
+            break;
+        }
+        seen++;
+        last = r.hash;
+        if (!rec_live(c, &r)) continue;
+        if (pat && !kv_stringmatchlen(pat, patlen, r.key, r.keylen, 0)) continue;
+        if (type && !kv_streqci(type, typelen, "string")) continue;
+        resp_add_bulk(&keys, r.key, r.keylen);
+        n++;
+    }
+    mdb_cursor_close(cur);
+    if (cursor_err(c, rc) == 0) {
+        char buf[32];
+        int len = snprintf(buf, sizeof(buf), "%llu", next);
+        resp_add_array(c->reply, 2);
+        resp_add_bulk(c->reply, buf, (size_t)len);
+        resp_add_array(c->reply, n);
+        if (keys.oom)
+            kvx_oom(c);
+        else
+            resp_add_raw(c->reply, keys.p, keys.len);
+    }
+    resp_buf_free(&keys);
+}
+
+static uint64_t next_rand(kv_ctx *c)
+{
+    /* splitmix64 */
+    uint64_t z = (c->rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void kvx_randomkey(ARGS)
+{
+    MDB_cursor *cur;
+    MDB_val k, d;
+    kv_rec r;
+    unsigned char kb[8];
+    int rc, wrapped = 0;
+    UNUSED_ARGS;
+
+    if (cursor_open(c, &cur) != 0) return;
+    kv_put_be64(kb, next_rand(c));
+    k.mv_size = 8;
+    k.mv_data = kb;
+    rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+    /* Skip keys expired at tau; give up after a bounded walk, as Redis
+     * does when every key it draws is expired. */
+    for (int tries = 0; tries < 1000; tries++) {
+        if (rc == MDB_NOTFOUND && !wrapped) {
+            wrapped = 1;
+            rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
+        }
+        if (rc != 0) break;
+        if (kv_rec_parse(&k, &d, &r) == 0 && rec_live(c, &r)) {
+            resp_add_bulk(c->reply, r.key, r.keylen);
+            mdb_cursor_close(cur);
+            return;
+        }
+        rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (cursor_err(c, rc) == 0) resp_add_null(c->reply);
+}
+
+static void rename_generic(ARGS, int nx)
+{
+    kv_val v;
+    UNUSED_ARGS;
+    int samekey = argvlen[1] == argvlen[2] && memcmp(argv[1], argv[2], argvlen[1]) == 0;
+    int found = kv_lookup(c, argv[1], argvlen[1], &v);
+    if (found < 0) return;
+    if (!found) {
+        resp_add_error(c->reply, "ERR no such key");
+        return;
+    }
+    if (samekey) {
+        if (nx)
+            resp_add_int(c->reply, 0);
+        else
+            resp_add_ok(c->reply);
+        return;
+    }
+    int64_t expiry = v.expiry;
+    char *val = kvx_dup(c, v.p, v.len, v.len);
+    size_t vlen = v.len;
+    if (!val) return;
+    kv_val dst;
+    found = kv_lookup(c, argv[2], argvlen[2], &dst);
+    if (found == 1 && nx) {
+        resp_add_int(c->reply, 0);
+    } else if (found >= 0) {
+        kv_store(c, argv[2], argvlen[2], val, vlen, expiry);
+        kv_delete(c, argv[1], argvlen[1]);
+        if (c->rc == 0) {
+            if (nx)
+                resp_add_int(c->reply, 1);
+            else
+                resp_add_ok(c->reply);
+        }
+    }
+    free(val);
+}
+
+static void kvx_rename(ARGS)
+{
+    rename_generic(c, argc, argv, argvlen, 0);
+}
+
+static void kvx_renamenx(ARGS)
+{
+    rename_generic(c, argc, argv, argvlen, 1);
+}
+
+static void kvx_dbsize(ARGS)
+{
+    MDB_stat st;
+    UNUSED_ARGS;
+    int rc = mdb_stat(c->txn, c->kv, &st);
+    if (rc != 0) {
+        c->rc = kv_map_err(rc);
+        return;
+    }
+    resp_add_int(c->reply, (int64_t)st.ms_entries);
+}
+
+static void kvx_flush(ARGS)
+{
+    UNUSED_ARGS;
+    if (kv_flush(c) == 0) resp_add_ok(c->reply);
+}
+
+/* jemalloc's size classes: four per doubling above 128 bytes. */
+static uint64_t je_size(uint64_t n)
+{
+    if (n <= 8) return 8;
+    if (n <= 128) return (n + 15) & ~15ull;
+    uint64_t p = 1;
+    while ((p << 1) < n)
+        p <<= 1;
+    uint64_t step = p >> 2;
+    return (n + step - 1) / step * step;
+}
+
+static uint64_t sds_hdr(uint64_t len, int type5)
+{
+    if (type5 && len < 32) return 1;
+    return len < 256 ? 3 : len < 65536 ? 5 : len < (1ull << 32) ? 9 : 17;
+}
+
+static void kvx_memory(ARGS)
+{
+    kv_val v;
+    if (!kv_streqci(argv[1], argvlen[1], "usage")) {
+        resp_add_errorf(c->reply, "ERR unknown subcommand '%.128s'. Try MEMORY HELP.", argv[1]);
+        return;
+    }
+    if (argc < 3) {
+        resp_add_error(c->reply, "ERR wrong number of arguments for 'memory|usage' command");
+        return;
+    }
+    for (int j = 3; j < argc; j++) {
+        long long samples;
+        if (kv_streqci(argv[j], argvlen[j], "samples") && j + 1 < argc) {
+            if (kv_getll(argv[j + 1], argvlen[j + 1], &samples, c->reply) != 0) return;
+            if (samples < 0) {
+                resp_add_error(c->reply, ERR_SYNTAX);
+                return;
+            }
+            j++;
+        } else {
+            resp_add_error(c->reply, ERR_SYNTAX);
+            return;
+        }
+    }
+    int found = kv_lookup(c, argv[2], argvlen[2], &v);
+    if (found < 0) return;
+    if (!found) {
+        resp_add_null(c->reply);
+        return;
+    }
+    /* What redis-server would account for the same string: the object
+     * (int, embstr or raw sds), the key's sds and the dict entry. */
+    uint64_t obj;
+    long long ll;
+    if (v.len <= 20 && kv_string2ll(v.p, v.len, &ll))
+        obj = 16;
+    else if (v.len <= 44)
+        obj = je_size(16 + 3 + v.len + 1); /* robj and sds in one allocation */
+    else
+        obj = je_size(sds_hdr(v.len, 0) + v.len + 1) + 16;
+    uint64_t key = je_size(sds_hdr(argvlen[2], 1) + argvlen[2] + 1);
+    resp_add_int(c->reply, (int64_t)(obj + key + 24));
+}
+
+/* ------------------------------------------------------------ bitmaps */
+
+/* ------------------------------------------------------------ checks */
+
+KV_CHECK(ck_flush)
+{
+    if (argc == 2 &&
+        (kv_streqci(argv[1], argvlen[1], "sync") || kv_streqci(argv[1], argvlen[1], "async")))
+        return 0;
+    if (argc != 1) {
+        resp_add_error(err, ERR_SYNTAX);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ table */
+
+/* ------------------------------------------------------------ command table */
+
+#define W KV_CMD_WRITE
+#define R KV_CMD_READONLY
+#define F KV_CMD_FAST
+#define D KV_CMD_DENYOOM
+/* clang-format off */
+const kv_command kvx_keyspace_commands[] = {
+    {"del", -2, W, 1, -1, 1, NULL, kvx_del, "generic", "1.0.0", "Delete a key"},
+    {"unlink", -2, W | F, 1, -1, 1, NULL, kvx_del, "generic", "4.0.0", "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non " "blocking."},
+    {"exists", -2, R | F, 1, -1, 1, NULL, kvx_exists, "generic", "1.0.0", "Determine if a key exists"},
+    {"type", 2, R | F, 1, 1, 1, NULL, kvx_type, "generic", "1.0.0", "Determine the type stored at key"},
+    {"keys", 2, R, 0, 0, 0, NULL, kvx_keys, "generic", "1.0.0", "Find all keys matching the given pattern"},
+    {"scan", -2, R, 0, 0, 0, NULL, kvx_scan, "generic", "2.8.0", "Incrementally iterate the keys space"},
+    {"randomkey", 1, R, 0, 0, 0, NULL, kvx_randomkey, "generic", "1.0.0", "Return a random key from the keyspace"},
+    {"rename", 3, W, 1, 2, 1, NULL, kvx_rename, "generic", "1.0.0", "Rename a key"},
+    {"renamenx", 3, W | F, 1, 2, 1, NULL, kvx_renamenx, "generic", "1.0.0", "Rename a key, only if the new key does not exist"},
+    {"touch", -2, R | F, 1, -1, 1, NULL, kvx_exists, "generic", "3.2.1", "Alters the last access time of a key(s). Returns the number of existing keys " "specified."},
+    {"memory", -2, R, 2, 2, 1, NULL, kvx_memory, "server", "4.0.0", "A container for memory diagnostics commands (here: USAGE)"},
+    {"dbsize", 1, R | F, 0, 0, 0, NULL, kvx_dbsize, "server", "1.0.0", "Return the number of keys in the selected database"},
+    {"flushdb", -1, W, 0, 0, 0, ck_flush, kvx_flush, "server", "1.0.0", "Remove all keys from the current database"},
+    {"flushall", -1, W, 0, 0, 0, ck_flush, kvx_flush, "server", "1.0.0", "Remove all keys from all databases"},
+};
+/* clang-format on */
+#undef W
+#undef R
+#undef F
+#undef D
+const size_t kvx_keyspace_ncommands =
+    sizeof(kvx_keyspace_commands) / sizeof(kvx_keyspace_commands[0]);
