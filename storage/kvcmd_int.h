@@ -70,6 +70,12 @@ KV_FAMILY(string)
 KV_FAMILY(keyspace)
 KV_FAMILY(expire)
 KV_FAMILY(bits)
+KV_FAMILY(hash)
+KV_FAMILY(list)
+KV_FAMILY(set)
+KV_FAMILY(zset)
+KV_FAMILY(sort)
+KV_FAMILY(hll)
 
 /* Shared by the families that write strings (kvx_string.c). */
 void kvx_oom(kv_ctx *c); /* sets KV_ENOMEM unless an error is set */

@@ -101,8 +101,13 @@ typedef struct kv_val {
     int found;
     uint8_t type;
     int64_t expiry; /* 0: none */
-    const char *p;  /* valid until the next write in the txn */
+    const char *p;  /* a string's bytes: valid until the next write in the txn */
     size_t len;
+    /* A collection (kvks.h). */
+    uint64_t ver;        /* its elements' records are keyed by it */
+    uint64_t count;      /* elements */
+    uint64_t head, tail; /* a list: seq of its first element, one past its last */
+    uint8_t enc;         /* KV_ENC_* */
 } kv_val;
 
 /* The stored form of a key, as LMDB sees it (LMDB keys are at most 511

@@ -1,0 +1,2 @@
+/* kvks.c -- the typed key space (kvks.h). */
+#include "storage/kvks.h"
