@@ -342,7 +342,7 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
     } else if (c->readonly && !c->npending && !driver_is_leader()) {
         /* READONLY on a follower: this node's own state, possibly stale, as
          * on a Redis Cluster replica. */
-        int rc = kvstate_read(srv.state, argc, argv, lens, mstime(), client_reply_buf(c));
+        int rc = kvstate_read(srv.state, 0, NULL, argc, argv, lens, mstime(), client_reply_buf(c));
         if (rc) fatal_storage(rc, "reading");
     } else {
         driver_read(c, argc, argv, lens);

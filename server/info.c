@@ -168,10 +168,10 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
     }
     SECTION("keyspace", "Keyspace", 1)
     {
-        uint64_t keys = kvstate_dbsize(srv.state);
+        uint64_t keys = kvstate_dbsize(srv.state, -1);
         if (keys)
             ADD("db0:keys=%llu,expires=%llu,avg_ttl=0\r\n", (unsigned long long)keys,
-                (unsigned long long)kvstate_expires(srv.state));
+                (unsigned long long)kvstate_expires(srv.state, -1));
     }
     resp_add_verbatim(b, "txt", t.p ? t.p : "", t.len);
     resp_buf_free(&t);

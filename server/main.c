@@ -334,7 +334,7 @@ int main(int argc, char **argv)
         }
     }
     serverLog(LL_NOTICE, "RaftKV %s, node %d, %llu keys, applied index %llu, data in %s",
-              RAFTKV_VERSION, cfg.node_id, (unsigned long long)kvstate_dbsize(srv.state),
+              RAFTKV_VERSION, cfg.node_id, (unsigned long long)kvstate_dbsize(srv.state, -1),
               (unsigned long long)kvstate_applied_index(srv.state), cfg.dir);
     serverLog(LL_NOTICE, "Ready to accept connections tcp on port %d (redis-cli -p %d)", cfg.port,
               cfg.port);

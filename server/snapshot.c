@@ -487,7 +487,7 @@ void snapshot_install(const raft_snapshot_meta *m)
     serverLog(LL_NOTICE,
               "Installed snapshot index %" PRIu64 " term %" PRIu64 " (%" PRIu64
               " keys) in %.3f s; the log restarts after it",
-              m->index, m->term, kvstate_dbsize(srv.state), (double)(mono_us() - t0) / 1e6);
+              m->index, m->term, kvstate_dbsize(srv.state, -1), (double)(mono_us() - t0) / 1e6);
 }
 
 /* driver_init: a crash between kvsnap_install and the log reset leaves a

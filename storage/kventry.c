@@ -8,7 +8,9 @@
 #include "storage/kverr.h"
 #include "storage/kvint.h"
 
-#define KV_ENTRY_VERSION 1
+/* Version 2 added the database; version 1 entries (all in database 0) are
+ * still read. */
+#define KV_ENTRY_VERSION 2
 
 static void put_u32(resp_buf *out, uint32_t v)
 {
@@ -33,7 +35,7 @@ static void put_header(resp_buf *out, int kind, int64_t tau)
     put_i64(out, tau);
 }
 
-void kventry_add_cmd(resp_buf *out, int argc, char **argv, const size_t *argvlen)
+static void put_cmd(resp_buf *out, int argc, char **argv, const size_t *argvlen)
 {
     put_u32(out, (uint32_t)argc);
     for (int i = 0; i < argc; i++) {
@@ -42,15 +44,29 @@ void kventry_add_cmd(resp_buf *out, int argc, char **argv, const size_t *argvlen
     }
 }
 
-void kventry_encode_cmd(resp_buf *out, int64_t tau, int argc, char **argv, const size_t *argvlen)
+static void put_u8(resp_buf *out, int v)
 {
-    put_header(out, KV_ENTRY_CMD, tau);
-    kventry_add_cmd(out, argc, argv, argvlen);
+    unsigned char b = (unsigned char)v;
+    resp_add_raw(out, &b, 1);
 }
 
-void kventry_begin_multi(resp_buf *out, int64_t tau, uint32_t count)
+void kventry_add_cmd(resp_buf *out, int argc, char **argv, const size_t *argvlen)
+{
+    put_cmd(out, argc, argv, argvlen);
+}
+
+void kventry_encode_cmd(resp_buf *out, int64_t tau, int db, int argc, char **argv,
+                        const size_t *argvlen)
+{
+    put_header(out, KV_ENTRY_CMD, tau);
+    put_u8(out, db);
+    put_cmd(out, argc, argv, argvlen);
+}
+
+void kventry_begin_multi(resp_buf *out, int64_t tau, int db, uint32_t count)
 {
     put_header(out, KV_ENTRY_MULTI, tau);
+    put_u8(out, db);
     put_u32(out, count);
 }
 
@@ -60,8 +76,9 @@ void kventry_begin_expire(resp_buf *out, int64_t tau, uint32_t count)
     put_u32(out, count);
 }
 
-void kventry_add_expire(resp_buf *out, const void *key, size_t keylen, int64_t expiry)
+void kventry_add_expire(resp_buf *out, int db, const void *key, size_t keylen, int64_t expiry)
 {
+    put_u8(out, db);
     put_u32(out, (uint32_t)keylen);
     resp_add_raw(out, key, keylen);
     put_i64(out, expiry);
@@ -176,7 +193,7 @@ int kventry_peek(const void *p, size_t n, int *kind, int64_t *tau)
     const unsigned char *b = p;
     rd r;
 
-    if (!p || n < 10 || b[0] != KV_ENTRY_VERSION) return KV_ECORRUPT;
+    if (!p || n < 10 || (b[0] != KV_ENTRY_VERSION && b[0] != 1)) return KV_ECORRUPT;
     if (b[1] != KV_ENTRY_CMD && b[1] != KV_ENTRY_MULTI && b[1] != KV_ENTRY_EXPIRE)
         return KV_ECORRUPT;
     r.p = b + 2;
@@ -214,6 +231,16 @@ int kventry_decode(const void *p, size_t n, kv_entry *e)
     if (rc != 0) return rc;
     r.p = (const unsigned char *)p + 10;
     r.n = n - 10;
+    int v1 = ((const unsigned char *)p)[0] == 1;
+    if (!v1 && e->kind != KV_ENTRY_EXPIRE) {
+        if (r.n < 1) {
+            kventry_free(e);
+            return KV_ECORRUPT;
+        }
+        e->db = r.p[0];
+        r.p++;
+        r.n--;
+    }
 
     switch (e->kind) {
     case KV_ENTRY_CMD:
@@ -238,7 +265,7 @@ int kventry_decode(const void *p, size_t n, kv_entry *e)
         break;
     case KV_ENTRY_EXPIRE:
         /* An item takes at least 12 bytes (key length and expiry). */
-        if (get_u32(&r, &count) != 0 || count > r.n / 12) {
+        if (get_u32(&r, &count) != 0 || count > r.n / (v1 ? 12 : 13)) {
             rc = KV_ECORRUPT;
             break;
         }
@@ -249,6 +276,15 @@ int kventry_decode(const void *p, size_t n, kv_entry *e)
         }
         e->count = count;
         for (uint32_t i = 0; i < count && rc == 0; i++) {
+            if (!v1) {
+                if (r.n < 1) {
+                    rc = KV_ECORRUPT;
+                    break;
+                }
+                e->items[i].db = r.p[0];
+                r.p++;
+                r.n--;
+            }
             rc = get_bytes(&r, &e->items[i].key, &e->items[i].keylen);
             if (rc == 0 && get_i64(&r, &e->items[i].expiry) != 0) rc = KV_ECORRUPT;
         }

@@ -50,6 +50,7 @@ typedef struct kv_argv {
 } kv_argv;
 
 typedef struct kv_expire_item {
+    int db; /* physical */
     char *key;
     size_t keylen;
     int64_t expiry;
@@ -57,6 +58,7 @@ typedef struct kv_expire_item {
 
 typedef struct kv_entry {
     int kind;
+    int db; /* CMD, MULTI: the logical database the commands start in */
     int64_t tau;
     uint32_t count;        /* commands (CMD: 1) or expire items */
     kv_argv *cmds;         /* CMD (points at one), MULTI */
@@ -69,21 +71,23 @@ typedef struct kv_entry {
 int kventry_decode(const void *p, size_t n, kv_entry *e);
 void kventry_free(kv_entry *e);
 void kventry_begin_expire(resp_buf *out, int64_t tau, uint32_t count);
-void kventry_add_expire(resp_buf *out, const void *key, size_t keylen, int64_t expiry);
+void kventry_add_expire(resp_buf *out, int db, const void *key, size_t keylen, int64_t expiry);
 /* Patches the count of an expire entry begun at offset start of out. */
 void kventry_set_expire_count(resp_buf *out, size_t start, uint32_t count);
 
 /* ------------------------------------------------------------ execution */
 
 typedef struct kv_ctx {
+    struct kvstate *st; /* the state (NULL in a few unit tests of records) */
+    int db;             /* the command's logical database (SELECT) */
     MDB_txn *txn;
-    MDB_dbi kv, exp;
-    int writable; /* txn is the write txn */
-    int64_t tau;  /* expiry is evaluated against this */
-    int64_t wall; /* TTL/PTTL report against this */
+    MDB_dbi kv, exp; /* db's key table and expiry index (kv_use_db) */
+    int writable;    /* txn is the write txn */
+    int64_t tau;     /* expiry is evaluated against this */
+    int64_t wall;    /* TTL/PTTL report against this */
     resp_buf *reply;
     int rc;       /* first storage error (KV_E*), 0 if none */
-    uint64_t rng; /* RANDOMKEY: seeded from the entry when applying */
+    uint64_t rng; /* kv_rand(): seeded from the entry when applying */
 } kv_ctx;
 
 typedef void kv_exec_fn(kv_ctx *c, int argc, char **argv, size_t *argvlen);
@@ -156,7 +160,17 @@ int kv_store_reserve(kv_ctx *c, const char *key, size_t keylen, size_t vlen, int
 int kv_delete(kv_ctx *c, const char *key, size_t keylen);
 /* Changes only the expiry of an existing key. */
 int kv_set_expiry(kv_ctx *c, const char *key, size_t keylen, int64_t expiry);
-int kv_flush(kv_ctx *c);
+int kv_flush(kv_ctx *c);     /* c->db's tables only, nothing else */
+int kv_flush_db(kv_ctx *c);  /* FLUSHDB: c->db, its collections queued for cleanup */
+int kv_flush_all(kv_ctx *c); /* FLUSHALL: every database and element */
+/* Stores v (any type: a string's p/len, or a collection's body) under key
+ * with v->expiry. */
+int kv_put_val(kv_ctx *c, const char *key, size_t keylen, const kv_val *v);
+/* Makes db (logical, < KV_MAX_DBS) the one c's commands see. */
+void kv_use_db(kv_ctx *c, int db);
+/* An expire entry's item: deletes key of physical database phys if it
+ * still has exactly that expiry and it has passed at c->tau. */
+int kv_expire_one(kv_ctx *c, int phys, const char *key, size_t keylen, int64_t expiry);
 /* LMDB's codes as KV_E*, and the share of an environment's map in use
  * (kvutil.c; for the state environment: the log is not in LMDB). */
 int kv_map_err(int mdb_rc);
@@ -164,15 +178,35 @@ int kv_env_used_pct(MDB_env *env);
 
 /* ------------------------------------------------------------ state env */
 
+/* The LMDB databases of a pair ("slots"): per physical database its keys
+ * and expiry index, then the element table, the zset score index, the
+ * cleanup queue and the pair's own metadata (the database map and the
+ * version counter, which travel with the key space in a snapshot). The
+ * snapshot writer and installer and FLUSHALL walk this table; a new index
+ * is a new slot. */
+#define KV_MAX_DBS 64
+#define KV_SLOT_KV(p) (p)
+#define KV_SLOT_EXP(p) (KV_MAX_DBS + (p))
+#define KV_SLOT_ELEM (2 * KV_MAX_DBS)
+#define KV_SLOT_ZIDX (2 * KV_MAX_DBS + 1)
+#define KV_SLOT_GC (2 * KV_MAX_DBS + 2)
+#define KV_SLOT_PMETA (2 * KV_MAX_DBS + 3)
+#define KV_NSLOTS (2 * KV_MAX_DBS + 4)
+/* The LMDB name of a slot of a pair ("kv0", "exp1.5", "elem0", ...). */
+void kv_slot_name(char *buf, size_t len, int pair, int slot);
+
 /* The state environment (kvstate.h), shared by kvstate.c and kvsnap.c. */
 struct kvstate {
     MDB_env *env;
-    MDB_dbi kv[2], exp[2], meta;
-    MDB_txn *wtxn;     /* stays open across applies; kvstate_commit() ends it */
-    MDB_txn *rtxn;     /* reads while no wtxn is open; reset when one begins */
-    int rtxn_live;     /* rtxn is begun (not reset) */
-    uint64_t read_rng; /* seeds a read's RANDOMKEY */
-    int live;          /* which pair holds the key space */
+    MDB_dbi dbi[2][KV_NSLOTS], meta;
+    uint8_t dbmap[KV_MAX_DBS]; /* logical -> physical database (live pair) */
+    uint64_t next_ver;         /* the next collection version (live pair) */
+    int pmeta_dirty;           /* dbmap / next_ver to write at commit */
+    MDB_txn *wtxn;             /* stays open across applies; kvstate_commit() ends it */
+    MDB_txn *rtxn;             /* reads while no wtxn is open; reset when one begins */
+    int rtxn_live;             /* rtxn is begun (not reset) */
+    uint64_t read_rng;         /* seeds a read's RANDOMKEY */
+    int live;                  /* which pair holds the key space */
     uint64_t applied, durable;
     int64_t tau, durable_tau;
     uint64_t snap_index, snap_term; /* the last snapshot installed (kvsnap.h) */
@@ -188,6 +222,13 @@ struct kvstate {
 #define META_TAU "tau"
 #define META_SNAP_INDEX "snap_index"
 #define META_SNAP_TERM "snap_term"
+
+#define PMETA_DBMAP "dbmap"
+#define PMETA_VER "ver"
+/* Reads the live pair's dbmap and next_ver in txn (defaults when absent). */
+int kvstate_load_pmeta(struct kvstate *s, MDB_txn *txn);
+/* Writes them into the write transaction. */
+int kvstate_save_pmeta(struct kvstate *s);
 
 /* Begins the long-lived write transaction if none is open. */
 int kvstate_begin_write(struct kvstate *s);

@@ -1,2 +1,806 @@
-/* kvks.c -- the typed key space (kvks.h). */
+/* kvks.c -- the typed key space (kvks.h): key records, collections and
+ * their element records, databases, the cleanup queue.
+ *
+ * Key layout. A key k lives in its database's key table as
+ * [u64 big-endian kv_keyhash(k)][k], so the key space is ordered by hash:
+ * SCAN's cursor is the next hash to visit (stateless, and every key present
+ * for the whole scan is returned even under inserts and deletes), and
+ * RANDOMKEY seeks to a random hash. The expiry index holds
+ * [u64 big-endian expiry ms][k] -> empty, changed in the same transaction
+ * as the record it indexes.
+ *
+ * A record's value: u8 type (| KV_REC_LONGKEY), i64 BE expiry, [u32 BE
+ * length, key: long keys only], then a string's bytes or a collection's
+ * body: u64 BE version, count, head, tail, u8 encoding. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/kverr.h"
+#include "storage/kvint.h"
 #include "storage/kvks.h"
+
+#define COLL_BODY 33
+
+/* ------------------------------------------------------------ records */
+
+void kv_skey_make(kv_skey *sk, const char *key, size_t keylen)
+{
+    uint64_t h = kv_keyhash(key, keylen);
+    kv_put_be64(sk->b, h);
+    if (keylen <= KV_INLINE_KEYLEN) {
+        memcpy(sk->b + 8, key, keylen);
+        sk->len = 8 + keylen;
+        return;
+    }
+    /* A long key: its first bytes, both hashes and its length. The full
+     * key is kept in the record. Inline keys are never this long, so the
+     * two forms cannot meet. */
+    unsigned char *p = sk->b + 8;
+    memcpy(p, key, KV_LONG_PREFIX);
+    kv_put_be64(p + KV_LONG_PREFIX, h);
+    kv_put_be64(p + KV_LONG_PREFIX + 8, kv_keyhash2(key, keylen));
+    kv_put_be64(p + KV_LONG_PREFIX + 16, (uint64_t)keylen);
+    sk->len = 8 + KV_SKEY_LONG;
+}
+
+static int is_coll(uint8_t type)
+{
+    return type == KV_TYPE_LIST || type == KV_TYPE_SET || type == KV_TYPE_ZSET ||
+           type == KV_TYPE_HASH;
+}
+
+int kv_rec_parse(const MDB_val *k, const MDB_val *d, kv_rec *r)
+{
+    const unsigned char *p = d->mv_data;
+    size_t n = d->mv_size;
+    if (k->mv_size < 8 || n < KV_REC_HDR) return -1;
+    r->hash = kv_get_be64(k->mv_data);
+    r->type = p[0] & ~KV_REC_LONGKEY;
+    r->expiry = (int64_t)kv_get_be64(p + 1);
+    p += KV_REC_HDR;
+    n -= KV_REC_HDR;
+    if (((const unsigned char *)d->mv_data)[0] & KV_REC_LONGKEY) {
+        if (n < 4) return -1;
+        size_t kl = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+        if (kl > n - 4) return -1;
+        r->key = (const char *)p + 4;
+        r->keylen = kl;
+        p += 4 + kl;
+        n -= 4 + kl;
+    } else {
+        r->key = (const char *)k->mv_data + 8;
+        r->keylen = k->mv_size - 8;
+    }
+    if (r->type != KV_TYPE_STRING && (!is_coll(r->type) || n != COLL_BODY)) return -1;
+    r->val = (const char *)p;
+    r->vlen = n;
+    return 0;
+}
+
+static void coll_parse(const char *body, kv_val *v)
+{
+    const unsigned char *b = (const unsigned char *)body;
+    v->ver = kv_get_be64(b);
+    v->count = kv_get_be64(b + 8);
+    v->head = kv_get_be64(b + 16);
+    v->tail = kv_get_be64(b + 24);
+    v->enc = b[32];
+}
+
+static void coll_body(unsigned char *b, const kv_val *v)
+{
+    kv_put_be64(b, v->ver);
+    kv_put_be64(b + 8, v->count);
+    kv_put_be64(b + 16, v->head);
+    kv_put_be64(b + 24, v->tail);
+    b[32] = v->enc;
+}
+
+static int set_err(kv_ctx *c, int rc)
+{
+    if (rc < 0 && c->rc == 0) c->rc = rc;
+    return rc;
+}
+
+/* The raw record, expired or not. 1 found, 0 not, <0 KV_E*. */
+static int raw_get(kv_ctx *c, const kv_skey *sk, kv_val *v)
+{
+    MDB_val k = {sk->len, (void *)sk->b}, d;
+    kv_rec r;
+
+    memset(v, 0, sizeof(*v));
+    int rc = mdb_get(c->txn, c->kv, &k, &d);
+    if (rc == MDB_NOTFOUND) return 0;
+    if (rc != 0) return kv_map_err(rc);
+    if (kv_rec_parse(&k, &d, &r) != 0) return KV_ECORRUPT;
+    v->found = 1;
+    v->type = r.type;
+    v->expiry = r.expiry;
+    v->p = r.val;
+    v->len = r.vlen;
+    if (r.type != KV_TYPE_STRING) coll_parse(r.val, v);
+    return 1;
+}
+
+/* The expiry index key: [expiry][stored key]. */
+static int exp_put(kv_ctx *c, const kv_skey *sk, int64_t expiry, int del)
+{
+    unsigned char kb[sizeof(sk->b)];
+    kv_put_be64(kb, (uint64_t)expiry);
+    memcpy(kb + 8, sk->b + 8, sk->len - 8);
+    MDB_val k = {sk->len, kb}, d = {0, NULL};
+    int rc = del ? mdb_del(c->txn, c->exp, &k, NULL) : mdb_put(c->txn, c->exp, &k, &d, 0);
+    if (del && rc == MDB_NOTFOUND) rc = 0;
+    return kv_map_err(rc);
+}
+
+/* Queues a dropped collection's elements for kvstate_gc(). */
+static int gc_queue(kv_ctx *c, const kv_val *v)
+{
+    if (!c->st || v->count == 0) return 0;
+    unsigned char kb[8], t = v->type;
+    kv_put_be64(kb, v->ver);
+    MDB_val k = {8, kb}, d = {1, &t};
+    return kv_map_err(mdb_put(c->txn, c->st->dbi[c->st->live][KV_SLOT_GC], &k, &d, 0));
+}
+
+static int delete_key(kv_ctx *c, const char *key, size_t keylen, int drop_elems)
+{
+    kv_skey sk;
+    kv_val v;
+    kv_skey_make(&sk, key, keylen);
+    int rc = raw_get(c, &sk, &v);
+    if (rc <= 0) return set_err(c, rc);
+    if (v.expiry != 0 && (rc = exp_put(c, &sk, v.expiry, 1)) != 0) return set_err(c, rc);
+    if (drop_elems && v.type != KV_TYPE_STRING && (rc = gc_queue(c, &v)) != 0)
+        return set_err(c, rc);
+    MDB_val k = {sk.len, sk.b};
+    rc = mdb_del(c->txn, c->kv, &k, NULL);
+    if (rc != 0) return set_err(c, kv_map_err(rc));
+    return 1;
+}
+
+int kv_delete(kv_ctx *c, const char *key, size_t keylen)
+{
+    return delete_key(c, key, keylen, 1);
+}
+
+int kv_delete_record(kv_ctx *c, const char *key, size_t keylen)
+{
+    return delete_key(c, key, keylen, 0);
+}
+
+int kv_lookup(kv_ctx *c, const char *key, size_t keylen, kv_val *v)
+{
+    kv_skey sk;
+    kv_skey_make(&sk, key, keylen);
+    int rc = raw_get(c, &sk, v);
+    if (rc <= 0) return set_err(c, rc);
+    if (v->expiry != 0 && v->expiry <= c->tau) {
+        /* Expired at tau: it does not exist. A write removes it now, which
+         * every node does at the same tau. */
+        if (c->writable && (rc = kv_delete(c, key, keylen)) < 0) return rc;
+        memset(v, 0, sizeof(*v));
+        return 0;
+    }
+    return 1;
+}
+
+int kv_lookup_type(kv_ctx *c, const char *key, size_t keylen, int type, kv_val *v)
+{
+    int rc = kv_lookup(c, key, keylen, v);
+    if (rc < 0) return -1;
+    if (rc == 1 && v->type != type) {
+        resp_add_error(c->reply, ERR_WRONGTYPE);
+        return -1;
+    }
+    return rc;
+}
+
+/* Writes key's record: type, expiry and a body of blen bytes to fill at
+ * *dst. A collection it replaces (a string over a hash, or another
+ * version) goes to the cleanup queue. */
+static int put_record(kv_ctx *c, const char *key, size_t keylen, uint8_t type, uint64_t ver,
+                      size_t blen, int64_t expiry, char **dst)
+{
+    kv_skey sk;
+    MDB_cursor *cur;
+    int rc, found;
+    int64_t old_expiry = 0;
+
+    *dst = NULL;
+    kv_skey_make(&sk, key, keylen);
+    int longkey = keylen > KV_INLINE_KEYLEN;
+    /* One search: the cursor finds the old record, and an existing key is
+     * then replaced where it is (MDB_CURRENT: in place when the size is the
+     * same). The cursor is tracked by the write transaction, so the expiry
+     * index changes in between do not invalidate it. */
+    if ((rc = mdb_cursor_open(c->txn, c->kv, &cur)) != 0) return set_err(c, kv_map_err(rc));
+    MDB_val k = {sk.len, sk.b}, d;
+    rc = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY);
+    if (rc == 0) {
+        kv_rec r;
+        if (kv_rec_parse(&k, &d, &r) != 0) {
+            rc = KV_ECORRUPT;
+            goto out;
+        }
+        found = 1;
+        old_expiry = r.expiry;
+        if (r.type != KV_TYPE_STRING) {
+            kv_val old = {0};
+            old.type = r.type;
+            coll_parse(r.val, &old);
+            if ((type == KV_TYPE_STRING || old.ver != ver) && (rc = gc_queue(c, &old)) != 0)
+                goto out;
+        }
+    } else if (rc == MDB_NOTFOUND) {
+        found = 0;
+    } else {
+        rc = kv_map_err(rc);
+        goto out;
+    }
+    if (found && old_expiry != 0 && old_expiry != expiry &&
+        (rc = exp_put(c, &sk, old_expiry, 1)) != 0)
+        goto out;
+    if (expiry != 0 && (!found || old_expiry != expiry) && (rc = exp_put(c, &sk, expiry, 0)) != 0)
+        goto out;
+    size_t hdr = KV_REC_HDR + (longkey ? 4 + keylen : 0);
+    k = (MDB_val){sk.len, sk.b};
+    d = (MDB_val){hdr + blen, NULL};
+    rc = mdb_cursor_put(cur, &k, &d, MDB_RESERVE | (found ? MDB_CURRENT : 0));
+    if (rc != 0) {
+        rc = kv_map_err(rc);
+        goto out;
+    }
+    unsigned char *p = d.mv_data;
+    p[0] = type | (longkey ? KV_REC_LONGKEY : 0);
+    kv_put_be64(p + 1, (uint64_t)expiry);
+    if (longkey) {
+        p[9] = (unsigned char)(keylen >> 24);
+        p[10] = (unsigned char)(keylen >> 16);
+        p[11] = (unsigned char)(keylen >> 8);
+        p[12] = (unsigned char)keylen;
+        memcpy(p + 13, key, keylen);
+    }
+    *dst = (char *)p + hdr;
+out:
+    mdb_cursor_close(cur);
+    return rc ? set_err(c, rc) : 0;
+}
+
+int kv_store_reserve(kv_ctx *c, const char *key, size_t keylen, size_t vlen, int64_t expiry,
+                     char **dst)
+{
+    return put_record(c, key, keylen, KV_TYPE_STRING, 0, vlen, expiry, dst);
+}
+
+int kv_store(kv_ctx *c, const char *key, size_t keylen, const void *val, size_t vlen,
+             int64_t expiry)
+{
+    char *dst;
+    int rc = kv_store_reserve(c, key, keylen, vlen, expiry, &dst);
+    if (rc == 0 && vlen) memcpy(dst, val, vlen);
+    return rc;
+}
+
+/* Rewrites a record as it is but for its expiry (any type). */
+int kv_set_expiry(kv_ctx *c, const char *key, size_t keylen, int64_t expiry)
+{
+    kv_val v;
+    kv_skey sk;
+    kv_skey_make(&sk, key, keylen);
+    int rc = raw_get(c, &sk, &v);
+    if (rc <= 0) return set_err(c, rc == 0 ? KV_EINVAL : rc);
+    if (v.expiry == expiry) return 0;
+    if (v.type != KV_TYPE_STRING) {
+        v.expiry = expiry;
+        char *dst;
+        if (put_record(c, key, keylen, v.type, v.ver, COLL_BODY, expiry, &dst) != 0) return -1;
+        coll_body((unsigned char *)dst, &v);
+        return 0;
+    }
+    /* The record is rewritten in place: copy the value out first, as the
+     * put may move the page it lives on. */
+    char *copy = kv_malloc(v.len ? v.len : 1);
+    if (!copy) return set_err(c, KV_ENOMEM);
+    memcpy(copy, v.p, v.len);
+    rc = kv_store(c, key, keylen, copy, v.len, expiry);
+    free(copy);
+    return rc;
+}
+
+int kv_put_val(kv_ctx *c, const char *key, size_t keylen, const kv_val *v)
+{
+    if (v->type == KV_TYPE_STRING) return kv_store(c, key, keylen, v->p, v->len, v->expiry);
+    char *dst;
+    if (put_record(c, key, keylen, v->type, v->ver, COLL_BODY, v->expiry, &dst) != 0) return -1;
+    coll_body((unsigned char *)dst, v);
+    return 0;
+}
+
+/* ------------------------------------------------------------ collections */
+
+const char *kv_enc_name(int enc)
+{
+    static const char *names[] = {"listpack", "hashtable", "intset", "skiplist", "quicklist"};
+    return enc >= 0 && enc < (int)(sizeof(names) / sizeof(names[0])) ? names[enc] : "unknown";
+}
+
+int kv_coll_new(kv_ctx *c, int type, int enc, kv_val *v)
+{
+    memset(v, 0, sizeof(*v));
+    if (!c->st || !c->writable) {
+        set_err(c, KV_EINVAL);
+        return -1;
+    }
+    v->found = 1;
+    v->type = (uint8_t)type;
+    v->ver = c->st->next_ver++;
+    c->st->pmeta_dirty = 1;
+    v->head = v->tail = KV_LIST_MID;
+    v->enc = (uint8_t)enc;
+    return 0;
+}
+
+int kv_coll_save(kv_ctx *c, const char *key, size_t keylen, const kv_val *v)
+{
+    if (v->count == 0) return kv_delete(c, key, keylen) < 0 ? -1 : 0;
+    char *dst;
+    if (put_record(c, key, keylen, v->type, v->ver, COLL_BODY, v->expiry, &dst) != 0) return -1;
+    coll_body((unsigned char *)dst, v);
+    return 0;
+}
+
+int kv_coll_copy(kv_ctx *c, const kv_val *src, kv_val *dst)
+{
+    *dst = *src;
+    dst->ver = c->st->next_ver++;
+    c->st->pmeta_dirty = 1;
+    const int slots[2] = {KV_SLOT_ELEM, KV_SLOT_ZIDX};
+    unsigned char sv[8], kb[512];
+    kv_put_be64(sv, src->ver);
+    for (int t = 0; t < 2; t++) {
+        MDB_dbi dbi = c->st->dbi[c->st->live][slots[t]];
+        MDB_cursor *cur;
+        int rc = mdb_cursor_open(c->txn, dbi, &cur);
+        if (rc != 0) {
+            set_err(c, kv_map_err(rc));
+            return -1;
+        }
+        MDB_val k = {8, sv}, d;
+        for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+             rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+            if (k.mv_size < 8 || k.mv_size > sizeof(kb) || memcmp(k.mv_data, sv, 8) != 0) break;
+            memcpy(kb, k.mv_data, k.mv_size);
+            kv_put_be64(kb, dst->ver);
+            MDB_val nk = {k.mv_size, kb}, nd = {d.mv_size, NULL};
+            /* d points into the map; reserve, then copy from a record
+             * the put does not move (a new key after every source one). */
+            const void *from = d.mv_data;
+            size_t n = d.mv_size;
+            void *copy = NULL;
+            if (n && !(copy = kv_malloc(n))) {
+                rc = KV_ENOMEM;
+                break;
+            }
+            if (n) memcpy(copy, from, n);
+            rc = mdb_put(c->txn, dbi, &nk, &nd, MDB_RESERVE);
+            if (rc == 0 && n) memcpy(nd.mv_data, copy, n);
+            free(copy);
+            if (rc != 0) break;
+        }
+        mdb_cursor_close(cur);
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            set_err(c, rc < 0 ? rc : kv_map_err(rc));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ elements */
+
+/* An element's stored name: itself, or for a long one its first bytes,
+ * both hashes and its length (longer than any inline name, so the two
+ * forms cannot meet). */
+#define ELEM_PREFIX 424
+#define ELEM_LONG (ELEM_PREFIX + 24)
+
+static size_t elem_form(unsigned char *out, const void *f, size_t flen)
+{
+    if (flen <= KV_ELEM_INLINE) {
+        memcpy(out, f, flen);
+        return flen;
+    }
+    memcpy(out, f, ELEM_PREFIX);
+    kv_put_be64(out + ELEM_PREFIX, kv_keyhash(f, flen));
+    kv_put_be64(out + ELEM_PREFIX + 8, kv_keyhash2(f, flen));
+    kv_put_be64(out + ELEM_PREFIX + 16, (uint64_t)flen);
+    return ELEM_LONG;
+}
+
+static MDB_dbi table_dbi(kv_ctx *c, int table)
+{
+    return c->st->dbi[c->st->live][table == KV_T_ZIDX ? KV_SLOT_ZIDX : KV_SLOT_ELEM];
+}
+
+static int elem_key(unsigned char *kb, uint64_t ver, const void *f, size_t flen)
+{
+    kv_put_be64(kb, ver);
+    return 8 + (int)elem_form(kb + 8, f, flen);
+}
+
+/* A long element's record value: u32 BE name length, name, value. */
+static int long_split(const MDB_val *d, const char **name, size_t *nlen, const char **val,
+                      size_t *vlen)
+{
+    const unsigned char *p = d->mv_data;
+    if (d->mv_size < 4) return -1;
+    size_t n = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+    if (n > d->mv_size - 4) return -1;
+    *name = (const char *)p + 4;
+    *nlen = n;
+    *val = (const char *)p + 4 + n;
+    *vlen = d->mv_size - 4 - n;
+    return 0;
+}
+
+int kv_elem_get(kv_ctx *c, uint64_t ver, const void *f, size_t flen, const char **val, size_t *vlen)
+{
+    unsigned char kb[8 + ELEM_LONG];
+    MDB_val k = {(size_t)elem_key(kb, ver, f, flen), kb}, d;
+    int rc = mdb_get(c->txn, table_dbi(c, KV_T_ELEM), &k, &d);
+    if (rc == MDB_NOTFOUND) return 0;
+    if (rc != 0) {
+        set_err(c, kv_map_err(rc));
+        return -1;
+    }
+    if (flen > KV_ELEM_INLINE) {
+        const char *name;
+        size_t nlen;
+        if (long_split(&d, &name, &nlen, val, vlen) != 0) {
+            set_err(c, KV_ECORRUPT);
+            return -1;
+        }
+        return nlen == flen && memcmp(name, f, flen) == 0;
+    }
+    *val = d.mv_data;
+    *vlen = d.mv_size;
+    return 1;
+}
+
+int kv_elem_put(kv_ctx *c, uint64_t ver, const void *f, size_t flen, const void *val, size_t vlen,
+                int *created)
+{
+    unsigned char kb[8 + ELEM_LONG];
+    MDB_cursor *cur;
+    int rc;
+    MDB_val k = {(size_t)elem_key(kb, ver, f, flen), kb}, d;
+    if ((rc = mdb_cursor_open(c->txn, table_dbi(c, KV_T_ELEM), &cur)) != 0) {
+        set_err(c, kv_map_err(rc));
+        return -1;
+    }
+    rc = mdb_cursor_get(cur, &k, &d, MDB_SET);
+    int found = rc == 0;
+    if (rc != 0 && rc != MDB_NOTFOUND) goto fail;
+    int longf = flen > KV_ELEM_INLINE;
+    size_t total = (longf ? 4 + flen : 0) + vlen;
+    k = (MDB_val){(size_t)elem_key(kb, ver, f, flen), kb};
+    d = (MDB_val){total, NULL};
+    if ((rc = mdb_cursor_put(cur, &k, &d, MDB_RESERVE | (found ? MDB_CURRENT : 0))) != 0) goto fail;
+    unsigned char *p = d.mv_data;
+    if (longf) {
+        p[0] = (unsigned char)(flen >> 24);
+        p[1] = (unsigned char)(flen >> 16);
+        p[2] = (unsigned char)(flen >> 8);
+        p[3] = (unsigned char)flen;
+        memcpy(p + 4, f, flen);
+        p += 4 + flen;
+    }
+    if (vlen) memcpy(p, val, vlen);
+    mdb_cursor_close(cur);
+    if (created) *created = !found;
+    return 0;
+fail:
+    mdb_cursor_close(cur);
+    set_err(c, kv_map_err(rc));
+    return -1;
+}
+
+int kv_elem_del(kv_ctx *c, uint64_t ver, const void *f, size_t flen)
+{
+    unsigned char kb[8 + ELEM_LONG];
+    MDB_val k = {(size_t)elem_key(kb, ver, f, flen), kb};
+    int rc = mdb_del(c->txn, table_dbi(c, KV_T_ELEM), &k, NULL);
+    if (rc == MDB_NOTFOUND) return 0;
+    if (rc != 0) {
+        set_err(c, kv_map_err(rc));
+        return -1;
+    }
+    return 1;
+}
+
+void kv_score_enc(double d, unsigned char out[8])
+{
+    uint64_t u;
+    if (d == 0) d = 0; /* -0.0 sorts with 0.0 */
+    memcpy(&u, &d, 8);
+    u = (u & ((uint64_t)1 << 63)) ? ~u : u | ((uint64_t)1 << 63);
+    kv_put_be64(out, u);
+}
+
+double kv_score_dec(const unsigned char in[8])
+{
+    uint64_t u = kv_get_be64(in);
+    u = (u & ((uint64_t)1 << 63)) ? u & ~((uint64_t)1 << 63) : ~u;
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+void kv_seq_enc(uint64_t seq, unsigned char out[8])
+{
+    kv_put_be64(out, seq);
+}
+
+uint64_t kv_seq_dec(const unsigned char in[8])
+{
+    return kv_get_be64(in);
+}
+
+static int zidx_key(unsigned char *kb, uint64_t ver, double score, const void *m, size_t mlen)
+{
+    kv_put_be64(kb, ver);
+    kv_score_enc(score, kb + 8);
+    return 16 + (int)elem_form(kb + 16, m, mlen);
+}
+
+int kv_zidx_put(kv_ctx *c, uint64_t ver, double score, const void *m, size_t mlen)
+{
+    unsigned char kb[16 + ELEM_LONG];
+    MDB_val k = {(size_t)zidx_key(kb, ver, score, m, mlen), kb};
+    /* A long member's whole name is the value, for iteration. */
+    MDB_val d = {mlen > KV_ELEM_INLINE ? mlen : 0, (void *)m};
+    int rc = mdb_put(c->txn, table_dbi(c, KV_T_ZIDX), &k, &d, 0);
+    if (rc != 0) {
+        set_err(c, kv_map_err(rc));
+        return -1;
+    }
+    return 0;
+}
+
+int kv_zidx_del(kv_ctx *c, uint64_t ver, double score, const void *m, size_t mlen)
+{
+    unsigned char kb[16 + ELEM_LONG];
+    MDB_val k = {(size_t)zidx_key(kb, ver, score, m, mlen), kb};
+    int rc = mdb_del(c->txn, table_dbi(c, KV_T_ZIDX), &k, NULL);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        set_err(c, kv_map_err(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ iteration */
+
+int kv_iter_open(kv_ctx *c, kv_iter *it, int table, uint64_t ver, const void *from, size_t fromlen,
+                 int reverse)
+{
+    memset(it, 0, sizeof(*it));
+    it->c = c;
+    it->table = table;
+    it->ver = ver;
+    it->reverse = reverse;
+    kv_put_be64(it->from, ver);
+    it->fromlen = 8;
+    if (from) {
+        it->has_from = 1;
+        const unsigned char *f = from;
+        if (table == KV_T_ZIDX && fromlen >= 8) {
+            memcpy(it->from + 8, f, 8);
+            it->fromlen = 16 + elem_form(it->from + 16, f + 8, fromlen - 8);
+        } else if (table == KV_T_ZIDX) {
+            memcpy(it->from + 8, f, fromlen);
+            it->fromlen = 8 + fromlen;
+        } else {
+            it->fromlen = 8 + elem_form(it->from + 8, f, fromlen);
+        }
+    }
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(c->txn, table_dbi(c, table), &cur);
+    if (rc != 0) {
+        set_err(c, kv_map_err(rc));
+        return -1;
+    }
+    it->cur = cur;
+    return 0;
+}
+
+static int iter_pos(kv_iter *it, MDB_val *k, MDB_val *d)
+{
+    MDB_cursor *cur = it->cur;
+    if (it->started) return mdb_cursor_get(cur, k, d, it->reverse ? MDB_PREV : MDB_NEXT);
+    it->started = 1;
+    if (!it->reverse) {
+        *k = (MDB_val){it->fromlen, it->from};
+        return mdb_cursor_get(cur, k, d, MDB_SET_RANGE);
+    }
+    unsigned char seek[sizeof(it->from)];
+    size_t n = it->fromlen;
+    memcpy(seek, it->from, n);
+    if (!it->has_from) { /* the last record of ver: seek ver + 1, step back */
+        if (it->ver == UINT64_MAX) return mdb_cursor_get(cur, k, d, MDB_LAST);
+        kv_put_be64(seek, it->ver + 1);
+        n = 8;
+    }
+    *k = (MDB_val){n, seek};
+    int rc = mdb_cursor_get(cur, k, d, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND) return mdb_cursor_get(cur, k, d, MDB_LAST);
+    if (rc != 0) return rc;
+    if (it->has_from && k->mv_size == n && memcmp(k->mv_data, seek, n) == 0) return 0;
+    return mdb_cursor_get(cur, k, d, MDB_PREV);
+}
+
+int kv_iter_next(kv_iter *it, const char **f, size_t *flen, const char **val, size_t *vlen)
+{
+    MDB_val k, d;
+    if (it->done) return 0;
+    int rc = iter_pos(it, &k, &d);
+    if (rc == MDB_NOTFOUND) {
+        it->done = 1;
+        return 0;
+    }
+    if (rc != 0) {
+        set_err(it->c, kv_map_err(rc));
+        return -1;
+    }
+    const unsigned char *kp = k.mv_data;
+    size_t hdr = it->table == KV_T_ZIDX ? 16 : 8;
+    if (k.mv_size < hdr || kv_get_be64(kp) != it->ver) {
+        it->done = 1;
+        return 0;
+    }
+    size_t formlen = k.mv_size - hdr;
+    if (it->table == KV_T_ZIDX) {
+        *val = (const char *)kp + 8;
+        *vlen = 8;
+        if (formlen == ELEM_LONG && d.mv_size > KV_ELEM_INLINE) {
+            *f = d.mv_data;
+            *flen = d.mv_size;
+        } else {
+            *f = (const char *)kp + 16;
+            *flen = formlen;
+        }
+        return 1;
+    }
+    if (formlen == ELEM_LONG) {
+        if (long_split(&d, f, flen, val, vlen) != 0) {
+            set_err(it->c, KV_ECORRUPT);
+            return -1;
+        }
+        return 1;
+    }
+    *f = (const char *)kp + 8;
+    *flen = formlen;
+    *val = d.mv_data;
+    *vlen = d.mv_size;
+    return 1;
+}
+
+int kv_iter_del_current(kv_iter *it)
+{
+    int rc = mdb_cursor_del(it->cur, 0);
+    if (rc != 0) {
+        set_err(it->c, kv_map_err(rc));
+        return -1;
+    }
+    return 0;
+}
+
+void kv_iter_close(kv_iter *it)
+{
+    if (it->cur) mdb_cursor_close(it->cur);
+    it->cur = NULL;
+    free(it->full);
+    it->full = NULL;
+}
+
+/* ------------------------------------------------------------ misc */
+
+uint64_t kv_rand(kv_ctx *c)
+{
+    /* splitmix64 */
+    uint64_t z = (c->rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void kv_swap_db(kv_ctx *c, int a, int b)
+{
+    uint8_t t = c->st->dbmap[a];
+    c->st->dbmap[a] = c->st->dbmap[b];
+    c->st->dbmap[b] = t;
+    c->st->pmeta_dirty = 1;
+    kv_use_db(c, c->db);
+}
+
+int kv_db_phys(kv_ctx *c, int db)
+{
+    if (!c->st || db < 0 || db >= KV_MAX_DBS) return -1;
+    return c->st->dbmap[db];
+}
+
+void kv_use_db(kv_ctx *c, int db)
+{
+    c->db = db;
+    if (!c->st) return;
+    int p = c->st->dbmap[db];
+    c->kv = c->st->dbi[c->st->live][KV_SLOT_KV(p)];
+    c->exp = c->st->dbi[c->st->live][KV_SLOT_EXP(p)];
+}
+
+int kv_flush(kv_ctx *c)
+{
+    int rc = mdb_drop(c->txn, c->kv, 0);
+    if (rc == 0) rc = mdb_drop(c->txn, c->exp, 0);
+    return set_err(c, kv_map_err(rc));
+}
+
+int kv_flush_db(kv_ctx *c)
+{
+    /* The collections' elements go to the cleanup queue first. */
+    MDB_cursor *cur;
+    MDB_val k, d;
+    int rc = mdb_cursor_open(c->txn, c->kv, &cur);
+    if (rc != 0) return set_err(c, kv_map_err(rc));
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        kv_rec r;
+        if (kv_rec_parse(&k, &d, &r) != 0) {
+            rc = KV_ECORRUPT;
+            break;
+        }
+        if (r.type == KV_TYPE_STRING) continue;
+        kv_val v = {0};
+        v.type = r.type;
+        coll_parse(r.val, &v);
+        if ((rc = gc_queue(c, &v)) != 0) break;
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND && rc != 0) return set_err(c, rc < 0 ? rc : kv_map_err(rc));
+    return kv_flush(c);
+}
+
+int kv_flush_all(kv_ctx *c)
+{
+    struct kvstate *s = c->st;
+    for (int i = 0; i < KV_NSLOTS; i++) {
+        if (i == KV_SLOT_PMETA) continue;
+        int rc = mdb_drop(c->txn, s->dbi[s->live][i], 0);
+        if (rc != 0) return set_err(c, kv_map_err(rc));
+    }
+    return 0;
+}
+
+int kv_expire_one(kv_ctx *c, int phys, const char *key, size_t keylen, int64_t expiry)
+{
+    kv_val v;
+    kv_skey sk;
+    if (phys < 0 || phys >= KV_MAX_DBS) return 0;
+    MDB_dbi okv = c->kv, oexp = c->exp;
+    c->kv = c->st->dbi[c->st->live][KV_SLOT_KV(phys)];
+    c->exp = c->st->dbi[c->st->live][KV_SLOT_EXP(phys)];
+    /* Only the exact expiry the leader saw, and only once it has passed at
+     * this entry's tau: a newer write (other value or expiry) survives. */
+    kv_skey_make(&sk, key, keylen);
+    int rc = raw_get(c, &sk, &v);
+    if (rc < 0)
+        set_err(c, rc);
+    else if (rc == 1 && v.expiry != 0 && v.expiry == expiry && v.expiry <= c->tau)
+        kv_delete(c, key, keylen);
+    c->kv = okv;
+    c->exp = oexp;
+    return c->rc;
+}

@@ -69,6 +69,11 @@ int kv_lookup(kv_ctx *c, const char *key, size_t keylen, kv_val *v);
 /* The key if it holds type; WRONGTYPE is replied (and -1 returned) when it
  * holds another. */
 int kv_lookup_type(kv_ctx *c, const char *key, size_t keylen, int type, kv_val *v);
+/* A string key: kv_lookup_type(..., KV_TYPE_STRING, ...). */
+static inline int kv_lookup_str(kv_ctx *c, const char *key, size_t keylen, kv_val *v)
+{
+    return kv_lookup_type(c, key, keylen, KV_TYPE_STRING, v);
+}
 /* Makes an empty collection of type under key, which must not exist (look
  * it up first); v describes it (fresh version, count 0, list bounds at
  * KV_LIST_MID, enc as given). Returns 0 or -1. It is stored by
@@ -81,6 +86,13 @@ int kv_coll_save(kv_ctx *c, const char *key, size_t keylen, const kv_val *v);
  * queue). 1 if it was there, 0 if not, <0 (KV_E*, also in c->rc). */
 int kv_delete(kv_ctx *c, const char *key, size_t keylen);
 
+/* Removes only the key's record (and expiry): RENAME and MOVE, which store
+ * the same collection under another name first. */
+int kv_delete_record(kv_ctx *c, const char *key, size_t keylen);
+/* A copy of collection src with a new version and every element record
+ * (COPY): dst is src's description with the new version. 0 or -1. */
+int kv_coll_copy(kv_ctx *c, const kv_val *src, kv_val *dst);
+
 /* ------------------------------------------------------------ elements */
 
 enum { KV_T_ELEM = 0, KV_T_ZIDX = 1 };
@@ -90,8 +102,8 @@ enum { KV_T_ELEM = 0, KV_T_ZIDX = 1 };
 int kv_elem_get(kv_ctx *c, uint64_t ver, const void *f, size_t flen, const char **val,
                 size_t *vlen);
 /* Sets it; *created (may be NULL) says whether it is new. 0 or -1. */
-int kv_elem_put(kv_ctx *c, uint64_t ver, const void *f, size_t flen, const void *val,
-                size_t vlen, int *created);
+int kv_elem_put(kv_ctx *c, uint64_t ver, const void *f, size_t flen, const void *val, size_t vlen,
+                int *created);
 /* 1 deleted, 0 absent, -1 error. */
 int kv_elem_del(kv_ctx *c, uint64_t ver, const void *f, size_t flen);
 
@@ -141,6 +153,8 @@ void kv_iter_close(kv_iter *it);
 
 /* Deterministic at apply (seeded from the entry), random on reads. */
 uint64_t kv_rand(kv_ctx *c);
+/* SWAPDB: swaps two logical databases' physical ones (< KV_MAX_DBS). */
+void kv_swap_db(kv_ctx *c, int a, int b);
 /* Physical database of logical db in this state (SWAPDB map); -1 when out
  * of range. */
 int kv_db_phys(kv_ctx *c, int db);

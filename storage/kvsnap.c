@@ -20,22 +20,29 @@
 #define META_RESERVED "stage_resv"
 #define META_RESERVED_TXN "stage_resv_txn"
 
-/* The databases a snapshot carries, in stream order: the live pair when
- * sending, the idle pair when staging. */
-#define NDBS 2
-static const uint8_t db_ids[NDBS] = {KVSNAP_DB_KV, KVSNAP_DB_EXP};
+/* The databases a snapshot carries, in stream order: every slot of a pair
+ * (kvint.h), the live pair when sending, the idle pair when staging. A
+ * slot's id in the stream is its number + 1. */
+#define NDBS KV_NSLOTS
 
 static MDB_dbi db_dbi(const kvstate *s, int pair, int i)
 {
-    return i == 0 ? s->kv[pair] : s->exp[pair];
+    return s->dbi[pair][i];
 }
 
-/* The position of a database id in db_ids, or -1. */
+_Static_assert(KVSNAP_DB_KV == 1 + KV_SLOT_KV(0) && KVSNAP_DB_EXP == 1 + KV_SLOT_EXP(0),
+               "kvsnap.h's ids follow the slots");
+_Static_assert(KV_NSLOTS < 255, "a slot's id is a byte");
+
+static uint8_t db_id(int slot)
+{
+    return (uint8_t)(slot + 1);
+}
+
+/* The slot of a database id, or -1. */
 static int db_slot(uint8_t id)
 {
-    for (int i = 0; i < NDBS; i++)
-        if (db_ids[i] == id) return i;
-    return -1;
+    return id >= 1 && id <= NDBS ? id - 1 : -1;
 }
 
 /* ------------------------------------------------------------ sending */
@@ -79,8 +86,10 @@ int kvsnap_reader_open(kvstate *s, kvsnap_reader **out)
         r->dbi[i] = db_dbi(s, (int)live, i);
     r->index = applied;
     r->tau = (int64_t)tau;
-    if ((rc = kv_map_err(mdb_stat(r->txn, r->dbi[0], &st))) != 0) goto err;
-    r->keys = st.ms_entries;
+    for (int p = 0; p < KV_MAX_DBS; p++) {
+        if ((rc = kv_map_err(mdb_stat(r->txn, r->dbi[KV_SLOT_KV(p)], &st))) != 0) goto err;
+        r->keys += st.ms_entries;
+    }
     if ((rc = kv_map_err(mdb_cursor_open(r->txn, r->dbi[0], &r->cur))) != 0) goto err;
     *out = r;
     return 0;
@@ -188,7 +197,7 @@ int kvsnap_reader_next(kvsnap_reader *r, size_t max_bytes, const uint8_t **data,
             piece = room - head;
         }
         uint8_t *p = r->buf + used;
-        p[0] = db_ids[r->phase];
+        p[0] = db_id(r->phase);
         put_le32(p + 1, (uint32_t)k.mv_size);
         put_le32(p + 5, (uint32_t)piece);
         put_le64(p + 9, (uint64_t)d.mv_size);
@@ -498,11 +507,17 @@ int kvsnap_install(kvstate *s, uint64_t index, uint64_t term, int64_t tau)
         return rc;
     s->applied = index;
     s->tau = tau;
+    s->pmeta_dirty = 0; /* the new pair brings its own */
     if ((rc = kvstate_commit(s)) != 0) {
         s->live = old;
         return rc;
     }
     s->live = now;
+    MDB_txn *t;
+    if ((rc = kv_map_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t))) != 0) return rc;
+    rc = kvstate_load_pmeta(s, t);
+    mdb_txn_abort(t);
+    if (rc != 0) return rc;
     s->pages_at_commit = UINT64_MAX;
     s->snap_index = index;
     s->snap_term = term;

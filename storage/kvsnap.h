@@ -2,8 +2,11 @@
  * layout", issue 5).
  *
  * The key space in LMDB is the state machine at its applied index, so a
- * snapshot is a read transaction on the state environment: the live pair
- * (kvN, expN), the applied index and tau, all read in that one transaction.
+ * snapshot is a read transaction on the state environment: every table of
+ * the live pair (kvint.h's slots: keys and expiry index of each database,
+ * collection elements, the zset index, the cleanup queue, the database map
+ * and version counter), the applied index and tau, all read in that one
+ * transaction.
  * No fork, no copy, no pause. The sender turns it into a stream of pieces,
  * cut into chunks of at most a given size whatever the size of a record:
  *
@@ -51,8 +54,10 @@
 
 #include "storage/kvstate.h"
 
-#define KVSNAP_DB_KV 1  /* the key space (kvN) */
-#define KVSNAP_DB_EXP 2 /* the expiry index (expN) */
+/* A database id is its slot (storage/kvint.h) + 1: every slot of the pair
+ * travels, in slot order. The two of database 0: */
+#define KVSNAP_DB_KV 1   /* the key space (kvN) */
+#define KVSNAP_DB_EXP 65 /* the expiry index (expN) */
 #define KVSNAP_PIECE_HDR 25
 #define KVSNAP_MAX_KEY 511 /* LMDB's key size limit */
 /* The smallest chunk bound: room for a piece of the longest key. */

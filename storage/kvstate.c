@@ -22,217 +22,6 @@
 #include "storage/kvint.h"
 #include "storage/kvstate.h"
 
-/* ------------------------------------------------------------ records */
-
-void kv_skey_make(kv_skey *sk, const char *key, size_t keylen)
-{
-    uint64_t h = kv_keyhash(key, keylen);
-    kv_put_be64(sk->b, h);
-    if (keylen <= KV_INLINE_KEYLEN) {
-        memcpy(sk->b + 8, key, keylen);
-        sk->len = 8 + keylen;
-        return;
-    }
-    /* A long key: its first bytes, both hashes and its length. The full
-     * key is kept in the record. Inline keys are never this long, so the
-     * two forms cannot meet. */
-    unsigned char *p = sk->b + 8;
-    memcpy(p, key, KV_LONG_PREFIX);
-    kv_put_be64(p + KV_LONG_PREFIX, h);
-    kv_put_be64(p + KV_LONG_PREFIX + 8, kv_keyhash2(key, keylen));
-    kv_put_be64(p + KV_LONG_PREFIX + 16, (uint64_t)keylen);
-    sk->len = 8 + KV_SKEY_LONG;
-}
-
-int kv_rec_parse(const MDB_val *k, const MDB_val *d, kv_rec *r)
-{
-    const unsigned char *p = d->mv_data;
-    size_t n = d->mv_size;
-    if (k->mv_size < 8 || n < KV_REC_HDR) return -1;
-    r->hash = kv_get_be64(k->mv_data);
-    r->type = p[0] & ~KV_REC_LONGKEY;
-    r->expiry = (int64_t)kv_get_be64(p + 1);
-    p += KV_REC_HDR;
-    n -= KV_REC_HDR;
-    if (((const unsigned char *)d->mv_data)[0] & KV_REC_LONGKEY) {
-        if (n < 4) return -1;
-        size_t kl = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
-        if (kl > n - 4) return -1;
-        r->key = (const char *)p + 4;
-        r->keylen = kl;
-        p += 4 + kl;
-        n -= 4 + kl;
-    } else {
-        r->key = (const char *)k->mv_data + 8;
-        r->keylen = k->mv_size - 8;
-    }
-    r->val = (const char *)p;
-    r->vlen = n;
-    return 0;
-}
-
-/* The raw record, expired or not. 1 found, 0 not, <0 KV_E*. */
-static int raw_get(kv_ctx *c, const kv_skey *sk, kv_val *v)
-{
-    MDB_val k = {sk->len, (void *)sk->b}, d;
-    kv_rec r;
-
-    memset(v, 0, sizeof(*v));
-    int rc = mdb_get(c->txn, c->kv, &k, &d);
-    if (rc == MDB_NOTFOUND) return 0;
-    if (rc != 0) return kv_map_err(rc);
-    if (kv_rec_parse(&k, &d, &r) != 0) return KV_ECORRUPT;
-    v->found = 1;
-    v->type = r.type;
-    v->expiry = r.expiry;
-    v->p = r.val;
-    v->len = r.vlen;
-    return 1;
-}
-
-/* The expiry index key: [expiry][stored key]. */
-static int exp_put(kv_ctx *c, const kv_skey *sk, int64_t expiry, int del)
-{
-    unsigned char kb[sizeof(sk->b)];
-    kv_put_be64(kb, (uint64_t)expiry);
-    memcpy(kb + 8, sk->b + 8, sk->len - 8);
-    MDB_val k = {sk->len, kb}, d = {0, NULL};
-    int rc = del ? mdb_del(c->txn, c->exp, &k, NULL) : mdb_put(c->txn, c->exp, &k, &d, 0);
-    if (del && rc == MDB_NOTFOUND) rc = 0;
-    return kv_map_err(rc);
-}
-
-static int set_err(kv_ctx *c, int rc)
-{
-    if (rc < 0 && c->rc == 0) c->rc = rc;
-    return rc;
-}
-
-int kv_delete(kv_ctx *c, const char *key, size_t keylen)
-{
-    kv_skey sk;
-    kv_val v;
-    kv_skey_make(&sk, key, keylen);
-    int rc = raw_get(c, &sk, &v);
-    if (rc <= 0) return set_err(c, rc);
-    if (v.expiry != 0 && (rc = exp_put(c, &sk, v.expiry, 1)) != 0) return set_err(c, rc);
-    MDB_val k = {sk.len, sk.b};
-    rc = mdb_del(c->txn, c->kv, &k, NULL);
-    if (rc != 0) return set_err(c, kv_map_err(rc));
-    return 1;
-}
-
-int kv_lookup(kv_ctx *c, const char *key, size_t keylen, kv_val *v)
-{
-    kv_skey sk;
-    kv_skey_make(&sk, key, keylen);
-    int rc = raw_get(c, &sk, v);
-    if (rc <= 0) return set_err(c, rc);
-    if (v->expiry != 0 && v->expiry <= c->tau) {
-        /* Expired at tau: it does not exist. A write removes it now, which
-         * every node does at the same tau. */
-        if (c->writable && (rc = kv_delete(c, key, keylen)) < 0) return rc;
-        memset(v, 0, sizeof(*v));
-        return 0;
-    }
-    return 1;
-}
-
-int kv_store_reserve(kv_ctx *c, const char *key, size_t keylen, size_t vlen, int64_t expiry,
-                     char **dst)
-{
-    kv_skey sk;
-    MDB_cursor *cur;
-    int rc, found;
-    int64_t old_expiry = 0;
-
-    *dst = NULL;
-    kv_skey_make(&sk, key, keylen);
-    int longkey = keylen > KV_INLINE_KEYLEN;
-    /* One search: the cursor finds the old record, and an existing key is
-     * then replaced where it is (MDB_CURRENT: in place when the size is the
-     * same). The cursor is tracked by the write transaction, so the expiry
-     * index changes in between do not invalidate it. */
-    if ((rc = mdb_cursor_open(c->txn, c->kv, &cur)) != 0) return set_err(c, kv_map_err(rc));
-    MDB_val k = {sk.len, sk.b}, d;
-    rc = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY);
-    if (rc == 0) {
-        kv_rec r;
-        if (kv_rec_parse(&k, &d, &r) != 0) {
-            rc = KV_ECORRUPT;
-            goto out;
-        }
-        found = 1;
-        old_expiry = r.expiry;
-    } else if (rc == MDB_NOTFOUND) {
-        found = 0;
-    } else {
-        rc = kv_map_err(rc);
-        goto out;
-    }
-    if (found && old_expiry != 0 && old_expiry != expiry &&
-        (rc = exp_put(c, &sk, old_expiry, 1)) != 0)
-        goto out;
-    if (expiry != 0 && (!found || old_expiry != expiry) && (rc = exp_put(c, &sk, expiry, 0)) != 0)
-        goto out;
-    size_t hdr = KV_REC_HDR + (longkey ? 4 + keylen : 0);
-    k = (MDB_val){sk.len, sk.b};
-    d = (MDB_val){hdr + vlen, NULL};
-    rc = mdb_cursor_put(cur, &k, &d, MDB_RESERVE | (found ? MDB_CURRENT : 0));
-    if (rc != 0) {
-        rc = kv_map_err(rc);
-        goto out;
-    }
-    unsigned char *p = d.mv_data;
-    p[0] = KV_TYPE_STRING | (longkey ? KV_REC_LONGKEY : 0);
-    kv_put_be64(p + 1, (uint64_t)expiry);
-    if (longkey) {
-        p[9] = (unsigned char)(keylen >> 24);
-        p[10] = (unsigned char)(keylen >> 16);
-        p[11] = (unsigned char)(keylen >> 8);
-        p[12] = (unsigned char)keylen;
-        memcpy(p + 13, key, keylen);
-    }
-    *dst = (char *)p + hdr;
-out:
-    mdb_cursor_close(cur);
-    return rc ? set_err(c, rc) : 0;
-}
-
-int kv_store(kv_ctx *c, const char *key, size_t keylen, const void *val, size_t vlen,
-             int64_t expiry)
-{
-    char *dst;
-    int rc = kv_store_reserve(c, key, keylen, vlen, expiry, &dst);
-    if (rc == 0 && vlen) memcpy(dst, val, vlen);
-    return rc;
-}
-
-int kv_set_expiry(kv_ctx *c, const char *key, size_t keylen, int64_t expiry)
-{
-    kv_val v;
-    kv_skey sk;
-    kv_skey_make(&sk, key, keylen);
-    int rc = raw_get(c, &sk, &v);
-    if (rc <= 0) return set_err(c, rc == 0 ? KV_EINVAL : rc);
-    if (v.expiry == expiry) return 0;
-    /* The record is rewritten in place: copy the value out first, as the
-     * put may move the page it lives on. */
-    char *copy = kv_malloc(v.len ? v.len : 1);
-    if (!copy) return set_err(c, KV_ENOMEM);
-    memcpy(copy, v.p, v.len);
-    rc = kv_store(c, key, keylen, copy, v.len, expiry);
-    free(copy);
-    return rc;
-}
-
-int kv_flush(kv_ctx *c)
-{
-    int rc = mdb_drop(c->txn, c->kv, 0);
-    if (rc == 0) rc = mdb_drop(c->txn, c->exp, 0);
-    return set_err(c, kv_map_err(rc));
-}
-
 /* ------------------------------------------------------------ env */
 
 int kvstate_meta_put(kvstate *s, const char *name, uint64_t v)
@@ -312,20 +101,22 @@ int kvstate_open(kvstate **out, const char *dir, uint64_t mapsize, char *err, si
         return kv_map_err(rc);
     }
     if ((rc = mdb_env_set_mapsize(s->env, mapsize)) != 0 ||
-        (rc = mdb_env_set_maxdbs(s->env, 8)) != 0 ||
+        (rc = mdb_env_set_maxdbs(s->env, 2 * KV_NSLOTS + 1)) != 0 ||
         /* No MDB_NOMETASYNC: the log is compacted against
          * kvstate_durable_index(), so the meta page holding it must be on
          * disk when the commit returns, not at the next commit. */
         (rc = mdb_env_open(s->env, path, MDB_NOTLS, 0644)) != 0 ||
         (rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
         goto err_after_env;
-    if ((rc = mdb_dbi_open(txn, "kv0", MDB_CREATE, &s->kv[0])) != 0 ||
-        (rc = mdb_dbi_open(txn, "kv1", MDB_CREATE, &s->kv[1])) != 0 ||
-        (rc = mdb_dbi_open(txn, "exp0", MDB_CREATE, &s->exp[0])) != 0 ||
-        (rc = mdb_dbi_open(txn, "exp1", MDB_CREATE, &s->exp[1])) != 0 ||
-        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0)
-        goto err_after_txn;
-    if ((rc = load_meta(s, txn)) != 0) {
+    for (int pair = 0; pair < 2; pair++)
+        for (int i = 0; i < KV_NSLOTS; i++) {
+            char name[32];
+            kv_slot_name(name, sizeof(name), pair, i);
+            if ((rc = mdb_dbi_open(txn, name, MDB_CREATE, &s->dbi[pair][i])) != 0)
+                goto err_after_txn;
+        }
+    if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0) goto err_after_txn;
+    if ((rc = load_meta(s, txn)) != 0 || (rc = kvstate_load_pmeta(s, txn)) != 0) {
         mdb_txn_abort(txn);
         snprintf(err, errlen, "%s: %s", path, kv_strerror(rc));
         mdb_env_close(s->env);
@@ -388,7 +179,9 @@ uint64_t kvstate_pages(kvstate *s)
     if (s->pages_at_commit == UINT64_MAX) {
         MDB_txn *txn;
         if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) return UINT64_MAX;
-        s->pages_at_commit = db_pages(txn, s->kv[s->live]) + db_pages(txn, s->exp[s->live]);
+        s->pages_at_commit = 0;
+        for (int i = 0; i < KV_NSLOTS; i++)
+            s->pages_at_commit += db_pages(txn, s->dbi[s->live][i]);
         mdb_txn_abort(txn);
     }
     return s->pages_at_commit;
@@ -419,6 +212,10 @@ int kvstate_commit(kvstate *s)
     /* kvstate_apply() leaves the applied index and tau to here: two meta
      * puts per commit instead of per entry. */
     int rc = 0;
+    if (s->pmeta_dirty && (rc = kvstate_save_pmeta(s)) != 0) {
+        rollback(s);
+        return rc;
+    }
     if (s->applied != s->durable || s->tau != s->durable_tau) {
         if ((rc = kvstate_meta_put(s, META_APPLIED, s->applied)) == 0)
             rc = kvstate_meta_put(s, META_TAU, (uint64_t)s->tau);
@@ -491,29 +288,13 @@ static int begin_read(kvstate *s, MDB_txn **txn)
 static void ctx_init(kvstate *s, kv_ctx *c, MDB_txn *txn, int writable, resp_buf *reply)
 {
     memset(c, 0, sizeof(*c));
+    c->st = s;
     c->txn = txn;
-    c->kv = s->kv[s->live];
-    c->exp = s->exp[s->live];
+    kv_use_db(c, 0);
     c->writable = writable;
     c->tau = s->tau;
     c->wall = s->tau;
     c->reply = reply;
-}
-
-static void apply_expire(kv_ctx *c, const kv_expire_item *it)
-{
-    kv_val v;
-    kv_skey sk;
-    /* Only the exact expiry the leader saw, and only once it has passed at
-     * this entry's tau: a newer write (other value or expiry) survives. */
-    kv_skey_make(&sk, it->key, it->keylen);
-    int rc = raw_get(c, &sk, &v);
-    if (rc < 0) {
-        set_err(c, rc);
-        return;
-    }
-    if (rc == 1 && v.expiry != 0 && v.expiry == it->expiry && v.expiry <= c->tau)
-        kv_delete(c, it->key, it->keylen);
 }
 
 int kvstate_apply(kvstate *s, uint64_t index, const void *payload, size_t len, resp_buf *reply)
@@ -543,16 +324,43 @@ int kvstate_apply(kvstate *s, uint64_t index, const void *payload, size_t len, r
     if (len > 0) {
         switch (e.kind) {
         case KV_ENTRY_CMD:
+            if (e.db >= KV_MAX_DBS) {
+                resp_add_error(c.reply, "ERR DB index is out of range");
+                break;
+            }
+            kv_use_db(&c, e.db);
             kv_exec(&c, NULL, e.cmds[0].argc, e.cmds[0].argv, e.cmds[0].argvlen);
             break;
         case KV_ENTRY_MULTI:
+            if (e.db >= KV_MAX_DBS) {
+                resp_add_error(c.reply, "ERR DB index is out of range");
+                break;
+            }
+            kv_use_db(&c, e.db);
             resp_add_array(c.reply, e.count);
-            for (uint32_t i = 0; i < e.count && c.rc == 0; i++)
-                kv_exec(&c, NULL, e.cmds[i].argc, e.cmds[i].argv, e.cmds[i].argvlen);
+            for (uint32_t i = 0; i < e.count && c.rc == 0; i++) {
+                const kv_argv *a = &e.cmds[i];
+                /* SELECT inside MULTI changes the database of the commands
+                 * after it (the server checked the index against its
+                 * configured databases when it queued it). */
+                if (a->argc == 2 && kv_streqci(a->argv[0], a->argvlen[0], "select")) {
+                    long long db;
+                    if (!kv_string2ll(a->argv[1], a->argvlen[1], &db) || db < 0 ||
+                        db >= KV_MAX_DBS) {
+                        resp_add_error(c.reply, "ERR DB index is out of range");
+                    } else {
+                        kv_use_db(&c, (int)db);
+                        resp_add_ok(c.reply);
+                    }
+                    continue;
+                }
+                kv_exec(&c, NULL, a->argc, a->argv, a->argvlen);
+            }
             break;
         case KV_ENTRY_EXPIRE:
             for (uint32_t i = 0; i < e.count && c.rc == 0; i++)
-                apply_expire(&c, &e.items[i]);
+                kv_expire_one(&c, e.items[i].db, e.items[i].key, e.items[i].keylen,
+                              e.items[i].expiry);
             break;
         }
     }
@@ -572,18 +380,19 @@ out:
     return rc;
 }
 
-int kvstate_read(kvstate *s, int argc, char **argv, size_t *argvlen, int64_t wall_ms,
-                 resp_buf *reply)
+int kvstate_read(kvstate *s, int db, const kv_command *cmd, int argc, char **argv, size_t *argvlen,
+                 int64_t wall_ms, resp_buf *reply)
 {
     MDB_txn *txn = NULL;
     kv_ctx c;
     int rc;
 
-    if (argc < 1) return KV_EINVAL;
-    const kv_command *cmd = kv_command_lookup(argv[0], argvlen[0]);
+    if (argc < 1 || db < 0 || db >= KV_MAX_DBS) return KV_EINVAL;
+    if (!cmd) cmd = kv_command_lookup(argv[0], argvlen[0]);
     if (!cmd || !(cmd->flags & KV_CMD_READONLY)) return KV_EINVAL;
     if ((rc = begin_read(s, &txn)) != 0) return rc;
     ctx_init(s, &c, txn, 0, reply);
+    kv_use_db(&c, db);
     c.wall = wall_ms;
     c.rng = (s->read_rng += 0x9e3779b97f4a7c15ull);
     kv_exec(&c, cmd, argc, argv, argvlen);
@@ -598,25 +407,26 @@ int64_t kvstate_next_expiry(kvstate *s)
     int64_t next = -1;
 
     if (begin_read(s, &txn) != 0) return -1;
-    if (mdb_cursor_open(txn, s->exp[s->live], &cur) == 0) {
-        if (mdb_cursor_get(cur, &k, &d, MDB_FIRST) == 0 && k.mv_size >= 8)
-            next = (int64_t)kv_get_be64(k.mv_data);
+    for (int p = 0; p < KV_MAX_DBS; p++) {
+        if (mdb_cursor_open(txn, s->dbi[s->live][KV_SLOT_EXP(p)], &cur) != 0) continue;
+        if (mdb_cursor_get(cur, &k, &d, MDB_FIRST) == 0 && k.mv_size >= 8) {
+            int64_t when = (int64_t)kv_get_be64(k.mv_data);
+            if (next < 0 || when < next) next = when;
+        }
         mdb_cursor_close(cur);
     }
     return next;
 }
 
-int kvstate_collect_expired(kvstate *s, int64_t now_ms, int max, resp_buf *out)
+/* Appends to out the expired keys of physical database p, up to max in
+ * all; returns the new total n. */
+static int collect_db(kvstate *s, MDB_txn *txn, int p, int64_t now_ms, int max, int n, size_t start,
+                      resp_buf *out)
 {
-    MDB_txn *txn = NULL;
     MDB_cursor *cur;
     MDB_val k, d;
-    int n = 0, rc;
-    size_t start = out->len;
-
-    if (max <= 0 || begin_read(s, &txn) != 0) return 0;
-    if (mdb_cursor_open(txn, s->exp[s->live], &cur) != 0) goto out;
-    rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
+    if (mdb_cursor_open(txn, s->dbi[s->live][KV_SLOT_EXP(p)], &cur) != 0) return n;
+    int rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
     while (rc == 0 && n < max && k.mv_size >= 8) {
         int64_t when = (int64_t)kv_get_be64(k.mv_data);
         if (when > now_ms) break;
@@ -631,7 +441,8 @@ int kvstate_collect_expired(kvstate *s, int64_t now_ms, int max, resp_buf *out)
             memcpy(sk.b + 8, key, keylen);
             rk.mv_size = 8 + keylen;
             rk.mv_data = sk.b;
-            if (mdb_get(txn, s->kv[s->live], &rk, &rd) != 0 || kv_rec_parse(&rk, &rd, &r) != 0) {
+            if (mdb_get(txn, s->dbi[s->live][KV_SLOT_KV(p)], &rk, &rd) != 0 ||
+                kv_rec_parse(&rk, &rd, &r) != 0) {
                 rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
                 continue;
             }
@@ -639,13 +450,25 @@ int kvstate_collect_expired(kvstate *s, int64_t now_ms, int max, resp_buf *out)
             keylen = r.keylen;
         }
         if (n == 0) kventry_begin_expire(out, now_ms > s->tau ? now_ms : s->tau, 0);
-        kventry_add_expire(out, key, keylen, when);
+        (void)start;
+        kventry_add_expire(out, p, key, keylen, when);
         n++;
         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
     }
     mdb_cursor_close(cur);
+    return n;
+}
+
+int kvstate_collect_expired(kvstate *s, int64_t now_ms, int max, resp_buf *out)
+{
+    MDB_txn *txn = NULL;
+    int n = 0;
+    size_t start = out->len;
+
+    if (max <= 0 || begin_read(s, &txn) != 0) return 0;
+    for (int p = 0; p < KV_MAX_DBS && n < max; p++)
+        n = collect_db(s, txn, p, now_ms, max, n, start, out);
     if (n > 0) kventry_set_expire_count(out, start, (uint32_t)n);
-out:
     return n;
 }
 
@@ -659,14 +482,153 @@ static uint64_t db_entries(kvstate *s, MDB_dbi dbi)
     return n;
 }
 
-uint64_t kvstate_dbsize(kvstate *s)
+uint64_t kvstate_dbsize(kvstate *s, int db)
 {
-    return db_entries(s, s->kv[s->live]);
+    if (db < 0) {
+        uint64_t n = 0;
+        for (int p = 0; p < KV_MAX_DBS; p++)
+            n += db_entries(s, s->dbi[s->live][KV_SLOT_KV(p)]);
+        return n;
+    }
+    if (db >= KV_MAX_DBS) return 0;
+    return db_entries(s, s->dbi[s->live][KV_SLOT_KV(s->dbmap[db])]);
 }
 
-uint64_t kvstate_expires(kvstate *s)
+uint64_t kvstate_expires(kvstate *s, int db)
 {
-    return db_entries(s, s->exp[s->live]);
+    if (db < 0) {
+        uint64_t n = 0;
+        for (int p = 0; p < KV_MAX_DBS; p++)
+            n += db_entries(s, s->dbi[s->live][KV_SLOT_EXP(p)]);
+        return n;
+    }
+    if (db >= KV_MAX_DBS) return 0;
+    return db_entries(s, s->dbi[s->live][KV_SLOT_EXP(s->dbmap[db])]);
+}
+
+void kv_slot_name(char *buf, size_t len, int pair, int slot)
+{
+    /* Database 0's names are those of the single-database layout. */
+    if (slot < KV_MAX_DBS)
+        snprintf(buf, len, slot == 0 ? "kv%d" : "kv%d.%d", pair, slot);
+    else if (slot < 2 * KV_MAX_DBS)
+        snprintf(buf, len, slot == KV_MAX_DBS ? "exp%d" : "exp%d.%d", pair, slot - KV_MAX_DBS);
+    else
+        snprintf(buf, len, "%s%d",
+                 slot == KV_SLOT_ELEM   ? "elem"
+                 : slot == KV_SLOT_ZIDX ? "zidx"
+                 : slot == KV_SLOT_GC   ? "gc"
+                                        : "pmeta",
+                 pair);
+}
+
+int kvstate_load_pmeta(kvstate *s, MDB_txn *txn)
+{
+    MDB_dbi dbi = s->dbi[s->live][KV_SLOT_PMETA];
+    MDB_val k = {strlen(PMETA_DBMAP), PMETA_DBMAP}, d;
+    int rc = mdb_get(txn, dbi, &k, &d);
+    for (int i = 0; i < KV_MAX_DBS; i++)
+        s->dbmap[i] = (uint8_t)i;
+    if (rc == 0) {
+        /* A permutation of the physical databases, or corrupt. */
+        uint8_t seen[KV_MAX_DBS] = {0};
+        if (d.mv_size != KV_MAX_DBS) return KV_ECORRUPT;
+        for (int i = 0; i < KV_MAX_DBS; i++) {
+            uint8_t p = ((const uint8_t *)d.mv_data)[i];
+            if (p >= KV_MAX_DBS || seen[p]++) return KV_ECORRUPT;
+            s->dbmap[i] = p;
+        }
+    } else if (rc != MDB_NOTFOUND) {
+        return kv_map_err(rc);
+    }
+    k = (MDB_val){strlen(PMETA_VER), PMETA_VER};
+    rc = mdb_get(txn, dbi, &k, &d);
+    s->next_ver = 1;
+    if (rc == 0) {
+        if (d.mv_size != 8) return KV_ECORRUPT;
+        s->next_ver = kv_get_be64(d.mv_data);
+    } else if (rc != MDB_NOTFOUND) {
+        return kv_map_err(rc);
+    }
+    s->pmeta_dirty = 0;
+    return 0;
+}
+
+int kvstate_save_pmeta(kvstate *s)
+{
+    MDB_dbi dbi = s->dbi[s->live][KV_SLOT_PMETA];
+    unsigned char vb[8];
+    kv_put_be64(vb, s->next_ver);
+    MDB_val k = {strlen(PMETA_DBMAP), PMETA_DBMAP}, d = {KV_MAX_DBS, s->dbmap};
+    int rc = mdb_put(s->wtxn, dbi, &k, &d, 0);
+    if (rc == 0) {
+        k = (MDB_val){strlen(PMETA_VER), PMETA_VER};
+        d = (MDB_val){8, vb};
+        rc = mdb_put(s->wtxn, dbi, &k, &d, 0);
+    }
+    if (rc != 0) return kv_map_err(rc);
+    s->pmeta_dirty = 0;
+    return 0;
+}
+
+int kvstate_gc(kvstate *s, int budget)
+{
+    MDB_cursor *gc = NULL, *cur = NULL;
+    MDB_val k, d;
+    int done = 0, rc;
+
+    if (budget <= 0) return 0;
+    if ((rc = kvstate_begin_write(s)) != 0) return rc;
+    if ((rc = mdb_cursor_open(s->wtxn, s->dbi[s->live][KV_SLOT_GC], &gc)) != 0)
+        return kv_map_err(rc);
+    while (done < budget && (rc = mdb_cursor_get(gc, &k, &d, MDB_FIRST)) == 0) {
+        if (k.mv_size != 8 || d.mv_size != 1) { /* not ours: drop it */
+            if ((rc = mdb_cursor_del(gc, 0)) != 0) break;
+            continue;
+        }
+        unsigned char ver[8];
+        memcpy(ver, k.mv_data, 8);
+        int more = 0;
+        const int slots[2] = {KV_SLOT_ELEM, KV_SLOT_ZIDX};
+        for (int t = 0; t < 2 && !more; t++) {
+            if ((rc = mdb_cursor_open(s->wtxn, s->dbi[s->live][slots[t]], &cur)) != 0) goto out;
+            MDB_val ek = {8, ver}, ed;
+            rc = mdb_cursor_get(cur, &ek, &ed, MDB_SET_RANGE);
+            while (rc == 0 && ek.mv_size >= 8 && memcmp(ek.mv_data, ver, 8) == 0) {
+                if (done >= budget) {
+                    more = 1;
+                    break;
+                }
+                if ((rc = mdb_cursor_del(cur, 0)) != 0) goto out;
+                done++;
+                rc = mdb_cursor_get(cur, &ek, &ed, MDB_NEXT); /* after a delete: the next one */
+            }
+            mdb_cursor_close(cur);
+            cur = NULL;
+            if (rc != 0 && rc != MDB_NOTFOUND) goto out;
+            rc = 0;
+        }
+        if (more) break;
+        MDB_val gk = {8, ver};
+        if ((rc = mdb_del(s->wtxn, s->dbi[s->live][KV_SLOT_GC], &gk, NULL)) != 0) goto out;
+        mdb_cursor_close(gc);
+        if ((rc = mdb_cursor_open(s->wtxn, s->dbi[s->live][KV_SLOT_GC], &gc)) != 0) {
+            gc = NULL;
+            goto out;
+        }
+    }
+    if (rc == MDB_NOTFOUND) rc = 0;
+out:
+    if (cur) mdb_cursor_close(cur);
+    if (gc) mdb_cursor_close(gc);
+    if (rc != 0) return kv_map_err(rc);
+    s->pending_bytes += (uint64_t)done * 16;
+    return done;
+}
+
+uint64_t kvstate_gc_pending(kvstate *s)
+{
+    return db_entries(s, s->dbi[s->live][KV_SLOT_GC]);
 }
 
 int kvstate_used_pct(kvstate *s)

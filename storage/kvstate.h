@@ -1,10 +1,15 @@
 /* kvstate.h -- the state environment: the key space as of an applied log
  * index, and the state machine that applies entries to it.
  *
- * Layout (DESIGN.md): an LMDB environment in <dir>/state with
- *   kv0, kv1:   key -> value record (type, absolute expiry in ms or 0, bytes)
- *   exp0, exp1: (expiry ms big-endian, key) -> empty   (the expiry index)
- *   meta:       which pair is live, applied index, applied tau.
+ * Layout (DESIGN.md): an LMDB environment in <dir>/state with two pairs of
+ * tables (kvint.h, "slots"), one live, the other for an incoming snapshot:
+ *   kvN[.p], expN[.p]: per physical database p, key -> record (type,
+ *                      absolute expiry in ms or 0, bytes or a collection's
+ *                      header), and (expiry ms BE, key) -> empty
+ *   elemN, zidxN:      collection elements and the zset score index (kvks.h)
+ *   gcN:               versions of deleted collections still to clean up
+ *   pmetaN:            the logical -> physical database map, the version counter
+ *   meta:              which pair is live, applied index, applied tau.
  * Applied entries go into a write transaction that stays open across calls
  * (reads go through it) and is committed by kvstate_commit(), which the
  * server calls periodically (server/main.c) and at shutdown. A
@@ -54,10 +59,12 @@ int64_t kvstate_tau(kvstate *s);
 int kvstate_apply(kvstate *s, uint64_t index, const void *payload, size_t len, resp_buf *reply);
 
 /* Runs one read-only command (a kv_command with KV_CMD_READONLY) against
- * the state at its tau. wall_ms is the node's wall clock, used only where
+ * the state at its tau, in logical database db; cmd is argv[0]'s entry
+ * (kvcmd.h) or NULL to look it up. wall_ms is the node's wall clock, used only where
  * Redis reports time relative to now (TTL, PTTL). Returns 0 or KV_E*. */
-int kvstate_read(kvstate *s, int argc, char **argv, size_t *argvlen, int64_t wall_ms,
-                 resp_buf *reply);
+struct kv_command;
+int kvstate_read(kvstate *s, int db, const struct kv_command *cmd, int argc, char **argv,
+                 size_t *argvlen, int64_t wall_ms, resp_buf *reply);
 
 /* Commits the open write transaction, durably (two fdatasyncs: the data
  * pages, then the meta page). No-op if none. */
@@ -73,9 +80,18 @@ int64_t kvstate_next_expiry(kvstate *s);
  * untouched). */
 int kvstate_collect_expired(kvstate *s, int64_t now_ms, int max, resp_buf *out);
 
-/* Statistics for INFO and DBSIZE. */
-uint64_t kvstate_dbsize(kvstate *s);
-uint64_t kvstate_expires(kvstate *s);
+/* Statistics for INFO and DBSIZE, of logical database db (< 0: all). */
+uint64_t kvstate_dbsize(kvstate *s, int db);
+uint64_t kvstate_expires(kvstate *s, int db);
+
+/* Deletes up to budget element records of deleted collections (in the
+ * write transaction, which it begins if none is open): the bounded
+ * background half of DEL, FLUSHDB, overwrites and expiry of collections.
+ * Only records no key refers to are touched, so when it runs does not
+ * change what any command sees. Returns how many it deleted, or KV_E*. */
+int kvstate_gc(kvstate *s, int budget);
+/* Deleted collections still queued. */
+uint64_t kvstate_gc_pending(kvstate *s);
 int kvstate_used_pct(kvstate *s);
 
 #endif

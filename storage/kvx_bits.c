@@ -11,6 +11,7 @@
 #include "storage/kvcmd_int.h"
 #include "storage/kverr.h"
 #include "storage/kvint.h"
+#include "storage/kvks.h"
 
 static void kvx_setbit(ARGS)
 {
@@ -24,7 +25,7 @@ static void kvx_setbit(ARGS)
         resp_add_error(c->reply, "ERR bit is not an integer or out of range");
         return;
     }
-    int found = kv_lookup(c, argv[1], argvlen[1], &v);
+    int found = kv_lookup_str(c, argv[1], argvlen[1], &v);
     if (found < 0) return;
     size_t byte = (size_t)(off >> 3);
     size_t olen = found ? v.len : 0;
@@ -44,7 +45,7 @@ static void kvx_getbit(ARGS)
     uint64_t off;
     UNUSED_ARGS;
     if (kv_parse_bitoffset(argv[2], argvlen[2], &off, c->reply) != 0) return;
-    int found = kv_lookup(c, argv[1], argvlen[1], &v);
+    int found = kv_lookup_str(c, argv[1], argvlen[1], &v);
     if (found < 0) return;
     int bit = 0;
     if (found && (off >> 3) < v.len) bit = (v.p[off >> 3] >> (7 - (off & 7))) & 1;
@@ -76,7 +77,7 @@ static void kvx_bitcount(ARGS)
     long long start, end;
     int isbit = 0;
 
-    int found = kv_lookup(c, argv[1], argvlen[1], &v);
+    int found = kv_lookup_str(c, argv[1], argvlen[1], &v);
     if (found < 0) return;
     if (!found) {
         resp_add_int(c->reply, 0);
@@ -146,7 +147,7 @@ static void kvx_bitpos(ARGS)
         resp_add_error(c->reply, "ERR The bit argument must be 1 or 0.");
         return;
     }
-    int found = kv_lookup(c, argv[1], argvlen[1], &v);
+    int found = kv_lookup_str(c, argv[1], argvlen[1], &v);
     if (found < 0) return;
     if (!found) {
         resp_add_int(c->reply, bit ? -1 : 0);

@@ -18,6 +18,7 @@
 #include "storage/kvcmd_int.h"
 #include "storage/kverr.h"
 #include "storage/kvint.h"
+#include "storage/kvks.h"
 
 void kvx_oom(kv_ctx *c)
 {
@@ -80,9 +81,10 @@ static void kvx_get(ARGS)
 {
     kv_val v;
     UNUSED_ARGS;
-    if (kv_lookup(c, argv[1], argvlen[1], &v) == 1)
+    int found = kv_lookup_str(c, argv[1], argvlen[1], &v);
+    if (found == 1)
         resp_add_bulk(c->reply, v.p, v.len);
-    else if (c->rc == 0)
+    else if (found == 0)
         resp_add_null(c->reply);
 }
 
@@ -108,6 +110,10 @@ static void set_generic(kv_ctx *c, const char *key, size_t keylen, const char *v
     }
     found = kv_lookup(c, key, keylen, &v);
     if (found < 0) return;
+    if ((o->flags & SET_GET) && found && v.type != KV_TYPE_STRING) {
+        resp_add_error(c->reply, ERR_WRONGTYPE);
+        return;
+    }
     if (o->flags & SET_GET) {
         if (found)
             resp_add_bulk(c->reply, v.p, v.len);
@@ -182,7 +188,7 @@ static void kvx_getdel(ARGS)
 {
     kv_val v;
     UNUSED_ARGS;
-    int found = kv_lookup(c, argv[1], argvlen[1], &v);
+    int found = kv_lookup_str(c, argv[1], argvlen[1], &v);
     if (found < 0) return;
     if (!found) {
         resp_add_null(c->reply);
@@ -199,7 +205,7 @@ static void kvx_getex(ARGS)
     long long when = 0;
 
     if (kv_parse_set(argc, argv, argvlen, 2, 1, "getex", &o, c->reply) != 0) return;
-    int found = kv_lookup(c, argv[1], argvlen[1], &v);
+    int found = kv_lookup_str(c, argv[1], argvlen[1], &v);
     if (found < 0) return;
     if (!found) {
         resp_add_null(c->reply);
@@ -227,7 +233,7 @@ static void kvx_mget(ARGS)
     kv_val v;
     resp_add_array(c->reply, argc - 1);
     for (int j = 1; j < argc && c->rc == 0; j++) {
-        if (kv_lookup(c, argv[j], argvlen[j], &v) == 1)
+        if (kv_lookup(c, argv[j], argvlen[j], &v) == 1 && v.type == KV_TYPE_STRING)
             resp_add_bulk(c->reply, v.p, v.len);
         else
             resp_add_null(c->reply);
@@ -274,7 +280,7 @@ static void incrdecr(kv_ctx *c, const char *key, size_t keylen, long long incr)
     long long value = 0;
     char buf[32];
 
-    int found = kv_lookup(c, key, keylen, &v);
+    int found = kv_lookup_str(c, key, keylen, &v);
     if (found < 0) return;
     if (found && !kv_string2ll(v.p, v.len, &value)) {
         resp_add_error(c->reply, ERR_NOTINT);
@@ -329,7 +335,7 @@ static void kvx_incrbyfloat(ARGS)
     char buf[5 * 1024];
     UNUSED_ARGS;
 
-    int found = kv_lookup(c, argv[1], argvlen[1], &v);
+    int found = kv_lookup_str(c, argv[1], argvlen[1], &v);
     if (found < 0) return;
     if ((found && !kv_string2ld(v.p, v.len, &value)) || !kv_string2ld(argv[2], argvlen[2], &incr)) {
         resp_add_error(c->reply, ERR_NOTFLOAT);
@@ -353,7 +359,7 @@ static void kvx_append(ARGS)
 {
     kv_val v;
     UNUSED_ARGS;
-    int found = kv_lookup(c, argv[1], argvlen[1], &v);
+    int found = kv_lookup_str(c, argv[1], argvlen[1], &v);
     if (found < 0) return;
     if (!found) {
         if (kv_store(c, argv[1], argvlen[1], argv[2], argvlen[2], 0) == 0)
@@ -375,7 +381,7 @@ static void kvx_strlen(ARGS)
 {
     kv_val v;
     UNUSED_ARGS;
-    int found = kv_lookup(c, argv[1], argvlen[1], &v);
+    int found = kv_lookup_str(c, argv[1], argvlen[1], &v);
     if (found >= 0) resp_add_int(c->reply, found ? (int64_t)v.len : 0);
 }
 
@@ -388,7 +394,7 @@ static void kvx_getrange(ARGS)
     if (kv_getll(argv[2], argvlen[2], &start, c->reply) != 0 ||
         kv_getll(argv[3], argvlen[3], &end, c->reply) != 0)
         return;
-    int found = kv_lookup(c, argv[1], argvlen[1], &v);
+    int found = kv_lookup_str(c, argv[1], argvlen[1], &v);
     if (found < 0) return;
     if (!found) {
         resp_add_bulk(c->reply, "", 0);
@@ -422,7 +428,7 @@ static void kvx_setrange(ARGS)
         resp_add_error(c->reply, "ERR offset is out of range");
         return;
     }
-    int found = kv_lookup(c, argv[1], argvlen[1], &v);
+    int found = kv_lookup_str(c, argv[1], argvlen[1], &v);
     if (found < 0) return;
     if (vlen == 0) {
         resp_add_int(c->reply, found ? (int64_t)v.len : 0);
@@ -451,12 +457,22 @@ static void kvx_lcs(ARGS)
     char *a = NULL, *b = NULL;
     uint32_t *lcs = NULL;
 
+    /* Redis 7.0 answers a non-string with its own error, not WRONGTYPE. */
+    static const char notstr[] = "ERR The specified keys must contain string values";
     int fa = kv_lookup(c, argv[1], argvlen[1], &va);
     if (fa < 0) return;
+    if (fa && va.type != KV_TYPE_STRING) {
+        resp_add_error(c->reply, notstr);
+        return;
+    }
     size_t alen0 = fa ? va.len : 0;
     if (!(a = kvx_dup(c, fa ? va.p : NULL, alen0, alen0))) return;
     int fb = kv_lookup(c, argv[2], argvlen[2], &vb);
     if (fb < 0) goto cleanup;
+    if (fb && vb.type != KV_TYPE_STRING) {
+        resp_add_error(c->reply, notstr);
+        goto cleanup;
+    }
     size_t blen0 = fb ? vb.len : 0;
     if (!(b = kvx_dup(c, fb ? vb.p : NULL, blen0, blen0))) goto cleanup;
 

@@ -86,15 +86,18 @@ static inline kvstate *kvt_open_state(const char *dir)
  * tau and applied at the next index; a read goes to kvstate_read with wall
  * as the clock. The reply (RESP2) is appended to out. Returns the storage
  * code. */
+/* The database kvt_run's commands run in (SELECT). */
+static int kvt_db;
+
 static inline int kvt_run(kvstate *s, int64_t tau, int64_t wall, int argc, char **argv,
                           size_t *argvlen, resp_buf *out)
 {
     const kv_command *cmd = kv_command_lookup(argv[0], argvlen[0]);
     if (cmd && (cmd->flags & KV_CMD_READONLY))
-        return kvstate_read(s, argc, argv, argvlen, wall, out);
+        return kvstate_read(s, kvt_db, cmd, argc, argv, argvlen, wall, out);
     resp_buf e;
     resp_buf_init(&e, 2);
-    kventry_encode_cmd(&e, tau, argc, argv, argvlen);
+    kventry_encode_cmd(&e, tau, kvt_db, argc, argv, argvlen);
     int rc = kvstate_apply(s, kvstate_applied_index(s) + 1, e.p, e.len, out);
     resp_buf_free(&e);
     return rc;

@@ -56,7 +56,7 @@ static void payload(uint64_t i, resp_buf *out)
     }
     for (int j = 0; j < argc; j++)
         argvlen[j] = strlen(argv[j]);
-    kventry_encode_cmd(out, 1000 + 10 * (int64_t)i, argc, argv, argvlen);
+    kventry_encode_cmd(out, 1000 + 10 * (int64_t)i, 0, argc, argv, argvlen);
 }
 
 static void die(const crash_case *cc)
@@ -154,7 +154,7 @@ static void get(kvstate *s, const char *key, resp_buf *out)
     char *argv[] = {"GET", (char *)key};
     size_t argvlen[] = {3, strlen(key)};
     resp_buf_reset(out);
-    assert_int_equal(kvstate_read(s, 2, argv, argvlen, 0, out), 0);
+    assert_int_equal(kvstate_read(s, 0, NULL, 2, argv, argvlen, 0, out), 0);
 }
 
 static void run_case(const crash_case *cc)

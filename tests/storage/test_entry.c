@@ -14,7 +14,7 @@ static void make_cmd(resp_buf *b, int64_t tau)
 {
     char *argv[] = {"SET", "key", "va\0lue", ""};
     size_t argvlen[] = {3, 3, 6, 0};
-    kventry_encode_cmd(b, tau, 4, argv, argvlen);
+    kventry_encode_cmd(b, tau, 0, 4, argv, argvlen);
 }
 
 static void make_multi(resp_buf *b)
@@ -23,7 +23,7 @@ static void make_multi(resp_buf *b)
     size_t l1[] = {4, 1};
     char *a2[] = {"GET", "n"};
     size_t l2[] = {3, 1};
-    kventry_begin_multi(b, 77, 2);
+    kventry_begin_multi(b, 77, 0, 2);
     kventry_add_cmd(b, 2, a1, l1);
     kventry_add_cmd(b, 2, a2, l2);
 }
@@ -31,8 +31,8 @@ static void make_multi(resp_buf *b)
 static void make_expire(resp_buf *b)
 {
     kventry_begin_expire(b, 5, 2);
-    kventry_add_expire(b, "k1", 2, 100);
-    kventry_add_expire(b, "", 0, -1);
+    kventry_add_expire(b, 0, "k1", 2, 100);
+    kventry_add_expire(b, 0, "", 0, -1);
 }
 
 static void cmd_round_trips(void **state)
@@ -86,7 +86,7 @@ static void multi_and_expire_round_trip(void **state)
 
     /* An empty MULTI is well formed. */
     resp_buf_reset(&b);
-    kventry_begin_multi(&b, 1, 0);
+    kventry_begin_multi(&b, 1, 0, 0);
     assert_int_equal(kventry_decode(b.p, b.len, &e), 0);
     assert_int_equal(e.count, 0);
     kventry_free(&e);
@@ -132,7 +132,7 @@ static void bad_headers_are_corrupt(void **state)
     kv_entry e;
     resp_buf_init(&b, 2);
     make_cmd(&b, 1);
-    b.p[0] = 2; /* unknown version */
+    b.p[0] = 3; /* unknown version */
     assert_int_equal(kventry_decode(b.p, b.len, &e), KV_ECORRUPT);
     assert_int_equal(kventry_peek(b.p, b.len, NULL, NULL), KV_ECORRUPT);
     b.p[0] = 1;

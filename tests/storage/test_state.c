@@ -60,7 +60,7 @@ static void read_at(fx *f, int64_t wall, const char *line, const char *want)
         argvlen[argc++] = strlen(t);
     }
     resp_buf_reset(&f->r);
-    assert_int_equal(kvstate_read(f->s, argc, argv, argvlen, wall, &f->r), 0);
+    assert_int_equal(kvstate_read(f->s, 0, NULL, argc, argv, argvlen, wall, &f->r), 0);
     if (f->r.len != strlen(want) || memcmp(f->r.p, want, f->r.len) != 0) {
         fprintf(stderr, "%s => %.*s (want %s)\n", line, (int)f->r.len, f->r.p, want);
         fail();
@@ -94,11 +94,11 @@ static void keys_expire_exactly_at_tau(void **state)
     RUN(f, 0, "RANDOMKEY", "$-1\r\n");
     /* Still in the key space until a write touches it or an expire entry
      * removes it; a write at tau treats it as absent and deletes it. */
-    assert_int_equal(kvstate_dbsize(f->s), 1);
-    assert_int_equal(kvstate_expires(f->s), 1);
+    assert_int_equal(kvstate_dbsize(f->s, 0), 1);
+    assert_int_equal(kvstate_expires(f->s, 0), 1);
     RUN(f, 1100, "SET k w NX", "+OK\r\n");
     RUN(f, 1100, "PTTL k", ":-1\r\n");
-    assert_int_equal(kvstate_expires(f->s), 0);
+    assert_int_equal(kvstate_expires(f->s, 0), 0);
     RUN(f, 1100, "INCR c", ":1\r\n");
     RUN(f, 1100, "PEXPIRE c 1", ":1\r\n");
     RUN(f, 1101, "INCR c", ":1\r\n"); /* expired at 1101: starts over */
@@ -168,7 +168,7 @@ static void multi_replies_with_an_array_and_does_not_roll_back(void **state)
            l6[] = {6, 1}, l7[] = {3};
     resp_buf e;
     resp_buf_init(&e, 2);
-    kventry_begin_multi(&e, 100, 7);
+    kventry_begin_multi(&e, 100, 0, 7);
     kventry_add_cmd(&e, 3, a1, l1);
     kventry_add_cmd(&e, 2, a2, l2);
     kventry_add_cmd(&e, 3, a3, l3);
@@ -186,7 +186,7 @@ static void multi_replies_with_an_array_and_does_not_roll_back(void **state)
     assert_memory_equal(f->r.p, want, f->r.len);
     RUN(f, 100, "GET s", "$3\r\nabc\r\n");
     resp_buf_reset(&e);
-    kventry_begin_multi(&e, 100, 0);
+    kventry_begin_multi(&e, 100, 0, 0);
     resp_buf_reset(&f->r);
     assert_int_equal(kvstate_apply(f->s, 2, e.p, e.len, &f->r), 0);
     assert_int_equal(f->r.len, 4);
@@ -217,7 +217,7 @@ static void expire_entries_remove_only_the_expiry_they_saw(void **state)
     resp_buf_reset(&f->r);
     assert_int_equal(kvstate_apply(f->s, kvstate_applied_index(f->s) + 1, e.p, e.len, &f->r), 0);
     assert_int_equal(f->r.len, 0);
-    assert_int_equal(kvstate_dbsize(f->s), 3);
+    assert_int_equal(kvstate_dbsize(f->s, 0), 3);
     RUN(f, 1020, "GET b", "$1\r\n2\r\n");
     RUN(f, 1020, "EXISTS a", ":0\r\n");
     assert_int_equal(kvstate_next_expiry(f->s), 1105);
@@ -226,7 +226,7 @@ static void expire_entries_remove_only_the_expiry_they_saw(void **state)
     resp_buf_free(&e);
     RUN(f, 1020, "FLUSHALL", "+OK\r\n");
     assert_int_equal(kvstate_next_expiry(f->s), -1);
-    assert_int_equal(kvstate_dbsize(f->s), 0);
+    assert_int_equal(kvstate_dbsize(f->s, 0), 0);
 }
 
 static void indexes_advance_one_at_a_time_and_replay_is_ignored(void **state)
@@ -432,7 +432,7 @@ static void long_keys_work_like_short_ones(void **state)
         run_argv(f, 1000, 3, ap, apl);
         expect(f, ":5\r\n", 4);
     }
-    assert_int_equal(kvstate_dbsize(f->s), 6);
+    assert_int_equal(kvstate_dbsize(f->s, 0), 6);
     /* KEYS and SCAN answer the full keys. */
     resp_buf_reset(&f->r);
     assert_int_equal(kvt_runs(f->s, 1000, "KEYS *", &f->r), 0);
@@ -453,7 +453,7 @@ static void long_keys_work_like_short_ones(void **state)
     run_argv(f, 1000, 3, rb, rbl);
     expect(f, "+OK\r\n", 5);
     RUN(f, 1000, "EXISTS short", ":0\r\n");
-    assert_int_equal(kvstate_expires(f->s), 6);
+    assert_int_equal(kvstate_expires(f->s, 0), 6);
     /* The expire cron hands out full keys, and applying removes them. */
     resp_buf e;
     resp_buf_init(&e, 2);
@@ -469,8 +469,8 @@ static void long_keys_work_like_short_ones(void **state)
     }
     kventry_free(&ent);
     assert_int_equal(kvstate_apply(f->s, kvstate_applied_index(f->s) + 1, e.p, e.len, NULL), 0);
-    assert_int_equal(kvstate_dbsize(f->s), 0);
-    assert_int_equal(kvstate_expires(f->s), 0);
+    assert_int_equal(kvstate_dbsize(f->s, 0), 0);
+    assert_int_equal(kvstate_expires(f->s, 0), 0);
     resp_buf_free(&e);
     for (int i = 0; i < 6; i++)
         free(keys[i]);
@@ -520,12 +520,12 @@ static void fingerprint(kvstate *s, resp_buf *out)
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         char *g[] = {"GET", (char *)keys[i]}, *p[] = {"PEXPIRETIME", (char *)keys[i]};
         size_t gl[] = {3, 1}, pl[] = {11, 1};
-        assert_int_equal(kvstate_read(s, 2, g, gl, 0, out), 0);
-        assert_int_equal(kvstate_read(s, 2, p, pl, 0, out), 0);
+        assert_int_equal(kvstate_read(s, 0, NULL, 2, g, gl, 0, out), 0);
+        assert_int_equal(kvstate_read(s, 0, NULL, 2, p, pl, 0, out), 0);
     }
     char *d[] = {"DBSIZE"};
     size_t dl[] = {6};
-    assert_int_equal(kvstate_read(s, 1, d, dl, 0, out), 0);
+    assert_int_equal(kvstate_read(s, 0, NULL, 1, d, dl, 0, out), 0);
 }
 
 static void out_of_memory_at_any_allocation_rolls_back_to_the_last_commit(void **state)
@@ -544,7 +544,7 @@ static void out_of_memory_at_any_allocation_rolls_back_to_the_last_commit(void *
     resp_buf_init(&before, 2);
     resp_buf_init(&after, 2);
     resp_buf_init(&reply, 2);
-    kventry_begin_multi(&e, 200, (uint32_t)nl);
+    kventry_begin_multi(&e, 200, 0, (uint32_t)nl);
     for (int i = 0; i < nl; i++) {
         char *copy = strdup(lines[i]), *save = NULL, *argv[8];
         size_t argvlen[8];
@@ -630,8 +630,8 @@ static void reads_refuse_write_commands(void **state)
     fx *f = *state;
     char *argv[] = {"SET", "a", "b"};
     size_t argvlen[] = {3, 1, 1};
-    assert_int_equal(kvstate_read(f->s, 3, argv, argvlen, 0, &f->r), KV_EINVAL);
-    assert_int_equal(kvstate_read(f->s, 0, argv, argvlen, 0, &f->r), KV_EINVAL);
+    assert_int_equal(kvstate_read(f->s, 0, NULL, 3, argv, argvlen, 0, &f->r), KV_EINVAL);
+    assert_int_equal(kvstate_read(f->s, 0, NULL, 0, argv, argvlen, 0, &f->r), KV_EINVAL);
 }
 
 /* Applies a seeded pseudo-random workload, the same on every call. */
@@ -707,7 +707,7 @@ static void same_entries_give_byte_identical_key_spaces(void **state)
     workload(s1, 42, 3000);
     workload(s2, 42, 3000);
     assert_int_equal(kvstate_applied_index(s1), kvstate_applied_index(s2));
-    assert_true(kvstate_dbsize(s1) > 0);
+    assert_true(kvstate_dbsize(s1, 0) > 0);
     kvstate_close(s1);
     kvstate_close(s2);
     resp_buf a, b;
@@ -775,7 +775,7 @@ static void any_argv_is_answered_without_crashing(void **state)
             /* Straight into the apply path (no server-side check). */
             resp_buf e;
             resp_buf_init(&e, 2);
-            kventry_encode_cmd(&e, 1000, argc, argv, argvlen);
+            kventry_encode_cmd(&e, 1000, 0, argc, argv, argvlen);
             assert_int_equal(
                 kvstate_apply(f->s, kvstate_applied_index(f->s) + 1, e.p, e.len, &f->r), 0);
             assert_true(f->r.len > 0);
