@@ -168,10 +168,12 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
     }
     SECTION("keyspace", "Keyspace", 1)
     {
-        uint64_t keys = kvstate_dbsize(srv.state, -1);
-        if (keys)
-            ADD("db0:keys=%llu,expires=%llu,avg_ttl=0\r\n", (unsigned long long)keys,
-                (unsigned long long)kvstate_expires(srv.state, -1));
+        for (int db = 0; db < cfg.databases; db++) {
+            uint64_t keys = kvstate_dbsize(srv.state, db);
+            if (keys)
+                ADD("db%d:keys=%llu,expires=%llu,avg_ttl=0\r\n", db, (unsigned long long)keys,
+                    (unsigned long long)kvstate_expires(srv.state, db));
+        }
     }
     resp_add_verbatim(b, "txt", t.p ? t.p : "", t.len);
     resp_buf_free(&t);
