@@ -1141,6 +1141,70 @@ static void snapshot_carries_databases_collections_and_the_cleanup_queue(void **
     kvt_rmrf(dir_b);
 }
 
+/* One piece of a snapshot stream (kvsnap.h) holding a whole record. */
+static size_t snap_piece(uint8_t *out, int slot, const void *k, size_t kl, const void *v, size_t vl)
+{
+    out[0] = (uint8_t)(slot + 1);
+    for (int i = 0; i < 4; i++) {
+        out[1 + i] = (uint8_t)(kl >> (8 * i));
+        out[5 + i] = (uint8_t)(vl >> (8 * i));
+    }
+    for (int i = 0; i < 8; i++) {
+        out[9 + i] = (uint8_t)((uint64_t)vl >> (8 * i));
+        out[17 + i] = 0;
+    }
+    memcpy(out + KVSNAP_PIECE_HDR, k, kl);
+    memcpy(out + KVSNAP_PIECE_HDR + kl, v, vl);
+    return KVSNAP_PIECE_HDR + kl + vl;
+}
+
+/* A stream whose database map or version counter would not load is
+ * refused at its last chunk: it never goes live, and the state still
+ * opens. */
+static void snapshot_with_a_bad_database_map_is_refused_before_it_goes_live(void **state)
+{
+    fx *f = *state;
+    RUN(f, 0, 10, "SET mine 1", "+OK\r\n");
+    RUN(f, 0, 10, "SWAPDB 0 4", "+OK\r\n");
+    assert_int_equal(kvstate_commit(f->s), 0);
+    uint8_t dup[KV_MAX_DBS], perm[KV_MAX_DBS], buf[512], ver7[7] = {0},
+                                                         ver8[8] = {0, 0, 0, 0, 0, 0, 0, 9};
+    for (int i = 0; i < KV_MAX_DBS; i++)
+        dup[i] = perm[i] = (uint8_t)(KV_MAX_DBS - 1 - i);
+    dup[5] = dup[6];
+    kv_skey sk; /* "k" -> "v", a string record as stored */
+    kv_skey_make(&sk, "k", 1);
+    const uint8_t rec[KV_REC_HDR + 1] = {KV_TYPE_STRING, 0, 0, 0, 0, 0, 0, 0, 0, 'v'};
+    struct {
+        const char *k;
+        const void *v;
+        size_t vl;
+    } bad[] = {{"dbmap", "abc", 3}, {"dbmap", dup, KV_MAX_DBS}, {"ver", ver7, 7}};
+    for (size_t b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
+        uint64_t staged;
+        size_t n = snap_piece(buf, KV_SLOT_KV(0), sk.b, sk.len, rec, sizeof(rec));
+        n += snap_piece(buf + n, KV_SLOT_PMETA, bad[b].k, strlen(bad[b].k), bad[b].v, bad[b].vl);
+        assert_int_equal(kvsnap_stage(f->s, 100 + b, 1, 0, buf, n, 1, &staged), KV_ECORRUPT);
+        assert_int_equal(kvsnap_install(f->s, 100 + b, 1, 10), KV_EINVAL);
+        RUN(f, 4, 10, "GET mine", "$1\r\n1\r\n");
+    }
+    assert_int_equal(kvstate_commit(f->s), 0);
+    kvstate_close(f->s);
+    f->s = kvt_open_state(f->dir);
+    RUN(f, 4, 10, "GET mine", "$1\r\n1\r\n");
+    /* A good map and counter install and are used. */
+    uint64_t staged;
+    /* "k" in logical 7 */
+    size_t n = snap_piece(buf, KV_SLOT_KV(perm[7]), sk.b, sk.len, rec, sizeof(rec));
+    n += snap_piece(buf + n, KV_SLOT_PMETA, "dbmap", 5, perm, KV_MAX_DBS);
+    n += snap_piece(buf + n, KV_SLOT_PMETA, "ver", 3, ver8, 8);
+    assert_int_equal(kvsnap_stage(f->s, 200, 1, 0, buf, n, 1, &staged), 0);
+    assert_int_equal(kvsnap_install(f->s, 200, 1, 10), 0);
+    RUN(f, 7, 10, "GET k", "$1\r\nv\r\n");
+    RUN(f, 4, 10, "GET mine", "$-1\r\n");
+    assert_int_equal(make_coll(f->s, 0, "c", KV_TYPE_SET, 1), 9);
+}
+
 /* ------------------------------------------------------------ big */
 
 static int big_count(void)
@@ -1263,6 +1327,7 @@ int main(void)
         T(swapdb_swaps_persists_and_keeps_expiry_working),
         T(version_1_entries_apply_to_database_0),
         T(snapshot_carries_databases_collections_and_the_cleanup_queue),
+        T(snapshot_with_a_bad_database_map_is_refused_before_it_goes_live),
         T(deleting_a_huge_collection_costs_what_a_small_one_does),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
