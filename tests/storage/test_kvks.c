@@ -357,7 +357,7 @@ static void iteration_is_in_byte_order_and_stays_in_its_collection(void **state)
 
 /* Deletes while iterating ver (n elements, with neighbours): every
  * `every`-th record seen is deleted; every record must be seen once. */
-static void delete_while_iterating(fx *f, int reverse, int every)
+static void delete_while_iterating(fx *f, int reverse, int every, int neighbours)
 {
     enum { N = 3000 };
     kv_ctx c;
@@ -368,8 +368,10 @@ static void delete_while_iterating(fx *f, int reverse, int every)
         int nl = snprintf(name, sizeof(name), "m%05d", i);
         assert_int_equal(kv_elem_put(&c, 50, name, (size_t)nl, val, sizeof(val), NULL), 0);
     }
-    put(&c, 49, "zz", "o", 1);
-    put(&c, 51, "aa", "o", 1);
+    if (neighbours) {
+        put(&c, 49, "zz", "o", 1);
+        put(&c, 51, "aa", "o", 1);
+    }
     kv_iter it;
     const char *fn, *fv;
     size_t fl, fvl;
@@ -395,29 +397,37 @@ static void delete_while_iterating(fx *f, int reverse, int every)
         size_t vl;
         assert_int_equal(kv_elem_get(&c, 50, name, (size_t)nl, &v, &vl), i % every != 0);
     }
-    assert_int_equal(raw_count(f->s, KV_SLOT_ELEM, 49), 1);
-    assert_int_equal(raw_count(f->s, KV_SLOT_ELEM, 51), 1);
+    assert_int_equal(raw_count(f->s, KV_SLOT_ELEM, 49), neighbours);
+    assert_int_equal(raw_count(f->s, KV_SLOT_ELEM, 51), neighbours);
     assert_int_equal(c.rc, 0);
 }
 
 static void deleting_all_while_iterating_forward_skips_nothing(void **state)
 {
-    delete_while_iterating(*state, 0, 1);
+    delete_while_iterating(*state, 0, 1, 1);
 }
 
 static void deleting_some_while_iterating_forward_skips_nothing(void **state)
 {
-    delete_while_iterating(*state, 0, 3);
+    delete_while_iterating(*state, 0, 3, 1);
 }
 
 static void deleting_all_while_iterating_in_reverse_skips_nothing(void **state)
 {
-    delete_while_iterating(*state, 1, 1);
+    delete_while_iterating(*state, 1, 1, 1);
 }
 
 static void deleting_some_while_iterating_in_reverse_skips_nothing(void **state)
 {
-    delete_while_iterating(*state, 1, 2);
+    delete_while_iterating(*state, 1, 2, 1);
+}
+
+/* Alone in the table: the deleted record is the table's first or last. */
+static void deleting_while_iterating_a_collection_alone_in_its_table_skips_nothing(void **state)
+{
+    delete_while_iterating(*state, 0, 1, 0);
+    delete_while_iterating(*state, 1, 1, 0);
+    delete_while_iterating(*state, 1, 5, 0);
 }
 
 /* ------------------------------------------------------------ zset index */
@@ -644,6 +654,42 @@ static void expire_entry_on_a_collection_queues_its_elements(void **state)
     assert_int_equal(kvstate_dbsize(f->s, 0), 1);
     assert_int_equal(kvstate_gc_pending(f->s), 1);
     assert_int_equal(kvstate_gc(f->s, 1000), 4);
+    assert_int_equal(raw_count(f->s, KV_SLOT_ELEM, ver), 0);
+}
+
+/* A collection under a key longer than KV_INLINE_KEYLEN (stored in the
+ * long form): lookup, RENAME both ways, and expiry through an expire
+ * entry, which rebuilds the long key from the index. */
+static void collections_under_long_keys_rename_and_expire(void **state)
+{
+    fx *f = *state;
+    char key[701], line[800];
+    memset(key, 'K', 700);
+    key[700] = 0;
+    RUN(f, 0, 1000, "SET clock 1", "+OK\r\n");
+    uint64_t ver = make_coll(f->s, 0, key, KV_TYPE_HASH, 3);
+    kv_val v;
+    assert_int_equal(lookup(f->s, 0, key, &v), 1);
+    assert_int_equal(v.ver, ver);
+    snprintf(line, sizeof(line), "TYPE %s", key);
+    RUN(f, 0, 1000, line, "+hash\r\n");
+    snprintf(line, sizeof(line), "RENAME %s short", key);
+    RUN(f, 0, 1000, line, "+OK\r\n");
+    snprintf(line, sizeof(line), "RENAME short %s", key);
+    RUN(f, 0, 1000, line, "+OK\r\n");
+    assert_int_equal(lookup(f->s, 0, key, &v), 1);
+    assert_int_equal(v.ver, ver);
+    assert_int_equal(kvstate_gc_pending(f->s), 0);
+    snprintf(line, sizeof(line), "PEXPIRE %s 50", key);
+    RUN(f, 0, 1000, line, ":1\r\n");
+    resp_buf e;
+    resp_buf_init(&e, 2);
+    assert_int_equal(kvstate_collect_expired(f->s, 1100, 10, &e), 1);
+    assert_int_equal(kvstate_apply(f->s, kvstate_applied_index(f->s) + 1, e.p, e.len, NULL), 0);
+    resp_buf_free(&e);
+    assert_int_equal(kvstate_dbsize(f->s, 0), 1);
+    assert_int_equal(kvstate_gc_pending(f->s), 1);
+    assert_int_equal(kvstate_gc(f->s, 100), 3);
     assert_int_equal(raw_count(f->s, KV_SLOT_ELEM, ver), 0);
 }
 
@@ -1310,12 +1356,14 @@ int main(void)
         T(deleting_some_while_iterating_forward_skips_nothing),
         T(deleting_all_while_iterating_in_reverse_skips_nothing),
         T(deleting_some_while_iterating_in_reverse_skips_nothing),
+        T(deleting_while_iterating_a_collection_alone_in_its_table_skips_nothing),
         T(score_encoding_sorts_as_the_doubles_do),
         T(zset_index_iterates_by_score_then_member_from_a_position),
         T(lookup_type_replies_wrongtype_for_another_type),
         T(saving_a_count_of_zero_deletes_the_key),
         T(collection_expiry_keeps_its_body_and_hides_it_at_tau),
         T(expire_entry_on_a_collection_queues_its_elements),
+        T(collections_under_long_keys_rename_and_expire),
         T(versions_are_never_reused_after_gc_or_a_reopen),
         T(gc_removes_exactly_the_deleted_collections_records_within_budget),
         T(string_overwrite_of_a_collection_queues_it),
