@@ -510,6 +510,16 @@ static void zset_index_iterates_by_score_then_member_from_a_position(void **stat
     kv_score_enc(-0.5, from);
     iter_names(&c, KV_T_ZIDX, 30, (const char *)from, 8, 1, out, sizeof(out));
     assert_string_equal(out, "c,b,a");
+    /* In reverse, a score alone is the pair (score, ""): the last entry
+     * <= it has a lower score (kvx_zset.c's ZREVRANGEBYSCORE relies on
+     * this, seeking nextafter(max) for an inclusive max). */
+    kv_score_enc(0, from);
+    iter_names(&c, KV_T_ZIDX, 30, (const char *)from, 8, 1, out, sizeof(out));
+    assert_string_equal(out, "c,b,a");
+    assert_int_equal(kv_zidx_put(&c, 30, 0, "", 0), 0); /* (0, "") itself */
+    iter_names(&c, KV_T_ZIDX, 30, (const char *)from, 8, 1, out, sizeof(out));
+    assert_string_equal(out, ",c,b,a");
+    assert_int_equal(kv_zidx_del(&c, 30, 0, "", 0), 0);
     /* Past the ends: not the neighbours. */
     kv_score_enc(-INFINITY, from);
     assert_int_equal(iter_names(&c, KV_T_ZIDX, 30, (const char *)from, 8, 1, out, sizeof(out)), 0);
