@@ -225,7 +225,12 @@ struct kvstate {
 
 #define PMETA_DBMAP "dbmap"
 #define PMETA_VER "ver"
-/* Reads the live pair's dbmap and next_ver in txn (defaults when absent). */
+/* Reads pair's dbmap and next_ver in txn (defaults when absent):
+ * KV_ECORRUPT when the map is not a permutation or a value has the wrong
+ * size, and then nothing is changed. */
+int kvstate_read_pmeta(struct kvstate *s, MDB_txn *txn, int pair, uint8_t dbmap[KV_MAX_DBS],
+                       uint64_t *next_ver);
+/* Reads the live pair's into s. */
 int kvstate_load_pmeta(struct kvstate *s, MDB_txn *txn);
 /* Writes them into the write transaction. */
 int kvstate_save_pmeta(struct kvstate *s);
