@@ -202,6 +202,22 @@ class Reply:
         return repr(self.raw)
 
 
+def canonical(r, pairs=False):
+    """A reply with every aggregate sorted (#! unordered in the scripts,
+    unordered replies in diff_random.py). A map is sorted by its key/value
+    pairs; with pairs (#! unordered-pairs) so is a flat array of an even
+    number of scalars (HGETALL, HSCAN's fields and values, ZRANGE ...
+    WITHSCORES in RESP2), so a field stays with its value."""
+    if r.is_aggregate():
+        flat = all(not x.is_aggregate() for x in r.value) and len(r.value) % 2 == 0
+        if r.kind == "%" or (pairs and flat and r.kind in "*~"):
+            items = [(canonical(r.value[i], pairs), canonical(r.value[i + 1], pairs))
+                     for i in range(0, len(r.value), 2)]
+            return (r.kind, tuple(sorted(items)))
+        return (r.kind, tuple(sorted(canonical(x, pairs) for x in r.value)))
+    return (r.kind, r.value if r.value is not None else b"\0nil")
+
+
 class Conn:
     def __init__(self, host, port, timeout=20.0):
         self.sock = socket.create_connection((host, port), timeout=timeout)

@@ -29,21 +29,6 @@ import compat  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def canonical(r, pairs=False):
-    """A reply with every aggregate sorted (for #! unordered). A map is
-    sorted by its key/value pairs; with pairs (#! unordered-pairs) so is a
-    flat array of an even number of scalars (HGETALL, HSCAN's fields and
-    values, ZRANGE ... WITHSCORES in RESP2), so a field stays with its value."""
-    if r.is_aggregate():
-        flat = all(not x.is_aggregate() for x in r.value) and len(r.value) % 2 == 0
-        if r.kind == "%" or (pairs and flat and r.kind in "*~"):
-            items = [(canonical(r.value[i], pairs), canonical(r.value[i + 1], pairs))
-                     for i in range(0, len(r.value), 2)]
-            return (r.kind, tuple(sorted(items)))
-        return (r.kind, tuple(sorted(canonical(x, pairs) for x in r.value)))
-    return (r.kind, r.value if r.value is not None else b"\0nil")
-
-
 def approx_equal(a, b, tol):
     if a.kind != b.kind:
         return False
@@ -70,9 +55,9 @@ def compare(notes, a, b):
     if "approx" in notes:
         return approx_equal(a, b, int(notes["approx"] or "1"))
     if "unordered-pairs" in notes:
-        return canonical(a, True) == canonical(b, True)
+        return compat.canonical(a, True) == compat.canonical(b, True)
     if "unordered" in notes:
-        return canonical(a) == canonical(b)
+        return compat.canonical(a) == compat.canonical(b)
     return a.raw == b.raw
 
 
