@@ -8,6 +8,7 @@
  * expiry index expN holds [u64 big-endian expiry ms][k] -> empty, changed in
  * the same transaction as the record it indexes. */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -345,7 +346,8 @@ int kvstate_apply(kvstate *s, uint64_t index, const void *payload, size_t len, r
                  * configured databases when it queued it). */
                 if (a->argc == 2 && kv_streqci(a->argv[0], a->argvlen[0], "select")) {
                     long long db;
-                    if (!kv_string2ll(a->argv[1], a->argvlen[1], &db)) {
+                    if (!kv_string2ll(a->argv[1], a->argvlen[1], &db) || db < INT_MIN ||
+                        db > INT_MAX) {
                         resp_add_error(c.reply, "ERR value is not an integer or out of range");
                     } else if (db < 0 || db >= KV_MAX_DBS) {
                         resp_add_error(c.reply, "ERR DB index is out of range");
