@@ -197,24 +197,35 @@ static int zscore_get(kv_ctx *c, const kv_val *v, const char *m, size_t mlen, do
     return 1;
 }
 
+/* A score's element record: a skiplist zset keeps -0 (Redis's skiplist
+ * holds the double), a listpack one stores it as 0 (as Redis's listpack
+ * does). kv_score_dec() reads either. */
+static void zenc(const kv_val *v, double score, unsigned char out[8])
+{
+    if (score == 0 && signbit(score) && v->enc == KV_ENC_SKIPLIST)
+        kv_put_be64(out, ~((uint64_t)1 << 63));
+    else
+        kv_score_enc(score, out);
+}
+
 /* A new member: both records, the count, and the encoding (Redis converts a
  * listpack when an insert would pass either threshold). */
 static int zinsert(kv_ctx *c, kv_val *v, const char *m, size_t mlen, double score)
 {
     unsigned char sb[8];
-    kv_score_enc(score, sb);
+    if (v->enc == KV_ENC_LISTPACK && (v->count + 1 > ZSET_LP_ENTRIES || mlen > ZSET_LP_VALUE))
+        v->enc = KV_ENC_SKIPLIST;
+    zenc(v, score, sb);
     if (kv_elem_put(c, v->ver, m, mlen, sb, 8, NULL) != 0) return -1;
     if (kv_zidx_put(c, v->ver, score, m, mlen) != 0) return -1;
     v->count++;
-    if (v->enc == KV_ENC_LISTPACK && (v->count > ZSET_LP_ENTRIES || mlen > ZSET_LP_VALUE))
-        v->enc = KV_ENC_SKIPLIST;
     return 0;
 }
 
 static int zupdate(kv_ctx *c, kv_val *v, const char *m, size_t mlen, double old, double score)
 {
     unsigned char sb[8];
-    kv_score_enc(score, sb);
+    zenc(v, score, sb);
     if (kv_zidx_del(c, v->ver, old, m, mlen) != 0) return -1;
     if (kv_elem_put(c, v->ver, m, mlen, sb, 8, NULL) != 0) return -1;
     return kv_zidx_put(c, v->ver, score, m, mlen);
@@ -305,26 +316,33 @@ static void reply_list(kv_ctx *c, const zlist *l, int withscores)
 /* Stores l (sorted, distinct members) as a new zset under key, replacing
  * whatever was there (and its expiry); an empty l deletes key. Replies the
  * count. */
-static void store_list(kv_ctx *c, const char *key, size_t keylen, const zlist *l)
+static void store_list(kv_ctx *c, const char *key, size_t keylen, const zlist *l, int incremental)
 {
     kv_val v;
     if (l->n == 0) {
         if (kv_delete(c, key, keylen) >= 0 && c->rc == 0) resp_add_int(c->reply, 0);
         return;
     }
-    int enc =
-        l->n <= ZSET_LP_ENTRIES && l->maxlen <= ZSET_LP_VALUE ? KV_ENC_LISTPACK : KV_ENC_SKIPLIST;
+    /* ZRANGESTORE fills a listpack in order, converting when an insert
+     * passes a threshold; ZUNIONSTORE and co. build a skiplist and convert
+     * the whole to a listpack when it fits. That decides where -0 survives
+     * (zenc). */
+    int enc = KV_ENC_LISTPACK;
+    if (!incremental && (l->n > ZSET_LP_ENTRIES || l->maxlen > ZSET_LP_VALUE))
+        enc = KV_ENC_SKIPLIST;
     if (kv_coll_new(c, KV_TYPE_ZSET, enc, &v) != 0) return;
     for (size_t i = 0; i < l->n; i++)
         if (zinsert(c, &v, l->a[i].m, l->a[i].mlen, l->a[i].score) != 0) return;
-    v.enc = (uint8_t)enc;
     if (kv_coll_save(c, key, keylen, &v) != 0) return;
     if (c->rc == 0) resp_add_int(c->reply, (int64_t)l->n);
 }
 
 /* ------------------------------------------------------------ walking */
 
-static int iter_item(kv_iter *it, const char **m, size_t *mlen, double *score)
+/* The next record of a walk. The score index holds -0 as 0; a skiplist
+ * zset keeps -0 (Redis's skiplist stores the double), so a zero read from
+ * the index of one is taken from the element table. */
+static int iter_item(kv_iter *it, const kv_val *v, const char **m, size_t *mlen, double *score)
 {
     const char *val;
     size_t vlen;
@@ -335,17 +353,126 @@ static int iter_item(kv_iter *it, const char **m, size_t *mlen, double *score)
         return -1;
     }
     *score = kv_score_dec((const unsigned char *)val);
+    if (*score == 0 && it->table == KV_T_ZIDX && v && v->enc == KV_ENC_SKIPLIST &&
+        zscore_get(it->c, v, *m, *mlen, score) != 1)
+        return -1;
     return 1;
 }
 
-/* Opens the score index at the first member of r (reverse: the last). */
+/* A walk of the score index over a score range or a lex range, as Redis's
+ * range functions do it: find the first member in range (reverse: the
+ * last), skip offset members unchecked, then visit members while they are
+ * within the other bound, up to limit (< 0: no limit). */
+typedef int zvisit_fn(kv_ctx *c, void *arg, const char *m, size_t mlen, double score);
+
+typedef struct zwalk {
+    const zrange *score; /* one of score / lex */
+    const zlex *lex;
+    long long offset, limit;
+    int reverse;
+    const zitem *resume; /* forward only: continue after this (deleted) member, in range */
+} zwalk;
+
+static int in_first(const zwalk *w, const char *m, size_t mlen, double s)
+{
+    if (w->score) return w->reverse ? lte_max(s, w->score) : gte_min(s, w->score);
+    return w->reverse ? lex_lte_max(m, mlen, w->lex) : lex_gte_min(m, mlen, w->lex);
+}
+
+static int in_last(const zwalk *w, const char *m, size_t mlen, double s)
+{
+    if (w->score) return w->reverse ? gte_min(s, w->score) : lte_max(s, w->score);
+    return w->reverse ? lex_gte_min(m, mlen, w->lex) : lex_lte_max(m, mlen, w->lex);
+}
+
+/* Opens the score index at (score bytes, member), any member length. */
+static int open_at(kv_ctx *c, kv_iter *it, const kv_val *v, const unsigned char score[8],
+                   const char *m, size_t mlen, int reverse)
+{
+    unsigned char buf[8 + 64], *from = buf;
+    if (8 + mlen > sizeof(buf) && !(from = kv_malloc(8 + mlen))) {
+        kvx_oom(c);
+        return -1;
+    }
+    memcpy(from, score, 8);
+    if (mlen) memcpy(from + 8, m, mlen);
+    int rc = kv_iter_open(c, it, KV_T_ZIDX, v->ver, from, 8 + mlen, reverse);
+    if (from != buf) free(from);
+    return rc;
+}
+
+/* The score of the first (last) record of the index, as its 8 bytes. */
+static int edge_score(kv_ctx *c, const kv_val *v, int last, unsigned char out[8], const char **m,
+                      size_t *mlen, char **copy)
+{
+    kv_iter it;
+    const char *val;
+    size_t vlen;
+    if (kv_iter_open(c, &it, KV_T_ZIDX, v->ver, NULL, 0, last) != 0) return -1;
+    int rc = kv_iter_next(&it, m, mlen, &val, &vlen);
+    if (rc == 1 && vlen == 8) {
+        memcpy(out, val, 8);
+        *copy = kv_malloc(*mlen ? *mlen : 1);
+        if (!*copy) {
+            kvx_oom(c);
+            rc = -1;
+        } else {
+            memcpy(*copy, *m, *mlen);
+            *m = *copy;
+        }
+    } else if (rc == 1) {
+        c->rc = c->rc ? c->rc : KV_ECORRUPT;
+        rc = -1;
+    }
+    kv_iter_close(&it);
+    return rc;
+}
+
+/* Positions it for a lex walk. Redis's lex ranges assume one score; when
+ * the first and last members share it, the range starts at a seek. With
+ * mixed scores the walk is Redis's listpack one: linear, in score order,
+ * from the end (after the same emptiness test on the end members). Returns
+ * 1 when the range is empty, 0 opened, -1 error. */
+static int open_lex(kv_ctx *c, kv_iter *it, const kv_val *v, const zlex *r, int reverse)
+{
+    unsigned char lo[8], hi[8];
+    const char *fm, *lm;
+    size_t fmlen, lmlen;
+    char *fcopy = NULL, *lcopy = NULL;
+    int rc = 1;
+    if (r->mink == LEX_PLUS || r->maxk == LEX_MINUS) return 1;
+    if (r->mink == LEX_STR && r->maxk == LEX_STR) {
+        int cmp = cmplex(r->min, r->minlen, r->max, r->maxlen);
+        if (cmp > 0 || (cmp == 0 && (r->minex || r->maxex))) return 1;
+    }
+    if (edge_score(c, v, 0, lo, &fm, &fmlen, &fcopy) != 1) goto out;
+    if (edge_score(c, v, 1, hi, &lm, &lmlen, &lcopy) != 1) goto out;
+    if (!lex_gte_min(lm, lmlen, r) || !lex_lte_max(fm, fmlen, r)) goto out;
+    rc = -1;
+    const char *b = reverse ? r->max : r->min;
+    size_t blen = reverse ? r->maxlen : r->minlen;
+    int kind = reverse ? r->maxk : r->mink;
+    if (memcmp(lo, hi, 8) == 0 && kind == LEX_STR) {
+        if (open_at(c, it, v, lo, b, blen, reverse) == 0) rc = 0;
+    } else if (kv_iter_open(c, it, KV_T_ZIDX, v->ver, NULL, 0, reverse) == 0) {
+        rc = 0;
+    }
+out:
+    free(fcopy);
+    free(lcopy);
+    return c->rc ? -1 : rc;
+}
+
+/* Opens the score index at the first member of r (reverse: the last). 1
+ * when r is empty. */
 static int open_score(kv_ctx *c, kv_iter *it, const kv_val *v, const zrange *r, int reverse)
 {
     unsigned char from[8];
+    if (r->min > r->max || (r->min == r->max && (r->minex || r->maxex))) return 1;
     if (!reverse) {
         double s = r->min;
         if (r->minex) s = nextafter(s, INFINITY);
-        if (s == -INFINITY && !r->minex) return kv_iter_open(c, it, KV_T_ZIDX, v->ver, NULL, 0, 0);
+        if (s == -INFINITY) return kv_iter_open(c, it, KV_T_ZIDX, v->ver, NULL, 0, 0);
         kv_score_enc(s, from);
         return kv_iter_open(c, it, KV_T_ZIDX, v->ver, from, 8, 0);
     }
@@ -359,32 +486,35 @@ static int open_score(kv_ctx *c, kv_iter *it, const kv_val *v, const zrange *r, 
     return kv_iter_open(c, it, KV_T_ZIDX, v->ver, from, 8, 1);
 }
 
-/* Walks r in order (reverse: backwards) after skipping offset members,
- * calling fn for up to limit members (limit < 0: all). Returns the number
- * visited or -1. */
-typedef int zvisit_fn(kv_ctx *c, void *arg, const char *m, size_t mlen, double score);
-
-static long long walk_score(kv_ctx *c, const kv_val *v, const zrange *r, long long offset,
-                            long long limit, int reverse, zvisit_fn *fn, void *arg)
+/* Returns the number of members visited, or -1. */
+static long long walk(kv_ctx *c, const kv_val *v, const zwalk *w, zvisit_fn *fn, void *arg)
 {
     kv_iter it;
     const char *m;
     size_t mlen;
     double s;
-    long long n = 0;
-    int rc = 0;
-    if (r->min > r->max || (r->min == r->max && (r->minex || r->maxex))) return 0;
-    if (open_score(c, &it, v, r, reverse) != 0) return -1;
-    while (limit != 0 && (rc = iter_item(&it, &m, &mlen, &s)) == 1) {
-        /* The seek lands on the range's edge; at most one record before it
-         * (a member "" with the bound's score) is skipped here. */
-        if (!reverse && !gte_min(s, r)) continue;
-        if (reverse && !lte_max(s, r)) continue;
-        if (reverse ? !gte_min(s, r) : !lte_max(s, r)) break;
+    long long n = 0, offset = w->offset, limit = w->limit;
+    int rc, started = 0;
+    if (w->resume) {
+        unsigned char sb[8];
+        kv_score_enc(w->resume->score, sb);
+        rc = open_at(c, &it, v, sb, w->resume->m, w->resume->mlen, 0);
+        started = 1;
+    } else {
+        rc = w->score ? open_score(c, &it, v, w->score, w->reverse)
+                      : open_lex(c, &it, v, w->lex, w->reverse);
+    }
+    if (rc != 0) return rc < 0 ? -1 : 0;
+    while (limit != 0 && (rc = iter_item(&it, v, &m, &mlen, &s)) == 1) {
+        if (!started) {
+            if (!in_first(w, m, mlen, s)) continue;
+            started = 1;
+        }
         if (offset > 0) {
             offset--;
             continue;
         }
+        if (!in_last(w, m, mlen, s)) break;
         if (fn && fn(c, arg, m, mlen, s) != 0) {
             rc = -1;
             break;
@@ -396,42 +526,18 @@ static long long walk_score(kv_ctx *c, const kv_val *v, const zrange *r, long lo
     return rc < 0 || c->rc ? -1 : n;
 }
 
+static long long walk_score(kv_ctx *c, const kv_val *v, const zrange *r, long long offset,
+                            long long limit, int reverse, zvisit_fn *fn, void *arg)
+{
+    zwalk w = {r, NULL, offset, limit, reverse, NULL};
+    return walk(c, v, &w, fn, arg);
+}
+
 static long long walk_lex(kv_ctx *c, const kv_val *v, const zlex *r, long long offset,
                           long long limit, int reverse, zvisit_fn *fn, void *arg)
 {
-    kv_iter it;
-    const char *m;
-    size_t mlen;
-    double s;
-    long long n = 0;
-    int rc = 0;
-    if (r->mink == LEX_PLUS || r->maxk == LEX_MINUS) return 0;
-    if (r->mink == LEX_STR && r->maxk == LEX_STR) {
-        int cmp = cmplex(r->min, r->minlen, r->max, r->maxlen);
-        if (cmp > 0 || (cmp == 0 && (r->minex || r->maxex))) return 0;
-    }
-    if (!reverse)
-        rc = kv_iter_open(c, &it, KV_T_ELEM, v->ver, r->min, r->minlen, 0);
-    else
-        rc = kv_iter_open(c, &it, KV_T_ELEM, v->ver, r->max, r->maxlen, 1);
-    if (rc != 0) return -1;
-    while (limit != 0 && (rc = iter_item(&it, &m, &mlen, &s)) == 1) {
-        if (!reverse && !lex_gte_min(m, mlen, r)) continue;
-        if (reverse && !lex_lte_max(m, mlen, r)) continue;
-        if (reverse ? !lex_gte_min(m, mlen, r) : !lex_lte_max(m, mlen, r)) break;
-        if (offset > 0) {
-            offset--;
-            continue;
-        }
-        if (fn && fn(c, arg, m, mlen, s) != 0) {
-            rc = -1;
-            break;
-        }
-        n++;
-        if (limit > 0) limit--;
-    }
-    kv_iter_close(&it);
-    return rc < 0 || c->rc ? -1 : n;
+    zwalk w = {NULL, r, offset, limit, reverse, NULL};
+    return walk(c, v, &w, fn, arg);
 }
 
 static int visit_push(kv_ctx *c, void *arg, const char *m, size_t mlen, double score)
@@ -451,7 +557,7 @@ static int collect_ranks(kv_ctx *c, const kv_val *v, long long fs, long long fe,
     int back = n - 1 - fe < fs;
     long long skip = back ? n - 1 - fe : fs, want = fe - fs + 1;
     if (kv_iter_open(c, &it, KV_T_ZIDX, v->ver, NULL, 0, back) != 0) return -1;
-    while (want > 0 && iter_item(&it, &m, &mlen, &s) == 1) {
+    while (want > 0 && iter_item(&it, v, &m, &mlen, &s) == 1) {
         if (skip > 0) {
             skip--;
             continue;
@@ -588,12 +694,9 @@ static void zadd_generic(ARGS, int flags)
     if (found < 0) return;
     if (!found) {
         if (flags & ZADD_XX) goto reply;
-        /* Redis's zsetTypeCreate(elements, longest member). */
-        size_t maxlen = 0;
-        for (int j = scoreidx + 1; j < argc; j += 2)
-            if (argvlen[j] > maxlen) maxlen = argvlen[j];
-        int enc = elements <= ZSET_LP_ENTRIES && maxlen <= ZSET_LP_VALUE ? KV_ENC_LISTPACK
-                                                                         : KV_ENC_SKIPLIST;
+        /* Redis 7.0 starts a listpack unless the first member is too long
+         * for one; the inserts convert it as they go. */
+        int enc = argvlen[scoreidx + 1] > ZSET_LP_VALUE ? KV_ENC_SKIPLIST : KV_ENC_LISTPACK;
         if (kv_coll_new(c, KV_TYPE_ZSET, enc, &v) != 0) return;
     }
     int nan = 0;
@@ -916,7 +1019,7 @@ static void zrange_generic(ARGS, int store, int type, int dir)
     if (found < 0) return;
     if (found && zrange_collect(c, &v, &a, &l) != 0) goto out;
     if (store)
-        store_list(c, argv[1], argvlen[1], &l);
+        store_list(c, argv[1], argvlen[1], &l, 1);
     else
         reply_list(c, &l, a.withscores);
 out:
@@ -1035,12 +1138,21 @@ static void zremrange_generic(ARGS, int type)
             left -= k;
         }
     } else {
+        /* Each batch resumes after the last member removed, still in
+         * range, as Redis's single deleting walk goes on from there. */
+        zitem last = {0};
         for (;;) {
             rem_batch b = {{0}, REM_BATCH};
-            long long n = type == REM_SCORE
-                              ? walk_score(c, &v, &r, 0, REM_BATCH, 0, visit_batch, &b)
-                              : walk_lex(c, &v, &lx, 0, REM_BATCH, 0, visit_batch, &b);
+            zwalk w = {type == REM_SCORE ? &r : NULL, type == REM_LEX ? &lx : NULL, 0, REM_BATCH, 0,
+                       last.m ? &last : NULL};
+            long long n = walk(c, &v, &w, visit_batch, &b);
             int rc = n < 0 ? -1 : remove_list(c, &v, &b.l);
+            free(last.m);
+            last.m = NULL;
+            if (rc == 0 && n == REM_BATCH) {
+                last = b.l.a[b.l.n - 1];
+                b.l.a[b.l.n - 1].m = NULL;
+            }
             zl_free(&b.l);
             if (rc != 0) return;
             removed += n;
@@ -1263,7 +1375,7 @@ static int members_at(kv_ctx *c, const kv_val *v, const uint64_t *ranks, size_t 
     int rc = kv_iter_open(c, &it, KV_T_ZIDX, v->ver, NULL, 0, 0);
     uint64_t pos = 0;
     size_t k = 0;
-    while (rc == 0 && k < n && (rc = iter_item(&it, &m, &mlen, &s)) == 1) {
+    while (rc == 0 && k < n && (rc = iter_item(&it, v, &m, &mlen, &s)) == 1) {
         rc = 0;
         for (; k < n && (ord[k] >> 32) == pos; k++) {
             zitem *z = &out[ord[k] & 0xffffffffu];
@@ -1453,9 +1565,11 @@ static int zmap_find(kv_ctx *c, zmap *map, zlist *l, const char *m, size_t mlen,
 static int setop_numkeys(int argc, char **argv, size_t *argvlen, int numidx, long long *setnum,
                          resp_buf *err)
 {
+    const kv_command *cmd = kv_command_lookup(argv[0], argvlen[0]);
     if (get_long(argv[numidx], argvlen[numidx], setnum, NULL, err) != 0) return -1;
     if (*setnum < 1) {
-        resp_add_errorf(err, "ERR at least 1 input key is needed for '%s' command", argv[0]);
+        resp_add_errorf(err, "ERR at least 1 input key is needed for '%s' command",
+                        cmd ? cmd->name : argv[0]);
         return -1;
     }
     if (*setnum > argc - (numidx + 1)) {
@@ -1622,9 +1736,9 @@ static void zsetop_generic(kv_ctx *c, int argc, char **argv, size_t *argvlen, in
         resp_add_int(c->reply, (int64_t)card);
         goto out;
     }
-    qsort(l.a, l.n, sizeof(*l.a), zitem_cmp);
+    if (l.n > 1) qsort(l.a, l.n, sizeof(*l.a), zitem_cmp);
     if (dst)
-        store_list(c, argv[dst], argvlen[dst], &l);
+        store_list(c, argv[dst], argvlen[dst], &l, 0);
     else
         reply_list(c, &l, withscores);
 out:
@@ -1763,7 +1877,7 @@ static void kvx_zscan(ARGS)
     zlist l = {0};
     long long seen = 0;
     uint64_t next = 0, last = 0;
-    while ((rc = iter_item(&it, &m, &mlen, &s)) == 1) {
+    while ((rc = iter_item(&it, &v, &m, &mlen, &s)) == 1) {
         if (!small) {
             uint64_t mc = member_cursor(m, mlen);
             if (seen >= count && mc != last) {
