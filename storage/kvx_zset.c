@@ -1436,9 +1436,12 @@ static void kvx_zrandmember(ARGS)
     int uniq = l > 0;
     zlist out = {0};
     if (uniq && count >= size) {
-        /* The whole zset, in order. */
-        if (collect_ranks(c, &v, 0, (long long)size - 1, &out) == 0)
+        /* The whole zset, from the highest score down, as Redis walks
+         * its listpack. */
+        if (collect_ranks(c, &v, 0, (long long)size - 1, &out) == 0) {
+            zl_reverse(&out);
             reply_list(c, &out, withscores);
+        }
         zl_free(&out);
         return;
     }
@@ -1824,8 +1827,8 @@ static void kvx_zscan(ARGS)
 
     errno = 0;
     cursor = strtoull(argv[2], &eptr, 10);
-    if (argv[2][0] == ' ' || (argv[2][0] >= '\t' && argv[2][0] <= '\r') || argv[2][0] == '-' ||
-        eptr[0] != '\0' || errno == ERANGE) {
+    if (argv[2][0] == ' ' || (argv[2][0] >= '\t' && argv[2][0] <= '\r') || eptr[0] != '\0' ||
+        errno == ERANGE) {
         resp_add_error(c->reply, "ERR invalid cursor");
         return;
     }
