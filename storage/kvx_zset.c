@@ -316,20 +316,24 @@ static void reply_list(kv_ctx *c, const zlist *l, int withscores)
 /* Stores l (sorted, distinct members) as a new zset under key, replacing
  * whatever was there (and its expiry); an empty l deletes key. Replies the
  * count. */
-static void store_list(kv_ctx *c, const char *key, size_t keylen, const zlist *l, int incremental)
+enum { STORE_WHOLE, STORE_SIZED, STORE_INSERTS };
+
+static void store_list(kv_ctx *c, const char *key, size_t keylen, const zlist *l, int mode)
 {
     kv_val v;
     if (l->n == 0) {
         if (kv_delete(c, key, keylen) >= 0 && c->rc == 0) resp_add_int(c->reply, 0);
         return;
     }
-    /* ZRANGESTORE fills a listpack in order, converting when an insert
-     * passes a threshold; ZUNIONSTORE and co. build a skiplist and convert
-     * the whole to a listpack when it fits. That decides where -0 survives
-     * (zenc). */
+    /* How Redis builds the result decides where -0 survives (zenc).
+     * ZUNIONSTORE and co. build a skiplist and convert the whole to a
+     * listpack when it fits. ZRANGESTORE creates the zset for the number
+     * of members it knows (by rank; by score or lex it knows none), then
+     * inserts in order, converting when an insert passes a threshold. */
     int enc = KV_ENC_LISTPACK;
-    if (!incremental && (l->n > ZSET_LP_ENTRIES || l->maxlen > ZSET_LP_VALUE))
+    if (mode == STORE_WHOLE && (l->n > ZSET_LP_ENTRIES || l->maxlen > ZSET_LP_VALUE))
         enc = KV_ENC_SKIPLIST;
+    if (mode == STORE_SIZED && l->n > ZSET_LP_ENTRIES) enc = KV_ENC_SKIPLIST;
     if (kv_coll_new(c, KV_TYPE_ZSET, enc, &v) != 0) return;
     for (size_t i = 0; i < l->n; i++)
         if (zinsert(c, &v, l->a[i].m, l->a[i].mlen, l->a[i].score) != 0) return;
@@ -1019,7 +1023,7 @@ static void zrange_generic(ARGS, int store, int type, int dir)
     if (found < 0) return;
     if (found && zrange_collect(c, &v, &a, &l) != 0) goto out;
     if (store)
-        store_list(c, argv[1], argvlen[1], &l, 1);
+        store_list(c, argv[1], argvlen[1], &l, a.type == RT_RANK ? STORE_SIZED : STORE_INSERTS);
     else
         reply_list(c, &l, a.withscores);
 out:
@@ -1741,7 +1745,7 @@ static void zsetop_generic(kv_ctx *c, int argc, char **argv, size_t *argvlen, in
     }
     if (l.n > 1) qsort(l.a, l.n, sizeof(*l.a), zitem_cmp);
     if (dst)
-        store_list(c, argv[dst], argvlen[dst], &l, 0);
+        store_list(c, argv[dst], argvlen[dst], &l, STORE_WHOLE);
     else
         reply_list(c, &l, withscores);
 out:
