@@ -575,6 +575,24 @@ static int collect_ranks(kv_ctx *c, const kv_val *v, long long fs, long long fe,
     return 0;
 }
 
+/* The k members after (from->score, from->m) into l, in order. */
+static int collect_after(kv_ctx *c, const kv_val *v, const zitem *from, long long k, zlist *l)
+{
+    kv_iter it;
+    const char *m;
+    size_t mlen;
+    double s;
+    unsigned char sb[8];
+    kv_score_enc(from->score, sb);
+    if (open_at(c, &it, v, sb, from->m, from->mlen, 0) != 0) return -1;
+    while (k > 0 && iter_item(&it, v, &m, &mlen, &s) == 1) {
+        if (zl_push(c, l, m, mlen, s) != 0) break;
+        k--;
+    }
+    kv_iter_close(&it);
+    return c->rc ? -1 : 0;
+}
+
 /* Redis's rank sanitizing; 0 with forward ranks [*fs, *fe] of the range
  * (reverse ranks count from the end), 1 when it is empty. */
 static int sanitize_ranks(long long start, long long end, long long llen, int reverse,
@@ -1129,18 +1147,32 @@ static void zremrange_generic(ARGS, int type)
             resp_add_int(c->reply, 0);
             return;
         }
-        /* Ranks shift as members go: each batch starts at rank fs again. */
+        /* The first batch is found by rank; each next one resumes after
+         * the last member removed, so the walk to rank fs is done once. */
         long long left = fe - fs + 1;
+        zitem last = {0};
         while (left > 0) {
             zlist l = {0};
             long long k = left < REM_BATCH ? left : REM_BATCH;
-            int rc = collect_ranks(c, &v, fs, fs + k - 1, &l);
-            if (rc == 0) rc = remove_list(c, &v, &l);
+            int rc = last.m ? collect_after(c, &v, &last, k, &l)
+                            : collect_ranks(c, &v, fs, fs + k - 1, &l);
+            if (rc == 0 && (long long)l.n != k && c->rc == 0) c->rc = KV_ECORRUPT;
+            if (rc == 0 && c->rc == 0) rc = remove_list(c, &v, &l);
+            free(last.m);
+            last.m = NULL;
+            if (rc == 0 && c->rc == 0 && l.n) {
+                last = l.a[l.n - 1];
+                l.a[l.n - 1].m = NULL;
+            }
             zl_free(&l);
-            if (rc != 0) return;
+            if (rc != 0 || c->rc) {
+                free(last.m);
+                return;
+            }
             removed += k;
             left -= k;
         }
+        free(last.m);
     } else {
         /* Each batch resumes after the last member removed, still in
          * range, as Redis's single deleting walk goes on from there. */
