@@ -189,6 +189,48 @@ static int ref_arity(cmdref r)
 /* ------------------------------------------------------------ dispatch */
 
 /* Appends a copy of a command to the client's MULTI queue. */
+/* MOVE, SWAPDB and COPY ... DB name databases: the state accepts any it
+ * holds (applying must not depend on this node's configuration), so an
+ * index past `databases` is refused here, before it is proposed, with the
+ * error Redis gives. Only well-formed indexes are checked: the state
+ * answers the rest the same everywhere. */
+static int db_arg_ok(const char *s, size_t n)
+{
+    char *end;
+    if (!n || n > 20) return 1;
+    long long v = strtoll(s, &end, 10);
+    return *end || (v >= 0 && v < cfg.databases) || v < 0;
+}
+
+static int db_args_ok(const kv_command *k, int argc, char **argv, size_t *lens, resp_buf *b)
+{
+    int ok = 1;
+    if (!strcmp(k->name, "move"))
+        ok = db_arg_ok(argv[2], lens[2]);
+    else if (!strcmp(k->name, "swapdb"))
+        ok = db_arg_ok(argv[1], lens[1]) && db_arg_ok(argv[2], lens[2]);
+    else if (!strcmp(k->name, "copy"))
+        for (int j = 3; j + 1 < argc; j++)
+            if (!strcasecmp(argv[j], "db")) ok = ok && db_arg_ok(argv[j + 1], lens[j + 1]);
+    if (!ok) resp_add_error(b, "ERR DB index is out of range");
+    return ok;
+}
+
+/* The database a client is in after its queued transaction: that of the
+ * last SELECT the state accepts. */
+static int multi_final_db(client *c)
+{
+    int db = c->db;
+    for (int i = 0; i < c->mq_len; i++) {
+        const mcmd *m = &c->mq[i];
+        if (m->argc != 2 || strcasecmp(m->argv[0], "select")) continue;
+        char *end;
+        long long v = strtoll(m->argv[1], &end, 10);
+        if (m->argvlen[1] && !*end && v >= 0 && v < cfg.databases) db = (int)v;
+    }
+    return db;
+}
+
 static void multi_queue(client *c, int argc, char **argv, size_t *lens)
 {
     if (c->mq_len == c->mq_cap) {
@@ -316,6 +358,20 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
         return;
     }
     if ((c->flags & CF_MULTI) && !(r.s && (r.s->flags & SC_MULTICTL))) {
+        if (r.s && r.s->proc == select_cmd) {
+            /* Applied with the transaction (kvstate_apply): an index past
+             * this server's databases is queued as one the state refuses. */
+            long long db;
+            char *end;
+            db = strtoll(argv[1], &end, 10);
+            int isint = lens[1] && !*end && lens[1] <= 20 && !(lens[1] > 1 && argv[1][0] == '0');
+            char *av[2] = {argv[0], isint && (db < 0 || db >= cfg.databases) ? "-1" : argv[1]};
+            size_t al[2] = {lens[0], strlen(av[1])};
+            if (!isint) al[1] = lens[1];
+            multi_queue(c, 2, av, al);
+            resp_add_simple(client_reply_buf(c), "QUEUED");
+            return;
+        }
         if (r.s) {
             reject(c, "ERR Command not allowed inside a transaction");
             return;
@@ -331,6 +387,7 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
     if (r.k->flags & KV_CMD_WRITE) {
         resp_buf *b = client_reply_buf(c);
         if (r.k->check && r.k->check(argc, argv, lens, b)) return;
+        if (!db_args_ok(r.k, argc, argv, lens, b)) return;
         if (should_proxy(c))
             proxy_forward(c, argc, argv, lens);
         else
@@ -342,7 +399,8 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
     } else if (c->readonly && !c->npending && !driver_is_leader()) {
         /* READONLY on a follower: this node's own state, possibly stale, as
          * on a Redis Cluster replica. */
-        int rc = kvstate_read(srv.state, 0, NULL, argc, argv, lens, mstime(), client_reply_buf(c));
+        int rc =
+            kvstate_read(srv.state, c->db, r.k, argc, argv, lens, mstime(), client_reply_buf(c));
         if (rc) fatal_storage(rc, "reading");
     } else {
         driver_read(c, argc, argv, lens);
@@ -518,10 +576,11 @@ PROC(select_cmd)
         resp_add_error(b, "ERR value is not an integer or out of range");
         return;
     }
-    if (v != 0) {
+    if (v < 0 || v >= cfg.databases) {
         resp_add_error(b, "ERR DB index is out of range");
         return;
     }
+    c->db = (int)v;
     resp_add_ok(b);
 }
 
@@ -534,6 +593,7 @@ PROC(reset_cmd)
     c->flags &= ~(CF_MULTI | CF_DIRTY_EXEC);
     c->proto = 2;
     c->readonly = 0;
+    c->db = 0;
     free(c->name);
     c->name = NULL;
     c->authenticated = cfg.requirepass[0] == '\0';
@@ -549,13 +609,13 @@ static void client_line(client *c, char *buf, size_t n, int64_t now)
     for (slot *s = c->head; s; s = s->next)
         oll++;
     snprintf(buf, n,
-             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 sub=0 "
+             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 "
              "psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=0 argv-mem=0 multi-mem=0 rbs=%d rbp=0 "
              "obl=%zu oll=%d omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=%d "
              "lib-name=%s lib-ver=%s\n",
              (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
              (long long)((now - c->ctime) / 1000), (long long)((now - c->last_interaction) / 1000),
-             (c->flags & CF_MULTI) ? "x" : "N", (c->flags & CF_MULTI) ? c->mq_len : -1,
+             (c->flags & CF_MULTI) ? "x" : "N", c->db, (c->flags & CF_MULTI) ? c->mq_len : -1,
              resp_parser_pending(c->parser), 1024, obl, oll, c->last_cmd[0] ? c->last_cmd : "NULL",
              c->proto, c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
 }
@@ -884,6 +944,7 @@ PROC(exec_cmd)
         proxy_forward_multi(c);
     else
         write_propose_multi(c);
+    c->db = multi_final_db(c);
     multi_clear(c);
 }
 
@@ -1126,8 +1187,23 @@ static int proxy_begin(client *c, const char *proto_arg, int *saved)
         c->flags |= CF_CLOSE_AFTER_REPLY;
         return -1;
     }
-    *saved = c->proto;
+    /* "<proto>" or "<proto>:<db>": the follower's client's protocol and
+     * database; restored by proxy_end(). */
+    *saved = c->proto | c->db << 8;
     c->proto = proto_arg[0] == '3' ? 3 : 2;
+    c->db = 0;
+    if (proto_arg[0] && proto_arg[1] == ':') {
+        int db = atoi(proto_arg + 2);
+        if (db < 0 || db >= cfg.databases) { /* answered as a forwarded command */
+            resp_add_error(&client_new_slot(c, SLOT_DONE)->out, "ERR DB index is out of range");
+            c->tail->wrap = 1;
+            c->force_slot = 0;
+            c->proto = *saved & 0xff;
+            c->db = *saved >> 8;
+            return -1;
+        }
+        c->db = db;
+    }
     c->force_slot = 1;
     return 0;
 }
@@ -1138,7 +1214,8 @@ static void proxy_end(client *c, slot *before, int saved)
     if (c->tail == before) /* nothing replied: should not happen, answer anyway */
         resp_add_error(&client_new_slot(c, SLOT_DONE)->out, "ERR no reply");
     c->tail->wrap = 1;
-    c->proto = saved;
+    c->proto = saved & 0xff;
+    c->db = saved >> 8;
 }
 
 PROC(raft_proxy_cmd)

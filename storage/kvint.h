@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "resp/resp.h"
+#include "storage/kvstate.h"
 
 struct kv_command;
 
@@ -184,7 +185,6 @@ int kv_env_used_pct(MDB_env *env);
  * version counter, which travel with the key space in a snapshot). The
  * snapshot writer and installer and FLUSHALL walk this table; a new index
  * is a new slot. */
-#define KV_MAX_DBS 64
 #define KV_SLOT_KV(p) (p)
 #define KV_SLOT_EXP(p) (KV_MAX_DBS + (p))
 #define KV_SLOT_ELEM (2 * KV_MAX_DBS)

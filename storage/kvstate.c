@@ -345,8 +345,9 @@ int kvstate_apply(kvstate *s, uint64_t index, const void *payload, size_t len, r
                  * configured databases when it queued it). */
                 if (a->argc == 2 && kv_streqci(a->argv[0], a->argvlen[0], "select")) {
                     long long db;
-                    if (!kv_string2ll(a->argv[1], a->argvlen[1], &db) || db < 0 ||
-                        db >= KV_MAX_DBS) {
+                    if (!kv_string2ll(a->argv[1], a->argvlen[1], &db)) {
+                        resp_add_error(c.reply, "ERR value is not an integer or out of range");
+                    } else if (db < 0 || db >= KV_MAX_DBS) {
                         resp_add_error(c.reply, "ERR DB index is out of range");
                     } else {
                         kv_use_db(&c, (int)db);
