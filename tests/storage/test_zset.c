@@ -40,11 +40,15 @@ static void cmd_arg(cmd *c, const char *fmt, ...)
     c->used += (size_t)n + 1;
 }
 
+/* The entries' time: the clock, or a fixed one where two states must see
+ * the same entries. */
+static int64_t fixed_tau;
+
 /* Runs c and returns the reply (valid until the next run). */
 static const char *run(kvstate *s, cmd *c, resp_buf *out)
 {
     resp_buf_reset(out);
-    int64_t now = kvt_now_ms();
+    int64_t now = fixed_tau ? fixed_tau : kvt_now_ms();
     assert_int_equal(kvt_run(s, now, now, c->argc, c->argv, c->argvlen, out), 0);
     resp_add_raw(out, "", 1); /* NUL-terminate for the string checks */
     return out->p;
@@ -177,10 +181,62 @@ static void a_100k_member_zset_works_and_point_ops_do_not_grow_with_it(void **st
     kvt_rmrf(dir);
 }
 
+/* Applies one MULTI entry of random reads at index idx of s; the reply. */
+static char *apply_random_reads(kvstate *s, uint64_t idx)
+{
+    char *a1[] = {"zrandmember", "r", "-10", "withscores"};
+    char *a2[] = {"zrandmember", "r", "5"};
+    char *a3[] = {"zrandmember", "r"};
+    size_t l1[] = {11, 1, 3, 10}, l2[] = {11, 1, 1}, l3[] = {11, 1};
+    resp_buf e, out;
+    resp_buf_init(&e, 2);
+    resp_buf_init(&out, 2);
+    kventry_begin_multi(&e, 1000, 0, 3);
+    kventry_add_cmd(&e, 4, a1, l1);
+    kventry_add_cmd(&e, 3, a2, l2);
+    kventry_add_cmd(&e, 2, a3, l3);
+    assert_int_equal(kvstate_apply(s, idx, e.p, e.len, &out), 0);
+    resp_add_raw(&out, "", 1);
+    char *r = strdup(out.p);
+    resp_buf_free(&e);
+    resp_buf_free(&out);
+    return r;
+}
+
+static void random_members_in_the_log_are_the_same_on_every_node(void **state)
+{
+    (void)state;
+    char *dirs[2] = {kvt_mkdtemp(), kvt_mkdtemp()};
+    kvstate *s[2];
+    char *replies[2];
+    resp_buf out;
+    resp_buf_init(&out, 2);
+    fixed_tau = 1000;
+    for (int n = 0; n < 2; n++) {
+        s[n] = kvt_open_state(dirs[n]);
+        for (int i = 0; i < 100; i++)
+            run1(s[n], &out, "ZADD r %d m%d", i, i);
+        replies[n] = apply_random_reads(s[n], kvstate_applied_index(s[n]) + 1);
+    }
+    assert_string_equal(replies[0], replies[1]);
+    /* And they are drawn: another entry draws other members. */
+    char *again = apply_random_reads(s[0], kvstate_applied_index(s[0]) + 1);
+    assert_string_not_equal(again, replies[0]);
+    free(again);
+    for (int n = 0; n < 2; n++) {
+        free(replies[n]);
+        kvstate_close(s[n]);
+        kvt_rmrf(dirs[n]);
+    }
+    resp_buf_free(&out);
+    fixed_tau = 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_100k_member_zset_works_and_point_ops_do_not_grow_with_it),
+        cmocka_unit_test(random_members_in_the_log_are_the_same_on_every_node),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
