@@ -898,6 +898,68 @@ static void kvx_zrevrank(ARGS)
     zrank_generic(c, argc, argv, argvlen, 1);
 }
 
+/* The members of v in r. Three walks go in step: the range itself, the
+ * members below it and those above it; the count is known as soon as the
+ * range, or both outsides, are walked: O(min(in range, outside)). */
+static long long count_score(kv_ctx *c, const kv_val *v, const zrange *r)
+{
+    kv_iter in, lo, hi;
+    const char *m;
+    size_t mlen;
+    double s;
+    long long nin = 0, nlo = 0, nhi = 0;
+    int rc = open_score(c, &in, v, r, 0);
+    if (rc != 0) return rc < 0 ? -1 : 0;
+    if (kv_iter_open(c, &lo, KV_T_ZIDX, v->ver, NULL, 0, 0) != 0) {
+        kv_iter_close(&in);
+        return -1;
+    }
+    if (kv_iter_open(c, &hi, KV_T_ZIDX, v->ver, NULL, 0, 1) != 0) {
+        kv_iter_close(&in);
+        kv_iter_close(&lo);
+        return -1;
+    }
+    int din = 0, dlo = 0, dhi = 0, started = 0;
+    long long n = -1;
+    while (c->rc == 0) {
+        if (!din) {
+            rc = iter_item(&in, NULL, &m, &mlen, &s);
+            if (rc == 1 && !started && !gte_min(s, r)) continue; /* the seek's edge */
+            started = 1;
+            if (rc != 1 || !lte_max(s, r))
+                din = 1;
+            else
+                nin++;
+        }
+        if (din) {
+            n = nin;
+            break;
+        }
+        if (!dlo) {
+            rc = iter_item(&lo, NULL, &m, &mlen, &s);
+            if (rc != 1 || gte_min(s, r))
+                dlo = 1;
+            else
+                nlo++;
+        }
+        if (!dhi) {
+            rc = iter_item(&hi, NULL, &m, &mlen, &s);
+            if (rc != 1 || lte_max(s, r))
+                dhi = 1;
+            else
+                nhi++;
+        }
+        if (dlo && dhi) {
+            n = (long long)v->count - nlo - nhi;
+            break;
+        }
+    }
+    kv_iter_close(&in);
+    kv_iter_close(&lo);
+    kv_iter_close(&hi);
+    return c->rc ? -1 : n;
+}
+
 static void kvx_zcount(ARGS)
 {
     kv_val v;
@@ -909,7 +971,7 @@ static void kvx_zcount(ARGS)
     }
     int found = kv_lookup_type(c, argv[1], argvlen[1], KV_TYPE_ZSET, &v);
     if (found < 0) return;
-    long long n = found ? walk_score(c, &v, &r, 0, -1, 0, NULL, NULL) : 0;
+    long long n = found ? count_score(c, &v, &r) : 0;
     if (n >= 0) resp_add_int(c->reply, n);
 }
 
