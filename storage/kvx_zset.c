@@ -1,22 +1,35 @@
 /* kvx_zset.c -- the zset commands (Redis's t_zset.c), on the typed key space
  * (kvks.h).
  *
- * A member lives twice: in the element table (member -> kv_score_enc(score),
- * 8 bytes) and in the score index ((score, member) -> empty). Every change
- * writes both, so a member is found by name in O(log n) and ranges by score
- * are a seek and a walk. Ranges by lex walk the element table, which is in
- * member order: for a zset whose members share one score (the only case
- * where Redis defines BYLEX) that is Redis's order.
+ * A member lives twice: in the element table (member -> its score, 8
+ * bytes) and in the score index ((score, member) -> empty). Every change
+ * writes both, so a member is found by name in O(log n) and a score range
+ * is a seek and a walk.
  *
- * Ranks have no index: ZRANK and ZRANGE by index walk the score index from
- * the nearer end, O(min(rank, n - rank)) where Redis is O(log n).
+ * Ranks have no index: ZRANK, ZRANGE by index, ZREMRANGEBYRANK and ZCOUNT
+ * walk the score index from the nearer end, O(min(rank, n - rank)) where
+ * Redis is O(log n).
+ *
+ * Lex ranges assume, as Redis does, that the members share one score: then
+ * the walk starts at a seek. With mixed scores Redis's answer depends on
+ * its encoding; this is its listpack's (a linear walk in score order).
+ *
+ * ZSCAN: a listpack-sized zset is returned whole with cursor 0, in score
+ * order, as Redis does. A larger one is walked in member order; the cursor
+ * is the next member's first 8 bytes (big-endian, zero-padded), and a batch
+ * ends only where those change, so a scan returns every member present
+ * throughout exactly once, but members sharing their first 8 bytes come in
+ * one batch whatever COUNT says.
  *
  * Scores are replied as Redis 7.0 does (addReplyDouble: "%.17g", inf and
- * -inf spelled out; RESP3 doubles). A score of -0 is stored as 0, as Redis's
- * listpack stores it (a reply computed from it, ZINCRBY's, still says -0).
+ * -inf spelled out; RESP3 doubles). -0 is kept as Redis keeps it: a
+ * listpack stores 0, a skiplist the double (zenc).
  *
  * OBJECT ENCODING follows Redis's thresholds: listpack while the zset has
  * at most 128 members of at most 64 bytes, then skiplist for good.
+ *
+ * Members longer than KV_ELEM_INLINE bytes are ordered, among equal scores,
+ * by their stored form (first bytes, then a hash), not by all their bytes.
  */
 #include <errno.h>
 #include <limits.h>
