@@ -1605,6 +1605,7 @@ enum { AGG_SUM, AGG_MIN, AGG_MAX };
 typedef struct zsrc {
     kv_val v; /* found == 0: a missing key, an empty input */
     double weight;
+    long long idx; /* argument order, for a stable sort */
 } zsrc;
 
 static void aggregate(double *target, double val, int agg)
@@ -1693,27 +1694,15 @@ static int setop_numkeys(int argc, char **argv, size_t *argvlen, int numidx, lon
     return 0;
 }
 
+/* By cardinality, equal ones in argument order (glibc's qsort is a merge
+ * sort, so that is Redis's order, and with it the order of its floating
+ * additions). */
 static int cmp_src(const void *x, const void *y)
 {
     const zsrc *a = x, *b = y;
     uint64_t ca = a->v.found ? a->v.count : 0, cb = b->v.found ? b->v.count : 0;
-    return ca < cb ? -1 : ca > cb;
-}
-
-/* A stable sort by cardinality (glibc's qsort is a merge sort, so Redis's
- * order of equal inputs, and with it the order of floating additions, is
- * their argument order). */
-static void sort_srcs(zsrc *s, long long n)
-{
-    for (long long i = 1; i < n; i++) {
-        zsrc t = s[i];
-        long long j = i;
-        while (j > 0 && cmp_src(&s[j - 1], &t) > 0) {
-            s[j] = s[j - 1];
-            j--;
-        }
-        s[j] = t;
-    }
+    if (ca != cb) return ca < cb ? -1 : 1;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
 static void zsetop_generic(kv_ctx *c, int argc, char **argv, size_t *argvlen, int dst, int numidx,
@@ -1739,6 +1728,7 @@ static void zsetop_generic(kv_ctx *c, int argc, char **argv, size_t *argvlen, in
             goto out;
         }
         src[i].weight = 1.0;
+        src[i].idx = i;
     }
     for (int remaining = argc - j; remaining > 0;) {
         if (op != OP_DIFF && !cardonly && remaining >= setnum + 1 &&
@@ -1782,7 +1772,7 @@ static void zsetop_generic(kv_ctx *c, int argc, char **argv, size_t *argvlen, in
             goto out;
         }
     }
-    if (op != OP_DIFF) sort_srcs(src, setnum);
+    if (op != OP_DIFF) qsort(src, (size_t)setnum, sizeof(*src), cmp_src);
 
     unsigned long long card = 0;
     kv_iter it;
