@@ -46,6 +46,8 @@
 
 #define ZSET_LP_ENTRIES 128
 #define ZSET_LP_VALUE 64
+/* The most members ZRANDMEMBER with a negative count returns. */
+#define ZRAND_MAX_REPEATS (1 << 22)
 
 #define ERR_MINMAX "ERR min or max is not a float"
 #define ERR_LEXRANGE "ERR min or max not valid string range item"
@@ -1556,8 +1558,12 @@ static void kvx_zrandmember(ARGS)
         zl_free(&out);
         return;
     }
-    if (count > UINT32_MAX) { /* members_at packs positions in 32 bits */
-        kvx_oom(c);
+    /* Redis would try to build any reply; here a read inside MULTI is
+     * applied from the log on every node, where running out of memory
+     * stops the node, so repeats are bounded (an answer Redis gives for
+     * out-of-range counts). */
+    if (!uniq && count > ZRAND_MAX_REPEATS) {
+        resp_add_error(c->reply, "ERR value is out of range");
         return;
     }
     uint64_t *ranks = kv_malloc(count * sizeof(*ranks));
