@@ -148,6 +148,9 @@ static void a_100k_member_zset_works_and_point_ops_do_not_grow_with_it(void **st
     assert_string_equal(run1(s, &out, "ZREVRANK big m00000001"), ":99998\r\n");
     assert_string_equal(run1(s, &out, "ZCOUNT big 1000 (2000"), ":1000\r\n");
     assert_string_equal(run1(s, &out, "ZCOUNT big -inf +inf"), ":100000\r\n");
+    /* A deliberate difference: repeats are bounded (kvx_zset.c). */
+    assert_string_equal(run1(s, &out, "ZRANDMEMBER big -4194305"),
+                        "-ERR value is out of range\r\n");
     assert_string_equal(run1(s, &out, "ZCOUNT big (10 99990"), ":99980\r\n");
     assert_string_equal(run1(s, &out, "ZPOPMAX big"), "*2\r\n$9\r\nm00099999\r\n$5\r\n99999\r\n");
     assert_string_equal(run1(s, &out, "ZADD big 99999 m00099999"), ":1\r\n");
