@@ -14,7 +14,9 @@
  *
  *   hash   field        -> value
  *   set    member       -> (empty)
- *   zset   member       -> score (8 bytes, kv_score_enc)
+ *   zset   member       -> score (8 bytes, kv_score_enc; a skiplist
+ *                          zset's -0 as the unnormalized 0x7fff..ff,
+ *                          which kv_score_dec reads as -0)
  *          and in the score index: [version][score enc][member] -> (empty)
  *   list   u64 BE seq   -> element (seq from KV_LIST_MID: LPUSH takes
  *                          head - 1, RPUSH tail)
