@@ -113,6 +113,7 @@ typedef struct kv_val {
     uint64_t count;      /* elements */
     uint64_t head, tail; /* a list: seq of its first element, one past its last */
     uint8_t enc;         /* KV_ENC_* */
+    uint8_t raw;         /* a string: KV_REC_RAW was set */
 } kv_val;
 
 /* The stored form of a key, as LMDB sees it (LMDB keys are at most 511
@@ -125,6 +126,9 @@ typedef struct kv_val {
 #define KV_LONG_PREFIX 464
 #define KV_SKEY_LONG (KV_LONG_PREFIX + 24)
 #define KV_REC_LONGKEY 0x80
+/* A string Redis would hold as a raw sds (written in place by APPEND,
+ * SETRANGE, SETBIT): only what OBJECT ENCODING reports depends on it. */
+#define KV_REC_RAW 0x40
 
 typedef struct kv_skey {
     unsigned char b[8 + KV_SKEY_LONG];
@@ -139,6 +143,7 @@ typedef struct kv_rec {
     const char *key;
     size_t keylen;
     uint8_t type;
+    uint8_t raw; /* KV_REC_RAW */
     int64_t expiry;
     const char *val;
     size_t vlen;
@@ -157,6 +162,9 @@ int kv_store(kv_ctx *c, const char *key, size_t keylen, const void *val, size_t 
 /* Writes a value of vlen bytes and returns a pointer to fill (MDB_RESERVE). */
 int kv_store_reserve(kv_ctx *c, const char *key, size_t keylen, size_t vlen, int64_t expiry,
                      char **dst);
+/* The same, flagging the string raw (OBJECT ENCODING) when raw is set. */
+int kv_store_reserve_raw(kv_ctx *c, const char *key, size_t keylen, size_t vlen, int64_t expiry,
+                         int raw, char **dst);
 /* Deletes a key (and its expiry); returns 1 if it was there, 0 if not, <0. */
 int kv_delete(kv_ctx *c, const char *key, size_t keylen);
 /* Changes only the expiry of an existing key. */

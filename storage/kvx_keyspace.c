@@ -466,7 +466,10 @@ static void kvx_object(ARGS)
         if (v.type != KV_TYPE_STRING)
             resp_add_bulk_str(c->reply, kv_enc_name(v.enc));
         else
-            resp_add_bulk_str(c->reply, isint ? "int" : v.len <= 44 ? "embstr" : "raw");
+            resp_add_bulk_str(c->reply, v.raw         ? "raw"
+                                        : isint       ? "int"
+                                        : v.len <= 44 ? "embstr"
+                                                      : "raw");
         break;
     case 1:
         resp_add_error(c->reply,
@@ -479,7 +482,7 @@ static void kvx_object(ARGS)
         break;
     case 3:
         /* Redis shares the objects of the integers 0..9999. */
-        resp_add_int(c->reply, isint && ll >= 0 && ll < 10000 ? 2147483647 : 1);
+        resp_add_int(c->reply, isint && !v.raw && ll >= 0 && ll < 10000 ? 2147483647 : 1);
         break;
     }
 }

@@ -49,7 +49,7 @@ char *kvx_rewrite_string(kv_ctx *c, const char *key, size_t keylen, const kv_val
     size_t olen = old ? old->len : 0;
     char *copy = NULL, *dst;
     if (olen && !(copy = kvx_dup(c, old->p, olen, olen))) return NULL;
-    if (kv_store_reserve(c, key, keylen, nlen, expiry, &dst) != 0) {
+    if (kv_store_reserve_raw(c, key, keylen, nlen, expiry, 1, &dst) != 0) {
         free(copy);
         return NULL;
     }
