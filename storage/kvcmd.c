@@ -169,11 +169,13 @@ static const struct {
     const kv_command *rows;
     const size_t *n;
 } families[] = {
-    {kvx_string_commands, &kvx_string_ncommands},
-    {kvx_keyspace_commands, &kvx_keyspace_ncommands},
-    {kvx_expire_commands, &kvx_expire_ncommands},
-    {kvx_bits_commands, &kvx_bits_ncommands},
-    {kvx_list_commands, &kvx_list_ncommands},
+    /* clang-format off: one family a line */
+    {kvx_string_commands, &kvx_string_ncommands}, {kvx_keyspace_commands, &kvx_keyspace_ncommands},
+    {kvx_expire_commands, &kvx_expire_ncommands}, {kvx_bits_commands, &kvx_bits_ncommands},
+    {kvx_hash_commands, &kvx_hash_ncommands},     {kvx_list_commands, &kvx_list_ncommands},
+    {kvx_set_commands, &kvx_set_ncommands},       {kvx_zset_commands, &kvx_zset_ncommands},
+    {kvx_sort_commands, &kvx_sort_ncommands},     {kvx_hll_commands, &kvx_hll_ncommands},
+    /* clang-format on */
 };
 
 #define NFAMILIES (sizeof(families) / sizeof(families[0]))

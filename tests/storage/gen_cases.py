@@ -5,7 +5,7 @@ the exact reply bytes test_commands.c compares RaftKV's state machine with.
     redis-server --port 6392 --save '' --appendonly no &
     ./gen_cases.py 6392      # RESP2: cases.expected
     ./gen_cases.py 6392 3    # RESP3: cases.resp3.expected
-    ./gen_cases.py 6392 2 cases_list   # cases_list.txt -> cases_list.expected
+    ./gen_cases.py 6392 2 cases_zset.txt   # a family's own file: cases_zset.expected
 
 cases.txt: one command per line (shell-like quoting, \\xNN escapes inside
 double quotes), '---' starts a new group on an empty database, '#' comments,
@@ -70,13 +70,14 @@ def esc(b):
 def main():
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 6392
     proto = int(sys.argv[2]) if len(sys.argv) > 2 else 2
-    base = sys.argv[3] if len(sys.argv) > 3 else "cases"
+    src = sys.argv[3] if len(sys.argv) > 3 else "cases.txt"
+    base = src[:-4] if src.endswith(".txt") else src
     c = Conn(port)
     if proto == 3:
         c.call([b"HELLO", b"3"])
     out = []
     c.call([b"FLUSHALL"])
-    for raw in open(os.path.join(here, base + ".txt"), encoding="latin-1"):
+    for raw in open(os.path.join(here, src), encoding="latin-1"):
         line = raw.rstrip("\n")
         if not line.strip() or line.lstrip().startswith("#"):
             continue
