@@ -9,6 +9,7 @@ static void usage(FILE *f)
 {
     fputs("usage: lincheck-gen [--seed N] [--ops N] [--clients N] [--keys N]\n"
           "                    [--info-rate F] [--fail-rate F] [--corrupt none|value|stale]\n"
+          "                    [--shape mixed|register|set]\n"
           "Writes to standard output a random history of a simulated linearizable\n"
           "store; --corrupt makes one late read impossible.\n",
           f);
@@ -46,6 +47,16 @@ int main(int argc, char **argv)
                 o.corrupt = LC_CORRUPT_VALUE;
             else if (strcmp(v, "stale") == 0)
                 o.corrupt = LC_CORRUPT_STALE;
+            else
+                goto bad;
+            continue;
+        } else if (strcmp(a, "--shape") == 0) {
+            if (strcmp(v, "mixed") == 0)
+                o.shape = LC_GEN_MIXED;
+            else if (strcmp(v, "register") == 0)
+                o.shape = LC_GEN_REGISTER;
+            else if (strcmp(v, "set") == 0)
+                o.shape = LC_GEN_SET;
             else
                 goto bad;
             continue;

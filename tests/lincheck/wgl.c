@@ -52,7 +52,8 @@ typedef struct search {
     const lc_history *h;
     const lc_key *key;
     uint32_t n, nok, ninfo;
-    uint32_t *op; /* local id -> history op id; [0,nok) completed, then info */
+    uint32_t npruned; /* :info PUTs left out (mark_unobserved) */
+    uint32_t *op;     /* local id -> history op id; [0,nok) completed, then info */
     uint32_t head, tail;
     uint32_t *prev, *next; /* entries: call of i is i, return of i is n+i */
     uint32_t *hi_ok;       /* per completed op: last completed op called before its return */
@@ -266,12 +267,70 @@ static uint32_t count_calls_before(const search *S, uint32_t lo, uint32_t hi, ui
     return a - lo;
 }
 
-static int setup(search *S)
+/* Marks in skip the :info PUTs of key k that no completed operation can
+ * have observed, and returns how many. Such a PUT X, of value v, can be
+ * left out: the history is linearizable with X exactly when it is without
+ * it. Without X is one of the choices for X (an :info operation may never
+ * take effect). With X: take a linearization L that places X, and let S be
+ * the operations after X in L up to the next PUT, DEL or INCR (or to the
+ * end). Every operation Z in S returned after X's call (Z.ret < X.call
+ * would put Z before X), and the value throughout S starts with v (only
+ * APPENDs run in S). Remove X from L: real time still holds (a
+ * subsequence), and only the operations in S see a different value. That
+ * changes no result when, among the operations that return after X's
+ * call (or never),
+ *   - no GET read a value starting with v: so no GET is in S;
+ *   - no APPEND or DEL had its result checked (a length, a count), and
+ *     there is no INCR: so the rest of S is APPENDs that report nothing
+ *     and a PUT or DEL that reports nothing, after which the value is the
+ *     same as in L.
+ * Removing several such PUTs at once is removing them one at a time: the
+ * conditions speak of the other operations, which stay. This is what
+ * keeps a register written by many timed-out clients (Jepsen's :info
+ * writes whose values nobody read) from multiplying the search by 2^k. */
+static long mark_unobserved(const lc_history *h, const lc_key *k, uint8_t *skip)
+{
+    uint64_t checked_last = 0; /* latest return of an op that checks the value, +1 */
+    bool any_info_put = false;
+    for (size_t i = 0; i < k->nops; i++) {
+        const lc_op *op = &h->ops[k->ops[i]];
+        bool checks = op->f == LC_INCR || op->f == LC_SADD || op->f == LC_SREM ||
+                      op->f == LC_SMEMBERS ||
+                      ((op->f == LC_APPEND || op->f == LC_DEL) && op->res != LC_RES_NONE);
+        if (checks && (uint64_t)op->ret + 1 > checked_last) checked_last = (uint64_t)op->ret + 1;
+        any_info_put |= op->info && op->f == LC_PUT;
+    }
+    if (!any_info_put) return 0;
+    long count = 0;
+    for (size_t i = 0; i < k->nops; i++) {
+        const lc_op *x = &h->ops[k->ops[i]];
+        if (!x->info || x->f != LC_PUT || (uint64_t)x->call + 1 <= checked_last) continue;
+        bool seen = false;
+        for (size_t j = 0; j < k->nops && !seen; j++) {
+            const lc_op *g = &h->ops[k->ops[j]];
+            seen = g->f == LC_GET && g->ret > x->call && g->res == LC_RES_STR &&
+                   g->val_len >= x->arg_len && memcmp(g->val, x->arg, x->arg_len) == 0;
+        }
+        if (!seen) {
+            skip[i] = 1;
+            count++;
+        }
+    }
+    return count;
+}
+
+static int setup(search *S, int prune)
 {
     const lc_key *k = S->key;
-    uint32_t n = (uint32_t)k->nops, nok = 0;
-    for (uint32_t i = 0; i < n; i++)
-        nok += S->h->ops[k->ops[i]].ret != LC_NEVER;
+    uint8_t *skip = lc_malloc(k->nops + 1);
+    if (!skip) return -1;
+    memset(skip, 0, k->nops + 1);
+    if (prune) S->npruned = (uint32_t)mark_unobserved(S->h, k, skip);
+    uint32_t n = 0, nok = 0;
+    for (uint32_t i = 0; i < k->nops; i++) {
+        n += !skip[i];
+        nok += !skip[i] && S->h->ops[k->ops[i]].ret != LC_NEVER;
+    }
     S->n = n;
     S->nok = nok;
     S->ninfo = n - nok;
@@ -279,30 +338,33 @@ static int setup(search *S)
     S->head = 2 * n;
     S->tail = 2 * n + 1;
     size_t wok = nok / 64 + 1, winf = S->ninfo / 64 + 1;
-    S->op = lc_malloc(n * sizeof *S->op);
+    S->op = lc_malloc((n + 1) * sizeof *S->op);
     S->prev = lc_malloc((2 * (size_t)n + 2) * sizeof *S->prev);
     S->next = lc_malloc((2 * (size_t)n + 2) * sizeof *S->next);
     S->hi_ok = lc_malloc((nok + 1) * sizeof *S->hi_ok);
     S->hi_info = lc_malloc((nok + 1) * sizeof *S->hi_info);
-    S->z = lc_malloc(n * sizeof *S->z);
+    S->z = lc_malloc((n + 1) * sizeof *S->z);
     S->lin_ok = lc_malloc(wok * 8);
     S->lin_info = lc_malloc(winf * 8);
-    uint64_t *ev = lc_malloc(ne * sizeof *ev);
+    uint64_t *ev = lc_malloc((ne + 1) * sizeof *ev);
     S->model = lc_model_new();
     if (!S->op || !S->prev || !S->next || !S->hi_ok || !S->hi_info || !S->z || !S->lin_ok ||
         !S->lin_info || !ev || !S->model) {
         lc_free(ev);
+        lc_free(skip);
         return -1;
     }
     memset(S->lin_ok, 0, wok * 8);
     memset(S->lin_info, 0, winf * 8);
     uint32_t a = 0, b = nok;
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t i = 0; i < k->nops; i++) {
+        if (skip[i]) continue;
         if (S->h->ops[k->ops[i]].ret != LC_NEVER)
             S->op[a++] = k->ops[i];
         else
             S->op[b++] = k->ops[i];
     }
+    lc_free(skip);
     uint64_t seed = 0x6c696e636865636bULL;
     for (uint32_t i = 0; i < n; i++)
         S->z[i] = lc_mix64(seed += 0x9e3779b97f4a7c15ULL);
@@ -331,7 +393,8 @@ static int setup(search *S)
     S->resets = lc_malloc((n + 1) * sizeof *S->resets);
     if (!S->resets) return -1;
     for (uint32_t i = 0; i < n; i++)
-        if (op_of(S, i)->f != LC_GET && op_of(S, i)->f != LC_APPEND) S->resets[S->nresets++] = i;
+        if (op_of(S, i)->f == LC_PUT || op_of(S, i)->f == LC_DEL || op_of(S, i)->f == LC_INCR)
+            S->resets[S->nresets++] = i;
     sort_s = S;
     qsort(S->resets, S->nresets, sizeof *S->resets, by_call);
     S->hi_ok[nok] = nok ? nok - 1 : 0; /* m == nok is never cached */
@@ -368,7 +431,6 @@ static void record_failure(search *S, uint32_t x, lc_state state, uint32_t nlin)
 
 void lc_describe_op(lc_strbuf *b, const lc_history *h, uint32_t i, size_t max)
 {
-    static const char *const names[] = {"get", "put", "append", "del", "incr"};
     const lc_op *op = &h->ops[i];
     char v[512];
     if (op->info)
@@ -376,8 +438,8 @@ void lc_describe_op(lc_strbuf *b, const lc_history *h, uint32_t i, size_t max)
     else
         lc_sb_printf(b, "line %u-%u", op->call_line, op->ret_line);
     lc_sb_printf(b, "  p%lld %s", (long long)op->process,
-                 op->f == LC_INCR && op->delta != 1 ? "incrby" : names[op->f]);
-    if (op->f == LC_PUT || op->f == LC_APPEND) {
+                 op->f == LC_INCR && op->delta != 1 ? "incrby" : lc_fn_names[op->f]);
+    if (op->f == LC_PUT || op->f == LC_APPEND || op->f == LC_SADD || op->f == LC_SREM) {
         if (max) {
             lc_quote(v, sizeof v, op->arg, op->arg_len, max);
             lc_sb_printf(b, " %s", v);
@@ -622,13 +684,14 @@ static int scan_reads(search *S, uint32_t *g)
     uint32_t x = S->next[S->head], seen = 0, gets = 0;
     for (; x < S->n; x = S->next[x]) {
         const lc_op *op = op_of(S, x);
-        if (op->f != LC_GET) continue;
+        if (!lc_is_read(op->f)) continue;
         lc_state ns;
         int rc = lc_model_step(S->model, S->state, op, S->op[x], &ns);
         if (rc != 0) {
             *g = x;
             return rc;
         }
+        if (op->f != LC_GET) continue;
         rc = read_dead(S, x);
         if (rc != 0) {
             *g = x;
@@ -684,7 +747,7 @@ enter: /* a new configuration */
             /* No pending GET fits this configuration (scan_reads). Info
              * ops come second (pass 2), so that configurations without them
              * are seen first and dominate those with (cache_add). */
-            if (op_of(S, e)->f != LC_GET && (e < S->nok) == (pass == 1)) {
+            if (!lc_is_read(op_of(S, e)->f) && (e < S->nok) == (pass == 1)) {
                 rc = try_op(S, e, 0);
                 if (rc < 0) return LC_UNKNOWN;
                 if (rc == 2) return LC_LINEARIZABLE;
@@ -716,7 +779,7 @@ enter: /* a new configuration */
 }
 
 void lc_check_key(const lc_history *h, size_t k, double deadline, size_t max_memory, int verbose,
-                  lc_key_result *r)
+                  int prune, lc_key_result *r)
 {
     search S;
     memset(&S, 0, sizeof S);
@@ -726,7 +789,7 @@ void lc_check_key(const lc_history *h, size_t k, double deadline, size_t max_mem
     double t0 = lc_now();
     r->verdict = LC_UNKNOWN;
     r->why = "out of memory";
-    if (setup(&S) != 0) goto done;
+    if (setup(&S, prune) != 0) goto done;
     if (S.nok == 0) {
         r->verdict = LC_LINEARIZABLE;
         goto done;
@@ -738,6 +801,7 @@ void lc_check_key(const lc_history *h, size_t k, double deadline, size_t max_mem
 done:
     if (r->verdict != LC_UNKNOWN) r->why = NULL;
     r->states = S.nce;
+    r->pruned = S.npruned;
     r->seconds = lc_now() - t0;
     cleanup(&S);
 }
