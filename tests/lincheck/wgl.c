@@ -53,7 +53,11 @@ typedef struct search {
     const lc_key *key;
     uint32_t n, nok, ninfo;
     uint32_t npruned; /* :info PUTs left out (mark_unobserved) */
-    uint32_t *op;     /* local id -> history op id; [0,nok) completed, then info */
+    /* per info op (index - nok): the previous info op of its class
+     * (link_twins), UINT32_MAX for none */
+    uint32_t *twin;
+    uint32_t ntwins; /* info ops with an earlier one of their class */
+    uint32_t *op;    /* local id -> history op id; [0,nok) completed, then info */
     uint32_t head, tail;
     uint32_t *prev, *next; /* entries: call of i is i, return of i is n+i */
     uint32_t *hi_ok;       /* per completed op: last completed op called before its return */
@@ -319,6 +323,129 @@ static long mark_unobserved(const lc_history *h, const lc_key *k, uint8_t *skip)
     return count;
 }
 
+/* Interchangeable :info ops (link_twins). An info op's class: */
+typedef struct iclass {
+    uint32_t kind; /* below */
+    uint32_t len;  /* bytes of arg (0 for del, incr) */
+    int64_t delta; /* incr */
+    const char *arg;
+    uint32_t x; /* local id, to keep call order within a class */
+} iclass;
+
+enum { K_DEL, K_DEAD_PUT, K_DEAD_APPEND, K_PUT, K_APPEND, K_INCR, K_SADD, K_SREM };
+
+static int cmp_iclass(const void *a, const void *b)
+{
+    const iclass *x = a, *y = b;
+    if (x->kind != y->kind) return x->kind < y->kind ? -1 : 1;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    if (x->delta != y->delta) return x->delta < y->delta ? -1 : 1;
+    if (x->kind >= K_PUT && x->len) {
+        int c = memcmp(x->arg, y->arg, x->len);
+        if (c) return c;
+    }
+    return (x->x > y->x) - (x->x < y->x);
+}
+
+static bool same_iclass(const iclass *x, const iclass *y)
+{
+    return x->kind == y->kind && x->len == y->len && x->delta == y->delta &&
+           (x->kind < K_PUT || !x->len || memcmp(x->arg, y->arg, x->len) == 0);
+}
+
+/* Links every :info op to the previous one (in call order) of its class:
+ * ops with the same effect on every state, so that once both have been
+ * called, a configuration with one of them linearized succeeds exactly
+ * when the one with the other instead does (swap them in any
+ * continuation: neither has a return to respect). The search then tries
+ * only the first pending op of a class (see run()), and k pending ops of
+ * one class cost k+1 configurations instead of 2^k.
+ *
+ * Same effect: DELs (an :info DEL reports nothing); PUTs or APPENDs of the
+ * same bytes; INCRs by the same amount; SADDs or SREMs of one member. And,
+ * on a key without INCR, a "dead" PUT or APPEND is one of a class by its
+ * length alone: a value v is dead when no GET of the key read a value
+ * starting with v, so no GET can match v or anything APPENDs make of it,
+ * and until the next PUT/DEL the only things that tell two dead values
+ * apart are lengths (APPEND's reply) and existence (DEL's), which are
+ * equal for equal lengths. A PUT of v is dead when v is; an APPEND of p
+ * makes a dead value from any value when p occurs in no value read. */
+static int link_twins(search *S)
+{
+    uint32_t nok = S->nok, ni = S->ninfo;
+    S->twin = lc_malloc((ni + 1) * sizeof *S->twin);
+    iclass *c = lc_malloc((ni + 1) * sizeof *c);
+    if (!S->twin || !c) {
+        lc_free(c);
+        return -1;
+    }
+    bool incr = false;
+    for (uint32_t i = 0; i < S->n; i++)
+        incr |= op_of(S, i)->f == LC_INCR;
+    for (uint32_t j = 0; j < ni; j++) {
+        const lc_op *op = op_of(S, nok + j);
+        iclass *k = &c[j];
+        memset(k, 0, sizeof *k);
+        k->x = j;
+        k->arg = op->arg;
+        switch (op->f) {
+        case LC_DEL:
+            k->kind = K_DEL;
+            break;
+        case LC_INCR:
+            k->kind = K_INCR;
+            k->delta = op->delta;
+            break;
+        case LC_PUT:
+        case LC_APPEND:
+        case LC_SADD:
+        case LC_SREM:
+            k->len = op->arg_len;
+            k->kind = op->f == LC_PUT      ? K_PUT
+                      : op->f == LC_APPEND ? K_APPEND
+                      : op->f == LC_SADD   ? K_SADD
+                                           : K_SREM;
+            if ((op->f == LC_PUT || op->f == LC_APPEND) && !incr && op->arg_len) {
+                bool read = false;
+                for (uint32_t i = 0; i < S->nok && !read; i++) {
+                    const lc_op *g = op_of(S, i);
+                    if (g->f != LC_GET || g->res != LC_RES_STR || g->val_len < op->arg_len)
+                        continue;
+                    read = op->f == LC_PUT
+                               ? memcmp(g->val, op->arg, op->arg_len) == 0
+                               : memmem(g->val, g->val_len, op->arg, op->arg_len) != NULL;
+                }
+                if (!read) k->kind = op->f == LC_PUT ? K_DEAD_PUT : K_DEAD_APPEND;
+            }
+            break;
+        default: /* reads are never :info here */
+            k->kind = UINT32_MAX;
+            k->len = j;
+            break;
+        }
+    }
+    qsort(c, ni, sizeof *c, cmp_iclass);
+    for (uint32_t j = 0; j < ni; j++) {
+        bool twin = j > 0 && same_iclass(&c[j - 1], &c[j]);
+        S->twin[c[j].x] = twin ? c[j - 1].x : UINT32_MAX;
+        S->ntwins += twin;
+    }
+    lc_free(c);
+    return 0;
+}
+
+/* Is info op e (local id) shadowed by an earlier op of its class that is
+ * not linearized? That one is pending too (called earlier, not returned)
+ * and comes before e in the list, so it was tried in this configuration
+ * already. */
+static bool shadowed(const search *S, uint32_t e)
+{
+    if (!S->twin) return false;
+    for (uint32_t p = S->twin[e - S->nok]; p != UINT32_MAX; p = S->twin[p])
+        if (!((S->lin_info[p >> 6] >> (p & 63)) & 1)) return true;
+    return false;
+}
+
 static int setup(search *S, int prune)
 {
     const lc_key *k = S->key;
@@ -397,6 +524,7 @@ static int setup(search *S, int prune)
             S->resets[S->nresets++] = i;
     sort_s = S;
     qsort(S->resets, S->nresets, sizeof *S->resets, by_call);
+    if (prune && link_twins(S) != 0) return -1;
     S->hi_ok[nok] = nok ? nok - 1 : 0; /* m == nok is never cached */
     S->hi_info[nok] = 0;
     return 0;
@@ -579,6 +707,7 @@ static void cleanup(search *S)
     lc_free(S->slots);
     lc_free(S->fr);
     lc_free(S->resets);
+    lc_free(S->twin);
     lc_model_free(S->model);
 }
 
@@ -747,7 +876,8 @@ enter: /* a new configuration */
             /* No pending GET fits this configuration (scan_reads). Info
              * ops come second (pass 2), so that configurations without them
              * are seen first and dominate those with (cache_add). */
-            if (!lc_is_read(op_of(S, e)->f) && (e < S->nok) == (pass == 1)) {
+            if (!lc_is_read(op_of(S, e)->f) && (e < S->nok) == (pass == 1) &&
+                (pass == 1 || !shadowed(S, e))) {
                 rc = try_op(S, e, 0);
                 if (rc < 0) return LC_UNKNOWN;
                 if (rc == 2) return LC_LINEARIZABLE;
