@@ -12,6 +12,7 @@
  * A set key holds a subset of a pool of SET_POOL members "m0" ... */
 #include "lc_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,7 @@ typedef struct gop {
 } gop;
 
 #define SET_POOL 6
+#define BURST_WIDTH 4.0 /* time units of a burst of :info (ops last 0.1-3.1) */
 
 typedef struct kstate {
     int exists;
@@ -65,6 +67,7 @@ void lc_gen_defaults(lc_gen_options *o)
     o->fail_rate = 0.01;
     o->corrupt = LC_CORRUPT_NONE;
     o->shape = LC_GEN_MIXED;
+    o->bursts = 0;
 }
 
 static char *dupn(const char *p, size_t n)
@@ -331,13 +334,21 @@ int lc_gen(const lc_gen_options *o, FILE *out)
         op->t_eff = op->t_call + unif(&rs) * dur;
         op->effect = 1;
         r = unif(&rs);
-        if (r < o->info_rate) {
+        double info_rate = o->info_rate;
+        if (o->bursts) {
+            /* :info only in a few short windows, as when a leader dies and
+             * every client in flight times out */
+            double period = (double)n / nc * 1.9 / o->bursts;
+            double at = fmod(op->t_call, period) - period / 2;
+            info_rate = at >= 0 && at < BURST_WIDTH ? o->info_rate : 0;
+        }
+        if (r < info_rate) {
             op->outcome = OUT_INFO;
             op->effect = unif(&rs) < 0.5;
             op->t_eff = op->t_call + unif(&rs) * dur * 3;
             op->silent = unif(&rs) < 0.3;
             proc[c] += nc; /* the client goes on as a new process */
-        } else if (r < o->info_rate + o->fail_rate) {
+        } else if (r < info_rate + o->fail_rate) {
             op->outcome = OUT_FAIL;
             op->effect = 0;
         }

@@ -153,6 +153,7 @@ typedef struct lc_key_result {
     const char *why; /* for unknown: "time budget exceeded", ... */
     size_t states;   /* cache entries */
     size_t pruned;   /* :info PUTs left out, no completed op having seen them */
+    size_t twins;    /* :info ops with an interchangeable earlier one */
     double seconds;
     uint32_t win_first; /* line window of the counterexample */
     uint32_t win_last;

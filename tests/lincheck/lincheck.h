@@ -157,6 +157,9 @@ typedef struct lc_gen_options {
     double fail_rate; /* share of ops that end :fail without effect */
     lc_corruption corrupt;
     lc_gen_shape shape;
+    uint32_t bursts; /* 0: :info ops spread evenly; else only in this many
+                        short windows (a leader dying: every client in
+                        flight times out), info_rate the share inside */
 } lc_gen_options;
 
 /* Defaults: seed 1, 1000 ops, 10 clients, 5 keys, info 0.01, fail 0.01,

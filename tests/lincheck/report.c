@@ -109,10 +109,11 @@ lc_verdict lc_check(const lc_history *h, const lc_options *opt, lc_report **out)
         lc_check_key(h, i, deadline, opt->max_memory, opt->verbose, !opt->no_prune, kr);
         if (opt->verbose)
             fprintf(stderr,
-                    "lincheck: key %s: %zu ops (%zu unread :info puts left out), %s%s%s, "
-                    "%zu states, %.3f s\n",
-                    r->names[i], h->keys[i].nops, kr->pruned, lc_verdict_str(kr->verdict),
-                    kr->why ? ": " : "", kr->why ? kr->why : "", kr->states, kr->seconds);
+                    "lincheck: key %s: %zu ops (%zu unread :info puts left out, %zu :info "
+                    "ops with a twin), %s%s%s, %zu states, %.3f s\n",
+                    r->names[i], h->keys[i].nops, kr->pruned, kr->twins,
+                    lc_verdict_str(kr->verdict), kr->why ? ": " : "", kr->why ? kr->why : "",
+                    kr->states, kr->seconds);
         if (kr->detail.oom) goto oom;
         if (kr->verdict == LC_UNKNOWN) {
             unknown = true;

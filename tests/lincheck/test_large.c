@@ -6,8 +6,12 @@
  * about 65 :info puts); seed 2 at 5,000 ops ran out of a 120 s budget
  * before unread :info puts were left out (README "Pruning").
  *
+ * info-bursts is a fault run's r-key (checked APPEND lengths and DEL
+ * counts) with :info writes in bursts; at 5,000 ops it was "unknown" after
+ * 15 s before interchangeable :info ops were tried once.
+ *
  *   test_large valid|hotkey|corrupt-value|corrupt-stale|info-register|
- *              info-register-stale|set|set-corrupt [ops] [seconds]
+ *              info-register-stale|info-bursts|set|set-corrupt [ops] [seconds]
  *
  * Prints "N passed, N failed" and exits non-zero on failure. */
 #include "lc_internal.h"
@@ -50,6 +54,14 @@ int main(int argc, char **argv)
             fprintf(stderr, "unknown mode %s\n", mode);
             return 2;
         }
+    } else if (strcmp(mode, "info-bursts") == 0) {
+        /* A fault run's r-key: get/put/append/del with checked lengths and
+         * counts, :info writes in 7 bursts (about 40), 10 clients. */
+        o.seed = 1;
+        o.clients = 10;
+        o.keys = 1;
+        o.bursts = 7;
+        o.info_rate = 0.9;
     } else if (strncmp(mode, "set", 3) == 0) {
         o.clients = 10;
         o.keys = 4;

@@ -29,6 +29,7 @@
 #define PENDING_SHOWN 24 /* pending operations shown at a failure */
 #define LOOKAHEAD 64     /* entries after the first return looked at for GETs */
 #define LOOKAHEAD_GETS 8
+#define DEAD_WORK 50000000 /* :info writes x reads compared in link_twins() */
 
 typedef struct frame {
     uint32_t e; /* the call entry linearized */
@@ -379,9 +380,18 @@ static int link_twins(search *S)
         lc_free(c);
         return -1;
     }
+    /* Deciding "dead" compares every :info PUT/APPEND with every value
+     * read; past a bound on that work, classes by bytes only (coarser
+     * classes cost time, never a wrong verdict). */
     bool incr = false;
-    for (uint32_t i = 0; i < S->n; i++)
-        incr |= op_of(S, i)->f == LC_INCR;
+    uint64_t writes = 0, reads = 0;
+    for (uint32_t i = 0; i < S->n; i++) {
+        const lc_op *op = op_of(S, i);
+        incr |= op->f == LC_INCR;
+        writes += op->info && (op->f == LC_PUT || op->f == LC_APPEND);
+        reads += op->f == LC_GET;
+    }
+    bool dead_ok = !incr && writes * reads <= DEAD_WORK;
     for (uint32_t j = 0; j < ni; j++) {
         const lc_op *op = op_of(S, nok + j);
         iclass *k = &c[j];
@@ -405,7 +415,7 @@ static int link_twins(search *S)
                       : op->f == LC_APPEND ? K_APPEND
                       : op->f == LC_SADD   ? K_SADD
                                            : K_SREM;
-            if ((op->f == LC_PUT || op->f == LC_APPEND) && !incr && op->arg_len) {
+            if ((op->f == LC_PUT || op->f == LC_APPEND) && dead_ok && op->arg_len) {
                 bool read = false;
                 for (uint32_t i = 0; i < S->nok && !read; i++) {
                     const lc_op *g = op_of(S, i);
@@ -932,6 +942,7 @@ done:
     if (r->verdict != LC_UNKNOWN) r->why = NULL;
     r->states = S.nce;
     r->pruned = S.npruned;
+    r->twins = S.ntwins;
     r->seconds = lc_now() - t0;
     cleanup(&S);
 }
