@@ -89,10 +89,26 @@ def cluster():
     assert not bad, "nodes %s did not stop cleanly:\n%s" % (bad, c.log())
 
 
+def every_node_applied(cluster, n):
+    """Each node's own state (READONLY) reaches what the rows left on the
+    leader: every write replicated and applied once everywhere."""
+    def state(node):
+        c = redis.Redis(host=node.host, port=node.port, socket_timeout=10)
+        try:
+            c.execute_command("READONLY")
+            return c.get("counter:__rand_int__"), c.llen("mylist"), c.hlen("myhash"), c.dbsize()
+        finally:
+            c.close()
+    want = (b"%d" % n, 4 * n, 1, 4)
+    for node in cluster.nodes:
+        compat.wait_until(lambda: state(node) == want, 30, "node %d to apply every row's writes" % node.id)
+
+
 def test_default_list_row_by_row_cluster_leader(cluster):
     ld = cluster.leader()
     run_rows(ld.host, ld.port, N_CLUSTER)
     assert cluster.leader() is ld, "the leader changed during the run"
+    every_node_applied(cluster, N_CLUSTER)
 
 
 def test_default_list_row_by_row_cluster_follower(cluster):
@@ -100,6 +116,7 @@ def test_default_list_row_by_row_cluster_follower(cluster):
     f = cluster.followers()[0]
     run_rows(f.host, f.port, N_CLUSTER)
     assert cluster.leader() is ld, "the leader changed during the run"
+    every_node_applied(cluster, N_CLUSTER)
 
 
 def test_default_list_pipelined(raftkv):
