@@ -40,7 +40,8 @@ async function collections(c, label, opts) {
   assert.ok(['kv', 'raft', 'redis'].includes(popped), popped);
   assert.equal(await c.sCard('col:tags'), 2);
 
-  assert.equal(await c.zAdd('col:board', [{score: 10, value: 'ada'}, {score: 5, value: 'bob'}, {score: 7.5, value: 'cy'}]), 3);
+  const members = [{score: 10, value: 'ada'}, {score: 5, value: 'bob'}, {score: 7.5, value: 'cy'}];
+  assert.equal(await c.zAdd('col:board', members), 3);
   assert.equal(Number(await c.zIncrBy('col:board', 7.5, 'bob')), 12.5);
   assert.deepEqual(await c.zRangeWithScores('col:board', 0, -1),
     [{value: 'cy', score: 7.5}, {value: 'ada', score: 10}, {value: 'bob', score: 12.5}]);
