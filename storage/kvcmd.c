@@ -169,10 +169,9 @@ static const struct {
     const kv_command *rows;
     const size_t *n;
 } families[] = {
-    {kvx_string_commands, &kvx_string_ncommands},
-    {kvx_keyspace_commands, &kvx_keyspace_ncommands},
-    {kvx_expire_commands, &kvx_expire_ncommands},
-    {kvx_bits_commands, &kvx_bits_ncommands},
+    {kvx_string_commands, &kvx_string_ncommands}, {kvx_keyspace_commands, &kvx_keyspace_ncommands},
+    {kvx_expire_commands, &kvx_expire_ncommands}, {kvx_bits_commands, &kvx_bits_ncommands},
+    {kvx_set_commands, &kvx_set_ncommands},       {kvx_sort_commands, &kvx_sort_ncommands},
 };
 
 #define NFAMILIES (sizeof(families) / sizeof(families[0]))
