@@ -3,6 +3,11 @@ a raw RESP reader that keeps the exact reply bytes, and the script format.
 
   RAFTKV_SERVER   path to raftkv-server (set by CMake)
   REDIS_SERVER    path to redis-server (default /usr/bin/redis-server)
+  COMPAT_REDIS_VS_REDIS=1
+                  start_raftkv() starts a second redis-server instead (the
+                  runners' --redis-vs-redis): a self-check that a script's
+                  annotations cover all of redis-server's nondeterminism,
+                  and a way to write tests before RaftKV has the commands
 
 Every server runs on a free port in its own temp dir, is stopped by pid
 (SIGTERM, then SIGKILL after a deadline) and its temp dir removed; every
@@ -148,8 +153,26 @@ def start_redis():
     return Server("redis").start()
 
 
+def redis_vs_redis():
+    return os.environ.get("COMPAT_REDIS_VS_REDIS", "") not in ("", "0")
+
+
 def start_raftkv(extra_args=()):
+    if redis_vs_redis():
+        return Server("redis").start()
     return Server("raftkv", extra_args).start()
+
+
+def command_names(host, port):
+    """The lower-case names a server lists in COMMAND LIST."""
+    c = Conn(host, port)
+    try:
+        r = c.call("COMMAND", "LIST")
+    finally:
+        c.close()
+    if r.kind != "*":
+        raise AssertionError("COMMAND LIST answered %r" % r.raw)
+    return {x.value.lower() for x in r.value}
 
 
 # ------------------------------------------------------------- RESP reader
@@ -177,6 +200,22 @@ class Reply:
 
     def __repr__(self):
         return repr(self.raw)
+
+
+def canonical(r, pairs=False):
+    """A reply with every aggregate sorted (#! unordered in the scripts,
+    unordered replies in diff_random.py). A map is sorted by its key/value
+    pairs; with pairs (#! unordered-pairs) so is a flat array of an even
+    number of scalars (HGETALL, HSCAN's fields and values, ZRANGE ...
+    WITHSCORES in RESP2), so a field stays with its value."""
+    if r.is_aggregate():
+        flat = all(not x.is_aggregate() for x in r.value) and len(r.value) % 2 == 0
+        if r.kind == "%" or (pairs and flat and r.kind in "*~"):
+            items = [(canonical(r.value[i], pairs), canonical(r.value[i + 1], pairs))
+                     for i in range(0, len(r.value), 2)]
+            return (r.kind, tuple(sorted(items)))
+        return (r.kind, tuple(sorted(canonical(x, pairs) for x in r.value)))
+    return (r.kind, r.value if r.value is not None else b"\0nil")
 
 
 class Conn:
@@ -364,7 +403,8 @@ class Step:
         return self.payload[1] if self.op == "raw" else 1
 
 
-ANNOTATIONS = ("differs", "raftkv-says", "unordered", "ignore-value", "known-bug", "only-resp2", "only-resp3", "approx")
+ANNOTATIONS = ("differs", "raftkv-says", "unordered", "unordered-pairs", "ignore-value", "known-bug", "only-resp2",
+               "only-resp3", "approx")
 
 
 def parse_note(note):
@@ -397,6 +437,9 @@ def parse_script(path):
                           of keys is compared, and each cursor's reply shape
       @sleep SECONDS      both servers wait (expiry tests)
       @reconnect          new connections (after QUIT or a protocol error)
+      @requires CMD...    the script needs these commands: the runner
+                          skips it (and says so) when RaftKV's COMMAND LIST
+                          lacks one, unless --strict
     Blank lines and lines starting with # are skipped; a trailing #! ...
     annotates the line (see README.md)."""
     steps = []
@@ -434,6 +477,8 @@ def parse_script(path):
             elif text.startswith("@scan"):
                 args, note = split_args(text[len("@scan"):])
                 step = Step("scan", args, note, lineno, text)
+            elif text.startswith("@requires "):
+                step = Step("requires", [w.lower().encode() for w in text.split()[1:]], None, lineno, text)
             elif text == "@reconnect":
                 step = Step("reconnect", None, None, lineno, text)
             elif text.startswith("@sleep "):

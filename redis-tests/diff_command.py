@@ -12,7 +12,8 @@ subcommand's entry must equal redis-server's entry of the same name (also
 asked directly, COMMAND INFO client|id). COMMAND, COMMAND INFO and COMMAND
 DOCS without arguments must hold exactly the entries asked one by one.
 A listed subcommand must be implemented (it is not answered "unknown
-subcommand").
+subcommand"). A command RaftKV does not implement has no entry even where
+the table holds its row (COMMAND INFO hset is nil until HSET exists).
 
   /usr/bin/python3 diff_command.py
 """
@@ -131,6 +132,20 @@ def check(proto, redis_port, raftkv_port, fails):
     nil = b"$-1\r\n" if proto == 2 else b"_\r\n"
     if rk.call("COMMAND", "INFO", "client|kill").raw != b"*1\r\n" + nil:
         fails.append("RESP%d COMMAND INFO client|kill: not nil" % proto)
+    # server/command_info.c also holds rows of commands RaftKV does not
+    # implement yet: such a command has no entry until it is implemented
+    # (nor do the subcommands of a container it does not implement)
+    for name in (b"hset", b"lpush", b"sadd", b"zadd", b"object", b"object|encoding", b"sort", b"copy", b"pfadd",
+                 b"swapdb", b"move"):
+        if name.split(b"|")[0] in names:
+            continue
+        compared += 1
+        r = rk.call("COMMAND", "INFO", name)
+        if r.raw != b"*1\r\n" + nil:
+            fails.append("RESP%d COMMAND INFO %s of an unimplemented command: %r" % (proto, name.decode(), r.raw))
+        r = rk.call("COMMAND", "DOCS", name)
+        if r.raw != (b"*0\r\n" if proto == 2 else b"%0\r\n"):
+            fails.append("RESP%d COMMAND DOCS %s of an unimplemented command: %r" % (proto, name.decode(), r.raw))
     rs.close()
     rk.close()
     return len(ours), compared

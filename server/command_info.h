@@ -1,7 +1,12 @@
 /* command_info.h -- COMMAND INFO and COMMAND DOCS entries as redis-server
  * 7.0.15 answers them, for every command RaftKV implements and, of its
  * containers (CLIENT, COMMAND, CONFIG, FUNCTION, CLUSTER, MEMORY), the
- * subcommands it implements. */
+ * subcommands it implements. The table also holds the rows of commands
+ * RaftKV does not implement yet (the collection types, OBJECT, SORT, ...;
+ * redis-tests/gen_command_info.py PLANNED): the caller asks for a row only
+ * when its command, or a subcommand's container, is implemented, so COMMAND,
+ * COMMAND LIST, COMMAND COUNT and COMMAND INFO list implemented commands
+ * only. */
 #ifndef RAFTKV_COMMAND_INFO_H
 #define RAFTKV_COMMAND_INFO_H
 

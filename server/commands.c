@@ -4,6 +4,7 @@
  * route of each command (run here, read from the state, or go through the
  * log). */
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,30 @@ PROC(raft_proxy_cmd);
 PROC(readonly_cmd);
 PROC(cluster_cmd);
 PROC(raft_proxyexec_cmd);
+
+static int strict_ll(const char *s, size_t n, long long *out)
+{
+    size_t i = 0;
+    int neg = 0;
+    unsigned long long v = 0;
+    if (n == 0 || n > 20) return 0;
+    if (s[0] == '-') {
+        neg = 1;
+        i = 1;
+        if (n == 1) return 0;
+    }
+    if (s[i] == '0' && n > i + 1) return 0;
+    if (neg && s[i] == '0') return 0; /* "-0" */
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return 0;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (ULLONG_MAX - d) / 10) return 0;
+        v = v * 10 + d;
+    }
+    if (neg ? v > (unsigned long long)LLONG_MAX + 1 : v > (unsigned long long)LLONG_MAX) return 0;
+    *out = neg ? (long long)(0 - v) : (long long)v;
+    return 1;
+}
 
 static const scmd server_commands[] = {
     {"ping", -1, 0, "fast", ping_cmd, "connection", "1.0.0",
@@ -189,6 +214,47 @@ static int ref_arity(cmdref r)
 /* ------------------------------------------------------------ dispatch */
 
 /* Appends a copy of a command to the client's MULTI queue. */
+/* MOVE, SWAPDB and COPY ... DB name databases: the state accepts any it
+ * holds (applying must not depend on this node's configuration), so an
+ * index past `databases` is refused here, before it is proposed, with the
+ * error Redis gives. Only well-formed indexes are checked: the state
+ * answers the rest the same everywhere. */
+static int db_arg_ok(const char *s, size_t n)
+{
+    char *end;
+    if (!n || n > 20) return 1;
+    long long v = strtoll(s, &end, 10);
+    return *end || (v >= 0 && v < cfg.databases) || v < 0;
+}
+
+static int db_args_ok(const kv_command *k, int argc, char **argv, size_t *lens, resp_buf *b)
+{
+    int ok = 1;
+    if (!strcmp(k->name, "move"))
+        ok = db_arg_ok(argv[2], lens[2]);
+    else if (!strcmp(k->name, "swapdb"))
+        ok = db_arg_ok(argv[1], lens[1]) && db_arg_ok(argv[2], lens[2]);
+    else if (!strcmp(k->name, "copy"))
+        for (int j = 3; j + 1 < argc; j++)
+            if (!strcasecmp(argv[j], "db")) ok = ok && db_arg_ok(argv[j + 1], lens[j + 1]);
+    if (!ok) resp_add_error(b, "ERR DB index is out of range");
+    return ok;
+}
+
+/* The database a client is in after its queued transaction: that of the
+ * last SELECT the state accepts. */
+static int multi_final_db(client *c)
+{
+    int db = c->db;
+    for (int i = 0; i < c->mq_len; i++) {
+        const mcmd *m = &c->mq[i];
+        if (m->argc != 2 || strcasecmp(m->argv[0], "select")) continue;
+        long long v;
+        if (strict_ll(m->argv[1], m->argvlen[1], &v) && v >= 0 && v < cfg.databases) db = (int)v;
+    }
+    return db;
+}
+
 static void multi_queue(client *c, int argc, char **argv, size_t *lens)
 {
     if (c->mq_len == c->mq_cap) {
@@ -316,6 +382,18 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
         return;
     }
     if ((c->flags & CF_MULTI) && !(r.s && (r.s->flags & SC_MULTICTL))) {
+        if (r.s && r.s->proc == select_cmd) {
+            /* Applied with the transaction (kvstate_apply): an index past
+             * this server's databases is queued as one the state refuses. */
+            long long db;
+            int out = strict_ll(argv[1], lens[1], &db) && db >= INT_MIN && db <= INT_MAX &&
+                      (db < 0 || db >= cfg.databases);
+            char *av[2] = {argv[0], out ? "-1" : argv[1]};
+            size_t al[2] = {lens[0], out ? 2 : lens[1]};
+            multi_queue(c, 2, av, al);
+            resp_add_simple(client_reply_buf(c), "QUEUED");
+            return;
+        }
         if (r.s) {
             reject(c, "ERR Command not allowed inside a transaction");
             return;
@@ -331,6 +409,7 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
     if (r.k->flags & KV_CMD_WRITE) {
         resp_buf *b = client_reply_buf(c);
         if (r.k->check && r.k->check(argc, argv, lens, b)) return;
+        if (!db_args_ok(r.k, argc, argv, lens, b)) return;
         if (should_proxy(c))
             proxy_forward(c, argc, argv, lens);
         else
@@ -342,7 +421,8 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
     } else if (c->readonly && !c->npending && !driver_is_leader()) {
         /* READONLY on a follower: this node's own state, possibly stale, as
          * on a Redis Cluster replica. */
-        int rc = kvstate_read(srv.state, 0, NULL, argc, argv, lens, mstime(), client_reply_buf(c));
+        int rc =
+            kvstate_read(srv.state, c->db, r.k, argc, argv, lens, mstime(), client_reply_buf(c));
         if (rc) fatal_storage(rc, "reading");
     } else {
         driver_read(c, argc, argv, lens);
@@ -512,16 +592,18 @@ PROC(select_cmd)
 {
     (void)argc;
     resp_buf *b = client_reply_buf(c);
-    char *end;
-    long long v = strtoll(argv[1], &end, 10);
-    if (!lens[1] || *end || (lens[1] > 1 && argv[1][0] == '0') || lens[1] > 20) {
+    long long v;
+    /* Redis's getIntFromObject: string2ll (no sign but '-', no spaces, no
+     * leading zeros), then the range of an int. */
+    if (!strict_ll(argv[1], lens[1], &v) || v < INT_MIN || v > INT_MAX) {
         resp_add_error(b, "ERR value is not an integer or out of range");
         return;
     }
-    if (v != 0) {
+    if (v < 0 || v >= cfg.databases) {
         resp_add_error(b, "ERR DB index is out of range");
         return;
     }
+    c->db = (int)v;
     resp_add_ok(b);
 }
 
@@ -534,6 +616,7 @@ PROC(reset_cmd)
     c->flags &= ~(CF_MULTI | CF_DIRTY_EXEC);
     c->proto = 2;
     c->readonly = 0;
+    c->db = 0;
     free(c->name);
     c->name = NULL;
     c->authenticated = cfg.requirepass[0] == '\0';
@@ -549,13 +632,13 @@ static void client_line(client *c, char *buf, size_t n, int64_t now)
     for (slot *s = c->head; s; s = s->next)
         oll++;
     snprintf(buf, n,
-             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 sub=0 "
+             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 "
              "psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=0 argv-mem=0 multi-mem=0 rbs=%d rbp=0 "
              "obl=%zu oll=%d omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=%d "
              "lib-name=%s lib-ver=%s\n",
              (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
              (long long)((now - c->ctime) / 1000), (long long)((now - c->last_interaction) / 1000),
-             (c->flags & CF_MULTI) ? "x" : "N", (c->flags & CF_MULTI) ? c->mq_len : -1,
+             (c->flags & CF_MULTI) ? "x" : "N", c->db, (c->flags & CF_MULTI) ? c->mq_len : -1,
              resp_parser_pending(c->parser), 1024, obl, oll, c->last_cmd[0] ? c->last_cmd : "NULL",
              c->proto, c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
 }
@@ -711,6 +794,17 @@ static void command_docs(resp_buf *b, cmdref r)
     resp_add_bulk_str(b, group ? group : "generic");
 }
 
+/* "container|sub" whose container RaftKV implements. command_info.c's table
+ * also holds rows of commands not implemented yet (so it is generated once);
+ * those, and their subcommands, must stay unlisted until they are. */
+static int implemented_sub(const char *name, size_t len)
+{
+    const char *bar = memchr(name, '|', len);
+    if (!bar) return 0;
+    cmdref r = lookup(name, (size_t)(bar - name));
+    return r.s || r.k;
+}
+
 static size_t all_commands(cmdref *out, size_t cap)
 {
     size_t n = 0;
@@ -747,7 +841,7 @@ PROC(command_cmd)
             cmdref r = lookup(argv[i], lens[i]);
             if (r.s || r.k)
                 command_info(b, r);
-            else if (!cmdinfo_info(b, argv[i], lens[i])) /* "container|sub" */
+            else if (!implemented_sub(argv[i], lens[i]) || !cmdinfo_info(b, argv[i], lens[i]))
                 resp_add_null(b);
         }
     } else if (!strcasecmp(sub, "docs")) {
@@ -764,7 +858,7 @@ PROC(command_cmd)
             if (r.s || r.k) {
                 command_docs(b, r);
                 k++;
-            } else if (cmdinfo_docs(b, argv[i], lens[i])) { /* "container|sub" */
+            } else if (implemented_sub(argv[i], lens[i]) && cmdinfo_docs(b, argv[i], lens[i])) {
                 k++;
             }
         }
@@ -884,6 +978,7 @@ PROC(exec_cmd)
         proxy_forward_multi(c);
     else
         write_propose_multi(c);
+    c->db = multi_final_db(c);
     multi_clear(c);
 }
 
@@ -1126,8 +1221,23 @@ static int proxy_begin(client *c, const char *proto_arg, int *saved)
         c->flags |= CF_CLOSE_AFTER_REPLY;
         return -1;
     }
-    *saved = c->proto;
+    /* "<proto>" or "<proto>:<db>": the follower's client's protocol and
+     * database; restored by proxy_end(). */
+    *saved = c->proto | c->db << 8;
     c->proto = proto_arg[0] == '3' ? 3 : 2;
+    c->db = 0;
+    if (proto_arg[0] && proto_arg[1] == ':') {
+        int db = atoi(proto_arg + 2);
+        if (db < 0 || db >= cfg.databases) { /* answered as a forwarded command */
+            resp_add_error(&client_new_slot(c, SLOT_DONE)->out, "ERR DB index is out of range");
+            c->tail->wrap = 1;
+            c->force_slot = 0;
+            c->proto = *saved & 0xff;
+            c->db = *saved >> 8;
+            return -1;
+        }
+        c->db = db;
+    }
     c->force_slot = 1;
     return 0;
 }
@@ -1138,7 +1248,8 @@ static void proxy_end(client *c, slot *before, int saved)
     if (c->tail == before) /* nothing replied: should not happen, answer anyway */
         resp_add_error(&client_new_slot(c, SLOT_DONE)->out, "ERR no reply");
     c->tail->wrap = 1;
-    c->proto = saved;
+    c->proto = saved & 0xff;
+    c->db = saved >> 8;
 }
 
 PROC(raft_proxy_cmd)

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "server/log.h"
+#include "storage/kvstate.h"
 #include "storage/kvcmd.h"
 
 config cfg;
@@ -70,8 +71,9 @@ static config_item items[] = {
     {"logfile", CT_STRING, CF_IMMUTABLE, &cfg.logfile, 0, 0, "", NULL},
     {"pidfile", CT_STRING, CF_IMMUTABLE, &cfg.pidfile, 0, 0, "", NULL},
     {"daemonize", CT_BOOL, CF_IMMUTABLE, &cfg.daemonize, 0, 1, "no", NULL},
+    /* At most the state's physical databases (storage/kvint.h). */
+    {"databases", CT_INT, CF_IMMUTABLE, &cfg.databases, 1, KV_MAX_DBS, "16", NULL},
     /* Fixed facts clients ask about; accepted in files, never changed. */
-    {"databases", CT_CONST, CF_IMMUTABLE, NULL, 0, 0, "1", NULL},
     {"save", CT_CONST, 0, NULL, 0, 0, "", NULL},
     {"appendonly", CT_CONST, 0, NULL, 0, 0, "yes", NULL},
     {"maxmemory", CT_CONST, 0, NULL, 0, 0, "0", NULL},

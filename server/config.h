@@ -33,6 +33,7 @@ typedef struct config {
     char *cluster_id;
     char *cluster_secret;             /* the peer handshake's HMAC key: never shown, never sent */
     int election_timeout;             /* ms */
+    int databases;                    /* SELECT 0 .. databases - 1 */
     int heartbeat_interval;           /* ms */
     int raft_request_timeout;         /* ms */
     int raft_log_keep;                /* entries kept below the state's durable index */

@@ -167,7 +167,7 @@ static int propose(client *c, const char *key, size_t keylen)
 int write_propose(client *c, int argc, char **argv, size_t *argvlen, int firstkey)
 {
     resp_buf_reset(&scratch);
-    kventry_encode_cmd(&scratch, next_tau(), 0, argc, argv, argvlen);
+    kventry_encode_cmd(&scratch, next_tau(), c->db, argc, argv, argvlen);
     if (firstkey > 0 && firstkey < argc) return propose(c, argv[firstkey], argvlen[firstkey]);
     return propose(c, NULL, 0);
 }
@@ -175,7 +175,7 @@ int write_propose(client *c, int argc, char **argv, size_t *argvlen, int firstke
 int write_propose_multi(client *c)
 {
     resp_buf_reset(&scratch);
-    kventry_begin_multi(&scratch, next_tau(), 0, (uint32_t)c->mq_len);
+    kventry_begin_multi(&scratch, next_tau(), c->db, (uint32_t)c->mq_len);
     for (int i = 0; i < c->mq_len; i++)
         kventry_add_cmd(&scratch, c->mq[i].argc, c->mq[i].argv, c->mq[i].argvlen);
     const mcmd *m = &c->mq[0];
@@ -281,7 +281,7 @@ static void try_run_reads(client *c)
         if (s->state == SLOT_WRITE) break;
         if (s->state != SLOT_READ) continue;
         if (!s->confirmed) break; /* later reads must not overtake it */
-        int rc = kvstate_read(srv.state, 0, NULL, s->argc, s->argv, s->argvlen, now, &s->out);
+        int rc = kvstate_read(srv.state, s->db, NULL, s->argc, s->argv, s->argvlen, now, &s->out);
         if (rc) fatal("Reading the state", kv_strerror(rc));
         free(s->argv);
         s->argv = NULL;
@@ -331,7 +331,8 @@ void driver_read(client *c, int argc, char **argv, size_t *argvlen)
 {
     int64_t now = npeers > 1 && !c->npending ? mono_us() : 0;
     if (!c->npending && ((npeers == 1 && cur_role == RAFT_LEADER) || lease_valid(now))) {
-        int rc = kvstate_read(srv.state, 0, NULL, argc, argv, argvlen, mstime(), client_reply_buf(c));
+        int rc = kvstate_read(srv.state, c->db, NULL, argc, argv, argvlen, mstime(),
+                              client_reply_buf(c));
         if (rc) fatal("Reading the state", kv_strerror(rc));
         if (npeers > 1) {
             srv.stats.lease_reads++;
@@ -343,6 +344,7 @@ void driver_read(client *c, int argc, char **argv, size_t *argvlen)
     c->nreads++;
     s->argc = argc;
     s->argv = argv_copy(argc, argv, argvlen, &s->argvlen);
+    s->db = c->db;
     if (npeers == 1) { /* alone: only this client's pending writes matter */
         s->confirmed = 1;
         return;

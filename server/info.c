@@ -114,6 +114,7 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
         ADD("total_net_output_bytes:%llu\r\n", (unsigned long long)srv.stats.net_out);
         ADD("rejected_connections:%llu\r\n", (unsigned long long)srv.stats.rejected_conn);
         ADD("expired_keys:%llu\r\n", (unsigned long long)srv.stats.expired_keys);
+        ADD("collections_to_clean:%llu\r\n", (unsigned long long)kvstate_gc_pending(srv.state));
         ADD("raft_entries_proposed:%llu\r\n", (unsigned long long)srv.stats.entries);
         ADD("raft_lease_reads:%llu\r\n", (unsigned long long)srv.stats.lease_reads);
         ADD("raft_read_rounds:%llu\r\n", (unsigned long long)srv.stats.read_rounds);
@@ -168,10 +169,12 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
     }
     SECTION("keyspace", "Keyspace", 1)
     {
-        uint64_t keys = kvstate_dbsize(srv.state, -1);
-        if (keys)
-            ADD("db0:keys=%llu,expires=%llu,avg_ttl=0\r\n", (unsigned long long)keys,
-                (unsigned long long)kvstate_expires(srv.state, -1));
+        for (int db = 0; db < cfg.databases; db++) {
+            uint64_t keys = kvstate_dbsize(srv.state, db);
+            if (keys)
+                ADD("db%d:keys=%llu,expires=%llu,avg_ttl=0\r\n", db, (unsigned long long)keys,
+                    (unsigned long long)kvstate_expires(srv.state, db));
+        }
     }
     resp_add_verbatim(b, "txt", t.p ? t.p : "", t.len);
     resp_buf_free(&t);

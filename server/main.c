@@ -125,6 +125,24 @@ void state_commit_if_due(void)
     }
 }
 
+/* Deleted collections' element records, a bounded number per cron run:
+ * a DEL of ten million elements costs the write what one element does,
+ * and the cleanup never holds the loop more than a few milliseconds. */
+#define GC_BUDGET 4096
+
+static void collection_gc(void)
+{
+    if (kvstate_gc_pending(srv.state) == 0) return;
+    int64_t t0 = mono_us();
+    int rc = kvstate_gc(srv.state, GC_BUDGET);
+    driver_held(slow_check("cleaning up deleted collections", t0));
+    if (rc < 0) {
+        serverLog(LL_WARNING, "Cleaning up deleted collections failed: %s (%s). Stopping.",
+                  kv_strerror(rc), kvstate_last_error(srv.state));
+        exit(1);
+    }
+}
+
 static void cron(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
@@ -146,6 +164,7 @@ static void cron(evutil_socket_t fd, short what, void *arg)
         exit(1);
     }
     write_expire_cron();
+    collection_gc();
     snapshot_gc();
     if (++runs % 4 == 0) {
         clients_cron();

@@ -259,8 +259,9 @@ void proxy_forward(client *c, int argc, char **argv, size_t *argvlen)
     }
     av[0] = "RAFT.PROXY";
     al[0] = 10;
-    av[1] = c->proto == 3 ? "3" : "2";
-    al[1] = 1;
+    char pa[16];
+    av[1] = pa;
+    al[1] = (size_t)snprintf(pa, sizeof(pa), "%d:%d", c->proto == 3 ? 3 : 2, c->db);
     for (int i = 0; i < argc; i++) {
         av[i + 2] = argv[i];
         al[i + 2] = argvlen[i];
@@ -291,8 +292,9 @@ void proxy_forward_multi(client *c)
     int k = 0;
     av[k] = "RAFT.PROXYEXEC";
     al[k++] = 14;
-    av[k] = c->proto == 3 ? "3" : "2";
-    al[k++] = 1;
+    char pa[16];
+    av[k] = pa;
+    al[k++] = (size_t)snprintf(pa, sizeof(pa), "%d:%d", c->proto == 3 ? 3 : 2, c->db);
     char *np = nums;
     al[k] = (size_t)sprintf(np, "%d", c->mq_len);
     av[k++] = np;

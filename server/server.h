@@ -52,6 +52,7 @@ typedef struct slot {
     struct readbatch *batch; /* SLOT_READ: its ReadIndex round, until confirmed */
     int confirmed;           /* SLOT_READ: its read index is applied */
     int wrap;                /* leader side of RAFT.PROXY: sent as one bulk string */
+    int db;                  /* SLOT_READ: the database it reads */
 } slot;
 
 enum {
@@ -94,6 +95,7 @@ typedef struct client {
     int force_slot;        /* the next reply starts a slot of its own */
     int nproxy;            /* SLOT_PROXY slots pending (follower side) */
     int readonly;          /* READONLY: stale local reads on a follower */
+    int db;                /* SELECT */
     int gate;              /* GATE_*: let in for the peer handshake only */
     int64_t gate_deadline; /* ms (mono): closed unless a peer by then */
     char addr[64], laddr[64];

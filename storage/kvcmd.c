@@ -165,19 +165,18 @@ int kv_parse_bitoffset(const char *s, size_t len, uint64_t *off, resp_buf *err)
 
 /* The families, in the order COMMAND lists them. A family is one file
  * (kvx_<family>.c) exporting its rows. */
-/* clang-format off */
 static const struct {
     const kv_command *rows;
     const size_t *n;
 } families[] = {
-    {kvx_string_commands, &kvx_string_ncommands},
-    {kvx_keyspace_commands, &kvx_keyspace_ncommands},
-    {kvx_expire_commands, &kvx_expire_ncommands},
-    {kvx_bits_commands, &kvx_bits_ncommands},
-    {kvx_set_commands, &kvx_set_ncommands},
-    {kvx_sort_commands, &kvx_sort_ncommands},
+    /* clang-format off: one family a line */
+    {kvx_string_commands, &kvx_string_ncommands}, {kvx_keyspace_commands, &kvx_keyspace_ncommands},
+    {kvx_expire_commands, &kvx_expire_ncommands}, {kvx_bits_commands, &kvx_bits_ncommands},
+    {kvx_hash_commands, &kvx_hash_ncommands},     {kvx_list_commands, &kvx_list_ncommands},
+    {kvx_set_commands, &kvx_set_ncommands},       {kvx_zset_commands, &kvx_zset_ncommands},
+    {kvx_sort_commands, &kvx_sort_ncommands},     {kvx_hll_commands, &kvx_hll_ncommands},
+    /* clang-format on */
 };
-/* clang-format on */
 
 #define NFAMILIES (sizeof(families) / sizeof(families[0]))
 #define INDEX_SLOTS 1024 /* a power of two, well above the number of commands */

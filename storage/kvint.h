@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "resp/resp.h"
+#include "storage/kvstate.h"
 
 struct kv_command;
 
@@ -112,6 +113,7 @@ typedef struct kv_val {
     uint64_t count;      /* elements */
     uint64_t head, tail; /* a list: seq of its first element, one past its last */
     uint8_t enc;         /* KV_ENC_* */
+    uint8_t raw;         /* a string: KV_REC_RAW was set */
 } kv_val;
 
 /* The stored form of a key, as LMDB sees it (LMDB keys are at most 511
@@ -124,6 +126,9 @@ typedef struct kv_val {
 #define KV_LONG_PREFIX 464
 #define KV_SKEY_LONG (KV_LONG_PREFIX + 24)
 #define KV_REC_LONGKEY 0x80
+/* A string Redis would hold as a raw sds (written in place by APPEND,
+ * SETRANGE, SETBIT): only what OBJECT ENCODING reports depends on it. */
+#define KV_REC_RAW 0x40
 
 typedef struct kv_skey {
     unsigned char b[8 + KV_SKEY_LONG];
@@ -138,6 +143,7 @@ typedef struct kv_rec {
     const char *key;
     size_t keylen;
     uint8_t type;
+    uint8_t raw; /* KV_REC_RAW */
     int64_t expiry;
     const char *val;
     size_t vlen;
@@ -156,6 +162,9 @@ int kv_store(kv_ctx *c, const char *key, size_t keylen, const void *val, size_t 
 /* Writes a value of vlen bytes and returns a pointer to fill (MDB_RESERVE). */
 int kv_store_reserve(kv_ctx *c, const char *key, size_t keylen, size_t vlen, int64_t expiry,
                      char **dst);
+/* The same, flagging the string raw (OBJECT ENCODING) when raw is set. */
+int kv_store_reserve_raw(kv_ctx *c, const char *key, size_t keylen, size_t vlen, int64_t expiry,
+                         int raw, char **dst);
 /* Deletes a key (and its expiry); returns 1 if it was there, 0 if not, <0. */
 int kv_delete(kv_ctx *c, const char *key, size_t keylen);
 /* Changes only the expiry of an existing key. */
@@ -184,7 +193,6 @@ int kv_env_used_pct(MDB_env *env);
  * version counter, which travel with the key space in a snapshot). The
  * snapshot writer and installer and FLUSHALL walk this table; a new index
  * is a new slot. */
-#define KV_MAX_DBS 64
 #define KV_SLOT_KV(p) (p)
 #define KV_SLOT_EXP(p) (KV_MAX_DBS + (p))
 #define KV_SLOT_ELEM (2 * KV_MAX_DBS)
@@ -225,7 +233,12 @@ struct kvstate {
 
 #define PMETA_DBMAP "dbmap"
 #define PMETA_VER "ver"
-/* Reads the live pair's dbmap and next_ver in txn (defaults when absent). */
+/* Reads pair's dbmap and next_ver in txn (defaults when absent):
+ * KV_ECORRUPT when the map is not a permutation or a value has the wrong
+ * size, and then nothing is changed. */
+int kvstate_read_pmeta(struct kvstate *s, MDB_txn *txn, int pair, uint8_t dbmap[KV_MAX_DBS],
+                       uint64_t *next_ver);
+/* Reads the live pair's into s. */
 int kvstate_load_pmeta(struct kvstate *s, MDB_txn *txn);
 /* Writes them into the write transaction. */
 int kvstate_save_pmeta(struct kvstate *s);

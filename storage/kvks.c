@@ -9,7 +9,7 @@
  * [u64 big-endian expiry ms][k] -> empty, changed in the same transaction
  * as the record it indexes.
  *
- * A record's value: u8 type (| KV_REC_LONGKEY), i64 BE expiry, [u32 BE
+ * A record's value: u8 type (| KV_REC_LONGKEY | KV_REC_RAW), i64 BE expiry, [u32 BE
  * length, key: long keys only], then a string's bytes or a collection's
  * body: u64 BE version, count, head, tail, u8 encoding. */
 #include <math.h>
@@ -56,7 +56,8 @@ int kv_rec_parse(const MDB_val *k, const MDB_val *d, kv_rec *r)
     size_t n = d->mv_size;
     if (k->mv_size < 8 || n < KV_REC_HDR) return -1;
     r->hash = kv_get_be64(k->mv_data);
-    r->type = p[0] & ~KV_REC_LONGKEY;
+    r->type = p[0] & ~(KV_REC_LONGKEY | KV_REC_RAW);
+    r->raw = (p[0] & KV_REC_RAW) != 0;
     r->expiry = (int64_t)kv_get_be64(p + 1);
     p += KV_REC_HDR;
     n -= KV_REC_HDR;
@@ -116,6 +117,7 @@ static int raw_get(kv_ctx *c, const kv_skey *sk, kv_val *v)
     if (kv_rec_parse(&k, &d, &r) != 0) return KV_ECORRUPT;
     v->found = 1;
     v->type = r.type;
+    v->raw = r.raw;
     v->expiry = r.expiry;
     v->p = r.val;
     v->len = r.vlen;
@@ -202,7 +204,7 @@ int kv_lookup_type(kv_ctx *c, const char *key, size_t keylen, int type, kv_val *
  * *dst. A collection it replaces (a string over a hash, or another
  * version) goes to the cleanup queue. */
 static int put_record(kv_ctx *c, const char *key, size_t keylen, uint8_t type, uint64_t ver,
-                      size_t blen, int64_t expiry, char **dst)
+                      size_t blen, int64_t expiry, int raw, char **dst)
 {
     kv_skey sk;
     MDB_cursor *cur;
@@ -254,7 +256,7 @@ static int put_record(kv_ctx *c, const char *key, size_t keylen, uint8_t type, u
         goto out;
     }
     unsigned char *p = d.mv_data;
-    p[0] = type | (longkey ? KV_REC_LONGKEY : 0);
+    p[0] = type | (longkey ? KV_REC_LONGKEY : 0) | (raw ? KV_REC_RAW : 0);
     kv_put_be64(p + 1, (uint64_t)expiry);
     if (longkey) {
         p[9] = (unsigned char)(keylen >> 24);
@@ -272,7 +274,22 @@ out:
 int kv_store_reserve(kv_ctx *c, const char *key, size_t keylen, size_t vlen, int64_t expiry,
                      char **dst)
 {
-    return put_record(c, key, keylen, KV_TYPE_STRING, 0, vlen, expiry, dst);
+    return put_record(c, key, keylen, KV_TYPE_STRING, 0, vlen, expiry, 0, dst);
+}
+
+int kv_store_reserve_raw(kv_ctx *c, const char *key, size_t keylen, size_t vlen, int64_t expiry,
+                         int raw, char **dst)
+{
+    return put_record(c, key, keylen, KV_TYPE_STRING, 0, vlen, expiry, raw, dst);
+}
+
+static int store_raw(kv_ctx *c, const char *key, size_t keylen, const void *val, size_t vlen,
+                     int64_t expiry, int raw)
+{
+    char *dst;
+    int rc = kv_store_reserve_raw(c, key, keylen, vlen, expiry, raw, &dst);
+    if (rc == 0 && vlen) memcpy(dst, val, vlen);
+    return rc;
 }
 
 int kv_store(kv_ctx *c, const char *key, size_t keylen, const void *val, size_t vlen,
@@ -296,7 +313,7 @@ int kv_set_expiry(kv_ctx *c, const char *key, size_t keylen, int64_t expiry)
     if (v.type != KV_TYPE_STRING) {
         v.expiry = expiry;
         char *dst;
-        if (put_record(c, key, keylen, v.type, v.ver, COLL_BODY, expiry, &dst) != 0) return -1;
+        if (put_record(c, key, keylen, v.type, v.ver, COLL_BODY, expiry, 0, &dst) != 0) return -1;
         coll_body((unsigned char *)dst, &v);
         return 0;
     }
@@ -305,16 +322,17 @@ int kv_set_expiry(kv_ctx *c, const char *key, size_t keylen, int64_t expiry)
     char *copy = kv_malloc(v.len ? v.len : 1);
     if (!copy) return set_err(c, KV_ENOMEM);
     memcpy(copy, v.p, v.len);
-    rc = kv_store(c, key, keylen, copy, v.len, expiry);
+    rc = store_raw(c, key, keylen, copy, v.len, expiry, v.raw);
     free(copy);
     return rc;
 }
 
 int kv_put_val(kv_ctx *c, const char *key, size_t keylen, const kv_val *v)
 {
-    if (v->type == KV_TYPE_STRING) return kv_store(c, key, keylen, v->p, v->len, v->expiry);
+    if (v->type == KV_TYPE_STRING)
+        return store_raw(c, key, keylen, v->p, v->len, v->expiry, v->raw);
     char *dst;
-    if (put_record(c, key, keylen, v->type, v->ver, COLL_BODY, v->expiry, &dst) != 0) return -1;
+    if (put_record(c, key, keylen, v->type, v->ver, COLL_BODY, v->expiry, 0, &dst) != 0) return -1;
     coll_body((unsigned char *)dst, v);
     return 0;
 }
@@ -347,7 +365,7 @@ int kv_coll_save(kv_ctx *c, const char *key, size_t keylen, const kv_val *v)
 {
     if (v->count == 0) return kv_delete(c, key, keylen) < 0 ? -1 : 0;
     char *dst;
-    if (put_record(c, key, keylen, v->type, v->ver, COLL_BODY, v->expiry, &dst) != 0) return -1;
+    if (put_record(c, key, keylen, v->type, v->ver, COLL_BODY, v->expiry, 0, &dst) != 0) return -1;
     coll_body((unsigned char *)dst, v);
     return 0;
 }

@@ -14,7 +14,9 @@
  *
  *   hash   field        -> value
  *   set    member       -> (empty)
- *   zset   member       -> score (8 bytes, kv_score_enc)
+ *   zset   member       -> score (8 bytes, kv_score_enc; a skiplist
+ *                          zset's -0 as the unnormalized 0x7fff..ff,
+ *                          which kv_score_dec reads as -0)
  *          and in the score index: [version][score enc][member] -> (empty)
  *   list   u64 BE seq   -> element (seq from KV_LIST_MID: LPUSH takes
  *                          head - 1, RPUSH tail)
@@ -79,8 +81,11 @@ static inline int kv_lookup_str(kv_ctx *c, const char *key, size_t keylen, kv_va
  * KV_LIST_MID, enc as given). Returns 0 or -1. It is stored by
  * kv_coll_save(): a collection is never left empty. */
 int kv_coll_new(kv_ctx *c, int type, int enc, kv_val *v);
-/* Stores v's count, head, tail and enc for key (keeping its expiry, or
- * v->expiry for a new one). A count of 0 deletes the key. 0 or -1. */
+/* Stores v's count, head, tail and enc for key, with expiry v->expiry: a
+ * v from a lookup carries the key's own, so it is kept; one from
+ * kv_coll_new has none, so a new version saved over a key with a TTL
+ * drops it (as Redis's *STORE commands do). A count of 0 deletes the key.
+ * 0 or -1. */
 int kv_coll_save(kv_ctx *c, const char *key, size_t keylen, const kv_val *v);
 /* Deletes a key of any type (a collection's elements go to the cleanup
  * queue). 1 if it was there, 0 if not, <0 (KV_E*, also in c->rc). */

@@ -100,12 +100,14 @@ uint64_t kvsnap_checksum(const void *data, size_t len);
  * piece (a length past the chunk, an unknown database, an empty or too
  * long key), a piece that does not continue the record in progress, a new
  * record before the previous one is whole, keys or databases out of order,
- * or a last chunk that ends inside a record give KV_ECORRUPT; a value
- * larger than the room left in the state's map gives KV_EFULL. After either
- * the staging is forgotten (unusable until a new offset-0 chunk, and
- * kvsnap_install() refuses it) and the transaction stays usable. last
- * marks the end of the stream. *staged gets the bytes staged after the
- * call (also on KV_EINVAL, so the sender learns where the receiver stands).
+ * a last chunk that ends inside a record, or a stream whose database map
+ * or version counter (kvint.h's pmeta) would not load give KV_ECORRUPT;
+ * a value larger than the room left in the state's map gives KV_EFULL.
+ * After either the staging is forgotten (unusable until a new offset-0
+ * chunk, and kvsnap_install() refuses it) and the transaction stays
+ * usable. last marks the end of the stream. *staged gets the bytes
+ * staged after the call (also on KV_EINVAL, so the sender learns where the
+ * receiver stands).
  * Writes go into the state's open write transaction, which may be
  * committed between chunks, also in the middle of a record: the record's
  * part already staged is carried into the next transaction. Other errors

@@ -8,6 +8,7 @@
  * expiry index expN holds [u64 big-endian expiry ms][k] -> empty, changed in
  * the same transaction as the record it indexes. */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -345,8 +346,10 @@ int kvstate_apply(kvstate *s, uint64_t index, const void *payload, size_t len, r
                  * configured databases when it queued it). */
                 if (a->argc == 2 && kv_streqci(a->argv[0], a->argvlen[0], "select")) {
                     long long db;
-                    if (!kv_string2ll(a->argv[1], a->argvlen[1], &db) || db < 0 ||
-                        db >= KV_MAX_DBS) {
+                    if (!kv_string2ll(a->argv[1], a->argvlen[1], &db) || db < INT_MIN ||
+                        db > INT_MAX) {
+                        resp_add_error(c.reply, "ERR value is not an integer or out of range");
+                    } else if (db < 0 || db >= KV_MAX_DBS) {
                         resp_add_error(c.reply, "ERR DB index is out of range");
                     } else {
                         kv_use_db(&c, (int)db);
@@ -522,13 +525,14 @@ void kv_slot_name(char *buf, size_t len, int pair, int slot)
                  pair);
 }
 
-int kvstate_load_pmeta(kvstate *s, MDB_txn *txn)
+int kvstate_read_pmeta(kvstate *s, MDB_txn *txn, int pair, uint8_t dbmap[KV_MAX_DBS],
+                       uint64_t *next_ver)
 {
-    MDB_dbi dbi = s->dbi[s->live][KV_SLOT_PMETA];
+    MDB_dbi dbi = s->dbi[pair][KV_SLOT_PMETA];
     MDB_val k = {strlen(PMETA_DBMAP), PMETA_DBMAP}, d;
     int rc = mdb_get(txn, dbi, &k, &d);
     for (int i = 0; i < KV_MAX_DBS; i++)
-        s->dbmap[i] = (uint8_t)i;
+        dbmap[i] = (uint8_t)i;
     if (rc == 0) {
         /* A permutation of the physical databases, or corrupt. */
         uint8_t seen[KV_MAX_DBS] = {0};
@@ -536,20 +540,31 @@ int kvstate_load_pmeta(kvstate *s, MDB_txn *txn)
         for (int i = 0; i < KV_MAX_DBS; i++) {
             uint8_t p = ((const uint8_t *)d.mv_data)[i];
             if (p >= KV_MAX_DBS || seen[p]++) return KV_ECORRUPT;
-            s->dbmap[i] = p;
+            dbmap[i] = p;
         }
     } else if (rc != MDB_NOTFOUND) {
         return kv_map_err(rc);
     }
     k = (MDB_val){strlen(PMETA_VER), PMETA_VER};
     rc = mdb_get(txn, dbi, &k, &d);
-    s->next_ver = 1;
+    *next_ver = 1;
     if (rc == 0) {
         if (d.mv_size != 8) return KV_ECORRUPT;
-        s->next_ver = kv_get_be64(d.mv_data);
+        *next_ver = kv_get_be64(d.mv_data);
     } else if (rc != MDB_NOTFOUND) {
         return kv_map_err(rc);
     }
+    return 0;
+}
+
+int kvstate_load_pmeta(kvstate *s, MDB_txn *txn)
+{
+    uint8_t dbmap[KV_MAX_DBS];
+    uint64_t next_ver;
+    int rc = kvstate_read_pmeta(s, txn, s->live, dbmap, &next_ver);
+    if (rc != 0) return rc;
+    memcpy(s->dbmap, dbmap, sizeof(dbmap));
+    s->next_ver = next_ver;
     s->pmeta_dirty = 0;
     return 0;
 }

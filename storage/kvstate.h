@@ -34,6 +34,10 @@
 
 typedef struct kvstate kvstate;
 
+/* Databases the state holds (SELECT 0 .. KV_MAX_DBS - 1); the server's
+ * `databases` may be at most this. */
+#define KV_MAX_DBS 64
+
 int kvstate_open(kvstate **out, const char *dir, uint64_t mapsize, char *err, size_t errlen);
 void kvstate_close(kvstate *s); /* commits; NULL is a no-op */
 

@@ -1,8 +1,583 @@
-/* kvx_hash.c -- the hash commands (Redis's t_hash.c), on the typed key space
- * (kvks.h). */
+/* kvx_hash.c -- the hash commands (Redis 7.0's t_hash.c), on the typed key
+ * space (kvks.h): each field is an element record (field -> value) of the
+ * hash's version, so HSET, HGET and HDEL cost one B-tree operation at any
+ * size, and the fields come back ordered by their bytes (Redis: insertion
+ * order for a small hash, hash order for a large one).
+ *
+ * OBJECT ENCODING follows Redis's defaults: listpack while the hash has at
+ * most 512 fields and no field or value longer than 64 bytes, then
+ * hashtable for good. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "storage/kvcmd.h"
 #include "storage/kvcmd_int.h"
+#include "storage/kverr.h"
+#include "storage/kvint.h"
 #include "storage/kvks.h"
 
-const kv_command kvx_hash_commands[1];
-const size_t kvx_hash_ncommands = 0;
+#define LP_ENTRIES 512 /* hash-max-listpack-entries (redis-server 7.0.15 says 512) */
+#define LP_VALUE 64    /* hash-max-listpack-value */
+
+/* The hash at key for a write, created empty (not stored) when missing.
+ * 1 existing, 0 new, -1 stop (WRONGTYPE replied or an error set). */
+static int lookup_or_create(kv_ctx *c, const char *key, size_t keylen, kv_val *v)
+{
+    int found = kv_lookup_type(c, key, keylen, KV_TYPE_HASH, v);
+    if (found != 0) return found;
+    return kv_coll_new(c, KV_TYPE_HASH, KV_ENC_LISTPACK, v) == 0 ? 0 : -1;
+}
+
+static void grow_encoding(kv_val *v, size_t flen, size_t vlen)
+{
+    if (v->enc == KV_ENC_LISTPACK && (flen > LP_VALUE || vlen > LP_VALUE))
+        v->enc = KV_ENC_HASHTABLE;
+}
+
+static void check_count(kv_val *v)
+{
+    if (v->enc == KV_ENC_LISTPACK && v->count > LP_ENTRIES) v->enc = KV_ENC_HASHTABLE;
+}
+
+/* Sets one field; counts it in v when new. 1 new, 0 updated, -1 error. */
+static int hset_one(kv_ctx *c, kv_val *v, const char *f, size_t flen, const char *val, size_t vlen)
+{
+    int created;
+    if (kv_elem_put(c, v->ver, f, flen, val, vlen, &created) != 0) return -1;
+    if (created) v->count++;
+    return created;
+}
+
+/* ------------------------------------------------------------ writes */
+
+KV_CHECK(ck_hset)
+{
+    (void)argv, (void)argvlen;
+    if (argc % 2 == 1) {
+        resp_add_errorf(err, "ERR wrong number of arguments for '%s' command",
+                        kv_streqci(argv[0], argvlen[0], "hmset") ? "hmset" : "hset");
+        return -1;
+    }
+    return 0;
+}
+
+static void hset_generic(ARGS, int is_hmset)
+{
+    kv_val v;
+    if (ck_hset(argc, argv, argvlen, c->reply) != 0) return;
+    int found = lookup_or_create(c, argv[1], argvlen[1], &v);
+    if (found < 0) return;
+    for (int i = 2; i < argc; i++) /* Redis converts before inserting */
+        grow_encoding(&v, argvlen[i], 0);
+    long long created = 0;
+    for (int i = 2; i < argc; i += 2) {
+        int r = hset_one(c, &v, argv[i], argvlen[i], argv[i + 1], argvlen[i + 1]);
+        if (r < 0) return;
+        created += r;
+    }
+    check_count(&v);
+    if (kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+    if (is_hmset)
+        resp_add_ok(c->reply);
+    else
+        resp_add_int(c->reply, created);
+}
+
+static void kvx_hset(ARGS)
+{
+    hset_generic(c, argc, argv, argvlen, 0);
+}
+
+static void kvx_hmset(ARGS)
+{
+    hset_generic(c, argc, argv, argvlen, 1);
+}
+
+static void kvx_hsetnx(ARGS)
+{
+    kv_val v;
+    const char *old;
+    size_t oldlen;
+    UNUSED_ARGS;
+    int found = lookup_or_create(c, argv[1], argvlen[1], &v);
+    if (found < 0) return;
+    grow_encoding(&v, argvlen[2], argvlen[3]);
+    if (found) {
+        int r = kv_elem_get(c, v.ver, argv[2], argvlen[2], &old, &oldlen);
+        if (r < 0) return;
+        if (r == 1) {
+            resp_add_int(c->reply, 0);
+            return;
+        }
+    }
+    if (hset_one(c, &v, argv[2], argvlen[2], argv[3], argvlen[3]) < 0) return;
+    check_count(&v);
+    if (kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+    resp_add_int(c->reply, 1);
+}
+
+static void kvx_hdel(ARGS)
+{
+    kv_val v;
+    int found = kv_lookup_type(c, argv[1], argvlen[1], KV_TYPE_HASH, &v);
+    if (found < 0) return;
+    if (!found) {
+        resp_add_int(c->reply, 0);
+        return;
+    }
+    long long deleted = 0;
+    for (int i = 2; i < argc; i++) {
+        int r = kv_elem_del(c, v.ver, argv[i], argvlen[i]);
+        if (r < 0) return;
+        if (r == 1) {
+            deleted++;
+            v.count--;
+        }
+        if (v.count == 0) break; /* Redis stops once the hash is gone */
+    }
+    if (deleted && kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+    resp_add_int(c->reply, deleted);
+}
+
+KV_CHECK(ck_hincrby)
+{
+    long long incr;
+    (void)argc;
+    return kv_getll(argv[3], argvlen[3], &incr, err);
+}
+
+static void kvx_hincrby(ARGS)
+{
+    kv_val v;
+    long long incr, value = 0;
+    const char *old;
+    size_t oldlen;
+    UNUSED_ARGS;
+    if (kv_getll(argv[3], argvlen[3], &incr, c->reply) != 0) return;
+    int found = lookup_or_create(c, argv[1], argvlen[1], &v);
+    if (found < 0) return;
+    int r = found ? kv_elem_get(c, v.ver, argv[2], argvlen[2], &old, &oldlen) : 0;
+    if (r < 0) return;
+    if (r == 1 && !kv_string2ll(old, oldlen, &value)) {
+        resp_add_error(c->reply, "ERR hash value is not an integer");
+        return;
+    }
+    if ((incr < 0 && value < 0 && incr < LLONG_MIN - value) ||
+        (incr > 0 && value > 0 && incr > LLONG_MAX - value)) {
+        resp_add_error(c->reply, "ERR increment or decrement would overflow");
+        return;
+    }
+    value += incr;
+    char buf[32];
+    int n = snprintf(buf, sizeof(buf), "%lld", value);
+    grow_encoding(&v, argvlen[2], (size_t)n);
+    if (hset_one(c, &v, argv[2], argvlen[2], buf, (size_t)n) < 0) return;
+    check_count(&v);
+    if (kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+    resp_add_int(c->reply, value);
+}
+
+KV_CHECK(ck_hincrbyfloat)
+{
+    long double incr;
+    (void)argc;
+    if (!kv_string2ld(argv[3], argvlen[3], &incr)) {
+        resp_add_error(err, ERR_NOTFLOAT);
+        return -1;
+    }
+    if (isnan(incr) || isinf(incr)) {
+        resp_add_error(err, "ERR value is NaN or Infinity");
+        return -1;
+    }
+    return 0;
+}
+
+static void kvx_hincrbyfloat(ARGS)
+{
+    kv_val v;
+    long double incr, value = 0;
+    const char *old;
+    size_t oldlen;
+    if (ck_hincrbyfloat(argc, argv, argvlen, c->reply) != 0) return;
+    kv_string2ld(argv[3], argvlen[3], &incr);
+    int found = lookup_or_create(c, argv[1], argvlen[1], &v);
+    if (found < 0) return;
+    int r = found ? kv_elem_get(c, v.ver, argv[2], argvlen[2], &old, &oldlen) : 0;
+    if (r < 0) return;
+    if (r == 1 && !kv_string2ld(old, oldlen, &value)) {
+        resp_add_error(c->reply, "ERR hash value is not a float");
+        return;
+    }
+    value += incr;
+    if (isnan(value) || isinf(value)) {
+        resp_add_error(c->reply, "ERR increment would produce NaN or Infinity");
+        return;
+    }
+    char buf[5600];
+    int n = kv_ld2string(buf, sizeof(buf), value);
+    if (n <= 0) {
+        resp_add_error(c->reply, "ERR increment would produce NaN or Infinity");
+        return;
+    }
+    grow_encoding(&v, argvlen[2], (size_t)n);
+    if (hset_one(c, &v, argv[2], argvlen[2], buf, (size_t)n) < 0) return;
+    check_count(&v);
+    if (kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+    resp_add_bulk(c->reply, buf, (size_t)n);
+}
+
+/* ------------------------------------------------------------ reads */
+
+static void kvx_hget(ARGS)
+{
+    kv_val v;
+    const char *val = NULL;
+    size_t vlen = 0;
+    UNUSED_ARGS;
+    int found = kv_lookup_type(c, argv[1], argvlen[1], KV_TYPE_HASH, &v);
+    if (found < 0) return;
+    int r = found ? kv_elem_get(c, v.ver, argv[2], argvlen[2], &val, &vlen) : 0;
+    if (r < 0) return;
+    if (r == 1)
+        resp_add_bulk(c->reply, val, vlen);
+    else
+        resp_add_null(c->reply);
+}
+
+static void kvx_hmget(ARGS)
+{
+    kv_val v;
+    const char *val = NULL;
+    size_t vlen = 0;
+    int found = kv_lookup_type(c, argv[1], argvlen[1], KV_TYPE_HASH, &v);
+    if (found < 0) return;
+    resp_add_array(c->reply, argc - 2);
+    for (int i = 2; i < argc; i++) {
+        int r = found ? kv_elem_get(c, v.ver, argv[i], argvlen[i], &val, &vlen) : 0;
+        if (r < 0) return;
+        if (r == 1)
+            resp_add_bulk(c->reply, val, vlen);
+        else
+            resp_add_null(c->reply);
+    }
+}
+
+static void kvx_hlen(ARGS)
+{
+    kv_val v;
+    UNUSED_ARGS;
+    int found = kv_lookup_type(c, argv[1], argvlen[1], KV_TYPE_HASH, &v);
+    if (found >= 0) resp_add_int(c->reply, found ? (int64_t)v.count : 0);
+}
+
+static void kvx_hstrlen(ARGS)
+{
+    kv_val v;
+    const char *val;
+    size_t vlen = 0;
+    UNUSED_ARGS;
+    int found = kv_lookup_type(c, argv[1], argvlen[1], KV_TYPE_HASH, &v);
+    if (found < 0) return;
+    int r = found ? kv_elem_get(c, v.ver, argv[2], argvlen[2], &val, &vlen) : 0;
+    if (r < 0) return;
+    resp_add_int(c->reply, r == 1 ? (int64_t)vlen : 0);
+}
+
+static void kvx_hexists(ARGS)
+{
+    kv_val v;
+    const char *val;
+    size_t vlen;
+    UNUSED_ARGS;
+    int found = kv_lookup_type(c, argv[1], argvlen[1], KV_TYPE_HASH, &v);
+    if (found < 0) return;
+    int r = found ? kv_elem_get(c, v.ver, argv[2], argvlen[2], &val, &vlen) : 0;
+    if (r >= 0) resp_add_int(c->reply, r);
+}
+
+enum { WANT_KEYS = 1, WANT_VALS = 2 };
+
+static void getall_generic(ARGS, int want)
+{
+    kv_val v;
+    kv_iter it;
+    const char *f, *val;
+    size_t flen, vlen;
+    UNUSED_ARGS;
+    int found = kv_lookup_type(c, argv[1], argvlen[1], KV_TYPE_HASH, &v);
+    if (found < 0) return;
+    if (!found) {
+        if (want == (WANT_KEYS | WANT_VALS))
+            resp_add_map(c->reply, 0);
+        else
+            resp_add_array(c->reply, 0);
+        return;
+    }
+    if (want == (WANT_KEYS | WANT_VALS))
+        resp_add_map(c->reply, (int64_t)v.count);
+    else
+        resp_add_array(c->reply, (int64_t)v.count);
+    if (kv_iter_open(c, &it, KV_T_ELEM, v.ver, NULL, 0, 0) != 0) return;
+    uint64_t n = 0;
+    int r;
+    while (n < v.count && (r = kv_iter_next(&it, &f, &flen, &val, &vlen)) == 1) {
+        if (want & WANT_KEYS) resp_add_bulk(c->reply, f, flen);
+        if (want & WANT_VALS) resp_add_bulk(c->reply, val, vlen);
+        n++;
+    }
+    kv_iter_close(&it);
+    if (c->rc == 0 && n != v.count) c->rc = KV_ECORRUPT; /* the count and the records disagree */
+}
+
+static void kvx_hgetall(ARGS)
+{
+    getall_generic(c, argc, argv, argvlen, WANT_KEYS | WANT_VALS);
+}
+
+static void kvx_hkeys(ARGS)
+{
+    getall_generic(c, argc, argv, argvlen, WANT_KEYS);
+}
+
+static void kvx_hvals(ARGS)
+{
+    getall_generic(c, argc, argv, argvlen, WANT_VALS);
+}
+
+/* A field at a random place of the hash: the first at or after 8 random
+ * bytes, wrapping to the first. Not uniform (it favours fields after wide
+ * gaps in byte order), which Redis does not promise either. */
+static int random_field(kv_ctx *c, const kv_val *v, const char **f, size_t *flen, const char **val,
+                        size_t *vlen, kv_iter *it)
+{
+    unsigned char from[8];
+    kv_put_be64(from, kv_rand(c));
+    if (kv_iter_open(c, it, KV_T_ELEM, v->ver, from, sizeof(from), 0) != 0) return -1;
+    int r = kv_iter_next(it, f, flen, val, vlen);
+    if (r == 0) {
+        kv_iter_close(it);
+        if (kv_iter_open(c, it, KV_T_ELEM, v->ver, NULL, 0, 0) != 0) return -1;
+        r = kv_iter_next(it, f, flen, val, vlen);
+    }
+    if (r <= 0) kv_iter_close(it);
+    if (r == 0 && c->rc == 0) c->rc = KV_ECORRUPT; /* a live hash has a field */
+    return r == 1 ? 0 : -1;
+}
+
+static void pair_or_field(kv_ctx *c, int withvalues, const char *f, size_t flen, const char *val,
+                          size_t vlen)
+{
+    if (withvalues && c->reply->proto > 2) resp_add_array(c->reply, 2);
+    resp_add_bulk(c->reply, f, flen);
+    if (withvalues) resp_add_bulk(c->reply, val, vlen);
+}
+
+static void kvx_hrandfield(ARGS)
+{
+    kv_val v;
+    kv_iter it;
+    const char *f, *val;
+    size_t flen, vlen;
+    long long count = 0;
+    int withvalues = 0, has_count = argc >= 3;
+
+    if (argc >= 4) {
+        if (argc > 4 || !kv_streqci(argv[3], argvlen[3], "withvalues")) {
+            resp_add_error(c->reply, ERR_SYNTAX);
+            return;
+        }
+        withvalues = 1;
+    }
+    if (has_count) {
+        if (kv_getll(argv[2], argvlen[2], &count, c->reply) != 0) return;
+        if (count < -LLONG_MAX) {
+            resp_add_error(c->reply, "ERR value is out of range, value must between "
+                                     "-9223372036854775807 and 9223372036854775807");
+            return;
+        }
+    }
+    int found = kv_lookup_type(c, argv[1], argvlen[1], KV_TYPE_HASH, &v);
+    if (found < 0) return;
+    if (!has_count) {
+        if (!found) {
+            resp_add_null(c->reply);
+            return;
+        }
+        if (random_field(c, &v, &f, &flen, &val, &vlen, &it) != 0) return;
+        resp_add_bulk(c->reply, f, flen);
+        kv_iter_close(&it);
+        return;
+    }
+    if (!found || count == 0) {
+        resp_add_array(c->reply, 0);
+        return;
+    }
+    int per = withvalues && c->reply->proto == 2 ? 2 : 1;
+    if (count < 0) { /* repeats allowed: count independent picks */
+        unsigned long long n = (unsigned long long)(-(count + 1)) + 1;
+        if (n > (1ull << 22)) { /* applied on every node inside MULTI: bounded */
+            resp_add_error(c->reply, "ERR value is out of range");
+            return;
+        }
+        resp_add_array(c->reply, (int64_t)(n * (unsigned)per));
+        for (unsigned long long i = 0; i < n && c->rc == 0; i++) {
+            if (random_field(c, &v, &f, &flen, &val, &vlen, &it) != 0) return;
+            pair_or_field(c, withvalues, f, flen, val, vlen);
+            kv_iter_close(&it);
+        }
+        return;
+    }
+    /* Distinct fields: all of them, or a selection sample in byte order
+     * (Knuth's algorithm S: each field kept with probability
+     * needed / remaining). */
+    uint64_t want = (uint64_t)count >= v.count ? v.count : (uint64_t)count;
+    resp_add_array(c->reply, (int64_t)(want * (unsigned)per));
+    if (kv_iter_open(c, &it, KV_T_ELEM, v.ver, NULL, 0, 0) != 0) return;
+    uint64_t left = v.count, need = want;
+    int r;
+    while (need > 0 && (r = kv_iter_next(&it, &f, &flen, &val, &vlen)) == 1) {
+        if (kv_rand(c) % left < need) {
+            pair_or_field(c, withvalues, f, flen, val, vlen);
+            need--;
+        }
+        left--;
+    }
+    kv_iter_close(&it);
+    if (c->rc == 0 && need != 0) c->rc = KV_ECORRUPT;
+}
+
+/* HSCAN. A small hash (listpack) comes whole with cursor 0, as in Redis.
+ * A larger one is walked in field order; the cursor is the next field's
+ * first 8 bytes (big-endian, zero-padded), and a batch ends only where
+ * those change, so a resumed scan neither repeats nor skips a field present
+ * for the whole scan (fields sharing their first 8 bytes come in one batch,
+ * whatever COUNT says). */
+static uint64_t field_cursor(const char *f, size_t flen)
+{
+    unsigned char b[8] = {0};
+    memcpy(b, f, flen < 8 ? flen : 8);
+    return kv_get_be64(b);
+}
+
+static void kvx_hscan(ARGS)
+{
+    kv_val v;
+    unsigned long long cursor;
+    long long count = 10;
+    const char *pat = NULL;
+    size_t patlen = 0;
+    char *eptr;
+
+    errno = 0;
+    cursor = strtoull(argv[2], &eptr, 10);
+    if (argv[2][0] == ' ' || (argv[2][0] >= '\t' && argv[2][0] <= '\r') || eptr[0] != '\0' ||
+        errno == ERANGE) {
+        resp_add_error(c->reply, "ERR invalid cursor");
+        return;
+    }
+    int found = kv_lookup_type(c, argv[1], argvlen[1], KV_TYPE_HASH, &v);
+    if (found < 0) return;
+    if (!found) {
+        resp_add_array(c->reply, 2);
+        resp_add_bulk(c->reply, "0", 1);
+        resp_add_array(c->reply, 0);
+        return;
+    }
+    for (int i = 3; i < argc; i += 2) {
+        int more = argc - i >= 2;
+        if (more && kv_streqci(argv[i], argvlen[i], "count")) {
+            if (kv_getll(argv[i + 1], argvlen[i + 1], &count, c->reply) != 0) return;
+            if (count < 1) {
+                resp_add_error(c->reply, ERR_SYNTAX);
+                return;
+            }
+        } else if (more && kv_streqci(argv[i], argvlen[i], "match")) {
+            pat = argv[i + 1];
+            patlen = argvlen[i + 1];
+            if (patlen == 1 && pat[0] == '*') pat = NULL;
+        } else {
+            resp_add_error(c->reply, ERR_SYNTAX);
+            return;
+        }
+    }
+    int small = v.enc == KV_ENC_LISTPACK;
+    unsigned char from[8];
+    kv_put_be64(from, cursor);
+    size_t fromlen = 8;
+    while (fromlen > 0 && from[fromlen - 1] == 0)
+        fromlen--;
+    kv_iter it;
+    if (kv_iter_open(c, &it, KV_T_ELEM, v.ver, !small && cursor ? from : NULL, fromlen, 0) != 0)
+        return;
+    resp_buf items;
+    resp_buf_init(&items, c->reply->proto);
+    const char *f, *val;
+    size_t flen, vlen;
+    long long seen = 0, n = 0;
+    uint64_t next = 0, last = 0;
+    int r;
+    while ((r = kv_iter_next(&it, &f, &flen, &val, &vlen)) == 1) {
+        if (!small) {
+            uint64_t fc = field_cursor(f, flen);
+            if (seen >= count && fc != last) {
+                next = fc;
+                break;
+            }
+            last = fc;
+        }
+        seen++;
+        if (pat && !kv_stringmatchlen(pat, patlen, f, flen, 0)) continue;
+        resp_add_bulk(&items, f, flen);
+        resp_add_bulk(&items, val, vlen);
+        n += 2;
+    }
+    kv_iter_close(&it);
+    if (c->rc == 0) {
+        char buf[32];
+        int len = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)next);
+        resp_add_array(c->reply, 2);
+        resp_add_bulk(c->reply, buf, (size_t)len);
+        resp_add_array(c->reply, n);
+        if (items.oom)
+            kvx_oom(c);
+        else
+            resp_add_raw(c->reply, items.p, items.len);
+    }
+    resp_buf_free(&items);
+}
+
+/* ------------------------------------------------------------ command table */
+
+#define W KV_CMD_WRITE
+#define R KV_CMD_READONLY
+#define F KV_CMD_FAST
+#define D KV_CMD_DENYOOM
+/* clang-format off */
+const kv_command kvx_hash_commands[] = {
+    {"hset", -4, W | D | F, 1, 1, 1, ck_hset, kvx_hset, "hash", "2.0.0", "Set the string value of a hash field"},
+    {"hsetnx", 4, W | D | F, 1, 1, 1, NULL, kvx_hsetnx, "hash", "2.0.0", "Set the value of a hash field, only if the field does not exist"},
+    {"hmset", -4, W | D | F, 1, 1, 1, ck_hset, kvx_hmset, "hash", "2.0.0", "Set multiple hash fields to multiple values"},
+    {"hget", 3, R | F, 1, 1, 1, NULL, kvx_hget, "hash", "2.0.0", "Get the value of a hash field"},
+    {"hmget", -3, R | F, 1, 1, 1, NULL, kvx_hmget, "hash", "2.0.0", "Get the values of all the given hash fields"},
+    {"hgetall", 2, R, 1, 1, 1, NULL, kvx_hgetall, "hash", "2.0.0", "Get all the fields and values in a hash"},
+    {"hdel", -3, W | F, 1, 1, 1, NULL, kvx_hdel, "hash", "2.0.0", "Delete one or more hash fields"},
+    {"hlen", 2, R | F, 1, 1, 1, NULL, kvx_hlen, "hash", "2.0.0", "Get the number of fields in a hash"},
+    {"hstrlen", 3, R | F, 1, 1, 1, NULL, kvx_hstrlen, "hash", "3.2.0", "Get the length of the value of a hash field"},
+    {"hexists", 3, R | F, 1, 1, 1, NULL, kvx_hexists, "hash", "2.0.0", "Determine if a hash field exists"},
+    {"hkeys", 2, R, 1, 1, 1, NULL, kvx_hkeys, "hash", "2.0.0", "Get all the fields in a hash"},
+    {"hvals", 2, R, 1, 1, 1, NULL, kvx_hvals, "hash", "2.0.0", "Get all the values in a hash"},
+    {"hincrby", 4, W | D | F, 1, 1, 1, ck_hincrby, kvx_hincrby, "hash", "2.0.0", "Increment the integer value of a hash field by the given number"},
+    {"hincrbyfloat", 4, W | D | F, 1, 1, 1, ck_hincrbyfloat, kvx_hincrbyfloat, "hash", "2.6.0", "Increment the float value of a hash field by the given amount"},
+    {"hrandfield", -2, R, 1, 1, 1, NULL, kvx_hrandfield, "hash", "6.2.0", "Get one or multiple random fields from a hash"},
+    {"hscan", -3, R, 1, 1, 1, NULL, kvx_hscan, "hash", "2.8.0", "Incrementally iterate hash fields and associated values"},
+};
+/* clang-format on */
+#undef W
+#undef R
+#undef F
+#undef D
+const size_t kvx_hash_ncommands = sizeof(kvx_hash_commands) / sizeof(kvx_hash_commands[0]);

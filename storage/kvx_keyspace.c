@@ -308,8 +308,11 @@ static void kvx_move(ARGS)
     int db, src = c->db;
     UNUSED_ARGS;
     long long ll;
-    if (!kv_string2ll(argv[2], argvlen[2], &ll) || ll < INT_MIN || ll > INT_MAX ||
-        db_index(argv[2], argvlen[2], &db) != 0) {
+    if (!kv_string2ll(argv[2], argvlen[2], &ll) || ll < INT_MIN || ll > INT_MAX) {
+        resp_add_error(c->reply, ERR_NOTINT);
+        return;
+    }
+    if (db_index(argv[2], argvlen[2], &db) != 0) {
         resp_add_error(c->reply, ERR_DBRANGE);
         return;
     }
@@ -342,6 +345,11 @@ static void kvx_copy(ARGS)
         if (kv_streqci(argv[j], argvlen[j], "replace")) {
             replace = 1;
         } else if (kv_streqci(argv[j], argvlen[j], "db") && j + 1 < argc) {
+            long long ll;
+            if (!kv_string2ll(argv[j + 1], argvlen[j + 1], &ll) || ll < INT_MIN || ll > INT_MAX) {
+                resp_add_error(c->reply, ERR_NOTINT);
+                return;
+            }
             if (db_index(argv[j + 1], argvlen[j + 1], &db) != 0) {
                 resp_add_error(c->reply, ERR_DBRANGE);
                 return;
@@ -458,7 +466,10 @@ static void kvx_object(ARGS)
         if (v.type != KV_TYPE_STRING)
             resp_add_bulk_str(c->reply, kv_enc_name(v.enc));
         else
-            resp_add_bulk_str(c->reply, isint ? "int" : v.len <= 44 ? "embstr" : "raw");
+            resp_add_bulk_str(c->reply, v.raw         ? "raw"
+                                        : isint       ? "int"
+                                        : v.len <= 44 ? "embstr"
+                                                      : "raw");
         break;
     case 1:
         resp_add_error(c->reply,
@@ -471,7 +482,7 @@ static void kvx_object(ARGS)
         break;
     case 3:
         /* Redis shares the objects of the integers 0..9999. */
-        resp_add_int(c->reply, isint && ll >= 0 && ll < 10000 ? 2147483647 : 1);
+        resp_add_int(c->reply, isint && !v.raw && ll >= 0 && ll < 10000 ? 2147483647 : 1);
         break;
     }
 }

@@ -49,7 +49,7 @@ char *kvx_rewrite_string(kv_ctx *c, const char *key, size_t keylen, const kv_val
     size_t olen = old ? old->len : 0;
     char *copy = NULL, *dst;
     if (olen && !(copy = kvx_dup(c, old->p, olen, olen))) return NULL;
-    if (kv_store_reserve(c, key, keylen, nlen, expiry, &dst) != 0) {
+    if (kv_store_reserve_raw(c, key, keylen, nlen, expiry, 1, &dst) != 0) {
         free(copy);
         return NULL;
     }
@@ -675,17 +675,6 @@ KV_CHECK(ck_decrby)
     return 0;
 }
 
-KV_CHECK(ck_incrbyfloat)
-{
-    long double v;
-    (void)argc;
-    if (!kv_string2ld(argv[2], argvlen[2], &v)) {
-        resp_add_error(err, ERR_NOTFLOAT);
-        return -1;
-    }
-    return 0;
-}
-
 KV_CHECK(ck_setrange)
 {
     long long off;
@@ -725,7 +714,7 @@ const kv_command kvx_string_commands[] = {
     {"decr", 2, W | F | D, 1, 1, 1, NULL, kvx_decr, "string", "1.0.0", "Decrement the integer value of a key by one"},
     {"incrby", 3, W | F | D, 1, 1, 1, ck_incrby, kvx_incrby, "string", "1.0.0", "Increment the integer value of a key by the given amount"},
     {"decrby", 3, W | F | D, 1, 1, 1, ck_decrby, kvx_decrby, "string", "1.0.0", "Decrement the integer value of a key by the given number"},
-    {"incrbyfloat", 3, W | F | D, 1, 1, 1, ck_incrbyfloat, kvx_incrbyfloat, "string", "2.6.0", "Increment the float value of a key by the given amount"},
+    {"incrbyfloat", 3, W | F | D, 1, 1, 1, NULL, kvx_incrbyfloat, "string", "2.6.0", "Increment the float value of a key by the given amount"},
     {"append", 3, W | F | D, 1, 1, 1, NULL, kvx_append, "string", "2.0.0", "Append a value to a key"},
     {"strlen", 2, R | F, 1, 1, 1, NULL, kvx_strlen, "string", "2.2.0", "Get the length of the value stored in a key"},
     {"getrange", 4, R, 1, 1, 1, NULL, kvx_getrange, "string", "2.4.0", "Get a substring of the string stored at a key"},

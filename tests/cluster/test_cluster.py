@@ -59,6 +59,39 @@ def test_follower_proxies_writes_pipelines_and_transactions(make_cluster):
     assert str(e.value) == "value is not an integer or out of range"
 
 
+def test_databases_travel_through_a_follower(make_cluster):
+    """A client's SELECT is kept by the node it talks to and goes with each
+    forwarded write, read and transaction; every node applies it alike."""
+    c = make_cluster(3)
+    ld = c.leader()
+    f = c.followers()[0]
+    r = f.client(db=3)
+    assert r.set("k", "three") is True
+    assert r.get("k") == b"three"
+    t = r.pipeline(transaction=True)
+    t.set("k", "still3").execute_command("SELECT", "5").set("k", "five").get("k")
+    assert t.execute() == [True, True, True, b"five"]
+    # the connection is now in database 5
+    assert r.get("k") == b"five"
+    assert r.execute_command("SELECT", "3") is True
+    assert r.get("k") == b"still3"
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("SELECT", "16")
+    assert str(e.value) == "DB index is out of range"
+    with pytest.raises(redis.ResponseError) as e:
+        r.move("k", 16)
+    assert str(e.value) == "DB index is out of range"
+    assert ld.client(db=0).get("k") is None
+    for nd in c.nodes:
+        with nd.client(db=5) as rc:  # a linearizable read on every node
+            assert rc.get("k") == b"five"
+        with nd.client() as rc:  # and the node's own state has applied it
+            wait_until(lambda: rc.info("keyspace").get("db5", {}).get("keys") == 1,
+                       what="db5 on node %d" % nd.id)
+            info = rc.info("keyspace")
+        assert info.get("db3", {}).get("keys") == 1 and info.get("db5", {}).get("keys") == 1, info
+
+
 def test_resp3_client_through_a_follower(make_cluster):
     c = make_cluster(3)
     c.leader()

@@ -43,14 +43,33 @@ def test_select(raw):
     assert raw.call_raw("SELECT", "16") == b"-ERR DB index is out of range\r\n"
     assert raw.call_raw("SELECT", "-1") == b"-ERR DB index is out of range\r\n"
     assert raw.call_raw("SELECT", "abc") == b"-ERR value is not an integer or out of range\r\n"
-    # Known difference: redis-server has 16 databases, RaftKV has one.
-    if IS_REDIS:
-        assert raw.call_raw("SELECT", "1") == b"+OK\r\n"
-        assert raw.call_raw("SELECT", "0") == b"+OK\r\n"
-    else:
-        assert raw.call_raw("SELECT", "1") == b"-ERR DB index is out of range\r\n"
+    assert raw.call_raw("SELECT", "1") == b"+OK\r\n"
+    assert raw.call_raw("SET", "k", "one") == b"+OK\r\n"
+    assert raw.call_raw("SELECT", "15") == b"+OK\r\n"
+    assert raw.call_raw("GET", "k") == b"$-1\r\n"
+    assert raw.call_raw("SELECT", "0") == b"+OK\r\n"
     assert raw.call_raw("SET", "k", "v") == b"+OK\r\n"
-    assert raw.call_raw("INFO", "keyspace").endswith(b"db0:keys=1,expires=0,avg_ttl=0\r\n\r\n")
+    assert raw.call_raw("INFO", "keyspace").endswith(
+        b"db0:keys=1,expires=0,avg_ttl=0\r\ndb1:keys=1,expires=0,avg_ttl=0\r\n\r\n")
+    assert raw.call_raw("DBSIZE") == b":1\r\n"
+    # A transaction that changes database on the way; the client stays in the last one.
+    assert raw.call_raw("MULTI") == b"+OK\r\n"
+    for cmd in (("SELECT", "1"), ("GET", "k"), ("SELECT", "16"), ("SELECT", "x"), ("SELECT", "2"),
+                ("SET", "k", "two")):
+        assert raw.call_raw(*cmd) == b"+QUEUED\r\n"
+    assert raw.call_raw("EXEC") == (b"*6\r\n+OK\r\n$3\r\none\r\n-ERR DB index is out of range\r\n"
+                                    b"-ERR value is not an integer or out of range\r\n+OK\r\n+OK\r\n")
+    assert raw.call_raw("GET", "k") == b"$3\r\ntwo\r\n"
+    assert raw.call_raw("SELECT", "0") == b"+OK\r\n"
+    assert raw.call_raw("MOVE", "k", "16") == b"-ERR DB index is out of range\r\n"
+    assert raw.call_raw("MOVE", "k", "0") == b"-ERR source and destination objects are the same\r\n"
+    assert raw.call_raw("MOVE", "k", "1") == b":0\r\n"
+    assert raw.call_raw("SWAPDB", "0", "2") == b"+OK\r\n"
+    assert raw.call_raw("GET", "k") == b"$3\r\ntwo\r\n"
+    assert raw.call_raw("SWAPDB", "0", "16") == b"-ERR DB index is out of range\r\n"
+    assert raw.call_raw("FLUSHDB") == b"+OK\r\n"
+    assert raw.call_raw("SELECT", "1") == b"+OK\r\n"
+    assert raw.call_raw("DBSIZE") == b":1\r\n"
 
 
 def test_auth_requirepass(make_server):
