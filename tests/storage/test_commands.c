@@ -44,7 +44,7 @@ static void dump(const char *what, const char *p, size_t n)
     fputc('\n', stderr);
 }
 
-/* A flat RESP2 array of bulk strings, elements sorted (KEYS order is the
+/* A flat array (or RESP3 set) of bulk strings, elements sorted (KEYS order is the
  * hash table's in Redis and the hash's here). */
 static int cmp_elem(const void *a, const void *b)
 {
@@ -57,7 +57,7 @@ static char *sort_array(const char *p, size_t n, size_t *outlen)
     char *copy = malloc(n + 1), *out = malloc(n + 1);
     memcpy(copy, p, n);
     copy[n] = 0;
-    if (copy[0] != '*') {
+    if (copy[0] != '*' && copy[0] != '~') {
         memcpy(out, p, n);
         *outlen = n;
         free(copy);
