@@ -13,18 +13,18 @@
  * Redis it never goes back. The storage is the same for both.
  *
  * Random members (SRANDMEMBER, SPOP). The records have no rank, so a
- * member cannot be drawn uniformly in less than O(n). A pick seeks to a
- * random point between the first and the last member and takes the first
- * member at or after it: the point is drawn among the 8 bytes that follow
- * the prefix the first and last member share (every member between them
- * shares it too), so picks spread over the members' actual range, but a
- * member's chance is proportional to the gap before it, not 1/n as in
- * Redis. O(log n) per pick. Distinct picks (a positive count) draw the
- * points, sort them and take, for each, the first member after the one
- * taken before; when few enough remain (count * 3 > size for SRANDMEMBER,
- * count * 5 > size for SPOP, Redis's thresholds) one pass of selection
- * sampling over the whole set is exactly uniform. At apply kv_rand() is
- * seeded from the entry, so every node pops the same members.
+ * member cannot be drawn uniformly in less than O(n). A pick descends the
+ * members as a trie: at the first byte where the range's first and last
+ * member differ it draws a byte value between theirs and narrows the range
+ * to the members with that byte there, until one member is left (two
+ * seeks a level, so O(length * log n)). Every byte value present at a
+ * level is equally likely, not every member as in Redis: a member in a
+ * sparse branch is drawn more often. Distinct picks (a positive count)
+ * draw that many keys, sort them and take, for each, the first member
+ * after the one taken before; when few enough remain (count * 3 > size
+ * for SRANDMEMBER, count * 5 > size for SPOP, Redis's thresholds) one pass
+ * of selection sampling over the whole set is exactly uniform. At apply
+ * kv_rand() is seeded from the entry, so every node pops the same members.
  *
  * SSCAN. A set of the intset encoding is returned whole with cursor 0, as
  * Redis does. Otherwise the cursor is the first 8 bytes of the next
@@ -131,13 +131,19 @@ static int same_key(char **argv, size_t *argvlen, int a, int b)
 
 /* ------------------------------------------------------------ random picks */
 
-/* The seek points of random picks (see the top of the file). */
-#define PICK_MAXPRE 400
+/* Random picks (see the top of the file) work on the members' first
+ * PICK_KEY bytes, the most a seek key needs (longer members are stored by
+ * their first bytes and a hash). */
+#define PICK_KEY 408
+#define PICK_DEPTH 32
+
+typedef struct pkey {
+    unsigned char b[PICK_KEY];
+    size_t n;
+} pkey;
 
 typedef struct picker {
-    unsigned char pre[PICK_MAXPRE + 8];
-    size_t prelen;
-    uint64_t lo, hi;
+    pkey first, last;
 } picker;
 
 static uint64_t be64_pad(const char *p, size_t n)
@@ -147,58 +153,86 @@ static uint64_t be64_pad(const char *p, size_t n)
     return kv_get_be64(b);
 }
 
-/* The first or the last member of set ver, copied. 1, 0 (empty), -1. */
-static int edge_member(kv_ctx *c, uint64_t ver, int last, mbuf *out)
+static void pkey_set(pkey *k, const char *p, size_t n)
+{
+    k->n = n < PICK_KEY ? n : PICK_KEY;
+    memcpy(k->b, p, k->n);
+}
+
+/* The member at the first record >= from (reverse: the last <= from) of set
+ * ver, its first bytes into out: 1, 0 (none), -1. */
+static int seek_member(kv_ctx *c, uint64_t ver, const unsigned char *from, size_t fromlen,
+                       int reverse, pkey *out)
 {
     kv_iter it;
     const char *f, *val;
     size_t flen, vlen;
-    if (kv_iter_open(c, &it, KV_T_ELEM, ver, NULL, 0, last) != 0) return -1;
+    if (kv_iter_open(c, &it, KV_T_ELEM, ver, from, fromlen, reverse) != 0) return -1;
     int r = kv_iter_next(&it, &f, &flen, &val, &vlen);
-    if (r == 1 && mbuf_set(c, out, f, flen > PICK_MAXPRE + 8 ? PICK_MAXPRE + 8 : flen) != 0) r = -1;
+    if (r == 1) pkey_set(out, f, flen);
     kv_iter_close(&it);
     return r;
 }
 
 static int picker_init(kv_ctx *c, const kv_val *v, picker *p)
 {
-    mbuf a = {0}, b = {0};
-    int rc = -1;
-    if (edge_member(c, v->ver, 0, &a) != 1 || edge_member(c, v->ver, 1, &b) != 1) goto out;
-    size_t n = 0, max = a.len < b.len ? a.len : b.len;
-    if (max > PICK_MAXPRE) max = PICK_MAXPRE;
-    while (n < max && a.p[n] == b.p[n])
-        n++;
-    memcpy(p->pre, a.p, n);
-    p->prelen = n;
-    p->lo = be64_pad(a.p + n, a.len - n);
-    p->hi = be64_pad(b.p + n, b.len - n);
-    if (p->hi < p->lo) p->hi = p->lo; /* a long member's hashed form */
-    rc = 0;
-out:
-    free(a.p);
-    free(b.p);
-    return rc;
+    if (seek_member(c, v->ver, NULL, 0, 0, &p->first) != 1 ||
+        seek_member(c, v->ver, NULL, 0, 1, &p->last) != 1) {
+        if (c->rc == 0) c->rc = KV_ECORRUPT; /* count says not empty */
+        return -1;
+    }
+    return 0;
 }
 
-static uint64_t picker_point(kv_ctx *c, const picker *p)
+/* A random seek key, by descent: the range [lo, hi] of members starts as
+ * the whole set; at the first byte where lo and hi differ a byte value is
+ * drawn between theirs, and the range narrows to the members with that
+ * byte there (an empty one ends the descent at the next member). Each
+ * level costs two seeks; the result is the range's first member. */
+static int picker_key(kv_ctx *c, const kv_val *v, const picker *p, pkey *key)
 {
-    uint64_t span = p->hi - p->lo;
-    uint64_t r = kv_rand(c);
-    return p->lo + (span == UINT64_MAX ? r : r % (span + 1));
-}
-
-/* The seek key of a point: the shared prefix, then the point's bytes
- * without trailing zeros (the first member whose padded bytes are the
- * point's is at or after it). */
-static size_t picker_key(const picker *p, uint64_t point, unsigned char *key)
-{
-    memcpy(key, p->pre, p->prelen);
-    kv_put_be64(key + p->prelen, point);
-    size_t n = p->prelen + 8;
-    while (n > p->prelen && key[n - 1] == 0)
-        n--;
-    return n;
+    pkey lo = p->first, hi = p->last, x;
+    unsigned char probe[PICK_KEY + 1];
+    for (int depth = 0; depth < PICK_DEPTH; depth++) {
+        size_t n = 0, max = lo.n < hi.n ? lo.n : hi.n;
+        while (n < max && lo.b[n] == hi.b[n])
+            n++;
+        if (n == hi.n || n >= PICK_KEY - 1) break; /* one member, or too long */
+        unsigned blo = n < lo.n ? lo.b[n] : 0, bhi = hi.b[n];
+        if (n == lo.n && kv_rand(c) % (bhi + 2) == 0) break; /* lo, a prefix of the rest */
+        unsigned byte = blo + (unsigned)(kv_rand(c) % (bhi - blo + 1));
+        memcpy(probe, lo.b, n);
+        probe[n] = (unsigned char)byte;
+        int r = seek_member(c, v->ver, probe, n + 1, 0, &x);
+        if (r < 0) return -1;
+        if (r == 0) break;
+        if (x.n <= n || x.b[n] != byte || memcmp(x.b, lo.b, n) != 0) {
+            lo = x; /* no member with that byte: the next one */
+            break;
+        }
+        lo = x;
+        if (byte < 255) { /* the last member below prefix + (byte + 1) */
+            probe[n] = (unsigned char)(byte + 1);
+            pkey y;
+            r = seek_member(c, v->ver, probe, n + 1, 1, &y);
+            if (r < 0) return -1;
+            if (r == 1 && y.n == n + 1 && memcmp(y.b, probe, n + 1) == 0) {
+                /* the bound itself is a member: the one before it */
+                kv_iter it;
+                const char *f, *val;
+                size_t flen, vlen;
+                if (kv_iter_open(c, &it, KV_T_ELEM, v->ver, probe, n + 1, 1) != 0) return -1;
+                r = kv_iter_next(&it, &f, &flen, &val, &vlen);
+                if (r == 1) r = kv_iter_next(&it, &f, &flen, &val, &vlen);
+                if (r == 1) pkey_set(&y, f, flen);
+                kv_iter_close(&it);
+                if (r < 0) return -1;
+            }
+            if (r == 1) hi = y;
+        }
+    }
+    *key = lo;
+    return 0;
 }
 
 /* Opens it at a random member and reads it: 1, or -1. The set must not be
@@ -206,11 +240,11 @@ static size_t picker_key(const picker *p, uint64_t point, unsigned char *key)
 static int pick_one(kv_ctx *c, const kv_val *v, const picker *p, kv_iter *it, const char **m,
                     size_t *mlen)
 {
-    unsigned char key[PICK_MAXPRE + 8];
+    pkey key;
     const char *val;
     size_t vlen;
-    size_t klen = picker_key(p, picker_point(c, p), key);
-    if (kv_iter_open(c, it, KV_T_ELEM, v->ver, key, klen, 0) != 0) return -1;
+    if (picker_key(c, v, p, &key) != 0) return -1;
+    if (kv_iter_open(c, it, KV_T_ELEM, v->ver, key.b, key.n, 0) != 0) return -1;
     int r = kv_iter_next(it, m, mlen, &val, &vlen);
     if (r == 0) { /* past the last: wrap to the first */
         kv_iter_close(it);
@@ -225,10 +259,10 @@ static int pick_one(kv_ctx *c, const kv_val *v, const picker *p, kv_iter *it, co
     return 1;
 }
 
-static int cmp_u64(const void *a, const void *b)
+static int cmp_pkey(const void *a, const void *b)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    const pkey *x = a, *y = b;
+    return elem_cmp((const char *)x->b, x->n, (const char *)y->b, y->n);
 }
 
 /* What to do with each member a sampler takes: reply it, and for SPOP
@@ -280,23 +314,26 @@ static int sample_distinct(kv_ctx *c, const kv_val *v, uint64_t count, int dense
 
     picker p;
     if (picker_init(c, v, &p) != 0) return -1;
-    uint64_t *pts = kv_malloc(count * sizeof(uint64_t));
+    pkey *pts = kv_malloc(count * sizeof(pkey));
     if (!pts) {
         kvx_oom(c);
         return -1;
     }
     for (uint64_t i = 0; i < count; i++)
-        pts[i] = picker_point(c, &p);
-    qsort(pts, count, sizeof(uint64_t), cmp_u64);
+        if (picker_key(c, v, &p, &pts[i]) != 0) {
+            free(pts);
+            return -1;
+        }
+    qsort(pts, count, sizeof(pkey), cmp_pkey);
 
     /* Each point takes the first member at or after it and after the last
      * one taken. */
     mbuf last = {0};
     int open = 0, have_last = 0, rc = -1;
     uint64_t i = 0;
-    unsigned char key[PICK_MAXPRE + 8];
     for (; i < count; i++) {
-        size_t klen = picker_key(&p, pts[i], key);
+        const unsigned char *key = pts[i].b;
+        size_t klen = pts[i].n;
         if (!have_last || elem_cmp((const char *)key, klen, last.p, last.len) > 0) {
             if (open) kv_iter_close(&it);
             open = 0;
