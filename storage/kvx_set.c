@@ -985,7 +985,7 @@ static void kvx_sscan(ARGS)
     }
 
     int whole = v.enc == KV_ENC_INTSET;
-    unsigned char from[8];
+    unsigned char from[8] = {0};
     size_t fromlen = 0;
     if (!whole && cursor != 0) {
         kv_put_be64(from, cursor);
