@@ -1,7 +1,8 @@
 /* test_set.c -- the set family (kvx_set.c) beyond the differential cases:
  * a set of 100,000 members, where adding costs what it costs in a small
  * set, random picks stay members and distinct, SPOP with a count removes
- * exactly what it returns, and a whole SSCAN returns every member once. */
+ * exactly what it returns, and a whole SSCAN returns every member once;
+ * SPOP at apply is the same on every node. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -206,12 +207,39 @@ static void a_set_of_100k_members_works_and_adding_costs_what_it_does_in_a_small
     free(seen);
 }
 
+/* SPOP and SRANDMEMBER at apply draw from kv_rand(), seeded from the entry:
+ * two nodes applying the same entries pop the same members. */
+static void spop_at_apply_is_the_same_on_every_node(void **state)
+{
+    (void)state;
+    char *dirs[2];
+    kvstate *s[2];
+    resp_buf r[2];
+    for (int n = 0; n < 2; n++) {
+        dirs[n] = kvt_mkdtemp();
+        s[n] = kvt_open_state(dirs[n]);
+        resp_buf_init(&r[n], 2);
+        assert_int_equal(kvt_runs(s[n], 1000, "SADD k a b c d e f g h i j k l m n o p", &r[n]), 0);
+        assert_int_equal(kvt_runs(s[n], 1001, "SPOP k 3", &r[n]), 0);
+        assert_int_equal(kvt_runs(s[n], 1002, "SPOP k", &r[n]), 0);
+        assert_int_equal(kvt_runs(s[n], 1003, "SPOP k 11", &r[n]), 0);
+    }
+    assert_int_equal(r[0].len, r[1].len);
+    assert_memory_equal(r[0].p, r[1].p, r[0].len);
+    for (int n = 0; n < 2; n++) {
+        resp_buf_free(&r[n]);
+        kvstate_close(s[n]);
+        kvt_rmrf(dirs[n]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             a_set_of_100k_members_works_and_adding_costs_what_it_does_in_a_small_one, setup,
             teardown),
+        cmocka_unit_test(spop_at_apply_is_the_same_on_every_node),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
