@@ -488,7 +488,7 @@ static void kvx_hrandfield(ARGS)
         }
     }
     if (!has_count || count < 0) {
-        if (v.enc == KV_ENC_LISTPACK) {
+        if (v.enc == KV_ENC_LISTPACK && v.count <= LP_ENTRIES) {
             /* Uniform picks from a copy of the (small) hash. */
             small_hash h;
             int lr = small_load(c, &v, &h);
