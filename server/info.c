@@ -114,8 +114,7 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
         ADD("total_net_output_bytes:%llu\r\n", (unsigned long long)srv.stats.net_out);
         ADD("rejected_connections:%llu\r\n", (unsigned long long)srv.stats.rejected_conn);
         ADD("expired_keys:%llu\r\n", (unsigned long long)srv.stats.expired_keys);
-        ADD("collections_to_clean:%llu\r\n",
-            (unsigned long long)kvstate_gc_pending(srv.state));
+        ADD("collections_to_clean:%llu\r\n", (unsigned long long)kvstate_gc_pending(srv.state));
         ADD("raft_entries_proposed:%llu\r\n", (unsigned long long)srv.stats.entries);
         ADD("raft_lease_reads:%llu\r\n", (unsigned long long)srv.stats.lease_reads);
         ADD("raft_read_rounds:%llu\r\n", (unsigned long long)srv.stats.read_rounds);

@@ -235,8 +235,8 @@ static void kvx_hincrbyfloat(ARGS)
 static void kvx_hget(ARGS)
 {
     kv_val v;
-    const char *val;
-    size_t vlen;
+    const char *val = NULL;
+    size_t vlen = 0;
     UNUSED_ARGS;
     int found = kv_lookup_type(c, argv[1], argvlen[1], KV_TYPE_HASH, &v);
     if (found < 0) return;
@@ -251,8 +251,8 @@ static void kvx_hget(ARGS)
 static void kvx_hmget(ARGS)
 {
     kv_val v;
-    const char *val;
-    size_t vlen;
+    const char *val = NULL;
+    size_t vlen = 0;
     int found = kv_lookup_type(c, argv[1], argvlen[1], KV_TYPE_HASH, &v);
     if (found < 0) return;
     resp_add_array(c->reply, argc - 2);

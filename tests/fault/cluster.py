@@ -427,9 +427,20 @@ class Cluster:
                     for k in part:
                         cmds += [("GET", k), ("PEXPIRETIME", k)]
                     conn.send_packed_command(conn.pack_commands(cmds))
+                    others = []
                     for k in part:
-                        v = conn.read_response()
+                        try:
+                            v = conn.read_response()
+                        except redis.exceptions.ResponseError as e:
+                            if not str(e).startswith("WRONGTYPE"):
+                                raise
+                            others.append(k)  # a set (the set workload): its members below
+                            v = None
                         space[k.decode()] = (v, conn.read_response())
+                    for k in others:
+                        conn.send_command("SMEMBERS", k)
+                        members = tuple(sorted(conn.read_response()))
+                        space[k.decode()] = (("set", members), space[k.decode()][1])
             finally:
                 r.connection_pool.release(conn)
             after = int(r.info("raft")["raft_applied_index"])

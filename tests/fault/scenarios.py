@@ -106,6 +106,8 @@ def replay_command(name, a):
         cmd += " --read-mode " + a.read_mode
     if a.follower_mode:
         cmd += " --follower-mode " + a.follower_mode
+    if getattr(a, "workload", None):
+        cmd += " --workload " + a.workload
     return cmd
 
 
@@ -147,7 +149,8 @@ def _run(cl, sc, steps, hist, a, res, log):
     cl.wait_leader(30)
     if sc.preload:
         _preload(cl, sc.preload)
-    wl = workload.Registers() if sc.work == "registers" else workload.Expiring()
+    work = _work(sc, a)
+    wl = {"registers": workload.Registers, "ttl": workload.Expiring, "set": workload.Sets}[work]()
 
     def nemesis_log(kind, text):
         hist.nemesis(kind, text)
@@ -175,9 +178,11 @@ def _run(cl, sc, steps, hist, a, res, log):
     if errors:
         res.notes.append("%d unexpected error replies in all (recorded as info)" % len(errors))
     _check_no_crash(cl, res)
-    finals = _final_reads(cl, hist, wl.keys)
-    if sc.work == "registers":
+    finals = _final_reads(cl, hist, wl)
+    if work == "registers":
         _check_registers(cl, hist, finals, a, res)
+    elif work == "set":
+        _check_lincheck(cl, hist, a, res)
     else:
         res.problems += checks.no_going_back(hist.ops)
         reads = [o for o in hist.ops if o.type == OK and o.f in ("get", "getex")]
@@ -185,12 +190,17 @@ def _run(cl, sc, steps, hist, a, res, log):
                          % (sum(1 for o in reads if o.result is None), sum(1 for o in reads if o.result)))
     dumps = cl.dump_all(30)
     res.problems += checks.same_keyspaces(dumps)
-    if sc.work == "registers":
+    if work == "registers":
         leader_view = next(iter(dumps.values()))
         for k, v in finals.items():
             got = leader_view.get(k, (None, None))[0]
             if (got.decode() if got is not None else None) != v:
                 res.problems.append("key %s: the final read said %r, the nodes' state %r" % (k, v, got))
+
+
+def _work(sc, a):
+    """The workload: --workload, else the scenario's."""
+    return getattr(a, "workload", None) or sc.work
 
 
 def _preload(cl, n):
@@ -231,25 +241,27 @@ def _check_no_crash(cl, res):
         raise RuntimeError("nodes exited on their own: %s" % cl.crashes)
 
 
-def _final_reads(cl, hist, keys):
-    """A linearizable GET of every key through the leader, recorded as one
-    more process after all others finished (so lincheck checks durability
-    too: a lost acknowledged write makes these reads impossible)."""
+def _final_reads(cl, hist, wl):
+    """A linearizable read (GET, or the workload's final_op) of every key
+    through the leader, recorded as one more process after all others
+    finished (so lincheck checks durability too: a lost acknowledged write
+    makes these reads impossible)."""
     finals = {}
     p = hist.new_process()
-    for k in keys:
+    for k in wl.keys:
         def read():
             ld = cl.leader_now()
             if not ld:
                 return False
-            op = hist.invoke(p, "get", k)
+            f, args = wl.final_op(k) if hasattr(wl, "final_op") else ("get", ("GET", k))
+            op = hist.invoke(p, f, k)
             try:
                 with ld.client(CLIENT_TIMEOUT) as r:
-                    v = r.get(k)
+                    v = r.execute_command(*args)
             except Exception:
                 hist.complete(op, FAIL)
                 raise
-            hist.complete(op, OK, v.decode() if v is not None else None)
+            hist.complete(op, OK, wl.result(f, v) if f != "get" else (v.decode() if v is not None else None))
             finals[k] = op.result
             return True
         wait_until(read, 20, "a final read of %s" % k)
@@ -258,6 +270,10 @@ def _final_reads(cl, hist, keys):
 
 def _check_registers(cl, hist, finals, a, res):
     res.problems += checks.durability(hist.ops, finals)
+    _check_lincheck(cl, hist, a, res)
+
+
+def _check_lincheck(cl, hist, a, res):
     path = os.path.join(cl.root, "history.edn")
     hist.write_edn(path)
     res.history_path = path

@@ -201,6 +201,11 @@ class Registers:
         return "del", ("DEL", key), None, None
 
     @staticmethod
+    def final_op(key):
+        """The read that ends a run (scenarios._final_reads)."""
+        return "get", ("GET", key)
+
+    @staticmethod
     def result(f, reply):
         if f == "get":
             return _text(reply)
@@ -261,6 +266,42 @@ class Expiring:
         if f == "set":
             assert reply in (b"OK", True), reply
             return None
+        return int(reply)
+
+
+class Sets:
+    """SADD/SREM/SMEMBERS on set keys s0..s2, members from a small pool
+    (m0..m7), so members are added and removed again and again and SADD/SREM
+    report both 0 and 1. Checked by lincheck's set model: an SADD/SREM's
+    reply (1 changed, 0 not) and SMEMBERS's members, recorded sorted and
+    joined by single spaces ("" for the empty set, which is the missing
+    key)."""
+
+    def __init__(self, nkeys=3, nmembers=8):
+        self.keys = ["s%d" % i for i in range(nkeys)]
+        self.members = ["m%d" % i for i in range(nmembers)]
+
+    @staticmethod
+    def is_read(f):
+        return f == "smembers"
+
+    def pick_op(self, rng, key):
+        x = rng.random()
+        if x < 0.4:
+            return "smembers", ("SMEMBERS", key), None, None
+        m = rng.choice(self.members)
+        if x < 0.75:
+            return "sadd", ("SADD", key, m), m, None
+        return "srem", ("SREM", key, m), m, None
+
+    @staticmethod
+    def final_op(key):
+        return "smembers", ("SMEMBERS", key)
+
+    @staticmethod
+    def result(f, reply):
+        if f == "smembers":
+            return " ".join(sorted(_text(m) for m in reply))
         return int(reply)
 
 

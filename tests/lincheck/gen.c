@@ -8,9 +8,11 @@
  * operation takes effect half of the time, maybe after it was reported;
  * its client goes on as a new process, as in Jepsen. Values written are
  * unique tokens "[p<op>]", "[a<op>]", so no value can come back once
- * overwritten: that is what makes the corruptions certain violations. */
+ * overwritten: that is what makes the corruptions certain violations.
+ * A set key holds a subset of a pool of SET_POOL members "m0" ... */
 #include "lc_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,8 +30,12 @@ typedef struct gop {
     int64_t res_int;
 } gop;
 
+#define SET_POOL 6
+#define BURST_WIDTH 4.0 /* time units of a burst of :info (ops last 0.1-3.1) */
+
 typedef struct kstate {
     int exists;
+    uint32_t members; /* a set key: bit i is member "m<i>" */
     char *v;
     size_t len, cap;
 } kstate;
@@ -60,11 +66,37 @@ void lc_gen_defaults(lc_gen_options *o)
     o->info_rate = 0.01;
     o->fail_rate = 0.01;
     o->corrupt = LC_CORRUPT_NONE;
+    o->shape = LC_GEN_MIXED;
+    o->bursts = 0;
 }
+
+static char *dupn(const char *p, size_t n)
+{
+    char *d = lc_malloc(n + 1);
+    if (d) {
+        memcpy(d, p, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+static lc_gen_shape gen_shape;
 
 static bool is_counter(uint32_t key)
 {
-    return key % 3 == 2;
+    return gen_shape == LC_GEN_MIXED && key % 3 == 2;
+}
+
+/* The members of a set, sorted (bytewise, as "m0" < "m1" < ...), joined by
+ * single spaces; "" for the empty set. */
+static char *set_text(uint32_t members)
+{
+    char buf[SET_POOL * 4 + 1];
+    size_t n = 0;
+    for (int i = 0; i < SET_POOL; i++)
+        if (members >> i & 1)
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%sm%d", n ? " " : "", i);
+    return dupn(buf, n);
 }
 
 static const gop *sort_ops;
@@ -79,16 +111,6 @@ static int cmp_ev(const void *a, const void *b)
 {
     const gev *x = a, *y = b;
     return x->t < y->t ? -1 : x->t > y->t;
-}
-
-static char *dupn(const char *p, size_t n)
-{
-    char *d = lc_malloc(n + 1);
-    if (d) {
-        memcpy(d, p, n);
-        d[n] = 0;
-    }
-    return d;
 }
 
 /* Redis's rule: the canonical decimal form of a 64-bit integer. */
@@ -123,7 +145,22 @@ static int kset(kstate *k, const char *p, size_t n, bool append)
 static int apply(gop *op, kstate *k)
 {
     long long v;
+    uint32_t bit;
     switch (op->f) {
+    case LC_SADD:
+    case LC_SREM:
+        bit = 1u << (op->arg[1] - '0');
+        op->has_res = 1;
+        op->res_int = op->f == LC_SADD ? !(k->members & bit) : !!(k->members & bit);
+        if (op->f == LC_SADD)
+            k->members |= bit;
+        else
+            k->members &= ~bit;
+        return 0;
+    case LC_SMEMBERS:
+        op->has_res = 1;
+        op->res_nil = 0;
+        return (op->res = set_text(k->members)) ? 0 : -1;
     case LC_GET:
         op->has_res = 1;
         op->res_nil = !k->exists;
@@ -171,7 +208,7 @@ static void edn_str(FILE *f, const char *p, size_t n)
 
 static void write_event(FILE *f, const gop *op, uint32_t done, uint32_t i)
 {
-    static const char *const fn[] = {"get", "put", "append", "del", "incr"};
+    const char *const *fn = lc_fn_names;
     const char *type = !done                     ? "invoke"
                        : op->outcome == OUT_OK   ? "ok"
                        : op->outcome == OUT_FAIL ? "fail"
@@ -185,13 +222,14 @@ static void write_event(FILE *f, const gop *op, uint32_t done, uint32_t i)
     else
         fprintf(f, "{:process %lld, :type :%s, :f :%s, :key \"k%u\", :value ",
                 (long long)op->process, type, fn[op->f], op->key);
-    if ((op->f == LC_PUT || op->f == LC_APPEND) && (!done || op->outcome != OUT_OK))
+    bool writes = op->f == LC_PUT || op->f == LC_APPEND || op->f == LC_SADD || op->f == LC_SREM;
+    if (writes && (!done || op->outcome != OUT_OK))
         edn_str(f, op->arg, strlen(op->arg));
     else if (!done || op->outcome != OUT_OK || !op->has_res)
         fputs(op->f == LC_PUT ? "\"OK\"" : "nil", f);
-    else if (op->f == LC_GET && op->res_nil)
+    else if (lc_is_read(op->f) && op->res_nil)
         fputs("nil", f);
-    else if (op->f == LC_GET)
+    else if (lc_is_read(op->f))
         edn_str(f, op->res, strlen(op->res));
     else if (op->f == LC_PUT)
         edn_str(f, op->arg, strlen(op->arg));
@@ -209,10 +247,10 @@ static int corrupt(gop *ops, uint32_t n, const lc_gen_options *o, uint64_t *rs)
         uint32_t tries = 0;
         for (uint32_t d = 0; d < n; d++) {
             gop *g = &ops[(start + d) % n];
-            if (g->f != LC_GET || g->outcome != OUT_OK || is_counter(g->key)) continue;
+            if (!lc_is_read(g->f) || g->outcome != OUT_OK || is_counter(g->key)) continue;
             if (pass == 0 && o->corrupt == LC_CORRUPT_STALE && ++tries > 50) break;
-            const char *v = "[never written]";
-            if (o->corrupt == LC_CORRUPT_STALE && pass == 0) {
+            const char *v = g->f == LC_SMEMBERS ? "m0 m1 m2 m3 m4 m5 never" : "[never written]";
+            if (o->corrupt == LC_CORRUPT_STALE && pass == 0 && g->f == LC_GET) {
                 /* w2: the last completed write returned before g's call;
                  * w: a completed put returned before w2's call. */
                 const gop *w2 = NULL, *w = NULL;
@@ -247,6 +285,7 @@ int lc_gen(const lc_gen_options *o, FILE *out)
     int rc = -1;
     uint32_t n = o->ops, nc = o->clients ? o->clients : 1, nk = o->keys ? o->keys : 1;
     uint64_t rs = o->seed * 0x2545f4914f6cdd1dULL + 1;
+    gen_shape = o->shape;
     gop *ops = lc_malloc((n + 1) * sizeof *ops);
     double *free_at = lc_malloc(nc * sizeof *free_at);
     int64_t *proc = lc_malloc(nc * sizeof *proc);
@@ -268,18 +307,25 @@ int lc_gen(const lc_gen_options *o, FILE *out)
         op->process = proc[c];
         op->key = (uint32_t)(unif(&rs) * nk);
         double r = unif(&rs);
-        if (is_counter(op->key))
+        if (o->shape == LC_GEN_SET)
+            op->f = r < 0.40 ? LC_SMEMBERS : r < 0.75 ? LC_SADD : LC_SREM;
+        else if (o->shape == LC_GEN_REGISTER)
+            op->f = r < 0.55 ? LC_GET : LC_PUT;
+        else if (is_counter(op->key))
             op->f = r < 0.40 ? LC_GET : r < 0.85 ? LC_INCR : r < 0.95 ? LC_PUT : LC_DEL;
         else
             op->f = r < 0.45 ? LC_GET : r < 0.60 ? LC_PUT : r < 0.90 ? LC_APPEND : LC_DEL;
         char buf[48];
-        if (op->f == LC_PUT && is_counter(op->key))
+        if (op->f == LC_SADD || op->f == LC_SREM)
+            snprintf(buf, sizeof buf, "m%u", (unsigned)(rng_next(&rs) % SET_POOL));
+        else if (op->f == LC_PUT && is_counter(op->key))
             snprintf(buf, sizeof buf, "%u", (unsigned)(rng_next(&rs) % 1000));
         else if (op->f == LC_PUT && i % 7 == 3) /* a value that needs escapes */
             snprintf(buf, sizeof buf, "[p%u \"q\\]", i);
         else
             snprintf(buf, sizeof buf, "[%c%u]", op->f == LC_PUT ? 'p' : 'a', i);
-        if ((op->f == LC_PUT || op->f == LC_APPEND) && !(op->arg = dupn(buf, strlen(buf))))
+        if ((op->f == LC_PUT || op->f == LC_APPEND || op->f == LC_SADD || op->f == LC_SREM) &&
+            !(op->arg = dupn(buf, strlen(buf))))
             goto done;
         double dur = 0.1 + unif(&rs) * 3;
         if (unif(&rs) < 0.03) dur *= 10;
@@ -288,13 +334,21 @@ int lc_gen(const lc_gen_options *o, FILE *out)
         op->t_eff = op->t_call + unif(&rs) * dur;
         op->effect = 1;
         r = unif(&rs);
-        if (r < o->info_rate) {
+        double info_rate = o->info_rate;
+        if (o->bursts) {
+            /* :info only in a few short windows, as when a leader dies and
+             * every client in flight times out */
+            double period = (double)n / nc * 1.9 / o->bursts;
+            double at = fmod(op->t_call, period) - period / 2;
+            info_rate = at >= 0 && at < BURST_WIDTH ? o->info_rate : 0;
+        }
+        if (r < info_rate) {
             op->outcome = OUT_INFO;
             op->effect = unif(&rs) < 0.5;
             op->t_eff = op->t_call + unif(&rs) * dur * 3;
             op->silent = unif(&rs) < 0.3;
             proc[c] += nc; /* the client goes on as a new process */
-        } else if (r < o->info_rate + o->fail_rate) {
+        } else if (r < info_rate + o->fail_rate) {
             op->outcome = OUT_FAIL;
             op->effect = 0;
         }

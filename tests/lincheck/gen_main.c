@@ -9,6 +9,7 @@ static void usage(FILE *f)
 {
     fputs("usage: lincheck-gen [--seed N] [--ops N] [--clients N] [--keys N]\n"
           "                    [--info-rate F] [--fail-rate F] [--corrupt none|value|stale]\n"
+          "                    [--shape mixed|register|set] [--bursts N]\n"
           "Writes to standard output a random history of a simulated linearizable\n"
           "store; --corrupt makes one late read impossible.\n",
           f);
@@ -37,6 +38,8 @@ int main(int argc, char **argv)
             o.keys = (uint32_t)strtoul(v, &e, 10);
         else if (strcmp(a, "--info-rate") == 0)
             o.info_rate = strtod(v, &e);
+        else if (strcmp(a, "--bursts") == 0)
+            o.bursts = (uint32_t)strtoul(v, &e, 10);
         else if (strcmp(a, "--fail-rate") == 0)
             o.fail_rate = strtod(v, &e);
         else if (strcmp(a, "--corrupt") == 0) {
@@ -46,6 +49,16 @@ int main(int argc, char **argv)
                 o.corrupt = LC_CORRUPT_VALUE;
             else if (strcmp(v, "stale") == 0)
                 o.corrupt = LC_CORRUPT_STALE;
+            else
+                goto bad;
+            continue;
+        } else if (strcmp(a, "--shape") == 0) {
+            if (strcmp(v, "mixed") == 0)
+                o.shape = LC_GEN_MIXED;
+            else if (strcmp(v, "register") == 0)
+                o.shape = LC_GEN_REGISTER;
+            else if (strcmp(v, "set") == 0)
+                o.shape = LC_GEN_SET;
             else
                 goto bad;
             continue;

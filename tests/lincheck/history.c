@@ -447,16 +447,82 @@ static int set_arg(builder *b, rd *r, uint32_t i, const val *v)
     return 0;
 }
 
-static const char *const fnames[] = {"get", "put", "append", "del", "incr"};
+const char *const lc_fn_names[LC_NFN] = {"get",  "put",  "append", "del",
+                                         "incr", "sadd", "srem",   "smembers"};
+#define fnames lc_fn_names
+
+static bool is_set_fn(lc_fn f)
+{
+    return f == LC_SADD || f == LC_SREM || f == LC_SMEMBERS;
+}
+
+typedef struct span {
+    const char *p;
+    size_t n;
+} span;
+
+static int cmp_span(const void *a, const void *b)
+{
+    const span *x = a, *y = b;
+    int c = memcmp(x->p, y->p, x->n < y->n ? x->n : y->n);
+    return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+/* An SMEMBERS reply as the model keeps a set: its members sorted bytewise
+ * and joined by single spaces. The input may list them in any order and
+ * with runs of spaces; a member listed twice is bad input. Returns the
+ * arena copy, or NULL (r says why). */
+static const char *canonical_members(lc_history *h, rd *r, const char *p, size_t n, size_t *out_n)
+{
+    size_t cnt = 0;
+    for (size_t i = 0; i < n; i++)
+        cnt += p[i] != ' ' && (i == 0 || p[i - 1] == ' ');
+    span *sp = lc_malloc((cnt + 1) * sizeof *sp);
+    char *buf = lc_malloc(n + 1);
+    const char *d = NULL;
+    if (!sp || !buf) {
+        oom(r);
+        goto done;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        while (i < n && p[i] == ' ')
+            i++;
+        size_t j = i;
+        while (j < n && p[j] != ' ')
+            j++;
+        if (j > i) sp[k++] = (span){p + i, j - i};
+        i = j;
+    }
+    qsort(sp, k, sizeof *sp, cmp_span);
+    size_t len = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (i > 0 && cmp_span(&sp[i - 1], &sp[i]) == 0) {
+            bad(r, "smembers lists member %.*s twice", (int)sp[i].n, sp[i].p);
+            goto done;
+        }
+        if (i > 0) buf[len++] = ' ';
+        memcpy(buf + len, sp[i].p, sp[i].n);
+        len += sp[i].n;
+    }
+    if (!(d = lc_arena_dup(h->arena, buf, len))) oom(r);
+    *out_n = len;
+done:
+    lc_free(sp);
+    lc_free(buf);
+    return d;
+}
 
 static int parse_fn(rd *r, const val *v, lc_fn *f)
 {
     static const struct {
         const char *name;
         lc_fn f;
-    } names[] = {{"get", LC_GET},   {"read", LC_GET},      {"put", LC_PUT}, {"set", LC_PUT},
-                 {"write", LC_PUT}, {"append", LC_APPEND}, {"del", LC_DEL}, {"delete", LC_DEL},
-                 {"incr", LC_INCR}, {"incrby", LC_INCR}};
+    } names[] = {{"get", LC_GET},          {"read", LC_GET},   {"put", LC_PUT},
+                 {"set", LC_PUT},          {"write", LC_PUT},  {"append", LC_APPEND},
+                 {"del", LC_DEL},          {"delete", LC_DEL}, {"incr", LC_INCR},
+                 {"incrby", LC_INCR},      {"sadd", LC_SADD},  {"srem", LC_SREM},
+                 {"smembers", LC_SMEMBERS}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (val_is(r, v, names[i].name)) {
             *f = names[i].f;
@@ -464,8 +530,8 @@ static int parse_fn(rd *r, const val *v, lc_fn *f)
         }
     }
     if (v->k == V_KW || v->k == V_STR || v->k == V_SYM)
-        return bad(r, "unknown :f %.*s (get, put, append, del, incr)", (int)v->len,
-                   r->scratch + v->off);
+        return bad(r, "unknown :f %.*s (get, put, append, del, incr, sadd, srem, smembers)",
+                   (int)v->len, r->scratch + v->off);
     return bad(r, ":f must be a keyword");
 }
 
@@ -563,6 +629,33 @@ static int complete(builder *b, rd *r, uint32_t i, const event *e)
         if (val_int(r, v, &op->res_int) != 0) return bad(r, "an incr returns an integer or nil");
         op->res = LC_RES_INT;
         return 0;
+    case LC_SADD:
+    case LC_SREM:
+        if (!have || op->info) return 0;
+        if (val_int(r, v, &op->res_int) != 0 || op->res_int < 0 || op->res_int > 1)
+            return bad(r, "an %s of one member returns 0, 1 or nil", fnames[op->f]);
+        op->res = LC_RES_INT;
+        return 0;
+    case LC_SMEMBERS:
+        if (op->info) {
+            b->drop[i] = 1;
+            return 0;
+        }
+        if (!have) {
+            op->res = LC_RES_NIL;
+            return 0;
+        }
+        if (v->k != V_STR) return bad(r, "an smembers returns a string of members or nil");
+        {
+            size_t n = 0;
+            const char *d = canonical_members(h, r, r->scratch + v->off, v->len, &n);
+            if (!d) return -1;
+            op->res = LC_RES_STR;
+            op->val = d;
+            op->val_len = (uint32_t)n;
+            op->val_hash = lc_hash_bytes(d, n);
+        }
+        return 0;
     }
     return 0;
 }
@@ -611,7 +704,8 @@ static int on_event(builder *b, rd *r, const event *e, uint32_t line)
         op->delta = 1;
         h->nops++;
         const val *v = &e->value;
-        if ((f == LC_PUT || f == LC_APPEND) && v->k != V_ABSENT && v->k != V_NIL) {
+        if ((f == LC_PUT || f == LC_APPEND || f == LC_SADD || f == LC_SREM) && v->k != V_ABSENT &&
+            v->k != V_NIL) {
             if (set_arg(b, r, (uint32_t)i, v) != 0) return -1;
         } else if (f == LC_INCR && v->k != V_ABSENT && v->k != V_NIL) {
             if (val_int(r, v, &op->delta) != 0)
@@ -727,11 +821,25 @@ static int finish(builder *b, rd *r)
     for (size_t i = 0; i < h->nops; i++) {
         lc_op *op = &h->ops[i];
         if (op->ret == LC_NEVER) op->info = 1;
-        if (op->info && op->f == LC_GET) b->drop[i] = 1;
+        if (op->info && lc_is_read(op->f)) b->drop[i] = 1;
+        lc_key *k = &h->keys[op->key];
+        uint8_t family = is_set_fn(op->f) ? 2 : 1;
+        if (k->family && k->family != family) {
+            r->line = op->call_line;
+            return bad(r, "a %s on a key used by %s ops (one family per key)", fnames[op->f],
+                       k->family == 2 ? "set" : "string");
+        }
+        k->family = family;
         if (b->drop[i]) continue;
-        if ((op->f == LC_PUT || op->f == LC_APPEND) && !b->has_arg[i]) {
+        if ((op->f == LC_PUT || op->f == LC_APPEND || op->f == LC_SADD || op->f == LC_SREM) &&
+            !b->has_arg[i]) {
             r->line = op->call_line;
             return bad(r, "a %s without a value", fnames[op->f]);
+        }
+        if ((op->f == LC_SADD || op->f == LC_SREM) &&
+            (op->arg_len == 0 || memchr(op->arg, ' ', op->arg_len))) {
+            r->line = op->call_line;
+            return bad(r, "a set member must be non-empty and without spaces");
         }
         h->ops[n++] = *op;
     }

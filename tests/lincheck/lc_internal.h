@@ -34,14 +34,34 @@ uint64_t lc_mix64(uint64_t x);  /* splitmix64 finaliser */
 
 /* ---------------------------------------------------------- history */
 
-typedef enum lc_fn { LC_GET, LC_PUT, LC_APPEND, LC_DEL, LC_INCR } lc_fn;
+/* String ops, then set ops (sadd, srem, smembers); a key is used by one
+ * family only. */
+typedef enum lc_fn {
+    LC_GET,
+    LC_PUT,
+    LC_APPEND,
+    LC_DEL,
+    LC_INCR,
+    LC_SADD,
+    LC_SREM,
+    LC_SMEMBERS,
+} lc_fn;
+#define LC_NFN 8
+/* "get", "put", ... "smembers"; indexed by lc_fn. */
+extern const char *const lc_fn_names[LC_NFN];
+
+/* Ops that change nothing: their result is all they are. */
+static inline int lc_is_read(lc_fn f)
+{
+    return f == LC_GET || f == LC_SMEMBERS;
+}
 
 /* What the completion says; checked by the model. */
 typedef enum lc_res {
     LC_RES_NONE, /* unknown (info, or nil where nil means "not reported") */
-    LC_RES_NIL,  /* get: no such key */
-    LC_RES_STR,  /* get: this value */
-    LC_RES_INT,  /* append: length; del: count; incr: new value */
+    LC_RES_NIL,  /* get, smembers: no such key (the empty set) */
+    LC_RES_STR,  /* get: this value; smembers: the members, sorted, joined by spaces */
+    LC_RES_INT,  /* append: length; del, sadd, srem: count; incr: new value */
 } lc_res;
 
 #define LC_NEVER UINT32_MAX /* return position of an :info operation */
@@ -54,12 +74,13 @@ typedef struct lc_op {
     int64_t process;
     uint32_t call, ret;           /* event positions; ret LC_NEVER if info */
     uint32_t call_line, ret_line; /* input lines; ret_line 0 if none */
-    /* put/append: the bytes written (arena-owned, stable). */
+    /* put/append: the bytes written; sadd/srem: the member (arena-owned,
+     * stable). */
     const char *arg;
     uint32_t arg_len;
     uint64_t arg_hash, arg_pow; /* H(arg), B^arg_len */
     int64_t delta;              /* incr */
-    /* get result (LC_RES_STR) */
+    /* get/smembers result (LC_RES_STR) */
     const char *val;
     uint32_t val_len;
     uint64_t val_hash;
@@ -70,7 +91,8 @@ typedef struct lc_key {
     const char *name; /* NULL for the nil key */
     uint32_t len;
     uint32_t first_line;
-    uint32_t *ops; /* indexes into lc_history.ops, in call order */
+    uint8_t family; /* 1 string ops, 2 set ops, 0 none yet */
+    uint32_t *ops;  /* indexes into lc_history.ops, in call order */
     size_t nops, cap;
 } lc_key;
 
@@ -130,15 +152,18 @@ typedef struct lc_key_result {
     lc_verdict verdict;
     const char *why; /* for unknown: "time budget exceeded", ... */
     size_t states;   /* cache entries */
+    size_t pruned;   /* :info PUTs left out, no completed op having seen them */
+    size_t twins;    /* :info ops with an interchangeable earlier one */
     double seconds;
     uint32_t win_first; /* line window of the counterexample */
     uint32_t win_last;
     lc_strbuf detail; /* explanation for not linearizable */
 } lc_key_result;
 
-/* Checks key k of h. deadline: CLOCK_MONOTONIC seconds, <= 0 for none. */
+/* Checks key k of h. deadline: CLOCK_MONOTONIC seconds, <= 0 for none.
+ * prune: leave out the :info PUTs no completed op can have seen. */
 void lc_check_key(const lc_history *h, size_t k, double deadline, size_t max_memory, int verbose,
-                  lc_key_result *r);
+                  int prune, lc_key_result *r);
 double lc_now(void);
 /* Describes op i of h on one line (no newline), appending to b. */
 void lc_describe_op(lc_strbuf *b, const lc_history *h, uint32_t i, size_t max);

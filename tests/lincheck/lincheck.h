@@ -1,5 +1,6 @@
-/* lincheck.h -- a linearizability checker for histories of a Redis string
- * key space (GET, SET, DEL, APPEND, INCR), after Wing & Gong and Lowe
+/* lincheck.h -- a linearizability checker for histories of a Redis key
+ * space of strings (GET, SET, DEL, APPEND, INCR) and sets (SADD, SREM,
+ * SMEMBERS), after Wing & Gong and Lowe
  * ("Testing for linearizability", 2017): depth-first search for a total
  * order consistent with real time, with a cache of visited (linearized set,
  * model state) pairs. Linearizability is compositional (Herlihy & Wing,
@@ -21,7 +22,9 @@
  *             invoke while one is pending makes the pending one :info.
  *             An invoke never completed is :info.
  *   :f        :get (:read), :put (:set, :write), :append, :del (:delete),
- *             :incr (:incrby). A completion may omit :f and :key.
+ *             :incr (:incrby); :sadd, :srem, :smembers. A completion may
+ *             omit :f and :key. A key is used by string ops or by set ops,
+ *             not both (bad input).
  *   :key      a string, an integer or a keyword; absent means the key nil.
  *   :value    nil, a string ("..." with \" \\ \n \t \r \uXXXX escapes) or
  *             an integer; integers stand for their decimal string.
@@ -39,9 +42,17 @@
  *           after the increment (checked), or nil. INCR on a missing key
  *           starts at 0; on a value that is not a canonical 64-bit integer
  *           or on overflow it fails, so such an :ok INCR is impossible.
+ *   sadd    invoke: the member, a non-empty string (or integer) without
+ *   srem    spaces. ok: 1 if the set changed (added / removed), 0 if not
+ *           (checked), or nil.
+ *   smembers invoke: ignored. ok: the members as one string, separated by
+ *           spaces, in any order (the checker sorts them; a member twice
+ *           is bad input); nil or "" is the empty set, which is the
+ *           missing key as in Redis:
+ *             {:process 1, :type :ok, :f :smembers, :key "s0", :value "m1 m4"}
  * :fail operations did not happen and are dropped. :info operations may
- * take effect at any moment after their call, or never; an :info get is
- * dropped (it observed nothing).
+ * take effect at any moment after their call, or never; an :info get or
+ * smembers is dropped (it observed nothing).
  *
  * Ownership: every object returned is owned by the caller and freed with
  * its _free call. A report borrows nothing from the history.
@@ -82,6 +93,8 @@ typedef struct lc_options {
     size_t max_memory;  /* bytes of search state; 0 means none */
     int verbose;        /* progress per key on stderr; full values in reports */
     int all_keys;       /* go on after a key is found not linearizable */
+    int no_prune;       /* keep every :info PUT (see README "Pruning"); for
+                           measuring and cross-checking the reduction */
 } lc_options;
 
 typedef struct lc_report lc_report;
@@ -115,13 +128,24 @@ void lc_report_free(lc_report *r);
 /* Writes a random history of a simulated linearizable store: clients with
  * random real-time overlaps; every operation takes effect at one instant
  * between its call and its return (an :info one maybe later, or never).
- * Keys k0, k1, k3, k4, ... hold strings (get, put, append, del with unique
- * values); k2, k5, ... are counters (get, put, incr, del). */
+ * Shape LC_GEN_MIXED: keys k0, k1, k3, k4, ... hold strings (get, put,
+ * append, del with unique values); k2, k5, ... are counters (get, put,
+ * incr, del). LC_GEN_REGISTER: every key is a plain register (get and put
+ * of unique values). LC_GEN_SET: every key is a set (sadd, srem, smembers
+ * of members m0..m5). */
+typedef enum lc_gen_shape {
+    LC_GEN_MIXED = 0,
+    LC_GEN_REGISTER = 1,
+    LC_GEN_SET = 2,
+} lc_gen_shape;
+
 typedef enum lc_corruption {
     LC_CORRUPT_NONE = 0,
     LC_CORRUPT_VALUE = 1, /* one late get reads a value never written */
     LC_CORRUPT_STALE = 2, /* one late get reads a value overwritten before
-                             its call (falls back to VALUE if none) */
+                             its call (falls back to VALUE if none); for
+                             sets, VALUE: one late smembers reads a member
+                             never added */
 } lc_corruption;
 
 typedef struct lc_gen_options {
@@ -132,9 +156,14 @@ typedef struct lc_gen_options {
     double info_rate; /* share of ops that end :info */
     double fail_rate; /* share of ops that end :fail without effect */
     lc_corruption corrupt;
+    lc_gen_shape shape;
+    uint32_t bursts; /* 0: :info ops spread evenly; else only in this many
+                        short windows (a leader dying: every client in
+                        flight times out), info_rate the share inside */
 } lc_gen_options;
 
-/* Defaults: seed 1, 1000 ops, 10 clients, 5 keys, info 0.01, fail 0.01. */
+/* Defaults: seed 1, 1000 ops, 10 clients, 5 keys, info 0.01, fail 0.01,
+ * mixed shape. */
 void lc_gen_defaults(lc_gen_options *o);
 /* Returns 0, or -1 when out of memory or on a write error. */
 int lc_gen(const lc_gen_options *o, FILE *out);

@@ -7,13 +7,17 @@
 
 static void usage(FILE *f)
 {
-    fputs("usage: lincheck [--timeout SEC] [--max-memory MB] [--all-keys] [--json] [-v] FILE...\n"
+    fputs("usage: lincheck [--timeout SEC] [--max-memory MB] [--all-keys] [--json] [--no-prune]\n"
+          "                [-v] FILE...\n"
           "Checks that each history (Jepsen EDN events, one map a line; \"-\" is stdin)\n"
-          "is linearizable for a Redis string key space (get put append del incr).\n"
+          "is linearizable for a Redis key space: string keys (get put append del incr)\n"
+          "and set keys (sadd srem smembers).\n"
           "  --timeout SEC     budget per file (default 60; 0 = none)\n"
           "  --max-memory MB   budget of search state per file (default 4096; 0 = none)\n"
           "  --all-keys        go on checking keys after one is not linearizable\n"
           "  --json            one JSON object per file instead of text\n"
+          "  --no-prune        keep the :info puts no read can have seen (slower; for\n"
+          "                    cross-checking the reduction)\n"
           "  -v, -v -v         progress per key on stderr; whole values; -v -v also shows\n"
           "                    the deepest point reached in an undecided key\n"
           "Exit status: 0 linearizable, 1 not linearizable, 2 unknown (budget exceeded),\n"
@@ -44,7 +48,7 @@ static int worse(int a, int b)
 
 int main(int argc, char **argv)
 {
-    lc_options opt = {60, (size_t)4096 << 20, 0, 0};
+    lc_options opt = {60, (size_t)4096 << 20, 0, 0, 0};
     int json = 0, status = 0, nfiles = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -65,6 +69,8 @@ int main(int argc, char **argv)
             opt.max_memory = (size_t)mb << 20;
         } else if (strcmp(a, "--all-keys") == 0) {
             opt.all_keys = 1;
+        } else if (strcmp(a, "--no-prune") == 0) {
+            opt.no_prune = 1;
         } else if (strcmp(a, "--json") == 0) {
             json = 1;
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {

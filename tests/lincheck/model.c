@@ -1,5 +1,9 @@
-/* model.c -- one Redis string key as a sequential specification: missing
- * or a byte string; GET, SET, DEL, APPEND, INCR with Redis's rules.
+/* model.c -- one Redis key as a sequential specification: missing or a
+ * byte string, with GET, SET, DEL, APPEND, INCR under Redis's rules; or a
+ * set, with SADD, SREM, SMEMBERS. A set is kept as a string: its members
+ * sorted bytewise and joined by single spaces (members have no spaces, the
+ * reader checks), so it is interned like a string value and an SMEMBERS
+ * step is a GET step; the empty set is the missing key, as in Redis.
  *
  * States are interned so the search can compare them by id. Values grow by
  * APPEND, so a state is stored as a rope: a root value, or a parent state
@@ -277,11 +281,81 @@ error:
     return 1;
 }
 
+/* SADD or SREM of op->arg on the set s: rebuilds the sorted member list
+ * with the member added or removed. */
+static int set_step(lc_model *m, lc_state s, const lc_op *op, lc_state *out)
+{
+    const char *p = "";
+    size_t n = 0;
+    if (s != LC_MISSING) {
+        if (!(p = materialize(m, s))) return -1;
+        n = m->nodes[s].len;
+    }
+    /* Find the member's place: the first member not below it. */
+    size_t at = 0;
+    bool found = false;
+    while (at < n) {
+        size_t e = at;
+        while (e < n && p[e] != ' ')
+            e++;
+        size_t ml = e - at, al = op->arg_len;
+        int c = memcmp(p + at, op->arg, ml < al ? ml : al);
+        if (c == 0) c = (ml > al) - (ml < al);
+        if (c >= 0) {
+            found = c == 0;
+            break;
+        }
+        at = e < n ? e + 1 : n;
+    }
+    int changed = op->f == LC_SADD ? !found : found;
+    if (op->res == LC_RES_INT && op->res_int != changed) return 0;
+    if (!changed) {
+        *out = s;
+        return 1;
+    }
+    /* p may be m->tmp: build the new list in a buffer of its own. */
+    size_t cap = n + op->arg_len + 2, len = 0;
+    char *buf = lc_malloc(cap);
+    if (!buf) return -1;
+    if (op->f == LC_SADD) {
+        /* p[0, at) ends with a space, or is empty, or is all of p */
+        memcpy(buf, p, at);
+        len = at;
+        if (at == n && n > 0) buf[len++] = ' ';
+        memcpy(buf + len, op->arg, op->arg_len);
+        len += op->arg_len;
+        if (at < n) {
+            buf[len++] = ' ';
+            memcpy(buf + len, p + at, n - at);
+            len += n - at;
+        }
+    } else {
+        size_t e = at + op->arg_len; /* the member ends at e: a space or n */
+        if (e < n) {
+            memcpy(buf, p, at);
+            memcpy(buf + at, p + e + 1, n - e - 1);
+            len = n - op->arg_len - 1;
+        } else {
+            len = at ? at - 1 : 0; /* the last member: drop it and its space */
+            memcpy(buf, p, len);
+        }
+    }
+    long id = len ? intern_root(m, buf, len, lc_hash_bytes(buf, len), false) : LC_MISSING;
+    lc_free(buf);
+    if (id < 0) return -1;
+    *out = (lc_state)id;
+    return 1;
+}
+
 static int step(lc_model *m, lc_state s, const lc_op *op, lc_state *out)
 {
     long id;
     switch (op->f) {
+    case LC_SADD:
+    case LC_SREM:
+        return set_step(m, s, op, out);
     case LC_GET:
+    case LC_SMEMBERS:
         *out = s;
         if (op->res == LC_RES_NIL) return s == LC_MISSING;
         if (s == LC_MISSING) /* "" reads as missing too (reference files) */

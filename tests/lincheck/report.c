@@ -58,7 +58,7 @@ void lc_report_free(lc_report *r)
 
 lc_verdict lc_check(const lc_history *h, const lc_options *opt, lc_report **out)
 {
-    lc_options none = {0, 0, 0, 0};
+    lc_options none = {0, 0, 0, 0, 0};
     if (!opt) opt = &none;
     if (out) *out = NULL;
     double t0 = lc_now();
@@ -106,11 +106,14 @@ lc_verdict lc_check(const lc_history *h, const lc_options *opt, lc_report **out)
             kr->why = "not checked";
             continue;
         }
-        lc_check_key(h, i, deadline, opt->max_memory, opt->verbose, kr);
+        lc_check_key(h, i, deadline, opt->max_memory, opt->verbose, !opt->no_prune, kr);
         if (opt->verbose)
-            fprintf(stderr, "lincheck: key %s: %zu ops, %s%s%s, %zu states, %.3f s\n", r->names[i],
-                    h->keys[i].nops, lc_verdict_str(kr->verdict), kr->why ? ": " : "",
-                    kr->why ? kr->why : "", kr->states, kr->seconds);
+            fprintf(stderr,
+                    "lincheck: key %s: %zu ops (%zu unread :info puts left out, %zu :info "
+                    "ops with a twin), %s%s%s, %zu states, %.3f s\n",
+                    r->names[i], h->keys[i].nops, kr->pruned, kr->twins,
+                    lc_verdict_str(kr->verdict), kr->why ? ": " : "", kr->why ? kr->why : "",
+                    kr->states, kr->seconds);
         if (kr->detail.oom) goto oom;
         if (kr->verdict == LC_UNKNOWN) {
             unknown = true;

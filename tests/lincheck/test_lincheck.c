@@ -27,14 +27,30 @@ static lc_verdict check(const char *text)
     char err[256];
     int rc = lc_history_parse(text, strlen(text), &h, err, sizeof err);
     if (rc != 0) fail_msg("parse: %s", err);
-    lc_options opt = {10, 0, 0, 1};
+    lc_options opt = {10, 0, 0, 1, 0};
     lc_report *r;
     lc_verdict v = lc_check(h, &opt, &r);
     assert_non_null(r);
     assert_int_equal(lc_report_verdict(r), v);
     lc_report_free(r);
+    /* Leaving out unread :info puts never changes a verdict. */
+    opt.no_prune = 1;
+    assert_int_equal(lc_check(h, &opt, NULL), v);
     lc_history_free(h);
     return v;
+}
+
+/* :info puts of key 0 that the search leaves out. */
+static size_t pruned(const char *text)
+{
+    lc_history *h;
+    char err[256];
+    if (lc_history_parse(text, strlen(text), &h, err, sizeof err) != 0) fail_msg("parse: %s", err);
+    lc_key_result r;
+    lc_check_key(h, 0, 0, 0, 0, 1, &r);
+    lc_free(r.detail.p);
+    lc_history_free(h);
+    return r.pruned;
 }
 
 static int parse_error(const char *text, char *err, size_t errlen)
@@ -332,6 +348,261 @@ static void bad_input_is_reported_with_its_line(void **s)
                      LC_BAD_INPUT);
 }
 
+/* ---------------------------------------------------------- pruning */
+
+#define SADD(p, m, r) SEQ(p, sadd, "s", "\"" m "\"", r)
+#define SREM(p, m, r) SEQ(p, srem, "s", "\"" m "\"", r)
+#define SMEMBERS(p, v) SEQ(p, smembers, "s", "nil", v)
+
+static void unread_info_put_is_left_out(void **s)
+{
+    (void)s;
+    const char *t = INV(0, put, "k", "\"a\"") INFO(0, put, "k", "\"a\"")
+        SEQ(1, put, "k", "\"b\"", "\"OK\"") SEQ(1, get, "k", "nil", "\"b\"");
+    assert_int_equal(pruned(t), 1);
+    assert_int_equal(check(t), LC_LINEARIZABLE);
+}
+
+static void info_put_read_before_its_call_is_left_out(void **s)
+{
+    (void)s;
+    /* The only read of "a" returned before the :info put of "a" began. */
+    const char *t = SEQ(1, put, "k", "\"a\"", "\"OK\"") SEQ(1, get, "k", "nil", "\"a\"")
+        INV(0, put, "k", "\"a\"") INFO(0, put, "k", "\"a\"") SEQ(1, put, "k", "\"b\"", "\"OK\"")
+            SEQ(1, get, "k", "nil", "\"b\"");
+    assert_int_equal(pruned(t), 1);
+    assert_int_equal(check(t), LC_LINEARIZABLE);
+}
+
+static void info_put_that_was_read_is_kept(void **s)
+{
+    (void)s;
+    const char *t = INV(0, put, "k", "\"a\"") SEQ(1, get, "k", "nil", "\"a\"");
+    assert_int_equal(pruned(t), 0);
+    assert_int_equal(check(t), LC_LINEARIZABLE);
+}
+
+static void info_put_read_through_an_append_is_kept(void **s)
+{
+    (void)s;
+    const char *t = INV(0, put, "k", "\"x\"") SEQ(1, append, "k", "\"y\"", "\"OK\"")
+        SEQ(1, get, "k", "nil", "\"xy\"");
+    assert_int_equal(pruned(t), 0);
+    assert_int_equal(check(t), LC_LINEARIZABLE);
+}
+
+static void info_put_a_checked_del_or_append_needs_is_kept(void **s)
+{
+    (void)s;
+    /* Only the :info put explains DEL's 1 and APPEND's length 4. */
+    const char *del = INV(0, put, "k", "\"abc\"") SEQ(1, del, "k", "nil", "1");
+    const char *app = INV(0, put, "k", "\"abc\"") SEQ(1, append, "k", "\"d\"", "4");
+    assert_int_equal(pruned(del), 0);
+    assert_int_equal(pruned(app), 0);
+    assert_int_equal(check(del), LC_LINEARIZABLE);
+    assert_int_equal(check(app), LC_LINEARIZABLE);
+}
+
+static void info_put_on_a_counter_is_kept(void **s)
+{
+    (void)s;
+    const char *t = INV(0, put, "c", "\"5\"") SEQ(1, incr, "c", "nil", "6");
+    assert_int_equal(pruned(t), 0);
+    assert_int_equal(check(t), LC_LINEARIZABLE);
+}
+
+static void interchangeable_info_ops_keep_what_tells_them_apart(void **s)
+{
+    (void)s;
+    /* Unread :info puts of different lengths: only "de" explains the
+     * APPEND's length 3. */
+    assert_int_equal(check(INV(0, put, "k", "\"abc\"") INV(1, put, "k", "\"de\"")
+                               SEQ(2, append, "k", "\"x\"", "3")),
+                     LC_LINEARIZABLE);
+    assert_int_equal(check(INV(0, put, "k", "\"abc\"") INV(1, put, "k", "\"de\"")
+                               SEQ(2, append, "k", "\"x\"", "5")),
+                     LC_NOT_LINEARIZABLE);
+    /* Unread :info appends of different lengths, either one needed alone */
+    assert_int_equal(check(INV(0, append, "k", "\"ab\"") INV(1, append, "k", "\"cde\"")
+                               SEQ(2, append, "k", "\"x\"", "4")),
+                     LC_LINEARIZABLE);
+    assert_int_equal(check(INV(0, append, "k", "\"abc\"") INV(1, append, "k", "\"de\"")
+                               SEQ(2, append, "k", "\"x\"", "3")),
+                     LC_LINEARIZABLE);
+    /* Same length, different values: on a counter an INCR tells them apart. */
+    assert_int_equal(
+        check(INV(0, put, "c", "\"5\"") INV(1, put, "c", "\"6\"") SEQ(2, incr, "c", "nil", "7")),
+        LC_LINEARIZABLE);
+    assert_int_equal(check(INV(0, append, "c", "\"5\"") INV(1, append, "c", "\"6\"")
+                               SEQ(2, incr, "c", "nil", "7")),
+                     LC_LINEARIZABLE);
+    /* Twins may both take effect: an :info SADD, an SREM, the other SADD. */
+    assert_int_equal(check(INV(0, sadd, "s", "\"a\"") INV(1, sadd, "s", "\"a\"")
+                               SMEMBERS(3, "\"a\"") SREM(3, "a", "1") SMEMBERS(3, "\"a\"")),
+                     LC_LINEARIZABLE);
+    assert_int_equal(check(INV(0, del, "k", "nil") INV(1, del, "k", "nil") SEQ(
+                         2, put, "k", "\"a\"", "\"OK\"") SEQ(3, get, "k", "nil", "nil")
+                               SEQ(3, put, "k", "\"b\"", "\"OK\"") SEQ(3, get, "k", "nil", "nil")),
+                     LC_LINEARIZABLE);
+    /* Same member, different ops */
+    assert_int_equal(check(SADD(0, "a", "1") INV(1, sadd, "s", "\"a\"") INV(2, srem, "s", "\"a\"")
+                               SMEMBERS(3, "nil") SMEMBERS(3, "nil")),
+                     LC_LINEARIZABLE);
+    /* Many :info SADDs of one member: one taking effect explains the read,
+     * none can explain its going away. */
+    assert_int_equal(check(INV(0, sadd, "s", "\"a\"") INV(1, sadd, "s", "\"a\"")
+                               INV(2, sadd, "s", "\"a\"") INV(4, sadd, "s", "\"b\"")
+                                   SMEMBERS(3, "\"a\"") SMEMBERS(3, "\"a b\"")),
+                     LC_LINEARIZABLE);
+    assert_int_equal(check(INV(0, sadd, "s", "\"a\"") INV(1, sadd, "s", "\"a\"")
+                               INV(2, sadd, "s", "\"a\"") SMEMBERS(3, "\"a\"") SMEMBERS(3, "nil")),
+                     LC_NOT_LINEARIZABLE);
+}
+
+/* Small generated histories (mixed, registers, sets) with many :info ops,
+ * valid and corrupted: the verdict is the same with and without the
+ * reductions (unread :info puts left out, interchangeable :info ops tried
+ * once). */
+static void pruning_never_changes_a_verdict(void **s)
+{
+    (void)s;
+    int decided[2] = {0, 0};
+    for (uint64_t seed = 1; seed <= 180; seed++) {
+        lc_gen_options o;
+        lc_gen_defaults(&o);
+        o.seed = seed;
+        o.ops = 60;
+        o.clients = 4;
+        o.keys = 2;
+        o.info_rate = 0.3;
+        o.shape = (lc_gen_shape)(seed % 3);
+        o.corrupt = (lc_corruption)(seed / 3 % 3);
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        assert_int_equal(lc_gen(&o, f), 0);
+        fclose(f);
+        lc_history *h;
+        assert_int_equal(lc_history_parse(text, len, &h, NULL, 0), 0);
+        lc_options opt = {5, 0, 0, 1, 0};
+        lc_verdict a = lc_check(h, &opt, NULL);
+        opt.no_prune = 1;
+        lc_verdict b = lc_check(h, &opt, NULL);
+        if (a != b)
+            fail_msg("seed %llu: %s pruned, %s not", (unsigned long long)seed, lc_verdict_str(a),
+                     lc_verdict_str(b));
+        assert_true(a == LC_LINEARIZABLE || a == LC_NOT_LINEARIZABLE);
+        decided[a]++;
+        lc_history_free(h);
+        free(text);
+    }
+    print_message("%d linearizable, %d not\n", decided[0], decided[1]);
+    assert_true(decided[0] > 10 && decided[1] > 10);
+}
+
+/* ---------------------------------------------------------- sets */
+
+static void set_ops_in_sequence_are_linearizable(void **s)
+{
+    (void)s;
+    assert_int_equal(check(SMEMBERS(0, "nil") SADD(0, "a", "1") SADD(0, "a", "0") SADD(1, "b", "1")
+                               SADD(1, "0", "1") SMEMBERS(0, "\"0 a b\"") SMEMBERS(1, "\"b a  0\"")
+                                   SREM(0, "a", "1") SREM(0, "a", "0") SMEMBERS(1, "\"0 b\"")
+                                       SREM(1, "0", "1") SREM(1, "b", "1") SMEMBERS(0, "nil")
+                                           SMEMBERS(0, "\"\"") SADD(0, "z", "nil")
+                                               SMEMBERS(0, "\"z\"")),
+                     LC_LINEARIZABLE);
+}
+
+static void set_results_are_checked(void **s)
+{
+    (void)s;
+    assert_int_equal(check(SADD(0, "a", "1") SADD(1, "a", "1")), LC_NOT_LINEARIZABLE);
+    assert_int_equal(check(SREM(0, "a", "1")), LC_NOT_LINEARIZABLE);
+    assert_int_equal(check(SADD(0, "a", "1") SREM(1, "a", "0")), LC_NOT_LINEARIZABLE);
+    assert_int_equal(check(SADD(0, "a", "1") SMEMBERS(1, "nil")), LC_NOT_LINEARIZABLE);
+    assert_int_equal(check(SADD(0, "a", "1") SMEMBERS(1, "\"a b\"")), LC_NOT_LINEARIZABLE);
+    /* stale: the member was removed before the read began */
+    assert_int_equal(check(SADD(0, "a", "1") SREM(0, "a", "1") SMEMBERS(1, "\"a\"")),
+                     LC_NOT_LINEARIZABLE);
+}
+
+static void concurrent_sadds_of_one_member_add_it_once(void **s)
+{
+    (void)s;
+    assert_int_equal(check(INV(0, sadd, "s", "\"a\"") INV(1, sadd, "s", "\"a\"")
+                               OK(1, sadd, "s", "0") OK(0, sadd, "s", "1")),
+                     LC_LINEARIZABLE);
+    assert_int_equal(check(INV(0, sadd, "s", "\"a\"") INV(1, sadd, "s", "\"a\"")
+                               OK(1, sadd, "s", "1") OK(0, sadd, "s", "1")),
+                     LC_NOT_LINEARIZABLE);
+}
+
+static void info_sadd_and_srem_may_happen_later_or_never(void **s)
+{
+    (void)s;
+    /* seen later */
+    assert_int_equal(check(INV(0, sadd, "s", "\"a\"") INFO(0, sadd, "s", "\"a\"") SMEMBERS(1, "nil")
+                               SMEMBERS(1, "\"a\"") SADD(1, "a", "0")),
+                     LC_LINEARIZABLE);
+    /* never seen */
+    assert_int_equal(
+        check(INV(0, sadd, "s", "\"a\"") SMEMBERS(1, "nil") SADD(1, "b", "1") SMEMBERS(1, "\"b\"")),
+        LC_LINEARIZABLE);
+    /* seen, then gone with no SREM */
+    assert_int_equal(check(INV(0, sadd, "s", "\"a\"") INFO(0, sadd, "s", "\"a\"")
+                               SMEMBERS(1, "\"a\"") SMEMBERS(1, "nil")),
+                     LC_NOT_LINEARIZABLE);
+    /* an :info SREM explains one disappearance, not a return */
+    assert_int_equal(
+        check(SADD(0, "a", "1") INV(1, srem, "s", "\"a\"") SMEMBERS(2, "\"a\"") SMEMBERS(2, "nil")),
+        LC_LINEARIZABLE);
+    assert_int_equal(
+        check(SADD(0, "a", "1") INV(1, srem, "s", "\"a\"") SMEMBERS(2, "nil") SMEMBERS(2, "\"a\"")),
+        LC_NOT_LINEARIZABLE);
+    /* an :info SADD cannot take effect before its call */
+    assert_int_equal(check(SMEMBERS(1, "\"a\"") INV(0, sadd, "s", "\"a\"")), LC_NOT_LINEARIZABLE);
+}
+
+static void set_bad_input_is_reported(void **s)
+{
+    (void)s;
+    char err[256];
+    assert_int_equal(parse_error(SEQ(0, put, "k", "\"a\"", "\"OK\"")
+                                     SEQ(0, sadd, "k", "\"a\"", "1"),
+                                 err, sizeof err),
+                     LC_BAD_INPUT);
+    assert_non_null(strstr(err, "line 3"));
+    assert_non_null(strstr(err, "one family"));
+    assert_int_equal(parse_error(SEQ(0, sadd, "s", "\"a b\"", "1"), err, sizeof err), LC_BAD_INPUT);
+    assert_int_equal(parse_error(SEQ(0, sadd, "s", "\"\"", "1"), err, sizeof err), LC_BAD_INPUT);
+    assert_int_equal(parse_error(SEQ(0, sadd, "s", "nil", "1"), err, sizeof err), LC_BAD_INPUT);
+    assert_int_equal(parse_error(SEQ(0, srem, "s", "\"a\"", "2"), err, sizeof err), LC_BAD_INPUT);
+    assert_int_equal(parse_error(SMEMBERS(0, "\"a b a\""), err, sizeof err), LC_BAD_INPUT);
+    assert_non_null(strstr(err, "twice"));
+    assert_int_equal(parse_error(SMEMBERS(0, "3"), err, sizeof err), LC_BAD_INPUT);
+}
+
+static void set_violation_report_shows_the_members(void **s)
+{
+    (void)s;
+    const char *t = SADD(0, "a", "1") SADD(0, "b", "1") SREM(0, "a", "1") SMEMBERS(1, "\"a b\"");
+    lc_history *h;
+    assert_int_equal(lc_history_parse(t, strlen(t), &h, NULL, 0), 0);
+    lc_report *r;
+    assert_int_equal(lc_check(h, NULL, &r), LC_NOT_LINEARIZABLE);
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    lc_report_print(r, "t", f);
+    fclose(f);
+    assert_non_null(strstr(out, "smembers -> \"a b\""));
+    assert_non_null(strstr(out, "srem \"a\""));
+    free(out);
+    lc_report_free(r);
+    lc_history_free(h);
+}
+
 #ifndef LC_HISTORY_DIR
 #define LC_HISTORY_DIR "histories"
 #endif
@@ -347,7 +618,7 @@ static void reference_histories_get_porcupines_verdicts(void **s)
                      bad ? "bad" : "ok");
             lc_history *h;
             if (lc_history_load(path, &h, err, sizeof err) != 0) fail_msg("%s: %s", path, err);
-            lc_options opt = {20, 0, 0, 0};
+            lc_options opt = {20, 0, 0, 0, 0};
             lc_verdict v = lc_check(h, &opt, NULL);
             print_message("%s: %s\n", path, lc_verdict_str(v));
             assert_int_equal(v, bad ? LC_NOT_LINEARIZABLE : LC_LINEARIZABLE);
@@ -373,7 +644,7 @@ static void check_respects_its_time_budget(void **s)
     fclose(f);
     lc_history *h;
     assert_int_equal(lc_history_parse(text, len, &h, NULL, 0), 0);
-    lc_options opt = {0.5, 0, 0, 0};
+    lc_options opt = {0.5, 0, 0, 0, 0};
     double t0 = lc_now();
     lc_verdict v = lc_check(h, &opt, NULL);
     double dt = lc_now() - t0;
@@ -438,6 +709,20 @@ int main(void)
         cmocka_unit_test(long_appended_values_are_compared_exactly),
         cmocka_unit_test(violation_report_names_the_key_and_window),
         cmocka_unit_test(bad_input_is_reported_with_its_line),
+        cmocka_unit_test(unread_info_put_is_left_out),
+        cmocka_unit_test(info_put_read_before_its_call_is_left_out),
+        cmocka_unit_test(info_put_that_was_read_is_kept),
+        cmocka_unit_test(info_put_read_through_an_append_is_kept),
+        cmocka_unit_test(info_put_a_checked_del_or_append_needs_is_kept),
+        cmocka_unit_test(info_put_on_a_counter_is_kept),
+        cmocka_unit_test(interchangeable_info_ops_keep_what_tells_them_apart),
+        cmocka_unit_test(pruning_never_changes_a_verdict),
+        cmocka_unit_test(set_ops_in_sequence_are_linearizable),
+        cmocka_unit_test(set_results_are_checked),
+        cmocka_unit_test(concurrent_sadds_of_one_member_add_it_once),
+        cmocka_unit_test(info_sadd_and_srem_may_happen_later_or_never),
+        cmocka_unit_test(set_bad_input_is_reported),
+        cmocka_unit_test(set_violation_report_shows_the_members),
         cmocka_unit_test(reference_histories_get_porcupines_verdicts),
         cmocka_unit_test(check_respects_its_time_budget),
         cmocka_unit_test(allocation_failure_gives_unknown_never_a_verdict),

@@ -29,6 +29,7 @@
 #define PENDING_SHOWN 24 /* pending operations shown at a failure */
 #define LOOKAHEAD 64     /* entries after the first return looked at for GETs */
 #define LOOKAHEAD_GETS 8
+#define DEAD_WORK 50000000 /* :info writes x reads compared in link_twins() */
 
 typedef struct frame {
     uint32_t e; /* the call entry linearized */
@@ -52,7 +53,12 @@ typedef struct search {
     const lc_history *h;
     const lc_key *key;
     uint32_t n, nok, ninfo;
-    uint32_t *op; /* local id -> history op id; [0,nok) completed, then info */
+    uint32_t npruned; /* :info PUTs left out (mark_unobserved) */
+    /* per info op (index - nok): the previous info op of its class
+     * (link_twins), UINT32_MAX for none */
+    uint32_t *twin;
+    uint32_t ntwins; /* info ops with an earlier one of their class */
+    uint32_t *op;    /* local id -> history op id; [0,nok) completed, then info */
     uint32_t head, tail;
     uint32_t *prev, *next; /* entries: call of i is i, return of i is n+i */
     uint32_t *hi_ok;       /* per completed op: last completed op called before its return */
@@ -266,12 +272,202 @@ static uint32_t count_calls_before(const search *S, uint32_t lo, uint32_t hi, ui
     return a - lo;
 }
 
-static int setup(search *S)
+/* Marks in skip the :info PUTs of key k that no completed operation can
+ * have observed, and returns how many. Such a PUT X, of value v, can be
+ * left out: the history is linearizable with X exactly when it is without
+ * it. Without X is one of the choices for X (an :info operation may never
+ * take effect). With X: take a linearization L that places X, and let S be
+ * the operations after X in L up to the next PUT, DEL or INCR (or to the
+ * end). Every operation Z in S returned after X's call (Z.ret < X.call
+ * would put Z before X), and the value throughout S starts with v (only
+ * APPENDs run in S). Remove X from L: real time still holds (a
+ * subsequence), and only the operations in S see a different value. That
+ * changes no result when, among the operations that return after X's
+ * call (or never),
+ *   - no GET read a value starting with v: so no GET is in S;
+ *   - no APPEND or DEL had its result checked (a length, a count), and
+ *     there is no INCR: so the rest of S is APPENDs that report nothing
+ *     and a PUT or DEL that reports nothing, after which the value is the
+ *     same as in L.
+ * Removing several such PUTs at once is removing them one at a time: the
+ * conditions speak of the other operations, which stay. This is what
+ * keeps a register written by many timed-out clients (Jepsen's :info
+ * writes whose values nobody read) from multiplying the search by 2^k. */
+static long mark_unobserved(const lc_history *h, const lc_key *k, uint8_t *skip)
+{
+    uint64_t checked_last = 0; /* latest return of an op that checks the value, +1 */
+    bool any_info_put = false;
+    for (size_t i = 0; i < k->nops; i++) {
+        const lc_op *op = &h->ops[k->ops[i]];
+        bool checks = op->f == LC_INCR || op->f == LC_SADD || op->f == LC_SREM ||
+                      op->f == LC_SMEMBERS ||
+                      ((op->f == LC_APPEND || op->f == LC_DEL) && op->res != LC_RES_NONE);
+        if (checks && (uint64_t)op->ret + 1 > checked_last) checked_last = (uint64_t)op->ret + 1;
+        any_info_put |= op->info && op->f == LC_PUT;
+    }
+    if (!any_info_put) return 0;
+    long count = 0;
+    for (size_t i = 0; i < k->nops; i++) {
+        const lc_op *x = &h->ops[k->ops[i]];
+        if (!x->info || x->f != LC_PUT || (uint64_t)x->call + 1 <= checked_last) continue;
+        bool seen = false;
+        for (size_t j = 0; j < k->nops && !seen; j++) {
+            const lc_op *g = &h->ops[k->ops[j]];
+            seen = g->f == LC_GET && g->ret > x->call && g->res == LC_RES_STR &&
+                   g->val_len >= x->arg_len && memcmp(g->val, x->arg, x->arg_len) == 0;
+        }
+        if (!seen) {
+            skip[i] = 1;
+            count++;
+        }
+    }
+    return count;
+}
+
+/* Interchangeable :info ops (link_twins). An info op's class: */
+typedef struct iclass {
+    uint32_t kind; /* below */
+    uint32_t len;  /* bytes of arg (0 for del, incr) */
+    int64_t delta; /* incr */
+    const char *arg;
+    uint32_t x; /* local id, to keep call order within a class */
+} iclass;
+
+enum { K_DEL, K_DEAD_PUT, K_DEAD_APPEND, K_PUT, K_APPEND, K_INCR, K_SADD, K_SREM };
+
+static int cmp_iclass(const void *a, const void *b)
+{
+    const iclass *x = a, *y = b;
+    if (x->kind != y->kind) return x->kind < y->kind ? -1 : 1;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    if (x->delta != y->delta) return x->delta < y->delta ? -1 : 1;
+    if (x->kind >= K_PUT && x->len) {
+        int c = memcmp(x->arg, y->arg, x->len);
+        if (c) return c;
+    }
+    return (x->x > y->x) - (x->x < y->x);
+}
+
+static bool same_iclass(const iclass *x, const iclass *y)
+{
+    return x->kind == y->kind && x->len == y->len && x->delta == y->delta &&
+           (x->kind < K_PUT || !x->len || memcmp(x->arg, y->arg, x->len) == 0);
+}
+
+/* Links every :info op to the previous one (in call order) of its class:
+ * ops with the same effect on every state, so that once both have been
+ * called, a configuration with one of them linearized succeeds exactly
+ * when the one with the other instead does (swap them in any
+ * continuation: neither has a return to respect). The search then tries
+ * only the first pending op of a class (see run()), and k pending ops of
+ * one class cost k+1 configurations instead of 2^k.
+ *
+ * Same effect: DELs (an :info DEL reports nothing); PUTs or APPENDs of the
+ * same bytes; INCRs by the same amount; SADDs or SREMs of one member. And,
+ * on a key without INCR, a "dead" PUT or APPEND is one of a class by its
+ * length alone: a value v is dead when no GET of the key read a value
+ * starting with v, so no GET can match v or anything APPENDs make of it,
+ * and until the next PUT/DEL the only things that tell two dead values
+ * apart are lengths (APPEND's reply) and existence (DEL's), which are
+ * equal for equal lengths. A PUT of v is dead when v is; an APPEND of p
+ * makes a dead value from any value when p occurs in no value read. */
+static int link_twins(search *S)
+{
+    uint32_t nok = S->nok, ni = S->ninfo;
+    S->twin = lc_malloc((ni + 1) * sizeof *S->twin);
+    iclass *c = lc_malloc((ni + 1) * sizeof *c);
+    if (!S->twin || !c) {
+        lc_free(c);
+        return -1;
+    }
+    /* Deciding "dead" compares every :info PUT/APPEND with every value
+     * read; past a bound on that work, classes by bytes only (coarser
+     * classes cost time, never a wrong verdict). */
+    bool incr = false;
+    uint64_t writes = 0, reads = 0;
+    for (uint32_t i = 0; i < S->n; i++) {
+        const lc_op *op = op_of(S, i);
+        incr |= op->f == LC_INCR;
+        writes += op->info && (op->f == LC_PUT || op->f == LC_APPEND);
+        reads += op->f == LC_GET;
+    }
+    bool dead_ok = !incr && writes * reads <= DEAD_WORK;
+    for (uint32_t j = 0; j < ni; j++) {
+        const lc_op *op = op_of(S, nok + j);
+        iclass *k = &c[j];
+        memset(k, 0, sizeof *k);
+        k->x = j;
+        k->arg = op->arg;
+        switch (op->f) {
+        case LC_DEL:
+            k->kind = K_DEL;
+            break;
+        case LC_INCR:
+            k->kind = K_INCR;
+            k->delta = op->delta;
+            break;
+        case LC_PUT:
+        case LC_APPEND:
+        case LC_SADD:
+        case LC_SREM:
+            k->len = op->arg_len;
+            k->kind = op->f == LC_PUT      ? K_PUT
+                      : op->f == LC_APPEND ? K_APPEND
+                      : op->f == LC_SADD   ? K_SADD
+                                           : K_SREM;
+            if ((op->f == LC_PUT || op->f == LC_APPEND) && dead_ok && op->arg_len) {
+                bool read = false;
+                for (uint32_t i = 0; i < S->nok && !read; i++) {
+                    const lc_op *g = op_of(S, i);
+                    if (g->f != LC_GET || g->res != LC_RES_STR || g->val_len < op->arg_len)
+                        continue;
+                    read = op->f == LC_PUT
+                               ? memcmp(g->val, op->arg, op->arg_len) == 0
+                               : memmem(g->val, g->val_len, op->arg, op->arg_len) != NULL;
+                }
+                if (!read) k->kind = op->f == LC_PUT ? K_DEAD_PUT : K_DEAD_APPEND;
+            }
+            break;
+        default: /* reads are never :info here */
+            k->kind = UINT32_MAX;
+            k->len = j;
+            break;
+        }
+    }
+    qsort(c, ni, sizeof *c, cmp_iclass);
+    for (uint32_t j = 0; j < ni; j++) {
+        bool twin = j > 0 && same_iclass(&c[j - 1], &c[j]);
+        S->twin[c[j].x] = twin ? c[j - 1].x : UINT32_MAX;
+        S->ntwins += twin;
+    }
+    lc_free(c);
+    return 0;
+}
+
+/* Is info op e (local id) shadowed by an earlier op of its class that is
+ * not linearized? That one is pending too (called earlier, not returned)
+ * and comes before e in the list, so it was tried in this configuration
+ * already. */
+static bool shadowed(const search *S, uint32_t e)
+{
+    if (!S->twin) return false;
+    for (uint32_t p = S->twin[e - S->nok]; p != UINT32_MAX; p = S->twin[p])
+        if (!((S->lin_info[p >> 6] >> (p & 63)) & 1)) return true;
+    return false;
+}
+
+static int setup(search *S, int prune)
 {
     const lc_key *k = S->key;
-    uint32_t n = (uint32_t)k->nops, nok = 0;
-    for (uint32_t i = 0; i < n; i++)
-        nok += S->h->ops[k->ops[i]].ret != LC_NEVER;
+    uint8_t *skip = lc_malloc(k->nops + 1);
+    if (!skip) return -1;
+    memset(skip, 0, k->nops + 1);
+    if (prune) S->npruned = (uint32_t)mark_unobserved(S->h, k, skip);
+    uint32_t n = 0, nok = 0;
+    for (uint32_t i = 0; i < k->nops; i++) {
+        n += !skip[i];
+        nok += !skip[i] && S->h->ops[k->ops[i]].ret != LC_NEVER;
+    }
     S->n = n;
     S->nok = nok;
     S->ninfo = n - nok;
@@ -279,30 +475,33 @@ static int setup(search *S)
     S->head = 2 * n;
     S->tail = 2 * n + 1;
     size_t wok = nok / 64 + 1, winf = S->ninfo / 64 + 1;
-    S->op = lc_malloc(n * sizeof *S->op);
+    S->op = lc_malloc((n + 1) * sizeof *S->op);
     S->prev = lc_malloc((2 * (size_t)n + 2) * sizeof *S->prev);
     S->next = lc_malloc((2 * (size_t)n + 2) * sizeof *S->next);
     S->hi_ok = lc_malloc((nok + 1) * sizeof *S->hi_ok);
     S->hi_info = lc_malloc((nok + 1) * sizeof *S->hi_info);
-    S->z = lc_malloc(n * sizeof *S->z);
+    S->z = lc_malloc((n + 1) * sizeof *S->z);
     S->lin_ok = lc_malloc(wok * 8);
     S->lin_info = lc_malloc(winf * 8);
-    uint64_t *ev = lc_malloc(ne * sizeof *ev);
+    uint64_t *ev = lc_malloc((ne + 1) * sizeof *ev);
     S->model = lc_model_new();
     if (!S->op || !S->prev || !S->next || !S->hi_ok || !S->hi_info || !S->z || !S->lin_ok ||
         !S->lin_info || !ev || !S->model) {
         lc_free(ev);
+        lc_free(skip);
         return -1;
     }
     memset(S->lin_ok, 0, wok * 8);
     memset(S->lin_info, 0, winf * 8);
     uint32_t a = 0, b = nok;
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t i = 0; i < k->nops; i++) {
+        if (skip[i]) continue;
         if (S->h->ops[k->ops[i]].ret != LC_NEVER)
             S->op[a++] = k->ops[i];
         else
             S->op[b++] = k->ops[i];
     }
+    lc_free(skip);
     uint64_t seed = 0x6c696e636865636bULL;
     for (uint32_t i = 0; i < n; i++)
         S->z[i] = lc_mix64(seed += 0x9e3779b97f4a7c15ULL);
@@ -331,9 +530,11 @@ static int setup(search *S)
     S->resets = lc_malloc((n + 1) * sizeof *S->resets);
     if (!S->resets) return -1;
     for (uint32_t i = 0; i < n; i++)
-        if (op_of(S, i)->f != LC_GET && op_of(S, i)->f != LC_APPEND) S->resets[S->nresets++] = i;
+        if (op_of(S, i)->f == LC_PUT || op_of(S, i)->f == LC_DEL || op_of(S, i)->f == LC_INCR)
+            S->resets[S->nresets++] = i;
     sort_s = S;
     qsort(S->resets, S->nresets, sizeof *S->resets, by_call);
+    if (prune && link_twins(S) != 0) return -1;
     S->hi_ok[nok] = nok ? nok - 1 : 0; /* m == nok is never cached */
     S->hi_info[nok] = 0;
     return 0;
@@ -368,7 +569,6 @@ static void record_failure(search *S, uint32_t x, lc_state state, uint32_t nlin)
 
 void lc_describe_op(lc_strbuf *b, const lc_history *h, uint32_t i, size_t max)
 {
-    static const char *const names[] = {"get", "put", "append", "del", "incr"};
     const lc_op *op = &h->ops[i];
     char v[512];
     if (op->info)
@@ -376,8 +576,8 @@ void lc_describe_op(lc_strbuf *b, const lc_history *h, uint32_t i, size_t max)
     else
         lc_sb_printf(b, "line %u-%u", op->call_line, op->ret_line);
     lc_sb_printf(b, "  p%lld %s", (long long)op->process,
-                 op->f == LC_INCR && op->delta != 1 ? "incrby" : names[op->f]);
-    if (op->f == LC_PUT || op->f == LC_APPEND) {
+                 op->f == LC_INCR && op->delta != 1 ? "incrby" : lc_fn_names[op->f]);
+    if (op->f == LC_PUT || op->f == LC_APPEND || op->f == LC_SADD || op->f == LC_SREM) {
         if (max) {
             lc_quote(v, sizeof v, op->arg, op->arg_len, max);
             lc_sb_printf(b, " %s", v);
@@ -517,6 +717,7 @@ static void cleanup(search *S)
     lc_free(S->slots);
     lc_free(S->fr);
     lc_free(S->resets);
+    lc_free(S->twin);
     lc_model_free(S->model);
 }
 
@@ -622,13 +823,14 @@ static int scan_reads(search *S, uint32_t *g)
     uint32_t x = S->next[S->head], seen = 0, gets = 0;
     for (; x < S->n; x = S->next[x]) {
         const lc_op *op = op_of(S, x);
-        if (op->f != LC_GET) continue;
+        if (!lc_is_read(op->f)) continue;
         lc_state ns;
         int rc = lc_model_step(S->model, S->state, op, S->op[x], &ns);
         if (rc != 0) {
             *g = x;
             return rc;
         }
+        if (op->f != LC_GET) continue;
         rc = read_dead(S, x);
         if (rc != 0) {
             *g = x;
@@ -684,7 +886,8 @@ enter: /* a new configuration */
             /* No pending GET fits this configuration (scan_reads). Info
              * ops come second (pass 2), so that configurations without them
              * are seen first and dominate those with (cache_add). */
-            if (op_of(S, e)->f != LC_GET && (e < S->nok) == (pass == 1)) {
+            if (!lc_is_read(op_of(S, e)->f) && (e < S->nok) == (pass == 1) &&
+                (pass == 1 || !shadowed(S, e))) {
                 rc = try_op(S, e, 0);
                 if (rc < 0) return LC_UNKNOWN;
                 if (rc == 2) return LC_LINEARIZABLE;
@@ -716,7 +919,7 @@ enter: /* a new configuration */
 }
 
 void lc_check_key(const lc_history *h, size_t k, double deadline, size_t max_memory, int verbose,
-                  lc_key_result *r)
+                  int prune, lc_key_result *r)
 {
     search S;
     memset(&S, 0, sizeof S);
@@ -726,7 +929,7 @@ void lc_check_key(const lc_history *h, size_t k, double deadline, size_t max_mem
     double t0 = lc_now();
     r->verdict = LC_UNKNOWN;
     r->why = "out of memory";
-    if (setup(&S) != 0) goto done;
+    if (setup(&S, prune) != 0) goto done;
     if (S.nok == 0) {
         r->verdict = LC_LINEARIZABLE;
         goto done;
@@ -738,6 +941,8 @@ void lc_check_key(const lc_history *h, size_t k, double deadline, size_t max_mem
 done:
     if (r->verdict != LC_UNKNOWN) r->why = NULL;
     r->states = S.nce;
+    r->pruned = S.npruned;
+    r->twins = S.ntwins;
     r->seconds = lc_now() - t0;
     cleanup(&S);
 }

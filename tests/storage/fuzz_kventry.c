@@ -57,7 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case KV_ENTRY_EXPIRE:
         kventry_begin_expire(&b, e.tau, e.count);
         for (uint32_t i = 0; i < e.count; i++)
-            kventry_add_expire(&b, e.items[i].db, e.items[i].key, e.items[i].keylen, e.items[i].expiry);
+            kventry_add_expire(&b, e.items[i].db, e.items[i].key, e.items[i].keylen,
+                               e.items[i].expiry);
         break;
     default:
         abort();
