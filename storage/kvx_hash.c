@@ -349,8 +349,9 @@ static void kvx_hvals(ARGS)
 }
 
 /* A field at a random place of the hash: the first at or after 8 random
- * bytes, wrapping to the first. Not uniform (it favours fields after wide
- * gaps in byte order), which Redis does not promise either. */
+ * bytes, wrapping to the first: one seek at any size, but not uniform (it
+ * favours fields after wide gaps in byte order), so it serves only a
+ * hashtable-encoded hash; a listpack one is picked from uniformly. */
 static int random_field(kv_ctx *c, const kv_val *v, const char **f, size_t *flen, const char **val,
                         size_t *vlen, kv_iter *it)
 {
@@ -376,6 +377,69 @@ static void pair_or_field(kv_ctx *c, int withvalues, const char *f, size_t flen,
     if (withvalues) resp_add_bulk(c->reply, val, vlen);
 }
 
+/* A listpack hash (at most LP_ENTRIES fields and values of at most
+ * LP_VALUE bytes) copied out, so picks from it are uniform, as Redis's are.
+ * small_load: 0 loaded, 1 a field or value is longer (nothing loaded), -1
+ * error. */
+typedef struct small_hash {
+    uint64_t n;
+    size_t *off; /* per field: field, then value, in buf */
+    uint32_t *flen, *vlen;
+    char *buf;
+} small_hash;
+
+static void small_free(small_hash *h)
+{
+    free(h->off);
+    free(h->flen);
+    free(h->vlen);
+    free(h->buf);
+}
+
+static int small_load(kv_ctx *c, const kv_val *v, small_hash *h)
+{
+    kv_iter it;
+    const char *f, *val;
+    size_t flen, vlen, used = 0;
+    uint64_t n = v->count;
+    int r;
+    memset(h, 0, sizeof(*h));
+    h->off = kv_calloc(n, sizeof(*h->off));
+    h->flen = kv_calloc(n, sizeof(*h->flen));
+    h->vlen = kv_calloc(n, sizeof(*h->vlen));
+    h->buf = kv_malloc(n * 2 * LP_VALUE + 1);
+    if (!h->off || !h->flen || !h->vlen || !h->buf) goto oom;
+    if (kv_iter_open(c, &it, KV_T_ELEM, v->ver, NULL, 0, 0) != 0) goto fail;
+    while (h->n < n && (r = kv_iter_next(&it, &f, &flen, &val, &vlen)) == 1) {
+        if (flen > LP_VALUE || vlen > LP_VALUE) break; /* too long: the caller seeks */
+        h->off[h->n] = used;
+        h->flen[h->n] = (uint32_t)flen;
+        h->vlen[h->n] = (uint32_t)vlen;
+        memcpy(h->buf + used, f, flen);
+        memcpy(h->buf + used + flen, val, vlen);
+        used += flen + vlen;
+        h->n++;
+    }
+    kv_iter_close(&it);
+    if (h->n == n) return 0;
+    small_free(h);
+    return c->rc == 0 ? 1 : -1;
+oom:
+    kvx_oom(c);
+fail:
+    small_free(h);
+    return -1;
+}
+
+static void small_emit(kv_ctx *c, const small_hash *h, uint64_t i, int withvalues)
+{
+    const char *f = h->buf + h->off[i];
+    pair_or_field(c, withvalues, f, h->flen[i], f + h->flen[i], h->vlen[i]);
+}
+
+/* HRANDFIELD key [count [WITHVALUES]]: the count is parsed before the
+ * option, as hrandfieldCommand does, and WITHVALUES bounds it to half the
+ * range (Redis 7.0.15: "value is out of range"). */
 static void kvx_hrandfield(ARGS)
 {
     kv_val v;
@@ -385,13 +449,6 @@ static void kvx_hrandfield(ARGS)
     long long count = 0;
     int withvalues = 0, has_count = argc >= 3;
 
-    if (argc >= 4) {
-        if (argc > 4 || !kv_streqci(argv[3], argvlen[3], "withvalues")) {
-            resp_add_error(c->reply, ERR_SYNTAX);
-            return;
-        }
-        withvalues = 1;
-    }
     if (has_count) {
         if (kv_getll(argv[2], argvlen[2], &count, c->reply) != 0) return;
         if (count < -LLONG_MAX) {
@@ -400,33 +457,63 @@ static void kvx_hrandfield(ARGS)
             return;
         }
     }
-    int found = kv_lookup_type(c, argv[1], argvlen[1], KV_TYPE_HASH, &v);
-    if (found < 0) return;
-    if (!has_count) {
-        if (!found) {
-            resp_add_null(c->reply);
+    if (argc >= 4) {
+        if (argc > 4 || !kv_streqci(argv[3], argvlen[3], "withvalues")) {
+            resp_add_error(c->reply, ERR_SYNTAX);
             return;
         }
-        if (random_field(c, &v, &f, &flen, &val, &vlen, &it) != 0) return;
-        resp_add_bulk(c->reply, f, flen);
-        kv_iter_close(&it);
-        return;
+        withvalues = 1;
+        if (count < -LLONG_MAX / 2 || count > LLONG_MAX / 2) {
+            resp_add_error(c->reply, "ERR value is out of range");
+            return;
+        }
     }
-    if (!found || count == 0) {
+    int found = kv_lookup_type(c, argv[1], argvlen[1], KV_TYPE_HASH, &v);
+    if (found < 0) return;
+    if (has_count && (!found || count == 0)) {
         resp_add_array(c->reply, 0);
         return;
     }
+    if (!has_count && !found) {
+        resp_add_null(c->reply);
+        return;
+    }
     int per = withvalues && c->reply->proto == 2 ? 2 : 1;
-    if (count < 0) { /* repeats allowed: count independent picks */
-        unsigned long long n = (unsigned long long)(-(count + 1)) + 1;
+    unsigned long long n = 1; /* picks, for the forms that may repeat */
+    if (count < 0) {
+        n = (unsigned long long)(-(count + 1)) + 1;
         if (n > (1ull << 22)) { /* applied on every node inside MULTI: bounded */
             resp_add_error(c->reply, "ERR value is out of range");
             return;
         }
-        resp_add_array(c->reply, (int64_t)(n * (unsigned)per));
+    }
+    if (!has_count || count < 0) {
+        if (v.enc == KV_ENC_LISTPACK && v.count <= LP_ENTRIES) {
+            /* Uniform picks from a copy of the (small) hash. */
+            small_hash h;
+            int lr = small_load(c, &v, &h);
+            if (lr < 0) return;
+            if (lr == 0) {
+                if (has_count) resp_add_array(c->reply, (int64_t)(n * (unsigned)per));
+                for (unsigned long long i = 0; i < n; i++) {
+                    uint64_t j = kv_rand(c) % h.n;
+                    if (has_count)
+                        small_emit(c, &h, j, withvalues);
+                    else
+                        resp_add_bulk(c->reply, h.buf + h.off[j], h.flen[j]);
+                }
+                small_free(&h);
+                return;
+            }
+        }
+        /* A large hash: each pick is one seek (see random_field). */
+        if (has_count) resp_add_array(c->reply, (int64_t)(n * (unsigned)per));
         for (unsigned long long i = 0; i < n && c->rc == 0; i++) {
             if (random_field(c, &v, &f, &flen, &val, &vlen, &it) != 0) return;
-            pair_or_field(c, withvalues, f, flen, val, vlen);
+            if (has_count)
+                pair_or_field(c, withvalues, f, flen, val, vlen);
+            else
+                resp_add_bulk(c->reply, f, flen);
             kv_iter_close(&it);
         }
         return;

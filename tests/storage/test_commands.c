@@ -44,8 +44,9 @@ static void dump(const char *what, const char *p, size_t n)
     fputc('\n', stderr);
 }
 
-/* A flat RESP2 array of bulk strings, elements sorted (KEYS order is the
- * hash table's in Redis and the hash's here). */
+/* A flat array (RESP3: also a set, or a map taken as its flat fields and
+ * values) of bulk strings, elements sorted (KEYS order is the hash table's
+ * in Redis and the hash's here). */
 static int cmp_elem(const void *a, const void *b)
 {
     const char *const *x = a, *const *y = b;
@@ -57,7 +58,7 @@ static char *sort_array(const char *p, size_t n, size_t *outlen)
     char *copy = malloc(n + 1), *out = malloc(n + 1);
     memcpy(copy, p, n);
     copy[n] = 0;
-    if (copy[0] != '*') {
+    if (copy[0] != '*' && copy[0] != '%' && copy[0] != '~') {
         memcpy(out, p, n);
         *outlen = n;
         free(copy);
@@ -65,11 +66,12 @@ static char *sort_array(const char *p, size_t n, size_t *outlen)
     }
     char *save = NULL;
     char *hdr = strtok_r(copy, "\n", &save);
-    int cnt = atoi(hdr + 1);
+    int cnt = atoi(hdr + 1) * (hdr[0] == '%' ? 2 : 1); /* a map: its pairs, flat */
     char **el = calloc((size_t)cnt + 1, sizeof(char *));
     for (int i = 0; i < cnt; i++) {
         char *a = strtok_r(NULL, "\n", &save);
         char *b = strtok_r(NULL, "\n", &save);
+        assert_true(a && b && a[0] == '$'); /* only bulk strings: no nested arrays */
         el[i] = malloc(strlen(a) + strlen(b) + 3);
         sprintf(el[i], "%s\n%s\n", a, b);
     }
