@@ -173,6 +173,7 @@ static const struct {
     {kvx_keyspace_commands, &kvx_keyspace_ncommands},
     {kvx_expire_commands, &kvx_expire_ncommands},
     {kvx_bits_commands, &kvx_bits_ncommands},
+    {kvx_hll_commands, &kvx_hll_ncommands},
 };
 
 #define NFAMILIES (sizeof(families) / sizeof(families[0]))
