@@ -85,7 +85,10 @@ enum { HLL_CORRUPT = -1, HLL_NOMEM = -2 };
 /* ------------------------------------------------------------ opcodes */
 
 /* An XZERO's run; its second byte may lie past the end of a truncated
- * string, where Redis reads the string's terminating zero. */
+ * string, where Redis reads the byte after the string: the terminating
+ * zero of a stored value (limit = end), or, in a value being modified
+ * (limit = end + 1), whatever the modification left there: hll.s keeps
+ * that byte as an sds string would, so the result is the same. */
 static long xzero_len(const uint8_t *p, const uint8_t *end)
 {
     long lo = p + 1 < end ? p[1] : 0;
@@ -245,8 +248,9 @@ static void hll_invalidate(hll *h)
 
 /* Sparse to dense (Redis's hllSparseToDense): the header is kept (magic,
  * unused bytes, cached cardinality), the encoding byte changes. 0,
- * HLL_CORRUPT when the opcodes do not cover exactly 16384 registers, or
- * HLL_NOMEM. */
+ * HLL_CORRUPT when the opcodes do not cover exactly 16384 registers (a VAL
+ * that runs past the last register is corrupt even when the registers
+ * before it add up: redis-server 7.0.15 answers so), or HLL_NOMEM. */
 static int hll_to_dense(kv_ctx *c, hll *h)
 {
     if (h->s[4] == HLL_DENSE) return 0;
@@ -265,12 +269,15 @@ static int hll_to_dense(kv_ctx *c, hll *h)
             idx += SPARSE_ZERO_LEN(p);
             p++;
         } else if (SPARSE_IS_XZERO(p)) {
-            idx += xzero_len(p, end);
+            idx += xzero_len(p, end + 1);
             p += 2;
         } else {
             long runlen = SPARSE_VAL_LEN(p);
             unsigned regval = SPARSE_VAL_VALUE(p);
-            if (runlen + idx > HLL_REGISTERS) break;
+            if (runlen + idx > HLL_REGISTERS) {
+                idx = -1; /* redis-server 7.0 refuses this even at the end */
+                break;
+            }
             while (runlen--)
                 dense_put(regs, idx++, regval);
             p++;
@@ -307,7 +314,7 @@ static int sparse_set(kv_ctx *c, hll *h, long index, unsigned count)
         } else if (SPARSE_IS_VAL(p)) {
             span = SPARSE_VAL_LEN(p);
         } else {
-            span = xzero_len(p, end);
+            span = xzero_len(p, end + 1);
             oplen = 2;
         }
         if (index <= first + span - 1) break;
@@ -324,7 +331,7 @@ static int sparse_set(kv_ctx *c, hll *h, long index, unsigned count)
         runlen = SPARSE_ZERO_LEN(p);
     } else if (SPARSE_IS_XZERO(p)) {
         is_xzero = 1;
-        runlen = xzero_len(p, end);
+        runlen = xzero_len(p, end + 1);
     } else {
         is_val = 1;
         runlen = SPARSE_VAL_LEN(p);
@@ -425,8 +432,8 @@ static int hll_add(kv_ctx *c, hll *h, const char *ele, size_t n)
 /* ------------------------------------------------------------ reading */
 
 /* max[i] = MAX(max[i], register i) for a valid-looking HLL string (Redis's
- * hllMerge); -1 when a sparse one does not cover exactly 16384
- * registers. */
+ * hllMerge); -1 when a sparse one does not cover exactly 16384 registers
+ * (as in hll_to_dense, a VAL running past the end is corrupt). */
 static int hll_merge(uint8_t *max, const char *s, size_t len)
 {
     const uint8_t *p = (const uint8_t *)s + HLL_HDR_SIZE, *end = (const uint8_t *)s + len;
@@ -448,7 +455,7 @@ static int hll_merge(uint8_t *max, const char *s, size_t len)
         } else {
             long runlen = SPARSE_VAL_LEN(p);
             unsigned regval = SPARSE_VAL_VALUE(p);
-            if (runlen + i > HLL_REGISTERS) break;
+            if (runlen + i > HLL_REGISTERS) return -1;
             while (runlen--) {
                 if (regval > max[i]) max[i] = (uint8_t)regval;
                 i++;
