@@ -738,6 +738,35 @@ static const cmdinfo table[] = {
      "\"Added the `SYNC` flushing mode modifier.\"]> arguments [{name async type "
      "oneof flags <+optional> arguments [{name async type pure-token token ASYNC "
      "since 4.0.0} {name sync type pure-token token SYNC since 6.2.0}]}]"},
+    {"pfadd",
+     "pfadd :-2 <+write +denyoom +fast> :1 :1 :1 <+@write +@hyperloglog +@fast> "
+     "<> <{flags <+RW +insert> begin_search {type index spec {index :1}} "
+     "find_keys {type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Adds the specified elements to the specified HyperLogLog.\" since "
+     "2.8.9 group hyperloglog complexity \"O(1) to add every element.\" arguments "
+     "[{name key type key key_spec_index :0} {name element type string flags "
+     "<+optional +multiple>}]"},
+    {"pfcount",
+     "pfcount :-2 <+readonly> :1 :-1 :1 <+@read +@hyperloglog +@slow> <> <{notes "
+     "\"RW because it may change the internal representation of the key, and "
+     "propagate to replicas\" flags <+RW +access> begin_search {type index spec "
+     "{index :1}} find_keys {type range spec {lastkey :-1 keystep :1 limit :0}}}>",
+     "summary \"Return the approximated cardinality of the set(s) observed by the "
+     "HyperLogLog at key(s).\" since 2.8.9 group hyperloglog complexity \"O(1) "
+     "with a very small average constant time when called with a single key. O(N) "
+     "with N being the number of keys, and much bigger constant times, when "
+     "called with multiple keys.\" arguments [{name key type key key_spec_index "
+     ":0 flags <+multiple>}]"},
+    {"pfmerge",
+     "pfmerge :-2 <+write +denyoom> :1 :-1 :1 <+@write +@hyperloglog +@slow> <> "
+     "<{flags <+RW +access +insert> begin_search {type index spec {index :1}} "
+     "find_keys {type range spec {lastkey :0 keystep :1 limit :0}}} {flags <+RO "
+     "+access> begin_search {type index spec {index :2}} find_keys {type range "
+     "spec {lastkey :-1 keystep :1 limit :0}}}>",
+     "summary \"Merge N different HyperLogLogs into a single one.\" since 2.8.9 "
+     "group hyperloglog complexity \"O(N) to merge N HyperLogLogs, but with high "
+     "constant times.\" arguments [{name destkey type key key_spec_index :0} "
+     "{name sourcekey type key key_spec_index :1 flags <+multiple>}]"},
 };
 /* TABLE END */
 /* clang-format on */
