@@ -79,7 +79,7 @@ def test_no_runtime_setting_on_one_node_changes_what_it_applies(make_cluster):
     rng = random.Random(20261205)
     lr, fr = ld.client(), f.client()
     for step in range(3000):
-        cmd = diff_random.gen_command(rng)
+        cmd = diff_random.gen_command(rng, list(diff_random.FAMILIES))
         target = fr if rng.random() < 0.3 else lr
         try:
             target.execute_command(*cmd)
@@ -90,7 +90,15 @@ def test_no_runtime_setting_on_one_node_changes_what_it_applies(make_cluster):
             lr.execute_command("SETRANGE", big, 1100000 + step, b"x")
             lr.execute_command("APPEND", big, b"y" * 1000)
             lr.execute_command("SETBIT", b"bits%d" % step, 9000000 + step, 1)
+    # one collection of each type for sure (the random keys end as whatever came last)
+    for i, r in enumerate((lr,)):  # the follower redirects writes now
+        r.hset("det:h%d" % i, mapping={"a": "1", "b": "2"})
+        r.rpush("det:l%d" % i, "x", "y")
+        r.sadd("det:s%d" % i, "p", "q")
+        r.zadd("det:z%d" % i, {"m": 1.5, "n": -2})
+        r.execute_command("SPOP", "det:s%d" % i)  # random at apply: the same on every node
     lr.close()
     fr.close()
     ref = assert_same_keyspace(c)
-    assert any(len(v[0] or b"") > (1 << 20) for v in ref.values())
+    assert any(len(v[0][1] or b"") > (1 << 20) for v in ref.values() if v[0][0] == b"string")
+    assert {v[0][0] for v in ref.values()} >= {b"string", b"hash", b"list", b"set", b"zset"}

@@ -49,8 +49,9 @@ def test_the_largest_write_commits_and_one_byte_more_is_refused(make_cluster):
     times in one pass; what is tested here is the sizes.)"""
     c = make_cluster(3, args=["--election-timeout", "3000", "--raft-request-timeout", "30000"])
     ld = c.leader()
-    # SET big v: version, kind, tau, argc, and each argument with its length: 29 + 3 bytes
-    most = (64 << 20) - 32
+    # SET big v: version, kind, tau, database, argc, and each argument with its length:
+    # 30 + 3 bytes
+    most = (64 << 20) - 33
     with ld.client(socket_timeout=120) as r:
         assert r.set("big", b"x" * most)
         assert r.set("after", "1")

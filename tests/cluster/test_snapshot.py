@@ -27,10 +27,13 @@ def info(nd):
 
 def write_load(r, n, seed, prefix="k", batch=1000, value_size=20):
     """n writes through r: SETs (some with TTLs), INCR, APPEND, EXPIRE,
-    PERSIST and DELs over a key space of n/3 keys. Returns nothing: the
-    comparison is between nodes, not against a model."""
+    PERSIST and DELs over a key space of n/3 keys, and a share of hash, list,
+    set and sorted-set writes (HSET/HDEL, RPUSH/LPOP, SADD/SREM, ZADD/ZREM,
+    some TTLs, some collections deleted) on keys of their own. Returns
+    nothing: the comparison is between nodes, not against a model."""
     rng = random.Random(seed)
     keys = max(1, n // 3)
+    colls = max(1, n // 200)
     pad = "x" * value_size
     done = 0
     while done < n:
@@ -38,22 +41,61 @@ def write_load(r, n, seed, prefix="k", batch=1000, value_size=20):
         for _ in range(min(batch, n - done)):
             k = "%s:%d" % (prefix, rng.randrange(keys))
             op = rng.random()
-            if op < 0.55:
+            m = "m%d" % rng.randrange(300)
+            if op < 0.45:
                 p.set(k, "%s-%d" % (pad, done))
-            elif op < 0.70:
+            elif op < 0.55:
                 p.set(k, "t%d" % done, px=rng.choice([3600000, 7200000, 1500]))
-            elif op < 0.78:
+            elif op < 0.61:
                 p.delete(k)
-            elif op < 0.84:
+            elif op < 0.65:
                 p.incr("%s:ctr:%d" % (prefix, rng.randrange(50)))
-            elif op < 0.90:
+            elif op < 0.69:
                 p.append(k, "+a")
-            elif op < 0.95:
+            elif op < 0.72:
                 p.pexpire(k, rng.choice([3600000, 1000]))
-            else:
+            elif op < 0.74:
                 p.persist(k)
+            elif op < 0.79:
+                p.hset("%s:h:%d" % (prefix, rng.randrange(colls)), m, "%s%d" % (pad, done))
+            elif op < 0.81:
+                p.hdel("%s:h:%d" % (prefix, rng.randrange(colls)), m)
+            elif op < 0.85:
+                p.rpush("%s:l:%d" % (prefix, rng.randrange(colls)), "%s%d" % (pad, done))
+            elif op < 0.87:
+                p.lpop("%s:l:%d" % (prefix, rng.randrange(colls)))
+            elif op < 0.91:
+                p.sadd("%s:s:%d" % (prefix, rng.randrange(colls)), m)
+            elif op < 0.92:
+                p.srem("%s:s:%d" % (prefix, rng.randrange(colls)), m)
+            elif op < 0.96:
+                p.zadd("%s:z:%d" % (prefix, rng.randrange(colls)), {m: rng.randrange(-1000, 1000) / 7})
+            elif op < 0.97:
+                p.zrem("%s:z:%d" % (prefix, rng.randrange(colls)), m)
+            elif op < 0.98:
+                p.pexpire("%s:%s:%d" % (prefix, rng.choice("hlsz"), rng.randrange(colls)),
+                          rng.choice([3600000, 1500]))
+            else:
+                p.delete("%s:%s:%d" % (prefix, rng.choice("hlsz"), rng.randrange(colls)))
             done += 1
         p.execute(raise_on_error=False)
+
+
+def value_of(r, k):
+    """A key's value whatever its type, in a form that compares equal only
+    for equal contents (set members sorted; hash fields sorted)."""
+    t = r.type(k)
+    if t == b"string":
+        return (t, r.get(k))
+    if t == b"hash":
+        return (t, tuple(sorted(r.hgetall(k).items())))
+    if t == b"list":
+        return (t, tuple(r.lrange(k, 0, -1)))
+    if t == b"set":
+        return (t, tuple(sorted(r.smembers(k))))
+    if t == b"zset":
+        return (t, tuple(r.zrange(k, 0, -1, withscores=True)))
+    return (t, None)
 
 
 def keyspace(nd):
@@ -68,11 +110,10 @@ def keyspace(nd):
         if ks:
             p = r.pipeline(transaction=False)
             for k in ks:
-                p.get(k)
                 p.pexpiretime(k)
-            vals = p.execute()
-            for i, k in enumerate(ks):
-                out[k] = (vals[2 * i], vals[2 * i + 1])
+            ttls = p.execute()
+            for k, ttl in zip(ks, ttls):
+                out[k] = (value_of(r, k), ttl)
         if cursor == 0:
             break
     r.close()
