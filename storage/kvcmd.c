@@ -1,8 +1,10 @@
 /* kvcmd.c -- the data command table and the checks that do not depend on
  * the data (kvcmd.h). Names, arities, flags and key positions are Redis
  * 7.0's, as COMMAND INFO reports them. */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -159,6 +161,52 @@ int kv_parse_bitoffset(const char *s, size_t len, uint64_t *off, resp_buf *err)
     }
     *off = (uint64_t)v;
     return 0;
+}
+
+int kv_scan_cursor(const char *s, unsigned long long *cursor, resp_buf *err)
+{
+    char *end;
+    errno = 0;
+    *cursor = strtoull(s, &end, 10);
+    if (s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r') || end[0] != '\0' || errno == ERANGE) {
+        resp_add_error(err, "ERR invalid cursor");
+        return -1;
+    }
+    return 0;
+}
+
+int kv_scan_opts(int argc, char **argv, size_t *argvlen, int first, int allow_type,
+                 long long *count, const char **pat, size_t *patlen, const char **type,
+                 size_t *typelen, resp_buf *err)
+{
+    for (int i = first; i < argc; i += 2) {
+        int more = argc - i >= 2;
+        if (more && kv_streqci(argv[i], argvlen[i], "count")) {
+            if (kv_getll(argv[i + 1], argvlen[i + 1], count, err) != 0) return -1;
+            if (*count < 1) {
+                resp_add_error(err, ERR_SYNTAX);
+                return -1;
+            }
+        } else if (more && kv_streqci(argv[i], argvlen[i], "match")) {
+            *pat = argv[i + 1];
+            *patlen = argvlen[i + 1];
+            if (*patlen == 1 && (*pat)[0] == '*') *pat = NULL;
+        } else if (more && allow_type && kv_streqci(argv[i], argvlen[i], "type")) {
+            *type = argv[i + 1];
+            *typelen = argvlen[i + 1];
+        } else {
+            resp_add_error(err, ERR_SYNTAX);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void kv_scan_reply_empty(resp_buf *r)
+{
+    resp_add_array(r, 2);
+    resp_add_bulk(r, "0", 1);
+    resp_add_array(r, 0);
 }
 
 /* ------------------------------------------------------------ the table */

@@ -45,6 +45,15 @@ int kv_parse_expire(int argc, char **argv, size_t *argvlen, int seconds, const c
                     int *flags, long long *when, resp_buf *err);
 
 int kv_getll(const char *s, size_t len, long long *v, resp_buf *err);
+/* The SCAN family: the cursor (Redis's parseScanCursorOrReply: an unsigned
+ * decimal, no leading space), then COUNT (>= 1) and MATCH options from
+ * argv[first] and, when type is not NULL, TYPE. A MATCH of "*" is no
+ * pattern (*pat NULL). The empty reply is ["0", []]. */
+int kv_scan_cursor(const char *s, unsigned long long *cursor, resp_buf *err);
+int kv_scan_opts(int argc, char **argv, size_t *argvlen, int first, int allow_type,
+                 long long *count, const char **pat, size_t *patlen, const char **type,
+                 size_t *typelen, resp_buf *err);
+void kv_scan_reply_empty(resp_buf *r);
 int kv_parse_bitoffset(const char *s, size_t len, uint64_t *off, resp_buf *err);
 
 #define ERR_NOTINT "ERR value is not an integer or out of range"

@@ -112,38 +112,12 @@ static void kvx_scan(ARGS)
     long long count = 10;
     const char *pat = NULL, *type = NULL;
     size_t patlen = 0, typelen = 0;
-    char *eptr;
     int rc;
 
-    /* Redis's parseScanCursorOrReply: strtoul, whole argument, no space. */
-    errno = 0;
-    cursor = strtoull(argv[1], &eptr, 10);
-    if (argv[1][0] == ' ' || (argv[1][0] >= '\t' && argv[1][0] <= '\r') || eptr[0] != '\0' ||
-        errno == ERANGE) {
-        resp_add_error(c->reply, "ERR invalid cursor");
+    if (kv_scan_cursor(argv[1], &cursor, c->reply) != 0 ||
+        kv_scan_opts(argc, argv, argvlen, 2, 1, &count, &pat, &patlen, &type, &typelen, c->reply) !=
+            0)
         return;
-    }
-    for (int i = 2; i < argc;) {
-        int more = argc - i >= 2;
-        if (more && kv_streqci(argv[i], argvlen[i], "count")) {
-            if (kv_getll(argv[i + 1], argvlen[i + 1], &count, c->reply) != 0) return;
-            if (count < 1) {
-                resp_add_error(c->reply, ERR_SYNTAX);
-                return;
-            }
-        } else if (more && kv_streqci(argv[i], argvlen[i], "match")) {
-            pat = argv[i + 1];
-            patlen = argvlen[i + 1];
-            if (patlen == 1 && pat[0] == '*') pat = NULL;
-        } else if (more && kv_streqci(argv[i], argvlen[i], "type")) {
-            type = argv[i + 1];
-            typelen = argvlen[i + 1];
-        } else {
-            resp_add_error(c->reply, ERR_SYNTAX);
-            return;
-        }
-        i += 2;
-    }
 
     if (cursor_open(c, &cur) != 0) return;
     /* The cursor is the next hash to visit. A batch ends only at a hash

@@ -936,16 +936,6 @@ static void kvx_sintercard(ARGS)
 /* ------------------------------------------------------------ SSCAN */
 
 /* Redis's parseScanCursorOrReply: strtoul over the whole argument. */
-static int parse_cursor(const char *s, unsigned long long *cursor)
-{
-    char *end;
-    errno = 0;
-    *cursor = strtoull(s, &end, 10);
-    if (s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r') || end[0] != '\0' || errno == ERANGE)
-        return -1;
-    return 0;
-}
-
 static void kvx_sscan(ARGS)
 {
     kv_val v;
@@ -954,35 +944,15 @@ static void kvx_sscan(ARGS)
     const char *pat = NULL;
     size_t patlen = 0;
 
-    if (parse_cursor(argv[2], &cursor) != 0) {
-        resp_add_error(c->reply, "ERR invalid cursor");
-        return;
-    }
+    if (kv_scan_cursor(argv[2], &cursor, c->reply) != 0) return;
     int found = kv_lookup_type(c, argv[1], argvlen[1], KV_TYPE_SET, &v);
     if (found < 0) return;
     if (!found) {
-        resp_add_array(c->reply, 2);
-        resp_add_bulk(c->reply, "0", 1);
-        resp_add_array(c->reply, 0);
+        kv_scan_reply_empty(c->reply);
         return;
     }
-    for (int i = 3; i < argc; i += 2) {
-        int more = argc - i >= 2;
-        if (more && kv_streqci(argv[i], argvlen[i], "count")) {
-            if (kv_getll(argv[i + 1], argvlen[i + 1], &count, c->reply) != 0) return;
-            if (count < 1) {
-                resp_add_error(c->reply, ERR_SYNTAX);
-                return;
-            }
-        } else if (more && kv_streqci(argv[i], argvlen[i], "match")) {
-            pat = argv[i + 1];
-            patlen = argvlen[i + 1];
-            if (patlen == 1 && pat[0] == '*') pat = NULL;
-        } else {
-            resp_add_error(c->reply, ERR_SYNTAX);
-            return;
-        }
-    }
+    if (kv_scan_opts(argc, argv, argvlen, 3, 0, &count, &pat, &patlen, NULL, NULL, c->reply) != 0)
+        return;
 
     int whole = v.enc == KV_ENC_INTSET;
     unsigned char from[8] = {0};

@@ -1930,40 +1930,16 @@ static void kvx_zscan(ARGS)
     long long count = 10;
     const char *pat = NULL;
     size_t patlen = 0;
-    char *eptr;
 
-    errno = 0;
-    cursor = strtoull(argv[2], &eptr, 10);
-    if (argv[2][0] == ' ' || (argv[2][0] >= '\t' && argv[2][0] <= '\r') || eptr[0] != '\0' ||
-        errno == ERANGE) {
-        resp_add_error(c->reply, "ERR invalid cursor");
-        return;
-    }
+    if (kv_scan_cursor(argv[2], &cursor, c->reply) != 0) return;
     int found = kv_lookup_type(c, argv[1], argvlen[1], KV_TYPE_ZSET, &v);
     if (found < 0) return;
     if (!found) {
-        resp_add_array(c->reply, 2);
-        resp_add_bulk(c->reply, "0", 1);
-        resp_add_array(c->reply, 0);
+        kv_scan_reply_empty(c->reply);
         return;
     }
-    for (int i = 3; i < argc; i += 2) {
-        int more = argc - i >= 2;
-        if (more && kv_streqci(argv[i], argvlen[i], "count")) {
-            if (kv_getll(argv[i + 1], argvlen[i + 1], &count, c->reply) != 0) return;
-            if (count < 1) {
-                resp_add_error(c->reply, ERR_SYNTAX);
-                return;
-            }
-        } else if (more && kv_streqci(argv[i], argvlen[i], "match")) {
-            pat = argv[i + 1];
-            patlen = argvlen[i + 1];
-            if (patlen == 1 && pat[0] == '*') pat = NULL;
-        } else {
-            resp_add_error(c->reply, ERR_SYNTAX);
-            return;
-        }
-    }
+    if (kv_scan_opts(argc, argv, argvlen, 3, 0, &count, &pat, &patlen, NULL, NULL, c->reply) != 0)
+        return;
     /* A small zset (listpack) is returned whole in score order with cursor
      * 0, as Redis does. A large one walks the element table from the
      * cursor; a batch ends only where the members' first 8 bytes change,
