@@ -128,7 +128,7 @@ void state_commit_if_due(void)
 /* Deleted collections' element records, a bounded number per cron run:
  * a DEL of ten million elements costs the write what one element does,
  * and the cleanup never holds the loop more than a few milliseconds. */
-#define GC_BUDGET 4096
+#define GC_BUDGET 1024
 
 static void collection_gc(void)
 {

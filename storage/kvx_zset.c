@@ -511,7 +511,7 @@ static long long walk(kv_ctx *c, const kv_val *v, const zwalk *w, zvisit_fn *fn,
     kv_iter it;
     const char *m;
     size_t mlen;
-    double s;
+    double s = 0;
     long long n = 0, offset = w->offset, limit = w->limit;
     int rc, started = 0;
     if (w->resume) {
@@ -571,7 +571,7 @@ static int collect_ranks(kv_ctx *c, const kv_val *v, long long fs, long long fe,
     kv_iter it;
     const char *m;
     size_t mlen;
-    double s;
+    double s = 0;
     long long n = (long long)v->count;
     int back = n - 1 - fe < fs;
     long long skip = back ? n - 1 - fe : fs, want = fe - fs + 1;
@@ -596,7 +596,7 @@ static int collect_after(kv_ctx *c, const kv_val *v, const zitem *from, long lon
     kv_iter it;
     const char *m;
     size_t mlen;
-    double s;
+    double s = 0;
     unsigned char sb[8];
     kv_score_enc(from->score, sb);
     if (open_at(c, &it, v, sb, from->m, from->mlen, 0) != 0) return -1;
@@ -800,7 +800,7 @@ static void kvx_zrem(ARGS)
     int found = kv_lookup_type(c, argv[1], argvlen[1], KV_TYPE_ZSET, &v);
     if (found < 0) return;
     for (int j = 2; found && j < argc && v.count > 0; j++) {
-        double s;
+        double s = 0;
         int rc = zscore_get(c, &v, argv[j], argvlen[j], &s);
         if (rc < 0) return;
         if (rc == 1) {
@@ -823,7 +823,7 @@ static void kvx_zcard(ARGS)
 static void kvx_zscore(ARGS)
 {
     kv_val v;
-    double s;
+    double s = 0;
     UNUSED_ARGS;
     int found = kv_lookup_type(c, argv[1], argvlen[1], KV_TYPE_ZSET, &v);
     if (found < 0) return;
@@ -838,7 +838,7 @@ static void kvx_zscore(ARGS)
 static void kvx_zmscore(ARGS)
 {
     kv_val v;
-    double s;
+    double s = 0;
     int found = kv_lookup_type(c, argv[1], argvlen[1], KV_TYPE_ZSET, &v);
     if (found < 0) return;
     resp_add_array(c->reply, argc - 2);
@@ -888,7 +888,7 @@ static long long zrank_of(kv_ctx *c, const kv_val *v, const char *m, size_t mlen
 static void zrank_generic(ARGS, int reverse)
 {
     kv_val v;
-    double s;
+    double s = 0;
     UNUSED_ARGS;
     int found = kv_lookup_type(c, argv[1], argvlen[1], KV_TYPE_ZSET, &v);
     if (found < 0) return;
@@ -921,7 +921,7 @@ static long long count_score(kv_ctx *c, const kv_val *v, const zrange *r)
     kv_iter in, lo, hi;
     const char *m;
     size_t mlen;
-    double s;
+    double s = 0;
     long long nin = 0, nlo = 0, nhi = 0;
     int rc = open_score(c, &in, v, r, 0);
     if (rc != 0) return rc < 0 ? -1 : 0;
@@ -1484,7 +1484,7 @@ static int members_at(kv_ctx *c, const kv_val *v, const uint64_t *ranks, size_t 
     kv_iter it;
     const char *m;
     size_t mlen;
-    double s;
+    double s = 0;
     int rc = kv_iter_open(c, &it, KV_T_ZIDX, v->ver, NULL, 0, 0);
     uint64_t pos = 0;
     size_t k = 0;
@@ -1948,7 +1948,7 @@ static void kvx_zscan(ARGS)
     kv_iter it;
     const char *m;
     size_t mlen;
-    double s;
+    double s = 0;
     int rc;
     unsigned char from[8];
     kv_put_be64(from, cursor);
