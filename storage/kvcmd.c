@@ -11,6 +11,7 @@
 #include "storage/kvcmd.h"
 #include "storage/kvcmd_int.h"
 #include "storage/kvint.h"
+#include "storage/kvks.h"
 
 /* ------------------------------------------------------------ parsers */
 
@@ -207,6 +208,60 @@ void kv_scan_reply_empty(resp_buf *r)
     resp_add_array(r, 2);
     resp_add_bulk(r, "0", 1);
     resp_add_array(r, 0);
+}
+
+static uint64_t elem_cursor(const char *f, size_t flen)
+{
+    unsigned char b[8] = {0};
+    memcpy(b, f, flen < 8 ? flen : 8);
+    return kv_get_be64(b);
+}
+
+void kv_scan_elements(kv_ctx *c, const kv_val *v, int table, int whole, unsigned long long cursor,
+                      long long count, const char *pat, size_t patlen, kv_scan_emit *emit)
+{
+    unsigned char from[8];
+    size_t fromlen = 8;
+    kv_put_be64(from, cursor);
+    while (fromlen > 0 && from[fromlen - 1] == 0)
+        fromlen--;
+    kv_iter it;
+    if (kv_iter_open(c, &it, table, v->ver, !whole && cursor ? from : NULL, fromlen, 0) != 0)
+        return;
+    resp_buf items;
+    resp_buf_init(&items, c->reply->proto);
+    const char *f, *val;
+    size_t flen, vlen;
+    long long seen = 0, n = 0;
+    uint64_t next = 0, last = 0;
+    while (kv_iter_next(&it, &f, &flen, &val, &vlen) == 1) {
+        if (!whole) {
+            uint64_t fc = elem_cursor(f, flen);
+            if (seen >= count && fc != last) {
+                next = fc;
+                break;
+            }
+            last = fc;
+        }
+        seen++;
+        if (pat && !kv_stringmatchlen(pat, patlen, f, flen, 0)) continue;
+        int k = emit(c, &items, f, flen, val, vlen);
+        if (k < 0) break;
+        n += k;
+    }
+    kv_iter_close(&it);
+    if (c->rc == 0) {
+        char buf[32];
+        int len = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)next);
+        resp_add_array(c->reply, 2);
+        resp_add_bulk(c->reply, buf, (size_t)len);
+        resp_add_array(c->reply, n);
+        if (items.oom)
+            kvx_oom(c);
+        else
+            resp_add_raw(c->reply, items.p, items.len);
+    }
+    resp_buf_free(&items);
 }
 
 /* ------------------------------------------------------------ the table */

@@ -54,6 +54,20 @@ int kv_scan_opts(int argc, char **argv, size_t *argvlen, int first, int allow_ty
                  long long *count, const char **pat, size_t *patlen, const char **type,
                  size_t *typelen, resp_buf *err);
 void kv_scan_reply_empty(resp_buf *r);
+/* Appends one element's reply items to out (HSCAN: field and value; SSCAN:
+ * the member; ZSCAN: member and score) and returns how many, or -1 to stop
+ * (c->rc set). val is the element record's value (KV_T_ZIDX: the score). */
+typedef int kv_scan_emit(kv_ctx *c, resp_buf *out, const char *f, size_t flen, const char *val,
+                         size_t vlen);
+/* The walk of HSCAN, SSCAN and ZSCAN over v's records of table (kvks.h).
+ * whole (Redis's compact encodings): every element in one reply with
+ * cursor 0. Otherwise from the cursor, in element order: the cursor is the
+ * next element's first 8 bytes (big-endian, zero-padded) and a batch ends
+ * only where those change, so a resumed scan neither repeats nor skips an
+ * element present for the whole scan (elements sharing their first 8
+ * bytes come in one batch, whatever COUNT says). Replies [cursor, items]. */
+void kv_scan_elements(kv_ctx *c, const kv_val *v, int table, int whole, unsigned long long cursor,
+                      long long count, const char *pat, size_t patlen, kv_scan_emit *emit);
 int kv_parse_bitoffset(const char *s, size_t len, uint64_t *off, resp_buf *err);
 
 #define ERR_NOTINT "ERR value is not an integer or out of range"

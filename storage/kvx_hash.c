@@ -537,17 +537,15 @@ static void kvx_hrandfield(ARGS)
     if (c->rc == 0 && need != 0) c->rc = KV_ECORRUPT;
 }
 
-/* HSCAN. A small hash (listpack) comes whole with cursor 0, as in Redis.
- * A larger one is walked in field order; the cursor is the next field's
- * first 8 bytes (big-endian, zero-padded), and a batch ends only where
- * those change, so a resumed scan neither repeats nor skips a field present
- * for the whole scan (fields sharing their first 8 bytes come in one batch,
- * whatever COUNT says). */
-static uint64_t field_cursor(const char *f, size_t flen)
+/* HSCAN: a small hash (listpack) comes whole, as in Redis; the walk is
+ * kv_scan_elements(). */
+static int hscan_emit(kv_ctx *c, resp_buf *out, const char *f, size_t flen, const char *val,
+                      size_t vlen)
 {
-    unsigned char b[8] = {0};
-    memcpy(b, f, flen < 8 ? flen : 8);
-    return kv_get_be64(b);
+    (void)c;
+    resp_add_bulk(out, f, flen);
+    resp_add_bulk(out, val, vlen);
+    return 2;
 }
 
 static void kvx_hscan(ARGS)
@@ -567,50 +565,8 @@ static void kvx_hscan(ARGS)
     }
     if (kv_scan_opts(argc, argv, argvlen, 3, 0, &count, &pat, &patlen, NULL, NULL, c->reply) != 0)
         return;
-    int small = v.enc == KV_ENC_LISTPACK;
-    unsigned char from[8];
-    kv_put_be64(from, cursor);
-    size_t fromlen = 8;
-    while (fromlen > 0 && from[fromlen - 1] == 0)
-        fromlen--;
-    kv_iter it;
-    if (kv_iter_open(c, &it, KV_T_ELEM, v.ver, !small && cursor ? from : NULL, fromlen, 0) != 0)
-        return;
-    resp_buf items;
-    resp_buf_init(&items, c->reply->proto);
-    const char *f, *val;
-    size_t flen, vlen;
-    long long seen = 0, n = 0;
-    uint64_t next = 0, last = 0;
-    int r;
-    while ((r = kv_iter_next(&it, &f, &flen, &val, &vlen)) == 1) {
-        if (!small) {
-            uint64_t fc = field_cursor(f, flen);
-            if (seen >= count && fc != last) {
-                next = fc;
-                break;
-            }
-            last = fc;
-        }
-        seen++;
-        if (pat && !kv_stringmatchlen(pat, patlen, f, flen, 0)) continue;
-        resp_add_bulk(&items, f, flen);
-        resp_add_bulk(&items, val, vlen);
-        n += 2;
-    }
-    kv_iter_close(&it);
-    if (c->rc == 0) {
-        char buf[32];
-        int len = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)next);
-        resp_add_array(c->reply, 2);
-        resp_add_bulk(c->reply, buf, (size_t)len);
-        resp_add_array(c->reply, n);
-        if (items.oom)
-            kvx_oom(c);
-        else
-            resp_add_raw(c->reply, items.p, items.len);
-    }
-    resp_buf_free(&items);
+    kv_scan_elements(c, &v, KV_T_ELEM, v.enc == KV_ENC_LISTPACK, cursor, count, pat, patlen,
+                     hscan_emit);
 }
 
 /* ------------------------------------------------------------ command table */

@@ -146,13 +146,6 @@ typedef struct picker {
     pkey first, last;
 } picker;
 
-static uint64_t be64_pad(const char *p, size_t n)
-{
-    unsigned char b[8] = {0};
-    memcpy(b, p, n < 8 ? n : 8);
-    return kv_get_be64(b);
-}
-
 static void pkey_set(pkey *k, const char *p, size_t n)
 {
     k->n = n < PICK_KEY ? n : PICK_KEY;
@@ -936,6 +929,14 @@ static void kvx_sintercard(ARGS)
 /* ------------------------------------------------------------ SSCAN */
 
 /* Redis's parseScanCursorOrReply: strtoul over the whole argument. */
+static int sscan_emit(kv_ctx *c, resp_buf *out, const char *f, size_t flen, const char *val,
+                      size_t vlen)
+{
+    (void)c, (void)val, (void)vlen;
+    resp_add_bulk(out, f, flen);
+    return 1;
+}
+
 static void kvx_sscan(ARGS)
 {
     kv_val v;
@@ -954,51 +955,8 @@ static void kvx_sscan(ARGS)
     if (kv_scan_opts(argc, argv, argvlen, 3, 0, &count, &pat, &patlen, NULL, NULL, c->reply) != 0)
         return;
 
-    int whole = v.enc == KV_ENC_INTSET;
-    unsigned char from[8] = {0};
-    size_t fromlen = 0;
-    if (!whole && cursor != 0) {
-        kv_put_be64(from, cursor);
-        fromlen = 8;
-        while (fromlen > 0 && from[fromlen - 1] == 0)
-            fromlen--;
-    }
-    kv_iter it;
-    const char *m, *val;
-    size_t mlen, vlen;
-    int r;
-    if (kv_iter_open(c, &it, KV_T_ELEM, v.ver, whole || cursor == 0 ? NULL : from, fromlen, 0) != 0)
-        return;
-    resp_buf out;
-    resp_buf_init(&out, c->reply->proto);
-    unsigned long long next = 0;
-    uint64_t last = 0;
-    long long seen = 0, n = 0;
-    while ((r = kv_iter_next(&it, &m, &mlen, &val, &vlen)) == 1) {
-        uint64_t group = be64_pad(m, mlen);
-        if (!whole && seen >= count && group != last) {
-            next = group;
-            break;
-        }
-        seen++;
-        last = group;
-        if (pat && !kv_stringmatchlen(pat, patlen, m, mlen, 0)) continue;
-        resp_add_bulk(&out, m, mlen);
-        n++;
-    }
-    kv_iter_close(&it);
-    if (c->rc == 0) {
-        char buf[32];
-        int len = snprintf(buf, sizeof(buf), "%llu", next);
-        resp_add_array(c->reply, 2);
-        resp_add_bulk(c->reply, buf, (size_t)len);
-        resp_add_array(c->reply, n);
-        if (out.oom)
-            kvx_oom(c);
-        else
-            resp_add_raw(c->reply, out.p, out.len);
-    }
-    resp_buf_free(&out);
+    kv_scan_elements(c, &v, KV_T_ELEM, v.enc == KV_ENC_INTSET, cursor, count, pat, patlen,
+                     sscan_emit);
 }
 
 /* ------------------------------------------------------------ table */

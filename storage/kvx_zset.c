@@ -1903,24 +1903,25 @@ KV_CHECK(ck_zsetop_store)
 /* ------------------------------------------------------------ ZSCAN */
 
 /* A score as ZSCAN gives it: a bulk string in both protocols. */
-static void reply_score_bulk(kv_ctx *c, double d)
+/* ZSCAN's items: the member and its score as a bulk string (RESP3
+ * too), as Redis sends them. */
+static int zscan_emit(kv_ctx *c, resp_buf *out, const char *m, size_t mlen, const char *val,
+                      size_t vlen)
 {
+    if (vlen != 8) {
+        if (c->rc == 0) c->rc = KV_ECORRUPT;
+        return -1;
+    }
+    double d = kv_score_dec((const unsigned char *)val);
     char buf[64];
     int n;
     if (isinf(d))
         n = snprintf(buf, sizeof(buf), "%s", d > 0 ? "inf" : "-inf");
     else
         n = snprintf(buf, sizeof(buf), "%.17g", d);
-    resp_add_bulk(c->reply, buf, (size_t)n);
-}
-
-/* The cursor of a large zset: a member's first 8 bytes, big-endian and
- * zero-padded, so cursors are ordered as the element table is. */
-static uint64_t member_cursor(const char *m, size_t mlen)
-{
-    unsigned char b[8] = {0};
-    memcpy(b, m, mlen < 8 ? mlen : 8);
-    return kv_get_be64(b);
+    resp_add_bulk(out, m, mlen);
+    resp_add_bulk(out, buf, (size_t)n);
+    return 2;
 }
 
 static void kvx_zscan(ARGS)
@@ -1940,55 +1941,11 @@ static void kvx_zscan(ARGS)
     }
     if (kv_scan_opts(argc, argv, argvlen, 3, 0, &count, &pat, &patlen, NULL, NULL, c->reply) != 0)
         return;
-    /* A small zset (listpack) is returned whole in score order with cursor
-     * 0, as Redis does. A large one walks the element table from the
-     * cursor; a batch ends only where the members' first 8 bytes change,
-     * so a resumed scan neither repeats nor skips a member. */
+    /* A small zset (listpack) comes whole in score order, as Redis does;
+     * a large one is walked in member order. */
     int small = v.enc == KV_ENC_LISTPACK;
-    kv_iter it;
-    const char *m;
-    size_t mlen;
-    double s = 0;
-    int rc;
-    unsigned char from[8];
-    kv_put_be64(from, cursor);
-    size_t fromlen = 8;
-    while (fromlen > 0 && from[fromlen - 1] == 0)
-        fromlen--;
-    if (small)
-        rc = kv_iter_open(c, &it, KV_T_ZIDX, v.ver, NULL, 0, 0);
-    else
-        rc = kv_iter_open(c, &it, KV_T_ELEM, v.ver, cursor ? from : NULL, fromlen, 0);
-    if (rc != 0) return;
-    zlist l = {0};
-    long long seen = 0;
-    uint64_t next = 0, last = 0;
-    while ((rc = iter_item(&it, &v, &m, &mlen, &s)) == 1) {
-        if (!small) {
-            uint64_t mc = member_cursor(m, mlen);
-            if (seen >= count && mc != last) {
-                next = mc;
-                break;
-            }
-            last = mc;
-        }
-        seen++;
-        if (pat && !kv_stringmatchlen(pat, patlen, m, mlen, 0)) continue;
-        if (zl_push(c, &l, m, mlen, s) != 0) break;
-    }
-    kv_iter_close(&it);
-    if (c->rc == 0) {
-        char buf[32];
-        int n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)next);
-        resp_add_array(c->reply, 2);
-        resp_add_bulk(c->reply, buf, (size_t)n);
-        resp_add_array(c->reply, (int64_t)(2 * l.n));
-        for (size_t i = 0; i < l.n; i++) {
-            resp_add_bulk(c->reply, l.a[i].m, l.a[i].mlen);
-            reply_score_bulk(c, l.a[i].score);
-        }
-    }
-    zl_free(&l);
+    kv_scan_elements(c, &v, small ? KV_T_ZIDX : KV_T_ELEM, small, cursor, count, pat, patlen,
+                     zscan_emit);
 }
 
 /* ------------------------------------------------------------ command table */
