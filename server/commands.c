@@ -68,30 +68,6 @@ PROC(readonly_cmd);
 PROC(cluster_cmd);
 PROC(raft_proxyexec_cmd);
 
-static int strict_ll(const char *s, size_t n, long long *out)
-{
-    size_t i = 0;
-    int neg = 0;
-    unsigned long long v = 0;
-    if (n == 0 || n > 20) return 0;
-    if (s[0] == '-') {
-        neg = 1;
-        i = 1;
-        if (n == 1) return 0;
-    }
-    if (s[i] == '0' && n > i + 1) return 0;
-    if (neg && s[i] == '0') return 0; /* "-0" */
-    for (; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return 0;
-        unsigned d = (unsigned)(s[i] - '0');
-        if (v > (ULLONG_MAX - d) / 10) return 0;
-        v = v * 10 + d;
-    }
-    if (neg ? v > (unsigned long long)LLONG_MAX + 1 : v > (unsigned long long)LLONG_MAX) return 0;
-    *out = neg ? (long long)(0 - v) : (long long)v;
-    return 1;
-}
-
 static const scmd server_commands[] = {
     {"ping", -1, 0, "fast", ping_cmd, "connection", "1.0.0",
      "Returns the server's liveliness response."},
@@ -250,7 +226,7 @@ static int multi_final_db(client *c)
         const mcmd *m = &c->mq[i];
         if (m->argc != 2 || strcasecmp(m->argv[0], "select")) continue;
         long long v;
-        if (strict_ll(m->argv[1], m->argvlen[1], &v) && v >= 0 && v < cfg.databases) db = (int)v;
+        if (kv_string2ll(m->argv[1], m->argvlen[1], &v) && v >= 0 && v < cfg.databases) db = (int)v;
     }
     return db;
 }
@@ -386,7 +362,7 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
             /* Applied with the transaction (kvstate_apply): an index past
              * this server's databases is queued as one the state refuses. */
             long long db;
-            int out = strict_ll(argv[1], lens[1], &db) && db >= INT_MIN && db <= INT_MAX &&
+            int out = kv_string2ll(argv[1], lens[1], &db) && db >= INT_MIN && db <= INT_MAX &&
                       (db < 0 || db >= cfg.databases);
             char *av[2] = {argv[0], out ? "-1" : argv[1]};
             size_t al[2] = {lens[0], out ? 2 : lens[1]};
@@ -595,7 +571,7 @@ PROC(select_cmd)
     long long v;
     /* Redis's getIntFromObject: string2ll (no sign but '-', no spaces, no
      * leading zeros), then the range of an int. */
-    if (!strict_ll(argv[1], lens[1], &v) || v < INT_MIN || v > INT_MAX) {
+    if (!kv_string2ll(argv[1], lens[1], &v) || v < INT_MIN || v > INT_MAX) {
         resp_add_error(b, "ERR value is not an integer or out of range");
         return;
     }

@@ -48,6 +48,10 @@ typedef struct kv_command {
  * (DESIGN.md "Determinism and trust"). */
 #define KV_MAX_STRING_LEN ((uint64_t)512 << 20)
 
+/* Redis's string2ll (no spaces, no '+', no leading zeros, no "-0"), which
+ * the server also uses for its own integer arguments (SELECT). */
+int kv_string2ll(const char *s, size_t slen, long long *value);
+
 /* Case-insensitive lookup (a hash index, built at the first call); NULL
  * when unknown. The server resolves a command once, when it arrives, and
  * passes the entry down (kvstate_read); only the apply of a log entry,

@@ -720,8 +720,6 @@ void kv_iter_close(kv_iter *it)
 {
     if (it->cur) mdb_cursor_close(it->cur);
     it->cur = NULL;
-    free(it->full);
-    it->full = NULL;
 }
 
 /* ------------------------------------------------------------ misc */

@@ -140,7 +140,6 @@ typedef struct kv_iter {
     unsigned char from[512];
     size_t fromlen;
     int has_from;
-    char *full; /* a long element's whole name, when resolved */
 } kv_iter;
 
 int kv_iter_open(kv_ctx *c, kv_iter *it, int table, uint64_t ver, const void *from, size_t fromlen,
