@@ -277,7 +277,10 @@ def test_log_gc_keeps_the_log_bounded_and_restart_works(make_cluster):
     # The first index moves with the load; the files stop growing (GC
     # deletes the segments it empties) although 6x more was written.
     assert firsts == sorted(firsts) and firsts[-1] > firsts[0] + 50000, firsts
-    assert sizes[-1] <= sizes[1] * 1.25, sizes
+    # GC deletes whole 4 MB segments once the state is durable past them, so
+    # at a given moment one or two more may still be there than after the
+    # second round; 6 rounds of unbounded growth would add about 30 MB.
+    assert sizes[-1] <= sizes[1] + 2 * (4 << 20), sizes
     for n in c.nodes:
         st = info(n)
         assert int(st["raft_last_index"]) - int(st["raft_first_index"]) < 60000, st
