@@ -38,6 +38,7 @@ SUBCOMMANDS = {
     "function": ["flush", "list"],
     "cluster": ["slots", "shards", "nodes", "info", "myid", "keyslot"],
     "memory": ["usage"],
+    "pubsub": ["channels", "numsub", "numpat", "shardchannels", "shardnumsub", "help"],
     "object": ["encoding", "freq", "idletime", "help"],
 }
 
@@ -57,6 +58,8 @@ zrevrangebyscore zrangebylex zrevrangebylex zremrangebyrank zremrangebyscore zre
 zrandmember zunion zunionstore zinter zinterstore zintercard zdiff zdiffstore zscan
 type del unlink exists rename renamenx copy move swapdb select flushdb dbsize object scan sort sort_ro
 pfadd pfcount pfmerge
+blpop brpop blmove brpoplpush blmpop bzpopmin bzpopmax bzmpop
+subscribe unsubscribe psubscribe punsubscribe ssubscribe sunsubscribe publish spublish pubsub
 """.split()
 
 WORD = re.compile(r"^[A-Za-z0-9_|.@\-()*/,]+$")

@@ -408,37 +408,6 @@ static const cmdinfo table[] = {
      "exist\" since 1.0.1 group string complexity \"O(N) where N is the number of "
      "keys to set.\" arguments [{name key_value type block flags <+multiple> "
      "arguments [{name key type key key_spec_index :0} {name value type string}]}]"},
-    {"del",
-     "del :-2 <+write> :1 :-1 :1 <+@keyspace +@write +@slow> "
-     "<\"request_policy:multi_shard\" \"response_policy:agg_sum\"> <{flags <+RM "
-     "+delete> begin_search {type index spec {index :1}} find_keys {type range "
-     "spec {lastkey :-1 keystep :1 limit :0}}}>",
-     "summary \"Delete a key\" since 1.0.0 group generic complexity \"O(N) where "
-     "N is the number of keys that will be removed. When a key to remove holds a "
-     "value other than a string, the individual complexity for this key is O(M) "
-     "where M is the number of elements in the list, set, sorted set or hash. "
-     "Removing a single key that holds a string value is O(1).\" arguments [{name "
-     "key type key key_spec_index :0 flags <+multiple>}]"},
-    {"unlink",
-     "unlink :-2 <+write +fast> :1 :-1 :1 <+@keyspace +@write +@fast> "
-     "<\"request_policy:multi_shard\" \"response_policy:agg_sum\"> <{flags <+RM "
-     "+delete> begin_search {type index spec {index :1}} find_keys {type range "
-     "spec {lastkey :-1 keystep :1 limit :0}}}>",
-     "summary \"Delete a key asynchronously in another thread. Otherwise it is "
-     "just as DEL, but non blocking.\" since 4.0.0 group generic complexity "
-     "\"O(1) for each key removed regardless of its size. Then the command does "
-     "O(N) work in a different thread in order to reclaim memory, where N is the "
-     "number of allocations the deleted objects where composed of.\" arguments "
-     "[{name key type key key_spec_index :0 flags <+multiple>}]"},
-    {"exists",
-     "exists :-2 <+readonly +fast> :1 :-1 :1 <+@keyspace +@read +@fast> "
-     "<\"request_policy:multi_shard\" \"response_policy:agg_sum\"> <{flags <+RO> "
-     "begin_search {type index spec {index :1}} find_keys {type range spec "
-     "{lastkey :-1 keystep :1 limit :0}}}>",
-     "summary \"Determine if a key exists\" since 1.0.0 group generic complexity "
-     "\"O(N) where N is the number of keys to check.\" history <[3.0.3 \"Accepts "
-     "multiple `key` arguments.\"]> arguments [{name key type key key_spec_index "
-     ":0 flags <+multiple>}]"},
     {"incr",
      "incr :2 <+write +denyoom +fast> :1 :1 :1 <+@write +@string +@fast> <> "
      "<{flags <+RW +access +update> begin_search {type index spec {index :1}} "
@@ -519,6 +488,197 @@ static const cmdinfo table[] = {
      "so the amortized complexity is O(1). Otherwise, complexity is O(M) with M "
      "being the length of the value argument.\" arguments [{name key type key "
      "key_spec_index :0} {name offset type integer} {name value type string}]"},
+    {"lcs",
+     "lcs :-3 <+readonly> :1 :2 :1 <+@read +@string +@slow> <> <{flags <+RO "
+     "+access> begin_search {type index spec {index :1}} find_keys {type range "
+     "spec {lastkey :1 keystep :1 limit :0}}}>",
+     "summary \"Find longest common substring\" since 7.0.0 group string "
+     "complexity \"O(N*M) where N and M are the lengths of s1 and s2, "
+     "respectively\" arguments [{name key1 type key key_spec_index :0} {name key2 "
+     "type key key_spec_index :0} {name len type pure-token token LEN flags "
+     "<+optional>} {name idx type pure-token token IDX flags <+optional>} {name "
+     "len type integer token MINMATCHLEN flags <+optional>} {name withmatchlen "
+     "type pure-token token WITHMATCHLEN flags <+optional>}]"},
+    {"del",
+     "del :-2 <+write> :1 :-1 :1 <+@keyspace +@write +@slow> "
+     "<\"request_policy:multi_shard\" \"response_policy:agg_sum\"> <{flags <+RM "
+     "+delete> begin_search {type index spec {index :1}} find_keys {type range "
+     "spec {lastkey :-1 keystep :1 limit :0}}}>",
+     "summary \"Delete a key\" since 1.0.0 group generic complexity \"O(N) where "
+     "N is the number of keys that will be removed. When a key to remove holds a "
+     "value other than a string, the individual complexity for this key is O(M) "
+     "where M is the number of elements in the list, set, sorted set or hash. "
+     "Removing a single key that holds a string value is O(1).\" arguments [{name "
+     "key type key key_spec_index :0 flags <+multiple>}]"},
+    {"unlink",
+     "unlink :-2 <+write +fast> :1 :-1 :1 <+@keyspace +@write +@fast> "
+     "<\"request_policy:multi_shard\" \"response_policy:agg_sum\"> <{flags <+RM "
+     "+delete> begin_search {type index spec {index :1}} find_keys {type range "
+     "spec {lastkey :-1 keystep :1 limit :0}}}>",
+     "summary \"Delete a key asynchronously in another thread. Otherwise it is "
+     "just as DEL, but non blocking.\" since 4.0.0 group generic complexity "
+     "\"O(1) for each key removed regardless of its size. Then the command does "
+     "O(N) work in a different thread in order to reclaim memory, where N is the "
+     "number of allocations the deleted objects where composed of.\" arguments "
+     "[{name key type key key_spec_index :0 flags <+multiple>}]"},
+    {"exists",
+     "exists :-2 <+readonly +fast> :1 :-1 :1 <+@keyspace +@read +@fast> "
+     "<\"request_policy:multi_shard\" \"response_policy:agg_sum\"> <{flags <+RO> "
+     "begin_search {type index spec {index :1}} find_keys {type range spec "
+     "{lastkey :-1 keystep :1 limit :0}}}>",
+     "summary \"Determine if a key exists\" since 1.0.0 group generic complexity "
+     "\"O(N) where N is the number of keys to check.\" history <[3.0.3 \"Accepts "
+     "multiple `key` arguments.\"]> arguments [{name key type key key_spec_index "
+     ":0 flags <+multiple>}]"},
+    {"type",
+     "type :2 <+readonly +fast> :1 :1 :1 <+@keyspace +@read +@fast> <> <{flags "
+     "<+RO> begin_search {type index spec {index :1}} find_keys {type range spec "
+     "{lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Determine the type stored at key\" since 1.0.0 group generic "
+     "complexity O(1) arguments [{name key type key key_spec_index :0}]"},
+    {"keys",
+     "keys :2 <+readonly> :0 :0 :0 <+@keyspace +@read +@slow +@dangerous> "
+     "<\"request_policy:all_shards\" nondeterministic_output_order> <>",
+     "summary \"Find all keys matching the given pattern\" since 1.0.0 group "
+     "generic complexity \"O(N) with N being the number of keys in the database, "
+     "under the assumption that the key names in the database and the given "
+     "pattern have limited length.\" arguments [{name pattern type pattern}]"},
+    {"scan",
+     "scan :-2 <+readonly> :0 :0 :0 <+@keyspace +@read +@slow> "
+     "<nondeterministic_output \"request_policy:special\"> <>",
+     "summary \"Incrementally iterate the keys space\" since 2.8.0 group generic "
+     "complexity \"O(1) for every call. O(N) for a complete iteration, including "
+     "enough command calls for the cursor to return back to 0. N is the number of "
+     "elements inside the collection.\" history <[6.0.0 \"Added the `TYPE` "
+     "subcommand.\"]> arguments [{name cursor type integer} {name pattern type "
+     "pattern token MATCH flags <+optional>} {name count type integer token COUNT "
+     "flags <+optional>} {name type type string token TYPE since 6.0.0 flags "
+     "<+optional>}]"},
+    {"randomkey",
+     "randomkey :1 <+readonly> :0 :0 :0 <+@keyspace +@read +@slow> "
+     "<\"request_policy:all_shards\" nondeterministic_output> <>",
+     "summary \"Return a random key from the keyspace\" since 1.0.0 group generic "
+     "complexity O(1)"},
+    {"rename",
+     "rename :3 <+write> :1 :2 :1 <+@keyspace +@write +@slow> <> <{flags <+RW "
+     "+access +delete> begin_search {type index spec {index :1}} find_keys {type "
+     "range spec {lastkey :0 keystep :1 limit :0}}} {flags <+OW +update> "
+     "begin_search {type index spec {index :2}} find_keys {type range spec "
+     "{lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Rename a key\" since 1.0.0 group generic complexity O(1) "
+     "arguments [{name key type key key_spec_index :0} {name newkey type key "
+     "key_spec_index :1}]"},
+    {"renamenx",
+     "renamenx :3 <+write +fast> :1 :2 :1 <+@keyspace +@write +@fast> <> <{flags "
+     "<+RW +access +delete> begin_search {type index spec {index :1}} find_keys "
+     "{type range spec {lastkey :0 keystep :1 limit :0}}} {flags <+OW +insert> "
+     "begin_search {type index spec {index :2}} find_keys {type range spec "
+     "{lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Rename a key, only if the new key does not exist\" since 1.0.0 "
+     "group generic complexity O(1) history <[3.2.0 \"The command no longer "
+     "returns an error when source and destination names are the same.\"]> "
+     "arguments [{name key type key key_spec_index :0} {name newkey type key "
+     "key_spec_index :1}]"},
+    {"touch",
+     "touch :-2 <+readonly +fast> :1 :-1 :1 <+@keyspace +@read +@fast> "
+     "<\"request_policy:multi_shard\" \"response_policy:agg_sum\"> <{flags <+RO> "
+     "begin_search {type index spec {index :1}} find_keys {type range spec "
+     "{lastkey :-1 keystep :1 limit :0}}}>",
+     "summary \"Alters the last access time of a key(s). Returns the number of "
+     "existing keys specified.\" since 3.2.1 group generic complexity \"O(N) "
+     "where N is the number of keys that will be touched.\" arguments [{name key "
+     "type key key_spec_index :0 flags <+multiple>}]"},
+    {"memory",
+     "memory :-2 <> :0 :0 :0 <+@slow> <> <>",
+     "summary \"A container for memory diagnostics commands\" since 4.0.0 group "
+     "server complexity \"Depends on subcommand.\""},
+    {"memory|usage",
+     "memory|usage :-3 <+readonly> :2 :2 :1 <+@read +@slow> <> <{flags <+RO> "
+     "begin_search {type index spec {index :2}} find_keys {type range spec "
+     "{lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Estimate the memory usage of a key\" since 4.0.0 group server "
+     "complexity \"O(N) where N is the number of samples.\" arguments [{name key "
+     "type key key_spec_index :0} {name count type integer token SAMPLES flags "
+     "<+optional>}]"},
+    {"dbsize",
+     "dbsize :1 <+readonly +fast> :0 :0 :0 <+@keyspace +@read +@fast> "
+     "<\"request_policy:all_shards\" \"response_policy:agg_sum\"> <>",
+     "summary \"Return the number of keys in the selected database\" since 1.0.0 "
+     "group server complexity O(1)"},
+    {"flushdb",
+     "flushdb :-1 <+write> :0 :0 :0 <+@keyspace +@write +@slow +@dangerous> "
+     "<\"request_policy:all_shards\" \"response_policy:all_succeeded\"> <>",
+     "summary \"Remove all keys from the current database\" since 1.0.0 group "
+     "server complexity \"O(N) where N is the number of keys in the selected "
+     "database\" history <[4.0.0 \"Added the `ASYNC` flushing mode modifier.\"] "
+     "[6.2.0 \"Added the `SYNC` flushing mode modifier.\"]> arguments [{name "
+     "async type oneof flags <+optional> arguments [{name async type pure-token "
+     "token ASYNC since 4.0.0} {name sync type pure-token token SYNC since "
+     "6.2.0}]}]"},
+    {"flushall",
+     "flushall :-1 <+write> :0 :0 :0 <+@keyspace +@write +@slow +@dangerous> "
+     "<\"request_policy:all_shards\" \"response_policy:all_succeeded\"> <>",
+     "summary \"Remove all keys from all databases\" since 1.0.0 group server "
+     "complexity \"O(N) where N is the total number of keys in all databases\" "
+     "history <[4.0.0 \"Added the `ASYNC` flushing mode modifier.\"] [6.2.0 "
+     "\"Added the `SYNC` flushing mode modifier.\"]> arguments [{name async type "
+     "oneof flags <+optional> arguments [{name async type pure-token token ASYNC "
+     "since 4.0.0} {name sync type pure-token token SYNC since 6.2.0}]}]"},
+    {"move",
+     "move :3 <+write +fast> :1 :1 :1 <+@keyspace +@write +@fast> <> <{flags <+RW "
+     "+access +update> begin_search {type index spec {index :1}} find_keys {type "
+     "range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Move a key to another database\" since 1.0.0 group generic "
+     "complexity O(1) arguments [{name key type key key_spec_index :0} {name db "
+     "type integer}]"},
+    {"copy",
+     "copy :-3 <+write +denyoom> :1 :2 :1 <+@keyspace +@write +@slow> <> <{flags "
+     "<+RO +access> begin_search {type index spec {index :1}} find_keys {type "
+     "range spec {lastkey :0 keystep :1 limit :0}}} {flags <+OW +update> "
+     "begin_search {type index spec {index :2}} find_keys {type range spec "
+     "{lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Copy a key\" since 6.2.0 group generic complexity \"O(N) worst "
+     "case for collections, where N is the number of nested items. O(1) for "
+     "string values.\" arguments [{name source type key key_spec_index :0} {name "
+     "destination type key key_spec_index :1} {name destination-db type integer "
+     "token DB flags <+optional>} {name replace type pure-token token REPLACE "
+     "flags <+optional>}]"},
+    {"swapdb",
+     "swapdb :3 <+write +fast> :0 :0 :0 <+@keyspace +@write +@fast +@dangerous> "
+     "<> <>",
+     "summary \"Swaps two Redis databases\" since 4.0.0 group server complexity "
+     "\"O(N) where N is the count of clients watching or blocking on keys from "
+     "both databases.\" arguments [{name index1 type integer} {name index2 type "
+     "integer}]"},
+    {"object",
+     "object :-2 <> :0 :0 :0 <+@slow> <> <>",
+     "summary \"A container for object introspection commands\" since 2.2.3 group "
+     "generic complexity \"Depends on subcommand.\""},
+    {"object|encoding",
+     "object|encoding :3 <+readonly> :2 :2 :1 <+@keyspace +@read +@slow> "
+     "<nondeterministic_output> <{flags <+RO> begin_search {type index spec "
+     "{index :2}} find_keys {type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Inspect the internal encoding of a Redis object\" since 2.2.3 "
+     "group generic complexity O(1) arguments [{name key type key key_spec_index "
+     ":0}]"},
+    {"object|freq",
+     "object|freq :3 <+readonly> :2 :2 :1 <+@keyspace +@read +@slow> "
+     "<nondeterministic_output> <{flags <+RO> begin_search {type index spec "
+     "{index :2}} find_keys {type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Get the logarithmic access frequency counter of a Redis object\" "
+     "since 4.0.0 group generic complexity O(1) arguments [{name key type key "
+     "key_spec_index :0}]"},
+    {"object|idletime",
+     "object|idletime :3 <+readonly> :2 :2 :1 <+@keyspace +@read +@slow> "
+     "<nondeterministic_output> <{flags <+RO> begin_search {type index spec "
+     "{index :2}} find_keys {type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Get the time since a Redis object was last accessed\" since 2.2.3 "
+     "group generic complexity O(1) arguments [{name key type key key_spec_index "
+     ":0}]"},
+    {"object|help",
+     "object|help :2 <+loading +stale> :0 :0 :0 <+@keyspace +@slow> <> <>",
+     "summary \"Show helpful text about the different subcommands\" since 6.2.0 "
+     "group generic complexity O(1)"},
     {"expire",
      "expire :-3 <+write +fast> :1 :1 :1 <+@keyspace +@write +@fast> <> <{flags "
      "<+RW +update> begin_search {type index spec {index :1}} find_keys {type "
@@ -598,64 +758,6 @@ static const cmdinfo table[] = {
      "range spec {lastkey :0 keystep :1 limit :0}}}>",
      "summary \"Remove the expiration from a key\" since 2.2.0 group generic "
      "complexity O(1) arguments [{name key type key key_spec_index :0}]"},
-    {"type",
-     "type :2 <+readonly +fast> :1 :1 :1 <+@keyspace +@read +@fast> <> <{flags "
-     "<+RO> begin_search {type index spec {index :1}} find_keys {type range spec "
-     "{lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Determine the type stored at key\" since 1.0.0 group generic "
-     "complexity O(1) arguments [{name key type key key_spec_index :0}]"},
-    {"keys",
-     "keys :2 <+readonly> :0 :0 :0 <+@keyspace +@read +@slow +@dangerous> "
-     "<\"request_policy:all_shards\" nondeterministic_output_order> <>",
-     "summary \"Find all keys matching the given pattern\" since 1.0.0 group "
-     "generic complexity \"O(N) with N being the number of keys in the database, "
-     "under the assumption that the key names in the database and the given "
-     "pattern have limited length.\" arguments [{name pattern type pattern}]"},
-    {"scan",
-     "scan :-2 <+readonly> :0 :0 :0 <+@keyspace +@read +@slow> "
-     "<nondeterministic_output \"request_policy:special\"> <>",
-     "summary \"Incrementally iterate the keys space\" since 2.8.0 group generic "
-     "complexity \"O(1) for every call. O(N) for a complete iteration, including "
-     "enough command calls for the cursor to return back to 0. N is the number of "
-     "elements inside the collection.\" history <[6.0.0 \"Added the `TYPE` "
-     "subcommand.\"]> arguments [{name cursor type integer} {name pattern type "
-     "pattern token MATCH flags <+optional>} {name count type integer token COUNT "
-     "flags <+optional>} {name type type string token TYPE since 6.0.0 flags "
-     "<+optional>}]"},
-    {"randomkey",
-     "randomkey :1 <+readonly> :0 :0 :0 <+@keyspace +@read +@slow> "
-     "<\"request_policy:all_shards\" nondeterministic_output> <>",
-     "summary \"Return a random key from the keyspace\" since 1.0.0 group generic "
-     "complexity O(1)"},
-    {"rename",
-     "rename :3 <+write> :1 :2 :1 <+@keyspace +@write +@slow> <> <{flags <+RW "
-     "+access +delete> begin_search {type index spec {index :1}} find_keys {type "
-     "range spec {lastkey :0 keystep :1 limit :0}}} {flags <+OW +update> "
-     "begin_search {type index spec {index :2}} find_keys {type range spec "
-     "{lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Rename a key\" since 1.0.0 group generic complexity O(1) "
-     "arguments [{name key type key key_spec_index :0} {name newkey type key "
-     "key_spec_index :1}]"},
-    {"renamenx",
-     "renamenx :3 <+write +fast> :1 :2 :1 <+@keyspace +@write +@fast> <> <{flags "
-     "<+RW +access +delete> begin_search {type index spec {index :1}} find_keys "
-     "{type range spec {lastkey :0 keystep :1 limit :0}}} {flags <+OW +insert> "
-     "begin_search {type index spec {index :2}} find_keys {type range spec "
-     "{lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Rename a key, only if the new key does not exist\" since 1.0.0 "
-     "group generic complexity O(1) history <[3.2.0 \"The command no longer "
-     "returns an error when source and destination names are the same.\"]> "
-     "arguments [{name key type key key_spec_index :0} {name newkey type key "
-     "key_spec_index :1}]"},
-    {"touch",
-     "touch :-2 <+readonly +fast> :1 :-1 :1 <+@keyspace +@read +@fast> "
-     "<\"request_policy:multi_shard\" \"response_policy:agg_sum\"> <{flags <+RO> "
-     "begin_search {type index spec {index :1}} find_keys {type range spec "
-     "{lastkey :-1 keystep :1 limit :0}}}>",
-     "summary \"Alters the last access time of a key(s). Returns the number of "
-     "existing keys specified.\" since 3.2.1 group generic complexity \"O(N) "
-     "where N is the number of keys that will be touched.\" arguments [{name key "
-     "type key key_spec_index :0 flags <+multiple>}]"},
     {"setbit",
      "setbit :4 <+write +denyoom> :1 :1 :1 <+@write +@bitmap +@slow> <> <{flags "
      "<+RW +access +update> begin_search {type index spec {index :1}} find_keys "
@@ -692,80 +794,34 @@ static const cmdinfo table[] = {
      "type integer} {name index_unit type oneof since 7.0.0 flags <+optional> "
      "arguments [{name byte type pure-token token BYTE} {name bit type pure-token "
      "token BIT}]}]}]}]"},
-    {"lcs",
-     "lcs :-3 <+readonly> :1 :2 :1 <+@read +@string +@slow> <> <{flags <+RO "
-     "+access> begin_search {type index spec {index :1}} find_keys {type range "
-     "spec {lastkey :1 keystep :1 limit :0}}}>",
-     "summary \"Find longest common substring\" since 7.0.0 group string "
-     "complexity \"O(N*M) where N and M are the lengths of s1 and s2, "
-     "respectively\" arguments [{name key1 type key key_spec_index :0} {name key2 "
-     "type key key_spec_index :0} {name len type pure-token token LEN flags "
-     "<+optional>} {name idx type pure-token token IDX flags <+optional>} {name "
-     "len type integer token MINMATCHLEN flags <+optional>} {name withmatchlen "
-     "type pure-token token WITHMATCHLEN flags <+optional>}]"},
-    {"memory",
-     "memory :-2 <> :0 :0 :0 <+@slow> <> <>",
-     "summary \"A container for memory diagnostics commands\" since 4.0.0 group "
-     "server complexity \"Depends on subcommand.\""},
-    {"memory|usage",
-     "memory|usage :-3 <+readonly> :2 :2 :1 <+@read +@slow> <> <{flags <+RO> "
-     "begin_search {type index spec {index :2}} find_keys {type range spec "
-     "{lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Estimate the memory usage of a key\" since 4.0.0 group server "
-     "complexity \"O(N) where N is the number of samples.\" arguments [{name key "
-     "type key key_spec_index :0} {name count type integer token SAMPLES flags "
-     "<+optional>}]"},
-    {"dbsize",
-     "dbsize :1 <+readonly +fast> :0 :0 :0 <+@keyspace +@read +@fast> "
-     "<\"request_policy:all_shards\" \"response_policy:agg_sum\"> <>",
-     "summary \"Return the number of keys in the selected database\" since 1.0.0 "
-     "group server complexity O(1)"},
-    {"flushdb",
-     "flushdb :-1 <+write> :0 :0 :0 <+@keyspace +@write +@slow +@dangerous> "
-     "<\"request_policy:all_shards\" \"response_policy:all_succeeded\"> <>",
-     "summary \"Remove all keys from the current database\" since 1.0.0 group "
-     "server complexity \"O(N) where N is the number of keys in the selected "
-     "database\" history <[4.0.0 \"Added the `ASYNC` flushing mode modifier.\"] "
-     "[6.2.0 \"Added the `SYNC` flushing mode modifier.\"]> arguments [{name "
-     "async type oneof flags <+optional> arguments [{name async type pure-token "
-     "token ASYNC since 4.0.0} {name sync type pure-token token SYNC since "
-     "6.2.0}]}]"},
-    {"flushall",
-     "flushall :-1 <+write> :0 :0 :0 <+@keyspace +@write +@slow +@dangerous> "
-     "<\"request_policy:all_shards\" \"response_policy:all_succeeded\"> <>",
-     "summary \"Remove all keys from all databases\" since 1.0.0 group server "
-     "complexity \"O(N) where N is the total number of keys in all databases\" "
-     "history <[4.0.0 \"Added the `ASYNC` flushing mode modifier.\"] [6.2.0 "
-     "\"Added the `SYNC` flushing mode modifier.\"]> arguments [{name async type "
-     "oneof flags <+optional> arguments [{name async type pure-token token ASYNC "
-     "since 4.0.0} {name sync type pure-token token SYNC since 6.2.0}]}]"},
-    {"copy",
-     "copy :-3 <+write +denyoom> :1 :2 :1 <+@keyspace +@write +@slow> <> <{flags "
-     "<+RO +access> begin_search {type index spec {index :1}} find_keys {type "
-     "range spec {lastkey :0 keystep :1 limit :0}}} {flags <+OW +update> "
-     "begin_search {type index spec {index :2}} find_keys {type range spec "
-     "{lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Copy a key\" since 6.2.0 group generic complexity \"O(N) worst "
-     "case for collections, where N is the number of nested items. O(1) for "
-     "string values.\" arguments [{name source type key key_spec_index :0} {name "
-     "destination type key key_spec_index :1} {name destination-db type integer "
-     "token DB flags <+optional>} {name replace type pure-token token REPLACE "
-     "flags <+optional>}]"},
-    {"hdel",
-     "hdel :-3 <+write +fast> :1 :1 :1 <+@write +@hash +@fast> <> <{flags <+RW "
-     "+delete> begin_search {type index spec {index :1}} find_keys {type range "
-     "spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Delete one or more hash fields\" since 2.0.0 group hash "
-     "complexity \"O(N) where N is the number of fields to be removed.\" history "
-     "<[2.4.0 \"Accepts multiple `field` arguments.\"]> arguments [{name key type "
-     "key key_spec_index :0} {name field type string flags <+multiple>}]"},
-    {"hexists",
-     "hexists :3 <+readonly +fast> :1 :1 :1 <+@read +@hash +@fast> <> <{flags "
-     "<+RO> begin_search {type index spec {index :1}} find_keys {type range spec "
-     "{lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Determine if a hash field exists\" since 2.0.0 group hash "
-     "complexity O(1) arguments [{name key type key key_spec_index :0} {name "
-     "field type string}]"},
+    {"hset",
+     "hset :-4 <+write +denyoom +fast> :1 :1 :1 <+@write +@hash +@fast> <> "
+     "<{flags <+RW +update> begin_search {type index spec {index :1}} find_keys "
+     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Set the string value of a hash field\" since 2.0.0 group hash "
+     "complexity \"O(1) for each field/value pair added, so O(N) to add N "
+     "field/value pairs when the command is called with multiple field/value "
+     "pairs.\" history <[4.0.0 \"Accepts multiple `field` and `value` "
+     "arguments.\"]> arguments [{name key type key key_spec_index :0} {name "
+     "field_value type block flags <+multiple> arguments [{name field type "
+     "string} {name value type string}]}]"},
+    {"hsetnx",
+     "hsetnx :4 <+write +denyoom +fast> :1 :1 :1 <+@write +@hash +@fast> <> "
+     "<{flags <+RW +insert> begin_search {type index spec {index :1}} find_keys "
+     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Set the value of a hash field, only if the field does not exist\" "
+     "since 2.0.0 group hash complexity O(1) arguments [{name key type key "
+     "key_spec_index :0} {name field type string} {name value type string}]"},
+    {"hmset",
+     "hmset :-4 <+write +denyoom +fast> :1 :1 :1 <+@write +@hash +@fast> <> "
+     "<{flags <+RW +update> begin_search {type index spec {index :1}} find_keys "
+     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Set multiple hash fields to multiple values\" since 2.0.0 group "
+     "hash complexity \"O(N) where N is the number of fields being set.\" "
+     "doc_flags <+deprecated> deprecated_since 4.0.0 replaced_by \"`HSET` with "
+     "multiple field-value pairs\" arguments [{name key type key key_spec_index "
+     ":0} {name field_value type block flags <+multiple> arguments [{name field "
+     "type string} {name value type string}]}]"},
     {"hget",
      "hget :3 <+readonly +fast> :1 :1 :1 <+@read +@hash +@fast> <> <{flags <+RO "
      "+access> begin_search {type index spec {index :1}} find_keys {type range "
@@ -773,6 +829,14 @@ static const cmdinfo table[] = {
      "summary \"Get the value of a hash field\" since 2.0.0 group hash complexity "
      "O(1) arguments [{name key type key key_spec_index :0} {name field type "
      "string}]"},
+    {"hmget",
+     "hmget :-3 <+readonly +fast> :1 :1 :1 <+@read +@hash +@fast> <> <{flags <+RO "
+     "+access> begin_search {type index spec {index :1}} find_keys {type range "
+     "spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Get the values of all the given hash fields\" since 2.0.0 group "
+     "hash complexity \"O(N) where N is the number of fields being requested.\" "
+     "arguments [{name key type key key_spec_index :0} {name field type string "
+     "flags <+multiple>}]"},
     {"hgetall",
      "hgetall :2 <+readonly> :1 :1 :1 <+@read +@hash +@slow> "
      "<nondeterministic_output_order> <{flags <+RO +access> begin_search {type "
@@ -781,6 +845,50 @@ static const cmdinfo table[] = {
      "summary \"Get all the fields and values in a hash\" since 2.0.0 group hash "
      "complexity \"O(N) where N is the size of the hash.\" arguments [{name key "
      "type key key_spec_index :0}]"},
+    {"hdel",
+     "hdel :-3 <+write +fast> :1 :1 :1 <+@write +@hash +@fast> <> <{flags <+RW "
+     "+delete> begin_search {type index spec {index :1}} find_keys {type range "
+     "spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Delete one or more hash fields\" since 2.0.0 group hash "
+     "complexity \"O(N) where N is the number of fields to be removed.\" history "
+     "<[2.4.0 \"Accepts multiple `field` arguments.\"]> arguments [{name key type "
+     "key key_spec_index :0} {name field type string flags <+multiple>}]"},
+    {"hlen",
+     "hlen :2 <+readonly +fast> :1 :1 :1 <+@read +@hash +@fast> <> <{flags <+RO> "
+     "begin_search {type index spec {index :1}} find_keys {type range spec "
+     "{lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Get the number of fields in a hash\" since 2.0.0 group hash "
+     "complexity O(1) arguments [{name key type key key_spec_index :0}]"},
+    {"hstrlen",
+     "hstrlen :3 <+readonly +fast> :1 :1 :1 <+@read +@hash +@fast> <> <{flags "
+     "<+RO> begin_search {type index spec {index :1}} find_keys {type range spec "
+     "{lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Get the length of the value of a hash field\" since 3.2.0 group "
+     "hash complexity O(1) arguments [{name key type key key_spec_index :0} {name "
+     "field type string}]"},
+    {"hexists",
+     "hexists :3 <+readonly +fast> :1 :1 :1 <+@read +@hash +@fast> <> <{flags "
+     "<+RO> begin_search {type index spec {index :1}} find_keys {type range spec "
+     "{lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Determine if a hash field exists\" since 2.0.0 group hash "
+     "complexity O(1) arguments [{name key type key key_spec_index :0} {name "
+     "field type string}]"},
+    {"hkeys",
+     "hkeys :2 <+readonly> :1 :1 :1 <+@read +@hash +@slow> "
+     "<nondeterministic_output_order> <{flags <+RO +access> begin_search {type "
+     "index spec {index :1}} find_keys {type range spec {lastkey :0 keystep :1 "
+     "limit :0}}}>",
+     "summary \"Get all the fields in a hash\" since 2.0.0 group hash complexity "
+     "\"O(N) where N is the size of the hash.\" arguments [{name key type key "
+     "key_spec_index :0}]"},
+    {"hvals",
+     "hvals :2 <+readonly> :1 :1 :1 <+@read +@hash +@slow> "
+     "<nondeterministic_output_order> <{flags <+RO +access> begin_search {type "
+     "index spec {index :1}} find_keys {type range spec {lastkey :0 keystep :1 "
+     "limit :0}}}>",
+     "summary \"Get all the values in a hash\" since 2.0.0 group hash complexity "
+     "\"O(N) where N is the size of the hash.\" arguments [{name key type key "
+     "key_spec_index :0}]"},
     {"hincrby",
      "hincrby :4 <+write +denyoom +fast> :1 :1 :1 <+@write +@hash +@fast> <> "
      "<{flags <+RW +access +update> begin_search {type index spec {index :1}} "
@@ -795,38 +903,6 @@ static const cmdinfo table[] = {
      "summary \"Increment the float value of a hash field by the given amount\" "
      "since 2.6.0 group hash complexity O(1) arguments [{name key type key "
      "key_spec_index :0} {name field type string} {name increment type double}]"},
-    {"hkeys",
-     "hkeys :2 <+readonly> :1 :1 :1 <+@read +@hash +@slow> "
-     "<nondeterministic_output_order> <{flags <+RO +access> begin_search {type "
-     "index spec {index :1}} find_keys {type range spec {lastkey :0 keystep :1 "
-     "limit :0}}}>",
-     "summary \"Get all the fields in a hash\" since 2.0.0 group hash complexity "
-     "\"O(N) where N is the size of the hash.\" arguments [{name key type key "
-     "key_spec_index :0}]"},
-    {"hlen",
-     "hlen :2 <+readonly +fast> :1 :1 :1 <+@read +@hash +@fast> <> <{flags <+RO> "
-     "begin_search {type index spec {index :1}} find_keys {type range spec "
-     "{lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Get the number of fields in a hash\" since 2.0.0 group hash "
-     "complexity O(1) arguments [{name key type key key_spec_index :0}]"},
-    {"hmget",
-     "hmget :-3 <+readonly +fast> :1 :1 :1 <+@read +@hash +@fast> <> <{flags <+RO "
-     "+access> begin_search {type index spec {index :1}} find_keys {type range "
-     "spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Get the values of all the given hash fields\" since 2.0.0 group "
-     "hash complexity \"O(N) where N is the number of fields being requested.\" "
-     "arguments [{name key type key key_spec_index :0} {name field type string "
-     "flags <+multiple>}]"},
-    {"hmset",
-     "hmset :-4 <+write +denyoom +fast> :1 :1 :1 <+@write +@hash +@fast> <> "
-     "<{flags <+RW +update> begin_search {type index spec {index :1}} find_keys "
-     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Set multiple hash fields to multiple values\" since 2.0.0 group "
-     "hash complexity \"O(N) where N is the number of fields being set.\" "
-     "doc_flags <+deprecated> deprecated_since 4.0.0 replaced_by \"`HSET` with "
-     "multiple field-value pairs\" arguments [{name key type key key_spec_index "
-     ":0} {name field_value type block flags <+multiple> arguments [{name field "
-     "type string} {name value type string}]}]"},
     {"hrandfield",
      "hrandfield :-2 <+readonly> :1 :1 :1 <+@read +@hash +@slow> "
      "<nondeterministic_output> <{flags <+RO +access> begin_search {type index "
@@ -849,48 +925,42 @@ static const cmdinfo table[] = {
      "key type key key_spec_index :0} {name cursor type integer} {name pattern "
      "type pattern token MATCH flags <+optional>} {name count type integer token "
      "COUNT flags <+optional>}]"},
-    {"hset",
-     "hset :-4 <+write +denyoom +fast> :1 :1 :1 <+@write +@hash +@fast> <> "
-     "<{flags <+RW +update> begin_search {type index spec {index :1}} find_keys "
-     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Set the string value of a hash field\" since 2.0.0 group hash "
-     "complexity \"O(1) for each field/value pair added, so O(N) to add N "
-     "field/value pairs when the command is called with multiple field/value "
-     "pairs.\" history <[4.0.0 \"Accepts multiple `field` and `value` "
-     "arguments.\"]> arguments [{name key type key key_spec_index :0} {name "
-     "field_value type block flags <+multiple> arguments [{name field type "
-     "string} {name value type string}]}]"},
-    {"hsetnx",
-     "hsetnx :4 <+write +denyoom +fast> :1 :1 :1 <+@write +@hash +@fast> <> "
+    {"lpush",
+     "lpush :-3 <+write +denyoom +fast> :1 :1 :1 <+@write +@list +@fast> <> "
      "<{flags <+RW +insert> begin_search {type index spec {index :1}} find_keys "
      "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Set the value of a hash field, only if the field does not exist\" "
-     "since 2.0.0 group hash complexity O(1) arguments [{name key type key "
-     "key_spec_index :0} {name field type string} {name value type string}]"},
-    {"hstrlen",
-     "hstrlen :3 <+readonly +fast> :1 :1 :1 <+@read +@hash +@fast> <> <{flags "
-     "<+RO> begin_search {type index spec {index :1}} find_keys {type range spec "
-     "{lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Get the length of the value of a hash field\" since 3.2.0 group "
-     "hash complexity O(1) arguments [{name key type key key_spec_index :0} {name "
-     "field type string}]"},
-    {"hvals",
-     "hvals :2 <+readonly> :1 :1 :1 <+@read +@hash +@slow> "
-     "<nondeterministic_output_order> <{flags <+RO +access> begin_search {type "
-     "index spec {index :1}} find_keys {type range spec {lastkey :0 keystep :1 "
-     "limit :0}}}>",
-     "summary \"Get all the values in a hash\" since 2.0.0 group hash complexity "
-     "\"O(N) where N is the size of the hash.\" arguments [{name key type key "
-     "key_spec_index :0}]"},
-    {"lindex",
-     "lindex :3 <+readonly> :1 :1 :1 <+@read +@list +@slow> <> <{flags <+RO "
-     "+access> begin_search {type index spec {index :1}} find_keys {type range "
-     "spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Get an element from a list by its index\" since 1.0.0 group list "
-     "complexity \"O(N) where N is the number of elements to traverse to get to "
-     "the element at index. This makes asking for the first or the last element "
-     "of the list O(1).\" arguments [{name key type key key_spec_index :0} {name "
-     "index type integer}]"},
+     "summary \"Prepend one or multiple elements to a list\" since 1.0.0 group "
+     "list complexity \"O(1) for each element added, so O(N) to add N elements "
+     "when the command is called with multiple arguments.\" history <[2.4.0 "
+     "\"Accepts multiple `element` arguments.\"]> arguments [{name key type key "
+     "key_spec_index :0} {name element type string flags <+multiple>}]"},
+    {"rpush",
+     "rpush :-3 <+write +denyoom +fast> :1 :1 :1 <+@write +@list +@fast> <> "
+     "<{flags <+RW +insert> begin_search {type index spec {index :1}} find_keys "
+     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Append one or multiple elements to a list\" since 1.0.0 group "
+     "list complexity \"O(1) for each element added, so O(N) to add N elements "
+     "when the command is called with multiple arguments.\" history <[2.4.0 "
+     "\"Accepts multiple `element` arguments.\"]> arguments [{name key type key "
+     "key_spec_index :0} {name element type string flags <+multiple>}]"},
+    {"lpushx",
+     "lpushx :-3 <+write +denyoom +fast> :1 :1 :1 <+@write +@list +@fast> <> "
+     "<{flags <+RW +insert> begin_search {type index spec {index :1}} find_keys "
+     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Prepend an element to a list, only if the list exists\" since "
+     "2.2.0 group list complexity \"O(1) for each element added, so O(N) to add N "
+     "elements when the command is called with multiple arguments.\" history "
+     "<[4.0.0 \"Accepts multiple `element` arguments.\"]> arguments [{name key "
+     "type key key_spec_index :0} {name element type string flags <+multiple>}]"},
+    {"rpushx",
+     "rpushx :-3 <+write +denyoom +fast> :1 :1 :1 <+@write +@list +@fast> <> "
+     "<{flags <+RW +insert> begin_search {type index spec {index :1}} find_keys "
+     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Append an element to a list, only if the list exists\" since "
+     "2.2.0 group list complexity \"O(1) for each element added, so O(N) to add N "
+     "elements when the command is called with multiple arguments.\" history "
+     "<[4.0.0 \"Accepts multiple `element` arguments.\"]> arguments [{name key "
+     "type key key_spec_index :0} {name element type string flags <+multiple>}]"},
     {"linsert",
      "linsert :5 <+write +denyoom> :1 :1 :1 <+@write +@list +@slow> <> <{flags "
      "<+RW +insert> begin_search {type index spec {index :1}} find_keys {type "
@@ -903,12 +973,94 @@ static const cmdinfo table[] = {
      "type key key_spec_index :0} {name where type oneof arguments [{name before "
      "type pure-token token BEFORE} {name after type pure-token token AFTER}]} "
      "{name pivot type string} {name element type string}]"},
+    {"lpop",
+     "lpop :-2 <+write +fast> :1 :1 :1 <+@write +@list +@fast> <> <{flags <+RW "
+     "+access +delete> begin_search {type index spec {index :1}} find_keys {type "
+     "range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Remove and get the first elements in a list\" since 1.0.0 group "
+     "list complexity \"O(N) where N is the number of elements returned\" history "
+     "<[6.2.0 \"Added the `count` argument.\"]> arguments [{name key type key "
+     "key_spec_index :0} {name count type integer since 6.2.0 flags <+optional>}]"},
+    {"rpop",
+     "rpop :-2 <+write +fast> :1 :1 :1 <+@write +@list +@fast> <> <{flags <+RW "
+     "+access +delete> begin_search {type index spec {index :1}} find_keys {type "
+     "range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Remove and get the last elements in a list\" since 1.0.0 group "
+     "list complexity \"O(N) where N is the number of elements returned\" history "
+     "<[6.2.0 \"Added the `count` argument.\"]> arguments [{name key type key "
+     "key_spec_index :0} {name count type integer since 6.2.0 flags <+optional>}]"},
     {"llen",
      "llen :2 <+readonly +fast> :1 :1 :1 <+@read +@list +@fast> <> <{flags <+RO> "
      "begin_search {type index spec {index :1}} find_keys {type range spec "
      "{lastkey :0 keystep :1 limit :0}}}>",
      "summary \"Get the length of a list\" since 1.0.0 group list complexity O(1) "
      "arguments [{name key type key key_spec_index :0}]"},
+    {"lindex",
+     "lindex :3 <+readonly> :1 :1 :1 <+@read +@list +@slow> <> <{flags <+RO "
+     "+access> begin_search {type index spec {index :1}} find_keys {type range "
+     "spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Get an element from a list by its index\" since 1.0.0 group list "
+     "complexity \"O(N) where N is the number of elements to traverse to get to "
+     "the element at index. This makes asking for the first or the last element "
+     "of the list O(1).\" arguments [{name key type key key_spec_index :0} {name "
+     "index type integer}]"},
+    {"lset",
+     "lset :4 <+write +denyoom> :1 :1 :1 <+@write +@list +@slow> <> <{flags <+RW "
+     "+update> begin_search {type index spec {index :1}} find_keys {type range "
+     "spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Set the value of an element in a list by its index\" since 1.0.0 "
+     "group list complexity \"O(N) where N is the length of the list. Setting "
+     "either the first or the last element of the list is O(1).\" arguments "
+     "[{name key type key key_spec_index :0} {name index type integer} {name "
+     "element type string}]"},
+    {"lrange",
+     "lrange :4 <+readonly> :1 :1 :1 <+@read +@list +@slow> <> <{flags <+RO "
+     "+access> begin_search {type index spec {index :1}} find_keys {type range "
+     "spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Get a range of elements from a list\" since 1.0.0 group list "
+     "complexity \"O(S+N) where S is the distance of start offset from HEAD for "
+     "small lists, from nearest end (HEAD or TAIL) for large lists; and N is the "
+     "number of elements in the specified range.\" arguments [{name key type key "
+     "key_spec_index :0} {name start type integer} {name stop type integer}]"},
+    {"ltrim",
+     "ltrim :4 <+write> :1 :1 :1 <+@write +@list +@slow> <> <{flags <+RW +delete> "
+     "begin_search {type index spec {index :1}} find_keys {type range spec "
+     "{lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Trim a list to the specified range\" since 1.0.0 group list "
+     "complexity \"O(N) where N is the number of elements to be removed by the "
+     "operation.\" arguments [{name key type key key_spec_index :0} {name start "
+     "type integer} {name stop type integer}]"},
+    {"lrem",
+     "lrem :4 <+write> :1 :1 :1 <+@write +@list +@slow> <> <{flags <+RW +delete> "
+     "begin_search {type index spec {index :1}} find_keys {type range spec "
+     "{lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Remove elements from a list\" since 1.0.0 group list complexity "
+     "\"O(N+M) where N is the length of the list and M is the number of elements "
+     "removed.\" arguments [{name key type key key_spec_index :0} {name count "
+     "type integer} {name element type string}]"},
+    {"lpos",
+     "lpos :-3 <+readonly> :1 :1 :1 <+@read +@list +@slow> <> <{flags <+RO "
+     "+access> begin_search {type index spec {index :1}} find_keys {type range "
+     "spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Return the index of matching elements on a list\" since 6.0.6 "
+     "group list complexity \"O(N) where N is the number of elements in the list, "
+     "for the average case. When searching for elements near the head or the tail "
+     "of the list, or when the MAXLEN option is provided, the command may run in "
+     "constant time.\" arguments [{name key type key key_spec_index :0} {name "
+     "element type string} {name rank type integer token RANK flags <+optional>} "
+     "{name num-matches type integer token COUNT flags <+optional>} {name len "
+     "type integer token MAXLEN flags <+optional>}]"},
+    {"rpoplpush",
+     "rpoplpush :3 <+write +denyoom> :1 :2 :1 <+@write +@list +@slow> <> <{flags "
+     "<+RW +access +delete> begin_search {type index spec {index :1}} find_keys "
+     "{type range spec {lastkey :0 keystep :1 limit :0}}} {flags <+RW +insert> "
+     "begin_search {type index spec {index :2}} find_keys {type range spec "
+     "{lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Remove the last element in a list, prepend it to another list and "
+     "return it\" since 1.2.0 group list complexity O(1) doc_flags <+deprecated> "
+     "deprecated_since 6.2.0 replaced_by \"`LMOVE` with the `RIGHT` and `LEFT` "
+     "arguments\" arguments [{name source type key key_spec_index :0} {name "
+     "destination type key key_spec_index :1}]"},
     {"lmove",
      "lmove :5 <+write +denyoom> :1 :2 :1 <+@write +@list +@slow> <> <{flags <+RW "
      "+access +delete> begin_search {type index spec {index :1}} find_keys {type "
@@ -932,180 +1084,6 @@ static const cmdinfo table[] = {
      "key key_spec_index :0 flags <+multiple>} {name where type oneof arguments "
      "[{name left type pure-token token LEFT} {name right type pure-token token "
      "RIGHT}]} {name count type integer token COUNT flags <+optional>}]"},
-    {"lpop",
-     "lpop :-2 <+write +fast> :1 :1 :1 <+@write +@list +@fast> <> <{flags <+RW "
-     "+access +delete> begin_search {type index spec {index :1}} find_keys {type "
-     "range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Remove and get the first elements in a list\" since 1.0.0 group "
-     "list complexity \"O(N) where N is the number of elements returned\" history "
-     "<[6.2.0 \"Added the `count` argument.\"]> arguments [{name key type key "
-     "key_spec_index :0} {name count type integer since 6.2.0 flags <+optional>}]"},
-    {"lpos",
-     "lpos :-3 <+readonly> :1 :1 :1 <+@read +@list +@slow> <> <{flags <+RO "
-     "+access> begin_search {type index spec {index :1}} find_keys {type range "
-     "spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Return the index of matching elements on a list\" since 6.0.6 "
-     "group list complexity \"O(N) where N is the number of elements in the list, "
-     "for the average case. When searching for elements near the head or the tail "
-     "of the list, or when the MAXLEN option is provided, the command may run in "
-     "constant time.\" arguments [{name key type key key_spec_index :0} {name "
-     "element type string} {name rank type integer token RANK flags <+optional>} "
-     "{name num-matches type integer token COUNT flags <+optional>} {name len "
-     "type integer token MAXLEN flags <+optional>}]"},
-    {"lpush",
-     "lpush :-3 <+write +denyoom +fast> :1 :1 :1 <+@write +@list +@fast> <> "
-     "<{flags <+RW +insert> begin_search {type index spec {index :1}} find_keys "
-     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Prepend one or multiple elements to a list\" since 1.0.0 group "
-     "list complexity \"O(1) for each element added, so O(N) to add N elements "
-     "when the command is called with multiple arguments.\" history <[2.4.0 "
-     "\"Accepts multiple `element` arguments.\"]> arguments [{name key type key "
-     "key_spec_index :0} {name element type string flags <+multiple>}]"},
-    {"lpushx",
-     "lpushx :-3 <+write +denyoom +fast> :1 :1 :1 <+@write +@list +@fast> <> "
-     "<{flags <+RW +insert> begin_search {type index spec {index :1}} find_keys "
-     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Prepend an element to a list, only if the list exists\" since "
-     "2.2.0 group list complexity \"O(1) for each element added, so O(N) to add N "
-     "elements when the command is called with multiple arguments.\" history "
-     "<[4.0.0 \"Accepts multiple `element` arguments.\"]> arguments [{name key "
-     "type key key_spec_index :0} {name element type string flags <+multiple>}]"},
-    {"lrange",
-     "lrange :4 <+readonly> :1 :1 :1 <+@read +@list +@slow> <> <{flags <+RO "
-     "+access> begin_search {type index spec {index :1}} find_keys {type range "
-     "spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Get a range of elements from a list\" since 1.0.0 group list "
-     "complexity \"O(S+N) where S is the distance of start offset from HEAD for "
-     "small lists, from nearest end (HEAD or TAIL) for large lists; and N is the "
-     "number of elements in the specified range.\" arguments [{name key type key "
-     "key_spec_index :0} {name start type integer} {name stop type integer}]"},
-    {"lrem",
-     "lrem :4 <+write> :1 :1 :1 <+@write +@list +@slow> <> <{flags <+RW +delete> "
-     "begin_search {type index spec {index :1}} find_keys {type range spec "
-     "{lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Remove elements from a list\" since 1.0.0 group list complexity "
-     "\"O(N+M) where N is the length of the list and M is the number of elements "
-     "removed.\" arguments [{name key type key key_spec_index :0} {name count "
-     "type integer} {name element type string}]"},
-    {"lset",
-     "lset :4 <+write +denyoom> :1 :1 :1 <+@write +@list +@slow> <> <{flags <+RW "
-     "+update> begin_search {type index spec {index :1}} find_keys {type range "
-     "spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Set the value of an element in a list by its index\" since 1.0.0 "
-     "group list complexity \"O(N) where N is the length of the list. Setting "
-     "either the first or the last element of the list is O(1).\" arguments "
-     "[{name key type key key_spec_index :0} {name index type integer} {name "
-     "element type string}]"},
-    {"ltrim",
-     "ltrim :4 <+write> :1 :1 :1 <+@write +@list +@slow> <> <{flags <+RW +delete> "
-     "begin_search {type index spec {index :1}} find_keys {type range spec "
-     "{lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Trim a list to the specified range\" since 1.0.0 group list "
-     "complexity \"O(N) where N is the number of elements to be removed by the "
-     "operation.\" arguments [{name key type key key_spec_index :0} {name start "
-     "type integer} {name stop type integer}]"},
-    {"move",
-     "move :3 <+write +fast> :1 :1 :1 <+@keyspace +@write +@fast> <> <{flags <+RW "
-     "+access +update> begin_search {type index spec {index :1}} find_keys {type "
-     "range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Move a key to another database\" since 1.0.0 group generic "
-     "complexity O(1) arguments [{name key type key key_spec_index :0} {name db "
-     "type integer}]"},
-    {"object",
-     "object :-2 <> :0 :0 :0 <+@slow> <> <>",
-     "summary \"A container for object introspection commands\" since 2.2.3 group "
-     "generic complexity \"Depends on subcommand.\""},
-    {"object|encoding",
-     "object|encoding :3 <+readonly> :2 :2 :1 <+@keyspace +@read +@slow> "
-     "<nondeterministic_output> <{flags <+RO> begin_search {type index spec "
-     "{index :2}} find_keys {type range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Inspect the internal encoding of a Redis object\" since 2.2.3 "
-     "group generic complexity O(1) arguments [{name key type key key_spec_index "
-     ":0}]"},
-    {"object|freq",
-     "object|freq :3 <+readonly> :2 :2 :1 <+@keyspace +@read +@slow> "
-     "<nondeterministic_output> <{flags <+RO> begin_search {type index spec "
-     "{index :2}} find_keys {type range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Get the logarithmic access frequency counter of a Redis object\" "
-     "since 4.0.0 group generic complexity O(1) arguments [{name key type key "
-     "key_spec_index :0}]"},
-    {"object|idletime",
-     "object|idletime :3 <+readonly> :2 :2 :1 <+@keyspace +@read +@slow> "
-     "<nondeterministic_output> <{flags <+RO> begin_search {type index spec "
-     "{index :2}} find_keys {type range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Get the time since a Redis object was last accessed\" since 2.2.3 "
-     "group generic complexity O(1) arguments [{name key type key key_spec_index "
-     ":0}]"},
-    {"object|help",
-     "object|help :2 <+loading +stale> :0 :0 :0 <+@keyspace +@slow> <> <>",
-     "summary \"Show helpful text about the different subcommands\" since 6.2.0 "
-     "group generic complexity O(1)"},
-    {"pfadd",
-     "pfadd :-2 <+write +denyoom +fast> :1 :1 :1 <+@write +@hyperloglog +@fast> "
-     "<> <{flags <+RW +insert> begin_search {type index spec {index :1}} "
-     "find_keys {type range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Adds the specified elements to the specified HyperLogLog.\" since "
-     "2.8.9 group hyperloglog complexity \"O(1) to add every element.\" arguments "
-     "[{name key type key key_spec_index :0} {name element type string flags "
-     "<+optional +multiple>}]"},
-    {"pfcount",
-     "pfcount :-2 <+readonly> :1 :-1 :1 <+@read +@hyperloglog +@slow> <> <{notes "
-     "\"RW because it may change the internal representation of the key, and "
-     "propagate to replicas\" flags <+RW +access> begin_search {type index spec "
-     "{index :1}} find_keys {type range spec {lastkey :-1 keystep :1 limit :0}}}>",
-     "summary \"Return the approximated cardinality of the set(s) observed by the "
-     "HyperLogLog at key(s).\" since 2.8.9 group hyperloglog complexity \"O(1) "
-     "with a very small average constant time when called with a single key. O(N) "
-     "with N being the number of keys, and much bigger constant times, when "
-     "called with multiple keys.\" arguments [{name key type key key_spec_index "
-     ":0 flags <+multiple>}]"},
-    {"pfmerge",
-     "pfmerge :-2 <+write +denyoom> :1 :-1 :1 <+@write +@hyperloglog +@slow> <> "
-     "<{flags <+RW +access +insert> begin_search {type index spec {index :1}} "
-     "find_keys {type range spec {lastkey :0 keystep :1 limit :0}}} {flags <+RO "
-     "+access> begin_search {type index spec {index :2}} find_keys {type range "
-     "spec {lastkey :-1 keystep :1 limit :0}}}>",
-     "summary \"Merge N different HyperLogLogs into a single one.\" since 2.8.9 "
-     "group hyperloglog complexity \"O(N) to merge N HyperLogLogs, but with high "
-     "constant times.\" arguments [{name destkey type key key_spec_index :0} "
-     "{name sourcekey type key key_spec_index :1 flags <+multiple>}]"},
-    {"rpop",
-     "rpop :-2 <+write +fast> :1 :1 :1 <+@write +@list +@fast> <> <{flags <+RW "
-     "+access +delete> begin_search {type index spec {index :1}} find_keys {type "
-     "range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Remove and get the last elements in a list\" since 1.0.0 group "
-     "list complexity \"O(N) where N is the number of elements returned\" history "
-     "<[6.2.0 \"Added the `count` argument.\"]> arguments [{name key type key "
-     "key_spec_index :0} {name count type integer since 6.2.0 flags <+optional>}]"},
-    {"rpoplpush",
-     "rpoplpush :3 <+write +denyoom> :1 :2 :1 <+@write +@list +@slow> <> <{flags "
-     "<+RW +access +delete> begin_search {type index spec {index :1}} find_keys "
-     "{type range spec {lastkey :0 keystep :1 limit :0}}} {flags <+RW +insert> "
-     "begin_search {type index spec {index :2}} find_keys {type range spec "
-     "{lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Remove the last element in a list, prepend it to another list and "
-     "return it\" since 1.2.0 group list complexity O(1) doc_flags <+deprecated> "
-     "deprecated_since 6.2.0 replaced_by \"`LMOVE` with the `RIGHT` and `LEFT` "
-     "arguments\" arguments [{name source type key key_spec_index :0} {name "
-     "destination type key key_spec_index :1}]"},
-    {"rpush",
-     "rpush :-3 <+write +denyoom +fast> :1 :1 :1 <+@write +@list +@fast> <> "
-     "<{flags <+RW +insert> begin_search {type index spec {index :1}} find_keys "
-     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Append one or multiple elements to a list\" since 1.0.0 group "
-     "list complexity \"O(1) for each element added, so O(N) to add N elements "
-     "when the command is called with multiple arguments.\" history <[2.4.0 "
-     "\"Accepts multiple `element` arguments.\"]> arguments [{name key type key "
-     "key_spec_index :0} {name element type string flags <+multiple>}]"},
-    {"rpushx",
-     "rpushx :-3 <+write +denyoom +fast> :1 :1 :1 <+@write +@list +@fast> <> "
-     "<{flags <+RW +insert> begin_search {type index spec {index :1}} find_keys "
-     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Append an element to a list, only if the list exists\" since "
-     "2.2.0 group list complexity \"O(1) for each element added, so O(N) to add N "
-     "elements when the command is called with multiple arguments.\" history "
-     "<[4.0.0 \"Accepts multiple `element` arguments.\"]> arguments [{name key "
-     "type key key_spec_index :0} {name element type string flags <+multiple>}]"},
     {"sadd",
      "sadd :-3 <+write +denyoom +fast> :1 :1 :1 <+@write +@set +@fast> <> <{flags "
      "<+RW +insert> begin_search {type index spec {index :1}} find_keys {type "
@@ -1115,30 +1093,72 @@ static const cmdinfo table[] = {
      "the command is called with multiple arguments.\" history <[2.4.0 \"Accepts "
      "multiple `member` arguments.\"]> arguments [{name key type key "
      "key_spec_index :0} {name member type string flags <+multiple>}]"},
+    {"srem",
+     "srem :-3 <+write +fast> :1 :1 :1 <+@write +@set +@fast> <> <{flags <+RW "
+     "+delete> begin_search {type index spec {index :1}} find_keys {type range "
+     "spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Remove one or more members from a set\" since 1.0.0 group set "
+     "complexity \"O(N) where N is the number of members to be removed.\" history "
+     "<[2.4.0 \"Accepts multiple `member` arguments.\"]> arguments [{name key "
+     "type key key_spec_index :0} {name member type string flags <+multiple>}]"},
     {"scard",
      "scard :2 <+readonly +fast> :1 :1 :1 <+@read +@set +@fast> <> <{flags <+RO> "
      "begin_search {type index spec {index :1}} find_keys {type range spec "
      "{lastkey :0 keystep :1 limit :0}}}>",
      "summary \"Get the number of members in a set\" since 1.0.0 group set "
      "complexity O(1) arguments [{name key type key key_spec_index :0}]"},
-    {"sdiff",
-     "sdiff :-2 <+readonly> :1 :-1 :1 <+@read +@set +@slow> "
+    {"sismember",
+     "sismember :3 <+readonly +fast> :1 :1 :1 <+@read +@set +@fast> <> <{flags "
+     "<+RO> begin_search {type index spec {index :1}} find_keys {type range spec "
+     "{lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Determine if a given value is a member of a set\" since 1.0.0 "
+     "group set complexity O(1) arguments [{name key type key key_spec_index :0} "
+     "{name member type string}]"},
+    {"smismember",
+     "smismember :-3 <+readonly +fast> :1 :1 :1 <+@read +@set +@fast> <> <{flags "
+     "<+RO +access> begin_search {type index spec {index :1}} find_keys {type "
+     "range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Returns the membership associated with the given elements for a "
+     "set\" since 6.2.0 group set complexity \"O(N) where N is the number of "
+     "elements being checked for membership\" arguments [{name key type key "
+     "key_spec_index :0} {name member type string flags <+multiple>}]"},
+    {"smembers",
+     "smembers :2 <+readonly> :1 :1 :1 <+@read +@set +@slow> "
      "<nondeterministic_output_order> <{flags <+RO +access> begin_search {type "
-     "index spec {index :1}} find_keys {type range spec {lastkey :-1 keystep :1 "
+     "index spec {index :1}} find_keys {type range spec {lastkey :0 keystep :1 "
      "limit :0}}}>",
-     "summary \"Subtract multiple sets\" since 1.0.0 group set complexity \"O(N) "
-     "where N is the total number of elements in all given sets.\" arguments "
-     "[{name key type key key_spec_index :0 flags <+multiple>}]"},
-    {"sdiffstore",
-     "sdiffstore :-3 <+write +denyoom> :1 :-1 :1 <+@write +@set +@slow> <> "
-     "<{flags <+OW +update> begin_search {type index spec {index :1}} find_keys "
-     "{type range spec {lastkey :0 keystep :1 limit :0}}} {flags <+RO +access> "
+     "summary \"Get all the members in a set\" since 1.0.0 group set complexity "
+     "\"O(N) where N is the set cardinality.\" arguments [{name key type key "
+     "key_spec_index :0}]"},
+    {"srandmember",
+     "srandmember :-2 <+readonly> :1 :1 :1 <+@read +@set +@slow> "
+     "<nondeterministic_output> <{flags <+RO +access> begin_search {type index "
+     "spec {index :1}} find_keys {type range spec {lastkey :0 keystep :1 limit "
+     ":0}}}>",
+     "summary \"Get one or multiple random members from a set\" since 1.0.0 group "
+     "set complexity \"Without the count argument O(1), otherwise O(N) where N is "
+     "the absolute value of the passed count.\" history <[2.6.0 \"Added the "
+     "optional `count` argument.\"]> arguments [{name key type key key_spec_index "
+     ":0} {name count type integer since 2.6.0 flags <+optional>}]"},
+    {"spop",
+     "spop :-2 <+write +fast> :1 :1 :1 <+@write +@set +@fast> "
+     "<nondeterministic_output> <{flags <+RW +access +delete> begin_search {type "
+     "index spec {index :1}} find_keys {type range spec {lastkey :0 keystep :1 "
+     "limit :0}}}>",
+     "summary \"Remove and return one or multiple random members from a set\" "
+     "since 1.0.0 group set complexity \"Without the count argument O(1), "
+     "otherwise O(N) where N is the value of the passed count.\" history <[3.2.0 "
+     "\"Added the `count` argument.\"]> arguments [{name key type key "
+     "key_spec_index :0} {name count type integer since 3.2.0 flags <+optional>}]"},
+    {"smove",
+     "smove :4 <+write +fast> :1 :2 :1 <+@write +@set +@fast> <> <{flags <+RW "
+     "+access +delete> begin_search {type index spec {index :1}} find_keys {type "
+     "range spec {lastkey :0 keystep :1 limit :0}}} {flags <+RW +insert> "
      "begin_search {type index spec {index :2}} find_keys {type range spec "
-     "{lastkey :-1 keystep :1 limit :0}}}>",
-     "summary \"Subtract multiple sets and store the resulting set in a key\" "
-     "since 1.0.0 group set complexity \"O(N) where N is the total number of "
-     "elements in all given sets.\" arguments [{name destination type key "
-     "key_spec_index :0} {name key type key key_spec_index :1 flags <+multiple>}]"},
+     "{lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Move a member from one set to another\" since 1.0.0 group set "
+     "complexity O(1) arguments [{name source type key key_spec_index :0} {name "
+     "destination type key key_spec_index :1} {name member type string}]"},
     {"sinter",
      "sinter :-2 <+readonly> :1 :-1 :1 <+@read +@set +@slow> "
      "<nondeterministic_output_order> <{flags <+RO +access> begin_search {type "
@@ -1168,38 +1188,414 @@ static const cmdinfo table[] = {
      "cardinality of the smallest set and M is the number of sets.\" arguments "
      "[{name destination type key key_spec_index :0} {name key type key "
      "key_spec_index :1 flags <+multiple>}]"},
-    {"sismember",
-     "sismember :3 <+readonly +fast> :1 :1 :1 <+@read +@set +@fast> <> <{flags "
+    {"sunion",
+     "sunion :-2 <+readonly> :1 :-1 :1 <+@read +@set +@slow> "
+     "<nondeterministic_output_order> <{flags <+RO +access> begin_search {type "
+     "index spec {index :1}} find_keys {type range spec {lastkey :-1 keystep :1 "
+     "limit :0}}}>",
+     "summary \"Add multiple sets\" since 1.0.0 group set complexity \"O(N) where "
+     "N is the total number of elements in all given sets.\" arguments [{name key "
+     "type key key_spec_index :0 flags <+multiple>}]"},
+    {"sunionstore",
+     "sunionstore :-3 <+write +denyoom> :1 :-1 :1 <+@write +@set +@slow> <> "
+     "<{flags <+OW +update> begin_search {type index spec {index :1}} find_keys "
+     "{type range spec {lastkey :0 keystep :1 limit :0}}} {flags <+RO +access> "
+     "begin_search {type index spec {index :2}} find_keys {type range spec "
+     "{lastkey :-1 keystep :1 limit :0}}}>",
+     "summary \"Add multiple sets and store the resulting set in a key\" since "
+     "1.0.0 group set complexity \"O(N) where N is the total number of elements "
+     "in all given sets.\" arguments [{name destination type key key_spec_index "
+     ":0} {name key type key key_spec_index :1 flags <+multiple>}]"},
+    {"sdiff",
+     "sdiff :-2 <+readonly> :1 :-1 :1 <+@read +@set +@slow> "
+     "<nondeterministic_output_order> <{flags <+RO +access> begin_search {type "
+     "index spec {index :1}} find_keys {type range spec {lastkey :-1 keystep :1 "
+     "limit :0}}}>",
+     "summary \"Subtract multiple sets\" since 1.0.0 group set complexity \"O(N) "
+     "where N is the total number of elements in all given sets.\" arguments "
+     "[{name key type key key_spec_index :0 flags <+multiple>}]"},
+    {"sdiffstore",
+     "sdiffstore :-3 <+write +denyoom> :1 :-1 :1 <+@write +@set +@slow> <> "
+     "<{flags <+OW +update> begin_search {type index spec {index :1}} find_keys "
+     "{type range spec {lastkey :0 keystep :1 limit :0}}} {flags <+RO +access> "
+     "begin_search {type index spec {index :2}} find_keys {type range spec "
+     "{lastkey :-1 keystep :1 limit :0}}}>",
+     "summary \"Subtract multiple sets and store the resulting set in a key\" "
+     "since 1.0.0 group set complexity \"O(N) where N is the total number of "
+     "elements in all given sets.\" arguments [{name destination type key "
+     "key_spec_index :0} {name key type key key_spec_index :1 flags <+multiple>}]"},
+    {"sscan",
+     "sscan :-3 <+readonly> :1 :1 :1 <+@read +@set +@slow> "
+     "<nondeterministic_output> <{flags <+RO +access> begin_search {type index "
+     "spec {index :1}} find_keys {type range spec {lastkey :0 keystep :1 limit "
+     ":0}}}>",
+     "summary \"Incrementally iterate Set elements\" since 2.8.0 group set "
+     "complexity \"O(1) for every call. O(N) for a complete iteration, including "
+     "enough command calls for the cursor to return back to 0. N is the number of "
+     "elements inside the collection..\" arguments [{name key type key "
+     "key_spec_index :0} {name cursor type integer} {name pattern type pattern "
+     "token MATCH flags <+optional>} {name count type integer token COUNT flags "
+     "<+optional>}]"},
+    {"zadd",
+     "zadd :-4 <+write +denyoom +fast> :1 :1 :1 <+@write +@sortedset +@fast> <> "
+     "<{flags <+RW +update> begin_search {type index spec {index :1}} find_keys "
+     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Add one or more members to a sorted set, or update its score if "
+     "it already exists\" since 1.2.0 group sorted-set complexity \"O(log(N)) for "
+     "each item added, where N is the number of elements in the sorted set.\" "
+     "history <[2.4.0 \"Accepts multiple elements.\"] [3.0.2 \"Added the `XX`, "
+     "`NX`, `CH` and `INCR` options.\"] [6.2.0 \"Added the `GT` and `LT` "
+     "options.\"]> arguments [{name key type key key_spec_index :0} {name "
+     "condition type oneof since 3.0.2 flags <+optional> arguments [{name nx type "
+     "pure-token token NX} {name xx type pure-token token XX}]} {name comparison "
+     "type oneof since 6.2.0 flags <+optional> arguments [{name gt type "
+     "pure-token token GT} {name lt type pure-token token LT}]} {name change type "
+     "pure-token token CH since 3.0.2 flags <+optional>} {name increment type "
+     "pure-token token INCR since 3.0.2 flags <+optional>} {name score_member "
+     "type block flags <+multiple> arguments [{name score type double} {name "
+     "member type string}]}]"},
+    {"zincrby",
+     "zincrby :4 <+write +denyoom +fast> :1 :1 :1 <+@write +@sortedset +@fast> <> "
+     "<{flags <+RW +access +update> begin_search {type index spec {index :1}} "
+     "find_keys {type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Increment the score of a member in a sorted set\" since 1.2.0 "
+     "group sorted-set complexity \"O(log(N)) where N is the number of elements "
+     "in the sorted set.\" arguments [{name key type key key_spec_index :0} {name "
+     "increment type integer} {name member type string}]"},
+    {"zrem",
+     "zrem :-3 <+write +fast> :1 :1 :1 <+@write +@sortedset +@fast> <> <{flags "
+     "<+RW +delete> begin_search {type index spec {index :1}} find_keys {type "
+     "range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Remove one or more members from a sorted set\" since 1.2.0 group "
+     "sorted-set complexity \"O(M*log(N)) with N being the number of elements in "
+     "the sorted set and M the number of elements to be removed.\" history "
+     "<[2.4.0 \"Accepts multiple elements.\"]> arguments [{name key type key "
+     "key_spec_index :0} {name member type string flags <+multiple>}]"},
+    {"zcard",
+     "zcard :2 <+readonly +fast> :1 :1 :1 <+@read +@sortedset +@fast> <> <{flags "
      "<+RO> begin_search {type index spec {index :1}} find_keys {type range spec "
      "{lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Determine if a given value is a member of a set\" since 1.0.0 "
-     "group set complexity O(1) arguments [{name key type key key_spec_index :0} "
-     "{name member type string}]"},
-    {"smembers",
-     "smembers :2 <+readonly> :1 :1 :1 <+@read +@set +@slow> "
-     "<nondeterministic_output_order> <{flags <+RO +access> begin_search {type "
-     "index spec {index :1}} find_keys {type range spec {lastkey :0 keystep :1 "
-     "limit :0}}}>",
-     "summary \"Get all the members in a set\" since 1.0.0 group set complexity "
-     "\"O(N) where N is the set cardinality.\" arguments [{name key type key "
-     "key_spec_index :0}]"},
-    {"smismember",
-     "smismember :-3 <+readonly +fast> :1 :1 :1 <+@read +@set +@fast> <> <{flags "
+     "summary \"Get the number of members in a sorted set\" since 1.2.0 group "
+     "sorted-set complexity O(1) arguments [{name key type key key_spec_index :0}]"},
+    {"zcount",
+     "zcount :4 <+readonly +fast> :1 :1 :1 <+@read +@sortedset +@fast> <> <{flags "
      "<+RO +access> begin_search {type index spec {index :1}} find_keys {type "
      "range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Returns the membership associated with the given elements for a "
-     "set\" since 6.2.0 group set complexity \"O(N) where N is the number of "
-     "elements being checked for membership\" arguments [{name key type key "
-     "key_spec_index :0} {name member type string flags <+multiple>}]"},
-    {"smove",
-     "smove :4 <+write +fast> :1 :2 :1 <+@write +@set +@fast> <> <{flags <+RW "
-     "+access +delete> begin_search {type index spec {index :1}} find_keys {type "
-     "range spec {lastkey :0 keystep :1 limit :0}}} {flags <+RW +insert> "
+     "summary \"Count the members in a sorted set with scores within the given "
+     "values\" since 2.0.0 group sorted-set complexity \"O(log(N)) with N being "
+     "the number of elements in the sorted set.\" arguments [{name key type key "
+     "key_spec_index :0} {name min type double} {name max type double}]"},
+    {"zlexcount",
+     "zlexcount :4 <+readonly +fast> :1 :1 :1 <+@read +@sortedset +@fast> <> "
+     "<{flags <+RO +access> begin_search {type index spec {index :1}} find_keys "
+     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Count the number of members in a sorted set between a given "
+     "lexicographical range\" since 2.8.9 group sorted-set complexity \"O(log(N)) "
+     "with N being the number of elements in the sorted set.\" arguments [{name "
+     "key type key key_spec_index :0} {name min type string} {name max type "
+     "string}]"},
+    {"zscore",
+     "zscore :3 <+readonly +fast> :1 :1 :1 <+@read +@sortedset +@fast> <> <{flags "
+     "<+RO +access> begin_search {type index spec {index :1}} find_keys {type "
+     "range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Get the score associated with the given member in a sorted set\" "
+     "since 1.2.0 group sorted-set complexity O(1) arguments [{name key type key "
+     "key_spec_index :0} {name member type string}]"},
+    {"zmscore",
+     "zmscore :-3 <+readonly +fast> :1 :1 :1 <+@read +@sortedset +@fast> <> "
+     "<{flags <+RO +access> begin_search {type index spec {index :1}} find_keys "
+     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Get the score associated with the given members in a sorted set\" "
+     "since 6.2.0 group sorted-set complexity \"O(N) where N is the number of "
+     "members being requested.\" arguments [{name key type key key_spec_index :0} "
+     "{name member type string flags <+multiple>}]"},
+    {"zrank",
+     "zrank :3 <+readonly +fast> :1 :1 :1 <+@read +@sortedset +@fast> <> <{flags "
+     "<+RO +access> begin_search {type index spec {index :1}} find_keys {type "
+     "range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Determine the index of a member in a sorted set\" since 2.0.0 "
+     "group sorted-set complexity O(log(N)) arguments [{name key type key "
+     "key_spec_index :0} {name member type string}]"},
+    {"zrevrank",
+     "zrevrank :3 <+readonly +fast> :1 :1 :1 <+@read +@sortedset +@fast> <> "
+     "<{flags <+RO +access> begin_search {type index spec {index :1}} find_keys "
+     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Determine the index of a member in a sorted set, with scores "
+     "ordered from high to low\" since 2.0.0 group sorted-set complexity "
+     "O(log(N)) arguments [{name key type key key_spec_index :0} {name member "
+     "type string}]"},
+    {"zrange",
+     "zrange :-4 <+readonly> :1 :1 :1 <+@read +@sortedset +@slow> <> <{flags <+RO "
+     "+access> begin_search {type index spec {index :1}} find_keys {type range "
+     "spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Return a range of members in a sorted set\" since 1.2.0 group "
+     "sorted-set complexity \"O(log(N)+M) with N being the number of elements in "
+     "the sorted set and M the number of elements returned.\" history <[6.2.0 "
+     "\"Added the `REV`, `BYSCORE`, `BYLEX` and `LIMIT` options.\"]> arguments "
+     "[{name key type key key_spec_index :0} {name start type string} {name stop "
+     "type string} {name sortby type oneof since 6.2.0 flags <+optional> "
+     "arguments [{name byscore type pure-token token BYSCORE} {name bylex type "
+     "pure-token token BYLEX}]} {name rev type pure-token token REV since 6.2.0 "
+     "flags <+optional>} {name offset_count type block token LIMIT since 6.2.0 "
+     "flags <+optional> arguments [{name offset type integer} {name count type "
+     "integer}]} {name withscores type pure-token token WITHSCORES flags "
+     "<+optional>}]"},
+    {"zrangestore",
+     "zrangestore :-5 <+write +denyoom> :1 :2 :1 <+@write +@sortedset +@slow> <> "
+     "<{flags <+OW +update> begin_search {type index spec {index :1}} find_keys "
+     "{type range spec {lastkey :0 keystep :1 limit :0}}} {flags <+RO +access> "
      "begin_search {type index spec {index :2}} find_keys {type range spec "
      "{lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Move a member from one set to another\" since 1.0.0 group set "
-     "complexity O(1) arguments [{name source type key key_spec_index :0} {name "
-     "destination type key key_spec_index :1} {name member type string}]"},
+     "summary \"Store a range of members from sorted set into another key\" since "
+     "6.2.0 group sorted-set complexity \"O(log(N)+M) with N being the number of "
+     "elements in the sorted set and M the number of elements stored into the "
+     "destination key.\" arguments [{name dst type key key_spec_index :0} {name "
+     "src type key key_spec_index :1} {name min type string} {name max type "
+     "string} {name sortby type oneof flags <+optional> arguments [{name byscore "
+     "type pure-token token BYSCORE} {name bylex type pure-token token BYLEX}]} "
+     "{name rev type pure-token token REV flags <+optional>} {name offset_count "
+     "type block token LIMIT flags <+optional> arguments [{name offset type "
+     "integer} {name count type integer}]}]"},
+    {"zrevrange",
+     "zrevrange :-4 <+readonly> :1 :1 :1 <+@read +@sortedset +@slow> <> <{flags "
+     "<+RO +access> begin_search {type index spec {index :1}} find_keys {type "
+     "range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Return a range of members in a sorted set, by index, with scores "
+     "ordered from high to low\" since 1.2.0 group sorted-set complexity "
+     "\"O(log(N)+M) with N being the number of elements in the sorted set and M "
+     "the number of elements returned.\" doc_flags <+deprecated> deprecated_since "
+     "6.2.0 replaced_by \"`ZRANGE` with the `REV` argument\" arguments [{name key "
+     "type key key_spec_index :0} {name start type integer} {name stop type "
+     "integer} {name withscores type pure-token token WITHSCORES flags "
+     "<+optional>}]"},
+    {"zrangebyscore",
+     "zrangebyscore :-4 <+readonly> :1 :1 :1 <+@read +@sortedset +@slow> <> "
+     "<{flags <+RO +access> begin_search {type index spec {index :1}} find_keys "
+     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Return a range of members in a sorted set, by score\" since 1.0.5 "
+     "group sorted-set complexity \"O(log(N)+M) with N being the number of "
+     "elements in the sorted set and M the number of elements being returned. If "
+     "M is constant (e.g. always asking for the first 10 elements with LIMIT), "
+     "you can consider it O(log(N)).\" doc_flags <+deprecated> deprecated_since "
+     "6.2.0 replaced_by \"`ZRANGE` with the `BYSCORE` argument\" history <[2.0.0 "
+     "\"Added the `WITHSCORES` modifier.\"]> arguments [{name key type key "
+     "key_spec_index :0} {name min type double} {name max type double} {name "
+     "withscores type pure-token token WITHSCORES since 2.0.0 flags <+optional>} "
+     "{name offset_count type block token LIMIT flags <+optional> arguments "
+     "[{name offset type integer} {name count type integer}]}]"},
+    {"zrevrangebyscore",
+     "zrevrangebyscore :-4 <+readonly> :1 :1 :1 <+@read +@sortedset +@slow> <> "
+     "<{flags <+RO +access> begin_search {type index spec {index :1}} find_keys "
+     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Return a range of members in a sorted set, by score, with scores "
+     "ordered from high to low\" since 2.2.0 group sorted-set complexity "
+     "\"O(log(N)+M) with N being the number of elements in the sorted set and M "
+     "the number of elements being returned. If M is constant (e.g. always asking "
+     "for the first 10 elements with LIMIT), you can consider it O(log(N)).\" "
+     "doc_flags <+deprecated> deprecated_since 6.2.0 replaced_by \"`ZRANGE` with "
+     "the `REV` and `BYSCORE` arguments\" history <[2.1.6 \"`min` and `max` can "
+     "be exclusive.\"]> arguments [{name key type key key_spec_index :0} {name "
+     "max type double} {name min type double} {name withscores type pure-token "
+     "token WITHSCORES flags <+optional>} {name offset_count type block token "
+     "LIMIT flags <+optional> arguments [{name offset type integer} {name count "
+     "type integer}]}]"},
+    {"zrangebylex",
+     "zrangebylex :-4 <+readonly> :1 :1 :1 <+@read +@sortedset +@slow> <> <{flags "
+     "<+RO +access> begin_search {type index spec {index :1}} find_keys {type "
+     "range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Return a range of members in a sorted set, by lexicographical "
+     "range\" since 2.8.9 group sorted-set complexity \"O(log(N)+M) with N being "
+     "the number of elements in the sorted set and M the number of elements being "
+     "returned. If M is constant (e.g. always asking for the first 10 elements "
+     "with LIMIT), you can consider it O(log(N)).\" doc_flags <+deprecated> "
+     "deprecated_since 6.2.0 replaced_by \"`ZRANGE` with the `BYLEX` argument\" "
+     "arguments [{name key type key key_spec_index :0} {name min type string} "
+     "{name max type string} {name offset_count type block token LIMIT flags "
+     "<+optional> arguments [{name offset type integer} {name count type "
+     "integer}]}]"},
+    {"zrevrangebylex",
+     "zrevrangebylex :-4 <+readonly> :1 :1 :1 <+@read +@sortedset +@slow> <> "
+     "<{flags <+RO +access> begin_search {type index spec {index :1}} find_keys "
+     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Return a range of members in a sorted set, by lexicographical "
+     "range, ordered from higher to lower strings.\" since 2.8.9 group sorted-set "
+     "complexity \"O(log(N)+M) with N being the number of elements in the sorted "
+     "set and M the number of elements being returned. If M is constant (e.g. "
+     "always asking for the first 10 elements with LIMIT), you can consider it "
+     "O(log(N)).\" doc_flags <+deprecated> deprecated_since 6.2.0 replaced_by "
+     "\"`ZRANGE` with the `REV` and `BYLEX` arguments\" arguments [{name key type "
+     "key key_spec_index :0} {name max type string} {name min type string} {name "
+     "offset_count type block token LIMIT flags <+optional> arguments [{name "
+     "offset type integer} {name count type integer}]}]"},
+    {"zremrangebyrank",
+     "zremrangebyrank :4 <+write> :1 :1 :1 <+@write +@sortedset +@slow> <> "
+     "<{flags <+RW +delete> begin_search {type index spec {index :1}} find_keys "
+     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Remove all members in a sorted set within the given indexes\" "
+     "since 2.0.0 group sorted-set complexity \"O(log(N)+M) with N being the "
+     "number of elements in the sorted set and M the number of elements removed "
+     "by the operation.\" arguments [{name key type key key_spec_index :0} {name "
+     "start type integer} {name stop type integer}]"},
+    {"zremrangebyscore",
+     "zremrangebyscore :4 <+write> :1 :1 :1 <+@write +@sortedset +@slow> <> "
+     "<{flags <+RW +delete> begin_search {type index spec {index :1}} find_keys "
+     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Remove all members in a sorted set within the given scores\" "
+     "since 1.2.0 group sorted-set complexity \"O(log(N)+M) with N being the "
+     "number of elements in the sorted set and M the number of elements removed "
+     "by the operation.\" arguments [{name key type key key_spec_index :0} {name "
+     "min type double} {name max type double}]"},
+    {"zremrangebylex",
+     "zremrangebylex :4 <+write> :1 :1 :1 <+@write +@sortedset +@slow> <> <{flags "
+     "<+RW +delete> begin_search {type index spec {index :1}} find_keys {type "
+     "range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Remove all members in a sorted set between the given "
+     "lexicographical range\" since 2.8.9 group sorted-set complexity "
+     "\"O(log(N)+M) with N being the number of elements in the sorted set and M "
+     "the number of elements removed by the operation.\" arguments [{name key "
+     "type key key_spec_index :0} {name min type string} {name max type string}]"},
+    {"zpopmin",
+     "zpopmin :-2 <+write +fast> :1 :1 :1 <+@write +@sortedset +@fast> <> <{flags "
+     "<+RW +access +delete> begin_search {type index spec {index :1}} find_keys "
+     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Remove and return members with the lowest scores in a sorted "
+     "set\" since 5.0.0 group sorted-set complexity \"O(log(N)*M) with N being "
+     "the number of elements in the sorted set, and M being the number of "
+     "elements popped.\" arguments [{name key type key key_spec_index :0} {name "
+     "count type integer flags <+optional>}]"},
+    {"zpopmax",
+     "zpopmax :-2 <+write +fast> :1 :1 :1 <+@write +@sortedset +@fast> <> <{flags "
+     "<+RW +access +delete> begin_search {type index spec {index :1}} find_keys "
+     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Remove and return members with the highest scores in a sorted "
+     "set\" since 5.0.0 group sorted-set complexity \"O(log(N)*M) with N being "
+     "the number of elements in the sorted set, and M being the number of "
+     "elements popped.\" arguments [{name key type key key_spec_index :0} {name "
+     "count type integer flags <+optional>}]"},
+    {"zmpop",
+     "zmpop :-4 <+write +movablekeys> :0 :0 :0 <+@write +@sortedset +@slow> <> "
+     "<{flags <+RW +access +delete> begin_search {type index spec {index :1}} "
+     "find_keys {type keynum spec {keynumidx :0 firstkey :1 keystep :1}}}>",
+     "summary \"Remove and return members with scores in a sorted set\" since "
+     "7.0.0 group sorted-set complexity \"O(K) + O(M*log(N)) where K is the "
+     "number of provided keys, N being the number of elements in the sorted set, "
+     "and M being the number of elements popped.\" arguments [{name numkeys type "
+     "integer} {name key type key key_spec_index :0 flags <+multiple>} {name "
+     "where type oneof arguments [{name min type pure-token token MIN} {name max "
+     "type pure-token token MAX}]} {name count type integer token COUNT flags "
+     "<+optional>}]"},
+    {"zrandmember",
+     "zrandmember :-2 <+readonly> :1 :1 :1 <+@read +@sortedset +@slow> "
+     "<nondeterministic_output> <{flags <+RO +access> begin_search {type index "
+     "spec {index :1}} find_keys {type range spec {lastkey :0 keystep :1 limit "
+     ":0}}}>",
+     "summary \"Get one or multiple random elements from a sorted set\" since "
+     "6.2.0 group sorted-set complexity \"O(N) where N is the number of elements "
+     "returned\" arguments [{name key type key key_spec_index :0} {name options "
+     "type block flags <+optional> arguments [{name count type integer} {name "
+     "withscores type pure-token token WITHSCORES flags <+optional>}]}]"},
+    {"zunion",
+     "zunion :-3 <+readonly +movablekeys> :0 :0 :0 <+@read +@sortedset +@slow> <> "
+     "<{flags <+RO +access> begin_search {type index spec {index :1}} find_keys "
+     "{type keynum spec {keynumidx :0 firstkey :1 keystep :1}}}>",
+     "summary \"Add multiple sorted sets\" since 6.2.0 group sorted-set "
+     "complexity \"O(N)+O(M*log(M)) with N being the sum of the sizes of the "
+     "input sorted sets, and M being the number of elements in the resulting "
+     "sorted set.\" arguments [{name numkeys type integer} {name key type key "
+     "key_spec_index :0 flags <+multiple>} {name weight type integer token "
+     "WEIGHTS flags <+optional +multiple>} {name aggregate type oneof token "
+     "AGGREGATE flags <+optional> arguments [{name sum type pure-token token SUM} "
+     "{name min type pure-token token MIN} {name max type pure-token token MAX}]} "
+     "{name withscores type pure-token token WITHSCORES flags <+optional>}]"},
+    {"zunionstore",
+     "zunionstore :-4 <+write +denyoom +movablekeys> :1 :1 :1 <+@write "
+     "+@sortedset +@slow> <> <{flags <+OW +update> begin_search {type index spec "
+     "{index :1}} find_keys {type range spec {lastkey :0 keystep :1 limit :0}}} "
+     "{flags <+RO +access> begin_search {type index spec {index :2}} find_keys "
+     "{type keynum spec {keynumidx :0 firstkey :1 keystep :1}}}>",
+     "summary \"Add multiple sorted sets and store the resulting sorted set in a "
+     "new key\" since 2.0.0 group sorted-set complexity \"O(N)+O(M log(M)) with N "
+     "being the sum of the sizes of the input sorted sets, and M being the number "
+     "of elements in the resulting sorted set.\" arguments [{name destination "
+     "type key key_spec_index :0} {name numkeys type integer} {name key type key "
+     "key_spec_index :1 flags <+multiple>} {name weight type integer token "
+     "WEIGHTS flags <+optional +multiple>} {name aggregate type oneof token "
+     "AGGREGATE flags <+optional> arguments [{name sum type pure-token token SUM} "
+     "{name min type pure-token token MIN} {name max type pure-token token MAX}]}]"},
+    {"zinter",
+     "zinter :-3 <+readonly +movablekeys> :0 :0 :0 <+@read +@sortedset +@slow> <> "
+     "<{flags <+RO +access> begin_search {type index spec {index :1}} find_keys "
+     "{type keynum spec {keynumidx :0 firstkey :1 keystep :1}}}>",
+     "summary \"Intersect multiple sorted sets\" since 6.2.0 group sorted-set "
+     "complexity \"O(N*K)+O(M*log(M)) worst case with N being the smallest input "
+     "sorted set, K being the number of input sorted sets and M being the number "
+     "of elements in the resulting sorted set.\" arguments [{name numkeys type "
+     "integer} {name key type key key_spec_index :0 flags <+multiple>} {name "
+     "weight type integer token WEIGHTS flags <+optional +multiple>} {name "
+     "aggregate type oneof token AGGREGATE flags <+optional> arguments [{name sum "
+     "type pure-token token SUM} {name min type pure-token token MIN} {name max "
+     "type pure-token token MAX}]} {name withscores type pure-token token "
+     "WITHSCORES flags <+optional>}]"},
+    {"zinterstore",
+     "zinterstore :-4 <+write +denyoom +movablekeys> :1 :1 :1 <+@write "
+     "+@sortedset +@slow> <> <{flags <+OW +update> begin_search {type index spec "
+     "{index :1}} find_keys {type range spec {lastkey :0 keystep :1 limit :0}}} "
+     "{flags <+RO +access> begin_search {type index spec {index :2}} find_keys "
+     "{type keynum spec {keynumidx :0 firstkey :1 keystep :1}}}>",
+     "summary \"Intersect multiple sorted sets and store the resulting sorted set "
+     "in a new key\" since 2.0.0 group sorted-set complexity \"O(N*K)+O(M*log(M)) "
+     "worst case with N being the smallest input sorted set, K being the number "
+     "of input sorted sets and M being the number of elements in the resulting "
+     "sorted set.\" arguments [{name destination type key key_spec_index :0} "
+     "{name numkeys type integer} {name key type key key_spec_index :1 flags "
+     "<+multiple>} {name weight type integer token WEIGHTS flags <+optional "
+     "+multiple>} {name aggregate type oneof token AGGREGATE flags <+optional> "
+     "arguments [{name sum type pure-token token SUM} {name min type pure-token "
+     "token MIN} {name max type pure-token token MAX}]}]"},
+    {"zintercard",
+     "zintercard :-3 <+readonly +movablekeys> :0 :0 :0 <+@read +@sortedset "
+     "+@slow> <> <{flags <+RO +access> begin_search {type index spec {index :1}} "
+     "find_keys {type keynum spec {keynumidx :0 firstkey :1 keystep :1}}}>",
+     "summary \"Intersect multiple sorted sets and return the cardinality of the "
+     "result\" since 7.0.0 group sorted-set complexity \"O(N*K) worst case with N "
+     "being the smallest input sorted set, K being the number of input sorted "
+     "sets.\" arguments [{name numkeys type integer} {name key type key "
+     "key_spec_index :0 flags <+multiple>} {name limit type integer token LIMIT "
+     "flags <+optional>}]"},
+    {"zdiff",
+     "zdiff :-3 <+readonly +movablekeys> :0 :0 :0 <+@read +@sortedset +@slow> <> "
+     "<{flags <+RO +access> begin_search {type index spec {index :1}} find_keys "
+     "{type keynum spec {keynumidx :0 firstkey :1 keystep :1}}}>",
+     "summary \"Subtract multiple sorted sets\" since 6.2.0 group sorted-set "
+     "complexity \"O(L + (N-K)log(N)) worst case where L is the total number of "
+     "elements in all the sets, N is the size of the first set, and K is the size "
+     "of the result set.\" arguments [{name numkeys type integer} {name key type "
+     "key key_spec_index :0 flags <+multiple>} {name withscores type pure-token "
+     "token WITHSCORES flags <+optional>}]"},
+    {"zdiffstore",
+     "zdiffstore :-4 <+write +denyoom +movablekeys> :1 :1 :1 <+@write +@sortedset "
+     "+@slow> <> <{flags <+OW +update> begin_search {type index spec {index :1}} "
+     "find_keys {type range spec {lastkey :0 keystep :1 limit :0}}} {flags <+RO "
+     "+access> begin_search {type index spec {index :2}} find_keys {type keynum "
+     "spec {keynumidx :0 firstkey :1 keystep :1}}}>",
+     "summary \"Subtract multiple sorted sets and store the resulting sorted set "
+     "in a new key\" since 6.2.0 group sorted-set complexity \"O(L + (N-K)log(N)) "
+     "worst case where L is the total number of elements in all the sets, N is "
+     "the size of the first set, and K is the size of the result set.\" arguments "
+     "[{name destination type key key_spec_index :0} {name numkeys type integer} "
+     "{name key type key key_spec_index :1 flags <+multiple>}]"},
+    {"zscan",
+     "zscan :-3 <+readonly> :1 :1 :1 <+@read +@sortedset +@slow> "
+     "<nondeterministic_output> <{flags <+RO +access> begin_search {type index "
+     "spec {index :1}} find_keys {type range spec {lastkey :0 keystep :1 limit "
+     ":0}}}>",
+     "summary \"Incrementally iterate sorted sets elements and associated "
+     "scores\" since 2.8.0 group sorted-set complexity \"O(1) for every call. "
+     "O(N) for a complete iteration, including enough command calls for the "
+     "cursor to return back to 0. N is the number of elements inside the "
+     "collection..\" arguments [{name key type key key_spec_index :0} {name "
+     "cursor type integer} {name pattern type pattern token MATCH flags "
+     "<+optional>} {name count type integer token COUNT flags <+optional>}]"},
     {"sort",
      "sort :-2 <+write +denyoom +movablekeys> :1 :1 :1 <+@write +@set +@sortedset "
      "+@list +@slow +@dangerous> <> <{flags <+RO +access> begin_search {type "
@@ -1244,431 +1640,223 @@ static const cmdinfo table[] = {
      "flags <+optional> arguments [{name asc type pure-token token ASC} {name "
      "desc type pure-token token DESC}]} {name sorting type pure-token token "
      "ALPHA flags <+optional>}]"},
-    {"spop",
-     "spop :-2 <+write +fast> :1 :1 :1 <+@write +@set +@fast> "
-     "<nondeterministic_output> <{flags <+RW +access +delete> begin_search {type "
-     "index spec {index :1}} find_keys {type range spec {lastkey :0 keystep :1 "
-     "limit :0}}}>",
-     "summary \"Remove and return one or multiple random members from a set\" "
-     "since 1.0.0 group set complexity \"Without the count argument O(1), "
-     "otherwise O(N) where N is the value of the passed count.\" history <[3.2.0 "
-     "\"Added the `count` argument.\"]> arguments [{name key type key "
-     "key_spec_index :0} {name count type integer since 3.2.0 flags <+optional>}]"},
-    {"srandmember",
-     "srandmember :-2 <+readonly> :1 :1 :1 <+@read +@set +@slow> "
-     "<nondeterministic_output> <{flags <+RO +access> begin_search {type index "
-     "spec {index :1}} find_keys {type range spec {lastkey :0 keystep :1 limit "
-     ":0}}}>",
-     "summary \"Get one or multiple random members from a set\" since 1.0.0 group "
-     "set complexity \"Without the count argument O(1), otherwise O(N) where N is "
-     "the absolute value of the passed count.\" history <[2.6.0 \"Added the "
-     "optional `count` argument.\"]> arguments [{name key type key key_spec_index "
-     ":0} {name count type integer since 2.6.0 flags <+optional>}]"},
-    {"srem",
-     "srem :-3 <+write +fast> :1 :1 :1 <+@write +@set +@fast> <> <{flags <+RW "
-     "+delete> begin_search {type index spec {index :1}} find_keys {type range "
-     "spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Remove one or more members from a set\" since 1.0.0 group set "
-     "complexity \"O(N) where N is the number of members to be removed.\" history "
-     "<[2.4.0 \"Accepts multiple `member` arguments.\"]> arguments [{name key "
-     "type key key_spec_index :0} {name member type string flags <+multiple>}]"},
-    {"sscan",
-     "sscan :-3 <+readonly> :1 :1 :1 <+@read +@set +@slow> "
-     "<nondeterministic_output> <{flags <+RO +access> begin_search {type index "
-     "spec {index :1}} find_keys {type range spec {lastkey :0 keystep :1 limit "
-     ":0}}}>",
-     "summary \"Incrementally iterate Set elements\" since 2.8.0 group set "
-     "complexity \"O(1) for every call. O(N) for a complete iteration, including "
-     "enough command calls for the cursor to return back to 0. N is the number of "
-     "elements inside the collection..\" arguments [{name key type key "
-     "key_spec_index :0} {name cursor type integer} {name pattern type pattern "
-     "token MATCH flags <+optional>} {name count type integer token COUNT flags "
-     "<+optional>}]"},
-    {"sunion",
-     "sunion :-2 <+readonly> :1 :-1 :1 <+@read +@set +@slow> "
-     "<nondeterministic_output_order> <{flags <+RO +access> begin_search {type "
-     "index spec {index :1}} find_keys {type range spec {lastkey :-1 keystep :1 "
-     "limit :0}}}>",
-     "summary \"Add multiple sets\" since 1.0.0 group set complexity \"O(N) where "
-     "N is the total number of elements in all given sets.\" arguments [{name key "
-     "type key key_spec_index :0 flags <+multiple>}]"},
-    {"sunionstore",
-     "sunionstore :-3 <+write +denyoom> :1 :-1 :1 <+@write +@set +@slow> <> "
-     "<{flags <+OW +update> begin_search {type index spec {index :1}} find_keys "
-     "{type range spec {lastkey :0 keystep :1 limit :0}}} {flags <+RO +access> "
-     "begin_search {type index spec {index :2}} find_keys {type range spec "
-     "{lastkey :-1 keystep :1 limit :0}}}>",
-     "summary \"Add multiple sets and store the resulting set in a key\" since "
-     "1.0.0 group set complexity \"O(N) where N is the total number of elements "
-     "in all given sets.\" arguments [{name destination type key key_spec_index "
-     ":0} {name key type key key_spec_index :1 flags <+multiple>}]"},
-    {"swapdb",
-     "swapdb :3 <+write +fast> :0 :0 :0 <+@keyspace +@write +@fast +@dangerous> "
-     "<> <>",
-     "summary \"Swaps two Redis databases\" since 4.0.0 group server complexity "
-     "\"O(N) where N is the count of clients watching or blocking on keys from "
-     "both databases.\" arguments [{name index1 type integer} {name index2 type "
-     "integer}]"},
-    {"zadd",
-     "zadd :-4 <+write +denyoom +fast> :1 :1 :1 <+@write +@sortedset +@fast> <> "
-     "<{flags <+RW +update> begin_search {type index spec {index :1}} find_keys "
-     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Add one or more members to a sorted set, or update its score if "
-     "it already exists\" since 1.2.0 group sorted-set complexity \"O(log(N)) for "
-     "each item added, where N is the number of elements in the sorted set.\" "
-     "history <[2.4.0 \"Accepts multiple elements.\"] [3.0.2 \"Added the `XX`, "
-     "`NX`, `CH` and `INCR` options.\"] [6.2.0 \"Added the `GT` and `LT` "
-     "options.\"]> arguments [{name key type key key_spec_index :0} {name "
-     "condition type oneof since 3.0.2 flags <+optional> arguments [{name nx type "
-     "pure-token token NX} {name xx type pure-token token XX}]} {name comparison "
-     "type oneof since 6.2.0 flags <+optional> arguments [{name gt type "
-     "pure-token token GT} {name lt type pure-token token LT}]} {name change type "
-     "pure-token token CH since 3.0.2 flags <+optional>} {name increment type "
-     "pure-token token INCR since 3.0.2 flags <+optional>} {name score_member "
-     "type block flags <+multiple> arguments [{name score type double} {name "
-     "member type string}]}]"},
-    {"zcard",
-     "zcard :2 <+readonly +fast> :1 :1 :1 <+@read +@sortedset +@fast> <> <{flags "
-     "<+RO> begin_search {type index spec {index :1}} find_keys {type range spec "
-     "{lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Get the number of members in a sorted set\" since 1.2.0 group "
-     "sorted-set complexity O(1) arguments [{name key type key key_spec_index :0}]"},
-    {"zcount",
-     "zcount :4 <+readonly +fast> :1 :1 :1 <+@read +@sortedset +@fast> <> <{flags "
-     "<+RO +access> begin_search {type index spec {index :1}} find_keys {type "
-     "range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Count the members in a sorted set with scores within the given "
-     "values\" since 2.0.0 group sorted-set complexity \"O(log(N)) with N being "
-     "the number of elements in the sorted set.\" arguments [{name key type key "
-     "key_spec_index :0} {name min type double} {name max type double}]"},
-    {"zdiff",
-     "zdiff :-3 <+readonly +movablekeys> :0 :0 :0 <+@read +@sortedset +@slow> <> "
-     "<{flags <+RO +access> begin_search {type index spec {index :1}} find_keys "
-     "{type keynum spec {keynumidx :0 firstkey :1 keystep :1}}}>",
-     "summary \"Subtract multiple sorted sets\" since 6.2.0 group sorted-set "
-     "complexity \"O(L + (N-K)log(N)) worst case where L is the total number of "
-     "elements in all the sets, N is the size of the first set, and K is the size "
-     "of the result set.\" arguments [{name numkeys type integer} {name key type "
-     "key key_spec_index :0 flags <+multiple>} {name withscores type pure-token "
-     "token WITHSCORES flags <+optional>}]"},
-    {"zdiffstore",
-     "zdiffstore :-4 <+write +denyoom +movablekeys> :1 :1 :1 <+@write +@sortedset "
-     "+@slow> <> <{flags <+OW +update> begin_search {type index spec {index :1}} "
-     "find_keys {type range spec {lastkey :0 keystep :1 limit :0}}} {flags <+RO "
-     "+access> begin_search {type index spec {index :2}} find_keys {type keynum "
-     "spec {keynumidx :0 firstkey :1 keystep :1}}}>",
-     "summary \"Subtract multiple sorted sets and store the resulting sorted set "
-     "in a new key\" since 6.2.0 group sorted-set complexity \"O(L + (N-K)log(N)) "
-     "worst case where L is the total number of elements in all the sets, N is "
-     "the size of the first set, and K is the size of the result set.\" arguments "
-     "[{name destination type key key_spec_index :0} {name numkeys type integer} "
-     "{name key type key key_spec_index :1 flags <+multiple>}]"},
-    {"zincrby",
-     "zincrby :4 <+write +denyoom +fast> :1 :1 :1 <+@write +@sortedset +@fast> <> "
-     "<{flags <+RW +access +update> begin_search {type index spec {index :1}} "
+    {"pfadd",
+     "pfadd :-2 <+write +denyoom +fast> :1 :1 :1 <+@write +@hyperloglog +@fast> "
+     "<> <{flags <+RW +insert> begin_search {type index spec {index :1}} "
      "find_keys {type range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Increment the score of a member in a sorted set\" since 1.2.0 "
-     "group sorted-set complexity \"O(log(N)) where N is the number of elements "
-     "in the sorted set.\" arguments [{name key type key key_spec_index :0} {name "
-     "increment type integer} {name member type string}]"},
-    {"zinter",
-     "zinter :-3 <+readonly +movablekeys> :0 :0 :0 <+@read +@sortedset +@slow> <> "
-     "<{flags <+RO +access> begin_search {type index spec {index :1}} find_keys "
-     "{type keynum spec {keynumidx :0 firstkey :1 keystep :1}}}>",
-     "summary \"Intersect multiple sorted sets\" since 6.2.0 group sorted-set "
-     "complexity \"O(N*K)+O(M*log(M)) worst case with N being the smallest input "
-     "sorted set, K being the number of input sorted sets and M being the number "
-     "of elements in the resulting sorted set.\" arguments [{name numkeys type "
-     "integer} {name key type key key_spec_index :0 flags <+multiple>} {name "
-     "weight type integer token WEIGHTS flags <+optional +multiple>} {name "
-     "aggregate type oneof token AGGREGATE flags <+optional> arguments [{name sum "
-     "type pure-token token SUM} {name min type pure-token token MIN} {name max "
-     "type pure-token token MAX}]} {name withscores type pure-token token "
-     "WITHSCORES flags <+optional>}]"},
-    {"zintercard",
-     "zintercard :-3 <+readonly +movablekeys> :0 :0 :0 <+@read +@sortedset "
-     "+@slow> <> <{flags <+RO +access> begin_search {type index spec {index :1}} "
-     "find_keys {type keynum spec {keynumidx :0 firstkey :1 keystep :1}}}>",
-     "summary \"Intersect multiple sorted sets and return the cardinality of the "
-     "result\" since 7.0.0 group sorted-set complexity \"O(N*K) worst case with N "
-     "being the smallest input sorted set, K being the number of input sorted "
-     "sets.\" arguments [{name numkeys type integer} {name key type key "
-     "key_spec_index :0 flags <+multiple>} {name limit type integer token LIMIT "
-     "flags <+optional>}]"},
-    {"zinterstore",
-     "zinterstore :-4 <+write +denyoom +movablekeys> :1 :1 :1 <+@write "
-     "+@sortedset +@slow> <> <{flags <+OW +update> begin_search {type index spec "
-     "{index :1}} find_keys {type range spec {lastkey :0 keystep :1 limit :0}}} "
-     "{flags <+RO +access> begin_search {type index spec {index :2}} find_keys "
-     "{type keynum spec {keynumidx :0 firstkey :1 keystep :1}}}>",
-     "summary \"Intersect multiple sorted sets and store the resulting sorted set "
-     "in a new key\" since 2.0.0 group sorted-set complexity \"O(N*K)+O(M*log(M)) "
-     "worst case with N being the smallest input sorted set, K being the number "
-     "of input sorted sets and M being the number of elements in the resulting "
-     "sorted set.\" arguments [{name destination type key key_spec_index :0} "
-     "{name numkeys type integer} {name key type key key_spec_index :1 flags "
-     "<+multiple>} {name weight type integer token WEIGHTS flags <+optional "
-     "+multiple>} {name aggregate type oneof token AGGREGATE flags <+optional> "
-     "arguments [{name sum type pure-token token SUM} {name min type pure-token "
-     "token MIN} {name max type pure-token token MAX}]}]"},
-    {"zlexcount",
-     "zlexcount :4 <+readonly +fast> :1 :1 :1 <+@read +@sortedset +@fast> <> "
-     "<{flags <+RO +access> begin_search {type index spec {index :1}} find_keys "
+     "summary \"Adds the specified elements to the specified HyperLogLog.\" since "
+     "2.8.9 group hyperloglog complexity \"O(1) to add every element.\" arguments "
+     "[{name key type key key_spec_index :0} {name element type string flags "
+     "<+optional +multiple>}]"},
+    {"pfcount",
+     "pfcount :-2 <+readonly> :1 :-1 :1 <+@read +@hyperloglog +@slow> <> <{notes "
+     "\"RW because it may change the internal representation of the key, and "
+     "propagate to replicas\" flags <+RW +access> begin_search {type index spec "
+     "{index :1}} find_keys {type range spec {lastkey :-1 keystep :1 limit :0}}}>",
+     "summary \"Return the approximated cardinality of the set(s) observed by the "
+     "HyperLogLog at key(s).\" since 2.8.9 group hyperloglog complexity \"O(1) "
+     "with a very small average constant time when called with a single key. O(N) "
+     "with N being the number of keys, and much bigger constant times, when "
+     "called with multiple keys.\" arguments [{name key type key key_spec_index "
+     ":0 flags <+multiple>}]"},
+    {"pfmerge",
+     "pfmerge :-2 <+write +denyoom> :1 :-1 :1 <+@write +@hyperloglog +@slow> <> "
+     "<{flags <+RW +access +insert> begin_search {type index spec {index :1}} "
+     "find_keys {type range spec {lastkey :0 keystep :1 limit :0}}} {flags <+RO "
+     "+access> begin_search {type index spec {index :2}} find_keys {type range "
+     "spec {lastkey :-1 keystep :1 limit :0}}}>",
+     "summary \"Merge N different HyperLogLogs into a single one.\" since 2.8.9 "
+     "group hyperloglog complexity \"O(N) to merge N HyperLogLogs, but with high "
+     "constant times.\" arguments [{name destkey type key key_spec_index :0} "
+     "{name sourcekey type key key_spec_index :1 flags <+multiple>}]"},
+    {"publish",
+     "publish :3 <+pubsub +loading +stale +fast> :0 :0 :0 <+@pubsub +@fast> <> <>",
+     "summary \"Post a message to a channel\" since 2.0.0 group pubsub complexity "
+     "\"O(N+M) where N is the number of clients subscribed to the receiving "
+     "channel and M is the total number of subscribed patterns (by any client).\" "
+     "arguments [{name channel type string} {name message type string}]"},
+    {"spublish",
+     "spublish :3 <+pubsub +loading +stale +fast> :1 :1 :1 <+@pubsub +@fast> <> "
+     "<{flags <+not_key> begin_search {type index spec {index :1}} find_keys "
      "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Count the number of members in a sorted set between a given "
-     "lexicographical range\" since 2.8.9 group sorted-set complexity \"O(log(N)) "
-     "with N being the number of elements in the sorted set.\" arguments [{name "
-     "key type key key_spec_index :0} {name min type string} {name max type "
-     "string}]"},
-    {"zmpop",
-     "zmpop :-4 <+write +movablekeys> :0 :0 :0 <+@write +@sortedset +@slow> <> "
-     "<{flags <+RW +access +delete> begin_search {type index spec {index :1}} "
-     "find_keys {type keynum spec {keynumidx :0 firstkey :1 keystep :1}}}>",
-     "summary \"Remove and return members with scores in a sorted set\" since "
-     "7.0.0 group sorted-set complexity \"O(K) + O(M*log(N)) where K is the "
-     "number of provided keys, N being the number of elements in the sorted set, "
-     "and M being the number of elements popped.\" arguments [{name numkeys type "
-     "integer} {name key type key key_spec_index :0 flags <+multiple>} {name "
-     "where type oneof arguments [{name min type pure-token token MIN} {name max "
-     "type pure-token token MAX}]} {name count type integer token COUNT flags "
-     "<+optional>}]"},
-    {"zmscore",
-     "zmscore :-3 <+readonly +fast> :1 :1 :1 <+@read +@sortedset +@fast> <> "
-     "<{flags <+RO +access> begin_search {type index spec {index :1}} find_keys "
-     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Get the score associated with the given members in a sorted set\" "
-     "since 6.2.0 group sorted-set complexity \"O(N) where N is the number of "
-     "members being requested.\" arguments [{name key type key key_spec_index :0} "
-     "{name member type string flags <+multiple>}]"},
-    {"zpopmax",
-     "zpopmax :-2 <+write +fast> :1 :1 :1 <+@write +@sortedset +@fast> <> <{flags "
-     "<+RW +access +delete> begin_search {type index spec {index :1}} find_keys "
-     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Remove and return members with the highest scores in a sorted "
-     "set\" since 5.0.0 group sorted-set complexity \"O(log(N)*M) with N being "
-     "the number of elements in the sorted set, and M being the number of "
-     "elements popped.\" arguments [{name key type key key_spec_index :0} {name "
-     "count type integer flags <+optional>}]"},
-    {"zpopmin",
-     "zpopmin :-2 <+write +fast> :1 :1 :1 <+@write +@sortedset +@fast> <> <{flags "
-     "<+RW +access +delete> begin_search {type index spec {index :1}} find_keys "
-     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Remove and return members with the lowest scores in a sorted "
-     "set\" since 5.0.0 group sorted-set complexity \"O(log(N)*M) with N being "
-     "the number of elements in the sorted set, and M being the number of "
-     "elements popped.\" arguments [{name key type key key_spec_index :0} {name "
-     "count type integer flags <+optional>}]"},
-    {"zrandmember",
-     "zrandmember :-2 <+readonly> :1 :1 :1 <+@read +@sortedset +@slow> "
-     "<nondeterministic_output> <{flags <+RO +access> begin_search {type index "
-     "spec {index :1}} find_keys {type range spec {lastkey :0 keystep :1 limit "
-     ":0}}}>",
-     "summary \"Get one or multiple random elements from a sorted set\" since "
-     "6.2.0 group sorted-set complexity \"O(N) where N is the number of elements "
-     "returned\" arguments [{name key type key key_spec_index :0} {name options "
-     "type block flags <+optional> arguments [{name count type integer} {name "
-     "withscores type pure-token token WITHSCORES flags <+optional>}]}]"},
-    {"zrange",
-     "zrange :-4 <+readonly> :1 :1 :1 <+@read +@sortedset +@slow> <> <{flags <+RO "
-     "+access> begin_search {type index spec {index :1}} find_keys {type range "
-     "spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Return a range of members in a sorted set\" since 1.2.0 group "
-     "sorted-set complexity \"O(log(N)+M) with N being the number of elements in "
-     "the sorted set and M the number of elements returned.\" history <[6.2.0 "
-     "\"Added the `REV`, `BYSCORE`, `BYLEX` and `LIMIT` options.\"]> arguments "
-     "[{name key type key key_spec_index :0} {name start type string} {name stop "
-     "type string} {name sortby type oneof since 6.2.0 flags <+optional> "
-     "arguments [{name byscore type pure-token token BYSCORE} {name bylex type "
-     "pure-token token BYLEX}]} {name rev type pure-token token REV since 6.2.0 "
-     "flags <+optional>} {name offset_count type block token LIMIT since 6.2.0 "
-     "flags <+optional> arguments [{name offset type integer} {name count type "
-     "integer}]} {name withscores type pure-token token WITHSCORES flags "
-     "<+optional>}]"},
-    {"zrangebylex",
-     "zrangebylex :-4 <+readonly> :1 :1 :1 <+@read +@sortedset +@slow> <> <{flags "
-     "<+RO +access> begin_search {type index spec {index :1}} find_keys {type "
-     "range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Return a range of members in a sorted set, by lexicographical "
-     "range\" since 2.8.9 group sorted-set complexity \"O(log(N)+M) with N being "
-     "the number of elements in the sorted set and M the number of elements being "
-     "returned. If M is constant (e.g. always asking for the first 10 elements "
-     "with LIMIT), you can consider it O(log(N)).\" doc_flags <+deprecated> "
-     "deprecated_since 6.2.0 replaced_by \"`ZRANGE` with the `BYLEX` argument\" "
-     "arguments [{name key type key key_spec_index :0} {name min type string} "
-     "{name max type string} {name offset_count type block token LIMIT flags "
-     "<+optional> arguments [{name offset type integer} {name count type "
-     "integer}]}]"},
-    {"zrangebyscore",
-     "zrangebyscore :-4 <+readonly> :1 :1 :1 <+@read +@sortedset +@slow> <> "
-     "<{flags <+RO +access> begin_search {type index spec {index :1}} find_keys "
-     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Return a range of members in a sorted set, by score\" since 1.0.5 "
-     "group sorted-set complexity \"O(log(N)+M) with N being the number of "
-     "elements in the sorted set and M the number of elements being returned. If "
-     "M is constant (e.g. always asking for the first 10 elements with LIMIT), "
-     "you can consider it O(log(N)).\" doc_flags <+deprecated> deprecated_since "
-     "6.2.0 replaced_by \"`ZRANGE` with the `BYSCORE` argument\" history <[2.0.0 "
-     "\"Added the `WITHSCORES` modifier.\"]> arguments [{name key type key "
-     "key_spec_index :0} {name min type double} {name max type double} {name "
-     "withscores type pure-token token WITHSCORES since 2.0.0 flags <+optional>} "
-     "{name offset_count type block token LIMIT flags <+optional> arguments "
-     "[{name offset type integer} {name count type integer}]}]"},
-    {"zrangestore",
-     "zrangestore :-5 <+write +denyoom> :1 :2 :1 <+@write +@sortedset +@slow> <> "
-     "<{flags <+OW +update> begin_search {type index spec {index :1}} find_keys "
-     "{type range spec {lastkey :0 keystep :1 limit :0}}} {flags <+RO +access> "
-     "begin_search {type index spec {index :2}} find_keys {type range spec "
-     "{lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Store a range of members from sorted set into another key\" since "
-     "6.2.0 group sorted-set complexity \"O(log(N)+M) with N being the number of "
-     "elements in the sorted set and M the number of elements stored into the "
-     "destination key.\" arguments [{name dst type key key_spec_index :0} {name "
-     "src type key key_spec_index :1} {name min type string} {name max type "
-     "string} {name sortby type oneof flags <+optional> arguments [{name byscore "
-     "type pure-token token BYSCORE} {name bylex type pure-token token BYLEX}]} "
-     "{name rev type pure-token token REV flags <+optional>} {name offset_count "
-     "type block token LIMIT flags <+optional> arguments [{name offset type "
-     "integer} {name count type integer}]}]"},
-    {"zrank",
-     "zrank :3 <+readonly +fast> :1 :1 :1 <+@read +@sortedset +@fast> <> <{flags "
-     "<+RO +access> begin_search {type index spec {index :1}} find_keys {type "
-     "range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Determine the index of a member in a sorted set\" since 2.0.0 "
-     "group sorted-set complexity O(log(N)) arguments [{name key type key "
-     "key_spec_index :0} {name member type string}]"},
-    {"zrem",
-     "zrem :-3 <+write +fast> :1 :1 :1 <+@write +@sortedset +@fast> <> <{flags "
-     "<+RW +delete> begin_search {type index spec {index :1}} find_keys {type "
-     "range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Remove one or more members from a sorted set\" since 1.2.0 group "
-     "sorted-set complexity \"O(M*log(N)) with N being the number of elements in "
-     "the sorted set and M the number of elements to be removed.\" history "
-     "<[2.4.0 \"Accepts multiple elements.\"]> arguments [{name key type key "
-     "key_spec_index :0} {name member type string flags <+multiple>}]"},
-    {"zremrangebylex",
-     "zremrangebylex :4 <+write> :1 :1 :1 <+@write +@sortedset +@slow> <> <{flags "
-     "<+RW +delete> begin_search {type index spec {index :1}} find_keys {type "
-     "range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Remove all members in a sorted set between the given "
-     "lexicographical range\" since 2.8.9 group sorted-set complexity "
-     "\"O(log(N)+M) with N being the number of elements in the sorted set and M "
-     "the number of elements removed by the operation.\" arguments [{name key "
-     "type key key_spec_index :0} {name min type string} {name max type string}]"},
-    {"zremrangebyrank",
-     "zremrangebyrank :4 <+write> :1 :1 :1 <+@write +@sortedset +@slow> <> "
-     "<{flags <+RW +delete> begin_search {type index spec {index :1}} find_keys "
-     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Remove all members in a sorted set within the given indexes\" "
-     "since 2.0.0 group sorted-set complexity \"O(log(N)+M) with N being the "
-     "number of elements in the sorted set and M the number of elements removed "
-     "by the operation.\" arguments [{name key type key key_spec_index :0} {name "
-     "start type integer} {name stop type integer}]"},
-    {"zremrangebyscore",
-     "zremrangebyscore :4 <+write> :1 :1 :1 <+@write +@sortedset +@slow> <> "
-     "<{flags <+RW +delete> begin_search {type index spec {index :1}} find_keys "
-     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Remove all members in a sorted set within the given scores\" "
-     "since 1.2.0 group sorted-set complexity \"O(log(N)+M) with N being the "
-     "number of elements in the sorted set and M the number of elements removed "
-     "by the operation.\" arguments [{name key type key key_spec_index :0} {name "
-     "min type double} {name max type double}]"},
-    {"zrevrange",
-     "zrevrange :-4 <+readonly> :1 :1 :1 <+@read +@sortedset +@slow> <> <{flags "
-     "<+RO +access> begin_search {type index spec {index :1}} find_keys {type "
-     "range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Return a range of members in a sorted set, by index, with scores "
-     "ordered from high to low\" since 1.2.0 group sorted-set complexity "
-     "\"O(log(N)+M) with N being the number of elements in the sorted set and M "
-     "the number of elements returned.\" doc_flags <+deprecated> deprecated_since "
-     "6.2.0 replaced_by \"`ZRANGE` with the `REV` argument\" arguments [{name key "
-     "type key key_spec_index :0} {name start type integer} {name stop type "
-     "integer} {name withscores type pure-token token WITHSCORES flags "
-     "<+optional>}]"},
-    {"zrevrangebylex",
-     "zrevrangebylex :-4 <+readonly> :1 :1 :1 <+@read +@sortedset +@slow> <> "
-     "<{flags <+RO +access> begin_search {type index spec {index :1}} find_keys "
-     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Return a range of members in a sorted set, by lexicographical "
-     "range, ordered from higher to lower strings.\" since 2.8.9 group sorted-set "
-     "complexity \"O(log(N)+M) with N being the number of elements in the sorted "
-     "set and M the number of elements being returned. If M is constant (e.g. "
-     "always asking for the first 10 elements with LIMIT), you can consider it "
-     "O(log(N)).\" doc_flags <+deprecated> deprecated_since 6.2.0 replaced_by "
-     "\"`ZRANGE` with the `REV` and `BYLEX` arguments\" arguments [{name key type "
-     "key key_spec_index :0} {name max type string} {name min type string} {name "
-     "offset_count type block token LIMIT flags <+optional> arguments [{name "
-     "offset type integer} {name count type integer}]}]"},
-    {"zrevrangebyscore",
-     "zrevrangebyscore :-4 <+readonly> :1 :1 :1 <+@read +@sortedset +@slow> <> "
-     "<{flags <+RO +access> begin_search {type index spec {index :1}} find_keys "
-     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Return a range of members in a sorted set, by score, with scores "
-     "ordered from high to low\" since 2.2.0 group sorted-set complexity "
-     "\"O(log(N)+M) with N being the number of elements in the sorted set and M "
-     "the number of elements being returned. If M is constant (e.g. always asking "
-     "for the first 10 elements with LIMIT), you can consider it O(log(N)).\" "
-     "doc_flags <+deprecated> deprecated_since 6.2.0 replaced_by \"`ZRANGE` with "
-     "the `REV` and `BYSCORE` arguments\" history <[2.1.6 \"`min` and `max` can "
-     "be exclusive.\"]> arguments [{name key type key key_spec_index :0} {name "
-     "max type double} {name min type double} {name withscores type pure-token "
-     "token WITHSCORES flags <+optional>} {name offset_count type block token "
-     "LIMIT flags <+optional> arguments [{name offset type integer} {name count "
-     "type integer}]}]"},
-    {"zrevrank",
-     "zrevrank :3 <+readonly +fast> :1 :1 :1 <+@read +@sortedset +@fast> <> "
-     "<{flags <+RO +access> begin_search {type index spec {index :1}} find_keys "
-     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Determine the index of a member in a sorted set, with scores "
-     "ordered from high to low\" since 2.0.0 group sorted-set complexity "
-     "O(log(N)) arguments [{name key type key key_spec_index :0} {name member "
-     "type string}]"},
-    {"zscan",
-     "zscan :-3 <+readonly> :1 :1 :1 <+@read +@sortedset +@slow> "
-     "<nondeterministic_output> <{flags <+RO +access> begin_search {type index "
-     "spec {index :1}} find_keys {type range spec {lastkey :0 keystep :1 limit "
-     ":0}}}>",
-     "summary \"Incrementally iterate sorted sets elements and associated "
-     "scores\" since 2.8.0 group sorted-set complexity \"O(1) for every call. "
-     "O(N) for a complete iteration, including enough command calls for the "
-     "cursor to return back to 0. N is the number of elements inside the "
-     "collection..\" arguments [{name key type key key_spec_index :0} {name "
-     "cursor type integer} {name pattern type pattern token MATCH flags "
-     "<+optional>} {name count type integer token COUNT flags <+optional>}]"},
-    {"zscore",
-     "zscore :3 <+readonly +fast> :1 :1 :1 <+@read +@sortedset +@fast> <> <{flags "
-     "<+RO +access> begin_search {type index spec {index :1}} find_keys {type "
-     "range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Get the score associated with the given member in a sorted set\" "
-     "since 1.2.0 group sorted-set complexity O(1) arguments [{name key type key "
-     "key_spec_index :0} {name member type string}]"},
-    {"zunion",
-     "zunion :-3 <+readonly +movablekeys> :0 :0 :0 <+@read +@sortedset +@slow> <> "
-     "<{flags <+RO +access> begin_search {type index spec {index :1}} find_keys "
-     "{type keynum spec {keynumidx :0 firstkey :1 keystep :1}}}>",
-     "summary \"Add multiple sorted sets\" since 6.2.0 group sorted-set "
-     "complexity \"O(N)+O(M*log(M)) with N being the sum of the sizes of the "
-     "input sorted sets, and M being the number of elements in the resulting "
-     "sorted set.\" arguments [{name numkeys type integer} {name key type key "
-     "key_spec_index :0 flags <+multiple>} {name weight type integer token "
-     "WEIGHTS flags <+optional +multiple>} {name aggregate type oneof token "
-     "AGGREGATE flags <+optional> arguments [{name sum type pure-token token SUM} "
-     "{name min type pure-token token MIN} {name max type pure-token token MAX}]} "
-     "{name withscores type pure-token token WITHSCORES flags <+optional>}]"},
-    {"zunionstore",
-     "zunionstore :-4 <+write +denyoom +movablekeys> :1 :1 :1 <+@write "
-     "+@sortedset +@slow> <> <{flags <+OW +update> begin_search {type index spec "
-     "{index :1}} find_keys {type range spec {lastkey :0 keystep :1 limit :0}}} "
-     "{flags <+RO +access> begin_search {type index spec {index :2}} find_keys "
-     "{type keynum spec {keynumidx :0 firstkey :1 keystep :1}}}>",
-     "summary \"Add multiple sorted sets and store the resulting sorted set in a "
-     "new key\" since 2.0.0 group sorted-set complexity \"O(N)+O(M log(M)) with N "
-     "being the sum of the sizes of the input sorted sets, and M being the number "
-     "of elements in the resulting sorted set.\" arguments [{name destination "
-     "type key key_spec_index :0} {name numkeys type integer} {name key type key "
-     "key_spec_index :1 flags <+multiple>} {name weight type integer token "
-     "WEIGHTS flags <+optional +multiple>} {name aggregate type oneof token "
-     "AGGREGATE flags <+optional> arguments [{name sum type pure-token token SUM} "
-     "{name min type pure-token token MIN} {name max type pure-token token MAX}]}]"},
+     "summary \"Post a message to a shard channel\" since 7.0.0 group pubsub "
+     "complexity \"O(N) where N is the number of clients subscribed to the "
+     "receiving shard channel.\" arguments [{name shardchannel type string} {name "
+     "message type string}]"},
+    {"blmove",
+     "blmove :6 <+write +denyoom +noscript +blocking> :1 :2 :1 <+@write +@list "
+     "+@slow +@blocking> <> <{flags <+RW +access +delete> begin_search {type "
+     "index spec {index :1}} find_keys {type range spec {lastkey :0 keystep :1 "
+     "limit :0}}} {flags <+RW +insert> begin_search {type index spec {index :2}} "
+     "find_keys {type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Pop an element from a list, push it to another list and return "
+     "it; or block until one is available\" since 6.2.0 group list complexity "
+     "O(1) arguments [{name source type key key_spec_index :0} {name destination "
+     "type key key_spec_index :1} {name wherefrom type oneof arguments [{name "
+     "left type pure-token token LEFT} {name right type pure-token token RIGHT}]} "
+     "{name whereto type oneof arguments [{name left type pure-token token LEFT} "
+     "{name right type pure-token token RIGHT}]} {name timeout type double}]"},
+    {"blmpop",
+     "blmpop :-5 <+write +blocking +movablekeys> :0 :0 :0 <+@write +@list +@slow "
+     "+@blocking> <> <{flags <+RW +access +delete> begin_search {type index spec "
+     "{index :2}} find_keys {type keynum spec {keynumidx :0 firstkey :1 keystep "
+     ":1}}}>",
+     "summary \"Pop elements from a list, or block until one is available\" since "
+     "7.0.0 group list complexity \"O(N+M) where N is the number of provided keys "
+     "and M is the number of elements returned.\" arguments [{name timeout type "
+     "double} {name numkeys type integer} {name key type key key_spec_index :0 "
+     "flags <+multiple>} {name where type oneof arguments [{name left type "
+     "pure-token token LEFT} {name right type pure-token token RIGHT}]} {name "
+     "count type integer token COUNT flags <+optional>}]"},
+    {"blpop",
+     "blpop :-3 <+write +noscript +blocking> :1 :-2 :1 <+@write +@list +@slow "
+     "+@blocking> <> <{flags <+RW +access +delete> begin_search {type index spec "
+     "{index :1}} find_keys {type range spec {lastkey :-2 keystep :1 limit :0}}}>",
+     "summary \"Remove and get the first element in a list, or block until one is "
+     "available\" since 2.0.0 group list complexity \"O(N) where N is the number "
+     "of provided keys.\" history <[6.0.0 \"`timeout` is interpreted as a double "
+     "instead of an integer.\"]> arguments [{name key type key key_spec_index :0 "
+     "flags <+multiple>} {name timeout type double}]"},
+    {"brpop",
+     "brpop :-3 <+write +noscript +blocking> :1 :-2 :1 <+@write +@list +@slow "
+     "+@blocking> <> <{flags <+RW +access +delete> begin_search {type index spec "
+     "{index :1}} find_keys {type range spec {lastkey :-2 keystep :1 limit :0}}}>",
+     "summary \"Remove and get the last element in a list, or block until one is "
+     "available\" since 2.0.0 group list complexity \"O(N) where N is the number "
+     "of provided keys.\" history <[6.0.0 \"`timeout` is interpreted as a double "
+     "instead of an integer.\"]> arguments [{name key type key key_spec_index :0 "
+     "flags <+multiple>} {name timeout type double}]"},
+    {"brpoplpush",
+     "brpoplpush :4 <+write +denyoom +noscript +blocking> :1 :2 :1 <+@write "
+     "+@list +@slow +@blocking> <> <{flags <+RW +access +delete> begin_search "
+     "{type index spec {index :1}} find_keys {type range spec {lastkey :0 keystep "
+     ":1 limit :0}}} {flags <+RW +insert> begin_search {type index spec {index "
+     ":2}} find_keys {type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Pop an element from a list, push it to another list and return "
+     "it; or block until one is available\" since 2.2.0 group list complexity "
+     "O(1) doc_flags <+deprecated> deprecated_since 6.2.0 replaced_by \"`BLMOVE` "
+     "with the `RIGHT` and `LEFT` arguments\" history <[6.0.0 \"`timeout` is "
+     "interpreted as a double instead of an integer.\"]> arguments [{name source "
+     "type key key_spec_index :0} {name destination type key key_spec_index :1} "
+     "{name timeout type double}]"},
+    {"bzmpop",
+     "bzmpop :-5 <+write +blocking +movablekeys> :0 :0 :0 <+@write +@sortedset "
+     "+@slow +@blocking> <> <{flags <+RW +access +delete> begin_search {type "
+     "index spec {index :2}} find_keys {type keynum spec {keynumidx :0 firstkey "
+     ":1 keystep :1}}}>",
+     "summary \"Remove and return members with scores in a sorted set or block "
+     "until one is available\" since 7.0.0 group sorted-set complexity \"O(K) + "
+     "O(M*log(N)) where K is the number of provided keys, N being the number of "
+     "elements in the sorted set, and M being the number of elements popped.\" "
+     "arguments [{name timeout type double} {name numkeys type integer} {name key "
+     "type key key_spec_index :0 flags <+multiple>} {name where type oneof "
+     "arguments [{name min type pure-token token MIN} {name max type pure-token "
+     "token MAX}]} {name count type integer token COUNT flags <+optional>}]"},
+    {"bzpopmax",
+     "bzpopmax :-3 <+write +noscript +blocking +fast> :1 :-2 :1 <+@write "
+     "+@sortedset +@fast +@blocking> <> <{flags <+RW +access +delete> "
+     "begin_search {type index spec {index :1}} find_keys {type range spec "
+     "{lastkey :-2 keystep :1 limit :0}}}>",
+     "summary \"Remove and return the member with the highest score from one or "
+     "more sorted sets, or block until one is available\" since 5.0.0 group "
+     "sorted-set complexity \"O(log(N)) with N being the number of elements in "
+     "the sorted set.\" history <[6.0.0 \"`timeout` is interpreted as a double "
+     "instead of an integer.\"]> arguments [{name key type key key_spec_index :0 "
+     "flags <+multiple>} {name timeout type double}]"},
+    {"bzpopmin",
+     "bzpopmin :-3 <+write +noscript +blocking +fast> :1 :-2 :1 <+@write "
+     "+@sortedset +@fast +@blocking> <> <{flags <+RW +access +delete> "
+     "begin_search {type index spec {index :1}} find_keys {type range spec "
+     "{lastkey :-2 keystep :1 limit :0}}}>",
+     "summary \"Remove and return the member with the lowest score from one or "
+     "more sorted sets, or block until one is available\" since 5.0.0 group "
+     "sorted-set complexity \"O(log(N)) with N being the number of elements in "
+     "the sorted set.\" history <[6.0.0 \"`timeout` is interpreted as a double "
+     "instead of an integer.\"]> arguments [{name key type key key_spec_index :0 "
+     "flags <+multiple>} {name timeout type double}]"},
+    {"psubscribe",
+     "psubscribe :-2 <+pubsub +noscript +loading +stale> :0 :0 :0 <+@pubsub "
+     "+@slow> <> <>",
+     "summary \"Listen for messages published to channels matching the given "
+     "patterns\" since 2.0.0 group pubsub complexity \"O(N) where N is the number "
+     "of patterns the client is already subscribed to.\" arguments [{name pattern "
+     "type block flags <+multiple> arguments [{name pattern type pattern}]}]"},
+    {"pubsub",
+     "pubsub :-2 <> :0 :0 :0 <+@slow> <> <>",
+     "summary \"A container for Pub/Sub commands\" since 2.8.0 group pubsub "
+     "complexity \"Depends on subcommand.\""},
+    {"pubsub|channels",
+     "pubsub|channels :-2 <+pubsub +loading +stale> :0 :0 :0 <+@pubsub +@slow> <> "
+     "<>",
+     "summary \"List active channels\" since 2.8.0 group pubsub complexity \"O(N) "
+     "where N is the number of active channels, and assuming constant time "
+     "pattern matching (relatively short channels and patterns)\" arguments "
+     "[{name pattern type pattern flags <+optional>}]"},
+    {"pubsub|numsub",
+     "pubsub|numsub :-2 <+pubsub +loading +stale> :0 :0 :0 <+@pubsub +@slow> <> <>",
+     "summary \"Get the count of subscribers for channels\" since 2.8.0 group "
+     "pubsub complexity \"O(N) for the NUMSUB subcommand, where N is the number "
+     "of requested channels\" arguments [{name channel type string flags "
+     "<+optional +multiple>}]"},
+    {"pubsub|numpat",
+     "pubsub|numpat :2 <+pubsub +loading +stale> :0 :0 :0 <+@pubsub +@slow> <> <>",
+     "summary \"Get the count of unique patterns pattern subscriptions\" since "
+     "2.8.0 group pubsub complexity O(1)"},
+    {"pubsub|shardchannels",
+     "pubsub|shardchannels :-2 <+pubsub +loading +stale> :0 :0 :0 <+@pubsub "
+     "+@slow> <> <>",
+     "summary \"List active shard channels\" since 7.0.0 group pubsub complexity "
+     "\"O(N) where N is the number of active shard channels, and assuming "
+     "constant time pattern matching (relatively short shard channels).\" "
+     "arguments [{name pattern type pattern flags <+optional>}]"},
+    {"pubsub|shardnumsub",
+     "pubsub|shardnumsub :-2 <+pubsub +loading +stale> :0 :0 :0 <+@pubsub +@slow> "
+     "<> <>",
+     "summary \"Get the count of subscribers for shard channels\" since 7.0.0 "
+     "group pubsub complexity \"O(N) for the SHARDNUMSUB subcommand, where N is "
+     "the number of requested shard channels\" arguments [{name shardchannel type "
+     "string flags <+optional +multiple>}]"},
+    {"pubsub|help",
+     "pubsub|help :2 <+loading +stale> :0 :0 :0 <+@slow> <> <>",
+     "summary \"Show helpful text about the different subcommands\" since 6.2.0 "
+     "group pubsub complexity O(1)"},
+    {"punsubscribe",
+     "punsubscribe :-1 <+pubsub +noscript +loading +stale> :0 :0 :0 <+@pubsub "
+     "+@slow> <> <>",
+     "summary \"Stop listening for messages posted to channels matching the given "
+     "patterns\" since 2.0.0 group pubsub complexity \"O(N+M) where N is the "
+     "number of patterns the client is already subscribed and M is the number of "
+     "total patterns subscribed in the system (by any client).\" arguments [{name "
+     "pattern type pattern flags <+optional +multiple>}]"},
+    {"ssubscribe",
+     "ssubscribe :-2 <+pubsub +noscript +loading +stale> :1 :-1 :1 <+@pubsub "
+     "+@slow> <> <{flags <+not_key> begin_search {type index spec {index :1}} "
+     "find_keys {type range spec {lastkey :-1 keystep :1 limit :0}}}>",
+     "summary \"Listen for messages published to the given shard channels\" since "
+     "7.0.0 group pubsub complexity \"O(N) where N is the number of shard "
+     "channels to subscribe to.\" arguments [{name shardchannel type string flags "
+     "<+multiple>}]"},
+    {"subscribe",
+     "subscribe :-2 <+pubsub +noscript +loading +stale> :0 :0 :0 <+@pubsub "
+     "+@slow> <> <>",
+     "summary \"Listen for messages published to the given channels\" since 2.0.0 "
+     "group pubsub complexity \"O(N) where N is the number of channels to "
+     "subscribe to.\" arguments [{name channel type string flags <+multiple>}]"},
+    {"sunsubscribe",
+     "sunsubscribe :-1 <+pubsub +noscript +loading +stale> :1 :-1 :1 <+@pubsub "
+     "+@slow> <> <{flags <+not_key> begin_search {type index spec {index :1}} "
+     "find_keys {type range spec {lastkey :-1 keystep :1 limit :0}}}>",
+     "summary \"Stop listening for messages posted to the given shard channels\" "
+     "since 7.0.0 group pubsub complexity \"O(N) where N is the number of clients "
+     "already subscribed to a shard channel.\" arguments [{name shardchannel type "
+     "string flags <+optional +multiple>}]"},
+    {"unsubscribe",
+     "unsubscribe :-1 <+pubsub +noscript +loading +stale> :0 :0 :0 <+@pubsub "
+     "+@slow> <> <>",
+     "summary \"Stop listening for messages posted to the given channels\" since "
+     "2.0.0 group pubsub complexity \"O(N) where N is the number of clients "
+     "already subscribed to a channel.\" arguments [{name channel type string "
+     "flags <+optional +multiple>}]"},
 };
 /* TABLE END */
 /* clang-format on */

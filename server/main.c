@@ -315,6 +315,8 @@ int main(int argc, char **argv)
         serverLog(LL_WARNING, "Can't open the data in %s: %s", cfg.dir, err);
         return 1;
     }
+    kvstate_hooks hooks = {.key_ready = blocking_key_ready, .publish = pubsub_publish};
+    kvstate_set_hooks(srv.state, &hooks);
     if (check_identity(err, sizeof(err)) || driver_init(err, sizeof(err))) {
         serverLog(LL_WARNING, "%s", err);
         return 1;

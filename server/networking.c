@@ -367,6 +367,8 @@ void client_free(client *c)
     serverLog(LL_VERBOSE, "Client closed connection id=%llu addr=%s", (unsigned long long)c->id,
               c->addr);
     unlink_pending(c);
+    blocking_client_gone(c);
+    pubsub_client_gone(c);
     if (c->on_dirty)
         for (client **pp = &srv.dirty; *pp; pp = &(*pp)->wnext_dirty)
             if (*pp == c) {

@@ -112,6 +112,8 @@ typedef struct client {
     int mq_len, mq_cap;
     int64_t ctime, last_interaction; /* ms */
     char last_cmd[48];               /* "get", "client|info": CLIENT LIST's cmd= */
+    struct blockstate *blk;          /* blocking.c: a blocking command in progress */
+    struct subs *subs;               /* pubsub.c: channels and patterns */
     struct client *prev, *next;      /* all clients */
     struct client *pnext;            /* pending-input list */
     struct client *wnext_dirty;      /* has output to flush this pass */
@@ -256,6 +258,15 @@ int snapshot_startup(char *err, size_t errlen);
 void snapshot_gc(void); /* cron */
 size_t snapshot_info(char *buf, size_t n);
 void snapshot_shutdown(void);
+
+/* blocking.c: clients blocked by BLPOP & co. (DESIGN.md "Blocking") */
+void blocking_key_ready(void *ctx, int db, const char *key, size_t keylen); /* state hook */
+void blocking_client_gone(client *c);                                       /* client_free() */
+
+/* pubsub.c: channels, patterns, shard channels; delivery at apply */
+long long pubsub_publish(void *ctx, int shard, const char *channel, size_t chlen, const char *msg,
+                         size_t msglen); /* state hook */
+void pubsub_client_gone(client *c);      /* client_free() */
 
 /* info.c */
 void info_reply(client *c, resp_buf *b, int argc, char **argv);

@@ -19,6 +19,14 @@ enum {
     KV_CMD_READONLY = 1 << 1, /* served by kvstate_read() */
     KV_CMD_FAST = 1 << 2,
     KV_CMD_DENYOOM = 1 << 3, /* refused above the high-water mark */
+    /* May block its client (BLPOP, BZPOPMIN, ...). Applied, it serves what
+     * is there or finds nothing (kvstate_apply_blocked()); the server then
+     * holds the client and proposes the command again when a key it waits
+     * on is ready (server/blocking.c). Inside MULTI it never blocks. */
+    KV_CMD_BLOCKING = 1 << 4,
+    /* Proposed by the server itself, never by a client: not in COMMAND's
+     * listing, refused when a client sends it. */
+    KV_CMD_INTERNAL = 1 << 5,
 };
 
 struct kv_ctx;

@@ -99,6 +99,7 @@ KV_FAMILY(set)
 KV_FAMILY(zset)
 KV_FAMILY(sort)
 KV_FAMILY(hll)
+KV_FAMILY(pubsub)
 
 /* Shared by the families that write strings (kvx_string.c). */
 void kvx_oom(kv_ctx *c); /* sets KV_ENOMEM unless an error is set */

@@ -89,7 +89,34 @@ typedef struct kv_ctx {
     resp_buf *reply;
     int rc;       /* first storage error (KV_E*), 0 if none */
     uint64_t rng; /* kv_rand(): seeded from the entry when applying */
+    int multi;    /* inside MULTI: a blocking command never blocks */
+    int blocked;  /* a blocking command found nothing (kvstate_apply_blocked) */
 } kv_ctx;
+
+/* The server's hooks (kvstate.h "kvstate_hooks"), for command code; no-ops
+ * for a read or without a state. kvnotify.c. */
+void kv_signal_ready(kv_ctx *c, const char *key, size_t keylen); /* key NULL: all of c->db */
+long long kv_publish(kv_ctx *c, int shard, const char *channel, size_t chlen, const char *msg,
+                     size_t msglen);
+
+/* Keyspace notification classes: Redis's NOTIFY_* bits, for kv_notify(). */
+#define KV_NOTIFY_KEYSPACE (1 << 0)  /* K */
+#define KV_NOTIFY_KEYEVENT (1 << 1)  /* E */
+#define KV_NOTIFY_GENERIC (1 << 2)   /* g */
+#define KV_NOTIFY_STRING (1 << 3)    /* $ */
+#define KV_NOTIFY_LIST (1 << 4)      /* l */
+#define KV_NOTIFY_SET (1 << 5)       /* s */
+#define KV_NOTIFY_HASH (1 << 6)      /* h */
+#define KV_NOTIFY_ZSET (1 << 7)      /* z */
+#define KV_NOTIFY_EXPIRED (1 << 8)   /* x */
+#define KV_NOTIFY_EVICTED (1 << 9)   /* e */
+#define KV_NOTIFY_STREAM (1 << 10)   /* t */
+#define KV_NOTIFY_KEY_MISS (1 << 11) /* m */
+#define KV_NOTIFY_NEW (1 << 14)      /* n */
+/* Redis's notifyKeyspaceEvent(): event of class type on key in c->db,
+ * published to this node's subscribers if the cluster-wide
+ * notify-keyspace-events enables it. Applying only. */
+void kv_notify(kv_ctx *c, int type, const char *event, const char *key, size_t keylen);
 
 typedef void kv_exec_fn(kv_ctx *c, int argc, char **argv, size_t *argvlen);
 
@@ -223,6 +250,9 @@ struct kvstate {
     uint64_t pending_bytes;         /* kvstate_pending_bytes() */
     char path[256];                 /* <dir>/state, for messages */
     char errmsg[384];               /* kvstate_last_error() */
+    kvstate_hooks hooks;            /* kvstate_set_hooks() */
+    int apply_blocked;              /* kvstate_apply_blocked() */
+    int applying;                   /* inside kvstate_apply(): hooks may be called */
 };
 
 #define META_LIVE "live"

@@ -322,6 +322,9 @@ int kvstate_apply(kvstate *s, uint64_t index, const void *payload, size_t len, r
     /* Deterministic randomness (RANDOMKEY inside MULTI). */
     c.rng = kv_keyhash(&index, sizeof(index)) ^ (uint64_t)c.tau;
 
+    s->apply_blocked = 0;
+    s->applying = 1;
+    c.multi = len > 0 && e.kind == KV_ENTRY_MULTI;
     if (len > 0) {
         switch (e.kind) {
         case KV_ENTRY_CMD:
@@ -367,6 +370,8 @@ int kvstate_apply(kvstate *s, uint64_t index, const void *payload, size_t len, r
             break;
         }
     }
+    s->applying = 0;
+    s->apply_blocked = c.blocked && !c.multi;
     resp_buf_free(&scratch);
     /* The applied index and tau go into meta once, at commit. */
     rc = c.rc;
@@ -381,6 +386,19 @@ int kvstate_apply(kvstate *s, uint64_t index, const void *payload, size_t len, r
 out:
     if (len > 0) kventry_free(&e);
     return rc;
+}
+
+int kvstate_apply_blocked(kvstate *s)
+{
+    return s->apply_blocked;
+}
+
+void kvstate_set_hooks(kvstate *s, const kvstate_hooks *h)
+{
+    if (h)
+        s->hooks = *h;
+    else
+        memset(&s->hooks, 0, sizeof(s->hooks));
 }
 
 int kvstate_read(kvstate *s, int db, const kv_command *cmd, int argc, char **argv, size_t *argvlen,

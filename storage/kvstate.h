@@ -61,6 +61,31 @@ int64_t kvstate_tau(kvstate *s);
  * are decided here. Returns 0, or a KV_E* code for a storage failure, after
  * which the node must stop (an entry is never skipped). */
 int kvstate_apply(kvstate *s, uint64_t index, const void *payload, size_t len, resp_buf *reply);
+/* 1 when the last kvstate_apply() was one blocking command
+ * (KV_CMD_BLOCKING, not inside MULTI) that found nothing to serve. Its
+ * reply is then the null the command gives inside MULTI, which the server
+ * sends only when the client's timeout passes; it keeps the client
+ * blocked (server/blocking.c). */
+int kvstate_apply_blocked(kvstate *s);
+
+/* What applying entries tells the node's server: called from inside
+ * kvstate_apply() only (never for a read), in apply order, so every node
+ * makes the same calls. A hook must not use the state. NULL members are
+ * skipped. */
+typedef struct kvstate_hooks {
+    void *ctx;
+    /* A list or sorted set key of logical database db was written or came
+     * into being (pushed, created, renamed, moved or copied in); key NULL:
+     * any key of db may have (SWAPDB). A hint for blocked clients: the pop
+     * that serves one is an entry of its own. */
+    void (*key_ready)(void *ctx, int db, const char *key, size_t keylen);
+    /* A message for this node's subscribers: PUBLISH (shard 0), SPUBLISH
+     * (shard 1) and keyspace notifications (shard 0). Returns how many
+     * clients of this node it reached. */
+    long long (*publish)(void *ctx, int shard, const char *channel, size_t chlen, const char *msg,
+                         size_t msglen);
+} kvstate_hooks;
+void kvstate_set_hooks(kvstate *s, const kvstate_hooks *h);
 
 /* Runs one read-only command (a kv_command with KV_CMD_READONLY) against
  * the state at its tau, in logical database db; cmd is argv[0]'s entry
