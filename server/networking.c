@@ -341,6 +341,27 @@ resp_buf *client_reply_buf(client *c)
     return &client_new_slot(c, SLOT_DONE)->out;
 }
 
+resp_buf *client_push_buf(client *c)
+{
+    slot *last_done = NULL;
+    for (slot *s = c->head; s; s = s->next)
+        if (s->state == SLOT_DONE) last_done = s;
+    if (!c->head || (!last_done && !c->force_slot)) {
+        c->out.proto = c->proto;
+        return &c->out;
+    }
+    if (!last_done || last_done == c->tail) return client_reply_buf(c);
+    if (last_done->out.proto == c->proto) return &last_done->out;
+    /* A slot of its own right after last_done. */
+    slot *tail = c->tail;
+    slot *s = client_new_slot(c, SLOT_DONE);
+    tail->next = NULL;
+    c->tail = tail;
+    s->next = last_done->next;
+    last_done->next = s;
+    return &s->out;
+}
+
 void client_mark_dirty(client *c)
 {
     if (c->on_dirty) return;
@@ -369,6 +390,7 @@ void client_free(client *c)
     unlink_pending(c);
     blocking_client_gone(c);
     pubsub_client_gone(c);
+    tracking_client_gone(c);
     if (c->on_dirty)
         for (client **pp = &srv.dirty; *pp; pp = &(*pp)->wnext_dirty)
             if (*pp == c) {

@@ -114,6 +114,7 @@ typedef struct client {
     char last_cmd[48];               /* "get", "client|info": CLIENT LIST's cmd= */
     struct blockstate *blk;          /* blocking.c: a blocking command in progress */
     struct subs *subs;               /* pubsub.c: channels and patterns */
+    struct trackstate *trk;          /* tracking.c: CLIENT TRACKING on */
     struct client *prev, *next;      /* all clients */
     struct client *pnext;            /* pending-input list */
     struct client *wnext_dirty;      /* has output to flush this pass */
@@ -167,6 +168,10 @@ int64_t net_hello_deadline_ms(void); /* a gated connection's time to become a pe
 void client_free(client *c);
 void client_add_reply_slot_done(client *c); /* internal */
 resp_buf *client_reply_buf(client *c);      /* where an immediate reply goes */
+/* Where a message pushed to c now goes (pub/sub, invalidations): right
+ * after the last reply that is ready, so it follows every reply computed
+ * before it and precedes the replies still being computed. */
+resp_buf *client_push_buf(client *c);
 slot *client_new_slot(client *c, int state);
 void slot_free(slot *s); /* frees its reply and argv copy too */
 void client_mark_dirty(client *c);
@@ -267,6 +272,23 @@ void blocking_client_gone(client *c);                                       /* c
 long long pubsub_publish(void *ctx, int shard, const char *channel, size_t chlen, const char *msg,
                          size_t msglen); /* state hook */
 void pubsub_client_gone(client *c);      /* client_free() */
+int pubsub_count(client *c);             /* its channels, patterns and shard channels */
+
+/* tracking.c: client-side caching (CLIENT TRACKING) */
+void tracking_key_written(void *ctx, int db, const char *key, size_t keylen); /* state hook */
+void tracking_set_writer(client *c); /* the client whose write applies now (NOLOOP) */
+void tracking_end_of_pass(void);     /* BCAST messages of the pass */
+void tracking_command(client *c, int is_client_cmd); /* each command: CLIENT CACHING's scope */
+void tracking_read(client *c, const kv_command *cmd, int argc, char **argv, size_t *lens);
+/* CLIENT TRACKING / CACHING / GETREDIR / TRACKINGINFO; 0 if sub is none of them. */
+int tracking_client_sub(client *c, resp_buf *b, int argc, char **argv, size_t *lens);
+void tracking_client_gone(client *c);
+void tracking_reset(client *c); /* RESET */
+/* INFO lines: tracking_clients (stats 0) or tracking_total_* (stats 1). */
+size_t tracking_info_fields(char *buf, size_t n, int stats);
+/* CLIENT LIST: flags letters (t, B, R) and redir= */
+int tracking_flags(client *c, char *out);
+long long tracking_redir(client *c);
 
 /* info.c */
 void info_reply(client *c, resp_buf *b, int argc, char **argv);

@@ -96,6 +96,9 @@ typedef struct kv_ctx {
 /* The server's hooks (kvstate.h "kvstate_hooks"), for command code; no-ops
  * for a read or without a state. kvnotify.c. */
 void kv_signal_ready(kv_ctx *c, const char *key, size_t keylen); /* key NULL: all of c->db */
+/* A write may have changed key of database db (key NULL: all of db; db
+ * -1: of every database), for client tracking. */
+void kv_key_written(kv_ctx *c, int db, const char *key, size_t keylen);
 long long kv_publish(kv_ctx *c, int shard, const char *channel, size_t chlen, const char *msg,
                      size_t msglen);
 
