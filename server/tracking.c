@@ -4,8 +4,10 @@
  * per node, like the connections it serves: a client is told about writes
  * as this node applies them, in log order.
  *
- * Default mode remembers, per key, the ids of the clients that read it; a
- * write sends each of them one invalidation and forgets the key. BCAST mode
+ * Default mode remembers, per key, the ids of the clients that read it (when
+ * the read arrives: it may run later, through a ReadIndex round or the
+ * leader); a write sends each of them one invalidation and forgets the key,
+ * except for a client whose reply is still pending. BCAST mode
  * remembers prefixes instead: the keys written under a prefix during one
  * pass of the event loop go out at the end of the pass, sorted, as one
  * message per client. A flush invalidates everything with a null. Messages
@@ -291,15 +293,22 @@ static void invalidate_key(const char *key, size_t len)
     tkey **pp = find_slot(key, len, h);
     tkey *k = *pp;
     if (!k) return;
-    *pp = k->next;
-    tab_keys--;
-    tab_items -= k->n;
+    /* A client with a reply still pending (other than the write applying)
+     * stays on the key: the key was
+     * remembered when its read arrived, and that read may run after this
+     * write (and be cached), so a later write must invalidate it again. */
+    uint32_t kept = 0;
     for (uint32_t i = 0; i < k->n; i++) {
         trackstate *t = tracker_by_id(k->ids[i]);
         if (!t || (t->flags & TRK_BCAST)) continue;
-        if ((t->flags & TRK_NOLOOP) && t->c == writer) continue;
-        send_key(t->c, key, len);
+        if (!((t->flags & TRK_NOLOOP) && t->c == writer)) send_key(t->c, key, len);
+        if (t->c->npending - (t->c == writer) > 0) k->ids[kept++] = k->ids[i];
     }
+    tab_items -= k->n - kept;
+    k->n = kept;
+    if (kept) return;
+    *pp = k->next;
+    tab_keys--;
     free(k->ids);
     free(k);
 }
