@@ -378,6 +378,7 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
         reject(c, "NOAUTH Authentication required.");
         return;
     }
+    if (c->trk) tracking_command(c, r.s && r.s->proc == client_cmd);
     if (r.k && (r.k->flags & KV_CMD_DENYOOM) && over_high_water()) {
         reject(c, "OOM command not allowed when used memory > 'maxmemory'.");
         return;
@@ -386,7 +387,7 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
         if (c->flags & CF_MULTI) c->flags |= CF_DIRTY_EXEC;
         return;
     }
-    if (c->proto == 2 && pubsub_active(c) && !allowed_in_subscribe_mode(r)) {
+    if (c->proto == 2 && pubsub_count(c) && !allowed_in_subscribe_mode(r)) {
         snprintf(msg, sizeof(msg),
                  "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
                  "RESET are allowed in this context",
@@ -411,6 +412,7 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
             reject(c, "ERR Command not allowed inside a transaction");
             return;
         }
+        if (c->trk && (r.k->flags & KV_CMD_READONLY)) tracking_read(c, r.k, argc, argv, lens);
         multi_queue(c, argc, argv, lens);
         resp_add_simple(client_reply_buf(c), "QUEUED");
         return;
@@ -429,6 +431,7 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
             write_propose(c, argc, argv, lens, r.k->firstkey);
         return;
     }
+    if (c->trk) tracking_read(c, r.k, argc, argv, lens);
     if (c->nproxy) { /* behind a forwarded write: the leader runs it after that write */
         proxy_forward(c, argc, argv, lens);
     } else if (c->readonly && !c->npending && !driver_is_leader()) {
@@ -452,7 +455,7 @@ PROC(ping_cmd)
         resp_add_error(b, "ERR wrong number of arguments for 'ping' command");
         return;
     }
-    if (c->proto == 2 && pubsub_active(c)) { /* Redis's form in subscribe mode */
+    if (c->proto == 2 && pubsub_count(c)) { /* Redis's form in subscribe mode */
         resp_add_array(b, 2);
         resp_add_bulk(b, "pong", 4);
         resp_add_bulk(b, argc == 1 ? "" : argv[1], argc == 1 ? 0 : lens[1]);
@@ -659,6 +662,7 @@ PROC(reset_cmd)
     c->proto = 2;
     c->readonly = 0;
     c->db = 0;
+    tracking_reset(c);
     free(c->name);
     c->name = NULL;
     c->authenticated = cfg.requirepass[0] == '\0';
@@ -671,22 +675,27 @@ static void client_line(client *c, char *buf, size_t n, int64_t now)
 {
     size_t obl = c->out.len;
     int oll = 0;
+    char flags[16];
+    int nf = 0;
+    if (pubsub_count(c)) flags[nf++] = 'P'; /* Redis's order: P, x, then tracking's */
+    if (c->flags & CF_MULTI) flags[nf++] = 'x';
+    nf += tracking_flags(c, flags + nf);
+    if (!nf) flags[nf++] = 'N';
+    flags[nf] = '\0';
     for (slot *s = c->head; s; s = s->next)
         oll++;
     snprintf(buf, n,
              "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%ld "
              "psub=%ld ssub=%ld multi=%d qbuf=%zu qbuf-free=0 argv-mem=0 multi-mem=0 rbs=%d rbp=0 "
-             "obl=%zu oll=%d omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=%d "
+             "obl=%zu oll=%d omem=0 tot-mem=0 events=r cmd=%s user=default redir=%lld resp=%d "
              "lib-name=%s lib-ver=%s\n",
              (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
              (long long)((now - c->ctime) / 1000), (long long)((now - c->last_interaction) / 1000),
-             (c->flags & CF_MULTI) ? "x"
-             : pubsub_active(c)    ? "P"
-                                   : "N",
-             c->db, pubsub_count(c, PUBSUB_CHANNEL), pubsub_count(c, PUBSUB_PATTERN),
-             pubsub_count(c, PUBSUB_SHARD), (c->flags & CF_MULTI) ? c->mq_len : -1,
-             resp_parser_pending(c->parser), 1024, obl, oll, c->last_cmd[0] ? c->last_cmd : "NULL",
-             c->proto, c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
+             flags, c->db, pubsub_kind_count(c, PUBSUB_CHANNEL),
+             pubsub_kind_count(c, PUBSUB_PATTERN), pubsub_kind_count(c, PUBSUB_SHARD),
+             (c->flags & CF_MULTI) ? c->mq_len : -1, resp_parser_pending(c->parser), 1024, obl, oll,
+             c->last_cmd[0] ? c->last_cmd : "NULL", tracking_redir(c), c->proto,
+             c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
 }
 
 static void sub_arity(resp_buf *b, const char *cmd, const char *sub)
@@ -747,6 +756,8 @@ PROC(client_cmd)
         }
         resp_add_verbatim(b, "txt", tmp.p, tmp.len);
         resp_buf_free(&tmp);
+    } else if (tracking_client_sub(c, b, argc, argv, lens)) {
+        /* TRACKING, CACHING, GETREDIR, TRACKINGINFO (tracking.c) */
     } else if (!strcasecmp(sub, "no-evict") || !strcasecmp(sub, "no-touch")) {
         resp_add_ok(b);
     } else if (!strcasecmp(sub, "help")) {
@@ -764,6 +775,15 @@ PROC(client_cmd)
             "    Return information about the current client connection.",
             "LIST",
             "    Return information about client connections.",
+            "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+            "         [OPTIN] [OPTOUT] [NOLOOP]",
+            "    Control server assisted client side caching.",
+            "TRACKINGINFO",
+            "    Report tracking status for the current connection.",
+            "CACHING (YES|NO)",
+            "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+            "GETREDIR",
+            "    Return the client ID we are redirecting to when tracking is enabled.",
             "HELP",
             "    Print this help."};
         resp_add_array(b, sizeof(help) / sizeof(help[0]));
@@ -929,15 +949,12 @@ PROC(command_cmd)
             resp_add_error(b, "ERR Invalid number of arguments specified for command");
             return;
         }
-        int last = r.k->lastkey < 0 ? cargc + r.k->lastkey : r.k->lastkey;
-        size_t mark = resp_add_deferred(b);
-        int64_t k = 0;
-        for (int i = r.k->firstkey; i > 0 && i <= last && i < cargc;
-             i += r.k->keystep ? r.k->keystep : 1) {
-            resp_add_bulk(b, cargv[i], lens[i + 2]);
-            k++;
-        }
-        resp_set_deferred_array(b, mark, k);
+        int pos[256];
+        int k = kv_command_keys(r.k, cargc, cargv, lens + 2, pos, 256);
+        if (k > 256) k = 256;
+        resp_add_array(b, k);
+        for (int i = 0; i < k; i++)
+            resp_add_bulk(b, cargv[pos[i]], lens[pos[i] + 2]);
     } else {
         resp_add_errorf(b, "ERR unknown subcommand \'%.128s\'. Try COMMAND HELP.", sub);
     }

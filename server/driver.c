@@ -453,7 +453,9 @@ static void apply_entry(const raft_entry *e)
     client *c = w ? w->c : NULL;
     const void *data = e->type == RAFT_ENTRY_NORMAL ? e->data : NULL;
     size_t len = e->type == RAFT_ENTRY_NORMAL ? e->len : 0;
+    tracking_set_writer(c);
     int rc = kvstate_apply(srv.state, e->index, data, len, c ? &w->out : NULL);
+    tracking_set_writer(NULL);
     if (rc) fatal("Applying a committed entry", kv_strerror(rc));
     if (len) {
         int kind;

@@ -80,6 +80,9 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
     SECTION("clients", "Clients", 1)
     {
         ADD("connected_clients:%d\r\n", srv.nclients);
+        char tb[160];
+        tracking_info_fields(tb, sizeof(tb), 0);
+        ADD("%s", tb);
         ADD("maxclients:%d\r\n", cfg.maxclients);
         ADD("blocked_clients:0\r\n");
     }
@@ -118,6 +121,9 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
         ADD("pubsub_patterns:%zu\r\n", pubsub_server_count(PUBSUB_PATTERN));
         ADD("pubsubshard_channels:%zu\r\n", pubsub_server_count(PUBSUB_SHARD));
         ADD("collections_to_clean:%llu\r\n", (unsigned long long)kvstate_gc_pending(srv.state));
+        char tb[160];
+        tracking_info_fields(tb, sizeof(tb), 1);
+        ADD("%s", tb);
         ADD("raft_entries_proposed:%llu\r\n", (unsigned long long)srv.stats.entries);
         ADD("raft_lease_reads:%llu\r\n", (unsigned long long)srv.stats.lease_reads);
         ADD("raft_read_rounds:%llu\r\n", (unsigned long long)srv.stats.read_rounds);

@@ -190,6 +190,7 @@ static void end_of_pass(void)
     t0 = mono_us();
     write_end_of_pass();
     driver_held(slow_check("the raft pass (log fsync, apply)", t0));
+    tracking_end_of_pass();
     /* Replies and peer messages first: a state commit is not on any
      * request's path (the log made the writes durable). */
     driver_flush();
@@ -315,7 +316,9 @@ int main(int argc, char **argv)
         serverLog(LL_WARNING, "Can't open the data in %s: %s", cfg.dir, err);
         return 1;
     }
-    kvstate_hooks hooks = {.key_ready = blocking_key_ready, .publish = pubsub_publish};
+    kvstate_hooks hooks = {.key_ready = blocking_key_ready,
+                           .key_written = tracking_key_written,
+                           .publish = pubsub_publish};
     kvstate_set_hooks(srv.state, &hooks);
     if (check_identity(err, sizeof(err)) || driver_init(err, sizeof(err))) {
         serverLog(LL_WARNING, "%s", err);

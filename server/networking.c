@@ -343,6 +343,27 @@ resp_buf *client_reply_buf(client *c)
 
 resp_buf *client_push_buf(client *c)
 {
+    slot *last_done = NULL;
+    for (slot *s = c->head; s; s = s->next)
+        if (s->state == SLOT_DONE) last_done = s;
+    if (!c->head || (!last_done && !c->force_slot)) {
+        c->out.proto = c->proto;
+        return &c->out;
+    }
+    if (!last_done || last_done == c->tail) return client_reply_buf(c);
+    if (last_done->out.proto == c->proto) return &last_done->out;
+    /* A slot of its own right after last_done. */
+    slot *tail = c->tail;
+    slot *s = client_new_slot(c, SLOT_DONE);
+    tail->next = NULL;
+    c->tail = tail;
+    s->next = last_done->next;
+    last_done->next = s;
+    return &s->out;
+}
+
+resp_buf *client_push_before_pending(client *c)
+{
     if (!c->npending) return client_reply_buf(c);
     slot *prev = NULL, *s = c->head;
     while (s && s->state == SLOT_DONE) {
@@ -355,14 +376,12 @@ resp_buf *client_push_buf(client *c)
         return &c->out;
     }
     if (prev->out.proto == c->proto && !prev->wrap) return &prev->out;
-    /* A slot of its own, linked between prev and s (client_new_slot's
-     * tail append, then moved). */
+    /* A slot of its own between prev and s (client_new_slot links it at
+     * the tail: unlink it from there). */
+    slot *tail = c->tail;
     slot *n = client_new_slot(c, SLOT_DONE);
-    slot *t = c->head;
-    while (t->next != n)
-        t = t->next;
-    t->next = NULL;
-    c->tail = t;
+    tail->next = NULL;
+    c->tail = tail;
     n->next = s;
     prev->next = n;
     return &n->out;
@@ -396,6 +415,7 @@ void client_free(client *c)
     unlink_pending(c);
     blocking_client_gone(c);
     pubsub_client_gone(c);
+    tracking_client_gone(c);
     if (c->on_dirty)
         for (client **pp = &srv.dirty; *pp; pp = &(*pp)->wnext_dirty)
             if (*pp == c) {
@@ -543,7 +563,7 @@ static int check_obuf_limit(client *c, size_t size)
 {
     int64_t now = mstime();
     int over = 0;
-    int ps = pubsub_active(c);
+    int ps = pubsub_count(c);
     long long hard = ps ? cfg.obuf_pubsub_hard : cfg.obuf_hard;
     long long soft = ps ? cfg.obuf_pubsub_soft : cfg.obuf_soft;
     int secs = ps ? cfg.obuf_pubsub_soft_seconds : cfg.obuf_soft_seconds;

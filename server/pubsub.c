@@ -284,15 +284,16 @@ static int unsubscribe_one(client *c, int kind, const char *name, size_t len)
     return 1;
 }
 
-long pubsub_count(const client *c, int kind)
+long pubsub_kind_count(const client *c, int kind)
 {
     return c->subs ? c->subs->count[kind] : 0;
 }
 
-int pubsub_active(const client *c)
+int pubsub_count(client *c)
 {
     const subs *s = c->subs;
-    return s && (s->count[PUBSUB_CHANNEL] || s->count[PUBSUB_PATTERN] || s->count[PUBSUB_SHARD]);
+    if (!s) return 0;
+    return (int)(s->count[PUBSUB_CHANNEL] + s->count[PUBSUB_PATTERN] + s->count[PUBSUB_SHARD]);
 }
 
 /* The count a confirmation carries: channels and patterns together, or
@@ -300,8 +301,8 @@ int pubsub_active(const client *c)
  * clientShardSubscriptionsCount). */
 static long confirm_count(const client *c, int kind)
 {
-    if (kind == PUBSUB_SHARD) return pubsub_count(c, PUBSUB_SHARD);
-    return pubsub_count(c, PUBSUB_CHANNEL) + pubsub_count(c, PUBSUB_PATTERN);
+    if (kind == PUBSUB_SHARD) return pubsub_kind_count(c, PUBSUB_SHARD);
+    return pubsub_kind_count(c, PUBSUB_CHANNEL) + pubsub_kind_count(c, PUBSUB_PATTERN);
 }
 
 static const char *const sub_word[PUBSUB_KINDS] = {"subscribe", "psubscribe", "ssubscribe"};
@@ -401,7 +402,7 @@ static void deliver(client *c, encoded *e, const char *kindword, const chan *pat
         }
         e->done[p] = 1;
     }
-    resp_add_raw(client_push_buf(c), e->b[p].p, e->b[p].len);
+    resp_add_raw(client_push_before_pending(c), e->b[p].p, e->b[p].len);
     client_mark_dirty(c);
 }
 

@@ -114,6 +114,7 @@ typedef struct client {
     char last_cmd[48];               /* "get", "client|info": CLIENT LIST's cmd= */
     struct blockstate *blk;          /* blocking.c: a blocking command in progress */
     struct subs *subs;               /* pubsub.c: channels and patterns */
+    struct trackstate *trk;          /* tracking.c: CLIENT TRACKING on */
     struct client *prev, *next;      /* all clients */
     struct client *pnext;            /* pending-input list */
     struct client *wnext_dirty;      /* has output to flush this pass */
@@ -167,9 +168,14 @@ int64_t net_hello_deadline_ms(void); /* a gated connection's time to become a pe
 void client_free(client *c);
 void client_add_reply_slot_done(client *c); /* internal */
 resp_buf *client_reply_buf(client *c);      /* where an immediate reply goes */
-/* Where a push the server sends on its own (a pub/sub message) goes: after
- * the replies already done, before the first one still pending, so it
- * reaches the client between the replies of the entries around it. */
+/* Where a pub/sub message of the entry applying now goes: before the
+ * first reply still pending (the replies of later entries, and of this
+ * one: Redis sends a publisher subscribed to the channel its message
+ * before PUBLISH's reply), after every reply already done before that. */
+resp_buf *client_push_before_pending(client *c);
+/* Where a message pushed to c now goes (invalidations): right
+ * after the last reply that is ready, so it follows every reply computed
+ * before it and precedes the replies still being computed. */
 resp_buf *client_push_buf(client *c);
 slot *client_new_slot(client *c, int state);
 void slot_free(slot *s); /* frees its reply and argv copy too */
@@ -283,9 +289,25 @@ void pubsub_unsubscribe(client *c, int kind, int argc, char **argv, size_t *lens
  * processCommand does for a container; pubsub_command() runs it. */
 int pubsub_check_sub(client *c, int argc, char **argv, size_t *lens);
 void pubsub_command(client *c, int argc, char **argv, size_t *lens);
-long pubsub_count(const client *c, int kind); /* c's subscriptions of a kind */
-int pubsub_active(const client *c);           /* any: RESP2 subscribe mode */
-size_t pubsub_server_count(int kind);         /* this node's names of a kind with subscribers */
+int pubsub_count(client *c); /* its channels, patterns and shard channels: RESP2 subscribe mode */
+long pubsub_kind_count(const client *c, int kind); /* its subscriptions of one kind */
+size_t pubsub_server_count(int kind); /* this node's names of a kind with subscribers */
+
+/* tracking.c: client-side caching (CLIENT TRACKING) */
+void tracking_key_written(void *ctx, int db, const char *key, size_t keylen); /* state hook */
+void tracking_set_writer(client *c); /* the client whose write applies now (NOLOOP) */
+void tracking_end_of_pass(void);     /* BCAST messages of the pass */
+void tracking_command(client *c, int is_client_cmd); /* each command: CLIENT CACHING's scope */
+void tracking_read(client *c, const kv_command *cmd, int argc, char **argv, size_t *lens);
+/* CLIENT TRACKING / CACHING / GETREDIR / TRACKINGINFO; 0 if sub is none of them. */
+int tracking_client_sub(client *c, resp_buf *b, int argc, char **argv, size_t *lens);
+void tracking_client_gone(client *c);
+void tracking_reset(client *c); /* RESET */
+/* INFO lines: tracking_clients (stats 0) or tracking_total_* (stats 1). */
+size_t tracking_info_fields(char *buf, size_t n, int stats);
+/* CLIENT LIST: flags letters (t, B, R) and redir= */
+int tracking_flags(client *c, char *out);
+long long tracking_redir(client *c);
 
 /* info.c */
 void info_reply(client *c, resp_buf *b, int argc, char **argv);

@@ -342,6 +342,26 @@ const kv_command *kv_command_at(size_t i)
     return build_index() == 0 && i < nall ? all[i] : NULL;
 }
 
+/* Tells the server which keys a write command may have changed (client
+ * tracking): every key it names, FLUSHDB and FLUSHALL as whole databases.
+ * More than changed is harmless (a client refetches). */
+static void written(kv_ctx *c, const kv_command *cmd, int argc, char **argv, size_t *argvlen)
+{
+    int pos[64];
+    if (!strcmp(cmd->name, "flushdb") || !strcmp(cmd->name, "flushall")) {
+        kv_key_written(c, cmd->name[5] == 'a' ? -1 : c->db, NULL, 0);
+        return;
+    }
+    int n = kv_command_keys(cmd, argc, argv, argvlen, pos, 64);
+    if (n > 64) { /* rare: every key, one by one */
+        for (int i = 1; i < argc; i++)
+            kv_key_written(c, c->db, argv[i], argvlen[i]);
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        kv_key_written(c, c->db, argv[pos[i]], argvlen[pos[i]]);
+}
+
 void kv_exec(kv_ctx *c, const kv_command *cmd, int argc, char **argv, size_t *argvlen)
 {
     if (argc < 1) {
@@ -375,4 +395,59 @@ void kv_exec(kv_ctx *c, const kv_command *cmd, int argc, char **argv, size_t *ar
     /* The apply path re-runs the check: an entry is never trusted. */
     if (cmd->check && cmd->check(argc, argv, argvlen, c->reply) != 0) return;
     cmd->exec(c, argc, argv, argvlen);
+    if (cmd->flags & KV_CMD_WRITE) written(c, cmd, argc, argv, argvlen);
+}
+
+/* Keys after a count: argv[at] is the count, the keys follow. */
+static int keys_counted(int argc, char **argv, size_t *argvlen, int at, int *pos, int max, int n)
+{
+    long long numkeys;
+    if (at >= argc || !kv_string2ll(argv[at], argvlen[at], &numkeys) || numkeys <= 0 ||
+        numkeys > argc - at - 1)
+        return n;
+    for (int i = 0; i < (int)numkeys; i++) {
+        if (n < max) pos[n] = at + 1 + i;
+        n++;
+    }
+    return n;
+}
+
+int kv_command_keys(const kv_command *cmd, int argc, char **argv, size_t *argvlen, int *pos,
+                    int max)
+{
+    const char *nm = cmd->name;
+    int n = 0;
+    if (!strcmp(nm, "lmpop") || !strcmp(nm, "zmpop") || !strcmp(nm, "sintercard") ||
+        !strcmp(nm, "zintercard") || !strcmp(nm, "zunion") || !strcmp(nm, "zinter") ||
+        !strcmp(nm, "zdiff"))
+        return keys_counted(argc, argv, argvlen, 1, pos, max, 0);
+    if (!strcmp(nm, "blmpop") || !strcmp(nm, "bzmpop"))
+        return keys_counted(argc, argv, argvlen, 2, pos, max, 0);
+    if (!strcmp(nm, "zunionstore") || !strcmp(nm, "zinterstore") || !strcmp(nm, "zdiffstore")) {
+        if (argc < 2) return 0;
+        if (max > 0) pos[0] = 1;
+        return keys_counted(argc, argv, argvlen, 2, pos, max, 1);
+    }
+    if (cmd->firstkey <= 0) return 0;
+    int last = cmd->lastkey < 0 ? argc + cmd->lastkey : cmd->lastkey;
+    int step = cmd->keystep > 0 ? cmd->keystep : 1;
+    for (int i = cmd->firstkey; i <= last && i < argc; i += step) {
+        if (n < max) pos[n] = i;
+        n++;
+    }
+    if (!strcmp(nm, "sort")) { /* SORT key ... STORE destination */
+        for (int i = 2; i + 1 < argc; i++) {
+            if (kv_streqci(argv[i], argvlen[i], "store")) {
+                if (n < max) pos[n] = i + 1;
+                n++;
+                i++;
+            } else if (kv_streqci(argv[i], argvlen[i], "limit")) {
+                i += 2;
+            } else if (kv_streqci(argv[i], argvlen[i], "by") ||
+                       kv_streqci(argv[i], argvlen[i], "get")) {
+                i++;
+            }
+        }
+    }
+    return n;
 }

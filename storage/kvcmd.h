@@ -72,6 +72,12 @@ const kv_command *kv_command_lookup(const char *name, size_t len);
 /* The whole table, for COMMAND COUNT / INFO / DOCS: the rows of every
  * family (kvx_<family>.c), in family order. NULL past the end. */
 size_t kv_command_count(void);
+/* The argument positions of cmd's keys in argv (as COMMAND GETKEYS gives
+ * them), the commands with a key count (LMPOP, ZUNIONSTORE, ...) and SORT's
+ * STORE included; at most max are stored in pos. Returns how many keys
+ * there are, 0 for none or malformed arguments. */
+int kv_command_keys(const kv_command *cmd, int argc, char **argv, size_t *argvlen, int *pos,
+                    int max);
 const kv_command *kv_command_at(size_t i);
 
 #endif

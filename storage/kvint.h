@@ -30,7 +30,9 @@ int kv_string2ll(const char *s, size_t slen, long long *value);
 /* Redis's string2ld / ld2string(LD_STR_HUMAN). */
 int kv_string2ld(const char *s, size_t slen, long double *dp);
 int kv_ld2string(char *buf, size_t len, long double value);
-/* kv_stringmatchlen: kvcmd.h (the server matches pub/sub patterns with it). */
+/* Redis 7.0's stringmatchlen; public in kvcmd.h (the server matches pub/sub
+ * patterns with it), declared here too for storage's own files. */
+int kv_stringmatchlen(const char *pattern, size_t patlen, const char *s, size_t slen, int nocase);
 /* The key-space hash: FNV-1a 64 with a final mixer. Fixed and seedless:
  * keys are stored under it, so it must never change. */
 uint64_t kv_keyhash(const void *key, size_t len);
@@ -94,6 +96,9 @@ typedef struct kv_ctx {
 /* The server's hooks (kvstate.h "kvstate_hooks"), for command code; no-ops
  * for a read or without a state. kvnotify.c. */
 void kv_signal_ready(kv_ctx *c, const char *key, size_t keylen); /* key NULL: all of c->db */
+/* A write may have changed key of database db (key NULL: all of db; db
+ * -1: of every database), for client tracking. */
+void kv_key_written(kv_ctx *c, int db, const char *key, size_t keylen);
 long long kv_publish(kv_ctx *c, int shard, const char *channel, size_t chlen, const char *msg,
                      size_t msglen);
 

@@ -15,6 +15,12 @@ void kv_signal_ready(kv_ctx *c, const char *key, size_t keylen)
         c->st->hooks.key_ready(c->st->hooks.ctx, c->db, key, keylen);
 }
 
+void kv_key_written(kv_ctx *c, int db, const char *key, size_t keylen)
+{
+    if (hooked(c) && c->st->hooks.key_written)
+        c->st->hooks.key_written(c->st->hooks.ctx, db, key, keylen);
+}
+
 long long kv_publish(kv_ctx *c, int shard, const char *channel, size_t chlen, const char *msg,
                      size_t msglen)
 {

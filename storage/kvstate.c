@@ -364,9 +364,12 @@ int kvstate_apply(kvstate *s, uint64_t index, const void *payload, size_t len, r
             }
             break;
         case KV_ENTRY_EXPIRE:
-            for (uint32_t i = 0; i < e.count && c.rc == 0; i++)
+            for (uint32_t i = 0; i < e.count && c.rc == 0; i++) {
                 kv_expire_one(&c, e.items[i].db, e.items[i].key, e.items[i].keylen,
                               e.items[i].expiry);
+                /* Tracking ignores the database: a key of any db. */
+                kv_key_written(&c, -2, e.items[i].key, e.items[i].keylen);
+            }
             break;
         }
     }

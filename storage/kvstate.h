@@ -79,6 +79,12 @@ typedef struct kvstate_hooks {
      * any key of db may have (SWAPDB). A hint for blocked clients: the pop
      * that serves one is an entry of its own. */
     void (*key_ready)(void *ctx, int db, const char *key, size_t keylen);
+    /* A write may have changed key of logical database db (key NULL: every
+     * key of db, db -1 then meaning every database; a key with db < 0: its
+     * database is not known, as for an expire entry's): client tracking
+     * invalidates it. Every key a write command names is reported, changed
+     * or not. */
+    void (*key_written)(void *ctx, int db, const char *key, size_t keylen);
     /* A message for this node's subscribers: PUBLISH (shard 0), SPUBLISH
      * (shard 1) and keyspace notifications (shard 0). Returns how many
      * clients of this node it reached. */

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "storage/kvcmd.h"
 #include "storage/kverr.h"
 #include "storage/kvint.h"
 
