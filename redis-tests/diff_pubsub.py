@@ -34,8 +34,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compat  # noqa: E402
 
 
-def S(conn, *args, n=None, unordered=False, mask_id=False):
-    return (conn, [a.encode() if isinstance(a, str) else a for a in args], n,
+def S(conn, *args, n=None, unordered=False, mask_id=False, pipe=None):
+    """pipe: several commands (lists of arguments) written at once."""
+    cmds = pipe if pipe is not None else [args]
+    return (conn, [[a.encode() if isinstance(a, str) else a for a in c] for c in cmds], n,
             {"unordered": unordered, "mask_id": mask_id})
 
 
@@ -214,6 +216,17 @@ SCENARIOS = [
         S("p", "PUBLISH", "{p}q", "m2"),
         S("a", "PING"),
     ]),
+    ("pipelined publish and subscribe on one connection", [
+        # the PUBLISH runs first: no message for the subscription behind it
+        S("a", pipe=[["PUBLISH", "{p}c", "before"], ["SUBSCRIBE", "{p}c"]]),
+        S("p", "PUBLISH", "{p}c", "later"),
+        S("a", "PING"),
+        S("a", pipe=[["UNSUBSCRIBE", "{p}c"], ["PUBLISH", "{p}c", "gone"]]),
+        # a write of its own between them
+        S("b", pipe=[["SET", "{p}k", "1"], ["SUBSCRIBE", "{p}d"], ["PUBLISH", "{p}d", "mine"],
+                     ["GET", "{p}k"]]),
+        S("b", pipe=[["SET", "{p}k", "2"], ["PUBLISH", "{p}d", "again"], ["PING"], ["GET", "{p}k"]]),
+    ]),
     ("publish inside multi", [
         S("a", "MULTI", n=1),
         S("a", "PUBLISH", "{p}ch", "queued", n=1),
@@ -224,11 +237,12 @@ SCENARIOS = [
 
 def run_step(conn, step, marker):
     """The replies to step (and pushes before them) as Reply objects."""
-    _, args, n, _ = step
+    _, cmds, n, _ = step
+    wire = b"".join(compat.encode(*c) for c in cmds)
     if n is not None:
-        conn.send(compat.encode(*args))
+        conn.send(wire)
         return [conn.read() for _ in range(n)]
-    conn.send(compat.encode(*args) + compat.encode("PING", marker))
+    conn.send(wire + compat.encode("PING", marker))
     out = []
     while True:
         r = conn.read()
@@ -239,8 +253,8 @@ def run_step(conn, step, marker):
             return out
 
 
-def sub(args, prefix):
-    return [a.replace(b"{p}", prefix) for a in args]
+def sub(cmds, prefix):
+    return [[a.replace(b"{p}", prefix) for a in c] for c in cmds]
 
 
 def unordered_form(replies):
