@@ -416,7 +416,10 @@ static long long deliver_chan(chan *ch, uint64_t index, const char *kindword, co
     long long n = 0;
     for (size_t i = 0; i < ch->n; i++) {
         member *m = ch->m[i];
-        if (m->after >= index) continue;
+        /* A write of its client that preceded the subscription is still
+         * pending: this entry comes before it. (Once none is pending, a
+         * write that was never committed no longer holds messages back.) */
+        if (index <= m->after && m->c->npending) continue;
         deliver(m->c, &e, kindword, pat, channel, chlen, msg, msglen);
         n++;
     }
