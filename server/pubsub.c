@@ -1,8 +1,23 @@
 /* pubsub.c -- SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE and the rest of pub/sub on
  * this node; PUBLISH is an entry of the log (storage/kvx_pubsub.c) that
  * every node delivers to its own subscribers when it applies it
- * (pubsub_publish, the state's publish hook), so the subscribers of every
- * node see every message, in log order.
+ * (pubsub_publish, the state's publish hook).
+ *
+ * Delivery contract (README "Pub/sub"):
+ *   - a subscriber gets the message of every PUBLISH / SPUBLISH entry its
+ *     node applies after it subscribed, in log order: subscribers of one
+ *     channel see the same messages in the same order on every node;
+ *   - PUBLISH's reply counts the subscribers of the node that applied it
+ *     for the publisher: the leader (a follower forwards PUBLISH);
+ *   - a node that catches up by installing a snapshot skips the messages of
+ *     the entries the snapshot covers, and a restarted node applies again
+ *     the entries after its last state commit (subscribers it has by then
+ *     get their messages again);
+ *   - a message goes to the client before its first reply still pending
+ *     (client_push_before_pending), so a RESP3 client subscribed to the
+ *     channel it publishes to gets the message before PUBLISH's reply, as
+ *     from Redis; on a follower that reply comes from the leader and may
+ *     arrive first.
  *
  * Subscriptions are this node's alone (Redis's pubsub.c): a channel,
  * pattern or shard channel with subscribers is a `chan` in one hash table
