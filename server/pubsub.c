@@ -12,7 +12,7 @@
  *   - a node that catches up by installing a snapshot skips the messages of
  *     the entries the snapshot covers, and a restarted node applies again
  *     the entries after its last state commit (subscribers it has by then
- *     get their messages again);
+ *     get those messages, published before they subscribed);
  *   - a message goes to the client before its first reply still pending
  *     (client_push_before_pending), so a RESP3 client subscribed to the
  *     channel it publishes to gets the message before PUBLISH's reply, as
