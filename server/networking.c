@@ -362,6 +362,31 @@ resp_buf *client_push_buf(client *c)
     return &s->out;
 }
 
+resp_buf *client_push_before_pending(client *c)
+{
+    if (!c->npending) return client_reply_buf(c);
+    slot *prev = NULL, *s = c->head;
+    while (s && s->state == SLOT_DONE) {
+        prev = s;
+        s = s->next;
+    }
+    if (!s) return client_reply_buf(c);
+    if (!prev) { /* the output buffer is before every slot */
+        c->out.proto = c->proto;
+        return &c->out;
+    }
+    if (prev->out.proto == c->proto && !prev->wrap) return &prev->out;
+    /* A slot of its own between prev and s (client_new_slot links it at
+     * the tail: unlink it from there). */
+    slot *tail = c->tail;
+    slot *n = client_new_slot(c, SLOT_DONE);
+    tail->next = NULL;
+    c->tail = tail;
+    n->next = s;
+    prev->next = n;
+    return &n->out;
+}
+
 void client_mark_dirty(client *c)
 {
     if (c->on_dirty) return;
@@ -532,15 +557,21 @@ static size_t client_obuf_size(client *c)
     return n;
 }
 
+/* Redis's client classes: a client with subscriptions is a pubsub client
+ * (client-output-buffer-limit pubsub), any other a normal one. */
 static int check_obuf_limit(client *c, size_t size)
 {
     int64_t now = mstime();
     int over = 0;
-    if (cfg.obuf_hard && size >= (size_t)cfg.obuf_hard) over = 1;
-    if (cfg.obuf_soft && size >= (size_t)cfg.obuf_soft) {
+    int ps = pubsub_count(c);
+    long long hard = ps ? cfg.obuf_pubsub_hard : cfg.obuf_hard;
+    long long soft = ps ? cfg.obuf_pubsub_soft : cfg.obuf_soft;
+    int secs = ps ? cfg.obuf_pubsub_soft_seconds : cfg.obuf_soft_seconds;
+    if (hard && size >= (size_t)hard) over = 1;
+    if (soft && size >= (size_t)soft) {
         if (!c->obuf_soft_since)
             c->obuf_soft_since = now;
-        else if (now - c->obuf_soft_since > (int64_t)cfg.obuf_soft_seconds * 1000)
+        else if (now - c->obuf_soft_since > (int64_t)secs * 1000)
             over = 1;
     } else {
         c->obuf_soft_since = 0;

@@ -30,8 +30,8 @@ int kv_string2ll(const char *s, size_t slen, long long *value);
 /* Redis's string2ld / ld2string(LD_STR_HUMAN). */
 int kv_string2ld(const char *s, size_t slen, long double *dp);
 int kv_ld2string(char *buf, size_t len, long double value);
-/* Redis 7.0's stringmatchlen (glob with ?, *, [a-z], [^x], \ escapes), including
- * its limit of 1000 nested stars; iterative, so no pattern can exhaust the stack. */
+/* Redis 7.0's stringmatchlen; public in kvcmd.h (the server matches pub/sub
+ * patterns with it), declared here too for storage's own files. */
 int kv_stringmatchlen(const char *pattern, size_t patlen, const char *s, size_t slen, int nocase);
 /* The key-space hash: FNV-1a 64 with a final mixer. Fixed and seedless:
  * keys are stored under it, so it must never change. */
