@@ -100,6 +100,7 @@ KV_FAMILY(zset)
 KV_FAMILY(sort)
 KV_FAMILY(hll)
 KV_FAMILY(pubsub)
+KV_FAMILY(notify)
 
 /* Shared by the families that write strings (kvx_string.c). */
 void kvx_oom(kv_ctx *c); /* sets KV_ENOMEM unless an error is set */
