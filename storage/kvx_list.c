@@ -385,6 +385,7 @@ static void push_generic(ARGS, int where, int xx)
     for (int j = 2; j < argc; j++)
         if (list_push(c, &v, where, argv[j], argvlen[j]) != 0) return;
     if (kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+    kv_notify(c, KV_NOTIFY_LIST, where == L_HEAD ? "lpush" : "rpush", argv[1], argvlen[1]);
     resp_add_int(c->reply, (int64_t)v.count);
 }
 
@@ -406,6 +407,14 @@ static void kvx_lpushx(ARGS)
 static void kvx_rpushx(ARGS)
 {
     push_generic(c, argc, argv, argvlen, L_TAIL, 1);
+}
+
+/* The events of a pop from key, as Redis emits them: "lpop" or "rpop",
+ * then "del" when the list is gone. */
+static void popped(kv_ctx *c, const char *key, size_t keylen, const kv_val *v, int where)
+{
+    kv_notify(c, KV_NOTIFY_LIST, where == L_HEAD ? "lpop" : "rpop", key, keylen);
+    if (v->count == 0) kv_notify(c, KV_NOTIFY_GENERIC, "del", key, keylen);
 }
 
 /* LPOP / RPOP key [count] (Redis's popGenericCommand). */
@@ -431,13 +440,16 @@ static void pop_generic(ARGS, int where)
         size_t len;
         char *ele = list_pop(c, &v, where, &len);
         if (!ele) return;
-        if (kv_coll_save(c, argv[1], argvlen[1], &v) == 0) resp_add_bulk(c->reply, ele, len);
+        if (kv_coll_save(c, argv[1], argvlen[1], &v) == 0) {
+            resp_add_bulk(c->reply, ele, len);
+            popped(c, argv[1], argvlen[1], &v, where);
+        }
         free(ele);
         return;
     }
     uint64_t n = (uint64_t)count < v.count ? (uint64_t)count : v.count;
     if (list_pop_reply(c, &v, where, n) != 0) return;
-    kv_coll_save(c, argv[1], argvlen[1], &v);
+    if (kv_coll_save(c, argv[1], argvlen[1], &v) == 0) popped(c, argv[1], argvlen[1], &v, where);
 }
 
 static void kvx_lpop(ARGS)
@@ -507,7 +519,10 @@ static void kvx_lset(ARGS)
         resp_add_error(c->reply, ERR_RANGE);
         return;
     }
-    if (put_at(c, &v, seq, argv[3], argvlen[3]) == 0) resp_add_ok(c->reply);
+    if (put_at(c, &v, seq, argv[3], argvlen[3]) == 0) {
+        kv_notify(c, KV_NOTIFY_LIST, "lset", argv[1], argvlen[1]);
+        resp_add_ok(c->reply);
+    }
 }
 
 static void kvx_lrange(ARGS)
@@ -594,7 +609,11 @@ static void kvx_ltrim(ARGS)
         uint64_t rtrim = v.count - to - 1;
         if (trim_end(c, &v, L_HEAD, from) != 0 || trim_end(c, &v, L_TAIL, rtrim) != 0) return;
     }
-    if (kv_coll_save(c, argv[1], argvlen[1], &v) == 0) resp_add_ok(c->reply);
+    if (kv_coll_save(c, argv[1], argvlen[1], &v) == 0) {
+        kv_notify(c, KV_NOTIFY_LIST, "ltrim", argv[1], argvlen[1]);
+        if (v.count == 0) kv_notify(c, KV_NOTIFY_GENERIC, "del", argv[1], argvlen[1]);
+        resp_add_ok(c->reply);
+    }
 }
 
 /* Inserts ele (not in the map) so that it becomes index pos (0 <= pos <=
@@ -656,6 +675,7 @@ static void kvx_linsert(ARGS)
     if (insert_at(c, &v, i + (uint64_t)after, argv[4], argvlen[4]) != 0 ||
         kv_coll_save(c, argv[1], argvlen[1], &v) != 0)
         return;
+    kv_notify(c, KV_NOTIFY_LIST, "linsert", argv[1], argvlen[1]);
     resp_add_int(c->reply, (int64_t)v.count);
 }
 
@@ -739,7 +759,11 @@ static void kvx_lrem(ARGS)
         v.count = 0; /* the key goes, its records with its version */
     else if (k > 0 && remove_matches(c, &v, argv[3], argvlen[3], lo, hi, k) != 0)
         return;
-    if (k > 0 && kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+    if (k > 0) {
+        if (kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+        kv_notify(c, KV_NOTIFY_LIST, "lrem", argv[1], argvlen[1]);
+        if (v.count == 0) kv_notify(c, KV_NOTIFY_GENERIC, "del", argv[1], argvlen[1]);
+    }
     resp_add_int(c->reply, (int64_t)k);
 }
 
@@ -822,8 +846,12 @@ static void move_generic(kv_ctx *c, char **argv, size_t *argvlen, int wherefrom,
     char *ele = list_pop(c, &sv, wherefrom, &len);
     if (!ele) return;
     if (list_push(c, d, whereto, ele, len) == 0 && kv_coll_save(c, argv[2], argvlen[2], d) == 0 &&
-        (same || kv_coll_save(c, argv[1], argvlen[1], &sv) == 0))
+        (same || kv_coll_save(c, argv[1], argvlen[1], &sv) == 0)) {
+        /* Redis's lmoveGenericCommand: the push, then the pop. */
+        kv_notify(c, KV_NOTIFY_LIST, whereto == L_HEAD ? "lpush" : "rpush", argv[2], argvlen[2]);
+        popped(c, argv[1], argvlen[1], same ? d : &sv, wherefrom);
         resp_add_bulk(c->reply, ele, len);
+    }
     free(ele);
 }
 
@@ -858,7 +886,8 @@ static void kvx_lmpop(ARGS)
         uint64_t n = (uint64_t)count < v.count ? (uint64_t)count : v.count;
         resp_add_array(c->reply, 2);
         resp_add_bulk(c->reply, argv[j], argvlen[j]);
-        if (list_pop_reply(c, &v, where, n) == 0) kv_coll_save(c, argv[j], argvlen[j], &v);
+        if (list_pop_reply(c, &v, where, n) == 0 && kv_coll_save(c, argv[j], argvlen[j], &v) == 0)
+            popped(c, argv[j], argvlen[j], &v, where);
         return;
     }
     resp_add_null_array(c->reply);
