@@ -269,10 +269,14 @@ static int put_record(kv_ctx *c, const char *key, size_t keylen, uint8_t type, u
         memcpy(p + 13, key, keylen);
     }
     *dst = (char *)p + hdr;
-    /* Redis's dbAdd(): a key comes into being (a record still there past
-     * its expiry counts as gone, as a lookup would have deleted it). */
-    if (!found || (old_expiry != 0 && old_expiry <= c->tau))
-        kv_notify(c, KV_NOTIFY_NEW, "new", key, keylen);
+    /* Redis's dbAdd(): a key comes into being. A record still there past
+     * its expiry is gone, as Redis's lookupKeyWrite() would have deleted
+     * it first ("expired"). */
+    if (found && old_expiry != 0 && old_expiry <= c->tau) {
+        kv_notify(c, KV_NOTIFY_EXPIRED, "expired", key, keylen);
+        found = 0;
+    }
+    if (!found) kv_notify(c, KV_NOTIFY_NEW, "new", key, keylen);
 out:
     mdb_cursor_close(cur);
     return rc ? set_err(c, rc) : 0;
