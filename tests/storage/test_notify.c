@@ -183,6 +183,9 @@ static void string_commands(void **state)
     ev(f, "GETDEL k", E("k", "del"));
     ev(f, "GETDEL k", "");
     ev(f, "SETBIT bits 7 1", E("bits", "setbit"));
+    ev(f, "SETBIT bits 7 1", ""); /* nothing changed */
+    ev(f, "SETBIT bits 7 0", E("bits", "setbit"));
+    ev(f, "SETBIT bits 15 0", E("bits", "setbit")); /* longer */
     ev(f, "PFADD h a b", E("h", "pfadd"));
     ev(f, "PFADD h a", "");
     ev(f, "PFMERGE h2 h", E("h2", "pfadd"));
