@@ -307,6 +307,16 @@ def main():
         target = other
         sub_addrs = [(other.host, other.port)]
     try:
+        if args.cluster and args.follower_mode == "redirect":
+            # notify-keyspace-events is a write: a follower redirects it.
+            c = compat.Conn(follower.host, follower.port)
+            try:
+                r = c.call("CONFIG", "SET", "notify-keyspace-events", "KEA")
+            finally:
+                c.close()
+            if not r.raw.startswith(b"-MOVED "):
+                print("CONFIG SET on a redirect-mode follower answered %r" % r.raw)
+                failures += 1
         got = run_all(target, sub_addrs, cases)
         got_cfg = config_checks(target)
         report = other.sanitizer_report()
@@ -315,8 +325,12 @@ def main():
             failures += 1
     finally:
         rc = other.stop()
-        if rc not in (0, None) and not args.redis_vs_redis:
+        if args.cluster and rc:
+            print("nodes that did not exit 0: %r" % (rc,))
+            failures += 1
+        elif not args.cluster and rc not in (0, None) and not args.redis_vs_redis:
             print("server exited with status %r" % rc)
+            failures += 1
 
     for name, _, _ in cases:
         w_replies, (w_stream,) = want[name]
