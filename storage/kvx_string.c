@@ -134,15 +134,20 @@ static void set_generic(kv_ctx *c, const char *key, size_t keylen, const char *v
         expiry = when;
     else if ((o->flags & SET_KEEPTTL) && found)
         expiry = v.expiry;
-    if (expiry != 0 && expiry <= c->tau) {
+    int gone = expiry != 0 && expiry <= c->tau;
+    if (gone) {
         /* Already in the past at tau (EXAT/PXAT): set and gone at once. */
         if (found) kv_delete(c, key, keylen);
     } else {
         kv_store(c, key, keylen, val, vlen, expiry);
     }
     if (c->rc != 0) return;
+    /* Redis 7.0 stores the key and expires it later: the same events, the
+     * "expired" at once. */
+    if (gone && !found) kv_notify(c, KV_NOTIFY_NEW, "new", key, keylen);
     kv_notify(c, KV_NOTIFY_STRING, "set", key, keylen);
     if (o->has_expire) kv_notify(c, KV_NOTIFY_GENERIC, "expire", key, keylen);
+    if (gone) kv_notify(c, KV_NOTIFY_EXPIRED, "expired", key, keylen);
     if (reply_int)
         resp_add_int(c->reply, 1);
     else if (!(o->flags & SET_GET))

@@ -170,6 +170,9 @@ static void string_commands(void **state)
     classes(f, "KEA");
     ev(f, "SET k v EX 100", E("k", "set") E("k", "expire"));
     ev(f, "SET k v NX", "");
+    /* A time already past: Redis stores the key and expires it later. */
+    ev(f, "SET p v PXAT 1", E("p", "set") E("p", "expire") E("p", "expired"));
+    ev(f, "EXISTS p", "");
     ev(f, "SETEX k 10 v", E("k", "set") E("k", "expire"));
     ev(f, "MSET a 1 b 2", E("a", "set") E("b", "set"));
     ev(f, "INCR a", E("a", "incrby"));
@@ -306,6 +309,7 @@ static void new_keys(void **state)
     classes(f, "KEAn");
     ev(f, "SET k v", E("k", "new") E("k", "set"));
     ev(f, "SET k w", E("k", "set"));
+    ev(f, "SET p v EXAT 1", E("p", "new") E("p", "set") E("p", "expire") E("p", "expired"));
     ev(f, "SET t v", E("t", "new") E("t", "set"));
     /* RENAME deletes an existing destination and adds it anew. */
     ev(f, "RENAME k t", E("t", "new") E("k", "rename_from") E("t", "rename_to"));
