@@ -8,7 +8,8 @@
  *                      header), and (expiry ms BE, key) -> empty
  *   elemN, zidxN:      collection elements and the zset score index (kvks.h)
  *   gcN:               versions of deleted collections still to clean up
- *   pmetaN:            the logical -> physical database map, the version counter
+ *   pmetaN:            the logical -> physical database map, the version counter,
+ *                      notify-keyspace-events (kvstate_notify_flags)
  *   meta:              which pair is live, applied index, applied tau.
  * Applied entries go into a write transaction that stays open across calls
  * (reads go through it) and is committed by kvstate_commit(), which the
