@@ -176,8 +176,11 @@ void commands_init(void)
 {
     for (size_t i = 0; i < NSERVER; i++)
         lookup_add(server_commands[i].name, (cmdref){&server_commands[i], NULL});
+    /* An internal command (KV_CMD_INTERNAL) is proposed by this server
+     * only: unknown to clients, absent from COMMAND. */
     for (size_t i = 0; i < kv_command_count(); i++)
-        lookup_add(kv_command_at(i)->name, (cmdref){NULL, kv_command_at(i)});
+        if (!(kv_command_at(i)->flags & KV_CMD_INTERNAL))
+            lookup_add(kv_command_at(i)->name, (cmdref){NULL, kv_command_at(i)});
 }
 
 static cmdref lookup(const char *name, size_t n)
@@ -877,7 +880,8 @@ static size_t all_commands(cmdref *out, size_t cap)
     for (size_t i = 0; i < NSERVER && n < cap; i++)
         out[n++] = (cmdref){&server_commands[i], NULL};
     for (size_t i = 0; i < kv_command_count() && n < cap; i++)
-        out[n++] = (cmdref){NULL, kv_command_at(i)};
+        if (!(kv_command_at(i)->flags & KV_CMD_INTERNAL))
+            out[n++] = (cmdref){NULL, kv_command_at(i)};
     return n;
 }
 
@@ -960,6 +964,30 @@ PROC(command_cmd)
     }
 }
 
+/* CONFIG SET: node settings change here; notify-keyspace-events is
+ * cluster-wide state (storage/kvstate.h), so once the classes parse it is a
+ * write: RAFT.NOTIFYCONF proposed by the leader, the CONFIG SET itself
+ * forwarded by a follower in proxy mode, -MOVED in redirect mode. */
+static void config_set_cmd(client *c, int argc, char **argv, size_t *lens)
+{
+    resp_buf *b = client_reply_buf(c);
+    int flags = config_set_notify(b, argc - 2, argv + 2, lens + 2);
+    if (flags == -1) {
+        config_set_reply(b, argc - 2, argv + 2, lens + 2);
+        return;
+    }
+    if (flags < 0) return; /* refused: the error is in b */
+    if (should_proxy(c)) {
+        proxy_forward(c, argc, argv, lens);
+        return;
+    }
+    char num[16];
+    int n = snprintf(num, sizeof(num), "%d", flags);
+    char *av[2] = {"raft.notifyconf", num};
+    size_t al[2] = {15, (size_t)n};
+    write_propose(c, 2, av, al, 0);
+}
+
 PROC(config_cmd)
 {
     resp_buf *b = client_reply_buf(c);
@@ -967,7 +995,7 @@ PROC(config_cmd)
     if (!strcasecmp(sub, "get") && argc >= 3) {
         config_get_reply(b, argc - 2, argv + 2);
     } else if (!strcasecmp(sub, "set") && argc >= 4) {
-        config_set_reply(b, argc - 2, argv + 2, lens + 2);
+        config_set_cmd(c, argc, argv, lens);
     } else if (!strcasecmp(sub, "resetstat") && argc == 2) {
         memset(&srv.stats, 0, sizeof(srv.stats));
         resp_add_ok(b);

@@ -182,7 +182,10 @@ int kv_lookup(kv_ctx *c, const char *key, size_t keylen, kv_val *v)
     if (v->expiry != 0 && v->expiry <= c->tau) {
         /* Expired at tau: it does not exist. A write removes it now, which
          * every node does at the same tau. */
-        if (c->writable && (rc = kv_delete(c, key, keylen)) < 0) return rc;
+        if (c->writable) {
+            if ((rc = kv_delete(c, key, keylen)) < 0) return rc;
+            kv_notify(c, KV_NOTIFY_EXPIRED, "expired", key, keylen);
+        }
         memset(v, 0, sizeof(*v));
         return 0;
     }
@@ -266,6 +269,14 @@ static int put_record(kv_ctx *c, const char *key, size_t keylen, uint8_t type, u
         memcpy(p + 13, key, keylen);
     }
     *dst = (char *)p + hdr;
+    /* Redis's dbAdd(): a key comes into being. A record still there past
+     * its expiry is gone, as Redis's lookupKeyWrite() would have deleted
+     * it first ("expired"). */
+    if (found && old_expiry != 0 && old_expiry <= c->tau) {
+        kv_notify(c, KV_NOTIFY_EXPIRED, "expired", key, keylen);
+        found = 0;
+    }
+    if (!found) kv_notify(c, KV_NOTIFY_NEW, "new", key, keylen);
 out:
     mdb_cursor_close(cur);
     return rc ? set_err(c, rc) : 0;
@@ -327,6 +338,16 @@ int kv_set_expiry(kv_ctx *c, const char *key, size_t keylen, int64_t expiry)
     return rc;
 }
 
+/* A list or sorted set with elements was stored under key in c->db (pushed,
+ * created, renamed, moved or copied in): it may serve a client blocked on
+ * it (kvstate.h "key_ready"). Every path that stores a collection record
+ * with elements comes here, so no command can miss the signal. */
+static void coll_stored(kv_ctx *c, const char *key, size_t keylen, const kv_val *v)
+{
+    if (v->count > 0 && (v->type == KV_TYPE_LIST || v->type == KV_TYPE_ZSET))
+        kv_signal_ready(c, key, keylen);
+}
+
 int kv_put_val(kv_ctx *c, const char *key, size_t keylen, const kv_val *v)
 {
     if (v->type == KV_TYPE_STRING)
@@ -334,6 +355,7 @@ int kv_put_val(kv_ctx *c, const char *key, size_t keylen, const kv_val *v)
     char *dst;
     if (put_record(c, key, keylen, v->type, v->ver, COLL_BODY, v->expiry, 0, &dst) != 0) return -1;
     coll_body((unsigned char *)dst, v);
+    coll_stored(c, key, keylen, v);
     return 0;
 }
 
@@ -367,6 +389,7 @@ int kv_coll_save(kv_ctx *c, const char *key, size_t keylen, const kv_val *v)
     char *dst;
     if (put_record(c, key, keylen, v->type, v->ver, COLL_BODY, v->expiry, 0, &dst) != 0) return -1;
     coll_body((unsigned char *)dst, v);
+    coll_stored(c, key, keylen, v);
     return 0;
 }
 
@@ -814,8 +837,9 @@ int kv_expire_one(kv_ctx *c, int phys, const char *key, size_t keylen, int64_t e
     int rc = raw_get(c, &sk, &v);
     if (rc < 0)
         set_err(c, rc);
-    else if (rc == 1 && v.expiry != 0 && v.expiry == expiry && v.expiry <= c->tau)
-        kv_delete(c, key, keylen);
+    else if (rc == 1 && v.expiry != 0 && v.expiry == expiry && v.expiry <= c->tau &&
+             kv_delete(c, key, keylen) == 1)
+        kv_notify_db(c, kv_db_logical(c, phys), KV_NOTIFY_EXPIRED, "expired", key, keylen);
     c->kv = okv;
     c->exp = oexp;
     return c->rc;
