@@ -15,8 +15,12 @@
 #include "storage/kvcmd.h"
 
 config cfg;
+static int (*notify_source)(void);
 
-enum { CT_INT, CT_MEM, CT_BOOL, CT_STRING, CT_ENUM, CT_OBUF, CT_CONST };
+/* CT_NOTIFY: notify-keyspace-events, state of the cluster (kvstate.h): read
+ * from the state, set through the log (config_set_notify), and in a file
+ * or on the command line only as "" (nothing to set). */
+enum { CT_INT, CT_MEM, CT_BOOL, CT_STRING, CT_ENUM, CT_OBUF, CT_CONST, CT_NOTIFY };
 /* CF_SECRET: never shown (CONFIG GET, CONFIG GET *, anywhere else); the
  * cluster secret is one. requirepass is not: Redis returns it, and a
  * client that can run CONFIG GET is past it anyway. */
@@ -47,7 +51,8 @@ static config_item items[] = {
      NULL},
     {"client-query-buffer-limit", CT_MEM, 0, &cfg.client_query_buffer_limit, 1024 * 1024, LLONG_MAX,
      "1gb", NULL},
-    {"client-output-buffer-limit", CT_OBUF, 0, NULL, 0, 0, "normal 256mb 0 0", NULL},
+    {"client-output-buffer-limit", CT_OBUF, 0, NULL, 0, 0, "normal 256mb 0 0 pubsub 32mb 8mb 60",
+     NULL},
     {"requirepass", CT_STRING, 0, &cfg.requirepass, 0, 0, "", NULL},
     {"dir", CT_STRING, CF_IMMUTABLE, &cfg.dir, 0, 0, ".", NULL},
     {"lmdb-state-mapsize", CT_MEM, CF_IMMUTABLE, &cfg.state_mapsize, 16 * MB, LLONG_MAX, "64gb",
@@ -73,6 +78,7 @@ static config_item items[] = {
     {"daemonize", CT_BOOL, CF_IMMUTABLE, &cfg.daemonize, 0, 1, "no", NULL},
     /* At most the state's physical databases (storage/kvint.h). */
     {"databases", CT_INT, CF_IMMUTABLE, &cfg.databases, 1, KV_MAX_DBS, "16", NULL},
+    {"notify-keyspace-events", CT_NOTIFY, 0, NULL, 0, 0, "", NULL},
     /* Fixed facts clients ask about; accepted in files, never changed. */
     {"save", CT_CONST, 0, NULL, 0, 0, "", NULL},
     {"appendonly", CT_CONST, 0, NULL, 0, 0, "yes", NULL},
@@ -172,8 +178,11 @@ static const char *set_item(config_item *it, int argc, char **argv)
                 cfg.obuf_hard = hard;
                 cfg.obuf_soft = soft;
                 cfg.obuf_soft_seconds = (int)secs;
-            } else if (strcasecmp(argv[i], "replica") && strcasecmp(argv[i], "slave") &&
-                       strcasecmp(argv[i], "pubsub")) {
+            } else if (!strcasecmp(argv[i], "pubsub")) {
+                cfg.obuf_pubsub_hard = hard;
+                cfg.obuf_pubsub_soft = soft;
+                cfg.obuf_pubsub_soft_seconds = (int)secs;
+            } else if (strcasecmp(argv[i], "replica") && strcasecmp(argv[i], "slave")) {
                 return "Invalid client class specified in buffer limit configuration.";
             }
         }
@@ -219,6 +228,14 @@ static const char *set_item(config_item *it, int argc, char **argv)
     }
     case CT_CONST:
         break; /* accepted, fixed */
+    case CT_NOTIFY:
+        /* Which events applying emits must be the same on every node: only
+         * the log sets it. */
+        if (*v)
+            return "is cluster-wide state kept in the replicated log: set it with CONFIG SET "
+                   "notify-keyspace-events on a running node (it then holds for every node and "
+                   "survives restarts)";
+        break;
     }
     apply_side_effects(it);
     return NULL;
@@ -352,13 +369,51 @@ static void item_value(const config_item *it, char *buf, size_t n)
         snprintf(buf, n, "%s", *(char **)it->ptr);
         break;
     case CT_OBUF:
-        snprintf(buf, n, "normal %lld %lld %d slave 0 0 0 pubsub 0 0 0", cfg.obuf_hard,
-                 cfg.obuf_soft, cfg.obuf_soft_seconds);
+        snprintf(buf, n, "normal %lld %lld %d slave 0 0 0 pubsub %lld %lld %d", cfg.obuf_hard,
+                 cfg.obuf_soft, cfg.obuf_soft_seconds, cfg.obuf_pubsub_hard, cfg.obuf_pubsub_soft,
+                 cfg.obuf_pubsub_soft_seconds);
         break;
     case CT_CONST:
         snprintf(buf, n, "%s", it->def);
         break;
+    case CT_NOTIFY:
+        kv_notify_format(notify_source ? notify_source() : 0, buf, n);
+        break;
     }
+}
+
+void config_set_notify_source(int (*get)(void))
+{
+    notify_source = get;
+}
+
+int config_set_notify(resp_buf *b, int argc, char **argv, size_t *lens)
+{
+    int at = -1;
+    if (argc < 2 || argc % 2) return -1;
+    for (int i = 0; i < argc; i += 2)
+        if (lookup(argv[i]) && lookup(argv[i])->type == CT_NOTIFY) at = i;
+    if (at < 0) return -1;
+    if (argc > 2) {
+        /* A node setting changes now, this one when its entry commits: one
+         * CONFIG SET cannot do both atomically. */
+        for (int i = 0; i < argc; i += 2)
+            if (i != at && lookup(argv[i]) == lookup(argv[at])) return -1; /* duplicate */
+        resp_add_errorf(b,
+                        "ERR CONFIG SET failed (possibly related to argument '%s') - "
+                        "notify-keyspace-events is cluster-wide: set it alone",
+                        argv[at]);
+        return -2;
+    }
+    int flags = kv_notify_parse(argv[at + 1], lens[at + 1]);
+    if (flags < 0) {
+        resp_add_errorf(b,
+                        "ERR CONFIG SET failed (possibly related to argument '%s') - Invalid "
+                        "event class character. Use 'Ag$lshzxeKEtmdn'.",
+                        argv[at]);
+        return -2;
+    }
+    return flags;
 }
 
 void config_get_reply(resp_buf *b, int npat, char **pat)

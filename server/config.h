@@ -21,6 +21,8 @@ typedef struct config {
     long long client_query_buffer_limit;
     long long obuf_hard, obuf_soft; /* client-output-buffer-limit normal */
     int obuf_soft_seconds;
+    long long obuf_pubsub_hard, obuf_pubsub_soft; /* ... pubsub: clients with subscriptions */
+    int obuf_pubsub_soft_seconds;
     char *requirepass;
     /* storage */
     char *dir;
@@ -60,6 +62,16 @@ int config_load(const char *file, int argc, char **argv, char *err, size_t errle
 void config_get_reply(resp_buf *b, int npat, char **pat);
 /* CONFIG SET k v [k v ...]: appends +OK or Redis's error. */
 void config_set_reply(resp_buf *b, int argc, char **argv, size_t *lens);
+
+/* CONFIG SET's arguments (k v ...), when they set notify-keyspace-events:
+ * returns its flags (>= 0) if they are valid and it is the only setting;
+ * otherwise appends Redis's error (or RaftKV's, for a mix with node
+ * settings) and returns -2. -1: they do not set it (config_set_reply's
+ * business). */
+int config_set_notify(resp_buf *b, int argc, char **argv, size_t *lens);
+/* Where CONFIG GET notify-keyspace-events reads the cluster's flags
+ * (the state's; server/main.c sets it). */
+void config_set_notify_source(int (*get)(void));
 
 /* Parses "1gb", "64mb", "100k"... like Redis's memtoull. -1 on error. */
 long long config_parse_mem(const char *s, int *err);

@@ -263,6 +263,12 @@ static int check_identity(char *err, size_t errlen)
     return same ? 0 : -1;
 }
 
+/* CONFIG GET notify-keyspace-events: the state's (config.h). */
+static int state_notify_flags(void)
+{
+    return srv.state ? kvstate_notify_flags(srv.state) : 0;
+}
+
 int main(int argc, char **argv)
 {
     char err[1024];
@@ -317,6 +323,7 @@ int main(int argc, char **argv)
     }
     kvstate_hooks hooks = {.key_ready = blocking_key_ready, .publish = pubsub_publish};
     kvstate_set_hooks(srv.state, &hooks);
+    config_set_notify_source(state_notify_flags);
     if (check_identity(err, sizeof(err)) || driver_init(err, sizeof(err))) {
         serverLog(LL_WARNING, "%s", err);
         return 1;

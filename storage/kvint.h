@@ -30,9 +30,7 @@ int kv_string2ll(const char *s, size_t slen, long long *value);
 /* Redis's string2ld / ld2string(LD_STR_HUMAN). */
 int kv_string2ld(const char *s, size_t slen, long double *dp);
 int kv_ld2string(char *buf, size_t len, long double value);
-/* Redis 7.0's stringmatchlen (glob with ?, *, [a-z], [^x], \ escapes), including
- * its limit of 1000 nested stars; iterative, so no pattern can exhaust the stack. */
-int kv_stringmatchlen(const char *pattern, size_t patlen, const char *s, size_t slen, int nocase);
+/* kv_stringmatchlen: kvcmd.h (the server matches pub/sub patterns with it). */
 /* The key-space hash: FNV-1a 64 with a final mixer. Fixed and seedless:
  * keys are stored under it, so it must never change. */
 uint64_t kv_keyhash(const void *key, size_t len);
@@ -112,11 +110,22 @@ long long kv_publish(kv_ctx *c, int shard, const char *channel, size_t chlen, co
 #define KV_NOTIFY_EVICTED (1 << 9)   /* e */
 #define KV_NOTIFY_STREAM (1 << 10)   /* t */
 #define KV_NOTIFY_KEY_MISS (1 << 11) /* m */
+#define KV_NOTIFY_MODULE (1 << 13)   /* d (no modules: never emitted) */
 #define KV_NOTIFY_NEW (1 << 14)      /* n */
+#define KV_NOTIFY_ALL                                                                              \
+    (KV_NOTIFY_GENERIC | KV_NOTIFY_STRING | KV_NOTIFY_LIST | KV_NOTIFY_SET | KV_NOTIFY_HASH |      \
+     KV_NOTIFY_ZSET | KV_NOTIFY_EXPIRED | KV_NOTIFY_EVICTED | KV_NOTIFY_STREAM | KV_NOTIFY_MODULE)
+/* Every bit a class letter sets. */
+#define KV_NOTIFY_VALID                                                                            \
+    (KV_NOTIFY_ALL | KV_NOTIFY_KEYSPACE | KV_NOTIFY_KEYEVENT | KV_NOTIFY_KEY_MISS | KV_NOTIFY_NEW)
 /* Redis's notifyKeyspaceEvent(): event of class type on key in c->db,
  * published to this node's subscribers if the cluster-wide
  * notify-keyspace-events enables it. Applying only. */
 void kv_notify(kv_ctx *c, int type, const char *event, const char *key, size_t keylen);
+/* The same for logical database db (MOVE's target, an expire entry's key). */
+void kv_notify_db(kv_ctx *c, int db, int type, const char *event, const char *key, size_t keylen);
+/* The logical database that physical database phys holds, or -1. */
+int kv_db_logical(kv_ctx *c, int phys);
 
 typedef void kv_exec_fn(kv_ctx *c, int argc, char **argv, size_t *argvlen);
 
@@ -253,6 +262,7 @@ struct kvstate {
     kvstate_hooks hooks;            /* kvstate_set_hooks() */
     int apply_blocked;              /* kvstate_apply_blocked() */
     int applying;                   /* inside kvstate_apply(): hooks may be called */
+    int notify;                     /* notify-keyspace-events (KV_NOTIFY_*; live pair) */
 };
 
 #define META_LIVE "live"
@@ -263,11 +273,13 @@ struct kvstate {
 
 #define PMETA_DBMAP "dbmap"
 #define PMETA_VER "ver"
-/* Reads pair's dbmap and next_ver in txn (defaults when absent):
- * KV_ECORRUPT when the map is not a permutation or a value has the wrong
- * size, and then nothing is changed. */
+#define PMETA_NOTIFY "notify" /* u64 BE KV_NOTIFY_* bits; absent: 0 */
+/* Reads pair's dbmap, next_ver and notify-keyspace-events flags in txn
+ * (defaults when absent): KV_ECORRUPT when the map is not a permutation,
+ * a value has the wrong size or the flags hold an unknown class, and then
+ * nothing is changed. */
 int kvstate_read_pmeta(struct kvstate *s, MDB_txn *txn, int pair, uint8_t dbmap[KV_MAX_DBS],
-                       uint64_t *next_ver);
+                       uint64_t *next_ver, int *notify);
 /* Reads the live pair's into s. */
 int kvstate_load_pmeta(struct kvstate *s, MDB_txn *txn);
 /* Writes them into the write transaction. */

@@ -182,7 +182,10 @@ int kv_lookup(kv_ctx *c, const char *key, size_t keylen, kv_val *v)
     if (v->expiry != 0 && v->expiry <= c->tau) {
         /* Expired at tau: it does not exist. A write removes it now, which
          * every node does at the same tau. */
-        if (c->writable && (rc = kv_delete(c, key, keylen)) < 0) return rc;
+        if (c->writable) {
+            if ((rc = kv_delete(c, key, keylen)) < 0) return rc;
+            kv_notify(c, KV_NOTIFY_EXPIRED, "expired", key, keylen);
+        }
         memset(v, 0, sizeof(*v));
         return 0;
     }
@@ -266,6 +269,14 @@ static int put_record(kv_ctx *c, const char *key, size_t keylen, uint8_t type, u
         memcpy(p + 13, key, keylen);
     }
     *dst = (char *)p + hdr;
+    /* Redis's dbAdd(): a key comes into being. A record still there past
+     * its expiry is gone, as Redis's lookupKeyWrite() would have deleted
+     * it first ("expired"). */
+    if (found && old_expiry != 0 && old_expiry <= c->tau) {
+        kv_notify(c, KV_NOTIFY_EXPIRED, "expired", key, keylen);
+        found = 0;
+    }
+    if (!found) kv_notify(c, KV_NOTIFY_NEW, "new", key, keylen);
 out:
     mdb_cursor_close(cur);
     return rc ? set_err(c, rc) : 0;
@@ -826,8 +837,9 @@ int kv_expire_one(kv_ctx *c, int phys, const char *key, size_t keylen, int64_t e
     int rc = raw_get(c, &sk, &v);
     if (rc < 0)
         set_err(c, rc);
-    else if (rc == 1 && v.expiry != 0 && v.expiry == expiry && v.expiry <= c->tau)
-        kv_delete(c, key, keylen);
+    else if (rc == 1 && v.expiry != 0 && v.expiry == expiry && v.expiry <= c->tau &&
+             kv_delete(c, key, keylen) == 1)
+        kv_notify_db(c, kv_db_logical(c, phys), KV_NOTIFY_EXPIRED, "expired", key, keylen);
     c->kv = okv;
     c->exp = oexp;
     return c->rc;

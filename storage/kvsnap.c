@@ -441,13 +441,15 @@ int kvsnap_stage(kvstate *s, uint64_t index, uint64_t term, uint64_t offset, con
     rc = stage_pieces(s, &g, p, len ? p + len : p);
     if (rc == 0 && last && g.part_off < g.part_len) rc = KV_ECORRUPT; /* ends inside a record */
     if (rc == 0 && last) {
-        /* The database map and version counter must load once installed:
+        /* The database map, version counter and notify-keyspace-events
+         * must load once installed:
          * refused here, a bad one never goes live (kvsnap_install commits
          * the flip before it reads them, and kvstate_open would then
          * refuse the state for good). */
         uint8_t dbmap[KV_MAX_DBS];
         uint64_t ver;
-        rc = kvstate_read_pmeta(s, s->wtxn, idle, dbmap, &ver);
+        int notify;
+        rc = kvstate_read_pmeta(s, s->wtxn, idle, dbmap, &ver, &notify);
     }
     if (rc == KV_ECORRUPT || rc == KV_EFULL) {
         /* Records already written stay in the idle pair; forgetting the

@@ -393,6 +393,11 @@ int kvstate_apply_blocked(kvstate *s)
     return s->apply_blocked;
 }
 
+int kvstate_notify_flags(kvstate *s)
+{
+    return s->notify;
+}
+
 void kvstate_set_hooks(kvstate *s, const kvstate_hooks *h)
 {
     if (h)
@@ -544,7 +549,7 @@ void kv_slot_name(char *buf, size_t len, int pair, int slot)
 }
 
 int kvstate_read_pmeta(kvstate *s, MDB_txn *txn, int pair, uint8_t dbmap[KV_MAX_DBS],
-                       uint64_t *next_ver)
+                       uint64_t *next_ver, int *notify)
 {
     MDB_dbi dbi = s->dbi[pair][KV_SLOT_PMETA];
     MDB_val k = {strlen(PMETA_DBMAP), PMETA_DBMAP}, d;
@@ -572,6 +577,19 @@ int kvstate_read_pmeta(kvstate *s, MDB_txn *txn, int pair, uint8_t dbmap[KV_MAX_
     } else if (rc != MDB_NOTFOUND) {
         return kv_map_err(rc);
     }
+    k = (MDB_val){strlen(PMETA_NOTIFY), PMETA_NOTIFY};
+    rc = mdb_get(txn, dbi, &k, &d);
+    *notify = 0;
+    if (rc == 0) {
+        /* Only classes CONFIG SET can set (kv_notify_parse). */
+        uint64_t v;
+        if (d.mv_size != 8) return KV_ECORRUPT;
+        v = kv_get_be64(d.mv_data);
+        if (v & ~(uint64_t)KV_NOTIFY_VALID) return KV_ECORRUPT;
+        *notify = (int)v;
+    } else if (rc != MDB_NOTFOUND) {
+        return kv_map_err(rc);
+    }
     return 0;
 }
 
@@ -579,10 +597,12 @@ int kvstate_load_pmeta(kvstate *s, MDB_txn *txn)
 {
     uint8_t dbmap[KV_MAX_DBS];
     uint64_t next_ver;
-    int rc = kvstate_read_pmeta(s, txn, s->live, dbmap, &next_ver);
+    int notify;
+    int rc = kvstate_read_pmeta(s, txn, s->live, dbmap, &next_ver, &notify);
     if (rc != 0) return rc;
     memcpy(s->dbmap, dbmap, sizeof(dbmap));
     s->next_ver = next_ver;
+    s->notify = notify;
     s->pmeta_dirty = 0;
     return 0;
 }
@@ -590,14 +610,22 @@ int kvstate_load_pmeta(kvstate *s, MDB_txn *txn)
 int kvstate_save_pmeta(kvstate *s)
 {
     MDB_dbi dbi = s->dbi[s->live][KV_SLOT_PMETA];
-    unsigned char vb[8];
+    unsigned char vb[8], nb[8];
     kv_put_be64(vb, s->next_ver);
+    kv_put_be64(nb, (uint64_t)s->notify);
     MDB_val k = {strlen(PMETA_DBMAP), PMETA_DBMAP}, d = {KV_MAX_DBS, s->dbmap};
     int rc = mdb_put(s->wtxn, dbi, &k, &d, 0);
     if (rc == 0) {
         k = (MDB_val){strlen(PMETA_VER), PMETA_VER};
         d = (MDB_val){8, vb};
         rc = mdb_put(s->wtxn, dbi, &k, &d, 0);
+    }
+    if (rc == 0) {
+        /* Absent means none: a state that never set it stays as it was. */
+        k = (MDB_val){strlen(PMETA_NOTIFY), PMETA_NOTIFY};
+        d = (MDB_val){8, nb};
+        rc = s->notify ? mdb_put(s->wtxn, dbi, &k, &d, 0) : mdb_del(s->wtxn, dbi, &k, NULL);
+        if (rc == MDB_NOTFOUND) rc = 0;
     }
     if (rc != 0) return kv_map_err(rc);
     s->pmeta_dirty = 0;

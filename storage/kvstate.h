@@ -8,7 +8,8 @@
  *                      header), and (expiry ms BE, key) -> empty
  *   elemN, zidxN:      collection elements and the zset score index (kvks.h)
  *   gcN:               versions of deleted collections still to clean up
- *   pmetaN:            the logical -> physical database map, the version counter
+ *   pmetaN:            the logical -> physical database map, the version counter,
+ *                      notify-keyspace-events (kvstate_notify_flags)
  *   meta:              which pair is live, applied index, applied tau.
  * Applied entries go into a write transaction that stays open across calls
  * (reads go through it) and is committed by kvstate_commit(), which the
@@ -86,6 +87,19 @@ typedef struct kvstate_hooks {
                          size_t msglen);
 } kvstate_hooks;
 void kvstate_set_hooks(kvstate *s, const kvstate_hooks *h);
+
+/* notify-keyspace-events: which keyspace notifications applying emits
+ * (Redis's NOTIFY_* bits, storage/kvint.h KV_NOTIFY_*). Cluster-wide state,
+ * set by applying RAFT.NOTIFYCONF <flags> (a KV_CMD_INTERNAL command the
+ * server proposes for CONFIG SET), kept in the state and its snapshots;
+ * 0 until set. */
+int kvstate_notify_flags(kvstate *s);
+/* Redis's keyspaceEventsStringToFlags(): the flags of a class string, or
+ * -1 for a character that is no class. */
+int kv_notify_parse(const char *classes, size_t len);
+/* Redis's keyspaceEventsFlagsToString() (CONFIG GET), into buf (>= 16
+ * bytes). */
+void kv_notify_format(int flags, char *buf, size_t len);
 
 /* Runs one read-only command (a kv_command with KV_CMD_READONLY) against
  * the state at its tau, in logical database db; cmd is argv[0]'s entry

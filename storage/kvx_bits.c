@@ -36,6 +36,10 @@ static void kvx_setbit(ARGS)
     int bit = 7 - (int)(off & 7);
     int old = (b[byte] >> bit) & 1;
     b[byte] = (char)((b[byte] & ~(1 << bit)) | ((int)on << bit));
+    /* Redis 7.0 reports only a write that changed something: a new key, a
+     * longer string or another bit. */
+    if (!found || nlen > olen || old != on)
+        kv_notify(c, KV_NOTIFY_STRING, "setbit", argv[1], argvlen[1]);
     resp_add_int(c->reply, old);
 }
 

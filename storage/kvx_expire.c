@@ -40,10 +40,12 @@ static void expire_generic(ARGS, int seconds, int absolute, const char *name)
         resp_add_int(c->reply, 0);
         return;
     }
-    if (when <= c->tau)
-        kv_delete(c, argv[1], argvlen[1]);
-    else
-        kv_set_expiry(c, argv[1], argvlen[1], when);
+    if (when <= c->tau) {
+        if (kv_delete(c, argv[1], argvlen[1]) == 1)
+            kv_notify(c, KV_NOTIFY_GENERIC, "del", argv[1], argvlen[1]);
+    } else if (kv_set_expiry(c, argv[1], argvlen[1], when) == 0) {
+        kv_notify(c, KV_NOTIFY_GENERIC, "expire", argv[1], argvlen[1]);
+    }
     if (c->rc == 0) resp_add_int(c->reply, 1);
 }
 
@@ -112,7 +114,10 @@ static void kvx_persist(ARGS)
         resp_add_int(c->reply, 0);
         return;
     }
-    if (kv_set_expiry(c, argv[1], argvlen[1], 0) == 0) resp_add_int(c->reply, 1);
+    if (kv_set_expiry(c, argv[1], argvlen[1], 0) == 0) {
+        kv_notify(c, KV_NOTIFY_GENERIC, "persist", argv[1], argvlen[1]);
+        resp_add_int(c->reply, 1);
+    }
 }
 
 /* ------------------------------------------------------------ keyspace */

@@ -81,6 +81,7 @@ static void hset_generic(ARGS, int is_hmset)
     }
     check_count(&v);
     if (kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+    kv_notify(c, KV_NOTIFY_HASH, "hset", argv[1], argvlen[1]);
     if (is_hmset)
         resp_add_ok(c->reply);
     else
@@ -117,6 +118,7 @@ static void kvx_hsetnx(ARGS)
     if (hset_one(c, &v, argv[2], argvlen[2], argv[3], argvlen[3]) < 0) return;
     check_count(&v);
     if (kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+    kv_notify(c, KV_NOTIFY_HASH, "hset", argv[1], argvlen[1]);
     resp_add_int(c->reply, 1);
 }
 
@@ -139,7 +141,11 @@ static void kvx_hdel(ARGS)
         }
         if (v.count == 0) break; /* Redis stops once the hash is gone */
     }
-    if (deleted && kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+    if (deleted) {
+        if (kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+        kv_notify(c, KV_NOTIFY_HASH, "hdel", argv[1], argvlen[1]);
+        if (v.count == 0) kv_notify(c, KV_NOTIFY_GENERIC, "del", argv[1], argvlen[1]);
+    }
     resp_add_int(c->reply, deleted);
 }
 
@@ -178,6 +184,7 @@ static void kvx_hincrby(ARGS)
     if (hset_one(c, &v, argv[2], argvlen[2], buf, (size_t)n) < 0) return;
     check_count(&v);
     if (kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+    kv_notify(c, KV_NOTIFY_HASH, "hincrby", argv[1], argvlen[1]);
     resp_add_int(c->reply, value);
 }
 
@@ -227,6 +234,7 @@ static void kvx_hincrbyfloat(ARGS)
     if (hset_one(c, &v, argv[2], argvlen[2], buf, (size_t)n) < 0) return;
     check_count(&v);
     if (kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+    kv_notify(c, KV_NOTIFY_HASH, "hincrbyfloat", argv[1], argvlen[1]);
     resp_add_bulk(c->reply, buf, (size_t)n);
 }
 

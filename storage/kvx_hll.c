@@ -577,10 +577,12 @@ static void kvx_pfadd(ARGS)
     if (updated && !corrupt) hll_invalidate(&h);
     if (changed && kv_store(c, argv[1], argvlen[1], h.s, h.len, found ? v.expiry : 0) != 0)
         goto out;
-    if (corrupt)
+    if (corrupt) {
         resp_add_error(c->reply, ERR_INVALIDOBJ);
-    else
+    } else {
+        if (updated) kv_notify(c, KV_NOTIFY_STRING, "pfadd", argv[1], argvlen[1]);
         resp_add_int(c->reply, updated);
+    }
 out:
     free(h.s);
 }
@@ -679,8 +681,10 @@ static void kvx_pfmerge(ARGS)
         if (hll_set(c, &h, j, max[j]) == HLL_NOMEM) goto out;
     }
     hll_invalidate(&h);
-    if (kv_store(c, argv[1], argvlen[1], h.s, h.len, found ? v.expiry : 0) == 0)
+    if (kv_store(c, argv[1], argvlen[1], h.s, h.len, found ? v.expiry : 0) == 0) {
+        kv_notify(c, KV_NOTIFY_STRING, "pfadd", argv[1], argvlen[1]);
         resp_add_ok(c->reply);
+    }
 out:
     free(h.s);
 }

@@ -20,7 +20,10 @@ static void kvx_del(ARGS)
     long long n = 0;
     for (int j = 1; j < argc && c->rc == 0; j++) {
         int found = kv_lookup(c, argv[j], argvlen[j], &v);
-        if (found == 1 && kv_delete(c, argv[j], argvlen[j]) == 1) n++;
+        if (found == 1 && kv_delete(c, argv[j], argvlen[j]) == 1) {
+            kv_notify(c, KV_NOTIFY_GENERIC, "del", argv[j], argvlen[j]);
+            n++;
+        }
     }
     if (c->rc == 0) resp_add_int(c->reply, n);
 }
@@ -220,10 +223,15 @@ static void rename_generic(ARGS, int nx)
     if (found == 1 && nx) {
         resp_add_int(c->reply, 0);
     } else if (found >= 0) {
-        /* A collection keeps its version: its elements do not move. */
+        /* A collection keeps its version: its elements do not move. The
+         * destination is deleted first, as Redis's dbDelete + dbAdd (which
+         * makes it "new"). */
+        if (found == 1) kv_delete(c, argv[2], argvlen[2]);
         kv_put_val(c, argv[2], argvlen[2], &v);
         kv_delete_record(c, argv[1], argvlen[1]);
         if (c->rc == 0) {
+            kv_notify(c, KV_NOTIFY_GENERIC, "rename_from", argv[1], argvlen[1]);
+            kv_notify(c, KV_NOTIFY_GENERIC, "rename_to", argv[2], argvlen[2]);
             if (nx)
                 resp_add_int(c->reply, 1);
             else
@@ -308,6 +316,10 @@ static void kvx_move(ARGS)
     kv_use_db(c, src);
     if (found == 0) kv_delete_record(c, argv[1], argvlen[1]);
     free(val);
+    if (found == 0 && c->rc == 0) {
+        kv_notify_db(c, src, KV_NOTIFY_GENERIC, "move_from", argv[1], argvlen[1]);
+        kv_notify_db(c, db, KV_NOTIFY_GENERIC, "move_to", argv[1], argvlen[1]);
+    }
     if (found >= 0 && c->rc == 0) resp_add_int(c->reply, found == 0);
 }
 
@@ -353,7 +365,10 @@ static void kvx_copy(ARGS)
         kv_val nv = v;
         if (v.type != KV_TYPE_STRING && kv_coll_copy(c, &v, &nv) != 0) goto out;
         if (found == 1 && kv_delete(c, argv[2], argvlen[2]) < 0) goto out;
-        if (kv_put_val(c, argv[2], argvlen[2], &nv) == 0) done = 1;
+        if (kv_put_val(c, argv[2], argvlen[2], &nv) == 0) {
+            kv_notify(c, KV_NOTIFY_GENERIC, "copy_to", argv[2], argvlen[2]);
+            done = 1;
+        }
     }
 out:
     kv_use_db(c, src);

@@ -432,6 +432,7 @@ static void push_generic(ARGS, int where, int xx)
     for (int j = 2; j < argc; j++)
         if (list_push(c, &v, where, argv[j], argvlen[j]) != 0) return;
     if (kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+    kv_notify(c, KV_NOTIFY_LIST, where == L_HEAD ? "lpush" : "rpush", argv[1], argvlen[1]);
     resp_add_int(c->reply, (int64_t)v.count);
 }
 
@@ -478,13 +479,16 @@ static void pop_generic(ARGS, int where)
         size_t len;
         char *ele = list_pop(c, &v, where, &len);
         if (!ele) return;
-        if (kv_coll_save(c, argv[1], argvlen[1], &v) == 0) resp_add_bulk(c->reply, ele, len);
+        if (kv_coll_save(c, argv[1], argvlen[1], &v) == 0) {
+            resp_add_bulk(c->reply, ele, len);
+            popped(c, argv[1], argvlen[1], where, &v);
+        }
         free(ele);
         return;
     }
     uint64_t n = (uint64_t)count < v.count ? (uint64_t)count : v.count;
     if (list_pop_reply(c, &v, where, n) != 0) return;
-    kv_coll_save(c, argv[1], argvlen[1], &v);
+    if (kv_coll_save(c, argv[1], argvlen[1], &v) == 0) popped(c, argv[1], argvlen[1], where, &v);
 }
 
 static void kvx_lpop(ARGS)
@@ -554,7 +558,10 @@ static void kvx_lset(ARGS)
         resp_add_error(c->reply, ERR_RANGE);
         return;
     }
-    if (put_at(c, &v, seq, argv[3], argvlen[3]) == 0) resp_add_ok(c->reply);
+    if (put_at(c, &v, seq, argv[3], argvlen[3]) == 0) {
+        kv_notify(c, KV_NOTIFY_LIST, "lset", argv[1], argvlen[1]);
+        resp_add_ok(c->reply);
+    }
 }
 
 static void kvx_lrange(ARGS)
@@ -641,7 +648,11 @@ static void kvx_ltrim(ARGS)
         uint64_t rtrim = v.count - to - 1;
         if (trim_end(c, &v, L_HEAD, from) != 0 || trim_end(c, &v, L_TAIL, rtrim) != 0) return;
     }
-    if (kv_coll_save(c, argv[1], argvlen[1], &v) == 0) resp_add_ok(c->reply);
+    if (kv_coll_save(c, argv[1], argvlen[1], &v) == 0) {
+        kv_notify(c, KV_NOTIFY_LIST, "ltrim", argv[1], argvlen[1]);
+        if (v.count == 0) kv_notify(c, KV_NOTIFY_GENERIC, "del", argv[1], argvlen[1]);
+        resp_add_ok(c->reply);
+    }
 }
 
 /* Inserts ele (not in the map) so that it becomes index pos (0 <= pos <=
@@ -703,6 +714,7 @@ static void kvx_linsert(ARGS)
     if (insert_at(c, &v, i + (uint64_t)after, argv[4], argvlen[4]) != 0 ||
         kv_coll_save(c, argv[1], argvlen[1], &v) != 0)
         return;
+    kv_notify(c, KV_NOTIFY_LIST, "linsert", argv[1], argvlen[1]);
     resp_add_int(c->reply, (int64_t)v.count);
 }
 
@@ -786,7 +798,11 @@ static void kvx_lrem(ARGS)
         v.count = 0; /* the key goes, its records with its version */
     else if (k > 0 && remove_matches(c, &v, argv[3], argvlen[3], lo, hi, k) != 0)
         return;
-    if (k > 0 && kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+    if (k > 0) {
+        if (kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+        kv_notify(c, KV_NOTIFY_LIST, "lrem", argv[1], argvlen[1]);
+        if (v.count == 0) kv_notify(c, KV_NOTIFY_GENERIC, "del", argv[1], argvlen[1]);
+    }
     resp_add_int(c->reply, (int64_t)k);
 }
 

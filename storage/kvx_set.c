@@ -369,6 +369,14 @@ out:
 
 /* ------------------------------------------------------------ commands */
 
+/* Redis's events for members leaving key: event, then "del" once the set
+ * is gone. */
+static void emptied(kv_ctx *c, const char *event, const char *key, size_t keylen, const kv_val *v)
+{
+    kv_notify(c, KV_NOTIFY_SET, event, key, keylen);
+    if (v->count == 0) kv_notify(c, KV_NOTIFY_GENERIC, "del", key, keylen);
+}
+
 static void kvx_sadd(ARGS)
 {
     kv_val v;
@@ -381,7 +389,10 @@ static void kvx_sadd(ARGS)
         if (r < 0) return;
         added += r;
     }
-    if (added && kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+    if (added) {
+        if (kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+        kv_notify(c, KV_NOTIFY_SET, "sadd", argv[1], argvlen[1]);
+    }
     resp_add_int(c->reply, added);
 }
 
@@ -400,7 +411,10 @@ static void kvx_srem(ARGS)
         removed += r;
         v.count -= (uint64_t)r;
     }
-    if (removed && kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+    if (removed) {
+        if (kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+        emptied(c, "srem", argv[1], argvlen[1], &v);
+    }
     resp_add_int(c->reply, removed);
 }
 
@@ -592,8 +606,10 @@ static void kvx_spop(ARGS)
         if (rc == 0) rc = kv_iter_del_current(&it);
         kv_iter_close(&it);
         v.count--;
-        if (rc == 0 && kv_coll_save(c, argv[1], argvlen[1], &v) == 0)
+        if (rc == 0 && kv_coll_save(c, argv[1], argvlen[1], &v) == 0) {
+            emptied(c, "spop", argv[1], argvlen[1], &v);
             resp_add_bulk(c->reply, copy.p, copy.len);
+        }
         free(copy.p);
         return;
     }
@@ -605,7 +621,10 @@ static void kvx_spop(ARGS)
     if (count >= v.count) {
         /* The whole set: reply it, then drop the key. */
         reply_all(c, &v, 1);
-        if (c->rc == 0) kv_delete(c, argv[1], argvlen[1]);
+        if (c->rc == 0 && kv_delete(c, argv[1], argvlen[1]) >= 0) {
+            v.count = 0;
+            emptied(c, "spop", argv[1], argvlen[1], &v);
+        }
         return;
     }
     taker t = {0};
@@ -613,7 +632,7 @@ static void kvx_spop(ARGS)
     resp_add_set(c->reply, (int64_t)count);
     if (sample_distinct(c, &v, count, count * 5 > v.count, &t) != 0) return;
     v.count -= count;
-    kv_coll_save(c, argv[1], argvlen[1], &v);
+    if (kv_coll_save(c, argv[1], argvlen[1], &v) == 0) emptied(c, "spop", argv[1], argvlen[1], &v);
 }
 
 static void kvx_smove(ARGS)
@@ -644,9 +663,13 @@ static void kvx_smove(ARGS)
     }
     src.count--;
     if (kv_coll_save(c, argv[1], argvlen[1], &src) != 0) return;
+    emptied(c, "srem", argv[1], argvlen[1], &src);
     if (!df && kv_coll_new(c, KV_TYPE_SET, KV_ENC_INTSET, &dst) != 0) return;
     if ((r = set_add(c, &dst, argv[3], argvlen[3])) < 0) return;
-    if (r && kv_coll_save(c, argv[2], argvlen[2], &dst) != 0) return;
+    if (r) {
+        if (kv_coll_save(c, argv[2], argvlen[2], &dst) != 0) return;
+        kv_notify(c, KV_NOTIFY_SET, "sadd", argv[2], argvlen[2]);
+    }
     resp_add_int(c->reply, 1);
 }
 
@@ -664,6 +687,7 @@ typedef struct sink {
     size_t mark;
     kv_val dst;
     mbuf copy;
+    const char *event; /* OP_STORE: "sinterstore", "sunionstore", "sdiffstore" */
 } sink;
 
 static int sink_open(kv_ctx *c, sink *s, int mode, uint64_t limit)
@@ -711,9 +735,13 @@ static void sink_close(kv_ctx *c, sink *s, const char *dst, size_t dstlen)
         break;
     default:
         if (s->dst.count == 0) {
-            if (kv_delete(c, dst, dstlen) < 0) return;
+            int r = kv_delete(c, dst, dstlen);
+            if (r < 0) return;
+            if (r == 1) kv_notify(c, KV_NOTIFY_GENERIC, "del", dst, dstlen);
         } else if (kv_coll_save(c, dst, dstlen, &s->dst) != 0) {
             return;
+        } else {
+            kv_notify(c, KV_NOTIFY_SET, s->event, dst, dstlen);
         }
         resp_add_int(c->reply, (int64_t)s->dst.count);
     }
@@ -841,6 +869,7 @@ static void set_op(kv_ctx *c, char **argv, size_t *argvlen, int first, int n, in
         if (r == 0) missing++;
     }
     if (sink_open(c, &s, mode, limit) != 0) goto out;
+    s.event = op == OP_INTER ? "sinterstore" : op == OP_UNION ? "sunionstore" : "sdiffstore";
     if ((op == OP_INTER && missing == 0) || (op == OP_DIFF && sets[0].found)) {
         if ((op == OP_INTER ? do_inter(c, sets, n, &s) : do_diff(c, sets, n, &s)) != 0) {
             free(s.copy.p);

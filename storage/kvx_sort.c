@@ -372,7 +372,9 @@ static void sort_generic(kv_ctx *c, int argc, char **argv, size_t *argvlen, int 
          * patterns read. */
         kv_val dst;
         if (outputlen == 0) {
-            if (kv_delete(c, argv[o.store], argvlen[o.store]) < 0) goto out;
+            int r = kv_delete(c, argv[o.store], argvlen[o.store]);
+            if (r < 0) goto out;
+            if (r == 1) kv_notify(c, KV_NOTIFY_GENERIC, "del", argv[o.store], argvlen[o.store]);
             resp_add_int(c->reply, 0);
             goto out;
         }
@@ -405,6 +407,7 @@ static void sort_generic(kv_ctx *c, int argc, char **argv, size_t *argvlen, int 
             }
         }
         if (kv_coll_save(c, argv[o.store], argvlen[o.store], &dst) != 0) goto out;
+        kv_notify(c, KV_NOTIFY_LIST, "sortstore", argv[o.store], argvlen[o.store]);
         resp_add_int(c->reply, outputlen);
     }
 out:

@@ -102,6 +102,8 @@ static void set_generic(kv_ctx *c, const char *key, size_t keylen, const char *v
         /* A plain SET does not need the old value: kv_store() replaces the
          * record (expired or not) and its expiry index entry in one search. */
         if (kv_store(c, key, keylen, val, vlen, o->has_expire ? when : 0) != 0) return;
+        kv_notify(c, KV_NOTIFY_STRING, "set", key, keylen);
+        if (o->has_expire) kv_notify(c, KV_NOTIFY_GENERIC, "expire", key, keylen);
         if (reply_int)
             resp_add_int(c->reply, 1);
         else
@@ -132,13 +134,20 @@ static void set_generic(kv_ctx *c, const char *key, size_t keylen, const char *v
         expiry = when;
     else if ((o->flags & SET_KEEPTTL) && found)
         expiry = v.expiry;
-    if (expiry != 0 && expiry <= c->tau) {
+    int gone = expiry != 0 && expiry <= c->tau;
+    if (gone) {
         /* Already in the past at tau (EXAT/PXAT): set and gone at once. */
         if (found) kv_delete(c, key, keylen);
     } else {
         kv_store(c, key, keylen, val, vlen, expiry);
     }
     if (c->rc != 0) return;
+    /* Redis 7.0 stores the key and expires it later: the same events, the
+     * "expired" at once. */
+    if (gone && !found) kv_notify(c, KV_NOTIFY_NEW, "new", key, keylen);
+    kv_notify(c, KV_NOTIFY_STRING, "set", key, keylen);
+    if (o->has_expire) kv_notify(c, KV_NOTIFY_GENERIC, "expire", key, keylen);
+    if (gone) kv_notify(c, KV_NOTIFY_EXPIRED, "expired", key, keylen);
     if (reply_int)
         resp_add_int(c->reply, 1);
     else if (!(o->flags & SET_GET))
@@ -195,7 +204,8 @@ static void kvx_getdel(ARGS)
         return;
     }
     resp_add_bulk(c->reply, v.p, v.len);
-    kv_delete(c, argv[1], argvlen[1]);
+    if (kv_delete(c, argv[1], argvlen[1]) == 1)
+        kv_notify(c, KV_NOTIFY_GENERIC, "del", argv[1], argvlen[1]);
 }
 
 static void kvx_getex(ARGS)
@@ -219,12 +229,15 @@ static void kvx_getex(ARGS)
     }
     resp_add_bulk(c->reply, v.p, v.len);
     if (o.has_expire) {
-        if (when <= c->tau)
-            kv_delete(c, argv[1], argvlen[1]);
-        else
-            kv_set_expiry(c, argv[1], argvlen[1], when);
+        if (when <= c->tau) {
+            if (kv_delete(c, argv[1], argvlen[1]) == 1)
+                kv_notify(c, KV_NOTIFY_GENERIC, "del", argv[1], argvlen[1]);
+        } else if (kv_set_expiry(c, argv[1], argvlen[1], when) == 0) {
+            kv_notify(c, KV_NOTIFY_GENERIC, "expire", argv[1], argvlen[1]);
+        }
     } else if ((o.flags & SET_PERSIST) && v.expiry != 0) {
-        kv_set_expiry(c, argv[1], argvlen[1], 0);
+        if (kv_set_expiry(c, argv[1], argvlen[1], 0) == 0)
+            kv_notify(c, KV_NOTIFY_GENERIC, "persist", argv[1], argvlen[1]);
     }
 }
 
@@ -253,7 +266,8 @@ static void kvx_mset(ARGS)
 {
     if (!mset_args_ok(c, argc, "mset")) return;
     for (int j = 1; j < argc && c->rc == 0; j += 2)
-        kv_store(c, argv[j], argvlen[j], argv[j + 1], argvlen[j + 1], 0);
+        if (kv_store(c, argv[j], argvlen[j], argv[j + 1], argvlen[j + 1], 0) == 0)
+            kv_notify(c, KV_NOTIFY_STRING, "set", argv[j], argvlen[j]);
     if (c->rc == 0) resp_add_ok(c->reply);
 }
 
@@ -270,7 +284,8 @@ static void kvx_msetnx(ARGS)
         }
     }
     for (int j = 1; j < argc && c->rc == 0; j += 2)
-        kv_store(c, argv[j], argvlen[j], argv[j + 1], argvlen[j + 1], 0);
+        if (kv_store(c, argv[j], argvlen[j], argv[j + 1], argvlen[j + 1], 0) == 0)
+            kv_notify(c, KV_NOTIFY_STRING, "set", argv[j], argvlen[j]);
     if (c->rc == 0) resp_add_int(c->reply, 1);
 }
 
@@ -293,8 +308,10 @@ static void incrdecr(kv_ctx *c, const char *key, size_t keylen, long long incr)
     }
     value += incr;
     int n = snprintf(buf, sizeof(buf), "%lld", value);
-    if (kv_store(c, key, keylen, buf, (size_t)n, found ? v.expiry : 0) == 0)
+    if (kv_store(c, key, keylen, buf, (size_t)n, found ? v.expiry : 0) == 0) {
+        kv_notify(c, KV_NOTIFY_STRING, "incrby", key, keylen);
         resp_add_int(c->reply, value);
+    }
 }
 
 static void kvx_incr(ARGS)
@@ -351,8 +368,10 @@ static void kvx_incrbyfloat(ARGS)
         resp_add_error(c->reply, ERR_NOTFLOAT);
         return;
     }
-    if (kv_store(c, argv[1], argvlen[1], buf, (size_t)n, found ? v.expiry : 0) == 0)
+    if (kv_store(c, argv[1], argvlen[1], buf, (size_t)n, found ? v.expiry : 0) == 0) {
+        kv_notify(c, KV_NOTIFY_STRING, "incrbyfloat", argv[1], argvlen[1]);
         resp_add_bulk(c->reply, buf, (size_t)n);
+    }
 }
 
 static void kvx_append(ARGS)
@@ -362,8 +381,10 @@ static void kvx_append(ARGS)
     int found = kv_lookup_str(c, argv[1], argvlen[1], &v);
     if (found < 0) return;
     if (!found) {
-        if (kv_store(c, argv[1], argvlen[1], argv[2], argvlen[2], 0) == 0)
+        if (kv_store(c, argv[1], argvlen[1], argv[2], argvlen[2], 0) == 0) {
+            kv_notify(c, KV_NOTIFY_STRING, "append", argv[1], argvlen[1]);
             resp_add_int(c->reply, (int64_t)argvlen[2]);
+        }
         return;
     }
     uint64_t total = (uint64_t)v.len + argvlen[2];
@@ -374,6 +395,7 @@ static void kvx_append(ARGS)
     char *b = kvx_rewrite_string(c, argv[1], argvlen[1], &v, total, v.expiry);
     if (!b) return;
     memcpy(b + v.len, argv[2], argvlen[2]);
+    kv_notify(c, KV_NOTIFY_STRING, "append", argv[1], argvlen[1]);
     resp_add_int(c->reply, (int64_t)total);
 }
 
@@ -444,6 +466,7 @@ static void kvx_setrange(ARGS)
         kvx_rewrite_string(c, argv[1], argvlen[1], found ? &v : NULL, nlen, found ? v.expiry : 0);
     if (!b) return;
     memcpy(b + off, argv[3], vlen);
+    kv_notify(c, KV_NOTIFY_STRING, "setrange", argv[1], argvlen[1]);
     resp_add_int(c->reply, (int64_t)nlen);
 }
 

@@ -333,11 +333,17 @@ static void reply_list(kv_ctx *c, const zlist *l, int withscores)
  * count. */
 enum { STORE_WHOLE, STORE_SIZED, STORE_INSERTS };
 
-static void store_list(kv_ctx *c, const char *key, size_t keylen, const zlist *l, int mode)
+/* Emits event once the zset is stored, or "del" when an empty result
+ * deleted an existing key (Redis's zrangeResultFinalizeStore and
+ * zunionInterDiffGenericCommand). */
+static void store_list(kv_ctx *c, const char *key, size_t keylen, const zlist *l, int mode,
+                       const char *event)
 {
     kv_val v;
     if (l->n == 0) {
-        if (kv_delete(c, key, keylen) >= 0 && c->rc == 0) resp_add_int(c->reply, 0);
+        int r = kv_delete(c, key, keylen);
+        if (r == 1) kv_notify(c, KV_NOTIFY_GENERIC, "del", key, keylen);
+        if (r >= 0 && c->rc == 0) resp_add_int(c->reply, 0);
         return;
     }
     /* How Redis builds the result decides where -0 survives (zenc).
@@ -353,6 +359,7 @@ static void store_list(kv_ctx *c, const char *key, size_t keylen, const zlist *l
     for (size_t i = 0; i < l->n; i++)
         if (zinsert(c, &v, l->a[i].m, l->a[i].mlen, l->a[i].score) != 0) return;
     if (kv_coll_save(c, key, keylen, &v) != 0) return;
+    kv_notify(c, KV_NOTIFY_ZSET, event, key, keylen);
     if (c->rc == 0) resp_add_int(c->reply, (int64_t)l->n);
 }
 
@@ -752,7 +759,10 @@ static void zadd_generic(ARGS, int flags)
         if (!(out & ZOUT_NOP)) processed++;
         score = newscore;
     }
-    if ((added || updated) && kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+    if (added || updated) {
+        if (kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+        kv_notify(c, KV_NOTIFY_ZSET, incr ? "zincr" : "zadd", argv[1], argvlen[1]);
+    }
     if (c->rc) return;
     if (nan) {
         resp_add_error(c->reply, ERR_NAN);
@@ -793,6 +803,14 @@ KV_CHECK(ck_zincrby)
 
 /* ------------------------------------------------------------ point reads */
 
+/* Redis's events for members leaving key: event, then "del" once the
+ * zset is gone. */
+static void zemptied(kv_ctx *c, const char *event, const char *key, size_t keylen, const kv_val *v)
+{
+    kv_notify(c, KV_NOTIFY_ZSET, event, key, keylen);
+    if (v->count == 0) kv_notify(c, KV_NOTIFY_GENERIC, "del", key, keylen);
+}
+
 static void kvx_zrem(ARGS)
 {
     kv_val v;
@@ -808,7 +826,10 @@ static void kvx_zrem(ARGS)
             deleted++;
         }
     }
-    if (deleted && kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+    if (deleted) {
+        if (kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+        zemptied(c, "zrem", argv[1], argvlen[1], &v);
+    }
     if (c->rc == 0) resp_add_int(c->reply, deleted);
 }
 
@@ -1118,7 +1139,8 @@ static void zrange_generic(ARGS, int store, int type, int dir)
     if (found < 0) return;
     if (found && zrange_collect(c, &v, &a, &l) != 0) goto out;
     if (store)
-        store_list(c, argv[1], argvlen[1], &l, a.type == RT_RANK ? STORE_SIZED : STORE_INSERTS);
+        store_list(c, argv[1], argvlen[1], &l, a.type == RT_RANK ? STORE_SIZED : STORE_INSERTS,
+                   "zrangestore");
     else
         reply_list(c, &l, a.withscores);
 out:
@@ -1272,7 +1294,14 @@ static void zremrange_generic(ARGS, int type)
             if (n < REM_BATCH) break;
         }
     }
-    if (removed && kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+    if (removed) {
+        if (kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
+        zemptied(c,
+                 type == REM_RANK    ? "zremrangebyrank"
+                 : type == REM_SCORE ? "zremrangebyscore"
+                                     : "zremrangebylex",
+                 argv[1], argvlen[1], &v);
+    }
     if (c->rc == 0) resp_add_int(c->reply, removed);
 }
 
@@ -1901,7 +1930,10 @@ static void zsetop_generic(kv_ctx *c, int argc, char **argv, size_t *argvlen, in
     }
     if (l.n > 1) qsort(l.a, l.n, sizeof(*l.a), zitem_cmp);
     if (dst)
-        store_list(c, argv[dst], argvlen[dst], &l, STORE_WHOLE);
+        store_list(c, argv[dst], argvlen[dst], &l, STORE_WHOLE,
+                   op == OP_UNION   ? "zunionstore"
+                   : op == OP_INTER ? "zinterstore"
+                                    : "zdiffstore");
     else
         reply_list(c, &l, withscores);
 out:

@@ -1214,7 +1214,8 @@ static size_t snap_piece(uint8_t *out, int slot, const void *k, size_t kl, const
     return KVSNAP_PIECE_HDR + kl + vl;
 }
 
-/* A stream whose database map or version counter would not load is
+/* A stream whose database map, version counter or notify-keyspace-events
+ * would not load is
  * refused at its last chunk: it never goes live, and the state still
  * opens. */
 static void snapshot_with_a_bad_database_map_is_refused_before_it_goes_live(void **state)
@@ -1225,6 +1226,8 @@ static void snapshot_with_a_bad_database_map_is_refused_before_it_goes_live(void
     assert_int_equal(kvstate_commit(f->s), 0);
     uint8_t dup[KV_MAX_DBS], perm[KV_MAX_DBS], buf[512], ver7[7] = {0},
                                                          ver8[8] = {0, 0, 0, 0, 0, 0, 0, 9};
+    /* notify-keyspace-events: bit 12 is no class CONFIG SET can set. */
+    const uint8_t ver8_unknown_class[8] = {0, 0, 0, 0, 0, 0, 0x10, 0};
     for (int i = 0; i < KV_MAX_DBS; i++)
         dup[i] = perm[i] = (uint8_t)(KV_MAX_DBS - 1 - i);
     dup[5] = dup[6];
@@ -1235,7 +1238,11 @@ static void snapshot_with_a_bad_database_map_is_refused_before_it_goes_live(void
         const char *k;
         const void *v;
         size_t vl;
-    } bad[] = {{"dbmap", "abc", 3}, {"dbmap", dup, KV_MAX_DBS}, {"ver", ver7, 7}};
+    } bad[] = {{"dbmap", "abc", 3},
+               {"dbmap", dup, KV_MAX_DBS},
+               {"ver", ver7, 7},
+               {"notify", ver7, 7},
+               {"notify", ver8_unknown_class, 8}};
     for (size_t b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
         uint64_t staged;
         size_t n = snap_piece(buf, KV_SLOT_KV(0), sk.b, sk.len, rec, sizeof(rec));
@@ -1253,9 +1260,17 @@ static void snapshot_with_a_bad_database_map_is_refused_before_it_goes_live(void
     /* "k" in logical 7 */
     size_t n = snap_piece(buf, KV_SLOT_KV(perm[7]), sk.b, sk.len, rec, sizeof(rec));
     n += snap_piece(buf + n, KV_SLOT_PMETA, "dbmap", 5, perm, KV_MAX_DBS);
+    /* "AKE", as the leader had it (a slot's records come in key order) */
+    const uint8_t kea[8] = {0, 0, 0, 0, 0, 0, 0x27, 0xff};
+    n += snap_piece(buf + n, KV_SLOT_PMETA, "notify", 6, kea, 8);
     n += snap_piece(buf + n, KV_SLOT_PMETA, "ver", 3, ver8, 8);
+    assert_int_equal(kvstate_notify_flags(f->s), 0);
     assert_int_equal(kvsnap_stage(f->s, 200, 1, 0, buf, n, 1, &staged), 0);
     assert_int_equal(kvsnap_install(f->s, 200, 1, 10), 0);
+    assert_int_equal(kvstate_notify_flags(f->s), 0x27ff);
+    char cls[32];
+    kv_notify_format(kvstate_notify_flags(f->s), cls, sizeof(cls));
+    assert_string_equal(cls, "AKE");
     RUN(f, 7, 10, "GET k", "$1\r\nv\r\n");
     RUN(f, 4, 10, "GET mine", "$-1\r\n");
     assert_int_equal(make_coll(f->s, 0, "c", KV_TYPE_SET, 1), 9);
