@@ -153,6 +153,22 @@ CASES = [
         ("SET", "e", "v", "PX", "30"), ("WAIT", "expired", "e"),
         ("CONFIG", "SET", "notify-keyspace-events", "Kg"), ("DEL", "l", "s"),
     ]),
+    # The blocking pops served at once (one that would block would hang
+    # redis-server), WRONGTYPE, and inside MULTI where nothing blocks.
+    ("blocking", "KEA", [
+        ("RPUSH", "l", "a", "b", "c"), ("RPUSH", "l2", "x"),
+        ("BLPOP", "nosuch", "l", "0"), ("BRPOP", "l", "0"), ("BLPOP", "l2", "l", "0"), ("BLPOP", "l", "0.5"),
+        ("RPUSH", "s", "1", "2", "3"), ("BLMOVE", "s", "d", "LEFT", "RIGHT", "0"), ("BRPOPLPUSH", "s", "s", "0"),
+        ("BLMOVE", "s", "d", "RIGHT", "LEFT", "0"), ("BLMPOP", "0", "2", "nosuch", "s", "LEFT", "COUNT", "5"),
+        ("BLMPOP", "0", "1", "d", "RIGHT"), ("RPUSH", "s", "x"), ("BRPOPLPUSH", "s", "d", "0"),
+        ("ZADD", "z", "1", "a", "2", "b", "3", "c"), ("BZPOPMIN", "nosuch", "z", "0"), ("BZPOPMAX", "z", "0"),
+        ("BZMPOP", "0", "1", "z", "MIN", "COUNT", "5"),
+        ("SET", "str", "v"), ("BLPOP", "str", "0"), ("BZPOPMIN", "str", "0"), ("RPUSH", "l", "a"),
+        ("BLMOVE", "l", "str", "LEFT", "LEFT", "0"), ("BLPOP", "l", "-1"),
+        ("MULTI",), ("BLPOP", "e", "0"), ("RPUSH", "e", "x", "y"), ("BRPOP", "e", "0"),
+        ("BLMOVE", "e", "f", "LEFT", "LEFT", "0"), ("BLMOVE", "e", "f", "LEFT", "LEFT", "0"),
+        ("ZADD", "ez", "1", "m"), ("BZPOPMIN", "ez", "0"), ("BZMPOP", "0", "1", "ez", "MAX"), ("EXEC",),
+    ]),
     ("multi", "KEA", [
         ("MULTI",), ("SET", "a", "1"), ("RPUSH", "l", "x"), ("INCR", "a"), ("DEL", "l"), ("EXEC",),
         ("SELECT", "5"), ("SET", "in5", "1"), ("DEL", "in5"), ("SELECT", "0"),

@@ -19,7 +19,11 @@ a random command with a count covering the whole collection) is compared
 sorted; a random pick (HRANDFIELD/SRANDMEMBER/ZRANDMEMBER without a count or
 with a negative count) by its shape only. SPOP is drawn only with a count
 larger than any set here (pops everything), so the state stays the same on
-both servers. --skip-unimplemented leaves out a family a command of which is
+both servers. The blocking commands (BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP in
+list, BZPOPMIN BZPOPMAX BZMPOP in zset) are drawn only as a transaction of
+their own (MULTI, the command, EXEC as one item of the sequence, which
+shrinking keeps whole): the generator does not track contents, so outside
+MULTI one could block redis-server. --skip-unimplemented leaves out a family a command of which is
 missing from RaftKV's COMMAND LIST (and says so); --redis-vs-redis puts a
 second redis-server in RaftKV's place (a self-check of the generator).
 
@@ -180,6 +184,9 @@ FIELDS = [b"f1", b"f2", b"f3", b"", b"10"]
 MEMBERS = [b"a", b"b", b"c", b"1", b"2", b"-3", b"\x00"]
 SCORES = [b"0", b"1", b"-1", b"2.5", b"1e3", b"-0.125", b"inf", b"-inf", b"x", b"3"]
 BIG = b"100"  # a count larger than any collection drawn here
+# A sequence item [TXN, cmd...] is sent as MULTI, cmd, EXEC and compared by
+# the EXEC reply (the blocking commands: inside MULTI they never block).
+TXN = b"@txn"
 # Commands whose reply order is the server's: compared sorted (pairs kept).
 UNORDERED = {b"HGETALL": True, b"HKEYS": False, b"HVALS": False, b"SMEMBERS": False, b"SINTER": False,
              b"SUNION": False, b"SDIFF": False, b"HSCAN": True, b"SSCAN": False, b"ZSCAN": True}
@@ -296,7 +303,25 @@ def gen_list(rng):
         n = rng.randint(1, 2)
         return [b"LMPOP", str(n).encode()] + [k() for _ in range(n)] + [side()] + \
             rng.choice([[], [b"COUNT", b"2"], [b"COUNT", BIG]])
+    if c == 18:
+        b = rng.randrange(4)
+        if b == 0:
+            cmd = [rng.choice([b"BLPOP", b"BRPOP"])] + [k() for _ in range(rng.randint(1, 3))] + [timeout(rng)]
+        elif b == 1:
+            cmd = [b"BLMOVE", k(), k(), side(), side(), timeout(rng)]
+        elif b == 2:
+            cmd = [b"BRPOPLPUSH", k(), k(), timeout(rng)]
+        else:
+            n = rng.randint(1, 2)
+            cmd = [b"BLMPOP", timeout(rng), str(n).encode()] + [k() for _ in range(n)] + [side()] + \
+                rng.choice([[], [b"COUNT", b"2"], [b"COUNT", BIG]])
+        return [TXN] + cmd
     return gen_keyspace(rng)
+
+
+def timeout(rng):
+    """A blocking command's timeout, now and then one it refuses."""
+    return rng.choice([b"0", b"0", b"1", b"0.5", b"-1", b"x"])
 
 
 def gen_set(rng):
@@ -394,6 +419,14 @@ def gen_zset(rng):
         n = rng.randint(1, 2)
         return [b"ZMPOP", str(n).encode()] + [k() for _ in range(n)] + [rng.choice([b"MIN", b"MAX"])] + \
             rng.choice([[], [b"COUNT", b"2"]])
+    if c == 23:
+        if rng.random() < 0.6:
+            cmd = [rng.choice([b"BZPOPMIN", b"BZPOPMAX"])] + [k() for _ in range(rng.randint(1, 3))] + [timeout(rng)]
+        else:
+            n = rng.randint(1, 2)
+            cmd = [b"BZMPOP", timeout(rng), str(n).encode()] + [k() for _ in range(n)] + \
+                [rng.choice([b"MIN", b"MAX"])] + rng.choice([[], [b"COUNT", b"2"]])
+        return [TXN] + cmd
     if c == 19:
         return [b"ZRANDMEMBER", k()] + rng.choice([[], [BIG], [BIG, b"WITHSCORES"], [b"-2"], [b"0"]])
     if c in (20, 21):
@@ -423,7 +456,11 @@ FAMILIES = {"strings": gen_strings, "hash": gen_hash, "list": gen_list, "set": g
 def family_commands(family, seeds=200, steps=300):
     """The command names a family draws (to check RaftKV has them)."""
     rng = random.Random(0)
-    return {FAMILIES[family](rng)[0].lower() for _ in range(seeds * steps // 10)}
+    names = set()
+    for _ in range(seeds * steps // 10):
+        cmd = FAMILIES[family](rng)
+        names.add((cmd[1] if cmd[0] == TXN else cmd[0]).lower())
+    return names
 
 
 def gen_command(rng, families):
@@ -475,8 +512,26 @@ def quote(arg):
 
 
 def script_line(cmd):
+    if cmd[0] == TXN:
+        return "MULTI\n  " + script_line(cmd[1:]) + "\n  EXEC"
     return " ".join(a.decode() if a and all(33 <= b < 127 and b not in b'"\'#\\' for b in a) else quote(a)
                     for a in cmd)
+
+
+def wire(cmd):
+    if cmd[0] == TXN:
+        return compat.encode(b"MULTI") + compat.encode(*cmd[1:]) + compat.encode(b"EXEC")
+    return compat.encode(*cmd)
+
+
+def read_reply(conn, cmd):
+    """The normalized reply of a sequence item (a transaction's: +OK and
+    +QUEUED read and dropped, the EXEC reply kept whole)."""
+    if cmd[0] == TXN:
+        conn.read()
+        conn.read()
+        return conn.read().raw
+    return normalize(cmd, conn.read())
 
 
 class Runner:
@@ -507,8 +562,8 @@ class Runner:
             replies = []
             for start in range(0, len(seq), batch):
                 part = seq[start:start + batch]
-                c.send(b"".join(compat.encode(*cmd) for cmd in part))
-                replies += [normalize(cmd, c.read()) for cmd in part]
+                c.send(b"".join(wire(cmd) for cmd in part))
+                replies += [read_reply(c, cmd) for cmd in part]
             out.append(replies)
         return out
 
