@@ -79,6 +79,7 @@ typedef struct blockstate {
     slot *attempt;  /* in flight, or NULL */
     int expired;    /* timeout or CLIENT UNBLOCK came while an attempt was in flight */
     int expire_err; /* ... CLIENT UNBLOCK ERROR */
+    int waiting;    /* its first attempt found nothing: what INFO and CLIENT LIST count */
     int check;      /* look at its keys once applied >= check_index and now >= check_at */
     uint64_t check_index;
     int64_t check_at;
@@ -93,7 +94,8 @@ enum {
 
 static blockstate *bhead, *btail;
 static int nblocked;
-static int nchecks; /* clients with check set */
+static int nwaiting; /* blockstate.waiting */
+static int nchecks;  /* clients with check set */
 
 static waitkey **table;
 static size_t tsize, tcount;
@@ -333,6 +335,7 @@ static void unblock(blockstate *b)
     }
     if (b->attempt) b->attempt->blk = NULL; /* completes with no one to answer */
     check_done(b);
+    nwaiting -= b->waiting;
     if (b->timer) event_free(b->timer);
     if (b->prev)
         b->prev->next = b->next;
@@ -576,6 +579,10 @@ void blocking_attempt_outcome(slot *w, int outcome, uint64_t index, const char *
         return;
     }
     b->attempt = NULL;
+    if (!b->waiting && outcome != ATTEMPT_SERVED) {
+        b->waiting = 1;
+        nwaiting++;
+    }
     switch (outcome) {
     case ATTEMPT_SERVED:
         /* The next clients on its keys may be served too. */
@@ -622,5 +629,10 @@ int blocking_unblock(uint64_t id, int error)
 
 int blocking_count(void)
 {
-    return nblocked;
+    return nwaiting;
+}
+
+int blocking_waiting(const client *c)
+{
+    return c->blk && c->blk->waiting;
 }

@@ -613,6 +613,12 @@ PROC(reset_cmd)
     resp_add_simple(client_reply_buf(c), "RESET");
 }
 
+static const char *client_flags(const client *c)
+{
+    if (blocking_waiting(c)) return "b";
+    return (c->flags & CF_MULTI) ? "x" : "N";
+}
+
 /* CLIENT LIST / CLIENT INFO line, in redis 7.0's field order. */
 static void client_line(client *c, char *buf, size_t n, int64_t now)
 {
@@ -627,12 +633,9 @@ static void client_line(client *c, char *buf, size_t n, int64_t now)
              "lib-name=%s lib-ver=%s\n",
              (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
              (long long)((now - c->ctime) / 1000), (long long)((now - c->last_interaction) / 1000),
-             c->blk                  ? "b"
-             : (c->flags & CF_MULTI) ? "x"
-                                     : "N",
-             c->db, (c->flags & CF_MULTI) ? c->mq_len : -1, resp_parser_pending(c->parser), 1024,
-             obl, oll, c->last_cmd[0] ? c->last_cmd : "NULL", c->proto,
-             c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
+             client_flags(c), c->db, (c->flags & CF_MULTI) ? c->mq_len : -1,
+             resp_parser_pending(c->parser), 1024, obl, oll, c->last_cmd[0] ? c->last_cmd : "NULL",
+             c->proto, c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
 }
 
 static void sub_arity(resp_buf *b, const char *cmd, const char *sub)

@@ -308,7 +308,10 @@ void blocking_state_replaced(void); /* a snapshot was installed: check every cli
 /* CLIENT UNBLOCK: 1 when client id was blocked (it gets the timeout reply,
  * or -UNBLOCKED with error set), 0 otherwise. */
 int blocking_unblock(uint64_t id, int error);
-int blocking_count(void); /* INFO blocked_clients */
+/* Clients whose first attempt found nothing (INFO blocked_clients, CLIENT
+ * LIST flags=b): Redis counts a client once its command has blocked. */
+int blocking_count(void);
+int blocking_waiting(const client *c);
 
 /* pubsub.c: channels, patterns, shard channels; delivery at apply */
 long long pubsub_publish(void *ctx, int shard, const char *channel, size_t chlen, const char *msg,
