@@ -17,8 +17,9 @@
  * a key that became another type does not answer WRONGTYPE to a client
  * that waits on others too: Redis 7.0 keeps such a client blocked and
  * serves it from the key that is ready. An attempt's outcome:
- *   served:  the reply goes to the client's slot, its input resumes; the
- *            keys it waited on are looked at again for the next clients;
+ *   served:  the reply goes to the client's slot, its input resumes (a
+ *            pop that leaves elements signals its key, so the next clients
+ *            are tried when this node applies it);
  *   blocked: found nothing at index i: once this node has applied i, its
  *            keys are looked at again (a push applied here while the
  *            attempt was in flight did not wake it);
@@ -29,11 +30,9 @@
  * A timeout (or CLIENT UNBLOCK) with an attempt in flight waits for it:
  * served wins, anything else answers the timeout. */
 #include <event2/event.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "server/log.h"
 #include "server/server.h"
@@ -71,26 +70,21 @@ typedef struct blockstate {
     char **argv; /* owned copy (argv_copy) */
     size_t *argvlen;
     int db, proto, kind;
-    int shape;   /* S_* below: where keys and timeout are */
-    int nkeys;   /* distinct keys waited on */
-    int *keyarg; /* argv index of each */
-    waiter *w;   /* nkeys, one per key */
+    kv_block_args args; /* where its timeout and keys are (kvcmd.h) */
+    int nkeys;          /* distinct keys waited on */
+    int *keyarg;        /* argv index of each */
+    waiter *w;          /* nkeys, one per key */
     struct event *timer;
-    slot *attempt;  /* in flight, or NULL */
-    int expired;    /* timeout or CLIENT UNBLOCK came while an attempt was in flight */
-    int expire_err; /* ... CLIENT UNBLOCK ERROR */
-    int waiting;    /* its first attempt found nothing: what INFO and CLIENT LIST count */
-    int check;      /* look at its keys once applied >= check_index and now >= check_at */
+    int64_t deadline_us; /* CLOCK_MONOTONIC */
+    slot *attempt;       /* in flight, or NULL */
+    int expired;         /* timeout or CLIENT UNBLOCK came while an attempt was in flight */
+    int expire_err;      /* ... CLIENT UNBLOCK ERROR */
+    int waiting;         /* its first attempt found nothing: what INFO and CLIENT LIST count */
+    int check;           /* look at its keys once applied >= check_index and now >= check_at */
     uint64_t check_index;
     int64_t check_at;
     struct blockstate *prev, *next; /* all blocked clients, in the order they blocked */
 } blockstate;
-
-enum {
-    S_LAST, /* BLPOP BRPOP BZPOPMIN BZPOPMAX: keys..., timeout */
-    S_MOVE, /* BLMOVE BRPOPLPUSH: source only, timeout at timeout_arg */
-    S_MPOP  /* BLMPOP BZMPOP: timeout numkeys keys... */
-};
 
 static blockstate *bhead, *btail;
 static int nblocked;
@@ -212,61 +206,13 @@ void blocking_state_replaced(void)
 
 /* ------------------------------------------------------------ the command */
 
-static int command_shape(const char *name, int *kind)
-{
-    *kind = K_LIST;
-    if (!strcasecmp(name, "blpop") || !strcasecmp(name, "brpop")) return S_LAST;
-    if (!strcasecmp(name, "blmove") || !strcasecmp(name, "brpoplpush")) return S_MOVE;
-    if (!strcasecmp(name, "blmpop")) return S_MPOP;
-    *kind = K_ZSET;
-    if (!strcasecmp(name, "bzmpop")) return S_MPOP;
-    return S_LAST; /* bzpopmin, bzpopmax */
-}
-
-/* The argv index of the timeout. */
-static int timeout_arg(const blockstate *b)
-{
-    switch (b->shape) {
-    case S_LAST:
-        return b->argc - 1;
-    case S_MOVE:
-        return b->argc == 4 ? 3 : 5; /* BRPOPLPUSH src dst timeout; BLMOVE src dst wf wt timeout */
-    default:
-        return 1;
-    }
-}
-
-/* Redis's getTimeoutFromObjectOrReply: seconds as a long double, to whole
- * milliseconds (truncated); 0 = forever. Whatever does not parse is left
- * to the command's own check, which refuses it before anything blocks. */
-static long long timeout_ms(const char *s, size_t len)
-{
-    if (!len || len > 64) return 0;
-    char *end;
-    long double v = strtold(s, &end);
-    if (end != s + len || isnan(v) || v < 0) return 0;
-    long double ms = v * 1000.0L;
-    if (ms >= 9.2e18L) return 0;
-    return (long long)ms;
-}
-
 /* Fills b->keyarg with the distinct keys the command waits on, in
  * argument order. */
 static void find_keys(blockstate *b)
 {
-    int first, last;
-    if (b->shape == S_LAST) {
-        first = 1;
-        last = b->argc - 2;
-    } else if (b->shape == S_MOVE) {
-        first = last = 1;
-    } else {
-        long n = b->argc > 2 ? strtol(b->argv[2], NULL, 10) : 0;
-        first = 3;
-        last = n > 0 && n <= b->argc - 3 ? 2 + (int)n : 2;
-    }
-    b->keyarg = xcalloc((size_t)(last >= first ? last - first + 1 : 1), sizeof(int));
-    for (int i = first; i <= last && i < b->argc; i++) {
+    const kv_block_args *a = &b->args;
+    b->keyarg = xcalloc((size_t)(a->nkeys ? a->nkeys : 1), sizeof(int));
+    for (int i = a->firstkey; i < a->firstkey + a->nkeys; i++) {
         int dup = 0;
         for (int j = 0; j < b->nkeys && !dup; j++)
             dup = b->argvlen[b->keyarg[j]] == b->argvlen[i] &&
@@ -391,11 +337,24 @@ static void expire(blockstate *b, int error)
     answer_expired(b, error);
 }
 
+/* libevent's timers run on a coarse clock and may fire a little early:
+ * the timeout never answers before its time. */
+static void arm(blockstate *b)
+{
+    int64_t us = b->deadline_us - mono_us();
+    if (us < 0) us = 0;
+    struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
+    evtimer_add(b->timer, &tv);
+}
+
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     blockstate *b = arg;
-    if (!b->expired) expire(b, 0);
+    if (mono_us() < b->deadline_us)
+        arm(b);
+    else if (!b->expired)
+        expire(b, 0);
 }
 
 /* Makes an attempt with the given argv (owned by the caller). */
@@ -420,38 +379,40 @@ static void attempt_argv(blockstate *b, int argc, char **argv, size_t *argvlen)
 }
 
 /* A retry: the command naming only the keys of this node's state that hold
- * its type with elements; nothing when there is none. Returns 1 when it
- * made an attempt. */
+ * its type with elements (in argument order; BLMPOP's numkeys adjusted);
+ * nothing when there is none. Returns 1 when it made an attempt. */
 static int attempt_ready(blockstate *b)
 {
+    const kv_block_args *a = &b->args;
     int *ready = xcalloc((size_t)(b->nkeys ? b->nkeys : 1), sizeof(int)), nr = 0;
     for (int i = 0; i < b->nkeys; i++)
         if (key_elements(b->db, b->kind, b->argv[b->keyarg[i]], b->argvlen[b->keyarg[i]]) > 0)
             ready[nr++] = b->keyarg[i];
-    if (!nr || b->shape == S_MOVE || nr == b->nkeys) {
+    if (!nr || nr == a->nkeys) {
         if (nr) attempt_argv(b, b->argc, b->argv, b->argvlen);
         free(ready);
         return nr > 0;
     }
-    int n = b->argc; /* at most the original's size */
-    char **av = xcalloc((size_t)n, sizeof(*av));
-    size_t *al = xcalloc((size_t)n, sizeof(*al));
+    char **av = xcalloc((size_t)b->argc, sizeof(*av)); /* never longer than the original */
+    size_t *al = xcalloc((size_t)b->argc, sizeof(*al));
     char num[24];
     int k = 0;
-    av[k] = b->argv[0], al[k++] = b->argvlen[0];
-    int rest; /* the first argument after the keys */
-    if (b->shape == S_MPOP) {
-        av[k] = b->argv[1], al[k++] = b->argvlen[1];
-        av[k] = num, al[k++] = (size_t)snprintf(num, sizeof(num), "%d", nr);
-        long numkeys = strtol(b->argv[2], NULL, 10);
-        rest = numkeys > 0 && numkeys <= b->argc - 3 ? 3 + (int)numkeys : b->argc;
-    } else {
-        rest = b->argc - 1;
+    for (int i = 0; i < a->firstkey; i++, k++) {
+        av[k] = b->argv[i];
+        al[k] = b->argvlen[i];
     }
-    for (int i = 0; i < nr; i++)
-        av[k] = b->argv[ready[i]], al[k++] = b->argvlen[ready[i]];
-    for (int i = rest; i < b->argc; i++)
-        av[k] = b->argv[i], al[k++] = b->argvlen[i];
+    if (a->firstkey == 3) { /* BLMPOP / BZMPOP: timeout numkeys key... */
+        av[2] = num;
+        al[2] = (size_t)snprintf(num, sizeof(num), "%d", nr);
+    }
+    for (int i = 0; i < nr; i++, k++) {
+        av[k] = b->argv[ready[i]];
+        al[k] = b->argvlen[ready[i]];
+    }
+    for (int i = a->firstkey + a->nkeys; i < b->argc; i++, k++) {
+        av[k] = b->argv[i];
+        al[k] = b->argvlen[i];
+    }
     attempt_argv(b, k, av, al);
     free(av);
     free(al);
@@ -467,7 +428,10 @@ void blocking_start(client *c, const kv_command *k, int argc, char **argv, size_
     b->argv = argv_copy(argc, argv, argvlen, &b->argvlen);
     b->db = c->db;
     b->proto = c->proto;
-    b->shape = command_shape(k->name, &b->kind);
+    b->kind = !strncmp(k->name, "bz", 2) ? K_ZSET : K_LIST;
+    int64_t ms = 0;
+    if (kv_blocking_args(k, argc, b->argv, b->argvlen, &b->args) == 0)
+        kv_parse_timeout(b->argv[b->args.timeout], b->argvlen[b->args.timeout], &ms, NULL);
     find_keys(b);
     b->w = xcalloc((size_t)(b->nkeys ? b->nkeys : 1), sizeof(*b->w));
     for (int i = 0; i < b->nkeys; i++) {
@@ -490,16 +454,16 @@ void blocking_start(client *c, const kv_command *k, int argc, char **argv, size_
     btail = b;
     nblocked++;
     c->blk = b;
-    int ta = timeout_arg(b);
-    long long ms = ta < argc ? timeout_ms(b->argv[ta], b->argvlen[ta]) : 0;
+    /* The deadline counts from arrival; 0 waits for ever. What does not
+     * parse was refused by the command's check already. */
     if (ms > 0) {
         b->timer = evtimer_new(srv.base, on_timeout, b);
         if (!b->timer) {
             serverLog(LL_WARNING, "Out of memory blocking a client");
             exit(1);
         }
-        struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-        evtimer_add(b->timer, &tv);
+        b->deadline_us = mono_us() + ms * 1000;
+        arm(b);
     }
     /* The first attempt is the command as given: an error it meets (a key
      * of another type) is its reply, as in Redis. */
@@ -585,9 +549,8 @@ void blocking_attempt_outcome(slot *w, int outcome, uint64_t index, const char *
     }
     switch (outcome) {
     case ATTEMPT_SERVED:
-        /* The next clients on its keys may be served too. */
-        for (int i = 0; i < b->nkeys; i++)
-            if (b->w[i].wk->head != b->w[i].wk->tail) mark_ready(b->w[i].wk);
+        /* Its pop signals the key if it left elements (storage/): the next
+         * clients are tried when this node applies it. */
         if (bytes)
             answer(b, bytes, n, NULL, 0);
         else
