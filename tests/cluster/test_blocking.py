@@ -464,3 +464,128 @@ def test_failover_while_blocked_on_a_follower(make_cluster):
     assert b.wait().result == [b"fo", b"after"]
     with new.client() as r:
         assert r.llen("fo") == 0
+
+
+def test_a_client_blocked_on_a_leader_that_steps_down_is_served_through_the_new_one(make_cluster):
+    c = make_cluster(3)
+    old = c.leader()
+    b = block(old, "BLPOP", "sd", 0)
+    old.pause()
+    try:
+        new = c.leader(among=[n for n in c.nodes if n is not old])
+    finally:
+        old.resume()
+    wait_until(lambda: old.role() == "follower" and int(old.raft()["raft_leader_id"]) == new.id,
+               20, "the old leader to follow the new one")
+    assert not b.done() and blocked_clients(old) == 1
+    with new.client() as r:
+        r.rpush("sd", "v")
+    assert b.wait().result == [b"sd", b"v"]
+
+
+def test_a_timeout_with_an_attempt_in_flight_waits_for_it_and_served_wins(make_cluster):
+    # A long election timeout: the leader is held for longer than the
+    # client's timeout, and no election may come meanwhile.
+    c = make_cluster(3, args=["--election-timeout", "5000", "--heartbeat-interval", "100"])
+    ld = c.leader()
+    f = [n for n in c.nodes if n is not ld][0]
+    with ld.client() as r:
+        r.rpush("inflight", "a")
+    with f.client() as r:
+        r.ping()  # the follower's proxy connection is set up by the first write
+        r.set("warm", 1)
+    ld.pause()
+    try:
+        b = Blocked(f, "BLPOP", "inflight", "0.1")
+        time.sleep(0.5)  # the scenario: the leader holds the attempt past the timeout
+        assert not b.done()
+    finally:
+        ld.resume()
+    assert b.wait().result == [b"inflight", b"a"]
+    assert b.at - b.started >= 0.5
+    with ld.client() as r:
+        assert r.llen("inflight") == 0
+
+
+def test_blocked_in_another_database(cluster):
+    ld, f = nodes_of(cluster)
+    b = Blocked(f, "BLPOP", "dbk", 0, db=3)
+    wait_blocked(f, 1)
+    with ld.client() as r:
+        r.rpush("dbk", "db0")  # another database: no wake
+    with ld.client(db=3) as r:
+        r.rpush("dbk", "db3")
+    assert b.wait().result == [b"dbk", b"db3"]
+    with ld.client() as r:
+        assert r.lrange("dbk", 0, -1) == [b"db0"]
+
+
+def raw_served(port, setup, cmd, push, proto):
+    """cmd blocks on port (RESP proto), then push runs on setup_port: the
+    bytes cmd is answered."""
+    s = socket.create_connection(("127.0.0.1", port))
+    try:
+        s.settimeout(20)
+        if proto == 3:
+            s.sendall(b"HELLO 3\r\n")
+            got = b""
+            while not got.endswith(b"*0\r\n"):
+                got += s.recv(4096)
+        args = cmd.split()
+        s.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a.encode())
+                                                     for a in args) + b"*1\r\n$4\r\nQUIT\r\n")
+        setup(push)
+        out = b""
+        while True:
+            d = s.recv(4096)
+            if not d:
+                break
+            out += d
+        return out
+    finally:
+        s.close()
+
+
+def test_served_reply_bytes_match_redis_server_in_resp2_and_resp3(make_cluster):
+    c = make_cluster(3)
+    ld = c.leader()
+    f = [n for n in c.nodes if n is not ld][0]
+    p, port = start_redis_server()
+    ref = redis.Redis(port=port)
+    try:
+        cases = [("BLPOP a b 0", ["RPUSH", "b", "x", "y"]),
+                 ("BLMOVE s d RIGHT LEFT 0", ["RPUSH", "s", "m"]),
+                 ("BLMPOP 0 1 l RIGHT COUNT 2", ["RPUSH", "l", "1", "2", "3"]),
+                 ("BZPOPMAX z 0", ["ZADD", "z", "1.5", "p", "2.25", "q"]),
+                 ("BZMPOP 0 1 z2 MIN COUNT 2", ["ZADD", "z2", "1", "a", "2", "b"])]
+        for cmd, push in cases:
+            for proto in (2, 3):
+                ref.flushall()
+
+                def on_redis(push):
+                    wait_until(lambda: int(ref.info("clients")["blocked_clients"]) == 1, 20,
+                               "redis-server to block")
+                    ref.execute_command(*push)
+                want = raw_served(port, on_redis, cmd, push, proto)
+                with ld.client() as r:
+                    r.flushall()
+
+                def on_raftkv(push):
+                    wait_blocked(f, 1)
+                    with ld.client() as r:
+                        r.execute_command(*push)
+                assert raw_served(f.port, on_raftkv, cmd, push, proto) == want, (cmd, proto)
+    finally:
+        ref.close()
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait(timeout=20)
+
+
+def test_a_follower_in_redirect_mode_answers_moved(make_cluster):
+    c = make_cluster(3, args=["--follower-mode", "redirect"])
+    ld = c.leader()
+    f = [n for n in c.nodes if n is not ld][0]
+    with f.client() as r:
+        with pytest.raises(redis.ResponseError, match="MOVED"):
+            r.blpop(["rk"], 0)
+    assert blocked_clients(f) == 0
