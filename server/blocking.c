@@ -362,11 +362,13 @@ static void attempt_argv(blockstate *b, int argc, char **argv, size_t *argvlen)
 {
     check_done(b);
     if (driver_is_leader()) {
-        slot *w = write_propose_attempt(b->db, b->proto, argc, argv, argvlen);
-        if (!w) {
+        const char *err;
+        slot *w = write_propose_attempt(b->db, b->proto, argc, argv, argvlen, &err);
+        if (!w && err)
+            answer(b, NULL, 0, err, 0);
+        else if (!w)
             check_later(b, 0, mstime() + RETRY_MS);
-            return;
-        }
+        if (!w) return;
         w->blk = b;
         b->attempt = w;
         return;

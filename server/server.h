@@ -245,9 +245,11 @@ int write_propose(client *c, int argc, char **argv, size_t *argvlen, int firstke
 int write_propose_multi(client *c);
 /* Proposes a blocked client's attempt (blocking.c) as an entry of database
  * db, its reply encoded in proto. Returns its waiter, whose outcome goes to
- * blocking_attempt_outcome(); NULL when this node cannot propose now (not
- * the leader, a transfer, too many uncommitted entries): nothing happened. */
-slot *write_propose_attempt(int db, int proto, int argc, char **argv, size_t *argvlen);
+ * blocking_attempt_outcome(); NULL when nothing was proposed: *err is then
+ * the error for the client (too large, out of memory), or NULL when it may
+ * work later (not the leader, a transfer, too many uncommitted entries). */
+slot *write_propose_attempt(int db, int proto, int argc, char **argv, size_t *argvlen,
+                            const char **err);
 /* A linearizable read: runs once a ReadIndex round confirms it and the
  * state has applied its read index and the client's earlier writes. */
 void driver_read(client *c, int argc, char **argv, size_t *argvlen);

@@ -290,8 +290,10 @@ def test_a_pipeline_behind_a_blocked_command_waits(cluster):
 
 def test_a_client_that_disconnects_while_blocked_is_forgotten(cluster):
     ld, f = nodes_of(cluster)
-    b = block(f, "BLPOP", "gone", 0)
-    b.conn.connection_pool.disconnect()
+    s = socket.create_connection(("127.0.0.1", f.port))
+    s.sendall(b"*3\r\n$5\r\nBLPOP\r\n$4\r\ngone\r\n$1\r\n0\r\n")
+    wait_blocked(f, 1)
+    s.close()
     wait_blocked(f, 0)
     with ld.client() as r:
         r.rpush("gone", "kept")
