@@ -591,3 +591,37 @@ def test_a_follower_in_redirect_mode_answers_moved(make_cluster):
         with pytest.raises(redis.ResponseError, match="MOVED"):
             r.blpop(["rk"], 0)
     assert blocked_clients(f) == 0
+
+
+def test_consumers_on_every_node_pop_each_item_exactly_once(make_cluster):
+    c = make_cluster(3)
+    c.leader()
+    got, lock = [], threading.Lock()
+
+    def consume(node):
+        with node.client(socket_timeout=60) as r:
+            r.response_callbacks.pop("BRPOP", None)
+            while True:
+                k, v = r.execute_command("BRPOP", "work", 0)
+                if v == b"stop":
+                    return
+                with lock:
+                    got.append(v)
+
+    consumers = [threading.Thread(target=consume, args=(n,), daemon=True)
+                 for n in c.nodes for _ in range(2)]
+    for t in consumers:
+        t.start()
+    wait_until(lambda: sum(blocked_clients(n) for n in c.nodes) == 6, 20, "six consumers blocked")
+    items = [b"item%d" % i for i in range(300)]
+    for i in range(0, len(items), 3):  # producers on every node, some pushes of several
+        with c.nodes[i % 3].client() as r:
+            r.lpush("work", *items[i:i + 3])
+    with c.leader().client() as r:
+        r.lpush("work", *[b"stop"] * 6)
+    for t in consumers:
+        t.join(60)
+        assert not t.is_alive(), "a consumer did not finish"
+    assert sorted(got) == sorted(items)
+    with c.leader().client() as r:
+        assert r.llen("work") == 0
