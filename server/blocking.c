@@ -80,6 +80,7 @@ typedef struct blockstate {
     int expired;         /* timeout or CLIENT UNBLOCK came while an attempt was in flight */
     int expire_err;      /* ... CLIENT UNBLOCK ERROR */
     int waiting;         /* its first attempt found nothing: what INFO and CLIENT LIST count */
+    int executed;        /* an attempt was applied (found nothing) */
     int check;           /* look at its keys once applied >= check_index and now >= check_at */
     uint64_t check_index;
     int64_t check_at;
@@ -386,6 +387,10 @@ static void attempt_argv(blockstate *b, int argc, char **argv, size_t *argvlen)
 static int attempt_ready(blockstate *b)
 {
     const kv_block_args *a = &b->args;
+    if (!b->executed) { /* the first attempt never ran: it is the command as given */
+        attempt_argv(b, b->argc, b->argv, b->argvlen);
+        return 1;
+    }
     int *ready = xcalloc((size_t)(b->nkeys ? b->nkeys : 1), sizeof(int)), nr = 0;
     for (int i = 0; i < b->nkeys; i++)
         if (key_elements(b->db, b->kind, b->argv[b->keyarg[i]], b->argvlen[b->keyarg[i]]) > 0)
@@ -559,6 +564,7 @@ void blocking_attempt_outcome(slot *w, int outcome, uint64_t index, const char *
             answer(b, w->out.p, w->out.len, NULL, 0);
         break;
     case ATTEMPT_BLOCKED:
+        b->executed = 1;
         if (b->expired)
             answer_expired(b, b->expire_err);
         else

@@ -625,3 +625,21 @@ def test_consumers_on_every_node_pop_each_item_exactly_once(make_cluster):
     assert sorted(got) == sorted(items)
     with c.leader().client() as r:
         assert r.llen("work") == 0
+
+
+def test_a_first_attempt_that_could_not_run_is_retried_as_given(make_cluster):
+    c = make_cluster(3)
+    old = c.leader()
+    fs = [n for n in c.nodes if n is not old]
+    with old.client() as r:
+        r.set("str", "x")
+        r.rpush("lst", "a")
+    wait_until(lambda: all(n.client().llen("lst") == 1 for n in fs), 20, "the followers applied")
+    old.kill()
+    # Sent while the followers still follow the dead leader: the attempts
+    # cannot reach it and are tried again once a leader is elected.
+    wrong = Blocked(fs[0], "BLPOP", "str", 0)
+    served = Blocked(fs[1], "BRPOP", "nothing", "lst", 0)
+    assert served.wait(30).result == [b"lst", b"a"]
+    wrong.wait(30)
+    assert isinstance(wrong.error, redis.ResponseError) and "WRONGTYPE" in str(wrong.error)
