@@ -591,7 +591,7 @@ int blocking_unblock(uint64_t id, int error)
 {
     for (blockstate *b = bhead; b; b = b->next)
         if (b->c->id == id) {
-            if (b->expired) return 0;
+            if (!b->waiting || b->expired) return 0; /* not blocked (yet), or answered */
             expire(b, error);
             return 1;
         }

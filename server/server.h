@@ -307,8 +307,9 @@ void blocking_attempt_outcome(slot *w, int outcome, uint64_t index, const char *
  * due for a check. Returns how many entries it proposed. */
 int blocking_pass(void);
 void blocking_state_replaced(void); /* a snapshot was installed: check every client */
-/* CLIENT UNBLOCK: 1 when client id was blocked (it gets the timeout reply,
- * or -UNBLOCKED with error set), 0 otherwise. */
+/* CLIENT UNBLOCK: 1 when client id was blocked (blocking_waiting): it gets
+ * the timeout reply, or -UNBLOCKED with error set, unless an attempt in
+ * flight serves it; 0 otherwise. */
 int blocking_unblock(uint64_t id, int error);
 /* Clients whose first attempt found nothing (INFO blocked_clients, CLIENT
  * LIST flags=b): Redis counts a client once its command has blocked. */
