@@ -24,7 +24,8 @@
  *            keys are looked at again (a push applied here while the
  *            attempt was in flight did not wake it);
  *   retry:   not executed (no leader, not committed): looked at again
- *            after RETRY_MS;
+ *            after RETRY_MS (a first attempt that never ran is tried
+ *            again as given, so its errors are still Redis's);
  *   unknown: a lost forwarded attempt or a write timeout: the client gets
  *            the error (the element may or may not have been popped).
  * A timeout (or CLIENT UNBLOCK) with an attempt in flight waits for it:
