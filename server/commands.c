@@ -428,6 +428,19 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
         resp_buf *b = client_reply_buf(c);
         if (r.k->check && r.k->check(argc, argv, lens, b)) return;
         if (!db_args_ok(r.k, argc, argv, lens, b)) return;
+        if (r.k->flags & KV_CMD_BLOCKING) {
+            if (c->peer_id) { /* a follower's attempt: never held here (blocking.c) */
+                if (write_propose(c, argc, argv, lens, r.k->firstkey) == 0) c->tail->attempt = 1;
+                return;
+            }
+            /* A follower in redirect mode answers -MOVED like any write;
+             * otherwise the client blocks on this node. */
+            if (!driver_is_leader() && strcmp(cfg.follower_mode, "proxy"))
+                write_propose(c, argc, argv, lens, r.k->firstkey);
+            else
+                blocking_start(c, r.k, argc, argv, lens);
+            return;
+        }
         if (should_proxy(c))
             proxy_forward(c, argc, argv, lens);
         else
@@ -680,8 +693,9 @@ static void client_line(client *c, char *buf, size_t n, int64_t now)
     int oll = 0;
     char flags[16];
     int nf = 0;
-    if (pubsub_count(c)) flags[nf++] = 'P'; /* Redis's order: P, x, then tracking's */
+    if (pubsub_count(c)) flags[nf++] = 'P'; /* Redis's order: P, x, b, then tracking's */
     if (c->flags & CF_MULTI) flags[nf++] = 'x';
+    if (blocking_waiting(c)) flags[nf++] = 'b';
     nf += tracking_flags(c, flags + nf);
     if (!nf) flags[nf++] = 'N';
     flags[nf] = '\0';
@@ -759,6 +773,29 @@ PROC(client_cmd)
         }
         resp_add_verbatim(b, "txt", tmp.p, tmp.len);
         resp_buf_free(&tmp);
+    } else if (!strcasecmp(sub, "unblock")) {
+        /* CLIENT UNBLOCK <id> [TIMEOUT|ERROR], Redis's order of checks. */
+        if (argc < 3) return sub_arity(b, "client", "unblock");
+        if (argc > 4) {
+            resp_add_error(b, "ERR unknown subcommand or wrong number of arguments for "
+                              "'unblock'. Try CLIENT HELP.");
+            return;
+        }
+        int error = 0;
+        if (argc == 4) {
+            if (!strcasecmp(argv[3], "error")) {
+                error = 1;
+            } else if (strcasecmp(argv[3], "timeout")) {
+                resp_add_error(b, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+                return;
+            }
+        }
+        long long id;
+        if (!kv_string2ll(argv[2], lens[2], &id)) {
+            resp_add_error(b, "ERR value is not an integer or out of range");
+            return;
+        }
+        resp_add_int(b, blocking_unblock((uint64_t)id, error));
     } else if (tracking_client_sub(c, b, argc, argv, lens)) {
         /* TRACKING, CACHING, GETREDIR, TRACKINGINFO (tracking.c) */
     } else if (!strcasecmp(sub, "no-evict") || !strcasecmp(sub, "no-touch")) {
@@ -787,6 +824,8 @@ PROC(client_cmd)
             "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
             "GETREDIR",
             "    Return the client ID we are redirecting to when tracking is enabled.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
             "HELP",
             "    Print this help."};
         resp_add_array(b, sizeof(help) / sizeof(help[0]));

@@ -84,7 +84,7 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
         tracking_info_fields(tb, sizeof(tb), 0);
         ADD("%s", tb);
         ADD("maxclients:%d\r\n", cfg.maxclients);
-        ADD("blocked_clients:0\r\n");
+        ADD("blocked_clients:%d\r\n", blocking_count());
     }
     SECTION("memory", "Memory", 1)
     {
