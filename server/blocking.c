@@ -85,6 +85,7 @@ typedef struct blockstate {
     int check;           /* look at its keys once applied >= check_index and now >= check_at */
     uint64_t check_index;
     int64_t check_at;
+    uint64_t pass_gen;              /* the last serve_key / check walk that looked at it */
     struct blockstate *prev, *next; /* all blocked clients, in the order they blocked */
 } blockstate;
 
@@ -485,16 +486,28 @@ void blocking_client_gone(client *c)
 
 /* The clients waiting on k may be served: as many of them as it has
  * elements (less the attempts in flight) try, in the order they blocked. */
+/* attempt_ready() may answer and free other blocked clients than its own:
+ * forwarding an attempt can make the proxy drop its connection to an old
+ * leader, which fails every attempt in flight on it at once. So each walk
+ * starts over after an attempt, skipping the clients it already looked at. */
+static uint64_t walk_gen;
+
 static void serve_key(waitkey *k)
 {
     long long avail[2] = {-1, -1};
-    for (waiter *w = k->head, *next; w; w = next) {
-        next = w->next;
+    uint64_t gen = ++walk_gen;
+again:
+    for (waiter *w = k->head; w; w = w->next) {
         blockstate *b = w->b;
+        if (b->pass_gen == gen) continue;
+        b->pass_gen = gen;
         if (avail[b->kind] < 0) avail[b->kind] = key_elements(k->db, b->kind, k->key, k->keylen);
         if (avail[b->kind] <= 0) continue;
         avail[b->kind]--; /* in flight or about to be: it will likely take one */
-        if (!b->attempt && !b->expired) attempt_ready(b); /* may unblock b, never next's */
+        if (!b->attempt && !b->expired) {
+            attempt_ready(b);
+            goto again;
+        }
     }
 }
 
@@ -532,11 +545,17 @@ int blocking_pass(void)
     if (nchecks) {
         uint64_t applied = kvstate_applied_index(srv.state);
         int64_t now = mstime();
-        for (blockstate *b = bhead, *next; b; b = next) {
-            next = b->next;
+        uint64_t gen = ++walk_gen;
+    again:
+        for (blockstate *b = bhead; b; b = b->next) {
+            if (b->pass_gen == gen) continue;
+            b->pass_gen = gen;
             if (!b->check || b->attempt || b->check_index > applied || b->check_at > now) continue;
             check_done(b);
-            if (!b->expired) attempt_ready(b);
+            if (!b->expired) {
+                attempt_ready(b);
+                goto again;
+            }
         }
     }
     return (int)(srv.stats.entries - before);
