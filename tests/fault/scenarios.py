@@ -285,6 +285,8 @@ def _check_queue(hist, wl, finals, res):
     res.problems += problems
     res.verdict = "not used (queue: checks.queue)"
     res.notes.append("queue: " + ", ".join("%s %d" % kv for kv in stats.items()))
+    if not stats["popped"]:
+        res.problems.append("queue: no BRPOP popped an item, nothing was checked")
     if stats["acknowledged missing"]:
         res.notes.append("queue: %d acknowledged item(s) neither popped nor left, each explained by a BRPOP "
                          "with an unknown outcome" % stats["acknowledged missing"])
