@@ -67,6 +67,9 @@ PROC(raft_proxy_cmd);
 PROC(readonly_cmd);
 PROC(cluster_cmd);
 PROC(raft_proxyexec_cmd);
+PROC(subscribe_cmd);
+PROC(unsubscribe_cmd);
+PROC(pubsub_cmd);
 
 static const scmd server_commands[] = {
     {"ping", -1, 0, "fast", ping_cmd, "connection", "1.0.0",
@@ -130,6 +133,19 @@ static const scmd server_commands[] = {
      "Enables read-write queries for a connection to a Redis Cluster replica node."},
     {"reset", 1, SC_NOAUTH | SC_MULTICTL, "noscript loading stale fast no_auth allow_busy",
      reset_cmd, "connection", "6.2.0", "Resets the connection."},
+    {"subscribe", -2, 0, "pubsub noscript loading stale", subscribe_cmd, "pubsub", "2.0.0",
+     "Listens for messages published to channels."},
+    {"unsubscribe", -1, 0, "pubsub noscript loading stale", unsubscribe_cmd, "pubsub", "2.0.0",
+     "Stops listening to messages posted to channels."},
+    {"psubscribe", -2, 0, "pubsub noscript loading stale", subscribe_cmd, "pubsub", "2.0.0",
+     "Listens for messages published to channels that match one or more patterns."},
+    {"punsubscribe", -1, 0, "pubsub noscript loading stale", unsubscribe_cmd, "pubsub", "2.0.0",
+     "Stops listening to messages published to channels that match one or more patterns."},
+    {"ssubscribe", -2, 0, "pubsub noscript loading stale", subscribe_cmd, "pubsub", "7.0.0",
+     "Listens for messages published to shard channels."},
+    {"sunsubscribe", -1, 0, "pubsub noscript loading stale", unsubscribe_cmd, "pubsub", "7.0.0",
+     "Stops listening to messages posted to shard channels."},
+    {"pubsub", -2, 0, "", pubsub_cmd, "pubsub", "2.8.0", "A container for Pub/Sub commands."},
 };
 #define NSERVER (sizeof(server_commands) / sizeof(server_commands[0]))
 
@@ -256,6 +272,15 @@ static int should_proxy(client *c)
            !strcmp(cfg.follower_mode, "proxy");
 }
 
+/* A RESP2 connection with subscriptions reads pushes, not replies: Redis
+ * lets it run only these. */
+static int allowed_in_subscribe_mode(cmdref r)
+{
+    if (!r.s) return 0;
+    return r.s->proc == ping_cmd || r.s->proc == subscribe_cmd || r.s->proc == unsubscribe_cmd ||
+           r.s->proc == quit_cmd || r.s->proc == reset_cmd;
+}
+
 /* A command refused before it ran; inside MULTI it also dooms EXEC. */
 static void reject(client *c, const char *msg)
 {
@@ -357,6 +382,18 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
         reject(c, "OOM command not allowed when used memory > 'maxmemory'.");
         return;
     }
+    if (r.s && r.s->proc == pubsub_cmd && pubsub_check_sub(c, argc, argv, lens)) {
+        if (c->flags & CF_MULTI) c->flags |= CF_DIRTY_EXEC;
+        return;
+    }
+    if (c->proto == 2 && pubsub_active(c) && !allowed_in_subscribe_mode(r)) {
+        snprintf(msg, sizeof(msg),
+                 "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
+                 "RESET are allowed in this context",
+                 c->last_cmd);
+        reject(c, msg);
+        return;
+    }
     if ((c->flags & CF_MULTI) && !(r.s && (r.s->flags & SC_MULTICTL))) {
         if (r.s && r.s->proc == select_cmd) {
             /* Applied with the transaction (kvstate_apply): an index past
@@ -415,10 +452,38 @@ PROC(ping_cmd)
         resp_add_error(b, "ERR wrong number of arguments for 'ping' command");
         return;
     }
-    if (argc == 1)
+    if (c->proto == 2 && pubsub_active(c)) { /* Redis's form in subscribe mode */
+        resp_add_array(b, 2);
+        resp_add_bulk(b, "pong", 4);
+        resp_add_bulk(b, argc == 1 ? "" : argv[1], argc == 1 ? 0 : lens[1]);
+    } else if (argc == 1) {
         resp_add_simple(b, "PONG");
-    else
+    } else {
         resp_add_bulk(b, argv[1], lens[1]);
+    }
+}
+
+/* PSUBSCRIBE / PUNSUBSCRIBE, SSUBSCRIBE / SUNSUBSCRIBE, or the plain ones. */
+static int pubsub_kind(const char *name)
+{
+    if (!strcasecmp(name, "psubscribe") || !strcasecmp(name, "punsubscribe")) return PUBSUB_PATTERN;
+    if (!strcasecmp(name, "ssubscribe") || !strcasecmp(name, "sunsubscribe")) return PUBSUB_SHARD;
+    return PUBSUB_CHANNEL;
+}
+
+PROC(subscribe_cmd)
+{
+    pubsub_subscribe(c, pubsub_kind(argv[0]), argc, argv, lens);
+}
+
+PROC(unsubscribe_cmd)
+{
+    pubsub_unsubscribe(c, pubsub_kind(argv[0]), argc, argv, lens);
+}
+
+PROC(pubsub_cmd)
+{
+    pubsub_command(c, argc, argv, lens);
 }
 
 PROC(echo_cmd)
@@ -590,6 +655,7 @@ PROC(reset_cmd)
         free(c->mq[i].argv);
     c->mq_len = 0;
     c->flags &= ~(CF_MULTI | CF_DIRTY_EXEC);
+    pubsub_client_gone(c); /* leaves every subscription, with no confirmation */
     c->proto = 2;
     c->readonly = 0;
     c->db = 0;
@@ -608,13 +674,17 @@ static void client_line(client *c, char *buf, size_t n, int64_t now)
     for (slot *s = c->head; s; s = s->next)
         oll++;
     snprintf(buf, n,
-             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 "
-             "psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=0 argv-mem=0 multi-mem=0 rbs=%d rbp=0 "
+             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%ld "
+             "psub=%ld ssub=%ld multi=%d qbuf=%zu qbuf-free=0 argv-mem=0 multi-mem=0 rbs=%d rbp=0 "
              "obl=%zu oll=%d omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=%d "
              "lib-name=%s lib-ver=%s\n",
              (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
              (long long)((now - c->ctime) / 1000), (long long)((now - c->last_interaction) / 1000),
-             (c->flags & CF_MULTI) ? "x" : "N", c->db, (c->flags & CF_MULTI) ? c->mq_len : -1,
+             (c->flags & CF_MULTI) ? "x"
+             : pubsub_active(c)    ? "P"
+                                   : "N",
+             c->db, pubsub_count(c, PUBSUB_CHANNEL), pubsub_count(c, PUBSUB_PATTERN),
+             pubsub_count(c, PUBSUB_SHARD), (c->flags & CF_MULTI) ? c->mq_len : -1,
              resp_parser_pending(c->parser), 1024, obl, oll, c->last_cmd[0] ? c->last_cmd : "NULL",
              c->proto, c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
 }

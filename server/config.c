@@ -47,7 +47,8 @@ static config_item items[] = {
      NULL},
     {"client-query-buffer-limit", CT_MEM, 0, &cfg.client_query_buffer_limit, 1024 * 1024, LLONG_MAX,
      "1gb", NULL},
-    {"client-output-buffer-limit", CT_OBUF, 0, NULL, 0, 0, "normal 256mb 0 0", NULL},
+    {"client-output-buffer-limit", CT_OBUF, 0, NULL, 0, 0, "normal 256mb 0 0 pubsub 32mb 8mb 60",
+     NULL},
     {"requirepass", CT_STRING, 0, &cfg.requirepass, 0, 0, "", NULL},
     {"dir", CT_STRING, CF_IMMUTABLE, &cfg.dir, 0, 0, ".", NULL},
     {"lmdb-state-mapsize", CT_MEM, CF_IMMUTABLE, &cfg.state_mapsize, 16 * MB, LLONG_MAX, "64gb",
@@ -172,8 +173,11 @@ static const char *set_item(config_item *it, int argc, char **argv)
                 cfg.obuf_hard = hard;
                 cfg.obuf_soft = soft;
                 cfg.obuf_soft_seconds = (int)secs;
-            } else if (strcasecmp(argv[i], "replica") && strcasecmp(argv[i], "slave") &&
-                       strcasecmp(argv[i], "pubsub")) {
+            } else if (!strcasecmp(argv[i], "pubsub")) {
+                cfg.obuf_pubsub_hard = hard;
+                cfg.obuf_pubsub_soft = soft;
+                cfg.obuf_pubsub_soft_seconds = (int)secs;
+            } else if (strcasecmp(argv[i], "replica") && strcasecmp(argv[i], "slave")) {
                 return "Invalid client class specified in buffer limit configuration.";
             }
         }
@@ -352,8 +356,9 @@ static void item_value(const config_item *it, char *buf, size_t n)
         snprintf(buf, n, "%s", *(char **)it->ptr);
         break;
     case CT_OBUF:
-        snprintf(buf, n, "normal %lld %lld %d slave 0 0 0 pubsub 0 0 0", cfg.obuf_hard,
-                 cfg.obuf_soft, cfg.obuf_soft_seconds);
+        snprintf(buf, n, "normal %lld %lld %d slave 0 0 0 pubsub %lld %lld %d", cfg.obuf_hard,
+                 cfg.obuf_soft, cfg.obuf_soft_seconds, cfg.obuf_pubsub_hard, cfg.obuf_pubsub_soft,
+                 cfg.obuf_pubsub_soft_seconds);
         break;
     case CT_CONST:
         snprintf(buf, n, "%s", it->def);

@@ -21,6 +21,8 @@ typedef struct config {
     long long client_query_buffer_limit;
     long long obuf_hard, obuf_soft; /* client-output-buffer-limit normal */
     int obuf_soft_seconds;
+    long long obuf_pubsub_hard, obuf_pubsub_soft; /* ... pubsub: clients with subscriptions */
+    int obuf_pubsub_soft_seconds;
     char *requirepass;
     /* storage */
     char *dir;

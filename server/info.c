@@ -114,6 +114,9 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
         ADD("total_net_output_bytes:%llu\r\n", (unsigned long long)srv.stats.net_out);
         ADD("rejected_connections:%llu\r\n", (unsigned long long)srv.stats.rejected_conn);
         ADD("expired_keys:%llu\r\n", (unsigned long long)srv.stats.expired_keys);
+        ADD("pubsub_channels:%zu\r\n", pubsub_server_count(PUBSUB_CHANNEL));
+        ADD("pubsub_patterns:%zu\r\n", pubsub_server_count(PUBSUB_PATTERN));
+        ADD("pubsubshard_channels:%zu\r\n", pubsub_server_count(PUBSUB_SHARD));
         ADD("collections_to_clean:%llu\r\n", (unsigned long long)kvstate_gc_pending(srv.state));
         ADD("raft_entries_proposed:%llu\r\n", (unsigned long long)srv.stats.entries);
         ADD("raft_lease_reads:%llu\r\n", (unsigned long long)srv.stats.lease_reads);

@@ -341,6 +341,33 @@ resp_buf *client_reply_buf(client *c)
     return &client_new_slot(c, SLOT_DONE)->out;
 }
 
+resp_buf *client_push_buf(client *c)
+{
+    if (!c->npending) return client_reply_buf(c);
+    slot *prev = NULL, *s = c->head;
+    while (s && s->state == SLOT_DONE) {
+        prev = s;
+        s = s->next;
+    }
+    if (!s) return client_reply_buf(c);
+    if (!prev) { /* the output buffer is before every slot */
+        c->out.proto = c->proto;
+        return &c->out;
+    }
+    if (prev->out.proto == c->proto && !prev->wrap) return &prev->out;
+    /* A slot of its own, linked between prev and s (client_new_slot's
+     * tail append, then moved). */
+    slot *n = client_new_slot(c, SLOT_DONE);
+    slot *t = c->head;
+    while (t->next != n)
+        t = t->next;
+    t->next = NULL;
+    c->tail = t;
+    n->next = s;
+    prev->next = n;
+    return &n->out;
+}
+
 void client_mark_dirty(client *c)
 {
     if (c->on_dirty) return;
@@ -510,15 +537,21 @@ static size_t client_obuf_size(client *c)
     return n;
 }
 
+/* Redis's client classes: a client with subscriptions is a pubsub client
+ * (client-output-buffer-limit pubsub), any other a normal one. */
 static int check_obuf_limit(client *c, size_t size)
 {
     int64_t now = mstime();
     int over = 0;
-    if (cfg.obuf_hard && size >= (size_t)cfg.obuf_hard) over = 1;
-    if (cfg.obuf_soft && size >= (size_t)cfg.obuf_soft) {
+    int ps = pubsub_active(c);
+    long long hard = ps ? cfg.obuf_pubsub_hard : cfg.obuf_hard;
+    long long soft = ps ? cfg.obuf_pubsub_soft : cfg.obuf_soft;
+    int secs = ps ? cfg.obuf_pubsub_soft_seconds : cfg.obuf_soft_seconds;
+    if (hard && size >= (size_t)hard) over = 1;
+    if (soft && size >= (size_t)soft) {
         if (!c->obuf_soft_since)
             c->obuf_soft_since = now;
-        else if (now - c->obuf_soft_since > (int64_t)cfg.obuf_soft_seconds * 1000)
+        else if (now - c->obuf_soft_since > (int64_t)secs * 1000)
             over = 1;
     } else {
         c->obuf_soft_since = 0;

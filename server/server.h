@@ -167,6 +167,10 @@ int64_t net_hello_deadline_ms(void); /* a gated connection's time to become a pe
 void client_free(client *c);
 void client_add_reply_slot_done(client *c); /* internal */
 resp_buf *client_reply_buf(client *c);      /* where an immediate reply goes */
+/* Where a push the server sends on its own (a pub/sub message) goes: after
+ * the replies already done, before the first one still pending, so it
+ * reaches the client between the replies of the entries around it. */
+resp_buf *client_push_buf(client *c);
 slot *client_new_slot(client *c, int state);
 void slot_free(slot *s); /* frees its reply and argv copy too */
 void client_mark_dirty(client *c);
@@ -263,10 +267,25 @@ void snapshot_shutdown(void);
 void blocking_key_ready(void *ctx, int db, const char *key, size_t keylen); /* state hook */
 void blocking_client_gone(client *c);                                       /* client_free() */
 
-/* pubsub.c: channels, patterns, shard channels; delivery at apply */
+/* pubsub.c: channels, patterns, shard channels; delivery at apply
+ * (DESIGN.md "Pub/sub"). Subscriptions are this node's; a message is an
+ * entry, delivered by every node to its own subscribers as it applies it. */
+enum { PUBSUB_CHANNEL = 0, PUBSUB_PATTERN = 1, PUBSUB_SHARD = 2, PUBSUB_KINDS = 3 };
 long long pubsub_publish(void *ctx, int shard, const char *channel, size_t chlen, const char *msg,
                          size_t msglen); /* state hook */
-void pubsub_client_gone(client *c);      /* client_free() */
+void pubsub_client_gone(client *c);      /* client_free(), RESET: leaves all, no reply */
+/* (P|S)SUBSCRIBE and (P|S)UNSUBSCRIBE of one kind: argv[1..] are the names;
+ * UNSUBSCRIBE alone leaves every one of the kind. Replies as Redis does. */
+void pubsub_subscribe(client *c, int kind, int argc, char **argv, size_t *lens);
+void pubsub_unsubscribe(client *c, int kind, int argc, char **argv, size_t *lens);
+/* PUBSUB <sub>: pubsub_check_sub() answers an unknown subcommand or a wrong
+ * arity (returns -1) before dispatch's other checks, as Redis's
+ * processCommand does for a container; pubsub_command() runs it. */
+int pubsub_check_sub(client *c, int argc, char **argv, size_t *lens);
+void pubsub_command(client *c, int argc, char **argv, size_t *lens);
+long pubsub_count(const client *c, int kind); /* c's subscriptions of a kind */
+int pubsub_active(const client *c);           /* any: RESP2 subscribe mode */
+size_t pubsub_server_count(int kind);         /* this node's names of a kind with subscribers */
 
 /* info.c */
 void info_reply(client *c, resp_buf *b, int argc, char **argv);

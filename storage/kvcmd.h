@@ -59,6 +59,10 @@ typedef struct kv_command {
 /* Redis's string2ll (no spaces, no '+', no leading zeros, no "-0"), which
  * the server also uses for its own integer arguments (SELECT). */
 int kv_string2ll(const char *s, size_t slen, long long *value);
+/* Redis 7.0's stringmatchlen (glob with ?, *, [a-z], [^x], \ escapes), including
+ * its limit of 1000 nested stars; iterative, so no pattern can exhaust the stack.
+ * KEYS and SCAN MATCH use it, and the server for pub/sub patterns. */
+int kv_stringmatchlen(const char *pattern, size_t patlen, const char *s, size_t slen, int nocase);
 
 /* Case-insensitive lookup (a hash index, built at the first call); NULL
  * when unknown. The server resolves a command once, when it arrives, and

@@ -30,9 +30,7 @@ int kv_string2ll(const char *s, size_t slen, long long *value);
 /* Redis's string2ld / ld2string(LD_STR_HUMAN). */
 int kv_string2ld(const char *s, size_t slen, long double *dp);
 int kv_ld2string(char *buf, size_t len, long double value);
-/* Redis 7.0's stringmatchlen (glob with ?, *, [a-z], [^x], \ escapes), including
- * its limit of 1000 nested stars; iterative, so no pattern can exhaust the stack. */
-int kv_stringmatchlen(const char *pattern, size_t patlen, const char *s, size_t slen, int nocase);
+/* kv_stringmatchlen: kvcmd.h (the server matches pub/sub patterns with it). */
 /* The key-space hash: FNV-1a 64 with a final mixer. Fixed and seedless:
  * keys are stored under it, so it must never change. */
 uint64_t kv_keyhash(const void *key, size_t len);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "storage/kvcmd.h"
 #include "storage/kverr.h"
 #include "storage/kvint.h"
 
