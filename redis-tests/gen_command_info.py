@@ -32,7 +32,7 @@ END = "/* TABLE END */\n"
 # cluster.c, storage/'s MEMORY). Those redis-server 7.0 does not know
 # (CLIENT SETINFO, CLIENT NO-TOUCH: Redis 7.2) have no entry, as in 7.0.
 SUBCOMMANDS = {
-    "client": ["id", "getname", "setname", "info", "list", "no-evict", "help"],
+    "client": ["id", "getname", "setname", "info", "list", "unblock", "no-evict", "help"],
     "command": ["count", "info", "docs", "list", "getkeys"],
     "config": ["get", "set", "resetstat"],
     "function": ["flush", "list"],

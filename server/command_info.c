@@ -115,6 +115,14 @@ static const cmdinfo table[] = {
      "REPLICA} {name pubsub type pure-token token PUBSUB}]} {name id type block "
      "token ID since 6.2.0 flags <+optional> arguments [{name client-id type "
      "integer flags <+multiple>}]}]"},
+    {"client|unblock",
+     "client|unblock :-3 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin "
+     "+@slow +@dangerous +@connection> <> <>",
+     "summary \"Unblock a client blocked in a blocking command from a different "
+     "connection\" since 5.0.0 group connection complexity \"O(log N) where N is "
+     "the number of client connections\" arguments [{name client-id type integer} "
+     "{name timeout_error type oneof flags <+optional> arguments [{name timeout "
+     "type pure-token token TIMEOUT} {name error type pure-token token ERROR}]}]"},
     {"client|no-evict",
      "client|no-evict :3 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin "
      "+@slow +@dangerous +@connection> <> <>",
@@ -309,6 +317,89 @@ static const cmdinfo table[] = {
      "<+@fast +@connection> <> <>",
      "summary \"Reset the connection\" since 6.2.0 group connection complexity "
      "O(1)"},
+    {"subscribe",
+     "subscribe :-2 <+pubsub +noscript +loading +stale> :0 :0 :0 <+@pubsub "
+     "+@slow> <> <>",
+     "summary \"Listen for messages published to the given channels\" since 2.0.0 "
+     "group pubsub complexity \"O(N) where N is the number of channels to "
+     "subscribe to.\" arguments [{name channel type string flags <+multiple>}]"},
+    {"unsubscribe",
+     "unsubscribe :-1 <+pubsub +noscript +loading +stale> :0 :0 :0 <+@pubsub "
+     "+@slow> <> <>",
+     "summary \"Stop listening for messages posted to the given channels\" since "
+     "2.0.0 group pubsub complexity \"O(N) where N is the number of clients "
+     "already subscribed to a channel.\" arguments [{name channel type string "
+     "flags <+optional +multiple>}]"},
+    {"psubscribe",
+     "psubscribe :-2 <+pubsub +noscript +loading +stale> :0 :0 :0 <+@pubsub "
+     "+@slow> <> <>",
+     "summary \"Listen for messages published to channels matching the given "
+     "patterns\" since 2.0.0 group pubsub complexity \"O(N) where N is the number "
+     "of patterns the client is already subscribed to.\" arguments [{name pattern "
+     "type block flags <+multiple> arguments [{name pattern type pattern}]}]"},
+    {"punsubscribe",
+     "punsubscribe :-1 <+pubsub +noscript +loading +stale> :0 :0 :0 <+@pubsub "
+     "+@slow> <> <>",
+     "summary \"Stop listening for messages posted to channels matching the given "
+     "patterns\" since 2.0.0 group pubsub complexity \"O(N+M) where N is the "
+     "number of patterns the client is already subscribed and M is the number of "
+     "total patterns subscribed in the system (by any client).\" arguments [{name "
+     "pattern type pattern flags <+optional +multiple>}]"},
+    {"ssubscribe",
+     "ssubscribe :-2 <+pubsub +noscript +loading +stale> :1 :-1 :1 <+@pubsub "
+     "+@slow> <> <{flags <+not_key> begin_search {type index spec {index :1}} "
+     "find_keys {type range spec {lastkey :-1 keystep :1 limit :0}}}>",
+     "summary \"Listen for messages published to the given shard channels\" since "
+     "7.0.0 group pubsub complexity \"O(N) where N is the number of shard "
+     "channels to subscribe to.\" arguments [{name shardchannel type string flags "
+     "<+multiple>}]"},
+    {"sunsubscribe",
+     "sunsubscribe :-1 <+pubsub +noscript +loading +stale> :1 :-1 :1 <+@pubsub "
+     "+@slow> <> <{flags <+not_key> begin_search {type index spec {index :1}} "
+     "find_keys {type range spec {lastkey :-1 keystep :1 limit :0}}}>",
+     "summary \"Stop listening for messages posted to the given shard channels\" "
+     "since 7.0.0 group pubsub complexity \"O(N) where N is the number of clients "
+     "already subscribed to a shard channel.\" arguments [{name shardchannel type "
+     "string flags <+optional +multiple>}]"},
+    {"pubsub",
+     "pubsub :-2 <> :0 :0 :0 <+@slow> <> <>",
+     "summary \"A container for Pub/Sub commands\" since 2.8.0 group pubsub "
+     "complexity \"Depends on subcommand.\""},
+    {"pubsub|channels",
+     "pubsub|channels :-2 <+pubsub +loading +stale> :0 :0 :0 <+@pubsub +@slow> <> "
+     "<>",
+     "summary \"List active channels\" since 2.8.0 group pubsub complexity \"O(N) "
+     "where N is the number of active channels, and assuming constant time "
+     "pattern matching (relatively short channels and patterns)\" arguments "
+     "[{name pattern type pattern flags <+optional>}]"},
+    {"pubsub|numsub",
+     "pubsub|numsub :-2 <+pubsub +loading +stale> :0 :0 :0 <+@pubsub +@slow> <> <>",
+     "summary \"Get the count of subscribers for channels\" since 2.8.0 group "
+     "pubsub complexity \"O(N) for the NUMSUB subcommand, where N is the number "
+     "of requested channels\" arguments [{name channel type string flags "
+     "<+optional +multiple>}]"},
+    {"pubsub|numpat",
+     "pubsub|numpat :2 <+pubsub +loading +stale> :0 :0 :0 <+@pubsub +@slow> <> <>",
+     "summary \"Get the count of unique patterns pattern subscriptions\" since "
+     "2.8.0 group pubsub complexity O(1)"},
+    {"pubsub|shardchannels",
+     "pubsub|shardchannels :-2 <+pubsub +loading +stale> :0 :0 :0 <+@pubsub "
+     "+@slow> <> <>",
+     "summary \"List active shard channels\" since 7.0.0 group pubsub complexity "
+     "\"O(N) where N is the number of active shard channels, and assuming "
+     "constant time pattern matching (relatively short shard channels).\" "
+     "arguments [{name pattern type pattern flags <+optional>}]"},
+    {"pubsub|shardnumsub",
+     "pubsub|shardnumsub :-2 <+pubsub +loading +stale> :0 :0 :0 <+@pubsub +@slow> "
+     "<> <>",
+     "summary \"Get the count of subscribers for shard channels\" since 7.0.0 "
+     "group pubsub complexity \"O(N) for the SHARDNUMSUB subcommand, where N is "
+     "the number of requested shard channels\" arguments [{name shardchannel type "
+     "string flags <+optional +multiple>}]"},
+    {"pubsub|help",
+     "pubsub|help :2 <+loading +stale> :0 :0 :0 <+@slow> <> <>",
+     "summary \"Show helpful text about the different subcommands\" since 6.2.0 "
+     "group pubsub complexity O(1)"},
     {"get",
      "get :2 <+readonly +fast> :1 :1 :1 <+@read +@string +@fast> <> <{flags <+RO "
      "+access> begin_search {type index spec {index :1}} find_keys {type range "
@@ -1084,6 +1175,62 @@ static const cmdinfo table[] = {
      "key key_spec_index :0 flags <+multiple>} {name where type oneof arguments "
      "[{name left type pure-token token LEFT} {name right type pure-token token "
      "RIGHT}]} {name count type integer token COUNT flags <+optional>}]"},
+    {"blpop",
+     "blpop :-3 <+write +noscript +blocking> :1 :-2 :1 <+@write +@list +@slow "
+     "+@blocking> <> <{flags <+RW +access +delete> begin_search {type index spec "
+     "{index :1}} find_keys {type range spec {lastkey :-2 keystep :1 limit :0}}}>",
+     "summary \"Remove and get the first element in a list, or block until one is "
+     "available\" since 2.0.0 group list complexity \"O(N) where N is the number "
+     "of provided keys.\" history <[6.0.0 \"`timeout` is interpreted as a double "
+     "instead of an integer.\"]> arguments [{name key type key key_spec_index :0 "
+     "flags <+multiple>} {name timeout type double}]"},
+    {"brpop",
+     "brpop :-3 <+write +noscript +blocking> :1 :-2 :1 <+@write +@list +@slow "
+     "+@blocking> <> <{flags <+RW +access +delete> begin_search {type index spec "
+     "{index :1}} find_keys {type range spec {lastkey :-2 keystep :1 limit :0}}}>",
+     "summary \"Remove and get the last element in a list, or block until one is "
+     "available\" since 2.0.0 group list complexity \"O(N) where N is the number "
+     "of provided keys.\" history <[6.0.0 \"`timeout` is interpreted as a double "
+     "instead of an integer.\"]> arguments [{name key type key key_spec_index :0 "
+     "flags <+multiple>} {name timeout type double}]"},
+    {"brpoplpush",
+     "brpoplpush :4 <+write +denyoom +noscript +blocking> :1 :2 :1 <+@write "
+     "+@list +@slow +@blocking> <> <{flags <+RW +access +delete> begin_search "
+     "{type index spec {index :1}} find_keys {type range spec {lastkey :0 keystep "
+     ":1 limit :0}}} {flags <+RW +insert> begin_search {type index spec {index "
+     ":2}} find_keys {type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Pop an element from a list, push it to another list and return "
+     "it; or block until one is available\" since 2.2.0 group list complexity "
+     "O(1) doc_flags <+deprecated> deprecated_since 6.2.0 replaced_by \"`BLMOVE` "
+     "with the `RIGHT` and `LEFT` arguments\" history <[6.0.0 \"`timeout` is "
+     "interpreted as a double instead of an integer.\"]> arguments [{name source "
+     "type key key_spec_index :0} {name destination type key key_spec_index :1} "
+     "{name timeout type double}]"},
+    {"blmove",
+     "blmove :6 <+write +denyoom +noscript +blocking> :1 :2 :1 <+@write +@list "
+     "+@slow +@blocking> <> <{flags <+RW +access +delete> begin_search {type "
+     "index spec {index :1}} find_keys {type range spec {lastkey :0 keystep :1 "
+     "limit :0}}} {flags <+RW +insert> begin_search {type index spec {index :2}} "
+     "find_keys {type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Pop an element from a list, push it to another list and return "
+     "it; or block until one is available\" since 6.2.0 group list complexity "
+     "O(1) arguments [{name source type key key_spec_index :0} {name destination "
+     "type key key_spec_index :1} {name wherefrom type oneof arguments [{name "
+     "left type pure-token token LEFT} {name right type pure-token token RIGHT}]} "
+     "{name whereto type oneof arguments [{name left type pure-token token LEFT} "
+     "{name right type pure-token token RIGHT}]} {name timeout type double}]"},
+    {"blmpop",
+     "blmpop :-5 <+write +blocking +movablekeys> :0 :0 :0 <+@write +@list +@slow "
+     "+@blocking> <> <{flags <+RW +access +delete> begin_search {type index spec "
+     "{index :2}} find_keys {type keynum spec {keynumidx :0 firstkey :1 keystep "
+     ":1}}}>",
+     "summary \"Pop elements from a list, or block until one is available\" since "
+     "7.0.0 group list complexity \"O(N+M) where N is the number of provided keys "
+     "and M is the number of elements returned.\" arguments [{name timeout type "
+     "double} {name numkeys type integer} {name key type key key_spec_index :0 "
+     "flags <+multiple>} {name where type oneof arguments [{name left type "
+     "pure-token token LEFT} {name right type pure-token token RIGHT}]} {name "
+     "count type integer token COUNT flags <+optional>}]"},
     {"sadd",
      "sadd :-3 <+write +denyoom +fast> :1 :1 :1 <+@write +@set +@fast> <> <{flags "
      "<+RW +insert> begin_search {type index spec {index :1}} find_keys {type "
@@ -1484,6 +1631,41 @@ static const cmdinfo table[] = {
      "where type oneof arguments [{name min type pure-token token MIN} {name max "
      "type pure-token token MAX}]} {name count type integer token COUNT flags "
      "<+optional>}]"},
+    {"bzpopmin",
+     "bzpopmin :-3 <+write +noscript +blocking +fast> :1 :-2 :1 <+@write "
+     "+@sortedset +@fast +@blocking> <> <{flags <+RW +access +delete> "
+     "begin_search {type index spec {index :1}} find_keys {type range spec "
+     "{lastkey :-2 keystep :1 limit :0}}}>",
+     "summary \"Remove and return the member with the lowest score from one or "
+     "more sorted sets, or block until one is available\" since 5.0.0 group "
+     "sorted-set complexity \"O(log(N)) with N being the number of elements in "
+     "the sorted set.\" history <[6.0.0 \"`timeout` is interpreted as a double "
+     "instead of an integer.\"]> arguments [{name key type key key_spec_index :0 "
+     "flags <+multiple>} {name timeout type double}]"},
+    {"bzpopmax",
+     "bzpopmax :-3 <+write +noscript +blocking +fast> :1 :-2 :1 <+@write "
+     "+@sortedset +@fast +@blocking> <> <{flags <+RW +access +delete> "
+     "begin_search {type index spec {index :1}} find_keys {type range spec "
+     "{lastkey :-2 keystep :1 limit :0}}}>",
+     "summary \"Remove and return the member with the highest score from one or "
+     "more sorted sets, or block until one is available\" since 5.0.0 group "
+     "sorted-set complexity \"O(log(N)) with N being the number of elements in "
+     "the sorted set.\" history <[6.0.0 \"`timeout` is interpreted as a double "
+     "instead of an integer.\"]> arguments [{name key type key key_spec_index :0 "
+     "flags <+multiple>} {name timeout type double}]"},
+    {"bzmpop",
+     "bzmpop :-5 <+write +blocking +movablekeys> :0 :0 :0 <+@write +@sortedset "
+     "+@slow +@blocking> <> <{flags <+RW +access +delete> begin_search {type "
+     "index spec {index :2}} find_keys {type keynum spec {keynumidx :0 firstkey "
+     ":1 keystep :1}}}>",
+     "summary \"Remove and return members with scores in a sorted set or block "
+     "until one is available\" since 7.0.0 group sorted-set complexity \"O(K) + "
+     "O(M*log(N)) where K is the number of provided keys, N being the number of "
+     "elements in the sorted set, and M being the number of elements popped.\" "
+     "arguments [{name timeout type double} {name numkeys type integer} {name key "
+     "type key key_spec_index :0 flags <+multiple>} {name where type oneof "
+     "arguments [{name min type pure-token token MIN} {name max type pure-token "
+     "token MAX}]} {name count type integer token COUNT flags <+optional>}]"},
     {"zrandmember",
      "zrandmember :-2 <+readonly> :1 :1 :1 <+@read +@sortedset +@slow> "
      "<nondeterministic_output> <{flags <+RO +access> begin_search {type index "
@@ -1683,180 +1865,6 @@ static const cmdinfo table[] = {
      "complexity \"O(N) where N is the number of clients subscribed to the "
      "receiving shard channel.\" arguments [{name shardchannel type string} {name "
      "message type string}]"},
-    {"blmove",
-     "blmove :6 <+write +denyoom +noscript +blocking> :1 :2 :1 <+@write +@list "
-     "+@slow +@blocking> <> <{flags <+RW +access +delete> begin_search {type "
-     "index spec {index :1}} find_keys {type range spec {lastkey :0 keystep :1 "
-     "limit :0}}} {flags <+RW +insert> begin_search {type index spec {index :2}} "
-     "find_keys {type range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Pop an element from a list, push it to another list and return "
-     "it; or block until one is available\" since 6.2.0 group list complexity "
-     "O(1) arguments [{name source type key key_spec_index :0} {name destination "
-     "type key key_spec_index :1} {name wherefrom type oneof arguments [{name "
-     "left type pure-token token LEFT} {name right type pure-token token RIGHT}]} "
-     "{name whereto type oneof arguments [{name left type pure-token token LEFT} "
-     "{name right type pure-token token RIGHT}]} {name timeout type double}]"},
-    {"blmpop",
-     "blmpop :-5 <+write +blocking +movablekeys> :0 :0 :0 <+@write +@list +@slow "
-     "+@blocking> <> <{flags <+RW +access +delete> begin_search {type index spec "
-     "{index :2}} find_keys {type keynum spec {keynumidx :0 firstkey :1 keystep "
-     ":1}}}>",
-     "summary \"Pop elements from a list, or block until one is available\" since "
-     "7.0.0 group list complexity \"O(N+M) where N is the number of provided keys "
-     "and M is the number of elements returned.\" arguments [{name timeout type "
-     "double} {name numkeys type integer} {name key type key key_spec_index :0 "
-     "flags <+multiple>} {name where type oneof arguments [{name left type "
-     "pure-token token LEFT} {name right type pure-token token RIGHT}]} {name "
-     "count type integer token COUNT flags <+optional>}]"},
-    {"blpop",
-     "blpop :-3 <+write +noscript +blocking> :1 :-2 :1 <+@write +@list +@slow "
-     "+@blocking> <> <{flags <+RW +access +delete> begin_search {type index spec "
-     "{index :1}} find_keys {type range spec {lastkey :-2 keystep :1 limit :0}}}>",
-     "summary \"Remove and get the first element in a list, or block until one is "
-     "available\" since 2.0.0 group list complexity \"O(N) where N is the number "
-     "of provided keys.\" history <[6.0.0 \"`timeout` is interpreted as a double "
-     "instead of an integer.\"]> arguments [{name key type key key_spec_index :0 "
-     "flags <+multiple>} {name timeout type double}]"},
-    {"brpop",
-     "brpop :-3 <+write +noscript +blocking> :1 :-2 :1 <+@write +@list +@slow "
-     "+@blocking> <> <{flags <+RW +access +delete> begin_search {type index spec "
-     "{index :1}} find_keys {type range spec {lastkey :-2 keystep :1 limit :0}}}>",
-     "summary \"Remove and get the last element in a list, or block until one is "
-     "available\" since 2.0.0 group list complexity \"O(N) where N is the number "
-     "of provided keys.\" history <[6.0.0 \"`timeout` is interpreted as a double "
-     "instead of an integer.\"]> arguments [{name key type key key_spec_index :0 "
-     "flags <+multiple>} {name timeout type double}]"},
-    {"brpoplpush",
-     "brpoplpush :4 <+write +denyoom +noscript +blocking> :1 :2 :1 <+@write "
-     "+@list +@slow +@blocking> <> <{flags <+RW +access +delete> begin_search "
-     "{type index spec {index :1}} find_keys {type range spec {lastkey :0 keystep "
-     ":1 limit :0}}} {flags <+RW +insert> begin_search {type index spec {index "
-     ":2}} find_keys {type range spec {lastkey :0 keystep :1 limit :0}}}>",
-     "summary \"Pop an element from a list, push it to another list and return "
-     "it; or block until one is available\" since 2.2.0 group list complexity "
-     "O(1) doc_flags <+deprecated> deprecated_since 6.2.0 replaced_by \"`BLMOVE` "
-     "with the `RIGHT` and `LEFT` arguments\" history <[6.0.0 \"`timeout` is "
-     "interpreted as a double instead of an integer.\"]> arguments [{name source "
-     "type key key_spec_index :0} {name destination type key key_spec_index :1} "
-     "{name timeout type double}]"},
-    {"bzmpop",
-     "bzmpop :-5 <+write +blocking +movablekeys> :0 :0 :0 <+@write +@sortedset "
-     "+@slow +@blocking> <> <{flags <+RW +access +delete> begin_search {type "
-     "index spec {index :2}} find_keys {type keynum spec {keynumidx :0 firstkey "
-     ":1 keystep :1}}}>",
-     "summary \"Remove and return members with scores in a sorted set or block "
-     "until one is available\" since 7.0.0 group sorted-set complexity \"O(K) + "
-     "O(M*log(N)) where K is the number of provided keys, N being the number of "
-     "elements in the sorted set, and M being the number of elements popped.\" "
-     "arguments [{name timeout type double} {name numkeys type integer} {name key "
-     "type key key_spec_index :0 flags <+multiple>} {name where type oneof "
-     "arguments [{name min type pure-token token MIN} {name max type pure-token "
-     "token MAX}]} {name count type integer token COUNT flags <+optional>}]"},
-    {"bzpopmax",
-     "bzpopmax :-3 <+write +noscript +blocking +fast> :1 :-2 :1 <+@write "
-     "+@sortedset +@fast +@blocking> <> <{flags <+RW +access +delete> "
-     "begin_search {type index spec {index :1}} find_keys {type range spec "
-     "{lastkey :-2 keystep :1 limit :0}}}>",
-     "summary \"Remove and return the member with the highest score from one or "
-     "more sorted sets, or block until one is available\" since 5.0.0 group "
-     "sorted-set complexity \"O(log(N)) with N being the number of elements in "
-     "the sorted set.\" history <[6.0.0 \"`timeout` is interpreted as a double "
-     "instead of an integer.\"]> arguments [{name key type key key_spec_index :0 "
-     "flags <+multiple>} {name timeout type double}]"},
-    {"bzpopmin",
-     "bzpopmin :-3 <+write +noscript +blocking +fast> :1 :-2 :1 <+@write "
-     "+@sortedset +@fast +@blocking> <> <{flags <+RW +access +delete> "
-     "begin_search {type index spec {index :1}} find_keys {type range spec "
-     "{lastkey :-2 keystep :1 limit :0}}}>",
-     "summary \"Remove and return the member with the lowest score from one or "
-     "more sorted sets, or block until one is available\" since 5.0.0 group "
-     "sorted-set complexity \"O(log(N)) with N being the number of elements in "
-     "the sorted set.\" history <[6.0.0 \"`timeout` is interpreted as a double "
-     "instead of an integer.\"]> arguments [{name key type key key_spec_index :0 "
-     "flags <+multiple>} {name timeout type double}]"},
-    {"psubscribe",
-     "psubscribe :-2 <+pubsub +noscript +loading +stale> :0 :0 :0 <+@pubsub "
-     "+@slow> <> <>",
-     "summary \"Listen for messages published to channels matching the given "
-     "patterns\" since 2.0.0 group pubsub complexity \"O(N) where N is the number "
-     "of patterns the client is already subscribed to.\" arguments [{name pattern "
-     "type block flags <+multiple> arguments [{name pattern type pattern}]}]"},
-    {"pubsub",
-     "pubsub :-2 <> :0 :0 :0 <+@slow> <> <>",
-     "summary \"A container for Pub/Sub commands\" since 2.8.0 group pubsub "
-     "complexity \"Depends on subcommand.\""},
-    {"pubsub|channels",
-     "pubsub|channels :-2 <+pubsub +loading +stale> :0 :0 :0 <+@pubsub +@slow> <> "
-     "<>",
-     "summary \"List active channels\" since 2.8.0 group pubsub complexity \"O(N) "
-     "where N is the number of active channels, and assuming constant time "
-     "pattern matching (relatively short channels and patterns)\" arguments "
-     "[{name pattern type pattern flags <+optional>}]"},
-    {"pubsub|numsub",
-     "pubsub|numsub :-2 <+pubsub +loading +stale> :0 :0 :0 <+@pubsub +@slow> <> <>",
-     "summary \"Get the count of subscribers for channels\" since 2.8.0 group "
-     "pubsub complexity \"O(N) for the NUMSUB subcommand, where N is the number "
-     "of requested channels\" arguments [{name channel type string flags "
-     "<+optional +multiple>}]"},
-    {"pubsub|numpat",
-     "pubsub|numpat :2 <+pubsub +loading +stale> :0 :0 :0 <+@pubsub +@slow> <> <>",
-     "summary \"Get the count of unique patterns pattern subscriptions\" since "
-     "2.8.0 group pubsub complexity O(1)"},
-    {"pubsub|shardchannels",
-     "pubsub|shardchannels :-2 <+pubsub +loading +stale> :0 :0 :0 <+@pubsub "
-     "+@slow> <> <>",
-     "summary \"List active shard channels\" since 7.0.0 group pubsub complexity "
-     "\"O(N) where N is the number of active shard channels, and assuming "
-     "constant time pattern matching (relatively short shard channels).\" "
-     "arguments [{name pattern type pattern flags <+optional>}]"},
-    {"pubsub|shardnumsub",
-     "pubsub|shardnumsub :-2 <+pubsub +loading +stale> :0 :0 :0 <+@pubsub +@slow> "
-     "<> <>",
-     "summary \"Get the count of subscribers for shard channels\" since 7.0.0 "
-     "group pubsub complexity \"O(N) for the SHARDNUMSUB subcommand, where N is "
-     "the number of requested shard channels\" arguments [{name shardchannel type "
-     "string flags <+optional +multiple>}]"},
-    {"pubsub|help",
-     "pubsub|help :2 <+loading +stale> :0 :0 :0 <+@slow> <> <>",
-     "summary \"Show helpful text about the different subcommands\" since 6.2.0 "
-     "group pubsub complexity O(1)"},
-    {"punsubscribe",
-     "punsubscribe :-1 <+pubsub +noscript +loading +stale> :0 :0 :0 <+@pubsub "
-     "+@slow> <> <>",
-     "summary \"Stop listening for messages posted to channels matching the given "
-     "patterns\" since 2.0.0 group pubsub complexity \"O(N+M) where N is the "
-     "number of patterns the client is already subscribed and M is the number of "
-     "total patterns subscribed in the system (by any client).\" arguments [{name "
-     "pattern type pattern flags <+optional +multiple>}]"},
-    {"ssubscribe",
-     "ssubscribe :-2 <+pubsub +noscript +loading +stale> :1 :-1 :1 <+@pubsub "
-     "+@slow> <> <{flags <+not_key> begin_search {type index spec {index :1}} "
-     "find_keys {type range spec {lastkey :-1 keystep :1 limit :0}}}>",
-     "summary \"Listen for messages published to the given shard channels\" since "
-     "7.0.0 group pubsub complexity \"O(N) where N is the number of shard "
-     "channels to subscribe to.\" arguments [{name shardchannel type string flags "
-     "<+multiple>}]"},
-    {"subscribe",
-     "subscribe :-2 <+pubsub +noscript +loading +stale> :0 :0 :0 <+@pubsub "
-     "+@slow> <> <>",
-     "summary \"Listen for messages published to the given channels\" since 2.0.0 "
-     "group pubsub complexity \"O(N) where N is the number of channels to "
-     "subscribe to.\" arguments [{name channel type string flags <+multiple>}]"},
-    {"sunsubscribe",
-     "sunsubscribe :-1 <+pubsub +noscript +loading +stale> :1 :-1 :1 <+@pubsub "
-     "+@slow> <> <{flags <+not_key> begin_search {type index spec {index :1}} "
-     "find_keys {type range spec {lastkey :-1 keystep :1 limit :0}}}>",
-     "summary \"Stop listening for messages posted to the given shard channels\" "
-     "since 7.0.0 group pubsub complexity \"O(N) where N is the number of clients "
-     "already subscribed to a shard channel.\" arguments [{name shardchannel type "
-     "string flags <+optional +multiple>}]"},
-    {"unsubscribe",
-     "unsubscribe :-1 <+pubsub +noscript +loading +stale> :0 :0 :0 <+@pubsub "
-     "+@slow> <> <>",
-     "summary \"Stop listening for messages posted to the given channels\" since "
-     "2.0.0 group pubsub complexity \"O(N) where N is the number of clients "
-     "already subscribed to a channel.\" arguments [{name channel type string "
-     "flags <+optional +multiple>}]"},
 };
 /* TABLE END */
 /* clang-format on */

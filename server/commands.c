@@ -423,6 +423,19 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
         resp_buf *b = client_reply_buf(c);
         if (r.k->check && r.k->check(argc, argv, lens, b)) return;
         if (!db_args_ok(r.k, argc, argv, lens, b)) return;
+        if (r.k->flags & KV_CMD_BLOCKING) {
+            if (c->peer_id) { /* a follower's attempt: never held here (blocking.c) */
+                if (write_propose(c, argc, argv, lens, r.k->firstkey) == 0) c->tail->attempt = 1;
+                return;
+            }
+            /* A follower in redirect mode answers -MOVED like any write;
+             * otherwise the client blocks on this node. */
+            if (!driver_is_leader() && strcmp(cfg.follower_mode, "proxy"))
+                write_propose(c, argc, argv, lens, r.k->firstkey);
+            else
+                blocking_start(c, r.k, argc, argv, lens);
+            return;
+        }
         if (should_proxy(c))
             proxy_forward(c, argc, argv, lens);
         else
@@ -666,6 +679,13 @@ PROC(reset_cmd)
     resp_add_simple(client_reply_buf(c), "RESET");
 }
 
+static const char *client_flags(const client *c)
+{
+    if (blocking_waiting(c)) return "b";
+    if (c->flags & CF_MULTI) return "x";
+    return pubsub_active(c) ? "P" : "N";
+}
+
 /* CLIENT LIST / CLIENT INFO line, in redis 7.0's field order. */
 static void client_line(client *c, char *buf, size_t n, int64_t now)
 {
@@ -680,13 +700,11 @@ static void client_line(client *c, char *buf, size_t n, int64_t now)
              "lib-name=%s lib-ver=%s\n",
              (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
              (long long)((now - c->ctime) / 1000), (long long)((now - c->last_interaction) / 1000),
-             (c->flags & CF_MULTI) ? "x"
-             : pubsub_active(c)    ? "P"
-                                   : "N",
-             c->db, pubsub_count(c, PUBSUB_CHANNEL), pubsub_count(c, PUBSUB_PATTERN),
-             pubsub_count(c, PUBSUB_SHARD), (c->flags & CF_MULTI) ? c->mq_len : -1,
-             resp_parser_pending(c->parser), 1024, obl, oll, c->last_cmd[0] ? c->last_cmd : "NULL",
-             c->proto, c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
+             client_flags(c), c->db, pubsub_count(c, PUBSUB_CHANNEL),
+             pubsub_count(c, PUBSUB_PATTERN), pubsub_count(c, PUBSUB_SHARD),
+             (c->flags & CF_MULTI) ? c->mq_len : -1, resp_parser_pending(c->parser), 1024, obl, oll,
+             c->last_cmd[0] ? c->last_cmd : "NULL", c->proto, c->lib_name ? c->lib_name : "",
+             c->lib_ver ? c->lib_ver : "");
 }
 
 static void sub_arity(resp_buf *b, const char *cmd, const char *sub)
@@ -747,6 +765,29 @@ PROC(client_cmd)
         }
         resp_add_verbatim(b, "txt", tmp.p, tmp.len);
         resp_buf_free(&tmp);
+    } else if (!strcasecmp(sub, "unblock")) {
+        /* CLIENT UNBLOCK <id> [TIMEOUT|ERROR], Redis's order of checks. */
+        if (argc < 3) return sub_arity(b, "client", "unblock");
+        if (argc > 4) {
+            resp_add_error(b, "ERR unknown subcommand or wrong number of arguments for "
+                              "'unblock'. Try CLIENT HELP.");
+            return;
+        }
+        int error = 0;
+        if (argc == 4) {
+            if (!strcasecmp(argv[3], "error")) {
+                error = 1;
+            } else if (strcasecmp(argv[3], "timeout")) {
+                resp_add_error(b, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+                return;
+            }
+        }
+        long long id;
+        if (!kv_string2ll(argv[2], lens[2], &id)) {
+            resp_add_error(b, "ERR value is not an integer or out of range");
+            return;
+        }
+        resp_add_int(b, blocking_unblock((uint64_t)id, error));
     } else if (!strcasecmp(sub, "no-evict") || !strcasecmp(sub, "no-touch")) {
         resp_add_ok(b);
     } else if (!strcasecmp(sub, "help")) {
@@ -764,6 +805,8 @@ PROC(client_cmd)
             "    Return information about the current client connection.",
             "LIST",
             "    Return information about client connections.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
             "HELP",
             "    Print this help."};
         resp_add_array(b, sizeof(help) / sizeof(help[0]));

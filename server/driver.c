@@ -115,52 +115,68 @@ static void not_leader_reply(client *c, unsigned keyslot)
 
 static int proposed_since_batch; /* a write was proposed since the last read round */
 
+/* Proposes scratch. Returns 0 with its index and term; RAFT_ENOTLEADER;
+ * or -1 with *msg, the error that says it did not happen. */
+static int propose_entry(uint64_t *index, uint64_t *term, const char **msg)
+{
+    if (scratch.oom) fatal("Encoding a log entry", "out of memory");
+    if (scratch.len > UINT32_MAX) {
+        *msg = "ERR request too large for one log entry";
+        return -1;
+    }
+    int rc = raft_propose(node, scratch.p, (uint32_t)scratch.len, index, term);
+    proposed_since_batch = 1;
+    switch (rc) {
+    case 0:
+        srv.stats.entries++;
+        return 0;
+    case RAFT_ENOTLEADER:
+        return rc;
+    case RAFT_ETRANSFER:
+        *msg = "TRYAGAIN leadership transfer in progress";
+        return -1;
+    case RAFT_ETOOLARGE:
+        *msg = "ERR request too large for one log entry";
+        return -1;
+    case RAFT_EUNCOMMITTED:
+        *msg = "TRYAGAIN too many uncommitted writes";
+        return -1;
+    case RAFT_ENOMEM:
+        *msg = "OOM command not allowed when used memory > 'maxmemory'.";
+        return -1;
+    default:
+        fatal("Proposing to raft", raft_strerror(rc));
+        return -1;
+    }
+}
+
+static void wait_for(slot *s, uint64_t index, uint64_t term)
+{
+    s->index = index;
+    s->term = term;
+    s->deadline = mstime() + cfg.raft_request_timeout;
+    wait_enqueue(s);
+}
+
 /* Proposes scratch; on success the client (if any) waits in a new slot.
  * key (may be NULL) is the first key, for -MOVED's slot: only computed when
  * this node is not the leader. */
 static int propose(client *c, const char *key, size_t keylen)
 {
     uint64_t index, term;
-    if (scratch.oom) fatal("Encoding a log entry", "out of memory");
-    if (scratch.len > UINT32_MAX) {
-        if (c) resp_add_error(client_reply_buf(c), "ERR request too large for one log entry");
+    const char *msg = NULL;
+    int rc = propose_entry(&index, &term, &msg);
+    if (rc == RAFT_ENOTLEADER) {
+        if (c) not_leader_reply(c, key ? driver_key_slot(key, keylen) : 0);
         return -1;
     }
-    int rc = raft_propose(node, scratch.p, (uint32_t)scratch.len, &index, &term);
-    proposed_since_batch = 1;
     if (rc) {
-        const char *msg;
-        switch (rc) {
-        case RAFT_ENOTLEADER:
-            if (c) not_leader_reply(c, key ? driver_key_slot(key, keylen) : 0);
-            return -1;
-        case RAFT_ETRANSFER:
-            msg = "TRYAGAIN leadership transfer in progress";
-            break;
-        case RAFT_ETOOLARGE:
-            msg = "ERR request too large for one log entry";
-            break;
-        case RAFT_EUNCOMMITTED:
-            msg = "TRYAGAIN too many uncommitted writes";
-            break;
-        case RAFT_ENOMEM:
-            msg = "OOM command not allowed when used memory > 'maxmemory'.";
-            break;
-        default:
-            fatal("Proposing to raft", raft_strerror(rc));
-            return -1;
-        }
         if (c) resp_add_error(client_reply_buf(c), msg);
         return -1;
     }
-    srv.stats.entries++;
     if (!c) return 0;
-    slot *s = client_new_slot(c, SLOT_WRITE);
-    s->index = index;
-    s->term = term;
-    s->deadline = mstime() + cfg.raft_request_timeout;
+    wait_for(client_new_slot(c, SLOT_WRITE), index, term);
     c->last_write = index;
-    wait_enqueue(s);
     return 0;
 }
 
@@ -170,6 +186,19 @@ int write_propose(client *c, int argc, char **argv, size_t *argvlen, int firstke
     kventry_encode_cmd(&scratch, next_tau(), c->db, argc, argv, argvlen);
     if (firstkey > 0 && firstkey < argc) return propose(c, argv[firstkey], argvlen[firstkey]);
     return propose(c, NULL, 0);
+}
+
+slot *write_propose_attempt(int db, int proto, int argc, char **argv, size_t *argvlen)
+{
+    uint64_t index, term;
+    const char *msg = NULL;
+    resp_buf_reset(&scratch);
+    kventry_encode_cmd(&scratch, next_tau(), db, argc, argv, argvlen);
+    if (propose_entry(&index, &term, &msg)) return NULL;
+    slot *s = slot_new_detached(proto);
+    s->state = SLOT_WRITE;
+    wait_for(s, index, term);
+    return s;
 }
 
 int write_propose_multi(client *c)
@@ -208,9 +237,15 @@ void write_expire_cron(void)
 }
 
 /* A waiter leaves the queue with an error reply (or is freed if its client
- * is gone). */
+ * is gone). A blocked client's attempt is told instead: not committed
+ * (TRYAGAIN) is tried again, a timeout's outcome is unknown. */
 static void fail_waiter(slot *h, const char *err)
 {
+    if (h->blk) {
+        int retry = !strncmp(err, "TRYAGAIN", 8);
+        blocking_attempt_outcome(h, retry ? ATTEMPT_RETRY : ATTEMPT_UNKNOWN, 0, err, strlen(err));
+        return;
+    }
     if (!h->c) {
         slot_free(h);
         return;
@@ -453,7 +488,7 @@ static void apply_entry(const raft_entry *e)
     client *c = w ? w->c : NULL;
     const void *data = e->type == RAFT_ENTRY_NORMAL ? e->data : NULL;
     size_t len = e->type == RAFT_ENTRY_NORMAL ? e->len : 0;
-    int rc = kvstate_apply(srv.state, e->index, data, len, c ? &w->out : NULL);
+    int rc = kvstate_apply(srv.state, e->index, data, len, c || (w && w->blk) ? &w->out : NULL);
     if (rc) fatal("Applying a committed entry", kv_strerror(rc));
     if (len) {
         int kind;
@@ -464,9 +499,22 @@ static void apply_entry(const raft_entry *e)
         }
     }
     if (!w) return;
+    if (w->blk) { /* a blocked client's attempt (blocking.c) */
+        int found_nothing = kvstate_apply_blocked(srv.state);
+        blocking_attempt_outcome(w, found_nothing ? ATTEMPT_BLOCKED : ATTEMPT_SERVED, e->index,
+                                 NULL, 0);
+        return;
+    }
     if (!c) {
         slot_free(w);
         return;
+    }
+    if (w->attempt && kvstate_apply_blocked(srv.state)) {
+        /* A follower's blocking command found nothing: it holds its client
+         * itself; ":<index>" says as of which entry (blocking.c). */
+        resp_buf_reset(&w->out);
+        resp_add_int(&w->out, (int64_t)e->index);
+        w->wrap = 0;
     }
     w->state = SLOT_DONE;
     c->npending--;
@@ -713,8 +761,10 @@ void write_end_of_pass(void)
      * goes on; a light pass syncs inline (lower latency), and what that
      * made durable (commits, acknowledgements) is handled at once. */
     do {
-        while (raft_has_ready(node))
-            handle_ready();
+        do { /* blocked clients' attempts for what this pass applied */
+            while (raft_has_ready(node))
+                handle_ready();
+        } while (blocking_pass() && raft_has_ready(node));
     } while (logsync_kick(pass_entries <= LOGSYNC_INLINE_ENTRIES) && raft_has_ready(node));
     pass_entries = 0;
 }

@@ -81,7 +81,7 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
     {
         ADD("connected_clients:%d\r\n", srv.nclients);
         ADD("maxclients:%d\r\n", cfg.maxclients);
-        ADD("blocked_clients:0\r\n");
+        ADD("blocked_clients:%d\r\n", blocking_count());
     }
     SECTION("memory", "Memory", 1)
     {

@@ -299,7 +299,7 @@ void slot_free(slot *s)
     free(s);
 }
 
-slot *client_new_slot(client *c, int state)
+slot *slot_new_detached(int proto)
 {
     slot *s = slot_pool;
     if (s) {
@@ -308,15 +308,21 @@ slot *client_new_slot(client *c, int state)
         resp_buf keep = s->out;
         memset(s, 0, sizeof(*s));
         s->out = keep;
-        s->out.proto = c->proto;
-    } else {
-        s = calloc(1, sizeof(*s));
-        if (!s) {
-            serverLog(LL_WARNING, "Out of memory allocating a reply slot");
-            exit(1);
-        }
-        resp_buf_init(&s->out, c->proto);
+        s->out.proto = proto;
+        return s;
     }
+    s = calloc(1, sizeof(*s));
+    if (!s) {
+        serverLog(LL_WARNING, "Out of memory allocating a reply slot");
+        exit(1);
+    }
+    resp_buf_init(&s->out, proto);
+    return s;
+}
+
+slot *client_new_slot(client *c, int state)
+{
+    slot *s = slot_new_detached(c->proto);
     s->state = state;
     s->c = c;
     c->force_slot = 0;
@@ -444,7 +450,9 @@ static int process_input(client *c)
 {
     resp_cmd cmd;
     int budget = PASS_BUDGET;
-    while (!(c->flags & (CF_CLOSE_AFTER_REPLY | CF_CLOSE_ASAP))) {
+    /* A blocked client's next commands (QUIT and RESET too) wait until it is
+     * unblocked, as in Redis: blocking.c resumes it. */
+    while (!(c->flags & (CF_CLOSE_AFTER_REPLY | CF_CLOSE_ASAP)) && !c->blk) {
         if (budget-- == 0) {
             if (!(c->flags & CF_PENDING_INPUT)) {
                 c->flags |= CF_PENDING_INPUT;
@@ -513,6 +521,14 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
     }
     if (c->flags & CF_PENDING_INPUT) return; /* end_of_pass runs it in turn */
     process_input(c);
+}
+
+void client_resume_input(client *c)
+{
+    if (c->flags & CF_PENDING_INPUT) return;
+    c->flags |= CF_PENDING_INPUT;
+    c->pnext = srv.pending_input;
+    srv.pending_input = c;
 }
 
 void clients_process_pending(void)

@@ -11,7 +11,13 @@
  * it sees that write.
  *
  * A forwarded command whose connection fails, or which is unanswered after
- * raft-request-timeout, is answered -TIMEOUT: it may have happened. */
+ * raft-request-timeout, is answered -TIMEOUT: it may have happened.
+ *
+ * A blocked client's attempt (blocking.c) is forwarded the same way, but
+ * its slot is in no client's queue and its outcome goes to blocking.c: the
+ * leader answers a served one like any command, one that found nothing
+ * ":<index>" (it never waits there), and errors that say it did not run
+ * (-TRYAGAIN, -MOVED, -CLUSTERDOWN) mean try again. */
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -53,6 +59,38 @@ static void finish(slot *s, const char *bytes, size_t n, const char *err)
     client_mark_dirty(c);
 }
 
+static int prefixed(const char *p, size_t n, const char *word)
+{
+    size_t w = strlen(word);
+    return n >= w && !memcmp(p, word, w);
+}
+
+/* An attempt's outcome: reply NULL when it was never sent (unsent) or the
+ * connection was lost. */
+static void attempt_done(slot *s, const redisReply *reply, int unsent)
+{
+    if (!s->blk) { /* its client is gone */
+        slot_free(s);
+    } else if (unsent) {
+        blocking_attempt_outcome(s, ATTEMPT_RETRY, 0, NULL, 0);
+    } else if (!reply) {
+        blocking_attempt_outcome(s, ATTEMPT_UNKNOWN, 0, LOST, strlen(LOST));
+    } else if (reply->type == REDIS_REPLY_INTEGER) {
+        blocking_attempt_outcome(s, ATTEMPT_BLOCKED, (uint64_t)reply->integer, NULL, 0);
+    } else if (reply->type == REDIS_REPLY_STRING) {
+        const char *p = reply->str;
+        size_t n = reply->len;
+        int retry = prefixed(p, n, "-TRYAGAIN ") || prefixed(p, n, "-MOVED ") ||
+                    prefixed(p, n, "-CLUSTERDOWN ");
+        blocking_attempt_outcome(s, retry ? ATTEMPT_RETRY : ATTEMPT_SERVED, 0, p, n);
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        blocking_attempt_outcome(s, ATTEMPT_UNKNOWN, 0, reply->str, reply->len);
+    } else {
+        static const char msg[] = "ERR unexpected proxy reply from the leader";
+        blocking_attempt_outcome(s, ATTEMPT_UNKNOWN, 0, msg, sizeof(msg) - 1);
+    }
+}
+
 static void on_reply(redisAsyncContext *ac, void *r, void *priv)
 {
     (void)ac;
@@ -60,6 +98,10 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
     slot *s = priv;
     if (pending) pending--;
     last_reply = oldest_sent = mstime();
+    if (!s->c) {
+        attempt_done(s, reply, 0); /* frees s when its client is gone */
+        return;
+    }
     if (!reply) {
         finish(s, NULL, 0, LOST);
     } else if (reply->type == REDIS_REPLY_STRING) {
@@ -71,12 +113,21 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
     }
 }
 
+/* A command that could not be sent. */
+static void unsent(slot *s, const char *err)
+{
+    if (s->c)
+        finish(s, NULL, 0, err);
+    else
+        attempt_done(s, NULL, 1);
+}
+
 static void send_now(redisAsyncContext *ac, slot *s)
 {
     if (redisAsyncCommandArgv(ac, on_reply, s, s->argc, (const char **)s->argv, s->argvlen) !=
         REDIS_OK) {
         if (pending) pending--;
-        finish(s, NULL, 0, LOST);
+        unsent(s, LOST);
     }
 }
 
@@ -93,7 +144,7 @@ static void release_waiting(redisAsyncContext *ac)
             send_now(ac, s);
         } else {
             if (pending) pending--;
-            finish(s, NULL, 0, LOST);
+            unsent(s, LOST);
         }
         s = next;
     }
@@ -203,13 +254,12 @@ static redisAsyncContext *leader_ctx(void)
     return ctx;
 }
 
-static void send_argv(client *c, int n, const char **av, const size_t *al)
+/* Sends s's command (copied if it must wait for the handshake). */
+static void send_slot(slot *s, int n, const char **av, const size_t *al)
 {
-    slot *s = client_new_slot(c, SLOT_PROXY);
-    c->nproxy++;
     redisAsyncContext *ac = leader_ctx();
     if (!ac) {
-        finish(s, NULL, 0, "CLUSTERDOWN No raft leader");
+        unsent(s, "CLUSTERDOWN No raft leader");
         return;
     }
     if (!pending++) oldest_sent = mstime();
@@ -226,13 +276,22 @@ static void send_argv(client *c, int n, const char **av, const size_t *al)
     }
     if (redisAsyncCommandArgv(ac, on_reply, s, n, av, al) != REDIS_OK) {
         pending--;
-        finish(s, NULL, 0, LOST);
+        unsent(s, LOST);
     }
+}
+
+static void send_argv(client *c, int n, const char **av, const size_t *al)
+{
+    slot *s = client_new_slot(c, SLOT_PROXY);
+    c->nproxy++;
+    send_slot(s, n, av, al);
 }
 
 /* What the leader's parser would refuse from a peer (server/limits.h)
  * gets an error here instead; it could not be one log entry either. */
-static int refuse_too_large(client *c, int n, const size_t *lens, int count)
+static const char TOO_LARGE[] = "ERR request too large for one log entry";
+
+static int too_large(int n, const size_t *lens, int count)
 {
     uint64_t total = 0;
     int over = n > (int)RAFTKV_PEER_MAX_ARGS;
@@ -240,9 +299,59 @@ static int refuse_too_large(client *c, int n, const size_t *lens, int count)
         over = lens[i] > RAFTKV_PEER_MAX_BULK;
         total += lens[i];
     }
-    if (!over && total <= RAFTKV_PEER_MAX_BULK) return 0;
-    resp_add_error(client_reply_buf(c), "ERR request too large for one log entry");
+    return over || total > RAFTKV_PEER_MAX_BULK;
+}
+
+static int refuse_too_large(client *c, int n, const size_t *lens, int count)
+{
+    if (!too_large(n, lens, count)) return 0;
+    resp_add_error(client_reply_buf(c), TOO_LARGE);
     return 1;
+}
+
+/* RAFT.PROXY <proto>:<db> argv... into av/al (n = argc + 2; pa holds the
+ * second argument); av and al are malloc'ed when n > 64. */
+static void proxy_argv(int proto, int db, int argc, char **argv, size_t *argvlen, const char ***avp,
+                       size_t **alp, char pa[16])
+{
+    const char **av = *avp;
+    size_t *al = *alp;
+    int n = argc + 2;
+    if (n > 64) {
+        av = malloc((size_t)n * sizeof(*av));
+        al = malloc((size_t)n * sizeof(*al));
+        if (!av || !al) {
+            serverLog(LL_WARNING, "Out of memory forwarding a command");
+            exit(1);
+        }
+    }
+    av[0] = "RAFT.PROXY";
+    al[0] = 10;
+    av[1] = pa;
+    al[1] = (size_t)snprintf(pa, 16, "%d:%d", proto == 3 ? 3 : 2, db);
+    for (int i = 0; i < argc; i++) {
+        av[i + 2] = argv[i];
+        al[i + 2] = argvlen[i];
+    }
+    *avp = av;
+    *alp = al;
+}
+
+void proxy_forward_attempt(slot *w, int db, int argc, char **argv, size_t *argvlen)
+{
+    if (too_large(argc + 2, argvlen, argc)) {
+        blocking_attempt_outcome(w, ATTEMPT_UNKNOWN, 0, TOO_LARGE, sizeof(TOO_LARGE) - 1);
+        return;
+    }
+    const char *sav[64];
+    size_t sal[64];
+    const char **av = sav;
+    size_t *al = sal;
+    char pa[16];
+    proxy_argv(w->out.proto, db, argc, argv, argvlen, &av, &al, pa);
+    send_slot(w, argc + 2, av, al);
+    if (av != sav) free(av);
+    if (al != sal) free(al);
 }
 
 void proxy_forward(client *c, int argc, char **argv, size_t *argvlen)
@@ -250,23 +359,11 @@ void proxy_forward(client *c, int argc, char **argv, size_t *argvlen)
     if (refuse_too_large(c, argc + 2, argvlen, argc)) return;
     const char *sav[64];
     size_t sal[64];
-    int n = argc + 2;
-    const char **av = n <= 64 ? sav : malloc((size_t)n * sizeof(*av));
-    size_t *al = n <= 64 ? sal : malloc((size_t)n * sizeof(*al));
-    if (!av || !al) {
-        serverLog(LL_WARNING, "Out of memory forwarding a command");
-        exit(1);
-    }
-    av[0] = "RAFT.PROXY";
-    al[0] = 10;
+    const char **av = sav;
+    size_t *al = sal;
     char pa[16];
-    av[1] = pa;
-    al[1] = (size_t)snprintf(pa, sizeof(pa), "%d:%d", c->proto == 3 ? 3 : 2, c->db);
-    for (int i = 0; i < argc; i++) {
-        av[i + 2] = argv[i];
-        al[i + 2] = argvlen[i];
-    }
-    send_argv(c, n, av, al);
+    proxy_argv(c->proto, c->db, argc, argv, argvlen, &av, &al, pa);
+    send_argv(c, argc + 2, av, al);
     if (av != sav) free(av);
     if (al != sal) free(al);
 }

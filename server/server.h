@@ -34,7 +34,9 @@ struct event;
 struct event_base;
 struct client;
 
-enum { SLOT_DONE = 0, SLOT_WRITE, SLOT_READ, SLOT_PROXY };
+/* SLOT_BLOCKED: a blocking command's reply, until blocking.c serves it or
+ * its timeout passes (the client's input waits meanwhile). */
+enum { SLOT_DONE = 0, SLOT_WRITE, SLOT_READ, SLOT_PROXY, SLOT_BLOCKED };
 
 typedef struct slot {
     struct slot *next;
@@ -53,6 +55,13 @@ typedef struct slot {
     int confirmed;           /* SLOT_READ: its read index is applied */
     int wrap;                /* leader side of RAFT.PROXY: sent as one bulk string */
     int db;                  /* SLOT_READ: the database it reads */
+    /* An attempt of a blocked client (blocking.c): a waiter of the write
+     * path (SLOT_WRITE) or a forwarded command (SLOT_PROXY) that is in no
+     * client's queue; its outcome goes to blocking_attempt_outcome(). NULL
+     * once the client is gone (the slot is then just freed). */
+    struct blockstate *blk;
+    int attempt; /* leader side of a forwarded blocking command: found nothing
+                    answers ":<index>" (blocking.c) */
 } slot;
 
 enum {
@@ -172,7 +181,9 @@ resp_buf *client_reply_buf(client *c);      /* where an immediate reply goes */
  * reaches the client between the replies of the entries around it. */
 resp_buf *client_push_buf(client *c);
 slot *client_new_slot(client *c, int state);
-void slot_free(slot *s); /* frees its reply and argv copy too */
+slot *slot_new_detached(int proto);  /* in no client's queue (blocking.c's attempts) */
+void client_resume_input(client *c); /* runs its buffered commands in the next pass */
+void slot_free(slot *s);             /* frees its reply and argv copy too */
 void client_mark_dirty(client *c);
 void clients_process_pending(void);
 void clients_flush(void);
@@ -236,6 +247,11 @@ int driver_is_leader(void);
 void driver_status(driver_info *out);
 int write_propose(client *c, int argc, char **argv, size_t *argvlen, int firstkey);
 int write_propose_multi(client *c);
+/* Proposes a blocked client's attempt (blocking.c) as an entry of database
+ * db, its reply encoded in proto. Returns its waiter, whose outcome goes to
+ * blocking_attempt_outcome(); NULL when this node cannot propose now (not
+ * the leader, a transfer, too many uncommitted entries): nothing happened. */
+slot *write_propose_attempt(int db, int proto, int argc, char **argv, size_t *argvlen);
 /* A linearizable read: runs once a ReadIndex round confirms it and the
  * state has applied its read index and the client's earlier writes. */
 void driver_read(client *c, int argc, char **argv, size_t *argvlen);
@@ -246,6 +262,10 @@ void write_expire_cron(void);
 /* proxy.c: a follower forwards writes to the leader (follower-mode proxy) */
 void proxy_forward(client *c, int argc, char **argv, size_t *argvlen);
 void proxy_forward_multi(client *c);
+/* Forwards a blocked client's attempt w (a detached slot, w->blk set) as
+ * RAFT.PROXY; its outcome goes to blocking_attempt_outcome(), possibly
+ * before this returns (no leader: ATTEMPT_RETRY). */
+void proxy_forward_attempt(slot *w, int db, int argc, char **argv, size_t *argvlen);
 void proxy_cron(void);
 void proxy_shutdown(void);
 
@@ -263,9 +283,39 @@ void snapshot_gc(void); /* cron */
 size_t snapshot_info(char *buf, size_t n);
 void snapshot_shutdown(void);
 
-/* blocking.c: clients blocked by BLPOP & co. (DESIGN.md "Blocking") */
+/* blocking.c: clients blocked by BLPOP & co. (DESIGN.md "Blocking").
+ *
+ * A blocked client waits on this node, in c->blk, with a SLOT_BLOCKED reply
+ * slot; its later input waits. Each try to serve it is an attempt: the
+ * command as an ordinary write entry, proposed here on the leader or
+ * forwarded to the leader as RAFT.PROXY. Applied, it serves (the reply goes
+ * to the slot) or finds nothing (kvstate_apply_blocked()): the client stays
+ * blocked, and is tried again when a key it waits on is ready. One attempt
+ * in flight per client; per key, the clients of this node are tried in the
+ * order they blocked; across nodes the log decides. */
+enum {
+    ATTEMPT_SERVED,  /* the reply: w->out, or bytes/n (a forwarded one) */
+    ATTEMPT_BLOCKED, /* found nothing, applied at index */
+    ATTEMPT_RETRY,   /* not executed (not committed, no leader): try again later */
+    ATTEMPT_UNKNOWN  /* may or may not have executed: bytes/n is the error text */
+};
 void blocking_key_ready(void *ctx, int db, const char *key, size_t keylen); /* state hook */
 void blocking_client_gone(client *c);                                       /* client_free() */
+/* dispatch: a KV_CMD_BLOCKING command (checked, outside MULTI) blocks c. */
+void blocking_start(client *c, const kv_command *k, int argc, char **argv, size_t *argvlen);
+/* Takes w (its outcome, and the slot itself). */
+void blocking_attempt_outcome(slot *w, int outcome, uint64_t index, const char *bytes, size_t n);
+/* After a pass's applies: attempts for the keys made ready and the clients
+ * due for a check. Returns how many entries it proposed. */
+int blocking_pass(void);
+void blocking_state_replaced(void); /* a snapshot was installed: check every client */
+/* CLIENT UNBLOCK: 1 when client id was blocked (it gets the timeout reply,
+ * or -UNBLOCKED with error set), 0 otherwise. */
+int blocking_unblock(uint64_t id, int error);
+/* Clients whose first attempt found nothing (INFO blocked_clients, CLIENT
+ * LIST flags=b): Redis counts a client once its command has blocked. */
+int blocking_count(void);
+int blocking_waiting(const client *c);
 
 /* pubsub.c: channels, patterns, shard channels; delivery at apply
  * (DESIGN.md "Pub/sub"). Subscriptions are this node's; a message is an

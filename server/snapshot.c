@@ -482,6 +482,7 @@ void snapshot_install(const raft_snapshot_meta *m)
         exit(1);
     }
     if ((int64_t)tau > srv.last_tau) srv.last_tau = (int64_t)tau;
+    blocking_state_replaced(); /* no key_ready came for what the snapshot brought */
     snapin_installed(&in.s);
     stat_installed++;
     serverLog(LL_NOTICE,

@@ -3,6 +3,7 @@
  * 7.0's, as COMMAND INFO reports them. */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,41 @@ int kv_parse_expire(int argc, char **argv, size_t *argvlen, int seconds, const c
     }
     *flags = f;
     *when = v;
+    return 0;
+}
+
+int kv_parse_timeout(const char *s, size_t len, int64_t *ms, resp_buf *err)
+{
+    long double v;
+    if (!kv_string2ld(s, len, &v)) {
+        if (err) resp_add_error(err, "ERR timeout is not a float or out of range");
+        return -1;
+    }
+    v = ceill(v * 1000.0L);
+    /* Redis casts to long long: out of its range x86 gives LLONG_MIN,
+     * reported as negative; -0 is 0. */
+    if (!(v < 9223372036854775808.0L) || v < 0) {
+        if (err) resp_add_error(err, "ERR timeout is negative");
+        return -1;
+    }
+    *ms = (int64_t)v;
+    return 0;
+}
+
+int kv_blocking_args(const kv_command *cmd, int argc, char **argv, size_t *argvlen,
+                     kv_block_args *a)
+{
+    if (!cmd || !(cmd->flags & KV_CMD_BLOCKING) || argc < 3) return -1;
+    if (cmd->firstkey == 0) {
+        /* BLMPOP / BZMPOP timeout numkeys key [key ...] ... */
+        long long n;
+        if (!kv_string2ll(argv[2], argvlen[2], &n) || n < 1 || n > argc - 3) return -1;
+        *a = (kv_block_args){1, 3, (int)n};
+    } else if (cmd->lastkey < 0) {
+        *a = (kv_block_args){argc - 1, 1, argc - 2};
+    } else {
+        *a = (kv_block_args){argc - 1, 1, 1};
+    }
     return 0;
 }
 

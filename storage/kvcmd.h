@@ -64,6 +64,27 @@ int kv_string2ll(const char *s, size_t slen, long long *value);
  * KEYS and SCAN MATCH use it, and the server for pub/sub patterns. */
 int kv_stringmatchlen(const char *pattern, size_t patlen, const char *s, size_t slen, int nocase);
 
+/* A blocking command's timeout (BLPOP & co., in seconds): Redis 7.0's
+ * getTimeoutFromObjectOrReply. Fractional seconds are rounded up to whole
+ * ms (0.0001 is 1 ms); 0 (and anything in (-0.001, 0]) waits for ever; a
+ * value too large for a long long ms count is "negative", as Redis's
+ * conversion makes it. *ms gets the duration, not a deadline: the server
+ * owns time. 0, or -1 with Redis's error appended to err (may be NULL). */
+int kv_parse_timeout(const char *s, size_t len, int64_t *ms, resp_buf *err);
+
+/* Where a KV_CMD_BLOCKING command (its check passed) has its timeout and
+ * the keys it waits on: BLPOP, BRPOP, BZPOPMIN, BZPOPMAX every key but
+ * the last argument; BLMOVE and BRPOPLPUSH the source only; BLMPOP and
+ * BZMPOP the numkeys keys after "timeout numkeys". 0, or -1 when cmd is
+ * not blocking or the arguments do not fit. */
+typedef struct kv_block_args {
+    int timeout;  /* argv index of the timeout */
+    int firstkey; /* argv index of the first key waited on */
+    int nkeys;    /* keys argv[firstkey .. firstkey + nkeys) */
+} kv_block_args;
+int kv_blocking_args(const kv_command *cmd, int argc, char **argv, size_t *argvlen,
+                     kv_block_args *a);
+
 /* Case-insensitive lookup (a hash index, built at the first call); NULL
  * when unknown. The server resolves a command once, when it arrives, and
  * passes the entry down (kvstate_read); only the apply of a log entry,

@@ -101,6 +101,20 @@ KV_FAMILY(sort)
 KV_FAMILY(hll)
 KV_FAMILY(pubsub)
 
+/* A blocking command (KV_CMD_BLOCKING) found nothing to serve: it replies
+ * the null Redis gives inside MULTI (null_array: BLPOP & co.; otherwise a
+ * null bulk: BLMOVE, BRPOPLPUSH) and, outside MULTI, marks the entry
+ * blocked (kvstate_apply_blocked()): the server drops that null and keeps
+ * the client waiting. */
+static inline void kvx_block_empty(kv_ctx *c, int null_array)
+{
+    if (null_array)
+        resp_add_null_array(c->reply);
+    else
+        resp_add_null(c->reply);
+    if (!c->multi) c->blocked = 1;
+}
+
 /* Shared by the families that write strings (kvx_string.c). */
 void kvx_oom(kv_ctx *c); /* sets KV_ENOMEM unless an error is set */
 char *kvx_dup(kv_ctx *c, const char *p, size_t n, size_t cap);

@@ -327,6 +327,16 @@ int kv_set_expiry(kv_ctx *c, const char *key, size_t keylen, int64_t expiry)
     return rc;
 }
 
+/* A list or sorted set with elements was stored under key in c->db (pushed,
+ * created, renamed, moved or copied in): it may serve a client blocked on
+ * it (kvstate.h "key_ready"). Every path that stores a collection record
+ * with elements comes here, so no command can miss the signal. */
+static void coll_stored(kv_ctx *c, const char *key, size_t keylen, const kv_val *v)
+{
+    if (v->count > 0 && (v->type == KV_TYPE_LIST || v->type == KV_TYPE_ZSET))
+        kv_signal_ready(c, key, keylen);
+}
+
 int kv_put_val(kv_ctx *c, const char *key, size_t keylen, const kv_val *v)
 {
     if (v->type == KV_TYPE_STRING)
@@ -334,6 +344,7 @@ int kv_put_val(kv_ctx *c, const char *key, size_t keylen, const kv_val *v)
     char *dst;
     if (put_record(c, key, keylen, v->type, v->ver, COLL_BODY, v->expiry, 0, &dst) != 0) return -1;
     coll_body((unsigned char *)dst, v);
+    coll_stored(c, key, keylen, v);
     return 0;
 }
 
@@ -367,6 +378,7 @@ int kv_coll_save(kv_ctx *c, const char *key, size_t keylen, const kv_val *v)
     char *dst;
     if (put_record(c, key, keylen, v->type, v->ver, COLL_BODY, v->expiry, 0, &dst) != 0) return -1;
     coll_body((unsigned char *)dst, v);
+    coll_stored(c, key, keylen, v);
     return 0;
 }
 

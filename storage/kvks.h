@@ -85,6 +85,8 @@ int kv_coll_new(kv_ctx *c, int type, int enc, kv_val *v);
  * v from a lookup carries the key's own, so it is kept; one from
  * kv_coll_new has none, so a new version saved over a key with a TTL
  * drops it (as Redis's *STORE commands do). A count of 0 deletes the key.
+ * A list or sorted set stored with elements, here or by kv_put_val(), is
+ * signalled ready (kv_signal_ready) in c->db.
  * 0 or -1. */
 int kv_coll_save(kv_ctx *c, const char *key, size_t keylen, const kv_val *v);
 /* Deletes a key of any type (a collection's elements go to the cleanup

@@ -378,7 +378,17 @@ static void kvx_swapdb(ARGS)
         resp_add_error(c->reply, ERR_DBRANGE);
         return;
     }
-    if (a != b) kv_swap_db(c, a, b);
+    if (a != b) {
+        kv_swap_db(c, a, b);
+        /* Every list and sorted set of both may now serve a client blocked
+         * in the other's number (Redis's scanDatabaseForReadyKeys). */
+        int db = c->db;
+        kv_use_db(c, a);
+        kv_signal_ready(c, NULL, 0);
+        kv_use_db(c, b);
+        kv_signal_ready(c, NULL, 0);
+        kv_use_db(c, db);
+    }
     resp_add_ok(c->reply);
 }
 

@@ -1,6 +1,7 @@
 /* kvx_list.c -- the list commands (Redis's t_list.c), on the typed key space
  * (kvks.h): LPUSH, RPUSH, LPUSHX, RPUSHX, LINSERT, LPOP, RPOP, LLEN, LINDEX,
- * LSET, LRANGE, LTRIM, LREM, LPOS, RPOPLPUSH, LMOVE, LMPOP.
+ * LSET, LRANGE, LTRIM, LREM, LPOS, RPOPLPUSH, LMOVE, LMPOP, and the blocking
+ * BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP.
  *
  * A list is the element records seq -> element for seq in [v.head, v.tail),
  * always without holes: count == tail - head, and the element at index i is
@@ -15,9 +16,13 @@
  *
  * The pops are shared: list_pop() (one element, a copy) serves LPOP, RPOP,
  * LMOVE and RPOPLPUSH; list_pop_reply() (n elements into the reply) serves
- * LPOP / RPOP with a count and LMPOP. A blocking form (BLPOP, BRPOP, BLMOVE,
- * BLMPOP) applies the same: look the key up with kv_lookup_type(), pop with
- * one of these, kv_coll_save(). */
+ * LPOP / RPOP with a count and LMPOP. The blocking forms apply what their
+ * non-blocking form does when a key has elements: BLPOP, BRPOP and BLMPOP
+ * are mpop_keys() (LMPOP's scan of the keys), BLMOVE and BRPOPLPUSH are
+ * move_from() (LMOVE's). When no key has any, they reply the null Redis
+ * gives inside MULTI and, outside MULTI, mark the entry blocked
+ * (kvx_block_empty): the server keeps the client waiting and proposes the
+ * command again once a key is ready (kv_coll_save() signals it). */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +195,14 @@ static int list_pop_reply(kv_ctx *c, kv_val *v, int where, uint64_t n)
     return 0;
 }
 
+/* Redis's listElementsRemoved: the pop's event on key, then "del" when the
+ * pop emptied it (kv_coll_save() deleted it). */
+static void popped(kv_ctx *c, const char *key, size_t keylen, int where, const kv_val *v)
+{
+    kv_notify(c, KV_NOTIFY_LIST, where == L_HEAD ? "lpop" : "rpop", key, keylen);
+    if (v->count == 0) kv_notify(c, KV_NOTIFY_GENERIC, "del", key, keylen);
+}
+
 /* ------------------------------------------------------------ arguments */
 
 /* LEFT / RIGHT (Redis's getListPositionFromObjectOrReply). */
@@ -271,17 +284,18 @@ static int parse_lpos(int argc, char **argv, size_t *argvlen, lpos_opts *o, resp
     return 0;
 }
 
-/* LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]. */
-static int parse_lmpop(int argc, char **argv, size_t *argvlen, long long *numkeys, int *where,
-                       long long *count, resp_buf *err)
+/* LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count], numkeys at argv[idx]
+ * (BLMPOP: 2, after the timeout; Redis parses these before the timeout). */
+static int parse_lmpop(int argc, char **argv, size_t *argvlen, int idx, long long *numkeys,
+                       int *where, long long *count, resp_buf *err)
 {
-    if (parse_min(argv[1], argvlen[1], 1, "ERR numkeys should be greater than 0", numkeys, err))
+    if (parse_min(argv[idx], argvlen[idx], 1, "ERR numkeys should be greater than 0", numkeys, err))
         return -1;
-    if (*numkeys > argc - 3) {
+    if (*numkeys > argc - idx - 2) {
         if (err) resp_add_error(err, ERR_SYNTAX);
         return -1;
     }
-    int wi = 2 + (int)*numkeys;
+    int wi = idx + 1 + (int)*numkeys;
     if (parse_where(argv[wi], argvlen[wi], where, err) != 0) return -1;
     *count = -1;
     for (int j = wi + 1; j < argc; j++) {
@@ -364,7 +378,40 @@ KV_CHECK(ck_lmpop)
 {
     long long numkeys, count;
     int where;
-    return parse_lmpop(argc, argv, argvlen, &numkeys, &where, &count, err);
+    return parse_lmpop(argc, argv, argvlen, 1, &numkeys, &where, &count, err);
+}
+
+/* BLPOP / BRPOP key [key ...] timeout */
+KV_CHECK(ck_bpop)
+{
+    int64_t ms;
+    return kv_parse_timeout(argv[argc - 1], argvlen[argc - 1], &ms, err);
+}
+
+/* BRPOPLPUSH source destination timeout */
+KV_CHECK(ck_brpoplpush)
+{
+    int64_t ms;
+    (void)argc;
+    return kv_parse_timeout(argv[3], argvlen[3], &ms, err);
+}
+
+/* BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout */
+KV_CHECK(ck_blmove)
+{
+    int64_t ms;
+    if (ck_lmove(argc, argv, argvlen, err) != 0) return -1;
+    return kv_parse_timeout(argv[5], argvlen[5], &ms, err);
+}
+
+/* BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count] */
+KV_CHECK(ck_blmpop)
+{
+    long long numkeys, count;
+    int where;
+    int64_t ms;
+    if (parse_lmpop(argc, argv, argvlen, 2, &numkeys, &where, &count, err) != 0) return -1;
+    return kv_parse_timeout(argv[1], argvlen[1], &ms, err);
 }
 
 /* ------------------------------------------------------------ commands */
@@ -799,17 +846,14 @@ static void kvx_lpos(ARGS)
         resp_add_null(c->reply);
 }
 
-/* LMOVE / RPOPLPUSH (Redis's lmoveGenericCommand): the destination's type
- * is checked before anything is popped; src == dst rotates one list. */
-static void move_generic(kv_ctx *c, char **argv, size_t *argvlen, int wherefrom, int whereto)
+/* LMOVE / RPOPLPUSH from the list sv (argv[1], found) to argv[2] (Redis's
+ * lmoveGenericCommand): the destination's type is checked before anything
+ * is popped; src == dst rotates one list. Events as Redis's: the push on
+ * the destination, then the pop on the source. */
+static void move_from(kv_ctx *c, char **argv, size_t *argvlen, kv_val sv, int wherefrom,
+                      int whereto)
 {
-    kv_val sv, dv;
-    int found = kv_lookup_type(c, argv[1], argvlen[1], KV_TYPE_LIST, &sv);
-    if (found < 0) return;
-    if (!found) {
-        resp_add_null(c->reply);
-        return;
-    }
+    kv_val dv;
     int same = eq(argv[1], argvlen[1], argv[2], argvlen[2]);
     kv_val *d = &sv;
     if (!same) {
@@ -822,9 +866,24 @@ static void move_generic(kv_ctx *c, char **argv, size_t *argvlen, int wherefrom,
     char *ele = list_pop(c, &sv, wherefrom, &len);
     if (!ele) return;
     if (list_push(c, d, whereto, ele, len) == 0 && kv_coll_save(c, argv[2], argvlen[2], d) == 0 &&
-        (same || kv_coll_save(c, argv[1], argvlen[1], &sv) == 0))
+        (same || kv_coll_save(c, argv[1], argvlen[1], &sv) == 0)) {
         resp_add_bulk(c->reply, ele, len);
+        kv_notify(c, KV_NOTIFY_LIST, whereto == L_HEAD ? "lpush" : "rpush", argv[2], argvlen[2]);
+        popped(c, argv[1], argvlen[1], wherefrom, &sv);
+    }
     free(ele);
+}
+
+static void move_generic(kv_ctx *c, char **argv, size_t *argvlen, int wherefrom, int whereto)
+{
+    kv_val sv;
+    int found = kv_lookup_type(c, argv[1], argvlen[1], KV_TYPE_LIST, &sv);
+    if (found < 0) return;
+    if (!found) {
+        resp_add_null(c->reply);
+        return;
+    }
+    move_from(c, argv, argvlen, sv, wherefrom, whereto);
 }
 
 static void kvx_lmove(ARGS)
@@ -843,25 +902,102 @@ static void kvx_rpoplpush(ARGS)
     move_generic(c, argv, argvlen, L_TAIL, L_HEAD);
 }
 
-/* LMPOP: the first non-empty list among the keys; a key of another type
- * stops the scan with WRONGTYPE (Redis's mpopGenericCommand). */
+/* Pops from the first non-empty list among keys[0..nkeys); a key of
+ * another type stops the scan with WRONGTYPE (Redis's mpopGenericCommand
+ * and blockingPopGenericCommand). Replies [key, [element, ...]] with up to
+ * count elements, or for count -1 (BLPOP, BRPOP) [key, element]. 1 when
+ * it popped, 0 when every key is missing (nothing replied), -1 error
+ * (replied or c->rc). */
+static int mpop_keys(kv_ctx *c, char **keys, size_t *keylens, long long nkeys, int where,
+                     long long count)
+{
+    for (long long j = 0; j < nkeys; j++) {
+        kv_val v;
+        int found = kv_lookup_type(c, keys[j], keylens[j], KV_TYPE_LIST, &v);
+        if (found < 0) return -1;
+        if (!found) continue;
+        resp_add_array(c->reply, 2);
+        resp_add_bulk(c->reply, keys[j], keylens[j]);
+        if (count < 0) {
+            size_t len;
+            char *ele = list_pop(c, &v, where, &len);
+            if (!ele) return -1;
+            resp_add_bulk(c->reply, ele, len);
+            free(ele);
+        } else {
+            uint64_t n = (uint64_t)count < v.count ? (uint64_t)count : v.count;
+            if (list_pop_reply(c, &v, where, n) != 0) return -1;
+        }
+        if (kv_coll_save(c, keys[j], keylens[j], &v) != 0) return -1;
+        popped(c, keys[j], keylens[j], where, &v);
+        return 1;
+    }
+    return 0;
+}
+
 static void kvx_lmpop(ARGS)
 {
     long long numkeys, count;
     int where;
-    if (parse_lmpop(argc, argv, argvlen, &numkeys, &where, &count, c->reply) != 0) return;
-    for (int j = 2; j < 2 + numkeys; j++) {
-        kv_val v;
-        int found = kv_lookup_type(c, argv[j], argvlen[j], KV_TYPE_LIST, &v);
-        if (found < 0) return;
-        if (!found) continue;
-        uint64_t n = (uint64_t)count < v.count ? (uint64_t)count : v.count;
-        resp_add_array(c->reply, 2);
-        resp_add_bulk(c->reply, argv[j], argvlen[j]);
-        if (list_pop_reply(c, &v, where, n) == 0) kv_coll_save(c, argv[j], argvlen[j], &v);
+    if (parse_lmpop(argc, argv, argvlen, 1, &numkeys, &where, &count, c->reply) != 0) return;
+    if (mpop_keys(c, argv + 2, argvlen + 2, numkeys, where, count) == 0)
+        resp_add_null_array(c->reply);
+}
+
+/* ------------------------------------------------------------ blocking */
+
+/* BLPOP / BRPOP key [key ...] timeout */
+static void bpop_generic(ARGS, int where)
+{
+    if (mpop_keys(c, argv + 1, argvlen + 1, argc - 2, where, -1) == 0) kvx_block_empty(c, 1);
+}
+
+static void kvx_blpop(ARGS)
+{
+    bpop_generic(c, argc, argv, argvlen, L_HEAD);
+}
+
+static void kvx_brpop(ARGS)
+{
+    bpop_generic(c, argc, argv, argvlen, L_TAIL);
+}
+
+/* BLMOVE / BRPOPLPUSH (Redis's blmoveGenericCommand): only the source
+ * decides; a missing source blocks whatever the destination holds. Its
+ * null is a bulk one. */
+static void bmove_generic(kv_ctx *c, char **argv, size_t *argvlen, int wherefrom, int whereto)
+{
+    kv_val sv;
+    int found = kv_lookup_type(c, argv[1], argvlen[1], KV_TYPE_LIST, &sv);
+    if (found < 0) return;
+    if (!found)
+        kvx_block_empty(c, 0);
+    else
+        move_from(c, argv, argvlen, sv, wherefrom, whereto);
+}
+
+static void kvx_blmove(ARGS)
+{
+    int from, to;
+    (void)argc;
+    if (parse_where(argv[3], argvlen[3], &from, c->reply) != 0 ||
+        parse_where(argv[4], argvlen[4], &to, c->reply) != 0)
         return;
-    }
-    resp_add_null_array(c->reply);
+    bmove_generic(c, argv, argvlen, from, to);
+}
+
+static void kvx_brpoplpush(ARGS)
+{
+    (void)argc;
+    bmove_generic(c, argv, argvlen, L_TAIL, L_HEAD);
+}
+
+static void kvx_blmpop(ARGS)
+{
+    long long numkeys, count;
+    int where;
+    if (parse_lmpop(argc, argv, argvlen, 2, &numkeys, &where, &count, c->reply) != 0) return;
+    if (mpop_keys(c, argv + 3, argvlen + 3, numkeys, where, count) == 0) kvx_block_empty(c, 1);
 }
 
 /* ------------------------------------------------------------ command table */
@@ -870,6 +1006,7 @@ static void kvx_lmpop(ARGS)
 #define R KV_CMD_READONLY
 #define F KV_CMD_FAST
 #define D KV_CMD_DENYOOM
+#define B KV_CMD_BLOCKING
 /* clang-format off */
 const kv_command kvx_list_commands[] = {
     {"lpush", -3, W | D | F, 1, 1, 1, NULL, kvx_lpush, "list", "1.0.0", "Prepend one or multiple elements to a list"},
@@ -889,10 +1026,16 @@ const kv_command kvx_list_commands[] = {
     {"rpoplpush", 3, W | D, 1, 2, 1, NULL, kvx_rpoplpush, "list", "1.2.0", "Remove the last element in a list, prepend it to another list and return it"},
     {"lmove", 5, W | D, 1, 2, 1, ck_lmove, kvx_lmove, "list", "6.2.0", "Pop an element from a list, push it to another list and return it"},
     {"lmpop", -4, W, 0, 0, 0, ck_lmpop, kvx_lmpop, "list", "7.0.0", "Pop elements from a list"},
+    {"blpop", -3, W | B, 1, -2, 1, ck_bpop, kvx_blpop, "list", "2.0.0", "Remove and get the first element in a list, or block until one is available"},
+    {"brpop", -3, W | B, 1, -2, 1, ck_bpop, kvx_brpop, "list", "2.0.0", "Remove and get the last element in a list, or block until one is available"},
+    {"brpoplpush", 4, W | D | B, 1, 2, 1, ck_brpoplpush, kvx_brpoplpush, "list", "2.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available"},
+    {"blmove", 6, W | D | B, 1, 2, 1, ck_blmove, kvx_blmove, "list", "6.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available"},
+    {"blmpop", -5, W | B, 0, 0, 0, ck_blmpop, kvx_blmpop, "list", "7.0.0", "Pop elements from a list, or block until one is available"},
 };
 /* clang-format on */
 #undef W
 #undef R
 #undef F
 #undef D
+#undef B
 const size_t kvx_list_ncommands = sizeof(kvx_list_commands) / sizeof(kvx_list_commands[0]);

@@ -1325,27 +1325,25 @@ KV_CHECK(ck_zremrangebylex)
 /* ------------------------------------------------------------ pops */
 
 /* Redis's genericZpopCommand over keys[0..nkeys): the first existing key
- * is popped. emitkey: ZMPOP's [key, [[m, s], ...]] form. */
-static void zpop_generic(kv_ctx *c, char **keys, size_t *keylens, int nkeys, int max, int emitkey,
-                         long long count, int nested, int nil_when_empty)
+ * is popped (one of another type stops the scan with WRONGTYPE). The reply
+ * is [m, s, ...], nested [[m, s], ...], or with emitkey [key, m, s]
+ * (BZPOPMIN) or nested [key, [[m, s], ...]] (ZMPOP, BZMPOP). 1 when a key
+ * was found, 0 when none exists (nothing replied: the caller says what
+ * that is), -1 error (replied or c->rc). */
+static int zpop_generic(kv_ctx *c, char **keys, size_t *keylens, int nkeys, int max, int emitkey,
+                        long long count, int nested)
 {
     kv_val v;
     int found = 0, k;
     for (k = 0; k < nkeys; k++) {
         found = kv_lookup_type(c, keys[k], keylens[k], KV_TYPE_ZSET, &v);
-        if (found < 0) return;
+        if (found < 0) return -1;
         if (found) break;
     }
-    if (!found) {
-        if (nil_when_empty)
-            resp_add_null_array(c->reply);
-        else
-            resp_add_array(c->reply, 0);
-        return;
-    }
+    if (!found) return 0;
     if (count == 0) {
         resp_add_array(c->reply, 0);
-        return;
+        return 1;
     }
     if (count == -1) count = 1;
     long long n = count > (long long)v.count ? (long long)v.count : count;
@@ -1359,6 +1357,9 @@ static void zpop_generic(kv_ctx *c, char **keys, size_t *keylens, int nkeys, int
         resp_add_array(c->reply, n * 2);
     } else if (nested && !emitkey) {
         resp_add_array(c->reply, n);
+    } else if (!nested) {
+        resp_add_array(c->reply, n * 2 + 1);
+        resp_add_bulk(c->reply, keys[k], keylens[k]);
     } else {
         resp_add_array(c->reply, 2);
         resp_add_bulk(c->reply, keys[k], keylens[k]);
@@ -1369,8 +1370,11 @@ static void zpop_generic(kv_ctx *c, char **keys, size_t *keylens, int nkeys, int
         resp_add_bulk(c->reply, l.a[i].m, l.a[i].mlen);
         resp_add_double(c->reply, l.a[i].score);
     }
+    kv_notify(c, KV_NOTIFY_ZSET, max ? "zpopmax" : "zpopmin", keys[k], keylens[k]);
+    if (v.count == 0) kv_notify(c, KV_NOTIFY_GENERIC, "del", keys[k], keylens[k]);
 out:
     zl_free(&l);
+    return c->rc ? -1 : 1;
 }
 
 static int zpop_parse(int argc, char **argv, size_t *argvlen, long long *count, resp_buf *err)
@@ -1390,7 +1394,9 @@ static void zpop_cmd(ARGS, int max)
 {
     long long count;
     if (zpop_parse(argc, argv, argvlen, &count, c->reply) != 0) return;
-    zpop_generic(c, argv + 1, argvlen + 1, 1, max, 0, count, c->reply->proto > 2 && count != -1, 0);
+    if (zpop_generic(c, argv + 1, argvlen + 1, 1, max, 0, count,
+                     c->reply->proto > 2 && count != -1) == 0)
+        resp_add_array(c->reply, 0);
 }
 
 static void kvx_zpopmin(ARGS)
@@ -1409,17 +1415,19 @@ KV_CHECK(ck_zpop)
     return zpop_parse(argc, argv, argvlen, &count, err);
 }
 
-static int zmpop_parse(int argc, char **argv, size_t *argvlen, long long *numkeys, int *max,
-                       long long *count, resp_buf *err)
+/* ZMPOP numkeys key [key ...] MIN|MAX [COUNT count], numkeys at argv[idx]
+ * (BZMPOP: 2, after the timeout; Redis parses these before the timeout). */
+static int zmpop_parse(int argc, char **argv, size_t *argvlen, int idx, long long *numkeys,
+                       int *max, long long *count, resp_buf *err)
 {
-    if (get_range_long(argv[1], argvlen[1], 1, LLONG_MAX, numkeys,
+    if (get_range_long(argv[idx], argvlen[idx], 1, LLONG_MAX, numkeys,
                        "ERR numkeys should be greater than 0", err) != 0)
         return -1;
-    if (*numkeys > argc || 1 + *numkeys + 1 >= argc) {
+    if (*numkeys > argc || idx + *numkeys + 1 >= argc) {
         resp_add_error(err, ERR_SYNTAX);
         return -1;
     }
-    long long where = 1 + *numkeys + 1;
+    long long where = idx + *numkeys + 1;
     if (kv_streqci(argv[where], argvlen[where], "min")) {
         *max = 0;
     } else if (kv_streqci(argv[where], argvlen[where], "max")) {
@@ -1449,15 +1457,60 @@ static void kvx_zmpop(ARGS)
 {
     long long numkeys, count;
     int max;
-    if (zmpop_parse(argc, argv, argvlen, &numkeys, &max, &count, c->reply) != 0) return;
-    zpop_generic(c, argv + 2, argvlen + 2, (int)numkeys, max, 1, count, 1, 1);
+    if (zmpop_parse(argc, argv, argvlen, 1, &numkeys, &max, &count, c->reply) != 0) return;
+    if (zpop_generic(c, argv + 2, argvlen + 2, (int)numkeys, max, 1, count, 1) == 0)
+        resp_add_null_array(c->reply);
 }
 
 KV_CHECK(ck_zmpop)
 {
     long long numkeys, count;
     int max;
-    return zmpop_parse(argc, argv, argvlen, &numkeys, &max, &count, err);
+    return zmpop_parse(argc, argv, argvlen, 1, &numkeys, &max, &count, err);
+}
+
+/* BZPOPMIN / BZPOPMAX key [key ...] timeout (Redis's
+ * blockingGenericZpopCommand): ZPOPMIN's pop from the first existing key,
+ * replied [key, member, score] in both protocols; when none exists the
+ * null array (kvx_block_empty). */
+static void bzpop_cmd(ARGS, int max)
+{
+    if (zpop_generic(c, argv + 1, argvlen + 1, argc - 2, max, 1, -1, 0) == 0) kvx_block_empty(c, 1);
+}
+
+static void kvx_bzpopmin(ARGS)
+{
+    bzpop_cmd(c, argc, argv, argvlen, 0);
+}
+
+static void kvx_bzpopmax(ARGS)
+{
+    bzpop_cmd(c, argc, argv, argvlen, 1);
+}
+
+KV_CHECK(ck_bzpop)
+{
+    int64_t ms;
+    return kv_parse_timeout(argv[argc - 1], argvlen[argc - 1], &ms, err);
+}
+
+/* BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]: ZMPOP's. */
+static void kvx_bzmpop(ARGS)
+{
+    long long numkeys, count;
+    int max;
+    if (zmpop_parse(argc, argv, argvlen, 2, &numkeys, &max, &count, c->reply) != 0) return;
+    if (zpop_generic(c, argv + 3, argvlen + 3, (int)numkeys, max, 1, count, 1) == 0)
+        kvx_block_empty(c, 1);
+}
+
+KV_CHECK(ck_bzmpop)
+{
+    long long numkeys, count;
+    int max;
+    int64_t ms;
+    if (zmpop_parse(argc, argv, argvlen, 2, &numkeys, &max, &count, err) != 0) return -1;
+    return kv_parse_timeout(argv[1], argvlen[1], &ms, err);
 }
 
 /* ------------------------------------------------------------ ZRANDMEMBER */
@@ -1954,6 +2007,7 @@ static void kvx_zscan(ARGS)
 #define R KV_CMD_READONLY
 #define F KV_CMD_FAST
 #define D KV_CMD_DENYOOM
+#define B KV_CMD_BLOCKING
 /* clang-format off */
 const kv_command kvx_zset_commands[] = {
     {"zadd", -4, W | D | F, 1, 1, 1, ck_zadd, kvx_zadd, "sorted_set", "1.2.0", "Add one or more members to a sorted set, or update its score if it already exists"},
@@ -1979,6 +2033,9 @@ const kv_command kvx_zset_commands[] = {
     {"zpopmin", -2, W | F, 1, 1, 1, ck_zpop, kvx_zpopmin, "sorted_set", "5.0.0", "Remove and return members with the lowest scores in a sorted set"},
     {"zpopmax", -2, W | F, 1, 1, 1, ck_zpop, kvx_zpopmax, "sorted_set", "5.0.0", "Remove and return members with the highest scores in a sorted set"},
     {"zmpop", -4, W, 0, 0, 0, ck_zmpop, kvx_zmpop, "sorted_set", "7.0.0", "Remove and return members with scores in a sorted set"},
+    {"bzpopmin", -3, W | F | B, 1, -2, 1, ck_bzpop, kvx_bzpopmin, "sorted_set", "5.0.0", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available"},
+    {"bzpopmax", -3, W | F | B, 1, -2, 1, ck_bzpop, kvx_bzpopmax, "sorted_set", "5.0.0", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available"},
+    {"bzmpop", -5, W | B, 0, 0, 0, ck_bzmpop, kvx_bzmpop, "sorted_set", "7.0.0", "Remove and return members with scores in a sorted set or block until one is available"},
     {"zrandmember", -2, R, 1, 1, 1, NULL, kvx_zrandmember, "sorted_set", "6.2.0", "Get one or multiple random elements from a sorted set"},
     {"zunion", -3, R, 0, 0, 0, NULL, kvx_zunion, "sorted_set", "6.2.0", "Add multiple sorted sets"},
     {"zunionstore", -4, W | D, 1, 1, 1, ck_zsetop_store, kvx_zunionstore, "sorted_set", "2.0.0", "Add multiple sorted sets and store the resulting sorted set in a new key"},
@@ -1994,4 +2051,5 @@ const kv_command kvx_zset_commands[] = {
 #undef R
 #undef F
 #undef D
+#undef B
 const size_t kvx_zset_ncommands = sizeof(kvx_zset_commands) / sizeof(kvx_zset_commands[0]);
