@@ -30,7 +30,9 @@ no list holds a message, "unacked" and "unacked_index" are empty; every
 worker got every broadcast, all in the same order, each publisher's in the
 order it sent them; every worker ran tasks. PUBLISH answers the number of
 receivers on the node that applied it: all workers on redis-server, the
-leader's one worker on RaftKV (README.md "Pub/sub").
+leader's one worker on RaftKV (README.md "Pub/sub"). A second test kills
+the leader -9 while the workers, on the two followers, wait in BRPOP: they
+go on through the election, and every task sent after it runs once.
 
 Not mirrored: kombu's restore of unacknowledged messages after the
 visibility timeout (its mutex is redis-py's Lock, released by a Lua script,
@@ -92,8 +94,13 @@ class Worker:
     """A Celery worker's broker traffic: one connection consuming (BRPOP,
     the unacked bookkeeping, acks), one listening to the pidbox fanout."""
 
-    def __init__(self, name, node, queues):
+    # Errors that mean "not done" (no leader yet, not committed): a worker
+    # that tolerates them retries, as a Celery consumer reconnects.
+    RETRYABLE = ("CLUSTERDOWN", "TRYAGAIN")
+
+    def __init__(self, name, node, queues, tolerate=False):
         self.name, self.node, self.queues = name, node, list(queues)
+        self.tolerate, self.retries = tolerate, []
         self.r = redis.Redis(host=node.host, port=node.port, socket_timeout=15)
         self.sub = redis.Redis(host=node.host, port=node.port, socket_timeout=15).pubsub()
         self.ran, self.broadcasts, self.errors = [], [], []
@@ -130,7 +137,14 @@ class Worker:
         cycle = list(self.queues)
         while not self.stop.is_set():
             keys = [q_for_pri(q, p) for p in PRIORITY_STEPS for q in cycle]
-            got = self.r.execute_command("BRPOP", *keys, BRPOP_TIMEOUT)
+            try:
+                got = self.r.execute_command("BRPOP", *keys, BRPOP_TIMEOUT)
+            except redis.ResponseError as e:
+                if not (self.tolerate and str(e).startswith(self.RETRYABLE)):
+                    raise
+                self.retries.append(str(e))
+                time.sleep(0.1)
+                continue
             if got is None:
                 continue
             key, raw = got[0].decode(), got[1]
@@ -177,10 +191,10 @@ class Producer(threading.Thread):
     """apply_async() in bursts: the exchange's bindings (SMEMBERS) to find
     the queue, LPUSH to its priority's list; now and then a broadcast."""
 
-    def __init__(self, name, node, queue, seed, expect_receivers):
+    def __init__(self, name, node, queue, seed, expect_receivers, ntasks=TASKS_PER_PRODUCER):
         super().__init__(name=name, daemon=True)
         self.node, self.queue, self.rng = node, queue, random.Random(seed)
-        self.expect_receivers = expect_receivers
+        self.expect_receivers, self.ntasks = expect_receivers, ntasks
         self.sent, self.tickets, self.errors = [], [], []
 
     def run(self):
@@ -191,8 +205,8 @@ class Producer(threading.Thread):
 
     def _run(self):
         r = redis.Redis(host=self.node.host, port=self.node.port, socket_timeout=15)
-        broadcast_at = set(self.rng.sample(range(TASKS_PER_PRODUCER), BROADCASTS_PER_PRODUCER))
-        for i in range(TASKS_PER_PRODUCER):
+        broadcast_at = set(self.rng.sample(range(self.ntasks), min(self.ntasks, BROADCASTS_PER_PRODUCER)))
+        for i in range(self.ntasks):
             members = r.smembers("_kombu.binding." + self.queue)  # exchange lookup
             queues = [m.decode().split(SEP)[2] for m in members if m.decode().split(SEP)[0] == self.queue]
             assert queues == [self.queue], members
@@ -296,3 +310,85 @@ def test_celery_tasks_run_once_and_broadcasts_reach_every_worker(broker):
         assert [t for t in order if t.startswith(p.name + "-")] == p.tickets
     r.close()
     print("%s: tasks per worker %s; broadcasts %d" % (kind, {w.name: len(w.ran) for w in workers}, len(order)))
+
+
+def run_and_check(workers, producers, settle_node, tickets_before=()):
+    """Runs the producers to the end, then waits until every task they sent
+    ran and was acknowledged and every worker has every broadcast so far.
+    Returns (tasks sent, all tickets so far)."""
+    ran_before = sum(len(w.ran) for w in workers)
+    for p in producers:
+        p.start()
+    for p in producers:
+        p.join(120)
+        assert not p.is_alive(), "%s did not finish" % p.name
+    assert [e for p in producers for e in p.errors] == []
+    sent = [t for p in producers for t in p.sent]
+    tickets = list(tickets_before) + [t for p in producers for t in p.tickets]
+    r = redis.Redis(host=settle_node.host, port=settle_node.port, socket_timeout=15)
+
+    def settled():
+        errors = [e for w in workers for e in w.errors]
+        assert errors == [], errors
+        ran = sum(len(w.ran) for w in workers) - ran_before
+        got_all = all(len(w.broadcasts) >= len(tickets) for w in workers)
+        return ran >= len(sent) and got_all and r.hlen(UNACKED) == 0
+    try:
+        compat.wait_until(settled, 60, "every task acknowledged and every broadcast received", interval=0.05)
+    except AssertionError as e:
+        state = {w.name: {"ran": len(w.ran), "broadcasts": len(w.broadcasts), "retries": w.retries[-3:]}
+                 for w in workers}
+        raise AssertionError("%s: %d tasks sent, %d tickets, unacked %d; workers %s"
+                             % (e, len(sent), len(tickets), r.hlen(UNACKED), state)) from None
+    r.close()
+    return sent, tickets
+
+
+def test_celery_workers_blocked_on_followers_survive_a_leader_kill():
+    """Workers consuming on the two followers, idle (blocked in BRPOP) when
+    the leader is killed -9: the BRPOPs they are in, and their
+    subscriptions, live on through the election; tasks and broadcasts sent
+    after it (through a follower) reach them, each task run exactly once.
+    A BRPOP sent while there is no leader may answer -CLUSTERDOWN or
+    -TRYAGAIN (nothing popped): the worker retries, as a Celery consumer
+    does after a channel error."""
+    c = compat.start_raftkv_cluster(3, ["--follower-mode", "proxy"])
+    workers = []
+    try:
+        ld = c.leader()
+        f1, f2 = [n for n in c.nodes if n is not ld]
+        workers = [Worker("w1", f1, ["celery"], tolerate=True), Worker("w2", f2, ["celery"], tolerate=True)]
+        for w in workers:
+            w.declare()
+        for w in workers:
+            w.start()
+        before = [Producer("pa", f1, "celery", 3, 0, ntasks=40)]  # no subscriber on the leader
+        sent1, tickets = run_and_check(workers, before, f1)
+        # Both workers idle in BRPOP on empty queues: kill the leader.
+        compat.wait_until(lambda: all(int(compat.info(n.host, n.port, "clients")["blocked_clients"]) >= 1
+                                      for n in (f1, f2)), 10, "both workers blocked in BRPOP")
+        ld.kill()
+        new = c.leader(30)
+        assert new in (f1, f2)
+        # through the follower that is left (proxied to the new leader),
+        # and a broadcast counted on the new leader: its one worker
+        other = f2 if new is f1 else f1
+        after = [Producer("pb", other, "celery", 4, 1, ntasks=40)]
+        sent2, tickets = run_and_check(workers, after, new, tickets)
+    finally:
+        for w in workers:
+            w.close()
+        san = c.sanitizer_report()
+        bad = c.stop()
+    assert san is None, "sanitizer report:\n" + san
+    assert not bad, "nodes %s did not stop cleanly:\n%s" % (bad, c.saved_log)
+    runs = {}
+    for w in workers:
+        for tid, _, _, _ in w.ran:
+            runs.setdefault(tid, []).append(w.name)
+    assert {t: v for t, v in runs.items() if len(v) > 1} == {}, "tasks run more than once"
+    assert sorted(runs) == sorted(sent1 + sent2)
+    for w in workers:
+        assert w.broadcasts == workers[0].broadcasts and sorted(w.broadcasts) == sorted(tickets), w.name
+    print("failover: tasks per worker %s; retried BRPOPs %s" % ({w.name: len(w.ran) for w in workers},
+                                                                 {w.name: len(w.retries) for w in workers}))

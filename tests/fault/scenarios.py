@@ -75,7 +75,7 @@ SCENARIOS = {
 
 # Every scenario that must pass (lease-drift is expected to fail).
 SOAK_DEFAULT = ["partition", "kill", "pause", "clock-ttl", "clock-rate", "mixed", "snapshot", "power",
-                "power-mixed"]
+                "power-mixed", "queue"]
 
 
 class Result:
