@@ -80,6 +80,7 @@ typedef struct blockstate {
     int expired;         /* timeout or CLIENT UNBLOCK came while an attempt was in flight */
     int expire_err;      /* ... CLIENT UNBLOCK ERROR */
     int waiting;         /* its first attempt found nothing: what INFO and CLIENT LIST count */
+    int executed;        /* an attempt was applied (found nothing) */
     int check;           /* look at its keys once applied >= check_index and now >= check_at */
     uint64_t check_index;
     int64_t check_at;
@@ -362,11 +363,13 @@ static void attempt_argv(blockstate *b, int argc, char **argv, size_t *argvlen)
 {
     check_done(b);
     if (driver_is_leader()) {
-        slot *w = write_propose_attempt(b->db, b->proto, argc, argv, argvlen);
-        if (!w) {
+        const char *err;
+        slot *w = write_propose_attempt(b->db, b->proto, argc, argv, argvlen, &err);
+        if (!w && err)
+            answer(b, NULL, 0, err, 0);
+        else if (!w)
             check_later(b, 0, mstime() + RETRY_MS);
-            return;
-        }
+        if (!w) return;
         w->blk = b;
         b->attempt = w;
         return;
@@ -384,6 +387,10 @@ static void attempt_argv(blockstate *b, int argc, char **argv, size_t *argvlen)
 static int attempt_ready(blockstate *b)
 {
     const kv_block_args *a = &b->args;
+    if (!b->executed) { /* the first attempt never ran: it is the command as given */
+        attempt_argv(b, b->argc, b->argv, b->argvlen);
+        return 1;
+    }
     int *ready = xcalloc((size_t)(b->nkeys ? b->nkeys : 1), sizeof(int)), nr = 0;
     for (int i = 0; i < b->nkeys; i++)
         if (key_elements(b->db, b->kind, b->argv[b->keyarg[i]], b->argvlen[b->keyarg[i]]) > 0)
@@ -557,6 +564,7 @@ void blocking_attempt_outcome(slot *w, int outcome, uint64_t index, const char *
             answer(b, w->out.p, w->out.len, NULL, 0);
         break;
     case ATTEMPT_BLOCKED:
+        b->executed = 1;
         if (b->expired)
             answer_expired(b, b->expire_err);
         else
@@ -583,7 +591,7 @@ int blocking_unblock(uint64_t id, int error)
 {
     for (blockstate *b = bhead; b; b = b->next)
         if (b->c->id == id) {
-            if (b->expired) return 0;
+            if (!b->waiting || b->expired) return 0; /* not blocked (yet), or answered */
             expire(b, error);
             return 1;
         }

@@ -188,13 +188,18 @@ int write_propose(client *c, int argc, char **argv, size_t *argvlen, int firstke
     return propose(c, NULL, 0);
 }
 
-slot *write_propose_attempt(int db, int proto, int argc, char **argv, size_t *argvlen)
+slot *write_propose_attempt(int db, int proto, int argc, char **argv, size_t *argvlen,
+                            const char **err)
 {
     uint64_t index, term;
     const char *msg = NULL;
+    *err = NULL;
     resp_buf_reset(&scratch);
     kventry_encode_cmd(&scratch, next_tau(), db, argc, argv, argvlen);
-    if (propose_entry(&index, &term, &msg)) return NULL;
+    if (propose_entry(&index, &term, &msg)) {
+        if (msg && strncmp(msg, "TRYAGAIN", 8)) *err = msg; /* trying again would not help */
+        return NULL;
+    }
     slot *s = slot_new_detached(proto);
     s->state = SLOT_WRITE;
     wait_for(s, index, term);

@@ -249,9 +249,11 @@ int write_propose(client *c, int argc, char **argv, size_t *argvlen, int firstke
 int write_propose_multi(client *c);
 /* Proposes a blocked client's attempt (blocking.c) as an entry of database
  * db, its reply encoded in proto. Returns its waiter, whose outcome goes to
- * blocking_attempt_outcome(); NULL when this node cannot propose now (not
- * the leader, a transfer, too many uncommitted entries): nothing happened. */
-slot *write_propose_attempt(int db, int proto, int argc, char **argv, size_t *argvlen);
+ * blocking_attempt_outcome(); NULL when nothing was proposed: *err is then
+ * the error for the client (too large, out of memory), or NULL when it may
+ * work later (not the leader, a transfer, too many uncommitted entries). */
+slot *write_propose_attempt(int db, int proto, int argc, char **argv, size_t *argvlen,
+                            const char **err);
 /* A linearizable read: runs once a ReadIndex round confirms it and the
  * state has applied its read index and the client's earlier writes. */
 void driver_read(client *c, int argc, char **argv, size_t *argvlen);
@@ -309,8 +311,9 @@ void blocking_attempt_outcome(slot *w, int outcome, uint64_t index, const char *
  * due for a check. Returns how many entries it proposed. */
 int blocking_pass(void);
 void blocking_state_replaced(void); /* a snapshot was installed: check every client */
-/* CLIENT UNBLOCK: 1 when client id was blocked (it gets the timeout reply,
- * or -UNBLOCKED with error set), 0 otherwise. */
+/* CLIENT UNBLOCK: 1 when client id was blocked (blocking_waiting): it gets
+ * the timeout reply, or -UNBLOCKED with error set, unless an attempt in
+ * flight serves it; 0 otherwise. */
 int blocking_unblock(uint64_t id, int error);
 /* Clients whose first attempt found nothing (INFO blocked_clients, CLIENT
  * LIST flags=b): Redis counts a client once its command has blocked. */

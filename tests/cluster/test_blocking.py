@@ -290,8 +290,10 @@ def test_a_pipeline_behind_a_blocked_command_waits(cluster):
 
 def test_a_client_that_disconnects_while_blocked_is_forgotten(cluster):
     ld, f = nodes_of(cluster)
-    b = block(f, "BLPOP", "gone", 0)
-    b.conn.connection_pool.disconnect()
+    s = socket.create_connection(("127.0.0.1", f.port))
+    s.sendall(b"*3\r\n$5\r\nBLPOP\r\n$4\r\ngone\r\n$1\r\n0\r\n")
+    wait_blocked(f, 1)
+    s.close()
     wait_blocked(f, 0)
     with ld.client() as r:
         r.rpush("gone", "kept")
@@ -589,3 +591,55 @@ def test_a_follower_in_redirect_mode_answers_moved(make_cluster):
         with pytest.raises(redis.ResponseError, match="MOVED"):
             r.blpop(["rk"], 0)
     assert blocked_clients(f) == 0
+
+
+def test_consumers_on_every_node_pop_each_item_exactly_once(make_cluster):
+    c = make_cluster(3)
+    c.leader()
+    got, lock = [], threading.Lock()
+
+    def consume(node):
+        with node.client(socket_timeout=60) as r:
+            r.response_callbacks.pop("BRPOP", None)
+            while True:
+                k, v = r.execute_command("BRPOP", "work", 0)
+                if v == b"stop":
+                    return
+                with lock:
+                    got.append(v)
+
+    consumers = [threading.Thread(target=consume, args=(n,), daemon=True)
+                 for n in c.nodes for _ in range(2)]
+    for t in consumers:
+        t.start()
+    wait_until(lambda: sum(blocked_clients(n) for n in c.nodes) == 6, 20, "six consumers blocked")
+    items = [b"item%d" % i for i in range(300)]
+    for i in range(0, len(items), 3):  # producers on every node, some pushes of several
+        with c.nodes[i % 3].client() as r:
+            r.lpush("work", *items[i:i + 3])
+    with c.leader().client() as r:
+        r.lpush("work", *[b"stop"] * 6)
+    for t in consumers:
+        t.join(60)
+        assert not t.is_alive(), "a consumer did not finish"
+    assert sorted(got) == sorted(items)
+    with c.leader().client() as r:
+        assert r.llen("work") == 0
+
+
+def test_a_first_attempt_that_could_not_run_is_retried_as_given(make_cluster):
+    c = make_cluster(3)
+    old = c.leader()
+    fs = [n for n in c.nodes if n is not old]
+    with old.client() as r:
+        r.set("str", "x")
+        r.rpush("lst", "a")
+    wait_until(lambda: all(n.client().llen("lst") == 1 for n in fs), 20, "the followers applied")
+    old.kill()
+    # Sent while the followers still follow the dead leader: the attempts
+    # cannot reach it and are tried again once a leader is elected.
+    wrong = Blocked(fs[0], "BLPOP", "str", 0)
+    served = Blocked(fs[1], "BRPOP", "nothing", "lst", 0)
+    assert served.wait(30).result == [b"lst", b"a"]
+    wrong.wait(30)
+    assert isinstance(wrong.error, redis.ResponseError) and "WRONGTYPE" in str(wrong.error)
