@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <ctype.h>
 
+#include "storage/kvcmd.h"
 #include "storage/kvint.h"
 
 /* The oracle: Redis 7.0.15's stringmatchlen_impl, recursion and nesting
