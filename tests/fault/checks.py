@@ -9,7 +9,7 @@ not certainly finished before X began, so some linearization puts W after
 X."""
 import subprocess
 
-from history import OK
+from history import FAIL, INFO, OK
 
 
 def _ok(ops, *fs):
@@ -162,3 +162,132 @@ def lincheck(binary, path, timeout_s):
     verdict = {0: "linearizable", 1: "not linearizable", 2: "unknown", 3: "bad input"}.get(
         out.returncode, "lincheck exit %d" % out.returncode)
     return verdict, (out.stdout + out.stderr).strip()
+
+
+# --- the queue workload (workload.Queue) ----------------------------------
+
+def popped_item(o):
+    """(key, item) an ok BRPOP returned, or None for its null reply; recorded
+    as "<key> <item>" (workload.Queue.result)."""
+    if o.result is None:
+        return None
+    key, _, item = o.result.partition(" ")
+    return key, item
+
+
+def queue(ops, remaining):
+    """The work-queue checks (README.md "queue"): ops are the LPUSH ("lpush",
+    key, value = the item) and BRPOP ("brpop", key = the keys it waited on,
+    space-separated) operations; remaining is {key: [items, head first]} as
+    the final LRANGEs read them. Returns (problems, stats).
+
+    1. Every item popped (by an ok BRPOP) or remaining was pushed to that key
+       by an LPUSH that was not a certain failure, and not popped before its
+       LPUSH began.
+    2. No item is delivered twice: popped by two BRPOPs, or popped and still
+       in a queue, or twice in a queue.
+    3. Every acknowledged LPUSH's item is popped by an ok BRPOP or remains.
+       One that is neither may only have gone to a BRPOP whose outcome is
+       unknown (info): each such BRPOP takes at most one item from one of
+       its keys, so for every set S of keys, the missing items of S must be
+       at most the info BRPOPs that waited on some key of S (Hall's
+       condition: then each missing item has its own unknown BRPOP).
+    4. FIFO per key: if LPUSH a finished before LPUSH b began (same key, both
+       ok), b is not popped by a BRPOP that finished before a's BRPOP began,
+       nor popped while a remains at the end."""
+    problems = []
+    pushes = [o for o in ops if o.f == "lpush"]
+    pops = [o for o in ops if o.f == "brpop"]
+    pushed = {}  # item -> its LPUSH (items are unique)
+    for o in pushes:
+        if o.value in pushed:
+            problems.append("HARNESS: item %r pushed twice (%r, %r)" % (o.value, pushed[o.value], o))
+        pushed[o.value] = o
+    delivered = {}  # item -> [(key, how)]: the ok BRPOPs and the final queues that hold it
+    pop_of = {}
+    for o in pops:
+        if o.type == OK and o.result is not None:
+            key, item = popped_item(o)
+            delivered.setdefault(item, []).append((key, "popped by %r" % o))
+            pop_of.setdefault(item, o)
+    for key, items in sorted(remaining.items()):
+        for item in items:
+            delivered.setdefault(item, []).append((key, "still in %s at the end" % key))
+    for item, where in sorted(delivered.items()):
+        w = pushed.get(item)
+        if w is None or w.type == FAIL:
+            problems.append("item %r was never pushed (%s) but %s" % (
+                item, "no LPUSH" if w is None else "its LPUSH failed: %r" % w, where[0][1]))
+            continue
+        for key, how in where:
+            if key != w.key:
+                problems.append("item %r pushed to %s by %r, but %s" % (item, w.key, w, how))
+        if len(where) > 1:
+            problems.append("item %r delivered %d times: %s" % (item, len(where), "; ".join(h for _, h in where)))
+        p = pop_of.get(item)
+        if p is not None and p.t_done < w.t_invoke:
+            problems.append("item %r popped by %r before its LPUSH %r began" % (item, p, w))
+    missing = [o for o in pushes if o.type == OK and o.value not in delivered]
+    unknown_pops = [o for o in pops if o.type == INFO]
+    problems += _missing_explained(missing, unknown_pops)
+    problems += _fifo(pushes, pop_of, remaining)
+    stats = {
+        "pushed ok": sum(1 for o in pushes if o.type == OK),
+        "pushed unknown": sum(1 for o in pushes if o.type == INFO),
+        "push failed": sum(1 for o in pushes if o.type == FAIL),
+        "popped": len(pop_of),
+        "null pops": sum(1 for o in pops if o.type == OK and o.result is None),
+        "pop unknown": len(unknown_pops),
+        "pop failed": sum(1 for o in pops if o.type == FAIL),
+        "remaining": sum(len(v) for v in remaining.values()),
+        "acknowledged missing": len(missing),
+        "unknown pushes gone": sum(1 for o in pushes if o.type == INFO and o.value not in delivered),
+    }
+    return problems, stats
+
+
+def _missing_explained(missing, unknown_pops):
+    if not missing:
+        return []
+    keys = sorted({o.key for o in missing})
+    by_key = {k: [o for o in missing if o.key == k] for k in keys}
+    waited = [set(o.key.split()) for o in unknown_pops]
+    for mask in range(1, 1 << len(keys)):
+        s = {k for i, k in enumerate(keys) if mask >> i & 1}
+        need = sum(len(by_key[k]) for k in s)
+        have = sum(1 for w in waited if w & s)
+        if need > have:
+            lost = [o for k in sorted(s) for o in by_key[k]]
+            return ["%d acknowledged item(s) of %s lost: neither popped nor in the queue, and only %d BRPOP(s) "
+                    "on those keys had an unknown outcome; e.g. %s"
+                    % (need, " ".join(sorted(s)), have, ", ".join(repr(o) for o in lost[:5]))]
+    return []
+
+
+def _fifo(pushes, pop_of, remaining):
+    """Check 4 of queue(), per key in O(n log n): sweep the ok pushes b in
+    order of invoke, keeping the latest 'pop begin' among the pushes a that
+    finished before b began (an item still queued at the end: infinity)."""
+    problems = []
+    left = {item for items in remaining.values() for item in items}
+    inf = float("inf")
+    for key in sorted({o.key for o in pushes}):
+        ok = [o for o in pushes if o.key == key and o.type == OK and (o.value in pop_of or o.value in left)]
+        by_done = sorted(ok, key=lambda o: o.t_done)
+        i, latest, latest_a = 0, -1, None
+        for b in sorted(ok, key=lambda o: o.t_invoke):
+            while i < len(by_done) and by_done[i].t_done < b.t_invoke:
+                a = by_done[i]
+                begin = inf if a.value in left else pop_of[a.value].t_invoke
+                if begin > latest:
+                    latest, latest_a = begin, a
+                i += 1
+            pb = pop_of.get(b.value)
+            if pb is not None and latest_a is not None and pb.t_done < latest:
+                where = ("still in %s at the end" % key if latest == inf
+                         else "popped later by %r" % pop_of[latest_a.value])
+                problems.append("%s is not FIFO: %r was pushed before %r, yet %r popped the later item while "
+                                "the earlier one was %s" % (key, latest_a, b, pb, where))
+                if len(problems) >= 5:
+                    return problems
+    return problems

@@ -434,13 +434,19 @@ class Cluster:
                         except redis.exceptions.ResponseError as e:
                             if not str(e).startswith("WRONGTYPE"):
                                 raise
-                            others.append(k)  # a set (the set workload): its members below
+                            others.append(k)  # not a string: below
                             v = None
                         space[k.decode()] = (v, conn.read_response())
-                    for k in others:
-                        conn.send_command("SMEMBERS", k)
-                        members = tuple(sorted(conn.read_response()))
-                        space[k.decode()] = (("set", members), space[k.decode()][1])
+                    for k in others:  # a set (the set workload) or a list (the queue workload)
+                        conn.send_command("TYPE", k)
+                        typ = conn.read_response()
+                        if typ in (b"list", "list"):
+                            conn.send_command("LRANGE", k, 0, -1)
+                            value = ("list", tuple(conn.read_response()))
+                        else:
+                            conn.send_command("SMEMBERS", k)
+                            value = ("set", tuple(sorted(conn.read_response())))
+                        space[k.decode()] = (value, space[k.decode()][1])
             finally:
                 r.connection_pool.release(conn)
             after = int(r.info("raft")["raft_applied_index"])

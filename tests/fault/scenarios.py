@@ -66,12 +66,16 @@ SCENARIOS = {
     # that one) overlapping
     "power-mixed": Scenario(["power-loss", "partition", "kill"], powerfs=True, overlap=0.3,
                             server_args=["--raft-log-keep", "300"]),
+    # a work queue (workload.Queue, checks.queue): LPUSH producers and BRPOP
+    # consumers on leader and followers (proxy mode, so a consumer blocks on
+    # a follower), under kill -9, pauses and partitions
+    "queue": Scenario(["kill", "pause", "partition"], work="queue", overlap=0.2),
 }
 
 
 # Every scenario that must pass (lease-drift is expected to fail).
 SOAK_DEFAULT = ["partition", "kill", "pause", "clock-ttl", "clock-rate", "mixed", "snapshot", "power",
-                "power-mixed"]
+                "power-mixed", "queue"]
 
 
 class Result:
@@ -150,7 +154,8 @@ def _run(cl, sc, steps, hist, a, res, log):
     if sc.preload:
         _preload(cl, sc.preload)
     work = _work(sc, a)
-    wl = {"registers": workload.Registers, "ttl": workload.Expiring, "set": workload.Sets}[work]()
+    wl = {"registers": workload.Registers, "ttl": workload.Expiring, "set": workload.Sets,
+          "queue": workload.Queue}[work]()
 
     def nemesis_log(kind, text):
         hist.nemesis(kind, text)
@@ -183,6 +188,8 @@ def _run(cl, sc, steps, hist, a, res, log):
         _check_registers(cl, hist, finals, a, res)
     elif work == "set":
         _check_lincheck(cl, hist, a, res)
+    elif work == "queue":
+        _check_queue(hist, wl, finals, res)
     else:
         res.problems += checks.no_going_back(hist.ops)
         reads = [o for o in hist.ops if o.type == OK and o.f in ("get", "getex")]
@@ -271,6 +278,18 @@ def _final_reads(cl, hist, wl):
 def _check_registers(cl, hist, finals, a, res):
     res.problems += checks.durability(hist.ops, finals)
     _check_lincheck(cl, hist, a, res)
+
+
+def _check_queue(hist, wl, finals, res):
+    problems, stats = checks.queue(hist.ops, wl.remaining(finals))
+    res.problems += problems
+    res.verdict = "not used (queue: checks.queue)"
+    res.notes.append("queue: " + ", ".join("%s %d" % kv for kv in stats.items()))
+    if not stats["popped"]:
+        res.problems.append("queue: no BRPOP popped an item, nothing was checked")
+    if stats["acknowledged missing"]:
+        res.notes.append("queue: %d acknowledged item(s) neither popped nor left, each explained by a BRPOP "
+                         "with an unknown outcome" % stats["acknowledged missing"])
 
 
 def _check_lincheck(cl, hist, a, res):

@@ -306,3 +306,112 @@ def test_catch_up_must_install_a_snapshot(monkeypatch, installs, ok):
     if not ok:
         assert "installed no snapshot past index 100" in f.problems[0]
     assert all(nd.running for nd in cl.nodes)  # healed either way
+
+
+# --- the queue workload (checks.queue) ---------------------------------------
+
+KEYS = "q0 q1"
+
+
+def push(item, t0, t1, typ=OK, key="q0"):
+    return op("lpush", key, t0, t1, typ=typ, value=item, result=1 if typ == OK else None)
+
+
+def pop(got, t0, t1, typ=OK, key="q0"):
+    """A BRPOP on q0 q1 that returned item got from key (None: the null reply)."""
+    return op("brpop", KEYS, t0, t1, typ=typ, result=("%s %s" % (key, got)) if got else None)
+
+
+def queue_ok(ops, remaining):
+    problems, stats = checks.queue(ops, remaining)
+    return problems
+
+
+def test_queue_every_item_popped_once_or_left_passes():
+    ops = [push("p1-1", 0, 1), push("p1-2", 2, 3), push("p2-1", 2, 4, key="q1"),
+           pop("p1-1", 1, 5), pop("p2-1", 3, 6, key="q1"), pop(None, 7, 9)]
+    problems, stats = checks.queue(ops, {"q0": ["p1-2"], "q1": []})
+    assert problems == []
+    assert stats["popped"] == 2 and stats["remaining"] == 1 and stats["null pops"] == 1
+
+
+def test_queue_duplicate_pop_is_caught():
+    ops = [push("p1-1", 0, 1), pop("p1-1", 2, 3), pop("p1-1", 2, 4)]
+    problems = queue_ok(ops, {"q0": []})
+    assert len(problems) == 1 and "delivered 2 times" in problems[0]
+
+
+def test_queue_item_popped_and_still_queued_is_caught():
+    ops = [push("p1-1", 0, 1), pop("p1-1", 2, 3)]
+    problems = queue_ok(ops, {"q0": ["p1-1"]})
+    assert len(problems) == 1 and "delivered 2 times" in problems[0] and "still in q0" in problems[0]
+
+
+def test_queue_lost_item_is_caught():
+    ops = [push("p1-1", 0, 1), push("p1-2", 2, 3), pop("p1-1", 4, 5), pop(None, 6, 8)]
+    problems = queue_ok(ops, {"q0": []})
+    assert len(problems) == 1 and "lost" in problems[0] and "p1-2" in problems[0]
+
+
+def test_queue_item_may_go_to_a_brpop_with_unknown_outcome():
+    ops = [push("p1-1", 0, 1), pop(None, 2, None, typ=INFO)]
+    assert queue_ok(ops, {"q0": []}) == []
+    # one unknown BRPOP explains one missing item, not two
+    ops.append(push("p1-2", 3, 4))
+    problems = queue_ok(ops, {"q0": []})
+    assert len(problems) == 1 and "2 acknowledged item(s) of q0 lost" in problems[0]
+
+
+def test_queue_unknown_brpop_explains_only_its_own_keys():
+    ops = [push("p1-1", 0, 1, key="q1"), op("brpop", "q0", 2, None, typ=INFO)]
+    problems = queue_ok(ops, {"q0": [], "q1": []})
+    assert len(problems) == 1 and "of q1 lost" in problems[0]
+
+
+def test_queue_unknown_push_may_vanish_or_show():
+    ops = [push("p1-1", 0, None, typ=INFO), push("p1-2", 0, None, typ=INFO)]
+    problems, stats = checks.queue(ops, {"q0": ["p1-2"]})
+    assert problems == [] and stats["unknown pushes gone"] == 1
+
+
+def test_queue_item_never_pushed_is_caught():
+    ops = [push("p1-1", 0, 1), pop("p1-1", 2, 3), pop("p9-9", 2, 4)]
+    problems = queue_ok(ops, {"q0": ["p8-8"]})
+    assert len(problems) == 2 and all("never pushed" in p for p in problems)
+
+
+def test_queue_failed_push_must_not_show():
+    ops = [push("p1-1", 0, 1, typ=FAIL), pop("p1-1", 2, 3)]
+    problems = queue_ok(ops, {"q0": []})
+    assert len(problems) == 1 and "its LPUSH failed" in problems[0]
+
+
+def test_queue_item_popped_from_another_key_is_caught():
+    ops = [push("p1-1", 0, 1, key="q0"), pop("p1-1", 2, 3, key="q1")]
+    problems = queue_ok(ops, {"q0": [], "q1": []})
+    assert len(problems) == 1 and "pushed to q0" in problems[0]
+
+
+def test_queue_pop_before_push_is_caught():
+    ops = [pop("p1-1", 0, 1), push("p1-1", 2, 3)]
+    problems = queue_ok(ops, {"q0": []})
+    assert len(problems) == 1 and "before its LPUSH" in problems[0]
+
+
+def test_queue_fifo_order_is_checked():
+    # p1-1 pushed before p1-2; popping p1-2 first (certainly) is not FIFO
+    ops = [push("p1-1", 0, 1), push("p1-2", 2, 3), pop("p1-2", 4, 5), pop("p1-1", 6, 7)]
+    problems = queue_ok(ops, {"q0": []})
+    assert len(problems) == 1 and "not FIFO" in problems[0]
+    # concurrent pops: either order is legal
+    ops = [push("p1-1", 0, 1), push("p1-2", 2, 3), pop("p1-2", 4, 7), pop("p1-1", 5, 6)]
+    assert queue_ok(ops, {"q0": []}) == []
+    # concurrent pushes: either order is legal
+    ops = [push("p1-1", 0, 3), push("p1-2", 1, 2), pop("p1-2", 4, 5), pop("p1-1", 6, 7)]
+    assert queue_ok(ops, {"q0": []}) == []
+
+
+def test_queue_later_item_popped_while_earlier_remains_is_caught():
+    ops = [push("p1-1", 0, 1), push("p1-2", 2, 3), pop("p1-2", 4, 5)]
+    problems = queue_ok(ops, {"q0": ["p1-1"]})
+    assert len(problems) == 1 and "not FIFO" in problems[0] and "still in q0" in problems[0]

@@ -64,6 +64,10 @@ class Client(threading.Thread):
 
     def __init__(self, idx, cl, hist, workload, seed, stop, timeout, errors):
         super().__init__(name="client-%d" % idx, daemon=True)
+        # a workload whose clients differ (Queue: producers and consumers)
+        # gives each its own view
+        if hasattr(workload, "for_client"):
+            workload = workload.for_client(idx)
         self.idx, self.cl, self.hist, self.wl = idx, cl, hist, workload
         self.rng = random.Random(seed)
         self.stop, self.timeout, self.errors = stop, timeout, errors
@@ -87,7 +91,7 @@ class Client(threading.Thread):
                 time.sleep(0.05)
                 continue
             self._one_op()
-            time.sleep(self.rng.uniform(0, 0.005))
+            time.sleep(self.wl.think(self.rng) if hasattr(self.wl, "think") else self.rng.uniform(0, 0.005))
         if self.conn:
             self.conn.close()
 
@@ -112,6 +116,8 @@ class Client(threading.Thread):
         self.ops_left -= 1
         key = self.rng.choice(self.wl.keys)
         f, args, value, extra = self.wl.pick_op(self.rng, key)
+        if hasattr(self.wl, "op_key"):
+            key = self.wl.op_key(key)
         op = self.hist.invoke(self.process, f, key, value, extra)
         try:
             reply = self.conn.call(*args)
@@ -303,6 +309,71 @@ class Sets:
         if f == "smembers":
             return " ".join(sorted(_text(m) for m in reply))
         return int(reply)
+
+
+class Queue:
+    """A work queue (README.md "queue"): producers LPUSH unique items
+    "p<client>-<n>" to one of the keys q0..q2, consumers BRPOP all of them
+    with a short timeout (0.5-1 s), in a loop; half the clients are each.
+    An LPUSH is recorded as {:f :lpush, :key "q1", :value "p3-17"} with the
+    list's length as its ok value; a BRPOP as {:f :brpop, :key "q0 q1 q2"}
+    with "<key> <item>" (or nil, the timeout's null reply) as its result.
+    BRPOP changes the queue, so its errors are classified as a write's. The
+    final reads are LRANGE 0 -1, recorded as the items head first, joined by
+    single spaces; checks.queue checks the whole."""
+
+    def __init__(self, nkeys=3):
+        self.keys = ["q%d" % i for i in range(nkeys)]
+
+    def for_client(self, idx):
+        return _QueueClient(self.keys, idx, producer=(idx % 2 == 0))
+
+    @staticmethod
+    def is_read(f):
+        return f == "lrange"
+
+    @staticmethod
+    def final_op(key):
+        return "lrange", ("LRANGE", key, 0, -1)
+
+    @staticmethod
+    def remaining(finals):
+        """{key: [items, head first]} from the final reads' results."""
+        return {k: (v.split() if v else []) for k, v in finals.items()}
+
+    @staticmethod
+    def result(f, reply):
+        if f == "lrange":
+            return " ".join(_text(x) for x in reply)
+        if f == "brpop":
+            return None if reply is None else "%s %s" % (_text(reply[0]), _text(reply[1]))
+        return int(reply)
+
+
+class _QueueClient(Queue):
+    """One client's view of Queue: a producer or a consumer."""
+
+    def __init__(self, keys, idx, producer):
+        self.keys, self.idx, self.producer = keys, idx, producer
+        self._n = 0
+
+    def pick_op(self, rng, key):
+        if self.producer:
+            self._n += 1
+            item = "p%d-%d" % (self.idx, self._n)
+            return "lpush", ("LPUSH", key, item), item, None
+        timeout = rng.choice(("0.5", "0.75", "1"))
+        return "brpop", ("BRPOP",) + tuple(self.keys) + (timeout,), None, None
+
+    def op_key(self, key):
+        """The key recorded for an operation: a BRPOP waits on all of them."""
+        return key if self.producer else " ".join(self.keys)
+
+    def think(self, rng):
+        """Producers pause 0-40 ms between pushes so consumers keep up and
+        often wait on empty queues (a blocked BRPOP served by a later LPUSH);
+        consumers go straight back to BRPOP."""
+        return rng.uniform(0, 0.04) if self.producer else 0.0
 
 
 def start_clients(n, cl, hist, workload, seed, timeout):
