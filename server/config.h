@@ -43,6 +43,10 @@ typedef struct config {
     long long raft_snapshot_max_rate; /* bytes/s per snapshot stream; 0 = unlimited */
     char *follower_mode;              /* proxy | redirect */
     char *read_mode;                  /* linearizable | lease */
+    /* diagnostics (server/diag.h) */
+    int slowlog_log_slower_than; /* microseconds; -1 off, 0 every command */
+    int slowlog_max_len;
+    int latency_monitor_threshold; /* ms; 0 off */
     /* logging */
     char *loglevel;
     char *logfile;

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/diag.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "storage/kverr.h"
@@ -117,6 +118,7 @@ void state_commit_if_due(void)
     if (!state_commit_due()) return;
     int64_t t0 = mono_us();
     int rc = kvstate_commit(srv.state);
+    diag_latency_sample("state-commit", mono_us() - t0);
     driver_held(slow_check("committing the state", t0));
     if (rc) {
         serverLog(LL_WARNING, "Committing the state failed: %s (%s). Stopping.", kv_strerror(rc),
