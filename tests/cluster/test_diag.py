@@ -136,3 +136,25 @@ def test_slowlog_on_the_leader_names_the_follower(make_cluster):
     assert entries[0][4] == ("proxy:%d:%s" % (f.id, cl.addr())).encode()
     assert not any(e[3][0].upper().startswith(b"RAFT.") for e in raw), raw
     cl.close()
+
+
+def test_slowlog_logs_a_waiting_read_once(make_cluster):
+    """A read that waits for its ReadIndex round (every read of a 3-node
+    cluster in linearizable mode) is logged once, when it runs, on the
+    node the client is connected to."""
+    c = make_cluster(3)
+    for node in [c.leader()] + c.followers():
+        cl = Raw(node)
+        assert cl.call("CONFIG", "SET", "slowlog-log-slower-than", "0") == b"+OK"
+        assert cl.call("SLOWLOG", "RESET") == b"+OK"
+        assert cl.call("SET", "rk", "v") == b"+OK"
+        assert cl.call("GET", "rk") == b"$1" and cl.line() == b"v"
+        # a pipeline: the GET waits behind the client's own write
+        cl.sock.sendall(encode("SET", "rk", "w") + encode("GET", "rk"))
+        assert cl.line() == b"+OK" and cl.line() == b"$1" and cl.line() == b"w"
+        cl.sock.sendall(encode("SLOWLOG", "GET", "-1"))
+        raw = cl.read()
+        assert cl.call("CONFIG", "SET", "slowlog-log-slower-than", "10000") == b"+OK"
+        gets = [e for e in raw if e[3] == [b"GET", b"rk"]]
+        assert len(gets) == 2 and all(e[4] == cl.addr().encode() for e in gets), raw
+        cl.close()
