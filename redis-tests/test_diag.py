@@ -300,3 +300,17 @@ def test_latency_errors_as_redis(servers):
         assert ck.call(*cmd).raw == cr.call(*cmd).raw, cmd
     cr.close()
     ck.close()
+
+
+def test_monitor_in_client_list(servers):
+    """A monitor is flagged O in CLIENT LIST, as in Redis."""
+    for srv in servers:
+        m = conn(srv)
+        assert m.call("MONITOR").raw == b"+OK\r\n"
+        other = conn(srv)
+        mine = "%s:%d" % m.sock.getsockname()
+        text = ok(other.call("CLIENT", "LIST")).value.decode()
+        line = [x for x in text.splitlines() if " addr=%s " % mine in x]
+        assert len(line) == 1 and " flags=O " in line[0], (srv.kind, text)
+        m.close()
+        other.close()
