@@ -33,6 +33,9 @@ CHANGED = {
     "follower-mode": "redirect",
     "read-mode": "lease",
     "loglevel": "verbose",
+    "slowlog-log-slower-than": "0",
+    "slowlog-max-len": "5",
+    "latency-monitor-threshold": "1",
     # Fixed facts today (CONFIG SET accepts only their one value); once one
     # becomes a real setting it is changed here too.
     "save": "900 1",
