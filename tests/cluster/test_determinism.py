@@ -33,6 +33,7 @@ CHANGED = {
     "follower-mode": "redirect",
     "read-mode": "lease",
     "loglevel": "verbose",
+    "tracking-table-max-keys": "10",
     # Cluster-wide, set through the log (this follower is in redirect mode by
     # then, so it answers -MOVED; the leader sets it below): it changes what
     # every node publishes, never what any node stores.
