@@ -72,6 +72,8 @@ static config_item items[] = {
     {"raft-snapshot-max-rate", CT_MEM, 0, &cfg.raft_snapshot_max_rate, 0, LLONG_MAX, "0", NULL},
     {"follower-mode", CT_ENUM, 0, &cfg.follower_mode, 0, 0, "proxy", "proxy|redirect"},
     {"read-mode", CT_ENUM, 0, &cfg.read_mode, 0, 0, "linearizable", "linearizable|lease"},
+    {"tracking-table-max-keys", CT_MEM, 0, &cfg.tracking_table_max_keys, 0, LLONG_MAX, "1000000",
+     NULL},
     {"slowlog-log-slower-than", CT_INT, 0, &cfg.slowlog_log_slower_than, -1, INT_MAX, "10000",
      NULL},
     {"slowlog-max-len", CT_INT, 0, &cfg.slowlog_max_len, 0, INT_MAX, "128", NULL},
