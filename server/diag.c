@@ -24,14 +24,21 @@ static void *xmalloc(size_t n)
 
 /* ------------------------------------------------------------- redaction */
 
-/* Which arguments show as "(redacted)": AUTH's, and HELLO's AUTH pair
- * (Redis's redactClientCommandArgument). */
+/* Which arguments show as "(redacted)": AUTH's, HELLO's AUTH pair, and
+ * MIGRATE's AUTH password and AUTH2 pair (Redis's
+ * redactClientCommandArgument). */
 static int redacted(int argc, char **argv, int i)
 {
     if (!strcasecmp(argv[0], "auth")) return i > 0;
     if (!strcasecmp(argv[0], "hello")) {
         for (int j = 2; j + 2 < argc; j++)
             if (!strcasecmp(argv[j], "auth") && (i == j + 1 || i == j + 2)) return 1;
+    } else if (!strcasecmp(argv[0], "migrate")) {
+        for (int j = 6; j < i; j++) {
+            if (!strcasecmp(argv[j], "keys")) return 0; /* key names follow */
+            if (!strcasecmp(argv[j], "auth") && i == j + 1) return 1;
+            if (!strcasecmp(argv[j], "auth2") && (i == j + 1 || i == j + 2)) return 1;
+        }
     }
     return 0;
 }

@@ -30,8 +30,9 @@
  * forwarded (RAFT.PROXY) shows as the client's command with the address
  * "proxy:<follower id>:<client addr>" (or "proxy:<follower id>" from a
  * follower that does not send its client's address); the peer traffic
- * itself (RAFT.*) and Redis's admin commands never show. AUTH's and
- * HELLO AUTH's credentials show as "(redacted)", as in Redis. A monitor
+ * itself (RAFT.*) and Redis's admin commands never show. Credentials
+ * (AUTH's, HELLO AUTH's, MIGRATE AUTH/AUTH2's) show as "(redacted)" here
+ * and in SLOWLOG, as in Redis. A monitor
  * connection may not run data commands ("Replica can't interact with the
  * keyspace"), as in Redis.
  *
