@@ -29,7 +29,8 @@
  * it: "+<sec>.<usec> [<db> <addr>] "arg" ...". A command a follower
  * forwarded (RAFT.PROXY) shows as the client's command with the address
  * "proxy:<follower id>:<client addr>" (or "proxy:<follower id>" from a
- * follower that does not send its client's address); the peer traffic
+ * follower that does not send its client's address, and for each try of
+ * a follower's blocked client, blocking.c's attempts); the peer traffic
  * itself (RAFT.*) and Redis's admin commands never show. Credentials
  * (AUTH's, HELLO AUTH's, MIGRATE AUTH/AUTH2's) show as "(redacted)" here
  * and in SLOWLOG, as in Redis. A monitor
