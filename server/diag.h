@@ -11,10 +11,10 @@
  *     dispatch to reply ready;
  *   - a read that waited for its ReadIndex round or its client's earlier
  *     writes: the read itself when it runs (diag_read_ran);
- *   - a write: its checks and its proposal; its apply runs later inside a
- *     batch of entries that can belong to any node's clients, and is not
- *     attributed to the command (a slow apply shows as the loop's latency
- *     of the state, and in LATENCY "state-commit").
+ *   - a write: its checks and its proposal. Its apply runs later, in a
+ *     batch of committed entries of any node's clients, and is not
+ *     attributed to it (nor is the wait for the log's fsync and a quorum:
+ *     LATENCY's "log-fsync" shows that).
  * EXEC is not logged (Redis's skip_slowlog); RAFT.* peer traffic never is.
  *
  * LATENCY. diag_latency_sample(event, us) is called where the event
@@ -33,9 +33,8 @@
  * a follower's blocked client, blocking.c's attempts); the peer traffic
  * itself (RAFT.*) and Redis's admin commands never show. Credentials
  * (AUTH's, HELLO AUTH's, MIGRATE AUTH/AUTH2's) show as "(redacted)" here
- * and in SLOWLOG, as in Redis. A monitor
- * connection may not run data commands ("Replica can't interact with the
- * keyspace"), as in Redis.
+ * and in SLOWLOG, as in Redis. A monitor connection may not run data
+ * commands ("Replica can't interact with the keyspace"), as in Redis.
  *
  * Everything here runs on the loop thread. */
 #ifndef RAFTKV_DIAG_H
