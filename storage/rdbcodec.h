@@ -168,12 +168,14 @@ int rdbc_lzf_decompress(const void *in, size_t inlen, void *out, size_t outlen);
 
 /* RESTORE's apply: decodes the value p[0..n) (a verified DUMP payload
  * without its footer, or a value from an RDB file) and stores it under
- * key in c->db with expiry (0: none). The key must not exist (the caller
- * deleted it or found it absent). A collection gets a new version and the
- * encoding Redis would give it after loading. Returns RDBC_OK,
- * RDBC_EBAD (nothing stored: any element records already written are
- * removed again) or -1 with c->rc set (a storage error). */
+ * key in c->db with expiry (0: none). A collection gets a new version and
+ * the encoding Redis would give it after loading. The value is decoded
+ * whole first; only then is a key already under that name deleted (as
+ * RESTORE ... REPLACE: a bad payload leaves it in place), *deleted (may be
+ * NULL) saying whether there was one. Returns RDBC_OK, RDBC_EBAD (nothing
+ * changed: element records already written are removed again), or -1
+ * with c->rc set (a storage error or out of memory). */
 int rdbc_store(struct kv_ctx *c, const char *key, size_t keylen, const void *p, size_t n,
-               int64_t expiry);
+               int64_t expiry, int *deleted);
 
 #endif
