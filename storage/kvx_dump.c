@@ -123,8 +123,10 @@ static void kvx_restore(ARGS)
     }
     if (ttl && expiry <= c->tau) expired = 1;
 
+    /* Redis decodes from the whole payload, footer included: a value that
+     * runs into the footer's bytes is read as Redis reads it. */
     int deleted;
-    int rc = rdbc_store(c, key, keylen, argv[3], argvlen[3] - 10, expired ? 0 : expiry, &deleted);
+    int rc = rdbc_store(c, key, keylen, argv[3], argvlen[3], expired ? 0 : expiry, &deleted);
     if (rc == RDBC_EBAD) {
         resp_add_error(c->reply, ERR_BADFORMAT);
         return;

@@ -166,8 +166,10 @@ int rdbc_lzf_decompress(const void *in, size_t inlen, void *out, size_t outlen);
 
 /* ------------------------------------------------------------ restore */
 
-/* RESTORE's apply: decodes the value p[0..n) (a verified DUMP payload
- * without its footer, or a value from an RDB file) and stores it under
+/* RESTORE's apply: decodes the value at p[0..n) (a verified DUMP payload,
+ * footer included: Redis reads the value from the whole payload, so one
+ * that runs into the footer's bytes restores there; or a value from an
+ * RDB file) and stores it under
  * key in c->db with expiry (0: none). A collection gets a new version and
  * the encoding Redis would give it after loading. The value is decoded
  * whole first; only then is a key already under that name deleted (as
