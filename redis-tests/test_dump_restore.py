@@ -356,3 +356,36 @@ def test_restore_of_a_large_collection_is_the_same_on_every_node():
         rs.stop()
         assert san is None, "sanitizer report:\n" + san
         assert not bad, "nodes %s did not stop cleanly" % bad
+
+
+def test_restore_notifies_as_redis(servers):
+    """Keyspace events of RESTORE: "restore"; of a REPLACE with a TTL
+    already past: "del" of the old key."""
+    rd, kv, _, _ = servers
+    rd.set("src", "v")
+    good = rd.dump("src")
+    got = {}
+    for name, r in (("redis", rd), ("raftkv", kv)):
+        r.config_set("notify-keyspace-events", "KEA")
+        p = r.pubsub()
+        p.psubscribe("__keyevent@0__:*")
+        compat.wait_until(lambda: p.get_message(timeout=0.1) is not None, 10, "psubscribe")
+        r.delete("n1")
+        r.set("n2", "old")
+        r.restore("n1", 0, good)
+        r.restore("n2", 1, good, absttl=True, replace=True)
+        r.set("end", "1")
+        msgs = []
+
+        def done():
+            m = p.get_message(timeout=0.1)
+            if m and m["type"] == "pmessage":
+                msgs.append((m["channel"], m["data"]))
+            return msgs and msgs[-1][1] == b"end"
+
+        compat.wait_until(done, 10, "the events of " + name)
+        got[name] = msgs
+        p.close()
+        r.config_set("notify-keyspace-events", "")
+    assert (b"__keyevent@0__:restore", b"n1") in got["redis"]
+    assert got["raftkv"] == got["redis"]
