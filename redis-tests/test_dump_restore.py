@@ -68,6 +68,8 @@ def builders():
         b["str%d" % i] = [("SET", "k", s)]
     b["str_lzf"] = [("SET", "k", b"abcdefgh" * 500)]
     b["str_lzf_short"] = [("SET", "k", b"x" * 21)]
+    b["str_lzf_runs"] = [("SET", "k", b"a" * 1000000)]  # LZF near its largest ratio
+    b["str_big"] = [("SET", "k", os.urandom(1 << 20) * 4)]
     b["str_random"] = [("SET", "k", os.urandom(3000))]
     b["list_small"] = [("RPUSH", "k", "a", "b", "1", "2", "-1", "")]
     b["list_ints"] = [("RPUSH", "k", *[str(v) for v in (
@@ -83,6 +85,7 @@ def builders():
     b["set_large_ints"] = [("SADD", "k", *[str(i) for i in range(600)])]
     b["hash_small"] = [("HSET", "k", "f1", "v1", "f2", "2", "n", "-70000", "e", "")]
     b["hash_large"] = [("HSET", "k", *[x for i in range(1000) for x in ("f%d" % i, "v%d" % i)])]
+    b["list_big_compressible"] = [("RPUSH", "k", *[b"z" * 9000] * 50)]
     b["hash_long_value"] = [("HSET", "k", "f", "v" * 100, "g", "1")]
     b["zset_small"] = [("ZADD", "k", "1", "a", "2.5", "b", "-3", "c", "inf", "d", "-inf", "e",
                         "1e300", "f", "0.1", "g")]
