@@ -180,14 +180,14 @@ void rdbc_put_string(rdbc_buf *b, const void *s, size_t n)
         unsigned char h[5];
         if (ll >= -128 && ll <= 127) {
             h[0] = 0xC0;
-            h[1] = (unsigned char)(ll & 0xff);
+            h[1] = (unsigned char)((uint64_t)ll & 0xff);
             rdbc_put_raw(b, h, 2);
             return;
         }
         if (ll >= -32768 && ll <= 32767) {
             h[0] = 0xC1;
-            h[1] = (unsigned char)(ll & 0xff);
-            h[2] = (unsigned char)((ll >> 8) & 0xff);
+            h[1] = (unsigned char)((uint64_t)ll & 0xff);
+            h[2] = (unsigned char)(((uint64_t)ll >> 8) & 0xff);
             rdbc_put_raw(b, h, 3);
             return;
         }
