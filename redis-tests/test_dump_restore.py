@@ -392,3 +392,22 @@ def test_restore_notifies_as_redis(servers):
         r.config_set("notify-keyspace-events", "")
     assert (b"__keyevent@0__:restore", b"n1") in got["redis"]
     assert got["raftkv"] == got["redis"]
+
+
+def test_restore_and_dump_inside_multi(servers):
+    rd, kv, rs, ks = servers
+    build(rd, "zset_small")
+    p = rd.dump("k")
+    for s in (rs, ks):
+        c = compat.Conn(s.host, s.port)
+        try:
+            c.call("DEL", "m")
+            c.send(compat.encode("MULTI") + compat.encode("RESTORE", "m", "0", p)
+                   + compat.encode("ZRANGE", "m", "0", "-1", "WITHSCORES")
+                   + compat.encode("RESTORE", "m", "0", p) + compat.encode("EXEC"))
+            got = [c.read().raw for _ in range(5)]
+        finally:
+            c.close()
+        if s is rs:
+            want = got
+    assert got == want
