@@ -23,9 +23,9 @@ set(CPACK_PACKAGE_VERSION ${RAFTKV_PACKAGE_VERSION})
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "Redis-protocol key-value store replicated by Raft")
+# The synopsis is the summary above; this is the extended description.
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
-    "Redis-protocol key-value store replicated by Raft\n\
-RaftKV speaks the Redis protocol (RESP2 and RESP3) to any Redis client and\n\
+    "RaftKV speaks the Redis protocol (RESP2 and RESP3) to any Redis client and\n\
 replicates every write through a Raft log to a majority of its nodes before\n\
 acknowledging it; data is kept on disk in LMDB. This package installs the\n\
 server, a default configuration in /etc/raftkv/raftkv.conf and a systemd\n\

@@ -96,6 +96,8 @@ def check_control(deb, scratch):
         path = os.path.join(ctrl, script)
         check(os.access(path, os.X_OK), "%s is executable" % script)
         run(["sh", "-n", path])
+        if shutil.which("shellcheck"):
+            run(["shellcheck", "-s", "sh", path])
     with open(os.path.join(ctrl, "postinst")) as f:
         postinst = f.read()
     for want in ("adduser --system", "/var/lib/raftkv", "/var/log/raftkv"):
