@@ -102,6 +102,43 @@ def check_control(deb, scratch):
         postinst = f.read()
     for want in ("adduser --system", "/var/lib/raftkv", "/var/log/raftkv"):
         check(want in postinst, "postinst has %r" % want)
+    check_postinst(ctrl, scratch)
+
+
+def check_postinst(ctrl, scratch):
+    """The postinst run with every command it calls replaced by a stub that
+    records its arguments (so nothing on this machine changes): a first
+    install makes the user, the directories and the config's owner; an
+    upgrade leaves the config's owner and mode to the admin."""
+    stubs = os.path.join(scratch, "stubs")
+    os.makedirs(stubs)
+    calls = os.path.join(scratch, "calls")
+    for cmd in ("adduser", "getent", "install", "chown", "chmod", "systemctl"):
+        with open(os.path.join(stubs, cmd), "w") as f:
+            # getent: "no such user", so the first install makes it.
+            f.write('#!/bin/sh\necho "%s $*" >> %s\nexit %d\n' %
+                    (cmd, calls, 2 if cmd == "getent" else 0))
+        os.chmod(os.path.join(stubs, cmd), 0o755)
+
+    def postinst(*args):
+        if os.path.exists(calls):
+            os.unlink(calls)
+        run(["/bin/sh", os.path.join(ctrl, "postinst")] + list(args), env={"PATH": stubs})
+        with open(calls) as f:
+            return f.read().splitlines()
+
+    first = postinst("configure", "")
+    for want in ("getent passwd raftkv",
+                 "adduser --system --group --quiet --home /var/lib/raftkv --no-create-home "
+                 "--gecos RaftKV server raftkv",
+                 "install -d -o raftkv -g raftkv -m 0750 /var/lib/raftkv",
+                 "install -d -o raftkv -g adm -m 2750 /var/log/raftkv",
+                 "chown root:raftkv /etc/raftkv/raftkv.conf",
+                 "chmod 0640 /etc/raftkv/raftkv.conf"):
+        check(want in first, "a first install's postinst runs %r: %s" % (want, first))
+    upgrade = postinst("configure", "0.0.9")
+    check(not any(c.startswith(("chown", "chmod")) for c in upgrade),
+          "an upgrade leaves the config's owner and mode alone: %s" % upgrade)
 
 
 def check_contents(deb):
