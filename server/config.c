@@ -72,6 +72,8 @@ static config_item items[] = {
     {"raft-snapshot-max-rate", CT_MEM, 0, &cfg.raft_snapshot_max_rate, 0, LLONG_MAX, "0", NULL},
     {"follower-mode", CT_ENUM, 0, &cfg.follower_mode, 0, 0, "proxy", "proxy|redirect"},
     {"read-mode", CT_ENUM, 0, &cfg.read_mode, 0, 0, "linearizable", "linearizable|lease"},
+    {"tracking-table-max-keys", CT_MEM, 0, &cfg.tracking_table_max_keys, 0, LLONG_MAX, "1000000",
+     NULL},
     {"loglevel", CT_ENUM, 0, &cfg.loglevel, 0, 0, "notice", "debug|verbose|notice|warning"},
     {"logfile", CT_STRING, CF_IMMUTABLE, &cfg.logfile, 0, 0, "", NULL},
     {"pidfile", CT_STRING, CF_IMMUTABLE, &cfg.pidfile, 0, 0, "", NULL},
