@@ -45,6 +45,9 @@ static const struct {
      "proxy: a follower forwards writes to the leader; redirect: it answers -MOVED"},
     {"read-mode", "linearizable: every read confirmed by a quorum; lease: the leader reads locally "
                   "under a lease"},
+    {"tracking-table-max-keys",
+     "keys CLIENT TRACKING remembers on this node (0: no limit); past it "
+     "a key is invalidated and forgotten"},
     {"loglevel", "debug, verbose, notice or warning"},
     {"logfile", "log file; empty: standard error"},
     {"pidfile", "file to write the process id to; empty: none"},
