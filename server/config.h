@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "resp/resp.h"
 
@@ -80,5 +81,21 @@ void config_set_notify_source(int (*get)(void));
 
 /* Parses "1gb", "64mb", "100k"... like Redis's memtoull. -1 on error. */
 long long config_parse_mem(const char *s, int *err);
+
+/* The configuration's keys, for --help and the packaged config file's test
+ * (server/config_help.c). */
+enum { CONFIG_KEY_RUNTIME, CONFIG_KEY_STARTUP, CONFIG_KEY_FIXED };
+typedef struct config_key {
+    const char *name;
+    const char *def; /* the default, as a config file would write it (static) */
+    int kind;        /* RUNTIME: CONFIG SET changes it; STARTUP: only at start; FIXED: accepted,
+                        never changed (a fact clients ask about) */
+} config_key;
+/* Fills k with the i-th key of the table (0, 1, ...); returns 0 past the
+ * last one. */
+int config_key_at(size_t i, config_key *k);
+/* raftkv-server --help: usage, then every key with its default and what it
+ * does. */
+void config_print_help(FILE *fp);
 
 #endif
