@@ -48,6 +48,11 @@ static const struct {
     {"tracking-table-max-keys",
      "keys CLIENT TRACKING remembers on this node (0: no limit); past it "
      "a key is invalidated and forgotten"},
+    {"slowlog-log-slower-than", "microseconds; a command whose work on this node takes at least "
+                                "this long goes to SLOWLOG (-1: none, 0: every one)"},
+    {"slowlog-max-len", "entries SLOWLOG keeps"},
+    {"latency-monitor-threshold",
+     "milliseconds; LATENCY records events at least this long (0: off)"},
     {"loglevel", "debug, verbose, notice or warning"},
     {"logfile", "log file; empty: standard error"},
     {"pidfile", "file to write the process id to; empty: none"},
