@@ -35,6 +35,13 @@ class Raw:
         except socket.timeout:
             return b""
 
+    def read_exact(self, n, timeout=10.0):
+        data = b""
+        deadline = time.monotonic() + timeout
+        while len(data) < n and time.monotonic() < deadline:
+            data += self.read(timeout=max(0.01, deadline - time.monotonic()))
+        return data
+
     def call(self, *args):
         self.send(*args)
         return self.read()
@@ -138,3 +145,17 @@ def test_pause_holds_only_the_node_it_was_sent_to(make_cluster):
     assert lc.read(timeout=0.1) == b""
     assert lc.read() == b"$1\r\n1\r\n"
     assert time.monotonic() - t0 >= 1.9
+
+
+def test_client_reply_through_a_follower(make_cluster):
+    """Writes a follower forwards wait in reply slots of their own: SKIP and
+    OFF drop exactly their replies, in order with the rest."""
+    c = make_cluster(3)
+    f = c.followers()[0]
+    r = Raw(f)
+    r.sock.sendall(encode("SET", "k", "1") + encode("CLIENT", "REPLY", "SKIP") + encode("INCR", "k") +
+                   encode("INCR", "k") + encode("CLIENT", "REPLY", "OFF") + encode("INCR", "k") +
+                   encode("GET", "k") + encode("CLIENT", "REPLY", "ON") + encode("GET", "k"))
+    want = b"+OK\r\n:3\r\n+OK\r\n$1\r\n4\r\n"
+    assert r.read_exact(len(want)) == want
+    assert r.call("PING") == b"+PONG\r\n"  # nothing more came
