@@ -164,6 +164,48 @@ static const cmdinfo table[] = {
      "client|help :2 <+loading +stale> :0 :0 :0 <+@slow +@connection> <> <>",
      "summary \"Show helpful text about the different subcommands\" since 5.0.0 "
      "group connection complexity O(1)"},
+    {"client|kill",
+     "client|kill :-3 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin +@slow "
+     "+@dangerous +@connection> <> <>",
+     "summary \"Kill the connection of a client\" since 2.4.0 group connection "
+     "complexity \"O(N) where N is the number of client connections\" history "
+     "<[2.8.12 \"Added new filter format.\"] [2.8.12 \"`ID` option.\"] [3.2.0 "
+     "\"Added `master` type in for `TYPE` option.\"] [5.0.0 \"Replaced `slave` "
+     "`TYPE` with `replica`. `slave` still supported for backward "
+     "compatibility.\"] [6.2.0 \"`LADDR` option.\"]> arguments [{name filter type "
+     "oneof arguments [{name \"ip:port\" type string deprecated_since 2.8.12} "
+     "{name new-format type oneof flags <+multiple> arguments [{name client-id "
+     "type integer token ID since 2.8.12 flags <+optional>} {name "
+     "normal_master_slave_pubsub type oneof token TYPE since 2.8.12 flags "
+     "<+optional> arguments [{name normal type pure-token token NORMAL} {name "
+     "master type pure-token token MASTER since 3.2.0} {name slave type "
+     "pure-token token SLAVE} {name replica type pure-token token REPLICA since "
+     "5.0.0} {name pubsub type pure-token token PUBSUB}]} {name username type "
+     "string token USER flags <+optional>} {name \"ip:port\" type string token "
+     "ADDR flags <+optional>} {name \"ip:port\" type string token LADDR since "
+     "6.2.0 flags <+optional>} {name yes/no type string token SKIPME flags "
+     "<+optional>}]}]}]"},
+    {"client|pause",
+     "client|pause :-3 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin "
+     "+@slow +@dangerous +@connection> <> <>",
+     "summary \"Stop processing commands from clients for some time\" since "
+     "2.9.50 group connection complexity O(1) history <[6.2.0 \"`CLIENT PAUSE "
+     "WRITE` mode added along with the `mode` option.\"]> arguments [{name "
+     "timeout type integer} {name mode type oneof since 6.2.0 flags <+optional> "
+     "arguments [{name write type pure-token token WRITE} {name all type "
+     "pure-token token ALL}]}]"},
+    {"client|unpause",
+     "client|unpause :2 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin "
+     "+@slow +@dangerous +@connection> <> <>",
+     "summary \"Resume processing of clients that were paused\" since 6.2.0 group "
+     "connection complexity \"O(N) Where N is the number of paused clients\""},
+    {"client|reply",
+     "client|reply :3 <+noscript +loading +stale> :0 :0 :0 <+@slow +@connection> "
+     "<> <>",
+     "summary \"Instruct the server whether to reply to commands\" since 3.2.0 "
+     "group connection complexity O(1) arguments [{name on_off_skip type oneof "
+     "arguments [{name on type pure-token token ON} {name off type pure-token "
+     "token OFF} {name skip type pure-token token SKIP}]}]"},
     {"command",
      "command :-1 <+loading +stale> :0 :0 :0 <+@slow +@connection> "
      "<nondeterministic_output_order> <>",
@@ -226,6 +268,11 @@ static const cmdinfo table[] = {
      "+@slow +@dangerous> <> <>",
      "summary \"Reset the stats returned by INFO\" since 2.0.0 group server "
      "complexity O(1)"},
+    {"config|rewrite",
+     "config|rewrite :2 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin "
+     "+@slow +@dangerous> <> <>",
+     "summary \"Rewrite the configuration file with the in memory configuration\" "
+     "since 2.8.0 group server complexity O(1)"},
     {"info",
      "info :-1 <+loading +stale> :0 :0 :0 <+@slow +@dangerous> "
      "<nondeterministic_output \"request_policy:all_shards\" "
@@ -495,6 +542,11 @@ static const cmdinfo table[] = {
      "+@dangerous> <> <>",
      "summary \"Listen for all requests received by the server in real time\" "
      "since 1.0.0 group server"},
+    {"debug",
+     "debug :-2 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin +@slow "
+     "+@dangerous> <> <>",
+     "summary \"A container for debugging commands\" since 1.0.0 group server "
+     "complexity \"Depends on subcommand.\" doc_flags <+syscmd>"},
     {"get",
      "get :2 <+readonly +fast> :1 :1 :1 <+@read +@string +@fast> <> <{flags <+RO "
      "+access> begin_search {type index spec {index :1}} find_keys {type range "

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <sys/time.h>
 
+#include "server/clientcmd.h"
 #include "server/command_info.h"
 #include "server/diag.h"
 #include "server/log.h"
@@ -74,6 +75,7 @@ PROC(pubsub_cmd);
 PROC(slowlog_cmd);
 PROC(latency_cmd);
 PROC(monitor_cmd);
+PROC(debug_cmd);
 
 static const scmd server_commands[] = {
     {"ping", -1, 0, "fast", ping_cmd, "connection", "1.0.0",
@@ -156,6 +158,8 @@ static const scmd server_commands[] = {
      "A container for latency diagnostics commands."},
     {"monitor", 1, SC_NOMULTI, "admin noscript loading stale", monitor_cmd, "server", "1.0.0",
      "Listens for all requests received by the server in real-time."},
+    {"debug", -2, SC_NOMULTI, "admin noscript loading stale protected", debug_cmd, "server",
+     "1.0.0", "A container for debugging commands."},
 };
 #define NSERVER (sizeof(server_commands) / sizeof(server_commands[0]))
 
@@ -414,6 +418,7 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
         reject(c, msg);
         return;
     }
+    if (clientcmd_hold(c, r.k, r.s && r.s->proc == exec_cmd, argc, argv, lens)) return;
     if ((c->flags & CF_MULTI) && !(r.s && (r.s->flags & SC_MULTICTL))) {
         if (r.s && r.s->proc == select_cmd) {
             /* Applied with the transaction (kvstate_apply): an index past
@@ -528,6 +533,11 @@ PROC(unsubscribe_cmd)
 PROC(pubsub_cmd)
 {
     pubsub_command(c, argc, argv, lens);
+}
+
+PROC(debug_cmd)
+{
+    debug_command(c, argc, argv, lens);
 }
 
 PROC(echo_cmd)
@@ -825,7 +835,9 @@ PROC(client_cmd)
         resp_add_int(b, blocking_unblock((uint64_t)id, error));
     } else if (tracking_client_sub(c, b, argc, argv, lens)) {
         /* TRACKING, CACHING, GETREDIR, TRACKINGINFO (tracking.c) */
-    } else if (!strcasecmp(sub, "no-evict") || !strcasecmp(sub, "no-touch")) {
+    } else if (clientcmd_client_sub(c, b, argc, argv, lens)) {
+        /* KILL, PAUSE, UNPAUSE, REPLY, NO-EVICT (clientcmd.c) */
+    } else if (!strcasecmp(sub, "no-touch")) {
         resp_add_ok(b);
     } else if (!strcasecmp(sub, "help")) {
         static const char *help[] = {
@@ -842,6 +854,30 @@ PROC(client_cmd)
             "    Return information about the current client connection.",
             "LIST",
             "    Return information about client connections.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made from the specified address",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made to specified local address",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Kill connections by type.",
+            "    * USER <username>",
+            "      Kill connections authenticated by <username>.",
+            "    * SKIPME (YES|NO)",
+            "      Skip killing current connection (default: yes).",
+            "    * ID <client-id>",
+            "      Kill connections by client id.",
+            "    * MAXAGE <maxage>",
+            "      Kill connections older than the specified age.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
             "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
             "         [OPTIN] [OPTOUT] [NOLOOP]",
             "    Control server assisted client side caching.",
@@ -853,6 +889,8 @@ PROC(client_cmd)
             "    Return the client ID we are redirecting to when tracking is enabled.",
             "UNBLOCK <clientid> [TIMEOUT|ERROR]",
             "    Unblock the specified blocked client.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
             "HELP",
             "    Print this help."};
         resp_add_array(b, sizeof(help) / sizeof(help[0]));
@@ -1066,10 +1104,12 @@ PROC(config_cmd)
         memset(&srv.stats, 0, sizeof(srv.stats));
         resp_add_ok(b);
     } else if (!strcasecmp(sub, "rewrite") && argc == 2) {
-        resp_add_error(b, "ERR CONFIG REWRITE is not supported by RaftKV");
-    } else if ((!strcasecmp(sub, "get") || !strcasecmp(sub, "set"))) {
+        config_rewrite_reply(b);
+    } else if (!strcasecmp(sub, "get") || !strcasecmp(sub, "set") || !strcasecmp(sub, "rewrite")) {
         resp_add_errorf(b, "ERR wrong number of arguments for 'config|%s' command",
-                        !strcasecmp(sub, "get") ? "get" : "set");
+                        !strcasecmp(sub, "get")   ? "get"
+                        : !strcasecmp(sub, "set") ? "set"
+                                                  : "rewrite");
     } else {
         resp_add_errorf(b, "ERR unknown subcommand \'%.128s\'. Try CONFIG HELP.", sub);
     }

@@ -53,6 +53,7 @@ static const struct {
     {"slowlog-max-len", "entries SLOWLOG keeps"},
     {"latency-monitor-threshold",
      "milliseconds; LATENCY records events at least this long (0: off)"},
+    {"enable-debug-command", "DEBUG allowed: no, yes, or local (loopback connections only)"},
     {"loglevel", "debug, verbose, notice or warning"},
     {"logfile", "log file; empty: standard error"},
     {"pidfile", "file to write the process id to; empty: none"},

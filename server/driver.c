@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "raft/raft.h"
+#include "server/clientcmd.h"
 #include "server/limits.h"
 #include "server/diag.h"
 #include "server/log.h"
@@ -230,7 +231,7 @@ int driver_is_leader(void)
 
 void write_expire_cron(void)
 {
-    if (srv.expire_in_flight || !driver_is_leader()) return;
+    if (srv.expire_in_flight || !driver_is_leader() || !clientcmd_expire_enabled()) return;
     int64_t next = kvstate_next_expiry(srv.state);
     if (next < 0 || next > mstime()) return;
     resp_buf_reset(&scratch);
