@@ -33,6 +33,7 @@ CHANGED = {
     "follower-mode": "redirect",
     "read-mode": "lease",
     "loglevel": "verbose",
+    "backup-dir": "/nonexistent/raftkv-backup",  # where BGSAVE writes: nothing applied reads it
     # Fixed facts today (CONFIG SET accepts only their one value); once one
     # becomes a real setting it is changed here too.
     "save": "900 1",
