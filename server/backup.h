@@ -20,7 +20,9 @@
  * the empty log starts after it, as after a snapshot install. The node gets
  * the identity of its own configuration (node-id, cluster-id): a backup of
  * one cluster seeds a new one. Seed every node of a new cluster from the
- * same backup, or one node and let it send snapshots to the others.
+ * same backup: a node started empty beside seeded ones has a log that is
+ * behind theirs but, with a second empty node's vote, could still lead an
+ * empty cluster (the seeded node's state would then be replaced).
  */
 #ifndef RAFTKV_BACKUP_H
 #define RAFTKV_BACKUP_H
