@@ -323,7 +323,7 @@ const char *backup_take_restore_option(int *argc, char **argv)
 /* backup.info's applied index and format. */
 static int read_backup_info(const char *from, uint64_t *index, char *err, size_t errlen)
 {
-    char path[1100], key[64], val[512];
+    char path[1100], line[600];
     snprintf(path, sizeof(path), "%s/%s", from, BACKUP_INFO);
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -332,12 +332,18 @@ static int read_backup_info(const char *from, uint64_t *index, char *err, size_t
         return -1;
     }
     int have_format = 0, have_index = 0;
-    while (fscanf(f, "%63s %511s", key, val) == 2) {
-        if (!strcmp(key, "format")) have_format = !strcmp(val, BACKUP_FORMAT);
-        if (!strcmp(key, "applied-index")) {
+    /* "key value" lines; a value may be empty (cluster-id of a node without one). */
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        char *val = strchr(line, ' ');
+        if (!val) continue;
+        *val++ = '\0';
+        if (!strcmp(line, "format")) have_format = !strcmp(val, BACKUP_FORMAT);
+        if (!strcmp(line, "applied-index")) {
             char *end;
+            errno = 0;
             *index = strtoull(val, &end, 10);
-            have_index = !*end;
+            have_index = *val && !*end && !errno;
         }
     }
     fclose(f);
