@@ -27,6 +27,7 @@
 #define DEFAULT_BATCH 500
 #define MAX_BATCH 100000
 #define SCAN_COUNT 1000
+#define REPLY_TIMEOUT_S 300
 /* A batch also ends once its commands hold this many bytes, so a file of
  * large values does not pile up in the output buffer. */
 #define BATCH_BYTES (64u << 20)
@@ -144,6 +145,10 @@ static redisContext *connect_server(const options *o)
         if (c) redisFree(c);
         return NULL;
     }
+    /* The connect timeout also became the reply timeout: a batch of large
+     * values through a cluster's log can take longer than a connect. */
+    struct timeval reply_tv = {REPLY_TIMEOUT_S, 0};
+    redisSetTimeout(c, reply_tv);
     if (o->password) {
         redisReply *r = o->user ? redisCommand(c, "AUTH %s %s", o->user, o->password)
                                 : redisCommand(c, "AUTH %s", o->password);
