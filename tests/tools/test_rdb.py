@@ -11,6 +11,7 @@ import tempfile
 import time
 
 import pytest
+import redis
 
 import compat
 from rdbdata import (DBS, assert_same_keyspace, check_encodings, client, crc64, export_from, fill,
@@ -294,3 +295,16 @@ def test_usage_errors():
     assert rc == 2 and "--batch" in err
     rc, _, err = rdb_tool("frobnicate", "x.rdb")
     assert rc == 2 and "unknown command" in err
+
+
+def test_password_is_sent_with_a(source):
+    _, path, ks = source
+    with compat.Server("redis", ["--requirepass", "s3cret"]) as dst:
+        rc, _, err = import_into(dst, path, "-q")
+        assert rc == 1 and "NOAUTH" in err, err
+        rc, _, err = import_into(dst, path, "-a", "wrong", "-q")
+        assert rc == 1 and "AUTH failed" in err, err
+        rc, _, err = import_into(dst, path, "-a", "s3cret", "-q")
+        assert rc == 0, err
+        r = redis.Redis(host=dst.host, port=dst.port, password="s3cret")
+        assert r.dbsize() == len([k for k in ks if k[0] == 0])
