@@ -131,8 +131,11 @@ static void *run(void *arg)
     if (remove_dir(j->old)) FAIL("removing %s: %s", j->old, strerror(errno));
     if (rename(j->target, j->old) && errno != ENOENT)
         FAIL("renaming %s: %s", j->target, strerror(errno));
-    if (rename(j->tmp, j->target))
-        FAIL("renaming %s to %s: %s", j->tmp, j->target, strerror(errno));
+    if (rename(j->tmp, j->target)) {
+        int e = errno;
+        rename(j->old, j->target); /* the previous backup back in place */
+        FAIL("renaming %s to %s: %s", j->tmp, j->target, strerror(e));
+    }
     parent_of(j->target, parent, sizeof(parent));
     if (fsync_dir(parent)) FAIL("fsync %s: %s", parent, strerror(errno));
     remove_dir(j->old);
