@@ -40,7 +40,7 @@ typedef struct job {
     int rc;
     uint64_t index;
     int64_t tau;
-    char err[512];
+    char err[1300];
     int64_t start_ms;
 } job;
 
@@ -118,26 +118,26 @@ static void *run(void *arg)
     job *j = arg;
     char parent[1024];
     j->rc = 0;
-    if (remove_dir(j->tmp)) FAIL("removing %s: %s", j->tmp, strerror(errno));
-    if (mkdir(j->tmp, 0755)) FAIL("mkdir %s: %s", j->tmp, strerror(errno));
+    if (remove_dir(j->tmp)) FAIL("removing %.300s: %.300s", j->tmp, strerror(errno));
+    if (mkdir(j->tmp, 0755)) FAIL("mkdir %.300s: %.300s", j->tmp, strerror(errno));
     int rc = kvbackup_copy(srv.state, j->tmp, &j->index, &j->tau, j->err, sizeof(j->err));
     if (rc) {
         j->rc = -1;
         goto out;
     }
     if (write_info(j) || fsync_dir(j->tmp))
-        FAIL("writing %s/%s: %s", j->tmp, BACKUP_INFO, strerror(errno));
+        FAIL("writing %.300s/%.300s: %.300s", j->tmp, BACKUP_INFO, strerror(errno));
     /* The old backup moves aside only once the new one is whole. */
-    if (remove_dir(j->old)) FAIL("removing %s: %s", j->old, strerror(errno));
+    if (remove_dir(j->old)) FAIL("removing %.300s: %.300s", j->old, strerror(errno));
     if (rename(j->target, j->old) && errno != ENOENT)
-        FAIL("renaming %s: %s", j->target, strerror(errno));
+        FAIL("renaming %.300s: %.300s", j->target, strerror(errno));
     if (rename(j->tmp, j->target)) {
         int e = errno;
         rename(j->old, j->target); /* the previous backup back in place */
-        FAIL("renaming %s to %s: %s", j->tmp, j->target, strerror(e));
+        FAIL("renaming %.300s to %.300s: %.300s", j->tmp, j->target, strerror(e));
     }
     parent_of(j->target, parent, sizeof(parent));
-    if (fsync_dir(parent)) FAIL("fsync %s: %s", parent, strerror(errno));
+    if (fsync_dir(parent)) FAIL("fsync %.300s: %.300s", parent, strerror(errno));
     remove_dir(j->old);
 out:
     if (j->rc) remove_dir(j->tmp);
@@ -229,7 +229,7 @@ static int start(char *err, size_t errlen)
 void backup_command(client *c, int argc, char **argv)
 {
     resp_buf *b = client_reply_buf(c);
-    char err[600];
+    char err[1300];
     int bg = !strcasecmp(argv[0], "bgsave");
     int schedule = 0;
     if (bg && argc == 2 && !strcasecmp(argv[1], "schedule"))
@@ -359,7 +359,7 @@ static int read_backup_info(const char *from, uint64_t *index, char *err, size_t
 
 static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
 {
-    char tmp[1100];
+    char tmp[1300];
     snprintf(tmp, sizeof(tmp), "%s.restore", dst);
     int in = open(src, O_RDONLY | O_CLOEXEC);
     if (in < 0) {
