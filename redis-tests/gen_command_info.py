@@ -40,6 +40,8 @@ SUBCOMMANDS = {
     "memory": ["usage"],
     "pubsub": ["channels", "numsub", "numpat", "shardchannels", "shardnumsub", "help"],
     "object": ["encoding", "freq", "idletime", "help"],
+    "slowlog": ["get", "len", "reset", "help"],
+    "latency": ["latest", "history", "reset", "doctor", "help"],
 }
 
 # Commands whose rows the table holds before RaftKV implements them (the

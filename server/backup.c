@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include "server/config.h"
+#include "server/diag.h"
 #include "server/log.h"
 #include "storage/kvbackup.h"
 #include "storage/kverr.h"
@@ -192,7 +193,9 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 
 static int start(char *err, size_t errlen)
 {
+    int64_t t0 = mono_us();
     int rc = kvstate_commit(srv.state);
+    diag_latency_sample("state-commit", mono_us() - t0);
     if (rc) {
         snprintf(err, errlen, "committing the state: %s", kv_strerror(rc));
         return -1;

@@ -430,6 +430,71 @@ static const cmdinfo table[] = {
      "pubsub|help :2 <+loading +stale> :0 :0 :0 <+@slow> <> <>",
      "summary \"Show helpful text about the different subcommands\" since 6.2.0 "
      "group pubsub complexity O(1)"},
+    {"slowlog",
+     "slowlog :-2 <> :0 :0 :0 <+@slow> <> <>",
+     "summary \"A container for slow log commands\" since 2.2.12 group server "
+     "complexity \"Depends on subcommand.\""},
+    {"slowlog|get",
+     "slowlog|get :-2 <+admin +loading +stale> :0 :0 :0 <+@admin +@slow "
+     "+@dangerous> <\"request_policy:all_nodes\" nondeterministic_output> <>",
+     "summary \"Get the slow log's entries\" since 2.2.12 group server complexity "
+     "\"O(N) where N is the number of entries returned\" history <[4.0.0 \"Added "
+     "client IP address, port and name to the reply.\"]> arguments [{name count "
+     "type integer flags <+optional>}]"},
+    {"slowlog|len",
+     "slowlog|len :2 <+admin +loading +stale> :0 :0 :0 <+@admin +@slow "
+     "+@dangerous> <\"request_policy:all_nodes\" \"response_policy:agg_sum\" "
+     "nondeterministic_output> <>",
+     "summary \"Get the slow log's length\" since 2.2.12 group server complexity "
+     "O(1)"},
+    {"slowlog|reset",
+     "slowlog|reset :2 <+admin +loading +stale> :0 :0 :0 <+@admin +@slow "
+     "+@dangerous> <\"request_policy:all_nodes\" "
+     "\"response_policy:all_succeeded\"> <>",
+     "summary \"Clear all entries from the slow log\" since 2.2.12 group server "
+     "complexity \"O(N) where N is the number of entries in the slowlog\""},
+    {"slowlog|help",
+     "slowlog|help :2 <+loading +stale> :0 :0 :0 <+@slow> <> <>",
+     "summary \"Show helpful text about the different subcommands\" since 6.2.0 "
+     "group server complexity O(1)"},
+    {"latency",
+     "latency :-2 <> :0 :0 :0 <+@slow> <> <>",
+     "summary \"A container for latency diagnostics commands\" since 2.8.13 group "
+     "server complexity \"Depends on subcommand.\""},
+    {"latency|latest",
+     "latency|latest :2 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin "
+     "+@slow +@dangerous> <nondeterministic_output \"request_policy:all_nodes\" "
+     "\"response_policy:special\"> <>",
+     "summary \"Return the latest latency samples for all events.\" since 2.8.13 "
+     "group server complexity O(1)"},
+    {"latency|history",
+     "latency|history :3 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin "
+     "+@slow +@dangerous> <nondeterministic_output \"request_policy:all_nodes\" "
+     "\"response_policy:special\"> <>",
+     "summary \"Return timestamp-latency samples for the event.\" since 2.8.13 "
+     "group server complexity O(1) arguments [{name event type string}]"},
+    {"latency|reset",
+     "latency|reset :-2 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin "
+     "+@slow +@dangerous> <\"request_policy:all_nodes\" "
+     "\"response_policy:all_succeeded\"> <>",
+     "summary \"Reset latency data for one or more events.\" since 2.8.13 group "
+     "server complexity O(1) arguments [{name event type string flags <+optional "
+     "+multiple>}]"},
+    {"latency|doctor",
+     "latency|doctor :2 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin "
+     "+@slow +@dangerous> <nondeterministic_output \"request_policy:all_nodes\" "
+     "\"response_policy:special\"> <>",
+     "summary \"Return a human readable latency analysis report.\" since 2.8.13 "
+     "group server complexity O(1)"},
+    {"latency|help",
+     "latency|help :2 <+loading +stale> :0 :0 :0 <+@slow> <> <>",
+     "summary \"Show helpful text about the different subcommands.\" since 2.8.13 "
+     "group server complexity O(1)"},
+    {"monitor",
+     "monitor :1 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin +@slow "
+     "+@dangerous> <> <>",
+     "summary \"Listen for all requests received by the server in real time\" "
+     "since 1.0.0 group server"},
     {"get",
      "get :2 <+readonly +fast> :1 :1 :1 <+@read +@string +@fast> <> <{flags <+RO "
      "+access> begin_search {type index spec {index :1}} find_keys {type range "

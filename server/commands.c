@@ -13,6 +13,7 @@
 
 #include "server/backup.h"
 #include "server/command_info.h"
+#include "server/diag.h"
 #include "server/log.h"
 #include "server/peerauth.h"
 #include "server/limits.h"
@@ -71,6 +72,9 @@ PROC(raft_proxyexec_cmd);
 PROC(subscribe_cmd);
 PROC(unsubscribe_cmd);
 PROC(pubsub_cmd);
+PROC(slowlog_cmd);
+PROC(latency_cmd);
+PROC(monitor_cmd);
 
 static const scmd server_commands[] = {
     {"ping", -1, 0, "fast", ping_cmd, "connection", "1.0.0",
@@ -147,6 +151,12 @@ static const scmd server_commands[] = {
     {"sunsubscribe", -1, 0, "pubsub noscript loading stale", unsubscribe_cmd, "pubsub", "7.0.0",
      "Stops listening to messages posted to shard channels."},
     {"pubsub", -2, 0, "", pubsub_cmd, "pubsub", "2.8.0", "A container for Pub/Sub commands."},
+    {"slowlog", -2, SC_NOMULTI, "", slowlog_cmd, "server", "2.2.12",
+     "A container for slow log commands."},
+    {"latency", -2, SC_NOMULTI, "", latency_cmd, "server", "2.8.13",
+     "A container for latency diagnostics commands."},
+    {"monitor", 1, SC_NOMULTI, "admin noscript loading stale", monitor_cmd, "server", "1.0.0",
+     "Listens for all requests received by the server in real-time."},
 };
 #define NSERVER (sizeof(server_commands) / sizeof(server_commands[0]))
 
@@ -331,6 +341,8 @@ static void fatal_storage(int rc, const char *what)
     exit(1);
 }
 
+static void execute(client *c, cmdref r, int argc, char **argv, size_t *lens);
+
 void dispatch(client *c, int argc, char **argv, size_t *lens)
 {
     char msg[1024];
@@ -387,6 +399,10 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
         reject(c, "OOM command not allowed when used memory > 'maxmemory'.");
         return;
     }
+    if (r.k && diag_is_monitor(c)) {
+        reject(c, "ERR Replica can't interact with the keyspace");
+        return;
+    }
     if (r.s && r.s->proc == pubsub_cmd && pubsub_check_sub(c, argc, argv, lens)) {
         if (c->flags & CF_MULTI) c->flags |= CF_DIRTY_EXEC;
         return;
@@ -421,6 +437,15 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
         resp_add_simple(client_reply_buf(c), "QUEUED");
         return;
     }
+    int64_t t0 = mono_us();
+    int nreads = c->nreads;
+    execute(c, r, argc, argv, lens);
+    diag_command(c, ref_name(r), argc, argv, lens, t0, c->nreads > nreads);
+}
+
+/* Runs a command that passed dispatch's checks. */
+static void execute(client *c, cmdref r, int argc, char **argv, size_t *lens)
+{
     if (r.s) {
         r.s->proc(c, argc, argv, lens);
         return;
@@ -676,6 +701,7 @@ PROC(reset_cmd)
     c->mq_len = 0;
     c->flags &= ~(CF_MULTI | CF_DIRTY_EXEC);
     pubsub_client_gone(c); /* leaves every subscription, with no confirmation */
+    diag_client_gone(c);   /* leaves monitor mode */
     c->proto = 2;
     c->readonly = 0;
     c->db = 0;
@@ -694,7 +720,8 @@ static void client_line(client *c, char *buf, size_t n, int64_t now)
     int oll = 0;
     char flags[16];
     int nf = 0;
-    if (pubsub_count(c)) flags[nf++] = 'P'; /* Redis's order: P, x, b, then tracking's */
+    if (diag_is_monitor(c)) flags[nf++] = 'O'; /* Redis's order: O, P, x, b, then tracking's */
+    if (pubsub_count(c)) flags[nf++] = 'P';
     if (c->flags & CF_MULTI) flags[nf++] = 'x';
     if (blocking_waiting(c)) flags[nf++] = 'b';
     nf += tracking_flags(c, flags + nf);
@@ -1105,6 +1132,7 @@ PROC(exec_cmd)
         resp_add_array(client_reply_buf(c), 0);
         return;
     }
+    diag_monitor_queued(c);
     if (should_proxy(c))
         proxy_forward_multi(c);
     else
@@ -1380,7 +1408,9 @@ PROC(raft_proxy_cmd)
     int saved;
     slot *before = c->tail;
     if (proxy_begin(c, argv[1], &saved)) return;
+    diag_proxy_origin(argv[1], lens[1]);
     dispatch(c, argc - 2, argv + 2, lens + 2);
+    diag_proxy_origin(NULL, 0);
     proxy_end(c, before, saved);
 }
 
@@ -1402,10 +1432,14 @@ PROC(raft_proxyexec_cmd)
         multi_queue(c, (int)n, argv + i + 1, lens + i + 1);
         i += (int)n + 1;
     }
-    if (!ok || i != argc)
+    if (!ok || i != argc) {
         resp_add_error(client_reply_buf(c), "ERR malformed RAFT.PROXYEXEC");
-    else
+    } else {
+        diag_proxy_origin(argv[1], lens[1]);
+        diag_monitor_queued(c);
+        diag_proxy_origin(NULL, 0);
         write_propose_multi(c);
+    }
     multi_clear(c);
     proxy_end(c, before, saved);
 }
@@ -1420,4 +1454,21 @@ PROC(readonly_cmd)
 PROC(cluster_cmd)
 {
     cluster_command(c, argc, argv, lens);
+}
+
+/* ----------------------------------------------------- diagnostics */
+
+PROC(slowlog_cmd)
+{
+    diag_slowlog_command(c, argc, argv, lens);
+}
+
+PROC(latency_cmd)
+{
+    diag_latency_command(c, argc, argv, lens);
+}
+
+PROC(monitor_cmd)
+{
+    diag_monitor_command(c, argc, argv, lens);
 }

@@ -73,6 +73,12 @@ static config_item items[] = {
     {"raft-snapshot-max-rate", CT_MEM, 0, &cfg.raft_snapshot_max_rate, 0, LLONG_MAX, "0", NULL},
     {"follower-mode", CT_ENUM, 0, &cfg.follower_mode, 0, 0, "proxy", "proxy|redirect"},
     {"read-mode", CT_ENUM, 0, &cfg.read_mode, 0, 0, "linearizable", "linearizable|lease"},
+    {"tracking-table-max-keys", CT_MEM, 0, &cfg.tracking_table_max_keys, 0, LLONG_MAX, "1000000",
+     NULL},
+    {"slowlog-log-slower-than", CT_INT, 0, &cfg.slowlog_log_slower_than, -1, INT_MAX, "10000",
+     NULL},
+    {"slowlog-max-len", CT_INT, 0, &cfg.slowlog_max_len, 0, INT_MAX, "128", NULL},
+    {"latency-monitor-threshold", CT_INT, 0, &cfg.latency_monitor_threshold, 0, INT_MAX, "0", NULL},
     {"loglevel", CT_ENUM, 0, &cfg.loglevel, 0, 0, "notice", "debug|verbose|notice|warning"},
     {"logfile", CT_STRING, CF_IMMUTABLE, &cfg.logfile, 0, 0, "", NULL},
     {"pidfile", CT_STRING, CF_IMMUTABLE, &cfg.pidfile, 0, 0, "", NULL},
@@ -295,6 +301,20 @@ static int apply_words(int n, char **w, const char *where, char *err, size_t err
         snprintf(err, errlen, "%s: Bad directive or wrong number of arguments: '%s'", where, w[0]);
         return -1;
     }
+    /* bind takes its addresses as separate words, as in redis.conf. */
+    char joined[1024];
+    if (it->ptr == &cfg.bind && n > 2) {
+        size_t len = 0;
+        for (int i = 1; i < n && len < sizeof(joined); i++)
+            len += (size_t)snprintf(joined + len, sizeof(joined) - len, "%s%s", i > 1 ? " " : "",
+                                    w[i]);
+        if (len >= sizeof(joined)) {
+            snprintf(err, errlen, "%s: 'bind' too many addresses", where);
+            return -1;
+        }
+        w[1] = joined;
+        n = 2;
+    }
     const char *why = set_item(it, n - 1, w + 1);
     if (why) {
         snprintf(err, errlen, "%s: '%s' %s", where, w[0], why);
@@ -476,4 +496,15 @@ void config_set_reply(resp_buf *b, int argc, char **argv, size_t *lens)
         }
     }
     resp_add_ok(b);
+}
+
+int config_key_at(size_t i, config_key *k)
+{
+    if (i >= NITEMS) return 0;
+    k->name = items[i].name;
+    k->def = items[i].def;
+    k->kind = items[i].type == CT_CONST       ? CONFIG_KEY_FIXED
+              : items[i].flags & CF_IMMUTABLE ? CONFIG_KEY_STARTUP
+                                              : CONFIG_KEY_RUNTIME;
+    return 1;
 }

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "resp/resp.h"
 
@@ -34,16 +35,21 @@ typedef struct config {
     int node_id;
     char *cluster;
     char *cluster_id;
-    char *cluster_secret;             /* the peer handshake's HMAC key: never shown, never sent */
-    int election_timeout;             /* ms */
-    int databases;                    /* SELECT 0 .. databases - 1 */
-    int heartbeat_interval;           /* ms */
-    int raft_request_timeout;         /* ms */
-    int raft_log_keep;                /* entries kept below the state's durable index */
-    long long raft_log_keep_bytes;    /* ... and at most about this many bytes of log */
-    long long raft_snapshot_max_rate; /* bytes/s per snapshot stream; 0 = unlimited */
-    char *follower_mode;              /* proxy | redirect */
-    char *read_mode;                  /* linearizable | lease */
+    char *cluster_secret;              /* the peer handshake's HMAC key: never shown, never sent */
+    int election_timeout;              /* ms */
+    int databases;                     /* SELECT 0 .. databases - 1 */
+    int heartbeat_interval;            /* ms */
+    int raft_request_timeout;          /* ms */
+    int raft_log_keep;                 /* entries kept below the state's durable index */
+    long long raft_log_keep_bytes;     /* ... and at most about this many bytes of log */
+    long long raft_snapshot_max_rate;  /* bytes/s per snapshot stream; 0 = unlimited */
+    char *follower_mode;               /* proxy | redirect */
+    char *read_mode;                   /* linearizable | lease */
+    long long tracking_table_max_keys; /* CLIENT TRACKING's keys (0: no limit) */
+    /* diagnostics (server/diag.h) */
+    int slowlog_log_slower_than; /* microseconds; -1 off, 0 every command */
+    int slowlog_max_len;
+    int latency_monitor_threshold; /* ms; 0 off */
     /* logging */
     char *loglevel;
     char *logfile;
@@ -76,5 +82,21 @@ void config_set_notify_source(int (*get)(void));
 
 /* Parses "1gb", "64mb", "100k"... like Redis's memtoull. -1 on error. */
 long long config_parse_mem(const char *s, int *err);
+
+/* The configuration's keys, for --help and the packaged config file's test
+ * (server/config_help.c). */
+enum { CONFIG_KEY_RUNTIME, CONFIG_KEY_STARTUP, CONFIG_KEY_FIXED };
+typedef struct config_key {
+    const char *name;
+    const char *def; /* the default, as a config file would write it (static) */
+    int kind;        /* RUNTIME: CONFIG SET changes it; STARTUP: only at start; FIXED: accepted,
+                        never changed (a fact clients ask about) */
+} config_key;
+/* Fills k with the i-th key of the table (0, 1, ...); returns 0 past the
+ * last one. */
+int config_key_at(size_t i, config_key *k);
+/* raftkv-server --help: usage, then every key with its default and what it
+ * does. */
+void config_print_help(FILE *fp);
 
 #endif

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "server/backup.h"
+#include "server/diag.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "storage/kverr.h"
@@ -68,18 +69,6 @@ int64_t mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void usage(FILE *fp)
-{
-    fprintf(fp, "Usage: raftkv-server [/path/to/raftkv.conf] [--key value ...]\n"
-                "       raftkv-server --version\n"
-                "\n"
-                "Examples:\n"
-                "       raftkv-server                      (one node, port 6379, data in .)\n"
-                "       raftkv-server --port 7777 --dir /var/lib/raftkv\n"
-                "       raftkv-server /etc/raftkv/node1.conf --loglevel verbose\n"
-                "       raftkv-server --dir NEW --restore-from BACKUP (seeded from a backup)\n");
-}
-
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
@@ -119,6 +108,7 @@ void state_commit_if_due(void)
     if (!state_commit_due()) return;
     int64_t t0 = mono_us();
     int rc = kvstate_commit(srv.state);
+    diag_latency_sample("state-commit", mono_us() - t0);
     driver_held(slow_check("committing the state", t0));
     if (rc) {
         serverLog(LL_WARNING, "Committing the state failed: %s (%s). Stopping.", kv_strerror(rc),
@@ -282,7 +272,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        usage(stdout);
+        config_print_help(stdout);
         return 0;
     }
     config_init_defaults();
@@ -294,7 +284,7 @@ int main(int argc, char **argv)
     const char *restore_from = backup_take_restore_option(&argc, argv);
     if (config_load(file, argc - first_opt, argv + first_opt, err, sizeof(err))) {
         fprintf(stderr, "\n*** FATAL CONFIG FILE ERROR ***\n%s\n", err);
-        usage(stderr);
+        fprintf(stderr, "(raftkv-server --help lists every key)\n");
         return 1;
     }
     if (log_open(cfg.logfile)) {

@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "server/diag.h"
 #include "server/log.h"
 #include "server/server.h"
 
@@ -422,6 +423,7 @@ void client_free(client *c)
     blocking_client_gone(c);
     pubsub_client_gone(c);
     tracking_client_gone(c);
+    diag_client_gone(c);
     if (c->on_dirty)
         for (client **pp = &srv.dirty; *pp; pp = &(*pp)->wnext_dirty)
             if (*pp == c) {
@@ -687,7 +689,7 @@ void clients_cron(void)
             client_free(c);
             continue;
         }
-        if (cfg.timeout && !c->npending && !c->peer_id &&
+        if (cfg.timeout && !c->npending && !c->peer_id && !diag_is_monitor(c) &&
             now - c->last_interaction > (int64_t)cfg.timeout * 1000) {
             serverLog(LL_VERBOSE, "Closing idle client");
             client_free(c);
