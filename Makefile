@@ -33,7 +33,7 @@ deps:
 
 build: deps
 	cmake -S . -B $(BUILD_RELEASE) -DCMAKE_BUILD_TYPE=Release -DRAFTKV_TESTS=OFF >/dev/null
-	cmake --build $(BUILD_RELEASE) -j$(JOBS) --target raftkv-server
+	cmake --build $(BUILD_RELEASE) -j$(JOBS) --target raftkv-server raftkv-rdb
 
 build-test: deps
 	cmake -S . -B $(BUILD_TEST) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \

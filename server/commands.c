@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <sys/time.h>
 
+#include "server/backup.h"
 #include "server/clientcmd.h"
 #include "server/command_info.h"
 #include "server/diag.h"
@@ -1230,26 +1231,16 @@ PROC(function_cmd)
     }
 }
 
-static int64_t last_save_time;
-
 PROC(save_cmd)
 {
-    (void)argc, (void)lens;
-    int64_t t0 = mono_us();
-    int rc = kvstate_commit(srv.state);
-    diag_latency_sample("state-commit", mono_us() - t0);
-    if (rc) fatal_storage(rc, "committing the state");
-    last_save_time = mstime() / 1000;
-    if (!strcasecmp(argv[0], "bgsave"))
-        resp_add_simple(client_reply_buf(c), "Background saving started");
-    else
-        resp_add_ok(client_reply_buf(c));
+    (void)lens;
+    backup_command(c, argc, argv);
 }
 
 PROC(lastsave_cmd)
 {
     (void)argc, (void)argv, (void)lens;
-    resp_add_int(client_reply_buf(c), last_save_time ? last_save_time : srv.start_ms / 1000);
+    resp_add_int(client_reply_buf(c), backup_lastsave());
 }
 
 /* ---------------------------------------------------------- peers */

@@ -61,6 +61,7 @@ static config_item items[] = {
      NULL},
     {"requirepass", CT_STRING, 0, &cfg.requirepass, 0, 0, "", NULL},
     {"dir", CT_STRING, CF_IMMUTABLE, &cfg.dir, 0, 0, ".", NULL},
+    {"backup-dir", CT_STRING, 0, &cfg.backup_dir, 0, 0, "", NULL}, /* server/backup.h */
     {"lmdb-state-mapsize", CT_MEM, CF_IMMUTABLE, &cfg.state_mapsize, 16 * MB, LLONG_MAX, "64gb",
      NULL},
     {"lmdb-log-mapsize", CT_MEM, CF_IMMUTABLE, &cfg.log_mapsize, 16 * MB, LLONG_MAX, "16gb", NULL},

@@ -27,6 +27,7 @@ typedef struct config {
     char *requirepass;
     /* storage */
     char *dir;
+    char *backup_dir; /* SAVE/BGSAVE's backup (server/backup.h); "": <dir>/backup */
     long long state_mapsize, log_mapsize;
     int high_water_pct;
     char *appendfsync;

@@ -24,6 +24,8 @@ static const struct {
      "<class> <hard> <soft> <seconds>: a client whose unread replies pass the limits is closed"},
     {"requirepass", "password of the default user (AUTH); empty: none"},
     {"dir", "data directory (created if missing): the Raft log and the LMDB state"},
+    {"backup-dir", "where SAVE/BGSAVE write a backup of this node (empty: <dir>/backup); "
+                   "--restore-from DIR starts a new node from one"},
     {"lmdb-state-mapsize", "LMDB map size of the key space (sparse on disk)"},
     {"lmdb-log-mapsize", "the most the log's segment files may take (writes get -OOM near it)"},
     {"lmdb-high-water", "percent of a map above which writes get -OOM"},
@@ -96,6 +98,8 @@ void config_print_help(FILE *fp)
                 "       raftkv-server                      (one node, port 6379, data in .)\n"
                 "       raftkv-server --port 7777 --dir /var/lib/raftkv\n"
                 "       raftkv-server /etc/raftkv/raftkv.conf --loglevel verbose\n"
+                "       raftkv-server --dir /var/lib/new --restore-from /var/lib/raftkv/backup\n"
+                "                  (once, into an empty dir: a new node holding a BGSAVE backup)\n"
                 "\n"
                 "Options (--key default):\n");
     config_key k;

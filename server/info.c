@@ -7,6 +7,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "server/backup.h"
 #include "server/server.h"
 
 static size_t rss_bytes(void)
@@ -102,7 +103,11 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
         ADD("loading:0\r\n");
         ADD("async_loading:0\r\n");
         ADD("rdb_changes_since_last_save:0\r\n");
-        ADD("rdb_bgsave_in_progress:0\r\n");
+        {
+            char bl[400];
+            backup_info_fields(bl, sizeof(bl));
+            ADD("%s", bl);
+        }
         ADD("aof_enabled:1\r\n");
         ADD("aof_rewrite_in_progress:0\r\n");
         ADD("raft_log_syncs:%llu\r\n", (unsigned long long)srv.stats.syncs);

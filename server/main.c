@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/backup.h"
 #include "server/diag.h"
 #include "server/log.h"
 #include "server/server.h"
@@ -280,6 +281,7 @@ int main(int argc, char **argv)
         file = argv[1];
         first_opt = 2;
     }
+    const char *restore_from = backup_take_restore_option(&argc, argv);
     if (config_load(file, argc - first_opt, argv + first_opt, err, sizeof(err))) {
         fprintf(stderr, "\n*** FATAL CONFIG FILE ERROR ***\n%s\n", err);
         fprintf(stderr, "(raftkv-server --help lists every key)\n");
@@ -311,6 +313,10 @@ int main(int argc, char **argv)
     if (kvlog_open(&srv.log, cfg.dir, (uint64_t)cfg.log_mapsize, err, sizeof(err)) ||
         kvstate_open(&srv.state, cfg.dir, (uint64_t)cfg.state_mapsize, err, sizeof(err))) {
         serverLog(LL_WARNING, "Can't open the data in %s: %s", cfg.dir, err);
+        return 1;
+    }
+    if (restore_from && backup_restore(restore_from, err, sizeof(err))) {
+        serverLog(LL_WARNING, "%s", err);
         return 1;
     }
     kvstate_hooks hooks = {.key_ready = blocking_key_ready,
@@ -372,6 +378,7 @@ int main(int argc, char **argv)
 
     serverLog(LL_WARNING, "Shutting down: syncing the log and committing the state...");
     logsync_stop();
+    backup_wait();
     int rc = kvlog_sync(srv.log);
     if (!rc) rc = kvstate_commit(srv.state);
     while (srv.clients)

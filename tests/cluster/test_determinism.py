@@ -37,6 +37,7 @@ CHANGED = {
     "slowlog-max-len": "5",
     "latency-monitor-threshold": "1",
     "tracking-table-max-keys": "10",
+    "backup-dir": "/nonexistent/raftkv-backup",  # where BGSAVE writes: nothing applied reads it
     # Cluster-wide, set through the log (this follower is in redirect mode by
     # then, so it answers -MOVED; the leader sets it below): it changes what
     # every node publishes, never what any node stores.

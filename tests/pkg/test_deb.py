@@ -28,6 +28,7 @@ PACKAGE = "raftkv-server"
 # mistake (a stray install rule, a build path).
 FILES = {
     "./usr/bin/raftkv-server": "-rwxr-xr-x",
+    "./usr/bin/raftkv-rdb": "-rwxr-xr-x",
     "./etc/raftkv/raftkv.conf": "-rw-r--r--",
     "./lib/systemd/system/raftkv-server.service": "-rw-r--r--",
     "./etc/logrotate.d/raftkv-server": "-rw-r--r--",
@@ -52,7 +53,7 @@ def build_package(build, outdir):
     """The .deb's path: a Release build (no tests, no sanitizers) and cpack."""
     run(["cmake", "-S", SRC, "-B", build, "-DCMAKE_BUILD_TYPE=Release", "-DRAFTKV_TESTS=OFF",
          "-DRAFTKV_SANITIZE=OFF", "-DRAFTKV_FUZZ=OFF"])
-    run(["nice", "cmake", "--build", build, "-j2", "--target", "raftkv-server"])
+    run(["nice", "cmake", "--build", build, "-j2", "--target", "raftkv-server", "raftkv-rdb"])
     shutil.rmtree(outdir, ignore_errors=True)
     run(["nice", "cpack", "-G", "DEB", "-B", outdir, "--config",
          os.path.join(build, "CPackConfig.cmake")], cwd=build)
