@@ -679,7 +679,7 @@ PROC(hello_cmd)
     resp_add_bulk_str(b, "mode");
     resp_add_bulk_str(b, "standalone");
     resp_add_bulk_str(b, "role");
-    resp_add_bulk_str(b, "master");
+    resp_add_bulk_str(b, driver_is_leader() ? "master" : "replica"); /* as INFO's role */
     resp_add_bulk_str(b, "modules");
     resp_add_array(b, 0);
 }

@@ -4,6 +4,8 @@ it hears from (offset = match index), a follower is role:slave with its
 leader's address and link state, and a node that knows no leader says
 role:slave with master_link_status:down (not role:master, which would
 send clients and monitors looking for a master to it)."""
+import redis
+
 from conftest import wait_until
 
 
@@ -112,3 +114,34 @@ def test_node_without_leader_is_a_slave_with_link_down(make_cluster):
     assert f1.raft()["raft_role"] in ("candidate", "follower")
     r = role(f1)
     assert r == [b"slave", b"", 0, b"connect", -1]
+
+
+def test_errors_of_forwarded_writes_count_on_the_follower(make_cluster):
+    """A follower forwards a write to the leader; the error comes back
+    through it: the follower counts it (errorstats, failed_calls), the
+    leader, which answered a peer, does not."""
+    c = make_cluster(3)
+    ld = c.leader()
+    f = c.followers()[0]
+    with ld.client() as r:
+        r.set("s", "not a number")
+        r.config_resetstat()
+    with f.client() as r:
+        r.config_resetstat()
+        try:
+            r.execute_command("INCR", "s")
+            raise AssertionError("INCR of a string succeeded")
+        except redis.ResponseError as e:
+            assert "not an integer" in str(e)
+        # redis-py leaves "count=1" (no comma) a string
+        assert r.info("errorstats") in ({"errorstat_ERR": "count=1"},
+                                         {"errorstat_ERR": {"count": 1}})
+        assert r.info("stats")["total_error_replies"] == 1
+        assert r.info("commandstats")["cmdstat_incr"]["failed_calls"] == 1
+    with ld.client() as r:
+        assert r.info("errorstats") == {}
+        assert r.info("commandstats")["cmdstat_incr"]["calls"] == 1  # it ran here
+    with f.client() as r:  # HELLO says what INFO says
+        assert r.execute_command("HELLO", "2")[11] == b"replica"
+    with ld.client() as r:
+        assert r.execute_command("HELLO", "2")[11] == b"master"
