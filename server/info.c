@@ -51,6 +51,7 @@ static int64_t last_commit_ms, last_sync_ms; /* wall clock, 0: none yet */
 
 void info_name_command(int id, const char *name)
 {
+    if (!ncmds) last_durable = kvstate_durable_index(srv.state);
     if (id < 0 || id >= INFO_MAX_CMDS) return;
     cmds[id].name = name;
     cmds[id].parent = -1;

@@ -74,7 +74,9 @@ struct slot;
 #define INFO_MAX_CMDS 1024  /* counter slots: commands and subcommands */
 #define INFO_MAX_ERRORS 128 /* different error words counted (Redis's limit too) */
 
-/* Names counter slot id (commands_init(), once per command). */
+/* Names counter slot id (commands_init(), once per command, after the
+ * state is open: the first call also takes the state's durable index as
+ * the point state commits are counted from). */
 void info_name_command(int id, const char *name);
 /* The slot of container parent's subcommand sub ("client|list" in INFO):
  * found, or made on first use for a subcommand Redis has; parent for any

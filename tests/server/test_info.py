@@ -188,6 +188,12 @@ def test_persistence_fields(server):
     assert int(p["raft_state_commits"]) >= 1 and int(p["rdb_saves"]) >= 1
     assert int(p["raft_state_last_commit_time"]) > 0
     assert p["rdb_changes_since_last_save"] == "0"
+    # a clean stop committed everything: a restart counts no commit of its own
+    assert server.stop() == 0
+    server.restart()
+    p = fields(server.raw().call("INFO", "persistence"))
+    assert p["raft_state_commits"] == "0" and p["raft_state_last_commit_time"] == "0"
+    assert int(p["raft_state_durable_index"]) >= applied
 
 
 def test_replication_and_role_of_a_single_node(server, reference):
