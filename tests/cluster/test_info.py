@@ -145,3 +145,33 @@ def test_errors_of_forwarded_writes_count_on_the_follower(make_cluster):
         assert r.execute_command("HELLO", "2")[11] == b"replica"
     with ld.client() as r:
         assert r.execute_command("HELLO", "2")[11] == b"master"
+
+
+def test_snapshot_transfer_shows_as_sync_and_wait_bgsave(make_cluster):
+    """While a follower stages a snapshot (a rate-limited transfer of a few
+    seconds), it says master_sync_in_progress:1 and ROLE "sync", and the
+    leader lists it with state=wait_bgsave; afterwards, 0 and online."""
+    import test_snapshot as snap  # the module, so pytest does not collect its tests here
+    c = make_cluster(3, args=snap.SLOW)
+    ld, f = snap.lag_follower(c, 60000, 4, value_size=100)
+    f.start()
+    snap.wait_receiving(f)
+
+    def follower_syncing():
+        i = repl(f)
+        return i if i["master_sync_in_progress"] == 1 else None
+    i = wait_until(follower_syncing, what="the follower to report its sync")
+    assert i["role"] == "slave" and "master_sync_read_bytes" in i
+    wait_until(lambda: role(f)[3] == b"sync", what='ROLE to say "sync"')
+
+    def leader_sending():
+        i = repl(ld)
+        return any(i["slave%d" % k]["state"] == "wait_bgsave"
+                   for k in range(i["connected_slaves"]))
+    wait_until(leader_sending, what="the leader to list the follower as wait_bgsave")
+    wait_until(lambda: "Installed snapshot" in f.log(), 180, "the follower to install a snapshot")
+    wait_until(lambda: repl(f)["master_sync_in_progress"] == 0 and role(f)[3] == b"connected",
+               what="the follower to report the sync done")
+    wait_until(lambda: all(repl(ld)["slave%d" % k]["state"] == "online" for k in range(2))
+               if repl(ld)["connected_slaves"] == 2 else False,
+               what="the leader to list both followers online")
