@@ -102,8 +102,10 @@ def test_exporter_scrapes_leader_and_follower(make_cluster, exporters, tmp_path)
                what="the leader to list both followers")
     e = Exporter(ld, str(tmp_path / "exporter-leader.log"))
     exporters.append(e)
-    m = scrape(e, lambda m: ("redis_up", frozenset()) in m
-               and any(n == "redis_connected_slaves" for n, _ in m))
+    # followers count while heard within the election timeout: a scrape on
+    # a loaded machine may miss one, so wait for a scrape that has both
+    m = scrape(e, lambda m: m.get(("redis_connected_slaves", frozenset())) == 2
+               and m.get(("redis_cluster_raft_peers_heard", frozenset())) == 2)
     assert value(m, "redis_up") == 1
     assert value(m, "redis_instance_info", role="master")
     info = labels_of(m, "redis_instance_info")[0]
@@ -137,8 +139,8 @@ def test_exporter_scrapes_leader_and_follower(make_cluster, exporters, tmp_path)
     f = c.followers()[0]
     ef = Exporter(f, str(tmp_path / "exporter-follower.log"))
     exporters.append(ef)
-    mf = scrape(ef, lambda m: ("redis_up", frozenset()) in m
-                and any(n == "redis_master_link_up" for n, _ in m))
+    mf = scrape(ef, lambda m: any(n == "redis_master_link_up" and v == 1
+                                  for (n, _), v in m.items()))
     assert value(mf, "redis_up") == 1
     assert value(mf, "redis_instance_info", role="slave")
     assert value(mf, "redis_master_link_up") == 1
