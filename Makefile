@@ -3,6 +3,7 @@
 #   make run    install what is missing, build, start a local 3-node cluster in the foreground
 #   make run-single   the same for one node on port 6379
 #   make test   install what is missing, build with ASan+UBSan, run every test
+#   make package      build the Debian package (build/release/raftkv-server_*.deb)
 #
 # Installing needs root (or sudo) and Debian's package archive.
 
@@ -17,7 +18,7 @@ BUILD_TEST := build/asan
 ARGS ?=
 PORT ?= 6379
 
-.PHONY: all deps build build-test run run-single test clean
+.PHONY: all deps build build-test run run-single test package clean
 
 all: build
 
@@ -46,6 +47,10 @@ run-single: build
 	@mkdir -p data
 	@echo "RaftKV on port $(PORT), data in ./data. Connect with: redis-cli -p $(PORT)   (Ctrl-C stops it)"
 	exec $(BUILD_RELEASE)/server/raftkv-server --port $(PORT) --dir ./data $(ARGS)
+
+package: build
+	cd $(BUILD_RELEASE) && cpack -G DEB
+	@echo "Install it with: sudo apt install ./$$(ls -t $(BUILD_RELEASE)/raftkv-server_*.deb | head -1)"
 
 test: build-test
 	cd $(BUILD_TEST) && ctest --output-on-failure --timeout 900

@@ -282,6 +282,36 @@ def call_reply(c, *args):
             return r
 
 
+def limit_check(port):
+    """tracking-table-max-keys: past it, a key is dropped after its
+    invalidation is sent (RaftKV drops at once; Redis does it in its cron)."""
+    t = compat.Conn("127.0.0.1", port)
+    c = compat.Conn("127.0.0.1", port)
+    try:
+        assert c.call("CONFIG", "SET", "tracking-table-max-keys", "2").raw == b"+OK\r\n"
+        t.call("HELLO", "3")
+        t.call("CLIENT", "TRACKING", "on")
+        pushes = []
+        for k in ("a", "b", "c", "d"):
+            t.send(compat.encode("GET", k))
+            while True:
+                r = t.read()
+                if r.kind != ">":
+                    break
+                pushes.append(r.raw)
+        info = c.call("INFO", "stats").value.decode()
+        keys = int(info.split("tracking_total_keys:")[1].split("\r\n")[0])
+        if len(pushes) != 2 or keys != 2:
+            print("FAIL limit: %d invalidations %r, %d keys tracked (want 2 and 2)" % (len(pushes), pushes, keys))
+            return False
+        print("ok tracking-table-max-keys")
+        return True
+    finally:
+        c.call("CONFIG", "SET", "tracking-table-max-keys", "1000000")
+        t.close()
+        c.close()
+
+
 def cluster_check():
     """A client tracking on a follower is invalidated when a write made
     through the leader applies there."""
@@ -354,6 +384,8 @@ def main():
             ok &= good
             if good:
                 print("ok %s" % name)
+        if not args.redis_vs_redis and not args.k:
+            ok &= limit_check(k.port)
     finally:
         r.stop()
         if k:

@@ -32,14 +32,17 @@ END = "/* TABLE END */\n"
 # cluster.c, storage/'s MEMORY). Those redis-server 7.0 does not know
 # (CLIENT SETINFO, CLIENT NO-TOUCH: Redis 7.2) have no entry, as in 7.0.
 SUBCOMMANDS = {
-    "client": ["id", "getname", "setname", "info", "list", "unblock", "no-evict", "tracking", "caching", "getredir", "trackinginfo", "help"],
+    "client": ["id", "getname", "setname", "info", "list", "unblock", "no-evict", "tracking", "caching", "getredir", "trackinginfo", "help",
+               "kill", "pause", "unpause", "reply"],
     "command": ["count", "info", "docs", "list", "getkeys"],
-    "config": ["get", "set", "resetstat"],
+    "config": ["get", "set", "resetstat", "rewrite"],
     "function": ["flush", "list"],
     "cluster": ["slots", "shards", "nodes", "info", "myid", "keyslot"],
     "memory": ["usage"],
     "pubsub": ["channels", "numsub", "numpat", "shardchannels", "shardnumsub", "help"],
     "object": ["encoding", "freq", "idletime", "help"],
+    "slowlog": ["get", "len", "reset", "help"],
+    "latency": ["latest", "history", "reset", "doctor", "help"],
 }
 
 # Commands whose rows the table holds before RaftKV implements them (the
@@ -58,8 +61,10 @@ zrevrangebyscore zrangebylex zrevrangebylex zremrangebyrank zremrangebyscore zre
 zrandmember zunion zunionstore zinter zinterstore zintercard zdiff zdiffstore zscan
 type del unlink exists rename renamenx copy move swapdb select flushdb dbsize object scan sort sort_ro
 pfadd pfcount pfmerge
+dump restore
 blpop brpop blmove brpoplpush blmpop bzpopmin bzpopmax bzmpop
 subscribe unsubscribe psubscribe punsubscribe ssubscribe sunsubscribe publish spublish pubsub
+debug
 """.split()
 
 WORD = re.compile(r"^[A-Za-z0-9_|.@\-()*/,]+$")

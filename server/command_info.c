@@ -164,6 +164,48 @@ static const cmdinfo table[] = {
      "client|help :2 <+loading +stale> :0 :0 :0 <+@slow +@connection> <> <>",
      "summary \"Show helpful text about the different subcommands\" since 5.0.0 "
      "group connection complexity O(1)"},
+    {"client|kill",
+     "client|kill :-3 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin +@slow "
+     "+@dangerous +@connection> <> <>",
+     "summary \"Kill the connection of a client\" since 2.4.0 group connection "
+     "complexity \"O(N) where N is the number of client connections\" history "
+     "<[2.8.12 \"Added new filter format.\"] [2.8.12 \"`ID` option.\"] [3.2.0 "
+     "\"Added `master` type in for `TYPE` option.\"] [5.0.0 \"Replaced `slave` "
+     "`TYPE` with `replica`. `slave` still supported for backward "
+     "compatibility.\"] [6.2.0 \"`LADDR` option.\"]> arguments [{name filter type "
+     "oneof arguments [{name \"ip:port\" type string deprecated_since 2.8.12} "
+     "{name new-format type oneof flags <+multiple> arguments [{name client-id "
+     "type integer token ID since 2.8.12 flags <+optional>} {name "
+     "normal_master_slave_pubsub type oneof token TYPE since 2.8.12 flags "
+     "<+optional> arguments [{name normal type pure-token token NORMAL} {name "
+     "master type pure-token token MASTER since 3.2.0} {name slave type "
+     "pure-token token SLAVE} {name replica type pure-token token REPLICA since "
+     "5.0.0} {name pubsub type pure-token token PUBSUB}]} {name username type "
+     "string token USER flags <+optional>} {name \"ip:port\" type string token "
+     "ADDR flags <+optional>} {name \"ip:port\" type string token LADDR since "
+     "6.2.0 flags <+optional>} {name yes/no type string token SKIPME flags "
+     "<+optional>}]}]}]"},
+    {"client|pause",
+     "client|pause :-3 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin "
+     "+@slow +@dangerous +@connection> <> <>",
+     "summary \"Stop processing commands from clients for some time\" since "
+     "2.9.50 group connection complexity O(1) history <[6.2.0 \"`CLIENT PAUSE "
+     "WRITE` mode added along with the `mode` option.\"]> arguments [{name "
+     "timeout type integer} {name mode type oneof since 6.2.0 flags <+optional> "
+     "arguments [{name write type pure-token token WRITE} {name all type "
+     "pure-token token ALL}]}]"},
+    {"client|unpause",
+     "client|unpause :2 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin "
+     "+@slow +@dangerous +@connection> <> <>",
+     "summary \"Resume processing of clients that were paused\" since 6.2.0 group "
+     "connection complexity \"O(N) Where N is the number of paused clients\""},
+    {"client|reply",
+     "client|reply :3 <+noscript +loading +stale> :0 :0 :0 <+@slow +@connection> "
+     "<> <>",
+     "summary \"Instruct the server whether to reply to commands\" since 3.2.0 "
+     "group connection complexity O(1) arguments [{name on_off_skip type oneof "
+     "arguments [{name on type pure-token token ON} {name off type pure-token "
+     "token OFF} {name skip type pure-token token SKIP}]}]"},
     {"command",
      "command :-1 <+loading +stale> :0 :0 :0 <+@slow +@connection> "
      "<nondeterministic_output_order> <>",
@@ -226,6 +268,11 @@ static const cmdinfo table[] = {
      "+@slow +@dangerous> <> <>",
      "summary \"Reset the stats returned by INFO\" since 2.0.0 group server "
      "complexity O(1)"},
+    {"config|rewrite",
+     "config|rewrite :2 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin "
+     "+@slow +@dangerous> <> <>",
+     "summary \"Rewrite the configuration file with the in memory configuration\" "
+     "since 2.8.0 group server complexity O(1)"},
     {"info",
      "info :-1 <+loading +stale> :0 :0 :0 <+@slow +@dangerous> "
      "<nondeterministic_output \"request_policy:all_shards\" "
@@ -430,6 +477,76 @@ static const cmdinfo table[] = {
      "pubsub|help :2 <+loading +stale> :0 :0 :0 <+@slow> <> <>",
      "summary \"Show helpful text about the different subcommands\" since 6.2.0 "
      "group pubsub complexity O(1)"},
+    {"slowlog",
+     "slowlog :-2 <> :0 :0 :0 <+@slow> <> <>",
+     "summary \"A container for slow log commands\" since 2.2.12 group server "
+     "complexity \"Depends on subcommand.\""},
+    {"slowlog|get",
+     "slowlog|get :-2 <+admin +loading +stale> :0 :0 :0 <+@admin +@slow "
+     "+@dangerous> <\"request_policy:all_nodes\" nondeterministic_output> <>",
+     "summary \"Get the slow log's entries\" since 2.2.12 group server complexity "
+     "\"O(N) where N is the number of entries returned\" history <[4.0.0 \"Added "
+     "client IP address, port and name to the reply.\"]> arguments [{name count "
+     "type integer flags <+optional>}]"},
+    {"slowlog|len",
+     "slowlog|len :2 <+admin +loading +stale> :0 :0 :0 <+@admin +@slow "
+     "+@dangerous> <\"request_policy:all_nodes\" \"response_policy:agg_sum\" "
+     "nondeterministic_output> <>",
+     "summary \"Get the slow log's length\" since 2.2.12 group server complexity "
+     "O(1)"},
+    {"slowlog|reset",
+     "slowlog|reset :2 <+admin +loading +stale> :0 :0 :0 <+@admin +@slow "
+     "+@dangerous> <\"request_policy:all_nodes\" "
+     "\"response_policy:all_succeeded\"> <>",
+     "summary \"Clear all entries from the slow log\" since 2.2.12 group server "
+     "complexity \"O(N) where N is the number of entries in the slowlog\""},
+    {"slowlog|help",
+     "slowlog|help :2 <+loading +stale> :0 :0 :0 <+@slow> <> <>",
+     "summary \"Show helpful text about the different subcommands\" since 6.2.0 "
+     "group server complexity O(1)"},
+    {"latency",
+     "latency :-2 <> :0 :0 :0 <+@slow> <> <>",
+     "summary \"A container for latency diagnostics commands\" since 2.8.13 group "
+     "server complexity \"Depends on subcommand.\""},
+    {"latency|latest",
+     "latency|latest :2 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin "
+     "+@slow +@dangerous> <nondeterministic_output \"request_policy:all_nodes\" "
+     "\"response_policy:special\"> <>",
+     "summary \"Return the latest latency samples for all events.\" since 2.8.13 "
+     "group server complexity O(1)"},
+    {"latency|history",
+     "latency|history :3 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin "
+     "+@slow +@dangerous> <nondeterministic_output \"request_policy:all_nodes\" "
+     "\"response_policy:special\"> <>",
+     "summary \"Return timestamp-latency samples for the event.\" since 2.8.13 "
+     "group server complexity O(1) arguments [{name event type string}]"},
+    {"latency|reset",
+     "latency|reset :-2 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin "
+     "+@slow +@dangerous> <\"request_policy:all_nodes\" "
+     "\"response_policy:all_succeeded\"> <>",
+     "summary \"Reset latency data for one or more events.\" since 2.8.13 group "
+     "server complexity O(1) arguments [{name event type string flags <+optional "
+     "+multiple>}]"},
+    {"latency|doctor",
+     "latency|doctor :2 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin "
+     "+@slow +@dangerous> <nondeterministic_output \"request_policy:all_nodes\" "
+     "\"response_policy:special\"> <>",
+     "summary \"Return a human readable latency analysis report.\" since 2.8.13 "
+     "group server complexity O(1)"},
+    {"latency|help",
+     "latency|help :2 <+loading +stale> :0 :0 :0 <+@slow> <> <>",
+     "summary \"Show helpful text about the different subcommands.\" since 2.8.13 "
+     "group server complexity O(1)"},
+    {"monitor",
+     "monitor :1 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin +@slow "
+     "+@dangerous> <> <>",
+     "summary \"Listen for all requests received by the server in real time\" "
+     "since 1.0.0 group server"},
+    {"debug",
+     "debug :-2 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin +@slow "
+     "+@dangerous> <> <>",
+     "summary \"A container for debugging commands\" since 1.0.0 group server "
+     "complexity \"Depends on subcommand.\" doc_flags <+syscmd>"},
     {"role",
      "role :1 <+noscript +loading +stale +fast> :0 :0 :0 <+@admin +@fast "
      "+@dangerous> <> <>",
@@ -1900,6 +2017,36 @@ static const cmdinfo table[] = {
      "complexity \"O(N) where N is the number of clients subscribed to the "
      "receiving shard channel.\" arguments [{name shardchannel type string} {name "
      "message type string}]"},
+    {"dump",
+     "dump :2 <+readonly> :1 :1 :1 <+@keyspace +@read +@slow> "
+     "<nondeterministic_output> <{flags <+RO +access> begin_search {type index "
+     "spec {index :1}} find_keys {type range spec {lastkey :0 keystep :1 limit "
+     ":0}}}>",
+     "summary \"Return a serialized version of the value stored at the specified "
+     "key.\" since 2.6.0 group generic complexity \"O(1) to access the key and "
+     "additional O(N*M) to serialize it, where N is the number of Redis objects "
+     "composing the value and M their average size. For small string values the "
+     "time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).\" "
+     "arguments [{name key type key key_spec_index :0}]"},
+    {"restore",
+     "restore :-4 <+write +denyoom> :1 :1 :1 <+@keyspace +@write +@slow "
+     "+@dangerous> <> <{flags <+OW +update> begin_search {type index spec {index "
+     ":1}} find_keys {type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Create a key using the provided serialized value, previously "
+     "obtained using DUMP.\" since 2.6.0 group generic complexity \"O(1) to "
+     "create the new key and additional O(N*M) to reconstruct the serialized "
+     "value, where N is the number of Redis objects composing the value and M "
+     "their average size. For small string values the time complexity is thus "
+     "O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values "
+     "the complexity is O(N*M*log(N)) because inserting values into sorted sets "
+     "is O(log(N)).\" history <[3.0.0 \"Added the `REPLACE` modifier.\"] [5.0.0 "
+     "\"Added the `ABSTTL` modifier.\"] [5.0.0 \"Added the `IDLETIME` and `FREQ` "
+     "options.\"]> arguments [{name key type key key_spec_index :0} {name ttl "
+     "type integer} {name serialized-value type string} {name replace type "
+     "pure-token token REPLACE since 3.0.0 flags <+optional>} {name absttl type "
+     "pure-token token ABSTTL since 5.0.0 flags <+optional>} {name seconds type "
+     "integer token IDLETIME since 5.0.0 flags <+optional>} {name frequency type "
+     "integer token FREQ since 5.0.0 flags <+optional>}]"},
 };
 /* TABLE END */
 /* clang-format on */

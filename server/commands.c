@@ -11,7 +11,9 @@
 #include <strings.h>
 #include <sys/time.h>
 
+#include "server/clientcmd.h"
 #include "server/command_info.h"
+#include "server/diag.h"
 #include "server/log.h"
 #include "server/peerauth.h"
 #include "server/limits.h"
@@ -72,6 +74,10 @@ PROC(raft_proxyexec_cmd);
 PROC(subscribe_cmd);
 PROC(unsubscribe_cmd);
 PROC(pubsub_cmd);
+PROC(slowlog_cmd);
+PROC(latency_cmd);
+PROC(monitor_cmd);
+PROC(debug_cmd);
 PROC(role_cmd);
 
 static const scmd server_commands[] = {
@@ -149,6 +155,14 @@ static const scmd server_commands[] = {
     {"sunsubscribe", -1, 0, "pubsub noscript loading stale", unsubscribe_cmd, "pubsub", "7.0.0",
      "Stops listening to messages posted to shard channels."},
     {"pubsub", -2, 0, "", pubsub_cmd, "pubsub", "2.8.0", "A container for Pub/Sub commands."},
+    {"slowlog", -2, SC_NOMULTI, "", slowlog_cmd, "server", "2.2.12",
+     "A container for slow log commands."},
+    {"latency", -2, SC_NOMULTI, "", latency_cmd, "server", "2.8.13",
+     "A container for latency diagnostics commands."},
+    {"monitor", 1, SC_NOMULTI, "admin noscript loading stale", monitor_cmd, "server", "1.0.0",
+     "Listens for all requests received by the server in real-time."},
+    {"debug", -2, SC_NOMULTI, "admin noscript loading stale protected", debug_cmd, "server",
+     "1.0.0", "A container for debugging commands."},
     {"role", 1, 0, "noscript loading stale fast", role_cmd, "server", "2.8.12",
      "Returns the replication role."},
 };
@@ -344,14 +358,14 @@ static int over_high_water(void)
            kvlog_used_pct(srv.log) >= cfg.high_water_pct;
 }
 
-static void route(client *c, cmdref r, int argc, char **argv, size_t *lens);
-
 static void fatal_storage(int rc, const char *what)
 {
     serverLog(LL_WARNING, "Storage error while %s: %s (%s). Stopping.", what, kv_strerror(rc),
               kvstate_last_error(srv.state));
     exit(1);
 }
+
+static void execute(client *c, cmdref r, int argc, char **argv, size_t *lens);
 
 void dispatch(client *c, int argc, char **argv, size_t *lens)
 {
@@ -410,6 +424,10 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
         reject(c, "OOM command not allowed when used memory > 'maxmemory'.");
         return;
     }
+    if (r.k && diag_is_monitor(c)) {
+        reject(c, "ERR Replica can't interact with the keyspace");
+        return;
+    }
     if (r.s && r.s->proc == pubsub_cmd && pubsub_check_sub(c, argc, argv, lens)) {
         if (c->flags & CF_MULTI) c->flags |= CF_DIRTY_EXEC;
         return;
@@ -422,6 +440,7 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
         reject(c, msg);
         return;
     }
+    if (clientcmd_hold(c, r.k, r.s && r.s->proc == exec_cmd, argc, argv, lens)) return;
     if ((c->flags & CF_MULTI) && !(r.s && (r.s->flags & SC_MULTICTL))) {
         if (r.s && r.s->proc == select_cmd) {
             /* Applied with the transaction (kvstate_apply): an index past
@@ -449,12 +468,15 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
     if (argc >= 2 && is_container(r))
         id = info_sub_id(r.id, argv[1], lens[1]); /* counted as "client|list" */
     info_call_begin(&call, c, id);
-    route(c, r, argc, argv, lens);
+    int64_t t0 = mono_us();
+    int nreads = c->nreads;
+    execute(c, r, argc, argv, lens);
     info_call_end(&call, c);
+    diag_command(c, ref_name(r), argc, argv, lens, t0, c->nreads > nreads);
 }
 
-/* Runs a checked command: here, through the log, or forwarded. */
-static void route(client *c, cmdref r, int argc, char **argv, size_t *lens)
+/* Runs a command that passed dispatch's checks. */
+static void execute(client *c, cmdref r, int argc, char **argv, size_t *lens)
 {
     if (r.s) {
         r.s->proc(c, argc, argv, lens);
@@ -539,6 +561,11 @@ PROC(unsubscribe_cmd)
 PROC(pubsub_cmd)
 {
     pubsub_command(c, argc, argv, lens);
+}
+
+PROC(debug_cmd)
+{
+    debug_command(c, argc, argv, lens);
 }
 
 PROC(echo_cmd)
@@ -711,6 +738,7 @@ PROC(reset_cmd)
     c->mq_len = 0;
     c->flags &= ~(CF_MULTI | CF_DIRTY_EXEC);
     pubsub_client_gone(c); /* leaves every subscription, with no confirmation */
+    diag_client_gone(c);   /* leaves monitor mode */
     c->proto = 2;
     c->readonly = 0;
     c->db = 0;
@@ -729,7 +757,8 @@ static void client_line(client *c, char *buf, size_t n, int64_t now)
     int oll = 0;
     char flags[16];
     int nf = 0;
-    if (pubsub_count(c)) flags[nf++] = 'P'; /* Redis's order: P, x, b, then tracking's */
+    if (diag_is_monitor(c)) flags[nf++] = 'O'; /* Redis's order: O, P, x, b, then tracking's */
+    if (pubsub_count(c)) flags[nf++] = 'P';
     if (c->flags & CF_MULTI) flags[nf++] = 'x';
     if (blocking_waiting(c)) flags[nf++] = 'b';
     nf += tracking_flags(c, flags + nf);
@@ -834,7 +863,9 @@ PROC(client_cmd)
         resp_add_int(b, blocking_unblock((uint64_t)id, error));
     } else if (tracking_client_sub(c, b, argc, argv, lens)) {
         /* TRACKING, CACHING, GETREDIR, TRACKINGINFO (tracking.c) */
-    } else if (!strcasecmp(sub, "no-evict") || !strcasecmp(sub, "no-touch")) {
+    } else if (clientcmd_client_sub(c, b, argc, argv, lens)) {
+        /* KILL, PAUSE, UNPAUSE, REPLY, NO-EVICT (clientcmd.c) */
+    } else if (!strcasecmp(sub, "no-touch")) {
         resp_add_ok(b);
     } else if (!strcasecmp(sub, "help")) {
         static const char *help[] = {
@@ -851,6 +882,30 @@ PROC(client_cmd)
             "    Return information about the current client connection.",
             "LIST",
             "    Return information about client connections.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made from the specified address",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made to specified local address",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Kill connections by type.",
+            "    * USER <username>",
+            "      Kill connections authenticated by <username>.",
+            "    * SKIPME (YES|NO)",
+            "      Skip killing current connection (default: yes).",
+            "    * ID <client-id>",
+            "      Kill connections by client id.",
+            "    * MAXAGE <maxage>",
+            "      Kill connections older than the specified age.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
             "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
             "         [OPTIN] [OPTOUT] [NOLOOP]",
             "    Control server assisted client side caching.",
@@ -862,6 +917,8 @@ PROC(client_cmd)
             "    Return the client ID we are redirecting to when tracking is enabled.",
             "UNBLOCK <clientid> [TIMEOUT|ERROR]",
             "    Unblock the specified blocked client.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
             "HELP",
             "    Print this help."};
         resp_add_array(b, sizeof(help) / sizeof(help[0]));
@@ -1076,10 +1133,12 @@ PROC(config_cmd)
         info_reset_stats();
         resp_add_ok(b);
     } else if (!strcasecmp(sub, "rewrite") && argc == 2) {
-        resp_add_error(b, "ERR CONFIG REWRITE is not supported by RaftKV");
-    } else if ((!strcasecmp(sub, "get") || !strcasecmp(sub, "set"))) {
+        config_rewrite_reply(b);
+    } else if (!strcasecmp(sub, "get") || !strcasecmp(sub, "set") || !strcasecmp(sub, "rewrite")) {
         resp_add_errorf(b, "ERR wrong number of arguments for 'config|%s' command",
-                        !strcasecmp(sub, "get") ? "get" : "set");
+                        !strcasecmp(sub, "get")   ? "get"
+                        : !strcasecmp(sub, "set") ? "set"
+                                                  : "rewrite");
     } else {
         resp_add_errorf(b, "ERR unknown subcommand \'%.128s\'. Try CONFIG HELP.", sub);
     }
@@ -1147,6 +1206,7 @@ PROC(exec_cmd)
         resp_add_array(client_reply_buf(c), 0);
         return;
     }
+    diag_monitor_queued(c);
     if (should_proxy(c))
         proxy_forward_multi(c);
     else
@@ -1210,7 +1270,9 @@ static int64_t last_save_time;
 PROC(save_cmd)
 {
     (void)argc, (void)lens;
+    int64_t t0 = mono_us();
     int rc = kvstate_commit(srv.state);
+    diag_latency_sample("state-commit", mono_us() - t0);
     if (rc) fatal_storage(rc, "committing the state");
     last_save_time = mstime() / 1000;
     if (!strcasecmp(argv[0], "bgsave"))
@@ -1430,7 +1492,9 @@ PROC(raft_proxy_cmd)
     int saved;
     slot *before = c->tail;
     if (proxy_begin(c, argv[1], &saved)) return;
+    diag_proxy_origin(argv[1], lens[1]);
     dispatch(c, argc - 2, argv + 2, lens + 2);
+    diag_proxy_origin(NULL, 0);
     proxy_end(c, before, saved);
 }
 
@@ -1452,10 +1516,14 @@ PROC(raft_proxyexec_cmd)
         multi_queue(c, (int)n, argv + i + 1, lens + i + 1);
         i += (int)n + 1;
     }
-    if (!ok || i != argc)
+    if (!ok || i != argc) {
         resp_add_error(client_reply_buf(c), "ERR malformed RAFT.PROXYEXEC");
-    else
+    } else {
+        diag_proxy_origin(argv[1], lens[1]);
+        diag_monitor_queued(c);
+        diag_proxy_origin(NULL, 0);
         write_propose_multi(c);
+    }
     multi_clear(c);
     proxy_end(c, before, saved);
 }
@@ -1470,4 +1538,21 @@ PROC(readonly_cmd)
 PROC(cluster_cmd)
 {
     cluster_command(c, argc, argv, lens);
+}
+
+/* ----------------------------------------------------- diagnostics */
+
+PROC(slowlog_cmd)
+{
+    diag_slowlog_command(c, argc, argv, lens);
+}
+
+PROC(latency_cmd)
+{
+    diag_latency_command(c, argc, argv, lens);
+}
+
+PROC(monitor_cmd)
+{
+    diag_monitor_command(c, argc, argv, lens);
 }

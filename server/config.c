@@ -3,12 +3,17 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "server/log.h"
 #include "storage/kvstate.h"
@@ -16,6 +21,7 @@
 
 config cfg;
 static int (*notify_source)(void);
+static char *config_file; /* the file the node started with (absolute); NULL: none */
 
 /* CT_NOTIFY: notify-keyspace-events, state of the cluster (kvstate.h): read
  * from the state, set through the log (config_set_notify), and in a file
@@ -72,10 +78,18 @@ static config_item items[] = {
     {"raft-snapshot-max-rate", CT_MEM, 0, &cfg.raft_snapshot_max_rate, 0, LLONG_MAX, "0", NULL},
     {"follower-mode", CT_ENUM, 0, &cfg.follower_mode, 0, 0, "proxy", "proxy|redirect"},
     {"read-mode", CT_ENUM, 0, &cfg.read_mode, 0, 0, "linearizable", "linearizable|lease"},
+    {"tracking-table-max-keys", CT_MEM, 0, &cfg.tracking_table_max_keys, 0, LLONG_MAX, "1000000",
+     NULL},
+    {"slowlog-log-slower-than", CT_INT, 0, &cfg.slowlog_log_slower_than, -1, INT_MAX, "10000",
+     NULL},
+    {"slowlog-max-len", CT_INT, 0, &cfg.slowlog_max_len, 0, INT_MAX, "128", NULL},
+    {"latency-monitor-threshold", CT_INT, 0, &cfg.latency_monitor_threshold, 0, INT_MAX, "0", NULL},
     {"loglevel", CT_ENUM, 0, &cfg.loglevel, 0, 0, "notice", "debug|verbose|notice|warning"},
     {"logfile", CT_STRING, CF_IMMUTABLE, &cfg.logfile, 0, 0, "", NULL},
     {"pidfile", CT_STRING, CF_IMMUTABLE, &cfg.pidfile, 0, 0, "", NULL},
     {"daemonize", CT_BOOL, CF_IMMUTABLE, &cfg.daemonize, 0, 1, "no", NULL},
+    {"enable-debug-command", CT_ENUM, CF_IMMUTABLE, &cfg.enable_debug_command, 0, 0, "no",
+     "no|yes|local"},
     /* At most the state's physical databases (storage/kvint.h). */
     {"databases", CT_INT, CF_IMMUTABLE, &cfg.databases, 1, KV_MAX_DBS, "16", NULL},
     {"notify-keyspace-events", CT_NOTIFY, 0, NULL, 0, 0, "", NULL},
@@ -254,8 +268,18 @@ void config_init_defaults(void)
     }
 }
 
-/* Splits a config line into words with Redis's quoting (simplified:
- * double and single quotes, backslash escapes inside double quotes). */
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Splits a config line into words with Redis's quoting (sdssplitargs):
+ * inside double quotes \xHH, \n, \r, \t, \b, \a and \<any>; inside
+ * single quotes \'; a closing quote must end the word. Words are written
+ * in place. Returns the count, or -1 (unbalanced quotes, too many words). */
 static int split_line(char *line, char **words, int max)
 {
     int n = 0;
@@ -270,11 +294,31 @@ static int split_line(char *line, char **words, int max)
             w = p;
             char *o = p;
             while (*p && *p != q) {
-                if (q == '"' && *p == '\\' && p[1]) p++;
+                if (q == '"' && *p == '\\' && p[1] == 'x' && hex_digit(p[2]) >= 0 &&
+                    hex_digit(p[3]) >= 0) {
+                    *o++ = (char)(hex_digit(p[2]) * 16 + hex_digit(p[3]));
+                    p += 4;
+                    continue;
+                }
+                if (*p == '\\' && p[1] && (q == '"' || p[1] == '\'')) {
+                    p++;
+                    char e = *p;
+                    if (q == '"')
+                        e = e == 'n'   ? '\n'
+                            : e == 'r' ? '\r'
+                            : e == 't' ? '\t'
+                            : e == 'b' ? '\b'
+                            : e == 'a' ? '\a'
+                                       : e;
+                    *o++ = e;
+                    p++;
+                    continue;
+                }
                 *o++ = *p++;
             }
             if (*p != q) return -1;
             p++;
+            if (*p && !isspace((unsigned char)*p)) return -1;
             *o = '\0';
         } else {
             w = p;
@@ -294,6 +338,20 @@ static int apply_words(int n, char **w, const char *where, char *err, size_t err
         snprintf(err, errlen, "%s: Bad directive or wrong number of arguments: '%s'", where, w[0]);
         return -1;
     }
+    /* bind takes its addresses as separate words, as in redis.conf. */
+    char joined[1024];
+    if (it->ptr == &cfg.bind && n > 2) {
+        size_t len = 0;
+        for (int i = 1; i < n && len < sizeof(joined); i++)
+            len += (size_t)snprintf(joined + len, sizeof(joined) - len, "%s%s", i > 1 ? " " : "",
+                                    w[i]);
+        if (len >= sizeof(joined)) {
+            snprintf(err, errlen, "%s: 'bind' too many addresses", where);
+            return -1;
+        }
+        w[1] = joined;
+        n = 2;
+    }
     const char *why = set_item(it, n - 1, w + 1);
     if (why) {
         snprintf(err, errlen, "%s: '%s' %s", where, w[0], why);
@@ -312,6 +370,9 @@ int config_load(const char *file, int argc, char **argv, char *err, size_t errle
             snprintf(err, errlen, "can't open config file '%s': %s", file, strerror(errno));
             return -1;
         }
+        free(config_file);
+        config_file = realpath(file, NULL);
+        if (!config_file) config_file = strdup(file);
         int lineno = 0;
         while (fgets(line, sizeof(line), fp)) {
             lineno++;
@@ -474,5 +535,411 @@ void config_set_reply(resp_buf *b, int argc, char **argv, size_t *lens)
             return;
         }
     }
+    resp_add_ok(b);
+}
+
+int config_key_at(size_t i, config_key *k)
+{
+    if (i >= NITEMS) return 0;
+    k->name = items[i].name;
+    k->def = items[i].def;
+    k->kind = items[i].type == CT_CONST       ? CONFIG_KEY_FIXED
+              : items[i].flags & CF_IMMUTABLE ? CONFIG_KEY_STARTUP
+                                              : CONFIG_KEY_RUNTIME;
+    return 1;
+}
+
+/* ------------------------------------------------------ CONFIG REWRITE */
+
+#define REWRITE_SIGNATURE "# Generated by CONFIG REWRITE"
+
+typedef struct rw_line {
+    char *text; /* owned */
+    int item;   /* the setting it sets (index in items), or -1 */
+} rw_line;
+
+typedef struct rw_state {
+    rw_line *lines;
+    size_t n, cap;
+    int has_signature;
+    int oom;
+} rw_state;
+
+static void rw_add(rw_state *st, char *text, int item)
+{
+    if (!text) {
+        st->oom = 1;
+        return;
+    }
+    if (st->n == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 64;
+        rw_line *v = realloc(st->lines, cap * sizeof(*v));
+        if (!v) {
+            free(text);
+            st->oom = 1;
+            return;
+        }
+        st->lines = v;
+        st->cap = cap;
+    }
+    st->lines[st->n].text = text;
+    st->lines[st->n].item = item;
+    st->n++;
+}
+
+static char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *str_printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!s) return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+/* Redis's rewriteConfigReadOldFile(): the lines of the old file (split at
+ * '\n', so a final newline leaves an empty last line), each trimmed of
+ * "\r\t " at both ends. */
+static int rw_read(rw_state *st, const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) return errno == ENOENT ? 0 : -1;
+    char *data = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            char *d = realloc(data, cap);
+            if (!d) {
+                free(data);
+                fclose(fp);
+                errno = ENOMEM;
+                return -1;
+            }
+            data = d;
+        }
+        size_t r = fread(data + len, 1, 4096, fp);
+        len += r;
+        if (r < 4096) break;
+    }
+    int failed = ferror(fp);
+    fclose(fp);
+    if (failed) {
+        free(data);
+        errno = EIO;
+        return -1;
+    }
+    for (size_t start = 0; len > 0 && start <= len;) {
+        const char *nl = memchr(data + start, '\n', len - start);
+        size_t end = nl ? (size_t)(nl - data) : len;
+        size_t a = start, b = end;
+        while (a < b && memchr("\r\t ", data[a], 3))
+            a++;
+        while (b > a && memchr("\r\t ", data[b - 1], 3))
+            b--;
+        char *line = str_printf("%.*s", (int)(b - a), data + a);
+        int item = -1;
+        if (line && line[0] && line[0] != '#') {
+            char *copy = strdup(line), *words[64];
+            int nw = copy ? split_line(copy, words, 64) : -1;
+            config_item *it = nw > 0 ? lookup(words[0]) : NULL;
+            free(copy);
+            if (!it) { /* unparsable, or no setting of this server: kept, commented out */
+                char *c = str_printf("# ??? %s", line);
+                free(line);
+                line = c;
+            } else {
+                item = (int)(it - items);
+            }
+        } else if (line && !strcmp(line, REWRITE_SIGNATURE)) {
+            st->has_signature = 1;
+        }
+        rw_add(st, line, item);
+        start = end + 1;
+    }
+    free(data);
+    return st->oom ? (errno = ENOMEM, -1) : 0;
+}
+
+/* Redis's rewriteConfigFormatMemory(). */
+static void fmt_mem(long long v, char *buf, size_t n)
+{
+    if (v && v % GB == 0)
+        snprintf(buf, n, "%lldgb", v / GB);
+    else if (v && v % MB == 0)
+        snprintf(buf, n, "%lldmb", v / MB);
+    else if (v && v % KB == 0)
+        snprintf(buf, n, "%lldkb", v / KB);
+    else
+        snprintf(buf, n, "%lld", v);
+}
+
+/* Redis's sdscatrepr(): the string in double quotes, escaped so that
+ * split_line() reads it back. */
+static char *quoted(const char *s)
+{
+    size_t n = strlen(s);
+    char *out = malloc(n * 4 + 3), *o = out;
+    if (!out) return NULL;
+    *o++ = '"';
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        switch (ch) {
+        case '\\':
+        case '"':
+            *o++ = '\\';
+            *o++ = (char)ch;
+            break;
+        case '\n':
+            *o++ = '\\', *o++ = 'n';
+            break;
+        case '\r':
+            *o++ = '\\', *o++ = 'r';
+            break;
+        case '\t':
+            *o++ = '\\', *o++ = 't';
+            break;
+        case '\a':
+            *o++ = '\\', *o++ = 'a';
+            break;
+        case '\b':
+            *o++ = '\\', *o++ = 'b';
+            break;
+        default:
+            if (isprint(ch))
+                *o++ = (char)ch;
+            else
+                o += sprintf(o, "\\x%02x", ch);
+        }
+    }
+    *o++ = '"';
+    *o = '\0';
+    return out;
+}
+
+/* The running value of a setting as its line in a file, and whether it is
+ * not the default (Redis's "force": only then is a missing line added). */
+static char *item_line(const config_item *it, int *force)
+{
+    char val[1024];
+    switch (it->type) {
+    case CT_INT:
+        *force = *(int *)it->ptr != atoi(it->def);
+        return str_printf("%s %d", it->name, *(int *)it->ptr);
+    case CT_MEM: {
+        int e;
+        *force = *(long long *)it->ptr != config_parse_mem(it->def, &e);
+        fmt_mem(*(long long *)it->ptr, val, sizeof(val));
+        return str_printf("%s %s", it->name, val);
+    }
+    case CT_BOOL:
+        *force = *(int *)it->ptr != !strcasecmp(it->def, "yes");
+        return str_printf("%s %s", it->name, *(int *)it->ptr ? "yes" : "no");
+    case CT_ENUM:
+        *force = strcasecmp(*(char **)it->ptr, it->def) != 0;
+        return str_printf("%s %s", it->name, *(char **)it->ptr);
+    case CT_STRING: {
+        const char *v = *(char **)it->ptr;
+        *force = strcmp(v, it->def) != 0;
+        if (it->ptr == &cfg.bind) return str_printf("%s %s", it->name, v); /* addresses, bare */
+        char *q = quoted(v);
+        char *line = q ? str_printf("%s %s", it->name, q) : NULL;
+        free(q);
+        return line;
+    }
+    default:
+        return NULL;
+    }
+}
+
+/* Gives the setting's next old line the new text, or appends it when it is
+ * not the default (Redis's rewriteConfigRewriteLine()). *next is where the
+ * search for the setting's lines resumes. */
+static void rw_rewrite_line(rw_state *st, int item, size_t *next, char *text, int force)
+{
+    if (!text) {
+        st->oom = 1;
+        return;
+    }
+    for (; *next < st->n; (*next)++) {
+        if (st->lines[*next].item != item) continue;
+        free(st->lines[*next].text);
+        st->lines[*next].text = text;
+        st->lines[*next].item = -2; /* rewritten: never matched again */
+        (*next)++;
+        return;
+    }
+    if (!force) {
+        free(text);
+        return;
+    }
+    if (!st->has_signature) {
+        rw_add(st, strdup(REWRITE_SIGNATURE), -1);
+        st->has_signature = 1;
+    }
+    rw_add(st, text, -2);
+}
+
+/* client-output-buffer-limit: a line per class Redis writes (normal,
+ * pubsub; replica limits do not exist here). */
+static void rw_obuf(rw_state *st, int item, size_t *next)
+{
+    char h[32], so[32];
+    struct {
+        const char *name;
+        long long hard, soft;
+        int secs;
+        long long dh, ds;
+        int dsecs;
+    } cls[2] = {{"normal", cfg.obuf_hard, cfg.obuf_soft, cfg.obuf_soft_seconds, 256 * MB, 0, 0},
+                {"pubsub", cfg.obuf_pubsub_hard, cfg.obuf_pubsub_soft, cfg.obuf_pubsub_soft_seconds,
+                 32 * MB, 8 * MB, 60}};
+    for (int i = 0; i < 2; i++) {
+        fmt_mem(cls[i].hard, h, sizeof(h));
+        fmt_mem(cls[i].soft, so, sizeof(so));
+        int force =
+            cls[i].hard != cls[i].dh || cls[i].soft != cls[i].ds || cls[i].secs != cls[i].dsecs;
+        rw_rewrite_line(
+            st, item, next,
+            str_printf("client-output-buffer-limit %s %s %s %d", cls[i].name, h, so, cls[i].secs),
+            force);
+    }
+}
+
+/* Writes text to path through a temporary file beside it. 0, or -1 with
+ * errno. */
+static int write_atomically(const char *path, const char *text, size_t len)
+{
+    char tmp[4200], dir[4200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp-%d-%lld", path, (int)getpid(), (long long)time(NULL));
+    struct stat old;
+    mode_t mode = stat(path, &old) == 0 ? (old.st_mode & 07777) : 0644;
+    int fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) return -1;
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, text + off, len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) goto fail;
+        off += (size_t)w;
+    }
+    if (fchmod(fd, mode) || fsync(fd)) goto fail;
+    if (close(fd)) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, path)) goto fail;
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else
+        slash[slash == dir ? 1 : 0] = '\0';
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) { /* the rename itself durable; a directory that cannot be opened is no error */
+        int rc = fsync(dfd);
+        int e = errno;
+        close(dfd);
+        if (rc && e == EIO) {
+            errno = e;
+            return -1;
+        }
+    }
+    return 0;
+fail : {
+    int e = errno;
+    if (fd >= 0) close(fd);
+    unlink(tmp);
+    errno = e;
+    return -1;
+}
+}
+
+static int rewrite_file(const char *path)
+{
+    rw_state st = {0};
+    int rc = -1;
+    char *text = NULL;
+    if (rw_read(&st, path)) goto out;
+    for (size_t i = 0; i < NITEMS; i++) {
+        const config_item *it = &items[i];
+        size_t next = 0;
+        int item = (int)i;
+        /* Fixed facts and the log's notify-keyspace-events: lines as they are. */
+        if (it->type == CT_CONST || it->type == CT_NOTIFY) continue;
+        if (it->flags & CF_SECRET) {
+            int in_file = 0;
+            for (size_t j = 0; j < st.n && !in_file; j++)
+                in_file = st.lines[j].item == item;
+            if (!in_file) continue; /* never written into a file that did not hold it */
+        }
+        if (it->type == CT_OBUF) {
+            rw_obuf(&st, item, &next);
+        } else {
+            int force = 0;
+            char *line = item_line(it, &force);
+            rw_rewrite_line(&st, item, &next, line, force);
+        }
+        /* Later lines of the same setting: blank (Redis's orphaned lines). */
+        for (size_t j = 0; j < st.n; j++)
+            if (st.lines[j].item == item) {
+                st.lines[j].text[0] = '\0';
+                st.lines[j].item = -2;
+            }
+    }
+    if (st.oom) {
+        errno = ENOMEM;
+        goto out;
+    }
+    /* Each run of empty lines becomes one. */
+    size_t len = 0;
+    for (size_t j = 0; j < st.n; j++)
+        len += strlen(st.lines[j].text) + 1;
+    text = malloc(len + 1);
+    if (!text) {
+        errno = ENOMEM;
+        goto out;
+    }
+    size_t off = 0;
+    int was_empty = 0;
+    for (size_t j = 0; j < st.n; j++) {
+        size_t n = strlen(st.lines[j].text);
+        if (!n && was_empty) continue;
+        was_empty = !n;
+        memcpy(text + off, st.lines[j].text, n);
+        off += n;
+        text[off++] = '\n';
+    }
+    rc = write_atomically(path, text, off);
+out : {
+    int e = errno;
+    for (size_t j = 0; j < st.n; j++)
+        free(st.lines[j].text);
+    free(st.lines);
+    free(text);
+    errno = e;
+}
+    return rc;
+}
+
+void config_rewrite_reply(resp_buf *b)
+{
+    if (!config_file) {
+        resp_add_error(b, "ERR The server is running without a config file");
+        return;
+    }
+    if (rewrite_file(config_file)) {
+        int e = errno;
+        serverLog(LL_WARNING, "CONFIG REWRITE failed: %s", strerror(e));
+        resp_add_errorf(b, "ERR Rewriting config file: %s", strerror(e));
+        return;
+    }
+    serverLog(LL_NOTICE, "CONFIG REWRITE executed with success.");
     resp_add_ok(b);
 }

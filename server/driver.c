@@ -30,7 +30,9 @@
 #include <time.h>
 
 #include "raft/raft.h"
+#include "server/clientcmd.h"
 #include "server/limits.h"
+#include "server/diag.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "server/transport.h"
@@ -229,11 +231,13 @@ int driver_is_leader(void)
 
 void write_expire_cron(void)
 {
-    if (srv.expire_in_flight || !driver_is_leader()) return;
+    if (srv.expire_in_flight || !driver_is_leader() || !clientcmd_expire_enabled()) return;
     int64_t next = kvstate_next_expiry(srv.state);
     if (next < 0 || next > mstime()) return;
     resp_buf_reset(&scratch);
+    int64_t t0 = mono_us();
     int n = kvstate_collect_expired(srv.state, next_tau(), 1000, &scratch);
+    diag_latency_sample("expire-cycle", mono_us() - t0);
     if (n <= 0) return;
     if (propose(NULL, NULL, 0) == 0) {
         srv.expire_in_flight = 1;
@@ -322,8 +326,10 @@ static void try_run_reads(client *c)
         if (s->state == SLOT_WRITE) break;
         if (s->state != SLOT_READ) continue;
         if (!s->confirmed) break; /* later reads must not overtake it */
+        int64_t t0 = mono_us();
         int rc = kvstate_read(srv.state, s->db, NULL, s->argc, s->argv, s->argvlen, now, &s->out);
         if (rc) fatal("Reading the state", kv_strerror(rc));
+        diag_read_ran(c, s->argc, s->argv, s->argvlen, mono_us() - t0);
         free(s->argv);
         s->argv = NULL;
         s->state = SLOT_DONE;

@@ -21,6 +21,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "server/diag.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "storage/kverr.h"
@@ -34,6 +35,7 @@ static int req_fd = -1;    /* a request: fdatasync this fd ... */
 static uint64_t req_pos;   /* ... which makes everything before req_pos durable */
 static int done, done_err; /* the thread finished the request */
 static uint64_t done_pos;
+static int64_t done_us; /* the fdatasync's duration */
 static int quit;
 /* loop thread only */
 static int running;  /* the thread exists */
@@ -54,8 +56,11 @@ static void *sync_main(void *arg)
         int fd = req_fd;
         uint64_t pos = req_pos;
         pthread_mutex_unlock(&mu);
+        int64_t t0 = mono_us();
         int rc = fdatasync(fd) == 0 ? 0 : errno;
+        int64_t took = mono_us() - t0;
         pthread_mutex_lock(&mu);
+        done_us = took;
         req_fd = -1;
         done = 1;
         done_err = rc;
@@ -75,8 +80,10 @@ static void complete(void)
     pthread_mutex_lock(&mu);
     int err = done_err;
     uint64_t pos = done_pos;
+    int64_t took = done_us;
     done = 0;
     pthread_mutex_unlock(&mu);
+    diag_latency_sample("log-fsync", took);
     inflight = 0;
     if (err) {
         char file[512];
@@ -154,6 +161,7 @@ int logsync_kick(int inline_ok)
     }
     if (wanted_pos <= durable_pos) return 0; /* e.g. only a commit index: no fsync for it */
     if (inline_ok) {
+        int64_t t0 = mono_us();
         if (fdatasync(kvlog_sync_fd(srv.log)) != 0) {
             int e = errno;
             char file[512];
@@ -162,6 +170,7 @@ int logsync_kick(int inline_ok)
                       strerror(e));
             exit(1);
         }
+        diag_latency_sample("log-fsync", mono_us() - t0);
         durable_pos = pos;
         if ((rc = kvlog_synced(srv.log, pos)) != 0) {
             serverLog(LL_WARNING, "The log after a sync: %s (%s). Stopping.", kv_strerror(rc),

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/diag.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "storage/kverr.h"
@@ -67,17 +68,6 @@ int64_t mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void usage(FILE *fp)
-{
-    fprintf(fp, "Usage: raftkv-server [/path/to/raftkv.conf] [--key value ...]\n"
-                "       raftkv-server --version\n"
-                "\n"
-                "Examples:\n"
-                "       raftkv-server                      (one node, port 6379, data in .)\n"
-                "       raftkv-server --port 7777 --dir /var/lib/raftkv\n"
-                "       raftkv-server /etc/raftkv/node1.conf --loglevel verbose\n");
-}
-
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
@@ -117,6 +107,7 @@ void state_commit_if_due(void)
     if (!state_commit_due()) return;
     int64_t t0 = mono_us();
     int rc = kvstate_commit(srv.state);
+    diag_latency_sample("state-commit", mono_us() - t0);
     driver_held(slow_check("committing the state", t0));
     if (rc) {
         serverLog(LL_WARNING, "Committing the state failed: %s (%s). Stopping.", kv_strerror(rc),
@@ -282,7 +273,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        usage(stdout);
+        config_print_help(stdout);
         return 0;
     }
     config_init_defaults();
@@ -293,7 +284,7 @@ int main(int argc, char **argv)
     }
     if (config_load(file, argc - first_opt, argv + first_opt, err, sizeof(err))) {
         fprintf(stderr, "\n*** FATAL CONFIG FILE ERROR ***\n%s\n", err);
-        usage(stderr);
+        fprintf(stderr, "(raftkv-server --help lists every key)\n");
         return 1;
     }
     if (log_open(cfg.logfile)) {

@@ -14,6 +14,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "server/clientcmd.h"
+#include "server/diag.h"
 #include "server/log.h"
 #include "server/server.h"
 
@@ -343,7 +345,7 @@ resp_buf *client_reply_buf(client *c)
         return &c->out;
     }
     slot *t = c->tail;
-    if (t->state == SLOT_DONE && t->out.proto == c->proto) return &t->out;
+    if (t->state == SLOT_DONE && t->out.proto == c->proto && !t->mute) return &t->out;
     return &client_new_slot(c, SLOT_DONE)->out;
 }
 
@@ -357,7 +359,7 @@ resp_buf *client_push_buf(client *c)
         return &c->out;
     }
     if (!last_done || last_done == c->tail) return client_reply_buf(c);
-    if (last_done->out.proto == c->proto) return &last_done->out;
+    if (last_done->out.proto == c->proto && !last_done->mute) return &last_done->out;
     /* A slot of its own right after last_done. */
     slot *tail = c->tail;
     slot *s = client_new_slot(c, SLOT_DONE);
@@ -381,7 +383,7 @@ resp_buf *client_push_before_pending(client *c)
         c->out.proto = c->proto;
         return &c->out;
     }
-    if (prev->out.proto == c->proto && !prev->wrap) return &prev->out;
+    if (prev->out.proto == c->proto && !prev->wrap && !prev->mute) return &prev->out;
     /* A slot of its own between prev and s (client_new_slot links it at
      * the tail: unlink it from there). */
     slot *tail = c->tail;
@@ -419,9 +421,11 @@ void client_free(client *c)
     serverLog(LL_VERBOSE, "Client closed connection id=%llu addr=%s", (unsigned long long)c->id,
               c->addr);
     unlink_pending(c);
+    clientcmd_client_gone(c);
     blocking_client_gone(c);
     pubsub_client_gone(c);
     tracking_client_gone(c);
+    diag_client_gone(c);
     if (c->on_dirty)
         for (client **pp = &srv.dirty; *pp; pp = &(*pp)->wnext_dirty)
             if (*pp == c) {
@@ -471,8 +475,10 @@ static int process_input(client *c)
     resp_cmd cmd;
     int budget = PASS_BUDGET;
     /* A blocked client's next commands (QUIT and RESET too) wait until it is
-     * unblocked, as in Redis: blocking.c resumes it. */
-    while (!(c->flags & (CF_CLOSE_AFTER_REPLY | CF_CLOSE_ASAP)) && !c->blk) {
+     * unblocked, as in Redis: blocking.c resumes it; so do those after a
+     * command a CLIENT PAUSE holds (clientcmd.c resumes it). */
+    while (!(c->flags & (CF_CLOSE_AFTER_REPLY | CF_CLOSE_ASAP)) && !c->blk &&
+           !(c->opmode & CM_HELD)) {
         if (budget-- == 0) {
             if (!(c->flags & CF_PENDING_INPUT)) {
                 c->flags |= CF_PENDING_INPUT;
@@ -484,7 +490,7 @@ static int process_input(client *c)
         int rc = resp_parser_next(c->parser, &cmd);
         if (rc == RESP_NEED_MORE) break;
         if (rc == RESP_CMD) {
-            dispatch(c, cmd.argc, cmd.argv, cmd.argvlen);
+            clientcmd_run(c, cmd.argc, cmd.argv, cmd.argvlen);
             continue;
         }
         const char *msg =
@@ -608,7 +614,9 @@ static int client_flush(client *c)
 {
     while (c->head && c->head->state == SLOT_DONE) {
         slot *s = c->head;
-        if (s->wrap) { /* a proxied reply travels encoded, as one bulk string */
+        if (s->mute) {
+            /* CLIENT REPLY OFF or SKIP: not sent */
+        } else if (s->wrap) { /* a proxied reply travels encoded, as one bulk string */
             char hdr[32];
             int n = snprintf(hdr, sizeof(hdr), "$%zu\r\n", s->out.len);
             resp_add_raw(&c->out, hdr, (size_t)n);
@@ -687,8 +695,8 @@ void clients_cron(void)
             client_free(c);
             continue;
         }
-        if (cfg.timeout && !c->npending && !c->peer_id &&
-            now - c->last_interaction > (int64_t)cfg.timeout * 1000) {
+        if (cfg.timeout && !c->npending && !c->peer_id && !diag_is_monitor(c) &&
+            !(c->opmode & CM_HELD) && now - c->last_interaction > (int64_t)cfg.timeout * 1000) {
             serverLog(LL_VERBOSE, "Closing idle client");
             client_free(c);
             continue;

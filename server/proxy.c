@@ -310,10 +310,14 @@ static int refuse_too_large(client *c, int n, const size_t *lens, int count)
     return 1;
 }
 
-/* RAFT.PROXY <proto>:<db> argv... into av/al (n = argc + 2; pa holds the
- * second argument); av and al are malloc'ed when n > 64. */
-static void proxy_argv(int proto, int db, int argc, char **argv, size_t *argvlen, const char ***avp,
-                       size_t **alp, char pa[16])
+/* RAFT.PROXY <proto>:<db>[:<addr>] argv... into av/al (n = argc + 2; pa
+ * holds the second argument); av and al are malloc'ed when n > 64. addr,
+ * the client's address (NULL for none), is what the leader's MONITOR and
+ * SLOWLOG show (server/diag.h); a leader that does not read it ignores it
+ * (proxy_begin reads the database with atoi). */
+#define PROXY_ARG_LEN 96
+static void proxy_argv(int proto, int db, const char *addr, int argc, char **argv, size_t *argvlen,
+                       const char ***avp, size_t **alp, char pa[PROXY_ARG_LEN])
 {
     const char **av = *avp;
     size_t *al = *alp;
@@ -329,7 +333,9 @@ static void proxy_argv(int proto, int db, int argc, char **argv, size_t *argvlen
     av[0] = "RAFT.PROXY";
     al[0] = 10;
     av[1] = pa;
-    al[1] = (size_t)snprintf(pa, 16, "%d:%d", proto == 3 ? 3 : 2, db);
+    int w = addr ? snprintf(pa, PROXY_ARG_LEN, "%d:%d:%s", proto == 3 ? 3 : 2, db, addr)
+                 : snprintf(pa, PROXY_ARG_LEN, "%d:%d", proto == 3 ? 3 : 2, db);
+    al[1] = (size_t)(w < PROXY_ARG_LEN ? w : PROXY_ARG_LEN - 1);
     for (int i = 0; i < argc; i++) {
         av[i + 2] = argv[i];
         al[i + 2] = argvlen[i];
@@ -348,8 +354,8 @@ void proxy_forward_attempt(slot *w, int db, int argc, char **argv, size_t *argvl
     size_t sal[64];
     const char **av = sav;
     size_t *al = sal;
-    char pa[16];
-    proxy_argv(w->out.proto, db, argc, argv, argvlen, &av, &al, pa);
+    char pa[PROXY_ARG_LEN];
+    proxy_argv(w->out.proto, db, NULL, argc, argv, argvlen, &av, &al, pa);
     send_slot(w, argc + 2, av, al);
     if (av != sav) free(av);
     if (al != sal) free(al);
@@ -362,8 +368,8 @@ void proxy_forward(client *c, int argc, char **argv, size_t *argvlen)
     size_t sal[64];
     const char **av = sav;
     size_t *al = sal;
-    char pa[16];
-    proxy_argv(c->proto, c->db, argc, argv, argvlen, &av, &al, pa);
+    char pa[PROXY_ARG_LEN];
+    proxy_argv(c->proto, c->db, c->addr, argc, argv, argvlen, &av, &al, pa);
     send_argv(c, argc + 2, av, al);
     if (av != sav) free(av);
     if (al != sal) free(al);
@@ -390,9 +396,10 @@ void proxy_forward_multi(client *c)
     int k = 0;
     av[k] = "RAFT.PROXYEXEC";
     al[k++] = 14;
-    char pa[16];
+    char pa[PROXY_ARG_LEN];
     av[k] = pa;
-    al[k++] = (size_t)snprintf(pa, sizeof(pa), "%d:%d", c->proto == 3 ? 3 : 2, c->db);
+    int w = snprintf(pa, sizeof(pa), "%d:%d:%s", c->proto == 3 ? 3 : 2, c->db, c->addr);
+    al[k++] = (size_t)(w < (int)sizeof(pa) ? w : (int)sizeof(pa) - 1);
     char *np = nums;
     al[k] = (size_t)sprintf(np, "%d", c->mq_len);
     av[k++] = np;

@@ -62,6 +62,7 @@ typedef struct slot {
     struct blockstate *blk;
     int attempt; /* leader side of a forwarded blocking command: found nothing
                     answers ":<index>" (blocking.c) */
+    int mute;    /* CLIENT REPLY OFF or SKIP (clientcmd.h): dropped, never sent */
     int stat;    /* info.h: counts its reply when done (the command's slot + 1, -1: none) */
 } slot;
 
@@ -130,6 +131,8 @@ typedef struct client {
     struct client *wnext_dirty;      /* has output to flush this pass */
     int on_dirty;
     int64_t obuf_soft_since;
+    int opmode; /* clientcmd.h: CLIENT REPLY and CLIENT PAUSE state (CM_*) */
+    mcmd held;  /* clientcmd.h: the command a CLIENT PAUSE holds; owned */
 } client;
 
 typedef struct server_stats {

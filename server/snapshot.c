@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "raft/raft.h"
+#include "server/diag.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "server/snapin.h"
@@ -219,7 +220,9 @@ static void send_chunk(snap_out *o)
     const uint8_t *data;
     size_t len;
     int last;
+    int64_t t0 = mono_us();
     int rc = kvsnap_reader_next(o->r, CHUNK_BYTES, &data, &len, &last);
+    diag_latency_sample("snapshot-send", mono_us() - t0);
     if (rc) {
         serverLog(LL_WARNING, "Snapshot to node %" PRIu64 ": reading the state: %s", o->peer,
                   kv_strerror(rc));
@@ -481,6 +484,7 @@ void snapshot_install(const raft_snapshot_meta *m)
                   m->index, kv_strerror(rc));
         exit(1);
     }
+    diag_latency_sample("snapshot-install", mono_us() - t0);
     if ((int64_t)tau > srv.last_tau) srv.last_tau = (int64_t)tau;
     blocking_state_replaced(); /* no key_ready came for what the snapshot brought */
     snapin_installed(&in.s);

@@ -105,8 +105,12 @@ static void grow(void)
     tab_size = nsize;
 }
 
+static void evict_one(void);
+
 static void remember_key(const char *key, size_t len, uint64_t id)
 {
+    while (cfg.tracking_table_max_keys > 0 && tab_keys >= (size_t)cfg.tracking_table_max_keys)
+        evict_one();
     if (tab_keys >= tab_size) grow();
     uint64_t h = hash_bytes(key, len);
     tkey **pp = find_slot(key, len, h);
@@ -128,6 +132,33 @@ static void remember_key(const char *key, size_t len, uint64_t id)
     }
     k->ids[k->n++] = id;
     tab_items++;
+}
+
+/* Past tracking-table-max-keys, keys are dropped as Redis does: each is
+ * invalidated for every client that may cache it, so forgetting it is safe.
+ * A bucket after a rotating position gives the victims. */
+static void send_key(client *c, const char *key, size_t len);
+static trackstate *tracker_by_id(uint64_t id);
+static size_t evict_pos;
+
+static void evict_one(void)
+{
+    for (size_t n = 0; n < tab_size; n++) {
+        size_t i = (evict_pos + n) & (tab_size - 1);
+        tkey *k = tab[i];
+        if (!k) continue;
+        evict_pos = i + 1;
+        tab[i] = k->next;
+        tab_keys--;
+        tab_items -= k->n;
+        for (uint32_t j = 0; j < k->n; j++) {
+            trackstate *t = tracker_by_id(k->ids[j]);
+            if (t && !(t->flags & TRK_BCAST)) send_key(t->c, k->key, k->len);
+        }
+        free(k->ids);
+        free(k);
+        return;
+    }
 }
 
 static void table_free(void)

@@ -315,6 +315,7 @@ static const struct {
     {kvx_set_commands, &kvx_set_ncommands},       {kvx_zset_commands, &kvx_zset_ncommands},
     {kvx_sort_commands, &kvx_sort_ncommands},     {kvx_hll_commands, &kvx_hll_ncommands},
     {kvx_pubsub_commands, &kvx_pubsub_ncommands}, {kvx_notify_commands, &kvx_notify_ncommands},
+    {kvx_dump_commands, &kvx_dump_ncommands},
     /* clang-format on */
 };
 

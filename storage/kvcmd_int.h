@@ -101,6 +101,7 @@ KV_FAMILY(sort)
 KV_FAMILY(hll)
 KV_FAMILY(pubsub)
 KV_FAMILY(notify)
+KV_FAMILY(dump)
 
 /* A blocking command (KV_CMD_BLOCKING) found nothing to serve: it replies
  * the null Redis gives inside MULTI (null_array: BLPOP & co.; otherwise a

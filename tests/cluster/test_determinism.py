@@ -33,6 +33,14 @@ CHANGED = {
     "follower-mode": "redirect",
     "read-mode": "lease",
     "loglevel": "verbose",
+    "slowlog-log-slower-than": "0",
+    "slowlog-max-len": "5",
+    "latency-monitor-threshold": "1",
+    "tracking-table-max-keys": "10",
+    # Cluster-wide, set through the log (this follower is in redirect mode by
+    # then, so it answers -MOVED; the leader sets it below): it changes what
+    # every node publishes, never what any node stores.
+    "notify-keyspace-events": "KEA",
     # Fixed facts today (CONFIG SET accepts only their one value); once one
     # becomes a real setting it is changed here too.
     "save": "900 1",
@@ -70,8 +78,11 @@ def test_no_runtime_setting_on_one_node_changes_what_it_applies(make_cluster):
                 r.config_set(k, CHANGED[k])
                 changed += 1
             except Exception:
-                assert k in ("save", "appendonly", "maxmemory", "maxmemory-policy"), k
+                assert k in ("save", "appendonly", "maxmemory", "maxmemory-policy",
+                             "notify-keyspace-events"), k
         assert changed >= 15
+    with ld.client() as r:
+        r.config_set("notify-keyspace-events", CHANGED["notify-keyspace-events"])
     f.password = CHANGED["requirepass"]
     with f.client() as r:
         assert r.config_get("proto-max-bulk-len")["proto-max-bulk-len"] == str(1 << 20)

@@ -1,0 +1,108 @@
+/* config_help.c -- raftkv-server --help: every configuration key with its
+ * default (from config.c's table) and one line on what it does (here).
+ * packaging/raftkv.conf says the same at more length; tests/pkg checks that
+ * both list every key config.c knows. */
+#include <stdio.h>
+#include <string.h>
+
+#include "server/config.h"
+
+static const struct {
+    const char *name;
+    const char *text;
+} help[] = {
+    {"bind", "addresses to listen on; a leading '-' means: skip it if it is unavailable"},
+    {"port", "TCP port for clients; with 'cluster', this node's own entry's port"},
+    {"protected-mode", "with the default bind and no requirepass, clients on other hosts get "
+                       "-DENIED"},
+    {"tcp-keepalive", "seconds between TCP keepalive probes on client sockets (0: off)"},
+    {"timeout", "close a client idle for this many seconds (0: never)"},
+    {"maxclients", "most client connections at once (peers are exempt)"},
+    {"proto-max-bulk-len", "largest bulk string a client may send in a request"},
+    {"client-query-buffer-limit", "a client whose unparsed input passes this is closed"},
+    {"client-output-buffer-limit",
+     "<class> <hard> <soft> <seconds>: a client whose unread replies pass the limits is closed"},
+    {"requirepass", "password of the default user (AUTH); empty: none"},
+    {"dir", "data directory (created if missing): the Raft log and the LMDB state"},
+    {"lmdb-state-mapsize", "LMDB map size of the key space (sparse on disk)"},
+    {"lmdb-log-mapsize", "the most the log's segment files may take (writes get -OOM near it)"},
+    {"lmdb-high-water", "percent of a map above which writes get -OOM"},
+    {"appendfsync", "only 'always': every acknowledged write was fsynced on a majority"},
+    {"node-id", "this node's id in 'cluster'"},
+    {"cluster", "the voters, 1=host:port,2=host:port,...; empty: a single node"},
+    {"cluster-id", "checked in the peer handshake and stored with the data; default: a hash of "
+                   "'cluster'"},
+    {"cluster-secret", "shared by every node, required with peers; never sent nor shown (keep it "
+                       "in the file, not on the command line)"},
+    {"election-timeout", "ms; a follower that hears no leader for [T, 2T) starts an election"},
+    {"heartbeat-interval", "ms between the leader's heartbeats"},
+    {"raft-request-timeout",
+     "ms after which a write or read whose outcome is unknown gets -TIMEOUT"},
+    {"raft-log-keep", "log entries kept below the state's durable index, for lagging followers"},
+    {"raft-log-keep-bytes", "... but fewer when they take more than this many bytes"},
+    {"raft-snapshot-max-rate", "bytes per second a snapshot transfer may use (0: no limit)"},
+    {"follower-mode",
+     "proxy: a follower forwards writes to the leader; redirect: it answers -MOVED"},
+    {"read-mode", "linearizable: every read confirmed by a quorum; lease: the leader reads locally "
+                  "under a lease"},
+    {"tracking-table-max-keys",
+     "keys CLIENT TRACKING remembers on this node (0: no limit); past it "
+     "a key is invalidated and forgotten"},
+    {"slowlog-log-slower-than", "microseconds; a command whose work on this node takes at least "
+                                "this long goes to SLOWLOG (-1: none, 0: every one)"},
+    {"slowlog-max-len", "entries SLOWLOG keeps"},
+    {"latency-monitor-threshold",
+     "milliseconds; LATENCY records events at least this long (0: off)"},
+    {"enable-debug-command", "DEBUG allowed: no, yes, or local (loopback connections only)"},
+    {"loglevel", "debug, verbose, notice or warning"},
+    {"logfile", "log file; empty: standard error"},
+    {"pidfile", "file to write the process id to; empty: none"},
+    {"daemonize", "accepted for redis.conf compatibility; the server always stays in the "
+                  "foreground (run it under systemd)"},
+    {"databases", "number of databases, SELECT 0 to databases-1 (at most 64)"},
+    {"notify-keyspace-events", "keyspace notifications: cluster-wide, set with CONFIG SET on a "
+                               "running node; a file may only give \"\""},
+    {"save", "accepted, no effect: every write is in the fsynced Raft log"},
+    {"appendonly", "always yes: the Raft log is the append-only file"},
+    {"maxmemory", "always 0: data lives on disk in LMDB (see lmdb-*-mapsize)"},
+    {"maxmemory-policy", "always noeviction: a replicated store never drops keys"},
+    {"cluster-enabled", "always no: one Raft group owns all 16384 slots (CLUSTER answers so)"},
+};
+
+static const char *text_of(const char *name)
+{
+    for (size_t i = 0; i < sizeof(help) / sizeof(help[0]); i++)
+        if (!strcmp(help[i].name, name)) return help[i].text;
+    return NULL;
+}
+
+void config_print_help(FILE *fp)
+{
+    static const char *kinds[] = {
+        [CONFIG_KEY_RUNTIME] = "  [CONFIG SET]",
+        [CONFIG_KEY_STARTUP] = "",
+        [CONFIG_KEY_FIXED] = "  [fixed]",
+    };
+    fprintf(fp, "Usage: raftkv-server [/path/to/raftkv.conf] [--key value ...]\n"
+                "       raftkv-server --version\n"
+                "       raftkv-server --help\n"
+                "\n"
+                "The config file has one 'key value' per line (redis.conf syntax); '--key value'\n"
+                "on the command line sets the same keys and wins over the file. Keys marked\n"
+                "[CONFIG SET] can also be changed on a running node; [fixed] ones are accepted\n"
+                "and never change.\n"
+                "\n"
+                "Examples:\n"
+                "       raftkv-server                      (one node, port 6379, data in .)\n"
+                "       raftkv-server --port 7777 --dir /var/lib/raftkv\n"
+                "       raftkv-server /etc/raftkv/raftkv.conf --loglevel verbose\n"
+                "\n"
+                "Options (--key default):\n");
+    config_key k;
+    for (size_t i = 0; config_key_at(i, &k); i++) {
+        const char *text = text_of(k.name);
+        int quote = !k.def[0] || strchr(k.def, ' ');
+        fprintf(fp, "  --%s %s%s%s%s\n      %s\n", k.name, quote ? "\"" : "", k.def,
+                quote ? "\"" : "", kinds[k.kind], text ? text : "(undocumented)");
+    }
+}
