@@ -547,6 +547,11 @@ static const cmdinfo table[] = {
      "+@dangerous> <> <>",
      "summary \"A container for debugging commands\" since 1.0.0 group server "
      "complexity \"Depends on subcommand.\" doc_flags <+syscmd>"},
+    {"role",
+     "role :1 <+noscript +loading +stale +fast> :0 :0 :0 <+@admin +@fast "
+     "+@dangerous> <> <>",
+     "summary \"Return the role of the instance in the context of replication\" "
+     "since 2.8.12 group server complexity O(1)"},
     {"get",
      "get :2 <+readonly +fast> :1 :1 :1 <+@read +@string +@fast> <> <{flags <+RO "
      "+access> begin_search {type index spec {index :1}} find_keys {type range "

@@ -34,10 +34,12 @@ typedef struct scmd {
     const char *group, *since, *summary;
 } scmd;
 
-/* A resolved command: exactly one of s and k is set. */
+/* A resolved command: exactly one of s and k is set; id is its counter
+ * slot (server/info.h). */
 typedef struct cmdref {
     const scmd *s;
     const kv_command *k;
+    int id;
 } cmdref;
 
 #define PROC(n) static void n(client *c, int argc, char **argv, size_t *lens)
@@ -77,6 +79,7 @@ PROC(slowlog_cmd);
 PROC(latency_cmd);
 PROC(monitor_cmd);
 PROC(debug_cmd);
+PROC(role_cmd);
 
 static const scmd server_commands[] = {
     {"ping", -1, 0, "fast", ping_cmd, "connection", "1.0.0",
@@ -161,6 +164,8 @@ static const scmd server_commands[] = {
      "Listens for all requests received by the server in real-time."},
     {"debug", -2, SC_NOMULTI, "admin noscript loading stale protected", debug_cmd, "server",
      "1.0.0", "A container for debugging commands."},
+    {"role", 1, 0, "noscript loading stale fast", role_cmd, "server", "2.8.12",
+     "Returns the replication role."},
 };
 #define NSERVER (sizeof(server_commands) / sizeof(server_commands[0]))
 
@@ -189,18 +194,23 @@ static void lookup_add(const char *name, cmdref r)
 
 void commands_init(void)
 {
-    for (size_t i = 0; i < NSERVER; i++)
-        lookup_add(server_commands[i].name, (cmdref){&server_commands[i], NULL});
+    int id = 0;
+    for (size_t i = 0; i < NSERVER; i++, id++) {
+        lookup_add(server_commands[i].name, (cmdref){&server_commands[i], NULL, id});
+        info_name_command(id, server_commands[i].name);
+    }
     /* An internal command (KV_CMD_INTERNAL) is proposed by this server
      * only: unknown to clients, absent from COMMAND. */
     for (size_t i = 0; i < kv_command_count(); i++)
-        if (!(kv_command_at(i)->flags & KV_CMD_INTERNAL))
-            lookup_add(kv_command_at(i)->name, (cmdref){NULL, kv_command_at(i)});
+        if (!(kv_command_at(i)->flags & KV_CMD_INTERNAL)) {
+            lookup_add(kv_command_at(i)->name, (cmdref){NULL, kv_command_at(i), id});
+            info_name_command(id++, kv_command_at(i)->name);
+        }
 }
 
 static cmdref lookup(const char *name, size_t n)
 {
-    cmdref none = {NULL, NULL};
+    cmdref none = {NULL, NULL, -1};
     if (n > 64) return none;
     unsigned i = name_hash(name, n) % LOOKUP_SLOTS;
     while (lookup_names[i]) {
@@ -299,10 +309,21 @@ static int allowed_in_subscribe_mode(cmdref r)
            r.s->proc == quit_cmd || r.s->proc == reset_cmd;
 }
 
+static int rejecting_id = -1; /* the command dispatch() is checking */
+
+/* CLIENT, CONFIG, OBJECT, ... (and COMMAND, which also runs alone):
+ * Redis counts their subcommands apart. */
+static int is_container(cmdref r)
+{
+    if (r.s && r.s->proc == command_cmd) return 1;
+    return !strncmp(r.s ? r.s->summary : r.k->summary, "A container for", 15);
+}
+
 /* A command refused before it ran; inside MULTI it also dooms EXEC. */
 static void reject(client *c, const char *msg)
 {
     if (c->flags & CF_MULTI) c->flags |= CF_DIRTY_EXEC;
+    info_rejected(c, rejecting_id, msg);
     resp_add_error(client_reply_buf(c), msg);
 }
 
@@ -353,6 +374,7 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
     srv.stats.commands++;
     if (argc == 0) return;
     cmdref r = lookup(argv[0], lens[0]);
+    rejecting_id = r.id;
     if (c->gate && !(r.s && (r.s->proc == raft_hello_cmd || r.s->proc == raft_auth_cmd))) {
         /* Let in for the peer handshake only (networking.c). */
         resp_add_error(client_reply_buf(c), c->gate == GATE_PROBATION
@@ -442,9 +464,15 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
         resp_add_simple(client_reply_buf(c), "QUEUED");
         return;
     }
+    info_call call;
+    int id = r.id;
+    if (argc >= 2 && is_container(r))
+        id = info_sub_id(r.id, argv[1], lens[1]); /* counted as "client|list" */
+    info_call_begin(&call, c, id);
     int64_t t0 = mono_us();
     int nreads = c->nreads;
     execute(c, r, argc, argv, lens);
+    info_call_end(&call, c);
     diag_command(c, ref_name(r), argc, argv, lens, t0, c->nreads > nreads);
 }
 
@@ -679,7 +707,7 @@ PROC(hello_cmd)
     resp_add_bulk_str(b, "mode");
     resp_add_bulk_str(b, "standalone");
     resp_add_bulk_str(b, "role");
-    resp_add_bulk_str(b, "master");
+    resp_add_bulk_str(b, driver_is_leader() ? "master" : "replica"); /* as INFO's role */
     resp_add_bulk_str(b, "modules");
     resp_add_array(b, 0);
 }
@@ -983,10 +1011,10 @@ static size_t all_commands(cmdref *out, size_t cap)
 {
     size_t n = 0;
     for (size_t i = 0; i < NSERVER && n < cap; i++)
-        out[n++] = (cmdref){&server_commands[i], NULL};
+        out[n++] = (cmdref){&server_commands[i], NULL, -1};
     for (size_t i = 0; i < kv_command_count() && n < cap; i++)
         if (!(kv_command_at(i)->flags & KV_CMD_INTERNAL))
-            out[n++] = (cmdref){NULL, kv_command_at(i)};
+            out[n++] = (cmdref){NULL, kv_command_at(i), -1};
     return n;
 }
 
@@ -1103,6 +1131,7 @@ PROC(config_cmd)
         config_set_cmd(c, argc, argv, lens);
     } else if (!strcasecmp(sub, "resetstat") && argc == 2) {
         memset(&srv.stats, 0, sizeof(srv.stats));
+        info_reset_stats();
         resp_add_ok(b);
     } else if (!strcasecmp(sub, "rewrite") && argc == 2) {
         config_rewrite_reply(b);
@@ -1120,6 +1149,12 @@ PROC(info_cmd)
 {
     (void)lens;
     info_reply(c, client_reply_buf(c), argc, argv);
+}
+
+PROC(role_cmd)
+{
+    (void)argc, (void)argv, (void)lens;
+    info_role_reply(c, client_reply_buf(c));
 }
 
 /* --------------------------------------------------------- MULTI/EXEC */

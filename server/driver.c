@@ -261,6 +261,7 @@ static void fail_waiter(slot *h, const char *err)
     }
     resp_add_error(&h->out, err);
     h->state = SLOT_DONE;
+    info_slot_done(h);
     h->c->npending--;
     client_mark_dirty(h->c);
 }
@@ -332,6 +333,7 @@ static void try_run_reads(client *c)
         free(s->argv);
         s->argv = NULL;
         s->state = SLOT_DONE;
+        info_slot_done(s);
         c->npending--;
         c->nreads--;
         client_mark_dirty(c);
@@ -361,6 +363,7 @@ static void batch_finish(readbatch *b, const char *err)
             s->argv = NULL;
             resp_add_error(&s->out, err);
             s->state = SLOT_DONE;
+            info_slot_done(s);
             s->c->npending--;
             s->c->nreads--;
             client_mark_dirty(s->c);
@@ -530,6 +533,7 @@ static void apply_entry(const raft_entry *e)
         w->wrap = 0;
     }
     w->state = SLOT_DONE;
+    info_slot_done(w);
     c->npending--;
     client_mark_dirty(c);
     try_run_reads(c);
@@ -641,6 +645,7 @@ static void hold_msgs(const raft_msg *m, size_t n, uint64_t pos)
 
 void driver_durable(void)
 {
+    info_log_synced();
     if (ready_out || !node) return;
     uint64_t d = logsync_durable_pos();
     while (marks_head && marks_head->pos <= d) {
@@ -948,6 +953,7 @@ void driver_step(uint64_t from, const void *buf, size_t len)
 
 void driver_step_msg(const raft_msg *m)
 {
+    info_peer_heard(m->from);
     int rc = raft_step(node, m);
     if (rc == RAFT_EINVAL) { /* raft refused it as impossible */
         srv.stats.peer_msgs_dropped++;

@@ -203,6 +203,7 @@ void logsync_note_synced(void)
 {
     uint64_t pos;
     if (kvlog_write(srv.log, &pos) == 0 && pos > durable_pos) durable_pos = pos;
+    info_log_synced();
 }
 
 void logsync_stop(void)

@@ -115,6 +115,7 @@ void state_commit_if_due(void)
                   kvstate_last_error(srv.state));
         exit(1);
     }
+    info_state_committed();
 }
 
 /* Deleted collections' element records, a bounded number per cron run:
@@ -155,6 +156,7 @@ static void cron(evutil_socket_t fd, short what, void *arg)
                   kvstate_last_error(srv.state));
         exit(1);
     }
+    info_state_committed();
     write_expire_cron();
     collection_gc();
     snapshot_gc();

@@ -54,6 +54,7 @@ static void finish(slot *s, const char *bytes, size_t n, const char *err)
     else
         resp_add_raw(&s->out, bytes, n);
     s->state = SLOT_DONE;
+    info_slot_done(s);
     c->npending--;
     c->nproxy--;
     client_mark_dirty(c);

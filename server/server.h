@@ -63,6 +63,7 @@ typedef struct slot {
     int attempt; /* leader side of a forwarded blocking command: found nothing
                     answers ":<index>" (blocking.c) */
     int mute;    /* CLIENT REPLY OFF or SKIP (clientcmd.h): dropped, never sent */
+    int stat;    /* info.h: counts its reply when done (the command's slot + 1, -1: none) */
 } slot;
 
 enum {
@@ -292,6 +293,7 @@ void snapshot_install(const struct raft_snapshot_meta *m);
 int snapshot_startup(char *err, size_t errlen);
 void snapshot_gc(void); /* cron */
 size_t snapshot_info(char *buf, size_t n);
+int snapshot_receiving(uint64_t *bytes, int64_t *idle_ms); /* 1 while a snapshot stages here */
 void snapshot_shutdown(void);
 
 /* blocking.c: clients blocked by BLPOP & co. (DESIGN.md "Blocking").
@@ -365,7 +367,8 @@ size_t tracking_info_fields(char *buf, size_t n, int stats);
 int tracking_flags(client *c, char *out);
 long long tracking_redir(client *c);
 
-/* info.c */
+/* info.c: INFO, ROLE and their counters (server/info.h) */
 void info_reply(client *c, resp_buf *b, int argc, char **argv);
+#include "server/info.h"
 
 #endif

@@ -546,6 +546,15 @@ void snapshot_gc(void)
 
 /* ------------------------------------------------------------ INFO */
 
+int snapshot_receiving(uint64_t *bytes, int64_t *idle_ms)
+{
+    int64_t now = mono_ms();
+    if (in.s.state == SNAPIN_IDLE || now - in.s.last_ms >= STAGE_IDLE_MS) return 0;
+    *bytes = in.bytes;
+    *idle_ms = now - in.s.last_ms;
+    return 1;
+}
+
 size_t snapshot_info(char *buf, size_t n)
 {
     size_t off = 0;
