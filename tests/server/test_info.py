@@ -185,7 +185,7 @@ def test_persistence_fields(server):
     wait_until(lambda: int(fields(c.call("INFO", "persistence"))["raft_state_durable_index"])
                >= applied, what="the state to commit the write")
     p = fields(c.call("INFO", "persistence"))
-    assert int(p["raft_state_commits"]) >= 1 and int(p["rdb_saves"]) >= 1
+    assert int(p["raft_state_commits"]) >= 1
     assert int(p["raft_state_last_commit_time"]) > 0
     assert p["rdb_changes_since_last_save"] == "0"
     # a clean stop committed everything: a restart counts no commit of its own
