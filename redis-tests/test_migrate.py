@@ -297,6 +297,15 @@ def test_migrate_through_a_follower_removes_the_keys_everywhere(servers):
         assert got == b"+OK\r\n", got
         t = redis.Redis(rs.host, rs.port)
         assert t.get("a") == b"1" and t.lrange("l", 0, -1) == [b"x", b"y"]
+        # A write pipelined before MIGRATE on the leader is applied first;
+        # a read pipelined after it sees the key gone.
+        c = compat.Conn(ld.host, ld.port)
+        c.send(compat.encode("SET", "p", "pv") +
+               compat.encode("MIGRATE", H, str(rs.port), "p", "0", "5000") +
+               compat.encode("EXISTS", "p"))
+        assert [c.read().raw for _ in range(3)] == [b"+OK\r\n", b"+OK\r\n", b":0\r\n"]
+        c.close()
+        assert t.get("p") == b"pv"
         for nd in cluster.nodes:
             n = redis.Redis(nd.host, nd.port, socket_timeout=20)
             n.execute_command("READONLY")
@@ -304,6 +313,25 @@ def test_migrate_through_a_follower_removes_the_keys_everywhere(servers):
                               "node %d to apply the DEL" % nd.id)
             assert n.get("b") == b"2"
             n.close()
+    finally:
+        san = cluster.sanitizer_report()
+        bad = cluster.stop()
+        assert san is None, "sanitizer report:\n" + san
+        assert not bad, "nodes %s did not stop cleanly" % bad
+
+
+def test_a_redirect_mode_follower_answers_moved(servers):
+    rs = servers[1]
+    cluster = compat.start_raftkv_cluster(3, ["--follower-mode", "redirect"])
+    try:
+        ld = cluster.leader()
+        redis.Redis(ld.host, ld.port, socket_timeout=20).set("k", "v")
+        f = cluster.followers()[0]
+        slot = redis.Redis(ld.host, ld.port).execute_command("CLUSTER", "KEYSLOT", "k")
+        got = raw(f, "MIGRATE", H, str(rs.port), "k", "0", "5000")
+        assert got == b"-MOVED %d %s:%d\r\n" % (slot, H.encode(), ld.port), got
+        got = raw(f, "MIGRATE", H, str(rs.port), "", "0", "5000", "KEYS", "k")
+        assert got == b"-MOVED %d %s:%d\r\n" % (slot, H.encode(), ld.port), got
     finally:
         san = cluster.sanitizer_report()
         bad = cluster.stop()
