@@ -61,7 +61,7 @@ zrevrangebyscore zrangebylex zrevrangebylex zremrangebyrank zremrangebyscore zre
 zrandmember zunion zunionstore zinter zinterstore zintercard zdiff zdiffstore zscan
 type del unlink exists rename renamenx copy move swapdb select flushdb dbsize object scan sort sort_ro
 pfadd pfcount pfmerge
-dump restore
+dump restore migrate
 blpop brpop blmove brpoplpush blmpop bzpopmin bzpopmax bzmpop
 subscribe unsubscribe psubscribe punsubscribe ssubscribe sunsubscribe publish spublish pubsub
 debug

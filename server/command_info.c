@@ -552,6 +552,31 @@ static const cmdinfo table[] = {
      "+@dangerous> <> <>",
      "summary \"Return the role of the instance in the context of replication\" "
      "since 2.8.12 group server complexity O(1)"},
+    {"migrate",
+     "migrate :-6 <+write +movablekeys> :3 :3 :1 <+@keyspace +@write +@slow "
+     "+@dangerous> <nondeterministic_output> <{flags <+RW +access +delete> "
+     "begin_search {type index spec {index :3}} find_keys {type range spec "
+     "{lastkey :0 keystep :1 limit :0}}} {flags <+RW +access +delete +incomplete> "
+     "begin_search {type keyword spec {keyword KEYS startfrom :-2}} find_keys "
+     "{type range spec {lastkey :-1 keystep :1 limit :0}}}>",
+     "summary \"Atomically transfer a key from a Redis instance to another one.\" "
+     "since 2.6.0 group generic complexity \"This command actually executes a "
+     "DUMP+DEL in the source instance, and a RESTORE in the target instance. See "
+     "the pages of these commands for time complexity. Also an O(N) data transfer "
+     "between the two instances is performed.\" history <[3.0.0 \"Added the "
+     "`COPY` and `REPLACE` options.\"] [3.0.6 \"Added the `KEYS` option.\"] "
+     "[4.0.7 \"Added the `AUTH` option.\"] [6.0.0 \"Added the `AUTH2` option.\"]> "
+     "arguments [{name host type string} {name port type integer} {name "
+     "key_or_empty_string type oneof arguments [{name key type key key_spec_index "
+     ":0} {name empty_string type pure-token token \"\"}]} {name destination-db "
+     "type integer} {name timeout type integer} {name copy type pure-token token "
+     "COPY since 3.0.0 flags <+optional>} {name replace type pure-token token "
+     "REPLACE since 3.0.0 flags <+optional>} {name authentication type oneof "
+     "flags <+optional> arguments [{name password type string token AUTH since "
+     "4.0.7 flags <+optional>} {name username_password type block token AUTH2 "
+     "since 6.0.0 flags <+optional> arguments [{name username type string} {name "
+     "password type string}]}]} {name key type key key_spec_index :1 token KEYS "
+     "since 3.0.6 flags <+optional +multiple>}]"},
     {"get",
      "get :2 <+readonly +fast> :1 :1 :1 <+@read +@string +@fast> <> <{flags <+RO "
      "+access> begin_search {type index spec {index :1}} find_keys {type range "

@@ -16,6 +16,7 @@
 #include "server/command_info.h"
 #include "server/diag.h"
 #include "server/log.h"
+#include "server/migrate.h"
 #include "server/peerauth.h"
 #include "server/limits.h"
 #include "server/server.h"
@@ -80,6 +81,7 @@ PROC(latency_cmd);
 PROC(monitor_cmd);
 PROC(debug_cmd);
 PROC(role_cmd);
+PROC(migrate_cmd);
 
 static const scmd server_commands[] = {
     {"ping", -1, 0, "fast", ping_cmd, "connection", "1.0.0",
@@ -166,6 +168,8 @@ static const scmd server_commands[] = {
      "1.0.0", "A container for debugging commands."},
     {"role", 1, 0, "noscript loading stale fast", role_cmd, "server", "2.8.12",
      "Returns the replication role."},
+    {"migrate", -6, 0, "write movablekeys", migrate_cmd, "keyspace", "2.6.0",
+     "Atomically transfers a key from one Redis instance to another."},
 };
 #define NSERVER (sizeof(server_commands) / sizeof(server_commands[0]))
 
@@ -1546,4 +1550,9 @@ PROC(latency_cmd)
 PROC(monitor_cmd)
 {
     diag_monitor_command(c, argc, argv, lens);
+}
+
+PROC(migrate_cmd)
+{
+    migrate_command(c, argc, argv, lens);
 }

@@ -208,6 +208,21 @@ slot *write_propose_attempt(int db, int proto, int argc, char **argv, size_t *ar
     return s;
 }
 
+int write_propose_slot(slot *s, int db, int argc, char **argv, size_t *argvlen, const char **err)
+{
+    uint64_t index, term;
+    *err = NULL;
+    resp_buf_reset(&scratch);
+    kventry_encode_cmd(&scratch, next_tau(), db, argc, argv, argvlen);
+    int rc = propose_entry(&index, &term, err);
+    if (rc == RAFT_ENOTLEADER) *err = "CLUSTERDOWN No raft leader";
+    if (rc) return -1;
+    s->state = SLOT_WRITE;
+    wait_for(s, index, term);
+    if (s->c) s->c->last_write = index;
+    return 0;
+}
+
 int write_propose_multi(client *c)
 {
     resp_buf_reset(&scratch);
@@ -259,6 +274,7 @@ static void fail_waiter(slot *h, const char *err)
         slot_free(h);
         return;
     }
+    if (h->keep_reply) resp_buf_reset(&h->out);
     resp_add_error(&h->out, err);
     h->state = SLOT_DONE;
     info_slot_done(h);
@@ -503,7 +519,8 @@ static void apply_entry(const raft_entry *e)
     const void *data = e->type == RAFT_ENTRY_NORMAL ? e->data : NULL;
     size_t len = e->type == RAFT_ENTRY_NORMAL ? e->len : 0;
     tracking_set_writer(c);
-    int rc = kvstate_apply(srv.state, e->index, data, len, c || (w && w->blk) ? &w->out : NULL);
+    resp_buf *out = (c && !w->keep_reply) || (w && w->blk) ? &w->out : NULL;
+    int rc = kvstate_apply(srv.state, e->index, data, len, out);
     tracking_set_writer(NULL);
     if (rc) fatal("Applying a committed entry", kv_strerror(rc));
     if (len) {

@@ -17,6 +17,7 @@
 #include "server/clientcmd.h"
 #include "server/diag.h"
 #include "server/log.h"
+#include "server/migrate.h"
 #include "server/server.h"
 
 #define READ_CHUNK (64 * 1024)
@@ -423,6 +424,7 @@ void client_free(client *c)
     unlink_pending(c);
     clientcmd_client_gone(c);
     blocking_client_gone(c);
+    migrate_client_gone(c);
     pubsub_client_gone(c);
     tracking_client_gone(c);
     diag_client_gone(c);
@@ -478,7 +480,7 @@ static int process_input(client *c)
      * unblocked, as in Redis: blocking.c resumes it; so do those after a
      * command a CLIENT PAUSE holds (clientcmd.c resumes it). */
     while (!(c->flags & (CF_CLOSE_AFTER_REPLY | CF_CLOSE_ASAP)) && !c->blk &&
-           !(c->opmode & CM_HELD)) {
+           !(c->opmode & CM_HELD) && !c->migrating) {
         if (budget-- == 0) {
             if (!(c->flags & CF_PENDING_INPUT)) {
                 c->flags |= CF_PENDING_INPUT;

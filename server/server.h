@@ -64,6 +64,9 @@ typedef struct slot {
                     answers ":<index>" (blocking.c) */
     int mute;    /* CLIENT REPLY OFF or SKIP (clientcmd.h): dropped, never sent */
     int stat;    /* info.h: counts its reply when done (the command's slot + 1, -1: none) */
+    /* SLOT_WRITE: out holds the reply already (MIGRATE's DEL, migrate.h): the
+     * entry's is dropped; an error (timeout, not committed) replaces it. */
+    int keep_reply;
 } slot;
 
 enum {
@@ -133,6 +136,8 @@ typedef struct client {
     int64_t obuf_soft_since;
     int opmode; /* clientcmd.h: CLIENT REPLY and CLIENT PAUSE state (CM_*) */
     mcmd held;  /* clientcmd.h: the command a CLIENT PAUSE holds; owned */
+    /* migrate.h: a MIGRATE in progress; the client's input waits. */
+    int migrating;
 } client;
 
 typedef struct server_stats {
@@ -257,6 +262,10 @@ int driver_is_leader(void);
 void driver_status(driver_info *out);
 int write_propose(client *c, int argc, char **argv, size_t *argvlen, int firstkey);
 int write_propose_multi(client *c);
+/* Proposes argv as an entry of database db and makes s, a pending slot of
+ * its client's queue (or detached), the entry's waiter (SLOT_WRITE).
+ * Returns 0, or -1 with *err, the error for the client (nothing proposed). */
+int write_propose_slot(slot *s, int db, int argc, char **argv, size_t *argvlen, const char **err);
 /* Proposes a blocked client's attempt (blocking.c) as an entry of database
  * db, its reply encoded in proto. Returns its waiter, whose outcome goes to
  * blocking_attempt_outcome(); NULL when nothing was proposed: *err is then
