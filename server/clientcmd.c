@@ -198,6 +198,7 @@ static int pauses_in_write_mode(client *c, const kv_command *k, int is_exec, int
         }
         return 0;
     }
+    if (argc >= 1 && !strcasecmp(argv[0], "migrate")) return 1; /* a write in Redis's table */
     return argc >= 2 && !strcasecmp(argv[0], "function") && !strcasecmp(argv[1], "flush");
 }
 

@@ -95,7 +95,12 @@ int kvstate_open(kvstate **out, const char *dir, uint64_t mapsize, char *err, si
         return KV_ENOMEM;
     }
     s->pages_at_commit = UINT64_MAX;
-    snprintf(s->path, sizeof(s->path), "%s", path);
+    if (strlen(path) >= sizeof(s->path)) {
+        snprintf(err, errlen, "the data directory's path is too long");
+        free(s);
+        return KV_EINVAL;
+    }
+    memcpy(s->path, path, strlen(path) + 1);
     if ((rc = mdb_env_create(&s->env)) != 0) {
         snprintf(err, errlen, "%s: %s", path, mdb_strerror(rc));
         free(s);

@@ -165,16 +165,20 @@ def test_client_pause_write_holds_writes_not_reads(server):
 
 def test_client_pause_write_holds_publish_pfcount_and_queueing(server):
     admin, p, h, m = server.raw(), server.raw(), server.raw(), server.raw()
+    g = server.raw()
     assert m.call("MULTI") == "OK"
     assert admin.call("CLIENT", "PAUSE", "30000", "WRITE") == "OK"
     p.send(encode("PUBLISH", "ch", "x"))
     h.send(encode("PFCOUNT", "hll"))
+    g.send(encode("MIGRATE", "127.0.0.1", "1", "nokey", "0", "100"))  # a write command
     m.send(encode("SET", "k", "1"))  # held before QUEUED, as Redis 7.0 does
     assert no_reply_within(p, 0.3) and no_reply_within(h, 0.05) and no_reply_within(m, 0.05)
+    assert no_reply_within(g, 0.05)
     t0 = time.monotonic()
     assert admin.call("CLIENT", "UNPAUSE") == "OK"
     assert p.read_reply() == 0
     assert h.read_reply() == 0
+    assert g.read_reply() == "NOKEY"
     assert m.read_reply() == "QUEUED"
     assert time.monotonic() - t0 < 10  # released by UNPAUSE, not by the 30 s timeout
     assert m.call("EXEC") == ["OK"]
