@@ -9,7 +9,8 @@
     X(KV_ENOTFOUND, -3, "not found")                                                               \
     X(KV_EINVAL, -4, "invalid argument")                                                           \
     X(KV_EFULL, -5, "storage map full")                                                            \
-    X(KV_ECORRUPT, -6, "corrupt data")
+    X(KV_ECORRUPT, -6, "corrupt data")                                                             \
+    X(KV_ENEWER, -7, "a log entry needs a newer version of raftkv-server (upgrade this node)")
 
 enum {
 #define KV_ENUM(name, val, msg) name = val,

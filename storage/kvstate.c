@@ -303,6 +303,22 @@ static void ctx_init(kvstate *s, kv_ctx *c, MDB_txn *txn, int writable, resp_buf
     c->reply = reply;
 }
 
+/* Every command of a CMD or MULTI entry is one this binary knows. The
+ * server never proposes an unknown command, so one here comes from a
+ * newer leader: applying it as an error would leave this node's key space
+ * different from the others', so the node stops instead (KV_ENEWER). */
+static int entry_known(const kv_entry *e)
+{
+    if (e->kind != KV_ENTRY_CMD && e->kind != KV_ENTRY_MULTI) return 1;
+    for (uint32_t i = 0; i < e->count; i++) {
+        const kv_argv *a = &e->cmds[i];
+        if (a->argc < 1) continue; /* answered "empty command" at apply */
+        if (e->kind == KV_ENTRY_MULTI && kv_streqci(a->argv[0], a->argvlen[0], "select")) continue;
+        if (!kv_command_lookup(a->argv[0], a->argvlen[0])) return 0;
+    }
+    return 1;
+}
+
 int kvstate_apply(kvstate *s, uint64_t index, const void *payload, size_t len, resp_buf *reply)
 {
     kv_entry e;
@@ -315,6 +331,10 @@ int kvstate_apply(kvstate *s, uint64_t index, const void *payload, size_t len, r
     if (len > 0) {
         rc = kventry_decode(payload, len, &e);
         if (rc != 0) return rc;
+        if (!entry_known(&e)) {
+            kventry_free(&e);
+            return KV_ENEWER;
+        }
     } else {
         memset(&e, 0, sizeof(e));
     }

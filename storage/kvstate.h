@@ -60,7 +60,9 @@ int64_t kvstate_tau(kvstate *s);
  * one reply for a command, an array for a MULTI, nothing for an expire or
  * no-op entry. Data-dependent outcomes (WRONGTYPE, not an integer, NX/XX)
  * are decided here. Returns 0, or a KV_E* code for a storage failure, after
- * which the node must stop (an entry is never skipped). */
+ * which the node must stop (an entry is never skipped); KV_ENEWER when the
+ * entry names a command this binary does not know (written by a newer
+ * leader: applying it as an error would make this node differ). */
 int kvstate_apply(kvstate *s, uint64_t index, const void *payload, size_t len, resp_buf *reply);
 /* 1 when the last kvstate_apply() was one blocking command
  * (KV_CMD_BLOCKING, not inside MULTI) that found nothing to serve. Its

@@ -162,10 +162,10 @@ static void multi_replies_with_an_array_and_does_not_roll_back(void **state)
 {
     fx *f = *state;
     char *a1[] = {"SET", "s", "abc"}, *a2[] = {"INCR", "s"}, *a3[] = {"SET", "n", "1"},
-         *a4[] = {"INCRBY", "n", "x"}, *a5[] = {"GET", "n"}, *a6[] = {"NOSUCH", "a"},
+         *a4[] = {"INCRBY", "n", "x"}, *a5[] = {"GET", "n"}, *a6[] = {"GETRANGE", "n", "x", "1"},
          *a7[] = {"GET"};
     size_t l1[] = {3, 1, 3}, l2[] = {4, 1}, l3[] = {3, 1, 1}, l4[] = {6, 1, 1}, l5[] = {3, 1},
-           l6[] = {6, 1}, l7[] = {3};
+           l6[] = {8, 1, 1, 1}, l7[] = {3};
     resp_buf e;
     resp_buf_init(&e, 2);
     kventry_begin_multi(&e, 100, 0, 7);
@@ -174,13 +174,13 @@ static void multi_replies_with_an_array_and_does_not_roll_back(void **state)
     kventry_add_cmd(&e, 3, a3, l3);
     kventry_add_cmd(&e, 3, a4, l4);
     kventry_add_cmd(&e, 2, a5, l5);
-    kventry_add_cmd(&e, 2, a6, l6);
+    kventry_add_cmd(&e, 4, a6, l6);
     kventry_add_cmd(&e, 1, a7, l7);
     resp_buf_reset(&f->r);
     assert_int_equal(kvstate_apply(f->s, 1, e.p, e.len, &f->r), 0);
     const char *want = "*7\r\n+OK\r\n-ERR value is not an integer or out of range\r\n+OK\r\n"
                        "-ERR value is not an integer or out of range\r\n$1\r\n1\r\n"
-                       "-ERR unknown command 'NOSUCH', with args beginning with: 'a' \r\n"
+                       "-ERR value is not an integer or out of range\r\n"
                        "-ERR wrong number of arguments for 'get' command\r\n";
     assert_int_equal(f->r.len, strlen(want));
     assert_memory_equal(f->r.p, want, f->r.len);
@@ -191,6 +191,29 @@ static void multi_replies_with_an_array_and_does_not_roll_back(void **state)
     assert_int_equal(kvstate_apply(f->s, 2, e.p, e.len, &f->r), 0);
     assert_int_equal(f->r.len, 4);
     assert_memory_equal(f->r.p, "*0\r\n", 4);
+    resp_buf_free(&e);
+}
+
+/* A command this binary does not know can only come from a newer leader:
+ * the entry is refused (the node stops) rather than applied as an error,
+ * and nothing of it is applied, the index included. */
+static void an_unknown_command_stops_apply_instead_of_diverging(void **state)
+{
+    fx *f = *state;
+    char *a1[] = {"SET", "k", "1"}, *a2[] = {"NOSUCH", "k"};
+    size_t l1[] = {3, 1, 1}, l2[] = {6, 1};
+    resp_buf e;
+    resp_buf_init(&e, 2);
+    kventry_encode_cmd(&e, 100, 0, 2, a2, l2);
+    assert_int_equal(kvstate_apply(f->s, 1, e.p, e.len, &f->r), KV_ENEWER);
+    assert_int_equal(kvstate_applied_index(f->s), 0);
+    resp_buf_reset(&e);
+    kventry_begin_multi(&e, 100, 0, 2);
+    kventry_add_cmd(&e, 3, a1, l1);
+    kventry_add_cmd(&e, 2, a2, l2);
+    assert_int_equal(kvstate_apply(f->s, 1, e.p, e.len, &f->r), KV_ENEWER);
+    assert_int_equal(kvstate_applied_index(f->s), 0);
+    RUN(f, 100, "GET k", "$-1\r\n");
     resp_buf_free(&e);
 }
 
@@ -793,6 +816,7 @@ int main(void)
         T(ttl_counts_from_the_wall_clock_and_never_goes_below_zero),
         T(tau_never_goes_backwards),
         T(multi_replies_with_an_array_and_does_not_roll_back),
+        T(an_unknown_command_stops_apply_instead_of_diverging),
         T(expire_entries_remove_only_the_expiry_they_saw),
         T(indexes_advance_one_at_a_time_and_replay_is_ignored),
         T(uncommitted_applies_are_lost_on_abandon_but_close_commits),
