@@ -110,16 +110,6 @@ static uint64_t key_hash(int db, const char *key, size_t len)
     return h ^ (h >> 29);
 }
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p) {
-        serverLog(LL_WARNING, "Out of memory blocking a client");
-        exit(1);
-    }
-    return p;
-}
-
 static waitkey *wk_find(int db, const char *key, size_t len, uint64_t h)
 {
     if (!tsize) return NULL;
@@ -131,7 +121,7 @@ static waitkey *wk_find(int db, const char *key, size_t len, uint64_t h)
 static void wk_grow(void)
 {
     size_t n = tsize ? tsize * 2 : 64;
-    waitkey **t = xcalloc(n, sizeof(*t));
+    waitkey **t = server_calloc(n, sizeof(*t), "blocking a client");
     for (size_t i = 0; i < tsize; i++)
         for (waitkey *k = table[i], *next; k; k = next) {
             next = k->hnext;
@@ -149,7 +139,7 @@ static waitkey *wk_get(int db, const char *key, size_t len)
     waitkey *k = wk_find(db, key, len, h);
     if (k) return k;
     if ((tcount + 1) * 4 > tsize * 3) wk_grow();
-    k = xcalloc(1, sizeof(*k) + len + 1);
+    k = server_calloc(1, sizeof(*k) + len + 1, "blocking a client");
     memcpy(k->key, key, len);
     k->keylen = len;
     k->db = db;
@@ -214,7 +204,7 @@ void blocking_state_replaced(void)
 static void find_keys(blockstate *b)
 {
     const kv_block_args *a = &b->args;
-    b->keyarg = xcalloc((size_t)(a->nkeys ? a->nkeys : 1), sizeof(int));
+    b->keyarg = server_calloc((size_t)(a->nkeys ? a->nkeys : 1), sizeof(int), "blocking a client");
     for (int i = a->firstkey; i < a->firstkey + a->nkeys; i++) {
         int dup = 0;
         for (int j = 0; j < b->nkeys && !dup; j++)
@@ -393,7 +383,8 @@ static int attempt_ready(blockstate *b)
         attempt_argv(b, b->argc, b->argv, b->argvlen);
         return 1;
     }
-    int *ready = xcalloc((size_t)(b->nkeys ? b->nkeys : 1), sizeof(int)), nr = 0;
+    int *ready = server_calloc((size_t)(b->nkeys ? b->nkeys : 1), sizeof(int), "blocking a client"),
+        nr = 0;
     for (int i = 0; i < b->nkeys; i++)
         if (key_elements(b->db, b->kind, b->argv[b->keyarg[i]], b->argvlen[b->keyarg[i]]) > 0)
             ready[nr++] = b->keyarg[i];
@@ -402,8 +393,9 @@ static int attempt_ready(blockstate *b)
         free(ready);
         return nr > 0;
     }
-    char **av = xcalloc((size_t)b->argc, sizeof(*av)); /* never longer than the original */
-    size_t *al = xcalloc((size_t)b->argc, sizeof(*al));
+    char **av = server_calloc((size_t)b->argc, sizeof(*av),
+                              "blocking a client"); /* never longer than the original */
+    size_t *al = server_calloc((size_t)b->argc, sizeof(*al), "blocking a client");
     char num[24];
     int k = 0;
     for (int i = 0; i < a->firstkey; i++, k++) {
@@ -431,7 +423,7 @@ static int attempt_ready(blockstate *b)
 
 void blocking_start(client *c, const kv_command *k, int argc, char **argv, size_t *argvlen)
 {
-    blockstate *b = xcalloc(1, sizeof(*b));
+    blockstate *b = server_calloc(1, sizeof(*b), "blocking a client");
     b->c = c;
     b->argc = argc;
     b->argv = argv_copy(argc, argv, argvlen, &b->argvlen);
@@ -442,7 +434,7 @@ void blocking_start(client *c, const kv_command *k, int argc, char **argv, size_
     if (kv_blocking_args(k, argc, b->argv, b->argvlen, &b->args) == 0)
         kv_parse_timeout(b->argv[b->args.timeout], b->argvlen[b->args.timeout], &ms, NULL);
     find_keys(b);
-    b->w = xcalloc((size_t)(b->nkeys ? b->nkeys : 1), sizeof(*b->w));
+    b->w = server_calloc((size_t)(b->nkeys ? b->nkeys : 1), sizeof(*b->w), "blocking a client");
     for (int i = 0; i < b->nkeys; i++) {
         waiter *w = &b->w[i];
         w->b = b;

@@ -12,16 +12,6 @@
 #include "server/log.h"
 #include "server/server.h"
 
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        serverLog(LL_WARNING, "Out of memory (diagnostics)");
-        exit(1);
-    }
-    return p;
-}
-
 /* ------------------------------------------------------------- redaction */
 
 /* Which arguments show as "(redacted)": AUTH's, HELLO's AUTH pair, and
@@ -109,7 +99,7 @@ static long long slow_len, slow_next_id;
 
 static char *dup_bytes(const char *s, size_t n)
 {
-    char *p = xmalloc(n + 1);
+    char *p = server_calloc(1, n + 1, "(diagnostics)");
     memcpy(p, s, n);
     p[n] = '\0';
     return p;
@@ -145,11 +135,11 @@ static void slowlog_trim(void)
  * bytes more. */
 static void slowlog_push(client *c, int argc, char **argv, size_t *lens, int64_t us)
 {
-    slowentry *e = xmalloc(sizeof(*e));
+    slowentry *e = server_calloc(1, sizeof(*e), "(diagnostics)");
     int n = argc > SLOWLOG_MAX_ARGC ? SLOWLOG_MAX_ARGC : argc;
     e->argc = n;
-    e->argv = xmalloc((size_t)n * sizeof(char *));
-    e->lens = xmalloc((size_t)n * sizeof(size_t));
+    e->argv = server_calloc(1, (size_t)n * sizeof(char *), "(diagnostics)");
+    e->lens = server_calloc(1, (size_t)n * sizeof(size_t), "(diagnostics)");
     for (int j = 0; j < n; j++) {
         char buf[SLOWLOG_MAX_STRING + 64];
         if (n != argc && j == n - 1) {

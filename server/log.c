@@ -1,6 +1,7 @@
 #include "server/log.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -47,4 +48,14 @@ void log_write(int level, const char *fmt, ...)
     FILE *fp = log_fp ? log_fp : stderr;
     fprintf(fp, "%d:%c %s %c %s\n", (int)getpid(), log_role, ts, marks[level & 3], msg);
     fflush(fp);
+}
+
+void *server_calloc(size_t n, size_t size, const char *what)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) {
+        serverLog(LL_WARNING, "Out of memory %s", what);
+        exit(1);
+    }
+    return p;
 }

@@ -5,6 +5,8 @@
 #ifndef RAFTKV_LOG_H
 #define RAFTKV_LOG_H
 
+#include <stddef.h>
+
 enum { LL_DEBUG = 0, LL_VERBOSE = 1, LL_NOTICE = 2, LL_WARNING = 3 };
 
 extern int log_level;
@@ -13,6 +15,10 @@ extern int log_level;
 int log_open(const char *path);
 void log_set_role(char role); /* 'M' leader/single, 'S' follower, 'C' candidate */
 void log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* calloc that logs "Out of memory <what>" and exits on failure (the
+ * server's policy for its own small allocations); n 0 allocates one. */
+void *server_calloc(size_t n, size_t size, const char *what);
 
 #define serverLog(level, ...)                                                                      \
     do {                                                                                           \

@@ -67,19 +67,9 @@ static migration *mhead;
 
 static void on_timer(evutil_socket_t fd, short what, void *arg);
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p) {
-        serverLog(LL_WARNING, "Out of memory running MIGRATE");
-        exit(1);
-    }
-    return p;
-}
-
 static char *xstrndup(const char *s, size_t n)
 {
-    char *p = xcalloc(1, n + 1);
+    char *p = server_calloc(1, n + 1, "running MIGRATE");
     memcpy(p, s, n);
     return p;
 }
@@ -223,8 +213,8 @@ static void conclude(migration *m)
         answer(m);
         return;
     }
-    char **av = xcalloc((size_t)n + 1, sizeof(*av));
-    size_t *al = xcalloc((size_t)n + 1, sizeof(*al));
+    char **av = server_calloc((size_t)n + 1, sizeof(*av), "running MIGRATE");
+    size_t *al = server_calloc((size_t)n + 1, sizeof(*al), "running MIGRATE");
     av[0] = "del";
     al[0] = 3;
     for (int i = 0, k = 1; i < m->nsent; i++)
@@ -363,10 +353,10 @@ static void send_argv(migration *m, int argc, const char **av, const size_t *al)
 static void transfer(migration *m)
 {
     int nfound = 0;
-    resp_buf *dumps = xcalloc((size_t)m->nkeys, sizeof(*dumps));
-    long long *ttls = xcalloc((size_t)m->nkeys, sizeof(*ttls));
-    m->sent = xcalloc((size_t)m->nkeys, sizeof(*m->sent));
-    m->ok = xcalloc((size_t)m->nkeys, 1);
+    resp_buf *dumps = server_calloc((size_t)m->nkeys, sizeof(*dumps), "running MIGRATE");
+    long long *ttls = server_calloc((size_t)m->nkeys, sizeof(*ttls), "running MIGRATE");
+    m->sent = server_calloc((size_t)m->nkeys, sizeof(*m->sent), "running MIGRATE");
+    m->ok = server_calloc((size_t)m->nkeys, 1, "running MIGRATE");
     for (int i = 0; i < m->nkeys; i++) {
         resp_buf_init(&dumps[i], 2);
         if (read_key(m->db, m->keys[i], m->keylens[i], &dumps[i], &ttls[i])) m->sent[nfound++] = i;
@@ -493,7 +483,7 @@ static void not_leader(client *c, int argc, char **argv, size_t *lens, int first
 
 void migrate_command(client *c, int argc, char **argv, size_t *lens)
 {
-    migration *m = xcalloc(1, sizeof(*m));
+    migration *m = server_calloc(1, sizeof(*m), "running MIGRATE");
     int first, nkeys;
     const char *err = NULL;
     if (parse(m, argc, argv, lens, &first, &nkeys, &err)) {

@@ -81,16 +81,6 @@ static size_t mtab_size, mtab_n;
 static chan *kind_head[PUBSUB_KINDS], *kind_tail[PUBSUB_KINDS];
 static size_t kind_n[PUBSUB_KINDS];
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    if (!p) {
-        serverLog(LL_WARNING, "Out of memory in pub/sub");
-        exit(1);
-    }
-    return p;
-}
-
 /* Channel names come from clients: the hash is seeded per process, so no
  * client can choose names that all fall in one chain. FNV-1a 64 with a
  * final mixer. */
@@ -124,7 +114,7 @@ static uint64_t hash_pair(const chan *ch, const client *c)
 static void ctab_grow(void)
 {
     size_t nsize = ctab_size ? ctab_size * 2 : 64;
-    chan **nt = xcalloc(nsize, sizeof(*nt));
+    chan **nt = server_calloc(nsize, sizeof(*nt), "in pub/sub");
     for (size_t i = 0; i < ctab_size; i++)
         for (chan *ch = ctab[i], *nx; ch; ch = nx) {
             nx = ch->hnext;
@@ -151,7 +141,7 @@ static chan *chan_get(int kind, const char *name, size_t len)
     chan *ch = chan_find(kind, name, len, h);
     if (ch) return ch;
     if (ctab_n >= ctab_size) ctab_grow();
-    ch = xcalloc(1, sizeof(*ch) + len + 1);
+    ch = server_calloc(1, sizeof(*ch) + len + 1, "in pub/sub");
     ch->hash = h;
     ch->kind = kind;
     ch->len = len;
@@ -194,7 +184,7 @@ static void chan_drop(chan *ch)
 static void mtab_grow(void)
 {
     size_t nsize = mtab_size ? mtab_size * 2 : 64;
-    member **nt = xcalloc(nsize, sizeof(*nt));
+    member **nt = server_calloc(nsize, sizeof(*nt), "in pub/sub");
     for (size_t i = 0; i < mtab_size; i++)
         for (member *m = mtab[i], *nx; m; m = nx) {
             nx = m->hnext;
@@ -224,7 +214,7 @@ static member *member_find(const chan *ch, const client *c)
 
 static subs *client_subs(client *c)
 {
-    if (!c->subs) c->subs = xcalloc(1, sizeof(subs));
+    if (!c->subs) c->subs = server_calloc(1, sizeof(subs), "in pub/sub");
     return c->subs;
 }
 
@@ -234,7 +224,7 @@ static int subscribe_one(client *c, int kind, const char *name, size_t len)
     chan *ch = chan_get(kind, name, len);
     if (member_find(ch, c)) return 0;
     if (mtab_n >= mtab_size) mtab_grow();
-    member *m = xcalloc(1, sizeof(*m));
+    member *m = server_calloc(1, sizeof(*m), "in pub/sub");
     m->ch = ch;
     m->c = c;
     /* During the apply of entry i, the state's applied index is i - 1. */
