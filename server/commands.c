@@ -15,6 +15,7 @@
 #include "server/clientcmd.h"
 #include "server/command_info.h"
 #include "server/diag.h"
+#include "server/evict.h"
 #include "server/log.h"
 #include "server/migrate.h"
 #include "server/peerauth.h"
@@ -511,6 +512,7 @@ static void execute(client *c, cmdref r, int argc, char **argv, size_t *lens)
         return;
     }
     if (c->trk) tracking_read(c, r.k, argc, argv, lens);
+    evict_touch_read(c->db, argc, argv, lens);
     if (c->nproxy) { /* behind a forwarded write: the leader runs it after that write */
         proxy_forward(c, argc, argv, lens);
     } else if (c->readonly && !c->npending && !driver_is_leader()) {
@@ -1108,6 +1110,26 @@ PROC(command_cmd)
 static void config_set_cmd(client *c, int argc, char **argv, size_t *lens)
 {
     resp_buf *b = client_reply_buf(c);
+    kv_memconf m;
+    int mrc = config_set_memconf(b, argc - 2, argv + 2, lens + 2, &m);
+    if (mrc == -2) return;
+    if (mrc == 0) {
+        /* maxmemory & co.: one RAFT.MEMCONF entry (storage/kvevict.c). */
+        if (should_proxy(c)) {
+            proxy_forward(c, argc, argv, lens);
+            return;
+        }
+        char f[5][24];
+        char *av[6] = {"raft.memconf", f[0], f[1], f[2], f[3], f[4]};
+        size_t al[6] = {12};
+        al[1] = (size_t)snprintf(f[0], 24, "%llu", (unsigned long long)m.maxmemory);
+        al[2] = (size_t)snprintf(f[1], 24, "%s", kv_policy_name(m.policy));
+        al[3] = (size_t)snprintf(f[2], 24, "%d", m.samples);
+        al[4] = (size_t)snprintf(f[3], 24, "%d", m.lfu_log_factor);
+        al[5] = (size_t)snprintf(f[4], 24, "%d", m.lfu_decay_time);
+        write_propose(c, 6, av, al, 0);
+        return;
+    }
     int flags = config_set_notify(b, argc - 2, argv + 2, lens + 2);
     if (flags == -1) {
         config_set_reply(b, argc - 2, argv + 2, lens + 2);

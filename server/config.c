@@ -21,12 +21,17 @@
 
 config cfg;
 static int (*notify_source)(void);
+static const kv_memconf *(*memconf_source)(void);
 static char *config_file; /* the file the node started with (absolute); NULL: none */
 
 /* CT_NOTIFY: notify-keyspace-events, state of the cluster (kvstate.h): read
  * from the state, set through the log (config_set_notify), and in a file
  * or on the command line only as "" (nothing to set). */
-enum { CT_INT, CT_MEM, CT_BOOL, CT_STRING, CT_ENUM, CT_OBUF, CT_CONST, CT_NOTIFY };
+/* CT_MEMCONF: maxmemory and its companions (min: the field), state of the
+ * cluster too, set through the log as one RAFT.MEMCONF entry; a file's or
+ * command line's values are proposed by the node when it first leads. */
+enum { CT_INT, CT_MEM, CT_BOOL, CT_STRING, CT_ENUM, CT_OBUF, CT_CONST, CT_NOTIFY, CT_MEMCONF };
+enum { MC_MAXMEMORY, MC_POLICY, MC_SAMPLES, MC_LFU_LOG, MC_LFU_DECAY };
 /* CF_SECRET: never shown (CONFIG GET, CONFIG GET *, anywhere else); the
  * cluster secret is one. requirepass is not: Redis returns it, and a
  * client that can run CONFIG GET is past it anyway. */
@@ -97,8 +102,11 @@ static config_item items[] = {
     /* Fixed facts clients ask about; accepted in files, never changed. */
     {"save", CT_CONST, 0, NULL, 0, 0, "", NULL},
     {"appendonly", CT_CONST, 0, NULL, 0, 0, "yes", NULL},
-    {"maxmemory", CT_CONST, 0, NULL, 0, 0, "0", NULL},
-    {"maxmemory-policy", CT_CONST, 0, NULL, 0, 0, "noeviction", NULL},
+    {"maxmemory", CT_MEMCONF, 0, NULL, MC_MAXMEMORY, 0, "0", NULL},
+    {"maxmemory-policy", CT_MEMCONF, 0, NULL, MC_POLICY, 0, "noeviction", NULL},
+    {"maxmemory-samples", CT_MEMCONF, 0, NULL, MC_SAMPLES, 0, "5", NULL},
+    {"lfu-log-factor", CT_MEMCONF, 0, NULL, MC_LFU_LOG, 0, "10", NULL},
+    {"lfu-decay-time", CT_MEMCONF, 0, NULL, MC_LFU_DECAY, 0, "1", NULL},
     {"cluster-enabled", CT_CONST, CF_IMMUTABLE, NULL, 0, 0, "no", NULL},
 };
 
@@ -163,6 +171,68 @@ static void apply_side_effects(config_item *it)
         for (int i = 0; i < 4; i++)
             if (!strcasecmp(cfg.loglevel, lv[i])) log_level = i;
     }
+}
+
+/* One maxmemory setting from text into m: NULL or Redis's reason. */
+static const char *memconf_parse_one(int field, const char *v, kv_memconf *m)
+{
+    if (field == MC_MAXMEMORY) {
+        int err;
+        long long x = config_parse_mem(v, &err);
+        if (err) return "argument must be a memory value";
+        m->maxmemory = (uint64_t)x;
+        return NULL;
+    }
+    if (field == MC_POLICY) {
+        int p = kv_policy_parse(v, strlen(v));
+        if (p < 0)
+            return "argument(s) must be one of the following: volatile-lru, volatile-lfu, "
+                   "volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, "
+                   "noeviction";
+        m->policy = p;
+        return NULL;
+    }
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (!*v || *end || errno) return "argument couldn't be parsed into an integer";
+    long long min = field == MC_SAMPLES ? 1 : 0;
+    if (x < min || x > INT_MAX)
+        return field == MC_SAMPLES ? "argument must be between 1 and 2147483647 inclusive"
+                                   : "argument must be between 0 and 2147483647 inclusive";
+    if (field == MC_SAMPLES)
+        m->samples = (int)x;
+    else if (field == MC_LFU_LOG)
+        m->lfu_log_factor = (int)x;
+    else
+        m->lfu_decay_time = (int)x;
+    return NULL;
+}
+
+static void memconf_value(int field, const kv_memconf *m, char *buf, size_t n)
+{
+    switch (field) {
+    case MC_MAXMEMORY:
+        snprintf(buf, n, "%llu", (unsigned long long)m->maxmemory);
+        break;
+    case MC_POLICY:
+        snprintf(buf, n, "%s", kv_policy_name(m->policy));
+        break;
+    case MC_SAMPLES:
+        snprintf(buf, n, "%d", m->samples);
+        break;
+    case MC_LFU_LOG:
+        snprintf(buf, n, "%d", m->lfu_log_factor);
+        break;
+    default:
+        snprintf(buf, n, "%d", m->lfu_decay_time);
+        break;
+    }
+}
+
+static const kv_memconf *memconf_now(void)
+{
+    return memconf_source ? memconf_source() : &cfg.mem_file;
 }
 
 /* Sets one item from text (argc words, for the few that take several).
@@ -243,6 +313,14 @@ static const char *set_item(config_item *it, int argc, char **argv)
     }
     case CT_CONST:
         break; /* accepted, fixed */
+    case CT_MEMCONF: {
+        /* From a file or the command line: the node's wish, proposed when
+         * it leads (config_set_memconf does CONFIG SET). */
+        const char *why = memconf_parse_one((int)it->min, v, &cfg.mem_file);
+        if (why) return why;
+        cfg.mem_file_set = 1;
+        break;
+    }
     case CT_NOTIFY:
         /* Which events applying emits must be the same on every node: only
          * the log sets it. */
@@ -258,9 +336,12 @@ static const char *set_item(config_item *it, int argc, char **argv)
 
 void config_init_defaults(void)
 {
+    const kv_memconf def = KV_MEMCONF_DEFAULT;
+    cfg.mem_file = def;
+    cfg.mem_file_set = 0;
     for (size_t i = 0; i < NITEMS; i++) {
         char *words[1] = {(char *)items[i].def};
-        if (items[i].type == CT_CONST) continue;
+        if (items[i].type == CT_CONST || items[i].type == CT_MEMCONF) continue;
         const char *why = set_item(&items[i], 1, words);
         if (why) {
             fprintf(stderr, "bad default for %s: %s\n", items[i].name, why);
@@ -441,7 +522,55 @@ static void item_value(const config_item *it, char *buf, size_t n)
     case CT_NOTIFY:
         kv_notify_format(notify_source ? notify_source() : 0, buf, n);
         break;
+    case CT_MEMCONF:
+        memconf_value((int)it->min, memconf_now(), buf, n);
+        break;
     }
+}
+
+void config_set_memconf_source(const kv_memconf *(*get)(void))
+{
+    memconf_source = get;
+}
+
+int config_set_memconf(resp_buf *b, int argc, char **argv, size_t *lens, kv_memconf *out)
+{
+    (void)lens;
+    int any = 0, other = -1;
+    if (argc < 2 || argc % 2) return -1;
+    for (int i = 0; i < argc; i += 2) {
+        config_item *it = lookup(argv[i]);
+        if (!it) return -1; /* config_set_reply names it */
+        for (int j = 0; j < i; j += 2)
+            if (lookup(argv[j]) == it) return -1; /* duplicate: config_set_reply says so */
+        if (it->type == CT_MEMCONF)
+            any = 1;
+        else if (other < 0)
+            other = i;
+    }
+    if (!any) return -1;
+    if (other >= 0) {
+        /* A node setting changes now, these when their entry commits: one
+         * CONFIG SET cannot do both atomically. */
+        for (int i = 0; i < argc; i += 2)
+            if (lookup(argv[i])->type == CT_MEMCONF) {
+                resp_add_errorf(b,
+                                "ERR CONFIG SET failed (possibly related to argument '%s') - "
+                                "maxmemory settings are cluster-wide: set them alone",
+                                argv[i]);
+                return -2;
+            }
+    }
+    *out = *memconf_now();
+    for (int i = 0; i < argc; i += 2) {
+        const char *why = memconf_parse_one((int)lookup(argv[i])->min, argv[i + 1], out);
+        if (why) {
+            resp_add_errorf(b, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+                            argv[i], why);
+            return -2;
+        }
+    }
+    return 0;
 }
 
 void config_set_notify_source(int (*get)(void))
@@ -752,6 +881,15 @@ static char *item_line(const config_item *it, int *force)
         char *line = q ? str_printf("%s %s", it->name, q) : NULL;
         free(q);
         return line;
+    }
+    case CT_MEMCONF: {
+        /* The cluster's value: the file then agrees with the log. */
+        char def[64];
+        const kv_memconf d = KV_MEMCONF_DEFAULT;
+        memconf_value((int)it->min, memconf_now(), val, sizeof(val));
+        memconf_value((int)it->min, &d, def, sizeof(def));
+        *force = strcmp(val, def) != 0;
+        return str_printf("%s %s", it->name, val);
     }
     default:
         return NULL;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "resp/resp.h"
+#include "storage/kvstate.h"
 
 typedef struct config {
     /* network */
@@ -30,6 +31,11 @@ typedef struct config {
     char *backup_dir; /* SAVE/BGSAVE's backup (server/backup.h); "": <dir>/backup */
     long long state_mapsize, log_mapsize;
     int high_water_pct;
+    /* maxmemory & co. as the file or command line gave them: the cluster's
+     * are state (kvstate_memconf); a leader proposes these once if they
+     * differ (server/evict.c). mem_file_set: any was given. */
+    kv_memconf mem_file;
+    int mem_file_set;
     char *appendfsync;
     /* raft and cluster */
     int node_id;
@@ -78,6 +84,15 @@ void config_set_reply(resp_buf *b, int argc, char **argv, size_t *lens);
  * settings) and returns -2. -1: they do not set it (config_set_reply's
  * business). */
 int config_set_notify(resp_buf *b, int argc, char **argv, size_t *lens);
+/* The same for maxmemory, maxmemory-policy, maxmemory-samples,
+ * lfu-log-factor and lfu-decay-time, which may be set together (one
+ * RAFT.MEMCONF entry) but not with node settings: 0 with *out the
+ * cluster's settings with the changes, -2 with the error appended, -1 when
+ * none is named. */
+int config_set_memconf(resp_buf *b, int argc, char **argv, size_t *lens, kv_memconf *out);
+/* Where CONFIG GET reads the cluster's maxmemory settings. */
+void config_set_memconf_source(const kv_memconf *(*get)(void));
+
 /* Where CONFIG GET notify-keyspace-events reads the cluster's flags
  * (the state's; server/main.c sets it). */
 void config_set_notify_source(int (*get)(void));

@@ -260,6 +260,16 @@ void write_expire_cron(void)
     }
 }
 
+int write_propose_internal(int argc, char **argv, size_t *argvlen, uint64_t *index)
+{
+    uint64_t term;
+    const char *msg = NULL;
+    if (!driver_is_leader()) return -1;
+    resp_buf_reset(&scratch);
+    kventry_encode_cmd(&scratch, next_tau(), 0, argc, argv, argvlen);
+    return propose_entry(index, &term, &msg) ? -1 : 0;
+}
+
 /* A waiter leaves the queue with an error reply (or is freed if its client
  * is gone). A blocked client's attempt is told instead: not committed
  * (TRYAGAIN) is tried again, a timeout's outcome is unknown. */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "raft/raft.h"
+#include "server/evict.h"
 #include "server/backup.h"
 #include "server/command_info.h"
 #include "server/info.h"
@@ -507,8 +508,17 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
             size_t rss = rss_bytes();
             ADD("used_memory:%zu\r\n", rss);
             ADD("used_memory_rss:%zu\r\n", rss);
-            ADD("maxmemory:0\r\n");
-            ADD("maxmemory_policy:noeviction\r\n");
+            const kv_memconf *mc = kvstate_memconf(srv.state);
+            uint64_t acct = kvstate_accounted(srv.state);
+            char h[32];
+            evict_bytes_human(h, sizeof(h), mc->maxmemory);
+            ADD("maxmemory:%llu\r\n", (unsigned long long)mc->maxmemory);
+            ADD("maxmemory_human:%s\r\n", h);
+            ADD("maxmemory_policy:%s\r\n", kv_policy_name(mc->policy));
+            ADD("mem_not_counted_for_evict:0\r\n");
+            evict_bytes_human(h, sizeof(h), acct);
+            ADD("raftkv_accounted_memory:%llu\r\n", (unsigned long long)acct);
+            ADD("raftkv_accounted_memory_human:%s\r\n", h);
             ADD("lmdb_state_used_pct:%d\r\n", kvstate_used_pct(srv.state));
             ADD("lmdb_state_pages:%llu\r\n", (unsigned long long)kvstate_pages(srv.state));
             ADD("lmdb_log_used_pct:%d\r\n", kvlog_used_pct(srv.log));
@@ -550,6 +560,9 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
             ADD("total_net_output_bytes:%llu\r\n", (unsigned long long)srv.stats.net_out);
             ADD("rejected_connections:%llu\r\n", (unsigned long long)srv.stats.rejected_conn);
             ADD("expired_keys:%llu\r\n", (unsigned long long)srv.stats.expired_keys);
+            ADD("evicted_keys:%llu\r\n", (unsigned long long)kvstate_evicted(srv.state));
+            ADD("raftkv_eviction_entries:%llu\r\n",
+                (unsigned long long)evict_entries_proposed());
             ADD("pubsub_channels:%zu\r\n", pubsub_server_count(PUBSUB_CHANNEL));
             ADD("pubsub_patterns:%zu\r\n", pubsub_server_count(PUBSUB_PATTERN));
             ADD("pubsubshard_channels:%zu\r\n", pubsub_server_count(PUBSUB_SHARD));

@@ -14,6 +14,7 @@
 
 #include "server/backup.h"
 #include "server/diag.h"
+#include "server/evict.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "storage/kverr.h"
@@ -158,6 +159,7 @@ static void cron(evutil_socket_t fd, short what, void *arg)
     }
     info_state_committed();
     write_expire_cron();
+    evict_cron();
     collection_gc();
     snapshot_gc();
     if (++runs % 4 == 0) {
@@ -176,6 +178,14 @@ static void tick(evutil_socket_t fd, short what, void *arg)
     driver_tick();
 }
 
+/* A write applied here names key: client tracking invalidates it, and
+ * it counts as an access for eviction (evict.h). */
+static void key_written(void *ctx, int db, const char *key, size_t keylen)
+{
+    tracking_key_written(ctx, db, key, keylen);
+    evict_touch_write(db, key, keylen);
+}
+
 static void end_of_pass(void)
 {
     int64_t t0 = mono_us();
@@ -184,6 +194,7 @@ static void end_of_pass(void)
     t0 = mono_us();
     write_end_of_pass();
     driver_held(slow_check("the raft pass (log fsync, apply)", t0));
+    evict_cron();
     tracking_end_of_pass();
     /* Replies and peer messages first: a state commit is not on any
      * request's path (the log made the writes durable). */
@@ -259,6 +270,12 @@ static int check_identity(char *err, size_t errlen)
 }
 
 /* CONFIG GET notify-keyspace-events: the state's (config.h). */
+static const kv_memconf *state_memconf(void)
+{
+    static const kv_memconf def = KV_MEMCONF_DEFAULT;
+    return srv.state ? kvstate_memconf(srv.state) : &def;
+}
+
 static int state_notify_flags(void)
 {
     return srv.state ? kvstate_notify_flags(srv.state) : 0;
@@ -322,10 +339,12 @@ int main(int argc, char **argv)
         return 1;
     }
     kvstate_hooks hooks = {.key_ready = blocking_key_ready,
-                           .key_written = tracking_key_written,
+                           .key_written = key_written,
                            .publish = pubsub_publish};
     kvstate_set_hooks(srv.state, &hooks);
+    kvstate_set_access(srv.state, evict_access, NULL);
     config_set_notify_source(state_notify_flags);
+    config_set_memconf_source(state_memconf);
     if (check_identity(err, sizeof(err)) || driver_init(err, sizeof(err))) {
         serverLog(LL_WARNING, "%s", err);
         return 1;

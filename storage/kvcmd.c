@@ -315,7 +315,7 @@ static const struct {
     {kvx_set_commands, &kvx_set_ncommands},       {kvx_zset_commands, &kvx_zset_ncommands},
     {kvx_sort_commands, &kvx_sort_ncommands},     {kvx_hll_commands, &kvx_hll_ncommands},
     {kvx_pubsub_commands, &kvx_pubsub_ncommands}, {kvx_notify_commands, &kvx_notify_ncommands},
-    {kvx_dump_commands, &kvx_dump_ncommands},
+    {kvx_dump_commands, &kvx_dump_ncommands},     {kvx_evict_commands, &kvx_evict_ncommands},
     /* clang-format on */
 };
 
@@ -427,6 +427,12 @@ void kv_exec(kv_ctx *c, const kv_command *cmd, int argc, char **argv, size_t *ar
     }
     if ((cmd->flags & KV_CMD_WRITE) && !c->writable) {
         resp_add_error(c->reply, "ERR write command on the read path");
+        return;
+    }
+    /* maxmemory, decided from the replicated state (kvevict.c), before
+     * the command's own checks as Redis's processCommand() does. */
+    if (kv_oom_at_apply(c, cmd)) {
+        resp_add_error(c->reply, "OOM command not allowed when used memory > 'maxmemory'.");
         return;
     }
     /* The apply path re-runs the check: an entry is never trusted. */

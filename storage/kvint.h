@@ -226,6 +226,36 @@ int kv_expire_one(kv_ctx *c, int phys, const char *key, size_t keylen, int64_t e
 int kv_map_err(int mdb_rc);
 int kv_env_used_pct(MDB_env *env);
 
+/* ------------------------------------------------------------ accounting */
+
+/* What a key and an element count against maxmemory besides their bytes
+ * (kvevict.c): fixed, so every node computes the same figure. */
+#define KV_ACCT_KEY 56
+#define KV_ACCT_ELEM 24
+/* Adds delta to the accounted size (applying only). */
+void kv_acct_add(kv_ctx *c, int64_t delta);
+/* Adds delta to collection ver's element bytes (and the total). 0 or <0. */
+int kv_acct_ver_add(kv_ctx *c, uint64_t ver, int64_t delta);
+/* Takes collection ver's element bytes out of the total and forgets them
+ * (the collection was dropped). 0 or <0. */
+int kv_acct_ver_drop(kv_ctx *c, uint64_t ver);
+/* Element bytes of ver (0 when none). */
+uint64_t kv_acct_ver_get(kv_ctx *c, uint64_t ver);
+/* The accounted size of a record of the key table (without its elements). */
+uint64_t kv_acct_record(size_t keylen, int type, size_t vlen);
+/* The accounted size of an element record (logical name and value). */
+static inline uint64_t kv_acct_elem(size_t flen, size_t vlen)
+{
+    return KV_ACCT_ELEM + flen + vlen;
+}
+/* A digest of a key's record as stored (type, expiry, value or collection
+ * header): what an eviction entry carries so that a key rewritten after
+ * it was chosen survives. */
+uint64_t kv_record_digest(const void *rec, size_t len);
+/* RAFT.MEMCONF / RAFT.EVICT (kvevict.c) and the -OOM of denyoom commands
+ * decided at apply: 1 when cmd must be refused. */
+int kv_oom_at_apply(kv_ctx *c, const struct kv_command *cmd);
+
 /* ------------------------------------------------------------ state env */
 
 /* The LMDB databases of a pair ("slots"): per physical database its keys
@@ -240,7 +270,10 @@ int kv_env_used_pct(MDB_env *env);
 #define KV_SLOT_ZIDX (2 * KV_MAX_DBS + 1)
 #define KV_SLOT_GC (2 * KV_MAX_DBS + 2)
 #define KV_SLOT_PMETA (2 * KV_MAX_DBS + 3)
-#define KV_NSLOTS (2 * KV_MAX_DBS + 4)
+/* Accounted element bytes of each live collection: [u64 BE version] ->
+ * u64 BE bytes (kvevict.c "accounting"). */
+#define KV_SLOT_ACCT (2 * KV_MAX_DBS + 4)
+#define KV_NSLOTS (2 * KV_MAX_DBS + 5)
 /* The LMDB name of a slot of a pair ("kv0", "exp1.5", "elem0", ...). */
 void kv_slot_name(char *buf, size_t len, int pair, int slot);
 
@@ -268,6 +301,13 @@ struct kvstate {
     int apply_blocked;              /* kvstate_apply_blocked() */
     int applying;                   /* inside kvstate_apply(): hooks may be called */
     int notify;                     /* notify-keyspace-events (KV_NOTIFY_*; live pair) */
+    /* maxmemory and eviction (kvevict.c; live pair's metadata). */
+    uint64_t acct;      /* accounted bytes of the key space */
+    uint64_t evicted;   /* keys deleted by applied eviction entries */
+    kv_memconf mem;     /* the cluster's maxmemory settings */
+    int acct_missing;   /* the pair had no accounted size: recount at open */
+    kvstate_access_fn *access; /* node-local access data (OBJECT FREQ/IDLETIME) */
+    void *access_ctx;
 };
 
 #define META_LIVE "live"
@@ -279,6 +319,18 @@ struct kvstate {
 #define PMETA_DBMAP "dbmap"
 #define PMETA_VER "ver"
 #define PMETA_NOTIFY "notify" /* u64 BE KV_NOTIFY_* bits; absent: 0 */
+#define PMETA_ACCT "acct"     /* u64 BE accounted bytes; absent: recounted at open */
+#define PMETA_EVICTED "evicted" /* u64 BE evicted keys; absent: 0 */
+#define PMETA_MEMCONF "memconf" /* 5 x u64 BE: kv_memconf; absent: defaults */
+/* Reads pair's accounted bytes, evicted count and memory settings in txn:
+ * KV_ECORRUPT when one has the wrong size or a setting is out of range.
+ * *has_acct says whether the accounted figure was there. */
+int kvstate_save_pmeta_mem(struct kvstate *s); /* into the write transaction */
+/* A state without an accounted size (written before it existed): counts
+ * it and every collection's element bytes, in the write transaction. */
+int kvstate_acct_rebuild(struct kvstate *s);
+int kvstate_read_pmeta_mem(struct kvstate *s, MDB_txn *txn, int pair, uint64_t *acct,
+                           uint64_t *evicted, kv_memconf *mem, int *has_acct);
 /* Reads pair's dbmap, next_ver and notify-keyspace-events flags in txn
  * (defaults when absent): KV_ECORRUPT when the map is not a permutation,
  * a value has the wrong size or the flags hold an unknown class, and then

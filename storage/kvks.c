@@ -140,7 +140,9 @@ static int exp_put(kv_ctx *c, const kv_skey *sk, int64_t expiry, int del)
 /* Queues a dropped collection's elements for kvstate_gc(). */
 static int gc_queue(kv_ctx *c, const kv_val *v)
 {
-    if (!c->st || v->count == 0) return 0;
+    if (!c->st) return 0;
+    int rc = kv_acct_ver_drop(c, v->ver);
+    if (rc != 0 || v->count == 0) return rc;
     unsigned char kb[8], t = v->type;
     kv_put_be64(kb, v->ver);
     MDB_val k = {8, kb}, d = {1, &t};
@@ -160,6 +162,7 @@ static int delete_key(kv_ctx *c, const char *key, size_t keylen, int drop_elems)
     MDB_val k = {sk.len, sk.b};
     rc = mdb_del(c->txn, c->kv, &k, NULL);
     if (rc != 0) return set_err(c, kv_map_err(rc));
+    kv_acct_add(c, -(int64_t)kv_acct_record(keylen, v.type, v.len));
     return 1;
 }
 
@@ -232,6 +235,7 @@ static int put_record(kv_ctx *c, const char *key, size_t keylen, uint8_t type, u
         }
         found = 1;
         old_expiry = r.expiry;
+        kv_acct_add(c, -(int64_t)kv_acct_record(keylen, r.type, r.vlen));
         if (r.type != KV_TYPE_STRING) {
             kv_val old = {0};
             old.type = r.type;
@@ -258,6 +262,7 @@ static int put_record(kv_ctx *c, const char *key, size_t keylen, uint8_t type, u
         rc = kv_map_err(rc);
         goto out;
     }
+    kv_acct_add(c, (int64_t)kv_acct_record(keylen, type, blen));
     unsigned char *p = d.mv_data;
     p[0] = type | (longkey ? KV_REC_LONGKEY : 0) | (raw ? KV_REC_RAW : 0);
     kv_put_be64(p + 1, (uint64_t)expiry);
@@ -401,6 +406,7 @@ int kv_coll_copy(kv_ctx *c, const kv_val *src, kv_val *dst)
     const int slots[2] = {KV_SLOT_ELEM, KV_SLOT_ZIDX};
     unsigned char sv[8], kb[512];
     kv_put_be64(sv, src->ver);
+    if (kv_acct_ver_add(c, dst->ver, (int64_t)kv_acct_ver_get(c, src->ver)) != 0) return -1;
     for (int t = 0; t < 2; t++) {
         MDB_dbi dbi = c->st->dbi[c->st->live][slots[t]];
         MDB_cursor *cur;
@@ -522,10 +528,15 @@ int kv_elem_put(kv_ctx *c, uint64_t ver, const void *f, size_t flen, const void 
         set_err(c, kv_map_err(rc));
         return -1;
     }
-    rc = mdb_cursor_get(cur, &k, &d, MDB_SET);
+    rc = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY);
     int found = rc == 0;
     if (rc != 0 && rc != MDB_NOTFOUND) goto fail;
     int longf = flen > KV_ELEM_INLINE;
+    int64_t delta = (int64_t)kv_acct_elem(flen, vlen);
+    if (found) {
+        size_t old = d.mv_size - (longf && d.mv_size >= 4 + flen ? 4 + flen : 0);
+        delta -= (int64_t)kv_acct_elem(flen, old);
+    }
     size_t total = (longf ? 4 + flen : 0) + vlen;
     k = (MDB_val){(size_t)elem_key(kb, ver, f, flen), kb};
     d = (MDB_val){total, NULL};
@@ -542,7 +553,7 @@ int kv_elem_put(kv_ctx *c, uint64_t ver, const void *f, size_t flen, const void 
     if (vlen) memcpy(p, val, vlen);
     mdb_cursor_close(cur);
     if (created) *created = !found;
-    return 0;
+    return delta ? (kv_acct_ver_add(c, ver, delta) ? -1 : 0) : 0;
 fail:
     mdb_cursor_close(cur);
     set_err(c, kv_map_err(rc));
@@ -552,14 +563,20 @@ fail:
 int kv_elem_del(kv_ctx *c, uint64_t ver, const void *f, size_t flen)
 {
     unsigned char kb[8 + ELEM_LONG];
-    MDB_val k = {(size_t)elem_key(kb, ver, f, flen), kb};
-    int rc = mdb_del(c->txn, table_dbi(c, KV_T_ELEM), &k, NULL);
+    MDB_val k = {(size_t)elem_key(kb, ver, f, flen), kb}, d;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(c->txn, table_dbi(c, KV_T_ELEM), &cur);
+    if (rc == 0) rc = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY);
+    size_t vlen = rc == 0 ? d.mv_size : 0;
+    if (rc == 0) rc = mdb_cursor_del(cur, 0);
+    if (cur) mdb_cursor_close(cur);
     if (rc == MDB_NOTFOUND) return 0;
     if (rc != 0) {
         set_err(c, kv_map_err(rc));
         return -1;
     }
-    return 1;
+    if (flen > KV_ELEM_INLINE && vlen >= 4 + flen) vlen -= 4 + flen;
+    return kv_acct_ver_add(c, ver, -(int64_t)kv_acct_elem(flen, vlen)) ? -1 : 1;
 }
 
 void kv_score_enc(double d, unsigned char out[8])
@@ -731,12 +748,25 @@ int kv_iter_next(kv_iter *it, const char **f, size_t *flen, const char **val, si
 
 int kv_iter_del_current(kv_iter *it)
 {
-    int rc = mdb_cursor_del(it->cur, 0);
+    MDB_val k, d;
+    int64_t bytes = 0;
+    int rc = 0;
+    if (it->table == KV_T_ELEM) {
+        /* What the element counted, before it goes. */
+        rc = mdb_cursor_get(it->cur, &k, &d, MDB_GET_CURRENT);
+        if (rc == 0 && k.mv_size >= 8) {
+            const char *f, *v;
+            size_t flen = k.mv_size - 8, vlen = d.mv_size;
+            if (flen == ELEM_LONG && long_split(&d, &f, &flen, &v, &vlen) != 0) flen = ELEM_LONG;
+            bytes = (int64_t)kv_acct_elem(flen, vlen);
+        }
+    }
+    if (rc == 0) rc = mdb_cursor_del(it->cur, 0);
     if (rc != 0) {
         set_err(it->c, kv_map_err(rc));
         return -1;
     }
-    return 0;
+    return bytes ? kv_acct_ver_add(it->c, it->ver, -bytes) : 0;
 }
 
 void kv_iter_close(kv_iter *it)
@@ -801,6 +831,7 @@ int kv_flush_db(kv_ctx *c)
             rc = KV_ECORRUPT;
             break;
         }
+        kv_acct_add(c, -(int64_t)kv_acct_record(r.keylen, r.type, r.vlen));
         if (r.type == KV_TYPE_STRING) continue;
         kv_val v = {0};
         v.type = r.type;
@@ -820,6 +851,8 @@ int kv_flush_all(kv_ctx *c)
         int rc = mdb_drop(c->txn, s->dbi[s->live][i], 0);
         if (rc != 0) return set_err(c, kv_map_err(rc));
     }
+    s->acct = 0;
+    s->pmeta_dirty = 1;
     return 0;
 }
 

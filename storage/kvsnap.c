@@ -450,6 +450,11 @@ int kvsnap_stage(kvstate *s, uint64_t index, uint64_t term, uint64_t offset, con
         uint64_t ver;
         int notify;
         rc = kvstate_read_pmeta(s, s->wtxn, idle, dbmap, &ver, &notify);
+        uint64_t acct, evicted;
+        kv_memconf mem;
+        int has_acct;
+        if (rc == 0)
+            rc = kvstate_read_pmeta_mem(s, s->wtxn, idle, &acct, &evicted, &mem, &has_acct);
     }
     if (rc == KV_ECORRUPT || rc == KV_EFULL) {
         /* Records already written stay in the idle pair; forgetting the

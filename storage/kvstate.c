@@ -142,6 +142,12 @@ int kvstate_open(kvstate **out, const char *dir, uint64_t mapsize, char *err, si
     }
     s->used_pct = -1;
     s->read_rng = ((uint64_t)random() << 32) ^ (uint64_t)random();
+    if (s->acct_missing && (rc = kvstate_acct_rebuild(s)) != 0) {
+        snprintf(err, errlen, "%s: counting the key space: %s", path, kv_strerror(rc));
+        mdb_env_close(s->env);
+        free(s);
+        return rc;
+    }
     *out = s;
     return 0;
 
@@ -572,6 +578,7 @@ void kv_slot_name(char *buf, size_t len, int pair, int slot)
                  slot == KV_SLOT_ELEM   ? "elem"
                  : slot == KV_SLOT_ZIDX ? "zidx"
                  : slot == KV_SLOT_GC   ? "gc"
+                 : slot == KV_SLOT_ACCT ? "acct"
                                         : "pmeta",
                  pair);
 }
@@ -628,9 +635,18 @@ int kvstate_load_pmeta(kvstate *s, MDB_txn *txn)
     int notify;
     int rc = kvstate_read_pmeta(s, txn, s->live, dbmap, &next_ver, &notify);
     if (rc != 0) return rc;
+    uint64_t acct, evicted;
+    kv_memconf mem;
+    int has_acct;
+    rc = kvstate_read_pmeta_mem(s, txn, s->live, &acct, &evicted, &mem, &has_acct);
+    if (rc != 0) return rc;
     memcpy(s->dbmap, dbmap, sizeof(dbmap));
     s->next_ver = next_ver;
     s->notify = notify;
+    s->acct = acct;
+    s->evicted = evicted;
+    s->mem = mem;
+    s->acct_missing = !has_acct;
     s->pmeta_dirty = 0;
     return 0;
 }
@@ -656,6 +672,7 @@ int kvstate_save_pmeta(kvstate *s)
         if (rc == MDB_NOTFOUND) rc = 0;
     }
     if (rc != 0) return kv_map_err(rc);
+    if ((rc = kvstate_save_pmeta_mem(s)) != 0) return rc;
     s->pmeta_dirty = 0;
     return 0;
 }

@@ -109,6 +109,85 @@ int kv_notify_parse(const char *classes, size_t len);
  * bytes). */
 void kv_notify_format(int flags, char *buf, size_t len);
 
+/* ------------------------------------------------------------ maxmemory
+ *
+ * maxmemory, maxmemory-policy, maxmemory-samples, lfu-log-factor and
+ * lfu-decay-time are cluster-wide state, like notify-keyspace-events: set
+ * by applying RAFT.MEMCONF (KV_CMD_INTERNAL, proposed by CONFIG SET or by
+ * a leader whose configuration file differs), kept in the pair's metadata
+ * and its snapshots. What counts against maxmemory is the accounted size,
+ * computed at apply from the state alone (storage/kvevict.c): per key
+ * KV_ACCT_KEY + key bytes + a string's bytes, per collection element
+ * KV_ACCT_ELEM + element name + value bytes. A denyoom write is answered
+ * -OOM at apply when the accounted size is above maxmemory and the policy
+ * is noeviction or nothing is evictable (volatile-* with no key with an
+ * expiry). Victims are chosen by the leader (kvstate_evict_sample) and
+ * deleted by RAFT.EVICT entries, each victim only if its record still has
+ * the digest it was chosen with. */
+enum {
+    KV_MAXMEM_NOEVICTION = 0,
+    KV_MAXMEM_ALLKEYS_LRU,
+    KV_MAXMEM_ALLKEYS_LFU,
+    KV_MAXMEM_ALLKEYS_RANDOM,
+    KV_MAXMEM_VOLATILE_LRU,
+    KV_MAXMEM_VOLATILE_LFU,
+    KV_MAXMEM_VOLATILE_RANDOM,
+    KV_MAXMEM_VOLATILE_TTL,
+    KV_MAXMEM_NPOLICIES
+};
+typedef struct kv_memconf {
+    uint64_t maxmemory; /* bytes; 0: no limit */
+    int policy;         /* KV_MAXMEM_* */
+    int samples;        /* maxmemory-samples, 1..INT_MAX (sampling takes at most 64) */
+    int lfu_log_factor; /* 0..INT_MAX (Redis's range) */
+    int lfu_decay_time; /* minutes, 0..INT_MAX */
+} kv_memconf;
+#define KV_MEMCONF_DEFAULT {0, KV_MAXMEM_NOEVICTION, 5, 10, 1}
+/* Redis's names ("allkeys-lru"), and back (-1: unknown). */
+const char *kv_policy_name(int policy);
+int kv_policy_parse(const char *s, size_t len);
+static inline int kv_policy_lfu(int p)
+{
+    return p == KV_MAXMEM_ALLKEYS_LFU || p == KV_MAXMEM_VOLATILE_LFU;
+}
+static inline int kv_policy_volatile(int p)
+{
+    return p >= KV_MAXMEM_VOLATILE_LRU;
+}
+/* The settings in force (as of the last applied entry). */
+const kv_memconf *kvstate_memconf(kvstate *s);
+/* The accounted size, and the keys eviction entries deleted (INFO). */
+uint64_t kvstate_accounted(kvstate *s);
+uint64_t kvstate_evicted(kvstate *s);
+/* The same figure counted from scratch over the key space (tests, and at
+ * open for a state that has none). 0 or KV_E*. */
+int kvstate_acct_recount(kvstate *s, uint64_t *total);
+
+/* Node-local access data for OBJECT FREQ (which 1) and OBJECT IDLETIME
+ * (which 0) of key in logical database db: never part of the state, so it
+ * only shapes those replies. NULL: FREQ 0... as the server sets it. */
+typedef long long kvstate_access_fn(void *ctx, int which, int db, const char *key, size_t keylen);
+void kvstate_set_access(kvstate *s, kvstate_access_fn *fn, void *ctx);
+
+/* One key the eviction sampler saw (kvstate_evict_sample). key is owned
+ * by the sample (free() it). */
+typedef struct kv_evict_sample {
+    int db;          /* logical database */
+    int phys;        /* physical database (the RAFT.EVICT argument) */
+    char *key;
+    size_t keylen;
+    int64_t expiry;  /* 0: none */
+    uint64_t bytes;  /* accounted size with its elements */
+    uint64_t digest; /* kv_record_digest of its record */
+} kv_evict_sample;
+/* Samples up to n keys at random (volatile_only: keys with an expiry;
+ * nearest_expiry: the n keys that expire first, for volatile-ttl) from
+ * every database that has some, as of the last applied entry. rng is the
+ * caller's (a leader's own randomness: the entry carries the victims).
+ * Returns how many were written to out (room for n per database:
+ * n * KV_MAX_DBS), or KV_E*. */
+int kvstate_evict_sample(kvstate *s, int n, int volatile_only, int nearest_expiry, uint64_t *rng,
+                         kv_evict_sample *out, int max);
 /* Runs one read-only command (a kv_command with KV_CMD_READONLY) against
  * the state at its tau, in logical database db; cmd is argv[0]'s entry
  * (kvcmd.h) or NULL to look it up. wall_ms is the node's wall clock, used only where

@@ -425,9 +425,10 @@ static const char *const object_help[] = {
     "    Print this help.",
 };
 
-/* OBJECT: the encoding Redis would report by its thresholds; idle time 0
- * and no access frequency (RaftKV does not track accesses: a read changes
- * nothing in the replicated state). */
+/* OBJECT: the encoding Redis would report by its thresholds. Idle time and
+ * access frequency are this node's own access data (kvstate_set_access):
+ * never state, since a read changes nothing in the replicated state; which
+ * of the two is tracked follows the cluster's maxmemory-policy. */
 static void kvx_object(ARGS)
 {
     kv_val v;
@@ -471,13 +472,28 @@ static void kvx_object(ARGS)
                                                       : "raw");
         break;
     case 1:
-        resp_add_error(c->reply,
-                       "ERR An LFU maxmemory policy is not selected, access frequency not "
-                       "tracked. Please note that when switching between policies at runtime LRU "
-                       "and LFU data will take some time to adjust.");
+        if (!c->st || !kv_policy_lfu(c->st->mem.policy)) {
+            resp_add_error(c->reply,
+                           "ERR An LFU maxmemory policy is not selected, access frequency not "
+                           "tracked. Please note that when switching between policies at runtime "
+                           "LRU and LFU data will take some time to adjust.");
+            break;
+        }
+        resp_add_int(c->reply, c->st->access ? c->st->access(c->st->access_ctx, 1, c->db, argv[2],
+                                                             argvlen[2])
+                                             : 0);
         break;
     case 2:
-        resp_add_int(c->reply, 0);
+        if (c->st && kv_policy_lfu(c->st->mem.policy)) {
+            resp_add_error(c->reply,
+                           "ERR An LFU maxmemory policy is selected, idle time not tracked. Please "
+                           "note that when switching between policies at runtime LRU and LFU data "
+                           "will take some time to adjust.");
+            break;
+        }
+        resp_add_int(c->reply, c->st && c->st->access ? c->st->access(c->st->access_ctx, 0, c->db,
+                                                                      argv[2], argvlen[2])
+                                                      : 0);
         break;
     case 3:
         /* Redis shares the objects of the integers 0..9999. */

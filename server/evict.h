@@ -1,0 +1,43 @@
+/* evict.h -- the node's half of maxmemory (storage/kvstate.h "maxmemory"
+ * has the replicated half): access recency and frequency per key, kept in
+ * this node's memory only, and on the leader the choice of eviction
+ * victims, proposed as RAFT.EVICT entries.
+ *
+ * Access data. Every key a read served by this node names, and every key
+ * a write applied on this node names, is touched: its LRU time (seconds of
+ * the node's monotonic clock) and its LFU counter (Redis's logarithmic
+ * counter, lfu-log-factor, decayed by lfu-decay-time minutes). They live
+ * in a fixed table of 2^20 slots indexed by a hash of (database, key); a
+ * key whose slot another key took reads as never accessed. Nothing here
+ * reaches the replicated state: the leader's data decides which keys it
+ * proposes, and the entry carries the choice. Reads served by followers
+ * update only the follower's own table (OBJECT FREQ/IDLETIME there); the
+ * leader's choice counts the reads it served and every write.
+ *
+ * Eviction. When the applied accounted size exceeds maxmemory under an
+ * eviction policy, the leader samples maxmemory-samples keys per database,
+ * keeps the best 16 candidates in a pool (Redis's evict.c), and takes
+ * victims until the size it expects to free brings the accounted size to
+ * 99% of maxmemory, at most 128 per entry; one eviction entry is in flight
+ * at a time. */
+#ifndef RAFTKV_EVICT_H
+#define RAFTKV_EVICT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A key of logical database db was accessed by a write (hook of apply). */
+void evict_touch_write(int db, const char *key, size_t keylen);
+/* A read command served by this node: touches the keys it names. */
+void evict_touch_read(int db, int argc, char **argv, size_t *argvlen);
+/* The kvstate_access_fn for OBJECT FREQ / IDLETIME. */
+long long evict_access(void *ctx, int which, int db, const char *key, size_t keylen);
+/* On the leader: proposes an eviction entry when one is needed. Called at
+ * the end of each pass and by the cron. */
+void evict_cron(void);
+/* The leader's proposals (INFO stats): entries and victims proposed. */
+uint64_t evict_entries_proposed(void);
+/* Redis's bytesToHuman() into buf (>= 32 bytes). */
+void evict_bytes_human(char *buf, size_t len, uint64_t n);
+
+#endif
