@@ -66,8 +66,13 @@ static const struct {
                                "running node; a file may only give \"\""},
     {"save", "accepted, no effect: every write is in the fsynced Raft log"},
     {"appendonly", "always yes: the Raft log is the append-only file"},
-    {"maxmemory", "always 0: data lives on disk in LMDB (see lmdb-*-mapsize)"},
-    {"maxmemory-policy", "always noeviction: a replicated store never drops keys"},
+    {"maxmemory", "cluster-wide: most accounted bytes the key space holds (0: no limit); "
+                  "a file's value is proposed when this node first leads"},
+    {"maxmemory-policy", "cluster-wide: what happens past maxmemory (noeviction: -OOM; "
+                         "allkeys-/volatile- lru, lfu, random; volatile-ttl)"},
+    {"maxmemory-samples", "cluster-wide: keys the leader samples per eviction choice"},
+    {"lfu-log-factor", "cluster-wide: how slowly the LFU counter grows"},
+    {"lfu-decay-time", "cluster-wide: minutes for the LFU counter to decay by one"},
     {"cluster-enabled", "always no: one Raft group owns all 16384 slots (CLUSTER answers so)"},
 };
 

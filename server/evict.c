@@ -20,10 +20,10 @@
 #define EVICT_MAX_VICTIMS 128
 
 typedef struct acc {
-    uint32_t tag;     /* upper bits of the key's hash; 0: empty */
-    uint32_t lru;     /* node's monotonic clock, seconds */
-    uint16_t ldt;     /* LFU: last decrement time, minutes (mod 2^16) */
-    uint8_t counter;  /* LFU: logarithmic counter */
+    uint32_t tag;    /* upper bits of the key's hash; 0: empty */
+    uint32_t lru;    /* node's monotonic clock, seconds */
+    uint16_t ldt;    /* LFU: last decrement time, minutes (mod 2^16) */
+    uint8_t counter; /* LFU: logarithmic counter */
 } acc;
 
 static acc *table; /* ACC_SLOTS, allocated at the first touch */
@@ -120,9 +120,8 @@ void evict_touch_read(int db, int argc, char **argv, size_t *argvlen)
     const kv_command *cmd = kv_command_lookup(argv[0], argvlen[0]);
     if (!cmd || !(cmd->flags & KV_CMD_READONLY)) return;
     /* OBJECT and the like read without touching (Redis's LOOKUP_NOTOUCH). */
-    if (!strcmp(cmd->name, "object") || !strcmp(cmd->name, "type") ||
-        !strcmp(cmd->name, "ttl") || !strcmp(cmd->name, "pttl") ||
-        !strcmp(cmd->name, "exists") || !strcmp(cmd->name, "scan") ||
+    if (!strcmp(cmd->name, "object") || !strcmp(cmd->name, "type") || !strcmp(cmd->name, "ttl") ||
+        !strcmp(cmd->name, "pttl") || !strcmp(cmd->name, "exists") || !strcmp(cmd->name, "scan") ||
         !strcmp(cmd->name, "memory"))
         return;
     int n = kv_command_keys(cmd, argc, argv, argvlen, pos, 16);
@@ -308,8 +307,7 @@ void evict_cron(void)
      * hundredth of maxmemory written rather than one per write. */
     uint64_t need = acct - m->maxmemory + m->maxmemory / 100;
     int vol = kv_policy_volatile(m->policy), ttl = m->policy == KV_MAXMEM_VOLATILE_TTL;
-    int rand_pol =
-        m->policy == KV_MAXMEM_ALLKEYS_RANDOM || m->policy == KV_MAXMEM_VOLATILE_RANDOM;
+    int rand_pol = m->policy == KV_MAXMEM_ALLKEYS_RANDOM || m->policy == KV_MAXMEM_VOLATILE_RANDOM;
     cand victims[EVICT_MAX_VICTIMS];
     int nv = 0;
     uint64_t freed = 0;

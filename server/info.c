@@ -561,8 +561,7 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
             ADD("rejected_connections:%llu\r\n", (unsigned long long)srv.stats.rejected_conn);
             ADD("expired_keys:%llu\r\n", (unsigned long long)srv.stats.expired_keys);
             ADD("evicted_keys:%llu\r\n", (unsigned long long)kvstate_evicted(srv.state));
-            ADD("raftkv_eviction_entries:%llu\r\n",
-                (unsigned long long)evict_entries_proposed());
+            ADD("raftkv_eviction_entries:%llu\r\n", (unsigned long long)evict_entries_proposed());
             ADD("pubsub_channels:%zu\r\n", pubsub_server_count(PUBSUB_CHANNEL));
             ADD("pubsub_patterns:%zu\r\n", pubsub_server_count(PUBSUB_PATTERN));
             ADD("pubsubshard_channels:%zu\r\n", pubsub_server_count(PUBSUB_SHARD));

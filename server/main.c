@@ -338,9 +338,8 @@ int main(int argc, char **argv)
         serverLog(LL_WARNING, "%s", err);
         return 1;
     }
-    kvstate_hooks hooks = {.key_ready = blocking_key_ready,
-                           .key_written = key_written,
-                           .publish = pubsub_publish};
+    kvstate_hooks hooks = {
+        .key_ready = blocking_key_ready, .key_written = key_written, .publish = pubsub_publish};
     kvstate_set_hooks(srv.state, &hooks);
     kvstate_set_access(srv.state, evict_access, NULL);
     config_set_notify_source(state_notify_flags);

@@ -111,8 +111,8 @@ uint64_t kv_record_digest(const void *rec, size_t len)
 /* ------------------------------------------------------------ settings */
 
 static const char *const policy_names[KV_MAXMEM_NPOLICIES] = {
-    "noeviction",    "allkeys-lru",    "allkeys-lfu",     "allkeys-random",
-    "volatile-lru",  "volatile-lfu",   "volatile-random", "volatile-ttl"};
+    "noeviction",   "allkeys-lru",  "allkeys-lfu",     "allkeys-random",
+    "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"};
 
 const char *kv_policy_name(int policy)
 {
@@ -129,8 +129,7 @@ int kv_policy_parse(const char *s, size_t len)
 static int memconf_valid(const kv_memconf *m)
 {
     return m->policy >= 0 && m->policy < KV_MAXMEM_NPOLICIES && m->samples >= 1 &&
-           m->lfu_log_factor >= 0 && m->lfu_decay_time >= 0 &&
-           m->maxmemory <= (uint64_t)INT64_MAX;
+           m->lfu_log_factor >= 0 && m->lfu_decay_time >= 0 && m->maxmemory <= (uint64_t)INT64_MAX;
 }
 
 int kvstate_read_pmeta_mem(struct kvstate *s, MDB_txn *txn, int pair, uint64_t *acct,
@@ -413,8 +412,8 @@ static int sample_record(struct kvstate *s, MDB_txn *txn, int phys, const MDB_va
         c.txn = txn;
         bytes += kv_acct_ver_get(&c, kv_get_be64((const unsigned char *)r.val));
     }
-    *out = (kv_evict_sample){db, phys, key, r.keylen, r.expiry, bytes,
-                             kv_record_digest(d->mv_data, d->mv_size)};
+    *out = (kv_evict_sample){
+        db, phys, key, r.keylen, r.expiry, bytes, kv_record_digest(d->mv_data, d->mv_size)};
     return 1;
 }
 
@@ -445,6 +444,7 @@ static int sample_db(struct kvstate *s, MDB_txn *txn, int phys, int n, int volat
         if (mdb_cursor_get(cur, &k, &d, MDB_LAST) != 0 || k.mv_size < 8) goto out;
         hi = kv_get_be64(k.mv_data);
     }
+    kv_skey sk;
     for (int i = 0; i < n * 2 && got < n && got < max; i++) {
         unsigned char seek[8];
         if (nearest) {
@@ -458,9 +458,15 @@ static int sample_db(struct kvstate *s, MDB_txn *txn, int phys, int n, int volat
         }
         if (rc != 0) break;
         if (volatile_only) {
-            /* [expiry][stored key] -> the key table's record. */
-            if (k.mv_size < 16) continue;
-            MDB_val rk = {k.mv_size - 8, (char *)k.mv_data + 8}, rd;
+            /* [expiry][stored key without its hash] -> the key table's
+             * record ([hash][same]); a long key's form holds its hash. */
+            if (k.mv_size < 9 || k.mv_size - 8 > KV_SKEY_LONG) continue;
+            const unsigned char *rest = (const unsigned char *)k.mv_data + 8;
+            size_t restlen = k.mv_size - 8;
+            kv_put_be64(sk.b, restlen == KV_SKEY_LONG ? kv_get_be64(rest + KV_LONG_PREFIX)
+                                                      : kv_keyhash(rest, restlen));
+            memcpy(sk.b + 8, rest, restlen);
+            MDB_val rk = {8 + restlen, sk.b}, rd;
             if (mdb_get(txn, kvd, &rk, &rd) != 0) continue;
             k = rk;
             d = rd;
@@ -546,7 +552,8 @@ static int recount(kvstate *s, uint64_t *total, int rebuild)
             kv_iter it;
             const char *f, *v;
             size_t flen, vlen;
-            if (kv_iter_open(&c, &it, KV_T_ELEM, kv_get_be64((const unsigned char *)r.val), NULL, 0, 0) != 0) {
+            if (kv_iter_open(&c, &it, KV_T_ELEM, kv_get_be64((const unsigned char *)r.val), NULL, 0,
+                             0) != 0) {
                 rc = c.rc ? c.rc : KV_EIO;
                 break;
             }

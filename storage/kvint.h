@@ -302,10 +302,10 @@ struct kvstate {
     int applying;                   /* inside kvstate_apply(): hooks may be called */
     int notify;                     /* notify-keyspace-events (KV_NOTIFY_*; live pair) */
     /* maxmemory and eviction (kvevict.c; live pair's metadata). */
-    uint64_t acct;      /* accounted bytes of the key space */
-    uint64_t evicted;   /* keys deleted by applied eviction entries */
-    kv_memconf mem;     /* the cluster's maxmemory settings */
-    int acct_missing;   /* the pair had no accounted size: recount at open */
+    uint64_t acct;             /* accounted bytes of the key space */
+    uint64_t evicted;          /* keys deleted by applied eviction entries */
+    kv_memconf mem;            /* the cluster's maxmemory settings */
+    int acct_missing;          /* the pair had no accounted size: recount at open */
     kvstate_access_fn *access; /* node-local access data (OBJECT FREQ/IDLETIME) */
     void *access_ctx;
 };
@@ -318,8 +318,8 @@ struct kvstate {
 
 #define PMETA_DBMAP "dbmap"
 #define PMETA_VER "ver"
-#define PMETA_NOTIFY "notify" /* u64 BE KV_NOTIFY_* bits; absent: 0 */
-#define PMETA_ACCT "acct"     /* u64 BE accounted bytes; absent: recounted at open */
+#define PMETA_NOTIFY "notify"   /* u64 BE KV_NOTIFY_* bits; absent: 0 */
+#define PMETA_ACCT "acct"       /* u64 BE accounted bytes; absent: recounted at open */
 #define PMETA_EVICTED "evicted" /* u64 BE evicted keys; absent: 0 */
 #define PMETA_MEMCONF "memconf" /* 5 x u64 BE: kv_memconf; absent: defaults */
 /* Reads pair's accounted bytes, evicted count and memory settings in txn:

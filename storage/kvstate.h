@@ -142,7 +142,10 @@ typedef struct kv_memconf {
     int lfu_log_factor; /* 0..INT_MAX (Redis's range) */
     int lfu_decay_time; /* minutes, 0..INT_MAX */
 } kv_memconf;
-#define KV_MEMCONF_DEFAULT {0, KV_MAXMEM_NOEVICTION, 5, 10, 1}
+#define KV_MEMCONF_DEFAULT                                                                         \
+    {                                                                                              \
+        0, KV_MAXMEM_NOEVICTION, 5, 10, 1                                                          \
+    }
 /* Redis's names ("allkeys-lru"), and back (-1: unknown). */
 const char *kv_policy_name(int policy);
 int kv_policy_parse(const char *s, size_t len);
@@ -172,8 +175,8 @@ void kvstate_set_access(kvstate *s, kvstate_access_fn *fn, void *ctx);
 /* One key the eviction sampler saw (kvstate_evict_sample). key is owned
  * by the sample (free() it). */
 typedef struct kv_evict_sample {
-    int db;          /* logical database */
-    int phys;        /* physical database (the RAFT.EVICT argument) */
+    int db;   /* logical database */
+    int phys; /* physical database (the RAFT.EVICT argument) */
     char *key;
     size_t keylen;
     int64_t expiry;  /* 0: none */

@@ -479,9 +479,9 @@ static void kvx_object(ARGS)
                            "LRU and LFU data will take some time to adjust.");
             break;
         }
-        resp_add_int(c->reply, c->st->access ? c->st->access(c->st->access_ctx, 1, c->db, argv[2],
-                                                             argvlen[2])
-                                             : 0);
+        resp_add_int(c->reply, c->st->access
+                                   ? c->st->access(c->st->access_ctx, 1, c->db, argv[2], argvlen[2])
+                                   : 0);
         break;
     case 2:
         if (c->st && kv_policy_lfu(c->st->mem.policy)) {
@@ -491,9 +491,9 @@ static void kvx_object(ARGS)
                            "will take some time to adjust.");
             break;
         }
-        resp_add_int(c->reply, c->st && c->st->access ? c->st->access(c->st->access_ctx, 0, c->db,
-                                                                      argv[2], argvlen[2])
-                                                      : 0);
+        resp_add_int(c->reply, c->st && c->st->access
+                                   ? c->st->access(c->st->access_ctx, 0, c->db, argv[2], argvlen[2])
+                                   : 0);
         break;
     case 3:
         /* Redis shares the objects of the integers 0..9999. */

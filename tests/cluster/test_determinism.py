@@ -46,8 +46,13 @@ CHANGED = {
     # becomes a real setting it is changed here too.
     "save": "900 1",
     "appendonly": "no",
+    # Cluster-wide, set through the log like notify-keyspace-events (the
+    # follower answers -MOVED in redirect mode by then).
     "maxmemory": "100mb",
     "maxmemory-policy": "allkeys-lru",
+    "maxmemory-samples": "7",
+    "lfu-log-factor": "3",
+    "lfu-decay-time": "2",
 }
 
 
@@ -80,6 +85,7 @@ def test_no_runtime_setting_on_one_node_changes_what_it_applies(make_cluster):
                 changed += 1
             except Exception:
                 assert k in ("save", "appendonly", "maxmemory", "maxmemory-policy",
+                             "maxmemory-samples", "lfu-log-factor", "lfu-decay-time",
                              "notify-keyspace-events"), k
         assert changed >= 15
     with ld.client() as r:

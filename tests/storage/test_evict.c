@@ -63,20 +63,63 @@ static void assert_exact(fx *f, const char *after)
 static void accounting_is_exact_after_every_kind_of_write(void **state)
 {
     fx *f = *state;
-    static const char *const cmds[] = {
-        "SET s1 hello", "SET s1 a-longer-value", "APPEND s1 more", "SETRANGE s1 40 x",
-        "INCR n", "INCRBY n 1000000", "SETBIT b 1000 1", "GETSET s1 short", "SETEX t1 100 v",
-        "PEXPIRE s1 50", "PERSIST s1", "DEL n", "MSET a 1 b 22 c 333", "HSET h f1 v1 f2 v2",
-        "HSET h f1 longer-value", "HDEL h f2", "HINCRBY h cnt 5", "SADD st a b c d e",
-        "SREM st a", "SPOP st 2", "SMOVE st st2 b", "ZADD z 1 a 2 b 3 c 4 d", "ZADD z 10 a",
-        "ZINCRBY z 1 b", "ZREM z c", "ZREMRANGEBYRANK z 0 0", "ZPOPMIN z",
-        "RPUSH l a b c d e f", "LPUSH l x y", "LPOP l", "RPOP l 2", "LSET l 0 replaced",
-        "LTRIM l 0 2", "LREM l 0 b", "LINSERT l BEFORE replaced ins", "LMOVE l l2 LEFT RIGHT",
-        "RENAME h h2", "COPY h2 h3", "COPY st st3", "MOVE z 1", "SWAPDB 0 1",
-        "SUNIONSTORE su st st3", "ZUNIONSTORE zu 1 z", "SORT l STORE sorted",
-        "SET h2 string-over-hash", "DEL h3 st3", "EXPIRE su 1", "SET s1 x", "FLUSHDB",
-        "SWAPDB 0 1", "SADD big 1 2 3 4 5 6 7 8 9 10", "HSET hh a 1", "UNLINK hh",
-        "PFADD hll a b c", "GETDEL s1", "FLUSHALL", "SET after flushall"};
+    static const char *const cmds[] = {"SET s1 hello",
+                                       "SET s1 a-longer-value",
+                                       "APPEND s1 more",
+                                       "SETRANGE s1 40 x",
+                                       "INCR n",
+                                       "INCRBY n 1000000",
+                                       "SETBIT b 1000 1",
+                                       "GETSET s1 short",
+                                       "SETEX t1 100 v",
+                                       "PEXPIRE s1 50",
+                                       "PERSIST s1",
+                                       "DEL n",
+                                       "MSET a 1 b 22 c 333",
+                                       "HSET h f1 v1 f2 v2",
+                                       "HSET h f1 longer-value",
+                                       "HDEL h f2",
+                                       "HINCRBY h cnt 5",
+                                       "SADD st a b c d e",
+                                       "SREM st a",
+                                       "SPOP st 2",
+                                       "SMOVE st st2 b",
+                                       "ZADD z 1 a 2 b 3 c 4 d",
+                                       "ZADD z 10 a",
+                                       "ZINCRBY z 1 b",
+                                       "ZREM z c",
+                                       "ZREMRANGEBYRANK z 0 0",
+                                       "ZPOPMIN z",
+                                       "RPUSH l a b c d e f",
+                                       "LPUSH l x y",
+                                       "LPOP l",
+                                       "RPOP l 2",
+                                       "LSET l 0 replaced",
+                                       "LTRIM l 0 2",
+                                       "LREM l 0 b",
+                                       "LINSERT l BEFORE replaced ins",
+                                       "LMOVE l l2 LEFT RIGHT",
+                                       "RENAME h h2",
+                                       "COPY h2 h3",
+                                       "COPY st st3",
+                                       "MOVE z 1",
+                                       "SWAPDB 0 1",
+                                       "SUNIONSTORE su st st3",
+                                       "ZUNIONSTORE zu 1 z",
+                                       "SORT l STORE sorted",
+                                       "SET h2 string-over-hash",
+                                       "DEL h3 st3",
+                                       "EXPIRE su 1",
+                                       "SET s1 x",
+                                       "FLUSHDB",
+                                       "SWAPDB 0 1",
+                                       "SADD big 1 2 3 4 5 6 7 8 9 10",
+                                       "HSET hh a 1",
+                                       "UNLINK hh",
+                                       "PFADD hll a b c",
+                                       "GETDEL s1",
+                                       "FLUSHALL",
+                                       "SET after flushall"};
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         run(f, cmds[i]);
         assert_exact(f, cmds[i]);
@@ -183,8 +226,8 @@ static void denyoom_writes_get_oom_at_apply_when_nothing_is_evictable(void **sta
     assert_int_equal(kvstate_memconf(f->s)->maxmemory, 1);
     assert_string_equal(run(f, "SET b 2"), OOM);
     assert_string_equal(run(f, "RPUSH l x"), OOM);
-    assert_string_equal(run(f, "GET a"), "$1\r\n1\r\n"); /* reads keep working */
-    assert_string_equal(run(f, "INCR a"), OOM);          /* denyoom */
+    assert_string_equal(run(f, "GET a"), "$1\r\n1\r\n");   /* reads keep working */
+    assert_string_equal(run(f, "INCR a"), OOM);            /* denyoom */
     assert_string_equal(run(f, "EXPIRE a 100"), ":1\r\n"); /* not denyoom */
     assert_string_equal(run(f, "DEL a"), ":1\r\n");
     assert_string_equal(run(f, "SET b 2"), "+OK\r\n"); /* back under */
@@ -241,12 +284,11 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(accounted_size_counts_keys_values_and_elements, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(
-            eviction_entry_spares_a_key_rewritten_after_it_was_chosen, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            denyoom_writes_get_oom_at_apply_when_nothing_is_evictable, setup, teardown),
-        cmocka_unit_test_setup_teardown(volatile_ttl_samples_the_nearest_expiries, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(eviction_entry_spares_a_key_rewritten_after_it_was_chosen,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(denyoom_writes_get_oom_at_apply_when_nothing_is_evictable,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(volatile_ttl_samples_the_nearest_expiries, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
