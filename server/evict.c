@@ -17,7 +17,7 @@
 #define ACC_SLOTS (1u << ACC_BITS)
 #define LFU_INIT_VAL 5
 #define EVPOOL_SIZE 16
-#define EVICT_MAX_VICTIMS 128
+#define EVICT_MAX_VICTIMS 1024
 
 typedef struct acc {
     uint32_t tag;    /* upper bits of the key's hash; 0: empty */
@@ -308,18 +308,36 @@ void evict_cron(void)
     uint64_t need = acct - m->maxmemory + m->maxmemory / 100;
     int vol = kv_policy_volatile(m->policy), ttl = m->policy == KV_MAXMEM_VOLATILE_TTL;
     int rand_pol = m->policy == KV_MAXMEM_ALLKEYS_RANDOM || m->policy == KV_MAXMEM_VOLATILE_RANDOM;
-    cand victims[EVICT_MAX_VICTIMS];
+    static cand victims[EVICT_MAX_VICTIMS];
     int nv = 0;
     uint64_t freed = 0;
     int max = 64 * KV_MAX_DBS + EVICT_MAX_VICTIMS;
     kv_evict_sample *buf = calloc((size_t)max, sizeof(*buf));
     if (!buf) return;
-    for (int round = 0; round < 4 * EVICT_MAX_VICTIMS && freed < need && nv < EVICT_MAX_VICTIMS;
-         round++) {
+    if (ttl) {
+        /* The nearest expiries of every database, nearest first. */
+        int got = kvstate_evict_sample(srv.state, EVICT_MAX_VICTIMS, 1, 1, &rng_state, buf, max);
+        for (int i = 0; i < got; i++) {
+            int best = i;
+            for (int j = i + 1; j < got; j++)
+                if (buf[j].expiry < buf[best].expiry) best = j;
+            kv_evict_sample t = buf[i];
+            buf[i] = buf[best];
+            buf[best] = t;
+            if (freed < need && nv < EVICT_MAX_VICTIMS) {
+                victims[nv].idle = 0;
+                victims[nv++].s = buf[i];
+                freed += buf[i].bytes;
+            } else {
+                free(buf[i].key);
+            }
+        }
+    }
+    for (int round = 0;
+         !ttl && round < 4 * EVICT_MAX_VICTIMS && freed < need && nv < EVICT_MAX_VICTIMS; round++) {
         int samples = m->samples > 64 ? 64 : m->samples;
-        int n = rand_pol ? 1 : ttl ? samples + nv : samples;
-        if (n > 64 + EVICT_MAX_VICTIMS) n = 64 + EVICT_MAX_VICTIMS;
-        int got = kvstate_evict_sample(srv.state, n, vol, ttl, &rng_state, buf,
+        int n = rand_pol ? 1 : samples;
+        int got = kvstate_evict_sample(srv.state, n, vol, 0, &rng_state, buf,
                                        n * KV_MAX_DBS < max ? n * KV_MAX_DBS : max);
         if (got <= 0) break; /* nothing evictable */
         for (int i = 0; i < got; i++) {

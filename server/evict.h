@@ -18,7 +18,8 @@
  * eviction policy, the leader samples maxmemory-samples keys per database,
  * keeps the best 16 candidates in a pool (Redis's evict.c), and takes
  * victims until the size it expects to free brings the accounted size to
- * 99% of maxmemory, at most 128 per entry; one eviction entry is in flight
+ * 99% of maxmemory, at most 1024 per entry (volatile-ttl: the nearest
+ * expiries in order); one eviction entry is in flight
  * at a time. */
 #ifndef RAFTKV_EVICT_H
 #define RAFTKV_EVICT_H
