@@ -1,0 +1,105 @@
+#!/usr/bin/python3
+"""Differential test of what maxmemory shows a client: the same command
+sequence on redis-server 7.0.15 and on RaftKV (an eviction policy only
+while maxmemory is 0 or far above the data: what each server counts differs), replies compared byte for
+byte in RESP2 and RESP3: CONFIG SET/GET of maxmemory, maxmemory-policy,
+maxmemory-samples, lfu-log-factor and lfu-decay-time (values, units and
+every error), OBJECT FREQ and OBJECT IDLETIME's errors by policy, and the
+-OOM of a denyoom write with noeviction and maxmemory 1 (DEL, GET and
+EXPIRE still answered).
+
+  /usr/bin/python3 diff_maxmemory.py [--verbose]
+
+Exit status 0 when every reply matches, 1 otherwise.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compat  # noqa: E402
+
+STEPS = [
+    ("FLUSHALL",),
+    ("SET", "a", "1"),
+    ("CONFIG", "SET", "maxmemory", "100mb"),
+    ("CONFIG", "GET", "maxmemory"),
+    ("CONFIG", "SET", "maxmemory", "1gb"),
+    ("CONFIG", "GET", "maxmemory"),
+    ("CONFIG", "SET", "maxmemory", "12345"),
+    ("CONFIG", "GET", "maxmemory"),
+    ("CONFIG", "SET", "maxmemory", "0"),
+    ("CONFIG", "SET", "maxmemory", "abc"),
+    ("CONFIG", "SET", "maxmemory", "-1"),
+    ("CONFIG", "SET", "maxmemory", "1.5mb"),
+    ("CONFIG", "SET", "maxmemory-policy", "foo"),
+    ("CONFIG", "SET", "maxmemory-policy", "ALLKEYS-LRU"),
+    ("CONFIG", "GET", "maxmemory-policy"),
+    ("CONFIG", "SET", "maxmemory-samples", "0"),
+    ("CONFIG", "SET", "maxmemory-samples", "x"),
+    ("CONFIG", "SET", "maxmemory-samples", "10"),
+    ("CONFIG", "GET", "maxmemory-samples"),
+    ("CONFIG", "SET", "lfu-log-factor", "-1"),
+    ("CONFIG", "SET", "lfu-log-factor", "20"),
+    ("CONFIG", "SET", "lfu-decay-time", "-1"),
+    ("CONFIG", "SET", "lfu-decay-time", "5"),
+    ("CONFIG", "GET", "lfu-log-factor"),
+    ("CONFIG", "GET", "lfu-decay-time"),
+    ("CONFIG", "SET", "maxmemory", "0", "maxmemory", "1"),
+    ("CONFIG", "SET", "maxmemory", "0", "maxmemory-policy", "noeviction"),
+    ("CONFIG", "GET", "maxmemory"),
+    ("CONFIG", "GET", "maxmemory-policy"),
+    ("OBJECT", "FREQ", "a"),
+    ("OBJECT", "FREQ", "missing"),
+    ("OBJECT", "IDLETIME", "missing"),
+    ("CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"),
+    ("OBJECT", "IDLETIME", "a"),
+    ("OBJECT", "IDLETIME", "missing"),
+    ("CONFIG", "SET", "maxmemory-policy", "volatile-lfu"),
+    ("OBJECT", "IDLETIME", "a"),
+    ("CONFIG", "SET", "maxmemory-policy", "noeviction"),
+    ("CONFIG", "SET", "maxmemory", "1"),
+    ("SET", "b", "2"),
+    ("RPUSH", "l", "x"),
+    ("INCR", "a"),
+    ("GET", "a"),
+    ("EXPIRE", "a", "100"),
+    ("DEL", "a"),
+    ("CONFIG", "SET", "maxmemory", "0"),
+    ("SET", "b", "2"),
+]
+
+
+def run(target, proto):
+    c = compat.Conn(target.host, target.port)
+    out = []
+    if proto == 3:
+        c.call("HELLO", "3")
+    for step in STEPS:
+        out.append(c.call(*step).raw)
+    c.close()
+    return out
+
+
+def main():
+    verbose = "--verbose" in sys.argv
+    redis = compat.start_redis()
+    other = compat.start_raftkv()
+    bad = 0
+    try:
+        for proto in (2, 3):
+            a, b = run(redis, proto), run(other, proto)
+            for step, x, y in zip(STEPS, a, b):
+                if x != y:
+                    bad += 1
+                    print("RESP%d %s\n  redis:  %r\n  raftkv: %r" % (proto, " ".join(step), x, y))
+                elif verbose:
+                    print("RESP%d %s: %r" % (proto, " ".join(step), x))
+    finally:
+        other.stop()
+        redis.stop()
+    print("%d of %d replies differ" % (bad, 2 * len(STEPS)))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
