@@ -105,3 +105,24 @@ class pytest_raises_oom:
         assert t is not None and issubclass(t, redis.exceptions.ResponseError), "no -OOM"
         assert str(e).endswith("command not allowed when used memory > 'maxmemory'."), str(e)
         return True
+
+
+def test_a_leader_killed_while_evicting_leaves_every_node_the_same(make_cluster):
+    """kill -9 of the leader in the middle of an eviction load: the new
+    leader goes on evicting; no key is evicted on one node and kept on
+    another, the restarted node included."""
+    c = make_cluster(3)
+    ld = c.leader()
+    with ld.client(socket_timeout=30) as r:
+        r.config_set("maxmemory-policy", "allkeys-lru")
+        r.config_set("maxmemory", str(MAXMEM))
+        assert load(r, b"a", N) == []
+        assert evicted(r) > 0
+    ld.kill()
+    nl = c.leader()
+    with nl.client(socket_timeout=30) as r:
+        assert load(r, b"b", N) == []
+        wait_until(lambda: accounted(r) <= MAXMEM, timeout=20, what="back under maxmemory")
+    assert_same_keyspace(c)
+    ld.start()
+    assert_same_keyspace(c)
