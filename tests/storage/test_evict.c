@@ -252,6 +252,38 @@ static void denyoom_writes_get_oom_at_apply_when_nothing_is_evictable(void **sta
                         "-ERR Invalid maxmemory settings\r\n");
 }
 
+static char events[1024];
+static size_t nevents;
+
+static long long on_publish(void *ctx, int shard, const char *ch, size_t chlen, const char *msg,
+                            size_t msglen)
+{
+    (void)ctx, (void)shard;
+    int w = snprintf(events + nevents, sizeof(events) - nevents, "%.*s %.*s\n", (int)chlen, ch,
+                     (int)msglen, msg);
+    if (w > 0 && (size_t)w < sizeof(events) - nevents) nevents += (size_t)w;
+    return 1;
+}
+
+static void an_eviction_emits_the_evicted_event_in_the_keys_logical_database(void **state)
+{
+    fx *f = *state;
+    char cmd[128];
+    kvstate_hooks h = {.publish = on_publish};
+    kvstate_set_hooks(f->s, &h);
+    kvt_db = 3;
+    run(f, "SET k v");
+    kvt_db = 0;
+    run(f, "SWAPDB 3 5");           /* k now in logical db 5, physical db 3 */
+    run(f, "RAFT.NOTIFYCONF 515"); /* K E e */
+    uint64_t d = digest_of(f, "k");
+    nevents = 0;
+    snprintf(cmd, sizeof(cmd), "RAFT.EVICT 3 k %llu", (unsigned long long)d);
+    assert_string_equal(run(f, cmd), ":1\r\n");
+    assert_string_equal(events, "__keyspace@5__:k evicted\n__keyevent@5__:evicted k\n");
+    kvstate_set_hooks(f->s, NULL);
+}
+
 static void volatile_ttl_samples_the_nearest_expiries(void **state)
 {
     fx *f = *state;
@@ -288,6 +320,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(denyoom_writes_get_oom_at_apply_when_nothing_is_evictable,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            an_eviction_emits_the_evicted_event_in_the_keys_logical_database, setup, teardown),
         cmocka_unit_test_setup_teardown(volatile_ttl_samples_the_nearest_expiries, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
