@@ -274,7 +274,7 @@ static void an_eviction_emits_the_evicted_event_in_the_keys_logical_database(voi
     kvt_db = 3;
     run(f, "SET k v");
     kvt_db = 0;
-    run(f, "SWAPDB 3 5");           /* k now in logical db 5, physical db 3 */
+    run(f, "SWAPDB 3 5");          /* k now in logical db 5, physical db 3 */
     run(f, "RAFT.NOTIFYCONF 515"); /* K E e */
     uint64_t d = digest_of(f, "k");
     nevents = 0;
