@@ -1032,8 +1032,9 @@ static int watch_token(const char *s, size_t n, int *db, int *present, uint64_t 
         if (p >= end || *p < '0' || *p > '9') return -1;
         uint64_t v = 0;
         for (; p < end && *p >= '0' && *p <= '9'; p++) {
-            if (v > (UINT64_MAX - 9) / 10) return -1;
-            v = v * 10 + (uint64_t)(*p - '0');
+            uint64_t d = (uint64_t)(*p - '0');
+            if (v > (UINT64_MAX - d) / 10) return -1;
+            v = v * 10 + d;
         }
         f[i] = v;
         if (i < 2 && (p >= end || *p++ != ':')) return -1;
