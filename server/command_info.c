@@ -296,6 +296,18 @@ static const cmdinfo table[] = {
      "+@transaction> <> <>",
      "summary \"Discard all commands issued after MULTI\" since 2.0.0 group "
      "transactions complexity \"O(N), when N is the number of queued commands\""},
+    {"watch",
+     "watch :-2 <+noscript +loading +stale +fast +allow_busy> :1 :-1 :1 <+@fast "
+     "+@transaction> <> <{flags <+RO> begin_search {type index spec {index :1}} "
+     "find_keys {type range spec {lastkey :-1 keystep :1 limit :0}}}>",
+     "summary \"Watch the given keys to determine execution of the MULTI/EXEC "
+     "block\" since 2.2.0 group transactions complexity \"O(1) for every key.\" "
+     "arguments [{name key type key key_spec_index :0 flags <+multiple>}]"},
+    {"unwatch",
+     "unwatch :1 <+noscript +loading +stale +fast +allow_busy> :0 :0 :0 <+@fast "
+     "+@transaction> <> <>",
+     "summary \"Forget about all watched keys\" since 2.2.0 group transactions "
+     "complexity O(1)"},
     {"shutdown",
      "shutdown :-1 <+admin +noscript +loading +stale +no_multi +allow_busy> :0 :0 "
      ":0 <+@admin +@slow +@dangerous> <> <>",

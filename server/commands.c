@@ -57,6 +57,8 @@ PROC(config_cmd);
 PROC(info_cmd);
 PROC(multi_cmd);
 PROC(exec_cmd);
+PROC(watch_cmd);
+PROC(unwatch_cmd);
 PROC(discard_cmd);
 PROC(shutdown_cmd);
 PROC(time_cmd);
@@ -110,6 +112,10 @@ static const scmd server_commands[] = {
      "1.2.0", "Executes all commands in a transaction."},
     {"discard", 1, SC_MULTICTL, "noscript loading stale fast allow_busy", discard_cmd,
      "transactions", "2.0.0", "Discards a transaction."},
+    {"watch", -2, SC_MULTICTL, "noscript loading stale fast allow_busy", watch_cmd, "transactions",
+     "2.2.0", "Monitors changes to keys to determine the execution of a transaction."},
+    {"unwatch", 1, 0, "noscript loading stale fast allow_busy", unwatch_cmd, "transactions",
+     "2.2.0", "Forgets about watched keys of a transaction."},
     {"shutdown", -1, SC_NOMULTI, "admin noscript loading stale no_multi sentinel allow_busy",
      shutdown_cmd, "server", "1.0.0",
      "Synchronously saves the database(s) to disk and shuts down the Redis server."},
@@ -297,6 +303,14 @@ static void multi_queue(client *c, int argc, char **argv, size_t *lens)
     m->argv = argv_copy(argc, argv, lens, &m->argvlen);
 }
 
+void multi_queue_front(client *c, int argc, char **argv, size_t *lens)
+{
+    multi_queue(c, argc, argv, lens);
+    mcmd m = c->mq[c->mq_len - 1];
+    memmove(c->mq + 1, c->mq, (size_t)(c->mq_len - 1) * sizeof(*c->mq));
+    c->mq[0] = m;
+}
+
 /* A follower in proxy mode forwards its clients' writes to the leader (a
  * peer's own RAFT.PROXY never goes further: no forwarding loops). */
 static int should_proxy(client *c)
@@ -448,6 +462,13 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
     }
     if (clientcmd_hold(c, r.k, r.s && r.s->proc == exec_cmd, argc, argv, lens)) return;
     if ((c->flags & CF_MULTI) && !(r.s && (r.s->flags & SC_MULTICTL))) {
+        if (r.s && r.s->proc == unwatch_cmd) {
+            /* Queued, as in Redis; it answers +OK in EXEC's reply
+             * (kvstate_apply), and EXEC forgets the watches anyway. */
+            multi_queue(c, argc, argv, lens);
+            resp_add_simple(client_reply_buf(c), "QUEUED");
+            return;
+        }
         if (r.s && r.s->proc == select_cmd) {
             /* Applied with the transaction (kvstate_apply): an index past
              * this server's databases is queued as one the state refuses. */
@@ -744,6 +765,7 @@ PROC(reset_cmd)
         free(c->mq[i].argv);
     c->mq_len = 0;
     c->flags &= ~(CF_MULTI | CF_DIRTY_EXEC);
+    watch_clear(c);
     pubsub_client_gone(c); /* leaves every subscription, with no confirmation */
     diag_client_gone(c);   /* leaves monitor mode */
     c->proto = 2;
@@ -1204,6 +1226,18 @@ PROC(multi_cmd)
     resp_add_ok(client_reply_buf(c));
 }
 
+PROC(watch_cmd)
+{
+    watch_command(c, argc, argv, lens);
+}
+
+PROC(unwatch_cmd)
+{
+    (void)argc, (void)argv, (void)lens;
+    watch_clear(c);
+    resp_add_ok(client_reply_buf(c));
+}
+
 PROC(discard_cmd)
 {
     (void)argc, (void)argv, (void)lens;
@@ -1212,6 +1246,7 @@ PROC(discard_cmd)
         return;
     }
     multi_clear(c);
+    watch_clear(c);
     resp_add_ok(client_reply_buf(c));
 }
 
@@ -1224,16 +1259,18 @@ PROC(exec_cmd)
     }
     if (c->flags & CF_DIRTY_EXEC) {
         multi_clear(c);
+        watch_clear(c);
         resp_add_error(client_reply_buf(c),
                        "EXECABORT Transaction discarded because of previous errors.");
         return;
     }
-    if (c->mq_len == 0) {
+    if (c->mq_len == 0 && !watch_count(c)) {
         multi_clear(c);
         resp_add_array(client_reply_buf(c), 0);
         return;
     }
     diag_monitor_queued(c);
+    watch_seal(c); /* the apply decides whether a watched key changed */
     if (should_proxy(c))
         proxy_forward_multi(c);
     else

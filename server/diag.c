@@ -441,7 +441,8 @@ void diag_read_ran(client *c, int argc, char **argv, size_t *lens, int64_t us)
 void diag_monitor_queued(client *c)
 {
     for (int i = 0; nmonitors && i < c->mq_len; i++)
-        monitor_feed(c, c->db, c->mq[i].argc, c->mq[i].argv, c->mq[i].argvlen);
+        if (strcasecmp(c->mq[i].argv[0], "raft.watch")) /* the server's, not the client's */
+            monitor_feed(c, c->db, c->mq[i].argc, c->mq[i].argv, c->mq[i].argvlen);
 }
 
 /* ------------------------------------------------------------ commands */

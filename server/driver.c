@@ -229,7 +229,11 @@ int write_propose_multi(client *c)
     kventry_begin_multi(&scratch, next_tau(), c->db, (uint32_t)c->mq_len);
     for (int i = 0; i < c->mq_len; i++)
         kventry_add_cmd(&scratch, c->mq[i].argc, c->mq[i].argv, c->mq[i].argvlen);
+    /* -MOVED names the first command's key; WATCH's "raft.watch" (first
+     * when there) names its first watched key. */
     const mcmd *m = &c->mq[0];
+    if (m->argc > 2 && !strcasecmp(m->argv[0], "raft.watch"))
+        return propose(c, m->argv[2], m->argvlen[2]);
     if (m->argc > 1) return propose(c, m->argv[1], m->argvlen[1]);
     return propose(c, NULL, 0);
 }

@@ -428,6 +428,7 @@ void client_free(client *c)
     pubsub_client_gone(c);
     tracking_client_gone(c);
     diag_client_gone(c);
+    watch_clear(c);
     if (c->on_dirty)
         for (client **pp = &srv.dirty; *pp; pp = &(*pp)->wnext_dirty)
             if (*pp == c) {

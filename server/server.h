@@ -124,6 +124,7 @@ typedef struct client {
     uint64_t last_write; /* index of this client's newest pending write */
     mcmd *mq;            /* MULTI queue */
     int mq_len, mq_cap;
+    struct watchlist *watch;         /* watch.c: WATCHed keys; NULL when none */
     int64_t ctime, last_interaction; /* ms */
     char last_cmd[48];               /* "get", "client|info": CLIENT LIST's cmd= */
     struct blockstate *blk;          /* blocking.c: a blocking command in progress */
@@ -363,6 +364,19 @@ void pubsub_command(client *c, int argc, char **argv, size_t *lens);
 int pubsub_count(client *c); /* its channels, patterns and shard channels: RESP2 subscribe mode */
 long pubsub_kind_count(const client *c, int kind); /* its subscriptions of one kind */
 size_t pubsub_server_count(int kind); /* this node's names of a kind with subscribers */
+
+/* watch.c: WATCH and UNWATCH. Watches are the connection's; its EXEC's
+ * entry carries them and its apply decides (storage/kvstate.h
+ * kvstate_watch_probe). */
+struct watchlist;
+void watch_command(client *c, int argc, char **argv, size_t *lens); /* WATCH */
+void watch_clear(client *c); /* UNWATCH, EXEC, DISCARD, RESET, a closed connection */
+int watch_count(const client *c);
+/* EXEC: puts "raft.watch" and the watched keys first in c's MULTI queue,
+ * then forgets the watches. */
+void watch_seal(client *c);
+/* commands.c: a copy of a command put first in c's MULTI queue. */
+void multi_queue_front(client *c, int argc, char **argv, size_t *lens);
 
 /* tracking.c: client-side caching (CLIENT TRACKING) */
 void tracking_key_written(void *ctx, int db, const char *key, size_t keylen); /* state hook */

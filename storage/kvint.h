@@ -87,10 +87,16 @@ typedef struct kv_ctx {
     int64_t tau;     /* expiry is evaluated against this */
     int64_t wall;    /* TTL/PTTL report against this */
     resp_buf *reply;
-    int rc;       /* first storage error (KV_E*), 0 if none */
-    uint64_t rng; /* kv_rand(): seeded from the entry when applying */
-    int multi;    /* inside MULTI: a blocking command never blocks */
-    int blocked;  /* a blocking command found nothing (kvstate_apply_blocked) */
+    int rc;         /* first storage error (KV_E*), 0 if none */
+    uint64_t rng;   /* kv_rand(): seeded from the entry when applying */
+    int multi;      /* inside MULTI: a blocking command never blocks */
+    int blocked;    /* a blocking command found nothing (kvstate_apply_blocked) */
+    uint64_t index; /* the entry being applied: a key's change stamp (0: not applying) */
+    /* The record put_record() last stamped, so that the notification that
+     * follows (kv_touch) costs no second lookup. */
+    MDB_dbi stamped_kv;
+    size_t stamped_len; /* 0: none */
+    unsigned char stamped[8 + 488];
 } kv_ctx;
 
 /* The server's hooks (kvstate.h "kvstate_hooks"), for command code; no-ops
@@ -155,6 +161,7 @@ typedef struct kv_val {
     uint64_t head, tail; /* a list: seq of its first element, one past its last */
     uint8_t enc;         /* KV_ENC_* */
     uint8_t raw;         /* a string: KV_REC_RAW was set */
+    uint64_t stamp;      /* the index of the entry that last changed the key (kvwatch) */
 } kv_val;
 
 /* The stored form of a key, as LMDB sees it (LMDB keys are at most 511
@@ -170,6 +177,10 @@ typedef struct kv_val {
 /* A string Redis would hold as a raw sds (written in place by APPEND,
  * SETRANGE, SETBIT): only what OBJECT ENCODING reports depends on it. */
 #define KV_REC_RAW 0x40
+/* The record carries a u64 BE change stamp right after the 9-byte header
+ * (before a long key): the index of the entry that last changed the key,
+ * for WATCH. Records written before it existed read as stamp 0. */
+#define KV_REC_STAMP 0x20
 
 typedef struct kv_skey {
     unsigned char b[8 + KV_SKEY_LONG];
@@ -186,6 +197,7 @@ typedef struct kv_rec {
     uint8_t type;
     uint8_t raw; /* KV_REC_RAW */
     int64_t expiry;
+    uint64_t stamp; /* KV_REC_STAMP's value, 0 without */
     const char *val;
     size_t vlen;
 } kv_rec;
@@ -221,6 +233,27 @@ void kv_use_db(kv_ctx *c, int db);
 /* An expire entry's item: deletes key of physical database phys if it
  * still has exactly that expiry and it has passed at c->tau. */
 int kv_expire_one(kv_ctx *c, int phys, const char *key, size_t keylen, int64_t expiry);
+
+/* ------------------------------------------------------------ WATCH */
+
+/* Redis's signalModifiedKey()/touchWatchedKey(): key of logical database
+ * db changed at this entry; its record gets c->index as its stamp (no
+ * second write when put_record() already gave it). An absent key needs
+ * nothing: its deletion bumped its bucket. Writes only; errors in c->rc. */
+void kv_touch(kv_ctx *c, int db, const char *key, size_t keylen);
+/* FLUSHDB, FLUSHALL (db -1: all) and SWAPDB: every key of logical db
+ * changed at this entry. */
+void kv_watch_mark(kv_ctx *c, int db);
+/* What WATCH records of key in logical db at c's state: *present (exists
+ * at c->tau) and *stamp, the last index at which the key may have
+ * changed. 0 or KV_E*. */
+int kv_watch_probe(kv_ctx *c, int db, const char *key, size_t keylen, int *present,
+                   uint64_t *stamp);
+/* The first command of a watched MULTI entry, "raft.watch" then pairs of
+ * "<db>:<present 0|1>:<index>" and key: 1 when a watched key changed
+ * after the index it was watched at (or a pair does not parse), 0 when
+ * none did, -1 on a storage error (c->rc). */
+int kv_watch_changed(kv_ctx *c, int argc, char **argv, size_t *argvlen);
 /* LMDB's codes as KV_E*, and the share of an environment's map in use
  * (kvutil.c; for the state environment: the log is not in LMDB). */
 int kv_map_err(int mdb_rc);
@@ -273,7 +306,11 @@ int kv_oom_at_apply(kv_ctx *c, const struct kv_command *cmd);
 /* Accounted element bytes of each live collection: [u64 BE version] ->
  * u64 BE bytes (kvevict.c "accounting"). */
 #define KV_SLOT_ACCT (2 * KV_MAX_DBS + 4)
-#define KV_NSLOTS (2 * KV_MAX_DBS + 5)
+/* WATCH's records of absent keys (kvks.c "watch"): per physical database
+ * and key-hash bucket the last index a live key of the bucket was deleted
+ * at, and per logical database the last FLUSHDB/FLUSHALL/SWAPDB. */
+#define KV_SLOT_WATCH (2 * KV_MAX_DBS + 5)
+#define KV_NSLOTS (2 * KV_MAX_DBS + 6)
 /* The LMDB name of a slot of a pair ("kv0", "exp1.5", "elem0", ...). */
 void kv_slot_name(char *buf, size_t len, int pair, int slot);
 

@@ -9,9 +9,9 @@
  * [u64 big-endian expiry ms][k] -> empty, changed in the same transaction
  * as the record it indexes.
  *
- * A record's value: u8 type (| KV_REC_LONGKEY | KV_REC_RAW), i64 BE expiry, [u32 BE
- * length, key: long keys only], then a string's bytes or a collection's
- * body: u64 BE version, count, head, tail, u8 encoding. */
+ * A record's value: u8 type (| KV_REC_LONGKEY | KV_REC_RAW | KV_REC_STAMP), i64 BE
+ * expiry, [u64 BE change stamp: KV_REC_STAMP], [u32 BE length, key: long keys only], then a
+ * string's bytes or a collection's body: u64 BE version, count, head, tail, u8 encoding. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +21,9 @@
 #include "storage/kvks.h"
 
 #define COLL_BODY 33
+
+_Static_assert(sizeof(((kv_ctx *)0)->stamped) == sizeof(((kv_skey *)0)->b),
+               "kv_ctx.stamped holds a stored key");
 
 /* ------------------------------------------------------------ records */
 
@@ -56,11 +59,18 @@ int kv_rec_parse(const MDB_val *k, const MDB_val *d, kv_rec *r)
     size_t n = d->mv_size;
     if (k->mv_size < 8 || n < KV_REC_HDR) return -1;
     r->hash = kv_get_be64(k->mv_data);
-    r->type = p[0] & ~(KV_REC_LONGKEY | KV_REC_RAW);
+    r->type = p[0] & ~(KV_REC_LONGKEY | KV_REC_RAW | KV_REC_STAMP);
     r->raw = (p[0] & KV_REC_RAW) != 0;
     r->expiry = (int64_t)kv_get_be64(p + 1);
+    r->stamp = 0;
     p += KV_REC_HDR;
     n -= KV_REC_HDR;
+    if (((const unsigned char *)d->mv_data)[0] & KV_REC_STAMP) {
+        if (n < 8) return -1;
+        r->stamp = kv_get_be64(p);
+        p += 8;
+        n -= 8;
+    }
     if (((const unsigned char *)d->mv_data)[0] & KV_REC_LONGKEY) {
         if (n < 4) return -1;
         size_t kl = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
@@ -119,6 +129,7 @@ static int raw_get(kv_ctx *c, const kv_skey *sk, kv_val *v)
     v->type = r.type;
     v->raw = r.raw;
     v->expiry = r.expiry;
+    v->stamp = r.stamp;
     v->p = r.val;
     v->len = r.vlen;
     if (r.type != KV_TYPE_STRING) coll_parse(r.val, v);
@@ -149,6 +160,8 @@ static int gc_queue(kv_ctx *c, const kv_val *v)
     return kv_map_err(mdb_put(c->txn, c->st->dbi[c->st->live][KV_SLOT_GC], &k, &d, 0));
 }
 
+static int bucket_bump(kv_ctx *c, const kv_skey *sk, uint64_t stamp);
+
 static int delete_key(kv_ctx *c, const char *key, size_t keylen, int drop_elems)
 {
     kv_skey sk;
@@ -156,6 +169,13 @@ static int delete_key(kv_ctx *c, const char *key, size_t keylen, int drop_elems)
     kv_skey_make(&sk, key, keylen);
     int rc = raw_get(c, &sk, &v);
     if (rc <= 0) return set_err(c, rc);
+    /* WATCH of an absent key: the key's bucket remembers when a key in it
+     * stopped existing. A record already expired stopped existing at its
+     * expiry, not now: it bumps the bucket only to when it came into being
+     * (Redis 7.0 does not abort an EXEC watching an expired key when that
+     * key is then deleted). */
+    uint64_t gone = v.expiry != 0 && v.expiry <= c->tau ? v.stamp : c->index;
+    if ((rc = bucket_bump(c, &sk, gone)) != 0) return set_err(c, rc);
     if (v.expiry != 0 && (rc = exp_put(c, &sk, v.expiry, 1)) != 0) return set_err(c, rc);
     if (drop_elems && v.type != KV_TYPE_STRING && (rc = gc_queue(c, &v)) != 0)
         return set_err(c, rc);
@@ -254,7 +274,7 @@ static int put_record(kv_ctx *c, const char *key, size_t keylen, uint8_t type, u
         goto out;
     if (expiry != 0 && (!found || old_expiry != expiry) && (rc = exp_put(c, &sk, expiry, 0)) != 0)
         goto out;
-    size_t hdr = KV_REC_HDR + (longkey ? 4 + keylen : 0);
+    size_t hdr = KV_REC_HDR + 8 + (longkey ? 4 + keylen : 0);
     k = (MDB_val){sk.len, sk.b};
     d = (MDB_val){hdr + blen, NULL};
     rc = mdb_cursor_put(cur, &k, &d, MDB_RESERVE | (found ? MDB_CURRENT : 0));
@@ -264,16 +284,20 @@ static int put_record(kv_ctx *c, const char *key, size_t keylen, uint8_t type, u
     }
     kv_acct_add(c, (int64_t)kv_acct_record(keylen, type, blen));
     unsigned char *p = d.mv_data;
-    p[0] = type | (longkey ? KV_REC_LONGKEY : 0) | (raw ? KV_REC_RAW : 0);
+    p[0] = type | KV_REC_STAMP | (longkey ? KV_REC_LONGKEY : 0) | (raw ? KV_REC_RAW : 0);
     kv_put_be64(p + 1, (uint64_t)expiry);
+    kv_put_be64(p + 9, c->index);
     if (longkey) {
-        p[9] = (unsigned char)(keylen >> 24);
-        p[10] = (unsigned char)(keylen >> 16);
-        p[11] = (unsigned char)(keylen >> 8);
-        p[12] = (unsigned char)keylen;
-        memcpy(p + 13, key, keylen);
+        p[17] = (unsigned char)(keylen >> 24);
+        p[18] = (unsigned char)(keylen >> 16);
+        p[19] = (unsigned char)(keylen >> 8);
+        p[20] = (unsigned char)keylen;
+        memcpy(p + 21, key, keylen);
     }
     *dst = (char *)p + hdr;
+    c->stamped_kv = c->kv;
+    c->stamped_len = sk.len;
+    memcpy(c->stamped, sk.b, sk.len);
     /* Redis's dbAdd(): a key comes into being. A record still there past
      * its expiry is gone, as Redis's lookupKeyWrite() would have deleted
      * it first ("expired"). */
@@ -793,6 +817,8 @@ void kv_swap_db(kv_ctx *c, int a, int b)
     c->st->dbmap[b] = t;
     c->st->pmeta_dirty = 1;
     kv_use_db(c, c->db);
+    kv_watch_mark(c, a);
+    kv_watch_mark(c, b);
 }
 
 int kv_db_phys(kv_ctx *c, int db)
@@ -840,6 +866,8 @@ int kv_flush_db(kv_ctx *c)
     }
     mdb_cursor_close(cur);
     if (rc != MDB_NOTFOUND && rc != 0) return set_err(c, rc < 0 ? rc : kv_map_err(rc));
+    kv_watch_mark(c, c->db);
+    if (c->rc) return c->rc;
     return kv_flush(c);
 }
 
@@ -847,13 +875,14 @@ int kv_flush_all(kv_ctx *c)
 {
     struct kvstate *s = c->st;
     for (int i = 0; i < KV_NSLOTS; i++) {
-        if (i == KV_SLOT_PMETA) continue;
+        if (i == KV_SLOT_PMETA || i == KV_SLOT_WATCH) continue;
         int rc = mdb_drop(c->txn, s->dbi[s->live][i], 0);
         if (rc != 0) return set_err(c, kv_map_err(rc));
     }
     s->acct = 0;
     s->pmeta_dirty = 1;
-    return 0;
+    kv_watch_mark(c, -1);
+    return c->rc;
 }
 
 int kv_expire_one(kv_ctx *c, int phys, const char *key, size_t keylen, int64_t expiry)
@@ -876,4 +905,195 @@ int kv_expire_one(kv_ctx *c, int phys, const char *key, size_t keylen, int64_t e
     c->kv = okv;
     c->exp = oexp;
     return c->rc;
+}
+
+/* ------------------------------------------------------------ watch
+ *
+ * WATCH asks, at EXEC's apply, "did this key change after index W?".
+ * A key with a record answers with the record's stamp (put_record writes
+ * the entry's index into every record it writes; kv_touch restamps a
+ * record whose change did not rewrite it, e.g. an element of a hash). A
+ * key without a record answers with its bucket's (KV_WATCH_BUCKETS per
+ * physical database, by the top bits of the key hash): the last index at
+ * which a live key of that bucket was deleted. A bucket is shared, so an
+ * absent watched key can look changed when another key of its bucket was
+ * deleted meanwhile (a spurious abort, never a missed one). Both are
+ * raised to the database's mark, the last FLUSHDB, FLUSHALL or SWAPDB.
+ * The slot's keys: [u8 physical db][u16 BE bucket] and [0xff][u8
+ * logical db], each -> u64 BE index. */
+
+#define WATCH_MARK 0xff
+
+static MDB_dbi watch_dbi(kv_ctx *c)
+{
+    return c->st->dbi[c->st->live][KV_SLOT_WATCH];
+}
+
+static int phys_of_kv(kv_ctx *c, MDB_dbi kv)
+{
+    for (int p = 0; p < KV_MAX_DBS; p++)
+        if (c->st->dbi[c->st->live][KV_SLOT_KV(p)] == kv) return p;
+    return -1;
+}
+
+static int watch_get(kv_ctx *c, const unsigned char *kb, size_t kl, uint64_t *v)
+{
+    MDB_val k = {kl, (void *)kb}, d;
+    *v = 0;
+    int rc = mdb_get(c->txn, watch_dbi(c), &k, &d);
+    if (rc == MDB_NOTFOUND) return 0;
+    if (rc != 0) return kv_map_err(rc);
+    if (d.mv_size != 8) return KV_ECORRUPT;
+    *v = kv_get_be64(d.mv_data);
+    return 0;
+}
+
+/* Raises a watch record to v. */
+static int watch_raise(kv_ctx *c, const unsigned char *kb, size_t kl, uint64_t v)
+{
+    uint64_t old;
+    int rc = watch_get(c, kb, kl, &old);
+    if (rc != 0 || old >= v) return rc;
+    unsigned char vb[8];
+    kv_put_be64(vb, v);
+    MDB_val k = {kl, (void *)kb}, d = {8, vb};
+    return kv_map_err(mdb_put(c->txn, watch_dbi(c), &k, &d, 0));
+}
+
+static void bucket_key(unsigned char kb[3], int phys, const kv_skey *sk)
+{
+    kb[0] = (unsigned char)phys;
+    kb[1] = sk->b[0]; /* the key hash's top 16 bits */
+    kb[2] = sk->b[1];
+}
+
+static int bucket_bump(kv_ctx *c, const kv_skey *sk, uint64_t stamp)
+{
+    if (!c->st || !c->writable || stamp == 0) return 0;
+    int phys = phys_of_kv(c, c->kv);
+    if (phys < 0) return 0;
+    unsigned char kb[3];
+    bucket_key(kb, phys, sk);
+    return watch_raise(c, kb, sizeof(kb), stamp);
+}
+
+void kv_watch_mark(kv_ctx *c, int db)
+{
+    if (!c->st || !c->writable || c->index == 0 || c->rc) return;
+    for (int d = db < 0 ? 0 : db; d < (db < 0 ? KV_MAX_DBS : db + 1); d++) {
+        unsigned char kb[2] = {WATCH_MARK, (unsigned char)d};
+        int rc = watch_raise(c, kb, sizeof(kb), c->index);
+        if (rc != 0) {
+            set_err(c, rc);
+            return;
+        }
+    }
+}
+
+void kv_touch(kv_ctx *c, int db, const char *key, size_t keylen)
+{
+    if (!c->st || !c->writable || c->index == 0 || c->rc || db < 0 || db >= KV_MAX_DBS) return;
+    int phys = c->st->dbmap[db];
+    MDB_dbi kv = c->st->dbi[c->st->live][KV_SLOT_KV(phys)];
+    kv_skey sk;
+    kv_skey_make(&sk, key, keylen);
+    if (c->stamped_len == sk.len && c->stamped_kv == kv && !memcmp(c->stamped, sk.b, sk.len))
+        return; /* put_record() just stamped it */
+    MDB_dbi okv = c->kv, oexp = c->exp;
+    c->kv = kv;
+    c->exp = c->st->dbi[c->st->live][KV_SLOT_EXP(phys)];
+    kv_val v;
+    int rc = raw_get(c, &sk, &v);
+    if (rc < 0) {
+        set_err(c, rc);
+    } else if (rc == 1 && v.stamp != c->index && !(v.expiry != 0 && v.expiry <= c->tau)) {
+        if (v.type != KV_TYPE_STRING) {
+            char *dst;
+            if (put_record(c, key, keylen, v.type, v.ver, COLL_BODY, v.expiry, 0, &dst) == 0)
+                coll_body((unsigned char *)dst, &v);
+        } else {
+            /* The put may move the page the value lives on: copy it first. */
+            char *copy = kv_malloc(v.len ? v.len : 1);
+            if (!copy) {
+                set_err(c, KV_ENOMEM);
+            } else {
+                memcpy(copy, v.p, v.len);
+                store_raw(c, key, keylen, copy, v.len, v.expiry, v.raw);
+                free(copy);
+            }
+        }
+    }
+    c->kv = okv;
+    c->exp = oexp;
+}
+
+int kv_watch_probe(kv_ctx *c, int db, const char *key, size_t keylen, int *present, uint64_t *stamp)
+{
+    *present = 0;
+    *stamp = 0;
+    if (!c->st || db < 0 || db >= KV_MAX_DBS) return KV_EINVAL;
+    int phys = c->st->dbmap[db];
+    MDB_dbi okv = c->kv;
+    c->kv = c->st->dbi[c->st->live][KV_SLOT_KV(phys)];
+    kv_skey sk;
+    kv_val v;
+    kv_skey_make(&sk, key, keylen);
+    int rc = raw_get(c, &sk, &v);
+    c->kv = okv;
+    if (rc < 0) return rc;
+    if (rc == 1) {
+        *present = !(v.expiry != 0 && v.expiry <= c->tau);
+        *stamp = v.stamp;
+    } else {
+        unsigned char kb[3];
+        bucket_key(kb, phys, &sk);
+        if ((rc = watch_get(c, kb, sizeof(kb), stamp)) != 0) return rc;
+    }
+    unsigned char mk[2] = {WATCH_MARK, (unsigned char)db};
+    uint64_t mark;
+    if ((rc = watch_get(c, mk, sizeof(mk), &mark)) != 0) return rc;
+    if (mark > *stamp) *stamp = mark;
+    return 0;
+}
+
+/* "<db>:<0|1>:<index>", each a plain decimal. */
+static int watch_token(const char *s, size_t n, int *db, int *present, uint64_t *index)
+{
+    const char *end = s + n, *p = s;
+    uint64_t f[3];
+    for (int i = 0; i < 3; i++) {
+        if (p >= end || *p < '0' || *p > '9') return -1;
+        uint64_t v = 0;
+        for (; p < end && *p >= '0' && *p <= '9'; p++) {
+            uint64_t d = (uint64_t)(*p - '0');
+            if (v > (UINT64_MAX - d) / 10) return -1;
+            v = v * 10 + d;
+        }
+        f[i] = v;
+        if (i < 2 && (p >= end || *p++ != ':')) return -1;
+    }
+    if (p != end || f[0] >= KV_MAX_DBS || f[1] > 1) return -1;
+    *db = (int)f[0];
+    *present = (int)f[1];
+    *index = f[2];
+    return 0;
+}
+
+int kv_watch_changed(kv_ctx *c, int argc, char **argv, size_t *argvlen)
+{
+    if (argc < 1 || (argc - 1) % 2 != 0) return 1;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        int db, was_present, present;
+        uint64_t watched, stamp;
+        if (watch_token(argv[i], argvlen[i], &db, &was_present, &watched) != 0) return 1;
+        int rc = kv_watch_probe(c, db, argv[i + 1], argvlen[i + 1], &present, &stamp);
+        if (rc != 0) {
+            set_err(c, rc);
+            return -1;
+        }
+        /* Changed after the index it was watched at; or it existed then and
+         * has expired since (Redis 7.0's isWatchedKeyExpired()). */
+        if (stamp > watched || present != was_present) return 1;
+    }
+    return 0;
 }

@@ -154,6 +154,10 @@ void kv_notify_db(kv_ctx *c, int db, int type, const char *event, const char *ke
     /* Redis's notifyKeyspaceEvent(): the class must be enabled, then
      * __keyspace@<db>__:<key> gets the event (K) and
      * __keyevent@<db>__:<event> the key (E). */
+    /* Redis calls signalModifiedKey() beside nearly every event: the same
+     * places mark the key changed for WATCH. An expired key's deletion
+     * already recorded itself (kvks.c "watch"). */
+    if (!(type & (KV_NOTIFY_EXPIRED | KV_NOTIFY_NEW)) && key) kv_touch(c, db, key, keylen);
     if (!hooked(c) || !c->st->hooks.publish || db < 0) return;
     int flags = c->st->notify;
     if (!(flags & type)) return;

@@ -309,6 +309,14 @@ static void ctx_init(kvstate *s, kv_ctx *c, MDB_txn *txn, int writable, resp_buf
     c->reply = reply;
 }
 
+/* A MULTI entry's first command "raft.watch": the keys its client
+ * watched (kv_watch_changed). The server puts it there, never a client
+ * (no command table has it). */
+static int is_watch(const kv_argv *a)
+{
+    return a->argc >= 1 && kv_streqci(a->argv[0], a->argvlen[0], "raft.watch");
+}
+
 /* Every command of a CMD or MULTI entry is one this binary knows. The
  * server never proposes an unknown command, so one here comes from a
  * newer leader: applying it as an error would leave this node's key space
@@ -319,7 +327,10 @@ static int entry_known(const kv_entry *e)
     for (uint32_t i = 0; i < e->count; i++) {
         const kv_argv *a = &e->cmds[i];
         if (a->argc < 1) continue; /* answered "empty command" at apply */
-        if (e->kind == KV_ENTRY_MULTI && kv_streqci(a->argv[0], a->argvlen[0], "select")) continue;
+        if (e->kind == KV_ENTRY_MULTI &&
+            (kv_streqci(a->argv[0], a->argvlen[0], "select") ||
+             kv_streqci(a->argv[0], a->argvlen[0], "unwatch") || (i == 0 && is_watch(a))))
+            continue;
         if (!kv_command_lookup(a->argv[0], a->argvlen[0])) return 0;
     }
     return 1;
@@ -352,6 +363,7 @@ int kvstate_apply(kvstate *s, uint64_t index, const void *payload, size_t len, r
     c.wall = c.tau;
     /* Deterministic randomness (RANDOMKEY inside MULTI). */
     c.rng = kv_keyhash(&index, sizeof(index)) ^ (uint64_t)c.tau;
+    c.index = index;
 
     s->apply_blocked = 0;
     s->applying = 1;
@@ -372,9 +384,27 @@ int kvstate_apply(kvstate *s, uint64_t index, const void *payload, size_t len, r
                 break;
             }
             kv_use_db(&c, e.db);
-            resp_add_array(c.reply, e.count);
-            for (uint32_t i = 0; i < e.count && c.rc == 0; i++) {
+            uint32_t first = 0;
+            if (e.count > 0 && is_watch(&e.cmds[0])) {
+                /* WATCH: a watched key changed since it was watched, so
+                 * nothing is applied and EXEC answers null, the same on
+                 * every node (Redis's CLIENT_DIRTY_CAS). */
+                first = 1;
+                int changed =
+                    kv_watch_changed(&c, e.cmds[0].argc, e.cmds[0].argv, e.cmds[0].argvlen);
+                if (changed < 0) break;
+                if (changed) {
+                    resp_add_null_array(c.reply);
+                    break;
+                }
+            }
+            resp_add_array(c.reply, e.count - first);
+            for (uint32_t i = first; i < e.count && c.rc == 0; i++) {
                 const kv_argv *a = &e.cmds[i];
+                if (a->argc == 1 && kv_streqci(a->argv[0], a->argvlen[0], "unwatch")) {
+                    resp_add_ok(c.reply); /* the server already forgot its watches */
+                    continue;
+                }
                 /* SELECT inside MULTI changes the database of the commands
                  * after it (the server checked the index against its
                  * configured databases when it queued it). */
@@ -438,6 +468,22 @@ void kvstate_set_hooks(kvstate *s, const kvstate_hooks *h)
         s->hooks = *h;
     else
         memset(&s->hooks, 0, sizeof(s->hooks));
+}
+
+int kvstate_watch_probe(kvstate *s, int db, const char *key, size_t keylen, int *present,
+                        uint64_t *applied)
+{
+    MDB_txn *txn = NULL;
+    kv_ctx c;
+    uint64_t stamp;
+    int rc;
+
+    if (db < 0 || db >= KV_MAX_DBS) return KV_EINVAL;
+    if ((rc = begin_read(s, &txn)) != 0) return rc;
+    ctx_init(s, &c, txn, 0, NULL);
+    if ((rc = kv_watch_probe(&c, db, key, keylen, present, &stamp)) != 0) return rc;
+    *applied = s->applied;
+    return 0;
 }
 
 int kvstate_read(kvstate *s, int db, const kv_command *cmd, int argc, char **argv, size_t *argvlen,
@@ -575,11 +621,12 @@ void kv_slot_name(char *buf, size_t len, int pair, int slot)
         snprintf(buf, len, slot == KV_MAX_DBS ? "exp%d" : "exp%d.%d", pair, slot - KV_MAX_DBS);
     else
         snprintf(buf, len, "%s%d",
-                 slot == KV_SLOT_ELEM   ? "elem"
-                 : slot == KV_SLOT_ZIDX ? "zidx"
-                 : slot == KV_SLOT_GC   ? "gc"
-                 : slot == KV_SLOT_ACCT ? "acct"
-                                        : "pmeta",
+                 slot == KV_SLOT_ELEM    ? "elem"
+                 : slot == KV_SLOT_ZIDX  ? "zidx"
+                 : slot == KV_SLOT_GC    ? "gc"
+                 : slot == KV_SLOT_ACCT  ? "acct"
+                 : slot == KV_SLOT_WATCH ? "watch"
+                                         : "pmeta",
                  pair);
 }
 

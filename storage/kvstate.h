@@ -191,6 +191,15 @@ typedef struct kv_evict_sample {
  * n * KV_MAX_DBS), or KV_E*. */
 int kvstate_evict_sample(kvstate *s, int n, int volatile_only, int nearest_expiry, uint64_t *rng,
                          kv_evict_sample *out, int max);
+/* WATCH of key in logical database db: *present says whether it exists at
+ * the state's tau, *applied is the state's applied index, which the
+ * client's EXEC carries (as "<db>:<present>:<applied>" and the key, after
+ * "raft.watch", the first command of its MULTI entry): the apply aborts
+ * the transaction, with a null reply, if the key changed after that index
+ * or existed then and has expired since. 0 or KV_E*. */
+int kvstate_watch_probe(kvstate *s, int db, const char *key, size_t keylen, int *present,
+                        uint64_t *applied);
+
 /* Runs one read-only command (a kv_command with KV_CMD_READONLY) against
  * the state at its tau, in logical database db; cmd is argv[0]'s entry
  * (kvcmd.h) or NULL to look it up. wall_ms is the node's wall clock, used only where

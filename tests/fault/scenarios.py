@@ -155,7 +155,7 @@ def _run(cl, sc, steps, hist, a, res, log):
         _preload(cl, sc.preload)
     work = _work(sc, a)
     wl = {"registers": workload.Registers, "ttl": workload.Expiring, "set": workload.Sets,
-          "queue": workload.Queue}[work]()
+          "queue": workload.Queue, "watch": workload.WatchCounters}[work]()
 
     def nemesis_log(kind, text):
         hist.nemesis(kind, text)
@@ -184,7 +184,7 @@ def _run(cl, sc, steps, hist, a, res, log):
         res.notes.append("%d unexpected error replies in all (recorded as info)" % len(errors))
     _check_no_crash(cl, res)
     finals = _final_reads(cl, hist, wl)
-    if work == "registers":
+    if work in ("registers", "watch"):
         _check_registers(cl, hist, finals, a, res)
     elif work == "set":
         _check_lincheck(cl, hist, a, res)
@@ -197,7 +197,7 @@ def _run(cl, sc, steps, hist, a, res, log):
                          % (sum(1 for o in reads if o.result is None), sum(1 for o in reads if o.result)))
     dumps = cl.dump_all(30)
     res.problems += checks.same_keyspaces(dumps)
-    if work == "registers":
+    if work in ("registers", "watch"):
         leader_view = next(iter(dumps.values()))
         for k, v in finals.items():
             got = leader_view.get(k, (None, None))[0]

@@ -120,7 +120,10 @@ class Client(threading.Thread):
             key = self.wl.op_key(key)
         op = self.hist.invoke(self.process, f, key, value, extra)
         try:
-            reply = self.conn.call(*args)
+            if hasattr(self.wl, "run_op"):
+                reply = self.wl.run_op(self.conn, f, args)
+            else:
+                reply = self.conn.call(*args)
         except redis.exceptions.ResponseError as e:
             self._error(op, e)
             return
@@ -219,6 +222,45 @@ class Registers:
             assert reply in (b"OK", True), reply
             return None
         return int(reply)
+
+
+class WatchCounters(Registers):
+    """Registers, but a counter is incremented the optimistic way
+    (redis-py's transaction()): WATCH c, GET c, MULTI, SET c v+1, EXEC,
+    again while EXEC answers null (a watched key changed), at most 20
+    times. One operation "incr" whose result is the value it set, as
+    INCR's; EXEC's error decides like a write's (TIMEOUT: unknown), an
+    error before EXEC or 20 aborts mean it did not happen."""
+
+    def __init__(self):
+        super().__init__(nregisters=2, ncounters=3)
+
+    def pick_op(self, rng, key):
+        f, args, value, extra = super().pick_op(rng, key)
+        if f == "incr":
+            args = ("WATCH-INCR", key)
+        return f, args, value, extra
+
+    @staticmethod
+    def run_op(conn, f, args):
+        if args[0] != "WATCH-INCR":
+            return conn.call(*args)
+        key = args[1]
+        for _ in range(20):
+            try:
+                conn.call("WATCH", key)
+                n = int(conn.call("GET", key) or 0) + 1
+            except redis.exceptions.ResponseError as e:
+                conn.call("UNWATCH")
+                # nothing was proposed: whatever the error, it did not happen
+                raise redis.exceptions.ResponseError("TRYAGAIN before EXEC: %s" % e)
+            conn.call("MULTI")
+            conn.call("SET", key, n)
+            r = conn.call("EXEC")
+            if r is not None:
+                assert r in ([b"OK"], [True]), r
+                return n
+        raise redis.exceptions.ResponseError("TRYAGAIN watched key kept changing")
 
 
 class Expiring:
