@@ -15,6 +15,7 @@
 #include "server/backup.h"
 #include "server/diag.h"
 #include "server/log.h"
+#include "server/acl.h"
 #include "server/server.h"
 #include "storage/kverr.h"
 
@@ -323,8 +324,13 @@ int main(int argc, char **argv)
     }
     kvstate_hooks hooks = {.key_ready = blocking_key_ready,
                            .key_written = tracking_key_written,
-                           .publish = pubsub_publish};
+                           .publish = pubsub_publish,
+                           .acl_apply = acl_apply};
     kvstate_set_hooks(srv.state, &hooks);
+    acl_init();
+    size_t acl_len;
+    const char *acl = kvstate_acl(srv.state, &acl_len);
+    acl_state_loaded(acl, acl_len);
     config_set_notify_source(state_notify_flags);
     if (check_identity(err, sizeof(err)) || driver_init(err, sizeof(err))) {
         serverLog(LL_WARNING, "%s", err);

@@ -268,6 +268,8 @@ struct kvstate {
     int apply_blocked;              /* kvstate_apply_blocked() */
     int applying;                   /* inside kvstate_apply(): hooks may be called */
     int notify;                     /* notify-keyspace-events (KV_NOTIFY_*; live pair) */
+    char *acl;                      /* the ACL users (PMETA_ACL; live pair); NULL: never set */
+    size_t acl_len;
 };
 
 #define META_LIVE "live"
@@ -279,13 +281,16 @@ struct kvstate {
 #define PMETA_DBMAP "dbmap"
 #define PMETA_VER "ver"
 #define PMETA_NOTIFY "notify" /* u64 BE KV_NOTIFY_* bits; absent: 0 */
+/* The ACL users, as the server's hook wrote them (kvstate.h acl_apply):
+ * opaque bytes here; absent until the first ACL entry is applied. */
+#define PMETA_ACL "acl"
 /* Reads pair's dbmap, next_ver and notify-keyspace-events flags in txn
  * (defaults when absent): KV_ECORRUPT when the map is not a permutation,
  * a value has the wrong size or the flags hold an unknown class, and then
  * nothing is changed. */
 int kvstate_read_pmeta(struct kvstate *s, MDB_txn *txn, int pair, uint8_t dbmap[KV_MAX_DBS],
                        uint64_t *next_ver, int *notify);
-/* Reads the live pair's into s. */
+/* Reads the live pair's into s (and its ACL users). */
 int kvstate_load_pmeta(struct kvstate *s, MDB_txn *txn);
 /* Writes them into the write transaction. */
 int kvstate_save_pmeta(struct kvstate *s);

@@ -150,6 +150,7 @@ err_after_txn:
 err_after_env:
     snprintf(err, errlen, "%s: %s", path, mdb_strerror(rc));
     mdb_env_close(s->env);
+    free(s->acl);
     free(s);
     return kv_map_err(rc);
 }
@@ -421,6 +422,12 @@ int kvstate_apply_blocked(kvstate *s)
     return s->apply_blocked;
 }
 
+const char *kvstate_acl(kvstate *s, size_t *len)
+{
+    *len = s->acl_len;
+    return s->acl;
+}
+
 int kvstate_notify_flags(kvstate *s)
 {
     return s->notify;
@@ -632,6 +639,19 @@ int kvstate_load_pmeta(kvstate *s, MDB_txn *txn)
     s->next_ver = next_ver;
     s->notify = notify;
     s->pmeta_dirty = 0;
+    MDB_val k = {strlen(PMETA_ACL), PMETA_ACL}, d;
+    rc = mdb_get(txn, s->dbi[s->live][KV_SLOT_PMETA], &k, &d);
+    free(s->acl);
+    s->acl = NULL;
+    s->acl_len = 0;
+    if (rc == 0) {
+        if (!(s->acl = kv_malloc(d.mv_size + 1))) return KV_ENOMEM;
+        memcpy(s->acl, d.mv_data, d.mv_size);
+        s->acl[d.mv_size] = '\0';
+        s->acl_len = d.mv_size;
+    } else if (rc != MDB_NOTFOUND) {
+        return kv_map_err(rc);
+    }
     return 0;
 }
 
@@ -654,6 +674,11 @@ int kvstate_save_pmeta(kvstate *s)
         d = (MDB_val){8, nb};
         rc = s->notify ? mdb_put(s->wtxn, dbi, &k, &d, 0) : mdb_del(s->wtxn, dbi, &k, NULL);
         if (rc == MDB_NOTFOUND) rc = 0;
+    }
+    if (rc == 0 && s->acl) {
+        k = (MDB_val){strlen(PMETA_ACL), PMETA_ACL};
+        d = (MDB_val){s->acl_len, s->acl};
+        rc = mdb_put(s->wtxn, dbi, &k, &d, 0);
     }
     if (rc != 0) return kv_map_err(rc);
     s->pmeta_dirty = 0;
