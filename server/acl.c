@@ -410,7 +410,7 @@ static acl_user *user_copy(const acl_user *s, const char *name, size_t n)
     *u = *s;
     u->name = xstrndup(name, n);
     u->pass = xmalloc(sizeof(*u->pass) * (size_t)s->npass);
-    memcpy(u->pass, s->pass, sizeof(*u->pass) * (size_t)s->npass);
+    if (s->npass) memcpy(u->pass, s->pass, sizeof(*u->pass) * (size_t)s->npass);
     u->sel = xmalloc(sizeof(selector) * (size_t)s->nsel);
     for (int i = 0; i < s->nsel; i++)
         sel_copy(&u->sel[i], &s->sel[i]);
@@ -1408,7 +1408,7 @@ static const char *help_lines[] = {
     "WHOAMI",
     "    Return the current connection username.",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
 };
 
 static int parse_long(const char *s, size_t n, long *v)
@@ -1453,10 +1453,31 @@ static int save_file(const char *path)
     return ok ? 0 : -1;
 }
 
+/* ACL's subcommands and their arities (Redis's command table): dispatch's
+ * checks of a container's subcommand. */
+static const struct {
+    const char *name;
+    int arity;
+} subs[] = {{"cat", -2},  {"deluser", -3}, {"dryrun", -4}, {"genpass", -2}, {"getuser", 3},
+            {"help", 2},  {"list", 2},     {"load", 2},     {"log", -2},     {"save", 2},
+            {"setuser", -3}, {"users", 2}, {"whoami", 2}};
+
 int acl_command(client *c, int argc, char **argv, size_t *lens, char ***av, size_t **al, int *n)
 {
     resp_buf *b = client_reply_buf(c);
     const char *sub = argv[1];
+    int known = -1;
+    for (int i = 0; i < (int)(sizeof(subs) / sizeof(subs[0])); i++)
+        if (!strcasecmp(sub, subs[i].name)) known = i;
+    if (known < 0) {
+        resp_add_errorf(b, "ERR unknown subcommand '%.128s'. Try ACL HELP.", sub);
+        return 0;
+    }
+    int ar = subs[known].arity;
+    if ((ar > 0 && argc != ar) || (ar < 0 && argc < -ar)) {
+        resp_add_errorf(b, "ERR wrong number of arguments for 'acl|%s' command", subs[known].name);
+        return 0;
+    }
     if (!strcasecmp(sub, "setuser") && argc >= 3) {
         if (has_spaces(argv[2], lens[2])) {
             resp_add_error(b, "ERR Usernames can't contain spaces or null characters");
@@ -1466,9 +1487,9 @@ int acl_command(client *c, int argc, char **argv, size_t *lens, char ***av, size
         size_t *ml;
         int bad = 0;
         int nm = merge_args(argc - 3, argv + 3, lens + 3, &m, &ml, &bad);
-        if (nm < 0) { /* Redis names argv[bad] of the whole call, not of the rules */
+        if (nm < 0) {
             resp_add_errorf(b, "ERR Unmatched parenthesis in acl selector starting at '%s'.",
-                            argv[bad]);
+                            argv[3 + bad]);
             return 0;
         }
         /* Rules are checked against this node's users first, so a wrong one
@@ -1511,7 +1532,7 @@ int acl_command(client *c, int argc, char **argv, size_t *lens, char ***av, size
     } else if (!strcasecmp(sub, "getuser") && argc == 3) {
         acl_user *u = set_get(&users, argv[2], lens[2]);
         if (!u) {
-            resp_add_errorf(b, "ERR Can not find user '%s' in ACL", argv[2]);
+            resp_add_null(b);
             return 0;
         }
         getuser_reply(b, u);

@@ -137,6 +137,7 @@ int kvstate_open(kvstate **out, const char *dir, uint64_t mapsize, char *err, si
     if (fsync_dir(path) != 0 || fsync_dir(dir) != 0) {
         snprintf(err, errlen, "fsync of %s or its parent: %s", path, strerror(errno));
         mdb_env_close(s->env);
+        free(s->acl);
         free(s);
         return KV_EIO;
     }
@@ -161,6 +162,7 @@ void kvstate_close(kvstate *s)
     kvstate_commit(s);
     if (s->rtxn) mdb_txn_abort(s->rtxn);
     mdb_env_close(s->env);
+    free(s->acl);
     free(s);
 }
 
