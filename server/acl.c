@@ -61,9 +61,9 @@ typedef struct userset {
 } userset;
 
 static const char *categories[] = {
-    "keyspace", "read",      "write", "set",   "sortedset", "list",       "hash",
-    "string",   "bitmap",    "hyperloglog", "geo", "stream", "pubsub",   "admin",
-    "fast",     "slow",      "blocking", "dangerous", "connection", "transaction", "scripting"};
+    "keyspace", "read",   "write",       "set",       "sortedset",  "list",        "hash",
+    "string",   "bitmap", "hyperloglog", "geo",       "stream",     "pubsub",      "admin",
+    "fast",     "slow",   "blocking",    "dangerous", "connection", "transaction", "scripting"};
 #define NCATS ((int)(sizeof(categories) / sizeof(categories[0])))
 
 static int *parent; /* per command id: its container's id, or -1 */
@@ -929,9 +929,8 @@ void acl_init(void)
     parent = xmalloc(sizeof(int) * (size_t)acl_ncommands);
     for (int i = 0; i < acl_ncommands; i++) {
         const char *bar = strchr(acl_commands[i].name, '|');
-        parent[i] = bar ? acl_command_id(acl_commands[i].name,
-                                         (size_t)(bar - acl_commands[i].name))
-                        : -1;
+        parent[i] =
+            bar ? acl_command_id(acl_commands[i].name, (size_t)(bar - acl_commands[i].name)) : -1;
     }
     if (acl_ncommands >= FUTURE_BIT) {
         serverLog(LL_WARNING, "ACL: too many commands for the command bitmap");
@@ -1117,8 +1116,7 @@ static int sel_check(const selector *s, int id, int argc, char **argv, size_t *l
             int p = keypos[j], ok = 0;
             for (int i = 0; i < s->npats && !ok; i++)
                 ok = (s->pats[i].flags & need) == need &&
-                     kv_stringmatchlen(s->pats[i].pat, strlen(s->pats[i].pat), argv[p], lens[p],
-                                       0);
+                     kv_stringmatchlen(s->pats[i].pat, strlen(s->pats[i].pat), argv[p], lens[p], 0);
             if (!ok) {
                 *errpos = p;
                 return DENIED_KEY;
@@ -1168,8 +1166,9 @@ int acl_check(client *c, int id, int argc, char **argv, size_t *lens, const int 
         snprintf(err, errlen, "NOPERM this user has no permissions to run the '%s' command", name);
     } else {
         log_add(c, r, argv[pos], lens[pos], u->name);
-        snprintf(err, errlen, "NOPERM this user has no permissions to access one of the %s used as "
-                              "arguments",
+        snprintf(err, errlen,
+                 "NOPERM this user has no permissions to access one of the %s used as "
+                 "arguments",
                  r == DENIED_KEY ? "keys" : "channels");
     }
     return -1;
@@ -1218,8 +1217,8 @@ int acl_apply(void *ctx, const char *cur, size_t curlen, int argc, char **argv, 
             return 0;
         }
         acl_user *u = NULL;
-        int rc = user_apply(set_get(&s, argv[3], argvlen[3]), argv[3], argvlen[3], nm, m, ml, &u,
-                            &bad);
+        int rc =
+            user_apply(set_get(&s, argv[3], argvlen[3]), argv[3], argvlen[3], nm, m, ml, &u, &bad);
         if (rc) {
             resp_add_errorf(reply, "ERR Error in ACL SETUSER modifier '%s': %s", m[bad],
                             op_error(rc));
@@ -1458,9 +1457,9 @@ static int save_file(const char *path)
 static const struct {
     const char *name;
     int arity;
-} subs[] = {{"cat", -2},  {"deluser", -3}, {"dryrun", -4}, {"genpass", -2}, {"getuser", 3},
-            {"help", 2},  {"list", 2},     {"load", 2},     {"log", -2},     {"save", 2},
-            {"setuser", -3}, {"users", 2}, {"whoami", 2}};
+} subs[] = {{"cat", -2},     {"deluser", -3}, {"dryrun", -4}, {"genpass", -2}, {"getuser", 3},
+            {"help", 2},     {"list", 2},     {"load", 2},    {"log", -2},     {"save", 2},
+            {"setuser", -3}, {"users", 2},    {"whoami", 2}};
 
 int acl_command(client *c, int argc, char **argv, size_t *lens, char ***av, size_t **al, int *n)
 {
@@ -1496,11 +1495,10 @@ int acl_command(client *c, int argc, char **argv, size_t *lens, char ***av, size
          * is answered at once with its text; the entry carries passwords
          * hashed only. */
         acl_user *u = NULL;
-        int rc = user_apply(set_get(&users, argv[2], lens[2]), argv[2], lens[2], nm, m, ml, &u,
-                            &bad);
+        int rc =
+            user_apply(set_get(&users, argv[2], lens[2]), argv[2], lens[2], nm, m, ml, &u, &bad);
         if (rc) {
-            resp_add_errorf(b, "ERR Error in ACL SETUSER modifier '%s': %s", m[bad],
-                            op_error(rc));
+            resp_add_errorf(b, "ERR Error in ACL SETUSER modifier '%s': %s", m[bad], op_error(rc));
             free_args(m, ml, nm);
             return 0;
         }
@@ -1573,8 +1571,9 @@ int acl_command(client *c, int argc, char **argv, size_t *lens, char ***av, size
         userset s;
         char err[700];
         if (parse_users(text, len, &s, err, sizeof(err))) {
-            resp_add_errorf(b, "ERR %s%s WARNING: ACL errors detected, no change to the "
-                               "previously active ACL rules was performed",
+            resp_add_errorf(b,
+                            "ERR %s%s WARNING: ACL errors detected, no change to the "
+                            "previously active ACL rules was performed",
                             cfg.aclfile, err);
             free(text);
             return 0;
@@ -1679,8 +1678,9 @@ int acl_command(client *c, int argc, char **argv, size_t *lens, char ***av, size
         int r = user_check(u, id, argc - 3, argv + 3, lens + 3, keypos, nkeys, &pos);
         if (r == DENIED_CMD) {
             char msg[300];
-            int l = snprintf(msg, sizeof(msg), "This user has no permissions to run the '%s' command",
-                             acl_commands[id].name);
+            int l =
+                snprintf(msg, sizeof(msg), "This user has no permissions to run the '%s' command",
+                         acl_commands[id].name);
             resp_add_bulk(b, msg, (size_t)l);
         } else if (r == DENIED_KEY || r == DENIED_CHANNEL) {
             sbuf t = {0};
@@ -1698,8 +1698,9 @@ int acl_command(client *c, int argc, char **argv, size_t *lens, char ***av, size
         for (int i = 0; i < k; i++)
             resp_add_simple(b, help_lines[i]);
     } else {
-        resp_add_errorf(b, "ERR unknown subcommand or wrong number of arguments for '%.128s'. Try "
-                           "ACL HELP.",
+        resp_add_errorf(b,
+                        "ERR unknown subcommand or wrong number of arguments for '%.128s'. Try "
+                        "ACL HELP.",
                         sub);
     }
     return 0;

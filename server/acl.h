@@ -47,8 +47,8 @@ struct client;
 #define ACL_KEY_W 2
 typedef struct acl_cmdinfo {
     const char *name;
-    uint32_t cats;  /* ACL_CAT(i): i is the category's index in ACL CAT's order */
-    int keyflags;   /* ACL_KEY_R | ACL_KEY_W: what the command does to its keys */
+    uint32_t cats; /* ACL_CAT(i): i is the category's index in ACL CAT's order */
+    int keyflags;  /* ACL_KEY_R | ACL_KEY_W: what the command does to its keys */
 } acl_cmdinfo;
 extern const acl_cmdinfo acl_commands[];
 extern const int acl_ncommands;

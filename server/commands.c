@@ -816,8 +816,8 @@ static void client_line(client *c, char *buf, size_t n, int64_t now)
              flags, c->db, pubsub_kind_count(c, PUBSUB_CHANNEL),
              pubsub_kind_count(c, PUBSUB_PATTERN), pubsub_kind_count(c, PUBSUB_SHARD),
              (c->flags & CF_MULTI) ? c->mq_len : -1, resp_parser_pending(c->parser), 1024, obl, oll,
-             c->last_cmd[0] ? c->last_cmd : "NULL", acl_user_name(c->user), tracking_redir(c), c->proto,
-             c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
+             c->last_cmd[0] ? c->last_cmd : "NULL", acl_user_name(c->user), tracking_redir(c),
+             c->proto, c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
 }
 
 void client_info_line(client *c, char *buf, size_t n)
