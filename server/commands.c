@@ -1158,15 +1158,17 @@ static void config_set_cmd(client *c, int argc, char **argv, size_t *lens)
                             argv[i]);
             return;
         }
-        char *pw = malloc(lens[3] + 1);
-        if (!pw) {
-            serverLog(LL_WARNING, "Out of memory");
-            exit(1);
+        if (should_proxy(c) || driver_is_leader()) { /* what this node's CONFIG GET answers */
+            char *pw = malloc(lens[3] + 1);
+            if (!pw) {
+                serverLog(LL_WARNING, "Out of memory");
+                exit(1);
+            }
+            memcpy(pw, argv[3], lens[3]);
+            pw[lens[3]] = '\0';
+            free(cfg.requirepass);
+            cfg.requirepass = pw;
         }
-        memcpy(pw, argv[3], lens[3]);
-        pw[lens[3]] = '\0';
-        free(cfg.requirepass); /* what this node's CONFIG GET answers */
-        cfg.requirepass = pw;
         if (should_proxy(c)) {
             proxy_forward(c, argc, argv, lens);
             return;
