@@ -837,7 +837,7 @@ static acl_user *parse_line(const char *line, size_t n, char *err, size_t errlen
     int k = split_words(line, n, &w);
     acl_user *u = NULL;
     if (k < 2 || strcmp(w[0], "user")) {
-        snprintf(err, errlen, "line should start with user keyword");
+        snprintf(err, errlen, "!");
         goto done;
     }
     size_t *wl = xmalloc(sizeof(size_t) * (size_t)k);
@@ -862,7 +862,8 @@ done:
 }
 
 /* Parses users from text (ACL LIST lines or an ACL file). 0 or -1 with err. */
-static int parse_users(const char *text, size_t len, userset *out, char *err, size_t errlen)
+static int parse_users(const char *text, size_t len, const char *path, userset *out, char *err,
+                       size_t errlen)
 {
     size_t i = 0;
     int lineno = 0;
@@ -882,12 +883,18 @@ static int parse_users(const char *text, size_t len, userset *out, char *err, si
         char why[512];
         acl_user *u = parse_line(text + a, z - a, why, sizeof(why));
         if (!u) {
-            snprintf(err, errlen, "/%d: %s", lineno, why);
+            if (!strcmp(why, "!"))
+                snprintf(err, errlen,
+                         "%s:%d should start with user keyword followed by the username. ", path,
+                         lineno);
+            else
+                snprintf(err, errlen, "%s:%d: %s. ", path, lineno, why);
             set_free(out);
             return -1;
         }
         if (set_get(out, u->name, strlen(u->name))) {
-            snprintf(err, errlen, "/%d: Duplicate user '%s' found", lineno, u->name);
+            snprintf(err, errlen, "WARNING: Duplicate user '%s' found on line %d. ", u->name,
+                     lineno);
             user_free(u);
             set_free(out);
             return -1;
@@ -955,7 +962,7 @@ void acl_state_loaded(const char *blob, size_t len)
     if (!blob) return; /* none applied yet: the default user of requirepass */
     userset s;
     char err[600];
-    if (parse_users(blob, len, &s, err, sizeof(err))) {
+    if (parse_users(blob, len, "state", &s, err, sizeof(err))) {
         serverLog(LL_WARNING, "The state's ACL users do not parse (%s). Stopping.", err);
         exit(1);
     }
@@ -1190,7 +1197,7 @@ int acl_apply(void *ctx, const char *cur, size_t curlen, int argc, char **argv, 
         return 0;
     }
     if (cur) {
-        if (parse_users(cur, curlen, &s, err, sizeof(err))) {
+        if (parse_users(cur, curlen, "state", &s, err, sizeof(err))) {
             serverLog(LL_WARNING, "The state's ACL users do not parse (%s). Stopping.", err);
             exit(1);
         }
@@ -1198,7 +1205,8 @@ int acl_apply(void *ctx, const char *cur, size_t curlen, int argc, char **argv, 
         sbuf l = {0};
         sb_str(&l, "user default ");
         sb_add(&l, argv[1], argvlen[1]);
-        if (parse_users(l.p, l.len, &s, err, sizeof(err))) { /* a bad base: the plain default */
+        if (parse_users(l.p, l.len, "state", &s, err,
+                        sizeof(err))) { /* a bad base: the plain default */
             memset(&s, 0, sizeof(s));
             set_put(&s, default_user_new());
         }
@@ -1237,7 +1245,7 @@ int acl_apply(void *ctx, const char *cur, size_t curlen, int argc, char **argv, 
         resp_add_int(reply, deleted);
     } else if (!strcasecmp(op, "load") && argc == 4) {
         userset n;
-        if (parse_users(argv[3], argvlen[3], &n, err, sizeof(err))) {
+        if (parse_users(argv[3], argvlen[3], "RAFT.ACL", &n, err, sizeof(err))) {
             resp_add_errorf(reply, "ERR %s", err);
             set_free(&s);
             return 0;
@@ -1570,11 +1578,11 @@ int acl_command(client *c, int argc, char **argv, size_t *lens, char ***av, size
         }
         userset s;
         char err[700];
-        if (parse_users(text, len, &s, err, sizeof(err))) {
+        if (parse_users(text, len, cfg.aclfile, &s, err, sizeof(err))) {
             resp_add_errorf(b,
-                            "ERR %s%s WARNING: ACL errors detected, no change to the "
+                            "ERR %sWARNING: ACL errors detected, no change to the "
                             "previously active ACL rules was performed",
-                            cfg.aclfile, err);
+                            err);
             free(text);
             return 0;
         }
