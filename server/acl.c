@@ -1213,7 +1213,12 @@ int acl_apply(void *ctx, const char *cur, size_t curlen, int argc, char **argv, 
         free(l.p);
     }
     const char *op = argv[2];
-    if (!strcasecmp(op, "setuser") && argc >= 4) {
+    if (!strcasecmp(op, "setuser") && argc >= 4 &&
+        (!argvlen[3] || has_spaces(argv[3], argvlen[3]))) {
+        resp_add_error(reply, "ERR Usernames can't contain spaces or null characters");
+        set_free(&s);
+        return 0;
+    } else if (!strcasecmp(op, "setuser") && argc >= 4) {
         char **m;
         size_t *ml;
         int bad = 0;
@@ -1261,6 +1266,18 @@ int acl_apply(void *ctx, const char *cur, size_t curlen, int argc, char **argv, 
     sbuf b = {0};
     set_serialize(&s, &b);
     if (!b.p) sb_add(&b, "", 0);
+    /* What the state keeps must parse back (every later apply starts from
+     * it): checked here rather than trusted, so no entry can make a node
+     * stop. */
+    userset check;
+    if (parse_users(b.p, b.len, "state", &check, err, sizeof(err))) {
+        serverLog(LL_WARNING, "RAFT.ACL: users that would not parse back refused (%s)", err);
+        resp_add_error(reply, "ERR these ACL rules cannot be stored");
+        free(b.p);
+        set_free(&s);
+        return 0;
+    }
+    set_free(&check);
     *out = b.p;
     *outlen = b.len;
     install(&s);
@@ -1486,7 +1503,7 @@ int acl_command(client *c, int argc, char **argv, size_t *lens, char ***av, size
         return 0;
     }
     if (!strcasecmp(sub, "setuser") && argc >= 3) {
-        if (has_spaces(argv[2], lens[2])) {
+        if (!lens[2] || has_spaces(argv[2], lens[2])) { /* RaftKV: an empty name too */
             resp_add_error(b, "ERR Usernames can't contain spaces or null characters");
             return 0;
         }
