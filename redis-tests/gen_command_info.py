@@ -43,6 +43,8 @@ SUBCOMMANDS = {
     "object": ["encoding", "freq", "idletime", "help"],
     "slowlog": ["get", "len", "reset", "help"],
     "latency": ["latest", "history", "reset", "doctor", "help"],
+    "acl": ["cat", "deluser", "dryrun", "genpass", "getuser", "help", "list", "load", "log", "save", "setuser",
+            "users", "whoami"],
 }
 
 # Commands whose rows the table holds before RaftKV implements them (the

@@ -362,6 +362,87 @@ static const cmdinfo table[] = {
      "<nondeterministic_output> <>",
      "summary \"Get the UNIX time stamp of the last successful save to disk\" "
      "since 1.0.0 group server complexity O(1)"},
+    {"acl",
+     "acl :-2 <> :0 :0 :0 <+@slow> <> <>",
+     "summary \"A container for Access List Control commands \" since 6.0.0 group "
+     "server complexity \"Depends on subcommand.\""},
+    {"acl|cat",
+     "acl|cat :-2 <+noscript +loading +stale> :0 :0 :0 <+@slow> <> <>",
+     "summary \"List the ACL categories or the commands inside a category\" since "
+     "6.0.0 group server complexity \"O(1) since the categories and commands are "
+     "a fixed set.\" arguments [{name categoryname type string flags <+optional>}]"},
+    {"acl|deluser",
+     "acl|deluser :-3 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin +@slow "
+     "+@dangerous> <> <>",
+     "summary \"Remove the specified ACL users and the associated rules\" since "
+     "6.0.0 group server complexity \"O(1) amortized time considering the typical "
+     "user.\" arguments [{name username type string flags <+multiple>}]"},
+    {"acl|dryrun",
+     "acl|dryrun :-4 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin +@slow "
+     "+@dangerous> <> <>",
+     "summary \"Returns whether the user can execute the given command without "
+     "executing the command.\" since 7.0.0 group server complexity O(1). "
+     "arguments [{name username type string} {name command type string} {name arg "
+     "type string flags <+optional +multiple>}]"},
+    {"acl|genpass",
+     "acl|genpass :-2 <+noscript +loading +stale> :0 :0 :0 <+@slow> <> <>",
+     "summary \"Generate a pseudorandom secure password to use for ACL users\" "
+     "since 6.0.0 group server complexity O(1) arguments [{name bits type integer "
+     "flags <+optional>}]"},
+    {"acl|getuser",
+     "acl|getuser :3 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin +@slow "
+     "+@dangerous> <> <>",
+     "summary \"Get the rules for a specific ACL user\" since 6.0.0 group server "
+     "complexity \"O(N). Where N is the number of password, command and pattern "
+     "rules that the user has.\" history <[6.2.0 \"Added Pub/Sub channel "
+     "patterns.\"] [7.0.0 \"Added selectors and changed the format of key and "
+     "channel patterns from a list to their rule representation.\"]> arguments "
+     "[{name username type string}]"},
+    {"acl|help",
+     "acl|help :2 <+loading +stale> :0 :0 :0 <+@slow> <> <>",
+     "summary \"Show helpful text about the different subcommands\" since 6.0.0 "
+     "group server complexity O(1)"},
+    {"acl|list",
+     "acl|list :2 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin +@slow "
+     "+@dangerous> <> <>",
+     "summary \"List the current ACL rules in ACL config file format\" since "
+     "6.0.0 group server complexity \"O(N). Where N is the number of configured "
+     "users.\""},
+    {"acl|load",
+     "acl|load :2 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin +@slow "
+     "+@dangerous> <> <>",
+     "summary \"Reload the ACLs from the configured ACL file\" since 6.0.0 group "
+     "server complexity \"O(N). Where N is the number of configured users.\""},
+    {"acl|log",
+     "acl|log :-2 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin +@slow "
+     "+@dangerous> <> <>",
+     "summary \"List latest events denied because of ACLs in place\" since 6.0.0 "
+     "group server complexity \"O(N) with N being the number of entries shown.\" "
+     "arguments [{name operation type oneof flags <+optional> arguments [{name "
+     "count type integer} {name reset type pure-token token RESET}]}]"},
+    {"acl|save",
+     "acl|save :2 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin +@slow "
+     "+@dangerous> <> <>",
+     "summary \"Save the current ACL rules in the configured ACL file\" since "
+     "6.0.0 group server complexity \"O(N). Where N is the number of configured "
+     "users.\""},
+    {"acl|setuser",
+     "acl|setuser :-3 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin +@slow "
+     "+@dangerous> <> <>",
+     "summary \"Modify or create the rules for a specific ACL user\" since 6.0.0 "
+     "group server complexity \"O(N). Where N is the number of rules provided.\" "
+     "history <[6.2.0 \"Added Pub/Sub channel patterns.\"] [7.0.0 \"Added "
+     "selectors and key based permissions.\"]> arguments [{name username type "
+     "string} {name rule type string flags <+optional +multiple>}]"},
+    {"acl|users",
+     "acl|users :2 <+admin +noscript +loading +stale> :0 :0 :0 <+@admin +@slow "
+     "+@dangerous> <> <>",
+     "summary \"List the username of all the configured ACL rules\" since 6.0.0 "
+     "group server complexity \"O(N). Where N is the number of configured users.\""},
+    {"acl|whoami",
+     "acl|whoami :2 <+noscript +loading +stale> :0 :0 :0 <+@slow> <> <>",
+     "summary \"Return the name of the user associated to the current "
+     "connection\" since 6.0.0 group server complexity O(1)"},
     {"cluster",
      "cluster :-2 <> :0 :0 :0 <+@slow> <> <>",
      "summary \"A container for cluster commands\" since 3.0.0 group cluster "

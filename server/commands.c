@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <sys/time.h>
 
+#include "server/acl.h"
 #include "server/backup.h"
 #include "server/clientcmd.h"
 #include "server/command_info.h"
@@ -42,6 +43,7 @@ typedef struct cmdref {
     const scmd *s;
     const kv_command *k;
     int id;
+    int acl; /* its ACL command id (server/acl.h), -1: none (RAFT.*) */
 } cmdref;
 
 #define PROC(n) static void n(client *c, int argc, char **argv, size_t *lens)
@@ -85,6 +87,7 @@ PROC(monitor_cmd);
 PROC(debug_cmd);
 PROC(role_cmd);
 PROC(migrate_cmd);
+PROC(acl_cmd);
 
 static const scmd server_commands[] = {
     {"ping", -1, 0, "fast", ping_cmd, "connection", "1.0.0",
@@ -144,6 +147,8 @@ static const scmd server_commands[] = {
     {"raft.proxyexec", -3, SC_NOAUTH | SC_NOMULTI, "noscript loading stale no_auth",
      raft_proxyexec_cmd, "raft", "0.1.0",
      "Runs a client's MULTI/EXEC forwarded by a follower (between RaftKV nodes)."},
+    {"acl", -2, SC_NOMULTI, "", acl_cmd, "server", "6.0.0",
+     "A container for Access List Control commands."},
     {"cluster", -2, SC_NOMULTI, "", cluster_cmd, "cluster", "3.0.0",
      "A container for Redis Cluster commands."},
     {"readonly", 1, 0, "loading stale fast", readonly_cmd, "cluster", "3.0.0",
@@ -200,6 +205,7 @@ static void lookup_add(const char *name, cmdref r)
     while (lookup_names[i])
         i = (i + 1) % LOOKUP_SLOTS;
     lookup_names[i] = name;
+    r.acl = acl_command_id(name, strlen(name));
     lookup_table[i] = r;
 }
 
@@ -207,21 +213,21 @@ void commands_init(void)
 {
     int id = 0;
     for (size_t i = 0; i < NSERVER; i++, id++) {
-        lookup_add(server_commands[i].name, (cmdref){&server_commands[i], NULL, id});
+        lookup_add(server_commands[i].name, (cmdref){&server_commands[i], NULL, id, -1});
         info_name_command(id, server_commands[i].name);
     }
     /* An internal command (KV_CMD_INTERNAL) is proposed by this server
      * only: unknown to clients, absent from COMMAND. */
     for (size_t i = 0; i < kv_command_count(); i++)
         if (!(kv_command_at(i)->flags & KV_CMD_INTERNAL)) {
-            lookup_add(kv_command_at(i)->name, (cmdref){NULL, kv_command_at(i), id});
+            lookup_add(kv_command_at(i)->name, (cmdref){NULL, kv_command_at(i), id, -1});
             info_name_command(id++, kv_command_at(i)->name);
         }
 }
 
 static cmdref lookup(const char *name, size_t n)
 {
-    cmdref none = {NULL, NULL, -1};
+    cmdref none = {NULL, NULL, -1, -1};
     if (n > 64) return none;
     unsigned i = name_hash(name, n) % LOOKUP_SLOTS;
     while (lookup_names[i]) {
@@ -387,6 +393,36 @@ static void fatal_storage(int rc, const char *what)
 
 static void execute(client *c, cmdref r, int argc, char **argv, size_t *lens);
 
+int command_key_positions(int argc, char **argv, size_t *lens, int *pos, int max)
+{
+    cmdref r = lookup(argv[0], lens[0]);
+    if (!r.k || r.k->firstkey <= 0) return 0;
+    int ar = r.k->arity;
+    if ((ar > 0 && argc != ar) || (ar < 0 && argc < -ar)) return 0;
+    int k = kv_command_keys(r.k, argc, argv, lens, pos, max);
+    return k > max ? max : k;
+}
+
+/* ACL: may c's user run this call? Answers -NOPERM (and dooms EXEC) when
+ * not. Checked where Redis checks, before MULTI queues the command. */
+static int acl_denies(client *c, cmdref r, int argc, char **argv, size_t *lens)
+{
+    int id = r.acl;
+    if (argc >= 2) {
+        int sid = acl_subcommand_id(id, argv[1], lens[1]);
+        if (sid >= 0) id = sid;
+    }
+    int pos[256], n = 0;
+    if (r.k && r.k->firstkey > 0) {
+        n = kv_command_keys(r.k, argc, argv, lens, pos, 256);
+        if (n > 256) n = 256;
+    }
+    char msg[256];
+    if (acl_check(c, id, argc, argv, lens, pos, n, msg, sizeof(msg)) == 0) return 0;
+    reject(c, msg);
+    return 1;
+}
+
 void dispatch(client *c, int argc, char **argv, size_t *lens)
 {
     char msg[1024];
@@ -435,10 +471,16 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
     }
     for (char *p = c->last_cmd; *p; p++)
         *p = (char)tolower((unsigned char)*p);
-    if (!c->authenticated && !(r.s && (r.s->flags & SC_NOAUTH))) {
+    if (!c->authenticated && !(r.s && (r.s->flags & SC_NOAUTH)) && !acl_default_nopass()) {
         reject(c, "NOAUTH Authentication required.");
         return;
     }
+    /* Peers are not users: RAFT.* (no ACL id) and what a follower forwards
+     * (checked there, against its applied users) pass. One branch for an
+     * unrestricted user. */
+    if (!acl_user_unrestricted(c->user) && !c->peer_id && r.acl >= 0 &&
+        acl_denies(c, r, argc, argv, lens))
+        return;
     if (c->trk) tracking_command(c, r.s && r.s->proc == client_cmd);
     if (r.k && (r.k->flags & KV_CMD_DENYOOM) && over_high_water()) {
         reject(c, "OOM command not allowed when used memory > 'maxmemory'.");
@@ -609,18 +651,6 @@ PROC(quit_cmd)
     c->flags |= CF_CLOSE_AFTER_REPLY;
 }
 
-static int password_ok(const char *user, size_t ulen, const char *pass, size_t plen)
-{
-    if (user && !(ulen == 7 && !memcmp(user, "default", 7))) return 0;
-    size_t n = strlen(cfg.requirepass);
-    if (!n) return 1; /* no password: default user is nopass */
-    /* constant time over the configured password's length */
-    unsigned diff = (unsigned)(plen != n);
-    for (size_t i = 0; i < n; i++)
-        diff |= (unsigned)(i < plen ? pass[i] : 0) ^ (unsigned)cfg.requirepass[i];
-    return diff == 0;
-}
-
 PROC(auth_cmd)
 {
     resp_buf *b = client_reply_buf(c);
@@ -628,17 +658,18 @@ PROC(auth_cmd)
         resp_add_error(b, "ERR syntax error");
         return;
     }
-    if (argc == 2 && !cfg.requirepass[0]) {
+    if (argc == 2 && acl_user_autoauth(acl_default_user())) {
         resp_add_error(b, "ERR AUTH <password> called without any password configured for the "
                           "default user. Are you sure your configuration is correct?");
         return;
     }
-    int ok = argc == 2 ? password_ok(NULL, 0, argv[1], lens[1])
-                       : password_ok(argv[1], lens[1], argv[2], lens[2]);
-    if (!ok) {
+    struct acl_user *u = argc == 2 ? acl_authenticate(c, "default", 7, argv[1], lens[1])
+                                   : acl_authenticate(c, argv[1], lens[1], argv[2], lens[2]);
+    if (!u) {
         resp_add_error(b, "WRONGPASS invalid username-password pair or user is disabled.");
         return;
     }
+    c->user = u;
     c->authenticated = 1;
     resp_parser_set_unauthenticated(c->parser, 0);
     resp_add_ok(b);
@@ -686,11 +717,13 @@ PROC(hello_cmd)
     }
     const char *setname = NULL;
     size_t setname_len = 0;
-    int authed = c->authenticated;
+    int authed = c->authenticated || acl_default_nopass();
+    struct acl_user *user = NULL;
     for (; i < argc; i++) {
         int more = argc - i - 1;
         if (!strcasecmp(argv[i], "AUTH") && more >= 2) {
-            if (!password_ok(argv[i + 1], lens[i + 1], argv[i + 2], lens[i + 2])) {
+            user = acl_authenticate(c, argv[i + 1], lens[i + 1], argv[i + 2], lens[i + 2]);
+            if (!user) {
                 resp_add_error(b, "WRONGPASS invalid username-password pair or user is disabled.");
                 return;
             }
@@ -718,6 +751,7 @@ PROC(hello_cmd)
         return;
     }
     c->authenticated = 1;
+    if (user) c->user = user;
     resp_parser_set_unauthenticated(c->parser, 0);
     if (setname) set_str(&c->name, setname, setname_len);
     c->proto = ver;
@@ -774,7 +808,8 @@ PROC(reset_cmd)
     tracking_reset(c);
     free(c->name);
     c->name = NULL;
-    c->authenticated = cfg.requirepass[0] == '\0';
+    c->user = acl_default_user();
+    c->authenticated = acl_user_autoauth(c->user);
     resp_parser_set_unauthenticated(c->parser, !c->authenticated);
     resp_add_simple(client_reply_buf(c), "RESET");
 }
@@ -798,15 +833,20 @@ static void client_line(client *c, char *buf, size_t n, int64_t now)
     snprintf(buf, n,
              "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%ld "
              "psub=%ld ssub=%ld multi=%d qbuf=%zu qbuf-free=0 argv-mem=0 multi-mem=0 rbs=%d rbp=0 "
-             "obl=%zu oll=%d omem=0 tot-mem=0 events=r cmd=%s user=default redir=%lld resp=%d "
+             "obl=%zu oll=%d omem=0 tot-mem=0 events=r cmd=%s user=%s redir=%lld resp=%d "
              "lib-name=%s lib-ver=%s\n",
              (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
              (long long)((now - c->ctime) / 1000), (long long)((now - c->last_interaction) / 1000),
              flags, c->db, pubsub_kind_count(c, PUBSUB_CHANNEL),
              pubsub_kind_count(c, PUBSUB_PATTERN), pubsub_kind_count(c, PUBSUB_SHARD),
              (c->flags & CF_MULTI) ? c->mq_len : -1, resp_parser_pending(c->parser), 1024, obl, oll,
-             c->last_cmd[0] ? c->last_cmd : "NULL", tracking_redir(c), c->proto,
-             c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
+             c->last_cmd[0] ? c->last_cmd : "NULL", acl_user_name(c->user), tracking_redir(c),
+             c->proto, c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
+}
+
+void client_info_line(client *c, char *buf, size_t n)
+{
+    client_line(c, buf, n, mstime());
 }
 
 static void sub_arity(resp_buf *b, const char *cmd, const char *sub)
@@ -1039,10 +1079,10 @@ static size_t all_commands(cmdref *out, size_t cap)
 {
     size_t n = 0;
     for (size_t i = 0; i < NSERVER && n < cap; i++)
-        out[n++] = (cmdref){&server_commands[i], NULL, -1};
+        out[n++] = (cmdref){&server_commands[i], NULL, -1, -1};
     for (size_t i = 0; i < kv_command_count() && n < cap; i++)
         if (!(kv_command_at(i)->flags & KV_CMD_INTERNAL))
-            out[n++] = (cmdref){NULL, kv_command_at(i), -1};
+            out[n++] = (cmdref){NULL, kv_command_at(i), -1, -1};
     return n;
 }
 
@@ -1132,6 +1172,39 @@ PROC(command_cmd)
 static void config_set_cmd(client *c, int argc, char **argv, size_t *lens)
 {
     resp_buf *b = client_reply_buf(c);
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (strcasecmp(argv[i], "requirepass")) continue;
+        /* The default user's password: cluster-wide (acl.h). */
+        if (argc != 4) {
+            resp_add_errorf(b,
+                            "ERR CONFIG SET failed (possibly related to argument '%s') - "
+                            "requirepass is cluster-wide: set it alone",
+                            argv[i]);
+            return;
+        }
+        if (should_proxy(c) || driver_is_leader()) { /* what this node's CONFIG GET answers */
+            char *pw = malloc(lens[3] + 1);
+            if (!pw) {
+                serverLog(LL_WARNING, "Out of memory");
+                exit(1);
+            }
+            memcpy(pw, argv[3], lens[3]);
+            pw[lens[3]] = '\0';
+            free(cfg.requirepass);
+            cfg.requirepass = pw;
+        }
+        if (should_proxy(c)) {
+            proxy_forward(c, argc, argv, lens);
+            return;
+        }
+        char **av;
+        size_t *al;
+        int n;
+        acl_requirepass_argv(argv[3], lens[3], &av, &al, &n);
+        write_propose(c, n, av, al, 0);
+        acl_free_argv(av, al, n);
+        return;
+    }
     kv_memconf m;
     int mrc = config_set_memconf(b, argc - 2, argv + 2, lens + 2, &m);
     if (mrc == -2) return;
@@ -1614,4 +1687,20 @@ PROC(monitor_cmd)
 PROC(migrate_cmd)
 {
     migrate_command(c, argc, argv, lens);
+}
+
+/* ACL: SETUSER, DELUSER and LOAD change the cluster's users, so they are
+ * writes: RAFT.ACL proposed by the leader, the ACL command itself
+ * forwarded by a follower in proxy mode (acl.h). */
+PROC(acl_cmd)
+{
+    char **av;
+    size_t *al;
+    int n;
+    if (!acl_command(c, argc, argv, lens, &av, &al, &n)) return;
+    if (should_proxy(c))
+        proxy_forward(c, argc, argv, lens);
+    else
+        write_propose(c, n, av, al, 0);
+    acl_free_argv(av, al, n);
 }

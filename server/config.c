@@ -65,6 +65,7 @@ static config_item items[] = {
     {"client-output-buffer-limit", CT_OBUF, 0, NULL, 0, 0, "normal 256mb 0 0 pubsub 32mb 8mb 60",
      NULL},
     {"requirepass", CT_STRING, 0, &cfg.requirepass, 0, 0, "", NULL},
+    {"aclfile", CT_STRING, CF_IMMUTABLE, &cfg.aclfile, 0, 0, "", NULL},
     {"dir", CT_STRING, CF_IMMUTABLE, &cfg.dir, 0, 0, ".", NULL},
     {"backup-dir", CT_STRING, 0, &cfg.backup_dir, 0, 0, "", NULL}, /* server/backup.h */
     {"lmdb-state-mapsize", CT_MEM, CF_IMMUTABLE, &cfg.state_mapsize, 16 * MB, LLONG_MAX, "64gb",

@@ -26,6 +26,7 @@ typedef struct config {
     long long obuf_pubsub_hard, obuf_pubsub_soft; /* ... pubsub: clients with subscriptions */
     int obuf_pubsub_soft_seconds;
     char *requirepass;
+    char *aclfile; /* ACL SAVE / ACL LOAD (server/acl.h); "": none */
     /* storage */
     char *dir;
     char *backup_dir; /* SAVE/BGSAVE's backup (server/backup.h); "": <dir>/backup */

@@ -22,7 +22,11 @@ static const struct {
     {"client-query-buffer-limit", "a client whose unparsed input passes this is closed"},
     {"client-output-buffer-limit",
      "<class> <hard> <soft> <seconds>: a client whose unread replies pass the limits is closed"},
-    {"requirepass", "password of the default user (AUTH); empty: none"},
+    {"requirepass", "password of the default user (AUTH); empty: none. Until the cluster's users "
+                    "are first changed (ACL SETUSER, CONFIG SET requirepass) each node's own; "
+                    "then the replicated default user's"},
+    {"aclfile", "ACL users file: ACL LOAD proposes its users to the cluster, ACL SAVE writes the "
+                "cluster's users to it"},
     {"dir", "data directory (created if missing): the Raft log and the LMDB state"},
     {"backup-dir", "where SAVE/BGSAVE write a backup of this node (empty: <dir>/backup); "
                    "--restore-from DIR starts a new node from one"},

@@ -16,6 +16,7 @@
 #include "server/diag.h"
 #include "server/evict.h"
 #include "server/log.h"
+#include "server/acl.h"
 #include "server/server.h"
 #include "storage/kverr.h"
 
@@ -338,10 +339,16 @@ int main(int argc, char **argv)
         serverLog(LL_WARNING, "%s", err);
         return 1;
     }
-    kvstate_hooks hooks = {
-        .key_ready = blocking_key_ready, .key_written = key_written, .publish = pubsub_publish};
+    kvstate_hooks hooks = {.key_ready = blocking_key_ready,
+                           .key_written = key_written,
+                           .publish = pubsub_publish,
+                           .acl_apply = acl_apply};
     kvstate_set_hooks(srv.state, &hooks);
     kvstate_set_access(srv.state, evict_access, NULL);
+    acl_init();
+    size_t acl_len;
+    const char *acl = kvstate_acl(srv.state, &acl_len);
+    acl_state_loaded(acl, acl_len);
     config_set_notify_source(state_notify_flags);
     config_set_memconf_source(state_memconf);
     if (check_identity(err, sizeof(err)) || driver_init(err, sizeof(err))) {

@@ -18,6 +18,7 @@
 #include "server/diag.h"
 #include "server/log.h"
 #include "server/migrate.h"
+#include "server/acl.h"
 #include "server/server.h"
 
 #define READ_CHUNK (64 * 1024)
@@ -74,7 +75,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg);
  * password. */
 int net_protected_mode(void)
 {
-    return cfg.protected_mode && !strcmp(cfg.bind, "* -::*") && !cfg.requirepass[0];
+    return cfg.protected_mode && !strcmp(cfg.bind, "* -::*") && acl_default_nopass();
 }
 
 int64_t net_hello_deadline_ms(void)
@@ -256,7 +257,8 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
         if (gate) c->gate_deadline = mono_us() / 1000 + net_hello_deadline_ms();
         c->fd = fd;
         c->proto = 2;
-        c->authenticated = cfg.requirepass[0] == '\0';
+        c->user = acl_default_user();
+        c->authenticated = acl_user_autoauth(c->user);
         resp_parser_set_unauthenticated(c->parser, !c->authenticated);
         fmt_addr(&ss, c->addr, sizeof(c->addr));
         struct sockaddr_storage ls;

@@ -104,6 +104,7 @@ typedef struct client {
     int flags;
     int proto;
     int authenticated;
+    struct acl_user *user; /* acl.h: the ACL user (default until AUTH); never NULL */
     uint64_t peer_id;      /* a peer node after the handshake (RAFT.HELLO, RAFT.AUTH) */
     peer_hello *hello;     /* a handshake in progress; owned */
     int force_slot;        /* the next reply starts a slot of its own */
@@ -208,6 +209,11 @@ void clients_cron(void);
 /* commands.c */
 char **argv_copy(int argc, char **argv, size_t *lens, size_t **lens_out);
 void dispatch(client *c, int argc, char **argv, size_t *argvlen);
+/* CLIENT LIST's line for c (with its newline), into buf. */
+void client_info_line(client *c, char *buf, size_t n);
+/* The argv indexes of a data command's keys (COMMAND GETKEYS); how many,
+ * 0 for a command that is unknown or has none. */
+int command_key_positions(int argc, char **argv, size_t *lens, int *pos, int max);
 int driver_leader_known(void);
 void commands_init(void);
 

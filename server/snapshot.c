@@ -42,6 +42,7 @@
 #include "raft/raft.h"
 #include "server/diag.h"
 #include "server/log.h"
+#include "server/acl.h"
 #include "server/server.h"
 #include "server/snapin.h"
 #include "server/transport.h"
@@ -487,6 +488,9 @@ void snapshot_install(const raft_snapshot_meta *m)
     diag_latency_sample("snapshot-install", mono_us() - t0);
     if ((int64_t)tau > srv.last_tau) srv.last_tau = (int64_t)tau;
     blocking_state_replaced(); /* no key_ready came for what the snapshot brought */
+    size_t acl_len;
+    const char *acl = kvstate_acl(srv.state, &acl_len);
+    acl_state_loaded(acl, acl_len); /* the snapshot's users */
     snapin_installed(&in.s);
     stat_installed++;
     serverLog(LL_NOTICE,

@@ -345,6 +345,8 @@ struct kvstate {
     int acct_missing;          /* the pair had no accounted size: recount at open */
     kvstate_access_fn *access; /* node-local access data (OBJECT FREQ/IDLETIME) */
     void *access_ctx;
+    char *acl;                      /* the ACL users (PMETA_ACL; live pair); NULL: never set */
+    size_t acl_len;
 };
 
 #define META_LIVE "live"
@@ -368,13 +370,16 @@ int kvstate_save_pmeta_mem(struct kvstate *s); /* into the write transaction */
 int kvstate_acct_rebuild(struct kvstate *s);
 int kvstate_read_pmeta_mem(struct kvstate *s, MDB_txn *txn, int pair, uint64_t *acct,
                            uint64_t *evicted, kv_memconf *mem, int *has_acct);
+/* The ACL users, as the server's hook wrote them (kvstate.h acl_apply):
+ * opaque bytes here; absent until the first ACL entry is applied. */
+#define PMETA_ACL "acl"
 /* Reads pair's dbmap, next_ver and notify-keyspace-events flags in txn
  * (defaults when absent): KV_ECORRUPT when the map is not a permutation,
  * a value has the wrong size or the flags hold an unknown class, and then
  * nothing is changed. */
 int kvstate_read_pmeta(struct kvstate *s, MDB_txn *txn, int pair, uint8_t dbmap[KV_MAX_DBS],
                        uint64_t *next_ver, int *notify);
-/* Reads the live pair's into s. */
+/* Reads the live pair's into s (and its ACL users). */
 int kvstate_load_pmeta(struct kvstate *s, MDB_txn *txn);
 /* Writes them into the write transaction. */
 int kvstate_save_pmeta(struct kvstate *s);

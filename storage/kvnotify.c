@@ -198,12 +198,38 @@ static void kvx_notifyconf(ARGS)
     resp_add_ok(c->reply);
 }
 
+/* RAFT.ACL <args...>: a change of the ACL users (kvstate.h acl_apply; the
+ * server proposes it and interprets its arguments). */
+static void kvx_acl(ARGS)
+{
+    if (!c->st || !c->writable || !c->st->applying || !c->st->hooks.acl_apply) {
+        resp_add_error(c->reply, "ERR RAFT.ACL is applied only");
+        return;
+    }
+    kvstate *s = c->st;
+    char *out = NULL;
+    size_t outlen = 0;
+    int rc = s->hooks.acl_apply(s->hooks.ctx, s->acl, s->acl_len, argc, argv, argvlen, c->reply,
+                                &out, &outlen);
+    if (rc < 0) {
+        kvx_oom(c);
+        return;
+    }
+    if (rc == 0) return;
+    free(s->acl);
+    s->acl = out;
+    s->acl_len = outlen;
+    s->pmeta_dirty = 1;
+}
+
 /* ------------------------------------------------------------ command table */
 
 /* clang-format off */
 const kv_command kvx_notify_commands[] = {
     {"raft.notifyconf", 2, KV_CMD_WRITE | KV_CMD_INTERNAL, 0, 0, 0, notifyconf_check, kvx_notifyconf,
      "server", "0.1.0", "Set notify-keyspace-events for the cluster (internal)"},
+    {"raft.acl", -2, KV_CMD_WRITE | KV_CMD_INTERNAL, 0, 0, 0, NULL, kvx_acl, "server", "0.1.0",
+     "Change the ACL users of the cluster (internal)"},
 };
 /* clang-format on */
 const size_t kvx_notify_ncommands = sizeof(kvx_notify_commands) / sizeof(kvx_notify_commands[0]);

@@ -137,6 +137,7 @@ int kvstate_open(kvstate **out, const char *dir, uint64_t mapsize, char *err, si
     if (fsync_dir(path) != 0 || fsync_dir(dir) != 0) {
         snprintf(err, errlen, "fsync of %s or its parent: %s", path, strerror(errno));
         mdb_env_close(s->env);
+        free(s->acl);
         free(s);
         return KV_EIO;
     }
@@ -156,6 +157,7 @@ err_after_txn:
 err_after_env:
     snprintf(err, errlen, "%s: %s", path, mdb_strerror(rc));
     mdb_env_close(s->env);
+    free(s->acl);
     free(s);
     return kv_map_err(rc);
 }
@@ -166,6 +168,7 @@ void kvstate_close(kvstate *s)
     kvstate_commit(s);
     if (s->rtxn) mdb_txn_abort(s->rtxn);
     mdb_env_close(s->env);
+    free(s->acl);
     free(s);
 }
 
@@ -457,6 +460,12 @@ int kvstate_apply_blocked(kvstate *s)
     return s->apply_blocked;
 }
 
+const char *kvstate_acl(kvstate *s, size_t *len)
+{
+    *len = s->acl_len;
+    return s->acl;
+}
+
 int kvstate_notify_flags(kvstate *s)
 {
     return s->notify;
@@ -695,6 +704,19 @@ int kvstate_load_pmeta(kvstate *s, MDB_txn *txn)
     s->mem = mem;
     s->acct_missing = !has_acct;
     s->pmeta_dirty = 0;
+    MDB_val k = {strlen(PMETA_ACL), PMETA_ACL}, d;
+    rc = mdb_get(txn, s->dbi[s->live][KV_SLOT_PMETA], &k, &d);
+    free(s->acl);
+    s->acl = NULL;
+    s->acl_len = 0;
+    if (rc == 0) {
+        if (!(s->acl = kv_malloc(d.mv_size + 1))) return KV_ENOMEM;
+        memcpy(s->acl, d.mv_data, d.mv_size);
+        s->acl[d.mv_size] = '\0';
+        s->acl_len = d.mv_size;
+    } else if (rc != MDB_NOTFOUND) {
+        return kv_map_err(rc);
+    }
     return 0;
 }
 
@@ -717,6 +739,11 @@ int kvstate_save_pmeta(kvstate *s)
         d = (MDB_val){8, nb};
         rc = s->notify ? mdb_put(s->wtxn, dbi, &k, &d, 0) : mdb_del(s->wtxn, dbi, &k, NULL);
         if (rc == MDB_NOTFOUND) rc = 0;
+    }
+    if (rc == 0 && s->acl) {
+        k = (MDB_val){strlen(PMETA_ACL), PMETA_ACL};
+        d = (MDB_val){s->acl_len, s->acl};
+        rc = mdb_put(s->wtxn, dbi, &k, &d, 0);
     }
     if (rc != 0) return kv_map_err(rc);
     if ((rc = kvstate_save_pmeta_mem(s)) != 0) return rc;

@@ -93,6 +93,14 @@ typedef struct kvstate_hooks {
      * clients of this node it reached. */
     long long (*publish)(void *ctx, int shard, const char *channel, size_t chlen, const char *msg,
                          size_t msglen);
+    /* RAFT.ACL argv (argv[0] is the command's name): computes the users
+     * that follow from cur (kvstate_acl(); NULL when never set) and the
+     * entry alone, appends the reply, and returns 1 with *out (malloc'ed,
+     * taken by the state) the new users, or 0 when nothing changed (an
+     * error reply), or -1 when out of memory. Must be deterministic: every
+     * node calls it with the same arguments. */
+    int (*acl_apply)(void *ctx, const char *cur, size_t curlen, int argc, char **argv,
+                     size_t *argvlen, resp_buf *reply, char **out, size_t *outlen);
 } kvstate_hooks;
 void kvstate_set_hooks(kvstate *s, const kvstate_hooks *h);
 
@@ -102,6 +110,15 @@ void kvstate_set_hooks(kvstate *s, const kvstate_hooks *h);
  * server proposes for CONFIG SET), kept in the state and its snapshots;
  * 0 until set. */
 int kvstate_notify_flags(kvstate *s);
+
+/* The ACL users (server/acl.h): cluster-wide state, changed only by
+ * applying RAFT.ACL (a KV_CMD_INTERNAL command the server proposes for ACL
+ * SETUSER, DELUSER, LOAD and CONFIG SET requirepass) through the acl_apply
+ * hook, kept in the pair's metadata and its snapshots. Returns the bytes
+ * the hook last produced (NUL terminated, *len bytes; borrowed until the
+ * next apply or snapshot install), or NULL when no ACL entry was ever
+ * applied. */
+const char *kvstate_acl(kvstate *s, size_t *len);
 /* Redis's keyspaceEventsStringToFlags(): the flags of a class string, or
  * -1 for a character that is no class. */
 int kv_notify_parse(const char *classes, size_t len);

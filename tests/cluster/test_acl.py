@@ -1,0 +1,122 @@
+"""ACL users are cluster-wide state (issue 20): a user made on one node is
+the same on every node (reads served on a follower, writes forwarded to the
+leader and checked on the follower first), after the leader is killed, and
+on a node that catches up by snapshot; ACL DELUSER disconnects the user's
+clients on every node; CONFIG SET requirepass changes the default user's
+password on every node."""
+import redis
+
+from conftest import wait_until
+from test_snapshot import KEEP, info
+
+
+def acl_list(node, **kw):
+    with node.client(**kw) as r:
+        return r.execute_command("ACL", "LIST")
+
+
+def as_user(node, user, pw):
+    return node.client(username=user, password=pw)
+
+
+def can_auth(node, user, pw):
+    try:
+        with as_user(node, user, pw) as r:
+            return r.ping()
+    except (redis.AuthenticationError, redis.exceptions.ResponseError):
+        return False
+
+
+def test_a_user_is_the_same_on_every_node_through_failover_and_snapshot(make_cluster):
+    c = make_cluster(3, args=KEEP)
+    ld = c.leader()
+    with ld.client() as r:
+        assert r.execute_command("ACL", "SETUSER", "app", "on", ">app-pw", "~app:*",
+                                 "+@all", "-@dangerous") == b"OK"
+    want = acl_list(ld)
+    wait_until(lambda: all(acl_list(n) == want for n in c.nodes), 20, "every node to have the user")
+    for n in c.nodes:
+        assert can_auth(n, "app", "app-pw")
+        assert not can_auth(n, "app", "wrong")
+        with as_user(n, "app", "app-pw") as r:
+            assert r.set("app:%d" % n.id, "v") is True  # forwarded by a follower
+            assert r.get("app:%d" % n.id) == b"v"
+            for cmd in (("SET", "other", "v"), ("GET", "other"), ("FLUSHALL",)):
+                try:
+                    r.execute_command(*cmd)
+                    raise AssertionError("%s allowed on node %d" % (cmd, n.id))
+                except redis.exceptions.ResponseError as e:
+                    assert str(e).startswith("this user has no permissions"), e
+            assert r.execute_command("ACL", "WHOAMI") == b"app"
+    # The leader killed: the new one knows the user.
+    ld.kill()
+    ld2 = c.leader(among=[n for n in c.nodes if n.alive()])
+    with as_user(ld2, "app", "app-pw") as r:
+        assert r.set("app:after", "1") is True
+    ld.start()  # the old leader, from its own log
+    # A follower stopped, a user made and the log truncated past it: the
+    # follower gets it from the snapshot.
+    f = [n for n in c.nodes if n is not ld2 and n is not ld][0]
+    f.stop()
+    with ld2.client() as r:
+        assert r.execute_command("ACL", "SETUSER", "late", "on", ">late-pw", "~*", "+get") == b"OK"
+    last = int(info(ld2)["raft_last_index"])
+    with ld2.client(socket_timeout=60) as r:
+        for i in range(0, 3000, 500):
+            p = r.pipeline(transaction=False)
+            for k in range(i, i + 500):
+                p.set("k%d" % k, "v")
+            p.execute()
+    wait_until(lambda: int(info(ld2)["raft_first_index"]) > last + 1, 60,
+               "the leader's log to be truncated past the user's entry")
+    f.start()
+    wait_until(lambda: "Installed snapshot" in f.log(), 120, "the follower to install a snapshot")
+    want = acl_list(ld2)
+    wait_until(lambda: all(acl_list(n) == want for n in c.nodes), 30, "every node to agree on users")
+    for n in c.nodes:
+        with as_user(n, "late", "late-pw") as r:
+            assert r.get("k1") == b"v"
+
+
+def test_deluser_disconnects_everywhere_and_requirepass_is_cluster_wide(make_cluster):
+    c = make_cluster(3)
+    ld = c.leader()
+    with ld.client() as r:
+        assert r.execute_command("ACL", "SETUSER", "temp", "on", ">t", "~*", "+@all") == b"OK"
+    wait_until(lambda: all(can_auth(n, "temp", "t") for n in c.nodes), 20, "temp everywhere")
+    conns = [as_user(n, "temp", "t") for n in c.nodes]
+    for r in conns:
+        assert r.ping() is True
+    fl = [n for n in c.nodes if n is not ld]
+    with fl[0].client() as r:  # through a follower: forwarded
+        assert r.execute_command("ACL", "DELUSER", "temp") == 1
+
+    def gone(r):
+        try:
+            r.connection_pool.get_connection("PING").send_command("PING")
+            r.connection_pool.reset()
+            r.execute_command("PING", retry_on_timeout=False)
+        except (redis.ConnectionError, redis.AuthenticationError):
+            return True
+        except redis.exceptions.ResponseError:
+            return True
+        return False
+    for r in conns:
+        wait_until(lambda: gone(r), 20, "the deleted user's connection to be closed")
+        r.close()
+    # CONFIG SET requirepass through a follower: every node's default user.
+    with fl[1].client() as r:
+        assert r.config_set("requirepass", "s3cret") is True
+
+    def needs_auth(n):
+        try:
+            with n.client() as r:
+                r.ping()
+            return False
+        except redis.AuthenticationError:
+            return True
+    wait_until(lambda: all(needs_auth(n) for n in c.nodes), 20, "requirepass on every node")
+    for n in c.nodes:
+        n.password = "s3cret"
+        with n.client() as r:
+            assert r.ping() is True
