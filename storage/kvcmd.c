@@ -315,7 +315,7 @@ static const struct {
     {kvx_set_commands, &kvx_set_ncommands},       {kvx_zset_commands, &kvx_zset_ncommands},
     {kvx_sort_commands, &kvx_sort_ncommands},     {kvx_hll_commands, &kvx_hll_ncommands},
     {kvx_pubsub_commands, &kvx_pubsub_ncommands}, {kvx_notify_commands, &kvx_notify_ncommands},
-    {kvx_dump_commands, &kvx_dump_ncommands},
+    {kvx_dump_commands, &kvx_dump_ncommands},     {kvx_script_commands, &kvx_script_ncommands},
     /* clang-format on */
 };
 
@@ -458,7 +458,8 @@ int kv_command_keys(const kv_command *cmd, int argc, char **argv, size_t *argvle
         !strcmp(nm, "zintercard") || !strcmp(nm, "zunion") || !strcmp(nm, "zinter") ||
         !strcmp(nm, "zdiff"))
         return keys_counted(argc, argv, argvlen, 1, pos, max, 0);
-    if (!strcmp(nm, "blmpop") || !strcmp(nm, "bzmpop"))
+    if (!strcmp(nm, "blmpop") || !strcmp(nm, "bzmpop") || !strcmp(nm, "eval") ||
+        !strcmp(nm, "evalsha") || !strcmp(nm, "eval_ro") || !strcmp(nm, "evalsha_ro"))
         return keys_counted(argc, argv, argvlen, 2, pos, max, 0);
     if (!strcmp(nm, "zunionstore") || !strcmp(nm, "zinterstore") || !strcmp(nm, "zdiffstore")) {
         if (argc < 2) return 0;

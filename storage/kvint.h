@@ -132,6 +132,10 @@ void kv_notify_db(kv_ctx *c, int db, int type, const char *event, const char *ke
 /* The logical database that physical database phys holds, or -1. */
 int kv_db_logical(kv_ctx *c, int phys);
 
+/* The cluster-wide script budgets as of c's transaction (kvx_script.c):
+ * script-instruction-budget and script-max-memory, defaults when unset. */
+int kvx_script_conf(kv_ctx *c, uint64_t *budget, uint64_t *maxmem);
+
 typedef void kv_exec_fn(kv_ctx *c, int argc, char **argv, size_t *argvlen);
 
 /* Runs one data command (arity, check, exec); cmd is argv[0]'s entry,
@@ -240,7 +244,9 @@ int kv_env_used_pct(MDB_env *env);
 #define KV_SLOT_ZIDX (2 * KV_MAX_DBS + 1)
 #define KV_SLOT_GC (2 * KV_MAX_DBS + 2)
 #define KV_SLOT_PMETA (2 * KV_MAX_DBS + 3)
-#define KV_NSLOTS (2 * KV_MAX_DBS + 4)
+/* The script cache and the script budgets (kvx_script.c). */
+#define KV_SLOT_SCRIPTS (2 * KV_MAX_DBS + 4)
+#define KV_NSLOTS (2 * KV_MAX_DBS + 5)
 /* The LMDB name of a slot of a pair ("kv0", "exp1.5", "elem0", ...). */
 void kv_slot_name(char *buf, size_t len, int pair, int slot);
 
