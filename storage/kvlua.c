@@ -70,7 +70,11 @@ int kvlua_shebang(const char *body, size_t len, int *flags, size_t *skip, resp_b
     *skip = 0;
     if (len < 2 || body[0] != '#' || body[1] != '!') return 0;
     const char *nl = memchr(body, '\n', len);
-    size_t end = nl ? (size_t)(nl - body) : len;
+    if (!nl) {
+        resp_add_error(err, "ERR Invalid script shebang");
+        return -1;
+    }
+    size_t end = (size_t)(nl - body);
     /* Redis splits the line on spaces (sdssplitargs: no quoting here). */
     size_t i = 0;
     int part = 0;
@@ -721,7 +725,7 @@ static int call_generic(lua_State *L, int raise)
         err = "Wrong number of args calling Redis command from script";
         goto fail;
     }
-    if (cmd->flags & KV_CMD_BLOCKING) {
+    if (cmd->flags & (KV_CMD_BLOCKING | KV_CMD_NOSCRIPT)) {
         err = "This Redis command is not allowed from script";
         goto fail;
     }
@@ -958,7 +962,8 @@ static int build(lua_State *L)
     lua_settop(L, 0);
 
     /* What Redis removes or never loads. */
-    static const char *const drop[] = {"print", "dofile", "loadfile", "newproxy", NULL};
+    static const char *const drop[] = {"print",   "dofile",  "loadfile",
+                                       "newproxy", "setfenv", "getfenv", NULL};
     for (int i = 0; drop[i]; i++) {
         lua_pushnil(L);
         lua_setglobal(L, drop[i]);

@@ -371,15 +371,15 @@ static void kvx_scriptconf(ARGS)
 
 /* clang-format off */
 const kv_command kvx_script_commands[] = {
-    {"eval", -3, KV_CMD_WRITE, 0, 0, 0, eval_check, kvx_eval,
+    {"eval", -3, KV_CMD_WRITE | KV_CMD_NOSCRIPT, 0, 0, 0, eval_check, kvx_eval,
      "scripting", "2.6.0", "Execute a Lua script server side"},
-    {"evalsha", -3, KV_CMD_WRITE, 0, 0, 0, eval_check, kvx_evalsha,
+    {"evalsha", -3, KV_CMD_WRITE | KV_CMD_NOSCRIPT, 0, 0, 0, eval_check, kvx_evalsha,
      "scripting", "2.6.0", "Execute a Lua script server side"},
-    {"eval_ro", -3, KV_CMD_READONLY, 0, 0, 0, eval_check, kvx_eval_ro,
+    {"eval_ro", -3, KV_CMD_READONLY | KV_CMD_NOSCRIPT, 0, 0, 0, eval_check, kvx_eval_ro,
      "scripting", "7.0.0", "Execute a read-only Lua script server side"},
-    {"evalsha_ro", -3, KV_CMD_READONLY, 0, 0, 0, eval_check, kvx_evalsha_ro,
+    {"evalsha_ro", -3, KV_CMD_READONLY | KV_CMD_NOSCRIPT, 0, 0, 0, eval_check, kvx_evalsha_ro,
      "scripting", "7.0.0", "Execute a read-only Lua script server side"},
-    {"script", -2, KV_CMD_WRITE, 0, 0, 0, script_check, kvx_script,
+    {"script", -2, KV_CMD_WRITE | KV_CMD_NOSCRIPT, 0, 0, 0, script_check, kvx_script,
      "scripting", "2.6.0", "A container for Lua scripts management commands"},
     {"raft.scriptconf", 3, KV_CMD_WRITE | KV_CMD_INTERNAL, 0, 0, 0, scriptconf_check,
      kvx_scriptconf, "server", "0.1.0", "Set the script budgets for the cluster (internal)"},
