@@ -962,8 +962,8 @@ static int build(lua_State *L)
     lua_settop(L, 0);
 
     /* What Redis removes or never loads. */
-    static const char *const drop[] = {"print",   "dofile",  "loadfile",
-                                       "newproxy", "setfenv", "getfenv", NULL};
+    static const char *const drop[] = {"print",   "dofile",  "loadfile", "newproxy",
+                                       "setfenv", "getfenv", NULL};
     for (int i = 0; drop[i]; i++) {
         lua_pushnil(L);
         lua_setglobal(L, drop[i]);
