@@ -504,10 +504,14 @@ static void execute(client *c, cmdref r, int argc, char **argv, size_t *lens)
                 blocking_start(c, r.k, argc, argv, lens);
             return;
         }
-        if (should_proxy(c))
+        if (should_proxy(c)) {
             proxy_forward(c, argc, argv, lens);
-        else
-            write_propose(c, argc, argv, lens, r.k->firstkey);
+        } else {
+            /* -MOVED names the first key's slot; EVAL's keys follow numkeys. */
+            int fk = r.k->firstkey, pos[1];
+            if (fk <= 0 && kv_command_keys(r.k, argc, argv, lens, pos, 1) > 0) fk = pos[0];
+            write_propose(c, argc, argv, lens, fk);
+        }
         return;
     }
     if (c->trk) tracking_read(c, r.k, argc, argv, lens);
@@ -1108,6 +1112,21 @@ PROC(command_cmd)
 static void config_set_cmd(client *c, int argc, char **argv, size_t *lens)
 {
     resp_buf *b = client_reply_buf(c);
+    long long sv;
+    int which = config_set_script(b, argc - 2, argv + 2, lens + 2, &sv);
+    if (which == -2) return;
+    if (which >= 0) {
+        if (should_proxy(c)) {
+            proxy_forward(c, argc, argv, lens);
+            return;
+        }
+        char num[24];
+        int n = snprintf(num, sizeof(num), "%lld", sv);
+        char *av[3] = {"raft.scriptconf", which ? "max-memory" : "budget", num};
+        size_t al[3] = {15, which ? 10u : 6u, (size_t)n};
+        write_propose(c, 3, av, al, 0);
+        return;
+    }
     int flags = config_set_notify(b, argc - 2, argv + 2, lens + 2);
     if (flags == -1) {
         config_set_reply(b, argc - 2, argv + 2, lens + 2);

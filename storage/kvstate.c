@@ -434,6 +434,16 @@ void kvstate_set_hooks(kvstate *s, const kvstate_hooks *h)
         memset(&s->hooks, 0, sizeof(s->hooks));
 }
 
+int kvstate_script_conf(kvstate *s, uint64_t *budget, uint64_t *maxmem)
+{
+    MDB_txn *txn = NULL;
+    kv_ctx c;
+    int rc;
+    if ((rc = begin_read(s, &txn)) != 0) return rc;
+    ctx_init(s, &c, txn, 0, NULL);
+    return kvx_script_conf(&c, budget, maxmem);
+}
+
 int kvstate_read(kvstate *s, int db, const kv_command *cmd, int argc, char **argv, size_t *argvlen,
                  int64_t wall_ms, resp_buf *reply)
 {

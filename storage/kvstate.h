@@ -102,6 +102,10 @@ void kvstate_set_hooks(kvstate *s, const kvstate_hooks *h);
  * server proposes for CONFIG SET), kept in the state and its snapshots;
  * 0 until set. */
 int kvstate_notify_flags(kvstate *s);
+/* The cluster-wide script budgets (script-instruction-budget,
+ * script-max-memory; storage/kvlua.h), set by applying RAFT.SCRIPTCONF and
+ * kept in the state (its snapshots carry them). Defaults until set. */
+int kvstate_script_conf(kvstate *s, uint64_t *budget, uint64_t *maxmem);
 /* Redis's keyspaceEventsStringToFlags(): the flags of a class string, or
  * -1 for a character that is no class. */
 int kv_notify_parse(const char *classes, size_t len);

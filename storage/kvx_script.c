@@ -327,15 +327,17 @@ static void kvx_script(ARGS)
     }
 }
 
-/* RAFT.SCRIPTCONF <budget> <max-memory>: the cluster-wide budgets (the
- * server proposes it for CONFIG SET). */
+/* RAFT.SCRIPTCONF budget|max-memory <value>: one of the cluster-wide
+ * budgets (the server proposes it for CONFIG SET). */
 KV_CHECK(scriptconf_check)
 {
     (void)argc;
-    long long b, m;
-    if (!kv_string2ll(argv[1], argvlen[1], &b) || b < 0 || !kv_string2ll(argv[2], argvlen[2], &m) ||
-        m < 0 || (unsigned long long)m > KVLUA_MAX_MEMORY_LIMIT) {
-        resp_add_error(err, "ERR Invalid script budgets");
+    long long v;
+    int mem = kv_streqci(argv[1], argvlen[1], "max-memory");
+    if ((!mem && !kv_streqci(argv[1], argvlen[1], "budget")) ||
+        !kv_string2ll(argv[2], argvlen[2], &v) || v < 0 ||
+        (mem && (unsigned long long)v > KVLUA_MAX_MEMORY_LIMIT)) {
+        resp_add_error(err, "ERR Invalid script budget");
         return -1;
     }
     return 0;
@@ -343,23 +345,18 @@ KV_CHECK(scriptconf_check)
 
 static void kvx_scriptconf(ARGS)
 {
-    long long b, m;
-    unsigned char v[8];
+    long long v;
+    unsigned char b[8];
     UNUSED_ARGS;
     if (!c->st || !c->writable) {
         resp_add_error(c->reply, "ERR RAFT.SCRIPTCONF is applied only");
         return;
     }
-    kv_string2ll(argv[1], argvlen[1], &b);
-    kv_string2ll(argv[2], argvlen[2], &m);
-    kv_put_be64(v, (uint64_t)b);
-    MDB_val k = {CONF_KEYLEN, CONF_BUDGET}, d = {8, v};
+    kv_string2ll(argv[2], argvlen[2], &v);
+    kv_put_be64(b, (uint64_t)v);
+    int mem = kv_streqci(argv[1], argvlen[1], "max-memory");
+    MDB_val k = {CONF_KEYLEN, mem ? CONF_MAXMEM : CONF_BUDGET}, d = {8, b};
     int rc = mdb_put(c->txn, scripts_dbi(c), &k, &d, 0);
-    if (rc == 0) {
-        kv_put_be64(v, (uint64_t)m);
-        k.mv_data = CONF_MAXMEM;
-        rc = mdb_put(c->txn, scripts_dbi(c), &k, &d, 0);
-    }
     if (rc != 0) {
         if (!c->rc) c->rc = kv_map_err(rc);
         return;

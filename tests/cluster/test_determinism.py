@@ -42,6 +42,8 @@ CHANGED = {
     # then, so it answers -MOVED; the leader sets it below): it changes what
     # every node publishes, never what any node stores.
     "notify-keyspace-events": "KEA",
+    "script-instruction-budget": "1000000",
+    "script-max-memory": "16mb",
     # Fixed facts today (CONFIG SET accepts only their one value); once one
     # becomes a real setting it is changed here too.
     "save": "900 1",
@@ -80,10 +82,13 @@ def test_no_runtime_setting_on_one_node_changes_what_it_applies(make_cluster):
                 changed += 1
             except Exception:
                 assert k in ("save", "appendonly", "maxmemory", "maxmemory-policy",
-                             "notify-keyspace-events"), k
+                             "notify-keyspace-events", "script-instruction-budget",
+                             "script-max-memory"), k
         assert changed >= 15
     with ld.client() as r:
         r.config_set("notify-keyspace-events", CHANGED["notify-keyspace-events"])
+        for k in ("script-instruction-budget", "script-max-memory"):
+            r.config_set(k, CHANGED[k])
     f.password = CHANGED["requirepass"]
     with f.client() as r:
         assert r.config_get("proto-max-bulk-len")["proto-max-bulk-len"] == str(1 << 20)
