@@ -43,6 +43,7 @@ SUBCOMMANDS = {
     "object": ["encoding", "freq", "idletime", "help"],
     "slowlog": ["get", "len", "reset", "help"],
     "latency": ["latest", "history", "reset", "doctor", "help"],
+    "script": ["load", "exists", "flush", "kill", "help"],
 }
 
 # Commands whose rows the table holds before RaftKV implements them (the

@@ -2072,6 +2072,83 @@ static const cmdinfo table[] = {
      "pure-token token ABSTTL since 5.0.0 flags <+optional>} {name seconds type "
      "integer token IDLETIME since 5.0.0 flags <+optional>} {name frequency type "
      "integer token FREQ since 5.0.0 flags <+optional>}]"},
+    {"eval",
+     "eval :-3 <+noscript +stale +skip_monitor +no_mandatory_keys +movablekeys> "
+     ":0 :0 :0 <+@slow +@scripting> <> <{notes \"We cannot tell how the keys will "
+     "be used so we assume the worst, RW and UPDATE\" flags <+RW +access +update> "
+     "begin_search {type index spec {index :2}} find_keys {type keynum spec "
+     "{keynumidx :0 firstkey :1 keystep :1}}}>",
+     "summary \"Execute a Lua script server side\" since 2.6.0 group scripting "
+     "complexity \"Depends on the script that is executed.\" arguments [{name "
+     "script type string} {name numkeys type integer} {name key type key "
+     "key_spec_index :0 flags <+optional +multiple>} {name arg type string flags "
+     "<+optional +multiple>}]"},
+    {"evalsha",
+     "evalsha :-3 <+noscript +stale +skip_monitor +no_mandatory_keys "
+     "+movablekeys> :0 :0 :0 <+@slow +@scripting> <> <{flags <+RW +access "
+     "+update> begin_search {type index spec {index :2}} find_keys {type keynum "
+     "spec {keynumidx :0 firstkey :1 keystep :1}}}>",
+     "summary \"Execute a Lua script server side\" since 2.6.0 group scripting "
+     "complexity \"Depends on the script that is executed.\" arguments [{name "
+     "sha1 type string} {name numkeys type integer} {name key type key "
+     "key_spec_index :0 flags <+optional +multiple>} {name arg type string flags "
+     "<+optional +multiple>}]"},
+    {"eval_ro",
+     "eval_ro :-3 <+readonly +noscript +stale +skip_monitor +no_mandatory_keys "
+     "+movablekeys> :0 :0 :0 <+@slow +@scripting> <> <{notes \"We cannot tell how "
+     "the keys will be used so we assume the worst, RO and ACCESS\" flags <+RO "
+     "+access> begin_search {type index spec {index :2}} find_keys {type keynum "
+     "spec {keynumidx :0 firstkey :1 keystep :1}}}>",
+     "summary \"Execute a read-only Lua script server side\" since 7.0.0 group "
+     "scripting complexity \"Depends on the script that is executed.\" arguments "
+     "[{name script type string} {name numkeys type integer} {name key type key "
+     "key_spec_index :0 flags <+optional +multiple>} {name arg type string flags "
+     "<+optional +multiple>}]"},
+    {"evalsha_ro",
+     "evalsha_ro :-3 <+readonly +noscript +stale +skip_monitor +no_mandatory_keys "
+     "+movablekeys> :0 :0 :0 <+@slow +@scripting> <> <{flags <+RO +access> "
+     "begin_search {type index spec {index :2}} find_keys {type keynum spec "
+     "{keynumidx :0 firstkey :1 keystep :1}}}>",
+     "summary \"Execute a read-only Lua script server side\" since 7.0.0 group "
+     "scripting complexity \"Depends on the script that is executed.\" arguments "
+     "[{name sha1 type string} {name numkeys type integer} {name key type key "
+     "key_spec_index :0 flags <+optional +multiple>} {name arg type string flags "
+     "<+optional +multiple>}]"},
+    {"script",
+     "script :-2 <> :0 :0 :0 <+@slow> <> <>",
+     "summary \"A container for Lua scripts management commands\" since 2.6.0 "
+     "group scripting complexity \"Depends on subcommand.\""},
+    {"script|load",
+     "script|load :3 <+noscript +stale> :0 :0 :0 <+@slow +@scripting> "
+     "<\"request_policy:all_nodes\" \"response_policy:all_succeeded\"> <>",
+     "summary \"Load the specified Lua script into the script cache.\" since "
+     "2.6.0 group scripting complexity \"O(N) with N being the length in bytes of "
+     "the script body.\" arguments [{name script type string}]"},
+    {"script|exists",
+     "script|exists :-3 <+noscript> :0 :0 :0 <+@slow +@scripting> "
+     "<\"request_policy:all_shards\" \"response_policy:agg_logical_and\"> <>",
+     "summary \"Check existence of scripts in the script cache.\" since 2.6.0 "
+     "group scripting complexity \"O(N) with N being the number of scripts to "
+     "check (so checking a single script is an O(1) operation).\" arguments "
+     "[{name sha1 type string flags <+multiple>}]"},
+    {"script|flush",
+     "script|flush :-2 <+noscript> :0 :0 :0 <+@slow +@scripting> "
+     "<\"request_policy:all_nodes\" \"response_policy:all_succeeded\"> <>",
+     "summary \"Remove all the scripts from the script cache.\" since 2.6.0 group "
+     "scripting complexity \"O(N) with N being the number of scripts in cache\" "
+     "history <[6.2.0 \"Added the `ASYNC` and `SYNC` flushing mode modifiers.\"]> "
+     "arguments [{name async type oneof since 6.2.0 flags <+optional> arguments "
+     "[{name async type pure-token token ASYNC} {name sync type pure-token token "
+     "SYNC}]}]"},
+    {"script|kill",
+     "script|kill :2 <+noscript +allow_busy> :0 :0 :0 <+@slow +@scripting> "
+     "<\"request_policy:all_shards\" \"response_policy:one_succeeded\"> <>",
+     "summary \"Kill the script currently in execution.\" since 2.6.0 group "
+     "scripting complexity O(1)"},
+    {"script|help",
+     "script|help :2 <+loading +stale> :0 :0 :0 <+@slow +@scripting> <> <>",
+     "summary \"Show helpful text about the different subcommands\" since 5.0.0 "
+     "group scripting complexity O(1)"},
 };
 /* TABLE END */
 /* clang-format on */
