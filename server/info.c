@@ -13,6 +13,7 @@
 #include "server/command_info.h"
 #include "server/info.h"
 #include "server/server.h"
+#include "storage/kvlua.h"
 
 /* ------------------------------------------------------ command counters */
 
@@ -86,6 +87,20 @@ int info_sub_id(int parent, const char *sub, size_t sublen)
     cmds[ncmds].name = name;
     cmds[ncmds].parent = parent;
     return ncmds++;
+}
+
+/* Redis's bytesToHuman(). */
+static void info_human(uint64_t n, char *buf, size_t len)
+{
+    double d = (double)n;
+    if (n < 1024)
+        snprintf(buf, len, "%lluB", (unsigned long long)n);
+    else if (n < 1024ull * 1024)
+        snprintf(buf, len, "%.2fK", d / 1024);
+    else if (n < 1024ull * 1024 * 1024)
+        snprintf(buf, len, "%.2fM", d / (1024.0 * 1024));
+    else
+        snprintf(buf, len, "%.2fG", d / (1024.0 * 1024 * 1024));
 }
 
 static int hist_bucket(uint64_t us)
@@ -512,6 +527,20 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
             ADD("lmdb_state_used_pct:%d\r\n", kvstate_used_pct(srv.state));
             ADD("lmdb_state_pages:%llu\r\n", (unsigned long long)kvstate_pages(srv.state));
             ADD("lmdb_log_used_pct:%d\r\n", kvlog_used_pct(srv.log));
+            /* Scripts: the VM's base (what it holds between runs: each run
+             * starts from it) and the replicated script cache. */
+            uint64_t lua = kvlua_base_memory(), nscripts = 0, sbytes = 0;
+            kvstate_script_stats(srv.state, &nscripts, &sbytes);
+            char h1[32], h2[32];
+            info_human(lua, h1, sizeof(h1));
+            info_human(sbytes, h2, sizeof(h2));
+            ADD("used_memory_lua:%llu\r\n", (unsigned long long)lua);
+            ADD("used_memory_vm_eval:%llu\r\n", (unsigned long long)lua);
+            ADD("used_memory_lua_human:%s\r\n", h1);
+            ADD("used_memory_scripts_eval:%llu\r\n", (unsigned long long)sbytes);
+            ADD("number_of_cached_scripts:%llu\r\n", (unsigned long long)nscripts);
+            ADD("used_memory_scripts:%llu\r\n", (unsigned long long)sbytes);
+            ADD("used_memory_scripts_human:%s\r\n", h2);
             break;
         }
         case S_PERSISTENCE: {

@@ -444,6 +444,26 @@ int kvstate_script_conf(kvstate *s, uint64_t *budget, uint64_t *maxmem)
     return kvx_script_conf(&c, budget, maxmem);
 }
 
+int kvstate_script_stats(kvstate *s, uint64_t *count, uint64_t *bytes)
+{
+    MDB_txn *txn = NULL;
+    MDB_stat st;
+    int rc;
+    *count = *bytes = 0;
+    if ((rc = begin_read(s, &txn)) != 0) return rc;
+    MDB_dbi dbi = s->dbi[s->live][KV_SLOT_SCRIPTS];
+    if ((rc = mdb_stat(txn, dbi, &st)) != 0) return kv_map_err(rc);
+    *count = st.ms_entries;
+    *bytes = (uint64_t)st.ms_psize * (st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages);
+    /* The budgets' keys are no scripts. */
+    static const char *const conf[] = {"\0budget", "\0maxmem"};
+    for (int i = 0; i < 2; i++) {
+        MDB_val k = {7, (void *)conf[i]}, d;
+        if (mdb_get(txn, dbi, &k, &d) == 0 && *count > 0) (*count)--;
+    }
+    return 0;
+}
+
 int kvstate_read(kvstate *s, int db, const kv_command *cmd, int argc, char **argv, size_t *argvlen,
                  int64_t wall_ms, resp_buf *reply)
 {

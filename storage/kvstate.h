@@ -106,6 +106,9 @@ int kvstate_notify_flags(kvstate *s);
  * script-max-memory; storage/kvlua.h), set by applying RAFT.SCRIPTCONF and
  * kept in the state (its snapshots carry them). Defaults until set. */
 int kvstate_script_conf(kvstate *s, uint64_t *budget, uint64_t *maxmem);
+/* The script cache (INFO memory's number_of_cached_scripts and
+ * used_memory_scripts_eval: the bytes of the slot's pages). */
+int kvstate_script_stats(kvstate *s, uint64_t *count, uint64_t *bytes);
 /* Redis's keyspaceEventsStringToFlags(): the flags of a class string, or
  * -1 for a character that is no class. */
 int kv_notify_parse(const char *classes, size_t len);
