@@ -10,8 +10,10 @@
  * encoded). A read that comes behind a forwarded write is forwarded too, so
  * it sees that write.
  *
- * A forwarded command whose connection fails, or which is unanswered after
- * raft-request-timeout, is answered -TIMEOUT: it may have happened.
+ * A forwarded command whose connection fails after it was sent, or which is
+ * unanswered after raft-request-timeout, is answered -TIMEOUT: it may have
+ * happened. One that never left this node (the handshake failed, or hiredis
+ * refused to queue it) is answered -TRYAGAIN: it certainly did not.
  *
  * A blocked client's attempt (blocking.c) is forwarded the same way, but
  * its slot is in no client's queue and its outcome goes to blocking.c: the
@@ -41,6 +43,8 @@ static int64_t last_reply;          /* ms */
 
 static const char LOST[] = "TIMEOUT the connection to the leader was lost; the command may "
                            "or may not have been executed";
+static const char NOT_SENT[] = "TRYAGAIN the connection to the leader failed before the command "
+                               "was sent; it was not executed";
 
 static void finish(slot *s, const char *bytes, size_t n, const char *err)
 {
@@ -128,12 +132,12 @@ static void send_now(redisAsyncContext *ac, slot *s)
     if (redisAsyncCommandArgv(ac, on_reply, s, s->argc, (const char **)s->argv, s->argvlen) !=
         REDIS_OK) {
         if (pending) pending--;
-        unsent(s, LOST);
+        unsent(s, NOT_SENT);
     }
 }
 
 /* Commands that waited for a handshake that completed (ac) or failed
- * (NULL: they are answered -TIMEOUT, unsent). */
+ * (NULL: they are answered -TRYAGAIN, unsent). */
 static void release_waiting(redisAsyncContext *ac)
 {
     slot *s = wait_head;
@@ -145,7 +149,7 @@ static void release_waiting(redisAsyncContext *ac)
             send_now(ac, s);
         } else {
             if (pending) pending--;
-            unsent(s, LOST);
+            unsent(s, NOT_SENT);
         }
         s = next;
     }
@@ -277,7 +281,7 @@ static void send_slot(slot *s, int n, const char **av, const size_t *al)
     }
     if (redisAsyncCommandArgv(ac, on_reply, s, n, av, al) != REDIS_OK) {
         pending--;
-        unsent(s, LOST);
+        unsent(s, NOT_SENT);
     }
 }
 

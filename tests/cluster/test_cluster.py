@@ -157,6 +157,32 @@ def test_leader_killed_new_leader_keeps_every_acknowledged_write(make_cluster):
     assert c.leader() is nl
 
 
+def test_follower_answers_tryagain_for_writes_it_never_sent_to_a_dead_leader(make_cluster):
+    # Only a write that reached the leader may be answered -TIMEOUT ("may or
+    # may not have been executed"); one the follower could not send at all
+    # certainly did not run, and a client may simply retry it.
+    c = make_cluster(3)
+    ld = c.leader()
+    f = c.followers()[0]
+    r = f.client(socket_timeout=10)
+    assert r.set("warm", "1") is True  # the proxy connection to the leader is open
+    ld.kill()
+    errors = []
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            if r.set("after", "kill") is True:
+                break
+        except redis.ResponseError as e:
+            errors.append(str(e).split(" ")[0])
+    else:
+        pytest.fail("no write succeeded through the follower within 30 s: %s" % errors[-5:])
+    # The first write after the kill may have been written to the dying
+    # connection; every later failure is a write that never left the follower.
+    assert errors[1:].count("TIMEOUT") == 0, errors
+    assert set(errors) <= {"TIMEOUT", "TRYAGAIN", "CLUSTERDOWN"}, errors
+
+
 def test_restarted_follower_catches_up(make_cluster):
     c = make_cluster(3)
     ld = c.leader()
