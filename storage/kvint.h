@@ -246,7 +246,9 @@ int kv_env_used_pct(MDB_env *env);
 #define KV_SLOT_PMETA (2 * KV_MAX_DBS + 3)
 /* The script cache and the script budgets (kvx_script.c). */
 #define KV_SLOT_SCRIPTS (2 * KV_MAX_DBS + 4)
-#define KV_NSLOTS (2 * KV_MAX_DBS + 5)
+/* The function libraries (kvx_function.c). */
+#define KV_SLOT_FUNCTIONS (2 * KV_MAX_DBS + 5)
+#define KV_NSLOTS (2 * KV_MAX_DBS + 6)
 /* The LMDB name of a slot of a pair ("kv0", "exp1.5", "elem0", ...). */
 void kv_slot_name(char *buf, size_t len, int pair, int slot);
 

@@ -599,11 +599,12 @@ void kv_slot_name(char *buf, size_t len, int pair, int slot)
         snprintf(buf, len, slot == KV_MAX_DBS ? "exp%d" : "exp%d.%d", pair, slot - KV_MAX_DBS);
     else
         snprintf(buf, len, "%s%d",
-                 slot == KV_SLOT_ELEM      ? "elem"
-                 : slot == KV_SLOT_ZIDX    ? "zidx"
-                 : slot == KV_SLOT_GC      ? "gc"
-                 : slot == KV_SLOT_SCRIPTS ? "scripts"
-                                           : "pmeta",
+                 slot == KV_SLOT_ELEM        ? "elem"
+                 : slot == KV_SLOT_ZIDX      ? "zidx"
+                 : slot == KV_SLOT_GC        ? "gc"
+                 : slot == KV_SLOT_SCRIPTS   ? "scripts"
+                 : slot == KV_SLOT_FUNCTIONS ? "functions"
+                                             : "pmeta",
                  pair);
 }
 
