@@ -539,8 +539,20 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
             ADD("used_memory_lua_human:%s\r\n", h1);
             ADD("used_memory_scripts_eval:%llu\r\n", (unsigned long long)sbytes);
             ADD("number_of_cached_scripts:%llu\r\n", (unsigned long long)nscripts);
-            ADD("used_memory_scripts:%llu\r\n", (unsigned long long)sbytes);
-            ADD("used_memory_scripts_human:%s\r\n", h2);
+            /* Functions run in the same VM as scripts (its base counted
+             * once, as used_memory_vm_eval); their libraries are state. */
+            uint64_t nfuncs = 0, fbytes = 0;
+            kvstate_function_stats(srv.state, &nfuncs, &fbytes);
+            char h3[32], h4[32];
+            info_human(lua, h3, sizeof(h3));
+            info_human(sbytes + fbytes, h4, sizeof(h4));
+            ADD("number_of_functions:%llu\r\n", (unsigned long long)nfuncs);
+            ADD("used_memory_vm_functions:0\r\n");
+            ADD("used_memory_vm_total:%llu\r\n", (unsigned long long)lua);
+            ADD("used_memory_vm_total_human:%s\r\n", h3);
+            ADD("used_memory_functions:%llu\r\n", (unsigned long long)fbytes);
+            ADD("used_memory_scripts:%llu\r\n", (unsigned long long)(sbytes + fbytes));
+            ADD("used_memory_scripts_human:%s\r\n", h4);
             break;
         }
         case S_PERSISTENCE: {

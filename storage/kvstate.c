@@ -464,6 +464,29 @@ int kvstate_script_stats(kvstate *s, uint64_t *count, uint64_t *bytes)
     return 0;
 }
 
+int kvstate_function_stats(kvstate *s, uint64_t *count, uint64_t *bytes)
+{
+    MDB_txn *txn = NULL;
+    MDB_stat st;
+    MDB_cursor *cur;
+    MDB_val k = {1, "F"}, d;
+    int rc;
+    *count = *bytes = 0;
+    if ((rc = begin_read(s, &txn)) != 0) return rc;
+    MDB_dbi dbi = s->dbi[s->live][KV_SLOT_FUNCTIONS];
+    if ((rc = mdb_stat(txn, dbi, &st)) != 0) return kv_map_err(rc);
+    *bytes = (uint64_t)st.ms_psize * (st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages);
+    if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0) return kv_map_err(rc);
+    /* One 'F' record a function (kvx_function.c). */
+    rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size >= 1 && ((const char *)k.mv_data)[0] == 'F') {
+        (*count)++;
+        rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    return 0;
+}
+
 int kvstate_read(kvstate *s, int db, const kv_command *cmd, int argc, char **argv, size_t *argvlen,
                  int64_t wall_ms, resp_buf *reply)
 {

@@ -109,6 +109,10 @@ int kvstate_script_conf(kvstate *s, uint64_t *budget, uint64_t *maxmem);
 /* The script cache (INFO memory's number_of_cached_scripts and
  * used_memory_scripts_eval: the bytes of the slot's pages). */
 int kvstate_script_stats(kvstate *s, uint64_t *count, uint64_t *bytes);
+/* The function libraries (kvx_function.c) as of the last commit: how many
+ * functions they register and the bytes their slot takes (INFO memory
+ * number_of_functions / used_memory_functions). 0 or a KV_E* code. */
+int kvstate_function_stats(kvstate *s, uint64_t *count, uint64_t *bytes);
 /* Redis's keyspaceEventsStringToFlags(): the flags of a class string, or
  * -1 for a character that is no class. */
 int kv_notify_parse(const char *classes, size_t len);
