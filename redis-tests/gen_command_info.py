@@ -36,7 +36,7 @@ SUBCOMMANDS = {
                "kill", "pause", "unpause", "reply"],
     "command": ["count", "info", "docs", "list", "getkeys"],
     "config": ["get", "set", "resetstat", "rewrite"],
-    "function": ["flush", "list"],
+    "function": ["load", "delete", "flush", "list", "dump", "restore", "stats", "kill", "help"],
     "cluster": ["slots", "shards", "nodes", "info", "myid", "keyslot"],
     "memory": ["usage"],
     "pubsub": ["channels", "numsub", "numpat", "shardchannels", "shardnumsub", "help"],

@@ -59,7 +59,6 @@ PROC(exec_cmd);
 PROC(discard_cmd);
 PROC(shutdown_cmd);
 PROC(time_cmd);
-PROC(function_cmd);
 PROC(save_cmd);
 PROC(lastsave_cmd);
 PROC(reset_cmd);
@@ -114,8 +113,6 @@ static const scmd server_commands[] = {
      "Synchronously saves the database(s) to disk and shuts down the Redis server."},
     {"time", 1, SC_NOMULTI, "loading stale fast", time_cmd, "server", "2.6.0",
      "Returns the server time."},
-    {"function", -2, SC_NOMULTI, "", function_cmd, "scripting", "7.0.0",
-     "A container for function commands."},
     {"save", 1, SC_NOMULTI, "admin noscript no_async_loading no_multi", save_cmd, "server", "1.0.0",
      "Synchronously saves the database(s) to disk."},
     {"bgsave", -1, SC_NOMULTI, "admin noscript no_async_loading", save_cmd, "server", "1.0.0",
@@ -1270,23 +1267,6 @@ PROC(time_cmd)
     resp_add_array(b, 2);
     resp_add_bulk_int(b, (int64_t)tv.tv_sec);
     resp_add_bulk_int(b, (int64_t)tv.tv_usec);
-}
-
-PROC(function_cmd)
-{
-    (void)lens;
-    resp_buf *b = client_reply_buf(c);
-    if (!strcasecmp(argv[1], "flush") && argc <= 3) {
-        if (argc == 3 && strcasecmp(argv[2], "async") && strcasecmp(argv[2], "sync")) {
-            resp_add_error(b, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
-            return;
-        }
-        resp_add_ok(b);
-    } else if (!strcasecmp(argv[1], "list")) {
-        resp_add_array(b, 0);
-    } else {
-        resp_add_errorf(b, "ERR unknown subcommand \'%.128s\'. Try FUNCTION HELP.", argv[1]);
-    }
 }
 
 PROC(save_cmd)

@@ -32,7 +32,7 @@
 #include "storage/kvlua.h"
 #include "storage/rdbcodec.h"
 
-#define REG_FNS "kvfn.fns"     /* name (lower case) -> callback, of this run */
+#define REG_FNS "kvfn.fns"     /* name -> callback, of this run */
 #define REG_ENVMT "kvfn.envmt" /* the metatable of the library's globals */
 #define NAME_MAX_LEN 4096      /* longer names are refused as invalid */
 #define ERRLEN 512
@@ -402,14 +402,14 @@ static int register_function(lua_State *L)
     if (nlen > NAME_MAX_LEN || !kvfn_valid_name(name, nlen))
         return fn_raise(L, "Library names can only contain letters, numbers, or underscores(_) and "
                            "must be at least one character long");
-    char low[NAME_MAX_LEN];
-    lower(low, name, nlen);
+    /* Within a library names are case-sensitive (Redis's library dict);
+     * across libraries not (its functions dict). */
     lua_getfield(L, LUA_REGISTRYINDEX, REG_FNS);
-    lua_pushlstring(L, low, nlen);
+    lua_pushlstring(L, name, nlen);
     lua_rawget(L, -2);
     if (!lua_isnil(L, -1)) return fn_raise(L, "Function already exists in the library");
     lua_pop(L, 1);
-    lua_pushlstring(L, low, nlen);
+    lua_pushlstring(L, name, nlen);
     lua_pushvalue(L, cb_i);
     lua_rawset(L, -3);
     lua_pop(L, 1);
@@ -618,6 +618,31 @@ static uint32_t get_u32(const unsigned char *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* An 'F' record: flags, the library's name, the function's name as
+ * registered. 0 or -1 (malformed). */
+static int frec_parse(const MDB_val *d, uint32_t *flags, const char **lib, size_t *liblen,
+                      const char **fname, size_t *fnl)
+{
+    const unsigned char *p = d->mv_data;
+    if (d->mv_size < 8) return -1;
+    *flags = get_u32(p);
+    *liblen = get_u32(p + 4);
+    if (*liblen > d->mv_size - 8) return -1;
+    *lib = (const char *)p + 8;
+    *fname = *lib + *liblen;
+    *fnl = d->mv_size - 8 - *liblen;
+    return 0;
+}
+
+/* Whether the 'F' record d belongs to library name. */
+static int frec_lib_is(const MDB_val *d, const char *name, size_t n)
+{
+    uint32_t fl;
+    const char *lib, *fn;
+    size_t ll, fnl;
+    return frec_parse(d, &fl, &lib, &ll, &fn, &fnl) == 0 && ll == n && !memcmp(lib, name, n);
+}
+
 /* A stored library record, decoded in place. */
 typedef struct lib_rec {
     const unsigned char *p, *e; /* the function list */
@@ -710,10 +735,12 @@ static int lib_delete(kv_ctx *c, const char *name, size_t n)
 /* Stores a loaded library. 0 or -1 (c->rc). */
 static int lib_store(kv_ctx *c, const fn_lib *l)
 {
-    size_t sz = 4 + l->len;
-    for (int i = 0; i < l->n; i++)
+    size_t sz = 4 + l->len, fmax = 0;
+    for (int i = 0; i < l->n; i++) {
         sz += 12 + l->fns[i].nlen + l->fns[i].dlen;
-    unsigned char *b = malloc(sz > l->nlen + 4 ? sz : l->nlen + 4);
+        if (l->fns[i].nlen > fmax) fmax = l->fns[i].nlen;
+    }
+    unsigned char *b = malloc(sz > l->nlen + fmax + 8 ? sz : l->nlen + fmax + 8);
     if (!b) {
         if (!c->rc) c->rc = KV_ENOMEM;
         return -1;
@@ -738,10 +765,21 @@ static int lib_store(kv_ctx *c, const fn_lib *l)
     int rc = fn_put(c, 'L', l->name, l->nlen, b, sz);
     for (int i = 0; i < l->n && rc == 0; i++) {
         char low[NAME_MAX_LEN];
+        MDB_val d;
         lower(low, l->fns[i].name, l->fns[i].nlen);
+        /* Two names of one library equal but for case: the first one
+         * registered answers FCALL (Redis keeps one of them). */
+        int f = fn_get(c, 'F', low, l->fns[i].nlen, &d);
+        if (f < 0) {
+            rc = -1;
+            break;
+        }
+        if (f) continue;
         put_u32(b, l->fns[i].flags);
-        memcpy(b + 4, l->name, l->nlen);
-        rc = fn_put(c, 'F', low, l->fns[i].nlen, b, 4 + l->nlen);
+        put_u32(b + 4, (uint32_t)l->nlen);
+        memcpy(b + 8, l->name, l->nlen);
+        memcpy(b + 8 + l->nlen, l->fns[i].name, l->fns[i].nlen);
+        rc = fn_put(c, 'F', low, l->fns[i].nlen, b, 8 + l->nlen + l->fns[i].nlen);
     }
     free(b);
     return rc;
@@ -810,18 +848,18 @@ static void fcall_generic(kv_ctx *c, int ro, int argc, char **argv, size_t *argv
         f = fn_get(c, 'F', low, argvlen[1], &d);
     }
     if (f < 0) return;
-    if (f == 0 || d.mv_size < 4) {
+    uint32_t flags;
+    const char *lp, *fp;
+    size_t liblen, fnl;
+    if (f == 0 || frec_parse(&d, &flags, &lp, &liblen, &fp, &fnl) != 0 || liblen > NAME_MAX_LEN ||
+        fnl > NAME_MAX_LEN) {
         resp_add_error(c->reply, "ERR Function not found");
         return;
     }
-    uint32_t flags = get_u32(d.mv_data);
-    size_t liblen = d.mv_size - 4;
-    char libname[NAME_MAX_LEN + 1];
-    if (liblen > NAME_MAX_LEN) {
-        resp_add_error(c->reply, "ERR Function not found");
-        return;
-    }
-    memcpy(libname, (const char *)d.mv_data + 4, liblen);
+    char libname[NAME_MAX_LEN + 1], fname[NAME_MAX_LEN + 1];
+    memcpy(libname, lp, liblen);
+    memcpy(fname, fp, fnl);
+    fname[fnl] = '\0';
     if (!kv_string2ll(argv[2], argvlen[2], &numkeys)) {
         resp_add_error(c->reply, "ERR Bad number of keys provided");
         return;
@@ -864,9 +902,6 @@ static void fcall_generic(kv_ctx *c, int ro, int argc, char **argv, size_t *argv
     lib.body = body;
     uint64_t budget, maxmem;
     kvx_script_conf(c, &budget, &maxmem);
-    char fname[NAME_MAX_LEN + 1];
-    memcpy(fname, argv[1], argvlen[1]);
-    fname[argvlen[1]] = '\0';
     kvlua_run r = {
         .c = c,
         .readonly = ro || (flags & KVLUA_F_NO_WRITES) || !c->writable,
@@ -885,7 +920,7 @@ static void fcall_generic(kv_ctx *c, int ro, int argc, char **argv, size_t *argv
         lua_setfield(L, -2, "__index");
         lua_pop(L, 1);
         lua_getfield(L, LUA_REGISTRYINDEX, REG_FNS);
-        lua_pushlstring(L, low, argvlen[1]);
+        lua_pushlstring(L, fname, fnl);
         lua_rawget(L, -2);
         lua_remove(L, -2);
         if (!lua_isfunction(L, -1)) {
@@ -995,8 +1030,10 @@ KV_CHECK(function_check)
     if (kv_streqci(sub, sl, "help")) return argc == 2 ? 0 : wrong_args(err, "help");
     if (kv_streqci(sub, sl, "flush")) {
         if (argc > 3) {
-            resp_add_error(err, "ERR unknown subcommand or wrong number of arguments for 'flush'. "
-                                "Try FUNCTION HELP.");
+            resp_add_errorf(err,
+                            "ERR unknown subcommand or wrong number of arguments for '%.128s'. "
+                            "Try FUNCTION HELP.",
+                            sub);
             return -1;
         }
         if (argc == 3 && !kv_streqci(argv[2], argvlen[2], "async") &&
@@ -1009,8 +1046,10 @@ KV_CHECK(function_check)
     if (kv_streqci(sub, sl, "restore")) {
         if (argc < 3) return wrong_args(err, "restore");
         if (argc > 4) {
-            resp_add_error(err, "ERR unknown subcommand or wrong number of arguments for "
-                                "'restore'. Try FUNCTION HELP.");
+            resp_add_errorf(err,
+                            "ERR unknown subcommand or wrong number of arguments for "
+                            "'%.128s'. Try FUNCTION HELP.",
+                            sub);
             return -1;
         }
         if (argc == 4 && !kv_streqci(argv[3], argvlen[3], "flush") &&
@@ -1103,7 +1142,7 @@ static void function_load(kv_ctx *c, int argc, char **argv, size_t *argvlen)
         lower(low, l.fns[i].name, l.fns[i].nlen);
         int f = fn_get(c, 'F', low, l.fns[i].nlen, &d);
         if (f < 0) goto out;
-        if (f && !(d.mv_size - 4 == l.nlen && !memcmp((char *)d.mv_data + 4, l.name, l.nlen))) {
+        if (f && !frec_lib_is(&d, l.name, l.nlen)) {
             resp_add_errorf(c->reply, "ERR Function %s already exists", l.fns[i].name);
             goto out;
         }
@@ -1132,7 +1171,7 @@ static void add_fn_flags(resp_buf *b, uint32_t flags)
         if (flags & fn_flags[k].bit) n++;
     resp_add_set(b, n);
     for (size_t k = 0; k < NFLAGS; k++)
-        if (flags & fn_flags[k].bit) resp_add_bulk(b, fn_flags[k].name, strlen(fn_flags[k].name));
+        if (flags & fn_flags[k].bit) resp_add_simple(b, fn_flags[k].name);
 }
 
 static int list_one(kv_ctx *c, const char *name, size_t nl, const MDB_val *d, void *arg)
@@ -1143,11 +1182,11 @@ static int list_one(kv_ctx *c, const char *name, size_t nl, const MDB_val *d, vo
     if (rec_parse(d, &r) != 0) return set_rc(c, MDB_CORRUPTED);
     resp_buf *b = &a->items;
     resp_add_map(b, a->withcode ? 4 : 3);
-    resp_add_simple(b, "library_name");
+    resp_add_bulk(b, "library_name", 12);
     resp_add_bulk(b, name, nl);
-    resp_add_simple(b, "engine");
-    resp_add_simple(b, "LUA");
-    resp_add_simple(b, "functions");
+    resp_add_bulk(b, "engine", 6);
+    resp_add_bulk(b, "LUA", 3);
+    resp_add_bulk(b, "functions", 9);
     resp_add_array(b, r.n);
     const unsigned char *p = r.p;
     for (uint32_t i = 0; i < r.n; i++) {
@@ -1156,18 +1195,18 @@ static int list_one(kv_ctx *c, const char *name, size_t nl, const MDB_val *d, vo
         size_t fnl, dl;
         p = rec_next(p, &fl, &fn, &fnl, &ds, &dl);
         resp_add_map(b, 3);
-        resp_add_simple(b, "name");
+        resp_add_bulk(b, "name", 4);
         resp_add_bulk(b, fn, fnl);
-        resp_add_simple(b, "description");
+        resp_add_bulk(b, "description", 11);
         if (ds)
             resp_add_bulk(b, ds, dl);
         else
             resp_add_null(b);
-        resp_add_simple(b, "flags");
+        resp_add_bulk(b, "flags", 5);
         add_fn_flags(b, fl);
     }
     if (a->withcode) {
-        resp_add_simple(b, "library_code");
+        resp_add_bulk(b, "library_code", 12);
         resp_add_bulk(b, r.code, r.len);
     }
     a->count++;
@@ -1334,9 +1373,7 @@ static void function_restore(kv_ctx *c, int argc, char **argv, size_t *argvlen)
                 /* Owned by a library the restore replaces: no collision. */
                 int replaced = 0;
                 for (int k = 0; k < a.n; k++)
-                    if (d.mv_size - 4 == a.libs[k].nlen &&
-                        !memcmp((char *)d.mv_data + 4, a.libs[k].name, a.libs[k].nlen))
-                        replaced = 1;
+                    if (frec_lib_is(&d, a.libs[k].name, a.libs[k].nlen)) replaced = 1;
                 if (!replaced) {
                     resp_add_errorf(c->reply, "ERR Function %s already exists", fd->name);
                     goto out;
@@ -1389,15 +1426,15 @@ static void kvx_function(ARGS)
         uint64_t n[2] = {0, 0};
         if (each_lib(c, count_one, n) != 0) return;
         resp_add_map(c->reply, 2);
-        resp_add_simple(c->reply, "running_script");
+        resp_add_bulk(c->reply, "running_script", 14);
         resp_add_null(c->reply);
-        resp_add_simple(c->reply, "engines");
+        resp_add_bulk(c->reply, "engines", 7);
         resp_add_map(c->reply, 1);
-        resp_add_simple(c->reply, "LUA");
+        resp_add_bulk(c->reply, "LUA", 3);
         resp_add_map(c->reply, 2);
-        resp_add_simple(c->reply, "libraries_count");
+        resp_add_bulk(c->reply, "libraries_count", 15);
         resp_add_int(c->reply, (long long)n[0]);
-        resp_add_simple(c->reply, "functions_count");
+        resp_add_bulk(c->reply, "functions_count", 15);
         resp_add_int(c->reply, (long long)n[1]);
     } else if (kv_streqci(sub, sl, "kill")) {
         /* A function runs inside one apply: none is ever running between
