@@ -37,6 +37,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         dir = kvt_mkdtemp();
         st = kvt_open_state(dir);
         atexit(cleanup);
+        /* Small budgets: a library body that loops stops quickly. */
+        char *b[3] = {"raft.scriptconf", "budget", "100000"};
+        size_t bl[3] = {15, 6, 6};
+        run(3, b, bl);
+        char *m[3] = {"raft.scriptconf", "max-memory", "4000000"};
+        size_t ml[3] = {15, 10, 7};
+        run(3, m, ml);
     }
     unsigned char *p = malloc(size + 10);
     if (!p) abort();
