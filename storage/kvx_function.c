@@ -502,11 +502,111 @@ static void push_load_api(lua_State *L, fn_lib *lib)
  * caller), registering its functions in lib and in the registry's
  * REG_FNS. Leaves the library's environment's metatable in REG_ENVMT.
  * 0, or -1 with Redis's error appended to err. */
-static int lib_run(lua_State *L, kvlua_run *r, fn_lib *lib, resp_buf *err)
+/* ------------------------------------------------------------ compiled libraries */
+
+/* Compiling a library's source is most of an FCALL's cost (the lexer and
+ * parser), so every run loads the library as Lua bytecode instead: the
+ * bytecode of a source is the same bytes on every node (lua_dump of the
+ * same Proto), and the VM's state after loading it depends only on those
+ * bytes, whether this process compiled the source just now or found the
+ * bytecode in its cache. The compile happens in a scratch run (the base
+ * image restored before and after), without memory limit so that a node
+ * that compiles and a node that hits its cache can never disagree. The
+ * cache is this process's memory, never state, and never takes bytes from
+ * a client: only what lua_dump wrote here. */
+#define BC_SLOTS 32
+
+static struct bc_entry {
+    char *code; /* the library's code, compared whole */
+    size_t len;
+    unsigned char *bc;
+    size_t bclen;
+} bc_cache[BC_SLOTS];
+static unsigned bc_next;
+
+typedef struct bc_buf {
+    unsigned char *p;
+    size_t len, cap;
+    int oom;
+} bc_buf;
+
+static int bc_write(lua_State *L, const void *p, size_t n, void *ud)
 {
-    lua_newtable(L);
-    lua_setfield(L, LUA_REGISTRYINDEX, REG_FNS);
-    int rc = luaL_loadbuffer(L, lib->code + lib->body, lib->len - lib->body, "@user_function");
+    (void)L;
+    bc_buf *b = ud;
+    if (b->oom) return 1;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n)
+            cap *= 2;
+        unsigned char *np = realloc(b->p, cap);
+        if (!np) {
+            b->oom = 1;
+            return 1;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+static struct bc_entry *bc_find(const fn_lib *lib)
+{
+    for (int i = 0; i < BC_SLOTS; i++)
+        if (bc_cache[i].code && bc_cache[i].len == lib->len &&
+            !memcmp(bc_cache[i].code, lib->code, lib->len))
+            return &bc_cache[i];
+    return NULL;
+}
+
+/* Pushes lib's compiled chunk, run r being current (kvlua_begin done).
+ * 0, or -1 with Redis's error appended to err. */
+static int lib_chunk(lua_State *L, kvlua_run *r, fn_lib *lib, resp_buf *err)
+{
+    struct bc_entry *e = bc_find(lib);
+    if (!e) {
+        kvlua_run scratch = *r;
+        scratch.budget = 0;
+        scratch.max_memory = 0;
+        kvlua_end(L);
+        if (!kvlua_begin(&scratch, err)) return -1;
+        int rc = luaL_loadbuffer(L, lib->code + lib->body, lib->len - lib->body, "@user_function");
+        if (rc != 0) {
+            if (rc == LUA_ERRMEM)
+                resp_add_error(err, "ERR Script exceeded the memory limit (script-max-memory)");
+            else
+                resp_add_errorf(err, "ERR Error compiling function: %s", lua_tostring(L, -1));
+            kvlua_end(L);
+            kvlua_begin(r, err);
+            return -1;
+        }
+        bc_buf b = {0};
+        char *code = malloc(lib->len ? lib->len : 1);
+        int drc = lua_dump(L, bc_write, &b);
+        kvlua_end(L);
+        if (!kvlua_begin(r, err)) {
+            free(b.p);
+            free(code);
+            return -1;
+        }
+        if (drc != 0 || b.oom || !code) {
+            free(b.p);
+            free(code);
+            resp_add_error(err, "ERR out of memory compiling a library");
+            return -1;
+        }
+        memcpy(code, lib->code, lib->len);
+        e = &bc_cache[bc_next++ % BC_SLOTS];
+        free(e->code);
+        free(e->bc);
+        e->code = code;
+        e->len = lib->len;
+        e->bc = b.p;
+        e->bclen = b.len;
+    }
+    int rc = luaL_loadbuffer(L, (const char *)e->bc, e->bclen, "@user_function");
     if (rc != 0) {
         if (rc == LUA_ERRMEM || r->over_memory)
             resp_add_error(err, "ERR Script exceeded the memory limit (script-max-memory)");
@@ -515,6 +615,14 @@ static int lib_run(lua_State *L, kvlua_run *r, fn_lib *lib, resp_buf *err)
         lua_pop(L, 1);
         return -1;
     }
+    return 0;
+}
+
+static int lib_run(lua_State *L, kvlua_run *r, fn_lib *lib, resp_buf *err)
+{
+    if (lib_chunk(L, r, lib, err) != 0) return -1;
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, REG_FNS);
     /* The library's globals: an empty table whose reads go to the load
      * API now, to the script globals once loaded; writes fail. */
     lua_newtable(L);
@@ -527,7 +635,7 @@ static int lib_run(lua_State *L, kvlua_run *r, fn_lib *lib, resp_buf *err)
     lua_setfield(L, LUA_REGISTRYINDEX, REG_ENVMT);
     lua_setmetatable(L, -2);
     lua_setfenv(L, -2);
-    rc = lua_pcall(L, 0, 0, 0);
+    int rc = lua_pcall(L, 0, 0, 0);
     if (r->over_budget || r->over_memory || rc == LUA_ERRMEM) {
         if (rc == LUA_ERRMEM) r->over_memory = 1;
         if (r->over_memory)
