@@ -1066,6 +1066,10 @@ static int ensure_built(void)
 
 lua_State *kvlua_begin(kvlua_run *r, resp_buf *err)
 {
+    if (vm.run) {
+        resp_add_error(err, "ERR a script is already running");
+        return NULL;
+    }
     if (ensure_built() != 0) {
         resp_add_errorf(err, "ERR scripting is unavailable on this node: %s", vm.err);
         return NULL;
