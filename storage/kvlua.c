@@ -43,6 +43,7 @@ static struct {
     int scratch_init;
     uint64_t limit; /* the arena's limit in this run */
     int fresh;      /* nothing done since kvlua_begin() (kvlua_load may use a cached chunk) */
+    int need_base;  /* the arena still holds the last run's bytes */
 } vm;
 
 /* ------------------------------------------------------------ flags */
@@ -1076,9 +1077,10 @@ lua_State *kvlua_begin(kvlua_run *r, resp_buf *err)
         resp_add_errorf(err, "ERR scripting is unavailable on this node: %s", vm.err);
         return NULL;
     }
-    kvlua_arena_restore(vm.image, vm.image_len);
+    /* The arena is restored lazily (ensure_base): a cached chunk's image
+     * replaces the base image's copy (kvlua_load). */
     vm.limit = r->max_memory ? vm.base_used + r->max_memory : 0;
-    kvlua_arena_set_limit(vm.limit);
+    vm.need_base = 1;
     vm.fresh = 1;
     vm.run = r;
     vm.steps = 0;
@@ -1086,10 +1088,18 @@ lua_State *kvlua_begin(kvlua_run *r, resp_buf *err)
     vm.resp = 2;
     vm.rng = r->seed;
     r->over_budget = r->over_memory = 0;
-    lua_State *L = vm.L;
-    lua_settop(L, 0);
-    lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_PERIOD);
-    return L;
+    return vm.L;
+}
+
+/* The base VM, as every run starts. */
+static void ensure_base(void)
+{
+    if (!vm.need_base) return;
+    vm.need_base = 0;
+    kvlua_arena_restore(vm.image, vm.image_len);
+    kvlua_arena_set_limit(vm.limit);
+    lua_settop(vm.L, 0);
+    lua_sethook(vm.L, hook, LUA_MASKCOUNT, HOOK_PERIOD);
 }
 
 /* Compiled chunks: the arena's image right after a body compiled on a
@@ -1154,7 +1164,7 @@ int kvlua_load(lua_State *L, const char *code, size_t len, const char *chunkname
 {
     const char *name = chunkname ? chunkname : "@user_script";
     char key[41] = "";
-    int fresh = vm.fresh && lua_gettop(L) == 0;
+    int fresh = vm.fresh;
     vm.fresh = 0;
     if (fresh) {
         chunk_key(key, code, len, name);
@@ -1162,10 +1172,12 @@ int kvlua_load(lua_State *L, const char *code, size_t len, const char *chunkname
         if (e) {
             kvlua_arena_restore(e->img, e->len);
             kvlua_arena_set_limit(vm.limit);
+            vm.need_base = 0;
             e->used_at = ++chunk_clock;
             return 0;
         }
     }
+    ensure_base();
     int rc = luaL_loadbuffer(L, code, len, name);
     check_memory();
     if (rc != 0) {
@@ -1186,6 +1198,7 @@ int kvlua_load(lua_State *L, const char *code, size_t len, const char *chunkname
 
 void kvlua_push_array(lua_State *L, int n, char **v, size_t *lens)
 {
+    ensure_base();
     vm.fresh = 0;
     lua_createtable(L, n, 0);
     for (int j = 0; j < n; j++) {
@@ -1203,6 +1216,7 @@ void kvlua_set_global_array(lua_State *L, const char *name, int n, char **v, siz
 
 void kvlua_push_redis(lua_State *L)
 {
+    ensure_base();
     vm.fresh = 0;
     lua_getfield(L, LUA_REGISTRYINDEX, REG_REDIS);
 }
@@ -1221,6 +1235,7 @@ static void budget_error(kvlua_run *r, resp_buf *out)
 
 void kvlua_call(lua_State *L, int nargs, resp_buf *out)
 {
+    ensure_base();
     vm.fresh = 0;
     kvlua_run *r = vm.run;
     int base = lua_gettop(L) - nargs; /* the function's index */
@@ -1276,7 +1291,7 @@ void kvlua_call(lua_State *L, int nargs, resp_buf *out)
 void kvlua_end(lua_State *L)
 {
     vm.fresh = 0;
-    lua_sethook(L, NULL, 0, 0);
+    if (!vm.need_base) lua_sethook(L, NULL, 0, 0);
     vm.run = NULL;
     if (vm.scratch_init && vm.scratch.cap > (1u << 20)) {
         resp_buf_free(&vm.scratch);
