@@ -1067,6 +1067,8 @@ static int ensure_built(void)
 
 /* ------------------------------------------------------------ runs */
 
+static void ensure_base(void);
+
 lua_State *kvlua_begin(kvlua_run *r, resp_buf *err)
 {
     if (vm.run) {
@@ -1077,8 +1079,9 @@ lua_State *kvlua_begin(kvlua_run *r, resp_buf *err)
         resp_add_errorf(err, "ERR scripting is unavailable on this node: %s", vm.err);
         return NULL;
     }
-    /* The arena is restored lazily (ensure_base): a cached chunk's image
-     * replaces the base image's copy (kvlua_load). */
+    /* The base VM now (kvlua.h promises it: a caller may use L with the
+     * Lua API at once); kvlua_load may then replace it by a cached
+     * chunk's image. */
     vm.limit = r->max_memory ? vm.base_used + r->max_memory : 0;
     vm.need_base = 1;
     vm.fresh = 1;
@@ -1088,6 +1091,7 @@ lua_State *kvlua_begin(kvlua_run *r, resp_buf *err)
     vm.resp = 2;
     vm.rng = r->seed;
     r->over_budget = r->over_memory = 0;
+    ensure_base();
     return vm.L;
 }
 
@@ -1160,11 +1164,12 @@ static void chunk_save(const char *key)
     e->used_at = ++chunk_clock;
 }
 
-int kvlua_load(lua_State *L, const char *code, size_t len, const char *chunkname, resp_buf *err)
+static int load(lua_State *L, const char *code, size_t len, const char *chunkname, resp_buf *err,
+                int cached)
 {
     const char *name = chunkname ? chunkname : "@user_script";
     char key[41] = "";
-    int fresh = vm.fresh;
+    int fresh = cached && vm.fresh && lua_gettop(L) == 0;
     vm.fresh = 0;
     if (fresh) {
         chunk_key(key, code, len, name);
@@ -1194,6 +1199,16 @@ int kvlua_load(lua_State *L, const char *code, size_t len, const char *chunkname
     lua_setfenv(L, -2);
     if (fresh && key[0] && !kvlua_arena_exceeded()) chunk_save(key);
     return 0;
+}
+
+int kvlua_load(lua_State *L, const char *code, size_t len, const char *chunkname, resp_buf *err)
+{
+    return load(L, code, len, chunkname, err, 0);
+}
+
+int kvlua_load_cached(lua_State *L, const char *code, size_t len, resp_buf *err)
+{
+    return load(L, code, len, NULL, err, 1);
 }
 
 void kvlua_push_array(lua_State *L, int n, char **v, size_t *lens)

@@ -84,7 +84,7 @@ static int script_compiles(kv_ctx *c, const char *body, size_t len)
     kvlua_run r = {.c = c, .readonly = 1, .budget = budget, .max_memory = maxmem};
     struct lua_State *L = kvlua_begin(&r, c->reply);
     if (!L) return -1;
-    int rc = kvlua_load(L, body + skip, len - skip, NULL, c->reply);
+    int rc = kvlua_load_cached(L, body + skip, len - skip, c->reply);
     kvlua_end(L);
     return rc;
 }
@@ -110,7 +110,7 @@ static void run_script(kv_ctx *c, const char *sha, const char *body, size_t len,
     };
     struct lua_State *L = kvlua_begin(&r, c->reply);
     if (!L) return;
-    if (kvlua_load(L, body + skip, len - skip, NULL, c->reply) == 0) {
+    if (kvlua_load_cached(L, body + skip, len - skip, c->reply) == 0) {
         int db = c->db;
         kvlua_set_global_array(L, "KEYS", (int)numkeys, argv + 3, argvlen + 3);
         kvlua_set_global_array(L, "ARGV", argc - 3 - (int)numkeys, argv + 3 + numkeys,
