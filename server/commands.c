@@ -368,6 +368,7 @@ static void fatal_storage(int rc, const char *what)
 }
 
 static void execute(client *c, cmdref r, int argc, char **argv, size_t *lens);
+static void execute_read(client *c, cmdref r, int argc, char **argv, size_t *lens);
 
 void dispatch(client *c, int argc, char **argv, size_t *lens)
 {
@@ -484,6 +485,25 @@ static void execute(client *c, cmdref r, int argc, char **argv, size_t *lens)
         r.s->proc(c, argc, argv, lens);
         return;
     }
+    const kv_command *asread;
+    if ((r.k->flags & KV_CMD_WRITE) &&
+        (asread = kvstate_as_read(srv.state, r.k, argc, argv, lens))) {
+        /* EVAL of a no-writes script: served like EVAL_RO, named so. */
+        char **av = malloc((size_t)argc * sizeof(*av));
+        if (!av) {
+            resp_add_error(client_reply_buf(c), "ERR out of memory");
+            return;
+        }
+        memcpy(av, argv, (size_t)argc * sizeof(*av));
+        av[0] = (char *)asread->name;
+        size_t l0 = lens[0];
+        lens[0] = strlen(asread->name);
+        r.k = asread;
+        execute_read(c, r, argc, av, lens);
+        lens[0] = l0;
+        free(av);
+        return;
+    }
     if (r.k->flags & KV_CMD_WRITE) {
         resp_buf *b = client_reply_buf(c);
         if (r.k->check && r.k->check(argc, argv, lens, b)) return;
@@ -511,6 +531,12 @@ static void execute(client *c, cmdref r, int argc, char **argv, size_t *lens)
         }
         return;
     }
+    execute_read(c, r, argc, argv, lens);
+}
+
+/* The read half of execute(). */
+static void execute_read(client *c, cmdref r, int argc, char **argv, size_t *lens)
+{
     if (c->trk) tracking_read(c, r.k, argc, argv, lens);
     if (c->nproxy) { /* behind a forwarded write: the leader runs it after that write */
         proxy_forward(c, argc, argv, lens);

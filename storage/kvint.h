@@ -135,6 +135,9 @@ int kv_db_logical(kv_ctx *c, int phys);
 /* The cluster-wide script budgets as of c's transaction (kvx_script.c):
  * script-instruction-budget and script-max-memory, defaults when unset. */
 int kvx_script_conf(kv_ctx *c, uint64_t *budget, uint64_t *maxmem);
+/* kvstate_as_read() for EVAL / EVALSHA (kvx_script.c). */
+const struct kv_command *kvx_script_as_read(kv_ctx *c, const struct kv_command *cmd, int argc,
+                                            char **argv, size_t *argvlen);
 
 typedef void kv_exec_fn(kv_ctx *c, int argc, char **argv, size_t *argvlen);
 

@@ -41,6 +41,9 @@ static struct {
     char (*nums)[32]; /* numbers formatted as arguments */
     resp_buf scratch; /* a command's reply */
     int scratch_init;
+    uint64_t limit; /* the arena's limit in this run */
+    int fresh;      /* nothing done since kvlua_begin() (kvlua_load may use a cached chunk) */
+    int need_base;  /* the arena still holds the last run's bytes */
 } vm;
 
 /* ------------------------------------------------------------ flags */
@@ -1064,29 +1067,123 @@ static int ensure_built(void)
 
 /* ------------------------------------------------------------ runs */
 
+static void ensure_base(void);
+
 lua_State *kvlua_begin(kvlua_run *r, resp_buf *err)
 {
+    if (vm.run) {
+        resp_add_error(err, "ERR a script is already running");
+        return NULL;
+    }
     if (ensure_built() != 0) {
         resp_add_errorf(err, "ERR scripting is unavailable on this node: %s", vm.err);
         return NULL;
     }
-    kvlua_arena_restore(vm.image, vm.image_len);
-    kvlua_arena_set_limit(r->max_memory ? vm.base_used + r->max_memory : 0);
+    /* The base VM now (kvlua.h promises it: a caller may use L with the
+     * Lua API at once); kvlua_load may then replace it by a cached
+     * chunk's image. */
+    vm.limit = r->max_memory ? vm.base_used + r->max_memory : 0;
+    vm.need_base = 1;
+    vm.fresh = 1;
     vm.run = r;
     vm.steps = 0;
     vm.stop = 0;
     vm.resp = 2;
     vm.rng = r->seed;
     r->over_budget = r->over_memory = 0;
-    lua_State *L = vm.L;
-    lua_settop(L, 0);
-    lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_PERIOD);
-    return L;
+    ensure_base();
+    return vm.L;
 }
 
-int kvlua_load(lua_State *L, const char *code, size_t len, const char *chunkname, resp_buf *err)
+/* The base VM, as every run starts. */
+static void ensure_base(void)
 {
-    int rc = luaL_loadbuffer(L, code, len, chunkname ? chunkname : "@user_script");
+    if (!vm.need_base) return;
+    vm.need_base = 0;
+    kvlua_arena_restore(vm.image, vm.image_len);
+    kvlua_arena_set_limit(vm.limit);
+    lua_settop(vm.L, 0);
+    lua_sethook(vm.L, hook, LUA_MASKCOUNT, HOOK_PERIOD);
+}
+
+/* Compiled chunks: the arena's image right after a body compiled on a
+ * fresh base VM. Compiling is deterministic, so the image is the same
+ * bytes on every node that compiles that body; restoring it instead of
+ * compiling again changes nothing a script can see, and saves the
+ * compile. A small cache, least recently used out. */
+#define CHUNK_CACHE 32
+static struct chunk_entry {
+    char key[41]; /* sha1 of chunk name and code */
+    void *img;
+    size_t len;
+    uint64_t used_at;
+} chunks[CHUNK_CACHE];
+static uint64_t chunk_clock;
+
+static void chunk_key(char key[41], const char *code, size_t len, const char *name)
+{
+    /* sha1(name "\0" code): one buffer only for short bodies. */
+    size_t nl = strlen(name);
+    char small[1024];
+    char *buf = nl + 1 + len <= sizeof(small) ? small : malloc(nl + 1 + len);
+    if (!buf) {
+        key[0] = '\0';
+        return;
+    }
+    memcpy(buf, name, nl + 1);
+    memcpy(buf + nl + 1, code, len);
+    kv_sha1hex(key, buf, nl + 1 + len);
+    if (buf != small) free(buf);
+}
+
+static struct chunk_entry *chunk_find(const char *key)
+{
+    for (int i = 0; i < CHUNK_CACHE; i++)
+        if (chunks[i].img && !memcmp(chunks[i].key, key, 41)) return &chunks[i];
+    return NULL;
+}
+
+static void chunk_save(const char *key)
+{
+    struct chunk_entry *e = &chunks[0];
+    for (int i = 0; i < CHUNK_CACHE; i++) {
+        if (!chunks[i].img) {
+            e = &chunks[i];
+            break;
+        }
+        if (chunks[i].used_at < e->used_at) e = &chunks[i];
+    }
+    size_t len = kvlua_arena_image_size();
+    void *img = malloc(len);
+    if (!img) return;
+    kvlua_arena_save(img, len);
+    free(e->img);
+    e->img = img;
+    e->len = len;
+    memcpy(e->key, key, 41);
+    e->used_at = ++chunk_clock;
+}
+
+static int load(lua_State *L, const char *code, size_t len, const char *chunkname, resp_buf *err,
+                int cached)
+{
+    const char *name = chunkname ? chunkname : "@user_script";
+    char key[41] = "";
+    int fresh = cached && vm.fresh && lua_gettop(L) == 0;
+    vm.fresh = 0;
+    if (fresh) {
+        chunk_key(key, code, len, name);
+        struct chunk_entry *e = key[0] ? chunk_find(key) : NULL;
+        if (e) {
+            kvlua_arena_restore(e->img, e->len);
+            kvlua_arena_set_limit(vm.limit);
+            vm.need_base = 0;
+            e->used_at = ++chunk_clock;
+            return 0;
+        }
+    }
+    ensure_base();
+    int rc = luaL_loadbuffer(L, code, len, name);
     check_memory();
     if (rc != 0) {
         const char *m = lua_tostring(L, -1);
@@ -1100,11 +1197,24 @@ int kvlua_load(lua_State *L, const char *code, size_t len, const char *chunkname
     }
     lua_getfield(L, LUA_REGISTRYINDEX, REG_GLOBALS_VIEW);
     lua_setfenv(L, -2);
+    if (fresh && key[0] && !kvlua_arena_exceeded()) chunk_save(key);
     return 0;
+}
+
+int kvlua_load(lua_State *L, const char *code, size_t len, const char *chunkname, resp_buf *err)
+{
+    return load(L, code, len, chunkname, err, 0);
+}
+
+int kvlua_load_cached(lua_State *L, const char *code, size_t len, resp_buf *err)
+{
+    return load(L, code, len, NULL, err, 1);
 }
 
 void kvlua_push_array(lua_State *L, int n, char **v, size_t *lens)
 {
+    ensure_base();
+    vm.fresh = 0;
     lua_createtable(L, n, 0);
     for (int j = 0; j < n; j++) {
         lua_pushlstring(L, v[j], lens[j]);
@@ -1121,6 +1231,8 @@ void kvlua_set_global_array(lua_State *L, const char *name, int n, char **v, siz
 
 void kvlua_push_redis(lua_State *L)
 {
+    ensure_base();
+    vm.fresh = 0;
     lua_getfield(L, LUA_REGISTRYINDEX, REG_REDIS);
 }
 
@@ -1138,6 +1250,8 @@ static void budget_error(kvlua_run *r, resp_buf *out)
 
 void kvlua_call(lua_State *L, int nargs, resp_buf *out)
 {
+    ensure_base();
+    vm.fresh = 0;
     kvlua_run *r = vm.run;
     int base = lua_gettop(L) - nargs; /* the function's index */
     lua_getfield(L, LUA_REGISTRYINDEX, "kvlua.errh");
@@ -1191,7 +1305,8 @@ void kvlua_call(lua_State *L, int nargs, resp_buf *out)
 
 void kvlua_end(lua_State *L)
 {
-    lua_sethook(L, NULL, 0, 0);
+    vm.fresh = 0;
+    if (!vm.need_base) lua_sethook(L, NULL, 0, 0);
     vm.run = NULL;
     if (vm.scratch_init && vm.scratch.cap > (1u << 20)) {
         resp_buf_free(&vm.scratch);

@@ -86,6 +86,13 @@ struct lua_State *kvlua_begin(kvlua_run *r, resp_buf *err);
  * (new function): ..." appended to err and nothing pushed. */
 int kvlua_load(struct lua_State *L, const char *code, size_t len, const char *chunkname,
                resp_buf *err);
+/* kvlua_load() of an EVAL body (chunk name "@user_script"), from the cache
+ * of compiled chunks when it holds it: the arena's image taken right
+ * after compiling that body on the fresh base VM (the same bytes on every
+ * node, so restoring it changes nothing a script can see). Only when
+ * called first after kvlua_begin(), with nothing done to L in between
+ * (otherwise, and for any other use, call kvlua_load()). */
+int kvlua_load_cached(struct lua_State *L, const char *code, size_t len, resp_buf *err);
 /* Sets global name (KEYS, ARGV) to an array of n strings. */
 void kvlua_set_global_array(struct lua_State *L, const char *name, int n, char **v, size_t *lens);
 /* Pushes an array of n strings. */

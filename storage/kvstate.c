@@ -444,6 +444,17 @@ int kvstate_script_conf(kvstate *s, uint64_t *budget, uint64_t *maxmem)
     return kvx_script_conf(&c, budget, maxmem);
 }
 
+const kv_command *kvstate_as_read(kvstate *s, const kv_command *cmd, int argc, char **argv,
+                                  size_t *argvlen)
+{
+    MDB_txn *txn = NULL;
+    kv_ctx c;
+    if (cmd->name[0] != 'e' || strncmp(cmd->name, "eval", 4)) return NULL;
+    if (begin_read(s, &txn) != 0) return NULL;
+    ctx_init(s, &c, txn, 0, NULL);
+    return kvx_script_as_read(&c, cmd, argc, argv, argvlen);
+}
+
 int kvstate_script_stats(kvstate *s, uint64_t *count, uint64_t *bytes)
 {
     MDB_txn *txn = NULL;

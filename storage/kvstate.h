@@ -106,6 +106,14 @@ int kvstate_notify_flags(kvstate *s);
  * script-max-memory; storage/kvlua.h), set by applying RAFT.SCRIPTCONF and
  * kept in the state (its snapshots carry them). Defaults until set. */
 int kvstate_script_conf(kvstate *s, uint64_t *budget, uint64_t *maxmem);
+/* A write command this state would run without writing, as the read
+ * command to serve instead (its row, kvcmd.h): EVAL / EVALSHA of a script
+ * whose shebang has the no-writes flag -> EVAL_RO / EVALSHA_RO. NULL
+ * otherwise (and for any command but those two, at the cost of a name
+ * comparison). */
+struct kv_command;
+const struct kv_command *kvstate_as_read(kvstate *s, const struct kv_command *cmd, int argc,
+                                         char **argv, size_t *argvlen);
 /* The script cache (INFO memory's number_of_cached_scripts and
  * used_memory_scripts_eval: the bytes of the slot's pages). */
 int kvstate_script_stats(kvstate *s, uint64_t *count, uint64_t *bytes);

@@ -84,7 +84,7 @@ static int script_compiles(kv_ctx *c, const char *body, size_t len)
     kvlua_run r = {.c = c, .readonly = 1, .budget = budget, .max_memory = maxmem};
     struct lua_State *L = kvlua_begin(&r, c->reply);
     if (!L) return -1;
-    int rc = kvlua_load(L, body + skip, len - skip, NULL, c->reply);
+    int rc = kvlua_load_cached(L, body + skip, len - skip, c->reply);
     kvlua_end(L);
     return rc;
 }
@@ -110,7 +110,7 @@ static void run_script(kv_ctx *c, const char *sha, const char *body, size_t len,
     };
     struct lua_State *L = kvlua_begin(&r, c->reply);
     if (!L) return;
-    if (kvlua_load(L, body + skip, len - skip, NULL, c->reply) == 0) {
+    if (kvlua_load_cached(L, body + skip, len - skip, c->reply) == 0) {
         int db = c->db;
         kvlua_set_global_array(L, "KEYS", (int)numkeys, argv + 3, argvlen + 3);
         kvlua_set_global_array(L, "ARGV", argc - 3 - (int)numkeys, argv + 3 + numkeys,
@@ -198,6 +198,43 @@ static void kvx_evalsha(ARGS)
 static void kvx_evalsha_ro(ARGS)
 {
     evalsha_generic(c, 1, argc, argv, argvlen);
+}
+
+/* EVAL / EVALSHA of a script whose shebang says no-writes is a read: the
+ * EVAL_RO / EVALSHA_RO row, which the server serves on the read path. */
+const kv_command *kvx_script_as_read(kv_ctx *c, const kv_command *cmd, int argc, char **argv,
+                                     size_t *argvlen)
+{
+    int flags;
+    size_t skip;
+    const char *body;
+    size_t len;
+    const char *ro;
+    if (argc < 3) return NULL;
+    if (!strcmp(cmd->name, "eval")) {
+        body = argv[1];
+        len = argvlen[1];
+        ro = "eval_ro";
+    } else if (!strcmp(cmd->name, "evalsha")) {
+        char sha[41];
+        if (argvlen[1] != 40) return NULL;
+        for (int i = 0; i < 40; i++) {
+            char ch = argv[1][i];
+            sha[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+        }
+        sha[40] = '\0';
+        if (script_get(c, sha, &body, &len) != 1) return NULL;
+        ro = "evalsha_ro";
+    } else {
+        return NULL;
+    }
+    if (len < 2 || body[0] != '#' || body[1] != '!') return NULL;
+    resp_buf err;
+    resp_buf_init(&err, 2);
+    int rc = kvlua_shebang(body, len, &flags, &skip, &err);
+    resp_buf_free(&err);
+    if (rc != 0 || !(flags & KVLUA_F_NO_WRITES)) return NULL;
+    return kv_command_lookup(ro, strlen(ro));
 }
 
 /* ------------------------------------------------------------ SCRIPT */

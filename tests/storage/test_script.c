@@ -191,6 +191,19 @@ static void test_multi_and_time(void **state)
     /* A read-only script on the read path cannot write. */
     const char *r = run(f, f->s, "eval_ro", "return redis.call('set', 'a', 'b')", "0", NULL);
     assert_non_null(strstr(r, "Write commands are not allowed from read-only scripts."));
+    /* EVAL of a no-writes script is served as EVAL_RO; other writes are not. */
+    char *ev[3] = {"eval", "#!lua flags=no-writes\nreturn 1", "0"};
+    size_t evl[3] = {4, strlen(ev[1]), 1};
+    const kv_command *k = kv_command_lookup("eval", 4);
+    const kv_command *ro = kvstate_as_read(f->s, k, 3, ev, evl);
+    assert_non_null(ro);
+    assert_string_equal(ro->name, "eval_ro");
+    ev[1] = "return 1";
+    evl[1] = strlen(ev[1]);
+    assert_null(kvstate_as_read(f->s, k, 3, ev, evl));
+    char *set[3] = {"set", "a", "b"};
+    size_t setl[3] = {3, 1, 1};
+    assert_null(kvstate_as_read(f->s, kv_command_lookup("set", 3), 3, set, setl));
     /* Nested scripting commands are refused. */
     r = run(f, f->s, "eval", "return redis.call('eval', 'return 1', '0')", "0", NULL);
     assert_non_null(strstr(r, "This Redis command is not allowed from script"));
