@@ -36,7 +36,7 @@ SUBCOMMANDS = {
                "kill", "pause", "unpause", "reply"],
     "command": ["count", "info", "docs", "list", "getkeys"],
     "config": ["get", "set", "resetstat", "rewrite"],
-    "function": ["flush", "list"],
+    "function": ["load", "delete", "flush", "list", "dump", "restore", "stats", "kill", "help"],
     "cluster": ["slots", "shards", "nodes", "info", "myid", "keyslot"],
     "memory": ["usage"],
     "pubsub": ["channels", "numsub", "numpat", "shardchannels", "shardnumsub", "help"],
@@ -45,6 +45,7 @@ SUBCOMMANDS = {
     "latency": ["latest", "history", "reset", "doctor", "help"],
     "acl": ["cat", "deluser", "dryrun", "genpass", "getuser", "help", "list", "load", "log", "save", "setuser",
             "users", "whoami"],
+    "script": ["load", "exists", "flush", "kill", "help"],
 }
 
 # Commands whose rows the table holds before RaftKV implements them (the

@@ -326,25 +326,6 @@ static const cmdinfo table[] = {
      "<>",
      "summary \"Return the current server time\" since 2.6.0 group server "
      "complexity O(1)"},
-    {"function",
-     "function :-2 <> :0 :0 :0 <+@slow> <> <>",
-     "summary \"A container for function commands\" since 7.0.0 group scripting "
-     "complexity \"Depends on subcommand.\""},
-    {"function|flush",
-     "function|flush :-2 <+write +noscript> :0 :0 :0 <+@write +@slow +@scripting> "
-     "<\"request_policy:all_shards\" \"response_policy:all_succeeded\"> <>",
-     "summary \"Deleting all functions\" since 7.0.0 group scripting complexity "
-     "\"O(N) where N is the number of functions deleted\" arguments [{name async "
-     "type oneof flags <+optional> arguments [{name async type pure-token token "
-     "ASYNC} {name sync type pure-token token SYNC}]}]"},
-    {"function|list",
-     "function|list :-2 <+noscript> :0 :0 :0 <+@slow +@scripting> "
-     "<nondeterministic_output_order> <>",
-     "summary \"List information about all the functions\" since 7.0.0 group "
-     "scripting complexity \"O(N) where N is the number of functions\" arguments "
-     "[{name library-name-pattern type string token LIBRARYNAME flags "
-     "<+optional>} {name withcode type pure-token token WITHCODE flags "
-     "<+optional>}]"},
     {"save",
      "save :1 <+admin +noscript +no_async_loading +no_multi> :0 :0 :0 <+@admin "
      "+@slow +@dangerous> <> <>",
@@ -2165,6 +2146,166 @@ static const cmdinfo table[] = {
      "pure-token token ABSTTL since 5.0.0 flags <+optional>} {name seconds type "
      "integer token IDLETIME since 5.0.0 flags <+optional>} {name frequency type "
      "integer token FREQ since 5.0.0 flags <+optional>}]"},
+    {"eval",
+     "eval :-3 <+noscript +stale +skip_monitor +no_mandatory_keys +movablekeys> "
+     ":0 :0 :0 <+@slow +@scripting> <> <{notes \"We cannot tell how the keys will "
+     "be used so we assume the worst, RW and UPDATE\" flags <+RW +access +update> "
+     "begin_search {type index spec {index :2}} find_keys {type keynum spec "
+     "{keynumidx :0 firstkey :1 keystep :1}}}>",
+     "summary \"Execute a Lua script server side\" since 2.6.0 group scripting "
+     "complexity \"Depends on the script that is executed.\" arguments [{name "
+     "script type string} {name numkeys type integer} {name key type key "
+     "key_spec_index :0 flags <+optional +multiple>} {name arg type string flags "
+     "<+optional +multiple>}]"},
+    {"evalsha",
+     "evalsha :-3 <+noscript +stale +skip_monitor +no_mandatory_keys "
+     "+movablekeys> :0 :0 :0 <+@slow +@scripting> <> <{flags <+RW +access "
+     "+update> begin_search {type index spec {index :2}} find_keys {type keynum "
+     "spec {keynumidx :0 firstkey :1 keystep :1}}}>",
+     "summary \"Execute a Lua script server side\" since 2.6.0 group scripting "
+     "complexity \"Depends on the script that is executed.\" arguments [{name "
+     "sha1 type string} {name numkeys type integer} {name key type key "
+     "key_spec_index :0 flags <+optional +multiple>} {name arg type string flags "
+     "<+optional +multiple>}]"},
+    {"eval_ro",
+     "eval_ro :-3 <+readonly +noscript +stale +skip_monitor +no_mandatory_keys "
+     "+movablekeys> :0 :0 :0 <+@slow +@scripting> <> <{notes \"We cannot tell how "
+     "the keys will be used so we assume the worst, RO and ACCESS\" flags <+RO "
+     "+access> begin_search {type index spec {index :2}} find_keys {type keynum "
+     "spec {keynumidx :0 firstkey :1 keystep :1}}}>",
+     "summary \"Execute a read-only Lua script server side\" since 7.0.0 group "
+     "scripting complexity \"Depends on the script that is executed.\" arguments "
+     "[{name script type string} {name numkeys type integer} {name key type key "
+     "key_spec_index :0 flags <+optional +multiple>} {name arg type string flags "
+     "<+optional +multiple>}]"},
+    {"evalsha_ro",
+     "evalsha_ro :-3 <+readonly +noscript +stale +skip_monitor +no_mandatory_keys "
+     "+movablekeys> :0 :0 :0 <+@slow +@scripting> <> <{flags <+RO +access> "
+     "begin_search {type index spec {index :2}} find_keys {type keynum spec "
+     "{keynumidx :0 firstkey :1 keystep :1}}}>",
+     "summary \"Execute a read-only Lua script server side\" since 7.0.0 group "
+     "scripting complexity \"Depends on the script that is executed.\" arguments "
+     "[{name sha1 type string} {name numkeys type integer} {name key type key "
+     "key_spec_index :0 flags <+optional +multiple>} {name arg type string flags "
+     "<+optional +multiple>}]"},
+    {"script",
+     "script :-2 <> :0 :0 :0 <+@slow> <> <>",
+     "summary \"A container for Lua scripts management commands\" since 2.6.0 "
+     "group scripting complexity \"Depends on subcommand.\""},
+    {"script|load",
+     "script|load :3 <+noscript +stale> :0 :0 :0 <+@slow +@scripting> "
+     "<\"request_policy:all_nodes\" \"response_policy:all_succeeded\"> <>",
+     "summary \"Load the specified Lua script into the script cache.\" since "
+     "2.6.0 group scripting complexity \"O(N) with N being the length in bytes of "
+     "the script body.\" arguments [{name script type string}]"},
+    {"script|exists",
+     "script|exists :-3 <+noscript> :0 :0 :0 <+@slow +@scripting> "
+     "<\"request_policy:all_shards\" \"response_policy:agg_logical_and\"> <>",
+     "summary \"Check existence of scripts in the script cache.\" since 2.6.0 "
+     "group scripting complexity \"O(N) with N being the number of scripts to "
+     "check (so checking a single script is an O(1) operation).\" arguments "
+     "[{name sha1 type string flags <+multiple>}]"},
+    {"script|flush",
+     "script|flush :-2 <+noscript> :0 :0 :0 <+@slow +@scripting> "
+     "<\"request_policy:all_nodes\" \"response_policy:all_succeeded\"> <>",
+     "summary \"Remove all the scripts from the script cache.\" since 2.6.0 group "
+     "scripting complexity \"O(N) with N being the number of scripts in cache\" "
+     "history <[6.2.0 \"Added the `ASYNC` and `SYNC` flushing mode modifiers.\"]> "
+     "arguments [{name async type oneof since 6.2.0 flags <+optional> arguments "
+     "[{name async type pure-token token ASYNC} {name sync type pure-token token "
+     "SYNC}]}]"},
+    {"script|kill",
+     "script|kill :2 <+noscript +allow_busy> :0 :0 :0 <+@slow +@scripting> "
+     "<\"request_policy:all_shards\" \"response_policy:one_succeeded\"> <>",
+     "summary \"Kill the script currently in execution.\" since 2.6.0 group "
+     "scripting complexity O(1)"},
+    {"script|help",
+     "script|help :2 <+loading +stale> :0 :0 :0 <+@slow +@scripting> <> <>",
+     "summary \"Show helpful text about the different subcommands\" since 5.0.0 "
+     "group scripting complexity O(1)"},
+    {"fcall",
+     "fcall :-3 <+noscript +stale +skip_monitor +no_mandatory_keys +movablekeys> "
+     ":0 :0 :0 <+@slow +@scripting> <> <{notes \"We cannot tell how the keys will "
+     "be used so we assume the worst, RW and UPDATE\" flags <+RW +access +update> "
+     "begin_search {type index spec {index :2}} find_keys {type keynum spec "
+     "{keynumidx :0 firstkey :1 keystep :1}}}>",
+     "summary \"Invoke a function\" since 7.0.0 group scripting complexity "
+     "\"Depends on the function that is executed.\" arguments [{name function "
+     "type string} {name numkeys type integer} {name key type key key_spec_index "
+     ":0 flags <+optional +multiple>} {name arg type string flags <+optional "
+     "+multiple>}]"},
+    {"fcall_ro",
+     "fcall_ro :-3 <+readonly +noscript +stale +skip_monitor +no_mandatory_keys "
+     "+movablekeys> :0 :0 :0 <+@slow +@scripting> <> <{notes \"We cannot tell how "
+     "the keys will be used so we assume the worst, RO and ACCESS\" flags <+RO "
+     "+access> begin_search {type index spec {index :2}} find_keys {type keynum "
+     "spec {keynumidx :0 firstkey :1 keystep :1}}}>",
+     "summary \"Invoke a read-only function\" since 7.0.0 group scripting "
+     "complexity \"Depends on the function that is executed.\" arguments [{name "
+     "function type string} {name numkeys type integer} {name key type key "
+     "key_spec_index :0 flags <+optional +multiple>} {name arg type string flags "
+     "<+optional +multiple>}]"},
+    {"function",
+     "function :-2 <> :0 :0 :0 <+@slow> <> <>",
+     "summary \"A container for function commands\" since 7.0.0 group scripting "
+     "complexity \"Depends on subcommand.\""},
+    {"function|load",
+     "function|load :-3 <+write +denyoom +noscript> :0 :0 :0 <+@write +@slow "
+     "+@scripting> <\"request_policy:all_shards\" "
+     "\"response_policy:all_succeeded\"> <>",
+     "summary \"Create a function with the given arguments (name, code, "
+     "description)\" since 7.0.0 group scripting complexity \"O(1) (considering "
+     "compilation time is redundant)\" arguments [{name replace type pure-token "
+     "token REPLACE flags <+optional>} {name function-code type string}]"},
+    {"function|delete",
+     "function|delete :3 <+write +noscript> :0 :0 :0 <+@write +@slow +@scripting> "
+     "<\"request_policy:all_shards\" \"response_policy:all_succeeded\"> <>",
+     "summary \"Delete a function by name\" since 7.0.0 group scripting "
+     "complexity O(1) arguments [{name library-name type string}]"},
+    {"function|flush",
+     "function|flush :-2 <+write +noscript> :0 :0 :0 <+@write +@slow +@scripting> "
+     "<\"request_policy:all_shards\" \"response_policy:all_succeeded\"> <>",
+     "summary \"Deleting all functions\" since 7.0.0 group scripting complexity "
+     "\"O(N) where N is the number of functions deleted\" arguments [{name async "
+     "type oneof flags <+optional> arguments [{name async type pure-token token "
+     "ASYNC} {name sync type pure-token token SYNC}]}]"},
+    {"function|list",
+     "function|list :-2 <+noscript> :0 :0 :0 <+@slow +@scripting> "
+     "<nondeterministic_output_order> <>",
+     "summary \"List information about all the functions\" since 7.0.0 group "
+     "scripting complexity \"O(N) where N is the number of functions\" arguments "
+     "[{name library-name-pattern type string token LIBRARYNAME flags "
+     "<+optional>} {name withcode type pure-token token WITHCODE flags "
+     "<+optional>}]"},
+    {"function|dump",
+     "function|dump :2 <+noscript> :0 :0 :0 <+@slow +@scripting> <> <>",
+     "summary \"Dump all functions into a serialized binary payload\" since 7.0.0 "
+     "group scripting complexity \"O(N) where N is the number of functions\""},
+    {"function|restore",
+     "function|restore :-3 <+write +denyoom +noscript> :0 :0 :0 <+@write +@slow "
+     "+@scripting> <\"request_policy:all_shards\" "
+     "\"response_policy:all_succeeded\"> <>",
+     "summary \"Restore all the functions on the given payload\" since 7.0.0 "
+     "group scripting complexity \"O(N) where N is the number of functions on the "
+     "payload\" arguments [{name serialized-value type string} {name policy type "
+     "oneof flags <+optional> arguments [{name flush type pure-token token FLUSH} "
+     "{name append type pure-token token APPEND} {name replace type pure-token "
+     "token REPLACE}]}]"},
+    {"function|stats",
+     "function|stats :2 <+noscript +allow_busy> :0 :0 :0 <+@slow +@scripting> "
+     "<nondeterministic_output \"request_policy:all_shards\" "
+     "\"response_policy:special\"> <>",
+     "summary \"Return information about the function currently running (name, "
+     "description, duration)\" since 7.0.0 group scripting complexity O(1)"},
+    {"function|kill",
+     "function|kill :2 <+noscript +allow_busy> :0 :0 :0 <+@slow +@scripting> "
+     "<\"request_policy:all_shards\" \"response_policy:one_succeeded\"> <>",
+     "summary \"Kill the function currently in execution.\" since 7.0.0 group "
+     "scripting complexity O(1)"},
+    {"function|help",
+     "function|help :2 <+loading +stale> :0 :0 :0 <+@slow +@scripting> <> <>",
+     "summary \"Show helpful text about the different subcommands\" since 7.0.0 "
+     "group scripting complexity O(1)"},
 };
 /* TABLE END */
 /* clang-format on */

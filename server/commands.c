@@ -64,7 +64,6 @@ PROC(unwatch_cmd);
 PROC(discard_cmd);
 PROC(shutdown_cmd);
 PROC(time_cmd);
-PROC(function_cmd);
 PROC(save_cmd);
 PROC(lastsave_cmd);
 PROC(reset_cmd);
@@ -124,8 +123,6 @@ static const scmd server_commands[] = {
      "Synchronously saves the database(s) to disk and shuts down the Redis server."},
     {"time", 1, SC_NOMULTI, "loading stale fast", time_cmd, "server", "2.6.0",
      "Returns the server time."},
-    {"function", -2, SC_NOMULTI, "", function_cmd, "scripting", "7.0.0",
-     "A container for function commands."},
     {"save", 1, SC_NOMULTI, "admin noscript no_async_loading no_multi", save_cmd, "server", "1.0.0",
      "Synchronously saves the database(s) to disk."},
     {"bgsave", -1, SC_NOMULTI, "admin noscript no_async_loading", save_cmd, "server", "1.0.0",
@@ -392,6 +389,7 @@ static void fatal_storage(int rc, const char *what)
 }
 
 static void execute(client *c, cmdref r, int argc, char **argv, size_t *lens);
+static void execute_read(client *c, cmdref r, int argc, char **argv, size_t *lens);
 
 int command_key_positions(int argc, char **argv, size_t *lens, int *pos, int max)
 {
@@ -551,6 +549,25 @@ static void execute(client *c, cmdref r, int argc, char **argv, size_t *lens)
         r.s->proc(c, argc, argv, lens);
         return;
     }
+    const kv_command *asread;
+    if ((r.k->flags & KV_CMD_WRITE) &&
+        (asread = kvstate_as_read(srv.state, r.k, argc, argv, lens))) {
+        /* EVAL of a no-writes script: served like EVAL_RO, named so. */
+        char **av = malloc((size_t)argc * sizeof(*av));
+        if (!av) {
+            resp_add_error(client_reply_buf(c), "ERR out of memory");
+            return;
+        }
+        memcpy(av, argv, (size_t)argc * sizeof(*av));
+        av[0] = (char *)asread->name;
+        size_t l0 = lens[0];
+        lens[0] = strlen(asread->name);
+        r.k = asread;
+        execute_read(c, r, argc, av, lens);
+        lens[0] = l0;
+        free(av);
+        return;
+    }
     if (r.k->flags & KV_CMD_WRITE) {
         resp_buf *b = client_reply_buf(c);
         if (r.k->check && r.k->check(argc, argv, lens, b)) return;
@@ -568,12 +585,22 @@ static void execute(client *c, cmdref r, int argc, char **argv, size_t *lens)
                 blocking_start(c, r.k, argc, argv, lens);
             return;
         }
-        if (should_proxy(c))
+        if (should_proxy(c)) {
             proxy_forward(c, argc, argv, lens);
-        else
-            write_propose(c, argc, argv, lens, r.k->firstkey);
+        } else {
+            /* -MOVED names the first key's slot; EVAL's keys follow numkeys. */
+            int fk = r.k->firstkey, pos[1];
+            if (fk <= 0 && kv_command_keys(r.k, argc, argv, lens, pos, 1) > 0) fk = pos[0];
+            write_propose(c, argc, argv, lens, fk);
+        }
         return;
     }
+    execute_read(c, r, argc, argv, lens);
+}
+
+/* The read half of execute(). */
+static void execute_read(client *c, cmdref r, int argc, char **argv, size_t *lens)
+{
     if (c->trk) tracking_read(c, r.k, argc, argv, lens);
     evict_touch_read(c->db, argc, argv, lens);
     if (c->nproxy) { /* behind a forwarded write: the leader runs it after that write */
@@ -1205,6 +1232,21 @@ static void config_set_cmd(client *c, int argc, char **argv, size_t *lens)
         acl_free_argv(av, al, n);
         return;
     }
+    long long sv;
+    int which = config_set_script(b, argc - 2, argv + 2, lens + 2, &sv);
+    if (which == -2) return;
+    if (which >= 0) {
+        if (should_proxy(c)) {
+            proxy_forward(c, argc, argv, lens);
+            return;
+        }
+        char num[24];
+        int n = snprintf(num, sizeof(num), "%lld", sv);
+        char *av[3] = {"raft.scriptconf", which ? "max-memory" : "budget", num};
+        size_t al[3] = {15, which ? 10u : 6u, (size_t)n};
+        write_propose(c, 3, av, al, 0);
+        return;
+    }
     kv_memconf m;
     int mrc = config_set_memconf(b, argc - 2, argv + 2, lens + 2, &m);
     if (mrc == -2) return;
@@ -1383,23 +1425,6 @@ PROC(time_cmd)
     resp_add_array(b, 2);
     resp_add_bulk_int(b, (int64_t)tv.tv_sec);
     resp_add_bulk_int(b, (int64_t)tv.tv_usec);
-}
-
-PROC(function_cmd)
-{
-    (void)lens;
-    resp_buf *b = client_reply_buf(c);
-    if (!strcasecmp(argv[1], "flush") && argc <= 3) {
-        if (argc == 3 && strcasecmp(argv[2], "async") && strcasecmp(argv[2], "sync")) {
-            resp_add_error(b, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
-            return;
-        }
-        resp_add_ok(b);
-    } else if (!strcasecmp(argv[1], "list")) {
-        resp_add_array(b, 0);
-    } else {
-        resp_add_errorf(b, "ERR unknown subcommand \'%.128s\'. Try FUNCTION HELP.", argv[1]);
-    }
 }
 
 PROC(save_cmd)

@@ -22,6 +22,7 @@
 config cfg;
 static int (*notify_source)(void);
 static const kv_memconf *(*memconf_source)(void);
+static long long (*script_source)(int max_memory);
 static char *config_file; /* the file the node started with (absolute); NULL: none */
 
 /* CT_NOTIFY: notify-keyspace-events, state of the cluster (kvstate.h): read
@@ -29,8 +30,10 @@ static char *config_file; /* the file the node started with (absolute); NULL: no
  * or on the command line only as "" (nothing to set). */
 /* CT_MEMCONF: maxmemory and its companions (min: the field), state of the
  * cluster too, set through the log as one RAFT.MEMCONF entry; a file's or
- * command line's values are proposed by the node when it first leads. */
-enum { CT_INT, CT_MEM, CT_BOOL, CT_STRING, CT_ENUM, CT_OBUF, CT_CONST, CT_NOTIFY, CT_MEMCONF };
+ * command line's values are proposed by the node when it first leads.
+ * CT_SCRIPT: the script budgets, cluster-wide state like CT_NOTIFY
+ * (RAFT.SCRIPTCONF; a file may only give the default). */
+enum { CT_INT, CT_MEM, CT_BOOL, CT_STRING, CT_ENUM, CT_OBUF, CT_CONST, CT_NOTIFY, CT_MEMCONF, CT_SCRIPT };
 enum { MC_MAXMEMORY, MC_POLICY, MC_SAMPLES, MC_LFU_LOG, MC_LFU_DECAY };
 /* CF_SECRET: never shown (CONFIG GET, CONFIG GET *, anywhere else); the
  * cluster secret is one. requirepass is not: Redis returns it, and a
@@ -100,6 +103,9 @@ static config_item items[] = {
     /* At most the state's physical databases (storage/kvint.h). */
     {"databases", CT_INT, CF_IMMUTABLE, &cfg.databases, 1, KV_MAX_DBS, "16", NULL},
     {"notify-keyspace-events", CT_NOTIFY, 0, NULL, 0, 0, "", NULL},
+    /* The Lua script budgets (storage/kvlua.h): cluster-wide. */
+    {"script-instruction-budget", CT_SCRIPT, 0, NULL, 0, LLONG_MAX, "200000000", NULL},
+    {"script-max-memory", CT_SCRIPT, 0, NULL, 0, 1024 * MB, "64mb", NULL},
     /* Fixed facts clients ask about; accepted in files, never changed. */
     {"save", CT_CONST, 0, NULL, 0, 0, "", NULL},
     {"appendonly", CT_CONST, 0, NULL, 0, 0, "yes", NULL},
@@ -322,6 +328,11 @@ static const char *set_item(config_item *it, int argc, char **argv)
         cfg.mem_file_set = 1;
         break;
     }
+    case CT_SCRIPT:
+        if (strcmp(v, it->def))
+            return "is cluster-wide state kept in the replicated log: set it with CONFIG SET on "
+                   "a running node (it then holds for every node and survives restarts)";
+        break;
     case CT_NOTIFY:
         /* Which events applying emits must be the same on every node: only
          * the log sets it. */
@@ -526,6 +537,12 @@ static void item_value(const config_item *it, char *buf, size_t n)
     case CT_MEMCONF:
         memconf_value((int)it->min, memconf_now(), buf, n);
         break;
+    case CT_SCRIPT:
+        snprintf(buf, n, "%lld",
+                 script_source ? script_source(!strcmp(it->name, "script-max-memory"))
+                 : !strcmp(it->name, "script-max-memory") ? 64 * MB
+                                                          : 200000000LL);
+        break;
     }
 }
 
@@ -572,6 +589,50 @@ int config_set_memconf(resp_buf *b, int argc, char **argv, size_t *lens, kv_memc
         }
     }
     return 0;
+}
+
+void config_set_script_source(long long (*get)(int max_memory))
+{
+    script_source = get;
+}
+
+int config_set_script(resp_buf *b, int argc, char **argv, size_t *lens, long long *value)
+{
+    (void)lens;
+    if (argc != 2) {
+        for (int i = 0; i + 1 < argc; i += 2)
+            if (lookup(argv[i]) && lookup(argv[i])->type == CT_SCRIPT) {
+                resp_add_errorf(b,
+                                "ERR CONFIG SET failed (possibly related to argument '%s') - "
+                                "%s is cluster-wide: set it alone",
+                                argv[i], argv[i]);
+                return -2;
+            }
+        return -1;
+    }
+    config_item *it = lookup(argv[0]);
+    if (!it || it->type != CT_SCRIPT) return -1;
+    int mem = !strcmp(it->name, "script-max-memory");
+    long long x;
+    int err = 0;
+    if (mem) {
+        x = config_parse_mem(argv[1], &err);
+    } else {
+        char *end;
+        errno = 0;
+        x = strtoll(argv[1], &end, 10);
+        err = !*argv[1] || *end || errno;
+    }
+    if (err || x < it->min || x > it->max) {
+        resp_add_errorf(b, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+                        argv[0],
+                        err ? (mem ? "argument must be a memory value"
+                                   : "argument couldn't be parsed into an integer")
+                            : "argument must be between the allowed range");
+        return -2;
+    }
+    *value = x;
+    return mem;
 }
 
 void config_set_notify_source(int (*get)(void))
@@ -1012,7 +1073,7 @@ static int rewrite_file(const char *path)
         size_t next = 0;
         int item = (int)i;
         /* Fixed facts and the log's notify-keyspace-events: lines as they are. */
-        if (it->type == CT_CONST || it->type == CT_NOTIFY) continue;
+        if (it->type == CT_CONST || it->type == CT_NOTIFY || it->type == CT_SCRIPT) continue;
         if (it->flags & CF_SECRET) {
             int in_file = 0;
             for (size_t j = 0; j < st.n && !in_file; j++)

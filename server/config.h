@@ -97,6 +97,14 @@ void config_set_memconf_source(const kv_memconf *(*get)(void));
 /* Where CONFIG GET notify-keyspace-events reads the cluster's flags
  * (the state's; server/main.c sets it). */
 void config_set_notify_source(int (*get)(void));
+/* script-instruction-budget (max_memory 0) and script-max-memory (1):
+ * read from the state (kvstate_script_conf). */
+void config_set_script_source(long long (*get)(int max_memory));
+/* CONFIG SET of one script budget (argv: name value): -1 when argv is no
+ * such setting; -2 when refused (Redis-style error appended to b);
+ * otherwise 0 (script-instruction-budget) or 1 (script-max-memory) with
+ * the value in *value, for the caller to propose RAFT.SCRIPTCONF. */
+int config_set_script(resp_buf *b, int argc, char **argv, size_t *lens, long long *value);
 
 /* CONFIG REWRITE: rewrites the file the node started with as Redis 7.0
  * does, and appends +OK or the error. Comments, blank lines and the order

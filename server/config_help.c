@@ -68,6 +68,12 @@ static const struct {
     {"databases", "number of databases, SELECT 0 to databases-1 (at most 64)"},
     {"notify-keyspace-events", "keyspace notifications: cluster-wide, set with CONFIG SET on a "
                                "running node; a file may only give \"\""},
+    {"script-instruction-budget",
+     "Lua instructions a script may run before it fails (the same point on every node); 0: no "
+     "limit. Cluster-wide: set with CONFIG SET on a running node"},
+    {"script-max-memory", "memory a script's Lua VM may take beyond its base (counted the same "
+                          "on every node; at most 1gb); 0: no limit. Cluster-wide: set with "
+                          "CONFIG SET on a running node"},
     {"save", "accepted, no effect: every write is in the fsynced Raft log"},
     {"appendonly", "always yes: the Raft log is the append-only file"},
     {"maxmemory", "cluster-wide: most accounted bytes the key space holds (0: no limit); "

@@ -14,6 +14,7 @@
 #include "server/command_info.h"
 #include "server/info.h"
 #include "server/server.h"
+#include "storage/kvlua.h"
 
 /* ------------------------------------------------------ command counters */
 
@@ -87,6 +88,20 @@ int info_sub_id(int parent, const char *sub, size_t sublen)
     cmds[ncmds].name = name;
     cmds[ncmds].parent = parent;
     return ncmds++;
+}
+
+/* Redis's bytesToHuman(). */
+static void info_human(uint64_t n, char *buf, size_t len)
+{
+    double d = (double)n;
+    if (n < 1024)
+        snprintf(buf, len, "%lluB", (unsigned long long)n);
+    else if (n < 1024ull * 1024)
+        snprintf(buf, len, "%.2fK", d / 1024);
+    else if (n < 1024ull * 1024 * 1024)
+        snprintf(buf, len, "%.2fM", d / (1024.0 * 1024));
+    else
+        snprintf(buf, len, "%.2fG", d / (1024.0 * 1024 * 1024));
 }
 
 static int hist_bucket(uint64_t us)
@@ -522,6 +537,32 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
             ADD("lmdb_state_used_pct:%d\r\n", kvstate_used_pct(srv.state));
             ADD("lmdb_state_pages:%llu\r\n", (unsigned long long)kvstate_pages(srv.state));
             ADD("lmdb_log_used_pct:%d\r\n", kvlog_used_pct(srv.log));
+            /* Scripts: the VM's base (what it holds between runs: each run
+             * starts from it) and the replicated script cache. */
+            uint64_t lua = kvlua_base_memory(), nscripts = 0, sbytes = 0;
+            kvstate_script_stats(srv.state, &nscripts, &sbytes);
+            char h1[32], h2[32];
+            info_human(lua, h1, sizeof(h1));
+            info_human(sbytes, h2, sizeof(h2));
+            ADD("used_memory_lua:%llu\r\n", (unsigned long long)lua);
+            ADD("used_memory_vm_eval:%llu\r\n", (unsigned long long)lua);
+            ADD("used_memory_lua_human:%s\r\n", h1);
+            ADD("used_memory_scripts_eval:%llu\r\n", (unsigned long long)sbytes);
+            ADD("number_of_cached_scripts:%llu\r\n", (unsigned long long)nscripts);
+            /* Functions run in the same VM as scripts (its base counted
+             * once, as used_memory_vm_eval); their libraries are state. */
+            uint64_t nfuncs = 0, fbytes = 0;
+            kvstate_function_stats(srv.state, &nfuncs, &fbytes);
+            char h3[32], h4[32];
+            info_human(lua, h3, sizeof(h3));
+            info_human(sbytes + fbytes, h4, sizeof(h4));
+            ADD("number_of_functions:%llu\r\n", (unsigned long long)nfuncs);
+            ADD("used_memory_vm_functions:0\r\n");
+            ADD("used_memory_vm_total:%llu\r\n", (unsigned long long)lua);
+            ADD("used_memory_vm_total_human:%s\r\n", h3);
+            ADD("used_memory_functions:%llu\r\n", (unsigned long long)fbytes);
+            ADD("used_memory_scripts:%llu\r\n", (unsigned long long)(sbytes + fbytes));
+            ADD("used_memory_scripts_human:%s\r\n", h4);
             break;
         }
         case S_PERSISTENCE: {

@@ -282,6 +282,14 @@ static int state_notify_flags(void)
     return srv.state ? kvstate_notify_flags(srv.state) : 0;
 }
 
+/* CONFIG GET script-instruction-budget / script-max-memory: the state's. */
+static long long state_script_conf(int max_memory)
+{
+    uint64_t budget = 200000000, maxmem = 64 << 20;
+    if (srv.state) kvstate_script_conf(srv.state, &budget, &maxmem);
+    return (long long)(max_memory ? maxmem : budget);
+}
+
 int main(int argc, char **argv)
 {
     char err[1024];
@@ -351,6 +359,7 @@ int main(int argc, char **argv)
     acl_state_loaded(acl, acl_len);
     config_set_notify_source(state_notify_flags);
     config_set_memconf_source(state_memconf);
+    config_set_script_source(state_script_conf);
     if (check_identity(err, sizeof(err)) || driver_init(err, sizeof(err))) {
         serverLog(LL_WARNING, "%s", err);
         return 1;

@@ -309,13 +309,22 @@ static const struct {
     const size_t *n;
 } families[] = {
     /* clang-format off: one family a line */
-    {kvx_string_commands, &kvx_string_ncommands}, {kvx_keyspace_commands, &kvx_keyspace_ncommands},
-    {kvx_expire_commands, &kvx_expire_ncommands}, {kvx_bits_commands, &kvx_bits_ncommands},
-    {kvx_hash_commands, &kvx_hash_ncommands},     {kvx_list_commands, &kvx_list_ncommands},
-    {kvx_set_commands, &kvx_set_ncommands},       {kvx_zset_commands, &kvx_zset_ncommands},
-    {kvx_sort_commands, &kvx_sort_ncommands},     {kvx_hll_commands, &kvx_hll_ncommands},
-    {kvx_pubsub_commands, &kvx_pubsub_ncommands}, {kvx_notify_commands, &kvx_notify_ncommands},
-    {kvx_dump_commands, &kvx_dump_ncommands},     {kvx_evict_commands, &kvx_evict_ncommands},
+    {kvx_string_commands, &kvx_string_ncommands},
+    {kvx_keyspace_commands, &kvx_keyspace_ncommands},
+    {kvx_expire_commands, &kvx_expire_ncommands},
+    {kvx_bits_commands, &kvx_bits_ncommands},
+    {kvx_hash_commands, &kvx_hash_ncommands},
+    {kvx_list_commands, &kvx_list_ncommands},
+    {kvx_set_commands, &kvx_set_ncommands},
+    {kvx_zset_commands, &kvx_zset_ncommands},
+    {kvx_sort_commands, &kvx_sort_ncommands},
+    {kvx_hll_commands, &kvx_hll_ncommands},
+    {kvx_pubsub_commands, &kvx_pubsub_ncommands},
+    {kvx_notify_commands, &kvx_notify_ncommands},
+    {kvx_dump_commands, &kvx_dump_ncommands},
+    {kvx_script_commands, &kvx_script_ncommands},
+    {kvx_function_commands, &kvx_function_ncommands},
+    {kvx_evict_commands, &kvx_evict_ncommands},
     /* clang-format on */
 };
 
@@ -464,7 +473,9 @@ int kv_command_keys(const kv_command *cmd, int argc, char **argv, size_t *argvle
         !strcmp(nm, "zintercard") || !strcmp(nm, "zunion") || !strcmp(nm, "zinter") ||
         !strcmp(nm, "zdiff"))
         return keys_counted(argc, argv, argvlen, 1, pos, max, 0);
-    if (!strcmp(nm, "blmpop") || !strcmp(nm, "bzmpop"))
+    if (!strcmp(nm, "blmpop") || !strcmp(nm, "bzmpop") || !strcmp(nm, "eval") ||
+        !strcmp(nm, "evalsha") || !strcmp(nm, "eval_ro") || !strcmp(nm, "evalsha_ro") ||
+        !strcmp(nm, "fcall") || !strcmp(nm, "fcall_ro"))
         return keys_counted(argc, argv, argvlen, 2, pos, max, 0);
     if (!strcmp(nm, "zunionstore") || !strcmp(nm, "zinterstore") || !strcmp(nm, "zdiffstore")) {
         if (argc < 2) return 0;

@@ -27,6 +27,10 @@ enum {
     /* Proposed by the server itself, never by a client: not in COMMAND's
      * listing, refused when a client sends it. */
     KV_CMD_INTERNAL = 1 << 5,
+    /* Refused inside a Lua script ("This Redis command is not allowed
+     * from script"): the scripting commands themselves (kvlua.h runs one
+     * script at a time). */
+    KV_CMD_NOSCRIPT = 1 << 6,
 };
 
 struct kv_ctx;

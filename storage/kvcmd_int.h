@@ -103,6 +103,8 @@ KV_FAMILY(pubsub)
 KV_FAMILY(notify)
 KV_FAMILY(dump)
 KV_FAMILY(evict)
+KV_FAMILY(script)
+KV_FAMILY(function)
 
 /* A blocking command (KV_CMD_BLOCKING) found nothing to serve: it replies
  * the null Redis gives inside MULTI (null_array: BLPOP & co.; otherwise a

@@ -138,6 +138,13 @@ void kv_notify_db(kv_ctx *c, int db, int type, const char *event, const char *ke
 /* The logical database that physical database phys holds, or -1. */
 int kv_db_logical(kv_ctx *c, int phys);
 
+/* The cluster-wide script budgets as of c's transaction (kvx_script.c):
+ * script-instruction-budget and script-max-memory, defaults when unset. */
+int kvx_script_conf(kv_ctx *c, uint64_t *budget, uint64_t *maxmem);
+/* kvstate_as_read() for EVAL / EVALSHA (kvx_script.c). */
+const struct kv_command *kvx_script_as_read(kv_ctx *c, const struct kv_command *cmd, int argc,
+                                            char **argv, size_t *argvlen);
+
 typedef void kv_exec_fn(kv_ctx *c, int argc, char **argv, size_t *argvlen);
 
 /* Runs one data command (arity, check, exec); cmd is argv[0]'s entry,
@@ -310,7 +317,11 @@ int kv_oom_at_apply(kv_ctx *c, const struct kv_command *cmd);
  * and key-hash bucket the last index a live key of the bucket was deleted
  * at, and per logical database the last FLUSHDB/FLUSHALL/SWAPDB. */
 #define KV_SLOT_WATCH (2 * KV_MAX_DBS + 5)
-#define KV_NSLOTS (2 * KV_MAX_DBS + 6)
+/* The script cache and the script budgets (kvx_script.c). */
+#define KV_SLOT_SCRIPTS (2 * KV_MAX_DBS + 6)
+/* The function libraries (kvx_function.c). */
+#define KV_SLOT_FUNCTIONS (2 * KV_MAX_DBS + 7)
+#define KV_NSLOTS (2 * KV_MAX_DBS + 8)
 /* The LMDB name of a slot of a pair ("kv0", "exp1.5", "elem0", ...). */
 void kv_slot_name(char *buf, size_t len, int pair, int slot);
 

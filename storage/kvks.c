@@ -875,7 +875,11 @@ int kv_flush_all(kv_ctx *c)
 {
     struct kvstate *s = c->st;
     for (int i = 0; i < KV_NSLOTS; i++) {
-        if (i == KV_SLOT_PMETA || i == KV_SLOT_WATCH) continue;
+        /* FLUSHALL leaves the script cache and the function libraries
+         * alone, as Redis's does. */
+        if (i == KV_SLOT_PMETA || i == KV_SLOT_WATCH || i == KV_SLOT_SCRIPTS ||
+            i == KV_SLOT_FUNCTIONS)
+            continue;
         int rc = mdb_drop(c->txn, s->dbi[s->live][i], 0);
         if (rc != 0) return set_err(c, kv_map_err(rc));
     }

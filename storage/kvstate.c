@@ -495,6 +495,70 @@ int kvstate_watch_probe(kvstate *s, int db, const char *key, size_t keylen, int 
     return 0;
 }
 
+int kvstate_script_conf(kvstate *s, uint64_t *budget, uint64_t *maxmem)
+{
+    MDB_txn *txn = NULL;
+    kv_ctx c;
+    int rc;
+    if ((rc = begin_read(s, &txn)) != 0) return rc;
+    ctx_init(s, &c, txn, 0, NULL);
+    return kvx_script_conf(&c, budget, maxmem);
+}
+
+const kv_command *kvstate_as_read(kvstate *s, const kv_command *cmd, int argc, char **argv,
+                                  size_t *argvlen)
+{
+    MDB_txn *txn = NULL;
+    kv_ctx c;
+    if (cmd->name[0] != 'e' || strncmp(cmd->name, "eval", 4)) return NULL;
+    if (begin_read(s, &txn) != 0) return NULL;
+    ctx_init(s, &c, txn, 0, NULL);
+    return kvx_script_as_read(&c, cmd, argc, argv, argvlen);
+}
+
+int kvstate_script_stats(kvstate *s, uint64_t *count, uint64_t *bytes)
+{
+    MDB_txn *txn = NULL;
+    MDB_stat st;
+    int rc;
+    *count = *bytes = 0;
+    if ((rc = begin_read(s, &txn)) != 0) return rc;
+    MDB_dbi dbi = s->dbi[s->live][KV_SLOT_SCRIPTS];
+    if ((rc = mdb_stat(txn, dbi, &st)) != 0) return kv_map_err(rc);
+    *count = st.ms_entries;
+    *bytes = (uint64_t)st.ms_psize * (st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages);
+    /* The budgets' keys are no scripts. */
+    static const char *const conf[] = {"\0budget", "\0maxmem"};
+    for (int i = 0; i < 2; i++) {
+        MDB_val k = {7, (void *)conf[i]}, d;
+        if (mdb_get(txn, dbi, &k, &d) == 0 && *count > 0) (*count)--;
+    }
+    return 0;
+}
+
+int kvstate_function_stats(kvstate *s, uint64_t *count, uint64_t *bytes)
+{
+    MDB_txn *txn = NULL;
+    MDB_stat st;
+    MDB_cursor *cur;
+    MDB_val k = {1, "F"}, d;
+    int rc;
+    *count = *bytes = 0;
+    if ((rc = begin_read(s, &txn)) != 0) return rc;
+    MDB_dbi dbi = s->dbi[s->live][KV_SLOT_FUNCTIONS];
+    if ((rc = mdb_stat(txn, dbi, &st)) != 0) return kv_map_err(rc);
+    *bytes = (uint64_t)st.ms_psize * (st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages);
+    if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0) return kv_map_err(rc);
+    /* One 'F' record a function (kvx_function.c). */
+    rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size >= 1 && ((const char *)k.mv_data)[0] == 'F') {
+        (*count)++;
+        rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    return 0;
+}
+
 int kvstate_read(kvstate *s, int db, const kv_command *cmd, int argc, char **argv, size_t *argvlen,
                  int64_t wall_ms, resp_buf *reply)
 {
@@ -630,12 +694,14 @@ void kv_slot_name(char *buf, size_t len, int pair, int slot)
         snprintf(buf, len, slot == KV_MAX_DBS ? "exp%d" : "exp%d.%d", pair, slot - KV_MAX_DBS);
     else
         snprintf(buf, len, "%s%d",
-                 slot == KV_SLOT_ELEM    ? "elem"
-                 : slot == KV_SLOT_ZIDX  ? "zidx"
-                 : slot == KV_SLOT_GC    ? "gc"
-                 : slot == KV_SLOT_ACCT  ? "acct"
-                 : slot == KV_SLOT_WATCH ? "watch"
-                                         : "pmeta",
+                 slot == KV_SLOT_ELEM        ? "elem"
+                 : slot == KV_SLOT_ZIDX      ? "zidx"
+                 : slot == KV_SLOT_GC        ? "gc"
+                 : slot == KV_SLOT_ACCT      ? "acct"
+                 : slot == KV_SLOT_WATCH     ? "watch"
+                 : slot == KV_SLOT_SCRIPTS   ? "scripts"
+                 : slot == KV_SLOT_FUNCTIONS ? "functions"
+                                             : "pmeta",
                  pair);
 }
 

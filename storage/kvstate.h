@@ -119,6 +119,25 @@ int kvstate_notify_flags(kvstate *s);
  * next apply or snapshot install), or NULL when no ACL entry was ever
  * applied. */
 const char *kvstate_acl(kvstate *s, size_t *len);
+/* The cluster-wide script budgets (script-instruction-budget,
+ * script-max-memory; storage/kvlua.h), set by applying RAFT.SCRIPTCONF and
+ * kept in the state (its snapshots carry them). Defaults until set. */
+int kvstate_script_conf(kvstate *s, uint64_t *budget, uint64_t *maxmem);
+/* A write command this state would run without writing, as the read
+ * command to serve instead (its row, kvcmd.h): EVAL / EVALSHA of a script
+ * whose shebang has the no-writes flag -> EVAL_RO / EVALSHA_RO. NULL
+ * otherwise (and for any command but those two, at the cost of a name
+ * comparison). */
+struct kv_command;
+const struct kv_command *kvstate_as_read(kvstate *s, const struct kv_command *cmd, int argc,
+                                         char **argv, size_t *argvlen);
+/* The script cache (INFO memory's number_of_cached_scripts and
+ * used_memory_scripts_eval: the bytes of the slot's pages). */
+int kvstate_script_stats(kvstate *s, uint64_t *count, uint64_t *bytes);
+/* The function libraries (kvx_function.c) as of the last commit: how many
+ * functions they register and the bytes their slot takes (INFO memory
+ * number_of_functions / used_memory_functions). 0 or a KV_E* code. */
+int kvstate_function_stats(kvstate *s, uint64_t *count, uint64_t *bytes);
 /* Redis's keyspaceEventsStringToFlags(): the flags of a class string, or
  * -1 for a character that is no class. */
 int kv_notify_parse(const char *classes, size_t len);

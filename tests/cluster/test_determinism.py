@@ -43,6 +43,8 @@ CHANGED = {
     "notify-keyspace-events": "KEA",
     # The default user's password (ACL users are state: server/acl.h).
     "requirepass": "determinism-pw",
+    "script-instruction-budget": "1000000",
+    "script-max-memory": "16mb",
     # Fixed facts today (CONFIG SET accepts only their one value); once one
     # becomes a real setting it is changed here too.
     "save": "900 1",
@@ -87,13 +89,17 @@ def test_no_runtime_setting_on_one_node_changes_what_it_applies(make_cluster):
             except Exception:
                 assert k in ("save", "appendonly", "maxmemory", "maxmemory-policy",
                              "maxmemory-samples", "lfu-log-factor", "lfu-decay-time",
-                             "notify-keyspace-events", "requirepass"), k
+                             "notify-keyspace-events", "requirepass",
+                             "script-instruction-budget", "script-max-memory"), k
         assert changed >= 14
     with ld.client() as r:
         r.config_set("notify-keyspace-events", CHANGED["notify-keyspace-events"])
         r.config_set("requirepass", CHANGED["requirepass"])
     for n in c.nodes:
         n.password = CHANGED["requirepass"]
+    with ld.client() as r:
+        for k in ("script-instruction-budget", "script-max-memory"):
+            r.config_set(k, CHANGED[k])
     with f.client() as r:
         assert r.config_get("proto-max-bulk-len")["proto-max-bulk-len"] == str(1 << 20)
 
