@@ -291,3 +291,17 @@ def _fifo(pushes, pop_of, remaining):
                 if len(problems) >= 5:
                     return problems
     return problems
+
+
+# --- the scripted workload (workload.Scripted) ----------------------------
+
+def noscript_after_load(ops):
+    """The script cache is replicated state: once an EVAL of the script
+    returned ok, an EVALSHA invoked after that return must find it on every
+    node (leader or follower, after any failover). Returns problems."""
+    loaded = min((o.t_done for o in ops if o.f == "cas" and o.type == "ok"
+                  and (o.extra or {}).get("via") == "eval"), default=None)
+    if loaded is None:
+        return []
+    bad = [o for o in ops if o.f == "cas" and o.reason == "NOSCRIPT" and o.t_invoke > loaded]
+    return ["EVALSHA answered NOSCRIPT after an EVAL of the script had returned: %r" % o for o in bad[:5]]

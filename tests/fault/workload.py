@@ -29,6 +29,8 @@ def classify(err):
     oom = getattr(redis.exceptions, "OutOfMemoryError", None)  # redis-py >= 4.4
     if oom and isinstance(err, oom):
         return FAIL
+    if isinstance(err, redis.exceptions.NoScriptError):  # EVALSHA of an unknown script: nothing ran
+        return FAIL
     if msg.startswith("TIMEOUT"):
         return INFO
     if msg.startswith(NOT_APPLIED):
@@ -136,6 +138,8 @@ class Client(threading.Thread):
     def _error(self, op, e):
         msg = str(e)
         reason = (msg.split() or ["?"])[0]
+        if isinstance(e, redis.exceptions.NoScriptError):  # redis-py drops the error code
+            reason = "NOSCRIPT"
         if self.wl.is_read(op.f):
             self.hist.complete(op, FAIL, reason=reason)
             time.sleep(self.rng.uniform(0.01, 0.05))
@@ -416,6 +420,96 @@ class _QueueClient(Queue):
         often wait on empty queues (a blocked BRPOP served by a later LPUSH);
         consumers go straight back to BRPOP."""
         return rng.uniform(0, 0.04) if self.producer else 0.0
+
+
+CAS_SCRIPT = ("if redis.call('GET',KEYS[1])==ARGV[1] then redis.call('SET',KEYS[1],ARGV[2]) "
+              "return 1 else return 0 end")
+
+
+class Scripted:
+    """A register per key x0..x2, changed by a Lua compare-and-set (EVAL of
+    CAS_SCRIPT: SET to new when GET equals old; 1 swapped, 0 not) and by
+    plain SETs, read by GET. Recorded as lincheck's :cas with the value
+    expected in :old ({:f :cas, :key "x1", :old "S3;", :value "C9;"}), so
+    lincheck's register model checks the scripts: a script is one log entry
+    run at apply on every node, and its GET and SET are atomic. Every
+    written value is unique; each client aims its swaps at the last value it
+    saw of the key (its reads and its own writes), so many succeed and many
+    do not. The script goes by EVAL half the time and by EVALSHA the other
+    half (the body is cached by the first EVAL, and the cache is replicated
+    state, so EVALSHA finds it on every node; a NOSCRIPT would be a
+    failure, recorded as fail)."""
+
+    def __init__(self, nkeys=3):
+        self.keys = ["x%d" % i for i in range(nkeys)]
+        self._lock = threading.Lock()
+        self._n = 0
+        import hashlib
+        self.sha = hashlib.sha1(CAS_SCRIPT.encode()).hexdigest()
+
+    def _unique(self, tag):
+        with self._lock:
+            self._n += 1
+            return "%s%d;" % (tag, self._n)
+
+    def for_client(self, idx):
+        return _ScriptedClient(self)
+
+    @staticmethod
+    def is_read(f):
+        return f == "get"
+
+    @staticmethod
+    def final_op(key):
+        return "get", ("GET", key)
+
+    @staticmethod
+    def result(f, reply):
+        if f == "get":
+            return _text(reply)
+        if f == "put":
+            assert reply in (b"OK", True), reply
+            return None
+        assert reply in (0, 1), reply
+        return int(reply)
+
+
+class _ScriptedClient(Scripted):
+    """One client's view of Scripted: remembers the last value it saw of
+    each key, the value its next swap expects."""
+
+    def __init__(self, shared):
+        self.shared, self.keys, self.sha = shared, shared.keys, shared.sha
+        self.last = {}
+        self.cur = None
+
+    def pick_op(self, rng, key):
+        x = rng.random()
+        self.cur = key
+        if x < 0.35:
+            return "get", ("GET", key), None, None
+        if x < 0.5:
+            v = self.shared._unique("S")
+            self.cur = (key, v)
+            return "put", ("SET", key, v), v, None
+        old = self.last.get(key, "S0;")
+        new = self.shared._unique("C")
+        self.cur = (key, new)
+        via = "eval" if rng.random() < 0.5 else "evalsha"
+        if via == "eval":
+            args = ("EVAL", CAS_SCRIPT, 1, key, old, new)
+        else:
+            args = ("EVALSHA", self.sha, 1, key, old, new)
+        return "cas", args, new, {"old": old, "via": via}
+
+    def result(self, f, reply):
+        out = Scripted.result(f, reply)
+        if f == "get":
+            if out is not None:
+                self.last[self.cur] = out
+        elif f == "put" or out == 1:
+            self.last[self.cur[0]] = self.cur[1]
+        return out
 
 
 def start_clients(n, cl, hist, workload, seed, timeout):

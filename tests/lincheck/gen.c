@@ -192,6 +192,8 @@ static int apply(gop *op, kstate *k)
             op->res_int = v + 1;
             return kset(k, buf, (size_t)n, false);
         }
+    case LC_CAS: /* the generator makes no cas */
+        return 0;
     }
     return 0;
 }

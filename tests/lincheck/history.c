@@ -447,8 +447,8 @@ static int set_arg(builder *b, rd *r, uint32_t i, const val *v)
     return 0;
 }
 
-const char *const lc_fn_names[LC_NFN] = {"get",  "put",  "append", "del",
-                                         "incr", "sadd", "srem",   "smembers"};
+const char *const lc_fn_names[LC_NFN] = {"get",  "put",  "append",   "del", "incr",
+                                         "sadd", "srem", "smembers", "cas"};
 #define fnames lc_fn_names
 
 static bool is_set_fn(lc_fn f)
@@ -518,11 +518,11 @@ static int parse_fn(rd *r, const val *v, lc_fn *f)
     static const struct {
         const char *name;
         lc_fn f;
-    } names[] = {{"get", LC_GET},          {"read", LC_GET},   {"put", LC_PUT},
-                 {"set", LC_PUT},          {"write", LC_PUT},  {"append", LC_APPEND},
-                 {"del", LC_DEL},          {"delete", LC_DEL}, {"incr", LC_INCR},
-                 {"incrby", LC_INCR},      {"sadd", LC_SADD},  {"srem", LC_SREM},
-                 {"smembers", LC_SMEMBERS}};
+    } names[] = {{"get", LC_GET},           {"read", LC_GET},   {"put", LC_PUT},
+                 {"set", LC_PUT},           {"write", LC_PUT},  {"append", LC_APPEND},
+                 {"del", LC_DEL},           {"delete", LC_DEL}, {"incr", LC_INCR},
+                 {"incrby", LC_INCR},       {"sadd", LC_SADD},  {"srem", LC_SREM},
+                 {"smembers", LC_SMEMBERS}, {"cas", LC_CAS}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (val_is(r, v, names[i].name)) {
             *f = names[i].f;
@@ -530,7 +530,7 @@ static int parse_fn(rd *r, const val *v, lc_fn *f)
         }
     }
     if (v->k == V_KW || v->k == V_STR || v->k == V_SYM)
-        return bad(r, "unknown :f %.*s (get, put, append, del, incr, sadd, srem, smembers)",
+        return bad(r, "unknown :f %.*s (get, put, append, del, incr, sadd, srem, smembers, cas)",
                    (int)v->len, r->scratch + v->off);
     return bad(r, ":f must be a keyword");
 }
@@ -561,7 +561,7 @@ enum { T_INVOKE, T_OK, T_FAIL, T_INFO };
 typedef struct event {
     int64_t process;
     int type;
-    val f, key, value;
+    val f, key, value, old; /* old: a cas's expected value */
 } event;
 
 static int complete(builder *b, rd *r, uint32_t i, const event *e)
@@ -622,6 +622,12 @@ static int complete(builder *b, rd *r, uint32_t i, const event *e)
         if (!have || op->info) return 0;
         if (val_int(r, v, &op->res_int) != 0 || op->res_int < 0 || op->res_int > 1)
             return bad(r, "a del of one key returns 0, 1 or nil");
+        op->res = LC_RES_INT;
+        return 0;
+    case LC_CAS:
+        if (!have || op->info) return 0;
+        if (val_int(r, v, &op->res_int) != 0 || op->res_int < 0 || op->res_int > 1)
+            return bad(r, "a cas returns 1 (swapped), 0 (not) or nil");
         op->res = LC_RES_INT;
         return 0;
     case LC_INCR:
@@ -704,8 +710,20 @@ static int on_event(builder *b, rd *r, const event *e, uint32_t line)
         op->delta = 1;
         h->nops++;
         const val *v = &e->value;
-        if ((f == LC_PUT || f == LC_APPEND || f == LC_SADD || f == LC_SREM) && v->k != V_ABSENT &&
-            v->k != V_NIL) {
+        if (f == LC_CAS) {
+            char otmp[24];
+            const char *p;
+            size_t n;
+            if (val_bytes(r, &e->old, otmp, &p, &n) != 0)
+                return bad(r, "a cas needs :old, the value expected (a string or an integer)");
+            const char *d = lc_arena_dup(h->arena, p, n);
+            if (!d) return oom(r);
+            op->val = d;
+            op->val_len = (uint32_t)n;
+            op->val_hash = lc_hash_bytes(d, n);
+        }
+        if ((f == LC_PUT || f == LC_APPEND || f == LC_SADD || f == LC_SREM || f == LC_CAS) &&
+            v->k != V_ABSENT && v->k != V_NIL) {
             if (set_arg(b, r, (uint32_t)i, v) != 0) return -1;
         } else if (f == LC_INCR && v->k != V_ABSENT && v->k != V_NIL) {
             if (val_int(r, v, &op->delta) != 0)
@@ -758,7 +776,7 @@ static int read_event(builder *b, rd *r)
     event e;
     memset(&e, 0, sizeof e);
     val process = {V_ABSENT, 0, 0, 0}, type = {V_ABSENT, 0, 0, 0};
-    e.f.k = e.key.k = e.value.k = V_ABSENT;
+    e.f.k = e.key.k = e.value.k = e.old.k = V_ABSENT;
     r->slen = 0;
     r->p++; /* { */
     for (;;) {
@@ -785,6 +803,8 @@ static int read_event(builder *b, rd *r)
                 slot = &e.key;
             else if (val_is(r, &k, "value"))
                 slot = &e.value;
+            else if (val_is(r, &k, "old"))
+                slot = &e.old;
         }
         if (slot) {
             if (slot->k != V_ABSENT)
@@ -831,7 +851,8 @@ static int finish(builder *b, rd *r)
         }
         k->family = family;
         if (b->drop[i]) continue;
-        if ((op->f == LC_PUT || op->f == LC_APPEND || op->f == LC_SADD || op->f == LC_SREM) &&
+        if ((op->f == LC_PUT || op->f == LC_APPEND || op->f == LC_SADD || op->f == LC_SREM ||
+             op->f == LC_CAS) &&
             !b->has_arg[i]) {
             r->line = op->call_line;
             return bad(r, "a %s without a value", fnames[op->f]);

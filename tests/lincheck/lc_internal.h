@@ -45,8 +45,9 @@ typedef enum lc_fn {
     LC_SADD,
     LC_SREM,
     LC_SMEMBERS,
+    LC_CAS, /* compare-and-set on a string key: if value == old then value = new */
 } lc_fn;
-#define LC_NFN 8
+#define LC_NFN 9
 /* "get", "put", ... "smembers"; indexed by lc_fn. */
 extern const char *const lc_fn_names[LC_NFN];
 
@@ -74,13 +75,14 @@ typedef struct lc_op {
     int64_t process;
     uint32_t call, ret;           /* event positions; ret LC_NEVER if info */
     uint32_t call_line, ret_line; /* input lines; ret_line 0 if none */
-    /* put/append: the bytes written; sadd/srem: the member (arena-owned,
+    /* put/append/cas: the bytes written; sadd/srem: the member (arena-owned,
      * stable). */
     const char *arg;
     uint32_t arg_len;
     uint64_t arg_hash, arg_pow; /* H(arg), B^arg_len */
     int64_t delta;              /* incr */
-    /* get/smembers result (LC_RES_STR) */
+    /* get/smembers result (LC_RES_STR); cas: the value expected (:old),
+     * res then being LC_RES_INT 1 (swapped) or 0, or LC_RES_NONE */
     const char *val;
     uint32_t val_len;
     uint64_t val_hash;

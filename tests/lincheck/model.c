@@ -1,5 +1,6 @@
 /* model.c -- one Redis key as a sequential specification: missing or a
- * byte string, with GET, SET, DEL, APPEND, INCR under Redis's rules; or a
+ * byte string, with GET, SET, DEL, APPEND, INCR under Redis's rules and a
+ * compare-and-set (a Lua script: SET to new when GET equals old); or a
  * set, with SADD, SREM, SMEMBERS. A set is kept as a string: its members
  * sorted bytewise and joined by single spaces (members have no spaces, the
  * reader checks), so it is interned like a string value and an SMEMBERS
@@ -379,6 +380,20 @@ static int step(lc_model *m, lc_state s, const lc_op *op, lc_state *out)
         return 1;
     case LC_INCR:
         return incr(m, s, op, out);
+    case LC_CAS: {
+        /* The script compares GET's reply with a string: a missing key
+         * (nil, false in Lua) never matches. */
+        bool match = s != LC_MISSING && m->nodes[s].hash == op->val_hash &&
+                     eq_bytes(m, s, op->val, op->val_len, true);
+        if (op->res == LC_RES_INT && op->res_int != (int64_t)match) return 0;
+        *out = s;
+        if (match) {
+            id = intern_root(m, op->arg, op->arg_len, op->arg_hash, true);
+            if (id < 0) return -1;
+            *out = (lc_state)id;
+        }
+        return 1;
+    }
     }
     return 0;
 }

@@ -178,6 +178,47 @@ static void concurrent_read_sees_old_or_new_value(void **s)
     assert_int_equal(check(buf), LC_NOT_LINEARIZABLE);
 }
 
+/* A Lua compare-and-set: 1 when the value was old (and is now new). */
+#define CAS(p, k, old, new, out)                                                                   \
+    "{:process " #p ", :type :invoke, :f :cas, :key \"" k "\", :old \"" old                        \
+    "\", :value \"" new "\"}\n{:process " #p ", :type :ok, :f :cas, :key \"" k "\", :value " #out  \
+                        "}\n"
+
+static void cas_swaps_only_from_the_value_expected(void **s)
+{
+    (void)s;
+    assert_int_equal(check(SEQ(0, put, "r", "\"a\"", "\"OK\"") CAS(1, "r", "a", "b", 1)
+                               CAS(2, "r", "a", "c", 0) SEQ(0, get, "r", "nil", "\"b\"")),
+                     LC_LINEARIZABLE);
+    /* two swaps from the same value cannot both succeed */
+    assert_int_equal(check(SEQ(0, put, "r", "\"a\"", "\"OK\"") CAS(1, "r", "a", "b", 1)
+                               CAS(2, "r", "a", "c", 1)),
+                     LC_NOT_LINEARIZABLE);
+    /* a failed swap changes nothing */
+    assert_int_equal(check(SEQ(0, put, "r", "\"a\"", "\"OK\"") CAS(1, "r", "x", "b", 0)
+                               SEQ(0, get, "r", "nil", "\"b\"")),
+                     LC_NOT_LINEARIZABLE);
+    /* a missing key matches nothing, not even "" */
+    assert_int_equal(check(CAS(1, "r", "", "b", 1)), LC_NOT_LINEARIZABLE);
+    assert_int_equal(check(CAS(1, "r", "", "b", 0) SEQ(0, get, "r", "nil", "nil")),
+                     LC_LINEARIZABLE);
+    /* a swap reported failed while the value was the one expected */
+    assert_int_equal(check(SEQ(0, put, "r", "\"a\"", "\"OK\"") CAS(1, "r", "a", "b", 0)),
+                     LC_NOT_LINEARIZABLE);
+    /* an :info swap may have happened: the read decides */
+    assert_int_equal(
+        check(SEQ(0, put, "r", "\"a\"",
+                  "\"OK\"") "{:process 1, :type :invoke, :f :cas, :key \"r\", :old \"a\", "
+                            ":value \"b\"}\n" INFO(1, cas, "r", "nil")
+                                SEQ(0, get, "r", "nil", "\"b\"") SEQ(0, get, "r", "nil", "\"b\"")),
+        LC_LINEARIZABLE);
+    /* an :info put that only a cas observed is not left out */
+    assert_int_equal(check(SEQ(0, put, "r", "\"a\"", "\"OK\"") INV(2, put, "r", "\"x\"")
+                               INFO(2, put, "r", "nil") CAS(1, "r", "x", "b", 1)
+                                   SEQ(0, get, "r", "nil", "\"b\"")),
+                     LC_LINEARIZABLE);
+}
+
 static void incr_counts_from_a_missing_key(void **s)
 {
     (void)s;
@@ -331,7 +372,14 @@ static void bad_input_is_reported_with_its_line(void **s)
     char err[256];
     assert_int_equal(parse_error("\n" OK(0, get, "k", "nil"), err, sizeof err), LC_BAD_INPUT);
     assert_non_null(strstr(err, "line 2"));
-    assert_int_equal(parse_error(INV(0, cas, "k", "nil"), err, sizeof err), LC_BAD_INPUT);
+    assert_int_equal(parse_error(INV(0, swap, "k", "nil"), err, sizeof err), LC_BAD_INPUT);
+    /* a cas without the value it expects */
+    assert_int_equal(parse_error(INV(0, cas, "k", "\"b\""), err, sizeof err), LC_BAD_INPUT);
+    assert_int_equal(parse_error("{:process 0 :type :invoke :f :cas :key \"k\" :old \"a\" "
+                                 ":value \"b\"}\n{:process 0 :type :ok :f :cas :key \"k\" "
+                                 ":value 2}\n",
+                                 err, sizeof err),
+                     LC_BAD_INPUT);
     assert_int_equal(parse_error("{:process 0, :type :invoke, :f :get, :key \"k", err, sizeof err),
                      LC_BAD_INPUT);
     assert_int_equal(
@@ -699,6 +747,7 @@ int main(void)
         cmocka_unit_test(concurrent_writes_may_take_effect_in_either_order),
         cmocka_unit_test(concurrent_read_sees_old_or_new_value),
         cmocka_unit_test(incr_counts_from_a_missing_key),
+        cmocka_unit_test(cas_swaps_only_from_the_value_expected),
         cmocka_unit_test(ok_incr_of_a_non_integer_is_impossible),
         cmocka_unit_test(del_reports_whether_the_key_existed),
         cmocka_unit_test(missing_reads_as_nil_or_empty_string),

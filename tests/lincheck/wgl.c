@@ -300,7 +300,7 @@ static long mark_unobserved(const lc_history *h, const lc_key *k, uint8_t *skip)
     for (size_t i = 0; i < k->nops; i++) {
         const lc_op *op = &h->ops[k->ops[i]];
         bool checks = op->f == LC_INCR || op->f == LC_SADD || op->f == LC_SREM ||
-                      op->f == LC_SMEMBERS ||
+                      op->f == LC_SMEMBERS || op->f == LC_CAS ||
                       ((op->f == LC_APPEND || op->f == LC_DEL) && op->res != LC_RES_NONE);
         if (checks && (uint64_t)op->ret + 1 > checked_last) checked_last = (uint64_t)op->ret + 1;
         any_info_put |= op->info && op->f == LC_PUT;
@@ -387,7 +387,7 @@ static int link_twins(search *S)
     uint64_t writes = 0, reads = 0;
     for (uint32_t i = 0; i < S->n; i++) {
         const lc_op *op = op_of(S, i);
-        incr |= op->f == LC_INCR;
+        incr |= op->f == LC_INCR || op->f == LC_CAS; /* a cas reads what a put wrote */
         writes += op->info && (op->f == LC_PUT || op->f == LC_APPEND);
         reads += op->f == LC_GET;
     }
@@ -530,7 +530,8 @@ static int setup(search *S, int prune)
     S->resets = lc_malloc((n + 1) * sizeof *S->resets);
     if (!S->resets) return -1;
     for (uint32_t i = 0; i < n; i++)
-        if (op_of(S, i)->f == LC_PUT || op_of(S, i)->f == LC_DEL || op_of(S, i)->f == LC_INCR)
+        if (op_of(S, i)->f == LC_PUT || op_of(S, i)->f == LC_DEL || op_of(S, i)->f == LC_INCR ||
+            op_of(S, i)->f == LC_CAS)
             S->resets[S->nresets++] = i;
     sort_s = S;
     qsort(S->resets, S->nresets, sizeof *S->resets, by_call);
@@ -577,7 +578,12 @@ void lc_describe_op(lc_strbuf *b, const lc_history *h, uint32_t i, size_t max)
         lc_sb_printf(b, "line %u-%u", op->call_line, op->ret_line);
     lc_sb_printf(b, "  p%lld %s", (long long)op->process,
                  op->f == LC_INCR && op->delta != 1 ? "incrby" : lc_fn_names[op->f]);
-    if (op->f == LC_PUT || op->f == LC_APPEND || op->f == LC_SADD || op->f == LC_SREM) {
+    if (op->f == LC_CAS) {
+        lc_quote(v, sizeof v, op->val, op->val_len, max ? max : sizeof v / 8);
+        lc_sb_printf(b, " %s ->", v);
+    }
+    if (op->f == LC_PUT || op->f == LC_APPEND || op->f == LC_SADD || op->f == LC_SREM ||
+        op->f == LC_CAS) {
         if (max) {
             lc_quote(v, sizeof v, op->arg, op->arg_len, max);
             lc_sb_printf(b, " %s", v);
