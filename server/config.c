@@ -33,7 +33,18 @@ static char *config_file; /* the file the node started with (absolute); NULL: no
  * command line's values are proposed by the node when it first leads.
  * CT_SCRIPT: the script budgets, cluster-wide state like CT_NOTIFY
  * (RAFT.SCRIPTCONF; a file may only give the default). */
-enum { CT_INT, CT_MEM, CT_BOOL, CT_STRING, CT_ENUM, CT_OBUF, CT_CONST, CT_NOTIFY, CT_MEMCONF, CT_SCRIPT };
+enum {
+    CT_INT,
+    CT_MEM,
+    CT_BOOL,
+    CT_STRING,
+    CT_ENUM,
+    CT_OBUF,
+    CT_CONST,
+    CT_NOTIFY,
+    CT_MEMCONF,
+    CT_SCRIPT
+};
 enum { MC_MAXMEMORY, MC_POLICY, MC_SAMPLES, MC_LFU_LOG, MC_LFU_DECAY };
 /* CF_SECRET: never shown (CONFIG GET, CONFIG GET *, anywhere else); the
  * cluster secret is one. requirepass is not: Redis returns it, and a

@@ -356,7 +356,7 @@ struct kvstate {
     int acct_missing;          /* the pair had no accounted size: recount at open */
     kvstate_access_fn *access; /* node-local access data (OBJECT FREQ/IDLETIME) */
     void *access_ctx;
-    char *acl;                      /* the ACL users (PMETA_ACL; live pair); NULL: never set */
+    char *acl; /* the ACL users (PMETA_ACL; live pair); NULL: never set */
     size_t acl_len;
 };
 
