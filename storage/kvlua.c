@@ -1113,28 +1113,12 @@ static void ensure_base(void)
  * compile. A small cache, least recently used out. */
 #define CHUNK_CACHE 32
 static struct chunk_entry {
-    char key[41]; /* sha1 of chunk name and code */
+    char key[41]; /* the script's sha1 (kvlua_load_cached) */
     void *img;
     size_t len;
     uint64_t used_at;
 } chunks[CHUNK_CACHE];
 static uint64_t chunk_clock;
-
-static void chunk_key(char key[41], const char *code, size_t len, const char *name)
-{
-    /* sha1(name "\0" code): one buffer only for short bodies. */
-    size_t nl = strlen(name);
-    char small[1024];
-    char *buf = nl + 1 + len <= sizeof(small) ? small : malloc(nl + 1 + len);
-    if (!buf) {
-        key[0] = '\0';
-        return;
-    }
-    memcpy(buf, name, nl + 1);
-    memcpy(buf + nl + 1, code, len);
-    kv_sha1hex(key, buf, nl + 1 + len);
-    if (buf != small) free(buf);
-}
 
 static struct chunk_entry *chunk_find(const char *key)
 {
@@ -1164,16 +1148,15 @@ static void chunk_save(const char *key)
     e->used_at = ++chunk_clock;
 }
 
+/* key: the cache key of a cached load (kvlua_load_cached), else NULL. */
 static int load(lua_State *L, const char *code, size_t len, const char *chunkname, resp_buf *err,
-                int cached)
+                const char *key)
 {
     const char *name = chunkname ? chunkname : "@user_script";
-    char key[41] = "";
-    int fresh = cached && vm.fresh && lua_gettop(L) == 0;
+    int fresh = key && vm.fresh && lua_gettop(L) == 0;
     vm.fresh = 0;
     if (fresh) {
-        chunk_key(key, code, len, name);
-        struct chunk_entry *e = key[0] ? chunk_find(key) : NULL;
+        struct chunk_entry *e = chunk_find(key);
         if (e) {
             kvlua_arena_restore(e->img, e->len);
             kvlua_arena_set_limit(vm.limit);
@@ -1197,18 +1180,18 @@ static int load(lua_State *L, const char *code, size_t len, const char *chunknam
     }
     lua_getfield(L, LUA_REGISTRYINDEX, REG_GLOBALS_VIEW);
     lua_setfenv(L, -2);
-    if (fresh && key[0] && !kvlua_arena_exceeded()) chunk_save(key);
+    if (fresh && !kvlua_arena_exceeded()) chunk_save(key);
     return 0;
 }
 
 int kvlua_load(lua_State *L, const char *code, size_t len, const char *chunkname, resp_buf *err)
 {
-    return load(L, code, len, chunkname, err, 0);
+    return load(L, code, len, chunkname, err, NULL);
 }
 
-int kvlua_load_cached(lua_State *L, const char *code, size_t len, resp_buf *err)
+int kvlua_load_cached(lua_State *L, const char sha[41], const char *code, size_t len, resp_buf *err)
 {
-    return load(L, code, len, NULL, err, 1);
+    return load(L, code, len, NULL, err, sha);
 }
 
 void kvlua_push_array(lua_State *L, int n, char **v, size_t *lens)

@@ -89,10 +89,13 @@ int kvlua_load(struct lua_State *L, const char *code, size_t len, const char *ch
 /* kvlua_load() of an EVAL body (chunk name "@user_script"), from the cache
  * of compiled chunks when it holds it: the arena's image taken right
  * after compiling that body on the fresh base VM (the same bytes on every
- * node, so restoring it changes nothing a script can see). Only when
- * called first after kvlua_begin(), with nothing done to L in between
- * (otherwise, and for any other use, call kvlua_load()). */
-int kvlua_load_cached(struct lua_State *L, const char *code, size_t len, resp_buf *err);
+ * node, so restoring it changes nothing a script can see). sha is the
+ * script's sha1 (40 hex digits and a NUL), which names code: the cache key,
+ * so a run hashes nothing. Only when called first after kvlua_begin(), with
+ * nothing done to L in between (otherwise, and for any other use, call
+ * kvlua_load()). */
+int kvlua_load_cached(struct lua_State *L, const char sha[41], const char *code, size_t len,
+                      resp_buf *err);
 /* Sets global name (KEYS, ARGV) to an array of n strings. */
 void kvlua_set_global_array(struct lua_State *L, const char *name, int n, char **v, size_t *lens);
 /* Pushes an array of n strings. */

@@ -74,7 +74,7 @@ static int script_put(kv_ctx *c, const char *sha, const char *body, size_t len)
 
 /* Compiles body in the VM (shebang first): 0, or -1 with Redis's error
  * in c->reply. */
-static int script_compiles(kv_ctx *c, const char *body, size_t len)
+static int script_compiles(kv_ctx *c, const char *sha, const char *body, size_t len)
 {
     int flags;
     size_t skip;
@@ -84,7 +84,7 @@ static int script_compiles(kv_ctx *c, const char *body, size_t len)
     kvlua_run r = {.c = c, .readonly = 1, .budget = budget, .max_memory = maxmem};
     struct lua_State *L = kvlua_begin(&r, c->reply);
     if (!L) return -1;
-    int rc = kvlua_load_cached(L, body + skip, len - skip, c->reply);
+    int rc = kvlua_load_cached(L, sha, body + skip, len - skip, c->reply);
     kvlua_end(L);
     return rc;
 }
@@ -110,7 +110,7 @@ static void run_script(kv_ctx *c, const char *sha, const char *body, size_t len,
     };
     struct lua_State *L = kvlua_begin(&r, c->reply);
     if (!L) return;
-    if (kvlua_load_cached(L, body + skip, len - skip, c->reply) == 0) {
+    if (kvlua_load_cached(L, sha, body + skip, len - skip, c->reply) == 0) {
         int db = c->db;
         kvlua_set_global_array(L, "KEYS", (int)numkeys, argv + 3, argvlen + 3);
         kvlua_set_global_array(L, "ARGV", argc - 3 - (int)numkeys, argv + 3 + numkeys,
@@ -149,10 +149,23 @@ static void eval_generic(kv_ctx *c, int ro, int argc, char **argv, size_t *argvl
     if (found < 0) return;
     if (!found && c->writable) {
         /* Redis caches the body of an EVAL that compiles. */
-        if (script_compiles(c, argv[1], argvlen[1]) != 0) return;
+        if (script_compiles(c, sha, argv[1], argvlen[1]) != 0) return;
         if (script_put(c, sha, argv[1], argvlen[1]) != 0) return;
     }
     run_script(c, sha, argv[1], argvlen[1], ro, argc, argv, argvlen);
+}
+
+/* EVALSHA's argument as the cache's key (lower case): 0, or -1 when it
+ * cannot name a script (not 40 characters). */
+static int sha_arg(char sha[41], const char *arg, size_t len)
+{
+    if (len != 40) return -1;
+    for (int i = 0; i < 40; i++) {
+        char ch = arg[i];
+        sha[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+    }
+    sha[40] = '\0';
+    return 0;
 }
 
 static void evalsha_generic(kv_ctx *c, int ro, int argc, char **argv, size_t *argvlen)
@@ -160,15 +173,10 @@ static void evalsha_generic(kv_ctx *c, int ro, int argc, char **argv, size_t *ar
     char sha[41];
     const char *body;
     size_t len;
-    if (argvlen[1] != 40) {
+    if (sha_arg(sha, argv[1], argvlen[1]) != 0) {
         resp_add_error(c->reply, "NOSCRIPT No matching script. Please use EVAL.");
         return;
     }
-    for (int i = 0; i < 40; i++) {
-        char ch = argv[1][i];
-        sha[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
-    }
-    sha[40] = '\0';
     int found = script_get(c, sha, &body, &len);
     if (found < 0) return;
     if (!found) {
@@ -217,13 +225,8 @@ const kv_command *kvx_script_as_read(kv_ctx *c, const kv_command *cmd, int argc,
         ro = "eval_ro";
     } else if (!strcmp(cmd->name, "evalsha")) {
         char sha[41];
-        if (argvlen[1] != 40) return NULL;
-        for (int i = 0; i < 40; i++) {
-            char ch = argv[1][i];
-            sha[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
-        }
-        sha[40] = '\0';
-        if (script_get(c, sha, &body, &len) != 1) return NULL;
+        if (sha_arg(sha, argv[1], argvlen[1]) != 0 || script_get(c, sha, &body, &len) != 1)
+            return NULL;
         ro = "evalsha_ro";
     } else {
         return NULL;
@@ -307,7 +310,7 @@ static void kvx_script(ARGS)
         int found = script_get(c, sha, &body, &len);
         if (found < 0) return;
         if (!found) {
-            if (script_compiles(c, argv[2], argvlen[2]) != 0) return;
+            if (script_compiles(c, sha, argv[2], argvlen[2]) != 0) return;
             if (script_put(c, sha, argv[2], argvlen[2]) != 0) return;
         }
         resp_add_bulk(c->reply, sha, 40);
