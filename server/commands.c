@@ -1192,6 +1192,19 @@ PROC(command_cmd)
     }
 }
 
+/* A cluster-wide setting's CONFIG SET: the internal entry av (n words) that
+ * sets it, proposed here on the leader; a follower in proxy mode forwards
+ * the CONFIG SET itself (redirect mode answers -MOVED in write_propose). */
+static void propose_setting(client *c, int argc, char **argv, size_t *lens, int n, char **av,
+                            size_t *al)
+{
+    if (should_proxy(c)) {
+        proxy_forward(c, argc, argv, lens);
+        return;
+    }
+    write_propose(c, n, av, al, 0);
+}
+
 /* CONFIG SET: node settings change here; notify-keyspace-events is
  * cluster-wide state (storage/kvstate.h), so once the classes parse it is a
  * write: RAFT.NOTIFYCONF proposed by the leader, the CONFIG SET itself
@@ -1220,15 +1233,11 @@ static void config_set_cmd(client *c, int argc, char **argv, size_t *lens)
             free(cfg.requirepass);
             cfg.requirepass = pw;
         }
-        if (should_proxy(c)) {
-            proxy_forward(c, argc, argv, lens);
-            return;
-        }
         char **av;
         size_t *al;
         int n;
         acl_requirepass_argv(argv[3], lens[3], &av, &al, &n);
-        write_propose(c, n, av, al, 0);
+        propose_setting(c, argc, argv, lens, n, av, al);
         acl_free_argv(av, al, n);
         return;
     }
@@ -1236,15 +1245,11 @@ static void config_set_cmd(client *c, int argc, char **argv, size_t *lens)
     int which = config_set_script(b, argc - 2, argv + 2, lens + 2, &sv);
     if (which == -2) return;
     if (which >= 0) {
-        if (should_proxy(c)) {
-            proxy_forward(c, argc, argv, lens);
-            return;
-        }
         char num[24];
         int n = snprintf(num, sizeof(num), "%lld", sv);
         char *av[3] = {"raft.scriptconf", which ? "max-memory" : "budget", num};
         size_t al[3] = {15, which ? 10u : 6u, (size_t)n};
-        write_propose(c, 3, av, al, 0);
+        propose_setting(c, argc, argv, lens, 3, av, al);
         return;
     }
     kv_memconf m;
@@ -1252,10 +1257,6 @@ static void config_set_cmd(client *c, int argc, char **argv, size_t *lens)
     if (mrc == -2) return;
     if (mrc == 0) {
         /* maxmemory & co.: one RAFT.MEMCONF entry (storage/kvevict.c). */
-        if (should_proxy(c)) {
-            proxy_forward(c, argc, argv, lens);
-            return;
-        }
         char f[5][24];
         char *av[6] = {"raft.memconf", f[0], f[1], f[2], f[3], f[4]};
         size_t al[6] = {12};
@@ -1264,7 +1265,7 @@ static void config_set_cmd(client *c, int argc, char **argv, size_t *lens)
         al[3] = (size_t)snprintf(f[2], 24, "%d", m.samples);
         al[4] = (size_t)snprintf(f[3], 24, "%d", m.lfu_log_factor);
         al[5] = (size_t)snprintf(f[4], 24, "%d", m.lfu_decay_time);
-        write_propose(c, 6, av, al, 0);
+        propose_setting(c, argc, argv, lens, 6, av, al);
         return;
     }
     int flags = config_set_notify(b, argc - 2, argv + 2, lens + 2);
@@ -1273,15 +1274,11 @@ static void config_set_cmd(client *c, int argc, char **argv, size_t *lens)
         return;
     }
     if (flags < 0) return; /* refused: the error is in b */
-    if (should_proxy(c)) {
-        proxy_forward(c, argc, argv, lens);
-        return;
-    }
     char num[16];
     int n = snprintf(num, sizeof(num), "%d", flags);
     char *av[2] = {"raft.notifyconf", num};
     size_t al[2] = {15, (size_t)n};
-    write_propose(c, 2, av, al, 0);
+    propose_setting(c, argc, argv, lens, 2, av, al);
 }
 
 PROC(config_cmd)
