@@ -41,6 +41,8 @@ uint64_t kv_keyhash2(const void *key, size_t len);
 void kv_put_be64(unsigned char *p, uint64_t v);
 uint64_t kv_get_be64(const unsigned char *p);
 int kv_streqci(const char *a, size_t alen, const char *lit); /* ASCII case-insensitive */
+/* A HELP subcommand's reply: the NULL-terminated lines as simple strings. */
+void kv_add_help(resp_buf *out, const char *const *lines);
 
 /* ------------------------------------------------------------ entries */
 

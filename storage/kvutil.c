@@ -153,6 +153,16 @@ int kv_ld2string(char *buf, size_t len, long double value)
     return (int)l;
 }
 
+void kv_add_help(resp_buf *out, const char *const *lines)
+{
+    int n = 0;
+    while (lines[n])
+        n++;
+    resp_add_array(out, n);
+    for (int i = 0; i < n; i++)
+        resp_add_simple(out, lines[i]);
+}
+
 int kv_streqci(const char *a, size_t alen, const char *lit)
 {
     size_t n = strlen(lit);

@@ -1549,12 +1549,7 @@ static void kvx_function(ARGS)
          * two commands. */
         resp_add_error(c->reply, "NOTBUSY No scripts in execution right now.");
     } else {
-        int n = 0;
-        while (function_help[n])
-            n++;
-        resp_add_array(c->reply, n);
-        for (int i = 0; i < n; i++)
-            resp_add_simple(c->reply, function_help[i]);
+        kv_add_help(c->reply, function_help);
     }
 }
 

@@ -423,6 +423,7 @@ static const char *const object_help[] = {
     "    <key>.",
     "HELP",
     "    Print this help.",
+    NULL,
 };
 
 /* OBJECT: the encoding Redis would report by its thresholds. Idle time and
@@ -435,10 +436,7 @@ static void kvx_object(ARGS)
     const char *sub = argv[1];
     size_t sublen = argvlen[1];
     if (argc == 2 && kv_streqci(sub, sublen, "help")) {
-        size_t n = sizeof(object_help) / sizeof(object_help[0]);
-        resp_add_array(c->reply, (int64_t)n);
-        for (size_t i = 0; i < n; i++)
-            resp_add_simple(c->reply, object_help[i]);
+        kv_add_help(c->reply, object_help);
         return;
     }
     static const char *const subs[] = {"encoding", "freq", "idletime", "refcount"};

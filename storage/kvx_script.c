@@ -358,12 +358,7 @@ static void kvx_script(ARGS)
          * two commands. */
         resp_add_error(c->reply, "NOTBUSY No scripts in execution right now.");
     } else {
-        int n = 0;
-        while (script_help[n])
-            n++;
-        resp_add_array(c->reply, n);
-        for (int i = 0; i < n; i++)
-            resp_add_simple(c->reply, script_help[i]);
+        kv_add_help(c->reply, script_help);
     }
 }
 
