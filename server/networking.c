@@ -483,7 +483,7 @@ static int process_input(client *c)
      * unblocked, as in Redis: blocking.c resumes it; so do those after a
      * command a CLIENT PAUSE holds (clientcmd.c resumes it). */
     while (!(c->flags & (CF_CLOSE_AFTER_REPLY | CF_CLOSE_ASAP)) && !c->blk &&
-           !(c->opmode & CM_HELD) && !c->migrating) {
+           !(c->opmode & CM_HELD) && !c->migrating && !(c->flags & CF_WATCH_WAIT)) {
         if (budget-- == 0) {
             if (!(c->flags & CF_PENDING_INPUT)) {
                 c->flags |= CF_PENDING_INPUT;
@@ -683,6 +683,7 @@ void clients_flush(void)
         client *c = list;
         list = c->wnext_dirty;
         c->on_dirty = 0;
+        if ((c->flags & CF_WATCH_WAIT) && !c->npending) watch_resume(c);
         client_flush(c);
     }
 }
