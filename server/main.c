@@ -16,6 +16,7 @@
 #include "server/diag.h"
 #include "server/evict.h"
 #include "server/log.h"
+#include "server/loopstat.h"
 #include "server/acl.h"
 #include "server/server.h"
 #include "storage/kverr.h"
@@ -141,6 +142,7 @@ static void collection_gc(void)
 static void cron(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
+    loopstat_busy();
     static unsigned runs;
     int64_t t0 = mono_us();
     /* Also as soon as writes pause for a run: reads then use a read
@@ -176,6 +178,7 @@ static void cron(evutil_socket_t fd, short what, void *arg)
 static void tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
+    loopstat_busy();
     driver_tick();
 }
 
@@ -409,7 +412,9 @@ int main(int argc, char **argv)
         int64_t t0 = mono_us();
         event_base_loop(srv.base, flags);
         slow_check("one round of I/O callbacks", t0);
+        int64_t t1 = mono_us();
         end_of_pass();
+        loopstat_pass_end(t1);
     }
 
     serverLog(LL_WARNING, "Shutting down: syncing the log and committing the state...");

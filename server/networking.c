@@ -17,6 +17,7 @@
 #include "server/clientcmd.h"
 #include "server/diag.h"
 #include "server/log.h"
+#include "server/loopstat.h"
 #include "server/migrate.h"
 #include "server/acl.h"
 #include "server/server.h"
@@ -200,6 +201,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
     (void)what;
     (void)arg;
+    loopstat_busy();
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
@@ -515,6 +517,7 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     client *c = arg;
     char buf[READ_CHUNK];
+    loopstat_busy();
     if (c->flags & (CF_CLOSE_AFTER_REPLY | CF_CLOSE_ASAP)) {
         /* Input after a fatal protocol error is ignored, as Redis does. */
         ssize_t n = read(fd, buf, sizeof(buf));
@@ -672,6 +675,7 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
+    loopstat_busy();
     client_flush(arg);
 }
 
