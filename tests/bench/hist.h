@@ -94,6 +94,16 @@ static inline uint64_t hist_percentile(const hist *h, double p)
     return h->max_us;
 }
 
+/* Samples in the buckets above the one holding v: those certainly above v,
+ * and none more than 1/64 of v below it. */
+static inline uint64_t hist_count_above(const hist *h, uint64_t v)
+{
+    uint64_t n = 0;
+    for (unsigned i = hist_index(v) + 1u; i < HIST_BUCKETS; i++)
+        n += h->counts[i];
+    return n;
+}
+
 static inline void hist_merge(hist *into, const hist *from)
 {
     for (unsigned i = 0; i < HIST_BUCKETS; i++)

@@ -3,7 +3,8 @@
  * are exact; a percentile is never below the true one nor more than 1/64
  * above it (checked against a sort of the same random samples, of several
  * shapes); the maximum and minimum are exact; merging equals recording into
- * one histogram. */
+ * one histogram; the count above a threshold misses only samples in the
+ * threshold's own bucket. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -112,6 +113,17 @@ static void test_against_sort(const char *shape, uint64_t (*gen)(void), size_t n
         CHECK(got - want <= want / HIST_SUB, "%s p%g: %" PRIu64 " more than 1/64 above %" PRIu64,
               shape, ps[k], got, want);
         CHECK(hist_percentile(&a, ps[k]) == got, "%s p%g: merged histogram differs", shape, ps[k]);
+    }
+    static const uint64_t thresholds[] = {0, 100, 1000, 10000, 250000};
+    for (size_t k = 0; k < sizeof(thresholds) / sizeof(thresholds[0]); k++) {
+        uint64_t t = thresholds[k], above = 0, near = 0, got = hist_count_above(&h, t);
+        for (size_t i = 0; i < n; i++) {
+            above += v[i] > t;
+            near += v[i] > t && v[i] <= hist_upper(hist_index(t));
+        }
+        /* every sample counted is above t; the ones missed share t's bucket */
+        CHECK(got <= above && above - got <= near,
+              "%s: %" PRIu64 " above %" PRIu64 " us, true %" PRIu64, shape, got, t, above);
     }
     CHECK(h.max_us == v[n - 1] && h.min_us == v[0], "%s: min/max not exact", shape);
     CHECK(hist_percentile(&h, 100) == v[n - 1], "%s: p100 is not the maximum", shape);
