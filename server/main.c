@@ -153,7 +153,9 @@ static void cron(evutil_socket_t fd, short what, void *arg)
     uint64_t applied = kvstate_applied_index(srv.state);
     int quiet = applied == prev_applied && applied != kvstate_durable_index(srv.state);
     prev_applied = applied;
-    int rc = runs % STATE_COMMIT_RUNS == 0 || quiet ? kvstate_commit(srv.state) : 0;
+    int committing = runs % STATE_COMMIT_RUNS == 0 || quiet;
+    int rc = committing ? kvstate_commit(srv.state) : 0;
+    if (committing) diag_latency_sample("state-commit", mono_us() - t0);
     driver_held(slow_check("committing the state", t0));
     if (rc) {
         serverLog(LL_WARNING, "Committing the state failed: %s (%s). Stopping.", kv_strerror(rc),
