@@ -909,21 +909,66 @@ static int parse_users(const char *text, size_t len, const char *path, userset *
 
 static acl_user *the_default;
 
-/* Makes s the live users: every client follows its user by name; a client
- * whose user is gone is disconnected (as Redis's ACL DELUSER does). */
-static void install(userset *s)
+static int chan_ok(const selector *s, const char *ch, size_t n, int literal);
+
+/* Redis's ACLKillPubsubClientsIfNeeded(): 1 when nu's channels may no
+ * longer cover what o's did (nu has no allchannels selector, and o had
+ * allchannels or a channel pattern nu lacks). */
+static int chans_shrunk(const acl_user *o, const acl_user *nu)
+{
+    for (int i = 0; i < nu->nsel; i++)
+        if (nu->sel[i].flags & SEL_ALLCHANNELS) return 0;
+    for (int i = 0; i < o->nsel; i++) {
+        const selector *os = &o->sel[i];
+        if (os->flags & SEL_ALLCHANNELS) return 1;
+        for (int j = 0; j < os->nchans; j++) {
+            int found = 0;
+            for (int k = 0; k < nu->nsel && !found; k++)
+                for (int m = 0; m < nu->sel[k].nchans && !found; m++)
+                    found = !strcmp(nu->sel[k].chans[m], os->chans[j]);
+            if (!found) return 1;
+        }
+    }
+    return 0;
+}
+
+/* pubsub_each's callback: 1 when a subscription is not allowed by the
+ * union of the user's selectors' channels (patterns literally, channels by
+ * glob, as Redis's ACLCheckChannelAgainstList). */
+static int sub_denied(void *arg, int kind, const char *name, size_t len)
+{
+    const acl_user *u = arg;
+    for (int i = 0; i < u->nsel; i++)
+        if (chan_ok(&u->sel[i], name, len, kind == PUBSUB_PATTERN)) return 0;
+    return 1;
+}
+
+static void kill_client(client *c)
+{
+    c->user = &nobody_user;
+    c->authenticated = 0;
+    c->flags |= CF_CLOSE_AFTER_REPLY;
+    client_mark_dirty(c);
+}
+
+/* Makes s the live users: every client follows its user by name. A client
+ * whose user is gone is disconnected (Redis's ACL DELUSER), and so is one
+ * whose subscriptions its user's new channels no longer allow (Redis's
+ * ACL SETUSER); load: every client of a user other than default is (Redis's
+ * ACL LOAD replaces them all). Every node does it at the same entry. */
+static void install(userset *s, int load)
 {
     for (client *c = srv.clients; c; c = c->next) {
         if (!c->user || c->user == &nobody_user) continue;
         const char *name = c->user->name;
         acl_user *nu = set_get(s, name, strlen(name));
-        if (nu) {
-            c->user = nu;
+        if (!nu || (load && strcmp(name, "default"))) {
+            kill_client(c);
+        } else if (!c->peer_id && pubsub_count(c) && chans_shrunk(c->user, nu) &&
+                   pubsub_each(c, sub_denied, nu)) {
+            kill_client(c);
         } else {
-            c->user = &nobody_user;
-            c->authenticated = 0;
-            c->flags |= CF_CLOSE_AFTER_REPLY;
-            client_mark_dirty(c);
+            c->user = nu;
         }
     }
     set_free(&users);
@@ -954,7 +999,7 @@ void acl_init(void)
         user_op(d, op, (size_t)n);
     }
     set_put(&s, d);
-    install(&s);
+    install(&s, 0);
 }
 
 void acl_state_loaded(const char *blob, size_t len)
@@ -966,7 +1011,7 @@ void acl_state_loaded(const char *blob, size_t len)
         serverLog(LL_WARNING, "The state's ACL users do not parse (%s). Stopping.", err);
         exit(1);
     }
-    install(&s);
+    install(&s, 0);
 }
 
 acl_user *acl_default_user(void)
@@ -1020,12 +1065,13 @@ static void log_free(logentry *e)
     free(e);
 }
 
-static void log_add(client *c, int reason, const char *obj, size_t objlen, const char *uname)
+static void log_add(client *c, int reason, const char *obj, size_t objlen, const char *uname,
+                    int multi)
 {
     logentry *e = xmalloc(sizeof(*e));
     e->count = 1;
     e->reason = reason;
-    e->context = (c->flags & CF_MULTI) ? 1 : 0;
+    e->context = multi || (c->flags & CF_MULTI) ? 1 : 0;
     e->object = xstrndup(obj, objlen);
     e->username = xstrndup(uname, strlen(uname));
     e->ctime = mstime();
@@ -1079,9 +1125,15 @@ acl_user *acl_authenticate(client *c, const char *name, size_t nlen, const char 
     }
     if (ok) return u;
     char *n = xstrndup(name, nlen);
-    log_add(c, DENIED_AUTH, "AUTH", 4, n);
+    log_add(c, DENIED_AUTH, "AUTH", 4, n, 0);
     free(n);
     return NULL;
+}
+
+acl_user *acl_proxied_user(const char *name, size_t len)
+{
+    acl_user *u = set_get(&users, name, len);
+    return u ? u : &nobody_user;
 }
 
 static int is_channel_cmd(int id, int *pattern, int *all)
@@ -1159,6 +1211,29 @@ static int user_check(const acl_user *u, int id, int argc, char **argv, size_t *
     return relevant;
 }
 
+int acl_check_queued(client *c, int id, int argc, char **argv, size_t *lens, const int *keypos,
+                     int nkeys, char *err, size_t errlen)
+{
+    const acl_user *u = c->user;
+    if (!u || id < 0 || u->unrestricted) return 0;
+    int pos = 0;
+    int r = user_check(u, id, argc, argv, lens, keypos, nkeys, &pos);
+    if (r == DENIED_OK) return 0;
+    const char *why = r == DENIED_CMD   ? "no permission to execute the command or subcommand"
+                      : r == DENIED_KEY ? "no permission to touch the specified keys"
+                                        : "no permission to access one of the channels used as "
+                                          "arguments";
+    if (r == DENIED_CMD)
+        log_add(c, r, acl_commands[id].name, strlen(acl_commands[id].name), u->name, 1);
+    else
+        log_add(c, r, argv[pos], lens[pos], u->name, 1);
+    snprintf(err, errlen,
+             "NOPERM ACLs rules changed between the moment the transaction was accumulated and "
+             "the EXEC call. This command is no longer allowed for the following reason: %s",
+             why);
+    return -1;
+}
+
 int acl_check(client *c, int id, int argc, char **argv, size_t *lens, const int *keypos, int nkeys,
               char *err, size_t errlen)
 {
@@ -1169,10 +1244,10 @@ int acl_check(client *c, int id, int argc, char **argv, size_t *lens, const int 
     if (r == DENIED_OK) return 0;
     const char *name = acl_commands[id].name;
     if (r == DENIED_CMD) {
-        log_add(c, r, name, strlen(name), u->name);
+        log_add(c, r, name, strlen(name), u->name, 0);
         snprintf(err, errlen, "NOPERM this user has no permissions to run the '%s' command", name);
     } else {
-        log_add(c, r, argv[pos], lens[pos], u->name);
+        log_add(c, r, argv[pos], lens[pos], u->name, 0);
         snprintf(err, errlen,
                  "NOPERM this user has no permissions to access one of the %s used as "
                  "arguments",
@@ -1182,6 +1257,9 @@ int acl_check(client *c, int id, int argc, char **argv, size_t *lens, const int 
 }
 
 /* ------------------------------------------------------------ RAFT.ACL */
+
+static void getuser_reply(resp_buf *b, const acl_user *u);
+static void users_reply(resp_buf *b, const userset *s, int names);
 
 /* RAFT.ACL <base> SETUSER <name> <rule>... | DELUSER <name>... | LOAD <text>
  * base: the proposer's default user (its ACL LIST rules), the start when
@@ -1213,6 +1291,25 @@ int acl_apply(void *ctx, const char *cur, size_t curlen, int argc, char **argv, 
         free(l.p);
     }
     const char *op = argv[2];
+    /* Read forms, queued in a MULTI (acl_multi_argv): answered from the
+     * state's users, nothing changes. */
+    if (!strcasecmp(op, "whoami") && argc == 4) {
+        resp_add_bulk(reply, argv[3], argvlen[3]);
+        set_free(&s);
+        return 0;
+    } else if ((!strcasecmp(op, "list") || !strcasecmp(op, "users")) && argc == 3) {
+        users_reply(reply, &s, !strcasecmp(op, "users"));
+        set_free(&s);
+        return 0;
+    } else if (!strcasecmp(op, "getuser") && argc == 4) {
+        acl_user *u = set_get(&s, argv[3], argvlen[3]);
+        if (u)
+            getuser_reply(reply, u);
+        else
+            resp_add_null(reply);
+        set_free(&s);
+        return 0;
+    }
     if (!strcasecmp(op, "setuser") && argc >= 4 &&
         (!argvlen[3] || has_spaces(argv[3], argvlen[3]))) {
         resp_add_error(reply, "ERR Usernames can't contain spaces or null characters");
@@ -1243,6 +1340,12 @@ int acl_apply(void *ctx, const char *cur, size_t curlen, int argc, char **argv, 
         set_put(&s, u);
         resp_add_ok(reply);
     } else if (!strcasecmp(op, "deluser")) {
+        for (int j = 3; j < argc; j++)
+            if (argvlen[j] == 7 && !memcmp(argv[j], "default", 7)) {
+                resp_add_error(reply, "ERR The 'default' user cannot be removed");
+                set_free(&s);
+                return 0;
+            }
         int deleted = 0;
         for (int j = 3; j < argc; j++)
             if (!(argvlen[j] == 7 && !memcmp(argv[j], "default", 7)))
@@ -1280,7 +1383,7 @@ int acl_apply(void *ctx, const char *cur, size_t curlen, int argc, char **argv, 
     set_free(&check);
     *out = b.p;
     *outlen = b.len;
-    install(&s);
+    install(&s, !strcasecmp(op, "load"));
     return 1;
 }
 
@@ -1374,6 +1477,25 @@ static void getuser_reply(resp_buf *b, const acl_user *u)
     for (int i = 1; i < u->nsel; i++) {
         resp_add_map(b, 3);
         reply_selector(b, &u->sel[i]);
+    }
+}
+
+/* ACL USERS (names) or ACL LIST. */
+static void users_reply(resp_buf *b, const userset *s, int names)
+{
+    resp_add_array(b, s->n);
+    for (int i = 0; i < s->n; i++) {
+        if (names) {
+            resp_add_bulk_str(b, s->u[i]->name);
+            continue;
+        }
+        sbuf t = {0};
+        sb_str(&t, "user ");
+        sb_str(&t, s->u[i]->name);
+        sb_str(&t, " ");
+        describe_user(s->u[i], &t);
+        resp_add_bulk(b, t.p, t.len);
+        free(t.p);
     }
 }
 
@@ -1486,20 +1608,72 @@ static const struct {
             {"help", 2},     {"list", 2},     {"load", 2},    {"log", -2},     {"save", 2},
             {"setuser", -3}, {"users", 2},    {"whoami", 2}};
 
-int acl_command(client *c, int argc, char **argv, size_t *lens, char ***av, size_t **al, int *n)
+/* The subcommand's name and arity, as dispatch checks them: 0, or -1 with
+ * Redis's error in err. */
+static int sub_ok(int argc, char **argv, char *err, size_t errlen)
 {
-    resp_buf *b = client_reply_buf(c);
     const char *sub = argv[1];
     int known = -1;
     for (int i = 0; i < (int)(sizeof(subs) / sizeof(subs[0])); i++)
         if (!strcasecmp(sub, subs[i].name)) known = i;
     if (known < 0) {
-        resp_add_errorf(b, "ERR unknown subcommand '%.128s'. Try ACL HELP.", sub);
-        return 0;
+        snprintf(err, errlen, "ERR unknown subcommand '%.128s'. Try ACL HELP.", sub);
+        return -1;
     }
     int ar = subs[known].arity;
     if ((ar > 0 && argc != ar) || (ar < 0 && argc < -ar)) {
-        resp_add_errorf(b, "ERR wrong number of arguments for 'acl|%s' command", subs[known].name);
+        snprintf(err, errlen, "ERR wrong number of arguments for 'acl|%s' command",
+                 subs[known].name);
+        return -1;
+    }
+    return 0;
+}
+
+int acl_multi_argv(client *c, int argc, char **argv, size_t *lens, char ***av, size_t **al, int *n,
+                   char *err, size_t errlen)
+{
+    if (sub_ok(argc, argv, err, errlen)) return -1;
+    const char *sub = argv[1];
+    if (!strcasecmp(sub, "setuser")) {
+        /* The rules are checked at apply, so a wrong one is an error in
+         * EXEC's reply, as in Redis; passwords travel hashed. */
+        begin_argv(av, al, n, "setuser");
+        for (int i = 2; i < argc; i++) {
+            if (i > 2 && lens[i] && (argv[i][0] == '>' || argv[i][0] == '<')) {
+                char op[66];
+                op[0] = argv[i][0] == '>' ? '#' : '!';
+                hash_hex(argv[i] + 1, lens[i] - 1, op + 1);
+                add_argv(av, al, n, op, 65);
+            } else {
+                add_argv(av, al, n, argv[i], lens[i]);
+            }
+        }
+    } else if (!strcasecmp(sub, "deluser")) {
+        begin_argv(av, al, n, "deluser");
+        for (int i = 2; i < argc; i++)
+            add_argv(av, al, n, argv[i], lens[i]);
+    } else if (!strcasecmp(sub, "whoami")) {
+        begin_argv(av, al, n, "whoami");
+        add_argv(av, al, n, c->user->name, strlen(c->user->name));
+    } else if (!strcasecmp(sub, "list") || !strcasecmp(sub, "users")) {
+        begin_argv(av, al, n, !strcasecmp(sub, "list") ? "list" : "users");
+    } else if (!strcasecmp(sub, "getuser")) {
+        begin_argv(av, al, n, "getuser");
+        add_argv(av, al, n, argv[2], lens[2]);
+    } else {
+        snprintf(err, errlen, "ERR Command not allowed inside a transaction");
+        return -1;
+    }
+    return 0;
+}
+
+int acl_command(client *c, int argc, char **argv, size_t *lens, char ***av, size_t **al, int *n)
+{
+    resp_buf *b = client_reply_buf(c);
+    const char *sub = argv[1];
+    char err[300];
+    if (sub_ok(argc, argv, err, sizeof(err))) {
+        resp_add_error(b, err);
         return 0;
     }
     if (!strcasecmp(sub, "setuser") && argc >= 3) {
@@ -1560,21 +1734,7 @@ int acl_command(client *c, int argc, char **argv, size_t *lens, char ***av, size
         }
         getuser_reply(b, u);
     } else if ((!strcasecmp(sub, "list") || !strcasecmp(sub, "users")) && argc == 2) {
-        int names = !strcasecmp(sub, "users");
-        resp_add_array(b, users.n);
-        for (int i = 0; i < users.n; i++) {
-            if (names) {
-                resp_add_bulk_str(b, users.u[i]->name);
-                continue;
-            }
-            sbuf t = {0};
-            sb_str(&t, "user ");
-            sb_str(&t, users.u[i]->name);
-            sb_str(&t, " ");
-            describe_user(users.u[i], &t);
-            resp_add_bulk(b, t.p, t.len);
-            free(t.p);
-        }
+        users_reply(b, &users, !strcasecmp(sub, "users"));
     } else if (!strcasecmp(sub, "whoami") && argc == 2) {
         if (c->user)
             resp_add_bulk_str(b, c->user->name);

@@ -75,6 +75,10 @@ const char *acl_user_name(const acl_user *u);
 /* requirepass semantics of the default user: 1 when it needs no password. */
 int acl_default_nopass(void);
 
+/* The user a follower's forwarded command runs as (RAFT.PROXY): the user
+ * of that name, or one that may run nothing when there is none here. */
+acl_user *acl_proxied_user(const char *name, size_t len);
+
 /* AUTH / HELLO AUTH: the user when name and pass match an enabled user,
  * else NULL (and an ACL LOG entry "auth" for c). */
 acl_user *acl_authenticate(struct client *c, const char *name, size_t nlen, const char *pass,
@@ -87,12 +91,24 @@ acl_user *acl_authenticate(struct client *c, const char *name, size_t nlen, cons
 int acl_check(struct client *c, int id, int argc, char **argv, size_t *lens, const int *keypos,
               int nkeys, char *err, size_t errlen);
 
+/* EXEC's check of a queued command (Redis's execCommand): 0, or -1 with
+ * "NOPERM ACLs rules changed ..." in err and an ACL LOG entry (context
+ * multi). */
+int acl_check_queued(struct client *c, int id, int argc, char **argv, size_t *lens,
+                     const int *keypos, int nkeys, char *err, size_t errlen);
+
 /* ACL <sub> ...: everything but the changes runs here; SETUSER, DELUSER and
  * LOAD are checked and then proposed (or forwarded) by the caller with
  * acl_propose_argv(). Returns 1 when the caller must propose (*av, *al set,
  * *n their count; free with acl_free_argv), 0 when answered. */
 int acl_command(struct client *c, int argc, char **argv, size_t *lens, char ***av, size_t **al,
                 int *n);
+/* ACL inside MULTI: the RAFT.ACL argv to queue (SETUSER, DELUSER, and
+ * WHOAMI, USERS, LIST, GETUSER answered at apply from the state's users),
+ * 0; or -1 with the error to answer instead (the other subcommands are
+ * this node's own: refused in a transaction). */
+int acl_multi_argv(struct client *c, int argc, char **argv, size_t *lens, char ***av, size_t **al,
+                   int *n, char *err, size_t errlen);
 /* RAFT.ACL argv for CONFIG SET requirepass <pass> ("" = nopass). */
 int acl_requirepass_argv(const char *pass, size_t plen, char ***av, size_t **al, int *n);
 void acl_free_argv(char **av, size_t *al, int n);

@@ -120,3 +120,67 @@ def test_deluser_disconnects_everywhere_and_requirepass_is_cluster_wide(make_clu
         n.password = "s3cret"
         with n.client() as r:
             assert r.ping() is True
+
+
+def test_the_leader_checks_a_forwarded_command_as_its_user(make_cluster):
+    """RAFT.PROXY / RAFT.PROXYEXEC carry the follower's client's user; the
+    leader checks the command again as that user against its own users, so
+    its check decides (a follower that has not applied a change yet cannot
+    let a command through). Played here by a peer connection that skips the
+    follower's check altogether."""
+    from test_peerauth import cluster_id, handshake, secret_for_test
+    secret = secret_for_test()
+    c = make_cluster(3, secrets={1: secret, 2: secret, 3: secret})
+    ld = c.leader()
+    with ld.client() as r:
+        assert r.execute_command("ACL", "SETUSER", "app", "on", ">pw", "~app:*", "+@all",
+                                 "-flushall") == b"OK"
+    other = [n for n in c.nodes if n is not ld][0]
+    conn, _ = handshake(ld, "127.0.0.51", secret, cluster_id(ld), client_id=other.id,
+                        server_id=ld.id)
+    try:
+        arg = "2:0:@3:app:10.0.0.9:4242"
+        assert conn.call("RAFT.PROXY", arg, "SET", "app:1", "v") == b"+OK\r\n"
+        assert conn.call("RAFT.PROXY", arg, "SET", "other", "v") == (
+            b"-NOPERM this user has no permissions to access one of the keys used as "
+            b"arguments\r\n")
+        assert conn.call("RAFT.PROXY", arg, "FLUSHALL") == (
+            b"-NOPERM this user has no permissions to run the 'flushall' command\r\n")
+        # A user the leader does not have: refused whatever the follower thought.
+        assert conn.call("RAFT.PROXY", "2:0:@5:ghost:10.0.0.9:1", "GET", "app:1") == (
+            b"-NOPERM this user has no permissions to run the 'get' command\r\n")
+        # The default user (unrestricted) and RESP3 through the same argument.
+        assert conn.call("RAFT.PROXY", "3:0:@7:default", "SET", "other", "v") == b"+OK\r\n"
+        # A malformed user part is refused, never run as no user.
+        assert conn.call("RAFT.PROXY", "2:0:@99:app", "SET", "other", "w") == (
+            b"-ERR malformed RAFT.PROXY\r\n")
+        # A transaction: each queued command checked as the user at EXEC.
+        rep = conn.call("RAFT.PROXYEXEC", arg, 2, 3, "SET", "app:2", "x", 3, "SET", "other", "y")
+        assert rep == (b"*2\r\n+OK\r\n-NOPERM ACLs rules changed between the moment the "
+                       b"transaction was accumulated and the EXEC call. This command is no "
+                       b"longer allowed for the following reason: no permission to touch the "
+                       b"specified keys\r\n"), rep
+        # The user changed on the leader: the next forwarded command sees it.
+        with ld.client() as r:
+            assert r.execute_command("ACL", "SETUSER", "app", "resetkeys", "~new:*") == b"OK"
+            assert r.get("other") == b"v"
+            assert r.get("app:2") == b"x"
+        assert conn.call("RAFT.PROXY", arg, "SET", "app:3", "v").startswith(b"-NOPERM")
+        assert conn.call("RAFT.PROXY", arg, "SET", "new:1", "v") == b"+OK\r\n"
+        with ld.client() as r:
+            log = r.execute_command("ACL", "LOG", "1")
+        assert log[0][log[0].index(b"username") + 1] == b"app"
+    finally:
+        conn.close()
+    # Through a real follower: the user name travels, the command runs as it.
+    with as_user(other, "app", "pw") as r:
+        assert r.set("new:2", "v") is True
+        try:
+            r.set("app:9", "v")
+            raise AssertionError("a key outside the user's patterns was written")
+        except redis.exceptions.ResponseError as e:
+            assert str(e).startswith("this user has no permissions"), e
+        p = r.pipeline(transaction=True)
+        p.set("new:3", "v")
+        p.get("new:3")
+        assert p.execute() == [True, b"v"]
