@@ -105,6 +105,41 @@ SCENARIOS = [
 ]
 
 
+# Key permissions per key spec: %R~r* read-only keys, %W~w* write-only
+# keys, ~b* both. A command that reads one key and writes another needs R
+# on the first and W on the second only.
+KS = [("b", "ACL", "SETUSER", "ks", "on", ">pw", "%R~r*", "%W~w*", "~b*", "+@all"),
+      ("b", "SET", "r1", "v"), ("b", "RPUSH", "rl", "3", "1", "2"), ("b", "SADD", "rs", "m"),
+      ("b", "ZADD", "rz", "1", "m"), ("a", "AUTH", "ks", "pw")]
+KEYSPEC_STEPS = KS + [("a",) + c for c in [
+    ("GET", "r1"), ("GET", "w1"), ("SET", "w1", "v"), ("SET", "r1", "v"), ("SET", "w1", "v", "GET"),
+    ("SET", "b1", "v", "GET"), ("COPY", "r1", "w2"), ("COPY", "w2", "w3"), ("COPY", "r1", "r2"),
+    ("LMOVE", "rl", "wl", "LEFT", "RIGHT"), ("LMOVE", "rl", "bl", "LEFT", "RIGHT"),
+    ("LMOVE", "bl", "wl", "LEFT", "RIGHT"), ("RPOPLPUSH", "bl", "wl"), ("RPOPLPUSH", "rl", "bl"),
+    ("SORT", "rl", "STORE", "w5"), ("SORT", "rl"), ("SORT", "rl", "STORE", "r5"),
+    ("SORT", "wl"), ("SORT_RO", "rl"), ("SORT", "rl", "LIMIT", "0", "1", "STORE", "w6", "ALPHA"),
+    ("SUNIONSTORE", "w7", "rs"), ("SINTERSTORE", "r7", "rs"), ("SMOVE", "rs", "ws", "m"),
+    ("ZUNIONSTORE", "w8", "1", "rz"), ("ZRANGESTORE", "w9", "rz", "0", "-1"),
+    ("ZRANGESTORE", "w9", "wz", "0", "-1"), ("RENAME", "r1", "w10"), ("RENAME", "b1", "w10"),
+    ("DEL", "w10"), ("DEL", "r1"), ("UNLINK", "w1"), ("EXISTS", "r1", "w1"), ("TYPE", "w1"),
+    ("EXPIRE", "w1", "100"), ("TTL", "w1"), ("APPEND", "w11", "x"), ("STRLEN", "w11"),
+    ("INCR", "w12"), ("GETDEL", "w12"), ("GETDEL", "b12"), ("GETEX", "r1"),
+    ("EVAL", "return 1", "2", "r1", "w1"), ("EVAL", "return 1", "0"),
+    ("EVAL", "return 1", "1", "x1"), ("MSET", "w14", "1", "b14", "2"), ("MSET", "w14", "1", "r14", "2"),
+    ("MGET", "r1", "b1"), ("MGET", "r1", "w1"), ("HSET", "wh", "f", "v"), ("HGET", "wh", "f"),
+    ("OBJECT", "ENCODING", "r1"), ("OBJECT", "ENCODING", "w1"),
+    ("PFMERGE", "w15", "r1"), ("PFCOUNT", "r1", "w1"),
+    ("SET", "w16", "v", "NX", "GET"), ("GETSET", "w17", "v"), ("GETSET", "b17", "v")]] + [
+    ("b", "ACL", "DRYRUN", "ks", "COPY", "r1", "w2"), ("b", "ACL", "DRYRUN", "ks", "COPY", "w1", "w2"),
+    ("b", "ACL", "DRYRUN", "ks", "SET", "w1", "v", "GET"),
+    ("b", "ACL", "DRYRUN", "ks", "LMOVE", "rl", "rl", "LEFT", "LEFT"), ("log", "b", "5")]
+
+SCENARIOS.append(("key-specs", {"a": 2, "b": 2}, KEYSPEC_STEPS))
+SCENARIOS.append(("key-specs-in-exec", {"a": 2, "b": 2}, KS + [
+    ("a", "MULTI"), ("a", "COPY", "r1", "w2"), ("a", "SET", "w3", "v", "GET"), ("a", "GET", "r1"),
+    ("b", "ACL", "SETUSER", "ks", "resetkeys", "%W~r*", "%R~w*"), ("a", "EXEC")]))
+
+
 class Side:
     def __init__(self, port, conns):
         self.conns, self.log, self.dead = {}, [], set()

@@ -136,7 +136,7 @@ int acl_command_id(const char *name, size_t len)
     for (size_t i = 0; i < len; i++)
         low[i] = (char)tolower((unsigned char)name[i]);
     low[len] = '\0';
-    acl_cmdinfo key = {low, 0, 0};
+    acl_cmdinfo key = {low, 0, 0, 0, NULL};
     const acl_cmdinfo *f =
         bsearch(&key, acl_commands, (size_t)acl_ncommands, sizeof(acl_commands[0]), cmd_cmp);
     return f ? (int)(f - acl_commands) : -1;
@@ -1164,15 +1164,142 @@ static int chan_ok(const selector *s, const char *ch, size_t n, int literal)
     return 0;
 }
 
+/* A key of a call and what the call does to it (ACL_KEY_R | ACL_KEY_W). */
+typedef struct keyref {
+    int pos, flags;
+} keyref;
+#define MAX_KEYREFS 256
+
+/* Redis's getKeysUsingKeySpecs(): the keys the command's key specs find,
+ * each with its spec's flags, in spec order; -1 when a spec cannot say
+ * (unknown search, an impossible range), where Redis asks the command's
+ * getkeys function instead. */
+static int spec_keys(const acl_cmdinfo *ci, int argc, char **argv, size_t *lens, keyref *out)
+{
+    int n = 0;
+    for (int j = 0; j < ci->nspecs; j++) {
+        const acl_keyspec *sp = &ci->specs[j];
+        if (sp->flags & ACL_KS_NOTKEY) continue;
+        int first = 0, last, step;
+        if (sp->bs == 1) {
+            first = sp->bs_arg;
+        } else if (sp->bs == 2) {
+            int start = sp->bs_arg > 0 ? sp->bs_arg : argc + sp->bs_arg;
+            int end = sp->bs_arg > 0 ? argc - 1 : 1;
+            for (int i = start; i != end; i = start <= end ? i + 1 : i - 1) {
+                if (i >= argc || i < 1) break;
+                if (!strcasecmp(argv[i], sp->keyword)) {
+                    first = i + 1;
+                    break;
+                }
+            }
+            if (!first) continue; /* keyword not given */
+        } else {
+            return -1;
+        }
+        if (sp->fk == 1) {
+            step = sp->b;
+            if (sp->a >= 0)
+                last = first + sp->a;
+            else if (!sp->c)
+                last = argc + sp->a;
+            else
+                last = first + ((argc - first) / sp->c + sp->a);
+        } else if (sp->fk == 2) {
+            step = sp->c;
+            long long nk;
+            if (sp->a >= argc || first + sp->a >= argc || first + sp->a < 0) return -1;
+            if (!kv_string2ll(argv[first + sp->a], lens[first + sp->a], &nk) || nk < 0 ||
+                nk > INT_MAX / 2)
+                return -1;
+            first += sp->b;
+            last = first + (int)nk - 1;
+        } else {
+            return -1;
+        }
+        if (last >= argc || last < first || first >= argc || first < 1 || step < 1) return -1;
+        for (int i = first; i <= last && n < MAX_KEYREFS; i += step) {
+            out[n].pos = i;
+            out[n++].flags = sp->flags & (ACL_KEY_R | ACL_KEY_W);
+        }
+    }
+    return n;
+}
+
+/* The keys of a call with what it does to each, as Redis's
+ * getKeysFromCommandWithSpecs() decides: the key specs when they are
+ * reliable, else the command's own rule (SET's GET, BITFIELD's
+ * subcommands, SORT's STORE), else every key the server found (keypos)
+ * with the union of the command's flags. */
+static int call_keys(int id, int argc, char **argv, size_t *lens, const int *keypos, int nkeys,
+                     keyref *out)
+{
+    const acl_cmdinfo *ci = &acl_commands[id];
+    int varflags = 0;
+    for (int j = 0; j < ci->nspecs; j++)
+        varflags |= ci->specs[j].flags & ACL_KS_VARFLAGS;
+    if (ci->nspecs && !varflags) {
+        int n = spec_keys(ci, argc, argv, lens, out);
+        if (n >= 0) return n;
+    }
+    const char *name = ci->name;
+    if (!strcmp(name, "set") && argc >= 2) { /* setGetKeys */
+        out[0].pos = 1;
+        out[0].flags = ACL_KEY_W;
+        for (int i = 3; i < argc; i++)
+            if (!strcasecmp(argv[i], "get")) out[0].flags = ACL_KEY_R | ACL_KEY_W;
+        return 1;
+    }
+    if (!strcmp(name, "bitfield") && argc >= 2) { /* bitfieldGetKeys */
+        int ro = 1;
+        for (int i = 2; i < argc; i++) {
+            int rem = argc - i - 1;
+            if (!strcasecmp(argv[i], "get") && rem >= 2) {
+                i += 2;
+            } else if (!strcasecmp(argv[i], "overflow") && rem >= 1) {
+                i += 1;
+            } else {
+                ro = 0;
+                break;
+            }
+        }
+        out[0].pos = 1;
+        out[0].flags = ro ? ACL_KEY_R : ACL_KEY_R | ACL_KEY_W;
+        return 1;
+    }
+    if (!strcmp(name, "sort") && argc >= 2) { /* sortGetKeys */
+        int n = 1;
+        out[0].pos = 1;
+        out[0].flags = ACL_KEY_R;
+        for (int i = 2; i < argc; i++) {
+            if (!strcasecmp(argv[i], "limit")) {
+                i += 2;
+            } else if (!strcasecmp(argv[i], "get") || !strcasecmp(argv[i], "by")) {
+                i += 1;
+            } else if (!strcasecmp(argv[i], "store") && i + 1 < argc) {
+                out[1].pos = i + 1; /* the last STORE, as SORT */
+                out[1].flags = ACL_KEY_W;
+                n = 2;
+            }
+        }
+        return n;
+    }
+    int n = nkeys < MAX_KEYREFS ? nkeys : MAX_KEYREFS;
+    for (int j = 0; j < n; j++) {
+        out[j].pos = keypos[j];
+        out[j].flags = ci->keyflags;
+    }
+    return n;
+}
+
 /* Redis's ACLSelectorCheckCmd(). */
 static int sel_check(const selector *s, int id, int argc, char **argv, size_t *lens,
-                     const int *keypos, int nkeys, int *errpos)
+                     const keyref *keys, int nkeys, int *errpos)
 {
     if (!(s->flags & SEL_ALLCOMMANDS) && !getbit(s, id)) return DENIED_CMD;
     if (!(s->flags & SEL_ALLKEYS) && nkeys > 0) {
-        int need = acl_commands[id].keyflags;
         for (int j = 0; j < nkeys; j++) {
-            int p = keypos[j], ok = 0;
+            int p = keys[j].pos, need = keys[j].flags, ok = 0;
             for (int i = 0; i < s->npats && !ok; i++)
                 ok = (s->pats[i].flags & need) == need &&
                      kv_stringmatchlen(s->pats[i].pat, strlen(s->pats[i].pat), argv[p], lens[p], 0);
@@ -1198,9 +1325,14 @@ static int user_check(const acl_user *u, int id, int argc, char **argv, size_t *
                       const int *keypos, int nkeys, int *errpos)
 {
     int relevant = DENIED_CMD, last = 0;
+    keyref keys[MAX_KEYREFS];
+    int nk = -1; /* found once, when a selector first needs them */
     for (int i = 0; i < u->nsel; i++) {
         int pos = 0;
-        int r = sel_check(&u->sel[i], id, argc, argv, lens, keypos, nkeys, &pos);
+        const selector *sel = &u->sel[i];
+        if (nk < 0 && !(sel->flags & SEL_ALLKEYS))
+            nk = call_keys(id, argc, argv, lens, keypos, nkeys, keys);
+        int r = sel_check(sel, id, argc, argv, lens, keys, nk < 0 ? 0 : nk, &pos);
         if (r == DENIED_OK) return DENIED_OK;
         if (r > relevant || (r == relevant && pos > last)) {
             relevant = r;

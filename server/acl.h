@@ -45,10 +45,26 @@ struct client;
 #define ACL_CAT(i) (1u << (i))
 #define ACL_KEY_R 1
 #define ACL_KEY_W 2
+/* A key spec of redis-server 7.0.15's command table, as its
+ * getKeysUsingKeySpecs() reads them: where the search begins (bs 1: at
+ * index; 2: after keyword, searched from startfrom; 0: unknown) and how the
+ * keys are found from there (fk 1: range a=lastkey b=keystep c=limit; 2:
+ * keynum a=keynumidx b=firstkey c=keystep; 0: unknown). */
+#define ACL_KS_NOTKEY 4
+#define ACL_KS_INCOMPLETE 8
+#define ACL_KS_VARFLAGS 16
+typedef struct acl_keyspec {
+    int flags; /* ACL_KEY_R (ACCESS), ACL_KEY_W (INSERT, DELETE, UPDATE), ACL_KS_* */
+    int bs, bs_arg;
+    const char *keyword;
+    int fk, a, b, c;
+} acl_keyspec;
 typedef struct acl_cmdinfo {
     const char *name;
     uint32_t cats; /* ACL_CAT(i): i is the category's index in ACL CAT's order */
-    int keyflags;  /* ACL_KEY_R | ACL_KEY_W: what the command does to its keys */
+    int keyflags;  /* ACL_KEY_R | ACL_KEY_W: the union of its key specs' */
+    int nspecs;
+    const acl_keyspec *specs;
 } acl_cmdinfo;
 extern const acl_cmdinfo acl_commands[];
 extern const int acl_ncommands;
