@@ -29,16 +29,26 @@ enum { U_ON = 1, U_OFF = 2, U_NOPASS = 4, U_SKIP_SANITIZE = 8, U_SANITIZE = 16 }
 enum { DENIED_OK = 0, DENIED_CMD = 1, DENIED_KEY = 2, DENIED_AUTH = 3, DENIED_CHANNEL = 4 };
 
 /* Rule errors: Redis's errno values, named. */
-enum { E_OK = 0, E_INVAL, E_NOENT, E_EXIST, E_ISDIR, E_NODEV, E_BADMSG, E_CHILD, E_FIRSTARG };
+enum { E_OK = 0, E_INVAL, E_NOENT, E_EXIST, E_ISDIR, E_NODEV, E_BADMSG, E_CHILD };
 
 typedef struct keypat {
     char *pat;
     int flags; /* ACL_KEY_R | ACL_KEY_W */
 } keypat;
 
+/* A command allowed with given first arguments only (Redis's
+ * allowed_firstargs, "+select|0"): kept in the order they were added. */
+typedef struct firstargs {
+    int id;
+    char **args;
+    int n;
+} firstargs;
+
 typedef struct selector {
     int flags;
     uint64_t allowed[NWORDS];
+    firstargs *fa; /* by id, ascending */
+    int nfa;
     keypat *pats;
     int npats;
     char **chans;
@@ -67,9 +77,10 @@ static const char *categories[] = {
 #define NCATS ((int)(sizeof(categories) / sizeof(categories[0])))
 
 static int *parent; /* per command id: its container's id, or -1 */
+static int auth_id = -1, hello_id = -1; /* no_auth: every user may run them */
 static userset users;
 static acl_user nobody_user = {"", U_OFF, NULL, 0, NULL, 0, 0};
-static selector nobody_sel = {SEL_ROOT, {0}, NULL, 0, NULL, 0};
+static selector nobody_sel = {SEL_ROOT, {0}, NULL, 0, NULL, 0, NULL, 0};
 
 static void *xmalloc(size_t n)
 {
@@ -155,6 +166,54 @@ static int has_subcommands(int id)
     return id + 1 < acl_ncommands && parent[id + 1] == id;
 }
 
+static void fa_reset(selector *s, int id)
+{
+    for (int i = 0; i < s->nfa; i++)
+        if (id < 0 || s->fa[i].id == id) {
+            for (int j = 0; j < s->fa[i].n; j++)
+                free(s->fa[i].args[j]);
+            free(s->fa[i].args);
+            s->fa[i].args = NULL;
+            s->fa[i].n = 0;
+        }
+    int k = 0;
+    for (int i = 0; i < s->nfa; i++)
+        if (s->fa[i].n) s->fa[k++] = s->fa[i];
+    s->nfa = k;
+    if (!k) {
+        free(s->fa);
+        s->fa = NULL;
+    }
+}
+
+static const firstargs *fa_get(const selector *s, int id)
+{
+    for (int i = 0; i < s->nfa; i++)
+        if (s->fa[i].id == id) return &s->fa[i];
+    return NULL;
+}
+
+/* Redis's ACLAddAllowedFirstArg(). */
+static void fa_add(selector *s, int id, const char *arg, size_t len)
+{
+    int at = 0;
+    while (at < s->nfa && s->fa[at].id < id)
+        at++;
+    if (at == s->nfa || s->fa[at].id != id) {
+        s->fa = xrealloc(s->fa, sizeof(firstargs) * (size_t)(s->nfa + 1));
+        memmove(s->fa + at + 1, s->fa + at, sizeof(firstargs) * (size_t)(s->nfa - at));
+        s->fa[at].id = id;
+        s->fa[at].args = NULL;
+        s->fa[at].n = 0;
+        s->nfa++;
+    }
+    firstargs *f = &s->fa[at];
+    for (int j = 0; j < f->n; j++)
+        if (strlen(f->args[j]) == len && !strncasecmp(f->args[j], arg, len)) return;
+    f->args = xrealloc(f->args, sizeof(char *) * (size_t)(f->n + 1));
+    f->args[f->n++] = xstrndup(arg, len);
+}
+
 static int getbit(const selector *s, int id)
 {
     return (s->allowed[id / 64] >> (id % 64)) & 1;
@@ -174,8 +233,11 @@ static void setbit_(selector *s, int id, int v)
 static void change_perm(selector *s, int id, int allow)
 {
     setbit_(s, id, allow);
-    for (int j = id + 1; j < acl_ncommands && parent[j] == id; j++)
+    if (s->nfa) fa_reset(s, id);
+    for (int j = id + 1; j < acl_ncommands && parent[j] == id; j++) {
         setbit_(s, j, allow);
+        if (s->nfa) fa_reset(s, j);
+    }
 }
 
 static int category_index(const char *name)
@@ -213,6 +275,7 @@ static void count_category(const selector *s, int cat, unsigned long *on, unsign
 
 static void sel_free(selector *s)
 {
+    fa_reset(s, -1);
     for (int i = 0; i < s->npats; i++)
         free(s->pats[i].pat);
     free(s->pats);
@@ -233,6 +296,11 @@ static void sel_copy(selector *d, const selector *s)
     d->chans = xmalloc(sizeof(char *) * (size_t)s->nchans);
     for (int i = 0; i < s->nchans; i++)
         d->chans[i] = xstrndup(s->chans[i], strlen(s->chans[i]));
+    d->fa = NULL;
+    d->nfa = 0;
+    for (int i = 0; i < s->nfa; i++)
+        for (int j = 0; j < s->fa[i].n; j++)
+            fa_add(d, s->fa[i].id, s->fa[i].args[j], strlen(s->fa[i].args[j]));
 }
 
 static void sel_reset_keys(selector *s)
@@ -274,9 +342,11 @@ static int sel_op(selector *s, const char *op, size_t oplen)
     } else if (!strcasecmp(op, "allcommands") || !strcasecmp(op, "+@all")) {
         memset(s->allowed, 255, sizeof(s->allowed));
         s->flags |= SEL_ALLCOMMANDS;
+        fa_reset(s, -1);
     } else if (!strcasecmp(op, "nocommands") || !strcasecmp(op, "-@all")) {
         memset(s->allowed, 0, sizeof(s->allowed));
         s->flags &= ~SEL_ALLCOMMANDS;
+        fa_reset(s, -1);
     } else if (op[0] == '~' || op[0] == '%') {
         if (s->flags & SEL_ALLKEYS) return E_EXIST;
         int flags = 0;
@@ -331,7 +401,13 @@ static int sel_op(selector *s, const char *op, size_t oplen)
             if (cid < 0) return E_NOENT;
             if (parent[cid] >= 0) return E_CHILD;
             if (!bar[1]) return E_INVAL;
-            if (!has_subcommands(cid)) return E_FIRSTARG; /* first-args: not supported */
+            if (!has_subcommands(cid)) {
+                /* "+select|0": the command with that first argument only
+                 * (nothing to add when the command is allowed whole). */
+                if (has_spaces(bar + 1, strlen(bar + 1))) return E_INVAL;
+                if (!getbit(s, cid)) fa_add(s, cid, bar + 1, strlen(bar + 1));
+                return E_OK;
+            }
             int id = acl_command_id(op + 1, strlen(op + 1));
             if (id < 0) return E_NOENT;
             change_perm(s, id, 1);
@@ -541,8 +617,6 @@ static const char *op_error(int e)
                "hexadecimal characters";
     case E_CHILD:
         return "Allowing first-arg of a subcommand is not supported";
-    case E_FIRSTARG:
-        return "Allowing first-arg of a command is not supported by RaftKV";
     default:
         return "Wrong format";
     }
@@ -653,6 +727,14 @@ static void describe_commands(const selector *s, sbuf *b)
                 sb_str(b, acl_commands[j].name);
                 sb_str(b, " ");
                 change_perm(&fake, j, ub);
+            }
+            const firstargs *f = s->nfa ? fa_get(s, j) : NULL;
+            for (int k = 0; f && k < f->n; k++) {
+                sb_str(b, "+");
+                sb_str(b, acl_commands[j].name);
+                sb_str(b, "|");
+                sb_str(b, f->args[k]);
+                sb_str(b, " ");
             }
         }
     }
@@ -988,6 +1070,8 @@ void acl_init(void)
         serverLog(LL_WARNING, "ACL: too many commands for the command bitmap");
         exit(1);
     }
+    auth_id = acl_command_id("auth", 4);
+    hello_id = acl_command_id("hello", 5);
     nobody_user.sel = &nobody_sel;
     nobody_user.nsel = 1;
     userset s = {0};
@@ -1296,7 +1380,16 @@ static int call_keys(int id, int argc, char **argv, size_t *lens, const int *key
 static int sel_check(const selector *s, int id, int argc, char **argv, size_t *lens,
                      const keyref *keys, int nkeys, int *errpos)
 {
-    if (!(s->flags & SEL_ALLCOMMANDS) && !getbit(s, id)) return DENIED_CMD;
+    if (!(s->flags & SEL_ALLCOMMANDS) && id != auth_id && id != hello_id && !getbit(s, id)) {
+        /* AUTH and HELLO (no_auth) pass whatever the rules, as in Redis;
+         * allowed with some first arguments only? (Redis checks argv[2]
+         * of a subcommand, which never has any) */
+        const firstargs *f = argc >= 2 && s->nfa ? fa_get(s, id) : NULL;
+        int idx = parent[id] >= 0 ? 2 : 1, ok = 0;
+        for (int j = 0; f && idx < argc && j < f->n && !ok; j++)
+            ok = strlen(f->args[j]) == lens[idx] && !strncasecmp(f->args[j], argv[idx], lens[idx]);
+        if (!ok) return DENIED_CMD;
+    }
     if (!(s->flags & SEL_ALLKEYS) && nkeys > 0) {
         for (int j = 0; j < nkeys; j++) {
             int p = keys[j].pos, need = keys[j].flags, ok = 0;
