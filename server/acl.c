@@ -76,7 +76,7 @@ static const char *categories[] = {
     "fast",     "slow",   "blocking",    "dangerous", "connection", "transaction", "scripting"};
 #define NCATS ((int)(sizeof(categories) / sizeof(categories[0])))
 
-static int *parent; /* per command id: its container's id, or -1 */
+static int *parent;                     /* per command id: its container's id, or -1 */
 static int auth_id = -1, hello_id = -1; /* no_auth: every user may run them */
 static userset users;
 static acl_user nobody_user = {"", U_OFF, NULL, 0, NULL, 0, 0};
