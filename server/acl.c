@@ -1576,7 +1576,14 @@ int acl_apply(void *ctx, const char *cur, size_t curlen, int argc, char **argv, 
             if (!(argvlen[j] == 7 && !memcmp(argv[j], "default", 7)))
                 deleted += set_del(&s, argv[j], argvlen[j]);
         resp_add_int(reply, deleted);
-    } else if (!strcasecmp(op, "load") && argc == 4) {
+    } else if (!strcasecmp(op, "loadinit") && argc == 4 && cur) {
+        /* The aclfile of a node that started a new cluster: the cluster
+         * has users already (another node's file came first, or they were
+         * made since), which stay. */
+        resp_add_ok(reply);
+        set_free(&s);
+        return 0;
+    } else if ((!strcasecmp(op, "load") || !strcasecmp(op, "loadinit")) && argc == 4) {
         userset n;
         if (parse_users(argv[3], argvlen[3], "RAFT.ACL", &n, err, sizeof(err))) {
             resp_add_errorf(reply, "ERR %s", err);
@@ -1609,6 +1616,54 @@ int acl_apply(void *ctx, const char *cur, size_t curlen, int argc, char **argv, 
     *out = b.p;
     *outlen = b.len;
     install(&s, !strcasecmp(op, "load"));
+    return 1;
+}
+
+/* ------------------------------------------------------------ aclfile at start */
+
+static int read_file(const char *path, char **out, size_t *len);
+static void add_argv(char ***av, size_t **al, int *n, const char *s, size_t len);
+static void begin_argv(char ***av, size_t **al, int *n, const char *op);
+
+static char *startup_text; /* the file's users as ACL LIST lines, until the cluster has users */
+static size_t startup_len;
+
+int acl_load_file_at_start(char *err, size_t errlen)
+{
+    if (!cfg.aclfile[0]) return 0;
+    char *text;
+    size_t len;
+    if (read_file(cfg.aclfile, &text, &len)) {
+        snprintf(err, errlen, "Error loading ACLs, opening file '%s': %s", cfg.aclfile,
+                 strerror(errno));
+        return -1;
+    }
+    userset s;
+    char why[700];
+    if (parse_users(text, len, cfg.aclfile, &s, why, sizeof(why))) {
+        snprintf(err, errlen, "%sAborting RaftKV startup because of ACL errors", why);
+        free(text);
+        return -1;
+    }
+    free(text);
+    sbuf t = {0};
+    set_serialize(&s, &t);
+    set_free(&s);
+    startup_text = t.p ? t.p : xstrndup("", 0);
+    startup_len = t.len;
+    return 0;
+}
+
+int acl_startup_argv(int have_users, char ***av, size_t **al, int *n)
+{
+    if (!startup_text) return 0;
+    if (have_users) { /* the log's users: the file is for ACL LOAD only */
+        free(startup_text);
+        startup_text = NULL;
+        return 0;
+    }
+    begin_argv(av, al, n, "loadinit");
+    add_argv(av, al, n, startup_text, startup_len);
     return 1;
 }
 

@@ -129,6 +129,17 @@ int acl_multi_argv(struct client *c, int argc, char **argv, size_t *lens, char *
 int acl_requirepass_argv(const char *pass, size_t plen, char ***av, size_t **al, int *n);
 void acl_free_argv(char **av, size_t *al, int n);
 
+/* aclfile at start: a file that does not read or parse stops the node
+ * (-1, err), as redis-server refuses to start. Its users become the
+ * cluster's only when the cluster has none yet: the leader proposes them
+ * (acl_startup_argv, from its cron) as RAFT.ACL "loadinit", which an apply
+ * finding users already ignores, so the first such entry committed wins
+ * and an existing cluster keeps the users its log made. */
+int acl_load_file_at_start(char *err, size_t errlen);
+/* The RAFT.ACL argv to propose (1), or 0 when there is nothing to do;
+ * have_users: the state holds users (the file is then forgotten). */
+int acl_startup_argv(int have_users, char ***av, size_t **al, int *n);
+
 /* The state's acl_apply hook (storage/kvstate.h). */
 int acl_apply(void *ctx, const char *cur, size_t curlen, int argc, char **argv, size_t *argvlen,
               resp_buf *reply, char **out, size_t *outlen);

@@ -184,3 +184,102 @@ def test_the_leader_checks_a_forwarded_command_as_its_user(make_cluster):
         p.set("new:3", "v")
         p.get("new:3")
         assert p.execute() == [True, b"v"]
+
+
+def _users(node):
+    with node.client() as r:
+        return sorted(u.decode() for u in r.execute_command("ACL", "USERS"))
+
+
+def test_aclfile_at_start_makes_a_new_clusters_users_only(make_cluster):
+    """aclfile is read at start (a file that does not parse stops the node,
+    as redis-server refuses to start); its users become the cluster's when
+    the cluster has none yet: the first leader proposes them and the first
+    such entry committed wins. An existing cluster keeps its log's users
+    whatever the files say on restart. ACL LOAD disconnects the clients of
+    every user but default, as Redis's does."""
+    import os
+    import subprocess
+    c = make_cluster(3, start=False)
+    for n in c.nodes:
+        path = os.path.join(c.root, "users%d.acl" % n.id)
+        with open(path, "w") as f:
+            f.write("user default on nopass ~* &* +@all\n"
+                    "user app on >app-pw ~app:* +@all\n"
+                    "user from%d on >pw%d ~* +@all\n" % (n.id, n.id))
+        n.extra = ["--aclfile", path]
+    c.start()
+    ld = c.leader()
+
+    def settled():
+        lists = [_users(n) for n in c.nodes]
+        return lists[0] if all(x == lists[0] for x in lists) and "app" in lists[0] else None
+    got = wait_until(settled, 20, "every node to have one aclfile's users")
+    origin = [u for u in got if u.startswith("from")]
+    assert len(origin) == 1 and got == sorted(["app", "default"] + origin), got
+    for n in c.nodes:
+        assert can_auth(n, "app", "app-pw")
+        with as_user(n, "app", "app-pw") as r:
+            assert r.set("app:1", "v") is True
+    # Restarts with other files: the log's users stay.
+    for n in c.nodes:
+        with open(n.extra[1], "w") as f:
+            f.write("user default on nopass ~* &* +@all\nuser newcomer on nopass +@all\n")
+    for n in c.nodes:
+        n.stop()
+    for n in c.nodes:
+        n.start()
+    ld = c.leader()
+    wait_until(lambda: all(_users(n) == got for n in c.nodes), 20, "the log's users after restart")
+    # ACL LOAD (the node's own file, proposed to all): app's connections
+    # closed on every node, default's kept; the file's users everywhere.
+    conns = [_raw_auth(n, "app", "app-pw") for n in c.nodes]
+    plain = [n.client() for n in c.nodes]
+    for r in plain:
+        assert r.ping() is True
+    with ld.client() as r:
+        assert r.execute_command("ACL", "LOAD") == b"OK"
+    wait_until(lambda: all(_users(n) == ["default", "newcomer"] for n in c.nodes), 20,
+               "the loaded users everywhere")
+    for s in conns:
+        assert _eof_within(s, 10), "app's connection was not closed"
+        s.close()
+    for r in plain:
+        assert r.ping() is True
+        r.close()
+    # A file that does not parse: the node refuses to start, saying why.
+    bad = os.path.join(c.root, "bad.acl")
+    with open(bad, "w") as f:
+        f.write("user ok on nopass +@all\nuser broken +nosuchcommand\n")
+    n = c.nodes[0]
+    n.stop()
+    p = subprocess.run(n.argv()[:-2] + ["--aclfile", bad], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+    assert p.returncode != 0
+    assert b"bad.acl:2: Error in applying operation '+nosuchcommand'" in p.stdout, p.stdout[-2000:]
+    assert b"Aborting RaftKV startup because of ACL errors" in p.stdout
+
+
+def _raw_auth(node, user, pw):
+    import socket
+    s = socket.create_connection(("127.0.0.1", node.port), timeout=10)
+    s.sendall(b"*3\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n"
+              % (len(user), user.encode(), len(pw), pw.encode()))
+    assert s.recv(100) == b"+OK\r\n"
+    return s
+
+
+def _eof_within(s, secs):
+    """True when the server closes s within secs (nothing else arrives)."""
+    import time
+    deadline = time.monotonic() + secs
+    while time.monotonic() < deadline:
+        s.settimeout(max(0.05, deadline - time.monotonic()))
+        try:
+            if s.recv(100) == b"":
+                return True
+        except TimeoutError:
+            return False
+        except OSError:
+            return True
+    return False
