@@ -135,6 +135,12 @@ KEYSPEC_STEPS = KS + [("a",) + c for c in [
     ("b", "ACL", "DRYRUN", "ks", "LMOVE", "rl", "rl", "LEFT", "LEFT"), ("log", "b", "5")]
 
 SCENARIOS.append(("key-specs", {"a": 2, "b": 2}, KEYSPEC_STEPS))
+SCENARIOS.append(("key-patterns", {"a": 2, "b": 2}, [
+    ("b", "ACL", "SETUSER", "pt", "on", "nopass", "~pre:*", "~a?c*", "~x[yz]*", "~p\\*q*",
+     "~*mid*", "~exact", "~star*", "+@all"), ("a", "AUTH", "pt", "x")] + [
+    ("a", "EXISTS", k) for k in ["pre:", "pre:1", "pre", "Pre:1", "abc", "abcd", "ac", "xy1", "xa",
+                                 "p*q", "pq", "p*qq", "amidb", "mid", "exact", "exactly", "star",
+                                 "sta", "starry", "pre:\x00bin"]]))
 SCENARIOS.append(("key-specs-in-exec", {"a": 2, "b": 2}, KS + [
     ("a", "MULTI"), ("a", "COPY", "r1", "w2"), ("a", "SET", "w3", "v", "GET"), ("a", "GET", "r1"),
     ("b", "ACL", "SETUSER", "ks", "resetkeys", "%W~r*", "%R~w*"), ("a", "EXEC")]))

@@ -33,8 +33,27 @@ enum { E_OK = 0, E_INVAL, E_NOENT, E_EXIST, E_ISDIR, E_NODEV, E_BADMSG, E_CHILD 
 
 typedef struct keypat {
     char *pat;
-    int flags; /* ACL_KEY_R | ACL_KEY_W */
+    int flags;  /* ACL_KEY_R | ACL_KEY_W */
+    size_t len; /* strlen(pat) */
+    long lit;   /* "<literal>*" (no other glob character): the literal's length, else -1 */
 } keypat;
+
+/* A pattern's fields beside its text: checks match the common
+ * "prefix:*" with one memcmp instead of the glob matcher. */
+static void keypat_fill(keypat *k)
+{
+    k->len = strlen(k->pat);
+    k->lit = -1;
+    if (k->len && k->pat[k->len - 1] == '*' && !strpbrk(k->pat, "?[\\") &&
+        !memchr(k->pat, '*', k->len - 1))
+        k->lit = (long)k->len - 1;
+}
+
+static int keypat_match(const keypat *k, const char *key, size_t n)
+{
+    if (k->lit >= 0) return n >= (size_t)k->lit && !memcmp(k->pat, key, (size_t)k->lit);
+    return kv_stringmatchlen(k->pat, k->len, key, n, 0);
+}
 
 /* A command allowed with given first arguments only (Redis's
  * allowed_firstargs, "+select|0"): kept in the order they were added. */
@@ -153,17 +172,18 @@ int acl_command_id(const char *name, size_t len)
     return f ? (int)(f - acl_commands) : -1;
 }
 
-int acl_subcommand_id(int container, const char *sub, size_t len)
-{
-    char full[160];
-    if (container < 0 || len > 100) return -1;
-    int n = snprintf(full, sizeof(full), "%s|%.*s", acl_commands[container].name, (int)len, sub);
-    return acl_command_id(full, (size_t)n);
-}
-
 static int has_subcommands(int id)
 {
     return id + 1 < acl_ncommands && parent[id + 1] == id;
+}
+
+int acl_subcommand_id(int container, const char *sub, size_t len)
+{
+    char full[160];
+    /* most commands have none: no name to build (every checked call asks) */
+    if (container < 0 || len > 100 || !has_subcommands(container)) return -1;
+    int n = snprintf(full, sizeof(full), "%s|%.*s", acl_commands[container].name, (int)len, sub);
+    return acl_command_id(full, (size_t)n);
 }
 
 static void fa_reset(selector *s, int id)
@@ -291,6 +311,7 @@ static void sel_copy(selector *d, const selector *s)
     d->pats = xmalloc(sizeof(keypat) * (size_t)s->npats);
     for (int i = 0; i < s->npats; i++) {
         d->pats[i].pat = xstrndup(s->pats[i].pat, strlen(s->pats[i].pat));
+        keypat_fill(&d->pats[i]);
         d->pats[i].flags = s->pats[i].flags;
     }
     d->chans = xmalloc(sizeof(char *) * (size_t)s->nchans);
@@ -377,6 +398,7 @@ static int sel_op(selector *s, const char *op, size_t oplen)
             }
         s->pats = xrealloc(s->pats, sizeof(keypat) * (size_t)(s->npats + 1));
         s->pats[s->npats].pat = xstrndup(op + off, plen);
+        keypat_fill(&s->pats[s->npats]);
         s->pats[s->npats++].flags = flags;
         s->flags &= ~SEL_ALLKEYS;
     } else if (op[0] == '&') {
@@ -1395,7 +1417,7 @@ static int sel_check(const selector *s, int id, int argc, char **argv, size_t *l
             int p = keys[j].pos, need = keys[j].flags, ok = 0;
             for (int i = 0; i < s->npats && !ok; i++)
                 ok = (s->pats[i].flags & need) == need &&
-                     kv_stringmatchlen(s->pats[i].pat, strlen(s->pats[i].pat), argv[p], lens[p], 0);
+                     keypat_match(&s->pats[i], argv[p], lens[p]);
             if (!ok) {
                 *errpos = p;
                 return DENIED_KEY;

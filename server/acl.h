@@ -18,12 +18,20 @@
  * in no entry, snapshot or log line.
  *
  * Checks (acl_check) follow Redis's ACLCheckAllUserCommandPerm: a selector
- * allows the command when its command bit is set and every key and
- * channel of the call matches its patterns; a user allows a call when one
- * of its selectors does. Key permissions are per command, the union of its
- * key specs' flags (acl_table.c): a command that reads any key needs R on
- * every key it names, one that writes any needs W. The ACL log is this
- * node's.
+ * allows the command when its command bit is set (or its first argument is
+ * one a "+cmd|arg" rule allows) and every key and channel of the call
+ * matches its patterns; a user allows a call when one of its selectors
+ * does. Key permissions are per key, from redis-server's key specs
+ * (acl_table.c) as its getKeysFromCommandWithSpecs finds them: COPY needs
+ * R on its source and W on its destination. EXEC checks every queued
+ * command again (acl_check_queued). A follower's forwarded command is
+ * checked by the leader too, as the user RAFT.PROXY names
+ * (acl_proxied_user). The ACL log is this node's.
+ *
+ * Clients follow the users: when an entry is applied, a client whose user
+ * was deleted, or whose subscriptions its user's new channels no longer
+ * allow, is disconnected (ACL LOAD: every client of a user but default),
+ * as Redis 7.0 does, on every node at the same entry.
  *
  * Ownership: acl_user pointers handed out stay valid until the user is
  * deleted or the table rebuilt; client->user is repointed by this module
