@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Writes server/acl_table.c: every command and subcommand of redis-server
-7.0.15 with its ACL categories, the universe ACL rules (+@cat, +cmd|sub,
+7.0.15 with its ACL categories and key specs (which decide per key whether
+%R~ or %W~ patterns apply), the universe ACL rules (+@cat, +cmd|sub,
 ACL CAT, the best-fit rule description of ACL LIST) work on. Commands
 RaftKV does not implement are in it too: Redis accepts rules naming any of
 its commands, and a category's size decides how ACL LIST describes a user.
@@ -64,11 +65,53 @@ def main():
                         f.add("ACL_KEY_W")
                 return " | ".join(sorted(f)) or "0"
 
+            def kv(x):
+                x = [s(y) if not isinstance(y, list) else y for y in x]
+                return dict(zip(x[0::2], x[1::2]))
+
+            def specs(specs):
+                # Each key spec as Redis's getKeysUsingKeySpecs reads it:
+                # {flags, begin_search type (1 index, 2 keyword, 0 unknown),
+                # index or keyword's startfrom, keyword, find_keys type (1
+                # range, 2 keynum, 0 unknown), lastkey|keynumidx,
+                # keystep|firstkey, limit|keystep}.
+                out = []
+                for spec in specs:
+                    d = kv(spec)
+                    fl = [s(x).upper() for x in d.get("flags", [])]
+                    f = []
+                    if "ACCESS" in fl:
+                        f.append("ACL_KEY_R")
+                    if {"INSERT", "DELETE", "UPDATE"} & set(fl):
+                        f.append("ACL_KEY_W")
+                    for flag, c in (("NOT_KEY", "ACL_KS_NOTKEY"), ("INCOMPLETE", "ACL_KS_INCOMPLETE"),
+                                    ("VARIABLE_FLAGS", "ACL_KS_VARFLAGS")):
+                        if flag in fl:
+                            f.append(c)
+                    bs, fk = kv(d["begin_search"]), kv(d["find_keys"])
+                    bss, fks = kv(bs.get("spec", [])), kv(fk.get("spec", []))
+                    if bs["type"] == "index":
+                        b = "1, %d, NULL" % bss["index"]
+                    elif bs["type"] == "keyword":
+                        b = "2, %d, \"%s\"" % (bss["startfrom"], s(bss["keyword"]))
+                    else:
+                        b = "0, 0, NULL"
+                    if fk["type"] == "range":
+                        k = "1, %d, %d, %d" % (fks["lastkey"], fks["keystep"], fks["limit"])
+                    elif fk["type"] == "keynum":
+                        k = "2, %d, %d, %d" % (fks["keynumidx"], fks["firstkey"], fks["keystep"])
+                    else:
+                        k = "0, 0, 0, 0"
+                    out.append("{%s, %s, %s}" % (" | ".join(f) or "0", b, k))
+                if not out:
+                    return "0, NULL"
+                return "%d, (const acl_keyspec[]){%s}" % (len(out), ", ".join(out))
+
             for info in reply:
                 name = s(info[0])
-                rows[name] = ([s(c)[1:] for c in info[6]], keyflags(info[8]))
+                rows[name] = ([s(c)[1:] for c in info[6]], keyflags(info[8]), specs(info[8]))
                 for sub in info[9] if len(info) > 9 else []:
-                    rows[s(sub[0])] = ([s(c)[1:] for c in sub[6]], keyflags(sub[8]))
+                    rows[s(sub[0])] = ([s(c)[1:] for c in sub[6]], keyflags(sub[8]), specs(sub[8]))
         finally:
             p.terminate()
             p.wait()
@@ -80,7 +123,7 @@ def main():
            "const acl_cmdinfo acl_commands[] = {\n"]
     for n in names:
         bits = " | ".join("ACL_CAT(%d)" % CATS.index(c) for c in rows[n][0]) or "0"
-        out.append("    {\"%s\", %s, %s},\n" % (n, bits, rows[n][1]))
+        out.append("    {\"%s\", %s, %s, %s},\n" % (n, bits, rows[n][1], rows[n][2]))
     out.append("};\n/* clang-format on */\n")
     out.append("const int acl_ncommands = (int)(sizeof(acl_commands) / sizeof(acl_commands[0]));\n")
     text = "".join(out)

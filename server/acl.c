@@ -29,16 +29,45 @@ enum { U_ON = 1, U_OFF = 2, U_NOPASS = 4, U_SKIP_SANITIZE = 8, U_SANITIZE = 16 }
 enum { DENIED_OK = 0, DENIED_CMD = 1, DENIED_KEY = 2, DENIED_AUTH = 3, DENIED_CHANNEL = 4 };
 
 /* Rule errors: Redis's errno values, named. */
-enum { E_OK = 0, E_INVAL, E_NOENT, E_EXIST, E_ISDIR, E_NODEV, E_BADMSG, E_CHILD, E_FIRSTARG };
+enum { E_OK = 0, E_INVAL, E_NOENT, E_EXIST, E_ISDIR, E_NODEV, E_BADMSG, E_CHILD };
 
 typedef struct keypat {
     char *pat;
-    int flags; /* ACL_KEY_R | ACL_KEY_W */
+    int flags;  /* ACL_KEY_R | ACL_KEY_W */
+    size_t len; /* strlen(pat) */
+    long lit;   /* "<literal>*" (no other glob character): the literal's length, else -1 */
 } keypat;
+
+/* A pattern's fields beside its text: checks match the common
+ * "prefix:*" with one memcmp instead of the glob matcher. */
+static void keypat_fill(keypat *k)
+{
+    k->len = strlen(k->pat);
+    k->lit = -1;
+    if (k->len && k->pat[k->len - 1] == '*' && !strpbrk(k->pat, "?[\\") &&
+        !memchr(k->pat, '*', k->len - 1))
+        k->lit = (long)k->len - 1;
+}
+
+static int keypat_match(const keypat *k, const char *key, size_t n)
+{
+    if (k->lit >= 0) return n >= (size_t)k->lit && !memcmp(k->pat, key, (size_t)k->lit);
+    return kv_stringmatchlen(k->pat, k->len, key, n, 0);
+}
+
+/* A command allowed with given first arguments only (Redis's
+ * allowed_firstargs, "+select|0"): kept in the order they were added. */
+typedef struct firstargs {
+    int id;
+    char **args;
+    int n;
+} firstargs;
 
 typedef struct selector {
     int flags;
     uint64_t allowed[NWORDS];
+    firstargs *fa; /* by id, ascending */
+    int nfa;
     keypat *pats;
     int npats;
     char **chans;
@@ -66,10 +95,11 @@ static const char *categories[] = {
     "fast",     "slow",   "blocking",    "dangerous", "connection", "transaction", "scripting"};
 #define NCATS ((int)(sizeof(categories) / sizeof(categories[0])))
 
-static int *parent; /* per command id: its container's id, or -1 */
+static int *parent;                     /* per command id: its container's id, or -1 */
+static int auth_id = -1, hello_id = -1; /* no_auth: every user may run them */
 static userset users;
 static acl_user nobody_user = {"", U_OFF, NULL, 0, NULL, 0, 0};
-static selector nobody_sel = {SEL_ROOT, {0}, NULL, 0, NULL, 0};
+static selector nobody_sel = {SEL_ROOT, {0}, NULL, 0, NULL, 0, NULL, 0};
 
 static void *xmalloc(size_t n)
 {
@@ -136,23 +166,72 @@ int acl_command_id(const char *name, size_t len)
     for (size_t i = 0; i < len; i++)
         low[i] = (char)tolower((unsigned char)name[i]);
     low[len] = '\0';
-    acl_cmdinfo key = {low, 0, 0};
+    acl_cmdinfo key = {low, 0, 0, 0, NULL};
     const acl_cmdinfo *f =
         bsearch(&key, acl_commands, (size_t)acl_ncommands, sizeof(acl_commands[0]), cmd_cmp);
     return f ? (int)(f - acl_commands) : -1;
 }
 
+static int has_subcommands(int id)
+{
+    return id + 1 < acl_ncommands && parent[id + 1] == id;
+}
+
 int acl_subcommand_id(int container, const char *sub, size_t len)
 {
     char full[160];
-    if (container < 0 || len > 100) return -1;
+    /* most commands have none: no name to build (every checked call asks) */
+    if (container < 0 || len > 100 || !has_subcommands(container)) return -1;
     int n = snprintf(full, sizeof(full), "%s|%.*s", acl_commands[container].name, (int)len, sub);
     return acl_command_id(full, (size_t)n);
 }
 
-static int has_subcommands(int id)
+static void fa_reset(selector *s, int id)
 {
-    return id + 1 < acl_ncommands && parent[id + 1] == id;
+    for (int i = 0; i < s->nfa; i++)
+        if (id < 0 || s->fa[i].id == id) {
+            for (int j = 0; j < s->fa[i].n; j++)
+                free(s->fa[i].args[j]);
+            free(s->fa[i].args);
+            s->fa[i].args = NULL;
+            s->fa[i].n = 0;
+        }
+    int k = 0;
+    for (int i = 0; i < s->nfa; i++)
+        if (s->fa[i].n) s->fa[k++] = s->fa[i];
+    s->nfa = k;
+    if (!k) {
+        free(s->fa);
+        s->fa = NULL;
+    }
+}
+
+static const firstargs *fa_get(const selector *s, int id)
+{
+    for (int i = 0; i < s->nfa; i++)
+        if (s->fa[i].id == id) return &s->fa[i];
+    return NULL;
+}
+
+/* Redis's ACLAddAllowedFirstArg(). */
+static void fa_add(selector *s, int id, const char *arg, size_t len)
+{
+    int at = 0;
+    while (at < s->nfa && s->fa[at].id < id)
+        at++;
+    if (at == s->nfa || s->fa[at].id != id) {
+        s->fa = xrealloc(s->fa, sizeof(firstargs) * (size_t)(s->nfa + 1));
+        memmove(s->fa + at + 1, s->fa + at, sizeof(firstargs) * (size_t)(s->nfa - at));
+        s->fa[at].id = id;
+        s->fa[at].args = NULL;
+        s->fa[at].n = 0;
+        s->nfa++;
+    }
+    firstargs *f = &s->fa[at];
+    for (int j = 0; j < f->n; j++)
+        if (strlen(f->args[j]) == len && !strncasecmp(f->args[j], arg, len)) return;
+    f->args = xrealloc(f->args, sizeof(char *) * (size_t)(f->n + 1));
+    f->args[f->n++] = xstrndup(arg, len);
 }
 
 static int getbit(const selector *s, int id)
@@ -174,8 +253,11 @@ static void setbit_(selector *s, int id, int v)
 static void change_perm(selector *s, int id, int allow)
 {
     setbit_(s, id, allow);
-    for (int j = id + 1; j < acl_ncommands && parent[j] == id; j++)
+    if (s->nfa) fa_reset(s, id);
+    for (int j = id + 1; j < acl_ncommands && parent[j] == id; j++) {
         setbit_(s, j, allow);
+        if (s->nfa) fa_reset(s, j);
+    }
 }
 
 static int category_index(const char *name)
@@ -213,6 +295,7 @@ static void count_category(const selector *s, int cat, unsigned long *on, unsign
 
 static void sel_free(selector *s)
 {
+    fa_reset(s, -1);
     for (int i = 0; i < s->npats; i++)
         free(s->pats[i].pat);
     free(s->pats);
@@ -228,11 +311,17 @@ static void sel_copy(selector *d, const selector *s)
     d->pats = xmalloc(sizeof(keypat) * (size_t)s->npats);
     for (int i = 0; i < s->npats; i++) {
         d->pats[i].pat = xstrndup(s->pats[i].pat, strlen(s->pats[i].pat));
+        keypat_fill(&d->pats[i]);
         d->pats[i].flags = s->pats[i].flags;
     }
     d->chans = xmalloc(sizeof(char *) * (size_t)s->nchans);
     for (int i = 0; i < s->nchans; i++)
         d->chans[i] = xstrndup(s->chans[i], strlen(s->chans[i]));
+    d->fa = NULL;
+    d->nfa = 0;
+    for (int i = 0; i < s->nfa; i++)
+        for (int j = 0; j < s->fa[i].n; j++)
+            fa_add(d, s->fa[i].id, s->fa[i].args[j], strlen(s->fa[i].args[j]));
 }
 
 static void sel_reset_keys(selector *s)
@@ -274,9 +363,11 @@ static int sel_op(selector *s, const char *op, size_t oplen)
     } else if (!strcasecmp(op, "allcommands") || !strcasecmp(op, "+@all")) {
         memset(s->allowed, 255, sizeof(s->allowed));
         s->flags |= SEL_ALLCOMMANDS;
+        fa_reset(s, -1);
     } else if (!strcasecmp(op, "nocommands") || !strcasecmp(op, "-@all")) {
         memset(s->allowed, 0, sizeof(s->allowed));
         s->flags &= ~SEL_ALLCOMMANDS;
+        fa_reset(s, -1);
     } else if (op[0] == '~' || op[0] == '%') {
         if (s->flags & SEL_ALLKEYS) return E_EXIST;
         int flags = 0;
@@ -307,6 +398,7 @@ static int sel_op(selector *s, const char *op, size_t oplen)
             }
         s->pats = xrealloc(s->pats, sizeof(keypat) * (size_t)(s->npats + 1));
         s->pats[s->npats].pat = xstrndup(op + off, plen);
+        keypat_fill(&s->pats[s->npats]);
         s->pats[s->npats++].flags = flags;
         s->flags &= ~SEL_ALLKEYS;
     } else if (op[0] == '&') {
@@ -331,7 +423,13 @@ static int sel_op(selector *s, const char *op, size_t oplen)
             if (cid < 0) return E_NOENT;
             if (parent[cid] >= 0) return E_CHILD;
             if (!bar[1]) return E_INVAL;
-            if (!has_subcommands(cid)) return E_FIRSTARG; /* first-args: not supported */
+            if (!has_subcommands(cid)) {
+                /* "+select|0": the command with that first argument only
+                 * (nothing to add when the command is allowed whole). */
+                if (has_spaces(bar + 1, strlen(bar + 1))) return E_INVAL;
+                if (!getbit(s, cid)) fa_add(s, cid, bar + 1, strlen(bar + 1));
+                return E_OK;
+            }
             int id = acl_command_id(op + 1, strlen(op + 1));
             if (id < 0) return E_NOENT;
             change_perm(s, id, 1);
@@ -541,8 +639,6 @@ static const char *op_error(int e)
                "hexadecimal characters";
     case E_CHILD:
         return "Allowing first-arg of a subcommand is not supported";
-    case E_FIRSTARG:
-        return "Allowing first-arg of a command is not supported by RaftKV";
     default:
         return "Wrong format";
     }
@@ -653,6 +749,14 @@ static void describe_commands(const selector *s, sbuf *b)
                 sb_str(b, acl_commands[j].name);
                 sb_str(b, " ");
                 change_perm(&fake, j, ub);
+            }
+            const firstargs *f = s->nfa ? fa_get(s, j) : NULL;
+            for (int k = 0; f && k < f->n; k++) {
+                sb_str(b, "+");
+                sb_str(b, acl_commands[j].name);
+                sb_str(b, "|");
+                sb_str(b, f->args[k]);
+                sb_str(b, " ");
             }
         }
     }
@@ -909,21 +1013,66 @@ static int parse_users(const char *text, size_t len, const char *path, userset *
 
 static acl_user *the_default;
 
-/* Makes s the live users: every client follows its user by name; a client
- * whose user is gone is disconnected (as Redis's ACL DELUSER does). */
-static void install(userset *s)
+static int chan_ok(const selector *s, const char *ch, size_t n, int literal);
+
+/* Redis's ACLKillPubsubClientsIfNeeded(): 1 when nu's channels may no
+ * longer cover what o's did (nu has no allchannels selector, and o had
+ * allchannels or a channel pattern nu lacks). */
+static int chans_shrunk(const acl_user *o, const acl_user *nu)
+{
+    for (int i = 0; i < nu->nsel; i++)
+        if (nu->sel[i].flags & SEL_ALLCHANNELS) return 0;
+    for (int i = 0; i < o->nsel; i++) {
+        const selector *os = &o->sel[i];
+        if (os->flags & SEL_ALLCHANNELS) return 1;
+        for (int j = 0; j < os->nchans; j++) {
+            int found = 0;
+            for (int k = 0; k < nu->nsel && !found; k++)
+                for (int m = 0; m < nu->sel[k].nchans && !found; m++)
+                    found = !strcmp(nu->sel[k].chans[m], os->chans[j]);
+            if (!found) return 1;
+        }
+    }
+    return 0;
+}
+
+/* pubsub_each's callback: 1 when a subscription is not allowed by the
+ * union of the user's selectors' channels (patterns literally, channels by
+ * glob, as Redis's ACLCheckChannelAgainstList). */
+static int sub_denied(void *arg, int kind, const char *name, size_t len)
+{
+    const acl_user *u = arg;
+    for (int i = 0; i < u->nsel; i++)
+        if (chan_ok(&u->sel[i], name, len, kind == PUBSUB_PATTERN)) return 0;
+    return 1;
+}
+
+static void kill_client(client *c)
+{
+    c->user = &nobody_user;
+    c->authenticated = 0;
+    c->flags |= CF_CLOSE_AFTER_REPLY;
+    client_mark_dirty(c);
+}
+
+/* Makes s the live users: every client follows its user by name. A client
+ * whose user is gone is disconnected (Redis's ACL DELUSER), and so is one
+ * whose subscriptions its user's new channels no longer allow (Redis's
+ * ACL SETUSER); load: every client of a user other than default is (Redis's
+ * ACL LOAD replaces them all). Every node does it at the same entry. */
+static void install(userset *s, int load)
 {
     for (client *c = srv.clients; c; c = c->next) {
         if (!c->user || c->user == &nobody_user) continue;
         const char *name = c->user->name;
         acl_user *nu = set_get(s, name, strlen(name));
-        if (nu) {
-            c->user = nu;
+        if (!nu || (load && strcmp(name, "default"))) {
+            kill_client(c);
+        } else if (!c->peer_id && pubsub_count(c) && chans_shrunk(c->user, nu) &&
+                   pubsub_each(c, sub_denied, nu)) {
+            kill_client(c);
         } else {
-            c->user = &nobody_user;
-            c->authenticated = 0;
-            c->flags |= CF_CLOSE_AFTER_REPLY;
-            client_mark_dirty(c);
+            c->user = nu;
         }
     }
     set_free(&users);
@@ -943,6 +1092,8 @@ void acl_init(void)
         serverLog(LL_WARNING, "ACL: too many commands for the command bitmap");
         exit(1);
     }
+    auth_id = acl_command_id("auth", 4);
+    hello_id = acl_command_id("hello", 5);
     nobody_user.sel = &nobody_sel;
     nobody_user.nsel = 1;
     userset s = {0};
@@ -954,7 +1105,7 @@ void acl_init(void)
         user_op(d, op, (size_t)n);
     }
     set_put(&s, d);
-    install(&s);
+    install(&s, 0);
 }
 
 void acl_state_loaded(const char *blob, size_t len)
@@ -966,7 +1117,7 @@ void acl_state_loaded(const char *blob, size_t len)
         serverLog(LL_WARNING, "The state's ACL users do not parse (%s). Stopping.", err);
         exit(1);
     }
-    install(&s);
+    install(&s, 0);
 }
 
 acl_user *acl_default_user(void)
@@ -1020,12 +1171,13 @@ static void log_free(logentry *e)
     free(e);
 }
 
-static void log_add(client *c, int reason, const char *obj, size_t objlen, const char *uname)
+static void log_add(client *c, int reason, const char *obj, size_t objlen, const char *uname,
+                    int multi)
 {
     logentry *e = xmalloc(sizeof(*e));
     e->count = 1;
     e->reason = reason;
-    e->context = (c->flags & CF_MULTI) ? 1 : 0;
+    e->context = multi || (c->flags & CF_MULTI) ? 1 : 0;
     e->object = xstrndup(obj, objlen);
     e->username = xstrndup(uname, strlen(uname));
     e->ctime = mstime();
@@ -1079,9 +1231,15 @@ acl_user *acl_authenticate(client *c, const char *name, size_t nlen, const char 
     }
     if (ok) return u;
     char *n = xstrndup(name, nlen);
-    log_add(c, DENIED_AUTH, "AUTH", 4, n);
+    log_add(c, DENIED_AUTH, "AUTH", 4, n, 0);
     free(n);
     return NULL;
+}
+
+acl_user *acl_proxied_user(const char *name, size_t len)
+{
+    acl_user *u = set_get(&users, name, len);
+    return u ? u : &nobody_user;
 }
 
 static int is_channel_cmd(int id, int *pattern, int *all)
@@ -1112,18 +1270,154 @@ static int chan_ok(const selector *s, const char *ch, size_t n, int literal)
     return 0;
 }
 
+/* A key of a call and what the call does to it (ACL_KEY_R | ACL_KEY_W). */
+typedef struct keyref {
+    int pos, flags;
+} keyref;
+#define MAX_KEYREFS 256
+
+/* Redis's getKeysUsingKeySpecs(): the keys the command's key specs find,
+ * each with its spec's flags, in spec order; -1 when a spec cannot say
+ * (unknown search, an impossible range), where Redis asks the command's
+ * getkeys function instead. */
+static int spec_keys(const acl_cmdinfo *ci, int argc, char **argv, size_t *lens, keyref *out)
+{
+    int n = 0;
+    for (int j = 0; j < ci->nspecs; j++) {
+        const acl_keyspec *sp = &ci->specs[j];
+        if (sp->flags & ACL_KS_NOTKEY) continue;
+        int first = 0, last, step;
+        if (sp->bs == 1) {
+            first = sp->bs_arg;
+        } else if (sp->bs == 2) {
+            int start = sp->bs_arg > 0 ? sp->bs_arg : argc + sp->bs_arg;
+            int end = sp->bs_arg > 0 ? argc - 1 : 1;
+            for (int i = start; i != end; i = start <= end ? i + 1 : i - 1) {
+                if (i >= argc || i < 1) break;
+                if (!strcasecmp(argv[i], sp->keyword)) {
+                    first = i + 1;
+                    break;
+                }
+            }
+            if (!first) continue; /* keyword not given */
+        } else {
+            return -1;
+        }
+        if (sp->fk == 1) {
+            step = sp->b;
+            if (sp->a >= 0)
+                last = first + sp->a;
+            else if (!sp->c)
+                last = argc + sp->a;
+            else
+                last = first + ((argc - first) / sp->c + sp->a);
+        } else if (sp->fk == 2) {
+            step = sp->c;
+            long long nk;
+            if (sp->a >= argc || first + sp->a >= argc || first + sp->a < 0) return -1;
+            if (!kv_string2ll(argv[first + sp->a], lens[first + sp->a], &nk) || nk < 0 ||
+                nk > INT_MAX / 2)
+                return -1;
+            first += sp->b;
+            last = first + (int)nk - 1;
+        } else {
+            return -1;
+        }
+        if (last >= argc || last < first || first >= argc || first < 1 || step < 1) return -1;
+        for (int i = first; i <= last && n < MAX_KEYREFS; i += step) {
+            out[n].pos = i;
+            out[n++].flags = sp->flags & (ACL_KEY_R | ACL_KEY_W);
+        }
+    }
+    return n;
+}
+
+/* The keys of a call with what it does to each, as Redis's
+ * getKeysFromCommandWithSpecs() decides: the key specs when they are
+ * reliable, else the command's own rule (SET's GET, BITFIELD's
+ * subcommands, SORT's STORE), else every key the server found (keypos)
+ * with the union of the command's flags. */
+static int call_keys(int id, int argc, char **argv, size_t *lens, const int *keypos, int nkeys,
+                     keyref *out)
+{
+    const acl_cmdinfo *ci = &acl_commands[id];
+    int varflags = 0;
+    for (int j = 0; j < ci->nspecs; j++)
+        varflags |= ci->specs[j].flags & ACL_KS_VARFLAGS;
+    if (ci->nspecs && !varflags) {
+        int n = spec_keys(ci, argc, argv, lens, out);
+        if (n >= 0) return n;
+    }
+    const char *name = ci->name;
+    if (!strcmp(name, "set") && argc >= 2) { /* setGetKeys */
+        out[0].pos = 1;
+        out[0].flags = ACL_KEY_W;
+        for (int i = 3; i < argc; i++)
+            if (!strcasecmp(argv[i], "get")) out[0].flags = ACL_KEY_R | ACL_KEY_W;
+        return 1;
+    }
+    if (!strcmp(name, "bitfield") && argc >= 2) { /* bitfieldGetKeys */
+        int ro = 1;
+        for (int i = 2; i < argc; i++) {
+            int rem = argc - i - 1;
+            if (!strcasecmp(argv[i], "get") && rem >= 2) {
+                i += 2;
+            } else if (!strcasecmp(argv[i], "overflow") && rem >= 1) {
+                i += 1;
+            } else {
+                ro = 0;
+                break;
+            }
+        }
+        out[0].pos = 1;
+        out[0].flags = ro ? ACL_KEY_R : ACL_KEY_R | ACL_KEY_W;
+        return 1;
+    }
+    if (!strcmp(name, "sort") && argc >= 2) { /* sortGetKeys */
+        int n = 1;
+        out[0].pos = 1;
+        out[0].flags = ACL_KEY_R;
+        for (int i = 2; i < argc; i++) {
+            if (!strcasecmp(argv[i], "limit")) {
+                i += 2;
+            } else if (!strcasecmp(argv[i], "get") || !strcasecmp(argv[i], "by")) {
+                i += 1;
+            } else if (!strcasecmp(argv[i], "store") && i + 1 < argc) {
+                out[1].pos = i + 1; /* the last STORE, as SORT */
+                out[1].flags = ACL_KEY_W;
+                n = 2;
+            }
+        }
+        return n;
+    }
+    int n = nkeys < MAX_KEYREFS ? nkeys : MAX_KEYREFS;
+    for (int j = 0; j < n; j++) {
+        out[j].pos = keypos[j];
+        out[j].flags = ci->keyflags;
+    }
+    return n;
+}
+
 /* Redis's ACLSelectorCheckCmd(). */
 static int sel_check(const selector *s, int id, int argc, char **argv, size_t *lens,
-                     const int *keypos, int nkeys, int *errpos)
+                     const keyref *keys, int nkeys, int *errpos)
 {
-    if (!(s->flags & SEL_ALLCOMMANDS) && !getbit(s, id)) return DENIED_CMD;
+    if (!(s->flags & SEL_ALLCOMMANDS) && id != auth_id && id != hello_id && !getbit(s, id)) {
+        /* AUTH and HELLO (no_auth) pass whatever the rules, as in Redis;
+         * allowed with some first arguments only? (Redis checks argv[2]
+         * of a subcommand, which never has any) */
+        const firstargs *f = argc >= 2 && s->nfa ? fa_get(s, id) : NULL;
+        int idx = parent[id] >= 0 ? 2 : 1, ok = 0;
+        for (int j = 0; f && idx < argc && j < f->n && !ok; j++)
+            ok = strlen(f->args[j]) == lens[idx] && !strncasecmp(f->args[j], argv[idx], lens[idx]);
+        if (!ok) return DENIED_CMD;
+    }
     if (!(s->flags & SEL_ALLKEYS) && nkeys > 0) {
-        int need = acl_commands[id].keyflags;
         for (int j = 0; j < nkeys; j++) {
-            int p = keypos[j], ok = 0;
+            int p = keys[j].pos, need = keys[j].flags, ok = 0;
             for (int i = 0; i < s->npats && !ok; i++)
                 ok = (s->pats[i].flags & need) == need &&
-                     kv_stringmatchlen(s->pats[i].pat, strlen(s->pats[i].pat), argv[p], lens[p], 0);
+                     keypat_match(&s->pats[i], argv[p], lens[p]);
             if (!ok) {
                 *errpos = p;
                 return DENIED_KEY;
@@ -1146,9 +1440,14 @@ static int user_check(const acl_user *u, int id, int argc, char **argv, size_t *
                       const int *keypos, int nkeys, int *errpos)
 {
     int relevant = DENIED_CMD, last = 0;
+    keyref keys[MAX_KEYREFS];
+    int nk = -1; /* found once, when a selector first needs them */
     for (int i = 0; i < u->nsel; i++) {
         int pos = 0;
-        int r = sel_check(&u->sel[i], id, argc, argv, lens, keypos, nkeys, &pos);
+        const selector *sel = &u->sel[i];
+        if (nk < 0 && !(sel->flags & SEL_ALLKEYS))
+            nk = call_keys(id, argc, argv, lens, keypos, nkeys, keys);
+        int r = sel_check(sel, id, argc, argv, lens, keys, nk < 0 ? 0 : nk, &pos);
         if (r == DENIED_OK) return DENIED_OK;
         if (r > relevant || (r == relevant && pos > last)) {
             relevant = r;
@@ -1157,6 +1456,29 @@ static int user_check(const acl_user *u, int id, int argc, char **argv, size_t *
     }
     *errpos = last;
     return relevant;
+}
+
+int acl_check_queued(client *c, int id, int argc, char **argv, size_t *lens, const int *keypos,
+                     int nkeys, char *err, size_t errlen)
+{
+    const acl_user *u = c->user;
+    if (!u || id < 0 || u->unrestricted) return 0;
+    int pos = 0;
+    int r = user_check(u, id, argc, argv, lens, keypos, nkeys, &pos);
+    if (r == DENIED_OK) return 0;
+    const char *why = r == DENIED_CMD   ? "no permission to execute the command or subcommand"
+                      : r == DENIED_KEY ? "no permission to touch the specified keys"
+                                        : "no permission to access one of the channels used as "
+                                          "arguments";
+    if (r == DENIED_CMD)
+        log_add(c, r, acl_commands[id].name, strlen(acl_commands[id].name), u->name, 1);
+    else
+        log_add(c, r, argv[pos], lens[pos], u->name, 1);
+    snprintf(err, errlen,
+             "NOPERM ACLs rules changed between the moment the transaction was accumulated and "
+             "the EXEC call. This command is no longer allowed for the following reason: %s",
+             why);
+    return -1;
 }
 
 int acl_check(client *c, int id, int argc, char **argv, size_t *lens, const int *keypos, int nkeys,
@@ -1169,10 +1491,10 @@ int acl_check(client *c, int id, int argc, char **argv, size_t *lens, const int 
     if (r == DENIED_OK) return 0;
     const char *name = acl_commands[id].name;
     if (r == DENIED_CMD) {
-        log_add(c, r, name, strlen(name), u->name);
+        log_add(c, r, name, strlen(name), u->name, 0);
         snprintf(err, errlen, "NOPERM this user has no permissions to run the '%s' command", name);
     } else {
-        log_add(c, r, argv[pos], lens[pos], u->name);
+        log_add(c, r, argv[pos], lens[pos], u->name, 0);
         snprintf(err, errlen,
                  "NOPERM this user has no permissions to access one of the %s used as "
                  "arguments",
@@ -1182,6 +1504,9 @@ int acl_check(client *c, int id, int argc, char **argv, size_t *lens, const int 
 }
 
 /* ------------------------------------------------------------ RAFT.ACL */
+
+static void getuser_reply(resp_buf *b, const acl_user *u);
+static void users_reply(resp_buf *b, const userset *s, int names);
 
 /* RAFT.ACL <base> SETUSER <name> <rule>... | DELUSER <name>... | LOAD <text>
  * base: the proposer's default user (its ACL LIST rules), the start when
@@ -1213,6 +1538,25 @@ int acl_apply(void *ctx, const char *cur, size_t curlen, int argc, char **argv, 
         free(l.p);
     }
     const char *op = argv[2];
+    /* Read forms, queued in a MULTI (acl_multi_argv): answered from the
+     * state's users, nothing changes. */
+    if (!strcasecmp(op, "whoami") && argc == 4) {
+        resp_add_bulk(reply, argv[3], argvlen[3]);
+        set_free(&s);
+        return 0;
+    } else if ((!strcasecmp(op, "list") || !strcasecmp(op, "users")) && argc == 3) {
+        users_reply(reply, &s, !strcasecmp(op, "users"));
+        set_free(&s);
+        return 0;
+    } else if (!strcasecmp(op, "getuser") && argc == 4) {
+        acl_user *u = set_get(&s, argv[3], argvlen[3]);
+        if (u)
+            getuser_reply(reply, u);
+        else
+            resp_add_null(reply);
+        set_free(&s);
+        return 0;
+    }
     if (!strcasecmp(op, "setuser") && argc >= 4 &&
         (!argvlen[3] || has_spaces(argv[3], argvlen[3]))) {
         resp_add_error(reply, "ERR Usernames can't contain spaces or null characters");
@@ -1243,12 +1587,25 @@ int acl_apply(void *ctx, const char *cur, size_t curlen, int argc, char **argv, 
         set_put(&s, u);
         resp_add_ok(reply);
     } else if (!strcasecmp(op, "deluser")) {
+        for (int j = 3; j < argc; j++)
+            if (argvlen[j] == 7 && !memcmp(argv[j], "default", 7)) {
+                resp_add_error(reply, "ERR The 'default' user cannot be removed");
+                set_free(&s);
+                return 0;
+            }
         int deleted = 0;
         for (int j = 3; j < argc; j++)
             if (!(argvlen[j] == 7 && !memcmp(argv[j], "default", 7)))
                 deleted += set_del(&s, argv[j], argvlen[j]);
         resp_add_int(reply, deleted);
-    } else if (!strcasecmp(op, "load") && argc == 4) {
+    } else if (!strcasecmp(op, "loadinit") && argc == 4 && cur) {
+        /* The aclfile of a node that started a new cluster: the cluster
+         * has users already (another node's file came first, or they were
+         * made since), which stay. */
+        resp_add_ok(reply);
+        set_free(&s);
+        return 0;
+    } else if ((!strcasecmp(op, "load") || !strcasecmp(op, "loadinit")) && argc == 4) {
         userset n;
         if (parse_users(argv[3], argvlen[3], "RAFT.ACL", &n, err, sizeof(err))) {
             resp_add_errorf(reply, "ERR %s", err);
@@ -1280,7 +1637,55 @@ int acl_apply(void *ctx, const char *cur, size_t curlen, int argc, char **argv, 
     set_free(&check);
     *out = b.p;
     *outlen = b.len;
-    install(&s);
+    install(&s, !strcasecmp(op, "load"));
+    return 1;
+}
+
+/* ------------------------------------------------------------ aclfile at start */
+
+static int read_file(const char *path, char **out, size_t *len);
+static void add_argv(char ***av, size_t **al, int *n, const char *s, size_t len);
+static void begin_argv(char ***av, size_t **al, int *n, const char *op);
+
+static char *startup_text; /* the file's users as ACL LIST lines, until the cluster has users */
+static size_t startup_len;
+
+int acl_load_file_at_start(char *err, size_t errlen)
+{
+    if (!cfg.aclfile[0]) return 0;
+    char *text;
+    size_t len;
+    if (read_file(cfg.aclfile, &text, &len)) {
+        snprintf(err, errlen, "Error loading ACLs, opening file '%s': %s", cfg.aclfile,
+                 strerror(errno));
+        return -1;
+    }
+    userset s;
+    char why[700];
+    if (parse_users(text, len, cfg.aclfile, &s, why, sizeof(why))) {
+        snprintf(err, errlen, "%sAborting RaftKV startup because of ACL errors", why);
+        free(text);
+        return -1;
+    }
+    free(text);
+    sbuf t = {0};
+    set_serialize(&s, &t);
+    set_free(&s);
+    startup_text = t.p ? t.p : xstrndup("", 0);
+    startup_len = t.len;
+    return 0;
+}
+
+int acl_startup_argv(int have_users, char ***av, size_t **al, int *n)
+{
+    if (!startup_text) return 0;
+    if (have_users) { /* the log's users: the file is for ACL LOAD only */
+        free(startup_text);
+        startup_text = NULL;
+        return 0;
+    }
+    begin_argv(av, al, n, "loadinit");
+    add_argv(av, al, n, startup_text, startup_len);
     return 1;
 }
 
@@ -1374,6 +1779,25 @@ static void getuser_reply(resp_buf *b, const acl_user *u)
     for (int i = 1; i < u->nsel; i++) {
         resp_add_map(b, 3);
         reply_selector(b, &u->sel[i]);
+    }
+}
+
+/* ACL USERS (names) or ACL LIST. */
+static void users_reply(resp_buf *b, const userset *s, int names)
+{
+    resp_add_array(b, s->n);
+    for (int i = 0; i < s->n; i++) {
+        if (names) {
+            resp_add_bulk_str(b, s->u[i]->name);
+            continue;
+        }
+        sbuf t = {0};
+        sb_str(&t, "user ");
+        sb_str(&t, s->u[i]->name);
+        sb_str(&t, " ");
+        describe_user(s->u[i], &t);
+        resp_add_bulk(b, t.p, t.len);
+        free(t.p);
     }
 }
 
@@ -1486,20 +1910,72 @@ static const struct {
             {"help", 2},     {"list", 2},     {"load", 2},    {"log", -2},     {"save", 2},
             {"setuser", -3}, {"users", 2},    {"whoami", 2}};
 
-int acl_command(client *c, int argc, char **argv, size_t *lens, char ***av, size_t **al, int *n)
+/* The subcommand's name and arity, as dispatch checks them: 0, or -1 with
+ * Redis's error in err. */
+static int sub_ok(int argc, char **argv, char *err, size_t errlen)
 {
-    resp_buf *b = client_reply_buf(c);
     const char *sub = argv[1];
     int known = -1;
     for (int i = 0; i < (int)(sizeof(subs) / sizeof(subs[0])); i++)
         if (!strcasecmp(sub, subs[i].name)) known = i;
     if (known < 0) {
-        resp_add_errorf(b, "ERR unknown subcommand '%.128s'. Try ACL HELP.", sub);
-        return 0;
+        snprintf(err, errlen, "ERR unknown subcommand '%.128s'. Try ACL HELP.", sub);
+        return -1;
     }
     int ar = subs[known].arity;
     if ((ar > 0 && argc != ar) || (ar < 0 && argc < -ar)) {
-        resp_add_errorf(b, "ERR wrong number of arguments for 'acl|%s' command", subs[known].name);
+        snprintf(err, errlen, "ERR wrong number of arguments for 'acl|%s' command",
+                 subs[known].name);
+        return -1;
+    }
+    return 0;
+}
+
+int acl_multi_argv(client *c, int argc, char **argv, size_t *lens, char ***av, size_t **al, int *n,
+                   char *err, size_t errlen)
+{
+    if (sub_ok(argc, argv, err, errlen)) return -1;
+    const char *sub = argv[1];
+    if (!strcasecmp(sub, "setuser")) {
+        /* The rules are checked at apply, so a wrong one is an error in
+         * EXEC's reply, as in Redis; passwords travel hashed. */
+        begin_argv(av, al, n, "setuser");
+        for (int i = 2; i < argc; i++) {
+            if (i > 2 && lens[i] && (argv[i][0] == '>' || argv[i][0] == '<')) {
+                char op[66];
+                op[0] = argv[i][0] == '>' ? '#' : '!';
+                hash_hex(argv[i] + 1, lens[i] - 1, op + 1);
+                add_argv(av, al, n, op, 65);
+            } else {
+                add_argv(av, al, n, argv[i], lens[i]);
+            }
+        }
+    } else if (!strcasecmp(sub, "deluser")) {
+        begin_argv(av, al, n, "deluser");
+        for (int i = 2; i < argc; i++)
+            add_argv(av, al, n, argv[i], lens[i]);
+    } else if (!strcasecmp(sub, "whoami")) {
+        begin_argv(av, al, n, "whoami");
+        add_argv(av, al, n, c->user->name, strlen(c->user->name));
+    } else if (!strcasecmp(sub, "list") || !strcasecmp(sub, "users")) {
+        begin_argv(av, al, n, !strcasecmp(sub, "list") ? "list" : "users");
+    } else if (!strcasecmp(sub, "getuser")) {
+        begin_argv(av, al, n, "getuser");
+        add_argv(av, al, n, argv[2], lens[2]);
+    } else {
+        snprintf(err, errlen, "ERR Command not allowed inside a transaction");
+        return -1;
+    }
+    return 0;
+}
+
+int acl_command(client *c, int argc, char **argv, size_t *lens, char ***av, size_t **al, int *n)
+{
+    resp_buf *b = client_reply_buf(c);
+    const char *sub = argv[1];
+    char err[300];
+    if (sub_ok(argc, argv, err, sizeof(err))) {
+        resp_add_error(b, err);
         return 0;
     }
     if (!strcasecmp(sub, "setuser") && argc >= 3) {
@@ -1560,21 +2036,7 @@ int acl_command(client *c, int argc, char **argv, size_t *lens, char ***av, size
         }
         getuser_reply(b, u);
     } else if ((!strcasecmp(sub, "list") || !strcasecmp(sub, "users")) && argc == 2) {
-        int names = !strcasecmp(sub, "users");
-        resp_add_array(b, users.n);
-        for (int i = 0; i < users.n; i++) {
-            if (names) {
-                resp_add_bulk_str(b, users.u[i]->name);
-                continue;
-            }
-            sbuf t = {0};
-            sb_str(&t, "user ");
-            sb_str(&t, users.u[i]->name);
-            sb_str(&t, " ");
-            describe_user(users.u[i], &t);
-            resp_add_bulk(b, t.p, t.len);
-            free(t.p);
-        }
+        users_reply(b, &users, !strcasecmp(sub, "users"));
     } else if (!strcasecmp(sub, "whoami") && argc == 2) {
         if (c->user)
             resp_add_bulk_str(b, c->user->name);

@@ -18,12 +18,20 @@
  * in no entry, snapshot or log line.
  *
  * Checks (acl_check) follow Redis's ACLCheckAllUserCommandPerm: a selector
- * allows the command when its command bit is set and every key and
- * channel of the call matches its patterns; a user allows a call when one
- * of its selectors does. Key permissions are per command, the union of its
- * key specs' flags (acl_table.c): a command that reads any key needs R on
- * every key it names, one that writes any needs W. The ACL log is this
- * node's.
+ * allows the command when its command bit is set (or its first argument is
+ * one a "+cmd|arg" rule allows) and every key and channel of the call
+ * matches its patterns; a user allows a call when one of its selectors
+ * does. Key permissions are per key, from redis-server's key specs
+ * (acl_table.c) as its getKeysFromCommandWithSpecs finds them: COPY needs
+ * R on its source and W on its destination. EXEC checks every queued
+ * command again (acl_check_queued). A follower's forwarded command is
+ * checked by the leader too, as the user RAFT.PROXY names
+ * (acl_proxied_user). The ACL log is this node's.
+ *
+ * Clients follow the users: when an entry is applied, a client whose user
+ * was deleted, or whose subscriptions its user's new channels no longer
+ * allow, is disconnected (ACL LOAD: every client of a user but default),
+ * as Redis 7.0 does, on every node at the same entry.
  *
  * Ownership: acl_user pointers handed out stay valid until the user is
  * deleted or the table rebuilt; client->user is repointed by this module
@@ -45,10 +53,26 @@ struct client;
 #define ACL_CAT(i) (1u << (i))
 #define ACL_KEY_R 1
 #define ACL_KEY_W 2
+/* A key spec of redis-server 7.0.15's command table, as its
+ * getKeysUsingKeySpecs() reads them: where the search begins (bs 1: at
+ * index; 2: after keyword, searched from startfrom; 0: unknown) and how the
+ * keys are found from there (fk 1: range a=lastkey b=keystep c=limit; 2:
+ * keynum a=keynumidx b=firstkey c=keystep; 0: unknown). */
+#define ACL_KS_NOTKEY 4
+#define ACL_KS_INCOMPLETE 8
+#define ACL_KS_VARFLAGS 16
+typedef struct acl_keyspec {
+    int flags; /* ACL_KEY_R (ACCESS), ACL_KEY_W (INSERT, DELETE, UPDATE), ACL_KS_* */
+    int bs, bs_arg;
+    const char *keyword;
+    int fk, a, b, c;
+} acl_keyspec;
 typedef struct acl_cmdinfo {
     const char *name;
     uint32_t cats; /* ACL_CAT(i): i is the category's index in ACL CAT's order */
-    int keyflags;  /* ACL_KEY_R | ACL_KEY_W: what the command does to its keys */
+    int keyflags;  /* ACL_KEY_R | ACL_KEY_W: the union of its key specs' */
+    int nspecs;
+    const acl_keyspec *specs;
 } acl_cmdinfo;
 extern const acl_cmdinfo acl_commands[];
 extern const int acl_ncommands;
@@ -75,6 +99,10 @@ const char *acl_user_name(const acl_user *u);
 /* requirepass semantics of the default user: 1 when it needs no password. */
 int acl_default_nopass(void);
 
+/* The user a follower's forwarded command runs as (RAFT.PROXY): the user
+ * of that name, or one that may run nothing when there is none here. */
+acl_user *acl_proxied_user(const char *name, size_t len);
+
 /* AUTH / HELLO AUTH: the user when name and pass match an enabled user,
  * else NULL (and an ACL LOG entry "auth" for c). */
 acl_user *acl_authenticate(struct client *c, const char *name, size_t nlen, const char *pass,
@@ -87,15 +115,38 @@ acl_user *acl_authenticate(struct client *c, const char *name, size_t nlen, cons
 int acl_check(struct client *c, int id, int argc, char **argv, size_t *lens, const int *keypos,
               int nkeys, char *err, size_t errlen);
 
+/* EXEC's check of a queued command (Redis's execCommand): 0, or -1 with
+ * "NOPERM ACLs rules changed ..." in err and an ACL LOG entry (context
+ * multi). */
+int acl_check_queued(struct client *c, int id, int argc, char **argv, size_t *lens,
+                     const int *keypos, int nkeys, char *err, size_t errlen);
+
 /* ACL <sub> ...: everything but the changes runs here; SETUSER, DELUSER and
  * LOAD are checked and then proposed (or forwarded) by the caller with
  * acl_propose_argv(). Returns 1 when the caller must propose (*av, *al set,
  * *n their count; free with acl_free_argv), 0 when answered. */
 int acl_command(struct client *c, int argc, char **argv, size_t *lens, char ***av, size_t **al,
                 int *n);
+/* ACL inside MULTI: the RAFT.ACL argv to queue (SETUSER, DELUSER, and
+ * WHOAMI, USERS, LIST, GETUSER answered at apply from the state's users),
+ * 0; or -1 with the error to answer instead (the other subcommands are
+ * this node's own: refused in a transaction). */
+int acl_multi_argv(struct client *c, int argc, char **argv, size_t *lens, char ***av, size_t **al,
+                   int *n, char *err, size_t errlen);
 /* RAFT.ACL argv for CONFIG SET requirepass <pass> ("" = nopass). */
 int acl_requirepass_argv(const char *pass, size_t plen, char ***av, size_t **al, int *n);
 void acl_free_argv(char **av, size_t *al, int n);
+
+/* aclfile at start: a file that does not read or parse stops the node
+ * (-1, err), as redis-server refuses to start. Its users become the
+ * cluster's only when the cluster has none yet: the leader proposes them
+ * (acl_startup_argv, from its cron) as RAFT.ACL "loadinit", which an apply
+ * finding users already ignores, so the first such entry committed wins
+ * and an existing cluster keeps the users its log made. */
+int acl_load_file_at_start(char *err, size_t errlen);
+/* The RAFT.ACL argv to propose (1), or 0 when there is nothing to do;
+ * have_users: the state holds users (the file is then forgotten). */
+int acl_startup_argv(int have_users, char ***av, size_t **al, int *n);
 
 /* The state's acl_apply hook (storage/kvstate.h). */
 int acl_apply(void *ctx, const char *cur, size_t curlen, int argc, char **argv, size_t *argvlen,

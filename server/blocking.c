@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/acl.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "storage/kverr.h"
@@ -370,7 +371,8 @@ static void attempt_argv(blockstate *b, int argc, char **argv, size_t *argvlen)
     w->state = SLOT_PROXY;
     w->blk = b;
     b->attempt = w;
-    proxy_forward_attempt(w, b->db, argc, argv, argvlen); /* may answer at once */
+    proxy_forward_attempt(w, b->db, acl_user_name(b->c->user), argc, argv,
+                          argvlen); /* may answer at once */
 }
 
 /* A retry: the command naming only the keys of this node's state that hold

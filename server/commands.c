@@ -21,6 +21,7 @@
 #include "server/loopstat.h"
 #include "server/migrate.h"
 #include "server/peerauth.h"
+#include "server/proxyarg.h"
 #include "server/limits.h"
 #include "server/server.h"
 #include "storage/kverr.h"
@@ -422,6 +423,40 @@ static int acl_denies(client *c, cmdref r, int argc, char **argv, size_t *lens)
     return 1;
 }
 
+/* EXEC checks every queued command again, as Redis's execCommand does (the
+ * user's rules may have changed since it was queued): one no longer allowed
+ * becomes "raft.noperm <error>", which the apply answers in its place
+ * (storage/kvstate.c). On a leader running a follower's transaction
+ * (RAFT.PROXYEXEC) this is the check that decides. */
+static void acl_recheck_queued(client *c)
+{
+    if (acl_user_unrestricted(c->user) || (c->peer_id && !c->as_user)) return;
+    for (int i = 0; i < c->mq_len; i++) {
+        mcmd *m = &c->mq[i];
+        if (m->argc < 1) continue;
+        cmdref r = lookup(m->argv[0], m->argvlen[0]);
+        if (r.acl < 0) continue; /* raft.watch, raft.noperm */
+        int id = r.acl;
+        if (m->argc >= 2) {
+            int sid = acl_subcommand_id(id, m->argv[1], m->argvlen[1]);
+            if (sid >= 0) id = sid;
+        }
+        int pos[256], n = 0;
+        if (r.k && r.k->firstkey > 0) {
+            n = kv_command_keys(r.k, m->argc, m->argv, m->argvlen, pos, 256);
+            if (n > 256) n = 256;
+        }
+        char msg[300];
+        if (acl_check_queued(c, id, m->argc, m->argv, m->argvlen, pos, n, msg, sizeof(msg)) == 0)
+            continue;
+        char *av[2] = {"raft.noperm", msg};
+        size_t al[2] = {11, strlen(msg)};
+        free(m->argv);
+        m->argc = 2;
+        m->argv = argv_copy(2, av, al, &m->argvlen);
+    }
+}
+
 void dispatch(client *c, int argc, char **argv, size_t *lens)
 {
     char msg[1024];
@@ -474,10 +509,11 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
         reject(c, "NOAUTH Authentication required.");
         return;
     }
-    /* Peers are not users: RAFT.* (no ACL id) and what a follower forwards
-     * (checked there, against its applied users) pass. One branch for an
+    /* Peers are not users: RAFT.* (no ACL id) pass. What a follower
+     * forwards is checked here again as its client's user (as_user), against
+     * this node's users: the leader's check decides. One branch for an
      * unrestricted user. */
-    if (!acl_user_unrestricted(c->user) && !c->peer_id && r.acl >= 0 &&
+    if (!acl_user_unrestricted(c->user) && (!c->peer_id || c->as_user) && r.acl >= 0 &&
         acl_denies(c, r, argc, argv, lens))
         return;
     if (c->trk) tracking_command(c, r.s && r.s->proc == client_cmd);
@@ -519,6 +555,21 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
             char *av[2] = {argv[0], out ? "-1" : argv[1]};
             size_t al[2] = {lens[0], out ? 2 : lens[1]};
             multi_queue(c, 2, av, al);
+            resp_add_simple(client_reply_buf(c), "QUEUED");
+            return;
+        }
+        if (r.s && r.s->proc == acl_cmd) {
+            /* ACL SETUSER/DELUSER change the users with the transaction;
+             * the reads are answered at apply (acl.h). */
+            char **av, err[300];
+            size_t *al;
+            int n;
+            if (acl_multi_argv(c, argc, argv, lens, &av, &al, &n, err, sizeof(err))) {
+                reject(c, err);
+                return;
+            }
+            multi_queue(c, n, av, al);
+            acl_free_argv(av, al, n);
             resp_add_simple(client_reply_buf(c), "QUEUED");
             return;
         }
@@ -1383,6 +1434,7 @@ PROC(exec_cmd)
         resp_add_array(client_reply_buf(c), 0);
         return;
     }
+    acl_recheck_queued(c);
     diag_monitor_queued(c);
     watch_seal(c); /* the apply decides whether a watched key changed */
     if (should_proxy(c))
@@ -1597,65 +1649,79 @@ PROC(raft_snap_cmd)
     snapshot_receive(c, argc, argv, lens);
 }
 
+typedef struct proxy_saved {
+    int proto, db;
+    struct acl_user *user;
+} proxy_saved;
+
 /* RAFT.PROXY <proto> <argv...>: a follower's client command, run here as if
  * the client were connected, its reply encoded in the client's protocol and
  * sent back as one bulk string (DESIGN.md "Followers"). */
-static int proxy_begin(client *c, const char *proto_arg, int *saved)
+static int proxy_begin(client *c, const char *arg, size_t len, proxy_saved *saved)
 {
     if (!c->peer_id) {
         resp_add_error(client_reply_buf(c), "ERR RAFT.PROXY needs a RAFT.HELLO first");
         c->flags |= CF_CLOSE_AFTER_REPLY;
         return -1;
     }
-    /* "<proto>" or "<proto>:<db>": the follower's client's protocol and
-     * database; restored by proxy_end(). */
-    *saved = c->proto | c->db << 8;
-    c->proto = proto_arg[0] == '3' ? 3 : 2;
+    /* The follower's client's protocol, database and user (proxyarg.h);
+     * restored by proxy_end(). */
+    proxyarg pa;
+    int bad = proxyarg_parse(arg, len, &pa);
+    saved->proto = c->proto;
+    saved->db = c->db;
+    saved->user = c->user;
+    c->proto = pa.proto;
     c->db = 0;
-    if (proto_arg[0] && proto_arg[1] == ':') {
-        int db = atoi(proto_arg + 2);
-        if (db < 0 || db >= cfg.databases) { /* answered as a forwarded command */
-            resp_add_error(&client_new_slot(c, SLOT_DONE)->out, "ERR DB index is out of range");
-            c->tail->wrap = 1;
-            c->force_slot = 0;
-            c->proto = *saved & 0xff;
-            c->db = *saved >> 8;
-            return -1;
-        }
-        c->db = db;
+    if (bad || pa.db < 0 || pa.db >= cfg.databases) {
+        /* answered as a forwarded command */
+        resp_add_error(&client_new_slot(c, SLOT_DONE)->out,
+                       bad ? "ERR malformed RAFT.PROXY" : "ERR DB index is out of range");
+        c->tail->wrap = 1;
+        c->force_slot = 0;
+        c->proto = saved->proto;
+        c->db = saved->db;
+        return -1;
+    }
+    c->db = pa.db;
+    if (pa.user) { /* checked as that user, against this node's users */
+        c->user = acl_proxied_user(pa.user, pa.ulen);
+        c->as_user = 1;
     }
     c->force_slot = 1;
     return 0;
 }
 
-static void proxy_end(client *c, slot *before, int saved)
+static void proxy_end(client *c, slot *before, const proxy_saved *saved)
 {
     c->force_slot = 0;
     if (c->tail == before) /* nothing replied: should not happen, answer anyway */
         resp_add_error(&client_new_slot(c, SLOT_DONE)->out, "ERR no reply");
     c->tail->wrap = 1;
-    c->proto = saved & 0xff;
-    c->db = saved >> 8;
+    c->proto = saved->proto;
+    c->db = saved->db;
+    c->user = saved->user;
+    c->as_user = 0;
 }
 
 PROC(raft_proxy_cmd)
 {
-    int saved;
+    proxy_saved saved;
     slot *before = c->tail;
-    if (proxy_begin(c, argv[1], &saved)) return;
+    if (proxy_begin(c, argv[1], lens[1], &saved)) return;
     diag_proxy_origin(argv[1], lens[1]);
     dispatch(c, argc - 2, argv + 2, lens + 2);
     diag_proxy_origin(NULL, 0);
-    proxy_end(c, before, saved);
+    proxy_end(c, before, &saved);
 }
 
 /* RAFT.PROXYEXEC <proto> <count> then count x (<argc> <arg>...): a
  * follower's MULTI...EXEC, queued there, run here as one entry. */
 PROC(raft_proxyexec_cmd)
 {
-    int saved;
+    proxy_saved saved;
     slot *before = c->tail;
-    if (proxy_begin(c, argv[1], &saved)) return;
+    if (proxy_begin(c, argv[1], lens[1], &saved)) return;
     long count = strtol(argv[2], NULL, 10);
     int i = 3, ok = count > 0;
     for (long k = 0; ok && k < count; k++) {
@@ -1670,13 +1736,14 @@ PROC(raft_proxyexec_cmd)
     if (!ok || i != argc) {
         resp_add_error(client_reply_buf(c), "ERR malformed RAFT.PROXYEXEC");
     } else {
+        acl_recheck_queued(c);
         diag_proxy_origin(argv[1], lens[1]);
         diag_monitor_queued(c);
         diag_proxy_origin(NULL, 0);
         write_propose_multi(c);
     }
     multi_clear(c);
-    proxy_end(c, before, saved);
+    proxy_end(c, before, &saved);
 }
 
 PROC(readonly_cmd)

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "server/log.h"
+#include "server/proxyarg.h"
 #include "server/server.h"
 
 /* ------------------------------------------------------------- redaction */
@@ -54,17 +55,13 @@ static void show_addr(const client *c, char *out, size_t n)
         snprintf(out, n, "%s", c->addr);
         return;
     }
-    /* "<proto>:<db>:<addr>": the address follows the second ':' */
+    /* the address RAFT.PROXY's second argument names (proxyarg.h) */
     const char *a = NULL;
     size_t alen = 0;
-    if (origin) {
-        const char *end = origin + origin_len;
-        const char *p = memchr(origin, ':', origin_len);
-        if (p) p = memchr(p + 1, ':', (size_t)(end - p - 1));
-        if (p) {
-            a = p + 1;
-            alen = (size_t)(end - a);
-        }
+    proxyarg pa;
+    if (origin && proxyarg_parse(origin, origin_len, &pa) == 0) {
+        a = pa.addr;
+        alen = pa.alen;
     }
     if (a && alen)
         snprintf(out, n, "proxy:%llu:%.*s", (unsigned long long)c->peer_id, (int)alen, a);

@@ -104,6 +104,32 @@ static int state_commit_due(void)
                                                                : STATE_COMMIT_ENTRIES);
 }
 
+/* aclfile at start (acl.h): the leader of a cluster that has no users yet
+ * proposes its file's users, one entry at a time until some are applied. */
+static void aclfile_cron(void)
+{
+    static uint64_t in_flight;
+    static int64_t in_flight_at;
+    size_t len;
+    int have = kvstate_acl(srv.state, &len) != NULL;
+    if (!driver_is_leader() && !have) {
+        in_flight = 0;
+        return;
+    }
+    if (in_flight && !have && kvstate_applied_index(srv.state) < in_flight &&
+        mstime() - in_flight_at < 1000)
+        return;
+    char **av;
+    size_t *al;
+    int n;
+    if (!acl_startup_argv(have, &av, &al, &n)) return;
+    if (write_propose_internal(n, av, al, &in_flight) == 0)
+        in_flight_at = mstime();
+    else
+        in_flight = 0;
+    acl_free_argv(av, al, n);
+}
+
 /* Also called between applied entries: one pass can apply tens of
  * thousands (a follower catching up), and the bound is on memory. */
 void state_commit_if_due(void)
@@ -165,6 +191,7 @@ static void cron(evutil_socket_t fd, short what, void *arg)
     info_state_committed();
     write_expire_cron();
     evict_cron();
+    aclfile_cron();
     collection_gc();
     snapshot_gc();
     if (++runs % 4 == 0) {
@@ -362,6 +389,10 @@ int main(int argc, char **argv)
     size_t acl_len;
     const char *acl = kvstate_acl(srv.state, &acl_len);
     acl_state_loaded(acl, acl_len);
+    if (acl_load_file_at_start(err, sizeof(err))) {
+        serverLog(LL_WARNING, "%s", err);
+        return 1;
+    }
     config_set_notify_source(state_notify_flags);
     config_set_memconf_source(state_memconf);
     config_set_script_source(state_script_conf);

@@ -27,8 +27,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/acl.h"
 #include "server/log.h"
 #include "server/peerauth.h"
+#include "server/proxyarg.h"
 #include "server/limits.h"
 #include "server/server.h"
 
@@ -314,14 +316,34 @@ static int refuse_too_large(client *c, int n, const size_t *lens, int count)
     return 1;
 }
 
-/* RAFT.PROXY <proto>:<db>[:<addr>] argv... into av/al (n = argc + 2; pa
- * holds the second argument); av and al are malloc'ed when n > 64. addr,
- * the client's address (NULL for none), is what the leader's MONITOR and
- * SLOWLOG show (server/diag.h); a leader that does not read it ignores it
- * (proxy_begin reads the database with atoi). */
-#define PROXY_ARG_LEN 96
-static void proxy_argv(int proto, int db, const char *addr, int argc, char **argv, size_t *argvlen,
-                       const char ***avp, size_t **alp, char pa[PROXY_ARG_LEN])
+/* RAFT.PROXY <proto>:<db>:@<ulen>:<user>[:<addr>] argv... into av/al (n =
+ * argc + 2; pa holds the second argument, server/proxyarg.h, malloc'ed into
+ * *pap when longer than PROXY_ARG_LEN); av and al are malloc'ed when n > 64.
+ * user is the client's ACL user, which the leader checks the command as;
+ * addr, the client's address (NULL for none), is what the leader's MONITOR
+ * and SLOWLOG show (server/diag.h). */
+#define PROXY_ARG_LEN 160
+/* The second argument (server/proxyarg.h) in pa, or malloc'ed when it
+ * does not fit; *pap is where it is. Returns its length. */
+static size_t proxy_arg(int proto, int db, const char *user, const char *addr, char *pa, char **pap)
+{
+    size_t ul = user ? strlen(user) : 0;
+    size_t n = proxyarg_format(pa, PROXY_ARG_LEN, proto, db, user, ul, addr);
+    *pap = pa;
+    if (n >= PROXY_ARG_LEN) {
+        *pap = malloc(n + 1);
+        if (!*pap) {
+            serverLog(LL_WARNING, "Out of memory forwarding a command");
+            exit(1);
+        }
+        proxyarg_format(*pap, n + 1, proto, db, user, ul, addr);
+    }
+    return n;
+}
+
+static void proxy_argv(int proto, int db, const char *user, const char *addr, int argc, char **argv,
+                       size_t *argvlen, const char ***avp, size_t **alp, char pa[PROXY_ARG_LEN],
+                       char **pap)
 {
     const char **av = *avp;
     size_t *al = *alp;
@@ -336,10 +358,8 @@ static void proxy_argv(int proto, int db, const char *addr, int argc, char **arg
     }
     av[0] = "RAFT.PROXY";
     al[0] = 10;
-    av[1] = pa;
-    int w = addr ? snprintf(pa, PROXY_ARG_LEN, "%d:%d:%s", proto == 3 ? 3 : 2, db, addr)
-                 : snprintf(pa, PROXY_ARG_LEN, "%d:%d", proto == 3 ? 3 : 2, db);
-    al[1] = (size_t)(w < PROXY_ARG_LEN ? w : PROXY_ARG_LEN - 1);
+    al[1] = proxy_arg(proto, db, user, addr, pa, pap);
+    av[1] = *pap;
     for (int i = 0; i < argc; i++) {
         av[i + 2] = argv[i];
         al[i + 2] = argvlen[i];
@@ -348,7 +368,8 @@ static void proxy_argv(int proto, int db, const char *addr, int argc, char **arg
     *alp = al;
 }
 
-void proxy_forward_attempt(slot *w, int db, int argc, char **argv, size_t *argvlen)
+void proxy_forward_attempt(slot *w, int db, const char *user, int argc, char **argv,
+                           size_t *argvlen)
 {
     if (too_large(argc + 2, argvlen, argc)) {
         blocking_attempt_outcome(w, ATTEMPT_UNKNOWN, 0, TOO_LARGE, sizeof(TOO_LARGE) - 1);
@@ -358,11 +379,12 @@ void proxy_forward_attempt(slot *w, int db, int argc, char **argv, size_t *argvl
     size_t sal[64];
     const char **av = sav;
     size_t *al = sal;
-    char pa[PROXY_ARG_LEN];
-    proxy_argv(w->out.proto, db, NULL, argc, argv, argvlen, &av, &al, pa);
+    char pa[PROXY_ARG_LEN], *pap;
+    proxy_argv(w->out.proto, db, user, NULL, argc, argv, argvlen, &av, &al, pa, &pap);
     send_slot(w, argc + 2, av, al);
     if (av != sav) free(av);
     if (al != sal) free(al);
+    if (pap != pa) free(pap);
 }
 
 void proxy_forward(client *c, int argc, char **argv, size_t *argvlen)
@@ -372,11 +394,13 @@ void proxy_forward(client *c, int argc, char **argv, size_t *argvlen)
     size_t sal[64];
     const char **av = sav;
     size_t *al = sal;
-    char pa[PROXY_ARG_LEN];
-    proxy_argv(c->proto, c->db, c->addr, argc, argv, argvlen, &av, &al, pa);
+    char pa[PROXY_ARG_LEN], *pap;
+    proxy_argv(c->proto, c->db, acl_user_name(c->user), c->addr, argc, argv, argvlen, &av, &al, pa,
+               &pap);
     send_argv(c, argc + 2, av, al);
     if (av != sav) free(av);
     if (al != sal) free(al);
+    if (pap != pa) free(pap);
 }
 
 void proxy_forward_multi(client *c)
@@ -400,10 +424,9 @@ void proxy_forward_multi(client *c)
     int k = 0;
     av[k] = "RAFT.PROXYEXEC";
     al[k++] = 14;
-    char pa[PROXY_ARG_LEN];
-    av[k] = pa;
-    int w = snprintf(pa, sizeof(pa), "%d:%d:%s", c->proto == 3 ? 3 : 2, c->db, c->addr);
-    al[k++] = (size_t)(w < (int)sizeof(pa) ? w : (int)sizeof(pa) - 1);
+    char pa[PROXY_ARG_LEN], *pap;
+    al[k] = proxy_arg(c->proto, c->db, acl_user_name(c->user), c->addr, pa, &pap);
+    av[k++] = pap;
     char *np = nums;
     al[k] = (size_t)sprintf(np, "%d", c->mq_len);
     av[k++] = np;
@@ -421,6 +444,7 @@ void proxy_forward_multi(client *c)
     free(av);
     free(al);
     free(nums);
+    if (pap != pa) free(pap);
 }
 
 /* A leader that stops answering is dropped after raft-request-timeout. */

@@ -366,6 +366,15 @@ void pubsub_unsubscribe(client *c, int kind, int argc, char **argv, size_t *lens
     }
 }
 
+int pubsub_each(client *c, int (*fn)(void *arg, int kind, const char *name, size_t len), void *arg)
+{
+    if (!c->subs) return 0;
+    for (int k = 0; k < PUBSUB_KINDS; k++)
+        for (member *m = c->subs->head[k]; m; m = m->next)
+            if (fn(arg, k, m->ch->name, m->ch->len)) return 1;
+    return 0;
+}
+
 void pubsub_client_gone(client *c)
 {
     subs *s = c->subs;

@@ -107,6 +107,7 @@ typedef struct client {
     int authenticated;
     struct acl_user *user; /* acl.h: the ACL user (default until AUTH); never NULL */
     uint64_t peer_id;      /* a peer node after the handshake (RAFT.HELLO, RAFT.AUTH) */
+    int as_user;           /* a peer running a forwarded command as user (RAFT.PROXY) */
     peer_hello *hello;     /* a handshake in progress; owned */
     int force_slot;        /* the next reply starts a slot of its own */
     int nproxy;            /* SLOT_PROXY slots pending (follower side) */
@@ -298,7 +299,8 @@ void proxy_forward_multi(client *c);
 /* Forwards a blocked client's attempt w (a detached slot, w->blk set) as
  * RAFT.PROXY; its outcome goes to blocking_attempt_outcome(), possibly
  * before this returns (no leader: ATTEMPT_RETRY). */
-void proxy_forward_attempt(slot *w, int db, int argc, char **argv, size_t *argvlen);
+void proxy_forward_attempt(slot *w, int db, const char *user, int argc, char **argv,
+                           size_t *argvlen);
 void proxy_cron(void);
 void proxy_shutdown(void);
 
@@ -370,6 +372,9 @@ int pubsub_check_sub(client *c, int argc, char **argv, size_t *lens);
 void pubsub_command(client *c, int argc, char **argv, size_t *lens);
 int pubsub_count(client *c); /* its channels, patterns and shard channels: RESP2 subscribe mode */
 long pubsub_kind_count(const client *c, int kind); /* its subscriptions of one kind */
+/* Calls fn on each of c's subscriptions until it returns nonzero (what
+ * pubsub_each then returns). */
+int pubsub_each(client *c, int (*fn)(void *arg, int kind, const char *name, size_t len), void *arg);
 size_t pubsub_server_count(int kind); /* this node's names of a kind with subscribers */
 
 /* watch.c: WATCH and UNWATCH. Watches are the connection's; its EXEC's

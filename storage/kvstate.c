@@ -320,6 +320,14 @@ static int is_watch(const kv_argv *a)
     return a->argc >= 1 && kv_streqci(a->argv[0], a->argvlen[0], "raft.watch");
 }
 
+/* A MULTI entry's "raft.noperm <error>": a command EXEC found its client
+ * no longer allowed to run (an ACL change since it was queued, Redis's
+ * execCommand check); answered the error in its place. Server-made too. */
+static int is_noperm(const kv_argv *a)
+{
+    return a->argc == 2 && kv_streqci(a->argv[0], a->argvlen[0], "raft.noperm");
+}
+
 /* Every command of a CMD or MULTI entry is one this binary knows. The
  * server never proposes an unknown command, so one here comes from a
  * newer leader: applying it as an error would leave this node's key space
@@ -330,9 +338,9 @@ static int entry_known(const kv_entry *e)
     for (uint32_t i = 0; i < e->count; i++) {
         const kv_argv *a = &e->cmds[i];
         if (a->argc < 1) continue; /* answered "empty command" at apply */
-        if (e->kind == KV_ENTRY_MULTI &&
-            (kv_streqci(a->argv[0], a->argvlen[0], "select") ||
-             kv_streqci(a->argv[0], a->argvlen[0], "unwatch") || (i == 0 && is_watch(a))))
+        if (e->kind == KV_ENTRY_MULTI && (kv_streqci(a->argv[0], a->argvlen[0], "select") ||
+                                          kv_streqci(a->argv[0], a->argvlen[0], "unwatch") ||
+                                          is_noperm(a) || (i == 0 && is_watch(a))))
             continue;
         if (!kv_command_lookup(a->argv[0], a->argvlen[0])) return 0;
     }
@@ -406,6 +414,11 @@ int kvstate_apply(kvstate *s, uint64_t index, const void *payload, size_t len, r
                 const kv_argv *a = &e.cmds[i];
                 if (a->argc == 1 && kv_streqci(a->argv[0], a->argvlen[0], "unwatch")) {
                     resp_add_ok(c.reply); /* the server already forgot its watches */
+                    continue;
+                }
+                if (is_noperm(a)) {
+                    resp_add_errorf(c.reply, "%.*s",
+                                    (int)(a->argvlen[1] < 1000 ? a->argvlen[1] : 1000), a->argv[1]);
                     continue;
                 }
                 /* SELECT inside MULTI changes the database of the commands
