@@ -225,6 +225,24 @@ static void hook(lua_State *L, lua_Debug *ar)
     }
 }
 
+void kvlua_charge(lua_State *L, uint64_t steps)
+{
+    kvlua_run *r = vm.run;
+    if (!r) return;
+    if (!vm.stop) {
+        vm.steps += steps;
+        if (r->budget && vm.steps >= r->budget) {
+            r->over_budget = 1;
+            vm.stop = 1;
+        }
+    }
+    if (vm.stop) {
+        lua_sethook(L, hook, LUA_MASKCOUNT, 1);
+        lua_pushliteral(L, "script budget exceeded");
+        lua_error(L);
+    }
+}
+
 /* The memory budget: called where a run checks the allocator. */
 static void check_memory(void)
 {
@@ -942,6 +960,7 @@ static int build(lua_State *L)
     open_lib(L, "", luaopen_base);
     open_lib(L, LUA_TABLIBNAME, luaopen_table);
     open_lib(L, LUA_STRLIBNAME, luaopen_string);
+    kvlua_strlib_install(L);
     open_lib(L, LUA_MATHLIBNAME, luaopen_math);
     open_lib(L, "cjson", luaopen_cjson);
     open_lib(L, "bit", luaopen_bit);

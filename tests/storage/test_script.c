@@ -139,6 +139,53 @@ static void test_budget_stops_at_the_same_point(void **state)
     kvt_rmrf(dir2);
 }
 
+/* Pattern matching and string.rep run in C, where the instruction hook
+ * never fires: their steps are charged to the same budget, so a pattern
+ * that would backtrack for hours stops like a loop, pcall or not, at the
+ * same point on another state. */
+static void test_string_functions_count_against_the_budget(void **state)
+{
+    fx *f = *state;
+    static const char *const slow[] = {
+        "redis.call('set', 'before', 'yes') return string.find(string.rep('a', 3000), '.-.-.-b')",
+        "return string.match(string.rep('a', 3000), '.-.-.-b')",
+        "return string.gsub(string.rep('a', 3000), '.-.-.-b', 'x')",
+        "for w in string.gmatch(string.rep('a', 3000), '.-.-.-b') do end",
+        "local ok = pcall(string.find, string.rep('a', 3000), '.-.-.-b') return 'caught'",
+        "return #string.rep('ab', 1e8)",
+    };
+    assert_string_equal(run(f, f->s, "raft.scriptconf", "budget", "2000000", NULL), "+OK\r\n");
+    for (size_t i = 0; i < sizeof(slow) / sizeof(slow[0]); i++) {
+        const char *r = run(f, f->s, "eval", slow[i], "0", NULL);
+        if (!strstr(r, "-ERR Script exceeded the instruction budget"))
+            fail_msg("script %zu answered %s", i, r);
+    }
+    assert_string_equal(run(f, f->s, "get", "before", NULL), "$3\r\nyes\r\n");
+    /* Empty strings repeated cost nothing (Lua's own loop would count to n). */
+    assert_string_equal(run(f, f->s, "eval", "return string.rep('', 1e13)", "0", NULL),
+                        "$0\r\n\r\n");
+    /* The same count of finished matches on another state. */
+    static const char *const loop = "local i = 0\n"
+                                    "while true do\n"
+                                    "  string.find(string.rep('a', 200), '.-.-b')\n"
+                                    "  i = i + 1\n"
+                                    "  redis.call('set', 'matches', i)\n"
+                                    "end";
+    run(f, f->s, "eval", loop, "0", NULL);
+    const char *r1 = run(f, f->s, "get", "matches", NULL);
+    char first[32];
+    snprintf(first, sizeof(first), "%s", r1);
+    assert_true(first[0] == '$');
+    char *dir2 = kvt_mkdtemp();
+    kvstate *s2 = kvt_open_state(dir2);
+    run(f, s2, "raft.scriptconf", "budget", "2000000", NULL);
+    run(f, s2, "eval", "local t = {} for i = 1, 500 do t[i] = string.rep('x', i) end", "0", NULL);
+    run(f, s2, "eval", loop, "0", NULL);
+    assert_string_equal(run(f, s2, "get", "matches", NULL), first);
+    kvstate_close(s2);
+    kvt_rmrf(dir2);
+}
+
 static void test_memory_limit(void **state)
 {
     fx *f = *state;
@@ -214,6 +261,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_same_bytes_whatever_ran_before, setup, teardown),
         cmocka_unit_test_setup_teardown(test_budget_stops_at_the_same_point, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_string_functions_count_against_the_budget, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_memory_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_is_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multi_and_time, setup, teardown),
