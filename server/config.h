@@ -27,6 +27,15 @@ typedef struct config {
     int obuf_pubsub_soft_seconds;
     char *requirepass;
     char *aclfile; /* ACL SAVE / ACL LOAD (server/acl.h); "": none */
+    /* TLS (server/tls.h): Redis's keys and meanings */
+    int tls_port; /* 0: no TLS listener */
+    char *tls_cert_file, *tls_key_file, *tls_key_file_pass;
+    char *tls_ca_cert_file, *tls_ca_cert_dir;
+    char *tls_auth_clients; /* yes | no | optional */
+    char *tls_protocols, *tls_ciphers, *tls_ciphersuites;
+    int tls_prefer_server_ciphers;
+    int tls_session_caching, tls_session_cache_size, tls_session_cache_timeout;
+    int tls_cluster; /* peers connect to each other over TLS (mutual) */
     /* storage */
     char *dir;
     char *backup_dir; /* SAVE/BGSAVE's backup (server/backup.h); "": <dir>/backup */
@@ -93,6 +102,11 @@ int config_set_notify(resp_buf *b, int argc, char **argv, size_t *lens);
 int config_set_memconf(resp_buf *b, int argc, char **argv, size_t *lens, kv_memconf *out);
 /* Where CONFIG GET reads the cluster's maxmemory settings. */
 void config_set_memconf_source(const kv_memconf *(*get)(void));
+
+/* What CONFIG SET calls after setting any TLS key (server/tls.c's
+ * tls_apply_config): non-zero refuses the change, and every value the
+ * CONFIG SET set is put back. */
+void config_set_tls_hook(int (*apply)(void));
 
 /* Where CONFIG GET notify-keyspace-events reads the cluster's flags
  * (the state's; server/main.c sets it). */
