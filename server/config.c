@@ -816,6 +816,12 @@ done:
     free(old);
 }
 
+int config_redacted(const char *name)
+{
+    const config_item *it = lookup(name);
+    return it && ((it->flags & CF_SECRET) || it->ptr == &cfg.requirepass);
+}
+
 int config_key_at(size_t i, config_key *k)
 {
     if (i >= NITEMS) return 0;

@@ -120,6 +120,10 @@ void config_set_script_source(long long (*get)(int max_memory));
  * the value in *value, for the caller to propose RAFT.SCRIPTCONF. */
 int config_set_script(resp_buf *b, int argc, char **argv, size_t *lens, long long *value);
 
+/* The value CONFIG SET gives name is hidden in SLOWLOG and MONITOR: the
+ * secrets, and requirepass (as Redis hides it). */
+int config_redacted(const char *name);
+
 /* CONFIG REWRITE: rewrites the file the node started with as Redis 7.0
  * does, and appends +OK or the error. Comments, blank lines and the order
  * of the lines are kept; each setting's line (the first, when it appears

@@ -316,3 +316,21 @@ def test_tls_keys_are_accepted_without_tls(server):
         assert c.ping()
     finally:
         c.connection_pool.disconnect()
+
+
+def test_secret_values_of_config_set_are_redacted_in_slowlog(server):
+    c = redis.Redis(host=server.host, port=server.port, socket_timeout=10)
+    try:
+        assert c.config_set("slowlog-log-slower-than", "0")
+        assert c.config_set("tls-key-file-pass", "hunter2")
+        assert c.config_set("requirepass", "")
+        log = [e["command"] for e in c.slowlog_get(10)]
+        assert b"CONFIG SET requirepass (redacted)" in log
+        if IS_REDIS:
+            assert b"CONFIG SET tls-key-file-pass hunter2" in log
+        else:
+            # Deliberate difference: the key's passphrase is a secret here.
+            assert b"CONFIG SET tls-key-file-pass (redacted)" in log
+        assert not any(b"hunter2" in e for e in log) or IS_REDIS
+    finally:
+        c.connection_pool.disconnect()
