@@ -100,6 +100,7 @@ static config_item items[] = {
      NULL},
     {"tls-session-cache-timeout", CT_INT, CF_TLS, &cfg.tls_session_cache_timeout, 0, INT_MAX, "300",
      NULL},
+    {"tls-cluster", CT_BOOL, CF_IMMUTABLE, &cfg.tls_cluster, 0, 1, "no", NULL},
     {"dir", CT_STRING, CF_IMMUTABLE, &cfg.dir, 0, 0, ".", NULL},
     {"backup-dir", CT_STRING, 0, &cfg.backup_dir, 0, 0, "", NULL}, /* server/backup.h */
     {"lmdb-state-mapsize", CT_MEM, CF_IMMUTABLE, &cfg.state_mapsize, 16 * MB, LLONG_MAX, "64gb",

@@ -12,7 +12,8 @@ static const struct {
     const char *text;
 } help[] = {
     {"bind", "addresses to listen on; a leading '-' means: skip it if it is unavailable"},
-    {"port", "TCP port for clients; with 'cluster', this node's own entry's port"},
+    {"port", "TCP port for clients (0: none); with 'cluster', this node's own entry's port "
+             "(unless tls-cluster)"},
     {"protected-mode", "with the default bind and no requirepass, clients on other hosts get "
                        "-DENIED"},
     {"tcp-keepalive", "seconds between TCP keepalive probes on client sockets (0: off)"},
@@ -27,7 +28,8 @@ static const struct {
                     "then the replicated default user's"},
     {"aclfile", "ACL users file: ACL LOAD proposes its users to the cluster, ACL SAVE writes the "
                 "cluster's users to it"},
-    {"tls-port", "TCP port for TLS clients (0: none); with 'port 0', TLS only"},
+    {"tls-port", "TCP port for TLS clients (0: none); with 'port 0', TLS only; with "
+                 "tls-cluster, this node's own entry's port in 'cluster'"},
     {"tls-cert-file", "the node's certificate (PEM, with its chain): shown to TLS clients, and "
                       "to peers with tls-cluster; CONFIG SET reloads it"},
     {"tls-key-file", "the certificate's private key (PEM)"},
@@ -43,6 +45,8 @@ static const struct {
     {"tls-session-caching", "TLS clients may resume sessions (faster reconnects)"},
     {"tls-session-cache-size", "sessions kept for resumption"},
     {"tls-session-cache-timeout", "seconds a cached session may be resumed"},
+    {"tls-cluster", "peers speak mutual TLS (this node's certificate both ways, checked against "
+                    "the CA) before the secret handshake; no plain-text fallback"},
     {"dir", "data directory (created if missing): the Raft log and the LMDB state"},
     {"backup-dir", "where SAVE/BGSAVE write a backup of this node (empty: <dir>/backup); "
                    "--restore-from DIR starts a new node from one"},

@@ -330,6 +330,13 @@ int main(int argc, char **argv)
         serverLog(LL_WARNING, "%s", err);
         return 1;
     }
+    /* After driver_configure (tls-cluster takes the tls-port from
+     * `cluster`), before the transport's first connection. */
+    config_set_tls_hook(tls_apply_config);
+    if (tls_wanted() && tls_configure(err, sizeof(err))) {
+        serverLog(LL_WARNING, "Failed to configure TLS. Check logs for more info.");
+        return 1;
+    }
     srv.base = event_base_new();
     if (!srv.base) {
         serverLog(LL_WARNING, "Can't create the event loop");
@@ -377,11 +384,6 @@ int main(int argc, char **argv)
         return 1;
     }
     commands_init();
-    config_set_tls_hook(tls_apply_config);
-    if (tls_wanted() && tls_configure(err, sizeof(err))) {
-        serverLog(LL_WARNING, "Failed to configure TLS. Check logs for more info.");
-        return 1;
-    }
     if (net_listen(err, sizeof(err))) {
         serverLog(LL_WARNING, "%s", err);
         return 1;

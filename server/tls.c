@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -18,17 +17,6 @@ static SSL_CTX *client_ctx; /* the node's own connections to peers */
 int tls_wanted(void)
 {
     return cfg.tls_port > 0 || cfg.tls_cluster;
-}
-
-/* The queue's first OpenSSL error as text (the queue is then cleared). */
-static void ssl_errstr(char *buf, size_t n)
-{
-    unsigned long e = ERR_get_error();
-    if (e)
-        ERR_error_string_n(e, buf, n);
-    else
-        snprintf(buf, n, "%s", errno ? strerror(errno) : "unknown error");
-    ERR_clear_error();
 }
 
 /* tls-protocols: "TLSv1.2 TLSv1.3" (Redis's default when empty). Returns
@@ -82,7 +70,7 @@ static SSL_CTX *build_ctx(int server, char *err, size_t errlen)
     char why[256];
     SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
     if (!ctx) {
-        ssl_errstr(why, sizeof(why));
+        tls_last_error(why, sizeof(why));
         snprintf(err, errlen, "Failed to create a TLS context: %s", why);
         return NULL;
     }
@@ -115,19 +103,19 @@ static SSL_CTX *build_ctx(int server, char *err, size_t errlen)
     SSL_CTX_set_default_passwd_cb(ctx, key_pass_cb);
     SSL_CTX_set_default_passwd_cb_userdata(ctx, cfg.tls_key_file_pass);
     if (SSL_CTX_use_certificate_chain_file(ctx, cfg.tls_cert_file) <= 0) {
-        ssl_errstr(why, sizeof(why));
+        tls_last_error(why, sizeof(why));
         snprintf(err, errlen, "Failed to load certificate: %s: %s", cfg.tls_cert_file, why);
         goto err_after_ctx;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, cfg.tls_key_file, SSL_FILETYPE_PEM) <= 0) {
-        ssl_errstr(why, sizeof(why));
+        tls_last_error(why, sizeof(why));
         snprintf(err, errlen, "Failed to load private key: %s: %s", cfg.tls_key_file, why);
         goto err_after_ctx;
     }
     const char *cafile = cfg.tls_ca_cert_file[0] ? cfg.tls_ca_cert_file : NULL;
     const char *cadir = cfg.tls_ca_cert_dir[0] ? cfg.tls_ca_cert_dir : NULL;
     if ((cafile || cadir) && SSL_CTX_load_verify_locations(ctx, cafile, cadir) <= 0) {
-        ssl_errstr(why, sizeof(why));
+        tls_last_error(why, sizeof(why));
         snprintf(err, errlen, "Failed to configure CA certificate(s) file/directory: %s", why);
         goto err_after_ctx;
     }
@@ -198,16 +186,29 @@ static SSL *new_conn(SSL_CTX *ctx, int fd)
     return ssl;
 }
 
+static int accept_any(int ok, X509_STORE_CTX *store)
+{
+    (void)ok;
+    (void)store;
+    return 1;
+}
+
 SSL *tls_accept_conn(int fd)
 {
     SSL *ssl = new_conn(server_ctx, fd);
     if (!ssl) return NULL;
     int mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-    if (!strcasecmp(cfg.tls_auth_clients, "no"))
-        mode = SSL_VERIFY_NONE;
-    else if (!strcasecmp(cfg.tls_auth_clients, "optional"))
+    SSL_verify_cb cb = NULL;
+    if (!strcasecmp(cfg.tls_auth_clients, "no")) {
+        /* With tls-cluster the certificate is still asked for (peers must
+         * show one: RAFT.HELLO checks tls_peer_verified), but a client's is
+         * not held against it, as tls-auth-clients no promises. */
+        mode = cfg.tls_cluster ? SSL_VERIFY_PEER : SSL_VERIFY_NONE;
+        cb = cfg.tls_cluster ? accept_any : NULL;
+    } else if (!strcasecmp(cfg.tls_auth_clients, "optional")) {
         mode = SSL_VERIFY_PEER;
-    SSL_set_verify(ssl, mode, NULL);
+    }
+    SSL_set_verify(ssl, mode, cb);
     SSL_set_accept_state(ssl);
     return ssl;
 }
@@ -218,78 +219,6 @@ SSL *tls_connect_conn(int fd)
     if (!ssl) return NULL;
     SSL_set_connect_state(ssl);
     return ssl;
-}
-
-/* One call's outcome, as tls.h says. */
-static ssize_t outcome(SSL *ssl, int r, int *want, char *err, size_t errlen)
-{
-    if (r > 0) return r;
-    int e = SSL_get_error(ssl, r);
-    *want = TLS_WANT_NONE;
-    switch (e) {
-    case SSL_ERROR_WANT_READ:
-        *want = TLS_WANT_READ;
-        return -2;
-    case SSL_ERROR_WANT_WRITE:
-        *want = TLS_WANT_WRITE;
-        return -2;
-    case SSL_ERROR_ZERO_RETURN:
-        return 0;
-    case SSL_ERROR_SYSCALL:
-        if (!ERR_peek_error() && (errno == 0 || errno == ECONNRESET || errno == EPIPE)) {
-            /* the peer went away without close_notify */
-            if (err) snprintf(err, errlen, "connection closed");
-            return errno == 0 ? 0 : -1;
-        }
-        if (err) ssl_errstr(err, errlen);
-        return -1;
-    default:
-        if (err) ssl_errstr(err, errlen);
-        ERR_clear_error();
-        return -1;
-    }
-}
-
-ssize_t tls_read(SSL *ssl, void *buf, size_t n, int *want, char *err, size_t errlen)
-{
-    ERR_clear_error();
-    errno = 0;
-    int r = SSL_read(ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
-    return outcome(ssl, r, want, err, errlen);
-}
-
-ssize_t tls_write(SSL *ssl, const void *buf, size_t n, int *want, char *err, size_t errlen)
-{
-    ERR_clear_error();
-    errno = 0;
-    int r = SSL_write(ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
-    return outcome(ssl, r, want, err, errlen);
-}
-
-int tls_pending(SSL *ssl)
-{
-    return SSL_pending(ssl);
-}
-
-int tls_peer_verified(SSL *ssl)
-{
-    if (!ssl || !SSL_is_init_finished(ssl)) return 0;
-    X509 *cert = SSL_get1_peer_certificate(ssl);
-    if (!cert) return 0;
-    X509_free(cert);
-    return SSL_get_verify_result(ssl) == X509_V_OK;
-}
-
-void tls_close(SSL *ssl)
-{
-    if (!ssl) return;
-    if (SSL_is_init_finished(ssl)) {
-        ERR_clear_error();
-        SSL_set_quiet_shutdown(ssl, 0);
-        (void)SSL_shutdown(ssl);
-        ERR_clear_error();
-    }
-    SSL_free(ssl);
 }
 
 void tls_shutdown(void)

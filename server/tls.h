@@ -12,14 +12,12 @@
  * the new one, and a bad file leaves the old pair in use.
  *
  * tls-auth-clients is read per accepted connection, so changing it needs no
- * new context. Threading: the event loop's thread only. */
+ * new context. Threading: the event loop's thread only. The I/O on one
+ * connection is server/tlsio.h's. */
 #ifndef RAFTKV_TLS_H
 #define RAFTKV_TLS_H
 
-#include <stddef.h>
-#include <sys/types.h>
-
-typedef struct ssl_st SSL;
+#include "server/tlsio.h"
 
 /* True when the node needs TLS contexts: a tls-port, or tls-cluster. */
 int tls_wanted(void);
@@ -41,30 +39,6 @@ SSL *tls_accept_conn(int fd);
  * certificate and verifies the peer's against the CA. NULL without a
  * context or out of memory. */
 SSL *tls_connect_conn(int fd);
-
-/* What a TLS read or write asks for when it cannot go on. */
-enum { TLS_WANT_NONE, TLS_WANT_READ, TLS_WANT_WRITE };
-
-/* Non-blocking I/O, handshaking first as needed. Returns bytes moved
- * (> 0); 0 when the peer closed the connection; -1 on an error (reason in
- * err, when err is not NULL); -2 when it must wait, *want saying for what:
- * retry the same call when the socket is readable (TLS_WANT_READ) or
- * writable (TLS_WANT_WRITE). A write retried after -2 must pass at least
- * as many bytes as the one that returned it. */
-ssize_t tls_read(SSL *ssl, void *buf, size_t n, int *want, char *err, size_t errlen);
-ssize_t tls_write(SSL *ssl, const void *buf, size_t n, int *want, char *err, size_t errlen);
-
-/* Bytes OpenSSL already decrypted and holds for the next tls_read: the
- * socket will not signal them. */
-int tls_pending(SSL *ssl);
-
-/* The handshake completed and the peer presented a certificate that
- * verified against the CA. */
-int tls_peer_verified(SSL *ssl);
-
-/* Sends close_notify if the handshake completed (best effort, never
- * blocks) and frees ssl. NULL is fine. */
-void tls_close(SSL *ssl);
 
 /* Frees the contexts (at exit). */
 void tls_shutdown(void);
