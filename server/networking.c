@@ -623,9 +623,12 @@ static int client_read(client *c)
         }
         total += (size_t)n;
         if (feed_input(c, buf, (size_t)n) < 0) return -1;
-        /* A TLS record is at most 16 KB: go on while OpenSSL holds
-         * decrypted bytes, or up to a plain read's worth of records. */
-        if (!c->ssl || (!tls_pending(c->ssl) && total >= READ_CHUNK)) break;
+        /* TLS: go on while OpenSSL holds decrypted bytes (the socket will
+         * not say), or while full records come, up to a plain read's worth;
+         * the rest is the next read event's. */
+        if (!c->ssl ||
+            (!tls_pending(c->ssl) && (total >= READ_CHUNK || (size_t)n < TLS_RECORD_MAX)))
+            break;
     }
     if (!total) return 0;
     if (c->flags & CF_PENDING_INPUT) return 0; /* end_of_pass runs it in turn */

@@ -157,8 +157,9 @@ static void do_io_read(peerconn *pc)
         }
         handle_replies(pc);
         /* Plain sockets are level-triggered: one read per event. TLS goes
-         * on until OpenSSL has nothing buffered (the socket would not say). */
-        if (!pc->ssl) break;
+         * on while OpenSSL holds decrypted bytes (the socket would not say)
+         * or full records come (tlsio.h). */
+        if (!pc->ssl || (!tls_pending(pc->ssl) && (size_t)n < TLS_RECORD_MAX)) break;
     }
 }
 

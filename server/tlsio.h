@@ -27,8 +27,15 @@ ssize_t tls_read(SSL *ssl, void *buf, size_t n, int *want, char *err, size_t err
 ssize_t tls_write(SSL *ssl, const void *buf, size_t n, int *want, char *err, size_t errlen);
 
 /* Bytes OpenSSL already decrypted and holds for the next tls_read: the
- * socket will not signal them. */
+ * socket will not signal them. Read-ahead stays off (OpenSSL's default),
+ * so these are all it holds: what it has not read is still in the socket,
+ * which a level-triggered read event reports. */
 int tls_pending(SSL *ssl);
+
+/* The most one tls_read returns (one record's plaintext). A read that
+ * returned less, with nothing pending, most likely took all there was:
+ * reading again at once would only cost a failing read(2). */
+#define TLS_RECORD_MAX 16384
 
 /* The handshake completed and the peer presented a certificate that
  * verified against the CA. */
