@@ -8,7 +8,7 @@
 # Installing needs root (or sudo) and Debian's package archive.
 
 DEPS := cmake make pkg-config gcc clang libclang-rt-14-dev clang-format cppcheck \
-        libevent-dev liblmdb-dev libhiredis-dev libcmocka-dev libssl-dev \
+        libevent-dev liblmdb-dev libhiredis-dev libcmocka-dev libssl-dev openssl \
         redis-server redis-tools python3-pytest python3-redis iptables faketime \
         libfuse3-dev fuse3 prometheus-redis-exporter liblua5.1-0-dev lua-cjson-dev lua-bitop-dev
 JOBS ?= 2

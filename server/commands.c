@@ -24,6 +24,7 @@
 #include "server/proxyarg.h"
 #include "server/limits.h"
 #include "server/server.h"
+#include "server/tls.h"
 #include "storage/kverr.h"
 
 typedef void scmd_proc(client *c, int argc, char **argv, size_t *lens);
@@ -1531,7 +1532,9 @@ static int handshake_blocked(client *c, char *host, size_t n)
 /* RAFT.HELLO <cluster-id> <node-id> <client-nonce>: answers this node's id,
  * a fresh nonce and this node's proof; the connection is a peer only after
  * RAFT.AUTH. An address blocked for failed handshakes is refused before
- * anything is checked or computed. */
+ * anything is checked or computed. With tls-cluster, only a TLS connection
+ * whose certificate verified against the CA may begin (mutual TLS, then
+ * the secret). */
 PROC(raft_hello_cmd)
 {
     (void)argc;
@@ -1541,6 +1544,8 @@ PROC(raft_hello_cmd)
     const char *why = NULL;
     if (c->peer_id)
         why = "the connection is a peer already";
+    else if (cfg.tls_cluster && !tls_peer_verified(c->ssl))
+        why = "tls-cluster yes: not a TLS connection with a verified certificate";
     else if (!cfg.cluster_secret[0] || !cfg.cluster[0])
         why = "this node has no peers";
     else if (lens[1] != strlen(cfg.cluster_id) || memcmp(argv[1], cfg.cluster_id, lens[1]))

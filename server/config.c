@@ -49,7 +49,10 @@ enum { MC_MAXMEMORY, MC_POLICY, MC_SAMPLES, MC_LFU_LOG, MC_LFU_DECAY };
 /* CF_SECRET: never shown (CONFIG GET, CONFIG GET *, anywhere else); the
  * cluster secret is one. requirepass is not: Redis returns it, and a
  * client that can run CONFIG GET is past it anyway. */
-enum { CF_IMMUTABLE = 1, CF_SECRET = 2 };
+/* CF_TLS: CONFIG SET rebuilds the TLS contexts (config_set_tls_hook).
+ * tls-key-file-pass is CF_SECRET although Redis shows it: it unlocks the
+ * node's private key (DESIGN.md: secrets never leave the node). */
+enum { CF_IMMUTABLE = 1, CF_SECRET = 2, CF_TLS = 4 };
 
 typedef struct config_item {
     const char *name;
@@ -80,6 +83,24 @@ static config_item items[] = {
      NULL},
     {"requirepass", CT_STRING, 0, &cfg.requirepass, 0, 0, "", NULL},
     {"aclfile", CT_STRING, CF_IMMUTABLE, &cfg.aclfile, 0, 0, "", NULL},
+    {"tls-port", CT_INT, CF_IMMUTABLE, &cfg.tls_port, 0, 65535, "0", NULL},
+    {"tls-cert-file", CT_STRING, CF_TLS, &cfg.tls_cert_file, 0, 0, "", NULL},
+    {"tls-key-file", CT_STRING, CF_TLS, &cfg.tls_key_file, 0, 0, "", NULL},
+    {"tls-key-file-pass", CT_STRING, CF_TLS | CF_SECRET, &cfg.tls_key_file_pass, 0, 0, "", NULL},
+    {"tls-ca-cert-file", CT_STRING, CF_TLS, &cfg.tls_ca_cert_file, 0, 0, "", NULL},
+    {"tls-ca-cert-dir", CT_STRING, CF_TLS, &cfg.tls_ca_cert_dir, 0, 0, "", NULL},
+    {"tls-auth-clients", CT_ENUM, 0, &cfg.tls_auth_clients, 0, 0, "yes", "no|yes|optional"},
+    {"tls-protocols", CT_STRING, CF_TLS, &cfg.tls_protocols, 0, 0, "", NULL},
+    {"tls-ciphers", CT_STRING, CF_TLS, &cfg.tls_ciphers, 0, 0, "", NULL},
+    {"tls-ciphersuites", CT_STRING, CF_TLS, &cfg.tls_ciphersuites, 0, 0, "", NULL},
+    {"tls-prefer-server-ciphers", CT_BOOL, CF_TLS, &cfg.tls_prefer_server_ciphers, 0, 1, "no",
+     NULL},
+    {"tls-session-caching", CT_BOOL, CF_TLS, &cfg.tls_session_caching, 0, 1, "yes", NULL},
+    {"tls-session-cache-size", CT_INT, CF_TLS, &cfg.tls_session_cache_size, 0, INT_MAX, "20480",
+     NULL},
+    {"tls-session-cache-timeout", CT_INT, CF_TLS, &cfg.tls_session_cache_timeout, 0, INT_MAX, "300",
+     NULL},
+    {"tls-cluster", CT_BOOL, CF_IMMUTABLE, &cfg.tls_cluster, 0, 1, "no", NULL},
     {"dir", CT_STRING, CF_IMMUTABLE, &cfg.dir, 0, 0, ".", NULL},
     {"backup-dir", CT_STRING, 0, &cfg.backup_dir, 0, 0, "", NULL}, /* server/backup.h */
     {"lmdb-state-mapsize", CT_MEM, CF_IMMUTABLE, &cfg.state_mapsize, 16 * MB, LLONG_MAX, "64gb",
@@ -160,6 +181,13 @@ long long config_parse_mem(const char *s, int *err)
 bad:
     *err = 1;
     return -1;
+}
+
+static int (*tls_hook)(void);
+
+void config_set_tls_hook(int (*apply)(void))
+{
+    tls_hook = apply;
 }
 
 static config_item *lookup(const char *name)
@@ -320,7 +348,22 @@ static const char *set_item(config_item *it, int argc, char **argv)
             return "argument must be 'yes' or 'no'";
         break;
     case CT_ENUM:
-        if (!enum_has(it->enums, v)) return "argument(s) must be one of the following";
+        if (!enum_has(it->enums, v)) {
+            /* Redis lists the values: "one of the following: no, yes, optional" */
+            static char why[256];
+            size_t len = (size_t)snprintf(why, sizeof(why), "%s",
+                                          "argument(s) must be one of the following: ");
+            for (const char *p = it->enums; *p && len + 2 < sizeof(why); p++) {
+                if (*p == '|') {
+                    why[len++] = ',';
+                    why[len++] = ' ';
+                } else {
+                    why[len++] = *p;
+                }
+            }
+            why[len] = '\0';
+            return why;
+        }
         /* fallthrough */
     case CT_STRING: {
         char *copy = strdup(v);
@@ -729,16 +772,55 @@ void config_set_reply(resp_buf *b, int argc, char **argv, size_t *lens)
             return;
         }
     }
-    for (int i = 0; i < argc; i += 2) {
-        config_item *it = lookup(argv[i]);
-        const char *why = set_item(it, 1, &argv[i + 1]);
-        if (why) {
-            resp_add_errorf(b, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
-                            argv[i], why);
-            return;
+    /* All or nothing, as in Redis: a refused value, or TLS contexts that
+     * cannot be built from the new values, puts every old value back. */
+    int n = argc / 2, set = 0, tls = -1;
+    char **old = calloc((size_t)n, sizeof(*old));
+    char val[4096];
+    if (!old) {
+        resp_add_error(b, "ERR out of memory");
+        return;
+    }
+    const char *why = NULL;
+    int at = 0;
+    for (int i = 0; i < n; i++) {
+        item_value(lookup(argv[2 * i]), val, sizeof(val));
+        if (!(old[i] = strdup(val))) {
+            why = "out of memory";
+            at = i;
+            goto done;
         }
     }
-    resp_add_ok(b);
+    for (; set < n; set++) {
+        config_item *it = lookup(argv[2 * set]);
+        if ((why = set_item(it, 1, &argv[2 * set + 1]))) {
+            at = set;
+            goto done;
+        }
+        if ((it->flags & CF_TLS) && tls < 0) tls = set;
+    }
+    if (tls >= 0 && tls_hook && tls_hook()) {
+        why = "Unable to update TLS configuration. Check server logs.";
+        at = tls;
+    }
+done:
+    if (why) {
+        for (int i = set < n ? set : n - 1; i >= 0; i--)
+            if (old[i]) (void)set_item(lookup(argv[2 * i]), 1, &old[i]);
+        resp_add_errorf(b, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+                        argv[2 * at], why);
+    } else {
+        resp_add_ok(b);
+    }
+    for (int i = 0; i < n; i++)
+        free(old[i]);
+    free(old);
+}
+
+int config_redacted(const char *name)
+{
+    const config_item *it = lookup(name);
+    return it && ((it->flags & CF_SECRET) || it->ptr == &cfg.requirepass);
 }
 
 int config_key_at(size_t i, config_key *k)

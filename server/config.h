@@ -27,6 +27,15 @@ typedef struct config {
     int obuf_pubsub_soft_seconds;
     char *requirepass;
     char *aclfile; /* ACL SAVE / ACL LOAD (server/acl.h); "": none */
+    /* TLS (server/tls.h): Redis's keys and meanings */
+    int tls_port; /* 0: no TLS listener */
+    char *tls_cert_file, *tls_key_file, *tls_key_file_pass;
+    char *tls_ca_cert_file, *tls_ca_cert_dir;
+    char *tls_auth_clients; /* yes | no | optional */
+    char *tls_protocols, *tls_ciphers, *tls_ciphersuites;
+    int tls_prefer_server_ciphers;
+    int tls_session_caching, tls_session_cache_size, tls_session_cache_timeout;
+    int tls_cluster; /* peers connect to each other over TLS (mutual) */
     /* storage */
     char *dir;
     char *backup_dir; /* SAVE/BGSAVE's backup (server/backup.h); "": <dir>/backup */
@@ -94,6 +103,11 @@ int config_set_memconf(resp_buf *b, int argc, char **argv, size_t *lens, kv_memc
 /* Where CONFIG GET reads the cluster's maxmemory settings. */
 void config_set_memconf_source(const kv_memconf *(*get)(void));
 
+/* What CONFIG SET calls after setting any TLS key (server/tls.c's
+ * tls_apply_config): non-zero refuses the change, and every value the
+ * CONFIG SET set is put back. */
+void config_set_tls_hook(int (*apply)(void));
+
 /* Where CONFIG GET notify-keyspace-events reads the cluster's flags
  * (the state's; server/main.c sets it). */
 void config_set_notify_source(int (*get)(void));
@@ -105,6 +119,10 @@ void config_set_script_source(long long (*get)(int max_memory));
  * otherwise 0 (script-instruction-budget) or 1 (script-max-memory) with
  * the value in *value, for the caller to propose RAFT.SCRIPTCONF. */
 int config_set_script(resp_buf *b, int argc, char **argv, size_t *lens, long long *value);
+
+/* The value CONFIG SET gives name is hidden in SLOWLOG and MONITOR: the
+ * secrets, and requirepass (as Redis hides it). */
+int config_redacted(const char *name);
 
 /* CONFIG REWRITE: rewrites the file the node started with as Redis 7.0
  * does, and appends +OK or the error. Comments, blank lines and the order

@@ -12,7 +12,8 @@ static const struct {
     const char *text;
 } help[] = {
     {"bind", "addresses to listen on; a leading '-' means: skip it if it is unavailable"},
-    {"port", "TCP port for clients; with 'cluster', this node's own entry's port"},
+    {"port", "TCP port for clients (0: none); with 'cluster', this node's own entry's port "
+             "(unless tls-cluster)"},
     {"protected-mode", "with the default bind and no requirepass, clients on other hosts get "
                        "-DENIED"},
     {"tcp-keepalive", "seconds between TCP keepalive probes on client sockets (0: off)"},
@@ -27,6 +28,25 @@ static const struct {
                     "then the replicated default user's"},
     {"aclfile", "ACL users file: ACL LOAD proposes its users to the cluster, ACL SAVE writes the "
                 "cluster's users to it"},
+    {"tls-port", "TCP port for TLS clients (0: none); with 'port 0', TLS only; with "
+                 "tls-cluster, this node's own entry's port in 'cluster'"},
+    {"tls-cert-file", "the node's certificate (PEM, with its chain): shown to TLS clients, and "
+                      "to peers with tls-cluster; CONFIG SET reloads it"},
+    {"tls-key-file", "the certificate's private key (PEM)"},
+    {"tls-key-file-pass", "passphrase of an encrypted tls-key-file; never shown"},
+    {"tls-ca-cert-file", "CA certificate(s) that client (and peer) certificates must chain to"},
+    {"tls-ca-cert-dir", "a directory of CA certificates (c_rehash layout), as tls-ca-cert-file"},
+    {"tls-auth-clients", "yes: TLS clients must present a certificate from the CA; optional: "
+                         "checked if presented; no: not asked for"},
+    {"tls-protocols", "TLS versions allowed, e.g. \"TLSv1.2 TLSv1.3\" (empty: those two)"},
+    {"tls-ciphers", "TLS 1.2 cipher list (OpenSSL syntax; empty: OpenSSL's default)"},
+    {"tls-ciphersuites", "TLS 1.3 cipher suites (OpenSSL syntax; empty: OpenSSL's default)"},
+    {"tls-prefer-server-ciphers", "the node's cipher order wins over the client's"},
+    {"tls-session-caching", "TLS clients may resume sessions (faster reconnects)"},
+    {"tls-session-cache-size", "sessions kept for resumption"},
+    {"tls-session-cache-timeout", "seconds a cached session may be resumed"},
+    {"tls-cluster", "peers speak mutual TLS (this node's certificate both ways, checked against "
+                    "the CA) before the secret handshake; no plain-text fallback"},
     {"dir", "data directory (created if missing): the Raft log and the LMDB state"},
     {"backup-dir", "where SAVE/BGSAVE write a backup of this node (empty: <dir>/backup); "
                    "--restore-from DIR starts a new node from one"},

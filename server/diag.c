@@ -9,18 +9,22 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "server/config.h"
 #include "server/log.h"
 #include "server/proxyarg.h"
 #include "server/server.h"
 
 /* ------------------------------------------------------------- redaction */
 
-/* Which arguments show as "(redacted)": AUTH's, HELLO's AUTH pair, and
+/* Which arguments show as "(redacted)": AUTH's, HELLO's AUTH pair,
  * MIGRATE's AUTH password and AUTH2 pair (Redis's
- * redactClientCommandArgument). */
+ * redactClientCommandArgument), and the values CONFIG SET gives to secrets
+ * (config_redacted: requirepass as in Redis, and tls-key-file-pass). */
 static int redacted(int argc, char **argv, int i)
 {
     if (!strcasecmp(argv[0], "auth")) return i > 0;
+    if (!strcasecmp(argv[0], "config") && argc > 1 && !strcasecmp(argv[1], "set"))
+        return i >= 3 && i % 2 == 1 && config_redacted(argv[i - 1]);
     if (!strcasecmp(argv[0], "hello")) {
         for (int j = 2; j + 2 < argc; j++)
             if (!strcasecmp(argv[j], "auth") && (i == j + 1 || i == j + 2)) return 1;

@@ -35,6 +35,7 @@
 #include "server/diag.h"
 #include "server/log.h"
 #include "server/server.h"
+#include "server/tls.h"
 #include "server/transport.h"
 #include "storage/kventry.h"
 #include "storage/kverr.h"
@@ -860,8 +861,9 @@ void driver_tick(void)
 }
 
 /* "1=host:port,2=host:port": the voters. Empty: this node alone. With
- * peers, the node listens on its own entry's port, a cluster secret is
- * required, and the cluster id defaults to a hash of the member list. */
+ * peers, the node listens on its own entry's port (its tls-port with
+ * tls-cluster), a cluster secret is required, and the cluster id defaults
+ * to a hash of the member list. */
 int driver_configure(char *err, size_t errlen)
 {
     npeers = 0;
@@ -903,7 +905,13 @@ int driver_configure(char *err, size_t errlen)
         snprintf(err, errlen, "node-id %d is not in 'cluster'", cfg.node_id);
         return -1;
     }
-    cfg.port = members[self].port;
+    /* Peers reach a node at its entry's port: its tls-port with
+     * tls-cluster (its plain port is then `port`, 0 for none), else its
+     * port. */
+    if (cfg.tls_cluster)
+        cfg.tls_port = members[self].port;
+    else
+        cfg.port = members[self].port;
     if (npeers == 1) return 0;
     if (!cfg.cluster_secret[0]) {
         snprintf(err, errlen, "a node with peers needs 'cluster-secret' (the same on every node)");
@@ -1045,6 +1053,7 @@ static int start_transport(char *err, size_t errlen)
     tc.bind_addr = self->host;
     tc.cluster_id = cfg.cluster_id;
     tc.secret = cfg.cluster_secret;
+    tc.tls = cfg.tls_cluster ? tls_connect_conn : NULL;
     tc.peers = pc;
     tc.npeers = n;
     tc.queue_bound = RAFTKV_PEER_QUEUE_BYTES;

@@ -19,6 +19,7 @@
 #include "server/loopstat.h"
 #include "server/acl.h"
 #include "server/server.h"
+#include "server/tls.h"
 #include "storage/kverr.h"
 
 server srv;
@@ -361,6 +362,13 @@ int main(int argc, char **argv)
         serverLog(LL_WARNING, "%s", err);
         return 1;
     }
+    /* After driver_configure (tls-cluster takes the tls-port from
+     * `cluster`), before the transport's first connection. */
+    config_set_tls_hook(tls_apply_config);
+    if (tls_wanted() && tls_configure(err, sizeof(err))) {
+        serverLog(LL_WARNING, "Failed to configure TLS. Check logs for more info.");
+        return 1;
+    }
     srv.base = event_base_new();
     if (!srv.base) {
         serverLog(LL_WARNING, "Can't create the event loop");
@@ -436,8 +444,12 @@ int main(int argc, char **argv)
     serverLog(LL_NOTICE, "RaftKV %s, node %d, %llu keys, applied index %llu, data in %s",
               RAFTKV_VERSION, cfg.node_id, (unsigned long long)kvstate_dbsize(srv.state, -1),
               (unsigned long long)kvstate_applied_index(srv.state), cfg.dir);
-    serverLog(LL_NOTICE, "Ready to accept connections tcp on port %d (redis-cli -p %d)", cfg.port,
-              cfg.port);
+    if (cfg.port)
+        serverLog(LL_NOTICE, "Ready to accept connections tcp on port %d (redis-cli -p %d)",
+                  cfg.port, cfg.port);
+    if (cfg.tls_port)
+        serverLog(LL_NOTICE, "Ready to accept connections tls on port %d (redis-cli --tls -p %d)",
+                  cfg.tls_port, cfg.tls_port);
 
     while (!srv.shutdown_asap) {
         int flags = EVLOOP_ONCE;
@@ -469,6 +481,7 @@ int main(int argc, char **argv)
     event_free(srv.sig_ev[0]);
     event_free(srv.sig_ev[1]);
     event_base_free(srv.base);
+    tls_shutdown();
     serverLog(LL_WARNING, "RaftKV is now ready to exit, bye bye...");
     return rc ? 1 : 0;
 }

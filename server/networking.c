@@ -21,6 +21,7 @@
 #include "server/migrate.h"
 #include "server/acl.h"
 #include "server/server.h"
+#include "server/tls.h"
 
 #define READ_CHUNK (64 * 1024)
 #define PASS_BUDGET 512 /* commands one client may run per pass */
@@ -28,15 +29,23 @@
 static void read_cb(evutil_socket_t fd, short what, void *arg);
 static void write_cb(evutil_socket_t fd, short what, void *arg);
 
+/* client.tls_wait: a TLS read that must wait for the socket to be writable,
+ * or a TLS write that must wait for it to be readable (renegotiation is
+ * off, but a handshake or a TLS 1.3 key update can ask either way). */
+enum { TW_READ_NEEDS_WRITE = 1, TW_WRITE_NEEDS_READ = 2 };
+
+static int feed_input(client *c, const char *buf, size_t n);
+
 /* ------------------------------------------------------------ listening */
 
-static int listen_one(const char *addr, int optional, char *err, size_t errlen)
+static int listen_one(const char *addr, int tcp_port, int tls, int optional, char *err,
+                      size_t errlen)
 {
     struct addrinfo hints = {0}, *res = NULL;
     char port[16];
     int fd = -1;
 
-    snprintf(port, sizeof(port), "%d", cfg.port);
+    snprintf(port, sizeof(port), "%d", tcp_port);
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE;
     int v6 = strchr(addr, ':') != NULL;
@@ -56,11 +65,12 @@ static int listen_one(const char *addr, int optional, char *err, size_t errlen)
     if (res->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 511) < 0) goto fail;
     freeaddrinfo(res);
+    srv.listen_tls[srv.nlisten] = tls;
     srv.listen_fds[srv.nlisten++] = fd;
     return 0;
 fail:
-    snprintf(err, errlen, "Could not create server TCP listening socket %s:%d: %s", addr, cfg.port,
-             strerror(errno));
+    snprintf(err, errlen, "Could not create server %s listening socket %s:%d: %s",
+             tls ? "TLS" : "TCP", addr, tcp_port, strerror(errno));
     if (fd >= 0) close(fd);
     freeaddrinfo(res);
     if (optional) {
@@ -131,26 +141,36 @@ static void warn_protected_peers(void)
     }
 }
 
+/* Every bind address on the plain port (unless port is 0, as in Redis:
+ * TLS only) and on the tls-port. */
 int net_listen(char *err, size_t errlen)
 {
-    char *copy = strdup(cfg.bind), *save = NULL;
-    if (!copy) return -1;
-    for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
-        int optional = *w == '-';
-        if (srv.nlisten == 16) break;
-        if (listen_one(optional ? w + 1 : w, optional, err, errlen)) {
-            free(copy);
-            return -1;
-        }
+    if (!cfg.port && !cfg.tls_port) {
+        snprintf(err, errlen, "Configured to not listen anywhere, exiting.");
+        return -1;
     }
-    free(copy);
+    for (int tls = 0; tls < 2; tls++) {
+        int port = tls ? cfg.tls_port : cfg.port;
+        if (!port) continue;
+        char *copy = strdup(cfg.bind), *save = NULL;
+        if (!copy) return -1;
+        for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+            int optional = *w == '-';
+            if (srv.nlisten == 16) break;
+            if (listen_one(optional ? w + 1 : w, port, tls, optional, err, errlen)) {
+                free(copy);
+                return -1;
+            }
+        }
+        free(copy);
+    }
     if (srv.nlisten == 0) {
         snprintf(err, errlen, "no address to listen on (bind '%s')", cfg.bind);
         return -1;
     }
     for (int i = 0; i < srv.nlisten; i++) {
-        srv.listen_evs[i] =
-            event_new(srv.base, srv.listen_fds[i], EV_READ | EV_PERSIST, accept_cb, NULL);
+        srv.listen_evs[i] = event_new(srv.base, srv.listen_fds[i], EV_READ | EV_PERSIST, accept_cb,
+                                      &srv.listen_tls[i]);
         event_add(srv.listen_evs[i], NULL);
     }
     warn_protected_peers();
@@ -197,10 +217,19 @@ static void write_denied(int fd)
     (void)w;
 }
 
+/* A refusal's error line, in plain text only: a TLS client could not
+ * read it before its handshake. */
+static void write_refusal(int fd, int tls, const char *line, size_t len)
+{
+    if (tls) return;
+    ssize_t w = write(fd, line, len);
+    (void)w;
+}
+
 static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
     (void)what;
-    (void)arg;
+    int tls = *(const int *)arg;
     loopstat_busy();
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage ss;
@@ -224,8 +253,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
         if (srv.nclients - srv.npeer_clients >= cfg.maxclients) {
             if (!driver_member_host(host) || srv.nclients >= cfg.maxclients + 64) {
                 static const char msg[] = "-ERR max number of clients reached\r\n";
-                ssize_t w = write(fd, msg, sizeof(msg) - 1);
-                (void)w;
+                write_refusal(fd, tls, msg, sizeof(msg) - 1);
                 srv.stats.rejected_conn++;
                 close(fd);
                 continue;
@@ -234,7 +262,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
         }
         if (net_protected_mode() && !is_loopback(&ss)) {
             if (!driver_member_host(host)) {
-                write_denied(fd);
+                if (!tls) write_denied(fd);
                 srv.stats.rejected_conn++;
                 close(fd);
                 continue;
@@ -248,7 +276,9 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
         resp_limits lim;
         resp_limits_default(&lim);
         lim.max_bulk_len = (uint64_t)cfg.proto_max_bulk_len;
-        if (!c || !(c->parser = resp_parser_new(&lim))) {
+        if (!c || !(c->parser = resp_parser_new(&lim)) ||
+            (tls && !(c->ssl = tls_accept_conn(fd)))) {
+            if (c) resp_parser_free(c->parser);
             free(c);
             close(fd);
             serverLog(LL_WARNING, "Out of memory accepting a client");
@@ -456,6 +486,7 @@ void client_free(client *c)
     free(c->mq);
     event_free(c->rev);
     event_free(c->wev);
+    tls_close(c->ssl);
     close(c->fd);
     resp_parser_free(c->parser);
     resp_buf_free(&c->out);
@@ -512,35 +543,112 @@ static int process_input(client *c)
     return 0;
 }
 
+/* The connection layer: plain read/write, or TLS on the tls-port's
+ * clients. Returns bytes moved; 0 when the client closed; -1 on an error
+ * (logged); -2 when it must wait (for TLS, the wait is arranged). */
+static ssize_t conn_read(client *c, void *buf, size_t n)
+{
+    if (!c->ssl) {
+        ssize_t r = read(c->fd, buf, n);
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return -2;
+        if (r < 0) serverLog(LL_VERBOSE, "Reading from client: %s", strerror(errno));
+        return r;
+    }
+    char err[256];
+    int want;
+    ssize_t r = tls_read(c->ssl, buf, n, &want, err, sizeof(err));
+    if (r == -2 && want == TLS_WANT_WRITE) {
+        c->tls_wait |= TW_READ_NEEDS_WRITE;
+        event_add(c->wev, NULL);
+    }
+    if (r == -1) serverLog(LL_VERBOSE, "Error reading from TLS client %s: %s", c->addr, err);
+    return r;
+}
+
+static ssize_t conn_write(client *c, const void *buf, size_t n)
+{
+    if (!c->ssl) {
+        ssize_t r = write(c->fd, buf, n);
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return -2;
+        if (r < 0) serverLog(LL_VERBOSE, "Error writing to client: %s", strerror(errno));
+        return r;
+    }
+    char err[256];
+    int want;
+    ssize_t r = tls_write(c->ssl, buf, n, &want, err, sizeof(err));
+    if (r == -2 && want == TLS_WANT_READ) c->tls_wait |= TW_WRITE_NEEDS_READ;
+    if (r == 0) r = -1; /* closed while writing */
+    if (r == -1) serverLog(LL_VERBOSE, "Error writing to TLS client %s: %s", c->addr, err);
+    return r;
+}
+
+static int client_flush(client *c);
+static int client_read(client *c);
+
 static void read_cb(evutil_socket_t fd, short what, void *arg)
 {
+    (void)fd;
     (void)what;
     client *c = arg;
+    if (c->tls_wait & TW_WRITE_NEEDS_READ) {
+        c->tls_wait &= ~TW_WRITE_NEEDS_READ;
+        if (client_flush(c) < 0) return;
+    }
+    client_read(c);
+}
+
+/* Reads what the socket has (and, for TLS, what OpenSSL already decrypted:
+ * the socket will not signal those bytes again) and runs what parses.
+ * Returns -1 when the client was freed. */
+static int client_read(client *c)
+{
     char buf[READ_CHUNK];
     loopstat_busy();
     if (c->flags & (CF_CLOSE_AFTER_REPLY | CF_CLOSE_ASAP)) {
         /* Input after a fatal protocol error is ignored, as Redis does. */
-        ssize_t n = read(fd, buf, sizeof(buf));
-        if (n == 0) client_free(c);
-        return;
+        ssize_t n;
+        do
+            n = conn_read(c, buf, sizeof(buf));
+        while (n > 0 && c->ssl && tls_pending(c->ssl));
+        if (n == 0 || n == -1) {
+            client_free(c);
+            return -1;
+        }
+        return 0;
     }
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
-        serverLog(LL_VERBOSE, "Reading from client: %s", strerror(errno));
-        client_free(c);
-        return;
+    size_t total = 0;
+    for (;;) {
+        ssize_t n = conn_read(c, buf, sizeof(buf));
+        if (n == -2) break;
+        if (n <= 0) {
+            client_free(c);
+            return -1;
+        }
+        total += (size_t)n;
+        if (feed_input(c, buf, (size_t)n) < 0) return -1;
+        /* TLS: go on while OpenSSL holds decrypted bytes (the socket will
+         * not say), or while full records come, up to a plain read's worth;
+         * the rest is the next read event's. */
+        if (!c->ssl ||
+            (!tls_pending(c->ssl) && (total >= READ_CHUNK || (size_t)n < TLS_RECORD_MAX)))
+            break;
     }
-    if (n == 0) {
-        client_free(c);
-        return;
-    }
+    if (!total) return 0;
+    if (c->flags & CF_PENDING_INPUT) return 0; /* end_of_pass runs it in turn */
+    process_input(c);
+    return 0;
+}
+
+/* Hands n bytes read from c to its parser. Returns -1 when the client was
+ * freed (out of memory, or past its query buffer limit). */
+static int feed_input(client *c, const char *buf, size_t n)
+{
     srv.stats.net_in += (uint64_t)n;
     c->last_interaction = mstime();
-    if (resp_parser_feed(c->parser, buf, (size_t)n)) {
+    if (resp_parser_feed(c->parser, buf, n)) {
         serverLog(LL_WARNING, "Out of memory buffering input from %s; closing it", c->addr);
         client_free(c);
-        return;
+        return -1;
     }
     /* One client's unparsed input is bounded, as in Redis. Peers are exempt:
      * what they send is bounded by their transport's queue. */
@@ -551,10 +659,9 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
                   "(qbuf %zu bytes)",
                   (unsigned long long)c->id, c->addr, qbuf);
         client_free(c);
-        return;
+        return -1;
     }
-    if (c->flags & CF_PENDING_INPUT) return; /* end_of_pass runs it in turn */
-    process_input(c);
+    return 0;
 }
 
 void client_resume_input(client *c)
@@ -643,12 +750,10 @@ static int client_flush(client *c)
         client_free(c);
         return -1;
     }
-    while (c->out.len) {
-        ssize_t n = write(c->fd, c->out.p, c->out.len);
+    while (c->out.len && !(c->tls_wait & TW_WRITE_NEEDS_READ)) {
+        ssize_t n = conn_write(c, c->out.p, c->out.len);
+        if (n == -2) break;
         if (n < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-            serverLog(LL_VERBOSE, "Error writing to client: %s", strerror(errno));
             client_free(c);
             return -1;
         }
@@ -656,10 +761,14 @@ static int client_flush(client *c)
         resp_buf_consume(&c->out, (size_t)n);
     }
     if (c->out.len) {
-        event_add(c->wev, NULL);
+        /* A TLS write waiting for input resumes from read_cb. */
+        if (c->tls_wait & TW_WRITE_NEEDS_READ)
+            event_del(c->wev);
+        else
+            event_add(c->wev, NULL);
         return 0;
     }
-    event_del(c->wev);
+    if (!(c->tls_wait & TW_READ_NEEDS_WRITE)) event_del(c->wev);
     if (c->out.cap > 1024 * 1024) { /* give back a buffer a big reply grew */
         resp_buf_free(&c->out);
         resp_buf_init(&c->out, c->proto);
@@ -676,7 +785,12 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     loopstat_busy();
-    client_flush(arg);
+    client *c = arg;
+    if (c->tls_wait & TW_READ_NEEDS_WRITE) {
+        c->tls_wait &= ~TW_READ_NEEDS_WRITE;
+        if (client_read(c) < 0) return;
+    }
+    client_flush(c);
 }
 
 void clients_flush(void)

@@ -1,7 +1,8 @@
 /* proxy.c -- follower-mode proxy (DESIGN.md "Followers"): a follower keeps
  * each client's connection state itself and forwards its writes (and a whole
- * MULTI...EXEC) to the leader as RAFT.PROXY / RAFT.PROXYEXEC over one hiredis
- * connection, opened with the peer handshake (peerauth.h) like a peer's:
+ * MULTI...EXEC) to the leader as RAFT.PROXY / RAFT.PROXYEXEC over one peer
+ * connection (server/peerconn.h: TLS with tls-cluster, like the transport's),
+ * opened with the peer handshake (peerauth.h) like a peer's:
  * commands given before the handshake completes wait in this node (in their
  * slots, in order) and go out once RAFT.AUTH is answered. The leader answers each
  * with the reply already encoded in the client's protocol, as one bulk
@@ -12,16 +13,14 @@
  *
  * A forwarded command whose connection fails after it was sent, or which is
  * unanswered after raft-request-timeout, is answered -TIMEOUT: it may have
- * happened. One that never left this node (the handshake failed, or hiredis
- * refused to queue it) is answered -TRYAGAIN: it certainly did not.
+ * happened. One that never left this node (the handshake failed, or the
+ * connection refused to queue it) is answered -TRYAGAIN: it certainly did not.
  *
  * A blocked client's attempt (blocking.c) is forwarded the same way, but
  * its slot is in no client's queue and its outcome goes to blocking.c: the
  * leader answers a served one like any command, one that found nothing
  * ":<index>" (it never waits there), and errors that say it did not run
  * (-TRYAGAIN, -MOVED, -CLUSTERDOWN) mean try again. */
-#include <hiredis/adapters/libevent.h>
-#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,10 +30,12 @@
 #include "server/log.h"
 #include "server/peerauth.h"
 #include "server/proxyarg.h"
+#include "server/peerconn.h"
+#include "server/tls.h"
 #include "server/limits.h"
 #include "server/server.h"
 
-static redisAsyncContext *ctx;
+static peerconn *ctx;
 static uint64_t ctx_leader; /* the leader ctx talks to */
 static int ctx_ready;       /* the handshake on ctx completed */
 static peerauth_client auth;
@@ -98,10 +99,9 @@ static void attempt_done(slot *s, const redisReply *reply, int unsent)
     }
 }
 
-static void on_reply(redisAsyncContext *ac, void *r, void *priv)
+static void on_reply(void *owner, void *priv, redisReply *reply)
 {
-    (void)ac;
-    redisReply *reply = r;
+    (void)owner;
     slot *s = priv;
     if (pending) pending--;
     last_reply = oldest_sent = mstime();
@@ -129,10 +129,9 @@ static void unsent(slot *s, const char *err)
         attempt_done(s, NULL, 1);
 }
 
-static void send_now(redisAsyncContext *ac, slot *s)
+static void send_now(peerconn *pc, slot *s)
 {
-    if (redisAsyncCommandArgv(ac, on_reply, s, s->argc, (const char **)s->argv, s->argvlen) !=
-        REDIS_OK) {
+    if (peerconn_command(pc, on_reply, s, s->argc, (const char **)s->argv, s->argvlen) != 0) {
         if (pending) pending--;
         unsent(s, NOT_SENT);
     }
@@ -140,7 +139,7 @@ static void send_now(redisAsyncContext *ac, slot *s)
 
 /* Commands that waited for a handshake that completed (ac) or failed
  * (NULL: they are answered -TRYAGAIN, unsent). */
-static void release_waiting(redisAsyncContext *ac)
+static void release_waiting(peerconn *ac)
 {
     slot *s = wait_head;
     wait_head = wait_tail = NULL;
@@ -155,25 +154,26 @@ static void release_waiting(redisAsyncContext *ac)
         }
         s = next;
     }
+    if (ac) peerconn_flush_soon(ac);
 }
 
-/* Forgets ctx: at once, or (inside one of its callbacks) when the
- * callback returns; commands sent on it are answered -TIMEOUT by hiredis,
- * those waiting for its handshake here. */
+/* Forgets ctx (peerconn frees it at once, or when the callback it is in
+ * returns); commands sent on it are answered -TIMEOUT (their callbacks get
+ * no reply), those waiting for its handshake -TRYAGAIN. */
 static void drop_ctx(void)
 {
-    redisAsyncContext *old = ctx;
+    peerconn *old = ctx;
     ctx = NULL;
     ctx_ready = 0;
-    if (old) redisAsyncFree(old);
+    if (old) peerconn_free(old);
     release_waiting(NULL);
 }
 
-static void on_auth(redisAsyncContext *ac, void *r, void *priv)
+static void on_auth(void *owner, void *priv, redisReply *reply)
 {
+    (void)owner;
     (void)priv;
-    redisReply *reply = r;
-    if (!reply || ac != ctx) return;
+    if (!reply) return; /* its connection is being freed */
     if (reply->type != REDIS_REPLY_STATUS || strcmp(reply->str, "OK")) {
         serverLog(LL_WARNING, "Proxy: the leader refused RAFT.AUTH: %.200s",
                   reply->type == REDIS_REPLY_ERROR ? reply->str : "(not an error reply)");
@@ -181,48 +181,36 @@ static void on_auth(redisAsyncContext *ac, void *r, void *priv)
         return;
     }
     ctx_ready = 1;
-    release_waiting(ac);
+    release_waiting(ctx);
 }
 
-static void on_hello(redisAsyncContext *ac, void *r, void *priv)
+static void on_hello(void *owner, void *priv, redisReply *reply)
 {
+    (void)owner;
     (void)priv;
-    redisReply *reply = r;
-    if (!reply || ac != ctx) return;
+    if (!reply) return;
     char why[256];
     if (peerauth_client_check(&auth, reply, why, sizeof(why)) != 0) {
         serverLog(LL_WARNING, "Proxy: the handshake with the leader failed: %s", why);
         drop_ctx();
         return;
     }
-    if (redisAsyncCommandArgv(ac, on_auth, NULL, 2, auth.argv, auth.argvlen) != REDIS_OK)
+    if (peerconn_command(ctx, on_auth, NULL, 2, auth.argv, auth.argvlen) != 0)
         drop_ctx();
+    else
+        peerconn_flush_soon(ctx);
 }
 
-static void on_connect(const redisAsyncContext *ac, int status)
+static void on_closed(void *owner, int why, const char *text)
 {
-    if (status != REDIS_OK) {
-        serverLog(LL_NOTICE, "Proxy: connecting to the leader failed: %s", ac->errstr);
-        if (ac == ctx) {
-            ctx = NULL; /* hiredis frees it */
-            ctx_ready = 0;
-            release_waiting(NULL);
-        }
-    }
-}
-
-static void on_disconnect(const redisAsyncContext *ac, int status)
-{
-    (void)status;
-    if (ac == ctx) { /* hiredis frees it; pending callbacks get NULL */
-        ctx = NULL;
-        ctx_ready = 0;
-        release_waiting(NULL);
-    }
+    (void)owner;
+    serverLog(LL_NOTICE, "Proxy: %s the leader: %s",
+              why == PEERCONN_CONNECT_FAILED ? "connecting to" : "lost the connection to", text);
+    drop_ctx();
 }
 
 /* The connection to the current leader, opened (and hello'd) on demand. */
-static redisAsyncContext *leader_ctx(void)
+static peerconn *leader_ctx(void)
 {
     int port = 0;
     const char *host = driver_leader_addr(&port);
@@ -236,21 +224,22 @@ static redisAsyncContext *leader_ctx(void)
     int sport = 0;
     const char *shost = driver_self_addr(&sport);
     if (shost) snprintf(self, sizeof(self), "%s", shost);
-    redisAsyncContext *ac = redisAsyncConnectBind(host, port, self[0] ? self : NULL);
-    if (!ac || ac->err) {
-        serverLog(LL_WARNING, "Proxy: cannot connect to the leader %s:%d: %s", host, port,
-                  ac ? ac->errstr : "out of memory");
-        if (ac) redisAsyncFree(ac);
+    peerconn_config pcfg = {.host = host,
+                            .port = port,
+                            .bind_addr = self,
+                            .tls = cfg.tls_cluster ? tls_connect_conn : NULL,
+                            .on_close = on_closed};
+    char err[256];
+    peerconn *ac = peerconn_new(srv.base, &pcfg, err, sizeof(err));
+    if (!ac) {
+        serverLog(LL_WARNING, "Proxy: cannot connect to the leader %s:%d: %s", host, port, err);
         return NULL;
     }
-    redisLibeventAttach(ac, srv.base);
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
     if (peerauth_client_hello(&auth, cfg.cluster_secret, cfg.cluster_id, (uint64_t)cfg.node_id,
                               lid) != 0 ||
-        redisAsyncCommandArgv(ac, on_hello, NULL, 4, auth.argv, auth.argvlen) != REDIS_OK) {
+        peerconn_command(ac, on_hello, NULL, 4, auth.argv, auth.argvlen) != 0) {
         serverLog(LL_WARNING, "Proxy: could not start the handshake with the leader");
-        redisAsyncFree(ac);
+        peerconn_free(ac);
         return NULL;
     }
     ctx = ac;
@@ -264,7 +253,7 @@ static redisAsyncContext *leader_ctx(void)
 /* Sends s's command (copied if it must wait for the handshake). */
 static void send_slot(slot *s, int n, const char **av, const size_t *al)
 {
-    redisAsyncContext *ac = leader_ctx();
+    peerconn *ac = leader_ctx();
     if (!ac) {
         unsent(s, "CLUSTERDOWN No raft leader");
         return;
@@ -281,10 +270,12 @@ static void send_slot(slot *s, int n, const char **av, const size_t *al)
         wait_tail = s;
         return;
     }
-    if (redisAsyncCommandArgv(ac, on_reply, s, n, av, al) != REDIS_OK) {
+    if (peerconn_command(ac, on_reply, s, n, av, al) != 0) {
         pending--;
         unsent(s, NOT_SENT);
+        return;
     }
+    peerconn_flush_soon(ac);
 }
 
 static void send_argv(client *c, int n, const char **av, const size_t *al)

@@ -102,6 +102,8 @@ typedef struct mcmd { /* a queued MULTI command: one allocation */
 typedef struct client {
     uint64_t id;
     int fd;
+    struct ssl_st *ssl; /* tls.h: came in on the tls-port; NULL for plain text */
+    int tls_wait;       /* TW_*: a TLS read or write waits for the other direction */
     int flags;
     int proto;
     int authenticated;
@@ -155,6 +157,7 @@ typedef struct server {
     struct event_base *base;
     int listen_fds[16];
     struct event *listen_evs[16];
+    int listen_tls[16]; /* the tls-port's: its clients speak TLS */
     int nlisten;
     kvlog *log;
     kvstate *state;

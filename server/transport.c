@@ -1,43 +1,26 @@
 /* transport.c -- outgoing peer connections (see transport.h).
  *
- * hiredis 0.14's async API, and what this file does about it:
+ * Each peer's connection is a server/peerconn.h connection (plain or TLS);
+ * this file adds the handshake, the queue, the timers and the states:
  *
- * - No timeouts, an unbounded output buffer: one libevent timer per peer
- *   serves as the connect timer, the liveness timer or the backoff timer,
- *   depending on the peer's state; the queue bound counts the bytes still in
- *   hiredis's output buffer (c.obuf).
- * - Commands are written on the next writable event: transport_flush()
- *   calls redisAsyncHandleWrite() itself, once per peer per pass.
- * - Freeing. redisAsyncFree() inside a reply callback is deferred until the
- *   callback returns (REDIS_IN_CALLBACK), but the connect and disconnect
- *   callbacks run without that flag: freeing the context there frees it
- *   under hiredis's feet (it goes on writing to it after onConnect, and is
- *   already freeing it in onDisconnect). So those two callbacks only detach
- *   the peer; a connection that failed to send its HELLO from onConnect is
- *   left to the connect timer. After a failed connect, hiredis frees the
- *   context itself once onConnect(REDIS_ERR) returns.
- * - Every connection the transport closes is detached first (ac->data =
- *   NULL): the reply callbacks (run with a NULL reply for everything
- *   pending) and onDisconnect that hiredis runs while freeing it then do
- *   nothing.
- * - A reply nobody asked for (no callback pending, not an error reply)
- *   trips an assert() in redisProcessCallbacks, and Debian builds it without
- *   NDEBUG: a peer could abort us with one "+OK\r\n". So the read event goes
- *   through conn_on_read() below: with nothing outstanding, it reads the
- *   socket itself and any byte is a protocol violation; and after the reply
- *   to the last outstanding command, bytes left in the reader are one too.
- *   Either way the connection is closed before hiredis parses them.
- * - A write error inside redisAsyncHandleWrite() frees the context at once,
- *   even inside a reply callback of that context (hiredis would then go on
- *   using it): transport_flush() does not write directly from there.
- * - redisAsyncDisconnect() waits for every pending reply, which a dead peer
- *   never sends: connections are always closed with redisAsyncFree().
+ * - One libevent timer per peer serves as the connect timer, the liveness
+ *   timer or the backoff timer, depending on the peer's state; the queue
+ *   bound counts the bytes still in the connection's output buffer.
+ * - Commands are written at once by transport_flush() and
+ *   transport_call(), once per peer per pass; inside one of the
+ *   connection's callbacks (on_connected, on_unreachable and on_reply run
+ *   there) peerconn defers the write to the next writable event.
+ * - Every connection the transport closes is forgotten first (p->pc =
+ *   NULL): the reply callbacks peerconn then runs with a NULL reply do
+ *   nothing, and nothing else of that connection runs.
+ * - A reply nobody asked for closes the connection (peerconn checks it
+ *   after every reply); so do bytes that follow the answer to RAFT.HELLO
+ *   or RAFT.AUTH before the next command goes out (checked here).
  */
 #include "server/transport.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,12 +28,11 @@
 #include <time.h>
 
 #include <event2/event.h>
-#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <hiredis/sds.h>
 #include <openssl/crypto.h>
 
 #include "server/peerauth.h"
+#include "server/peerconn.h"
 
 #define DEFAULT_CONNECT_MS 1000
 #define DEFAULT_LIVENESS_MS 1000
@@ -60,28 +42,19 @@
 
 typedef struct tpeer tpeer;
 
-/* The event-library side of one hiredis context (ac->ev.data). Freed by
- * hiredis through conn_cleanup when the context is freed. */
-typedef struct conn {
-    redisAsyncContext *ac;
-    tpeer *p; /* NULL once detached */
-    struct event *rev, *wev;
-    int queuing; /* in queue_command: hiredis must not arm the write event */
-} conn;
-
 struct tpeer {
     transport *t;
     uint64_t id;
     char *host;
     int port;
     int state;
-    redisAsyncContext *ac; /* NULL when IDLE */
-    struct event *timer;   /* connect / liveness / backoff, by state */
-    int backoff_ms;        /* delay before the next attempt after a failure */
-    int64_t since;         /* liveness: last reply, or first outstanding send */
-    uint64_t outstanding;  /* RAFT.MSG commands without a reply */
-    int64_t acked_send;    /* when the last RAFT.MSG (not RAFT.MSGQ) went */
-    peerauth_client auth;  /* the handshake of the current connection */
+    peerconn *pc;         /* NULL when IDLE */
+    struct event *timer;  /* connect / liveness / backoff, by state */
+    int backoff_ms;       /* delay before the next attempt after a failure */
+    int64_t since;        /* liveness: last reply, or first outstanding send */
+    uint64_t outstanding; /* RAFT.MSG commands without a reply */
+    int64_t acked_send;   /* when the last RAFT.MSG (not RAFT.MSGQ) went */
+    peerauth_client auth; /* the handshake of the current connection */
     uint64_t attempts;
     int failures; /* attempts failed since the last READY (the first is logged louder) */
     /* Messages waiting for transport_flush(): bytes in qbuf, message i at
@@ -136,7 +109,7 @@ static void arm(tpeer *p, int64_t ms)
 
 static size_t obuf_len(const tpeer *p)
 {
-    return p->ac && p->ac->c.obuf ? sdslen(p->ac->c.obuf) : 0;
+    return p->pc ? peerconn_unsent(p->pc) : 0;
 }
 
 static void drop_queue(tpeer *p)
@@ -185,23 +158,19 @@ static int is_ok(const redisReply *r)
 
 /* ------------------------------------------------- connection lifecycle */
 
-/* Forgets p's context and frees it: at once, or (inside a reply callback)
- * when the callback returns. Whatever hiredis then calls back sees a
- * detached context and does nothing. */
+/* Forgets p's connection and frees it (peerconn defers the memory when
+ * this runs inside one of its callbacks). */
 static void conn_close(tpeer *p)
 {
-    redisAsyncContext *ac = p->ac;
-    if (!ac) return;
-    p->ac = NULL;
-    ac->data = NULL;
-    if (ac->ev.data) ((conn *)ac->ev.data)->p = NULL;
-    redisAsyncFree(ac);
+    peerconn *pc = p->pc;
+    if (!pc) return;
+    p->pc = NULL;
+    peerconn_free(pc);
 }
 
 /* The connection is gone or must go: log why, close it if still open, drop
  * what was queued, report a lost READY connection, and schedule the next
- * attempt after the current backoff. The log line is written before the
- * context is freed, so fmt's arguments may point into it. */
+ * attempt after the current backoff. */
 static void peer_down(tpeer *p, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void peer_down(tpeer *p, int level, const char *fmt, ...)
@@ -235,111 +204,45 @@ static int fail_level(tpeer *p)
     return p->failures++ == 0 ? TRANSPORT_LOG_NOTICE : TRANSPORT_LOG_VERBOSE;
 }
 
-/* The libevent hooks hiredis drives (as its adapters/libevent.h), except
- * that reads go through conn_on_read; the read event is persistent (hiredis
- * re-adds it after every read: an epoll_ctl pair each time for a one-shot
- * event, nothing for a persistent one); and queuing a command does not arm
- * the write event (see write_or_arm). */
-static void conn_add_read(void *d)
+/* After the answer to RAFT.HELLO or RAFT.AUTH, before the next command
+ * goes out: anything left unparsed was not asked for. Returns 1 when it
+ * closed the connection. */
+static int check_unsolicited(tpeer *p)
 {
-    event_add(((conn *)d)->rev, NULL);
-}
-static void conn_del_read(void *d)
-{
-    event_del(((conn *)d)->rev);
-}
-static void conn_add_write(void *d)
-{
-    conn *c = d;
-    if (c->queuing) return;
-    event_add(c->wev, NULL);
-}
-static void conn_del_write(void *d)
-{
-    event_del(((conn *)d)->wev);
-}
-static void conn_cleanup(void *d)
-{
-    conn *c = d;
-    /* Nothing may reach the hooks through this context any more. */
-    c->ac->ev.data = NULL;
-    c->ac->ev.addRead = c->ac->ev.delRead = NULL;
-    c->ac->ev.addWrite = c->ac->ev.delWrite = NULL;
-    c->ac->ev.cleanup = NULL;
-    event_free(c->rev);
-    event_free(c->wev);
-    free(c);
-}
-
-static void conn_on_read(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    conn *c = arg;
-    redisAsyncContext *ac = c->ac;
-    tpeer *p = c->p;
-    if (p && (ac->c.flags & REDIS_CONNECTED) && ac->replies.head == NULL) {
-        /* Nothing outstanding: EOF, an error, or bytes nobody asked for. */
-        if (redisBufferRead(&ac->c) == REDIS_ERR) {
-            peer_down(p, TRANSPORT_LOG_NOTICE, "connection lost: %s", ac->c.errstr);
-            return;
-        }
-        if (ac->c.reader->pos < ac->c.reader->len) {
-            peer_down(p, TRANSPORT_LOG_WARNING, "unsolicited reply from the peer; closing");
-            return;
-        }
-        return;
-    }
-    redisAsyncHandleRead(ac);
-}
-
-static void conn_on_write(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    redisAsyncHandleWrite(((conn *)arg)->ac);
-}
-
-/* In a reply callback, after the reply to the last outstanding command:
- * anything left unparsed was not asked for (see the top of the file).
- * Returns 1 when it closed the connection. */
-static int check_unsolicited(tpeer *p, redisAsyncContext *ac)
-{
-    if (ac->replies.head == NULL && ac->c.reader->pos < ac->c.reader->len) {
+    if (p->pc && peerconn_waiting(p->pc) == 0 && peerconn_has_unparsed(p->pc)) {
         peer_down(p, TRANSPORT_LOG_WARNING, "unsolicited reply from the peer; closing");
         return 1;
     }
     return 0;
 }
 
-static void on_auth_reply(redisAsyncContext *ac, void *reply, void *priv);
+static void on_auth_reply(void *owner, void *priv, redisReply *r);
 
 /* The answer to RAFT.HELLO: the peer's proof is checked before ours goes
  * out (peerauth.h), so a node that does not know the secret learns
  * nothing it could use. */
-static void on_hello_reply(redisAsyncContext *ac, void *reply, void *priv)
+static void on_hello_reply(void *owner, void *priv, redisReply *r)
 {
     (void)priv;
-    tpeer *p = ac->data;
-    redisReply *r = reply;
-    if (!p || !r) return; /* detached, or being freed */
+    tpeer *p = owner;
+    if (!r) return; /* the connection is being freed */
     char why[256];
     if (peerauth_client_check(&p->auth, r, why, sizeof(why)) != 0) {
         peer_down(p, TRANSPORT_LOG_WARNING, "RAFT.HELLO refused: %s", why);
         return;
     }
-    if (check_unsolicited(p, ac)) return;
-    if (redisAsyncCommandArgv(ac, on_auth_reply, &tag_auth, 2, p->auth.argv, p->auth.argvlen) !=
-        REDIS_OK)
+    if (check_unsolicited(p)) return;
+    if (peerconn_command(p->pc, on_auth_reply, &tag_auth, 2, p->auth.argv, p->auth.argvlen) != 0)
         peer_down(p, TRANSPORT_LOG_WARNING, "could not queue RAFT.AUTH");
+    else
+        peerconn_flush(p->pc);
 }
 
-static void on_auth_reply(redisAsyncContext *ac, void *reply, void *priv)
+static void on_auth_reply(void *owner, void *priv, redisReply *r)
 {
     (void)priv;
-    tpeer *p = ac->data;
-    redisReply *r = reply;
-    if (!p || !r) return;
+    tpeer *p = owner;
+    if (!r) return;
     transport *t = p->t;
     if (!is_ok(r)) {
         char d[256];
@@ -348,7 +251,7 @@ static void on_auth_reply(redisAsyncContext *ac, void *reply, void *priv)
         return;
     }
     /* Checked while still CONNECTING: a failed handshake, not a lost peer. */
-    if (check_unsolicited(p, ac)) return;
+    if (check_unsolicited(p)) return;
     p->state = TRANSPORT_READY;
     p->outstanding = 0;
     p->acked_send = INT64_MIN / 2; /* the first RAFT.MSG is acknowledged */
@@ -370,12 +273,11 @@ static void got_reply(tpeer *p)
         evtimer_del(p->timer);
 }
 
-static void on_msg_reply(redisAsyncContext *ac, void *reply, void *priv)
+static void on_msg_reply(void *owner, void *priv, redisReply *r)
 {
     (void)priv;
-    tpeer *p = ac->data;
-    redisReply *r = reply;
-    if (!p || !r) return;
+    tpeer *p = owner;
+    if (!r) return;
     if (!is_ok(r)) {
         char d[256];
         describe(r, d, sizeof(d));
@@ -384,14 +286,12 @@ static void on_msg_reply(redisAsyncContext *ac, void *reply, void *priv)
     }
     p->backoff_ms = p->t->cfg.backoff_start_ms; /* the peer takes our messages */
     got_reply(p);
-    check_unsolicited(p, ac);
 }
 
-static void on_call_reply(redisAsyncContext *ac, void *reply, void *priv)
+static void on_call_reply(void *owner, void *priv, redisReply *r)
 {
-    tpeer *p = ac->data;
-    redisReply *r = reply;
-    if (!p || !r) return; /* detached or freed: on_unreachable told the owner */
+    tpeer *p = owner;
+    if (!r) return; /* the connection was lost: on_unreachable told the owner */
     transport *t = p->t;
     if (r->type != REDIS_REPLY_INTEGER && r->type != REDIS_REPLY_ERROR) {
         char d[256];
@@ -407,47 +307,31 @@ static void on_call_reply(redisAsyncContext *ac, void *reply, void *priv)
         else
             t->cfg.on_reply(t->cfg.ctx, p->id, tag, 0, r->str, r->len);
     }
-    if (p->ac == ac) check_unsolicited(p, ac);
 }
 
-/* onConnect: never frees the context (see the top of the file). */
-static void on_connect(const redisAsyncContext *cac, int status)
+/* TCP is up (TLS handshakes with the first write): RAFT.HELLO goes. */
+static void on_conn_up(void *owner)
 {
-    redisAsyncContext *ac = (redisAsyncContext *)cac; /* the same object p->ac points to */
-    tpeer *p = ac->data;
-    if (!p) return;
-    if (status != REDIS_OK) {
-        /* hiredis frees the context when this returns. */
-        char why[160];
-        snprintf(why, sizeof(why), "%s", ac->c.errstr[0] ? ac->c.errstr : "connect failed");
-        ac->data = NULL;
-        if (ac->ev.data) ((conn *)ac->ev.data)->p = NULL;
-        p->ac = NULL;
-        peer_down(p, fail_level(p), "connect failed: %s", why);
-        return;
-    }
+    tpeer *p = owner;
     transport *t = p->t;
     if (peerauth_client_hello(&p->auth, t->secret, t->cluster_id, t->cfg.self_id, p->id) != 0 ||
-        redisAsyncCommandArgv(ac, on_hello_reply, &tag_hello, 4, p->auth.argv, p->auth.argvlen) !=
-            REDIS_OK)
+        peerconn_command(p->pc, on_hello_reply, &tag_hello, 4, p->auth.argv, p->auth.argvlen) != 0)
         tlog(t, TRANSPORT_LOG_WARNING,
              "peer %" PRIu64 ": could not start RAFT.HELLO; waiting for the connect timeout",
              p->id);
 }
 
-/* onDisconnect: hiredis is freeing the context (EOF, I/O or protocol
- * error); never frees it again. */
-static void on_disconnect(const redisAsyncContext *cac, int status)
+static void on_conn_closed(void *owner, int why, const char *text)
 {
-    (void)status;
-    redisAsyncContext *ac = (redisAsyncContext *)cac;
-    tpeer *p = ac->data;
-    if (!p) return;
-    char why[160];
-    snprintf(why, sizeof(why), "%s", ac->c.errstr[0] ? ac->c.errstr : "disconnected");
-    ac->data = NULL;
-    p->ac = NULL;
-    peer_down(p, TRANSPORT_LOG_NOTICE, "connection lost: %s", why);
+    tpeer *p = owner;
+    if (why == PEERCONN_CONNECT_FAILED)
+        peer_down(p, fail_level(p), "connect failed: %s", text);
+    else if (why == PEERCONN_PROTOCOL)
+        peer_down(p, TRANSPORT_LOG_WARNING, "%s", text);
+    else if (p->state == TRANSPORT_CONNECTING) /* e.g. a TLS handshake refused */
+        peer_down(p, fail_level(p), "connection lost: %s", text);
+    else
+        peer_down(p, TRANSPORT_LOG_NOTICE, "connection lost: %s", text);
 }
 
 static void peer_connect(tpeer *p)
@@ -456,55 +340,20 @@ static void peer_connect(tpeer *p)
     p->attempts++;
     p->state = TRANSPORT_CONNECTING;
     p->outstanding = 0;
-    redisAsyncContext *ac = t->bind_addr ? redisAsyncConnectBind(p->host, p->port, t->bind_addr)
-                                         : redisAsyncConnect(p->host, p->port);
-    if (!ac) {
-        peer_down(p, TRANSPORT_LOG_WARNING, "connect: out of memory");
+    peerconn_config pcfg = {.host = p->host,
+                            .port = p->port,
+                            .bind_addr = t->bind_addr,
+                            .tls = t->cfg.tls,
+                            .owner = p,
+                            .on_connect = on_conn_up,
+                            .on_close = on_conn_closed};
+    char err[256];
+    p->pc = peerconn_new(t->base, &pcfg, err, sizeof(err));
+    if (!p->pc) {
+        peer_down(p, fail_level(p), "connect failed: %s", err);
         return;
     }
-    if (ac->err) {
-        char why[160];
-        snprintf(why, sizeof(why), "%s", ac->errstr ? ac->errstr : "error");
-        redisAsyncFree(ac); /* nothing attached yet: no callback runs */
-        peer_down(p, fail_level(p), "connect failed: %s", why);
-        return;
-    }
-    conn *c = calloc(1, sizeof(*c));
-    if (c) {
-        c->ac = ac;
-        c->p = p;
-        c->rev = event_new(t->base, ac->c.fd, EV_READ | EV_PERSIST, conn_on_read, c);
-        c->wev = event_new(t->base, ac->c.fd, EV_WRITE, conn_on_write, c);
-    }
-    if (!c || !c->rev || !c->wev) {
-        if (c) {
-            if (c->rev) event_free(c->rev);
-            if (c->wev) event_free(c->wev);
-            free(c);
-        }
-        redisAsyncFree(ac);
-        peer_down(p, TRANSPORT_LOG_WARNING, "connect: out of memory");
-        return;
-    }
-    ac->ev.data = c;
-    ac->ev.addRead = conn_add_read;
-    ac->ev.delRead = conn_del_read;
-    ac->ev.addWrite = conn_add_write;
-    ac->ev.delWrite = conn_del_write;
-    ac->ev.cleanup = conn_cleanup;
-    ac->data = p;
-    p->ac = ac;
-    event_add(c->rev, NULL);
-    /* Also arms the write event, whose firing completes the connect. */
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
     arm(p, t->cfg.connect_timeout_ms);
-}
-
-static int readable(int fd)
-{
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLIN | POLLHUP | POLLERR));
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -523,10 +372,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     case TRANSPORT_READY: {
         if (p->outstanding == 0) break;
         int64_t idle = now_ms() - p->since;
-        if (idle >= t->cfg.liveness_timeout_ms && p->ac && readable(p->ac->c.fd)) {
+        if (idle >= t->cfg.liveness_timeout_ms && p->pc) {
             /* This process may have been the one stalled (a long fsync):
              * replies already in the socket count before the verdict. */
-            redisAsyncHandleRead(p->ac);
+            peerconn_poll(p->pc);
             if (p->state != TRANSPORT_READY || p->outstanding == 0) break;
             idle = now_ms() - p->since;
         }
@@ -627,8 +476,8 @@ err_after_alloc:
 void transport_free(transport *t)
 {
     if (!t) return;
-    /* Callbacks hiredis runs while freeing see detached contexts; the user's
-     * callbacks are not invoked. */
+    /* The reply callbacks peerconn runs while freeing get NULL and return;
+     * the user's callbacks are not invoked. */
     for (size_t i = 0; t->peers && i < t->npeers; i++) {
         tpeer *p = &t->peers[i];
         conn_close(p);
@@ -700,16 +549,11 @@ err_nomem:
 }
 
 /* Writes what was queued on p's connection now, as one write per peer per
- * pass; hiredis would wait for the next writable event. Inside one of the
- * connection's reply callbacks (the caller is then in on_connected,
- * on_unreachable or on_reply) a write error would free the context under
- * hiredis, so there the write event does it. */
+ * pass (inside one of the connection's callbacks, peerconn leaves it to
+ * the next writable event). */
 static void write_or_arm(tpeer *p)
 {
-    if (!(p->ac->c.flags & REDIS_IN_CALLBACK))
-        redisAsyncHandleWrite(p->ac);
-    else if (p->ac->ev.data)
-        event_add(((conn *)p->ac->ev.data)->wev, NULL);
+    if (p->pc) peerconn_flush(p->pc);
 }
 
 /* A command that expects a reply was queued: the liveness clock runs from
@@ -723,30 +567,17 @@ static void sent_command(tpeer *p)
     write_or_arm(p);
 }
 
-/* redisAsyncCommandArgv without arming the write event (hiredis arms it for
- * every command; write_or_arm follows, and an arm and a disarm per message
- * were an epoll_ctl pair each). A write that cannot finish is armed by
- * redisAsyncHandleWrite itself. */
-static int queue_command(tpeer *p, redisCallbackFn *fn, void *privdata, int argc, const char **argv,
-                         const size_t *argvlen)
+/* Queues a command on p's connection (written by write_or_arm). */
+static int queue_command(tpeer *p, peerconn_reply_fn *fn, void *privdata, int argc,
+                         const char **argv, const size_t *argvlen)
 {
-    conn *c = p->ac->ev.data;
-    if (c) c->queuing = 1;
-    int rc = redisAsyncCommandArgv(p->ac, fn, privdata, argc, argv, argvlen);
-    if (c) c->queuing = 0;
-    return rc;
+    return peerconn_command(p->pc, fn, privdata, argc, argv, argvlen) == 0 ? REDIS_OK : REDIS_ERR;
 }
 
-/* A command that gets no reply goes straight into hiredis's output buffer:
- * through redisAsyncCommand it would wait for one. */
+/* A command that gets no reply (RAFT.MSGQ). */
 static int queue_quiet(tpeer *p, int argc, const char **argv, const size_t *argvlen)
 {
-    sds cmd;
-    long long len = redisFormatSdsCommandArgv(&cmd, argc, argv, argvlen);
-    if (len < 0) return REDIS_ERR;
-    int rc = redisAppendFormattedCommand(&p->ac->c, cmd, (size_t)len);
-    sdsfree(cmd);
-    return rc;
+    return peerconn_command_quiet(p->pc, argc, argv, argvlen) == 0 ? REDIS_OK : REDIS_ERR;
 }
 
 static void flush_peer(transport *t, tpeer *p)
@@ -809,7 +640,7 @@ void transport_flush(transport *t)
     for (size_t i = 0; i < t->npeers; i++) {
         tpeer *p = &t->peers[i];
         if (p->qn == 0) continue;
-        if (p->state != TRANSPORT_READY || !p->ac) {
+        if (p->state != TRANSPORT_READY || !p->pc) {
             drop_queue(p);
             continue;
         }
@@ -822,7 +653,7 @@ int transport_call(transport *t, uint64_t to, int argc, const char **argv, const
 {
     tpeer *p = find_peer(t, to);
     if (!p) return TRANSPORT_ENOPEER;
-    if (p->state != TRANSPORT_READY || !p->ac) return TRANSPORT_ENOTCONN;
+    if (p->state != TRANSPORT_READY || !p->pc) return TRANSPORT_ENOTCONN;
     size_t bytes = 0;
     for (int i = 0; i < argc; i++)
         bytes += argvlen[i] + 32;

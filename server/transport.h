@@ -1,6 +1,7 @@
 /* transport.h -- the outgoing side of the peer transport (DESIGN.md "Between
- * nodes"): one hiredis async connection per peer, on the caller's libevent
- * base, bound to this node's address, carrying
+ * nodes"): one connection per peer (server/peerconn.h: plain text, or TLS
+ * with tls-cluster), on the caller's libevent base, bound to this node's
+ * address, carrying
  *
  *   RAFT.HELLO <cluster-id> <node-id> <nonce>         once, first; then, if
  *   RAFT.AUTH <proof>                                 the peer proved itself
@@ -47,12 +48,12 @@
  * but must not call transport_free(). The module prints nothing: every log
  * line goes through cfg->log.
  *
- * SIGPIPE: hiredis writes with write(2), not send(MSG_NOSIGNAL); the
- * process must ignore SIGPIPE (server/main.c does) or a peer closing its end
- * kills it.
+ * SIGPIPE: TLS writes go through OpenSSL's write(2), not
+ * send(MSG_NOSIGNAL); the process must ignore SIGPIPE (server/main.c does)
+ * or a peer closing its end kills it.
  *
- * Not handled here: peer host names are resolved by getaddrinfo() inside
- * hiredis, synchronously; configure numeric addresses.
+ * Not handled here: peer host names are resolved by getaddrinfo(),
+ * synchronously; configure numeric addresses.
  */
 #ifndef RAFTKV_TRANSPORT_H
 #define RAFTKV_TRANSPORT_H
@@ -97,6 +98,11 @@ typedef struct transport_config {
     const char *bind_addr;  /* local address outgoing sockets bind to; NULL: none */
     const char *cluster_id; /* sent in HELLO; non-empty, no NUL inside */
     const char *secret;     /* the HMAC key of the handshake, never sent; non-empty */
+    /* NULL: plain text. Otherwise every connection is TLS, made by this on
+     * the connected socket (server/tls.h's tls_connect_conn: the node's
+     * certificate, the peer's verified against the CA); a handshake that
+     * fails is a failed attempt like a refused connect. No fallback. */
+    struct ssl_st *(*tls)(int fd);
     const transport_peer_config *peers;
     size_t npeers;
     /* Milliseconds; 0 picks the default given. */
@@ -105,7 +111,7 @@ typedef struct transport_config {
     int backoff_start_ms;    /* 50 */
     int backoff_max_ms;      /* 2000; raised to backoff_start_ms if below */
     /* Per peer: bytes of messages waiting for transport_flush() plus bytes
-     * hiredis has not written to the socket yet. A message that would take
+     * the connection has not written to the socket yet. A message that would take
      * the peer past it is dropped, so a single message larger than the
      * bound is never sent. 0: 64 MB. */
     size_t queue_bound;
@@ -165,7 +171,7 @@ void transport_flush(transport *t);
 int transport_call(transport *t, uint64_t to, int argc, const char **argv, const size_t *argvlen,
                    uint64_t tag);
 
-/* Bytes hiredis holds for peer `to` that the socket has not taken yet (0
+/* Bytes the connection holds for peer `to` that the socket has not taken yet (0
  * for an unknown or idle peer): senders of bulk data pace themselves by it. */
 size_t transport_pending_bytes(const transport *t, uint64_t to);
 

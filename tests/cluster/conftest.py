@@ -36,6 +36,7 @@ class Node:
         self.proc = None
         self.extra = []
         self.password = None  # set when a test gives this node a requirepass
+        self.client_kw = {}  # redis.Redis arguments of this node's own (TLS: its CA)
 
     def argv(self):
         return [SERVER_BIN, "--node-id", str(self.id), "--cluster", self.cluster.spec,
@@ -82,6 +83,7 @@ class Node:
         os.kill(self.proc.pid, signal.SIGCONT)
 
     def client(self, **kw):
+        kw = dict(self.cluster.client_kw, **dict(self.client_kw, **kw))
         kw.setdefault("socket_timeout", 10)
         if self.password:
             kw.setdefault("password", self.password)
@@ -99,11 +101,12 @@ class Node:
 
 
 class Cluster:
-    def __init__(self, n, args=(), secrets=None):
+    def __init__(self, n, args=(), secrets=None, client_kw=None):
         assert SERVER_BIN, "RAFTKV_SERVER must point at raftkv-server"
         self.root = tempfile.mkdtemp(prefix="raftkv-cluster-")
         self.args = list(args)
         self.secrets = secrets or {}
+        self.client_kw = dict(client_kw or {})  # every client's redis.Redis arguments (TLS)
         ports = testproc.pick_ports(n)
         self.nodes = [Node(self, i + 1, ports[i]) for i in range(n)]
         self.spec = ",".join("%d=127.0.0.1:%d" % (nd.id, nd.port) for nd in self.nodes)
@@ -159,8 +162,8 @@ class Cluster:
 def make_cluster():
     made = []
 
-    def make(n=3, args=(), secrets=None, start=True):
-        c = Cluster(n, args, secrets)
+    def make(n=3, args=(), secrets=None, start=True, client_kw=None):
+        c = Cluster(n, args, secrets, client_kw)
         made.append(c)
         return c.start() if start else c
 

@@ -37,6 +37,20 @@ CHANGED = {
     "latency-monitor-threshold": "1",
     "tracking-table-max-keys": "10",
     "backup-dir": "/nonexistent/raftkv-backup",  # where BGSAVE writes: nothing applied reads it
+    # TLS (server/tls.h): how clients connect, never what is applied. These
+    # nodes have no tls-port, so any value is accepted (as in Redis).
+    "tls-cert-file": "/nonexistent/node.crt",
+    "tls-key-file": "/nonexistent/node.key",
+    "tls-ca-cert-file": "/nonexistent/ca.crt",
+    "tls-ca-cert-dir": "/nonexistent/ca",
+    "tls-auth-clients": "optional",
+    "tls-protocols": "TLSv1.3",
+    "tls-ciphers": "HIGH",
+    "tls-ciphersuites": "TLS_AES_256_GCM_SHA384",
+    "tls-prefer-server-ciphers": "yes",
+    "tls-session-caching": "no",
+    "tls-session-cache-size": "10",
+    "tls-session-cache-timeout": "10",
     # Cluster-wide, set through the log (this follower is in redirect mode by
     # then, so it answers -MOVED; the leader sets it below): it changes what
     # every node publishes, never what any node stores.

@@ -22,11 +22,15 @@ import powerfs
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
 import testproc  # noqa: E402  (tests/pylib)
+import tlscerts  # noqa: E402
 
 SERVER_BIN = os.environ.get("RAFTKV_SERVER")
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 SECRET = "fault-secret"
 PORT = 7379  # the same on every node: each has its own address
+# With TLS between peers (Cluster(tls=True)), PORT in `cluster` is each node's
+# tls-port (tls-cluster yes) and the clients of the harness use this plain one.
+CLIENT_PORT_TLS = 7380
 def host_of(nid):
     return "127.0.0.%d" % (10 + nid)
 
@@ -135,7 +139,8 @@ class FakeClock:
 class Node:
     def __init__(self, cluster, nid):
         self.cluster, self.id = cluster, nid
-        self.host, self.port = host_of(nid), PORT
+        self.host = host_of(nid)
+        self.port = CLIENT_PORT_TLS if cluster.tls else PORT
         self.dir = os.path.join(cluster.root, "n%d" % nid)
         self.logpath = os.path.join(cluster.root, "n%d.out" % nid)
         self.proc = None
@@ -158,7 +163,7 @@ class Node:
     def argv(self):
         return [SERVER_BIN, "--node-id", str(self.id), "--cluster", self.cluster.spec,
                 "--cluster-secret", SECRET, "--bind", self.host, "--port", str(self.port),
-                "--dir", self.dir] + self.cluster.server_args
+                "--dir", self.dir] + self.cluster.tls_args() + self.cluster.server_args
 
     def env(self):
         env = dict(os.environ)
@@ -314,9 +319,17 @@ class Cluster:
     "wall" or "all" (see FakeClock); powerfs: every data dir is a powerfs
     mount, so a node can lose power (Node.power_loss)."""
 
-    def __init__(self, n, server_args, clock_mode=None, keep_root=None, powerfs=False):
+    def __init__(self, n, server_args, clock_mode=None, keep_root=None, powerfs=False, tls=False):
         assert SERVER_BIN, "RAFTKV_SERVER must point at raftkv-server"
         self.root = tempfile.mkdtemp(prefix="raftkv-fault-")
+        # tls: peers speak mutual TLS to each other (tls-cluster yes), with a
+        # CA and one node certificate made for the run.
+        self.tls = None
+        if tls:
+            d = os.path.join(self.root, "tls")
+            os.mkdir(d)
+            ca = tlscerts.make_ca(d)
+            self.tls = {"ca": ca, "node": tlscerts.issue(d, ca, "node")}
         self.powerfs = powerfs
         self.server_args = list(server_args)
         self.clock_mode = clock_mode
@@ -326,6 +339,12 @@ class Cluster:
 
     def node(self, nid):
         return self.nodes[nid - 1]
+
+    def tls_args(self):
+        if not self.tls:
+            return []
+        return ["--tls-cluster", "yes", "--tls-cert-file", self.tls["node"]["cert"],
+                "--tls-key-file", self.tls["node"]["key"], "--tls-ca-cert-file", self.tls["ca"]["cert"]]
 
     def ids(self):
         return [nd.id for nd in self.nodes]

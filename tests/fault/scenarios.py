@@ -117,6 +117,8 @@ def replay_command(name, a):
         cmd += " --follower-mode " + a.follower_mode
     if getattr(a, "workload", None):
         cmd += " --workload " + a.workload
+    if getattr(a, "tls_peers", False):
+        cmd += " --tls-peers"
     return cmd
 
 
@@ -129,7 +131,8 @@ def run(name, a, log=print):
     rng = random.Random(a.seed)
     args = TIMING + ["--follower-mode", a.follower_mode or sc.follower_mode,
                      "--read-mode", a.read_mode or sc.read_mode] + sc.server_args
-    cl = Cluster(a.nodes, args, clock_mode=sc.clock, powerfs=sc.powerfs)
+    cl = Cluster(a.nodes, args, clock_mode=sc.clock, powerfs=sc.powerfs,
+                 tls=getattr(a, "tls_peers", False))
     steps = schedule.plan(rng, sc.families, a.nodes, a.duration, cl.election_timeout_s(), sc.overlap,
                           sc.max_jump)
     log("seed %d; replay: %s" % (a.seed, replay_command(name, a)))

@@ -295,11 +295,15 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return False
-            if testproc.answers_ping(self.host, self.port):
+            if self.ready():
                 return True
             time.sleep(0.01)
         self.kill()
         raise AssertionError("server did not answer PING within %.0fs; log:\n%s" % (START_DEADLINE, self.log()))
+
+    def ready(self):
+        """The server serves (polled at start)."""
+        return testproc.answers_ping(self.host, self.port)
 
     def start(self):
         """Starts on a fresh port; retries on a port clash."""
@@ -388,11 +392,12 @@ class Server:
 @pytest.fixture
 def make_server():
     """make_server(*args, conf=None) starts a server with extra '--key value'
-    args, and with conf (text) as its config file when given."""
+    args, and with conf (text) as its config file when given; cls (a Server
+    subclass, given its own keyword arguments) starts another kind."""
     servers = []
 
-    def make(*args, conf=None):
-        s = Server(args, conf=conf)
+    def make(*args, conf=None, cls=None, **kw):
+        s = (cls or Server)(args, conf=conf, **kw)
         servers.append(s)
         return s.start()
 
