@@ -60,6 +60,18 @@ SCENARIOS = [
     ("acl-inside-multi-resp3", {"a": 3}, [
         ("a", "MULTI"), ("a", "ACL", "SETUSER", "m2", "on", "nopass", "&c", "+subscribe"),
         ("a", "ACL", "GETUSER", "m2"), ("a", "EXEC"), ("a", "ACL", "DELUSER", "m2")]),
+    ("acl-reads-inside-multi", {"a": 2, "b": 3}, [
+        ("a", "ACL", "SETUSER", "d1", "on", "nopass", "%R~r*", "+get", "+set"),
+        ("a", "MULTI"), ("a", "ACL", "CAT"), ("a", "ACL", "CAT", "nosuch"), ("a", "ACL", "DRYRUN", "d1", "GET", "r1"),
+        ("a", "ACL", "DRYRUN", "d1", "SET", "r1", "v"), ("a", "ACL", "DRYRUN", "nobody", "GET", "x"),
+        ("a", "ACL", "DRYRUN", "d1", "nosuch"), ("a", "ACL", "HELP"), ("a", "EXEC"),
+        ("b", "MULTI"), ("b", "ACL", "CAT"), ("b", "ACL", "DRYRUN", "d1", "GET", "x"),
+        ("b", "EXEC")]),
+    ("exec-rechecks-acl-commands", {"a": 2, "b": 2}, [
+        ("b", "ACL", "SETUSER", "adm", "on", ">pw", "+@all", "~*"), ("a", "AUTH", "adm", "pw"),
+        ("a", "MULTI"), ("a", "ACL", "SETUSER", "z1", "on"), ("a", "ACL", "WHOAMI"),
+        ("a", "ACL", "USERS"), ("b", "ACL", "SETUSER", "adm", "-acl|setuser", "-acl|users"),
+        ("a", "EXEC"), ("b", "ACL", "USERS"), ("log", "b", "2")]),
     ("acl-inside-multi-errors", {"a": 2}, [
         ("a", "MULTI"), ("a", "ACL", "SETUSER"), ("a", "ACL", "NOSUCH"), ("a", "ACL", "WHOAMI", "x"),
         ("a", "EXEC"), ("a", "MULTI"), ("a", "ACL", "WHOAMI"), ("a", "DISCARD")]),

@@ -434,12 +434,14 @@ static void acl_recheck_queued(client *c)
         mcmd *m = &c->mq[i];
         if (m->argc < 1) continue;
         cmdref r = lookup(m->argv[0], m->argvlen[0]);
-        if (r.acl < 0) continue; /* raft.watch, raft.noperm */
         int id = r.acl;
-        if (m->argc >= 2) {
+        if (m->argc >= 3 && !strcasecmp(m->argv[0], "raft.acl")) /* a queued ACL <sub> */
+            id = acl_subcommand_id(acl_command_id("acl", 3), m->argv[2], m->argvlen[2]);
+        else if (m->argc >= 2 && id >= 0) {
             int sid = acl_subcommand_id(id, m->argv[1], m->argvlen[1]);
             if (sid >= 0) id = sid;
         }
+        if (id < 0) continue; /* raft.watch, raft.noperm */
         int pos[256], n = 0;
         if (r.k && r.k->firstkey > 0) {
             n = kv_command_keys(r.k, m->argc, m->argv, m->argvlen, pos, 256);
