@@ -1236,10 +1236,19 @@ acl_user *acl_authenticate(client *c, const char *name, size_t nlen, const char 
     return NULL;
 }
 
+/* A user a follower named that this node does not have: may run nothing,
+ * and its name is the one the denials are logged with. */
+static acl_user ghost_user = {NULL, U_OFF, NULL, 0, NULL, 0, 0};
+
 acl_user *acl_proxied_user(const char *name, size_t len)
 {
     acl_user *u = set_get(&users, name, len);
-    return u ? u : &nobody_user;
+    if (u) return u;
+    free(ghost_user.name);
+    ghost_user.name = xstrndup(name, len);
+    ghost_user.sel = &nobody_sel;
+    ghost_user.nsel = 1;
+    return &ghost_user;
 }
 
 static int is_channel_cmd(int id, int *pattern, int *all)

@@ -149,6 +149,9 @@ def test_the_leader_checks_a_forwarded_command_as_its_user(make_cluster):
         # A user the leader does not have: refused whatever the follower thought.
         assert conn.call("RAFT.PROXY", "2:0:@5:ghost:10.0.0.9:1", "GET", "app:1") == (
             b"-NOPERM this user has no permissions to run the 'get' command\r\n")
+        with ld.client() as r:
+            log = r.execute_command("ACL", "LOG", "1")
+        assert log[0][log[0].index(b"username") + 1] == b"ghost", log
         # The default user (unrestricted) and RESP3 through the same argument.
         assert conn.call("RAFT.PROXY", "3:0:@7:default", "SET", "other", "v") == b"+OK\r\n"
         # A malformed user part is refused, never run as no user.
