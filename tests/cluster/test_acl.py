@@ -1,9 +1,10 @@
 """ACL users are cluster-wide state (issue 20): a user made on one node is
 the same on every node (reads served on a follower, writes forwarded to the
-leader and checked on the follower first), after the leader is killed, and
-on a node that catches up by snapshot; ACL DELUSER disconnects the user's
-clients on every node; CONFIG SET requirepass changes the default user's
-password on every node."""
+leader, checked on the follower and again on the leader as the same user),
+after the leader is killed, and on a node that catches up by snapshot; ACL
+DELUSER disconnects the user's clients on every node, ACL LOAD those of
+every user but default; CONFIG SET requirepass changes the default user's
+password on every node; aclfile's users become a new cluster's."""
 import redis
 
 from conftest import wait_until
