@@ -1063,7 +1063,7 @@ static void kill_client(client *c)
 static void install(userset *s, int load)
 {
     for (client *c = srv.clients; c; c = c->next) {
-        if (!c->user || c->user == &nobody_user) continue;
+        if (!c->user || c->user == &nobody_user || c->as_user) continue; /* as_user: proxy_end */
         const char *name = c->user->name;
         acl_user *nu = set_get(s, name, strlen(name));
         if (!nu || (load && strcmp(name, "default"))) {

@@ -1651,7 +1651,6 @@ PROC(raft_snap_cmd)
 
 typedef struct proxy_saved {
     int proto, db;
-    struct acl_user *user;
 } proxy_saved;
 
 /* RAFT.PROXY <proto> <argv...>: a follower's client command, run here as if
@@ -1670,7 +1669,6 @@ static int proxy_begin(client *c, const char *arg, size_t len, proxy_saved *save
     int bad = proxyarg_parse(arg, len, &pa);
     saved->proto = c->proto;
     saved->db = c->db;
-    saved->user = c->user;
     c->proto = pa.proto;
     c->db = 0;
     if (bad || pa.db < 0 || pa.db >= cfg.databases) {
@@ -1700,7 +1698,9 @@ static void proxy_end(client *c, slot *before, const proxy_saved *saved)
     c->tail->wrap = 1;
     c->proto = saved->proto;
     c->db = saved->db;
-    c->user = saved->user;
+    /* A peer's own user is default (it never authenticates as a user);
+     * not the saved pointer, which an ACL change would have freed. */
+    c->user = acl_default_user();
     c->as_user = 0;
 }
 
