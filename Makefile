@@ -53,7 +53,7 @@ package: build
 	@echo "Install it with: sudo apt install ./$$(ls -t $(BUILD_RELEASE)/raftkv-server_*.deb | head -1)"
 
 test: build-test
-	cd $(BUILD_TEST) && ctest --output-on-failure --timeout 900
+	cd $(BUILD_TEST) && ctest -j$(JOBS) --output-on-failure --timeout 900
 
 clean:
 	rm -rf build

@@ -722,3 +722,82 @@ def only_known_leak(log_text):
         return False
     blocks = log_text.split("leak of ")[1:]
     return bool(blocks) and all("in mdb_midl_alloc" in b.split("\n\n")[0] for b in blocks)
+
+
+# ---------------------------------------------------------------- scenarios
+
+def logs_agree(name, redis_log, raftkv_log):
+    """True when two sides' step logs are equal; otherwise prints FAIL name
+    and the two logs side by side, differing steps marked !!."""
+    if redis_log == raftkv_log:
+        return True
+    print("FAIL %s" % name)
+    for i in range(max(len(redis_log), len(raftkv_log))):
+        x = redis_log[i] if i < len(redis_log) else None
+        y = raftkv_log[i] if i < len(raftkv_log) else None
+        mark = "  " if x == y else "!!"
+        print("%s redis:  %r\n%s raftkv: %r" % (mark, x, mark, y))
+    return False
+
+
+def flushall(port):
+    c = Conn("127.0.0.1", port)
+    c.call("FLUSHALL")
+    c.close()
+
+
+def scenario_main(scenarios, run_scenario, reset=flushall, cluster=False, after=None,
+                  after_cluster=None):
+    """The command line of the scenario runners (diff_watch.py,
+    diff_tracking.py, diff_acl.py): --redis-vs-redis, -k TEXT (only
+    scenarios whose name holds it) and, when cluster is true, --cluster.
+    Starts redis-server and RaftKV (one node; with --cluster, when
+    after_cluster is None, the leader of 3 nodes), resets both with
+    reset(port) before each (name, conns, steps) scenario, runs
+    run_scenario(name, conns, steps, redis_port, raftkv_port) -> bool, then
+    after(raftkv_port) -> bool when given (not with --redis-vs-redis or -k);
+    RaftKV's sanitizer report fails the run. With --cluster and
+    after_cluster, the scenarios run on one node and after_cluster() -> bool
+    runs last, on its own cluster. Returns the exit status."""
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--redis-vs-redis", action="store_true")
+    if cluster:
+        ap.add_argument("--cluster", action="store_true")
+    ap.add_argument("-k", default=None, help="only scenarios whose name contains this")
+    args = ap.parse_args()
+    with_cluster = cluster and args.cluster
+    if args.redis_vs_redis:
+        os.environ["COMPAT_REDIS_VS_REDIS"] = "1"
+    t0 = time.time()
+    ok = True
+    r = start_redis()
+    k = None
+    try:
+        if with_cluster and after_cluster is None and not redis_vs_redis():
+            k = start_raftkv_cluster(3)
+        else:
+            k = start_raftkv()
+        for name, conns, steps in scenarios:
+            if args.k and args.k not in name:
+                continue
+            reset(r.port)
+            reset(k.port)
+            good = run_scenario(name, conns, steps, r.port, k.port)
+            ok &= good
+            if good:
+                print("ok %s" % name)
+        if after and not args.redis_vs_redis and not args.k:
+            ok &= after(k.port)
+    finally:
+        r.stop()
+        if k:
+            k.stop()
+            rep = k.sanitizer_report() if hasattr(k, "sanitizer_report") else None
+            if rep:
+                print("FAIL sanitizer report:\n%s" % rep)
+                ok = False
+    if with_cluster and after_cluster and not args.redis_vs_redis:
+        ok &= after_cluster()
+    print("%s in %.1f s" % ("PASS" if ok else "FAIL", time.time() - t0))
+    return 0 if ok else 1

@@ -18,11 +18,9 @@ PING); ("log", conn, n) records ACL LOG n without its age and client-info
 fields (they differ between servers by nature). With --cluster the RaftKV
 side is the leader of a 3-node cluster.
 """
-import argparse
 import os
 import socket
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compat  # noqa: E402
@@ -228,13 +226,7 @@ def run_scenario(name, conns, steps, rport, kport):
         for st in steps:
             a.step(st)
             b.step(st)
-        if a.log == b.log:
-            return True
-        print("FAIL %s" % name)
-        for x, y in zip(a.log, b.log):
-            mark = "  " if x == y else "!!"
-            print("%s redis:  %r\n%s raftkv: %r" % (mark, x, mark, y))
-        return False
+        return compat.logs_agree(name, a.log, b.log)
     finally:
         a.close()
         b.close()
@@ -252,43 +244,7 @@ def reset(port):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--redis-vs-redis", action="store_true")
-    ap.add_argument("--cluster", action="store_true")
-    ap.add_argument("-k", default=None, help="only scenarios whose name contains this")
-    args = ap.parse_args()
-    if args.redis_vs_redis:
-        os.environ["COMPAT_REDIS_VS_REDIS"] = "1"
-    t0 = time.time()
-    ok = True
-    r = compat.start_redis()
-    k = None
-    try:
-        if args.cluster and not compat.redis_vs_redis():
-            k = compat.start_raftkv_cluster(3)
-            kport = k.port
-        else:
-            k = compat.start_raftkv()
-            kport = k.port
-        for name, conns, steps in SCENARIOS:
-            if args.k and args.k not in name:
-                continue
-            reset(r.port)
-            reset(kport)
-            good = run_scenario(name, conns, steps, r.port, kport)
-            ok &= good
-            if good:
-                print("ok %s" % name)
-    finally:
-        r.stop()
-        if k:
-            k.stop()
-            rep = k.sanitizer_report() if hasattr(k, "sanitizer_report") else None
-            if rep:
-                print("FAIL sanitizer report:\n%s" % rep)
-                ok = False
-    print("%s in %.1f s" % ("PASS" if ok else "FAIL", time.time() - t0))
-    return 0 if ok else 1
+    return compat.scenario_main(SCENARIOS, run_scenario, reset=reset, cluster=True)
 
 
 if __name__ == "__main__":

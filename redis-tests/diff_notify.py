@@ -69,6 +69,12 @@ CASES = [
         ("SETBIT", "b", "7", "1"), ("SETBIT", "b", "7", "1"), ("GETBIT", "b", "7"),
         ("PFADD", "h", "a", "b", "c"), ("PFADD", "h", "a"), ("PFADD", "h2"),
         ("PFMERGE", "h3", "h", "h2"), ("PFCOUNT", "h"),
+        ("BITOP", "AND", "d", "b", "nosuch"), ("BITOP", "NOT", "d", "b"), ("BITOP", "OR", "d", "nosuch"),
+        ("BITOP", "OR", "d", "nosuch"), ("HSET", "hh", "f", "v"), ("BITOP", "XOR", "hh", "b"),
+        ("BITFIELD", "f", "SET", "u8", "0", "1"), ("BITFIELD", "f", "SET", "u8", "0", "1", "INCRBY", "u8", "0", "1"),
+        ("BITFIELD", "f", "GET", "u8", "0"), ("BITFIELD_RO", "f", "GET", "u8", "0"),
+        ("BITFIELD", "g", "OVERFLOW", "FAIL", "SET", "u8", "0", "300"),
+        ("BITFIELD", "f", "OVERFLOW", "FAIL", "INCRBY", "u8", "0", "-100"),
     ]),
     ("keyspace", "KEA", [
         ("SET", "a", "1"), ("SET", "b", "2"),

@@ -81,7 +81,7 @@ def gen_strings(rng):
             out.append(rng.choice([b"BYTE", b"BIT"]))
         return out
 
-    c = rng.randrange(40)
+    c = rng.randrange(43)
     if c == 0:
         return [b"GET", k()]
     if c in (1, 2):
@@ -175,6 +175,25 @@ def gen_strings(rng):
         return cmd + ([rng.choice([b"NX", b"XX", b"GT", b"LT"])] if rng.random() < 0.5 else [])
     if c == 38:
         return [rng.choice([b"UNLINK", b"TOUCH"])] + [k() for _ in range(rng.randint(1, 3))]
+    if c == 40:
+        op = rng.choice([b"AND", b"OR", b"XOR", b"NOT", b"not", b"NAND"])
+        return [b"BITOP", op, k()] + [k() for _ in range(1 if op.upper() == b"NOT" and rng.random() < 0.8
+                                                        else rng.randint(1, 3))]
+    if c in (41, 42):
+        def field():
+            t = rng.choice([b"u1", b"u4", b"u8", b"i5", b"i8", b"u63", b"i64", b"u64", b"x8"])
+            return [t, rng.choice([b"0", b"3", b"7", b"#1", b"#2", b"40", b"-1"])]
+        cmd = [b"BITFIELD" if c == 41 else b"BITFIELD_RO", k()]
+        for _ in range(rng.randint(0, 4)):
+            op = rng.choice([b"GET", b"GET", b"SET", b"INCRBY", b"OVERFLOW"] if c == 41 else
+                            [b"GET", b"GET", b"GET", b"SET"])
+            if op == b"OVERFLOW":
+                cmd += [op, rng.choice([b"WRAP", b"SAT", b"FAIL", b"sat"])]
+            elif op == b"GET":
+                cmd += [op] + field()
+            else:
+                cmd += [op] + field() + [rng.choice(INTS + [b"-1", b"300", b"127", b"-128"])]
+        return cmd
     # not DBSIZE: redis-server counts a key SET with a past EXAT/PXAT until
     # its expiry cycle reclaims it, RaftKV never does (not deterministic)
     return [b"EXISTS", k()]

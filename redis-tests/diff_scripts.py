@@ -227,7 +227,7 @@ def main():
         # and under ASan the 512 MB SETRANGE of 10_edge.txt stalls all three
         # nodes' event loops for 1.5-2 s at once.
         raftkv_srv = compat.start_raftkv_cluster(3, ["--follower-mode", "redirect"], election_timeout=3000,
-                                                 heartbeat=100, request_timeout=5000)
+                                                 heartbeat=100, request_timeout=15000)
         leader = raftkv_srv.leader()
     else:
         raftkv_srv = compat.start_raftkv()

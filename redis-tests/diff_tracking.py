@@ -17,11 +17,9 @@ connection's id is replaced by {id:x} before comparing.
 --cluster adds a 3-node check: a client tracking on a follower is
 invalidated when a write through the leader applies on that follower.
 """
-import argparse
 import os
 import re
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compat  # noqa: E402
@@ -257,16 +255,7 @@ def run_scenario(name, conns, steps, rport, kport):
                 msgs = side.drain(cname)
                 if msgs:
                     side.log.append((cname + " (end)", msgs))
-        la, lb = a.normalized(), b.normalized()
-        if la == lb:
-            return True
-        print("FAIL %s" % name)
-        for i in range(max(len(la), len(lb))):
-            x = la[i] if i < len(la) else None
-            y = lb[i] if i < len(lb) else None
-            mark = "  " if x == y else "!!"
-            print("%s redis:  %r\n%s raftkv: %r" % (mark, x, mark, y))
-        return False
+        return compat.logs_agree(name, a.normalized(), b.normalized())
     finally:
         a.close()
         b.close()
@@ -360,40 +349,8 @@ def cluster_check():
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--redis-vs-redis", action="store_true")
-    ap.add_argument("--cluster", action="store_true")
-    ap.add_argument("-k", default=None, help="only scenarios whose name contains this")
-    args = ap.parse_args()
-    if args.redis_vs_redis:
-        os.environ["COMPAT_REDIS_VS_REDIS"] = "1"
-    t0 = time.time()
-    ok = True
-    r = compat.start_redis()
-    k = None
-    try:
-        k = compat.start_raftkv()
-        for name, conns, steps in SCENARIOS:
-            if args.k and args.k not in name:
-                continue
-            for srv in (r, k):
-                c = compat.Conn("127.0.0.1", srv.port)
-                c.call("FLUSHALL")
-                c.close()
-            good = run_scenario(name, conns, steps, r.port, k.port)
-            ok &= good
-            if good:
-                print("ok %s" % name)
-        if not args.redis_vs_redis and not args.k:
-            ok &= limit_check(k.port)
-    finally:
-        r.stop()
-        if k:
-            k.stop()
-    if args.cluster and not args.redis_vs_redis:
-        ok &= cluster_check()
-    print("%s, %.1fs" % ("all scenarios agree" if ok else "FAILURES", time.time() - t0))
-    return 0 if ok else 1
+    return compat.scenario_main(SCENARIOS, run_scenario, cluster=True, after=limit_check,
+                                after_cluster=cluster_check)
 
 
 if __name__ == "__main__":

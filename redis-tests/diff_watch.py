@@ -10,7 +10,6 @@ A step is (conn, arg, ...); ("expire-wait", key) waits, with a deadline,
 until key's PX has passed on both servers (polling the clock, not the key:
 a read of an expired key deletes it in Redis, which would touch it).
 """
-import argparse
 import os
 import sys
 import time
@@ -176,52 +175,14 @@ def run_scenario(name, conns, steps, rport, kport):
             b.step(st)
             if st[1] == "SET" and "PX" in st:
                 expiry[st[2]] = time.time() + int(st[st.index("PX") + 1]) / 1000.0 + 0.1
-        if a.log == b.log:
-            return True
-        print("FAIL %s" % name)
-        for x, y in zip(a.log, b.log):
-            mark = "  " if x == y else "!!"
-            print("%s redis:  %r\n%s raftkv: %r" % (mark, x, mark, y))
-        return False
+        return compat.logs_agree(name, a.log, b.log)
     finally:
         a.close()
         b.close()
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--redis-vs-redis", action="store_true")
-    ap.add_argument("-k", default=None, help="only scenarios whose name contains this")
-    args = ap.parse_args()
-    if args.redis_vs_redis:
-        os.environ["COMPAT_REDIS_VS_REDIS"] = "1"
-    t0 = time.time()
-    ok = True
-    r = compat.start_redis()
-    k = None
-    try:
-        k = compat.start_raftkv()
-        for name, conns, steps in SCENARIOS:
-            if args.k and args.k not in name:
-                continue
-            for srv in (r, k):
-                c = compat.Conn("127.0.0.1", srv.port)
-                c.call("FLUSHALL")
-                c.close()
-            good = run_scenario(name, conns, steps, r.port, k.port)
-            ok &= good
-            if good:
-                print("ok %s" % name)
-    finally:
-        r.stop()
-        if k:
-            k.stop()
-            rep = k.sanitizer_report()
-            if rep:
-                print("FAIL sanitizer report:\n%s" % rep)
-                ok = False
-    print("%s in %.1f s" % ("PASS" if ok else "FAIL", time.time() - t0))
-    return 0 if ok else 1
+    return compat.scenario_main(SCENARIOS, run_scenario)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@
 #include "server/diag.h"
 #include "server/evict.h"
 #include "server/log.h"
+#include "server/loopstat.h"
 #include "server/migrate.h"
 #include "server/peerauth.h"
 #include "server/proxyarg.h"
@@ -1345,6 +1346,7 @@ PROC(config_cmd)
     } else if (!strcasecmp(sub, "resetstat") && argc == 2) {
         memset(&srv.stats, 0, sizeof(srv.stats));
         info_reset_stats();
+        loopstat_reset();
         resp_add_ok(b);
     } else if (!strcasecmp(sub, "rewrite") && argc == 2) {
         config_rewrite_reply(b);

@@ -13,6 +13,7 @@
 #include "server/backup.h"
 #include "server/command_info.h"
 #include "server/info.h"
+#include "server/loopstat.h"
 #include "server/server.h"
 #include "storage/kvlua.h"
 
@@ -621,6 +622,9 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
             driver_status(&dstat); /* malformed (driver) and impossible (raft) messages */
             ADD("raft_peer_msgs_dropped:%llu\r\n",
                 (unsigned long long)(srv.stats.peer_msgs_dropped + dstat.dropped_msgs));
+            char ls[512];
+            loopstat_info(ls, sizeof(ls));
+            ADD("%s", ls);
             break;
         }
         case S_REPLICATION:

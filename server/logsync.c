@@ -23,6 +23,7 @@
 
 #include "server/diag.h"
 #include "server/log.h"
+#include "server/loopstat.h"
 #include "server/server.h"
 #include "storage/kverr.h"
 #include "storage/kvlog.h"
@@ -105,6 +106,7 @@ static void complete(void)
 static void on_event(evutil_socket_t fd, short what, void *arg)
 {
     (void)what, (void)arg;
+    loopstat_busy();
     uint64_t n;
     ssize_t r = read(fd, &n, sizeof(n));
     (void)r;

@@ -16,6 +16,7 @@
 #include "server/diag.h"
 #include "server/evict.h"
 #include "server/log.h"
+#include "server/loopstat.h"
 #include "server/acl.h"
 #include "server/server.h"
 #include "storage/kverr.h"
@@ -167,6 +168,7 @@ static void collection_gc(void)
 static void cron(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
+    loopstat_busy();
     static unsigned runs;
     int64_t t0 = mono_us();
     /* Also as soon as writes pause for a run: reads then use a read
@@ -177,7 +179,9 @@ static void cron(evutil_socket_t fd, short what, void *arg)
     uint64_t applied = kvstate_applied_index(srv.state);
     int quiet = applied == prev_applied && applied != kvstate_durable_index(srv.state);
     prev_applied = applied;
-    int rc = runs % STATE_COMMIT_RUNS == 0 || quiet ? kvstate_commit(srv.state) : 0;
+    int committing = runs % STATE_COMMIT_RUNS == 0 || quiet;
+    int rc = committing ? kvstate_commit(srv.state) : 0;
+    if (committing) diag_latency_sample("state-commit", mono_us() - t0);
     driver_held(slow_check("committing the state", t0));
     if (rc) {
         serverLog(LL_WARNING, "Committing the state failed: %s (%s). Stopping.", kv_strerror(rc),
@@ -203,6 +207,7 @@ static void cron(evutil_socket_t fd, short what, void *arg)
 static void tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
+    loopstat_busy();
     driver_tick();
 }
 
@@ -440,7 +445,9 @@ int main(int argc, char **argv)
         int64_t t0 = mono_us();
         event_base_loop(srv.base, flags);
         slow_check("one round of I/O callbacks", t0);
+        int64_t t1 = mono_us();
         end_of_pass();
+        loopstat_pass_end(t1);
     }
 
     serverLog(LL_WARNING, "Shutting down: syncing the log and committing the state...");

@@ -17,6 +17,7 @@
 #include "server/clientcmd.h"
 #include "server/diag.h"
 #include "server/log.h"
+#include "server/loopstat.h"
 #include "server/migrate.h"
 #include "server/acl.h"
 #include "server/server.h"
@@ -200,6 +201,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
     (void)what;
     (void)arg;
+    loopstat_busy();
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
@@ -483,7 +485,7 @@ static int process_input(client *c)
      * unblocked, as in Redis: blocking.c resumes it; so do those after a
      * command a CLIENT PAUSE holds (clientcmd.c resumes it). */
     while (!(c->flags & (CF_CLOSE_AFTER_REPLY | CF_CLOSE_ASAP)) && !c->blk &&
-           !(c->opmode & CM_HELD) && !c->migrating) {
+           !(c->opmode & CM_HELD) && !c->migrating && !(c->flags & CF_WATCH_WAIT)) {
         if (budget-- == 0) {
             if (!(c->flags & CF_PENDING_INPUT)) {
                 c->flags |= CF_PENDING_INPUT;
@@ -515,6 +517,7 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     client *c = arg;
     char buf[READ_CHUNK];
+    loopstat_busy();
     if (c->flags & (CF_CLOSE_AFTER_REPLY | CF_CLOSE_ASAP)) {
         /* Input after a fatal protocol error is ignored, as Redis does. */
         ssize_t n = read(fd, buf, sizeof(buf));
@@ -672,6 +675,7 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
+    loopstat_busy();
     client_flush(arg);
 }
 
@@ -683,6 +687,7 @@ void clients_flush(void)
         client *c = list;
         list = c->wnext_dirty;
         c->on_dirty = 0;
+        if ((c->flags & CF_WATCH_WAIT) && !c->npending) watch_resume(c);
         client_flush(c);
     }
 }

@@ -75,7 +75,8 @@ enum {
     CF_MULTI = 1 << 2,
     CF_DIRTY_EXEC = 1 << 3,
     CF_PENDING_INPUT = 1 << 4,
-    CF_UNIX = 1 << 5
+    CF_UNIX = 1 << 5,
+    CF_WATCH_WAIT = 1 << 6 /* a WATCH waits for the client's earlier commands (watch.c) */
 };
 
 /* Connections let in for the peer handshake only (networking.c): any
@@ -386,6 +387,10 @@ int watch_count(const client *c);
 /* EXEC: puts "raft.watch" and the watched keys first in c's MULTI queue,
  * then forgets the watches. */
 void watch_seal(client *c);
+/* networking.c's flush of a dirty client: runs the WATCH that waits
+ * (CF_WATCH_WAIT) once the client has no command pending, and resumes its
+ * input. */
+void watch_resume(client *c);
 /* commands.c: a copy of a command put first in c's MULTI queue. */
 void multi_queue_front(client *c, int argc, char **argv, size_t *lens);
 

@@ -11,11 +11,19 @@
  * (storage/kvks.c "watch"). So WATCH, the reads and EXEC may go to a
  * follower, and the entry decides the same way on every node and across
  * a leader change. A node's applied index may lag the leader's: a key
- * changed in between is then seen by the apply as changed after the
- * watch, which aborts (never a missed change). */
+ * changed in between is then seen by the apply as changed after the watch,
+ * which aborts (never a missed change).
+ *
+ * A WATCH sent behind the connection's own commands still in flight (a
+ * pipelined SET k; WATCH k) waits for them, with the connection's later
+ * input (CF_WATCH_WAIT): watching at an applied index below the client's
+ * own write would see that write as a change made after the WATCH. On a
+ * follower whose write was forwarded, the node may not have applied it
+ * yet when its reply comes back, and the EXEC may still abort. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/clientcmd.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "storage/kverr.h"
@@ -32,6 +40,7 @@ typedef struct wkey {
 struct watchlist {
     wkey *keys;
     int n, cap;
+    mcmd waiting; /* the WATCH waiting for the client's earlier commands; owned */
 };
 
 static int watched(const struct watchlist *w, int db, const char *key, size_t len)
@@ -52,6 +61,12 @@ void watch_command(client *c, int argc, char **argv, size_t *lens)
     }
     if (!c->watch) c->watch = server_calloc(1, sizeof(*c->watch), "watching keys");
     struct watchlist *w = c->watch;
+    if (c->npending && !(c->opmode & (CM_REPLY_OFF | CM_REPLY_SKIP))) {
+        w->waiting.argc = argc;
+        w->waiting.argv = argv_copy(argc, argv, lens, &w->waiting.argvlen);
+        c->flags |= CF_WATCH_WAIT;
+        return;
+    }
     for (int i = 1; i < argc; i++) {
         if (watched(w, c->db, argv[i], lens[i])) continue; /* the first WATCH counts */
         if (w->n == w->cap) {
@@ -79,6 +94,17 @@ void watch_command(client *c, int argc, char **argv, size_t *lens)
     resp_add_ok(b);
 }
 
+void watch_resume(client *c)
+{
+    struct watchlist *w = c->watch;
+    c->flags &= ~CF_WATCH_WAIT;
+    mcmd m = w->waiting;
+    w->waiting.argv = NULL;
+    watch_command(c, m.argc, m.argv, m.argvlen);
+    free(m.argv);
+    client_resume_input(c);
+}
+
 void watch_clear(client *c)
 {
     struct watchlist *w = c->watch;
@@ -86,8 +112,10 @@ void watch_clear(client *c)
     for (int i = 0; i < w->n; i++)
         free(w->keys[i].key);
     free(w->keys);
+    free(w->waiting.argv);
     free(w);
     c->watch = NULL;
+    c->flags &= ~CF_WATCH_WAIT;
 }
 
 int watch_count(const client *c)

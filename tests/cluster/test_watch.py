@@ -62,6 +62,36 @@ def test_watch_on_a_follower_decides_at_apply(make_cluster):
     assert_same_keyspace(c)
 
 
+def test_watch_behind_its_own_pipelined_write(make_cluster):
+    """SET k; WATCH k; MULTI; SET k; EXEC sent in one write on the leader:
+    the WATCH comes after the client's own SET, so the EXEC commits, as on
+    redis-server (the WATCH waits for the SET to apply)."""
+    c = make_cluster(3)
+    r = c.leader().client()
+    other = c.leader().client()
+    conn = r.connection_pool.get_connection("WATCH")
+    try:
+        for i in range(5):
+            cmds = [("SET", "pw", "a%d" % i), ("WATCH", "pw"), ("GET", "pw"), ("MULTI",),
+                    ("SET", "pw", "b%d" % i), ("EXEC",)]
+            conn.send_packed_command(conn.pack_commands(cmds))
+            replies = [conn.read_response() for _ in cmds]
+            assert replies == [b"OK", b"OK", b"a%d" % i, b"OK", b"QUEUED", [b"OK"]], replies
+            # A change by another client after the WATCH still aborts.
+            cmds = [("SET", "pw", "c%d" % i), ("WATCH", "pw")]
+            conn.send_packed_command(conn.pack_commands(cmds))
+            assert [conn.read_response() for _ in cmds] == [b"OK", b"OK"]
+            assert other.set("pw", "x") is True
+            cmds = [("MULTI",), ("SET", "pw", "d"), ("EXEC",)]
+            conn.send_packed_command(conn.pack_commands(cmds))
+            assert [conn.read_response() for _ in cmds] == [b"OK", b"QUEUED", None]
+    finally:
+        r.connection_pool.release(conn)
+    assert r.get("pw") == b"x"
+    r.close()
+    other.close()
+
+
 def test_watch_across_a_leader_kill(make_cluster):
     c = make_cluster(3)
     ld = c.leader()

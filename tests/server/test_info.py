@@ -154,6 +154,34 @@ def test_latencystats_fields(server):
     assert "Latencystats" in headers(c.call("INFO", "all"))
 
 
+def test_eventloop_pass_distribution(make_server):
+    """INFO stats counts the event loop's passes by how long they kept it
+    busy: a DEBUG SLEEP of 60 ms is one pass over 10 ms, in the 100 ms
+    bucket, and the longest; CONFIG RESETSTAT clears them."""
+    server = make_server("--enable-debug-command", "yes")
+    c = server.raw()
+    c.call("CONFIG", "RESETSTAT")
+    for i in range(20):
+        c.call("SET", "p%d" % i, "v")
+    st = fields(c.call("INFO", "stats"))
+    assert int(st["eventloop_passes"]) >= 20
+    hist = kv(st["eventloop_pass_ms_hist"])
+    assert list(hist) == ["le1", "le2", "le5", "le10", "le25", "le50", "le100", "le250", "gt250"]
+    assert sum(int(v) for v in hist.values()) == int(st["eventloop_passes"])
+    before = int(st["eventloop_passes_over_10ms"])
+    c.call("DEBUG", "SLEEP", "0.06")
+    st = fields(c.call("INFO", "stats"))
+    hist = kv(st["eventloop_pass_ms_hist"])
+    assert int(st["eventloop_passes_over_10ms"]) >= before + 1
+    assert int(hist["le100"]) >= 1
+    assert int(st["eventloop_pass_max_usec"]) >= 60000
+    assert "passes over 10 ms in the last" in server.log()  # the first such pass is logged
+    c.call("CONFIG", "RESETSTAT")
+    st = fields(c.call("INFO", "stats"))
+    assert int(st["eventloop_passes_over_10ms"]) == 0
+    assert int(st["eventloop_pass_max_usec"]) < 60000
+
+
 def test_resetstat_clears_command_and_error_counts(server):
     c = server.raw()
     c.call("GET")
