@@ -25,7 +25,8 @@ static const struct {
     {"requirepass", "password of the default user (AUTH); empty: none. Until the cluster's users "
                     "are first changed (ACL SETUSER, CONFIG SET requirepass) each node's own; "
                     "then the replicated default user's"},
-    {"aclfile", "ACL users file: ACL LOAD proposes its users to the cluster, ACL SAVE writes the "
+    {"aclfile", "ACL users file, read at start (a bad one stops the node): its users become a "
+                "new cluster's; ACL LOAD proposes them to the cluster, ACL SAVE writes the "
                 "cluster's users to it"},
     {"dir", "data directory (created if missing): the Raft log and the LMDB state"},
     {"backup-dir", "where SAVE/BGSAVE write a backup of this node (empty: <dir>/backup); "
