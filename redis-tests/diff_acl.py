@@ -58,6 +58,18 @@ SCENARIOS = [
     ("acl-inside-multi-resp3", {"a": 3}, [
         ("a", "MULTI"), ("a", "ACL", "SETUSER", "m2", "on", "nopass", "&c", "+subscribe"),
         ("a", "ACL", "GETUSER", "m2"), ("a", "EXEC"), ("a", "ACL", "DELUSER", "m2")]),
+    ("acl-reads-inside-multi", {"a": 2, "b": 3}, [
+        ("a", "ACL", "SETUSER", "d1", "on", "nopass", "%R~r*", "+get", "+set"),
+        ("a", "MULTI"), ("a", "ACL", "CAT"), ("a", "ACL", "CAT", "nosuch"), ("a", "ACL", "DRYRUN", "d1", "GET", "r1"),
+        ("a", "ACL", "DRYRUN", "d1", "SET", "r1", "v"), ("a", "ACL", "DRYRUN", "nobody", "GET", "x"),
+        ("a", "ACL", "DRYRUN", "d1", "nosuch"), ("a", "ACL", "HELP"), ("a", "EXEC"),
+        ("b", "MULTI"), ("b", "ACL", "CAT"), ("b", "ACL", "DRYRUN", "d1", "GET", "x"),
+        ("b", "EXEC")]),
+    ("exec-rechecks-acl-commands", {"a": 2, "b": 2}, [
+        ("b", "ACL", "SETUSER", "adm", "on", ">pw", "+@all", "~*"), ("a", "AUTH", "adm", "pw"),
+        ("a", "MULTI"), ("a", "ACL", "SETUSER", "z1", "on"), ("a", "ACL", "WHOAMI"),
+        ("a", "ACL", "USERS"), ("b", "ACL", "SETUSER", "adm", "-acl|setuser", "-acl|users"),
+        ("a", "EXEC"), ("b", "ACL", "USERS"), ("log", "b", "2")]),
     ("acl-inside-multi-errors", {"a": 2}, [
         ("a", "MULTI"), ("a", "ACL", "SETUSER"), ("a", "ACL", "NOSUCH"), ("a", "ACL", "WHOAMI", "x"),
         ("a", "EXEC"), ("a", "MULTI"), ("a", "ACL", "WHOAMI"), ("a", "DISCARD")]),
@@ -114,6 +126,11 @@ KEYSPEC_STEPS = KS + [("a",) + c for c in [
     ("SET", "b1", "v", "GET"), ("COPY", "r1", "w2"), ("COPY", "w2", "w3"), ("COPY", "r1", "r2"),
     ("LMOVE", "rl", "wl", "LEFT", "RIGHT"), ("LMOVE", "rl", "bl", "LEFT", "RIGHT"),
     ("LMOVE", "bl", "wl", "LEFT", "RIGHT"), ("RPOPLPUSH", "bl", "wl"), ("RPOPLPUSH", "rl", "bl"),
+    ("BITOP", "AND", "w4", "r1", "b1"), ("BITOP", "AND", "r4", "r1"), ("BITOP", "OR", "w4", "w1"),
+    ("BITFIELD", "r1", "GET", "u8", "0"), ("BITFIELD", "r1", "SET", "u8", "0", "1"),
+    ("BITFIELD", "b2", "GET", "u8", "0", "INCRBY", "u8", "0", "1"),
+    ("BITFIELD", "w13", "OVERFLOW", "SAT"), ("BITFIELD", "r1", "GET", "u8", "0", "OVERFLOW", "WRAP"),
+    ("BITFIELD", "w13", "SET", "u8", "0", "1"), ("BITFIELD_RO", "r1", "GET", "u8", "0"),
     ("SORT", "rl", "STORE", "w5"), ("SORT", "rl"), ("SORT", "rl", "STORE", "r5"),
     ("SORT", "wl"), ("SORT_RO", "rl"), ("SORT", "rl", "LIMIT", "0", "1", "STORE", "w6", "ALPHA"),
     ("SUNIONSTORE", "w7", "rs"), ("SINTERSTORE", "r7", "rs"), ("SMOVE", "rs", "ws", "m"),

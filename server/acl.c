@@ -1063,7 +1063,7 @@ static void kill_client(client *c)
 static void install(userset *s, int load)
 {
     for (client *c = srv.clients; c; c = c->next) {
-        if (!c->user || c->user == &nobody_user) continue;
+        if (!c->user || c->user == &nobody_user || c->as_user) continue; /* as_user: proxy_end */
         const char *name = c->user->name;
         acl_user *nu = set_get(s, name, strlen(name));
         if (!nu || (load && strcmp(name, "default"))) {
@@ -1236,10 +1236,19 @@ acl_user *acl_authenticate(client *c, const char *name, size_t nlen, const char 
     return NULL;
 }
 
+/* A user a follower named that this node does not have: may run nothing,
+ * and its name is the one the denials are logged with. */
+static acl_user ghost_user = {NULL, U_OFF, NULL, 0, NULL, 0, 0};
+
 acl_user *acl_proxied_user(const char *name, size_t len)
 {
     acl_user *u = set_get(&users, name, len);
-    return u ? u : &nobody_user;
+    if (u) return u;
+    free(ghost_user.name);
+    ghost_user.name = xstrndup(name, len);
+    ghost_user.sel = &nobody_sel;
+    ghost_user.nsel = 1;
+    return &ghost_user;
 }
 
 static int is_channel_cmd(int id, int *pattern, int *all)
@@ -1507,6 +1516,9 @@ int acl_check(client *c, int id, int argc, char **argv, size_t *lens, const int 
 
 static void getuser_reply(resp_buf *b, const acl_user *u);
 static void users_reply(resp_buf *b, const userset *s, int names);
+static void cat_reply(resp_buf *b, const char *cat_name);
+static void help_reply(resp_buf *b);
+static void dryrun_reply(resp_buf *b, const userset *us, int argc, char **argv, size_t *lens);
 
 /* RAFT.ACL <base> SETUSER <name> <rule>... | DELUSER <name>... | LOAD <text>
  * base: the proposer's default user (its ACL LIST rules), the start when
@@ -1546,6 +1558,18 @@ int acl_apply(void *ctx, const char *cur, size_t curlen, int argc, char **argv, 
         return 0;
     } else if ((!strcasecmp(op, "list") || !strcasecmp(op, "users")) && argc == 3) {
         users_reply(reply, &s, !strcasecmp(op, "users"));
+        set_free(&s);
+        return 0;
+    } else if (!strcasecmp(op, "cat") && (argc == 3 || argc == 4)) {
+        cat_reply(reply, argc == 4 ? argv[3] : NULL);
+        set_free(&s);
+        return 0;
+    } else if (!strcasecmp(op, "help") && argc == 3) {
+        help_reply(reply);
+        set_free(&s);
+        return 0;
+    } else if (!strcasecmp(op, "dryrun") && argc >= 5) {
+        dryrun_reply(reply, &s, argc - 3, argv + 3, argvlen + 3);
         set_free(&s);
         return 0;
     } else if (!strcasecmp(op, "getuser") && argc == 4) {
@@ -1859,6 +1883,77 @@ static const char *help_lines[] = {
     "    Prints this help.",
 };
 
+/* ACL CAT [category]: cat NULL for the categories. */
+static void cat_reply(resp_buf *b, const char *cat_name)
+{
+    if (!cat_name) {
+        resp_add_array(b, NCATS);
+        for (int i = 0; i < NCATS; i++)
+            resp_add_bulk_str(b, categories[i]);
+        return;
+    }
+    int cat = category_index(cat_name);
+    if (cat < 0) {
+        resp_add_errorf(b, "ERR Unknown category '%.128s'", cat_name);
+        return;
+    }
+    size_t mark = resp_add_deferred(b);
+    int64_t k = 0;
+    for (int id = 0; id < acl_ncommands; id++)
+        if (acl_commands[id].cats & ACL_CAT(cat)) {
+            resp_add_bulk_str(b, acl_commands[id].name);
+            k++;
+        }
+    resp_set_deferred_array(b, mark, k);
+}
+
+static void help_reply(resp_buf *b)
+{
+    int k = (int)(sizeof(help_lines) / sizeof(help_lines[0]));
+    resp_add_array(b, k);
+    for (int i = 0; i < k; i++)
+        resp_add_simple(b, help_lines[i]);
+}
+
+/* ACL DRYRUN: argv[0] the user's name, then the call (argc >= 2), checked
+ * against the users us. */
+static void dryrun_reply(resp_buf *b, const userset *us, int argc, char **argv, size_t *lens)
+{
+    acl_user *u = set_get(us, argv[0], lens[0]);
+    if (!u) {
+        resp_add_errorf(b, "ERR User '%s' not found", argv[0]);
+        return;
+    }
+    int id = acl_command_id(argv[1], lens[1]);
+    if (id >= 0 && has_subcommands(id) && argc >= 3) {
+        int sid = acl_subcommand_id(id, argv[2], lens[2]);
+        id = sid; /* an unknown subcommand: not found, as Redis's lookupCommand */
+    }
+    if (id < 0) {
+        resp_add_errorf(b, "ERR Command '%s' not found", argv[1]);
+        return;
+    }
+    int keypos[256];
+    int nkeys = command_key_positions(argc - 1, argv + 1, lens + 1, keypos, 256);
+    int pos = 0;
+    int r = user_check(u, id, argc - 1, argv + 1, lens + 1, keypos, nkeys, &pos);
+    if (r == DENIED_CMD) {
+        char msg[300];
+        int l = snprintf(msg, sizeof(msg), "This user has no permissions to run the '%s' command",
+                         acl_commands[id].name);
+        resp_add_bulk(b, msg, (size_t)l);
+    } else if (r == DENIED_KEY || r == DENIED_CHANNEL) {
+        sbuf t = {0};
+        sb_str(&t, "This user has no permissions to access the '");
+        sb_add(&t, argv[1 + pos], lens[1 + pos]);
+        sb_str(&t, r == DENIED_KEY ? "' key" : "' channel");
+        resp_add_bulk(b, t.p, t.len);
+        free(t.p);
+    } else {
+        resp_add_ok(b);
+    }
+}
+
 static int parse_long(const char *s, size_t n, long *v)
 {
     long long x;
@@ -1962,6 +2057,15 @@ int acl_multi_argv(client *c, int argc, char **argv, size_t *lens, char ***av, s
     } else if (!strcasecmp(sub, "getuser")) {
         begin_argv(av, al, n, "getuser");
         add_argv(av, al, n, argv[2], lens[2]);
+    } else if (!strcasecmp(sub, "cat") || !strcasecmp(sub, "help") || !strcasecmp(sub, "dryrun")) {
+        char low[8];
+        snprintf(low, sizeof(low), "%s",
+                 !strcasecmp(sub, "cat")    ? "cat"
+                 : !strcasecmp(sub, "help") ? "help"
+                                            : "dryrun");
+        begin_argv(av, al, n, low);
+        for (int i = 2; i < argc; i++)
+            add_argv(av, al, n, argv[i], lens[i]);
     } else {
         snprintf(err, errlen, "ERR Command not allowed inside a transaction");
         return -1;
@@ -2081,24 +2185,8 @@ int acl_command(client *c, int argc, char **argv, size_t *lens, char ***av, size
                               "server logs for more information");
         else
             resp_add_ok(b);
-    } else if (!strcasecmp(sub, "cat") && argc == 2) {
-        resp_add_array(b, NCATS);
-        for (int i = 0; i < NCATS; i++)
-            resp_add_bulk_str(b, categories[i]);
-    } else if (!strcasecmp(sub, "cat") && argc == 3) {
-        int cat = category_index(argv[2]);
-        if (cat < 0) {
-            resp_add_errorf(b, "ERR Unknown category '%.128s'", argv[2]);
-            return 0;
-        }
-        size_t mark = resp_add_deferred(b);
-        int64_t k = 0;
-        for (int id = 0; id < acl_ncommands; id++)
-            if (acl_commands[id].cats & ACL_CAT(cat)) {
-                resp_add_bulk_str(b, acl_commands[id].name);
-                k++;
-            }
-        resp_set_deferred_array(b, mark, k);
+    } else if (!strcasecmp(sub, "cat") && (argc == 2 || argc == 3)) {
+        cat_reply(b, argc == 3 ? argv[2] : NULL);
     } else if (!strcasecmp(sub, "genpass") && (argc == 2 || argc == 3)) {
         long bits = 256;
         if (argc == 3 && !parse_long(argv[2], lens[2], &bits)) {
@@ -2143,47 +2231,9 @@ int acl_command(client *c, int argc, char **argv, size_t *lens, char ***av, size
         }
         log_reply(b, count);
     } else if (!strcasecmp(sub, "dryrun") && argc >= 4) {
-        acl_user *u = set_get(&users, argv[2], lens[2]);
-        if (!u) {
-            resp_add_errorf(b, "ERR User '%s' not found", argv[2]);
-            return 0;
-        }
-        int id = acl_command_id(argv[3], lens[3]);
-        if (id >= 0 && has_subcommands(id) && argc >= 5) {
-            int sid = acl_subcommand_id(id, argv[4], lens[4]);
-            id = sid; /* an unknown subcommand: not found, as Redis's lookupCommand */
-        }
-        if (id < 0) {
-            resp_add_errorf(b, "ERR Command '%s' not found", argv[3]);
-            return 0;
-        }
-        int keypos[256];
-        int nkeys = command_key_positions(argc - 3, argv + 3, lens + 3, keypos, 256);
-        for (int i = 0; i < nkeys; i++)
-            keypos[i] += 0;
-        int pos = 0;
-        int r = user_check(u, id, argc - 3, argv + 3, lens + 3, keypos, nkeys, &pos);
-        if (r == DENIED_CMD) {
-            char msg[300];
-            int l =
-                snprintf(msg, sizeof(msg), "This user has no permissions to run the '%s' command",
-                         acl_commands[id].name);
-            resp_add_bulk(b, msg, (size_t)l);
-        } else if (r == DENIED_KEY || r == DENIED_CHANNEL) {
-            sbuf t = {0};
-            sb_str(&t, "This user has no permissions to access the '");
-            sb_add(&t, argv[3 + pos], lens[3 + pos]);
-            sb_str(&t, r == DENIED_KEY ? "' key" : "' channel");
-            resp_add_bulk(b, t.p, t.len);
-            free(t.p);
-        } else {
-            resp_add_ok(b);
-        }
+        dryrun_reply(b, &users, argc - 2, argv + 2, lens + 2);
     } else if (!strcasecmp(sub, "help") && argc == 2) {
-        int k = (int)(sizeof(help_lines) / sizeof(help_lines[0]));
-        resp_add_array(b, k);
-        for (int i = 0; i < k; i++)
-            resp_add_simple(b, help_lines[i]);
+        help_reply(b);
     } else {
         resp_add_errorf(b,
                         "ERR unknown subcommand or wrong number of arguments for '%.128s'. Try "

@@ -436,12 +436,14 @@ static void acl_recheck_queued(client *c)
         mcmd *m = &c->mq[i];
         if (m->argc < 1) continue;
         cmdref r = lookup(m->argv[0], m->argvlen[0]);
-        if (r.acl < 0) continue; /* raft.watch, raft.noperm */
         int id = r.acl;
-        if (m->argc >= 2) {
+        if (m->argc >= 3 && !strcasecmp(m->argv[0], "raft.acl")) /* a queued ACL <sub> */
+            id = acl_subcommand_id(acl_command_id("acl", 3), m->argv[2], m->argvlen[2]);
+        else if (m->argc >= 2 && id >= 0) {
             int sid = acl_subcommand_id(id, m->argv[1], m->argvlen[1]);
             if (sid >= 0) id = sid;
         }
+        if (id < 0) continue; /* raft.watch, raft.noperm */
         int pos[256], n = 0;
         if (r.k && r.k->firstkey > 0) {
             n = kv_command_keys(r.k, m->argc, m->argv, m->argvlen, pos, 256);
@@ -1656,7 +1658,6 @@ PROC(raft_snap_cmd)
 
 typedef struct proxy_saved {
     int proto, db;
-    struct acl_user *user;
 } proxy_saved;
 
 /* RAFT.PROXY <proto> <argv...>: a follower's client command, run here as if
@@ -1675,7 +1676,6 @@ static int proxy_begin(client *c, const char *arg, size_t len, proxy_saved *save
     int bad = proxyarg_parse(arg, len, &pa);
     saved->proto = c->proto;
     saved->db = c->db;
-    saved->user = c->user;
     c->proto = pa.proto;
     c->db = 0;
     if (bad || pa.db < 0 || pa.db >= cfg.databases) {
@@ -1705,7 +1705,9 @@ static void proxy_end(client *c, slot *before, const proxy_saved *saved)
     c->tail->wrap = 1;
     c->proto = saved->proto;
     c->db = saved->db;
-    c->user = saved->user;
+    /* A peer's own user is default (it never authenticates as a user);
+     * not the saved pointer, which an ACL change would have freed. */
+    c->user = acl_default_user();
     c->as_user = 0;
 }
 

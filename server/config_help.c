@@ -26,7 +26,8 @@ static const struct {
     {"requirepass", "password of the default user (AUTH); empty: none. Until the cluster's users "
                     "are first changed (ACL SETUSER, CONFIG SET requirepass) each node's own; "
                     "then the replicated default user's"},
-    {"aclfile", "ACL users file: ACL LOAD proposes its users to the cluster, ACL SAVE writes the "
+    {"aclfile", "ACL users file, read at start (a bad one stops the node): its users become a "
+                "new cluster's; ACL LOAD proposes them to the cluster, ACL SAVE writes the "
                 "cluster's users to it"},
     {"tls-port", "TCP port for TLS clients (0: none); with 'port 0', TLS only; with "
                  "tls-cluster, this node's own entry's port in 'cluster'"},

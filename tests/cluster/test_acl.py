@@ -1,9 +1,10 @@
 """ACL users are cluster-wide state (issue 20): a user made on one node is
 the same on every node (reads served on a follower, writes forwarded to the
-leader and checked on the follower first), after the leader is killed, and
-on a node that catches up by snapshot; ACL DELUSER disconnects the user's
-clients on every node; CONFIG SET requirepass changes the default user's
-password on every node."""
+leader, checked on the follower and again on the leader as the same user),
+after the leader is killed, and on a node that catches up by snapshot; ACL
+DELUSER disconnects the user's clients on every node, ACL LOAD those of
+every user but default; CONFIG SET requirepass changes the default user's
+password on every node; aclfile's users become a new cluster's."""
 import redis
 
 from conftest import wait_until
@@ -149,6 +150,9 @@ def test_the_leader_checks_a_forwarded_command_as_its_user(make_cluster):
         # A user the leader does not have: refused whatever the follower thought.
         assert conn.call("RAFT.PROXY", "2:0:@5:ghost:10.0.0.9:1", "GET", "app:1") == (
             b"-NOPERM this user has no permissions to run the 'get' command\r\n")
+        with ld.client() as r:
+            log = r.execute_command("ACL", "LOG", "1")
+        assert log[0][log[0].index(b"username") + 1] == b"ghost", log
         # The default user (unrestricted) and RESP3 through the same argument.
         assert conn.call("RAFT.PROXY", "3:0:@7:default", "SET", "other", "v") == b"+OK\r\n"
         # A malformed user part is refused, never run as no user.
