@@ -7,16 +7,22 @@ lock, with a timeout. A failed install fails the test.
   /usr/bin/python3 run_node.py SCRIPT.js             against one raftkv-server
   /usr/bin/python3 run_node.py --cluster SCRIPT.js   against a 3-node cluster in
       follower-mode redirect, with a leader kill -9 (cluster_failover.py)
+  /usr/bin/python3 run_node.py --tls SCRIPT.js       against one raftkv-server with a
+      tls-port and tls-auth-clients yes; the script gets HOST TLSPORT CA CERT KEY
+      (a test CA and a client certificate made with tests/pylib/tlscerts.py)
 """
 import fcntl
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from with_server import run_with_server  # noqa: E402
 import cluster_failover  # noqa: E402
+import compat  # noqa: E402  (puts tests/pylib on the path)
+import tlscerts  # noqa: E402
 
 PACKAGES = ["ioredis@6", "redis@6"]  # majors pinned; the cluster clients come with them
 NPM_TIMEOUT = 300
@@ -46,10 +52,49 @@ def ensure_packages(prefix):
         return True
 
 
+def run_tls(cmd, timeout, env):
+    """cmd with {host} {tlsport} {ca} {cert} {key} substituted, against a
+    raftkv-server listening on a plain port and a TLS port."""
+    certdir = tempfile.mkdtemp(prefix="compat-tls-")
+    srv = None
+    rc = 1
+    try:
+        certs = tlscerts.make_set(certdir)
+        tport = compat.pick_port()
+        srv = compat.Server("raftkv", ["--tls-port", tport, "--tls-cert-file", certs["server"]["cert"],
+                                       "--tls-key-file", certs["server"]["key"],
+                                       "--tls-ca-cert-file", certs["ca"]["cert"],
+                                       "--tls-auth-clients", "yes"]).start()
+        subst = {"{host}": srv.host, "{tlsport}": str(tport), "{ca}": certs["ca"]["cert"],
+                 "{cert}": certs["client"]["cert"], "{key}": certs["client"]["key"]}
+        argv = list(cmd)
+        for k, v in subst.items():
+            argv = [a.replace(k, v) for a in argv]
+        try:
+            rc = subprocess.run(argv, timeout=timeout, env=env).returncode
+        except subprocess.TimeoutExpired:
+            print("FAIL: %s did not finish in %ds" % (argv[0], timeout))
+        if not srv.alive():
+            print("FAIL: raftkv-server died:\n" + srv.log())
+            rc = 1
+        san = srv.sanitizer_report()
+        if san:
+            print("FAIL: sanitizer report in raftkv-server's output:\n" + san)
+            rc = 1
+    finally:
+        if srv:
+            srv.stop()
+        shutil.rmtree(certdir, ignore_errors=True)
+    return rc
+
+
 def main():
     args = sys.argv[1:]
     cluster = args[:1] == ["--cluster"]
     if cluster:
+        args = args[1:]
+    tls = args[:1] == ["--tls"]
+    if tls:
         args = args[1:]
     script = os.path.abspath(args[0])
     prefix = os.environ.get("COMPAT_NODE_DIR") or os.path.join(os.getcwd(), "compat-node")
@@ -62,6 +107,8 @@ def main():
     env = dict(os.environ, NODE_PATH=os.path.join(prefix, "node_modules"))
     if cluster:
         return cluster_failover.run([node, script, "{seeds}"], 120, env)
+    if tls:
+        return run_tls([node, script, "{host}", "{tlsport}", "{ca}", "{cert}", "{key}"], 120, env)
     srv_cmd = [node, script, "{host}", "{port}"]
     return run_with_server(srv_cmd, 120, env=env)
 
