@@ -135,6 +135,16 @@ CASES = [
         ("ZREMRANGEBYSCORE", "r", "0", "100"), ("ZREMRANGEBYLEX", "lex", "-", "+"),
         ("ZPOPMIN", "z", "10"), ("ZSCORE", "d", "b"),
     ]),
+    ("stream", "KEAn", [
+        ("XADD", "x", "1-1", "f", "v"), ("XADD", "x", "1-1", "f", "v"), ("XADD", "x", "NOMKSTREAM", "2-1", "f", "v"),
+        ("XADD", "nosuch", "NOMKSTREAM", "1-1", "f", "v"), ("XADD", "x", "MAXLEN", "1", "3-1", "f", "v"),
+        ("XADD", "x", "MAXLEN", "5", "4-1", "f", "v"), ("XADD", "x", "MAXLEN", "~", "1", "5-1", "f", "v"),
+        ("XDEL", "x", "9-9"), ("XDEL", "x", "3-1", "4-1"), ("XDEL", "nosuch", "1-1"),
+        ("XTRIM", "x", "MAXLEN", "5"), ("XTRIM", "x", "MAXLEN", "0"), ("XTRIM", "nosuch", "MAXLEN", "0"),
+        ("XSETID", "x", "10-0"), ("XSETID", "x", "1-0", "ENTRIESADDED", "1"), ("XSETID", "nosuch", "1-1"),
+        ("XADD", "y", "MAXLEN", "0", "1-1", "f", "v"), ("XLEN", "y"), ("XRANGE", "x", "-", "+"),
+        ("RENAME", "x", "z"), ("COPY", "z", "w"), ("DEL", "z", "y"),
+    ]),
     ("sort", "KEA", [
         ("RPUSH", "l", "3", "1", "2"), ("SORT", "l", "STORE", "out"), ("SORT", "l", "STORE", "l"),
         ("SORT", "nosuch", "STORE", "out"), ("SORT", "nosuch", "STORE", "out"), ("SORT", "l"),

@@ -2029,6 +2029,111 @@ static const cmdinfo table[] = {
      "collection..\" arguments [{name key type key key_spec_index :0} {name "
      "cursor type integer} {name pattern type pattern token MATCH flags "
      "<+optional>} {name count type integer token COUNT flags <+optional>}]"},
+    {"xadd",
+     "xadd :-5 <+write +denyoom +fast> :1 :1 :1 <+@write +@stream +@fast> "
+     "<nondeterministic_output> <{notes \"UPDATE instead of INSERT because of the "
+     "optional trimming feature\" flags <+RW +update> begin_search {type index "
+     "spec {index :1}} find_keys {type range spec {lastkey :0 keystep :1 limit "
+     ":0}}}>",
+     "summary \"Appends a new entry to a stream\" since 5.0.0 group stream "
+     "complexity \"O(1) when adding a new entry, O(N) when trimming where N being "
+     "the number of entries evicted.\" history <[6.2.0 \"Added the `NOMKSTREAM` "
+     "option, `MINID` trimming strategy and the `LIMIT` option.\"] [7.0.0 \"Added "
+     "support for the `<ms>-*` explicit ID form.\"]> arguments [{name key type "
+     "key key_spec_index :0} {name nomkstream type pure-token token NOMKSTREAM "
+     "since 6.2.0 flags <+optional>} {name trim type block flags <+optional> "
+     "arguments [{name strategy type oneof arguments [{name maxlen type "
+     "pure-token token MAXLEN} {name minid type pure-token token MINID since "
+     "6.2.0}]} {name operator type oneof flags <+optional> arguments [{name equal "
+     "type pure-token token \"=\"} {name approximately type pure-token token "
+     "\"~\"}]} {name threshold type string} {name count type integer token LIMIT "
+     "since 6.2.0 flags <+optional>}]} {name id_or_auto type oneof arguments "
+     "[{name auto_id type pure-token token *} {name id type string}]} {name "
+     "field_value type block flags <+multiple> arguments [{name field type "
+     "string} {name value type string}]}]"},
+    {"xlen",
+     "xlen :2 <+readonly +fast> :1 :1 :1 <+@read +@stream +@fast> <> <{flags "
+     "<+RO> begin_search {type index spec {index :1}} find_keys {type range spec "
+     "{lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Return the number of entries in a stream\" since 5.0.0 group "
+     "stream complexity O(1) arguments [{name key type key key_spec_index :0}]"},
+    {"xrange",
+     "xrange :-4 <+readonly> :1 :1 :1 <+@read +@stream +@slow> <> <{flags <+RO "
+     "+access> begin_search {type index spec {index :1}} find_keys {type range "
+     "spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Return a range of elements in a stream, with IDs matching the "
+     "specified IDs interval\" since 5.0.0 group stream complexity \"O(N) with N "
+     "being the number of elements being returned. If N is constant (e.g. always "
+     "asking for the first 10 elements with COUNT), you can consider it O(1).\" "
+     "history <[6.2.0 \"Added exclusive ranges.\"]> arguments [{name key type key "
+     "key_spec_index :0} {name start type string} {name end type string} {name "
+     "count type integer token COUNT flags <+optional>}]"},
+    {"xrevrange",
+     "xrevrange :-4 <+readonly> :1 :1 :1 <+@read +@stream +@slow> <> <{flags <+RO "
+     "+access> begin_search {type index spec {index :1}} find_keys {type range "
+     "spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Return a range of elements in a stream, with IDs matching the "
+     "specified IDs interval, in reverse order (from greater to smaller IDs) "
+     "compared to XRANGE\" since 5.0.0 group stream complexity \"O(N) with N "
+     "being the number of elements returned. If N is constant (e.g. always asking "
+     "for the first 10 elements with COUNT), you can consider it O(1).\" history "
+     "<[6.2.0 \"Added exclusive ranges.\"]> arguments [{name key type key "
+     "key_spec_index :0} {name end type string} {name start type string} {name "
+     "count type integer token COUNT flags <+optional>}]"},
+    {"xdel",
+     "xdel :-3 <+write +fast> :1 :1 :1 <+@write +@stream +@fast> <> <{flags <+RW "
+     "+delete> begin_search {type index spec {index :1}} find_keys {type range "
+     "spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Removes the specified entries from the stream. Returns the number "
+     "of items actually deleted, that may be different from the number of IDs "
+     "passed in case certain IDs do not exist.\" since 5.0.0 group stream "
+     "complexity \"O(1) for each single item to delete in the stream, regardless "
+     "of the stream size.\" arguments [{name key type key key_spec_index :0} "
+     "{name id type string flags <+multiple>}]"},
+    {"xtrim",
+     "xtrim :-4 <+write> :1 :1 :1 <+@write +@stream +@slow> "
+     "<nondeterministic_output> <{flags <+RW +delete> begin_search {type index "
+     "spec {index :1}} find_keys {type range spec {lastkey :0 keystep :1 limit "
+     ":0}}}>",
+     "summary \"Trims the stream to (approximately if '~' is passed) a certain "
+     "size\" since 5.0.0 group stream complexity \"O(N), with N being the number "
+     "of evicted entries. Constant times are very small however, since entries "
+     "are organized in macro nodes containing multiple entries that can be "
+     "released with a single deallocation.\" history <[6.2.0 \"Added the `MINID` "
+     "trimming strategy and the `LIMIT` option.\"]> arguments [{name key type key "
+     "key_spec_index :0} {name trim type block arguments [{name strategy type "
+     "oneof arguments [{name maxlen type pure-token token MAXLEN} {name minid "
+     "type pure-token token MINID since 6.2.0}]} {name operator type oneof flags "
+     "<+optional> arguments [{name equal type pure-token token \"=\"} {name "
+     "approximately type pure-token token \"~\"}]} {name threshold type string} "
+     "{name count type integer token LIMIT since 6.2.0 flags <+optional>}]}]"},
+    {"xsetid",
+     "xsetid :-3 <+write +denyoom +fast> :1 :1 :1 <+@write +@stream +@fast> <> "
+     "<{flags <+RW +update> begin_search {type index spec {index :1}} find_keys "
+     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"An internal command for replicating stream values\" since 5.0.0 "
+     "group stream complexity O(1) history <[7.0.0 \"Added the `entries_added` "
+     "and `max_deleted_entry_id` arguments.\"]> arguments [{name key type key "
+     "key_spec_index :0} {name last-id type string} {name entries_added type "
+     "integer token ENTRIESADDED since 7.0.0 flags <+optional>} {name "
+     "max_deleted_entry_id type string token MAXDELETEDID since 7.0.0 flags "
+     "<+optional>}]"},
+    {"xread",
+     "xread :-4 <+readonly +blocking +movablekeys> :0 :0 :0 <+@read +@stream "
+     "+@slow +@blocking> <> <{flags <+RO +access> begin_search {type keyword spec "
+     "{keyword STREAMS startfrom :1}} find_keys {type range spec {lastkey :-1 "
+     "keystep :1 limit :2}}}>",
+     "summary \"Return never seen elements in multiple streams, with IDs greater "
+     "than the ones reported by the caller for each stream. Can block.\" since "
+     "5.0.0 group stream complexity \"For each stream mentioned: O(N) with N "
+     "being the number of elements being returned, it means that XREAD-ing with a "
+     "fixed COUNT is O(1). Note that when the BLOCK option is used, XADD will pay "
+     "O(M) time in order to serve the M clients blocked on the stream getting new "
+     "data.\" arguments [{name count type integer token COUNT flags <+optional>} "
+     "{name milliseconds type integer token BLOCK flags <+optional>} {name "
+     "streams type block token STREAMS arguments [{name key type key "
+     "key_spec_index :0 flags <+multiple>} {name id type string flags "
+     "<+multiple>}]}]"},
     {"sort",
      "sort :-2 <+write +denyoom +movablekeys> :1 :1 :1 <+@write +@set +@sortedset "
      "+@list +@slow +@dangerous> <> <{flags <+RO +access> begin_search {type "

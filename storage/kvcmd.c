@@ -317,6 +317,7 @@ static const struct {
     {kvx_list_commands, &kvx_list_ncommands},
     {kvx_set_commands, &kvx_set_ncommands},
     {kvx_zset_commands, &kvx_zset_ncommands},
+    {kvx_stream_commands, &kvx_stream_ncommands}, /* after zset, as Redis groups them */
     {kvx_sort_commands, &kvx_sort_ncommands},
     {kvx_hll_commands, &kvx_hll_ncommands},
     {kvx_pubsub_commands, &kvx_pubsub_ncommands},
@@ -481,6 +482,25 @@ int kv_command_keys(const kv_command *cmd, int argc, char **argv, size_t *argvle
         if (argc < 2) return 0;
         if (max > 0) pos[0] = 1;
         return keys_counted(argc, argv, argvlen, 2, pos, max, 1);
+    }
+    if (!strcmp(nm, "xread") || !strcmp(nm, "xreadgroup")) {
+        /* The first half of what follows STREAMS. */
+        for (int i = 1; i < argc; i++) {
+            if (kv_streqci(argv[i], argvlen[i], "streams")) {
+                int nk = (argc - i - 1) / 2;
+                for (int j = 0; j < nk; j++) {
+                    if (n < max) pos[n] = i + 1 + j;
+                    n++;
+                }
+                return n;
+            }
+            if (kv_streqci(argv[i], argvlen[i], "block") ||
+                kv_streqci(argv[i], argvlen[i], "count"))
+                i++;
+            else if (kv_streqci(argv[i], argvlen[i], "group"))
+                i += 2;
+        }
+        return 0;
     }
     if (cmd->firstkey <= 0) return 0;
     int last = cmd->lastkey < 0 ? argc + cmd->lastkey : cmd->lastkey;

@@ -171,6 +171,11 @@ typedef struct kv_val {
     uint8_t enc;         /* KV_ENC_* */
     uint8_t raw;         /* a string: KV_REC_RAW was set */
     uint64_t stamp;      /* the index of the entry that last changed the key (kvwatch) */
+    /* A stream (kvx_stream.c): its last id, the largest id deleted, the
+     * entries ever added, the first id of its tail node (Redis's last
+     * listpack, for where the next XADD goes) and the version of its
+     * consumer groups' records (0: none). */
+    uint64_t last_ms, last_seq, maxdel_ms, maxdel_seq, added, tail_ms, tail_seq, gver;
 } kv_val;
 
 /* The stored form of a key, as LMDB sees it (LMDB keys are at most 511

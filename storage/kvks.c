@@ -21,6 +21,13 @@
 #include "storage/kvks.h"
 
 #define COLL_BODY 33
+/* A stream's body: the collection's, then its stream metadata (kvks.h). */
+#define STREAM_BODY (COLL_BODY + 64)
+
+static size_t body_len(uint8_t type)
+{
+    return type == KV_TYPE_STREAM ? STREAM_BODY : COLL_BODY;
+}
 
 _Static_assert(sizeof(((kv_ctx *)0)->stamped) == sizeof(((kv_skey *)0)->b),
                "kv_ctx.stamped holds a stored key");
@@ -50,7 +57,7 @@ void kv_skey_make(kv_skey *sk, const char *key, size_t keylen)
 static int is_coll(uint8_t type)
 {
     return type == KV_TYPE_LIST || type == KV_TYPE_SET || type == KV_TYPE_ZSET ||
-           type == KV_TYPE_HASH;
+           type == KV_TYPE_HASH || type == KV_TYPE_STREAM;
 }
 
 int kv_rec_parse(const MDB_val *k, const MDB_val *d, kv_rec *r)
@@ -83,7 +90,7 @@ int kv_rec_parse(const MDB_val *k, const MDB_val *d, kv_rec *r)
         r->key = (const char *)k->mv_data + 8;
         r->keylen = k->mv_size - 8;
     }
-    if (r->type != KV_TYPE_STRING && (!is_coll(r->type) || n != COLL_BODY)) return -1;
+    if (r->type != KV_TYPE_STRING && (!is_coll(r->type) || n != body_len(r->type))) return -1;
     r->val = (const char *)p;
     r->vlen = n;
     return 0;
@@ -97,6 +104,17 @@ static void coll_parse(const char *body, kv_val *v)
     v->head = kv_get_be64(b + 16);
     v->tail = kv_get_be64(b + 24);
     v->enc = b[32];
+    if (v->type == KV_TYPE_STREAM) {
+        b += COLL_BODY;
+        v->last_ms = kv_get_be64(b);
+        v->last_seq = kv_get_be64(b + 8);
+        v->maxdel_ms = kv_get_be64(b + 16);
+        v->maxdel_seq = kv_get_be64(b + 24);
+        v->added = kv_get_be64(b + 32);
+        v->tail_ms = kv_get_be64(b + 40);
+        v->tail_seq = kv_get_be64(b + 48);
+        v->gver = kv_get_be64(b + 56);
+    }
 }
 
 static void coll_body(unsigned char *b, const kv_val *v)
@@ -106,6 +124,17 @@ static void coll_body(unsigned char *b, const kv_val *v)
     kv_put_be64(b + 16, v->head);
     kv_put_be64(b + 24, v->tail);
     b[32] = v->enc;
+    if (v->type == KV_TYPE_STREAM) {
+        b += COLL_BODY;
+        kv_put_be64(b, v->last_ms);
+        kv_put_be64(b + 8, v->last_seq);
+        kv_put_be64(b + 16, v->maxdel_ms);
+        kv_put_be64(b + 24, v->maxdel_seq);
+        kv_put_be64(b + 32, v->added);
+        kv_put_be64(b + 40, v->tail_ms);
+        kv_put_be64(b + 48, v->tail_seq);
+        kv_put_be64(b + 56, v->gver);
+    }
 }
 
 static int set_err(kv_ctx *c, int rc)
@@ -153,7 +182,7 @@ static int gc_queue(kv_ctx *c, const kv_val *v)
 {
     if (!c->st) return 0;
     int rc = kv_acct_ver_drop(c, v->ver);
-    if (rc != 0 || v->count == 0) return rc;
+    if (rc != 0 || (v->count == 0 && v->type != KV_TYPE_STREAM)) return rc;
     unsigned char kb[8], t = v->type;
     kv_put_be64(kb, v->ver);
     MDB_val k = {8, kb}, d = {1, &t};
@@ -353,7 +382,8 @@ int kv_set_expiry(kv_ctx *c, const char *key, size_t keylen, int64_t expiry)
     if (v.type != KV_TYPE_STRING) {
         v.expiry = expiry;
         char *dst;
-        if (put_record(c, key, keylen, v.type, v.ver, COLL_BODY, expiry, 0, &dst) != 0) return -1;
+        if (put_record(c, key, keylen, v.type, v.ver, body_len(v.type), expiry, 0, &dst) != 0)
+            return -1;
         coll_body((unsigned char *)dst, &v);
         return 0;
     }
@@ -382,7 +412,8 @@ int kv_put_val(kv_ctx *c, const char *key, size_t keylen, const kv_val *v)
     if (v->type == KV_TYPE_STRING)
         return store_raw(c, key, keylen, v->p, v->len, v->expiry, v->raw);
     char *dst;
-    if (put_record(c, key, keylen, v->type, v->ver, COLL_BODY, v->expiry, 0, &dst) != 0) return -1;
+    if (put_record(c, key, keylen, v->type, v->ver, body_len(v->type), v->expiry, 0, &dst) != 0)
+        return -1;
     coll_body((unsigned char *)dst, v);
     coll_stored(c, key, keylen, v);
     return 0;
@@ -392,7 +423,8 @@ int kv_put_val(kv_ctx *c, const char *key, size_t keylen, const kv_val *v)
 
 const char *kv_enc_name(int enc)
 {
-    static const char *names[] = {"listpack", "hashtable", "intset", "skiplist", "quicklist"};
+    static const char *names[] = {"listpack", "hashtable", "intset",
+                                  "skiplist", "quicklist", "stream"};
     return enc >= 0 && enc < (int)(sizeof(names) / sizeof(names[0])) ? names[enc] : "unknown";
 }
 
@@ -414,9 +446,11 @@ int kv_coll_new(kv_ctx *c, int type, int enc, kv_val *v)
 
 int kv_coll_save(kv_ctx *c, const char *key, size_t keylen, const kv_val *v)
 {
-    if (v->count == 0) return kv_delete(c, key, keylen) < 0 ? -1 : 0;
+    /* A stream stays when empty (Redis keeps it, with its last id). */
+    if (v->count == 0 && v->type != KV_TYPE_STREAM) return kv_delete(c, key, keylen) < 0 ? -1 : 0;
     char *dst;
-    if (put_record(c, key, keylen, v->type, v->ver, COLL_BODY, v->expiry, 0, &dst) != 0) return -1;
+    if (put_record(c, key, keylen, v->type, v->ver, body_len(v->type), v->expiry, 0, &dst) != 0)
+        return -1;
     coll_body((unsigned char *)dst, v);
     coll_stored(c, key, keylen, v);
     return 0;
@@ -1013,7 +1047,7 @@ void kv_touch(kv_ctx *c, int db, const char *key, size_t keylen)
     } else if (rc == 1 && v.stamp != c->index && !(v.expiry != 0 && v.expiry <= c->tau)) {
         if (v.type != KV_TYPE_STRING) {
             char *dst;
-            if (put_record(c, key, keylen, v.type, v.ver, COLL_BODY, v.expiry, 0, &dst) == 0)
+            if (put_record(c, key, keylen, v.type, v.ver, body_len(v.type), v.expiry, 0, &dst) == 0)
                 coll_body((unsigned char *)dst, &v);
         } else {
             /* The put may move the page the value lives on: copy it first. */
