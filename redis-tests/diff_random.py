@@ -459,7 +459,28 @@ def gen_stream(rng):
     sid = lambda: rng.choice([ms(), ms() + b"-" + str(rng.randint(0, 3)).encode()])  # noqa: E731
     rid = lambda: rng.choice([b"-", b"+", sid(), b"(" + sid(), b"x"])  # noqa: E731
     fv = lambda: [x for _ in range(rng.randint(1, 2)) for x in (rng.choice(FIELDS), rng.choice(VALUES))]  # noqa: E731
-    c = rng.randrange(20)
+    c = rng.randrange(28)
+    g = lambda: rng.choice([b"g", b"g", b"h"])  # noqa: E731
+    cons = lambda: rng.choice([b"c1", b"c2", b"c3"])  # noqa: E731
+    if c == 20:
+        return [b"XGROUP", rng.choice([b"CREATE", b"SETID"]), k(), g(), rng.choice([b"$", b"0", sid()])] + rng.choice(
+            [[], [b"MKSTREAM"], [b"ENTRIESREAD", b"2"]])
+    if c == 21:
+        return [b"XGROUP", rng.choice([b"DESTROY", b"CREATECONSUMER", b"DELCONSUMER"]), k(), g()] + rng.choice(
+            [[], [cons()]])
+    if c in (22, 23):
+        return ([b"XREADGROUP", b"GROUP", g(), cons()] + rng.choice([[], [b"COUNT", b"1"], [b"NOACK"]]) +
+                [b"STREAMS", k(), rng.choice([b">", b">", b"0", sid()])])
+    if c == 24:
+        return [b"XACK", k(), g()] + [rng.choice([sid(), b"bad"]) for _ in range(rng.randint(1, 3))]
+    if c == 25:
+        return [b"XPENDING", k(), g()]
+    if c == 26:
+        return [b"XCLAIM", k(), g(), cons(), b"0"] + [sid() for _ in range(rng.randint(1, 2))] + [b"JUSTID"] + rng.choice(
+            [[], [b"FORCE"], [b"RETRYCOUNT", b"2"], [b"LASTID", sid()]])
+    if c == 27:
+        return [b"XAUTOCLAIM", k(), g(), cons(), b"0", rng.choice([b"0", sid()]), b"COUNT",
+                rng.choice([b"1", b"3", b"0"]), b"JUSTID"]
     if c < 5:
         opts = rng.choice([[], [], [b"NOMKSTREAM"], [b"MAXLEN", str(rng.randint(0, 4)).encode()],
                            [b"MAXLEN", b"=", b"2"], [b"MAXLEN", b"~", b"1"], [b"MINID", sid()],

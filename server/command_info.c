@@ -2134,6 +2134,172 @@ static const cmdinfo table[] = {
      "streams type block token STREAMS arguments [{name key type key "
      "key_spec_index :0 flags <+multiple>} {name id type string flags "
      "<+multiple>}]}]"},
+    {"xgroup",
+     "xgroup :-2 <> :0 :0 :0 <+@slow> <> <>",
+     "summary \"A container for consumer groups commands\" since 5.0.0 group "
+     "stream complexity \"Depends on subcommand.\""},
+    {"xgroup|create",
+     "xgroup|create :-5 <+write +denyoom> :2 :2 :1 <+@write +@stream +@slow> <> "
+     "<{flags <+RW +insert> begin_search {type index spec {index :2}} find_keys "
+     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Create a consumer group.\" since 5.0.0 group stream complexity "
+     "O(1) history <[7.0.0 \"Added the `entries_read` named argument.\"]> "
+     "arguments [{name key type key key_spec_index :0} {name groupname type "
+     "string} {name id type oneof arguments [{name id type string} {name new_id "
+     "type pure-token token \"$\"}]} {name mkstream type pure-token token "
+     "MKSTREAM flags <+optional>} {name entries_read type integer token "
+     "ENTRIESREAD flags <+optional>}]"},
+    {"xgroup|setid",
+     "xgroup|setid :-5 <+write> :2 :2 :1 <+@write +@stream +@slow> <> <{flags "
+     "<+RW +update> begin_search {type index spec {index :2}} find_keys {type "
+     "range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Set a consumer group to an arbitrary last delivered ID value.\" "
+     "since 5.0.0 group stream complexity O(1) history <[7.0.0 \"Added the "
+     "optional `entries_read` argument.\"]> arguments [{name key type key "
+     "key_spec_index :0} {name groupname type string} {name id type oneof "
+     "arguments [{name id type string} {name new_id type pure-token token "
+     "\"$\"}]} {name entries_read type integer token ENTRIESREAD flags "
+     "<+optional>}]"},
+    {"xgroup|destroy",
+     "xgroup|destroy :4 <+write> :2 :2 :1 <+@write +@stream +@slow> <> <{flags "
+     "<+RW +delete> begin_search {type index spec {index :2}} find_keys {type "
+     "range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Destroy a consumer group.\" since 5.0.0 group stream complexity "
+     "\"O(N) where N is the number of entries in the group's pending entries list "
+     "(PEL).\" arguments [{name key type key key_spec_index :0} {name groupname "
+     "type string}]"},
+    {"xgroup|createconsumer",
+     "xgroup|createconsumer :5 <+write +denyoom> :2 :2 :1 <+@write +@stream "
+     "+@slow> <> <{flags <+RW +insert> begin_search {type index spec {index :2}} "
+     "find_keys {type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Create a consumer in a consumer group.\" since 6.2.0 group stream "
+     "complexity O(1) arguments [{name key type key key_spec_index :0} {name "
+     "groupname type string} {name consumername type string}]"},
+    {"xgroup|delconsumer",
+     "xgroup|delconsumer :5 <+write> :2 :2 :1 <+@write +@stream +@slow> <> "
+     "<{flags <+RW +delete> begin_search {type index spec {index :2}} find_keys "
+     "{type range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Delete a consumer from a consumer group.\" since 5.0.0 group "
+     "stream complexity O(1) arguments [{name key type key key_spec_index :0} "
+     "{name groupname type string} {name consumername type string}]"},
+    {"xgroup|help",
+     "xgroup|help :2 <+loading +stale> :0 :0 :0 <+@stream +@slow> <> <>",
+     "summary \"Show helpful text about the different subcommands\" since 5.0.0 "
+     "group stream complexity O(1)"},
+    {"xreadgroup",
+     "xreadgroup :-7 <+write +blocking +movablekeys> :0 :0 :0 <+@write +@stream "
+     "+@slow +@blocking> <> <{flags <+RO +access> begin_search {type keyword spec "
+     "{keyword STREAMS startfrom :4}} find_keys {type range spec {lastkey :-1 "
+     "keystep :1 limit :2}}}>",
+     "summary \"Return new entries from a stream using a consumer group, or "
+     "access the history of the pending entries for a given consumer. Can "
+     "block.\" since 5.0.0 group stream complexity \"For each stream mentioned: "
+     "O(M) with M being the number of elements returned. If M is constant (e.g. "
+     "always asking for the first 10 elements with COUNT), you can consider it "
+     "O(1). On the other side when XREADGROUP blocks, XADD will pay the O(N) time "
+     "in order to serve the N clients blocked on the stream getting new data.\" "
+     "arguments [{name group_consumer type block token GROUP arguments [{name "
+     "group type string} {name consumer type string}]} {name count type integer "
+     "token COUNT flags <+optional>} {name milliseconds type integer token BLOCK "
+     "flags <+optional>} {name noack type pure-token token NOACK flags "
+     "<+optional>} {name streams type block token STREAMS arguments [{name key "
+     "type key key_spec_index :0 flags <+multiple>} {name id type string flags "
+     "<+multiple>}]}]"},
+    {"xack",
+     "xack :-4 <+write +fast> :1 :1 :1 <+@write +@stream +@fast> <> <{flags <+RW "
+     "+update> begin_search {type index spec {index :1}} find_keys {type range "
+     "spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Marks a pending message as correctly processed, effectively "
+     "removing it from the pending entries list of the consumer group. Return "
+     "value of the command is the number of messages successfully acknowledged, "
+     "that is, the IDs we were actually able to resolve in the PEL.\" since 5.0.0 "
+     "group stream complexity \"O(1) for each message ID processed.\" arguments "
+     "[{name key type key key_spec_index :0} {name group type string} {name id "
+     "type string flags <+multiple>}]"},
+    {"xpending",
+     "xpending :-3 <+readonly> :1 :1 :1 <+@read +@stream +@slow> "
+     "<nondeterministic_output> <{flags <+RO +access> begin_search {type index "
+     "spec {index :1}} find_keys {type range spec {lastkey :0 keystep :1 limit "
+     ":0}}}>",
+     "summary \"Return information and entries from a stream consumer group "
+     "pending entries list, that are messages fetched but never acknowledged.\" "
+     "since 5.0.0 group stream complexity \"O(N) with N being the number of "
+     "elements returned, so asking for a small fixed number of entries per call "
+     "is O(1). O(M), where M is the total number of entries scanned when used "
+     "with the IDLE filter. When the command returns just the summary and the "
+     "list of consumers is small, it runs in O(1) time; otherwise, an additional "
+     "O(N) time for iterating every consumer.\" history <[6.2.0 \"Added the "
+     "`IDLE` option and exclusive range intervals.\"]> arguments [{name key type "
+     "key key_spec_index :0} {name group type string} {name filters type block "
+     "flags <+optional> arguments [{name min-idle-time type integer token IDLE "
+     "since 6.2.0 flags <+optional>} {name start type string} {name end type "
+     "string} {name count type integer} {name consumer type string flags "
+     "<+optional>}]}]"},
+    {"xclaim",
+     "xclaim :-6 <+write +fast> :1 :1 :1 <+@write +@stream +@fast> "
+     "<nondeterministic_output> <{flags <+RW +update> begin_search {type index "
+     "spec {index :1}} find_keys {type range spec {lastkey :0 keystep :1 limit "
+     ":0}}}>",
+     "summary \"Changes (or acquires) ownership of a message in a consumer group, "
+     "as if the message was delivered to the specified consumer.\" since 5.0.0 "
+     "group stream complexity \"O(log N) with N being the number of messages in "
+     "the PEL of the consumer group.\" arguments [{name key type key "
+     "key_spec_index :0} {name group type string} {name consumer type string} "
+     "{name min-idle-time type string} {name id type string flags <+multiple>} "
+     "{name ms type integer token IDLE flags <+optional>} {name "
+     "unix-time-milliseconds type unix-time token TIME flags <+optional>} {name "
+     "count type integer token RETRYCOUNT flags <+optional>} {name force type "
+     "pure-token token FORCE flags <+optional>} {name justid type pure-token "
+     "token JUSTID flags <+optional>} {name id type string token LASTID flags "
+     "<+optional>}]"},
+    {"xautoclaim",
+     "xautoclaim :-6 <+write +fast> :1 :1 :1 <+@write +@stream +@fast> "
+     "<nondeterministic_output> <{flags <+RW +delete> begin_search {type index "
+     "spec {index :1}} find_keys {type range spec {lastkey :0 keystep :1 limit "
+     ":0}}}>",
+     "summary \"Changes (or acquires) ownership of messages in a consumer group, "
+     "as if the messages were delivered to the specified consumer.\" since 6.2.0 "
+     "group stream complexity \"O(1) if COUNT is small.\" history <[7.0.0 \"Added "
+     "an element to the reply array, containing deleted entries the command "
+     "cleared from the PEL\"]> arguments [{name key type key key_spec_index :0} "
+     "{name group type string} {name consumer type string} {name min-idle-time "
+     "type string} {name start type string} {name count type integer token COUNT "
+     "flags <+optional>} {name justid type pure-token token JUSTID flags "
+     "<+optional>}]"},
+    {"xinfo",
+     "xinfo :-2 <> :0 :0 :0 <+@slow> <> <>",
+     "summary \"A container for stream introspection commands\" since 5.0.0 group "
+     "stream complexity \"Depends on subcommand.\""},
+    {"xinfo|consumers",
+     "xinfo|consumers :4 <+readonly> :2 :2 :1 <+@read +@stream +@slow> "
+     "<nondeterministic_output> <{flags <+RO +access> begin_search {type index "
+     "spec {index :2}} find_keys {type range spec {lastkey :0 keystep :1 limit "
+     ":0}}}>",
+     "summary \"List the consumers in a consumer group\" since 5.0.0 group stream "
+     "complexity O(1) arguments [{name key type key key_spec_index :0} {name "
+     "groupname type string}]"},
+    {"xinfo|groups",
+     "xinfo|groups :3 <+readonly> :2 :2 :1 <+@read +@stream +@slow> <> <{flags "
+     "<+RO +access> begin_search {type index spec {index :2}} find_keys {type "
+     "range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"List the consumer groups of a stream\" since 5.0.0 group stream "
+     "complexity O(1) history <[7.0.0 \"Added the `entries-read` and `lag` "
+     "fields\"]> arguments [{name key type key key_spec_index :0}]"},
+    {"xinfo|stream",
+     "xinfo|stream :-3 <+readonly> :2 :2 :1 <+@read +@stream +@slow> <> <{flags "
+     "<+RO +access> begin_search {type index spec {index :2}} find_keys {type "
+     "range spec {lastkey :0 keystep :1 limit :0}}}>",
+     "summary \"Get information about a stream\" since 5.0.0 group stream "
+     "complexity O(1) history <[6.0.0 \"Added the `FULL` modifier.\"] [7.0.0 "
+     "\"Added the `max-deleted-entry-id`, `entries-added`, "
+     "`recorded-first-entry-id`, `entries-read` and `lag` fields\"]> arguments "
+     "[{name key type key key_spec_index :0} {name full type block token FULL "
+     "flags <+optional> arguments [{name count type integer token COUNT flags "
+     "<+optional>}]}]"},
+    {"xinfo|help",
+     "xinfo|help :2 <+loading +stale> :0 :0 :0 <+@stream +@slow> <> <>",
+     "summary \"Show helpful text about the different subcommands\" since 5.0.0 "
+     "group stream complexity O(1)"},
     {"sort",
      "sort :-2 <+write +denyoom +movablekeys> :1 :1 :1 <+@write +@set +@sortedset "
      "+@list +@slow +@dangerous> <> <{flags <+RO +access> begin_search {type "

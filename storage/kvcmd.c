@@ -483,6 +483,11 @@ int kv_command_keys(const kv_command *cmd, int argc, char **argv, size_t *argvle
         if (max > 0) pos[0] = 1;
         return keys_counted(argc, argv, argvlen, 2, pos, max, 1);
     }
+    if (!strcmp(nm, "xgroup") || !strcmp(nm, "xinfo")) { /* <sub> key ... (not HELP) */
+        if (argc < 3 || kv_streqci(argv[1], argvlen[1], "help")) return 0;
+        if (max > 0) pos[0] = 2;
+        return 1;
+    }
     if (!strcmp(nm, "xread") || !strcmp(nm, "xreadgroup")) {
         /* The first half of what follows STREAMS. */
         for (int i = 1; i < argc; i++) {

@@ -92,6 +92,7 @@ typedef struct kv_ctx {
     int rc;         /* first storage error (KV_E*), 0 if none */
     uint64_t rng;   /* kv_rand(): seeded from the entry when applying */
     int multi;      /* inside MULTI: a blocking command never blocks */
+    int in_script;  /* called by a Lua script (redis.call): XREAD refuses BLOCK */
     int blocked;    /* a blocking command found nothing (kvstate_apply_blocked) */
     uint64_t index; /* the entry being applied: a key's change stamp (0: not applying) */
     /* The record put_record() last stamped, so that the notification that

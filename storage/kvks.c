@@ -177,16 +177,27 @@ static int exp_put(kv_ctx *c, const kv_skey *sk, int64_t expiry, int del)
     return kv_map_err(rc);
 }
 
-/* Queues a dropped collection's elements for kvstate_gc(). */
+/* Queues one version's records for kvstate_gc(). */
+static int gc_queue_ver(kv_ctx *c, uint64_t ver, uint8_t type)
+{
+    unsigned char kb[8], t = type;
+    kv_put_be64(kb, ver);
+    MDB_val k = {8, kb}, d = {1, &t};
+    return kv_map_err(mdb_put(c->txn, c->st->dbi[c->st->live][KV_SLOT_GC], &k, &d, 0));
+}
+
+/* Queues a dropped collection's elements for kvstate_gc() (a stream's
+ * consumer groups too: their records have a version of their own). */
 static int gc_queue(kv_ctx *c, const kv_val *v)
 {
     if (!c->st) return 0;
     int rc = kv_acct_ver_drop(c, v->ver);
+    if (rc == 0 && v->type == KV_TYPE_STREAM && v->gver) {
+        rc = kv_acct_ver_drop(c, v->gver);
+        if (rc == 0) rc = gc_queue_ver(c, v->gver, v->type);
+    }
     if (rc != 0 || (v->count == 0 && v->type != KV_TYPE_STREAM)) return rc;
-    unsigned char kb[8], t = v->type;
-    kv_put_be64(kb, v->ver);
-    MDB_val k = {8, kb}, d = {1, &t};
-    return kv_map_err(mdb_put(c->txn, c->st->dbi[c->st->live][KV_SLOT_GC], &k, &d, 0));
+    return gc_queue_ver(c, v->ver, v->type);
 }
 
 static int bucket_bump(kv_ctx *c, const kv_skey *sk, uint64_t stamp);
@@ -456,15 +467,20 @@ int kv_coll_save(kv_ctx *c, const char *key, size_t keylen, const kv_val *v)
     return 0;
 }
 
-int kv_coll_copy(kv_ctx *c, const kv_val *src, kv_val *dst)
+uint64_t kv_new_version(kv_ctx *c)
 {
-    *dst = *src;
-    dst->ver = c->st->next_ver++;
     c->st->pmeta_dirty = 1;
+    return c->st->next_ver++;
+}
+
+/* Copies every record of version from (elements, score index) to version
+ * to, and its accounted bytes. 0 or -1. */
+static int copy_ver(kv_ctx *c, uint64_t from, uint64_t to)
+{
     const int slots[2] = {KV_SLOT_ELEM, KV_SLOT_ZIDX};
     unsigned char sv[8], kb[512];
-    kv_put_be64(sv, src->ver);
-    if (kv_acct_ver_add(c, dst->ver, (int64_t)kv_acct_ver_get(c, src->ver)) != 0) return -1;
+    kv_put_be64(sv, from);
+    if (kv_acct_ver_add(c, to, (int64_t)kv_acct_ver_get(c, from)) != 0) return -1;
     for (int t = 0; t < 2; t++) {
         MDB_dbi dbi = c->st->dbi[c->st->live][slots[t]];
         MDB_cursor *cur;
@@ -478,18 +494,18 @@ int kv_coll_copy(kv_ctx *c, const kv_val *src, kv_val *dst)
              rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
             if (k.mv_size < 8 || k.mv_size > sizeof(kb) || memcmp(k.mv_data, sv, 8) != 0) break;
             memcpy(kb, k.mv_data, k.mv_size);
-            kv_put_be64(kb, dst->ver);
+            kv_put_be64(kb, to);
             MDB_val nk = {k.mv_size, kb}, nd = {d.mv_size, NULL};
             /* d points into the map; reserve, then copy from a record
              * the put does not move (a new key after every source one). */
-            const void *from = d.mv_data;
+            const void *src = d.mv_data;
             size_t n = d.mv_size;
             void *copy = NULL;
             if (n && !(copy = kv_malloc(n))) {
                 rc = KV_ENOMEM;
                 break;
             }
-            if (n) memcpy(copy, from, n);
+            if (n) memcpy(copy, src, n);
             rc = mdb_put(c->txn, dbi, &nk, &nd, MDB_RESERVE);
             if (rc == 0 && n) memcpy(nd.mv_data, copy, n);
             free(copy);
@@ -500,6 +516,18 @@ int kv_coll_copy(kv_ctx *c, const kv_val *src, kv_val *dst)
             set_err(c, rc < 0 ? rc : kv_map_err(rc));
             return -1;
         }
+    }
+    return 0;
+}
+
+int kv_coll_copy(kv_ctx *c, const kv_val *src, kv_val *dst)
+{
+    *dst = *src;
+    dst->ver = kv_new_version(c);
+    if (copy_ver(c, src->ver, dst->ver) != 0) return -1;
+    if (src->type == KV_TYPE_STREAM && src->gver) {
+        dst->gver = kv_new_version(c);
+        if (copy_ver(c, src->gver, dst->gver) != 0) return -1;
     }
     return 0;
 }

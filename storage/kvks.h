@@ -112,6 +112,9 @@ int kv_delete_record(kv_ctx *c, const char *key, size_t keylen);
  * (COPY): dst is src's description with the new version. 0 or -1. */
 int kv_coll_copy(kv_ctx *c, const kv_val *src, kv_val *dst);
 
+/* A fresh version (never used before) for records of one's own. */
+uint64_t kv_new_version(kv_ctx *c);
+
 /* ------------------------------------------------------------ elements */
 
 enum { KV_T_ELEM = 0, KV_T_ZIDX = 1 };
