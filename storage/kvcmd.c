@@ -172,9 +172,41 @@ int kv_parse_timeout(const char *s, size_t len, int64_t *ms, resp_buf *err)
     return 0;
 }
 
+/* XREAD / XREADGROUP: BLOCK's argument and the keys after STREAMS. 0 or
+ * -1 (not a stream read, or no BLOCK). */
+static int stream_block_args(const kv_command *cmd, int argc, char **argv, size_t *argvlen,
+                             kv_block_args *a)
+{
+    if (!cmd || (strcmp(cmd->name, "xread") && strcmp(cmd->name, "xreadgroup"))) return -1;
+    int timeout = 0;
+    for (int i = 1; i < argc; i++) {
+        if (kv_streqci(argv[i], argvlen[i], "streams")) {
+            int n = (argc - i - 1) / 2;
+            if (!timeout || n < 1) return -1;
+            *a = (kv_block_args){timeout, i + 1, n};
+            return 0;
+        }
+        if (kv_streqci(argv[i], argvlen[i], "block") && i + 1 < argc)
+            timeout = ++i;
+        else if (kv_streqci(argv[i], argvlen[i], "count"))
+            i++;
+        else if (kv_streqci(argv[i], argvlen[i], "group"))
+            i += 2;
+    }
+    return -1;
+}
+
+int kv_command_blocks(const kv_command *cmd, int argc, char **argv, size_t *argvlen)
+{
+    kv_block_args a;
+    if (cmd && (cmd->flags & KV_CMD_BLOCKING)) return 1;
+    return stream_block_args(cmd, argc, argv, argvlen, &a) == 0;
+}
+
 int kv_blocking_args(const kv_command *cmd, int argc, char **argv, size_t *argvlen,
                      kv_block_args *a)
 {
+    if (stream_block_args(cmd, argc, argv, argvlen, a) == 0) return 0;
     if (!cmd || !(cmd->flags & KV_CMD_BLOCKING) || argc < 3) return -1;
     if (cmd->firstkey == 0) {
         /* BLMPOP / BZMPOP timeout numkeys key [key ...] ... */

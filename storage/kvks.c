@@ -414,7 +414,8 @@ int kv_set_expiry(kv_ctx *c, const char *key, size_t keylen, int64_t expiry)
  * with elements comes here, so no command can miss the signal. */
 static void coll_stored(kv_ctx *c, const char *key, size_t keylen, const kv_val *v)
 {
-    if (v->count > 0 && (v->type == KV_TYPE_LIST || v->type == KV_TYPE_ZSET))
+    if (v->count > 0 &&
+        (v->type == KV_TYPE_LIST || v->type == KV_TYPE_ZSET || v->type == KV_TYPE_STREAM))
         kv_signal_ready(c, key, keylen);
 }
 

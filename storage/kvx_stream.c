@@ -952,10 +952,11 @@ static void kvx_xrevrange(ARGS)
  * parsed as Redis does; with nothing to serve the reply is the timeout's
  * null, at once (blocking reads are not served yet). */
 static int parse_xread(int argc, char **argv, size_t *argvlen, int in_script, long long *count,
-                       int *streams_arg, resp_buf *err)
+                       int *streams_arg, int *block, resp_buf *err)
 {
     *count = 0;
     *streams_arg = 0;
+    *block = 0;
     for (int i = 1; i < argc; i++) {
         int more = argc - i - 1;
         if (kv_streqci(argv[i], argvlen[i], "block") && more) {
@@ -975,6 +976,7 @@ static int parse_xread(int argc, char **argv, size_t *argvlen, int in_script, lo
                 resp_add_error(err, "ERR timeout is negative");
                 return -1;
             }
+            *block = 1;
         } else if (kv_streqci(argv[i], argvlen[i], "count") && more) {
             i++;
             if (kv_getll(argv[i], argvlen[i], count, err) != 0) return -1;
@@ -1010,15 +1012,15 @@ static int parse_xread(int argc, char **argv, size_t *argvlen, int in_script, lo
 KV_CHECK(ck_xread)
 {
     long long count;
-    int sa;
-    return parse_xread(argc, argv, argvlen, 0, &count, &sa, err);
+    int sa, block;
+    return parse_xread(argc, argv, argvlen, 0, &count, &sa, &block, err);
 }
 
 static void kvx_xread(ARGS)
 {
     long long count;
-    int sa;
-    if (parse_xread(argc, argv, argvlen, c->in_script, &count, &sa, c->reply) != 0) return;
+    int sa, block;
+    if (parse_xread(argc, argv, argvlen, c->in_script, &count, &sa, &block, c->reply) != 0) return;
     int n = (argc - sa) / 2;
     sid *ids = kv_calloc((size_t)n + 1, sizeof(*ids));
     if (!ids) {
@@ -1062,7 +1064,12 @@ static void kvx_xread(ARGS)
         if (c->rc) goto out;
     }
     if (served == 0) {
-        resp_add_null_array(c->reply);
+        /* Nothing: BLOCK waits (server/blocking.c tries again when a key
+         * is ready), but not inside MULTI, where the null is the reply. */
+        if (block)
+            kvx_block_empty(c, 1);
+        else
+            resp_add_null_array(c->reply);
     } else if (c->reply->proto == 2) {
         resp_set_deferred_array(c->reply, mark, served);
     } else {
@@ -1775,8 +1782,9 @@ static int serve_group(kv_ctx *c, kv_val *v, const char *gname, size_t gn, group
 /* XREADGROUP GROUP g c [COUNT n] [BLOCK ms] [NOACK] STREAMS key... id...:
  * Redis's xreadCommand with a group. */
 static int parse_xreadgroup(int argc, char **argv, size_t *argvlen, int in_script, long long *count,
-                            int *streams_arg, int *gpos, int *noack, resp_buf *err)
+                            int *streams_arg, int *gpos, int *noack, int *block, resp_buf *err)
 {
+    *block = 0;
     *count = 0;
     *streams_arg = 0;
     *gpos = 0;
@@ -1800,6 +1808,7 @@ static int parse_xreadgroup(int argc, char **argv, size_t *argvlen, int in_scrip
                 resp_add_error(err, "ERR timeout is negative");
                 return -1;
             }
+            *block = 1;
         } else if (kv_streqci(argv[i], argvlen[i], "count") && more) {
             i++;
             if (kv_getll(argv[i], argvlen[i], count, err) != 0) return -1;
@@ -1836,16 +1845,16 @@ static int parse_xreadgroup(int argc, char **argv, size_t *argvlen, int in_scrip
 KV_CHECK(ck_xreadgroup)
 {
     long long count;
-    int sa, gp, noack;
-    return parse_xreadgroup(argc, argv, argvlen, 0, &count, &sa, &gp, &noack, err);
+    int sa, gp, noack, block;
+    return parse_xreadgroup(argc, argv, argvlen, 0, &count, &sa, &gp, &noack, &block, err);
 }
 
 static void kvx_xreadgroup(ARGS)
 {
     long long count;
-    int sa, gp, noack;
-    if (parse_xreadgroup(argc, argv, argvlen, c->in_script, &count, &sa, &gp, &noack, c->reply) !=
-        0)
+    int sa, gp, noack, block;
+    if (parse_xreadgroup(argc, argv, argvlen, c->in_script, &count, &sa, &gp, &noack, &block,
+                         c->reply) != 0)
         return;
     const char *gname = argv[gp], *cname = argv[gp + 1];
     size_t gn = argvlen[gp], cn = argvlen[gp + 1];
@@ -1924,7 +1933,9 @@ static void kvx_xreadgroup(ARGS)
         if (serve_group(c, &v, gname, gn, &g, cname, cn, &cs, start, count, noack, history) != 0)
             goto out;
     }
-    if (served == 0)
+    if (served == 0 && block)
+        kvx_block_empty(c, 1);
+    else if (served == 0)
         resp_add_null_array(c->reply);
     else if (c->reply->proto == 2)
         resp_set_deferred_array(c->reply, mark, served);
@@ -2668,6 +2679,47 @@ static void kvx_xinfo(ARGS)
     add_edge_entry(c, &v, 1);
 }
 
+/* ------------------------------------------------------------ blocking */
+
+/* RAFT.XLASTID key: the stream's last id ("0-0" when there is none), what
+ * XREAD's $ stands for when a client blocks (server/blocking.c). */
+static void kvx_raft_xlastid(ARGS)
+{
+    kv_val v;
+    UNUSED_ARGS;
+    int found = kv_lookup(c, argv[1], argvlen[1], &v);
+    if (found < 0) return;
+    sid last = {0, 0};
+    if (found && v.type == KV_TYPE_STREAM) last = (sid){v.last_ms, v.last_seq};
+    add_id(c->reply, last);
+}
+
+/* RAFT.XREADY key id [group]: 1 when XREAD (XREADGROUP's > with group)
+ * would serve something from key now, so a blocked client's attempt is
+ * worth a log entry; 0 otherwise (missing, another type, no such group). */
+static void kvx_raft_xready(ARGS)
+{
+    kv_val v;
+    group g;
+    sid after = {0, 0}, last;
+    int found = kv_lookup(c, argv[1], argvlen[1], &v);
+    if (found < 0) return;
+    int ready = 0;
+    if (found && v.type == KV_TYPE_STREAM && v.count && edge_id(c, &v, 1, &last) == 1) {
+        if (argc > 3) {
+            int has = group_get(c, &v, argv[3], argvlen[3], &g);
+            if (has < 0) return;
+            if (has) {
+                after = g.last;
+                ready = id_cmp(last, after) > 0;
+            }
+        } else if (parse_strict(argv[2], argvlen[2], &after, 0, NULL, NULL) == 0) {
+            ready = id_cmp(last, after) > 0;
+        }
+    }
+    resp_add_int(c->reply, ready);
+}
+
 /* ------------------------------------------------------------ command table */
 
 #define W KV_CMD_WRITE
@@ -2690,6 +2742,8 @@ const kv_command kvx_stream_commands[] = {
     {"xpending", -3, R, 1, 1, 1, NULL, kvx_xpending, "stream", "5.0.0", "Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged."},
     {"xclaim", -6, W | F, 1, 1, 1, NULL, kvx_xclaim, "stream", "5.0.0", "Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the specified consumer."},
     {"xautoclaim", -6, W | F, 1, 1, 1, NULL, kvx_xautoclaim, "stream", "6.2.0", "Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer."},
+    {"raft.xlastid", 2, R | KV_CMD_INTERNAL, 1, 1, 1, NULL, kvx_raft_xlastid, "stream", "0.1.0", "The last id of a stream (XREAD's $ for a blocked client)"},
+    {"raft.xready", -3, R | KV_CMD_INTERNAL, 1, 1, 1, NULL, kvx_raft_xready, "stream", "0.1.0", "Whether XREAD / XREADGROUP would serve a blocked client from a stream"},
     {"xinfo", -2, R, 0, 0, 0, NULL, kvx_xinfo, "stream", "5.0.0", "A container for stream introspection commands"},
 };
 /* clang-format on */
