@@ -43,6 +43,14 @@ typedef struct sid {
     uint64_t ms, seq;
 } sid;
 
+/* a - b wrapping as redis-server's arithmetic does on x86-64 (times and
+ * counters from a client or a record may be anything), without the
+ * undefined behaviour of a signed overflow. */
+static int64_t wrap_sub(int64_t a, int64_t b)
+{
+    return (int64_t)((uint64_t)a - (uint64_t)b);
+}
+
 static int id_cmp(sid a, sid b)
 {
     if (a.ms != b.ms) return a.ms < b.ms ? -1 : 1;
@@ -533,7 +541,7 @@ static long long stream_trim(kv_ctx *c, kv_val *v, const trim_args *a)
         if (a->limit && deleted + entries > a->limit) break;
         int remove;
         if (a->strategy == TRIM_MAXLEN)
-            remove = (long long)v->count - entries >= a->maxlen;
+            remove = wrap_sub((int64_t)v->count, entries) >= a->maxlen;
         else
             remove = id_cmp((sid){node.last_ms, node.last_seq}, a->minid) < 0;
         sid last = {node.last_ms, node.last_seq};
@@ -1398,12 +1406,12 @@ static int group_lag(kv_ctx *c, const kv_val *v, const group *g, int64_t *lag)
         return 1;
     }
     if (g->entries_read != SCG_INVALID && !has_tombstones(c, v, g->last)) {
-        *lag = (int64_t)v->added - g->entries_read;
+        *lag = wrap_sub((int64_t)v->added, g->entries_read);
         return 1;
     }
     int64_t read = estimate_read(c, v, g->last);
     if (read == SCG_INVALID) return 0;
-    *lag = (int64_t)v->added - read;
+    *lag = wrap_sub((int64_t)v->added, read);
     return 1;
 }
 
@@ -1737,7 +1745,7 @@ static int serve_group(kv_ctx *c, kv_val *v, const char *gname, size_t gn, group
         }
         if (id_cmp(id, g->last) > 0) {
             if (g->entries_read != SCG_INVALID && !has_tombstones(c, v, id))
-                g->entries_read++;
+                g->entries_read = (int64_t)((uint64_t)g->entries_read + 1);
             else if (v->added)
                 g->entries_read = estimate_read(c, v, id);
             g->last = id;
@@ -2110,7 +2118,7 @@ static void kvx_xpending(ARGS)
             sid nx = id;
             int last = id_incr(&nx) != 0;
             fromlen = cpel_name(from, g.gid, cs.cid, nx);
-            int64_t idle = now - nk.time;
+            int64_t idle = wrap_sub(now, nk.time);
             if (!(minidle && idle < minidle)) {
                 n++;
                 count--;
@@ -2130,7 +2138,7 @@ static void kvx_xpending(ARGS)
             corrupt(c);
             break;
         }
-        int64_t idle = now - nk.time;
+        int64_t idle = wrap_sub(now, nk.time);
         if (minidle && idle < minidle) continue;
         n++;
         count--;
@@ -2242,7 +2250,7 @@ static void kvx_xclaim(ARGS)
             if (getll_msg(argv[j], argvlen[j], &deliverytime,
                           "Invalid IDLE option argument for XCLAIM", c->reply) != 0)
                 return;
-            deliverytime = now - deliverytime;
+            deliverytime = wrap_sub(now, deliverytime);
         } else if (kv_streqci(argv[j], argvlen[j], "time") && more) {
             j++;
             if (getll_msg(argv[j], argvlen[j], &deliverytime,
@@ -2292,7 +2300,7 @@ static void kvx_xclaim(ARGS)
             if (!force) continue;
             cnt = 1; /* streamCreateNACK(NULL) */
         } else {
-            if (minidle && now - nk.time < minidle) continue;
+            if (minidle && wrap_sub(now, nk.time) < minidle) continue;
             cnt = nk.count;
         }
         if (retrycount >= 0)
@@ -2424,7 +2432,7 @@ static void kvx_xautoclaim(ARGS)
             }
             deleted[ndel++] = id;
             count--;
-        } else if (!(minidle && now - nk.time < minidle)) {
+        } else if (!(minidle && wrap_sub(now, nk.time) < minidle)) {
             uint64_t cnt = nk.count + (justid ? 0 : 1);
             if (claimer(c, &v, gname, gn, &g, cname, cn, argv[1], argvlen[1], &cs, &have) != 0)
                 goto out;
@@ -2564,6 +2572,171 @@ static int group_info(kv_ctx *c, const kv_val *v, const char *name, size_t n, co
     return 0;
 }
 
+/* The head of XINFO STREAM's reply, FULL or not. */
+static void xinfo_head(kv_ctx *c, const kv_val *v, int full)
+{
+    sid first = {0, 0};
+    if (v->count) edge_id(c, v, 0, &first);
+    int64_t nodes = count_nodes(c, v);
+    resp_add_map(c->reply, full ? 9 : 10);
+    add_str(c->reply, "length");
+    resp_add_int(c->reply, (int64_t)v->count);
+    add_str(c->reply, "radix-tree-keys");
+    resp_add_int(c->reply, nodes);
+    add_str(c->reply, "radix-tree-nodes");
+    resp_add_int(c->reply, nodes + 1);
+    add_str(c->reply, "last-generated-id");
+    add_id(c->reply, (sid){v->last_ms, v->last_seq});
+    add_str(c->reply, "max-deleted-entry-id");
+    add_id(c->reply, (sid){v->maxdel_ms, v->maxdel_seq});
+    add_str(c->reply, "entries-added");
+    resp_add_int(c->reply, (int64_t)v->added);
+    add_str(c->reply, "recorded-first-entry-id");
+    add_id(c->reply, first);
+}
+
+/* A group's pending list ('p' gid) or a consumer's ('q' gid cid), at most
+ * count entries (0: all): [id, consumer, time, count] / [id, time, count]. */
+static void full_pending(kv_ctx *c, const kv_val *v, uint64_t gid, const consumer *cs,
+                         long long count)
+{
+    kv_iter it;
+    const char *f, *val;
+    size_t flen, vlen;
+    unsigned char pre[17];
+    size_t plen = 9;
+    pre[0] = cs ? 'q' : 'p';
+    kv_put_be64(pre + 1, gid);
+    if (cs) {
+        kv_put_be64(pre + 9, cs->cid);
+        plen = 17;
+    }
+    size_t cap = 16, n = 0;
+    sid *ids = kv_malloc(cap * sizeof(*ids));
+    if (!ids) {
+        kvx_oom(c);
+        return;
+    }
+    if (kv_iter_open(c, &it, KV_T_ELEM, v->gver, pre, plen, 0) != 0) {
+        free(ids);
+        return;
+    }
+    while ((count == 0 || (long long)n < count) && kv_iter_next(&it, &f, &flen, &val, &vlen) == 1) {
+        if (flen != plen + 16 || memcmp(f, pre, plen) != 0) break;
+        if (n == cap) {
+            sid *more = realloc(ids, 2 * cap * sizeof(*ids));
+            if (!more) {
+                kvx_oom(c);
+                break;
+            }
+            ids = more;
+            cap *= 2;
+        }
+        ids[n++] = id_dec(f + plen);
+    }
+    kv_iter_close(&it);
+    resp_add_array(c->reply, (int64_t)n);
+    for (size_t i = 0; i < n && c->rc == 0; i++) {
+        nack nk;
+        if (nack_get(c, v, gid, ids[i], &nk) != 1) {
+            corrupt(c);
+            break;
+        }
+        resp_add_array(c->reply, cs ? 3 : 4);
+        add_id(c->reply, ids[i]);
+        if (!cs) resp_add_bulk(c->reply, nk.name, nk.namelen);
+        resp_add_int(c->reply, nk.time);
+        resp_add_int(c->reply, (int64_t)nk.count);
+    }
+    free(ids);
+}
+
+static int group_full(kv_ctx *c, const kv_val *v, const char *name, size_t n, const group *g,
+                      void *arg)
+{
+    long long count = *(const long long *)arg;
+    int64_t lag;
+    resp_add_map(c->reply, 7);
+    add_str(c->reply, "name");
+    resp_add_bulk(c->reply, name, n);
+    add_str(c->reply, "last-delivered-id");
+    add_id(c->reply, g->last);
+    add_str(c->reply, "entries-read");
+    if (g->entries_read != SCG_INVALID)
+        resp_add_int(c->reply, g->entries_read);
+    else
+        resp_add_null(c->reply);
+    add_str(c->reply, "lag");
+    if (group_lag(c, v, g, &lag))
+        resp_add_int(c->reply, lag);
+    else
+        resp_add_null(c->reply);
+    add_str(c->reply, "pel-count");
+    resp_add_int(c->reply, (int64_t)g->pending);
+    add_str(c->reply, "pending");
+    full_pending(c, v, g->gid, NULL, count);
+    add_str(c->reply, "consumers");
+    /* The consumers' names first: the iterator must not outlive a read of
+     * another record. */
+    kv_iter it;
+    const char *f, *val;
+    size_t flen, vlen;
+    unsigned char pre[9];
+    pre[0] = 'c';
+    kv_put_be64(pre + 1, g->gid);
+    resp_buf names;
+    resp_buf_init(&names, 2);
+    uint64_t nc = 0;
+    if (kv_iter_open(c, &it, KV_T_ELEM, v->gver, pre, 9, 0) != 0) {
+        resp_buf_free(&names);
+        return -1;
+    }
+    while (kv_iter_next(&it, &f, &flen, &val, &vlen) == 1) {
+        if (flen < 9 || memcmp(f, pre, 9) != 0) break;
+        resp_add_bulk(&names, f + 9, flen - 9);
+        nc++;
+    }
+    kv_iter_close(&it);
+    resp_add_array(c->reply, (int64_t)nc);
+    const char *p = names.p, *end = nc ? names.p + names.len : names.p;
+    while (nc && p < end && c->rc == 0) {
+        /* "$<len>\r\n<name>\r\n" */
+        size_t len = (size_t)strtoull(p + 1, NULL, 10);
+        const char *nm = strchr(p, '\n') + 1;
+        consumer cs;
+        if (consumer_get(c, v, g->gid, nm, len, &cs) != 1) {
+            corrupt(c);
+            break;
+        }
+        resp_add_map(c->reply, 4);
+        add_str(c->reply, "name");
+        resp_add_bulk(c->reply, nm, len);
+        add_str(c->reply, "seen-time");
+        resp_add_int(c->reply, cs.seen);
+        add_str(c->reply, "pel-count");
+        resp_add_int(c->reply, (int64_t)cs.pending);
+        add_str(c->reply, "pending");
+        full_pending(c, v, g->gid, &cs, count);
+        p = nm + len + 2;
+    }
+    resp_buf_free(&names);
+    return c->rc ? -1 : 0;
+}
+
+/* XINFO STREAM key FULL [COUNT n]: entries, and each group with its
+ * pending entries and consumers, COUNT of each (0: all). */
+static void xinfo_full(kv_ctx *c, const kv_val *v, long long count)
+{
+    xinfo_head(c, v, 1);
+    add_str(c->reply, "entries");
+    reply_range(c, v, (sid){0, 0}, (sid){UINT64_MAX, UINT64_MAX}, count, 0);
+    add_str(c->reply, "groups");
+    int64_t ng = each_group(c, v, NULL, NULL);
+    if (ng < 0) return;
+    resp_add_array(c->reply, ng);
+    each_group(c, v, group_full, &count);
+}
+
 static void kvx_xinfo(ARGS)
 {
     kv_val v;
@@ -2618,7 +2791,7 @@ static void kvx_xinfo(ARGS)
                 corrupt(c);
                 break;
             }
-            int64_t idle = now - (int64_t)kv_get_be64((const unsigned char *)val);
+            int64_t idle = wrap_sub(now, (int64_t)kv_get_be64((const unsigned char *)val));
             resp_add_map(c->reply, 3);
             add_str(c->reply, "name");
             resp_add_bulk(c->reply, f + 9, flen - 9);
@@ -2638,7 +2811,7 @@ static void kvx_xinfo(ARGS)
         if (n >= 0) resp_set_deferred_array(c->reply, mark, n);
         return;
     }
-    /* STREAM [FULL [COUNT n]]: FULL is not served (yet). */
+    /* STREAM [FULL [COUNT n]]. */
     if (argc != 3) {
         if ((argc != 4 && argc != 6) || !kv_streqci(argv[3], argvlen[3], "full") ||
             (argc == 6 && !kv_streqci(argv[4], argvlen[4], "count"))) {
@@ -2648,29 +2821,13 @@ static void kvx_xinfo(ARGS)
                             argv[1]);
             return;
         }
-        long long cnt;
+        long long cnt = 10; /* Redis's default, so a big stream does not block */
         if (argc == 6 && kv_getll(argv[5], argvlen[5], &cnt, c->reply) != 0) return;
-        resp_add_error(c->reply, "ERR XINFO STREAM FULL is not supported");
+        if (cnt < 0) cnt = 0;
+        xinfo_full(c, &v, cnt);
         return;
     }
-    sid first = {0, 0};
-    if (v.count) edge_id(c, &v, 0, &first);
-    int64_t nodes = count_nodes(c, &v);
-    resp_add_map(c->reply, 10);
-    add_str(c->reply, "length");
-    resp_add_int(c->reply, (int64_t)v.count);
-    add_str(c->reply, "radix-tree-keys");
-    resp_add_int(c->reply, nodes);
-    add_str(c->reply, "radix-tree-nodes");
-    resp_add_int(c->reply, nodes + 1);
-    add_str(c->reply, "last-generated-id");
-    add_id(c->reply, (sid){v.last_ms, v.last_seq});
-    add_str(c->reply, "max-deleted-entry-id");
-    add_id(c->reply, (sid){v.maxdel_ms, v.maxdel_seq});
-    add_str(c->reply, "entries-added");
-    resp_add_int(c->reply, (int64_t)v.added);
-    add_str(c->reply, "recorded-first-entry-id");
-    add_id(c->reply, first);
+    xinfo_head(c, &v, 0);
     add_str(c->reply, "groups");
     resp_add_int(c->reply, each_group(c, &v, NULL, NULL));
     add_str(c->reply, "first-entry");

@@ -14,7 +14,9 @@
  *
  *   - stream records: every element value through the stream decoders
  *     (entry and node), whose fields must lie inside it; then version 1
- *     as a stream's entries, read and written by the stream commands.
+ *     as a stream's entries and version 2 as its consumer groups' records
+ *     (groups, consumers, pending entries), read and written by the stream
+ *     and consumer-group commands.
  * Input: u16 LE n, then n bytes of key record (u16 LE: where the key ends,
  * the key, the value), then raw records: u8 table (mod 3: elements, index, queue),
  * u8 version (1 + mod 3), u16 LE key length (mod 504), u16 LE value
@@ -226,8 +228,8 @@ static void field_in(void *arg, const char *p, size_t n)
 
 static void stream_cmd(kv_ctx *c, int argc, const char *const *args)
 {
-    char *argv[8];
-    size_t argvlen[8];
+    char *argv[9];
+    size_t argvlen[9];
     for (int i = 0; i < argc; i++) {
         argv[i] = (char *)args[i];
         argvlen[i] = strlen(args[i]);
@@ -269,11 +271,12 @@ static void stream_records(kv_ctx *c)
         v.tail_seq = kv_get_be64(recs[0].key + 16);
     }
     v.last_ms = v.tail_ms + 1;
+    v.gver = 2; /* version 2's records as the consumer groups' */
     if (kv_put_val(c, "st", 2, &v) != 0) {
         c->rc = 0;
         return;
     }
-    static const char *const cmds[][8] = {
+    static const char *const cmds[][9] = {
         {"XRANGE", "st", "-", "+"},
         {"XREVRANGE", "st", "+", "-", "COUNT", "3"},
         {"XREAD", "COUNT", "2", "STREAMS", "st", "0"},
@@ -283,8 +286,27 @@ static void stream_records(kv_ctx *c)
         {"XTRIM", "st", "MINID", "5"},
         {"XTRIM", "st", "MAXLEN", "1"},
         {"XSETID", "st", "18446744073709551615-0"},
+        {"XINFO", "GROUPS", "st"},
+        {"XINFO", "STREAM", "st"},
+        {"XINFO", "STREAM", "st", "FULL", "COUNT", "0"},
+        {"XINFO", "CONSUMERS", "st", "g"},
+        {"XPENDING", "st", "g"},
+        {"XPENDING", "st", "g", "-", "+", "10"},
+        {"XPENDING", "st", "g", "-", "+", "10", "c"},
+        {"XREADGROUP", "GROUP", "g", "c", "STREAMS", "st", "0"},
+        {"XREADGROUP", "GROUP", "g", "c", "COUNT", "3", "STREAMS", "st", ">"},
+        {"XACK", "st", "g", "1-1", "0-1"},
+        {"XCLAIM", "st", "g", "d", "0", "1-1", "0-1", "FORCE"},
+        {"XAUTOCLAIM", "st", "g", "d", "0", "0", "COUNT", "5"},
+        {"XGROUP", "CREATECONSUMER", "st", "g", "e"},
+        {"XGROUP", "DELCONSUMER", "st", "g", "c"},
+        {"XGROUP", "SETID", "st", "g", "0"},
+        {"XGROUP", "DESTROY", "st", "g"},
+        {"XGROUP", "CREATE", "st", "h", "$"},
+        {"RAFT.XREADY", "st", ">", "g"},
     };
-    static const int argcs[] = {4, 6, 6, 2, 4, 8, 4, 4, 3};
+    static const int argcs[] = {4, 6, 6, 2, 4, 8, 4, 4, 3, 3, 3, 6, 4, 3,
+                                6, 7, 7, 9, 5, 8, 8, 5, 5, 5, 4, 5, 4};
     for (size_t i = 0; i < sizeof(argcs) / sizeof(argcs[0]); i++)
         stream_cmd(c, argcs[i], cmds[i]);
     (void)kv_delete(c, "st", 2);
