@@ -144,6 +144,13 @@ CASES = [
         ("XSETID", "x", "10-0"), ("XSETID", "x", "1-0", "ENTRIESADDED", "1"), ("XSETID", "nosuch", "1-1"),
         ("XADD", "y", "MAXLEN", "0", "1-1", "f", "v"), ("XLEN", "y"), ("XRANGE", "x", "-", "+"),
         ("RENAME", "x", "z"), ("COPY", "z", "w"), ("DEL", "z", "y"),
+        ("XGROUP", "CREATE", "g1", "grp", "$", "MKSTREAM"), ("XGROUP", "CREATE", "g1", "grp", "$"),
+        ("XADD", "g1", "1-1", "f", "v"), ("XGROUP", "CREATECONSUMER", "g1", "grp", "c1"),
+        ("XGROUP", "CREATECONSUMER", "g1", "grp", "c1"), ("XREADGROUP", "GROUP", "grp", "c2", "STREAMS", "g1", ">"),
+        ("XACK", "g1", "grp", "1-1"), ("XCLAIM", "g1", "grp", "c3", "0", "1-1"),
+        ("XAUTOCLAIM", "g1", "grp", "c4", "0", "0"), ("XGROUP", "SETID", "g1", "grp", "0"),
+        ("XGROUP", "DELCONSUMER", "g1", "grp", "c1"), ("XGROUP", "DELCONSUMER", "g1", "grp", "nosuch"),
+        ("XGROUP", "DESTROY", "g1", "grp"), ("XGROUP", "DESTROY", "g1", "grp"),
     ]),
     ("sort", "KEA", [
         ("RPUSH", "l", "3", "1", "2"), ("SORT", "l", "STORE", "out"), ("SORT", "l", "STORE", "l"),
