@@ -175,8 +175,10 @@ typedef struct kv_val {
     /* A stream (kvx_stream.c): its last id, the largest id deleted, the
      * entries ever added, the first id of its tail node (Redis's last
      * listpack, for where the next XADD goes) and the version of its
-     * consumer groups' records (0: none). */
+     * consumer groups' records (0: none) */
     uint64_t last_ms, last_seq, maxdel_ms, maxdel_seq, added, tail_ms, tail_seq, gver;
+    /* ... and the tail node's counters (it has no node record of its own). */
+    uint64_t tail_live, tail_deleted, tail_last_ms, tail_last_seq;
 } kv_val;
 
 /* The stored form of a key, as LMDB sees it (LMDB keys are at most 511

@@ -22,7 +22,7 @@
 
 #define COLL_BODY 33
 /* A stream's body: the collection's, then its stream metadata (kvks.h). */
-#define STREAM_BODY (COLL_BODY + 64)
+#define STREAM_BODY (COLL_BODY + 96)
 
 static size_t body_len(uint8_t type)
 {
@@ -114,6 +114,10 @@ static void coll_parse(const char *body, kv_val *v)
         v->tail_ms = kv_get_be64(b + 40);
         v->tail_seq = kv_get_be64(b + 48);
         v->gver = kv_get_be64(b + 56);
+        v->tail_live = kv_get_be64(b + 64);
+        v->tail_deleted = kv_get_be64(b + 72);
+        v->tail_last_ms = kv_get_be64(b + 80);
+        v->tail_last_seq = kv_get_be64(b + 88);
     }
 }
 
@@ -134,6 +138,10 @@ static void coll_body(unsigned char *b, const kv_val *v)
         kv_put_be64(b + 40, v->tail_ms);
         kv_put_be64(b + 48, v->tail_seq);
         kv_put_be64(b + 56, v->gver);
+        kv_put_be64(b + 64, v->tail_live);
+        kv_put_be64(b + 72, v->tail_deleted);
+        kv_put_be64(b + 80, v->tail_last_ms);
+        kv_put_be64(b + 88, v->tail_last_seq);
     }
 }
 

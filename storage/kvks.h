@@ -26,11 +26,13 @@
  *          id + 0x00   -> a node record (17-byte name, right after its
  *                          first entry's id): the node Redis's listpack
  *                          would be, u64 BE live, u64 BE deleted, last id
- *                          (16): where approximate trimming may cut
+ *                          (16): where approximate trimming may cut; every
+ *                          node but the tail has one
  *
  * A stream's key record carries, after the collection's 33 bytes, its
- * last id, largest deleted id, entries added, tail node's first id and
- * its groups' version (8 x u64 BE); a stream stays when it is empty.
+ * last id, largest deleted id, entries added, tail node's first id, its
+ * groups' version and the tail node's live, deleted and last id (12 x u64
+ * BE); a stream stays when it is empty.
  *
  * A version is never reused (a counter in the state), so deleting a
  * collection only deletes its key record and queues the version for a

@@ -233,14 +233,31 @@ static void corrupt(kv_ctx *c)
     if (c->rc == 0) c->rc = KV_ECORRUPT;
 }
 
+/* The tail node (where XADD appends) keeps its counters in the key record
+ * (kv_val's tail_*), so an XADD writes no node record; every other node
+ * has one. */
+static int has_tail(const kv_val *v)
+{
+    return v->tail_ms || v->tail_seq;
+}
+
+static int is_tail(const kv_val *v, sid m)
+{
+    return has_tail(v) && v->tail_ms == m.ms && v->tail_seq == m.seq;
+}
+
 /* The node whose first id is m. 1, 0 absent, -1 error. */
-static int node_get(kv_ctx *c, uint64_t ver, sid m, kv_stream_node *node)
+static int node_get(kv_ctx *c, const kv_val *v, sid m, kv_stream_node *node)
 {
     unsigned char name[17];
     const char *val;
     size_t vlen;
+    if (is_tail(v, m)) {
+        *node = (kv_stream_node){v->tail_live, v->tail_deleted, v->tail_last_ms, v->tail_last_seq};
+        return 1;
+    }
     id_enc(m, name);
-    int r = kv_elem_get(c, ver, name, 17, &val, &vlen);
+    int r = kv_elem_get(c, v->ver, name, 17, &val, &vlen);
     if (r != 1) return r;
     if (kv_stream_node_decode(val, vlen, node) != 0) {
         corrupt(c);
@@ -249,7 +266,7 @@ static int node_get(kv_ctx *c, uint64_t ver, sid m, kv_stream_node *node)
     return 1;
 }
 
-static int node_put(kv_ctx *c, uint64_t ver, sid m, const kv_stream_node *node)
+static int node_rec_put(kv_ctx *c, uint64_t ver, sid m, const kv_stream_node *node)
 {
     unsigned char name[17], val[32];
     id_enc(m, name);
@@ -257,11 +274,53 @@ static int node_put(kv_ctx *c, uint64_t ver, sid m, const kv_stream_node *node)
     return kv_elem_put(c, ver, name, 17, val, 32, NULL);
 }
 
-static int node_del(kv_ctx *c, uint64_t ver, sid m)
+static int node_put(kv_ctx *c, kv_val *v, sid m, const kv_stream_node *node)
+{
+    if (!is_tail(v, m)) return node_rec_put(c, v->ver, m, node);
+    v->tail_live = node->live;
+    v->tail_deleted = node->deleted;
+    v->tail_last_ms = node->last_ms;
+    v->tail_last_seq = node->last_seq;
+    return 0;
+}
+
+static void tail_clear(kv_val *v)
+{
+    v->tail_ms = v->tail_seq = v->tail_live = v->tail_deleted = 0;
+    v->tail_last_ms = v->tail_last_seq = 0;
+}
+
+static int node_before(kv_ctx *c, uint64_t ver, const unsigned char name[17], sid *m);
+
+/* After the tail node went: the last node with a record, if any, becomes
+ * the tail (its counters move into the key record, its record goes). */
+static int tail_promote(kv_ctx *c, kv_val *v)
+{
+    unsigned char end[17], name[17];
+    sid m;
+    kv_stream_node node;
+    tail_clear(v);
+    memset(end, 0xff, sizeof(end));
+    int r = node_before(c, v->ver, end, &m);
+    if (r <= 0) return r;
+    if (node_get(c, v, m, &node) != 1) {
+        corrupt(c);
+        return -1;
+    }
+    id_enc(m, name);
+    if (kv_elem_del(c, v->ver, name, 17) < 0) return -1;
+    v->tail_ms = m.ms;
+    v->tail_seq = m.seq;
+    return node_put(c, v, m, &node);
+}
+
+/* Removes node m (its entries are gone already). */
+static int node_del(kv_ctx *c, kv_val *v, sid m)
 {
     unsigned char name[17];
+    if (is_tail(v, m)) return tail_promote(c, v) < 0 ? -1 : 0;
     id_enc(m, name);
-    return kv_elem_del(c, ver, name, 17) < 0 ? -1 : 0;
+    return kv_elem_del(c, v->ver, name, 17) < 0 ? -1 : 0;
 }
 
 /* The last node record at or before name (17 bytes): its first id in *m.
@@ -520,7 +579,7 @@ static long long stream_trim(kv_ctx *c, kv_val *v, const trim_args *a)
         if (a->strategy == TRIM_MAXLEN && v->count <= (uint64_t)a->maxlen) break;
         sid m = {0, 0};
         /* The head node: the first node record (its first entry, if
-         * live, comes just before it). */
+         * live, comes just before it), else the tail. */
         kv_iter it;
         const char *f, *val;
         size_t flen, vlen;
@@ -531,9 +590,12 @@ static long long stream_trim(kv_ctx *c, kv_val *v, const trim_args *a)
         if (r == 1) m = id_dec(f);
         kv_iter_close(&it);
         if (r < 0) return -1;
-        if (r == 0) break; /* no node left */
+        if (r == 0) { /* no node record: the tail is the only node, if any */
+            if (!has_tail(v)) break;
+            m = (sid){v->tail_ms, v->tail_seq};
+        }
         kv_stream_node node;
-        if (node_get(c, v->ver, m, &node) != 1) {
+        if (node_get(c, v, m, &node) != 1) {
             corrupt(c);
             return -1;
         }
@@ -546,8 +608,7 @@ static long long stream_trim(kv_ctx *c, kv_val *v, const trim_args *a)
             remove = id_cmp((sid){node.last_ms, node.last_seq}, a->minid) < 0;
         sid last = {node.last_ms, node.last_seq};
         if (remove) {
-            if (node_walk(c, v, m, last, NULL, NULL) < 0 || node_del(c, v->ver, m) != 0) return -1;
-            if (v->tail_ms == m.ms && v->tail_seq == m.seq) v->tail_ms = v->tail_seq = 0;
+            if (node_walk(c, v, m, last, NULL, NULL) < 0 || node_del(c, v, m) != 0) return -1;
             deleted += entries;
             continue;
         }
@@ -558,7 +619,7 @@ static long long stream_trim(kv_ctx *c, kv_val *v, const trim_args *a)
         if (from_node < 0) return -1;
         node.live -= (uint64_t)from_node;
         node.deleted += (uint64_t)from_node;
-        if (from_node && node_put(c, v->ver, m, &node) != 0) return -1;
+        if (from_node && node_put(c, v, m, &node) != 0) return -1;
         deleted += from_node;
         break;
     }
@@ -625,21 +686,19 @@ static int stream_append(kv_ctx *c, kv_val *v, sid id, int argc, char **argv, si
     int rc = kv_elem_put(c, v->ver, name, 16, val, len, NULL);
     free(val);
     if (rc != 0) return -1;
-    kv_stream_node node;
-    sid tail = {v->tail_ms, v->tail_seq};
-    int has = tail.ms || tail.seq ? node_get(c, v->ver, tail, &node) : 0;
-    if (has < 0) return -1;
-    if (has && node.live + node.deleted >= NODE_MAX_ENTRIES) has = 0;
-    if (!has) { /* a new node starts with this entry */
-        node = (kv_stream_node){0};
-        tail = id;
+    if (has_tail(v) && v->tail_live + v->tail_deleted >= NODE_MAX_ENTRIES) {
+        /* The tail node is full: it gets its record, a new one starts. */
+        kv_stream_node full = {v->tail_live, v->tail_deleted, v->tail_last_ms, v->tail_last_seq};
+        if (node_rec_put(c, v->ver, (sid){v->tail_ms, v->tail_seq}, &full) != 0) return -1;
+        tail_clear(v);
+    }
+    if (!has_tail(v)) {
         v->tail_ms = id.ms;
         v->tail_seq = id.seq;
     }
-    node.live++;
-    node.last_ms = id.ms;
-    node.last_seq = id.seq;
-    if (node_put(c, v->ver, tail, &node) != 0) return -1;
+    v->tail_live++;
+    v->tail_last_ms = id.ms;
+    v->tail_last_seq = id.seq;
     v->count++;
     v->added++;
     v->last_ms = id.ms;
@@ -742,8 +801,14 @@ static int stream_delete(kv_ctx *c, kv_val *v, sid id)
     id_enc(id, name);
     sid m;
     kv_stream_node node;
-    if (node_before(c, v->ver, name, &m) != 1 || node_get(c, v->ver, m, &node) != 1 ||
-        node.live == 0) {
+    /* Its node: the tail when it is at or after the tail's first id, else
+     * the last node record before it. */
+    int nr = 1;
+    if (has_tail(v) && id_cmp(id, (sid){v->tail_ms, v->tail_seq}) >= 0)
+        m = (sid){v->tail_ms, v->tail_seq};
+    else
+        nr = node_before(c, v->ver, name, &m);
+    if (nr != 1 || node_get(c, v, m, &node) != 1 || node.live == 0) {
         corrupt(c);
         return -1;
     }
@@ -752,25 +817,11 @@ static int stream_delete(kv_ctx *c, kv_val *v, sid id)
         return -1;
     }
     v->count--;
-    if (node.live == 1) { /* the node's last live entry: the node goes */
-        if (node_del(c, v->ver, m) != 0) return -1;
-        if (m.ms == v->tail_ms && m.seq == v->tail_seq) {
-            /* The tail is now the node before it, if any (its record is
-             * gone, so the walk back from its name finds that one). */
-            sid prev = {0, 0};
-            unsigned char at[17];
-            id_enc(m, at);
-            int pr = node_before(c, v->ver, at, &prev);
-            if (pr < 0) return -1;
-            v->tail_ms = pr == 1 ? prev.ms : 0;
-            v->tail_seq = pr == 1 ? prev.seq : 0;
-        }
-    } else {
-        node.live--;
-        node.deleted++;
-        if (node_put(c, v->ver, m, &node) != 0) return -1;
-    }
-    return 1;
+    if (node.live == 1) /* the node's last live entry: the node goes */
+        return node_del(c, v, m) != 0 ? -1 : 1;
+    node.live--;
+    node.deleted++;
+    return node_put(c, v, m, &node) != 0 ? -1 : 1;
 }
 
 KV_CHECK(ck_xdel)
@@ -2501,7 +2552,7 @@ static int64_t count_nodes(kv_ctx *c, const kv_val *v)
     while (kv_iter_next(&it, &f, &flen, &val, &vlen) == 1)
         if (flen == 17) n++;
     kv_iter_close(&it);
-    return n;
+    return n + has_tail(v);
 }
 
 static void add_edge_entry(kv_ctx *c, const kv_val *v, int rev)
