@@ -1555,6 +1555,14 @@ static void kvx_xgroup(ARGS)
     long long entries_read;
     int sub = parse_xgroup(argc, argv, argvlen, &mkstream, &entries_read, c->reply);
     if (sub < 0) return;
+    /* Redis flags xgroup|create and xgroup|createconsumer denyoom, not the
+     * subcommands that free memory (the row itself is not denyoom). */
+    static const kv_command denyoom = {
+        "xgroup", -2, KV_CMD_WRITE | KV_CMD_DENYOOM, 0, 0, 0, NULL, NULL, "stream", "5.0.0", ""};
+    if ((sub == XG_CREATE || sub == XG_CREATECONSUMER) && kv_oom_at_apply(c, &denyoom)) {
+        resp_add_error(c->reply, "OOM command not allowed when used memory > 'maxmemory'.");
+        return;
+    }
     if (sub == XG_HELP) {
         kv_add_help(c->reply, xgroup_help);
         return;
@@ -2944,7 +2952,7 @@ const kv_command kvx_stream_commands[] = {
     {"xtrim", -4, W, 1, 1, 1, ck_xtrim, kvx_xtrim, "stream", "5.0.0", "Trims the stream to (approximately if '~' is passed) a certain size"},
     {"xsetid", -3, W | D | F, 1, 1, 1, ck_xsetid, kvx_xsetid, "stream", "5.0.0", "An internal command for replicating stream values"},
     {"xread", -4, R, 0, 0, 0, ck_xread, kvx_xread, "stream", "5.0.0", "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block."},
-    {"xgroup", -2, W | D, 0, 0, 0, ck_xgroup, kvx_xgroup, "stream", "5.0.0", "A container for consumer groups commands"},
+    {"xgroup", -2, W, 0, 0, 0, ck_xgroup, kvx_xgroup, "stream", "5.0.0", "A container for consumer groups commands"},
     {"xreadgroup", -7, W, 0, 0, 0, ck_xreadgroup, kvx_xreadgroup, "stream", "5.0.0", "Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer. Can block."},
     {"xack", -4, W | F, 1, 1, 1, NULL, kvx_xack, "stream", "5.0.0", "Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL."},
     {"xpending", -3, R, 1, 1, 1, NULL, kvx_xpending, "stream", "5.0.0", "Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged."},
