@@ -255,8 +255,9 @@ static void state_read(int db, int argc, char **argv, size_t *argvlen, resp_buf 
 }
 
 /* XREAD / XREADGROUP: whether b's attempt would serve something from its
- * i-th key now (RAFT.XREADY, storage/kvx_stream.c): a stream is not
- * consumed by a read, so every client it can serve tries. */
+ * i-th key now (RAFT.XREADY, storage/kvx_stream.c): 1 yes, 0 no; for
+ * XREADGROUP also 2 (its group is gone) and 3 (the key is gone). A stream
+ * is not consumed by a read, so every client it can serve tries. */
 static int stream_ready(blockstate *b, int i)
 {
     const kv_block_args *a = &b->args;
@@ -275,7 +276,7 @@ static int stream_ready(blockstate *b, int i)
     }
     resp_buf r;
     state_read(b->db, argc, argv, argvlen, &r);
-    int ready = r.len > 1 && r.p[0] == ':' && r.p[1] == '1';
+    int ready = r.len > 1 && r.p[0] == ':' ? r.p[1] - '0' : 0;
     resp_buf_free(&r);
     return ready;
 }
@@ -474,11 +475,19 @@ static int attempt_ready(blockstate *b)
         return 1;
     }
     if (b->kind == K_STREAM) { /* the whole command, once a key can serve it */
-        for (int i = 0; i < b->nkeys; i++)
-            if (stream_ready(b, i)) {
+        for (int i = 0; i < b->nkeys; i++) {
+            int r = stream_ready(b, i);
+            /* Redis 7.0's answers to a blocked XREADGROUP whose group or
+             * key went (blocked.c serveClientsBlockedOnStreamKey). */
+            if (r == 2)
+                answer(b, NULL, 0,
+                       "NOGROUP the consumer group this client was blocked on no longer exists", 0);
+            else if (r == 3)
+                answer(b, NULL, 0, "UNBLOCKED the stream key no longer exists", 0);
+            else if (r == 1)
                 attempt_argv(b, b->argc, b->argv, b->argvlen);
-                return 1;
-            }
+            if (r) return 1;
+        }
         return 0;
     }
     int *ready = server_calloc((size_t)(b->nkeys ? b->nkeys : 1), sizeof(int), "blocking a client"),

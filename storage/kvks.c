@@ -223,6 +223,9 @@ static int delete_key(kv_ctx *c, const char *key, size_t keylen, int drop_elems)
      * (Redis 7.0 does not abort an EXEC watching an expired key when that
      * key is then deleted). */
     uint64_t gone = v.expiry != 0 && v.expiry <= c->tau ? v.stamp : c->index;
+    /* A client blocked in XREADGROUP on a stream that goes is answered
+     * (Redis's signalDeletedKeyAsReady). */
+    if (v.type == KV_TYPE_STREAM) kv_signal_ready(c, key, keylen);
     if ((rc = bucket_bump(c, &sk, gone)) != 0) return set_err(c, rc);
     if (v.expiry != 0 && (rc = exp_put(c, &sk, v.expiry, 1)) != 0) return set_err(c, rc);
     if (drop_elems && v.type != KV_TYPE_STRING && (rc = gc_queue(c, &v)) != 0)
@@ -310,6 +313,8 @@ static int put_record(kv_ctx *c, const char *key, size_t keylen, uint8_t type, u
             coll_parse(r.val, &old);
             if ((type == KV_TYPE_STRING || old.ver != ver) && (rc = gc_queue(c, &old)) != 0)
                 goto out;
+            if (old.type == KV_TYPE_STREAM && (type != KV_TYPE_STREAM || old.ver != ver))
+                kv_signal_ready(c, key, keylen); /* a stream replaced (see delete_key) */
         }
     } else if (rc == MDB_NOTFOUND) {
         found = 0;

@@ -1651,6 +1651,7 @@ static void kvx_xgroup(ARGS)
         }
         resp_add_int(c->reply, 1);
         kv_notify(c, KV_NOTIFY_STREAM, "xgroup-destroy", key, keylen);
+        kv_signal_ready(c, key, keylen); /* its blocked XREADGROUP clients: -NOGROUP */
         return;
     }
     case XG_CREATECONSUMER: {
@@ -2912,7 +2913,9 @@ static void kvx_raft_xlastid(ARGS)
 
 /* RAFT.XREADY key id [group]: 1 when XREAD (XREADGROUP's > with group)
  * would serve something from key now, so a blocked client's attempt is
- * worth a log entry; 0 otherwise (missing, another type, no such group). */
+ * worth a log entry; 0 otherwise. With a group, as Redis 7.0 answers a
+ * blocked XREADGROUP: 2 when the group is gone (-NOGROUP), 3 when the key
+ * is gone or holds another type (-UNBLOCKED). */
 static void kvx_raft_xready(ARGS)
 {
     kv_val v;
@@ -2921,15 +2924,17 @@ static void kvx_raft_xready(ARGS)
     int found = kv_lookup(c, argv[1], argvlen[1], &v);
     if (found < 0) return;
     int ready = 0;
-    if (found && v.type == KV_TYPE_STREAM && v.count && edge_id(c, &v, 1, &last) == 1) {
-        if (argc > 3) {
-            int has = group_get(c, &v, argv[3], argvlen[3], &g);
-            if (has < 0) return;
-            if (has) {
-                after = g.last;
-                ready = id_cmp(last, after) > 0;
-            }
-        } else if (parse_strict(argv[2], argvlen[2], &after, 0, NULL, NULL) == 0) {
+    if (argc > 3 && (!found || v.type != KV_TYPE_STREAM)) {
+        ready = 3;
+    } else if (argc > 3 && v.type == KV_TYPE_STREAM) {
+        int has = group_get(c, &v, argv[3], argvlen[3], &g);
+        if (has < 0) return;
+        if (!has)
+            ready = 2;
+        else if (v.count && edge_id(c, &v, 1, &last) == 1)
+            ready = id_cmp(last, g.last) > 0;
+    } else if (found && v.type == KV_TYPE_STREAM && v.count && edge_id(c, &v, 1, &last) == 1) {
+        if (parse_strict(argv[2], argvlen[2], &after, 0, NULL, NULL) == 0) {
             ready = id_cmp(last, after) > 0;
         }
     }

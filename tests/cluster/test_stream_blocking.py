@@ -185,3 +185,35 @@ def test_client_unblock_and_the_blocked_count(cluster):
     with pytest.raises(redis.ResponseError, match="timeout is negative"):
         with f.client() as r:
             r.execute_command("XREAD", "BLOCK", "-1", "STREAMS", "u", "$")
+
+
+def test_xreadgroup_blocked_on_a_destroyed_group_or_deleted_key_is_answered(cluster):
+    """Redis 7.0: -NOGROUP when the group goes, -UNBLOCKED when the key goes
+    or holds another type; a blocked XREAD on a deleted key keeps waiting."""
+    ld, f = nodes_of(cluster)
+    with ld.client() as r:
+        r.execute_command("XGROUP", "CREATE", "d1", "g", "$", "MKSTREAM")
+        r.execute_command("XGROUP", "CREATE", "d2", "g", "$", "MKSTREAM")
+        r.execute_command("XGROUP", "CREATE", "d3", "g", "$", "MKSTREAM")
+    a = block(f, "XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "d1", ">")
+    with ld.client() as r:
+        assert r.execute_command("XGROUP", "DESTROY", "d1", "g") == 1
+    a.wait()
+    assert str(a.error) == "NOGROUP the consumer group this client was blocked on no longer exists", a.error
+    b = block(ld, "XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "d2", ">")
+    with f.client() as r:
+        assert r.delete("d2") == 1
+    b.wait()
+    assert str(b.error).endswith("the stream key no longer exists"), b.error
+    c = block(f, "XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "d3", ">")
+    with ld.client() as r:
+        r.set("d3", "not a stream")
+    c.wait()
+    assert str(c.error).endswith("the stream key no longer exists"), c.error
+    x = block(f, "XREAD", "BLOCK", "400", "STREAMS", "d1", "$")
+    with ld.client() as r:
+        assert r.delete("d1") == 1
+    x.wait()
+    assert x.error is None and x.result is None and x.at - x.started >= 0.4
+    for b_ in (a, b, c, x):
+        b_.close()

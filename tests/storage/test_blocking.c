@@ -492,7 +492,8 @@ static void stream_reads_block_and_xadd_signals(void **state)
     run(f, "RAFT.XLASTID nosuch", "$3\r\n0-0\r\n");
     run(f, "XGROUP CREATE s g $", "+OK\r\n");
     run(f, "RAFT.XREADY s > g", ":0\r\n");
-    run(f, "RAFT.XREADY s > nosuch", ":0\r\n");
+    run(f, "RAFT.XREADY s > nosuch", ":2\r\n"); /* a blocked XREADGROUP: -NOGROUP */
+    run(f, "RAFT.XREADY nokey > g", ":3\r\n");  /* ... -UNBLOCKED */
     apply_p(f, "XREADGROUP GROUP g c BLOCK 0 STREAMS s >", "*-1\r\n");
     assert_int_equal(kvstate_apply_blocked(f->s), 1);
     /* History is served at once, even empty. */
@@ -508,6 +509,17 @@ static void stream_reads_block_and_xadd_signals(void **state)
     /* A read never signals. */
     run(f, "XRANGE s - + COUNT 1", "*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n");
     ready_calls(f, 0);
+    /* A group destroyed, a stream deleted or replaced: its blocked
+     * XREADGROUP clients are answered, so the key is signalled. */
+    run(f, "XGROUP DESTROY s g", ":1\r\n");
+    ready_calls(f, 1, "0:s");
+    run(f, "DEL s", ":1\r\n");
+    ready_calls(f, 1, "0:s");
+    run(f, "XADD t 1-1 f v", "$3\r\n1-1\r\n");
+    ready_calls(f, 1, "0:t");
+    run(f, "SET t x", "+OK\r\n");
+    ready_calls(f, 1, "0:t");
+    run(f, "RAFT.XREADY t > g", ":3\r\n");
 }
 
 int main(void)
