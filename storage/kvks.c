@@ -944,6 +944,9 @@ int kv_flush_db(kv_ctx *c)
     if (rc != MDB_NOTFOUND && rc != 0) return set_err(c, rc < 0 ? rc : kv_map_err(rc));
     kv_watch_mark(c, c->db);
     if (c->rc) return c->rc;
+    /* Its streams went: blocked XREADGROUP clients are answered (Redis's
+     * scanDatabaseForDeletedStreams); other waiters just look again. */
+    kv_signal_ready(c, NULL, 0);
     return kv_flush(c);
 }
 
@@ -962,6 +965,10 @@ int kv_flush_all(kv_ctx *c)
     s->acct = 0;
     s->pmeta_dirty = 1;
     kv_watch_mark(c, -1);
+    int db = c->db; /* every database's streams went (see kv_flush_db) */
+    for (c->db = 0; c->db < KV_MAX_DBS; c->db++)
+        kv_signal_ready(c, NULL, 0);
+    c->db = db;
     return c->rc;
 }
 

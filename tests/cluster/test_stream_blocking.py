@@ -217,3 +217,15 @@ def test_xreadgroup_blocked_on_a_destroyed_group_or_deleted_key_is_answered(clus
     assert x.error is None and x.result is None and x.at - x.started >= 0.4
     for b_ in (a, b, c, x):
         b_.close()
+
+
+def test_flushdb_answers_a_blocked_xreadgroup(cluster):
+    ld, f = nodes_of(cluster)
+    with ld.client() as r:
+        r.execute_command("XGROUP", "CREATE", "fl", "g", "$", "MKSTREAM")
+    b = block(f, "XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "fl", ">")
+    with ld.client() as r:
+        r.flushdb()
+    b.wait()
+    assert str(b.error).endswith("the stream key no longer exists"), b.error
+    b.close()
