@@ -9,7 +9,7 @@ in the script format of scripts/*.txt so it can be pasted into a script.
                                   [--families F,...] [--skip-unimplemented] [--redis-vs-redis]
 
 Families: strings (the string and key commands with their options and
-errors), hash, list, set, zset; the default draws from all. Every family
+errors), hash, list, set, zset, stream; the default draws from all. Every family
 uses the same 5 keys, so a key often holds another type (WRONGTYPE, SET
 over a collection, RENAME across types), and small member pools, so
 collections empty (and must vanish) often; each collection family also
@@ -214,7 +214,7 @@ UNORDERED = {b"HGETALL": True, b"HKEYS": False, b"HVALS": False, b"SMEMBERS": Fa
 # Each collection family draws its key mostly from its own "home" key,
 # otherwise from all 5: enough clashes for WRONGTYPE (about a quarter of the
 # replies), enough same-type keys for the multi-key commands to work.
-HOME = {"hash": KEYS[0], "list": KEYS[1], "set": KEYS[2], "zset": KEYS[3]}
+HOME = {"hash": KEYS[0], "list": KEYS[1], "set": KEYS[2], "zset": KEYS[3], "stream": KEYS[4]}
 
 
 def home_key(rng, family):
@@ -469,7 +469,65 @@ def gen_zset(rng):
     return gen_keyspace(rng)
 
 
-FAMILIES = {"strings": gen_strings, "hash": gen_hash, "list": gen_list, "set": gen_set, "zset": gen_zset}
+def gen_stream(rng):
+    """Explicit ids only (an id * is the server's clock on redis-server and
+    the entry's time on RaftKV): small ms so that XADDs both succeed and
+    meet "equal or smaller"."""
+    k = lambda: home_key(rng, "stream")  # noqa: E731
+    ms = lambda: str(rng.randint(0, 30)).encode()  # noqa: E731
+    sid = lambda: rng.choice([ms(), ms() + b"-" + str(rng.randint(0, 3)).encode()])  # noqa: E731
+    rid = lambda: rng.choice([b"-", b"+", sid(), b"(" + sid(), b"x"])  # noqa: E731
+    fv = lambda: [x for _ in range(rng.randint(1, 2)) for x in (rng.choice(FIELDS), rng.choice(VALUES))]  # noqa: E731
+    c = rng.randrange(28)
+    g = lambda: rng.choice([b"g", b"g", b"h"])  # noqa: E731
+    cons = lambda: rng.choice([b"c1", b"c2", b"c3"])  # noqa: E731
+    if c == 20:
+        return [b"XGROUP", rng.choice([b"CREATE", b"SETID"]), k(), g(), rng.choice([b"$", b"0", sid()])] + rng.choice(
+            [[], [b"MKSTREAM"], [b"ENTRIESREAD", b"2"]])
+    if c == 21:
+        return [b"XGROUP", rng.choice([b"DESTROY", b"CREATECONSUMER", b"DELCONSUMER"]), k(), g()] + rng.choice(
+            [[], [cons()]])
+    if c in (22, 23):
+        return ([b"XREADGROUP", b"GROUP", g(), cons()] + rng.choice([[], [b"COUNT", b"1"], [b"NOACK"]]) +
+                [b"STREAMS", k(), rng.choice([b">", b">", b"0", sid()])])
+    if c == 24:
+        return [b"XACK", k(), g()] + [rng.choice([sid(), b"bad"]) for _ in range(rng.randint(1, 3))]
+    if c == 25:
+        return [b"XPENDING", k(), g()]
+    if c == 26:
+        return [b"XCLAIM", k(), g(), cons(), b"0"] + [sid() for _ in range(rng.randint(1, 2))] + [b"JUSTID"] + rng.choice(
+            [[], [b"FORCE"], [b"RETRYCOUNT", b"2"], [b"LASTID", sid()]])
+    if c == 27:
+        return [b"XAUTOCLAIM", k(), g(), cons(), b"0", rng.choice([b"0", sid()]), b"COUNT",
+                rng.choice([b"1", b"3", b"0"]), b"JUSTID"]
+    if c < 5:
+        opts = rng.choice([[], [], [b"NOMKSTREAM"], [b"MAXLEN", str(rng.randint(0, 4)).encode()],
+                           [b"MAXLEN", b"=", b"2"], [b"MAXLEN", b"~", b"1"], [b"MINID", sid()],
+                           [b"MINID", b"~", sid(), b"LIMIT", b"5"], [b"MAXLEN", b"-1"], [b"LIMIT", b"1"]])
+        return [b"XADD", k()] + opts + [rng.choice([sid(), ms() + b"-*", b"0-0"])] + fv()
+    if c == 5:
+        return [b"XLEN", k()]
+    if c in (6, 7):
+        return [b"XRANGE", k(), rid(), rid()] + rng.choice([[], [b"COUNT", str(rng.randint(-1, 3)).encode()]])
+    if c == 8:
+        return [b"XREVRANGE", k(), rid(), rid()] + rng.choice([[], [b"COUNT", str(rng.randint(0, 3)).encode()]])
+    if c in (9, 10):
+        return [b"XDEL", k()] + [rng.choice([sid(), b"bad"]) for _ in range(rng.randint(1, 3))]
+    if c == 11:
+        return [b"XTRIM", k(), rng.choice([b"MAXLEN", b"MINID"]), rng.choice([b"=", b"~", b"1"]),
+                rng.choice([b"0", b"1", b"2", b"10-1"])]
+    if c == 12:
+        return [b"XSETID", k(), rng.choice([sid(), b"40-0"])] + rng.choice(
+            [[], [b"ENTRIESADDED", str(rng.randint(0, 9)).encode()], [b"MAXDELETEDID", sid()]])
+    if c == 13:
+        keys = [k() for _ in range(rng.randint(1, 2))]
+        return ([b"XREAD"] + rng.choice([[], [b"COUNT", b"1"]]) + [b"STREAMS"] + keys +
+                [rng.choice([sid(), b"$", b"0"]) for _ in keys])
+    return gen_keyspace(rng)
+
+
+FAMILIES = {"strings": gen_strings, "hash": gen_hash, "list": gen_list, "set": gen_set, "zset": gen_zset,
+            "stream": gen_stream}
 
 
 def family_commands(family, seeds=200, steps=300):

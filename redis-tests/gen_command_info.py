@@ -46,6 +46,8 @@ SUBCOMMANDS = {
     "acl": ["cat", "deluser", "dryrun", "genpass", "getuser", "help", "list", "load", "log", "save", "setuser",
             "users", "whoami"],
     "script": ["load", "exists", "flush", "kill", "help"],
+    "xgroup": ["create", "setid", "destroy", "createconsumer", "delconsumer", "help"],
+    "xinfo": ["consumers", "groups", "stream", "help"],
 }
 
 # Commands whose rows the table holds before RaftKV implements them (the

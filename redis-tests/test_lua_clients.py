@@ -8,8 +8,8 @@ leader, one log entry each) and on the leader.
   a pipeline too; the script cache is replicated state.
 - A GCRA rate limiter script (TIME inside the script is the entry's time).
 - ioredis defineCommand (node/lua_test.js), where node is installed.
-- A BullMQ-shaped job queue through a leader kill -9 (BullMQ itself needs
-  streams, which RaftKV lacks: see the report): no job lost or run twice."""
+- A BullMQ-shaped job queue through a leader kill -9: no job lost or run
+  twice (BullMQ itself, streams and all, is test_bullmq.py)."""
 import os
 import shutil
 import subprocess
@@ -165,9 +165,8 @@ def test_ioredis_define_command(cluster):
     assert p.returncode == 0, p.stdout + p.stderr
 
 
-# A BullMQ-shaped job queue (BullMQ 5/6 itself needs XADD, XTRIM, XRANGE,
-# XLEN, XREAD and XDEL, which RaftKV does not have): a job is an id in a
-# list plus a hash; every step is one script, so atomic.
+# A BullMQ-shaped job queue (BullMQ itself runs in test_bullmq.py): a job is
+# an id in a list plus a hash; every step is one script, so atomic.
 JOB_ADD = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 redis.call('HSET', KEYS[2], 'state', 'wait', 'data', ARGV[2])

@@ -29,11 +29,18 @@
  *   unknown: a lost forwarded attempt or a write timeout: the client gets
  *            the error (the element may or may not have been popped).
  * A timeout (or CLIENT UNBLOCK) with an attempt in flight waits for it:
- * served wins, anything else answers the timeout. */
+ * served wins, anything else answers the timeout.
+ *
+ * XREAD / XREADGROUP with BLOCK block the same way, with two differences: a
+ * read does not consume the stream, so every client a ready key can serve
+ * tries (RAFT.XREADY says which: entries after its id, or after its
+ * group's last delivered one), and XREAD's $ is resolved to the stream's
+ * last id in this node's state when the client blocks. */
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "server/acl.h"
 #include "server/log.h"
@@ -42,7 +49,7 @@
 
 #define RETRY_MS 50 /* an attempt that did not execute is retried after this */
 
-enum { K_LIST, K_ZSET };
+enum { K_LIST, K_ZSET, K_STREAM };
 
 typedef struct waitkey waitkey;
 
@@ -235,6 +242,90 @@ static long long key_elements(int db, int kind, const char *key, size_t len)
     return n;
 }
 
+/* A read of this node's state by an internal or data command; its reply
+ * in r (the caller frees it). */
+static void state_read(int db, int argc, char **argv, size_t *argvlen, resp_buf *r)
+{
+    resp_buf_init(r, 2);
+    int rc = kvstate_read(srv.state, db, NULL, argc, argv, argvlen, mstime(), r);
+    if (rc) {
+        serverLog(LL_WARNING, "Reading the state for a blocked client: %s. Stopping.",
+                  kv_strerror(rc));
+        exit(1);
+    }
+}
+
+/* XREAD / XREADGROUP: whether b's attempt would serve something from its
+ * i-th key now (RAFT.XREADY, storage/kvx_stream.c): 1 yes, 0 no; for
+ * XREADGROUP also 2 (its group is gone) and 3 (the key is gone). A stream
+ * is not consumed by a read, so every client it can serve tries. */
+static int stream_ready(blockstate *b, int i)
+{
+    const kv_block_args *a = &b->args;
+    int k = b->keyarg[i], id = k + a->nkeys;
+    char *argv[4] = {"raft.xready", b->argv[k], b->argv[id], NULL};
+    size_t argvlen[4] = {11, b->argvlen[k], b->argvlen[id], 0};
+    int argc = 3;
+    if (!strcasecmp(b->argv[0], "xreadgroup")) {
+        for (int j = 1; j + 1 < a->firstkey; j++)
+            if (!strcasecmp(b->argv[j], "group")) {
+                argv[3] = b->argv[j + 1];
+                argvlen[3] = b->argvlen[j + 1];
+                argc = 4;
+                break;
+            }
+    }
+    resp_buf r;
+    state_read(b->db, argc, argv, argvlen, &r);
+    int ready = r.len > 1 && r.p[0] == ':' ? r.p[1] - '0' : 0;
+    resp_buf_free(&r);
+    return ready;
+}
+
+/* XREAD's $ is the stream's last id when the client blocks (Redis), read
+ * from this node's state: the copy of argv with every $ id replaced. */
+static void resolve_dollar(blockstate *b)
+{
+    const kv_block_args *a = &b->args;
+    if (strcasecmp(b->argv[0], "xread")) return;
+    int any = 0;
+    for (int i = 0; i < a->nkeys; i++) {
+        int id = a->firstkey + a->nkeys + i;
+        if (b->argvlen[id] == 1 && b->argv[id][0] == '$') any = 1;
+    }
+    if (!any) return;
+    char **av = server_calloc((size_t)b->argc, sizeof(*av), "blocking a client");
+    size_t *al = server_calloc((size_t)b->argc, sizeof(*al), "blocking a client");
+    resp_buf *ids = server_calloc((size_t)a->nkeys, sizeof(*ids), "blocking a client");
+    for (int i = 0; i < b->argc; i++) {
+        av[i] = b->argv[i];
+        al[i] = b->argvlen[i];
+    }
+    for (int i = 0; i < a->nkeys; i++) {
+        int k = a->firstkey + i, id = k + a->nkeys;
+        if (b->argvlen[id] != 1 || b->argv[id][0] != '$') continue;
+        char *argv[2] = {"raft.xlastid", b->argv[k]};
+        size_t argvlen[2] = {12, b->argvlen[k]};
+        state_read(b->db, 2, argv, argvlen, &ids[i]);
+        /* "$<n>\r\n<id>\r\n": the id's bytes. */
+        char *p = ids[i].len > 1 && ids[i].p[0] == '$' ? strstr(ids[i].p, "\r\n") : NULL;
+        if (p) {
+            av[id] = p + 2;
+            al[id] = (size_t)strtoul(ids[i].p + 1, NULL, 10);
+        }
+    }
+    size_t *oldlen = b->argvlen;
+    char **old = b->argv;
+    b->argv = argv_copy(b->argc, av, al, &b->argvlen);
+    free(old);
+    (void)oldlen; /* part of old's block (argv_copy) */
+    for (int i = 0; i < a->nkeys; i++)
+        if (ids[i].p) resp_buf_free(&ids[i]);
+    free(ids);
+    free(av);
+    free(al);
+}
+
 /* ------------------------------------------------------------ blocked clients */
 
 /* A check already due keeps the later of the two conditions. */
@@ -385,6 +476,22 @@ static int attempt_ready(blockstate *b)
         attempt_argv(b, b->argc, b->argv, b->argvlen);
         return 1;
     }
+    if (b->kind == K_STREAM) { /* the whole command, once a key can serve it */
+        for (int i = 0; i < b->nkeys; i++) {
+            int r = stream_ready(b, i);
+            /* Redis 7.0's answers to a blocked XREADGROUP whose group or
+             * key went (blocked.c serveClientsBlockedOnStreamKey). */
+            if (r == 2)
+                answer(b, NULL, 0,
+                       "NOGROUP the consumer group this client was blocked on no longer exists", 0);
+            else if (r == 3)
+                answer(b, NULL, 0, "UNBLOCKED the stream key no longer exists", 0);
+            else if (r == 1)
+                attempt_argv(b, b->argc, b->argv, b->argvlen);
+            if (r) return 1;
+        }
+        return 0;
+    }
     int *ready = server_calloc((size_t)(b->nkeys ? b->nkeys : 1), sizeof(int), "blocking a client"),
         nr = 0;
     for (int i = 0; i < b->nkeys; i++)
@@ -431,10 +538,18 @@ void blocking_start(client *c, const kv_command *k, int argc, char **argv, size_
     b->argv = argv_copy(argc, argv, argvlen, &b->argvlen);
     b->db = c->db;
     b->proto = c->proto;
-    b->kind = !strncmp(k->name, "bz", 2) ? K_ZSET : K_LIST;
+    b->kind = !strncmp(k->name, "bz", 2) ? K_ZSET : k->name[0] == 'x' ? K_STREAM : K_LIST;
     int64_t ms = 0;
-    if (kv_blocking_args(k, argc, b->argv, b->argvlen, &b->args) == 0)
-        kv_parse_timeout(b->argv[b->args.timeout], b->argvlen[b->args.timeout], &ms, NULL);
+    if (kv_blocking_args(k, argc, b->argv, b->argvlen, &b->args) == 0) {
+        if (b->kind == K_STREAM) { /* milliseconds, an integer (checked) */
+            long long t = 0;
+            kv_string2ll(b->argv[b->args.timeout], b->argvlen[b->args.timeout], &t);
+            ms = t;
+            resolve_dollar(b);
+        } else {
+            kv_parse_timeout(b->argv[b->args.timeout], b->argvlen[b->args.timeout], &ms, NULL);
+        }
+    }
     find_keys(b);
     b->w = server_calloc((size_t)(b->nkeys ? b->nkeys : 1), sizeof(*b->w), "blocking a client");
     for (int i = 0; i < b->nkeys; i++) {
@@ -488,13 +603,17 @@ static uint64_t walk_gen;
 
 static void serve_key(waitkey *k)
 {
-    long long avail[2] = {-1, -1};
+    long long avail[3] = {-1, -1, -1};
     uint64_t gen = ++walk_gen;
 again:
     for (waiter *w = k->head; w; w = w->next) {
         blockstate *b = w->b;
         if (b->pass_gen == gen) continue;
         b->pass_gen = gen;
+        if (b->kind == K_STREAM) {
+            if (!b->attempt && !b->expired && attempt_ready(b)) goto again;
+            continue;
+        }
         if (avail[b->kind] < 0) avail[b->kind] = key_elements(k->db, b->kind, k->key, k->keylen);
         if (avail[b->kind] <= 0) continue;
         avail[b->kind]--; /* in flight or about to be: it will likely take one */

@@ -623,11 +623,13 @@ static void execute(client *c, cmdref r, int argc, char **argv, size_t *lens)
         free(av);
         return;
     }
-    if (r.k->flags & KV_CMD_WRITE) {
+    /* XREAD / XREADGROUP with BLOCK block like BLPOP (blocking.c). */
+    int blocks = kv_command_blocks(r.k, argc, argv, lens);
+    if ((r.k->flags & KV_CMD_WRITE) || blocks) {
         resp_buf *b = client_reply_buf(c);
         if (r.k->check && r.k->check(argc, argv, lens, b)) return;
         if (!db_args_ok(r.k, argc, argv, lens, b)) return;
-        if (r.k->flags & KV_CMD_BLOCKING) {
+        if (blocks) {
             if (c->peer_id) { /* a follower's attempt: never held here (blocking.c) */
                 if (write_propose(c, argc, argv, lens, r.k->firstkey) == 0) c->tail->attempt = 1;
                 return;

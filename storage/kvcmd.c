@@ -172,9 +172,41 @@ int kv_parse_timeout(const char *s, size_t len, int64_t *ms, resp_buf *err)
     return 0;
 }
 
+/* XREAD / XREADGROUP: BLOCK's argument and the keys after STREAMS. 0 or
+ * -1 (not a stream read, or no BLOCK). */
+static int stream_block_args(const kv_command *cmd, int argc, char **argv, size_t *argvlen,
+                             kv_block_args *a)
+{
+    if (!cmd || (strcmp(cmd->name, "xread") && strcmp(cmd->name, "xreadgroup"))) return -1;
+    int timeout = 0;
+    for (int i = 1; i < argc; i++) {
+        if (kv_streqci(argv[i], argvlen[i], "streams")) {
+            int n = (argc - i - 1) / 2;
+            if (!timeout || n < 1) return -1;
+            *a = (kv_block_args){timeout, i + 1, n};
+            return 0;
+        }
+        if (kv_streqci(argv[i], argvlen[i], "block") && i + 1 < argc)
+            timeout = ++i;
+        else if (kv_streqci(argv[i], argvlen[i], "count"))
+            i++;
+        else if (kv_streqci(argv[i], argvlen[i], "group"))
+            i += 2;
+    }
+    return -1;
+}
+
+int kv_command_blocks(const kv_command *cmd, int argc, char **argv, size_t *argvlen)
+{
+    kv_block_args a;
+    if (cmd && (cmd->flags & KV_CMD_BLOCKING)) return 1;
+    return stream_block_args(cmd, argc, argv, argvlen, &a) == 0;
+}
+
 int kv_blocking_args(const kv_command *cmd, int argc, char **argv, size_t *argvlen,
                      kv_block_args *a)
 {
+    if (stream_block_args(cmd, argc, argv, argvlen, a) == 0) return 0;
     if (!cmd || !(cmd->flags & KV_CMD_BLOCKING) || argc < 3) return -1;
     if (cmd->firstkey == 0) {
         /* BLMPOP / BZMPOP timeout numkeys key [key ...] ... */
@@ -317,6 +349,7 @@ static const struct {
     {kvx_list_commands, &kvx_list_ncommands},
     {kvx_set_commands, &kvx_set_ncommands},
     {kvx_zset_commands, &kvx_zset_ncommands},
+    {kvx_stream_commands, &kvx_stream_ncommands}, /* after zset, as Redis groups them */
     {kvx_sort_commands, &kvx_sort_ncommands},
     {kvx_hll_commands, &kvx_hll_ncommands},
     {kvx_pubsub_commands, &kvx_pubsub_ncommands},
@@ -481,6 +514,30 @@ int kv_command_keys(const kv_command *cmd, int argc, char **argv, size_t *argvle
         if (argc < 2) return 0;
         if (max > 0) pos[0] = 1;
         return keys_counted(argc, argv, argvlen, 2, pos, max, 1);
+    }
+    if (!strcmp(nm, "xgroup") || !strcmp(nm, "xinfo")) { /* <sub> key ... (not HELP) */
+        if (argc < 3 || kv_streqci(argv[1], argvlen[1], "help")) return 0;
+        if (max > 0) pos[0] = 2;
+        return 1;
+    }
+    if (!strcmp(nm, "xread") || !strcmp(nm, "xreadgroup")) {
+        /* The first half of what follows STREAMS. */
+        for (int i = 1; i < argc; i++) {
+            if (kv_streqci(argv[i], argvlen[i], "streams")) {
+                int nk = (argc - i - 1) / 2;
+                for (int j = 0; j < nk; j++) {
+                    if (n < max) pos[n] = i + 1 + j;
+                    n++;
+                }
+                return n;
+            }
+            if (kv_streqci(argv[i], argvlen[i], "block") ||
+                kv_streqci(argv[i], argvlen[i], "count"))
+                i++;
+            else if (kv_streqci(argv[i], argvlen[i], "group"))
+                i += 2;
+        }
+        return 0;
     }
     if (cmd->firstkey <= 0) return 0;
     int last = cmd->lastkey < 0 ? argc + cmd->lastkey : cmd->lastkey;

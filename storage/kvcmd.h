@@ -79,7 +79,8 @@ int kv_parse_timeout(const char *s, size_t len, int64_t *ms, resp_buf *err);
 /* Where a KV_CMD_BLOCKING command (its check passed) has its timeout and
  * the keys it waits on: BLPOP, BRPOP, BZPOPMIN, BZPOPMAX every key but
  * the last argument; BLMOVE and BRPOPLPUSH the source only; BLMPOP and
- * BZMPOP the numkeys keys after "timeout numkeys". 0, or -1 when cmd is
+ * BZMPOP the numkeys keys after "timeout numkeys"; XREAD / XREADGROUP with
+ * BLOCK the keys after STREAMS. 0, or -1 when cmd is
  * not blocking or the arguments do not fit. */
 typedef struct kv_block_args {
     int timeout;  /* argv index of the timeout */
@@ -88,6 +89,10 @@ typedef struct kv_block_args {
 } kv_block_args;
 int kv_blocking_args(const kv_command *cmd, int argc, char **argv, size_t *argvlen,
                      kv_block_args *a);
+/* Whether the command may block its client: a KV_CMD_BLOCKING command, or
+ * XREAD / XREADGROUP with BLOCK (their timeout in milliseconds, the keys
+ * after STREAMS; kv_blocking_args gives both). */
+int kv_command_blocks(const kv_command *cmd, int argc, char **argv, size_t *argvlen);
 
 /* Case-insensitive lookup (a hash index, built at the first call); NULL
  * when unknown. The server resolves a command once, when it arrives, and

@@ -522,6 +522,21 @@ int kvstate_evict_sample(kvstate *s, int n, int volatile_only, int nearest_expir
 
 /* ------------------------------------------------------------ recount */
 
+/* The accounted bytes of version ver's element records. 0 or KV_E*. */
+static int count_ver(kv_ctx *c, uint64_t ver, uint64_t *elems)
+{
+    kv_iter it;
+    const char *f, *v;
+    size_t flen, vlen;
+    int more;
+    *elems = 0;
+    if (kv_iter_open(c, &it, KV_T_ELEM, ver, NULL, 0, 0) != 0) return c->rc ? c->rc : KV_EIO;
+    while ((more = kv_iter_next(&it, &f, &flen, &v, &vlen)) == 1)
+        *elems += kv_acct_elem(flen, vlen);
+    kv_iter_close(&it);
+    return more < 0 ? (c->rc ? c->rc : KV_EIO) : 0;
+}
+
 static int recount(kvstate *s, uint64_t *total, int rebuild)
 {
     MDB_txn *txn = s->wtxn;
@@ -548,32 +563,25 @@ static int recount(kvstate *s, uint64_t *total, int rebuild)
             }
             sum += kv_acct_record(r.keylen, r.type, r.vlen);
             if (r.type == KV_TYPE_STRING) continue;
-            /* Every element of the collection, from its records. */
-            kv_iter it;
-            const char *f, *v;
-            size_t flen, vlen;
-            if (kv_iter_open(&c, &it, KV_T_ELEM, kv_get_be64((const unsigned char *)r.val), NULL, 0,
-                             0) != 0) {
-                rc = c.rc ? c.rc : KV_EIO;
-                break;
+            /* Every element of the collection, from its records (a
+             * stream's consumer groups too: a version of their own). */
+            uint64_t vers[2] = {kv_get_be64((const unsigned char *)r.val), 0};
+            if (r.type == KV_TYPE_STREAM && r.vlen >= 97)
+                vers[1] = kv_get_be64((const unsigned char *)r.val + 89);
+            for (int vi = 0; vi < 2 && rc == 0; vi++) {
+                if (vi && !vers[vi]) break;
+                uint64_t elems = 0;
+                if ((rc = count_ver(&c, vers[vi], &elems)) != 0) break;
+                sum += elems;
+                if (rebuild && elems) {
+                    unsigned char kb[8], vb[8];
+                    kv_put_be64(kb, vers[vi]);
+                    kv_put_be64(vb, elems);
+                    MDB_val ak = {8, kb}, ad = {8, vb};
+                    rc = mdb_put(txn, s->dbi[s->live][KV_SLOT_ACCT], &ak, &ad, 0);
+                }
             }
-            int more;
-            uint64_t elems = 0;
-            while ((more = kv_iter_next(&it, &f, &flen, &v, &vlen)) == 1)
-                elems += kv_acct_elem(flen, vlen);
-            kv_iter_close(&it);
-            if (more < 0) {
-                rc = c.rc ? c.rc : KV_EIO;
-                break;
-            }
-            sum += elems;
-            if (rebuild && elems) {
-                unsigned char kb[8], vb[8];
-                memcpy(kb, r.val, 8);
-                kv_put_be64(vb, elems);
-                MDB_val ak = {8, kb}, ad = {8, vb};
-                if ((rc = mdb_put(txn, s->dbi[s->live][KV_SLOT_ACCT], &ak, &ad, 0)) != 0) break;
-            }
+            if (rc != 0) break;
         }
         mdb_cursor_close(cur);
         if (rc == MDB_NOTFOUND) rc = 0;

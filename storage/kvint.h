@@ -92,6 +92,7 @@ typedef struct kv_ctx {
     int rc;         /* first storage error (KV_E*), 0 if none */
     uint64_t rng;   /* kv_rand(): seeded from the entry when applying */
     int multi;      /* inside MULTI: a blocking command never blocks */
+    int in_script;  /* called by a Lua script (redis.call): XREAD refuses BLOCK */
     int blocked;    /* a blocking command found nothing (kvstate_apply_blocked) */
     uint64_t index; /* the entry being applied: a key's change stamp (0: not applying) */
     /* The record put_record() last stamped, so that the notification that
@@ -171,6 +172,13 @@ typedef struct kv_val {
     uint8_t enc;         /* KV_ENC_* */
     uint8_t raw;         /* a string: KV_REC_RAW was set */
     uint64_t stamp;      /* the index of the entry that last changed the key (kvwatch) */
+    /* A stream (kvx_stream.c): its last id, the largest id deleted, the
+     * entries ever added, the first id of its tail node (Redis's last
+     * listpack, for where the next XADD goes) and the version of its
+     * consumer groups' records (0: none) */
+    uint64_t last_ms, last_seq, maxdel_ms, maxdel_seq, added, tail_ms, tail_seq, gver;
+    /* ... and the tail node's counters (it has no node record of its own). */
+    uint64_t tail_live, tail_deleted, tail_last_ms, tail_last_seq;
 } kv_val;
 
 /* The stored form of a key, as LMDB sees it (LMDB keys are at most 511

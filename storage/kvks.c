@@ -21,6 +21,13 @@
 #include "storage/kvks.h"
 
 #define COLL_BODY 33
+/* A stream's body: the collection's, then its stream metadata (kvks.h). */
+#define STREAM_BODY (COLL_BODY + 96)
+
+static size_t body_len(uint8_t type)
+{
+    return type == KV_TYPE_STREAM ? STREAM_BODY : COLL_BODY;
+}
 
 _Static_assert(sizeof(((kv_ctx *)0)->stamped) == sizeof(((kv_skey *)0)->b),
                "kv_ctx.stamped holds a stored key");
@@ -50,7 +57,7 @@ void kv_skey_make(kv_skey *sk, const char *key, size_t keylen)
 static int is_coll(uint8_t type)
 {
     return type == KV_TYPE_LIST || type == KV_TYPE_SET || type == KV_TYPE_ZSET ||
-           type == KV_TYPE_HASH;
+           type == KV_TYPE_HASH || type == KV_TYPE_STREAM;
 }
 
 int kv_rec_parse(const MDB_val *k, const MDB_val *d, kv_rec *r)
@@ -83,7 +90,7 @@ int kv_rec_parse(const MDB_val *k, const MDB_val *d, kv_rec *r)
         r->key = (const char *)k->mv_data + 8;
         r->keylen = k->mv_size - 8;
     }
-    if (r->type != KV_TYPE_STRING && (!is_coll(r->type) || n != COLL_BODY)) return -1;
+    if (r->type != KV_TYPE_STRING && (!is_coll(r->type) || n != body_len(r->type))) return -1;
     r->val = (const char *)p;
     r->vlen = n;
     return 0;
@@ -97,6 +104,21 @@ static void coll_parse(const char *body, kv_val *v)
     v->head = kv_get_be64(b + 16);
     v->tail = kv_get_be64(b + 24);
     v->enc = b[32];
+    if (v->type == KV_TYPE_STREAM) {
+        b += COLL_BODY;
+        v->last_ms = kv_get_be64(b);
+        v->last_seq = kv_get_be64(b + 8);
+        v->maxdel_ms = kv_get_be64(b + 16);
+        v->maxdel_seq = kv_get_be64(b + 24);
+        v->added = kv_get_be64(b + 32);
+        v->tail_ms = kv_get_be64(b + 40);
+        v->tail_seq = kv_get_be64(b + 48);
+        v->gver = kv_get_be64(b + 56);
+        v->tail_live = kv_get_be64(b + 64);
+        v->tail_deleted = kv_get_be64(b + 72);
+        v->tail_last_ms = kv_get_be64(b + 80);
+        v->tail_last_seq = kv_get_be64(b + 88);
+    }
 }
 
 static void coll_body(unsigned char *b, const kv_val *v)
@@ -106,6 +128,21 @@ static void coll_body(unsigned char *b, const kv_val *v)
     kv_put_be64(b + 16, v->head);
     kv_put_be64(b + 24, v->tail);
     b[32] = v->enc;
+    if (v->type == KV_TYPE_STREAM) {
+        b += COLL_BODY;
+        kv_put_be64(b, v->last_ms);
+        kv_put_be64(b + 8, v->last_seq);
+        kv_put_be64(b + 16, v->maxdel_ms);
+        kv_put_be64(b + 24, v->maxdel_seq);
+        kv_put_be64(b + 32, v->added);
+        kv_put_be64(b + 40, v->tail_ms);
+        kv_put_be64(b + 48, v->tail_seq);
+        kv_put_be64(b + 56, v->gver);
+        kv_put_be64(b + 64, v->tail_live);
+        kv_put_be64(b + 72, v->tail_deleted);
+        kv_put_be64(b + 80, v->tail_last_ms);
+        kv_put_be64(b + 88, v->tail_last_seq);
+    }
 }
 
 static int set_err(kv_ctx *c, int rc)
@@ -148,16 +185,27 @@ static int exp_put(kv_ctx *c, const kv_skey *sk, int64_t expiry, int del)
     return kv_map_err(rc);
 }
 
-/* Queues a dropped collection's elements for kvstate_gc(). */
+/* Queues one version's records for kvstate_gc(). */
+static int gc_queue_ver(kv_ctx *c, uint64_t ver, uint8_t type)
+{
+    unsigned char kb[8], t = type;
+    kv_put_be64(kb, ver);
+    MDB_val k = {8, kb}, d = {1, &t};
+    return kv_map_err(mdb_put(c->txn, c->st->dbi[c->st->live][KV_SLOT_GC], &k, &d, 0));
+}
+
+/* Queues a dropped collection's elements for kvstate_gc() (a stream's
+ * consumer groups too: their records have a version of their own). */
 static int gc_queue(kv_ctx *c, const kv_val *v)
 {
     if (!c->st) return 0;
     int rc = kv_acct_ver_drop(c, v->ver);
-    if (rc != 0 || v->count == 0) return rc;
-    unsigned char kb[8], t = v->type;
-    kv_put_be64(kb, v->ver);
-    MDB_val k = {8, kb}, d = {1, &t};
-    return kv_map_err(mdb_put(c->txn, c->st->dbi[c->st->live][KV_SLOT_GC], &k, &d, 0));
+    if (rc == 0 && v->type == KV_TYPE_STREAM && v->gver) {
+        rc = kv_acct_ver_drop(c, v->gver);
+        if (rc == 0) rc = gc_queue_ver(c, v->gver, v->type);
+    }
+    if (rc != 0 || (v->count == 0 && v->type != KV_TYPE_STREAM)) return rc;
+    return gc_queue_ver(c, v->ver, v->type);
 }
 
 static int bucket_bump(kv_ctx *c, const kv_skey *sk, uint64_t stamp);
@@ -175,6 +223,9 @@ static int delete_key(kv_ctx *c, const char *key, size_t keylen, int drop_elems)
      * (Redis 7.0 does not abort an EXEC watching an expired key when that
      * key is then deleted). */
     uint64_t gone = v.expiry != 0 && v.expiry <= c->tau ? v.stamp : c->index;
+    /* A client blocked in XREADGROUP on a stream that goes is answered
+     * (Redis's signalDeletedKeyAsReady). */
+    if (v.type == KV_TYPE_STREAM) kv_signal_ready(c, key, keylen);
     if ((rc = bucket_bump(c, &sk, gone)) != 0) return set_err(c, rc);
     if (v.expiry != 0 && (rc = exp_put(c, &sk, v.expiry, 1)) != 0) return set_err(c, rc);
     if (drop_elems && v.type != KV_TYPE_STRING && (rc = gc_queue(c, &v)) != 0)
@@ -262,6 +313,8 @@ static int put_record(kv_ctx *c, const char *key, size_t keylen, uint8_t type, u
             coll_parse(r.val, &old);
             if ((type == KV_TYPE_STRING || old.ver != ver) && (rc = gc_queue(c, &old)) != 0)
                 goto out;
+            if (old.type == KV_TYPE_STREAM && (type != KV_TYPE_STREAM || old.ver != ver))
+                kv_signal_ready(c, key, keylen); /* a stream replaced (see delete_key) */
         }
     } else if (rc == MDB_NOTFOUND) {
         found = 0;
@@ -353,7 +406,8 @@ int kv_set_expiry(kv_ctx *c, const char *key, size_t keylen, int64_t expiry)
     if (v.type != KV_TYPE_STRING) {
         v.expiry = expiry;
         char *dst;
-        if (put_record(c, key, keylen, v.type, v.ver, COLL_BODY, expiry, 0, &dst) != 0) return -1;
+        if (put_record(c, key, keylen, v.type, v.ver, body_len(v.type), expiry, 0, &dst) != 0)
+            return -1;
         coll_body((unsigned char *)dst, &v);
         return 0;
     }
@@ -373,7 +427,8 @@ int kv_set_expiry(kv_ctx *c, const char *key, size_t keylen, int64_t expiry)
  * with elements comes here, so no command can miss the signal. */
 static void coll_stored(kv_ctx *c, const char *key, size_t keylen, const kv_val *v)
 {
-    if (v->count > 0 && (v->type == KV_TYPE_LIST || v->type == KV_TYPE_ZSET))
+    if (v->count > 0 &&
+        (v->type == KV_TYPE_LIST || v->type == KV_TYPE_ZSET || v->type == KV_TYPE_STREAM))
         kv_signal_ready(c, key, keylen);
 }
 
@@ -382,7 +437,8 @@ int kv_put_val(kv_ctx *c, const char *key, size_t keylen, const kv_val *v)
     if (v->type == KV_TYPE_STRING)
         return store_raw(c, key, keylen, v->p, v->len, v->expiry, v->raw);
     char *dst;
-    if (put_record(c, key, keylen, v->type, v->ver, COLL_BODY, v->expiry, 0, &dst) != 0) return -1;
+    if (put_record(c, key, keylen, v->type, v->ver, body_len(v->type), v->expiry, 0, &dst) != 0)
+        return -1;
     coll_body((unsigned char *)dst, v);
     coll_stored(c, key, keylen, v);
     return 0;
@@ -392,7 +448,8 @@ int kv_put_val(kv_ctx *c, const char *key, size_t keylen, const kv_val *v)
 
 const char *kv_enc_name(int enc)
 {
-    static const char *names[] = {"listpack", "hashtable", "intset", "skiplist", "quicklist"};
+    static const char *names[] = {"listpack", "hashtable", "intset",
+                                  "skiplist", "quicklist", "stream"};
     return enc >= 0 && enc < (int)(sizeof(names) / sizeof(names[0])) ? names[enc] : "unknown";
 }
 
@@ -414,23 +471,30 @@ int kv_coll_new(kv_ctx *c, int type, int enc, kv_val *v)
 
 int kv_coll_save(kv_ctx *c, const char *key, size_t keylen, const kv_val *v)
 {
-    if (v->count == 0) return kv_delete(c, key, keylen) < 0 ? -1 : 0;
+    /* A stream stays when empty (Redis keeps it, with its last id). */
+    if (v->count == 0 && v->type != KV_TYPE_STREAM) return kv_delete(c, key, keylen) < 0 ? -1 : 0;
     char *dst;
-    if (put_record(c, key, keylen, v->type, v->ver, COLL_BODY, v->expiry, 0, &dst) != 0) return -1;
+    if (put_record(c, key, keylen, v->type, v->ver, body_len(v->type), v->expiry, 0, &dst) != 0)
+        return -1;
     coll_body((unsigned char *)dst, v);
     coll_stored(c, key, keylen, v);
     return 0;
 }
 
-int kv_coll_copy(kv_ctx *c, const kv_val *src, kv_val *dst)
+uint64_t kv_new_version(kv_ctx *c)
 {
-    *dst = *src;
-    dst->ver = c->st->next_ver++;
     c->st->pmeta_dirty = 1;
+    return c->st->next_ver++;
+}
+
+/* Copies every record of version from (elements, score index) to version
+ * to, and its accounted bytes. 0 or -1. */
+static int copy_ver(kv_ctx *c, uint64_t from, uint64_t to)
+{
     const int slots[2] = {KV_SLOT_ELEM, KV_SLOT_ZIDX};
     unsigned char sv[8], kb[512];
-    kv_put_be64(sv, src->ver);
-    if (kv_acct_ver_add(c, dst->ver, (int64_t)kv_acct_ver_get(c, src->ver)) != 0) return -1;
+    kv_put_be64(sv, from);
+    if (kv_acct_ver_add(c, to, (int64_t)kv_acct_ver_get(c, from)) != 0) return -1;
     for (int t = 0; t < 2; t++) {
         MDB_dbi dbi = c->st->dbi[c->st->live][slots[t]];
         MDB_cursor *cur;
@@ -444,18 +508,18 @@ int kv_coll_copy(kv_ctx *c, const kv_val *src, kv_val *dst)
              rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
             if (k.mv_size < 8 || k.mv_size > sizeof(kb) || memcmp(k.mv_data, sv, 8) != 0) break;
             memcpy(kb, k.mv_data, k.mv_size);
-            kv_put_be64(kb, dst->ver);
+            kv_put_be64(kb, to);
             MDB_val nk = {k.mv_size, kb}, nd = {d.mv_size, NULL};
             /* d points into the map; reserve, then copy from a record
              * the put does not move (a new key after every source one). */
-            const void *from = d.mv_data;
+            const void *src = d.mv_data;
             size_t n = d.mv_size;
             void *copy = NULL;
             if (n && !(copy = kv_malloc(n))) {
                 rc = KV_ENOMEM;
                 break;
             }
-            if (n) memcpy(copy, from, n);
+            if (n) memcpy(copy, src, n);
             rc = mdb_put(c->txn, dbi, &nk, &nd, MDB_RESERVE);
             if (rc == 0 && n) memcpy(nd.mv_data, copy, n);
             free(copy);
@@ -466,6 +530,18 @@ int kv_coll_copy(kv_ctx *c, const kv_val *src, kv_val *dst)
             set_err(c, rc < 0 ? rc : kv_map_err(rc));
             return -1;
         }
+    }
+    return 0;
+}
+
+int kv_coll_copy(kv_ctx *c, const kv_val *src, kv_val *dst)
+{
+    *dst = *src;
+    dst->ver = kv_new_version(c);
+    if (copy_ver(c, src->ver, dst->ver) != 0) return -1;
+    if (src->type == KV_TYPE_STREAM && src->gver) {
+        dst->gver = kv_new_version(c);
+        if (copy_ver(c, src->gver, dst->gver) != 0) return -1;
     }
     return 0;
 }
@@ -868,6 +944,9 @@ int kv_flush_db(kv_ctx *c)
     if (rc != MDB_NOTFOUND && rc != 0) return set_err(c, rc < 0 ? rc : kv_map_err(rc));
     kv_watch_mark(c, c->db);
     if (c->rc) return c->rc;
+    /* Its streams went: blocked XREADGROUP clients are answered (Redis's
+     * scanDatabaseForDeletedStreams); other waiters just look again. */
+    kv_signal_ready(c, NULL, 0);
     return kv_flush(c);
 }
 
@@ -886,6 +965,10 @@ int kv_flush_all(kv_ctx *c)
     s->acct = 0;
     s->pmeta_dirty = 1;
     kv_watch_mark(c, -1);
+    int db = c->db; /* every database's streams went (see kv_flush_db) */
+    for (c->db = 0; c->db < KV_MAX_DBS; c->db++)
+        kv_signal_ready(c, NULL, 0);
+    c->db = db;
     return c->rc;
 }
 
@@ -1013,7 +1096,7 @@ void kv_touch(kv_ctx *c, int db, const char *key, size_t keylen)
     } else if (rc == 1 && v.stamp != c->index && !(v.expiry != 0 && v.expiry <= c->tau)) {
         if (v.type != KV_TYPE_STRING) {
             char *dst;
-            if (put_record(c, key, keylen, v.type, v.ver, COLL_BODY, v.expiry, 0, &dst) == 0)
+            if (put_record(c, key, keylen, v.type, v.ver, body_len(v.type), v.expiry, 0, &dst) == 0)
                 coll_body((unsigned char *)dst, &v);
         } else {
             /* The put may move the page the value lives on: copy it first. */

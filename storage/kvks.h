@@ -20,6 +20,19 @@
  *          and in the score index: [version][score enc][member] -> (empty)
  *   list   u64 BE seq   -> element (seq from KV_LIST_MID: LPUSH takes
  *                          head - 1, RPUSH tail)
+ *   stream id (16 bytes: u64 BE ms, u64 BE seq)
+ *                       -> u32 BE field count, then per field and value
+ *                          u32 BE length and bytes (kvx_stream.c)
+ *          id + 0x00   -> a node record (17-byte name, right after its
+ *                          first entry's id): the node Redis's listpack
+ *                          would be, u64 BE live, u64 BE deleted, last id
+ *                          (16): where approximate trimming may cut; every
+ *                          node but the tail has one
+ *
+ * A stream's key record carries, after the collection's 33 bytes, its
+ * last id, largest deleted id, entries added, tail node's first id, its
+ * groups' version and the tail node's live, deleted and last id (12 x u64
+ * BE); a stream stays when it is empty.
  *
  * A version is never reused (a counter in the state), so deleting a
  * collection only deletes its key record and queues the version for a
@@ -42,7 +55,7 @@
 #include "storage/kvint.h"
 
 /* Redis's OBJ_* numbering. */
-enum { KV_TYPE_LIST = 1, KV_TYPE_SET = 2, KV_TYPE_ZSET = 3, KV_TYPE_HASH = 4 };
+enum { KV_TYPE_LIST = 1, KV_TYPE_SET = 2, KV_TYPE_ZSET = 3, KV_TYPE_HASH = 4, KV_TYPE_STREAM = 6 };
 
 /* Encodings OBJECT ENCODING reports for a collection, by Redis 7.0's
  * thresholds; a family sets v->enc when it grows past one (Redis never
@@ -53,6 +66,7 @@ enum {
     KV_ENC_INTSET,       /* set of integers */
     KV_ENC_SKIPLIST,     /* zset */
     KV_ENC_QUICKLIST,    /* list (Redis 7.0: every list) */
+    KV_ENC_STREAM,       /* stream */
 };
 const char *kv_enc_name(int enc);
 
@@ -99,6 +113,9 @@ int kv_delete_record(kv_ctx *c, const char *key, size_t keylen);
 /* A copy of collection src with a new version and every element record
  * (COPY): dst is src's description with the new version. 0 or -1. */
 int kv_coll_copy(kv_ctx *c, const kv_val *src, kv_val *dst);
+
+/* A fresh version (never used before) for records of one's own. */
+uint64_t kv_new_version(kv_ctx *c);
 
 /* ------------------------------------------------------------ elements */
 

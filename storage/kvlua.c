@@ -755,8 +755,11 @@ static int call_generic(lua_State *L, int raise)
         goto fail;
     }
     resp_buf *saved = c->reply;
+    int saved_script = c->in_script;
     c->reply = &vm.scratch;
+    c->in_script = 1;
     kv_exec(c, cmd, argc, vm.argv, vm.argvlen);
+    c->in_script = saved_script;
     c->reply = saved;
     if (c->rc != 0) {
         /* A storage failure: the node stops (kvstate_apply); end here. */

@@ -38,6 +38,12 @@ static void kvx_dump(ARGS)
         resp_add_null(c->reply);
         return;
     }
+    if (v.type == KV_TYPE_STREAM) {
+        /* Redis's stream encoding (RDB_TYPE_STREAM_LISTPACKS_2) is not
+         * written: said plainly rather than a payload Redis would reject. */
+        resp_add_error(c->reply, "ERR DUMP of a stream is not supported");
+        return;
+    }
     if (rdbc_dump(c, &v, &b) == 0) resp_add_bulk(c->reply, (const char *)b.p, b.len);
     rdbc_buf_free(&b);
 }

@@ -50,6 +50,8 @@ static const char *type_name(int type)
         return "zset";
     case KV_TYPE_HASH:
         return "hash";
+    case KV_TYPE_STREAM:
+        return "stream";
     }
     return "none";
 }

@@ -535,6 +535,10 @@ static long long walk(kv_ctx *c, const kv_val *v, const zwalk *w, zvisit_fn *fn,
         if (!started) {
             if (!in_first(w, m, mlen, s)) continue;
             started = 1;
+            /* Redis's zslFirstIn*Range / zzlFirstIn*Range: the first member
+             * past the start must also be before the end, or the range is
+             * empty, whatever an offset would skip (mixed-score lex ranges). */
+            if (!in_last(w, m, mlen, s)) break;
         }
         if (offset > 0) {
             offset--;

@@ -28,8 +28,9 @@ def info(nd):
 def write_load(r, n, seed, prefix="k", batch=1000, value_size=20):
     """n writes through r: SETs (some with TTLs), INCR, APPEND, EXPIRE,
     PERSIST and DELs over a key space of n/3 keys, and a share of hash, list,
-    set and sorted-set writes (HSET/HDEL, RPUSH/LPOP, SADD/SREM, ZADD/ZREM,
-    some TTLs, some collections deleted) on keys of their own. Returns
+    set, sorted-set and stream writes (HSET/HDEL, RPUSH/LPOP, SADD/SREM,
+    ZADD/ZREM, XADD *, some TTLs, some collections deleted) on keys of their
+    own. Returns
     nothing: the comparison is between nodes, not against a model."""
     rng = random.Random(seed)
     keys = max(1, n // 3)
@@ -72,9 +73,12 @@ def write_load(r, n, seed, prefix="k", batch=1000, value_size=20):
                 p.zadd("%s:z:%d" % (prefix, rng.randrange(colls)), {m: rng.randrange(-1000, 1000) / 7})
             elif op < 0.97:
                 p.zrem("%s:z:%d" % (prefix, rng.randrange(colls)), m)
-            elif op < 0.98:
+            elif op < 0.975:
                 p.pexpire("%s:%s:%d" % (prefix, rng.choice("hlsz"), rng.randrange(colls)),
                           rng.choice([3600000, 1500]))
+            elif op < 0.98:  # ids from the entry's time; ~ trims whole nodes
+                p.xadd("%s:x:%d" % (prefix, rng.randrange(colls)), {m: "%s%d" % (pad, done)},
+                       maxlen=150, approximate=True)
             else:
                 p.delete("%s:%s:%d" % (prefix, rng.choice("hlsz"), rng.randrange(colls)))
             done += 1
@@ -95,6 +99,9 @@ def value_of(r, k):
         return (t, tuple(sorted(r.smembers(k))))
     if t == b"zset":
         return (t, tuple(r.zrange(k, 0, -1, withscores=True)))
+    if t == b"stream":
+        info = r.execute_command("XINFO", "STREAM", k)
+        return (t, tuple((i, tuple(sorted(f.items()))) for i, f in r.xrange(k)), str(info))
     return (t, None)
 
 

@@ -12,6 +12,11 @@
  * its raw record holds (the model below), so an out-of-record read that
  * LMDB's map would hide from ASan is caught too.
  *
+ *   - stream records: every element value through the stream decoders
+ *     (entry and node), whose fields must lie inside it; then version 1
+ *     as a stream's entries and version 2 as its consumer groups' records
+ *     (groups, consumers, pending entries), read and written by the stream
+ *     and consumer-group commands.
  * Input: u16 LE n, then n bytes of key record (u16 LE: where the key ends,
  * the key, the value), then raw records: u8 table (mod 3: elements, index, queue),
  * u8 version (1 + mod 3), u16 LE key length (mod 504), u16 LE value
@@ -23,6 +28,7 @@
 #include "kvtest.h"
 #include "storage/kvint.h"
 #include "storage/kvks.h"
+#include "storage/kvstream.h"
 
 static char *dir;
 static kvstate *st;
@@ -180,7 +186,8 @@ static void key_record(const uint8_t *p, size_t n)
         int in_v = r.key >= vb && r.key + r.keylen <= ve;
         CHECK(in_k || in_v);
         CHECK(r.val >= vb && r.val + r.vlen == ve);
-        CHECK(r.type == KV_TYPE_STRING || (r.type >= KV_TYPE_LIST && r.type <= KV_TYPE_HASH));
+        CHECK(r.type == KV_TYPE_STRING || (r.type >= KV_TYPE_LIST && r.type <= KV_TYPE_HASH) ||
+              r.type == KV_TYPE_STREAM);
     }
     if (kl == 0 || kl > 511) return;
     kv_ctx c;
@@ -208,6 +215,102 @@ static void key_record(const uint8_t *p, size_t n)
         (void)kv_flush_db(&c);
     }
     resp_buf_free(&out);
+}
+
+/* A field the entry decoder hands out lies inside the value. */
+static const uint8_t *field_lo, *field_hi;
+
+static void field_in(void *arg, const char *p, size_t n)
+{
+    (void)arg;
+    CHECK((const uint8_t *)p >= field_lo && (const uint8_t *)p + n <= field_hi);
+}
+
+static void stream_cmd(kv_ctx *c, int argc, const char *const *args)
+{
+    char *argv[9];
+    size_t argvlen[9];
+    for (int i = 0; i < argc; i++) {
+        argv[i] = (char *)args[i];
+        argvlen[i] = strlen(args[i]);
+    }
+    const kv_command *cmd = kv_command_lookup(argv[0], argvlen[0]);
+    CHECK(cmd);
+    if (cmd->flags & KV_CMD_READONLY) {
+        resp_buf out;
+        resp_buf_init(&out, 3);
+        (void)kvstate_read(st, 0, cmd, argc, argv, argvlen, 0, &out);
+        resp_buf_free(&out);
+        return;
+    }
+    resp_buf_reset(c->reply);
+    kv_exec(c, cmd, argc, argv, argvlen);
+    c->rc = 0; /* a corrupt record is refused: fine */
+}
+
+/* Version 1's element records as a stream's entries and nodes. */
+static void stream_records(kv_ctx *c)
+{
+    for (int i = 0; i < nrec; i++) {
+        if (recs[i].table != KV_T_ELEM) continue;
+        field_lo = recs[i].val;
+        field_hi = recs[i].val + recs[i].vlen;
+        int pairs = kv_stream_entry_decode(recs[i].val, recs[i].vlen, field_in, NULL);
+        CHECK(pairs == -1 || pairs >= 1);
+        kv_stream_node node;
+        if (kv_stream_node_decode(recs[i].val, recs[i].vlen, &node) == 0) CHECK(recs[i].vlen == 32);
+    }
+    kv_val v = {0};
+    v.found = 1;
+    v.type = KV_TYPE_STREAM;
+    v.enc = KV_ENC_STREAM;
+    v.ver = 1;
+    v.count = (uint64_t)nrec;
+    if (nrec > 0 && recs[0].klen >= 8 + 16) {
+        v.tail_ms = kv_get_be64(recs[0].key + 8);
+        v.tail_seq = kv_get_be64(recs[0].key + 16);
+    }
+    v.last_ms = v.tail_ms + 1;
+    v.gver = 2; /* version 2's records as the consumer groups' */
+    if (kv_put_val(c, "st", 2, &v) != 0) {
+        c->rc = 0;
+        return;
+    }
+    static const char *const cmds[][9] = {
+        {"XRANGE", "st", "-", "+"},
+        {"XREVRANGE", "st", "+", "-", "COUNT", "3"},
+        {"XREAD", "COUNT", "2", "STREAMS", "st", "0"},
+        {"XLEN", "st"},
+        {"XDEL", "st", "1-1", "0-1"},
+        {"XADD", "st", "MAXLEN", "~", "1", "*", "f", "v"},
+        {"XTRIM", "st", "MINID", "5"},
+        {"XTRIM", "st", "MAXLEN", "1"},
+        {"XSETID", "st", "18446744073709551615-0"},
+        {"XINFO", "GROUPS", "st"},
+        {"XINFO", "STREAM", "st"},
+        {"XINFO", "STREAM", "st", "FULL", "COUNT", "0"},
+        {"XINFO", "CONSUMERS", "st", "g"},
+        {"XPENDING", "st", "g"},
+        {"XPENDING", "st", "g", "-", "+", "10"},
+        {"XPENDING", "st", "g", "-", "+", "10", "c"},
+        {"XREADGROUP", "GROUP", "g", "c", "STREAMS", "st", "0"},
+        {"XREADGROUP", "GROUP", "g", "c", "COUNT", "3", "STREAMS", "st", ">"},
+        {"XACK", "st", "g", "1-1", "0-1"},
+        {"XCLAIM", "st", "g", "d", "0", "1-1", "0-1", "FORCE"},
+        {"XAUTOCLAIM", "st", "g", "d", "0", "0", "COUNT", "5"},
+        {"XGROUP", "CREATECONSUMER", "st", "g", "e"},
+        {"XGROUP", "DELCONSUMER", "st", "g", "c"},
+        {"XGROUP", "SETID", "st", "g", "0"},
+        {"XGROUP", "DESTROY", "st", "g"},
+        {"XGROUP", "CREATE", "st", "h", "$"},
+        {"RAFT.XREADY", "st", ">", "g"},
+    };
+    static const int argcs[] = {4, 6, 6, 2, 4, 8, 4, 4, 3, 3, 3, 6, 4, 3,
+                                6, 7, 7, 9, 5, 8, 8, 5, 5, 5, 4, 5, 4};
+    for (size_t i = 0; i < sizeof(argcs) / sizeof(argcs[0]); i++)
+        stream_cmd(c, argcs[i], cmds[i]);
+    (void)kv_delete(c, "st", 2);
+    c->rc = 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -277,6 +380,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         walk(&c, KV_T_ZIDX, dst.ver, NULL, 0, 1, 2);
     }
     c.rc = 0;
+    stream_records(&c); /* after the copy: it writes version 1 */
     walk(&c, KV_T_ELEM, 2, NULL, 0, 0, 2);
     walk(&c, KV_T_ZIDX, 2, NULL, 0, 1, 1);
     walk(&c, KV_T_ELEM, 2, NULL, 0, 1, 1);

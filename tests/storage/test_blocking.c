@@ -293,6 +293,10 @@ static void blocking_args_name_the_timeout_and_waited_keys(void **state)
         {"bzmpop 1.5 1 a min", 0, 1, 3, 1},
         {"lpop a", -1, 0, 0, 0},
         {"lmpop 1 a left", -1, 0, 0, 0},
+        {"xread count 2 block 100 streams a b 0 0", 0, 4, 6, 2},
+        {"xreadgroup group g c block 5 noack streams a >", 0, 5, 8, 1},
+        {"xread streams a 0", -1, 0, 0, 0},
+        {"xreadgroup group g c streams a >", -1, 0, 0, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *copy = strdup(cases[i].line), *save = NULL, *argv[16];
@@ -437,10 +441,92 @@ static void a_serve_that_leaves_elements_signals_the_next_waiter(void **state)
     ready_calls(f, 0);
 }
 
+/* Applies line as a log entry (XREAD is a read, but a blocked one's
+ * attempt is an entry) and compares the reply. */
+static void apply_p(fx *f, const char *line, const char *want)
+{
+    char *copy = strdup(line), *save = NULL, *argv[16];
+    size_t argvlen[16];
+    int argc = 0;
+    for (char *t = strtok_r(copy, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        argv[argc] = t;
+        argvlen[argc++] = strlen(t);
+    }
+    f->rec.n = 0;
+    resp_buf_reset(&f->r);
+    resp_buf e;
+    resp_buf_init(&e, 2);
+    kventry_encode_cmd(&e, kvt_now_ms(), 0, argc, argv, argvlen);
+    assert_int_equal(kvstate_apply(f->s, kvstate_applied_index(f->s) + 1, e.p, e.len, &f->r), 0);
+    resp_buf_free(&e);
+    free(copy);
+    if (f->r.len != strlen(want) || memcmp(f->r.p, want, f->r.len) != 0) {
+        fprintf(stderr, "%s => %.*s (want %s)\n", line, (int)f->r.len, f->r.p, want);
+        fail();
+    }
+}
+
+/* XREAD / XREADGROUP with BLOCK: an attempt that finds nothing leaves its
+ * entry blocked, one that serves does not; XADD signals its key; the
+ * internal reads blocking.c asks say when a client can be served. */
+static void stream_reads_block_and_xadd_signals(void **state)
+{
+    fx *f = *state;
+    run(f, "FLUSHALL", "+OK\r\n");
+    apply_p(f, "XREAD BLOCK 0 STREAMS s $", "*-1\r\n");
+    assert_int_equal(kvstate_apply_blocked(f->s), 1);
+    apply_p(f, "XREAD COUNT 1 BLOCK 100 STREAMS s 0", "*-1\r\n");
+    assert_int_equal(kvstate_apply_blocked(f->s), 1);
+    ready_calls(f, 0);
+    run(f, "XADD s 1-1 f v", "$3\r\n1-1\r\n");
+    ready_calls(f, 1, "0:s");
+    apply_p(f, "XREAD BLOCK 0 STREAMS s 0",
+            "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n");
+    assert_int_equal(kvstate_apply_blocked(f->s), 0);
+    apply_p(f, "XREAD BLOCK 0 STREAMS s 1-1", "*-1\r\n");
+    assert_int_equal(kvstate_apply_blocked(f->s), 1);
+    run(f, "RAFT.XREADY s 0", ":1\r\n");
+    run(f, "RAFT.XREADY s 1-1", ":0\r\n");
+    run(f, "RAFT.XREADY nosuch 0", ":0\r\n");
+    run(f, "RAFT.XLASTID s", "$3\r\n1-1\r\n");
+    run(f, "RAFT.XLASTID nosuch", "$3\r\n0-0\r\n");
+    run(f, "XGROUP CREATE s g $", "+OK\r\n");
+    run(f, "RAFT.XREADY s > g", ":0\r\n");
+    run(f, "RAFT.XREADY s > nosuch", ":2\r\n"); /* a blocked XREADGROUP: -NOGROUP */
+    run(f, "RAFT.XREADY nokey > g", ":3\r\n");  /* ... -UNBLOCKED */
+    apply_p(f, "XREADGROUP GROUP g c BLOCK 0 STREAMS s >", "*-1\r\n");
+    assert_int_equal(kvstate_apply_blocked(f->s), 1);
+    /* History is served at once, even empty. */
+    apply_p(f, "XREADGROUP GROUP g c BLOCK 0 STREAMS s 0", "*1\r\n*2\r\n$1\r\ns\r\n*0\r\n");
+    assert_int_equal(kvstate_apply_blocked(f->s), 0);
+    run(f, "XADD s 1-2 f v", "$3\r\n1-2\r\n");
+    ready_calls(f, 1, "0:s");
+    run(f, "RAFT.XREADY s > g", ":1\r\n");
+    apply_p(f, "XREADGROUP GROUP g c BLOCK 0 STREAMS s >",
+            "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-2\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n");
+    assert_int_equal(kvstate_apply_blocked(f->s), 0);
+    run(f, "RAFT.XREADY s > g", ":0\r\n");
+    /* A read never signals. */
+    run(f, "XRANGE s - + COUNT 1", "*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n");
+    ready_calls(f, 0);
+    /* A group destroyed, a stream deleted or replaced: its blocked
+     * XREADGROUP clients are answered, so the key is signalled. */
+    run(f, "XGROUP DESTROY s g", ":1\r\n");
+    ready_calls(f, 1, "0:s");
+    run(f, "DEL s", ":1\r\n");
+    ready_calls(f, 1, "0:s");
+    run(f, "XADD t 1-1 f v", "$3\r\n1-1\r\n");
+    ready_calls(f, 1, "0:t");
+    run(f, "SET t x", "+OK\r\n");
+    ready_calls(f, 1, "0:t");
+    run(f, "RAFT.XREADY t > g", ":3\r\n");
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
+        T(stream_reads_block_and_xadd_signals),
         T(an_empty_blocking_pop_leaves_its_entry_blocked),
         T(the_next_entry_clears_the_blocked_flag),
         T(a_served_pop_is_not_blocked),

@@ -148,7 +148,9 @@ static void differential_replies_match_redis(void **state)
         if (cmd && cmd->check && (cmd->flags & KV_CMD_WRITE) &&
             (cmd->arity > 0 ? argc == cmd->arity : argc >= -cmd->arity))
             checked_out = cmd->check(argc, argv, argvlen, &chk) != 0;
-        assert_int_equal(kvt_run(s, now, now, argc, argv, argvlen, &got), 0);
+        int run_rc = kvt_run(s, now, now, argc, argv, argvlen, &got);
+        if (run_rc != 0) fprintf(stderr, "storage error %d: %s\n", run_rc, cmdline);
+        assert_int_equal(run_rc, 0);
         if (checked_out && (chk.len != got.len || memcmp(chk.p, got.p, got.len) != 0)) {
             fprintf(stderr, "check and apply disagree: %s\n", cmdline);
             dump("check", chk.p, chk.len);

@@ -111,6 +111,21 @@ static void accounting_is_exact_after_every_kind_of_write(void **state)
                                        "DEL h3 st3",
                                        "EXPIRE su 1",
                                        "SET s1 x",
+                                       "XADD x 1-1 f v",
+                                       "XADD x MAXLEN 1 1-2 g w",
+                                       "XGROUP CREATE x g 0",
+                                       "XREADGROUP GROUP g c STREAMS x >",
+                                       "XACK x g 1-2",
+                                       "XADD x 1-3 a b",
+                                       "XREADGROUP GROUP g c STREAMS x >",
+                                       "XCLAIM x g d 0 1-3",
+                                       "XGROUP CREATECONSUMER x g e",
+                                       "COPY x x2",
+                                       "XDEL x 1-3",
+                                       "XTRIM x MAXLEN 0",
+                                       "XGROUP DELCONSUMER x2 g d",
+                                       "XGROUP DESTROY x2 g",
+                                       "DEL x",
                                        "FLUSHDB",
                                        "SWAPDB 0 1",
                                        "SADD big 1 2 3 4 5 6 7 8 9 10",
@@ -222,7 +237,17 @@ static void denyoom_writes_get_oom_at_apply_when_nothing_is_evictable(void **sta
 {
     fx *f = *state;
     run(f, "SET a 1");
+    run(f, "XADD x 1-1 f v");
+    run(f, "XGROUP CREATE x g0 0");
     assert_string_equal(run(f, "RAFT.MEMCONF 1 noeviction 5 10 1"), "+OK\r\n");
+    /* Streams: XADD, XGROUP CREATE and CREATECONSUMER are denyoom, the
+     * subcommands that free memory are not (Redis's xgroup|* flags). */
+    assert_string_equal(run(f, "XADD x 1-2 f v"), OOM);
+    assert_string_equal(run(f, "XGROUP CREATE x g $"), OOM);
+    assert_string_equal(run(f, "XGROUP CREATECONSUMER x g0 c"), OOM);
+    assert_string_equal(run(f, "XGROUP DESTROY x g0"), ":1\r\n");
+    assert_string_equal(run(f, "XDEL x 1-1"), ":1\r\n");
+    assert_string_equal(run(f, "DEL x"), ":1\r\n");
     assert_int_equal(kvstate_memconf(f->s)->maxmemory, 1);
     assert_string_equal(run(f, "SET b 2"), OOM);
     assert_string_equal(run(f, "RPUSH l x"), OOM);
