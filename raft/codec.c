@@ -3,14 +3,16 @@
  * count and length it reads are present before using it, and allocates once,
  * after validation.
  *
- * Message v1:
+ * Message v2 (v1 is the same without the learners, and still decodes):
  *   u8 version, u8 type, u8 reject, u8 flags (bit0: snapshot present)
  *   u64 from, to, term, log_term, index, commit, reject_hint, ctx
  *   u32 n_entries, then n_entries x entry-body
  *   [snapshot: u64 index, term; u32 n_voters (<= 16), n_voters x u64;
+ *              v2: u32 n_learners (<= 16), n_learners x u64;
  *              u32 ref_len (<= 64), ref bytes]
  * entry-body: u64 index, u64 term, u8 type, u32 len, len bytes
- * A standalone entry is u8 version followed by an entry-body. */
+ * A standalone entry is u8 version (RAFT_ENTRY_CODEC_VERSION) followed by
+ * an entry-body. A conf entry's data is a raft_conf_change (confchange.c). */
 #include "raft/raft_int.h"
 
 #define HDR_SIZE RAFT_MSG_HDR_BYTES
@@ -40,7 +42,7 @@ static uint32_t get32(const uint8_t *p)
 
 static size_t snap_size(const raft_snapshot_meta *s)
 {
-    return 16 + 4 + 8 * (size_t)s->n_voters + 4 + s->ref_len;
+    return 16 + 4 + 8 * (size_t)s->n_voters + 4 + 8 * (size_t)s->n_learners + 4 + s->ref_len;
 }
 
 size_t raft_msg_encoded_size(const raft_msg *m)
@@ -67,7 +69,9 @@ size_t raft_msg_encode(const raft_msg *m, uint8_t *buf, size_t cap)
 {
     size_t need = raft_msg_encoded_size(m);
     if (cap < need) return 0;
-    if (m->snap && (m->snap->n_voters > RAFT_MAX_VOTERS || m->snap->ref_len > RAFT_SNAP_REF_MAX))
+    if (m->snap &&
+        (m->snap->n_voters > RAFT_MAX_VOTERS || m->snap->n_learners > RAFT_MAX_LEARNERS ||
+         m->snap->ref_len > RAFT_SNAP_REF_MAX))
         return 0;
     uint8_t *p = buf;
     p[0] = RAFT_CODEC_VERSION;
@@ -91,6 +95,10 @@ size_t raft_msg_encode(const raft_msg *m, uint8_t *buf, size_t cap)
         p += 20;
         for (uint32_t i = 0; i < s->n_voters; i++, p += 8)
             put64(p, s->voters[i]);
+        put32(p, s->n_learners);
+        p += 4;
+        for (uint32_t i = 0; i < s->n_learners; i++, p += 8)
+            put64(p, s->learners[i]);
         put32(p, s->ref_len);
         p += 4;
         if (s->ref_len) memcpy(p, s->ref, s->ref_len);
@@ -103,7 +111,8 @@ int raft_msg_decode(const uint8_t *buf, size_t len, const raft_alloc *alloc, raf
 {
     *out = NULL;
     if (len < 1) return RAFT_ECORRUPT;
-    if (buf[0] != RAFT_CODEC_VERSION) return RAFT_EVERSION;
+    uint8_t ver = buf[0];
+    if (ver != 1 && ver != RAFT_CODEC_VERSION) return RAFT_EVERSION;
     if (len < HDR_SIZE) return RAFT_ECORRUPT;
     uint8_t type = buf[1], reject = buf[2], flags = buf[3];
     if (type < 1 || type > RAFT_MSG_TYPE_MAX || reject > 1 || (flags & ~1u)) return RAFT_ECORRUPT;
@@ -130,6 +139,13 @@ int raft_msg_decode(const uint8_t *buf, size_t len, const raft_alloc *alloc, raf
         off += 20;
         if (len - off < 8 * (size_t)nv + 4) return RAFT_ECORRUPT;
         off += 8 * (size_t)nv;
+        if (ver >= 2) {
+            uint32_t nl = get32(buf + off);
+            if (nl > RAFT_MAX_LEARNERS) return RAFT_ECORRUPT;
+            off += 4;
+            if (len - off < 8 * (size_t)nl + 4) return RAFT_ECORRUPT;
+            off += 8 * (size_t)nl;
+        }
         uint32_t rl = get32(buf + off);
         off += 4;
         if (rl > RAFT_SNAP_REF_MAX || len - off < rl) return RAFT_ECORRUPT;
@@ -181,6 +197,12 @@ int raft_msg_decode(const uint8_t *buf, size_t len, const raft_alloc *alloc, raf
         off += 20;
         for (uint32_t i = 0; i < s->n_voters; i++, off += 8)
             s->voters[i] = get64(buf + off);
+        if (ver >= 2) {
+            s->n_learners = get32(buf + off);
+            off += 4;
+            for (uint32_t i = 0; i < s->n_learners; i++, off += 8)
+                s->learners[i] = get64(buf + off);
+        }
         s->ref_len = get32(buf + off);
         off += 4;
         memcpy(s->ref, buf + off, s->ref_len);
@@ -204,7 +226,7 @@ size_t raft_entry_encode(const raft_entry *e, uint8_t *buf, size_t cap)
 {
     size_t need = raft_entry_encoded_size(e);
     if (cap < need) return 0;
-    buf[0] = RAFT_CODEC_VERSION;
+    buf[0] = RAFT_ENTRY_CODEC_VERSION;
     put_entry(buf + 1, e);
     return need;
 }
@@ -212,7 +234,7 @@ size_t raft_entry_encode(const raft_entry *e, uint8_t *buf, size_t cap)
 int raft_entry_decode(const uint8_t *buf, size_t len, raft_entry *e, size_t *used)
 {
     if (len < 1) return RAFT_ECORRUPT;
-    if (buf[0] != RAFT_CODEC_VERSION) return RAFT_EVERSION;
+    if (buf[0] != RAFT_ENTRY_CODEC_VERSION) return RAFT_EVERSION;
     if (len - 1 < ENT_HDR) return RAFT_ECORRUPT;
     const uint8_t *p = buf + 1;
     uint8_t t = p[16];

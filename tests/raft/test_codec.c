@@ -46,6 +46,8 @@ static void assert_msg_equal(const raft_msg *a, const raft_msg *b)
         assert_true(a->snap->index == b->snap->index && a->snap->term == b->snap->term);
         assert_int_equal(a->snap->n_voters, b->snap->n_voters);
         assert_memory_equal(a->snap->voters, b->snap->voters, a->snap->n_voters * 8);
+        assert_int_equal(a->snap->n_learners, b->snap->n_learners);
+        assert_memory_equal(a->snap->learners, b->snap->learners, a->snap->n_learners * 8);
         assert_int_equal(a->snap->ref_len, b->snap->ref_len);
         assert_memory_equal(a->snap->ref, b->snap->ref, a->snap->ref_len);
     }
@@ -62,8 +64,13 @@ static void every_message_type_round_trips(void **state)
          .data = (const uint8_t *)"hello"},
         {.index = 6, .term = 2, .type = RAFT_ENTRY_EMPTY},
         {.index = 7, .term = 3, .type = RAFT_ENTRY_CONF, .len = 1, .data = (const uint8_t *)"c"}};
-    raft_snapshot_meta snap = {
-        .index = 100, .term = 9, .n_voters = 3, .voters = {1, 2, 3}, .ref_len = 4};
+    raft_snapshot_meta snap = {.index = 100,
+                               .term = 9,
+                               .n_voters = 3,
+                               .voters = {1, 2, 3},
+                               .n_learners = 2,
+                               .learners = {7, 8},
+                               .ref_len = 4};
     memcpy(snap.ref, "ref!", 4);
     for (int t = 1; t <= RAFT_MSG_TYPE_MAX; t++) {
         raft_msg m = sample(t, ents, &snap);
@@ -79,14 +86,52 @@ static void every_message_type_round_trips(void **state)
     }
 }
 
+/* Version 1 (before learners) still decodes: the same bytes without the
+ * learner count. */
+static void version_1_snapshot_metadata_still_decodes(void **state)
+{
+    (void)state;
+    raft_snapshot_meta snap = {
+        .index = 100, .term = 9, .n_voters = 2, .voters = {1, 2}, .ref_len = 3};
+    memcpy(snap.ref, "abc", 3);
+    raft_msg m = {.type = RAFT_MSG_SNAP,
+                  .from = 1,
+                  .to = 2,
+                  .term = 9,
+                  .index = 100,
+                  .log_term = 9,
+                  .snap = &snap};
+    size_t n = raft_msg_encoded_size(&m);
+    uint8_t buf[512], v1[512];
+    assert_int_equal(raft_msg_encode(&m, buf, sizeof buf), n);
+    /* the learner count sits after the header, 20 bytes of index, term and
+     * voter count, and the voters */
+    size_t at = RAFT_MSG_HDR_BYTES + 20 + 8 * 2;
+    memcpy(v1, buf, at);
+    memcpy(v1 + at, buf + at + 4, n - at - 4);
+    v1[0] = 1;
+    raft_msg *d = NULL;
+    assert_int_equal(raft_msg_decode(v1, n - 4, NULL, &d), 0);
+    assert_msg_equal(&m, d);
+    raft_msg_free(d, NULL);
+    /* and a version 2 message with a learner count past the bound is corrupt */
+    buf[at] = RAFT_MAX_LEARNERS + 1;
+    assert_int_equal(raft_msg_decode(buf, n, NULL, &d), RAFT_ECORRUPT);
+}
+
 static void every_truncation_is_rejected(void **state)
 {
     (void)state;
     raft_entry ents[3] = {{.index = 5, .term = 2, .len = 5, .data = (const uint8_t *)"hello"},
                           {.index = 6, .term = 2, .type = RAFT_ENTRY_EMPTY},
                           {.index = 7, .term = 3, .len = 1, .data = (const uint8_t *)"c"}};
-    raft_snapshot_meta snap = {
-        .index = 100, .term = 9, .n_voters = 2, .voters = {1, 2}, .ref_len = 2};
+    raft_snapshot_meta snap = {.index = 100,
+                               .term = 9,
+                               .n_voters = 2,
+                               .voters = {1, 2},
+                               .n_learners = 1,
+                               .learners = {5},
+                               .ref_len = 2};
     int types[] = {RAFT_MSG_APP, RAFT_MSG_SNAP, RAFT_MSG_HEARTBEAT};
     for (int k = 0; k < 3; k++) {
         raft_msg m = sample(types[k], ents, &snap);
@@ -119,7 +164,7 @@ static void corrupted_fields_are_rejected(void **state)
     raft_msg *d = NULL;
     uint8_t t[256];
     memcpy(t, buf, n);
-    t[0] = 2;
+    t[0] = RAFT_CODEC_VERSION + 1; /* a version from the future */
     assert_int_equal(raft_msg_decode(t, n, NULL, &d), RAFT_EVERSION);
     memcpy(t, buf, n);
     t[1] = 0;
@@ -227,6 +272,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_message_type_round_trips),
+        cmocka_unit_test(version_1_snapshot_metadata_still_decodes),
         cmocka_unit_test(every_truncation_is_rejected),
         cmocka_unit_test(corrupted_fields_are_rejected),
         cmocka_unit_test(entry_round_trips_and_truncations_fail),
