@@ -96,12 +96,13 @@ static uint32_t get32(const uint8_t *p)
 
 static size_t cc_size(const raft_conf_change *c)
 {
-    return 2 + 8 + 4 + 8 * (size_t)c->conf.n_voters + 4 + 8 * (size_t)c->conf.n_learners;
+    return 2 + 8 + 4 + 8 * (size_t)c->conf.n_voters + 4 + 8 * (size_t)c->conf.n_learners + 2 +
+           c->ctx_len;
 }
 
 size_t raft_conf_change_encode(const raft_conf_change *c, uint8_t *buf, size_t cap)
 {
-    if (raft_conf_check(&c->conf)) return 0;
+    if (raft_conf_check(&c->conf) || c->ctx_len > RAFT_CONF_CTX_MAX) return 0;
     size_t need = cc_size(c);
     if (cap < need) return 0;
     uint8_t *p = buf;
@@ -117,6 +118,9 @@ size_t raft_conf_change_encode(const raft_conf_change *c, uint8_t *buf, size_t c
     p += 4;
     for (uint32_t i = 0; i < c->conf.n_learners; i++, p += 8)
         put64(p, c->conf.learners[i]);
+    p[0] = (uint8_t)c->ctx_len;
+    p[1] = (uint8_t)(c->ctx_len >> 8);
+    if (c->ctx_len) memcpy(p + 2, c->ctx, c->ctx_len);
     return need;
 }
 
@@ -138,10 +142,15 @@ int raft_conf_change_decode(const uint8_t *buf, size_t len, raft_conf_change *ou
         c.conf.voters[i] = get64(buf + off);
     uint32_t nl = get32(buf + off);
     off += 4;
-    if (nl > RAFT_MAX_LEARNERS || (len - off) != 8 * (size_t)nl) return RAFT_ECORRUPT;
+    if (nl > RAFT_MAX_LEARNERS || (len - off) < 8 * (size_t)nl + 2) return RAFT_ECORRUPT;
     c.conf.n_learners = nl;
     for (uint32_t i = 0; i < nl; i++, off += 8)
         c.conf.learners[i] = get64(buf + off);
+    uint32_t cl = (uint32_t)buf[off] | (uint32_t)buf[off + 1] << 8;
+    off += 2;
+    if (cl > RAFT_CONF_CTX_MAX || len - off != cl) return RAFT_ECORRUPT;
+    c.ctx_len = (uint16_t)cl;
+    if (cl) memcpy(c.ctx, buf + off, cl);
     if (raft_conf_check(&c.conf) || c.id == 0 || c.conf.n_voters == 0) return RAFT_ECORRUPT;
     int role = raft_conf_role(&c.conf, c.id);
     bool consistent = (c.op == RAFT_CONF_ADD_LEARNER && role == 2) ||
@@ -154,7 +163,8 @@ int raft_conf_change_decode(const uint8_t *buf, size_t len, raft_conf_change *ou
 
 /* ------------------------------------------------------------- protocol */
 
-int r_propose_conf(raft_node *r, int op, uint64_t id, uint64_t *index, uint64_t *term)
+int r_propose_conf(raft_node *r, int op, uint64_t id, const void *ctx, uint32_t ctx_len,
+                   uint64_t *index, uint64_t *term)
 {
     if (r->role != RAFT_LEADER) return RAFT_ENOTLEADER;
     if (r->transferee) return RAFT_ETRANSFER;
@@ -162,8 +172,9 @@ int r_propose_conf(raft_node *r, int op, uint64_t id, uint64_t *index, uint64_t 
     if (r->pending_conf > r->log.applied) return RAFT_ECONFPENDING;
     /* Ongaro 2015 (raft.h): no change before an entry of this term commits. */
     if (!r_committed_in_term(r)) return RAFT_ENOTREADY;
-    raft_conf_change cc = {.op = (uint8_t)op, .id = id};
+    raft_conf_change cc = {.op = (uint8_t)op, .id = id, .ctx_len = (uint16_t)ctx_len};
     if (raft_conf_after(&r->conf, op, id, &cc.conf)) return RAFT_ECONF;
+    if (ctx_len) memcpy(cc.ctx, ctx, ctx_len);
     uint8_t *d = ra_malloc(&r->alc, RAFT_CONF_CHANGE_MAX_BYTES);
     if (!d) return RAFT_ENOMEM;
     size_t len = raft_conf_change_encode(&cc, d, RAFT_CONF_CHANGE_MAX_BYTES);
@@ -174,6 +185,7 @@ int r_propose_conf(raft_node *r, int op, uint64_t id, uint64_t *index, uint64_t 
     }
     r->uncommitted += len;
     r->pending_conf = log_last_index(&r->log);
+    if (op == RAFT_CONF_REMOVE && id == r->id) r->leaving = true;
     r->need_bcast = true;
     *index = r->pending_conf;
     *term = r->term;
@@ -233,6 +245,27 @@ int r_apply_snapshot_conf(raft_node *r, const raft_snapshot_meta *s)
     int rc = tr_set_conf(r, &c, s->index);
     if (rc) return r->err = rc;
     return r_conf_took_effect(r);
+}
+
+bool r_tail_removes_self(raft_node *r)
+{
+    /* The tail may be in storage (a restarted node): read it in slices. */
+    uint64_t lo = r->log.committed + 1, last = log_last_index(&r->log);
+    while (lo <= last) {
+        entvec *ev = &r->scratch;
+        ev->n = 0;
+        if (log_slice(&r->log, lo, last + 1, r->max_msg_bytes, &r->ar, ev) || ev->n == 0)
+            return false; /* (a storage error is sticky in the log) */
+        for (size_t k = 0; k < ev->n; k++) {
+            const raft_entry *e = &ev->v[k];
+            raft_conf_change cc;
+            if (e->type == RAFT_ENTRY_CONF && raft_conf_change_decode(e->data, e->len, &cc) == 0 &&
+                raft_conf_role(&cc.conf, r->id) == 0)
+                return true;
+        }
+        lo = ev->v[ev->n - 1].index + 1;
+    }
+    return false;
 }
 
 bool r_conf_unapplied(raft_node *r)

@@ -21,6 +21,7 @@ static void r_reset(raft_node *r, uint64_t term)
     r_reset_rand_timeout(r);
     r_abort_transfer(r);
     r->campaign_transfer = false;
+    r->leaving = false;
     r->nreads = r->headreads = 0;
     r->npending = 0;
     r->uncommitted = 0;
@@ -84,6 +85,7 @@ int r_become_leader(raft_node *r)
     /* raft.h "membership": any entry of the uncommitted tail may be a
      * change; none is proposed until it is applied. */
     r->pending_conf = log_last_index(&r->log);
+    r->leaving = r_tail_removes_self(r);
     /* Thesis §6.4: a new leader commits an entry of its term at once. */
     int rc = log_append_owned(&r->log, r->term, RAFT_ENTRY_EMPTY, NULL, 0);
     if (rc) return r->err = rc;

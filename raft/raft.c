@@ -170,7 +170,9 @@ static const char *r_impossible(raft_node *r, const raft_msg *m)
         return NULL;
     }
     case RAFT_MSG_TRANSFER_LEADER:
-        if (!r_is_member(r, m->ctx)) return "transfer to a non-member";
+        /* (a target we do not know may be one a change we have not applied
+         * yet added: ignored by r_handle_transfer, not impossible) */
+        if (m->ctx == 0) return "transfer to a non-member";
         return NULL;
     case RAFT_MSG_READ_INDEX_RESP:
         if (m->reject) return "rejected read";
@@ -223,6 +225,11 @@ int r_tick(raft_node *r)
         r->election_elapsed++;
         if (r->election_elapsed >= r->rand_timeout) {
             r->election_elapsed = 0;
+            /* A node that may not campaign (a learner, a non-member) heard
+             * from no leader for an election timeout: it forgets it, so the
+             * lease no longer makes it ignore vote requests (it may be a
+             * voter of a configuration it has not applied yet). */
+            if (!tr_is_voter(r, r->id)) r->lead = 0;
             return r_hup(r, false);
         }
         return 0;
@@ -396,14 +403,20 @@ int r_step(raft_node *r, const raft_msg *m)
     if (m->type < 1 || m->type > RAFT_MSG_TYPE_MAX) return r_drop(r, m, "type");
     if (m->to != r->id) return r_drop(r, m, "not for us");
     if (m->from == 0 || m->from == r->id) return r_drop(r, m, "not from a member");
-    if (!r_is_member(r, m->from)) {
-        /* A node outside its own configuration (new and waiting to be
-         * added, or removed) follows whoever leads it and answers votes;
-         * members only listen to members. */
-        bool lead_or_vote = m->type == RAFT_MSG_APP || m->type == RAFT_MSG_HEARTBEAT ||
-                            m->type == RAFT_MSG_SNAP || m->type == RAFT_MSG_VOTE ||
-                            m->type == RAFT_MSG_PREVOTE;
-        if (r->self != UINT32_MAX || !lead_or_vote) return r_drop(r, m, "not from a member");
+    /* From outside our configuration we take a leader's messages and vote
+     * requests: a member that lags behind a change must follow the leader
+     * it does not know yet, and may have to vote for a voter added by a
+     * change it has not applied, or no quorum may ever form. Responses and
+     * forwarded requests need a member's progress: dropped. A node outside
+     * its own configuration (new, or removed) takes everything: it is a
+     * follower that never campaigns. (raft.h "membership") */
+    bool stranger = !r_is_member(r, m->from);
+    if (stranger && r->self != UINT32_MAX) {
+        bool ok = m->type == RAFT_MSG_APP || m->type == RAFT_MSG_HEARTBEAT ||
+                  m->type == RAFT_MSG_SNAP || m->type == RAFT_MSG_TIMEOUT_NOW ||
+                  m->type == RAFT_MSG_READ_INDEX_RESP || m->type == RAFT_MSG_VOTE ||
+                  m->type == RAFT_MSG_PREVOTE;
+        if (!ok) return r_drop(r, m, "not from a member");
     }
     const char *why = r_impossible(r, m);
     if (why) return r_drop(r, m, why);
@@ -416,8 +429,11 @@ int r_step(raft_node *r, const raft_msg *m)
             /* Thesis §4.2.3 / §6.2: while we hear from a leader, ignore
              * vote requests (unless the leader itself asked, TimeoutNow). */
             bool force = m->ctx == 1;
-            bool in_lease =
-                r->check_quorum && r->lead != 0 && r->election_elapsed < r->election_tick;
+            /* A stranger (a removed node that does not know it) is held
+             * to the lease even without CheckQuorum: thesis §4.2.3's rule
+             * against removed servers disrupting the cluster. */
+            bool in_lease = (r->check_quorum || stranger) && r->lead != 0 &&
+                            r->election_elapsed < r->election_tick;
             if (!force && in_lease) return 0;
         }
         if (m->type == RAFT_MSG_PREVOTE) {

@@ -165,9 +165,19 @@ typedef struct raft_snapshot_meta {
  * add the new one as a learner, promote it once it has caught up, remove the
  * old one; the majority never depends on a server that is not up to date.
  * A node that is not in its own configuration (removed, or a new node
- * waiting to be added: cfg with no peers) never campaigns, so it cannot raise
- * anyone's term; members drop its messages. A leader that removes itself
- * steps down when the change applies (thesis §4.2.2). */
+ * waiting to be added: cfg with no peers) never campaigns. A removed node
+ * that never learned of its removal may campaign under its old
+ * configuration: members hear its vote requests (a member lagging behind a
+ * change may have to vote for a voter it does not know yet) but, as thesis
+ * §4.2.3 asks, not while they hear from a leader (the CheckQuorum lease,
+ * applied to non-members even without CheckQuorum), and with PreVote it
+ * raises no term unless a majority would elect it; elected, it is a leader
+ * of the old configuration that commits its own removal and steps down.
+ * Members drop everything else a non-member sends, except a leader's
+ * messages. A leader that removes itself steps down when the change
+ * applies (thesis §4.2.2); from the proposal on it refuses proposals
+ * (RAFT_ETRANSFER), so its log ends with its removal and the remaining
+ * voters, which may not know the removal committed, can still get its vote. */
 typedef struct raft_conf {
     uint32_t n_voters;
     uint64_t voters[RAFT_MAX_VOTERS];
@@ -181,12 +191,16 @@ enum raft_conf_op {
     RAFT_CONF_REMOVE = 3       /* a voter or a learner; never the last voter */
 };
 
-/* The payload of a RAFT_ENTRY_CONF entry: the operation and the
- * configuration it produces. */
+#define RAFT_CONF_CTX_MAX 256
+/* The payload of a RAFT_ENTRY_CONF entry: the operation, the configuration
+ * it produces, and the application's context for it, carried as is (the
+ * server puts the added node's address there, etcd's ConfChange.Context). */
 typedef struct raft_conf_change {
     uint8_t op;
     uint64_t id;
     raft_conf conf; /* after the change */
+    uint16_t ctx_len;
+    uint8_t ctx[RAFT_CONF_CTX_MAX];
 } raft_conf_change;
 
 /* Computes the configuration after op on id (pure; confchange.c). Returns 0,
@@ -372,7 +386,8 @@ int raft_tick(raft_node *n);
 /* Delivers a message from a peer (borrowed). Every field of a message is
  * untrusted input (DESIGN.md "Determinism and trust"). A message that cannot
  * be true is dropped, counted in raft_status.dropped_msgs, and changes
- * nothing: an id that is not a member (from, to, a transfer target), a type
+ * nothing: an id that is not a member (to, a transfer target of 0, from except a leader
+ * message or a vote request), a type
  * out of range or one no honest peer of the sender's standing could send
  * (leader messages from a second leader of the term, a response from a
  * later term, except the bare APP_RESP that tells a stale leader its term
@@ -393,16 +408,20 @@ int raft_tick(raft_node *n);
 int raft_step(raft_node *n, const raft_msg *m);
 /* Appends one normal entry on the leader (§5.3). On success *index and *term
  * say where it lives; it is committed when that index is applied with that
- * term. Errors: RAFT_ENOTLEADER, RAFT_ETRANSFER, RAFT_ETOOLARGE,
+ * term. Errors: RAFT_ENOTLEADER, RAFT_ETRANSFER (also: a leader that is
+ * removing itself), RAFT_ETOOLARGE,
  * RAFT_EUNCOMMITTED, RAFT_ENOMEM, RAFT_EBUSY. Proposals are not forwarded. */
 int raft_propose(raft_node *n, const void *data, uint32_t len, uint64_t *index, uint64_t *term);
-/* Proposes a membership change (see "membership" above): op on id. On
+/* Proposes a membership change (see "membership" above): op on id, with
+ * ctx_len (<= RAFT_CONF_CTX_MAX) bytes of ctx copied into the entry. On
  * success *index and *term say where the entry lives; the change is in
  * force once it is applied (rd.conf_changed). Errors: RAFT_ENOTLEADER,
- * RAFT_ETRANSFER, RAFT_ECONFPENDING (a change not yet applied),
+ * RAFT_ETRANSFER, RAFT_ECONFPENDING (a change not yet applied), RAFT_EINVAL
+ * (ctx too long),
  * RAFT_ENOTREADY (no entry of this term committed yet), RAFT_ECONF (see
  * raft_conf_after), RAFT_ENOMEM, RAFT_EBUSY. */
-int raft_propose_conf_change(raft_node *n, int op, uint64_t id, uint64_t *index, uint64_t *term);
+int raft_propose_conf_change(raft_node *n, int op, uint64_t id, const void *ctx, uint32_t ctx_len,
+                             uint64_t *index, uint64_t *term);
 /* The configuration in force and the index it took effect at (0: bootstrap). */
 void raft_get_conf(raft_node *n, raft_conf *out, uint64_t *index);
 
@@ -524,13 +543,14 @@ size_t raft_entry_encode(const raft_entry *e, uint8_t *buf, size_t cap);
 int raft_entry_decode(const uint8_t *buf, size_t len, raft_entry *e, size_t *used);
 
 /* A conf entry's payload: u8 version (1), u8 op, u64 id, u32 n_voters,
- * voters, u32 n_learners, learners. Encode returns the bytes written, or 0
- * when cap is too small or c is malformed. Decode checks every count and
- * that the configuration is well formed and consistent with op and id
- * (raft_conf_check; the id is a voter after an add-voter, a learner after
- * an add-learner, gone after a remove). Errors: RAFT_ECORRUPT, RAFT_EVERSION. */
+ * voters, u32 n_learners, learners, u16 ctx_len (<= RAFT_CONF_CTX_MAX), ctx. Encode returns the
+ * bytes written, or 0 when cap is too small or c is malformed. Decode checks every count and that
+ * the configuration is well formed and consistent with op and id (raft_conf_check; the id is a
+ * voter after an add-voter, a learner after an add-learner, gone after a remove). Errors:
+ * RAFT_ECORRUPT, RAFT_EVERSION. */
 #define RAFT_CONF_CHANGE_VERSION 1
-#define RAFT_CONF_CHANGE_MAX_BYTES (2 + 8 + 4 + 8 * RAFT_MAX_VOTERS + 4 + 8 * RAFT_MAX_LEARNERS)
+#define RAFT_CONF_CHANGE_MAX_BYTES                                                                 \
+    (2 + 8 + 4 + 8 * RAFT_MAX_VOTERS + 4 + 8 * RAFT_MAX_LEARNERS + 2 + RAFT_CONF_CTX_MAX)
 size_t raft_conf_change_encode(const raft_conf_change *c, uint8_t *buf, size_t cap);
 int raft_conf_change_decode(const uint8_t *buf, size_t len, raft_conf_change *out);
 

@@ -160,6 +160,7 @@ struct raft_node {
     uint64_t conf_index;    /* where conf took effect */
     uint64_t pending_conf;  /* leader: a change at or below this may be unapplied */
     uint64_t conf_reported; /* conf_index last handed out in a Ready (+1; 0 none) */
+    bool leaving;           /* leader: its log holds its own removal, not yet applied */
     progress *prs;
     uint32_t npr, self;
     uint32_t election_tick, heartbeat_tick, rand_timeout;
@@ -231,7 +232,8 @@ uint32_t tr_count_voters(raft_node *r, bool (*ok)(raft_node *, const progress *,
 
 /* confchange.c -- applying changes as they commit */
 /* Proposes a change on the leader (raft.h raft_propose_conf_change). */
-int r_propose_conf(raft_node *r, int op, uint64_t id, uint64_t *index, uint64_t *term);
+int r_propose_conf(raft_node *r, int op, uint64_t id, const void *ctx, uint32_t ctx_len,
+                   uint64_t *index, uint64_t *term);
 /* Entry e (RAFT_ENTRY_CONF) is being applied: its configuration takes
  * effect (malformed payloads were refused at propose time and cannot pass
  * the leader's validation; one that does is ignored, on every node alike). */
@@ -241,6 +243,9 @@ int r_apply_snapshot_conf(raft_node *r, const raft_snapshot_meta *s);
 /* A committed configuration change this node has not applied yet (it then
  * does not campaign: its view of the voters may be stale). */
 bool r_conf_unapplied(raft_node *r);
+/* Leader: whether an entry in its uncommitted tail removes it (read at
+ * election; r_propose_conf sets r->leaving for later ones). */
+bool r_tail_removes_self(raft_node *r);
 
 /* election.c */
 void r_abort_transfer(raft_node *r);

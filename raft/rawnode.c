@@ -71,11 +71,13 @@ int raft_propose(raft_node *n, const void *data, uint32_t len, uint64_t *index, 
     return rc;
 }
 
-int raft_propose_conf_change(raft_node *n, int op, uint64_t id, uint64_t *index, uint64_t *term)
+int raft_propose_conf_change(raft_node *n, int op, uint64_t id, const void *ctx, uint32_t ctx_len,
+                             uint64_t *index, uint64_t *term)
 {
     GUARD(n);
+    if (ctx_len > RAFT_CONF_CTX_MAX || (ctx_len && !ctx)) return RAFT_EINVAL;
     uint64_t i, t;
-    int rc = r_propose_conf(n, op, id, &i, &t);
+    int rc = r_propose_conf(n, op, id, ctx, ctx_len, &i, &t);
     if (!rc) {
         if (index) *index = i;
         if (term) *term = t;

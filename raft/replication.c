@@ -162,7 +162,10 @@ void r_on_durable(raft_node *r, uint64_t i, uint64_t t)
 int r_propose(raft_node *r, const void *data, uint32_t len, uint64_t *index, uint64_t *term)
 {
     if (r->role != RAFT_LEADER) return RAFT_ENOTLEADER;
-    if (r->transferee) return RAFT_ETRANSFER;
+    /* A leader on its way out appends nothing after its removal: its log
+     * must not outgrow the voters', whose votes elect its successor under
+     * a configuration that may still count it (raft.h "membership"). */
+    if (r->transferee || r->leaving) return RAFT_ETRANSFER;
     if (len > r->max_entry_bytes) return RAFT_ETOOLARGE;
     if (r->max_uncommitted && r->uncommitted && r->uncommitted + len > r->max_uncommitted)
         return RAFT_EUNCOMMITTED;

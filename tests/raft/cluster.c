@@ -205,6 +205,10 @@ int tc_deliver(tcluster *c, size_t k)
     int b = node_index(c, m->to);
     int rc = 0;
     if (b >= 0 && c->nodes[b].r) {
+        raft_conf k;
+        raft_get_conf(c->nodes[b].r, &k, NULL);
+        if (raft_conf_role(&k, c->ids[b]) && !raft_conf_role(&k, m->from))
+            c->nodes[b].nonmember_msgs++;
         rc = raft_step(c->nodes[b].r, m);
         c->delivered++;
     }
@@ -314,7 +318,7 @@ int tc_conf_change(tcluster *c, int op, int target)
     int l = tc_leader(c);
     if (l < 0) return -1;
     uint64_t idx, term;
-    int rc = raft_propose_conf_change(c->nodes[l].r, op, c->ids[target], &idx, &term);
+    int rc = raft_propose_conf_change(c->nodes[l].r, op, c->ids[target], NULL, 0, &idx, &term);
     if (rc) return rc;
     rc = tc_stabilize(c);
     if (rc) return rc;

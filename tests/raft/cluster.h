@@ -25,6 +25,7 @@ typedef struct tc_node {
     raft_read_state reads[64]; /* read states seen (the last 64) */
     int nreads;
     uint64_t snaps_installed;
+    uint64_t nonmember_msgs; /* delivered from outside its configuration while a member */
 } tc_node;
 
 struct tcluster;
