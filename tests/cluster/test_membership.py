@@ -119,3 +119,62 @@ def test_members_and_info(make_cluster):
         assert info["raft_learners"] == ""
         assert info["raft_member"] == "voter"
         assert info["raft_pending_conf_index"] == 0
+
+
+def test_rolling_restart_with_transfers_loses_no_write_for_an_election_timeout(make_cluster):
+    """Planned maintenance: every node restarted in turn, the leader handing
+    leadership to a named follower first; a writer that moves to another
+    node when its own goes down never sees writes fail for longer than an
+    election timeout, and every acknowledged write is there at the end."""
+    c = make_cluster(3)
+    c.leader()
+    stop, acked = threading.Event(), []
+    state = {"longest": 0.0, "errors": []}
+
+    def writer():
+        i, k, first_fail, r = 0, 0, None, None
+        while not stop.is_set():
+            nd = c.nodes[k % 3]
+            try:
+                if r is None:
+                    if not nd.alive():
+                        raise redis.ConnectionError("down")
+                    r = nd.client(socket_timeout=2)
+                r.set("w%d" % i, i)
+                acked.append(i)
+                i += 1
+                if first_fail is not None:
+                    state["longest"] = max(state["longest"], time.time() - first_fail)
+                    first_fail = None
+            except redis.RedisError as e:
+                first_fail = first_fail or time.time()
+                state["errors"].append(str(e))
+                if r is not None:
+                    r.close()
+                r, k = None, k + 1  # try the next node
+                time.sleep(0.005)
+
+    w = threading.Thread(target=writer)
+    w.start()
+    try:
+        for nd in c.nodes:
+            time.sleep(0.2)
+            if nd.role() == "leader":
+                nxt = [n for n in c.nodes if n is not nd][0]
+                assert nd.client().execute_command("RAFT.TRANSFER", nxt.id) == b"OK"
+                wait_until(lambda: nxt.role() == "leader", 10.0, "node %d to lead" % nxt.id)
+            assert nd.stop() == 0
+            nd.start()
+            ld = c.leader()
+            target = int(ld.raft()["raft_commit_index"])
+            wait_until(lambda: int(nd.raft()["raft_applied_index"]) >= target, 20.0,
+                       "node %d to catch up" % nd.id)
+        time.sleep(0.2)
+    finally:
+        stop.set()
+        w.join()
+    assert len(acked) > 0
+    assert state["longest"] < ELECTION_S, (state["longest"], state["errors"][:5])
+    r = c.leader().client()
+    missing = [i for i in acked if r.get("w%d" % i) != str(i).encode()]
+    assert not missing, missing[:10]
