@@ -3,7 +3,9 @@
  * count and length it reads are present before using it, and allocates once,
  * after validation.
  *
- * Message v2 (v1 is the same without the learners, and still decodes):
+ * Message v2, written only when a snapshot names learners; otherwise v1,
+ * the same without the learner count, so nodes of a version without
+ * learners keep understanding a cluster that uses none (rolling upgrade):
  *   u8 version, u8 type, u8 reject, u8 flags (bit0: snapshot present)
  *   u64 from, to, term, log_term, index, commit, reject_hint, ctx
  *   u32 n_entries, then n_entries x entry-body
@@ -40,9 +42,16 @@ static uint32_t get32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* The version a message is written in: 2 only when it needs it. */
+static uint8_t msg_version(const raft_msg *m)
+{
+    return m->snap && m->snap->n_learners ? 2 : 1;
+}
+
 static size_t snap_size(const raft_snapshot_meta *s)
 {
-    return 16 + 4 + 8 * (size_t)s->n_voters + 4 + 8 * (size_t)s->n_learners + 4 + s->ref_len;
+    size_t learners = s->n_learners ? 4 + 8 * (size_t)s->n_learners : 0;
+    return 16 + 4 + 8 * (size_t)s->n_voters + learners + 4 + s->ref_len;
 }
 
 size_t raft_msg_encoded_size(const raft_msg *m)
@@ -74,7 +83,7 @@ size_t raft_msg_encode(const raft_msg *m, uint8_t *buf, size_t cap)
          m->snap->ref_len > RAFT_SNAP_REF_MAX))
         return 0;
     uint8_t *p = buf;
-    p[0] = RAFT_CODEC_VERSION;
+    p[0] = msg_version(m);
     p[1] = m->type;
     p[2] = m->reject;
     p[3] = m->snap ? 1 : 0;
@@ -95,10 +104,12 @@ size_t raft_msg_encode(const raft_msg *m, uint8_t *buf, size_t cap)
         p += 20;
         for (uint32_t i = 0; i < s->n_voters; i++, p += 8)
             put64(p, s->voters[i]);
-        put32(p, s->n_learners);
-        p += 4;
-        for (uint32_t i = 0; i < s->n_learners; i++, p += 8)
-            put64(p, s->learners[i]);
+        if (buf[0] == 2) {
+            put32(p, s->n_learners);
+            p += 4;
+            for (uint32_t i = 0; i < s->n_learners; i++, p += 8)
+                put64(p, s->learners[i]);
+        }
         put32(p, s->ref_len);
         p += 4;
         if (s->ref_len) memcpy(p, s->ref, s->ref_len);
@@ -141,7 +152,8 @@ int raft_msg_decode(const uint8_t *buf, size_t len, const raft_alloc *alloc, raf
         off += 8 * (size_t)nv;
         if (ver >= 2) {
             uint32_t nl = get32(buf + off);
-            if (nl > RAFT_MAX_LEARNERS) return RAFT_ECORRUPT;
+            /* (0 learners is written as v1: one encoding per message) */
+            if (nl == 0 || nl > RAFT_MAX_LEARNERS) return RAFT_ECORRUPT;
             off += 4;
             if (len - off < 8 * (size_t)nl + 4) return RAFT_ECORRUPT;
             off += 8 * (size_t)nl;
@@ -151,7 +163,8 @@ int raft_msg_decode(const uint8_t *buf, size_t len, const raft_alloc *alloc, raf
         if (rl > RAFT_SNAP_REF_MAX || len - off < rl) return RAFT_ECORRUPT;
         off += rl;
     }
-    if (off != len) return RAFT_ECORRUPT; /* trailing bytes */
+    if (off != len) return RAFT_ECORRUPT;               /* trailing bytes */
+    if (ver == 2 && !(flags & 1)) return RAFT_ECORRUPT; /* v2 only for learners */
 
     /* pass 2: one allocation for everything */
     size_t sz = sizeof(raft_msg) + (size_t)n * sizeof(raft_entry) +

@@ -507,9 +507,11 @@ void raft_set_trace(raft_node *n, raft_trace_fn fn, void *ctx);
 /* Binary encoding (codec.c). Little-endian, versioned (first byte is
  * RAFT_CODEC_VERSION), length-checked: the decoder never reads past the
  * buffer nor trusts a count before checking the bytes for it are there.
- * Version 2 adds the learners to snapshot metadata; version 1 messages
- * (no learners) still decode. Standalone entries keep version 1 (their
- * layout did not change, so stored logs stay readable). */
+ * Version 2 adds the learners to snapshot metadata and is written only for
+ * a snapshot that names some: every other message is written, and read, as
+ * version 1, so a cluster that uses no learners stays readable by nodes of
+ * the version before (rolling upgrade). One encoding per message. Standalone entries keep version 1
+ * (their layout did not change, so stored logs stay readable). */
 #define RAFT_CODEC_VERSION 2
 #define RAFT_ENTRY_CODEC_VERSION 1
 /* Encoded sizes (codec.c), for bounds by construction: a message's header,

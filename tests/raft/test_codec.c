@@ -86,9 +86,9 @@ static void every_message_type_round_trips(void **state)
     }
 }
 
-/* Version 1 (before learners) still decodes: the same bytes without the
- * learner count. */
-static void version_1_snapshot_metadata_still_decodes(void **state)
+/* Version 1 (before learners) is what every message without learners is
+ * written as, so older nodes read it; version 2 only carries learners. */
+static void version_2_only_for_snapshots_with_learners(void **state)
 {
     (void)state;
     raft_snapshot_meta snap = {
@@ -101,22 +101,41 @@ static void version_1_snapshot_metadata_still_decodes(void **state)
                   .index = 100,
                   .log_term = 9,
                   .snap = &snap};
-    size_t n = raft_msg_encoded_size(&m);
-    uint8_t buf[512], v1[512];
-    assert_int_equal(raft_msg_encode(&m, buf, sizeof buf), n);
-    /* the learner count sits after the header, 20 bytes of index, term and
-     * voter count, and the voters */
-    size_t at = RAFT_MSG_HDR_BYTES + 20 + 8 * 2;
-    memcpy(v1, buf, at);
-    memcpy(v1 + at, buf + at + 4, n - at - 4);
-    v1[0] = 1;
+    uint8_t v1[512], v2[512];
+    size_t n1 = raft_msg_encode(&m, v1, sizeof v1);
+    assert_int_equal(n1, raft_msg_encoded_size(&m));
+    assert_int_equal(v1[0], 1);
     raft_msg *d = NULL;
-    assert_int_equal(raft_msg_decode(v1, n - 4, NULL, &d), 0);
+    assert_int_equal(raft_msg_decode(v1, n1, NULL, &d), 0);
     assert_msg_equal(&m, d);
     raft_msg_free(d, NULL);
-    /* and a version 2 message with a learner count past the bound is corrupt */
-    buf[at] = RAFT_MAX_LEARNERS + 1;
-    assert_int_equal(raft_msg_decode(buf, n, NULL, &d), RAFT_ECORRUPT);
+    snap.n_learners = 1;
+    snap.learners[0] = 7;
+    size_t n2 = raft_msg_encode(&m, v2, sizeof v2);
+    assert_int_equal(n2, n1 + 12);
+    assert_int_equal(v2[0], 2);
+    assert_int_equal(raft_msg_decode(v2, n2, NULL, &d), 0);
+    assert_msg_equal(&m, d);
+    raft_msg_free(d, NULL);
+    /* the learner count sits after the header, 20 bytes of index, term and
+     * voter count, and the voters: past the bound, or 0, is corrupt */
+    size_t at = RAFT_MSG_HDR_BYTES + 20 + 8 * 2;
+    uint8_t t[512];
+    memcpy(t, v2, n2);
+    t[at] = RAFT_MAX_LEARNERS + 1;
+    assert_int_equal(raft_msg_decode(t, n2, NULL, &d), RAFT_ECORRUPT);
+    memcpy(t, v1, at); /* v1 bytes with an empty learner list: not canonical */
+    memset(t + at, 0, 4);
+    memcpy(t + at + 4, v1 + at, n1 - at);
+    t[0] = 2;
+    assert_int_equal(raft_msg_decode(t, n1 + 4, NULL, &d), RAFT_ECORRUPT);
+    /* nor is a version 2 message without a snapshot */
+    raft_msg h = {.type = RAFT_MSG_HEARTBEAT, .from = 1, .to = 2, .term = 3};
+    size_t nh = raft_msg_encode(&h, t, sizeof t);
+    assert_int_equal(t[0], 1);
+    t[0] = 2;
+    assert_int_equal(raft_msg_decode(t, nh, NULL, &d), RAFT_ECORRUPT);
+    assert_null(d);
 }
 
 static void every_truncation_is_rejected(void **state)
@@ -272,7 +291,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_message_type_round_trips),
-        cmocka_unit_test(version_1_snapshot_metadata_still_decodes),
+        cmocka_unit_test(version_2_only_for_snapshots_with_learners),
         cmocka_unit_test(every_truncation_is_rejected),
         cmocka_unit_test(corrupted_fields_are_rejected),
         cmocka_unit_test(entry_round_trips_and_truncations_fail),
