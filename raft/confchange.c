@@ -247,33 +247,49 @@ int r_apply_snapshot_conf(raft_node *r, const raft_snapshot_meta *s)
     return r_conf_took_effect(r);
 }
 
-bool r_tail_removes_self(raft_node *r)
+/* Calls found on each conf entry in [lo, last] (read in slices: the
+ * entries may be in storage, after a restart) until it returns true. When
+ * they cannot be read, answers on_error (and out of memory fails the node,
+ * raft.h's failure model; a storage error is sticky in the log). */
+static bool any_conf_entry(raft_node *r, uint64_t lo, uint64_t last,
+                           bool (*found)(raft_node *, const raft_entry *), bool on_error)
 {
-    /* The tail may be in storage (a restarted node): read it in slices. */
-    uint64_t lo = r->log.committed + 1, last = log_last_index(&r->log);
     while (lo <= last) {
         entvec *ev = &r->scratch;
         ev->n = 0;
-        if (log_slice(&r->log, lo, last + 1, r->max_msg_bytes, &r->ar, ev) || ev->n == 0)
-            return false; /* (a storage error is sticky in the log) */
-        for (size_t k = 0; k < ev->n; k++) {
-            const raft_entry *e = &ev->v[k];
-            raft_conf_change cc;
-            if (e->type == RAFT_ENTRY_CONF && raft_conf_change_decode(e->data, e->len, &cc) == 0 &&
-                raft_conf_role(&cc.conf, r->id) == 0)
-                return true;
-        }
+        int rc = log_slice(&r->log, lo, last + 1, r->max_msg_bytes, &r->ar, ev);
+        if (rc == RAFT_ENOMEM) r->err = rc;
+        if (rc || ev->n == 0) return on_error;
+        for (size_t k = 0; k < ev->n; k++)
+            if (ev->v[k].type == RAFT_ENTRY_CONF && found(r, &ev->v[k])) return true;
         lo = ev->v[ev->n - 1].index + 1;
     }
     return false;
 }
 
+static bool removes_self(raft_node *r, const raft_entry *e)
+{
+    raft_conf_change cc;
+    return raft_conf_change_decode(e->data, e->len, &cc) == 0 &&
+           raft_conf_role(&cc.conf, r->id) == 0;
+}
+
+static bool is_conf(raft_node *r, const raft_entry *e)
+{
+    (void)r, (void)e;
+    return true;
+}
+
+bool r_tail_removes_self(raft_node *r)
+{
+    uint64_t last = log_last_index(&r->log);
+    return r->log.committed < last &&
+           any_conf_entry(r, r->log.committed + 1, last, removes_self, false);
+}
+
 bool r_conf_unapplied(raft_node *r)
 {
     if (r->log.has_pending_snap) return true;
-    for (uint64_t i = r->log.applied + 1; i <= r->log.committed; i++) {
-        raft_entry *e = log_mem(&r->log, i);
-        if (!e || e->type == RAFT_ENTRY_CONF) return true; /* not in memory: assume so */
-    }
-    return false;
+    if (r->log.applied >= r->log.committed) return false;
+    return any_conf_entry(r, r->log.applied + 1, r->log.committed, is_conf, true);
 }

@@ -540,7 +540,7 @@ int r_init(raft_node *r, const raft_config *c)
     raft_conf conf;
     memset(&conf, 0, sizeof conf);
     uint64_t conf_index = 0;
-    if (c->conf && c->conf_index >= snap.index) {
+    if (c->conf) {
         conf = *c->conf;
         conf_index = c->conf_index;
     } else if (snap.n_voters) {

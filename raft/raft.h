@@ -174,10 +174,14 @@ typedef struct raft_snapshot_meta {
  * raises no term unless a majority would elect it; elected, it is a leader
  * of the old configuration that commits its own removal and steps down.
  * Members drop everything else a non-member sends, except a leader's
- * messages. A leader that removes itself steps down when the change
- * applies (thesis §4.2.2); from the proposal on it refuses proposals
- * (RAFT_ETRANSFER), so its log ends with its removal and the remaining
- * voters, which may not know the removal committed, can still get its vote. */
+ * messages. Run membership changes with PreVote: without it, a member that
+ * lags behind a change (it does not know the new voters) campaigns under a
+ * configuration that cannot elect it and keeps raising its term past the
+ * voter that could win, which it never writes to (the simulation found it).
+ * A leader that removes itself steps down when the change applies (thesis
+ * §4.2.2); from the proposal on it refuses proposals (RAFT_ETRANSFER), so
+ * its log ends with its removal and the remaining voters, which may not
+ * know the removal committed, can still get its vote. */
 typedef struct raft_conf {
     uint32_t n_voters;
     uint64_t voters[RAFT_MAX_VOTERS];
@@ -254,8 +258,9 @@ typedef struct raft_storage {
 typedef struct raft_config {
     uint64_t id; /* this node, nonzero */
     /* The configuration to start with, first match wins: conf, when given
-     * and conf_index >= the storage snapshot's index (the driver persisted
-     * rd.conf, the configuration at its applied index, and passes it back);
+     * (the driver persisted rd.conf with its applied state and passes back
+     * the configuration in force at cfg.applied, which took effect at
+     * conf_index <= applied: RAFT_EINVAL otherwise);
      * the snapshot's, when it records voters; peers and learners (the
      * bootstrap of a brand-new cluster). A node that is in none of them
      * (no peers: a new node waiting to be added, or a removed one) follows

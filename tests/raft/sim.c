@@ -769,6 +769,12 @@ static void sim_init(sim *s, uint64_t seed, int nodes, uint32_t oom_rate)
     cfg.heartbeat_tick = 1 + rn(&g, 3);
     cfg.seed = seed;
     cfg.prevote = rn(&g, 2);
+    /* With membership changes, PreVote is not optional (raft.h
+     * "membership"): without it, a member that lags behind a change
+     * campaigns under a configuration that cannot elect it, and each of its
+     * campaigns raises the term past the voter that could win, which it does
+     * not know of and so never informs. (The server always runs PreVote.) */
+    if (g_membership) cfg.prevote = 1;
     cfg.check_quorum = rn(&g, 2);
     cfg.max_inflight = 1 + rn(&g, 8);
     cfg.max_msg_bytes = 16 + rn(&g, 200);
