@@ -543,6 +543,11 @@ static void apply_entry(const raft_entry *e)
         rc = kvstate_apply_members(srv.state, e->index, e->data, e->len);
         serverLog(LL_NOTICE, "Membership change at index %llu in force: %u voters, %u learners",
                   (unsigned long long)e->index, cc.conf.n_voters, cc.conf.n_learners);
+        if (!raft_conf_role(&cc.conf, (uint64_t)cfg.node_id))
+            serverLog(LL_WARNING,
+                      "This node (id %d) was removed from the cluster at index %llu: it no longer "
+                      "votes or leads (INFO raft: raft_member:none)",
+                      cfg.node_id, (unsigned long long)e->index);
     } else {
         rc = kvstate_apply(srv.state, e->index, data, len, out);
     }
