@@ -86,6 +86,7 @@ int r_become_leader(raft_node *r)
      * change; none is proposed until it is applied. */
     r->pending_conf = log_last_index(&r->log);
     r->leaving = r_tail_removes_self(r);
+    if (r->err) return r->err;
     /* Thesis §6.4: a new leader commits an entry of its term at once. */
     int rc = log_append_owned(&r->log, r->term, RAFT_ENTRY_EMPTY, NULL, 0);
     if (rc) return r->err = rc;
@@ -154,7 +155,9 @@ int r_hup(raft_node *r, bool transfer)
      * or one waiting to be added never raises a term), and not while a
      * committed change is unapplied (etcd does likewise). */
     if (!tr_is_voter(r, r->id)) return 0;
-    if (r_conf_unapplied(r)) {
+    bool unapplied = r_conf_unapplied(r);
+    if (r->err) return r->err; /* reading the entries ran out of memory */
+    if (unapplied) {
         TRACE(r, "not campaigning: a committed conf change is not applied yet");
         return 0;
     }
