@@ -3,14 +3,18 @@
  * count and length it reads are present before using it, and allocates once,
  * after validation.
  *
- * Message v1:
+ * Message v2, written only when a snapshot names learners; otherwise v1,
+ * the same without the learner count, so nodes of a version without
+ * learners keep understanding a cluster that uses none (rolling upgrade):
  *   u8 version, u8 type, u8 reject, u8 flags (bit0: snapshot present)
  *   u64 from, to, term, log_term, index, commit, reject_hint, ctx
  *   u32 n_entries, then n_entries x entry-body
  *   [snapshot: u64 index, term; u32 n_voters (<= 16), n_voters x u64;
+ *              v2: u32 n_learners (<= 16), n_learners x u64;
  *              u32 ref_len (<= 64), ref bytes]
  * entry-body: u64 index, u64 term, u8 type, u32 len, len bytes
- * A standalone entry is u8 version followed by an entry-body. */
+ * A standalone entry is u8 version (RAFT_ENTRY_CODEC_VERSION) followed by
+ * an entry-body. A conf entry's data is a raft_conf_change (confchange.c). */
 #include "raft/raft_int.h"
 
 #define HDR_SIZE RAFT_MSG_HDR_BYTES
@@ -38,9 +42,16 @@ static uint32_t get32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* The version a message is written in: 2 only when it needs it. */
+static uint8_t msg_version(const raft_msg *m)
+{
+    return m->snap && m->snap->n_learners ? 2 : 1;
+}
+
 static size_t snap_size(const raft_snapshot_meta *s)
 {
-    return 16 + 4 + 8 * (size_t)s->n_voters + 4 + s->ref_len;
+    size_t learners = s->n_learners ? 4 + 8 * (size_t)s->n_learners : 0;
+    return 16 + 4 + 8 * (size_t)s->n_voters + learners + 4 + s->ref_len;
 }
 
 size_t raft_msg_encoded_size(const raft_msg *m)
@@ -67,10 +78,12 @@ size_t raft_msg_encode(const raft_msg *m, uint8_t *buf, size_t cap)
 {
     size_t need = raft_msg_encoded_size(m);
     if (cap < need) return 0;
-    if (m->snap && (m->snap->n_voters > RAFT_MAX_VOTERS || m->snap->ref_len > RAFT_SNAP_REF_MAX))
+    if (m->snap &&
+        (m->snap->n_voters > RAFT_MAX_VOTERS || m->snap->n_learners > RAFT_MAX_LEARNERS ||
+         m->snap->ref_len > RAFT_SNAP_REF_MAX))
         return 0;
     uint8_t *p = buf;
-    p[0] = RAFT_CODEC_VERSION;
+    p[0] = msg_version(m);
     p[1] = m->type;
     p[2] = m->reject;
     p[3] = m->snap ? 1 : 0;
@@ -91,6 +104,12 @@ size_t raft_msg_encode(const raft_msg *m, uint8_t *buf, size_t cap)
         p += 20;
         for (uint32_t i = 0; i < s->n_voters; i++, p += 8)
             put64(p, s->voters[i]);
+        if (buf[0] == 2) {
+            put32(p, s->n_learners);
+            p += 4;
+            for (uint32_t i = 0; i < s->n_learners; i++, p += 8)
+                put64(p, s->learners[i]);
+        }
         put32(p, s->ref_len);
         p += 4;
         if (s->ref_len) memcpy(p, s->ref, s->ref_len);
@@ -103,7 +122,8 @@ int raft_msg_decode(const uint8_t *buf, size_t len, const raft_alloc *alloc, raf
 {
     *out = NULL;
     if (len < 1) return RAFT_ECORRUPT;
-    if (buf[0] != RAFT_CODEC_VERSION) return RAFT_EVERSION;
+    uint8_t ver = buf[0];
+    if (ver != 1 && ver != RAFT_CODEC_VERSION) return RAFT_EVERSION;
     if (len < HDR_SIZE) return RAFT_ECORRUPT;
     uint8_t type = buf[1], reject = buf[2], flags = buf[3];
     if (type < 1 || type > RAFT_MSG_TYPE_MAX || reject > 1 || (flags & ~1u)) return RAFT_ECORRUPT;
@@ -130,12 +150,21 @@ int raft_msg_decode(const uint8_t *buf, size_t len, const raft_alloc *alloc, raf
         off += 20;
         if (len - off < 8 * (size_t)nv + 4) return RAFT_ECORRUPT;
         off += 8 * (size_t)nv;
+        if (ver >= 2) {
+            uint32_t nl = get32(buf + off);
+            /* (0 learners is written as v1: one encoding per message) */
+            if (nl == 0 || nl > RAFT_MAX_LEARNERS) return RAFT_ECORRUPT;
+            off += 4;
+            if (len - off < 8 * (size_t)nl + 4) return RAFT_ECORRUPT;
+            off += 8 * (size_t)nl;
+        }
         uint32_t rl = get32(buf + off);
         off += 4;
         if (rl > RAFT_SNAP_REF_MAX || len - off < rl) return RAFT_ECORRUPT;
         off += rl;
     }
-    if (off != len) return RAFT_ECORRUPT; /* trailing bytes */
+    if (off != len) return RAFT_ECORRUPT;               /* trailing bytes */
+    if (ver == 2 && !(flags & 1)) return RAFT_ECORRUPT; /* v2 only for learners */
 
     /* pass 2: one allocation for everything */
     size_t sz = sizeof(raft_msg) + (size_t)n * sizeof(raft_entry) +
@@ -181,6 +210,12 @@ int raft_msg_decode(const uint8_t *buf, size_t len, const raft_alloc *alloc, raf
         off += 20;
         for (uint32_t i = 0; i < s->n_voters; i++, off += 8)
             s->voters[i] = get64(buf + off);
+        if (ver >= 2) {
+            s->n_learners = get32(buf + off);
+            off += 4;
+            for (uint32_t i = 0; i < s->n_learners; i++, off += 8)
+                s->learners[i] = get64(buf + off);
+        }
         s->ref_len = get32(buf + off);
         off += 4;
         memcpy(s->ref, buf + off, s->ref_len);
@@ -204,7 +239,7 @@ size_t raft_entry_encode(const raft_entry *e, uint8_t *buf, size_t cap)
 {
     size_t need = raft_entry_encoded_size(e);
     if (cap < need) return 0;
-    buf[0] = RAFT_CODEC_VERSION;
+    buf[0] = RAFT_ENTRY_CODEC_VERSION;
     put_entry(buf + 1, e);
     return need;
 }
@@ -212,7 +247,7 @@ size_t raft_entry_encode(const raft_entry *e, uint8_t *buf, size_t cap)
 int raft_entry_decode(const uint8_t *buf, size_t len, raft_entry *e, size_t *used)
 {
     if (len < 1) return RAFT_ECORRUPT;
-    if (buf[0] != RAFT_CODEC_VERSION) return RAFT_EVERSION;
+    if (buf[0] != RAFT_ENTRY_CODEC_VERSION) return RAFT_EVERSION;
     if (len - 1 < ENT_HDR) return RAFT_ECORRUPT;
     const uint8_t *p = buf + 1;
     uint8_t t = p[16];

@@ -21,6 +21,7 @@ static void r_reset(raft_node *r, uint64_t term)
     r_reset_rand_timeout(r);
     r_abort_transfer(r);
     r->campaign_transfer = false;
+    r->leaving = false;
     r->nreads = r->headreads = 0;
     r->npending = 0;
     r->uncommitted = 0;
@@ -81,6 +82,11 @@ int r_become_leader(raft_node *r)
     pr_become_replicate(self);
     self->next = log_last_index(&r->log) + 1;
     self->recent_active = true;
+    /* raft.h "membership": any entry of the uncommitted tail may be a
+     * change; none is proposed until it is applied. */
+    r->pending_conf = log_last_index(&r->log);
+    r->leaving = r_tail_removes_self(r);
+    if (r->err) return r->err;
     /* Thesis §6.4: a new leader commits an entry of its term at once. */
     int rc = log_append_owned(&r->log, r->term, RAFT_ENTRY_EMPTY, NULL, 0);
     if (rc) return r->err = rc;
@@ -99,11 +105,8 @@ bool r_committed_in_term(raft_node *r)
 
 bool r_poll_won(raft_node *r, int *lost)
 {
-    uint32_t yes = 0, no = 0;
-    for (uint32_t i = 0; i < r->npr; i++) {
-        if (r->prs[i].vote > 0) yes++;
-        if (r->prs[i].vote < 0) no++;
-    }
+    uint32_t yes, no;
+    tr_tally(r, &yes, &no); /* voters only */
     *lost = no >= r_quorum(r);
     return yes >= r_quorum(r);
 }
@@ -131,7 +134,7 @@ int r_campaign_as(raft_node *r, bool pre, bool transfer)
     }
     uint64_t li = log_last_index(&r->log), lt = log_last_term(&r->log);
     for (uint32_t i = 0; i < r->npr; i++) {
-        if (i == r->self) continue;
+        if (i == r->self || r->prs[i].learner) continue; /* learners do not vote */
         raft_msg m = {.type = (uint8_t)type,
                       .to = r->prs[i].id,
                       .term = term,
@@ -148,8 +151,16 @@ int r_hup(raft_node *r, bool transfer)
 {
     if (r->role == RAFT_LEADER) return 0;
     if (r->term >= RAFT_TERM_MAX) return 0; /* raft.h: terms stop there */
-    /* A pending snapshot not yet installed: wait (etcd does likewise with
-     * unapplied configuration changes). MEMBERSHIP HOOK. */
+    /* raft.h "membership": only voters campaign (a learner, a removed node
+     * or one waiting to be added never raises a term), and not while a
+     * committed change is unapplied (etcd does likewise). */
+    if (!tr_is_voter(r, r->id)) return 0;
+    bool unapplied = r_conf_unapplied(r);
+    if (r->err) return r->err; /* reading the entries ran out of memory */
+    if (unapplied) {
+        TRACE(r, "not campaigning: a committed conf change is not applied yet");
+        return 0;
+    }
     if (r->prevote && !transfer) return r_campaign_as(r, true, false);
     return r_campaign_as(r, false, transfer);
 }
@@ -160,6 +171,7 @@ int r_handle_transfer(raft_node *r, uint64_t target)
 {
     progress *p = r_progress(r, target);
     if (!p) return RAFT_EUNKNOWNPEER;
+    if (p->learner) return RAFT_ELEARNER; /* it could not be elected */
     if (r->transferee == target) return 0;
     r_abort_transfer(r);
     if (target == r->id) return 0;
@@ -175,7 +187,9 @@ int r_handle_transfer(raft_node *r, uint64_t target)
 
 int r_transfer(raft_node *r, uint64_t id)
 {
-    if (!r_progress(r, id)) return RAFT_EUNKNOWNPEER;
+    progress *p = r_progress(r, id);
+    if (!p) return RAFT_EUNKNOWNPEER;
+    if (p->learner) return RAFT_ELEARNER;
     if (r->role == RAFT_LEADER) return r_handle_transfer(r, id);
     if (!r->lead) return RAFT_EDROPPED;
     raft_msg m = {.type = RAFT_MSG_TRANSFER_LEADER, .to = r->lead, .ctx = id};

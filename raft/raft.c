@@ -36,7 +36,7 @@ void r_reset_rand_timeout(raft_node *r)
 
 uint32_t r_quorum(raft_node *r)
 {
-    return r->npr / 2 + 1;
+    return tr_quorum(r);
 }
 
 progress *r_progress(raft_node *r, uint64_t id)
@@ -101,18 +101,17 @@ static bool r_is_member(raft_node *r, uint64_t id)
     return id != 0 && r_progress(r, id) != NULL;
 }
 
-/* The snapshot names no voters (the application keeps membership) or
- * exactly ours. MEMBERSHIP HOOK: a configuration change changes this. */
-static bool r_voters_ok(raft_node *r, const raft_snapshot_meta *s)
+/* The snapshot records no configuration (the application keeps it) or a
+ * well-formed one: the leader's at the snapshot's index, which may differ
+ * from ours (raft.h "membership"). */
+static bool r_voters_ok(const raft_snapshot_meta *s)
 {
-    if (s->n_voters == 0) return true;
-    if (s->n_voters != r->npr) return false;
-    for (uint32_t i = 0; i < s->n_voters; i++) {
-        if (!r_is_member(r, s->voters[i])) return false;
-        for (uint32_t j = 0; j < i; j++)
-            if (s->voters[j] == s->voters[i]) return false;
-    }
-    return true;
+    if (s->n_voters > RAFT_MAX_VOTERS || s->n_learners > RAFT_MAX_LEARNERS) return false;
+    if (s->n_voters == 0) return s->n_learners == 0;
+    raft_conf c = {.n_voters = s->n_voters, .n_learners = s->n_learners};
+    memcpy(c.voters, s->voters, sizeof(uint64_t) * s->n_voters);
+    memcpy(c.learners, s->learners, sizeof(uint64_t) * s->n_learners);
+    return raft_conf_check(&c) == 0;
 }
 
 /* Why m cannot be true whatever the term says, or NULL. Checked before the
@@ -167,13 +166,13 @@ static const char *r_impossible(raft_node *r, const raft_msg *m)
         const raft_snapshot_meta *sm = m->snap;
         if (sm->index != m->index || sm->term != m->log_term) return "snapshot disagrees";
         if (sm->index == 0 || sm->term == 0 || sm->term > m->term) return "snapshot term";
-        if (sm->n_voters > RAFT_MAX_VOTERS || sm->ref_len > RAFT_SNAP_REF_MAX ||
-            !r_voters_ok(r, sm))
-            return "snapshot voters";
+        if (sm->ref_len > RAFT_SNAP_REF_MAX || !r_voters_ok(sm)) return "snapshot voters";
         return NULL;
     }
     case RAFT_MSG_TRANSFER_LEADER:
-        if (!r_is_member(r, m->ctx)) return "transfer to a non-member";
+        /* (a target we do not know may be one a change we have not applied
+         * yet added: ignored by r_handle_transfer, not impossible) */
+        if (m->ctx == 0) return "transfer to a non-member";
         return NULL;
     case RAFT_MSG_READ_INDEX_RESP:
         if (m->reject) return "rejected read";
@@ -226,6 +225,11 @@ int r_tick(raft_node *r)
         r->election_elapsed++;
         if (r->election_elapsed >= r->rand_timeout) {
             r->election_elapsed = 0;
+            /* A node that may not campaign (a learner, a non-member) heard
+             * from no leader for an election timeout: it forgets it, so the
+             * lease no longer makes it ignore vote requests (it may be a
+             * voter of a configuration it has not applied yet). */
+            if (!tr_is_voter(r, r->id)) r->lead = 0;
             return r_hup(r, false);
         }
         return 0;
@@ -241,10 +245,11 @@ int r_tick(raft_node *r)
     if (r->election_elapsed >= r->election_tick) {
         r->election_elapsed = 0;
         if (r->check_quorum) {
-            /* Thesis §6.2: step down without contact from a quorum. */
+            /* Thesis §6.2: step down without contact from a quorum of
+             * voters (learners do not count, raft.h "membership"). */
             uint32_t act = 0;
             for (uint32_t i = 0; i < r->npr; i++) {
-                if (i == r->self || r->prs[i].recent_active) act++;
+                if (!r->prs[i].learner && (i == r->self || r->prs[i].recent_active)) act++;
                 if (i != r->self) r->prs[i].recent_active = false;
             }
             if (act < r_quorum(r)) {
@@ -318,8 +323,10 @@ static int step_leader(raft_node *r, const raft_msg *m)
          * a lost append is only noticed through the rejection it provokes. */
         if (!rc && p->match < log_last_index(&r->log)) rc = r_send_appends(r, p, true);
         return rc;
-    case RAFT_MSG_TRANSFER_LEADER:
-        return r_handle_transfer(r, m->ctx) == RAFT_EUNKNOWNPEER ? 0 : r->err;
+    case RAFT_MSG_TRANSFER_LEADER: {
+        int trc = r_handle_transfer(r, m->ctx);
+        return trc == RAFT_EUNKNOWNPEER || trc == RAFT_ELEARNER ? 0 : r->err;
+    }
     case RAFT_MSG_READ_INDEX:
         return r_handle_read(r, m->ctx, m->from);
     default:
@@ -395,7 +402,22 @@ int r_step(raft_node *r, const raft_msg *m)
 {
     if (m->type < 1 || m->type > RAFT_MSG_TYPE_MAX) return r_drop(r, m, "type");
     if (m->to != r->id) return r_drop(r, m, "not for us");
-    if (!r_is_member(r, m->from) || m->from == r->id) return r_drop(r, m, "not from a member");
+    if (m->from == 0 || m->from == r->id) return r_drop(r, m, "not from a member");
+    /* From outside our configuration we take a leader's messages and vote
+     * requests: a member that lags behind a change must follow the leader
+     * it does not know yet, and may have to vote for a voter added by a
+     * change it has not applied, or no quorum may ever form. Responses and
+     * forwarded requests need a member's progress: dropped. A node outside
+     * its own configuration (new, or removed) takes everything: it is a
+     * follower that never campaigns. (raft.h "membership") */
+    bool stranger = !r_is_member(r, m->from);
+    if (stranger && r->self != UINT32_MAX) {
+        bool ok = m->type == RAFT_MSG_APP || m->type == RAFT_MSG_HEARTBEAT ||
+                  m->type == RAFT_MSG_SNAP || m->type == RAFT_MSG_TIMEOUT_NOW ||
+                  m->type == RAFT_MSG_READ_INDEX_RESP || m->type == RAFT_MSG_VOTE ||
+                  m->type == RAFT_MSG_PREVOTE;
+        if (!ok) return r_drop(r, m, "not from a member");
+    }
     const char *why = r_impossible(r, m);
     if (why) return r_drop(r, m, why);
     bool vote_req = m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PREVOTE;
@@ -407,8 +429,11 @@ int r_step(raft_node *r, const raft_msg *m)
             /* Thesis §4.2.3 / §6.2: while we hear from a leader, ignore
              * vote requests (unless the leader itself asked, TimeoutNow). */
             bool force = m->ctx == 1;
-            bool in_lease =
-                r->check_quorum && r->lead != 0 && r->election_elapsed < r->election_tick;
+            /* A stranger (a removed node that does not know it) is held
+             * to the lease even without CheckQuorum: thesis §4.2.3's rule
+             * against removed servers disrupting the cluster. */
+            bool in_lease = (r->check_quorum || stranger) && r->lead != 0 &&
+                            r->election_elapsed < r->election_tick;
             if (!force && in_lease) return 0;
         }
         if (m->type == RAFT_MSG_PREVOTE) {
@@ -510,33 +535,39 @@ int r_init(raft_node *r, const raft_config *c)
     int rc = c->storage->initial_state(c->storage->ctx, &hs, &snap);
     if (rc) return rc;
 
-    /* MEMBERSHIP HOOK: the voter set comes from the latest snapshot (and,
-     * later, conf entries); otherwise from cfg.peers. */
-    const uint64_t *ids = c->peers;
-    uint32_t n = c->n_peers;
-    if (snap.n_voters) {
-        ids = snap.voters;
-        n = snap.n_voters;
+    /* The configuration in force (raft.h, raft_config.conf): the driver's,
+     * the snapshot's, or the bootstrap peers. */
+    raft_conf conf;
+    memset(&conf, 0, sizeof conf);
+    uint64_t conf_index = 0;
+    if (c->conf) {
+        conf = *c->conf;
+        conf_index = c->conf_index;
+    } else if (snap.n_voters) {
+        if (snap.n_voters > RAFT_MAX_VOTERS || snap.n_learners > RAFT_MAX_LEARNERS)
+            return RAFT_EINVAL;
+        conf.n_voters = snap.n_voters;
+        conf.n_learners = snap.n_learners;
+        memcpy(conf.voters, snap.voters, sizeof(uint64_t) * snap.n_voters);
+        memcpy(conf.learners, snap.learners, sizeof(uint64_t) * snap.n_learners);
+        conf_index = snap.index;
+    } else {
+        if (c->n_peers > RAFT_MAX_VOTERS || c->n_learners > RAFT_MAX_LEARNERS ||
+            (c->n_peers && !c->peers) || (c->n_learners && !c->learners))
+            return RAFT_EINVAL;
+        conf.n_voters = c->n_peers;
+        conf.n_learners = c->n_learners;
+        if (c->n_peers) memcpy(conf.voters, c->peers, sizeof(uint64_t) * c->n_peers);
+        if (c->n_learners) memcpy(conf.learners, c->learners, sizeof(uint64_t) * c->n_learners);
     }
-    if (n == 0 || n > RAFT_MAX_VOTERS) return RAFT_EINVAL;
-    r->prs = ra_malloc(&r->alc, n * sizeof(progress));
-    if (!r->prs) return RAFT_ENOMEM;
-    memset(r->prs, 0, n * sizeof(progress));
-    r->npr = n;
-    r->self = UINT32_MAX;
-    for (uint32_t i = 0; i < n; i++) {
-        if (ids[i] == 0) return RAFT_EINVAL;
-        for (uint32_t j = 0; j < i; j++)
-            if (ids[j] == ids[i]) return RAFT_EINVAL;
-        r->prs[i].id = ids[i];
-        r->prs[i].infl = ra_malloc(&r->alc, r->max_inflight * sizeof(uint64_t));
-        if (!r->prs[i].infl) return RAFT_ENOMEM;
-        if (ids[i] == r->id) r->self = i;
-    }
-    if (r->self == UINT32_MAX) return RAFT_EINVAL;
+    if (raft_conf_check(&conf)) return RAFT_EINVAL;
 
     rc = log_init(&r->log, &r->alc, c->storage, hs.commit, c->applied);
     if (rc) return rc;
+    if (conf_index > r->log.applied) return RAFT_EINVAL; /* a configuration from the future */
+    rc = tr_set_conf(r, &conf, conf_index);
+    if (rc) return rc;
+    r->conf_reported = conf_index + 1; /* the driver gave it: nothing to report */
     r->term = hs.term;
     r->vote = hs.vote;
     r_become_follower(r, hs.term, 0);
@@ -549,10 +580,7 @@ int r_init(raft_node *r, const raft_config *c)
 
 void r_destroy(raft_node *r)
 {
-    if (r->prs)
-        for (uint32_t i = 0; i < r->npr; i++)
-            ra_free(&r->alc, r->prs[i].infl);
-    ra_free(&r->alc, r->prs);
+    tr_free(r);
     log_destroy(&r->log);
     ra_free(&r->alc, r->reads);
     ra_free(&r->alc, r->pending_reads);

@@ -66,7 +66,11 @@
     X(RAFT_EVERSION, -12, "unknown encoding version")                                              \
     X(RAFT_EUNKNOWNPEER, -13, "unknown peer id")                                                   \
     X(RAFT_EDROPPED, -14, "request dropped (no leader known)")                                     \
-    X(RAFT_EUNCOMMITTED, -15, "too much uncommitted data")
+    X(RAFT_EUNCOMMITTED, -15, "too much uncommitted data")                                         \
+    X(RAFT_ECONFPENDING, -16, "a membership change is already in progress")                        \
+    X(RAFT_ENOTREADY, -17, "the leader has not yet committed an entry of its term")                \
+    X(RAFT_ELEARNER, -18, "the node is a learner (not a voter)")                                   \
+    X(RAFT_ECONF, -19, "invalid membership change")
 
 enum {
 #define RAFT_X_ENUM(name, val, msg) name = (val),
@@ -94,7 +98,7 @@ typedef struct raft_alloc {
 enum raft_entry_type {
     RAFT_ENTRY_NORMAL = 0, /* application data */
     RAFT_ENTRY_EMPTY = 1,  /* a new leader's entry of its term (thesis §6.4); no data */
-    RAFT_ENTRY_CONF = 2    /* placeholder for membership change (thesis ch. 4) */
+    RAFT_ENTRY_CONF = 2    /* a membership change: data is a raft_conf_change (codec below) */
 };
 
 typedef struct raft_entry {
@@ -113,6 +117,7 @@ typedef struct raft_hard_state {
 } raft_hard_state;
 
 #define RAFT_MAX_VOTERS 16
+#define RAFT_MAX_LEARNERS 16
 /* No cluster reaches these (2^62 elections or entries): a message with a
  * higher term or index is dropped, so arithmetic on them cannot wrap. A
  * node does not campaign past RAFT_TERM_MAX. */
@@ -124,13 +129,94 @@ typedef struct raft_hard_state {
  * an application-defined reference (an id, a hash, ...), carried as is. */
 typedef struct raft_snapshot_meta {
     uint64_t index, term; /* the last entry the snapshot covers; 0,0 = none */
-    /* Membership at index. MEMBERSHIP HOOK: a configuration change will
-     * change this set as conf entries apply. */
+    /* The configuration in force at index (the last RAFT_ENTRY_CONF at or
+     * below it, else the bootstrap one). n_voters == 0: none recorded, the
+     * node keeps the one it has (cfg.conf / cfg.peers). */
     uint32_t n_voters;
     uint64_t voters[RAFT_MAX_VOTERS];
+    uint32_t n_learners;
+    uint64_t learners[RAFT_MAX_LEARNERS];
     uint32_t ref_len;
     uint8_t ref[RAFT_SNAP_REF_MAX];
 } raft_snapshot_meta;
+
+/* -------------------------------------------------------------- membership */
+
+/* Membership (thesis ch. 4), one server at a time (thesis §4.1): every
+ * change adds or removes one voter, so any majority of the old voters and
+ * any majority of the new ones share a server and two leaders cannot be
+ * elected for one term across a change. The rules that make it safe:
+ *   - a change is a log entry (RAFT_ENTRY_CONF) carrying the whole
+ *     configuration after it; it takes effect on each node when that node
+ *     applies it (etcd's ConfChange), and the entry itself commits under the
+ *     configuration before it;
+ *   - only one change in flight: a leader refuses a new one
+ *     (RAFT_ECONFPENDING) until the last one it knows of is applied, and a
+ *     new leader treats its whole uncommitted tail as possibly holding one;
+ *   - a leader proposes a change only after an entry of its own term has
+ *     committed (RAFT_ENOTREADY): the fix for the single-server-change bug
+ *     (Ongaro, raft-dev, "bug in single-server membership changes", 2015),
+ *     where a change from a deposed leader's term and one from a new term
+ *     could each commit under configurations with disjoint majorities;
+ *   - a node with a committed but unapplied change does not campaign.
+ * Learners (thesis §4.2.1 "non-voting members") receive the log and
+ * snapshots but never vote, campaign, or count for commit, elections,
+ * read-index rounds or CheckQuorum. Replacing a server is three changes:
+ * add the new one as a learner, promote it once it has caught up, remove the
+ * old one; the majority never depends on a server that is not up to date.
+ * A node that is not in its own configuration (removed, or a new node
+ * waiting to be added: cfg with no peers) never campaigns. A removed node
+ * that never learned of its removal may campaign under its old
+ * configuration: members hear its vote requests (a member lagging behind a
+ * change may have to vote for a voter it does not know yet) but, as thesis
+ * §4.2.3 asks, not while they hear from a leader (the CheckQuorum lease,
+ * applied to non-members even without CheckQuorum), and with PreVote it
+ * raises no term unless a majority would elect it; elected, it is a leader
+ * of the old configuration that commits its own removal and steps down.
+ * Members drop everything else a non-member sends, except a leader's
+ * messages. Run membership changes with PreVote: without it, a member that
+ * lags behind a change (it does not know the new voters) campaigns under a
+ * configuration that cannot elect it and keeps raising its term past the
+ * voter that could win, which it never writes to (the simulation found it).
+ * A leader that removes itself steps down when the change applies (thesis
+ * §4.2.2); from the proposal on it refuses proposals (RAFT_ETRANSFER), so
+ * its log ends with its removal and the remaining voters, which may not
+ * know the removal committed, can still get its vote. */
+typedef struct raft_conf {
+    uint32_t n_voters;
+    uint64_t voters[RAFT_MAX_VOTERS];
+    uint32_t n_learners;
+    uint64_t learners[RAFT_MAX_LEARNERS];
+} raft_conf;
+
+enum raft_conf_op {
+    RAFT_CONF_ADD_LEARNER = 1, /* id must not be a member */
+    RAFT_CONF_ADD_VOTER = 2,   /* promotes a learner, or adds a new id as a voter */
+    RAFT_CONF_REMOVE = 3       /* a voter or a learner; never the last voter */
+};
+
+#define RAFT_CONF_CTX_MAX 256
+/* The payload of a RAFT_ENTRY_CONF entry: the operation, the configuration
+ * it produces, and the application's context for it, carried as is (the
+ * server puts the added node's address there, etcd's ConfChange.Context). */
+typedef struct raft_conf_change {
+    uint8_t op;
+    uint64_t id;
+    raft_conf conf; /* after the change */
+    uint16_t ctx_len;
+    uint8_t ctx[RAFT_CONF_CTX_MAX];
+} raft_conf_change;
+
+/* Computes the configuration after op on id (pure; confchange.c). Returns 0,
+ * or RAFT_ECONF when the change is not allowed (id 0, adding a member,
+ * promoting a voter, removing a non-member or the last voter, too many
+ * voters or learners). */
+int raft_conf_after(const raft_conf *cur, int op, uint64_t id, raft_conf *out);
+/* 0 when c is well formed (no id 0, no duplicate, no id both voter and
+ * learner, counts within bounds), else RAFT_ECONF. */
+int raft_conf_check(const raft_conf *c);
+/* 1 if id is a voter (2 a learner, 0 neither) of c. */
+int raft_conf_role(const raft_conf *c, uint64_t id);
 
 /* -------------------------------------------------------- storage interface */
 
@@ -170,10 +256,21 @@ typedef struct raft_storage {
 /* ------------------------------------------------------------------- config */
 
 typedef struct raft_config {
-    uint64_t id;           /* this node, nonzero */
-    const uint64_t *peers; /* every voter including id; ignored when storage
-                              has a snapshot with voters. MEMBERSHIP HOOK */
+    uint64_t id; /* this node, nonzero */
+    /* The configuration to start with, first match wins: conf, when given
+     * (the driver persisted rd.conf with its applied state and passes back
+     * the configuration in force at cfg.applied, which took effect at
+     * conf_index <= applied: RAFT_EINVAL otherwise);
+     * the snapshot's, when it records voters; peers and learners (the
+     * bootstrap of a brand-new cluster). A node that is in none of them
+     * (no peers: a new node waiting to be added, or a removed one) follows
+     * whichever leader writes to it and never campaigns. */
+    const raft_conf *conf;
+    uint64_t conf_index;
+    const uint64_t *peers; /* voters */
     uint32_t n_peers;
+    const uint64_t *learners;
+    uint32_t n_learners;
     uint32_t election_tick;   /* T: the timeout is drawn from [T, 2T) (§5.2); > heartbeat_tick */
     uint32_t heartbeat_tick;  /* leader heartbeat every this many ticks */
     uint64_t seed;            /* randomizes election timeouts (deterministic per seed) */
@@ -259,6 +356,12 @@ typedef struct raft_ready_batch {
     size_t n_msgs_after_persist;
     const raft_read_state *read_states;
     size_t n_read_states;
+    /* The configuration in force changed (a conf entry in rd.committed or
+     * rd.snapshot took effect): conf is the new one, as of conf_index.
+     * Persist it with the applied state; pass it back as cfg.conf. */
+    int conf_changed;
+    const raft_conf *conf;
+    uint64_t conf_index;
 } raft_ready_batch;
 
 /* ---------------------------------------------------------------- the node */
@@ -288,7 +391,8 @@ int raft_tick(raft_node *n);
 /* Delivers a message from a peer (borrowed). Every field of a message is
  * untrusted input (DESIGN.md "Determinism and trust"). A message that cannot
  * be true is dropped, counted in raft_status.dropped_msgs, and changes
- * nothing: an id that is not a member (from, to, a transfer target), a type
+ * nothing: an id that is not a member (to, a transfer target of 0, from except a leader
+ * message or a vote request), a type
  * out of range or one no honest peer of the sender's standing could send
  * (leader messages from a second leader of the term, a response from a
  * later term, except the bare APP_RESP that tells a stale leader its term
@@ -309,9 +413,23 @@ int raft_tick(raft_node *n);
 int raft_step(raft_node *n, const raft_msg *m);
 /* Appends one normal entry on the leader (§5.3). On success *index and *term
  * say where it lives; it is committed when that index is applied with that
- * term. Errors: RAFT_ENOTLEADER, RAFT_ETRANSFER, RAFT_ETOOLARGE,
+ * term. Errors: RAFT_ENOTLEADER, RAFT_ETRANSFER (also: a leader that is
+ * removing itself), RAFT_ETOOLARGE,
  * RAFT_EUNCOMMITTED, RAFT_ENOMEM, RAFT_EBUSY. Proposals are not forwarded. */
 int raft_propose(raft_node *n, const void *data, uint32_t len, uint64_t *index, uint64_t *term);
+/* Proposes a membership change (see "membership" above): op on id, with
+ * ctx_len (<= RAFT_CONF_CTX_MAX) bytes of ctx copied into the entry. On
+ * success *index and *term say where the entry lives; the change is in
+ * force once it is applied (rd.conf_changed). Errors: RAFT_ENOTLEADER,
+ * RAFT_ETRANSFER, RAFT_ECONFPENDING (a change not yet applied), RAFT_EINVAL
+ * (ctx too long),
+ * RAFT_ENOTREADY (no entry of this term committed yet), RAFT_ECONF (see
+ * raft_conf_after), RAFT_ENOMEM, RAFT_EBUSY. */
+int raft_propose_conf_change(raft_node *n, int op, uint64_t id, const void *ctx, uint32_t ctx_len,
+                             uint64_t *index, uint64_t *term);
+/* The configuration in force and the index it took effect at (0: bootstrap). */
+void raft_get_conf(raft_node *n, raft_conf *out, uint64_t *index);
+
 /* Requests a linearizable read point (thesis §6.4): a raft_read_state with
  * this ctx appears in a later Ready once a quorum confirmed leadership after
  * the call and an entry of the leader's term is committed. On a follower the
@@ -323,9 +441,10 @@ int raft_propose(raft_node *n, const void *data, uint32_t len, uint64_t *index, 
 int raft_read_index(raft_node *n, uint64_t ctx);
 /* Leadership transfer to id (thesis §3.10): the leader brings id up to date,
  * then sends TimeoutNow; proposals fail with RAFT_ETRANSFER meanwhile; the
- * transfer is abandoned after an election timeout. On a follower the request
- * is forwarded to the leader. Errors: RAFT_EUNKNOWNPEER, RAFT_EDROPPED,
- * RAFT_EBUSY, RAFT_ENOMEM. */
+ * transfer is abandoned after an election timeout, or at once when id stops
+ * being a voter. On a follower the request is forwarded to the leader.
+ * Errors: RAFT_EUNKNOWNPEER (not a member), RAFT_ELEARNER (a learner cannot
+ * lead), RAFT_EDROPPED, RAFT_EBUSY, RAFT_ENOMEM. */
 int raft_transfer_leader(raft_node *n, uint64_t id);
 /* Starts an election now (with PreVote first when configured). */
 int raft_campaign(raft_node *n);
@@ -363,6 +482,9 @@ typedef struct raft_status {
     uint64_t id, term, vote, leader, commit, applied, first_index, last_index, snapshot_index;
     int role;
     uint64_t transferee;   /* 0 = none */
+    int member;            /* 1 voter, 2 learner, 0 not in its own configuration */
+    uint64_t conf_index;   /* where the configuration in force took effect */
+    uint64_t pending_conf; /* leader: a change at this index may not be applied yet */
     uint64_t dropped_msgs; /* messages dropped as impossible since raft_new (raft_step) */
 } raft_status;
 
@@ -372,6 +494,7 @@ enum raft_progress_state { RAFT_PR_PROBE = 0, RAFT_PR_REPLICATE = 1, RAFT_PR_SNA
 typedef struct raft_peer_progress {
     uint64_t id, match, next;
     int state;
+    int learner;
     uint32_t inflight;
 } raft_peer_progress;
 /* On the leader: the progress of the i-th peer (0 <= i < count). Returns
@@ -388,8 +511,14 @@ void raft_set_trace(raft_node *n, raft_trace_fn fn, void *ctx);
 
 /* Binary encoding (codec.c). Little-endian, versioned (first byte is
  * RAFT_CODEC_VERSION), length-checked: the decoder never reads past the
- * buffer nor trusts a count before checking the bytes for it are there. */
-#define RAFT_CODEC_VERSION 1
+ * buffer nor trusts a count before checking the bytes for it are there.
+ * Version 2 adds the learners to snapshot metadata and is written only for
+ * a snapshot that names some: every other message is written, and read, as
+ * version 1, so a cluster that uses no learners stays readable by nodes of
+ * the version before (rolling upgrade). One encoding per message. Standalone entries keep version 1
+ * (their layout did not change, so stored logs stay readable). */
+#define RAFT_CODEC_VERSION 2
+#define RAFT_ENTRY_CODEC_VERSION 1
 /* Encoded sizes (codec.c), for bounds by construction: a message's header,
  * the most a snapshot's metadata adds, and each entry's header besides its
  * data. max_msg_bytes counts an entry as its data plus RAFT_ENTRY_HDR_BYTES,
@@ -397,7 +526,8 @@ void raft_set_trace(raft_node *n, raft_trace_fn fn, void *ctx);
  * RAFT_ENTRY_HDR_BYTES + max_entry_bytes) encoded. */
 #define RAFT_MSG_HDR_BYTES (4 + 8 * 8 + 4)
 #define RAFT_ENTRY_HDR_BYTES 21
-#define RAFT_SNAP_META_MAX_BYTES (20 + 8 * RAFT_MAX_VOTERS + 4 + RAFT_SNAP_REF_MAX)
+#define RAFT_SNAP_META_MAX_BYTES                                                                   \
+    (20 + 8 * RAFT_MAX_VOTERS + 4 + 8 * RAFT_MAX_LEARNERS + 4 + RAFT_SNAP_REF_MAX)
 
 /* Bytes raft_msg_encode needs for m. */
 size_t raft_msg_encoded_size(const raft_msg *m);
@@ -418,5 +548,17 @@ size_t raft_entry_encode(const raft_entry *e, uint8_t *buf, size_t cap);
  * (borrowed). *used gets the bytes consumed. Returns 0, RAFT_ECORRUPT or
  * RAFT_EVERSION. */
 int raft_entry_decode(const uint8_t *buf, size_t len, raft_entry *e, size_t *used);
+
+/* A conf entry's payload: u8 version (1), u8 op, u64 id, u32 n_voters,
+ * voters, u32 n_learners, learners, u16 ctx_len (<= RAFT_CONF_CTX_MAX), ctx. Encode returns the
+ * bytes written, or 0 when cap is too small or c is malformed. Decode checks every count and that
+ * the configuration is well formed and consistent with op and id (raft_conf_check; the id is a
+ * voter after an add-voter, a learner after an add-learner, gone after a remove). Errors:
+ * RAFT_ECORRUPT, RAFT_EVERSION. */
+#define RAFT_CONF_CHANGE_VERSION 1
+#define RAFT_CONF_CHANGE_MAX_BYTES                                                                 \
+    (2 + 8 + 4 + 8 * RAFT_MAX_VOTERS + 4 + 8 * RAFT_MAX_LEARNERS + 2 + RAFT_CONF_CTX_MAX)
+size_t raft_conf_change_encode(const raft_conf_change *c, uint8_t *buf, size_t cap);
+int raft_conf_change_decode(const uint8_t *buf, size_t len, raft_conf_change *out);
 
 #endif

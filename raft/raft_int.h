@@ -119,12 +119,13 @@ static inline raft_entry *log_mem(rlog *l, uint64_t i)
 
 /* ------------------------------------------------------------- progress */
 
-/* A leader's view of one voter (thesis §3.5 nextIndex/matchIndex, plus
+/* A leader's view of one member (thesis §3.5 nextIndex/matchIndex, plus
  * etcd's flow control: probe sends one append and waits, replicate
  * pipelines up to max_inflight appends, snapshot waits for the snapshot). */
 typedef struct progress {
     uint64_t id, match, next;
     int state;
+    bool learner; /* replicated to, never counted (tracker.c) */
     bool probe_sent;
     bool recent_active;
     uint64_t pending_snap;
@@ -152,6 +153,14 @@ struct raft_node {
     uint64_t id, term, vote, lead;
     int role;
     rlog log;
+    /* The configuration in force (tracker.c): prs holds one progress per
+     * member, voters first; self is ours or UINT32_MAX when we are not a
+     * member. */
+    raft_conf conf;
+    uint64_t conf_index;    /* where conf took effect */
+    uint64_t pending_conf;  /* leader: a change at or below this may be unapplied */
+    uint64_t conf_reported; /* conf_index last handed out in a Ready (+1; 0 none) */
+    bool leaving;           /* leader: its log holds its own removal, not yet applied */
     progress *prs;
     uint32_t npr, self;
     uint32_t election_tick, heartbeat_tick, rand_timeout;
@@ -203,6 +212,40 @@ bool pr_maybe_update(progress *p, uint64_t n);
 bool pr_maybe_decr(progress *p, uint64_t rejected, uint64_t hint);
 void pr_infl_add(raft_node *r, progress *p, uint64_t last);
 void pr_infl_free_le(raft_node *r, progress *p, uint64_t to);
+
+/* tracker.c -- the configuration and the progress of its members */
+/* Installs c (well formed) as the configuration in force as of index:
+ * keeps the progress of members that stay, adds fresh progress for new
+ * ones, drops the rest. Returns 0 or RAFT_ENOMEM (then nothing changed). */
+int tr_set_conf(raft_node *r, const raft_conf *c, uint64_t index);
+void tr_free(raft_node *r);
+/* Votes needed: a majority of the voters. */
+uint32_t tr_quorum(raft_node *r);
+bool tr_is_voter(raft_node *r, uint64_t id);
+/* The highest index a majority of voters has (§5.3 commitment). */
+uint64_t tr_quorum_match(raft_node *r);
+/* Voters that granted / rejected (progress.vote). */
+void tr_tally(raft_node *r, uint32_t *yes, uint32_t *no);
+/* Voters (self included) whose progress satisfies ok, counted. */
+uint32_t tr_count_voters(raft_node *r, bool (*ok)(raft_node *, const progress *, uint64_t),
+                         uint64_t arg);
+
+/* confchange.c -- applying changes as they commit */
+/* Proposes a change on the leader (raft.h raft_propose_conf_change). */
+int r_propose_conf(raft_node *r, int op, uint64_t id, const void *ctx, uint32_t ctx_len,
+                   uint64_t *index, uint64_t *term);
+/* Entry e (RAFT_ENTRY_CONF) is being applied: its configuration takes
+ * effect (malformed payloads were refused at propose time and cannot pass
+ * the leader's validation; one that does is ignored, on every node alike). */
+int r_apply_conf_entry(raft_node *r, const raft_entry *e);
+/* The configuration recorded in a snapshot being installed takes effect. */
+int r_apply_snapshot_conf(raft_node *r, const raft_snapshot_meta *s);
+/* A committed configuration change this node has not applied yet (it then
+ * does not campaign: its view of the voters may be stale). */
+bool r_conf_unapplied(raft_node *r);
+/* Leader: whether an entry in its uncommitted tail removes it (read at
+ * election; r_propose_conf sets r->leaving for later ones). */
+bool r_tail_removes_self(raft_node *r);
 
 /* election.c */
 void r_abort_transfer(raft_node *r);

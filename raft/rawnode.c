@@ -71,6 +71,26 @@ int raft_propose(raft_node *n, const void *data, uint32_t len, uint64_t *index, 
     return rc;
 }
 
+int raft_propose_conf_change(raft_node *n, int op, uint64_t id, const void *ctx, uint32_t ctx_len,
+                             uint64_t *index, uint64_t *term)
+{
+    GUARD(n);
+    if (ctx_len > RAFT_CONF_CTX_MAX || (ctx_len && !ctx)) return RAFT_EINVAL;
+    uint64_t i, t;
+    int rc = r_propose_conf(n, op, id, ctx, ctx_len, &i, &t);
+    if (!rc) {
+        if (index) *index = i;
+        if (term) *term = t;
+    }
+    return rc;
+}
+
+void raft_get_conf(raft_node *n, raft_conf *out, uint64_t *index)
+{
+    *out = n->conf;
+    if (index) *index = n->conf_index;
+}
+
 int raft_read_index(raft_node *n, uint64_t ctx)
 {
     GUARD(n);
@@ -117,6 +137,7 @@ int raft_has_ready(raft_node *n)
     if (log_last_index(l) > l->stabled) return 1;
     if (l->committed > l->applied) return 1;
     if (n->msgs.n || n->msgs_after.n || n->nrstates) return 1;
+    if (n->conf_reported != n->conf_index + 1) return 1;
     if (n->role == RAFT_LEADER && (n->need_bcast || n->need_round)) return 1;
     return 0;
 }
@@ -130,12 +151,6 @@ int raft_ready(raft_node *n, raft_ready_batch *rd)
     memset(&b->mk, 0, sizeof(b->mk));
     int rc = r_flush(n);
     if (rc) return rc;
-
-    rd->soft_changed = n->lead != n->prev_lead || n->role != n->prev_role;
-    rd->leader = n->lead;
-    rd->role = n->role;
-    rd->hs_changed = hs_differs(n);
-    rd->hs = (raft_hard_state){.term = n->term, .vote = n->vote, .commit = l->committed};
 
     if (l->has_pending_snap) {
         rd->snapshot = &l->pending_snap;
@@ -174,6 +189,26 @@ int raft_ready(raft_node *n, raft_ready_batch *rd)
         }
         if (rd->n_committed) b->mk.committed_to = rd->committed[rd->n_committed - 1].index;
     }
+    /* Configuration changes take effect as they are handed out to apply
+     * (raft.h "membership"); nothing below appends to the log. */
+    if (rd->snapshot && (rc = r_apply_snapshot_conf(n, rd->snapshot))) return rc;
+    for (size_t k = 0; k < rd->n_committed; k++)
+        if (rd->committed[k].type == RAFT_ENTRY_CONF &&
+            (rc = r_apply_conf_entry(n, &rd->committed[k])))
+            return rc;
+    if (n->conf_reported != n->conf_index + 1) {
+        rd->conf_changed = 1;
+        rd->conf = &n->conf;
+        rd->conf_index = n->conf_index;
+        n->conf_reported = n->conf_index + 1;
+    }
+
+    rd->soft_changed = n->lead != n->prev_lead || n->role != n->prev_role;
+    rd->leader = n->lead;
+    rd->role = n->role;
+    rd->hs_changed = hs_differs(n);
+    rd->hs = (raft_hard_state){.term = n->term, .vote = n->vote, .commit = l->committed};
+
     rd->msgs = n->msgs.v;
     rd->n_msgs = n->msgs.n;
     rd->msgs_after_persist = n->msgs_after.v;
@@ -225,6 +260,9 @@ void raft_get_status(raft_node *n, raft_status *s)
     s->snapshot_index = s->first_index - 1;
     s->role = n->role;
     s->transferee = n->transferee;
+    s->member = raft_conf_role(&n->conf, n->id);
+    s->conf_index = n->conf_index;
+    s->pending_conf = n->pending_conf;
     s->dropped_msgs = n->dropped;
 }
 
@@ -237,6 +275,7 @@ int raft_get_progress(raft_node *n, uint32_t i, raft_peer_progress *p)
                               .match = x->match,
                               .next = x->next,
                               .state = x->state,
+                              .learner = x->learner,
                               .inflight = x->infl_count};
     return 0;
 }

@@ -75,9 +75,9 @@ int r_advance_reads(raft_node *r)
 {
     while (r->headreads < r->nreads) {
         read_req *q = &r->reads[r->headreads];
-        uint32_t acks = 0;
+        uint32_t acks = 0; /* voters only (raft.h "membership") */
         for (uint32_t i = 0; i < r->npr; i++)
-            if (i == r->self || r->prs[i].read_ack >= q->round + 1) acks++;
+            if (!r->prs[i].learner && (i == r->self || r->prs[i].read_ack >= q->round + 1)) acks++;
         if (acks < r_quorum(r)) break;
         r->headreads++;
         int rc = r_answer_read(r, q->from, q->index, q->ctx);

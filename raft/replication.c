@@ -120,29 +120,11 @@ int r_bcast_heartbeat(raft_node *r)
 
 /* ------------------------------------------------------------ commitment */
 
-static uint64_t r_quorum_match(raft_node *r)
-{
-    uint64_t m[RAFT_MAX_VOTERS] = {0};
-    for (uint32_t i = 0; i < r->npr; i++)
-        m[i] = r->prs[i].match;
-    /* n <= 16: insertion sort, descending */
-    for (uint32_t i = 1; i < r->npr; i++) {
-        uint64_t x = m[i];
-        uint32_t j = i;
-        while (j > 0 && m[j - 1] < x) {
-            m[j] = m[j - 1];
-            j--;
-        }
-        m[j] = x;
-    }
-    return m[r_quorum(r) - 1];
-}
-
 /* §5.3/§5.4.2: advance commit to the quorum's match if of this term. */
 bool r_maybe_commit(raft_node *r)
 {
     uint64_t old = r->log.committed;
-    if (!log_maybe_commit(&r->log, r_quorum_match(r), r->term)) return false;
+    if (!log_maybe_commit(&r->log, tr_quorum_match(r), r->term)) return false;
     for (uint64_t i = old + 1; i <= r->log.committed; i++) {
         raft_entry *e = log_mem(&r->log, i);
         if (!e) continue;
@@ -180,7 +162,10 @@ void r_on_durable(raft_node *r, uint64_t i, uint64_t t)
 int r_propose(raft_node *r, const void *data, uint32_t len, uint64_t *index, uint64_t *term)
 {
     if (r->role != RAFT_LEADER) return RAFT_ENOTLEADER;
-    if (r->transferee) return RAFT_ETRANSFER;
+    /* A leader on its way out appends nothing after its removal: its log
+     * must not outgrow the voters', whose votes elect its successor under
+     * a configuration that may still count it (raft.h "membership"). */
+    if (r->transferee || r->leaving) return RAFT_ETRANSFER;
     if (len > r->max_entry_bytes) return RAFT_ETOOLARGE;
     if (r->max_uncommitted && r->uncommitted && r->uncommitted + len > r->max_uncommitted)
         return RAFT_EUNCOMMITTED;
@@ -257,7 +242,8 @@ int r_handle_snapshot(raft_node *r, const raft_msg *m)
     }
     TRACE(r, "restoring snapshot at %llu term %llu", (unsigned long long)s->index,
           (unsigned long long)s->term);
-    /* MEMBERSHIP HOOK: s->voters would replace the configuration here. */
+    /* The snapshot's configuration takes effect when it is installed
+     * (raft_ready, confchange.c). */
     log_restore(&r->log, s);
     resp.index = log_last_index(&r->log);
     return r_send(r, &resp);

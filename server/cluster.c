@@ -151,6 +151,8 @@ void cluster_command(client *c, int argc, char **argv, size_t *argvlen)
                  have_leader ? "ok" : "fail", have_leader ? 16384 : 0, have_leader ? 0 : 16384, n,
                  (unsigned long long)di.term, (unsigned long long)di.term);
         add_text(b, text);
+    } else if (!strcasecmp(sub, "failover")) {
+        membership_failover_command(c, argc, argv);
     } else if (!strcasecmp(sub, "keyslot") && argc == 3) {
         resp_add_int(b, (int64_t)driver_key_slot(argv[2], argvlen[2]));
     } else if (!strcasecmp(sub, "myid") || !strcasecmp(sub, "slots") ||

@@ -79,6 +79,8 @@ PROC(raft_snap_cmd);
 PROC(raft_proxy_cmd);
 PROC(readonly_cmd);
 PROC(cluster_cmd);
+PROC(raft_members_cmd);
+PROC(raft_transfer_cmd);
 PROC(raft_proxyexec_cmd);
 PROC(subscribe_cmd);
 PROC(unsubscribe_cmd);
@@ -147,6 +149,10 @@ static const scmd server_commands[] = {
     {"raft.proxyexec", -3, SC_NOAUTH | SC_NOMULTI, "noscript loading stale no_auth",
      raft_proxyexec_cmd, "raft", "0.1.0",
      "Runs a client's MULTI/EXEC forwarded by a follower (between RaftKV nodes)."},
+    {"raft.members", 1, 0, "admin noscript loading stale", raft_members_cmd, "raft", "0.1.0",
+     "Lists the members of the Raft configuration in force with their roles."},
+    {"raft.transfer", 2, SC_NOMULTI, "admin noscript loading stale no_multi", raft_transfer_cmd,
+     "raft", "0.1.0", "Hands Raft leadership to the named voter."},
     {"acl", -2, SC_NOMULTI, "", acl_cmd, "server", "6.0.0",
      "A container for Access List Control commands."},
     {"cluster", -2, SC_NOMULTI, "", cluster_cmd, "cluster", "3.0.0",
@@ -1765,6 +1771,16 @@ PROC(readonly_cmd)
 PROC(cluster_cmd)
 {
     cluster_command(c, argc, argv, lens);
+}
+
+PROC(raft_members_cmd)
+{
+    membership_members_command(c, argc, argv, lens);
+}
+
+PROC(raft_transfer_cmd)
+{
+    membership_transfer_command(c, argc, argv, lens);
 }
 
 /* ----------------------------------------------------- diagnostics */

@@ -535,7 +535,23 @@ static void apply_entry(const raft_entry *e)
     size_t len = e->type == RAFT_ENTRY_NORMAL ? e->len : 0;
     tracking_set_writer(c);
     resp_buf *out = (c && !w->keep_reply) || (w && w->blk) ? &w->out : NULL;
-    int rc = kvstate_apply(srv.state, e->index, data, len, out);
+    int rc;
+    raft_conf_change cc;
+    if (e->type == RAFT_ENTRY_CONF && raft_conf_change_decode(e->data, e->len, &cc) == 0) {
+        /* the configuration in force goes into the state with its index
+         * (kvstate.h), so a restart or a snapshot knows it; raft put it in
+         * force when it handed the entry out (raft.h "membership") */
+        rc = kvstate_apply_members(srv.state, e->index, e->data, e->len);
+        serverLog(LL_NOTICE, "Membership change at index %llu in force: %u voters, %u learners",
+                  (unsigned long long)e->index, cc.conf.n_voters, cc.conf.n_learners);
+        if (!raft_conf_role(&cc.conf, (uint64_t)cfg.node_id))
+            serverLog(LL_WARNING,
+                      "This node (id %d) was removed from the cluster at index %llu: it no longer "
+                      "votes or leads (INFO raft: raft_member:none)",
+                      cfg.node_id, (unsigned long long)e->index);
+    } else {
+        rc = kvstate_apply(srv.state, e->index, data, len, out);
+    }
     tracking_set_writer(NULL);
     if (rc) fatal("Applying a committed entry", kv_strerror(rc));
     if (len) {
@@ -1071,6 +1087,15 @@ static int start_transport(char *err, size_t errlen)
     return 0;
 }
 
+/* Whether 'cluster' names exactly the members of conf. */
+static int same_members(const raft_conf *conf)
+{
+    if (conf->n_voters + conf->n_learners != npeers) return 0;
+    for (uint32_t i = 0; i < npeers; i++)
+        if (!raft_conf_role(conf, peers[i])) return 0;
+    return 1;
+}
+
 void driver_flush(void)
 {
     if (tr) transport_flush(tr);
@@ -1122,6 +1147,23 @@ int driver_init(char *err, size_t errlen)
     rc_.max_msg_bytes = RAFTKV_APPEND_BYTES;
     rc_.async_durable = 1; /* logsync.c reports what is on disk */
     rc_.storage = &rstore;
+    /* The configuration in force, as the state applied it: after the first
+     * change, the log is the truth and 'cluster' only bootstrapped it. */
+    raft_conf_change sconf;
+    uint64_t stored_index = 0;
+    size_t stored_len = 0;
+    const void *sm = kvstate_members(srv.state, &stored_index, &stored_len);
+    if (sm && raft_conf_change_decode(sm, stored_len, &sconf) == 0 && stored_index <= applied) {
+        rc_.conf = &sconf.conf;
+        rc_.conf_index = stored_index;
+        if (cfg.cluster[0] && !same_members(&sconf.conf)) {
+            snprintf(err, errlen,
+                     "'cluster' names other members than the configuration this node applied at "
+                     "index %llu (%u voters, %u learners): 'cluster' only bootstraps a new cluster",
+                     (unsigned long long)stored_index, sconf.conf.n_voters, sconf.conf.n_learners);
+            return -1;
+        }
+    }
     rc = raft_new(&node, &rc_);
     if (rc) {
         snprintf(err, errlen, "starting raft: %s", raft_strerror(rc));

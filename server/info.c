@@ -674,7 +674,9 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
             ADD("raft_last_index:%llu\r\n", (unsigned long long)di.last_index);
             ADD("raft_snapshot_index:%llu\r\n", (unsigned long long)di.snapshot_index);
             char peers[2048];
-            size_t n = driver_peer_lines(peers, sizeof(peers));
+            size_t n = membership_info(peers, sizeof(peers));
+            resp_add_raw(t, peers, n);
+            n = driver_peer_lines(peers, sizeof(peers));
             resp_add_raw(t, peers, n);
             n = snapshot_info(peers, sizeof(peers));
             resp_add_raw(t, peers, n);

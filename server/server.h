@@ -264,6 +264,12 @@ unsigned driver_key_slot(const char *key, size_t len); /* Redis Cluster's CRC16 
 
 /* cluster.c: CLUSTER SLOTS/SHARDS/NODES/INFO/MYID */
 void cluster_command(client *c, int argc, char **argv, size_t *argvlen);
+/* membership.c: RAFT.MEMBERS, RAFT.TRANSFER, CLUSTER FAILOVER, INFO raft's
+ * membership lines */
+void membership_members_command(client *c, int argc, char **argv, size_t *lens);
+void membership_transfer_command(client *c, int argc, char **argv, size_t *lens);
+void membership_failover_command(client *c, int argc, char **argv);
+size_t membership_info(char *buf, size_t n);
 void driver_shutdown(void);
 void driver_tick(void);
 /* This node's loop was just held us microseconds by its own log or state

@@ -368,6 +368,10 @@ struct kvstate {
     void *access_ctx;
     char *acl; /* the ACL users (PMETA_ACL; live pair); NULL: never set */
     size_t acl_len;
+    /* the cluster's configuration (PMETA_MEMBERS; live pair): u64 BE index
+     * of the change, then its raft_conf_change payload; NULL: never set */
+    unsigned char *members;
+    size_t members_len;
 };
 
 #define META_LIVE "live"
@@ -394,6 +398,7 @@ int kvstate_read_pmeta_mem(struct kvstate *s, MDB_txn *txn, int pair, uint64_t *
 /* The ACL users, as the server's hook wrote them (kvstate.h acl_apply):
  * opaque bytes here; absent until the first ACL entry is applied. */
 #define PMETA_ACL "acl"
+#define PMETA_MEMBERS "members" /* kvstate_members(); absent: the bootstrap one */
 /* Reads pair's dbmap, next_ver and notify-keyspace-events flags in txn
  * (defaults when absent): KV_ECORRUPT when the map is not a permutation,
  * a value has the wrong size or the flags hold an unknown class, and then

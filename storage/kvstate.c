@@ -138,6 +138,7 @@ int kvstate_open(kvstate **out, const char *dir, uint64_t mapsize, char *err, si
         snprintf(err, errlen, "fsync of %s or its parent: %s", path, strerror(errno));
         mdb_env_close(s->env);
         free(s->acl);
+        free(s->members);
         free(s);
         return KV_EIO;
     }
@@ -158,6 +159,7 @@ err_after_env:
     snprintf(err, errlen, "%s: %s", path, mdb_strerror(rc));
     mdb_env_close(s->env);
     free(s->acl);
+    free(s->members);
     free(s);
     return kv_map_err(rc);
 }
@@ -169,6 +171,7 @@ void kvstate_close(kvstate *s)
     if (s->rtxn) mdb_txn_abort(s->rtxn);
     mdb_env_close(s->env);
     free(s->acl);
+    free(s->members);
     free(s);
 }
 
@@ -471,6 +474,35 @@ out:
 int kvstate_apply_blocked(kvstate *s)
 {
     return s->apply_blocked;
+}
+
+int kvstate_apply_members(kvstate *s, uint64_t index, const void *conf, size_t len)
+{
+    if (index <= s->applied) return 0;
+    if (index != s->applied + 1 || len == 0 || len > KV_MEMBERS_MAX) return KV_EINVAL;
+    unsigned char *m = kv_malloc(8 + len);
+    if (!m) return KV_ENOMEM;
+    kv_put_be64(m, index);
+    memcpy(m + 8, conf, len);
+    /* the index first, in the same write transaction as the configuration */
+    int rc = kvstate_apply(s, index, NULL, 0, NULL);
+    if (rc) {
+        free(m);
+        return rc;
+    }
+    free(s->members);
+    s->members = m;
+    s->members_len = 8 + len;
+    s->pmeta_dirty = 1;
+    return 0;
+}
+
+const void *kvstate_members(kvstate *s, uint64_t *index, size_t *len)
+{
+    if (!s->members) return NULL;
+    *index = kv_get_be64(s->members);
+    *len = s->members_len - 8;
+    return s->members + 8;
 }
 
 const char *kvstate_acl(kvstate *s, size_t *len)
@@ -796,6 +828,19 @@ int kvstate_load_pmeta(kvstate *s, MDB_txn *txn)
     } else if (rc != MDB_NOTFOUND) {
         return kv_map_err(rc);
     }
+    k = (MDB_val){strlen(PMETA_MEMBERS), PMETA_MEMBERS};
+    rc = mdb_get(txn, s->dbi[s->live][KV_SLOT_PMETA], &k, &d);
+    free(s->members);
+    s->members = NULL;
+    s->members_len = 0;
+    if (rc != 0 && rc != MDB_NOTFOUND) return kv_map_err(rc);
+    /* A size no apply writes (a made-up snapshot) counts as absent, the
+     * same on every node that installs it; the server decodes the rest. */
+    if (rc == 0 && d.mv_size > 8 && d.mv_size <= 8 + KV_MEMBERS_MAX) {
+        if (!(s->members = kv_malloc(d.mv_size))) return KV_ENOMEM;
+        memcpy(s->members, d.mv_data, d.mv_size);
+        s->members_len = d.mv_size;
+    }
     return 0;
 }
 
@@ -822,6 +867,11 @@ int kvstate_save_pmeta(kvstate *s)
     if (rc == 0 && s->acl) {
         k = (MDB_val){strlen(PMETA_ACL), PMETA_ACL};
         d = (MDB_val){s->acl_len, s->acl};
+        rc = mdb_put(s->wtxn, dbi, &k, &d, 0);
+    }
+    if (rc == 0 && s->members) {
+        k = (MDB_val){strlen(PMETA_MEMBERS), PMETA_MEMBERS};
+        d = (MDB_val){s->members_len, s->members};
         rc = mdb_put(s->wtxn, dbi, &k, &d, 0);
     }
     if (rc != 0) return kv_map_err(rc);

@@ -119,6 +119,19 @@ int kvstate_notify_flags(kvstate *s);
  * next apply or snapshot install), or NULL when no ACL entry was ever
  * applied. */
 const char *kvstate_acl(kvstate *s, size_t *len);
+/* The cluster's membership (raft.h "membership"): applying a raft
+ * configuration-change entry at index (must be applied_index + 1; an index
+ * <= applied_index is ignored and returns 0, for replay) advances the
+ * applied index and records conf, its payload (opaque here; 1 ..
+ * KV_MEMBERS_MAX bytes), in the same transaction: the configuration in
+ * force and the applied index are always of one moment, in the state and
+ * in its snapshots. Returns 0, KV_EINVAL, KV_ENOMEM or a write error. */
+#define KV_MEMBERS_MAX 4096
+int kvstate_apply_members(kvstate *s, uint64_t index, const void *conf, size_t len);
+/* The last configuration applied (borrowed until the next apply or
+ * snapshot install) and the index of its change, or NULL when none ever
+ * was (the cluster still runs its bootstrap configuration). */
+const void *kvstate_members(kvstate *s, uint64_t *index, size_t *len);
 /* The cluster-wide script budgets (script-instruction-budget,
  * script-max-memory; storage/kvlua.h), set by applying RAFT.SCRIPTCONF and
  * kept in the state (its snapshots carry them). Defaults until set. */

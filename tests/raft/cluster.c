@@ -29,8 +29,8 @@ int tc_start(tcluster *c, int i)
     tc_node *nd = &c->nodes[i];
     raft_config cfg = c->cfg;
     cfg.id = nd->id;
-    cfg.peers = c->ids;
-    cfg.n_peers = (uint32_t)c->n;
+    cfg.peers = i < c->n_boot ? c->ids : NULL;
+    cfg.n_peers = i < c->n_boot ? (uint32_t)c->n_boot : 0;
     cfg.storage = &nd->st.iface;
     /* The state machine restarts from its snapshot (its "disk"). */
     nd->app_index = nd->st.snap.index;
@@ -42,8 +42,16 @@ int tc_start(tcluster *c, int i)
 
 int tc_init(tcluster *c, int n, const raft_config *cfg)
 {
+    return tc_init_spares(c, n, 0, cfg);
+}
+
+int tc_init_spares(tcluster *c, int n_boot, int spares, const raft_config *cfg)
+{
+    int n = n_boot + spares;
+    if (n > TC_MAX) return -1;
     memset(c, 0, sizeof(*c));
     c->n = n;
+    c->n_boot = n_boot;
     if (cfg)
         c->cfg = *cfg;
     else
@@ -52,7 +60,7 @@ int tc_init(tcluster *c, int n, const raft_config *cfg)
         c->ids[i] = (uint64_t)i + 1;
     for (int i = 0; i < n; i++) {
         c->nodes[i].id = c->ids[i];
-        memstore_init(&c->nodes[i].st, c->ids, (uint32_t)n);
+        memstore_init(&c->nodes[i].st, c->ids, i < n_boot ? (uint32_t)n_boot : 0);
     }
     for (int i = 0; i < n; i++) {
         int rc = tc_start(c, i);
@@ -197,6 +205,10 @@ int tc_deliver(tcluster *c, size_t k)
     int b = node_index(c, m->to);
     int rc = 0;
     if (b >= 0 && c->nodes[b].r) {
+        raft_conf k;
+        raft_get_conf(c->nodes[b].r, &k, NULL);
+        if (raft_conf_role(&k, c->ids[b]) && !raft_conf_role(&k, m->from))
+            c->nodes[b].nonmember_msgs++;
         rc = raft_step(c->nodes[b].r, m);
         c->delivered++;
     }
@@ -299,4 +311,43 @@ int tc_elect(tcluster *c, int i)
     rc = tc_stabilize(c);
     if (rc) return rc;
     return tc_leader(c) == i ? 0 : -1;
+}
+
+int tc_conf_change(tcluster *c, int op, int target)
+{
+    int l = tc_leader(c);
+    if (l < 0) return -1;
+    uint64_t idx, term;
+    int rc = raft_propose_conf_change(c->nodes[l].r, op, c->ids[target], NULL, 0, &idx, &term);
+    if (rc) return rc;
+    rc = tc_stabilize(c);
+    if (rc) return rc;
+    raft_conf conf;
+    uint64_t ci;
+    if (!c->nodes[l].r) return -1;
+    raft_get_conf(c->nodes[l].r, &conf, &ci);
+    return ci == idx ? 0 : -1;
+}
+
+int tc_add_learner(tcluster *c, int target)
+{
+    return tc_conf_change(c, RAFT_CONF_ADD_LEARNER, target);
+}
+
+int tc_promote(tcluster *c, int target)
+{
+    return tc_conf_change(c, RAFT_CONF_ADD_VOTER, target);
+}
+
+int tc_remove(tcluster *c, int target)
+{
+    return tc_conf_change(c, RAFT_CONF_REMOVE, target);
+}
+
+int tc_member(tcluster *c, int i)
+{
+    if (!c->nodes[i].r) return 0;
+    raft_conf conf;
+    raft_get_conf(c->nodes[i].r, &conf, NULL);
+    return raft_conf_role(&conf, c->ids[i]);
 }

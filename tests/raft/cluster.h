@@ -10,7 +10,7 @@
 #include "raft/raft.h"
 #include "tests/raft/memstore.h"
 
-#define TC_MAX 5
+#define TC_MAX 7
 
 typedef struct tc_msg {
     raft_msg *m; /* decoded copy, owned */
@@ -25,6 +25,7 @@ typedef struct tc_node {
     raft_read_state reads[64]; /* read states seen (the last 64) */
     int nreads;
     uint64_t snaps_installed;
+    uint64_t nonmember_msgs; /* delivered from outside its configuration while a member */
 } tc_node;
 
 struct tcluster;
@@ -35,6 +36,7 @@ typedef int (*tc_apply_hook)(struct tcluster *c, int i, const raft_entry *e);
 
 typedef struct tcluster {
     int n;
+    int n_boot; /* nodes 0 .. n_boot-1 bootstrap the cluster; the rest wait to be added */
     tc_node nodes[TC_MAX];
     raft_config cfg; /* template; id and storage are set per node */
     uint64_t ids[TC_MAX];
@@ -51,6 +53,9 @@ typedef struct tcluster {
 void tc_default_cfg(raft_config *cfg);
 /* n nodes with ids 1..n; cfg may be NULL for defaults. Nodes are started. */
 int tc_init(tcluster *c, int n, const raft_config *cfg);
+/* n_boot voters (ids 1..n_boot) and `spares` new nodes (ids n_boot+1 ..)
+ * that know no cluster and wait to be added. */
+int tc_init_spares(tcluster *c, int n_boot, int spares, const raft_config *cfg);
 void tc_free(tcluster *c);
 int tc_start(tcluster *c, int i); /* (re)creates node i from its memstore */
 void tc_crash(tcluster *c, int i);
@@ -79,5 +84,16 @@ int tc_propose(tcluster *c, int i, const char *data, uint64_t *index);
 /* Makes node i leader by campaigning and stabilizing; returns 0 on success. */
 int tc_elect(tcluster *c, int i);
 uint64_t tc_hash(const void *p, size_t n, uint64_t h);
+
+/* Membership: the leader proposes op on node `target` (an index), then the
+ * cluster is stabilized. Returns raft_propose_conf_change's error, -1 when
+ * there is no leader, or 0 once the leader's configuration has the change
+ * in force. */
+int tc_conf_change(tcluster *c, int op, int target);
+int tc_add_learner(tcluster *c, int target);
+int tc_promote(tcluster *c, int target);
+int tc_remove(tcluster *c, int target);
+/* Node i's role in its own configuration: 1 voter, 2 learner, 0 neither. */
+int tc_member(tcluster *c, int i);
 
 #endif

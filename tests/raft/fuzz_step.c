@@ -14,6 +14,7 @@
  * follow their previous index or are not those of the log), or when the
  * node's own invariants break (commit <= last index, applied <= commit,
  * term and commit never go back). */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,7 +84,16 @@ static void check_msgs(fz *f, const raft_msg *ms, size_t n)
 {
     for (size_t k = 0; k < n; k++) {
         const raft_msg *m = &ms[k];
-        if (m->from != 1 || (m->to != 2 && m->to != 3)) abort();
+        /* to a member of the cluster or of its own configuration (a
+         * snapshot or a change may set it); a response or a forwarded
+         * request may go to whoever asked or leads (raft.h "membership") */
+        raft_conf k;
+        raft_get_conf(f->r, &k, NULL);
+        bool answer = m->type == RAFT_MSG_VOTE_RESP || m->type == RAFT_MSG_PREVOTE_RESP ||
+                      m->type == RAFT_MSG_APP_RESP || m->type == RAFT_MSG_HEARTBEAT_RESP ||
+                      m->type == RAFT_MSG_READ_INDEX || m->type == RAFT_MSG_TRANSFER_LEADER;
+        bool known = m->to == 2 || m->to == 3 || raft_conf_role(&k, m->to) != 0;
+        if (m->from != 1 || m->to == 0 || m->to == 1 || (!known && !answer)) abort();
         if (m->type == RAFT_MSG_HEARTBEAT) f->rounds = m->ctx + 1;
         for (uint32_t e = 0; e < m->n_entries; e++) {
             const raft_entry *x = &m->entries[e];
@@ -170,7 +180,8 @@ static void step(fz *f, in *x)
 static int refusal(int rc)
 {
     return rc == 0 || rc == RAFT_ENOTLEADER || rc == RAFT_ETRANSFER || rc == RAFT_EDROPPED ||
-           rc == RAFT_EUNCOMMITTED || rc == RAFT_EUNKNOWNPEER;
+           rc == RAFT_EUNCOMMITTED || rc == RAFT_EUNKNOWNPEER || rc == RAFT_ECONFPENDING ||
+           rc == RAFT_ENOTREADY || rc == RAFT_ECONF || rc == RAFT_ELEARNER;
 }
 
 /* Grants from node 2 until node 1 leads (or gives up). */
@@ -260,7 +271,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             rc = raft_read_index(f.r, byte(&x));
             break;
         case 13:
-            rc = raft_transfer_leader(f.r, byte(&x) % 5);
+            if (op & 16) /* a membership change: op, node 0..6 */
+                rc = raft_propose_conf_change(f.r, 1 + (op >> 5) % 3, byte(&x) % 7, "a:1", 3, &i,
+                                              &tm);
+            else
+                rc = raft_transfer_leader(f.r, byte(&x) % 5);
             break;
         case 14:
             if (op & 16)
@@ -269,8 +284,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 rc = raft_report_snapshot(f.r, 2 + (op >> 5) % 2, (op >> 6) & 1);
             break;
         case 15:
-            if (f.applied > f.st.snap.index && f.applied <= memstore_last(&f.st))
-                memstore_compact(&f.st, f.applied, "snap", 4);
+            if (f.applied > f.st.snap.index && f.applied <= memstore_last(&f.st)) {
+                raft_conf k; /* no Ready is out: the configuration at applied */
+                raft_get_conf(f.r, &k, NULL);
+                memstore_compact_conf(&f.st, f.applied, "snap", 4, &k);
+            }
             break;
         default:
             step(&f, &x);

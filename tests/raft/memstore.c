@@ -65,7 +65,7 @@ void memstore_init(memstore *s, const uint64_t *voters, uint32_t n_voters)
 {
     memset(s, 0, sizeof(*s));
     s->snap.n_voters = n_voters;
-    memcpy(s->snap.voters, voters, n_voters * sizeof(uint64_t));
+    if (n_voters) memcpy(s->snap.voters, voters, n_voters * sizeof(uint64_t));
     s->iface = (raft_storage){.ctx = s,
                               .initial_state = ms_initial,
                               .entries = ms_entries,
@@ -138,6 +138,19 @@ void memstore_apply_snapshot(memstore *s, const raft_snapshot_meta *m)
     s->n = 0;
     s->dlen = 0;
     if (s->hs.commit < m->index) s->hs.commit = m->index;
+}
+
+int memstore_compact_conf(memstore *s, uint64_t index, const void *ref, uint32_t ref_len,
+                          const raft_conf *conf)
+{
+    if (index <= s->snap.index) return 0;
+    int rc = memstore_compact(s, index, ref, ref_len);
+    if (rc || !conf) return rc;
+    s->snap.n_voters = conf->n_voters;
+    s->snap.n_learners = conf->n_learners;
+    memcpy(s->snap.voters, conf->voters, sizeof(conf->voters));
+    memcpy(s->snap.learners, conf->learners, sizeof(conf->learners));
+    return 0;
 }
 
 int memstore_compact(memstore *s, uint64_t index, const void *ref, uint32_t ref_len)

@@ -25,6 +25,8 @@ typedef struct memstore {
     int fail_snapshot; /* tests: snapshot() answers RAFT_ESNAPTEMP */
 } memstore;
 
+/* voters: the bootstrap configuration; none (n_voters 0) for a node that
+ * waits to be added. */
 void memstore_init(memstore *s, const uint64_t *voters, uint32_t n_voters);
 void memstore_free(memstore *s);
 /* Appends after truncating from ents[0].index (a conflict). */
@@ -34,6 +36,10 @@ void memstore_set_hs(memstore *s, const raft_hard_state *hs);
 void memstore_apply_snapshot(memstore *s, const raft_snapshot_meta *m);
 /* Discards entries <= index, recording a snapshot with ref (index <= last). */
 int memstore_compact(memstore *s, uint64_t index, const void *ref, uint32_t ref_len);
+/* Same, recording conf (the configuration in force at index) in the
+ * snapshot metadata; NULL keeps the one recorded. */
+int memstore_compact_conf(memstore *s, uint64_t index, const void *ref, uint32_t ref_len,
+                          const raft_conf *conf);
 uint64_t memstore_last(const memstore *s);
 /* Copies the whole state (for restart tests). */
 int memstore_copy(memstore *dst, const memstore *src);

@@ -16,14 +16,28 @@
  *   monotonicity        commit never decreases, entries apply in order
  *   read index          a read's index is >= every commit that existed
  *                       when it was requested (linearizable reads)
+ *   membership          (--membership) a node leads or campaigns only
+ *                       while a voter of its own configuration
  * Then faults stop and liveness is checked: a leader is elected, a final
  * proposal commits everywhere, and every earlier proposal is decided.
+ *
+ * --membership: the cluster starts with 3 or 5 voters and 2 new nodes that
+ * know no cluster; among the faults the leader proposes random membership
+ * changes (add a learner, promote one, remove a voter or a learner, and
+ * replace: add a new node as a learner, promote it, remove an old voter,
+ * one change at a time, raft.h "membership"). An id once removed is never
+ * added again. Removed nodes keep running (and crashing, and campaigning if
+ * they never learned of their removal): members must not be disturbed. At
+ * the end every member of the leader's configuration must apply the final
+ * entry; members drop what non-members send, which is not counted against
+ * them.
  *
  * A failing seed is printed with its trace, shrunk by replaying the trace
  * with chunks removed while it still fails.
  *
  *   raft_sim [--seeds N] [--seed S] [--steps K] [--nodes 3|5] [--verbose]
  *            [--oom RATE] [--expect-violation] [--hostile voter|any]
+ *            [--membership]
  * --oom RATE: one of RATE allocations inside raft/ fails (nodes that report
  * RAFT_ENOMEM are crashed and restarted; safety must hold regardless).
  *
@@ -88,13 +102,14 @@ enum act_kind {
     A_REPORT_SNAP,       /* the leader is told a snapshot to b failed */
     A_UNREACHABLE,       /* the leader is told b is unreachable */
     A_HOSTILE,           /* --hostile: the hostile node sends node a one message */
+    A_CONF,              /* --membership: the leader proposes a change (k: what, b: whom) */
     A_NKINDS
 };
 static const char *act_names[] = {
     "tick",        "deliver",     "drop",    "dup",      "ready",    "ready+crash",
     "propose",     "crash",       "restart", "cut",      "isolate",  "split",
     "heal",        "compact",     "read",    "transfer", "campaign", "ready+crash-early",
-    "report-snap", "unreachable", "hostile"};
+    "report-snap", "unreachable", "hostile", "conf"};
 
 typedef struct action {
     uint8_t kind, a, b;
@@ -122,6 +137,9 @@ static uint32_t g_oom_rate;
 /* --hostile: 0 off, 1 voter (the hostile node sends only what a follower or
  * a candidate sends), 2 any (it also sends leader messages) */
 static int g_hostile;
+/* --membership: spare nodes and random membership changes */
+static int g_membership;
+#define SIM_SPARES 2
 /* print each action as it runs (for the final replay of a failing trace) */
 static int g_print;
 static size_t g_step;
@@ -237,6 +255,11 @@ typedef struct sim {
     raft_alloc al;
     uint32_t oom_rate; /* one allocation in oom_rate fails; 0 = never */
     uint64_t oom_rng, ooms;
+    /* --membership */
+    bool retired[TC_MAX];   /* a removal was proposed: never added again */
+    int plan_new, plan_old; /* a replace in progress: -1 none */
+    uint64_t conf_changes;  /* proposed */
+    uint64_t from_nonmember[TC_MAX];
 } sim;
 
 static int oom_now(sim *s)
@@ -351,7 +374,8 @@ static int note_committed(sim *s, uint64_t index, uint64_t term, const char *wha
 /* What every Ready of an honest node must look like, whatever it was told:
  * entries contiguous with non-decreasing terms, committed entries in order,
  * appends it sends contiguous after their previous entry and of terms no
- * later than the message's, messages only to other members. */
+ * later than the message's, messages only to other members (responses and
+ * forwarded requests excepted: they go to whoever asked or leads). */
 static int check_ready_shape(sim *s, int i, const raft_ready_batch *rd)
 {
     tcluster *c = &s->c;
@@ -362,15 +386,26 @@ static int check_ready_shape(sim *s, int i, const raft_ready_batch *rd)
     for (size_t k = 1; k < rd->n_committed; k++)
         if (rd->committed[k].index != rd->committed[0].index + k)
             FAIL(s, "node %d: committed entries out of order at %zu", i + 1, k);
+    raft_conf own;
+    raft_get_conf(c->nodes[i].r, &own, NULL);
     for (int pass = 0; pass < 2; pass++) {
         const raft_msg *ms = pass ? rd->msgs_after_persist : rd->msgs;
         size_t n = pass ? rd->n_msgs_after_persist : rd->n_msgs;
         for (size_t k = 0; k < n; k++) {
             const raft_msg *m = &ms[k];
-            bool member = false;
+            /* a node of the cluster, or of the node's own configuration
+             * (which a hostile leader's snapshot may have set) */
+            bool member = raft_conf_role(&own, m->to) != 0;
             for (int j = 0; j < c->n; j++)
                 member |= m->to == c->ids[j];
-            if (!member || m->to == c->ids[i] || m->from != c->ids[i])
+            /* (a response may go to whoever asked, a forwarded request to
+             * the leader followed: members take a leader's messages and
+             * vote requests from outside their configuration, raft.h
+             * "membership") */
+            bool response = m->type == RAFT_MSG_VOTE_RESP || m->type == RAFT_MSG_PREVOTE_RESP ||
+                            m->type == RAFT_MSG_APP_RESP || m->type == RAFT_MSG_HEARTBEAT_RESP ||
+                            m->type == RAFT_MSG_READ_INDEX || m->type == RAFT_MSG_TRANSFER_LEADER;
+            if ((!member && !response) || m->to == c->ids[i] || m->from != c->ids[i])
                 FAIL(s, "node %d sent %s to %" PRIu64, i + 1, raft_msg_type_name(m->type), m->to);
             for (uint32_t e = 0; e < m->n_entries; e++)
                 if (m->entries[e].index != m->index + 1 + e || m->entries[e].term > m->term)
@@ -401,6 +436,9 @@ static int check_local(sim *s)
                  i + 1, st.commit, st.applied, st.first_index, st.last_index);
         if (s->seen_r[i] == r && (st.term < s->seen_term[i] || st.commit < s->seen_commit[i]))
             FAIL(s, "node %d: term or commit went back", i + 1);
+        if (st.role != RAFT_FOLLOWER && st.member != 1)
+            FAIL(s, "membership: node %d has role %d but is not a voter of its configuration",
+                 i + 1, st.role);
         s->seen_r[i] = r;
         s->seen_term[i] = st.term;
         s->seen_commit[i] = st.commit;
@@ -716,7 +754,9 @@ static void sim_init(sim *s, uint64_t seed, int nodes, uint32_t oom_rate)
 {
     memset(s, 0, sizeof(*s));
     s->hostile = g_hostile;
-    s->honest = nodes;
+    int spares = g_membership && !g_hostile ? SIM_SPARES : 0;
+    s->honest = nodes + spares;
+    s->plan_new = s->plan_old = -1;
     if (s->hostile) nodes++; /* one more voter, the hostile one */
     s->seed = seed;
     s->al =
@@ -729,12 +769,18 @@ static void sim_init(sim *s, uint64_t seed, int nodes, uint32_t oom_rate)
     cfg.heartbeat_tick = 1 + rn(&g, 3);
     cfg.seed = seed;
     cfg.prevote = rn(&g, 2);
+    /* With membership changes, PreVote is not optional (raft.h
+     * "membership"): without it, a member that lags behind a change
+     * campaigns under a configuration that cannot elect it, and each of its
+     * campaigns raises the term past the voter that could win, which it does
+     * not know of and so never informs. (The server always runs PreVote.) */
+    if (g_membership) cfg.prevote = 1;
     cfg.check_quorum = rn(&g, 2);
     cfg.max_inflight = 1 + rn(&g, 8);
     cfg.max_msg_bytes = 16 + rn(&g, 200);
     cfg.max_uncommitted_bytes = rn(&g, 4) ? 0 : 200 + rn(&g, 400);
     cfg.alloc = &s->al;
-    if (tc_init(&s->c, nodes, &cfg)) abort();
+    if (tc_init_spares(&s->c, nodes, spares, &cfg)) abort();
     s->oom_rate = oom_rate; /* after the start: the first nodes always come up */
     if (s->hostile) tc_crash(&s->c, s->honest); /* it runs no raft: it only sends */
     if (getenv("SIMDBG_ALL"))
@@ -820,10 +866,14 @@ static action gen_action(sim *s, uint64_t *g, size_t step)
         a.kind = A_HEAL;
     } else if (x < 925) {
         a.kind = A_COMPACT;
-    } else if (x < 960) {
+    } else if (x < 960 && !(g_membership && x >= 945)) {
         a.kind = A_READ;
     } else if (x < 970) {
         a.kind = A_TRANSFER;
+        if (g_membership && (x < 960 || rn(g, 2))) {
+            a.kind = A_CONF;
+            a.k = rn(g, 1000);
+        }
         int l = tc_leader(c);
         if (l >= 0) a.a = (uint8_t)l;
     } else if (x < 975) {
@@ -840,7 +890,8 @@ static int ok_rc(int rc)
 {
     /* expected refusals are not failures */
     return rc == 0 || rc == RAFT_ENOTLEADER || rc == RAFT_ETRANSFER || rc == RAFT_EDROPPED ||
-           rc == RAFT_EUNCOMMITTED;
+           rc == RAFT_EUNCOMMITTED || rc == RAFT_ECONFPENDING || rc == RAFT_ENOTREADY ||
+           rc == RAFT_ELEARNER || rc == RAFT_EUNKNOWNPEER;
 }
 
 static void print_action(tcluster *c, const action *a, size_t step)
@@ -862,10 +913,78 @@ static void print_action(tcluster *c, const action *a, size_t step)
     } else {
         printf(" node %d", a->a + 1);
         if (a->kind == A_CUT || a->kind == A_TRANSFER || a->kind == A_REPORT_SNAP ||
-            a->kind == A_UNREACHABLE)
+            a->kind == A_UNREACHABLE || a->kind == A_CONF)
             printf(" other %d", a->b + 1);
     }
     printf("\n");
+}
+
+/* Whether the message from id to node `to` comes from outside to's
+ * configuration while to is a member (then it is dropped, rightly). */
+static bool from_nonmember(sim *s, int to, uint64_t from)
+{
+    if (!g_membership || to < 0 || to >= s->c.n || !s->c.nodes[to].r) return false;
+    raft_conf k;
+    raft_get_conf(s->c.nodes[to].r, &k, NULL);
+    return raft_conf_role(&k, s->c.ids[to]) != 0 && raft_conf_role(&k, from) == 0;
+}
+
+static int propose_conf(sim *s, int l, int op, int target)
+{
+    raft_conf k, after;
+    raft_get_conf(s->c.nodes[l].r, &k, NULL);
+    uint64_t id = s->c.ids[target];
+    if (op != RAFT_CONF_REMOVE && s->retired[target]) return 0; /* ids are never reused */
+    if (raft_conf_after(&k, op, id, &after)) return 0;          /* not applicable now */
+    uint64_t idx, term;
+    int rc = raft_propose_conf_change(s->c.nodes[l].r, op, id, NULL, 0, &idx, &term);
+    if (rc == 0) {
+        s->conf_changes++;
+        if (op == RAFT_CONF_REMOVE) s->retired[target] = true;
+    }
+    return rc;
+}
+
+/* A_CONF on node i (the leader, if any): continue a replace in progress,
+ * or start a random change: add a learner, promote, remove, replace. */
+static int conf_step(sim *s, int i, const action *a)
+{
+    tcluster *c = &s->c;
+    raft_conf k;
+    raft_get_conf(c->nodes[i].r, &k, NULL);
+    int t = a->b < c->n ? a->b : 0;
+    if (s->plan_new >= 0) {
+        int nw = s->plan_new, old = s->plan_old;
+        int rn_ = raft_conf_role(&k, c->ids[nw]), ro = raft_conf_role(&k, c->ids[old]);
+        if (rn_ == 0 && !s->retired[nw]) return propose_conf(s, i, RAFT_CONF_ADD_LEARNER, nw);
+        if (rn_ == 2) return propose_conf(s, i, RAFT_CONF_ADD_VOTER, nw);
+        if (rn_ == 1 && ro != 0) return propose_conf(s, i, RAFT_CONF_REMOVE, old);
+        s->plan_new = s->plan_old = -1; /* done, or overtaken by other changes */
+        return 0;
+    }
+    int op = (int)(a->k % 4) + 1; /* RAFT_CONF_ADD_LEARNER .. RAFT_CONF_REMOVE, 4: replace */
+    if (op <= RAFT_CONF_REMOVE) {
+        /* the first node from t on that the change applies to */
+        for (int d = 0; d < c->n; d++) {
+            int j = (t + d) % c->n;
+            raft_conf after;
+            if ((op == RAFT_CONF_REMOVE || !s->retired[j]) &&
+                raft_conf_after(&k, op, c->ids[j], &after) == 0)
+                return propose_conf(s, i, op, j);
+        }
+        return 0;
+    }
+    {
+        /* replace voter t by the first node never added */
+        if (raft_conf_role(&k, c->ids[t]) != 1) return 0;
+        for (int j = 0; j < c->n; j++)
+            if (!s->retired[j] && raft_conf_role(&k, c->ids[j]) == 0) {
+                s->plan_new = j;
+                s->plan_old = t;
+                return propose_conf(s, i, RAFT_CONF_ADD_LEARNER, j);
+            }
+        return 0;
+    }
 }
 
 /* Runs one action; returns 1 on a violation, -1 on an unexpected error. */
@@ -886,10 +1005,12 @@ static int do_action(sim *s, const action *a)
             int to = (int)c->net[a->k].m->to - 1;
             victim = to;
             uint64_t d0 = dropped_of(s, to);
+            bool nonmember = from_nonmember(s, to, c->net[a->k].m->from);
             rc = tc_deliver(c, a->k);
             if (!rc && to >= 0 && to < c->n && note_leader(s, to)) return 1;
-            /* a hostile leader can make honest messages look impossible */
-            if (!rc && s->hostile != 2 && dropped_of(s, to) != d0)
+            /* a hostile leader can make honest messages look impossible; a
+             * member drops what a non-member (removed) node sends */
+            if (!rc && s->hostile != 2 && !nonmember && dropped_of(s, to) != d0)
                 FAIL(s, "node %d dropped a message from an honest peer as impossible", to + 1);
         }
         break;
@@ -942,6 +1063,7 @@ static int do_action(sim *s, const action *a)
         if (!r) {
             rc = tc_start(c, i);
             s->last_applied[i] = c->nodes[i].app_index;
+            if (!rc && getenv("SIMDBG_ALL")) raft_set_trace(c->nodes[i].r, dbg_trace, NULL);
         }
         break;
     case A_CUT:
@@ -964,7 +1086,9 @@ static int do_action(sim *s, const action *a)
             uint8_t ref[16];
             memcpy(ref, &nd->app_index, 8);
             memcpy(ref + 8, &nd->app_hash, 8);
-            rc = memstore_compact(&nd->st, nd->app_index, ref, 16);
+            raft_conf k; /* no Ready is out: the configuration at app_index */
+            raft_get_conf(r, &k, NULL);
+            rc = memstore_compact_conf(&nd->st, nd->app_index, ref, 16, &k);
         }
         break;
     }
@@ -986,6 +1110,9 @@ static int do_action(sim *s, const action *a)
         break;
     case A_HOSTILE:
         rc = hostile_step(s, a);
+        break;
+    case A_CONF:
+        if (r) rc = conf_step(s, i, a);
         break;
     }
     if (s->violation[0]) return 1;
@@ -1015,8 +1142,9 @@ static int liveness(sim *s)
     tcluster *c = &s->c;
     s->oom_rate = 0;
     tc_heal(c);
-    uint64_t d0[TC_MAX];
+    uint64_t d0[TC_MAX], nm0[TC_MAX];
     for (int i = 0; i < s->honest; i++) {
+        nm0[i] = c->nodes[i].nonmember_msgs;
         if (!c->nodes[i].r) {
             if (tc_start(c, i)) return -1;
             s->last_applied[i] = c->nodes[i].app_index;
@@ -1057,8 +1185,10 @@ static int liveness(sim *s)
         }
         if (check_local(s)) return 1;
         int done = 1;
+        raft_conf lk; /* members of the leader's configuration must get there */
+        raft_get_conf(c->nodes[l].r, &lk, NULL);
         for (int i = 0; i < s->honest; i++)
-            if (c->nodes[i].app_index < final_idx) done = 0;
+            if (c->nodes[i].app_index < final_idx && raft_conf_role(&lk, c->ids[i])) done = 0;
         if (done) break;
     }
     if (ticks == LIVENESS_TICKS && getenv("SIMDBG")) {
@@ -1086,7 +1216,7 @@ static int liveness(sim *s)
              "liveness: no progress within %d ticks after faults stopped (final index %" PRIu64 ")",
              LIVENESS_TICKS, final_idx);
     for (int i = 0; i < s->honest; i++)
-        if (dropped_of(s, i) != d0[i])
+        if (dropped_of(s, i) - d0[i] > c->nodes[i].nonmember_msgs - nm0[i])
             FAIL(s, "node %d dropped a message from an honest peer as impossible", i + 1);
     for (int i = 1; i < s->honest; i++)
         if (c->nodes[i].app_index == c->nodes[0].app_index &&
@@ -1133,6 +1263,7 @@ static int run(uint64_t seed, int nodes, int steps, const actvec *replay, actvec
         out_stats->hostile_sent = s->hostile_sent;
         out_stats->hostile_dropped = s->hostile_dropped;
         out_stats->snaps = 0;
+        out_stats->conf_changes = s->conf_changes;
     }
     if (out_stats)
         for (int i = 0; i < s->c.n; i++)
@@ -1184,6 +1315,8 @@ int main(int argc, char **argv)
             verbose = 1;
         else if (!strcmp(argv[i], "--oom") && i + 1 < argc)
             g_oom_rate = (uint32_t)atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--membership"))
+            g_membership = 1;
         else if (!strcmp(argv[i], "--expect-violation"))
             expect = 1;
         else if (!strcmp(argv[i], "--hostile") && i + 1 < argc && !strcmp(argv[i + 1], "voter"))
@@ -1193,14 +1326,14 @@ int main(int argc, char **argv)
         else {
             fprintf(stderr,
                     "usage: %s [--seeds N] [--seed S] [--steps K] [--nodes 3|5] [--verbose] "
-                    "[--oom RATE] [--expect-violation] [--hostile voter|any]\n",
+                    "[--oom RATE] [--expect-violation] [--hostile voter|any] [--membership]\n",
                     argv[0]);
             return 2;
         }
     }
     clock_t t0 = clock();
     uint64_t committed = 0, failed = 0, reads = 0, msgs = 0, leaders = 0, snaps = 0, live = 0,
-             ooms = 0, hsent = 0, hdropped = 0;
+             ooms = 0, hsent = 0, hdropped = 0, confs = 0;
     for (uint64_t sd = first; sd < first + seeds; sd++) {
         /* hostile: 3 honest voters and the hostile fourth (quorum 3) */
         int nn = g_hostile ? 3 : nodes ? nodes : (sd % 2 ? 3 : 5);
@@ -1224,8 +1357,8 @@ int main(int argc, char **argv)
             g_print = 1;
             run(sd, nn, 0, &trace, NULL, NULL, why2, sizeof why2);
             g_print = 0;
-            printf("replay: %s --seed %" PRIu64 " --nodes %d --steps %d --oom %u%s\n", argv[0], sd,
-                   nn, steps, g_oom_rate,
+            printf("replay: %s --seed %" PRIu64 " --nodes %d --steps %d --oom %u%s%s\n", argv[0],
+                   sd, nn, steps, g_oom_rate, g_membership ? " --membership" : "",
                    g_hostile == 1   ? " --hostile voter"
                    : g_hostile == 2 ? " --hostile any"
                                     : "");
@@ -1241,6 +1374,7 @@ int main(int argc, char **argv)
         ooms += st.ooms;
         hsent += st.hostile_sent;
         hdropped += st.hostile_dropped;
+        confs += st.conf_changes;
         if (st.max_live_ticks > live) live = st.max_live_ticks;
         free(trace.v);
         if (verbose)
@@ -1257,6 +1391,7 @@ int main(int argc, char **argv)
            " nodes failed on ENOMEM\n",
            seeds, steps, (double)(clock() - t0) / CLOCKS_PER_SEC, committed, failed, reads, msgs,
            leaders, snaps, live, ooms);
+    if (g_membership) printf("membership: %" PRIu64 " changes proposed\n", confs);
     if (g_hostile)
         printf("hostile (%s): %" PRIu64 " messages sent, %" PRIu64 " dropped as impossible\n",
                g_hostile == 1 ? "voter" : "any", hsent, hdropped);

@@ -46,6 +46,8 @@ static void assert_msg_equal(const raft_msg *a, const raft_msg *b)
         assert_true(a->snap->index == b->snap->index && a->snap->term == b->snap->term);
         assert_int_equal(a->snap->n_voters, b->snap->n_voters);
         assert_memory_equal(a->snap->voters, b->snap->voters, a->snap->n_voters * 8);
+        assert_int_equal(a->snap->n_learners, b->snap->n_learners);
+        assert_memory_equal(a->snap->learners, b->snap->learners, a->snap->n_learners * 8);
         assert_int_equal(a->snap->ref_len, b->snap->ref_len);
         assert_memory_equal(a->snap->ref, b->snap->ref, a->snap->ref_len);
     }
@@ -62,8 +64,13 @@ static void every_message_type_round_trips(void **state)
          .data = (const uint8_t *)"hello"},
         {.index = 6, .term = 2, .type = RAFT_ENTRY_EMPTY},
         {.index = 7, .term = 3, .type = RAFT_ENTRY_CONF, .len = 1, .data = (const uint8_t *)"c"}};
-    raft_snapshot_meta snap = {
-        .index = 100, .term = 9, .n_voters = 3, .voters = {1, 2, 3}, .ref_len = 4};
+    raft_snapshot_meta snap = {.index = 100,
+                               .term = 9,
+                               .n_voters = 3,
+                               .voters = {1, 2, 3},
+                               .n_learners = 2,
+                               .learners = {7, 8},
+                               .ref_len = 4};
     memcpy(snap.ref, "ref!", 4);
     for (int t = 1; t <= RAFT_MSG_TYPE_MAX; t++) {
         raft_msg m = sample(t, ents, &snap);
@@ -79,14 +86,71 @@ static void every_message_type_round_trips(void **state)
     }
 }
 
+/* Version 1 (before learners) is what every message without learners is
+ * written as, so older nodes read it; version 2 only carries learners. */
+static void version_2_only_for_snapshots_with_learners(void **state)
+{
+    (void)state;
+    raft_snapshot_meta snap = {
+        .index = 100, .term = 9, .n_voters = 2, .voters = {1, 2}, .ref_len = 3};
+    memcpy(snap.ref, "abc", 3);
+    raft_msg m = {.type = RAFT_MSG_SNAP,
+                  .from = 1,
+                  .to = 2,
+                  .term = 9,
+                  .index = 100,
+                  .log_term = 9,
+                  .snap = &snap};
+    uint8_t v1[512], v2[512];
+    size_t n1 = raft_msg_encode(&m, v1, sizeof v1);
+    assert_int_equal(n1, raft_msg_encoded_size(&m));
+    assert_int_equal(v1[0], 1);
+    raft_msg *d = NULL;
+    assert_int_equal(raft_msg_decode(v1, n1, NULL, &d), 0);
+    assert_msg_equal(&m, d);
+    raft_msg_free(d, NULL);
+    snap.n_learners = 1;
+    snap.learners[0] = 7;
+    size_t n2 = raft_msg_encode(&m, v2, sizeof v2);
+    assert_int_equal(n2, n1 + 12);
+    assert_int_equal(v2[0], 2);
+    assert_int_equal(raft_msg_decode(v2, n2, NULL, &d), 0);
+    assert_msg_equal(&m, d);
+    raft_msg_free(d, NULL);
+    /* the learner count sits after the header, 20 bytes of index, term and
+     * voter count, and the voters: past the bound, or 0, is corrupt */
+    size_t at = RAFT_MSG_HDR_BYTES + 20 + 8 * 2;
+    uint8_t t[512];
+    memcpy(t, v2, n2);
+    t[at] = RAFT_MAX_LEARNERS + 1;
+    assert_int_equal(raft_msg_decode(t, n2, NULL, &d), RAFT_ECORRUPT);
+    memcpy(t, v1, at); /* v1 bytes with an empty learner list: not canonical */
+    memset(t + at, 0, 4);
+    memcpy(t + at + 4, v1 + at, n1 - at);
+    t[0] = 2;
+    assert_int_equal(raft_msg_decode(t, n1 + 4, NULL, &d), RAFT_ECORRUPT);
+    /* nor is a version 2 message without a snapshot */
+    raft_msg h = {.type = RAFT_MSG_HEARTBEAT, .from = 1, .to = 2, .term = 3};
+    size_t nh = raft_msg_encode(&h, t, sizeof t);
+    assert_int_equal(t[0], 1);
+    t[0] = 2;
+    assert_int_equal(raft_msg_decode(t, nh, NULL, &d), RAFT_ECORRUPT);
+    assert_null(d);
+}
+
 static void every_truncation_is_rejected(void **state)
 {
     (void)state;
     raft_entry ents[3] = {{.index = 5, .term = 2, .len = 5, .data = (const uint8_t *)"hello"},
                           {.index = 6, .term = 2, .type = RAFT_ENTRY_EMPTY},
                           {.index = 7, .term = 3, .len = 1, .data = (const uint8_t *)"c"}};
-    raft_snapshot_meta snap = {
-        .index = 100, .term = 9, .n_voters = 2, .voters = {1, 2}, .ref_len = 2};
+    raft_snapshot_meta snap = {.index = 100,
+                               .term = 9,
+                               .n_voters = 2,
+                               .voters = {1, 2},
+                               .n_learners = 1,
+                               .learners = {5},
+                               .ref_len = 2};
     int types[] = {RAFT_MSG_APP, RAFT_MSG_SNAP, RAFT_MSG_HEARTBEAT};
     for (int k = 0; k < 3; k++) {
         raft_msg m = sample(types[k], ents, &snap);
@@ -119,7 +183,7 @@ static void corrupted_fields_are_rejected(void **state)
     raft_msg *d = NULL;
     uint8_t t[256];
     memcpy(t, buf, n);
-    t[0] = 2;
+    t[0] = RAFT_CODEC_VERSION + 1; /* a version from the future */
     assert_int_equal(raft_msg_decode(t, n, NULL, &d), RAFT_EVERSION);
     memcpy(t, buf, n);
     t[1] = 0;
@@ -227,6 +291,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_message_type_round_trips),
+        cmocka_unit_test(version_2_only_for_snapshots_with_learners),
         cmocka_unit_test(every_truncation_is_rejected),
         cmocka_unit_test(corrupted_fields_are_rejected),
         cmocka_unit_test(entry_round_trips_and_truncations_fail),

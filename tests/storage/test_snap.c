@@ -162,6 +162,11 @@ static void round_trip(void **state)
     fx *f = *state;
     int64_t tau = 1700000000000;
     fill(f, f->a, 3000, tau);
+    /* the configuration in force travels with the state (kvstate.h) */
+    assert_int_equal(
+        kvstate_apply_members(f->a, kvstate_applied_index(f->a) + 1, "voters 1,2,3 learner 4", 22),
+        0);
+    assert_int_equal(kvstate_commit(f->a), 0);
     /* b has a key space of its own, which the snapshot replaces. */
     run(f, f->b, tau, "SET stale 1");
     run(f, f->b, tau, "SET key:5 old PX 10");
@@ -179,6 +184,13 @@ static void round_trip(void **state)
     assert_int_equal(ta, tb);
     assert_int_equal(kvstate_applied_index(f->b), kvstate_applied_index(f->a));
     assert_int_equal(kvstate_durable_index(f->b), kvstate_applied_index(f->a));
+    uint64_t mi;
+    size_t ml;
+    const char *mem = kvstate_members(f->b, &mi, &ml);
+    assert_non_null(mem);
+    assert_int_equal(mi, kvstate_applied_index(f->a));
+    assert_int_equal(ml, 22);
+    assert_memory_equal(mem, "voters 1,2,3 learner 4", 22);
     assert_int_equal(kvstate_dbsize(f->b, 0), kvstate_dbsize(f->a, 0));
     assert_int_equal(kvstate_expires(f->b, 0), kvstate_expires(f->a, 0));
     uint64_t si, st;

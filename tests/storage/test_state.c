@@ -274,6 +274,41 @@ static void indexes_advance_one_at_a_time_and_replay_is_ignored(void **state)
     assert_true(pct >= 0 && pct <= 100);
 }
 
+/* The configuration in force (raft.h "membership") is applied with its
+ * index, in the same transaction, and survives a restart; replay of an
+ * applied index changes nothing. */
+static void membership_is_applied_with_its_index_and_survives_a_restart(void **state)
+{
+    fx *f = *state;
+    uint64_t mi;
+    size_t ml;
+    assert_null(kvstate_members(f->s, &mi, &ml)); /* the bootstrap one */
+    assert_int_equal(kvstate_apply(f->s, 1, NULL, 0, NULL), 0);
+    assert_int_equal(kvstate_apply_members(f->s, 3, "conf-a", 6), KV_EINVAL); /* a gap */
+    assert_int_equal(kvstate_apply_members(f->s, 2, "", 0), KV_EINVAL);
+    static char big[KV_MEMBERS_MAX + 1];
+    assert_int_equal(kvstate_apply_members(f->s, 2, big, sizeof big), KV_EINVAL);
+    assert_int_equal(kvstate_applied_index(f->s), 1);
+    assert_int_equal(kvstate_apply_members(f->s, 2, "conf-a", 6), 0);
+    assert_int_equal(kvstate_applied_index(f->s), 2);
+    const char *m = kvstate_members(f->s, &mi, &ml);
+    assert_non_null(m);
+    assert_int_equal(mi, 2);
+    assert_int_equal(ml, 6);
+    assert_memory_equal(m, "conf-a", 6);
+    RUN(f, 10, "SET a 1", "+OK\r\n");
+    assert_int_equal(kvstate_apply_members(f->s, 2, "conf-b", 6), 0); /* replay: ignored */
+    assert_int_equal(kvstate_apply_members(f->s, 4, "conf-bb", 7), 0);
+    kvstate_close(f->s); /* commits */
+    f->s = kvt_open_state(f->dir);
+    assert_int_equal(kvstate_applied_index(f->s), 4);
+    m = kvstate_members(f->s, &mi, &ml);
+    assert_non_null(m);
+    assert_int_equal(mi, 4);
+    assert_int_equal(ml, 7);
+    assert_memory_equal(m, "conf-bb", 7);
+}
+
 static void uncommitted_applies_are_lost_on_abandon_but_close_commits(void **state)
 {
     fx *f = *state;
@@ -812,6 +847,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(keys_expire_exactly_at_tau),
+        T(membership_is_applied_with_its_index_and_survives_a_restart),
         T(relative_times_are_taken_against_the_entry_tau),
         T(ttl_counts_from_the_wall_clock_and_never_goes_below_zero),
         T(tau_never_goes_backwards),
