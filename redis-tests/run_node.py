@@ -28,18 +28,21 @@ PACKAGES = ["ioredis@6", "redis@6"]  # majors pinned; the cluster clients come w
 NPM_TIMEOUT = 300
 
 
-def ensure_packages(prefix):
+def ensure_packages(prefix, packages=PACKAGES):
+    """npm install of packages ("name@major") into prefix unless each is
+    there, under a lock (parallel tests share the folder). False (and a
+    FAIL line) when it cannot."""
     os.makedirs(prefix, exist_ok=True)
     with open(os.path.join(prefix, ".install.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         mods = os.path.join(prefix, "node_modules")
-        if all(os.path.isfile(os.path.join(mods, p.rsplit("@", 1)[0], "package.json")) for p in PACKAGES):
+        if all(os.path.isfile(os.path.join(mods, p.rsplit("@", 1)[0], "package.json")) for p in packages):
             return True
         npm = shutil.which("npm")
         if not npm:
             print("FAIL: npm not found")
             return False
-        cmd = [npm, "install", "--prefix", prefix, "--no-audit", "--no-fund", "--no-save"] + PACKAGES
+        cmd = [npm, "install", "--prefix", prefix, "--no-audit", "--no-fund", "--no-save"] + list(packages)
         print("installing: " + " ".join(cmd), flush=True)
         try:
             p = subprocess.run(cmd, cwd=prefix, timeout=NPM_TIMEOUT, capture_output=True)

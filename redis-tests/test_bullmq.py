@@ -9,7 +9,6 @@ and its completion event seen, and no node reported a sanitizer error.
 
 The package is installed, when missing, into COMPAT_NODE_DIR/bullmq (the
 build dir; never global, never in the repository) under a lock."""
-import fcntl
 import json
 import os
 import queue
@@ -21,29 +20,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compat  # noqa: E402
+import run_node  # noqa: E402
 
 PACKAGES = ["bullmq@5"]
-NPM_TIMEOUT = 300
 APP_TIMEOUT = 150
-
-
-def ensure_bullmq(prefix):
-    os.makedirs(prefix, exist_ok=True)
-    with open(os.path.join(prefix, ".install.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if os.path.isfile(os.path.join(prefix, "node_modules", "bullmq", "package.json")):
-            return True
-        cmd = [shutil.which("npm"), "install", "--prefix", prefix, "--no-audit", "--no-fund", "--no-save"] + PACKAGES
-        print("installing: " + " ".join(cmd), flush=True)
-        try:
-            p = subprocess.run(cmd, cwd=prefix, timeout=NPM_TIMEOUT, capture_output=True)
-        except subprocess.TimeoutExpired:
-            print("FAIL: npm install did not finish in %ds" % NPM_TIMEOUT)
-            return False
-        if p.returncode != 0:
-            print("FAIL: npm install failed (rc=%d):\n%s" % (p.returncode, (p.stdout + p.stderr).decode()[-3000:]))
-            return False
-        return True
 
 
 def main():
@@ -52,7 +32,7 @@ def main():
         print("FAIL: node or npm not found")
         return 1
     prefix = os.path.join(os.environ.get("COMPAT_NODE_DIR") or os.path.join(os.getcwd(), "compat-node"), "bullmq")
-    if not ensure_bullmq(prefix):
+    if not run_node.ensure_packages(prefix, PACKAGES):
         return 1
     env = dict(os.environ, NODE_PATH=os.path.join(prefix, "node_modules"))
     app_js = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node", "bullmq_app.js")

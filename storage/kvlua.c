@@ -208,23 +208,12 @@ static int error_handler(lua_State *L)
 static void hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
-    kvlua_run *r = vm.run;
-    if (!r) return;
-    if (!vm.stop) {
-        vm.steps += HOOK_PERIOD;
-        if (r->budget && vm.steps >= r->budget) {
-            r->over_budget = 1;
-            vm.stop = 1;
-        }
-    }
-    if (vm.stop) {
-        /* Every instruction from now on fails: pcall cannot save it. */
-        lua_sethook(L, hook, LUA_MASKCOUNT, 1);
-        lua_pushliteral(L, "script budget exceeded");
-        lua_error(L);
-    }
+    kvlua_charge(L, HOOK_PERIOD);
 }
 
+/* The instruction budget: the hook charges HOOK_PERIOD instructions per
+ * call, work done in C (kvlua_strlib.c) its own steps. Once it runs out,
+ * every instruction raises again: pcall cannot save the run. */
 void kvlua_charge(lua_State *L, uint64_t steps)
 {
     kvlua_run *r = vm.run;

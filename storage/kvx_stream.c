@@ -1007,14 +1007,18 @@ static void kvx_xrevrange(ARGS)
     range_generic(c, argc, argv, argvlen, 1);
 }
 
-/* XREAD [COUNT n] [BLOCK ms] STREAMS key [key ...] id [id ...]. BLOCK is
- * parsed as Redis does; with nothing to serve the reply is the timeout's
- * null, at once (blocking reads are not served yet). */
-static int parse_xread(int argc, char **argv, size_t *argvlen, int in_script, long long *count,
-                       int *streams_arg, int *block, resp_buf *err)
+/* The options of XREAD and (group set) XREADGROUP, parsed as Redis's
+ * xreadCommand does for both: [GROUP g c] [COUNT n] [BLOCK ms] [NOACK]
+ * STREAMS key [key ...] id [id ...]. BLOCK is not allowed from scripts;
+ * GROUP and NOACK only with XREADGROUP. */
+static int parse_read_opts(int argc, char **argv, size_t *argvlen, int in_script, int group,
+                           long long *count, int *streams_arg, int *gpos, int *noack, int *block,
+                           resp_buf *err)
 {
     *count = 0;
     *streams_arg = 0;
+    *gpos = 0;
+    *noack = 0;
     *block = 0;
     for (int i = 1; i < argc; i++) {
         int more = argc - i - 1;
@@ -1043,19 +1047,28 @@ static int parse_xread(int argc, char **argv, size_t *argvlen, int in_script, lo
         } else if (kv_streqci(argv[i], argvlen[i], "streams") && more) {
             *streams_arg = i + 1;
             if ((argc - *streams_arg) % 2 != 0) {
-                resp_add_error(err, "ERR Unbalanced XREAD list of streams: for each stream key "
-                                    "an ID or '$' must be specified.");
+                resp_add_errorf(err,
+                                "ERR Unbalanced %s list of streams: for each stream key an ID or "
+                                "'%s' must be specified.",
+                                group ? "XREADGROUP" : "XREAD", group ? ">" : "$");
                 return -1;
             }
             break;
         } else if (kv_streqci(argv[i], argvlen[i], "group") && more >= 2) {
-            resp_add_error(err, "ERR The GROUP option is only supported by XREADGROUP. You called "
-                                "XREAD instead.");
-            return -1;
+            if (!group) {
+                resp_add_error(err, "ERR The GROUP option is only supported by XREADGROUP. You "
+                                    "called XREAD instead.");
+                return -1;
+            }
+            *gpos = i + 1;
+            i += 2;
         } else if (kv_streqci(argv[i], argvlen[i], "noack")) {
-            resp_add_error(err, "ERR The NOACK option is only supported by XREADGROUP. You called "
-                                "XREAD instead.");
-            return -1;
+            if (!group) {
+                resp_add_error(err, "ERR The NOACK option is only supported by XREADGROUP. You "
+                                    "called XREAD instead.");
+                return -1;
+            }
+            *noack = 1;
         } else {
             resp_add_error(err, ERR_SYNTAX);
             return -1;
@@ -1065,7 +1078,20 @@ static int parse_xread(int argc, char **argv, size_t *argvlen, int in_script, lo
         resp_add_error(err, ERR_SYNTAX);
         return -1;
     }
+    if (group && *gpos == 0) {
+        resp_add_error(err, "ERR Missing GROUP option for XREADGROUP");
+        return -1;
+    }
     return 0;
+}
+
+/* XREAD [COUNT n] [BLOCK ms] STREAMS key [key ...] id [id ...]. */
+static int parse_xread(int argc, char **argv, size_t *argvlen, int in_script, long long *count,
+                       int *streams_arg, int *block, resp_buf *err)
+{
+    int gpos, noack;
+    return parse_read_opts(argc, argv, argvlen, in_script, 0, count, streams_arg, &gpos, &noack,
+                           block, err);
 }
 
 KV_CHECK(ck_xread)
@@ -1852,62 +1878,8 @@ static int serve_group(kv_ctx *c, kv_val *v, const char *gname, size_t gn, group
 static int parse_xreadgroup(int argc, char **argv, size_t *argvlen, int in_script, long long *count,
                             int *streams_arg, int *gpos, int *noack, int *block, resp_buf *err)
 {
-    *block = 0;
-    *count = 0;
-    *streams_arg = 0;
-    *gpos = 0;
-    *noack = 0;
-    for (int i = 1; i < argc; i++) {
-        int more = argc - i - 1;
-        if (kv_streqci(argv[i], argvlen[i], "block") && more) {
-            long long t;
-            if (in_script) {
-                resp_add_errorf(err,
-                                "ERR %.*s command is not allowed with BLOCK option from scripts",
-                                (int)argvlen[0], argv[0]);
-                return -1;
-            }
-            i++;
-            if (!kv_string2ll(argv[i], argvlen[i], &t)) {
-                resp_add_error(err, "ERR timeout is not an integer or out of range");
-                return -1;
-            }
-            if (t < 0) {
-                resp_add_error(err, "ERR timeout is negative");
-                return -1;
-            }
-            *block = 1;
-        } else if (kv_streqci(argv[i], argvlen[i], "count") && more) {
-            i++;
-            if (kv_getll(argv[i], argvlen[i], count, err) != 0) return -1;
-            if (*count < 0) *count = 0;
-        } else if (kv_streqci(argv[i], argvlen[i], "streams") && more) {
-            *streams_arg = i + 1;
-            if ((argc - *streams_arg) % 2 != 0) {
-                resp_add_error(err, "ERR Unbalanced XREADGROUP list of streams: for each stream "
-                                    "key an ID or '>' must be specified.");
-                return -1;
-            }
-            break;
-        } else if (kv_streqci(argv[i], argvlen[i], "group") && more >= 2) {
-            *gpos = i + 1;
-            i += 2;
-        } else if (kv_streqci(argv[i], argvlen[i], "noack")) {
-            *noack = 1;
-        } else {
-            resp_add_error(err, ERR_SYNTAX);
-            return -1;
-        }
-    }
-    if (*streams_arg == 0) {
-        resp_add_error(err, ERR_SYNTAX);
-        return -1;
-    }
-    if (*gpos == 0) {
-        resp_add_error(err, "ERR Missing GROUP option for XREADGROUP");
-        return -1;
-    }
-    return 0;
+    return parse_read_opts(argc, argv, argvlen, in_script, 1, count, streams_arg, gpos, noack,
+                           block, err);
 }
 
 KV_CHECK(ck_xreadgroup)
