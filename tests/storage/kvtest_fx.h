@@ -1,6 +1,7 @@
-/* kvtest_fx.h -- the collection tests' fixture (test_list.c, test_set.c):
- * a state in a temp dir, commands run as the server would (kvtest.h) with
- * the reply in f->r, and a monotonic clock for timings. */
+/* kvtest_fx.h -- the storage tests' fixture (test_list.c, test_set.c,
+ * test_script.c, test_watch.c): a state in a temp dir, database 0, commands
+ * run as the server would (kvtest.h) with the reply in f->r, and a
+ * monotonic clock for timings. */
 #ifndef RAFTKV_KVTEST_FX_H
 #define RAFTKV_KVTEST_FX_H
 
@@ -23,6 +24,7 @@ static int setup(void **state)
     f->dir = kvt_mkdtemp();
     f->s = kvt_open_state(f->dir);
     resp_buf_init(&f->r, 2);
+    kvt_db = 0;
     *state = f;
     return 0;
 }
@@ -39,7 +41,7 @@ static int teardown(void **state)
 
 /* Runs argv (NUL-terminated strings) as the server would; the reply is in
  * f->r. */
-static void runv(fx *f, int argc, char **argv)
+static inline void runv(fx *f, int argc, char **argv)
 {
     size_t argvlen[2048];
     assert_true(argc <= 2048);
@@ -50,7 +52,7 @@ static void runv(fx *f, int argc, char **argv)
     assert_int_equal(kvt_run(f->s, now, now, argc, argv, argvlen, &f->r), 0);
 }
 
-static void expect(fx *f, const char *line, const char *want)
+static inline void expect(fx *f, const char *line, const char *want)
 {
     resp_buf_reset(&f->r);
     assert_int_equal(kvt_runs(f->s, kvt_now_ms(), line, &f->r), 0);
@@ -60,7 +62,7 @@ static void expect(fx *f, const char *line, const char *want)
     }
 }
 
-static double now_s(void)
+static inline double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

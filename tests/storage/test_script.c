@@ -9,36 +9,9 @@
 
 #include <cmocka.h>
 
-#include "kvtest.h"
+#include "kvtest_fx.h"
 
 #define TAU 1700000000000LL
-
-typedef struct fx {
-    char *dir;
-    kvstate *s;
-    resp_buf r;
-} fx;
-
-static int setup(void **state)
-{
-    fx *f = calloc(1, sizeof(*f));
-    f->dir = kvt_mkdtemp();
-    f->s = kvt_open_state(f->dir);
-    resp_buf_init(&f->r, 2);
-    kvt_db = 0;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    kvstate_close(f->s);
-    kvt_rmrf(f->dir);
-    resp_buf_free(&f->r);
-    free(f);
-    return 0;
-}
 
 /* Runs argv (NULL-terminated) on s; the reply, NUL-terminated, in f->r. */
 static const char *run(fx *f, kvstate *s, ...)

@@ -8,34 +8,7 @@
 
 #include <cmocka.h>
 
-#include "kvtest.h"
-
-typedef struct fx {
-    char *dir;
-    kvstate *s;
-    resp_buf r;
-} fx;
-
-static int setup(void **state)
-{
-    fx *f = calloc(1, sizeof(*f));
-    f->dir = kvt_mkdtemp();
-    f->s = kvt_open_state(f->dir);
-    resp_buf_init(&f->r, 2);
-    kvt_db = 0;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    resp_buf_free(&f->r);
-    kvstate_close(f->s);
-    kvt_rmrf(f->dir);
-    free(f);
-    return 0;
-}
+#include "kvtest_fx.h"
 
 #define T0 1000000
 
