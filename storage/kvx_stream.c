@@ -323,22 +323,23 @@ static int node_del(kv_ctx *c, kv_val *v, sid m)
     return kv_elem_del(c, v->ver, name, 17) < 0 ? -1 : 0;
 }
 
-/* The last node record at or before name (17 bytes): its first id in *m.
- * 1 found, 0 none, -1 error. A node holds at most NODE_MAX_ENTRIES
- * records, so the walk back is bounded. */
-static int node_before(kv_ctx *c, uint64_t ver, const unsigned char name[17], sid *m)
+/* The first record of one kind (want: 16, an entry; 17, a node record)
+ * met walking from `from` (NULL: the first or, rev, the last record), the
+ * other kind skipped: its id in *id. 1 found, 0 none, -1 error. */
+static int first_of_kind(kv_ctx *c, uint64_t ver, const unsigned char *from, size_t fromlen,
+                         int rev, size_t want, sid *id)
 {
     kv_iter it;
     const char *f, *val;
     size_t flen, vlen;
     int r;
-    if (kv_iter_open(c, &it, KV_T_ELEM, ver, name, 17, 1) != 0) return -1;
+    if (kv_iter_open(c, &it, KV_T_ELEM, ver, from, fromlen, rev) != 0) return -1;
     while ((r = kv_iter_next(&it, &f, &flen, &val, &vlen)) == 1) {
-        if (flen == 17) {
-            *m = id_dec(f);
+        if (flen == want) {
+            *id = id_dec(f);
             break;
         }
-        if (flen != 16) {
+        if (flen != 16 && flen != 17) {
             corrupt(c);
             r = -1;
             break;
@@ -346,6 +347,14 @@ static int node_before(kv_ctx *c, uint64_t ver, const unsigned char name[17], si
     }
     kv_iter_close(&it);
     return r;
+}
+
+/* The last node record at or before name (17 bytes): its first id in *m.
+ * 1 found, 0 none, -1 error. A node holds at most NODE_MAX_ENTRIES
+ * records, so the walk back is bounded. */
+static int node_before(kv_ctx *c, uint64_t ver, const unsigned char name[17], sid *m)
+{
+    return first_of_kind(c, ver, name, 17, 1, 17, m);
 }
 
 /* An entry's record: 1 with its value, 0 absent, -1 error. */
@@ -411,24 +420,7 @@ static void reply_range(kv_ctx *c, const kv_val *v, sid start, sid end, long lon
 /* The first (rev: last) live entry's id: 1, 0 none, -1 error. */
 static int edge_id(kv_ctx *c, const kv_val *v, int rev, sid *id)
 {
-    kv_iter it;
-    const char *f, *val;
-    size_t flen, vlen;
-    int r;
-    if (kv_iter_open(c, &it, KV_T_ELEM, v->ver, NULL, 0, rev) != 0) return -1;
-    while ((r = kv_iter_next(&it, &f, &flen, &val, &vlen)) == 1) {
-        if (flen == 16) {
-            *id = id_dec(f);
-            break;
-        }
-        if (flen != 17) {
-            corrupt(c);
-            r = -1;
-            break;
-        }
-    }
-    kv_iter_close(&it);
-    return r;
+    return first_of_kind(c, v->ver, NULL, 0, rev, 16, id);
 }
 
 /* ------------------------------------------------------------ trimming */
