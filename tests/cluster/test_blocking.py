@@ -21,12 +21,13 @@ REDIS_SERVER = os.environ.get("REDIS_SERVER", "/usr/bin/redis-server")
 
 class Blocked:
     """A command run on its own connection in a thread: .result (or .error)
-    and the monotonic time it was answered."""
+    and the monotonic time it was answered. The replies of the commands in
+    raw are kept as sent (redis-py would reshape them)."""
 
-    def __init__(self, node, *cmd, **kw):
+    def __init__(self, node, *cmd, raw=("BLPOP", "BRPOP", "BZPOPMIN", "BZPOPMAX"), **kw):
         self.node, self.cmd = node, cmd
         self.conn = node.client(socket_timeout=60, **kw)
-        for name in ("BLPOP", "BRPOP", "BZPOPMIN", "BZPOPMAX"):  # the raw reply, as sent
+        for name in raw:
             self.conn.response_callbacks.pop(name, None)
         self.id = self.conn.client_id()  # on the connection the command will use
         self.result = self.error = self.at = None

@@ -5,12 +5,12 @@ took it; $ waits for entries after the last one when the client blocked;
 timeouts answer a null; each entry goes to one consumer of a group; MULTI
 never blocks. Every wait is on a condition with a deadline; every server is
 stopped by pid (conftest.py)."""
-import threading
 import time
 
 import pytest  # noqa: F401  (fixtures)
 import redis
 
+import test_blocking
 from test_blocking import blocked_clients, cluster, nodes_of, wait_blocked  # noqa: F401
 
 RAW = ("XREAD", "XREADGROUP", "XPENDING")
@@ -25,39 +25,9 @@ def client(node, **kw):
     return r
 
 
-class Blocked:
-    """A command run on its own connection in a thread (test_blocking.py's,
-    with the stream replies kept raw): .result or .error, and when."""
-
-    def __init__(self, node, *cmd):
-        self.cmd = cmd
-        self.conn = client(node, socket_timeout=60)
-        self.id = self.conn.client_id()
-        self.result = self.error = self.at = None
-        self.started = time.monotonic()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        try:
-            self.result = self.conn.execute_command(*self.cmd)
-        except redis.RedisError as e:
-            self.error = e
-        self.at = time.monotonic()
-
-    def done(self):
-        return self.at is not None
-
-    def wait(self, timeout=20.0):
-        self.thread.join(timeout)
-        assert self.done(), "%r not answered within %.1fs" % (self.cmd, timeout)
-        return self
-
-    def client_id(self):
-        return self.id
-
-    def close(self):
-        self.conn.close()
+def Blocked(node, *cmd):
+    """test_blocking.py's, with the stream replies kept raw."""
+    return test_blocking.Blocked(node, *cmd, raw=RAW)
 
 
 def block(node, *cmd, expect=None):
