@@ -44,6 +44,32 @@ def read_lines(stream, q):
     q.put(None)
 
 
+def follow_app(app, timeout, on_line):
+    """Hands each line the application prints to on_line(line) until it
+    closes its output, within timeout seconds (AssertionError past it);
+    returns its exit status. The application is killed if it still runs."""
+    lines = queue.Queue()
+    threading.Thread(target=read_lines, args=(app.stdout, lines), daemon=True).start()
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("the application did not finish in %ds" % timeout)
+            try:
+                line = lines.get(timeout=min(left, 1.0))
+            except queue.Empty:
+                continue
+            if line is None:
+                break
+            on_line(line)
+        return app.wait(timeout=max(1, deadline - time.monotonic()))
+    finally:
+        if app.poll() is None:
+            os.kill(app.pid, 9)
+            app.wait()
+
+
 def check_acked(cluster, n):
     """Every acknowledged write k:i = v:i is on the leader and, once applied,
     on every node."""
@@ -85,51 +111,36 @@ def run(cmd, timeout, env):
               (time.monotonic() - t0, ld.id, ld.port, fl.id, fl.port), flush=True)
         app = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
                                preexec_fn=compat._die_with_parent)
-        lines = queue.Queue()
-        threading.Thread(target=read_lines, args=(app.stdout, lines), daemon=True).start()
-        deadline = time.monotonic() + timeout
-        try:
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError("the application did not finish in %ds" % timeout)
-                try:
-                    line = lines.get(timeout=min(left, 1.0))
-                except queue.Empty:
-                    continue
-                if line is None:
-                    break
-                word = line.split()
-                if word[:1] == ["KILL"]:
-                    victim = cluster.leader()
-                    t = time.monotonic()
-                    victim.kill()
-                    killed = victim
-                    steps.append("KILL")
-                    print("  [controller] kill -9 leader node %d (pid %d)" % (victim.id, victim.proc.pid), flush=True)
-                    app.stdin.write(b"KILLED %d\n" % victim.id)
-                    app.stdin.flush()
-                    nl = cluster.leader()
-                    print("  [controller] new leader node %d after %.2fs" % (nl.id, time.monotonic() - t), flush=True)
-                elif word[:1] == ["RESTART"]:
-                    if killed is None:
-                        raise AssertionError("RESTART before KILL")
-                    killed.start()
-                    cluster.leader()
-                    steps.append("RESTART")
-                    print("  [controller] node %d restarted (pid %d)" % (killed.id, killed.proc.pid), flush=True)
-                    app.stdin.write(b"RESTARTED\n")
-                    app.stdin.flush()
-                elif word[:1] == ["ACKED"]:
+
+        def on_line(line):
+            nonlocal killed, acked
+            word = line.split()
+            if word[:1] == ["KILL"]:
+                victim = cluster.leader()
+                t = time.monotonic()
+                victim.kill()
+                killed = victim
+                steps.append("KILL")
+                print("  [controller] kill -9 leader node %d (pid %d)" % (victim.id, victim.proc.pid), flush=True)
+                app.stdin.write(b"KILLED %d\n" % victim.id)
+                app.stdin.flush()
+                nl = cluster.leader()
+                print("  [controller] new leader node %d after %.2fs" % (nl.id, time.monotonic() - t), flush=True)
+            elif word[:1] == ["RESTART"]:
+                if killed is None:
+                    raise AssertionError("RESTART before KILL")
+                killed.start()
+                cluster.leader()
+                steps.append("RESTART")
+                print("  [controller] node %d restarted (pid %d)" % (killed.id, killed.proc.pid), flush=True)
+                app.stdin.write(b"RESTARTED\n")
+                app.stdin.flush()
+            else:
+                if word[:1] == ["ACKED"]:
                     acked = int(word[1])
-                    print(line, flush=True)
-                else:
-                    print(line, flush=True)
-            rc = app.wait(timeout=max(1, deadline - time.monotonic()))
-        finally:
-            if app.poll() is None:
-                os.kill(app.pid, 9)
-                app.wait()
+                print(line, flush=True)
+
+        rc = follow_app(app, timeout, on_line)
         if rc != 0:
             raise AssertionError("the application failed (rc=%d)" % rc)
         if steps != ["KILL", "RESTART"]:

@@ -11,14 +11,13 @@ The package is installed, when missing, into COMPAT_NODE_DIR/bullmq (the
 build dir; never global, never in the repository) under a lock."""
 import json
 import os
-import queue
 import shutil
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cluster_failover  # noqa: E402
 import compat  # noqa: E402
 import run_node  # noqa: E402
 
@@ -46,46 +45,25 @@ def main():
         app = subprocess.Popen([node, app_js, "%s:%d" % (fl.host, fl.port)], stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
                                preexec_fn=compat._die_with_parent)
-        lines = queue.Queue()
 
-        def reader():
-            for line in iter(app.stdout.readline, b""):
-                lines.put(line.decode("utf-8", "replace").rstrip("\n"))
-            lines.put(None)
-
-        threading.Thread(target=reader, daemon=True).start()
-        deadline = time.monotonic() + APP_TIMEOUT
-        try:
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError("the application did not finish in %ds" % APP_TIMEOUT)
-                try:
-                    line = lines.get(timeout=min(left, 1.0))
-                except queue.Empty:
-                    continue
-                if line is None:
-                    break
-                if line == "KILL":
-                    victim = cluster.leader()
-                    if victim is fl:
-                        raise AssertionError("the app's follower became the leader before the kill")
-                    victim.kill()
-                    killed = True
-                    print("  [controller] kill -9 leader node %d" % victim.id, flush=True)
-                    app.stdin.write(b"KILLED\n")
-                    app.stdin.flush()
-                    print("  [controller] new leader node %d" % cluster.leader().id, flush=True)
-                elif line.startswith("RESULT "):
+        def on_line(line):
+            nonlocal killed, result
+            if line == "KILL":
+                victim = cluster.leader()
+                if victim is fl:
+                    raise AssertionError("the app's follower became the leader before the kill")
+                victim.kill()
+                killed = True
+                print("  [controller] kill -9 leader node %d" % victim.id, flush=True)
+                app.stdin.write(b"KILLED\n")
+                app.stdin.flush()
+                print("  [controller] new leader node %d" % cluster.leader().id, flush=True)
+            else:
+                if line.startswith("RESULT "):
                     result = json.loads(line[7:])
-                    print(line, flush=True)
-                else:
-                    print(line, flush=True)
-            rc = app.wait(timeout=max(1, deadline - time.monotonic()))
-        finally:
-            if app.poll() is None:
-                os.kill(app.pid, 9)
-                app.wait()
+                print(line, flush=True)
+
+        rc = cluster_failover.follow_app(app, APP_TIMEOUT, on_line)
         if not killed:
             raise AssertionError("the application never asked for the kill")
         if rc != 0 or not result:
