@@ -195,7 +195,7 @@ enum raft_conf_op {
     RAFT_CONF_REMOVE = 3       /* a voter or a learner; never the last voter */
 };
 
-#define RAFT_CONF_CTX_MAX 256
+#define RAFT_CONF_CTX_MAX 2048
 /* The payload of a RAFT_ENTRY_CONF entry: the operation, the configuration
  * it produces, and the application's context for it, carried as is (the
  * server puts the added node's address there, etcd's ConfChange.Context). */

@@ -81,6 +81,9 @@ PROC(readonly_cmd);
 PROC(cluster_cmd);
 PROC(raft_members_cmd);
 PROC(raft_transfer_cmd);
+PROC(raft_addnode_cmd);
+PROC(raft_promote_cmd);
+PROC(raft_removenode_cmd);
 PROC(raft_proxyexec_cmd);
 PROC(subscribe_cmd);
 PROC(unsubscribe_cmd);
@@ -153,6 +156,12 @@ static const scmd server_commands[] = {
      "Lists the members of the Raft configuration in force with their roles."},
     {"raft.transfer", 2, SC_NOMULTI, "admin noscript loading stale no_multi", raft_transfer_cmd,
      "raft", "0.1.0", "Hands Raft leadership to the named voter."},
+    {"raft.addnode", -3, SC_NOMULTI, "admin noscript loading stale no_multi", raft_addnode_cmd,
+     "raft", "0.1.0", "Adds a new node to the Raft cluster as a learner."},
+    {"raft.promote", 2, SC_NOMULTI, "admin noscript loading stale no_multi", raft_promote_cmd,
+     "raft", "0.1.0", "Makes a Raft learner a voter."},
+    {"raft.removenode", 2, SC_NOMULTI, "admin noscript loading stale no_multi",
+     raft_removenode_cmd, "raft", "0.1.0", "Removes a node from the Raft cluster."},
     {"acl", -2, SC_NOMULTI, "", acl_cmd, "server", "6.0.0",
      "A container for Access List Control commands."},
     {"cluster", -2, SC_NOMULTI, "", cluster_cmd, "cluster", "3.0.0",
@@ -1781,6 +1790,21 @@ PROC(raft_members_cmd)
 PROC(raft_transfer_cmd)
 {
     membership_transfer_command(c, argc, argv, lens);
+}
+
+PROC(raft_addnode_cmd)
+{
+    membership_addnode_command(c, argc, argv, lens);
+}
+
+PROC(raft_promote_cmd)
+{
+    membership_promote_command(c, argc, argv, lens);
+}
+
+PROC(raft_removenode_cmd)
+{
+    membership_removenode_command(c, argc, argv, lens);
 }
 
 /* ----------------------------------------------------- diagnostics */

@@ -110,6 +110,7 @@ static config_item items[] = {
     {"appendfsync", CT_ENUM, CF_IMMUTABLE, &cfg.appendfsync, 0, 0, "always", "always"},
     {"node-id", CT_INT, CF_IMMUTABLE, &cfg.node_id, 1, INT_MAX, "1", NULL},
     {"cluster", CT_STRING, CF_IMMUTABLE, &cfg.cluster, 0, 0, "", NULL},
+    {"join", CT_BOOL, CF_IMMUTABLE, &cfg.join, 0, 1, "no", NULL},
     {"cluster-id", CT_STRING, CF_IMMUTABLE, &cfg.cluster_id, 0, 0, "", NULL},
     {"cluster-secret", CT_STRING, CF_IMMUTABLE | CF_SECRET, &cfg.cluster_secret, 0, 0, "", NULL},
     {"election-timeout", CT_INT, CF_IMMUTABLE, &cfg.election_timeout, 10, INT_MAX, "1000", NULL},

@@ -51,6 +51,7 @@ typedef struct config {
     int node_id;
     char *cluster;
     char *cluster_id;
+    int join;                          /* a new node waiting to be added (membership.c) */
     char *cluster_secret;              /* the peer handshake's HMAC key: never shown, never sent */
     int election_timeout;              /* ms */
     int databases;                     /* SELECT 0 .. databases - 1 */

@@ -57,6 +57,9 @@ static const struct {
     {"appendfsync", "only 'always': every acknowledged write was fsynced on a majority"},
     {"node-id", "this node's id in 'cluster'"},
     {"cluster", "the voters, 1=host:port,2=host:port,...; empty: a single node"},
+    {"join", "yes: a new node waiting to be added (RAFT.ADDNODE); 'cluster' then lists the "
+             "current members and this node, for their addresses only; needs the cluster's "
+             "cluster-id"},
     {"cluster-id", "checked in the peer handshake and stored with the data; default: a hash of "
                    "'cluster'"},
     {"cluster-secret", "shared by every node, required with peers; never sent nor shown (keep it "

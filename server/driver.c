@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "raft/raft.h"
+#include "server/addrbook.h"
 #include "server/clientcmd.h"
 #include "server/limits.h"
 #include "server/diag.h"
@@ -45,16 +46,22 @@ static raft_node *node;
 static raft_storage rstore;
 static raft_hard_state cur_hs;
 static resp_buf scratch; /* payload being encoded */
+/* peers: the bootstrap voters ('cluster'; none with 'join'). members: how
+ * to reach every member of the configuration in force and this node (the
+ * cluster's address book, membership.c), npeers of them; 'cluster' until
+ * the first membership change is applied, then the stored book. */
 static uint64_t peers[RAFT_MAX_VOTERS];
+static uint32_t nboot;
 static uint32_t npeers;
 static struct member {
     uint64_t id;
     char host[256];
     int port;
-} members[RAFT_MAX_VOTERS];
+} members[ADDRBOOK_MAX + 1];
 static transport *tr;
 static const struct member *member_by_id(uint64_t id);
 static void send_msgs(const raft_msg *m, size_t n);
+static void follow_book(void);
 static uint8_t *msgbuf; /* encoding scratch for outgoing messages */
 static size_t msgcap;
 static int cur_role = -1;
@@ -542,6 +549,7 @@ static void apply_entry(const raft_entry *e)
          * (kvstate.h), so a restart or a snapshot knows it; raft put it in
          * force when it handed the entry out (raft.h "membership") */
         rc = kvstate_apply_members(srv.state, e->index, e->data, e->len);
+        if (out && !w->blk) resp_add_ok(out);
         serverLog(LL_NOTICE, "Membership change at index %llu in force: %u voters, %u learners",
                   (unsigned long long)e->index, cc.conf.n_voters, cc.conf.n_learners);
         if (!raft_conf_role(&cc.conf, (uint64_t)cfg.node_id))
@@ -812,9 +820,11 @@ static void handle_ready(void)
         finish_applied_rounds(); /* a read runs at its index, before later writes */
         state_commit_if_due();
     }
+    int follow = rd.conf_changed || rd.snapshot;
     rc = raft_advance(node, &rd);
     if (rc) fatal("Raft advance", raft_strerror(rc));
     ready_out = 0;
+    if (follow) follow_book();
     report_unsent();
     driver_durable(); /* what a synchronous write already made durable */
 }
@@ -884,9 +894,22 @@ int driver_configure(char *err, size_t errlen)
 {
     npeers = 0;
     if (!cfg.cluster[0]) {
+        if (cfg.join) {
+            snprintf(err, errlen,
+                     "'join yes' needs 'cluster' (the current members and this node: their "
+                     "addresses)");
+            return -1;
+        }
         peers[npeers] = (uint64_t)cfg.node_id;
         members[npeers++].id = (uint64_t)cfg.node_id;
+        nboot = 1;
         return 0;
+    }
+    if (cfg.join && !cfg.cluster_id[0]) {
+        snprintf(err, errlen,
+                 "'join yes' needs the cluster's 'cluster-id' (INFO raft: raft_cluster_id on a "
+                 "member)");
+        return -1;
     }
     char *copy = strdup(cfg.cluster), *save = NULL;
     if (!copy) return -1;
@@ -896,14 +919,15 @@ int driver_configure(char *err, size_t errlen)
         unsigned long id = strtoul(t, &end, 10);
         colon = *end == '=' ? strrchr(end + 1, ':') : NULL;
         long port = colon ? strtol(colon + 1, NULL, 10) : 0;
-        if (!colon || id == 0 || npeers == RAFT_MAX_VOTERS || port <= 0 || port > 65535 ||
+        if (!colon || id == 0 || npeers == (cfg.join ? ADDRBOOK_MAX : RAFT_MAX_VOTERS) ||
+            port <= 0 || port > 65535 ||
             (size_t)(colon - end - 1) >= sizeof(members[0].host) || colon == end + 1) {
             snprintf(err, errlen, "bad 'cluster' item '%s' (want id=host:port)", t);
             free(copy);
             return -1;
         }
         for (uint32_t i = 0; i < npeers; i++)
-            if (peers[i] == id) {
+            if (members[i].id == id) {
                 snprintf(err, errlen, "node id %lu appears twice in 'cluster'", id);
                 free(copy);
                 return -1;
@@ -914,9 +938,14 @@ int driver_configure(char *err, size_t errlen)
         m->host[colon - end - 1] = '\0';
         m->port = (int)port;
         if (id == (unsigned long)cfg.node_id) self = (int)npeers;
-        peers[npeers++] = id;
+        npeers++;
     }
     free(copy);
+    /* With 'join', 'cluster' only says where the members are: this node
+     * starts in no configuration and learns it from the leader. */
+    nboot = cfg.join ? 0 : npeers;
+    for (uint32_t i = 0; i < nboot; i++)
+        peers[i] = members[i].id;
     if (self < 0) {
         snprintf(err, errlen, "node-id %d is not in 'cluster'", cfg.node_id);
         return -1;
@@ -928,7 +957,7 @@ int driver_configure(char *err, size_t errlen)
         cfg.tls_port = members[self].port;
     else
         cfg.port = members[self].port;
-    if (npeers == 1) return 0;
+    if (npeers == 1 && !cfg.join) return 0;
     if (!cfg.cluster_secret[0]) {
         snprintf(err, errlen, "a node with peers needs 'cluster-secret' (the same on every node)");
         return -1;
@@ -1058,7 +1087,7 @@ static void on_transport_log(void *ctx, int level, const char *msg)
 static int start_transport(char *err, size_t errlen)
 {
     if (npeers < 2) return 0;
-    transport_peer_config pc[RAFT_MAX_VOTERS];
+    transport_peer_config pc[ADDRBOOK_MAX + 1];
     size_t n = 0;
     const struct member *self = member_by_id((uint64_t)cfg.node_id);
     for (uint32_t i = 0; i < npeers; i++)
@@ -1090,10 +1119,142 @@ static int start_transport(char *err, size_t errlen)
 /* Whether 'cluster' names exactly the members of conf. */
 static int same_members(const raft_conf *conf)
 {
-    if (conf->n_voters + conf->n_learners != npeers) return 0;
-    for (uint32_t i = 0; i < npeers; i++)
+    if (conf->n_voters + conf->n_learners != nboot) return 0;
+    for (uint32_t i = 0; i < nboot; i++)
         if (!raft_conf_role(conf, peers[i])) return 0;
     return 1;
+}
+
+/* ------------------------------------------------- the address book
+ *
+ * Each membership change entry carries the address book of the
+ * configuration after it (addrbook.h): the state applied at an index knows
+ * how to reach every member. members[] follows it: at start and whenever a
+ * change (or a snapshot) is applied, and the transport connects to the
+ * members it adds and drops the ones it removes. */
+
+static addrbook book;
+static int have_book; /* book read from the state; else 'cluster' bootstraps */
+
+/* The stored book, or -1 when the state has none (no change applied yet,
+ * or one whose context is not a book). */
+static int stored_book(addrbook *b)
+{
+    uint64_t index;
+    size_t len;
+    const void *sm = kvstate_members(srv.state, &index, &len);
+    static raft_conf_change cc;
+    if (!sm || raft_conf_change_decode(sm, len, &cc) || addrbook_decode(cc.ctx, cc.ctx_len, b))
+        return -1;
+    return 0;
+}
+
+static int start_transport(char *err, size_t errlen);
+
+/* members[] from the stored book (this node's own entry kept when the book
+ * lacks it: a node not added yet, or removed); the transport follows. */
+static void follow_book(void)
+{
+    static addrbook nb;
+    if (stored_book(&nb)) return;
+    struct member old[ADDRBOOK_MAX + 1];
+    uint32_t nold = npeers;
+    memcpy(old, members, sizeof(old));
+    const struct member *self = member_by_id((uint64_t)cfg.node_id);
+    struct member me = self ? *self : (struct member){.id = (uint64_t)cfg.node_id};
+    npeers = 0;
+    for (uint32_t i = 0; i < nb.n; i++) {
+        struct member *m = &members[npeers++];
+        m->id = nb.e[i].id;
+        snprintf(m->host, sizeof(m->host), "%s", nb.e[i].host);
+        m->port = nb.e[i].port;
+    }
+    if (!addrbook_find(&nb, me.id)) members[npeers++] = me;
+    book = nb;
+    have_book = 1;
+    if (!tr && npeers > 1 && cfg.cluster_secret[0] && cfg.cluster_id[0]) {
+        char err[200];
+        if (start_transport(err, sizeof(err)))
+            serverLog(LL_WARNING, "Starting the peer transport: %s", err);
+        return;
+    }
+    if (!tr) return;
+    for (uint32_t i = 0; i < nold; i++)
+        if (old[i].id != me.id && !addrbook_find(&nb, old[i].id))
+            transport_remove_peer(tr, old[i].id);
+    for (uint32_t i = 0; i < npeers; i++) {
+        const struct member *m = &members[i];
+        if (m->id == me.id) continue;
+        int rc = transport_add_peer(tr, m->id, m->host, m->port);
+        if (rc)
+            serverLog(LL_WARNING, "Adding peer %llu (%s:%d) to the transport: %s",
+                      (unsigned long long)m->id, m->host, m->port, transport_strerror(rc));
+    }
+}
+
+/* The highest node id this cluster ever used: ids are never reused. */
+uint64_t driver_max_node_id(void)
+{
+    uint64_t mx = have_book ? book.max_id : 0;
+    for (uint32_t i = 0; i < npeers; i++)
+        if (members[i].id > mx) mx = members[i].id;
+    return mx;
+}
+
+int driver_propose_conf(client *c, int op, uint64_t id, const char *host, int port,
+                        const char **err)
+{
+    *err = NULL;
+    if (!node || cur_role != RAFT_LEADER) {
+        not_leader_reply(c, 0);
+        return 0;
+    }
+    raft_conf cur, after;
+    raft_get_conf(node, &cur, NULL);
+    int rc = raft_conf_after(&cur, op, id, &after);
+    if (rc) return rc;
+    static addrbook nb;
+    memset(&nb, 0, sizeof(nb));
+    nb.max_id = driver_max_node_id() > id ? driver_max_node_id() : id;
+    for (uint32_t i = 0; i < after.n_voters + after.n_learners; i++) {
+        uint64_t mid = i < after.n_voters ? after.voters[i] : after.learners[i - after.n_voters];
+        addrbook_entry *e = &nb.e[nb.n++];
+        e->id = mid;
+        const struct member *m = member_by_id(mid);
+        if (mid == id && host) {
+            snprintf(e->host, sizeof(e->host), "%s", host);
+            e->port = port;
+        } else if (m && m->port) {
+            snprintf(e->host, sizeof(e->host), "%s", m->host);
+            e->port = m->port;
+        } else {
+            *err = "ERR a member's address is unknown: this node was started without 'cluster'";
+            return 1;
+        }
+    }
+    static char ctx[RAFT_CONF_CTX_MAX];
+    size_t len = addrbook_encode(&nb, ctx, sizeof(ctx));
+    if (!len) {
+        *err = "ERR the cluster's address book would not fit in a membership entry";
+        return 1;
+    }
+    uint64_t index, term;
+    rc = raft_propose_conf_change(node, op, id, ctx, (uint32_t)len, &index, &term);
+    if (rc == RAFT_ENOTLEADER) {
+        not_leader_reply(c, 0);
+        return 0;
+    }
+    if (rc) return rc;
+    proposed_since_batch = 1;
+    serverLog(LL_NOTICE, "Membership change proposed at index %llu: %s node %llu",
+              (unsigned long long)index,
+              op == RAFT_CONF_ADD_LEARNER ? "add learner"
+              : op == RAFT_CONF_ADD_VOTER ? "promote"
+                                          : "remove",
+              (unsigned long long)id);
+    wait_for(client_new_slot(c, SLOT_WRITE), index, term);
+    c->last_write = index;
+    return 0;
 }
 
 void driver_flush(void)
@@ -1104,10 +1265,11 @@ void driver_flush(void)
 int driver_init(char *err, size_t errlen)
 {
     resp_buf_init(&scratch, 2);
-    if (start_transport(err, errlen)) return -1;
     kvraft_storage(srv.log, &rstore);
     rstore.snapshot = snapshot_meta; /* the state, read by snapshot.c */
     if (snapshot_startup(err, errlen)) return -1;
+    follow_book(); /* the members of the stored configuration, if any */
+    if (!tr && start_transport(err, errlen)) return -1;
 
     /* The state applies only committed entries: its applied index is a
      * lower bound of the commit index, which may be stored lagging. */
@@ -1134,7 +1296,7 @@ int driver_init(char *err, size_t errlen)
     raft_config rc_ = {0};
     rc_.id = (uint64_t)cfg.node_id;
     rc_.peers = peers;
-    rc_.n_peers = npeers;
+    rc_.n_peers = nboot;
     rc_.election_tick = (uint32_t)cfg.election_timeout / tick;
     rc_.heartbeat_tick = (uint32_t)cfg.heartbeat_interval / tick;
     if (rc_.heartbeat_tick == 0) rc_.heartbeat_tick = 1;
@@ -1156,7 +1318,7 @@ int driver_init(char *err, size_t errlen)
     if (sm && raft_conf_change_decode(sm, stored_len, &sconf) == 0 && stored_index <= applied) {
         rc_.conf = &sconf.conf;
         rc_.conf_index = stored_index;
-        if (cfg.cluster[0] && !same_members(&sconf.conf)) {
+        if (cfg.cluster[0] && !cfg.join && !same_members(&sconf.conf)) {
             snprintf(err, errlen,
                      "'cluster' names other members than the configuration this node applied at "
                      "index %llu (%u voters, %u learners): 'cluster' only bootstraps a new cluster",
@@ -1169,7 +1331,7 @@ int driver_init(char *err, size_t errlen)
         snprintf(err, errlen, "starting raft: %s", raft_strerror(rc));
         return -1;
     }
-    if (npeers == 1) {
+    if (nboot == 1 && npeers == 1) {
         rc = raft_campaign(node);
         if (rc) {
             snprintf(err, errlen, "raft campaign: %s", raft_strerror(rc));

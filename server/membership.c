@@ -1,11 +1,12 @@
 /* membership.c -- the membership commands: RAFT.MEMBERS (who is in the
  * configuration in force, with its role), RAFT.TRANSFER (leadership to a
  * named voter), CLUSTER FAILOVER (on the follower that should lead), and
- * the membership lines of INFO raft. The rules live in raft/ (raft.h
- * "membership"); this file only asks raft and answers. Adding and removing
- * nodes at runtime (RAFT.ADDNODE, RAFT.PROMOTE, RAFT.REMOVENODE) needs the
- * configuration persisted by storage/ and peers added to the transport:
- * not here yet. */
+ * the membership lines of INFO raft, and the changes: RAFT.ADDNODE (a new
+ * node joins as a learner), RAFT.PROMOTE (a learner becomes a voter),
+ * RAFT.REMOVENODE. The rules live in raft/ (raft.h "membership"); the
+ * driver proposes a change with the cluster's address book (addrbook.h)
+ * and answers the client when it applies; this file checks the arguments
+ * and words the errors. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "raft/raft.h"
 #include "server/acl.h"
+#include "server/addrbook.h"
 #include "server/log.h"
 #include "server/server.h"
 
@@ -190,12 +192,167 @@ size_t membership_info(char *buf, size_t n)
     int w = snprintf(buf, n,
                      "raft_voters:%s\r\nraft_learners:%s\r\nraft_member:%s\r\n"
                      "raft_conf_index:%llu\r\nraft_pending_conf_index:%llu\r\n"
-                     "raft_transfer_target:%llu\r\n",
+                     "raft_transfer_target:%llu\r\nraft_cluster_id:%s\r\n",
                      voters, learners,
                      st.member == 1   ? "voter"
                      : st.member == 2 ? "learner"
                                       : "none",
                      (unsigned long long)ci, (unsigned long long)pending,
-                     (unsigned long long)st.transferee);
+                     (unsigned long long)st.transferee, cfg.cluster_id ? cfg.cluster_id : "");
     return w < 0 ? 0 : (size_t)w < n ? (size_t)w : n - 1;
+}
+
+/* ------------------------------------------------------------- changes */
+
+static const char *op_name(int op)
+{
+    return op == RAFT_CONF_ADD_LEARNER ? "raft.addnode"
+           : op == RAFT_CONF_ADD_VOTER ? "raft.promote"
+                                       : "raft.removenode";
+}
+
+/* What the leader knows to refuse, in words; 0 when the change may go. */
+static int refuse_change(resp_buf *b, int op, uint64_t id)
+{
+    raft_conf k;
+    raft_get_conf(driver_raft(), &k, NULL);
+    int role = raft_conf_role(&k, id);
+    unsigned long long u = (unsigned long long)id;
+    if (op == RAFT_CONF_ADD_LEARNER) {
+        if (role) {
+            resp_add_errorf(b, "ERR node %llu is already a member of the cluster", u);
+            return 1;
+        }
+        uint64_t mx = driver_max_node_id();
+        if (id <= mx) {
+            resp_add_errorf(b,
+                            "ERR node id %llu was used before in this cluster: ids are never "
+                            "reused (pick one above %llu)",
+                            u, (unsigned long long)mx);
+            return 1;
+        }
+        if (k.n_learners >= RAFT_MAX_LEARNERS) {
+            resp_add_errorf(b, "ERR the cluster has the most learners it can have (%d)",
+                            RAFT_MAX_LEARNERS);
+            return 1;
+        }
+        return 0;
+    }
+    if (!role) {
+        resp_add_errorf(b, "ERR node %llu is not a member of the cluster", u);
+        return 1;
+    }
+    if (op == RAFT_CONF_ADD_VOTER && role == 1) {
+        resp_add_errorf(b, "ERR node %llu is already a voter", u);
+        return 1;
+    }
+    if (op == RAFT_CONF_ADD_VOTER && k.n_voters >= RAFT_MAX_VOTERS) {
+        resp_add_errorf(b, "ERR the cluster has the most voters it can have (%d)", RAFT_MAX_VOTERS);
+        return 1;
+    }
+    if (op == RAFT_CONF_REMOVE && role == 1 && k.n_voters == 1) {
+        resp_add_errorf(b, "ERR node %llu is the last voter and cannot be removed", u);
+        return 1;
+    }
+    return 0;
+}
+
+static void change_error(resp_buf *b, int rc)
+{
+    switch (rc) {
+    case RAFT_ECONFPENDING:
+        resp_add_error(b, "TRYAGAIN a membership change is already in progress");
+        break;
+    case RAFT_ENOTREADY:
+        resp_add_error(b, "TRYAGAIN the leader has not committed an entry of its term yet");
+        break;
+    case RAFT_ETRANSFER:
+        resp_add_error(b, "TRYAGAIN leadership transfer in progress");
+        break;
+    case RAFT_ENOMEM:
+        resp_add_error(b, "OOM command not allowed when used memory > 'maxmemory'.");
+        break;
+    case RAFT_ECONF:
+        resp_add_error(b, "ERR invalid membership change");
+        break;
+    default:
+        resp_add_errorf(b, "ERR membership change failed: %s", raft_strerror(rc));
+        break;
+    }
+}
+
+static void change(client *c, int op, uint64_t id, const char *host, int port)
+{
+    resp_buf *b = client_reply_buf(c);
+    if (driver_is_leader() && refuse_change(b, op, id)) return;
+    const char *err = NULL;
+    int rc = driver_propose_conf(c, op, id, host, port, &err);
+    if (rc == 1)
+        resp_add_error(b, err);
+    else if (rc)
+        change_error(b, rc);
+}
+
+/* The id argument of a change; 0 after answering an error. */
+static uint64_t change_id(client *c, int op, char **argv, size_t *lens)
+{
+    if (denied(c, op_name(op))) return 0;
+    uint64_t id;
+    if (parse_id(argv[1], lens[1], &id)) {
+        resp_add_errorf(client_reply_buf(c), "ERR invalid node id '%.64s'", argv[1]);
+        return 0;
+    }
+    return id;
+}
+
+/* RAFT.ADDNODE id host:port [LEARNER]: adds a new node (started with
+ * 'join yes') as a learner: it gets the log and serves READONLY reads but
+ * neither votes nor counts; RAFT.PROMOTE makes it a voter. +OK once the
+ * change applied on the leader. */
+void membership_addnode_command(client *c, int argc, char **argv, size_t *lens)
+{
+    resp_buf *b = client_reply_buf(c);
+    uint64_t id = change_id(c, RAFT_CONF_ADD_LEARNER, argv, lens);
+    if (!id) return;
+    if (argc > 4 || (argc == 4 && strcasecmp(argv[3], "learner"))) {
+        resp_add_error(b, "ERR syntax error");
+        return;
+    }
+    char host[ADDRBOOK_HOST_MAX + 1];
+    const char *colon = memrchr(argv[2], ':', lens[2]);
+    size_t hl = colon ? (size_t)(colon - argv[2]) : 0;
+    long port = 0;
+    if (colon && hl > 0 && hl <= ADDRBOOK_HOST_MAX && !memchr(argv[2], '\0', lens[2])) {
+        memcpy(host, argv[2], hl);
+        host[hl] = '\0';
+        char *end;
+        errno = 0;
+        port = strtol(colon + 1, &end, 10);
+        if (errno || *end || end == colon + 1 || colon[1] == '0' || !addrbook_host_ok(host))
+            port = 0;
+    }
+    if (port < 1 || port > 65535) {
+        resp_add_errorf(b, "ERR invalid address '%.300s' (want host:port)", argv[2]);
+        return;
+    }
+    change(c, RAFT_CONF_ADD_LEARNER, id, host, (int)port);
+}
+
+/* RAFT.PROMOTE id: a learner becomes a voter (promote it once RAFT.MEMBERS
+ * shows its match near the leader's). +OK once applied. */
+void membership_promote_command(client *c, int argc, char **argv, size_t *lens)
+{
+    (void)argc;
+    uint64_t id = change_id(c, RAFT_CONF_ADD_VOTER, argv, lens);
+    if (id) change(c, RAFT_CONF_ADD_VOTER, id, NULL, 0);
+}
+
+/* RAFT.REMOVENODE id: a voter or a learner leaves the configuration; a
+ * leader removing itself steps down once the change applies. +OK once
+ * applied. */
+void membership_removenode_command(client *c, int argc, char **argv, size_t *lens)
+{
+    (void)argc;
+    uint64_t id = change_id(c, RAFT_CONF_REMOVE, argv, lens);
+    if (id) change(c, RAFT_CONF_REMOVE, id, NULL, 0);
 }

@@ -255,10 +255,18 @@ size_t driver_peer_lines(char *buf, size_t n); /* INFO raft's peer lines */
 const char *driver_leader_addr(int *port);     /* NULL when none known */
 const char *driver_self_addr(int *port);
 int driver_member_host(const char *host); /* a cluster member's address? */
-/* The i-th voter (0 <= i < count); -1 past the end. host is "" and port 0
- * for a node started without 'cluster'. */
+/* The i-th member (0 <= i < count: the members of the configuration in
+ * force, voters and learners, and this node); -1 past the end. host is ""
+ * and port 0 for a node started without 'cluster'. */
 int driver_member(size_t i, uint64_t *id, const char **host, int *port);
 uint64_t driver_leader_id(void);
+uint64_t driver_max_node_id(void); /* the highest id the cluster ever used */
+/* Proposes membership change op (raft.h) on id (host:port: a new node's
+ * address) with the cluster's address book; c waits for it to apply (+OK).
+ * Returns 0 when c has its answer or waits (a follower answers -MOVED like
+ * a write), a RAFT_E* code for membership.c to word, or 1 with *err. */
+int driver_propose_conf(client *c, int op, uint64_t id, const char *host, int port,
+                        const char **err);
 unsigned driver_key_slot(const char *key, size_t len); /* Redis Cluster's CRC16 slot */
 #define RAFT_MAX_NODES 16
 
@@ -269,6 +277,9 @@ void cluster_command(client *c, int argc, char **argv, size_t *argvlen);
 void membership_members_command(client *c, int argc, char **argv, size_t *lens);
 void membership_transfer_command(client *c, int argc, char **argv, size_t *lens);
 void membership_failover_command(client *c, int argc, char **argv);
+void membership_addnode_command(client *c, int argc, char **argv, size_t *lens);
+void membership_promote_command(client *c, int argc, char **argv, size_t *lens);
+void membership_removenode_command(client *c, int argc, char **argv, size_t *lens);
 size_t membership_info(char *buf, size_t n);
 void driver_shutdown(void);
 void driver_tick(void);

@@ -449,7 +449,11 @@ transport *transport_new(struct event_base *base, const transport_config *cfg)
     t->cluster_id = dupstr(cfg->cluster_id);
     t->secret = dupstr(cfg->secret);
     t->bind_addr = cfg->bind_addr && cfg->bind_addr[0] ? dupstr(cfg->bind_addr) : NULL;
-    t->peers = calloc(cfg->npeers ? cfg->npeers : 1, sizeof(*t->peers));
+    /* A fixed array: timers and connections hold pointers to their peer,
+     * so a peer added at runtime takes a free slot and never moves the
+     * others. */
+    t->peers = cfg->npeers <= TRANSPORT_MAX_PEERS ? calloc(TRANSPORT_MAX_PEERS, sizeof(*t->peers))
+                                                  : NULL;
     if (!t->cluster_id || !t->secret || (cfg->bind_addr && cfg->bind_addr[0] && !t->bind_addr) ||
         !t->peers)
         goto err_after_alloc;
@@ -499,9 +503,64 @@ void transport_free(transport *t)
 
 static tpeer *find_peer(transport *t, uint64_t id)
 {
-    for (size_t i = 0; i < t->npeers; i++)
+    for (size_t i = 0; id && i < t->npeers; i++)
         if (t->peers[i].id == id) return &t->peers[i];
     return NULL;
+}
+
+int transport_add_peer(transport *t, uint64_t id, const char *host, int port)
+{
+    if (!id || id == t->cfg.self_id || !host || !host[0] || strlen(host) > 255 || port < 1 ||
+        port > 65535)
+        return TRANSPORT_EINVAL;
+    tpeer *p = find_peer(t, id);
+    if (p) {
+        if (p->port == port && !strcmp(p->host, host)) return TRANSPORT_OK;
+        transport_remove_peer(t, id); /* moved: connect to the new address */
+    }
+    p = NULL;
+    for (size_t i = 0; i < t->npeers && !p; i++)
+        if (!t->peers[i].id) p = &t->peers[i];
+    if (!p && t->npeers == TRANSPORT_MAX_PEERS) return TRANSPORT_EINVAL;
+    if (!p) p = &t->peers[t->npeers];
+    char *h = dupstr(host);
+    if (!h) return TRANSPORT_ENOMEM;
+    if (!p->timer && !(p->timer = evtimer_new(t->base, on_timer, p))) {
+        free(h);
+        return TRANSPORT_ENOMEM;
+    }
+    if (p == &t->peers[t->npeers]) t->npeers++;
+    struct event *timer = p->timer;
+    memset(p, 0, sizeof(*p));
+    p->t = t;
+    p->timer = timer;
+    p->id = id;
+    p->host = h;
+    p->port = port;
+    p->backoff_ms = t->cfg.backoff_start_ms;
+    tlog(t, TRANSPORT_LOG_NOTICE, "peer %" PRIu64 " (%s:%d) added", id, host, port);
+    peer_connect(p);
+    return TRANSPORT_OK;
+}
+
+int transport_remove_peer(transport *t, uint64_t id)
+{
+    tpeer *p = find_peer(t, id);
+    if (!p) return TRANSPORT_ENOPEER;
+    tlog(t, TRANSPORT_LOG_NOTICE, "peer %" PRIu64 " (%s:%d) removed", id, p->host, p->port);
+    conn_close(p);
+    evtimer_del(p->timer);
+    drop_queue(p);
+    free(p->host);
+    free(p->qbuf);
+    free(p->qoff);
+    free(p->qlen);
+    struct event *timer = p->timer;
+    memset(p, 0, sizeof(*p));
+    p->t = t;
+    p->timer = timer;
+    p->state = TRANSPORT_IDLE;
+    return TRANSPORT_OK;
 }
 
 int transport_send(transport *t, uint64_t to, const void *msg, size_t len)
@@ -667,7 +726,7 @@ int transport_call(transport *t, uint64_t to, int argc, const char **argv, const
 
 size_t transport_pending_bytes(const transport *t, uint64_t to)
 {
-    for (size_t i = 0; i < t->npeers; i++)
+    for (size_t i = 0; to && i < t->npeers; i++)
         if (t->peers[i].id == to) return obuf_len(&t->peers[i]);
     return 0;
 }
@@ -682,6 +741,7 @@ int transport_peer_status(const transport *t, size_t i, transport_peer_stat *st)
     if (i >= t->npeers) return TRANSPORT_EINVAL;
     const tpeer *p = &t->peers[i];
     memset(st, 0, sizeof(*st));
+    if (!p->id) return TRANSPORT_OK; /* a removed peer's slot: id 0 */
     st->id = p->id;
     snprintf(st->addr, sizeof(st->addr), "%s:%d", p->host, p->port);
     st->state = p->state;

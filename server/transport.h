@@ -87,6 +87,9 @@ enum {
 
 typedef struct transport transport;
 
+/* Peers a transport can have at once (at creation and added later). */
+#define TRANSPORT_MAX_PEERS 64
+
 typedef struct transport_peer_config {
     uint64_t id;      /* nonzero, unique, not the node's own id */
     const char *host; /* numeric address preferred (see above) */
@@ -145,6 +148,20 @@ transport *transport_new(struct event_base *base, const transport_config *cfg);
  * no-op. */
 void transport_free(transport *t);
 
+/* Adds peer id at host:port at runtime (a member added to the cluster) and
+ * starts connecting to it. A known id at the same address: nothing to do;
+ * at another address: its connection is closed and made again there.
+ * TRANSPORT_EINVAL for a bad id (0, the node's own), host or port, or past
+ * TRANSPORT_MAX_PEERS; TRANSPORT_ENOMEM. Not from inside a callback. */
+int transport_add_peer(transport *t, uint64_t id, const char *host, int port);
+
+/* Removes peer id (a member removed from the cluster): its connection is
+ * closed and its queue dropped, with no callback; transport_send() to it
+ * is TRANSPORT_ENOPEER from then on. Its slot in transport_peer_status()
+ * reads id 0 until another peer takes it. TRANSPORT_ENOPEER for an unknown
+ * id. Not from inside a callback. */
+int transport_remove_peer(transport *t, uint64_t id);
+
 /* Queues one encoded raft message (binary; len bytes copied, len may be 0)
  * for peer `to`, to go out in the next transport_flush(). Returns
  * TRANSPORT_OK, or (the message dropped and counted in the peer's dropped
@@ -189,7 +206,7 @@ typedef struct transport_peer_stat {
     uint64_t unreachables; /* times on_unreachable was reported */
 } transport_peer_stat;
 
-/* Number of peers (the configuration's npeers). */
+/* Number of peer slots (status of a removed peer's slot: id 0). */
 size_t transport_peer_count(const transport *t);
 
 /* Fills *st for the i-th peer in configuration order. Returns TRANSPORT_OK
