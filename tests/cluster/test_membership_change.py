@@ -1,0 +1,173 @@
+"""Runtime membership on real nodes (issue 18): a new node started with
+'join yes' is added with RAFT.ADDNODE (a learner: it gets the log and serves
+READONLY reads), promoted with RAFT.PROMOTE, and nodes are removed with
+RAFT.REMOVENODE; the address book travels in the change entries."""
+import threading
+import time
+
+import pytest
+import redis
+
+import testproc
+from conftest import Node, wait_until
+from test_snapshot import assert_same_keyspace
+
+
+class JoinNode(Node):
+    """A new, empty node: 'join yes', the cluster's id, and a 'cluster'
+    list that only says where the members (and itself) are."""
+
+    def __init__(self, cluster, nid, port, cluster_id, spec):
+        super().__init__(cluster, nid, port)
+        self.spec = spec
+        self.extra = ["--join", "yes", "--cluster-id", cluster_id]
+
+    def argv(self):
+        a = super().argv()
+        a[a.index("--cluster") + 1] = self.spec
+        return a
+
+
+def start_joiner(c, nid, ld):
+    """Starts node nid with 'join yes', listed after the current members
+    (ld leads them; c.leader() waits for the new node to know it too)."""
+    port = testproc.pick_ports(1)[0]
+    cid = ld.raft()["raft_cluster_id"]
+    members = ld.client().execute_command("RAFT.MEMBERS")
+    spec = ",".join("%d=%s" % (row[0], row[1].decode()) for row in members)
+    spec += ",%d=127.0.0.1:%d" % (nid, port)
+    nd = JoinNode(c, nid, port, cid, spec)
+    c.nodes.append(nd)
+    return nd.start()
+
+
+def members(nd):
+    return {row[0]: row[2].decode() for row in nd.client().execute_command("RAFT.MEMBERS")}
+
+
+def caught_up(c, nid, within=50):
+    """The leader sees nid's log within `within` entries of its own."""
+    ld = c.leader()
+    commit = int(ld.raft()["raft_commit_index"])
+    for row in ld.client().execute_command("RAFT.MEMBERS"):
+        if row[0] == nid:
+            return row[4] >= commit - within
+    return False
+
+
+class Writer:
+    """SETs w:<i> on whoever leads; remembers what was acknowledged."""
+
+    def __init__(self, c):
+        self.c, self.acked, self.errors = c, {}, []
+        self.stop = threading.Event()
+        self.t = threading.Thread(target=self.run)
+
+    def run(self):
+        i = 0
+        r = None
+        while not self.stop.is_set():
+            try:
+                if r is None:
+                    ld = [n for n in self.c.nodes if n.alive() and n.role() == "leader"]
+                    if not ld:
+                        time.sleep(0.02)
+                        continue
+                    r = ld[0].client(socket_timeout=5)
+                r.set("w:%d" % i, i)
+                self.acked["w:%d" % i] = i
+                i += 1
+            except redis.RedisError as e:
+                self.errors.append(str(e))
+                r = None
+                time.sleep(0.02)
+
+    def __enter__(self):
+        self.t.start()
+        return self
+
+    def __exit__(self, *a):
+        self.stop.set()
+        self.t.join()
+
+
+def assert_acked_everywhere(c, acked):
+    space = assert_same_keyspace(c)
+    want = (b"string", None)
+    missing = [k for k, v in acked.items()
+               if space.get(k.encode(), (want,))[0] != (b"string", str(v).encode())]
+    assert not missing, ("acknowledged writes missing", missing[:5], len(missing))
+
+
+def test_grow_3_to_5_while_writes_run(make_cluster):
+    c = make_cluster(3)
+    with Writer(c) as w:
+        wait_until(lambda: len(w.acked) > 50, 20, "writes to flow")
+        for nid in (4, 5):
+            ld = c.leader(among=c.nodes[:nid - 1])
+            nd = start_joiner(c, nid, ld)
+            assert nd.raft()["raft_member"] == "none"
+            assert ld.client().execute_command(
+                "RAFT.ADDNODE", nid, "127.0.0.1:%d" % nd.port) == b"OK"
+            assert members(ld)[nid] == "learner"
+            wait_until(lambda: int(nd.raft()["raft_leader_id"]) == ld.id, 10,
+                       "node %d to hear from the leader" % nid)
+            wait_until(lambda: caught_up(c, nid), 30, "node %d to catch up" % nid)
+            wait_until(lambda: nd.raft()["raft_member"] == "learner", 10, "node %d to learn" % nid)
+            # a learner serves READONLY reads of what it applied
+            r = nd.client()
+            r.execute_command("READONLY")
+            k = next(iter(w.acked))
+            wait_until(lambda: r.get(k) is not None, 10, "the learner to read %s" % k)
+            r.close()
+            assert c.leader().client().execute_command("RAFT.PROMOTE", nid) == b"OK"
+            wait_until(lambda: nd.raft()["raft_member"] == "voter", 10, "node %d to vote" % nid)
+        n0 = len(w.acked)
+        wait_until(lambda: len(w.acked) > n0 + 50, 20, "writes to flow on 5 voters")
+    assert len(c.nodes) == 5
+    for nd in c.nodes:
+        info = nd.raft()
+        assert info["raft_voters"] == "1,2,3,4,5", (nd.id, info["raft_voters"])
+        assert info["raft_learners"] == ""
+    assert_acked_everywhere(c, w.acked)
+
+
+def test_change_errors(make_cluster):
+    c = make_cluster(3)
+    ld = c.leader()
+    r = ld.client()
+
+    def err(*args, node=None):
+        with pytest.raises(redis.ResponseError) as e:
+            (node or ld).client().execute_command(*args)
+        return str(e.value)
+
+    assert err("RAFT.ADDNODE", 2, "127.0.0.1:1") == "node 2 is already a member of the cluster"
+    assert err("RAFT.ADDNODE", 7, "127.0.0.1:0") == "invalid address '127.0.0.1:0' (want host:port)"
+    assert err("RAFT.ADDNODE", 7, "nohost") == "invalid address 'nohost' (want host:port)"
+    assert err("RAFT.ADDNODE", 7, "127.0.0.1:7", "VOTER") == "syntax error"
+    assert err("RAFT.ADDNODE", 0, "127.0.0.1:7") == "invalid node id '0'"
+    assert err("RAFT.ADDNODE", 7) == "wrong number of arguments for 'raft.addnode' command"
+    assert err("RAFT.PROMOTE", 9) == "node 9 is not a member of the cluster"
+    assert err("RAFT.PROMOTE", 2) == "node 2 is already a voter"
+    assert err("RAFT.REMOVENODE", 9) == "node 9 is not a member of the cluster"
+    # a follower redirects like a write
+    f = c.followers()[0]
+    assert err("RAFT.PROMOTE", 2, node=f) == "MOVED 0 127.0.0.1:%d" % ld.port
+    # restricted users may not change membership
+    r.execute_command("ACL", "SETUSER", "app", "on", ">pw", "~*", "+@all", "-@admin")
+    u = redis.Redis(port=ld.port, username="app", password="pw")
+    for cmd in (("RAFT.ADDNODE", 7, "127.0.0.1:7"), ("RAFT.PROMOTE", 7), ("RAFT.REMOVENODE", 3)):
+        with pytest.raises(redis.ResponseError) as e:
+            u.execute_command(*cmd)
+        assert str(e.value) == ("this user has no permissions to run the '%s' command"
+                                % cmd[0].lower())
+    u.close()
+    # a removed id is never used again; the learner 4 added, removed, refused
+    assert r.execute_command("RAFT.ADDNODE", 4, "127.0.0.1:1") == b"OK"
+    assert members(ld)[4] == "learner"
+    assert r.execute_command("RAFT.REMOVENODE", 4) == b"OK"
+    assert 4 not in members(ld)
+    assert err("RAFT.ADDNODE", 4, "127.0.0.1:1") == (
+        "node id 4 was used before in this cluster: ids are never reused (pick one above 4)")
+    assert err("RAFT.ADDNODE", 3 , "127.0.0.1:1") == "node 3 is already a member of the cluster"
