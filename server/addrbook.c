@@ -27,7 +27,7 @@ static int number(const char *s, size_t *i, size_t end, uint64_t max, uint64_t *
     uint64_t x = 0;
     while (*i < end && s[*i] >= '0' && s[*i] <= '9') {
         unsigned d = (unsigned)(s[*i] - '0');
-        if (x > (max - d) / 10) return -1;
+        if (d > max || x > (max - d) / 10) return -1;
         x = x * 10 + d;
         (*i)++;
     }

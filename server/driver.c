@@ -920,8 +920,8 @@ int driver_configure(char *err, size_t errlen)
         colon = *end == '=' ? strrchr(end + 1, ':') : NULL;
         long port = colon ? strtol(colon + 1, NULL, 10) : 0;
         if (!colon || id == 0 || npeers == (cfg.join ? ADDRBOOK_MAX : RAFT_MAX_VOTERS) ||
-            port <= 0 || port > 65535 ||
-            (size_t)(colon - end - 1) >= sizeof(members[0].host) || colon == end + 1) {
+            port <= 0 || port > 65535 || (size_t)(colon - end - 1) >= sizeof(members[0].host) ||
+            colon == end + 1) {
             snprintf(err, errlen, "bad 'cluster' item '%s' (want id=host:port)", t);
             free(copy);
             return -1;

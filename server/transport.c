@@ -452,8 +452,8 @@ transport *transport_new(struct event_base *base, const transport_config *cfg)
     /* A fixed array: timers and connections hold pointers to their peer,
      * so a peer added at runtime takes a free slot and never moves the
      * others. */
-    t->peers = cfg->npeers <= TRANSPORT_MAX_PEERS ? calloc(TRANSPORT_MAX_PEERS, sizeof(*t->peers))
-                                                  : NULL;
+    t->peers =
+        cfg->npeers <= TRANSPORT_MAX_PEERS ? calloc(TRANSPORT_MAX_PEERS, sizeof(*t->peers)) : NULL;
     if (!t->cluster_id || !t->secret || (cfg->bind_addr && cfg->bind_addr[0] && !t->bind_addr) ||
         !t->peers)
         goto err_after_alloc;

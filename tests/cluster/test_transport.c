@@ -1234,6 +1234,68 @@ static void invalid_configurations_are_refused(void **state)
     event_base_free(e.base);
 }
 
+/* Members added and removed at runtime (RAFT.ADDNODE / RAFT.REMOVENODE): an
+ * added peer is connected to and sent to; the same address again changes
+ * nothing; a removed one is closed with no callback and unknown from then
+ * on, and its slot goes to the next peer added. */
+static void peers_are_added_and_removed_at_runtime(void **state)
+{
+    (void)state;
+    env e;
+    fake f, g;
+    env_init(&e);
+    fake_init(&f, e.base);
+    fake_init(&g, e.base);
+    g.id = 5;
+    transport_config cfg = base_config(&e, NULL, 0);
+    env_start(&e, &cfg);
+    assert_int_equal(transport_peer_count(e.t), 0);
+    assert_int_equal(transport_send(e.t, 3, "m", 1), TRANSPORT_ENOPEER);
+
+    assert_int_equal(transport_add_peer(e.t, 3, "127.0.0.1", f.port), TRANSPORT_OK);
+    wait_connected(&e, 1);
+    assert_int_equal(transport_add_peer(e.t, 3, "127.0.0.1", f.port), TRANSPORT_OK);
+    assert_int_equal(transport_add_peer(e.t, 5, "127.0.0.1", g.port), TRANSPORT_OK);
+    wait_connected(&e, 2);
+    assert_int_equal(f.accepted, 1); /* the same address again: no new connection */
+    assert_int_equal(transport_peer_count(e.t), 2);
+    assert_int_equal(transport_send(e.t, 3, "a", 1), TRANSPORT_OK);
+    assert_int_equal(transport_send(e.t, 5, "b", 1), TRANSPORT_OK);
+    transport_flush(e.t);
+    wait_cmds(&e, &f, 3);
+    wait_cmds(&e, &g, 3);
+    assert_arg(&f.cmds[2], 1, "a", 1);
+    assert_arg(&g.cmds[2], 1, "b", 1);
+
+    assert_int_equal(transport_remove_peer(e.t, 3), TRANSPORT_OK);
+    assert_int_equal(transport_remove_peer(e.t, 3), TRANSPORT_ENOPEER);
+    assert_int_equal(transport_send(e.t, 3, "m", 1), TRANSPORT_ENOPEER);
+    assert_int_equal(stat_of(&e, 0).id, 0);
+    assert_int_equal(stat_of(&e, 1).id, 5);
+    run_for(&e, 100);
+    assert_int_equal(e.unreachable, 0); /* removed, not lost */
+    assert_int_equal(f.accepted, 1);    /* and not reconnected */
+
+    /* The free slot goes to the next peer (the fake now answers as 8). */
+    f.id = 8;
+    assert_int_equal(transport_add_peer(e.t, 8, "127.0.0.1", f.port), TRANSPORT_OK);
+    wait_connected(&e, 3);
+    assert_int_equal(transport_peer_count(e.t), 2);
+    assert_int_equal(stat_of(&e, 0).id, 8);
+    assert_int_equal(stat_of(&e, 0).connected, 1);
+
+    assert_int_equal(transport_add_peer(e.t, 7, "127.0.0.1", f.port), TRANSPORT_EINVAL); /* self */
+    assert_int_equal(transport_add_peer(e.t, 0, "127.0.0.1", f.port), TRANSPORT_EINVAL);
+    assert_int_equal(transport_add_peer(e.t, 9, "127.0.0.1", 0), TRANSPORT_EINVAL);
+    assert_int_equal(transport_add_peer(e.t, 9, "", 1), TRANSPORT_EINVAL);
+    assert_int_equal(e.warnings, 0);
+
+    env_done(&e);
+    fake_done(&f);
+    fake_done(&g);
+    event_base_free(e.base);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as server/main.c: see transport.h */
@@ -1241,6 +1303,7 @@ int main(void)
     verbose = v && *v && *v != '0';
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_handshake_proves_the_secret_without_sending_it),
+        cmocka_unit_test(peers_are_added_and_removed_at_runtime),
         cmocka_unit_test(a_peer_that_cannot_prove_the_secret_gets_no_auth_and_no_messages),
         cmocka_unit_test(messages_of_one_pass_arrive_as_one_raft_msg_with_bytes_intact),
         cmocka_unit_test(wrong_secret_is_logged_and_retried_with_backoff_not_spinning),
