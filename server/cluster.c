@@ -1,12 +1,16 @@
 /* cluster.c -- CLUSTER SLOTS, SHARDS, NODES, INFO and MYID describe the Raft
  * group to cluster-aware clients as one Redis Cluster shard that owns all
- * 16384 slots: the leader is its master, the followers its replicas. Writes
+ * 16384 slots: the leader is its master, the followers its replicas, and
+ * learners replicas that are no failover candidates (CLUSTER NODES flags
+ * them "slave,nofailover", as Redis does a replica with
+ * cluster-replica-no-failover). Writes
  * to a follower are proxied or redirected with -MOVED (follower-mode), so a
  * client that follows MOVED finds the leader, also after a failover. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "raft/raft.h"
 #include "server/server.h"
 
 typedef struct node_view {
@@ -14,7 +18,7 @@ typedef struct node_view {
     char name[41]; /* 40 hex digits, as Redis Cluster node ids */
     char host[256];
     int port;
-    int leader, self;
+    int leader, self, learner;
 } node_view;
 
 /* A stable node name: a hash of the cluster id and the node id. */
@@ -30,17 +34,23 @@ static void node_name(uint64_t id, char out[41])
              (unsigned long long)(id & 0xffffffffULL));
 }
 
-/* The members, the leader first. A node without 'cluster' reports itself
- * at the address the client reached. */
+/* The members of the configuration in force and this node, the leader
+ * first. A node without 'cluster' reports itself at the address the client
+ * reached. */
 static int collect(client *c, node_view *v, int max)
 {
     int n = 0;
     uint64_t id, lid = driver_leader_id();
     const char *host;
     int port;
+    raft_conf k;
+    raft_get_conf(driver_raft(), &k, NULL);
     for (size_t i = 0; n < max && driver_member(i, &id, &host, &port) == 0; i++) {
+        int role = raft_conf_role(&k, id);
+        if (!role && id != (uint64_t)cfg.node_id) continue; /* a 'join' address, not a member */
         node_view *x = &v[n++];
         x->id = id;
+        x->learner = role == 2;
         node_name(id, x->name);
         x->self = id == (uint64_t)cfg.node_id;
         x->leader = id == lid;
@@ -136,7 +146,9 @@ void cluster_command(client *c, int argc, char **argv, size_t *argvlen)
         for (int i = 0; i < n; i++) {
             snprintf(line, sizeof(line), "%s %s:%d@%d %s%s %s 0 0 %llu connected%s\n", v[i].name,
                      v[i].host, v[i].port, v[i].port + 10000, v[i].self ? "myself," : "",
-                     v[i].leader ? "master" : "slave",
+                     v[i].leader    ? "master"
+                     : v[i].learner ? "slave,nofailover"
+                                    : "slave",
                      v[i].leader || !have_leader ? "-" : v[0].name, (unsigned long long)di.term,
                      v[i].leader ? " 0-16383" : "");
             strncat(text, line, sizeof(text) - strlen(text) - 1);

@@ -111,6 +111,8 @@ static config_item items[] = {
     {"node-id", CT_INT, CF_IMMUTABLE, &cfg.node_id, 1, INT_MAX, "1", NULL},
     {"cluster", CT_STRING, CF_IMMUTABLE, &cfg.cluster, 0, 0, "", NULL},
     {"join", CT_BOOL, CF_IMMUTABLE, &cfg.join, 0, 1, "no", NULL},
+    {"cluster-override", CT_BOOL, CF_IMMUTABLE, &cfg.cluster_override, 0, 1, "no", NULL},
+    {"learner-auto-promote", CT_INT, 0, &cfg.learner_auto_promote, 0, INT_MAX, "0", NULL},
     {"cluster-id", CT_STRING, CF_IMMUTABLE, &cfg.cluster_id, 0, 0, "", NULL},
     {"cluster-secret", CT_STRING, CF_IMMUTABLE | CF_SECRET, &cfg.cluster_secret, 0, 0, "", NULL},
     {"election-timeout", CT_INT, CF_IMMUTABLE, &cfg.election_timeout, 10, INT_MAX, "1000", NULL},

@@ -51,14 +51,16 @@ typedef struct config {
     int node_id;
     char *cluster;
     char *cluster_id;
-    int join;                          /* a new node waiting to be added (membership.c) */
-    char *cluster_secret;              /* the peer handshake's HMAC key: never shown, never sent */
-    int election_timeout;              /* ms */
-    int databases;                     /* SELECT 0 .. databases - 1 */
-    int heartbeat_interval;            /* ms */
-    int raft_request_timeout;          /* ms */
-    int raft_log_keep;                 /* entries kept below the state's durable index */
-    long long raft_log_keep_bytes;     /* ... and at most about this many bytes of log */
+    int join;                      /* a new node waiting to be added (membership.c) */
+    int cluster_override;          /* start with the stored configuration whatever 'cluster' says */
+    int learner_auto_promote;      /* leader: promote a learner this close (entries); 0 off */
+    char *cluster_secret;          /* the peer handshake's HMAC key: never shown, never sent */
+    int election_timeout;          /* ms */
+    int databases;                 /* SELECT 0 .. databases - 1 */
+    int heartbeat_interval;        /* ms */
+    int raft_request_timeout;      /* ms */
+    int raft_log_keep;             /* entries kept below the state's durable index */
+    long long raft_log_keep_bytes; /* ... and at most about this many bytes of log */
     long long raft_snapshot_max_rate;  /* bytes/s per snapshot stream; 0 = unlimited */
     char *follower_mode;               /* proxy | redirect */
     char *read_mode;                   /* linearizable | lease */

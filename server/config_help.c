@@ -60,6 +60,10 @@ static const struct {
     {"join", "yes: a new node waiting to be added (RAFT.ADDNODE); 'cluster' then lists the "
              "current members and this node, for their addresses only; needs the cluster's "
              "cluster-id"},
+    {"cluster-override", "yes: start with the stored membership even when 'cluster' names other "
+                         "members (else the node refuses to start)"},
+    {"learner-auto-promote", "leader: promote a learner whose log is within this many entries "
+                             "of its own (0: off; RAFT.PROMOTE by hand)"},
     {"cluster-id", "checked in the peer handshake and stored with the data; default: a hash of "
                    "'cluster'"},
     {"cluster-secret", "shared by every node, required with peers; never sent nor shown (keep it "

@@ -190,6 +190,33 @@ static int propose(client *c, const char *key, size_t keylen)
     return 0;
 }
 
+/* learner-auto-promote: the leader promotes a learner whose log is within
+ * that many entries of its own, one change at a time. */
+static void auto_promote(void)
+{
+    if (cfg.learner_auto_promote <= 0 || cur_role != RAFT_LEADER) return;
+    raft_status st;
+    raft_get_status(node, &st);
+    if (st.pending_conf > st.applied) return;
+    raft_conf k;
+    raft_get_conf(node, &k, NULL);
+    raft_peer_progress pp;
+    for (uint32_t i = 0; i < k.n_learners; i++)
+        for (uint32_t j = 0; raft_get_progress(node, j, &pp) == 0; j++) {
+            if (pp.id != k.learners[i] || pp.match == 0 ||
+                pp.match + (uint64_t)cfg.learner_auto_promote < st.last_index)
+                continue;
+            const char *err;
+            if (driver_propose_conf(NULL, RAFT_CONF_ADD_VOTER, pp.id, NULL, 0, &err) == 0)
+                serverLog(LL_NOTICE,
+                          "learner-auto-promote: node %llu is within %d entries (match %llu, "
+                          "last %llu): promoting it",
+                          (unsigned long long)pp.id, cfg.learner_auto_promote,
+                          (unsigned long long)pp.match, (unsigned long long)st.last_index);
+            return;
+        }
+}
+
 int write_propose(client *c, int argc, char **argv, size_t *argvlen, int firstkey)
 {
     resp_buf_reset(&scratch);
@@ -654,7 +681,7 @@ static uint64_t pass_entries; /* entries written this pass */
 /* Peers a message could not be queued for (the queue full), reported to
  * raft once no Ready is out: the peer then goes back to probing and is
  * sent what it missed again, instead of raft believing it in flight. */
-static uint64_t unsent[RAFT_MAX_VOTERS];
+static uint64_t unsent[ADDRBOOK_MAX];
 static size_t n_unsent;
 
 static void report_unsent(void)
@@ -673,7 +700,7 @@ static void send_or_report(uint64_t to, const void *msg, size_t len)
     srv.stats.peer_msgs_unsent++;
     for (size_t i = 0; i < n_unsent; i++)
         if (unsent[i] == to) return;
-    if (n_unsent < RAFT_MAX_VOTERS) unsent[n_unsent++] = to;
+    if (n_unsent < ADDRBOOK_MAX) unsent[n_unsent++] = to;
     if (!ready_out) report_unsent();
 }
 
@@ -864,6 +891,7 @@ void driver_held(int64_t us)
 
 void driver_tick(void)
 {
+    auto_promote();
     if (cur_role != RAFT_FOLLOWER || mono_us() >= quiet_until_us) {
         int rc = raft_tick(node);
         if (rc) fatal("Raft tick", raft_strerror(rc));
@@ -884,6 +912,13 @@ void driver_tick(void)
         if (b->counted) rounds_unknown--;
         batch_finish(b, "TIMEOUT no quorum confirmed the read");
     }
+}
+
+static int cluster_id_derived; /* cluster-id not set: a hash of 'cluster' */
+
+int driver_cluster_id_derived(void)
+{
+    return cluster_id_derived;
 }
 
 /* "1=host:port,2=host:port": the voters. Empty: this node alone. With
@@ -963,6 +998,7 @@ int driver_configure(char *err, size_t errlen)
         return -1;
     }
     if (!cfg.cluster_id[0]) {
+        cluster_id_derived = 1;
         uint64_t h = 1469598103934665603ULL;
         for (const char *p = cfg.cluster; *p; p++)
             h = (h ^ (uint8_t)*p) * 1099511628211ULL;
@@ -1206,6 +1242,7 @@ int driver_propose_conf(client *c, int op, uint64_t id, const char *host, int po
 {
     *err = NULL;
     if (!node || cur_role != RAFT_LEADER) {
+        if (!c) return RAFT_ENOTLEADER;
         not_leader_reply(c, 0);
         return 0;
     }
@@ -1240,7 +1277,7 @@ int driver_propose_conf(client *c, int op, uint64_t id, const char *host, int po
     }
     uint64_t index, term;
     rc = raft_propose_conf_change(node, op, id, ctx, (uint32_t)len, &index, &term);
-    if (rc == RAFT_ENOTLEADER) {
+    if (rc == RAFT_ENOTLEADER && c) {
         not_leader_reply(c, 0);
         return 0;
     }
@@ -1252,6 +1289,7 @@ int driver_propose_conf(client *c, int op, uint64_t id, const char *host, int po
               : op == RAFT_CONF_ADD_VOTER ? "promote"
                                           : "remove",
               (unsigned long long)id);
+    if (!c) return 0; /* learner-auto-promote */
     wait_for(client_new_slot(c, SLOT_WRITE), index, term);
     c->last_write = index;
     return 0;
@@ -1319,11 +1357,26 @@ int driver_init(char *err, size_t errlen)
         rc_.conf = &sconf.conf;
         rc_.conf_index = stored_index;
         if (cfg.cluster[0] && !cfg.join && !same_members(&sconf.conf)) {
-            snprintf(err, errlen,
-                     "'cluster' names other members than the configuration this node applied at "
-                     "index %llu (%u voters, %u learners): 'cluster' only bootstraps a new cluster",
-                     (unsigned long long)stored_index, sconf.conf.n_voters, sconf.conf.n_learners);
-            return -1;
+            char now[1024] = "";
+            for (uint32_t i = 0; have_book && i < book.n; i++) {
+                size_t l = strlen(now);
+                snprintf(now + l, sizeof(now) - l, "%s%llu=%s:%d", i ? "," : "",
+                         (unsigned long long)book.e[i].id, book.e[i].host, book.e[i].port);
+            }
+            if (!cfg.cluster_override) {
+                snprintf(err, errlen,
+                         "'cluster' names other members than the configuration this node applied "
+                         "at index %llu (%u voters, %u learners%s%s): 'cluster' only bootstraps a "
+                         "new cluster. Set 'cluster' to the current members, or "
+                         "'cluster-override yes' to start with the stored configuration",
+                         (unsigned long long)stored_index, sconf.conf.n_voters,
+                         sconf.conf.n_learners, now[0] ? ": " : "", now);
+                return -1;
+            }
+            serverLog(LL_WARNING,
+                      "'cluster' names other members than the configuration applied at index "
+                      "%llu; cluster-override yes: starting with the stored one (%s)",
+                      (unsigned long long)stored_index, now);
         }
     }
     rc = raft_new(&node, &rc_);

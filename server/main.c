@@ -295,6 +295,30 @@ static int check_identity(char *err, size_t errlen)
         return -1;
     }
     int same = n == strlen(want) && !memcmp(v, want, n);
+    /* The membership changed since 'cluster' bootstrapped the cluster: the
+     * 'cluster' naming the current members hashes to another id than the
+     * cluster's, which the data directory keeps. */
+    size_t pre = strcspn(want, "/") + 1;
+    uint64_t mi;
+    size_t ml;
+    if (!same && driver_cluster_id_derived() && n > pre && !memcmp(v, want, pre) &&
+        kvstate_members(srv.state, &mi, &ml)) {
+        char *id = malloc(n - pre + 1);
+        if (!id) {
+            free(v);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        memcpy(id, (char *)v + pre, n - pre);
+        id[n - pre] = '\0';
+        serverLog(LL_NOTICE,
+                  "cluster-id '%s' kept from the data directory (its membership changed since "
+                  "'cluster' bootstrapped it)",
+                  id);
+        free(cfg.cluster_id);
+        cfg.cluster_id = id;
+        same = 1;
+    }
     if (!same)
         snprintf(err, errlen,
                  "data directory '%s' belongs to node/cluster '%.*s', not '%s'; refusing to start",

@@ -260,7 +260,8 @@ int driver_member_host(const char *host); /* a cluster member's address? */
  * and port 0 for a node started without 'cluster'. */
 int driver_member(size_t i, uint64_t *id, const char **host, int *port);
 uint64_t driver_leader_id(void);
-uint64_t driver_max_node_id(void); /* the highest id the cluster ever used */
+uint64_t driver_max_node_id(void);   /* the highest id the cluster ever used */
+int driver_cluster_id_derived(void); /* cluster-id not set: a hash of 'cluster' */
 /* Proposes membership change op (raft.h) on id (host:port: a new node's
  * address) with the cluster's address book; c waits for it to apply (+OK).
  * Returns 0 when c has its answer or waits (a follower answers -MOVED like
@@ -268,7 +269,8 @@ uint64_t driver_max_node_id(void); /* the highest id the cluster ever used */
 int driver_propose_conf(client *c, int op, uint64_t id, const char *host, int port,
                         const char **err);
 unsigned driver_key_slot(const char *key, size_t len); /* Redis Cluster's CRC16 slot */
-#define RAFT_MAX_NODES 16
+#define RAFT_MAX_NODES 33 /* voters + learners (RAFT_MAX_VOTERS + RAFT_MAX_LEARNERS) + this node   \
+                           */
 
 /* cluster.c: CLUSTER SLOTS/SHARDS/NODES/INFO/MYID */
 void cluster_command(client *c, int argc, char **argv, size_t *argvlen);

@@ -2,6 +2,8 @@
 'join yes' is added with RAFT.ADDNODE (a learner: it gets the log and serves
 READONLY reads), promoted with RAFT.PROMOTE, and nodes are removed with
 RAFT.REMOVENODE; the address book travels in the change entries."""
+import shutil
+import subprocess
 import threading
 import time
 
@@ -112,15 +114,23 @@ def test_grow_3_to_5_while_writes_run(make_cluster):
             assert members(ld)[nid] == "learner"
             wait_until(lambda: int(nd.raft()["raft_leader_id"]) == ld.id, 10,
                        "node %d to hear from the leader" % nid)
-            wait_until(lambda: caught_up(c, nid), 30, "node %d to catch up" % nid)
-            wait_until(lambda: nd.raft()["raft_member"] == "learner", 10, "node %d to learn" % nid)
+            wait_until(lambda: caught_up(c, nid) or nid == 5, 30, "node %d to catch up" % nid)
+            wait_until(lambda: nd.raft()["raft_member"] in ("learner", "voter"), 10,
+                       "node %d to learn" % nid)
             # a learner serves READONLY reads of what it applied
             r = nd.client()
             r.execute_command("READONLY")
             k = next(iter(w.acked))
             wait_until(lambda: r.get(k) is not None, 10, "the learner to read %s" % k)
             r.close()
-            assert c.leader().client().execute_command("RAFT.PROMOTE", nid) == b"OK"
+            if nid == 4:
+                # CLUSTER NODES: a learner is a replica that is no failover candidate
+                nodes = ld.client().execute_command("CLUSTER", "NODES").decode()
+                line = [x for x in nodes.splitlines() if ":%d@" % nd.port in x]
+                assert len(line) == 1 and " slave,nofailover " in line[0], nodes
+                assert c.leader().client().execute_command("RAFT.PROMOTE", nid) == b"OK"
+                # the next one is promoted by the leader itself
+                c.leader().client().config_set("learner-auto-promote", 1000)
             wait_until(lambda: nd.raft()["raft_member"] == "voter", 10, "node %d to vote" % nid)
         n0 = len(w.acked)
         wait_until(lambda: len(w.acked) > n0 + 50, 20, "writes to flow on 5 voters")
@@ -129,6 +139,94 @@ def test_grow_3_to_5_while_writes_run(make_cluster):
         info = nd.raft()
         assert info["raft_voters"] == "1,2,3,4,5", (nd.id, info["raft_voters"])
         assert info["raft_learners"] == ""
+    assert_acked_everywhere(c, w.acked)
+    assert "learner-auto-promote: node 5 is within 1000 entries" in c.leader().log() + "".join(
+        n.log() for n in c.nodes)
+
+
+def term(nd):
+    return int(nd.raft()["raft_term"])
+
+
+def test_shrink_5_to_3_removing_the_leader(make_cluster):
+    c = make_cluster(5)
+    with Writer(c) as w:
+        wait_until(lambda: len(w.acked) > 50, 20, "writes to flow")
+        ld = c.leader()
+        gone = c.followers()[0]
+        assert ld.client().execute_command("RAFT.REMOVENODE", gone.id) == b"OK"
+        assert gone.id not in members(ld)
+        # the removed node, still running, does not disturb the others
+        t0 = term(ld)
+        n0 = len(w.acked)
+        wait_until(lambda: len(w.acked) > n0 + 100, 20, "writes to flow on 4 voters")
+        time.sleep(1.0)  # two election timeouts of the removed node's clock
+        assert term(ld) == t0 and ld.role() == "leader"
+        gone.stop()
+        # the leader removes itself: answered once applied, then it steps down
+        assert ld.client().execute_command("RAFT.REMOVENODE", ld.id) == b"OK"
+        rest = [n for n in c.nodes if n is not ld and n is not gone]
+        new = c.leader(among=rest)
+        assert new is not ld
+        wait_until(lambda: ld.raft()["raft_member"] == "none", 10, "the old leader to know")
+        assert ld.role() != "leader"
+        assert "was removed from the cluster" in ld.log()
+        n0 = len(w.acked)
+        wait_until(lambda: len(w.acked) > n0 + 50, 20, "writes to flow on 3 voters")
+    ld.stop()
+    want = ",".join(str(n.id) for n in rest)
+    for nd in rest:
+        assert nd.raft()["raft_voters"] == want
+    assert_acked_everywhere(c, w.acked)
+
+
+def test_replace_a_node_whose_data_dir_was_deleted(make_cluster):
+    c = make_cluster(3)
+    with Writer(c) as w:
+        wait_until(lambda: len(w.acked) > 50, 20, "writes to flow")
+        ld = c.leader()
+        dead = c.followers()[0]
+        dead.kill()
+        shutil.rmtree(dead.dir)
+        # it comes back under a new id, as a learner, then a voter
+        nd = start_joiner(c, 4, ld)
+        r = ld.client()
+        assert r.execute_command("RAFT.ADDNODE", 4, "127.0.0.1:%d" % nd.port) == b"OK"
+        wait_until(lambda: caught_up(c, 4), 30, "node 4 to catch up")
+        assert r.execute_command("RAFT.PROMOTE", 4) == b"OK"
+        assert r.execute_command("RAFT.REMOVENODE", dead.id) == b"OK"
+        n0 = len(w.acked)
+        wait_until(lambda: len(w.acked) > n0 + 50, 20, "writes to flow")
+    want = ",".join(str(n.id) for n in c.nodes if n is not dead)
+    for n in c.nodes:
+        if n is not dead:
+            assert n.raft()["raft_voters"] == want
+    assert_acked_everywhere(c, w.acked)
+
+    # A node restarted with a 'cluster' that names the old members refuses
+    # to start, and says what the members are; cluster-override starts it.
+    f = [n for n in c.followers() if n.id != 4][0]
+    f.stop()
+    p = subprocess.run(f.argv(), stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert p.returncode != 0
+    out = (p.stdout + p.stderr).decode()
+    assert "'cluster' names other members than the configuration" in out, out[-2000:]
+    assert "4=127.0.0.1:%d" % nd.port in out, out[-2000:]
+    f.extra += ["--cluster-override", "yes"]
+    f.start()
+    wait_until(lambda: f.raft()["raft_member"] == "voter", 10, "the restarted node to vote")
+    assert "cluster-override yes: starting with the stored one" in f.log()
+    # 'cluster' naming the current members needs no override (the cluster id
+    # is kept from the data directory)
+    g = [n for n in c.nodes if n.alive() and n.id != 4 and n is not f][0]
+    g.stop()
+    g.extra = [x for x in g.extra if x not in ("--cluster-override", "yes")]
+    c.spec = want_spec = ",".join("%d=127.0.0.1:%d" % (n.id, n.port) for n in c.nodes
+                                  if n is not dead)
+    g.start()
+    wait_until(lambda: g.raft()["raft_member"] == "voter", 10, "the restarted node to vote")
+    assert "kept from the data directory" in g.log(), want_spec
+    c.nodes.remove(dead)
     assert_acked_everywhere(c, w.acked)
 
 
