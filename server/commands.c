@@ -1515,11 +1515,14 @@ PROC(lastsave_cmd)
 /* The peer handshake, answering side (peerauth.h). Whatever was wrong, the
  * client hears one error and the connection closes; why goes to the log
  * at verbose level, and the failure counts against the remote address. */
-static void hello_refuse(client *c, const char *host, const char *why)
+/* count: whether the refusal counts towards blocking the address. An id
+ * that is not a member (yet: a node started with 'join yes' retries until
+ * it is added) guesses nothing, and must not get a whole host blocked. */
+static void hello_refuse_counted(client *c, const char *host, const char *why, int count)
 {
     if (why) {
         serverLog(LL_VERBOSE, "Refused a peer handshake from %s: %s", c->addr, why);
-        if (peerauth_note_failure(host, mono_us() / 1000))
+        if (count && peerauth_note_failure(host, mono_us() / 1000))
             serverLog(LL_WARNING,
                       "%d failed peer handshakes from %s: refusing its handshakes for %d s",
                       PEERAUTH_MAX_FAILURES, host, PEERAUTH_BLOCK_MS / 1000);
@@ -1528,6 +1531,11 @@ static void hello_refuse(client *c, const char *host, const char *why)
     c->hello = NULL;
     resp_add_error(client_reply_buf(c), PEERAUTH_REFUSED);
     c->flags |= CF_CLOSE_AFTER_REPLY;
+}
+
+static void hello_refuse(client *c, const char *host, const char *why)
+{
+    hello_refuse_counted(c, host, why, 1);
 }
 
 static void client_host(const client *c, char *host, size_t n)
@@ -1569,12 +1577,16 @@ PROC(raft_hello_cmd)
         why = "this node has no peers";
     else if (lens[1] != strlen(cfg.cluster_id) || memcmp(argv[1], cfg.cluster_id, lens[1]))
         why = "wrong cluster id";
-    else if (peerauth_parse_id(argv[2], lens[2], &id) || !driver_peer_known(id))
-        why = "not a member's node id";
+    else if (peerauth_parse_id(argv[2], lens[2], &id))
+        why = "malformed node id";
     else if (!peerauth_is_hex(argv[3], lens[3]))
         why = "malformed nonce";
     if (why) {
         hello_refuse(c, host, why);
+        return;
+    }
+    if (!driver_peer_known(id)) {
+        hello_refuse_counted(c, host, "not a member's node id", 0);
         return;
     }
     peer_hello *h = c->hello ? c->hello : malloc(sizeof(*h));

@@ -218,7 +218,7 @@ def test_a_wrong_proof_gets_one_generic_error_and_is_rate_limited(secret_cluster
     src = "127.0.0.33"
     bad = [
         lambda x: x.call("RAFT.HELLO", "not-the-cluster", 2, os.urandom(32).hex()),
-        lambda x: x.call("RAFT.HELLO", cid, 9, os.urandom(32).hex()),
+        lambda x: x.call("RAFT.HELLO", cid, 2, "g" * 64),
         lambda x: x.call("RAFT.HELLO", cid, 2, "short"),
         lambda x: (x.call("RAFT.HELLO", cid, 2, os.urandom(32).hex()),
                    x.call("RAFT.AUTH", "f" * 64))[1],
@@ -243,6 +243,22 @@ def test_a_wrong_proof_gets_one_generic_error_and_is_rate_limited(secret_cluster
     assert ld.client().set("still", "ok")
     for nd in c.nodes:
         wait_until(lambda: nd.client().get("still") == b"ok", what="replication")
+
+
+def test_a_non_member_id_is_refused_without_blocking_the_address(secret_cluster):
+    """A node started with 'join yes' says hello until it is added: its id is
+    refused, but that guesses nothing and must not block its host (all the
+    nodes of a host share it)."""
+    c, secret = secret_cluster
+    n1 = c.node(1)
+    cid = cluster_id(n1)
+    src = "127.0.0.37"
+    for _ in range(8):
+        x = Conn(n1, src)
+        assert x.call("RAFT.HELLO", cid, 9, os.urandom(32).hex()) == REFUSED
+        assert x.closed()
+    handshake(n1, src, secret, cid)[0].close()
+    assert "failed peer handshakes from %s" % src not in n1.log()
 
 
 @pytest.mark.parametrize("bad_id", ["+2", " 2", "2 ", "02", "-18446744073709551614",
