@@ -156,6 +156,9 @@ def test_shrink_5_to_3_removing_the_leader(make_cluster):
         gone = c.followers()[0]
         assert ld.client().execute_command("RAFT.REMOVENODE", gone.id) == b"OK"
         assert gone.id not in members(ld)
+        # it says so in INFO and in its log
+        wait_until(lambda: gone.raft()["raft_member"] == "none", 10, "the removed node to know")
+        assert "(id %d) was removed from the cluster" % gone.id in gone.log()
         # the removed node, still running, does not disturb the others
         t0 = term(ld)
         n0 = len(w.acked)
