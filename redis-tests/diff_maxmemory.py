@@ -6,7 +6,11 @@ byte in RESP2 and RESP3: CONFIG SET/GET of maxmemory, maxmemory-policy,
 maxmemory-samples, lfu-log-factor and lfu-decay-time (values, units and
 every error), OBJECT FREQ and OBJECT IDLETIME's errors by policy, and the
 -OOM of a denyoom write with noeviction and maxmemory 1 (DEL, GET and
-EXPIRE still answered).
+EXPIRE still answered), and MULTI above maxmemory: every command queued is
+refused with -OOM and EXEC answers -EXECABORT; a transaction queued below
+it whose EXEC comes after a second connection lowered maxmemory is
+discarded when it holds a denyoom command and runs when it only reads.
+Steps starting with "@b" go to that second connection.
 
   /usr/bin/python3 diff_maxmemory.py [--verbose]
 
@@ -38,6 +42,15 @@ STEPS = [
     ("CONFIG", "SET", "maxmemory-samples", "x"),
     ("CONFIG", "SET", "maxmemory-samples", "10"),
     ("CONFIG", "GET", "maxmemory-samples"),
+    ("CONFIG", "SET", "maxmemory-samples", "64"),
+    ("CONFIG", "SET", "maxmemory-samples", "65"),
+    ("CONFIG", "GET", "maxmemory-samples"),
+    ("CONFIG", "SET", "maxmemory-samples", "2147483647"),
+    ("CONFIG", "GET", "maxmemory-samples"),
+    ("CONFIG", "SET", "maxmemory-samples", "2147483648"),
+    ("CONFIG", "SET", "maxmemory-samples", "-1"),
+    ("CONFIG", "GET", "maxmemory-samples"),
+    ("CONFIG", "SET", "maxmemory-samples", "5"),
     ("CONFIG", "SET", "lfu-log-factor", "-1"),
     ("CONFIG", "SET", "lfu-log-factor", "20"),
     ("CONFIG", "SET", "lfu-decay-time", "-1"),
@@ -66,16 +79,51 @@ STEPS = [
     ("DEL", "a"),
     ("CONFIG", "SET", "maxmemory", "0"),
     ("SET", "b", "2"),
+    # MULTI above maxmemory: queuing refused, EXEC aborts.
+    ("CONFIG", "SET", "maxmemory", "1"),
+    ("MULTI",),
+    ("SET", "c", "3"),
+    ("GET", "b"),
+    ("DEL", "b"),
+    ("EXEC",),
+    ("MULTI",),
+    ("DISCARD",),
+    ("MULTI",),
+    ("PING",),
+    ("EXEC",),
+    ("EXISTS", "b", "c"),
+    # Queued below maxmemory, EXEC above it.
+    ("CONFIG", "SET", "maxmemory", "0"),
+    ("MULTI",),
+    ("SET", "x", "1"),
+    ("GET", "b"),
+    ("@b", "CONFIG", "SET", "maxmemory", "1"),
+    ("EXEC",),
+    ("EXISTS", "x"),
+    ("@b", "CONFIG", "SET", "maxmemory", "0"),
+    ("MULTI",),
+    ("GET", "b"),
+    ("EXISTS", "x"),
+    ("@b", "CONFIG", "SET", "maxmemory", "1"),
+    ("EXEC",),
+    ("CONFIG", "SET", "maxmemory", "0"),
+    ("SET", "x", "1"),
 ]
 
 
 def run(target, proto):
     c = compat.Conn(target.host, target.port)
+    b = compat.Conn(target.host, target.port)
     out = []
     if proto == 3:
         c.call("HELLO", "3")
+        b.call("HELLO", "3")
     for step in STEPS:
-        out.append(c.call(*step).raw)
+        if step[0] == "@b":
+            out.append(b.call(*step[1:]).raw)
+        else:
+            out.append(c.call(*step).raw)
+    b.close()
     c.close()
     return out
 

@@ -393,6 +393,8 @@ char **argv_copy(int argc, char **argv, size_t *lens, size_t **lens_out)
     return av;
 }
 
+#define OOM_MSG "OOM command not allowed when used memory > 'maxmemory'."
+
 static int over_high_water(void)
 {
     return kvstate_used_pct(srv.state) >= cfg.high_water_pct ||
@@ -536,7 +538,18 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
         return;
     if (c->trk) tracking_command(c, r.s && r.s->proc == client_cmd);
     if (r.k && (r.k->flags & KV_CMD_DENYOOM) && over_high_water()) {
-        reject(c, "OOM command not allowed when used memory > 'maxmemory'.");
+        reject(c, OOM_MSG);
+        return;
+    }
+    /* Redis refuses every command but EXEC, DISCARD, QUIT and RESET while
+     * queuing above maxmemory (a queue may grow without bound), which
+     * dooms EXEC. This node's applied state decides: nothing is proposed,
+     * so the key space stays the same on every node. */
+    if ((c->flags & CF_MULTI) &&
+        !(r.s && (r.s->proc == exec_cmd || r.s->proc == discard_cmd || r.s->proc == quit_cmd ||
+                  r.s->proc == reset_cmd)) &&
+        kvstate_oom_refuses(srv.state)) {
+        reject(c, OOM_MSG);
         return;
     }
     if (r.k && diag_is_monitor(c)) {
@@ -1392,6 +1405,16 @@ PROC(role_cmd)
 
 /* --------------------------------------------------------- MULTI/EXEC */
 
+/* A queued command is denyoom (Redis's mstate.cmd_flags & CMD_DENYOOM). */
+static int multi_denyoom(client *c)
+{
+    for (int i = 0; i < c->mq_len; i++) {
+        const kv_command *k = kv_command_lookup(c->mq[i].argv[0], c->mq[i].argvlen[0]);
+        if (k && (k->flags & KV_CMD_DENYOOM)) return 1;
+    }
+    return 0;
+}
+
 static void multi_clear(client *c)
 {
     for (int i = 0; i < c->mq_len; i++)
@@ -1452,6 +1475,16 @@ PROC(exec_cmd)
     if (c->mq_len == 0 && !watch_count(c)) {
         multi_clear(c);
         resp_add_array(client_reply_buf(c), 0);
+        return;
+    }
+    if (multi_denyoom(c) && (kvstate_oom_refuses(srv.state) || over_high_water())) {
+        /* Redis's EXEC of denyoom commands above maxmemory. Decided here,
+         * before the log, as Redis decides before EXEC runs; should the
+         * state cross maxmemory between this and the apply, the apply's
+         * -OOM answers each denyoom command inside EXEC's reply instead. */
+        multi_clear(c);
+        watch_clear(c);
+        resp_add_error(client_reply_buf(c), "EXECABORT Transaction discarded because of: " OOM_MSG);
         return;
     }
     acl_recheck_queued(c);

@@ -205,7 +205,7 @@ static void pool_insert(kv_evict_sample *s, uint64_t idle)
 {
     for (int i = 0; i < pool_n; i++)
         if (same_key(&pool[i].s, s)) {
-            pool[i].s.digest = s->digest; /* the newest view of it */
+            pool[i].s.stamp = s->stamp; /* the newest view of it */
             pool[i].s.bytes = s->bytes;
             free(s->key);
             return;
@@ -237,15 +237,15 @@ static void propose_victims(cand *v, int n)
     size_t *lens = calloc((size_t)(1 + 3 * n), sizeof(size_t));
     char(*nums)[2][24] = calloc((size_t)n, sizeof(*nums));
     if (!argv || !lens || !nums) goto out;
-    argv[0] = "raft.evict";
-    lens[0] = 10;
+    argv[0] = "raft.evict2";
+    lens[0] = 11;
     for (int i = 0; i < n; i++) {
         lens[1 + 3 * i] = (size_t)snprintf(nums[i][0], 24, "%d", v[i].s.phys);
         argv[1 + 3 * i] = nums[i][0];
         argv[2 + 3 * i] = v[i].s.key;
         lens[2 + 3 * i] = v[i].s.keylen;
         lens[3 + 3 * i] =
-            (size_t)snprintf(nums[i][1], 24, "%llu", (unsigned long long)v[i].s.digest);
+            (size_t)snprintf(nums[i][1], 24, "%llu", (unsigned long long)v[i].s.stamp);
         argv[3 + 3 * i] = nums[i][1];
     }
     uint64_t index;

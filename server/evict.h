@@ -1,7 +1,7 @@
 /* evict.h -- the node's half of maxmemory (storage/kvstate.h "maxmemory"
  * has the replicated half): access recency and frequency per key, kept in
  * this node's memory only, and on the leader the choice of eviction
- * victims, proposed as RAFT.EVICT entries.
+ * victims, proposed as RAFT.EVICT2 entries.
  *
  * Access data. Every key a read served by this node names, and every key
  * a write applied on this node names, is touched: its LRU time (seconds of

@@ -310,7 +310,7 @@ void driver_read(client *c, int argc, char **argv, size_t *argvlen);
 void write_end_of_pass(void);
 void state_commit_if_due(void); /* main.c: commits the state when its bounds say so */
 void write_expire_cron(void);
-/* Proposes an internal command (RAFT.EVICT, RAFT.MEMCONF) on the leader
+/* Proposes an internal command (RAFT.EVICT2, RAFT.MEMCONF) on the leader
  * with no client waiting; *index gets its entry. 0, or -1 when not
  * leader or refused. */
 int write_propose_internal(int argc, char **argv, size_t *argvlen, uint64_t *index);

@@ -16,12 +16,27 @@
  * Settings: RAFT.MEMCONF <maxmemory> <policy> <samples> <lfu-log-factor>
  * <lfu-decay-time>, an internal entry (CONFIG SET proposes it).
  *
- * Eviction: RAFT.EVICT (<physical db> <key> <digest>)...: each key is
- * deleted only if its record still has that digest (kv_record_digest), so
- * a key rewritten after the leader chose it survives, as an expire entry
- * spares a key whose expiry changed. The victims come from the leader's
- * sampling (kvstate_evict_sample), which is the only place randomness and
- * access data enter; the entry carries the outcome. */
+ * Eviction: RAFT.EVICT2 (<physical db> <key> <stamp>)...: each key is
+ * deleted only if its record's change stamp (the index of the entry that
+ * last changed it, kept for WATCH: kvint.h KV_REC_STAMP) is still the one
+ * the leader sampled, so a key changed in any way after the leader chose
+ * it survives, as an expire entry spares a key whose expiry changed. Every
+ * change after the sample is made by a later entry, so it leaves a larger
+ * stamp: put_record() stamps what it writes, and kv_touch() (beside every
+ * keyspace event, as Redis's signalModifiedKey()) restamps a record whose
+ * change did not rewrite it (an element of a collection).
+ *
+ * RAFT.EVICT (<physical db> <key> <digest>)... is the form the previous
+ * version wrote: a digest of the record (kv_record_digest), which misses a
+ * same-length rewrite inside a string over 8 KB and an element change that
+ * keeps a collection's count and bounds. It still applies exactly as it
+ * did, so a log written before the change replays to the same state; the
+ * leader proposes only the new form, under a new name so that a node of
+ * the previous version stops on it (KV_ENEWER) rather than diverging.
+ *
+ * The victims come from the leader's sampling (kvstate_evict_sample),
+ * which is the only place randomness and access data enter; the entry
+ * carries the outcome. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,27 +241,43 @@ void kvstate_set_access(kvstate *s, kvstate_access_fn *fn, void *ctx)
 /* ------------------------------------------------------------ -OOM at apply */
 
 /* Some key has an expiry (volatile-* have something to evict). */
-static int any_volatile(kv_ctx *c)
+static int any_volatile(struct kvstate *s, MDB_txn *txn)
 {
-    struct kvstate *s = c->st;
     for (int p = 0; p < KV_MAX_DBS; p++) {
         MDB_stat st;
-        if (mdb_stat(c->txn, s->dbi[s->live][KV_SLOT_EXP(p)], &st) == 0 && st.ms_entries > 0)
-            return 1;
+        if (mdb_stat(txn, s->dbi[s->live][KV_SLOT_EXP(p)], &st) == 0 && st.ms_entries > 0) return 1;
     }
+    return 0;
+}
+
+/* Above maxmemory with nothing the policy may evict: an eviction policy
+ * lets writes in while it has something to evict (the leader's eviction
+ * entries follow). */
+static int oom_refuses(struct kvstate *s, MDB_txn *txn)
+{
+    const kv_memconf *m = &s->mem;
+    if (!m->maxmemory || s->acct <= m->maxmemory) return 0;
+    if (m->policy == KV_MAXMEM_NOEVICTION) return 1;
+    if (kv_policy_volatile(m->policy)) return !any_volatile(s, txn);
     return 0;
 }
 
 int kv_oom_at_apply(kv_ctx *c, const kv_command *cmd)
 {
     if (!(cmd->flags & KV_CMD_DENYOOM) || !accounting(c) || !c->st->applying) return 0;
-    const kv_memconf *m = &c->st->mem;
-    if (!m->maxmemory || c->st->acct <= m->maxmemory) return 0;
-    /* Above maxmemory: an eviction policy lets writes in while it has
-     * something to evict (the leader's eviction entries follow). */
-    if (m->policy == KV_MAXMEM_NOEVICTION) return 1;
-    if (kv_policy_volatile(m->policy)) return !any_volatile(c);
-    return 0;
+    return oom_refuses(c->st, c->txn);
+}
+
+int kvstate_oom_refuses(kvstate *s)
+{
+    const kv_memconf *m = &s->mem;
+    if (!m->maxmemory || s->acct <= m->maxmemory) return 0;
+    if (s->wtxn) return oom_refuses(s, s->wtxn);
+    MDB_txn *txn;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) return 1; /* as Redis: refuse */
+    int r = oom_refuses(s, txn);
+    mdb_txn_abort(txn);
+    return r;
 }
 
 /* ------------------------------------------------------------ RAFT.MEMCONF */
@@ -299,7 +330,7 @@ static void kvx_memconf(ARGS)
 
 /* ------------------------------------------------------------ RAFT.EVICT */
 
-/* A digest: the decimal digits of a u64. */
+/* A digest or a stamp: the decimal digits of a u64. */
 static int parse_digest(const char *s, size_t len, uint64_t *v)
 {
     uint64_t x = 0;
@@ -314,10 +345,11 @@ static int parse_digest(const char *s, size_t len, uint64_t *v)
     return 0;
 }
 
-KV_CHECK(evict_check)
+/* Both forms: (<phys> <key> <u64>) triples. */
+static int evict_args_check(int argc, char **argv, size_t *argvlen, resp_buf *err, const char *name)
 {
     if ((argc - 1) % 3 != 0) {
-        resp_add_error(err, "ERR wrong number of arguments for 'raft.evict' command");
+        resp_add_errorf(err, "ERR wrong number of arguments for '%s' command", name);
         return -1;
     }
     for (int i = 1; i < argc; i += 3) {
@@ -331,9 +363,22 @@ KV_CHECK(evict_check)
     return 0;
 }
 
-/* Deletes key of physical database phys if its record's digest is still
- * digest: 1 evicted, 0 spared, <0 error. */
-static int evict_one(kv_ctx *c, int phys, const char *key, size_t keylen, uint64_t digest)
+KV_CHECK(evict_check)
+{
+    return evict_args_check(argc, argv, argvlen, err, "raft.evict");
+}
+
+KV_CHECK(evict2_check)
+{
+    return evict_args_check(argc, argv, argvlen, err, "raft.evict2");
+}
+
+/* Deletes key of physical database phys if its record is still the one
+ * the leader chose: by stamp (by_stamp: the record's change stamp is
+ * want) or by the previous version's digest (kv_record_digest is want).
+ * 1 evicted, 0 spared, <0 error. */
+static int evict_one(kv_ctx *c, int phys, const char *key, size_t keylen, uint64_t want,
+                     int by_stamp)
 {
     struct kvstate *s = c->st;
     kv_skey sk;
@@ -346,7 +391,7 @@ static int evict_one(kv_ctx *c, int phys, const char *key, size_t keylen, uint64
     kv_rec r;
     if (kv_rec_parse(&k, &d, &r) != 0) return KV_ECORRUPT;
     if (r.keylen != keylen || memcmp(r.key, key, keylen) != 0) return 0;
-    if (kv_record_digest(d.mv_data, d.mv_size) != digest) return 0;
+    if ((by_stamp ? r.stamp : kv_record_digest(d.mv_data, d.mv_size)) != want) return 0;
     int db = kv_db_logical(c, phys);
     if (db < 0) return 0;
     int odb = c->db;
@@ -368,9 +413,10 @@ static int evict_one(kv_ctx *c, int phys, const char *key, size_t keylen, uint64
     return rc < 0 ? rc : rc == 1 && !expired;
 }
 
-static void kvx_evict(ARGS)
+static void evict_apply(ARGS, int by_stamp)
 {
-    if (evict_check(argc, argv, argvlen, c->reply)) return;
+    if (evict_args_check(argc, argv, argvlen, c->reply, by_stamp ? "raft.evict2" : "raft.evict"))
+        return;
     if (!c->st || !c->writable) {
         resp_add_error(c->reply, "ERR RAFT.EVICT is applied only");
         return;
@@ -379,9 +425,9 @@ static void kvx_evict(ARGS)
     for (int i = 1; i < argc && c->rc == 0; i += 3) {
         uint64_t phys;
         parse_u64(argv[i], argvlen[i], &phys, KV_MAX_DBS - 1);
-        uint64_t digest = 0;
-        parse_digest(argv[i + 2], argvlen[i + 2], &digest);
-        int rc = evict_one(c, (int)phys, argv[i + 1], argvlen[i + 1], digest);
+        uint64_t want = 0;
+        parse_digest(argv[i + 2], argvlen[i + 2], &want);
+        int rc = evict_one(c, (int)phys, argv[i + 1], argvlen[i + 1], want, by_stamp);
         if (rc < 0) {
             if (c->rc == 0) c->rc = rc;
             return;
@@ -389,6 +435,16 @@ static void kvx_evict(ARGS)
         n += rc;
     }
     resp_add_int(c->reply, n);
+}
+
+static void kvx_evict(ARGS)
+{
+    evict_apply(c, argc, argv, argvlen, 0);
+}
+
+static void kvx_evict2(ARGS)
+{
+    evict_apply(c, argc, argv, argvlen, 1);
 }
 
 /* ------------------------------------------------------------ sampling */
@@ -412,8 +468,7 @@ static int sample_record(struct kvstate *s, MDB_txn *txn, int phys, const MDB_va
         c.txn = txn;
         bytes += kv_acct_ver_get(&c, kv_get_be64((const unsigned char *)r.val));
     }
-    *out = (kv_evict_sample){
-        db, phys, key, r.keylen, r.expiry, bytes, kv_record_digest(d->mv_data, d->mv_size)};
+    *out = (kv_evict_sample){db, phys, key, r.keylen, r.expiry, bytes, r.stamp};
     return 1;
 }
 
@@ -622,7 +677,9 @@ const kv_command kvx_evict_commands[] = {
     {"raft.memconf", 6, KV_CMD_WRITE | KV_CMD_INTERNAL, 0, 0, 0, memconf_check, kvx_memconf,
      "server", "0.1.0", "Set maxmemory and its policy for the cluster (internal)"},
     {"raft.evict", -4, KV_CMD_WRITE | KV_CMD_INTERNAL, 0, 0, 0, evict_check, kvx_evict,
-     "server", "0.1.0", "Delete keys the leader chose for eviction (internal)"},
+     "server", "0.1.0", "Delete keys the leader chose for eviction, by digest (internal, old logs)"},
+    {"raft.evict2", -4, KV_CMD_WRITE | KV_CMD_INTERNAL, 0, 0, 0, evict2_check, kvx_evict2,
+     "server", "0.1.0", "Delete keys the leader chose for eviction, by change stamp (internal)"},
 };
 /* clang-format on */
 const size_t kvx_evict_ncommands = sizeof(kvx_evict_commands) / sizeof(kvx_evict_commands[0]);

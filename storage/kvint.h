@@ -299,10 +299,10 @@ static inline uint64_t kv_acct_elem(size_t flen, size_t vlen)
     return KV_ACCT_ELEM + flen + vlen;
 }
 /* A digest of a key's record as stored (type, expiry, value or collection
- * header): what an eviction entry carries so that a key rewritten after
- * it was chosen survives. */
+ * header): what the previous version's eviction entry (RAFT.EVICT)
+ * carries; kept so that old logs apply identically. */
 uint64_t kv_record_digest(const void *rec, size_t len);
-/* RAFT.MEMCONF / RAFT.EVICT (kvevict.c) and the -OOM of denyoom commands
+/* RAFT.MEMCONF / RAFT.EVICT2 (kvevict.c) and the -OOM of denyoom commands
  * decided at apply: 1 when cmd must be refused. */
 int kv_oom_at_apply(kv_ctx *c, const struct kv_command *cmd);
 

@@ -211,6 +211,11 @@ const kv_memconf *kvstate_memconf(kvstate *s);
 /* The accounted size, and the keys eviction entries deleted (INFO). */
 uint64_t kvstate_accounted(kvstate *s);
 uint64_t kvstate_evicted(kvstate *s);
+/* 1 when a denyoom write applied now would get -OOM (above maxmemory with
+ * noeviction, or a volatile-* policy and no key with an expiry), as of the
+ * last applied entry: the server's check for what Redis refuses before a
+ * command runs (queuing in MULTI, EXEC of denyoom commands). */
+int kvstate_oom_refuses(kvstate *s);
 /* The same figure counted from scratch over the key space (tests, and at
  * open for a state that has none). 0 or KV_E*. */
 int kvstate_acct_recount(kvstate *s, uint64_t *total);
@@ -228,9 +233,9 @@ typedef struct kv_evict_sample {
     int phys; /* physical database (the RAFT.EVICT argument) */
     char *key;
     size_t keylen;
-    int64_t expiry;  /* 0: none */
-    uint64_t bytes;  /* accounted size with its elements */
-    uint64_t digest; /* kv_record_digest of its record */
+    int64_t expiry; /* 0: none */
+    uint64_t bytes; /* accounted size with its elements */
+    uint64_t stamp; /* its record's change stamp (the RAFT.EVICT2 argument) */
 } kv_evict_sample;
 /* Samples up to n keys at random (volatile_only: keys with an expiry;
  * nearest_expiry: the n keys that expire first, for volatile-ttl) from

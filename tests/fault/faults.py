@@ -594,6 +594,8 @@ def make_fault(family, rng, n, max_jump=10.0):
     """A fault of a family, its kind drawn from rng."""
     if family == "kill":
         return Kill(rng, n, rng.choice(("one", "leader", "leader", "majority", "all")))
+    if family == "kill-leader":
+        return Kill(rng, n, "leader")
     if family == "power-loss":
         return PowerLoss(rng, n, rng.choice(("one", "leader", "minority", "all")))
     if family == "pause":

@@ -60,6 +60,19 @@ class History:
             op.type, op.result, op.reason = typ, result, reason
             self.events.append((t, typ, op))
 
+    def add_op(self, process, f, key, t_invoke, t_done, result):
+        """An ok operation the clients did not run (an eviction: workload.
+        evictions()), at the given monotonic times; the events stay in time
+        order."""
+        op = Op(process, f, key, None, None)
+        op.t_invoke, op.t_done, op.type, op.result = t_invoke, t_done, OK, result
+        with self._lock:
+            self.ops.append(op)
+            self.events.append((t_invoke, "invoke", op))
+            self.events.append((t_done, OK, op))
+            self.events.sort(key=lambda e: e[0])
+        return op
+
     def nemesis(self, kind, text):
         with self._lock:
             self.events.append((time.monotonic_ns(), "nemesis", (kind, text)))

@@ -75,12 +75,18 @@ SCENARIOS = {
     # follower forwards the script), under kill -9, pauses and partitions;
     # lincheck's :cas model checks the history
     "scripted": Scenario(["kill", "pause", "partition"], work="scripted", overlap=0.2),
+    # a cache under eviction (workload.Evicting): maxmemory far below the
+    # data, allkeys-lru, SET/GET on leader and followers, under partitions
+    # and kill -9 of the leader (the one choosing victims); evictions enter
+    # the history as the deletes they are (workload.evictions), and every
+    # node's keyspace notifications must agree
+    "evict": Scenario(["partition", "kill-leader"], work="evict"),
 }
 
 
 # Every scenario that must pass (lease-drift is expected to fail).
 SOAK_DEFAULT = ["partition", "kill", "pause", "clock-ttl", "clock-rate", "mixed", "snapshot", "power",
-                "power-mixed", "queue", "scripted"]
+                "power-mixed", "queue", "scripted", "evict"]
 
 
 class Result:
@@ -164,13 +170,18 @@ def _run(cl, sc, steps, hist, a, res, log):
     work = _work(sc, a)
     wl = {"registers": workload.Registers, "ttl": workload.Expiring, "set": workload.Sets,
           "queue": workload.Queue, "watch": workload.WatchCounters,
-          "scripted": workload.Scripted}[work]()
+          "scripted": workload.Scripted, "evict": workload.Evicting}[work]()
+    subs = _subscribe(cl, wl) if work == "evict" else []
 
     def nemesis_log(kind, text):
         hist.nemesis(kind, text)
         log("  %s %s" % (kind, text))
 
-    clients, stop, errors = workload.start_clients(a.clients, cl, hist, wl, a.seed, CLIENT_TIMEOUT)
+    try:
+        clients, stop, errors = workload.start_clients(a.clients, cl, hist, wl, a.seed, CLIENT_TIMEOUT)
+    except BaseException:
+        _unsubscribe(subs)
+        raise
     try:
         try:
             res.faults = schedule.run(cl, steps, nemesis_log)
@@ -186,7 +197,11 @@ def _run(cl, sc, steps, hist, a, res, log):
         res.liveness_s = cl.wait_writable(max(10.0, 25 * cl.election_timeout_s()))
         _watch_healthy(cl, 2.0)  # a healthy tail: operations after the heal
     finally:
-        workload.stop_clients(clients, stop, CLIENT_TIMEOUT + 10)
+        try:
+            workload.stop_clients(clients, stop, CLIENT_TIMEOUT + 10)
+        finally:
+            if work != "evict":
+                _unsubscribe(subs)
     res.problems += [e for e in errors if e.startswith("HARNESS")]
     res.notes += [e for e in errors if not e.startswith("HARNESS")][:10]
     if errors:
@@ -205,6 +220,11 @@ def _run(cl, sc, steps, hist, a, res, log):
         _check_lincheck(cl, hist, a, res)
     elif work == "queue":
         _check_queue(hist, wl, finals, res)
+    elif work == "evict":
+        try:
+            _check_evict(cl, hist, wl, subs, a, res)
+        finally:
+            _unsubscribe(subs)
     else:
         res.problems += checks.no_going_back(hist.ops)
         reads = [o for o in hist.ops if o.type == OK and o.f in ("get", "getex")]
@@ -212,6 +232,7 @@ def _run(cl, sc, steps, hist, a, res, log):
                          % (sum(1 for o in reads if o.result is None), sum(1 for o in reads if o.result)))
     dumps = cl.dump_all(30)
     res.problems += checks.same_keyspaces(dumps)
+    # (not evict: an eviction may follow the final reads; lincheck saw both)
     if work in ("registers", "watch", "scripted"):
         leader_view = next(iter(dumps.values()))
         for k, v in finals.items():
@@ -240,6 +261,76 @@ def _preload(cl, n):
                 p.execute()
         return True
     wait_until(load, 30, "a preload of %d keys" % n)
+
+
+def _subscribe(cl, wl):
+    """The eviction workload's settings, applied on every node, then one
+    KeyEvents subscriber per node, before any client writes."""
+    def setup():
+        ld = cl.leader_now()
+        if not ld:
+            return False
+        with ld.client(5.0) as r:
+            for cmd in wl.SETUP:
+                r.execute_command(*cmd)
+        return True
+    wait_until(setup, 30, "the eviction settings")
+
+    def applied_everywhere():
+        for nd in cl.nodes:
+            with nd.client(2.0) as r:
+                if r.config_get("maxmemory").get("maxmemory") != str(wl.MAXMEMORY):
+                    return False
+                flags = r.config_get("notify-keyspace-events").get("notify-keyspace-events") or ""
+                if sorted(flags) != sorted("K$e"):
+                    return False
+        return True
+    wait_until(applied_everywhere, 30, "the eviction settings on every node")
+    subs = []
+    try:
+        for nd in cl.nodes:
+            subs.append(workload.KeyEvents(nd.host, nd.port))
+    except BaseException:
+        _unsubscribe(subs)
+        raise
+    for sub in subs:
+        sub.start()
+    return subs
+
+
+def _unsubscribe(subs):
+    for sub in subs:
+        sub.stop.set()
+    for sub in subs:
+        if sub.is_alive():
+            sub.join(5)
+
+
+def _check_evict(cl, hist, wl, subs, a, res):
+    """Evictions into the history (workload.evictions), then lincheck; the
+    whole streams must agree once every node applied the same index."""
+    cl.wait_applied_converged(30)
+    whole = [s for s in subs if not s.broken]
+    res.notes.append("evict: %d of %d nodes' notification streams whole" % (len(whole), len(subs)))
+
+    def agree():
+        seqs = [workload.key_sequences(list(s.events)) for s in whole]
+        return all(q == seqs[0] for q in seqs[1:])
+    try:
+        wait_until(agree, 10, "the nodes' keyspace events to agree")
+    except Exception:  # evictions() names the keys that differ
+        pass
+    _unsubscribe(subs)
+    windows, problems = workload.evictions([list(s.events) for s in whole], hist.ops, wl.keys)
+    res.problems += problems
+    if not windows and not problems:
+        res.problems.append("evict: nothing was evicted, the check checked nothing")
+    workload.add_evictions(hist, windows)
+    gets = [o for o in hist.ops if o.f == "get" and o.type == OK]
+    res.notes.append("evict: %d evictions (windows %.0f ms on average), %d of %d reads missed"
+                     % (len(windows), sum(hi - lo for _, lo, hi in windows) / max(1, len(windows)) / 1e6,
+                        sum(1 for o in gets if o.result is None), len(gets)))
+    _check_lincheck(cl, hist, a, res)
 
 
 def _heal_everything(cl):

@@ -422,6 +422,165 @@ class _QueueClient(Queue):
         return rng.uniform(0, 0.04) if self.producer else 0.0
 
 
+class Evicting:
+    """A cache under eviction (README.md "evict"): SET of unique values
+    ("S<n>;" padded to about 200 bytes) and GET on keys e0..e15, with
+    maxmemory at a third of what they would take and allkeys-lru, so the
+    leader keeps evicting. Recorded as Registers' put and get; an eviction
+    is a delete the cluster made, which lincheck must be told about: each
+    node's keyspace notifications (`K$e`: "set" and "evicted" per key, in
+    the order its log applies them) are recorded by a KeyEvents subscriber,
+    and evictions() turns them into del operations with sound windows."""
+
+    MAXMEMORY = 10 * (56 + 3 + 200)  # 10 x (KV_ACCT_KEY + key + value): 10 of the 16 keys fit
+    SETUP = (("CONFIG", "SET", "notify-keyspace-events", "K$e"),
+             ("CONFIG", "SET", "maxmemory-policy", "allkeys-lru"),
+             ("CONFIG", "SET", "maxmemory", str(MAXMEMORY)))
+
+    def __init__(self, nkeys=16, size=200):
+        self.keys = ["e%d" % i for i in range(nkeys)]
+        self.size = size
+        self._lock = threading.Lock()
+        self._n = 0
+
+    def _unique(self):
+        with self._lock:
+            self._n += 1
+            v = "S%d;" % self._n
+        return v + "x" * max(0, self.size - len(v))
+
+    @staticmethod
+    def is_read(f):
+        return f == "get"
+
+    def pick_op(self, rng, key):
+        if rng.random() < 0.5:
+            return "get", ("GET", key), None, None
+        v = self._unique()
+        return "put", ("SET", key, v), v, None
+
+    @staticmethod
+    def think(rng):
+        """0-10 ms between operations: fewer, so lincheck's search over the
+        evictions' windows stays short."""
+        return rng.uniform(0, 0.01)
+
+    @staticmethod
+    def final_op(key):
+        return "get", ("GET", key)
+
+    result = staticmethod(Registers.result)
+
+
+class KeyEvents(threading.Thread):
+    """One node's keyspace notifications for the workload's keys
+    (PSUBSCRIBE __keyspace@0__:*), each recorded with the monotonic time it
+    arrived: events is [(t_ns, key, event)]. A node applies the log in
+    order and publishes at apply, so the stream is its log's order of
+    changes; if the connection breaks (the node was killed), broken is set
+    and the stream is not used (its gap would hide changes)."""
+
+    def __init__(self, host, port):
+        super().__init__(name="events-%s" % host, daemon=True)
+        self.events, self.broken = [], None
+        self.stop = threading.Event()
+        self.c = redis.Connection(host=host, port=port, socket_timeout=5, socket_connect_timeout=2)
+        self.c.connect()
+        self.c.send_command("PSUBSCRIBE", "__keyspace@0__:*")
+        reply = self.c.read_response()
+        assert reply[0] in (b"psubscribe", "psubscribe"), reply
+
+    def run(self):
+        try:
+            while not self.stop.is_set():
+                if not self.c.can_read(timeout=0.1):
+                    continue
+                msg = self.c.read_response()
+                t = time.monotonic_ns()
+                if msg[0] in (b"pmessage", "pmessage"):
+                    key = _text(msg[2]).split(":", 1)[1]
+                    self.events.append((t, key, _text(msg[3])))
+        except Exception as e:  # a killed node: this stream has a gap from here on
+            self.broken = "%s: %s" % (type(e).__name__, e)
+        finally:
+            self.c.disconnect()
+
+
+def key_sequences(events):
+    """{key: ["set", "evicted", ...]} of one stream."""
+    out = {}
+    for _, k, ev in events:
+        out.setdefault(k, []).append(ev)
+    return out
+
+
+def evictions(streams, ops, keys=None):
+    """The evictions the whole streams (those of nodes that were never
+    cut off) show, as (key, t_lo, t_hi) windows in the history's
+    monotonic ns, and the problems found (streams that disagree).
+
+    Soundness. The eviction's effect is the commit of its entry, which no
+    node applies before it happens: t_hi, the earliest arrival of its
+    "evicted" event on any node, is after it. If m "set" events of key k
+    precede the eviction in a stream, m SET entries of k were committed
+    before it, each proposed for a distinct SET operation (the workload
+    never repeats a value) after that operation was invoked: so at least m
+    SET invocations of k precede the eviction, and t_lo, the m-th earliest
+    invocation of a SET of k in the history, is before it. A SET recorded
+    as fail did not happen (workload.classify: the same premise lincheck
+    works on), so it is left out; unknown (info) ones are counted, which
+    can only make t_lo earlier. The window [t_lo, t_hi] therefore holds the
+    true effect; lincheck may place the delete anywhere in it.
+
+    keys: only these (the harness writes keys of its own, __liveness__)."""
+    problems = []
+    if not streams:
+        return [], ["no node's keyspace notifications covered the whole run"]
+    if keys is not None:
+        keys = set(keys)
+        streams = [[e for e in s if e[1] in keys] for s in streams]
+    seqs = [key_sequences(s) for s in streams]
+    for other in seqs[1:]:
+        if other != seqs[0]:
+            bad = sorted(k for k in set(other) | set(seqs[0]) if other.get(k) != seqs[0].get(k))
+            problems.append("nodes' keyspace events differ for keys %s" % bad[:5])
+            return [], problems
+    invokes = {}
+    for o in ops:
+        if o.f == "put" and o.type != FAIL:
+            invokes.setdefault(o.key, []).append(o.t_invoke)
+    for v in invokes.values():
+        v.sort()
+    # the j-th eviction of k in every stream: its count of sets before, and
+    # its earliest arrival
+    per_stream = []
+    for s in streams:
+        sets, evs = {}, {}
+        for t, k, ev in s:
+            if ev == "set":
+                sets[k] = sets.get(k, 0) + 1
+            elif ev == "evicted":
+                evs.setdefault(k, []).append((sets.get(k, 0), t))
+        per_stream.append(evs)
+    out = []
+    for k, lst in per_stream[0].items():
+        for j, (m, t) in enumerate(lst):
+            t_hi = min(ps[k][j][1] for ps in per_stream)
+            inv = invokes.get(k, [])
+            if m < 1 or m > len(inv):
+                problems.append("key %s evicted after %d sets, but %d SETs were invoked" % (k, m, len(inv)))
+                continue
+            out.append((k, inv[m - 1], t_hi))
+    return out, problems
+
+
+def add_evictions(hist, windows):
+    """Each window becomes a del of its own process (ok, result 1: the key
+    existed), its invoke and completion at the window's ends."""
+    for k, lo, hi in windows:
+        hist.add_op(hist.new_process(), "del", k, lo, hi, 1)
+
+
 CAS_SCRIPT = ("if redis.call('GET',KEYS[1])==ARGV[1] then redis.call('SET',KEYS[1],ARGV[2]) "
               "return 1 else return 0 end")
 

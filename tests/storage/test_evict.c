@@ -177,8 +177,8 @@ static void accounted_size_counts_keys_values_and_elements(void **state)
     assert_int_equal(kvstate_accounted(f->s), 0);
 }
 
-/* The digest a sample reports for key (volatile_only 0). */
-static uint64_t digest_of(fx *f, const char *key)
+/* The change stamp a sample reports for key (volatile_only 0). */
+static uint64_t stamp_of(fx *f, const char *key)
 {
     kv_evict_sample s[64 * KV_MAX_DBS];
     uint64_t rng = 1, d = 0;
@@ -188,7 +188,7 @@ static uint64_t digest_of(fx *f, const char *key)
         assert_true(n >= 0);
         for (int i = 0; i < n; i++) {
             if (!found && s[i].keylen == strlen(key) && !memcmp(s[i].key, key, s[i].keylen)) {
-                d = s[i].digest;
+                d = s[i].stamp;
                 found = 1;
             }
             free(s[i].key);
@@ -204,31 +204,145 @@ static void eviction_entry_spares_a_key_rewritten_after_it_was_chosen(void **sta
     char cmd[128];
     run(f, "SET victim one");
     run(f, "SET other x");
-    uint64_t d = digest_of(f, "victim");
+    uint64_t d = stamp_of(f, "victim");
     run(f, "SET victim two"); /* rewritten after it was chosen */
-    snprintf(cmd, sizeof(cmd), "RAFT.EVICT 0 victim %llu", (unsigned long long)d);
+    snprintf(cmd, sizeof(cmd), "RAFT.EVICT2 0 victim %llu", (unsigned long long)d);
     assert_string_equal(run(f, cmd), ":0\r\n");
     assert_string_equal(run(f, "GET victim"), "$3\r\ntwo\r\n");
     assert_int_equal(kvstate_evicted(f->s), 0);
-    d = digest_of(f, "victim");
-    assert_string_equal(run(f, cmd), ":0\r\n"); /* the old digest still */
-    snprintf(cmd, sizeof(cmd), "RAFT.EVICT 0 victim %llu", (unsigned long long)d);
+    d = stamp_of(f, "victim");
+    assert_string_equal(run(f, cmd), ":0\r\n"); /* the old stamp still */
+    snprintf(cmd, sizeof(cmd), "RAFT.EVICT2 0 victim %llu", (unsigned long long)d);
     assert_string_equal(run(f, cmd), ":1\r\n");
     assert_string_equal(run(f, "EXISTS victim"), ":0\r\n");
     assert_int_equal(kvstate_evicted(f->s), 1);
     assert_exact(f, "eviction");
     /* A collection: an element added changes its header, so it survives. */
     run(f, "RPUSH l a");
-    d = digest_of(f, "l");
+    d = stamp_of(f, "l");
     run(f, "RPUSH l b");
-    snprintf(cmd, sizeof(cmd), "RAFT.EVICT 0 l %llu", (unsigned long long)d);
+    snprintf(cmd, sizeof(cmd), "RAFT.EVICT2 0 l %llu", (unsigned long long)d);
     assert_string_equal(run(f, cmd), ":0\r\n");
     assert_string_equal(run(f, "LLEN l"), ":2\r\n");
-    /* Malformed entries are refused, not applied. */
+    /* Malformed entries are refused, not applied, in both forms. */
+    assert_string_equal(run(f, "RAFT.EVICT2 99 l 1"), "-ERR Invalid eviction entry\r\n");
+    assert_string_equal(run(f, "RAFT.EVICT2 0 l -1"), "-ERR Invalid eviction entry\r\n");
+    assert_string_equal(run(f, "RAFT.EVICT2 0 l 1 0"),
+                        "-ERR wrong number of arguments for 'raft.evict2' command\r\n");
     assert_string_equal(run(f, "RAFT.EVICT 99 l 1"), "-ERR Invalid eviction entry\r\n");
     assert_string_equal(run(f, "RAFT.EVICT 0 l -1"), "-ERR Invalid eviction entry\r\n");
     assert_string_equal(run(f, "RAFT.EVICT 0 l 18446744073709551616"),
                         "-ERR Invalid eviction entry\r\n");
+}
+
+/* kv_record_digest of key's record in physical database 0, as a leader
+ * of the previous version put it in a RAFT.EVICT entry; prestamp: of the
+ * record as it was stored before records carried a change stamp (the
+ * stamp taken out), where the digest's blind spots show. */
+static uint64_t old_digest_of(fx *f, const char *key, size_t keylen, int prestamp)
+{
+    MDB_txn *txn;
+    kv_skey sk;
+    kv_skey_make(&sk, key, keylen);
+    assert_int_equal(kvstate_commit(f->s), 0);
+    assert_int_equal(mdb_txn_begin(f->s->env, NULL, MDB_RDONLY, &txn), 0);
+    MDB_val k = {sk.len, sk.b}, d;
+    assert_int_equal(mdb_get(txn, f->s->dbi[f->s->live][KV_SLOT_KV(0)], &k, &d), 0);
+    const unsigned char *p = d.mv_data;
+    uint64_t digest;
+    if (prestamp) {
+        assert_true(d.mv_size >= KV_REC_HDR + 8 && (p[0] & KV_REC_STAMP));
+        unsigned char *old = malloc(d.mv_size - 8);
+        memcpy(old, p, KV_REC_HDR);
+        old[0] &= (unsigned char)~KV_REC_STAMP;
+        memcpy(old + KV_REC_HDR, p + KV_REC_HDR + 8, d.mv_size - KV_REC_HDR - 8);
+        digest = kv_record_digest(old, d.mv_size - 8);
+        free(old);
+    } else {
+        digest = kv_record_digest(p, d.mv_size);
+    }
+    mdb_txn_abort(txn);
+    return digest;
+}
+
+/* Runs an argv (binary arguments) and returns its reply. */
+static const char *runv(fx *f, int argc, const char **argv, const size_t *lens)
+{
+    resp_buf_reset(&f->r);
+    assert_int_equal(kvt_run(f->s, f->tau, f->tau, argc, (char **)argv, (size_t *)lens, &f->r), 0);
+    resp_add_raw(&f->r, "", 1);
+    return f->r.p;
+}
+
+/* Writes big (a 20 KB raw string) and h (a hash of three fields), and
+ * returns their stamps in st[0..1]; then changes each in a way the
+ * digest (of a record without a stamp) does not see: a same-length
+ * rewrite inside the string's middle, and a field's new value of the same
+ * length (the hash's count and header stay). */
+static void changes_the_digest_missed(fx *f, uint64_t st[2])
+{
+    static char big[20000];
+    memset(big, 'a', sizeof(big));
+    const char *set[] = {"SET", "big", big};
+    const size_t setl[] = {3, 3, sizeof(big)};
+    assert_string_equal(runv(f, 3, set, setl), "+OK\r\n");
+    assert_string_equal(run(f, "SETRANGE big 0 a"), ":20000\r\n"); /* raw, as after */
+    run(f, "HSET h f1 v1 f2 v2 f3 v3");
+    uint64_t dg[2] = {old_digest_of(f, "big", 3, 1), old_digest_of(f, "h", 1, 1)};
+    st[0] = stamp_of(f, "big");
+    st[1] = stamp_of(f, "h");
+    assert_string_equal(run(f, "SETRANGE big 10000 b"), ":20000\r\n");
+    assert_string_equal(run(f, "HSET h f2 w2"), ":0\r\n");
+    assert_true(old_digest_of(f, "big", 3, 1) == dg[0]);
+    assert_true(old_digest_of(f, "h", 1, 1) == dg[1]);
+}
+
+static void eviction_by_stamp_spares_changes_the_digest_missed(void **state)
+{
+    fx *f = *state;
+    char cmd[160];
+    uint64_t st[2];
+    changes_the_digest_missed(f, st);
+    snprintf(cmd, sizeof(cmd), "RAFT.EVICT2 0 big %llu 0 h %llu", (unsigned long long)st[0],
+             (unsigned long long)st[1]);
+    assert_string_equal(run(f, cmd), ":0\r\n");
+    assert_string_equal(run(f, "GETRANGE big 10000 10000"), "$1\r\nb\r\n");
+    assert_string_equal(run(f, "HGET h f2"), "$2\r\nw2\r\n");
+    assert_int_equal(kvstate_evicted(f->s), 0);
+    /* Sampled again (the new stamps), they go. */
+    snprintf(cmd, sizeof(cmd), "RAFT.EVICT2 0 big %llu 0 h %llu",
+             (unsigned long long)stamp_of(f, "big"), (unsigned long long)stamp_of(f, "h"));
+    assert_string_equal(run(f, cmd), ":2\r\n");
+    assert_string_equal(run(f, "EXISTS big h"), ":0\r\n");
+    assert_int_equal(kvstate_evicted(f->s), 2);
+    assert_exact(f, "eviction by stamp");
+}
+
+/* A log written by the previous version holds RAFT.EVICT entries with
+ * digests: they apply by the digest rule as they did then, so replaying
+ * such a log gives the same state on every node. */
+static void old_digest_entries_still_apply_as_before(void **state)
+{
+    fx *f = *state;
+    char cmd[160];
+    uint64_t st[2];
+    changes_the_digest_missed(f, st);
+    snprintf(cmd, sizeof(cmd), "RAFT.EVICT 0 big %llu 0 h %llu",
+             (unsigned long long)old_digest_of(f, "big", 3, 0),
+             (unsigned long long)old_digest_of(f, "h", 1, 0));
+    assert_string_equal(run(f, cmd), ":2\r\n");
+    assert_string_equal(run(f, "EXISTS big h"), ":0\r\n");
+    assert_int_equal(kvstate_evicted(f->s), 2);
+    assert_exact(f, "eviction by digest");
+    /* ... and a digest that no longer matches spares the key, as before. */
+    run(f, "SET k one");
+    uint64_t d = old_digest_of(f, "k", 1, 0);
+    run(f, "SET k two");
+    snprintf(cmd, sizeof(cmd), "RAFT.EVICT 0 k %llu", (unsigned long long)d);
+    assert_string_equal(run(f, cmd), ":0\r\n");
+    assert_string_equal(run(f, "GET k"), "$3\r\ntwo\r\n");
+    assert_string_equal(run(f, "RAFT.EVICT 0 k"),
+                        "-ERR wrong number of arguments for 'raft.evict' command\r\n");
 }
 
 #define OOM "-OOM command not allowed when used memory > 'maxmemory'.\r\n"
@@ -301,9 +415,9 @@ static void an_eviction_emits_the_evicted_event_in_the_keys_logical_database(voi
     kvt_db = 0;
     run(f, "SWAPDB 3 5");          /* k now in logical db 5, physical db 3 */
     run(f, "RAFT.NOTIFYCONF 515"); /* K E e */
-    uint64_t d = digest_of(f, "k");
+    uint64_t d = stamp_of(f, "k");
     nevents = 0;
-    snprintf(cmd, sizeof(cmd), "RAFT.EVICT 3 k %llu", (unsigned long long)d);
+    snprintf(cmd, sizeof(cmd), "RAFT.EVICT2 3 k %llu", (unsigned long long)d);
     assert_string_equal(run(f, cmd), ":1\r\n");
     assert_string_equal(events, "__keyspace@5__:k evicted\n__keyevent@5__:evicted k\n");
     kvstate_set_hooks(f->s, NULL);
@@ -343,6 +457,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(eviction_entry_spares_a_key_rewritten_after_it_was_chosen,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(eviction_by_stamp_spares_changes_the_digest_missed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(old_digest_entries_still_apply_as_before, setup, teardown),
         cmocka_unit_test_setup_teardown(denyoom_writes_get_oom_at_apply_when_nothing_is_evictable,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
