@@ -138,8 +138,10 @@ const void *kvstate_members(kvstate *s, uint64_t *index, size_t *len);
 int kvstate_script_conf(kvstate *s, uint64_t *budget, uint64_t *maxmem);
 /* A write command this state would run without writing, as the read
  * command to serve instead (its row, kvcmd.h): EVAL / EVALSHA of a script
- * whose shebang has the no-writes flag -> EVAL_RO / EVALSHA_RO. NULL
- * otherwise (and for any command but those two, at the cost of a name
+ * whose shebang has the no-writes flag -> EVAL_RO / EVALSHA_RO; FUNCTION
+ * LIST / DUMP / STATS, SCRIPT EXISTS / DEBUG & co. -> the same row
+ * (kv_call_reads). NULL
+ * otherwise (and for any other command, at the cost of a name
  * comparison). */
 struct kv_command;
 const struct kv_command *kvstate_as_read(kvstate *s, const struct kv_command *cmd, int argc,

@@ -281,6 +281,9 @@ KV_CHECK(script_check)
     } else if (kv_streqci(sub, sl, "help")) {
         name = "help";
         ok = argc == 2;
+    } else if (kv_streqci(sub, sl, "debug")) {
+        name = "debug";
+        ok = argc == 3;
     } else if (kv_streqci(sub, sl, "flush")) {
         if (argc == 2 || (argc == 3 && (kv_streqci(argv[2], argvlen[2], "async") ||
                                         kv_streqci(argv[2], argvlen[2], "sync"))))
@@ -357,6 +360,21 @@ static void kvx_script(ARGS)
         /* A script runs inside one apply: none is ever running between
          * two commands. */
         resp_add_error(c->reply, "NOTBUSY No scripts in execution right now.");
+    } else if (kv_streqci(sub, sl, "debug")) {
+        /* A read (kv_call_reads). NO is the only mode there is: a script
+         * runs when its entry applies, on every node, inside one apply, so
+         * nothing could stop it at a breakpoint and talk to one client
+         * (Redis's LDB); YES and SYNC say so. */
+        if (c->multi)
+            resp_add_error(c->reply, "ERR SCRIPT DEBUG must be called outside a pipeline");
+        else if (kv_streqci(argv[2], argvlen[2], "no"))
+            resp_add_ok(c->reply);
+        else if (kv_streqci(argv[2], argvlen[2], "yes") || kv_streqci(argv[2], argvlen[2], "sync"))
+            resp_add_error(c->reply, "ERR SCRIPT DEBUG YES|SYNC is not supported: scripts run when "
+                                     "their log entry applies, on every node, so there is no Lua "
+                                     "debugger (LDB)");
+        else
+            resp_add_error(c->reply, "ERR Use SCRIPT DEBUG YES/SYNC/NO");
     } else {
         kv_add_help(c->reply, script_help);
     }
