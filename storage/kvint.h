@@ -267,9 +267,10 @@ void kv_watch_mark(kv_ctx *c, int db);
 int kv_watch_probe(kv_ctx *c, int db, const char *key, size_t keylen, int *present,
                    uint64_t *stamp);
 /* The first command of a watched MULTI entry, "raft.watch" then pairs of
- * "<db>:<present 0|1>:<index>" and key: 1 when a watched key changed
- * after the index it was watched at (or a pair does not parse), 0 when
- * none did, -1 on a storage error (c->rc). */
+ * "<db>:<present 0|1>:<index>[:<physical db>]" and key: 1 when a watched
+ * key changed after the index it was watched at (or a pair does not
+ * parse), 0 when none did, -1 on a storage error (c->rc). A key absent
+ * then changed only if it has existed since (kvks.c "watch"). */
 int kv_watch_changed(kv_ctx *c, int argc, char **argv, size_t *argvlen);
 /* LMDB's codes as KV_E*, and the share of an environment's map in use
  * (kvutil.c; for the state environment: the log is not in LMDB). */

@@ -525,7 +525,7 @@ void kvstate_set_hooks(kvstate *s, const kvstate_hooks *h)
 }
 
 int kvstate_watch_probe(kvstate *s, int db, const char *key, size_t keylen, int *present,
-                        uint64_t *applied)
+                        uint64_t *applied, int *phys)
 {
     MDB_txn *txn = NULL;
     kv_ctx c;
@@ -537,6 +537,7 @@ int kvstate_watch_probe(kvstate *s, int db, const char *key, size_t keylen, int 
     ctx_init(s, &c, txn, 0, NULL);
     if ((rc = kv_watch_probe(&c, db, key, keylen, present, &stamp)) != 0) return rc;
     *applied = s->applied;
+    *phys = s->dbmap[db];
     return 0;
 }
 
