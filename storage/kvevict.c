@@ -237,9 +237,9 @@ static int any_volatile(kv_ctx *c)
     return 0;
 }
 
-int kv_oom_at_apply(kv_ctx *c, const kv_command *cmd)
+/* Above maxmemory with nothing the policy could evict. */
+static int over_maxmemory(kv_ctx *c)
 {
-    if (!(cmd->flags & KV_CMD_DENYOOM) || !accounting(c) || !c->st->applying) return 0;
     const kv_memconf *m = &c->st->mem;
     if (!m->maxmemory || c->st->acct <= m->maxmemory) return 0;
     /* Above maxmemory: an eviction policy lets writes in while it has
@@ -247,6 +247,23 @@ int kv_oom_at_apply(kv_ctx *c, const kv_command *cmd)
     if (m->policy == KV_MAXMEM_NOEVICTION) return 1;
     if (kv_policy_volatile(m->policy)) return !any_volatile(c);
     return 0;
+}
+
+int kv_oom_at_apply(kv_ctx *c, const kv_command *cmd)
+{
+    /* Inside a script, redis.call decides (kv_oom_for_script). */
+    if (!(cmd->flags & KV_CMD_DENYOOM) || !accounting(c) || !c->st->applying || c->in_script)
+        return 0;
+    return over_maxmemory(c);
+}
+
+int kv_oom_for_script(kv_ctx *c)
+{
+    if (!c->st) return 0;
+    /* Applying: the replicated count, the same on every node. A read
+     * (EVAL_RO) looks at this node's, as Redis looks at its own. */
+    if (c->writable && (!accounting(c) || !c->st->applying)) return 0;
+    return over_maxmemory(c);
 }
 
 /* ------------------------------------------------------------ RAFT.MEMCONF */

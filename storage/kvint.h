@@ -306,6 +306,12 @@ uint64_t kv_record_digest(const void *rec, size_t len);
 /* RAFT.MEMCONF / RAFT.EVICT (kvevict.c) and the -OOM of denyoom commands
  * decided at apply: 1 when cmd must be refused. */
 int kv_oom_at_apply(kv_ctx *c, const struct kv_command *cmd);
+/* Redis's OOM state when a script starts (its pre-command OOM state): a
+ * script whose shebang or function flags have neither no-writes nor
+ * allow-oom is refused with -OOM, and in any script without allow-oom a
+ * denyoom command before the script's first write is (kvlua.c), as
+ * Redis's scriptVerifyOOM. Decided from the state, at apply. */
+int kv_oom_for_script(kv_ctx *c);
 
 /* ------------------------------------------------------------ state env */
 

@@ -81,7 +81,7 @@ static int script_compiles(kv_ctx *c, const char *sha, const char *body, size_t 
     uint64_t budget, maxmem;
     if (kvlua_shebang(body, len, &flags, &skip, c->reply) != 0) return -1;
     kvx_script_conf(c, &budget, &maxmem);
-    kvlua_run r = {.c = c, .readonly = 1, .budget = budget, .max_memory = maxmem};
+    kvlua_run r = {.c = c, .readonly = 1, .budget = budget, .max_memory = maxmem, .lazy_base = 1};
     struct lua_State *L = kvlua_begin(&r, c->reply);
     if (!L) return -1;
     int rc = kvlua_load_cached(L, sha, body + skip, len - skip, c->reply);
@@ -98,6 +98,13 @@ static void run_script(kv_ctx *c, const char *sha, const char *body, size_t len,
     long long numkeys;
     uint64_t budget, maxmem;
     if (kvlua_shebang(body, len, &flags, &skip, c->reply) != 0) return;
+    /* Redis: a script with a shebang declares whether it writes; one that
+     * may, without allow-oom, is a denyoom command. */
+    int oom = kv_oom_for_script(c);
+    if (oom && (flags & KVLUA_F_SHEBANG) && !(flags & (KVLUA_F_NO_WRITES | KVLUA_F_ALLOW_OOM))) {
+        resp_add_error(c->reply, "OOM command not allowed when used memory > 'maxmemory'.");
+        return;
+    }
     kv_string2ll(argv[2], argvlen[2], &numkeys);
     kvx_script_conf(c, &budget, &maxmem);
     kvlua_run r = {
@@ -107,6 +114,9 @@ static void run_script(kv_ctx *c, const char *sha, const char *body, size_t len,
         .max_memory = maxmem,
         .seed = c->rng ^ kv_keyhash(sha, 40),
         .name = sha,
+        .lazy_base = 1,
+        .oom_at_start = oom,
+        .allow_oom = (flags & KVLUA_F_ALLOW_OOM) != 0,
     };
     struct lua_State *L = kvlua_begin(&r, c->reply);
     if (!L) return;
