@@ -6,7 +6,9 @@ byte in RESP2 and RESP3: CONFIG SET/GET of maxmemory, maxmemory-policy,
 maxmemory-samples, lfu-log-factor and lfu-decay-time (values, units and
 every error), OBJECT FREQ and OBJECT IDLETIME's errors by policy, and the
 -OOM of a denyoom write with noeviction and maxmemory 1 (DEL, GET and
-EXPIRE still answered), and MULTI above maxmemory: every command queued is
+EXPIRE still answered), scripts and functions by their flags
+(allow-oom, no-writes, none; Redis's rule of the first write), and MULTI
+above maxmemory: every command queued is
 refused with -OOM and EXEC answers -EXECABORT; a transaction queued below
 it whose EXEC comes after a second connection lowered maxmemory is
 discarded when it holds a denyoom command and runs when it only reads.
@@ -22,8 +24,18 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compat  # noqa: E402
 
+LIB = """#!lua name=oomlib
+redis.register_function('w', function(keys) return redis.call('set', keys[1], '2') end)
+redis.register_function{function_name='wo', callback=function(keys) return redis.call('set', keys[1], '3') end,
+                        flags={'allow-oom'}}
+redis.register_function{function_name='r', callback=function(keys) return redis.call('get', keys[1]) end,
+                        flags={'no-writes'}}
+"""
+
 STEPS = [
     ("FLUSHALL",),
+    ("FUNCTION", "LOAD", "REPLACE", LIB),
+    ("SCRIPT", "LOAD", "return redis.call('set', KEYS[1], 'e')"),
     ("SET", "a", "1"),
     ("CONFIG", "SET", "maxmemory", "100mb"),
     ("CONFIG", "GET", "maxmemory"),
@@ -76,9 +88,34 @@ STEPS = [
     ("INCR", "a"),
     ("GET", "a"),
     ("EXPIRE", "a", "100"),
+    # Scripts over maxmemory (Redis's scriptVerifyOOM and script flags): a
+    # script without shebang fails at its first denyoom command unless it
+    # wrote before; one with a shebang that may write is refused whole
+    # unless allow-oom; no-writes runs; functions follow their flags.
+    ("EVAL", "return redis.call('set', KEYS[1], '1')", "1", "s1"),
+    ("EVAL", "return redis.call('get', KEYS[1])", "1", "a"),
+    ("EVAL", "redis.call('del', 'zz'); return redis.call('set', KEYS[1], '1')", "1", "s2"),
+    ("EVAL", "return redis.pcall('set', KEYS[1], '1')", "1", "s3"),
+    ("EVAL", "return redis.call('incr', KEYS[1])", "1", "a"),
+    ("EVALSHA", "60339c26c7236aeee698127c238daf62ce471835", "1", "s4"),
+    ("EVAL", "#!lua\nreturn redis.call('set', KEYS[1], '1')", "1", "s5"),
+    ("EVAL", "#!lua\nreturn 1", "0"),
+    ("EVAL", "#!lua flags=allow-oom\nreturn redis.call('set', KEYS[1], '1')", "1", "s6"),
+    ("EVAL", "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", "1", "a"),
+    ("EVAL_RO", "return redis.call('get', KEYS[1])", "1", "a"),
+    ("EVAL_RO", "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", "1", "a"),
+    ("FCALL", "w", "1", "f1"),
+    ("FCALL", "wo", "1", "f2"),
+    ("FCALL", "r", "1", "f2"),
+    ("FCALL_RO", "r", "1", "f2"),
+    ("FCALL", "nosuch", "0"),
+    ("FUNCTION", "LOAD", "#!lua name=l2\nredis.register_function('x', function() return 1 end)"),
+    ("SCRIPT", "LOAD", "return 2"),
     ("DEL", "a"),
     ("CONFIG", "SET", "maxmemory", "0"),
     ("SET", "b", "2"),
+    ("MGET", "s1", "s2", "s3", "s5", "s6", "f1", "f2"),
+    ("FUNCTION", "DELETE", "oomlib"),
     # MULTI above maxmemory: queuing refused, EXEC aborts.
     ("CONFIG", "SET", "maxmemory", "1"),
     ("MULTI",),

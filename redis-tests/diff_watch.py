@@ -76,6 +76,17 @@ SCENARIOS = [
     scen("flushall", touched_by(("FLUSHALL",), setup=[("SET", "k", "v")])),
     scen("swapdb", touched_by(("SWAPDB", "0", "1"), setup=[("SET", "k", "v")])),
     scen("other-key", touched_by(("SET", "k2", "v"), setup=[("SET", "k", "v")])),
+    # A key absent when watched: Redis 7.0 touches only watched keys that
+    # exist in a flushed or swapped db, and deleting other keys (whatever
+    # their hash) touches nothing.
+    scen("flushdb-absent", touched_by(("FLUSHDB",), setup=[("SET", "o", "v")])),
+    scen("swapdb-absent", touched_by(("SWAPDB", "0", "1"), setup=[("SET", "o", "v")])),
+    scen("swapdb-in", touched_by(("SWAPDB", "0", "1"),
+                                 setup=[("SELECT", "1"), ("SET", "k", "v"), ("SELECT", "0")])),
+    scen("set-then-flushdb", touched_by(("SET", "k", "v"), ("FLUSHDB",))),
+    scen("del-others", touched_by(*[("DEL", "o%d" % i) for i in range(64)],
+                                  setup=[("MSET",) + tuple(x for i in range(64) for x in ("o%d" % i, "v"))])),
+    scen("set-then-del", touched_by(("SET", "k", "v"), ("DEL", "k"))),
     scen("resp3-null", touched_by(("SET", "k", "2"), setup=[("SET", "k", "v")], conns={"a": 3, "b": 2})),
     scen("resp3-untouched", touched_by(setup=[("SET", "k", "v")], conns={"a": 3, "b": 2})),
     ("other-db", {"a": 2, "b": 2}, [

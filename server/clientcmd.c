@@ -187,9 +187,10 @@ static int is_write(const kv_command *k)
 }
 
 /* Redis's "may replicate" commands of WRITE mode. */
-static int pauses_in_write_mode(client *c, const kv_command *k, int is_exec, int argc, char **argv)
+static int pauses_in_write_mode(client *c, const kv_command *k, int is_exec, int argc, char **argv,
+                                size_t *lens)
 {
-    if (k) return is_write(k);
+    if (k) return is_write(k) && !kv_call_reads(k, argc, argv, lens); /* not FUNCTION LIST */
     if (is_exec) {
         for (int i = 0; i < c->mq_len; i++) {
             const mcmd *m = &c->mq[i];
@@ -210,7 +211,8 @@ int clientcmd_hold(client *c, const kv_command *k, int is_exec, int argc, char *
         return 0;
     }
     if (!strcasecmp(argv[0], "quit") || !strncasecmp(argv[0], "raft.", 5)) return 0;
-    if (pause_type == PAUSE_WRITE && !pauses_in_write_mode(c, k, is_exec, argc, argv)) return 0;
+    if (pause_type == PAUSE_WRITE && !pauses_in_write_mode(c, k, is_exec, argc, argv, lens))
+        return 0;
     if (nheld == held_cap) {
         size_t cap = held_cap ? held_cap * 2 : 16;
         client **v = realloc(held, cap * sizeof(*v));

@@ -635,6 +635,10 @@ static void execute(client *c, cmdref r, int argc, char **argv, size_t *lens)
     const kv_command *asread;
     if ((r.k->flags & KV_CMD_WRITE) &&
         (asread = kvstate_as_read(srv.state, r.k, argc, argv, lens))) {
+        if (asread == r.k) { /* FUNCTION LIST & co.: a read of the write row */
+            execute_read(c, r, argc, argv, lens);
+            return;
+        }
         /* EVAL of a no-writes script: served like EVAL_RO, named so. */
         char **av = malloc((size_t)argc * sizeof(*av));
         if (!av) {

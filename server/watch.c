@@ -4,7 +4,8 @@
  * Redis decides at EXEC time, on the one server, whether a watched key was
  * touched. Here the decision belongs to the apply of the EXEC's entry, on
  * every node: WATCH records, per key, its logical database, whether it
- * existed and the node's applied index (kvstate_watch_probe); EXEC puts
+ * existed, the node's applied index and the physical database
+ * (kvstate_watch_probe); EXEC puts
  * that list in front of the queued commands as "raft.watch" (watch_seal),
  * and the apply aborts the transaction with a null reply if a key changed
  * after the index it was watched at or has expired since
@@ -31,6 +32,7 @@
 
 typedef struct wkey {
     int db;
+    int phys; /* the physical database db was (SWAPDB) */
     int present;
     uint64_t applied;
     size_t len;
@@ -80,7 +82,8 @@ void watch_command(client *c, int argc, char **argv, size_t *lens)
             w->cap = cap;
         }
         wkey *k = &w->keys[w->n];
-        int rc = kvstate_watch_probe(srv.state, c->db, argv[i], lens[i], &k->present, &k->applied);
+        int rc = kvstate_watch_probe(srv.state, c->db, argv[i], lens[i], &k->present, &k->applied,
+                                     &k->phys);
         if (rc != 0) {
             serverLog(LL_WARNING, "Reading the state: %s", kv_strerror(rc));
             exit(1);
@@ -138,8 +141,8 @@ void watch_seal(client *c)
     al[0] = 10;
     for (int i = 0; i < w->n; i++) {
         char *t = tok + (size_t)i * 48;
-        int n = snprintf(t, 48, "%d:%d:%llu", w->keys[i].db, w->keys[i].present,
-                         (unsigned long long)w->keys[i].applied);
+        int n = snprintf(t, 48, "%d:%d:%llu:%d", w->keys[i].db, w->keys[i].present,
+                         (unsigned long long)w->keys[i].applied, w->keys[i].phys);
         av[1 + 2 * i] = t;
         al[1 + 2 * i] = (size_t)n;
         av[2 + 2 * i] = w->keys[i].key;

@@ -441,6 +441,24 @@ static void written(kv_ctx *c, const kv_command *cmd, int argc, char **argv, siz
         kv_key_written(c, c->db, argv[pos[i]], argvlen[pos[i]]);
 }
 
+int kv_call_reads(const kv_command *cmd, int argc, char **argv, size_t *argvlen)
+{
+    if (cmd->flags & KV_CMD_READONLY) return 1;
+    if (argc < 2) return 0;
+    static const char *const fn_reads[] = {"list", "dump", "stats", "help", "kill", NULL};
+    static const char *const script_reads[] = {"exists", "debug", "help", "kill", NULL};
+    const char *const *reads;
+    if (!strcmp(cmd->name, "function"))
+        reads = fn_reads;
+    else if (!strcmp(cmd->name, "script"))
+        reads = script_reads;
+    else
+        return 0;
+    for (int i = 0; reads[i]; i++)
+        if (kv_streqci(argv[1], argvlen[1], reads[i])) return 1;
+    return 0;
+}
+
 void kv_exec(kv_ctx *c, const kv_command *cmd, int argc, char **argv, size_t *argvlen)
 {
     if (argc < 1) {
@@ -467,7 +485,7 @@ void kv_exec(kv_ctx *c, const kv_command *cmd, int argc, char **argv, size_t *ar
         resp_add_errorf(c->reply, "ERR wrong number of arguments for '%s' command", cmd->name);
         return;
     }
-    if ((cmd->flags & KV_CMD_WRITE) && !c->writable) {
+    if ((cmd->flags & KV_CMD_WRITE) && !c->writable && !kv_call_reads(cmd, argc, argv, argvlen)) {
         resp_add_error(c->reply, "ERR write command on the read path");
         return;
     }
@@ -480,7 +498,7 @@ void kv_exec(kv_ctx *c, const kv_command *cmd, int argc, char **argv, size_t *ar
     /* The apply path re-runs the check: an entry is never trusted. */
     if (cmd->check && cmd->check(argc, argv, argvlen, c->reply) != 0) return;
     cmd->exec(c, argc, argv, argvlen);
-    if (cmd->flags & KV_CMD_WRITE) written(c, cmd, argc, argv, argvlen);
+    if ((cmd->flags & KV_CMD_WRITE) && c->writable) written(c, cmd, argc, argv, argvlen);
 }
 
 /* Keys after a count: argv[at] is the count, the keys follow. */

@@ -99,6 +99,12 @@ int kv_command_blocks(const kv_command *cmd, int argc, char **argv, size_t *argv
  * passes the entry down (kvstate_read); only the apply of a log entry,
  * which holds names, looks up again. */
 const kv_command *kv_command_lookup(const char *name, size_t len);
+/* Whether this call of cmd is a read (served by kvstate_read(), never a
+ * log entry): a KV_CMD_READONLY command, or a read subcommand of a
+ * container whose row is a write, as Redis's COMMAND INFO flags them
+ * (FUNCTION LIST, DUMP, STATS, HELP, KILL; SCRIPT EXISTS, DEBUG, HELP,
+ * KILL: not "write"). */
+int kv_call_reads(const kv_command *cmd, int argc, char **argv, size_t *argvlen);
 /* The whole table, for COMMAND COUNT / INFO / DOCS: the rows of every
  * family (kvx_<family>.c), in family order. NULL past the end. */
 size_t kv_command_count(void);

@@ -262,12 +262,6 @@ static int oom_refuses(struct kvstate *s, MDB_txn *txn)
     return 0;
 }
 
-int kv_oom_at_apply(kv_ctx *c, const kv_command *cmd)
-{
-    if (!(cmd->flags & KV_CMD_DENYOOM) || !accounting(c) || !c->st->applying) return 0;
-    return oom_refuses(c->st, c->txn);
-}
-
 int kvstate_oom_refuses(kvstate *s)
 {
     const kv_memconf *m = &s->mem;
@@ -278,6 +272,23 @@ int kvstate_oom_refuses(kvstate *s)
     int r = oom_refuses(s, txn);
     mdb_txn_abort(txn);
     return r;
+}
+
+int kv_oom_at_apply(kv_ctx *c, const kv_command *cmd)
+{
+    /* Inside a script, redis.call decides (kv_oom_for_script). */
+    if (!(cmd->flags & KV_CMD_DENYOOM) || !accounting(c) || !c->st->applying || c->in_script)
+        return 0;
+    return oom_refuses(c->st, c->txn);
+}
+
+int kv_oom_for_script(kv_ctx *c)
+{
+    if (!c->st) return 0;
+    /* Applying: the replicated count, the same on every node. A read
+     * (EVAL_RO) looks at this node's, as Redis looks at its own. */
+    if (c->writable && (!accounting(c) || !c->st->applying)) return 0;
+    return oom_refuses(c->st, c->txn);
 }
 
 /* ------------------------------------------------------------ RAFT.MEMCONF */

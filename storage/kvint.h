@@ -267,9 +267,10 @@ void kv_watch_mark(kv_ctx *c, int db);
 int kv_watch_probe(kv_ctx *c, int db, const char *key, size_t keylen, int *present,
                    uint64_t *stamp);
 /* The first command of a watched MULTI entry, "raft.watch" then pairs of
- * "<db>:<present 0|1>:<index>" and key: 1 when a watched key changed
- * after the index it was watched at (or a pair does not parse), 0 when
- * none did, -1 on a storage error (c->rc). */
+ * "<db>:<present 0|1>:<index>[:<physical db>]" and key: 1 when a watched
+ * key changed after the index it was watched at (or a pair does not
+ * parse), 0 when none did, -1 on a storage error (c->rc). A key absent
+ * then changed only if it has existed since (kvks.c "watch"). */
 int kv_watch_changed(kv_ctx *c, int argc, char **argv, size_t *argvlen);
 /* LMDB's codes as KV_E*, and the share of an environment's map in use
  * (kvutil.c; for the state environment: the log is not in LMDB). */
@@ -305,6 +306,12 @@ uint64_t kv_record_digest(const void *rec, size_t len);
 /* RAFT.MEMCONF / RAFT.EVICT2 (kvevict.c) and the -OOM of denyoom commands
  * decided at apply: 1 when cmd must be refused. */
 int kv_oom_at_apply(kv_ctx *c, const struct kv_command *cmd);
+/* Redis's OOM state when a script starts (its pre-command OOM state): a
+ * script whose shebang or function flags have neither no-writes nor
+ * allow-oom is refused with -OOM, and in any script without allow-oom a
+ * denyoom command before the script's first write is (kvlua.c), as
+ * Redis's scriptVerifyOOM. Decided from the state, at apply. */
+int kv_oom_for_script(kv_ctx *c);
 
 /* ------------------------------------------------------------ state env */
 

@@ -209,6 +209,9 @@ static int gc_queue(kv_ctx *c, const kv_val *v)
 }
 
 static int bucket_bump(kv_ctx *c, const kv_skey *sk, uint64_t stamp);
+static int phys_of_kv(kv_ctx *c, MDB_dbi kv);
+static int tomb_put(kv_ctx *c, int phys, const unsigned char *sk, size_t sklen, uint64_t stamp,
+                    uint64_t gone);
 
 static int delete_key(kv_ctx *c, const char *key, size_t keylen, int drop_elems)
 {
@@ -227,6 +230,8 @@ static int delete_key(kv_ctx *c, const char *key, size_t keylen, int drop_elems)
      * (Redis's signalDeletedKeyAsReady). */
     if (v.type == KV_TYPE_STREAM) kv_signal_ready(c, key, keylen);
     if ((rc = bucket_bump(c, &sk, gone)) != 0) return set_err(c, rc);
+    if (c->st && (rc = tomb_put(c, phys_of_kv(c, c->kv), sk.b, sk.len, v.stamp, gone)) != 0)
+        return set_err(c, rc);
     if (v.expiry != 0 && (rc = exp_put(c, &sk, v.expiry, 1)) != 0) return set_err(c, rc);
     if (drop_elems && v.type != KV_TYPE_STRING && (rc = gc_queue(c, &v)) != 0)
         return set_err(c, rc);
@@ -877,6 +882,9 @@ void kv_iter_close(kv_iter *it)
 
 /* ------------------------------------------------------------ misc */
 
+static void watch_swapped(kv_ctx *c, int db);
+static void watch_flushed_all(kv_ctx *c);
+
 uint64_t kv_rand(kv_ctx *c)
 {
     /* splitmix64 */
@@ -895,6 +903,8 @@ void kv_swap_db(kv_ctx *c, int a, int b)
     kv_use_db(c, c->db);
     kv_watch_mark(c, a);
     kv_watch_mark(c, b);
+    watch_swapped(c, a);
+    if (b != a) watch_swapped(c, b);
 }
 
 int kv_db_phys(kv_ctx *c, int db)
@@ -934,6 +944,12 @@ int kv_flush_db(kv_ctx *c)
             break;
         }
         kv_acct_add(c, -(int64_t)kv_acct_record(r.keylen, r.type, r.vlen));
+        /* A watched key that existed here changed (Redis's
+         * touchAllWatchedKeysInDb); an absent one did not. */
+        uint64_t gone = r.expiry != 0 && r.expiry <= c->tau ? r.stamp : c->index;
+        if (c->st &&
+            (rc = tomb_put(c, phys_of_kv(c, c->kv), k.mv_data, k.mv_size, r.stamp, gone)) != 0)
+            break;
         if (r.type == KV_TYPE_STRING) continue;
         kv_val v = {0};
         v.type = r.type;
@@ -965,6 +981,7 @@ int kv_flush_all(kv_ctx *c)
     s->acct = 0;
     s->pmeta_dirty = 1;
     kv_watch_mark(c, -1);
+    watch_flushed_all(c);
     int db = c->db; /* every database's streams went (see kv_flush_db) */
     for (c->db = 0; c->db < KV_MAX_DBS; c->db++)
         kv_signal_ready(c, NULL, 0);
@@ -1010,6 +1027,36 @@ int kv_expire_one(kv_ctx *c, int phys, const char *key, size_t keylen, int64_t e
  * logical db], each -> u64 BE index. */
 
 #define WATCH_MARK 0xff
+/* Exact answers for absent keys (Redis touches a watched key only when it
+ * exists: a delete, FLUSHDB or SWAPDB of other keys is no change):
+ *  - a tombstone per deleted key, [0xfe][u64 BE generation][u8 physical
+ *    db][stored key] -> u64 BE index it stopped existing at, written when
+ *    the key was written in this generation or the one before (an absent
+ *    watched key that was deleted was created after the WATCH, so after
+ *    the horizon); generations of WATCH_GEN_BITS indexes, the older ones
+ *    pruned two at a time as tombstones are written;
+ *  - per logical database the last two SWAPDBs ([0xfd][db], [0xfc][db]),
+ *    and the last FLUSHALL ([0xfb][0]).
+ * A WATCH at an index at or past the horizon (the start of the previous
+ * generation) whose token names the physical database is judged by those
+ * (kv_watch_changed); an older one, or an old token, by the buckets. */
+#define WATCH_TOMB 0xfe
+#define WATCH_SWAP 0xfd
+#define WATCH_SWAP_PREV 0xfc
+#define WATCH_FLUSHALL 0xfb
+#define WATCH_GEN_BITS 16
+
+static uint64_t watch_gen(uint64_t index)
+{
+    return index >> WATCH_GEN_BITS;
+}
+
+/* The first index whose absent keys the tombstones answer for at index. */
+static uint64_t watch_horizon(uint64_t index)
+{
+    uint64_t g = watch_gen(index);
+    return g ? (g - 1) << WATCH_GEN_BITS : 0;
+}
 
 static MDB_dbi watch_dbi(kv_ctx *c)
 {
@@ -1064,6 +1111,68 @@ static int bucket_bump(kv_ctx *c, const kv_skey *sk, uint64_t stamp)
     return watch_raise(c, kb, sizeof(kb), stamp);
 }
 
+static size_t tomb_key(unsigned char *kb, uint64_t gen, int phys, const unsigned char *sk,
+                       size_t sklen)
+{
+    kb[0] = WATCH_TOMB;
+    kv_put_be64(kb + 1, gen);
+    kb[9] = (unsigned char)phys;
+    memcpy(kb + 10, sk, sklen);
+    return 10 + sklen;
+}
+
+/* Drops up to two tombstones older than the horizon (the oldest first:
+ * the generation leads the key). */
+static int tomb_prune(kv_ctx *c)
+{
+    uint64_t keep = watch_gen(c->index);
+    keep = keep ? keep - 1 : 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(c->txn, watch_dbi(c), &cur);
+    if (rc != 0) return kv_map_err(rc);
+    unsigned char first = WATCH_TOMB;
+    for (int n = 0; rc == 0 && n < 2; n++) {
+        MDB_val k = {1, &first}, d;
+        if ((rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE)) != 0) break;
+        const unsigned char *kb = k.mv_data;
+        if (k.mv_size < 10 || kb[0] != WATCH_TOMB || kv_get_be64(kb + 1) >= keep) break;
+        rc = mdb_cursor_del(cur, 0);
+    }
+    mdb_cursor_close(cur);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : kv_map_err(rc);
+}
+
+/* Key sk of physical database phys, last written at stamp, stopped
+ * existing at gone (this entry, or its expiry's stamp). */
+static int tomb_put(kv_ctx *c, int phys, const unsigned char *sk, size_t sklen, uint64_t stamp,
+                    uint64_t gone)
+{
+    if (!c->st || !c->writable || c->index == 0 || gone == 0 || phys < 0 ||
+        stamp < watch_horizon(c->index) || sklen > 8 + KV_SKEY_LONG)
+        return 0;
+    unsigned char kb[10 + 8 + KV_SKEY_LONG];
+    size_t kl = tomb_key(kb, watch_gen(c->index), phys, sk, sklen);
+    int rc = watch_raise(c, kb, kl, gone);
+    return rc ? rc : tomb_prune(c);
+}
+
+/* The latest index key sk of physical database phys stopped existing at,
+ * among the tombstones kept at index (0: none). */
+static int tomb_get(kv_ctx *c, int phys, const kv_skey *sk, uint64_t *gone)
+{
+    unsigned char kb[10 + 8 + KV_SKEY_LONG];
+    uint64_t g = watch_gen(c->index);
+    *gone = 0;
+    for (uint64_t gen = g ? g - 1 : 0; gen <= g; gen++) {
+        uint64_t v;
+        size_t kl = tomb_key(kb, gen, phys, sk->b, sk->len);
+        int rc = watch_get(c, kb, kl, &v);
+        if (rc != 0) return rc;
+        if (v > *gone) *gone = v;
+    }
+    return 0;
+}
+
 void kv_watch_mark(kv_ctx *c, int db)
 {
     if (!c->st || !c->writable || c->index == 0 || c->rc) return;
@@ -1075,6 +1184,85 @@ void kv_watch_mark(kv_ctx *c, int db)
             return;
         }
     }
+}
+
+static int watch_put(kv_ctx *c, const unsigned char *kb, size_t kl, uint64_t v)
+{
+    unsigned char vb[8];
+    kv_put_be64(vb, v);
+    MDB_val k = {kl, (void *)kb}, d = {8, vb};
+    return kv_map_err(mdb_put(c->txn, watch_dbi(c), &k, &d, 0));
+}
+
+/* SWAPDB touched logical db: its last two swaps. */
+static void watch_swapped(kv_ctx *c, int db)
+{
+    if (!c->st || !c->writable || c->index == 0 || c->rc) return;
+    unsigned char last[2] = {WATCH_SWAP, (unsigned char)db},
+                  prev[2] = {WATCH_SWAP_PREV, (unsigned char)db};
+    uint64_t v;
+    int rc = watch_get(c, last, sizeof(last), &v);
+    if (rc == 0 && v != c->index) rc = watch_put(c, prev, sizeof(prev), v);
+    if (rc == 0) rc = watch_put(c, last, sizeof(last), c->index);
+    if (rc != 0) set_err(c, rc);
+}
+
+static void watch_flushed_all(kv_ctx *c)
+{
+    if (!c->st || !c->writable || c->index == 0 || c->rc) return;
+    unsigned char kb[2] = {WATCH_FLUSHALL, 0};
+    int rc = watch_put(c, kb, sizeof(kb), c->index);
+    if (rc != 0) set_err(c, rc);
+}
+
+/* Whether key, absent from logical db when watched at index w (physical
+ * database pw then), may have existed there since: Redis touches a
+ * watched key only when it exists (created, moved or swapped in, flushed
+ * or swapped out while there). Conservative (1) past one SWAPDB of db or
+ * a FLUSHALL. 0 or 1, or -1 on a storage error (c->rc). */
+static int absent_key_changed(kv_ctx *c, int db, int pw, const char *key, size_t keylen, uint64_t w)
+{
+    unsigned char kb[2] = {WATCH_FLUSHALL, 0};
+    uint64_t v;
+    int rc = watch_get(c, kb, sizeof(kb), &v);
+    if (rc == 0 && v > w) return 1;
+    kb[0] = WATCH_SWAP_PREV;
+    kb[1] = (unsigned char)db;
+    if (rc == 0) rc = watch_get(c, kb, sizeof(kb), &v);
+    if (rc == 0 && v > w) return 1; /* two swaps: the key may have passed through a third db */
+    uint64_t swapped = 0;
+    kb[0] = WATCH_SWAP;
+    if (rc == 0) rc = watch_get(c, kb, sizeof(kb), &swapped);
+    if (rc != 0) {
+        set_err(c, rc);
+        return -1;
+    }
+    int pnow = c->st->dbmap[db];
+    if (swapped > w && pnow == pw) return 1;
+    if (swapped <= w && pnow != pw) return 1; /* not the db it was watched in */
+    kv_skey sk;
+    kv_skey_make(&sk, key, keylen);
+    /* Where it was watched and where db's keys are now (after one swap,
+     * the other db's: a key there at the swap is one swapped in). */
+    for (int i = 0; i < (pnow == pw ? 1 : 2); i++) {
+        int p = i ? pnow : pw;
+        MDB_dbi okv = c->kv;
+        kv_val r;
+        c->kv = c->st->dbi[c->st->live][KV_SLOT_KV(p)];
+        rc = raw_get(c, &sk, &r);
+        c->kv = okv;
+        if (rc < 0) {
+            set_err(c, rc);
+            return -1;
+        }
+        if (rc == 1 && r.stamp > w) return 1; /* written since: created after the WATCH */
+        if ((rc = tomb_get(c, p, &sk, &v)) != 0) {
+            set_err(c, rc);
+            return -1;
+        }
+        if (v > w) return 1; /* existed since, then went */
+    }
+    return 0;
 }
 
 void kv_touch(kv_ctx *c, int db, const char *key, size_t keylen)
@@ -1143,12 +1331,14 @@ int kv_watch_probe(kv_ctx *c, int db, const char *key, size_t keylen, int *prese
     return 0;
 }
 
-/* "<db>:<0|1>:<index>", each a plain decimal. */
-static int watch_token(const char *s, size_t n, int *db, int *present, uint64_t *index)
+/* "<db>:<0|1>:<index>[:<physical db>]", each a plain decimal (*phys -1
+ * without the fourth: a token of an older version). */
+static int watch_token(const char *s, size_t n, int *db, int *present, uint64_t *index, int *phys)
 {
     const char *end = s + n, *p = s;
-    uint64_t f[3];
-    for (int i = 0; i < 3; i++) {
+    uint64_t f[4];
+    int i;
+    for (i = 0; i < 4; i++) {
         if (p >= end || *p < '0' || *p > '9') return -1;
         uint64_t v = 0;
         for (; p < end && *p >= '0' && *p <= '9'; p++) {
@@ -1157,12 +1347,14 @@ static int watch_token(const char *s, size_t n, int *db, int *present, uint64_t 
             v = v * 10 + d;
         }
         f[i] = v;
-        if (i < 2 && (p >= end || *p++ != ':')) return -1;
+        if (p == end) break;
+        if (i == 3 || *p++ != ':') return -1;
     }
-    if (p != end || f[0] >= KV_MAX_DBS || f[1] > 1) return -1;
+    if (i < 2 || f[0] >= KV_MAX_DBS || f[1] > 1 || (i == 3 && f[3] >= KV_MAX_DBS)) return -1;
     *db = (int)f[0];
     *present = (int)f[1];
     *index = f[2];
+    *phys = i == 3 ? (int)f[3] : -1;
     return 0;
 }
 
@@ -1170,13 +1362,20 @@ int kv_watch_changed(kv_ctx *c, int argc, char **argv, size_t *argvlen)
 {
     if (argc < 1 || (argc - 1) % 2 != 0) return 1;
     for (int i = 1; i + 1 < argc; i += 2) {
-        int db, was_present, present;
+        int db, was_present, present, phys;
         uint64_t watched, stamp;
-        if (watch_token(argv[i], argvlen[i], &db, &was_present, &watched) != 0) return 1;
+        if (watch_token(argv[i], argvlen[i], &db, &was_present, &watched, &phys) != 0) return 1;
         int rc = kv_watch_probe(c, db, argv[i + 1], argvlen[i + 1], &present, &stamp);
         if (rc != 0) {
             set_err(c, rc);
             return -1;
+        }
+        if (!was_present && phys >= 0 && watched >= watch_horizon(c->index)) {
+            /* Absent when watched, recently: exactly as Redis. */
+            if (present) return 1;
+            rc = absent_key_changed(c, db, phys, argv[i + 1], argvlen[i + 1], watched);
+            if (rc != 0) return rc;
+            continue;
         }
         /* Changed after the index it was watched at; or it existed then and
          * has expired since (Redis 7.0's isWatchedKeyExpired()). */

@@ -44,6 +44,7 @@ static struct {
     uint64_t limit; /* the arena's limit in this run */
     int fresh;      /* nothing done since kvlua_begin() (kvlua_load may use a cached chunk) */
     int need_base;  /* the arena still holds the last run's bytes */
+    int wrote;      /* redis.call ran a write command in this run */
 } vm;
 
 /* ------------------------------------------------------------ flags */
@@ -743,6 +744,14 @@ static int call_generic(lua_State *L, int raise)
         err = "Write commands are not allowed from read-only scripts.";
         goto fail;
     }
+    /* Redis's scriptVerifyOOM: over maxmemory when the script started,
+     * a command that may grow memory is refused until the script has
+     * written (it cannot stop half way then), unless allow-oom. */
+    if ((cmd->flags & KV_CMD_DENYOOM) && r->oom_at_start && !r->allow_oom && !vm.wrote) {
+        resp_add_error(&vm.scratch, "OOM command not allowed when used memory > 'maxmemory'.");
+        goto convert;
+    }
+    if (cmd->flags & KV_CMD_WRITE) vm.wrote = 1;
     resp_buf *saved = c->reply;
     int saved_script = c->in_script;
     c->reply = &vm.scratch;
@@ -1091,8 +1100,9 @@ lua_State *kvlua_begin(kvlua_run *r, resp_buf *err)
         return NULL;
     }
     /* The base VM now (kvlua.h promises it: a caller may use L with the
-     * Lua API at once); kvlua_load may then replace it by a cached
-     * chunk's image. */
+     * Lua API at once), unless the caller loads a cached chunk first
+     * (lazy_base): then the load restores one image, not two (each is a
+     * copy of tens of KiB, most of a small script's cost). */
     vm.limit = r->max_memory ? vm.base_used + r->max_memory : 0;
     vm.need_base = 1;
     vm.fresh = 1;
@@ -1101,8 +1111,9 @@ lua_State *kvlua_begin(kvlua_run *r, resp_buf *err)
     vm.stop = 0;
     vm.resp = 2;
     vm.rng = r->seed;
+    vm.wrote = 0;
     r->over_budget = r->over_memory = 0;
-    ensure_base();
+    if (!r->lazy_base) ensure_base();
     return vm.L;
 }
 
@@ -1164,7 +1175,9 @@ static int load(lua_State *L, const char *code, size_t len, const char *chunknam
                 const char *key)
 {
     const char *name = chunkname ? chunkname : "@user_script";
-    int fresh = key && vm.fresh && lua_gettop(L) == 0;
+    /* With the base not restored yet (lazy_base), nothing was done to L:
+     * its stack is the last run's, not this one's. */
+    int fresh = key && vm.fresh && (vm.need_base || lua_gettop(L) == 0);
     vm.fresh = 0;
     if (fresh) {
         struct chunk_entry *e = chunk_find(key);

@@ -71,11 +71,21 @@ typedef struct kvlua_run {
     uint64_t max_memory; /* counted VM bytes beyond the base; 0: unlimited */
     uint64_t seed;       /* math.random's generator starts here */
     const char *name;    /* " script: <name>, on ..." in errors (the sha) */
+    /* The caller's first use of the VM is kvlua_load_cached() (EVAL,
+     * EVALSHA): kvlua_begin() leaves the arena as it is, and the load
+     * restores the one image the run starts from (the cached chunk's, or
+     * the base's to compile), instead of the base's and then the chunk's. */
+    int lazy_base;
+    /* Over maxmemory when the script started (kv_oom_for_script), and
+     * whether its flags say allow-oom: without it, a denyoom command
+     * before the script's first write fails with Redis's -OOM. */
+    int oom_at_start, allow_oom;
     /* Out: set when the run ended because of a budget (not catchable). */
     int over_budget, over_memory;
 } kvlua_run;
 
-/* Restores the base VM and makes r the current run. Returns the VM, or
+/* Restores the base VM (unless r->lazy_base) and makes r the current run.
+ * Returns the VM, or
  * NULL with an error appended to err when scripting is unavailable (the
  * arena's address is taken: see kvlua_arena.h). r must stay valid until
  * kvlua_end(). */

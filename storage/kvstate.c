@@ -525,7 +525,7 @@ void kvstate_set_hooks(kvstate *s, const kvstate_hooks *h)
 }
 
 int kvstate_watch_probe(kvstate *s, int db, const char *key, size_t keylen, int *present,
-                        uint64_t *applied)
+                        uint64_t *applied, int *phys)
 {
     MDB_txn *txn = NULL;
     kv_ctx c;
@@ -537,6 +537,7 @@ int kvstate_watch_probe(kvstate *s, int db, const char *key, size_t keylen, int 
     ctx_init(s, &c, txn, 0, NULL);
     if ((rc = kv_watch_probe(&c, db, key, keylen, present, &stamp)) != 0) return rc;
     *applied = s->applied;
+    *phys = s->dbmap[db];
     return 0;
 }
 
@@ -555,6 +556,8 @@ const kv_command *kvstate_as_read(kvstate *s, const kv_command *cmd, int argc, c
 {
     MDB_txn *txn = NULL;
     kv_ctx c;
+    if ((cmd->name[0] == 'f' || cmd->name[0] == 's') && kv_call_reads(cmd, argc, argv, argvlen))
+        return cmd; /* FUNCTION LIST, SCRIPT EXISTS & co. */
     if (cmd->name[0] != 'e' || strncmp(cmd->name, "eval", 4)) return NULL;
     if (begin_read(s, &txn) != 0) return NULL;
     ctx_init(s, &c, txn, 0, NULL);
@@ -613,7 +616,7 @@ int kvstate_read(kvstate *s, int db, const kv_command *cmd, int argc, char **arg
 
     if (argc < 1 || db < 0 || db >= KV_MAX_DBS) return KV_EINVAL;
     if (!cmd) cmd = kv_command_lookup(argv[0], argvlen[0]);
-    if (!cmd || !(cmd->flags & KV_CMD_READONLY)) return KV_EINVAL;
+    if (!cmd || !kv_call_reads(cmd, argc, argv, argvlen)) return KV_EINVAL;
     if ((rc = begin_read(s, &txn)) != 0) return rc;
     ctx_init(s, &c, txn, 0, reply);
     kv_use_db(&c, db);

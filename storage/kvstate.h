@@ -138,8 +138,10 @@ const void *kvstate_members(kvstate *s, uint64_t *index, size_t *len);
 int kvstate_script_conf(kvstate *s, uint64_t *budget, uint64_t *maxmem);
 /* A write command this state would run without writing, as the read
  * command to serve instead (its row, kvcmd.h): EVAL / EVALSHA of a script
- * whose shebang has the no-writes flag -> EVAL_RO / EVALSHA_RO. NULL
- * otherwise (and for any command but those two, at the cost of a name
+ * whose shebang has the no-writes flag -> EVAL_RO / EVALSHA_RO; FUNCTION
+ * LIST / DUMP / STATS, SCRIPT EXISTS / DEBUG & co. -> the same row
+ * (kv_call_reads). NULL
+ * otherwise (and for any other command, at the cost of a name
  * comparison). */
 struct kv_command;
 const struct kv_command *kvstate_as_read(kvstate *s, const struct kv_command *cmd, int argc,
@@ -246,13 +248,16 @@ typedef struct kv_evict_sample {
 int kvstate_evict_sample(kvstate *s, int n, int volatile_only, int nearest_expiry, uint64_t *rng,
                          kv_evict_sample *out, int max);
 /* WATCH of key in logical database db: *present says whether it exists at
- * the state's tau, *applied is the state's applied index, which the
- * client's EXEC carries (as "<db>:<present>:<applied>" and the key, after
- * "raft.watch", the first command of its MULTI entry): the apply aborts
- * the transaction, with a null reply, if the key changed after that index
- * or existed then and has expired since. 0 or KV_E*. */
+ * the state's tau, *applied is the state's applied index and *phys the
+ * physical database db is (SWAPDB), which the client's EXEC carries (as
+ * "<db>:<present>:<applied>:<phys>" and the key, after "raft.watch", the
+ * first command of its MULTI entry): the apply aborts the transaction,
+ * with a null reply, if the key changed after that index or existed then
+ * and has expired since; a key absent then, only if it has existed in db
+ * since (Redis 7.0: a FLUSHDB, SWAPDB or delete of other keys is no
+ * change). 0 or KV_E*. */
 int kvstate_watch_probe(kvstate *s, int db, const char *key, size_t keylen, int *present,
-                        uint64_t *applied);
+                        uint64_t *applied, int *phys);
 
 /* Runs one read-only command (a kv_command with KV_CMD_READONLY) against
  * the state at its tau, in logical database db; cmd is argv[0]'s entry

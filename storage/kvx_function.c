@@ -964,6 +964,13 @@ static void fcall_generic(kv_ctx *c, int ro, int argc, char **argv, size_t *argv
         resp_add_error(c->reply, "ERR Function not found");
         return;
     }
+    /* Redis: a function that may write, without allow-oom, is a denyoom
+     * command (decided before the arguments are looked at). */
+    int oom = kv_oom_for_script(c);
+    if (oom && !(flags & (KVLUA_F_NO_WRITES | KVLUA_F_ALLOW_OOM))) {
+        resp_add_error(c->reply, "OOM command not allowed when used memory > 'maxmemory'.");
+        return;
+    }
     char libname[NAME_MAX_LEN + 1], fname[NAME_MAX_LEN + 1];
     memcpy(libname, lp, liblen);
     memcpy(fname, fp, fnl);
@@ -1017,6 +1024,8 @@ static void fcall_generic(kv_ctx *c, int ro, int argc, char **argv, size_t *argv
         .max_memory = maxmem,
         .seed = c->rng ^ kv_keyhash(low, argvlen[1]),
         .name = fname,
+        .oom_at_start = oom,
+        .allow_oom = (flags & KVLUA_F_ALLOW_OOM) != 0,
     };
     lua_State *L = kvlua_begin(&r, c->reply);
     if (!L) return;
@@ -1512,7 +1521,10 @@ static void kvx_function(ARGS)
 {
     const char *sub = argv[1];
     size_t sl = argvlen[1];
-    if (kv_streqci(sub, sl, "load")) {
+    if ((kv_streqci(sub, sl, "load") || kv_streqci(sub, sl, "restore")) && kv_oom_for_script(c)) {
+        /* Redis flags both denyoom. */
+        resp_add_error(c->reply, "OOM command not allowed when used memory > 'maxmemory'.");
+    } else if (kv_streqci(sub, sl, "load")) {
         function_load(c, argc, argv, argvlen);
     } else if (kv_streqci(sub, sl, "delete")) {
         int r = lib_delete(c, argv[2], argvlen[2]);

@@ -81,7 +81,7 @@ static int script_compiles(kv_ctx *c, const char *sha, const char *body, size_t 
     uint64_t budget, maxmem;
     if (kvlua_shebang(body, len, &flags, &skip, c->reply) != 0) return -1;
     kvx_script_conf(c, &budget, &maxmem);
-    kvlua_run r = {.c = c, .readonly = 1, .budget = budget, .max_memory = maxmem};
+    kvlua_run r = {.c = c, .readonly = 1, .budget = budget, .max_memory = maxmem, .lazy_base = 1};
     struct lua_State *L = kvlua_begin(&r, c->reply);
     if (!L) return -1;
     int rc = kvlua_load_cached(L, sha, body + skip, len - skip, c->reply);
@@ -98,6 +98,13 @@ static void run_script(kv_ctx *c, const char *sha, const char *body, size_t len,
     long long numkeys;
     uint64_t budget, maxmem;
     if (kvlua_shebang(body, len, &flags, &skip, c->reply) != 0) return;
+    /* Redis: a script with a shebang declares whether it writes; one that
+     * may, without allow-oom, is a denyoom command. */
+    int oom = kv_oom_for_script(c);
+    if (oom && (flags & KVLUA_F_SHEBANG) && !(flags & (KVLUA_F_NO_WRITES | KVLUA_F_ALLOW_OOM))) {
+        resp_add_error(c->reply, "OOM command not allowed when used memory > 'maxmemory'.");
+        return;
+    }
     kv_string2ll(argv[2], argvlen[2], &numkeys);
     kvx_script_conf(c, &budget, &maxmem);
     kvlua_run r = {
@@ -107,6 +114,9 @@ static void run_script(kv_ctx *c, const char *sha, const char *body, size_t len,
         .max_memory = maxmem,
         .seed = c->rng ^ kv_keyhash(sha, 40),
         .name = sha,
+        .lazy_base = 1,
+        .oom_at_start = oom,
+        .allow_oom = (flags & KVLUA_F_ALLOW_OOM) != 0,
     };
     struct lua_State *L = kvlua_begin(&r, c->reply);
     if (!L) return;
@@ -281,6 +291,9 @@ KV_CHECK(script_check)
     } else if (kv_streqci(sub, sl, "help")) {
         name = "help";
         ok = argc == 2;
+    } else if (kv_streqci(sub, sl, "debug")) {
+        name = "debug";
+        ok = argc == 3;
     } else if (kv_streqci(sub, sl, "flush")) {
         if (argc == 2 || (argc == 3 && (kv_streqci(argv[2], argvlen[2], "async") ||
                                         kv_streqci(argv[2], argvlen[2], "sync"))))
@@ -357,6 +370,21 @@ static void kvx_script(ARGS)
         /* A script runs inside one apply: none is ever running between
          * two commands. */
         resp_add_error(c->reply, "NOTBUSY No scripts in execution right now.");
+    } else if (kv_streqci(sub, sl, "debug")) {
+        /* A read (kv_call_reads). NO is the only mode there is: a script
+         * runs when its entry applies, on every node, inside one apply, so
+         * nothing could stop it at a breakpoint and talk to one client
+         * (Redis's LDB); YES and SYNC say so. */
+        if (c->multi)
+            resp_add_error(c->reply, "ERR SCRIPT DEBUG must be called outside a pipeline");
+        else if (kv_streqci(argv[2], argvlen[2], "no"))
+            resp_add_ok(c->reply);
+        else if (kv_streqci(argv[2], argvlen[2], "yes") || kv_streqci(argv[2], argvlen[2], "sync"))
+            resp_add_error(c->reply, "ERR SCRIPT DEBUG YES|SYNC is not supported: scripts run when "
+                                     "their log entry applies, on every node, so there is no Lua "
+                                     "debugger (LDB)");
+        else
+            resp_add_error(c->reply, "ERR Use SCRIPT DEBUG YES/SYNC/NO");
     } else {
         kv_add_help(c->reply, script_help);
     }

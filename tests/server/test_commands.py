@@ -757,6 +757,36 @@ def test_multi_is_atomic_to_other_clients(server):
 # ----------------------------------------------------------------- redis-py
 
 
+def test_function_and_script_reads_are_no_log_entries(raw):
+    """FUNCTION LIST / DUMP / STATS and SCRIPT EXISTS / DEBUG NO are reads
+    (Redis's COMMAND INFO has no write flag on them): answered like GET,
+    never proposed; FUNCTION DELETE is a write (the index moves)."""
+    c = raw
+    lib = "#!lua name=rlib\nredis.register_function('f', function() return 1 end)"
+    assert c.call_raw("FUNCTION", "LOAD", lib) == b"$4\r\nrlib\r\n"
+
+    def last():
+        return int(info_dict(c.call("INFO", "raft"))["raft_last_index"]) if IS_RAFTKV else 0
+
+    before = last()
+    listing = c.call_raw("FUNCTION", "LIST", "WITHCODE", "LIBRARYNAME", "rl*")
+    assert b"rlib" in listing and b"register_function" in listing
+    assert c.call_raw("FUNCTION", "LIST", "x") == b"-ERR Unknown argument x\r\n"
+    assert c.call_raw("FUNCTION", "DUMP").startswith(b"$")
+    assert b"libraries_count" in c.call_raw("FUNCTION", "STATS")
+    assert c.call_raw("FUNCTION", "KILL") == b"-NOTBUSY No scripts in execution right now.\r\n"
+    assert c.call_raw("SCRIPT", "EXISTS", "0" * 40) == b"*1\r\n:0\r\n"
+    assert c.call_raw("SCRIPT", "DEBUG", "NO") == b"+OK\r\n"
+    assert c.call_raw("SCRIPT", "DEBUG", "x") == b"-ERR Use SCRIPT DEBUG YES/SYNC/NO\r\n"
+    if IS_RAFTKV:
+        assert c.call_raw("SCRIPT", "DEBUG", "YES").startswith(b"-ERR SCRIPT DEBUG YES|SYNC is not supported")
+    assert last() == before
+    assert c.call_raw("FUNCTION", "DELETE", "rlib") == b"+OK\r\n"
+    assert c.call_raw("FUNCTION", "LIST") == b"*0\r\n"
+    if IS_RAFTKV:
+        assert last() > before
+
+
 def test_redis_py_basics(r):
     assert r.ping() is True
     assert r.set("k", "v", ex=100) is True

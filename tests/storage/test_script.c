@@ -229,6 +229,88 @@ static void test_multi_and_time(void **state)
     assert_non_null(strstr(r, "This Redis command is not allowed from script"));
 }
 
+/* A cached chunk restores the whole VM by itself (kvlua_begin leaves the
+ * arena alone for EVAL / EVALSHA): a run after one that died half way
+ * (budget, error, its stack and garbage left in the arena) gives the bytes
+ * a compile on a fresh VM gives. */
+static void test_cached_chunk_after_a_failed_run(void **state)
+{
+    fx *f = *state;
+    char sha[64];
+    /* ADDRESSES without math.random (seeded from the entry). */
+    static const char *const addr =
+        "local t, keys = {}, {}\n"
+        "for i = 1, 30 do keys[i] = {} end\n"
+        "for i, k in ipairs(keys) do t[k] = i end\n"
+        "local order = {}\n"
+        "for k, v in pairs(t) do order[#order + 1] = v end\n"
+        "return tostring({}) .. ' ' .. table.concat(order, ',') .. ' ' ..\n"
+        "    collectgarbage('count') .. ' ' .. tostring(KEYS)";
+    const char *r = run(f, f->s, "script", "load", addr, NULL);
+    assert_true(r[0] == '$');
+    snprintf(sha, sizeof(sha), "%.40s", strstr(r, "\r\n") + 2);
+    char *first = strdup(run(f, f->s, "evalsha", sha, "0", NULL));
+    assert_non_null(strstr(first, "table: 0x7e"));
+    run(f, f->s, "raft.scriptconf", "budget", "300000", NULL);
+    r = run(f, f->s, "eval", "local t = {} while true do t[#t + 1] = {} end", "0", NULL);
+    assert_non_null(strstr(r, "instruction budget"));
+    assert_string_equal(run(f, f->s, "evalsha", sha, "0", NULL), first);
+    run(f, f->s, "eval", "local a, b, c = 1, {}, 'x' error({err = 'ERR left'})", "0", NULL);
+    assert_string_equal(run(f, f->s, "evalsha", sha, "0", NULL), first);
+    run(f, f->s, "raft.scriptconf", "max-memory", "65536", NULL);
+    r = run(f, f->s, "eval", "local t = {} for i = 1, 1e6 do t[i] = {} end", "0", NULL);
+    assert_non_null(strstr(r, "memory limit"));
+    assert_string_equal(run(f, f->s, "evalsha", sha, "0", NULL), first);
+    free(first);
+}
+
+#define OOM "-OOM command not allowed when used memory > 'maxmemory'.\r\n"
+
+/* Over maxmemory (decided from the state at apply): a script with a
+ * shebang that may write is refused unless allow-oom; one without a
+ * shebang fails at its first denyoom command before any write (Redis's
+ * scriptVerifyOOM); functions by their flags. */
+static void test_scripts_over_maxmemory(void **state)
+{
+    fx *f = *state;
+    const char *lib =
+        "#!lua name=m\n"
+        "redis.register_function('w', function(k) return redis.call('set', k[1], 'w') end)\n"
+        "redis.register_function{function_name='wo', flags={'allow-oom'},\n"
+        "  callback=function(k) return redis.call('set', k[1], 'wo') end}\n";
+    assert_string_equal(run(f, f->s, "function", "load", lib, NULL), "$1\r\nm\r\n");
+    run(f, f->s, "set", "x", "1", NULL);
+    assert_string_equal(run(f, f->s, "raft.memconf", "1", "noeviction", "5", "10", "1", NULL),
+                        "+OK\r\n");
+    const char *r = run(f, f->s, "eval", "return redis.call('set', 'a', '1')", "0", NULL);
+    assert_non_null(strstr(r, "-OOM command not allowed when used memory > 'maxmemory'. script: "));
+    assert_string_equal(run(f, f->s, "eval", "return redis.pcall('incr', 'x')", "0", NULL), OOM);
+    assert_string_equal(run(f, f->s, "eval", "return redis.call('get', 'x')", "0", NULL),
+                        "$1\r\n1\r\n");
+    /* After a first write the script cannot stop half way: no OOM. */
+    assert_string_equal(run(f, f->s, "eval",
+                            "redis.call('del', 'zz') return redis.call('set', 'b', '1')", "0",
+                            NULL),
+                        "+OK\r\n");
+    assert_string_equal(run(f, f->s, "eval", "#!lua\nreturn 1", "0", NULL), OOM);
+    assert_string_equal(run(f, f->s, "eval",
+                            "#!lua flags=allow-oom\nreturn redis.call('set', 'c', '1')", "0", NULL),
+                        "+OK\r\n");
+    assert_string_equal(
+        run(f, f->s, "eval", "#!lua flags=no-writes\nreturn redis.call('get', 'c')", "0", NULL),
+        "$1\r\n1\r\n");
+    assert_string_equal(run(f, f->s, "fcall", "w", "1", "d", NULL), OOM);
+    assert_string_equal(run(f, f->s, "fcall", "wo", "1", "d", NULL), "+OK\r\n");
+    assert_string_equal(run(f, f->s, "function", "load",
+                            "#!lua name=n\nredis.register_function('n', function() end)", NULL),
+                        OOM);
+    /* Under maxmemory again: everything runs. */
+    run(f, f->s, "raft.memconf", "0", "noeviction", "5", "10", "1", NULL);
+    assert_string_equal(run(f, f->s, "eval", "return redis.call('set', 'a', '1')", "0", NULL),
+                        "+OK\r\n");
+    assert_string_equal(run(f, f->s, "fcall", "w", "1", "e", NULL), "+OK\r\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +321,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_memory_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_is_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multi_and_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cached_chunk_after_a_failed_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scripts_over_maxmemory, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "kvtest_fx.h"
+#include "storage/kvint.h"
 
 #define T0 1000000
 
@@ -33,10 +34,10 @@ typedef struct token {
 static token watch(fx *f, int db, const char *key)
 {
     token w;
-    int present;
+    int present, phys;
     uint64_t applied;
-    assert_int_equal(kvstate_watch_probe(f->s, db, key, strlen(key), &present, &applied), 0);
-    snprintf(w.t, sizeof(w.t), "%d:%d:%llu", db, present, (unsigned long long)applied);
+    assert_int_equal(kvstate_watch_probe(f->s, db, key, strlen(key), &present, &applied, &phys), 0);
+    snprintf(w.t, sizeof(w.t), "%d:%d:%llu:%d", db, present, (unsigned long long)applied, phys);
     w.key = key;
     return w;
 }
@@ -134,7 +135,7 @@ static void every_write_path_marks_the_key_changed(void **state)
         if (c->setup)
             run_lines(f, c->write && !strncmp(c->write, "MOVE", 4) ? 0 : c->wdb, tau, c->setup);
         token w = watch(f, c->wdb, "k");
-        run(f, c->wrdb, tau, c->write);
+        run_lines(f, c->wrdb, tau, c->write);
         int committed = exec_watched(f, tau, w);
         if (committed == c->aborts) {
             fprintf(stderr, "case %zu: %s then %s (db %d, watched db %d): %s\n", i,
@@ -223,6 +224,71 @@ static void the_records_survive_a_restart(void **state)
     assert_int_equal(exec_watched(f, T0, w2), 1);
 }
 
+/* A key absent when watched changes only by existing since (Redis 7.0's
+ * touchAllWatchedKeysInDb touches watched keys that exist in a flushed or
+ * swapped db; deleting another key touches nothing), whatever bucket the
+ * other keys share with it. */
+static void absent_keys_change_only_by_existing(void **state)
+{
+    fx *f = *state;
+    int64_t tau = T0;
+    /* "o<n>": a key of k's deletion bucket (the key hash's top 16 bits). */
+    char same[32];
+    uint64_t hk = kv_keyhash("k", 1) >> 48;
+    for (int n = 0;; n++) {
+        snprintf(same, sizeof(same), "o%d", n);
+        if (kv_keyhash(same, strlen(same)) >> 48 == hk) break;
+    }
+    struct {
+        const char *before;  /* run in db 0 before WATCH k (db 0) */
+        const char *before1; /* ... in db 1 */
+        const char *after;   /* run in db 0 after it */
+        int aborts;
+    } cases[] = {
+        {"SET o v", NULL, "FLUSHDB", 0},
+        {NULL, "SET o v", "SWAPDB 0 1", 0},
+        {NULL, "SET k v", "SWAPDB 0 1", 1},
+        {"SET o v", NULL, "SET k v;FLUSHDB", 1},
+        {NULL, NULL, "SET k v;DEL k", 1},
+        {NULL, NULL, "SET k v;SWAPDB 0 1", 1},
+        {"SET o v", NULL, "DEL o", 0},
+        {"SET o v", NULL, "SET o w;EXPIRE o 100;DEL o", 0},
+        {NULL, NULL, "SET k v;MOVE k 1", 1},
+        {NULL, "SET k v", "SWAPDB 0 1;DEL k;SWAPDB 0 1", 1},
+        {NULL, NULL, "SWAPDB 0 1;SWAPDB 0 1", 1}, /* two swaps: not followed, aborts */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        run(f, 0, tau, "FLUSHALL");
+        run(f, 0, tau, "SET pad 1");
+        if (cases[i].before) run_lines(f, 0, tau, cases[i].before);
+        if (cases[i].before1) run_lines(f, 1, tau, cases[i].before1);
+        token w = watch(f, 0, "k");
+        run_lines(f, 0, tau, cases[i].after);
+        int committed = exec_watched(f, tau, w);
+        if (committed == cases[i].aborts) {
+            fprintf(stderr, "case %zu: %s / %s, then %s: %s\n", i,
+                    cases[i].before ? cases[i].before : "-",
+                    cases[i].before1 ? cases[i].before1 : "-", cases[i].after,
+                    committed ? "committed" : "aborted");
+            fail();
+        }
+        tau += 10;
+    }
+    /* Another key of k's bucket deleted: no change; under a token of the
+     * older form (no physical db) the bucket decides, and aborts. */
+    char line[64];
+    run(f, 0, tau, "FLUSHALL");
+    snprintf(line, sizeof(line), "SET %s v", same);
+    run(f, 0, tau, line);
+    token w = watch(f, 0, "k");
+    token old = w;
+    *strrchr(old.t, ':') = '\0';
+    snprintf(line, sizeof(line), "DEL %s", same);
+    assert_string_equal(run(f, 0, tau, line), ":1\r\n");
+    assert_int_equal(exec_watched(f, tau, w), 1);
+    assert_int_equal(exec_watched(f, tau, old), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +299,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(a_malformed_watch_list_aborts, setup, teardown),
         cmocka_unit_test_setup_teardown(the_records_survive_a_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(absent_keys_change_only_by_existing, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
