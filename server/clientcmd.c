@@ -190,7 +190,9 @@ static int is_write(const kv_command *k)
 static int pauses_in_write_mode(client *c, const kv_command *k, int is_exec, int argc, char **argv,
                                 size_t *lens)
 {
-    if (k) return is_write(k) && !kv_call_reads(k, argc, argv, lens); /* not FUNCTION LIST */
+    /* FUNCTION LIST & co. are reads of a write row; PFCOUNT, a read row,
+     * is one of Redis's "may replicate" commands. */
+    if (k) return is_write(k) && !((k->flags & KV_CMD_WRITE) && kv_call_reads(k, argc, argv, lens));
     if (is_exec) {
         for (int i = 0; i < c->mq_len; i++) {
             const mcmd *m = &c->mq[i];
