@@ -336,7 +336,9 @@ def test_snapshot_carries_a_value_larger_than_the_transport_queue(make_cluster):
         assert fr.getrange("big", off, off + 15) == r.getrange("big", off, off + 15)
     assert hashlib.sha256(fr.get("big")).digest() == hashlib.sha256(r.get("big")).digest()
     assert fr.get("after") == b"big" and fr.get("small") == b"v"
-    assert "Snapshot to node %d: done" % f.id in ld.log()
+    # Whichever node led when the follower came back sent it (leadership
+    # may move during the 70 MB of tiny writes on a loaded machine).
+    assert any("Snapshot to node %d: done" % f.id in n.log() for n in c.nodes if n is not f)
 
 
 def snap_checksum(data):
