@@ -497,8 +497,11 @@ void kv_exec(kv_ctx *c, const kv_command *cmd, int argc, char **argv, size_t *ar
     }
     /* The apply path re-runs the check: an entry is never trusted. */
     if (cmd->check && cmd->check(argc, argv, argvlen, c->reply) != 0) return;
+    c->no_signal = 0;
     cmd->exec(c, argc, argv, argvlen);
-    if ((cmd->flags & KV_CMD_WRITE) && c->writable) written(c, cmd, argc, argv, argvlen);
+    if ((cmd->flags & KV_CMD_WRITE) && c->writable && !c->no_signal)
+        written(c, cmd, argc, argv, argvlen);
+    c->no_signal = 0;
 }
 
 /* Keys after a count: argv[at] is the count, the keys follow. */

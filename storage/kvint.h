@@ -89,10 +89,15 @@ typedef struct kv_ctx {
     int64_t tau;     /* expiry is evaluated against this */
     int64_t wall;    /* TTL/PTTL report against this */
     resp_buf *reply;
-    int rc;         /* first storage error (KV_E*), 0 if none */
-    uint64_t rng;   /* kv_rand(): seeded from the entry when applying */
-    int multi;      /* inside MULTI: a blocking command never blocks */
-    int in_script;  /* called by a Lua script (redis.call): XREAD refuses BLOCK */
+    int rc;        /* first storage error (KV_E*), 0 if none */
+    uint64_t rng;  /* kv_rand(): seeded from the entry when applying */
+    int multi;     /* inside MULTI: a blocking command never blocks */
+    int in_script; /* called by a Lua script (redis.call): XREAD refuses BLOCK */
+    /* Set by a command Redis runs without signalModifiedKey() (consumer
+     * groups, XSETID): the key record it rewrites keeps its WATCH stamp,
+     * its events touch nothing, its keys are no client-tracking
+     * invalidation. kv_exec() clears it around each command. */
+    int no_signal;
     int blocked;    /* a blocking command found nothing (kvstate_apply_blocked) */
     uint64_t index; /* the entry being applied: a key's change stamp (0: not applying) */
     /* The record put_record() last stamped, so that the notification that

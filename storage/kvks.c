@@ -292,6 +292,7 @@ static int put_record(kv_ctx *c, const char *key, size_t keylen, uint8_t type, u
     MDB_cursor *cur;
     int rc, found;
     int64_t old_expiry = 0;
+    uint64_t stamp = c->index;
 
     *dst = NULL;
     kv_skey_make(&sk, key, keylen);
@@ -311,6 +312,7 @@ static int put_record(kv_ctx *c, const char *key, size_t keylen, uint8_t type, u
         }
         found = 1;
         old_expiry = r.expiry;
+        if (c->no_signal) stamp = r.stamp; /* no change Redis would signal */
         kv_acct_add(c, -(int64_t)kv_acct_record(keylen, r.type, r.vlen));
         if (r.type != KV_TYPE_STRING) {
             kv_val old = {0};
@@ -344,7 +346,7 @@ static int put_record(kv_ctx *c, const char *key, size_t keylen, uint8_t type, u
     unsigned char *p = d.mv_data;
     p[0] = type | KV_REC_STAMP | (longkey ? KV_REC_LONGKEY : 0) | (raw ? KV_REC_RAW : 0);
     kv_put_be64(p + 1, (uint64_t)expiry);
-    kv_put_be64(p + 9, c->index);
+    kv_put_be64(p + 9, stamp);
     if (longkey) {
         p[17] = (unsigned char)(keylen >> 24);
         p[18] = (unsigned char)(keylen >> 16);
@@ -353,9 +355,11 @@ static int put_record(kv_ctx *c, const char *key, size_t keylen, uint8_t type, u
         memcpy(p + 21, key, keylen);
     }
     *dst = (char *)p + hdr;
-    c->stamped_kv = c->kv;
-    c->stamped_len = sk.len;
-    memcpy(c->stamped, sk.b, sk.len);
+    if (stamp == c->index) {
+        c->stamped_kv = c->kv;
+        c->stamped_len = sk.len;
+        memcpy(c->stamped, sk.b, sk.len);
+    }
     /* Redis's dbAdd(): a key comes into being. A record still there past
      * its expiry is gone, as Redis's lookupKeyWrite() would have deleted
      * it first ("expired"). */

@@ -157,7 +157,8 @@ void kv_notify_db(kv_ctx *c, int db, int type, const char *event, const char *ke
     /* Redis calls signalModifiedKey() beside nearly every event: the same
      * places mark the key changed for WATCH. An expired key's deletion
      * already recorded itself (kvks.c "watch"). */
-    if (!(type & (KV_NOTIFY_EXPIRED | KV_NOTIFY_NEW)) && key) kv_touch(c, db, key, keylen);
+    if (!(type & (KV_NOTIFY_EXPIRED | KV_NOTIFY_NEW)) && key && !c->no_signal)
+        kv_touch(c, db, key, keylen);
     if (!hooked(c) || !c->st->hooks.publish || db < 0) return;
     int flags = c->st->notify;
     if (!(flags & type)) return;

@@ -778,6 +778,8 @@ static void kvx_xtrim(ARGS)
     if (deleted) {
         if (kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
         kv_notify(c, KV_NOTIFY_STREAM, "xtrim", argv[1], argvlen[1]);
+    } else {
+        c->no_signal = 1; /* Redis signals the key only when it trimmed */
     }
     resp_add_int(c->reply, deleted);
 }
@@ -851,6 +853,8 @@ static void kvx_xdel(ARGS)
     if (deleted) {
         if (kv_coll_save(c, argv[1], argvlen[1], &v) != 0) return;
         kv_notify(c, KV_NOTIFY_STREAM, "xdel", argv[1], argvlen[1]);
+    } else {
+        c->no_signal = 1; /* Redis signals the key only when it deleted */
     }
     resp_add_int(c->reply, deleted);
 }
@@ -898,6 +902,7 @@ KV_CHECK(ck_xsetid)
 
 static void kvx_xsetid(ARGS)
 {
+    c->no_signal = 1; /* Redis 7.0: no signalModifiedKey() (WATCH, tracking) */
     setid_args a;
     kv_val v;
     if (parse_setid(argc, argv, argvlen, &a, c->reply) != 0) return;
@@ -1591,6 +1596,9 @@ static void kvx_xgroup(ARGS)
     size_t keylen = argvlen[2], gn = argvlen[3];
     int found = kv_lookup_type(c, key, keylen, KV_TYPE_STREAM, &v);
     if (found < 0) return;
+    /* Redis's XGROUP signals no change of the key (WATCH, tracking) but
+     * the stream MKSTREAM creates. */
+    c->no_signal = found;
     int has = 0;
     if (!mkstream) {
         if (!found) {
@@ -1883,6 +1891,7 @@ KV_CHECK(ck_xreadgroup)
 
 static void kvx_xreadgroup(ARGS)
 {
+    c->no_signal = 1; /* Redis: no signalModifiedKey() (WATCH, tracking) */
     long long count;
     int sa, gp, noack, block;
     if (parse_xreadgroup(argc, argv, argvlen, c->in_script, &count, &sa, &gp, &noack, &block,
@@ -1981,6 +1990,7 @@ out:
 
 static void kvx_xack(ARGS)
 {
+    c->no_signal = 1; /* Redis: no signalModifiedKey() (WATCH, tracking) */
     kv_val v;
     group g;
     int found = kv_lookup_type(c, argv[1], argvlen[1], KV_TYPE_STREAM, &v);
@@ -2239,6 +2249,7 @@ static int getll_msg(const char *s, size_t len, long long *v, const char *msg, r
 
 static void kvx_xclaim(ARGS)
 {
+    c->no_signal = 1; /* Redis: no signalModifiedKey() (WATCH, tracking) */
     kv_val v;
     group g;
     long long minidle, retrycount = -1, deliverytime = -1;
@@ -2349,6 +2360,7 @@ static void kvx_xclaim(ARGS)
 
 static void kvx_xautoclaim(ARGS)
 {
+    c->no_signal = 1; /* Redis: no signalModifiedKey() (WATCH, tracking) */
     kv_val v;
     group g;
     long long minidle, count = 100;

@@ -124,6 +124,16 @@ static void every_write_path_marks_the_key_changed(void **state)
         {"SET k v", 0, "SET k v", 1, 0}, /* another database */
         {"SET k v", 0, "SET k2 v", 0, 0},
         {"SET k v", 0, "GET k", 0, 0},
+        /* Streams: Redis signals XADD, XDEL and XTRIM that remove
+         * something, not consumer groups nor XSETID. */
+        {"XADD k 1-1 f v", 0, "XADD k 1-2 f v", 0, 1},
+        {"XADD k 1-1 f v", 0, "XDEL k 1-1", 0, 1},
+        {"XADD k 1-1 f v", 0, "XDEL k 9-9", 0, 0},
+        {"XADD k 1-1 f v", 0, "XTRIM k MAXLEN 0", 0, 1},
+        {"XADD k 1-1 f v", 0, "XGROUP CREATE k g $", 0, 0},
+        {"XADD k 1-1 f v;XGROUP CREATE k g 0", 0, "XREADGROUP GROUP g c STREAMS k >", 0, 0},
+        {"XADD k 1-1 f v", 0, "XSETID k 5-5", 0, 0},
+        {NULL, 0, "XGROUP CREATE k g $ MKSTREAM", 0, 1},
     };
     int64_t tau = T0;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
