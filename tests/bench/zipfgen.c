@@ -33,10 +33,9 @@
 typedef struct client {
     redisAsyncContext *ac;
     uint64_t rng;
-    unsigned pending;  /* replies still due for this batch */
-    uint64_t *missed;  /* names of this batch's misses (pipeline of them) */
+    unsigned pending; /* replies still due for this batch */
+    uint64_t *missed; /* names of this batch's misses (pipeline of them) */
     unsigned nmissed;
-    int setting;       /* the batch's SETs are out */
     int connected;
 } client;
 
@@ -62,9 +61,9 @@ static struct {
 static struct event_base *base;
 static client *clients;
 static char *value;
-static double *cdf;      /* cdf[i]: share of ranks 0..i */
-static uint64_t *names;  /* rank -> name */
-static get_ctx *getctx;  /* one per GET issued, indexed by seq */
+static double *cdf;     /* cdf[i]: share of ranks 0..i */
+static uint64_t *names; /* rank -> name */
+static get_ctx *getctx; /* one per GET issued, indexed by seq */
 static uint64_t issued, answered_gets, sets, errors, hits2, gets2;
 static int connected, alive, ended, fatal;
 static uint64_t start_us, end_us;
@@ -146,10 +145,7 @@ static void on_set(redisAsyncContext *ac, void *reply, void *priv)
     if (reply == NULL) return; /* disconnected: on_disconnect deals with it */
     reply_error(reply);
     sets++;
-    if (--c->pending == 0) {
-        c->setting = 0;
-        batch_done(c);
-    }
+    if (--c->pending == 0) batch_done(c);
 }
 
 static void on_get(redisAsyncContext *ac, void *reply, void *priv)
@@ -175,7 +171,6 @@ static void on_get(redisAsyncContext *ac, void *reply, void *priv)
         return;
     }
     /* cache-aside: the misses are filled before the next batch */
-    c->setting = 1;
     for (unsigned i = 0; i < c->nmissed; i++) {
         char key[32];
         int klen = snprintf(key, sizeof(key), "key:%" PRIu64, c->missed[i]);
@@ -356,7 +351,8 @@ int main(int argc, char **argv)
     int rc = fatal || !ended ? 2 : errors ? 1 : 0;
     if (rc != 2) {
         double secs = (double)(end_us - start_us) / 1e6;
-        printf("\"gets\",\"sets\",\"seconds\",\"gets_per_s\",\"ops_per_s\",\"hit_ratio_2nd_half\"\n");
+        printf(
+            "\"gets\",\"sets\",\"seconds\",\"gets_per_s\",\"ops_per_s\",\"hit_ratio_2nd_half\"\n");
         printf("\"%" PRIu64 "\",\"%" PRIu64 "\",\"%.3f\",\"%.1f\",\"%.1f\",\"%.4f\"\n", opt.gets,
                sets, secs, secs > 0 ? (double)opt.gets / secs : 0.0,
                secs > 0 ? (double)(opt.gets + sets) / secs : 0.0,
