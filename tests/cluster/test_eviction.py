@@ -4,7 +4,11 @@ of ten times maxmemory through the leader; the eviction policies never
 answer -OOM and bring the accounted size back under maxmemory, volatile-*
 never evict a key without an expiry, volatile-ttl evicts the nearest
 expiries first, noeviction answers -OOM while DEL and reads work; after
-each, every node holds the same key space at one applied index."""
+each, every node holds the same key space at one applied index. While
+the load runs, the accounted size stays within the README's bound: with
+one connection pipelining P writes of b accounted bytes, maxmemory + 2 P b
+(what the writes in flight when the leader last looked, and those applied
+before its eviction entry, can add)."""
 import redis
 
 from conftest import wait_until
@@ -14,6 +18,9 @@ N = 2000            # keys written per policy
 VALUE = b"v" * 100  # ~170 accounted bytes a key
 MAXMEM = N * 170 // 10
 PERSISTENT = 40     # keys without an expiry, for volatile-*
+PIPELINE = 100
+KEY_BYTES = 56 + len(b"k:1999") + len(VALUE)  # KV_ACCT_KEY + key + value: the largest of a load
+OVERSHOOT = 2 * PIPELINE * KEY_BYTES  # README "Memory and eviction": the bound
 
 
 def accounted(r):
@@ -24,17 +31,21 @@ def evicted(r):
     return int(r.info("stats")["evicted_keys"])
 
 
-def load(r, prefix, n, ex=None, ttl_base=1000):
-    """Writes n keys in pipelines of 100; returns the error replies."""
+def load(r, prefix, n, ex=None, ttl_base=1000, peak=None):
+    """Writes n keys in pipelines of PIPELINE; returns the error replies.
+    peak: a list that gets the largest accounted size seen between
+    pipelines."""
     errors = []
-    for start in range(0, n, 100):
+    for start in range(0, n, PIPELINE):
         p = r.pipeline(transaction=False)
-        for i in range(start, min(n, start + 100)):
+        for i in range(start, min(n, start + PIPELINE)):
             if ex:
                 p.set(b"%s:%d" % (prefix, i), VALUE, ex=ttl_base + i)
             else:
                 p.set(b"%s:%d" % (prefix, i), VALUE)
         errors += [x for x in p.execute(raise_on_error=False) if isinstance(x, Exception)]
+        if peak is not None:
+            peak[0] = max(peak[0], accounted(r))
     return errors
 
 
@@ -73,8 +84,13 @@ def test_every_policy_keeps_the_cluster_within_maxmemory_and_identical(make_clus
             assert r.delete(b"k:0") == 1   # and DEL
             assert evicted(r) == before
         else:
-            errors = load(r, b"k", N, ex=volatile)
+            peak = [0]
+            errors = load(r, b"k", N, ex=volatile, peak=peak)
             assert errors == [], "%s: %r" % (policy, errors[:3])
+            print("%s: peak %d accounted bytes, maxmemory %d, bound %d" % (policy, peak[0], MAXMEM,
+                                                                          MAXMEM + OVERSHOOT))
+            assert peak[0] <= MAXMEM + OVERSHOOT, "%s: %d over maxmemory, bound %d" % (
+                policy, peak[0] - MAXMEM, OVERSHOOT)
             wait_until(lambda: accounted(r) <= MAXMEM, timeout=20,
                        what="%s back under maxmemory" % policy)
             assert evicted(r) > before
