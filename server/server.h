@@ -269,8 +269,8 @@ int driver_cluster_id_derived(void); /* cluster-id not set: a hash of 'cluster' 
 int driver_propose_conf(client *c, int op, uint64_t id, const char *host, int port,
                         const char **err);
 unsigned driver_key_slot(const char *key, size_t len); /* Redis Cluster's CRC16 slot */
-#define RAFT_MAX_NODES 33 /* voters + learners (RAFT_MAX_VOTERS + RAFT_MAX_LEARNERS) + this node   \
-                           */
+/* voters + learners (RAFT_MAX_VOTERS + RAFT_MAX_LEARNERS) + this node */
+#define RAFT_MAX_NODES 33
 
 /* cluster.c: CLUSTER SLOTS/SHARDS/NODES/INFO/MYID */
 void cluster_command(client *c, int argc, char **argv, size_t *argvlen);

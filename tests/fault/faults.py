@@ -621,7 +621,9 @@ class MembershipChange(Fault):
         nid = max(max(nd.id for nd in cl.nodes), getattr(cl, "last_spare", 0)) + 1
         cl.last_spare = nid
         nd = clmod.Node(cl, nid)
-        cid = cl.some_leader().raft().get("raft_cluster_id")
+        from cluster import wait_until
+        ld = wait_until(cl.some_leader, 30, "a leader to ask for the cluster id")
+        cid = ld.raft().get("raft_cluster_id")
         spec = cl.spec + ",%d=%s:%d" % (nid, nd.host, clmod.PORT)
         base = nd.argv
 
