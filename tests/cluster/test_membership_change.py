@@ -221,7 +221,7 @@ def test_replace_a_node_whose_data_dir_was_deleted(make_cluster):
     # cluster-override starts it with the stored configuration.
     f.stop()
     for spec in (c.spec + ",9=127.0.0.1:1",
-                 c.spec.replace("1=127.0.0.1:", "1=127.0.0.2:")):
+                 c.spec + ",4=127.0.0.2:1"):
         c.spec, old = spec, c.spec
         p = subprocess.run(f.argv(), stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
         c.spec = old
@@ -229,7 +229,7 @@ def test_replace_a_node_whose_data_dir_was_deleted(make_cluster):
         out = (p.stdout + p.stderr).decode()
         assert "'cluster' contradicts the configuration" in out, out[-2000:]
         assert "4=127.0.0.1:%d" % nd.port in out, out[-2000:]
-    assert "gives node 1 the address 127.0.0.2" in out, out[-2000:]
+    assert "gives node 4 the address 127.0.0.2:1" in out, out[-2000:]
     c.spec += ",9=127.0.0.1:1"
     f.extra += ["--cluster-override", "yes"]
     f.start()
