@@ -195,10 +195,13 @@ enum raft_conf_op {
     RAFT_CONF_REMOVE = 3       /* a voter or a learner; never the last voter */
 };
 
+/* 2048: the server's address book of every member (server/addrbook.h)
+ * fits for numeric addresses and the most members (32). */
 #define RAFT_CONF_CTX_MAX 2048
 /* The payload of a RAFT_ENTRY_CONF entry: the operation, the configuration
  * it produces, and the application's context for it, carried as is (the
- * server puts the added node's address there, etcd's ConfChange.Context). */
+ * server puts the address of every member there, etcd's
+ * ConfChange.Context). */
 typedef struct raft_conf_change {
     uint8_t op;
     uint64_t id;

@@ -914,7 +914,9 @@ void driver_tick(void)
     }
 }
 
-static int cluster_id_derived; /* cluster-id not set: a hash of 'cluster' */
+static int cluster_id_derived;                 /* cluster-id not set: a hash of 'cluster' */
+static struct member listed[ADDRBOOK_MAX + 1]; /* 'cluster' as given */
+static uint32_t nlisted;
 
 int driver_cluster_id_derived(void)
 {
@@ -979,6 +981,8 @@ int driver_configure(char *err, size_t errlen)
     /* With 'join', 'cluster' only says where the members are: this node
      * starts in no configuration and learns it from the leader. */
     nboot = cfg.join ? 0 : npeers;
+    nlisted = npeers;
+    memcpy(listed, members, sizeof(listed));
     for (uint32_t i = 0; i < nboot; i++)
         peers[i] = members[i].id;
     if (self < 0) {
@@ -1161,6 +1165,40 @@ static int same_members(const raft_conf *conf)
     return 1;
 }
 
+static addrbook book;
+static int have_book; /* book read from the state; else 'cluster' bootstraps */
+
+/* Whether 'cluster' contradicts the stored configuration (why says how):
+ * it names a node the cluster never had (an id above the highest it used)
+ * or gives a member another address than the cluster's book. A list that
+ * only names past members is out of date, not wrong: after the first
+ * change 'cluster' only bootstrapped the cluster, and a node restarted
+ * from its old configuration file must come back. Without a stored book
+ * (a configuration applied by a version before it), any other member set
+ * contradicts. */
+static int contradicts(const raft_conf *conf, char *why, size_t n)
+{
+    if (!have_book) {
+        snprintf(why, n, "it names other members");
+        return !same_members(conf);
+    }
+    for (uint32_t i = 0; i < nlisted; i++) {
+        const struct member *m = &listed[i];
+        const addrbook_entry *e = addrbook_find(&book, m->id);
+        if (m->id > book.max_id) {
+            snprintf(why, n, "it names node %llu, which was never a member of this cluster",
+                     (unsigned long long)m->id);
+            return 1;
+        }
+        if (e && (e->port != m->port || strcmp(e->host, m->host))) {
+            snprintf(why, n, "it gives node %llu the address %s:%d, the cluster's is %s:%d",
+                     (unsigned long long)m->id, m->host, m->port, e->host, e->port);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* ------------------------------------------------- the address book
  *
  * Each membership change entry carries the address book of the
@@ -1168,9 +1206,6 @@ static int same_members(const raft_conf *conf)
  * how to reach every member. members[] follows it: at start and whenever a
  * change (or a snapshot) is applied, and the transport connects to the
  * members it adds and drops the ones it removes. */
-
-static addrbook book;
-static int have_book; /* book read from the state; else 'cluster' bootstraps */
 
 /* The stored book, or -1 when the state has none (no change applied yet,
  * or one whose context is not a book). */
@@ -1356,7 +1391,8 @@ int driver_init(char *err, size_t errlen)
     if (sm && raft_conf_change_decode(sm, stored_len, &sconf) == 0 && stored_index <= applied) {
         rc_.conf = &sconf.conf;
         rc_.conf_index = stored_index;
-        if (cfg.cluster[0] && !cfg.join && !same_members(&sconf.conf)) {
+        char why[512] = "";
+        if (cfg.cluster[0] && !cfg.join && contradicts(&sconf.conf, why, sizeof(why))) {
             char now[1024] = "";
             for (uint32_t i = 0; have_book && i < book.n; i++) {
                 size_t l = strlen(now);
@@ -1365,18 +1401,23 @@ int driver_init(char *err, size_t errlen)
             }
             if (!cfg.cluster_override) {
                 snprintf(err, errlen,
-                         "'cluster' names other members than the configuration this node applied "
-                         "at index %llu (%u voters, %u learners%s%s): 'cluster' only bootstraps a "
-                         "new cluster. Set 'cluster' to the current members, or "
-                         "'cluster-override yes' to start with the stored configuration",
+                         "'cluster' contradicts the configuration this node applied at index %llu "
+                         "(%u voters, %u learners%s%s): %s. Set 'cluster' to the current "
+                         "members, or 'cluster-override yes' to start with the stored "
+                         "configuration",
                          (unsigned long long)stored_index, sconf.conf.n_voters,
-                         sconf.conf.n_learners, now[0] ? ": " : "", now);
+                         sconf.conf.n_learners, now[0] ? ": " : "", now, why);
                 return -1;
             }
             serverLog(LL_WARNING,
-                      "'cluster' names other members than the configuration applied at index "
-                      "%llu; cluster-override yes: starting with the stored one (%s)",
-                      (unsigned long long)stored_index, now);
+                      "'cluster' contradicts the configuration applied at index %llu (%s); "
+                      "cluster-override yes: starting with the stored one (%s)",
+                      (unsigned long long)stored_index, why, now);
+        } else if (cfg.cluster[0] && !cfg.join && !same_members(&sconf.conf)) {
+            serverLog(LL_NOTICE,
+                      "'cluster' is out of date (the membership changed at index %llu): it only "
+                      "bootstrapped the cluster; starting with the stored configuration",
+                      (unsigned long long)stored_index);
         }
     }
     rc = raft_new(&node, &rc_);

@@ -208,29 +208,41 @@ def test_replace_a_node_whose_data_dir_was_deleted(make_cluster):
             assert n.raft()["raft_voters"] == want
     assert_acked_everywhere(c, w.acked)
 
-    # A node restarted with a 'cluster' that names the old members refuses
-    # to start, and says what the members are; cluster-override starts it.
+    # A node restarted from its old configuration file ('cluster' naming
+    # the members of the bootstrap) comes back: that list is out of date,
+    # not wrong.
     f = [n for n in c.followers() if n.id != 4][0]
     f.stop()
-    p = subprocess.run(f.argv(), stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
-    assert p.returncode != 0
-    out = (p.stdout + p.stderr).decode()
-    assert "'cluster' names other members than the configuration" in out, out[-2000:]
-    assert "4=127.0.0.1:%d" % nd.port in out, out[-2000:]
+    f.start()
+    wait_until(lambda: f.raft()["raft_member"] == "voter", 10, "the restarted node to vote")
+    assert "'cluster' is out of date" in f.log()
+    # One that names a node the cluster never had, or a member at another
+    # address, contradicts it: refused, saying what the members are;
+    # cluster-override starts it with the stored configuration.
+    f.stop()
+    for spec in (c.spec + ",9=127.0.0.1:1",
+                 c.spec + ",4=127.0.0.2:1"):
+        c.spec, old = spec, c.spec
+        p = subprocess.run(f.argv(), stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        c.spec = old
+        assert p.returncode != 0
+        out = (p.stdout + p.stderr).decode()
+        assert "'cluster' contradicts the configuration" in out, out[-2000:]
+        assert "4=127.0.0.1:%d" % nd.port in out, out[-2000:]
+    assert "gives node 4 the address 127.0.0.2:1" in out, out[-2000:]
+    c.spec += ",9=127.0.0.1:1"
     f.extra += ["--cluster-override", "yes"]
     f.start()
     wait_until(lambda: f.raft()["raft_member"] == "voter", 10, "the restarted node to vote")
     assert "cluster-override yes: starting with the stored one" in f.log()
-    # 'cluster' naming the current members needs no override (the cluster id
-    # is kept from the data directory)
-    g = [n for n in c.nodes if n.alive() and n.id != 4 and n is not f][0]
-    g.stop()
-    g.extra = [x for x in g.extra if x not in ("--cluster-override", "yes")]
-    c.spec = want_spec = ",".join("%d=127.0.0.1:%d" % (n.id, n.port) for n in c.nodes
-                                  if n is not dead)
-    g.start()
-    wait_until(lambda: g.raft()["raft_member"] == "voter", 10, "the restarted node to vote")
-    assert "kept from the data directory" in g.log(), want_spec
+    f.stop()
+    f.extra = []
+    # 'cluster' naming the current members: the cluster id (a hash of
+    # 'cluster' when not set) is kept from the data directory
+    c.spec = ",".join("%d=127.0.0.1:%d" % (n.id, n.port) for n in c.nodes if n is not dead)
+    f.start()
+    wait_until(lambda: f.raft()["raft_member"] == "voter", 10, "the restarted node to vote")
+    assert "kept from the data directory" in f.log()
     c.nodes.remove(dead)
     assert_acked_everywhere(c, w.acked)
 

@@ -590,6 +590,121 @@ class SnapshotTransfer(Fault):
 
 # --- the families the schedule draws from ---------------------------------
 
+# --- membership -----------------------------------------------------------
+
+class MembershipChange(Fault):
+    """Runtime membership interleaved with kill -9 (issue 18): a spare node
+    (id above every other) starts empty with 'join yes', is added as a
+    learner (RAFT.ADDNODE), promoted (RAFT.PROMOTE) and removed again
+    (RAFT.REMOVENODE), while one node (or the leader) is killed with -9 at a
+    drawn point of that sequence and restarted later. Each change is retried
+    on whichever node leads until it is in force (a reply lost with a killed
+    leader is found applied by the retry). The run ends with the first n
+    nodes as the only members, so the usual checks apply to them; the spare
+    node's own sanitizer report counts as a problem."""
+    family = "membership"
+    phased = True
+    extra_s = 6.0
+    KILL_AT = ("before-add", "after-add", "after-promote")
+
+    def __init__(self, rng, n):
+        self.n = n
+        self.kill_at = rng.choice(self.KILL_AT)
+        self.target = rng.choice(("one", "leader"))
+        self.fallback = rng.choice(range(1, n + 1))
+        self.problems, self.notes = [], []
+        self.kind = "%s kill -9 %s" % (self.kill_at, self.target)
+
+    def _spare(self, cl):
+        import cluster as clmod
+        # ids are never reused: each spare takes the next one
+        nid = max(max(nd.id for nd in cl.nodes), getattr(cl, "last_spare", 0)) + 1
+        cl.last_spare = nid
+        nd = clmod.Node(cl, nid)
+        from cluster import wait_until
+        ld = wait_until(cl.some_leader, 30, "a leader to ask for the cluster id")
+        cid = ld.raft().get("raft_cluster_id")
+        spec = cl.spec + ",%d=%s:%d" % (nid, nd.host, clmod.PORT)
+        base = nd.argv
+
+        def argv():
+            a = base()
+            a[a.index("--cluster") + 1] = spec
+            return a + ["--join", "yes", "--cluster-id", str(cid)]
+        nd.argv = argv
+        return nd
+
+    def _change(self, cl, args, done_errors, timeout=30.0):
+        """args on the leader until +OK, or an error saying it is in force."""
+        def attempt():
+            ld = cl.some_leader()
+            if not ld:
+                return False
+            try:
+                with ld.client(3.0) as r:
+                    return r.execute_command(*args) == b"OK"
+            except redis.ResponseError as e:
+                if any(str(e).startswith(d) for d in done_errors):
+                    return True
+                return False  # TRYAGAIN, MOVED, TIMEOUT, CLUSTERDOWN: again
+        from cluster import wait_until
+        wait_until(attempt, timeout, "%s to be in force" % " ".join(map(str, args)))
+
+    def _kill(self, cl, log):
+        ld = cl.some_leader()
+        nid = ld.id if self.target == "leader" and ld and ld.id <= self.n else self.fallback
+        self.down = frozenset([nid])
+        cl.node(nid).kill()
+        log("start", "membership: kill -9 n%d (%s)" % (nid, self.kind))
+
+    def drive(self, cl, hold, log, watch):
+        from cluster import wait_until
+        from testproc import sanitizer_excerpt
+        spare = self._spare(cl)
+        log("start", "membership: %s; spare n%d (join)" % (self.kind, spare.id))
+        if self.kill_at == "before-add":
+            self._kill(cl, log)
+        spare.start()
+        try:
+            self._change(cl, ("RAFT.ADDNODE", spare.id, "%s:%d" % (spare.host, spare.port)),
+                         ("ERR node %d is already a member" % spare.id,))
+            wait_until(lambda: spare.raft().get("raft_member") in ("learner", "voter"), 30,
+                       "n%d to apply its addition" % spare.id)
+            cl.nodes.append(spare)  # a member now: leader_now() and the clients' view count it
+            if self.kill_at == "after-add":
+                self._kill(cl, log)
+            self._change(cl, ("RAFT.PROMOTE", spare.id), ("ERR node %d is already a voter" % spare.id,))
+            wait_until(lambda: spare.raft().get("raft_member") == "voter", 30,
+                       "n%d to apply its promotion" % spare.id)
+            log("start", "membership: n%d added and promoted" % spare.id)
+            if self.kill_at == "after-promote":
+                self._kill(cl, log)
+            watch(hold, self.down)
+            for nid in self.down:
+                cl.node(nid).start()
+            self.down = frozenset()
+            self._change(cl, ("RAFT.REMOVENODE", spare.id),
+                         ("ERR node %d is not a member" % spare.id,))
+            want = ",".join(str(i) for i in range(1, self.n + 1))
+            wait_until(lambda: all(cl.node(i).raft().get("raft_voters") == want
+                                   for i in range(1, self.n + 1)), 30,
+                       "nodes 1..%d to apply the removal of n%d" % (self.n, spare.id))
+        finally:
+            if spare in cl.nodes:
+                cl.nodes.remove(spare)
+            rc = spare.stop()
+            if rc not in (0, None):
+                self.problems.append("spare n%d did not stop cleanly (rc=%s)" % (spare.id, rc))
+            report = sanitizer_excerpt(spare.log_text())
+            if report:
+                self.problems.append("spare n%d sanitizer report:\n%s" % (spare.id, report))
+            for nid in self.down:  # an exception above: the killed node still comes back
+                if not cl.node(nid).alive():
+                    cl.node(nid).start(wait=False)
+            self.down = frozenset()
+        log("heal", "membership: n%d removed and stopped" % spare.id)
+
+
 def make_fault(family, rng, n, max_jump=10.0):
     """A fault of a family, its kind drawn from rng."""
     if family == "kill":
@@ -611,6 +726,8 @@ def make_fault(family, rng, n, max_jump=10.0):
         # outside lease mode's assumption (drift under a fifth): the leader's
         # clock runs at 0.2x, then it is cut off; see README "Can it fail?"
         return Both(ClockRate(rng, n, "leader", rates=(0.2,)), Partition(rng, n, "isolate-leader"))
+    if family == "membership":
+        return MembershipChange(rng, n)
     if family == "snapshot":
         return SnapshotTransfer(rng, n, rng.choice(SnapshotTransfer.KINDS))
     raise ValueError("unknown fault family %r" % family)

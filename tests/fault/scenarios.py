@@ -70,6 +70,10 @@ SCENARIOS = {
     # consumers on leader and followers (proxy mode, so a consumer blocks on
     # a follower), under kill -9, pauses and partitions
     "queue": Scenario(["kill", "pause", "partition"], work="queue", overlap=0.2),
+    # runtime membership (faults.MembershipChange): a spare node joins,
+    # is promoted and removed again, with a kill -9 at a drawn point of the
+    # sequence, and plain kill -9 steps between (issue 18)
+    "membership": Scenario(["membership", "kill"], follower_mode="proxy"),
     # Lua scripts (workload.Scripted): a compare-and-set by EVAL/EVALSHA,
     # SETs and GETs on registers, on leader and followers (proxy mode: a
     # follower forwards the script), under kill -9, pauses and partitions;
@@ -86,7 +90,8 @@ SCENARIOS = {
 
 # Every scenario that must pass (lease-drift is expected to fail).
 SOAK_DEFAULT = ["partition", "kill", "pause", "clock-ttl", "clock-rate", "mixed", "snapshot", "power",
-                "power-mixed", "queue", "scripted", "evict"]
+                "power-mixed", "queue", "scripted", "evict",
+                "membership"]
 
 
 class Result:
