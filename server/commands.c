@@ -1446,7 +1446,8 @@ PROC(exec_cmd)
         return;
     }
     acl_recheck_queued(c);
-    diag_monitor_queued(c);
+    diag_monitor_queued(c); /* as the client sent them (an ACL GENPASS, not its answer) */
+    acl_resolve_queued(c);
     watch_seal(c); /* the apply decides whether a watched key changed */
     if (should_proxy(c))
         proxy_forward_multi(c);
@@ -1752,6 +1753,7 @@ PROC(raft_proxyexec_cmd)
         resp_add_error(client_reply_buf(c), "ERR malformed RAFT.PROXYEXEC");
     } else {
         acl_recheck_queued(c);
+        acl_resolve_queued(c);
         diag_proxy_origin(argv[1], lens[1]);
         diag_monitor_queued(c);
         diag_proxy_origin(NULL, 0);

@@ -190,6 +190,43 @@ def test_the_leader_checks_a_forwarded_command_as_its_user(make_cluster):
         assert p.execute() == [True, b"v"]
 
 
+def test_acl_genpass_log_save_load_inside_multi_on_a_follower(make_cluster):
+    """ACL GENPASS, LOG, SAVE and LOAD are queued inside MULTI (as Redis
+    does) and run by EXEC on the client's own node, here a follower: SAVE
+    writes that node's file with the users EXEC found (before the
+    transaction's own SETUSER), LOAD then reads it back and replaces the
+    users on every node, in the transaction's order; GENPASS and LOG answer
+    that node's password and log."""
+    import os
+    c = make_cluster(3, start=False)
+    for n in c.nodes:
+        path = os.path.join(c.root, "users%d.acl" % n.id)
+        with open(path, "w") as f:
+            f.write("user default on nopass ~* &* +@all\nuser filed on >f ~* +@all\n")
+        n.extra = ["--aclfile", path]
+    c.start()
+    ld = c.leader()
+    wait_until(lambda: all(_users(n) == ["default", "filed"] for n in c.nodes), 20,
+               "the file's users everywhere")
+    f = [n for n in c.nodes if n is not ld][0]
+    with f.client() as r:
+        p = r.pipeline(transaction=True)
+        for cmd in (("SETUSER", "tmp", "on", ">x"), ("SAVE",), ("GENPASS", "32"),
+                    ("LOG", "RESET"), ("LOG",), ("USERS",), ("LOAD",), ("USERS",),
+                    ("GENPASS", "0")):
+            p.execute_command("ACL", *cmd)
+        res = p.execute(raise_on_error=False)
+    assert res[:2] == [b"OK", b"OK"], res
+    assert len(res[2]) == 8 and int(res[2], 16) >= 0, res
+    assert res[3:8] == [b"OK", [], [b"default", b"filed", b"tmp"], b"OK", [b"default", b"filed"]]
+    assert isinstance(res[8], redis.ResponseError) and "GENPASS argument" in str(res[8])
+    with open(f.extra[1]) as fh:
+        saved = fh.read()
+    assert "user filed " in saved and "tmp" not in saved, saved
+    wait_until(lambda: all(_users(n) == ["default", "filed"] for n in c.nodes), 20,
+               "the loaded users everywhere")
+
+
 def _users(node):
     with node.client() as r:
         return sorted(u.decode() for u in r.execute_command("ACL", "USERS"))
