@@ -1125,6 +1125,13 @@ acl_user *acl_default_user(void)
     return the_default;
 }
 
+int acl_users_besides_default(void)
+{
+    for (int i = 0; i < users.n; i++)
+        if (strcmp(users.u[i]->name, "default")) return 1;
+    return 0;
+}
+
 int acl_user_autoauth(const acl_user *u)
 {
     return u && (u->flags & U_NOPASS) && !(u->flags & U_OFF);

@@ -91,6 +91,8 @@ int acl_subcommand_id(int container, const char *sub, size_t len);
 /* The user a new connection starts as (`default`), and whether it starts
  * authenticated (default is on and nopass). */
 acl_user *acl_default_user(void);
+/* Whether the node's users include any but default. */
+int acl_users_besides_default(void);
 int acl_user_autoauth(const acl_user *u);
 /* 1 when u may run anything on any key and channel: dispatch skips
  * acl_check() (the default user unless restricted). */
