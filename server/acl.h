@@ -145,7 +145,9 @@ int acl_multi_argv(struct client *c, int argc, char **argv, size_t *lens, char *
  * and queues the users as ACL LOAD outside MULTI proposes them; an error
  * (no aclfile, a file that does not load) is queued as raft.noperm. So LOG
  * and SAVE see the log and users as EXEC starts (after its re-check of the
- * queued commands), not after the commands queued before them. */
+ * queued commands), not after the commands queued before them; and LOG
+ * RESET and SAVE have happened even when a WATCH then aborts the
+ * transaction (the apply decides that). */
 void acl_resolve_queued(struct client *c);
 /* RAFT.ACL argv for CONFIG SET requirepass <pass> ("" = nopass). */
 int acl_requirepass_argv(const char *pass, size_t plen, char ***av, size_t **al, int *n);
