@@ -128,6 +128,10 @@ static SSL_CTX *build_ctx(int server, char *err, size_t errlen)
     /* Writes resume with a longer buffer that may have moved (the reply
      * buffer grows between retries). */
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* Without read-ahead OpenSSL reads each record with two read(2)s (its
+     * header, then its body): twice a plain connection's reads. Readers go
+     * on while tls_pending() says OpenSSL holds bytes (tlsio.h). */
+    SSL_CTX_set_read_ahead(ctx, 1);
     if (server && cfg.tls_session_caching) {
         static const unsigned char sid[] = "raftkv";
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
