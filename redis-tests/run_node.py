@@ -9,7 +9,9 @@ lock, with a timeout. A failed install fails the test.
       follower-mode redirect, with a leader kill -9 (cluster_failover.py)
   /usr/bin/python3 run_node.py --tls SCRIPT.js       against one raftkv-server with a
       tls-port and tls-auth-clients yes; the script gets HOST TLSPORT CA CERT KEY
-      (a test CA and a client certificate made with tests/pylib/tlscerts.py)
+      ENCCERT ENCKEY PASS OTHERCA (a test CA, a client certificate, another one
+      whose key is encrypted with PASS, and a CA that signed neither; made with
+      tests/pylib/tlscerts.py)
 """
 import fcntl
 import os
@@ -26,6 +28,7 @@ import tlscerts  # noqa: E402
 
 PACKAGES = ["ioredis@6", "redis@6"]  # majors pinned; the cluster clients come with them
 NPM_TIMEOUT = 300
+ENC_PASS = "node key pass"
 
 
 def ensure_packages(prefix, packages=PACKAGES):
@@ -56,20 +59,24 @@ def ensure_packages(prefix, packages=PACKAGES):
 
 
 def run_tls(cmd, timeout, env):
-    """cmd with {host} {tlsport} {ca} {cert} {key} substituted, against a
-    raftkv-server listening on a plain port and a TLS port."""
+    """cmd with {host} {tlsport} {ca} {cert} {key} {enccert} {enckey} {pass}
+    {otherca} substituted, against a raftkv-server listening on a plain port
+    and a TLS port."""
     certdir = tempfile.mkdtemp(prefix="compat-tls-")
     srv = None
     rc = 1
     try:
         certs = tlscerts.make_set(certdir)
+        enc = tlscerts.issue(certdir, certs["ca"], "client-enc", client=True, passphrase=ENC_PASS)
         tport = compat.pick_port()
         srv = compat.Server("raftkv", ["--tls-port", tport, "--tls-cert-file", certs["server"]["cert"],
                                        "--tls-key-file", certs["server"]["key"],
                                        "--tls-ca-cert-file", certs["ca"]["cert"],
                                        "--tls-auth-clients", "yes"]).start()
         subst = {"{host}": srv.host, "{tlsport}": str(tport), "{ca}": certs["ca"]["cert"],
-                 "{cert}": certs["client"]["cert"], "{key}": certs["client"]["key"]}
+                 "{cert}": certs["client"]["cert"], "{key}": certs["client"]["key"],
+                 "{enccert}": enc["cert"], "{enckey}": enc["key"], "{pass}": ENC_PASS,
+                 "{otherca}": certs["otherca"]["cert"]}
         argv = list(cmd)
         for k, v in subst.items():
             argv = [a.replace(k, v) for a in argv]
@@ -111,7 +118,8 @@ def main():
     if cluster:
         return cluster_failover.run([node, script, "{seeds}"], 120, env)
     if tls:
-        return run_tls([node, script, "{host}", "{tlsport}", "{ca}", "{cert}", "{key}"], 120, env)
+        return run_tls([node, script, "{host}", "{tlsport}", "{ca}", "{cert}", "{key}", "{enccert}",
+                        "{enckey}", "{pass}", "{otherca}"], 120, env)
     srv_cmd = [node, script, "{host}", "{port}"]
     return run_with_server(srv_cmd, 120, env=env)
 

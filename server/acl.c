@@ -1125,6 +1125,13 @@ acl_user *acl_default_user(void)
     return the_default;
 }
 
+int acl_users_besides_default(void)
+{
+    for (int i = 0; i < users.n; i++)
+        if (strcmp(users.u[i]->name, "default")) return 1;
+    return 0;
+}
+
 int acl_user_autoauth(const acl_user *u)
 {
     return u && (u->flags & U_NOPASS) && !(u->flags & U_OFF);
@@ -1570,6 +1577,17 @@ int acl_apply(void *ctx, const char *cur, size_t curlen, int argc, char **argv, 
         return 0;
     } else if (!strcasecmp(op, "dryrun") && argc >= 5) {
         dryrun_reply(reply, &s, argc - 3, argv + 3, argvlen + 3);
+        set_free(&s);
+        return 0;
+    } else if ((!strcasecmp(op, "genpass") || !strcasecmp(op, "log") || !strcasecmp(op, "save")) &&
+               argc == 4) {
+        /* This node's own subcommands in a MULTI: answered by the node that
+         * ran EXEC (acl_resolve_queued), the answer (one RESP reply, never
+         * empty) carried here. */
+        if (argvlen[3])
+            resp_add_raw(reply, argv[3], argvlen[3]);
+        else
+            resp_add_error(reply, "ERR malformed RAFT.ACL");
         set_free(&s);
         return 0;
     } else if (!strcasecmp(op, "getuser") && argc == 4) {
@@ -2067,10 +2085,158 @@ int acl_multi_argv(client *c, int argc, char **argv, size_t *lens, char ***av, s
         for (int i = 2; i < argc; i++)
             add_argv(av, al, n, argv[i], lens[i]);
     } else {
-        snprintf(err, errlen, "ERR Command not allowed inside a transaction");
-        return -1;
+        /* GENPASS, LOG, LOAD, SAVE: queued as given; EXEC runs them on
+         * this node (acl_resolve_queued). */
+        *av = NULL;
+        *al = NULL;
+        *n = 0;
+        for (int i = 0; i < argc; i++)
+            add_argv(av, al, n, argv[i], lens[i]);
     }
     return 0;
+}
+
+/* ACL LOAD's reading of the file: 0 with the users' ACL LIST lines in *out
+ * (hashed passwords only; free it), or -1 with Redis's error in b. */
+static int load_text(resp_buf *b, sbuf *out)
+{
+    char *text;
+    size_t len;
+    if (read_file(cfg.aclfile, &text, &len)) {
+        resp_add_errorf(b, "ERR Error loading ACLs, opening file '%s': %s", cfg.aclfile,
+                        strerror(errno));
+        return -1;
+    }
+    userset s;
+    char err[700];
+    if (parse_users(text, len, cfg.aclfile, &s, err, sizeof(err))) {
+        resp_add_errorf(b,
+                        "ERR %sWARNING: ACL errors detected, no change to the "
+                        "previously active ACL rules was performed",
+                        err);
+        free(text);
+        return -1;
+    }
+    memset(out, 0, sizeof(*out));
+    set_serialize(&s, out);
+    set_free(&s);
+    free(text);
+    return 0;
+}
+
+/* ACL GENPASS, LOG and SAVE (and LOAD or SAVE without an aclfile): this
+ * node's own, answered in b; 0 for any other subcommand. */
+static int local_reply(resp_buf *b, int argc, char **argv, size_t *lens)
+{
+    const char *sub = argv[1];
+    if (!cfg.aclfile[0] && (!strcasecmp(sub, "load") || !strcasecmp(sub, "save"))) {
+        resp_add_error(b, "ERR This Redis instance is not configured to use an ACL file. You may "
+                          "want to specify users via the ACL SETUSER command and then issue a "
+                          "CONFIG REWRITE (assuming you have a Redis configuration file set) in "
+                          "order to store users in the Redis configuration.");
+    } else if (!strcasecmp(sub, "save") && argc == 2) {
+        if (save_file(cfg.aclfile))
+            resp_add_error(b, "ERR There was an error trying to save the ACLs. Please check the "
+                              "server logs for more information");
+        else
+            resp_add_ok(b);
+    } else if (!strcasecmp(sub, "genpass") && (argc == 2 || argc == 3)) {
+        long bits = 256;
+        if (argc == 3 && !parse_long(argv[2], lens[2], &bits)) {
+            resp_add_error(b, "ERR value is not an integer or out of range");
+            return 1;
+        }
+        if (bits <= 0 || bits > 4096) {
+            resp_add_error(b, "ERR ACL GENPASS argument must be the number of bits for the output "
+                              "password, a positive number up to 4096");
+            return 1;
+        }
+        unsigned char raw[512];
+        char hex[1024];
+        long chars = (bits + 3) / 4;
+        size_t got = 0;
+        while (got < (size_t)(chars + 1) / 2) {
+            ssize_t r = getrandom(raw + got, (size_t)(chars + 1) / 2 - got, 0);
+            if (r <= 0) {
+                resp_add_error(b, "ERR no random source");
+                return 1;
+            }
+            got += (size_t)r;
+        }
+        for (long i = 0; i < chars; i++)
+            hex[i] = "0123456789abcdef"[(raw[i / 2] >> ((i & 1) ? 0 : 4)) & 15];
+        resp_add_bulk(b, hex, (size_t)chars);
+    } else if (!strcasecmp(sub, "log") && (argc == 2 || argc == 3)) {
+        long count = 10;
+        if (argc == 3) {
+            if (!strcasecmp(argv[2], "reset")) {
+                for (int i = 0; i < nlog; i++)
+                    log_free(acllog[i]);
+                nlog = 0;
+                resp_add_ok(b);
+                return 1;
+            }
+            if (!parse_long(argv[2], lens[2], &count)) {
+                resp_add_error(b, "ERR value is not an integer or out of range");
+                return 1;
+            }
+            if (count < 0) count = 0;
+        }
+        log_reply(b, count);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+void acl_resolve_queued(client *c)
+{
+    for (int i = 0; i < c->mq_len; i++) {
+        mcmd *m = &c->mq[i];
+        if (m->argc < 2 || strcasecmp(m->argv[0], "acl")) continue;
+        char sub[8];
+        snprintf(sub, sizeof(sub), "%s",
+                 !strcasecmp(m->argv[1], "genpass") ? "genpass"
+                 : !strcasecmp(m->argv[1], "log")   ? "log"
+                 : !strcasecmp(m->argv[1], "save")  ? "save"
+                 : !strcasecmp(m->argv[1], "load")  ? "load"
+                                                    : "");
+        resp_buf b;
+        resp_buf_init(&b, c->proto);
+        char **av = NULL;
+        size_t *al = NULL;
+        int n = 0;
+        sbuf t = {0};
+        if (!strcmp(sub, "load") && cfg.aclfile[0] && !load_text(&b, &t)) {
+            begin_argv(&av, &al, &n, "load");
+            add_argv(&av, &al, &n, t.p ? t.p : "", t.len);
+        } else if (sub[0] && strcmp(sub, "load")) {
+            if (!local_reply(&b, m->argc, m->argv, m->argvlen)) /* an error reply too */
+                resp_add_errorf(&b,
+                                "ERR unknown subcommand or wrong number of arguments for "
+                                "'%.128s'. Try ACL HELP.",
+                                m->argv[1]);
+            begin_argv(&av, &al, &n, sub);
+            add_argv(&av, &al, &n, b.p, b.len);
+        } else {
+            /* An error answered in its place, as EXEC's re-check does: a
+             * file that does not load, no aclfile, or (from a peer) an
+             * ACL subcommand no MULTI queues. */
+            if (!sub[0])
+                resp_add_error(&b, "ERR Command not allowed inside a transaction");
+            else if (!cfg.aclfile[0])
+                local_reply(&b, m->argc, m->argv, m->argvlen);
+            size_t len = b.len >= 3 ? b.len - 3 : 0; /* '-' <text> CRLF */
+            add_argv(&av, &al, &n, "raft.noperm", 11);
+            add_argv(&av, &al, &n, len ? b.p + 1 : "", len);
+        }
+        free(t.p);
+        resp_buf_free(&b);
+        free(m->argv);
+        m->argc = n;
+        m->argv = argv_copy(n, av, al, &m->argvlen);
+        free_args(av, al, n);
+    }
 }
 
 int acl_command(client *c, int argc, char **argv, size_t *lens, char ***av, size_t **al, int *n)
@@ -2146,90 +2312,19 @@ int acl_command(client *c, int argc, char **argv, size_t *lens, char ***av, size
             resp_add_bulk_str(b, c->user->name);
         else
             resp_add_null(b);
-    } else if (!cfg.aclfile[0] && (!strcasecmp(sub, "load") || !strcasecmp(sub, "save"))) {
-        resp_add_error(b, "ERR This Redis instance is not configured to use an ACL file. You may "
-                          "want to specify users via the ACL SETUSER command and then issue a "
-                          "CONFIG REWRITE (assuming you have a Redis configuration file set) in "
-                          "order to store users in the Redis configuration.");
-    } else if (!strcasecmp(sub, "load") && argc == 2) {
-        char *text;
-        size_t len;
-        if (read_file(cfg.aclfile, &text, &len)) {
-            resp_add_errorf(b, "ERR Error loading ACLs, opening file '%s': %s", cfg.aclfile,
-                            strerror(errno));
-            return 0;
-        }
-        userset s;
-        char err[700];
-        if (parse_users(text, len, cfg.aclfile, &s, err, sizeof(err))) {
-            resp_add_errorf(b,
-                            "ERR %sWARNING: ACL errors detected, no change to the "
-                            "previously active ACL rules was performed",
-                            err);
-            free(text);
-            return 0;
-        }
+    } else if (!strcasecmp(sub, "load") && argc == 2 && cfg.aclfile[0]) {
         /* Proposed as the users' ACL LIST lines: what the entry carries has
          * hashed passwords only. */
-        sbuf t = {0};
-        set_serialize(&s, &t);
-        set_free(&s);
-        free(text);
+        sbuf t;
+        if (load_text(b, &t)) return 0;
         begin_argv(av, al, n, "load");
         add_argv(av, al, n, t.p ? t.p : "", t.len);
         free(t.p);
         return 1;
-    } else if (!strcasecmp(sub, "save") && argc == 2) {
-        if (save_file(cfg.aclfile))
-            resp_add_error(b, "ERR There was an error trying to save the ACLs. Please check the "
-                              "server logs for more information");
-        else
-            resp_add_ok(b);
     } else if (!strcasecmp(sub, "cat") && (argc == 2 || argc == 3)) {
         cat_reply(b, argc == 3 ? argv[2] : NULL);
-    } else if (!strcasecmp(sub, "genpass") && (argc == 2 || argc == 3)) {
-        long bits = 256;
-        if (argc == 3 && !parse_long(argv[2], lens[2], &bits)) {
-            resp_add_error(b, "ERR value is not an integer or out of range");
-            return 0;
-        }
-        if (bits <= 0 || bits > 4096) {
-            resp_add_error(b, "ERR ACL GENPASS argument must be the number of bits for the output "
-                              "password, a positive number up to 4096");
-            return 0;
-        }
-        unsigned char raw[512];
-        char hex[1024];
-        long chars = (bits + 3) / 4;
-        size_t got = 0;
-        while (got < (size_t)(chars + 1) / 2) {
-            ssize_t r = getrandom(raw + got, (size_t)(chars + 1) / 2 - got, 0);
-            if (r <= 0) {
-                resp_add_error(b, "ERR no random source");
-                return 0;
-            }
-            got += (size_t)r;
-        }
-        for (long i = 0; i < chars; i++)
-            hex[i] = "0123456789abcdef"[(raw[i / 2] >> ((i & 1) ? 0 : 4)) & 15];
-        resp_add_bulk(b, hex, (size_t)chars);
-    } else if (!strcasecmp(sub, "log") && (argc == 2 || argc == 3)) {
-        long count = 10;
-        if (argc == 3) {
-            if (!strcasecmp(argv[2], "reset")) {
-                for (int i = 0; i < nlog; i++)
-                    log_free(acllog[i]);
-                nlog = 0;
-                resp_add_ok(b);
-                return 0;
-            }
-            if (!parse_long(argv[2], lens[2], &count)) {
-                resp_add_error(b, "ERR value is not an integer or out of range");
-                return 0;
-            }
-            if (count < 0) count = 0;
-        }
-        log_reply(b, count);
+    } else if (local_reply(b, argc, argv, lens)) {
+        /* GENPASS, LOG, SAVE: this node's own */
     } else if (!strcasecmp(sub, "dryrun") && argc >= 4) {
         dryrun_reply(b, &users, argc - 2, argv + 2, lens + 2);
     } else if (!strcasecmp(sub, "help") && argc == 2) {

@@ -91,6 +91,8 @@ int acl_subcommand_id(int container, const char *sub, size_t len);
 /* The user a new connection starts as (`default`), and whether it starts
  * authenticated (default is on and nopass). */
 acl_user *acl_default_user(void);
+/* Whether the node's users include any but default. */
+int acl_users_besides_default(void);
 int acl_user_autoauth(const acl_user *u);
 /* 1 when u may run anything on any key and channel: dispatch skips
  * acl_check() (the default user unless restricted). */
@@ -127,12 +129,26 @@ int acl_check_queued(struct client *c, int id, int argc, char **argv, size_t *le
  * *n their count; free with acl_free_argv), 0 when answered. */
 int acl_command(struct client *c, int argc, char **argv, size_t *lens, char ***av, size_t **al,
                 int *n);
-/* ACL inside MULTI: the RAFT.ACL argv to queue (SETUSER, DELUSER, and
- * WHOAMI, USERS, LIST, GETUSER answered at apply from the state's users),
- * 0; or -1 with the error to answer instead (the other subcommands are
- * this node's own: refused in a transaction). */
+/* ACL inside MULTI: the argv to queue, 0; or -1 with the error to answer
+ * instead (a wrong subcommand or arity: EXECABORT, as Redis). SETUSER and
+ * DELUSER become RAFT.ACL changes, WHOAMI, USERS, LIST, GETUSER, CAT, HELP
+ * and DRYRUN RAFT.ACL reads answered at apply from the state's users;
+ * GENPASS, LOG, LOAD and SAVE (this node's own randomness, log and file)
+ * stay as given until EXEC, where acl_resolve_queued runs them. */
 int acl_multi_argv(struct client *c, int argc, char **argv, size_t *lens, char ***av, size_t **al,
                    int *n, char *err, size_t errlen);
+/* EXEC, on the node the client is connected to (before a follower
+ * forwards the transaction) and on the leader of a forwarded one (a peer's
+ * queue is never trusted to be resolved): runs every queued ACL GENPASS,
+ * LOG and SAVE here and queues its answer as a RAFT.ACL form the apply
+ * answers with (the same bytes on every node); ACL LOAD reads the file here
+ * and queues the users as ACL LOAD outside MULTI proposes them; an error
+ * (no aclfile, a file that does not load) is queued as raft.noperm. So LOG
+ * and SAVE see the log and users as EXEC starts (after its re-check of the
+ * queued commands), not after the commands queued before them; and LOG
+ * RESET and SAVE have happened even when a WATCH then aborts the
+ * transaction (the apply decides that). */
+void acl_resolve_queued(struct client *c);
 /* RAFT.ACL argv for CONFIG SET requirepass <pass> ("" = nopass). */
 int acl_requirepass_argv(const char *pass, size_t plen, char ***av, size_t **al, int *n);
 void acl_free_argv(char **av, size_t *al, int n);

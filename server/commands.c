@@ -1492,7 +1492,8 @@ PROC(exec_cmd)
         return;
     }
     acl_recheck_queued(c);
-    diag_monitor_queued(c);
+    diag_monitor_queued(c); /* as the client sent them (an ACL GENPASS, not its answer) */
+    acl_resolve_queued(c);
     watch_seal(c); /* the apply decides whether a watched key changed */
     if (should_proxy(c))
         proxy_forward_multi(c);
@@ -1744,10 +1745,22 @@ static int proxy_begin(client *c, const char *arg, size_t len, proxy_saved *save
     saved->db = c->db;
     c->proto = pa.proto;
     c->db = 0;
-    if (bad || pa.db < 0 || pa.db >= cfg.databases) {
+    /* The form without a user is an older follower's (rolling upgrade). Its
+     * command runs as default, checked like a client of default's (the
+     * only user there can be while no other exists); once other users
+     * exist it is refused, since the leader cannot know which user the
+     * follower's client is. Only a peer gets here at all (RAFT.HELLO and
+     * the cluster secret, and the certificate with tls-cluster), so the
+     * form is no way around ACLs for anyone who is not a node. */
+    int anonymous = !bad && !pa.user && acl_users_besides_default();
+    if (bad || anonymous || pa.db < 0 || pa.db >= cfg.databases) {
         /* answered as a forwarded command */
         resp_add_error(&client_new_slot(c, SLOT_DONE)->out,
-                       bad ? "ERR malformed RAFT.PROXY" : "ERR DB index is out of range");
+                       bad         ? "ERR malformed RAFT.PROXY"
+                       : anonymous ? "NOPERM this follower does not name the user of its client "
+                                     "(an older version) and ACL users other than default "
+                                     "exist: upgrade it"
+                                   : "ERR DB index is out of range");
         c->tail->wrap = 1;
         c->force_slot = 0;
         c->proto = saved->proto;
@@ -1755,10 +1768,9 @@ static int proxy_begin(client *c, const char *arg, size_t len, proxy_saved *save
         return -1;
     }
     c->db = pa.db;
-    if (pa.user) { /* checked as that user, against this node's users */
-        c->user = acl_proxied_user(pa.user, pa.ulen);
-        c->as_user = 1;
-    }
+    /* checked as that user (or default, above), against this node's users */
+    c->user = pa.user ? acl_proxied_user(pa.user, pa.ulen) : acl_default_user();
+    c->as_user = 1;
     c->force_slot = 1;
     return 0;
 }
@@ -1810,6 +1822,7 @@ PROC(raft_proxyexec_cmd)
         resp_add_error(client_reply_buf(c), "ERR malformed RAFT.PROXYEXEC");
     } else {
         acl_recheck_queued(c);
+        acl_resolve_queued(c);
         diag_proxy_origin(argv[1], lens[1]);
         diag_monitor_queued(c);
         diag_proxy_origin(NULL, 0);

@@ -50,8 +50,9 @@ enum { MC_MAXMEMORY, MC_POLICY, MC_SAMPLES, MC_LFU_LOG, MC_LFU_DECAY };
  * cluster secret is one. requirepass is not: Redis returns it, and a
  * client that can run CONFIG GET is past it anyway. */
 /* CF_TLS: CONFIG SET rebuilds the TLS contexts (config_set_tls_hook).
- * tls-key-file-pass is CF_SECRET although Redis shows it: it unlocks the
- * node's private key (DESIGN.md: secrets never leave the node). */
+ * tls-key-file-pass (and tls-client-key-file-pass) is CF_SECRET although
+ * Redis shows it: it unlocks the node's private key (DESIGN.md: secrets
+ * never leave the node). */
 enum { CF_IMMUTABLE = 1, CF_SECRET = 2, CF_TLS = 4 };
 
 typedef struct config_item {
@@ -87,6 +88,11 @@ static config_item items[] = {
     {"tls-cert-file", CT_STRING, CF_TLS, &cfg.tls_cert_file, 0, 0, "", NULL},
     {"tls-key-file", CT_STRING, CF_TLS, &cfg.tls_key_file, 0, 0, "", NULL},
     {"tls-key-file-pass", CT_STRING, CF_TLS | CF_SECRET, &cfg.tls_key_file_pass, 0, 0, "", NULL},
+    {"tls-client-cert-file", CT_STRING, CF_TLS, &cfg.tls_client_cert_file, 0, 0, "", NULL},
+    {"tls-client-key-file", CT_STRING, CF_TLS, &cfg.tls_client_key_file, 0, 0, "", NULL},
+    {"tls-client-key-file-pass", CT_STRING, CF_TLS | CF_SECRET, &cfg.tls_client_key_file_pass, 0, 0,
+     "", NULL},
+    {"tls-dh-params-file", CT_STRING, CF_TLS, &cfg.tls_dh_params_file, 0, 0, "", NULL},
     {"tls-ca-cert-file", CT_STRING, CF_TLS, &cfg.tls_ca_cert_file, 0, 0, "", NULL},
     {"tls-ca-cert-dir", CT_STRING, CF_TLS, &cfg.tls_ca_cert_dir, 0, 0, "", NULL},
     {"tls-auth-clients", CT_ENUM, 0, &cfg.tls_auth_clients, 0, 0, "yes", "no|yes|optional"},

@@ -30,6 +30,10 @@ typedef struct config {
     /* TLS (server/tls.h): Redis's keys and meanings */
     int tls_port; /* 0: no TLS listener */
     char *tls_cert_file, *tls_key_file, *tls_key_file_pass;
+    /* the certificate shown on the node's own (peer) connections; "": the
+     * one above */
+    char *tls_client_cert_file, *tls_client_key_file, *tls_client_key_file_pass;
+    char *tls_dh_params_file; /* DH parameters for DHE ciphers (TLS port) */
     char *tls_ca_cert_file, *tls_ca_cert_dir;
     char *tls_auth_clients; /* yes | no | optional */
     char *tls_protocols, *tls_ciphers, *tls_ciphersuites;

@@ -35,6 +35,12 @@ static const struct {
                       "to peers with tls-cluster; CONFIG SET reloads it"},
     {"tls-key-file", "the certificate's private key (PEM)"},
     {"tls-key-file-pass", "passphrase of an encrypted tls-key-file; never shown"},
+    {"tls-client-cert-file", "the certificate the node shows on its own connections to peers "
+                             "(tls-cluster); with tls-client-key-file. Empty: tls-cert-file"},
+    {"tls-client-key-file", "tls-client-cert-file's private key (PEM)"},
+    {"tls-client-key-file-pass", "passphrase of an encrypted tls-client-key-file; never shown"},
+    {"tls-dh-params-file", "DH parameters (PEM) for DHE ciphers on the TLS port; empty: "
+                           "OpenSSL's built-in groups"},
     {"tls-ca-cert-file", "CA certificate(s) that client (and peer) certificates must chain to"},
     {"tls-ca-cert-dir", "a directory of CA certificates (c_rehash layout), as tls-ca-cert-file"},
     {"tls-auth-clients", "yes: TLS clients must present a certificate from the CA; optional: "

@@ -441,9 +441,16 @@ void diag_read_ran(client *c, int argc, char **argv, size_t *lens, int64_t us)
 
 void diag_monitor_queued(client *c)
 {
-    for (int i = 0; nmonitors && i < c->mq_len; i++)
-        if (strcasecmp(c->mq[i].argv[0], "raft.watch")) /* the server's, not the client's */
-            monitor_feed(c, c->db, c->mq[i].argc, c->mq[i].argv, c->mq[i].argvlen);
+    for (int i = 0; nmonitors && i < c->mq_len; i++) {
+        const mcmd *m = &c->mq[i];
+        /* raft.watch is the server's, not the client's; a follower's
+         * resolved ACL GENPASS carries the password it answers */
+        if (!strcasecmp(m->argv[0], "raft.watch") ||
+            (m->argc == 4 && !strcasecmp(m->argv[0], "raft.acl") &&
+             !strcasecmp(m->argv[2], "genpass")))
+            continue;
+        monitor_feed(c, c->db, m->argc, m->argv, m->argvlen);
+    }
 }
 
 /* ------------------------------------------------------------ commands */

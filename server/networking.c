@@ -597,7 +597,7 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
     client_read(c);
 }
 
-/* Reads what the socket has (and, for TLS, what OpenSSL already decrypted:
+/* Reads what the socket has (and, for TLS, what OpenSSL already holds:
  * the socket will not signal those bytes again) and runs what parses.
  * Returns -1 when the client was freed. */
 static int client_read(client *c)
@@ -626,7 +626,7 @@ static int client_read(client *c)
         }
         total += (size_t)n;
         if (feed_input(c, buf, (size_t)n) < 0) return -1;
-        /* TLS: go on while OpenSSL holds decrypted bytes (the socket will
+        /* TLS: go on while OpenSSL holds bytes (the socket will
          * not say), or while full records come, up to a plain read's worth;
          * the rest is the next read event's. */
         if (!c->ssl ||

@@ -157,7 +157,7 @@ static void do_io_read(peerconn *pc)
         }
         handle_replies(pc);
         /* Plain sockets are level-triggered: one read per event. TLS goes
-         * on while OpenSSL holds decrypted bytes (the socket would not say)
+         * on while OpenSSL holds bytes (the socket would not say them)
          * or full records come (tlsio.h). */
         if (!pc->ssl || (!tls_pending(pc->ssl) && (size_t)n < TLS_RECORD_MAX)) break;
     }

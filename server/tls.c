@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <string.h>
@@ -64,10 +65,47 @@ static int key_pass_cb(char *buf, int size, int rwflag, void *u)
     return (int)len;
 }
 
-/* One context with everything the configuration says; NULL with err. */
+/* tls-dh-params-file into the server context, as Redis 7 does with
+ * OpenSSL 3 (the context owns the parameters). */
+static int load_dh_params(SSL_CTX *ctx, char *err, size_t errlen)
+{
+    char why[256];
+    BIO *bio = BIO_new_file(cfg.tls_dh_params_file, "r");
+    if (!bio) {
+        tls_last_error(why, sizeof(why));
+        snprintf(err, errlen, "Failed to load %s: %s", cfg.tls_dh_params_file, why);
+        return -1;
+    }
+    EVP_PKEY *dh = PEM_read_bio_Parameters(bio, NULL);
+    BIO_free(bio);
+    if (!dh || !EVP_PKEY_is_a(dh, "DH")) {
+        EVP_PKEY_free(dh);
+        ERR_clear_error();
+        snprintf(err, errlen, "%s: failed to read DH params.", cfg.tls_dh_params_file);
+        return -1;
+    }
+    if (SSL_CTX_set0_tmp_dh_pkey(ctx, dh) <= 0) {
+        tls_last_error(why, sizeof(why));
+        snprintf(err, errlen, "Failed to load DH params file: %s: %s", cfg.tls_dh_params_file, why);
+        EVP_PKEY_free(dh);
+        return -1;
+    }
+    return 0;
+}
+
+/* One context with everything the configuration says; NULL with err. The
+ * client context (the node's connections to peers) shows
+ * tls-client-cert-file when it and tls-client-key-file are both set
+ * (Redis's rule), else the node's one certificate. */
 static SSL_CTX *build_ctx(int server, char *err, size_t errlen)
 {
     char why[256];
+    const char *cert = cfg.tls_cert_file, *key = cfg.tls_key_file, *pass = cfg.tls_key_file_pass;
+    if (!server && cfg.tls_client_cert_file[0] && cfg.tls_client_key_file[0]) {
+        cert = cfg.tls_client_cert_file;
+        key = cfg.tls_client_key_file;
+        pass = cfg.tls_client_key_file_pass;
+    }
     SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
     if (!ctx) {
         tls_last_error(why, sizeof(why));
@@ -90,6 +128,10 @@ static SSL_CTX *build_ctx(int server, char *err, size_t errlen)
     /* Writes resume with a longer buffer that may have moved (the reply
      * buffer grows between retries). */
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* Without read-ahead OpenSSL reads each record with two read(2)s (its
+     * header, then its body): twice a plain connection's reads. Readers go
+     * on while tls_pending() says OpenSSL holds bytes (tlsio.h). */
+    SSL_CTX_set_read_ahead(ctx, 1);
     if (server && cfg.tls_session_caching) {
         static const unsigned char sid[] = "raftkv";
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
@@ -101,17 +143,21 @@ static SSL_CTX *build_ctx(int server, char *err, size_t errlen)
     }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
     SSL_CTX_set_default_passwd_cb(ctx, key_pass_cb);
-    SSL_CTX_set_default_passwd_cb_userdata(ctx, cfg.tls_key_file_pass);
-    if (SSL_CTX_use_certificate_chain_file(ctx, cfg.tls_cert_file) <= 0) {
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, (void *)pass);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) <= 0) {
         tls_last_error(why, sizeof(why));
-        snprintf(err, errlen, "Failed to load certificate: %s: %s", cfg.tls_cert_file, why);
+        snprintf(err, errlen, "Failed to load certificate: %s: %s", cert, why);
         goto err_after_ctx;
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, cfg.tls_key_file, SSL_FILETYPE_PEM) <= 0) {
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) <= 0) {
         tls_last_error(why, sizeof(why));
-        snprintf(err, errlen, "Failed to load private key: %s: %s", cfg.tls_key_file, why);
+        snprintf(err, errlen, "Failed to load private key: %s: %s", key, why);
         goto err_after_ctx;
     }
+    /* DHE (TLS 1.2): the file's group, else OpenSSL's choice for the key's
+     * strength, as Redis 7 with OpenSSL 3 does. */
+    if (server && cfg.tls_dh_params_file[0] && load_dh_params(ctx, err, errlen)) goto err_after_ctx;
+    if (server && !cfg.tls_dh_params_file[0]) SSL_CTX_set_dh_auto(ctx, 1);
     const char *cafile = cfg.tls_ca_cert_file[0] ? cfg.tls_ca_cert_file : NULL;
     const char *cadir = cfg.tls_ca_cert_dir[0] ? cfg.tls_ca_cert_dir : NULL;
     if ((cafile || cadir) && SSL_CTX_load_verify_locations(ctx, cafile, cadir) <= 0) {

@@ -5,7 +5,9 @@
  * Configuration is Redis's (tls-cert-file, tls-key-file, tls-key-file-pass,
  * tls-ca-cert-file, tls-ca-cert-dir, tls-protocols, tls-ciphers,
  * tls-ciphersuites, tls-prefer-server-ciphers, tls-session-caching,
- * tls-session-cache-size, tls-session-cache-timeout, read from cfg).
+ * tls-session-cache-size, tls-session-cache-timeout, tls-dh-params-file,
+ * and tls-client-cert-file, tls-client-key-file, tls-client-key-file-pass
+ * for the certificate shown on the node's own connections; read from cfg).
  * tls_configure() builds a new pair of contexts from it and swaps them in
  * only when every step succeeded: connections already open keep the
  * context they were made with (OpenSSL counts references), new ones get
@@ -35,9 +37,9 @@ int tls_apply_config(void);
  * context or out of memory. The caller owns it (SSL_free). */
 SSL *tls_accept_conn(int fd);
 
-/* A client-side connection on fd to a peer: presents the node's
- * certificate and verifies the peer's against the CA. NULL without a
- * context or out of memory. */
+/* A client-side connection on fd to a peer: presents the node's client
+ * certificate (tls-client-cert-file, else tls-cert-file) and verifies the peer's against the CA.
+ * NULL without a context or out of memory. */
 SSL *tls_connect_conn(int fd);
 
 /* Frees the contexts (at exit). */

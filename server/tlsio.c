@@ -67,7 +67,7 @@ ssize_t tls_write(SSL *ssl, const void *buf, size_t n, int *want, char *err, siz
 
 int tls_pending(SSL *ssl)
 {
-    return SSL_pending(ssl);
+    return SSL_has_pending(ssl);
 }
 
 int tls_peer_verified(SSL *ssl)

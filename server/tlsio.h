@@ -26,10 +26,12 @@ enum { TLS_WANT_NONE, TLS_WANT_READ, TLS_WANT_WRITE };
 ssize_t tls_read(SSL *ssl, void *buf, size_t n, int *want, char *err, size_t errlen);
 ssize_t tls_write(SSL *ssl, const void *buf, size_t n, int *want, char *err, size_t errlen);
 
-/* Bytes OpenSSL already decrypted and holds for the next tls_read: the
- * socket will not signal them. Read-ahead stays off (OpenSSL's default),
- * so these are all it holds: what it has not read is still in the socket,
- * which a level-triggered read event reports. */
+/* Whether OpenSSL holds bytes for the next tls_read, decrypted or not
+ * (SSL_has_pending): the socket will not signal them, so a reader goes on
+ * while this says so. The contexts read ahead (tls.c: one read(2) takes
+ * as many records as the socket has, up to OpenSSL's buffer, instead of a
+ * header and then a body per record), so bytes of the next records may sit
+ * in OpenSSL after a read that returned a whole one. */
 int tls_pending(SSL *ssl);
 
 /* The most one tls_read returns (one record's plaintext). A read that

@@ -1,8 +1,11 @@
 // ioredis and node-redis over TLS: a server listening on a tls-port with
 // tls-auth-clients yes. Each client connects with the test CA and a client
 // certificate and runs SET/GET, a pipeline, MULTI, a hash and a 1 MB value;
-// a connection without a client certificate is refused.
-//   node tls_test.js HOST TLSPORT CA CERT KEY
+// each also connects with a client key encrypted under a passphrase (their
+// `passphrase` option), node-redis by a rediss:// URL; each refuses the
+// server when told to trust another CA; a connection without a client
+// certificate is refused by the server.
+//   node tls_test.js HOST TLSPORT CA CERT KEY ENCCERT ENCKEY PASS OTHERCA
 'use strict';
 const assert = require('assert/strict');
 const fs = require('fs');
@@ -49,6 +52,42 @@ async function withNodeRedis(host, port, creds) {
   console.log('node-redis ' + require('redis/package.json').version + ' over TLS (RESP2, RESP3): ok');
 }
 
+// The client key encrypted with a passphrase: ioredis's tls options and a
+// node-redis rediss:// URL with its socket options.
+async function withEncryptedKey(host, port, enc) {
+  const r = new Redis({host, port, tls: {...enc, servername: 'localhost'}, maxRetriesPerRequest: 1,
+    retryStrategy: () => null});
+  assert.equal(await r.set('tls:enc', 'io'), 'OK');
+  assert.equal(await r.get('tls:enc'), 'io');
+  await r.quit();
+  const c = createClient({url: `rediss://${host}:${port}`,
+    socket: {...enc, servername: 'localhost', reconnectStrategy: false}});
+  const errors = [];
+  c.on('error', (e) => errors.push(e));
+  await c.connect();
+  assert.equal(await c.set('tls:enc', 'nr'), 'OK');
+  assert.equal(await c.get('tls:enc'), 'nr');
+  await (c.close ? c.close() : c.quit());
+  assert.deepEqual(errors, []);
+  console.log('ioredis and node-redis (rediss:// URL) with an encrypted client key: ok');
+}
+
+// Told to trust another CA, each client refuses the server's certificate:
+// no command is answered.
+async function refuseAnotherCa(host, port, creds) {
+  const bad = {...creds, ca: creds.otherCa, servername: 'localhost'};
+  delete bad.otherCa;
+  const r = new Redis({host, port, tls: bad, maxRetriesPerRequest: 0, retryStrategy: () => null,
+    enableOfflineQueue: true, lazyConnect: true});
+  r.on('error', () => {});
+  await assert.rejects(async () => { await r.connect(); await r.ping(); }, 'ioredis trusted a server of another CA');
+  r.disconnect();
+  const c = createClient({socket: {host, port, tls: true, ...bad, reconnectStrategy: false}});
+  c.on('error', () => {});
+  await assert.rejects(() => c.connect(), 'node-redis trusted a server of another CA');
+  console.log('ioredis and node-redis trusting another CA: the server refused');
+}
+
 // A TLS client without a certificate: the handshake or the first command
 // fails, and nothing is answered.
 async function refusedWithoutCertificate(host, port, ca) {
@@ -67,11 +106,15 @@ async function refusedWithoutCertificate(host, port, ca) {
 }
 
 async function main() {
-  const [host, portArg, caPath, certPath, keyPath] = process.argv.slice(2);
+  const [host, portArg, caPath, certPath, keyPath, encCertPath, encKeyPath, pass, otherCaPath] =
+    process.argv.slice(2);
   const port = Number(portArg);
   const creds = {ca: fs.readFileSync(caPath), cert: fs.readFileSync(certPath), key: fs.readFileSync(keyPath)};
   await withIoredis(host, port, creds);
   await withNodeRedis(host, port, creds);
+  await withEncryptedKey(host, port, {ca: creds.ca, cert: fs.readFileSync(encCertPath),
+    key: fs.readFileSync(encKeyPath), passphrase: pass});
+  await refuseAnotherCa(host, port, {...creds, otherCa: fs.readFileSync(otherCaPath)});
   await refusedWithoutCertificate(host, port, creds.ca);
 }
 

@@ -5,6 +5,7 @@ after the leader is killed, and on a node that catches up by snapshot; ACL
 DELUSER disconnects the user's clients on every node, ACL LOAD those of
 every user but default; CONFIG SET requirepass changes the default user's
 password on every node; aclfile's users become a new cluster's."""
+import pytest
 import redis
 
 from conftest import wait_until
@@ -188,6 +189,87 @@ def test_the_leader_checks_a_forwarded_command_as_its_user(make_cluster):
         p.set("new:3", "v")
         p.get("new:3")
         assert p.execute() == [True, b"v"]
+
+
+def test_an_older_followers_raft_proxy_without_a_user(make_cluster):
+    """RAFT.PROXY / RAFT.PROXYEXEC without a user (an older follower's form,
+    kept for rolling upgrade): run as default and checked as default while
+    default is the only user; refused once other users exist (the leader
+    cannot know the client's user), allowed again when they are gone. A
+    connection that is not a peer cannot send RAFT.PROXY at all."""
+    from test_peerauth import cluster_id, handshake, secret_for_test
+    secret = secret_for_test()
+    c = make_cluster(3, secrets={1: secret, 2: secret, 3: secret})
+    ld = c.leader()
+    with ld.client() as r:
+        assert r.execute_command("ACL", "SETUSER", "default", "-flushall") == b"OK"
+        with pytest.raises(redis.ResponseError, match="RAFT.PROXY needs a RAFT.HELLO first"):
+            r.execute_command("RAFT.PROXY", "2:0", "SET", "k", "v")
+    other = [n for n in c.nodes if n is not ld][0]
+    conn, _ = handshake(ld, "127.0.0.52", secret, cluster_id(ld), client_id=other.id,
+                        server_id=ld.id)
+    refused = (b"-NOPERM this follower does not name the user of its client (an older "
+               b"version) and ACL users other than default exist: upgrade it\r\n")
+    try:
+        for arg in ("2", "2:0", "2:0:10.0.0.9:4242"):
+            assert conn.call("RAFT.PROXY", arg, "SET", "k", arg) == b"+OK\r\n"
+            assert conn.call("RAFT.PROXY", arg, "FLUSHALL") == (
+                b"-NOPERM this user has no permissions to run the 'flushall' command\r\n")
+        assert conn.call("RAFT.PROXYEXEC", "2:0", 2, 3, "SET", "t", "1", 1, "FLUSHALL") == (
+            b"*2\r\n+OK\r\n-NOPERM ACLs rules changed between the moment the transaction was "
+            b"accumulated and the EXEC call. This command is no longer allowed for the following "
+            b"reason: no permission to execute the command or subcommand\r\n")
+        with ld.client() as r:
+            assert r.execute_command("ACL", "SETUSER", "app", "on", ">pw", "~app:*",
+                                     "+@all") == b"OK"
+        assert conn.call("RAFT.PROXY", "2:0", "SET", "k", "after") == refused
+        assert conn.call("RAFT.PROXY", "2", "GET", "k") == refused
+        assert conn.call("RAFT.PROXYEXEC", "2:0", 1, 3, "SET", "k", "after") == refused
+        # the named form is unaffected
+        assert conn.call("RAFT.PROXY", "2:0:@3:app", "SET", "app:1", "v") == b"+OK\r\n"
+        with ld.client() as r:
+            assert r.get("k") == b"2:0:10.0.0.9:4242"
+            assert r.execute_command("ACL", "DELUSER", "app") == 1
+        assert conn.call("RAFT.PROXY", "2:0", "SET", "k", "again") == b"+OK\r\n"
+    finally:
+        conn.close()
+
+
+def test_acl_genpass_log_save_load_inside_multi_on_a_follower(make_cluster):
+    """ACL GENPASS, LOG, SAVE and LOAD are queued inside MULTI (as Redis
+    does) and run by EXEC on the client's own node, here a follower: SAVE
+    writes that node's file with the users EXEC found (before the
+    transaction's own SETUSER), LOAD then reads it back and replaces the
+    users on every node, in the transaction's order; GENPASS and LOG answer
+    that node's password and log."""
+    import os
+    c = make_cluster(3, start=False)
+    for n in c.nodes:
+        path = os.path.join(c.root, "users%d.acl" % n.id)
+        with open(path, "w") as f:
+            f.write("user default on nopass ~* &* +@all\nuser filed on >f ~* +@all\n")
+        n.extra = ["--aclfile", path]
+    c.start()
+    ld = c.leader()
+    wait_until(lambda: all(_users(n) == ["default", "filed"] for n in c.nodes), 20,
+               "the file's users everywhere")
+    f = [n for n in c.nodes if n is not ld][0]
+    with f.client() as r:
+        p = r.pipeline(transaction=True)
+        for cmd in (("SETUSER", "tmp", "on", ">x"), ("SAVE",), ("GENPASS", "32"),
+                    ("LOG", "RESET"), ("LOG",), ("USERS",), ("LOAD",), ("USERS",),
+                    ("GENPASS", "0")):
+            p.execute_command("ACL", *cmd)
+        res = p.execute(raise_on_error=False)
+    assert res[:2] == [b"OK", b"OK"], res
+    assert len(res[2]) == 8 and int(res[2], 16) >= 0, res
+    assert res[3:8] == [b"OK", [], [b"default", b"filed", b"tmp"], b"OK", [b"default", b"filed"]]
+    assert isinstance(res[8], redis.ResponseError) and "GENPASS argument" in str(res[8])
+    with open(f.extra[1]) as fh:
+        saved = fh.read()
+    assert "user filed " in saved and "tmp" not in saved, saved
+    wait_until(lambda: all(_users(n) == ["default", "filed"] for n in c.nodes), 20,
+               "the loaded users everywhere")
 
 
 def _users(node):

@@ -216,3 +216,51 @@ def test_peer_handshake_needs_tls_with_a_verified_certificate(make_cluster, cert
 def _cluster_id(n):
     with n.client() as r:
         return r.config_get("cluster-id")["cluster-id"]
+
+
+def test_peers_show_tls_client_cert_file_on_their_own_connections(make_cluster, certs):
+    """Each node's tls-cert-file is for serverAuth only, which OpenSSL
+    refuses as a client certificate (checked first, so the test can fail);
+    tls-client-cert-file (clientAuth only; node 1's key encrypted, unlocked
+    by tls-client-key-file-pass) is what the nodes show on their connections
+    to each other: the cluster elects, forwards and replicates."""
+    d = certs["dir"]
+    srv = tlscerts.issue(d, certs["ca"], "srvonly", cn="127.0.0.1", server_only=True)
+    cli = tlscerts.issue(d, certs["ca"], "peercli", client=True)
+    enc = tlscerts.issue(d, certs["ca"], "peercli-enc", client=True, passphrase="peer pass")
+    # Alone, the serverAuth-only certificate does not get a client in.
+    c = tls_cluster(make_cluster, certs, start=False)
+    n1 = c.node(1)
+    n1.start()
+    bad = redis.Redis(host="127.0.0.1", port=n1.port, socket_timeout=5, ssl=True,
+                      ssl_ca_certs=certs["ca"]["cert"], ssl_certfile=srv["cert"],
+                      ssl_keyfile=srv["key"], ssl_cert_reqs="required")
+    with pytest.raises(redis.ConnectionError):
+        bad.ping()
+    n1.kill()
+    for n in c.nodes:
+        key = enc if n.id == 1 else cli
+        n.extra = ["--tls-cert-file", srv["cert"], "--tls-key-file", srv["key"],
+                   "--tls-client-cert-file", key["cert"], "--tls-client-key-file", key["key"]]
+        if n.id == 1:
+            n.extra += ["--tls-client-key-file-pass", "peer pass"]
+    c.start()
+    ld = c.leader()
+    f = [n for n in c.nodes if n is not ld]
+    for i, n in enumerate(f):
+        with n.client() as r:
+            assert r.set("fwd%d" % i, str(i))  # forwarded over the follower's own connection
+    settled(c)
+    for n in c.nodes:
+        with n.client() as r:
+            r.execute_command("READONLY")
+            assert r.mget("fwd0", "fwd1") == [b"0", b"1"]
+            got = r.config_get("tls-client-*")
+            assert got["tls-client-cert-file"] == n.extra[5]
+            assert "tls-client-key-file-pass" not in got  # a secret, never shown
+    # A client certificate file that does not load is refused, the old kept.
+    with ld.client() as r:
+        with pytest.raises(redis.ResponseError, match="Unable to update TLS configuration"):
+            r.config_set("tls-client-cert-file", certs["ca"]["key"])
+        assert r.config_get("tls-client-cert-file")["tls-client-cert-file"] == ld.extra[5]
+        assert r.set("after-refusal", "1")

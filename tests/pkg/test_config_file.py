@@ -25,7 +25,7 @@ SERVER = os.environ.get("RAFTKV_SERVER")
 CONF = os.path.join(HERE, "..", "..", "packaging", "raftkv.conf")
 LSAN = "suppressions=" + os.path.join(HERE, "..", "lsan.supp")
 # CONFIG GET never shows it (server/config.h).
-SECRET_KEYS = {"cluster-secret", "tls-key-file-pass"}
+SECRET_KEYS = {"cluster-secret", "tls-key-file-pass", "tls-client-key-file-pass"}
 
 
 def help_keys():

@@ -34,16 +34,23 @@ def make_ca(directory, name="ca"):
     return {"cert": cert, "key": key}
 
 
-def issue(directory, ca, name, cn=None, client=False, passphrase=None):
+def issue(directory, ca, name, cn=None, client=False, passphrase=None, server_only=False,
+          rsa=False):
     """A certificate for name signed by ca. Server certificates (the
     default) are usable for both ends (serverAuth and clientAuth), as a
-    node's certificate is when it connects to its peers."""
+    node's certificate is when it connects to its peers; server_only=True
+    makes one for serverAuth only (which OpenSSL refuses as a client's);
+    rsa=True an RSA 2048 key instead of EC (DHE cipher suites need one)."""
     key = os.path.join(directory, name + ".key")
     csr = os.path.join(directory, name + ".csr")
     cert = os.path.join(directory, name + ".crt")
     ext = os.path.join(directory, name + ".ext")
-    _run(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key],
-         directory)
+    if rsa:
+        _run(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key],
+             directory)
+    else:
+        _run(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key],
+             directory)
     _run(["req", "-new", "-key", key, "-subj", "/O=RaftKV test/CN=%s" % (cn or name), "-out", csr],
          directory)
     with open(ext, "w") as f:
@@ -51,6 +58,9 @@ def issue(directory, ca, name, cn=None, client=False, passphrase=None):
         f.write("keyUsage=critical,digitalSignature,keyEncipherment\n")
         if client:
             f.write("extendedKeyUsage=clientAuth\n")
+        elif server_only:
+            f.write("extendedKeyUsage=serverAuth\n")
+            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
         else:
             f.write("extendedKeyUsage=serverAuth,clientAuth\n")
             f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
@@ -62,6 +72,14 @@ def issue(directory, ca, name, cn=None, client=False, passphrase=None):
              directory)
         key = enc
     return {"cert": cert, "key": key}
+
+
+def dh_params(directory, name="dh.pem", group="ffdhe3072"):
+    """DH parameters (an RFC 7919 group: nothing to generate)."""
+    path = os.path.join(directory, name)
+    _run(["genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:" + group, "-out", path],
+         directory)
+    return path
 
 
 def make_set(directory):

@@ -27,6 +27,8 @@ def certs():
     try:
         s = tlscerts.make_set(d)
         s["enc"] = tlscerts.issue(d, s["ca"], "enc", cn="127.0.0.1", passphrase="key pass")
+        s["rsa"] = tlscerts.issue(d, s["ca"], "rsa", cn="127.0.0.1", rsa=True)
+        s["dh"] = tlscerts.dh_params(d)
         yield s
     finally:
         shutil.rmtree(d, ignore_errors=True)
@@ -234,6 +236,38 @@ def test_encrypted_key_with_tls_key_file_pass(tls_server, certs):
         # Deliberate difference: the pass unlocks the node's private key, and
         # secrets never leave the node (like cluster-secret).
         assert got == {}
+
+
+def dhe_bits(server, certs):
+    """The DH group size a TLS 1.2 client offering only DHE-RSA gets
+    (openssl s_client's "Server Temp Key"); None when no DHE handshake."""
+    cc = certs["client"]
+    r = subprocess.run(["openssl", "s_client", "-connect", "%s:%d" % (HOST, server.port),
+                        "-tls1_2", "-cipher", "DHE-RSA-AES128-GCM-SHA256",
+                        "-CAfile", certs["ca"]["cert"], "-cert", cc["cert"], "-key", cc["key"]],
+                       input=b"", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+    for line in r.stdout.decode(errors="replace").splitlines():
+        if line.startswith("Server Temp Key: DH,"):
+            return int(line.split(",")[1].split()[0])
+    return None
+
+
+def test_tls_dh_params_file_sets_the_dhe_group_and_a_bad_one_is_refused(tls_server, certs):
+    """Without tls-dh-params-file DHE uses OpenSSL's group for the key's
+    strength (2048 bits for an RSA 2048 key, as in Redis 7 with OpenSSL 3);
+    with one (ffdhe3072), that file's group. A file that holds no DH
+    parameters, or none, is refused by CONFIG SET and the loaded ones kept."""
+    plain = tls_server(cert="rsa")
+    assert dhe_bits(plain, certs) == 2048
+    s = tls_server("--tls-dh-params-file", certs["dh"], cert="rsa")
+    assert dhe_bits(s, certs) == 3072
+    c = s.tls_client(decode_responses=True)
+    assert c.config_get("tls-dh-params-file") == {"tls-dh-params-file": certs["dh"]}
+    for bad in (certs["ca"]["cert"], os.path.join(certs["dir"], "missing.pem")):
+        with pytest.raises(redis.ResponseError, match="Unable to update TLS configuration"):
+            c.config_set("tls-dh-params-file", bad)
+    assert c.config_get("tls-dh-params-file") == {"tls-dh-params-file": certs["dh"]}
+    assert dhe_bits(s, certs) == 3072
 
 
 def test_bad_certificate_file_stops_the_start(certs):
