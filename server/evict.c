@@ -62,7 +62,9 @@ static uint64_t key_hash(int db, const char *key, size_t keylen)
     return h ^ (h >> 32);
 }
 
-static acc *lookup(int db, const char *key, size_t keylen, int create)
+/* The slot of (db, key), or NULL. With create, a slot holding another key
+ * (or none) is taken over and starts as Redis's new object; *fresh says so. */
+static acc *lookup_at(int db, const char *key, size_t keylen, int create, int *fresh)
 {
     if (!table) {
         if (!create || !(table = calloc(ACC_SLOTS, sizeof(*table)))) return NULL;
@@ -70,13 +72,21 @@ static acc *lookup(int db, const char *key, size_t keylen, int create)
     uint64_t h = key_hash(db, key, keylen);
     acc *a = &table[h & (ACC_SLOTS - 1)];
     uint32_t tag = (uint32_t)(h >> 32) | 1;
+    if (fresh) *fresh = 0;
     if (a->tag == tag) return a;
     if (!create) return NULL;
+    uint64_t us = mono_us();
     a->tag = tag;
-    a->lru = now_s();
-    a->ldt = now_min();
+    a->lru = (uint32_t)(us / 1000000) + 1;
+    a->ldt = (uint16_t)(us / 60000000);
     a->counter = LFU_INIT_VAL;
+    if (fresh) *fresh = 1;
     return a;
+}
+
+static acc *lookup(int db, const char *key, size_t keylen, int create)
+{
+    return lookup_at(db, key, keylen, create, NULL);
 }
 
 /* Redis's LFUDecrAndReturn(). */
@@ -98,14 +108,21 @@ static unsigned lfu_incr(unsigned counter)
     return r < p ? counter + 1 : counter;
 }
 
+/* An access, as Redis's lookupKey() records it: the LFU counter under an
+ * LFU policy (what OBJECT FREQ reads), the LRU clock otherwise (what
+ * OBJECT IDLETIME reads); one hash and one clock read per key, since every
+ * read and write of this node comes here. */
 static void touch(int db, const char *key, size_t keylen)
 {
-    int fresh = !lookup(db, key, keylen, 0);
-    acc *a = lookup(db, key, keylen, 1);
+    int fresh;
+    acc *a = lookup_at(db, key, keylen, 1, &fresh);
     if (!a || fresh) return; /* a new slot starts as Redis's new object */
-    a->lru = now_s();
-    a->counter = (uint8_t)lfu_incr(lfu_decayed(a));
-    a->ldt = now_min();
+    if (kv_policy_lfu(kvstate_memconf(srv.state)->policy)) {
+        a->counter = (uint8_t)lfu_incr(lfu_decayed(a));
+        a->ldt = now_min();
+    } else {
+        a->lru = now_s();
+    }
 }
 
 void evict_touch_write(int db, const char *key, size_t keylen)
