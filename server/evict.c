@@ -367,9 +367,17 @@ void evict_cron(void)
                 pool_insert(&buf[i], rand_pol ? rnd() : idle_of(&buf[i], m->policy));
         }
         if (!pool_n) continue;
-        /* The best candidate (highest idle) becomes a victim. */
-        victims[nv++] = pool[--pool_n];
-        freed += victims[nv - 1].s.bytes;
+        /* The best candidate (highest idle) becomes a victim, if it is
+         * still what the pool saw: one kept from an earlier look may have
+         * been written (then it is no longer idle, and the entry would
+         * spare it) or deleted since. */
+        cand best = pool[--pool_n];
+        if (kvstate_evict_current(srv.state, &best.s) != 1) {
+            free(best.s.key);
+            continue;
+        }
+        victims[nv++] = best;
+        freed += best.s.bytes;
     }
     free(buf);
     if (nv) propose_victims(victims, nv);

@@ -586,6 +586,32 @@ int kvstate_evict_sample(kvstate *s, int n, int volatile_only, int nearest_expir
     return got;
 }
 
+int kvstate_evict_current(kvstate *s, const kv_evict_sample *v)
+{
+    if (v->phys < 0 || v->phys >= KV_MAX_DBS) return 0;
+    MDB_txn *txn = s->wtxn;
+    int own = 0;
+    if (!txn) {
+        if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) return KV_EIO;
+        own = 1;
+    }
+    kv_skey sk;
+    kv_skey_make(&sk, v->key, v->keylen);
+    MDB_val k = {sk.len, sk.b}, d;
+    int rc = mdb_get(txn, s->dbi[s->live][KV_SLOT_KV(v->phys)], &k, &d);
+    if (rc == 0) {
+        kv_rec r;
+        if (kv_rec_parse(&k, &d, &r) != 0)
+            rc = KV_ECORRUPT;
+        else
+            rc = r.keylen == v->keylen && !memcmp(r.key, v->key, v->keylen) && r.stamp == v->stamp;
+    } else {
+        rc = rc == MDB_NOTFOUND ? 0 : kv_map_err(rc);
+    }
+    if (own) mdb_txn_abort(txn);
+    return rc;
+}
+
 /* ------------------------------------------------------------ recount */
 
 /* The accounted bytes of version ver's element records. 0 or KV_E*. */

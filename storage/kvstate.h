@@ -247,6 +247,13 @@ typedef struct kv_evict_sample {
  * n * KV_MAX_DBS), or KV_E*. */
 int kvstate_evict_sample(kvstate *s, int n, int volatile_only, int nearest_expiry, uint64_t *rng,
                          kv_evict_sample *out, int max);
+/* Whether v's key still has the record v was sampled from (its change
+ * stamp is v->stamp), as of the last applied entry: 1 yes, 0 no (changed,
+ * gone, or its physical database now holds another record), or KV_E*. A
+ * candidate kept in the leader's pool since an earlier sample is checked
+ * before it becomes a victim: the eviction entry would spare it anyway,
+ * and counting its bytes as freed would leave the size above maxmemory. */
+int kvstate_evict_current(kvstate *s, const kv_evict_sample *v);
 /* WATCH of key in logical database db: *present says whether it exists at
  * the state's tau, *applied is the state's applied index and *phys the
  * physical database db is (SWAPDB), which the client's EXEC carries (as

@@ -423,6 +423,55 @@ static void an_eviction_emits_the_evicted_event_in_the_keys_logical_database(voi
     kvstate_set_hooks(f->s, NULL);
 }
 
+/* The sample of key (volatile_only 0); its key is the caller's to free. */
+static kv_evict_sample sample_of(fx *f, const char *key)
+{
+    kv_evict_sample s[64 * KV_MAX_DBS], out = {0};
+    uint64_t rng = 3;
+    for (int tries = 0; tries < 200 && !out.key; tries++) {
+        int n = kvstate_evict_sample(f->s, 5, 0, 0, &rng, s, 64 * KV_MAX_DBS);
+        assert_true(n >= 0);
+        for (int i = 0; i < n; i++) {
+            if (!out.key && s[i].keylen == strlen(key) && !memcmp(s[i].key, key, s[i].keylen))
+                out = s[i];
+            else
+                free(s[i].key);
+        }
+    }
+    assert_non_null(out.key);
+    return out;
+}
+
+static void a_pool_candidate_is_current_only_while_its_record_is_unchanged(void **state)
+{
+    fx *f = *state;
+    run(f, "SET a 1");
+    run(f, "HSET h f v");
+    run(f, "SET gone x");
+    kv_evict_sample a = sample_of(f, "a"), h = sample_of(f, "h"), g = sample_of(f, "gone");
+    assert_int_equal(kvstate_evict_current(f->s, &a), 1);
+    assert_int_equal(kvstate_evict_current(f->s, &h), 1);
+    assert_int_equal(kvstate_evict_current(f->s, &g), 1);
+    run(f, "GET a"); /* a read changes nothing */
+    assert_int_equal(kvstate_evict_current(f->s, &a), 1);
+    run(f, "SET a 1"); /* the same value, rewritten */
+    run(f, "HSET h f w");
+    run(f, "DEL gone");
+    assert_int_equal(kvstate_evict_current(f->s, &a), 0);
+    assert_int_equal(kvstate_evict_current(f->s, &h), 0);
+    assert_int_equal(kvstate_evict_current(f->s, &g), 0);
+    run(f, "SET gone x"); /* back, but a later record */
+    assert_int_equal(kvstate_evict_current(f->s, &g), 0);
+    kv_evict_sample g2 = sample_of(f, "gone");
+    assert_int_equal(kvstate_evict_current(f->s, &g2), 1);
+    g2.phys = 1; /* another database holds no such key */
+    assert_int_equal(kvstate_evict_current(f->s, &g2), 0);
+    free(a.key);
+    free(h.key);
+    free(g.key);
+    free(g2.key);
+}
+
 static void volatile_ttl_samples_the_nearest_expiries(void **state)
 {
     fx *f = *state;
@@ -464,6 +513,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             an_eviction_emits_the_evicted_event_in_the_keys_logical_database, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_pool_candidate_is_current_only_while_its_record_is_unchanged, setup, teardown),
         cmocka_unit_test_setup_teardown(volatile_ttl_samples_the_nearest_expiries, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
