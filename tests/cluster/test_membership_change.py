@@ -142,6 +142,14 @@ def test_grow_3_to_5_while_writes_run(make_cluster):
     assert_acked_everywhere(c, w.acked)
     assert "learner-auto-promote: node 5 is within 1000 entries" in c.leader().log() + "".join(
         n.log() for n in c.nodes)
+    # a node added with 'join yes' restarts from the same file: its stored
+    # configuration is the truth, it votes again
+    n4 = c.node(4)
+    n4.stop()
+    n4.start()
+    wait_until(lambda: n4.raft()["raft_member"] == "voter" and
+               int(n4.raft()["raft_leader_id"]) == c.leader().id, 10, "node 4 back as a voter")
+    assert n4.raft()["raft_voters"] == "1,2,3,4,5"
 
 
 def term(nd):
