@@ -340,6 +340,13 @@ static int should_proxy(client *c)
            !strcmp(cfg.follower_mode, "proxy");
 }
 
+int command_proxy_to_leader(client *c, int argc, char **argv, size_t *lens)
+{
+    if (!should_proxy(c)) return 0;
+    proxy_forward(c, argc, argv, lens);
+    return 1;
+}
+
 /* A RESP2 connection with subscriptions reads pushes, not replies: Redis
  * lets it run only these. */
 static int allowed_in_subscribe_mode(cmdref r)

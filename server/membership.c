@@ -281,9 +281,14 @@ static void change_error(resp_buf *b, int rc)
     }
 }
 
-static void change(client *c, int op, uint64_t id, const char *host, int port)
+/* Checked here, then forwarded by a follower in proxy mode like a write
+ * (the leader answers once the change applied), else proposed; a
+ * follower in redirect mode answers -MOVED. */
+static void change(client *c, int op, uint64_t id, const char *host, int port, int argc,
+                   char **argv, size_t *lens)
 {
     resp_buf *b = client_reply_buf(c);
+    if (command_proxy_to_leader(c, argc, argv, lens)) return;
     if (driver_is_leader() && refuse_change(b, op, id)) return;
     const char *err = NULL;
     int rc = driver_propose_conf(c, op, id, host, port, &err);
@@ -335,16 +340,15 @@ void membership_addnode_command(client *c, int argc, char **argv, size_t *lens)
         resp_add_errorf(b, "ERR invalid address '%.300s' (want host:port)", argv[2]);
         return;
     }
-    change(c, RAFT_CONF_ADD_LEARNER, id, host, (int)port);
+    change(c, RAFT_CONF_ADD_LEARNER, id, host, (int)port, argc, argv, lens);
 }
 
 /* RAFT.PROMOTE id: a learner becomes a voter (promote it once RAFT.MEMBERS
  * shows its match near the leader's). +OK once applied. */
 void membership_promote_command(client *c, int argc, char **argv, size_t *lens)
 {
-    (void)argc;
     uint64_t id = change_id(c, RAFT_CONF_ADD_VOTER, argv, lens);
-    if (id) change(c, RAFT_CONF_ADD_VOTER, id, NULL, 0);
+    if (id) change(c, RAFT_CONF_ADD_VOTER, id, NULL, 0, argc, argv, lens);
 }
 
 /* RAFT.REMOVENODE id: a voter or a learner leaves the configuration; a
@@ -352,7 +356,6 @@ void membership_promote_command(client *c, int argc, char **argv, size_t *lens)
  * applied. */
 void membership_removenode_command(client *c, int argc, char **argv, size_t *lens)
 {
-    (void)argc;
     uint64_t id = change_id(c, RAFT_CONF_REMOVE, argv, lens);
-    if (id) change(c, RAFT_CONF_REMOVE, id, NULL, 0);
+    if (id) change(c, RAFT_CONF_REMOVE, id, NULL, 0, argc, argv, lens);
 }

@@ -280,6 +280,9 @@ void membership_members_command(client *c, int argc, char **argv, size_t *lens);
 void membership_transfer_command(client *c, int argc, char **argv, size_t *lens);
 void membership_failover_command(client *c, int argc, char **argv);
 void membership_addnode_command(client *c, int argc, char **argv, size_t *lens);
+/* commands.c: a follower in proxy mode forwards c's command to the leader
+ * (1), as it does a write; 0: run it here. */
+int command_proxy_to_leader(client *c, int argc, char **argv, size_t *lens);
 void membership_promote_command(client *c, int argc, char **argv, size_t *lens);
 void membership_removenode_command(client *c, int argc, char **argv, size_t *lens);
 size_t membership_info(char *buf, size_t n);

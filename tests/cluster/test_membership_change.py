@@ -142,6 +142,14 @@ def test_grow_3_to_5_while_writes_run(make_cluster):
     assert_acked_everywhere(c, w.acked)
     assert "learner-auto-promote: node 5 is within 1000 entries" in c.leader().log() + "".join(
         n.log() for n in c.nodes)
+    # a node added with 'join yes' restarts from the same file: its stored
+    # configuration is the truth, it votes again
+    n4 = c.node(4)
+    n4.stop()
+    n4.start()
+    wait_until(lambda: n4.raft()["raft_member"] == "voter" and
+               int(n4.raft()["raft_leader_id"]) == c.leader().id, 10, "node 4 back as a voter")
+    assert n4.raft()["raft_voters"] == "1,2,3,4,5"
 
 
 def term(nd):
@@ -266,9 +274,13 @@ def test_change_errors(make_cluster):
     assert err("RAFT.PROMOTE", 9) == "node 9 is not a member of the cluster"
     assert err("RAFT.PROMOTE", 2) == "node 2 is already a voter"
     assert err("RAFT.REMOVENODE", 9) == "node 9 is not a member of the cluster"
-    # a follower redirects like a write
+    # a follower forwards the change to the leader like a write (proxy mode,
+    # the default), or redirects it (redirect mode)
     f = c.followers()[0]
+    assert err("RAFT.PROMOTE", 2, node=f) == "node 2 is already a voter"
+    f.client().config_set("follower-mode", "redirect")
     assert err("RAFT.PROMOTE", 2, node=f) == "MOVED 0 127.0.0.1:%d" % ld.port
+    f.client().config_set("follower-mode", "proxy")
     # restricted users may not change membership
     r.execute_command("ACL", "SETUSER", "app", "on", ">pw", "~*", "+@all", "-@admin")
     u = redis.Redis(port=ld.port, username="app", password="pw")
@@ -278,8 +290,9 @@ def test_change_errors(make_cluster):
         assert str(e.value) == ("this user has no permissions to run the '%s' command"
                                 % cmd[0].lower())
     u.close()
-    # a removed id is never used again; the learner 4 added, removed, refused
-    assert r.execute_command("RAFT.ADDNODE", 4, "127.0.0.1:1") == b"OK"
+    # a removed id is never used again; the learner 4 added (through a
+    # follower), removed, refused
+    assert f.client().execute_command("RAFT.ADDNODE", 4, "127.0.0.1:1") == b"OK"
     assert members(ld)[4] == "learner"
     assert r.execute_command("RAFT.REMOVENODE", 4) == b"OK"
     assert 4 not in members(ld)

@@ -607,13 +607,19 @@ class MembershipChange(Fault):
     extra_s = 6.0
     KILL_AT = ("before-add", "after-add", "after-promote")
 
-    def __init__(self, rng, n):
+    def __init__(self, rng, n, disrupts=("kill",)):
         self.n = n
         self.kill_at = rng.choice(self.KILL_AT)
         self.target = rng.choice(("one", "leader"))
         self.fallback = rng.choice(range(1, n + 1))
         self.problems, self.notes = [], []
-        self.kind = "%s kill -9 %s" % (self.kill_at, self.target)
+        # "membership-any": the disruption is drawn too (kill -9, SIGSTOP,
+        # or the node cut off from every other by iptables)
+        self.disrupt = rng.choice(disrupts) if len(disrupts) > 1 else "kill"
+        self.family = "membership" if len(disrupts) == 1 else "membership-any"
+        self.paused, self.rules = [], []
+        what = {"kill": "kill -9", "pause": "SIGSTOP", "isolate": "isolate"}[self.disrupt]
+        self.kind = "%s %s %s" % (self.kill_at, what, self.target)
 
     def _spare(self, cl):
         import cluster as clmod
@@ -653,9 +659,28 @@ class MembershipChange(Fault):
     def _kill(self, cl, log):
         ld = cl.some_leader()
         nid = ld.id if self.target == "leader" and ld and ld.id <= self.n else self.fallback
-        self.down = frozenset([nid])
-        cl.node(nid).kill()
-        log("start", "membership: kill -9 n%d (%s)" % (nid, self.kind))
+        if self.disrupt == "kill":
+            self.down = frozenset([nid])
+            cl.node(nid).kill()
+        elif self.disrupt == "pause":
+            self.paused = [nid]
+            cl.node(nid).pause()
+        else:
+            others = [nd.id for nd in cl.nodes if nd.id != nid]
+            self.rules = [_rule(nid, o, False) for o in others] + [_rule(o, nid, False) for o in others]
+            for r in self.rules:
+                iptables("-A", *r)
+        log("start", "membership: %s n%d (%s)" % (self.disrupt, nid, self.kind))
+
+    def _undo(self, cl):
+        for nid in self.down:
+            if not cl.node(nid).alive():
+                cl.node(nid).start(wait=False)
+        for nid in self.paused:
+            cl.node(nid).resume()
+        for r in self.rules:
+            iptables("-D", *r)
+        self.paused, self.rules = [], []
 
     def drive(self, cl, hold, log, watch):
         from cluster import wait_until
@@ -680,8 +705,9 @@ class MembershipChange(Fault):
             if self.kill_at == "after-promote":
                 self._kill(cl, log)
             watch(hold, self.down)
+            self._undo(cl)
             for nid in self.down:
-                cl.node(nid).start()
+                cl.node(nid).wait_up()
             self.down = frozenset()
             self._change(cl, ("RAFT.REMOVENODE", spare.id),
                          ("ERR node %d is not a member" % spare.id,))
@@ -698,9 +724,7 @@ class MembershipChange(Fault):
             report = sanitizer_excerpt(spare.log_text())
             if report:
                 self.problems.append("spare n%d sanitizer report:\n%s" % (spare.id, report))
-            for nid in self.down:  # an exception above: the killed node still comes back
-                if not cl.node(nid).alive():
-                    cl.node(nid).start(wait=False)
+            self._undo(cl)  # an exception above: the disrupted node still comes back
             self.down = frozenset()
         log("heal", "membership: n%d removed and stopped" % spare.id)
 
@@ -728,6 +752,8 @@ def make_fault(family, rng, n, max_jump=10.0):
         return Both(ClockRate(rng, n, "leader", rates=(0.2,)), Partition(rng, n, "isolate-leader"))
     if family == "membership":
         return MembershipChange(rng, n)
+    if family == "membership-any":
+        return MembershipChange(rng, n, ("kill", "pause", "isolate"))
     if family == "snapshot":
         return SnapshotTransfer(rng, n, rng.choice(SnapshotTransfer.KINDS))
     raise ValueError("unknown fault family %r" % family)

@@ -74,6 +74,10 @@ SCENARIOS = {
     # is promoted and removed again, with a kill -9 at a drawn point of the
     # sequence, and plain kill -9 steps between (issue 18)
     "membership": Scenario(["membership", "kill"], follower_mode="proxy"),
+    # the same with the membership steps disrupted by kill -9, SIGSTOP or
+    # iptables (the node, or the leader, cut off from every other), and
+    # kills, pauses and partitions as the steps between
+    "membership-mixed": Scenario(["membership-any", "kill", "pause", "partition"], overlap=0.3),
     # Lua scripts (workload.Scripted): a compare-and-set by EVAL/EVALSHA,
     # SETs and GETs on registers, on leader and followers (proxy mode: a
     # follower forwards the script), under kill -9, pauses and partitions;
