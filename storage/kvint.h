@@ -359,6 +359,10 @@ struct kvstate {
     int rtxn_live;             /* rtxn is begun (not reset) */
     uint64_t read_rng;         /* seeds a read's RANDOMKEY */
     int live;                  /* which pair holds the key space */
+    /* WATCH's tombstones (kvks.c): none of a generation below this is
+     * stored (0: not known). A cache that only spares the pruning's seek:
+     * reset whenever the state is replaced or rolled back. */
+    uint64_t tomb_floor;
     uint64_t applied, durable;
     int64_t tau, durable_tau;
     uint64_t snap_index, snap_term; /* the last snapshot installed (kvsnap.h) */

@@ -1098,6 +1098,14 @@ static int watch_raise(kv_ctx *c, const unsigned char *kb, size_t kl, uint64_t v
     return kv_map_err(mdb_put(c->txn, watch_dbi(c), &k, &d, 0));
 }
 
+static int watch_put(kv_ctx *c, const unsigned char *kb, size_t kl, uint64_t v)
+{
+    unsigned char vb[8];
+    kv_put_be64(vb, v);
+    MDB_val k = {kl, (void *)kb}, d = {8, vb};
+    return kv_map_err(mdb_put(c->txn, watch_dbi(c), &k, &d, 0));
+}
+
 static void bucket_key(unsigned char kb[3], int phys, const kv_skey *sk)
 {
     kb[0] = (unsigned char)phys;
@@ -1112,6 +1120,8 @@ static int bucket_bump(kv_ctx *c, const kv_skey *sk, uint64_t stamp)
     if (phys < 0) return 0;
     unsigned char kb[3];
     bucket_key(kb, phys, sk);
+    /* This entry's index is the largest any record holds: no need to read. */
+    if (stamp == c->index) return watch_put(c, kb, sizeof(kb), stamp);
     return watch_raise(c, kb, sizeof(kb), stamp);
 }
 
@@ -1131,19 +1141,28 @@ static int tomb_prune(kv_ctx *c)
 {
     uint64_t keep = watch_gen(c->index);
     keep = keep ? keep - 1 : 0;
+    /* Known to hold none older (the same outcome as looking, cheaper). */
+    if (c->st->tomb_floor >= keep) return 0;
     MDB_cursor *cur;
     int rc = mdb_cursor_open(c->txn, watch_dbi(c), &cur);
     if (rc != 0) return kv_map_err(rc);
     unsigned char first = WATCH_TOMB;
-    for (int n = 0; rc == 0 && n < 2; n++) {
+    int more = 0; /* an older one is left after this call's two */
+    for (int n = 0; rc == 0; n++) {
         MDB_val k = {1, &first}, d;
         if ((rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE)) != 0) break;
         const unsigned char *kb = k.mv_data;
         if (k.mv_size < 10 || kb[0] != WATCH_TOMB || kv_get_be64(kb + 1) >= keep) break;
+        if (n == 2) {
+            more = 1;
+            break;
+        }
         rc = mdb_cursor_del(cur, 0);
     }
     mdb_cursor_close(cur);
-    return rc == 0 || rc == MDB_NOTFOUND ? 0 : kv_map_err(rc);
+    if (rc != 0 && rc != MDB_NOTFOUND) return kv_map_err(rc);
+    if (!more) c->st->tomb_floor = keep;
+    return 0;
 }
 
 /* Key sk of physical database phys, last written at stamp, stopped
@@ -1156,7 +1175,9 @@ static int tomb_put(kv_ctx *c, int phys, const unsigned char *sk, size_t sklen, 
         return 0;
     unsigned char kb[10 + 8 + KV_SKEY_LONG];
     size_t kl = tomb_key(kb, watch_gen(c->index), phys, sk, sklen);
-    int rc = watch_raise(c, kb, kl, gone);
+    /* A key's gone indexes only grow (it is created again in between): a
+     * put, not a raise. */
+    int rc = watch_put(c, kb, kl, gone);
     return rc ? rc : tomb_prune(c);
 }
 
@@ -1188,14 +1209,6 @@ void kv_watch_mark(kv_ctx *c, int db)
             return;
         }
     }
-}
-
-static int watch_put(kv_ctx *c, const unsigned char *kb, size_t kl, uint64_t v)
-{
-    unsigned char vb[8];
-    kv_put_be64(vb, v);
-    MDB_val k = {kl, (void *)kb}, d = {8, vb};
-    return kv_map_err(mdb_put(c->txn, watch_dbi(c), &k, &d, 0));
 }
 
 /* SWAPDB touched logical db: its last two swaps. */

@@ -529,6 +529,7 @@ int kvsnap_install(kvstate *s, uint64_t index, uint64_t term, int64_t tau)
         return rc;
     }
     s->live = now;
+    s->tomb_floor = 0; /* another key space, other tombstones */
     MDB_txn *t;
     if ((rc = kv_map_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t))) != 0) return rc;
     rc = kvstate_load_pmeta(s, t);

@@ -222,6 +222,7 @@ static void rollback(kvstate *s)
     s->applied = s->durable;
     s->pending_bytes = 0;
     s->tau = s->durable_tau;
+    s->tomb_floor = 0;
 }
 
 int kvstate_commit(kvstate *s)

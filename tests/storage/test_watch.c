@@ -299,6 +299,83 @@ static void absent_keys_change_only_by_existing(void **state)
     assert_int_equal(exec_watched(f, tau, old), 0);
 }
 
+/* Applies no-op entries until the next index is at. */
+static void skip_to(fx *f, uint64_t at)
+{
+    while (kvstate_applied_index(f->s) + 1 < at)
+        assert_int_equal(kvstate_apply(f->s, kvstate_applied_index(f->s) + 1, NULL, 0, NULL), 0);
+}
+
+/* Tombstones of generation gen (of 65,536 indexes) in the WATCH slot. */
+static int tombstones(fx *f, uint64_t gen)
+{
+    assert_int_equal(kvstate_commit(f->s), 0);
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    assert_int_equal(mdb_txn_begin(f->s->env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_cursor_open(txn, f->s->dbi[f->s->live][KV_SLOT_WATCH], &cur), 0);
+    unsigned char first = 0xfe;
+    MDB_val k = {1, &first}, d;
+    int n = 0;
+    for (int rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        const unsigned char *kb = k.mv_data;
+        if (kb[0] != 0xfe) break;
+        if (kv_get_be64(kb + 1) == gen) n++;
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return n;
+}
+
+/* Across generations: a WATCH of the previous generation is still judged
+ * exactly; tombstones older than that are pruned; an older WATCH falls
+ * back to the buckets (a key of k's bucket deleted since aborts it). */
+static void tombstones_across_generations(void **state)
+{
+    fx *f = *state;
+    const uint64_t G = 65536;
+    run(f, 0, T0, "SET x v");
+    run(f, 0, T0, "DEL x");
+    assert_int_equal(tombstones(f, 0), 1);
+    skip_to(f, G - 10);
+    token w = watch(f, 0, "k");
+    skip_to(f, G + 10);
+    run(f, 0, T0, "SET o v");
+    run(f, 0, T0, "DEL o");
+    assert_int_equal(exec_watched(f, T0, w), 1);
+    w = watch(f, 0, "k");
+    token w_old = watch(f, 0, "k");
+    run(f, 0, T0, "SET k v");
+    run(f, 0, T0, "DEL k");
+    assert_int_equal(exec_watched(f, T0, w), 0);
+    assert_int_equal(tombstones(f, 0), 1); /* generation 0 is still kept */
+    skip_to(f, 2 * G + 10);
+    run(f, 0, T0, "SET y v");
+    run(f, 0, T0, "DEL y"); /* a tombstone written prunes two older ones */
+    assert_int_equal(tombstones(f, 0), 0);
+    assert_int_equal(tombstones(f, 1), 2);
+    /* w_old (generation 1, now the previous one) saw k created and gone. */
+    assert_int_equal(exec_watched(f, T0, w_old), 0);
+    /* A WATCH older than the horizon: the bucket decides. */
+    char same[32];
+    uint64_t hk = kv_keyhash("k", 1) >> 48;
+    for (int n = 0;; n++) {
+        snprintf(same, sizeof(same), "o%d", n);
+        if (kv_keyhash(same, strlen(same)) >> 48 == hk) break;
+    }
+    char line[64];
+    snprintf(line, sizeof(line), "SET %s v", same);
+    run(f, 0, T0, line);
+    w = watch(f, 0, "k");
+    token w2 = watch(f, 0, "k2");
+    skip_to(f, 4 * G + 10);
+    assert_int_equal(exec_watched(f, T0, w2), 1); /* untouched */
+    snprintf(line, sizeof(line), "DEL %s", same);
+    run(f, 0, T0, line);
+    assert_int_equal(exec_watched(f, T0, w), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -310,6 +387,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_malformed_watch_list_aborts, setup, teardown),
         cmocka_unit_test_setup_teardown(the_records_survive_a_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(absent_keys_change_only_by_existing, setup, teardown),
+        cmocka_unit_test_setup_teardown(tombstones_across_generations, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
