@@ -1386,13 +1386,11 @@ static void deleting_a_huge_collection_costs_what_a_small_one_does(void **state)
     assert_int_equal(passes, (n + 9999) / 10000);
     assert_int_equal(table_entries(f->s, KV_SLOT_ELEM), 0);
     assert_int_equal(kvstate_gc_pending(f->s), 0);
-    /* Generous bounds (ASan, a loaded 2-core machine): the huge DEL within
-     * 50x the small one (plus 2 ms of scheduling noise) and under 50 ms; a
-     * pass of 10000 well under a second. A DEL that walked the elements
-     * would take seconds. */
-    assert_true(big < 50 * small + 2.0);
-    assert_true(big < 50.0);
-    assert_true(worst < 500.0);
+    /* The bounds are counts, not times (a loaded machine makes any time
+     * bound flaky): the DEL left all n element records in place (asserted
+     * above: it did not walk them), and the cleanup took exactly
+     * ceil(n / 10000) passes of at most 10000 records each. The times are
+     * printed for the reader; tests/bench/bigcoll measures them. */
 }
 
 int main(void)
