@@ -36,6 +36,9 @@ CHANGED = {
     "slowlog-max-len": "5",
     "latency-monitor-threshold": "1",
     "tracking-table-max-keys": "10",
+    # The leader proposes the promotion of a caught-up learner; on a
+    # follower it does nothing, and a promotion is an entry like any other.
+    "learner-auto-promote": "5",
     "backup-dir": "/nonexistent/raftkv-backup",  # where BGSAVE writes: nothing applied reads it
     # TLS (server/tls.h): how clients connect, never what is applied. These
     # nodes have no tls-port, so any value is accepted (as in Redis).
