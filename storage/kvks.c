@@ -637,19 +637,23 @@ int kv_elem_put(kv_ctx *c, uint64_t ver, const void *f, size_t flen, const void 
         set_err(c, kv_map_err(rc));
         return -1;
     }
-    rc = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY);
-    int found = rc == 0;
-    if (rc != 0 && rc != MDB_NOTFOUND) goto fail;
     int longf = flen > KV_ELEM_INLINE;
     int64_t delta = (int64_t)kv_acct_elem(flen, vlen);
+    size_t total = (longf ? 4 + flen : 0) + vlen;
+    /* One search: a new element (the common case) is inserted by it; an
+     * existing one leaves the cursor on its record (MDB_KEYEXIST, d its
+     * value), which is then replaced where it is (MDB_CURRENT). */
+    d = (MDB_val){total, NULL};
+    rc = mdb_cursor_put(cur, &k, &d, MDB_RESERVE | MDB_NOOVERWRITE);
+    int found = rc == MDB_KEYEXIST;
+    if (rc != 0 && !found) goto fail;
     if (found) {
         size_t old = d.mv_size - (longf && d.mv_size >= 4 + flen ? 4 + flen : 0);
         delta -= (int64_t)kv_acct_elem(flen, old);
+        k = (MDB_val){(size_t)elem_key(kb, ver, f, flen), kb};
+        d = (MDB_val){total, NULL};
+        if ((rc = mdb_cursor_put(cur, &k, &d, MDB_RESERVE | MDB_CURRENT)) != 0) goto fail;
     }
-    size_t total = (longf ? 4 + flen : 0) + vlen;
-    k = (MDB_val){(size_t)elem_key(kb, ver, f, flen), kb};
-    d = (MDB_val){total, NULL};
-    if ((rc = mdb_cursor_put(cur, &k, &d, MDB_RESERVE | (found ? MDB_CURRENT : 0))) != 0) goto fail;
     unsigned char *p = d.mv_data;
     if (longf) {
         p[0] = (unsigned char)(flen >> 24);
