@@ -568,6 +568,9 @@ static const char *event_advice(const char *event)
     if (!strcmp(event, "expire-cycle"))
         return "Collecting expired keys is slow: many keys expire at the same time; spread "
                "their expiries.";
+    if (!strcmp(event, "collection-gc"))
+        return "A pass of the cleanup of deleted collections is slow: its element records' "
+               "pages are read from disk; give the node memory for the page cache.";
     if (!strcmp(event, "command"))
         return "Slow commands: see SLOWLOG GET; O(N) commands on large values (KEYS, SMEMBERS, "
                "LRANGE 0 -1, SORT) are the usual cause.";

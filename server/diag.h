@@ -23,7 +23,8 @@
  * Redis's latency.c. Events: "command" (a command measured as above),
  * "log-fsync" (the log's fdatasync, logsync.c), "state-commit"
  * (kvstate_commit), "snapshot-send" (reading a snapshot chunk to send),
- * "snapshot-install", "expire-cycle" (collecting expired keys).
+ * "snapshot-install", "expire-cycle" (collecting expired keys),
+ * "collection-gc" (a pass of the cleanup of deleted collections).
  *
  * MONITOR. Every command this node runs after its checks, as Redis shows
  * it: "+<sec>.<usec> [<db> <addr>] "arg" ...". A command a follower

@@ -158,6 +158,7 @@ static void collection_gc(void)
     if (kvstate_gc_pending(srv.state) == 0) return;
     int64_t t0 = mono_us();
     int rc = kvstate_gc(srv.state, GC_BUDGET);
+    diag_latency_sample("collection-gc", mono_us() - t0);
     driver_held(slow_check("cleaning up deleted collections", t0));
     if (rc < 0) {
         serverLog(LL_WARNING, "Cleaning up deleted collections failed: %s (%s). Stopping.",

@@ -89,14 +89,32 @@ uint64_t kv_acct_ver_get(kv_ctx *c, uint64_t ver)
 int kv_acct_ver_add(kv_ctx *c, uint64_t ver, int64_t delta)
 {
     if (!accounting(c) || delta == 0) return 0;
-    uint64_t cur = kv_acct_ver_get(c, ver), nv;
-    nv = delta < 0 && (uint64_t)-delta > cur ? 0 : cur + (uint64_t)delta;
+    /* One search (once per element written): the cursor finds the row and
+     * the new count replaces it where it is. */
     unsigned char kb[8], vb[8];
     kv_put_be64(kb, ver);
+    MDB_val k = {8, kb}, d;
+    MDB_cursor *mc;
+    int rc = mdb_cursor_open(c->txn, acct_dbi(c), &mc);
+    if (rc != 0) {
+        if (c->rc == 0) c->rc = kv_map_err(rc);
+        return -1;
+    }
+    rc = mdb_cursor_get(mc, &k, &d, MDB_SET_KEY);
+    int found = rc == 0;
+    uint64_t cur = found && d.mv_size == 8 ? kv_get_be64(d.mv_data) : 0, nv;
+    nv = delta < 0 && (uint64_t)-delta > cur ? 0 : cur + (uint64_t)delta;
     kv_put_be64(vb, nv);
-    MDB_val k = {8, kb}, d = {8, vb};
-    int rc = nv ? mdb_put(c->txn, acct_dbi(c), &k, &d, 0) : mdb_del(c->txn, acct_dbi(c), &k, NULL);
-    if (rc != 0 && rc != MDB_NOTFOUND) {
+    k = (MDB_val){8, kb};
+    d = (MDB_val){8, vb};
+    if (rc == 0 || rc == MDB_NOTFOUND) {
+        if (nv)
+            rc = mdb_cursor_put(mc, &k, &d, found ? MDB_CURRENT : 0);
+        else
+            rc = found ? mdb_cursor_del(mc, 0) : 0;
+    }
+    mdb_cursor_close(mc);
+    if (rc != 0) {
         if (c->rc == 0) c->rc = kv_map_err(rc);
         return -1;
     }

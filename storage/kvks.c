@@ -626,8 +626,13 @@ int kv_elem_get(kv_ctx *c, uint64_t ver, const void *f, size_t flen, const char 
     return 1;
 }
 
-int kv_elem_put(kv_ctx *c, uint64_t ver, const void *f, size_t flen, const void *val, size_t vlen,
-                int *created)
+/* kv_elem_put() and kv_elem_add(): one search. A new element (the common
+ * case) is inserted by it; an existing one leaves the cursor on its record
+ * (MDB_KEYEXIST, d its value), which is then kept (add, or the same bytes:
+ * no page dirtied) or replaced where it is (MDB_CURRENT). Returns 1 written
+ * new, 0 present (*old / *oldlen its value when asked), -1 error. */
+static int elem_write(kv_ctx *c, uint64_t ver, const void *f, size_t flen, const void *val,
+                      size_t vlen, int keep, const char **old, size_t *oldlen)
 {
     unsigned char kb[8 + ELEM_LONG];
     MDB_cursor *cur;
@@ -637,19 +642,35 @@ int kv_elem_put(kv_ctx *c, uint64_t ver, const void *f, size_t flen, const void 
         set_err(c, kv_map_err(rc));
         return -1;
     }
-    rc = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY);
-    int found = rc == 0;
-    if (rc != 0 && rc != MDB_NOTFOUND) goto fail;
     int longf = flen > KV_ELEM_INLINE;
     int64_t delta = (int64_t)kv_acct_elem(flen, vlen);
-    if (found) {
-        size_t old = d.mv_size - (longf && d.mv_size >= 4 + flen ? 4 + flen : 0);
-        delta -= (int64_t)kv_acct_elem(flen, old);
-    }
     size_t total = (longf ? 4 + flen : 0) + vlen;
-    k = (MDB_val){(size_t)elem_key(kb, ver, f, flen), kb};
     d = (MDB_val){total, NULL};
-    if ((rc = mdb_cursor_put(cur, &k, &d, MDB_RESERVE | (found ? MDB_CURRENT : 0))) != 0) goto fail;
+    rc = mdb_cursor_put(cur, &k, &d, MDB_RESERVE | MDB_NOOVERWRITE);
+    int found = rc == MDB_KEYEXIST;
+    if (rc != 0 && !found) goto fail;
+    if (found) {
+        const char *ov = d.mv_data, *name = f;
+        size_t ovlen = d.mv_size, nlen = flen;
+        if (longf && long_split(&d, &name, &nlen, &ov, &ovlen) != 0) {
+            ov = d.mv_data; /* unreadable: replaced below */
+            ovlen = d.mv_size;
+            nlen = 0;
+        }
+        /* A long name's record under another name with the same hashes
+         * is not this element (kv_elem_get's rule): added over it. */
+        int same = nlen == flen && memcmp(name, f, flen) == 0;
+        if (same && (keep || (ovlen == vlen && memcmp(ov, val, vlen) == 0))) {
+            if (old) *old = ov, *oldlen = ovlen;
+            mdb_cursor_close(cur);
+            return 0;
+        }
+        delta -= (int64_t)kv_acct_elem(longf ? nlen : flen, ovlen);
+        k = (MDB_val){(size_t)elem_key(kb, ver, f, flen), kb};
+        d = (MDB_val){total, NULL};
+        if ((rc = mdb_cursor_put(cur, &k, &d, MDB_RESERVE | MDB_CURRENT)) != 0) goto fail;
+        found = same;
+    }
     unsigned char *p = d.mv_data;
     if (longf) {
         p[0] = (unsigned char)(flen >> 24);
@@ -661,12 +682,27 @@ int kv_elem_put(kv_ctx *c, uint64_t ver, const void *f, size_t flen, const void 
     }
     if (vlen) memcpy(p, val, vlen);
     mdb_cursor_close(cur);
-    if (created) *created = !found;
-    return delta ? (kv_acct_ver_add(c, ver, delta) ? -1 : 0) : 0;
+    if (delta && kv_acct_ver_add(c, ver, delta)) return -1;
+    return !found;
 fail:
     mdb_cursor_close(cur);
     set_err(c, kv_map_err(rc));
     return -1;
+}
+
+int kv_elem_put(kv_ctx *c, uint64_t ver, const void *f, size_t flen, const void *val, size_t vlen,
+                int *created)
+{
+    int rc = elem_write(c, ver, f, flen, val, vlen, 0, NULL, NULL);
+    if (rc < 0) return -1;
+    if (created) *created = rc;
+    return 0;
+}
+
+int kv_elem_add(kv_ctx *c, uint64_t ver, const void *f, size_t flen, const void *val, size_t vlen,
+                const char **old, size_t *oldlen)
+{
+    return elem_write(c, ver, f, flen, val, vlen, 1, old, oldlen);
 }
 
 int kv_elem_del(kv_ctx *c, uint64_t ver, const void *f, size_t flen)

@@ -128,6 +128,11 @@ int kv_elem_get(kv_ctx *c, uint64_t ver, const void *f, size_t flen, const char 
 /* Sets it; *created (may be NULL) says whether it is new. 0 or -1. */
 int kv_elem_put(kv_ctx *c, uint64_t ver, const void *f, size_t flen, const void *val, size_t vlen,
                 int *created);
+/* Sets it only if absent: 1 added, 0 present (nothing written; *old /
+ * *oldlen its value, valid until the next write), -1 error. One search
+ * where a kv_elem_get() and a kv_elem_put() take two. */
+int kv_elem_add(kv_ctx *c, uint64_t ver, const void *f, size_t flen, const void *val, size_t vlen,
+                const char **old, size_t *oldlen);
 /* 1 deleted, 0 absent, -1 error. */
 int kv_elem_del(kv_ctx *c, uint64_t ver, const void *f, size_t flen);
 

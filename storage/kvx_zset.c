@@ -223,13 +223,18 @@ static void zenc(const kv_val *v, double score, unsigned char out[8])
         kv_score_enc(score, out);
 }
 
-/* A new member: both records, the count, and the encoding (Redis converts a
- * listpack when an insert would pass either threshold). */
+/* Redis converts a listpack when an insert would pass either threshold. */
+static void zadd_encoding(kv_val *v, size_t mlen)
+{
+    if (v->enc == KV_ENC_LISTPACK && (v->count + 1 > ZSET_LP_ENTRIES || mlen > ZSET_LP_VALUE))
+        v->enc = KV_ENC_SKIPLIST;
+}
+
+/* A new member: both records, the count, and the encoding. */
 static int zinsert(kv_ctx *c, kv_val *v, const char *m, size_t mlen, double score)
 {
     unsigned char sb[8];
-    if (v->enc == KV_ENC_LISTPACK && (v->count + 1 > ZSET_LP_ENTRIES || mlen > ZSET_LP_VALUE))
-        v->enc = KV_ENC_SKIPLIST;
+    zadd_encoding(v, mlen);
     zenc(v, score, sb);
     if (kv_elem_put(c, v->ver, m, mlen, sb, 8, NULL) != 0) return -1;
     if (kv_zidx_put(c, v->ver, score, m, mlen) != 0) return -1;
@@ -706,8 +711,33 @@ static int zadd_one(kv_ctx *c, kv_val *v, int flags, double score, const char *m
 {
     double cur;
     if (isnan(score)) return ZOUT_NAN;
-    int rc = zscore_get(c, v, m, mlen, &cur);
-    if (rc < 0) return -1;
+    int rc;
+    if (!(flags & (ZADD_XX | ZADD_INCR))) {
+        /* A new member (the common case) is inserted by the same search
+         * that looks for it; only the score index is left to write. */
+        unsigned char sb[8];
+        const char *old;
+        size_t oldlen;
+        uint8_t enc = v->enc;
+        zadd_encoding(v, mlen); /* as the insert would leave it */
+        zenc(v, score, sb);
+        if ((rc = kv_elem_add(c, v->ver, m, mlen, sb, 8, &old, &oldlen)) < 0) return -1;
+        if (rc == 0) v->enc = enc; /* not inserted */
+        if (rc == 1) {
+            if (kv_zidx_put(c, v->ver, score, m, mlen) != 0) return -1;
+            v->count++;
+            *newscore = score;
+            return ZOUT_ADDED;
+        }
+        if (oldlen != 8) {
+            if (c->rc == 0) c->rc = KV_ECORRUPT;
+            return -1;
+        }
+        cur = kv_score_dec((const unsigned char *)old);
+        rc = 1;
+    } else if ((rc = zscore_get(c, v, m, mlen, &cur)) < 0) {
+        return -1;
+    }
     if (rc == 1) {
         if (flags & ZADD_NX) return ZOUT_NOP;
         if (flags & ZADD_INCR) {

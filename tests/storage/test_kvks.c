@@ -204,6 +204,50 @@ static void elements_put_get_del_report_created_and_sizes(void **state)
     assert_int_equal(c.rc, 0);
 }
 
+/* kv_elem_add inserts only what is absent and otherwise answers the value
+ * there, writing nothing; a put of the bytes already there changes
+ * nothing either; the version's accounted bytes follow each. */
+static void elem_add_inserts_once_and_same_bytes_write_nothing(void **state)
+{
+    fx *f = *state;
+    kv_ctx c;
+    ctx(f->s, &c, 0, &f->r);
+    const char *old = NULL;
+    size_t ol = 0;
+    assert_int_equal(kv_elem_add(&c, 9, "m", 1, "12345678", 8, &old, &ol), 1);
+    assert_int_equal(kv_acct_ver_get(&c, 9), kv_acct_elem(1, 8));
+    assert_int_equal(kv_elem_add(&c, 9, "m", 1, "abcdefgh", 8, &old, &ol), 0);
+    assert_int_equal(ol, 8);
+    assert_memory_equal(old, "12345678", 8);
+    get_is(&c, 9, "m", 1, "12345678", 8);
+    assert_int_equal(kv_acct_ver_get(&c, 9), kv_acct_elem(1, 8));
+    put(&c, 9, "m", "12345678", 0); /* the same bytes */
+    assert_int_equal(kv_acct_ver_get(&c, 9), kv_acct_elem(1, 8));
+    put(&c, 9, "m", "1234", 0);
+    get_is(&c, 9, "m", 1, "1234", 4);
+    assert_int_equal(kv_acct_ver_get(&c, 9), kv_acct_elem(1, 4));
+    /* Long names: the same one is found, one differing past the stored
+     * prefix is another element. */
+    char a[600], b[600];
+    memset(a, 'p', sizeof(a));
+    memcpy(b, a, sizeof(b));
+    b[500] = 'q';
+    assert_int_equal(kv_elem_add(&c, 9, a, 600, "va", 2, &old, &ol), 1);
+    assert_int_equal(kv_elem_add(&c, 9, a, 600, "vx", 2, &old, &ol), 0);
+    assert_int_equal(ol, 2);
+    assert_memory_equal(old, "va", 2);
+    assert_int_equal(kv_elem_add(&c, 9, b, 600, "vb", 2, &old, &ol), 1);
+    get_is(&c, 9, a, 600, "va", 2);
+    get_is(&c, 9, b, 600, "vb", 2);
+    int created = 1;
+    assert_int_equal(kv_elem_put(&c, 9, a, 600, "va", 2, &created), 0);
+    assert_int_equal(created, 0);
+    assert_int_equal(raw_count(f->s, KV_SLOT_ELEM, 9), 3);
+    assert_int_equal(kv_acct_ver_get(&c, 9),
+                     kv_acct_elem(1, 4) + kv_acct_elem(600, 2) + kv_acct_elem(600, 2));
+    assert_int_equal(c.rc, 0);
+}
+
 /* Long elements: 300..5000 bytes, several sharing their first 424 and 440
  * bytes (the stored prefix and the inline limit), each a distinct record
  * whose full name comes back from get and the iterator. */
@@ -1399,6 +1443,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(elements_put_get_del_report_created_and_sizes),
         T(long_elements_round_trip_through_get_and_iterator),
+        T(elem_add_inserts_once_and_same_bytes_write_nothing),
         T(iteration_is_in_byte_order_and_stays_in_its_collection),
         T(deleting_all_while_iterating_forward_skips_nothing),
         T(deleting_some_while_iterating_forward_skips_nothing),
