@@ -101,8 +101,34 @@ def assert_acked_everywhere(c, acked):
     assert not missing, ("acknowledged writes missing", missing[:5], len(missing))
 
 
+def benchmark(nd):
+    """redis-benchmark SETs through node nd until killed (the issue's load
+    while the cluster grows)."""
+    return subprocess.Popen(["redis-benchmark", "-h", "127.0.0.1", "-p", str(nd.port), "-t", "set",
+                             "-c", "4", "-r", "100000", "-n", "1000000000", "-l", "-q"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+
 def test_grow_3_to_5_while_writes_run(make_cluster):
     c = make_cluster(3)
+    bench = benchmark(c.leader())
+
+    def stop_bench():
+        assert bench.poll() is None, "redis-benchmark stopped on its own"
+        bench.kill()
+        bench.wait()
+    try:
+        grow_3_to_5(c, stop_bench)
+    finally:
+        bench.kill()
+        bench.wait()
+    # redis-benchmark's keys (key:<n>) are on all five too (grow_3_to_5
+    # compared the key spaces)
+    r = c.leader().client()
+    assert next(r.scan_iter("key:*", count=1000), None) is not None
+
+
+def grow_3_to_5(c, stop_load):
     with Writer(c) as w:
         wait_until(lambda: len(w.acked) > 50, 20, "writes to flow")
         for nid in (4, 5):
@@ -134,6 +160,7 @@ def test_grow_3_to_5_while_writes_run(make_cluster):
             wait_until(lambda: nd.raft()["raft_member"] == "voter", 10, "node %d to vote" % nid)
         n0 = len(w.acked)
         wait_until(lambda: len(w.acked) > n0 + 50, 20, "writes to flow on 5 voters")
+    stop_load()  # before comparing key spaces, which needs the writes to stop
     assert len(c.nodes) == 5
     for nd in c.nodes:
         info = nd.raft()
