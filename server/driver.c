@@ -325,10 +325,7 @@ static void fail_waiter(slot *h, const char *err)
     }
     if (h->keep_reply) resp_buf_reset(&h->out);
     resp_add_error(&h->out, err);
-    h->state = SLOT_DONE;
-    info_slot_done(h);
-    h->c->npending--;
-    client_mark_dirty(h->c);
+    slot_done(h);
 }
 
 /* ------------------------------------------------------------ reads
@@ -397,11 +394,7 @@ static void try_run_reads(client *c)
         diag_read_ran(c, s->argc, s->argv, s->argvlen, mono_us() - t0);
         free(s->argv);
         s->argv = NULL;
-        s->state = SLOT_DONE;
-        info_slot_done(s);
-        c->npending--;
-        c->nreads--;
-        client_mark_dirty(c);
+        slot_done(s);
     }
 }
 
@@ -427,11 +420,7 @@ static void batch_finish(readbatch *b, const char *err)
             free(s->argv);
             s->argv = NULL;
             resp_add_error(&s->out, err);
-            s->state = SLOT_DONE;
-            info_slot_done(s);
-            s->c->npending--;
-            s->c->nreads--;
-            client_mark_dirty(s->c);
+            slot_done(s);
         } else {
             s->confirmed = 1;
         }
@@ -615,10 +604,7 @@ static void apply_entry(const raft_entry *e)
         resp_add_int(&w->out, (int64_t)e->index);
         w->wrap = 0;
     }
-    w->state = SLOT_DONE;
-    info_slot_done(w);
-    c->npending--;
-    client_mark_dirty(c);
+    slot_done(w);
     try_run_reads(c);
 }
 

@@ -206,6 +206,10 @@ slot *client_new_slot(client *c, int state);
 slot *slot_new_detached(int proto);  /* in no client's queue (blocking.c's attempts) */
 void client_resume_input(client *c); /* runs its buffered commands in the next pass */
 void slot_free(slot *s);             /* frees its reply and argv copy too */
+/* A pending slot of a live client (s->c set) gets its reply: done, counted
+ * in INFO (info_slot_done), off its client's pending counters (npending,
+ * and nreads or nproxy by its kind), and the client flushed this pass. */
+void slot_done(slot *s);
 void client_mark_dirty(client *c);
 void clients_process_pending(void);
 void clients_flush(void);
