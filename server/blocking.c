@@ -395,9 +395,10 @@ static void answer(blockstate *b, const char *bytes, size_t n, const char *err, 
         resp_add_null_array(&s->out);
     else
         resp_add_raw(&s->out, bytes, n);
-    s->state = SLOT_DONE;
-    c->npending--;
-    client_mark_dirty(c);
+    /* Not counted in INFO errorstats, as before slot_done() (Redis counts a
+     * blocked command's error reply when it unblocks: a change of its own). */
+    s->stat = 0;
+    slot_done(s);
     unblock(b);
     client_resume_input(c);
 }

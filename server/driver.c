@@ -35,6 +35,7 @@
 #include "server/limits.h"
 #include "server/diag.h"
 #include "server/log.h"
+#include "server/reads.h"
 #include "server/server.h"
 #include "server/tls.h"
 #include "server/transport.h"
@@ -67,7 +68,7 @@ static size_t msgcap;
 static int cur_role = -1;
 static uint64_t cur_leader;
 
-static void fatal(const char *what, const char *why)
+void driver_fatal(const char *what, const char *why)
 {
     serverLog(LL_WARNING, "%s: %s. Stopping.", what, why);
     exit(1);
@@ -123,19 +124,17 @@ static void not_leader_reply(client *c, unsigned keyslot)
         resp_add_errorf(client_reply_buf(c), "MOVED %u %s:%d", keyslot, m->host, m->port);
 }
 
-static int proposed_since_batch; /* a write was proposed since the last read round */
-
 /* Proposes scratch. Returns 0 with its index and term; RAFT_ENOTLEADER;
  * or -1 with *msg, the error that says it did not happen. */
 static int propose_entry(uint64_t *index, uint64_t *term, const char **msg)
 {
-    if (scratch.oom) fatal("Encoding a log entry", "out of memory");
+    if (scratch.oom) driver_fatal("Encoding a log entry", "out of memory");
     if (scratch.len > UINT32_MAX) {
         *msg = "ERR request too large for one log entry";
         return -1;
     }
     int rc = raft_propose(node, scratch.p, (uint32_t)scratch.len, index, term);
-    proposed_since_batch = 1;
+    reads_note_proposed();
     switch (rc) {
     case 0:
         srv.stats.entries++;
@@ -155,7 +154,7 @@ static int propose_entry(uint64_t *index, uint64_t *term, const char **msg)
         *msg = "OOM command not allowed when used memory > 'maxmemory'.";
         return -1;
     default:
-        fatal("Proposing to raft", raft_strerror(rc));
+        driver_fatal("Proposing to raft", raft_strerror(rc));
         return -1;
     }
 }
@@ -283,6 +282,11 @@ int driver_is_leader(void)
     return cur_role == RAFT_LEADER;
 }
 
+uint32_t driver_member_count(void)
+{
+    return npeers;
+}
+
 void write_expire_cron(void)
 {
     if (srv.expire_in_flight || !driver_is_leader() || !clientcmd_expire_enabled()) return;
@@ -325,224 +329,7 @@ static void fail_waiter(slot *h, const char *err)
     }
     if (h->keep_reply) resp_buf_reset(&h->out);
     resp_add_error(&h->out, err);
-    h->state = SLOT_DONE;
-    info_slot_done(h);
-    h->c->npending--;
-    client_mark_dirty(h->c);
-}
-
-/* ------------------------------------------------------------ reads
- *
- * Reads are linearizable (thesis §6.4): the reads that arrive in one pass
- * form a batch that shares one raft_read_index() round; the round's read
- * index is the leader's commit index once a quorum confirmed leadership. A
- * read runs when the state has applied that index and every earlier write
- * of its client, and before that client's next write is applied (the read
- * index of a round started at the end of a pass is below any write proposed
- * in that pass, so this holds; the one exception is a round a new leader
- * answers only once an entry of its term commits, with the commit index of
- * that moment: a pipelined read may then see the client's next write, which
- * is still linearizable as the two overlap). A one-member cluster needs no
- * round: everything acknowledged is already applied. */
-
-typedef struct readbatch {
-    struct readbatch *next;
-    int64_t started_us; /* CLOCK_MONOTONIC when the round was asked for */
-    uint64_t ctx, index;
-    int known;
-    int counted; /* in rounds_unknown */
-    int64_t deadline;
-    slot **slots;
-    size_t n, cap;
-} readbatch;
-
-static readbatch *batch_open;              /* this pass's reads */
-static readbatch *batch_head, *batch_tail; /* rounds in flight */
-static uint64_t read_ctx;
-static int64_t lease_until_us; /* read-mode lease: CLOCK_MONOTONIC */
-static int lease_renew;        /* start a round even with no reads */
-static size_t rounds_unknown;  /* this leadership's rounds without a read state */
-
-/* DESIGN.md "read-mode lease": a round that a quorum confirmed proves this
- * node led when the round was asked for; no other leader can be elected
- * until the followers' election timeouts run out, so for a while after that
- * moment the leader may read its own applied state without a round. The
- * lease is shorter than the minimum election timeout by a drift bound of a
- * fifth, starts at the round's start, and ends with leadership and when the
- * leader hands over with TimeoutNow. */
-static int64_t lease_len_us(void)
-{
-    return (int64_t)cfg.election_timeout * 1000 * 4 / 5;
-}
-
-static int lease_valid(int64_t now)
-{
-    return !strcmp(cfg.read_mode, "lease") && cur_role == RAFT_LEADER && now < lease_until_us;
-}
-
-/* Runs c's confirmed reads that no pending write precedes, in order. */
-static void try_run_reads(client *c)
-{
-    /* Called for every applied entry of the client: a pipeline of writes
-     * has thousands of slots and no read, and must not be walked. */
-    if (!c->nreads) return;
-    int64_t now = mstime();
-    for (slot *s = c->head; s; s = s->next) {
-        if (s->state == SLOT_WRITE) break;
-        if (s->state != SLOT_READ) continue;
-        if (!s->confirmed) break; /* later reads must not overtake it */
-        int64_t t0 = mono_us();
-        int rc = kvstate_read(srv.state, s->db, NULL, s->argc, s->argv, s->argvlen, now, &s->out);
-        if (rc) fatal("Reading the state", kv_strerror(rc));
-        diag_read_ran(c, s->argc, s->argv, s->argvlen, mono_us() - t0);
-        free(s->argv);
-        s->argv = NULL;
-        s->state = SLOT_DONE;
-        info_slot_done(s);
-        c->npending--;
-        c->nreads--;
-        client_mark_dirty(c);
-    }
-}
-
-static void batch_free(readbatch *b)
-{
-    free(b->slots);
-    free(b);
-}
-
-/* Ends a round: each read is confirmed (or failed with err), and the
- * batch lets go of its slots. */
-static void batch_finish(readbatch *b, const char *err)
-{
-    for (size_t i = 0; i < b->n; i++) {
-        slot *s = b->slots[i];
-        s->batch = NULL;
-        if (!s->c) { /* its client is gone: nobody else holds it */
-            slot_free(s);
-            b->slots[i] = NULL;
-            continue;
-        }
-        if (err) {
-            free(s->argv);
-            s->argv = NULL;
-            resp_add_error(&s->out, err);
-            s->state = SLOT_DONE;
-            info_slot_done(s);
-            s->c->npending--;
-            s->c->nreads--;
-            client_mark_dirty(s->c);
-        } else {
-            s->confirmed = 1;
-        }
-    }
-    for (size_t i = 0; i < b->n; i++)
-        if (!err && b->slots[i]) try_run_reads(b->slots[i]->c);
-    batch_free(b);
-}
-
-void driver_read(client *c, int argc, char **argv, size_t *argvlen)
-{
-    int64_t now = npeers > 1 && !c->npending ? mono_us() : 0;
-    if (!c->npending && ((npeers == 1 && cur_role == RAFT_LEADER) || lease_valid(now))) {
-        int rc = kvstate_read(srv.state, c->db, NULL, argc, argv, argvlen, mstime(),
-                              client_reply_buf(c));
-        if (rc) fatal("Reading the state", kv_strerror(rc));
-        if (npeers > 1) {
-            srv.stats.lease_reads++;
-            if (lease_until_us - now < lease_len_us() / 2) lease_renew = 1;
-        }
-        return;
-    }
-    slot *s = client_new_slot(c, SLOT_READ);
-    c->nreads++;
-    s->argc = argc;
-    s->argv = argv_copy(argc, argv, argvlen, &s->argvlen);
-    s->db = c->db;
-    if (npeers == 1) { /* alone: only this client's pending writes matter */
-        s->confirmed = 1;
-        return;
-    }
-    if (!batch_open && !(batch_open = calloc(1, sizeof(*batch_open))))
-        fatal("Queueing a read", "out of memory");
-    readbatch *b = batch_open;
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 16;
-        slot **v = realloc(b->slots, cap * sizeof(*v));
-        if (!v) fatal("Queueing a read", "out of memory");
-        b->slots = v;
-        b->cap = cap;
-    }
-    b->slots[b->n++] = s;
-    s->batch = b;
-}
-
-/* Starts the round for this pass's reads. */
-static void start_read_round(void)
-{
-    if (!batch_open && lease_renew && cur_role == RAFT_LEADER &&
-        !(batch_open = calloc(1, sizeof(*batch_open))))
-        fatal("Renewing the lease", "out of memory");
-    lease_renew = 0;
-    readbatch *b = batch_open;
-    if (!b) return;
-    /* One unconfirmed round at a time on a leader: the reads that arrive
-     * meanwhile wait for it and share the next one. A round per pass with
-     * reads cost each follower a wake-up and a message each way per pass;
-     * under 50 clients at -P 1 this halves the rounds (and their CPU on
-     * three processes sharing two cores) and raised GET from ~84k to
-     * ~110k/s. Any heartbeat acknowledgement also confirms a round, so a
-     * lost message delays the reads by a heartbeat, and a round that finds
-     * no quorum times out as before. A write proposed since the last
-     * round starts the next at once: a pipelined read must get a read index
-     * below its client's next write (see above). */
-    if (cur_role == RAFT_LEADER && rounds_unknown > 0 && !proposed_since_batch) return;
-    proposed_since_batch = 0;
-    batch_open = NULL;
-    b->started_us = mono_us();
-    b->ctx = ++read_ctx;
-    b->deadline = mstime() + cfg.raft_request_timeout;
-    int rc = raft_read_index(node, b->ctx);
-    if (rc == RAFT_EDROPPED) {
-        batch_finish(b, "CLUSTERDOWN No raft leader");
-        return;
-    }
-    if (rc) fatal("Raft read index", raft_strerror(rc));
-    if (batch_tail)
-        batch_tail->next = b;
-    else
-        batch_head = b;
-    batch_tail = b;
-    b->counted = cur_role == RAFT_LEADER;
-    rounds_unknown += (size_t)b->counted;
-    srv.stats.read_rounds++;
-    srv.stats.round_reads += b->n;
-}
-
-static void on_read_state(const raft_read_state *rs)
-{
-    for (readbatch *b = batch_head; b; b = b->next)
-        if (b->ctx == rs->ctx) {
-            if (b->counted) rounds_unknown--;
-            b->counted = 0;
-            b->known = 1;
-            b->index = rs->index;
-            if (cur_role == RAFT_LEADER && b->started_us + lease_len_us() > lease_until_us)
-                lease_until_us = b->started_us + lease_len_us();
-            return;
-        }
-}
-
-/* Finishes the rounds whose read index is applied, oldest first. */
-static void finish_applied_rounds(void)
-{
-    uint64_t applied = kvstate_applied_index(srv.state);
-    while (batch_head && batch_head->known && batch_head->index <= applied) {
-        readbatch *b = batch_head;
-        batch_head = b->next;
-        if (!batch_head) batch_tail = NULL;
-        batch_finish(b, NULL);
-    }
+    slot_done(h);
 }
 
 /* Applies one committed entry and answers whoever waits for it. */
@@ -588,7 +375,7 @@ static void apply_entry(const raft_entry *e)
         rc = kvstate_apply(srv.state, e->index, data, len, out);
     }
     tracking_set_writer(NULL);
-    if (rc) fatal("Applying a committed entry", kv_strerror(rc));
+    if (rc) driver_fatal("Applying a committed entry", kv_strerror(rc));
     if (len) {
         int kind;
         int64_t tau;
@@ -615,11 +402,8 @@ static void apply_entry(const raft_entry *e)
         resp_add_int(&w->out, (int64_t)e->index);
         w->wrap = 0;
     }
-    w->state = SLOT_DONE;
-    info_slot_done(w);
-    c->npending--;
-    client_mark_dirty(c);
-    try_run_reads(c);
+    slot_done(w);
+    reads_run_ready(c);
 }
 
 static const char *role_name(int role)
@@ -647,12 +431,7 @@ static void on_soft_state(const raft_ready_batch *rd)
     } else if (rd->leader != cur_leader) {
         serverLog(LL_NOTICE, "Raft: leader is now %llu", (unsigned long long)rd->leader);
     }
-    if (rd->role != RAFT_LEADER) lease_until_us = 0;
-    if (rd->role != cur_role) { /* rounds of another role hold nothing up */
-        for (readbatch *b = batch_head; b; b = b->next)
-            b->counted = 0;
-        rounds_unknown = 0;
-    }
+    reads_role(rd->role, rd->role != cur_role);
     cur_role = rd->role;
     cur_leader = rd->leader;
 }
@@ -688,7 +467,8 @@ static void report_unsent(void)
 {
     for (size_t i = 0; i < n_unsent; i++) {
         int rc = raft_report_unreachable(node, unsent[i]);
-        if (rc && rc != RAFT_EUNKNOWNPEER) fatal("Raft report unreachable", raft_strerror(rc));
+        if (rc && rc != RAFT_EUNKNOWNPEER)
+            driver_fatal("Raft report unreachable", raft_strerror(rc));
     }
     n_unsent = 0;
 }
@@ -713,7 +493,7 @@ static void hold_msgs(const raft_msg *m, size_t n, uint64_t pos)
         }
         size_t need = raft_msg_encoded_size(&m[i]);
         heldmsg *h = malloc(sizeof(*h) + need);
-        if (!h) fatal("Holding a raft message", "out of memory");
+        if (!h) driver_fatal("Holding a raft message", "out of memory");
         h->len = raft_msg_encode(&m[i], h->b, need);
         h->pos = pos;
         h->to = m[i].to;
@@ -791,7 +571,7 @@ static uint64_t persist(const raft_ready_batch *rd)
     pass_entries += rd->n_entries;
     if (rd->n_entries) {
         dmark *m = malloc(sizeof(*m));
-        if (!m) fatal("Persisting the raft log", "out of memory");
+        if (!m) driver_fatal("Persisting the raft log", "out of memory");
         *m = (dmark){NULL, pos, rd->entries[rd->n_entries - 1].index,
                      rd->entries[rd->n_entries - 1].term};
         if (marks_tail)
@@ -807,14 +587,14 @@ static void handle_ready(void)
 {
     raft_ready_batch rd;
     int rc = raft_ready(node, &rd);
-    if (rc) fatal("Raft ready", raft_strerror(rc));
+    if (rc) driver_fatal("Raft ready", raft_strerror(rc));
     ready_out = 1;
     if (rd.soft_changed) on_soft_state(&rd);
     /* Appends and heartbeats leave before our own fsync, so the followers'
      * disk writes overlap ours (thesis §10.2.1): flush them now, not at the
      * end of the pass. */
     for (size_t i = 0; i < rd.n_msgs; i++)
-        if (rd.msgs[i].type == RAFT_MSG_TIMEOUT_NOW) lease_until_us = 0; /* handing over */
+        if (rd.msgs[i].type == RAFT_MSG_TIMEOUT_NOW) reads_lease_end(); /* handing over */
     if (rd.n_msgs) {
         send_msgs(rd.msgs, rd.n_msgs);
         driver_flush();
@@ -827,12 +607,12 @@ static void handle_ready(void)
     size_t applied = 0;
     uint64_t unsynced_from = rd.n_entries ? rd.entries[0].index : UINT64_MAX;
     for (size_t i = 0; i < rd.n_read_states; i++)
-        on_read_state(&rd.read_states[i]);
-    finish_applied_rounds();
+        reads_on_read_state(&rd.read_states[i]);
+    reads_finish_applied();
     if (!rd.snapshot) {
         for (; applied < rd.n_committed && rd.committed[applied].index < unsynced_from; applied++) {
             apply_entry(&rd.committed[applied]);
-            finish_applied_rounds(); /* a read runs at its index, before later writes */
+            reads_finish_applied(); /* a read runs at its index, before later writes */
             state_commit_if_due();
         }
         if (applied && rd.n_entries) clients_flush();
@@ -844,12 +624,12 @@ static void handle_ready(void)
     hold_msgs(rd.msgs_after_persist, rd.n_msgs_after_persist, pos);
     for (size_t i = applied; i < rd.n_committed; i++) {
         apply_entry(&rd.committed[i]);
-        finish_applied_rounds(); /* a read runs at its index, before later writes */
+        reads_finish_applied(); /* a read runs at its index, before later writes */
         state_commit_if_due();
     }
     int follow = rd.conf_changed || rd.snapshot;
     rc = raft_advance(node, &rd);
-    if (rc) fatal("Raft advance", raft_strerror(rc));
+    if (rc) driver_fatal("Raft advance", raft_strerror(rc));
     ready_out = 0;
     if (follow) follow_book();
     report_unsent();
@@ -859,7 +639,7 @@ static void handle_ready(void)
 void write_end_of_pass(void)
 {
     snapshot_pump();
-    start_read_round();
+    reads_start_round();
     /* This pass's log writes go to disk on the sync thread while the loop
      * goes on; a light pass syncs inline (lower latency), and what that
      * made durable (commits, acknowledgements) is handled at once. */
@@ -894,7 +674,7 @@ void driver_tick(void)
     auto_promote();
     if (cur_role != RAFT_FOLLOWER || mono_us() >= quiet_until_us) {
         int rc = raft_tick(node);
-        if (rc) fatal("Raft tick", raft_strerror(rc));
+        if (rc) driver_fatal("Raft tick", raft_strerror(rc));
     }
     /* Answer -TIMEOUT to writes whose outcome is still unknown. */
     int64_t now = mstime();
@@ -904,14 +684,7 @@ void driver_tick(void)
         if (!srv.wait_head) srv.wait_tail = NULL;
         fail_waiter(h, "TIMEOUT the write may or may not have been committed");
     }
-    /* Reads whose round found no quorum in time. */
-    while (batch_head && !batch_head->known && batch_head->deadline <= now) {
-        readbatch *b = batch_head;
-        batch_head = b->next;
-        if (!batch_head) batch_tail = NULL;
-        if (b->counted) rounds_unknown--;
-        batch_finish(b, "TIMEOUT no quorum confirmed the read");
-    }
+    reads_timeouts(now);
 }
 
 static int cluster_id_derived;                 /* cluster-id not set: a hash of 'cluster' */
@@ -1083,7 +856,7 @@ void driver_step_msg(const raft_msg *m)
         srv.stats.peer_msgs_dropped++;
         return;
     }
-    if (rc) fatal("Raft step", raft_strerror(rc));
+    if (rc) driver_fatal("Raft step", raft_strerror(rc));
 }
 
 raft_node *driver_raft(void)
@@ -1102,7 +875,7 @@ static void on_unreachable(void *ctx, uint64_t id)
     serverLog(LL_NOTICE, "Raft: lost the connection to node %llu", (unsigned long long)id);
     snapshot_peer_lost(id);
     int rc = raft_report_unreachable(node, id);
-    if (rc && rc != RAFT_EBUSY) fatal("Raft report unreachable", raft_strerror(rc));
+    if (rc && rc != RAFT_EBUSY) driver_fatal("Raft report unreachable", raft_strerror(rc));
 }
 
 static void on_connected(void *ctx, uint64_t id)
@@ -1317,7 +1090,7 @@ int driver_propose_conf(client *c, int op, uint64_t id, const char *host, int po
         return 0;
     }
     if (rc) return rc;
-    proposed_since_batch = 1;
+    reads_note_proposed();
     serverLog(LL_NOTICE, "Membership change proposed at index %llu: %s node %llu",
               (unsigned long long)index,
               op == RAFT_CONF_ADD_LEARNER ? "add learner"

@@ -186,12 +186,7 @@ static void answer(migration *m)
 {
     slot *s = m->s;
     m->s = NULL;
-    if (s && m->c) {
-        s->state = SLOT_DONE;
-        info_slot_done(s);
-        m->c->npending--;
-        client_mark_dirty(m->c);
-    }
+    if (s && m->c) slot_done(s);
     finish(m);
 }
 

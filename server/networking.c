@@ -336,6 +336,19 @@ void slot_free(slot *s)
     free(s);
 }
 
+void slot_done(slot *s)
+{
+    client *c = s->c;
+    if (s->state == SLOT_READ)
+        c->nreads--;
+    else if (s->state == SLOT_PROXY)
+        c->nproxy--;
+    s->state = SLOT_DONE;
+    info_slot_done(s);
+    c->npending--;
+    client_mark_dirty(c);
+}
+
 slot *slot_new_detached(int proto)
 {
     slot *s = slot_pool;

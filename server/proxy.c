@@ -60,11 +60,7 @@ static void finish(slot *s, const char *bytes, size_t n, const char *err)
         resp_add_error(&s->out, err);
     else
         resp_add_raw(&s->out, bytes, n);
-    s->state = SLOT_DONE;
-    info_slot_done(s);
-    c->npending--;
-    c->nproxy--;
-    client_mark_dirty(c);
+    slot_done(s);
 }
 
 static int prefixed(const char *p, size_t n, const char *word)

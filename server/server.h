@@ -125,7 +125,7 @@ typedef struct client {
     resp_buf out;        /* bytes ready to write */
     slot *head, *tail;   /* reply slots, request order */
     int npending;        /* slots not yet done */
-    int nreads;          /* SLOT_READ slots not yet done (try_run_reads' shortcut) */
+    int nreads;          /* SLOT_READ slots not yet done (reads_run_ready's shortcut) */
     uint64_t last_write; /* index of this client's newest pending write */
     mcmd *mq;            /* MULTI queue */
     int mq_len, mq_cap;
@@ -206,6 +206,10 @@ slot *client_new_slot(client *c, int state);
 slot *slot_new_detached(int proto);  /* in no client's queue (blocking.c's attempts) */
 void client_resume_input(client *c); /* runs its buffered commands in the next pass */
 void slot_free(slot *s);             /* frees its reply and argv copy too */
+/* A pending slot of a live client (s->c set) gets its reply: done, counted
+ * in INFO (info_slot_done), off its client's pending counters (npending,
+ * and nreads or nproxy by its kind), and the client flushed this pass. */
+void slot_done(slot *s);
 void client_mark_dirty(client *c);
 void clients_process_pending(void);
 void clients_flush(void);
@@ -293,6 +297,10 @@ void driver_tick(void);
  * an election (the leader is likely held by the same entry). */
 void driver_held(int64_t us);
 int driver_is_leader(void);
+uint32_t driver_member_count(void); /* members of the configuration in force and this node */
+/* Logs what failed and why, and stops the process: a node that cannot go
+ * on (out of memory, its storage failing) must not answer wrongly. */
+void driver_fatal(const char *what, const char *why);
 void driver_status(driver_info *out);
 int write_propose(client *c, int argc, char **argv, size_t *argvlen, int firstkey);
 int write_propose_multi(client *c);
@@ -307,8 +315,8 @@ int write_propose_slot(slot *s, int db, int argc, char **argv, size_t *argvlen, 
  * work later (not the leader, a transfer, too many uncommitted entries). */
 slot *write_propose_attempt(int db, int proto, int argc, char **argv, size_t *argvlen,
                             const char **err);
-/* A linearizable read: runs once a ReadIndex round confirms it and the
- * state has applied its read index and the client's earlier writes. */
+/* reads.c: a linearizable read: runs once a ReadIndex round confirms it
+ * and the state has applied its read index and the client's earlier writes. */
 void driver_read(client *c, int argc, char **argv, size_t *argvlen);
 void write_end_of_pass(void);
 void state_commit_if_due(void); /* main.c: commits the state when its bounds say so */
