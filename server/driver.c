@@ -16,7 +16,8 @@
  * with another term gets -TRYAGAIN (its entry certainly did not commit); a
  * waiter still unanswered after raft-request-timeout gets -TIMEOUT (it may
  * have committed); a proposal refused by raft gets an error that says it did
- * not happen.
+ * not happen. The waiters and their timeouts are waiters.c's; reads and the
+ * read-mode lease, reads.c's.
  *
  * Only term and vote changes are synced on their own. A Ready whose hard
  * state differs only in commit is written into the log's pending
@@ -39,6 +40,7 @@
 #include "server/server.h"
 #include "server/tls.h"
 #include "server/transport.h"
+#include "server/waiters.h"
 #include "storage/kventry.h"
 #include "storage/kverr.h"
 #include "storage/kvraft.h"
@@ -80,16 +82,6 @@ static int64_t next_tau(void)
     if (now < srv.last_tau) now = srv.last_tau;
     srv.last_tau = now;
     return now;
-}
-
-static void wait_enqueue(slot *s)
-{
-    s->wnext = NULL;
-    if (srv.wait_tail)
-        srv.wait_tail->wnext = s;
-    else
-        srv.wait_head = s;
-    srv.wait_tail = s;
 }
 
 /* Redis Cluster's key slot: CRC16 (XMODEM) of the key or of its {tag}. */
@@ -159,14 +151,6 @@ static int propose_entry(uint64_t *index, uint64_t *term, const char **msg)
     }
 }
 
-static void wait_for(slot *s, uint64_t index, uint64_t term)
-{
-    s->index = index;
-    s->term = term;
-    s->deadline = mstime() + cfg.raft_request_timeout;
-    wait_enqueue(s);
-}
-
 /* Proposes scratch; on success the client (if any) waits in a new slot.
  * key (may be NULL) is the first key, for -MOVED's slot: only computed when
  * this node is not the leader. */
@@ -184,7 +168,7 @@ static int propose(client *c, const char *key, size_t keylen)
         return -1;
     }
     if (!c) return 0;
-    wait_for(client_new_slot(c, SLOT_WRITE), index, term);
+    waiters_add(client_new_slot(c, SLOT_WRITE), index, term);
     c->last_write = index;
     return 0;
 }
@@ -238,7 +222,7 @@ slot *write_propose_attempt(int db, int proto, int argc, char **argv, size_t *ar
     }
     slot *s = slot_new_detached(proto);
     s->state = SLOT_WRITE;
-    wait_for(s, index, term);
+    waiters_add(s, index, term);
     return s;
 }
 
@@ -252,7 +236,7 @@ int write_propose_slot(slot *s, int db, int argc, char **argv, size_t *argvlen, 
     if (rc == RAFT_ENOTLEADER) *err = "CLUSTERDOWN No raft leader";
     if (rc) return -1;
     s->state = SLOT_WRITE;
-    wait_for(s, index, term);
+    waiters_add(s, index, term);
     if (s->c) s->c->last_write = index;
     return 0;
 }
@@ -313,44 +297,10 @@ int write_propose_internal(int argc, char **argv, size_t *argvlen, uint64_t *ind
     return propose_entry(index, &term, &msg) ? -1 : 0;
 }
 
-/* A waiter leaves the queue with an error reply (or is freed if its client
- * is gone). A blocked client's attempt is told instead: not committed
- * (TRYAGAIN) is tried again, a timeout's outcome is unknown. */
-static void fail_waiter(slot *h, const char *err)
-{
-    if (h->blk) {
-        int retry = !strncmp(err, "TRYAGAIN", 8);
-        blocking_attempt_outcome(h, retry ? ATTEMPT_RETRY : ATTEMPT_UNKNOWN, 0, err, strlen(err));
-        return;
-    }
-    if (!h->c) {
-        slot_free(h);
-        return;
-    }
-    if (h->keep_reply) resp_buf_reset(&h->out);
-    resp_add_error(&h->out, err);
-    slot_done(h);
-}
-
 /* Applies one committed entry and answers whoever waits for it. */
 static void apply_entry(const raft_entry *e)
 {
-    slot *w = NULL;
-    while (srv.wait_head && srv.wait_head->index <= e->index) {
-        slot *h = srv.wait_head;
-        srv.wait_head = h->wnext;
-        if (!srv.wait_head) srv.wait_tail = NULL;
-        if (h->index == e->index) {
-            w = h;
-            break;
-        }
-        /* Its index was applied before without answering it: lost. */
-        fail_waiter(h, "TRYAGAIN the write was not committed");
-    }
-    if (w && w->term != e->term) {
-        fail_waiter(w, "TRYAGAIN the write was not committed");
-        w = NULL;
-    }
+    slot *w = waiters_take(e->index, e->term);
     client *c = w ? w->c : NULL;
     const void *data = e->type == RAFT_ENTRY_NORMAL ? e->data : NULL;
     size_t len = e->type == RAFT_ENTRY_NORMAL ? e->len : 0;
@@ -676,14 +626,8 @@ void driver_tick(void)
         int rc = raft_tick(node);
         if (rc) driver_fatal("Raft tick", raft_strerror(rc));
     }
-    /* Answer -TIMEOUT to writes whose outcome is still unknown. */
     int64_t now = mstime();
-    while (srv.wait_head && srv.wait_head->deadline <= now) {
-        slot *h = srv.wait_head;
-        srv.wait_head = h->wnext;
-        if (!srv.wait_head) srv.wait_tail = NULL;
-        fail_waiter(h, "TIMEOUT the write may or may not have been committed");
-    }
+    waiters_timeouts(now);
     reads_timeouts(now);
 }
 
@@ -1098,7 +1042,7 @@ int driver_propose_conf(client *c, int op, uint64_t id, const char *host, int po
                                           : "remove",
               (unsigned long long)id);
     if (!c) return 0; /* learner-auto-promote */
-    wait_for(client_new_slot(c, SLOT_WRITE), index, term);
+    waiters_add(client_new_slot(c, SLOT_WRITE), index, term);
     c->last_write = index;
     return 0;
 }

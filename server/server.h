@@ -165,11 +165,10 @@ typedef struct server {
     int nclients;
     int npeer_clients; /* connections that completed the peer handshake */
     uint64_t next_client_id;
-    client *pending_input;       /* clients with parsed-but-unrun input */
-    client *dirty;               /* clients with output to flush */
-    slot *wait_head, *wait_tail; /* writes waiting for their entry, by index */
-    resp_buf entry;              /* scratch for encoding an entry */
-    int64_t last_tau;            /* tau of the newest proposed entry */
+    client *pending_input; /* clients with parsed-but-unrun input */
+    client *dirty;         /* clients with output to flush */
+    resp_buf entry;        /* scratch for encoding an entry */
+    int64_t last_tau;      /* tau of the newest proposed entry */
     int expire_in_flight;
     int shutdown_asap;
     int exit_code;
