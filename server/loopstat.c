@@ -80,3 +80,16 @@ void loopstat_reset(void)
     for (size_t b = 0; b <= NBOUNDS; b++)
         hist[b] = 0;
 }
+
+/* A step of the loop that held it longer than this is logged: past an
+ * election timeout, peers start to see this node as gone. */
+#define SLOW_STEP_US 250000
+
+int64_t loopstat_step(const char *what, int64_t t0)
+{
+    int64_t us = mono_us() - t0;
+    if (us >= SLOW_STEP_US)
+        serverLog(LL_NOTICE, "Slow: %s took %lld ms (the event loop waited)", what,
+                  (long long)(us / 1000));
+    return us;
+}

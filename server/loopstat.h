@@ -30,4 +30,9 @@ size_t loopstat_info(char *buf, size_t len);
 
 void loopstat_reset(void);
 
+/* A step of the loop (a commit, a raft pass) that began at t0 (mono_us)
+ * ends: one that held the loop 250 ms or more is logged ("Slow: what
+ * took N ms"). Returns how long it took (us). */
+int64_t loopstat_step(const char *what, int64_t t0);
+
 #endif

@@ -25,53 +25,6 @@
 server srv;
 
 #define CRON_MS 25 /* expiry; clients every 4th run; state commit every 40th */
-/* The state is committed (an fdatasync of its dirty pages, in this thread)
- * every STATE_COMMIT_RUNS cron runs (1 s), when writes pause, or sooner
- * when the open write transaction grew enough. The log is what makes
- * writes durable; the state only bounds the replay after a crash. A write
- * transaction holds a
- * malloc'ed copy of every page it changed, which is the node's anonymous
- * memory: at most one per page of the key space, plus the pages it grows
- * by. So: STATE_COMMIT_BYTES of applied payload bounds the growth; a key
- * space of at most STATE_SMALL_PAGES pages (24 MB) commits every
- * STATE_COMMIT_ENTRIES_SMALL entries, a larger one every
- * STATE_COMMIT_ENTRIES (about one new dirty page each, 16 MB). Each commit
- * writes every dirty page, so fewer commits write less. Measured (1-node
- * SET -P 16, 100,000 random keys): committing every 25 ms held it to about
- * 85k/s, every 200 ms or 8192 entries to about 180k/s, every 200 ms or
- * 32768 entries to about 320k/s. With 1,000,000 keys loaded by redis-cli
- * --pipe into 3 nodes, 8192 entries let a leader peak at 58-66 MB of
- * anonymous memory (LMDB keeps the pages of its largest transaction for
- * reuse), 4096 at 53-54 MB, for a load 20% slower (22.5 s against 18.5).
- * A commit of a 100,000-key space writes nearly every leaf and stalls the
- * loop 40-65 ms; every 200 ms or 4 MB that was a fifth of the time: every
- * 1 s or 16 MB took 3-node SET -P 1 from 25,200-25,800 to 31,000-32,200/s
- * and -P 16 from 131-148k to 167-178k/s, and the leader's peak while
- * loading 1,000,000 keys stayed at 52-54 MB. */
-#define STATE_COMMIT_RUNS 40
-#define STATE_COMMIT_ENTRIES 4096
-#define STATE_COMMIT_ENTRIES_SMALL 65536
-#define STATE_SMALL_PAGES 6144
-#define STATE_COMMIT_BYTES (16 << 20)
-
-int64_t ustime(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
-
-int64_t mstime(void)
-{
-    return ustime() / 1000;
-}
-
-int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -81,28 +34,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
               sig == SIGINT ? "SIGINT" : "SIGTERM");
     srv.shutdown_asap = 1;
     event_base_loopbreak(srv.base);
-}
-
-/* A step of the loop that held it longer than this is logged: past an
- * election timeout, peers start to see this node as gone. */
-#define SLOW_STEP_US 250000
-
-static int64_t slow_check(const char *what, int64_t t0)
-{
-    int64_t us = mono_us() - t0;
-    if (us >= SLOW_STEP_US)
-        serverLog(LL_NOTICE, "Slow: %s took %lld ms (the event loop waited)", what,
-                  (long long)(us / 1000));
-    return us;
-}
-
-static int state_commit_due(void)
-{
-    uint64_t n = kvstate_applied_index(srv.state) - kvstate_durable_index(srv.state);
-    if (n == 0) return 0;
-    if (kvstate_pending_bytes(srv.state) >= STATE_COMMIT_BYTES) return 1;
-    return n >= (kvstate_pages(srv.state) <= STATE_SMALL_PAGES ? STATE_COMMIT_ENTRIES_SMALL
-                                                               : STATE_COMMIT_ENTRIES);
 }
 
 /* aclfile at start (acl.h): the leader of a cluster that has no users yet
@@ -131,23 +62,6 @@ static void aclfile_cron(void)
     acl_free_argv(av, al, n);
 }
 
-/* Also called between applied entries: one pass can apply tens of
- * thousands (a follower catching up), and the bound is on memory. */
-void state_commit_if_due(void)
-{
-    if (!state_commit_due()) return;
-    int64_t t0 = mono_us();
-    int rc = kvstate_commit(srv.state);
-    diag_latency_sample("state-commit", mono_us() - t0);
-    driver_held(slow_check("committing the state", t0));
-    if (rc) {
-        serverLog(LL_WARNING, "Committing the state failed: %s (%s). Stopping.", kv_strerror(rc),
-                  kvstate_last_error(srv.state));
-        exit(1);
-    }
-    info_state_committed();
-}
-
 /* Deleted collections' element records, a bounded number per cron run:
  * a DEL of ten million elements costs the write what one element does,
  * and the cleanup never holds the loop more than a few milliseconds. */
@@ -159,7 +73,7 @@ static void collection_gc(void)
     int64_t t0 = mono_us();
     int rc = kvstate_gc(srv.state, GC_BUDGET);
     diag_latency_sample("collection-gc", mono_us() - t0);
-    driver_held(slow_check("cleaning up deleted collections", t0));
+    driver_held(loopstat_step("cleaning up deleted collections", t0));
     if (rc < 0) {
         serverLog(LL_WARNING, "Cleaning up deleted collections failed: %s (%s). Stopping.",
                   kv_strerror(rc), kvstate_last_error(srv.state));
@@ -173,24 +87,7 @@ static void cron(evutil_socket_t fd, short what, void *arg)
     loopstat_busy();
     static unsigned runs;
     int64_t t0 = mono_us();
-    /* Also as soon as writes pause for a run: reads then use a read
-     * transaction (in the write transaction every page they touch is
-     * looked up in its dirty list first), and the commit is off the path
-     * of the writes that follow. */
-    static uint64_t prev_applied;
-    uint64_t applied = kvstate_applied_index(srv.state);
-    int quiet = applied == prev_applied && applied != kvstate_durable_index(srv.state);
-    prev_applied = applied;
-    int committing = runs % STATE_COMMIT_RUNS == 0 || quiet;
-    int rc = committing ? kvstate_commit(srv.state) : 0;
-    if (committing) diag_latency_sample("state-commit", mono_us() - t0);
-    driver_held(slow_check("committing the state", t0));
-    if (rc) {
-        serverLog(LL_WARNING, "Committing the state failed: %s (%s). Stopping.", kv_strerror(rc),
-                  kvstate_last_error(srv.state));
-        exit(1);
-    }
-    info_state_committed();
+    state_commit_cron(runs, t0);
     write_expire_cron();
     evict_cron();
     aclfile_cron();
@@ -225,10 +122,10 @@ static void end_of_pass(void)
 {
     int64_t t0 = mono_us();
     clients_process_pending();
-    slow_check("running pending commands", t0);
+    loopstat_step("running pending commands", t0);
     t0 = mono_us();
     write_end_of_pass();
-    driver_held(slow_check("the raft pass (log fsync, apply)", t0));
+    driver_held(loopstat_step("the raft pass (log fsync, apply)", t0));
     evict_cron();
     tracking_end_of_pass();
     /* Replies and peer messages first: a state commit is not on any
@@ -481,7 +378,7 @@ int main(int argc, char **argv)
         if (srv.pending_input) flags |= EVLOOP_NONBLOCK;
         int64_t t0 = mono_us();
         event_base_loop(srv.base, flags);
-        slow_check("one round of I/O callbacks", t0);
+        loopstat_step("one round of I/O callbacks", t0);
         int64_t t1 = mono_us();
         end_of_pass();
         loopstat_pass_end(t1);

@@ -180,6 +180,7 @@ typedef struct server {
 
 extern server srv;
 
+/* clock.c */
 int64_t mstime(void);
 int64_t ustime(void);
 int64_t mono_us(void); /* CLOCK_MONOTONIC: durations, leases */
@@ -318,7 +319,11 @@ slot *write_propose_attempt(int db, int proto, int argc, char **argv, size_t *ar
  * and the state has applied its read index and the client's earlier writes. */
 void driver_read(client *c, int argc, char **argv, size_t *argvlen);
 void write_end_of_pass(void);
-void state_commit_if_due(void); /* main.c: commits the state when its bounds say so */
+/* statecommit.c: commits the state when its bounds say so (also between
+ * applied entries: a pass can apply tens of thousands); state_commit_cron:
+ * the cron's run number runs, which began at t0 (mono_us). */
+void state_commit_if_due(void);
+void state_commit_cron(unsigned runs, int64_t t0);
 void write_expire_cron(void);
 /* Proposes an internal command (RAFT.EVICT2, RAFT.MEMCONF) on the leader
  * with no client waiting; *index gets its entry. 0, or -1 when not
