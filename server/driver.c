@@ -49,22 +49,10 @@ static raft_node *node;
 static raft_storage rstore;
 static raft_hard_state cur_hs;
 static resp_buf scratch; /* payload being encoded */
-/* peers: the bootstrap voters ('cluster'; none with 'join'). members: how
- * to reach every member of the configuration in force and this node (the
- * cluster's address book, membership.c), npeers of them; 'cluster' until
- * the first membership change is applied, then the stored book. */
-static uint64_t peers[RAFT_MAX_VOTERS];
-static uint32_t nboot;
-static uint32_t npeers;
-static struct member {
-    uint64_t id;
-    char host[256];
-    int port;
-} members[ADDRBOOK_MAX + 1];
 static transport *tr;
-static const struct member *member_by_id(uint64_t id);
 static void send_msgs(const raft_msg *m, size_t n);
 static void follow_book(void);
+static int start_transport(char *err, size_t errlen);
 static uint8_t *msgbuf; /* encoding scratch for outgoing messages */
 static size_t msgcap;
 static int cur_role = -1;
@@ -109,11 +97,12 @@ unsigned driver_key_slot(const char *key, size_t len)
 /* The answer for a write that reached a follower: where the leader is. */
 static void not_leader_reply(client *c, unsigned keyslot)
 {
-    const struct member *m = cur_leader ? member_by_id(cur_leader) : NULL;
-    if (!m || cur_leader == (uint64_t)cfg.node_id)
+    int port = 0;
+    const char *host = cur_leader ? membership_addr(cur_leader, &port) : NULL;
+    if (!host || cur_leader == (uint64_t)cfg.node_id)
         resp_add_error(client_reply_buf(c), "CLUSTERDOWN No raft leader");
     else
-        resp_add_errorf(client_reply_buf(c), "MOVED %u %s:%d", keyslot, m->host, m->port);
+        resp_add_errorf(client_reply_buf(c), "MOVED %u %s:%d", keyslot, host, port);
 }
 
 /* Proposes scratch. Returns 0 with its index and term; RAFT_ENOTLEADER;
@@ -264,11 +253,6 @@ int driver_leader_known(void)
 int driver_is_leader(void)
 {
     return cur_role == RAFT_LEADER;
-}
-
-uint32_t driver_member_count(void)
-{
-    return npeers;
 }
 
 void write_expire_cron(void)
@@ -631,119 +615,6 @@ void driver_tick(void)
     reads_timeouts(now);
 }
 
-static int cluster_id_derived;                 /* cluster-id not set: a hash of 'cluster' */
-static struct member listed[ADDRBOOK_MAX + 1]; /* 'cluster' as given */
-static uint32_t nlisted;
-
-int driver_cluster_id_derived(void)
-{
-    return cluster_id_derived;
-}
-
-/* "1=host:port,2=host:port": the voters. Empty: this node alone. With
- * peers, the node listens on its own entry's port (its tls-port with
- * tls-cluster), a cluster secret is required, and the cluster id defaults
- * to a hash of the member list. */
-int driver_configure(char *err, size_t errlen)
-{
-    npeers = 0;
-    if (!cfg.cluster[0]) {
-        if (cfg.join) {
-            snprintf(err, errlen,
-                     "'join yes' needs 'cluster' (the current members and this node: their "
-                     "addresses)");
-            return -1;
-        }
-        peers[npeers] = (uint64_t)cfg.node_id;
-        members[npeers++].id = (uint64_t)cfg.node_id;
-        nboot = 1;
-        return 0;
-    }
-    if (cfg.join && !cfg.cluster_id[0]) {
-        snprintf(err, errlen,
-                 "'join yes' needs the cluster's 'cluster-id' (INFO raft: raft_cluster_id on a "
-                 "member)");
-        return -1;
-    }
-    char *copy = strdup(cfg.cluster), *save = NULL;
-    if (!copy) return -1;
-    int self = -1;
-    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        char *end, *colon;
-        unsigned long id = strtoul(t, &end, 10);
-        colon = *end == '=' ? strrchr(end + 1, ':') : NULL;
-        long port = colon ? strtol(colon + 1, NULL, 10) : 0;
-        if (!colon || id == 0 || npeers == (cfg.join ? ADDRBOOK_MAX : RAFT_MAX_VOTERS) ||
-            port <= 0 || port > 65535 || (size_t)(colon - end - 1) >= sizeof(members[0].host) ||
-            colon == end + 1) {
-            snprintf(err, errlen, "bad 'cluster' item '%s' (want id=host:port)", t);
-            free(copy);
-            return -1;
-        }
-        for (uint32_t i = 0; i < npeers; i++)
-            if (members[i].id == id) {
-                snprintf(err, errlen, "node id %lu appears twice in 'cluster'", id);
-                free(copy);
-                return -1;
-            }
-        struct member *m = &members[npeers];
-        m->id = id;
-        memcpy(m->host, end + 1, (size_t)(colon - end - 1));
-        m->host[colon - end - 1] = '\0';
-        m->port = (int)port;
-        if (id == (unsigned long)cfg.node_id) self = (int)npeers;
-        npeers++;
-    }
-    free(copy);
-    /* With 'join', 'cluster' only says where the members are: this node
-     * starts in no configuration and learns it from the leader. */
-    nboot = cfg.join ? 0 : npeers;
-    nlisted = npeers;
-    memcpy(listed, members, sizeof(listed));
-    for (uint32_t i = 0; i < nboot; i++)
-        peers[i] = members[i].id;
-    if (self < 0) {
-        snprintf(err, errlen, "node-id %d is not in 'cluster'", cfg.node_id);
-        return -1;
-    }
-    /* Peers reach a node at its entry's port: its tls-port with
-     * tls-cluster (its plain port is then `port`, 0 for none), else its
-     * port. */
-    if (cfg.tls_cluster)
-        cfg.tls_port = members[self].port;
-    else
-        cfg.port = members[self].port;
-    if (npeers == 1 && !cfg.join) return 0;
-    if (!cfg.cluster_secret[0]) {
-        snprintf(err, errlen, "a node with peers needs 'cluster-secret' (the same on every node)");
-        return -1;
-    }
-    if (!cfg.cluster_id[0]) {
-        cluster_id_derived = 1;
-        uint64_t h = 1469598103934665603ULL;
-        for (const char *p = cfg.cluster; *p; p++)
-            h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-        char id[32];
-        snprintf(id, sizeof(id), "%016llx", (unsigned long long)h);
-        free(cfg.cluster_id);
-        cfg.cluster_id = strdup(id);
-        if (!cfg.cluster_id) return -1;
-    }
-    return 0;
-}
-
-static const struct member *member_by_id(uint64_t id)
-{
-    for (uint32_t i = 0; i < npeers; i++)
-        if (members[i].id == id) return &members[i];
-    return NULL;
-}
-
-int driver_peer_known(uint64_t id)
-{
-    return id != (uint64_t)cfg.node_id && member_by_id(id) != NULL;
-}
-
 static void send_msgs(const raft_msg *m, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -843,16 +714,18 @@ static void on_transport_log(void *ctx, int level, const char *msg)
 
 static int start_transport(char *err, size_t errlen)
 {
-    if (npeers < 2) return 0;
+    if (driver_member_count() < 2) return 0;
     transport_peer_config pc[ADDRBOOK_MAX + 1];
     size_t n = 0;
-    const struct member *self = member_by_id((uint64_t)cfg.node_id);
-    for (uint32_t i = 0; i < npeers; i++)
-        if (members[i].id != (uint64_t)cfg.node_id)
-            pc[n++] = (transport_peer_config){members[i].id, members[i].host, members[i].port};
+    uint64_t id;
+    const char *host;
+    int port, self_port;
+    const char *self_host = membership_addr((uint64_t)cfg.node_id, &self_port);
+    for (size_t i = 0; driver_member(i, &id, &host, &port) == 0; i++)
+        if (id != (uint64_t)cfg.node_id) pc[n++] = (transport_peer_config){id, host, port};
     transport_config tc = {0};
     tc.self_id = (uint64_t)cfg.node_id;
-    tc.bind_addr = self->host;
+    tc.bind_addr = self_host;
     tc.cluster_id = cfg.cluster_id;
     tc.secret = cfg.cluster_secret;
     tc.tls = cfg.tls_cluster ? tls_connect_conn : NULL;
@@ -873,120 +746,33 @@ static int start_transport(char *err, size_t errlen)
     return 0;
 }
 
-/* Whether 'cluster' names exactly the members of conf. */
-static int same_members(const raft_conf *conf)
-{
-    if (conf->n_voters + conf->n_learners != nboot) return 0;
-    for (uint32_t i = 0; i < nboot; i++)
-        if (!raft_conf_role(conf, peers[i])) return 0;
-    return 1;
-}
-
-static addrbook book;
-static int have_book; /* book read from the state; else 'cluster' bootstraps */
-
-/* Whether 'cluster' contradicts the stored configuration (why says how):
- * it names a node the cluster never had (an id above the highest it used)
- * or gives a member another address than the cluster's book. A list that
- * only names past members is out of date, not wrong: after the first
- * change 'cluster' only bootstrapped the cluster, and a node restarted
- * from its old configuration file must come back. Without a stored book
- * (a configuration applied by a version before it), any other member set
- * contradicts. */
-static int contradicts(const raft_conf *conf, char *why, size_t n)
-{
-    if (!have_book) {
-        snprintf(why, n, "it names other members");
-        return !same_members(conf);
-    }
-    for (uint32_t i = 0; i < nlisted; i++) {
-        const struct member *m = &listed[i];
-        const addrbook_entry *e = addrbook_find(&book, m->id);
-        if (m->id > book.max_id) {
-            snprintf(why, n, "it names node %llu, which was never a member of this cluster",
-                     (unsigned long long)m->id);
-            return 1;
-        }
-        if (e && (e->port != m->port || strcmp(e->host, m->host))) {
-            snprintf(why, n, "it gives node %llu the address %s:%d, the cluster's is %s:%d",
-                     (unsigned long long)m->id, m->host, m->port, e->host, e->port);
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* ------------------------------------------------- the address book
- *
- * Each membership change entry carries the address book of the
- * configuration after it (addrbook.h): the state applied at an index knows
- * how to reach every member. members[] follows it: at start and whenever a
- * change (or a snapshot) is applied, and the transport connects to the
- * members it adds and drops the ones it removes. */
-
-/* The stored book, or -1 when the state has none (no change applied yet,
- * or one whose context is not a book). */
-static int stored_book(addrbook *b)
-{
-    uint64_t index;
-    size_t len;
-    const void *sm = kvstate_members(srv.state, &index, &len);
-    static raft_conf_change cc;
-    if (!sm || raft_conf_change_decode(sm, len, &cc) || addrbook_decode(cc.ctx, cc.ctx_len, b))
-        return -1;
-    return 0;
-}
-
-static int start_transport(char *err, size_t errlen);
-
-/* members[] from the stored book (this node's own entry kept when the book
- * lacks it: a node not added yet, or removed); the transport follows. */
+/* members follow the stored book (membership.c); the transport connects
+ * to the members it adds and drops the ones it removes. */
 static void follow_book(void)
 {
-    static addrbook nb;
-    if (stored_book(&nb)) return;
-    struct member old[ADDRBOOK_MAX + 1];
-    uint32_t nold = npeers;
-    memcpy(old, members, sizeof(old));
-    const struct member *self = member_by_id((uint64_t)cfg.node_id);
-    struct member me = self ? *self : (struct member){.id = (uint64_t)cfg.node_id};
-    npeers = 0;
-    for (uint32_t i = 0; i < nb.n; i++) {
-        struct member *m = &members[npeers++];
-        m->id = nb.e[i].id;
-        snprintf(m->host, sizeof(m->host), "%s", nb.e[i].host);
-        m->port = nb.e[i].port;
-    }
-    if (!addrbook_find(&nb, me.id)) members[npeers++] = me;
-    book = nb;
-    have_book = 1;
-    if (!tr && npeers > 1 && cfg.cluster_secret[0] && cfg.cluster_id[0]) {
+    uint64_t old[ADDRBOOK_MAX + 1], id, me = (uint64_t)cfg.node_id;
+    const char *host;
+    int port;
+    size_t nold = 0;
+    for (size_t i = 0; driver_member(i, &id, &host, &port) == 0; i++)
+        old[nold++] = id;
+    if (membership_follow_stored()) return;
+    if (!tr && driver_member_count() > 1 && cfg.cluster_secret[0] && cfg.cluster_id[0]) {
         char err[200];
         if (start_transport(err, sizeof(err)))
             serverLog(LL_WARNING, "Starting the peer transport: %s", err);
         return;
     }
     if (!tr) return;
-    for (uint32_t i = 0; i < nold; i++)
-        if (old[i].id != me.id && !addrbook_find(&nb, old[i].id))
-            transport_remove_peer(tr, old[i].id);
-    for (uint32_t i = 0; i < npeers; i++) {
-        const struct member *m = &members[i];
-        if (m->id == me.id) continue;
-        int rc = transport_add_peer(tr, m->id, m->host, m->port);
+    for (size_t i = 0; i < nold; i++)
+        if (old[i] != me && !driver_peer_known(old[i])) transport_remove_peer(tr, old[i]);
+    for (size_t i = 0; driver_member(i, &id, &host, &port) == 0; i++) {
+        if (id == me) continue;
+        int rc = transport_add_peer(tr, id, host, port);
         if (rc)
             serverLog(LL_WARNING, "Adding peer %llu (%s:%d) to the transport: %s",
-                      (unsigned long long)m->id, m->host, m->port, transport_strerror(rc));
+                      (unsigned long long)id, host, port, transport_strerror(rc));
     }
-}
-
-/* The highest node id this cluster ever used: ids are never reused. */
-uint64_t driver_max_node_id(void)
-{
-    uint64_t mx = have_book ? book.max_id : 0;
-    for (uint32_t i = 0; i < npeers; i++)
-        if (members[i].id > mx) mx = members[i].id;
-    return mx;
 }
 
 int driver_propose_conf(client *c, int op, uint64_t id, const char *host, int port,
@@ -1009,13 +795,14 @@ int driver_propose_conf(client *c, int op, uint64_t id, const char *host, int po
         uint64_t mid = i < after.n_voters ? after.voters[i] : after.learners[i - after.n_voters];
         addrbook_entry *e = &nb.e[nb.n++];
         e->id = mid;
-        const struct member *m = member_by_id(mid);
+        int mport = 0;
+        const char *mhost = membership_addr(mid, &mport);
         if (mid == id && host) {
             snprintf(e->host, sizeof(e->host), "%s", host);
             e->port = port;
-        } else if (m && m->port) {
-            snprintf(e->host, sizeof(e->host), "%s", m->host);
-            e->port = m->port;
+        } else if (mhost && mport) {
+            snprintf(e->host, sizeof(e->host), "%s", mhost);
+            e->port = mport;
         } else {
             *err = "ERR a member's address is unknown: this node was started without 'cluster'";
             return 1;
@@ -1085,8 +872,7 @@ int driver_init(char *err, size_t errlen)
     uint32_t tick = TICK_MS;
     raft_config rc_ = {0};
     rc_.id = (uint64_t)cfg.node_id;
-    rc_.peers = peers;
-    rc_.n_peers = nboot;
+    rc_.peers = membership_boot_voters(&rc_.n_peers);
     rc_.election_tick = (uint32_t)cfg.election_timeout / tick;
     rc_.heartbeat_tick = (uint32_t)cfg.heartbeat_interval / tick;
     if (rc_.heartbeat_tick == 0) rc_.heartbeat_tick = 1;
@@ -1108,41 +894,14 @@ int driver_init(char *err, size_t errlen)
     if (sm && raft_conf_change_decode(sm, stored_len, &sconf) == 0 && stored_index <= applied) {
         rc_.conf = &sconf.conf;
         rc_.conf_index = stored_index;
-        char why[512] = "";
-        if (cfg.cluster[0] && !cfg.join && contradicts(&sconf.conf, why, sizeof(why))) {
-            char now[1024] = "";
-            for (uint32_t i = 0; have_book && i < book.n; i++) {
-                size_t l = strlen(now);
-                snprintf(now + l, sizeof(now) - l, "%s%llu=%s:%d", i ? "," : "",
-                         (unsigned long long)book.e[i].id, book.e[i].host, book.e[i].port);
-            }
-            if (!cfg.cluster_override) {
-                snprintf(err, errlen,
-                         "'cluster' contradicts the configuration this node applied at index %llu "
-                         "(%u voters, %u learners%s%s): %s. Set 'cluster' to the current "
-                         "members, or 'cluster-override yes' to start with the stored "
-                         "configuration",
-                         (unsigned long long)stored_index, sconf.conf.n_voters,
-                         sconf.conf.n_learners, now[0] ? ": " : "", now, why);
-                return -1;
-            }
-            serverLog(LL_WARNING,
-                      "'cluster' contradicts the configuration applied at index %llu (%s); "
-                      "cluster-override yes: starting with the stored one (%s)",
-                      (unsigned long long)stored_index, why, now);
-        } else if (cfg.cluster[0] && !cfg.join && !same_members(&sconf.conf)) {
-            serverLog(LL_NOTICE,
-                      "'cluster' is out of date (the membership changed at index %llu): it only "
-                      "bootstrapped the cluster; starting with the stored configuration",
-                      (unsigned long long)stored_index);
-        }
+        if (membership_check_stored(&sconf.conf, stored_index, err, errlen)) return -1;
     }
     rc = raft_new(&node, &rc_);
     if (rc) {
         snprintf(err, errlen, "starting raft: %s", raft_strerror(rc));
         return -1;
     }
-    if (nboot == 1 && npeers == 1) {
+    if (rc_.n_peers == 1 && driver_member_count() == 1) {
         rc = raft_campaign(node);
         if (rc) {
             snprintf(err, errlen, "raft campaign: %s", raft_strerror(rc));
@@ -1193,56 +952,34 @@ size_t driver_peer_lines(char *buf, size_t n)
 {
     size_t off = 0;
     static const char *pr_state[] = {"probe", "replicate", "snapshot"};
-    for (uint32_t i = 0; i < npeers && off < n; i++) {
-        const struct member *m = &members[i];
-        if (m->id == (uint64_t)cfg.node_id) continue;
+    uint64_t mid;
+    const char *mhost;
+    int mport;
+    for (size_t i = 0; driver_member(i, &mid, &mhost, &mport) == 0 && off < n; i++) {
+        if (mid == (uint64_t)cfg.node_id) continue;
         int connected = 0;
         if (tr)
             for (size_t j = 0; j < transport_peer_count(tr); j++) {
                 transport_peer_stat st;
-                if (transport_peer_status(tr, j, &st) == 0 && st.id == m->id)
+                if (transport_peer_status(tr, j, &st) == 0 && st.id == mid)
                     connected = st.connected;
             }
         raft_peer_progress pp = {0};
         const char *state = "probe";
         if (cur_role == RAFT_LEADER)
             for (uint32_t j = 0; raft_get_progress(node, j, &pp) == 0; j++)
-                if (pp.id == m->id) {
+                if (pp.id == mid) {
                     if (pp.state >= 0 && pp.state <= 2) state = pr_state[pp.state];
                     break;
                 }
         int w = snprintf(buf + off, n - off,
                          "raft_peer%llu:addr=%s:%d,connected=%d,state=%s,match=%llu\r\n",
-                         (unsigned long long)m->id, m->host, m->port, connected, state,
-                         (unsigned long long)(pp.id == m->id ? pp.match : 0));
+                         (unsigned long long)mid, mhost, mport, connected, state,
+                         (unsigned long long)(pp.id == mid ? pp.match : 0));
         if (w < 0) break;
         off += (size_t)w;
     }
     return off < n ? off : n - 1;
-}
-
-int driver_member_host(const char *host)
-{
-    for (uint32_t i = 0; i < npeers; i++)
-        if (members[i].id != (uint64_t)cfg.node_id && !strcmp(members[i].host, host)) return 1;
-    return 0;
-}
-
-const char *driver_self_addr(int *port)
-{
-    const struct member *m = member_by_id((uint64_t)cfg.node_id);
-    if (!m || !m->port) return NULL;
-    *port = m->port;
-    return m->host;
-}
-
-int driver_member(size_t i, uint64_t *id, const char **host, int *port)
-{
-    if (i >= npeers) return -1;
-    *id = members[i].id;
-    *host = members[i].host;
-    *port = members[i].port;
-    return 0;
 }
 
 uint64_t driver_leader_id(void)
@@ -1252,10 +989,11 @@ uint64_t driver_leader_id(void)
 
 const char *driver_leader_addr(int *port)
 {
-    const struct member *m = cur_leader ? member_by_id(cur_leader) : NULL;
-    if (!m || !m->port) return NULL;
-    *port = m->port;
-    return m->host;
+    int p = 0;
+    const char *host = cur_leader ? membership_addr(cur_leader, &p) : NULL;
+    if (!host || !p) return NULL;
+    *port = p;
+    return host;
 }
 
 void driver_status(driver_info *out)

@@ -359,3 +359,302 @@ void membership_removenode_command(client *c, int argc, char **argv, size_t *len
     uint64_t id = change_id(c, RAFT_CONF_REMOVE, argv, lens);
     if (id) change(c, RAFT_CONF_REMOVE, id, NULL, 0, argc, argv, lens);
 }
+
+/* ------------------------------------------------- the member table
+ *
+ * peers: the bootstrap voters ('cluster'; none with 'join'). members: how
+ * to reach every member of the configuration in force and this node (the
+ * cluster's address book, addrbook.h), npeers of them; 'cluster' until
+ * the first membership change is applied, then the stored book. */
+static uint64_t peers[RAFT_MAX_VOTERS];
+static uint32_t nboot;
+static uint32_t npeers;
+static struct member {
+    uint64_t id;
+    char host[256];
+    int port;
+} members[ADDRBOOK_MAX + 1];
+static const struct member *member_by_id(uint64_t id);
+
+uint32_t driver_member_count(void)
+{
+    return npeers;
+}
+
+static int cluster_id_derived;                 /* cluster-id not set: a hash of 'cluster' */
+static struct member listed[ADDRBOOK_MAX + 1]; /* 'cluster' as given */
+static uint32_t nlisted;
+
+int driver_cluster_id_derived(void)
+{
+    return cluster_id_derived;
+}
+
+/* "1=host:port,2=host:port": the voters. Empty: this node alone. With
+ * peers, the node listens on its own entry's port (its tls-port with
+ * tls-cluster), a cluster secret is required, and the cluster id defaults
+ * to a hash of the member list. */
+int driver_configure(char *err, size_t errlen)
+{
+    npeers = 0;
+    if (!cfg.cluster[0]) {
+        if (cfg.join) {
+            snprintf(err, errlen,
+                     "'join yes' needs 'cluster' (the current members and this node: their "
+                     "addresses)");
+            return -1;
+        }
+        peers[npeers] = (uint64_t)cfg.node_id;
+        members[npeers++].id = (uint64_t)cfg.node_id;
+        nboot = 1;
+        return 0;
+    }
+    if (cfg.join && !cfg.cluster_id[0]) {
+        snprintf(err, errlen,
+                 "'join yes' needs the cluster's 'cluster-id' (INFO raft: raft_cluster_id on a "
+                 "member)");
+        return -1;
+    }
+    char *copy = strdup(cfg.cluster), *save = NULL;
+    if (!copy) return -1;
+    int self = -1;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        char *end, *colon;
+        unsigned long id = strtoul(t, &end, 10);
+        colon = *end == '=' ? strrchr(end + 1, ':') : NULL;
+        long port = colon ? strtol(colon + 1, NULL, 10) : 0;
+        if (!colon || id == 0 || npeers == (cfg.join ? ADDRBOOK_MAX : RAFT_MAX_VOTERS) ||
+            port <= 0 || port > 65535 || (size_t)(colon - end - 1) >= sizeof(members[0].host) ||
+            colon == end + 1) {
+            snprintf(err, errlen, "bad 'cluster' item '%s' (want id=host:port)", t);
+            free(copy);
+            return -1;
+        }
+        for (uint32_t i = 0; i < npeers; i++)
+            if (members[i].id == id) {
+                snprintf(err, errlen, "node id %lu appears twice in 'cluster'", id);
+                free(copy);
+                return -1;
+            }
+        struct member *m = &members[npeers];
+        m->id = id;
+        memcpy(m->host, end + 1, (size_t)(colon - end - 1));
+        m->host[colon - end - 1] = '\0';
+        m->port = (int)port;
+        if (id == (unsigned long)cfg.node_id) self = (int)npeers;
+        npeers++;
+    }
+    free(copy);
+    /* With 'join', 'cluster' only says where the members are: this node
+     * starts in no configuration and learns it from the leader. */
+    nboot = cfg.join ? 0 : npeers;
+    nlisted = npeers;
+    memcpy(listed, members, sizeof(listed));
+    for (uint32_t i = 0; i < nboot; i++)
+        peers[i] = members[i].id;
+    if (self < 0) {
+        snprintf(err, errlen, "node-id %d is not in 'cluster'", cfg.node_id);
+        return -1;
+    }
+    /* Peers reach a node at its entry's port: its tls-port with
+     * tls-cluster (its plain port is then `port`, 0 for none), else its
+     * port. */
+    if (cfg.tls_cluster)
+        cfg.tls_port = members[self].port;
+    else
+        cfg.port = members[self].port;
+    if (npeers == 1 && !cfg.join) return 0;
+    if (!cfg.cluster_secret[0]) {
+        snprintf(err, errlen, "a node with peers needs 'cluster-secret' (the same on every node)");
+        return -1;
+    }
+    if (!cfg.cluster_id[0]) {
+        cluster_id_derived = 1;
+        uint64_t h = 1469598103934665603ULL;
+        for (const char *p = cfg.cluster; *p; p++)
+            h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+        char id[32];
+        snprintf(id, sizeof(id), "%016llx", (unsigned long long)h);
+        free(cfg.cluster_id);
+        cfg.cluster_id = strdup(id);
+        if (!cfg.cluster_id) return -1;
+    }
+    return 0;
+}
+
+static const struct member *member_by_id(uint64_t id)
+{
+    for (uint32_t i = 0; i < npeers; i++)
+        if (members[i].id == id) return &members[i];
+    return NULL;
+}
+
+int driver_peer_known(uint64_t id)
+{
+    return id != (uint64_t)cfg.node_id && member_by_id(id) != NULL;
+}
+
+/* Whether 'cluster' names exactly the members of conf. */
+static int same_members(const raft_conf *conf)
+{
+    if (conf->n_voters + conf->n_learners != nboot) return 0;
+    for (uint32_t i = 0; i < nboot; i++)
+        if (!raft_conf_role(conf, peers[i])) return 0;
+    return 1;
+}
+
+static addrbook book;
+static int have_book; /* book read from the state; else 'cluster' bootstraps */
+
+/* Whether 'cluster' contradicts the stored configuration (why says how):
+ * it names a node the cluster never had (an id above the highest it used)
+ * or gives a member another address than the cluster's book. A list that
+ * only names past members is out of date, not wrong: after the first
+ * change 'cluster' only bootstrapped the cluster, and a node restarted
+ * from its old configuration file must come back. Without a stored book
+ * (a configuration applied by a version before it), any other member set
+ * contradicts. */
+static int contradicts(const raft_conf *conf, char *why, size_t n)
+{
+    if (!have_book) {
+        snprintf(why, n, "it names other members");
+        return !same_members(conf);
+    }
+    for (uint32_t i = 0; i < nlisted; i++) {
+        const struct member *m = &listed[i];
+        const addrbook_entry *e = addrbook_find(&book, m->id);
+        if (m->id > book.max_id) {
+            snprintf(why, n, "it names node %llu, which was never a member of this cluster",
+                     (unsigned long long)m->id);
+            return 1;
+        }
+        if (e && (e->port != m->port || strcmp(e->host, m->host))) {
+            snprintf(why, n, "it gives node %llu the address %s:%d, the cluster's is %s:%d",
+                     (unsigned long long)m->id, m->host, m->port, e->host, e->port);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------- the address book
+ *
+ * Each membership change entry carries the address book of the
+ * configuration after it (addrbook.h): the state applied at an index knows
+ * how to reach every member. members[] follows it: at start and whenever a
+ * change (or a snapshot) is applied, and the transport connects to the
+ * members it adds and drops the ones it removes. */
+
+/* The stored book, or -1 when the state has none (no change applied yet,
+ * or one whose context is not a book). */
+static int stored_book(addrbook *b)
+{
+    uint64_t index;
+    size_t len;
+    const void *sm = kvstate_members(srv.state, &index, &len);
+    static raft_conf_change cc;
+    if (!sm || raft_conf_change_decode(sm, len, &cc) || addrbook_decode(cc.ctx, cc.ctx_len, b))
+        return -1;
+    return 0;
+}
+
+/* members[] from the stored book (this node's own entry kept when the book
+ * lacks it: a node not added yet, or removed). -1: no stored book. */
+int membership_follow_stored(void)
+{
+    static addrbook nb;
+    if (stored_book(&nb)) return -1;
+    const struct member *self = member_by_id((uint64_t)cfg.node_id);
+    struct member me = self ? *self : (struct member){.id = (uint64_t)cfg.node_id};
+    npeers = 0;
+    for (uint32_t i = 0; i < nb.n; i++) {
+        struct member *m = &members[npeers++];
+        m->id = nb.e[i].id;
+        snprintf(m->host, sizeof(m->host), "%s", nb.e[i].host);
+        m->port = nb.e[i].port;
+    }
+    if (!addrbook_find(&nb, me.id)) members[npeers++] = me;
+    book = nb;
+    have_book = 1;
+    return 0;
+}
+
+/* The highest node id this cluster ever used: ids are never reused. */
+uint64_t driver_max_node_id(void)
+{
+    uint64_t mx = have_book ? book.max_id : 0;
+    for (uint32_t i = 0; i < npeers; i++)
+        if (members[i].id > mx) mx = members[i].id;
+    return mx;
+}
+
+int driver_member_host(const char *host)
+{
+    for (uint32_t i = 0; i < npeers; i++)
+        if (members[i].id != (uint64_t)cfg.node_id && !strcmp(members[i].host, host)) return 1;
+    return 0;
+}
+
+const char *driver_self_addr(int *port)
+{
+    const struct member *m = member_by_id((uint64_t)cfg.node_id);
+    if (!m || !m->port) return NULL;
+    *port = m->port;
+    return m->host;
+}
+
+int driver_member(size_t i, uint64_t *id, const char **host, int *port)
+{
+    if (i >= npeers) return -1;
+    *id = members[i].id;
+    *host = members[i].host;
+    *port = members[i].port;
+    return 0;
+}
+
+const char *membership_addr(uint64_t id, int *port)
+{
+    const struct member *m = member_by_id(id);
+    if (!m) return NULL;
+    *port = m->port;
+    return m->host;
+}
+
+const uint64_t *membership_boot_voters(uint32_t *n)
+{
+    *n = nboot;
+    return peers;
+}
+
+int membership_check_stored(const raft_conf *conf, uint64_t stored_index, char *err, size_t errlen)
+{
+    char why[512] = "";
+    if (cfg.cluster[0] && !cfg.join && contradicts(conf, why, sizeof(why))) {
+        char now[1024] = "";
+        for (uint32_t i = 0; have_book && i < book.n; i++) {
+            size_t l = strlen(now);
+            snprintf(now + l, sizeof(now) - l, "%s%llu=%s:%d", i ? "," : "",
+                     (unsigned long long)book.e[i].id, book.e[i].host, book.e[i].port);
+        }
+        if (!cfg.cluster_override) {
+            snprintf(err, errlen,
+                     "'cluster' contradicts the configuration this node applied at index %llu "
+                     "(%u voters, %u learners%s%s): %s. Set 'cluster' to the current "
+                     "members, or 'cluster-override yes' to start with the stored "
+                     "configuration",
+                     (unsigned long long)stored_index, conf->n_voters, conf->n_learners,
+                     now[0] ? ": " : "", now, why);
+            return -1;
+        }
+        serverLog(LL_WARNING,
+                  "'cluster' contradicts the configuration applied at index %llu (%s); "
+                  "cluster-override yes: starting with the stored one (%s)",
+                  (unsigned long long)stored_index, why, now);
+    } else if (cfg.cluster[0] && !cfg.join && !same_members(conf)) {
+        serverLog(LL_NOTICE,
+                  "'cluster' is out of date (the membership changed at index %llu): it only "
+                  "bootstrapped the cluster; starting with the stored configuration",
+                  (unsigned long long)stored_index);
+    }
+    return 0;
+}

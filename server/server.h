@@ -290,6 +290,16 @@ int command_proxy_to_leader(client *c, int argc, char **argv, size_t *lens);
 void membership_promote_command(client *c, int argc, char **argv, size_t *lens);
 void membership_removenode_command(client *c, int argc, char **argv, size_t *lens);
 size_t membership_info(char *buf, size_t n);
+/* membership.c's member table (driver_configure, driver_member & co. above
+ * are its too): how to reach each member of the configuration in force. */
+struct raft_conf;
+const char *membership_addr(uint64_t id, int *port); /* NULL: not a member; port may be 0 */
+const uint64_t *membership_boot_voters(uint32_t *n); /* 'cluster' (none with 'join') */
+int membership_follow_stored(void);                  /* members from the stored book; -1: none */
+/* Start-up: whether 'cluster' may start a node whose state applied conf at
+ * stored_index (logs an out-of-date one); -1 with err when it contradicts. */
+int membership_check_stored(const struct raft_conf *conf, uint64_t stored_index, char *err,
+                            size_t errlen);
 void driver_shutdown(void);
 void driver_tick(void);
 /* This node's loop was just held us microseconds by its own log or state
