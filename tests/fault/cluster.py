@@ -338,7 +338,13 @@ class Cluster:
         self.crashes = []  # (node id, exit code) of exits no fault caused
 
     def node(self, nid):
-        return self.nodes[nid - 1]
+        """The node of id nid. Ids are not positions: a membership fault
+        appends a spare (ids never reused, so a second spare is n + 2) and
+        removes it again while clients pick nodes."""
+        for nd in list(self.nodes):
+            if nd.id == nid:
+                return nd
+        raise KeyError("no node %d in the cluster" % nid)
 
     def tls_args(self):
         if not self.tls:

@@ -103,13 +103,13 @@ class Client(threading.Thread):
         if self.conn:
             self.conn.close()
             self.conn = None
-            self.target = self.rng.randrange(1, len(self.cl.nodes) + 1)
-        nd = self.cl.node(self.target)
+            self.target = self.rng.choice(self.cl.ids())
         try:
+            nd = self.cl.node(self.target)
             self.conn = Conn(nd.host, nd.port, self.timeout)
-        except (redis.RedisError, OSError):
+        except (redis.RedisError, OSError, KeyError):  # KeyError: a spare node gone
             self.conn = None
-            self.target = self.rng.randrange(1, len(self.cl.nodes) + 1)
+            self.target = self.rng.choice(self.cl.ids())
             return False
         self.ops_left = self.rng.randrange(20, 80)
         return True
@@ -161,18 +161,18 @@ class Client(threading.Thread):
 
     def _follow_moved(self, msg):
         host = msg.split()[-1].rsplit(":", 1)[0]
-        for nd in self.cl.nodes:
+        for nd in list(self.cl.nodes):
             if nd.host == host:
                 self.target = nd.id
         self.ops_left = 0
         if self.conn:
             self.conn.close()
         self.conn = None
-        nd = self.cl.node(self.target)
         try:
+            nd = self.cl.node(self.target)
             self.conn = Conn(nd.host, nd.port, self.timeout)
             self.ops_left = self.rng.randrange(5, 20)
-        except (redis.RedisError, OSError):
+        except (redis.RedisError, OSError, KeyError):
             self.conn = None
 
 
