@@ -282,6 +282,53 @@ def test_replace_a_node_whose_data_dir_was_deleted(make_cluster):
     assert_acked_everywhere(c, w.acked)
 
 
+def test_replacenode_in_one_command(make_cluster):
+    # RAFT.REPLACENODE old new host:port: add as a learner, promote once
+    # caught up, remove old, then +OK - while writes run
+    c = make_cluster(3)
+    with Writer(c) as w:
+        wait_until(lambda: len(w.acked) > 200, 20, "writes to flow")
+        ld = c.leader()
+        dead = c.followers()[0]
+        dead.kill()
+        shutil.rmtree(dead.dir)
+        nd = start_joiner(c, 4, ld)
+        r = ld.client(socket_timeout=60)
+        addr = "127.0.0.1:%d" % nd.port
+        assert r.execute_command("RAFT.REPLACENODE", dead.id, 4, addr) == b"OK"
+        # the reply came after the removal applied on the leader
+        assert members(ld) == {n.id: "voter" for n in c.nodes if n is not dead}
+        n0 = len(w.acked)
+        wait_until(lambda: len(w.acked) > n0 + 50, 20, "writes to flow")
+    want = ",".join(str(n.id) for n in c.nodes if n is not dead)
+    assert "4" in want.split(",") and str(dead.id) not in want.split(",")
+    for n in c.nodes:
+        if n is not dead:
+            wait_until(lambda: n.raft()["raft_voters"] == want, 10, "node %d's voters" % n.id)
+    assert_acked_everywhere(c, w.acked)
+    assert "RAFT.REPLACENODE: node %d replaced by node 4" % dead.id in ld.log()
+    # re-issued after completion (a lost reply): +OK, nothing proposed
+    ci = ld.raft()["raft_conf_index"]
+    assert r.execute_command("RAFT.REPLACENODE", dead.id, 4, addr) == b"OK"
+    assert ld.raft()["raft_conf_index"] == ci
+
+    def err(*args):
+        with pytest.raises(redis.ResponseError) as e:
+            r.execute_command("RAFT.REPLACENODE", *args)
+        return str(e.value)
+    live = [n.id for n in c.nodes if n is not dead and n.id != 4]
+    assert err(9, 5, "127.0.0.1:1") == "node 9 is not a member of the cluster"
+    assert err(live[0], dead.id, "127.0.0.1:1") == (
+        "node id %d was used before in this cluster: ids are never reused (pick one above 4)"
+        % dead.id)
+    assert err(4, 4, "127.0.0.1:1") == "a node cannot replace itself"
+    assert err(4, 5, "nohost") == "invalid address 'nohost' (want host:port)"
+    assert err(0, 5, "127.0.0.1:1") == "invalid node id '0'"
+    assert err(4, 5) == "wrong number of arguments for 'raft.replacenode' command"
+    assert ld.raft()["raft_conf_index"] == ci
+    c.nodes.remove(dead)
+
+
 def test_change_errors(make_cluster):
     c = make_cluster(3)
     ld = c.leader()
