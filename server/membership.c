@@ -414,8 +414,8 @@ static void job_end(const char *err)
 /* The learner's match is within the bound of the leader's last index. */
 static int caught_up(uint64_t id, uint64_t last)
 {
-    uint64_t bound = cfg.learner_auto_promote > 0 ? (uint64_t)cfg.learner_auto_promote
-                                                  : REPLACE_CATCHUP;
+    uint64_t bound =
+        cfg.learner_auto_promote > 0 ? (uint64_t)cfg.learner_auto_promote : REPLACE_CATCHUP;
     raft_peer_progress pp;
     for (uint32_t j = 0; raft_get_progress(driver_raft(), j, &pp) == 0; j++)
         if (pp.id == id) return pp.match > 0 && pp.match + bound >= last;

@@ -284,8 +284,9 @@ def test_replace_a_node_whose_data_dir_was_deleted(make_cluster):
 
 def test_replacenode_in_one_command(make_cluster):
     # RAFT.REPLACENODE old new host:port: add as a learner, promote once
-    # caught up, remove old, then +OK - while writes run
-    c = make_cluster(3)
+    # caught up, remove old, then +OK - while writes run. (A short request
+    # timeout: the job's bound is 6 x raft-request-timeout, tested below.)
+    c = make_cluster(3, args=["--raft-request-timeout", "1000"])
     with Writer(c) as w:
         wait_until(lambda: len(w.acked) > 200, 20, "writes to flow")
         ld = c.leader()
@@ -327,6 +328,42 @@ def test_replacenode_in_one_command(make_cluster):
     assert err(4, 5) == "wrong number of arguments for 'raft.replacenode' command"
     assert ld.raft()["raft_conf_index"] == ci
     c.nodes.remove(dead)
+
+    # Continuation: node 5 added as a learner but down never catches up:
+    # the job answers -TIMEOUT after 6 x raft-request-timeout, meanwhile a
+    # second replacement gets -TRYAGAIN; re-issued once node 5 runs, the
+    # command continues from the learner (promote, remove) to +OK.
+    x = [n for n in c.followers() if n.id != 4][0]
+    n5 = start_joiner(c, 5, ld)
+    n5.kill()
+    a5 = "127.0.0.1:%d" % n5.port
+    assert r.execute_command("RAFT.ADDNODE", 5, a5) == b"OK"
+    out = []
+
+    def replace():
+        try:
+            out.append(ld.client(socket_timeout=60).execute_command("RAFT.REPLACENODE", x.id, 5, a5))
+        except redis.ResponseError as e:
+            out.append(str(e))
+    t = threading.Thread(target=replace)
+    t0 = time.monotonic()
+    t.start()
+    wait_until(lambda: "replacing node %d by node 5" % x.id in ld.log(), 10, "the job to start")
+    assert err(x.id, 5, a5) == "TRYAGAIN a node replacement is already in progress"
+    t.join(30)
+    assert out == ["TIMEOUT the replacement did not complete in time: re-issue RAFT.REPLACENODE "
+                   "to continue"], out
+    assert time.monotonic() - t0 >= 5.5
+    assert members(ld)[5] == "learner" and members(ld)[x.id] == "voter"
+    n5.start()
+    assert r.execute_command("RAFT.REPLACENODE", x.id, 5, a5) == b"OK"
+    assert members(ld) == {n.id: "voter" for n in c.nodes if n is not x}
+    x.stop()
+    c.nodes.remove(x)
+    want = ",".join(str(n.id) for n in c.nodes)
+    for n in c.nodes:
+        wait_until(lambda: n.raft()["raft_voters"] == want, 10, "node %d's voters" % n.id)
+    assert_acked_everywhere(c, w.acked)
 
 
 def test_change_errors(make_cluster):
