@@ -355,6 +355,20 @@ def test_replacenode_in_one_command(make_cluster):
                    "to continue"], out
     assert time.monotonic() - t0 >= 5.5
     assert members(ld)[5] == "learner" and members(ld)[x.id] == "voter"
+    # a leader that loses leadership answers -TRYAGAIN (the job is dropped)
+    out.clear()
+    t = threading.Thread(target=replace)
+    t.start()
+    line = "replacing node %d by node 5" % x.id
+    wait_until(lambda: ld.log().count(line) >= 2, 10, "the job to start again")
+    assert r.execute_command("RAFT.TRANSFER", 4) == b"OK"
+    t.join(30)
+    assert out == ["TRYAGAIN leadership changed during the replacement: re-issue "
+                   "RAFT.REPLACENODE to the leader to continue"], out
+    wait_until(lambda: c.leader().id == 4, 10, "node 4 to lead")
+    ld = [n for n in c.nodes if n.id == 4][0]
+    r = ld.client(socket_timeout=60)
+    # the new leader continues from the configuration in force
     n5.start()
     assert r.execute_command("RAFT.REPLACENODE", x.id, 5, a5) == b"OK"
     assert members(ld) == {n.id: "voter" for n in c.nodes if n is not x}
