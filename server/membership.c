@@ -392,7 +392,7 @@ static struct {
     int port;
     slot *s; /* the client's reply (SLOT_WRITE: client_free leaves it to us) */
     int64_t deadline;
-    uint64_t proposed; /* the index of the last change we proposed */
+    int proposed; /* new was a member (added by us, or before): never added again */
 } job;
 
 static void job_end(const char *err)
@@ -531,6 +531,7 @@ void membership_replacenode_command(client *c, int argc, char **argv, size_t *le
     job.new_ = nw;
     snprintf(job.host, sizeof job.host, "%s", host);
     job.port = port;
+    job.proposed = rnew != 0; /* a member already: never added again (ids are not reused) */
     job.deadline = mstime() + (int64_t)cfg.raft_request_timeout * REPLACE_TIMEOUT_FACTOR;
     job.s = client_new_slot(c, SLOT_WRITE);
     serverLog(LL_NOTICE, "RAFT.REPLACENODE: replacing node %llu by node %llu (%s:%d)",
