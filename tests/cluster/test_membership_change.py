@@ -227,6 +227,9 @@ def test_replace_a_node_whose_data_dir_was_deleted(make_cluster):
         dead = c.followers()[0]
         dead.kill()
         shutil.rmtree(dead.dir)
+        # the leader's log compacted (its state made durable past the first
+        # entries), so node 4 cannot catch up from the log: a snapshot
+        wait_until(lambda: int(ld.raft()["raft_first_index"]) > 1, 20, "the log to be compacted")
         # it comes back under a new id, as a learner, then a voter
         nd = start_joiner(c, 4, ld)
         r = ld.client()
