@@ -84,6 +84,7 @@ PROC(raft_transfer_cmd);
 PROC(raft_addnode_cmd);
 PROC(raft_promote_cmd);
 PROC(raft_removenode_cmd);
+PROC(raft_replacenode_cmd);
 PROC(raft_proxyexec_cmd);
 PROC(subscribe_cmd);
 PROC(unsubscribe_cmd);
@@ -162,6 +163,9 @@ static const scmd server_commands[] = {
      "raft", "0.1.0", "Makes a Raft learner a voter."},
     {"raft.removenode", 2, SC_NOMULTI, "admin noscript loading stale no_multi", raft_removenode_cmd,
      "raft", "0.1.0", "Removes a node from the Raft cluster."},
+    {"raft.replacenode", 4, SC_NOMULTI, "admin noscript loading stale no_multi",
+     raft_replacenode_cmd, "raft", "0.1.0",
+     "Replaces a member of the Raft cluster by a new node: add, promote, remove."},
     {"acl", -2, SC_NOMULTI, "", acl_cmd, "server", "6.0.0",
      "A container for Access List Control commands."},
     {"cluster", -2, SC_NOMULTI, "", cluster_cmd, "cluster", "3.0.0",
@@ -1874,6 +1878,11 @@ PROC(raft_promote_cmd)
 PROC(raft_removenode_cmd)
 {
     membership_removenode_command(c, argc, argv, lens);
+}
+
+PROC(raft_replacenode_cmd)
+{
+    membership_replacenode_command(c, argc, argv, lens);
 }
 
 /* ----------------------------------------------------- diagnostics */

@@ -605,6 +605,7 @@ void driver_held(int64_t us)
 
 void driver_tick(void)
 {
+    membership_replace_step(); /* before auto_promote: the job answers its client */
     auto_promote();
     if (cur_role != RAFT_FOLLOWER || mono_us() >= quiet_until_us) {
         int rc = raft_tick(node);

@@ -257,28 +257,30 @@ static int refuse_change(resp_buf *b, int op, uint64_t id)
     return 0;
 }
 
-static void change_error(resp_buf *b, int rc)
+/* A refused change's error, in words (into buf when it needs formatting). */
+static const char *change_error_text(int rc, char *buf, size_t n)
 {
     switch (rc) {
     case RAFT_ECONFPENDING:
-        resp_add_error(b, "TRYAGAIN a membership change is already in progress");
-        break;
+        return "TRYAGAIN a membership change is already in progress";
     case RAFT_ENOTREADY:
-        resp_add_error(b, "TRYAGAIN the leader has not committed an entry of its term yet");
-        break;
+        return "TRYAGAIN the leader has not committed an entry of its term yet";
     case RAFT_ETRANSFER:
-        resp_add_error(b, "TRYAGAIN leadership transfer in progress");
-        break;
+        return "TRYAGAIN leadership transfer in progress";
     case RAFT_ENOMEM:
-        resp_add_error(b, "OOM command not allowed when used memory > 'maxmemory'.");
-        break;
+        return "OOM command not allowed when used memory > 'maxmemory'.";
     case RAFT_ECONF:
-        resp_add_error(b, "ERR invalid membership change");
-        break;
+        return "ERR invalid membership change";
     default:
-        resp_add_errorf(b, "ERR membership change failed: %s", raft_strerror(rc));
-        break;
+        snprintf(buf, n, "ERR membership change failed: %s", raft_strerror(rc));
+        return buf;
     }
+}
+
+static void change_error(resp_buf *b, int rc)
+{
+    char t[160];
+    resp_add_error(b, change_error_text(rc, t, sizeof t));
 }
 
 /* Checked here, then forwarded by a follower in proxy mode like a write
@@ -310,6 +312,29 @@ static uint64_t change_id(client *c, int op, char **argv, size_t *lens)
     return id;
 }
 
+/* host:port as RAFT.ADDNODE takes it, into host; the port, or 0 after
+ * answering an error. */
+static int parse_addr(client *c, const char *a, size_t alen, char *host)
+{
+    const char *colon = memrchr(a, ':', alen);
+    size_t hl = colon ? (size_t)(colon - a) : 0;
+    long port = 0;
+    if (colon && hl > 0 && hl <= ADDRBOOK_HOST_MAX && !memchr(a, '\0', alen)) {
+        memcpy(host, a, hl);
+        host[hl] = '\0';
+        char *end;
+        errno = 0;
+        port = strtol(colon + 1, &end, 10);
+        if (errno || *end || end == colon + 1 || colon[1] == '0' || !addrbook_host_ok(host))
+            port = 0;
+    }
+    if (port < 1 || port > 65535) {
+        resp_add_errorf(client_reply_buf(c), "ERR invalid address '%.300s' (want host:port)", a);
+        return 0;
+    }
+    return (int)port;
+}
+
 /* RAFT.ADDNODE id host:port [LEARNER]: adds a new node (started with
  * 'join yes') as a learner: it gets the log and serves READONLY reads but
  * neither votes nor counts; RAFT.PROMOTE makes it a voter. +OK once the
@@ -324,23 +349,9 @@ void membership_addnode_command(client *c, int argc, char **argv, size_t *lens)
         return;
     }
     char host[ADDRBOOK_HOST_MAX + 1];
-    const char *colon = memrchr(argv[2], ':', lens[2]);
-    size_t hl = colon ? (size_t)(colon - argv[2]) : 0;
-    long port = 0;
-    if (colon && hl > 0 && hl <= ADDRBOOK_HOST_MAX && !memchr(argv[2], '\0', lens[2])) {
-        memcpy(host, argv[2], hl);
-        host[hl] = '\0';
-        char *end;
-        errno = 0;
-        port = strtol(colon + 1, &end, 10);
-        if (errno || *end || end == colon + 1 || colon[1] == '0' || !addrbook_host_ok(host))
-            port = 0;
-    }
-    if (port < 1 || port > 65535) {
-        resp_add_errorf(b, "ERR invalid address '%.300s' (want host:port)", argv[2]);
-        return;
-    }
-    change(c, RAFT_CONF_ADD_LEARNER, id, host, (int)port, argc, argv, lens);
+    int port = parse_addr(c, argv[2], lens[2], host);
+    if (!port) return;
+    change(c, RAFT_CONF_ADD_LEARNER, id, host, port, argc, argv, lens);
 }
 
 /* RAFT.PROMOTE id: a learner becomes a voter (promote it once RAFT.MEMBERS
@@ -358,6 +369,174 @@ void membership_removenode_command(client *c, int argc, char **argv, size_t *len
 {
     uint64_t id = change_id(c, RAFT_CONF_REMOVE, argv, lens);
     if (id) change(c, RAFT_CONF_REMOVE, id, NULL, 0, argc, argv, lens);
+}
+
+/* ----------------------------------------------------- replacement
+ *
+ * RAFT.REPLACENODE old new host:port: one change at a time (raft.h
+ * "membership": a single-server change keeps every majority of the old
+ * configuration intersecting one of the new), the leader runs a job:
+ * add new as a learner -> promote it once its match is within
+ * REPLACE_CATCHUP entries (learner-auto-promote when set) of the
+ * leader's last index -> remove old -> +OK. Each step is decided from the
+ * configuration in force, so re-issuing the command after a -TIMEOUT or a
+ * leader change continues where the cluster is. The job is node-local: a
+ * leader that loses leadership answers -TRYAGAIN and drops it. */
+#define REPLACE_CATCHUP 100
+#define REPLACE_TIMEOUT_FACTOR 6 /* x raft-request-timeout */
+
+static struct {
+    int active;
+    uint64_t old, new_;
+    char host[ADDRBOOK_HOST_MAX + 1];
+    int port;
+    slot *s; /* the client's reply (SLOT_WRITE: client_free leaves it to us) */
+    int64_t deadline;
+    int proposed; /* new was a member (added by us, or before): never added again */
+} job;
+
+static void job_end(const char *err)
+{
+    slot *s = job.s;
+    job.active = 0;
+    job.s = NULL;
+    if (!s->c) {
+        slot_free(s);
+        return;
+    }
+    if (err)
+        resp_add_error(&s->out, err);
+    else
+        resp_add_ok(&s->out);
+    slot_done(s);
+}
+
+/* The learner's match is within the bound of the leader's last index. */
+static int caught_up(uint64_t id, uint64_t last)
+{
+    uint64_t bound =
+        cfg.learner_auto_promote > 0 ? (uint64_t)cfg.learner_auto_promote : REPLACE_CATCHUP;
+    raft_peer_progress pp;
+    for (uint32_t j = 0; raft_get_progress(driver_raft(), j, &pp) == 0; j++)
+        if (pp.id == id) return pp.match > 0 && pp.match + bound >= last;
+    return 0;
+}
+
+/* One step of the job; the driver calls it each tick. */
+void membership_replace_step(void)
+{
+    if (!job.active) return;
+    raft_node *node = driver_raft();
+    raft_conf k;
+    raft_get_conf(node, &k, NULL);
+    int rold = raft_conf_role(&k, job.old), rnew = raft_conf_role(&k, job.new_);
+    if (!rold && rnew == 1) {
+        serverLog(LL_NOTICE, "RAFT.REPLACENODE: node %llu replaced by node %llu",
+                  (unsigned long long)job.old, (unsigned long long)job.new_);
+        job_end(NULL);
+        return;
+    }
+    if (!driver_is_leader()) {
+        job_end("TRYAGAIN leadership changed during the replacement: re-issue "
+                "RAFT.REPLACENODE to the leader to continue");
+        return;
+    }
+    if (mstime() >= job.deadline) {
+        job_end("TIMEOUT the replacement did not complete in time: re-issue RAFT.REPLACENODE "
+                "to continue");
+        return;
+    }
+    raft_status st;
+    raft_get_status(node, &st);
+    if (st.pending_conf > st.applied) return; /* one change at a time */
+    int op;
+    if (!rnew) {
+        if (job.proposed) { /* added, then gone: someone removed it */
+            char e[160];
+            snprintf(e, sizeof e, "ERR node %llu left the configuration during the replacement",
+                     (unsigned long long)job.new_);
+            job_end(e);
+            return;
+        }
+        op = RAFT_CONF_ADD_LEARNER;
+    } else if (rnew == 2) {
+        if (!caught_up(job.new_, st.last_index)) return;
+        op = RAFT_CONF_ADD_VOTER;
+    } else if (rold) {
+        op = RAFT_CONF_REMOVE;
+    } else {
+        return;
+    }
+    const char *err = NULL;
+    uint64_t id = op == RAFT_CONF_REMOVE ? job.old : job.new_;
+    int rc = driver_propose_conf(NULL, op, id, job.host, job.port, &err);
+    if (rc == 0) {
+        job.proposed = 1;
+        return;
+    }
+    if (rc == RAFT_ECONFPENDING || rc == RAFT_ENOTREADY || rc == RAFT_ETRANSFER) return;
+    if (rc == 1) {
+        job_end(err);
+        return;
+    }
+    char t[160];
+    job_end(change_error_text(rc, t, sizeof t));
+}
+
+/* RAFT.REPLACENODE old new host:port: replaces member old (dead, or to
+ * retire) by new, a node started empty with 'join yes' at host:port. +OK
+ * once old is removed and new is a voter. */
+void membership_replacenode_command(client *c, int argc, char **argv, size_t *lens)
+{
+    if (denied(c, "raft.replacenode")) return;
+    resp_buf *b = client_reply_buf(c);
+    uint64_t old, nw;
+    for (int i = 1; i <= 2; i++)
+        if (parse_id(argv[i], lens[i], i == 1 ? &old : &nw)) {
+            resp_add_errorf(b, "ERR invalid node id '%.64s'", argv[i]);
+            return;
+        }
+    char host[ADDRBOOK_HOST_MAX + 1];
+    int port = parse_addr(c, argv[3], lens[3], host);
+    if (!port) return;
+    if (old == nw) {
+        resp_add_error(b, "ERR a node cannot replace itself");
+        return;
+    }
+    if (command_proxy_to_leader(c, argc, argv, lens)) return;
+    const char *err;
+    if (!driver_is_leader()) { /* -MOVED, as the other changes */
+        driver_propose_conf(c, RAFT_CONF_ADD_LEARNER, nw, host, port, &err);
+        return;
+    }
+    raft_conf k;
+    raft_get_conf(driver_raft(), &k, NULL);
+    int rold = raft_conf_role(&k, old), rnew = raft_conf_role(&k, nw);
+    if (!rold && rnew == 1) { /* done before: re-issued */
+        resp_add_ok(b);
+        return;
+    }
+    if (!rold) {
+        resp_add_errorf(b, "ERR node %llu is not a member of the cluster", (unsigned long long)old);
+        return;
+    }
+    if (job.active) {
+        resp_add_error(b, "TRYAGAIN a node replacement is already in progress");
+        return;
+    }
+    if (!rnew && refuse_change(b, RAFT_CONF_ADD_LEARNER, nw)) return;
+    memset(&job, 0, sizeof job);
+    job.active = 1;
+    job.old = old;
+    job.new_ = nw;
+    snprintf(job.host, sizeof job.host, "%s", host);
+    job.port = port;
+    job.proposed = rnew != 0; /* a member already: never added again (ids are not reused) */
+    job.deadline = mstime() + (int64_t)cfg.raft_request_timeout * REPLACE_TIMEOUT_FACTOR;
+    job.s = client_new_slot(c, SLOT_WRITE);
+    serverLog(LL_NOTICE, "RAFT.REPLACENODE: replacing node %llu by node %llu (%s:%d)",
+              (unsigned long long)old, (unsigned long long)nw, host, port);
+    membership_replace_step();
 }
 
 /* ------------------------------------------------- the member table

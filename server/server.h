@@ -289,6 +289,8 @@ void membership_addnode_command(client *c, int argc, char **argv, size_t *lens);
 int command_proxy_to_leader(client *c, int argc, char **argv, size_t *lens);
 void membership_promote_command(client *c, int argc, char **argv, size_t *lens);
 void membership_removenode_command(client *c, int argc, char **argv, size_t *lens);
+void membership_replacenode_command(client *c, int argc, char **argv, size_t *lens);
+void membership_replace_step(void); /* the leader's RAFT.REPLACENODE job, each tick */
 size_t membership_info(char *buf, size_t n);
 /* membership.c's member table (driver_configure, driver_member & co. above
  * are its too): how to reach each member of the configuration in force. */

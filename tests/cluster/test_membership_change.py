@@ -227,6 +227,9 @@ def test_replace_a_node_whose_data_dir_was_deleted(make_cluster):
         dead = c.followers()[0]
         dead.kill()
         shutil.rmtree(dead.dir)
+        # the leader's log compacted (its state made durable past the first
+        # entries), so node 4 cannot catch up from the log: a snapshot
+        wait_until(lambda: int(ld.raft()["raft_first_index"]) > 1, 20, "the log to be compacted")
         # it comes back under a new id, as a learner, then a voter
         nd = start_joiner(c, 4, ld)
         r = ld.client()
@@ -279,6 +282,104 @@ def test_replace_a_node_whose_data_dir_was_deleted(make_cluster):
     wait_until(lambda: f.raft()["raft_member"] == "voter", 10, "the restarted node to vote")
     assert "kept from the data directory" in f.log()
     c.nodes.remove(dead)
+    assert_acked_everywhere(c, w.acked)
+
+
+def test_replacenode_in_one_command(make_cluster):
+    # RAFT.REPLACENODE old new host:port: add as a learner, promote once
+    # caught up, remove old, then +OK - while writes run. (A short request
+    # timeout: the job's bound is 6 x raft-request-timeout, tested below.)
+    c = make_cluster(3, args=["--raft-request-timeout", "1000"])
+    with Writer(c) as w:
+        wait_until(lambda: len(w.acked) > 200, 20, "writes to flow")
+        ld = c.leader()
+        dead = c.followers()[0]
+        dead.kill()
+        shutil.rmtree(dead.dir)
+        nd = start_joiner(c, 4, ld)
+        r = ld.client(socket_timeout=60)
+        addr = "127.0.0.1:%d" % nd.port
+        assert r.execute_command("RAFT.REPLACENODE", dead.id, 4, addr) == b"OK"
+        # the reply came after the removal applied on the leader
+        assert members(ld) == {n.id: "voter" for n in c.nodes if n is not dead}
+        n0 = len(w.acked)
+        wait_until(lambda: len(w.acked) > n0 + 50, 20, "writes to flow")
+    want = ",".join(str(n.id) for n in c.nodes if n is not dead)
+    assert "4" in want.split(",") and str(dead.id) not in want.split(",")
+    for n in c.nodes:
+        if n is not dead:
+            wait_until(lambda: n.raft()["raft_voters"] == want, 10, "node %d's voters" % n.id)
+    assert_acked_everywhere(c, w.acked)
+    assert "RAFT.REPLACENODE: node %d replaced by node 4" % dead.id in ld.log()
+    # re-issued after completion (a lost reply): +OK, nothing proposed
+    ci = ld.raft()["raft_conf_index"]
+    assert r.execute_command("RAFT.REPLACENODE", dead.id, 4, addr) == b"OK"
+    assert ld.raft()["raft_conf_index"] == ci
+
+    def err(*args):
+        with pytest.raises(redis.ResponseError) as e:
+            r.execute_command("RAFT.REPLACENODE", *args)
+        return str(e.value)
+    live = [n.id for n in c.nodes if n is not dead and n.id != 4]
+    assert err(9, 5, "127.0.0.1:1") == "node 9 is not a member of the cluster"
+    assert err(live[0], dead.id, "127.0.0.1:1") == (
+        "node id %d was used before in this cluster: ids are never reused (pick one above 4)"
+        % dead.id)
+    assert err(4, 4, "127.0.0.1:1") == "a node cannot replace itself"
+    assert err(4, 5, "nohost") == "invalid address 'nohost' (want host:port)"
+    assert err(0, 5, "127.0.0.1:1") == "invalid node id '0'"
+    assert err(4, 5) == "wrong number of arguments for 'raft.replacenode' command"
+    assert ld.raft()["raft_conf_index"] == ci
+    c.nodes.remove(dead)
+
+    # Continuation: node 5 added as a learner but down never catches up:
+    # the job answers -TIMEOUT after 6 x raft-request-timeout, meanwhile a
+    # second replacement gets -TRYAGAIN; re-issued once node 5 runs, the
+    # command continues from the learner (promote, remove) to +OK.
+    x = [n for n in c.followers() if n.id != 4][0]
+    n5 = start_joiner(c, 5, ld)
+    n5.kill()
+    a5 = "127.0.0.1:%d" % n5.port
+    assert r.execute_command("RAFT.ADDNODE", 5, a5) == b"OK"
+    out = []
+
+    def replace():
+        try:
+            out.append(ld.client(socket_timeout=60).execute_command("RAFT.REPLACENODE", x.id, 5, a5))
+        except redis.ResponseError as e:
+            out.append(str(e))
+    t = threading.Thread(target=replace)
+    t0 = time.monotonic()
+    t.start()
+    wait_until(lambda: "replacing node %d by node 5" % x.id in ld.log(), 10, "the job to start")
+    assert err(x.id, 5, a5) == "TRYAGAIN a node replacement is already in progress"
+    t.join(30)
+    assert out == ["TIMEOUT the replacement did not complete in time: re-issue RAFT.REPLACENODE "
+                   "to continue"], out
+    assert time.monotonic() - t0 >= 5.5
+    assert members(ld)[5] == "learner" and members(ld)[x.id] == "voter"
+    # a leader that loses leadership answers -TRYAGAIN (the job is dropped)
+    out.clear()
+    t = threading.Thread(target=replace)
+    t.start()
+    line = "replacing node %d by node 5" % x.id
+    wait_until(lambda: ld.log().count(line) >= 2, 10, "the job to start again")
+    assert r.execute_command("RAFT.TRANSFER", 4) == b"OK"
+    t.join(30)
+    assert out == ["TRYAGAIN leadership changed during the replacement: re-issue "
+                   "RAFT.REPLACENODE to the leader to continue"], out
+    wait_until(lambda: c.leader().id == 4, 10, "node 4 to lead")
+    ld = [n for n in c.nodes if n.id == 4][0]
+    r = ld.client(socket_timeout=60)
+    # the new leader continues from the configuration in force
+    n5.start()
+    assert r.execute_command("RAFT.REPLACENODE", x.id, 5, a5) == b"OK"
+    assert members(ld) == {n.id: "voter" for n in c.nodes if n is not x}
+    x.stop()
+    c.nodes.remove(x)
+    want = ",".join(str(n.id) for n in c.nodes)
+    for n in c.nodes:
+        wait_until(lambda: n.raft()["raft_voters"] == want, 10, "node %d's voters" % n.id)
     assert_acked_everywhere(c, w.acked)
 
 
