@@ -103,13 +103,13 @@ class Client(threading.Thread):
         if self.conn:
             self.conn.close()
             self.conn = None
-            self.target = self.rng.choice(self.cl.ids())
+            self.target = self.rng.choice([nd.id for nd in list(self.cl.nodes)])
         try:
             nd = self.cl.node(self.target)
             self.conn = Conn(nd.host, nd.port, self.timeout)
         except (redis.RedisError, OSError, KeyError):  # KeyError: a spare node gone
             self.conn = None
-            self.target = self.rng.choice(self.cl.ids())
+            self.target = self.rng.choice([nd.id for nd in list(self.cl.nodes)])
             return False
         self.ops_left = self.rng.randrange(20, 80)
         return True
