@@ -22,3 +22,15 @@ int64_t mono_us(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+static int64_t pass_us;
+
+void pass_clock_set(int64_t now_us)
+{
+    pass_us = now_us;
+}
+
+int64_t pass_clock_us(void)
+{
+    return pass_us ? pass_us : mono_us();
+}

@@ -285,12 +285,18 @@ static int db_arg_ok(const char *s, size_t n)
 
 static int db_args_ok(const kv_command *k, int argc, char **argv, size_t *lens, resp_buf *b)
 {
+    static const kv_command *move, *swapdb, *copy; /* rows compared by address, not name */
+    if (!move) {
+        move = kv_command_lookup("move", 4);
+        swapdb = kv_command_lookup("swapdb", 6);
+        copy = kv_command_lookup("copy", 4);
+    }
     int ok = 1;
-    if (!strcmp(k->name, "move"))
+    if (k == move)
         ok = db_arg_ok(argv[2], lens[2]);
-    else if (!strcmp(k->name, "swapdb"))
+    else if (k == swapdb)
         ok = db_arg_ok(argv[1], lens[1]) && db_arg_ok(argv[2], lens[2]);
-    else if (!strcmp(k->name, "copy"))
+    else if (k == copy)
         for (int j = 3; j + 1 < argc; j++)
             if (!strcasecmp(argv[j], "db")) ok = ok && db_arg_ok(argv[j + 1], lens[j + 1]);
     if (!ok) resp_add_error(b, "ERR DB index is out of range");
@@ -632,8 +638,9 @@ void dispatch(client *c, int argc, char **argv, size_t *lens)
     int64_t t0 = mono_us();
     int nreads = c->nreads;
     execute(c, r, argc, argv, lens);
-    info_call_end(&call, c);
-    diag_command(c, ref_name(r), argc, argv, lens, t0, c->nreads > nreads);
+    int64_t us = mono_us() - t0;
+    info_call_end(&call, c, us);
+    diag_command(c, ref_name(r), argc, argv, lens, us, c->nreads > nreads);
 }
 
 /* Runs a command that passed dispatch's checks. */
@@ -702,7 +709,7 @@ static void execute(client *c, cmdref r, int argc, char **argv, size_t *lens)
 static void execute_read(client *c, cmdref r, int argc, char **argv, size_t *lens)
 {
     if (c->trk) tracking_read(c, r.k, argc, argv, lens);
-    evict_touch_read(c->db, argc, argv, lens);
+    evict_touch_read(c->db, r.k, argc, argv, lens);
     if (c->nproxy) { /* behind a forwarded write: the leader runs it after that write */
         proxy_forward(c, argc, argv, lens);
     } else if (c->readonly && !c->npending && !driver_is_leader()) {
@@ -712,8 +719,9 @@ static void execute_read(client *c, cmdref r, int argc, char **argv, size_t *len
             kvstate_read(srv.state, c->db, r.k, argc, argv, lens, mstime(), client_reply_buf(c));
         if (rc) fatal_storage(rc, "reading");
     } else {
-        driver_read(c, argc, argv, lens);
+        driver_read(c, r.k, argc, argv, lens);
     }
+    evict_touch_flush();
 }
 
 /* ---------------------------------------------------- connection commands */

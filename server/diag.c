@@ -76,7 +76,7 @@ static void show_addr(const client *c, char *out, size_t n)
 /* Peer traffic: never logged, never shown. */
 static int is_peer_command(const char *name)
 {
-    return !strncasecmp(name, "raft.", 5);
+    return (name[0] == 'r' || name[0] == 'R') && !strncasecmp(name, "raft.", 5);
 }
 
 /* ------------------------------------------------------------- slowlog */
@@ -421,12 +421,11 @@ static int monitor_skips(const char *name, int argc, char **argv)
 
 /* --------------------------------------------------------------- hooks */
 
-void diag_command(client *c, const char *name, int argc, char **argv, size_t *lens,
-                  int64_t start_us, int deferred)
+void diag_command(client *c, const char *name, int argc, char **argv, size_t *lens, int64_t us,
+                  int deferred)
 {
     if (is_peer_command(name)) return;
-    int64_t us = mono_us() - start_us;
-    if (!deferred && strcasecmp(name, "exec")) {
+    if (!deferred && strcmp(name, "exec")) { /* names are lower case */
         slowlog_maybe(c, argc, argv, lens, us);
         diag_latency_sample("command", us);
     }

@@ -46,11 +46,11 @@
 
 struct client;
 
-/* dispatch, after a command passed its checks and ran: start_us is
- * mono_us() before it ran; deferred: it left a read waiting (measured
- * again by diag_read_ran, not here). */
+/* dispatch, after a command passed its checks and ran: us is the time it
+ * ran; deferred: it left a read waiting (measured again by diag_read_ran,
+ * not here). */
 void diag_command(struct client *c, const char *name, int argc, char **argv, size_t *lens,
-                  int64_t start_us, int deferred);
+                  int64_t us, int deferred);
 /* A waiting read ran (driver.c): us is the read's own time. */
 void diag_read_ran(struct client *c, int argc, char **argv, size_t *lens, int64_t us);
 /* EXEC, before its transaction is proposed: monitors see the queued

@@ -27,10 +27,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "storage/kvcmd.h"
+
 /* A key of logical database db was accessed by a write (hook of apply). */
 void evict_touch_write(int db, const char *key, size_t keylen);
-/* A read command served by this node: touches the keys it names. */
-void evict_touch_read(int db, int argc, char **argv, size_t *argvlen);
+/* A read command served by this node: the keys it names are touched by
+ * evict_touch_flush(), which the caller runs once the read itself ran (or
+ * was queued); the next evict_touch_read() runs it too. */
+void evict_touch_read(int db, const kv_command *cmd, int argc, char **argv, size_t *argvlen);
+void evict_touch_flush(void);
 /* The kvstate_access_fn for OBJECT FREQ / IDLETIME. */
 long long evict_access(void *ctx, int which, int db, const char *key, size_t keylen);
 /* On the leader: proposes an eviction entry when one is needed. Called at

@@ -166,12 +166,10 @@ void info_call_begin(info_call *k, client *c, int id)
     k->id = id;
     k->tail = c->tail;
     k->len = c->tail ? c->tail->out.len : c->out.len;
-    k->t0 = mono_us();
 }
 
-void info_call_end(const info_call *k, client *c)
+void info_call_end(const info_call *k, client *c, int64_t us)
 {
-    int64_t us = mono_us() - k->t0;
     cmdstat *s = k->id >= 0 && k->id < ncmds ? &cmds[k->id] : NULL;
     if (s) {
         s->calls++;

@@ -85,15 +85,15 @@ int info_sub_id(int parent, const char *sub, size_t sublen);
 
 typedef struct info_call {
     int id;
-    int64_t t0;        /* mono_us() */
     struct slot *tail; /* the client's last reply slot before the call */
     size_t len;        /* the length of the buffer an immediate reply went to */
 } info_call;
 void info_call_begin(info_call *k, struct client *c, int id);
+/* us: the time the call ran. */
 /* Counts the call and, if it answered at once, whether with an error; a
  * reply that waits (a write, a forwarded command, a ReadIndex read) is
  * marked to be counted by info_slot_done(). */
-void info_call_end(const info_call *k, struct client *c);
+void info_call_end(const info_call *k, struct client *c, int64_t us);
 /* A command refused before it ran (id < 0: unknown command), error text
  * without the leading '-'. */
 void info_rejected(const struct client *c, int id, const char *err);

@@ -377,9 +377,11 @@ int main(int argc, char **argv)
         int flags = EVLOOP_ONCE;
         if (srv.pending_input) flags |= EVLOOP_NONBLOCK;
         int64_t t0 = mono_us();
+        pass_clock_set(t0);
         event_base_loop(srv.base, flags);
         loopstat_step("one round of I/O callbacks", t0);
         int64_t t1 = mono_us();
+        pass_clock_set(t1);
         end_of_pass();
         loopstat_pass_end(t1);
     }

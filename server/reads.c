@@ -72,7 +72,7 @@ void reads_run_ready(client *c)
         if (s->state != SLOT_READ) continue;
         if (!s->confirmed) break; /* later reads must not overtake it */
         int64_t t0 = mono_us();
-        int rc = kvstate_read(srv.state, s->db, NULL, s->argc, s->argv, s->argvlen, now, &s->out);
+        int rc = kvstate_read(srv.state, s->db, s->k, s->argc, s->argv, s->argvlen, now, &s->out);
         if (rc) driver_fatal("Reading the state", kv_strerror(rc));
         diag_read_ran(c, s->argc, s->argv, s->argvlen, mono_us() - t0);
         free(s->argv);
@@ -113,12 +113,12 @@ static void batch_finish(readbatch *b, const char *err)
     batch_free(b);
 }
 
-void driver_read(client *c, int argc, char **argv, size_t *argvlen)
+void driver_read(client *c, const kv_command *k, int argc, char **argv, size_t *argvlen)
 {
     int64_t now = driver_member_count() > 1 && !c->npending ? mono_us() : 0;
     if (!c->npending && ((driver_member_count() == 1 && driver_is_leader()) || lease_valid(now))) {
-        int rc = kvstate_read(srv.state, c->db, NULL, argc, argv, argvlen, mstime(),
-                              client_reply_buf(c));
+        int rc =
+            kvstate_read(srv.state, c->db, k, argc, argv, argvlen, mstime(), client_reply_buf(c));
         if (rc) driver_fatal("Reading the state", kv_strerror(rc));
         if (driver_member_count() > 1) {
             srv.stats.lease_reads++;
@@ -131,6 +131,7 @@ void driver_read(client *c, int argc, char **argv, size_t *argvlen)
     s->argc = argc;
     s->argv = argv_copy(argc, argv, argvlen, &s->argvlen);
     s->db = c->db;
+    s->k = k;
     if (driver_member_count() == 1) { /* alone: only this client's pending writes matter */
         s->confirmed = 1;
         return;

@@ -55,6 +55,7 @@ typedef struct slot {
     int confirmed;           /* SLOT_READ: its read index is applied */
     int wrap;                /* leader side of RAFT.PROXY: sent as one bulk string */
     int db;                  /* SLOT_READ: the database it reads */
+    const kv_command *k;     /* SLOT_READ: its command (NULL: looked up when it runs) */
     /* An attempt of a blocked client (blocking.c): a waiter of the write
      * path (SLOT_WRITE) or a forwarded command (SLOT_PROXY) that is in no
      * client's queue; its outcome goes to blocking_attempt_outcome(). NULL
@@ -184,6 +185,12 @@ extern server srv;
 int64_t mstime(void);
 int64_t ustime(void);
 int64_t mono_us(void); /* CLOCK_MONOTONIC: durations, leases */
+/* mono_us() as of the start of the event loop's pass (the loop sets it
+ * before and after waiting for I/O): for coarse clocks read per key, such
+ * as eviction's LRU seconds, where a clock read per access costs more than
+ * the access (Redis's cached LRU clock). */
+void pass_clock_set(int64_t now_us);
+int64_t pass_clock_us(void);
 
 /* networking.c */
 int net_listen(char *err, size_t errlen);
@@ -329,7 +336,7 @@ slot *write_propose_attempt(int db, int proto, int argc, char **argv, size_t *ar
                             const char **err);
 /* reads.c: a linearizable read: runs once a ReadIndex round confirms it
  * and the state has applied its read index and the client's earlier writes. */
-void driver_read(client *c, int argc, char **argv, size_t *argvlen);
+void driver_read(client *c, const kv_command *k, int argc, char **argv, size_t *argvlen);
 void write_end_of_pass(void);
 /* statecommit.c: commits the state when its bounds say so (also between
  * applied entries: a pass can apply tens of thousands); state_commit_cron:

@@ -177,7 +177,7 @@ int kv_parse_timeout(const char *s, size_t len, int64_t *ms, resp_buf *err)
 static int stream_block_args(const kv_command *cmd, int argc, char **argv, size_t *argvlen,
                              kv_block_args *a)
 {
-    if (!cmd || (strcmp(cmd->name, "xread") && strcmp(cmd->name, "xreadgroup"))) return -1;
+    if (!cmd || kv_command_keyrule(cmd) != KV_KEYS_STREAMS) return -1;
     int timeout = 0;
     for (int i = 1; i < argc; i++) {
         if (kv_streqci(argv[i], argvlen[i], "streams")) {
@@ -379,19 +379,101 @@ static uint32_t name_hash(const char *s, size_t n)
     return h;
 }
 
-/* Built once, at the first lookup; the rows are static, so this cannot
- * fail but for memory, and then every lookup says unknown. */
+/* The rows whose keys are not a plain range, and the reads that do not
+ * touch: looked up by name once, when the index is built, so that no
+ * command pays a name comparison per call. */
+static const struct {
+    const char *name;
+    uint8_t keyrule;
+} keyrules[] = {
+    {"lmpop", KV_KEYS_NUMKEYS1},
+    {"zmpop", KV_KEYS_NUMKEYS1},
+    {"sintercard", KV_KEYS_NUMKEYS1},
+    {"zintercard", KV_KEYS_NUMKEYS1},
+    {"zunion", KV_KEYS_NUMKEYS1},
+    {"zinter", KV_KEYS_NUMKEYS1},
+    {"zdiff", KV_KEYS_NUMKEYS1},
+    {"blmpop", KV_KEYS_NUMKEYS2},
+    {"bzmpop", KV_KEYS_NUMKEYS2},
+    {"eval", KV_KEYS_NUMKEYS2},
+    {"evalsha", KV_KEYS_NUMKEYS2},
+    {"eval_ro", KV_KEYS_NUMKEYS2},
+    {"evalsha_ro", KV_KEYS_NUMKEYS2},
+    {"fcall", KV_KEYS_NUMKEYS2},
+    {"fcall_ro", KV_KEYS_NUMKEYS2},
+    {"zunionstore", KV_KEYS_STORE_NUMKEYS},
+    {"zinterstore", KV_KEYS_STORE_NUMKEYS},
+    {"zdiffstore", KV_KEYS_STORE_NUMKEYS},
+    {"xgroup", KV_KEYS_SUBCMD_KEY},
+    {"xinfo", KV_KEYS_SUBCMD_KEY},
+    {"xread", KV_KEYS_STREAMS},
+    {"xreadgroup", KV_KEYS_STREAMS},
+    {"sort", KV_KEYS_SORT},
+    {"flushdb", KV_KEYS_FLUSH},
+    {"flushall", KV_KEYS_FLUSHALL},
+    {"function", KV_KEYS_FUNCTION},
+    {"script", KV_KEYS_SCRIPT},
+};
+static const char *const notouch[] = {"object", "type", "ttl", "pttl", "exists", "scan", "memory"};
+
+static kv_command *rows; /* copies of every row, in family order */
+static uint8_t *derived; /* per row: its KV_KEYS_* rule, and DERIVED_NOTOUCH */
+#define DERIVED_NOTOUCH 0x80
+
+static uint8_t derive(const kv_command *cmd)
+{
+    uint8_t d = KV_KEYS_RANGE;
+    for (size_t i = 0; i < sizeof(keyrules) / sizeof(keyrules[0]); i++)
+        if (!strcmp(cmd->name, keyrules[i].name)) d = keyrules[i].keyrule;
+    for (size_t i = 0; i < sizeof(notouch) / sizeof(notouch[0]); i++)
+        if (!strcmp(cmd->name, notouch[i])) d |= DERIVED_NOTOUCH;
+    return d;
+}
+
+/* A row pointer from kv_command_lookup() or kv_command_at() is one of the
+ * copies; anything else (never expected) gets the plain range rule. */
+static uint8_t derived_of(const kv_command *cmd)
+{
+    uintptr_t p = (uintptr_t)cmd, r0 = (uintptr_t)rows;
+    if (!rows || p < r0 || p >= r0 + nall * sizeof(*rows)) return KV_KEYS_RANGE;
+    return derived[(p - r0) / sizeof(*rows)];
+}
+
+int kv_command_keyrule(const kv_command *cmd)
+{
+    return derived_of(cmd) & ~DERIVED_NOTOUCH;
+}
+
+int kv_command_notouch(const kv_command *cmd)
+{
+    return (derived_of(cmd) & DERIVED_NOTOUCH) != 0;
+}
+
+/* Built once, at the first lookup, over copies of the static rows (which
+ * get their derived fields); this cannot fail but for memory, and then
+ * every lookup says unknown. */
 static int build_index(void)
 {
     if (all) return 0;
     size_t n = 0;
     for (size_t f = 0; f < NFAMILIES; f++)
         n += *families[f].n;
+    kv_command *r = kv_calloc(n ? n : 1, sizeof(*r));
+    uint8_t *d = kv_calloc(n ? n : 1, 1);
     const kv_command **a = kv_calloc(n ? n : 1, sizeof(*a));
-    if (!a) return -1;
+    if (!r || !d || !a) {
+        free(r);
+        free(d);
+        free(a);
+        return -1;
+    }
+    rows = r;
+    derived = d;
     for (size_t f = 0; f < NFAMILIES; f++)
         for (size_t i = 0; i < *families[f].n; i++) {
-            const kv_command *cmd = &families[f].rows[i];
+            kv_command *cmd = &rows[nall];
+            *cmd = families[f].rows[i];
+            derived[nall] = derive(cmd);
             uint32_t h = name_hash(cmd->name, strlen(cmd->name)) & (INDEX_SLOTS - 1);
             while (index_[h])
                 h = (h + 1) & (INDEX_SLOTS - 1);
@@ -427,8 +509,9 @@ const kv_command *kv_command_at(size_t i)
 static void written(kv_ctx *c, const kv_command *cmd, int argc, char **argv, size_t *argvlen)
 {
     int pos[64];
-    if (!strcmp(cmd->name, "flushdb") || !strcmp(cmd->name, "flushall")) {
-        kv_key_written(c, cmd->name[5] == 'a' ? -1 : c->db, NULL, 0);
+    int rule = kv_command_keyrule(cmd);
+    if (rule == KV_KEYS_FLUSH || rule == KV_KEYS_FLUSHALL) {
+        kv_key_written(c, rule == KV_KEYS_FLUSHALL ? -1 : c->db, NULL, 0);
         return;
     }
     int n = kv_command_keys(cmd, argc, argv, argvlen, pos, 64);
@@ -448,9 +531,9 @@ int kv_call_reads(const kv_command *cmd, int argc, char **argv, size_t *argvlen)
     static const char *const fn_reads[] = {"list", "dump", "stats", "help", "kill", NULL};
     static const char *const script_reads[] = {"exists", "debug", "help", "kill", NULL};
     const char *const *reads;
-    if (!strcmp(cmd->name, "function"))
+    if (kv_command_keyrule(cmd) == KV_KEYS_FUNCTION)
         reads = fn_reads;
-    else if (!strcmp(cmd->name, "script"))
+    else if (kv_command_keyrule(cmd) == KV_KEYS_SCRIPT)
         reads = script_reads;
     else
         return 0;
@@ -521,28 +604,21 @@ static int keys_counted(int argc, char **argv, size_t *argvlen, int at, int *pos
 int kv_command_keys(const kv_command *cmd, int argc, char **argv, size_t *argvlen, int *pos,
                     int max)
 {
-    const char *nm = cmd->name;
     int n = 0;
-    if (!strcmp(nm, "lmpop") || !strcmp(nm, "zmpop") || !strcmp(nm, "sintercard") ||
-        !strcmp(nm, "zintercard") || !strcmp(nm, "zunion") || !strcmp(nm, "zinter") ||
-        !strcmp(nm, "zdiff"))
+    switch (kv_command_keyrule(cmd)) {
+    case KV_KEYS_NUMKEYS1:
         return keys_counted(argc, argv, argvlen, 1, pos, max, 0);
-    if (!strcmp(nm, "blmpop") || !strcmp(nm, "bzmpop") || !strcmp(nm, "eval") ||
-        !strcmp(nm, "evalsha") || !strcmp(nm, "eval_ro") || !strcmp(nm, "evalsha_ro") ||
-        !strcmp(nm, "fcall") || !strcmp(nm, "fcall_ro"))
+    case KV_KEYS_NUMKEYS2:
         return keys_counted(argc, argv, argvlen, 2, pos, max, 0);
-    if (!strcmp(nm, "zunionstore") || !strcmp(nm, "zinterstore") || !strcmp(nm, "zdiffstore")) {
+    case KV_KEYS_STORE_NUMKEYS:
         if (argc < 2) return 0;
         if (max > 0) pos[0] = 1;
         return keys_counted(argc, argv, argvlen, 2, pos, max, 1);
-    }
-    if (!strcmp(nm, "xgroup") || !strcmp(nm, "xinfo")) { /* <sub> key ... (not HELP) */
+    case KV_KEYS_SUBCMD_KEY:
         if (argc < 3 || kv_streqci(argv[1], argvlen[1], "help")) return 0;
         if (max > 0) pos[0] = 2;
         return 1;
-    }
-    if (!strcmp(nm, "xread") || !strcmp(nm, "xreadgroup")) {
-        /* The first half of what follows STREAMS. */
+    case KV_KEYS_STREAMS:
         for (int i = 1; i < argc; i++) {
             if (kv_streqci(argv[i], argvlen[i], "streams")) {
                 int nk = (argc - i - 1) / 2;
@@ -559,6 +635,8 @@ int kv_command_keys(const kv_command *cmd, int argc, char **argv, size_t *argvle
                 i += 2;
         }
         return 0;
+    default:
+        break;
     }
     if (cmd->firstkey <= 0) return 0;
     int last = cmd->lastkey < 0 ? argc + cmd->lastkey : cmd->lastkey;
@@ -567,7 +645,7 @@ int kv_command_keys(const kv_command *cmd, int argc, char **argv, size_t *argvle
         if (n < max) pos[n] = i;
         n++;
     }
-    if (!strcmp(nm, "sort")) { /* SORT key ... STORE destination */
+    if (kv_command_keyrule(cmd) == KV_KEYS_SORT) { /* SORT key ... STORE destination */
         for (int i = 2; i + 1 < argc; i++) {
             if (kv_streqci(argv[i], argvlen[i], "store")) {
                 if (n < max) pos[n] = i + 1;

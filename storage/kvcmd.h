@@ -53,6 +53,22 @@ typedef struct kv_command {
     const char *summary; /* one line, for COMMAND DOCS */
 } kv_command;
 
+/* How kv_command_keys() finds a command's keys: derived from its name when
+ * the table's index is built, so that no call compares names. */
+enum {
+    KV_KEYS_RANGE = 0,     /* firstkey, lastkey, keystep */
+    KV_KEYS_NUMKEYS1,      /* numkeys at argv[1] (LMPOP, ZUNION, SINTERCARD, ...) */
+    KV_KEYS_NUMKEYS2,      /* numkeys at argv[2] (BLMPOP, EVAL, FCALL, ...) */
+    KV_KEYS_STORE_NUMKEYS, /* destination, numkeys at argv[2] (ZUNIONSTORE, ...) */
+    KV_KEYS_SUBCMD_KEY,    /* <subcommand> key (XGROUP, XINFO; not HELP) */
+    KV_KEYS_STREAMS,       /* the first half after STREAMS (XREAD, XREADGROUP) */
+    KV_KEYS_SORT,          /* the range, and STORE's destination (SORT) */
+    KV_KEYS_FLUSH,         /* a whole database (FLUSHDB) */
+    KV_KEYS_FLUSHALL,      /* every database (FLUSHALL) */
+    KV_KEYS_FUNCTION,      /* no keys; a read for some subcommands (FUNCTION) */
+    KV_KEYS_SCRIPT,        /* no keys; a read for some subcommands (SCRIPT) */
+};
+
 /* The longest string APPEND, SETRANGE and SETBIT may build, and the bound
  * of LCS's work table: Redis's default proto-max-bulk-len. Redis reads the
  * setting itself; here it decides what an entry does when applied, so it
@@ -94,9 +110,11 @@ int kv_blocking_args(const kv_command *cmd, int argc, char **argv, size_t *argvl
  * after STREAMS; kv_blocking_args gives both). */
 int kv_command_blocks(const kv_command *cmd, int argc, char **argv, size_t *argvlen);
 
-/* Case-insensitive lookup (a hash index, built at the first call); NULL
- * when unknown. The server resolves a command once, when it arrives, and
- * passes the entry down (kvstate_read); only the apply of a log entry,
+/* Case-insensitive lookup (a hash index, built at the first call, over
+ * copies of the family rows); NULL when unknown. Every kv_command pointer
+ * the server and the storage hold comes from here or kv_command_at().
+ * The server resolves a command once, when it arrives, and passes the
+ * entry down (kvstate_read, driver_read); only the apply of a log entry,
  * which holds names, looks up again. */
 const kv_command *kv_command_lookup(const char *name, size_t len);
 /* Whether this call of cmd is a read (served by kvstate_read(), never a
@@ -115,5 +133,10 @@ size_t kv_command_count(void);
 int kv_command_keys(const kv_command *cmd, int argc, char **argv, size_t *argvlen, int *pos,
                     int max);
 const kv_command *kv_command_at(size_t i);
+/* cmd's KV_KEYS_* rule, and whether a read by cmd leaves its keys' access
+ * data alone (Redis's LOOKUP_NOTOUCH: OBJECT, TYPE, TTL, PTTL, EXISTS,
+ * SCAN, MEMORY). */
+int kv_command_keyrule(const kv_command *cmd);
+int kv_command_notouch(const kv_command *cmd);
 
 #endif
