@@ -149,16 +149,30 @@ static void touch_hash(uint64_t h)
     }
 }
 
-void evict_touch_write(int db, const char *key, size_t keylen)
-{
-    if (db >= 0 && key) touch_hash(key_hash(db, key, keylen));
-}
-
 /* A read's keys, hashed and their slots prefetched by evict_touch_read(),
  * touched by evict_touch_flush() once the read ran: the slot's cache miss
- * then overlaps the read's own B-tree search instead of adding to it. */
+ * then overlaps the read's own B-tree search instead of adding to it.
+ * Writes (applied entries) go through a ring: a key is touched WRING
+ * writes after its slot was prefetched, or at the next flush. */
 static uint64_t pending[16];
 static int npending;
+#define WRING 8
+static uint64_t wring[WRING];
+static unsigned whead, wn;
+
+void evict_touch_write(int db, const char *key, size_t keylen)
+{
+    if (db < 0 || !key) return;
+    uint64_t h = key_hash(db, key, keylen);
+    if (table) __builtin_prefetch(&table[h & (ACC_SLOTS - 1)], 1);
+    if (wn == WRING) {
+        touch_hash(wring[whead]);
+        wring[whead] = h;
+        whead = (whead + 1) % WRING;
+    } else {
+        wring[(whead + wn++) % WRING] = h;
+    }
+}
 
 void evict_touch_read(int db, const kv_command *cmd, int argc, char **argv, size_t *argvlen)
 {
@@ -178,6 +192,8 @@ void evict_touch_read(int db, const kv_command *cmd, int argc, char **argv, size
 
 void evict_touch_flush(void)
 {
+    for (; wn; wn--, whead = (whead + 1) % WRING)
+        touch_hash(wring[whead]);
     for (int i = 0; i < npending; i++)
         touch_hash(pending[i]);
     npending = 0;
@@ -186,6 +202,7 @@ void evict_touch_flush(void)
 long long evict_access(void *ctx, int which, int db, const char *key, size_t keylen)
 {
     (void)ctx;
+    evict_touch_flush();
     acc *a = lookup(db, key, keylen, 0);
     if (which == 1) return a ? (long long)lfu_decayed(a) : 0;
     return a ? (long long)(now_s() - a->lru) : (long long)now_s();
@@ -340,6 +357,7 @@ static void propose_file_settings(void)
 
 void evict_cron(void)
 {
+    evict_touch_flush(); /* the pool samples what the touches wrote */
     const kv_memconf *m = kvstate_memconf(srv.state);
     if (!driver_is_leader()) {
         in_flight = 0;
