@@ -9,6 +9,7 @@ import os
 import testproc
 from conftest import SECRET, Node, wait_until
 from test_peerauth import REFUSED, Conn, cluster_id, handshake, proof
+from test_tls_cluster import certs, tls_args, tls_kw  # noqa: F401  (certs: a fixture)
 
 
 class BareJoinNode(Node):
@@ -124,6 +125,24 @@ def test_a_bare_node_joins_votes_and_restarts(make_cluster):
     n6.client().set("led", "by6")
     for nd in c.nodes:
         wait_until(lambda: int(nd.raft()["raft_leader_id"]) == 6, 10, "node %d to follow 6" % nd.id)
+
+
+def test_a_bare_node_joins_a_tls_cluster(make_cluster, certs):  # noqa: F811
+    """tls-cluster yes: the hello is taken only on a verified TLS connection,
+    and the address it gives is the member's TLS port."""
+    c = make_cluster(3, args=tls_args(certs) + ["--tls-cluster", "yes", "--port", "0"],
+                     client_kw=tls_kw(certs))
+    ld = c.leader()
+    r = ld.client()
+    r.set("t", "1")
+    n4 = start_bare(c, 4, ld.raft()["raft_cluster_id"])
+    assert r.execute_command("RAFT.ADDNODE", 4, "127.0.0.1:%d" % n4.port) == b"OK"
+    wait_until(lambda: applied(n4) >= int(ld.raft()["raft_commit_index"]), 20,
+               "node 4 to catch up")
+    assert "join: node %d is at 127.0.0.1:%d" % (ld.id, ld.port) in n4.log()
+    with n4.client() as r4:
+        r4.execute_command("READONLY")
+        assert r4.get("t") == b"1"
 
 
 def test_members_still_refuse_unknown_ids_and_take_both_hello_forms(make_cluster):
