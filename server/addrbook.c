@@ -36,6 +36,23 @@ static int number(const char *s, size_t *i, size_t end, uint64_t max, uint64_t *
     return 0;
 }
 
+int addrbook_parse_addr(const char *s, size_t len, char host[ADDRBOOK_HOST_MAX + 1], int *port)
+{
+    size_t colon = len; /* the port is after the last ':' */
+    while (colon > 0 && s[colon - 1] != ':')
+        colon--;
+    if (colon <= 1 || colon - 1 > ADDRBOOK_HOST_MAX) return -1;
+    for (size_t j = 0; j < colon - 1; j++)
+        if (!host_char(s[j])) return -1;
+    size_t p = colon;
+    uint64_t v;
+    if (number(s, &p, len, 65535, &v) || p != len || v == 0) return -1;
+    memcpy(host, s, colon - 1);
+    host[colon - 1] = '\0';
+    *port = (int)v;
+    return 0;
+}
+
 int addrbook_decode(const void *buf, size_t len, addrbook *out)
 {
     const char *s = buf;
@@ -53,18 +70,7 @@ int addrbook_decode(const void *buf, size_t len, addrbook *out)
         size_t end = i; /* the entry runs to the next ',' */
         while (end < len && s[end] != ',')
             end++;
-        size_t colon = end;
-        while (colon > i && s[colon - 1] != ':')
-            colon--;
-        if (colon <= i + 1 || colon - 1 - i > ADDRBOOK_HOST_MAX) return -1;
-        for (size_t j = i; j < colon - 1; j++)
-            if (!host_char(s[j])) return -1;
-        memcpy(e->host, s + i, colon - 1 - i);
-        e->host[colon - 1 - i] = '\0';
-        size_t p = colon;
-        uint64_t port;
-        if (number(s, &p, end, 65535, &port) || p != end || port == 0) return -1;
-        e->port = (int)port;
+        if (addrbook_parse_addr(s + i, end - i, e->host, &e->port)) return -1;
         for (uint32_t k = 0; k < out->n; k++)
             if (out->e[k].id == e->id) return -1;
         out->n++;

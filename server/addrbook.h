@@ -39,6 +39,13 @@ int addrbook_decode(const void *buf, size_t len, addrbook *out);
  * not fit in cap or b is not well formed. */
 size_t addrbook_encode(const addrbook *b, char *buf, size_t cap);
 
+/* One "<host>:<port>" as the book spells it (len bytes, not NUL
+ * terminated; from a peer: a join node learns a member's address from its
+ * RAFT.HELLO): 0 with host (NUL terminated) and *port set, or -1 for
+ * anything addrbook_encode() would not write. host and *port are left
+ * untouched on -1. */
+int addrbook_parse_addr(const char *s, size_t len, char host[ADDRBOOK_HOST_MAX + 1], int *port);
+
 /* The entry of id, or NULL. */
 const addrbook_entry *addrbook_find(const addrbook *b, uint64_t id);
 

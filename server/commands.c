@@ -12,6 +12,7 @@
 #include <sys/time.h>
 
 #include "server/acl.h"
+#include "server/addrbook.h"
 #include "server/backup.h"
 #include "server/clientcmd.h"
 #include "server/command_info.h"
@@ -138,8 +139,8 @@ static const scmd server_commands[] = {
      "Asynchronously saves the database(s) to disk."},
     {"lastsave", 1, SC_NOMULTI, "loading stale fast", lastsave_cmd, "server", "1.0.0",
      "Returns the Unix timestamp of the last successful save to disk."},
-    {"raft.hello", 4, SC_NOAUTH | SC_NOMULTI, "noscript loading stale fast no_auth", raft_hello_cmd,
-     "raft", "0.1.0", "Opens a peer connection (between RaftKV nodes)."},
+    {"raft.hello", -4, SC_NOAUTH | SC_NOMULTI, "noscript loading stale fast no_auth",
+     raft_hello_cmd, "raft", "0.1.0", "Opens a peer connection (between RaftKV nodes)."},
     {"raft.auth", 2, SC_NOAUTH | SC_NOMULTI, "noscript loading stale fast no_auth", raft_auth_cmd,
      "raft", "0.1.0", "Completes a peer connection's handshake (between RaftKV nodes)."},
     {"raft.msg", -2, SC_NOAUTH | SC_NOMULTI, "noscript loading stale fast no_auth", raft_msg_cmd,
@@ -1613,18 +1614,27 @@ static int handshake_blocked(client *c, char *host, size_t n)
     return 1;
 }
 
-/* RAFT.HELLO <cluster-id> <node-id> <client-nonce>: answers this node's id,
- * a fresh nonce and this node's proof; the connection is a peer only after
- * RAFT.AUTH. An address blocked for failed handshakes is refused before
- * anything is checked or computed. With tls-cluster, only a TLS connection
- * whose certificate verified against the CA may begin (mutual TLS, then
- * the secret). */
+/* RAFT.HELLO <cluster-id> <node-id> <client-nonce> [<host:port>]: answers
+ * this node's id, a fresh nonce and this node's proof; the connection is a
+ * peer only after RAFT.AUTH. An address blocked for failed handshakes is
+ * refused before anything is checked or computed. With tls-cluster, only a
+ * TLS connection whose certificate verified against the CA may begin
+ * (mutual TLS, then the secret). host:port is where the connecting node
+ * is reached (the 4-word form is an older version's): a node waiting to be
+ * added ('join yes') answers it there once RAFT.AUTH proved the secret;
+ * members ignore it (their address book decides). */
 PROC(raft_hello_cmd)
 {
-    (void)argc;
+    if (argc > 5) { /* as the fixed arity of an older version answers */
+        resp_add_error(client_reply_buf(c),
+                       "ERR wrong number of arguments for 'raft.hello' command");
+        return;
+    }
     char host[64];
     if (handshake_blocked(c, host, sizeof(host))) return;
     uint64_t id = 0;
+    char ahost[ADDRBOOK_HOST_MAX + 1] = "";
+    int aport = 0;
     const char *why = NULL;
     if (c->peer_id)
         why = "the connection is a peer already";
@@ -1638,11 +1648,13 @@ PROC(raft_hello_cmd)
         why = "malformed node id";
     else if (!peerauth_is_hex(argv[3], lens[3]))
         why = "malformed nonce";
+    else if (argc == 5 && addrbook_parse_addr(argv[4], lens[4], ahost, &aport))
+        why = "malformed address";
     if (why) {
         hello_refuse(c, host, why);
         return;
     }
-    if (!driver_peer_known(id)) {
+    if (!driver_peer_accepted(id)) {
         hello_refuse_counted(c, host, "not a member's node id", 0);
         return;
     }
@@ -1654,6 +1666,8 @@ PROC(raft_hello_cmd)
     c->hello = h;
     h->id = id;
     memcpy(h->client_nonce, argv[3], PEERAUTH_HEX_LEN + 1);
+    memcpy(h->host, ahost, sizeof(ahost));
+    h->port = aport;
     char proof[PEERAUTH_HEX_LEN + 1];
     uint64_t self = (uint64_t)cfg.node_id;
     if (peerauth_nonce(h->server_nonce) != 0 ||
@@ -1692,6 +1706,7 @@ PROC(raft_auth_cmd)
         return;
     }
     uint64_t id = h->id;
+    if (h->port) driver_peer_addr(id, h->host, h->port);
     free(c->hello);
     c->hello = NULL;
     peerauth_note_success(host);

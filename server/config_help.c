@@ -63,9 +63,9 @@ static const struct {
     {"appendfsync", "only 'always': every acknowledged write was fsynced on a majority"},
     {"node-id", "this node's id in 'cluster'"},
     {"cluster", "the voters, 1=host:port,2=host:port,...; empty: a single node"},
-    {"join", "yes: a new node waiting to be added (RAFT.ADDNODE); 'cluster' then lists the "
-             "current members and this node, for their addresses only; needs the cluster's "
-             "cluster-id"},
+    {"join", "yes: a new node waiting to be added (RAFT.ADDNODE); 'cluster' then names this "
+             "node (N=host:port) and, optionally, members, for their addresses only; needs the "
+             "cluster's cluster-id and cluster-secret"},
     {"cluster-override", "yes: start with the stored membership even when 'cluster' names other "
                          "members (else the node refuses to start)"},
     {"learner-auto-promote", "leader: promote a learner whose log is within this many entries "

@@ -729,6 +729,14 @@ static int start_transport(char *err, size_t errlen)
     tc.bind_addr = self_host;
     tc.cluster_id = cfg.cluster_id;
     tc.secret = cfg.cluster_secret;
+    /* Where peers reach this node, in every hello: a join node that knows
+     * no member answers there (membership.c). Only as the book spells an
+     * address, or a peer would refuse the hello. */
+    char advertise[ADDRBOOK_HOST_MAX + 16];
+    if (self_host && self_port > 0 && addrbook_host_ok(self_host)) {
+        snprintf(advertise, sizeof(advertise), "%s:%d", self_host, self_port);
+        tc.advertise = advertise;
+    }
     tc.tls = cfg.tls_cluster ? tls_connect_conn : NULL;
     tc.peers = pc;
     tc.npeers = n;
@@ -745,6 +753,21 @@ static int start_transport(char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+void driver_peer_addr(uint64_t id, const char *host, int port)
+{
+    if (membership_learn(id, host, port) <= 0) return;
+    if (!tr) {
+        char err[200];
+        if (start_transport(err, sizeof(err)))
+            serverLog(LL_WARNING, "Starting the peer transport: %s", err);
+        return;
+    }
+    int rc = transport_add_peer(tr, id, host, port);
+    if (rc)
+        serverLog(LL_WARNING, "Adding peer %llu (%s:%d) to the transport: %s",
+                  (unsigned long long)id, host, port, transport_strerror(rc));
 }
 
 /* members follow the stored book (membership.c); the transport connects

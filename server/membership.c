@@ -579,8 +579,9 @@ int driver_configure(char *err, size_t errlen)
     if (!cfg.cluster[0]) {
         if (cfg.join) {
             snprintf(err, errlen,
-                     "'join yes' needs 'cluster' (the current members and this node: their "
-                     "addresses)");
+                     "'join yes' needs 'cluster' naming at least this node (\"%d=host:port\": "
+                     "where it listens and where the cluster will reach it)",
+                     cfg.node_id);
             return -1;
         }
         peers[npeers] = (uint64_t)cfg.node_id;
@@ -673,6 +674,54 @@ int driver_peer_known(uint64_t id)
     return id != (uint64_t)cfg.node_id && member_by_id(id) != NULL;
 }
 
+static int have_book; /* book read from the state; else 'cluster' bootstraps */
+
+/* A node started with 'join yes' that has applied no configuration (no
+ * stored address book) is waiting to be added: it knows no member but
+ * itself (or the ones 'cluster' lists), so it takes a handshake from any
+ * node that proves the cluster secret, and learns the address the node's
+ * hello gives. Once a change entry or a snapshot brings the book, the book
+ * decides, as on any member: no new surface on a member. */
+int membership_awaiting(void)
+{
+    return cfg.join && !have_book;
+}
+
+int driver_peer_accepted(uint64_t id)
+{
+    if (id == (uint64_t)cfg.node_id) return 0;
+    return member_by_id(id) != NULL || membership_awaiting();
+}
+
+/* Only until the book is in force: membership_follow_stored() replaces
+ * every learned address with the book's (and drops the ones it lacks). */
+int membership_learn(uint64_t id, const char *host, int port)
+{
+    if (!membership_awaiting() || id == (uint64_t)cfg.node_id) return 0;
+    struct member *m = NULL;
+    for (uint32_t i = 0; i < npeers && !m; i++)
+        if (members[i].id == id) m = &members[i];
+    if (m && m->port == port && !strcmp(m->host, host)) return 0;
+    if (!m) {
+        if (npeers == ADDRBOOK_MAX + 1) {
+            serverLog(LL_WARNING,
+                      "join: node %llu is at %s:%d, but this node already knows the addresses of "
+                      "%d nodes; not answering it",
+                      (unsigned long long)id, host, port, ADDRBOOK_MAX);
+            return -1;
+        }
+        m = &members[npeers++];
+        m->id = id;
+    }
+    snprintf(m->host, sizeof(m->host), "%s", host);
+    m->port = port;
+    serverLog(LL_NOTICE,
+              "join: node %llu is at %s:%d (its handshake says); answering it there until the "
+              "cluster's address book arrives",
+              (unsigned long long)id, host, port);
+    return 1;
+}
+
 /* Whether 'cluster' names exactly the members of conf. */
 static int same_members(const raft_conf *conf)
 {
@@ -683,7 +732,6 @@ static int same_members(const raft_conf *conf)
 }
 
 static addrbook book;
-static int have_book; /* book read from the state; else 'cluster' bootstraps */
 
 /* Whether 'cluster' contradicts the stored configuration (why says how):
  * it names a node the cluster never had (an id above the highest it used)
@@ -769,6 +817,7 @@ uint64_t driver_max_node_id(void)
 
 int driver_member_host(const char *host)
 {
+    if (membership_awaiting()) return 1; /* any node may be the one adding it */
     for (uint32_t i = 0; i < npeers; i++)
         if (members[i].id != (uint64_t)cfg.node_id && !strcmp(members[i].host, host)) return 1;
     return 0;

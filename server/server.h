@@ -92,6 +92,8 @@ enum {
 typedef struct peer_hello { /* between RAFT.HELLO and RAFT.AUTH (peerauth.h) */
     uint64_t id;            /* the node the hello named */
     char client_nonce[65], server_nonce[65];
+    char host[256]; /* the address the hello gave (addrbook.h's spelling) */
+    int port;       /* 0: the hello gave none (4 words) */
 } peer_hello;
 
 typedef struct mcmd { /* a queued MULTI command: one allocation */
@@ -254,6 +256,13 @@ void logsync_note_synced(void);  /* a kvlog_sync() made everything durable */
 uint64_t logsync_durable_pos(void);
 void logsync_want(uint64_t pos); /* something waits for the log up to pos */
 int driver_peer_known(uint64_t id);
+/* Whether a RAFT.HELLO naming id may go on: a member's id, or, on a node
+ * waiting to be added ('join yes', no address book applied yet), any
+ * other node's (membership.c). */
+int driver_peer_accepted(uint64_t id);
+/* A peer that completed the handshake said where it is (its RAFT.HELLO's
+ * address): a waiting join node answers it there (driver.c). */
+void driver_peer_addr(uint64_t id, const char *host, int port);
 void driver_step(uint64_t from, const void *buf, size_t len); /* an encoded RAFT.MSG item */
 struct raft_msg;
 struct raft_node;
@@ -305,6 +314,10 @@ struct raft_conf;
 const char *membership_addr(uint64_t id, int *port); /* NULL: not a member; port may be 0 */
 const uint64_t *membership_boot_voters(uint32_t *n); /* 'cluster' (none with 'join') */
 int membership_follow_stored(void);                  /* members from the stored book; -1: none */
+int membership_awaiting(void); /* 'join yes' and no address book applied yet */
+/* A waiting join node learns where node id is: 1 when the member table
+ * changed, 0 when nothing to do (not waiting, or known there), -1 full. */
+int membership_learn(uint64_t id, const char *host, int port);
 /* Start-up: whether 'cluster' may start a node whose state applied conf at
  * stored_index (logs an out-of-date one); -1 with err when it contradicts. */
 int membership_check_stored(const struct raft_conf *conf, uint64_t stored_index, char *err,

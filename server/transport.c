@@ -55,6 +55,8 @@ struct tpeer {
     uint64_t outstanding; /* RAFT.MSG commands without a reply */
     int64_t acked_send;   /* when the last RAFT.MSG (not RAFT.MSGQ) went */
     peerauth_client auth; /* the handshake of the current connection */
+    int hello_argc;       /* 5: the hello carried cfg.advertise; 4: it did not */
+    int old_hello;        /* the peer refused the 5-word hello: an older version */
     uint64_t attempts;
     int failures; /* attempts failed since the last READY (the first is logged louder) */
     /* Messages waiting for transport_flush(): bytes in qbuf, message i at
@@ -69,7 +71,7 @@ struct tpeer {
 struct transport {
     struct event_base *base;
     transport_config cfg; /* strings below are the copies */
-    char *bind_addr, *cluster_id, *secret;
+    char *bind_addr, *cluster_id, *secret, *advertise;
     tpeer *peers;
     size_t npeers;
     const char **argv; /* transport_flush() scratch */
@@ -217,6 +219,34 @@ static int check_unsolicited(tpeer *p)
 }
 
 static void on_auth_reply(void *owner, void *priv, redisReply *r);
+static void on_hello_reply(void *owner, void *priv, redisReply *r);
+
+/* Queues RAFT.HELLO on p's connection (p->auth drawn already): with this
+ * node's address as a 5th word, unless there is none to send or the peer
+ * is an older version that refuses it. -1 when it could not be queued. */
+static int send_hello(tpeer *p)
+{
+    transport *t = p->t;
+    const char *argv[5];
+    size_t argvlen[5];
+    memcpy(argv, p->auth.argv, sizeof(p->auth.argv));
+    memcpy(argvlen, p->auth.argvlen, sizeof(p->auth.argvlen));
+    p->hello_argc = 4;
+    if (t->advertise && !p->old_hello) {
+        argv[4] = t->advertise;
+        argvlen[4] = strlen(t->advertise);
+        p->hello_argc = 5;
+    }
+    return peerconn_command(p->pc, on_hello_reply, &tag_hello, p->hello_argc, argv, argvlen);
+}
+
+/* An older version's answer to a 5-word RAFT.HELLO: its fixed arity. */
+static int is_arity_error(const redisReply *r)
+{
+    static const char want[] = "ERR wrong number of arguments for 'raft.hello' command";
+    return r->type == REDIS_REPLY_ERROR && r->len == sizeof(want) - 1 &&
+           memcmp(r->str, want, sizeof(want) - 1) == 0;
+}
 
 /* The answer to RAFT.HELLO: the peer's proof is checked before ours goes
  * out (peerauth.h), so a node that does not know the secret learns
@@ -226,6 +256,22 @@ static void on_hello_reply(void *owner, void *priv, redisReply *r)
     (void)priv;
     tpeer *p = owner;
     if (!r) return; /* the connection is being freed */
+    if (p->hello_argc == 5 && is_arity_error(r)) {
+        /* Rolling upgrade: the peer does not take the address. It is a
+         * member already (only a join node needs it, and it runs this
+         * version), so the same hello without it, on this connection, and
+         * on every later one to this peer. */
+        p->old_hello = 1;
+        tlog(p->t, TRANSPORT_LOG_NOTICE,
+             "peer %" PRIu64 " (%s:%d): an older version; RAFT.HELLO without this node's address",
+             p->id, p->host, p->port);
+        if (check_unsolicited(p)) return;
+        if (send_hello(p) != 0)
+            peer_down(p, TRANSPORT_LOG_WARNING, "could not queue RAFT.HELLO");
+        else
+            peerconn_flush(p->pc);
+        return;
+    }
     char why[256];
     if (peerauth_client_check(&p->auth, r, why, sizeof(why)) != 0) {
         peer_down(p, TRANSPORT_LOG_WARNING, "RAFT.HELLO refused: %s", why);
@@ -315,7 +361,7 @@ static void on_conn_up(void *owner)
     tpeer *p = owner;
     transport *t = p->t;
     if (peerauth_client_hello(&p->auth, t->secret, t->cluster_id, t->cfg.self_id, p->id) != 0 ||
-        peerconn_command(p->pc, on_hello_reply, &tag_hello, 4, p->auth.argv, p->auth.argvlen) != 0)
+        send_hello(p) != 0)
         tlog(t, TRANSPORT_LOG_WARNING,
              "peer %" PRIu64 ": could not start RAFT.HELLO; waiting for the connect timeout",
              p->id);
@@ -449,13 +495,14 @@ transport *transport_new(struct event_base *base, const transport_config *cfg)
     t->cluster_id = dupstr(cfg->cluster_id);
     t->secret = dupstr(cfg->secret);
     t->bind_addr = cfg->bind_addr && cfg->bind_addr[0] ? dupstr(cfg->bind_addr) : NULL;
+    t->advertise = cfg->advertise && cfg->advertise[0] ? dupstr(cfg->advertise) : NULL;
     /* A fixed array: timers and connections hold pointers to their peer,
      * so a peer added at runtime takes a free slot and never moves the
      * others. */
     t->peers =
         cfg->npeers <= TRANSPORT_MAX_PEERS ? calloc(TRANSPORT_MAX_PEERS, sizeof(*t->peers)) : NULL;
     if (!t->cluster_id || !t->secret || (cfg->bind_addr && cfg->bind_addr[0] && !t->bind_addr) ||
-        !t->peers)
+        (cfg->advertise && cfg->advertise[0] && !t->advertise) || !t->peers)
         goto err_after_alloc;
     t->npeers = cfg->npeers;
     for (size_t i = 0; i < t->npeers; i++) {
@@ -496,6 +543,7 @@ void transport_free(transport *t)
     if (t->secret) OPENSSL_cleanse(t->secret, strlen(t->secret));
     free(t->secret);
     free(t->bind_addr);
+    free(t->advertise);
     free(t->argv);
     free(t->argvlen);
     free(t);

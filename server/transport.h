@@ -3,7 +3,7 @@
  * with tls-cluster), on the caller's libevent base, bound to this node's
  * address, carrying
  *
- *   RAFT.HELLO <cluster-id> <node-id> <nonce>         once, first; then, if
+ *   RAFT.HELLO <cluster-id> <node-id> <nonce> [<addr>] once, first; then, if
  *   RAFT.AUTH <proof>                                 the peer proved itself
  *   RAFT.MSG <msg> [<msg> ...]                        one per peer per pass
  *   any command given to transport_call()             (snapshot chunks)
@@ -12,6 +12,14 @@
  * peer's answers to our messages arrive on its own outgoing connection to us
  * (the server's RAFT.MSG handler, not this module). transport_call()'s
  * commands are answered on this connection, to cfg->on_reply.
+ *
+ * <addr> is cfg->advertise, this node's "host:port": a node started with
+ * 'join yes' that knows no member learns from it where to answer (the
+ * server's RAFT.HELLO handler). A peer of an older version answers a
+ * 5-word RAFT.HELLO with its arity error; the transport then sends the
+ * 4-word form on the same connection, and only that form to this peer
+ * from then on (until it is removed). A 5-word hello is never sent
+ * without cfg->advertise.
  *
  * The handshake is server/peerauth.h's: the secret never goes on the wire;
  * the peer's answer to RAFT.HELLO must carry its node id and a proof that
@@ -101,6 +109,7 @@ typedef struct transport_config {
     const char *bind_addr;  /* local address outgoing sockets bind to; NULL: none */
     const char *cluster_id; /* sent in HELLO; non-empty, no NUL inside */
     const char *secret;     /* the HMAC key of the handshake, never sent; non-empty */
+    const char *advertise;  /* "host:port" sent in HELLO (see above); NULL or "": none */
     /* NULL: plain text. Otherwise every connection is TLS, made by this on
      * the connected socket (server/tls.h's tls_connect_conn: the node's
      * certificate, the peer's verified against the CA); a handshake that

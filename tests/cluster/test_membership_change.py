@@ -30,14 +30,16 @@ class JoinNode(Node):
         return a
 
 
-def start_joiner(c, nid, ld):
+def start_joiner(c, nid, ld, bare=False):
     """Starts node nid with 'join yes', listed after the current members
-    (ld leads them; c.leader() waits for the new node to know it too)."""
+    (ld leads them; c.leader() waits for the new node to know it too), or
+    (bare) with only its own address: it learns the others' from their
+    handshakes, then from the address book."""
     port = testproc.pick_ports(1)[0]
     cid = ld.raft()["raft_cluster_id"]
     members = ld.client().execute_command("RAFT.MEMBERS")
-    spec = ",".join("%d=%s" % (row[0], row[1].decode()) for row in members)
-    spec += ",%d=127.0.0.1:%d" % (nid, port)
+    spec = "" if bare else "".join("%d=%s," % (row[0], row[1].decode()) for row in members)
+    spec += "%d=127.0.0.1:%d" % (nid, port)
     nd = JoinNode(c, nid, port, cid, spec)
     c.nodes.append(nd)
     return nd.start()
@@ -133,7 +135,7 @@ def grow_3_to_5(c, stop_load):
         wait_until(lambda: len(w.acked) > 50, 20, "writes to flow")
         for nid in (4, 5):
             ld = c.leader(among=c.nodes[:nid - 1])
-            nd = start_joiner(c, nid, ld)
+            nd = start_joiner(c, nid, ld, bare=nid == 5)  # both forms of 'cluster'
             assert nd.raft()["raft_member"] == "none"
             assert ld.client().execute_command(
                 "RAFT.ADDNODE", nid, "127.0.0.1:%d" % nd.port) == b"OK"

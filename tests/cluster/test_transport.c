@@ -67,6 +67,8 @@ struct fake {
     uint64_t id;        /* PROPER: the node id it answers with (3) */
     const char *secret; /* PROPER: its cluster secret ("s3cret") */
     int replay_hello;   /* answer HELLO with the first proper answer it gave */
+    int old_version;    /* answer a 5-word HELLO as a fixed arity of 4 does */
+    int old_refusals;   /* 5-word hellos it answered so */
     char recorded[512];
     int stop_reading_after_handshake;
     int close_after_handshake;
@@ -111,7 +113,7 @@ static void fake_record(fake *f, int conn_no, const resp_cmd *cmd)
 static void fake_proper_hello(fake_conn *c, const resp_cmd *cmd, char *out, size_t n)
 {
     fake *f = c->f;
-    assert_int_equal(cmd->argc, 4);
+    assert_true(cmd->argc == 4 || cmd->argc == 5);
     assert_int_equal(peerauth_parse_id(cmd->argv[2], cmd->argvlen[2], &c->client_id), 0);
     assert_true(peerauth_is_hex(cmd->argv[3], cmd->argvlen[3]));
     memcpy(c->client_nonce, cmd->argv[3], PEERAUTH_HEX_LEN + 1);
@@ -161,7 +163,13 @@ static void fake_on_read(struct bufferevent *bev, void *arg)
     int rc;
     while ((rc = resp_parser_next(c->parser, &cmd)) == RESP_CMD) {
         fake_record(f, c->no, &cmd);
-        if (cmd.argvlen[0] == 10 && memcmp(cmd.argv[0], "RAFT.HELLO", 10) == 0) {
+        if (cmd.argvlen[0] == 10 && memcmp(cmd.argv[0], "RAFT.HELLO", 10) == 0 && f->old_version &&
+            cmd.argc != 4) {
+            static const char arity[] =
+                "-ERR wrong number of arguments for 'raft.hello' command\r\n";
+            f->old_refusals++;
+            bufferevent_write(bev, arity, sizeof(arity) - 1);
+        } else if (cmd.argvlen[0] == 10 && memcmp(cmd.argv[0], "RAFT.HELLO", 10) == 0) {
             char proper[512];
             const char *reply = f->hello_reply;
             if (reply == PROPER) {
@@ -558,6 +566,73 @@ static void the_handshake_proves_the_secret_without_sending_it(void **state)
 
     env_done(&e);
     fake_done(&f);
+    event_base_free(e.base);
+}
+
+/* With cfg.advertise, RAFT.HELLO carries this node's address as a 5th
+ * word (a join node answers there). An older peer answers that with its
+ * arity error: the 4-word hello follows on the same connection, and only
+ * that form goes to this peer afterwards; a new peer keeps getting 5. */
+static void the_hello_carries_the_address_and_falls_back_for_an_older_peer(void **state)
+{
+    (void)state;
+    env e;
+    fake neu, old;
+    env_init(&e);
+    fake_init(&neu, e.base);
+    fake_init(&old, e.base);
+    old.id = 4;
+    old.old_version = 1;
+    transport_peer_config peers[] = {{3, "127.0.0.1", neu.port}, {4, "127.0.0.1", old.port}};
+    transport_config cfg = base_config(&e, peers, 2);
+    cfg.advertise = "127.0.0.1:7007";
+    env_start(&e, &cfg);
+    wait_connected(&e, 2);
+    assert_int_equal(stat_of(&e, 0).state, TRANSPORT_READY);
+    assert_int_equal(stat_of(&e, 1).state, TRANSPORT_READY);
+    /* the new peer: one 5-word hello, then AUTH */
+    assert_int_equal(neu.ncmds, 2);
+    assert_int_equal(neu.cmds[0].argc, 5);
+    assert_arg(&neu.cmds[0], 0, "RAFT.HELLO", 10);
+    assert_arg(&neu.cmds[0], 4, "127.0.0.1:7007", 14);
+    assert_int_equal(neu.auth_ok, 1);
+    /* the old one: 5 words refused, 4 words on the same connection */
+    assert_int_equal(old.accepted, 1);
+    assert_int_equal(old.old_refusals, 1);
+    assert_int_equal(old.ncmds, 3);
+    assert_int_equal(old.cmds[0].argc, 5);
+    assert_int_equal(old.cmds[1].argc, 4);
+    assert_arg(&old.cmds[1], 0, "RAFT.HELLO", 10);
+    assert_int_equal(old.cmds[1].conn_no, 1);
+    assert_memory_equal(old.cmds[1].argv[3], old.cmds[0].argv[3], PEERAUTH_HEX_LEN);
+    assert_arg(&old.cmds[2], 0, "RAFT.AUTH", 9);
+    assert_int_equal(old.auth_ok, 1);
+    assert_int_equal(e.unreachable, 0);
+
+    /* reconnects: 4 words straight to the old peer, 5 to the new one */
+    neu.close_on_msg = old.close_on_msg = 1;
+    assert_int_equal(transport_send(e.t, 3, "m", 1), TRANSPORT_OK);
+    assert_int_equal(transport_send(e.t, 4, "m", 1), TRANSPORT_OK);
+    transport_flush(e.t);
+    int two = 2;
+    assert_true(run_until(&e, cond_unreachable_n, &two, 2000));
+    neu.close_on_msg = old.close_on_msg = 0;
+    wait_connected(&e, 4);
+    assert_int_equal(old.accepted, 2);
+    assert_int_equal(old.old_refusals, 1);
+    const rec_cmd *last = &old.cmds[old.ncmds - 2];
+    assert_arg(last, 0, "RAFT.HELLO", 10);
+    assert_int_equal(last->argc, 4);
+    assert_int_equal(last->conn_no, 2);
+    last = &neu.cmds[neu.ncmds - 2];
+    assert_arg(last, 0, "RAFT.HELLO", 10);
+    assert_int_equal(last->argc, 5);
+    assert_int_equal(old.auth_ok, 2);
+    assert_int_equal(neu.auth_ok, 2);
+
+    env_done(&e);
+    fake_done(&neu);
+    fake_done(&old);
     event_base_free(e.base);
 }
 
@@ -1311,6 +1386,7 @@ int main(void)
         cmocka_unit_test(the_queue_bound_drops_what_does_not_fit),
         cmocka_unit_test(a_peer_that_stops_reading_is_unreachable_in_about_the_liveness_timeout),
         cmocka_unit_test(a_peer_that_never_answers_hello_hits_the_connect_timeout),
+        cmocka_unit_test(the_hello_carries_the_address_and_falls_back_for_an_older_peer),
         cmocka_unit_test(a_peer_closing_the_connection_is_reconnected_with_backoff),
         cmocka_unit_test(replies_nobody_asked_for_or_of_the_wrong_kind_close_the_connection),
         cmocka_unit_test(a_peer_closing_with_replies_outstanding_is_reported_and_reconnected),

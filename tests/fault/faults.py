@@ -594,7 +594,8 @@ class SnapshotTransfer(Fault):
 
 class MembershipChange(Fault):
     """Runtime membership interleaved with kill -9 (issue 18): a spare node
-    (id above every other) starts empty with 'join yes', is added as a
+    (id above every other) starts empty with 'join yes' and only its own
+    address, is added as a
     learner (RAFT.ADDNODE), promoted (RAFT.PROMOTE) and removed again
     (RAFT.REMOVENODE), while one node (or the leader) is killed with -9 at a
     drawn point of that sequence and restarted later. Each change is retried
@@ -630,7 +631,9 @@ class MembershipChange(Fault):
         from cluster import wait_until
         ld = wait_until(cl.some_leader, 30, "a leader to ask for the cluster id")
         cid = ld.raft().get("raft_cluster_id")
-        spec = cl.spec + ",%d=%s:%d" % (nid, nd.host, clmod.PORT)
+        # 'cluster' naming only itself (the README's recipe): it learns
+        # where to answer from the handshake of the node that adds it
+        spec = "%d=%s:%d" % (nid, nd.host, clmod.PORT)
         base = nd.argv
 
         def argv():
