@@ -982,11 +982,14 @@ size_t driver_peer_lines(char *buf, size_t n)
     for (size_t i = 0; driver_member(i, &mid, &mhost, &mport) == 0 && off < n; i++) {
         if (mid == (uint64_t)cfg.node_id) continue;
         int connected = 0;
+        size_t buffer = 0;
         if (tr)
             for (size_t j = 0; j < transport_peer_count(tr); j++) {
                 transport_peer_stat st;
-                if (transport_peer_status(tr, j, &st) == 0 && st.id == mid)
+                if (transport_peer_status(tr, j, &st) == 0 && st.id == mid) {
                     connected = st.connected;
+                    buffer = st.buffer_bytes;
+                }
             }
         raft_peer_progress pp = {0};
         const char *state = "probe";
@@ -997,9 +1000,9 @@ size_t driver_peer_lines(char *buf, size_t n)
                     break;
                 }
         int w = snprintf(buf + off, n - off,
-                         "raft_peer%llu:addr=%s:%d,connected=%d,state=%s,match=%llu\r\n",
+                         "raft_peer%llu:addr=%s:%d,connected=%d,state=%s,match=%llu,buffer=%zu\r\n",
                          (unsigned long long)mid, mhost, mport, connected, state,
-                         (unsigned long long)(pp.id == mid ? pp.match : 0));
+                         (unsigned long long)(pp.id == mid ? pp.match : 0), buffer);
         if (w < 0) break;
         off += (size_t)w;
     }

@@ -207,6 +207,7 @@ typedef struct transport_peer_stat {
     int connected;         /* 1 when READY */
     int state;             /* TRANSPORT_IDLE / _CONNECTING / _READY */
     size_t queued_bytes;   /* as counted against queue_bound */
+    size_t buffer_bytes;   /* buffer capacity held for it (queue and connection) */
     uint64_t outstanding;  /* RAFT.MSG commands not answered yet */
     uint64_t sent;         /* messages handed to the socket layer in a RAFT.MSG */
     uint64_t dropped;      /* messages transport_send() dropped, plus queued ones lost
