@@ -1009,6 +1009,26 @@ size_t driver_peer_lines(char *buf, size_t n)
     return off < n ? off : n - 1;
 }
 
+uint64_t driver_slowest_match(uint64_t first)
+{
+    uint64_t low = UINT64_MAX;
+    if (!node || cur_role != RAFT_LEADER || !tr) return low;
+    raft_peer_progress pp;
+    for (uint32_t j = 0; raft_get_progress(node, j, &pp) == 0; j++) {
+        if (pp.id == (uint64_t)cfg.node_id || pp.state == RAFT_PR_SNAPSHOT) continue;
+        /* A new or wiped node (match 0), or one the log was already cut
+         * past, needs a snapshot anyway: keeping log for it helps nothing. */
+        if (pp.match == 0 || pp.match + 1 < first) continue;
+        int connected = 0;
+        for (size_t i = 0; i < transport_peer_count(tr); i++) {
+            transport_peer_stat st;
+            if (transport_peer_status(tr, i, &st) == 0 && st.id == pp.id) connected = st.connected;
+        }
+        if (connected && pp.match < low) low = pp.match;
+    }
+    return low;
+}
+
 uint64_t driver_leader_id(void)
 {
     return cur_leader;
