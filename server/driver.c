@@ -667,6 +667,7 @@ void driver_step(uint64_t from, const void *buf, size_t len)
 void driver_step_msg(const raft_msg *m)
 {
     info_peer_heard(m->from);
+    if (tr) transport_heard(tr, m->from);
     int rc = raft_step(node, m);
     if (rc == RAFT_EINVAL) { /* raft refused it as impossible */
         srv.stats.peer_msgs_dropped++;

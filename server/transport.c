@@ -785,6 +785,12 @@ int transport_call(transport *t, uint64_t to, int argc, const char **argv, const
     return TRANSPORT_OK;
 }
 
+void transport_heard(transport *t, uint64_t to)
+{
+    tpeer *p = find_peer(t, to);
+    if (p && p->state == TRANSPORT_READY && p->outstanding > 0) p->since = now_ms();
+}
+
 size_t transport_pending_bytes(const transport *t, uint64_t to)
 {
     for (size_t i = 0; to && i < t->npeers; i++)

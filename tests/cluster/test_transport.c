@@ -939,6 +939,40 @@ static void a_peer_that_stops_reading_is_unreachable_in_about_the_liveness_timeo
     event_base_free(e.base);
 }
 
+static void a_peer_heard_from_stays_reachable_while_its_replies_lag(void **state)
+{
+    (void)state;
+    env e;
+    fake f;
+    env_init(&e);
+    fake_init(&f, e.base);
+    f.stop_reading_after_handshake = 1; /* its replies never come ... */
+    transport_peer_config peers[] = {{3, "127.0.0.1", f.port}};
+    transport_config cfg = base_config(&e, peers, 1);
+    env_start(&e, &cfg);
+    wait_connected(&e, 1);
+
+    /* ... but its own messages do (transport_heard): 3 liveness timeouts
+     * pass and it is still reachable. */
+    int64_t t0 = now_ms();
+    while (now_ms() - t0 < 3 * cfg.liveness_timeout_ms) {
+        transport_send(e.t, 3, "hb", 2);
+        transport_flush(e.t);
+        transport_heard(e.t, 3);
+        run_for(&e, 20);
+    }
+    assert_int_equal(e.unreachable, 0);
+    assert_true(stat_of(&e, 0).connected);
+    /* Silent as well: unreachable within about the liveness timeout. */
+    int64_t took = ms_to_unreachable(&e, 1);
+    assert_int_equal(e.unreachable, 1);
+    assert_true(took <= 3 * cfg.liveness_timeout_ms);
+
+    env_done(&e);
+    fake_done(&f);
+    event_base_free(e.base);
+}
+
 static void a_peer_that_never_answers_hello_hits_the_connect_timeout(void **state)
 {
     (void)state;
@@ -1431,6 +1465,7 @@ int main(void)
         cmocka_unit_test(the_queue_bound_drops_what_does_not_fit),
         cmocka_unit_test(a_burst_does_not_pin_its_buffers_once_written),
         cmocka_unit_test(a_peer_that_stops_reading_is_unreachable_in_about_the_liveness_timeout),
+        cmocka_unit_test(a_peer_heard_from_stays_reachable_while_its_replies_lag),
         cmocka_unit_test(a_peer_that_never_answers_hello_hits_the_connect_timeout),
         cmocka_unit_test(the_hello_carries_the_address_and_falls_back_for_an_older_peer),
         cmocka_unit_test(a_peer_closing_the_connection_is_reconnected_with_backoff),
