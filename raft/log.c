@@ -313,4 +313,17 @@ void log_trim(rlog *l)
     memmove(l->ents, l->ents + k, (l->n - k) * sizeof(raft_entry));
     l->n -= k;
     l->mem_first += k;
+    /* A burst of unapplied entries doubled the array; once applied, it
+     * shrinks back, keeping room for twice what remains (so an array that
+     * refills soon is not reallocated on every trim). */
+    if (l->cap > LOG_RETAIN_ENTRIES && l->n < l->cap / 4) {
+        size_t nc = l->cap;
+        while (nc / 2 >= LOG_RETAIN_ENTRIES && l->n < nc / 4)
+            nc /= 2;
+        raft_entry *v = ra_realloc(l->al, l->ents, nc * sizeof(*v));
+        if (v) { /* a failed shrink keeps the larger array: nothing lost */
+            l->ents = v;
+            l->cap = nc;
+        }
+    }
 }

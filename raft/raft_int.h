@@ -51,6 +51,9 @@ int entvec_push(const raft_alloc *al, entvec *v, const raft_entry *e);
 
 /* ------------------------------------------------------------- RaftLog */
 
+/* Memory entries log_trim lets a drained array keep room for. */
+#define LOG_RETAIN_ENTRIES 4096
+
 /* The log: storage holds durable entries [first_index, stabled]; memory
  * holds entries [mem_first, last] where everything above stabled is
  * unstable (not yet durable) and the rest is a cache of recent durable

@@ -238,6 +238,13 @@ int raft_advance(raft_node *n, const raft_ready_batch *rd)
     n->msgs_after.n = 0;
     n->nrstates = 0;
     arena_reset(&n->ar);
+    /* The scratch array lends nothing past the Ready; one a burst grew
+     * goes, as the arena's big chunks do. */
+    if (n->scratch.cap > LOG_RETAIN_ENTRIES) {
+        ra_free(&n->alc, n->scratch.v);
+        n->scratch.v = NULL;
+        n->scratch.n = n->scratch.cap = 0;
+    }
     log_trim(l);
     return n->err;
 }

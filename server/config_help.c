@@ -79,7 +79,9 @@ static const struct {
     {"raft-request-timeout",
      "ms after which a write or read whose outcome is unknown gets -TIMEOUT"},
     {"raft-log-keep", "log entries kept below the state's durable index, for lagging followers"},
-    {"raft-log-keep-bytes", "... but fewer when they take more than this many bytes"},
+    {"raft-log-keep-bytes",
+     "... but fewer when they take more than this many bytes; also the most log kept for a "
+     "connected follower that fell behind"},
     {"raft-snapshot-max-rate", "bytes per second a snapshot transfer may use (0: no limit)"},
     {"follower-mode",
      "proxy: a follower forwards writes to the leader; redirect: it answers -MOVED"},

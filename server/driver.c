@@ -667,6 +667,7 @@ void driver_step(uint64_t from, const void *buf, size_t len)
 void driver_step_msg(const raft_msg *m)
 {
     info_peer_heard(m->from);
+    if (tr) transport_heard(tr, m->from);
     int rc = raft_step(node, m);
     if (rc == RAFT_EINVAL) { /* raft refused it as impossible */
         srv.stats.peer_msgs_dropped++;
@@ -982,11 +983,14 @@ size_t driver_peer_lines(char *buf, size_t n)
     for (size_t i = 0; driver_member(i, &mid, &mhost, &mport) == 0 && off < n; i++) {
         if (mid == (uint64_t)cfg.node_id) continue;
         int connected = 0;
+        size_t buffer = 0;
         if (tr)
             for (size_t j = 0; j < transport_peer_count(tr); j++) {
                 transport_peer_stat st;
-                if (transport_peer_status(tr, j, &st) == 0 && st.id == mid)
+                if (transport_peer_status(tr, j, &st) == 0 && st.id == mid) {
                     connected = st.connected;
+                    buffer = st.buffer_bytes;
+                }
             }
         raft_peer_progress pp = {0};
         const char *state = "probe";
@@ -997,13 +1001,59 @@ size_t driver_peer_lines(char *buf, size_t n)
                     break;
                 }
         int w = snprintf(buf + off, n - off,
-                         "raft_peer%llu:addr=%s:%d,connected=%d,state=%s,match=%llu\r\n",
+                         "raft_peer%llu:addr=%s:%d,connected=%d,state=%s,match=%llu,buffer=%zu\r\n",
                          (unsigned long long)mid, mhost, mport, connected, state,
-                         (unsigned long long)(pp.id == mid ? pp.match : 0));
+                         (unsigned long long)(pp.id == mid ? pp.match : 0), buffer);
         if (w < 0) break;
         off += (size_t)w;
     }
     return off < n ? off : n - 1;
+}
+
+/* When each peer was last seen connected (driver_slowest_match): a slow
+ * follower's connection may drop (its replies come later than the peer
+ * liveness timeout) and come back; for a while after, it still counts. */
+static struct {
+    uint64_t id;
+    int64_t us;
+} peer_seen[RAFT_MAX_NODES];
+
+static int64_t *seen_slot(uint64_t id)
+{
+    int free_i = -1, oldest = 0;
+    for (int i = 0; i < RAFT_MAX_NODES; i++) {
+        if (peer_seen[i].id == id) return &peer_seen[i].us;
+        if (!peer_seen[i].id && free_i < 0) free_i = i;
+        if (peer_seen[i].us < peer_seen[oldest].us) oldest = i;
+    }
+    int i = free_i >= 0 ? free_i : oldest;
+    peer_seen[i].id = id;
+    peer_seen[i].us = 0;
+    return &peer_seen[i].us;
+}
+
+uint64_t driver_slowest_match(uint64_t first)
+{
+    uint64_t low = UINT64_MAX;
+    if (!node || cur_role != RAFT_LEADER || !tr) return low;
+    int64_t now = mono_us(), hold_us = (int64_t)cfg.election_timeout * 3 * 1000;
+    raft_peer_progress pp;
+    for (uint32_t j = 0; raft_get_progress(node, j, &pp) == 0; j++) {
+        if (pp.id == (uint64_t)cfg.node_id) continue;
+        int connected = 0;
+        for (size_t i = 0; i < transport_peer_count(tr); i++) {
+            transport_peer_stat st;
+            if (transport_peer_status(tr, i, &st) == 0 && st.id == pp.id) connected = st.connected;
+        }
+        int64_t *seen = seen_slot(pp.id);
+        if (connected) *seen = now;
+        if (pp.state == RAFT_PR_SNAPSHOT) continue;
+        /* A new or wiped node (match 0), or one the log was already cut
+         * past, needs a snapshot anyway: keeping log for it helps nothing. */
+        if (pp.match == 0 || pp.match + 1 < first) continue;
+        if (*seen && now - *seen <= hold_us && pp.match < low) low = pp.match;
+    }
+    return low;
 }
 
 uint64_t driver_leader_id(void)

@@ -189,7 +189,14 @@ static void do_io_write(peerconn *pc)
         pc->ooff += (size_t)n;
     }
     if (pc->dead) return;
-    if (pc->ooff == pc->olen) pc->ooff = pc->olen = 0;
+    if (pc->ooff == pc->olen) {
+        pc->ooff = pc->olen = 0;
+        if (pc->ocap > PEERCONN_RETAIN_BYTES) { /* nothing pending: OpenSSL holds no pointer */
+            free(pc->obuf);
+            pc->obuf = NULL;
+            pc->ocap = 0;
+        }
+    }
     int more = pc->olen > 0 && !(pc->tls_wait & TW_WRITE_NEEDS_READ);
     want_write(pc, more || (pc->tls_wait & TW_READ_NEEDS_WRITE));
 }
@@ -419,6 +426,11 @@ void peerconn_poll(peerconn *pc)
 size_t peerconn_unsent(const peerconn *pc)
 {
     return pc->olen - pc->ooff;
+}
+
+size_t peerconn_buffer_bytes(const peerconn *pc)
+{
+    return pc->ocap;
 }
 
 size_t peerconn_waiting(const peerconn *pc)

@@ -90,8 +90,15 @@ void peerconn_flush_soon(peerconn *pc);
  * peer's. May run callbacks and on_close. */
 void peerconn_poll(peerconn *pc);
 
+/* A drained output buffer larger than this is given back: a slow peer
+ * once made it grow to the queue bound (128 MB), which a connection must
+ * not keep for its lifetime. */
+#define PEERCONN_RETAIN_BYTES ((size_t)1 << 20)
+
 /* Bytes queued and not yet taken by the socket. */
 size_t peerconn_unsent(const peerconn *pc);
+/* Bytes of output buffer held (its capacity, sent or not). */
+size_t peerconn_buffer_bytes(const peerconn *pc);
 /* Commands queued or sent whose reply has not come. */
 size_t peerconn_waiting(const peerconn *pc);
 /* Bytes read but not parsed into a reply yet: with nothing waiting, the

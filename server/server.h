@@ -272,7 +272,12 @@ void driver_step_msg(const struct raft_msg *m); /* decoded; snapshots too */
 struct raft_node *driver_raft(void);
 struct transport *driver_transport(void);
 size_t driver_peer_lines(char *buf, size_t n); /* INFO raft's peer lines */
-const char *driver_leader_addr(int *port);     /* NULL when none known */
+/* On the leader: the lowest match index of the followers it replicates to
+ * from its log (match at or above first - 1) that are connected or were
+ * within 3 election timeouts; UINT64_MAX when none, or off the leader.
+ * Log GC keeps the log above it. */
+uint64_t driver_slowest_match(uint64_t first);
+const char *driver_leader_addr(int *port); /* NULL when none known */
 const char *driver_self_addr(int *port);
 int driver_member_host(const char *host); /* a cluster member's address? */
 /* The i-th member (0 <= i < count: the members of the configuration in

@@ -538,6 +538,21 @@ void snapshot_gc(void)
         if (fit < keep) keep = fit;
     }
     uint64_t target = floor + 1 > keep ? floor + 1 - keep : 1;
+    /* A connected follower that fell behind (a slow disk, long loop passes
+     * on a loaded machine) goes on from the log rather than by snapshot:
+     * the log above its match is kept while the whole log stays within
+     * raft-log-keep-bytes; past that, only the newest raft-log-keep-bytes
+     * of it are kept for the follower. */
+    uint64_t slow = driver_slowest_match(first);
+    if (slow != UINT64_MAX && slow + 1 < target) {
+        uint64_t need = slow + 1;
+        if (cfg.raft_log_keep_bytes > 0 && bytes > (uint64_t)cfg.raft_log_keep_bytes) {
+            uint64_t per = bytes / n ? bytes / n : 1;
+            uint64_t fit = (uint64_t)cfg.raft_log_keep_bytes / per;
+            if (last + 1 > fit && need < last + 1 - fit) need = last + 1 - fit;
+        }
+        if (need < target) target = need;
+    }
     if (target <= first) return;
     if (target > first + GC_STEP) target = first + GC_STEP;
     int rc = kvlog_truncate_prefix(srv.log, target);

@@ -114,11 +114,23 @@ static size_t obuf_len(const tpeer *p)
     return p->pc ? peerconn_unsent(p->pc) : 0;
 }
 
+/* The queue is empty: a buffer that grew past PEERCONN_RETAIN_BYTES for a
+ * burst goes back, so a peer that was once slow does not pin it. */
+static void release_queue(tpeer *p)
+{
+    if (p->qcap > PEERCONN_RETAIN_BYTES) {
+        free(p->qbuf);
+        p->qbuf = NULL;
+        p->qcap = 0;
+    }
+}
+
 static void drop_queue(tpeer *p)
 {
     p->dropped += p->qn;
     p->qn = 0;
     p->qused = 0;
+    release_queue(p);
 }
 
 /* Describes a reply for a log line. */
@@ -734,6 +746,7 @@ static void flush_peer(transport *t, tpeer *p)
     p->sent += p->qn;
     p->qn = 0;
     p->qused = 0;
+    release_queue(p);
     if (acked) {
         p->acked_send = now;
         sent_command(p);
@@ -772,6 +785,12 @@ int transport_call(transport *t, uint64_t to, int argc, const char **argv, const
     return TRANSPORT_OK;
 }
 
+void transport_heard(transport *t, uint64_t to)
+{
+    tpeer *p = find_peer(t, to);
+    if (p && p->state == TRANSPORT_READY && p->outstanding > 0) p->since = now_ms();
+}
+
 size_t transport_pending_bytes(const transport *t, uint64_t to)
 {
     for (size_t i = 0; to && i < t->npeers; i++)
@@ -795,6 +814,7 @@ int transport_peer_status(const transport *t, size_t i, transport_peer_stat *st)
     st->state = p->state;
     st->connected = p->state == TRANSPORT_READY;
     st->queued_bytes = p->qused + obuf_len(p);
+    st->buffer_bytes = p->qcap + (p->pc ? peerconn_buffer_bytes(p->pc) : 0);
     st->outstanding = p->outstanding;
     st->sent = p->sent;
     st->dropped = p->dropped;

@@ -197,6 +197,13 @@ void transport_flush(transport *t);
 int transport_call(transport *t, uint64_t to, int argc, const char **argv, const size_t *argvlen,
                    uint64_t tag);
 
+/* A message from peer `to` arrived (on its own connection to us): it is
+ * alive, so the liveness clock of our connection to it restarts. A slow
+ * peer answers a RAFT.MSG only after everything queued before it (up to
+ * queue_bound), later than the liveness timeout, while its own messages
+ * keep coming; a stopped or cut-off one sends none. */
+void transport_heard(transport *t, uint64_t to);
+
 /* Bytes the connection holds for peer `to` that the socket has not taken yet (0
  * for an unknown or idle peer): senders of bulk data pace themselves by it. */
 size_t transport_pending_bytes(const transport *t, uint64_t to);
@@ -207,6 +214,7 @@ typedef struct transport_peer_stat {
     int connected;         /* 1 when READY */
     int state;             /* TRANSPORT_IDLE / _CONNECTING / _READY */
     size_t queued_bytes;   /* as counted against queue_bound */
+    size_t buffer_bytes;   /* buffer capacity held for it (queue and connection) */
     uint64_t outstanding;  /* RAFT.MSG commands not answered yet */
     uint64_t sent;         /* messages handed to the socket layer in a RAFT.MSG */
     uint64_t dropped;      /* messages transport_send() dropped, plus queued ones lost

@@ -26,6 +26,7 @@
 
 #include "resp/resp.h"
 #include "server/peerauth.h"
+#include "server/peerconn.h"
 #include "server/transport.h"
 
 /* ------------------------------------------------------------ fake peer */
@@ -840,6 +841,50 @@ static void the_queue_bound_drops_what_does_not_fit(void **state)
     event_base_free(e.base);
 }
 
+static void a_burst_does_not_pin_its_buffers_once_written(void **state)
+{
+    (void)state;
+    env e;
+    fake f;
+    env_init(&e);
+    fake_init(&f, e.base);
+    transport_peer_config peers[] = {{3, "127.0.0.1", f.port}};
+    transport_config cfg = base_config(&e, peers, 1);
+    env_start(&e, &cfg);
+    wait_connected(&e, 1);
+
+    /* A slow peer lets the queue fill to its bound (128 MB in the server):
+     * here one 8 MB message makes the queue and the connection's output
+     * buffer grow as far. */
+    size_t big_len = 8u << 20;
+    char *big = malloc(big_len);
+    for (size_t i = 0; i < big_len; i++)
+        big[i] = (char)(i * 131 + 7);
+    assert_int_equal(transport_send(e.t, 3, big, big_len), TRANSPORT_OK);
+    assert_true(stat_of(&e, 0).buffer_bytes >= big_len);
+    transport_flush(e.t);
+    wait_cmds(&e, &f, 3);
+    assert_int_equal(f.cmds[2].argc, 2);
+    assert_arg(&f.cmds[2], 1, big, big_len);
+    assert_true(run_until(&e, cond_no_outstanding, NULL, 3000));
+    transport_peer_stat st = stat_of(&e, 0);
+    assert_int_equal(st.queued_bytes, 0);
+    assert_true(st.buffer_bytes <= 2 * PEERCONN_RETAIN_BYTES);
+
+    /* Small messages after it go as before. */
+    assert_int_equal(transport_send(e.t, 3, "x", 1), TRANSPORT_OK);
+    transport_flush(e.t);
+    wait_cmds(&e, &f, 4);
+    assert_arg(&f.cmds[3], 1, "x", 1);
+    assert_true(stat_of(&e, 0).buffer_bytes <= 2 * PEERCONN_RETAIN_BYTES);
+    assert_int_equal(e.warnings, 0);
+
+    free(big);
+    env_done(&e);
+    fake_done(&f);
+    event_base_free(e.base);
+}
+
 /* Sends "hb" to peer 3 every 20 ms (and flushes, if asked) until it is
  * reported unreachable, at most 3 s; returns the milliseconds it took. */
 static int64_t ms_to_unreachable(env *e, int flush)
@@ -888,6 +933,40 @@ static void a_peer_that_stops_reading_is_unreachable_in_about_the_liveness_timeo
     assert_true(run_until(&e, cond_no_outstanding, NULL, 3000));
     assert_int_equal(fake_count(&f, "RAFT.MSG"), before + 1);
     assert_int_equal(e.unreachable, 1);
+
+    env_done(&e);
+    fake_done(&f);
+    event_base_free(e.base);
+}
+
+static void a_peer_heard_from_stays_reachable_while_its_replies_lag(void **state)
+{
+    (void)state;
+    env e;
+    fake f;
+    env_init(&e);
+    fake_init(&f, e.base);
+    f.stop_reading_after_handshake = 1; /* its replies never come ... */
+    transport_peer_config peers[] = {{3, "127.0.0.1", f.port}};
+    transport_config cfg = base_config(&e, peers, 1);
+    env_start(&e, &cfg);
+    wait_connected(&e, 1);
+
+    /* ... but its own messages do (transport_heard): 3 liveness timeouts
+     * pass and it is still reachable. */
+    int64_t t0 = now_ms();
+    while (now_ms() - t0 < 3 * cfg.liveness_timeout_ms) {
+        transport_send(e.t, 3, "hb", 2);
+        transport_flush(e.t);
+        transport_heard(e.t, 3);
+        run_for(&e, 20);
+    }
+    assert_int_equal(e.unreachable, 0);
+    assert_true(stat_of(&e, 0).connected);
+    /* Silent as well: unreachable within about the liveness timeout. */
+    int64_t took = ms_to_unreachable(&e, 1);
+    assert_int_equal(e.unreachable, 1);
+    assert_true(took <= 3 * cfg.liveness_timeout_ms);
 
     env_done(&e);
     fake_done(&f);
@@ -1384,7 +1463,9 @@ int main(void)
         cmocka_unit_test(wrong_secret_is_logged_and_retried_with_backoff_not_spinning),
         cmocka_unit_test(messages_to_an_unconnected_peer_are_dropped_and_counted),
         cmocka_unit_test(the_queue_bound_drops_what_does_not_fit),
+        cmocka_unit_test(a_burst_does_not_pin_its_buffers_once_written),
         cmocka_unit_test(a_peer_that_stops_reading_is_unreachable_in_about_the_liveness_timeout),
+        cmocka_unit_test(a_peer_heard_from_stays_reachable_while_its_replies_lag),
         cmocka_unit_test(a_peer_that_never_answers_hello_hits_the_connect_timeout),
         cmocka_unit_test(the_hello_carries_the_address_and_falls_back_for_an_older_peer),
         cmocka_unit_test(a_peer_closing_the_connection_is_reconnected_with_backoff),

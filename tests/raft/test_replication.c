@@ -1,6 +1,7 @@
 /* test_replication.c -- scenario tests for log replication and commitment
  * (paper §5.3, §5.4, Figures 7 and 8), heartbeats and restart. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tests/raft/test_util.h"
@@ -322,6 +323,76 @@ static void unpersisted_entries_are_lost_on_crash(void **state)
     tc_free(&c);
 }
 
+/* Counts the bytes raft holds (a size header before each block). */
+typedef struct {
+    size_t live;
+} count_alloc;
+
+static void *ca_malloc(void *ctx, size_t n)
+{
+    size_t *h = malloc(sizeof(size_t) * 2 + n);
+    if (!h) return NULL;
+    h[0] = n;
+    ((count_alloc *)ctx)->live += n;
+    return h + 2;
+}
+
+static void ca_free(void *ctx, void *p)
+{
+    if (!p) return;
+    size_t *h = (size_t *)p - 2;
+    ((count_alloc *)ctx)->live -= h[0];
+    free(h);
+}
+
+static void *ca_realloc(void *ctx, void *p, size_t n)
+{
+    if (!p) return ca_malloc(ctx, n);
+    size_t *h = (size_t *)p - 2, old = h[0];
+    size_t *nh = realloc(h, sizeof(size_t) * 2 + n);
+    if (!nh) return NULL;
+    nh[0] = n;
+    ((count_alloc *)ctx)->live += n;
+    ((count_alloc *)ctx)->live -= old;
+    return nh + 2;
+}
+
+static void a_burst_of_entries_does_not_pin_the_memory_log_once_applied(void **state)
+{
+    (void)state;
+    count_alloc ca = {0};
+    raft_alloc al = {ca_malloc, ca_realloc, ca_free, &ca};
+    raft_config cfg;
+    tc_default_cfg(&cfg);
+    cfg.alloc = &al;
+    tcluster c;
+    assert_int_equal(tc_init(&c, 3, &cfg), 0);
+    assert_int_equal(tc_elect(&c, 0), 0);
+    assert_int_equal(tc_stabilize(&c), 0);
+    size_t idle = ca.live;
+    /* 100,000 entries proposed in one pass: each node's memory log holds
+     * them all at once (an array of 131,072 entries, 4 MB), and the
+     * committed ones go through the Ready's scratch array as well. */
+    enum { BURST = 100000 };
+    for (int i = 0; i < BURST; i++)
+        assert_int_equal(tc_propose(&c, 0, "v", NULL), 0);
+    size_t peak = ca.live;
+    assert_true(peak > idle + BURST * sizeof(raft_entry));
+    assert_int_equal(tc_stabilize(&c), 0);
+    assert_int_equal(tc_propose(&c, 0, "after", NULL), 0);
+    assert_int_equal(tc_stabilize(&c), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(c.nodes[i].app_index, st_of(&c, 0).commit);
+    /* Applied and trimmed: what a node keeps is the log array's
+     * LOG_RETAIN_ENTRIES (4,096 entries, 128 KB) and at most 64 spare
+     * arena chunks of 64 KB, whatever the burst was (the log and scratch
+     * arrays held 8 MB more per node before they shrank). */
+    size_t bound = 3 * (4096 * sizeof(raft_entry) + 64 * ((size_t)64 << 10));
+    assert_true(ca.live - idle <= bound);
+    tc_free(&c);
+    assert_int_equal(ca.live, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +407,7 @@ int main(void)
         cmocka_unit_test(async_durable_leader_counts_itself_only_once_on_disk),
         cmocka_unit_test(restart_replays_committed_entries),
         cmocka_unit_test(unpersisted_entries_are_lost_on_crash),
+        cmocka_unit_test(a_burst_of_entries_does_not_pin_the_memory_log_once_applied),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
