@@ -1047,9 +1047,13 @@ uint64_t driver_slowest_match(uint64_t first)
         }
         int64_t *seen = seen_slot(pp.id);
         if (connected) *seen = now;
-        if (pp.state == RAFT_PR_SNAPSHOT) continue;
-        /* A new or wiped node (match 0), or one the log was already cut
-         * past, needs a snapshot anyway: keeping log for it helps nothing. */
+        /* Only a follower the leader is replicating to: one being probed
+         * (it reconnected, or it rejects because its log was wiped under the
+         * same id: its match is then the old one, and only a snapshot, once
+         * the log is cut past that match, catches it up) or sent a snapshot
+         * holds nothing back. A new node (match 0), or one the log was
+         * already cut past, needs a snapshot anyway. */
+        if (pp.state != RAFT_PR_REPLICATE) continue;
         if (pp.match == 0 || pp.match + 1 < first) continue;
         if (*seen && now - *seen <= hold_us && pp.match < low) low = pp.match;
     }
