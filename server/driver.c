@@ -973,6 +973,14 @@ void driver_shutdown(void)
     resp_buf_free(&scratch);
 }
 
+/* The transport's figures for peer id: 1, or 0 when it has none. */
+static int peer_stat(uint64_t id, transport_peer_stat *st)
+{
+    for (size_t j = 0; tr && j < transport_peer_count(tr); j++)
+        if (transport_peer_status(tr, j, st) == 0 && st->id == id) return 1;
+    return 0;
+}
+
 size_t driver_peer_lines(char *buf, size_t n)
 {
     size_t off = 0;
@@ -982,16 +990,13 @@ size_t driver_peer_lines(char *buf, size_t n)
     int mport;
     for (size_t i = 0; driver_member(i, &mid, &mhost, &mport) == 0 && off < n; i++) {
         if (mid == (uint64_t)cfg.node_id) continue;
+        transport_peer_stat st;
         int connected = 0;
         size_t buffer = 0;
-        if (tr)
-            for (size_t j = 0; j < transport_peer_count(tr); j++) {
-                transport_peer_stat st;
-                if (transport_peer_status(tr, j, &st) == 0 && st.id == mid) {
-                    connected = st.connected;
-                    buffer = st.buffer_bytes;
-                }
-            }
+        if (peer_stat(mid, &st)) {
+            connected = st.connected;
+            buffer = st.buffer_bytes;
+        }
         raft_peer_progress pp = {0};
         const char *state = "probe";
         if (cur_role == RAFT_LEADER)
@@ -1040,11 +1045,8 @@ uint64_t driver_slowest_match(uint64_t first)
     raft_peer_progress pp;
     for (uint32_t j = 0; raft_get_progress(node, j, &pp) == 0; j++) {
         if (pp.id == (uint64_t)cfg.node_id) continue;
-        int connected = 0;
-        for (size_t i = 0; i < transport_peer_count(tr); i++) {
-            transport_peer_stat st;
-            if (transport_peer_status(tr, i, &st) == 0 && st.id == pp.id) connected = st.connected;
-        }
+        transport_peer_stat st;
+        int connected = peer_stat(pp.id, &st) && st.connected;
         int64_t *seen = seen_slot(pp.id);
         if (connected) *seen = now;
         /* Only a follower the leader is replicating to: one being probed
