@@ -340,6 +340,94 @@ static void apply_entry(const raft_entry *e)
     reads_run_ready(c);
 }
 
+/* Committed entries that wait for the state: while a commit runs on the
+ * commit thread (statecommit.c) nothing is applied, so the loop goes on
+ * with the raft log, the peers and the clients, and these are applied in
+ * order once it ended. Each holds a copy of its entry: raft's own copy is
+ * only lent until raft_advance(). */
+typedef struct pending_entry {
+    struct pending_entry *next;
+    raft_entry e;
+} pending_entry;
+static pending_entry *pend_head, *pend_tail;
+static size_t pend_n;
+
+/* A pass applies queued entries for at most this long, then lets the loop
+ * serve what waits (the rest is applied at its next turn). */
+#define APPLY_SLICE_US 2000
+
+static void apply_one(const raft_entry *e)
+{
+    apply_entry(e);
+    reads_finish_applied(); /* a read runs at its index, before later writes */
+    state_commit_if_due();
+}
+
+static int apply_pending_for(int64_t budget_us);
+
+static void apply_or_queue(const raft_entry *e)
+{
+    if (!kvstate_committing(srv.state)) {
+        /* what waited for a commit that ended goes first: the entries, and
+         * the reads held at the index before them (reads.c hold_read) */
+        if (pend_head)
+            apply_pending_for(-1);
+        else
+            reads_finish_applied();
+        if (!kvstate_committing(srv.state)) {
+            apply_one(e);
+            return;
+        }
+    }
+    pending_entry *p = malloc(sizeof(*p) + e->len);
+    if (!p) driver_fatal("Queueing a committed entry", "out of memory");
+    p->next = NULL;
+    p->e = *e;
+    if (e->len) memcpy(p + 1, e->data, e->len);
+    p->e.data = e->len ? (void *)(p + 1) : NULL;
+    if (pend_tail)
+        pend_tail->next = p;
+    else
+        pend_head = p;
+    pend_tail = p;
+    pend_n++;
+}
+
+static int apply_pending_for(int64_t budget_us)
+{
+    int64_t t0 = budget_us >= 0 ? mono_us() : 0;
+    int n = 0;
+    reads_finish_applied(); /* held at the index before these */
+    while (pend_head && !kvstate_committing(srv.state)) {
+        pending_entry *p = pend_head;
+        if (!(pend_head = p->next)) pend_tail = NULL;
+        pend_n--;
+        apply_one(&p->e);
+        free(p);
+        if (budget_us >= 0 && (++n & 63) == 0 && mono_us() - t0 >= budget_us) break;
+    }
+    if (n) clients_flush();
+    return pend_head != NULL;
+}
+
+int driver_apply_pending(void)
+{
+    return apply_pending_for(APPLY_SLICE_US);
+}
+
+void driver_apply_pending_all(void)
+{
+    while (pend_head) {
+        if (kvstate_committing(srv.state)) state_commit_finish();
+        apply_pending_for(-1);
+    }
+}
+
+size_t driver_pending_entries(void)
+{
+    return pend_n;
+}
+
 static const char *role_name(int role)
 {
     switch (role) {
@@ -473,6 +561,7 @@ static uint64_t persist(const raft_ready_batch *rd)
     int need_write = rd->n_entries || rd->snapshot ||
                      (rd->hs_changed && (rd->hs.term != cur_hs.term || rd->hs.vote != cur_hs.vote));
     if (rd->snapshot) {
+        driver_apply_pending_all(); /* entries before it, committed earlier */
         logsync_drain();
         snapshot_install(rd->snapshot); /* the state first, then the log */
     }
@@ -544,11 +633,8 @@ static void handle_ready(void)
         reads_on_read_state(&rd.read_states[i]);
     reads_finish_applied();
     if (!rd.snapshot) {
-        for (; applied < rd.n_committed && rd.committed[applied].index < unsynced_from; applied++) {
-            apply_entry(&rd.committed[applied]);
-            reads_finish_applied(); /* a read runs at its index, before later writes */
-            state_commit_if_due();
-        }
+        for (; applied < rd.n_committed && rd.committed[applied].index < unsynced_from; applied++)
+            apply_or_queue(&rd.committed[applied]);
         if (applied && rd.n_entries) clients_flush();
     }
     uint64_t pos = persist(&rd);
@@ -556,11 +642,8 @@ static void handle_ready(void)
      * everything written so far on disk, not after this pass's apply or
      * the state commit: they are the leader's commit latency. */
     hold_msgs(rd.msgs_after_persist, rd.n_msgs_after_persist, pos);
-    for (size_t i = applied; i < rd.n_committed; i++) {
-        apply_entry(&rd.committed[i]);
-        reads_finish_applied(); /* a read runs at its index, before later writes */
-        state_commit_if_due();
-    }
+    for (size_t i = applied; i < rd.n_committed; i++)
+        apply_or_queue(&rd.committed[i]);
     int follow = rd.conf_changed || rd.snapshot;
     rc = raft_advance(node, &rd);
     if (rc) driver_fatal("Raft advance", raft_strerror(rc));
@@ -936,6 +1019,7 @@ int driver_init(char *err, size_t errlen)
     /* Replay what is committed and, alone, become leader before serving. */
     uint64_t before = kvstate_applied_index(srv.state), stored = kvlog_last_index(srv.log);
     write_end_of_pass();
+    driver_apply_pending_all();
     if (stored > before)
         serverLog(LL_NOTICE, "Replayed log entries %llu..%llu (applied now %llu)",
                   (unsigned long long)before + 1, (unsigned long long)stored,

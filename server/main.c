@@ -88,10 +88,15 @@ static void cron(evutil_socket_t fd, short what, void *arg)
     static unsigned runs;
     int64_t t0 = mono_us();
     state_commit_cron(runs, t0);
-    write_expire_cron();
-    evict_cron();
+    /* What reads or writes the state waits for a commit in flight: it
+     * waits for the next run instead. */
+    int committing = kvstate_committing(srv.state);
+    if (!committing) {
+        write_expire_cron();
+        evict_cron();
+        collection_gc();
+    }
     aclfile_cron();
-    collection_gc();
     snapshot_gc();
     if (++runs % 4 == 0) {
         clients_cron();
@@ -126,7 +131,7 @@ static void end_of_pass(void)
     t0 = mono_us();
     write_end_of_pass();
     driver_held(loopstat_step("the raft pass (log fsync, apply)", t0));
-    evict_cron();
+    if (!kvstate_committing(srv.state)) evict_cron();
     tracking_end_of_pass();
     /* Replies and peer messages first: a state commit is not on any
      * request's path (the log made the writes durable). */
@@ -356,6 +361,10 @@ int main(int argc, char **argv)
     srv.tick_ev = event_new(srv.base, -1, EV_PERSIST, tick, NULL);
     struct timeval ttv = {0, TICK_MS * 1000};
     event_add(srv.tick_ev, &ttv);
+    if (state_commit_watch(srv.base)) {
+        serverLog(LL_WARNING, "Can't watch the state's commit thread");
+        return 1;
+    }
     if (cfg.pidfile[0]) {
         FILE *fp = fopen(cfg.pidfile, "w");
         if (fp) {
@@ -390,6 +399,7 @@ int main(int argc, char **argv)
     logsync_stop();
     backup_wait();
     int rc = kvlog_sync(srv.log);
+    driver_apply_pending_all();
     if (!rc) rc = kvstate_commit(srv.state);
     while (srv.clients)
         client_free(srv.clients);

@@ -30,6 +30,7 @@ typedef struct readbatch {
     int64_t started_us; /* CLOCK_MONOTONIC when the round was asked for */
     uint64_t ctx, index;
     int known;
+    int held;    /* no round: reads held while the state committed (hold_read) */
     int counted; /* in rounds_unknown */
     int64_t deadline;
     slot **slots;
@@ -113,10 +114,51 @@ static void batch_finish(readbatch *b, const char *err)
     batch_free(b);
 }
 
+static void batch_add(readbatch *b, slot *s)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        slot **v = realloc(b->slots, cap * sizeof(*v));
+        if (!v) driver_fatal("Queueing a read", "out of memory");
+        b->slots = v;
+        b->cap = cap;
+    }
+    b->slots[b->n++] = s;
+    s->batch = b;
+}
+
+/* A one-member cluster's read that arrived while the state commits: in a
+ * batch with no round, known at the applied index, at the tail. */
+static void hold_read(slot *s)
+{
+    readbatch *b = batch_tail;
+    if (!b || !b->held) {
+        if (!(b = calloc(1, sizeof(*b)))) driver_fatal("Queueing a read", "out of memory");
+        b->held = b->known = 1;
+        b->index = kvstate_applied_index(srv.state);
+        b->deadline = INT64_MAX;
+        if (batch_tail)
+            batch_tail->next = b;
+        else
+            batch_head = b;
+        batch_tail = b;
+    }
+    batch_add(b, s);
+}
+
 void driver_read(client *c, const kv_command *k, int argc, char **argv, size_t *argvlen)
 {
     int64_t now = driver_member_count() > 1 && !c->npending ? mono_us() : 0;
-    if (!c->npending && ((driver_member_count() == 1 && driver_is_leader()) || lease_valid(now))) {
+    int local =
+        !c->npending && ((driver_member_count() == 1 && driver_is_leader()) || lease_valid(now));
+    /* While the state commits (statecommit.c) a read here would wait for
+     * it. Alone, the read waits in a batch already known, at the applied
+     * index (every acknowledged write); in a cluster it takes the ReadIndex
+     * round instead (the lease may end before the commit does). Both run
+     * once the commit ended. */
+    int held = local && kvstate_committing(srv.state);
+    if (held) local = 0;
+    if (local) {
         int rc =
             kvstate_read(srv.state, c->db, k, argc, argv, argvlen, mstime(), client_reply_buf(c));
         if (rc) driver_fatal("Reading the state", kv_strerror(rc));
@@ -132,22 +174,17 @@ void driver_read(client *c, const kv_command *k, int argc, char **argv, size_t *
     s->argv = argv_copy(argc, argv, argvlen, &s->argvlen);
     s->db = c->db;
     s->k = k;
+    if (held && driver_member_count() == 1) {
+        hold_read(s);
+        return;
+    }
     if (driver_member_count() == 1) { /* alone: only this client's pending writes matter */
         s->confirmed = 1;
         return;
     }
     if (!batch_open && !(batch_open = calloc(1, sizeof(*batch_open))))
         driver_fatal("Queueing a read", "out of memory");
-    readbatch *b = batch_open;
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 16;
-        slot **v = realloc(b->slots, cap * sizeof(*v));
-        if (!v) driver_fatal("Queueing a read", "out of memory");
-        b->slots = v;
-        b->cap = cap;
-    }
-    b->slots[b->n++] = s;
-    s->batch = b;
+    batch_add(batch_open, s);
 }
 
 /* Starts the round for this pass's reads. */
@@ -209,6 +246,7 @@ void reads_on_read_state(const raft_read_state *rs)
 /* Finishes the rounds whose read index is applied, oldest first. */
 void reads_finish_applied(void)
 {
+    if (kvstate_committing(srv.state)) return; /* statecommit.c calls again once it ended */
     uint64_t applied = kvstate_applied_index(srv.state);
     while (batch_head && batch_head->known && batch_head->index <= applied) {
         readbatch *b = batch_head;

@@ -361,6 +361,18 @@ void write_end_of_pass(void);
  * the cron's run number runs, which began at t0 (mono_us). */
 void state_commit_if_due(void);
 void state_commit_cron(unsigned runs, int64_t t0);
+/* A commit runs on the state's commit thread while the loop goes on
+ * (kvstate_commit_start()); these end it: state_commit_finish() waits for
+ * it (a no-op if none runs), state_commit_watch() makes the loop end it as
+ * soon as it is done and apply what waited (driver_apply_pending()). */
+void state_commit_finish(void);
+int state_commit_watch(struct event_base *base);
+/* Committed entries queued while the state was committing (driver.c):
+ * driver_apply_pending() applies them for a bounded time (1: some are
+ * left), driver_apply_pending_all() applies all, waiting for commits. */
+int driver_apply_pending(void);
+void driver_apply_pending_all(void);
+size_t driver_pending_entries(void);
 void write_expire_cron(void);
 /* Proposes an internal command (RAFT.EVICT2, RAFT.MEMCONF) on the leader
  * with no client waiting; *index gets its entry. 0, or -1 when not

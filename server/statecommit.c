@@ -1,9 +1,15 @@
 /* statecommit.c -- when the state commits (server.h "statecommit.c"). */
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
 
 #include "server/diag.h"
 #include "server/log.h"
 #include "server/loopstat.h"
+#include "server/reads.h"
 #include "server/server.h"
 #include "storage/kverr.h"
 
@@ -43,10 +49,58 @@ static void commit_failed(int rc)
     exit(1);
 }
 
+static struct event *done_ev;
+static int64_t started_us;
+
+/* The commit runs on the state's commit thread (kvstate_commit_start()):
+ * the loop goes on with the log, the peers and the clients, and applies
+ * nothing until it ended (driver.c queues committed entries). */
+static void start(int64_t t0)
+{
+    started_us = t0;
+    int rc = kvstate_commit_start(srv.state);
+    if (rc) commit_failed(rc);
+    if (!kvstate_committing(srv.state)) info_state_committed();
+}
+
+void state_commit_finish(void)
+{
+    if (!kvstate_committing(srv.state)) return;
+    int64_t t0 = mono_us();
+    int rc = kvstate_commit_wait(srv.state);
+    int64_t now = mono_us();
+    diag_latency_sample("state-commit", now - started_us);
+    driver_held(loopstat_step("waiting for the state commit", t0));
+    if (rc) commit_failed(rc);
+    info_state_committed();
+}
+
+static void on_done(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what, (void)arg;
+    loopstat_busy();
+    uint64_t n;
+    if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+        serverLog(LL_WARNING, "Reading the commit thread's eventfd: %s", strerror(errno));
+    /* whatever ended the commit (a read waited for it, say), what waited
+     * for it runs now */
+    if (kvstate_committing(srv.state) && !kvstate_commit_done(srv.state)) return;
+    state_commit_finish();
+    reads_finish_applied();
+    if (driver_apply_pending()) event_active(done_ev, EV_TIMEOUT, 0);
+}
+
+int state_commit_watch(struct event_base *base)
+{
+    if (done_ev) event_free(done_ev);
+    done_ev = event_new(base, kvstate_commit_fd(srv.state), EV_READ | EV_PERSIST, on_done, NULL);
+    return done_ev && event_add(done_ev, NULL) == 0 ? 0 : -1;
+}
+
 static int state_commit_due(void)
 {
     uint64_t n = kvstate_applied_index(srv.state) - kvstate_durable_index(srv.state);
-    if (n == 0) return 0;
+    if (n == 0 || kvstate_committing(srv.state)) return 0;
     if (kvstate_pending_bytes(srv.state) >= STATE_COMMIT_BYTES) return 1;
     return n >= (kvstate_pages(srv.state) <= STATE_SMALL_PAGES ? STATE_COMMIT_ENTRIES_SMALL
                                                                : STATE_COMMIT_ENTRIES);
@@ -56,13 +110,7 @@ static int state_commit_due(void)
  * thousands (a follower catching up), and the bound is on memory. */
 void state_commit_if_due(void)
 {
-    if (!state_commit_due()) return;
-    int64_t t0 = mono_us();
-    int rc = kvstate_commit(srv.state);
-    diag_latency_sample("state-commit", mono_us() - t0);
-    driver_held(loopstat_step("committing the state", t0));
-    if (rc) commit_failed(rc);
-    info_state_committed();
+    if (state_commit_due()) start(mono_us());
 }
 
 /* The cron's commit: every STATE_COMMIT_RUNS runs, and also as soon as
@@ -72,13 +120,9 @@ void state_commit_if_due(void)
 void state_commit_cron(unsigned runs, int64_t t0)
 {
     static uint64_t prev_applied;
+    if (kvstate_committing(srv.state)) return;
     uint64_t applied = kvstate_applied_index(srv.state);
     int quiet = applied == prev_applied && applied != kvstate_durable_index(srv.state);
     prev_applied = applied;
-    int committing = runs % STATE_COMMIT_RUNS == 0 || quiet;
-    int rc = committing ? kvstate_commit(srv.state) : 0;
-    if (committing) diag_latency_sample("state-commit", mono_us() - t0);
-    driver_held(loopstat_step("committing the state", t0));
-    if (rc) commit_failed(rc);
-    info_state_committed();
+    if (runs % STATE_COMMIT_RUNS == 0 || quiet) start(t0);
 }

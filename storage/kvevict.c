@@ -284,6 +284,7 @@ int kvstate_oom_refuses(kvstate *s)
 {
     const kv_memconf *m = &s->mem;
     if (!m->maxmemory || s->acct <= m->maxmemory) return 0;
+    if (kvstate_commit_wait(s) != 0) return 1;
     if (s->wtxn) return oom_refuses(s, s->wtxn);
     MDB_txn *txn;
     if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) return 1; /* as Redis: refuse */
@@ -583,6 +584,8 @@ out:
 int kvstate_evict_sample(kvstate *s, int n, int volatile_only, int nearest_expiry, uint64_t *rng,
                          kv_evict_sample *out, int max)
 {
+    int wrc = kvstate_commit_wait(s);
+    if (wrc) return wrc;
     MDB_txn *txn = s->wtxn;
     int own = 0, got = 0;
     if (!txn) {
@@ -607,6 +610,8 @@ int kvstate_evict_sample(kvstate *s, int n, int volatile_only, int nearest_expir
 int kvstate_evict_current(kvstate *s, const kv_evict_sample *v)
 {
     if (v->phys < 0 || v->phys >= KV_MAX_DBS) return 0;
+    int wrc = kvstate_commit_wait(s);
+    if (wrc) return wrc;
     MDB_txn *txn = s->wtxn;
     int own = 0;
     if (!txn) {
@@ -649,8 +654,10 @@ static int count_ver(kv_ctx *c, uint64_t ver, uint64_t *elems)
 
 static int recount(kvstate *s, uint64_t *total, int rebuild)
 {
+    int rc = kvstate_commit_wait(s);
+    if (rc) return rc;
     MDB_txn *txn = s->wtxn;
-    int own = 0, rc = 0;
+    int own = 0;
     uint64_t sum = 0;
     *total = 0;
     if (!txn) {

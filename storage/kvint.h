@@ -347,6 +347,22 @@ int kv_oom_for_script(kv_ctx *c);
 /* The LMDB name of a slot of a pair ("kv0", "exp1.5", "elem0", ...). */
 void kv_slot_name(char *buf, size_t len, int pair, int slot);
 
+/* The thread that begins and ends the state's write transactions
+ * (kvcommit.c): LMDB lets only the thread that began one end it. Every
+ * call but kvc_commit_post() waits for its job, after the job in flight. */
+typedef struct kvcommitter kvcommitter;
+int kvc_start(kvcommitter **out, MDB_env *env); /* 0 or an errno */
+void kvc_stop(kvcommitter *c);                  /* after the job in flight */
+int kvc_begin(kvcommitter *c, MDB_txn **txn);   /* a write transaction */
+int kvc_commit(kvcommitter *c, MDB_txn *txn);
+void kvc_abort(kvcommitter *c, MDB_txn *txn);
+/* Commits txn on the thread and returns at once: until kvc_wait() the
+ * caller must not touch the environment's write side. */
+void kvc_commit_post(kvcommitter *c, MDB_txn *txn);
+int kvc_done(kvcommitter *c); /* the posted commit finished */
+int kvc_wait(kvcommitter *c); /* waits for the posted commit; its result */
+int kvc_fd(kvcommitter *c);   /* readable once a posted commit finished */
+
 /* The state environment (kvstate.h), shared by kvstate.c and kvsnap.c. */
 struct kvstate {
     MDB_env *env;
@@ -355,6 +371,9 @@ struct kvstate {
     uint64_t next_ver;         /* the next collection version (live pair) */
     int pmeta_dirty;           /* dbmap / next_ver to write at commit */
     MDB_txn *wtxn;             /* stays open across applies; kvstate_commit() ends it */
+    kvcommitter *cm;           /* begins and ends wtxn */
+    int committing;            /* a commit runs on cm (kvstate_commit_start()) */
+    int commit_rc;             /* a failed commit's error, kept: the state is unusable */
     MDB_txn *rtxn;             /* reads while no wtxn is open; reset when one begins */
     int rtxn_live;             /* rtxn is begun (not reset) */
     uint64_t read_rng;         /* seeds a read's RANDOMKEY */

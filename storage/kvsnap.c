@@ -475,7 +475,7 @@ int kvsnap_stage(kvstate *s, uint64_t index, uint64_t term, uint64_t offset, con
 int kvsnap_staging_mid_record(kvstate *s)
 {
     uint64_t len = 0, off = 0;
-    if (!s->wtxn) return 0; /* committed since: nothing to save */
+    if (kvstate_commit_wait(s) != 0 || !s->wtxn) return 0; /* committed since: nothing to save */
     if (kvstate_meta_get(s, s->wtxn, META_STAGE_PART_LEN, &len) != 0 ||
         kvstate_meta_get(s, s->wtxn, META_STAGE_PART_OFF, &off) != 0)
         return 0;
@@ -489,6 +489,8 @@ void kvsnap_staged(kvstate *s, uint64_t *index, uint64_t *term, uint64_t *bytes,
     int owned = 0;
     *index = *term = *bytes = 0;
     *complete = 0;
+    if (kvstate_commit_wait(s) != 0) return;
+    txn = s->wtxn;
     if (!txn) {
         if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) return;
         owned = 1;

@@ -142,10 +142,19 @@ int kvstate_open(kvstate **out, const char *dir, uint64_t mapsize, char *err, si
         free(s);
         return KV_EIO;
     }
+    if ((rc = kvc_start(&s->cm, s->env)) != 0) {
+        snprintf(err, errlen, "%s: starting the commit thread: %s", path, strerror(rc));
+        mdb_env_close(s->env);
+        free(s->acl);
+        free(s->members);
+        free(s);
+        return KV_EIO;
+    }
     s->used_pct = -1;
     s->read_rng = ((uint64_t)random() << 32) ^ (uint64_t)random();
     if (s->acct_missing && (rc = kvstate_acct_rebuild(s)) != 0) {
         snprintf(err, errlen, "%s: counting the key space: %s", path, kv_strerror(rc));
+        kvc_stop(s->cm);
         mdb_env_close(s->env);
         free(s);
         return rc;
@@ -168,6 +177,8 @@ void kvstate_close(kvstate *s)
 {
     if (!s) return;
     kvstate_commit(s);
+    if (s->wtxn) kvc_abort(s->cm, s->wtxn); /* a failed commit's */
+    kvc_stop(s->cm);
     if (s->rtxn) mdb_txn_abort(s->rtxn);
     mdb_env_close(s->env);
     free(s->acl);
@@ -217,7 +228,7 @@ int64_t kvstate_tau(kvstate *s)
 
 static void rollback(kvstate *s)
 {
-    if (s->wtxn) mdb_txn_abort(s->wtxn);
+    if (s->wtxn) kvc_abort(s->cm, s->wtxn);
     s->wtxn = NULL;
     s->applied = s->durable;
     s->pending_bytes = 0;
@@ -225,26 +236,10 @@ static void rollback(kvstate *s)
     s->tomb_floor = 0;
 }
 
-int kvstate_commit(kvstate *s)
+/* What a commit's end says: the state as applied is durable, or (rc) the
+ * transaction is gone and the applied index back at the durable one. */
+static int commit_ended(kvstate *s, int rc)
 {
-    if (!s->wtxn) return 0;
-    /* kvstate_apply() leaves the applied index and tau to here: two meta
-     * puts per commit instead of per entry. */
-    int rc = 0;
-    if (s->pmeta_dirty && (rc = kvstate_save_pmeta(s)) != 0) {
-        rollback(s);
-        return rc;
-    }
-    if (s->applied != s->durable || s->tau != s->durable_tau) {
-        if ((rc = kvstate_meta_put(s, META_APPLIED, s->applied)) == 0)
-            rc = kvstate_meta_put(s, META_TAU, (uint64_t)s->tau);
-        if (rc != 0) {
-            rollback(s);
-            return rc;
-        }
-    }
-    rc = mdb_txn_commit(s->wtxn);
-    s->wtxn = NULL;
     s->used_pct = -1;
     if (rc != 0) {
         /* LMDB answers a failed write or fsync with its errno, but a short
@@ -260,18 +255,88 @@ int kvstate_commit(kvstate *s)
     s->durable = s->applied;
     s->durable_tau = s->tau;
     s->pages_at_commit = UINT64_MAX; /* recomputed when asked */
+    return 0;
+}
+
+int kvstate_commit_wait(kvstate *s)
+{
+    if (s->committing) {
+        s->committing = 0;
+        int rc = commit_ended(s, kvc_wait(s->cm));
+        if (rc) s->commit_rc = rc;
+    }
+    return s->commit_rc;
+}
+
+int kvstate_committing(kvstate *s)
+{
+    return s->committing;
+}
+
+int kvstate_commit_done(kvstate *s)
+{
+    return !s->committing || kvc_done(s->cm);
+}
+
+int kvstate_commit_fd(kvstate *s)
+{
+    return kvc_fd(s->cm);
+}
+
+/* The applied index and tau and the metadata into the open transaction:
+ * kvstate_apply() leaves them to the commit (two puts per commit instead of
+ * per entry). */
+static int commit_prepare(kvstate *s)
+{
+    int rc = 0;
+    if (s->pmeta_dirty && (rc = kvstate_save_pmeta(s)) != 0) {
+        rollback(s);
+        return rc;
+    }
+    if (s->applied != s->durable || s->tau != s->durable_tau) {
+        if ((rc = kvstate_meta_put(s, META_APPLIED, s->applied)) == 0)
+            rc = kvstate_meta_put(s, META_TAU, (uint64_t)s->tau);
+        if (rc != 0) {
+            rollback(s);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int kvstate_commit(kvstate *s)
+{
+    int rc = kvstate_commit_wait(s);
+    if (rc || !s->wtxn) return rc;
+    if ((rc = commit_prepare(s)) != 0) return rc;
+    rc = kvc_commit(s->cm, s->wtxn);
+    s->wtxn = NULL;
     s->pending_bytes = 0;
+    return commit_ended(s, rc);
+}
+
+int kvstate_commit_start(kvstate *s)
+{
+    int rc = kvstate_commit_wait(s);
+    if (rc || !s->wtxn) return rc;
+    if ((rc = commit_prepare(s)) != 0) return rc;
+    kvc_commit_post(s->cm, s->wtxn);
+    s->wtxn = NULL;
+    s->pending_bytes = 0;
+    s->committing = 1;
     return 0;
 }
 
 int kvstate_begin_write(kvstate *s)
 {
+    int rc = kvstate_commit_wait(s);
+    if (rc) return rc;
     if (s->wtxn) return 0;
     if (s->rtxn_live) { /* its snapshot is stale once this commits */
         mdb_txn_reset(s->rtxn);
         s->rtxn_live = 0;
     }
-    int rc = mdb_txn_begin(s->env, NULL, 0, &s->wtxn);
+    rc = kvc_begin(s->cm, &s->wtxn);
     if (rc != 0) {
         s->wtxn = NULL;
         return kv_map_err(rc);
@@ -286,13 +351,14 @@ int kvstate_begin_write(kvstate *s)
  * this. Callers never end it. */
 static int begin_read(kvstate *s, MDB_txn **txn)
 {
+    int rc = kvstate_commit_wait(s); /* the applied state is the committing one */
+    if (rc) return rc;
     if (s->wtxn) {
         *txn = s->wtxn;
         return 0;
     }
     if (!s->rtxn_live) {
-        int rc =
-            s->rtxn ? mdb_txn_renew(s->rtxn) : mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->rtxn);
+        rc = s->rtxn ? mdb_txn_renew(s->rtxn) : mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->rtxn);
         if (rc != 0) {
             if (s->rtxn) mdb_txn_abort(s->rtxn);
             s->rtxn = NULL;

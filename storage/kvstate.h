@@ -275,8 +275,26 @@ int kvstate_read(kvstate *s, int db, const struct kv_command *cmd, int argc, cha
                  size_t *argvlen, int64_t wall_ms, resp_buf *reply);
 
 /* Commits the open write transaction, durably (two fdatasyncs: the data
- * pages, then the meta page). No-op if none. */
+ * pages, then the meta page). No-op if none. Waits for a commit in flight
+ * first, as every function of this header does before it uses the state. */
 int kvstate_commit(kvstate *s);
+/* The same commit, on the state's commit thread (kvcommit.c): returns at
+ * once, with the commit in flight until kvstate_commit_wait(). Meanwhile
+ * the caller applies nothing: any call that reads or writes the state
+ * waits for the commit first (a read sees every applied entry, and the
+ * entries applied so far are in the committing transaction). The applied
+ * index stays; the durable index moves when the commit ends. */
+int kvstate_commit_start(kvstate *s);
+int kvstate_committing(kvstate *s);  /* a started commit not yet waited for */
+int kvstate_commit_done(kvstate *s); /* none in flight, or it finished (waiting won't block) */
+/* Ends a started commit (waiting if it runs): 0, or the error of a failed
+ * commit, which every later call that needs the state answers too (the
+ * state is unusable: the node must stop). 0 if none was started. */
+int kvstate_commit_wait(kvstate *s);
+/* An eventfd, readable once a started commit finished, even if
+ * kvstate_commit_wait() ended it already: its watcher reads it (clears it)
+ * and calls kvstate_commit_wait(). */
+int kvstate_commit_fd(kvstate *s);
 /* The last failed commit's file and the system's error (e.g. "committing
  * <dir>/state/data.mdb: No space left on device"); "" if none. */
 const char *kvstate_last_error(const kvstate *s);

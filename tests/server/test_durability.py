@@ -189,3 +189,49 @@ def test_a_full_disk_stops_the_node_naming_the_file_and_the_error(make_server):
             s.kill()
         subprocess.call(["umount", "-l", mnt])
         os.rmdir(mnt)
+
+
+@pytest.mark.skipif(IS_REDIS, reason="RaftKV's state commit thread (RAFTKV_TEST_COMMIT_DELAY_MS)")
+def test_the_loop_serves_while_the_state_commits(make_server, monkeypatch):
+    """Each state commit held 3 s on the commit thread: meanwhile the node
+    answers PING and INFO, queues the writes it commits and holds the reads,
+    then answers them in their order once the commit ended; SIGTERM waits
+    for a commit in flight and loses nothing."""
+    monkeypatch.setenv("RAFTKV_TEST_COMMIT_DELAY_MS", "3000")
+    s = make_server()
+    r = s.client(socket_timeout=20)
+
+    def persistence():
+        return r.info("persistence")
+
+    r.set("a", "1")  # a commit starts once writes pause (the cron's quiet run)
+    wait_until(lambda: persistence()["raft_state_commit_in_progress"] == 1, 10,
+               what="a state commit in flight")
+    t0 = time.monotonic()
+    for _ in range(20):
+        assert r.ping()
+    assert time.monotonic() - t0 < 1.0, "PING waited for the commit"
+    # one client's read, write, read, write, pipelined while it commits
+    w = s.client(socket_timeout=20)
+    out = {}
+
+    def pipelined():
+        with w.pipeline(transaction=False) as p:
+            p.get("a").set("a", "2").get("a").incr("n")
+            out["replies"] = p.execute()
+    th = threading.Thread(target=pipelined)
+    th.start()
+    wait_until(lambda: persistence()["raft_state_apply_queued"] == 2, 2,
+               what="both writes committed and queued while the state commits")
+    assert "replies" not in out and persistence()["raft_state_commit_in_progress"] == 1
+    th.join(20)
+    assert not th.is_alive()
+    assert out["replies"] == [b"1", True, b"2", 1]
+    assert persistence()["raft_state_apply_queued"] == 0
+    wait_until(lambda: persistence()["raft_state_commit_in_progress"] == 1, 10,
+               what="the next state commit in flight")
+    r.set("b", "3")  # committed while it commits, applied after
+    assert s.stop() == 0, s.log()
+    monkeypatch.delenv("RAFTKV_TEST_COMMIT_DELAY_MS")
+    s.restart()
+    assert s.client().mget("a", "b", "n") == [b"2", b"3", b"1"]

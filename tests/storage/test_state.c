@@ -2,9 +2,12 @@
  * TTL against the wall clock, MULTI, expire entries, applied and durable
  * indexes, SCAN completeness under concurrent writes, determinism, and
  * what must never crash. */
+#include <errno.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <lmdb.h>
@@ -344,6 +347,62 @@ static void reads_between_commits_see_every_applied_write(void **state)
     read_at(f, 100, "GET k", "$-1\r\n");
     assert_int_equal(kvstate_commit(f->s), 0);
     read_at(f, 100, "GET k", "$-1\r\n");
+}
+
+static void a_started_commit_is_waited_for_by_whatever_uses_the_state(void **state)
+{
+    /* The commit runs on the state's commit thread, which begins and ends
+     * every write transaction (LMDB's writer lock belongs to the thread
+     * that took it): many cycles of begin, apply here, commit there. */
+    fx *f = *state;
+    /* The first cycles with each commit held 20 ms on the thread: what
+     * did not wait for it would see the state before it. */
+    setenv("RAFTKV_TEST_COMMIT_DELAY_MS", "20", 1);
+    kvstate_close(f->s);
+    f->s = kvt_open_state(f->dir);
+    for (int i = 0; i < 200; i++) {
+        char line[64], want[64];
+        if (i == 30) {
+            unsetenv("RAFTKV_TEST_COMMIT_DELAY_MS");
+            kvstate_close(f->s);
+            f->s = kvt_open_state(f->dir);
+        }
+        snprintf(line, sizeof(line), "SET k%d v%d", i % 7, i);
+        RUN(f, 10 + i, line, "+OK\r\n");
+        uint64_t applied = kvstate_applied_index(f->s), durable = kvstate_durable_index(f->s);
+        uint64_t ends;
+        if (read(kvstate_commit_fd(f->s), &ends, sizeof(ends)) < 0) /* the watcher's part */
+            assert_int_equal(errno, EAGAIN);
+        assert_int_equal(kvstate_commit_start(f->s), 0);
+        assert_true(kvstate_committing(f->s));
+        /* nothing moves until the commit ends */
+        assert_int_equal(kvstate_applied_index(f->s), applied);
+        assert_int_equal(kvstate_durable_index(f->s), durable);
+        if (i % 3 == 0) { /* ended by its signal */
+            struct pollfd p = {kvstate_commit_fd(f->s), POLLIN, 0};
+            assert_int_equal(poll(&p, 1, 10000), 1);
+            assert_true(kvstate_commit_done(f->s));
+            assert_int_equal(kvstate_commit_wait(f->s), 0);
+            assert_int_equal(kvstate_durable_index(f->s), applied);
+        } else if (i % 3 == 1) { /* a read waits for it and sees the write */
+            snprintf(line, sizeof(line), "GET k%d", i % 7);
+            snprintf(want, sizeof(want), "$%d\r\nv%d\r\n", i < 10 ? 2 : i < 100 ? 3 : 4, i);
+            read_at(f, 10 + i, line, want);
+            assert_false(kvstate_committing(f->s));
+            assert_int_equal(kvstate_durable_index(f->s), applied);
+        } /* else the next write waits for it */
+    }
+    RUN(f, 300, "SET k3 last", "+OK\r\n");
+    assert_int_equal(kvstate_commit_start(f->s), 0);
+    assert_true(kvstate_committing(f->s));
+    uint64_t applied = kvstate_applied_index(f->s);
+    kvstate_close(f->s); /* waits, and the state is durable */
+    f->s = kvt_open_state(f->dir);
+    assert_int_equal(kvstate_durable_index(f->s), applied);
+    read_at(f, 300, "GET k3", "$4\r\nlast\r\n");
+    /* nothing to commit: nothing started */
+    assert_int_equal(kvstate_commit_start(f->s), 0);
+    assert_false(kvstate_committing(f->s));
 }
 
 /* A tiny RESP2 reader for SCAN replies. */
@@ -857,6 +916,7 @@ int main(void)
         T(indexes_advance_one_at_a_time_and_replay_is_ignored),
         T(uncommitted_applies_are_lost_on_abandon_but_close_commits),
         T(reads_between_commits_see_every_applied_write),
+        T(a_started_commit_is_waited_for_by_whatever_uses_the_state),
         T(scan_returns_every_key_present_throughout_under_writes),
         T(randomkey_finds_a_live_key),
         T(long_keys_work_like_short_ones),
