@@ -60,7 +60,13 @@ static uint64_t cur_leader;
 
 void driver_fatal(const char *what, const char *why)
 {
-    serverLog(LL_WARNING, "%s: %s. Stopping.", what, why);
+    /* a failed state commit (on the commit thread) is what any later use
+     * of the state answers: name its file and error */
+    const char *st = srv.state ? kvstate_last_error(srv.state) : "";
+    if (st[0])
+        serverLog(LL_WARNING, "%s: %s (%s). Stopping.", what, why, st);
+    else
+        serverLog(LL_WARNING, "%s: %s. Stopping.", what, why);
     exit(1);
 }
 
