@@ -80,6 +80,81 @@ class Kill(Fault):
         self.down = frozenset()
 
 
+class KillEvictingLeader(Kill):
+    """kill -9 of the leader while it proposes evictions (the evict
+    scenario), never of node `keep`, whose keyspace notifications must stay
+    whole for the whole run (scenarios._check_evict). If keep leads when the
+    fault starts, leadership is first handed to `to` (drawn among the
+    others) by RAFT.TRANSFER, asked again each election timeout until some
+    other node leads, and that node is killed: every such fault kills a
+    leader, none kills keep. No leader other than keep within LEAD_WAIT_S
+    fails the run (RuntimeError). The kill waits (EVICT_WAIT_S at most) for
+    the leader's INFO stats raftkv_eviction_entries (eviction entries it
+    proposed) to grow while it leads, so it dies while it evicts; a kill
+    without that is noted."""
+    LEAD_WAIT_S = 10.0
+    EVICT_WAIT_S = 3.0
+
+    def __init__(self, rng, n, keep):
+        self.target, self.keep = "leader", keep
+        self.to = rng.choice([i for i in range(1, n + 1) if i != keep])
+        self.notes = []
+
+    def _leader(self, cl, end, asked):
+        """The leader every live node agrees on, if it is not keep; else
+        None, after asking keep (if it leads) to transfer. asked: [when the
+        last transfer was asked, how many were]."""
+        ld = cl.leader_now()
+        if ld and ld.id != self.keep:
+            return ld.id
+        if ld and time.monotonic() - asked[0] >= cl.election_timeout_s():
+            asked[0] = time.monotonic()
+            try:
+                with ld.client(2.0) as r:
+                    r.execute_command("RAFT.TRANSFER", self.to)
+                asked[1] += 1
+            except (redis.RedisError, OSError):
+                pass
+        if time.monotonic() >= end:
+            raise RuntimeError("no leader but the kept n%d within %.0f s (%d transfers asked): "
+                               "no leader could be killed" % (self.keep, self.LEAD_WAIT_S, asked[1]))
+        return None
+
+    @staticmethod
+    def _proposed(nd):
+        """Eviction entries nd proposed so far, if it still leads; else None."""
+        try:
+            with nd.client(1.0) as r:
+                n = int(r.info("stats").get("raftkv_eviction_entries", 0))
+                role = r.info("raft").get("raft_role")
+        except (redis.RedisError, OSError, ValueError):
+            return None
+        return n if role == "leader" else None
+
+    def start(self, cl):
+        t0 = time.monotonic()
+        end, evict_end = t0 + self.LEAD_WAIT_S, t0 + self.EVICT_WAIT_S
+        asked, base = [float("-inf"), 0], {}
+        while True:
+            nid = self._leader(cl, end, asked)
+            n = self._proposed(cl.node(nid)) if nid else None
+            if n is not None:
+                if nid in base and n > base[nid]:
+                    evicting = "proposing evictions: %d -> %d" % (base[nid], n)
+                    break
+                base.setdefault(nid, n)
+                if time.monotonic() >= evict_end:
+                    evicting = "no eviction proposed in %.0f s" % self.EVICT_WAIT_S
+                    self.notes.append("kill-leader: n%d killed without having proposed an eviction "
+                                      "in %.0f s as leader" % (nid, self.EVICT_WAIT_S))
+                    break
+            time.sleep(0.02)
+        self.down = frozenset([nid])
+        cl.node(nid).kill()
+        moved = "; it led, RAFT.TRANSFER %d asked %d time(s)" % (self.to, asked[1]) if asked[1] else ""
+        return "kill -9 leader: [%d] (n%d kept%s; %s)" % (nid, self.keep, moved, evicting)
+
+
 class PowerLoss(Fault):
     """A power loss of one node, the leader, a minority or all nodes at once:
     kill -9, then each node's powerfs forgets everything not fsynced (file
@@ -732,8 +807,20 @@ class MembershipChange(Fault):
         log("heal", "membership: n%d removed and stopped" % spare.id)
 
 
-def make_fault(family, rng, n, max_jump=10.0):
-    """A fault of a family, its kind drawn from rng."""
+# Families that can spare a node (make_fault's keep): partitions (they cut
+# node-to-node traffic only; clients, subscribers included, connect from
+# 127.0.0.1 and are never cut) and kill-leader (KillEvictingLeader).
+SPARING = ("partition", "kill-leader")
+
+
+def make_fault(family, rng, n, max_jump=10.0, keep=None):
+    """A fault of a family, its kind drawn from rng. keep: a node id the
+    fault must never kill, restart or cut from the test's clients (only the
+    families in SPARING; the evict scenario's whole notification stream)."""
+    if keep is not None and family not in SPARING:
+        raise ValueError("fault family %r cannot spare node %d" % (family, keep))
+    if family == "kill-leader" and keep is not None:
+        return KillEvictingLeader(rng, n, keep)
     if family == "kill":
         return Kill(rng, n, rng.choice(("one", "leader", "leader", "majority", "all")))
     if family == "kill-leader":

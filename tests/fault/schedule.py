@@ -16,21 +16,22 @@ class Step:
         return "quiet %.1fs, %s(%s) for %.1fs" % (self.quiet, f.family, kind, self.hold)
 
 
-def plan(rng, families, n, duration, election_s, overlap=0.0, max_jump=10.0):
+def plan(rng, families, n, duration, election_s, overlap=0.0, max_jump=10.0, keep=None):
     """Steps filling about `duration` seconds. A fault is held for 2 to 6
     election timeouts (so pauses and partitions outlast an election), a
     quiet period lasts 1 to 4 of them; with probability `overlap` a step
     runs two faults of different families at once (never a phased fault,
-    which drives itself; its extra_s counts towards the duration)."""
+    which drives itself; its extra_s counts towards the duration). keep: a
+    node no fault may kill or restart (faults.make_fault)."""
     steps, t = [], 0.0
     while t < duration:
         quiet = rng.uniform(1.0, 4.0) * election_s
         hold = rng.uniform(2.0, 6.0) * election_s
         fam = rng.choice(families)
-        fault = make_fault(fam, rng, n, max_jump)
+        fault = make_fault(fam, rng, n, max_jump, keep)
         others = [f for f in families if f != fam]
         if others and not fault.phased and rng.random() < overlap:
-            second = make_fault(rng.choice(others), rng, n, max_jump)
+            second = make_fault(rng.choice(others), rng, n, max_jump, keep)
             if not second.phased:
                 fault = Both(fault, second)
         steps.append(Step(quiet, fault, hold))

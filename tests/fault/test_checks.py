@@ -415,3 +415,169 @@ def test_queue_later_item_popped_while_earlier_remains_is_caught():
     ops = [push("p1-1", 0, 1), push("p1-2", 2, 3), pop("p1-2", 4, 5)]
     problems = queue_ok(ops, {"q0": ["p1-1"]})
     assert len(problems) == 1 and "not FIFO" in problems[0] and "still in q0" in problems[0]
+
+
+# --- the evict scenario: whole notification streams, the kept node ---------
+#
+# workload.whole_streams decides which nodes' keyspace notifications cover
+# the whole run, faults.KillEvictingLeader keeps one node alive throughout;
+# with no whole stream evictions() is a problem (the run fails, it does not
+# skip), and whole streams that disagree before the barrier are one too.
+
+import schedule  # noqa: E402
+import workload  # noqa: E402
+
+BARRIER = ("__barrier__", "b1")
+ONE_START = "=== start 1.000\nnode 1 ready\n"
+
+
+def test_stream_gap_names_each_way_a_stream_misses_changes():
+    assert workload.stream_gap(None, ONE_START) is None
+    assert "broke" in workload.stream_gap("ConnectionError: closed", ONE_START)
+    assert "started 2 times" in workload.stream_gap(None, ONE_START + "=== start 5.000\n")
+    installed = ONE_START + "1:M * Installed snapshot index 812 term 3 (16 keys) in 0.010 s\n"
+    assert "812" in workload.stream_gap(None, installed)
+    assert "77" in workload.stream_gap(None, ONE_START + "x Finishing the install of snapshot index 77: resetting\n")
+
+
+def _events(*evs):
+    return [(i, k, ev) for i, (k, ev) in enumerate(evs)]
+
+
+def test_whole_streams_cut_at_the_barrier():
+    a = _events(("e1", "set"), ("e1", "evicted"), BARRIER, ("e2", "evicted"))
+    b = _events(("e1", "set"), ("e1", "evicted"), BARRIER)  # e2's eviction not arrived yet
+    c = _events(("e1", "set"))  # the barrier never came
+    whole, gaps = workload.whole_streams({1: (a, None, ONE_START), 2: (b, None, ONE_START),
+                                          3: (c, None, ONE_START)}, BARRIER)
+    assert [[e[1:] for e in s] for s in whole] == [[("e1", "set"), ("e1", "evicted")]] * 2
+    assert list(gaps) == [3] and "barrier" in gaps[3]
+
+
+def test_no_whole_stream_fails_the_evict_check():
+    s = _events(("e1", "set"), BARRIER)
+    snap = ONE_START + "* Installed snapshot index 9 term 2\n"
+    whole, gaps = workload.whole_streams({1: (s, "ConnectionError", ONE_START), 2: (s, None, ONE_START * 2),
+                                          3: (s, None, snap)}, BARRIER)
+    assert whole == [] and sorted(gaps) == [1, 2, 3]
+    windows, problems = workload.evictions(whole, [], ["e1"])
+    assert windows == [] and problems and "whole run" in problems[0]
+
+
+def test_whole_streams_that_disagree_before_the_barrier_are_a_problem():
+    # n2 evicted e1 on its own (no entry): its whole stream differs from n1's
+    a = _events(("e1", "set"), BARRIER)
+    b = _events(("e1", "set"), ("e1", "evicted"), BARRIER)
+    whole, gaps = workload.whole_streams({1: (a, None, ONE_START), 2: (b, None, ONE_START)}, BARRIER)
+    assert len(whole) == 2 and not gaps
+    ops = [op("put", "e1", 0, 1, value="S1;")]
+    windows, problems = workload.evictions(whole, ops, ["e1"])
+    assert windows == [] and problems and "e1" in problems[0]
+
+
+class _Redis:
+    def __init__(self, nd):
+        self.nd = nd
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+    def execute_command(self, *args):
+        assert args[0] == "RAFT.TRANSFER"
+        self.nd.cl.transfers.append((self.nd.id, args[1]))
+        if self.nd.cl.obey_transfer:
+            self.nd.cl.leader = args[1]
+        return b"OK"
+
+    def info(self, section):
+        nd = self.nd
+        if section == "stats":
+            if nd.cl.evicting:
+                nd.proposed += 1
+            return {"raftkv_eviction_entries": nd.proposed}
+        return {"raft_role": "leader" if nd.cl.leader == nd.id else "follower"}
+
+
+class _Node:
+    def __init__(self, cl, nid):
+        self.cl, self.id, self.proposed = cl, nid, 0
+
+    def client(self, timeout=5.0):
+        return _Redis(self)
+
+    def kill(self):
+        self.cl.killed.append(self.id)
+
+
+class _Cluster:
+    """What KillEvictingLeader asks of a cluster: the leader all agree on,
+    each node's INFO and RAFT.TRANSFER, kill -9."""
+
+    def __init__(self, n, leader, obey_transfer=True, evicting=True):
+        self.nodes = {i: _Node(self, i) for i in range(1, n + 1)}
+        self.leader, self.obey_transfer, self.evicting = leader, obey_transfer, evicting
+        self.transfers, self.killed = [], []
+
+    def node(self, nid):
+        return self.nodes[nid]
+
+    def leader_now(self):
+        return self.nodes.get(self.leader)
+
+    @staticmethod
+    def election_timeout_s():
+        return 0.01
+
+
+def test_kill_evicting_leader_moves_leadership_off_the_kept_node_first():
+    import random
+    for seed in range(5):
+        f = faults.make_fault("kill-leader", random.Random(seed), 3, keep=2)
+        cl = _Cluster(3, leader=2)
+        what = f.start(cl)
+        assert cl.transfers == [(2, f.to)] and f.to != 2
+        assert cl.killed == [f.to] and f.down == {f.to}, what
+        assert "RAFT.TRANSFER" in what and "proposing evictions" in what
+
+
+def test_kill_evicting_leader_kills_another_leader_at_once():
+    import random
+    f = faults.make_fault("kill-leader", random.Random(1), 3, keep=1)
+    cl = _Cluster(3, leader=3)
+    f.start(cl)
+    assert cl.killed == [3] and cl.transfers == []
+
+
+def test_kill_evicting_leader_never_kills_the_kept_node():
+    # the kept node leads and will not hand over: the fault fails the run
+    # rather than kill it or a follower
+    import random
+    f = faults.make_fault("kill-leader", random.Random(1), 3, keep=1)
+    f.LEAD_WAIT_S = 0.2
+    cl = _Cluster(3, leader=1, obey_transfer=False)
+    with pytest.raises(RuntimeError, match="no leader could be killed"):
+        f.start(cl)
+    assert cl.killed == [] and cl.transfers
+
+
+def test_kill_evicting_leader_notes_a_leader_that_was_not_evicting():
+    import random
+    f = faults.make_fault("kill-leader", random.Random(1), 3, keep=1)
+    f.EVICT_WAIT_S = 0.1
+    cl = _Cluster(3, leader=2, evicting=False)
+    what = f.start(cl)
+    assert cl.killed == [2] and f.notes and "no eviction proposed" in what
+
+
+def test_a_plan_that_keeps_a_node_has_only_faults_that_spare_it():
+    import random
+    for seed in range(50):
+        steps = schedule.plan(random.Random(seed), ["partition", "kill-leader"], 3, 12, 0.4, keep=3)
+        kills = [st.fault for st in steps if st.fault.family == "kill"]
+        assert all(isinstance(f, faults.KillEvictingLeader) and f.keep == 3 and f.to != 3 for f in kills)
+    for fam in ("kill", "pause", "power-loss", "snapshot", "membership"):
+        with pytest.raises(ValueError):
+            faults.make_fault(fam, random.Random(1), 3, keep=1)

@@ -18,6 +18,7 @@ import time
 
 import redis
 
+from faults import installed_indexes
 from history import FAIL, INFO, OK
 
 NOT_APPLIED = ("TRYAGAIN", "CLUSTERDOWN", "MOVED", "OOM", "value is not an integer")
@@ -478,7 +479,8 @@ class KeyEvents(threading.Thread):
     arrived: events is [(t_ns, key, event)]. A node applies the log in
     order and publishes at apply, so the stream is its log's order of
     changes; if the connection breaks (the node was killed), broken is set
-    and the stream is not used (its gap would hide changes)."""
+    and the stream is not used (its gap would hide changes; stream_gap).
+    nid: the node's id (set by the harness)."""
 
     def __init__(self, host, port):
         super().__init__(name="events-%s" % host, daemon=True)
@@ -506,6 +508,53 @@ class KeyEvents(threading.Thread):
             self.c.disconnect()
 
 
+def stream_gap(broken, node_output):
+    """Why one node's KeyEvents stream may lack changes its node applied (a
+    reason), or None if the stream is whole. node_output: everything the
+    node printed in the run (cluster.Node.log_text(): a "=== start" line
+    before each start). A stream has a gap if
+      - its connection broke (the node was killed: what it applied between
+        the break and a new subscription is never seen);
+      - the node started more than once (a restart applies again the entries
+        after its last state commit, published to no one or twice);
+      - the node installed a snapshot (server/pubsub.c: the entries the
+        snapshot covers publish nothing there).
+    Nothing else skips a change: a node publishes at apply, in log order,
+    and a partition cuts only node-to-node traffic, never the subscriber's
+    connection from 127.0.0.1 (README "Partitions")."""
+    if broken:
+        return "its connection broke (%s)" % broken
+    starts = sum(1 for line in node_output.splitlines() if line.startswith("=== start "))
+    if starts != 1:
+        return "its node started %d times" % starts
+    installs = installed_indexes(node_output)
+    if installs:
+        return "its node installed a snapshot (index %s)" % ", ".join(str(i) for i in installs)
+    return None
+
+
+def whole_streams(streams, barrier):
+    """streams: {node id: (events, broken, node output)}, one per KeyEvents
+    subscriber; barrier: the (key, event) every node published at one log
+    position after the run (scenarios._barrier). Returns (whole, gaps):
+    whole, the events of each stream without a gap (stream_gap) up to the
+    barrier, by node id in order (all cover the same prefix of the log, so
+    they must be identical); gaps, {node id: reason} of the others. A
+    stream the barrier never reached is not whole: it may end early."""
+    whole, gaps = [], {}
+    for nid in sorted(streams):
+        events, broken, output = streams[nid]
+        gap = stream_gap(broken, output)
+        cut = next((i for i, e in enumerate(events) if (e[1], e[2]) == barrier), None)
+        if not gap and cut is None:
+            gap = "the barrier never arrived"
+        if gap:
+            gaps[nid] = gap
+        else:
+            whole.append(events[:cut])
+    return whole, gaps
+
+
 def key_sequences(events):
     """{key: ["set", "evicted", ...]} of one stream."""
     out = {}
@@ -515,8 +564,8 @@ def key_sequences(events):
 
 
 def evictions(streams, ops, keys=None):
-    """The evictions the whole streams (those of nodes that were never
-    cut off) show, as (key, t_lo, t_hi) windows in the history's
+    """The evictions the whole streams (whole_streams: no gap, cut at the
+    same log position) show, as (key, t_lo, t_hi) windows in the history's
     monotonic ns, and the problems found (streams that disagree).
 
     Soundness. The eviction's effect is the commit of its entry, which no
