@@ -1,7 +1,14 @@
 /* progress.c -- a leader's view of each voter and flow control: probe sends
- * one append and waits, replicate pipelines up to max_inflight appends,
- * snapshot waits for the snapshot (etcd raft's Progress; thesis §3.5
- * nextIndex/matchIndex). */
+ * one append and waits, replicate pipelines up to max_inflight appends and
+ * max_inflight_bytes of entries, snapshot waits for the snapshot (etcd
+ * raft's Progress and Inflights with MaxInflightBytes; thesis §3.5
+ * nextIndex/matchIndex).
+ *
+ * The byte window bounds what a leader has sent a follower and not heard
+ * back about, so a slow follower's backlog lives in the leader's log (read
+ * again when the window opens), not in send buffers. An append is cut to
+ * the room left in the window; it always carries at least one entry, so the
+ * bytes in flight stay below max_inflight_bytes plus one entry. */
 #include "raft/raft_int.h"
 
 /* ---------------------------------------------------------------- progress */
@@ -9,6 +16,21 @@
 void pr_infl_reset(progress *p)
 {
     p->infl_start = p->infl_count = 0;
+    p->infl_bytes = 0;
+}
+
+bool pr_infl_full(raft_node *r, const progress *p)
+{
+    return p->infl_count >= r->max_inflight ||
+           (r->max_inflight_bytes && p->infl_bytes >= r->max_inflight_bytes);
+}
+
+uint64_t pr_append_room(raft_node *r, const progress *p)
+{
+    if (p->state != RAFT_PR_REPLICATE || !r->max_inflight_bytes) return r->max_msg_bytes;
+    uint64_t left =
+        p->infl_bytes < r->max_inflight_bytes ? r->max_inflight_bytes - p->infl_bytes : 0;
+    return left < r->max_msg_bytes ? left : r->max_msg_bytes;
 }
 
 bool pr_paused(raft_node *r, progress *p)
@@ -17,7 +39,7 @@ bool pr_paused(raft_node *r, progress *p)
     case RAFT_PR_PROBE:
         return p->probe_sent;
     case RAFT_PR_REPLICATE:
-        return p->infl_count >= r->max_inflight;
+        return pr_infl_full(r, p);
     default:
         return true;
     }
@@ -88,18 +110,24 @@ bool pr_maybe_decr(progress *p, uint64_t rejected, uint64_t hint)
     return true;
 }
 
-void pr_infl_add(raft_node *r, progress *p, uint64_t last)
+void pr_infl_add(raft_node *r, progress *p, uint64_t last, uint64_t bytes)
 {
     uint32_t cap = r->max_inflight;
-    p->infl[(p->infl_start + p->infl_count) % cap] = last;
+    p->infl[(p->infl_start + p->infl_count) % cap] = (inflight){.last = last, .bytes = bytes};
     p->infl_count++;
+    p->infl_bytes += bytes;
+}
+
+void pr_infl_free_first(raft_node *r, progress *p)
+{
+    if (!p->infl_count) return;
+    p->infl_bytes -= p->infl[p->infl_start].bytes;
+    p->infl_start = (p->infl_start + 1) % r->max_inflight;
+    p->infl_count--;
 }
 
 void pr_infl_free_le(raft_node *r, progress *p, uint64_t to)
 {
-    uint32_t cap = r->max_inflight;
-    while (p->infl_count && p->infl[p->infl_start] <= to) {
-        p->infl_start = (p->infl_start + 1) % cap;
-        p->infl_count--;
-    }
+    while (p->infl_count && p->infl[p->infl_start].last <= to)
+        pr_infl_free_first(r, p);
 }

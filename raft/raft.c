@@ -313,8 +313,9 @@ static int step_leader(raft_node *r, const raft_msg *m)
     case RAFT_MSG_HEARTBEAT_RESP:
         p->recent_active = true;
         p->probe_sent = false;
-        if (p->state == RAFT_PR_REPLICATE && p->infl_count >= r->max_inflight)
-            pr_infl_free_le(r, p, p->infl[p->infl_start]); /* let one more through */
+        /* etcd: a full window lets one more through, so an append lost on
+         * the way is found by the rejection the next one provokes. */
+        if (p->state == RAFT_PR_REPLICATE && pr_infl_full(r, p)) pr_infl_free_first(r, p);
         if (m->ctx + 1 > p->read_ack) {
             p->read_ack = m->ctx + 1;
             rc = r_advance_reads(r);
@@ -522,6 +523,7 @@ int r_init(raft_node *r, const raft_config *c)
     r->check_quorum = c->check_quorum != 0;
     r->async_durable = c->async_durable != 0;
     r->max_inflight = c->max_inflight ? c->max_inflight : 256;
+    r->max_inflight_bytes = c->max_inflight_bytes;
     r->max_msg_bytes = c->max_msg_bytes ? c->max_msg_bytes : (1u << 20);
     r->max_entry_bytes = c->max_entry_bytes ? c->max_entry_bytes : (64u << 20);
     r->max_uncommitted = c->max_uncommitted_bytes;

@@ -289,6 +289,14 @@ typedef struct raft_config {
     uint64_t max_entry_bytes; /* a single proposal; 0 = 64 MB (RAFT_ETOOLARGE) */
     uint64_t max_uncommitted_bytes; /* leader's uncommitted data; 0 = unlimited */
     uint64_t max_committed_bytes;   /* committed entries per Ready; 0 = 64 MB */
+    uint64_t max_inflight_bytes;    /* entry bytes (as max_msg_bytes counts them) sent to a
+                                       follower in replicate state and not acknowledged: no
+                                       append goes while this many are in flight, and one is cut
+                                       to the room left (at least one entry goes), so in flight
+                                       stays below it plus one entry. A slow follower then costs
+                                       the leader this much of sent data, not whatever its
+                                       transport can queue. Heartbeats, votes and probes are
+                                       neither counted nor held. 0 = no byte limit */
     const raft_storage *storage;    /* copied; must outlive the node */
     const raft_alloc *alloc;        /* may be NULL: libc */
 } raft_config;
@@ -498,7 +506,8 @@ typedef struct raft_peer_progress {
     uint64_t id, match, next;
     int state;
     int learner;
-    uint32_t inflight;
+    uint32_t inflight;       /* appends sent and not acknowledged (replicate state) */
+    uint64_t inflight_bytes; /* their entries' bytes, as max_inflight_bytes counts them */
 } raft_peer_progress;
 /* On the leader: the progress of the i-th peer (0 <= i < count). Returns
  * RAFT_ENOTLEADER off the leader, RAFT_EINVAL past the end. */

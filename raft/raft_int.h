@@ -122,9 +122,16 @@ static inline raft_entry *log_mem(rlog *l, uint64_t i)
 
 /* ------------------------------------------------------------- progress */
 
+/* One append in flight: the last index it carries and the bytes of its
+ * entries (data plus RAFT_ENTRY_HDR_BYTES each, as max_msg_bytes counts). */
+typedef struct inflight {
+    uint64_t last, bytes;
+} inflight;
+
 /* A leader's view of one member (thesis §3.5 nextIndex/matchIndex, plus
  * etcd's flow control: probe sends one append and waits, replicate
- * pipelines up to max_inflight appends, snapshot waits for the snapshot). */
+ * pipelines up to max_inflight appends and max_inflight_bytes, snapshot
+ * waits for the snapshot). */
 typedef struct progress {
     uint64_t id, match, next;
     int state;
@@ -135,8 +142,9 @@ typedef struct progress {
     uint32_t snap_wait;
     uint64_t read_ack; /* highest heartbeat round acknowledged */
     int vote;          /* 0 none, 1 granted, -1 rejected */
-    uint64_t *infl;    /* ring of last indexes of in-flight appends */
+    inflight *infl;    /* ring of the appends in flight, oldest first */
     uint32_t infl_start, infl_count;
+    uint64_t infl_bytes; /* their bytes, summed */
 } progress;
 
 /* ----------------------------------------------------------------- node */
@@ -170,6 +178,7 @@ struct raft_node {
     uint32_t election_elapsed, heartbeat_elapsed;
     bool prevote, check_quorum, async_durable;
     uint32_t max_inflight;
+    uint64_t max_inflight_bytes; /* 0: no byte window */
     uint64_t max_msg_bytes, max_entry_bytes, max_uncommitted, max_committed_bytes;
     uint64_t uncommitted;
     uint64_t rng;
@@ -213,7 +222,15 @@ void pr_become_replicate(progress *p);
 void pr_become_snapshot(progress *p, uint64_t idx);
 bool pr_maybe_update(progress *p, uint64_t n);
 bool pr_maybe_decr(progress *p, uint64_t rejected, uint64_t hint);
-void pr_infl_add(raft_node *r, progress *p, uint64_t last);
+/* Replicate state: whether the window is full (count or bytes), and the
+ * bytes the next append may carry (max_msg_bytes, or less near the byte
+ * window's end: at least one entry always goes while not full). */
+bool pr_infl_full(raft_node *r, const progress *p);
+uint64_t pr_append_room(raft_node *r, const progress *p);
+void pr_infl_add(raft_node *r, progress *p, uint64_t last, uint64_t bytes);
+/* Frees the oldest append in flight (a heartbeat answered while the window
+ * is full: raft.c). */
+void pr_infl_free_first(raft_node *r, progress *p);
 void pr_infl_free_le(raft_node *r, progress *p, uint64_t to);
 
 /* tracker.c -- the configuration and the progress of its members */

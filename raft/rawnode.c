@@ -283,7 +283,8 @@ int raft_get_progress(raft_node *n, uint32_t i, raft_peer_progress *p)
                               .next = x->next,
                               .state = x->state,
                               .learner = x->learner,
-                              .inflight = x->infl_count};
+                              .inflight = x->infl_count,
+                              .inflight_bytes = x->infl_bytes};
     return 0;
 }
 

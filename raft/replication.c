@@ -30,7 +30,7 @@ static int r_send_append(raft_node *r, progress *p, bool send_if_empty, bool *se
     ev->n = 0;
     if (!rc) {
         uint64_t last = log_last_index(&r->log);
-        rc = log_slice(&r->log, p->next, last + 1, r->max_msg_bytes, &r->ar, ev);
+        rc = log_slice(&r->log, p->next, last + 1, pr_append_room(r, p), &r->ar, ev);
     }
     if (rc == RAFT_ECOMPACTED) {
         rc = r_send_snapshot(r, p);
@@ -48,8 +48,10 @@ static int r_send_append(raft_node *r, progress *p, bool send_if_empty, bool *se
         /* Copy into the arena: the message outlives later log changes. */
         raft_entry *es = arena_alloc(&r->ar, ev->n * sizeof(raft_entry));
         if (!es) return r->err = RAFT_ENOMEM;
+        uint64_t bytes = 0;
         for (size_t i = 0; i < ev->n; i++) {
             es[i] = ev->v[i];
+            bytes += es[i].len + RAFT_ENTRY_HDR_BYTES;
             if (es[i].len && log_mem(&r->log, es[i].index) &&
                 log_mem(&r->log, es[i].index)->data == es[i].data) {
                 uint8_t *d = arena_alloc(&r->ar, es[i].len);
@@ -63,7 +65,7 @@ static int r_send_append(raft_node *r, progress *p, bool send_if_empty, bool *se
         uint64_t lastsent = es[ev->n - 1].index;
         if (p->state == RAFT_PR_REPLICATE) {
             p->next = lastsent + 1; /* optimistic: pipeline the next one */
-            pr_infl_add(r, p, lastsent);
+            pr_infl_add(r, p, lastsent, bytes);
         } else {
             p->probe_sent = true;
         }

@@ -7,7 +7,7 @@
 
 static void pr_init(raft_node *r, progress *p, uint64_t id, bool learner)
 {
-    uint64_t *infl = p->infl;
+    inflight *infl = p->infl;
     memset(p, 0, sizeof(*p));
     p->infl = infl;
     p->id = id;
@@ -33,7 +33,7 @@ int tr_set_conf(raft_node *r, const raft_conf *c, uint64_t index)
         uint64_t id = i < c->n_voters ? c->voters[i] : c->learners[i - c->n_voters];
         progress *old = r_progress(r, id);
         if (old) continue;
-        np[i].infl = ra_malloc(&r->alc, r->max_inflight * sizeof(uint64_t));
+        np[i].infl = ra_malloc(&r->alc, r->max_inflight * sizeof(inflight));
         if (!np[i].infl) {
             for (uint32_t j = 0; j <= i; j++)
                 ra_free(&r->alc, np[j].infl);

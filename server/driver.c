@@ -997,6 +997,7 @@ int driver_init(char *err, size_t errlen)
     rc_.check_quorum = 1;
     rc_.max_entry_bytes = RAFTKV_MAX_ENTRY_BYTES;
     rc_.max_msg_bytes = RAFTKV_APPEND_BYTES;
+    rc_.max_inflight_bytes = RAFTKV_INFLIGHT_BYTES;
     rc_.async_durable = 1; /* logsync.c reports what is on disk */
     rc_.storage = &rstore;
     /* The configuration in force, as the state applied it: after the first
@@ -1096,9 +1097,11 @@ size_t driver_peer_lines(char *buf, size_t n)
                     break;
                 }
         int w = snprintf(buf + off, n - off,
-                         "raft_peer%llu:addr=%s:%d,connected=%d,state=%s,match=%llu,buffer=%zu\r\n",
+                         "raft_peer%llu:addr=%s:%d,connected=%d,state=%s,match=%llu,buffer=%zu,"
+                         "inflight=%llu\r\n",
                          (unsigned long long)mid, mhost, mport, connected, state,
-                         (unsigned long long)(pp.id == mid ? pp.match : 0), buffer);
+                         (unsigned long long)(pp.id == mid ? pp.match : 0), buffer,
+                         (unsigned long long)(pp.id == mid ? pp.inflight_bytes : 0));
         if (w < 0) break;
         off += (size_t)w;
     }

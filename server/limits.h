@@ -15,6 +15,11 @@
  *                  max_msg_bytes)
  *   peer message   RAFTKV_MAX_PEER_MSG_BYTES encoded: the larger of the two
  *                  appends, with the message header
+ *   in flight      RAFTKV_INFLIGHT_BYTES of entries sent to one follower
+ *                  and not acknowledged, plus one entry (raft.h
+ *                  max_inflight_bytes): what a slow follower costs the
+ *                  leader in send buffers (its transport queue and
+ *                  connection), whatever the peer queue below allows
  *   peer queue     RAFTKV_PEER_QUEUE_BYTES: room for two of the largest
  *                  messages and their RESP framing, so a largest message
  *                  fits whatever small ones are queued; a message refused
@@ -40,6 +45,12 @@
     ((uint64_t)RAFT_MSG_HDR_BYTES + RAFT_SNAP_META_MAX_BYTES + RAFT_ENTRY_HDR_BYTES +              \
      RAFTKV_MAX_ENTRY_BYTES)
 #define RAFTKV_PEER_QUEUE_BYTES (2 * (RAFTKV_MAX_PEER_MSG_BYTES + 64))
+/* 4 MB: an acknowledgement comes back after the follower's pass and its
+ * log fsync, tens of ms on a loaded machine (a 65 ms state commit stalls
+ * the pass); 4 MB per round trip still moves 60 MB/s to one follower,
+ * more than any load measured here, and a commit needs only the faster
+ * follower. A slow one costs the leader 4 MB of buffers, not 128. */
+#define RAFTKV_INFLIGHT_BYTES ((uint64_t)4 << 20)
 #define RAFTKV_PEER_MAX_BULK (KV_MAX_STRING_LEN + ((uint64_t)1 << 20))
 /* Arguments in one command from a peer: a RAFT.MSGQ of a full queue of the
  * smallest messages, or a forwarded command (a follower forwards none with

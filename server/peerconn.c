@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,35 +340,81 @@ err_after_alloc:
     return NULL;
 }
 
+size_t peerconn_len_line(char *buf, char type, size_t n)
+{
+    char digits[24];
+    size_t d = 0;
+    do {
+        digits[d++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    size_t k = 0;
+    buf[k++] = type;
+    while (d)
+        buf[k++] = digits[--d];
+    buf[k++] = '\r';
+    buf[k++] = '\n';
+    return k;
+}
+
+/* Room for n more bytes at obuf + olen: what was written is reclaimed
+ * first, then the buffer doubles as needed. -1 on out of memory. */
+static int reserve(peerconn *pc, size_t n)
+{
+    if (pc->ocap - pc->olen >= n) return 0;
+    if (pc->ooff) { /* reclaim what was written (OpenSSL may see the bytes move) */
+        memmove(pc->obuf, pc->obuf + pc->ooff, pc->olen - pc->ooff);
+        pc->olen -= pc->ooff;
+        pc->ooff = 0;
+    }
+    if (n > SIZE_MAX / 4 - pc->olen) return -1;
+    size_t cap = pc->ocap ? pc->ocap : 4096;
+    while (cap - pc->olen < n)
+        cap *= 2;
+    if (cap != pc->ocap) {
+        char *b = realloc(pc->obuf, cap);
+        if (!b) return -1;
+        pc->obuf = b;
+        pc->ocap = cap;
+    }
+    return 0;
+}
+
+/* Formats the command straight into the output buffer, as hiredis's
+ * redisFormatCommandArgv would (no copy of it elsewhere). */
 static int append(peerconn *pc, int argc, const char **argv, const size_t *argvlen)
 {
-    char *cmd = NULL;
-    int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
-    if (len < 0 || !cmd) return -1;
-    size_t n = (size_t)len;
-    if (pc->ocap - pc->olen < n) {
-        if (pc->ooff) { /* reclaim what was written (OpenSSL may see the bytes move) */
-            memmove(pc->obuf, pc->obuf + pc->ooff, pc->olen - pc->ooff);
-            pc->olen -= pc->ooff;
-            pc->ooff = 0;
-        }
-        size_t cap = pc->ocap ? pc->ocap : 4096;
-        while (cap - pc->olen < n)
-            cap *= 2;
-        if (cap != pc->ocap) {
-            char *b = realloc(pc->obuf, cap);
-            if (!b) {
-                redisFreeCommand(cmd);
-                return -1;
-            }
-            pc->obuf = b;
-            pc->ocap = cap;
-        }
+    char line[PEERCONN_LEN_LINE_MAX];
+    if (argc < 1) return -1;
+    size_t n = peerconn_len_line(line, '*', (size_t)argc);
+    for (int i = 0; i < argc; i++)
+        n += peerconn_len_line(line, '$', argvlen[i]) + argvlen[i] + 2;
+    if (reserve(pc, n)) return -1;
+    char *o = pc->obuf + pc->olen;
+    o += peerconn_len_line(o, '*', (size_t)argc);
+    for (int i = 0; i < argc; i++) {
+        o += peerconn_len_line(o, '$', argvlen[i]);
+        if (argvlen[i]) memcpy(o, argv[i], argvlen[i]);
+        o += argvlen[i];
+        *o++ = '\r';
+        *o++ = '\n';
     }
-    memcpy(pc->obuf + pc->olen, cmd, n);
     pc->olen += n;
-    redisFreeCommand(cmd);
     return 0;
+}
+
+/* Puts c at the end of the list of commands waiting for a reply. */
+static void await_reply(peerconn *pc, pcmd *c, peerconn_reply_fn *fn, void *priv)
+{
+    c->fn = fn;
+    c->priv = priv;
+    c->next = NULL;
+    if (pc->tail)
+        pc->tail->next = c;
+    else
+        pc->head = c;
+    pc->tail = c;
+    pc->nwaiting++;
 }
 
 int peerconn_command(peerconn *pc, peerconn_reply_fn *fn, void *priv, int argc, const char **argv,
@@ -380,15 +427,24 @@ int peerconn_command(peerconn *pc, peerconn_reply_fn *fn, void *priv, int argc, 
         free(c);
         return -1;
     }
-    c->fn = fn;
-    c->priv = priv;
-    c->next = NULL;
-    if (pc->tail)
-        pc->tail->next = c;
-    else
-        pc->head = c;
-    pc->tail = c;
-    pc->nwaiting++;
+    await_reply(pc, c, fn, priv);
+    return 0;
+}
+
+int peerconn_command_resp(peerconn *pc, peerconn_reply_fn *fn, void *priv, const char *head,
+                          size_t headlen, const char *body, size_t bodylen)
+{
+    if (pc->dead) return -1;
+    pcmd *c = NULL;
+    if (fn && !(c = malloc(sizeof(*c)))) return -1;
+    if (bodylen > SIZE_MAX / 4 || reserve(pc, headlen + bodylen)) {
+        free(c);
+        return -1;
+    }
+    memcpy(pc->obuf + pc->olen, head, headlen);
+    if (bodylen) memcpy(pc->obuf + pc->olen + headlen, body, bodylen);
+    pc->olen += headlen + bodylen;
+    if (c) await_reply(pc, c, fn, priv);
     return 0;
 }
 

@@ -4,8 +4,10 @@
  *
  * It connects (non-blocking, optionally bound to a local address), speaks
  * TLS when given a way to make the connection (mutual TLS with the node's
- * certificate: server/tls.h's tls_connect_conn), writes commands formatted
- * by hiredis's redisFormatCommandArgv, and parses the replies with
+ * certificate: server/tls.h's tls_connect_conn), writes commands in RESP
+ * straight into its output buffer (the bytes hiredis's
+ * redisFormatCommandArgv makes, so peers of every version read them; no
+ * other copy is made), and parses the replies with
  * hiredis's redisReader on the bytes read (decrypted, under TLS), handing
  * each to the callback of the command it answers, in order. hiredis's own
  * socket code is not used: it cannot do TLS in 0.14, and its async API
@@ -76,6 +78,18 @@ int peerconn_command(peerconn *pc, peerconn_reply_fn *fn, void *priv, int argc, 
                      const size_t *argvlen);
 /* The same for a command that gets no reply (RAFT.MSGQ). */
 int peerconn_command_quiet(peerconn *pc, int argc, const char **argv, const size_t *argvlen);
+/* A command the caller put in RESP already: head then body, copied once
+ * into the output buffer as they are (the transport keeps RAFT.MSG's
+ * messages framed as they are queued). fn NULL: no reply is expected. 0 or
+ * -1 as peerconn_command. */
+int peerconn_command_resp(peerconn *pc, peerconn_reply_fn *fn, void *priv, const char *head,
+                          size_t headlen, const char *body, size_t bodylen);
+
+/* RESP's length line "<type><n>\r\n" ('*' an array, '$' a bulk string),
+ * as hiredis writes it, into buf (PEERCONN_LEN_LINE_MAX bytes); returns its
+ * length. */
+#define PEERCONN_LEN_LINE_MAX 24
+size_t peerconn_len_line(char *buf, char type, size_t n);
 
 /* Writes what is queued now; inside one of this connection's callbacks,
  * on the next writable event instead. May report on_close. */

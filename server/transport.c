@@ -59,12 +59,13 @@ struct tpeer {
     int old_hello;        /* the peer refused the 5-word hello: an older version */
     uint64_t attempts;
     int failures; /* attempts failed since the last READY (the first is logged louder) */
-    /* Messages waiting for transport_flush(): bytes in qbuf, message i at
-     * qoff[i], qlen[i] bytes long. */
+    /* Messages waiting for transport_flush(), qn of them, in qbuf as the
+     * RESP bulk strings they go out as ("$<len>\r\n<msg>\r\n"): the flush
+     * puts the RAFT.MSG header before them and copies them once into the
+     * connection's output buffer. qbytes counts the messages' own bytes. */
     char *qbuf;
-    size_t qused, qcap;
-    size_t *qoff, *qlen;
-    size_t qn, qncap;
+    size_t qused, qcap, qbytes;
+    size_t qn;
     uint64_t sent, dropped, unreachables;
 };
 
@@ -74,9 +75,6 @@ struct transport {
     char *bind_addr, *cluster_id, *secret, *advertise;
     tpeer *peers;
     size_t npeers;
-    const char **argv; /* transport_flush() scratch */
-    size_t *argvlen;
-    size_t argcap;
 };
 
 /* Tags for the reply callbacks' privdata. */
@@ -130,6 +128,7 @@ static void drop_queue(tpeer *p)
     p->dropped += p->qn;
     p->qn = 0;
     p->qused = 0;
+    p->qbytes = 0;
     release_queue(p);
 }
 
@@ -547,8 +546,6 @@ void transport_free(transport *t)
         if (p->timer) event_free(p->timer);
         free(p->host);
         free(p->qbuf);
-        free(p->qoff);
-        free(p->qlen);
     }
     free(t->peers);
     free(t->cluster_id);
@@ -556,8 +553,6 @@ void transport_free(transport *t)
     free(t->secret);
     free(t->bind_addr);
     free(t->advertise);
-    free(t->argv);
-    free(t->argvlen);
     free(t);
 }
 
@@ -613,8 +608,6 @@ int transport_remove_peer(transport *t, uint64_t id)
     drop_queue(p);
     free(p->host);
     free(p->qbuf);
-    free(p->qoff);
-    free(p->qlen);
     struct event *timer = p->timer;
     memset(p, 0, sizeof(*p));
     p->t = t;
@@ -631,40 +624,33 @@ int transport_send(transport *t, uint64_t to, const void *msg, size_t len)
         p->dropped++;
         return TRANSPORT_ENOTCONN;
     }
-    size_t queued = p->qused + obuf_len(p);
+    size_t queued = p->qbytes + obuf_len(p);
     if (len > t->cfg.queue_bound || queued > t->cfg.queue_bound - len) {
         p->dropped++;
         return TRANSPORT_EFULL;
     }
-    if (p->qn == p->qncap) {
-        size_t ncap = p->qncap ? p->qncap * 2 : 16;
-        size_t *off = realloc(p->qoff, ncap * sizeof(*off));
-        if (!off) goto err_nomem;
-        p->qoff = off;
-        size_t *ln = realloc(p->qlen, ncap * sizeof(*ln));
-        if (!ln) goto err_nomem;
-        p->qlen = ln;
-        p->qncap = ncap;
-    }
-    if (p->qcap - p->qused < len) {
+    char line[PEERCONN_LEN_LINE_MAX];
+    size_t ll = peerconn_len_line(line, '$', len), need = ll + len + 2;
+    if (p->qcap - p->qused < need) {
         size_t ncap = p->qcap ? p->qcap : 4096;
-        while (ncap - p->qused < len)
+        while (ncap - p->qused < need)
             ncap *= 2;
         char *b = realloc(p->qbuf, ncap);
-        if (!b) goto err_nomem;
+        if (!b) {
+            p->dropped++;
+            return TRANSPORT_ENOMEM;
+        }
         p->qbuf = b;
         p->qcap = ncap;
     }
-    if (len) memcpy(p->qbuf + p->qused, msg, len);
-    p->qoff[p->qn] = p->qused;
-    p->qlen[p->qn] = len;
+    char *q = p->qbuf + p->qused;
+    memcpy(q, line, ll);
+    if (len) memcpy(q + ll, msg, len);
+    memcpy(q + ll + len, "\r\n", 2);
     p->qn++;
-    p->qused += len;
+    p->qused += need;
+    p->qbytes += len;
     return TRANSPORT_OK;
-
-err_nomem:
-    p->dropped++;
-    return TRANSPORT_ENOMEM;
 }
 
 /* Writes what was queued on p's connection now, as one write per peer per
@@ -693,35 +679,8 @@ static int queue_command(tpeer *p, peerconn_reply_fn *fn, void *privdata, int ar
     return peerconn_command(p->pc, fn, privdata, argc, argv, argvlen) == 0 ? REDIS_OK : REDIS_ERR;
 }
 
-/* A command that gets no reply (RAFT.MSGQ). */
-static int queue_quiet(tpeer *p, int argc, const char **argv, const size_t *argvlen)
-{
-    return peerconn_command_quiet(p->pc, argc, argv, argvlen) == 0 ? REDIS_OK : REDIS_ERR;
-}
-
 static void flush_peer(transport *t, tpeer *p)
 {
-    size_t argc = p->qn + 1;
-    if (argc > (size_t)INT32_MAX) {
-        drop_queue(p);
-        return;
-    }
-    if (argc > t->argcap) {
-        size_t ncap = t->argcap ? t->argcap : 16;
-        while (ncap < argc)
-            ncap *= 2;
-        const char **av = realloc(t->argv, ncap * sizeof(*av));
-        if (av) t->argv = av;
-        size_t *al = av ? realloc(t->argvlen, ncap * sizeof(*al)) : NULL;
-        if (al) t->argvlen = al;
-        if (!av || !al) {
-            tlog(t, TRANSPORT_LOG_WARNING, "peer %" PRIu64 ": out of memory; %zu messages dropped",
-                 p->id, p->qn);
-            drop_queue(p);
-            return;
-        }
-        t->argcap = ncap;
-    }
     /* RAFT.MSGQ is RAFT.MSG without the acknowledgement: for each batch
      * the acknowledgement cost a write and a wake-up of the peer, and a read
      * here. Liveness needs only some: a RAFT.MSG goes whenever none is
@@ -729,15 +688,16 @@ static void flush_peer(transport *t, tpeer *p)
      * so a silent peer is noticed within 1.25 liveness timeouts. */
     int64_t now = now_ms();
     int acked = p->outstanding == 0 && now - p->acked_send >= t->cfg.liveness_timeout_ms / 4;
-    t->argv[0] = acked ? "RAFT.MSG" : "RAFT.MSGQ";
-    t->argvlen[0] = acked ? 8 : 9;
-    for (size_t i = 0; i < p->qn; i++) {
-        t->argv[i + 1] = p->qbuf + p->qoff[i];
-        t->argvlen[i + 1] = p->qlen[i];
-    }
-    int rc = acked ? queue_command(p, on_msg_reply, &tag_msg, (int)argc, t->argv, t->argvlen)
-                   : queue_quiet(p, (int)argc, t->argv, t->argvlen);
-    if (rc != REDIS_OK) {
+    /* The command's head, "*<messages + 1>" and its name, then the
+     * messages as queued: the bytes hiredis would format for the same argv. */
+    char head[PEERCONN_LEN_LINE_MAX + 16];
+    size_t hl = peerconn_len_line(head, '*', p->qn + 1);
+    const char *name = acked ? "$8\r\nRAFT.MSG\r\n" : "$9\r\nRAFT.MSGQ\r\n";
+    memcpy(head + hl, name, strlen(name));
+    hl += strlen(name);
+    int rc = peerconn_command_resp(p->pc, acked ? on_msg_reply : NULL, &tag_msg, head, hl, p->qbuf,
+                                   p->qused);
+    if (rc != 0) {
         tlog(t, TRANSPORT_LOG_WARNING, "peer %" PRIu64 ": could not queue RAFT.MSG; %zu dropped",
              p->id, p->qn);
         drop_queue(p);
@@ -746,6 +706,7 @@ static void flush_peer(transport *t, tpeer *p)
     p->sent += p->qn;
     p->qn = 0;
     p->qused = 0;
+    p->qbytes = 0;
     release_queue(p);
     if (acked) {
         p->acked_send = now;
@@ -777,7 +738,7 @@ int transport_call(transport *t, uint64_t to, int argc, const char **argv, const
     size_t bytes = 0;
     for (int i = 0; i < argc; i++)
         bytes += argvlen[i] + 32;
-    size_t queued = p->qused + obuf_len(p);
+    size_t queued = p->qbytes + obuf_len(p);
     if (bytes > t->cfg.queue_bound || queued > t->cfg.queue_bound - bytes) return TRANSPORT_EFULL;
     if (queue_command(p, on_call_reply, (void *)(uintptr_t)tag, argc, argv, argvlen) != REDIS_OK)
         return TRANSPORT_ENOMEM;
@@ -813,7 +774,7 @@ int transport_peer_status(const transport *t, size_t i, transport_peer_stat *st)
     snprintf(st->addr, sizeof(st->addr), "%s:%d", p->host, p->port);
     st->state = p->state;
     st->connected = p->state == TRANSPORT_READY;
-    st->queued_bytes = p->qused + obuf_len(p);
+    st->queued_bytes = p->qbytes + obuf_len(p);
     st->buffer_bytes = p->qcap + (p->pc ? peerconn_buffer_bytes(p->pc) : 0);
     st->outstanding = p->outstanding;
     st->sent = p->sent;

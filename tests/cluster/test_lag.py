@@ -58,3 +58,52 @@ def test_a_connected_follower_that_falls_behind_catches_up_from_the_log(make_clu
     with f.client() as fr:
         fr.execute_command("READONLY")
         assert fr.get("k:1:0") == b"x" * 100
+
+
+WINDOW = 4 << 20  # server/limits.h RAFTKV_INFLIGHT_BYTES
+VALUE = 40000
+
+
+def peer_field(ld, f, field):
+    return int(ld.raft()["raft_peer%d" % f.id][field])
+
+
+def test_a_paused_follower_costs_the_leader_a_bounded_send_buffer(make_cluster):
+    """Writes keep committing through the other follower while one is paused:
+    the leader sends the paused one at most its byte window (4 MB) of entries,
+    so its send buffer for that follower stays a few MB while far more is
+    written (on main it held everything written, up to the 128 MB queue)."""
+    c = make_cluster(3, args=ARGS)
+    ld = c.leader(timeout=30)
+    f = [n for n in c.nodes if n is not ld][0]
+    r = ld.client(socket_timeout=30)
+    r.set("warm", "v")
+    wait_until(lambda: raft_int(f, "raft_applied_index") >= raft_int(ld, "raft_commit_index"), 30,
+               "the follower to apply the warm-up")
+    value = "v" * VALUE
+    written = max_buffer = max_inflight = 0
+    f.pause()
+    try:
+        t0 = time.monotonic()
+        # Within the 5 s liveness timeout, so the paused follower stays connected.
+        while written < (48 << 20) and time.monotonic() - t0 < 3.5:
+            p = r.pipeline(transaction=False)
+            for i in range(25):
+                p.set("big:%d" % (written // VALUE + i), value)
+            p.execute()
+            written += 25 * VALUE
+            max_buffer = max(max_buffer, peer_field(ld, f, "buffer"))
+            max_inflight = max(max_inflight, peer_field(ld, f, "inflight"))
+        assert peer_field(ld, f, "connected") == 1
+    finally:
+        f.resume()
+    print("written %d max_inflight %d max_buffer %d" % (written, max_inflight, max_buffer))
+    # Far more was written than the window and the kernel's socket buffers hold ...
+    assert written >= 6 * WINDOW, written
+    # ... yet no more than the window (plus one entry) was in flight to it, and the
+    # buffers for it (queue and connection, doubled as they grow) stayed within 3 windows.
+    assert 0 < max_inflight <= WINDOW + VALUE + 100, max_inflight
+    assert max_buffer <= 3 * WINDOW, max_buffer
+    wait_until(lambda: raft_int(f, "raft_applied_index") >= raft_int(ld, "raft_commit_index"), 60,
+               "the follower to catch up")
+    assert raft_int(ld, "raft_snapshots_sent") == 0

@@ -24,6 +24,8 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include <hiredis/hiredis.h>
+
 #include "resp/resp.h"
 #include "server/peerauth.h"
 #include "server/peerconn.h"
@@ -78,6 +80,8 @@ struct fake {
     rec_cmd *cmds;
     int ncmds, capcmds;
     fake_conn *conns;
+    char *raw; /* every byte received, on any connection, in order */
+    size_t rawlen, rawcap;
 };
 
 static void fake_conn_free(fake_conn *c)
@@ -158,8 +162,16 @@ static void fake_on_read(struct bufferevent *bev, void *arg)
     struct evbuffer *in = bufferevent_get_input(bev);
     char buf[16384];
     size_t n;
-    while ((n = evbuffer_remove(in, buf, sizeof(buf))) > 0 && n != (size_t)-1)
+    while ((n = evbuffer_remove(in, buf, sizeof(buf))) > 0 && n != (size_t)-1) {
         assert_int_equal(resp_parser_feed(c->parser, buf, n), 0);
+        if (f->rawcap - f->rawlen < n) {
+            f->rawcap = (f->rawcap + n) * 2;
+            f->raw = realloc(f->raw, f->rawcap);
+            assert_non_null(f->raw);
+        }
+        memcpy(f->raw + f->rawlen, buf, n);
+        f->rawlen += n;
+    }
     resp_cmd cmd;
     int rc;
     while ((rc = resp_parser_next(c->parser, &cmd)) == RESP_CMD) {
@@ -273,6 +285,7 @@ static void fake_done(fake *f)
         free(f->cmds[i].argvlen);
     }
     free(f->cmds);
+    free(f->raw);
 }
 
 static int fake_count(const fake *f, const char *name)
@@ -737,6 +750,77 @@ static void messages_of_one_pass_arrive_as_one_raft_msg_with_bytes_intact(void *
     assert_arg(&f.cmds[4], 1, "y", 1);
     assert_int_equal(e.unreachable, 0);
     assert_int_equal(e.warnings, 0);
+
+    free(big);
+    env_done(&e);
+    fake_done(&f);
+    event_base_free(e.base);
+}
+
+/* The bytes since `from` are exactly what hiredis formats for argv: the
+ * wire format peers of every version read. */
+static void assert_raw_is_hiredis(const fake *f, size_t from, int argc, const char **argv,
+                                  const size_t *argvlen)
+{
+    char *want = NULL;
+    int wl = redisFormatCommandArgv(&want, argc, argv, argvlen);
+    assert_true(wl > 0);
+    assert_int_equal(f->rawlen - from, (size_t)wl);
+    assert_memory_equal(f->raw + from, want, (size_t)wl);
+    redisFreeCommand(want);
+}
+
+static void raft_msg_goes_out_as_the_bytes_hiredis_formats(void **state)
+{
+    (void)state;
+    env e;
+    fake f;
+    env_init(&e);
+    fake_init(&f, e.base);
+    transport_peer_config peers[] = {{3, "127.0.0.1", f.port}};
+    transport_config cfg = base_config(&e, peers, 1);
+    env_start(&e, &cfg);
+    wait_connected(&e, 1);
+
+    size_t big_len = 100000;
+    char *big = malloc(big_len);
+    for (size_t i = 0; i < big_len; i++)
+        big[i] = (char)(i * 131 + 7);
+    const char *argv[] = {"RAFT.MSG", "a\0b", "", big, "\r\n$1\r\n", "0123456789"};
+    const size_t argvlen[] = {8, 3, 0, big_len, 7, 10};
+    size_t from = f.rawlen;
+    for (int i = 1; i < 6; i++)
+        assert_int_equal(transport_send(e.t, 3, argv[i], argvlen[i]), TRANSPORT_OK);
+    transport_flush(e.t);
+    wait_cmds(&e, &f, 3);
+    assert_raw_is_hiredis(&f, from, 6, argv, argvlen);
+
+    /* The next batch, while the first is unanswered, goes as RAFT.MSGQ. */
+    from = f.rawlen;
+    assert_int_equal(transport_send(e.t, 3, "x", 1), TRANSPORT_OK);
+    transport_flush(e.t);
+    wait_cmds(&e, &f, 4);
+    const char *q[] = {f.cmds[3].argvlen[0] == 9 ? "RAFT.MSGQ" : "RAFT.MSG", "x"};
+    const size_t ql[] = {strlen(q[0]), 1};
+    assert_raw_is_hiredis(&f, from, 2, q, ql);
+
+    /* A call (snapshot chunks) too. */
+    from = f.rawlen;
+    const char *call[] = {"RAFT.SNAP", "7", big};
+    const size_t calllen[] = {9, 1, big_len};
+    assert_int_equal(transport_call(e.t, 3, 3, call, calllen, 1), TRANSPORT_OK);
+    wait_cmds(&e, &f, 5);
+    assert_raw_is_hiredis(&f, from, 3, call, calllen);
+
+    /* Length lines of every width. */
+    char line[PEERCONN_LEN_LINE_MAX];
+    size_t widths[] = {0, 9, 10, 99, 100, 12345, (size_t)-1};
+    for (size_t i = 0; i < sizeof(widths) / sizeof(widths[0]); i++) {
+        char want[PEERCONN_LEN_LINE_MAX + 8];
+        int wl = snprintf(want, sizeof(want), "$%zu\r\n", widths[i]);
+        assert_int_equal(peerconn_len_line(line, '$', widths[i]), (size_t)wl);
+        assert_memory_equal(line, want, (size_t)wl);
+    }
 
     free(big);
     env_done(&e);
@@ -1460,6 +1544,7 @@ int main(void)
         cmocka_unit_test(peers_are_added_and_removed_at_runtime),
         cmocka_unit_test(a_peer_that_cannot_prove_the_secret_gets_no_auth_and_no_messages),
         cmocka_unit_test(messages_of_one_pass_arrive_as_one_raft_msg_with_bytes_intact),
+        cmocka_unit_test(raft_msg_goes_out_as_the_bytes_hiredis_formats),
         cmocka_unit_test(wrong_secret_is_logged_and_retried_with_backoff_not_spinning),
         cmocka_unit_test(messages_to_an_unconnected_peer_are_dropped_and_counted),
         cmocka_unit_test(the_queue_bound_drops_what_does_not_fit),

@@ -236,6 +236,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.prevote = (flags >> 3) & 1;
     cfg.check_quorum = (flags >> 4) & 1;
     cfg.max_inflight = 1 + ((flags >> 5) & 3);
+    cfg.max_inflight_bytes = (flags >> 7) ? 30 : 0; /* a byte window about one entry wide */
     cfg.max_msg_bytes = 4;
     cfg.storage = &f.st.iface;
     if (raft_new(&f.r, &cfg)) abort();

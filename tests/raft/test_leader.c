@@ -246,6 +246,76 @@ static void replicate_state_pipelines_up_to_the_inflight_window(void **state)
     tc_free(&c);
 }
 
+/* Entries carried to `to` by node i's next Ready (handled like ready_count). */
+static uint64_t ready_entries_to(tcluster *c, int i, uint64_t to, uint64_t *last, size_t *hbs)
+{
+    raft_ready_batch rd;
+    uint64_t n = 0;
+    *hbs = 0;
+    if (!raft_has_ready(c->nodes[i].r)) return 0;
+    assert_int_equal(raft_ready(c->nodes[i].r, &rd), 0);
+    for (size_t k = 0; k < rd.n_msgs; k++) {
+        if (rd.msgs[k].to != to) continue;
+        if (rd.msgs[k].type == RAFT_MSG_HEARTBEAT) ++*hbs;
+        if (rd.msgs[k].type != RAFT_MSG_APP || !rd.msgs[k].n_entries) continue;
+        n += rd.msgs[k].n_entries;
+        *last = rd.msgs[k].entries[rd.msgs[k].n_entries - 1].index;
+    }
+    assert_int_equal(memstore_append(&c->nodes[i].st, rd.entries, rd.n_entries), 0);
+    if (rd.hs_changed) memstore_set_hs(&c->nodes[i].st, &rd.hs);
+    assert_int_equal(raft_advance(c->nodes[i].r, &rd), 0);
+    return n;
+}
+
+static void replicate_state_stops_at_the_byte_window_and_resumes_on_ack(void **state)
+{
+    (void)state;
+    tcluster c;
+    raft_config cfg;
+    tc_default_cfg(&cfg);
+    cfg.max_inflight_bytes = 200; /* each entry below counts 40 + 21 = 61 bytes */
+    assert_int_equal(tc_init(&c, 3, &cfg), 0);
+    assert_int_equal(tc_elect(&c, 0), 0);
+    const uint64_t ent = 40 + RAFT_ENTRY_HDR_BYTES;
+    char d[41];
+    memset(d, 'x', 40);
+    d[40] = 0;
+    uint64_t first = 0, idx = 0;
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(tc_propose(&c, 0, d, &idx), 0);
+        if (!first) first = idx;
+    }
+    /* the window's 200 bytes hold 3 entries; the append cut to the 17 left
+     * still carries one, and then nothing more goes */
+    uint64_t last = 0;
+    size_t hbs;
+    assert_int_equal(ready_entries_to(&c, 0, 2, &last, &hbs), 4);
+    assert_int_equal(last, first + 3);
+    raft_peer_progress p;
+    assert_int_equal(raft_get_progress(c.nodes[0].r, 1, &p), 0);
+    assert_int_equal(p.state, RAFT_PR_REPLICATE);
+    assert_int_equal(p.inflight_bytes, 4 * ent);
+    assert_true(p.inflight_bytes < cfg.max_inflight_bytes + ent);
+    /* more proposals while full: nothing goes; heartbeats are not held */
+    assert_int_equal(tc_propose(&c, 0, d, &idx), 0);
+    assert_int_equal(raft_tick(c.nodes[0].r), 0);
+    assert_int_equal(ready_entries_to(&c, 0, 2, &last, &hbs), 0);
+    assert_int_equal(hbs, 1);
+    /* an ack of the first 3 frees 183 bytes: 3 more entries go (2 + 1 cut) */
+    raft_msg ack = {.type = RAFT_MSG_APP_RESP, .from = 2, .to = 1, .term = 1, .index = first + 2};
+    assert_int_equal(raft_step(c.nodes[0].r, &ack), 0);
+    assert_int_equal(ready_entries_to(&c, 0, 2, &last, &hbs), 3);
+    assert_int_equal(last, first + 6);
+    assert_int_equal(raft_get_progress(c.nodes[0].r, 1, &p), 0);
+    assert_int_equal(p.inflight_bytes, 4 * ent);
+    /* acks of everything sent: the rest (11 proposed in all) goes */
+    ack.index = last;
+    assert_int_equal(raft_step(c.nodes[0].r, &ack), 0);
+    assert_int_equal(ready_entries_to(&c, 0, 2, &last, &hbs), 4);
+    assert_int_equal(last, idx);
+    tc_free(&c);
+}
+
 static void probe_state_sends_one_append_until_answered(void **state)
 {
     (void)state;
@@ -328,6 +398,7 @@ int main(void)
         cmocka_unit_test(transfer_abandoned_after_election_timeout),
         cmocka_unit_test(transfer_request_on_follower_is_forwarded),
         cmocka_unit_test(replicate_state_pipelines_up_to_the_inflight_window),
+        cmocka_unit_test(replicate_state_stops_at_the_byte_window_and_resumes_on_ack),
         cmocka_unit_test(probe_state_sends_one_append_until_answered),
         cmocka_unit_test(append_messages_respect_the_byte_limit),
         cmocka_unit_test(uncommitted_limit_refuses_proposals),
