@@ -36,6 +36,7 @@
 #include "server/limits.h"
 #include "server/diag.h"
 #include "server/log.h"
+#include "server/loopstat.h"
 #include "server/reads.h"
 #include "server/server.h"
 #include "server/tls.h"
@@ -418,15 +419,20 @@ static int apply_pending_for(int64_t budget_us)
 
 int driver_apply_pending(void)
 {
-    return apply_pending_for(APPLY_SLICE_US);
+    int64_t t0 = mono_us();
+    int more = apply_pending_for(APPLY_SLICE_US);
+    loopstat_add(LS_APPLY, mono_us() - t0);
+    return more;
 }
 
 void driver_apply_pending_all(void)
 {
+    int64_t t0 = mono_us();
     while (pend_head) {
         if (kvstate_committing(srv.state)) state_commit_finish();
         apply_pending_for(-1);
     }
+    loopstat_add(LS_APPLY, mono_us() - t0);
 }
 
 size_t driver_pending_entries(void)
@@ -571,6 +577,7 @@ static uint64_t persist(const raft_ready_batch *rd)
         logsync_drain();
         snapshot_install(rd->snapshot); /* the state first, then the log */
     }
+    int64_t t0 = mono_us();
     if (need_write) {
         if (rd->snapshot || !logsync_active()) {
             rc = kvraft_persist(srv.log, rd);
@@ -590,6 +597,7 @@ static uint64_t persist(const raft_ready_batch *rd)
         rc = kvlog_write(srv.log, &needed_pos);
         logsync_want(needed_pos);
     }
+    loopstat_add(LS_LOG_WRITE, mono_us() - t0);
     if (rc) {
         serverLog(LL_WARNING, "Persisting the raft log: %s (%s). Stopping.", kv_strerror(rc),
                   kvlog_last_error(srv.log));
@@ -638,18 +646,22 @@ static void handle_ready(void)
     for (size_t i = 0; i < rd.n_read_states; i++)
         reads_on_read_state(&rd.read_states[i]);
     reads_finish_applied();
+    int64_t t0 = mono_us();
     if (!rd.snapshot) {
         for (; applied < rd.n_committed && rd.committed[applied].index < unsynced_from; applied++)
             apply_or_queue(&rd.committed[applied]);
         if (applied && rd.n_entries) clients_flush();
     }
+    loopstat_add(LS_APPLY, mono_us() - t0);
     uint64_t pos = persist(&rd);
     /* A follower's acknowledgements (and votes) leave once the log holds
      * everything written so far on disk, not after this pass's apply or
      * the state commit: they are the leader's commit latency. */
     hold_msgs(rd.msgs_after_persist, rd.n_msgs_after_persist, pos);
+    t0 = mono_us();
     for (size_t i = applied; i < rd.n_committed; i++)
         apply_or_queue(&rd.committed[i]);
+    loopstat_add(LS_APPLY, mono_us() - t0);
     int follow = rd.conf_changed || rd.snapshot;
     rc = raft_advance(node, &rd);
     if (rc) driver_fatal("Raft advance", raft_strerror(rc));

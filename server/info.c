@@ -622,7 +622,7 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
             driver_status(&dstat); /* malformed (driver) and impossible (raft) messages */
             ADD("raft_peer_msgs_dropped:%llu\r\n",
                 (unsigned long long)(srv.stats.peer_msgs_dropped + dstat.dropped_msgs));
-            char ls[512];
+            char ls[1024];
             loopstat_info(ls, sizeof(ls));
             ADD("%s", ls);
             break;

@@ -155,7 +155,9 @@ int logsync_kick(int inline_ok)
 {
     if (!running || inflight) return 0;
     uint64_t pos;
+    int64_t tw = mono_us();
     int rc = kvlog_write(srv.log, &pos); /* anything pending goes too */
+    loopstat_add(LS_LOG_WRITE, mono_us() - tw);
     if (rc) {
         serverLog(LL_WARNING, "Writing the log failed: %s (%s). Stopping.", kv_strerror(rc),
                   kvlog_last_error(srv.log));
@@ -173,6 +175,7 @@ int logsync_kick(int inline_ok)
             exit(1);
         }
         diag_latency_sample("log-fsync", mono_us() - t0);
+        loopstat_add(LS_LOG_FSYNC, mono_us() - t0);
         durable_pos = pos;
         if ((rc = kvlog_synced(srv.log, pos)) != 0) {
             serverLog(LL_WARNING, "The log after a sync: %s (%s). Stopping.", kv_strerror(rc),

@@ -1,5 +1,6 @@
 /* loopstat.c -- the event loop's busy time per pass (loopstat.h). */
 #include <stdio.h>
+#include <string.h>
 
 #include "server/log.h"
 #include "server/loopstat.h"
@@ -18,6 +19,16 @@ static int64_t longest;
  * until the first line. */
 static int64_t window_start, last_log, window_longest;
 static uint64_t window_over;
+/* The current pass's parts; the window's longest slow pass's; every slow
+ * pass's, summed (INFO). */
+static int64_t cur[LS_NPARTS], window_parts[LS_NPARTS], slow_sum[LS_NPARTS + 1];
+static const char *const part_names[LS_NPARTS + 1] = {"io",    "commands",  "raft",      "flush",
+                                                      "apply", "log_write", "log_fsync", "other"};
+
+void loopstat_add(enum loopstat_part part, int64_t us)
+{
+    if (us > 0) cur[part] += us;
+}
 
 void loopstat_busy(void)
 {
@@ -29,6 +40,7 @@ void loopstat_pass_end(int64_t since_us)
     int64_t now = mono_us();
     int64_t start = pass_start ? pass_start : since_us;
     int64_t us = now - start;
+    if (since_us > start) cur[LS_IO] += since_us - start; /* callbacks until end_of_pass() */
     pass_start = 0;
     if (us < 0) us = 0;
     passes++;
@@ -40,14 +52,30 @@ void loopstat_pass_end(int64_t since_us)
     if (us > SLOW_PASS_US) {
         over++;
         window_over++;
-        if (us > window_longest) window_longest = us;
+        int64_t steps = 0;
+        for (int i = 0; i < LS_NPARTS; i++) {
+            slow_sum[i] += cur[i];
+            if (i < LS_NSTEPS) steps += cur[i];
+        }
+        slow_sum[LS_NPARTS] += us > steps ? us - steps : 0; /* other */
+        if (us > window_longest) {
+            window_longest = us;
+            memcpy(window_parts, cur, sizeof(cur));
+        }
     }
+    memset(cur, 0, sizeof(cur));
     if (!window_start) window_start = now;
     if (window_over && (!last_log || now - last_log >= LOG_EVERY_US)) {
+        const int64_t *w = window_parts;
         serverLog(LL_NOTICE,
-                  "Event loop: %llu passes over %d ms in the last %.1f s (longest %.1f ms)",
+                  "Event loop: %llu passes over %d ms in the last %.1f s (longest %.1f ms: "
+                  "I/O %.1f, pending commands %.1f, raft %.1f, flush %.1f; applying %.1f, "
+                  "log writes %.1f, log fsync %.1f)",
                   (unsigned long long)window_over, SLOW_PASS_US / 1000,
-                  (double)(now - window_start) / 1e6, (double)window_longest / 1e3);
+                  (double)(now - window_start) / 1e6, (double)window_longest / 1e3,
+                  (double)w[LS_IO] / 1e3, (double)w[LS_COMMANDS] / 1e3, (double)w[LS_RAFT] / 1e3,
+                  (double)w[LS_FLUSH] / 1e3, (double)w[LS_APPLY] / 1e3,
+                  (double)w[LS_LOG_WRITE] / 1e3, (double)w[LS_LOG_FSYNC] / 1e3);
         window_over = 0;
         window_longest = 0;
         window_start = last_log = now;
@@ -69,6 +97,9 @@ size_t loopstat_info(char *buf, size_t len)
     for (size_t b = 0; b < NBOUNDS; b++)
         PUT("le%lld=%llu,", (long long)bounds_ms[b], (unsigned long long)hist[b]);
     PUT("gt%lld=%llu\r\n", (long long)bounds_ms[NBOUNDS - 1], (unsigned long long)hist[NBOUNDS]);
+    PUT("eventloop_slow_pass_usec:");
+    for (int i = 0; i <= LS_NPARTS; i++)
+        PUT("%s=%lld%s", part_names[i], (long long)slow_sum[i], i < LS_NPARTS ? "," : "\r\n");
 #undef PUT
     return n < len ? n : (len ? len - 1 : 0);
 }
@@ -79,6 +110,7 @@ void loopstat_reset(void)
     longest = 0;
     for (size_t b = 0; b <= NBOUNDS; b++)
         hist[b] = 0;
+    memset(slow_sum, 0, sizeof(slow_sum));
 }
 
 /* A step of the loop that held it longer than this is logged: past an

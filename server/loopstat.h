@@ -11,12 +11,37 @@
  * a histogram (eventloop_pass_ms_hist: passes of at most 1, 2, 5, 10, 25,
  * 50, 100, 250 ms and longer); CONFIG RESETSTAT clears them. Passes over
  * 10 ms are also logged, at most one line per 10 s with their count and
- * the longest. Everything runs on the loop's thread. */
+ * the longest.
+ *
+ * Where a slow pass went: its time is split into the steps of a pass
+ * (I/O callbacks, pending commands, the raft pass, flushing replies and
+ * peer messages, the rest) and, across them, the work that may take long
+ * (applying entries, writing the log, an fsync of the log on the loop).
+ * The longest pass of each logged window is broken down in its line, and
+ * INFO stats sums every slow pass's breakdown
+ * (eventloop_slow_pass_usec). Everything runs on the loop's thread. */
 #ifndef RAFTKV_LOOPSTAT_H
 #define RAFTKV_LOOPSTAT_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* The steps of a pass (their times add up to the pass) and, after
+ * LS_NSTEPS, the work measured inside them. */
+enum loopstat_part {
+    LS_IO,       /* event_base_loop's callbacks: clients' and peers' bytes, ticks, cron */
+    LS_COMMANDS, /* commands left pending by a callback */
+    LS_RAFT,     /* the raft pass: Readies, the log, apply */
+    LS_FLUSH,    /* replies and peer messages written, a state commit started */
+    LS_NSTEPS,
+    LS_APPLY = LS_NSTEPS, /* committed entries applied (and queued entries) */
+    LS_LOG_WRITE,         /* entries and hard state written to the log's file */
+    LS_LOG_FSYNC,         /* an fsync of the log on the loop (a light pass's) */
+    LS_NPARTS
+};
+
+/* us spent on part in the current pass. */
+void loopstat_add(enum loopstat_part part, int64_t us);
 
 /* A callback that starts work: the first call of a pass marks its start. */
 void loopstat_busy(void);

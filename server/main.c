@@ -127,10 +127,13 @@ static void end_of_pass(void)
 {
     int64_t t0 = mono_us();
     clients_process_pending();
-    loopstat_step("running pending commands", t0);
+    loopstat_add(LS_COMMANDS, loopstat_step("running pending commands", t0));
     t0 = mono_us();
     write_end_of_pass();
-    driver_held(loopstat_step("the raft pass (log fsync, apply)", t0));
+    int64_t us = loopstat_step("the raft pass (log fsync, apply)", t0);
+    loopstat_add(LS_RAFT, us);
+    driver_held(us);
+    t0 = mono_us();
     if (!kvstate_committing(srv.state)) evict_cron();
     tracking_end_of_pass();
     /* Replies and peer messages first: a state commit is not on any
@@ -138,6 +141,7 @@ static void end_of_pass(void)
     driver_flush();
     clients_flush();
     state_commit_if_due();
+    loopstat_add(LS_FLUSH, mono_us() - t0);
 }
 
 /* An fsync of path's parent directory, so path's name in it is durable.
