@@ -486,6 +486,14 @@ int raft_advance(raft_node *n, const raft_ready_batch *rd);
  * match), so a Ready may follow. Without async_durable, raft_advance()
  * implies it. */
 void raft_durable(raft_node *n, uint64_t index, uint64_t term);
+/* hold 1: Readies hand out no committed entries until raft_hold_apply(n,
+ * 0), so the application applies at its own pace (while its state is busy,
+ * or to bound the work of one pass) without copying them: they stay in the
+ * memory log and come in a later Ready, in order. Everything else (appends,
+ * messages, commits, read states) goes on. A configuration change takes
+ * effect when handed out, so it waits too; a pending snapshot still comes
+ * (it replaces what was not applied). */
+void raft_hold_apply(raft_node *n, int hold);
 
 /* -------------------------------------------------------------- inspection */
 

@@ -177,6 +177,7 @@ struct raft_node {
     uint32_t election_tick, heartbeat_tick, rand_timeout;
     uint32_t election_elapsed, heartbeat_elapsed;
     bool prevote, check_quorum, async_durable;
+    bool hold_apply; /* raft_hold_apply */
     uint32_t max_inflight;
     uint64_t max_inflight_bytes; /* 0: no byte window */
     uint64_t max_msg_bytes, max_entry_bytes, max_uncommitted, max_committed_bytes;

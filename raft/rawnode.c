@@ -135,7 +135,7 @@ int raft_has_ready(raft_node *n)
     if (hs_differs(n)) return 1;
     if (l->has_pending_snap) return 1;
     if (log_last_index(l) > l->stabled) return 1;
-    if (l->committed > l->applied) return 1;
+    if (l->committed > l->applied && !n->hold_apply) return 1;
     if (n->msgs.n || n->msgs_after.n || n->nrstates) return 1;
     if (n->conf_reported != n->conf_index + 1) return 1;
     if (n->role == RAFT_LEADER && (n->need_bcast || n->need_round)) return 1;
@@ -164,7 +164,7 @@ int raft_ready(raft_node *n, raft_ready_batch *rd)
         b->mk.last_index = last;
         b->mk.last_term = l->ents[l->n - 1].term;
     }
-    if (!l->has_pending_snap && l->committed > l->applied) {
+    if (!l->has_pending_snap && !n->hold_apply && l->committed > l->applied) {
         uint64_t lo = l->applied + 1, hi = l->committed + 1;
         raft_entry *e = log_mem(l, lo);
         if (e) {
@@ -247,6 +247,11 @@ int raft_advance(raft_node *n, const raft_ready_batch *rd)
     }
     log_trim(l);
     return n->err;
+}
+
+void raft_hold_apply(raft_node *n, int hold)
+{
+    n->hold_apply = hold != 0;
 }
 
 void raft_durable(raft_node *n, uint64_t index, uint64_t term)

@@ -347,97 +347,54 @@ static void apply_entry(const raft_entry *e)
     reads_run_ready(c);
 }
 
-/* Committed entries that wait for the state: while a commit runs on the
- * commit thread (statecommit.c) nothing is applied, so the loop goes on
- * with the raft log, the peers and the clients, and these are applied in
- * order once it ended. Each holds a copy of its entry: raft's own copy is
- * only lent until raft_advance(). */
-typedef struct pending_entry {
-    struct pending_entry *next;
-    raft_entry e;
-} pending_entry;
-static pending_entry *pend_head, *pend_tail;
-static size_t pend_n;
-
-/* A pass applies queued entries for at most this long, then lets the loop
- * serve what waits (the rest is applied at its next turn). */
-#define APPLY_SLICE_US 2000
+/* How much a pass applies. Raft hands out committed entries only while
+ * they may be applied (raft_hold_apply): not while a commit runs on the
+ * commit thread (statecommit.c), and not once a pass applied for
+ * APPLY_PASS_US; they wait in raft's memory log, not copied, and the next
+ * pass (at once: driver_apply_behind()) or the commit's end goes on with
+ * them. A Ready lends at most RAFTKV_READY_APPLY_BYTES of entries, so a pass
+ * overruns the budget by at most one Ready's apply. Meanwhile the loop goes
+ * on with the log, the peers and the clients. Start-up, shutdown and
+ * snapshots apply everything (apply_all). */
+#define APPLY_PASS_US 3000
+static void handle_ready(void);
+static int64_t pass_apply_us;
+static int apply_all, apply_behind;
 
 static void apply_one(const raft_entry *e)
 {
     apply_entry(e);
     reads_finish_applied(); /* a read runs at its index, before later writes */
-    state_commit_if_due();
 }
 
-static int apply_pending_for(int64_t budget_us);
-
-static void apply_or_queue(const raft_entry *e)
+static void hold_apply(void)
 {
-    if (!kvstate_committing(srv.state)) {
-        /* what waited for a commit that ended goes first: the entries, and
-         * the reads held at the index before them (reads.c hold_read) */
-        if (pend_head)
-            apply_pending_for(-1);
-        else
-            reads_finish_applied();
-        if (!kvstate_committing(srv.state)) {
-            apply_one(e);
-            return;
-        }
-    }
-    pending_entry *p = malloc(sizeof(*p) + e->len);
-    if (!p) driver_fatal("Queueing a committed entry", "out of memory");
-    p->next = NULL;
-    p->e = *e;
-    if (e->len) memcpy(p + 1, e->data, e->len);
-    p->e.data = e->len ? (void *)(p + 1) : NULL;
-    if (pend_tail)
-        pend_tail->next = p;
-    else
-        pend_head = p;
-    pend_tail = p;
-    pend_n++;
+    raft_hold_apply(node, kvstate_committing(srv.state) ||
+                              (!apply_all && pass_apply_us >= APPLY_PASS_US));
 }
 
-static int apply_pending_for(int64_t budget_us)
+int driver_apply_behind(void)
 {
-    int64_t t0 = budget_us >= 0 ? mono_us() : 0;
-    int n = 0;
-    reads_finish_applied(); /* held at the index before these */
-    while (pend_head && !kvstate_committing(srv.state)) {
-        pending_entry *p = pend_head;
-        if (!(pend_head = p->next)) pend_tail = NULL;
-        pend_n--;
-        apply_one(&p->e);
-        free(p);
-        if (budget_us >= 0 && (++n & 63) == 0 && mono_us() - t0 >= budget_us) break;
-    }
-    if (n) clients_flush();
-    return pend_head != NULL;
+    return apply_behind;
 }
 
-int driver_apply_pending(void)
+void driver_apply_everything(void)
 {
-    int64_t t0 = mono_us();
-    int more = apply_pending_for(APPLY_SLICE_US);
-    loopstat_add(LS_APPLY, mono_us() - t0);
-    return more;
+    apply_all = 1;
+    do { /* a Ready may start a commit (its bounds): wait for it and go on */
+        state_commit_finish();
+        hold_apply();
+        while (raft_has_ready(node))
+            handle_ready();
+    } while (kvstate_committing(srv.state));
+    apply_all = 0;
 }
 
-void driver_apply_pending_all(void)
+uint64_t driver_unapplied_entries(void)
 {
-    int64_t t0 = mono_us();
-    while (pend_head) {
-        if (kvstate_committing(srv.state)) state_commit_finish();
-        apply_pending_for(-1);
-    }
-    loopstat_add(LS_APPLY, mono_us() - t0);
-}
-
-size_t driver_pending_entries(void)
-{
-    return pend_n;
+    raft_status st;
+    raft_get_status(node, &st);
+    return st.commit > st.applied ? st.commit - st.applied : 0;
 }
 
 static const char *role_name(int role)
@@ -573,7 +530,7 @@ static uint64_t persist(const raft_ready_batch *rd)
     int need_write = rd->n_entries || rd->snapshot ||
                      (rd->hs_changed && (rd->hs.term != cur_hs.term || rd->hs.vote != cur_hs.vote));
     if (rd->snapshot) {
-        driver_apply_pending_all(); /* entries before it, committed earlier */
+        state_commit_finish(); /* the entries before it were applied, or are replaced */
         logsync_drain();
         snapshot_install(rd->snapshot); /* the state first, then the log */
     }
@@ -646,13 +603,13 @@ static void handle_ready(void)
     for (size_t i = 0; i < rd.n_read_states; i++)
         reads_on_read_state(&rd.read_states[i]);
     reads_finish_applied();
-    int64_t t0 = mono_us();
+    int64_t t0 = mono_us(), apply_us;
     if (!rd.snapshot) {
         for (; applied < rd.n_committed && rd.committed[applied].index < unsynced_from; applied++)
-            apply_or_queue(&rd.committed[applied]);
+            apply_one(&rd.committed[applied]);
         if (applied && rd.n_entries) clients_flush();
     }
-    loopstat_add(LS_APPLY, mono_us() - t0);
+    apply_us = mono_us() - t0;
     uint64_t pos = persist(&rd);
     /* A follower's acknowledgements (and votes) leave once the log holds
      * everything written so far on disk, not after this pass's apply or
@@ -660,8 +617,10 @@ static void handle_ready(void)
     hold_msgs(rd.msgs_after_persist, rd.n_msgs_after_persist, pos);
     t0 = mono_us();
     for (size_t i = applied; i < rd.n_committed; i++)
-        apply_or_queue(&rd.committed[i]);
-    loopstat_add(LS_APPLY, mono_us() - t0);
+        apply_one(&rd.committed[i]);
+    apply_us += mono_us() - t0;
+    loopstat_add(LS_APPLY, apply_us);
+    pass_apply_us += apply_us;
     int follow = rd.conf_changed || rd.snapshot;
     rc = raft_advance(node, &rd);
     if (rc) driver_fatal("Raft advance", raft_strerror(rc));
@@ -669,10 +628,16 @@ static void handle_ready(void)
     if (follow) follow_book();
     report_unsent();
     driver_durable(); /* what a synchronous write already made durable */
+    /* between Readies: a pass can apply tens of thousands of entries (a
+     * follower catching up), and the commit's bounds are on memory */
+    state_commit_if_due();
+    hold_apply();
 }
 
 void write_end_of_pass(void)
 {
+    pass_apply_us = 0;
+    hold_apply();
     snapshot_pump();
     reads_start_round();
     /* This pass's log writes go to disk on the sync thread while the loop
@@ -685,6 +650,8 @@ void write_end_of_pass(void)
         } while (blocking_pass() && raft_has_ready(node));
     } while (logsync_kick(pass_entries <= LOGSYNC_INLINE_ENTRIES) && raft_has_ready(node));
     pass_entries = 0;
+    apply_behind = pass_apply_us >= APPLY_PASS_US && !kvstate_committing(srv.state) &&
+                   driver_unapplied_entries() > 0;
 }
 
 /* A follower whose loop was held by its own work on the log or the state
@@ -1010,6 +977,7 @@ int driver_init(char *err, size_t errlen)
     rc_.max_entry_bytes = RAFTKV_MAX_ENTRY_BYTES;
     rc_.max_msg_bytes = RAFTKV_APPEND_BYTES;
     rc_.max_inflight_bytes = RAFTKV_INFLIGHT_BYTES;
+    rc_.max_committed_bytes = RAFTKV_READY_APPLY_BYTES;
     rc_.async_durable = 1; /* logsync.c reports what is on disk */
     rc_.storage = &rstore;
     /* The configuration in force, as the state applied it: after the first
@@ -1037,8 +1005,7 @@ int driver_init(char *err, size_t errlen)
     }
     /* Replay what is committed and, alone, become leader before serving. */
     uint64_t before = kvstate_applied_index(srv.state), stored = kvlog_last_index(srv.log);
-    write_end_of_pass();
-    driver_apply_pending_all();
+    driver_apply_everything();
     if (stored > before)
         serverLog(LL_NOTICE, "Replayed log entries %llu..%llu (applied now %llu)",
                   (unsigned long long)before + 1, (unsigned long long)stored,

@@ -591,7 +591,7 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
             ADD("raft_state_last_commit_time:%lld\r\n", (long long)(last_commit_ms / 1000));
             ADD("raft_state_durable_index:%llu\r\n", (unsigned long long)durable);
             ADD("raft_state_commit_in_progress:%d\r\n", kvstate_committing(srv.state));
-            ADD("raft_state_apply_queued:%zu\r\n", driver_pending_entries());
+            ADD("raft_state_apply_queued:%llu\r\n", (unsigned long long)driver_unapplied_entries());
             ADD("raft_last_snapshot_index:%llu\r\n", (unsigned long long)di.snapshot_index);
             break;
         }

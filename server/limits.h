@@ -51,6 +51,11 @@
  * more than any load measured here, and a commit needs only the faster
  * follower. A slow one costs the leader 4 MB of buffers, not 128. */
 #define RAFTKV_INFLIGHT_BYTES ((uint64_t)4 << 20)
+/* Committed entries one Ready lends to apply (raft.h max_committed_bytes;
+ * one larger entry still goes alone): a pass checks its apply budget
+ * between Readies (driver.c APPLY_PASS_US), so this bounds the overrun.
+ * 128 KB is about 1,000 small SETs, a few ms of apply. */
+#define RAFTKV_READY_APPLY_BYTES ((uint64_t)128 << 10)
 #define RAFTKV_PEER_MAX_BULK (KV_MAX_STRING_LEN + ((uint64_t)1 << 20))
 /* Arguments in one command from a peer: a RAFT.MSGQ of a full queue of the
  * smallest messages, or a forwarded command (a follower forwards none with

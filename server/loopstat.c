@@ -22,8 +22,8 @@ static uint64_t window_over;
 /* The current pass's parts; the window's longest slow pass's; every slow
  * pass's, summed (INFO). */
 static int64_t cur[LS_NPARTS], window_parts[LS_NPARTS], slow_sum[LS_NPARTS + 1];
-static const char *const part_names[LS_NPARTS + 1] = {"io",    "commands",  "raft",      "flush",
-                                                      "apply", "log_write", "log_fsync", "other"};
+static const char *const part_names[LS_NPARTS + 1] = {
+    "io", "commands", "raft", "flush", "apply", "log_write", "log_fsync", "cron", "other"};
 
 void loopstat_add(enum loopstat_part part, int64_t us)
 {
@@ -70,12 +70,13 @@ void loopstat_pass_end(int64_t since_us)
         serverLog(LL_NOTICE,
                   "Event loop: %llu passes over %d ms in the last %.1f s (longest %.1f ms: "
                   "I/O %.1f, pending commands %.1f, raft %.1f, flush %.1f; applying %.1f, "
-                  "log writes %.1f, log fsync %.1f)",
+                  "log writes %.1f, log fsync %.1f, cron %.1f)",
                   (unsigned long long)window_over, SLOW_PASS_US / 1000,
                   (double)(now - window_start) / 1e6, (double)window_longest / 1e3,
                   (double)w[LS_IO] / 1e3, (double)w[LS_COMMANDS] / 1e3, (double)w[LS_RAFT] / 1e3,
                   (double)w[LS_FLUSH] / 1e3, (double)w[LS_APPLY] / 1e3,
-                  (double)w[LS_LOG_WRITE] / 1e3, (double)w[LS_LOG_FSYNC] / 1e3);
+                  (double)w[LS_LOG_WRITE] / 1e3, (double)w[LS_LOG_FSYNC] / 1e3,
+                  (double)w[LS_CRON] / 1e3);
         window_over = 0;
         window_longest = 0;
         window_start = last_log = now;

@@ -37,6 +37,7 @@ enum loopstat_part {
     LS_APPLY = LS_NSTEPS, /* committed entries applied (and queued entries) */
     LS_LOG_WRITE,         /* entries and hard state written to the log's file */
     LS_LOG_FSYNC,         /* an fsync of the log on the loop (a light pass's) */
+    LS_CRON,              /* the cron (main.c: expiry, eviction, cleanup, commits' start) */
     LS_NPARTS
 };
 

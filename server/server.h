@@ -364,15 +364,17 @@ void state_commit_cron(unsigned runs, int64_t t0);
 /* A commit runs on the state's commit thread while the loop goes on
  * (kvstate_commit_start()); these end it: state_commit_finish() waits for
  * it (a no-op if none runs), state_commit_watch() makes the loop end it as
- * soon as it is done and apply what waited (driver_apply_pending()). */
+ * soon as it is done (the pass's end then applies what waited). */
 void state_commit_finish(void);
 int state_commit_watch(struct event_base *base);
-/* Committed entries queued while the state was committing (driver.c):
- * driver_apply_pending() applies them for a bounded time (1: some are
- * left), driver_apply_pending_all() applies all, waiting for commits. */
-int driver_apply_pending(void);
-void driver_apply_pending_all(void);
-size_t driver_pending_entries(void);
+/* Applying (driver.c): raft holds committed entries while the state
+ * commits and once a pass applied for its budget. driver_apply_behind():
+ * the last pass left entries for the next one (the loop must not wait for
+ * events). driver_apply_everything() applies all, waiting for commits
+ * (start-up). driver_unapplied_entries(): committed, not yet applied. */
+int driver_apply_behind(void);
+void driver_apply_everything(void);
+uint64_t driver_unapplied_entries(void);
 void write_expire_cron(void);
 /* Proposes an internal command (RAFT.EVICT2, RAFT.MEMCONF) on the leader
  * with no client waiting; *index gets its entry. 0, or -1 when not

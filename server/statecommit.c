@@ -54,7 +54,7 @@ static int64_t started_us;
 
 /* The commit runs on the state's commit thread (kvstate_commit_start()):
  * the loop goes on with the log, the peers and the clients, and applies
- * nothing until it ended (driver.c queues committed entries). */
+ * nothing until it ended (raft holds committed entries: driver.c). */
 static void start(int64_t t0)
 {
     started_us = t0;
@@ -86,8 +86,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
      * for it runs now */
     if (kvstate_committing(srv.state) && !kvstate_commit_done(srv.state)) return;
     state_commit_finish();
-    reads_finish_applied();
-    if (driver_apply_pending()) event_active(done_ev, EV_TIMEOUT, 0);
+    reads_finish_applied(); /* the pass's end applies what raft held meanwhile */
 }
 
 int state_commit_watch(struct event_base *base)

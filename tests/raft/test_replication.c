@@ -206,6 +206,33 @@ static void single_node_cluster_commits_its_proposals(void **state)
     tc_free(&c);
 }
 
+/* raft_hold_apply: while held, the leader commits and its followers apply,
+ * but its Readies hand out nothing to apply; released, the entries come
+ * in order in a later Ready. */
+static void held_apply_hands_out_committed_entries_only_once_released(void **state)
+{
+    (void)state;
+    tcluster c;
+    assert_int_equal(tc_init(&c, 3, NULL), 0);
+    assert_int_equal(tc_elect(&c, 0), 0);
+    uint64_t before = c.nodes[0].app_index, idx = 0;
+    raft_hold_apply(c.nodes[0].r, 1);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(tc_propose(&c, 0, "held", &idx), 0);
+    assert_int_equal(tc_stabilize(&c), 0);
+    assert_int_equal(st_of(&c, 0).commit, idx);
+    assert_int_equal(c.nodes[0].app_index, before);
+    assert_int_equal(st_of(&c, 0).applied, before);
+    assert_int_equal(c.nodes[1].app_index, idx);
+    assert_false(raft_has_ready(c.nodes[0].r));
+    raft_hold_apply(c.nodes[0].r, 0);
+    assert_true(raft_has_ready(c.nodes[0].r));
+    assert_int_equal(tc_stabilize(&c), 0);
+    assert_int_equal(c.nodes[0].app_index, idx);
+    assert_int_equal(c.nodes[0].app_hash, c.nodes[1].app_hash); /* the same entries, in order */
+    tc_free(&c);
+}
+
 static void propose_on_follower_is_refused(void **state)
 {
     (void)state;
@@ -402,6 +429,7 @@ int main(void)
         cmocka_unit_test(committing_an_entry_commits_preceding_entries),
         cmocka_unit_test(heartbeat_never_advances_commit_past_match),
         cmocka_unit_test(single_node_cluster_commits_its_proposals),
+        cmocka_unit_test(held_apply_hands_out_committed_entries_only_once_released),
         cmocka_unit_test(propose_on_follower_is_refused),
         cmocka_unit_test(leader_sends_appends_before_persisting_and_counts_itself_after),
         cmocka_unit_test(async_durable_leader_counts_itself_only_once_on_disk),

@@ -180,7 +180,7 @@ def test_eventloop_pass_distribution(make_server):
     # client's read callback or the pending commands
     slow = kv(st["eventloop_slow_pass_usec"])
     assert list(slow) == ["io", "commands", "raft", "flush", "apply", "log_write", "log_fsync",
-                          "other"]
+                          "cron", "other"]
     assert int(slow["io"]) + int(slow["commands"]) >= 60000
     assert int(slow["apply"]) < 60000 and int(slow["log_fsync"]) < 60000
     assert re.search(r"passes over 10 ms in the last [\d.]+ s \(longest [\d.]+ ms: I/O [\d.]+, "
