@@ -7,6 +7,8 @@ leaves shows where each node began: a node closes at stream-node-max-entries
 (100) entries or when its listpack would reach stream-node-max-bytes (4096),
 which depends on the exact listpack encoding of every entry (field and value
 sizes, integer-looking strings, SAMEFIELDS, id deltas, XDEL'd entries).
+XINFO STREAM's radix-tree-keys and radix-tree-nodes (the rax of the nodes'
+first ids) are compared after every trim too.
 
   /usr/bin/python3 diff_stream_nodes.py [--seed S] [--seeds N] [--steps M] [--verbose]
 
@@ -101,6 +103,24 @@ class Gen:
         return [b"XTRIM", KEY] + strat
 
 
+class Raw:
+    def __init__(self, raw):
+        self.raw = raw
+
+
+def rax_fields(r):
+    """XINFO STREAM's radix-tree-keys and radix-tree-nodes (Redis's rax of
+    the nodes), as one comparable value."""
+    if r.kind != "*":
+        return Raw(r.raw)
+    items = r.value
+    out = []
+    for i in range(0, len(items) - 1, 2):
+        if items[i].value in (b"radix-tree-keys", b"radix-tree-nodes", b"length"):
+            out.append(items[i].value + b"=" + items[i + 1].raw.strip())
+    return Raw(b" ".join(out))
+
+
 def run_seed(seed, steps, a, b, verbose):
     rng = random.Random(seed)
     gen = Gen(rng)
@@ -115,6 +135,9 @@ def run_seed(seed, steps, a, b, verbose):
         if cmd[0] == b"XTRIM" or b"~" in cmd[:6]:
             for q in ([b"XLEN", KEY], [b"XRANGE", KEY, b"-", b"+"]):
                 checks.append((q, a.call(*q), b.call(*q)))
+        if checks[1:]:
+            q = [b"XINFO", b"STREAM", KEY]
+            checks.append((q + [b"(radix-tree keys and nodes)"], rax_fields(a.call(*q)), rax_fields(b.call(*q))))
         for q, x, y in checks:
             if x.raw != y.raw:
                 print("seed %d step %d: %s" % (seed, i, b" ".join(q[:8]).decode(errors="replace")))

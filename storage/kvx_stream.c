@@ -2766,8 +2766,30 @@ static void add_str(resp_buf *r, const char *s)
     resp_add_bulk_str(r, s);
 }
 
-/* Node records of the stream (Redis's radix-tree keys). */
-static int64_t count_nodes(kv_ctx *c, const kv_val *v)
+/* The rax nodes of a radix tree holding the sorted 16-byte keys k[lo..hi)
+ * under a parent whose branching byte is at position dp (-1: the root):
+ * the node where they part (or the key's own leaf), and before it, when
+ * bytes lie between, the compressed node holding them. */
+static int64_t rax_nodes(const unsigned char (*k)[16], size_t lo, size_t hi, int dp)
+{
+    int d = 16;
+    if (hi - lo > 1)
+        for (d = 0; d < 16 && k[lo][d] == k[hi - 1][d]; d++)
+            ;
+    int64_t n = 1 + (d - dp - 1 >= 1);
+    if (hi - lo == 1) return n;
+    for (size_t i = lo; i < hi;) {
+        size_t j = i + 1;
+        while (j < hi && k[j][d] == k[i][d])
+            j++;
+        n += rax_nodes(k, i, j, d);
+        i = j;
+    }
+    return n;
+}
+
+/* Node records of the stream and its tail (Redis's radix-tree keys). */
+static int64_t count_nodes_only(kv_ctx *c, const kv_val *v)
 {
     kv_iter it;
     const char *f, *val;
@@ -2778,6 +2800,52 @@ static int64_t count_nodes(kv_ctx *c, const kv_val *v)
         if (flen == 17) n++;
     kv_iter_close(&it);
     return n + has_tail(v);
+}
+
+/* XINFO's radix-tree-keys (the nodes: node records and the tail) and
+ * radix-tree-nodes: Redis's rax of the nodes' first ids, each node of it
+ * counted as rax.c builds them (the compressed trie of the keys). */
+static int64_t count_nodes(kv_ctx *c, const kv_val *v, int64_t *raxnodes)
+{
+    kv_iter it;
+    const char *f, *val;
+    size_t flen, vlen, n = 0, cap = 0;
+    unsigned char(*keys)[16] = NULL;
+    int ok = 1;
+    *raxnodes = 1;
+    if (kv_iter_open(c, &it, KV_T_ELEM, v->ver, NULL, 0, 0) != 0) return 0;
+    while (kv_iter_next(&it, &f, &flen, &val, &vlen) == 1) {
+        if (flen != 17) continue;
+        if (n + 1 >= cap) { /* room for the tail's key too */
+            size_t ncap = cap ? cap * 2 : 64;
+            void *nk = realloc(keys, ncap * 16);
+            if (!nk) {
+                ok = 0;
+                break;
+            }
+            keys = nk;
+            cap = ncap;
+        }
+        memcpy(keys[n++], f, 16);
+    }
+    kv_iter_close(&it);
+    if (!ok) { /* out of memory: the keys alone, the nodes estimated */
+        free(keys);
+        *raxnodes = count_nodes_only(c, v) + 1;
+        return *raxnodes - 1;
+    }
+    if (has_tail(v)) {
+        if (!keys && !(keys = malloc(16))) {
+            *raxnodes = 2;
+            return 1;
+        }
+        kv_put_be64(keys[n], v->tail_ms);
+        kv_put_be64(keys[n] + 8, v->tail_seq);
+        n++;
+    }
+    if (n) *raxnodes = rax_nodes((const unsigned char(*)[16])keys, 0, n, -1);
+    free(keys);
+    return (int64_t)n;
 }
 
 static void add_edge_entry(kv_ctx *c, const kv_val *v, int rev)
@@ -2853,14 +2921,14 @@ static void xinfo_head(kv_ctx *c, const kv_val *v, int full)
 {
     sid first = {0, 0};
     if (v->count) edge_id(c, v, 0, &first);
-    int64_t nodes = count_nodes(c, v);
+    int64_t raxnodes, nodes = count_nodes(c, v, &raxnodes);
     resp_add_map(c->reply, full ? 9 : 10);
     add_str(c->reply, "length");
     resp_add_int(c->reply, (int64_t)v->count);
     add_str(c->reply, "radix-tree-keys");
     resp_add_int(c->reply, nodes);
     add_str(c->reply, "radix-tree-nodes");
-    resp_add_int(c->reply, nodes + 1);
+    resp_add_int(c->reply, raxnodes);
     add_str(c->reply, "last-generated-id");
     add_id(c->reply, (sid){v->last_ms, v->last_seq});
     add_str(c->reply, "max-deleted-entry-id");

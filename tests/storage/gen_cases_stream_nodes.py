@@ -21,6 +21,7 @@ def show(key):
     out.append("XLEN %s" % key)
     out.append("XRANGE %s - + COUNT 1" % key)
     out.append("XREVRANGE %s + - COUNT 1" % key)
+    out.append("XINFO STREAM %s" % key)
 
 
 group("300 entries of 47 bytes (field and value): a node closes at 52 entries by its bytes")
