@@ -10,13 +10,18 @@ sizes, integer-looking strings, SAMEFIELDS, id deltas, XDEL'd entries).
 XINFO STREAM's radix-tree-keys and radix-tree-nodes (the rax of the nodes'
 first ids) are compared after every trim too.
 
-  /usr/bin/python3 diff_stream_nodes.py [--seed S] [--seeds N] [--steps M] [--verbose]
+  /usr/bin/python3 diff_stream_nodes.py [--seed S] [--seeds N] [--steps M] [--verbose] [--cluster]
 
 Each seed starts from an empty key space. Entries have 1-6 fields of 0-600
 bytes, sometimes numeric, from a small field-name pool (so the field set
 often repeats and SAMEFIELDS is used, sometimes not); ids are `*` or explicit
 with gaps (ms and seq deltas of every size). The first divergence prints the
 seed, the step and the commands so far, and exits 1.
+
+--cluster makes the RaftKV side a 3-node cluster: the commands go to the
+leader, and after each seed every follower (a linearizable read, ReadIndex)
+must hold the same stream (XRANGE, XINFO STREAM's node counts) as the
+leader: every node closes its nodes at the same entries.
 """
 import argparse
 import os
@@ -152,22 +157,42 @@ def run_seed(seed, steps, a, b, verbose):
     return True
 
 
+def followers_agree(cluster, leader_conn):
+    queries = ([b"XRANGE", KEY, b"-", b"+"], [b"XINFO", b"STREAM", KEY])
+    want = [leader_conn.call(*q).raw for q in queries]
+    for node in cluster.followers():
+        c = compat.Conn(node.host, node.port)
+        try:
+            got = [c.call(*q).raw for q in queries]
+        finally:
+            c.close()
+        if got != want:
+            print("follower %d differs from the leader:" % node.id)
+            for q, w, g in zip(queries, want, got):
+                if w != g:
+                    print("  %s\n    leader:   %r\n    follower: %r" % (b" ".join(q).decode(), w[:300], g[:300]))
+            return False
+    return True
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--cluster", action="store_true")
     args = ap.parse_args()
     first = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
     print("diff_stream_nodes: seeds %d..%d, %d steps each" % (first, first + args.seeds - 1, args.steps))
     red = compat.start_redis()
-    raft = compat.start_raftkv()
+    raft = None
     ok = True
     try:
+        raft = compat.start_raftkv_cluster(3) if args.cluster else compat.start_raftkv()
         a, b = compat.Conn(red.host, red.port), compat.Conn(raft.host, raft.port)
         for s in range(first, first + args.seeds):
-            if not run_seed(s, args.steps, a, b, args.verbose):
+            if not run_seed(s, args.steps, a, b, args.verbose) or (args.cluster and not followers_agree(raft, b)):
                 ok = False
                 break
         a.close()
@@ -181,7 +206,11 @@ def main():
                 ok = False
     finally:
         red.stop()
-        raft.stop()
+        if raft is not None:
+            rc = raft.stop()
+            if args.cluster and rc:
+                print("nodes that did not exit 0: %r" % (rc,))
+                ok = False
     print("diff_stream_nodes: %s" % ("ok" if ok else "DIVERGED"))
     return 0 if ok else 1
 
