@@ -2769,7 +2769,8 @@ static void add_str(resp_buf *r, const char *s)
 /* The rax nodes of a radix tree holding the sorted 16-byte keys k[lo..hi)
  * under a parent whose branching byte is at position dp (-1: the root):
  * the node where they part (or the key's own leaf), and before it, when
- * bytes lie between, the compressed node holding them. */
+ * bytes lie between, the compressed node holding them. Keys out of order
+ * (a corrupt stream) give some count, never a read out of bounds. */
 static int64_t rax_nodes(const unsigned char (*k)[16], size_t lo, size_t hi, int dp)
 {
     int d = 16;
@@ -2777,7 +2778,7 @@ static int64_t rax_nodes(const unsigned char (*k)[16], size_t lo, size_t hi, int
         for (d = 0; d < 16 && k[lo][d] == k[hi - 1][d]; d++)
             ;
     int64_t n = 1 + (d - dp - 1 >= 1);
-    if (hi - lo == 1) return n;
+    if (d == 16) return n; /* one key (equal ones only in a corrupt stream) */
     for (size_t i = lo; i < hi;) {
         size_t j = i + 1;
         while (j < hi && k[j][d] == k[i][d])

@@ -13,7 +13,7 @@
  * LMDB's map would hide from ASan is caught too.
  *
  *   - stream records: every element value through the stream decoders
- *     (entry and node), whose fields must lie inside it; then version 1
+ *     (entry, node, master fields), whose fields must lie inside it; then version 1
  *     as a stream's entries and version 2 as its consumer groups' records
  *     (groups, consumers, pending entries), read and written by the stream
  *     and consumer-group commands.
