@@ -182,8 +182,10 @@ typedef struct kv_val {
      * listpack, for where the next XADD goes) and the version of its
      * consumer groups' records (0: none) */
     uint64_t last_ms, last_seq, maxdel_ms, maxdel_seq, added, tail_ms, tail_seq, gver;
-    /* ... and the tail node's counters (it has no node record of its own). */
-    uint64_t tail_live, tail_deleted, tail_last_ms, tail_last_seq;
+    /* ... and the tail node's counters (it has no node record of its own),
+     * with the bytes of its listpack but the master entry's count and
+     * deleted elements (kvx_stream.c; 0: unknown, a record of before) */
+    uint64_t tail_live, tail_deleted, tail_last_ms, tail_last_seq, tail_base;
 } kv_val;
 
 /* The stored form of a key, as LMDB sees it (LMDB keys are at most 511

@@ -21,8 +21,11 @@
 #include "storage/kvks.h"
 
 #define COLL_BODY 33
-/* A stream's body: the collection's, then its stream metadata (kvks.h). */
-#define STREAM_BODY (COLL_BODY + 96)
+/* A stream's body: the collection's, then its stream metadata (kvks.h).
+ * A record written before the tail node's listpack size was kept is 8
+ * bytes shorter (STREAM_BODY_V1): it loads with that size unknown (0). */
+#define STREAM_BODY (COLL_BODY + 104)
+#define STREAM_BODY_V1 (COLL_BODY + 96)
 
 static size_t body_len(uint8_t type)
 {
@@ -90,13 +93,15 @@ int kv_rec_parse(const MDB_val *k, const MDB_val *d, kv_rec *r)
         r->key = (const char *)k->mv_data + 8;
         r->keylen = k->mv_size - 8;
     }
-    if (r->type != KV_TYPE_STRING && (!is_coll(r->type) || n != body_len(r->type))) return -1;
+    if (r->type != KV_TYPE_STRING && (!is_coll(r->type) || n != body_len(r->type)) &&
+        !(r->type == KV_TYPE_STREAM && n == STREAM_BODY_V1))
+        return -1;
     r->val = (const char *)p;
     r->vlen = n;
     return 0;
 }
 
-static void coll_parse(const char *body, kv_val *v)
+static void coll_parse(const char *body, size_t n, kv_val *v)
 {
     const unsigned char *b = (const unsigned char *)body;
     v->ver = kv_get_be64(b);
@@ -118,6 +123,7 @@ static void coll_parse(const char *body, kv_val *v)
         v->tail_deleted = kv_get_be64(b + 72);
         v->tail_last_ms = kv_get_be64(b + 80);
         v->tail_last_seq = kv_get_be64(b + 88);
+        v->tail_base = n == STREAM_BODY ? kv_get_be64(b + 96) : 0;
     }
 }
 
@@ -142,6 +148,7 @@ static void coll_body(unsigned char *b, const kv_val *v)
         kv_put_be64(b + 72, v->tail_deleted);
         kv_put_be64(b + 80, v->tail_last_ms);
         kv_put_be64(b + 88, v->tail_last_seq);
+        kv_put_be64(b + 96, v->tail_base);
     }
 }
 
@@ -169,7 +176,7 @@ static int raw_get(kv_ctx *c, const kv_skey *sk, kv_val *v)
     v->stamp = r.stamp;
     v->p = r.val;
     v->len = r.vlen;
-    if (r.type != KV_TYPE_STRING) coll_parse(r.val, v);
+    if (r.type != KV_TYPE_STRING) coll_parse(r.val, r.vlen, v);
     return 1;
 }
 
@@ -317,7 +324,7 @@ static int put_record(kv_ctx *c, const char *key, size_t keylen, uint8_t type, u
         if (r.type != KV_TYPE_STRING) {
             kv_val old = {0};
             old.type = r.type;
-            coll_parse(r.val, &old);
+            coll_parse(r.val, r.vlen, &old);
             if ((type == KV_TYPE_STRING || old.ver != ver) && (rc = gc_queue(c, &old)) != 0)
                 goto out;
             if (old.type == KV_TYPE_STREAM && (type != KV_TYPE_STREAM || old.ver != ver))
@@ -993,7 +1000,7 @@ int kv_flush_db(kv_ctx *c)
         if (r.type == KV_TYPE_STRING) continue;
         kv_val v = {0};
         v.type = r.type;
-        coll_parse(r.val, &v);
+        coll_parse(r.val, r.vlen, &v);
         if ((rc = gc_queue(c, &v)) != 0) break;
     }
     mdb_cursor_close(cur);

@@ -13,13 +13,23 @@
  * whole nodes, Redis's listpacks, so where it stops depends on where they
  * begin. Each node has a record named by its first id plus a 0x00 byte
  * (sorting right after that entry): u64 BE live entries, u64 BE entries
- * deleted inside it, its last id. XADD appends to the tail node (its first
- * id is in the key record) until it holds stream-node-max-entries (100)
- * entries, deleted ones included, as Redis does; XDEL of a node's last
- * live entry removes the node; trimming walks nodes from the head. Redis
- * also closes a node at stream-node-max-bytes (4096) of listpack, which is
- * not modelled: with large entries `~` trims at other points than Redis
- * would (still never below the threshold).
+ * deleted inside it, its last id, u64 BE base (below); and a master fields
+ * record named by its first id, 0x00, 'f' (18 bytes, right after): the
+ * fields of its first entry, Redis's master entry (kvstream.h). XADD
+ * appends to the tail node (its first id is in the key record, which also
+ * holds its counters and base: the tail has no node record) until, as in
+ * Redis 7.0's streamAppendItem, its listpack's lpBytes() plus the new
+ * entry's field and value lengths reach stream-node-max-bytes (4096), or
+ * it holds stream-node-max-entries (100) entries, deleted ones included.
+ * lpBytes() is computed from the entries alone with listpack.c's element
+ * sizes (lp_*_size): base is the listpack's bytes but its master count and
+ * deleted elements, which XDEL and trimming rewrite in place (their size
+ * follows the counters); the entry flags an XDEL rewrites keep their size.
+ * A node written before base was kept (a 32-byte record, or a key record
+ * without it) has base 0, unknown: it is closed at 100 entries only, as
+ * then. XDEL of a node's last live entry removes the node (and, as in
+ * Redis, XADD then appends to the node before it); trimming walks nodes
+ * from the head.
  *
  * Time. An id `*` is made from the entry's time tau (max(tau, last ms)),
  * never the node's clock: every node computes the same id. */
@@ -37,6 +47,7 @@
 #include "storage/kvstream.h"
 
 #define NODE_MAX_ENTRIES 100 /* stream-node-max-entries */
+#define NODE_MAX_BYTES 4096  /* stream-node-max-bytes */
 #define ERR_BADID "ERR Invalid stream ID specified as stream command argument"
 
 typedef struct sid {
@@ -211,21 +222,152 @@ int kv_stream_entry_decode(const void *p, size_t n, kv_stream_field_fn *fn, void
 int kv_stream_node_decode(const void *p, size_t n, kv_stream_node *node)
 {
     const unsigned char *b = p;
-    if (n != 32) return -1;
+    if (n != 32 && n != 40) return -1;
     node->live = kv_get_be64(b);
     node->deleted = kv_get_be64(b + 8);
     node->last_ms = kv_get_be64(b + 16);
     node->last_seq = kv_get_be64(b + 24);
+    node->base = n == 40 ? kv_get_be64(b + 32) : 0;
     if (node->live > NODE_MAX_ENTRIES * 2ull || node->deleted > NODE_MAX_ENTRIES * 2ull) return -1;
     return 0;
 }
 
-static void node_encode(unsigned char out[32], const kv_stream_node *node)
+static void node_encode(unsigned char out[40], const kv_stream_node *node)
 {
     kv_put_be64(out, node->live);
     kv_put_be64(out + 8, node->deleted);
     kv_put_be64(out + 16, node->last_ms);
     kv_put_be64(out + 24, node->last_seq);
+    kv_put_be64(out + 32, node->base);
+}
+
+int kv_stream_fields_decode(const void *p, size_t n, kv_stream_field_fn *fn, void *arg)
+{
+    const unsigned char *b = p;
+    if (n < 4) return -1;
+    uint64_t count = (uint64_t)b[0] << 24 | (uint64_t)b[1] << 16 | (uint64_t)b[2] << 8 | b[3];
+    b += 4;
+    n -= 4;
+    if (count > n / 4 || count > INT_MAX) return -1; /* each field takes at least 4 bytes */
+    for (uint64_t i = 0; i < count; i++) {
+        if (n < 4) return -1;
+        size_t l = (size_t)b[0] << 24 | (size_t)b[1] << 16 | (size_t)b[2] << 8 | b[3];
+        b += 4;
+        n -= 4;
+        if (l > n) return -1;
+        if (fn) fn(arg, (const char *)b, l);
+        b += l;
+        n -= l;
+    }
+    return n == 0 ? (int)count : -1;
+}
+
+/* ------------------------------------------------------------ listpack sizes
+ *
+ * The bytes Redis 7.0's listpack.c takes for an element: its encoding,
+ * then its backlen (the encoding's size in 7-bit groups). */
+
+static uint64_t lp_backlen(uint64_t l)
+{
+    return l <= 127 ? 1 : l < 16383 ? 2 : l < 2097151 ? 3 : l < 268435455 ? 4 : 5;
+}
+
+/* An integer element (lpAppendInteger). */
+static uint64_t lp_int_size(int64_t v)
+{
+    uint64_t enc;
+    if (v >= 0 && v <= 127)
+        enc = 1;
+    else if (v >= -4096 && v <= 4095)
+        enc = 2;
+    else if (v >= -32768 && v <= 32767)
+        enc = 3;
+    else if (v >= -8388608 && v <= 8388607)
+        enc = 4;
+    else if (v >= INT32_MIN && v <= INT32_MAX)
+        enc = 5;
+    else
+        enc = 9;
+    return enc + lp_backlen(enc);
+}
+
+/* lpStringToInt64: only the canonical form of an int64 ("-0", "+1", "01",
+ * " 1", 21 bytes or more are strings). */
+static int lp_str_int(const char *s, size_t n, int64_t *out)
+{
+    size_t i = 0;
+    int neg = 0;
+    uint64_t v;
+    if (n == 0 || n >= 21) return 0;
+    if (n == 1 && s[0] == '0') {
+        *out = 0;
+        return 1;
+    }
+    if (s[0] == '-') {
+        neg = 1;
+        if (++i == n) return 0;
+    }
+    if (s[i] < '1' || s[i] > '9') return 0;
+    v = (uint64_t)(s[i++] - '0');
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+        if (v > UINT64_MAX / 10) return 0;
+        v *= 10;
+        if (v > UINT64_MAX - (uint64_t)(s[i] - '0')) return 0;
+        v += (uint64_t)(s[i] - '0');
+    }
+    if (i < n) return 0;
+    if (neg) {
+        if (v > (uint64_t)INT64_MAX + 1) return 0;
+        *out = (int64_t)(0 - v);
+    } else {
+        if (v > INT64_MAX) return 0;
+        *out = (int64_t)v;
+    }
+    return 1;
+}
+
+/* A string element (lpAppend): an integer when it reads as one. */
+static uint64_t lp_str_size(const char *s, size_t n)
+{
+    int64_t iv;
+    if (lp_str_int(s, n, &iv)) return lp_int_size(iv);
+    uint64_t enc = n < 64 ? 1 + n : n < 4096 ? 2 + n : 5 + n;
+    return enc + lp_backlen(enc);
+}
+
+/* streamAppendItem's entry for fields argv[first..argc) (field, value
+ * pairs) at id, in the node whose master id is m: flags, ms and seq
+ * differences, [number of fields, fields unless same], values, lp-count. */
+static uint64_t lp_entry_size(sid id, sid m, int same, int argc, char **argv, size_t *argvlen,
+                              int first)
+{
+    int64_t fields = (argc - first) / 2;
+    uint64_t n = lp_int_size(same ? 2 : 0) + lp_int_size((int64_t)(id.ms - m.ms)) +
+                 lp_int_size((int64_t)(id.seq - m.seq));
+    if (!same) n += lp_int_size(fields);
+    for (int i = first; i + 1 < argc; i += 2) {
+        if (!same) n += lp_str_size(argv[i], argvlen[i]);
+        n += lp_str_size(argv[i + 1], argvlen[i + 1]);
+    }
+    return n + lp_int_size(fields + 3 + (same ? 0 : fields + 1));
+}
+
+/* A new node's listpack without its count and deleted elements: header
+ * (6 bytes) and end (1), the master entry's number of fields, fields and
+ * 0 terminator. Its first entry is added by the caller. */
+static uint64_t lp_master_size(int argc, char **argv, size_t *argvlen, int first)
+{
+    uint64_t n = 7 + lp_int_size((argc - first) / 2) + lp_int_size(0);
+    for (int i = first; i + 1 < argc; i += 2)
+        n += lp_str_size(argv[i], argvlen[i]);
+    return n;
+}
+
+/* lpBytes() of a node's listpack: 0 when its base is unknown. */
+static uint64_t lp_bytes(const kv_stream_node *node)
+{
+    if (!node->base) return 0;
+    return node->base + lp_int_size((int64_t)node->live) + lp_int_size((int64_t)node->deleted);
 }
 
 static void corrupt(kv_ctx *c)
@@ -253,7 +395,8 @@ static int node_get(kv_ctx *c, const kv_val *v, sid m, kv_stream_node *node)
     const char *val;
     size_t vlen;
     if (is_tail(v, m)) {
-        *node = (kv_stream_node){v->tail_live, v->tail_deleted, v->tail_last_ms, v->tail_last_seq};
+        *node = (kv_stream_node){v->tail_live, v->tail_deleted, v->tail_last_ms, v->tail_last_seq,
+                                 v->tail_base};
         return 1;
     }
     id_enc(m, name);
@@ -268,10 +411,10 @@ static int node_get(kv_ctx *c, const kv_val *v, sid m, kv_stream_node *node)
 
 static int node_rec_put(kv_ctx *c, uint64_t ver, sid m, const kv_stream_node *node)
 {
-    unsigned char name[17], val[32];
+    unsigned char name[17], val[40];
     id_enc(m, name);
     node_encode(val, node);
-    return kv_elem_put(c, ver, name, 17, val, 32, NULL);
+    return kv_elem_put(c, ver, name, 17, val, node->base ? 40 : 32, NULL);
 }
 
 static int node_put(kv_ctx *c, kv_val *v, sid m, const kv_stream_node *node)
@@ -281,13 +424,14 @@ static int node_put(kv_ctx *c, kv_val *v, sid m, const kv_stream_node *node)
     v->tail_deleted = node->deleted;
     v->tail_last_ms = node->last_ms;
     v->tail_last_seq = node->last_seq;
+    v->tail_base = node->base;
     return 0;
 }
 
 static void tail_clear(kv_val *v)
 {
     v->tail_ms = v->tail_seq = v->tail_live = v->tail_deleted = 0;
-    v->tail_last_ms = v->tail_last_seq = 0;
+    v->tail_last_ms = v->tail_last_seq = v->tail_base = 0;
 }
 
 static int node_before(kv_ctx *c, uint64_t ver, const unsigned char name[17], sid *m);
@@ -314,12 +458,90 @@ static int tail_promote(kv_ctx *c, kv_val *v)
     return node_put(c, v, m, &node);
 }
 
-/* Removes node m (its entries are gone already). */
+/* The name of node m's master fields record: its first id, 0x00, 'f'
+ * (right after its node record). */
+static void fields_name(sid m, unsigned char out[18])
+{
+    id_enc(m, out);
+    out[17] = 'f';
+}
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+/* Writes node m's master fields record: the fields of argv[first..argc). */
+static int fields_put(kv_ctx *c, uint64_t ver, sid m, int argc, char **argv, size_t *argvlen,
+                      int first)
+{
+    unsigned char name[18];
+    size_t n = 4;
+    for (int i = first; i + 1 < argc; i += 2)
+        n += 4 + argvlen[i];
+    unsigned char *b = kv_malloc(n), *p = b;
+    if (!b) {
+        kvx_oom(c);
+        return -1;
+    }
+    put_be32(p, (uint32_t)((argc - first) / 2));
+    p += 4;
+    for (int i = first; i + 1 < argc; i += 2) {
+        put_be32(p, (uint32_t)argvlen[i]);
+        memcpy(p + 4, argv[i], argvlen[i]);
+        p += 4 + argvlen[i];
+    }
+    fields_name(m, name);
+    int rc = kv_elem_put(c, ver, name, 18, b, n, NULL);
+    free(b);
+    return rc;
+}
+
+typedef struct fields_cmp {
+    char **argv;
+    size_t *argvlen;
+    int i, same;
+} fields_cmp;
+
+static void field_cmp(void *arg, const char *p, size_t n)
+{
+    fields_cmp *fc = arg;
+    if (fc->argvlen[fc->i] != n || memcmp(fc->argv[fc->i], p, n) != 0) fc->same = 0;
+    fc->i += 2;
+}
+
+/* Whether the fields of argv[first..argc) are node m's master fields
+ * (SAMEFIELDS): 1 yes, 0 no, -1 error. */
+static int fields_same(kv_ctx *c, uint64_t ver, sid m, int argc, char **argv, size_t *argvlen,
+                       int first)
+{
+    unsigned char name[18];
+    const char *val;
+    size_t vlen;
+    fields_name(m, name);
+    int r = kv_elem_get(c, ver, name, 18, &val, &vlen);
+    if (r < 0) return -1;
+    int count = r == 1 ? kv_stream_fields_decode(val, vlen, NULL, NULL) : -1;
+    if (count < 0) {
+        corrupt(c);
+        return -1;
+    }
+    if (count != (argc - first) / 2) return 0;
+    fields_cmp fc = {argv, argvlen, first, 1};
+    kv_stream_fields_decode(val, vlen, field_cmp, &fc);
+    return fc.same;
+}
+
+/* Removes node m (its entries are gone already) with its master fields. */
 static int node_del(kv_ctx *c, kv_val *v, sid m)
 {
-    unsigned char name[17];
+    unsigned char name[18];
+    fields_name(m, name);
+    if (kv_elem_del(c, v->ver, name, 18) < 0) return -1;
     if (is_tail(v, m)) return tail_promote(c, v) < 0 ? -1 : 0;
-    id_enc(m, name);
     return kv_elem_del(c, v->ver, name, 17) < 0 ? -1 : 0;
 }
 
@@ -339,7 +561,7 @@ static int first_of_kind(kv_ctx *c, uint64_t ver, const unsigned char *from, siz
             *id = id_dec(f);
             break;
         }
-        if (flen != 16 && flen != 17) {
+        if (flen != 16 && flen != 17 && flen != 18) {
             corrupt(c);
             r = -1;
             break;
@@ -402,7 +624,7 @@ static void reply_range(kv_ctx *c, const kv_val *v, sid start, sid end, long lon
         id_enc(rev ? end : start, from);
         if (kv_iter_open(c, &it, KV_T_ELEM, v->ver, from, 16, rev) != 0) return;
         while ((count == 0 || n < count) && (r = kv_iter_next(&it, &f, &flen, &val, &vlen)) == 1) {
-            if (flen == 17) continue; /* a node record */
+            if (flen == 17 || flen == 18) continue; /* a node's records */
             if (flen != 16) {
                 corrupt(c);
                 break;
@@ -531,7 +753,7 @@ static long long node_walk(kv_ctx *c, kv_val *v, sid m, sid last, keep_fn *keep,
     id_enc(m, from);
     if (kv_iter_open(c, &it, KV_T_ELEM, v->ver, from, 16, 0) != 0) return -1;
     while ((r = kv_iter_next(&it, &f, &flen, &val, &vlen)) == 1) {
-        if (flen == 17) continue;
+        if (flen == 17 || flen == 18) continue;
         if (flen != 16) {
             corrupt(c);
             r = -1;
@@ -678,16 +900,34 @@ static int stream_append(kv_ctx *c, kv_val *v, sid id, int argc, char **argv, si
     int rc = kv_elem_put(c, v->ver, name, 16, val, len, NULL);
     free(val);
     if (rc != 0) return -1;
-    if (has_tail(v) && v->tail_live + v->tail_deleted >= NODE_MAX_ENTRIES) {
-        /* The tail node is full: it gets its record, a new one starts. */
-        kv_stream_node full = {v->tail_live, v->tail_deleted, v->tail_last_ms, v->tail_last_seq};
-        if (node_rec_put(c, v->ver, (sid){v->tail_ms, v->tail_seq}, &full) != 0) return -1;
-        tail_clear(v);
+    if (has_tail(v)) {
+        /* The tail node is full (stream-node-max-bytes checked first, as
+         * Redis does, when its size is known): it gets its record, a new
+         * one starts. */
+        kv_stream_node tail = {v->tail_live, v->tail_deleted, v->tail_last_ms, v->tail_last_seq,
+                               v->tail_base};
+        uint64_t bytes = lp_bytes(&tail), tot = 0;
+        for (int i = first; i < argc; i++)
+            tot += argvlen[i];
+        if ((bytes && bytes + tot >= NODE_MAX_BYTES) ||
+            v->tail_live + v->tail_deleted >= NODE_MAX_ENTRIES) {
+            if (node_rec_put(c, v->ver, (sid){v->tail_ms, v->tail_seq}, &tail) != 0) return -1;
+            tail_clear(v);
+        }
     }
+    int same = 1; /* the first entry of a node has its master fields */
     if (!has_tail(v)) {
         v->tail_ms = id.ms;
         v->tail_seq = id.seq;
+        v->tail_base = lp_master_size(argc, argv, argvlen, first);
+        if (fields_put(c, v->ver, id, argc, argv, argvlen, first) != 0) return -1;
+    } else if (v->tail_base) {
+        same = fields_same(c, v->ver, (sid){v->tail_ms, v->tail_seq}, argc, argv, argvlen, first);
+        if (same < 0) return -1;
     }
+    if (v->tail_base)
+        v->tail_base +=
+            lp_entry_size(id, (sid){v->tail_ms, v->tail_seq}, same, argc, argv, argvlen, first);
     v->tail_live++;
     v->tail_last_ms = id.ms;
     v->tail_last_seq = id.seq;
@@ -1776,7 +2016,7 @@ static int serve_group(kv_ctx *c, kv_val *v, const char *gname, size_t gn, group
             if (flen != 33 || memcmp(f, from, 17) != 0) break;
             id = id_dec(f + 17);
         } else {
-            if (flen == 17) continue;
+            if (flen == 17 || flen == 18) continue;
             if (flen != 16) {
                 corrupt(c);
                 r = -1;
@@ -2526,8 +2766,31 @@ static void add_str(resp_buf *r, const char *s)
     resp_add_bulk_str(r, s);
 }
 
-/* Node records of the stream (Redis's radix-tree keys). */
-static int64_t count_nodes(kv_ctx *c, const kv_val *v)
+/* The rax nodes of a radix tree holding the sorted 16-byte keys k[lo..hi)
+ * under a parent whose branching byte is at position dp (-1: the root):
+ * the node where they part (or the key's own leaf), and before it, when
+ * bytes lie between, the compressed node holding them. Keys out of order
+ * (a corrupt stream) give some count, never a read out of bounds. */
+static int64_t rax_nodes(const unsigned char (*k)[16], size_t lo, size_t hi, int dp)
+{
+    int d = 16;
+    if (hi - lo > 1)
+        for (d = 0; d < 16 && k[lo][d] == k[hi - 1][d]; d++)
+            ;
+    int64_t n = 1 + (d - dp - 1 >= 1);
+    if (d == 16) return n; /* one key (equal ones only in a corrupt stream) */
+    for (size_t i = lo; i < hi;) {
+        size_t j = i + 1;
+        while (j < hi && k[j][d] == k[i][d])
+            j++;
+        n += rax_nodes(k, i, j, d);
+        i = j;
+    }
+    return n;
+}
+
+/* Node records of the stream and its tail (Redis's radix-tree keys). */
+static int64_t count_nodes_only(kv_ctx *c, const kv_val *v)
 {
     kv_iter it;
     const char *f, *val;
@@ -2538,6 +2801,52 @@ static int64_t count_nodes(kv_ctx *c, const kv_val *v)
         if (flen == 17) n++;
     kv_iter_close(&it);
     return n + has_tail(v);
+}
+
+/* XINFO's radix-tree-keys (the nodes: node records and the tail) and
+ * radix-tree-nodes: Redis's rax of the nodes' first ids, each node of it
+ * counted as rax.c builds them (the compressed trie of the keys). */
+static int64_t count_nodes(kv_ctx *c, const kv_val *v, int64_t *raxnodes)
+{
+    kv_iter it;
+    const char *f, *val;
+    size_t flen, vlen, n = 0, cap = 0;
+    unsigned char(*keys)[16] = NULL;
+    int ok = 1;
+    *raxnodes = 1;
+    if (kv_iter_open(c, &it, KV_T_ELEM, v->ver, NULL, 0, 0) != 0) return 0;
+    while (kv_iter_next(&it, &f, &flen, &val, &vlen) == 1) {
+        if (flen != 17) continue;
+        if (n + 1 >= cap) { /* room for the tail's key too */
+            size_t ncap = cap ? cap * 2 : 64;
+            void *nk = realloc(keys, ncap * 16);
+            if (!nk) {
+                ok = 0;
+                break;
+            }
+            keys = nk;
+            cap = ncap;
+        }
+        memcpy(keys[n++], f, 16);
+    }
+    kv_iter_close(&it);
+    if (!ok) { /* out of memory: the keys alone, the nodes estimated */
+        free(keys);
+        *raxnodes = count_nodes_only(c, v) + 1;
+        return *raxnodes - 1;
+    }
+    if (has_tail(v)) {
+        if (!keys && !(keys = malloc(16))) {
+            *raxnodes = 2;
+            return 1;
+        }
+        kv_put_be64(keys[n], v->tail_ms);
+        kv_put_be64(keys[n] + 8, v->tail_seq);
+        n++;
+    }
+    if (n) *raxnodes = rax_nodes((const unsigned char(*)[16])keys, 0, n, -1);
+    free(keys);
+    return (int64_t)n;
 }
 
 static void add_edge_entry(kv_ctx *c, const kv_val *v, int rev)
@@ -2613,14 +2922,14 @@ static void xinfo_head(kv_ctx *c, const kv_val *v, int full)
 {
     sid first = {0, 0};
     if (v->count) edge_id(c, v, 0, &first);
-    int64_t nodes = count_nodes(c, v);
+    int64_t raxnodes, nodes = count_nodes(c, v, &raxnodes);
     resp_add_map(c->reply, full ? 9 : 10);
     add_str(c->reply, "length");
     resp_add_int(c->reply, (int64_t)v->count);
     add_str(c->reply, "radix-tree-keys");
     resp_add_int(c->reply, nodes);
     add_str(c->reply, "radix-tree-nodes");
-    resp_add_int(c->reply, nodes + 1);
+    resp_add_int(c->reply, raxnodes);
     add_str(c->reply, "last-generated-id");
     add_id(c->reply, (sid){v->last_ms, v->last_seq});
     add_str(c->reply, "max-deleted-entry-id");

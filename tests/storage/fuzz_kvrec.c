@@ -13,7 +13,7 @@
  * LMDB's map would hide from ASan is caught too.
  *
  *   - stream records: every element value through the stream decoders
- *     (entry and node), whose fields must lie inside it; then version 1
+ *     (entry, node, master fields), whose fields must lie inside it; then version 1
  *     as a stream's entries and version 2 as its consumer groups' records
  *     (groups, consumers, pending entries), read and written by the stream
  *     and consumer-group commands.
@@ -258,7 +258,12 @@ static void stream_records(kv_ctx *c)
         int pairs = kv_stream_entry_decode(recs[i].val, recs[i].vlen, field_in, NULL);
         CHECK(pairs == -1 || pairs >= 1);
         kv_stream_node node;
-        if (kv_stream_node_decode(recs[i].val, recs[i].vlen, &node) == 0) CHECK(recs[i].vlen == 32);
+        if (kv_stream_node_decode(recs[i].val, recs[i].vlen, &node) == 0)
+            CHECK(recs[i].vlen == 32 || recs[i].vlen == 40);
+        field_lo = recs[i].val;
+        field_hi = recs[i].val + recs[i].vlen;
+        int nf = kv_stream_fields_decode(recs[i].val, recs[i].vlen, field_in, NULL);
+        CHECK(nf >= -1);
     }
     kv_val v = {0};
     v.found = 1;

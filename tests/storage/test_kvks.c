@@ -1266,6 +1266,91 @@ static void snapshot_carries_databases_collections_and_the_cleanup_queue(void **
     kvt_rmrf(dir_b);
 }
 
+/* A stream written before nodes kept their listpack size (its key record
+ * 8 bytes shorter, 32-byte node records, no master fields records) loads
+ * and works: its nodes of unknown size close at 100 entries only, as they
+ * did, and the nodes after them close by bytes again. Entries of 300 bytes
+ * fill a node at 13 (lpBytes() would pass 4096 at the 14th). */
+static void a_stream_of_before_node_sizes_loads_and_works(void **state)
+{
+    fx *f = *state;
+    char line[400], val[301];
+    memset(val, 'p', 300);
+    val[300] = 0;
+    for (int i = 1; i <= 20; i++) {
+        snprintf(line, sizeof(line), "XADD s 1-%d f %s", i, val);
+        resp_buf_reset(&f->r);
+        assert_int_equal(kvt_runs(f->s, 10, line, &f->r), 0);
+    }
+    /* Back to the old format: node records without base, no fields records. */
+    kv_ctx c;
+    kv_val v;
+    ctx(f->s, &c, 0, &f->r);
+    assert_int_equal(kv_lookup(&c, "s", 1, &v), 1);
+    assert_true(v.tail_base > 0);
+    kv_iter it;
+    const char *fl, *vl;
+    size_t fn, vn, names = 0, nodes = 0;
+    unsigned char name[8][18], node[40];
+    size_t namelen[8];
+    assert_int_equal(kv_iter_open(&c, &it, KV_T_ELEM, v.ver, NULL, 0, 0), 0);
+    while (kv_iter_next(&it, &fl, &fn, &vl, &vn) == 1) {
+        if (fn == 16) continue;
+        assert_true(names < 8 && (fn == 18 || (fn == 17 && vn == 40)));
+        namelen[names] = fn;
+        memcpy(name[names++], fl, fn);
+        if (fn == 17) memcpy(node, vl, 40);
+    }
+    kv_iter_close(&it);
+    assert_int_equal(names, 3); /* [1..13]'s node and fields, the tail's fields */
+    for (size_t i = 0; i < names; i++) {
+        if (namelen[i] == 18) {
+            assert_true(kv_elem_del(&c, v.ver, name[i], 18) > 0);
+        } else {
+            assert_int_equal(kv_elem_put(&c, v.ver, name[i], 17, node, 32, NULL), 0);
+            nodes++;
+        }
+    }
+    assert_int_equal(nodes, 1);
+    kv_skey sk;
+    kv_skey_make(&sk, "s", 1);
+    MDB_val k = {sk.len, sk.b}, d;
+    MDB_dbi dbi = f->s->dbi[f->s->live][KV_SLOT_KV(0)];
+    assert_int_equal(mdb_get(f->s->wtxn, dbi, &k, &d), 0);
+    unsigned char rec[512];
+    assert_true(d.mv_size < sizeof(rec));
+    memcpy(rec, d.mv_data, d.mv_size);
+    d.mv_data = rec;
+    d.mv_size -= 8; /* the tail's base is the body's last field */
+    assert_int_equal(mdb_put(f->s->wtxn, dbi, &k, &d, 0), 0);
+    assert_int_equal(kvstate_commit(f->s), 0);
+    kvstate_close(f->s);
+    f->s = kvt_open_state(f->dir);
+    ctx(f->s, &c, 0, &f->r);
+    assert_int_equal(kv_lookup(&c, "s", 1, &v), 1);
+    assert_int_equal(v.tail_base, 0);
+    assert_int_equal(v.count, 20);
+    for (int i = 21; i <= 120; i++) {
+        snprintf(line, sizeof(line), "XADD s 1-%d f %s", i, val);
+        resp_buf_reset(&f->r);
+        assert_int_equal(kvt_runs(f->s, 10, line, &f->r), 0);
+    }
+    RUN(f, 0, 10, "XDEL s 1-2", ":1\r\n");
+    /* Nodes [1..13] (by bytes), [14..113] (size unknown: 100 entries),
+     * [114..120] (by bytes again, 7 so far). */
+    RUN(f, 0, 10, "XTRIM s MAXLEN ~ 5", ":112\r\n"); /* exact sizes: 103 */
+    RUN(f, 0, 10, "XLEN s", ":7\r\n");
+    for (int i = 121; i <= 127; i++) {
+        snprintf(line, sizeof(line), "XADD s 1-%d f %s", i, val);
+        resp_buf_reset(&f->r);
+        assert_int_equal(kvt_runs(f->s, 10, line, &f->r), 0);
+    }
+    RUN(f, 0, 10, "XTRIM s MAXLEN ~ 1", ":13\r\n"); /* [114..126] went */
+    RUN(f, 0, 10, "XLEN s", ":1\r\n");
+    RUN(f, 0, 10, "XADD s 1-128 f v", "$5\r\n1-128\r\n");
+    RUN(f, 0, 10, "XTRIM s MINID ~ 1-129", ":2\r\n");
+}
+
 /* One piece of a snapshot stream (kvsnap.h) holding a whole record. */
 static size_t snap_piece(uint8_t *out, int slot, const void *k, size_t kl, const void *v, size_t vl)
 {
@@ -1468,6 +1553,7 @@ int main(void)
         T(swapdb_swaps_persists_and_keeps_expiry_working),
         T(version_1_entries_apply_to_database_0),
         T(snapshot_carries_databases_collections_and_the_cleanup_queue),
+        T(a_stream_of_before_node_sizes_loads_and_works),
         T(snapshot_with_a_bad_database_map_is_refused_before_it_goes_live),
         T(deleting_a_huge_collection_costs_what_a_small_one_does),
     };
