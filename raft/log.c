@@ -26,8 +26,10 @@ int log_init(rlog *l, const raft_alloc *al, const raft_storage *st, uint64_t com
 
 static void free_range(rlog *l, size_t from, size_t to)
 {
-    for (size_t i = from; i < to; i++)
+    for (size_t i = from; i < to; i++) {
+        l->mem_bytes -= l->ents[i].len;
         ra_free(l->al, (void *)l->ents[i].data);
+    }
 }
 
 void log_destroy(rlog *l)
@@ -150,6 +152,7 @@ int log_append(rlog *l, const raft_entry *ents, size_t n)
             e.data = NULL;
         }
         l->ents[l->n++] = e;
+        l->mem_bytes += e.len;
     }
     return 0;
 }
@@ -161,6 +164,7 @@ int log_append_owned(rlog *l, uint64_t term, uint8_t type, uint8_t *data, uint32
     if (reserve(l, 1)) return RAFT_ENOMEM;
     l->ents[l->n++] =
         (raft_entry){.index = idx, .term = term, .type = type, .len = len, .data = data};
+    l->mem_bytes += len;
     return 0;
 }
 
@@ -301,12 +305,25 @@ void log_applied_to(rlog *l, uint64_t i)
     if (i > l->applied && i <= l->committed) l->applied = i;
 }
 
-void log_trim(rlog *l)
+void log_trim(rlog *l, uint64_t max_bytes)
 {
     uint64_t upto = l->stabled < l->applied ? l->stabled : l->applied;
-    if (!l->n || upto < l->mem_first) return;
-    size_t k = (size_t)(upto - l->mem_first + 1);
+    if (!l->n) return;
+    size_t k = upto < l->mem_first ? 0 : (size_t)(upto - l->mem_first + 1);
     if (k > l->n) k = l->n;
+    /* a backlog of durable, committed entries not applied yet (an
+     * application that applies slower than the log grows) stays in
+     * storage, not here; entries not committed stay (a leader's
+     * uncommitted-bytes count looks them up when they commit) */
+    if (max_bytes && l->mem_bytes > max_bytes) {
+        uint64_t bytes = l->mem_bytes;
+        uint64_t last = l->stabled < l->committed ? l->stabled : l->committed;
+        for (size_t i = 0; i < k; i++)
+            bytes -= l->ents[i].len;
+        while (k < l->n && bytes > max_bytes && l->mem_first + k <= last)
+            bytes -= l->ents[k++].len;
+    }
+    if (!k) return;
     free_range(l, 0, k);
     /* memmove is O(remaining); remaining is the unapplied tail, which is
      * small in steady state, and trimming is once per Ready. */

@@ -524,6 +524,7 @@ int r_init(raft_node *r, const raft_config *c)
     r->async_durable = c->async_durable != 0;
     r->max_inflight = c->max_inflight ? c->max_inflight : 256;
     r->max_inflight_bytes = c->max_inflight_bytes;
+    r->max_mem_log_bytes = c->max_mem_log_bytes;
     r->max_msg_bytes = c->max_msg_bytes ? c->max_msg_bytes : (1u << 20);
     r->max_entry_bytes = c->max_entry_bytes ? c->max_entry_bytes : (64u << 20);
     r->max_uncommitted = c->max_uncommitted_bytes;

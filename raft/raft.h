@@ -297,6 +297,13 @@ typedef struct raft_config {
                                        the leader this much of sent data, not whatever its
                                        transport can queue. Heartbeats, votes and probes are
                                        neither counted nor held. 0 = no byte limit */
+    uint64_t max_mem_log_bytes;     /* entries' data the memory log keeps: durable, committed
+                                       entries not yet applied past this are dropped from
+                                       memory, oldest first, and read back from storage when
+                                       handed out to apply. An application that applies slower
+                                       than entries commit (raft_hold_apply, a slow state)
+                                       then costs this much memory, not its backlog. 0 = no
+                                       bound (durable entries stay until applied) */
     const raft_storage *storage;    /* copied; must outlive the node */
     const raft_alloc *alloc;        /* may be NULL: libc */
 } raft_config;
@@ -500,11 +507,12 @@ void raft_hold_apply(raft_node *n, int hold);
 typedef struct raft_status {
     uint64_t id, term, vote, leader, commit, applied, first_index, last_index, snapshot_index;
     int role;
-    uint64_t transferee;   /* 0 = none */
-    int member;            /* 1 voter, 2 learner, 0 not in its own configuration */
-    uint64_t conf_index;   /* where the configuration in force took effect */
-    uint64_t pending_conf; /* leader: a change at this index may not be applied yet */
-    uint64_t dropped_msgs; /* messages dropped as impossible since raft_new (raft_step) */
+    uint64_t transferee;    /* 0 = none */
+    int member;             /* 1 voter, 2 learner, 0 not in its own configuration */
+    uint64_t conf_index;    /* where the configuration in force took effect */
+    uint64_t pending_conf;  /* leader: a change at this index may not be applied yet */
+    uint64_t dropped_msgs;  /* messages dropped as impossible since raft_new (raft_step) */
+    uint64_t mem_log_bytes; /* entries' data held in the memory log (max_mem_log_bytes) */
 } raft_status;
 
 void raft_get_status(raft_node *n, raft_status *s);

@@ -57,7 +57,9 @@ int entvec_push(const raft_alloc *al, entvec *v, const raft_entry *e);
 /* The log: storage holds durable entries [first_index, stabled]; memory
  * holds entries [mem_first, last] where everything above stabled is
  * unstable (not yet durable) and the rest is a cache of recent durable
- * entries kept until applied. A snapshot received from the leader and not
+ * entries kept until applied, or until they hold more than
+ * max_mem_log_bytes (then the oldest durable ones are read back from
+ * storage when applied). A snapshot received from the leader and not
  * yet installed is pending (it replaces everything at or below its index).
  * Pointers: committed <= last, applied <= committed (paper Figure 2). */
 typedef struct rlog {
@@ -65,6 +67,7 @@ typedef struct rlog {
     raft_storage st;
     raft_entry *ents; /* memory entries: ents[0 .. n) has index mem_first + i */
     size_t n, cap;
+    uint64_t mem_bytes; /* the memory entries' data, summed */
     uint64_t mem_first;
     uint64_t stabled;
     uint64_t durable; /* <= stabled: on disk (cfg.async_durable; else = stabled) */
@@ -111,8 +114,10 @@ int log_restore(rlog *l, const raft_snapshot_meta *s);
 void log_stable_to(rlog *l, uint64_t i, uint64_t t);
 void log_stable_snap_to(rlog *l, uint64_t i);
 void log_applied_to(rlog *l, uint64_t i);
-/* Drops memory entries that are durable and applied. */
-void log_trim(rlog *l);
+/* Drops memory entries that are durable and applied, then durable and
+ * committed ones from the oldest while the memory entries hold over
+ * max_bytes (0: no bound). */
+void log_trim(rlog *l, uint64_t max_bytes);
 /* Memory entry at index i, or NULL. */
 static inline raft_entry *log_mem(rlog *l, uint64_t i)
 {
@@ -180,6 +185,7 @@ struct raft_node {
     bool hold_apply; /* raft_hold_apply */
     uint32_t max_inflight;
     uint64_t max_inflight_bytes; /* 0: no byte window */
+    uint64_t max_mem_log_bytes;  /* 0: applied entries only leave memory */
     uint64_t max_msg_bytes, max_entry_bytes, max_uncommitted, max_committed_bytes;
     uint64_t uncommitted;
     uint64_t rng;

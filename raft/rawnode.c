@@ -245,7 +245,7 @@ int raft_advance(raft_node *n, const raft_ready_batch *rd)
         n->scratch.v = NULL;
         n->scratch.n = n->scratch.cap = 0;
     }
-    log_trim(l);
+    log_trim(l, n->max_mem_log_bytes);
     return n->err;
 }
 
@@ -276,6 +276,7 @@ void raft_get_status(raft_node *n, raft_status *s)
     s->conf_index = n->conf_index;
     s->pending_conf = n->pending_conf;
     s->dropped_msgs = n->dropped;
+    s->mem_log_bytes = n->log.mem_bytes;
 }
 
 int raft_get_progress(raft_node *n, uint32_t i, raft_peer_progress *p)

@@ -357,6 +357,13 @@ static void apply_entry(const raft_entry *e)
  * on with the log, the peers and the clients. Start-up, shutdown and
  * snapshots apply everything (apply_all). */
 #define APPLY_PASS_US 3000
+/* ... unless more than this many committed entries wait: a node that
+ * appends faster than it applies (a follower catching up, one the machine
+ * starves) would fall ever further behind (its reads wait for their
+ * index; raft keeps at most RAFTKV_MEM_LOG_BYTES of the backlog in memory,
+ * the rest is read back from the log). Past it, a pass applies all it
+ * gets, as before the budget: catching up comes first. */
+#define APPLY_BACKLOG_ENTRIES 8192
 static void handle_ready(void);
 static int64_t pass_apply_us;
 static int apply_all, apply_behind;
@@ -369,8 +376,10 @@ static void apply_one(const raft_entry *e)
 
 static void hold_apply(void)
 {
-    raft_hold_apply(node, kvstate_committing(srv.state) ||
-                              (!apply_all && pass_apply_us >= APPLY_PASS_US));
+    int hold = kvstate_committing(srv.state);
+    if (!hold && !apply_all && pass_apply_us >= APPLY_PASS_US)
+        hold = driver_unapplied_entries() <= APPLY_BACKLOG_ENTRIES;
+    raft_hold_apply(node, hold);
 }
 
 int driver_apply_behind(void)
@@ -978,6 +987,7 @@ int driver_init(char *err, size_t errlen)
     rc_.max_msg_bytes = RAFTKV_APPEND_BYTES;
     rc_.max_inflight_bytes = RAFTKV_INFLIGHT_BYTES;
     rc_.max_committed_bytes = RAFTKV_READY_APPLY_BYTES;
+    rc_.max_mem_log_bytes = RAFTKV_MEM_LOG_BYTES;
     rc_.async_durable = 1; /* logsync.c reports what is on disk */
     rc_.storage = &rstore;
     /* The configuration in force, as the state applied it: after the first

@@ -780,6 +780,7 @@ static void sim_init(sim *s, uint64_t seed, int nodes, uint32_t oom_rate)
     cfg.max_msg_bytes = 16 + rn(&g, 200);
     cfg.max_uncommitted_bytes = rn(&g, 4) ? 0 : 200 + rn(&g, 400);
     cfg.max_inflight_bytes = rn(&g, 2) ? 0 : 1 + rn(&g, 300); /* as low as one entry */
+    cfg.max_mem_log_bytes = rn(&g, 2) ? 0 : 1 + rn(&g, 300);  /* down to reading every entry back */
     cfg.alloc = &s->al;
     if (tc_init_spares(&s->c, nodes, spares, &cfg)) abort();
     s->oom_rate = oom_rate; /* after the start: the first nodes always come up */

@@ -233,6 +233,43 @@ static void held_apply_hands_out_committed_entries_only_once_released(void **sta
     tc_free(&c);
 }
 
+/* max_mem_log_bytes: entries committed while the application holds apply
+ * stay in storage past the bound, not in memory, and are read back from
+ * it, in order, once released. */
+static void a_held_backlog_leaves_memory_past_the_bound(void **state)
+{
+    (void)state;
+    raft_config cfg;
+    tc_default_cfg(&cfg);
+    cfg.max_mem_log_bytes = 64;
+    tcluster c;
+    assert_int_equal(tc_init(&c, 3, &cfg), 0);
+    assert_int_equal(tc_elect(&c, 0), 0);
+    uint64_t idx = 0;
+    raft_hold_apply(c.nodes[0].r, 1);
+    for (int k = 0; k < 40; k++) /* 40 x 8 bytes */
+        assert_int_equal(tc_propose(&c, 0, "backlog!", &idx), 0);
+    assert_int_equal(tc_stabilize(&c), 0);
+    assert_int_equal(st_of(&c, 0).commit, idx);
+    assert_true(st_of(&c, 0).applied < idx - 30);
+    assert_true(st_of(&c, 0).mem_log_bytes <= 64);
+    raft_hold_apply(c.nodes[0].r, 0);
+    assert_int_equal(tc_stabilize(&c), 0);
+    assert_int_equal(c.nodes[0].app_index, idx);
+    assert_int_equal(c.nodes[0].app_hash, c.nodes[1].app_hash);
+    tc_free(&c);
+    /* no bound: the whole backlog stays in memory */
+    cfg.max_mem_log_bytes = 0;
+    assert_int_equal(tc_init(&c, 3, &cfg), 0);
+    assert_int_equal(tc_elect(&c, 0), 0);
+    raft_hold_apply(c.nodes[0].r, 1);
+    for (int k = 0; k < 40; k++)
+        assert_int_equal(tc_propose(&c, 0, "backlog!", &idx), 0);
+    assert_int_equal(tc_stabilize(&c), 0);
+    assert_true(st_of(&c, 0).mem_log_bytes >= 320);
+    tc_free(&c);
+}
+
 static void propose_on_follower_is_refused(void **state)
 {
     (void)state;
@@ -430,6 +467,7 @@ int main(void)
         cmocka_unit_test(heartbeat_never_advances_commit_past_match),
         cmocka_unit_test(single_node_cluster_commits_its_proposals),
         cmocka_unit_test(held_apply_hands_out_committed_entries_only_once_released),
+        cmocka_unit_test(a_held_backlog_leaves_memory_past_the_bound),
         cmocka_unit_test(propose_on_follower_is_refused),
         cmocka_unit_test(leader_sends_appends_before_persisting_and_counts_itself_after),
         cmocka_unit_test(async_durable_leader_counts_itself_only_once_on_disk),
