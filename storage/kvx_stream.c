@@ -198,15 +198,12 @@ static int parse_interval(const char *s, size_t len, sid *id, int *excl, uint64_
 
 /* ------------------------------------------------------------ records */
 
-int kv_stream_entry_decode(const void *p, size_t n, kv_stream_field_fn *fn, void *arg)
+/* count strings, each u32 BE length and bytes, filling b[0..n) exactly:
+ * 0, or -1 when they do not. */
+static int walk_strings(const unsigned char *b, size_t n, uint64_t count, kv_stream_field_fn *fn,
+                        void *arg)
 {
-    const unsigned char *b = p;
-    if (n < 4) return -1;
-    uint64_t pairs = (uint64_t)b[0] << 24 | (uint64_t)b[1] << 16 | (uint64_t)b[2] << 8 | b[3];
-    b += 4;
-    n -= 4;
-    if (pairs == 0 || pairs > n / 8) return -1; /* each string takes at least 4 bytes */
-    for (uint64_t i = 0; i < pairs * 2; i++) {
+    for (uint64_t i = 0; i < count; i++) {
         if (n < 4) return -1;
         size_t l = (size_t)b[0] << 24 | (size_t)b[1] << 16 | (size_t)b[2] << 8 | b[3];
         b += 4;
@@ -216,7 +213,19 @@ int kv_stream_entry_decode(const void *p, size_t n, kv_stream_field_fn *fn, void
         b += l;
         n -= l;
     }
-    return n == 0 ? (int64_t)pairs > INT_MAX ? -1 : (int)pairs : -1;
+    return n == 0 ? 0 : -1;
+}
+
+int kv_stream_entry_decode(const void *p, size_t n, kv_stream_field_fn *fn, void *arg)
+{
+    const unsigned char *b = p;
+    if (n < 4) return -1;
+    uint64_t pairs = (uint64_t)b[0] << 24 | (uint64_t)b[1] << 16 | (uint64_t)b[2] << 8 | b[3];
+    b += 4;
+    n -= 4;
+    if (pairs == 0 || pairs > n / 8) return -1; /* each string takes at least 4 bytes */
+    if (walk_strings(b, n, pairs * 2, fn, arg)) return -1;
+    return (int64_t)pairs > INT_MAX ? -1 : (int)pairs;
 }
 
 int kv_stream_node_decode(const void *p, size_t n, kv_stream_node *node)
@@ -249,17 +258,7 @@ int kv_stream_fields_decode(const void *p, size_t n, kv_stream_field_fn *fn, voi
     b += 4;
     n -= 4;
     if (count > n / 4 || count > INT_MAX) return -1; /* each field takes at least 4 bytes */
-    for (uint64_t i = 0; i < count; i++) {
-        if (n < 4) return -1;
-        size_t l = (size_t)b[0] << 24 | (size_t)b[1] << 16 | (size_t)b[2] << 8 | b[3];
-        b += 4;
-        n -= 4;
-        if (l > n) return -1;
-        if (fn) fn(arg, (const char *)b, l);
-        b += l;
-        n -= l;
-    }
-    return n == 0 ? (int)count : -1;
+    return walk_strings(b, n, count, fn, arg) ? -1 : (int)count;
 }
 
 /* ------------------------------------------------------------ listpack sizes
@@ -291,46 +290,13 @@ static uint64_t lp_int_size(int64_t v)
     return enc + lp_backlen(enc);
 }
 
-/* lpStringToInt64: only the canonical form of an int64 ("-0", "+1", "01",
- * " 1", 21 bytes or more are strings). */
-static int lp_str_int(const char *s, size_t n, int64_t *out)
-{
-    size_t i = 0;
-    int neg = 0;
-    uint64_t v;
-    if (n == 0 || n >= 21) return 0;
-    if (n == 1 && s[0] == '0') {
-        *out = 0;
-        return 1;
-    }
-    if (s[0] == '-') {
-        neg = 1;
-        if (++i == n) return 0;
-    }
-    if (s[i] < '1' || s[i] > '9') return 0;
-    v = (uint64_t)(s[i++] - '0');
-    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
-        if (v > UINT64_MAX / 10) return 0;
-        v *= 10;
-        if (v > UINT64_MAX - (uint64_t)(s[i] - '0')) return 0;
-        v += (uint64_t)(s[i] - '0');
-    }
-    if (i < n) return 0;
-    if (neg) {
-        if (v > (uint64_t)INT64_MAX + 1) return 0;
-        *out = (int64_t)(0 - v);
-    } else {
-        if (v > INT64_MAX) return 0;
-        *out = (int64_t)v;
-    }
-    return 1;
-}
-
-/* A string element (lpAppend): an integer when it reads as one. */
+/* A string element (lpAppend): an integer when it reads as one
+ * (lpStringToInt64 takes only the canonical form of an int64, as
+ * string2ll: "-0", "+1", "01", " 1", 21 bytes or more are strings). */
 static uint64_t lp_str_size(const char *s, size_t n)
 {
-    int64_t iv;
-    if (lp_str_int(s, n, &iv)) return lp_int_size(iv);
+    long long iv;
+    if (kv_string2ll(s, n, &iv)) return lp_int_size(iv);
     uint64_t enc = n < 64 ? 1 + n : n < 4096 ? 2 + n : 5 + n;
     return enc + lp_backlen(enc);
 }
