@@ -27,7 +27,7 @@ typedef struct acc {
     uint8_t counter; /* LFU: logarithmic counter */
 } acc;
 
-static acc *table; /* ACC_SLOTS, allocated at the first touch (acc_table_new) */
+static acc *table; /* ACC_SLOTS (acc_table_new), from evict_prepare() or the first touch */
 static uint64_t rng_state;
 
 static uint64_t rnd(void)
@@ -80,6 +80,14 @@ static acc *acc_table_new(void)
     madvise(a, len, MADV_HUGEPAGE);
 #endif
     return (acc *)a;
+}
+
+void evict_prepare(void)
+{
+    if (table || !(table = acc_table_new())) return;
+    volatile char *b = (volatile char *)table;
+    for (size_t off = 0; off < ACC_SLOTS * sizeof(acc); off += 4096)
+        b[off] = 0; /* zero already: the write only makes the page */
 }
 
 /* The slot of (db, key), or NULL. With create, a slot holding another key

@@ -29,6 +29,10 @@
 
 #include "storage/kvcmd.h"
 
+/* At start-up, before serving: makes the access table and touches each of
+ * its pages, so the first writes do not take its page faults (in this VM a
+ * first touch of a 2 MB page took 8-12 ms, six of them in one pass). */
+void evict_prepare(void);
 /* A key of logical database db was accessed by a write (hook of apply). */
 void evict_touch_write(int db, const char *key, size_t keylen);
 /* A read command served by this node: the keys it names are touched by

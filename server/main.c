@@ -394,6 +394,7 @@ int main(int argc, char **argv)
         serverLog(LL_WARNING, "Can't watch the state's commit thread");
         return 1;
     }
+    evict_prepare();
     if (cfg.pidfile[0]) {
         FILE *fp = fopen(cfg.pidfile, "w");
         if (fp) {
