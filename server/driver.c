@@ -354,8 +354,9 @@ static void apply_entry(const raft_entry *e)
  * pass (at once: driver_apply_behind()) or the commit's end goes on with
  * them. A Ready lends at most RAFTKV_READY_APPLY_BYTES of entries, so a pass
  * overruns the budget by at most one Ready's apply. Meanwhile the loop goes
- * on with the log, the peers and the clients. Start-up, shutdown and
- * snapshots apply everything (apply_all). */
+ * on with the log, the peers and the clients. Start-up applies everything
+ * (apply_all); what is committed and not applied at shutdown is replayed
+ * at the next start, and a snapshot replaces what it covers. */
 #define APPLY_PASS_US 3000
 /* ... unless more than this many committed entries wait: a node that
  * appends faster than it applies (a follower catching up, one the machine
