@@ -284,12 +284,11 @@ int kvstate_oom_refuses(kvstate *s)
 {
     const kv_memconf *m = &s->mem;
     if (!m->maxmemory || s->acct <= m->maxmemory) return 0;
-    if (kvstate_commit_wait(s) != 0) return 1;
-    if (s->wtxn) return oom_refuses(s, s->wtxn);
     MDB_txn *txn;
-    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) return 1; /* as Redis: refuse */
+    int own;
+    if (kvstate_txn_for_read(s, &txn, &own) != 0) return 1; /* as Redis: refuse */
     int r = oom_refuses(s, txn);
-    mdb_txn_abort(txn);
+    if (own) mdb_txn_abort(txn);
     return r;
 }
 
@@ -584,14 +583,10 @@ out:
 int kvstate_evict_sample(kvstate *s, int n, int volatile_only, int nearest_expiry, uint64_t *rng,
                          kv_evict_sample *out, int max)
 {
-    int wrc = kvstate_commit_wait(s);
+    MDB_txn *txn;
+    int own, got = 0;
+    int wrc = kvstate_txn_for_read(s, &txn, &own);
     if (wrc) return wrc;
-    MDB_txn *txn = s->wtxn;
-    int own = 0, got = 0;
-    if (!txn) {
-        if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) return KV_EIO;
-        own = 1;
-    }
     for (int p = 0; p < KV_MAX_DBS && got < max; p++) {
         MDB_stat st;
         MDB_dbi dbi = s->dbi[s->live][volatile_only ? KV_SLOT_EXP(p) : KV_SLOT_KV(p)];
@@ -610,14 +605,10 @@ int kvstate_evict_sample(kvstate *s, int n, int volatile_only, int nearest_expir
 int kvstate_evict_current(kvstate *s, const kv_evict_sample *v)
 {
     if (v->phys < 0 || v->phys >= KV_MAX_DBS) return 0;
-    int wrc = kvstate_commit_wait(s);
+    MDB_txn *txn;
+    int own;
+    int wrc = kvstate_txn_for_read(s, &txn, &own);
     if (wrc) return wrc;
-    MDB_txn *txn = s->wtxn;
-    int own = 0;
-    if (!txn) {
-        if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) return KV_EIO;
-        own = 1;
-    }
     kv_skey sk;
     kv_skey_make(&sk, v->key, v->keylen);
     MDB_val k = {sk.len, sk.b}, d;
@@ -654,16 +645,12 @@ static int count_ver(kv_ctx *c, uint64_t ver, uint64_t *elems)
 
 static int recount(kvstate *s, uint64_t *total, int rebuild)
 {
-    int rc = kvstate_commit_wait(s);
-    if (rc) return rc;
-    MDB_txn *txn = s->wtxn;
-    int own = 0;
+    MDB_txn *txn;
+    int own;
     uint64_t sum = 0;
     *total = 0;
-    if (!txn) {
-        if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0) return kv_map_err(rc);
-        own = 1;
-    }
+    int rc = kvstate_txn_for_read(s, &txn, &own);
+    if (rc) return rc;
     kv_ctx c = {0};
     c.st = s;
     c.txn = txn;

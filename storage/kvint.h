@@ -365,6 +365,12 @@ int kvc_done(kvcommitter *c); /* the posted commit finished */
 int kvc_wait(kvcommitter *c); /* waits for the posted commit; its result */
 int kvc_fd(kvcommitter *c);   /* readable once a posted commit finished */
 
+/* A transaction that sees the applied state, for a look that ends before
+ * the caller returns: the open write transaction, else a new read-only one
+ * (*own: the caller aborts it). Waits for a commit in flight first (the
+ * applied state is the committing transaction's). 0 or a KV_E* code. */
+int kvstate_txn_for_read(kvstate *s, MDB_txn **txn, int *own);
+
 /* The state environment (kvstate.h), shared by kvstate.c and kvsnap.c. */
 struct kvstate {
     MDB_env *env;

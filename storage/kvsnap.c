@@ -485,16 +485,11 @@ int kvsnap_staging_mid_record(kvstate *s)
 void kvsnap_staged(kvstate *s, uint64_t *index, uint64_t *term, uint64_t *bytes, int *complete)
 {
     stage g;
-    MDB_txn *txn = s->wtxn;
-    int owned = 0;
+    MDB_txn *txn;
+    int owned;
     *index = *term = *bytes = 0;
     *complete = 0;
-    if (kvstate_commit_wait(s) != 0) return;
-    txn = s->wtxn;
-    if (!txn) {
-        if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) return;
-        owned = 1;
-    }
+    if (kvstate_txn_for_read(s, &txn, &owned) != 0) return;
     if (read_stage(s, txn, &g) == 0) {
         *index = g.index;
         *term = g.term;

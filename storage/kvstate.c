@@ -344,6 +344,17 @@ int kvstate_begin_write(kvstate *s)
     return 0;
 }
 
+int kvstate_txn_for_read(kvstate *s, MDB_txn **txn, int *own)
+{
+    *own = 0;
+    int rc = kvstate_commit_wait(s);
+    if (rc) return rc;
+    if ((*txn = s->wtxn) != NULL) return 0;
+    if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn)) != 0) return kv_map_err(rc);
+    *own = 1;
+    return 0;
+}
+
 /* A transaction for reading: the open write one, or else one read
  * transaction kept from read to read (a begin and an abort per GET were a
  * tenth of a leader's time under pipelined reads), renewed after each
