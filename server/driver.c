@@ -350,7 +350,7 @@ static void apply_entry(const raft_entry *e)
 /* How much a pass applies. Raft hands out committed entries only while
  * they may be applied (raft_hold_apply): not while a commit runs on the
  * commit thread (statecommit.c), and not once a pass applied for
- * APPLY_PASS_US; they wait in raft's memory log, not copied, and the next
+ * APPLY_PASS_US; they wait in raft's log, not copied, and the next
  * pass (at once: driver_apply_behind()) or the commit's end goes on with
  * them. A Ready lends at most RAFTKV_READY_APPLY_BYTES of entries, so a pass
  * overruns the budget by at most one Ready's apply. Meanwhile the loop goes

@@ -448,12 +448,6 @@ int peerconn_command_resp(peerconn *pc, peerconn_reply_fn *fn, void *priv, const
     return 0;
 }
 
-int peerconn_command_quiet(peerconn *pc, int argc, const char **argv, const size_t *argvlen)
-{
-    if (pc->dead) return -1;
-    return append(pc, argc, argv, argvlen);
-}
-
 void peerconn_flush(peerconn *pc)
 {
     if (pc->dead || !pc->connected) return;

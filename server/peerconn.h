@@ -76,8 +76,6 @@ peerconn *peerconn_new(struct event_base *base, const peerconn_config *cfg, char
  * of memory, or the connection is dead: fn will never run). */
 int peerconn_command(peerconn *pc, peerconn_reply_fn *fn, void *priv, int argc, const char **argv,
                      const size_t *argvlen);
-/* The same for a command that gets no reply (RAFT.MSGQ). */
-int peerconn_command_quiet(peerconn *pc, int argc, const char **argv, const size_t *argvlen);
 /* A command the caller put in RESP already: head then body, copied once
  * into the output buffer as they are (the transport keeps RAFT.MSG's
  * messages framed as they are queued). fn NULL: no reply is expected. 0 or

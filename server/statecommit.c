@@ -51,6 +51,7 @@ static void commit_failed(int rc)
 
 static struct event *done_ev;
 static int64_t started_us;
+static int started; /* a commit start() posted that state_commit_finish() has not counted */
 
 /* The commit runs on the state's commit thread (kvstate_commit_start()):
  * the loop goes on with the log, the peers and the clients, and applies
@@ -60,12 +61,18 @@ static void start(int64_t t0)
     started_us = t0;
     int rc = kvstate_commit_start(srv.state);
     if (rc) commit_failed(rc);
-    if (!kvstate_committing(srv.state)) info_state_committed();
+    if (kvstate_committing(srv.state))
+        started = 1;
+    else
+        info_state_committed();
 }
 
+/* Counts the commit start() posted, whether this waits for it or a use of
+ * the state already did (kvstate_commit_wait()). */
 void state_commit_finish(void)
 {
-    if (!kvstate_committing(srv.state)) return;
+    if (!started) return;
+    started = 0;
     int64_t t0 = mono_us();
     int rc = kvstate_commit_wait(srv.state);
     int64_t now = mono_us();
@@ -82,8 +89,8 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
     uint64_t n;
     if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
         serverLog(LL_WARNING, "Reading the commit thread's eventfd: %s", strerror(errno));
-    /* whatever ended the commit (a read waited for it, say), what waited
-     * for it runs now */
+    /* whatever ended the commit (a use of the state waited for it, say),
+     * what waited for it runs now */
     if (kvstate_committing(srv.state) && !kvstate_commit_done(srv.state)) return;
     state_commit_finish();
     reads_finish_applied(); /* the pass's end applies what raft held meanwhile */
