@@ -13,34 +13,27 @@
 #include "server/server.h"
 #include "storage/kverr.h"
 
-/* The state is committed (an fdatasync of its dirty pages, in this thread)
- * every STATE_COMMIT_RUNS cron runs (1 s: main.c's cron runs every 25 ms),
- * when writes pause, or sooner when the open write transaction grew
- * enough. The log is what makes writes durable; the state only bounds the
- * replay after a crash. A write transaction holds a malloc'ed copy of
- * every page it changed, which is the node's anonymous memory: at most one
- * per page of the key space, plus the pages it grows by. So:
- * STATE_COMMIT_BYTES of applied payload bounds the growth; a key space of
- * at most STATE_SMALL_PAGES pages (24 MB) commits every
- * STATE_COMMIT_ENTRIES_SMALL entries, a larger one every
- * STATE_COMMIT_ENTRIES (about one new dirty page each, 16 MB). Each commit
- * writes every dirty page, so fewer commits write less. Measured (1-node
- * SET -P 16, 100,000 random keys): committing every 25 ms held it to about
- * 85k/s, every 200 ms or 8192 entries to about 180k/s, every 200 ms or
- * 32768 entries to about 320k/s. With 1,000,000 keys loaded by redis-cli
- * --pipe into 3 nodes, 8192 entries let a leader peak at 58-66 MB of
- * anonymous memory (LMDB keeps the pages of its largest transaction for
- * reuse), 4096 at 53-54 MB, for a load 20% slower (22.5 s against 18.5). A
- * commit of a 100,000-key space writes nearly every leaf and stalls the
- * loop 40-65 ms; every 200 ms or 4 MB that was a fifth of the time: every
- * 1 s or 16 MB took 3-node SET -P 1 from 25,200-25,800 to 31,000-32,200/s
- * and -P 16 from 131-148k to 167-178k/s, and the leader's peak while
- * loading 1,000,000 keys stayed at 52-54 MB. */
+/* The state is committed (its dirty pages written and fdatasynced, on the
+ * commit thread) every STATE_COMMIT_RUNS cron runs (1 s: main.c's cron
+ * runs every 25 ms), when writes pause, or sooner when the open write
+ * transaction grew enough. The log is what makes writes durable; the state
+ * only bounds the replay after a crash. A write transaction holds a
+ * malloc'ed copy of every page it changed, which is the node's anonymous
+ * memory: at most one per page of the key space, plus the pages it grows
+ * by. Each commit writes every dirty page, and a commit of a 100,000-key
+ * space writes nearly every leaf (40-65 ms, during which nothing applies),
+ * so fewer commits write less and stall less. So:
+ *   - a key space of at most STATE_SMALL_PAGES pages (24 MB) is bounded by
+ *     its own size: it commits on the cron, or after STATE_COMMIT_BYTES_SMALL
+ *     of applied payload (the pages it may grow by);
+ *   - a larger one commits every STATE_COMMIT_ENTRIES entries (about one new
+ *     dirty page each, 16 MB) or STATE_COMMIT_BYTES of payload.
+ * What each figure measured is in CHANGELOG.md. */
 #define STATE_COMMIT_RUNS 40
 #define STATE_COMMIT_ENTRIES 4096
-#define STATE_COMMIT_ENTRIES_SMALL 65536
 #define STATE_SMALL_PAGES 6144
 #define STATE_COMMIT_BYTES (16 << 20)
+#define STATE_COMMIT_BYTES_SMALL (32 << 20)
 
 static void commit_failed(int rc)
 {
@@ -107,9 +100,9 @@ static int state_commit_due(void)
 {
     uint64_t n = kvstate_applied_index(srv.state) - kvstate_durable_index(srv.state);
     if (n == 0 || kvstate_committing(srv.state)) return 0;
-    if (kvstate_pending_bytes(srv.state) >= STATE_COMMIT_BYTES) return 1;
-    return n >= (kvstate_pages(srv.state) <= STATE_SMALL_PAGES ? STATE_COMMIT_ENTRIES_SMALL
-                                                               : STATE_COMMIT_ENTRIES);
+    if (kvstate_pages(srv.state) <= STATE_SMALL_PAGES)
+        return kvstate_pending_bytes(srv.state) >= STATE_COMMIT_BYTES_SMALL;
+    return kvstate_pending_bytes(srv.state) >= STATE_COMMIT_BYTES || n >= STATE_COMMIT_ENTRIES;
 }
 
 /* Also called between applied entries: one pass can apply tens of
