@@ -588,7 +588,11 @@ static int user_op(acl_user *u, const char *op, size_t oplen)
         char **w;
         int k = split_words(op + 1, oplen - 2, &w);
         for (int i = 0; i < k; i++) {
-            int rc = sel_op(&s, w[i], strlen(w[i]));
+            /* A rule ending in ')' inside a selector would end it when the
+             * users are read back (ACL LIST, the replicated users text), so
+             * a second reading would differ: refused. */
+            size_t wl = strlen(w[i]);
+            int rc = wl && w[i][wl - 1] == ')' ? E_INVAL : sel_op(&s, w[i], wl);
             if (rc) {
                 free_words(w, k);
                 sel_free(&s);
