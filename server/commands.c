@@ -1309,6 +1309,7 @@ static void propose_setting(client *c, int argc, char **argv, size_t *lens, int 
 {
     if (should_proxy(c)) {
         proxy_forward(c, argc, argv, lens);
+        if (c->tail && c->tail->state == SLOT_PROXY) c->tail->settle = 1;
         return;
     }
     write_propose(c, n, av, al, 0);

@@ -30,6 +30,7 @@
 #include "server/log.h"
 #include "server/peerauth.h"
 #include "server/proxyarg.h"
+#include "server/reads.h"
 #include "server/peerconn.h"
 #include "server/tls.h"
 #include "server/limits.h"
@@ -60,6 +61,10 @@ static void finish(slot *s, const char *bytes, size_t n, const char *err)
         resp_add_error(&s->out, err);
     else
         resp_add_raw(&s->out, bytes, n);
+    if (s->settle && !err) {
+        reads_settle(s);
+        return;
+    }
     slot_done(s);
 }
 

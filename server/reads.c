@@ -72,6 +72,10 @@ void reads_run_ready(client *c)
         if (s->state == SLOT_WRITE) break;
         if (s->state != SLOT_READ) continue;
         if (!s->confirmed) break; /* later reads must not overtake it */
+        if (s->settle) { /* the reply is in out already (reads_settle) */
+            slot_done(s);
+            continue;
+        }
         int64_t t0 = mono_us();
         int rc = kvstate_read(srv.state, s->db, s->k, s->argc, s->argv, s->argvlen, now, &s->out);
         if (rc) driver_fatal("Reading the state", kv_strerror(rc));
@@ -103,7 +107,7 @@ static void batch_finish(readbatch *b, const char *err)
         if (err) {
             free(s->argv);
             s->argv = NULL;
-            resp_add_error(&s->out, err);
+            if (!s->settle) resp_add_error(&s->out, err); /* a settled write's reply stands */
             slot_done(s);
         } else {
             s->confirmed = 1;
@@ -254,6 +258,18 @@ void reads_finish_applied(void)
         if (!batch_head) batch_tail = NULL;
         batch_finish(b, NULL);
     }
+}
+
+void reads_settle(slot *s)
+{
+    client *c = s->c;
+    c->nproxy--;
+    c->nreads++;
+    s->state = SLOT_READ;
+    s->confirmed = 0;
+    if (!batch_open && !(batch_open = calloc(1, sizeof(*batch_open))))
+        driver_fatal("Queueing a read", "out of memory");
+    batch_add(batch_open, s);
 }
 
 void reads_note_proposed(void)

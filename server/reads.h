@@ -31,4 +31,9 @@ void reads_lease_end(void);     /* handing over leadership (TimeoutNow) */
 void reads_role(int role, int changed);
 void reads_timeouts(int64_t now); /* tick: rounds that found no quorum in time */
 
+/* A forwarded settings change answered by the leader (slot->settle): its
+ * reply, already in s->out, is released once this node applied the index
+ * of a ReadIndex round started after it. */
+void reads_settle(slot *s);
+
 #endif

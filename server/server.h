@@ -68,6 +68,10 @@ typedef struct slot {
     /* SLOT_WRITE: out holds the reply already (MIGRATE's DEL, migrate.h): the
      * entry's is dropped; an error (timeout, not committed) replaces it. */
     int keep_reply;
+    /* SLOT_PROXY: a forwarded change of cluster-wide settings (CONFIG SET
+     * notify-keyspace-events & co.): its reply waits, as a SLOT_READ, for a
+     * ReadIndex round, so this node's CONFIG GET after it sees the change. */
+    int settle;
 } slot;
 
 enum {
