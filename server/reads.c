@@ -72,7 +72,7 @@ void reads_run_ready(client *c)
         if (s->state == SLOT_WRITE) break;
         if (s->state != SLOT_READ) continue;
         if (!s->confirmed) break; /* later reads must not overtake it */
-        if (s->settle) { /* the reply is in out already (reads_settle) */
+        if (s->settle) {          /* the reply is in out already (reads_settle) */
             slot_done(s);
             continue;
         }
