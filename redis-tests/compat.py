@@ -404,7 +404,7 @@ class Step:
 
 
 ANNOTATIONS = ("differs", "raftkv-says", "unordered", "unordered-pairs", "ignore-value", "known-bug", "only-resp2",
-               "only-resp3", "approx")
+               "only-resp3", "approx", "settle")
 
 
 def parse_note(note):
