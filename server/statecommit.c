@@ -15,31 +15,31 @@
 
 /* The state is committed (its dirty pages written and fdatasynced, on the
  * commit thread) every STATE_COMMIT_RUNS cron runs (1 s: main.c's cron
- * runs every 25 ms), when writes pause, or sooner once STATE_COMMIT_BYTES
- * of payload were applied. The log is what makes writes durable; the state
- * only bounds the replay after a crash. The state's map is written in
- * place (MDB_WRITEMAP, kvstate.c): a write transaction's dirty pages are
- * page cache, not anonymous memory, so nothing else bounds it. Each commit
- * writes every dirty page, and while it runs nothing applies, so fewer
- * commits write less and stall less: a page written several times between
- * two commits is written to disk once. What each figure measured is in
- * CHANGELOG.md. */
+ * runs every 25 ms), when writes pause, or sooner when the open write
+ * transaction grew enough. The log is what makes writes durable; the state
+ * only bounds the replay after a crash. A write transaction holds a
+ * malloc'ed copy of every page it changed, which is the node's anonymous
+ * memory: at most one per page of the key space, plus the pages it grows
+ * by. Each commit writes every dirty page, and a commit of a 100,000-key
+ * space writes nearly every leaf (40-65 ms, during which nothing applies),
+ * so fewer commits write less and stall less. So:
+ *   - a key space of at most STATE_SMALL_PAGES pages (24 MB) is bounded by
+ *     its own size: it commits on the cron, or after STATE_COMMIT_BYTES_SMALL
+ *     of applied payload (the pages it may grow by);
+ *   - a larger one commits every STATE_COMMIT_ENTRIES entries (about one new
+ *     dirty page each, 16 MB) or STATE_COMMIT_BYTES of payload.
+ * What each figure measured is in CHANGELOG.md. */
 #define STATE_COMMIT_RUNS 40
-#define STATE_COMMIT_BYTES (32 << 20)
+#define STATE_COMMIT_ENTRIES 4096
+#define STATE_SMALL_PAGES 6144
+#define STATE_COMMIT_BYTES (16 << 20)
+#define STATE_COMMIT_BYTES_SMALL (32 << 20)
 
 static void commit_failed(int rc)
 {
     serverLog(LL_WARNING, "Committing the state failed: %s (%s). Stopping.", kv_strerror(rc),
               kvstate_last_error(srv.state));
     exit(1);
-}
-
-/* A reservation of disk blocks ahead of the state the disk refused
- * (kvstate.h): said once, as a warning. */
-static void note_reserve(void)
-{
-    if (kvstate_reserve_failed(srv.state))
-        serverLog(LL_WARNING, "The disk is nearly full: %s", kvstate_last_error(srv.state));
 }
 
 static struct event *done_ev;
@@ -58,7 +58,6 @@ static void start(int64_t t0)
         started = 1;
     else
         info_state_committed();
-    note_reserve();
 }
 
 /* Counts the commit start() posted, whether this waits for it or a use of
@@ -74,7 +73,6 @@ void state_commit_finish(void)
     driver_held(loopstat_step("waiting for the state commit", t0));
     if (rc) commit_failed(rc);
     info_state_committed();
-    note_reserve();
 }
 
 static void on_done(evutil_socket_t fd, short what, void *arg)
@@ -93,7 +91,6 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 
 int state_commit_watch(struct event_base *base)
 {
-    note_reserve();
     if (done_ev) event_free(done_ev);
     done_ev = event_new(base, kvstate_commit_fd(srv.state), EV_READ | EV_PERSIST, on_done, NULL);
     return done_ev && event_add(done_ev, NULL) == 0 ? 0 : -1;
@@ -101,10 +98,11 @@ int state_commit_watch(struct event_base *base)
 
 static int state_commit_due(void)
 {
-    if (kvstate_applied_index(srv.state) == kvstate_durable_index(srv.state) ||
-        kvstate_committing(srv.state))
-        return 0;
-    return kvstate_pending_bytes(srv.state) >= STATE_COMMIT_BYTES;
+    uint64_t n = kvstate_applied_index(srv.state) - kvstate_durable_index(srv.state);
+    if (n == 0 || kvstate_committing(srv.state)) return 0;
+    if (kvstate_pages(srv.state) <= STATE_SMALL_PAGES)
+        return kvstate_pending_bytes(srv.state) >= STATE_COMMIT_BYTES_SMALL;
+    return kvstate_pending_bytes(srv.state) >= STATE_COMMIT_BYTES || n >= STATE_COMMIT_ENTRIES;
 }
 
 /* Also called between applied entries: one pass can apply tens of
