@@ -147,6 +147,10 @@ typedef struct client {
     struct client *wnext_dirty;      /* has output to flush this pass */
     int on_dirty;
     int64_t obuf_soft_since;
+    /* client_obuf_size()'s last walk of a long slot list: its time (mono
+     * ms), the slots it saw and their bytes (networking.c) */
+    int64_t obuf_walk_ms;
+    size_t obuf_walk_slots, obuf_slot_bytes;
     int opmode; /* clientcmd.h: CLIENT REPLY and CLIENT PAUSE state (CM_*) */
     mcmd held;  /* clientcmd.h: the command a CLIENT PAUSE holds; owned */
     /* migrate.h: a MIGRATE in progress; the client's input waits. */
