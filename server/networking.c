@@ -714,8 +714,7 @@ static size_t client_obuf_size(client *c)
 {
     int64_t now = mono_us() / 1000;
     if (c->obuf_walk_slots <= OBUF_WALK_SLOTS ||
-        now - c->obuf_walk_ms >=
-            OBUF_WALK_MS * (int64_t)(c->obuf_walk_slots / OBUF_WALK_SLOTS)) {
+        now - c->obuf_walk_ms >= OBUF_WALK_MS * (int64_t)(c->obuf_walk_slots / OBUF_WALK_SLOTS)) {
         size_t n = 0, k = 0;
         for (slot *s = c->head; s; s = s->next, k++)
             n += s->out.len;
