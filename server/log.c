@@ -25,6 +25,11 @@ int log_open(const char *path)
     return 0;
 }
 
+int log_fd(void)
+{
+    return log_fp ? fileno(log_fp) : 2;
+}
+
 void log_set_role(char role)
 {
     log_role = role;

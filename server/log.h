@@ -13,6 +13,7 @@ extern int log_level;
 
 /* path NULL or "" logs to stderr. Returns 0 or -1 (errno set). */
 int log_open(const char *path);
+int log_fd(void); /* the log file's descriptor (2 when logging to stderr): for signal handlers */
 void log_set_role(char role); /* 'M' leader/single, 'S' follower, 'C' candidate */
 void log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

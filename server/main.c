@@ -1,5 +1,6 @@
 /* main.c -- raftkv-server: start-up, the event loop and shutdown. */
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -167,6 +169,67 @@ static void end_of_pass(void)
     clients_flush();
     state_commit_if_due();
     loopstat_add(LS_FLUSH, mono_us() - t0);
+}
+
+/* The state's file is mapped writable (kvstate.h): a page it grows into
+ * past the blocks reserved for it is written through the mapping, and on a
+ * full or failing disk that write faults with SIGBUS. The node stops as
+ * for a failed write, naming the file and the error; a SIGBUS anywhere
+ * else is not ours and kills the process as it would have. */
+static char *map_lo, *map_hi;
+static char bus_dir[512];
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    char *a = si->si_addr;
+    if (a >= map_lo && a < map_hi) {
+        struct statvfs fs;
+        int full = statvfs(bus_dir, &fs) == 0 && fs.f_bavail < 16;
+        char msg[768];
+        int n = snprintf(msg, sizeof(msg),
+                         "%d:M # Writing the state through its map (%s/data.mdb) failed: %s "
+                         "(SIGBUS). Stopping.\n",
+                         (int)getpid(), bus_dir,
+                         full ? "No space left on device" : "Input/output error");
+        if (n > (int)sizeof(msg) - 1) n = (int)sizeof(msg) - 1;
+        if (write(log_fd(), msg, (size_t)n) < 0 || (log_fd() != 2 && write(2, msg, (size_t)n) < 0))
+            (void)0;
+        _exit(1);
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* The map's range, from /proc/self/maps (LMDB does not say where it
+ * mapped the file unless it chose the address). */
+static void guard_state_map(void)
+{
+    char file[600], real[PATH_MAX], line[PATH_MAX + 128];
+    snprintf(bus_dir, sizeof(bus_dir), "%s/state", cfg.dir);
+    snprintf(file, sizeof(file), "%s/data.mdb", bus_dir);
+    if (!realpath(file, real)) return;
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) return;
+    size_t rl = strlen(real);
+    while (fgets(line, sizeof(line), f)) {
+        size_t n = strlen(line);
+        while (n && line[n - 1] == '\n')
+            line[--n] = '\0';
+        unsigned long lo, hi;
+        if (n < rl || strcmp(line + n - rl, real) || sscanf(line, "%lx-%lx", &lo, &hi) != 2)
+            continue;
+        if (!map_lo || (char *)lo < map_lo) map_lo = (char *)lo;
+        if ((char *)hi > map_hi) map_hi = (char *)hi;
+    }
+    fclose(f);
+    if (!map_lo) return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
 }
 
 /* An fsync of path's parent directory, so path's name in it is durable.
@@ -348,6 +411,7 @@ int main(int argc, char **argv)
                            .publish = pubsub_publish,
                            .acl_apply = acl_apply};
     kvstate_set_hooks(srv.state, &hooks);
+    guard_state_map();
     kvstate_set_access(srv.state, evict_access, NULL);
     acl_init();
     size_t acl_len;

@@ -1,5 +1,6 @@
 /* statecommit.c -- when the state commits (server.h "statecommit.c"). */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,25 +16,27 @@
 
 /* The state is committed (its dirty pages written and fdatasynced, on the
  * commit thread) every STATE_COMMIT_RUNS cron runs (1 s: main.c's cron
- * runs every 25 ms), when writes pause, or sooner when the open write
- * transaction grew enough. The log is what makes writes durable; the state
- * only bounds the replay after a crash. A write transaction holds a
- * malloc'ed copy of every page it changed, which is the node's anonymous
- * memory: at most one per page of the key space, plus the pages it grows
- * by. Each commit writes every dirty page, and a commit of a 100,000-key
- * space writes nearly every leaf (40-65 ms, during which nothing applies),
- * so fewer commits write less and stall less. So:
- *   - a key space of at most STATE_SMALL_PAGES pages (24 MB) is bounded by
- *     its own size: it commits on the cron, or after STATE_COMMIT_BYTES_SMALL
- *     of applied payload (the pages it may grow by);
- *   - a larger one commits every STATE_COMMIT_ENTRIES entries (about one new
- *     dirty page each, 16 MB) or STATE_COMMIT_BYTES of payload.
- * What each figure measured is in CHANGELOG.md. */
+ * runs every 25 ms), when writes pause, or sooner once STATE_COMMIT_BYTES
+ * of payload were applied. The log is what makes writes durable; the state
+ * only bounds the replay after a crash. The state's map is written in
+ * place (MDB_WRITEMAP, kvstate.c): a write transaction's dirty pages are
+ * page cache, not anonymous memory, so memory does not bound it; its
+ * duration does (below). Each commit writes every dirty page, and while it
+ * runs nothing applies, so fewer commits write less: a page written several
+ * times between two commits is written to disk once. What each figure
+ * measured is in CHANGELOG.md. */
 #define STATE_COMMIT_RUNS 40
-#define STATE_COMMIT_ENTRIES 4096
-#define STATE_SMALL_PAGES 6144
-#define STATE_COMMIT_BYTES (16 << 20)
-#define STATE_COMMIT_BYTES_SMALL (32 << 20)
+#define STATE_COMMIT_BYTES (32 << 20)
+/* In a large key space (keys are ordered by hash, so writes land on random
+ * leaves) nearly every write dirties a page of its own, and a commit of a
+ * second's writes can take longer than the second. So a commit also starts
+ * once the pages the open transaction likely dirtied (P(1 - e^(-n/P)) for
+ * n entries over a space of P pages) reach what the last commits wrote in
+ * STATE_COMMIT_TARGET_US: commits sized by what the disk absorbs, between
+ * STATE_DIRTY_MIN and STATE_DIRTY_MAX pages. */
+#define STATE_COMMIT_TARGET_US 400000
+#define STATE_DIRTY_MIN 2048.0  /* 8 MB */
+#define STATE_DIRTY_MAX 65536.0 /* 256 MB */
 
 static void commit_failed(int rc)
 {
@@ -42,9 +45,40 @@ static void commit_failed(int rc)
     exit(1);
 }
 
+/* A reservation of disk blocks ahead of the state the disk refused
+ * (kvstate.h): said once, as a warning. */
+static void note_reserve(void)
+{
+    if (kvstate_reserve_failed(srv.state))
+        serverLog(LL_WARNING, "The disk is nearly full: %s", kvstate_last_error(srv.state));
+}
+
 static struct event *done_ev;
 static int64_t started_us;
 static int started; /* a commit start() posted that state_commit_finish() has not counted */
+static double started_dirty;                 /* dirty_estimate() when it started */
+static double dirty_bound = STATE_DIRTY_MAX; /* pages: what a commit writes in the target time */
+
+/* The pages the open write transaction likely dirtied. */
+static double dirty_estimate(void)
+{
+    uint64_t pages = kvstate_pages(srv.state);
+    double n = (double)(kvstate_applied_index(srv.state) - kvstate_durable_index(srv.state));
+    if (pages == 0 || pages == UINT64_MAX) return n;
+    double p = (double)pages;
+    return p * -expm1(-n / p);
+}
+
+/* A finished commit of est pages that took us: the bound follows the
+ * disk's measured rate (a moving average). */
+static void note_commit(double est, int64_t us)
+{
+    if (est < STATE_DIRTY_MIN || us <= 0) return; /* too small to say */
+    double fit = est * STATE_COMMIT_TARGET_US / (double)us;
+    dirty_bound = 0.75 * dirty_bound + 0.25 * fit;
+    if (dirty_bound < STATE_DIRTY_MIN) dirty_bound = STATE_DIRTY_MIN;
+    if (dirty_bound > STATE_DIRTY_MAX) dirty_bound = STATE_DIRTY_MAX;
+}
 
 /* The commit runs on the state's commit thread (kvstate_commit_start()):
  * the loop goes on with the log, the peers and the clients, and applies
@@ -52,12 +86,14 @@ static int started; /* a commit start() posted that state_commit_finish() has no
 static void start(int64_t t0)
 {
     started_us = t0;
+    started_dirty = dirty_estimate();
     int rc = kvstate_commit_start(srv.state);
     if (rc) commit_failed(rc);
     if (kvstate_committing(srv.state))
         started = 1;
     else
         info_state_committed();
+    note_reserve();
 }
 
 /* Counts the commit start() posted, whether this waits for it or a use of
@@ -70,9 +106,11 @@ void state_commit_finish(void)
     int rc = kvstate_commit_wait(srv.state);
     int64_t now = mono_us();
     diag_latency_sample("state-commit", now - started_us);
+    note_commit(started_dirty, now - started_us);
     driver_held(loopstat_step("waiting for the state commit", t0));
     if (rc) commit_failed(rc);
     info_state_committed();
+    note_reserve();
 }
 
 static void on_done(evutil_socket_t fd, short what, void *arg)
@@ -91,6 +129,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 
 int state_commit_watch(struct event_base *base)
 {
+    note_reserve();
     if (done_ev) event_free(done_ev);
     done_ev = event_new(base, kvstate_commit_fd(srv.state), EV_READ | EV_PERSIST, on_done, NULL);
     return done_ev && event_add(done_ev, NULL) == 0 ? 0 : -1;
@@ -98,11 +137,11 @@ int state_commit_watch(struct event_base *base)
 
 static int state_commit_due(void)
 {
-    uint64_t n = kvstate_applied_index(srv.state) - kvstate_durable_index(srv.state);
-    if (n == 0 || kvstate_committing(srv.state)) return 0;
-    if (kvstate_pages(srv.state) <= STATE_SMALL_PAGES)
-        return kvstate_pending_bytes(srv.state) >= STATE_COMMIT_BYTES_SMALL;
-    return kvstate_pending_bytes(srv.state) >= STATE_COMMIT_BYTES || n >= STATE_COMMIT_ENTRIES;
+    if (kvstate_applied_index(srv.state) == kvstate_durable_index(srv.state) ||
+        kvstate_committing(srv.state))
+        return 0;
+    return kvstate_pending_bytes(srv.state) >= STATE_COMMIT_BYTES ||
+           dirty_estimate() >= dirty_bound;
 }
 
 /* Also called between applied entries: one pass can apply tens of

@@ -397,6 +397,8 @@ struct kvstate {
     uint64_t pages_at_commit;       /* kvstate_pages(); UINT64_MAX: not computed */
     uint64_t pending_bytes;         /* kvstate_pending_bytes() */
     char path[256];                 /* <dir>/state, for messages */
+    uint64_t reserved;              /* bytes of data.mdb given disk blocks (kvstate_reserve) */
+    int reserve_warned;             /* a failed reservation was logged (kvstate_last_error) */
     char errmsg[384];               /* kvstate_last_error() */
     kvstate_hooks hooks;            /* kvstate_set_hooks() */
     int apply_blocked;              /* kvstate_apply_blocked() */

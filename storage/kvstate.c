@@ -110,8 +110,19 @@ int kvstate_open(kvstate **out, const char *dir, uint64_t mapsize, char *err, si
         (rc = mdb_env_set_maxdbs(s->env, 2 * KV_NSLOTS + 1)) != 0 ||
         /* No MDB_NOMETASYNC: the log is compacted against
          * kvstate_durable_index(), so the meta page holding it must be on
-         * disk when the commit returns, not at the next commit. */
-        (rc = mdb_env_open(s->env, path, MDB_NOTLS, 0644)) != 0 ||
+         * disk when the commit returns, not at the next commit.
+         * MDB_WRITEMAP: a write transaction changes pages in the file's
+         * mapping (page cache) instead of malloc'ed copies, and its commit
+         * is an msync: no anonymous memory per dirty page and no copy into
+         * the kernel at commit. The file is as large as the map (sparse);
+         * kvstate_reserve() gives blocks ahead to what it holds.
+         * MDB_NORDAHEAD (madvise MADV_RANDOM on the map): without it the
+         * page cache holds the file in large folios (readahead makes
+         * them), and a write fault dirties the whole folio, so a commit
+         * wrote up to 2 MB for each 4 KB page changed (2 GB/s of writes
+         * for a 30,000 keys/s load, measured). Keys are ordered by hash:
+         * the state is read at random anyway. */
+        (rc = mdb_env_open(s->env, path, MDB_NOTLS | MDB_WRITEMAP | MDB_NORDAHEAD, 0644)) != 0 ||
         (rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
         goto err_after_env;
     for (int pair = 0; pair < 2; pair++)
@@ -151,6 +162,7 @@ int kvstate_open(kvstate **out, const char *dir, uint64_t mapsize, char *err, si
         return KV_EIO;
     }
     s->used_pct = -1;
+    kvstate_reserve(s);
     s->read_rng = ((uint64_t)random() << 32) ^ (uint64_t)random();
     if (s->acct_missing && (rc = kvstate_acct_rebuild(s)) != 0) {
         snprintf(err, errlen, "%s: counting the key space: %s", path, kv_strerror(rc));
@@ -255,7 +267,51 @@ static int commit_ended(kvstate *s, int rc)
     s->durable = s->applied;
     s->durable_tau = s->tau;
     s->pages_at_commit = UINT64_MAX; /* recomputed when asked */
+    kvstate_reserve(s);
     return 0;
+}
+
+/* Disk blocks for the pages LMDB holds and KV_RESERVE_AHEAD more (at most
+ * the map). With MDB_WRITEMAP a page the state grows into is first written
+ * through the mapping: on a full disk that write faults (SIGBUS) instead of
+ * failing a write(2), so blocks are taken ahead, where a full disk is an
+ * error to report. Not fatal: past the reservation the fault stops the
+ * node (the server's SIGBUS handler names the file). */
+#define KV_RESERVE_AHEAD (64ull << 20)
+void kvstate_reserve(kvstate *s)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    int fd;
+    if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0 ||
+        mdb_env_get_fd(s->env, &fd) != 0)
+        return;
+    uint64_t want = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize + KV_RESERVE_AHEAD;
+    if (want > info.me_mapsize) want = info.me_mapsize;
+    if (want <= s->reserved) return;
+    if (fallocate(fd, 0, (off_t)s->reserved, (off_t)(want - s->reserved)) == 0) {
+        s->reserved = want;
+        s->reserve_warned = 0;
+        return;
+    }
+    if (errno == EOPNOTSUPP || errno == ENOSYS) {
+        s->reserved = want; /* the file system cannot: writes fault as they come */
+        return;
+    }
+    if (!s->reserve_warned) {
+        s->reserve_warned = 1;
+        snprintf(s->errmsg, sizeof(s->errmsg),
+                 "reserving %llu MB ahead in %s/data.mdb: %s (the node stops if the state "
+                 "grows past the disk)",
+                 (unsigned long long)(KV_RESERVE_AHEAD >> 20), s->path, strerror(errno));
+    }
+}
+
+int kvstate_reserve_failed(kvstate *s)
+{
+    int w = s->reserve_warned == 1;
+    if (w) s->reserve_warned = 2; /* reported once */
+    return w;
 }
 
 int kvstate_commit_wait(kvstate *s)

@@ -48,6 +48,14 @@ uint64_t kvstate_durable_index(kvstate *s); /* applied index as last committed *
  * take, as of the last commit: a bound on the dirty pages (memory) a write
  * transaction can hold, since a page is copied once per transaction. */
 uint64_t kvstate_pages(kvstate *s);
+/* The state's file is mapped writable (MDB_WRITEMAP): disk blocks are
+ * taken for what it holds and 64 MB ahead at open and after each commit
+ * (kvstate_reserve). A reservation the disk refused is noted once:
+ * kvstate_reserve_failed() says so a single time (the reason is
+ * kvstate_last_error()). A write fault in the map (SIGBUS) past the
+ * reservation is a full or failing disk: the server's handler stops. */
+void kvstate_reserve(kvstate *s);
+int kvstate_reserve_failed(kvstate *s);
 /* Bytes of entry payloads applied since the last commit (what the open
  * write transaction grew by, roughly). */
 uint64_t kvstate_pending_bytes(kvstate *s);
