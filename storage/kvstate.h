@@ -45,8 +45,8 @@ void kvstate_close(kvstate *s); /* commits; NULL is a no-op */
 uint64_t kvstate_applied_index(kvstate *s); /* including uncommitted applies */
 uint64_t kvstate_durable_index(kvstate *s); /* applied index as last committed */
 /* Pages (branch, leaf, overflow) the live key space and its expiry index
- * take, as of the last commit: a bound on the dirty pages (memory) a write
- * transaction can hold, since a page is copied once per transaction. */
+ * take, as of the last commit: a bound on the pages a write transaction
+ * can dirty, since a page is copied once per transaction. */
 uint64_t kvstate_pages(kvstate *s);
 /* The state's file is mapped writable (MDB_WRITEMAP): disk blocks are
  * taken for what it holds and 64 MB ahead at open and after each commit
