@@ -953,12 +953,8 @@ void driver_flush(void)
 static int advance_first_election(uint32_t election_tick)
 {
     raft_conf conf;
-    uint64_t index;
-    raft_get_conf(node, &conf, &index);
-    int voter = 0;
-    for (uint32_t i = 0; i < conf.n_voters; i++)
-        if (conf.voters[i] == (uint64_t)cfg.node_id) voter = 1;
-    if (!voter || conf.n_voters < 2) return 0;
+    raft_get_conf(node, &conf, NULL);
+    if (raft_conf_role(&conf, (uint64_t)cfg.node_id) != 1 || conf.n_voters < 2) return 0;
     for (uint32_t t = 1; t < election_tick; t++) {
         int rc = raft_tick(node);
         if (rc) return rc;

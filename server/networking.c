@@ -705,24 +705,24 @@ void clients_process_pending(void)
  * quarter of the leader's CPU under such a load (a cache miss a slot); so
  * a list longer than OBUF_WALK_SLOTS is walked at most once per
  * OBUF_WALK_MS for each OBUF_WALK_SLOTS slots it had (50,000 slots: every
- * 20 s), the slots' last sum standing in between. The output buffer
+ * 20 s, on the pass clock), the slots' last sum standing in between. The output buffer
  * itself is always exact, and the slots of a pipeline of writes are empty
  * until their turn to be sent comes. */
 #define OBUF_WALK_SLOTS 256
 #define OBUF_WALK_MS 100
 static size_t client_obuf_size(client *c)
 {
-    int64_t now = mono_us() / 1000;
-    if (c->obuf_walk_slots <= OBUF_WALK_SLOTS ||
-        now - c->obuf_walk_ms >= OBUF_WALK_MS * (int64_t)(c->obuf_walk_slots / OBUF_WALK_SLOTS)) {
-        size_t n = 0, k = 0;
-        for (slot *s = c->head; s; s = s->next, k++)
-            n += s->out.len;
-        c->obuf_slot_bytes = n;
-        c->obuf_walk_slots = k;
-        c->obuf_walk_ms = now;
-    }
-    return c->out.len + c->obuf_slot_bytes;
+    int64_t now = pass_clock_us() / 1000;
+    if (c->obuf_walk_slots > OBUF_WALK_SLOTS &&
+        now - c->obuf_walk_ms < OBUF_WALK_MS * (int64_t)(c->obuf_walk_slots / OBUF_WALK_SLOTS))
+        return c->out.len + c->obuf_slot_bytes;
+    c->obuf_walk_ms = now;
+    size_t n = 0, k = 0;
+    for (slot *s = c->head; s; s = s->next, k++)
+        n += s->out.len;
+    c->obuf_slot_bytes = n;
+    c->obuf_walk_slots = k;
+    return c->out.len + n;
 }
 
 /* Redis's client classes: a client with subscriptions is a pubsub client

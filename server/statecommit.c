@@ -58,6 +58,7 @@ static int64_t started_us;
 static int started; /* a commit start() posted that state_commit_finish() has not counted */
 static double started_dirty;                 /* dirty_estimate() when it started */
 static double dirty_bound = STATE_DIRTY_MAX; /* pages: what a commit writes in the target time */
+static uint64_t due_entries; /* entries since a commit that reach dirty_bound; 0: to compute */
 
 /* The pages the open write transaction likely dirtied. */
 static double dirty_estimate(void)
@@ -69,6 +70,19 @@ static double dirty_estimate(void)
     return p * -expm1(-n / p);
 }
 
+/* The inverse, computed once per commit (the check runs between applied
+ * entries): n = -P ln(1 - bound/P) entries dirty about dirty_bound pages,
+ * never as many as P. */
+static uint64_t entries_for_bound(void)
+{
+    uint64_t pages = kvstate_pages(srv.state);
+    if (pages == 0 || pages == UINT64_MAX) return (uint64_t)dirty_bound;
+    double p = (double)pages;
+    if (dirty_bound >= p) return UINT64_MAX;
+    double n = -p * log1p(-dirty_bound / p);
+    return n < 1.0 ? 1 : (uint64_t)n;
+}
+
 /* A finished commit of est pages that took us: the bound follows the
  * disk's measured rate (a moving average). */
 static void note_commit(double est, int64_t us)
@@ -78,6 +92,7 @@ static void note_commit(double est, int64_t us)
     dirty_bound = 0.75 * dirty_bound + 0.25 * fit;
     if (dirty_bound < STATE_DIRTY_MIN) dirty_bound = STATE_DIRTY_MIN;
     if (dirty_bound > STATE_DIRTY_MAX) dirty_bound = STATE_DIRTY_MAX;
+    due_entries = 0;
 }
 
 /* The commit runs on the state's commit thread (kvstate_commit_start()):
@@ -87,6 +102,7 @@ static void start(int64_t t0)
 {
     started_us = t0;
     started_dirty = dirty_estimate();
+    due_entries = 0; /* the key space's size and the bound may change */
     int rc = kvstate_commit_start(srv.state);
     if (rc) commit_failed(rc);
     if (kvstate_committing(srv.state))
@@ -140,8 +156,9 @@ static int state_commit_due(void)
     if (kvstate_applied_index(srv.state) == kvstate_durable_index(srv.state) ||
         kvstate_committing(srv.state))
         return 0;
-    return kvstate_pending_bytes(srv.state) >= STATE_COMMIT_BYTES ||
-           dirty_estimate() >= dirty_bound;
+    if (kvstate_pending_bytes(srv.state) >= STATE_COMMIT_BYTES) return 1;
+    if (!due_entries) due_entries = entries_for_bound();
+    return kvstate_applied_index(srv.state) - kvstate_durable_index(srv.state) >= due_entries;
 }
 
 /* Also called between applied entries: one pass can apply tens of
