@@ -106,6 +106,16 @@ def test_transfer_errors(make_cluster):
 def test_members_and_info(make_cluster):
     c = make_cluster(3)
     ld = c.leader()
+    # A leader is elected as soon as two nodes talk (a starting node's first
+    # election timeout is short): the third may not have acknowledged an
+    # append, nor heard of the leader, yet.
+    def acknowledged():
+        with ld.client() as r:
+            return all(row[4] >= 1 for row in r.execute_command("RAFT.MEMBERS"))
+
+    wait_until(acknowledged, 10.0, "every follower acknowledged an append")
+    wait_until(lambda: all(nd.raft()["raft_leader_id"] == ld.id for nd in c.nodes), 10.0,
+               "every node knows the leader")
     for nd in c.nodes:
         rows = nd.client().execute_command("RAFT.MEMBERS")
         assert [row[0] for row in rows] == [1, 2, 3]
