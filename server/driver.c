@@ -433,6 +433,7 @@ static void on_soft_state(const raft_ready_batch *rd)
         serverLog(LL_NOTICE, "Raft: leader is now %llu", (unsigned long long)rd->leader);
     }
     reads_role(rd->role, rd->role != cur_role);
+    if (rd->leader != cur_leader) reads_leader(rd->leader);
     cur_role = rd->role;
     cur_leader = rd->leader;
 }

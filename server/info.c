@@ -617,6 +617,7 @@ void info_reply(client *c, resp_buf *b, int argc, char **argv)
             ADD("raft_lease_reads:%llu\r\n", (unsigned long long)srv.stats.lease_reads);
             ADD("raft_read_rounds:%llu\r\n", (unsigned long long)srv.stats.read_rounds);
             ADD("raft_read_round_reads:%llu\r\n", (unsigned long long)srv.stats.round_reads);
+            ADD("raft_read_rounds_reasked:%llu\r\n", (unsigned long long)srv.stats.read_reasked);
             ADD("raft_peer_msgs_unsent:%llu\r\n", (unsigned long long)srv.stats.peer_msgs_unsent);
             driver_info dstat;
             driver_status(&dstat); /* malformed (driver) and impossible (raft) messages */

@@ -33,6 +33,7 @@ typedef struct readbatch {
     int held;    /* no round: reads held while the state committed (hold_read) */
     int counted; /* in rounds_unknown */
     int64_t deadline;
+    int64_t asked; /* mstime() when the leader was last asked */
     slot **slots;
     size_t n, cap;
 } readbatch;
@@ -43,6 +44,7 @@ static uint64_t read_ctx;
 static int64_t lease_until_us; /* read-mode lease: CLOCK_MONOTONIC */
 static int lease_renew;        /* start a round even with no reads */
 static size_t rounds_unknown;  /* this leadership's rounds without a read state */
+static int reask;              /* the leader changed: ask it for the rounds in flight */
 
 /* DESIGN.md "read-mode lease": a round that a quorum confirmed proves this
  * node led when the round was asked for; no other leader can be elected
@@ -191,9 +193,64 @@ void driver_read(client *c, const kv_command *k, int argc, char **argv, size_t *
     batch_add(batch_open, s);
 }
 
+/* Whether round b may ask a new leader: none of its reads has a write of
+ * its client behind it. A read must run before its client's later writes,
+ * and the new leader's read index may already cover them; such a round
+ * waits for its first leader's answer or its deadline, as before. */
+static int may_reask(const readbatch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        const slot *s = b->slots[i];
+        if (!s || !s->c) continue;
+        for (const slot *t = s->next; t; t = t->next)
+            if (t->state != SLOT_READ && t->state != SLOT_DONE) return 0;
+    }
+    return 1;
+}
+
+/* Asks the leader again for round b's read index. 0, or -1 when no leader
+ * is known. */
+static int reask_one(readbatch *b, int64_t now)
+{
+    int rc = raft_read_index(driver_raft(), b->ctx);
+    if (rc == RAFT_EDROPPED) return -1;
+    if (rc) driver_fatal("Raft read index", raft_strerror(rc));
+    b->asked = now;
+    if (driver_is_leader() && !b->counted) {
+        b->counted = 1;
+        rounds_unknown++;
+    }
+    srv.stats.read_reasked++;
+    return 0;
+}
+
+/* The rounds in flight when the leader changed asked a leader that may
+ * never answer (it stepped down, or was cut off): raft forgets the reads a
+ * leader holds when it steps down. Each is asked again of the new leader,
+ * under its first deadline; whichever answer comes first counts (any
+ * leader's answer is a read index that a quorum confirmed after the read
+ * arrived). */
+static void reask_rounds(void)
+{
+    int64_t now = mstime();
+    for (readbatch *b = batch_head; b; b = b->next) {
+        if (b->known || b->held || !may_reask(b)) continue;
+        if (reask_one(b, now) != 0) return; /* no leader after all: the next change asks */
+    }
+}
+
+void reads_leader(uint64_t leader)
+{
+    if (leader) reask = 1;
+}
+
 /* Starts the round for this pass's reads. */
 void reads_start_round(void)
 {
+    if (reask) {
+        reask = 0;
+        reask_rounds();
+    }
     if (!batch_open && lease_renew && driver_is_leader() &&
         !(batch_open = calloc(1, sizeof(*batch_open))))
         driver_fatal("Renewing the lease", "out of memory");
@@ -215,7 +272,8 @@ void reads_start_round(void)
     batch_open = NULL;
     b->started_us = mono_us();
     b->ctx = ++read_ctx;
-    b->deadline = mstime() + cfg.raft_request_timeout;
+    b->asked = mstime();
+    b->deadline = b->asked + cfg.raft_request_timeout;
     int rc = raft_read_index(driver_raft(), b->ctx);
     if (rc == RAFT_EDROPPED) {
         batch_finish(b, "CLUSTERDOWN No raft leader");
@@ -237,6 +295,7 @@ void reads_on_read_state(const raft_read_state *rs)
 {
     for (readbatch *b = batch_head; b; b = b->next)
         if (b->ctx == rs->ctx) {
+            if (b->known) return; /* asked twice (reask_rounds): the first answer holds */
             if (b->counted) rounds_unknown--;
             b->counted = 0;
             b->known = 1;
@@ -292,9 +351,17 @@ void reads_role(int role, int changed)
     }
 }
 
-/* Reads whose round found no quorum in time. */
+/* Reads whose round found no quorum in time. A follower's request (or
+ * the answer) can also be lost on the way, with the leader unchanged (a
+ * peer connection that was not up yet, or broke): a follower asks again
+ * for a round unanswered for an election timeout. */
 void reads_timeouts(int64_t now)
 {
+    if (!driver_is_leader())
+        for (readbatch *b = batch_head; b; b = b->next)
+            if (!b->known && !b->held && now - b->asked >= cfg.election_timeout && may_reask(b) &&
+                reask_one(b, now) != 0)
+                break;
     while (batch_head && !batch_head->known && batch_head->deadline <= now) {
         readbatch *b = batch_head;
         batch_head = b->next;

@@ -30,6 +30,9 @@ void reads_lease_end(void);     /* handing over leadership (TimeoutNow) */
  * with leadership, and rounds of another role hold nothing up. */
 void reads_role(int role, int changed);
 void reads_timeouts(int64_t now); /* tick: rounds that found no quorum in time */
+/* The known leader is now leader (0: none): the next reads_start_round()
+ * asks it again for the rounds in flight. */
+void reads_leader(uint64_t leader);
 
 /* A forwarded settings change answered by the leader (slot->settle): its
  * reply, already in s->out, is released once this node applied the index

@@ -159,7 +159,7 @@ typedef struct client {
 
 typedef struct server_stats {
     uint64_t connections, commands, rejected_conn, net_in, net_out;
-    uint64_t entries, syncs, expired_keys, lease_reads, read_rounds, round_reads;
+    uint64_t entries, syncs, expired_keys, lease_reads, read_rounds, round_reads, read_reasked;
     uint64_t peer_msgs_unsent;  /* a full peer queue refused them; reported to raft */
     uint64_t peer_msgs_dropped; /* from peers: malformed or impossible, never stepped */
 } server_stats;

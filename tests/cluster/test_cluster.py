@@ -454,6 +454,38 @@ def test_concurrent_reads_share_rounds_and_keep_their_order(make_cluster):
     assert 0 < rounds and rounds * 2 < reads  # shared: 16 clients, one round at a time
 
 
+def test_reads_in_flight_when_the_leader_stops_are_asked_of_the_next_leader(make_cluster):
+    # A follower's reads wait for the leader's read index. The leader is
+    # stopped (SIGSTOP) after they were sent; once the other two elect a
+    # leader they must be answered by it, well before raft-request-timeout
+    # (30 s here), not fail with -TIMEOUT when it runs out.
+    c = make_cluster(3, args=["--raft-request-timeout", "30000"])
+    ld = c.leader()
+    assert ld.client().set("k", "v1") is True
+    f = c.followers()[0]
+    other = [n for n in c.nodes if n is not ld and n is not f][0]
+    r = f.client(socket_timeout=25, single_connection_client=True)
+    assert r.get("k") == b"v1"
+    before = int(r.info("stats")["raft_read_rounds_reasked"])
+    ld.pause()
+    try:
+        t0 = time.monotonic()
+        p = r.pipeline(transaction=False)
+        p.get("k")
+        p.strlen("k")  # a pipeline of reads only: still asked again
+        got = p.execute()
+        took = time.monotonic() - t0
+        assert got == [b"v1", 2], got
+        assert took < 15, "the reads took %.1f s: they waited for the request timeout" % took
+        assert int(r.info("stats")["raft_read_rounds_reasked"]) > before
+        nl = c.leader(among=[f, other])
+        assert nl.client().set("k", "v2") is True
+        assert r.get("k") == b"v2"
+    finally:
+        ld.resume()
+    wait_until(lambda: ld.client().get("k") == b"v2", what="the old leader to follow")
+
+
 def test_lease_reads_end_when_the_leader_loses_its_quorum(make_cluster):
     c = make_cluster(3, args=["--read-mode", "lease"])
     ld = c.leader()
