@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server/diag.h"
@@ -43,6 +44,28 @@ static int running;  /* the thread exists */
 static int inflight; /* a request is out and its completion not handled */
 static uint64_t durable_pos;
 static uint64_t wanted_pos; /* the log position something waits for */
+/* An fdatasync slower than this keeps the next ones off the loop: a light
+ * pass syncs inline only while the disk answers fast (a disk that takes a
+ * second would stop the loop, and with it the leader's heartbeats, for as
+ * long). */
+#define INLINE_MAX_US 2000
+static int64_t last_sync_us; /* the last fdatasync's duration */
+/* RAFTKV_TEST_LOG_FSYNC_DELAY_MS: tests make every fdatasync of the log
+ * this much slower (a slow disk), wherever it runs. */
+static unsigned test_delay_ms;
+
+static int log_fdatasync(int fd)
+{
+    int rc = fdatasync(fd);
+    if (test_delay_ms) {
+        int e = errno;
+        struct timespec ts = {test_delay_ms / 1000, (long)(test_delay_ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+        errno = e;
+    }
+    return rc;
+}
 static int efd = -1;
 static struct event *ev;
 
@@ -58,7 +81,7 @@ static void *sync_main(void *arg)
         uint64_t pos = req_pos;
         pthread_mutex_unlock(&mu);
         int64_t t0 = mono_us();
-        int rc = fdatasync(fd) == 0 ? 0 : errno;
+        int rc = log_fdatasync(fd) == 0 ? 0 : errno;
         int64_t took = mono_us() - t0;
         pthread_mutex_lock(&mu);
         done_us = took;
@@ -85,6 +108,7 @@ static void complete(void)
     done = 0;
     pthread_mutex_unlock(&mu);
     diag_latency_sample("log-fsync", took);
+    last_sync_us = took;
     inflight = 0;
     if (err) {
         char file[512];
@@ -122,6 +146,8 @@ int logsync_start(void)
     uint64_t pos;
     if (kvlog_write(srv.log, &pos) != 0) return -1;
     durable_pos = pos; /* opened and replayed: what is there is on disk */
+    const char *d = getenv("RAFTKV_TEST_LOG_FSYNC_DELAY_MS");
+    if (d) test_delay_ms = (unsigned)strtoul(d, NULL, 10);
     efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (efd < 0) return -1;
     ev = event_new(srv.base, efd, EV_READ | EV_PERSIST, on_event, NULL);
@@ -149,8 +175,9 @@ int logsync_active(void)
 /* Starts an fdatasync of what was written, unless one runs. With inline
  * set (a light pass) and none running, it is done here and now instead:
  * handing it to the thread and being woken back costs more latency than a
- * short fdatasync blocks the loop. Returns 1 when it synced inline (the
- * caller handles what became durable), 0 otherwise. */
+ * short fdatasync blocks the loop (not after one that took over
+ * INLINE_MAX_US). Returns 1 when it synced inline (the caller handles what
+ * became durable), 0 otherwise. */
 int logsync_kick(int inline_ok)
 {
     if (!running || inflight) return 0;
@@ -164,9 +191,9 @@ int logsync_kick(int inline_ok)
         exit(1);
     }
     if (wanted_pos <= durable_pos) return 0; /* e.g. only a commit index: no fsync for it */
-    if (inline_ok) {
+    if (inline_ok && last_sync_us <= INLINE_MAX_US) {
         int64_t t0 = mono_us();
-        if (fdatasync(kvlog_sync_fd(srv.log)) != 0) {
+        if (log_fdatasync(kvlog_sync_fd(srv.log)) != 0) {
             int e = errno;
             char file[512];
             kvlog_sync_file(srv.log, file, sizeof(file));
@@ -174,8 +201,9 @@ int logsync_kick(int inline_ok)
                       strerror(e));
             exit(1);
         }
-        diag_latency_sample("log-fsync", mono_us() - t0);
-        loopstat_add(LS_LOG_FSYNC, mono_us() - t0);
+        last_sync_us = mono_us() - t0;
+        diag_latency_sample("log-fsync", last_sync_us);
+        loopstat_add(LS_LOG_FSYNC, last_sync_us);
         durable_pos = pos;
         if ((rc = kvlog_synced(srv.log, pos)) != 0) {
             serverLog(LL_WARNING, "The log after a sync: %s (%s). Stopping.", kv_strerror(rc),

@@ -89,7 +89,8 @@ class FakeClock:
         assert mode in ("wall", "all")
         self.path, self.mode = path, mode
         self.offset, self.rate = 0.0, 1.0
-        self.started = time.monotonic()
+        self.now = time.monotonic  # the real clock (a test may put its own)
+        self.started = self.now()
         self._write()
 
     def env(self):
@@ -102,11 +103,11 @@ class FakeClock:
     def process_started(self):
         """The node (re)started: libfaketime starts again from the file's
         offset; the rate's accumulated skew is gone, as after a reboot."""
-        self.started = time.monotonic()
+        self.started = self.now()
 
     def skew(self):
         """Seconds this clock is ahead of the real one now."""
-        return self.offset + (time.monotonic() - self.started) * (self.rate - 1.0)
+        return self.offset + (self.now() - self.started) * (self.rate - 1.0)
 
     def jump(self, seconds):
         assert self.mode == "wall", "a monotonic clock never jumps"
@@ -114,7 +115,7 @@ class FakeClock:
         self._write()
 
     def set_rate(self, rate):
-        elapsed = time.monotonic() - self.started
+        elapsed = self.now() - self.started
         self.offset += elapsed * (self.rate - rate)
         self.rate = rate
         self._write()
@@ -124,7 +125,7 @@ class FakeClock:
         gets its rate back (its accumulated skew stays, as it would)."""
         if self.mode == "wall":
             self.offset, self.rate = 0.0, 1.0
-            self.started = time.monotonic()
+            self.started = self.now()
             self._write()
         else:
             self.set_rate(1.0)

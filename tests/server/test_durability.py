@@ -191,6 +191,36 @@ def test_a_full_disk_stops_the_node_naming_the_file_and_the_error(make_server):
         os.rmdir(mnt)
 
 
+@pytest.mark.skipif(IS_REDIS, reason="RaftKV's log sync thread (RAFTKV_TEST_LOG_FSYNC_DELAY_MS)")
+def test_a_slow_log_fsync_is_kept_off_the_loop(make_server, monkeypatch):
+    """Every fdatasync of the log takes 400 ms more (a slow disk). A light
+    pass syncs inline only while fsyncs are fast: after one slow fsync, a
+    PING sent while a SET waits for its fsync is answered at once, not after
+    the fsync (the loop, and a leader's heartbeats, do not wait for a slow
+    disk again)."""
+    monkeypatch.setenv("RAFTKV_TEST_LOG_FSYNC_DELAY_MS", "400")
+    s = make_server()
+    w = s.client(socket_timeout=20)
+    q = s.client(socket_timeout=20, single_connection_client=True)
+    assert w.set("warm", "1")  # the first fsync may run inline: it is the slow one
+    q.config_resetstat()
+    slowest = 0.0
+    for i in range(3):
+        th = threading.Thread(target=lambda i=i: w.set("k%d" % i, "v"))
+        t0 = time.monotonic()
+        th.start()
+        time.sleep(0.05)  # the SET waits for its fsync now
+        q.ping()
+        slowest = max(slowest, time.monotonic() - t0 - 0.05)
+        th.join(20)
+        assert not th.is_alive()
+        assert time.monotonic() - t0 >= 0.35  # the SET did wait for the slow fsync
+    assert slowest < 0.15, "a PING waited %.0f ms for the log's fsync" % (slowest * 1000)
+    slow = q.info("stats")["eventloop_slow_pass_usec"]  # redis-py makes "a=1,b=2" a dict
+    assert int(slow["log_fsync"]) < 100000, slow  # no fsync ran in the loop
+    assert w.mget("k0", "k1", "k2") == [b"v"] * 3
+
+
 @pytest.mark.skipif(IS_REDIS, reason="RaftKV's state commit thread (RAFTKV_TEST_COMMIT_DELAY_MS)")
 def test_the_loop_serves_while_the_state_commits(make_server, monkeypatch):
     """Each state commit held 3 s on the commit thread: meanwhile the node
