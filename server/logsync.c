@@ -53,7 +53,10 @@ static int64_t last_sync_us; /* the last fdatasync's duration */
 /* RAFTKV_TEST_LOG_FSYNC_DELAY_MS: tests make every fdatasync of the log
  * this much slower (a slow disk), wherever it runs. */
 static unsigned test_delay_ms;
+static int efd = -1;
+static struct event *ev;
 
+/* fdatasync, then the test delay. */
 static int log_fdatasync(int fd)
 {
     int rc = fdatasync(fd);
@@ -66,8 +69,6 @@ static int log_fdatasync(int fd)
     }
     return rc;
 }
-static int efd = -1;
-static struct event *ev;
 
 static void *sync_main(void *arg)
 {
