@@ -154,7 +154,8 @@ class Cluster:
             report = testproc.sanitizer_excerpt(nd.log())
             if report:
                 problems.append("node %d sanitizer report:\n%s" % (nd.id, report))
-        shutil.rmtree(self.root, ignore_errors=True)
+        if not os.environ.get("RAFTKV_TEST_KEEP"):  # set: keep the data dirs and logs
+            shutil.rmtree(self.root, ignore_errors=True)
         return problems
 
 
