@@ -114,10 +114,26 @@ class Cluster:
     def secret_for(self, nid):
         return self.secrets.get(nid, SECRET)
 
-    def start(self):
+    def start(self, links=True):
         for nd in self.nodes:
             nd.start()
+        if links and len(self.nodes) > 1:
+            self.wait_links()
         return self
+
+    def wait_links(self):
+        """Until the leader hears from every other node. A voter campaigns
+        soon after it starts, so the first leader may be elected before
+        every follower's own link to it is up; a test that kills or pauses
+        a node right away would otherwise leave a leader without a quorum
+        until the rest connect."""
+        ld = self.leader()
+
+        def heard():
+            with ld.client() as r:  # closed at once: tests may set maxclients 1
+                return int(r.info("cluster")["cluster_raft_peers_heard"])
+        want = len(self.nodes) - 1
+        wait_until(lambda: heard() == want, what="the leader to hear from all %d peers" % want)
 
     def node(self, nid):
         return self.nodes[nid - 1]
@@ -163,10 +179,10 @@ class Cluster:
 def make_cluster():
     made = []
 
-    def make(n=3, args=(), secrets=None, start=True, client_kw=None):
+    def make(n=3, args=(), secrets=None, start=True, client_kw=None, links=True):
         c = Cluster(n, args, secrets, client_kw)
         made.append(c)
-        return c.start() if start else c
+        return c.start(links) if start else c
 
     yield make
     problems = []
