@@ -34,6 +34,7 @@
 #include "storage/kverr.h"
 #include "storage/kvint.h"
 #include "storage/kvlog.h"
+#include "storage/kvreap.h"
 
 /* A segment is rolled once it holds this much (less for a small mapsize:
  * a sixteenth of it, so GC frees space in small steps; at least
@@ -85,6 +86,7 @@ typedef struct meta {
 struct kvlog {
     char *path; /* <dir>/log */
     int dirfd;
+    kvreap *reap; /* closes deleted segments off the caller's thread */
     uint64_t mapsize, seg_bytes;
     int broken;       /* reloading after an error failed: every call returns it */
     int failed;       /* a write failed: kvlog_sync() drops the batch and reloads */
@@ -594,7 +596,7 @@ static void gc_segments(kvlog *l)
             close(l->rfd);
             l->rfd = -1;
         }
-        unlinkat(l->dirfd, name, 0); /* a leftover is deleted at the next open */
+        kvreap_unlinkat(l->reap, l->dirfd, name); /* a leftover is deleted at the next open */
         l->used -= l->segs[i].end;
     }
     if (keep) {
@@ -1025,6 +1027,7 @@ int kvlog_open(kvlog **out, const char *dir, uint64_t mapsize, char *err, size_t
         return KV_ENOMEM;
     }
     l->fd = l->rfd = l->spare_fd = -1;
+    l->reap = kvreap_new(); /* NULL: segments are deleted in the caller */
     l->mapsize = mapsize;
     l->seg_bytes = segment_bytes(mapsize);
     l->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1049,6 +1052,7 @@ int kvlog_open(kvlog **out, const char *dir, uint64_t mapsize, char *err, size_t
 err_after_dir:
     close(l->dirfd);
 err_after_alloc:
+    kvreap_free(l->reap);
     free(l->path);
     free(l);
     return rc;
@@ -1059,6 +1063,7 @@ void kvlog_close(kvlog *l)
     if (!l) return;
     if (!l->broken) kvlog_sync(l);
     unload(l);
+    kvreap_free(l->reap);
     close(l->dirfd);
     free(l->wbuf);
     free(l->rbuf);
@@ -1205,7 +1210,7 @@ static void gc_segments_below(kvlog *l, uint64_t keep_seq)
             close(l->rfd);
             l->rfd = -1;
         }
-        unlinkat(l->dirfd, name, 0); /* a leftover is deleted at the next open */
+        kvreap_unlinkat(l->reap, l->dirfd, name); /* a leftover is deleted at the next open */
         l->used -= l->segs[i].end;
     }
     if (keep) {
