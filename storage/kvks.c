@@ -794,15 +794,15 @@ int kv_zidx_del(kv_ctx *c, uint64_t ver, double score, const void *m, size_t mle
 
 /* ------------------------------------------------------------ iteration */
 
-int kv_iter_open(kv_ctx *c, kv_iter *it, int table, uint64_t ver, const void *from, size_t fromlen,
-                 int reverse)
+/* Where the next kv_iter_next() starts: from (NULL: the collection's
+ * first record, or its last when reverse). */
+static void iter_from(kv_iter *it, const void *from, size_t fromlen, int reverse)
 {
-    memset(it, 0, sizeof(*it));
-    it->c = c;
-    it->table = table;
-    it->ver = ver;
+    int table = it->table;
     it->reverse = reverse;
-    kv_put_be64(it->from, ver);
+    it->started = it->done = 0;
+    it->has_from = 0;
+    kv_put_be64(it->from, it->ver);
     it->fromlen = 8;
     if (from) {
         it->has_from = 1;
@@ -817,6 +817,16 @@ int kv_iter_open(kv_ctx *c, kv_iter *it, int table, uint64_t ver, const void *fr
             it->fromlen = 8 + elem_form(it->from + 8, f, fromlen);
         }
     }
+}
+
+int kv_iter_open(kv_ctx *c, kv_iter *it, int table, uint64_t ver, const void *from, size_t fromlen,
+                 int reverse)
+{
+    it->c = c;
+    it->cur = NULL;
+    it->table = table;
+    it->ver = ver;
+    iter_from(it, from, fromlen, reverse);
     MDB_cursor *cur;
     int rc = mdb_cursor_open(c->txn, table_dbi(c, table), &cur);
     if (rc != 0) {
@@ -919,6 +929,11 @@ int kv_iter_del_current(kv_iter *it)
         return -1;
     }
     return bytes ? kv_acct_ver_add(it->c, it->ver, -bytes) : 0;
+}
+
+void kv_iter_seek(kv_iter *it, const void *from, size_t fromlen, int reverse)
+{
+    iter_from(it, from, fromlen, reverse);
 }
 
 void kv_iter_close(kv_iter *it)

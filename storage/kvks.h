@@ -170,6 +170,9 @@ int kv_iter_open(kv_ctx *c, kv_iter *it, int table, uint64_t ver, const void *fr
                  int reverse);
 /* 1 with the next record, 0 at the end of the collection, -1 error. */
 int kv_iter_next(kv_iter *it, const char **f, size_t *flen, const char **val, size_t *vlen);
+/* Starts the iterator again at from (as kv_iter_open, same collection),
+ * keeping its cursor: a seek without a cursor's open and close. */
+void kv_iter_seek(kv_iter *it, const void *from, size_t fromlen, int reverse);
 /* Deletes the record next() returned last (the iterator stays valid). */
 int kv_iter_del_current(kv_iter *it);
 void kv_iter_close(kv_iter *it);

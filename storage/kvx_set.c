@@ -144,6 +144,7 @@ typedef struct pkey {
 
 typedef struct picker {
     pkey first, last;
+    kv_iter it; /* every seek of the picks, and the member pick_one() read */
 } picker;
 
 static void pkey_set(pkey *k, const char *p, size_t n)
@@ -152,29 +153,33 @@ static void pkey_set(pkey *k, const char *p, size_t n)
     memcpy(k->b, p, k->n);
 }
 
-/* The member at the first record >= from (reverse: the last <= from) of set
- * ver, its first bytes into out: 1, 0 (none), -1. */
-static int seek_member(kv_ctx *c, uint64_t ver, const unsigned char *from, size_t fromlen,
-                       int reverse, pkey *out)
+/* The member at the first record >= from (reverse: the last <= from) of
+ * the picker's set, its first bytes into out: 1, 0 (none), -1. */
+static int seek_member(picker *p, const unsigned char *from, size_t fromlen, int reverse, pkey *out)
 {
-    kv_iter it;
     const char *f, *val;
     size_t flen, vlen;
-    if (kv_iter_open(c, &it, KV_T_ELEM, ver, from, fromlen, reverse) != 0) return -1;
-    int r = kv_iter_next(&it, &f, &flen, &val, &vlen);
+    kv_iter_seek(&p->it, from, fromlen, reverse);
+    int r = kv_iter_next(&p->it, &f, &flen, &val, &vlen);
     if (r == 1) pkey_set(out, f, flen);
-    kv_iter_close(&it);
     return r;
 }
 
+/* A picker of set v: its cursor is open until picker_close(), also after
+ * a failure. */
 static int picker_init(kv_ctx *c, const kv_val *v, picker *p)
 {
-    if (seek_member(c, v->ver, NULL, 0, 0, &p->first) != 1 ||
-        seek_member(c, v->ver, NULL, 0, 1, &p->last) != 1) {
+    if (kv_iter_open(c, &p->it, KV_T_ELEM, v->ver, NULL, 0, 0) != 0) return -1;
+    if (seek_member(p, NULL, 0, 0, &p->first) != 1 || seek_member(p, NULL, 0, 1, &p->last) != 1) {
         if (c->rc == 0) c->rc = KV_ECORRUPT; /* count says not empty */
         return -1;
     }
     return 0;
+}
+
+static void picker_close(picker *p)
+{
+    kv_iter_close(&p->it);
 }
 
 /* A random seek key, by descent: the range [lo, hi] of members starts as
@@ -182,7 +187,7 @@ static int picker_init(kv_ctx *c, const kv_val *v, picker *p)
  * drawn between theirs, and the range narrows to the members with that
  * byte there (an empty one ends the descent at the next member). Each
  * level costs two seeks; the result is the range's first member. */
-static int picker_key(kv_ctx *c, const kv_val *v, const picker *p, pkey *key)
+static int picker_key(kv_ctx *c, picker *p, pkey *key)
 {
     pkey lo = p->first, hi = p->last, x;
     unsigned char probe[PICK_KEY + 1];
@@ -196,7 +201,7 @@ static int picker_key(kv_ctx *c, const kv_val *v, const picker *p, pkey *key)
         unsigned byte = blo + (unsigned)(kv_rand(c) % (bhi - blo + 1));
         memcpy(probe, lo.b, n);
         probe[n] = (unsigned char)byte;
-        int r = seek_member(c, v->ver, probe, n + 1, 0, &x);
+        int r = seek_member(p, probe, n + 1, 0, &x);
         if (r < 0) return -1;
         if (r == 0) break;
         if (x.n <= n || x.b[n] != byte || memcmp(x.b, lo.b, n) != 0) {
@@ -207,18 +212,14 @@ static int picker_key(kv_ctx *c, const kv_val *v, const picker *p, pkey *key)
         if (byte < 255) { /* the last member below prefix + (byte + 1) */
             probe[n] = (unsigned char)(byte + 1);
             pkey y;
-            r = seek_member(c, v->ver, probe, n + 1, 1, &y);
+            r = seek_member(p, probe, n + 1, 1, &y);
             if (r < 0) return -1;
             if (r == 1 && y.n == n + 1 && memcmp(y.b, probe, n + 1) == 0) {
                 /* the bound itself is a member: the one before it */
-                kv_iter it;
                 const char *f, *val;
                 size_t flen, vlen;
-                if (kv_iter_open(c, &it, KV_T_ELEM, v->ver, probe, n + 1, 1) != 0) return -1;
-                r = kv_iter_next(&it, &f, &flen, &val, &vlen);
-                if (r == 1) r = kv_iter_next(&it, &f, &flen, &val, &vlen);
+                r = kv_iter_next(&p->it, &f, &flen, &val, &vlen);
                 if (r == 1) pkey_set(&y, f, flen);
-                kv_iter_close(&it);
                 if (r < 0) return -1;
             }
             if (r == 1) hi = y;
@@ -228,25 +229,22 @@ static int picker_key(kv_ctx *c, const kv_val *v, const picker *p, pkey *key)
     return 0;
 }
 
-/* Opens it at a random member and reads it: 1, or -1. The set must not be
- * empty. */
-static int pick_one(kv_ctx *c, const kv_val *v, const picker *p, kv_iter *it, const char **m,
-                    size_t *mlen)
+/* Reads a random member with the picker's iterator (kv_iter_del_current
+ * on p->it deletes it): 1, or -1. The set must not be empty. */
+static int pick_one(kv_ctx *c, picker *p, const char **m, size_t *mlen)
 {
     pkey key;
     const char *val;
     size_t vlen;
-    if (picker_key(c, v, p, &key) != 0) return -1;
-    if (kv_iter_open(c, it, KV_T_ELEM, v->ver, key.b, key.n, 0) != 0) return -1;
-    int r = kv_iter_next(it, m, mlen, &val, &vlen);
+    if (picker_key(c, p, &key) != 0) return -1;
+    kv_iter_seek(&p->it, key.b, key.n, 0);
+    int r = kv_iter_next(&p->it, m, mlen, &val, &vlen);
     if (r == 0) { /* past the last: wrap to the first */
-        kv_iter_close(it);
-        if (kv_iter_open(c, it, KV_T_ELEM, v->ver, NULL, 0, 0) != 0) return -1;
-        r = kv_iter_next(it, m, mlen, &val, &vlen);
+        kv_iter_seek(&p->it, NULL, 0, 0);
+        r = kv_iter_next(&p->it, m, mlen, &val, &vlen);
     }
     if (r != 1) {
         if (r == 0 && c->rc == 0) c->rc = KV_ECORRUPT; /* count says not empty */
-        kv_iter_close(it);
         return -1;
     }
     return 1;
@@ -306,17 +304,23 @@ static int sample_distinct(kv_ctx *c, const kv_val *v, uint64_t count, int dense
     }
 
     picker p;
-    if (picker_init(c, v, &p) != 0) return -1;
+    if (picker_init(c, v, &p) != 0) {
+        picker_close(&p);
+        return -1;
+    }
     pkey *pts = kv_malloc(count * sizeof(pkey));
     if (!pts) {
+        picker_close(&p);
         kvx_oom(c);
         return -1;
     }
     for (uint64_t i = 0; i < count; i++)
-        if (picker_key(c, v, &p, &pts[i]) != 0) {
+        if (picker_key(c, &p, &pts[i]) != 0) {
+            picker_close(&p);
             free(pts);
             return -1;
         }
+    picker_close(&p);
     qsort(pts, count, sizeof(pkey), cmp_pkey);
 
     /* Each point takes the first member at or after it and after the last
@@ -512,7 +516,6 @@ static void kvx_srandmember(ARGS)
     int found = kv_lookup_type(c, argv[1], argvlen[1], KV_TYPE_SET, &v);
     if (found < 0) return;
     if (argc == 2) {
-        kv_iter it;
         picker p;
         const char *m;
         size_t mlen;
@@ -520,9 +523,9 @@ static void kvx_srandmember(ARGS)
             resp_add_null(c->reply);
             return;
         }
-        if (picker_init(c, &v, &p) != 0 || pick_one(c, &v, &p, &it, &m, &mlen) != 1) return;
-        resp_add_bulk(c->reply, m, mlen);
-        kv_iter_close(&it);
+        if (picker_init(c, &v, &p) == 0 && pick_one(c, &p, &m, &mlen) == 1)
+            resp_add_bulk(c->reply, m, mlen);
+        picker_close(&p);
         return;
     }
     if (!found || l == 0) {
@@ -532,16 +535,18 @@ static void kvx_srandmember(ARGS)
     if (l < 0) {
         /* -count independent picks, repeats allowed. */
         picker p;
-        if (picker_init(c, &v, &p) != 0) return;
+        if (picker_init(c, &v, &p) != 0) {
+            picker_close(&p);
+            return;
+        }
         resp_add_array(c->reply, -l);
         for (long long i = 0; i < -l; i++) {
-            kv_iter it;
             const char *m;
             size_t mlen;
-            if (pick_one(c, &v, &p, &it, &m, &mlen) != 1) return;
+            if (pick_one(c, &p, &m, &mlen) != 1) break;
             resp_add_bulk(c->reply, m, mlen);
-            kv_iter_close(&it);
         }
+        picker_close(&p);
         return;
     }
     uint64_t count = (uint64_t)l;
@@ -592,7 +597,6 @@ static void kvx_spop(ARGS)
     if (found < 0) return;
     if (l < 0) {
         /* One member. */
-        kv_iter it;
         picker p;
         const char *m;
         size_t mlen;
@@ -601,10 +605,13 @@ static void kvx_spop(ARGS)
             resp_add_null(c->reply);
             return;
         }
-        if (picker_init(c, &v, &p) != 0 || pick_one(c, &v, &p, &it, &m, &mlen) != 1) return;
+        if (picker_init(c, &v, &p) != 0 || pick_one(c, &p, &m, &mlen) != 1) {
+            picker_close(&p);
+            return;
+        }
         int rc = mbuf_set(c, &copy, m, mlen);
-        if (rc == 0) rc = kv_iter_del_current(&it);
-        kv_iter_close(&it);
+        if (rc == 0) rc = kv_iter_del_current(&p.it);
+        picker_close(&p);
         v.count--;
         if (rc == 0 && kv_coll_save(c, argv[1], argvlen[1], &v) == 0) {
             emptied(c, "spop", argv[1], argvlen[1], &v);

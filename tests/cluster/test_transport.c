@@ -934,6 +934,10 @@ static void a_burst_does_not_pin_its_buffers_once_written(void **state)
     fake_init(&f, e.base);
     transport_peer_config peers[] = {{3, "127.0.0.1", f.port}};
     transport_config cfg = base_config(&e, peers, 1);
+    /* Not a liveness test: under ASan on a loaded machine the fake peer can
+     * take longer than base_config's 300 ms to read 8 MB, and the peer
+     * would be dropped as unreachable. */
+    cfg.liveness_timeout_ms = 10000;
     env_start(&e, &cfg);
     wait_connected(&e, 1);
 

@@ -67,7 +67,8 @@ static void names_go_at_once_and_the_thread_closes_every_descriptor(void **state
         assert_false(exists(dirfd, name));
     }
     /* what is still queued is still open, nothing more; the queue drains */
-    assert_true(open_fds() - base <= 1 + (int)kvreap_pending(r)); /* + the thread's close in flight */
+    assert_true(open_fds() - base <=
+                1 + (int)kvreap_pending(r)); /* + the thread's close in flight */
     double deadline = now_s() + 10;
     while ((kvreap_pending(r) != 0 || open_fds() != base) && now_s() < deadline)
         usleep(1000);
