@@ -490,6 +490,75 @@ def test_reads_in_flight_when_the_leader_stops_are_asked_of_the_next_leader(make
     wait_until(lambda: ld.client().get("k") == b"v2", what="the old leader to follow")
 
 
+def test_a_read_request_lost_on_the_way_is_asked_again(make_cluster):
+    # The leader unchanged, a follower's ReadIndex request can be lost: its
+    # own link to the leader is not up (here: the leader's probation slots
+    # are full when the follower restarts, so that link is refused while the
+    # leader's link to the follower works). Once the link is up, the read
+    # must be asked again after an election timeout (500 ms here) and
+    # answered, not wait for raft-request-timeout (10 s here).
+    c = make_cluster(3, args=["--maxclients", "1", "--raft-request-timeout", "10000"])
+    ld = c.leader()
+    f = c.followers()[0]
+
+    # maxclients is 1: every client here is disconnected at once (redis-py's
+    # `with` does not close a pool's connections).
+    def call(node, *args):
+        r = node.client()
+        try:
+            return r.execute_command(*args)
+        finally:
+            r.connection_pool.disconnect()
+    assert call(ld, "SET", "lost", "v") is True
+    wait_until(lambda: call(f, "GET", "lost") == b"v", what="the follower to have the key")
+    f.kill()
+
+    def take_slot():  # the leader's one client slot, once the last client's close is seen
+        s = socket.create_connection(("127.0.0.1", ld.port), timeout=10)
+        try:
+            _raw_call(s, b"PING\r\n", b"+PONG")
+            return s
+        except AssertionError:
+            s.close()
+            return None
+    held = wait_until(take_slot, what="the leader's client slot")
+    silent = []
+    try:
+        for _ in range(80):  # every probation slot (64), the rest refused
+            silent.append(socket.create_connection(("127.0.0.1", ld.port), timeout=10))
+        f.extra = ["--maxclients", "10"]  # room for the read and this test's polling
+        f.start()
+        wait_until(lambda: int(call(f, "INFO", "raft")["raft_leader_id"]) == ld.id,
+                   what="the restarted follower to hear from the leader")
+        r = f.client(socket_timeout=30, single_connection_client=True)
+        stats = r.info("stats")
+        before, rounds = int(stats["raft_read_rounds_reasked"]), int(stats["raft_read_rounds"])
+        out = {}
+
+        def read():
+            t0 = time.monotonic()
+            try:
+                out["got"] = r.get("lost")
+            except redis.RedisError as e:
+                out["got"] = e
+            out["took"] = time.monotonic() - t0
+        t = threading.Thread(target=read)
+        t.start()
+        wait_until(lambda: int(call(f, "INFO", "stats")["raft_read_rounds"]) > rounds,
+                   what="the read's round to be asked (and its request dropped)")
+        for s in silent:
+            s.close()
+        silent = []
+        t.join(30)
+        assert out.get("got") == b"v", out
+        assert out["took"] < 8, "the read took %.1f s: it waited for the request timeout" % out["took"]
+        assert int(r.info("stats")["raft_read_rounds_reasked"]) > before
+    finally:
+        held.close()
+        for s in silent:
+            s.close()
+
+
 def test_lease_reads_end_when_the_leader_loses_its_quorum(make_cluster):
     c = make_cluster(3, args=["--read-mode", "lease"])
     ld = c.leader()
