@@ -794,9 +794,7 @@ int kv_zidx_del(kv_ctx *c, uint64_t ver, double score, const void *m, size_t mle
 
 /* ------------------------------------------------------------ iteration */
 
-/* Where the next kv_iter_next() starts: from (NULL: the collection's
- * first record, or its last when reverse). */
-static void iter_from(kv_iter *it, const void *from, size_t fromlen, int reverse)
+void kv_iter_seek(kv_iter *it, const void *from, size_t fromlen, int reverse)
 {
     int table = it->table;
     it->reverse = reverse;
@@ -826,7 +824,7 @@ int kv_iter_open(kv_ctx *c, kv_iter *it, int table, uint64_t ver, const void *fr
     it->cur = NULL;
     it->table = table;
     it->ver = ver;
-    iter_from(it, from, fromlen, reverse);
+    kv_iter_seek(it, from, fromlen, reverse);
     MDB_cursor *cur;
     int rc = mdb_cursor_open(c->txn, table_dbi(c, table), &cur);
     if (rc != 0) {
@@ -929,11 +927,6 @@ int kv_iter_del_current(kv_iter *it)
         return -1;
     }
     return bytes ? kv_acct_ver_add(it->c, it->ver, -bytes) : 0;
-}
-
-void kv_iter_seek(kv_iter *it, const void *from, size_t fromlen, int reverse)
-{
-    iter_from(it, from, fromlen, reverse);
 }
 
 void kv_iter_close(kv_iter *it)

@@ -104,8 +104,6 @@ void kvreap_free(kvreap *r)
     int started = r->started;
     pthread_mutex_unlock(&r->mu);
     if (started) pthread_join(r->thread, NULL); /* it drains the queue first */
-    for (unsigned i = 0; i < r->n; i++)         /* never started: nothing was queued */
-        close(r->fds[i]);
     pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);
     free(r->fds);

@@ -22,7 +22,7 @@ kvreap *kvreap_new(void);
  * deleted (and closed) in the caller, as unlinkat alone would. */
 int kvreap_unlinkat(kvreap *r, int dirfd, const char *name);
 
-/* Descriptors handed over and not closed yet (tests, INFO). */
+/* Descriptors handed over and not closed yet (tests). */
 unsigned kvreap_pending(kvreap *r);
 
 /* Closes what is still queued, stops the thread, frees r (NULL: nothing). */

@@ -165,13 +165,14 @@ static int seek_member(picker *p, const unsigned char *from, size_t fromlen, int
     return r;
 }
 
-/* A picker of set v: its cursor is open until picker_close(), also after
- * a failure. */
+/* A picker of set v, its cursor open until picker_close() (which may be
+ * called again, and after a failure here, which closed it). */
 static int picker_init(kv_ctx *c, const kv_val *v, picker *p)
 {
     if (kv_iter_open(c, &p->it, KV_T_ELEM, v->ver, NULL, 0, 0) != 0) return -1;
     if (seek_member(p, NULL, 0, 0, &p->first) != 1 || seek_member(p, NULL, 0, 1, &p->last) != 1) {
         if (c->rc == 0) c->rc = KV_ECORRUPT; /* count says not empty */
+        kv_iter_close(&p->it);
         return -1;
     }
     return 0;
@@ -304,10 +305,7 @@ static int sample_distinct(kv_ctx *c, const kv_val *v, uint64_t count, int dense
     }
 
     picker p;
-    if (picker_init(c, v, &p) != 0) {
-        picker_close(&p);
-        return -1;
-    }
+    if (picker_init(c, v, &p) != 0) return -1;
     pkey *pts = kv_malloc(count * sizeof(pkey));
     if (!pts) {
         picker_close(&p);
@@ -535,10 +533,7 @@ static void kvx_srandmember(ARGS)
     if (l < 0) {
         /* -count independent picks, repeats allowed. */
         picker p;
-        if (picker_init(c, &v, &p) != 0) {
-            picker_close(&p);
-            return;
-        }
+        if (picker_init(c, &v, &p) != 0) return;
         resp_add_array(c->reply, -l);
         for (long long i = 0; i < -l; i++) {
             const char *m;

@@ -114,10 +114,10 @@ class Cluster:
     def secret_for(self, nid):
         return self.secrets.get(nid, SECRET)
 
-    def start(self, links=True):
+    def start(self):
         for nd in self.nodes:
             nd.start()
-        if links and len(self.nodes) > 1:
+        if len(self.nodes) > 1:
             self.wait_links()
         return self
 
@@ -179,10 +179,10 @@ class Cluster:
 def make_cluster():
     made = []
 
-    def make(n=3, args=(), secrets=None, start=True, client_kw=None, links=True):
+    def make(n=3, args=(), secrets=None, start=True, client_kw=None):
         c = Cluster(n, args, secrets, client_kw)
         made.append(c)
-        return c.start(links) if start else c
+        return c.start() if start else c
 
     yield make
     problems = []
