@@ -458,6 +458,29 @@ static heldmsg *held_head, *held_tail;
 static int ready_out;         /* between raft_ready and raft_advance: no raft_durable */
 static uint64_t pass_entries; /* entries written this pass */
 #define LOGSYNC_INLINE_ENTRIES 4
+static uint32_t n_voters; /* in the configuration in force */
+
+static void count_voters(void)
+{
+    raft_conf conf;
+    raft_get_conf(node, &conf, NULL);
+    n_voters = conf.n_voters;
+}
+
+/* Whether this pass's fdatasync may run in the loop (logsync_kick; it
+ * also bounds the bytes and the disk's last answer time). A leader with
+ * other voters never: it commits on a follower's acknowledgement, which
+ * comes after a round trip and that follower's own fdatasync, so its own
+ * runs on the sync thread meanwhile and the loop stays free to take the
+ * acknowledgement and answer. A follower always: its acknowledgement waits
+ * for the fdatasync, and a hand-off to the thread and back only adds two
+ * wake-ups to it. A sole voter syncs a light pass inline: its fdatasync is
+ * its commit. */
+static int sync_inline_ok(void)
+{
+    if (cur_role != RAFT_LEADER) return 1;
+    return n_voters <= 1 && pass_entries <= LOGSYNC_INLINE_ENTRIES;
+}
 
 /* Peers a message could not be queued for (the queue full), reported to
  * raft once no Ready is out: the peer then goes back to probing and is
@@ -636,7 +659,10 @@ static void handle_ready(void)
     rc = raft_advance(node, &rd);
     if (rc) driver_fatal("Raft advance", raft_strerror(rc));
     ready_out = 0;
-    if (follow) follow_book();
+    if (follow) {
+        count_voters();
+        follow_book();
+    }
     report_unsent();
     driver_durable(); /* what a synchronous write already made durable */
     /* between Readies: a pass can apply tens of thousands of entries (a
@@ -659,7 +685,7 @@ void write_end_of_pass(void)
             while (raft_has_ready(node))
                 handle_ready();
         } while (blocking_pass() && raft_has_ready(node));
-    } while (logsync_kick(pass_entries <= LOGSYNC_INLINE_ENTRIES) && raft_has_ready(node));
+    } while (logsync_kick(sync_inline_ok()) && raft_has_ready(node));
     pass_entries = 0;
     apply_behind = pass_apply_us >= APPLY_PASS_US && !kvstate_committing(srv.state) &&
                    driver_unapplied_entries() > 0;
@@ -1028,6 +1054,7 @@ int driver_init(char *err, size_t errlen)
         snprintf(err, errlen, "starting raft: %s", raft_strerror(rc));
         return -1;
     }
+    count_voters();
     if (rc_.n_peers == 1 && driver_member_count() == 1) {
         rc = raft_campaign(node);
         if (rc) {

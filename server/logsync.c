@@ -49,6 +49,10 @@ static uint64_t wanted_pos; /* the log position something waits for */
  * second would stop the loop, and with it the leader's heartbeats, for as
  * long). */
 #define INLINE_MAX_US 2000
+/* Nor does a pass that wrote more than this since the last fdatasync (a
+ * follower catching up writes megabytes a pass; their writeback would hold
+ * the loop for as long). */
+#define INLINE_MAX_BYTES (256u << 10)
 static int64_t last_sync_us; /* the last fdatasync's duration */
 /* RAFTKV_TEST_LOG_FSYNC_DELAY_MS: tests make every fdatasync of the log
  * this much slower (a slow disk), wherever it runs. */
@@ -174,11 +178,11 @@ int logsync_active(void)
 }
 
 /* Starts an fdatasync of what was written, unless one runs. With inline
- * set (a light pass) and none running, it is done here and now instead:
- * handing it to the thread and being woken back costs more latency than a
- * short fdatasync blocks the loop (not after one that took over
- * INLINE_MAX_US). Returns 1 when it synced inline (the caller handles what
- * became durable), 0 otherwise. */
+ * set (the caller's choice, driver.c) and none running, it is done here
+ * and now instead: handing it to the thread and being woken back costs
+ * more latency than a short fdatasync blocks the loop (not after one that
+ * took over INLINE_MAX_US, nor for over INLINE_MAX_BYTES). Returns 1 when it synced inline (the
+ * caller handles what became durable), 0 otherwise. */
 int logsync_kick(int inline_ok)
 {
     if (!running || inflight) return 0;
@@ -192,7 +196,7 @@ int logsync_kick(int inline_ok)
         exit(1);
     }
     if (wanted_pos <= durable_pos) return 0; /* e.g. only a commit index: no fsync for it */
-    if (inline_ok && last_sync_us <= INLINE_MAX_US) {
+    if (inline_ok && last_sync_us <= INLINE_MAX_US && pos - durable_pos <= INLINE_MAX_BYTES) {
         int64_t t0 = mono_us();
         if (log_fdatasync(kvlog_sync_fd(srv.log)) != 0) {
             int e = errno;
