@@ -472,13 +472,14 @@ static void count_voters(void)
  * other voters never: it commits on a follower's acknowledgement, which
  * comes after a round trip and that follower's own fdatasync, so its own
  * runs on the sync thread meanwhile and the loop stays free to take the
- * acknowledgement and answer. A follower always: its acknowledgement waits
- * for the fdatasync, and a hand-off to the thread and back only adds two
- * wake-ups to it. A sole voter syncs a light pass inline: its fdatasync is
- * its commit. */
+ * acknowledgement and answer. A follower does unless it forwarded commands
+ * to the leader that are not answered yet (their replies come back through
+ * its loop): its acknowledgement waits for the fdatasync, and a hand-off to
+ * the thread and back only adds two wake-ups to it. A sole voter syncs a
+ * light pass inline: its fdatasync is its commit. */
 static int sync_inline_ok(void)
 {
-    if (cur_role != RAFT_LEADER) return 1;
+    if (cur_role != RAFT_LEADER) return proxy_pending() == 0;
     return n_voters <= 1 && pass_entries <= LOGSYNC_INLINE_ENTRIES;
 }
 

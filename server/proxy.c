@@ -453,3 +453,8 @@ void proxy_shutdown(void)
 {
     drop_ctx();
 }
+
+uint64_t proxy_pending(void)
+{
+    return pending;
+}

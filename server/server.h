@@ -399,6 +399,7 @@ void proxy_forward_attempt(slot *w, int db, const char *user, int argc, char **a
                            size_t *argvlen);
 void proxy_cron(void);
 void proxy_shutdown(void);
+uint64_t proxy_pending(void); /* forwarded commands not answered yet */
 
 /* snapshot.c: snapshot transfers and log GC (issue 5) */
 int snapshot_meta(void *ctx, struct raft_snapshot_meta *out); /* raft storage->snapshot */
