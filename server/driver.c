@@ -612,6 +612,17 @@ static uint64_t persist(const raft_ready_batch *rd)
     return pos;
 }
 
+/* Whether every message of rd only tells a follower the commit index (an
+ * append with no entries, as a leader sends when its commit advanced):
+ * those can wait until this Ready's replies are written, which they would
+ * otherwise hold up by a send and a delivery each. */
+static int only_commit_news(const raft_ready_batch *rd)
+{
+    for (size_t i = 0; i < rd->n_msgs; i++)
+        if (rd->msgs[i].type != RAFT_MSG_APP || rd->msgs[i].n_entries) return 0;
+    return 1;
+}
+
 static void handle_ready(void)
 {
     raft_ready_batch rd;
@@ -624,7 +635,8 @@ static void handle_ready(void)
      * end of the pass. */
     for (size_t i = 0; i < rd.n_msgs; i++)
         if (rd.msgs[i].type == RAFT_MSG_TIMEOUT_NOW) reads_lease_end(); /* handing over */
-    if (rd.n_msgs) {
+    int late = rd.n_msgs && !rd.snapshot && only_commit_news(&rd);
+    if (rd.n_msgs && !late) {
         send_msgs(rd.msgs, rd.n_msgs);
         driver_flush();
     }
@@ -655,6 +667,11 @@ static void handle_ready(void)
         apply_one(&rd.committed[i]);
     apply_us += mono_us() - t0;
     loopstat_add(LS_APPLY, apply_us);
+    if (late) {
+        clients_flush();
+        send_msgs(rd.msgs, rd.n_msgs);
+        driver_flush();
+    }
     pass_apply_us += apply_us;
     int follow = rd.conf_changed || rd.snapshot;
     rc = raft_advance(node, &rd);
