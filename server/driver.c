@@ -615,7 +615,11 @@ static uint64_t persist(const raft_ready_batch *rd)
 /* Whether every message of rd only tells a follower the commit index (an
  * append with no entries, as a leader sends when its commit advanced):
  * those can wait until this Ready's replies are written, which they would
- * otherwise hold up by a send and a delivery each. */
+ * otherwise hold up by a send and a delivery each. Only for a Ready that
+ * commits at most LATE_NEWS_ENTRIES entries: under a heavy load the
+ * replies take long to write, and the followers hearing of the commit
+ * that much later cost more than it saved (SET -P 16: 5% less). */
+#define LATE_NEWS_ENTRIES 4
 static int only_commit_news(const raft_ready_batch *rd)
 {
     for (size_t i = 0; i < rd->n_msgs; i++)
@@ -635,7 +639,8 @@ static void handle_ready(void)
      * end of the pass. */
     for (size_t i = 0; i < rd.n_msgs; i++)
         if (rd.msgs[i].type == RAFT_MSG_TIMEOUT_NOW) reads_lease_end(); /* handing over */
-    int late = rd.n_msgs && !rd.snapshot && only_commit_news(&rd);
+    int late =
+        rd.n_msgs && !rd.snapshot && rd.n_committed <= LATE_NEWS_ENTRIES && only_commit_news(&rd);
     if (rd.n_msgs && !late) {
         send_msgs(rd.msgs, rd.n_msgs);
         driver_flush();
