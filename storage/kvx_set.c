@@ -153,6 +153,14 @@ static void pkey_set(pkey *k, const char *p, size_t n)
     memcpy(k->b, p, k->n);
 }
 
+/* *d = *s, copying only the bytes in use (a pkey is 416 bytes, a member's
+ * first bytes are usually a few dozen). */
+static void pkey_copy(pkey *d, const pkey *s)
+{
+    d->n = s->n;
+    memcpy(d->b, s->b, s->n);
+}
+
 /* The member at the first record >= from (reverse: the last <= from) of
  * the picker's set, its first bytes into out: 1, 0 (none), -1. */
 static int seek_member(picker *p, const unsigned char *from, size_t fromlen, int reverse, pkey *out)
@@ -190,10 +198,13 @@ static void picker_close(picker *p)
  * level costs two seeks; the result is the range's first member. */
 static int picker_key(kv_ctx *c, picker *p, pkey *key)
 {
-    pkey lo = p->first, hi = p->last, x;
+    pkey lo, hi, x;
+    pkey_copy(&lo, &p->first);
+    pkey_copy(&hi, &p->last);
     unsigned char probe[PICK_KEY + 1];
+    size_t n = 0; /* lo and hi share their first n bytes: it only grows */
     for (int depth = 0; depth < PICK_DEPTH; depth++) {
-        size_t n = 0, max = lo.n < hi.n ? lo.n : hi.n;
+        size_t max = lo.n < hi.n ? lo.n : hi.n;
         while (n < max && lo.b[n] == hi.b[n])
             n++;
         if (n == hi.n || n >= PICK_KEY - 1) break; /* one member, or too long */
@@ -206,10 +217,10 @@ static int picker_key(kv_ctx *c, picker *p, pkey *key)
         if (r < 0) return -1;
         if (r == 0) break;
         if (x.n <= n || x.b[n] != byte || memcmp(x.b, lo.b, n) != 0) {
-            lo = x; /* no member with that byte: the next one */
+            pkey_copy(&lo, &x); /* no member with that byte: the next one */
             break;
         }
-        lo = x;
+        pkey_copy(&lo, &x);
         if (byte < 255) { /* the last member below prefix + (byte + 1) */
             probe[n] = (unsigned char)(byte + 1);
             pkey y;
@@ -223,10 +234,10 @@ static int picker_key(kv_ctx *c, picker *p, pkey *key)
                 if (r == 1) pkey_set(&y, f, flen);
                 if (r < 0) return -1;
             }
-            if (r == 1) hi = y;
+            if (r == 1) pkey_copy(&hi, &y);
         }
     }
-    *key = lo;
+    pkey_copy(key, &lo);
     return 0;
 }
 
