@@ -612,6 +612,8 @@ static uint64_t persist(const raft_ready_batch *rd)
     return pos;
 }
 
+#define LATE_NEWS_ENTRIES 4
+
 /* Whether every message of rd only tells a follower the commit index (an
  * append with no entries, as a leader sends when its commit advanced):
  * those can wait until this Ready's replies are written, which they would
@@ -619,7 +621,6 @@ static uint64_t persist(const raft_ready_batch *rd)
  * commits at most LATE_NEWS_ENTRIES entries: under a heavy load the
  * replies take long to write, and the followers hearing of the commit
  * that much later cost more than it saved (SET -P 16: 5% less). */
-#define LATE_NEWS_ENTRIES 4
 static int only_commit_news(const raft_ready_batch *rd)
 {
     for (size_t i = 0; i < rd->n_msgs; i++)

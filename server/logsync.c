@@ -181,8 +181,8 @@ int logsync_active(void)
  * set (the caller's choice, driver.c) and none running, it is done here
  * and now instead: handing it to the thread and being woken back costs
  * more latency than a short fdatasync blocks the loop (not after one that
- * took over INLINE_MAX_US, nor for over INLINE_MAX_BYTES). Returns 1 when it synced inline (the
- * caller handles what became durable), 0 otherwise. */
+ * took over INLINE_MAX_US, nor for over INLINE_MAX_BYTES). Returns 1 when
+ * it synced inline (the caller handles what became durable), 0 otherwise. */
 int logsync_kick(int inline_ok)
 {
     if (!running || inflight) return 0;
